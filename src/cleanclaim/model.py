@@ -1,0 +1,294 @@
+"""Domain types shared by every part of cleanclaim: what was done (services), what is billed (claim lines),
+and what a check found (findings).
+
+The field names follow the encounter interchange contract in DESIGN.md, so a YAML file, a JSON body posted to
+the web API and a Python caller all build the same objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Discipline(StrEnum):
+    """Who rendered the service. Therapy disciplines decide GP/GO/GN; the rest decide who may bill a code."""
+
+    PT = "PT"
+    OT = "OT"
+    SLP = "SLP"
+    MD = "MD"
+    DO = "DO"
+    NP = "NP"
+    PA = "PA"
+    CNS = "CNS"
+    CNM = "CNM"
+    PSYCHOLOGIST = "psychologist"
+    CSW = "CSW"
+    MFT = "MFT"
+    MHC = "MHC"
+    RD = "RD"
+    RN = "RN"
+    CDCES = "CDCES"
+    COACH = "coach"
+    CHW = "CHW"
+    PEER = "peer"
+    OTHER = "other"
+
+    @classmethod
+    def _missing_(cls, value: object) -> Discipline | None:
+        if isinstance(value, str):
+            wanted = value.strip().lower()
+            for member in cls:
+                if member.value.lower() == wanted:
+                    return member
+            aliases = {
+                "physical therapist": cls.PT, "occupational therapist": cls.OT,
+                "speech-language pathologist": cls.SLP, "speech": cls.SLP, "st": cls.SLP,
+                "lcsw": cls.CSW, "social worker": cls.CSW, "clinical social worker": cls.CSW,
+                "health coach": cls.COACH, "nbhwc": cls.COACH, "dietitian": cls.RD,
+                "physician": cls.MD, "nurse practitioner": cls.NP, "physician assistant": cls.PA,
+            }
+            return aliases.get(wanted)
+        return None
+
+
+THERAPY_MODIFIER_BY_DISCIPLINE: dict[Discipline, str] = {
+    Discipline.PT: "GP",
+    Discipline.OT: "GO",
+    Discipline.SLP: "GN",
+}
+# CQ/CO exist for PT and OT assistants only; there is no SLP-assistant modifier (CMS, CQ/CO billing examples).
+ASSISTANT_MODIFIER_BY_THERAPY_MODIFIER: dict[str, str] = {"GP": "CQ", "GO": "CO"}
+
+
+class FurnishedBy(StrEnum):
+    THERAPIST = "therapist"
+    ASSISTANT = "assistant"
+    TOGETHER = "together"
+
+
+def _upper_code(value: Any) -> Any:
+    # Codes arrive as ints from YAML (97110) or with stray spaces from spreadsheets; the code itself is text.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:05d}"
+    if isinstance(value, str):
+        return value.strip().upper()
+    return value
+
+
+def _modifier_list(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [m for m in (p.strip().upper() for p in value.replace(",", ";").split(";")) if m]
+    if isinstance(value, list | tuple):
+        return [str(m).strip().upper() for m in value if str(m).strip()]
+    return value
+
+
+def _serialize_decimal(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+ProcedureCode = Annotated[str, BeforeValidator(_upper_code)]
+Modifiers = Annotated[list[str], BeforeValidator(_modifier_list)]
+Money = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=float)]
+UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=float)]
+Minutes = Annotated[int, Field(ge=0, strict=True)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+
+class Address(_Model):
+    line1: str
+    line2: str | None = None
+    city: str
+    state: str = Field(min_length=2, max_length=2)
+    zip: str = Field(pattern=r"^\d{5}(\d{4})?$")
+
+    @field_validator("zip", mode="before")
+    @classmethod
+    def _zip_text(cls, value: Any) -> Any:
+        return f"{value:05d}" if isinstance(value, int) else value
+
+
+class Patient(_Model):
+    id: str
+    birth_date: dt.date | None = None
+    sex: str | None = Field(default=None, pattern=r"^[MFU]$")
+    first_name: str | None = None
+    last_name: str | None = None
+    address: Address | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+class Provider(_Model):
+    """The rendering provider."""
+
+    npi: str = Field(pattern=r"^\d{10}$")
+    discipline: Discipline
+    first_name: str | None = None
+    last_name: str | None = None
+    taxonomy: str | None = None
+
+
+class BillingProvider(_Model):
+    name: str
+    npi: str = Field(pattern=r"^\d{10}$")
+    tax_id: str = Field(pattern=r"^\d{9}$")
+    taxonomy: str | None = None
+    address: Address
+
+
+class Subscriber(_Model):
+    member_id: str
+    first_name: str | None = None
+    last_name: str | None = None
+    relationship: str = "self"
+    birth_date: dt.date | None = None
+    sex: str | None = Field(default=None, pattern=r"^[MFU]$")
+    group_number: str | None = None
+
+
+class Service(_Model):
+    """Something that was done in the encounter, as documented: the input of ``cleanclaim code``.
+
+    ``code`` may be a family's base code (96158, 99406, 99401, 99408, 0592T): the coder picks the family member
+    and units that the documented minutes support.
+    """
+
+    code: ProcedureCode
+    minutes: Minutes | None = None
+    furnished_by: FurnishedBy = FurnishedBy.THERAPIST
+    assistant_minutes: Minutes | None = None
+    group_size: int | None = Field(default=None, ge=1, strict=True)
+    modifiers: Modifiers = Field(default_factory=list)
+    ndc: str | None = None
+
+
+class ClaimLine(_Model):
+    """A billed line: the output of ``cleanclaim code`` and the input of ``cleanclaim check``.
+
+    ``units`` is a decimal on purpose: a fractional unit in the input is kept and reported, never rounded.
+    """
+
+    code: ProcedureCode
+    modifiers: Modifiers = Field(default_factory=list)
+    units: UnitCount = Decimal(1)
+    minutes: Minutes | None = None
+    dx_pointers: list[int] = Field(default_factory=list)
+    charge: Money | None = None
+    date: dt.date | None = None
+    ndc: str | None = None
+    rendering_npi: str | None = None
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _units_number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+            raise ValueError("units must be a number")
+        number = Decimal(str(value))
+        if number < 0:
+            raise ValueError(f"units must not be negative, got {value}")
+        return number
+
+    @field_validator("dx_pointers", mode="before")
+    @classmethod
+    def _pointer_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [int(p) for p in value.replace(",", ";").split(";") if p.strip()]
+        if isinstance(value, int):
+            return [value]
+        return value
+
+
+class HistoryLine(_Model):
+    """An earlier billed line (or event) for the same patient: feeds frequency, KX and progress-report rules."""
+
+    date: dt.date
+    code: ProcedureCode
+    modifiers: Modifiers = Field(default_factory=list)
+    units: UnitCount = Decimal(1)
+    allowed: Money | None = None
+    progress_report: bool = False
+
+
+class PlanOfCare(_Model):
+    start: dt.date
+    certified_through: dt.date | None = None
+
+
+class Encounter(_Model):
+    id: str
+    date: dt.date
+    payer: str = "medicare"
+    place_of_service: str = Field(default="11", pattern=r"^\d{2}$")
+    patient: Patient
+    provider: Provider
+    diagnoses: list[str] = Field(default_factory=list)
+    billing_provider: BillingProvider | None = None
+    subscriber: Subscriber | None = None
+    payer_id: str | None = None
+    claim_id: str | None = None
+    services: list[Service] = Field(default_factory=list)
+    lines: list[ClaimLine] = Field(default_factory=list)
+    total_charge: Money | None = None
+    note: str | None = None
+    plan_of_care: PlanOfCare | None = None
+    history: list[HistoryLine] = Field(default_factory=list)
+
+    @field_validator("id", "place_of_service", "claim_id", "payer_id", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("place_of_service", mode="before")
+    @classmethod
+    def _pos_two_digits(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.isdigit() and len(value) == 1:
+            return "0" + value
+        return value
+
+    @field_validator("diagnoses", mode="before")
+    @classmethod
+    def _dx_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.replace(",", ";").split(";")
+        if isinstance(value, list):
+            return [str(d).strip().upper() for d in value if str(d).strip()]
+        return value
+
+
+class Finding(_Model):
+    """One problem a rule found, in the JSON shape of the contract."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rule: str
+    id: str
+    severity: Severity
+    encounter: str | None = None
+    line: int | None = None
+    code: str | None = None
+    message: str
+    fix: str
+    references: list[str] = Field(default_factory=list)
