@@ -1,0 +1,107 @@
+"""What the two paper documents (CMS-1500 facsimile and superbill) share: the check that an encounter has what
+the page needs, the way amounts, units, dates and diagnosis pointers are printed, and writing the finished PDF.
+
+A PDF is drawn into memory first and written only when complete, so a failed render never leaves half a file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from pathlib import Path
+from typing import BinaryIO
+
+from reportlab.pdfgen.canvas import Canvas
+
+from cleanclaim.errors import InputError
+from cleanclaim.model import ClaimLine, Encounter
+
+__all__ = [
+    "Destination",
+    "diagnosis_letter",
+    "line_date",
+    "money_text",
+    "pointer_letters",
+    "require",
+    "units_text",
+    "write_pdf",
+]
+
+Destination = str | Path | BinaryIO
+DIAGNOSIS_LETTERS = "ABCDEFGHIJKL"
+
+
+def diagnosis_letter(pointer: int) -> str:
+    """Pointer 1 is diagnosis A: the letters of CMS-1500 item 21 and 24E, used on the superbill too."""
+    return DIAGNOSIS_LETTERS[pointer - 1]
+
+
+def pointer_letters(line: ClaimLine) -> str:
+    return "".join(diagnosis_letter(p) for p in line.dx_pointers)
+
+
+def money_text(amount: Decimal) -> str:
+    """Dollars with two decimals; an amount with more precision is shown in full rather than rounded."""
+    text = f"{amount:,.2f}"
+    return text if Decimal(text.replace(",", "")) == amount else f"{amount:,}"
+
+
+def units_text(units: Decimal) -> str:
+    """Units as billed: whole units without a decimal point, a fractional unit kept as given (never rounded)."""
+    return str(int(units)) if units == units.to_integral_value() else str(units.normalize())
+
+
+def line_date(line: ClaimLine, encounter: Encounter) -> dt.date:
+    return line.date or encounter.date
+
+
+def paper_line_gaps(encounter: Encounter, *, max_pointers: int | None) -> list[str]:
+    """Gaps in the billed lines: charges, diagnosis pointers (that must point at a diagnosis A-L)."""
+    gaps: list[str] = []
+    if not encounter.diagnoses:
+        gaps.append("diagnoses")
+    if len(encounter.diagnoses) > len(DIAGNOSIS_LETTERS):
+        gaps.append(f"diagnoses ({len(encounter.diagnoses)} given, a claim holds at most 12, A-L)")
+    if not encounter.lines:
+        gaps.append("lines")
+    usable = min(len(encounter.diagnoses), len(DIAGNOSIS_LETTERS))
+    for number, line in enumerate(encounter.lines, start=1):
+        if line.charge is None:
+            gaps.append(f"lines[{number}].charge")
+        if not line.dx_pointers:
+            gaps.append(f"lines[{number}].dx_pointers")
+        outside = [p for p in line.dx_pointers if not 1 <= p <= usable]
+        if outside:
+            gaps.append(f"lines[{number}].dx_pointers ({', '.join(map(str, outside))} outside 1..{usable})")
+        if max_pointers is not None and len(line.dx_pointers) > max_pointers:
+            gaps.append(f"lines[{number}].dx_pointers ({len(line.dx_pointers)} given, the form holds {max_pointers})")
+    return gaps
+
+
+def require(encounter: Encounter, document: str, checks: Iterable[Callable[[Encounter], list[str]]]) -> None:
+    """Raise one :class:`InputError` naming every gap the checks found, so the user fixes them in one pass."""
+    gaps = [gap for check in checks for gap in check(encounter)]
+    if gaps:
+        raise InputError(
+            f"cannot draw the {document}: missing or unusable " + "; ".join(gaps),
+            encounter=encounter.id,
+            field=", ".join(gap.split(" ")[0] for gap in gaps),
+        )
+
+
+def new_canvas(buffer: io.BytesIO, title: str) -> Canvas:
+    # invariant=1 leaves out the creation time and random file id, so the same encounter gives the same bytes.
+    canvas = Canvas(buffer, pagesize=(612, 792), invariant=1, pageCompression=0)
+    canvas.setTitle(title)
+    canvas.setAuthor("cleanclaim")
+    canvas.setCreator("cleanclaim")
+    return canvas
+
+
+def write_pdf(content: bytes, destination: Destination) -> None:
+    if isinstance(destination, str | Path):
+        Path(destination).write_bytes(content)
+    else:
+        destination.write(content)

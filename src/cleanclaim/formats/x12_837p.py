@@ -1,0 +1,873 @@
+"""837P professional claims (ASC X12N 005010X222A1): write encounters as an 837P file and read them back.
+
+The writer refuses to produce a file a clearinghouse would reject for a missing element: it checks every
+encounter first and raises one :class:`ClaimFileError` listing every missing field of every claim, so a user
+fixes them in one pass. The reader is our own (LinuxForHealth x12 needs pydantic 1); it keeps reading past a
+damaged claim or transaction and reports where the damage is, by segment number, loop and element.
+
+Loop and segment usage follows the 005010X222A1 TR3 as validated by pyx12's 837.5010.X222.A1 map: 1000A/1000B
+submitter and receiver, 2000A/2010AA billing provider, 2000B/2010BA/2010BB subscriber and payer, 2000C/2010CA
+patient when the patient is not the subscriber, 2300 claim (CLM, HI, REF*EA), 2310B rendering provider,
+2400 service line (LX, SV1, DTP*472).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ValidationError
+
+from cleanclaim.errors import InputError
+from cleanclaim.formats.x12 import (
+    Delimiters,
+    Segment,
+    Transaction,
+    X12SegmentError,
+    format_amount,
+    parse_envelope,
+    read_x12_text,
+    segments_text,
+)
+from cleanclaim.model import (
+    Address,
+    BillingProvider,
+    ClaimLine,
+    Discipline,
+    Encounter,
+    Patient,
+    Provider,
+    Subscriber,
+)
+
+__all__ = [
+    "IMPLEMENTATION_GUIDE",
+    "ClaimFileError",
+    "Submitter",
+    "X12Read837",
+    "read_837p",
+    "write_837p",
+    "write_837p_file",
+]
+
+IMPLEMENTATION_GUIDE = "005010X222A1"
+
+# SBR09 claim filing indicator (X12 element 1032): MB Medicare Part B, MC Medicaid, CH TRICARE, CI commercial.
+CLAIM_FILING_CODES: dict[str, str] = {"medicare": "MB", "medicaid": "MC", "tricare": "CH"}
+DEFAULT_CLAIM_FILING_CODE = "CI"
+# The reverse, for reading: which payer profile a claim filing indicator points at when no mapping is given.
+PAYER_PROFILE_BY_FILING_CODE: dict[str, str] = {"MB": "medicare", "MC": "medicaid", "CH": "tricare"}
+DEFAULT_PAYER_PROFILE = "commercial"
+
+# SBR02 / PAT01 individual relationship codes (X12 element 1069) used by 005010X222A1.
+RELATIONSHIP_CODES: dict[str, str] = {
+    "self": "18", "spouse": "01", "child": "19", "employee": "20", "unknown": "21",
+    "organ donor": "39", "cadaver donor": "40", "life partner": "53", "other": "G8",
+}
+RELATIONSHIP_BY_CODE = {code: name for name, code in RELATIONSHIP_CODES.items()}
+
+# NUCC Health Care Provider Taxonomy prefixes (https://taxonomy.nucc.org) -> the discipline cleanclaim's rules
+# use. 207*/208* are allopathic and osteopathic physicians alike; the taxonomy does not tell an MD from a DO.
+DISCIPLINE_BY_TAXONOMY_PREFIX: tuple[tuple[str, Discipline], ...] = (
+    ("2251", Discipline.PT), ("225X", Discipline.OT), ("235Z", Discipline.SLP),
+    ("363L", Discipline.NP), ("363A", Discipline.PA), ("364S", Discipline.CNS), ("367A", Discipline.CNM),
+    ("103T", Discipline.PSYCHOLOGIST), ("1041C", Discipline.CSW), ("106H", Discipline.MFT),
+    ("101Y", Discipline.MHC), ("133V", Discipline.RD), ("163W", Discipline.RN), ("172V", Discipline.CHW),
+    ("207", Discipline.MD), ("208", Discipline.MD),
+)
+
+# HI can carry 12 diagnoses on a professional claim; SV107 points at up to 4 of them.
+MAX_DIAGNOSES = 12
+MAX_POINTERS = 4
+MAX_MODIFIERS = 4
+_ICD10_NO_DOT = re.compile(r"^[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?$")
+
+
+@dataclass(frozen=True)
+class Submitter:
+    """Loop 1000A: who sends the file, and whom the receiver calls about it (PER needs a phone or email)."""
+
+    name: str
+    contact_name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+class ClaimFileError(InputError):
+    """Claims that lack what an 837P requires. ``problems`` maps each encounter id to every missing field."""
+
+    def __init__(self, problems: Mapping[str, Sequence[str]], *, file: str | None = None) -> None:
+        self.problems = {encounter: list(fields) for encounter, fields in problems.items()}
+        lines = [f"{encounter}: {'; '.join(fields)}" for encounter, fields in self.problems.items()]
+        count = sum(len(fields) for fields in self.problems.values())
+        super().__init__(
+            f"{len(self.problems)} claim(s) cannot be written as an 837P ({count} problem(s)), nothing was "
+            "written:\n  " + "\n  ".join(lines),
+            file=file,
+        )
+
+
+# ---------------------------------------------------------------------------------------------------- writer
+
+
+def write_837p(
+    encounters: Sequence[Encounter],
+    *,
+    sender_id: str,
+    receiver_id: str,
+    submitter: Submitter,
+    receiver_name: str,
+    interchange_control_number: int = 1,
+    group_control_number: int = 1,
+    usage: Literal["T", "P"] = "T",
+    now: dt.datetime | None = None,
+    payer_names: Mapping[str, str] | None = None,
+    claim_filing_codes: Mapping[str, str] | None = None,
+    delimiters: Delimiters | None = None,
+    line_breaks: bool = True,
+) -> str:
+    """One interchange with one 837P transaction holding every encounter's claim.
+
+    ``payer_names`` maps an encounter's payer profile id to the payer name written in 2010BB (default: the
+    profile id in capitals); ``claim_filing_codes`` overrides SBR09 per payer profile.
+    """
+    delimiters = delimiters or Delimiters()
+    now = now or dt.datetime.now()
+    problems = _envelope_problems(sender_id, receiver_id, submitter, receiver_name, usage,
+                                  interchange_control_number, group_control_number)
+    if not encounters:
+        problems.setdefault("(file)", []).append("no encounters to write")
+    for encounter in encounters:
+        missing = _claim_problems(encounter)
+        if missing:
+            problems.setdefault(encounter.id, []).extend(missing)
+    rows_preview = None if problems else _transaction_rows(
+        encounters, submitter, sender_id, receiver_name, receiver_id, now, interchange_control_number,
+        payer_names or {}, {**CLAIM_FILING_CODES, **(claim_filing_codes or {})}, delimiters)
+    if rows_preview is not None:
+        problems.update(_separator_problems(rows_preview, delimiters))
+    if problems or rows_preview is None:
+        raise ClaimFileError(problems)
+
+    isa = [
+        "ISA", "00", " " * 10, "00", " " * 10, "ZZ", sender_id.ljust(15), "ZZ", receiver_id.ljust(15),
+        now.strftime("%y%m%d"), now.strftime("%H%M"), delimiters.repetition, "00501",
+        f"{interchange_control_number:09d}", "0", usage, delimiters.component,
+    ]
+    gs = ["GS", "HC", sender_id, receiver_id, now.strftime("%Y%m%d"), now.strftime("%H%M"),
+          str(group_control_number), "X", IMPLEMENTATION_GUIDE]
+    transaction = [row for _, row in rows_preview]
+    rows = [isa, gs, *transaction, ["GE", "1", str(group_control_number)],
+            ["IEA", "1", f"{interchange_control_number:09d}"]]
+    return segments_text(rows, delimiters, line_breaks=line_breaks)
+
+
+def write_837p_file(path: str | Path, encounters: Sequence[Encounter], **options: Any) -> Path:
+    """Write the 837P to ``path`` only when every claim is complete; a failed check leaves no file behind."""
+    text = write_837p(encounters, **options)
+    target = Path(path)
+    target.write_text(text, encoding="ascii", newline="")
+    return target
+
+
+def _envelope_problems(
+    sender_id: str, receiver_id: str, submitter: Submitter, receiver_name: str, usage: str,
+    interchange_control_number: int, group_control_number: int,
+) -> dict[str, list[str]]:
+    wrong = []
+    for name, value in (("sender_id", sender_id), ("receiver_id", receiver_id)):
+        if not value or len(value) > 15:
+            wrong.append(f"{name} must be 1 to 15 characters (ISA06/ISA08), got {value!r}")
+    if not submitter.name:
+        wrong.append("submitter.name")
+    if not submitter.contact_name:
+        wrong.append("submitter.contact_name")
+    if not (submitter.phone or submitter.email):
+        wrong.append("submitter.phone or submitter.email (PER needs one way to reach the contact)")
+    if not receiver_name:
+        wrong.append("receiver_name")
+    if usage not in ("T", "P"):
+        wrong.append(f"usage must be 'T' (test) or 'P' (production), got {usage!r}")
+    if not 0 < interchange_control_number < 10**9:
+        wrong.append("interchange_control_number must be 1 to 999999999")
+    if not 0 < group_control_number < 10**9:
+        wrong.append("group_control_number must be 1 to 999999999")
+    return {"(file)": wrong} if wrong else {}
+
+
+def _claim_problems(encounter: Encounter) -> list[str]:
+    """Every field this encounter lacks for an 837P claim, in the order of the file."""
+    missing: list[str] = []
+    billing = encounter.billing_provider
+    if billing is None:
+        missing += ["billing_provider.name", "billing_provider.npi", "billing_provider.tax_id",
+                    "billing_provider.address"]
+    elif len(billing.address.zip) != 9:
+        missing.append("billing_provider.address.zip must be 9 digits (ZIP+4) in 2010AA")
+    subscriber = encounter.subscriber
+    if subscriber is None:
+        missing.append("subscriber.member_id")
+    else:
+        if not subscriber.member_id:
+            missing.append("subscriber.member_id")
+        if subscriber.relationship.lower() not in RELATIONSHIP_CODES:
+            missing.append(f"subscriber.relationship {subscriber.relationship!r} is not one of "
+                           f"{', '.join(RELATIONSHIP_CODES)}")
+        elif subscriber.relationship.lower() != "self" and not subscriber.last_name:
+            missing.append("subscriber.last_name (the subscriber is not the patient)")
+    if not encounter.payer_id:
+        missing.append("payer_id")
+    patient = encounter.patient
+    missing += [f"patient.{name}" for name in ("first_name", "last_name", "birth_date", "sex", "address")
+                if getattr(patient, name) is None or getattr(patient, name) == ""]
+    claim_id = encounter.claim_id or encounter.id
+    if len(claim_id) > 20:
+        missing.append(f"claim_id must be at most 20 characters (CLM01), got {len(claim_id)}")
+    missing += _diagnosis_problems(encounter.diagnoses)
+    if billing is not None and encounter.provider.npi != billing.npi:
+        missing += [f"provider.{name} (rendering provider differs from the billing provider)"
+                    for name in ("last_name", "first_name") if not getattr(encounter.provider, name)]
+    if not encounter.lines:
+        missing.append("lines (at least one billed line)")
+    for number, line in enumerate(encounter.lines, start=1):
+        missing += [f"lines[{number}].{problem}" for problem in _line_problems(line, len(encounter.diagnoses),
+                                                                               encounter.provider.npi)]
+    if encounter.total_charge is not None and all(line.charge is not None for line in encounter.lines):
+        line_total = sum((line.charge for line in encounter.lines if line.charge is not None), Decimal(0))
+        if line_total != encounter.total_charge:
+            missing.append(f"total_charge {encounter.total_charge} is not the sum of the line charges "
+                           f"{line_total} (CLM02 must equal the sum of SV102)")
+    return missing
+
+
+def _diagnosis_problems(diagnoses: Sequence[str]) -> list[str]:
+    if not diagnoses:
+        return ["diagnoses (at least one ICD-10-CM code)"]
+    problems = [f"diagnoses[{n}] {code!r} is not an ICD-10-CM code" for n, code in enumerate(diagnoses, 1)
+                if not _ICD10_NO_DOT.match(code.replace(".", ""))]
+    if len(diagnoses) > MAX_DIAGNOSES:
+        problems.append(f"diagnoses: an 837P claim carries at most {MAX_DIAGNOSES}, got {len(diagnoses)}")
+    return problems
+
+
+def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) -> list[str]:
+    problems = []
+    if line.charge is None:
+        problems.append("charge")
+    elif line.charge < 0:
+        problems.append(f"charge must not be negative, got {line.charge}")
+    if line.units <= 0:
+        problems.append(f"units must be more than 0, got {line.units}")
+    if len(line.modifiers) > MAX_MODIFIERS:
+        problems.append(f"modifiers: at most {MAX_MODIFIERS} on a line, got {len(line.modifiers)}")
+    if not line.dx_pointers:
+        problems.append("dx_pointers (at least one diagnosis pointer)")
+    elif len(line.dx_pointers) > MAX_POINTERS:
+        problems.append(f"dx_pointers: at most {MAX_POINTERS}, got {len(line.dx_pointers)}")
+    problems += [f"dx_pointers {pointer} points past the {diagnosis_count} diagnoses"
+                 for pointer in line.dx_pointers if not 1 <= pointer <= max(diagnosis_count, 0)]
+    if line.ndc:
+        problems.append("ndc: drug lines (2410 LIN/CTP) are not written by cleanclaim yet")
+    if line.rendering_npi and line.rendering_npi != rendering_npi:
+        problems.append("rendering_npi differs from the encounter's provider; 2420A needs that provider's "
+                        "name, which a line does not carry (split the claim by rendering provider)")
+    return problems
+
+
+def _separator_problems(rows: Iterable[tuple[str, list[str]]], delimiters: Delimiters) -> dict[str, list[str]]:
+    # A separator inside a name or id would split the element when read: refuse rather than alter the text.
+    problems: dict[str, list[str]] = {}
+    reserved = {delimiters.element, delimiters.repetition, delimiters.segment}
+    for owner, row in rows:
+        for position, value in enumerate(row[1:], start=1):
+            bad = sorted(reserved & set(value))
+            if bad:
+                problems.setdefault(owner, []).append(
+                    f"{row[0]}{position:02d} {value!r} contains the separator(s) {''.join(bad)!r}")
+    return problems
+
+
+def _x12_date(value: dt.date) -> str:
+    return value.strftime("%Y%m%d")
+
+
+def _composite(parts: Sequence[str], delimiters: Delimiters) -> str:
+    values = list(parts)
+    while values and not values[-1]:
+        values.pop()
+    return delimiters.component.join(values)
+
+
+def _name_row(entity: str, entity_type: str, last: str, first: str | None, qualifier: str, ident: str) -> list[str]:
+    return ["NM1", entity, entity_type, last, first or "", "", "", "", qualifier, ident]
+
+
+def _address_rows(address: Address) -> list[list[str]]:
+    return [["N3", address.line1, address.line2 or ""], ["N4", address.city, address.state, address.zip]]
+
+
+def _transaction_rows(
+    encounters: Sequence[Encounter], submitter: Submitter, sender_id: str, receiver_name: str,
+    receiver_id: str, now: dt.datetime, reference: int, payer_names: Mapping[str, str],
+    filing_codes: Mapping[str, str], delimiters: Delimiters,
+) -> list[tuple[str, list[str]]]:
+    """ST..SE rows, each tagged with the encounter id (or "(file)") it came from for error messages."""
+    rows: list[tuple[str, list[str]]] = []
+
+    def add(owner: str, *segment_rows: list[str]) -> None:
+        rows.extend((owner, row) for row in segment_rows)
+
+    contact = ["PER", "IC", submitter.contact_name]
+    if submitter.phone:
+        contact += ["TE", re.sub(r"\D", "", submitter.phone)]
+    if submitter.email:
+        contact += ["EM", submitter.email]
+    add("(file)",
+        ["ST", "837", "0001", IMPLEMENTATION_GUIDE],
+        ["BHT", "0019", "00", str(reference), now.strftime("%Y%m%d"), now.strftime("%H%M"), "CH"],
+        _name_row("41", "2", submitter.name, None, "46", sender_id), contact,
+        _name_row("40", "2", receiver_name, None, "46", receiver_id))
+
+    hl_number = 0
+    for billing, by_subscriber in _grouped(encounters).items():
+        hl_number += 1
+        billing_hl = hl_number
+        first = by_subscriber[next(iter(by_subscriber))][0][0]
+        billing_provider = first.billing_provider
+        assert billing_provider is not None
+        add(first.id, ["HL", str(billing_hl), "", "20", "1"])
+        if billing_provider.taxonomy:
+            add(first.id, ["PRV", "BI", "PXC", billing_provider.taxonomy])
+        add(first.id, _name_row("85", "2", billing_provider.name, None, "XX", billing_provider.npi),
+            *_address_rows(billing_provider.address), ["REF", "EI", billing_provider.tax_id])
+        for by_patient in by_subscriber.values():
+            lead = by_patient[0][0]
+            subscriber = lead.subscriber
+            assert subscriber is not None
+            is_self = subscriber.relationship.lower() == "self"
+            hl_number += 1
+            subscriber_hl = hl_number
+            filing_code = filing_codes.get(lead.payer.lower(), DEFAULT_CLAIM_FILING_CODE)
+            add(lead.id, ["HL", str(subscriber_hl), str(billing_hl), "22", "0" if is_self else "1"],
+                ["SBR", "P", "18" if is_self else "", subscriber.group_number or "", "", "", "", "", "",
+                 filing_code])
+            patient = lead.patient
+            if is_self:
+                assert patient.address is not None and patient.birth_date is not None and patient.sex
+                add(lead.id, _name_row("IL", "1", subscriber.last_name or patient.last_name or "",
+                                       subscriber.first_name or patient.first_name, "MI", subscriber.member_id),
+                    *_address_rows(patient.address),
+                    ["DMG", "D8", _x12_date(patient.birth_date), patient.sex])
+            else:
+                add(lead.id, _name_row("IL", "1", subscriber.last_name or "", subscriber.first_name, "MI",
+                                       subscriber.member_id))
+            payer_name = payer_names.get(lead.payer, lead.payer.upper())
+            add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""))
+            for claims in by_patient:
+                if not is_self:
+                    hl_number += 1
+                    dependent = claims[0].patient
+                    assert dependent.address is not None and dependent.birth_date is not None and dependent.sex
+                    add(claims[0].id, ["HL", str(hl_number), str(subscriber_hl), "23", "0"],
+                        ["PAT", RELATIONSHIP_CODES[subscriber.relationship.lower()]],
+                        _name_row("QC", "1", dependent.last_name or "", dependent.first_name, "", ""),
+                        *_address_rows(dependent.address),
+                        ["DMG", "D8", _x12_date(dependent.birth_date), dependent.sex])
+                for encounter in claims:
+                    add(encounter.id, *_claim_rows(encounter, delimiters))
+    count = len(rows) + 1
+    add("(file)", ["SE", str(count), "0001"])
+    return rows
+
+
+def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tuple[Any, ...], list[list[Encounter]]]]:
+    """Billing provider -> subscriber (and payer) -> patient -> claims, in the order encounters came."""
+    groups: dict[tuple[Any, ...], dict[tuple[Any, ...], dict[str, list[Encounter]]]] = {}
+    for encounter in encounters:
+        billing = encounter.billing_provider
+        subscriber = encounter.subscriber
+        assert billing is not None and subscriber is not None
+        billing_key = (billing.npi, billing.tax_id, billing.name, billing.taxonomy, billing.address.model_dump_json())
+        is_self = subscriber.relationship.lower() == "self"
+        subscriber_key = (subscriber.member_id, subscriber.first_name, subscriber.last_name,
+                          subscriber.group_number, encounter.payer, encounter.payer_id, is_self,
+                          encounter.patient.id if is_self else None, subscriber.relationship.lower())
+        by_patient = groups.setdefault(billing_key, {}).setdefault(subscriber_key, {})
+        by_patient.setdefault(encounter.patient.id, []).append(encounter)
+    return {key: {sub: list(patients.values()) for sub, patients in subs.items()} for key, subs in groups.items()}
+
+
+def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]:
+    line_total = sum((line.charge for line in encounter.lines if line.charge is not None), Decimal(0))
+    rows = [["CLM", encounter.claim_id or encounter.id, format_amount(line_total), "", "",
+             _composite([encounter.place_of_service, "B", "1"], delimiters), "Y", "A", "Y", "Y"]]
+    # 2300 REF*EA (medical record number) carries the patient id; 2300 REF segments come before HI.
+    rows.append(["REF", "EA", encounter.patient.id])
+    diagnoses = [code.replace(".", "") for code in encounter.diagnoses]
+    rows.append(["HI", *(_composite(["ABK" if n == 0 else "ABF", code], delimiters)
+                         for n, code in enumerate(diagnoses))])
+    billing = encounter.billing_provider
+    provider = encounter.provider
+    if billing is not None and provider.npi != billing.npi:
+        rows.append(_name_row("82", "1", provider.last_name or "", provider.first_name, "XX", provider.npi))
+        if provider.taxonomy:
+            rows.append(["PRV", "PE", "PXC", provider.taxonomy])
+    for number, line in enumerate(encounter.lines, start=1):
+        procedure = _composite(["HC", line.code, *line.modifiers], delimiters)
+        pointers = _composite([str(p) for p in line.dx_pointers], delimiters)
+        rows += [
+            ["LX", str(number)],
+            ["SV1", procedure, format_amount(line.charge or 0), "UN", format_amount(line.units), "", "", pointers],
+            ["DTP", "472", "D8", _x12_date(line.date or encounter.date)],
+        ]
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------- reader
+
+
+@dataclass
+class X12Read837:
+    """Claims read from an 837P file and the damaged parts that could not be read."""
+
+    encounters: list[Encounter]
+    errors: list[InputError]
+    file: str | None = None
+
+
+def read_837p(
+    text_or_path: str | Path, *, payer_profiles: Mapping[str, str] | None = None
+) -> X12Read837:
+    """Every claim of every 837P transaction in the file, as encounters with billed lines.
+
+    ``payer_profiles`` maps a payer id (2010BB NM109) to a cleanclaim payer profile id; without it SBR09
+    decides (MB -> medicare, other -> commercial). A claim with a bad element is not returned (reading half of
+    it would change what was billed); it is reported with its segment number and the other claims are read.
+    """
+    text, file = read_x12_text(text_or_path)
+    envelope = parse_envelope(text, file=file)
+    errors = list(envelope.errors)
+    encounters: list[Encounter] = []
+    for transaction in envelope.transactions():
+        if transaction.kind != "837" or not transaction.version.startswith("005010X222"):
+            errors.append(X12SegmentError(
+                f"transaction {transaction.kind} {transaction.version!r} is not an 837P (005010X222A1); "
+                "not read", segment_number=transaction.st.number, segment_id="ST", file=file))
+            continue
+        reader = _ClaimReader(file, payer_profiles or {})
+        reader.read(transaction)
+        encounters += reader.encounters
+        errors += reader.errors
+    return X12Read837(encounters, errors, file)
+
+
+@dataclass
+class _Party:
+    """An entity named by an NM1 and its N3/N4/DMG/REF/PRV segments."""
+
+    last: str = ""
+    first: str = ""
+    ident: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    birth_date: dt.date | None = None
+    sex: str = ""
+    taxonomy: str = ""
+    tax_id: str = ""
+    segment: Segment | None = None
+
+    def address(self) -> Address | None:
+        if not self.line1:
+            return None
+        return Address(line1=self.line1, line2=self.line2 or None, city=self.city, state=self.state, zip=self.zip)
+
+
+@dataclass
+class _SubscriberLevel:
+    party: _Party
+    billing: _Party
+    relationship_code: str = ""
+    group_number: str = ""
+    filing_code: str = ""
+    payer: _Party = field(default_factory=_Party)
+
+
+@dataclass
+class _PatientLevel:
+    party: _Party
+    subscriber: _SubscriberLevel
+    relationship_code: str
+    hl_id: str = ""
+
+
+@dataclass
+class _LineRead:
+    segment: Segment
+    line: dict[str, Any]
+    date: dt.date | None = None
+    rendering_npi: str = ""
+
+
+@dataclass
+class _ClaimRead:
+    clm: Segment
+    patient: _PatientLevel
+    problems: list[X12SegmentError] = field(default_factory=list)
+    diagnoses: list[str] = field(default_factory=list)
+    patient_id: str = ""
+    rendering: _Party | None = None
+    place_of_service: str = ""
+    total_charge: Decimal | None = None
+    lines: list[_LineRead] = field(default_factory=list)
+
+
+class _ClaimReader:
+    """Walks one 837P transaction segment by segment, keeping the loop it is in for error messages."""
+
+    def __init__(self, file: str | None, payer_profiles: Mapping[str, str]) -> None:
+        self.file = file
+        self.payer_profiles = payer_profiles
+        self.encounters: list[Encounter] = []
+        self.errors: list[InputError] = []
+        self.loop = "HEADER"
+        self.billing: _Party | None = None
+        self.subscriber: _SubscriberLevel | None = None
+        self.patient: _PatientLevel | None = None
+        self.claim: _ClaimRead | None = None
+        self.line: _LineRead | None = None
+        self.party: _Party | None = None
+        self.hierarchy: dict[str, object] = {}
+
+    def read(self, transaction: Transaction) -> None:
+        for segment in transaction.body:
+            try:
+                self._segment(segment)
+            except _ElementError as problem:
+                self._problem(segment, problem.element, problem.message)
+        self._close_claim()
+
+    def _problem(self, segment: Segment, element: str | None, message: str) -> None:
+        error = X12SegmentError(message, segment_number=segment.number, segment_id=segment.id, loop=self.loop,
+                                element=element, file=self.file,
+                                encounter=self.claim.clm.element(1) if self.claim else None)
+        if self.claim is not None:
+            self.claim.problems.append(error)
+        else:
+            self.errors.append(error)
+
+    def _segment(self, segment: Segment) -> None:
+        handler = getattr(self, f"_on_{segment.id.lower()}", None)
+        if handler is not None:
+            handler(segment)
+
+    # hierarchy -------------------------------------------------------------------------------------------
+    def _on_hl(self, segment: Segment) -> None:
+        self._close_claim()
+        level = segment.element(3)
+        parent = self.hierarchy.get(segment.element(2))
+        if level == "20":
+            self.loop = "2000A"
+            self.billing = _Party(segment=segment)
+            self.hierarchy[segment.element(1)] = self.billing
+            self.subscriber = self.patient = None
+        elif level == "22":
+            self.loop = "2000B"
+            billing = parent if isinstance(parent, _Party) else self.billing
+            if billing is None:
+                raise _ElementError("HL02", "subscriber level without a billing provider level above it")
+            self.subscriber = _SubscriberLevel(party=_Party(segment=segment), billing=billing)
+            self.hierarchy[segment.element(1)] = self.subscriber
+            self.patient = None
+        elif level == "23":
+            self.loop = "2000C"
+            subscriber = parent if isinstance(parent, _SubscriberLevel) else self.subscriber
+            if subscriber is None:
+                raise _ElementError("HL02", "patient level without a subscriber level above it")
+            self.patient = _PatientLevel(_Party(segment=segment), subscriber, "", segment.element(1))
+        else:
+            raise _ElementError("HL03", f"expected hierarchical level 20, 22 or 23, got {level!r}")
+        self.party = None
+
+    def _on_sbr(self, segment: Segment) -> None:
+        if self.loop == "2000B" and self.subscriber is not None:
+            self.subscriber.relationship_code = segment.element(2)
+            self.subscriber.group_number = segment.element(3)
+            self.subscriber.filing_code = segment.element(9)
+        elif self.claim is not None:
+            self.loop = "2320"  # other subscriber information: not part of the encounter contract
+
+    def _on_pat(self, segment: Segment) -> None:
+        if self.patient is not None and self.loop == "2000C":
+            self.patient.relationship_code = segment.element(1)
+
+    def _on_prv(self, segment: Segment) -> None:
+        if segment.element(1) == "BI" and self.billing is not None and self.loop == "2000A":
+            self.billing.taxonomy = segment.element(3)
+        elif self.party is not None:
+            self.party.taxonomy = segment.element(3)
+
+    # names and addresses ---------------------------------------------------------------------------------
+    def _on_nm1(self, segment: Segment) -> None:
+        entity = segment.element(1)
+        party = _Party(last=segment.element(3), first=segment.element(4), ident=segment.element(9),
+                       segment=segment)
+        self.party = None
+        if entity == "85" and self.billing is not None:
+            self.loop = "2010AA"
+            self.billing.last, self.billing.first, self.billing.ident = party.last, party.first, party.ident
+            self.party = self.billing
+        elif entity == "IL" and self.subscriber is not None:
+            self.loop = "2010BA"
+            self.subscriber.party = party
+            self.party = party
+        elif entity == "PR" and self.subscriber is not None and self.claim is None:
+            self.loop = "2010BB"
+            self.subscriber.payer = party
+            self.party = party
+        elif entity == "QC" and self.patient is not None:
+            self.loop = "2010CA"
+            self.patient.party = party
+            self.party = party
+        elif entity == "82" and self.claim is not None:
+            if self.line is not None:
+                self.loop = "2420A"
+                self.line.rendering_npi = party.ident
+            else:
+                self.loop = "2310B"
+                self.claim.rendering = party
+                self.party = party
+        elif self.claim is not None:
+            self.loop = "2420" if self.line is not None else "2310"
+        elif self.loop.startswith(("1000", "HEADER")) or entity in ("41", "40"):
+            self.loop = {"41": "1000A", "40": "1000B"}.get(entity, self.loop)
+        else:
+            self.loop = {"87": "2010AB", "PE": "2010AC"}.get(entity, self.loop)
+
+    def _on_n3(self, segment: Segment) -> None:
+        if self.party is not None:
+            self.party.line1, self.party.line2 = segment.element(1), segment.element(2)
+
+    def _on_n4(self, segment: Segment) -> None:
+        if self.party is not None:
+            self.party.city, self.party.state = segment.element(1), segment.element(2)
+            self.party.zip = segment.element(3)
+
+    def _on_dmg(self, segment: Segment) -> None:
+        if self.party is not None and self.claim is None:
+            self.party.birth_date = _date(segment, 2)
+            self.party.sex = segment.element(3)
+
+    def _on_ref(self, segment: Segment) -> None:
+        qualifier = segment.element(1)
+        if qualifier in ("EI", "SY") and self.loop == "2010AA" and self.billing is not None:
+            self.billing.tax_id = segment.element(2)
+        elif qualifier == "EA" and self.claim is not None and self.line is None and self.loop == "2300":
+            self.claim.patient_id = segment.element(2)
+
+    # claim and lines -------------------------------------------------------------------------------------
+    def _on_clm(self, segment: Segment) -> None:
+        self._close_claim()
+        self.loop = "2300"
+        self.party = None
+        patient = self.patient
+        if patient is None and self.subscriber is not None:
+            patient = _PatientLevel(self.subscriber.party, self.subscriber, "18")
+        if patient is None:
+            raise _ElementError(None, "claim without a subscriber level (HL*22) before it; claim not read")
+        self.claim = _ClaimRead(clm=segment, patient=patient)
+        if not segment.element(1):
+            raise _ElementError("CLM01", "expected the patient control number, got nothing")
+        self.claim.total_charge = _amount(segment, 2)
+        place = segment.components(5)
+        if not re.fullmatch(r"\d{2}", place[0]):
+            raise _ElementError("CLM05", f"expected a 2-digit place of service code, got {place[0]!r}")
+        self.claim.place_of_service = place[0]
+
+    def _on_hi(self, segment: Segment) -> None:
+        if self.claim is None or self.line is not None:
+            return
+        for position in range(1, len(segment.elements)):
+            parts = segment.components(position)
+            if parts[0] in ("ABK", "ABF", "BK", "BF"):
+                if parts[0] in ("BK", "BF"):
+                    raise _ElementError(segment.name(position), "ICD-9-CM diagnoses (BK/BF) are not read")
+                if len(parts) < 2 or not _ICD10_NO_DOT.match(parts[1]):
+                    raise _ElementError(segment.name(position),
+                                        f"expected an ICD-10-CM code, got {':'.join(parts)!r}")
+                self.claim.diagnoses.append(_with_dot(parts[1]))
+
+    def _on_lx(self, segment: Segment) -> None:
+        if self.claim is None:
+            raise _ElementError(None, "service line without a claim (CLM) before it")
+        self.loop = "2400"
+        self.line = None
+        self.party = None
+
+    def _on_sv1(self, segment: Segment) -> None:
+        if self.claim is None or self.loop != "2400":
+            raise _ElementError(None, "SV1 outside a service line loop (no LX before it)")
+        procedure = segment.components(1)
+        if procedure[0] != "HC" or len(procedure) < 2 or not procedure[1]:
+            raise _ElementError("SV101", f"expected HC:code[:modifiers], got {segment.element(1)!r}")
+        if segment.element(3) != "UN":
+            raise _ElementError("SV103", f"expected unit code UN, got {segment.element(3)!r}")
+        units = _amount(segment, 4, what="a number of units")
+        if units is None:
+            raise _ElementError("SV104", "expected a number of units, got nothing")
+        charge = _amount(segment, 2)
+        place = segment.element(5)
+        if place and place != self.claim.place_of_service:
+            raise _ElementError("SV105", f"line place of service {place!r} differs from the claim's "
+                                         f"{self.claim.place_of_service!r}; cleanclaim keeps one per encounter")
+        pointers = []
+        for pointer in segment.components(7):
+            if not pointer.isdigit() or not 1 <= int(pointer) <= MAX_DIAGNOSES:
+                raise _ElementError("SV107", f"expected diagnosis pointers 1 to 12, got {segment.element(7)!r}")
+            pointers.append(int(pointer))
+        line = {"code": procedure[1], "modifiers": [m for m in procedure[2:6] if m], "units": units,
+                "charge": charge, "dx_pointers": pointers}
+        self.line = _LineRead(segment, line)
+        self.claim.lines.append(self.line)
+
+    def _on_dtp(self, segment: Segment) -> None:
+        if segment.element(1) != "472" or self.line is None:
+            return
+        if segment.element(2) == "RD8":
+            start, _, end = segment.element(3).partition("-")
+            if start != end:
+                raise _ElementError("DTP03", f"a date range {segment.element(3)!r} is not one date of service")
+            self.line.date = _parse_date(start, "DTP03")
+        else:
+            self.line.date = _date(segment, 3)
+
+    def _on_lin(self, segment: Segment) -> None:
+        if self.line is not None:
+            self.loop = "2410"
+            self.line.line["ndc"] = segment.element(3)
+
+    def _close_claim(self) -> None:
+        claim, self.claim, self.line = self.claim, None, None
+        if claim is None:
+            return
+        clm = claim.clm
+        claim_id = clm.element(1)
+        problems = claim.problems
+        if not claim.lines:
+            problems.append(X12SegmentError("claim has no service line (LX/SV1)", segment_number=clm.number,
+                                            segment_id="CLM", loop="2300", file=self.file, encounter=claim_id))
+        for line in claim.lines:
+            if line.date is None:
+                problems.append(X12SegmentError(
+                    "service line has no date of service (DTP*472)", segment_number=line.segment.number,
+                    segment_id="SV1", loop="2400", file=self.file, encounter=claim_id))
+        if problems:
+            self.errors += problems
+            return
+        try:
+            self.encounters.append(self._encounter(claim))
+        except (ValidationError, ValueError) as exc:
+            self.errors.append(X12SegmentError(
+                f"claim cannot be read: {_validation_summary(exc)}", segment_number=clm.number,
+                segment_id="CLM", loop="2300", file=self.file, encounter=claim_id))
+
+    def _encounter(self, claim: _ClaimRead) -> Encounter:
+        patient_level = claim.patient
+        subscriber_level = patient_level.subscriber
+        billing = subscriber_level.billing
+        person = patient_level.party
+        member = subscriber_level.party
+        is_self = subscriber_level.relationship_code == "18" and patient_level.party is member
+        relationship = RELATIONSHIP_BY_CODE.get(
+            "18" if is_self else patient_level.relationship_code, "other")
+        patient_id = claim.patient_id or (
+            member.ident if is_self else f"{member.ident}-HL{patient_level.hl_id}")
+        dates = [line.date for line in claim.lines if line.date is not None]
+        rendering = claim.rendering or billing
+        taxonomy = rendering.taxonomy or billing.taxonomy
+        payer_id = subscriber_level.payer.ident
+        payer = self.payer_profiles.get(payer_id) or PAYER_PROFILE_BY_FILING_CODE.get(
+            subscriber_level.filing_code, DEFAULT_PAYER_PROFILE)
+        return Encounter(
+            id=claim.clm.element(1),
+            claim_id=claim.clm.element(1),
+            date=min(dates),
+            payer=payer,
+            payer_id=payer_id or None,
+            place_of_service=claim.place_of_service,
+            patient=Patient(id=patient_id, birth_date=person.birth_date, sex=person.sex or None,
+                            first_name=person.first or None, last_name=person.last or None,
+                            address=person.address()),
+            provider=Provider(npi=rendering.ident, discipline=_discipline(taxonomy),
+                              first_name=rendering.first or None if claim.rendering else None,
+                              last_name=rendering.last or None if claim.rendering else None,
+                              taxonomy=(claim.rendering.taxonomy or None) if claim.rendering else None),
+            diagnoses=claim.diagnoses,
+            billing_provider=BillingProvider(name=billing.last, npi=billing.ident, tax_id=billing.tax_id,
+                                             taxonomy=billing.taxonomy or None,
+                                             address=billing.address() or _missing("billing provider N3/N4")),
+            subscriber=Subscriber(member_id=member.ident, first_name=member.first or None,
+                                  last_name=member.last or None, relationship=relationship,
+                                  group_number=subscriber_level.group_number or None),
+            total_charge=claim.total_charge,
+            lines=[ClaimLine(**line.line, date=line.date, rendering_npi=line.rendering_npi or None)
+                   for line in claim.lines],
+        )
+
+
+class _ElementError(Exception):
+    def __init__(self, element: str | None, message: str) -> None:
+        super().__init__(message)
+        self.element = element
+        self.message = message
+
+
+def _missing(what: str) -> Address:
+    raise ValueError(f"{what} missing")
+
+
+def _amount(segment: Segment, position: int, *, what: str = "a money amount") -> Decimal | None:
+    text = segment.element(position)
+    if not text:
+        return None
+    try:
+        if not re.fullmatch(r"-?\d*\.?\d+|-?\d+\.", text):
+            raise InvalidOperation
+        return Decimal(text)
+    except InvalidOperation:
+        raise _ElementError(segment.name(position), f"expected {what}, got {text!r}") from None
+
+
+def _parse_date(text: str, element: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise _ElementError(element, f"expected a date CCYYMMDD, got {text!r}") from None
+
+
+def _date(segment: Segment, position: int) -> dt.date:
+    return _parse_date(segment.element(position), segment.name(position))
+
+
+def _with_dot(code: str) -> str:
+    return code if len(code) <= 3 else f"{code[:3]}.{code[3:]}"
+
+
+def _discipline(taxonomy: str) -> Discipline:
+    for prefix, discipline in DISCIPLINE_BY_TAXONOMY_PREFIX:
+        if taxonomy.upper().startswith(prefix):
+            return discipline
+    return Discipline.OTHER
+
+
+def _validation_summary(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+    return str(exc)

@@ -1,0 +1,631 @@
+"""Readers for the reference files exactly as CMS publishes them, so users import the official release unchanged.
+
+Layouts confirmed against real files (stored public copies), cited per table:
+
+* **PFS relative value file** (``PPRRVUyy_*.csv`` / ``.xlsx`` in the RVUyyA-D zips). Ten header rows: title
+  ("2025 National Physician Fee Schedule Relative Value File January Release"), AMA/ADA copyright notices,
+  "RELEASED 12/23/2024", then a five-row stacked column header whose last row starts ``HCPCS,MOD,DESCRIPTION,CODE``.
+  Read top to bottom the 31 columns are HCPCS, MOD, DESCRIPTION, STATUS CODE, NOT USED FOR MEDICARE PAYMENT,
+  WORK RVU, NON-FAC PE RVU, NON-FAC NA INDICATOR, FACILITY PE RVU, FACILITY NA INDICATOR, MP RVU, NON-FACILITY
+  TOTAL, FACILITY TOTAL, PCTC IND, GLOB DAYS, PRE OP, INTRA OP, POST OP, MULT PROC, BILAT SURG, ASST SURG, CO-
+  SURG, TEAM SURG, ENDO BASE, CONV FACTOR, PHYSICIAN SUPERVISION OF DIAGNOSTIC PROCEDURES, CALCULATION FLAG,
+  DIAGNOSTIC IMAGING FAMILY INDICATOR and three OPPS-cap columns. Source: CMS PPRRVU25_JAN.csv as kept in
+  github.com/Gmills21/Agentic-Medical-Biller (PPRRVU25_JAN1.csv). The stacked header is joined column by column, so
+  a one-row header (``HCPCS,MOD,DESCRIPTION,STATUS CODE,WORK RVU,...``) reads the same. The fixed-width ``.txt``
+  version is not supported (its column positions are only in the release PDF): use the CSV or XLSX of the same zip.
+  The DESCRIPTION column is AMA text and is never read.
+* **GPCI file** (``GPCIyyyy.csv``): title "ADDENDUM E. FINAL CY 2025 GEOGRAPHIC PRACTICE COST INDICES (GPCIs) BY
+  STATE AND MEDICARE LOCALITY", a blank row, then ``Medicare Administrative Contractor (MAC), State, Locality
+  Number, Locality Name, 2025 PW GPCI (with 1.0 Floor), 2025 PE GPCI, 2025 MP GPCI``, and footnote rows after the
+  data. Source: GPCI2025.csv in the same repository; CY2026 adds "(without 1.0 Floor)" in some releases
+  (find_string hits of parsers quoting "2026 PW GPCI (with 1.0 Floor)"), so the floored column is preferred.
+* **Locality file** (``yyLOCCO.csv``): ``Medicare Adminstrative Contractor, Locality Number, State, Fee Schedule
+  Area, Counties`` (CMS's spelling). Source: test fixture quoting 25LOCCO.csv (find_string id 16402248420).
+* **NCCI practitioner PTP tables** (``ccipra-vVVQrN-fK.TXT`` or ``.xlsx``, several files per quarter split by code
+  range): notice rows, then Column 1, Column 2, "*=in existence prior to 1996", Effective Date, Deletion Date
+  ("*=no data"), Modifier (0 not allowed, 1 allowed, 9 not applicable), PTP Edit Rationale; tab-delimited, dates
+  YYYYMMDD. Sources: Palmetto GBA (column list), Gmills21/Agentic-Medical-Biller NCCI/create_ncci_database.py
+  (reads ``ccipra-v313r0-f1.TXT`` tab-delimited with 8 notice/header rows). Version ``VV.Q`` is NCCI version
+  VV (1994 + VV is the year; v26.0 = 2020Q1) and Q the quarter index (0 = January).
+* **NCCI practitioner MUE table** (``MCR_MUE_PractitionerServices_Eff_MM-DD-YYYY.csv``): copyright notice rows, then
+  HCPCS/CPT Code, Practitioner Services MUE Values, MUE Adjudication Indicator ("1 Line Edit", "2 Date of Service
+  Edit: Policy", "3 Date of Service Edit: Clinical"), MUE Rationale. Sources: Noridian MUE page (columns), same
+  repository (file name, notice rows before the header).
+
+Every parser is all or nothing: a row that has data but does not parse raises :class:`InputError` naming the file
+and the row; blank rows and one-cell note rows (titles, footnotes) are skipped.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import re
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import polars as pl
+
+from cleanclaim.errors import InputError
+
+__all__ = ["ParsedTable", "RefTable", "parse_path", "period_bounds"]
+
+
+class RefTable(StrEnum):
+    PTP = "ptp"
+    MUE = "mue"
+    RVU = "rvu"
+    GPCI = "gpci"
+    LOCALITY = "locality"
+
+    @property
+    def label(self) -> str:
+        return {
+            "ptp": "NCCI PTP edits (practitioner)",
+            "mue": "NCCI MUE values (practitioner)",
+            "rvu": "PFS relative values (PPRRVU)",
+            "gpci": "GPCIs",
+            "locality": "Medicare localities (LOCCO)",
+        }[self.value]
+
+
+@dataclass(frozen=True)
+class ParsedTable:
+    """One CMS table read from one file (or one member of a zip), ready to store."""
+
+    kind: RefTable
+    period: str
+    """``2025Q4`` for quarterly NCCI tables, ``2025`` for yearly PFS tables."""
+    frame: pl.DataFrame
+    source_file: str
+
+
+Rows = list[list[str]]
+_NOT_TABLES = {".pdf", ".doc", ".docx", ".rtf", ".htm", ".html", ".xml", ".jpg", ".png"}
+_CODE = re.compile(r"^[A-Z0-9]{5}$")
+_PERIOD = re.compile(r"^(\d{4})(?:Q([1-4]))?$")
+
+
+def period_bounds(period: str) -> tuple[dt.date, dt.date]:
+    """The first and last dates of service a period (``2025`` or ``2025Q4``) covers."""
+    match = _PERIOD.match(period)
+    if not match:
+        raise InputError(f"period {period!r} is not a year (2025) or a quarter (2025Q4)", field="period")
+    year = int(match.group(1))
+    if match.group(2) is None:
+        return dt.date(year, 1, 1), dt.date(year, 12, 31)
+    quarter = int(match.group(2))
+    first = dt.date(year, 3 * quarter - 2, 1)
+    last = dt.date(year + 1, 1, 1) if quarter == 4 else dt.date(year, 3 * quarter + 1, 1)
+    return first, last - dt.timedelta(days=1)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Bytes -> rows
+
+
+def _decode(data: bytes) -> str:
+    # CMS text files are Windows-1252/Latin-1; newer CSVs are UTF-8 with a BOM.
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def _text_rows(data: bytes) -> Rows:
+    text = _decode(data)
+    sample = text[:20000]
+    delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
+    return [[cell for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+
+
+_XLSX_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _column_index(ref: str) -> int:
+    index = 0
+    for char in ref:
+        if not char.isalpha():
+            break
+        index = index * 26 + (ord(char.upper()) - ord("A") + 1)
+    return index - 1
+
+
+def _xlsx_rows(data: bytes, name: str) -> Rows:
+    """The first worksheet of an .xlsx, read with zipfile + XML because no spreadsheet library is a dependency."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as book:
+            names = book.namelist()
+            shared: list[str] = []
+            if "xl/sharedStrings.xml" in names:
+                root = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
+                shared = ["".join(t.text or "" for t in si.iter(f"{_XLSX_NS}t")) for si in root.iter(f"{_XLSX_NS}si")]
+            sheets = sorted(
+                (n for n in names if re.match(r"^xl/worksheets/sheet\d+\.xml$", n)),
+                key=lambda n: int(re.sub(r"\D", "", n)),
+            )
+            if not sheets:
+                raise InputError("the workbook has no worksheet", file=name)
+            sheet = ElementTree.fromstring(book.read(sheets[0]))
+    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, ValueError, zlib.error, EOFError) as exc:
+        raise InputError(f"cannot read the Excel workbook ({exc})", file=name) from exc
+    rows: Rows = []
+    for row in sheet.iter(f"{_XLSX_NS}row"):
+        number = int(row.get("r", str(len(rows) + 1)))
+        while len(rows) < number - 1:
+            rows.append([])
+        cells: list[str] = []
+        for cell in row.findall(f"{_XLSX_NS}c"):
+            column = _column_index(cell.get("r", "")) if cell.get("r") else len(cells)
+            kind = cell.get("t")
+            if kind == "inlineStr":
+                value = "".join(t.text or "" for t in cell.iter(f"{_XLSX_NS}t"))
+            else:
+                raw = cell.findtext(f"{_XLSX_NS}v") or ""
+                value = shared[int(raw)] if kind == "s" and raw else raw
+            while len(cells) < column:
+                cells.append("")
+            cells.append(value)
+        rows.append(cells)
+    return rows
+
+
+def _is_zip(data: bytes) -> bool:
+    return data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06"
+
+
+def _rows_of(name: str, data: bytes) -> Rows | None:
+    """Rows of a table file, or None when the file is not a table (a PDF in a CMS zip)."""
+    suffix = Path(name).suffix.lower()
+    if suffix in _NOT_TABLES:
+        return None
+    if suffix == ".xls":
+        raise InputError("old-style Excel .xls cannot be read; use the .txt, .csv or .xlsx file from the same CMS zip",
+                         file=name)
+    if suffix == ".xlsx" or (_is_zip(data) and suffix != ".zip"):
+        return _xlsx_rows(data, name)
+    return _text_rows(data)
+
+
+def _sources(path: Path, data: bytes, display: str) -> list[tuple[str, bytes]]:
+    if not (_is_zip(data) or path.suffix.lower() == ".zip") or path.suffix.lower() == ".xlsx":
+        return [(display, data)]
+    members: list[tuple[str, bytes]] = []
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for info in archive.infolist():
+                if info.is_dir() or Path(info.filename).name.startswith((".", "__MACOSX")):
+                    continue
+                content = archive.read(info)
+                inner = f"{display}:{info.filename}"
+                if info.filename.lower().endswith(".zip"):
+                    members.extend(_sources(Path(info.filename), content, inner))
+                else:
+                    members.append((inner, content))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
+        raise InputError(f"not a readable zip archive (truncated or damaged?): {exc}", file=display) from exc
+    return members
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Header handling
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text.replace("\u00a0", " ")).strip().upper()
+
+
+def _filled(row: Sequence[str]) -> int:
+    return sum(1 for cell in row if cell.strip())
+
+
+def _combined_header(rows: Rows, header_row: int) -> list[str]:
+    """Column names from a header that CMS stacks over several rows (PPRRVU), joined top to bottom."""
+    start = header_row
+    while start > 0 and _filled(rows[start - 1]) >= 2:
+        start -= 1
+    width = max(len(rows[i]) for i in range(start, header_row + 1))
+    names = []
+    for column in range(width):
+        parts = [rows[i][column].strip() for i in range(start, header_row + 1)
+                 if column < len(rows[i]) and rows[i][column].strip()]
+        names.append(_norm(" ".join(parts)))
+    return names
+
+
+HeaderTest = Callable[[list[str]], bool]
+
+_HEADER_TESTS: dict[RefTable, HeaderTest] = {
+    RefTable.RVU: lambda cells: bool(cells) and cells[0] == "HCPCS" and any("RVU" in c for c in cells),
+    RefTable.GPCI: lambda cells: any("PW GPCI" in c or "WORK GPCI" in c for c in cells),
+    RefTable.LOCALITY: lambda cells: "FEE SCHEDULE AREA" in cells and any("COUNTIES" in c for c in cells),
+    RefTable.MUE: lambda cells: any("MUE VALUE" in c for c in cells),
+    RefTable.PTP: lambda cells: any(c.startswith("COLUMN 1") for c in cells)
+    and any(c.startswith("COLUMN 2") for c in cells),
+}
+_HEADER_SEARCH_ROWS = 60
+
+
+def _find_header(rows: Rows, kind: RefTable) -> int | None:
+    test = _HEADER_TESTS[kind]
+    for index, row in enumerate(rows[:_HEADER_SEARCH_ROWS]):
+        if test([_norm(cell) for cell in row]):
+            return index
+    return None
+
+
+def detect_kind(rows: Rows) -> RefTable | None:
+    """Which CMS table the rows hold, judged by the header (file names vary between releases)."""
+    for kind in RefTable:
+        if _find_header(rows, kind) is not None:
+            return kind
+    return None
+
+
+def _column(names: list[str], test: Callable[[str], bool], what: str, file: str, row: int,
+            *, required: bool = True) -> int | None:
+    for index, name in enumerate(names):
+        if test(name):
+            return index
+    if required:
+        raise InputError(f"the header has no {what} column (found: {', '.join(n for n in names if n)})",
+                         file=file, row=row)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Cell parsing
+
+
+def _cell(row: Sequence[str], index: int | None) -> str:
+    if index is None or index >= len(row):
+        return ""
+    return row[index].strip()
+
+
+def _code(text: str, file: str, row: int, field: str) -> str:
+    code = text.strip().upper()
+    # Spreadsheet round trips turn 00100 into 100; every HCPCS code is five characters.
+    if code.isdigit() and len(code) < 5:
+        code = code.zfill(5)
+    if not _CODE.match(code):
+        raise InputError(f"{code or '(blank)'} is not a HCPCS/CPT code (five letters or digits)",
+                         file=file, row=row, field=field)
+    return code
+
+
+def _number(text: str, file: str, row: int, field: str) -> float | None:
+    if not text:
+        return None
+    try:
+        return float(Decimal(text.replace(",", "")))
+    except InvalidOperation as exc:
+        raise InputError(f"{text!r} is not a number", file=file, row=row, field=field) from exc
+
+
+def _date(text: str, file: str, row: int, field: str) -> dt.date:
+    value = text.strip()
+    for pattern in ("%Y%m%d", "%Y-%m-%d", "%m/%d/%Y"):
+        try:
+            return dt.datetime.strptime(value, pattern).date()
+        except ValueError:
+            continue
+    raise InputError(f"{value!r} is not a date (expected YYYYMMDD)", file=file, row=row, field=field)
+
+
+@dataclass(frozen=True)
+class _Context:
+    file: str
+    rows: Rows
+    header_row: int
+    names: list[str]
+
+    def data_rows(self) -> list[tuple[int, list[str]]]:
+        """(1-based row number, cells) of rows that carry data; titles, blanks and one-cell footnotes are skipped."""
+        return [(number + 1, row) for number, row in enumerate(self.rows)
+                if number > self.header_row and _filled(row) >= 2]
+
+
+def _context(rows: Rows, kind: RefTable, file: str) -> _Context:
+    header = _find_header(rows, kind)
+    if header is None:
+        one_column = rows and all(len(r) <= 1 for r in rows[:_HEADER_SEARCH_ROWS])
+        hint = (" The file looks fixed-width; use the CSV or XLSX file from the same CMS zip."
+                if one_column else "")
+        raise InputError(f"this is not a CMS {kind.label} file: no header row with the expected column names was "
+                         f"found in the first {_HEADER_SEARCH_ROWS} rows.{hint}", file=file)
+    return _Context(file, rows, header, _combined_header(rows, header))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Period detection
+
+
+def _ncci_version_quarter(name: str) -> str | None:
+    match = re.search(r"v(\d{2})(\d)r\d", name, re.IGNORECASE)
+    if not match:
+        return None
+    quarter = int(match.group(2)) + 1
+    return f"{1994 + int(match.group(1))}Q{quarter}" if 1 <= quarter <= 4 else None
+
+
+def _effective_quarter(name: str) -> str | None:
+    match = re.search(r"eff_(\d{2})-(\d{2})-(\d{4})", name, re.IGNORECASE)
+    if not match:
+        return None
+    return f"{match.group(3)}Q{(int(match.group(1)) - 1) // 3 + 1}"
+
+
+def _title_year(rows: Rows, header_row: int) -> str | None:
+    for row in rows[:header_row]:
+        for cell in row:
+            match = re.search(r"\b(20\d\d)\b[^,]*RELATIVE VALUE", _norm(cell)) or re.search(
+                r"CALENDAR YEAR (20\d\d)", _norm(cell))
+            if match:
+                return match.group(1)
+    return None
+
+
+def _file_year(name: str, pattern: str) -> str | None:
+    match = re.search(pattern, Path(name.split(":")[-1]).name, re.IGNORECASE)
+    return f"20{match.group(1)}" if match else None
+
+
+def _resolve_period(found: str | None, given: str | None, kind: RefTable, file: str) -> str:
+    if given:
+        period_bounds(given)
+        return given
+    if found:
+        return found
+    example = "2025Q4" if kind in (RefTable.PTP, RefTable.MUE) else "2025"
+    raise InputError(f"cannot tell which {'quarter' if kind in (RefTable.PTP, RefTable.MUE) else 'year'} this "
+                     f"{kind.label} file is for; pass --period {example}", file=file)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Table parsers
+
+
+def _parse_rvu(ctx: _Context, period: str | None) -> ParsedTable:
+    names = ctx.names
+    row = ctx.header_row + 1
+
+    def exact(*options: str) -> Callable[[str], bool]:
+        return lambda name: name in options
+
+    columns = {
+        "code": _column(names, exact("HCPCS"), "HCPCS", ctx.file, row),
+        "modifier": _column(names, exact("MOD", "MODIFIER"), "MOD", ctx.file, row),
+        "status": _column(names, exact("STATUS CODE", "STATUS"), "STATUS CODE", ctx.file, row),
+        "work_rvu": _column(names, exact("WORK RVU", "WORK RVUS"), "WORK RVU", ctx.file, row),
+        "nf_pe_rvu": _column(names, exact("NON-FAC PE RVU", "NON-FACILITY PE RVU", "FULLY IMPLEMENTED NON-FACILITY PE "
+                                          "RVUS"), "NON-FAC PE RVU", ctx.file, row),
+        "f_pe_rvu": _column(names, exact("FACILITY PE RVU", "FULLY IMPLEMENTED FACILITY PE RVUS"),
+                            "FACILITY PE RVU", ctx.file, row),
+        "mp_rvu": _column(names, exact("MP RVU", "MP RVUS", "MALPRACTICE RVU"), "MP RVU", ctx.file, row),
+        "global_days": _column(names, exact("GLOB DAYS", "GLOBAL", "GLOBAL DAYS"), "GLOB DAYS", ctx.file, row,
+                               required=False),
+        "mult_proc": _column(names, exact("MULT PROC"), "MULT PROC", ctx.file, row, required=False),
+        "conversion_factor": _column(names, exact("CONV FACTOR", "CONVERSION FACTOR"), "CONV FACTOR", ctx.file, row,
+                                     required=False),
+    }
+    year = _resolve_period(_title_year(ctx.rows, ctx.header_row) or _file_year(ctx.file, r"PPRRVU(\d\d)"),
+                           period, RefTable.RVU, ctx.file)
+    records: list[dict[str, Any]] = []
+    for number, cells in ctx.data_rows():
+        status = _cell(cells, columns["status"]).upper()
+        if not re.fullmatch(r"[A-Z]", status):
+            raise InputError(f"status code {status!r} is not a single letter", file=ctx.file, row=number,
+                             field="STATUS CODE")
+        record: dict[str, Any] = {
+            "year": int(year[:4]),
+            "code": _code(_cell(cells, columns["code"]), ctx.file, number, "HCPCS"),
+            "modifier": _cell(cells, columns["modifier"]).upper(),
+            "status": status,
+            "global_days": _cell(cells, columns["global_days"]) or None,
+            "mult_proc": _cell(cells, columns["mult_proc"]) or None,
+        }
+        for field in ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "conversion_factor"):
+            record[field] = _number(_cell(cells, columns[field]), ctx.file, number, field.upper())
+        records.append(record)
+    frame = pl.DataFrame(records, schema=_RVU_SCHEMA, orient="row") if records else pl.DataFrame(schema=_RVU_SCHEMA)
+    return ParsedTable(RefTable.RVU, year[:4], frame, ctx.file)
+
+
+_RVU_SCHEMA: dict[str, Any] = {
+    "year": pl.Int32, "code": pl.Utf8, "modifier": pl.Utf8, "status": pl.Utf8, "global_days": pl.Utf8,
+    "mult_proc": pl.Utf8, "work_rvu": pl.Float64, "nf_pe_rvu": pl.Float64, "f_pe_rvu": pl.Float64,
+    "mp_rvu": pl.Float64, "conversion_factor": pl.Float64,
+}
+
+
+def _parse_gpci(ctx: _Context, period: str | None) -> ParsedTable:
+    names = ctx.names
+    row = ctx.header_row + 1
+    mac = _column(names, lambda n: "CONTRACTOR" in n or n in ("MAC", "CARRIER"), "MAC", ctx.file, row)
+    state = _column(names, lambda n: n == "STATE", "State", ctx.file, row)
+    locality = _column(names, lambda n: n.startswith("LOCALITY NUMBER") or n == "LOCALITY", "Locality Number",
+                       ctx.file, row)
+    name = _column(names, lambda n: n == "LOCALITY NAME", "Locality Name", ctx.file, row, required=False)
+    work = (_column(names, lambda n: "PW GPCI" in n and "WITH 1.0 FLOOR" in n and "WITHOUT" not in n, "PW GPCI",
+                    ctx.file, row, required=False)
+            if any("WITH 1.0 FLOOR" in n and "WITHOUT" not in n for n in names)
+            else _column(names, lambda n: "PW GPCI" in n or "WORK GPCI" in n, "PW GPCI", ctx.file, row))
+    pe = _column(names, lambda n: "PE GPCI" in n, "PE GPCI", ctx.file, row)
+    mp = _column(names, lambda n: "MP GPCI" in n, "MP GPCI", ctx.file, row)
+    header_year = next((m.group(1) for n in names if (m := re.match(r"(20\d\d) PW GPCI", n))), None)
+    year = _resolve_period(header_year, period, RefTable.GPCI, ctx.file)
+    records = []
+    for number, cells in ctx.data_rows():
+        mac_text = _cell(cells, mac)
+        if not mac_text.isdigit():
+            raise InputError(f"{mac_text!r} is not a MAC (contractor) number", file=ctx.file, row=number, field="MAC")
+        loc_text = _cell(cells, locality)
+        if not loc_text.isdigit():
+            raise InputError(f"{loc_text!r} is not a locality number", file=ctx.file, row=number,
+                             field="Locality Number")
+        values = [_number(_cell(cells, i), ctx.file, number, f) for i, f in ((work, "PW GPCI"), (pe, "PE GPCI"),
+                                                                              (mp, "MP GPCI"))]
+        if any(v is None for v in values):
+            raise InputError("a GPCI value is blank", file=ctx.file, row=number)
+        records.append({"year": int(year[:4]), "mac": mac_text.zfill(5), "locality": loc_text.zfill(2),
+                        "state": _cell(cells, state), "locality_name": _cell(cells, name),
+                        "work_gpci": values[0], "pe_gpci": values[1], "mp_gpci": values[2]})
+    schema = {"year": pl.Int32, "mac": pl.Utf8, "locality": pl.Utf8, "state": pl.Utf8, "locality_name": pl.Utf8,
+              "work_gpci": pl.Float64, "pe_gpci": pl.Float64, "mp_gpci": pl.Float64}
+    return ParsedTable(RefTable.GPCI, year[:4], pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+
+
+def _parse_locality(ctx: _Context, period: str | None) -> ParsedTable:
+    names = ctx.names
+    row = ctx.header_row + 1
+    mac = _column(names, lambda n: "CONTRACTOR" in n, "Medicare Administrative Contractor", ctx.file, row)
+    locality = _column(names, lambda n: n.startswith("LOCALITY"), "Locality Number", ctx.file, row)
+    state = _column(names, lambda n: n == "STATE", "State", ctx.file, row)
+    area = _column(names, lambda n: n == "FEE SCHEDULE AREA", "Fee Schedule Area", ctx.file, row)
+    counties = _column(names, lambda n: "COUNTIES" in n, "Counties", ctx.file, row)
+    year = _resolve_period(_file_year(ctx.file, r"^(\d\d)LOCCO"), period, RefTable.LOCALITY, ctx.file)
+    records = []
+    current_state = ""
+    for number, cells in ctx.data_rows():
+        mac_text, loc_text = _cell(cells, mac), _cell(cells, locality)
+        if not (mac_text.isdigit() and loc_text.isdigit()):
+            raise InputError(f"expected a MAC and locality number, got {mac_text!r} and {loc_text!r}",
+                             file=ctx.file, row=number)
+        # CMS prints a state's name once for all its localities.
+        current_state = _cell(cells, state) or current_state
+        records.append({"year": int(year[:4]), "mac": mac_text.zfill(5), "locality": loc_text.zfill(2),
+                        "state": current_state, "fee_schedule_area": _cell(cells, area),
+                        "counties": _cell(cells, counties)})
+    schema = {"year": pl.Int32, "mac": pl.Utf8, "locality": pl.Utf8, "state": pl.Utf8, "fee_schedule_area": pl.Utf8,
+              "counties": pl.Utf8}
+    return ParsedTable(RefTable.LOCALITY, year[:4], pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+
+
+def _parse_ptp(ctx: _Context, period: str | None) -> ParsedTable:
+    names = ctx.names
+    row = ctx.header_row + 1
+    col1 = _column(names, lambda n: n.startswith("COLUMN 1"), "Column 1", ctx.file, row)
+    col2 = _column(names, lambda n: n.startswith("COLUMN 2"), "Column 2", ctx.file, row)
+    prior = _column(names, lambda n: "1996" in n or "IN EXISTENCE" in n, "prior to 1996", ctx.file, row,
+                    required=False)
+    effective = _column(names, lambda n: n.startswith("EFFECTIVE"), "Effective Date", ctx.file, row)
+    deleted = _column(names, lambda n: n.startswith("DELETION"), "Deletion Date", ctx.file, row)
+    modifier = _column(names, lambda n: n.startswith("MODIFIER"), "Modifier", ctx.file, row)
+    rationale = _column(names, lambda n: "RATIONALE" in n, "PTP Edit Rationale", ctx.file, row, required=False)
+    quarter = _resolve_period(_ncci_version_quarter(ctx.file), period, RefTable.PTP, ctx.file)
+    records = []
+    for number, cells in ctx.data_rows():
+        indicator = _cell(cells, modifier)
+        if indicator not in ("0", "1", "9"):
+            raise InputError(f"modifier indicator {indicator!r} is not 0, 1 or 9", file=ctx.file, row=number,
+                             field="Modifier")
+        deletion = _cell(cells, deleted)
+        records.append({
+            "column1": _code(_cell(cells, col1), ctx.file, number, "Column 1"),
+            "column2": _code(_cell(cells, col2), ctx.file, number, "Column 2"),
+            "prior_1996": _cell(cells, prior) == "*",
+            "effective": _date(_cell(cells, effective), ctx.file, number, "Effective Date"),
+            "deleted": None if deletion in ("", "*") else _date(deletion, ctx.file, number, "Deletion Date"),
+            "modifier_indicator": int(indicator),
+            "rationale": _cell(cells, rationale),
+        })
+    schema = {"column1": pl.Utf8, "column2": pl.Utf8, "prior_1996": pl.Boolean, "effective": pl.Date,
+              "deleted": pl.Date, "modifier_indicator": pl.Int8, "rationale": pl.Utf8}
+    return ParsedTable(RefTable.PTP, quarter, pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+
+
+def _parse_mue(ctx: _Context, period: str | None) -> ParsedTable:
+    names = ctx.names
+    row = ctx.header_row + 1
+    code = _column(names, lambda n: n.startswith("HCPCS"), "HCPCS/CPT Code", ctx.file, row)
+    value = _column(names, lambda n: "MUE VALUE" in n, "Practitioner Services MUE Values", ctx.file, row)
+    mai = _column(names, lambda n: "ADJUDICATION" in n, "MUE Adjudication Indicator", ctx.file, row)
+    rationale = _column(names, lambda n: "RATIONALE" in n, "MUE Rationale", ctx.file, row, required=False)
+    quarter = _resolve_period(_effective_quarter(ctx.file), period, RefTable.MUE, ctx.file)
+    records = []
+    for number, cells in ctx.data_rows():
+        units = _cell(cells, value)
+        if not units.isdigit():
+            raise InputError(f"MUE value {units!r} is not a whole number", file=ctx.file, row=number,
+                             field="Practitioner Services MUE Values")
+        indicator = _cell(cells, mai)
+        if not indicator[:1] in ("1", "2", "3"):
+            raise InputError(f"MUE adjudication indicator {indicator!r} does not start with 1, 2 or 3",
+                             file=ctx.file, row=number, field="MUE Adjudication Indicator")
+        records.append({"code": _code(_cell(cells, code), ctx.file, number, "HCPCS/CPT Code"), "mue": int(units),
+                        "mai": int(indicator[0]), "rationale": _cell(cells, rationale)})
+    schema = {"code": pl.Utf8, "mue": pl.Int32, "mai": pl.Int8, "rationale": pl.Utf8}
+    return ParsedTable(RefTable.MUE, quarter, pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+
+
+_PARSERS: dict[RefTable, Callable[[_Context, str | None], ParsedTable]] = {
+    RefTable.RVU: _parse_rvu,
+    RefTable.GPCI: _parse_gpci,
+    RefTable.LOCALITY: _parse_locality,
+    RefTable.PTP: _parse_ptp,
+    RefTable.MUE: _parse_mue,
+}
+
+
+def parse_rows(rows: Rows, file: str, *, kind: RefTable | None = None, period: str | None = None) -> ParsedTable:
+    """Parse one table; ``kind`` forces the table type and fails clearly when the file is something else."""
+    if kind is None:
+        kind = detect_kind(rows)
+        if kind is None:
+            raise InputError("not a CMS reference table cleanclaim knows (PPRRVU, GPCI, LOCCO, NCCI PTP, NCCI MUE): "
+                             "no recognised header row", file=file)
+    table = _PARSERS[kind](_context(rows, kind, file), period)
+    if table.frame.is_empty():
+        raise InputError(f"the {kind.label} file has a header but no data rows", file=file)
+    return table
+
+
+def parse_path(path: Path, *, kind: RefTable | None = None, period: str | None = None) -> list[ParsedTable]:
+    """Every CMS table in a file or zip. Zip members that are not tables (PDFs, readme) or not a table cleanclaim
+    imports (anesthesia, OPPS cap) are skipped; a zip with none is an error. Several tables of the same kind in one
+    zip (CMS ships PPRRVU as CSV, TXT and XLSX) are read once, from the first readable copy."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
+    members = _sources(path, data, str(path))
+    single = len(members) == 1 and members[0][0] == str(path)
+    tables: list[ParsedTable] = []
+    seen: set[tuple[RefTable, str]] = set()
+    for name, content in sorted(members, key=lambda m: _member_preference(m[0])):
+        rows = _rows_of(name, content)
+        if rows is None:
+            continue
+        if not single:
+            found = detect_kind(rows)
+            if found is None or (kind is not None and found != kind):
+                continue
+        table = parse_rows(rows, name, kind=kind, period=period)
+        stem = _content_key(name)
+        if (table.kind, stem) in seen:
+            continue
+        seen.add((table.kind, stem))
+        tables.append(table)
+    if not tables:
+        wanted = kind.label if kind else "CMS reference table"
+        raise InputError(f"the archive holds no {wanted} cleanclaim can read", file=str(path))
+    return tables
+
+
+def _member_preference(name: str) -> tuple[int, str]:
+    order = {".csv": 0, ".xlsx": 1, ".txt": 2}
+    return order.get(Path(name).suffix.lower(), 3), name
+
+
+def _content_key(name: str) -> str:
+    """Same-named members with different extensions are copies of one table (PPRRVU25_JAN.csv/.txt/.xlsx)."""
+    return Path(name.split(":")[-1]).stem.upper()

@@ -1,0 +1,376 @@
+"""Code validity: is each billed code a real code, in force on its date of service, and payable as billed?"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+
+from cleanclaim.model import Severity
+from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.tables import Tables, lines_with_codes
+
+_FORMAT = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"
+_KEYS = ["encounter_id", "line", "code"]
+
+
+def code_status(tables: Tables) -> pl.DataFrame:
+    """Per line: ``status`` valid / deleted / not-yet-effective / unknown / invalid-format, with the deleted or
+    future version's dates and replacements, computed over whole columns."""
+    versions = tables.codes.group_by("code").agg(
+        pl.col("effective").min().alias("first_effective"),
+        pl.col("deleted").max().alias("last_deleted"),
+        pl.col("deleted").is_null().any().alias("open_ended"),
+        pl.col("replaced_by").last().alias("replacements"),
+        pl.col("summary").last().alias("last_summary"),
+    )
+    valid = lines_with_codes(tables).select("encounter_id", "line", pl.col("kind").is_not_null().alias("in_force"))
+    return (
+        tables.lines.join(valid, on=["encounter_id", "line"], how="left")
+        .join(versions, on="code", how="left")
+        .with_columns(
+            pl.when(~pl.col("code").str.contains(_FORMAT)).then(pl.lit("invalid-format"))
+            .when(pl.col("in_force")).then(pl.lit("valid"))
+            .when(pl.col("first_effective").is_null() & pl.col("last_deleted").is_null()
+                  & pl.col("open_ended").is_null()).then(pl.lit("unknown"))
+            .when(pl.col("first_effective").is_not_null() & (pl.col("date") < pl.col("first_effective")))
+            .then(pl.lit("not-yet-effective"))
+            .otherwise(pl.lit("deleted"))
+            .alias("status")
+        )
+    )
+
+
+@register
+class InvalidCodeFormat(Rule):
+    """A billed code whose shape fits no code set.
+
+    What it checks:
+        Every line's procedure code against the code-set formats: CPT Category I (five digits), Category II (four
+        digits and F), Category III (four digits and T), PLA (four digits and U) and HCPCS Level II (a letter and four
+        digits).
+
+    Why it matters:
+        A malformed code is rejected by the clearinghouse before the payer sees the claim; nothing on the line is paid
+        and the claim comes back for correction, costing days.
+
+    Example:
+        lines: [{code: "9711", units: 1}]
+
+    Use instead:
+        lines: [{code: "97110", units: 1}]
+
+    References:
+        AMA CPT code-set structure; CMS HCPCS Level II coding procedures.
+    """
+
+    id = "CC101"
+    slug = "invalid-code-format"
+    family = "code validity"
+    severity = Severity.ERROR
+    message = "{code} is not a valid procedure code format (expected 5 digits, 4 digits + F/T/U, or a letter + 4 digits)"
+    fix = "Correct the code: CPT codes are 5 digits (97110), Category II/III end in F/T (1036F, 0592T), HCPCS is a letter and 4 digits (G0447)."
+    references = ("AMA CPT code-set structure", "CMS HCPCS Level II coding procedures")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return tables.lines.filter(~pl.col("code").str.contains(_FORMAT)).select(_KEYS)
+
+
+@register
+class UnknownCode(Rule):
+    """A well-formed code that is not in cleanclaim's code book, so it could not be checked.
+
+    What it checks:
+        Lines whose code has a valid shape but no entry in the bundled code book.
+
+    Why it matters:
+        cleanclaim cannot say whether the code exists on the date of service, how its time converts to units or who may
+        bill it; a typo that happens to look valid (97351 for 97531) is denied as an invalid procedure code (CARC 181).
+
+    Example:
+        lines: [{code: "97531", units: 1}]
+
+    Use instead:
+        lines: [{code: "97530", units: 1}]
+
+    References:
+        cleanclaim code book (src/cleanclaim/codebook/codes.csv); CARC 181 (procedure code invalid on the date of service).
+    """
+
+    id = "CC102"
+    slug = "unknown-code"
+    family = "code validity"
+    severity = Severity.WARNING
+    message = "{code} is not in cleanclaim's code book: its validity on {date}, time rule and edits were not checked"
+    fix = "Check the code against the current CPT/HCPCS release; if it is right, add it to a local code book or ignore this rule for it."
+    references = ("cleanclaim code book (codebook/codes.csv)",)
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return code_status(tables).filter(pl.col("status") == "unknown").select(*_KEYS, "date")
+
+
+@register
+class DeletedCode(Rule):
+    """A code that was deleted before the date of service, with its replacement.
+
+    What it checks:
+        Lines whose code existed but was no longer valid on the line's date of service (96150 and 96152 were deleted on
+        2020-01-01; 99201 on 2021-01-01).
+
+    Why it matters:
+        The payer denies the line as invalid for the date of service (CARC 181) and the time spent is not paid. Articles
+        still recommend 96150/96152 to health coaches: they are gone, and their replacements are not coaching codes.
+
+    Example:
+        date: 2026-03-02
+        lines: [{code: "96152", units: 2}]
+
+    Use instead:
+        date: 2026-03-02
+        lines: [{code: "96158", units: 1}]   # by a clinical psychologist or CSW, for a physical health problem
+
+    References:
+        APA Services, "Health behavior assessment and intervention codes changing for 2020"; CARC 181.
+    """
+
+    id = "CC103"
+    slug = "deleted-code"
+    family = "code validity"
+    severity = Severity.ERROR
+    message = "{code} was deleted on {last_deleted}; it is not valid on the date of service {date}"
+    fix = "Report {replacements} instead ({replacement_summary})."
+    references = ("APA Services: health behavior codes changing for 2020", "CARC 181 (invalid procedure code for the date)")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        deleted = code_status(tables).filter(pl.col("status") == "deleted")
+        if not deleted.height:
+            return deleted.select(_KEYS)
+        summaries = tables.codes.group_by("code").agg(pl.col("summary").last())
+        summary_of = dict(summaries.iter_rows())
+        rows = deleted.with_columns(
+            pl.col("replacements").list.join(" + ").alias("replacements"),
+            pl.col("replacements").map_elements(
+                lambda codes: "; ".join(f"{c}: {summary_of.get(c, 'see the current code book')}" for c in codes),
+                return_dtype=pl.String,
+            ).alias("replacement_summary"),
+        )
+        return rows.with_columns(
+            pl.when(pl.col("replacements") == "")
+            .then(pl.lit("No direct replacement: choose the current code that describes the service."))
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("fix")
+        ).select(*_KEYS, "date", "last_deleted", "replacements", "replacement_summary", "fix")
+
+
+@register
+class CodeNotYetEffective(Rule):
+    """A code billed for a date of service before the code existed.
+
+    What it checks:
+        Lines dated before the code's first valid date (97550 caregiver training before 2024-01-01; 0591T before
+        2020-01-01; G0019 before 2024-01-01).
+
+    Why it matters:
+        The payer denies the line as invalid on the date of service; usually the date or the code is a typo.
+
+    Example:
+        date: 2023-11-02
+        lines: [{code: "97550", units: 1}]
+
+    Use instead:
+        date: 2024-01-15
+        lines: [{code: "97550", units: 1}]
+
+    References:
+        CPT annual release (new codes take effect January 1); CARC 181.
+    """
+
+    id = "CC104"
+    slug = "code-not-yet-effective"
+    family = "code validity"
+    severity = Severity.ERROR
+    message = "{code} takes effect on {first_effective}; it is not valid on the date of service {date}"
+    fix = "Check the date of service, or report the code that was in force on {date}."
+    references = ("CPT annual release", "CARC 181 (invalid procedure code for the date)")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return (code_status(tables).filter(pl.col("status") == "not-yet-effective")
+                .select(*_KEYS, "date", "first_effective"))
+
+
+@register
+class CategoryIINotPayable(Rule):
+    """A CPT Category II (quality tracking) code billed with a charge.
+
+    What it checks:
+        Lines with a Category II code (four digits and F, e.g. 1036F) that carry a charge above $0.01.
+
+    Why it matters:
+        Category II codes track quality measures and are never paid. A charge on them inflates the claim total and the
+        patient's statement, and some payers reject the claim.
+
+    Example:
+        lines: [{code: "4004F", units: 1, charge: 25.00}]
+
+    Use instead:
+        lines: [{code: "4004F", units: 1, charge: 0.00}]   # beside the payable service it tracks
+
+    References:
+        AMA CPT Category II codes (performance measurement, not payable); CMS does not reimburse Category II codes.
+    """
+
+    id = "CC105"
+    slug = "category-ii-not-payable"
+    family = "code validity"
+    severity = Severity.WARNING
+    message = "{code} is a Category II tracking code and is never paid, but carries a charge of ${charge}"
+    fix = "Report {code} with a $0.00 (or $0.01) charge, beside the payable service it tracks."
+    references = ("AMA CPT Category II codes", "Columbia compliance newsletter: CMS does not reimburse Category II")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return tables.lines.filter(
+            pl.col("code").str.contains(r"^\d{4}F$") & (pl.col("charge").fill_null(0) > 0.01)
+        ).select(*_KEYS, pl.col("charge").round(2))
+
+
+@register
+class CategoryIIICode(Rule):
+    """A Category III (emerging service) code: payable only where the payer covers it.
+
+    What it checks:
+        Lines with a Category III code (four digits and T, e.g. 0591T-0593T for health and well-being coaching).
+
+    Why it matters:
+        Category III codes have no national Medicare payment and many commercial payers do not cover them. Billing one
+        without checking coverage leads to denials (CARC 96/204) and patient balances nobody agreed to.
+
+    Example:
+        payer: medicare
+        lines: [{code: "0592T", units: 1}]   # coverage not checked
+
+    Use instead:
+        payer: commercial   # a payer whose policy covers 0592T; keep the policy with the claim file
+
+    References:
+        AMA CPT Category III codes; legalclarity, "How payers determine the 0591T reimbursement rate".
+    """
+
+    id = "CC106"
+    slug = "category-iii-code"
+    family = "code validity"
+    severity = Severity.INFO
+    message = "{code} is a Category III code: payment is decided by each payer (Medicare prices it claim by claim)"
+    fix = "Confirm the payer covers {code} and keep its policy with the claim; expect to send documentation."
+    references = ("AMA CPT Category III codes", "legalclarity: how payers determine the 0591T reimbursement rate")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return tables.lines.filter(pl.col("code").str.contains(r"^\d{4}T$")).select(_KEYS)
+
+
+@register
+class MedicareUsesGCode(Rule):
+    """A CPT code Medicare does not pay because it has its own HCPCS code for the service.
+
+    What it checks:
+        Lines billed to a payer whose profile uses Medicare's codes (``use_medicare_codes``) with a code that has a
+        Medicare equivalent in the code book: 99408/99409 (alcohol/drug screening and brief intervention) are G0396/G0397
+        for Medicare; 97014 (unattended electrical stimulation) is G0283.
+
+    Why it matters:
+        Medicare denies the CPT code as not payable; the service is payable under the G-code.
+
+    Example:
+        payer: medicare
+        lines: [{code: "99408", units: 1}]
+
+    Use instead:
+        payer: medicare
+        lines: [{code: "G0396", units: 1}]
+
+    References:
+        SBIRT Oregon billing codes (Medicare G0396/G0397); CMS HCPCS G0283.
+    """
+
+    id = "CC107"
+    slug = "medicare-uses-g-code"
+    family = "code validity"
+    severity = Severity.ERROR
+    message = "{payer} does not pay {code}; it pays {medicare_code} for this service"
+    fix = "Report {medicare_code} instead of {code} (same documentation; check the time range of {medicare_code})."
+    references = ("SBIRT Oregon: billing codes (G0396/G0397 for Medicare)", "CMS HCPCS Level II G0283")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return (
+            lines_with_codes(tables)
+            .join(tables.payer_frame(), on="payer", how="inner")
+            .filter(pl.col("use_medicare_codes") & pl.col("medicare_code").is_not_null())
+            .select(*_KEYS, "payer", "medicare_code")
+        )
+
+
+def normalize_ndc(raw: str) -> tuple[str | None, str]:
+    """(11-digit 5-4-2 NDC, explanation), or (None, why not) for a value that cannot be normalised.
+
+    Labeler-product-package segments in the 10-digit forms 4-4-2, 5-3-2 and 5-4-1 get a leading zero in the short
+    segment; an 11-digit 5-4-2 value is already in billing form. Ten digits without hyphens are ambiguous.
+    """
+    text = raw.strip().upper().removeprefix("N4").strip()
+    if text.isdigit():
+        if len(text) == 11:
+            return text, "already 11 digits (5-4-2)"
+        return None, f"{len(text)} digits without hyphens: cannot tell which segment needs the leading zero"
+    parts = text.split("-")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return None, "expected three hyphen-separated groups of digits (e.g. 12345-678-90)"
+    shape = tuple(len(p) for p in parts)
+    padded = {(5, 4, 2): parts, (4, 4, 2): ["0" + parts[0], parts[1], parts[2]],
+              (5, 3, 2): [parts[0], "0" + parts[1], parts[2]], (5, 4, 1): [parts[0], parts[1], "0" + parts[2]]}
+    if shape not in padded:
+        return None, f"segments of {'-'.join(map(str, shape))} digits; valid forms are 4-4-2, 5-3-2, 5-4-1, 5-4-2"
+    return "".join(padded[shape]), f"{'-'.join(map(str, shape))} form padded to 5-4-2"
+
+
+@register
+class InvalidNdc(Rule):
+    """A National Drug Code on a line that is not a valid 10- or 11-digit NDC.
+
+    What it checks:
+        The NDC reported with a line: the 10-digit FDA forms 4-4-2, 5-3-2 and 5-4-1 (hyphenated), or the 11-digit 5-4-2
+        billing form. A valid 10-digit form is reported as a warning with its 11-digit billing form.
+
+    Why it matters:
+        Claims carry NDCs in the 11-digit 5-4-2 form (837P LIN03 with qualifier N4). A malformed NDC gets the drug line
+        rejected; a 10-digit one sent without the leading zero in the right place identifies the wrong product.
+
+    Example:
+        lines: [{code: "J3301", units: 1, ndc: "1234-5678-9"}]
+
+    Use instead:
+        lines: [{code: "J3301", units: 1, ndc: "01234567809"}]
+
+    References:
+        FDA National Drug Code directory (labeler-product-package segments); CMS/NUCC 837P and CMS-1500 NDC reporting
+        (11-digit 5-4-2 with the N4 qualifier).
+    """
+
+    id = "CC108"
+    slug = "invalid-ndc"
+    family = "code validity"
+    severity = Severity.ERROR
+    message = "NDC {ndc} on the {code} line is not valid: {reason}"
+    fix = "Report the 11-digit 5-4-2 NDC from the package label{normalized_hint}."
+    references = ("FDA National Drug Code directory", "NUCC 1500 instructions, item 24 shaded area (N4 + 11-digit NDC)")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        with_ndc = tables.lines.filter(pl.col("ndc").is_not_null() & (pl.col("ndc").str.strip_chars() != ""))
+        rows = []
+        for row in with_ndc.select(*_KEYS, "ndc").iter_rows(named=True):
+            normalized, reason = normalize_ndc(row["ndc"])
+            if normalized is None:
+                rows.append({**row, "reason": reason, "normalized_hint": "", "severity": None, "message": None})
+            elif len(re.sub(r"\D", "", row["ndc"])) != 11:
+                rows.append({**row, "reason": reason, "normalized_hint": f": {normalized}",
+                             "severity": Severity.WARNING.value,
+                             "message": f"NDC {row['ndc']} is a 10-digit form; claims need 11 digits: {normalized}"})
+        return pl.DataFrame(rows, schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
+                                          "ndc": pl.String, "reason": pl.String, "normalized_hint": pl.String,
+                                          "severity": pl.String, "message": pl.String})

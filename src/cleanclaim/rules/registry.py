@@ -1,0 +1,176 @@
+"""The rule registry: every rule is registered once, and the docs, `cleanclaim rules`, `cleanclaim rule SLUG`, the
+JSON findings and the web pages are all generated from that one object (the model is ruff's rule registry).
+
+A rule is a small declarative class: ``id``, ``slug``, ``family``, default ``severity``, a ``message`` and a ``fix``
+template over the columns of the rows it flags, ``references``, a docstring with fixed headings, and a ``check``
+function from tables to flagged rows. The same ``check`` runs on one claim and on a month of claims.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from cleanclaim.model import Finding, Severity
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from cleanclaim.rules.tables import Tables
+
+__all__ = ["DOC_HEADINGS", "Rule", "RuleDoc", "all_rules", "get_rule", "register"]
+
+DOC_HEADINGS = ("What it checks", "Why it matters", "Example", "Use instead", "References")
+_ID = re.compile(r"^CC\d{3}$")
+_SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class RuleDoc:
+    """The rule's docstring split at its headings."""
+
+    summary: str
+    sections: dict[str, str]
+
+
+class Rule(ABC):
+    """Base class of all rules. Subclasses set the class attributes and implement ``check``.
+
+    ``check`` returns a Polars DataFrame with one row per problem and at least the columns ``encounter_id``,
+    ``line`` (1-based line number or null for an encounter-level problem) and ``code`` (or null), plus every field the
+    message and fix templates name. Optional columns ``severity``, ``message``, ``fix`` override the defaults row by row.
+    """
+
+    id: ClassVar[str]
+    slug: ClassVar[str]
+    family: ClassVar[str]
+    severity: ClassVar[Severity]
+    message: ClassVar[str]
+    fix: ClassVar[str]
+    references: ClassVar[tuple[str, ...]] = ()
+
+    @abstractmethod
+    def check(self, tables: Tables) -> pl.DataFrame:
+        """Rows that break the rule."""
+
+    # ---- documentation -------------------------------------------------------------------------------------------
+    @classmethod
+    def doc(cls) -> RuleDoc:
+        text = _dedent(cls.__doc__ or "")
+        summary, _, rest = text.partition("\n\n")
+        sections: dict[str, str] = {}
+        current: str | None = None
+        buffer: list[str] = []
+        for line in rest.splitlines():
+            heading = line.strip().rstrip(":")
+            if heading in DOC_HEADINGS and line.strip().endswith(":"):
+                if current:
+                    sections[current] = "\n".join(buffer).strip()
+                current, buffer = heading, []
+            else:
+                buffer.append(line)
+        if current:
+            sections[current] = "\n".join(buffer).strip()
+        return RuleDoc(summary.strip(), sections)
+
+    @classmethod
+    def template_fields(cls) -> set[str]:
+        fields: set[str] = set()
+        for template in (cls.message, cls.fix):
+            fields.update(name for _, name, _, _ in string.Formatter().parse(template) if name)
+        return fields
+
+    # ---- findings --------------------------------------------------------------------------------------------------
+    @classmethod
+    def finding(
+        cls,
+        values: Mapping[str, Any],
+        *,
+        encounter: str | None,
+        line: int | None = None,
+        code: str | None = None,
+        severity: Severity | None = None,
+        message: str | None = None,
+        fix: str | None = None,
+    ) -> Finding:
+        """A finding from the rule's templates filled with ``values`` (or explicit message/fix texts)."""
+        return Finding(
+            rule=cls.slug,
+            id=cls.id,
+            severity=severity or cls.severity,
+            encounter=encounter,
+            line=line,
+            code=code,
+            message=message or cls.message.format_map(_Values(values)),
+            fix=fix or cls.fix.format_map(_Values(values)),
+            references=list(cls.references),
+        )
+
+
+class _Values(dict[str, Any]):
+    """Template values; a missing one shows as '?' instead of raising, so a finding is never lost to a typo."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(values)
+
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+_REGISTRY: dict[str, Rule] = {}
+
+
+def register(cls: type[Rule]) -> type[Rule]:
+    """Class decorator: checks the rule's declaration once, at import, and adds one instance to the registry."""
+    for attribute in ("id", "slug", "family", "severity", "message", "fix"):
+        if not hasattr(cls, attribute):
+            raise TypeError(f"rule {cls.__name__} does not set {attribute}")
+    if not _ID.match(cls.id) or not _SLUG.match(cls.slug):
+        raise TypeError(f"rule {cls.__name__}: id must look like CC123 and slug like kebab-case")
+    for other in _REGISTRY.values():
+        if other.id == cls.id or other.slug == cls.slug:
+            raise TypeError(f"rule {cls.__name__} reuses id or slug of {type(other).__name__}")
+    missing = [h for h in DOC_HEADINGS if h not in cls.doc().sections]
+    if missing:
+        raise TypeError(f"rule {cls.slug}: docstring lacks the headings {missing}")
+    _REGISTRY[cls.slug] = cls()
+    return cls
+
+
+def all_rules() -> list[Rule]:
+    """Every registered rule, in id order."""
+    _load_catalogue()
+    return sorted(_REGISTRY.values(), key=lambda r: r.id)
+
+
+def get_rule(slug_or_id: str) -> Rule:
+    _load_catalogue()
+    wanted = slug_or_id.strip()
+    if wanted in _REGISTRY:
+        return _REGISTRY[wanted]
+    for rule in _REGISTRY.values():
+        if rule.id == wanted.upper():
+            return rule
+    raise KeyError(wanted)
+
+
+def iter_rules() -> Iterator[Rule]:
+    yield from all_rules()
+
+
+def _load_catalogue() -> None:
+    # Importing the catalogue package registers every rule family module.
+    import cleanclaim.rules.catalogue  # noqa: F401
+
+
+def _dedent(text: str) -> str:
+    lines = text.expandtabs().splitlines()
+    if not lines:
+        return ""
+    indents = [len(line) - len(line.lstrip()) for line in lines[1:] if line.strip()]
+    margin = min(indents) if indents else 0
+    return "\n".join([lines[0].strip(), *(line[margin:] for line in lines[1:])])

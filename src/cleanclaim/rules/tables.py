@@ -1,0 +1,287 @@
+"""The columnar tables every rule reads: claim lines, encounters, patient history, the code book and payer settings.
+
+One claim is a batch of one: `tables_from_encounters` builds the same columns that the CSV/Parquet batch reader
+builds, so every rule is written once, over whole columns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+import polars as pl
+
+from cleanclaim.codebook import CodeBook, codebook
+from cleanclaim.model import Encounter
+from cleanclaim.payers import PayerProfile
+
+__all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "Tables", "codes_frame", "lines_with_codes",
+           "tables_from_encounters"]
+
+LINE_SCHEMA: dict[str, Any] = {
+    "encounter_id": pl.String,
+    "line": pl.Int32,
+    "date": pl.Date,
+    "payer": pl.String,
+    "place_of_service": pl.String,
+    "patient_id": pl.String,
+    "provider_npi": pl.String,
+    "provider_discipline": pl.String,
+    "code": pl.String,
+    "modifiers": pl.List(pl.String),
+    "units": pl.Float64,
+    "minutes": pl.Int64,
+    "dx_pointers": pl.List(pl.Int64),
+    "charge": pl.Float64,
+    "ndc": pl.String,
+}
+
+ENCOUNTER_SCHEMA: dict[str, Any] = {
+    "encounter_id": pl.String,
+    "date": pl.Date,
+    "payer": pl.String,
+    "place_of_service": pl.String,
+    "patient_id": pl.String,
+    "provider_npi": pl.String,
+    "provider_discipline": pl.String,
+    "diagnoses": pl.List(pl.String),
+    "total_charge": pl.Float64,
+    "billing_npi": pl.String,
+    "claim_id": pl.String,
+    "subscriber_id": pl.String,
+    "payer_id": pl.String,
+    "note": pl.String,
+    "plan_start": pl.Date,
+    "plan_certified_through": pl.Date,
+    "assistant_minutes": pl.Int64,
+    "services_minutes": pl.Int64,
+}
+
+# One row per documented service (what the note says was done), beside the billed lines.
+SERVICE_SCHEMA: dict[str, Any] = {
+    "encounter_id": pl.String,
+    "code": pl.String,
+    "minutes": pl.Int64,
+    "assistant_minutes": pl.Int64,
+    "furnished_by": pl.String,
+    "group_size": pl.Int64,
+}
+
+HISTORY_SCHEMA: dict[str, Any] = {
+    "patient_id": pl.String,
+    "encounter_id": pl.String,
+    "date": pl.Date,
+    "code": pl.String,
+    "modifiers": pl.List(pl.String),
+    "units": pl.Float64,
+    "allowed": pl.Float64,
+    "progress_report": pl.Boolean,
+}
+
+
+@dataclass
+class Tables:
+    """What the rules see. ``payers`` maps each payer id in the lines to its profile."""
+
+    lines: pl.DataFrame
+    encounters: pl.DataFrame
+    services: pl.DataFrame
+    history: pl.DataFrame
+    payers: Mapping[str, PayerProfile]
+    as_of: dt.date
+    book: CodeBook = field(default_factory=codebook)
+
+    @property
+    def codes(self) -> pl.DataFrame:
+        return codes_frame(self.book)
+
+    def payer_frame(self) -> pl.DataFrame:
+        """One row per payer profile with the scalar settings rules join on."""
+        rows = [
+            {
+                "payer": payer_id,
+                "payer_program": p.program,
+                "time_rule": p.time_rule,
+                "therapy_modifiers_required": p.therapy_modifiers == "required",
+                "assistant_modifiers": p.assistant_modifiers,
+                "use_medicare_codes": p.use_medicare_codes,
+                "timely_filing_days": p.timely_filing_days,
+                "modifier_33_allowed": p.modifier_33_allowed,
+                "telehealth_modifier_required": p.telehealth.modifier_required,
+                "progress_report_visits": p.progress_report_visits,
+                "plan_of_care_recert_days": p.plan_of_care_recert_days,
+            }
+            for payer_id, p in self.payers.items()
+        ]
+        return pl.DataFrame(rows, schema={
+            "payer": pl.String, "payer_program": pl.String, "time_rule": pl.String,
+            "therapy_modifiers_required": pl.Boolean, "assistant_modifiers": pl.Boolean,
+            "use_medicare_codes": pl.Boolean, "timely_filing_days": pl.Int64, "modifier_33_allowed": pl.Boolean,
+            "telehealth_modifier_required": pl.Boolean, "progress_report_visits": pl.Int64,
+            "plan_of_care_recert_days": pl.Int64,
+        })
+
+
+@cache
+def _codes_frame_cached(book_id: int, book: CodeBook) -> pl.DataFrame:
+    rows = [
+        {
+            "code": e.code,
+            "kind": e.kind.value,
+            "family": e.family,
+            "summary": e.summary,
+            "time_rule": e.time_rule.value,
+            "unit_minutes": e.unit_minutes,
+            "typical_minutes": e.typical_minutes,
+            "min_minutes": e.min_minutes,
+            "max_minutes": e.max_minutes,
+            "addon_code": e.addon_code,
+            "base_code": e.base_code,
+            "time_optional": e.time_optional,
+            "therapy": e.therapy,
+            "therapy_modifiers": list(e.therapy_modifiers),
+            "em": e.em,
+            "lab": e.lab,
+            "effective": e.effective,
+            "deleted": e.deleted,
+            "replaced_by": list(e.replaced_by),
+            "billers": list(e.billers),
+            "medicare_code": e.medicare_code,
+            "code_reference": e.reference,
+        }
+        for e in book
+    ]
+    return pl.DataFrame(rows, schema_overrides={
+        "effective": pl.Date, "deleted": pl.Date, "unit_minutes": pl.Int64, "typical_minutes": pl.Int64,
+        "min_minutes": pl.Int64, "max_minutes": pl.Int64, "therapy_modifiers": pl.List(pl.String),
+        "replaced_by": pl.List(pl.String), "billers": pl.List(pl.String), "addon_code": pl.String,
+        "base_code": pl.String, "medicare_code": pl.String,
+    })
+
+
+def codes_frame(book: CodeBook | None = None) -> pl.DataFrame:
+    """Every version of every code as one table (one row per code version)."""
+    book = book or codebook()
+    return _codes_frame_cached(id(book), book)
+
+
+def lines_with_codes(tables: Tables) -> pl.DataFrame:
+    """Claim lines joined to the code-book version in force on their date of service (left join: unknown codes keep
+    null code-book columns)."""
+    codes = tables.codes
+    joined = tables.lines.join(codes, on="code", how="left")
+    in_force = (
+        pl.col("kind").is_null()
+        | ((pl.col("effective").is_null() | (pl.col("date") >= pl.col("effective")))
+           & (pl.col("deleted").is_null() | (pl.col("date") < pl.col("deleted"))))
+    )
+    valid = joined.filter(in_force)
+    # keep exactly one row per line: the version in force, else no code-book columns at all
+    missing = tables.lines.join(valid.select("encounter_id", "line"), on=["encounter_id", "line"], how="anti")
+    return pl.concat([valid, missing], how="diagonal_relaxed").sort("encounter_id", "line")
+
+
+def _minutes_by_code(encounter: Encounter) -> dict[str, int]:
+    documented: dict[str, int] = {}
+    for service in encounter.services:
+        if service.minutes is not None:
+            documented[service.code] = documented.get(service.code, 0) + service.minutes
+    return documented
+
+
+def tables_from_encounters(
+    encounters: Iterable[Encounter],
+    payers: Mapping[str, PayerProfile],
+    *,
+    as_of: dt.date,
+    book: CodeBook | None = None,
+) -> Tables:
+    """Build the rule tables from parsed encounters (their billed ``lines``).
+
+    A line without ``minutes`` takes the minutes documented for its code in the encounter's ``services``, once per
+    code, so documentation and billing can be compared.
+    """
+    line_rows: list[dict[str, Any]] = []
+    encounter_rows: list[dict[str, Any]] = []
+    service_rows: list[dict[str, Any]] = []
+    history_rows: list[dict[str, Any]] = []
+    for encounter in encounters:
+        documented = _minutes_by_code(encounter)
+        claimed_minutes: set[str] = set()
+        for number, line in enumerate(encounter.lines, start=1):
+            minutes = line.minutes
+            if minutes is None and line.code in documented and line.code not in claimed_minutes:
+                minutes = documented[line.code]
+            if minutes is not None:
+                claimed_minutes.add(line.code)
+            line_rows.append({
+                "encounter_id": encounter.id,
+                "line": number,
+                "date": line.date or encounter.date,
+                "payer": encounter.payer,
+                "place_of_service": encounter.place_of_service,
+                "patient_id": encounter.patient.id,
+                "provider_npi": line.rendering_npi or encounter.provider.npi,
+                "provider_discipline": encounter.provider.discipline.value,
+                "code": line.code,
+                "modifiers": list(line.modifiers),
+                "units": float(line.units),
+                "minutes": minutes,
+                "dx_pointers": list(line.dx_pointers),
+                "charge": float(line.charge) if line.charge is not None else None,
+                "ndc": line.ndc,
+            })
+        for service in encounter.services:
+            service_rows.append({
+                "encounter_id": encounter.id,
+                "code": service.code,
+                "minutes": service.minutes,
+                "assistant_minutes": service.assistant_minutes
+                if service.assistant_minutes is not None
+                else (service.minutes if service.furnished_by.value == "assistant" else 0),
+                "furnished_by": service.furnished_by.value,
+                "group_size": service.group_size,
+            })
+        encounter_rows.append({
+            "encounter_id": encounter.id,
+            "date": encounter.date,
+            "payer": encounter.payer,
+            "place_of_service": encounter.place_of_service,
+            "patient_id": encounter.patient.id,
+            "provider_npi": encounter.provider.npi,
+            "provider_discipline": encounter.provider.discipline.value,
+            "diagnoses": list(encounter.diagnoses),
+            "total_charge": float(encounter.total_charge) if encounter.total_charge is not None else None,
+            "billing_npi": encounter.billing_provider.npi if encounter.billing_provider else None,
+            "claim_id": encounter.claim_id,
+            "subscriber_id": encounter.subscriber.member_id if encounter.subscriber else None,
+            "payer_id": encounter.payer_id,
+            "note": encounter.note,
+            "plan_start": encounter.plan_of_care.start if encounter.plan_of_care else None,
+            "plan_certified_through": encounter.plan_of_care.certified_through if encounter.plan_of_care else None,
+            "assistant_minutes": sum(s.assistant_minutes or 0 for s in encounter.services) or None,
+            "services_minutes": sum(s.minutes or 0 for s in encounter.services) or None,
+        })
+        for past in encounter.history:
+            history_rows.append({
+                "patient_id": encounter.patient.id,
+                "encounter_id": None,
+                "date": past.date,
+                "code": past.code,
+                "modifiers": list(past.modifiers),
+                "units": float(past.units),
+                "allowed": float(past.allowed) if past.allowed is not None else None,
+                "progress_report": past.progress_report,
+            })
+    return Tables(
+        lines=pl.DataFrame(line_rows, schema=LINE_SCHEMA),
+        encounters=pl.DataFrame(encounter_rows, schema=ENCOUNTER_SCHEMA),
+        services=pl.DataFrame(service_rows, schema=SERVICE_SCHEMA),
+        history=pl.DataFrame(history_rows, schema=HISTORY_SCHEMA).unique(),
+        payers=payers,
+        as_of=as_of,
+        book=book or codebook(),
+    )
