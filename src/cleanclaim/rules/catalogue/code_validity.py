@@ -367,7 +367,7 @@ class InvalidNdc(Rule):
             normalized, reason = normalize_ndc(row["ndc"])
             if normalized is None:
                 rows.append({**row, "reason": reason, "normalized_hint": "", "severity": None, "message": None})
-            elif len(re.sub(r"\D", "", row["ndc"])) != 11:
+            elif len(re.sub(r"\D", "", row["ndc"].strip().upper().removeprefix("N4"))) != 11:
                 rows.append({**row, "reason": reason, "normalized_hint": f": {normalized}",
                              "severity": Severity.WARNING.value,
                              "message": f"NDC {row['ndc']} is a 10-digit form; claims need 11 digits: {normalized}"})
