@@ -85,7 +85,7 @@ def _tsv(rows: list[tuple[str, bool, str]]) -> bytes:
 
 def _meta(rows: list[tuple[str, bool, str]], data_file: str, digest: str, version: str) -> dict[str, object]:
     return {
-        "name": f"ICD-10-CM FY{FISCAL_YEAR}",
+        "name": f"ICD-10-CM FY{FISCAL_YEAR} April update",
         "fiscal_year": FISCAL_YEAR,
         "valid_from": f"{FISCAL_YEAR - 1}-10-01",
         "valid_to": f"{FISCAL_YEAR}-09-30",

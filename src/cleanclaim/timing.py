@@ -24,8 +24,8 @@ __all__ = [
     "base_addon_units",
     "cms_minutes_for_units",
     "cms_total_units",
-    "midpoint_units",
     "midpoint_threshold",
+    "midpoint_units",
     "split_assistant_units",
 ]
 
@@ -66,7 +66,9 @@ def at_least_units(minutes: int, required_minutes: int) -> int:
     return 1 if minutes >= required_minutes else 0
 
 
-def base_addon_units(minutes: int, typical_minutes: int, minimum_minutes: int, addon_unit_minutes: int) -> tuple[int, int]:
+def base_addon_units(
+    minutes: int, typical_minutes: int, minimum_minutes: int, addon_unit_minutes: int
+) -> tuple[int, int]:
     """(base units, add-on units) for a typical-time base code with an add-on (96158 + 96159, 97550 + 97551).
 
     The base needs its own minimum (the midpoint of its typical time, e.g. 16 of 30); each add-on unit needs the

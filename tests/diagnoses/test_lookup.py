@@ -27,7 +27,7 @@ def test_billable_codes(code: str, words: str) -> None:
     assert found.billable
     assert found.description is not None
     assert words in found.description.lower()
-    assert found.release == "ICD-10-CM FY2026"
+    assert found.release == "ICD-10-CM FY2026 April update"
     assert found.covers_date
     assert found.note is None
     assert found.billable_children is None
@@ -83,7 +83,7 @@ def test_a_date_outside_fy2026_is_answered_by_the_nearest_release_with_a_note(da
     assert found.status is DiagnosisStatus.BILLABLE  # the nearest release still answers ...
     assert not found.covers_date  # ... but never silently
     assert found.note is not None
-    assert "ICD-10-CM FY2026" in found.note
+    assert "ICD-10-CM FY2026 April update" in found.note
     assert str(date_of_service) in found.note
 
 

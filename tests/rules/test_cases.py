@@ -89,7 +89,8 @@ def test_rule_case(slug: str, defaults: Mapping[str, Any], case: Mapping[str, An
         assert sorted({f.line for f in findings if f.line is not None}) == case["lines"]
     for finding in findings:
         assert "?" not in finding.message.split(), f"unfilled template field in {finding.message!r}"
-        assert "{" not in finding.message and "{" not in finding.fix
+        assert "{" not in finding.message
+        assert "{" not in finding.fix
     for text in case.get("message_contains", []):
         assert any(text in f.message or text in f.fix for f in findings), (text, [f.message for f in findings])
 
@@ -103,7 +104,8 @@ def test_every_rule_has_two_fail_and_two_pass_cases() -> None:
             counts.setdefault(spec["rule"], {"fail": 0, "pass": 0})[case["expect"]] += 1
     for rule in all_rules():
         assert rule.slug in counts, f"rule {rule.slug} has no cases file"
-        assert counts[rule.slug]["fail"] >= 2 and counts[rule.slug]["pass"] >= 2, (rule.slug, counts[rule.slug])
+        assert counts[rule.slug]["fail"] >= 2, (rule.slug, counts[rule.slug])
+        assert counts[rule.slug]["pass"] >= 2, (rule.slug, counts[rule.slug])
 
 
 def test_rule_docs_have_every_heading() -> None:

@@ -149,8 +149,8 @@ SERVICE_COLUMNS: tuple[tuple[str, str, float, float], ...] = (
     ("24A_to", "To MM DD YY", 48, 96),
     ("24B", "B. PLACE OF SERVICE", 96, 118),
     ("24C", "C. EMG", 118, 136),
-    ("24D_code", "D. PROCEDURES, SERVICES, OR SUPPLIES CPT/HCPCS", 136, 184),
-    ("24D_mod", "MODIFIER", 184, 264),
+    ("24D_code", "D. PROCEDURES, SERVICES, OR SUPPLIES  CPT/HCPCS", 136, 184),
+    ("24D_mod", "(Explain Unusual Circumstances) MODIFIER", 184, 264),
     ("24E", "E. DIAGNOSIS POINTER", 264, 306),
     ("24F", "F. $ CHARGES", 306, 372),
     ("24G", "G. DAYS OR UNITS", 372, 398),
@@ -158,6 +158,7 @@ SERVICE_COLUMNS: tuple[tuple[str, str, float, float], ...] = (
     ("24I", "I. ID. QUAL.", 418, 440),
     ("24J", "J. RENDERING PROVIDER ID. #", 440, _END),
 )
+_SERVICE_KEYS = frozenset(column[0] for column in SERVICE_COLUMNS)
 _SERVICE_HEADER = 22.0
 _SERVICE_LINE = 24.0
 _SERVICE_SHADE = 8.0
@@ -183,7 +184,7 @@ def _physician_part() -> list[Box]:
     y += 48
     boxes += _row(y, _SERVICE_HEADER, SERVICE_COLUMNS)
     y += _SERVICE_HEADER + LINES_PER_PAGE * _SERVICE_LINE
-    boxes += _row(y, 26, [("25", "25. FEDERAL TAX I.D. NUMBER SSN EIN", _L, 140),
+    boxes += _row(y, 26, [("25", "25. FEDERAL TAX I.D. NUMBER", _L, 140),
                           ("26", "26. PATIENT'S ACCOUNT NO.", 140, 250),
                           ("27", "27. ACCEPT ASSIGNMENT?", 250, _R),
                           ("28", "28. TOTAL CHARGE", _R, 430), ("29", "29. AMOUNT PAID", 430, 500),
@@ -320,8 +321,22 @@ def _draw_grid(canvas: Canvas) -> None:
         if "." in key:
             continue
         _frame(canvas, box)
-        if key not in {"1", "carrier"}:
+        if key in _SERVICE_KEYS:
+            _label(canvas, box, size=4.3, lines=4)
+        elif key not in {"1", "carrier"}:
             _label(canvas, box, lines=3 if key in {"12", "13"} else 2)
+    for key in ("12", "13"):
+        box = LAYOUT[key]
+        canvas.setFont(LABEL_FONT, 6)
+        canvas.drawString(box.x + 4, _y(box.bottom) + 4, "SIGNED")
+        canvas.line(box.x + 28, _y(box.bottom) + 3, box.x + box.w * 0.62, _y(box.bottom) + 3)
+        if key == "12":
+            canvas.drawString(box.x + box.w * 0.66, _y(box.bottom) + 4, "DATE")
+            canvas.line(box.x + box.w * 0.66 + 18, _y(box.bottom) + 3, box.right - 6, _y(box.bottom) + 3)
+    signature = LAYOUT["31"]
+    canvas.setFont(LABEL_FONT, 6)
+    canvas.drawString(signature.x + 4, _y(signature.bottom) + 4, "SIGNED")
+    canvas.line(signature.x + 28, _y(signature.bottom) + 3, signature.right - 6, _y(signature.bottom) + 3)
     for row in range(LINES_PER_PAGE):
         first = LAYOUT[f"24A_from.{row + 1}"]
         canvas.setFillColor(SHADE)
@@ -510,8 +525,7 @@ def _draw_footer_values(canvas: Canvas, encounter: Encounter, total: Decimal | N
     provider = encounter.provider
     if provider.first_name or provider.last_name:
         name = " ".join(p for p in (provider.first_name, provider.last_name) if p).upper()
-        _value(canvas, LAYOUT["31"], f"{name} {provider.discipline.value.upper()}", line=1)
-    _value(canvas, LAYOUT["31"], "SIGNED", size=6)
+        _value(canvas, LAYOUT["31"], f"{name} {provider.discipline.value.upper()}", line=1, size=8)
     address = billing.address
     city_line = f"{address.city}, {address.state} {address.zip}".upper()
     street = (address.line1 + (f" {address.line2}" if address.line2 else "")).upper()
@@ -520,16 +534,16 @@ def _draw_footer_values(canvas: Canvas, encounter: Encounter, total: Decimal | N
         _value(canvas, LAYOUT["32"], billing.name.upper(), line=2)
         _value(canvas, LAYOUT["32"], street, line=1)
         _value(canvas, LAYOUT["32"], city_line)
-        _value(canvas, LAYOUT["32a"], billing.npi)
+        _value(canvas, LAYOUT["32a"], billing.npi, dx=9)
     phone: str | None = getattr(billing, "phone", None)  # BillingProvider has no phone field yet
     if phone:
         _value(canvas, LAYOUT["33"], phone, line=3, align="right", size=7)
     _value(canvas, LAYOUT["33"], billing.name.upper(), line=2)
     _value(canvas, LAYOUT["33"], street, line=1)
     _value(canvas, LAYOUT["33"], city_line)
-    _value(canvas, LAYOUT["33a"], billing.npi)
+    _value(canvas, LAYOUT["33a"], billing.npi, dx=9)
     if billing.taxonomy:
-        _value(canvas, LAYOUT["33b"], f"ZZ{billing.taxonomy}")
+        _value(canvas, LAYOUT["33b"], f"ZZ{billing.taxonomy}", dx=9)
 
 
 def _pages(lines: Sequence[ClaimLine]) -> list[Sequence[ClaimLine]]:

@@ -22,8 +22,16 @@ from cleanclaim.errors import InputError, UnknownPayerError
 from cleanclaim.model import Severity
 from cleanclaim.paths import data_dir
 
-__all__ = ["CodeLimit", "FrequencyLimit", "KxSettings", "PayerProfile", "TelehealthSettings", "load_profile",
-           "profile_dirs", "available_profiles"]
+__all__ = [
+    "CodeLimit",
+    "FrequencyLimit",
+    "KxSettings",
+    "PayerProfile",
+    "TelehealthSettings",
+    "available_profiles",
+    "load_profile",
+    "profile_dirs",
+]
 
 BUILT_IN = ("medicare", "commercial")
 

@@ -42,7 +42,8 @@ class Rule(ABC):
 
     ``check`` returns a Polars DataFrame with one row per problem and at least the columns ``encounter_id``,
     ``line`` (1-based line number or null for an encounter-level problem) and ``code`` (or null), plus every field the
-    message and fix templates name. Optional columns ``severity``, ``message``, ``fix`` override the defaults row by row.
+    message and fix templates name. Optional columns ``severity``, ``message``, ``fix`` override the defaults row by
+    row.
     """
 
     id: ClassVar[str]
@@ -112,7 +113,8 @@ class Rule(ABC):
 
 
 class _Values(dict[str, Any]):
-    """Template values; a missing one shows as '?' instead of raising, so a finding is never lost to a typo."""
+    """Template values; a missing one shows as '?' instead of raising, so a finding is never lost to a typo
+    (the rule-case test fails on any '?' left in a message)."""
 
     def __init__(self, values: Mapping[str, Any]) -> None:
         super().__init__(values)

@@ -68,8 +68,10 @@ class InvalidCodeFormat(Rule):
     slug = "invalid-code-format"
     family = "code validity"
     severity = Severity.ERROR
-    message = "{code} is not a valid procedure code format (expected 5 digits, 4 digits + F/T/U, or a letter + 4 digits)"
-    fix = "Correct the code: CPT codes are 5 digits (97110), Category II/III end in F/T (1036F, 0592T), HCPCS is a letter and 4 digits (G0447)."
+    message = ("{code} is not a valid procedure code format "
+               "(expected 5 digits, 4 digits + F/T/U, or a letter + 4 digits)")
+    fix = ("Correct the code: CPT codes are 5 digits (97110), Category II/III end in F/T (1036F, 0592T), "
+           "HCPCS is a letter and 4 digits (G0447).")
     references = ("AMA CPT code-set structure", "CMS HCPCS Level II coding procedures")
 
     def check(self, tables: Tables) -> pl.DataFrame:
@@ -94,7 +96,8 @@ class UnknownCode(Rule):
         lines: [{code: "97530", units: 1}]
 
     References:
-        cleanclaim code book (src/cleanclaim/codebook/codes.csv); CARC 181 (procedure code invalid on the date of service).
+        cleanclaim code book (src/cleanclaim/codebook/codes.csv); CARC 181 (procedure code invalid on the date of
+        service).
     """
 
     id = "CC102"
@@ -102,7 +105,8 @@ class UnknownCode(Rule):
     family = "code validity"
     severity = Severity.WARNING
     message = "{code} is not in cleanclaim's code book: its validity on {date}, time rule and edits were not checked"
-    fix = "Check the code against the current CPT/HCPCS release; if it is right, add it to a local code book or ignore this rule for it."
+    fix = ("Check the code against the current CPT/HCPCS release; if it is right, add it to a local code book "
+           "or ignore this rule for it.")
     references = ("cleanclaim code book (codebook/codes.csv)",)
 
     def check(self, tables: Tables) -> pl.DataFrame:
@@ -139,7 +143,8 @@ class DeletedCode(Rule):
     severity = Severity.ERROR
     message = "{code} was deleted on {last_deleted}; it is not valid on the date of service {date}"
     fix = "Report {replacements} instead ({replacement_summary})."
-    references = ("APA Services: health behavior codes changing for 2020", "CARC 181 (invalid procedure code for the date)")
+    references = ("APA Services: health behavior codes changing for 2020",
+                  "CARC 181 (invalid procedure code for the date)")
 
     def check(self, tables: Tables) -> pl.DataFrame:
         deleted = code_status(tables).filter(pl.col("status") == "deleted")
@@ -258,7 +263,8 @@ class CategoryIIICode(Rule):
     slug = "category-iii-code"
     family = "code validity"
     severity = Severity.INFO
-    message = "{code} is a Category III code: payment is decided by each payer (Medicare prices it claim by claim)"
+    message = ("{code} is a Category III code: payment is decided by each payer "
+               "(Medicare prices it claim by claim)")
     fix = "Confirm the payer covers {code} and keep its policy with the claim; expect to send documentation."
     references = ("AMA CPT Category III codes", "legalclarity: how payers determine the 0591T reimbursement rate")
 
@@ -272,8 +278,8 @@ class MedicareUsesGCode(Rule):
 
     What it checks:
         Lines billed to a payer whose profile uses Medicare's codes (``use_medicare_codes``) with a code that has a
-        Medicare equivalent in the code book: 99408/99409 (alcohol/drug screening and brief intervention) are G0396/G0397
-        for Medicare; 97014 (unattended electrical stimulation) is G0283.
+        Medicare equivalent in the code book: 99408/99409 (alcohol/drug screening and brief intervention) are
+        G0396/G0397 for Medicare; 97014 (unattended electrical stimulation) is G0283.
 
     Why it matters:
         Medicare denies the CPT code as not payable; the service is payable under the G-code.
@@ -325,7 +331,8 @@ def normalize_ndc(raw: str) -> tuple[str | None, str]:
     padded = {(5, 4, 2): parts, (4, 4, 2): ["0" + parts[0], parts[1], parts[2]],
               (5, 3, 2): [parts[0], "0" + parts[1], parts[2]], (5, 4, 1): [parts[0], parts[1], "0" + parts[2]]}
     if shape not in padded:
-        return None, f"segments of {'-'.join(map(str, shape))} digits; valid forms are 4-4-2, 5-3-2, 5-4-1, 5-4-2"
+        shown = "-".join(map(str, shape))
+        return None, f"segments of {shown} digits; valid forms are 4-4-2, 5-3-2, 5-4-1, 5-4-2"
     return "".join(padded[shape]), f"{'-'.join(map(str, shape))} form padded to 5-4-2"
 
 

@@ -122,7 +122,8 @@ class BelowMinimumTime(Rule):
     family = "time and units"
     severity = Severity.ERROR
     message = "{code} needs at least {needed} minutes ({rule_text}); {minutes} minutes are documented"
-    fix = "Do not bill {code} for {minutes} minutes, or document the time actually spent if it was {needed} minutes or more."
+    fix = ("Do not bill {code} for {minutes} minutes, or document the time actually spent "
+           "if it was {needed} minutes or more.")
     references = ("Palmetto GBA: E/M and time tips (at-least and midpoint rules)", "CPT time rule (midpoint)",
                   "APA Services HBAI guide 2020")
 

@@ -1,0 +1,78 @@
+"""CARC and RARC tables (our own short descriptions) and the map from a denial code to the cleanclaim rules that
+would have caught it. The codes come from the X12 external code lists; source and release are in each CSV header.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Literal
+
+from cleanclaim.errors import DataError
+
+__all__ = ["AdjustmentReason", "DenialRule", "RemittanceCodes", "remittance_codes"]
+
+Kind = Literal["patient-share", "contractual", "reduction", "denial", "informational"]
+_KINDS = ("patient-share", "contractual", "reduction", "denial", "informational")
+
+
+@dataclass(frozen=True)
+class AdjustmentReason:
+    code: str
+    kind: Kind
+    description: str
+
+
+@dataclass(frozen=True)
+class DenialRule:
+    """The scrubber rules that check what a payer denied for, and what to do about it."""
+
+    rule_slugs: tuple[str, ...]
+    preventable: Literal["yes", "partly", "no"]
+    advice: str
+
+
+@dataclass(frozen=True)
+class RemittanceCodes:
+    carc: dict[str, AdjustmentReason]
+    rarc: dict[str, str]
+    carc_rules: dict[str, DenialRule]
+    rarc_rules: dict[str, DenialRule]
+
+    def reason(self, carc: str) -> AdjustmentReason:
+        """The CARC's entry; a code missing from the table is treated as a denial, never dropped."""
+        return self.carc.get(carc) or AdjustmentReason(
+            carc, "denial", f"CARC {carc} is not in cleanclaim's table; see the X12 CARC list")
+
+    def remark(self, rarc: str) -> str:
+        return self.rarc.get(rarc, f"RARC {rarc} is not in cleanclaim's table; see the X12 RARC list")
+
+
+def _rows(name: str) -> Iterator[dict[str, str]]:
+    text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
+    data = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    for number, row in enumerate(csv.DictReader(data), start=2):
+        if None in row or any(value is None for value in row.values()):
+            raise DataError(f"{name}: data row {number} has the wrong number of columns")
+        yield {key: value.strip() for key, value in row.items()}
+
+
+@cache
+def remittance_codes() -> RemittanceCodes:
+    carc: dict[str, AdjustmentReason] = {}
+    for row in _rows("carc.csv"):
+        kind = row["kind"]
+        if kind not in _KINDS:
+            raise DataError(f"carc.csv: CARC {row['code']} has unknown kind {kind!r}")
+        carc[row["code"]] = AdjustmentReason(row["code"], kind, row["description"])  # type: ignore[arg-type]
+    rarc = {row["code"]: row["description"] for row in _rows("rarc.csv")}
+    rules: dict[str, dict[str, DenialRule]] = {"carc": {}, "rarc": {}}
+    for row in _rows("denial_rules.csv"):
+        if row["type"] not in rules or row["preventable"] not in ("yes", "partly", "no"):
+            raise DataError(f"denial_rules.csv: bad row for {row['type']} {row['code']}")
+        slugs = tuple(slug for slug in row["rule_slugs"].split(";") if slug)
+        rules[row["type"]][row["code"]] = DenialRule(slugs, row["preventable"], row["advice"])  # type: ignore[arg-type]
+    return RemittanceCodes(carc, rarc, rules["carc"], rules["rarc"])

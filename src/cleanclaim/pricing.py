@@ -1,0 +1,512 @@
+"""Medicare Physician Fee Schedule estimates, with every step of the arithmetic written out.
+
+The formula is CMS's: allowed = (work RVU x work GPCI + PE RVU x PE GPCI + MP RVU x MP GPCI) x conversion factor,
+with the facility or non-facility PE RVU chosen by the line's place of service (Pub 100-04 Ch 12 s20.4.2). On top:
+
+* **Therapy MPPR** (NGS, Novitas; 50% since 2013-04-01): among "always therapy" services of one patient on one day,
+  the single unit with the highest PE gets its full PE; every other unit gets 50% of its PE. Work and MP are never
+  reduced. The code book's ``therapy == "always"`` says which codes are in scope.
+* **CQ/CO** (SSA 1834(v), from 2022-01-01): lines furnished in whole or part by a PTA/OTA are paid at 85%, applied
+  after the MPPR (the order is not confirmed by CMS text; see payment-and-edits.md UNCONFIRMED 7).
+* **Cost sharing**: the Part B deductible (whatever the caller says remains) and 20% coinsurance, waived for the
+  preventive codes listed in ``refdata/bundled/cost_sharing_waived.csv``; then the 2% sequestration on Medicare's
+  share (CRS R45106: in force through FY2032).
+
+Rounding: amounts are exact decimals until the line's allowed amount, which is rounded half up to the cent; the
+deductible, coinsurance and sequestration of a line are each rounded half up to the cent too, and claim totals are
+sums of the rounded line amounts (what a remittance shows). ``allowed_exact`` keeps the unrounded figure.
+
+A line is never priced as zero by accident: a code without RVUs is "unpriced", and bundled (B), carrier-priced (C),
+non-covered (N), not-valid (I) and excluded (E, X, P, M, J) codes are reported with the reason and no amount.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cleanclaim.codebook import codebook
+from cleanclaim.errors import InputError
+from cleanclaim.model import ClaimLine, Encounter, HistoryLine
+from cleanclaim.refdata import (
+    conversion_factor_entry,
+    cost_sharing_waived,
+    gpci,
+    parse_locality,
+    place_of_service_setting,
+    rvus,
+)
+
+__all__ = [
+    "ChargeMaster",
+    "LineStatus",
+    "PricedClaim",
+    "PricedLine",
+    "TherapyAmounts",
+    "load_charge_master",
+    "price",
+    "round_cents",
+    "therapy_amounts_ytd",
+]
+
+CENT = Decimal("0.01")
+ONE = Decimal(1)
+MPPR_PE_SHARE = Decimal("0.5")
+MPPR_START = dt.date(2013, 4, 1)
+ASSISTANT_SHARE = Decimal("0.85")
+ASSISTANT_START = dt.date(2022, 1, 1)
+ASSISTANT_MODIFIERS = frozenset({"CQ", "CO"})
+COINSURANCE = Decimal("0.20")
+SEQUESTRATION = Decimal("0.02")
+PRICED_STATUSES = frozenset({"A", "R", "T"})
+
+
+def round_cents(amount: Decimal) -> Decimal:
+    """Half up to the cent (0.005 -> 0.01), the rounding used for every money amount cleanclaim shows."""
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+class LineStatus(StrEnum):
+    PRICED = "priced"
+    UNPRICED = "unpriced"
+    BUNDLED = "bundled"
+    CARRIER_PRICED = "carrier-priced"
+    NOT_COVERED = "not-covered"
+    NOT_VALID = "not-valid-for-medicare"
+    EXCLUDED = "excluded"
+
+
+# PFS status indicators (PPRRVU file documentation, RVUyy release notes).
+_STATUS_MEANING: dict[str, tuple[LineStatus, str]] = {
+    "B": (LineStatus.BUNDLED, "Medicare bundles it into other services (PFS status B): no separate payment"),
+    "P": (LineStatus.BUNDLED, "bundled or excluded service (PFS status P): no separate PFS payment"),
+    "C": (LineStatus.CARRIER_PRICED, "the Medicare contractor prices it claim by claim (PFS status C): there is no "
+                                     "national amount, so cleanclaim does not estimate one"),
+    "N": (LineStatus.NOT_COVERED, "Medicare does not cover it (PFS status N)"),
+    "I": (LineStatus.NOT_VALID, "not valid for Medicare (PFS status I): Medicare uses another code"),
+    "E": (LineStatus.EXCLUDED, "excluded from the PFS by regulation (PFS status E)"),
+    "X": (LineStatus.EXCLUDED, "statutory exclusion or paid under another fee schedule (PFS status X)"),
+    "M": (LineStatus.EXCLUDED, "quality measurement code (PFS status M): reported for data, no payment"),
+    "J": (LineStatus.EXCLUDED, "anesthesia service (PFS status J): not priced from RVUs"),
+}
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    """One billed line and how its amounts were reached (``steps`` is the arithmetic in words)."""
+
+    encounter: str | None
+    line: int
+    code: str
+    modifiers: tuple[str, ...]
+    units: Decimal
+    date_of_service: dt.date
+    place_of_service: str
+    status: LineStatus
+    reason: str
+    rate_setting: str | None = None
+    charge: Decimal | None = None
+    charge_source: str | None = None
+    allowed_exact: Decimal | None = None
+    allowed: Decimal | None = None
+    deductible: Decimal | None = None
+    coinsurance: Decimal | None = None
+    medicare_share: Decimal | None = None
+    sequestration: Decimal | None = None
+    medicare_paid: Decimal | None = None
+    patient_owes: Decimal | None = None
+    steps: tuple[str, ...] = ()
+
+    @property
+    def priced(self) -> bool:
+        return self.status is LineStatus.PRICED
+
+
+def _sum(values: Iterable[Decimal | None]) -> Decimal:
+    return sum((v for v in values if v is not None), Decimal(0))
+
+
+@dataclass(frozen=True)
+class PricedClaim:
+    """Every line's estimate plus totals over the priced lines; unpriced lines are listed, never counted as 0."""
+
+    lines: tuple[PricedLine, ...]
+    locality: str
+    qualifying_apm: bool
+    sequestration_applied: bool
+    notes: tuple[str, ...] = ()
+    unpriced: tuple[PricedLine, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "unpriced", tuple(line for line in self.lines if not line.priced))
+
+    @property
+    def allowed(self) -> Decimal:
+        return _sum(line.allowed for line in self.lines)
+
+    @property
+    def allowed_exact(self) -> Decimal:
+        return _sum(line.allowed_exact for line in self.lines)
+
+    @property
+    def deductible(self) -> Decimal:
+        return _sum(line.deductible for line in self.lines)
+
+    @property
+    def coinsurance(self) -> Decimal:
+        return _sum(line.coinsurance for line in self.lines)
+
+    @property
+    def medicare_share(self) -> Decimal:
+        return _sum(line.medicare_share for line in self.lines)
+
+    @property
+    def sequestration(self) -> Decimal:
+        return _sum(line.sequestration for line in self.lines)
+
+    @property
+    def medicare_paid(self) -> Decimal:
+        return _sum(line.medicare_paid for line in self.lines)
+
+    @property
+    def patient_owes(self) -> Decimal:
+        return _sum(line.patient_owes for line in self.lines)
+
+    @property
+    def charges(self) -> Decimal:
+        return _sum(line.charge for line in self.lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: money as strings with two decimals, so no float rounding creeps in."""
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, Decimal):
+                return str(value)
+            if isinstance(value, dt.date):
+                return value.isoformat()
+            if isinstance(value, tuple | list):
+                return [plain(v) for v in value]
+            if isinstance(value, dict):
+                return {k: plain(v) for k, v in value.items()}
+            return value
+
+        lines = [plain({k: v for k, v in asdict(line).items()}) for line in self.lines]
+        totals = {name: str(getattr(self, name)) for name in (
+            "charges", "allowed", "deductible", "coinsurance", "medicare_share", "sequestration", "medicare_paid",
+            "patient_owes")}
+        totals["allowed_exact"] = str(self.allowed_exact)
+        return {"locality": self.locality, "qualifying_apm": self.qualifying_apm,
+                "sequestration_applied": self.sequestration_applied, "lines": lines, "totals": totals,
+                "unpriced_lines": len(self.unpriced), "notes": list(self.notes)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Charge master
+
+
+ChargeMaster = Mapping[tuple[str, str], Decimal]
+
+
+def load_charge_master(path: Path) -> dict[tuple[str, str], Decimal]:
+    """A practice's charge per unit: CSV rows ``code,charge[,modifier]`` (a ``code,charge,...`` header is allowed)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise InputError(f"cannot read the charge master: {exc.strerror}", file=str(path)) from exc
+    prices: dict[tuple[str, str], Decimal] = {}
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        cells = [c.strip() for c in row]
+        if not any(cells) or cells[0].startswith("#") or (number == 1 and cells[0].lower() == "code"):
+            continue
+        if len(cells) < 2 or not cells[0]:
+            raise InputError("expected code,charge[,modifier]", file=str(path), row=number)
+        try:
+            charge = Decimal(cells[1].replace("$", "").replace(",", ""))
+        except ArithmeticError as exc:
+            raise InputError(f"charge {cells[1]!r} is not an amount", file=str(path), row=number,
+                             field="charge") from exc
+        if charge < 0:
+            raise InputError(f"charge {cells[1]} is negative", file=str(path), row=number, field="charge")
+        modifier = cells[2].upper() if len(cells) > 2 else ""
+        prices[(cells[0].upper(), modifier)] = charge
+    return prices
+
+
+def _charge(line: ClaimLine, charge_master: ChargeMaster | None) -> tuple[Decimal | None, str | None]:
+    if line.charge is not None:
+        return line.charge, "line"
+    if not charge_master:
+        return None, None
+    for modifier in [*line.modifiers, ""]:
+        unit_charge = charge_master.get((line.code, modifier))
+        if unit_charge is not None:
+            label = f"charge master {line.code}{'-' + modifier if modifier else ''} {unit_charge} x {line.units}"
+            return round_cents(unit_charge * line.units), label
+    return None, None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Pricing
+
+
+@dataclass
+class _Work:
+    """A line on its way through the pricer."""
+
+    encounter: str | None
+    patient: str
+    number: int
+    line: ClaimLine
+    date_of_service: dt.date
+    place_of_service: str
+    rvu: dict[str, Any] | None = None
+    setting: str = "non-facility"
+    pe_rvu: Decimal = Decimal(0)
+    unit_pe_share: list[Decimal] = field(default_factory=list)
+    status: LineStatus = LineStatus.PRICED
+    reason: str = ""
+    steps: list[str] = field(default_factory=list)
+
+
+def _dec(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)
+
+
+def _gf(value: Decimal) -> str:
+    return f"{value:.3f}"
+
+
+def _rvu_row(frame: pl.DataFrame, code: str, modifiers: Sequence[str]) -> dict[str, Any] | None:
+    rows = frame.filter(pl.col("code") == code)
+    if rows.is_empty():
+        return None
+    for modifier in modifiers:
+        match = rows.filter(pl.col("modifier") == modifier)
+        if match.height:
+            return match.row(0, named=True)
+    base = rows.filter(pl.col("modifier") == "")
+    return base.row(0, named=True) if base.height else None
+
+
+def _collect(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLine], date_of_service: dt.date | None,
+             place_of_service: str) -> list[_Work]:
+    if isinstance(encounter_or_lines, Encounter):
+        encounters: list[Encounter] = [encounter_or_lines]
+    elif all(isinstance(item, Encounter) for item in encounter_or_lines):
+        encounters = [item for item in encounter_or_lines if isinstance(item, Encounter)]
+    else:
+        work = []
+        for number, item in enumerate(encounter_or_lines, start=1):
+            if not isinstance(item, ClaimLine):
+                raise InputError(f"line {number} is neither a ClaimLine nor an Encounter")
+            day = item.date or date_of_service
+            if day is None:
+                raise InputError("a line has no date of service; give ClaimLine.date or date_of_service=",
+                                 line=number, field="date")
+            work.append(_Work(None, "", number, item, day, place_of_service))
+        return work
+    return [_Work(enc.id, enc.patient.id, number, line, line.date or enc.date, enc.place_of_service)
+            for enc in encounters for number, line in enumerate(enc.lines, start=1)]
+
+
+def _classify(item: _Work, frames: dict[int, pl.DataFrame]) -> None:
+    line, year = item.line, item.date_of_service.year
+    if line.units != line.units.to_integral_value():
+        item.status, item.reason = LineStatus.UNPRICED, f"fractional units ({line.units}) cannot be priced"
+        return
+    frame = frames.setdefault(year, rvus(year))
+    row = _rvu_row(frame, line.code, line.modifiers)
+    if row is None:
+        item.status = LineStatus.UNPRICED
+        item.reason = (f"no CY{year} relative values on file for {line.code}: not estimated (import the CMS "
+                       f"PPRRVU{year % 100:02d} file with `cleanclaim data import`)")
+        return
+    item.rvu = row
+    status = str(row["status"])
+    if status not in PRICED_STATUSES:
+        item.status, item.reason = _STATUS_MEANING.get(
+            status, (LineStatus.UNPRICED, f"PFS status {status}: not priced by cleanclaim"))
+        return
+    setting = place_of_service_setting(item.place_of_service)
+    item.setting = setting or "non-facility"
+    item.pe_rvu = _dec(row["f_pe_rvu"] if item.setting == "facility" else row["nf_pe_rvu"])
+    item.steps.append(
+        f"{line.code}{''.join('-' + m for m in line.modifiers)} x{line.units}: CY{year} RVUs ({row['source']}): "
+        f"work {row['work_rvu']}, {item.setting} PE {item.pe_rvu}, MP {row['mp_rvu']}; status {status}")
+    item.steps.append(f"POS {item.place_of_service}: {item.setting} PE"
+                      + ("" if setting else " (POS not in the facility list: non-facility assumed)"))
+    if status == "R":
+        item.steps.append("status R (restricted coverage): paid only when the coverage conditions are met")
+    if status == "T":
+        item.steps.append("status T: paid only when no other PFS service is paid the same day")
+    item.unit_pe_share = [ONE] * int(line.units)
+
+
+def _apply_mppr(items: list[_Work]) -> None:
+    """Full PE for the one highest-PE unit of always-therapy services per patient and day; 50% for every other."""
+    book = codebook()
+    groups: dict[tuple[str, dt.date], list[_Work]] = {}
+    for item in items:
+        entry = book.get(item.line.code, item.date_of_service)
+        if (item.status is LineStatus.PRICED and entry is not None and entry.always_therapy
+                and item.date_of_service >= MPPR_START and item.unit_pe_share):
+            groups.setdefault((item.patient or item.encounter or "", item.date_of_service), []).append(item)
+    for group in groups.values():
+        units = sum(len(i.unit_pe_share) for i in group)
+        if units < 2:
+            continue
+        top = max(group, key=lambda i: i.pe_rvu)  # max keeps the first of equal PEs: billing order breaks ties
+        for item in group:
+            item.unit_pe_share = [MPPR_PE_SHARE] * len(item.unit_pe_share)
+        top.unit_pe_share[0] = ONE
+        for item in group:
+            reduced = sum(1 for s in item.unit_pe_share if s != ONE)
+            kept = "the highest PE of the day's always-therapy services keeps full PE on 1 unit; " if item is top else ""
+            item.steps.append(f"therapy MPPR ({units} always-therapy units this day): {kept}{reduced} unit(s) at "
+                              f"50% PE")
+
+
+def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLine], *, locality: str | None = None,
+          qualifying_apm: bool = False, sequestration: bool = True, deductible_remaining: Decimal | float | int = 0,
+          charge_master: ChargeMaster | None = None, date_of_service: dt.date | None = None,
+          place_of_service: str = "11") -> PricedClaim:
+    """Estimate Medicare's allowed amount, the patient's share and Medicare's payment for every line.
+
+    ``locality`` is ``"MAC:LOCALITY"`` (``"01182:18"``); without it every GPCI is 1.000 (the national amount).
+    ``date_of_service`` and ``place_of_service`` are used only for bare ClaimLines without a date or encounter.
+    """
+    items = _collect(encounter_or_lines, date_of_service, place_of_service)
+    frames: dict[int, pl.DataFrame] = {}
+    for item in items:
+        _classify(item, frames)
+    _apply_mppr(items)
+
+    remaining = Decimal(str(deductible_remaining))
+    if remaining < 0:
+        raise InputError("deductible_remaining must not be negative", field="deductible_remaining")
+    place = parse_locality(locality) if locality else None
+    notes = [f"locality {place[0]}:{place[1]}" if place else "national amounts: all GPCIs 1.000 (no locality given)"]
+    if not sequestration:
+        notes.append("2% sequestration not applied (sequestration=False)")
+    results = []
+    for item in items:
+        results.append(_finish(item, place, qualifying_apm, sequestration, remaining, charge_master))
+        remaining -= results[-1].deductible or Decimal(0)
+    return PricedClaim(tuple(results), f"{place[0]}:{place[1]}" if place else "national", qualifying_apm,
+                       sequestration, tuple(notes))
+
+
+def _finish(item: _Work, place: tuple[str, str] | None, qualifying_apm: bool, sequestration: bool,
+            deductible_remaining: Decimal, charge_master: ChargeMaster | None) -> PricedLine:
+    line = item.line
+    charge, charge_source = _charge(line, charge_master)
+    steps = list(item.steps)
+    if charge_source and charge_source != "line":
+        steps.append(f"charge filled from {charge_source} = {charge}")
+    base: dict[str, Any] = {
+        "encounter": item.encounter, "line": item.number, "code": line.code, "modifiers": tuple(line.modifiers),
+        "units": line.units, "date_of_service": item.date_of_service, "place_of_service": item.place_of_service,
+        "charge": charge, "charge_source": charge_source,
+    }
+    if item.status is not LineStatus.PRICED or item.rvu is None:
+        return PricedLine(**base, status=item.status, reason=item.reason, steps=(*steps, item.reason))
+
+    year = item.date_of_service.year
+    if place is None:
+        work_g = pe_g = mp_g = ONE
+        steps.append("GPCI national: work 1.000, PE 1.000, MP 1.000")
+    else:
+        row = gpci(year, f"{place[0]}:{place[1]}")
+        if row.is_empty():
+            reason = (f"no CY{year} GPCI on file for locality {place[0]}:{place[1]}: not estimated (import the CMS "
+                      f"GPCI{year} file, or price without a locality for the national amount)")
+            return PricedLine(**base, status=LineStatus.UNPRICED, reason=reason, steps=(*steps, reason))
+        gpci_row = row.row(0, named=True)
+        work_g, pe_g, mp_g = (_dec(gpci_row[k]) for k in ("work_gpci", "pe_gpci", "mp_gpci"))
+        steps.append(f"GPCI {place[0]}:{place[1]} {gpci_row['locality_name']} ({gpci_row['source']}): work "
+                     f"{_gf(work_g)}, PE {_gf(pe_g)}, MP {_gf(mp_g)}")
+    factor = conversion_factor_entry(item.date_of_service, qualifying_apm)
+    if factor is None:
+        reason = f"no CY{year} conversion factor on file: not estimated"
+        return PricedLine(**base, status=LineStatus.UNPRICED, reason=reason, steps=(*steps, reason))
+    steps.append(f"conversion factor CY{year}{' (qualifying APM participant)' if qualifying_apm else ''} "
+                 f"{factor.amount} ({factor.source})")
+
+    work_rvu, mp_rvu = _dec(item.rvu["work_rvu"]), _dec(item.rvu["mp_rvu"])
+    exact = Decimal(0)
+    for index, share in enumerate(item.unit_pe_share, start=1):
+        unit = (work_rvu * work_g + item.pe_rvu * pe_g * share + mp_rvu * mp_g) * factor.amount
+        pe_text = f"{item.pe_rvu} x {_gf(pe_g)}" + ("" if share == ONE else " x 50% (MPPR)")
+        steps.append(f"unit {index}: ({work_rvu} x {_gf(work_g)} + {pe_text} + {mp_rvu} x {_gf(mp_g)}) x "
+                     f"{factor.amount} = {unit.normalize():f} (rounded {round_cents(unit)})")
+        exact += unit
+    if ASSISTANT_MODIFIERS & set(line.modifiers) and item.date_of_service >= ASSISTANT_START:
+        modifier = sorted(ASSISTANT_MODIFIERS & set(line.modifiers))[0]
+        steps.append(f"{modifier}: furnished in whole or part by an assistant, paid at 85% after the MPPR: "
+                     f"{exact.normalize():f} x 0.85 = {(exact * ASSISTANT_SHARE).normalize():f}")
+        exact *= ASSISTANT_SHARE
+    allowed = round_cents(exact)
+    steps.append(f"allowed {allowed} ({exact.normalize():f} rounded half up to the cent)")
+
+    waiver = cost_sharing_waived(line.code)
+    if waiver:
+        deductible = coinsurance = Decimal("0.00")
+        steps.append(f"deductible and coinsurance waived ({waiver})")
+    else:
+        deductible = min(deductible_remaining, allowed).quantize(CENT)
+        coinsurance = round_cents((allowed - deductible) * COINSURANCE)
+        steps.append(f"deductible {deductible}; coinsurance 20% x ({allowed} - {deductible}) = {coinsurance}")
+    medicare = allowed - deductible - coinsurance
+    cut = round_cents(medicare * SEQUESTRATION) if sequestration else Decimal("0.00")
+    steps.append(f"Medicare share {medicare}" + (f"; 2% sequestration {cut}; Medicare pays {medicare - cut}"
+                                                  if sequestration else "; sequestration not applied"))
+    return PricedLine(**base, status=LineStatus.PRICED, reason="", rate_setting=item.setting, allowed_exact=exact,
+                      allowed=allowed, deductible=deductible, coinsurance=coinsurance, medicare_share=medicare,
+                      sequestration=cut, medicare_paid=medicare - cut, patient_owes=deductible + coinsurance,
+                      steps=tuple(steps))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# KX threshold helper
+
+
+@dataclass(frozen=True)
+class TherapyAmounts:
+    """Year-to-date allowed therapy dollars toward the KX threshold: PT and SLP share one amount, OT has its own."""
+
+    year: int
+    pt_slp: Decimal
+    ot: Decimal
+    lines_without_allowed: int
+    """Therapy history lines of the year with no ``allowed`` amount: the totals may be too low."""
+
+
+def therapy_amounts_ytd(history: Iterable[HistoryLine | ClaimLine], year: int) -> TherapyAmounts:
+    """Sum history lines' ``allowed`` by therapy modifier (GP/GN together, GO apart) for one calendar year."""
+    pt_slp = ot = Decimal(0)
+    missing = 0
+    for entry in history:
+        day = entry.date
+        if day is None or day.year != year:
+            continue
+        modifiers = set(entry.modifiers)
+        is_ot, is_pt_slp = "GO" in modifiers, bool({"GP", "GN"} & modifiers)
+        if not (is_ot or is_pt_slp):
+            continue
+        allowed = getattr(entry, "allowed", None)
+        if allowed is None:
+            missing += 1
+            continue
+        if is_ot:
+            ot += allowed
+        else:
+            pt_slp += allowed
+    return TherapyAmounts(year, pt_slp, ot, missing)

@@ -1,0 +1,48 @@
+"""CMS reference data: NCCI PTP edits, MUE values, PFS relative values, GPCIs and conversion factors.
+
+A bundled subset (``bundled/``, each file naming its source and release) makes everything work offline; the official
+CMS files a user imports with ``cleanclaim data import`` take precedence for the periods they cover. Nothing is ever
+downloaded.
+"""
+
+from __future__ import annotations
+
+from cleanclaim.refdata.cms_files import ParsedTable, RefTable, parse_path, period_bounds
+from cleanclaim.refdata.imported import ImportResult, StoredTable, import_files, stored_tables
+from cleanclaim.refdata.lookups import (
+    ConversionFactor,
+    TableStatus,
+    conversion_factor,
+    conversion_factor_entry,
+    cost_sharing_waived,
+    gpci,
+    mue_values,
+    parse_locality,
+    place_of_service_setting,
+    ptp_edits,
+    rvus,
+    status,
+)
+
+__all__ = [
+    "ConversionFactor",
+    "ImportResult",
+    "ParsedTable",
+    "RefTable",
+    "StoredTable",
+    "TableStatus",
+    "conversion_factor",
+    "conversion_factor_entry",
+    "cost_sharing_waived",
+    "gpci",
+    "import_files",
+    "mue_values",
+    "parse_locality",
+    "parse_path",
+    "period_bounds",
+    "place_of_service_setting",
+    "ptp_edits",
+    "rvus",
+    "status",
+    "stored_tables",
+]

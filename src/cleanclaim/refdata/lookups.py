@@ -1,0 +1,220 @@
+"""Reference data by date of service, as Polars tables for the rule engine and the pricer.
+
+Edits and fees change every quarter or year, so every lookup takes the date of service. Imported CMS files win for
+the periods they cover (a 2025Q4 PTP import answers for 1 Oct - 31 Dec 2025); otherwise the bundled subset in
+``bundled/`` answers. A value that is in neither is absent: the caller reports the line unpriced or the edit unknown.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+
+import polars as pl
+
+from cleanclaim.errors import DataError, InputError
+from cleanclaim.refdata.cms_files import RefTable
+from cleanclaim.refdata.imported import imported_frame, stored_tables
+
+__all__ = [
+    "ConversionFactor",
+    "TableStatus",
+    "bundled_table",
+    "conversion_factor",
+    "conversion_factor_entry",
+    "cost_sharing_waived",
+    "gpci",
+    "mue_values",
+    "parse_locality",
+    "place_of_service_setting",
+    "ptp_edits",
+    "rvus",
+    "status",
+]
+
+_PTP_COLUMNS = ["column1", "column2", "prior_1996", "effective", "deleted", "modifier_indicator", "rationale",
+                "verified", "source"]
+_MUE_COLUMNS = ["code", "mue", "mai", "rationale", "source"]
+_RVU_COLUMNS = ["code", "modifier", "status", "work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "global_days",
+                "mult_proc", "conversion_factor", "source"]
+_GPCI_COLUMNS = ["year", "mac", "locality", "state", "locality_name", "work_gpci", "pe_gpci", "mp_gpci", "source"]
+
+
+def _read_bundled(name: str, schema: dict[str, pl.DataType | type[pl.DataType]]) -> pl.DataFrame:
+    try:
+        text = resources.files("cleanclaim.refdata").joinpath("bundled", name).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise DataError(f"bundled reference file {name} is missing from the package") from exc
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    try:
+        return pl.read_csv(io.StringIO(body), schema_overrides=schema, infer_schema=False)
+    except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError) as exc:
+        raise DataError(f"bundled reference file {name} is malformed: {exc}") from exc
+
+
+@cache
+def bundled_table(name: str) -> pl.DataFrame:
+    """A bundled CSV (comment header stripped) with typed columns."""
+    schemas: dict[str, dict[str, pl.DataType | type[pl.DataType]]] = {
+        "ptp.csv": {"effective": pl.Date, "deleted": pl.Date, "modifier_indicator": pl.Int8},
+        "mue.csv": {"mue": pl.Int32, "mai": pl.Int8, "first_date": pl.Date, "last_date": pl.Date},
+        "rvu.csv": {"year": pl.Int32, "work_rvu": pl.Float64, "nf_pe_rvu": pl.Float64, "f_pe_rvu": pl.Float64,
+                    "mp_rvu": pl.Float64},
+        "gpci.csv": {"year": pl.Int32, "work_gpci": pl.Float64, "pe_gpci": pl.Float64, "mp_gpci": pl.Float64},
+        "conversion_factors.csv": {"year": pl.Int32},
+    }
+    frame = _read_bundled(name, schemas.get(name, {}))
+    utf8 = [c for c, t in frame.schema.items() if t == pl.Utf8]
+    frame = frame.with_columns(pl.col(utf8).fill_null(""))
+    if name == "ptp.csv":
+        frame = frame.with_columns(
+            (pl.col("prior_1996") == "Y").alias("prior_1996"),
+            (pl.col("verified") == "true").alias("verified"),
+        )
+    return frame
+
+
+def _imported_source() -> pl.Expr:
+    return pl.concat_str([pl.lit("imported "), pl.col("source_file"), pl.lit(" ("), pl.col("period"), pl.lit(")")])
+
+
+def ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
+    """NCCI practitioner PTP edits in force on the date: effective on or before it and not yet deleted.
+
+    A deletion date is the first date of service on which the edit no longer applies, so an edit deleted in 2025Q3
+    does not fire on a 2025Q4 claim.
+    """
+    imported = imported_frame(RefTable.PTP, date_of_service)
+    if imported is not None:
+        frame = imported.with_columns(pl.lit(True).alias("verified"), _imported_source().alias("source"))
+    else:
+        frame = bundled_table("ptp.csv")
+    return frame.filter(
+        (pl.col("effective") <= date_of_service)
+        & (pl.col("deleted").is_null() | (pl.col("deleted") > date_of_service))
+    ).select(_PTP_COLUMNS)
+
+
+def mue_values(date_of_service: dt.date) -> pl.DataFrame:
+    """Practitioner MUE values for the date (code, mue, mai, rationale, source); a code not listed has none known."""
+    imported = imported_frame(RefTable.MUE, date_of_service)
+    if imported is not None:
+        return imported.with_columns(_imported_source().alias("source")).select(_MUE_COLUMNS)
+    return bundled_table("mue.csv").filter(
+        (pl.col("first_date") <= date_of_service) & (pl.col("last_date") >= date_of_service)
+    ).select(_MUE_COLUMNS)
+
+
+def _year(date_or_year: dt.date | int) -> int:
+    return date_or_year if isinstance(date_or_year, int) else date_or_year.year
+
+
+def rvus(date_of_service: dt.date | int) -> pl.DataFrame:
+    """PFS relative values for the calendar year of the date (one row per code and modifier)."""
+    year = _year(date_of_service)
+    imported = imported_frame(RefTable.RVU, dt.date(year, 7, 1))
+    if imported is not None:
+        return imported.filter(pl.col("year") == year).with_columns(_imported_source().alias("source")).select(
+            _RVU_COLUMNS)
+    return bundled_table("rvu.csv").filter(pl.col("year") == year).with_columns(
+        pl.lit(None, dtype=pl.Float64).alias("conversion_factor"),
+        pl.concat_str([pl.lit("bundled rvu.csv: "), pl.col("source")]).alias("source"),
+    ).select(_RVU_COLUMNS)
+
+
+def parse_locality(locality: str) -> tuple[str, str]:
+    """``"01182:18"`` -> (MAC, locality number), zero-padded the way CMS keys them."""
+    mac, sep, number = locality.strip().partition(":")
+    if not sep or not mac.isdigit() or not number.isdigit() or len(mac) > 5 or len(number) > 2:
+        raise InputError(f"locality {locality!r} is not MAC:LOCALITY (for example 01182:18)", field="locality")
+    return mac.zfill(5), number.zfill(2)
+
+
+def gpci(year: int, locality: str) -> pl.DataFrame:
+    """The GPCI row of a locality (``MAC:LOCALITY``) for a year: one row, or none when the year is not on file."""
+    mac, number = parse_locality(locality)
+    imported = imported_frame(RefTable.GPCI, dt.date(year, 7, 1))
+    if imported is not None:
+        frame = imported.filter(pl.col("year") == year).with_columns(_imported_source().alias("source"))
+    else:
+        frame = bundled_table("gpci.csv").filter(pl.col("year") == year).with_columns(
+            pl.concat_str([pl.lit("bundled gpci.csv: "), pl.col("source")]).alias("source"))
+    return frame.filter((pl.col("mac") == mac) & (pl.col("locality") == number)).select(_GPCI_COLUMNS)
+
+
+@dataclass(frozen=True)
+class ConversionFactor:
+    year: int
+    qualifying_apm: bool
+    amount: Decimal
+    source: str
+
+
+def conversion_factor_entry(date_of_service: dt.date, qualifying_apm: bool = False) -> ConversionFactor | None:
+    """The CF for the date with where it came from. An imported PPRRVU's own CONV FACTOR column wins for non-QP
+    pricing (CMS publishes the QP factor in a separate file for 2026, so the bundled QP factor is kept for QPs)."""
+    year = date_of_service.year
+    if not qualifying_apm:
+        imported = imported_frame(RefTable.RVU, dt.date(year, 7, 1))
+        if imported is not None and "conversion_factor" in imported.columns:
+            factors = imported.filter(pl.col("year") == year)["conversion_factor"].drop_nulls()
+            if factors.len():
+                value = factors.mode().sort()[0]
+                files = ", ".join(sorted(set(imported["source_file"].to_list())))
+                return ConversionFactor(year, False, Decimal(str(value)), f"imported {files} CONV FACTOR")
+    table = bundled_table("conversion_factors.csv").filter(pl.col("year") == year)
+    wanted = "yes" if qualifying_apm else "no"
+    for row in table.iter_rows(named=True):
+        if row["qualifying_apm"] in ("any", wanted):
+            return ConversionFactor(year, qualifying_apm, Decimal(row["conversion_factor"]),
+                                    f"bundled conversion_factors.csv: {row['source']}")
+    return None
+
+
+def conversion_factor(date_of_service: dt.date, qualifying_apm: bool = False) -> Decimal | None:
+    """Dollars per RVU for the date (CY2025 32.3465; CY2026 33.4009, or 33.5675 for qualifying APM participants)."""
+    entry = conversion_factor_entry(date_of_service, qualifying_apm)
+    return entry.amount if entry else None
+
+
+def place_of_service_setting(place_of_service: str) -> str | None:
+    """``facility`` or ``non-facility`` for a POS code, None when the POS is not in the list."""
+    match = bundled_table("facility_pos.csv").filter(pl.col("pos") == place_of_service.zfill(2))
+    return str(match["setting"][0]) if match.height else None
+
+
+def cost_sharing_waived(code: str) -> str | None:
+    """The source that says Medicare waives deductible and coinsurance for the code, or None."""
+    match = bundled_table("cost_sharing_waived.csv").filter(pl.col("code") == code)
+    return str(match["source"][0]) if match.height else None
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    table: str
+    origin: str
+    period: str
+    rows: int
+    source: str
+
+
+def status() -> list[TableStatus]:
+    """What reference data is available: bundled subsets per period, then every imported file."""
+    found: list[TableStatus] = []
+    ptp = bundled_table("ptp.csv")
+    found.append(TableStatus("ptp", "bundled", "from " + str(ptp["effective"].min()), ptp.height, "ptp.csv"))
+    mue = bundled_table("mue.csv")
+    for (first, last), group in sorted(mue.group_by(["first_date", "last_date"]), key=lambda g: str(g[0])):
+        found.append(TableStatus("mue", "bundled", f"{first}..{last}", group.height, "mue.csv"))
+    for name, table in (("rvu.csv", "rvu"), ("gpci.csv", "gpci"), ("conversion_factors.csv", "conversion_factor")):
+        frame = bundled_table(name)
+        for (year,), group in sorted(frame.group_by(["year"]), key=lambda g: int(str(g[0][0]))):
+            found.append(TableStatus(table, "bundled", str(year), group.height, name))
+    for stored in stored_tables():
+        found.append(TableStatus(stored.kind.value, "imported", stored.period, stored.rows,
+                                 f"{stored.source_file} (imported {stored.imported_at})"))
+    return found
