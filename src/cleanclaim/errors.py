@@ -34,20 +34,16 @@ class InputError(CleanclaimError):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        where = []
-        if self.file:
-            where.append(self.file)
+        place = self.file or ""
         if self.line is not None:
-            where.append(f"line {self.line}")
+            place += f":{self.line}" if place else f"line {self.line}"
         if self.row is not None:
-            where.append(f"row {self.row}")
+            place += f", row {self.row}" if place else f"row {self.row}"
         if self.segment:
-            where.append(f"segment {self.segment}")
-        place = ":".join(where[:1]) + (", " + ", ".join(where[1:]) if len(where) > 1 else "")
-        parts = [p for p in (place, f"encounter {self.encounter}" if self.encounter else "",
-                             f"field {self.field}" if self.field else "") if p]
-        prefix = " | ".join(parts)
-        return f"{prefix}: {self.message}" if prefix else self.message
+            place += f", segment {self.segment}" if place else f"segment {self.segment}"
+        subject = ", ".join(p for p in (f"encounter {self.encounter}" if self.encounter else "",
+                                        f"field {self.field}" if self.field else "") if p)
+        return ": ".join(p for p in (place, subject, self.message) if p)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON form used in ``errors`` arrays of CLI output."""

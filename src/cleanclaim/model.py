@@ -103,8 +103,8 @@ def _serialize_decimal(value: Decimal) -> int | float:
 
 ProcedureCode = Annotated[str, BeforeValidator(_upper_code)]
 Modifiers = Annotated[list[str], BeforeValidator(_modifier_list)]
-Money = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=float)]
-UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=float)]
+Money = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
+UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
 Minutes = Annotated[int, Field(ge=0, strict=True)]
 
 
@@ -155,6 +155,13 @@ class BillingProvider(_Model):
     tax_id: str = Field(pattern=r"^\d{9}$")
     taxonomy: str | None = None
     address: Address
+    phone: str | None = Field(default=None, pattern=r"^\d{10}$")
+
+    @field_validator("phone", mode="before")
+    @classmethod
+    def _phone_digits(cls, value: Any) -> Any:
+        # "(217) 555-0100" and "217-555-0100" are the same number; the claim formats want the ten digits.
+        return "".join(ch for ch in value if ch.isdigit()) if isinstance(value, str) else value
 
 
 class Subscriber(_Model):

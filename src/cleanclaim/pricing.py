@@ -51,6 +51,7 @@ __all__ = [
     "PricedClaim",
     "PricedLine",
     "TherapyAmounts",
+    "line_charge",
     "load_charge_master",
     "price",
     "round_cents",
@@ -198,7 +199,7 @@ class PricedClaim:
                 return {k: plain(v) for k, v in value.items()}
             return value
 
-        lines = [plain({k: v for k, v in asdict(line).items()}) for line in self.lines]
+        lines = [plain(asdict(line)) for line in self.lines]
         totals = {name: str(getattr(self, name)) for name in (
             "charges", "allowed", "deductible", "coinsurance", "medicare_share", "sequestration", "medicare_paid",
             "patient_owes")}
@@ -240,7 +241,8 @@ def load_charge_master(path: Path) -> dict[tuple[str, str], Decimal]:
     return prices
 
 
-def _charge(line: ClaimLine, charge_master: ChargeMaster | None) -> tuple[Decimal | None, str | None]:
+def line_charge(line: ClaimLine, charge_master: ChargeMaster | None) -> tuple[Decimal | None, str | None]:
+    """The line's own charge, else the charge master's per-unit charge x units; with where it came from."""
     if line.charge is not None:
         return line.charge, "line"
     if not charge_master:
@@ -369,20 +371,24 @@ def _apply_mppr(items: list[_Work]) -> None:
         top.unit_pe_share[0] = ONE
         for item in group:
             reduced = sum(1 for s in item.unit_pe_share if s != ONE)
-            kept = "the highest PE of the day's always-therapy services keeps full PE on 1 unit; " if item is top else ""
+            kept = "highest PE of the day: full PE on 1 unit; " if item is top else ""
             item.steps.append(f"therapy MPPR ({units} always-therapy units this day): {kept}{reduced} unit(s) at "
                               f"50% PE")
 
 
 def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLine], *, locality: str | None = None,
           qualifying_apm: bool = False, sequestration: bool = True, deductible_remaining: Decimal | float | int = 0,
-          charge_master: ChargeMaster | None = None, date_of_service: dt.date | None = None,
+          charge_master: ChargeMaster | Path | str | None = None, date_of_service: dt.date | None = None,
           place_of_service: str = "11") -> PricedClaim:
     """Estimate Medicare's allowed amount, the patient's share and Medicare's payment for every line.
 
     ``locality`` is ``"MAC:LOCALITY"`` (``"01182:18"``); without it every GPCI is 1.000 (the national amount).
-    ``date_of_service`` and ``place_of_service`` are used only for bare ClaimLines without a date or encounter.
+    ``charge_master`` is a mapping from :func:`load_charge_master` or the path of its CSV; it fills only the lines
+    that have no charge. ``date_of_service`` and ``place_of_service`` are used only for bare ClaimLines without a
+    date or encounter.
     """
+    if isinstance(charge_master, str | Path):
+        charge_master = load_charge_master(Path(charge_master))
     items = _collect(encounter_or_lines, date_of_service, place_of_service)
     frames: dict[int, pl.DataFrame] = {}
     for item in items:
@@ -396,6 +402,8 @@ def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLi
     notes = [f"locality {place[0]}:{place[1]}" if place else "national amounts: all GPCIs 1.000 (no locality given)"]
     if not sequestration:
         notes.append("2% sequestration not applied (sequestration=False)")
+    if not items:
+        notes.append("no billed lines to price (an encounter's services become lines with `cleanclaim code`)")
     results = []
     for item in items:
         results.append(_finish(item, place, qualifying_apm, sequestration, remaining, charge_master))
@@ -407,7 +415,7 @@ def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLi
 def _finish(item: _Work, place: tuple[str, str] | None, qualifying_apm: bool, sequestration: bool,
             deductible_remaining: Decimal, charge_master: ChargeMaster | None) -> PricedLine:
     line = item.line
-    charge, charge_source = _charge(line, charge_master)
+    charge, charge_source = line_charge(line, charge_master)
     steps = list(item.steps)
     if charge_source and charge_source != "line":
         steps.append(f"charge filled from {charge_source} = {charge}")

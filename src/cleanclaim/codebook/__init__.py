@@ -141,9 +141,10 @@ class CodeEntry:
         if rule is TimeRule.ADDON:
             return f"add-on to {self.base_code}: each additional {self.unit_minutes} minutes"
         if rule is TimeRule.AT_LEAST:
-            return f"needs at least {self.min_minutes} minutes in full (no midpoint)"
-        upper = f"up to {self.max_minutes}" if self.max_minutes is not None else "or more"
-        return f"{self.min_minutes} {upper} minutes".replace(" or more minutes", " minutes or more")
+            return f"the full {self.min_minutes} minutes, no midpoint"
+        if self.max_minutes is None:
+            return f"{self.min_minutes} minutes or more"
+        return f"{self.min_minutes}–{self.max_minutes} minutes"
 
 
 class LookupStatus(StrEnum):

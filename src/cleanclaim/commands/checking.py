@@ -1,0 +1,120 @@
+"""``cleanclaim check FILE``: scrub claims with the rule catalogue; ``rules`` and ``rule SLUG`` document it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markdown import Markdown
+from rich.table import Table
+
+from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of
+from cleanclaim.commands.output import SEVERITY_STYLE, console, print_errors, print_finding, print_json
+from cleanclaim.errors import InputError
+from cleanclaim.model import Severity
+from cleanclaim.rules.registry import all_rules, get_rule
+from cleanclaim.scrub import CheckResult, check
+from cleanclaim.settings import find_settings, load_settings
+
+__all__ = ["register"]
+
+
+def _severity_overrides(values: list[str]) -> dict[str, Severity]:
+    overrides: dict[str, Severity] = {}
+    for value in values:
+        rule, sep, level = value.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            overrides[rule.strip()] = Severity(level.strip())
+        except ValueError as exc:
+            raise InputError(f"--severity expects RULE=error|warning|info, got {value!r}",
+                             field="--severity") from exc
+    return overrides
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+def _print(result: CheckResult) -> None:
+    current: str | None = None
+    for finding in result.findings:
+        if finding.encounter != current:
+            current = finding.encounter
+            console.print(f"\n[bold]Encounter {current}[/bold]")
+        print_finding(finding)
+    summary = result.summary
+    console.print(
+        f"\n{summary.encounters} encounter(s), {summary.lines} line(s): "
+        f"[{SEVERITY_STYLE[Severity.ERROR]}]{summary.errors} error(s)[/], "
+        f"[{SEVERITY_STYLE[Severity.WARNING]}]{summary.warnings} warning(s)[/], "
+        f"[{SEVERITY_STYLE[Severity.INFO]}]{summary.info} info[/]"
+        + (f"; rows read {summary.rows_read}, rejected {summary.rows_rejected}" if summary.rows_read is not None
+           else "")
+    )
+
+
+def _check(
+    file: Annotated[Path, typer.Argument(
+        help="Encounter YAML/JSON (file or folder), claim-line CSV/Parquet, or 837P.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of the interchange contract.")] = False,
+    payer: PayerOption = None,
+    as_of: AsOfOption = None,
+    payers_dir: PayersDirOption = None,
+    select: Annotated[list[str] | None, typer.Option("--select", help="Only these rules (slug, id or family).")] = None,
+    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules (slug, id or family).")] = None,
+    severity: Annotated[list[str] | None, typer.Option("--severity", help="Override: RULE=error|warning|info.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="cleanclaim.toml to use.")] = None,
+) -> None:
+    """Check claims before the payer does: every finding says what is wrong, how to fix it and where the rule is."""
+    try:
+        settings = load_settings(config) if config else find_settings()
+        selection = settings.selection(select=_split(select), ignore=_split(ignore),
+                                       severity=_severity_overrides(severity or []))
+        result = check(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
+                       payers_dir=payers_dir or settings.payers_dir, selection=selection)
+    except InputError as exc:
+        print_errors([exc])
+        raise typer.Exit(2) from exc
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _print(result)
+    print_errors(result.errors)
+    raise typer.Exit(result.exit_code)
+
+
+def _rules() -> None:
+    """List every rule: id, slug, family, default severity and what it checks."""
+    table = Table(show_edge=False)
+    for column in ("id", "slug", "family", "severity", "summary"):
+        table.add_column(column)
+    for rule in all_rules():
+        table.add_row(rule.id, rule.slug, rule.family,
+                      f"[{SEVERITY_STYLE[rule.severity]}]{rule.severity.value}[/]", rule.doc().summary)
+    console.print(table)
+
+
+def _rule(slug: Annotated[str, typer.Argument(help="Rule slug or id, e.g. deleted-code or CC103.")]) -> None:
+    """Print one rule's documentation."""
+    try:
+        rule = get_rule(slug)
+    except KeyError as exc:
+        console.print(f"[red]no rule {slug!r}; `cleanclaim rules` lists them[/red]")
+        raise typer.Exit(2) from exc
+    doc = rule.doc()
+    parts = [f"# {rule.id} {rule.slug}", f"*{rule.family}*, default severity **{rule.severity.value}**", doc.summary]
+    for heading, body in doc.sections.items():
+        fenced = heading in {"Example", "Use instead"}
+        parts.append(f"## {heading}\n" + (f"```yaml\n{body}\n```" if fenced else body))
+    parts.append(f"## Message\n`{rule.message}`\n\n## Fix\n`{rule.fix}`")
+    console.print(Markdown("\n\n".join(parts)))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``check``, ``rules`` and ``rule`` to the CLI."""
+    app.command("check")(_check)
+    app.command("rules")(_rules)
+    app.command("rule")(_rule)

@@ -1,0 +1,71 @@
+"""``cleanclaim data status`` and ``cleanclaim data import``: what reference data is loaded, and loading CMS files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cleanclaim.diagnoses import import_order_file
+from cleanclaim.diagnoses import releases as icd10cm_releases
+from cleanclaim.errors import CleanclaimError
+from cleanclaim.refdata import RefTable, import_files, status
+
+__all__ = ["register"]
+
+
+def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
+    """Show the reference data available: the bundled subset and every imported CMS file, per table and period."""
+    entries = status()
+    diagnoses = [
+        {"table": "icd10cm", "origin": "bundled" if r.bundled else "imported",
+         "period": f"{r.name} ({r.valid_from} to {r.valid_to})", "rows": r.codes, "source": r.source_file}
+        for r in icd10cm_releases()
+    ]
+    if as_json:
+        typer.echo(json.dumps({"tables": [vars(e) for e in entries] + diagnoses}, indent=2, default=str))
+        return
+    table = Table(title="cleanclaim reference data")
+    for column in ("table", "origin", "period", "rows", "source"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for entry in entries:
+        table.add_row(entry.table, entry.origin, entry.period, str(entry.rows), entry.source)
+    for row in diagnoses:
+        table.add_row(str(row["table"]), str(row["origin"]), str(row["period"]), str(row["rows"]), str(row["source"]))
+    Console().print(table)
+
+
+def _import(
+    files: Annotated[list[Path], typer.Argument(help="CMS files or zips (PPRRVU, GPCI, LOCCO, NCCI PTP, NCCI MUE).")],
+    kind: Annotated[RefTable | None, typer.Option("--kind", help="Table type, when detection is not wanted.")] = None,
+    period: Annotated[str | None, typer.Option(
+        "--period", help="Year (2025) or quarter (2025Q4) when the file name does not say.")] = None,
+    fiscal_year: Annotated[int | None, typer.Option(
+        "--fiscal-year", help="ICD-10-CM fiscal year when the order file's name does not say.")] = None,
+) -> None:
+    """Import official CMS reference files (PFS, GPCI, NCCI PTP and MUE, ICD-10-CM order files); all or nothing
+    per file: on any error nothing of that file is written."""
+    icd = [f for f in files if "icd10cm" in f.name.lower()]
+    others = [f for f in files if f not in icd]
+    try:
+        for path in icd:
+            info = import_order_file(path, fiscal_year=fiscal_year)
+            typer.echo(f"imported {info.name}: {info.codes} codes ({info.billable} billable) from {path}")
+        results = import_files(others, kind=kind, period=period) if others else []
+    except CleanclaimError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    for result in results:
+        typer.echo(f"imported {result.kind.label} {result.period}: {result.rows} rows from {result.source_file}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``data`` command group to the CLI."""
+    group = typer.Typer(help="Reference data: what is loaded, and importing CMS files.", no_args_is_help=True)
+    group.command("status")(_status)
+    group.command("import")(_import)
+    app.add_typer(group, name="data")

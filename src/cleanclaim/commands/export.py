@@ -1,0 +1,61 @@
+"""``cleanclaim export FILE --format 837p|fhir|cms1500|superbill -o OUT``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cleanclaim.commands.coding import PayerOption, PayersDirOption
+from cleanclaim.commands.output import console, print_errors
+from cleanclaim.errors import InputError
+from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
+from cleanclaim.pricing import load_charge_master
+from cleanclaim.scrub import billable_encounters
+
+__all__ = ["register"]
+
+
+def _export(
+    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) or a folder of them.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="837p, fhir, cms1500 or superbill.")],
+    out: Annotated[Path, typer.Option("--output", "-o", help="Output file (a folder for several PDFs).")],
+    charge_master: Annotated[Path | None, typer.Option(
+        "--charge-master", help="CSV code,charge[,modifier] per unit.")] = None,
+    payer: PayerOption = None,
+    payers_dir: PayersDirOption = None,
+    sender_id: Annotated[str | None, typer.Option("--sender-id", help="837P ISA06/GS02.")] = None,
+    receiver_id: Annotated[str | None, typer.Option("--receiver-id", help="837P ISA08/GS03.")] = None,
+    receiver_name: Annotated[str | None, typer.Option("--receiver-name", help="837P 1000B name.")] = None,
+    submitter_phone: Annotated[str | None, typer.Option("--submitter-phone", help="837P 1000A PER phone.")] = None,
+    control_number: Annotated[int, typer.Option("--control-number", help="837P ISA13/GS06.")] = 1,
+    production: Annotated[bool, typer.Option("--production", help="837P usage P instead of T (test).")] = False,
+) -> None:
+    """Write claims as an X12 837P, a FHIR R4 Claim bundle, CMS-1500 PDFs or superbill PDFs.
+
+    Encounters with services but no billed lines are coded first; --charge-master fills missing charges."""
+    if fmt not in FORMATS:
+        console.print(f"[red]--format must be one of {', '.join(FORMATS)}[/red]")
+        raise typer.Exit(2)
+    try:
+        prices = load_charge_master(charge_master) if charge_master else None
+        claims, errors = billable_encounters(file, payer=payer, payers_dir=payers_dir)
+        print_errors(errors)
+        encounters = [with_charges(encounter, prices) for encounter in claims]
+        written = export_encounters(
+            encounters, fmt, out,
+            x12=X12Options(sender_id=sender_id, receiver_id=receiver_id, receiver_name=receiver_name,
+                           submitter_phone=submitter_phone, control_number=control_number, production=production),
+        )
+    except InputError as exc:
+        print_errors([exc])
+        raise typer.Exit(2) from exc
+    for path in written:
+        console.print(f"wrote {path}")
+    raise typer.Exit(2 if errors else 0)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``export`` command to the CLI."""
+    app.command("export")(_export)

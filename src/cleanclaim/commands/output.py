@@ -1,0 +1,44 @@
+"""Shared terminal output: findings and input errors look the same in every command."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+from cleanclaim.errors import InputError
+from cleanclaim.model import Finding, Severity
+
+__all__ = ["SEVERITY_STYLE", "console", "error_console", "print_errors", "print_finding", "print_json"]
+
+console = Console(highlight=False, soft_wrap=False)
+error_console = Console(stderr=True, highlight=False)
+SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+
+
+def print_finding(finding: Finding, *, indent: str = "  ") -> None:
+    head = Text(indent)
+    head.append(f"{finding.severity.value:<7}", style=SEVERITY_STYLE[finding.severity])
+    head.append(f" {finding.id} {finding.rule}", style="bold")
+    if finding.line is not None:
+        head.append(f"  line {finding.line}")
+    if finding.code:
+        head.append(f"  {finding.code}")
+    console.print(head)
+    console.print(Text(f"{indent}  {finding.message}"))
+    if finding.fix:
+        console.print(Text(f"{indent}  fix: {finding.fix}", style="green"))
+    if finding.references:
+        console.print(Text(f"{indent}  see: {'; '.join(finding.references)}", style="dim"))
+
+
+def print_errors(errors: Iterable[InputError]) -> None:
+    for error in errors:
+        error_console.print(Text(f"input error: {error}", style="bold red"))
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))

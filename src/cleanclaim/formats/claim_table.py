@@ -1,0 +1,156 @@
+"""Claim-line tables (CSV or Parquet) for batch audits: one row per billed line, rows with the same
+``encounter_id`` form one claim (columns in DESIGN.md, "Claim-line tables").
+
+Validation is columnar. A row with an unparsable date, a missing code or a negative unit count is rejected with its
+file, row and column; every other row is still checked, and rows read = rows checked + rows rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from cleanclaim.errors import InputError
+from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA
+
+__all__ = ["REQUIRED_COLUMNS", "TABLE_SUFFIXES", "ClaimTable", "read_claim_table"]
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+REQUIRED_COLUMNS = ("encounter_id", "date", "code", "units")
+OPTIONAL_COLUMNS = ("payer", "place_of_service", "patient_id", "provider_npi", "provider_discipline", "diagnoses",
+                    "modifiers", "minutes", "dx_pointers", "charge", "ndc")
+_ROW = "__row"
+
+
+@dataclass
+class ClaimTable:
+    """Accepted lines and encounters in the rule-table schemas, plus one error per rejected row and column."""
+
+    source: str
+    lines: pl.DataFrame
+    encounters: pl.DataFrame
+    errors: list[InputError] = field(default_factory=list)
+    rows_read: int = 0
+    rows_rejected: int = 0
+
+    @property
+    def rows_checked(self) -> int:
+        return self.rows_read - self.rows_rejected
+
+
+def _read_raw(path: Path) -> tuple[pl.DataFrame, int]:
+    """The file as text columns, and the offset from a 0-based data index to the row number users see."""
+    try:
+        if path.suffix.lower() == ".csv":
+            return pl.read_csv(path, infer_schema=False).with_columns(pl.all().fill_null("")), 2
+        frame = pl.read_parquet(path)
+    except (pl.exceptions.ComputeError, OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read the table: {str(exc).splitlines()[0]}", file=str(path)) from exc
+    # Parquet may carry real types and list columns; bring everything to the CSV text form, lists joined by ';'.
+    return frame.with_columns(
+        *(pl.col(name).cast(pl.List(pl.String)).list.join(";").alias(name)
+          for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)),
+    ).with_columns(
+        *(pl.col(name).cast(pl.String) for name, dtype in frame.schema.items()
+          if not isinstance(dtype, pl.List) and dtype != pl.String),
+    ).with_columns(pl.all().fill_null("")), 1
+
+
+def _problems(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row per (row, column) problem: what was expected and what was found."""
+    text = {name: pl.col(name).str.strip_chars() for name in frame.columns if name != _ROW}
+    checks: list[tuple[str, pl.Expr, str]] = [
+        ("encounter_id", text["encounter_id"] == "", "an encounter id is required"),
+        ("code", text["code"] == "", "a procedure code is required"),
+        ("date", text["date"] == "", "a date of service is required"),
+        ("date", (text["date"] != "") & text["date"].str.to_date("%Y-%m-%d", strict=False).is_null(),
+         "expected a date as YYYY-MM-DD"),
+        ("units", text["units"] == "", "a unit count is required"),
+        ("units", (text["units"] != "") & text["units"].cast(pl.Float64, strict=False).is_null(),
+         "expected a number of units"),
+        ("units", text["units"].cast(pl.Float64, strict=False) < 0, "units must not be negative"),
+        ("minutes", (text["minutes"] != "") & text["minutes"].cast(pl.Int64, strict=False).is_null(),
+         "expected whole minutes"),
+        ("minutes", text["minutes"].cast(pl.Int64, strict=False) < 0, "minutes must not be negative"),
+        ("charge", (text["charge"] != "") & text["charge"].cast(pl.Float64, strict=False).is_null(),
+         "expected a money amount"),
+        ("dx_pointers", (text["dx_pointers"] != "")
+         & ~text["dx_pointers"].str.contains(r"^\s*\d+\s*(;\s*\d+\s*)*$"),
+         "expected diagnosis pointers as numbers separated by ';'"),
+    ]
+    found = [
+        frame.filter(condition.fill_null(False)).select(
+            pl.col(_ROW), pl.lit(column).alias("column"), pl.lit(expected).alias("expected"),
+            pl.col(column).alias("value"),
+        )
+        for column, condition, expected in checks
+    ]
+    return pl.concat(found).sort(_ROW, "column")
+
+
+def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> ClaimTable:
+    """Read a CSV or Parquet claim-line table into rule tables, rejecting (and reporting) bad rows."""
+    source = Path(path)
+    if not source.exists():
+        raise InputError("file not found", file=str(source))
+    raw, offset = _read_raw(source)
+    missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
+    if missing:
+        raise InputError(f"missing required column(s) {', '.join(missing)}; a claim-line table needs "
+                         f"{', '.join(REQUIRED_COLUMNS)}", file=str(source), row=1 if offset == 2 else None)
+    frame = raw.with_columns(
+        *(pl.lit("").alias(c) for c in OPTIONAL_COLUMNS if c not in raw.columns),
+    ).with_row_index(_ROW, offset=offset)
+    problems = _problems(frame)
+    errors = [
+        InputError(f"{expected}, got {value!r}" if value else expected, file=str(source), row=row, field=column)
+        for row, column, expected, value in problems.iter_rows()
+    ]
+    rejected = problems.get_column(_ROW).unique()
+    good = frame.with_columns(
+        pl.int_range(1, pl.len() + 1).over("encounter_id").cast(pl.Int32).alias("line")
+    ).filter(~pl.col(_ROW).is_in(rejected.implode()))
+    lines = good.select(
+        pl.col("encounter_id").str.strip_chars(),
+        pl.col("line"),
+        pl.col("date").str.strip_chars().str.to_date("%Y-%m-%d"),
+        pl.when(pl.col("payer").str.strip_chars() == "").then(pl.lit(default_payer))
+        .otherwise(pl.col("payer").str.strip_chars().str.to_lowercase()).alias("payer"),
+        pl.when(pl.col("place_of_service").str.strip_chars() == "").then(pl.lit("11"))
+        .otherwise(pl.col("place_of_service").str.strip_chars().str.zfill(2)).alias("place_of_service"),
+        pl.col("patient_id").str.strip_chars(),
+        pl.col("provider_npi").str.strip_chars(),
+        pl.col("provider_discipline").str.strip_chars(),
+        pl.col("code").str.strip_chars().str.to_uppercase(),
+        _split("modifiers").list.eval(pl.element().str.to_uppercase()).alias("modifiers"),
+        pl.col("units").str.strip_chars().cast(pl.Float64),
+        pl.col("minutes").str.strip_chars().replace("", None).cast(pl.Int64),
+        _split("dx_pointers").list.eval(pl.element().cast(pl.Int64)).alias("dx_pointers"),
+        pl.col("charge").str.strip_chars().replace("", None).cast(pl.Float64),
+        pl.col("ndc").str.strip_chars().replace("", None),
+        _split("diagnoses").list.eval(pl.element().str.to_uppercase()).alias("diagnoses"),
+    )
+    encounters = (
+        lines.group_by("encounter_id", maintain_order=True)
+        .agg(pl.col("date", "payer", "place_of_service", "patient_id", "provider_npi", "provider_discipline",
+                    "diagnoses").first())
+        .with_columns(*(pl.lit(None, dtype=dtype).alias(name) for name, dtype in ENCOUNTER_SCHEMA.items()
+                        if name not in {"encounter_id", "date", "payer", "place_of_service", "patient_id",
+                                        "provider_npi", "provider_discipline", "diagnoses"}))
+        .select(list(ENCOUNTER_SCHEMA))
+    )
+    return ClaimTable(
+        source=str(source),
+        lines=lines.select(*LINE_SCHEMA, *[c for c in lines.columns if c not in LINE_SCHEMA and c != "diagnoses"]),
+        encounters=encounters,
+        errors=errors,
+        rows_read=frame.height,
+        rows_rejected=rejected.len(),
+    )
+
+
+def _split(column: str) -> pl.Expr:
+    return (pl.col(column).str.split(";").list.eval(pl.element().str.strip_chars())
+            .list.filter(pl.element() != ""))

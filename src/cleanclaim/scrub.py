@@ -1,0 +1,288 @@
+"""The two main jobs, as typed functions the CLI and the web app call: ``code`` (documented services to claim lines)
+and ``check`` (scrub billed lines against the rule catalogue). Both read the same inputs (Encounter objects, an
+encounter YAML/JSON file or folder; ``check`` also claim-line CSV/Parquet and 837P files) and never raise for a bad
+encounter or row: it is reported in ``errors`` and everything else is processed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from cleanclaim.codebook import codebook
+from cleanclaim.coding import CodedEncounter, code_encounter
+from cleanclaim.errors import InputError
+from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
+from cleanclaim.formats.encounters import EncounterFile, load_encounters
+from cleanclaim.model import Encounter, Finding, Severity
+from cleanclaim.payers import PayerProfile, load_profile
+from cleanclaim.rules.engine import RuleSelection, run_rules
+from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
+
+__all__ = ["CheckResult", "CodeResult", "Summary", "billable_encounters", "check", "code"]
+
+X12_SUFFIXES = (".837", ".x12", ".edi", ".837p")
+# Claim-file completeness (charges, ids) is checked by `check` and enforced by `export`; the coder's lines have no
+# charges yet, so these rules would only repeat that in `code`.
+NOT_FOR_CODING = frozenset({"missing-required-field", "charge-total-mismatch"})
+Source = str | Path | Encounter | Iterable[Encounter]
+
+
+@dataclass(frozen=True)
+class Summary:
+    encounters: int
+    lines: int
+    errors: int
+    warnings: int
+    info: int
+    rows_read: int | None = None
+    rows_rejected: int | None = None
+
+    def to_dict(self) -> dict[str, int]:
+        data = {"encounters": self.encounters, "lines": self.lines, "errors": self.errors,
+                "warnings": self.warnings, "info": self.info}
+        if self.rows_read is not None:
+            data["rows_read"] = self.rows_read
+            data["rows_checked"] = self.rows_read - (self.rows_rejected or 0)
+            data["rows_rejected"] = self.rows_rejected or 0
+        return data
+
+
+def _summary(findings: list[Finding], encounters: int, lines: int, rows_read: int | None = None,
+             rows_rejected: int | None = None) -> Summary:
+    count = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    return Summary(encounters, lines, count[Severity.ERROR], count[Severity.WARNING], count[Severity.INFO],
+                   rows_read, rows_rejected)
+
+
+def _exit_code(findings: list[Finding], errors: list[InputError]) -> int:
+    if errors:
+        return 2
+    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+
+
+@dataclass
+class CodeResult:
+    """Coded encounters (lines, findings, explanation) and the parts of the input that could not be read."""
+
+    encounters: list[CodedEncounter]
+    errors: list[InputError] = field(default_factory=list)
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for e in self.encounters for f in e.findings]
+
+    @property
+    def exit_code(self) -> int:
+        """0 nothing wrong, 1 error findings, 2 some input could not be read (the rest was still coded)."""
+        return _exit_code(self.findings, self.errors)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `cleanclaim code --json` contract."""
+        data: dict[str, Any] = {"encounters": [
+            {
+                "id": coded.id,
+                "lines": [line.model_dump(mode="json", include={"code", "modifiers", "units", "minutes",
+                                                                 "dx_pointers", "charge"}, exclude_none=True)
+                          for line in coded.lines],
+                "findings": [f.model_dump(mode="json") for f in coded.findings],
+                "explanation": coded.explanation,
+            }
+            for coded in self.encounters
+        ]}
+        if self.errors:
+            data["errors"] = [e.to_dict() for e in self.errors]
+        return data
+
+
+@dataclass
+class CheckResult:
+    findings: list[Finding]
+    summary: Summary
+    errors: list[InputError] = field(default_factory=list)
+    coded: list[CodedEncounter] = field(default_factory=list)
+    """Encounters that had services but no billed lines: they were coded first, and these lines were checked."""
+
+    @property
+    def exit_code(self) -> int:
+        """0 no errors, 1 errors found, 2 some input could not be read (the rest was still checked)."""
+        return _exit_code(self.findings, self.errors)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `cleanclaim check --json` contract."""
+        data: dict[str, Any] = {"findings": [f.model_dump(mode="json") for f in self.findings],
+                                "summary": self.summary.to_dict()}
+        if self.errors:
+            data["errors"] = [e.to_dict() for e in self.errors]
+        return data
+
+
+class _Profiles:
+    """Payer profiles by id, loaded once; an unknown payer becomes an input error for its encounter."""
+
+    def __init__(self, payers_dir: Path | None) -> None:
+        self.extra = [payers_dir] if payers_dir else []
+        self.cache: dict[str, PayerProfile] = {}
+
+    def get(self, payer: str) -> PayerProfile:
+        if payer not in self.cache:
+            self.cache[payer] = load_profile(payer, self.extra)
+        return self.cache[payer]
+
+
+def _read_encounters(source: Source) -> EncounterFile:
+    if isinstance(source, Encounter):
+        return EncounterFile(sources=["<python>"], encounters=[source])
+    if isinstance(source, str | Path):
+        path = Path(source)
+        if path.suffix.lower() in X12_SUFFIXES or (path.is_file() and _looks_like_x12(path)):
+            from cleanclaim.formats.x12_837p import read_837p
+
+            read = read_837p(path)
+            return EncounterFile(sources=[str(path)], encounters=read.encounters, errors=list(read.errors))
+        return load_encounters(path)
+    return EncounterFile(sources=["<python>"], encounters=list(source))
+
+
+def _looks_like_x12(path: Path) -> bool:
+    if path.suffix.lower() in {".yaml", ".yml", ".json", ".csv", ".parquet", ".pq"}:
+        return False
+    with path.open("rb") as handle:
+        return handle.read(3) == b"ISA"
+
+
+def _with_payer(encounters: list[Encounter], payer: str | None) -> list[Encounter]:
+    return [e.model_copy(update={"payer": payer}) for e in encounters] if payer else encounters
+
+
+def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: bool) -> tuple[
+        list[CodedEncounter], list[Encounter], list[InputError]]:
+    coded: list[CodedEncounter] = []
+    kept: list[Encounter] = []
+    errors: list[InputError] = []
+    for encounter in read.encounters:
+        try:
+            profile = profiles.get(encounter.payer)
+        except InputError as exc:
+            line = read.line_of(encounter.id, "payer")
+            errors.append(InputError(exc.message, file=read.sources[0] if len(read.sources) == 1 else None,
+                                     line=line, field="payer", encounter=encounter.id))
+            continue
+        if only_without_lines and (encounter.lines or not encounter.services):
+            kept.append(encounter)
+            continue
+
+        def locate(path: str, _id: str = encounter.id) -> str | None:
+            line = read.line_of(_id, path)
+            return f"line {line}" if line is not None else None
+
+        result = code_encounter(encounter, profile, locate=locate)
+        coded.append(result)
+        kept.append(result.encounter)
+    return coded, kept, errors
+
+
+def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Finding]:
+    # The coder's own decision already covers a rule for a code; the scrub adds everything else.
+    decided = {(f.rule, f.code) for f in coded.findings}
+    extra = [f for f in checked if f.encounter == coded.id and (f.rule, f.code) not in decided]
+    return [*coded.findings, *extra]
+
+
+def billable_encounters(source: Source, *, payer: str | None = None,
+                        payers_dir: Path | None = None) -> tuple[list[Encounter], list[InputError]]:
+    """Encounters ready for a claim: billed ``lines`` as given, or coded from ``services`` when there are none
+    (for export and pricing)."""
+    read = _read_encounters(source)
+    read.encounters = _with_payer(read.encounters, payer)
+    _, kept, errors = _code_all(read, _Profiles(payers_dir), only_without_lines=True)
+    return kept, [*read.errors, *errors]
+
+
+def code(
+    source: Source,
+    *,
+    payer: str | None = None,
+    as_of: dt.date | None = None,
+    payers_dir: Path | None = None,
+    selection: RuleSelection | None = None,
+) -> CodeResult:
+    """Code documented services into claim lines, then scrub the lines, so the result can be billed as it is."""
+    read = _read_encounters(source)
+    read.encounters = _with_payer(read.encounters, payer)
+    profiles = _Profiles(payers_dir)
+    coded, kept, errors = _code_all(read, profiles, only_without_lines=False)
+    if coded:
+        tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}},
+                                        as_of=as_of or dt.date.today())
+        selection = selection or RuleSelection()
+        checked = run_rules(tables, RuleSelection(select=selection.select, ignore=selection.ignore | NOT_FOR_CODING,
+                                                  severity=selection.severity))
+        for item in coded:
+            item.findings = _merge_findings(item, checked)
+    return CodeResult(coded, [*read.errors, *errors])
+
+
+def check(
+    source: Source,
+    *,
+    payer: str | None = None,
+    as_of: dt.date | None = None,
+    payers_dir: Path | None = None,
+    selection: RuleSelection | None = None,
+) -> CheckResult:
+    """Scrub claims: every enabled rule over every line. Encounters with services but no lines are coded first."""
+    as_of = as_of or dt.date.today()
+    profiles = _Profiles(payers_dir)
+    if isinstance(source, str | Path) and Path(source).suffix.lower() in TABLE_SUFFIXES:
+        return _check_table(Path(source), profiles, payer=payer, as_of=as_of, selection=selection)
+    read = _read_encounters(source)
+    read.encounters = _with_payer(read.encounters, payer)
+    coded, kept, errors = _code_all(read, profiles, only_without_lines=True)
+    tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of)
+    findings = run_rules(tables, selection)
+    coded_ids = {c.id for c in coded}
+    merged = [f for f in findings if f.encounter not in coded_ids]
+    for item in coded:
+        merged.extend(_merge_findings(item, findings))
+    order = {e.id: i for i, e in enumerate(kept)}
+    merged.sort(key=lambda f: (order.get(f.encounter or "", len(order)), f.line or 0, f.id))
+    return CheckResult(merged, _summary(merged, len(kept), tables.lines.height), [*read.errors, *errors], coded)
+
+
+def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: dt.date,
+                 selection: RuleSelection | None) -> CheckResult:
+    table = read_claim_table(path, default_payer=payer or "medicare")
+    lines, encounters, errors = table.lines, table.encounters, list(table.errors)
+    if payer:
+        lines = lines.with_columns(pl.lit(payer).alias("payer"))
+        encounters = encounters.with_columns(pl.lit(payer).alias("payer"))
+    payers: dict[str, PayerProfile] = {}
+    for payer_id in lines.get_column("payer").unique().to_list():
+        try:
+            payers[payer_id] = profiles.get(payer_id)
+        except InputError as exc:
+            errors.append(InputError(exc.message, file=str(path), field="payer"))
+    rejected = 0
+    if len(payers) < lines.get_column("payer").n_unique():
+        unknown = lines.filter(~pl.col("payer").is_in(list(payers)))
+        rejected = unknown.height
+        lines = lines.filter(pl.col("payer").is_in(list(payers)))
+        encounters = encounters.filter(pl.col("payer").is_in(list(payers)))
+    tables = Tables(
+        lines=lines,
+        encounters=encounters,
+        services=pl.DataFrame(schema=SERVICE_SCHEMA),
+        history=pl.DataFrame(schema=HISTORY_SCHEMA),
+        payers=payers,
+        as_of=as_of,
+        book=codebook(),
+    )
+    findings = run_rules(tables, selection)
+    summary = _summary(findings, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)
+    return CheckResult(findings, summary, errors)

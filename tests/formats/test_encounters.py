@@ -1,0 +1,99 @@
+"""Encounter files: the contract's three shapes, and errors that name the file, the line and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cleanclaim.errors import InputError
+from cleanclaim.formats.encounters import load_encounters, parse_encounters
+
+GOOD = """\
+id: E1
+date: 2026-03-02
+patient: {id: P1}
+provider: {npi: "1234567893", discipline: PT}
+services:
+  - code: "97110"
+    minutes: 24
+"""
+
+
+def test_single_encounter_list_and_encounters_key_forms() -> None:
+    assert [e.id for e in parse_encounters(GOOD, "one.yaml").encounters] == ["E1"]
+    listed = "- " + GOOD.replace("\n", "\n  ").rstrip() + "\n"
+    assert [e.id for e in parse_encounters(listed, "list.yaml").encounters] == ["E1"]
+    keyed = "encounters:\n  - " + GOOD.replace("\n", "\n    ").rstrip() + "\n"
+    assert [e.id for e in parse_encounters(keyed, "keyed.yaml").encounters] == ["E1"]
+
+
+def test_json_file(tmp_path: Path) -> None:
+    path = tmp_path / "e.json"
+    path.write_text('{"encounters": [{"id": "J1", "date": "2026-03-02", "patient": {"id": "P"}, '
+                    '"provider": {"npi": "1234567893", "discipline": "OT"}}]}')
+    assert [e.id for e in load_encounters(path).encounters] == ["J1"]
+
+
+def test_bad_encounter_is_reported_with_line_and_field_and_others_are_kept() -> None:
+    text = ("encounters:\n"
+            "  - id: E1\n    date: 2026-03-02\n    patient: {id: P1}\n"
+            "    provider: {npi: \"1234567893\", discipline: PT}\n"
+            "    services:\n      - code: \"97110\"\n        minutes: -3\n"
+            "  - id: E2\n    date: 2026-03-02\n    patient: {id: P2}\n"
+            "    provider: {npi: \"1234567893\", discipline: PT}\n")
+    result = parse_encounters(text, "visits.yaml")
+    assert [e.id for e in result.encounters] == ["E2"]
+    (error,) = result.errors
+    assert (error.file, error.line, error.field, error.encounter) == ("visits.yaml", 8, "services.0.minutes", "E1")
+    assert "greater than or equal to 0" in error.message
+    assert str(error).startswith("visits.yaml:8: encounter E1, field services.0.minutes:")
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (("date: 2026-03-02\n", ""), "date", "is required"),
+        (("minutes: 24", "minutes: 12.5"), "services.0.minutes", "valid integer"),
+        (("discipline: PT", "discipline: wizard"), "provider.discipline", "wizard"),
+        (("services:", "servics:"), "servics", "not a field"),
+    ],
+)
+def test_field_errors(change: tuple[str, str], field: str, words: str) -> None:
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    assert result.encounters == []
+    assert any(e.field == field and words in e.message for e in result.errors), [str(e) for e in result.errors]
+
+
+def test_duplicate_ids_are_rejected() -> None:
+    text = "- " + GOOD.replace("\n", "\n  ").rstrip() + "\n- " + GOOD.replace("\n", "\n  ").rstrip() + "\n"
+    result = parse_encounters(text, "dup.yaml")
+    assert len(result.encounters) == 1
+    assert "used twice" in result.errors[0].message
+
+
+def test_malformed_yaml_raises_with_line() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_encounters("id: E1\ndate: [2026\n  oops: {\n", "broken.yaml")
+    assert caught.value.file == "broken.yaml"
+    assert caught.value.line is not None
+    assert "not valid YAML" in caught.value.message
+
+
+def test_directory_reads_every_file_and_reports_unreadable_ones(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text("id: [\n")
+    result = load_encounters(tmp_path)
+    assert [e.id for e in result.encounters] == ["E1"]
+    assert result.errors[0].file is not None
+    assert result.errors[0].file.endswith("b.yaml")
+
+
+def test_missing_file() -> None:
+    with pytest.raises(InputError, match="file not found"):
+        load_encounters("no/such/file.yaml")
+
+
+def test_locations_point_at_service_fields() -> None:
+    result = parse_encounters(GOOD, "one.yaml")
+    assert result.line_of("E1", "services.0.minutes") == 7

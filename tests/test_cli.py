@@ -1,0 +1,163 @@
+"""The command line: the JSON contract, exit codes 0/1/2, and the generated rule docs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cleanclaim.cli import app
+
+EXAMPLES = Path(__file__).parent.parent / "examples"
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    """Exit status and what was printed; with --json only standard output (input errors go to standard error)."""
+    result = runner.invoke(app, list(args), env={"COLUMNS": "200"})
+    return result.exit_code, result.stdout if "--json" in args else result.output
+
+
+def test_code_json_follows_the_contract() -> None:
+    status, output = run("code", str(EXAMPLES / "pt-visit-97535.yaml"), "--json", "--as-of", "2026-04-01")
+    data = json.loads(output)
+    (encounter,) = data["encounters"]
+    assert encounter["id"] == "PT-2026-0302-01"
+    assert encounter["lines"][0] == {"code": "97535", "modifiers": ["GP"], "units": 2, "minutes": 23,
+                                     "dx_pointers": [1, 2, 3]}
+    assert [line["code"] for line in encounter["lines"]] == ["97535", "97116", "97110"]
+    assert sum(line["units"] for line in encounter["lines"]) == 4
+    assert encounter["explanation"][0].startswith("Total timed minutes 53 → 4 units")
+    assert status in (0, 1)
+    assert status == (1 if any(f["severity"] == "error" for f in encounter["findings"]) else 0)
+
+
+def test_code_human_output_shows_lines_and_arithmetic() -> None:
+    status, output = run("code", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "2026-04-01")
+    assert "96158" in output
+    assert "96159" in output
+    assert "45 min" in output
+
+
+def test_code_exit_2_and_message_for_unreadable_input(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("encounters:\n  - id: E1\n    patient: {id: P1}\n    provider: {npi: \"1234567893\", discipline: PT}\n")
+    status, output = run("code", str(bad))
+    assert status == 2
+    assert "bad.yaml:2" in output
+    assert "field date" in output
+
+
+def test_code_unknown_payer_is_an_input_error(tmp_path: Path) -> None:
+    status, output = run("code", str(EXAMPLES / "hbai-intervention.yaml"), "--payer", "acme")
+    assert status == 2
+    assert "unknown payer profile 'acme'" in output
+
+
+def test_check_json_summary_and_exit_code_1_for_errors() -> None:
+    status, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--json",
+                         "--as-of", "2026-04-01")
+    data = json.loads(output)
+    slugs = {f["rule"] for f in data["findings"]}
+    assert "deleted-code" in slugs
+    deleted = next(f for f in data["findings"] if f["rule"] == "deleted-code" and f["code"] == "96150")
+    assert deleted["id"] == "CC103"
+    assert "96156" in deleted["fix"]
+    assert set(deleted) == {"rule", "id", "severity", "encounter", "line", "code", "message", "fix", "references"}
+    assert data["summary"]["errors"] == sum(1 for f in data["findings"] if f["severity"] == "error")
+    assert data["summary"]["encounters"] == 1
+    assert data["summary"]["lines"] == 3
+    assert status == 1
+
+
+def test_check_select_and_ignore() -> None:
+    _, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--json", "--as-of",
+                    "2026-04-01", "--select", "deleted-code")
+    assert {f["rule"] for f in json.loads(output)["findings"]} == {"deleted-code"}
+    status, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--json", "--as-of",
+                         "2026-04-01", "--ignore", "deleted-code")
+    assert "deleted-code" not in {f["rule"] for f in json.loads(output)["findings"]}
+
+
+def test_check_severity_override_changes_exit_code(tmp_path: Path) -> None:
+    visit = tmp_path / "v.yaml"
+    visit.write_text("id: E1\ndate: 2026-03-02\npatient: {id: P1}\nprovider: {npi: \"1234567893\", discipline: PT}\n"
+                     "diagnoses: [M62.81]\nlines: [{code: \"96152\", units: 1, dx_pointers: [1]}]\n")
+    status, _ = run("check", str(visit), "--select", "deleted-code", "--as-of", "2026-04-01")
+    assert status == 1
+    status, _ = run("check", str(visit), "--select", "deleted-code", "--severity", "deleted-code=warning",
+                    "--as-of", "2026-04-01")
+    assert status == 0
+
+
+def test_check_csv_reports_bad_rows_and_checks_the_rest(tmp_path: Path) -> None:
+    table = tmp_path / "claims.csv"
+    table.write_text("encounter_id,date,code,units,minutes,modifiers,diagnoses,dx_pointers\n"
+                     "E1,2026-03-02,96152,1,30,,M62.81,1\n"
+                     "E2,not-a-date,97110,1,15,GP,M62.81,1\n")
+    status, output = run("check", str(table), "--json", "--as-of", "2026-04-01", "--select", "deleted-code")
+    data = json.loads(output)
+    assert data["summary"]["rows_read"] == 2
+    assert data["summary"]["rows_rejected"] == 1
+    assert data["summary"]["rows_checked"] == 1
+    assert [f["encounter"] for f in data["findings"]] == ["E1"]
+    assert data["errors"][0]["row"] == 3
+    assert data["errors"][0]["field"] == "date"
+    assert status == 2
+
+
+def test_rules_and_rule_docs_come_from_the_rule_objects() -> None:
+    status, output = run("rules")
+    assert status == 0
+    assert "CC103" in output
+    assert "deleted-code" in output
+    status, output = run("rule", "deleted-code")
+    assert status == 0
+    for heading in ("What it checks", "Why it matters", "Example", "Use instead", "References"):
+        assert heading in output
+    assert run("rule", "no-such-rule")[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "date", "status", "words"),
+    [("96150", "2026-01-01", 1, "deleted on 2020-01-01"), ("96150", "2019-12-31", 0, "valid on 2019-12-31"),
+     ("G0136", "2026-02-01", 0, "physical activity"), ("G0136", "2025-02-01", 0, "social-needs"),
+     ("97999", "2026-01-01", 1, "not in cleanclaim's code book"), ("9711", "2026-01-01", 1, "not a valid")],
+)
+def test_lookup(code: str, date: str, status: int, words: str) -> None:
+    got_status, output = run("lookup", code, "--date", date)
+    assert got_status == status
+    assert words in output
+    if code == "96150" and status == 1:
+        assert "use 96156" in output
+
+
+def test_export_every_format(tmp_path: Path) -> None:
+    charges = tmp_path / "charges.csv"
+    charges.write_text("code,charge\n97535,48.00\n97116,46.00\n97110,44.00\n")
+    source = str(EXAMPLES / "pt-visit-97535.yaml")
+    status, output = run("export", source, "-f", "837p", "-o", str(tmp_path / "c.837"), "--charge-master",
+                         str(charges))
+    assert status == 0, output
+    text = (tmp_path / "c.837").read_text()
+    assert text.startswith("ISA")
+    assert "SV1*HC:97535:GP*96*UN*2" in text
+    status, output = run("export", source, "-f", "fhir", "-o", str(tmp_path / "c.json"), "--charge-master",
+                         str(charges))
+    assert status == 0, output
+    assert json.loads((tmp_path / "c.json").read_text())["resourceType"] == "Bundle"
+    for fmt in ("cms1500", "superbill"):
+        status, output = run("export", source, "-f", fmt, "-o", str(tmp_path / f"{fmt}.pdf"), "--charge-master",
+                             str(charges))
+        assert status == 0, output
+        assert (tmp_path / f"{fmt}.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_export_without_charges_lists_what_is_missing_and_writes_nothing(tmp_path: Path) -> None:
+    target = tmp_path / "c.837"
+    status, output = run("export", str(EXAMPLES / "pt-visit-97535.yaml"), "-f", "837p", "-o", str(target))
+    assert status == 2
+    assert "charge" in output
+    assert not target.exists()

@@ -1,0 +1,57 @@
+"""cleanclaim.toml and [tool.cleanclaim]: rule selection and severities an organisation sets once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cleanclaim.errors import InputError
+from cleanclaim.model import Severity
+from cleanclaim.rules.registry import get_rule
+from cleanclaim.settings import find_settings, load_settings
+
+
+def test_cleanclaim_toml_is_found_from_a_subdirectory(tmp_path: Path) -> None:
+    (tmp_path / "cleanclaim.toml").write_text('ignore = ["category-iii-code"]\npayer = "commercial"\n'
+                                              'payers_dir = "payers"\n[severity]\nmissing-minutes = "error"\n')
+    nested = tmp_path / "a" / "b"
+    nested.mkdir(parents=True)
+    settings = find_settings(nested)
+    assert settings.payer == "commercial"
+    assert settings.payers_dir == tmp_path / "payers"
+    selection = settings.selection()
+    assert not selection.enabled(get_rule("category-iii-code"))
+    assert selection.enabled(get_rule("deleted-code"))
+    assert selection.severity_of(get_rule("missing-minutes")) is Severity.ERROR
+
+
+def test_pyproject_tool_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n[tool.cleanclaim]\nselect = ["code validity"]\n')
+    selection = find_settings(tmp_path).selection()
+    assert selection.enabled(get_rule("deleted-code"))
+    assert not selection.enabled(get_rule("missing-minutes"))
+
+
+def test_command_line_wins_over_the_file(tmp_path: Path) -> None:
+    (tmp_path / "cleanclaim.toml").write_text('select = ["deleted-code"]\n[severity]\ndeleted-code = "warning"\n')
+    selection = find_settings(tmp_path).selection(select=["CC304"], severity={"deleted-code": Severity.INFO})
+    assert selection.enabled(get_rule("missing-minutes"))
+    assert not selection.enabled(get_rule("deleted-code"))
+    assert selection.severity_of(get_rule("deleted-code")) is Severity.INFO
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [('[severity]\ndeleted-code = "fatal"\n', "error, warning or info"), ('ignore = "x"\n', "must be a list"),
+     ('colour = "red"\n', "unknown setting"), ("ignore = [\n", "not valid TOML")],
+)
+def test_bad_settings_are_input_errors(tmp_path: Path, text: str, words: str) -> None:
+    path = tmp_path / "cleanclaim.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=words):
+        load_settings(path)
+
+
+def test_no_settings_file_means_defaults(tmp_path: Path) -> None:
+    assert find_settings(tmp_path).selection().enabled(get_rule("deleted-code"))
