@@ -48,6 +48,7 @@ __all__ = [
     "DiagnosisLookup",
     "DiagnosisStatus",
     "ReleaseInfo",
+    "classify_diagnoses",
     "diagnosis_frame",
     "fiscal_year_of",
     "format_diagnosis",
@@ -55,6 +56,7 @@ __all__ = [
     "is_diagnosis_format",
     "lookup_diagnosis",
     "normalize_diagnosis",
+    "normalized_diagnosis_expr",
     "releases",
 ]
 
@@ -84,7 +86,7 @@ class ReleaseInfo:
     """One ICD-10-CM release cleanclaim can look codes up in, and the dates of service it answers for."""
 
     name: str
-    """What findings cite, e.g. "ICD-10-CM FY2026"."""
+    """What findings cite: "ICD-10-CM FY2027", or "ICD-10-CM FY2026 April update" for a mid-year file."""
     fiscal_year: int
     valid_from: dt.date
     valid_to: dt.date
@@ -208,7 +210,10 @@ def _bundled_releases() -> tuple[ReleaseInfo, ...]:
         if not entry.name.endswith(".meta.json"):
             continue
         where = f"cleanclaim/codebook/icd10cm/{entry.name}"
-        meta = json.loads(entry.read_text(encoding="utf-8"))
+        try:
+            meta = json.loads(entry.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise DataError(f"{where}: not valid JSON ({exc})") from exc
         data_file = str(meta.get("data_file", ""))
         if not folder.joinpath(data_file).is_file():
             raise DataError(f"{where}: names data file {data_file!r}, which is not in the package")
@@ -243,7 +248,10 @@ def _imported_releases(folder: str) -> tuple[ReleaseInfo, ...]:
 
 
 def releases(data_dir: Path | None = None) -> list[ReleaseInfo]:
-    """Every release lookups can use (bundled and imported), oldest first; for ``cleanclaim data status``."""
+    """Every release lookups can use (bundled and imported), oldest first; for ``cleanclaim data status``.
+
+    The import folder is read once per process (and again after :func:`import_order_file`).
+    """
     found = [*_bundled_releases(), *_imported_releases(str(_import_dir(data_dir)))]
     return sorted(found, key=lambda r: (r.valid_from, r.data_effective, not r.bundled, r.created))
 
@@ -441,8 +449,8 @@ def diagnosis_frame(data_dir: Path | None = None) -> pl.DataFrame:
     Columns: ``code`` (no dot), ``billable``, ``description``, ``release``, ``fiscal_year``, ``valid_from``,
     ``valid_to`` (inclusive). The date ranges of different releases never overlap, so joining on ``code``
     and filtering ``valid_from <= date <= valid_to`` gives at most one row per claim diagnosis; a code with
-    no row for its date is unknown on that date (or the date is outside every release: see
-    :func:`lookup_diagnosis`).
+    no row for its date is unknown on that date, or the date is outside every loaded release
+    (:func:`classify_diagnoses` tells the two apart and picks the nearest release, as lookups do).
     """
     return _frame_for(tuple(releases(data_dir)))
 
@@ -464,6 +472,96 @@ def _frame_for(available: tuple[ReleaseInfo, ...]) -> pl.DataFrame:
     return pl.concat(parts, how="vertical")
 
 
+def normalized_diagnosis_expr(column: str) -> pl.Expr:
+    """:func:`normalize_diagnosis` as a Polars expression, for whole columns of claim diagnoses."""
+    compact = pl.col(column).str.replace_all(r"\s", "").str.to_uppercase()
+    dot_after_category = (compact.str.slice(3, 1) == ".") & (compact.str.count_matches(r"\.", literal=False) == 1)
+    return pl.when(dot_after_category).then(compact.str.slice(0, 3) + compact.str.slice(4)).otherwise(compact)
+
+
+def classify_diagnoses(
+    frame: pl.DataFrame,
+    *,
+    code: str = "diagnosis",
+    date: str = "date",
+    data_dir: Path | None = None,
+) -> pl.DataFrame:
+    """:func:`lookup_diagnosis` for a whole table: one answer per row, by each row's date of service.
+
+    Adds ``dx_code`` (normalised), ``dx_status`` (a :class:`DiagnosisStatus` value), ``dx_description``,
+    ``dx_example_child`` (dotted, for headers), ``dx_release``, ``dx_covers_date`` and ``dx_release_note``
+    (why the release may not fit the date). Rows with no code or no date get nulls, never a guess. The
+    release is chosen once per distinct date and the header examples once per distinct header, not per row.
+    """
+    available = releases(data_dir)
+    dates = frame.select(pl.col(date).cast(pl.Date).unique().drop_nulls()).to_series().to_list()
+    picks = [(d, *_choose(available, d)) for d in dates]
+    by_date = pl.DataFrame(
+        {
+            "__date": dates,
+            "__release": [available.index(r) for _, r, _ in picks],
+            "dx_release": [r.name for _, r, _ in picks],
+            "dx_covers_date": [covers for _, _, covers in picks],
+            "dx_release_note": [_coverage_note(r, d, covers) for d, r, covers in picks],
+        },
+        schema={"__date": pl.Date, "__release": pl.Int32, "dx_release": pl.String, "dx_covers_date": pl.Boolean,
+                "dx_release_note": pl.String},
+    )
+    used = sorted(set(by_date["__release"].to_list()))
+    codes = pl.concat(
+        [
+            _table(available[index]).frame.select(
+                pl.col("code").alias("dx_code"),
+                pl.col("billable").alias("__billable"),
+                pl.col("description").alias("dx_description"),
+                pl.lit(index, dtype=pl.Int32).alias("__release"),
+            )
+            for index in used
+        ]
+        or [pl.DataFrame(schema={"dx_code": pl.String, "__billable": pl.Boolean, "dx_description": pl.String,
+                                 "__release": pl.Int32})],
+        how="vertical",
+    )
+    shaped = normalized_diagnosis_expr(code)
+    joined = (
+        frame.with_columns(shaped.alias("dx_code"), pl.col(date).cast(pl.Date).alias("__date"))
+        .join(by_date, on="__date", how="left")
+        .join(codes, on=["dx_code", "__release"], how="left")
+    )
+    status = (
+        pl.when(pl.col("dx_code").is_null() | pl.col("__release").is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .when(~pl.col("dx_code").str.contains(_SHAPE.pattern))
+        .then(pl.lit(DiagnosisStatus.INVALID_FORMAT.value))
+        .when(pl.col("__billable").is_null())
+        .then(pl.lit(DiagnosisStatus.UNKNOWN.value))
+        .when(pl.col("__billable"))
+        .then(pl.lit(DiagnosisStatus.BILLABLE.value))
+        .otherwise(pl.lit(DiagnosisStatus.NOT_BILLABLE.value))
+    )
+    joined = joined.with_columns(status.alias("dx_status"))
+    headers = joined.filter(pl.col("dx_status") == DiagnosisStatus.NOT_BILLABLE.value).select(
+        "dx_code", "__release").unique()
+    examples = pl.DataFrame(
+        {
+            "dx_code": headers["dx_code"].to_list(),
+            "__release": headers["__release"].to_list(),
+            "dx_example_child": [
+                _children(_table(available[index]), header)[1]
+                for header, index in headers.iter_rows()
+            ],
+        },
+        schema={"dx_code": pl.String, "__release": pl.Int32, "dx_example_child": pl.String},
+    )
+    return (
+        joined.join(examples, on=["dx_code", "__release"], how="left")
+        .with_columns(pl.when(pl.col("dx_status") == DiagnosisStatus.INVALID_FORMAT.value)
+                      .then(pl.lit(None, dtype=pl.String)).otherwise(pl.col("dx_description"))
+                      .alias("dx_description"))
+        .drop("__date", "__release", "__billable")
+    )
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Importing a CMS order file
 
@@ -475,7 +573,12 @@ def _read_order_source(path: Path) -> tuple[str, bytes]:
     if not zipfile.is_zipfile(path):
         return path.name, path.read_bytes()
     with zipfile.ZipFile(path) as archive:
-        members = [m for m in archive.namelist() if _ORDER_MEMBER.search(m.rsplit("/", 1)[-1])]
+        # The zip also holds the addenda (changes since last year) in the same layout: not a full release.
+        members = [
+            m
+            for m in archive.namelist()
+            if _ORDER_MEMBER.search(m.rsplit("/", 1)[-1]) and "addenda" not in m.lower()
+        ]
         if len(members) != 1:
             found = ", ".join(members) or "none"
             raise InputError(
@@ -488,7 +591,7 @@ def _read_order_source(path: Path) -> tuple[str, bytes]:
 
 def _decode(data: bytes, source: str) -> str:
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
     try:

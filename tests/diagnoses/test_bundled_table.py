@@ -44,8 +44,9 @@ def test_sidecar_names_source_release_window_and_licence() -> None:
     assert (release.codes, release.billable, release.fiscal_year) == (meta["codes"], meta["billable"], 2026)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # simple-icd-10-cm uses importlib's legacy API
 def test_shipped_table_agrees_with_simple_icd_10_cm() -> None:
-    import simple_icd_10_cm as icd  # dev extra; the only place cleanclaim imports it
+    import simple_icd_10_cm as icd  # type: ignore[import-untyped]  # dev extra, tests only
     _, data = _meta()
     rows = [row.split("\t") for row in gzip.decompress(data.read_bytes()).decode("utf-8").splitlines()[1:]]
     library_codes = {c for c in icd.get_all_codes(with_dots=True) if icd.is_category_or_subcategory(c)}

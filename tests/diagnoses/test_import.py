@@ -11,6 +11,7 @@ import pytest
 
 from cleanclaim.diagnoses import (
     DiagnosisStatus,
+    classify_diagnoses,
     diagnosis_frame,
     import_order_file,
     lookup_diagnosis,
@@ -101,6 +102,7 @@ def test_import_from_the_cms_zip(tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w") as zipped:
         zipped.writestr("Code Descriptions/icd10cm_codes_2027.txt", "E119    Type 2 diabetes\n")
         zipped.writestr("Code Descriptions/icd10cm_order_2027.txt", text)
+        zipped.writestr("Code Descriptions/icd10cm_order_addenda_2027.txt", text.splitlines()[4] + "\n")
     info = import_order_file(archive)
     assert info.fiscal_year == 2027
     assert "icd10cm_order_2027.txt" in info.source_file
@@ -221,3 +223,28 @@ def test_an_imported_april_update_replaces_the_bundled_one(tmp_path: Path) -> No
     assert may.status is DiagnosisStatus.UNKNOWN  # the user's file wins over the bundled copy of the same update
     assert not may.release_info.bundled
     assert lookup_diagnosis("M62.81", dt.date(2026, 5, 1)).billable
+
+
+def test_classify_diagnoses_answers_like_lookup_for_every_row(tmp_path: Path) -> None:
+    import_order_file(write_order_file(tmp_path))
+    given = ["m62.81", "M62", "I42.00", "I42.00", "Z71.3", "M6.281", None, "E11.9"]
+    dates = [dt.date(2026, 5, 1), dt.date(2026, 11, 1), dt.date(2026, 5, 1), dt.date(2026, 11, 1),
+             dt.date(2027, 12, 1), dt.date(2026, 5, 1), dt.date(2026, 5, 1), None]
+    lines = pl.DataFrame({"line": range(1, 9), "diagnosis": given, "date": dates},
+                         schema={"line": pl.Int64, "diagnosis": pl.String, "date": pl.Date})
+    result = classify_diagnoses(lines)
+    assert result["line"].to_list() == list(range(1, 9))  # every row kept, in order
+    for row in result.filter(pl.col("diagnosis").is_not_null() & pl.col("date").is_not_null()).iter_rows(
+        named=True
+    ):
+        expected = lookup_diagnosis(row["diagnosis"], row["date"])
+        assert row["dx_status"] == expected.status.value, row
+        assert row["dx_release"] == expected.release, row
+        assert row["dx_covers_date"] == expected.covers_date, row
+        assert row["dx_description"] == expected.description, row
+        assert row["dx_example_child"] == expected.example_child, row
+    assert result["dx_status"].to_list()[:6] == [
+        "billable", "not_billable", "unknown", "billable", "unknown", "invalid_format"
+    ]
+    assert result["dx_status"].to_list()[6:] == [None, None]  # no code, no date: no guess
+    assert result["dx_covers_date"].to_list()[4] is False

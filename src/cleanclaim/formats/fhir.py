@@ -5,7 +5,7 @@ either as contained resources (:func:`to_fhir_claim`, one self-sufficient docume
 collection Bundle (:func:`to_fhir_bundle`, where one patient or provider seen in several encounters is written
 once). Code systems follow the HL7 terminology and the CARIN Blue Button IG:
 
-- ICD-10-CM ``http://hl7.org/fhir/sid/icd-10-cm``, codes written with their dot (HL7 code system page);
+- ICD-10-CM ``http://hl7.org/fhir/sid/icd-10-cm``, codes written with their dot, as HL7's code system writes them;
 - CPT ``http://www.ama-assn.org/go/cpt`` and HCPCS Level II ``https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets``,
   chosen by the code's shape; modifiers from the same two systems, as in CARIN BB's value set
   AMACPTCMSHCPCSModifiers (https://hl7.org/fhir/us/carin-bb/ValueSet-AMACPTCMSHCPCSModifiers.html):
@@ -29,6 +29,7 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claim import Claim
 
 from cleanclaim.codebook import CodeKind, kind_from_format
+from cleanclaim.diagnoses import format_diagnosis
 from cleanclaim.errors import InputError
 from cleanclaim.model import Address, ClaimLine, Encounter, Provider
 
@@ -39,7 +40,11 @@ __all__ = [
     "NPI_SYSTEM",
     "POS_SYSTEM",
     "TAX_ID_SYSTEM",
+    "bundle_json",
     "claim_json",
+    "missing_fields",
+    "modifier_system",
+    "procedure_system",
     "to_fhir_bundle",
     "to_fhir_claim",
 ]
@@ -75,12 +80,6 @@ def procedure_system(code: str) -> str | None:
 
 def modifier_system(modifier: str) -> str:
     return CPT_SYSTEM if re.fullmatch(r"\d{2}", modifier) else HCPCS_SYSTEM
-
-
-def dotted_icd10(code: str) -> str:
-    """ICD-10-CM with its dot after the category (M6281 -> M62.81), as the HL7 code system writes codes."""
-    bare = code.strip().upper().replace(".", "")
-    return f"{bare[:3]}.{bare[3:]}" if len(bare) > 3 else bare
 
 
 def missing_fields(encounter: Encounter) -> list[str]:
@@ -179,7 +178,8 @@ def _parts(encounter: Encounter) -> list[_Part]:
     patient = encounter.patient
     billing = encounter.billing_provider
     subscriber = encounter.subscriber
-    assert billing is not None and subscriber is not None  # checked by _require_complete
+    assert billing is not None, "checked by _require_complete"
+    assert subscriber is not None, "checked by _require_complete"
     patient_resource: dict[str, Any] = {
         "resourceType": "Patient",
         "identifier": [{"type": _coding(_IDENTIFIER_TYPE_SYSTEM, "MR"), "value": patient.id}],
@@ -234,7 +234,8 @@ def _wire(parts: Sequence[_Part], ref: Callable[[str], str]) -> list[_Part]:
 
 def _item(sequence: int, line: ClaimLine, encounter: Encounter, care_team: dict[str, int]) -> dict[str, Any]:
     system = procedure_system(line.code)
-    assert system is not None and line.charge is not None  # checked by _require_complete
+    assert system is not None, "checked by _require_complete"
+    assert line.charge is not None, "checked by _require_complete"
     item: dict[str, Any] = {
         "sequence": sequence,
         "careTeamSequence": [care_team[line.rendering_npi or encounter.provider.npi]],
@@ -276,7 +277,7 @@ def _claim(encounter: Encounter, created: dt.date, parts: Sequence[_Part], ref: 
             for npi, number in care_team.items()
         ],
         "diagnosis": [
-            {"sequence": number, "diagnosisCodeableConcept": _coding(ICD10CM_SYSTEM, dotted_icd10(code))}
+            {"sequence": number, "diagnosisCodeableConcept": _coding(ICD10CM_SYSTEM, format_diagnosis(code))}
             for number, code in enumerate(encounter.diagnoses, start=1)
         ],
         "insurance": [{"sequence": 1, "focal": True, "coverage": {"reference": ref("coverage")}}],
@@ -325,9 +326,10 @@ def to_fhir_bundle(encounters: Iterable[Encounter], *, created: dt.date | None =
         for part in parts:
             resource = {**part.resource, "id": _entry_uuid(part.key)}
             if part.key in entries and entries[part.key] != resource:
+                kind, _, identity = part.key.partition("/")
                 raise InputError(
-                    f"{part.key.split('/')[0]} {part.key} differs from the one in encounter "
-                    f"{first_seen[part.key]}; make them agree before writing one bundle",
+                    f"{kind} {identity} differs from the one in encounter {first_seen[part.key]}; "
+                    "make them agree before writing one bundle",
                     encounter=encounter.id,
                 )
             entries.setdefault(part.key, resource)
@@ -342,3 +344,8 @@ def to_fhir_bundle(encounters: Iterable[Encounter], *, created: dt.date | None =
 def claim_json(encounter: Encounter, *, created: dt.date | None = None) -> str:
     """The contained-resources Claim as FHIR JSON."""
     return to_fhir_claim(encounter, created=created).model_dump_json(by_alias=True, exclude_none=True)
+
+
+def bundle_json(encounters: Iterable[Encounter], *, created: dt.date | None = None) -> str:
+    """The collection Bundle as FHIR JSON."""
+    return to_fhir_bundle(encounters, created=created).model_dump_json(by_alias=True, exclude_none=True)

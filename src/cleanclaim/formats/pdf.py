@@ -19,10 +19,13 @@ from cleanclaim.errors import InputError
 from cleanclaim.model import ClaimLine, Encounter
 
 __all__ = [
+    "DIAGNOSIS_LETTERS",
     "Destination",
     "diagnosis_letter",
     "line_date",
     "money_text",
+    "new_canvas",
+    "paper_line_gaps",
     "pointer_letters",
     "require",
     "units_text",

@@ -28,7 +28,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
-from cleanclaim.formats.fhir import dotted_icd10
+from cleanclaim.diagnoses import normalize_diagnosis
 from cleanclaim.formats.pdf import (
     Destination,
     line_date,
@@ -96,8 +96,9 @@ _TOP = 106.0
 
 def _patient_part() -> list[Box]:
     y = _TOP
-    boxes = _row(y, _ROW, [("1", "1. MEDICARE MEDICAID TRICARE CHAMPVA GROUP HEALTH PLAN FECA BLK LUNG OTHER", _L, _R),
-                           ("1a", "1a. INSURED'S I.D. NUMBER (For Program in Item 1)", _R, _END)])
+    boxes = _row(y, _ROW, [
+        ("1", "1. MEDICARE MEDICAID TRICARE CHAMPVA GROUP HEALTH PLAN FECA BLK LUNG OTHER", _L, _R),
+        ("1a", "1a. INSURED'S I.D. NUMBER (For Program in Item 1)", _R, _END)])
     y += _ROW
     boxes += _row(y, _ROW, [("2", "2. PATIENT'S NAME (Last Name, First Name, Middle Initial)", _L, _M),
                             ("3", "3. PATIENT'S BIRTH DATE (MM DD YYYY) / SEX", _M, _R),
@@ -111,7 +112,8 @@ def _patient_part() -> list[Box]:
                             ("7city", "CITY", _R, _END - 42), ("7state", "STATE", _END - 42, _END)])
     boxes += [Box("8", "8. RESERVED FOR NUCC USE", FORM_X + _M, y, _R - _M, 2 * _ROW)]
     y += _ROW
-    boxes += _row(y, _ROW, [("5zip", "ZIP CODE", _L, _M - 112), ("5phone", "TELEPHONE (Include Area Code)", _M - 112, _M),
+    boxes += _row(y, _ROW, [("5zip", "ZIP CODE", _L, _M - 112),
+                            ("5phone", "TELEPHONE (Include Area Code)", _M - 112, _M),
                             ("7zip", "ZIP CODE", _R, _END - 112),
                             ("7phone", "TELEPHONE (Include Area Code)", _END - 112, _END)])
     y += _ROW
@@ -123,7 +125,8 @@ def _patient_part() -> list[Box]:
                             ("10a", "a. EMPLOYMENT? (Current or Previous)", _M, _R),
                             ("11a", "a. INSURED'S DATE OF BIRTH (MM DD YYYY) / SEX", _R, _END)])
     y += _ROW
-    boxes += _row(y, _ROW, [("9b", "b. RESERVED FOR NUCC USE", _L, _M), ("10b", "b. AUTO ACCIDENT? PLACE (State)", _M, _R),
+    boxes += _row(y, _ROW, [("9b", "b. RESERVED FOR NUCC USE", _L, _M),
+                            ("10b", "b. AUTO ACCIDENT? PLACE (State)", _M, _R),
                             ("11b", "b. OTHER CLAIM ID (Designated by NUCC)", _R, _END)])
     y += _ROW
     boxes += _row(y, _ROW, [("9c", "c. RESERVED FOR NUCC USE", _L, _M), ("10c", "c. OTHER ACCIDENT?", _M, _R),
@@ -267,7 +270,7 @@ def _y(top: float) -> float:
 
 def _fitted_size(text: str, font: str, size: float, width: float) -> float:
     """Shrink long text to fit its box rather than cut it: nothing on a claim may be silently dropped."""
-    needed = stringWidth(text, font, size)
+    needed = float(stringWidth(text, font, size))
     return size if needed <= width else size * width / needed
 
 
@@ -313,7 +316,7 @@ def _checkbox(canvas: Canvas, x: float, top: float, text: str, checked: bool, si
     canvas.setFillColor(FORM_RED)
     canvas.setFont(LABEL_FONT, size)
     canvas.drawString(x + 8, _y(top + 5), text)
-    return x + 8 + stringWidth(text, LABEL_FONT, size) + 5
+    return x + 8 + float(stringWidth(text, LABEL_FONT, size)) + 5
 
 
 def _draw_grid(canvas: Canvas) -> None:
@@ -421,9 +424,9 @@ def _address_values(canvas: Canvas, prefix: str, address: Address) -> None:
 
 def _draw_header_values(canvas: Canvas, encounter: Encounter, page: int, pages: int) -> None:
     patient, subscriber, billing = encounter.patient, encounter.subscriber, encounter.billing_provider
-    assert subscriber is not None  # noqa: S101 - checked by _gaps
-    assert billing is not None  # noqa: S101
-    assert patient.birth_date is not None  # noqa: S101
+    assert subscriber is not None, "checked by _gaps"
+    assert billing is not None, "checked by _gaps"
+    assert patient.birth_date is not None, "checked by _gaps"
     canvas.setFillColor(black)
     canvas.setFont("Helvetica-Bold", 9)
     canvas.drawRightString(FORM_X + FORM_WIDTH, _y(16), f"PAGE {page} OF {pages}")
@@ -472,7 +475,7 @@ def _draw_diagnoses(canvas: Canvas, diagnoses: Sequence[str]) -> None:
         if index < len(diagnoses):
             canvas.setFillColor(black)
             canvas.setFont(DATA_FONT, DATA_SIZE)
-            canvas.drawString(x + 10, baseline, dotted_icd10(diagnoses[index]).replace(".", ""))
+            canvas.drawString(x + 10, baseline, normalize_diagnosis(diagnoses[index]))
 
 
 def _draw_line(canvas: Canvas, encounter: Encounter, row: int, line: ClaimLine) -> None:
@@ -494,7 +497,7 @@ def _draw_line(canvas: Canvas, encounter: Encounter, row: int, line: ClaimLine) 
         canvas.setStrokeColor(FORM_RED)
         canvas.line(x, _y(modifiers.bottom), x, _y(modifiers.bottom) + 5)
     _value(canvas, cell("24E"), pointer_letters(line), align="center")
-    assert line.charge is not None  # noqa: S101 - checked by _gaps
+    assert line.charge is not None, "checked by _gaps"
     _draw_amount(canvas, cell("24F"), line.charge)
     _value(canvas, cell("24G"), units_text(line.units), align="right")
     _value(canvas, cell("24J"), line.rendering_npi or encounter.provider.npi)
@@ -515,7 +518,7 @@ def _draw_amount(canvas: Canvas, box: Box, amount: Decimal) -> None:
 
 def _draw_footer_values(canvas: Canvas, encounter: Encounter, total: Decimal | None) -> None:
     billing = encounter.billing_provider
-    assert billing is not None  # noqa: S101 - checked by _gaps
+    assert billing is not None, "checked by _gaps"
     _value(canvas, LAYOUT["25"], billing.tax_id)
     _value(canvas, LAYOUT["26"], (encounter.claim_id or "").upper())
     if total is None:
@@ -535,9 +538,12 @@ def _draw_footer_values(canvas: Canvas, encounter: Encounter, total: Decimal | N
         _value(canvas, LAYOUT["32"], street, line=1)
         _value(canvas, LAYOUT["32"], city_line)
         _value(canvas, LAYOUT["32a"], billing.npi, dx=9)
-    phone: str | None = getattr(billing, "phone", None)  # BillingProvider has no phone field yet
+    # BillingProvider has no phone field yet (requested); the box shows one as soon as the model carries it.
+    phone: str | None = billing.phone
     if phone:
-        _value(canvas, LAYOUT["33"], phone, line=3, align="right", size=7)
+        digits = "".join(ch for ch in phone if ch.isdigit())
+        shown = f"({digits[:3]}) {digits[3:6]}-{digits[6:]}" if len(digits) == 10 else phone
+        _value(canvas, LAYOUT["33"], shown, line=3, align="right", size=8)
     _value(canvas, LAYOUT["33"], billing.name.upper(), line=2)
     _value(canvas, LAYOUT["33"], street, line=1)
     _value(canvas, LAYOUT["33"], city_line)

@@ -22,7 +22,8 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from cleanclaim.codebook import codebook
-from cleanclaim.formats.fhir import dotted_icd10
+from cleanclaim.diagnoses import format_diagnosis, lookup_diagnosis
+from cleanclaim.errors import DataError
 from cleanclaim.formats.pdf import (
     Destination,
     diagnosis_letter,
@@ -36,11 +37,12 @@ from cleanclaim.formats.pdf import (
 )
 from cleanclaim.model import Address, ClaimLine, Encounter
 
-__all__ = ["NOT_A_CLAIM_NOTE", "render_superbill", "service_description"]
+__all__ = ["NOT_A_CLAIM_NOTE", "diagnosis_title", "render_superbill", "service_description"]
 
 NOT_A_CLAIM_NOTE = (
     "This superbill is an itemized statement of services, not a claim form. To ask your insurer for "
-    "reimbursement, attach it to the insurer's member claim form. Descriptions are plain-language summaries."
+    "reimbursement, attach it to the insurer's member claim form. Service descriptions are cleanclaim's own "
+    "plain-language summaries, not CPT descriptors; diagnosis titles are ICD-10-CM's."
 )
 NO_DESCRIPTION = "No description: the code is not in cleanclaim's code book for this date of service"
 
@@ -98,9 +100,9 @@ def _zip_text(zip_code: str) -> str:
 
 def _header(encounter: Encounter) -> Table:
     billing = encounter.billing_provider
-    assert billing is not None  # noqa: S101 - checked by _gaps
+    assert billing is not None, "checked by _gaps"
     practice = [_p(billing.name, _PRACTICE), *(_p(text, _BODY) for text in _address_lines(billing.address)),
-                _p(f"NPI {billing.npi}    Tax ID (EIN) {billing.tax_id[:2]}-{billing.tax_id[2:]}", _BODY)]
+                _p(f"NPI {billing.npi}  \u00b7  Tax ID (EIN) {billing.tax_id[:2]}-{billing.tax_id[2:]}", _BODY)]
     title = [_p("SUPERBILL", _TITLE), _p("Itemized statement of services", _style("sub", 9, align=TA_RIGHT))]
     if encounter.claim_id:
         title.append(_p(f"Account no. {encounter.claim_id}", _style("acct", 9, align=TA_RIGHT)))
@@ -123,7 +125,7 @@ def _service_dates(encounter: Encounter) -> str:
 
 def _people(encounter: Encounter) -> Table:
     patient, provider, subscriber = encounter.patient, encounter.provider, encounter.subscriber
-    assert patient.birth_date is not None  # noqa: S101 - checked by _gaps
+    assert patient.birth_date is not None, "checked by _gaps"
     patient_facts = [("Patient", f"{patient.first_name} {patient.last_name}"), ("Patient ID", patient.id),
                      ("Date of birth", patient.birth_date.strftime("%m/%d/%Y"))]
     if patient.address is not None:
@@ -161,10 +163,22 @@ def _grid_style(rows: int, right_columns: Sequence[int] = ()) -> TableStyle:
     return TableStyle(commands)
 
 
+def diagnosis_title(code: str, encounter: Encounter) -> str:
+    """The ICD-10-CM title (a public-domain CDC/NCHS text) in force on the date of service, or "" when unknown.
+
+    The title is a courtesy on a superbill; a missing ICD-10-CM table must not stop the patient's paperwork.
+    """
+    try:
+        return lookup_diagnosis(code, encounter.date).description or ""
+    except DataError:
+        return ""
+
+
 def _diagnoses(encounter: Encounter) -> Table:
-    rows = [[_p("PTR", _HEAD), _p("ICD-10-CM", _HEAD)]]
-    rows += [[_p(diagnosis_letter(n)), _p(dotted_icd10(code))] for n, code in enumerate(encounter.diagnoses, 1)]
-    table = Table(rows, colWidths=[0.45 * inch, 1.1 * inch], hAlign="LEFT", repeatRows=1)
+    rows = [[_p("PTR", _HEAD), _p("ICD-10-CM", _HEAD), _p("Diagnosis (ICD-10-CM title)", _HEAD)]]
+    rows += [[_p(diagnosis_letter(n)), _p(format_diagnosis(code)), _p(diagnosis_title(code, encounter))]
+             for n, code in enumerate(encounter.diagnoses, 1)]
+    table = Table(rows, colWidths=[0.45 * inch, 0.95 * inch, 3.6 * inch], hAlign="LEFT", repeatRows=1)
     table.setStyle(_grid_style(len(rows)))
     return table
 
@@ -177,7 +191,7 @@ def _services(encounter: Encounter, total: Decimal) -> Table:
     rows: list[list[Paragraph | str]] = [
         [_p(h, _HEAD_RIGHT if h in {"Units", "Charge"} else _HEAD) for h in heads]]
     for line in encounter.lines:
-        assert line.charge is not None  # noqa: S101 - checked by _gaps
+        assert line.charge is not None, "checked by _gaps"
         rows.append([
             _p(line_date(line, encounter).strftime("%m/%d/%Y")), _p(line.code, _style("code", 8.5, bold=True)),
             _p(" ".join(line.modifiers)), _p(service_description(line, encounter)), _p(pointer_letters(line)),

@@ -124,7 +124,7 @@ def _text_rows(data: bytes) -> Rows:
     text = _decode(data)
     sample = text[:20000]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    return [[cell for cell in row] for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
 
 
 _XLSX_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -374,9 +374,20 @@ def _title_year(rows: Rows, header_row: int) -> str | None:
     return None
 
 
-def _file_year(name: str, pattern: str) -> str | None:
-    match = re.search(pattern, Path(name.split(":")[-1]).name, re.IGNORECASE)
-    return f"20{match.group(1)}" if match else None
+def _file_year(name: str, prefix: str) -> str | None:
+    """The year in a CMS file name: ``PPRRVU2026_Jan_nonQPP`` (2026+) or ``PPRRVU25_JAN`` / ``25LOCCO`` (earlier)."""
+    base = Path(name.split(":")[-1]).name
+    four = re.search(rf"{prefix}(20\d\d)(?!\d)", base, re.IGNORECASE)
+    if four:
+        return four.group(1)
+    two = re.search(rf"{prefix}(\d\d)(?!\d)", base, re.IGNORECASE)
+    return f"20{two.group(1)}" if two else None
+
+
+def _qualifying_apm_file(name: str) -> bool:
+    """CMS ships CY2026+ PPRRVU twice: ``..._nonQPP`` and ``..._QPP`` (qualifying APM participants' CF)."""
+    base = Path(name.split(":")[-1]).name.upper()
+    return "QPP" in base and "NONQPP" not in base
 
 
 def _resolve_period(found: str | None, given: str | None, kind: RefTable, file: str) -> str:
@@ -417,7 +428,7 @@ def _parse_rvu(ctx: _Context, period: str | None) -> ParsedTable:
         "conversion_factor": _column(names, exact("CONV FACTOR", "CONVERSION FACTOR"), "CONV FACTOR", ctx.file, row,
                                      required=False),
     }
-    year = _resolve_period(_title_year(ctx.rows, ctx.header_row) or _file_year(ctx.file, r"PPRRVU(\d\d)"),
+    year = _resolve_period(_title_year(ctx.rows, ctx.header_row) or _file_year(ctx.file, "PPRRVU"),
                            period, RefTable.RVU, ctx.file)
     records: list[dict[str, Any]] = []
     for number, cells in ctx.data_rows():
@@ -432,6 +443,7 @@ def _parse_rvu(ctx: _Context, period: str | None) -> ParsedTable:
             "status": status,
             "global_days": _cell(cells, columns["global_days"]) or None,
             "mult_proc": _cell(cells, columns["mult_proc"]) or None,
+            "qualifying_apm": _qualifying_apm_file(ctx.file),
         }
         for field in ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "conversion_factor"):
             record[field] = _number(_cell(cells, columns[field]), ctx.file, number, field.upper())
@@ -442,8 +454,8 @@ def _parse_rvu(ctx: _Context, period: str | None) -> ParsedTable:
 
 _RVU_SCHEMA: dict[str, Any] = {
     "year": pl.Int32, "code": pl.Utf8, "modifier": pl.Utf8, "status": pl.Utf8, "global_days": pl.Utf8,
-    "mult_proc": pl.Utf8, "work_rvu": pl.Float64, "nf_pe_rvu": pl.Float64, "f_pe_rvu": pl.Float64,
-    "mp_rvu": pl.Float64, "conversion_factor": pl.Float64,
+    "mult_proc": pl.Utf8, "qualifying_apm": pl.Boolean, "work_rvu": pl.Float64, "nf_pe_rvu": pl.Float64,
+    "f_pe_rvu": pl.Float64, "mp_rvu": pl.Float64, "conversion_factor": pl.Float64,
 }
 
 
@@ -492,7 +504,7 @@ def _parse_locality(ctx: _Context, period: str | None) -> ParsedTable:
     state = _column(names, lambda n: n == "STATE", "State", ctx.file, row)
     area = _column(names, lambda n: n == "FEE SCHEDULE AREA", "Fee Schedule Area", ctx.file, row)
     counties = _column(names, lambda n: "COUNTIES" in n, "Counties", ctx.file, row)
-    year = _resolve_period(_file_year(ctx.file, r"^(\d\d)LOCCO"), period, RefTable.LOCALITY, ctx.file)
+    year = _resolve_period(_file_year(ctx.file, "^"), period, RefTable.LOCALITY, ctx.file)
     records = []
     current_state = ""
     for number, cells in ctx.data_rows():
@@ -558,7 +570,7 @@ def _parse_mue(ctx: _Context, period: str | None) -> ParsedTable:
             raise InputError(f"MUE value {units!r} is not a whole number", file=ctx.file, row=number,
                              field="Practitioner Services MUE Values")
         indicator = _cell(cells, mai)
-        if not indicator[:1] in ("1", "2", "3"):
+        if indicator[:1] not in ("1", "2", "3"):
             raise InputError(f"MUE adjudication indicator {indicator!r} does not start with 1, 2 or 3",
                              file=ctx.file, row=number, field="MUE Adjudication Indicator")
         records.append({"code": _code(_cell(cells, code), ctx.file, number, "HCPCS/CPT Code"), "mue": int(units),

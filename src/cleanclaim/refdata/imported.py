@@ -55,10 +55,15 @@ def _safe_name(source_file: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", Path(base).name) + ".parquet"
 
 
+def _display_name(source_file: str) -> str:
+    """``/downloads/RVU25A.zip:PPRRVU25_JAN.csv`` -> ``RVU25A.zip:PPRRVU25_JAN.csv`` (no user directories kept)."""
+    outer, sep, member = source_file.partition(":")
+    return Path(outer).name + sep + member
+
+
 def _tagged(table: ParsedTable, imported_at: str) -> pl.DataFrame:
     return table.frame.with_columns(
-        pl.lit(Path(table.source_file.split(":")[0]).name + (
-            ":" + table.source_file.split(":", 1)[1] if ":" in table.source_file else "")).alias("source_file"),
+        pl.lit(_display_name(table.source_file)).alias("source_file"),
         pl.lit(table.period).alias("period"),
         pl.lit(imported_at).alias("imported_at"),
     )

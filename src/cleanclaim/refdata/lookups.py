@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -24,6 +25,7 @@ __all__ = [
     "ConversionFactor",
     "TableStatus",
     "bundled_table",
+    "by_date_of_service",
     "conversion_factor",
     "conversion_factor_entry",
     "cost_sharing_waived",
@@ -109,8 +111,23 @@ def mue_values(date_of_service: dt.date) -> pl.DataFrame:
     ).select(_MUE_COLUMNS)
 
 
+def by_date_of_service(lookup: Callable[[dt.date], pl.DataFrame], dates: Iterable[dt.date]) -> pl.DataFrame:
+    """One lookup per distinct date, stacked with a ``date_of_service`` column, so a rule can join a whole line
+    table (``on=["date_of_service", "code"]``) instead of looking up line by line."""
+    frames = [lookup(day).with_columns(pl.lit(day).alias("date_of_service")) for day in sorted(set(dates))]
+    if not frames:
+        return lookup(dt.date.today()).clear().with_columns(pl.lit(None, dtype=pl.Date).alias("date_of_service"))
+    return pl.concat(frames, how="vertical_relaxed")
+
+
 def _year(date_or_year: dt.date | int) -> int:
     return date_or_year if isinstance(date_or_year, int) else date_or_year.year
+
+
+def _with_qp_flag(frame: pl.DataFrame) -> pl.DataFrame:
+    if "qualifying_apm" in frame.columns:
+        return frame.with_columns(pl.col("qualifying_apm").fill_null(False))
+    return frame.with_columns(pl.lit(False).alias("qualifying_apm"))
 
 
 def rvus(date_of_service: dt.date | int) -> pl.DataFrame:
@@ -118,8 +135,11 @@ def rvus(date_of_service: dt.date | int) -> pl.DataFrame:
     year = _year(date_of_service)
     imported = imported_frame(RefTable.RVU, dt.date(year, 7, 1))
     if imported is not None:
-        return imported.filter(pl.col("year") == year).with_columns(_imported_source().alias("source")).select(
-            _RVU_COLUMNS)
+        rows = _with_qp_flag(imported).filter(pl.col("year") == year)
+        if rows["qualifying_apm"].n_unique() > 1:
+            # The nonQPP and QPP files carry the same RVUs; one copy keeps one row per code and modifier.
+            rows = rows.filter(~pl.col("qualifying_apm"))
+        return rows.with_columns(_imported_source().alias("source")).select(_RVU_COLUMNS)
     return bundled_table("rvu.csv").filter(pl.col("year") == year).with_columns(
         pl.lit(None, dtype=pl.Float64).alias("conversion_factor"),
         pl.concat_str([pl.lit("bundled rvu.csv: "), pl.col("source")]).alias("source"),
@@ -155,17 +175,19 @@ class ConversionFactor:
 
 
 def conversion_factor_entry(date_of_service: dt.date, qualifying_apm: bool = False) -> ConversionFactor | None:
-    """The CF for the date with where it came from. An imported PPRRVU's own CONV FACTOR column wins for non-QP
-    pricing (CMS publishes the QP factor in a separate file for 2026, so the bundled QP factor is kept for QPs)."""
+    """The CF for the date with where it came from. An imported PPRRVU's own CONV FACTOR column wins: the
+    ``_nonQPP`` file (or a file of a year with one CF) for everyone, the ``_QPP`` file for qualifying APM
+    participants; otherwise the bundled table answers."""
     year = date_of_service.year
-    if not qualifying_apm:
-        imported = imported_frame(RefTable.RVU, dt.date(year, 7, 1))
-        if imported is not None and "conversion_factor" in imported.columns:
-            factors = imported.filter(pl.col("year") == year)["conversion_factor"].drop_nulls()
-            if factors.len():
-                value = factors.mode().sort()[0]
-                files = ", ".join(sorted(set(imported["source_file"].to_list())))
-                return ConversionFactor(year, False, Decimal(str(value)), f"imported {files} CONV FACTOR")
+    imported = imported_frame(RefTable.RVU, dt.date(year, 7, 1))
+    if imported is not None:
+        rows = _with_qp_flag(imported).filter(
+            (pl.col("year") == year) & (pl.col("qualifying_apm") == qualifying_apm))
+        factors = rows["conversion_factor"].drop_nulls()
+        if factors.len():
+            value = factors.mode().sort()[0]
+            files = ", ".join(sorted(set(rows["source_file"].to_list())))
+            return ConversionFactor(year, qualifying_apm, Decimal(str(value)), f"imported {files} CONV FACTOR")
     table = bundled_table("conversion_factors.csv").filter(pl.col("year") == year)
     wanted = "yes" if qualifying_apm else "no"
     for row in table.iter_rows(named=True):

@@ -1,0 +1,228 @@
+"""Worked pricing examples, each amount computed by hand here from the RVUs, GPCIs and CFs of the source files.
+
+Rounding rule under test: exact decimals until a line's allowed amount, which is rounded half up to the cent; the
+line's deductible, coinsurance and sequestration are rounded half up too; claim totals add the rounded lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cleanclaim.errors import InputError
+from cleanclaim.model import ClaimLine, Encounter, HistoryLine
+from cleanclaim.pricing import LineStatus, load_charge_master, price, round_cents, therapy_amounts_ytd
+
+D = Decimal
+CF_2026 = D("33.4009")
+CF_2026_QP = D("33.5675")
+CF_2025 = D("32.3465")
+
+
+def cents(value: Decimal) -> Decimal:
+    return value.quantize(D("0.01"), rounding=ROUND_HALF_UP)
+
+
+def encounter(lines: list[dict[str, Any]], *, date: str = "2026-03-02", pos: str = "11", patient: str = "P1",
+              discipline: str = "PT", enc_id: str = "E1") -> Encounter:
+    return Encounter.model_validate({
+        "id": enc_id, "date": date, "place_of_service": pos, "patient": {"id": patient},
+        "provider": {"npi": "1234567893", "discipline": discipline}, "lines": lines,
+    })
+
+
+MPPR_EXAMPLE = [{"code": "97112", "modifiers": ["GP"], "units": 1}, {"code": "97110", "modifiers": ["GP"], "units": 2}]
+
+
+def test_mppr_worked_example_2026_national() -> None:
+    claim = price(encounter(MPPR_EXAMPLE))
+    full_97112 = (D("0.50") + D("0.47") + D("0.01")) * CF_2026          # 32.732882
+    reduced_97110 = (D("0.45") + D("0.41") * D("0.5") + D("0.01")) * CF_2026  # 22.2115985 per unit
+    assert cents(full_97112) == D("32.73")
+    assert cents(reduced_97110) == D("22.21")
+    first, second = claim.lines
+    assert first.allowed == D("32.73")
+    assert second.allowed == cents(2 * reduced_97110) == D("44.42")
+    assert claim.allowed == D("77.15")
+    # The domain sheet's 77.16 adds the unrounded lines before rounding; the exact total is kept for that view.
+    assert cents(claim.allowed_exact) == D("77.16")
+    assert claim.allowed_exact == full_97112 + 2 * reduced_97110
+    # Without the MPPR the same services would be 90.85 (0.98 + 2 x 0.87 RVUs).
+    assert cents((D("0.98") + 2 * D("0.87")) * CF_2026) == D("90.85")
+    # Coinsurance 20% per line: 6.546 -> 6.55 and 8.884 -> 8.88.
+    assert (first.coinsurance, second.coinsurance, claim.coinsurance) == (D("6.55"), D("8.88"), D("15.43"))
+    assert claim.medicare_share == D("32.73") - D("6.55") + D("44.42") - D("8.88") == D("61.72")
+    # 2% sequestration per line: 26.18 x 0.02 = 0.5236 -> 0.52; 35.54 x 0.02 = 0.7108 -> 0.71.
+    assert (first.sequestration, second.sequestration) == (D("0.52"), D("0.71"))
+    assert claim.medicare_paid == D("25.66") + D("34.83") == D("60.49")
+    assert claim.patient_owes == D("15.43")
+    assert any("50% (MPPR)" in step for step in second.steps)
+    assert not any("50% (MPPR)" in step for step in first.steps)
+
+
+def test_cq_line_is_paid_85_percent_after_the_mppr() -> None:
+    claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1},
+                             {"code": "97110", "modifiers": ["GP", "CQ"], "units": 1}]))
+    reduced_97110 = (D("0.45") + D("0.41") * D("0.5") + D("0.01")) * CF_2026
+    assert claim.lines[1].allowed == cents(reduced_97110 * D("0.85")) == D("18.88")
+    assert claim.lines[0].allowed == D("32.73")
+
+
+def test_no_mppr_for_a_single_therapy_unit_and_qp_factor() -> None:
+    claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}]), qualifying_apm=True)
+    assert claim.lines[0].allowed == cents(D("0.98") * CF_2026_QP) == D("32.90")
+
+
+def test_highest_pe_unit_keeps_full_pe_and_its_other_units_are_reduced() -> None:
+    # CY2025: 97530 PE 0.62 is the day's highest, so one 97530 unit keeps full PE; its second unit and 97110 do not.
+    claim = price(encounter([{"code": "97110", "modifiers": ["GP"], "units": 1},
+                             {"code": "97530", "modifiers": ["GP"], "units": 2}], date="2025-05-05"))
+    first_97530 = (D("0.44") + D("0.62") + D("0.01")) * CF_2025
+    other_97530 = (D("0.44") + D("0.31") + D("0.01")) * CF_2025
+    reduced_97110 = (D("0.45") + D("0.215") + D("0.01")) * CF_2025
+    assert claim.lines[0].allowed == cents(reduced_97110)
+    assert claim.lines[1].allowed == cents(first_97530 + other_97530)
+
+
+def test_mppr_spans_encounters_of_the_same_patient_and_day_only() -> None:
+    morning = encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}], enc_id="AM")
+    afternoon = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}], enc_id="PM")
+    other_patient = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}], enc_id="X", patient="P2")
+    claim = price([morning, afternoon, other_patient])
+    assert claim.lines[1].allowed == cents((D("0.45") + D("0.205") + D("0.01")) * CF_2026)
+    assert claim.lines[2].allowed == cents(D("0.87") * CF_2026)
+
+
+def test_locality_gpcis_2025_los_angeles() -> None:
+    claim = price(encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}], date="2025-02-03"),
+                  locality="01182:18")
+    expected = (D("0.45") * D("1.042") + D("0.43") * D("1.194") + D("0.01") * D("0.69")) * CF_2025
+    assert claim.lines[0].allowed == cents(expected)
+    assert claim.locality == "01182:18"
+
+
+def test_locality_without_gpci_for_the_year_is_unpriced_not_zero() -> None:
+    claim = price(encounter(MPPR_EXAMPLE), locality="01182:18")
+    assert all(line.status is LineStatus.UNPRICED and line.allowed is None for line in claim.lines)
+    assert "GPCI" in claim.lines[0].reason
+    assert claim.allowed == 0
+    assert len(claim.unpriced) == 2
+
+
+def test_coaching_visit_is_contractor_priced_not_zero() -> None:
+    claim = price(encounter([{"code": "0592T", "units": 1}], date="2025-09-10", discipline="coach"))
+    [line] = claim.lines
+    assert line.status is LineStatus.CARRIER_PRICED
+    assert line.allowed is None
+    assert line.medicare_paid is None
+    assert "contractor" in line.reason
+    assert claim.unpriced == (line,)
+    # No 2026 RVU row has a source: the 2026 visit is unpriced, with the reason, never 0.
+    [line_2026] = price(encounter([{"code": "0592T", "units": 1}], discipline="coach")).lines
+    assert line_2026.status is LineStatus.UNPRICED
+    assert "no CY2026 relative values" in line_2026.reason
+
+
+def test_behavioral_health_visit_office_and_hospital_outpatient() -> None:
+    lines = [{"code": "96158", "units": 1}, {"code": "96159", "units": 1}]
+    office = price(encounter(lines, date="2025-04-01", discipline="psychologist"))
+    assert [line.allowed for line in office.lines] == [cents(D("2.10") * CF_2025), cents(D("0.72") * CF_2025)]
+    assert [line.allowed for line in office.lines] == [D("67.93"), D("23.29")]
+    outpatient = price(encounter(lines, pos="22", date="2025-04-01", discipline="psychologist"))
+    assert outpatient.lines[0].rate_setting == "facility"
+    assert outpatient.lines[0].allowed == cents((D("1.59") + D("0.21") + D("0.04")) * CF_2025) == D("59.52")
+
+
+def test_status_indicators_are_said_never_priced_as_zero() -> None:
+    claim = price(encounter([{"code": "97010", "modifiers": ["GP"], "units": 1}, {"code": "99401", "units": 1},
+                             {"code": "97014", "modifiers": ["GP"], "units": 1}, {"code": "96150", "units": 1}],
+                            date="2025-04-01"))
+    statuses = [line.status for line in claim.lines]
+    assert statuses == [LineStatus.BUNDLED, LineStatus.NOT_COVERED, LineStatus.NOT_VALID, LineStatus.UNPRICED]
+    assert all(line.allowed is None for line in claim.lines)
+    assert "status B" in claim.lines[0].reason
+
+
+def test_deductible_then_coinsurance_and_waived_preventive_code() -> None:
+    claim = price(encounter(MPPR_EXAMPLE), deductible_remaining=50)
+    first, second = claim.lines
+    assert (first.deductible, first.coinsurance) == (D("32.73"), D("0.00"))
+    assert second.deductible == D("50") - D("32.73") == D("17.27")
+    assert second.coinsurance == cents((D("44.42") - D("17.27")) * D("0.2")) == D("5.43")
+    assert claim.patient_owes == D("32.73") + D("17.27") + D("5.43")
+    smoking = price(encounter([{"code": "99406", "units": 1}], date="2025-06-01", discipline="MD"),
+                    deductible_remaining=100)
+    [line] = smoking.lines
+    assert line.allowed == cents(D("0.43") * CF_2025) == D("13.91")
+    assert (line.deductible, line.coinsurance) == (D("0.00"), D("0.00"))
+    assert line.sequestration == cents(D("13.91") * D("0.02")) == D("0.28")
+
+
+def test_sequestration_can_be_left_out() -> None:
+    claim = price(encounter(MPPR_EXAMPLE), sequestration=False)
+    assert claim.sequestration == 0
+    assert claim.medicare_paid == claim.medicare_share == D("61.72")
+
+
+def test_bare_claim_lines_need_a_date() -> None:
+    line = ClaimLine(code="97112", modifiers=["GP"])
+    with pytest.raises(InputError, match="date"):
+        price([line])
+    [priced] = price([line], date_of_service=dt.date(2026, 1, 5)).lines
+    assert priced.allowed == D("32.73")
+
+
+def test_round_half_up() -> None:
+    assert round_cents(D("0.005")) == D("0.01")
+    assert round_cents(D("22.2149")) == D("22.21")
+    assert round_cents(D("2.675")) == D("2.68")
+
+
+def test_charge_master_fills_missing_charges(tmp_path: Path) -> None:
+    master = tmp_path / "charges.csv"
+    master.write_text("code,charge,modifier\n97110,40.00\n97110,34.00,CQ\n97112,$45.50\n")
+    prices = load_charge_master(master)
+    claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1, "charge": 60},
+                             {"code": "97110", "modifiers": ["GP"], "units": 2},
+                             {"code": "97110", "modifiers": ["GP", "CQ"], "units": 1},
+                             {"code": "97530", "modifiers": ["GP"], "units": 1}]), charge_master=prices)
+    assert [line.charge for line in claim.lines] == [D("60"), D("80.00"), D("34.00"), None]
+    assert claim.lines[0].charge_source == "line"
+    bad = tmp_path / "bad.csv"
+    bad.write_text("97110,forty\n")
+    with pytest.raises(InputError) as raised:
+        load_charge_master(bad)
+    assert raised.value.row == 1
+    assert raised.value.field == "charge"
+
+
+def test_json_form_keeps_exact_money() -> None:
+    data = price(encounter(MPPR_EXAMPLE)).to_dict()
+    assert data["totals"]["allowed"] == "77.15"
+    assert data["lines"][1]["allowed"] == "44.42"
+    assert data["lines"][0]["status"] == "priced"
+
+
+def test_therapy_amounts_ytd_groups_pt_slp_and_ot() -> None:
+    history = [
+        HistoryLine(date=dt.date(2026, 1, 5), code="97110", modifiers=["GP"], allowed=D("58.10")),
+        HistoryLine(date=dt.date(2026, 2, 5), code="92507", modifiers=["GN"], allowed=D("70.00")),
+        HistoryLine(date=dt.date(2026, 2, 6), code="97535", modifiers=["GO"], allowed=D("31.00")),
+        HistoryLine(date=dt.date(2025, 12, 30), code="97110", modifiers=["GP"], allowed=D("99.00")),
+        HistoryLine(date=dt.date(2026, 3, 1), code="97110", modifiers=["GP"]),
+        HistoryLine(date=dt.date(2026, 3, 1), code="99213", allowed=D("90.00")),
+    ]
+    amounts = therapy_amounts_ytd(history, 2026)
+    assert (amounts.pt_slp, amounts.ot, amounts.lines_without_allowed) == (D("128.10"), D("31.00"), 1)
+
+
+def test_charge_master_path_is_accepted(tmp_path: Path) -> None:
+    master = tmp_path / "charges.csv"
+    master.write_text("97112,50.25\n")
+    claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}]), charge_master=master)
+    assert claim.lines[0].charge == D("50.25")
+    assert claim.charges == D("50.25")
