@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit clean
+.PHONY: run test lint typecheck unit bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ typecheck: $(DEVSTAMP)
 
 unit: $(DEVSTAMP)
 	$(BIN)/pytest -q
+
+## bench: benchmarks on demand (never part of `make test`); claim-validator lives only in .venv-bench
+bench: $(STAMP)
+	bash bench/run
 
 clean:
 	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache

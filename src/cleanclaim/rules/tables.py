@@ -7,7 +7,7 @@ builds, so every rule is written once, over whole columns.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -93,10 +93,18 @@ class Tables:
     payers: Mapping[str, PayerProfile]
     as_of: dt.date
     book: CodeBook = field(default_factory=codebook)
+    _memo: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def codes(self) -> pl.DataFrame:
         return codes_frame(self.book)
+
+    def memo(self, key: str, build: Callable[[Tables], pl.DataFrame]) -> pl.DataFrame:
+        """A derived table computed once per check run and shared by every rule that needs it (the tables do not
+        change while rules run)."""
+        if key not in self._memo:
+            self._memo[key] = build(self)
+        return self._memo[key]
 
     def payer_frame(self) -> pl.DataFrame:
         """One row per payer profile with the scalar settings rules join on."""
@@ -171,6 +179,10 @@ def codes_frame(book: CodeBook | None = None) -> pl.DataFrame:
 def lines_with_codes(tables: Tables) -> pl.DataFrame:
     """Claim lines joined to the code-book version in force on their date of service (left join: unknown codes keep
     null code-book columns)."""
+    return tables.memo("lines_with_codes", _lines_with_codes)
+
+
+def _lines_with_codes(tables: Tables) -> pl.DataFrame:
     codes = tables.codes
     joined = tables.lines.join(codes, on="code", how="left")
     in_force = (

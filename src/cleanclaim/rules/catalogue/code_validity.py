@@ -17,6 +17,10 @@ _KEYS = ["encounter_id", "line", "code"]
 def code_status(tables: Tables) -> pl.DataFrame:
     """Per line: ``status`` valid / deleted / not-yet-effective / unknown / invalid-format, with the deleted or
     future version's dates and replacements, computed over whole columns."""
+    return tables.memo("code_status", _code_status)
+
+
+def _code_status(tables: Tables) -> pl.DataFrame:
     versions = tables.codes.group_by("code").agg(
         pl.col("effective").min().alias("first_effective"),
         pl.col("deleted").max().alias("last_deleted"),

@@ -1,0 +1,105 @@
+"""The code book: lookups by date of service, formats per code set, and the data file's own consistency."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from cleanclaim.codebook import CodeKind, LookupStatus, TimeRule, codebook, kind_from_format
+
+BOOK = codebook()
+REQUIRED = (
+    [f"970{n:02d}" for n in (10, 12, 14, 16, 18, 22, 24, 26, 28, 32, 33, 34, 35, 36, 39)]
+    + ["97110", "97112", "97116", "97140", "97150", *(str(c) for c in range(97161, 97169)), "97530", "97533",
+       "97535", "97537", "97542", "97750", "97755", "97760", "97761", "97763", "97550", "97551", "97552",
+       "96156", "96158", "96159", "96164", "96165", "96167", "96168", "96170", "96171",
+       *(str(c) for c in range(96150, 96156)), "0591T", "0592T", "0593T",
+       "99401", "99402", "99403", "99404", "99411", "99412", "99406", "99407", "99408", "99409", "G0396", "G0397",
+       "G2011", "G0442", "G0443", "G0444", "G0446", "G0447", "G0473", "97802", "97803", "97804", "G0270", "G0271",
+       "G0108", "G0109", "98960", "98961", "98962", "G0019", "G0022", "G0023", "G0024", "G0140", "G0146", "G0136",
+       "99202", "99203", "99204", "99205", "99211", "99212", "99213", "99214", "99215", "99201", "G0436", "G0437"]
+)
+
+
+def test_every_code_the_foundation_issue_names_is_there() -> None:
+    missing = [code for code in REQUIRED if code not in BOOK]
+    assert missing == []
+    assert any(e.kind is CodeKind.CPT2 for e in BOOK)
+    assert any(e.lab for e in BOOK)
+
+
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [("97535", CodeKind.CPT1), ("1036F", CodeKind.CPT2), ("0592T", CodeKind.CPT3), ("0001U", CodeKind.PLA),
+     ("G0447", CodeKind.HCPCS2), ("9753", None), ("975355", None), ("0592X", None), ("W0447", None), ("g0447", None)],
+)
+def test_format_per_code_set(code: str, kind: CodeKind | None) -> None:
+    assert kind_from_format(code) is kind
+
+
+@pytest.mark.parametrize(
+    ("code", "date", "status"),
+    [("96150", "2019-12-31", LookupStatus.VALID), ("96150", "2020-01-01", LookupStatus.DELETED),
+     ("96156", "2019-12-31", LookupStatus.NOT_YET_EFFECTIVE), ("96156", "2020-01-01", LookupStatus.VALID),
+     ("99201", "2020-12-31", LookupStatus.VALID), ("99201", "2021-01-01", LookupStatus.DELETED),
+     ("G0436", "2016-09-30", LookupStatus.VALID), ("G0436", "2016-10-01", LookupStatus.DELETED),
+     ("97550", "2023-12-31", LookupStatus.NOT_YET_EFFECTIVE), ("97551", "2024-01-01", LookupStatus.VALID),
+     ("97999", "2026-01-01", LookupStatus.UNKNOWN), ("97-10", "2026-01-01", LookupStatus.INVALID_FORMAT)],
+)
+def test_lookup_by_date_of_service(code: str, date: str, status: LookupStatus) -> None:
+    assert BOOK.lookup(code, dt.date.fromisoformat(date)).status is status
+
+
+def test_deleted_codes_name_their_replacements() -> None:
+    day = dt.date(2026, 3, 2)
+    assert BOOK.lookup("96150", day).entry.replaced_by == ("96156",)  # type: ignore[union-attr]
+    assert BOOK.lookup("96152", day).entry.replaced_by == ("96158", "96159")  # type: ignore[union-attr]
+    assert BOOK.lookup("99201", day).entry.replaced_by == ("99202",)  # type: ignore[union-attr]
+
+
+def test_g0136_changed_meaning_in_2026() -> None:
+    old = BOOK.get("G0136", dt.date(2025, 6, 1))
+    new = BOOK.get("G0136", dt.date(2026, 6, 1))
+    assert old is not None and new is not None
+    assert "social" in old.summary and "physical activity" in new.summary
+
+
+def test_families_are_ordered_by_time() -> None:
+    day = dt.date(2026, 3, 2)
+    assert [e.code for e in BOOK.family("tobacco-cessation", day)] == ["99406", "99407"]
+    assert [e.code for e in BOOK.family("sbi-medicare", day)] == ["G2011", "G0396", "G0397"]
+    assert [e.code for e in BOOK.family("preventive-counseling", day)] == ["99401", "99402", "99403", "99404"]
+
+
+def test_the_data_file_is_consistent() -> None:
+    day = dt.date(2026, 3, 2)
+    for entry in BOOK:
+        assert entry.summary and entry.reference, entry.code
+        assert kind_from_format(entry.code) is entry.kind, entry.code
+        if entry.time_rule is TimeRule.BASE:
+            addon = BOOK.versions(entry.addon_code or "")
+            assert addon and addon[0].base_code == entry.code, entry.code
+            assert entry.min_minutes == (entry.typical_minutes or 0) // 2 + 1, entry.code
+        if entry.time_rule is TimeRule.RANGE:
+            assert entry.min_minutes is not None, entry.code
+        for code in (*entry.replaced_by, *([entry.medicare_code] if entry.medicare_code else [])):
+            assert code in BOOK, (entry.code, code)
+        assert set(entry.therapy_modifiers) <= {"GP", "GO", "GN"}
+        if entry.therapy == "always":
+            assert entry.therapy_modifiers, entry.code
+        if entry.effective and entry.deleted:
+            assert entry.effective < entry.deleted
+    for code in {e.code for e in BOOK}:
+        in_force = [v for v in BOOK.versions(code) if v.valid_on(day)]
+        assert len(in_force) <= 1, code
+
+
+def test_range_families_do_not_overlap() -> None:
+    day = dt.date(2026, 3, 2)
+    for family in {e.family for e in BOOK if e.time_rule is TimeRule.RANGE}:
+        members = [e for e in BOOK.family(family, day) if e.time_rule is TimeRule.RANGE]
+        for low, high in itertools.pairwise(members):
+            assert low.max_minutes is not None and high.min_minutes is not None, family
+            assert low.max_minutes < high.min_minutes, (low.code, high.code)
