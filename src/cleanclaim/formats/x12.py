@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 from cleanclaim.errors import InputError
@@ -30,6 +31,7 @@ __all__ = [
     "format_amount",
     "parse_envelope",
     "read_x12_text",
+    "segments_text",
     "tokenize",
 ]
 
@@ -69,10 +71,9 @@ class X12SegmentError(InputError):
             place.append(f"segment {self.segment}")
         if self.field:
             place.append(f"element {self.field}")
-        if self.encounter:
-            place.append(f"claim {self.encounter}")
         prefix = ", ".join(place)
-        return f"{prefix}: {self.message}" if prefix else self.message
+        message = f"{self.message} (claim {self.encounter})" if self.encounter else self.message
+        return f"{prefix}: {message}" if prefix else message
 
 
 @dataclass(frozen=True)
@@ -162,16 +163,17 @@ class X12Envelope:
 
 
 def read_x12_text(text_or_path: str | Path) -> tuple[str, str | None]:
-    """Text and file name of an X12 input given as its text or as a path."""
-    if isinstance(text_or_path, Path) or not text_or_path.lstrip("\ufeff \r\n\t").startswith("ISA"):
-        path = Path(text_or_path)
-        try:
-            return path.read_text(encoding="utf-8-sig"), str(path)
-        except UnicodeDecodeError as exc:
-            raise InputError(f"not a UTF-8 or ASCII text file ({exc.reason})", file=str(path)) from exc
-        except OSError as exc:
-            raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
-    return text_or_path, None
+    """Text and file name of an X12 input given as its text or as a path (a one-line string not starting ISA)."""
+    if isinstance(text_or_path, str) and (
+            text_or_path.lstrip("\ufeff \r\n\t").startswith("ISA") or "\n" in text_or_path or len(text_or_path) > 1024):
+        return text_or_path, None
+    path = Path(text_or_path)
+    try:
+        return path.read_text(encoding="utf-8-sig"), str(path)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not a UTF-8 or ASCII text file ({exc.reason})", file=str(path)) from exc
+    except OSError as exc:
+        raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
 
 
 _ISA_ELEMENT_LENGTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
@@ -179,18 +181,17 @@ _ISA_ELEMENT_LENGTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
 
 def _isa_delimiters(text: str, start: int) -> Delimiters | str:
     """Separators named by the ISA at ``start``, or a message saying why the ISA is not usable."""
-    isa = text[start : start + ISA_LENGTH]
-    if len(isa) < ISA_LENGTH:
-        return f"the ISA segment is shorter than the fixed {ISA_LENGTH} characters (file truncated?)"
-    element = isa[3]
-    fields = isa[:105].split(element)
-    if len(fields) != 17:
-        return f"the ISA segment must have 16 elements separated by {element!r}, found {len(fields) - 1}"
-    for position, (value, length) in enumerate(zip(fields[1:], _ISA_ELEMENT_LENGTHS, strict=True), start=1):
-        if len(value) != length:
-            return f"ISA{position:02d} must be {length} characters long, got {len(value)} ({value.strip()!r})"
-    component = isa[104]
-    terminator = isa[105]
+    element = text[start + 3 : start + 4]
+    fields = text[start : start + 2 * ISA_LENGTH].split(element, 16) if element else []
+    if len(fields) < 17:
+        return f"the ISA segment must have 16 elements separated by {element!r}, found {max(len(fields) - 1, 0)}"
+    for position, length in enumerate(_ISA_ELEMENT_LENGTHS[:15], start=1):
+        if len(fields[position]) != length:
+            return (f"ISA{position:02d} must be {length} characters long, got {len(fields[position])} "
+                    f"({fields[position].strip()!r})")
+    if len(fields[16]) < 2:
+        return "the ISA segment ends before its component separator and segment terminator (file truncated?)"
+    component, terminator = fields[16][0], fields[16][1]
     # 00501 gives ISA11 as the repetition separator; 00401 used it as a standards id ("U").
     repetition = fields[11] if fields[12] >= "00501" and not fields[11].isalnum() else ""
     chosen = [element, component, terminator] + ([repetition] if repetition else [])
@@ -410,8 +411,6 @@ class _EnvelopeWalker:
 
 def format_amount(value: object) -> str:
     """An X12 decimal (R type): no exponent, no trailing zeros after the point, no bare point."""
-    from decimal import Decimal
-
     number = value if isinstance(value, Decimal) else Decimal(str(value))
     text = format(number, "f")
     if "." in text:

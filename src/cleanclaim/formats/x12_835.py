@@ -12,7 +12,6 @@ reported apart from denials, because nobody appeals a deductible.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
-from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
 from cleanclaim.formats.remittance_codes import RemittanceCodes, remittance_codes
@@ -77,6 +74,7 @@ class RemitLine:
     units: Decimal
     segment_number: int
     date: dt.date | None = None
+    date_end: dt.date | None = None
     adjustments: list[Adjustment] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     control_number: str | None = None
@@ -191,7 +189,8 @@ class _RemitReader:
             message += "; the claim was not read"
         self.errors.append(X12SegmentError(
             message, segment_number=segment.number, segment_id=segment.id, loop=self.loop, element=element,
-            file=self.file, encounter=self.claim.patient_control_number if self.claim else None))
+            file=self.file, encounter=self.claim.patient_control_number if self.claim else (
+                segment.element(1) if segment.id == "CLP" else None)))
         if in_claim:
             self.claim = None
             self.line = None
@@ -227,7 +226,7 @@ class _RemitReader:
     def _on_clp(self, segment: Segment) -> None:
         self._close_claim()
         self.loop = "2100"
-        self.claim_damaged = False
+        self.claim_damaged = True  # until the CLP is read: an error here drops the claim's SVC/CAS quietly
         if self.advice is None:
             raise _ElementError(None, "claim payment (CLP) before the BPR segment")
         if not segment.element(1):
@@ -241,6 +240,7 @@ class _RemitReader:
             patient_control_number=segment.element(1), status=segment.element(2), charge=charge, paid=paid,
             patient_responsibility=_amount(segment, 5), payer_claim_number=segment.element(7),
             segment_number=segment.number)
+        self.claim_damaged = False
         self.line = None
 
     def _on_cas(self, segment: Segment) -> None:
@@ -280,8 +280,10 @@ class _RemitReader:
 
     def _on_dtm(self, segment: Segment) -> None:
         qualifier = segment.element(1)
-        if self.line is not None and qualifier in ("472", "150"):
+        if self.line is not None and qualifier in ("472", "150"):  # date of service, or the period's start
             self.line.date = _date(segment, 2)
+        elif self.line is not None and qualifier == "151":
+            self.line.date_end = _date(segment, 2)
         elif self.claim is not None and self.line is None and qualifier == "232":
             self.claim.statement_start = _date(segment, 2)
         elif self.claim is not None and self.line is None and qualifier == "233":
@@ -378,47 +380,28 @@ class BilledLine:
     file: str | None
 
 
-def load_claims(paths: Iterable[str | Path]) -> tuple[list[Encounter], list[InputError]]:
-    """Encounters from 837P files and encounter YAML/JSON files (interchange contract), with what was unreadable."""
+def load_claims(paths: Iterable[str | Path]) -> tuple[list[tuple[Encounter, str]], list[InputError]]:
+    """Encounters (with the file each came from) from 837P files and encounter YAML/JSON files, and what was
+    unreadable."""
+    from cleanclaim.formats.encounters import load_encounters
     from cleanclaim.formats.x12_837p import read_837p
 
-    encounters: list[Encounter] = []
+    encounters: list[tuple[Encounter, str]] = []
     errors: list[InputError] = []
     for path in map(Path, paths):
         try:
-            head = path.read_text(encoding="utf-8-sig")[:200].lstrip()
+            if path.is_file() and path.read_bytes()[:300].lstrip(b"\xef\xbb\xbf \r\n\t").startswith(b"ISA"):
+                claims = read_837p(path)
+                encounters += [(encounter, str(path)) for encounter in claims.encounters]
+                errors += claims.errors
+            else:
+                read = load_encounters(path)
+                encounters += [(encounter, str(path)) for encounter in read.encounters]
+                errors += read.errors
+        except InputError as exc:
+            errors.append(exc)
         except OSError as exc:
             errors.append(InputError(f"cannot read the file: {exc.strerror}", file=str(path)))
-            continue
-        if head.startswith("ISA"):
-            result = read_837p(path)
-            encounters += result.encounters
-            errors += result.errors
-        else:
-            read, problems = _encounter_file(path)
-            encounters += read
-            errors += problems
-    return encounters, errors
-
-
-def _encounter_file(path: Path) -> tuple[list[Encounter], list[InputError]]:
-    try:
-        data = (json.loads if path.suffix.lower() == ".json" else yaml.safe_load)(path.read_text(encoding="utf-8"))
-    except (ValueError, yaml.YAMLError) as exc:
-        return [], [InputError(f"not valid YAML or JSON: {exc}", file=str(path))]
-    items = data.get("encounters") if isinstance(data, dict) and "encounters" in data else data
-    if isinstance(items, dict):
-        items = [items]
-    if not isinstance(items, list):
-        return [], [InputError("expected an encounter or a list under 'encounters:'", file=str(path))]
-    encounters, errors = [], []
-    for number, item in enumerate(items, start=1):
-        try:
-            encounters.append(Encounter.model_validate(item))
-        except ValidationError as exc:
-            ident = item.get("id") if isinstance(item, dict) else None
-            details = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-            errors.append(InputError(details, file=str(path), row=number, encounter=str(ident) if ident else None))
     return encounters, errors
 
 
@@ -540,17 +523,20 @@ def denials(
     *,
     encounters: Sequence[Encounter] | None = None,
 ) -> DenialWorklist:
-    """The denial worklist of an 835 file; with ``claims`` (837P or encounter files) each denial shows its billed line."""
+    """The denial worklist of an 835 file.
+
+    With ``claims`` (837P or encounter files) or ``encounters``, each denial shows the line as it was billed.
+    """
     remittance = read_835(remit_path)
     errors = list(remittance.errors)
-    known = list(encounters or [])
+    known: list[tuple[Encounter, str | None]] = [(encounter, None) for encounter in encounters or []]
     if claims:
         loaded, problems = load_claims(claims)
         known += loaded
         errors += problems
-    by_claim_id = {encounter.claim_id or encounter.id: encounter for encounter in known}
+    by_claim_id = {encounter.claim_id or encounter.id: (encounter, file) for encounter, file in known}
     codes = remittance_codes()
-    items = [item for claim in remittance.claims for item in _items(claim, codes, by_claim_id, remittance.file)]
+    items = [item for claim in remittance.claims for item in _items(claim, codes, by_claim_id)]
     unmatched = sorted({claim.patient_control_number for claim in remittance.claims
                         if claim.patient_control_number not in by_claim_id}) if known else []
     kinds = {item.carc: codes.reason(item.carc).kind for item in items}
@@ -565,9 +551,9 @@ def denials(
     )
 
 
-def _items(claim: RemitClaim, codes: RemittanceCodes, encounters: Mapping[str, Encounter],
-           file: str | None) -> list[DenialItem]:
-    encounter = encounters.get(claim.patient_control_number)
+def _items(claim: RemitClaim, codes: RemittanceCodes,
+           encounters: Mapping[str, tuple[Encounter, str | None]]) -> list[DenialItem]:
+    encounter, file = encounters.get(claim.patient_control_number, (None, None))
     items = []
     located: list[tuple[int | None, RemitLine | None, Adjustment]] = [
         (None, None, adjustment) for adjustment in claim.adjustments]
@@ -575,7 +561,10 @@ def _items(claim: RemitClaim, codes: RemittanceCodes, encounters: Mapping[str, E
                 for adjustment in line.adjustments]
     for number, line, adjustment in located:
         remarks = (line.remarks if line else []) + claim.remarks
-        slugs, preventable, advice = _rules_for(adjustment.reason, remarks, codes)
+        if codes.reason(adjustment.reason).kind == "denial":
+            slugs, preventable, advice = _rules_for(adjustment.reason, remarks, codes)
+        else:  # a deductible or a contractual write-off is not something a scrubber prevents
+            slugs, preventable, advice = [], None, ""
         items.append(DenialItem(
             patient_control_number=claim.patient_control_number, payer_claim_number=claim.payer_claim_number,
             claim_status=claim.status_text, line=number, code=line.code if line else None,
@@ -604,6 +593,8 @@ def _rules_for(carc: str, rarcs: Sequence[str], codes: RemittanceCodes) -> tuple
 def _grouped(items: list[DenialItem], codes: RemittanceCodes) -> list[DenialGroup]:
     if not items:
         return []
+    # Decimal columns keep cents exact; the scale fits the most precise amount so nothing is rounded.
+    scale = max(max(-int(item.amount.as_tuple().exponent), 0) for item in items)
     table = pl.DataFrame(
         {
             "carc": [item.carc for item in items],
@@ -612,7 +603,7 @@ def _grouped(items: list[DenialItem], codes: RemittanceCodes) -> list[DenialGrou
             "line_key": [f"{item.patient_control_number}\x1f{item.line}" for item in items],
             "claim": [item.patient_control_number for item in items],
         },
-        schema={"carc": pl.String, "group_code": pl.String, "amount": pl.Decimal(scale=2),
+        schema={"carc": pl.String, "group_code": pl.String, "amount": pl.Decimal(precision=38, scale=scale),
                 "line_key": pl.String, "claim": pl.String},
     )
     totals = (

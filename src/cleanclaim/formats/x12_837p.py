@@ -181,8 +181,9 @@ def _envelope_problems(
 ) -> dict[str, list[str]]:
     wrong = []
     for name, value in (("sender_id", sender_id), ("receiver_id", receiver_id)):
-        if not value or len(value) > 15:
-            wrong.append(f"{name} must be 1 to 15 characters (ISA06/ISA08), got {value!r}")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,14}", value or ""):
+            wrong.append(f"{name} must be 1 to 15 letters, digits, spaces, '.', '_' or '-' (ISA06/ISA08), "
+                         f"got {value!r}")
     if not submitter.name:
         wrong.append("submitter.name")
     if not submitter.contact_name:
@@ -220,6 +221,12 @@ def _claim_problems(encounter: Encounter) -> list[str]:
                            f"{', '.join(RELATIONSHIP_CODES)}")
         elif subscriber.relationship.lower() != "self" and not subscriber.last_name:
             missing.append("subscriber.last_name (the subscriber is not the patient)")
+        elif subscriber.relationship.lower() == "self":
+            # 2010BA names the patient when the patient is the subscriber: two different names cannot both go
+            missing += [f"subscriber.{name} differs from patient.{name} though the relationship is self"
+                        for name in ("first_name", "last_name")
+                        if getattr(subscriber, name) and getattr(encounter.patient, name)
+                        and getattr(subscriber, name).upper() != getattr(encounter.patient, name).upper()]
     if not encounter.payer_id:
         missing.append("payer_id")
     patient = encounter.patient
@@ -280,7 +287,11 @@ def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) ->
 
 
 def _separator_problems(rows: Iterable[tuple[str, list[str]]], delimiters: Delimiters) -> dict[str, list[str]]:
-    # A separator inside a name or id would split the element when read: refuse rather than alter the text.
+    """Values the file cannot carry as they are; refused rather than altered, so what is billed is what was given.
+
+    A separator inside a name or id would split the element when read. Messages name the element, never the
+    value: it may be a patient's name or address.
+    """
     problems: dict[str, list[str]] = {}
     reserved = {delimiters.element, delimiters.repetition, delimiters.segment}
     for owner, row in rows:
@@ -288,7 +299,12 @@ def _separator_problems(rows: Iterable[tuple[str, list[str]]], delimiters: Delim
             bad = sorted(reserved & set(value))
             if bad:
                 problems.setdefault(owner, []).append(
-                    f"{row[0]}{position:02d} {value!r} contains the separator(s) {''.join(bad)!r}")
+                    f"{row[0]}{position:02d} contains the separator(s) {''.join(bad)!r}")
+            # X12's extended character set is ASCII: a name with "é" must be spelled as the payer has it on file
+            foreign = sorted({ch for ch in value if not (" " <= ch <= "~")})
+            if foreign:
+                problems.setdefault(owner, []).append(
+                    f"{row[0]}{position:02d} has characters outside the X12 character set ({''.join(foreign)!r})")
     return problems
 
 
@@ -334,7 +350,7 @@ def _transaction_rows(
         _name_row("40", "2", receiver_name, None, "46", receiver_id))
 
     hl_number = 0
-    for billing, by_subscriber in _grouped(encounters).items():
+    for by_subscriber in _grouped(encounters).values():
         hl_number += 1
         billing_hl = hl_number
         first = by_subscriber[next(iter(by_subscriber))][0][0]
@@ -345,6 +361,9 @@ def _transaction_rows(
             add(first.id, ["PRV", "BI", "PXC", billing_provider.taxonomy])
         add(first.id, _name_row("85", "2", billing_provider.name, None, "XX", billing_provider.npi),
             *_address_rows(billing_provider.address), ["REF", "EI", billing_provider.tax_id])
+        if billing_provider.phone:
+            # 2010AA PER: the practice's own number, where the payer calls about its claims
+            add(first.id, ["PER", "IC", billing_provider.name, "TE", billing_provider.phone])
         for by_patient in by_subscriber.values():
             lead = by_patient[0][0]
             subscriber = lead.subscriber
@@ -358,7 +377,9 @@ def _transaction_rows(
                  filing_code])
             patient = lead.patient
             if is_self:
-                assert patient.address is not None and patient.birth_date is not None and patient.sex
+                assert patient.address is not None
+                assert patient.birth_date is not None
+                assert patient.sex is not None
                 add(lead.id, _name_row("IL", "1", subscriber.last_name or patient.last_name or "",
                                        subscriber.first_name or patient.first_name, "MI", subscriber.member_id),
                     *_address_rows(patient.address),
@@ -372,7 +393,9 @@ def _transaction_rows(
                 if not is_self:
                     hl_number += 1
                     dependent = claims[0].patient
-                    assert dependent.address is not None and dependent.birth_date is not None and dependent.sex
+                    assert dependent.address is not None
+                    assert dependent.birth_date is not None
+                    assert dependent.sex is not None
                     add(claims[0].id, ["HL", str(hl_number), str(subscriber_hl), "23", "0"],
                         ["PAT", RELATIONSHIP_CODES[subscriber.relationship.lower()]],
                         _name_row("QC", "1", dependent.last_name or "", dependent.first_name, "", ""),
@@ -391,7 +414,8 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
     for encounter in encounters:
         billing = encounter.billing_provider
         subscriber = encounter.subscriber
-        assert billing is not None and subscriber is not None
+        assert billing is not None
+        assert subscriber is not None
         billing_key = (billing.npi, billing.tax_id, billing.name, billing.taxonomy, billing.address.model_dump_json())
         is_self = subscriber.relationship.lower() == "self"
         subscriber_key = (subscriber.member_id, subscriber.first_name, subscriber.last_name,
@@ -482,7 +506,8 @@ class _Party:
     sex: str = ""
     taxonomy: str = ""
     tax_id: str = ""
-    segment: Segment | None = None
+    phone: str = ""
+    damaged_at: int | None = None
 
     def address(self) -> Address | None:
         if not self.line1:
@@ -545,12 +570,18 @@ class _ClaimReader:
         self.line: _LineRead | None = None
         self.party: _Party | None = None
         self.hierarchy: dict[str, object] = {}
+        self.broken_hl: int | None = None
+        self.skipping = False
 
     def read(self, transaction: Transaction) -> None:
         for segment in transaction.body:
+            if self.skipping and segment.id not in ("CLM", "HL"):
+                continue  # the rest of a claim that could not be started; its CLM error says so
+            self.skipping = False
             try:
                 self._segment(segment)
             except _ElementError as problem:
+                self.skipping = segment.id == "CLM" and self.claim is None
                 self._problem(segment, problem.element, problem.message)
         self._close_claim()
 
@@ -562,6 +593,12 @@ class _ClaimReader:
             self.claim.problems.append(error)
         else:
             self.errors.append(error)
+            # the claims under a damaged provider, subscriber or patient loop are not read either
+            parties = (self.party, self.patient.party if self.patient else None,
+                       self.subscriber.party if self.subscriber else None, self.billing)
+            party = next((p for p in parties if p is not None), None)
+            if party is not None and party.damaged_at is None:
+                party.damaged_at = segment.number
 
     def _segment(self, segment: Segment) -> None:
         handler = getattr(self, f"_on_{segment.id.lower()}", None)
@@ -571,30 +608,34 @@ class _ClaimReader:
     # hierarchy -------------------------------------------------------------------------------------------
     def _on_hl(self, segment: Segment) -> None:
         self._close_claim()
+        # until the next good HL, claims have no trustworthy provider/subscriber/patient: they are not read
+        self.broken_hl = segment.number
         level = segment.element(3)
+        self.loop = {"20": "2000A", "22": "2000B", "23": "2000C"}.get(level, "2000")
         parent = self.hierarchy.get(segment.element(2))
         if level == "20":
             self.loop = "2000A"
-            self.billing = _Party(segment=segment)
+            self.billing = _Party()
             self.hierarchy[segment.element(1)] = self.billing
             self.subscriber = self.patient = None
         elif level == "22":
             self.loop = "2000B"
-            billing = parent if isinstance(parent, _Party) else self.billing
-            if billing is None:
-                raise _ElementError("HL02", "subscriber level without a billing provider level above it")
-            self.subscriber = _SubscriberLevel(party=_Party(segment=segment), billing=billing)
+            if not isinstance(parent, _Party):
+                raise _ElementError("HL02", f"parent {segment.element(2)!r} is not a billing provider level (HL*20)")
+            billing = parent
+            self.subscriber = _SubscriberLevel(party=_Party(), billing=billing)
             self.hierarchy[segment.element(1)] = self.subscriber
             self.patient = None
         elif level == "23":
             self.loop = "2000C"
-            subscriber = parent if isinstance(parent, _SubscriberLevel) else self.subscriber
-            if subscriber is None:
-                raise _ElementError("HL02", "patient level without a subscriber level above it")
-            self.patient = _PatientLevel(_Party(segment=segment), subscriber, "", segment.element(1))
+            if not isinstance(parent, _SubscriberLevel):
+                raise _ElementError("HL02", f"parent {segment.element(2)!r} is not a subscriber level (HL*22)")
+            subscriber = parent
+            self.patient = _PatientLevel(_Party(), subscriber, "", segment.element(1))
         else:
             raise _ElementError("HL03", f"expected hierarchical level 20, 22 or 23, got {level!r}")
         self.party = None
+        self.broken_hl = None
 
     def _on_sbr(self, segment: Segment) -> None:
         if self.loop == "2000B" and self.subscriber is not None:
@@ -617,26 +658,27 @@ class _ClaimReader:
     # names and addresses ---------------------------------------------------------------------------------
     def _on_nm1(self, segment: Segment) -> None:
         entity = segment.element(1)
-        party = _Party(last=segment.element(3), first=segment.element(4), ident=segment.element(9),
-                       segment=segment)
+        party = _Party(last=segment.element(3), first=segment.element(4), ident=segment.element(9))
         self.party = None
-        if entity == "85" and self.billing is not None:
+        # inside a claim, IL/QC/PR name other payers' subscribers (2330x), never this claim's own parties
+        in_claim = self.claim is not None
+        if entity == "85" and self.billing is not None and not in_claim:
             self.loop = "2010AA"
             self.billing.last, self.billing.first, self.billing.ident = party.last, party.first, party.ident
             self.party = self.billing
-        elif entity == "IL" and self.subscriber is not None:
+        elif entity == "IL" and self.subscriber is not None and not in_claim:
             self.loop = "2010BA"
             self.subscriber.party = party
             self.party = party
-        elif entity == "PR" and self.subscriber is not None and self.claim is None:
+        elif entity == "PR" and self.subscriber is not None and not in_claim:
             self.loop = "2010BB"
             self.subscriber.payer = party
             self.party = party
-        elif entity == "QC" and self.patient is not None:
+        elif entity == "QC" and self.patient is not None and not in_claim:
             self.loop = "2010CA"
             self.patient.party = party
             self.party = party
-        elif entity == "82" and self.claim is not None:
+        elif entity == "82" and self.claim is not None and self.loop not in ("2320", "2330"):
             if self.line is not None:
                 self.loop = "2420A"
                 self.line.rendering_npi = party.ident
@@ -644,8 +686,8 @@ class _ClaimReader:
                 self.loop = "2310B"
                 self.claim.rendering = party
                 self.party = party
-        elif self.claim is not None:
-            self.loop = "2420" if self.line is not None else "2310"
+        elif in_claim:
+            self.loop = "2420" if self.line is not None else "2330" if self.loop in ("2320", "2330") else "2310"
         elif self.loop.startswith(("1000", "HEADER")) or entity in ("41", "40"):
             self.loop = {"41": "1000A", "40": "1000B"}.get(entity, self.loop)
         else:
@@ -665,6 +707,11 @@ class _ClaimReader:
             self.party.birth_date = _date(segment, 2)
             self.party.sex = segment.element(3)
 
+    def _on_per(self, segment: Segment) -> None:
+        if self.loop == "2010AA" and self.billing is not None:
+            numbers = dict(zip(segment.elements[3::2], segment.elements[4::2], strict=False))
+            self.billing.phone = numbers.get("TE", "")
+
     def _on_ref(self, segment: Segment) -> None:
         qualifier = segment.element(1)
         if qualifier in ("EI", "SY") and self.loop == "2010AA" and self.billing is not None:
@@ -677,6 +724,9 @@ class _ClaimReader:
         self._close_claim()
         self.loop = "2300"
         self.party = None
+        if self.broken_hl is not None:
+            raise _ElementError(None, f"claim {segment.element(1)!r} not read: the HL at segment {self.broken_hl} "
+                                      "above it is damaged")
         patient = self.patient
         if patient is None and self.subscriber is not None:
             patient = _PatientLevel(self.subscriber.party, self.subscriber, "18")
@@ -760,7 +810,13 @@ class _ClaimReader:
         clm = claim.clm
         claim_id = clm.element(1)
         problems = claim.problems
-        if not claim.lines:
+        roles = (("billing provider", claim.patient.subscriber.billing), ("subscriber", claim.patient.subscriber.party),
+                 ("payer", claim.patient.subscriber.payer), ("patient", claim.patient.party))
+        problems += [X12SegmentError(
+            f"claim not read: its {role} loop is damaged at segment {party.damaged_at}", segment_number=clm.number,
+            segment_id="CLM", loop="2300", file=self.file, encounter=claim_id)
+            for role, party in roles if party.damaged_at is not None]
+        if not claim.lines and not problems:
             problems.append(X12SegmentError("claim has no service line (LX/SV1)", segment_number=clm.number,
                                             segment_id="CLM", loop="2300", file=self.file, encounter=claim_id))
         for line in claim.lines:
@@ -791,7 +847,8 @@ class _ClaimReader:
             member.ident if is_self else f"{member.ident}-HL{patient_level.hl_id}")
         dates = [line.date for line in claim.lines if line.date is not None]
         rendering = claim.rendering or billing
-        taxonomy = rendering.taxonomy or billing.taxonomy
+        # Without a 2310B the billing provider rendered the service; a 2310B without PRV says nothing of it.
+        taxonomy = claim.rendering.taxonomy if claim.rendering else billing.taxonomy
         payer_id = subscriber_level.payer.ident
         payer = self.payer_profiles.get(payer_id) or PAYER_PROFILE_BY_FILING_CODE.get(
             subscriber_level.filing_code, DEFAULT_PAYER_PROFILE)
@@ -811,7 +868,7 @@ class _ClaimReader:
                               taxonomy=(claim.rendering.taxonomy or None) if claim.rendering else None),
             diagnoses=claim.diagnoses,
             billing_provider=BillingProvider(name=billing.last, npi=billing.ident, tax_id=billing.tax_id,
-                                             taxonomy=billing.taxonomy or None,
+                                             taxonomy=billing.taxonomy or None, phone=billing.phone or None,
                                              address=billing.address() or _missing("billing provider N3/N4")),
             subscriber=Subscriber(member_id=member.ident, first_name=member.first or None,
                                   last_name=member.last or None, relationship=relationship,
@@ -849,7 +906,9 @@ def _parse_date(text: str, element: str) -> dt.date:
     try:
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
-        raise _ElementError(element, f"expected a date CCYYMMDD, got {text!r}") from None
+        # a birth date is patient data: say what is wrong with it without repeating it
+        shown = f"{len(text)} characters" if element.startswith("DMG") else repr(text)
+        raise _ElementError(element, f"expected a date CCYYMMDD, got {shown}") from None
 
 
 def _date(segment: Segment, position: int) -> dt.date:
