@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from cleanclaim.model import Encounter
-from cleanclaim.payers import load_profile
+from cleanclaim.payers import load_profile, merge_settings
 from cleanclaim.rules import all_rules, get_rule, run_rules, tables_from_encounters
 from cleanclaim.rules.engine import RuleSelection
 
@@ -38,16 +38,6 @@ BASE_ENCOUNTER: dict[str, Any] = {
     "provider": {"npi": "1234567893", "discipline": "PT"},
     "diagnoses": ["M62.81"],
 }
-
-
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _load_cases() -> list[Any]:
@@ -64,7 +54,7 @@ def _encounters(defaults: Mapping[str, Any], case: Mapping[str, Any]) -> list[En
     raw = case.get("encounters") or [case["encounter"]]
     encounters = []
     for item in raw:
-        data = _merge(_merge(BASE_ENCOUNTER, defaults), item)
+        data = merge_settings(merge_settings(BASE_ENCOUNTER, defaults), item)
         if "payer" in case:
             data["payer"] = case["payer"]
         encounters.append(Encounter.model_validate(data))

@@ -10,7 +10,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of
-from cleanclaim.commands.output import SEVERITY_STYLE, console, print_errors, print_finding, print_json
+from cleanclaim.commands.output import SEVERITY_STYLE, console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import all_rules, get_rule
@@ -78,12 +78,7 @@ def _check(
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc
-    if as_json:
-        print_json(result.to_json())
-    else:
-        _print(result)
-    print_errors(result.errors)
-    raise typer.Exit(result.exit_code)
+    finish(result, as_json=as_json, show=_print)
 
 
 def _rules() -> None:

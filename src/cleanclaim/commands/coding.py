@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cleanclaim.codebook import codebook
-from cleanclaim.commands.output import console, print_errors, print_finding, print_json
+from cleanclaim.commands.output import console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.scrub import CodeResult, code
 from cleanclaim.settings import find_settings
@@ -71,12 +71,7 @@ def _code(
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc
-    if as_json:
-        print_json(result.to_json())
-    else:
-        _print(result)
-    print_errors(result.errors)
-    raise typer.Exit(result.exit_code)
+    finish(result, as_json=as_json, show=_print)
 
 
 def register(app: typer.Typer) -> None:

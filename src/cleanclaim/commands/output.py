@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn, Protocol, TypeVar
 
+import typer
 from rich.console import Console
 from rich.text import Text
 
 from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
 
-__all__ = ["SEVERITY_STYLE", "console", "error_console", "print_errors", "print_finding", "print_json"]
+__all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors", "print_finding", "print_json"]
 
 console = Console(highlight=False, soft_wrap=False)
 error_console = Console(stderr=True, highlight=False)
@@ -42,3 +43,29 @@ def print_errors(errors: Iterable[InputError]) -> None:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
+
+
+class Report(Protocol):
+    """What `code` and `check` return: the JSON contract, the input errors and the exit status."""
+
+    @property
+    def errors(self) -> list[InputError]: ...
+
+    @property
+    def exit_code(self) -> int: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Report)
+
+
+def finish(result: R, *, as_json: bool, show: Callable[[R], None]) -> NoReturn:
+    """Print the result (JSON on standard output, or the human form), the input errors on standard error, and
+    exit with the contract's status."""
+    if as_json:
+        print_json(result.to_json())
+    else:
+        show(result)
+    print_errors(result.errors)
+    raise typer.Exit(result.exit_code)

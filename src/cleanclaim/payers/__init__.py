@@ -137,11 +137,13 @@ def _read_yaml(text: str, source: str) -> dict[str, Any]:
     return data
 
 
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+def merge_settings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """``override`` over ``base``, mappings merged key by key and everything else replaced (how ``extends:``
+    works)."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_settings(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -169,7 +171,7 @@ def _resolve(profile_id: str, dirs: tuple[Path, ...], seen: tuple[str, ...] = ()
     parent = raw.pop("extends", None)
     if parent:
         base, _ = _resolve(str(parent), dirs, (*seen, profile_id))
-        raw = _merge(base, raw)
+        raw = merge_settings(base, raw)
     raw.setdefault("id", profile_id)
     return raw, source
 
