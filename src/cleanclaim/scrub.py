@@ -282,6 +282,7 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         payers=payers,
         as_of=as_of,
         book=codebook(),
+        carried=table.carried,
     )
     findings = run_rules(tables, selection)
     summary = _summary(findings, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)

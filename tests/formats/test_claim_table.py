@@ -64,3 +64,19 @@ def test_missing_required_column(tmp_path: Path) -> None:
     path.write_text("encounter_id,date,code\nE1,2026-03-02,97110\n")
     with pytest.raises(InputError, match="units"):
         read_claim_table(path)
+
+
+def test_claim_level_columns_feed_the_completeness_rule_only_when_present(tmp_path: Path) -> None:
+    import cleanclaim
+    from cleanclaim.rules.engine import RuleSelection
+
+    only = RuleSelection(select=frozenset({"missing-required-field"}))
+    plain = tmp_path / "plain.csv"
+    plain.write_text("encounter_id,date,code,units,charge\nE1,2026-03-02,97110,1,45\n")
+    assert cleanclaim.check(plain, selection=only).findings == []
+    with_claims = tmp_path / "claims.csv"
+    with_claims.write_text("encounter_id,date,code,units,charge,claim_id,billing_npi\n"
+                           "E1,2026-03-02,97110,1,45,CLM-1,1234567893\nE2,2026-03-02,97110,1,45,,1234567893\n")
+    findings = cleanclaim.check(with_claims, selection=only).findings
+    assert [(f.encounter, f.message) for f in findings] == [
+        ("E2", "Encounter E2 lacks what a claim needs: claim id")]

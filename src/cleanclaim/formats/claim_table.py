@@ -21,6 +21,10 @@ TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 REQUIRED_COLUMNS = ("encounter_id", "date", "code", "units")
 OPTIONAL_COLUMNS = ("payer", "place_of_service", "patient_id", "provider_npi", "provider_discipline", "diagnoses",
                     "modifiers", "minutes", "dx_pointers", "charge", "ndc")
+# Claim-level columns a table may carry beyond the contract's; when present they feed the claim-completeness rules.
+CLAIM_COLUMNS = ("billing_npi", "subscriber_id", "payer_id", "claim_id", "patient_first_name", "patient_last_name",
+                 "patient_birth_date", "patient_sex")
+_LINE_LEVEL = ("date", "payer", "place_of_service", "patient_id", "provider_npi", "provider_discipline", "diagnoses")
 _ROW = "__row"
 
 
@@ -34,6 +38,8 @@ class ClaimTable:
     errors: list[InputError] = field(default_factory=list)
     rows_read: int = 0
     rows_rejected: int = 0
+    carried: frozenset[str] = frozenset()
+    """Encounter columns the file actually supplies (the rest of the encounter table is null, not missing)."""
 
     @property
     def rows_checked(self) -> int:
@@ -131,23 +137,27 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         pl.col("charge").str.strip_chars().replace("", None).cast(pl.Float64),
         pl.col("ndc").str.strip_chars().replace("", None),
         _split("diagnoses").list.eval(pl.element().str.to_uppercase()).alias("diagnoses"),
+        *(pl.col(c).str.strip_chars().replace("", None) for c in CLAIM_COLUMNS if c in raw.columns),
     )
+    claim_columns = [c for c in CLAIM_COLUMNS if c in raw.columns]
+    if "patient_birth_date" in claim_columns:
+        lines = lines.with_columns(pl.col("patient_birth_date").str.to_date("%Y-%m-%d", strict=False))
     encounters = (
         lines.group_by("encounter_id", maintain_order=True)
-        .agg(pl.col("date", "payer", "place_of_service", "patient_id", "provider_npi", "provider_discipline",
-                    "diagnoses").first())
+        .agg(pl.col(*_LINE_LEVEL, *claim_columns).first())
         .with_columns(*(pl.lit(None, dtype=dtype).alias(name) for name, dtype in ENCOUNTER_SCHEMA.items()
-                        if name not in {"encounter_id", "date", "payer", "place_of_service", "patient_id",
-                                        "provider_npi", "provider_discipline", "diagnoses"}))
+                        if name not in {"encounter_id", *_LINE_LEVEL, *claim_columns}))
         .select(list(ENCOUNTER_SCHEMA))
     )
     return ClaimTable(
         source=str(source),
-        lines=lines.select(*LINE_SCHEMA, *[c for c in lines.columns if c not in LINE_SCHEMA and c != "diagnoses"]),
+        lines=lines.select(*LINE_SCHEMA, *[c for c in lines.columns if c not in LINE_SCHEMA and c != "diagnoses"
+                                           and c not in claim_columns]),
         encounters=encounters,
         errors=errors,
         rows_read=frame.height,
         rows_rejected=rejected.len(),
+        carried=frozenset(("encounter_id", *_LINE_LEVEL, *claim_columns)),
     )
 
 

@@ -58,6 +58,10 @@ ENCOUNTER_SCHEMA: dict[str, Any] = {
     "plan_certified_through": pl.Date,
     "assistant_minutes": pl.Int64,
     "services_minutes": pl.Int64,
+    "patient_first_name": pl.String,
+    "patient_last_name": pl.String,
+    "patient_birth_date": pl.Date,
+    "patient_sex": pl.String,
 }
 
 # One row per documented service (what the note says was done), beside the billed lines.
@@ -93,6 +97,9 @@ class Tables:
     payers: Mapping[str, PayerProfile]
     as_of: dt.date
     book: CodeBook = field(default_factory=codebook)
+    carried: frozenset[str] | None = None
+    """Encounter columns the input actually carries (None: all of them). A claim-line CSV has no billing provider
+    or subscriber columns, so rules about claim-file completeness must not read their nulls as "missing"."""
     _memo: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
@@ -276,6 +283,10 @@ def tables_from_encounters(
             "plan_certified_through": encounter.plan_of_care.certified_through if encounter.plan_of_care else None,
             "assistant_minutes": sum(s.assistant_minutes or 0 for s in encounter.services) or None,
             "services_minutes": sum(s.minutes or 0 for s in encounter.services) or None,
+            "patient_first_name": encounter.patient.first_name,
+            "patient_last_name": encounter.patient.last_name,
+            "patient_birth_date": encounter.patient.birth_date,
+            "patient_sex": encounter.patient.sex,
         })
         for past in encounter.history:
             history_rows.append({

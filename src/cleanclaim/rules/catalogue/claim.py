@@ -1,0 +1,550 @@
+"""Claim: what the claim as a whole needs to be accepted: no duplicate lines, valid NPIs and place of service, filed in
+time, the required fields present and a total that adds up."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import polars as pl
+
+from cleanclaim.model import Severity
+from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.tables import Tables, lines_with_codes
+
+_KEYS = ["encounter_id", "line", "code"]
+_NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
+_NO_CODE = pl.lit(None, dtype=pl.String).alias("code")
+
+# Modifiers that say a same-day repeat of a code is a separate service, not a duplicate: 76/77 repeat procedure,
+# 91 repeat lab test, 59 and X{EPSU} distinct procedural service (CPT Appendix A; NCCI Policy Manual Ch.1 s E).
+_REPEAT_MODIFIERS = ["76", "77", "91", "59", "XE", "XS", "XP", "XU"]
+
+
+def _modifier_key() -> pl.Expr:
+    # Modifier order on a line does not change what was billed, so duplicates compare them sorted.
+    return pl.col("modifiers").list.sort().list.join(" ")
+
+
+def _units_text(column: str = "units") -> pl.Expr:
+    """Units as written on a claim: "2" for whole units, "1.5" kept as is (never rounded)."""
+    units = pl.col(column)
+    return (pl.when(units == units.floor()).then(units.cast(pl.Int64).cast(pl.String))
+            .otherwise(units.cast(pl.String)))
+
+
+def _shown_modifiers() -> pl.Expr:
+    return (pl.when(pl.col("modifiers").list.len() > 0)
+            .then(pl.format(" with {}", pl.col("modifiers").list.join(", ")))
+            .otherwise(pl.lit(" without modifiers")))
+
+
+@register
+class DuplicateLine(Rule):
+    """The same service billed twice: on two lines of one claim, in another claim of the batch, or already billed.
+
+    What it checks:
+        Two lines of one claim with the same code, modifiers, date and units; the same patient, date, code and
+        modifiers in another encounter of the batch or in the patient's billing history. Lines with a repeat or
+        distinct-service modifier (76, 77, 91, 59, XE, XS, XP, XU) are left out: they say the repeat is intended.
+
+    Why it matters:
+        Payers deny the second occurrence as a duplicate (CARC 18); a duplicate that slips through is an overpayment
+        the practice must return, and a pattern of them draws audits.
+
+    Example:
+        lines:
+          - {code: "97110", modifiers: [GP], units: 2, dx_pointers: [1]}
+          - {code: "97110", modifiers: [GP], units: 2, dx_pointers: [1]}
+
+    Use instead:
+        lines:
+          - {code: "97110", modifiers: [GP], units: 4, dx_pointers: [1]}   # one line with the day's total units
+
+    References:
+        CARC 18 (exact duplicate claim/service); CMS Pub 100-04 Ch.5 s20.2 (a timed code's units for the day on one
+        line); NCCI Policy Manual Ch.1 s E (modifiers 59/X{EPSU}); CPT Appendix A (modifiers 76, 77, 91).
+    """
+
+    id = "CC601"
+    slug = "duplicate-line"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "Line {line}: {code}{shown_modifiers} on {date} {duplicate_of}"
+    fix = "{remedy}"
+    references = ("CARC 18 (duplicate claim/service)", "CMS Pub 100-04 Ch.5 s20.2",
+                  "NCCI Policy Manual Ch.1 s E; CPT Appendix A (76, 77, 91)")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        order = tables.encounters.select("encounter_id").with_row_index("encounter_order")
+        lines = (
+            tables.lines.with_columns(pl.col("modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+            .filter(~pl.col("modifiers").list.eval(pl.element().is_in(_REPEAT_MODIFIERS)).list.any())
+            .with_columns(_modifier_key().alias("modifier_key"), _shown_modifiers().alias("shown_modifiers"))
+            .join(order, on="encounter_id", how="left")
+        )
+        same_claim = (
+            lines.with_columns(pl.col("line").min().over("encounter_id", "code", "modifier_key", "date", "units")
+                               .alias("first_line"))
+            .filter(pl.col("line") != pl.col("first_line"))
+            .with_columns(
+                pl.format("({} unit(s)) repeats line {} exactly", _units_text(), pl.col("first_line"))
+                .alias("duplicate_of"),
+                pl.format("Delete line {}, or if the service was given twice, add the units to line {} "
+                          "(timed codes) or mark the repeat with 76/59 and document both.", pl.col("line"),
+                          pl.col("first_line")).alias("remedy"),
+                pl.lit(None, dtype=pl.String).alias("severity"),
+            )
+        )
+        match = ["patient_id", "date", "code", "modifier_key"]
+        others = lines.select(*match, pl.col("encounter_id").alias("other_encounter"),
+                              pl.col("encounter_order").alias("other_order"))
+        in_batch = (
+            lines.join(others, on=match, how="inner")
+            .filter(pl.col("other_order") < pl.col("encounter_order"))
+            .group_by("encounter_id", "line", maintain_order=True).first()
+            .with_columns(
+                pl.format("is also billed for patient {} in encounter {} of this batch", pl.col("patient_id"),
+                          pl.col("other_encounter")).alias("duplicate_of"),
+                pl.format("Bill the service once: remove it from encounter {} or {}, or mark a separate session "
+                          "with 76/59 and document both.", pl.col("other_encounter"), pl.col("encounter_id"))
+                .alias("remedy"),
+                pl.lit(None, dtype=pl.String).alias("severity"),
+            )
+        )
+        history = tables.history.with_columns(
+            pl.col("modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        ).with_columns(_modifier_key().alias("modifier_key")).select(
+            *match, pl.col("encounter_id").alias("history_encounter"), pl.col("units").alias("history_units"))
+        billed_before = (
+            lines.join(history, on=match, how="inner")
+            .filter(pl.col("history_encounter").is_null() | (pl.col("history_encounter") != pl.col("encounter_id")))
+            .group_by("encounter_id", "line", maintain_order=True).first()
+            .with_columns(
+                pl.format("was already billed for patient {} ({} unit(s) in the billing history)",
+                          pl.col("patient_id"), _units_text("history_units")).alias("duplicate_of"),
+                pl.lit("If this corrects the earlier claim, send it as a replacement claim (frequency code 7) "
+                       "instead of a new one; otherwise remove the line.").alias("remedy"),
+                pl.lit(Severity.WARNING.value).alias("severity"),
+            )
+        )
+        columns = [*_KEYS, "date", "shown_modifiers", "duplicate_of", "remedy", "severity"]
+        return (pl.concat([f.select(columns) for f in (same_claim, in_batch, billed_before)], how="vertical_relaxed")
+                .unique(["encounter_id", "line"], keep="first", maintain_order=True))
+
+
+def npi_check_digit(npi: pl.Expr) -> pl.Expr:
+    """The NPI check digit the first nine digits call for (Luhn over "80840" + the nine digits), as an expression.
+
+    Doubling every other digit from the right of the nine (positions 1, 3, 5, 7, 9) and adding the constant 24
+    for the implied 80840 prefix is CMS's own shortcut for the prefixed Luhn sum.
+    """
+    total = pl.lit(24, dtype=pl.Int64)
+    for position in range(9):
+        digit = npi.str.slice(position, 1).cast(pl.Int64, strict=False)
+        if position % 2 == 0:
+            doubled = digit * 2
+            total = total + doubled // 10 + doubled % 10
+        else:
+            total = total + digit
+    return (10 - total % 10) % 10
+
+
+@register
+class InvalidNpi(Rule):
+    """A National Provider Identifier that cannot be real: not ten digits, or a check digit that does not match.
+
+    What it checks:
+        The rendering provider's NPI on the encounter and on each line that names its own, and the billing provider's
+        NPI: ten digits whose last digit is the Luhn check digit over "80840" and the first nine digits.
+
+    Why it matters:
+        A mistyped NPI is rejected by the clearinghouse or the payer's front end (CARC 16 / RARC N290 for the
+        rendering provider, N77); the claim is not even received until it is corrected.
+
+    Example:
+        provider: {npi: "1234567890", discipline: PT}
+
+    Use instead:
+        provider: {npi: "1234567893", discipline: PT}
+
+    References:
+        CMS, "Requirements for the National Provider Identifier (NPI) check digit" (Luhn formula, prefix 80840,
+        constant 24); 45 CFR 162.406 (NPI standard).
+    """
+
+    id = "CC602"
+    slug = "invalid-npi"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "The {role} NPI {npi} is not valid: {reason}"
+    fix = ("Copy the {role} NPI from NPPES (npiregistry.cms.hhs.gov); a valid NPI is ten digits ending in its "
+           "check digit.")
+    references = ("CMS: Requirements for the NPI check digit (Luhn, prefix 80840)", "45 CFR 162.406")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        encounter_npis = tables.encounters.select("encounter_id", "provider_npi", "billing_npi")
+        line_npis = (
+            tables.lines.join(encounter_npis.select("encounter_id", pl.col("provider_npi").alias("encounter_npi")),
+                              on="encounter_id", how="left")
+            .filter(pl.col("provider_npi").is_not_null()
+                    & (pl.col("encounter_npi").is_null() | (pl.col("provider_npi") != pl.col("encounter_npi"))))
+            .select(*_KEYS, pl.col("provider_npi").alias("npi"),
+                    pl.lit("line's rendering provider").alias("role"))
+        )
+        rendering = encounter_npis.select("encounter_id", _NO_LINE, _NO_CODE, pl.col("provider_npi").alias("npi"),
+                                          pl.lit("rendering provider").alias("role"))
+        billing = encounter_npis.select("encounter_id", _NO_LINE, _NO_CODE, pl.col("billing_npi").alias("npi"),
+                                        pl.lit("billing provider").alias("role"))
+        npis = (
+            pl.concat([rendering, billing, line_npis], how="vertical_relaxed")
+            .filter(pl.col("npi").is_not_null())
+            .group_by(*_KEYS, "npi", maintain_order=True).agg(pl.col("role").str.join(" and "))
+            .with_columns(pl.col("npi").str.strip_chars().alias("digits"))
+        )
+        well_formed = pl.col("digits").str.contains(r"^\d{10}$")
+        expected = npi_check_digit(pl.col("digits"))
+        actual = pl.col("digits").str.slice(9, 1).cast(pl.Int64, strict=False)
+        return (
+            npis.with_columns(expected.alias("expected"), actual.alias("actual"))
+            .filter(~well_formed | (pl.col("expected") != pl.col("actual")))
+            .with_columns(
+                pl.when(~well_formed)
+                .then(pl.format("it has {} characters; an NPI is exactly ten digits", pl.col("digits").str.len_chars()))
+                .otherwise(pl.format("its check digit is {} but the first nine digits call for {}", pl.col("actual"),
+                                     pl.col("expected")))
+                .alias("reason")
+            )
+            .select(*_KEYS, "role", "npi", "reason")
+        )
+
+
+@cache
+def place_of_service_codes() -> pl.DataFrame:
+    """The CMS place-of-service code set with cleanclaim's short names (data file
+    ``rules/data/place_of_service.csv``)."""
+    text = resources.files("cleanclaim.rules").joinpath("data", "place_of_service.csv").read_bytes()
+    return pl.read_csv(text, comment_prefix="#", schema={
+        "code": pl.String, "name": pl.String, "effective": pl.Date, "inpatient": pl.String,
+    }).with_columns(pl.col("inpatient") == "Y")
+
+
+@register
+class InvalidPlaceOfService(Rule):
+    """A place of service that is not in the CMS code set, or one that does not fit the service billed.
+
+    What it checks:
+        The encounter's place-of-service code against the CMS POS code set in force on the date of service (an
+        unassigned number such as 30 or a code used before it existed is an error), and lines with outpatient therapy
+        codes billed at an inpatient place of service (21 inpatient hospital, 51 inpatient psychiatric facility,
+        61 inpatient rehabilitation facility), which is a warning.
+
+    Why it matters:
+        An invalid POS is rejected before adjudication. The POS also decides facility vs non-facility payment and
+        which benefit pays: outpatient therapy billed for a hospital inpatient is denied or recovered because the
+        hospital's Part A payment covers it.
+
+    Example:
+        place_of_service: "30"
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1]}]
+
+    Use instead:
+        place_of_service: "11"
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1]}]
+
+    References:
+        CMS Place of Service Code Set (cms.gov, place-of-service codes); CMS Pub 100-04 Ch.26 s10.5; Pub 100-02 Ch.15
+        s220 (outpatient therapy is for outpatients); Pub 100-04 Ch.12 s20.4.2 (facility vs non-facility POS).
+    """
+
+    id = "CC603"
+    slug = "invalid-place-of-service"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "{problem}"
+    fix = "{remedy}"
+    references = ("CMS Place of Service Code Set", "CMS Pub 100-04 Ch.26 s10.5", "CMS Pub 100-02 Ch.15 s220")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        pos = place_of_service_codes()
+        encounters = tables.encounters.select("encounter_id", "date", "place_of_service").join(
+            pos, left_on="place_of_service", right_on="code", how="left")
+        unknown = encounters.filter(pl.col("name").is_null()).select(
+            "encounter_id", _NO_LINE, _NO_CODE,
+            pl.format("Place of service {} is not in the CMS place-of-service code set", pl.col("place_of_service"))
+            .alias("problem"),
+            pl.lit("Report the two-digit CMS code for where the service was given: 11 office, 12 home, "
+                   "22 on-campus outpatient hospital, 10 telehealth at home ...").alias("remedy"),
+            pl.lit(None, dtype=pl.String).alias("severity"),
+        )
+        too_early = encounters.filter(pl.col("effective").is_not_null() & (pl.col("date") < pl.col("effective")))
+        too_early = too_early.select(
+            "encounter_id", _NO_LINE, _NO_CODE,
+            pl.format("Place of service {} ({}) takes effect on {}; it is not valid on the date of service {}",
+                      pl.col("place_of_service"), pl.col("name"), pl.col("effective"), pl.col("date"))
+            .alias("problem"),
+            pl.lit("Check the date of service, or report the place-of-service code in force on it.").alias("remedy"),
+            pl.lit(None, dtype=pl.String).alias("severity"),
+        )
+        inpatient = (
+            lines_with_codes(tables).filter(pl.col("therapy").is_not_null() & (pl.col("therapy") != "not"))
+            .join(pos.filter(pl.col("inpatient")), left_on="place_of_service", right_on="code", how="inner")
+            .select(
+                *_KEYS,
+                pl.format("{} is an outpatient therapy code but the place of service is {} ({})", pl.col("code"),
+                          pl.col("place_of_service"), pl.col("name")).alias("problem"),
+                pl.lit("Therapy for a hospital or facility inpatient is covered by the facility's inpatient payment; "
+                       "if the patient was an outpatient, correct the place of service (e.g. 11 office, "
+                       "22 outpatient hospital).").alias("remedy"),
+                pl.lit(Severity.WARNING.value).alias("severity"),
+            )
+        )
+        return pl.concat([unknown, too_early, inpatient], how="vertical_relaxed")
+
+
+def _next_workday(date: pl.Expr) -> pl.Expr:
+    # A Saturday or Sunday deadline moves to Monday (First Coast; Palmetto GBA: the next workday counts).
+    weekday = date.dt.weekday()  # Monday 1 ... Sunday 7
+    return (pl.when(weekday == 6).then(date + pl.duration(days=2))
+            .when(weekday == 7).then(date + pl.duration(days=1))
+            .otherwise(date))
+
+
+def filing_deadline(date: pl.Expr, *, calendar_year: pl.Expr, limit_days: pl.Expr) -> pl.Expr:
+    """The last day a claim for ``date`` may be received: one calendar year later, moved off a weekend, where
+    ``calendar_year`` (Medicare's rule); else ``limit_days`` days later."""
+    # Medicare's 12 months is a calendar year, not 365 days; offset_by clamps Feb 29 to Feb 28.
+    return (pl.when(calendar_year).then(_next_workday(date.dt.offset_by("1y")))
+            .otherwise(date + pl.duration(days=limit_days)))
+
+
+_WARN_DAYS = 30
+
+
+@register
+class TimelyFiling(Rule):
+    """A line whose filing deadline has passed, or falls within the next 30 days.
+
+    What it checks:
+        Each line's date of service against the payer profile's timely-filing limit, as of the date the check runs
+        (``--as-of``). A Medicare profile's 365 days means one calendar year after the date of service (a February 29
+        date of service is due February 28 of the next year), and a deadline on a Saturday or Sunday moves to the
+        Monday; federal holidays are not moved (the deadline shown may be a day early). Other limits: the profile's
+        number of days. Past the deadline is an error; within 30 days of it a warning.
+
+    Why it matters:
+        A claim received after the deadline is denied (CARC 29) and, for Medicare, the denial cannot be appealed: the
+        service is never paid and cannot be billed to the patient.
+
+    Example:
+        date: 2025-03-03
+        # checked on 2026-03-04: Medicare's deadline was 2026-03-03
+
+    Use instead:
+        date: 2025-03-03
+        # filed by 2026-03-03
+
+    References:
+        42 CFR 424.44; CMS Pub 100-04 Ch.1 s70 (one calendar year); First Coast and Palmetto GBA timely-filing pages
+        (February 29; weekend deadlines); payment-and-edits.md s10.
+    """
+
+    id = "CC604"
+    slug = "timely-filing"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "{status}: {payer_name} must receive the claim for {date} by {deadline} ({limit_text}); {days_text}"
+    fix = "{remedy}"
+    references = ("42 CFR 424.44", "CMS Pub 100-04 Ch.1 s70", "First Coast / Palmetto GBA: timely filing",
+                  "payer profile: timely_filing_days")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        payers = pl.DataFrame(
+            [{"payer": pid, "payer_name": p.name, "program": p.program, "limit_days": p.timely_filing_days,
+              "limit_reference": p.timely_filing_reference} for pid, p in tables.payers.items()],
+            schema={"payer": pl.String, "payer_name": pl.String, "program": pl.String, "limit_days": pl.Int64,
+                    "limit_reference": pl.String},
+        )
+        lined = tables.lines.select(*_KEYS, "payer", "date")
+        bare = tables.encounters.join(tables.lines.select("encounter_id").unique(), on="encounter_id", how="anti")
+        dated = pl.concat([lined, bare.select("encounter_id", _NO_LINE, _NO_CODE, "payer", "date")],
+                          how="vertical_relaxed").join(payers, on="payer", how="inner")
+        # A Medicare profile's 365 days is read as Medicare's rule, one calendar year; any other limit counts days.
+        medicare = (pl.col("program") == "medicare") & (pl.col("limit_days") == 365)
+        as_of = pl.lit(tables.as_of, dtype=pl.Date)
+        deadline = filing_deadline(pl.col("date"), calendar_year=medicare, limit_days=pl.col("limit_days"))
+        rows = dated.with_columns(deadline.alias("deadline")).with_columns(
+            (pl.col("deadline") - as_of).dt.total_days().alias("days_left"))
+        return rows.filter(pl.col("days_left") <= _WARN_DAYS).with_columns(
+            pl.when(pl.col("days_left") < 0).then(pl.lit("Past the timely-filing limit"))
+            .otherwise(pl.lit("Timely-filing deadline near")).alias("status"),
+            pl.when(medicare).then(pl.lit("one calendar year after the date of service"))
+            .otherwise(pl.format("{} days after the date of service", pl.col("limit_days")))
+            .pipe(lambda text: pl.when(pl.col("limit_reference").fill_null("") != "")
+                  .then(pl.format("{}; {}", text, pl.col("limit_reference"))).otherwise(text))
+            .alias("limit_text"),
+            pl.when(pl.col("days_left") < 0)
+            .then(pl.format("as of {} it is {} day(s) late", as_of, -pl.col("days_left")))
+            .when(pl.col("days_left") == 0).then(pl.format("as of {} today is the last day", as_of))
+            .otherwise(pl.format("as of {} {} day(s) are left", as_of, pl.col("days_left"))).alias("days_text"),
+            pl.when((pl.col("days_left") < 0) & medicare)
+            .then(pl.lit("Do not send it as a new claim; file only if an exception applies (administrative error, "
+                         "retroactive entitlement) with proof, and do not bill the patient."))
+            .when(pl.col("days_left") < 0)
+            .then(pl.lit("Check the payer contract for late-filing exceptions (proof of earlier timely filing, "
+                         "retroactive coverage); without one the payer will deny it, and the contract decides whether "
+                         "the patient may be billed."))
+            .otherwise(pl.format("Send the claim by {} and keep the clearinghouse acceptance report: a rejected "
+                                 "claim does not count as filed.", pl.col("deadline"))).alias("remedy"),
+            pl.when(pl.col("days_left") >= 0).then(pl.lit(Severity.WARNING.value))
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
+        ).select(*_KEYS, "status", "payer_name", "date", "deadline", "limit_text", "days_text", "remedy", "severity")
+
+
+_REQUIRED_FIELDS = {
+    "billing_npi": "billing provider (NPI, tax id, address)",
+    "subscriber_id": "subscriber member id",
+    "payer_id": "payer id",
+    "claim_id": "claim id",
+}
+# Optional encounter columns a claim needs; the rule checks them when the tables carry them.
+_OPTIONAL_FIELDS = {
+    "patient_first_name": "patient first name",
+    "patient_last_name": "patient last name",
+    "patient_birth_date": "patient birth date",
+    "patient_sex": "patient sex",
+    "billing_tax_id": "billing provider tax id",
+    "billing_address": "billing provider address",
+}
+
+
+@register
+class MissingRequiredField(Rule):
+    """What a claim file needs that the encounter does not have.
+
+    What it checks:
+        One finding per encounter listing every missing field a professional claim needs: the billing provider (NPI,
+        tax id, address), the subscriber's member id, the payer's electronic id, the claim id (patient control
+        number), the patient's name, birth date and sex (where the input carries them) and a charge on every line.
+        A warning here: ``cleanclaim check`` can still judge the coding, and the 837P writer refuses the same gaps as
+        errors when the claim file is made.
+
+    Why it matters:
+        A claim without these is rejected by the clearinghouse (837P required segments) or returned as unprocessable
+        (CARC 16), and a rejected claim does not count as filed for timely filing.
+
+    Example:
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1]}]   # no charge, no billing provider
+
+    Use instead:
+        billing_provider: {name: Harbor PT, npi: "1234567893", tax_id: "123456789",
+                           address: {line1: 1 Main St, city: Springfield, state: IL, zip: "62701"}}
+        subscriber: {member_id: 1EG4TE5MK73}
+        payer_id: "12345"
+        claim_id: CLM-0001
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1], charge: 45.00}]
+
+    References:
+        ASC X12 837P 005010X222A1 (loops 2010AA billing provider, 2010BA subscriber, 2010BB payer, 2300 CLM01 and
+        2400 SV102); NUCC 1500 instructions (items 1a, 2, 3, 24F, 25, 33); CARC 16.
+    """
+
+    id = "CC605"
+    slug = "missing-required-field"
+    family = "claim"
+    severity = Severity.WARNING
+    message = "Encounter {encounter_id} lacks what a claim needs: {missing}"
+    fix = "Add {missing} to the encounter before making the claim file (837P or CMS-1500)."
+    references = ("X12 837P 005010X222A1 required loops 2010AA, 2010BA, 2010BB, 2300, 2400",
+                  "NUCC 1500 Claim Form instructions", "CARC 16")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        encounters = tables.encounters
+
+        def blank(column: str) -> pl.Expr:
+            value = pl.col(column)
+            text = value.cast(pl.String).str.strip_chars()
+            return value.is_null() | (text == "")
+
+        carried = tables.carried if tables.carried is not None else frozenset(encounters.columns)
+        checks: list[tuple[pl.Expr, str]] = [
+            (blank(column), label) for column, label in (*_REQUIRED_FIELDS.items(), *_OPTIONAL_FIELDS.items())
+            if column in carried and column in encounters.columns
+        ]
+        no_charge = (
+            tables.lines.filter(pl.col("charge").is_null())
+            .group_by("encounter_id", maintain_order=True)
+            .agg(pl.col("line").sort().cast(pl.String).str.join(", ").alias("lines_without_charge"))
+        )
+        parts = [pl.when(missing).then(pl.lit(label)) for missing, label in checks]
+        parts.append(pl.when(pl.col("lines_without_charge").is_not_null())
+                     .then(pl.format("a charge on line {}", pl.col("lines_without_charge"))))
+        return (
+            encounters.join(no_charge, on="encounter_id", how="left")
+            .with_columns(pl.concat_list(parts).list.drop_nulls().list.join(", ").alias("missing"))
+            .filter(pl.col("missing") != "")
+            .select("encounter_id", _NO_LINE, _NO_CODE, "missing")
+        )
+
+
+@register
+class ChargeTotalMismatch(Rule):
+    """A claim total that is not the sum of its line charges.
+
+    What it checks:
+        The encounter's ``total_charge`` against the sum of its lines' charges, to the cent.
+
+    Why it matters:
+        The 837P requires the claim total (CLM02) to equal the sum of the line charges (SV102); a mismatch is rejected
+        at the clearinghouse, and on paper it makes the patient statement and the payer's records disagree.
+
+    Example:
+        total_charge: 100.00
+        lines: [{code: "97110", modifiers: [GP], units: 2, charge: 90.00, dx_pointers: [1]}]
+
+    Use instead:
+        total_charge: 90.00
+        lines: [{code: "97110", modifiers: [GP], units: 2, charge: 90.00, dx_pointers: [1]}]
+
+    References:
+        ASC X12 837P 005010X222A1 CLM02 (total claim charge = sum of SV102); NUCC 1500 instructions, item 28.
+    """
+
+    id = "CC606"
+    slug = "charge-total-mismatch"
+    family = "claim"
+    severity = Severity.ERROR
+    message = ("The claim total ${total_charge} differs from the sum of the line charges ${line_total} "
+               "by ${difference}{uncharged}")
+    fix = "Set the total to ${line_total} (the sum of the lines), or correct the line charge that is wrong."
+    references = ("X12 837P 005010X222A1 CLM02 and SV102", "NUCC 1500 instructions, item 28")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        # Compare whole cents, so 0.1 + 0.2 does not differ from 0.30.
+        cents = (
+            tables.lines.group_by("encounter_id")
+            .agg((pl.col("charge") * 100).round(0).cast(pl.Int64).sum().alias("line_cents"),
+                 pl.col("line").filter(pl.col("charge").is_null()).sort().cast(pl.String).str.join(", ")
+                 .alias("uncharged_lines"))
+        )
+        return (
+            tables.encounters.filter(pl.col("total_charge").is_not_null())
+            .join(cents, on="encounter_id", how="left")
+            .with_columns(pl.col("line_cents").fill_null(0),
+                          (pl.col("total_charge") * 100).round(0).cast(pl.Int64).alias("total_cents"))
+            .filter(pl.col("total_cents") != pl.col("line_cents"))
+            .select(
+                "encounter_id", _NO_LINE, _NO_CODE,
+                _money(pl.col("total_cents")).alias("total_charge"),
+                _money(pl.col("line_cents")).alias("line_total"),
+                _money((pl.col("total_cents") - pl.col("line_cents")).abs()).alias("difference"),
+                pl.when(pl.col("uncharged_lines").fill_null("") != "")
+                .then(pl.format(" (line {} has no charge)", pl.col("uncharged_lines")))
+                .otherwise(pl.lit("")).alias("uncharged"),
+            )
+        )
+
+
+def _money(cents: pl.Expr) -> pl.Expr:
+    """Cents as a dollar amount with two decimals ("90.00"), for messages."""
+    return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))

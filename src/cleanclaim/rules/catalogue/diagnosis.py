@@ -1,0 +1,403 @@
+"""Diagnosis: is every claim diagnosis a billable ICD-10-CM code on its date of service, does every line point at one,
+and does a health-behavior service rest on a physical health problem?"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+
+import polars as pl
+
+from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, lookup_diagnosis, normalized_diagnosis_expr
+from cleanclaim.model import Severity
+from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.tables import Tables, lines_with_codes
+
+_KEYS = ["encounter_id", "line", "code"]
+_MAX_POINTERS = 4  # 837P SV107 / CMS-1500 item 24E carry at most four diagnosis pointers per line
+
+
+@cache
+def icd10cm_chapters() -> pl.DataFrame:
+    """ICD-10-CM chapters by three-character range and whether they count as a physical health problem (data file
+    ``rules/data/icd10cm_chapters.csv``)."""
+    text = resources.files("cleanclaim.rules").joinpath("data", "icd10cm_chapters.csv").read_bytes()
+    return pl.read_csv(text, comment_prefix="#", schema={
+        "first": pl.String, "last": pl.String, "chapter": pl.Int64, "title": pl.String, "health_kind": pl.String,
+    })
+
+
+def encounter_diagnoses(tables: Tables) -> pl.DataFrame:
+    """One row per claim diagnosis: its position (the pointer number), the lines that point at it, and the date of
+    service it is judged on (the first pointing line's date, else the encounter's)."""
+    positions = (
+        tables.encounters.select("encounter_id", pl.col("date").alias("encounter_date"), "diagnoses")
+        .with_columns(pl.int_ranges(1, pl.col("diagnoses").list.len() + 1).alias("position"))
+        .explode("diagnoses", "position")
+        .filter(pl.col("diagnoses").is_not_null())
+        .rename({"diagnoses": "diagnosis"})
+        .with_columns(pl.col("position").cast(pl.Int64))
+    )
+    pointing = (
+        tables.lines.select("encounter_id", "line", "date", pl.col("dx_pointers").alias("position"))
+        .explode("position")
+        .filter(pl.col("position").is_not_null())
+        .sort("encounter_id", "line")
+        .group_by("encounter_id", "position", maintain_order=True)
+        .agg(pl.col("line").unique(maintain_order=True).alias("pointing_lines"),
+             pl.col("line").first().alias("first_line"), pl.col("date").first().alias("line_date"))
+    )
+    return (
+        positions.join(pointing, on=["encounter_id", "position"], how="left")
+        .with_columns(
+            pl.coalesce("line_date", "encounter_date").alias("date"),
+            pl.format("diagnosis {} ({})", pl.col("position"), pl.col("diagnosis")).alias("where"),
+            pl.when(pl.col("pointing_lines").list.len() > 0)
+            .then(pl.format(", pointed to by line {}", pl.col("pointing_lines").cast(pl.List(pl.String))
+                            .list.join(", ")))
+            .otherwise(pl.lit(", not pointed to by any line")).alias("pointed_text"),
+        )
+    )
+
+
+def classified_diagnoses(tables: Tables) -> pl.DataFrame:
+    """Claim diagnoses with their ICD-10-CM status in the release for their date of service."""
+    return classify_diagnoses(encounter_diagnoses(tables), code="diagnosis", date="date")
+
+
+_NOT_COVERED_MESSAGE = pl.format(
+    "{}{}: could not be checked for its date of service. {} There it is {}.",
+    pl.col("where"), pl.col("pointed_text"), pl.col("dx_release_note"),
+    pl.col("dx_status").replace({"billable": "billable", "not_billable": "a header that needs more characters",
+                                 "unknown": "not a code"}),
+)
+
+
+@register
+class InvalidDiagnosis(Rule):
+    """A claim diagnosis that is not an ICD-10-CM code on the date of service.
+
+    What it checks:
+        Every diagnosis of the encounter against the ICD-10-CM release in force on its date of service (the date of
+        the first line that points at it, else the encounter's date): a value without ICD-10-CM's shape, or a code the
+        release does not contain (a typo, a deleted code, a code that only exists in a later release). When no loaded
+        release covers the date of service, the nearest release answers and the finding is a warning that names it.
+
+    Why it matters:
+        A claim with an invalid diagnosis is rejected before adjudication (CARC 16 with RARC M76, or the
+        clearinghouse's front-end edit); nothing on it is paid until it is corrected and resubmitted.
+
+    Example:
+        diagnoses: [M62.8X]
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1]}]
+
+    Use instead:
+        diagnoses: [M62.81]
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1]}]
+
+    References:
+        ICD-10-CM Official Guidelines for Coding and Reporting, Section I.A and I.B (use the code set in force on the
+        date of service); CMS/CDC ICD-10-CM annual release (October 1, with April 1 updates); CARC 16 / RARC M76.
+    """
+
+    id = "CC201"
+    slug = "invalid-diagnosis"
+    family = "diagnosis"
+    severity = Severity.ERROR
+    message = "{where}{pointed_text}: {problem}"
+    fix = ("Replace {diagnosis} with the valid ICD-10-CM code from {dx_release} that the record supports "
+           "(the dot goes after the third character, e.g. M62.81).")
+    references = ("ICD-10-CM Official Guidelines for Coding and Reporting, Section I.A-I.B",
+                  "CMS/CDC ICD-10-CM release in force on the date of service", "CARC 16 / RARC M76")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        rows = classified_diagnoses(tables)
+        shape = pl.col("dx_status") == DiagnosisStatus.INVALID_FORMAT.value
+        unknown = pl.col("dx_status") == DiagnosisStatus.UNKNOWN.value
+        unchecked = ~pl.col("dx_covers_date") & (pl.col("dx_status") != DiagnosisStatus.NOT_BILLABLE.value)
+        flagged = rows.filter(shape | (unknown & pl.col("dx_covers_date")) | (unchecked & ~shape))
+        return flagged.with_columns(
+            pl.when(shape)
+            .then(pl.lit("not in ICD-10-CM's format (a letter, two characters, then up to four more after the "
+                         "dot, e.g. M62.81)"))
+            .otherwise(pl.format("not a code in {} (the release for the date of service {})",
+                                 pl.col("dx_release"), pl.col("date")))
+            .alias("problem"),
+            pl.when(~shape & ~pl.col("dx_covers_date")).then(pl.lit(Severity.WARNING.value))
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
+            pl.when(~shape & ~pl.col("dx_covers_date")).then(_NOT_COVERED_MESSAGE)
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("message"),
+            pl.when(~shape & ~pl.col("dx_covers_date"))
+            .then(pl.lit("Import the ICD-10-CM order file for the date's fiscal year (cleanclaim data import) and "
+                         "check again; until then, confirm the code in the CMS release for that date."))
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("fix"),
+            pl.col("first_line").alias("line"),
+            pl.lit(None, dtype=pl.String).alias("code"),
+        ).select(*_KEYS, "where", "pointed_text", "problem", "diagnosis", "dx_release", "severity", "message",
+                 "fix")
+
+
+@register
+class NonBillableDiagnosis(Rule):
+    """A claim diagnosis that is a category or subcategory header, not a billable code.
+
+    What it checks:
+        Diagnoses that exist in the ICD-10-CM release for the date of service but need more characters to be valid
+        on a claim (M62 needs e.g. M62.81; E11 needs e.g. E11.9). The finding names one billable code under the
+        header and how many there are. When no loaded release covers the date of service it is a warning naming the
+        release used.
+
+    Why it matters:
+        Only codes carried to the highest number of characters available are valid for HIPAA transactions; a header
+        code gets the claim rejected (CARC 16 / RARC M76) or the line denied as an invalid diagnosis.
+
+    Example:
+        diagnoses: [M62]
+
+    Use instead:
+        diagnoses: [M62.81]
+
+    References:
+        ICD-10-CM Official Guidelines for Coding and Reporting, Section I.B.2 (code to the highest number of characters
+        available); CMS ICD-10-CM order file (flag 0 = header not valid for HIPAA-covered transactions).
+    """
+
+    id = "CC202"
+    slug = "non-billable-diagnosis"
+    family = "diagnosis"
+    severity = Severity.ERROR
+    message = ("{where}{pointed_text}: a header code in {dx_release}, not billable: it needs more characters "
+               "({children} billable codes start with it, e.g. {dx_example_child})")
+    fix = ("Report the complete code the record supports, e.g. {dx_example_child} instead of {display}; "
+           "pick the one that matches the documented condition.")
+    references = ("ICD-10-CM Official Guidelines for Coding and Reporting, Section I.B.2",
+                  "CMS ICD-10-CM order file (header flag)")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        flagged = classified_diagnoses(tables).filter(pl.col("dx_status") == DiagnosisStatus.NOT_BILLABLE.value)
+        # The child count needs the release's sorted code list: a lookup per flagged header (a handful of rows).
+        children = [lookup_diagnosis(code, date).billable_children
+                    for code, date in flagged.select("dx_code", "date").iter_rows()]
+        return flagged.with_columns(
+            pl.Series("children", children, dtype=pl.Int64),
+            pl.col("diagnosis").alias("display"),
+            pl.when(~pl.col("dx_covers_date")).then(pl.lit(Severity.WARNING.value))
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
+            pl.when(~pl.col("dx_covers_date")).then(_NOT_COVERED_MESSAGE)
+            .otherwise(pl.lit(None, dtype=pl.String)).alias("message"),
+            pl.col("first_line").alias("line"),
+            pl.lit(None, dtype=pl.String).alias("code"),
+        ).select(*_KEYS, "where", "pointed_text", "dx_release", "children", "dx_example_child", "display",
+                 "severity", "message")
+
+
+@register
+class MissingDiagnosis(Rule):
+    """An encounter billed without a diagnosis, or a line that points at none.
+
+    What it checks:
+        Encounters with billed lines but no diagnosis at all (encounter-level), and, where the encounter has
+        diagnoses, each line without a diagnosis pointer.
+
+    Why it matters:
+        Every professional claim line must point at a diagnosis (837P SV107, CMS-1500 item 24E); a claim or line
+        without one is rejected as incomplete and must be corrected and resubmitted.
+
+    Example:
+        diagnoses: [M62.81]
+        lines: [{code: "97110", modifiers: [GP], units: 1}]
+
+    Use instead:
+        diagnoses: [M62.81]
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1]}]
+
+    References:
+        NUCC 1500 Claim Form Reference Instruction Manual, items 21 and 24E; ASC X12 837P 005010X222A1 HI segment and
+        SV107 (diagnosis code pointer).
+    """
+
+    id = "CC203"
+    slug = "missing-diagnosis"
+    family = "diagnosis"
+    severity = Severity.ERROR
+    message = "{problem}"
+    fix = "{remedy}"
+    references = ("NUCC 1500 instructions, items 21 and 24E", "X12 837P 005010X222A1 HI and SV107")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        counts = tables.encounters.select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
+        lines = tables.lines.join(counts, on="encounter_id", how="left").with_columns(
+            pl.col("dx_count").fill_null(0))
+        no_dx = (
+            lines.filter(pl.col("dx_count") == 0)
+            .group_by("encounter_id", maintain_order=True).agg(pl.len().alias("line_count"))
+            .select(
+                "encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"), pl.lit(None, dtype=pl.String).alias("code"),
+                pl.format("Encounter {} bills {} line(s) but lists no diagnosis", pl.col("encounter_id"),
+                          pl.col("line_count")).alias("problem"),
+                pl.lit("Add the ICD-10-CM diagnoses the record supports (the condition treated first), then point "
+                       "each line at them with dx_pointers.").alias("remedy"),
+            )
+        )
+        unpointed = pl.col("dx_pointers").list.len().fill_null(0) == 0
+        no_pointer = lines.filter((pl.col("dx_count") > 0) & unpointed).select(
+            *_KEYS,
+            pl.format("Line {} ({}) points at no diagnosis; the encounter lists {} diagnosis(es)", pl.col("line"),
+                      pl.col("code"), pl.col("dx_count")).alias("problem"),
+            pl.format("Add dx_pointers to line {}: the position (1 to {}) of each diagnosis the service treated, "
+                      "most relevant first.", pl.col("line"), pl.col("dx_count")).alias("remedy"),
+        )
+        return pl.concat([no_dx, no_pointer], how="vertical_relaxed")
+
+
+@register
+class InvalidDxPointer(Rule):
+    """A line's diagnosis pointers that do not fit the encounter's diagnoses.
+
+    What it checks:
+        Pointers below 1 or above the number of diagnoses, more than four pointers on one line, and a pointer repeated
+        on one line. Encounters with no diagnosis at all are left to ``missing-diagnosis``.
+
+    Why it matters:
+        A pointer to a diagnosis that is not on the claim, a fifth pointer or a repeated one fails the 837P edits
+        (SV107 holds up to four distinct pointers to the HI segment); the clearinghouse rejects the claim.
+
+    Example:
+        diagnoses: [M62.81]
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1, 2]}]
+
+    Use instead:
+        diagnoses: [M62.81, Z91.81]
+        lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1, 2]}]
+
+    References:
+        ASC X12 837P 005010X222A1 SV107 (composite diagnosis code pointer, up to four); NUCC 1500 instructions,
+        item 24E (up to four pointers, letters A-L referring to item 21).
+    """
+
+    id = "CC204"
+    slug = "invalid-dx-pointer"
+    family = "diagnosis"
+    severity = Severity.ERROR
+    message = "Line {line} ({code}) has diagnosis pointers ({pointers}) that do not fit: {problems}"
+    fix = ("Point line {line} at up to four different diagnoses numbered 1-{dx_count}, most relevant first "
+           "(or add the missing diagnosis to the encounter).")
+    references = ("X12 837P 005010X222A1 SV107", "NUCC 1500 instructions, item 24E")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        counts = tables.encounters.select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
+        lines = tables.lines.join(counts, on="encounter_id", how="inner").filter(
+            (pl.col("dx_count") > 0) & (pl.col("dx_pointers").list.len() > 0))
+        pointers = lines.select(*_KEYS, "dx_count", pl.col("dx_pointers").alias("pointer")).explode("pointer")
+        outside = (
+            pointers.filter((pl.col("pointer") < 1) | (pl.col("pointer") > pl.col("dx_count")))
+            .group_by(_KEYS, maintain_order=True)
+            .agg(pl.col("pointer").unique(maintain_order=True).cast(pl.String).str.join(", ").alias("bad"),
+                 pl.col("dx_count").first())
+            .select(*_KEYS, pl.format("{} outside 1-{} (the encounter has {} diagnoses)", pl.col("bad"),
+                                      pl.col("dx_count"), pl.col("dx_count")).alias("problem"))
+        )
+        too_many = lines.filter(pl.col("dx_pointers").list.len() > _MAX_POINTERS).select(
+            *_KEYS, pl.format("{} pointers, at most 4 allowed", pl.col("dx_pointers").list.len()).alias("problem"))
+        repeated = (
+            pointers.filter(pl.col("pointer").is_duplicated().over(_KEYS))
+            .group_by(_KEYS, maintain_order=True)
+            .agg(pl.col("pointer").unique(maintain_order=True).cast(pl.String).str.join(", ").alias("bad"))
+            .select(*_KEYS, pl.format("pointer {} repeated", pl.col("bad")).alias("problem"))
+        )
+        problems = (
+            pl.concat([outside, too_many, repeated], how="vertical_relaxed")
+            .group_by(_KEYS, maintain_order=True).agg(pl.col("problem").str.join("; ").alias("problems"))
+        )
+        return problems.join(lines.select(*_KEYS, "dx_count", "dx_pointers"), on=_KEYS, how="left").select(
+            *_KEYS, "problems", "dx_count",
+            pl.col("dx_pointers").cast(pl.List(pl.String)).list.join(", ").alias("pointers"),
+        ).sort("encounter_id", "line")
+
+
+@register
+class HbaiNeedsPhysicalDiagnosis(Rule):
+    """A health behavior assessment or intervention line whose primary diagnosis is not a physical health problem.
+
+    What it checks:
+        Lines with an HBAI code (96156-96171, code-book families ``hbai-*``): the diagnosis the line points at first
+        (or the encounter's first diagnosis when the line has no pointer) must be in an ICD-10-CM chapter for a
+        physical disease, injury or symptom. A mental or behavioral diagnosis (chapter 5, F01-F99) is an error. A
+        Z-code (or external-cause code) first is an error when the encounter has no physical diagnosis at all, and a
+        warning when it has one that should be pointed at first.
+
+    Why it matters:
+        HBAI services address the psychological, behavioral and social factors of a physical health problem; they are
+        not mental-health treatment or preventive counseling. With an F-code or a Z-code alone as the primary
+        diagnosis the payer denies the line as not medically necessary for the code, and an audit recovers it.
+
+    Example:
+        provider: {discipline: psychologist}
+        diagnoses: [F41.1]
+        lines: [{code: "96158", units: 1, minutes: 30, dx_pointers: [1]}]
+
+    Use instead:
+        provider: {discipline: psychologist}
+        diagnoses: [E11.9, F41.1]   # the physical condition first; anxiety affecting diabetes self-care second
+        lines: [{code: "96158", units: 1, minutes: 30, dx_pointers: [1, 2]}]
+
+    References:
+        APA Services, "Health behavior assessment and intervention codes changing for 2020" (physical health problem,
+        not mental-health treatment); mrahis, "New codes for health behavior assessment and intervention for 2020";
+        coding-facts.md s4.
+    """
+
+    id = "CC205"
+    slug = "hbai-needs-physical-diagnosis"
+    family = "diagnosis"
+    severity = Severity.ERROR
+    message = ("{code} needs a physical health problem as its primary diagnosis, but {where} is {kind_text} "
+               "(ICD-10-CM chapter {chapter})")
+    fix = "{remedy}"
+    references = ("APA Services: health behavior assessment and intervention codes changing for 2020",
+                  "mrahis blog: new HBAI codes for 2020", "coding-facts.md s4")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        hbai = lines_with_codes(tables).filter(pl.col("family").str.starts_with("hbai-"))
+        if not hbai.height:
+            return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
+        chapters = icd10cm_chapters()
+        dx = (
+            encounter_diagnoses(tables)
+            .with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
+            .join(chapters, how="cross")
+            .filter((pl.col("category") >= pl.col("first")) & (pl.col("category") <= pl.col("last")))
+            .select("encounter_id", "position", "diagnosis", "where", "chapter", "title", "health_kind")
+        )
+        has_physical = dx.group_by("encounter_id").agg(
+            (pl.col("health_kind") == "physical").any().alias("has_physical"),
+            pl.col("diagnosis").filter(pl.col("health_kind") == "physical").first().alias("physical_dx"),
+            pl.col("position").filter(pl.col("health_kind") == "physical").first().alias("physical_position"),
+        )
+        primary = hbai.select(
+            *_KEYS, pl.col("dx_pointers").list.first().fill_null(1).alias("position"))
+        judged = (
+            primary.join(dx, on=["encounter_id", "position"], how="inner")
+            .join(has_physical, on="encounter_id", how="left")
+            .filter(pl.col("health_kind") != "physical")
+        )
+        return judged.with_columns(
+            pl.when(pl.col("health_kind") == "mental_behavioral")
+            .then(pl.lit("a mental or behavioral disorder"))
+            .when(pl.col("health_kind") == "health_factor")
+            .then(pl.lit("a factor influencing health status (Z code), not a health problem"))
+            .otherwise(pl.lit("an external-cause code, which is never a primary diagnosis")).alias("kind_text"),
+            pl.when((pl.col("health_kind") != "mental_behavioral") & pl.col("has_physical"))
+            .then(pl.lit(Severity.WARNING.value)).otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
+            pl.when(pl.col("has_physical"))
+            .then(pl.format("Point line {} at diagnosis {} ({}) first: the physical condition the behavior affects "
+                            "must lead.", pl.col("line"), pl.col("physical_position"), pl.col("physical_dx")))
+            .when(pl.col("health_kind") == "mental_behavioral")
+            .then(pl.format("If the service treated {} itself, it is mental-health treatment (psychiatric services "
+                            "90785-90899), not {}; if it addressed a physical condition, list that condition first.",
+                            pl.col("diagnosis"), pl.col("code")))
+            .otherwise(pl.format("Add the physical health problem the service addressed (e.g. E11.9, I10, M54.50) "
+                                 "and point line {} at it first; with only Z codes, {} is not billable.",
+                                 pl.col("line"), pl.col("code")))
+            .alias("remedy"),
+        ).select(*_KEYS, "where", "kind_text", "chapter", "remedy", "severity")
