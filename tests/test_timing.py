@@ -161,6 +161,16 @@ class TestAssistant:
         # 30 min, 2 units, assistant 1 minute in a 15-minute mixed unit (6.7%) -> no CQ
         assert split_assistant_units(2, 30, 1).units_with_assistant == 0
 
+    def test_two_remaining_units_each_nine_to_fourteen_minutes(self) -> None:
+        # CY2022 PFS: PT 13 and PTA 10 minutes of one code, 2 units left: 1 with CQ, 1 without
+        split = split_assistant_units(2, 23, 10, code="97110")
+        assert (split.units_by_therapist, split.units_with_assistant) == (1, 1)
+        assert "CY2022" in split.explanation[-1]
+        # 14 + 14 = 28 minutes: still the special case; 15 + 9 is a full PT unit plus a mixed one
+        assert split_assistant_units(2, 28, 14).units_with_assistant == 1
+        assert split_assistant_units(2, 24, 9).units_with_assistant == 1
+        assert split_assistant_units(2, 24, 8).units_with_assistant == 1  # 16 PT: full unit; mixed 1 + 8 -> CQ
+
     def test_untimed_service_judged_as_a_whole(self) -> None:
         assert split_assistant_units(1, 40, 5, unit_minutes=None).units_with_assistant == 1
         assert split_assistant_units(1, 40, 4, unit_minutes=None).units_with_assistant == 0

@@ -218,6 +218,13 @@ def split_assistant_units(units: int, minutes: int, assistant_minutes: int, *, u
         left_assistant = assistant_minutes - assistant_full * unit_minutes
         pool = left_therapist + left_assistant
         share = left_assistant / pool if pool else 0.0
+        if mixed == 2 and 9 <= left_therapist <= 14 and 9 <= left_assistant <= 14:
+            # CY2022 PFS final rule: two units left, each furnished 9-14 minutes: one unit with the modifier, one
+            # without (CMS, "Billing examples using CQ/CO modifiers"; summarised by therapycomply.com 2022 rule).
+            lines.append(f"{label}: remaining 2 units from {left_therapist} therapist and {left_assistant} assistant "
+                         f"minutes (each 9–14): 1 unit with {modifier}, 1 without (CY2022 PFS rule).")
+            with_assistant = assistant_full + 1
+            return AssistantSplit(units - with_assistant, with_assistant, tuple(lines))
         if share > DE_MINIMIS_SHARE:
             flagged_mixed = mixed
         lines.append(

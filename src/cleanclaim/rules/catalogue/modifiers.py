@@ -1,0 +1,1092 @@
+"""Modifiers: does each modifier exist, fit the code it is on, and say what the encounter documents?
+
+Sources are coding-facts.md s7 "Modifiers" and its compatibility summary (25 on E/M only; 59/X{EPSU} and 22 never on
+E/M; 52 never to shorten a timed code; GP/GO/GN on therapy codes; CQ only with GP, CO only with GO; KX over the
+threshold; 33 not for Medicare).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import polars as pl
+
+from cleanclaim.errors import CleanclaimError, DataError
+from cleanclaim.model import THERAPY_MODIFIER_BY_DISCIPLINE, ClaimLine, Severity
+from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.timing import split_assistant_units
+
+__all__ = ["ASSISTANT_MODIFIERS", "DISTINCT_X_MODIFIERS", "THERAPY_MODIFIERS", "TIME_BASED_RULES",
+           "assistant_split", "has", "has_any", "kx_position", "modifier_list", "present", "therapy_bucket"]
+
+_KEYS = ["encounter_id", "line", "code"]
+_MODIFIER_FORMAT = r"^[A-Z0-9]{2}$"
+THERAPY_MODIFIERS = ("GP", "GO", "GN")
+ASSISTANT_MODIFIERS = ("CQ", "CO")
+DISTINCT_X_MODIFIERS = ("XE", "XP", "XS", "XU")
+# Every time rule but "untimed": units or the code's choice depend on documented minutes (see codes.csv header).
+TIME_BASED_RULES = ("timed15", "per_unit", "typical", "base", "addon", "at_least", "range")
+DISCIPLINE_THERAPY_MODIFIER = {d.value: m for d, m in THERAPY_MODIFIER_BY_DISCIPLINE.items()}
+# "Well under" the KX threshold, for the early-KX warning: below this share of it. A cleanclaim choice (not a CMS
+# figure) that leaves room for the estimate's locality differences.
+KX_EARLY_SHARE = 0.8
+PT_SLP, OT = "PT+SLP", "OT"
+
+
+# ---- shared expressions ---------------------------------------------------------------------------------------------
+def has(modifier: str) -> pl.Expr:
+    """The line carries this modifier."""
+    return pl.col("modifiers").list.contains(modifier)
+
+
+def has_any(modifiers: Iterable[str]) -> pl.Expr:
+    """The line carries at least one of these modifiers."""
+    wanted = list(modifiers)
+    return pl.col("modifiers").list.eval(pl.element().is_in(wanted)).list.any().fill_null(False)
+
+
+def present(modifiers: Iterable[str]) -> pl.Expr:
+    """Those of these modifiers the line carries, in the line's order."""
+    wanted = list(modifiers)
+    return pl.col("modifiers").list.eval(pl.element().filter(pl.element().is_in(wanted)))
+
+
+def is_em() -> pl.Expr:
+    return pl.col("em").fill_null(False)
+
+
+def is_time_based() -> pl.Expr:
+    return pl.col("time_rule").is_in(TIME_BASED_RULES).fill_null(False)
+
+
+def therapy_status() -> pl.Expr:
+    """always / sometimes / not from the code book; null for a code the book does not know."""
+    return pl.col("therapy")
+
+
+def discipline_modifier() -> pl.Expr:
+    """GP/GO/GN for a PT/OT/SLP rendering provider, else null."""
+    return pl.col("provider_discipline").replace_strict(DISCIPLINE_THERAPY_MODIFIER, default=None,
+                                                       return_dtype=pl.String)
+
+
+def _time_text() -> pl.Expr:
+    return (
+        pl.when(pl.col("time_rule") == "timed15").then(pl.lit("a timed 15-minute therapy code"))
+        .when(pl.col("time_rule").is_in(["per_unit", "addon"])).then(pl.lit("a code billed in units of time"))
+        .when(pl.col("time_rule") == "range").then(pl.lit("a code chosen by its time range"))
+        .when(pl.col("time_rule") == "at_least").then(pl.lit("a code that needs its full stated time"))
+        .otherwise(pl.lit("a code defined by its typical time"))
+    )
+
+
+def _money(amount: float) -> str:
+    return f"${amount:,.2f}"
+
+
+def _whole_money(amount: float) -> str:
+    """Thresholds are set in whole dollars ($2,480); show cents only if a profile sets them."""
+    return f"${amount:,.0f}" if float(amount).is_integer() else f"${amount:,.2f}"
+
+
+# ---- data -----------------------------------------------------------------------------------------------------------
+@cache
+def modifier_list() -> pl.DataFrame:
+    """cleanclaim's modifier list (rules/data/modifiers.csv): modifier, level, meaning, source. A broken row is a
+    packaging error, reported with its data row number rather than silently skipped."""
+    name = "cleanclaim/rules/data/modifiers.csv"
+    text = resources.files("cleanclaim.rules").joinpath("data/modifiers.csv").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO("".join(
+        line for line in text.splitlines(keepends=True) if not line.startswith("#")))))
+    seen: set[str] = set()
+    for number, row in enumerate(rows, start=1):
+        modifier = row.get("modifier") or ""
+        if len(modifier) != 2 or not modifier.isalnum() or modifier != modifier.upper():
+            raise DataError(f"{name}: data row {number}: modifier {modifier!r} is not two upper-case letters or "
+                            "digits")
+        if row.get("level") not in {"cpt", "hcpcs"} or not row.get("meaning"):
+            raise DataError(f"{name}: data row {number} ({modifier}): expected level cpt or hcpcs and a meaning")
+        if modifier in seen:
+            raise DataError(f"{name}: data row {number}: modifier {modifier} is listed twice")
+        seen.add(modifier)
+    return pl.DataFrame(rows, schema={"modifier": pl.String, "level": pl.String, "meaning": pl.String,
+                                      "source": pl.String})
+
+
+def _payer_settings(tables: Tables) -> pl.DataFrame:
+    """Payer settings beyond ``payer_frame``: names, telehealth lists and references the messages quote."""
+    rows = [
+        {
+            "payer": payer_id,
+            "payer_name": p.name,
+            "payer_program": p.program,
+            "therapy_modifiers_required": p.therapy_modifiers == "required",
+            "assistant_modifiers": p.assistant_modifiers,
+            "telehealth_pos": list(p.telehealth.places_of_service),
+            "telehealth_modifiers": list(p.telehealth.modifiers),
+            "telehealth_modifier_required": p.telehealth.modifier_required,
+            "telehealth_reference": p.telehealth.reference,
+            "modifier_33_allowed": p.modifier_33_allowed,
+            "modifier_33_reference": p.modifier_33_reference,
+        }
+        for payer_id, p in tables.payers.items()
+    ]
+    return pl.DataFrame(rows, schema={
+        "payer": pl.String, "payer_name": pl.String, "payer_program": pl.String,
+        "therapy_modifiers_required": pl.Boolean, "assistant_modifiers": pl.Boolean,
+        "telehealth_pos": pl.List(pl.String), "telehealth_modifiers": pl.List(pl.String),
+        "telehealth_modifier_required": pl.Boolean, "telehealth_reference": pl.String,
+        "modifier_33_allowed": pl.Boolean, "modifier_33_reference": pl.String,
+    })
+
+
+def _lines(tables: Tables) -> pl.DataFrame:
+    """Lines with their code-book entry and their payer's settings."""
+    return lines_with_codes(tables).join(_payer_settings(tables), on="payer", how="left")
+
+
+# ---- simple code/modifier compatibility ------------------------------------------------------------------------------
+@register
+class UnknownModifier(Rule):
+    """A modifier that is malformed or not in cleanclaim's modifier list.
+
+    What it checks:
+        Every modifier on every line: it must be exactly two letters or digits (the claim format allows no other
+        shape), and it should be one of the CPT or HCPCS Level II modifiers in cleanclaim's list
+        (`rules/data/modifiers.csv`). A malformed modifier is an error; a well-formed one missing from the list is a
+        warning, because the list is a subset.
+
+    Why it matters:
+        A clearinghouse rejects a line whose modifier is not a real modifier, and a typo (G0 for GO, 5 for 25) drops the
+        modifier the payment depends on: the line is denied or paid as if the modifier were absent.
+
+    Example:
+        lines: [{code: "97110", modifiers: [G0], units: 2}]
+
+    Use instead:
+        lines: [{code: "97110", modifiers: [GO], units: 2}]
+
+    References:
+        CPT Appendix A (modifiers); CMS HCPCS Level II modifier file; X12 837P SV101-3 to SV101-6 (two-character
+        procedure modifiers).
+    """
+
+    id = "CC401"
+    slug = "unknown-modifier"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{code} carries modifier {modifier}, {problem}"
+    fix = "{remedy}"
+    references = ("CPT Appendix A (modifiers)", "CMS HCPCS Level II modifiers",
+                  "X12 837P SV101-3..6 (two-character procedure modifiers)")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        known = modifier_list().get_column("modifier").to_list()
+        return (
+            tables.lines.select(*_KEYS, pl.col("modifiers").alias("modifier"))
+            .explode("modifier")
+            .filter(pl.col("modifier").is_not_null())
+            .with_columns(pl.col("modifier").str.contains(_MODIFIER_FORMAT).alias("well_formed"))
+            .filter(~pl.col("well_formed") | ~pl.col("modifier").is_in(known))
+            .with_columns(
+                pl.when(pl.col("well_formed"))
+                .then(pl.lit("which is not in cleanclaim's list of CPT and HCPCS modifiers"))
+                .otherwise(pl.format("which is not two characters long (it has {}): a modifier is exactly two "
+                                     "letters or digits", pl.col("modifier").str.len_chars()))
+                .alias("problem"),
+                pl.when(pl.col("well_formed"))
+                .then(pl.format("Check {} against the current CPT Appendix A and HCPCS modifier list; if your payer "
+                                "accepts it, add it to your modifier list, otherwise correct or remove it.",
+                                pl.col("modifier")))
+                .otherwise(pl.format("Correct {} to the two-character modifier meant (e.g. 25, GP, XU) or remove "
+                                     "it; put each modifier in its own position.", pl.col("modifier")))
+                .alias("remedy"),
+                pl.when(pl.col("well_formed")).then(pl.lit(Severity.WARNING.value)).otherwise(None).alias("severity"),
+            )
+            .select(*_KEYS, "modifier", "problem", "remedy", "severity")
+        )
+
+
+@register
+class Modifier25NonEm(Rule):
+    """Modifier 25 on a code that is not an E/M visit.
+
+    What it checks:
+        Lines carrying 25 whose code the code book does not mark as evaluation and management (E/M). 25 says that an
+        E/M visit was significant and separately identifiable from a procedure or other service the same day, so it
+        belongs on the E/M line only.
+
+    Why it matters:
+        A payer ignores or denies 25 on a procedure, health-behavior or therapy code, and the E/M line that needed it
+        is then bundled into the other service and not paid.
+
+    Example:
+        lines:
+          - {code: "99213", units: 1}
+          - {code: "99406", modifiers: ["25"], units: 1}
+
+    Use instead:
+        lines:
+          - {code: "99213", modifiers: ["25"], units: 1}
+          - {code: "99406", units: 1}
+
+    References:
+        CPT modifier 25 (AHIMA Code Write, Sept 2016); ACEP behavior-change intervention FAQ; HBMA coding corner.
+    """
+
+    id = "CC402"
+    slug = "modifier-25-non-em"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{code} carries modifier 25, but {code} is not an E/M code: 25 goes only on a separately identifiable E/M"
+    fix = ("Remove 25 from {code}. If a significant, separate E/M visit was done the same day, bill the E/M code "
+           "with 25 (e.g. 99213-25).")
+    references = ("AHIMA Code Write Sept 2016: modifier 25", "ACEP: behavior change intervention FAQ",
+                  "HBMA: behavior change interventions")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return lines_with_codes(tables).filter(has("25") & (pl.col("em") == False)).select(_KEYS)  # noqa: E712
+
+
+@register
+class DistinctModifierOnEm(Rule):
+    """59 or XE/XP/XS/XU on an E/M code.
+
+    What it checks:
+        E/M lines (code book `em`) carrying 59 or one of its X{EPSU} subsets. These modifiers mark a distinct
+        procedure; a separately identifiable E/M is shown with 25 instead.
+
+    Why it matters:
+        Payers deny E/M lines with 59/X modifiers, and using them to get an E/M past a bundling edit is a frequent audit
+        finding.
+
+    Example:
+        lines:
+          - {code: "99213", modifiers: ["59"], units: 1}
+          - {code: "99406", units: 1}
+
+    Use instead:
+        lines:
+          - {code: "99213", modifiers: ["25"], units: 1}
+          - {code: "99406", units: 1}
+
+    References:
+        CPT modifier 59 (via Glaucoma Physician, Dec 2020); CMS CR 8863 (X{EPSU}, Transmittal 1422); IBX and HMSA
+        modifier 59/X{EPSU} policies.
+    """
+
+    id = "CC403"
+    slug = "distinct-modifier-on-em"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{code} is an E/M code but carries {distinct}: 59 and XE/XP/XS/XU are never used on E/M"
+    fix = "Remove {distinct} from {code}; to show a separately identifiable E/M visit on the same day use 25."
+    references = ("CPT modifier 59 guidance", "CMS CR 8863 (Transmittal 1422): XE, XP, XS, XU",
+                  "IBX and HMSA modifier 59/X{EPSU} policies")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        distinct = ("59", *DISTINCT_X_MODIFIERS)
+        return (
+            lines_with_codes(tables)
+            .filter(is_em() & has_any(distinct))
+            .with_columns(present(distinct).alias("distinct"))
+            .select(*_KEYS, "distinct")
+        )
+
+
+@register
+class Modifier59WithX(Rule):
+    """59 and an X{EPSU} modifier on the same line.
+
+    What it checks:
+        Lines carrying both 59 and one of XE, XP, XS or XU. The X modifiers are the specific forms of 59; a line takes
+        one or the other.
+
+    Why it matters:
+        Payers that follow CMS reject or deny a line with both, and some NCCI edits accept only the specific X modifier.
+
+    Example:
+        lines: [{code: "97140", modifiers: [GP, "59", XU], units: 1}]
+
+    Use instead:
+        lines: [{code: "97140", modifiers: [GP, XU], units: 1}]
+
+    References:
+        CMS CR 8863 (Transmittal 1422, effective 2015-01-01); HMSA and IBX policies: 59 not on the same line as an
+        X{EPSU} modifier.
+    """
+
+    id = "CC404"
+    slug = "modifier-59-with-x"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{code} carries both 59 and {x_modifiers}: an X modifier replaces 59, it is never added to it"
+    fix = "Keep {x_modifiers} (the specific modifier CMS prefers) and remove 59 from {code}."
+    references = ("CMS CR 8863 (Transmittal 1422)", "HMSA: modifier codes XE, XP, XS, XU and 59",
+                  "IBX modifier 59 policy")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return (
+            tables.lines.filter(has("59") & has_any(DISTINCT_X_MODIFIERS))
+            .with_columns(present(DISTINCT_X_MODIFIERS).alias("x_modifiers"))
+            .select(*_KEYS, "x_modifiers")
+        )
+
+
+@register
+class Modifier22Misuse(Rule):
+    """Modifier 22 on an E/M code or on a time-based code.
+
+    What it checks:
+        Lines carrying 22 (increased procedural services) whose code is E/M, or whose units or choice depend on time:
+        15-minute therapy codes, per-unit, typical-time, add-on, "at least" and time-range codes.
+
+    Why it matters:
+        22 is for procedures whose work was substantially greater than usual, shown by an operative report; it is not
+        appropriate for E/M, and extra time alone does not justify it. On a time-based code the extra time is reported
+        with more units or an add-on code. A line with 22 is held for review and usually paid at the normal rate or
+        denied.
+
+    Example:
+        services: [{code: "97110", minutes: 40}]
+        lines: [{code: "97110", modifiers: [GP, "22"], units: 2}]
+
+    Use instead:
+        services: [{code: "97110", minutes: 40}]
+        lines: [{code: "97110", modifiers: [GP], units: 3}]
+
+    References:
+        WPS Medicare: modifier 22 (2009); Regence modifier 22 policy; coding-facts.md s7.
+    """
+
+    id = "CC405"
+    slug = "modifier-22-misuse"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{code} carries 22 (increased procedural services), but {code} is {why}"
+    fix = "{remedy}"
+    references = ("WPS Medicare: modifier 22 increased procedural services", "Regence: modifier 22 policy")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return (
+            lines_with_codes(tables)
+            .filter(has("22") & (is_em() | is_time_based()))
+            .with_columns(
+                pl.when(is_em()).then(pl.lit("an E/M code: 22 is never used on E/M"))
+                .when(pl.col("time_rule") == "range")
+                .then(pl.format("{}: more time is reported with the family's higher-time code, not 22",
+                                _time_text()))
+                .otherwise(pl.format("{}: extra time is reported with units or an add-on code, not 22",
+                                     _time_text()))
+                .alias("why"),
+                pl.when(is_em())
+                .then(pl.format("Remove 22 from {}; choose the E/M level (or a prolonged-service code) that the "
+                                "documented decision making or time supports.", pl.col("code")))
+                .otherwise(pl.format("Remove 22 from {} and bill the units or add-on code that the documented "
+                                     "minutes support.", pl.col("code")))
+                .alias("remedy"),
+            )
+            .select(*_KEYS, "why", "remedy")
+        )
+
+
+@register
+class Modifier52OnTimedCode(Rule):
+    """Modifier 52 used to shorten a time-based code.
+
+    What it checks:
+        Lines carrying 52 (reduced services) whose code's units or choice depend on documented time (15-minute
+        therapy codes, per-unit, typical-time, add-on, "at least" and time-range codes). Office E/M levels, which may
+        rest on medical decision making, are not checked.
+
+    Why it matters:
+        Less time on a time-based code is reported with fewer units or the lower-time code, not with 52; payers such
+        as Premera deny time-based lines billed with 52.
+
+    Example:
+        services: [{code: "96158", minutes: 20}]
+        lines: [{code: "96158", modifiers: ["52"], units: 1}]
+
+    Use instead:
+        # 20 minutes is past the midpoint of 96158's 30: bill it without 52
+        services: [{code: "96158", minutes: 20}]
+        lines: [{code: "96158", units: 1}]
+
+    References:
+        Premera: billing for time (52 not for reduced time); ChiroFree: the timed codes; coding-facts.md s7.
+    """
+
+    id = "CC406"
+    slug = "modifier-52-on-timed-code"
+    family = "modifiers"
+    severity = Severity.WARNING
+    message = ("{code} carries 52 (reduced services) with {units} unit(s) for {minutes_text}, but {code} is "
+               "{time_text}: less time is billed with fewer units or the lower-time code, not 52")
+    fix = ("Remove 52 from {code} and bill the units (or the code of the time range) that the documented minutes "
+           "support; if the time does not reach the code's minimum, do not bill it.")
+    references = ("Premera: billing for time", "ChiroFree: the timed codes")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return (
+            lines_with_codes(tables)
+            .filter(has("52") & is_time_based() & ~pl.col("time_optional").fill_null(False))
+            .with_columns(
+                _time_text().alias("time_text"),
+                pl.when(pl.col("minutes").is_null()).then(pl.lit("no documented minutes"))
+                .otherwise(pl.format("{} documented minutes", pl.col("minutes"))).alias("minutes_text"),
+            )
+            .select(*_KEYS, "units", "minutes_text", "time_text")
+        )
+
+
+# ---- therapy and assistant modifiers ---------------------------------------------------------------------------------
+@register
+class MissingTherapyModifier(Rule):
+    """An always-therapy code without GP, GO or GN where the payer requires them.
+
+    What it checks:
+        Lines whose code is "always therapy" in the code book (97110-97546, 97161-97168, modalities ...) and carry
+        none of GP, GO, GN, for payers whose profile says `therapy_modifiers: required` (Medicare). The fix names the
+        modifier of the rendering discipline (PT -> GP, OT -> GO, SLP -> GN) or of the code, where known.
+
+    Why it matters:
+        Always-therapy codes must be furnished under a PT, OT or SLP plan of care whoever furnishes them; without the
+        plan-of-care modifier Medicare returns the line as unprocessable.
+
+    Example:
+        provider: {discipline: PT}
+        lines: [{code: "97110", units: 2}]
+
+    Use instead:
+        provider: {discipline: PT}
+        lines: [{code: "97110", modifiers: [GP], units: 2}]
+
+    References:
+        CMS CR 10176 (Transmittal 3814, effective 2018-01-01); WPS therapy modifiers; Billing and Coding article
+        A57067.
+    """
+
+    id = "CC407"
+    slug = "missing-therapy-modifier"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = ("{code} is an always-therapy code but has no GP/GO/GN modifier; {payer_name} requires one on every "
+               "always-therapy line")
+    fix = "Add {expected} to {code} ({expected_reason})."
+    references = ("CMS CR 10176 (Transmittal 3814)", "WPS: therapy modifiers GN, GO, GP", "Billing and Coding A57067")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        lines = _lines(tables).filter(
+            (therapy_status() == "always")
+            & pl.col("therapy_modifiers_required").fill_null(False)
+            & ~has_any(THERAPY_MODIFIERS)
+        )
+        allowed = pl.col("therapy_modifiers")
+        return lines.with_columns(discipline_modifier().alias("by_discipline")).with_columns(
+            pl.when(pl.col("by_discipline").is_not_null() & allowed.list.contains(pl.col("by_discipline")))
+            .then(pl.col("by_discipline"))
+            .when(allowed.list.len() == 1).then(allowed.list.first())
+            .otherwise(pl.format("the modifier of the plan of care ({})", allowed.list.join(", ")))
+            .alias("expected"),
+            pl.when(pl.col("by_discipline").is_not_null() & allowed.list.contains(pl.col("by_discipline")))
+            .then(pl.format("the rendering provider's discipline is {}", pl.col("provider_discipline")))
+            .when(allowed.list.len() == 1).then(pl.format("{} takes only {}", pl.col("code"), allowed.list.first()))
+            .otherwise(pl.lit("GP for a PT plan, GO for OT, GN for SLP"))
+            .alias("expected_reason"),
+        ).select(*_KEYS, "expected", "expected_reason", "payer_name")
+
+
+@register
+class TherapyModifierMismatch(Rule):
+    """GP/GO/GN that does not fit the code or the rendering discipline.
+
+    What it checks:
+        Lines with more than one of GP/GO/GN; a therapy modifier on a code that is never therapy; a therapy modifier
+        the code does not take (97161-97164 take GP only, 97165-97168 GO only); and, as a warning, a PT's, OT's or
+        SLP's line carrying another discipline's modifier (a PT's line with GO).
+
+    Why it matters:
+        The modifier says which plan of care the service is under, and it sorts the dollars into the PT+SLP or the OT
+        KX threshold. A discipline-locked evaluation code with the wrong modifier is denied; a wrong discipline
+        modifier counts the service against the wrong threshold.
+
+    Example:
+        provider: {discipline: OT}
+        lines: [{code: "97165", modifiers: [GP], units: 1}]
+
+    Use instead:
+        provider: {discipline: OT}
+        lines: [{code: "97165", modifiers: [GO], units: 1}]
+
+    References:
+        CMS CR 10176 (Transmittal 3814); WPS therapy modifiers (discipline-locked evaluation codes); coding-facts.md
+        s7.
+    """
+
+    id = "CC408"
+    slug = "therapy-modifier-mismatch"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{code} carries {therapy_modifiers_on_line}: {problem}"
+    fix = "{remedy}"
+    references = ("CMS CR 10176 (Transmittal 3814)", "WPS: therapy modifiers GN, GO, GP")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        on_line = present(THERAPY_MODIFIERS)
+        allowed = pl.col("therapy_modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+        not_allowed = on_line.list.set_difference(allowed)
+        expected = discipline_modifier()
+        several = on_line.list.len() > 1
+        never = therapy_status() == "not"
+        wrong_code = (allowed.list.len() > 0) & (not_allowed.list.len() > 0)
+        # only where the code takes the discipline's modifier: a PT billing an OT-only evaluation is a billing-
+        # eligibility problem, not a modifier one
+        wrong_discipline = (expected.is_not_null() & allowed.list.contains(expected)
+                            & ~on_line.list.contains(expected))
+        return (
+            lines_with_codes(tables)
+            .filter(has_any(THERAPY_MODIFIERS) & (several | never | wrong_code | wrong_discipline))
+            .with_columns(
+                on_line.alias("therapy_modifiers_on_line"),
+                pl.when(several)
+                .then(pl.lit("a line is under one plan of care and takes one therapy modifier"))
+                .when(never)
+                .then(pl.lit("it is never a therapy service, so GP/GO/GN do not belong on it"))
+                .when(wrong_code)
+                .then(pl.format("{} takes {} only", pl.col("code"), allowed.list.join(" or ")))
+                .otherwise(pl.format("the rendering provider's discipline is {}, whose plan-of-care modifier is {}",
+                                     pl.col("provider_discipline"), expected))
+                .alias("problem"),
+                pl.when(never)
+                .then(pl.format("Remove {} from {}.", on_line.list.join(", "), pl.col("code")))
+                .when(wrong_code & (allowed.list.len() == 1))
+                .then(pl.format("Use {} on {}.", allowed.list.first(), pl.col("code")))
+                .when(several & expected.is_not_null())
+                .then(pl.format("Keep only {} (the {} plan of care), or correct the rendering provider if another "
+                                "discipline's plan covers this service.", expected, pl.col("provider_discipline")))
+                .when(several)
+                .then(pl.lit("Keep the one modifier of the plan of care the service is under (GP PT, GO OT, GN SLP)."))
+                .when(expected.is_not_null())
+                .then(pl.format("Use {} (the {} plan of care) instead of {}, or correct the rendering provider if "
+                                "another discipline's plan covers this service.", expected,
+                                pl.col("provider_discipline"), on_line.list.join(", ")))
+                .otherwise(pl.format("Use one of {} on {}.", allowed.list.join(", "), pl.col("code")))
+                .alias("remedy"),
+                pl.when(~several & ~never & ~wrong_code).then(pl.lit(Severity.WARNING.value)).otherwise(None)
+                .alias("severity"),
+            )
+            .select(*_KEYS, "therapy_modifiers_on_line", "problem", "remedy", "severity")
+        )
+
+
+def assistant_split(tables: Tables) -> pl.DataFrame:
+    """Per encounter and therapy code: the billed units, the documented minutes and the assistant's own minutes (from
+    ``services``), how many units need CQ/CO (``cleanclaim.timing.split_assistant_units``) and how many carry it.
+
+    ``needed`` is null where the arithmetic cannot be done (no documented minutes, fractional units, assistant minutes
+    over the total). The split runs in Python on the few (encounter, code) rows with assistant minutes.
+    """
+    lines = lines_with_codes(tables).filter(therapy_status().is_in(["always", "sometimes"]))
+    billed = lines.group_by("encounter_id", "code").agg(
+        pl.col("units").sum().alias("billed_units"),
+        pl.col("units").filter(has_any(ASSISTANT_MODIFIERS)).sum().alias("units_with_modifier"),
+        has("GO").any().alias("any_go"),
+        has("GP").any().alias("any_gp"),
+        has("GN").any().alias("any_gn"),
+        pl.col("provider_discipline").first(),
+        pl.col("time_rule").first(),
+        pl.col("unit_minutes").first(),
+    )
+    documented = tables.services.group_by("encounter_id", "code").agg(
+        pl.col("minutes").sum().alias("service_minutes"),
+        pl.col("minutes").is_null().any().alias("minutes_missing"),
+        pl.col("assistant_minutes").fill_null(0).sum().alias("assistant_minutes"),
+    )
+    joined = billed.join(documented, on=["encounter_id", "code"], how="inner").with_columns(
+        pl.when(pl.col("any_go") | (~pl.col("any_gp") & (pl.col("provider_discipline") == "OT")))
+        .then(pl.lit("CO"))
+        .when(pl.col("any_gp") | (pl.col("provider_discipline") == "PT")).then(pl.lit("CQ"))
+        .when(pl.col("any_gn") | (pl.col("provider_discipline") == "SLP")).then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.lit("CQ or CO"))
+        .alias("assistant_modifier"),
+        pl.when(pl.col("time_rule") == "timed15").then(pl.lit(15, dtype=pl.Int64))
+        .when(pl.col("time_rule").is_in(["per_unit", "addon"])).then(pl.col("unit_minutes"))
+        .otherwise(None).alias("split_unit_minutes"),
+    )
+    whole_units = pl.col("billed_units") == pl.col("billed_units").floor()
+    computable = whole_units & ~pl.col("minutes_missing") & (pl.col("assistant_minutes") <= pl.col("service_minutes"))
+    joined = joined.with_columns(
+        pl.when(whole_units).then(pl.col("billed_units").cast(pl.Int64)).otherwise(None).alias("billed_units"),
+        pl.col("units_with_modifier").round(0).cast(pl.Int64),
+        computable.alias("computable"),
+    )
+    splits = [
+        {"encounter_id": row["encounter_id"], "code": row["code"],
+         "split": split_assistant_units(row["billed_units"], row["service_minutes"], row["assistant_minutes"],
+                                        unit_minutes=row["split_unit_minutes"], code=row["code"],
+                                        modifier=row["assistant_modifier"] or "CQ").units_with_assistant}
+        for row in joined.filter(pl.col("computable") & (pl.col("assistant_minutes") > 0)).iter_rows(named=True)
+    ]
+    split_frame = pl.DataFrame(splits, schema={"encounter_id": pl.String, "code": pl.String, "split": pl.Int64})
+    return joined.join(split_frame, on=["encounter_id", "code"], how="left").with_columns(
+        pl.when(~pl.col("computable")).then(None)
+        .when(pl.col("assistant_minutes") == 0).then(pl.lit(0, dtype=pl.Int64))
+        .otherwise(pl.col("split")).alias("needed")
+    ).drop("split", "computable")
+
+
+@register
+class AssistantModifierMismatch(Rule):
+    """CQ or CO that does not fit the line or the documented services.
+
+    What it checks:
+        CQ without GP, CO without GO, CQ/CO on a speech-language pathology (GN) line (there is no SLP-assistant
+        modifier), and, as a warning, CQ/CO on a code whose documented services give no unit to the assistant: the
+        therapist furnished everything (`furnished_by: therapist` or `together`, `assistant_minutes: 0`) or the
+        assistant's own minutes are 10% of a unit or less. A payer that does not use CQ/CO (profile
+        `assistant_modifiers: false`) raises nothing merely because CQ/CO is present.
+
+    Why it matters:
+        CQ/CO lines are paid at 85% by Medicare; a CQ/CO the record does not support cuts payment for nothing and
+        misstates who furnished the service, and a CQ/CO without its GP/GO partner is rejected.
+
+    Example:
+        services: [{code: "97110", minutes: 30, furnished_by: therapist}]
+        lines: [{code: "97110", modifiers: [GP, CQ], units: 2}]
+
+    Use instead:
+        services: [{code: "97110", minutes: 30, furnished_by: therapist}]
+        lines: [{code: "97110", modifiers: [GP], units: 2}]
+
+    References:
+        CMS: billing examples using CQ/CO modifiers (services furnished in whole or in part by PTAs and OTAs); CY2020
+        PFS final rule (84 FR 62702-07); CMS Pub 100-04 Ch.5 s20.1.
+    """
+
+    id = "CC409"
+    slug = "assistant-modifier-mismatch"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{code} carries {assistant_on_line}: {problem}"
+    fix = "{remedy}"
+    references = ("CMS: billing examples using CQ/CO modifiers", "CY2020 PFS final rule, 84 FR 62702-07",
+                  "CMS Pub 100-04 Ch.5 s20.1")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        split = assistant_split(tables).select(
+            "encounter_id", "code", "service_minutes", "assistant_minutes", "needed")
+        gn_line = has("GN")
+        cq_alone = has("CQ") & ~has("GP")
+        co_alone = has("CO") & ~has("GO")
+        unsupported = pl.col("needed").is_not_null() & (pl.col("needed") == 0)
+        return (
+            tables.lines.filter(has_any(ASSISTANT_MODIFIERS))
+            .join(split, on=["encounter_id", "code"], how="left")
+            .filter(gn_line | cq_alone | co_alone | unsupported)
+            .with_columns(
+                present(ASSISTANT_MODIFIERS).alias("assistant_on_line"),
+                pl.when(gn_line)
+                .then(pl.lit("it is a speech-language pathology (GN) line, and there is no SLP-assistant modifier"))
+                .when(cq_alone).then(pl.lit("CQ marks a PT assistant's part in a PT-plan service and goes with GP"))
+                .when(co_alone).then(pl.lit("CO marks an OT assistant's part in an OT-plan service and goes with GO"))
+                .when(pl.col("assistant_minutes") == 0)
+                .then(pl.format("the documented services say the therapist furnished all {} minutes of {} (alone or "
+                                "together with the assistant), so no unit needs it",
+                                pl.col("service_minutes"), pl.col("code")))
+                .otherwise(pl.format("the assistant furnished {} of {} minutes of {} on their own, 10% of a unit or "
+                                     "less, so no unit needs it", pl.col("assistant_minutes"),
+                                     pl.col("service_minutes"), pl.col("code")))
+                .alias("problem"),
+                pl.when(gn_line).then(pl.lit("Remove CQ/CO from the GN line."))
+                .when(cq_alone)
+                .then(pl.lit("Add GP with CQ, or use CO with GO if an OT assistant furnished an OT-plan service."))
+                .when(co_alone)
+                .then(pl.lit("Add GO with CO, or use CQ with GP if a PT assistant furnished a PT-plan service."))
+                .otherwise(pl.format("Remove {} from {}, or correct the documented assistant minutes if the assistant "
+                                     "furnished part of the service alone.", present(ASSISTANT_MODIFIERS).list.join(
+                                         ", "), pl.col("code")))
+                .alias("remedy"),
+                pl.when(~gn_line & ~cq_alone & ~co_alone).then(pl.lit(Severity.WARNING.value)).otherwise(None)
+                .alias("severity"),
+            )
+            .select(*_KEYS, "assistant_on_line", "problem", "remedy", "severity")
+        )
+
+
+@register
+class MissingAssistantModifier(Rule):
+    """An assistant furnished more than 10% of a unit, but no line of the code carries CQ or CO.
+
+    What it checks:
+        For payers whose profile has `assistant_modifiers: true` (Medicare): per encounter and therapy code, the
+        documented minutes and the assistant's own minutes (`assistant_minutes`, or every minute of a service
+        `furnished_by: assistant`) are split into units with `cleanclaim.timing.split_assistant_units` (per unit for
+        timed codes, per service for untimed ones). When more units need CQ (with GP) or CO (with GO) than the lines
+        of that code carry, the lines without the modifier are flagged.
+
+    Why it matters:
+        Since 2020 Medicare requires CQ/CO on services furnished in whole or in part by a PTA/OTA and since 2022 pays
+        them at 85%; billing them without the modifier is an overpayment that a review recovers.
+
+    Example:
+        services: [{code: "97535", minutes: 23, assistant_minutes: 10}]
+        lines: [{code: "97535", modifiers: [GP], units: 2}]
+
+    Use instead:
+        services: [{code: "97535", minutes: 23, assistant_minutes: 10}]
+        lines: [{code: "97535", modifiers: [GP, CQ], units: 2}]
+
+    References:
+        CMS: billing examples using CQ/CO modifiers (de minimis 10% per unit); CY2020 PFS final rule (84 FR
+        62702-07); BBA 2018 s53107; CMS Pub 100-04 Ch.5 s20.1.
+    """
+
+    id = "CC410"
+    slug = "missing-assistant-modifier"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = ("assistant furnished {assistant_minutes} of {service_minutes} minutes of {code} on their own: "
+               "{needed} of {billed_units} units {need_word} {assistant_modifier}; {with_modifier}")
+    fix = "{remedy}"
+    references = ("CMS: billing examples using CQ/CO modifiers", "CY2020 PFS final rule, 84 FR 62702-07",
+                  "BBA 2018 s53107", "CMS Pub 100-04 Ch.5 s20.1")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        assistant_payers = _payer_settings(tables).filter(pl.col("assistant_modifiers")).get_column("payer")
+        short = (
+            assistant_split(tables)
+            .filter(pl.col("needed").is_not_null() & pl.col("assistant_modifier").is_not_null()
+                    & (pl.col("needed") > pl.col("units_with_modifier")))
+            .select("encounter_id", "code", "service_minutes", "assistant_minutes", "needed", "billed_units",
+                    "units_with_modifier", "assistant_modifier")
+        )
+        return (
+            tables.lines.filter(pl.col("payer").is_in(assistant_payers.implode()) & ~has_any(ASSISTANT_MODIFIERS))
+            .join(short, on=["encounter_id", "code"], how="inner")
+            .with_columns(
+                pl.when(pl.col("needed") == 1).then(pl.lit("needs")).otherwise(pl.lit("need")).alias("need_word"),
+                pl.when(pl.col("units_with_modifier") == 0).then(pl.lit("none carries it"))
+                .otherwise(pl.format("only {} carry it", pl.col("units_with_modifier"))).alias("with_modifier"),
+                pl.when((pl.col("needed") >= pl.col("billed_units")) & (pl.col("billed_units") == 1))
+                .then(pl.format("Add {} to {}.", pl.col("assistant_modifier"), pl.col("code")))
+                .when(pl.col("needed") >= pl.col("billed_units"))
+                .then(pl.format("Add {} to {} (all {} units).", pl.col("assistant_modifier"), pl.col("code"),
+                                pl.col("billed_units")))
+                .otherwise(pl.format("Bill {} on two lines: {} unit(s) with {} and {} without.", pl.col("code"),
+                                     pl.col("needed"), pl.col("assistant_modifier"),
+                                     pl.col("billed_units") - pl.col("needed")))
+                .alias("remedy"),
+            )
+            .select(*_KEYS, "assistant_minutes", "service_minutes", "needed", "billed_units", "need_word",
+                    "assistant_modifier", "with_modifier", "remedy")
+        )
+
+
+# ---- KX -------------------------------------------------------------------------------------------------------------
+def therapy_bucket() -> pl.Expr:
+    """Which KX amount a line counts toward: OT (GO) apart, PT and SLP (GP, GN) together; null if not therapy."""
+    return (
+        pl.when(has("GO")).then(pl.lit(OT))
+        .when(has_any(["GP", "GN"])).then(pl.lit(PT_SLP))
+        .otherwise(None)
+    )
+
+
+def _line_estimates(lines: pl.DataFrame) -> pl.DataFrame:
+    """Medicare allowed estimate of each line (``cleanclaim.pricing.price``, national amounts), per encounter; null
+    where the line cannot be priced. One call per encounter: its lines share the therapy MPPR."""
+    from cleanclaim.pricing import price
+
+    rows: list[dict[str, Any]] = []
+    for (encounter_id,), group in lines.group_by("encounter_id", maintain_order=True):
+        claim_lines = [
+            ClaimLine(code=r["code"], modifiers=r["modifiers"], units=Decimal(str(r["units"])), date=r["date"])
+            for r in group.iter_rows(named=True)
+        ]
+        numbers = group.get_column("line").to_list()
+        place = group.get_column("place_of_service").first() or "11"
+        try:
+            priced = price(claim_lines, place_of_service=str(place)).lines
+            allowed = [float(p.allowed) if p.allowed is not None else None for p in priced]
+        except (CleanclaimError, ValueError):
+            allowed = [None] * len(claim_lines)
+        rows.extend({"encounter_id": encounter_id, "line": n, "estimate": a} for n, a in zip(numbers, allowed,
+                                                                                                 strict=True))
+    return pl.DataFrame(rows, schema={"encounter_id": pl.String, "line": pl.Int32, "estimate": pl.Float64})
+
+
+def _kx_thresholds(tables: Tables) -> pl.DataFrame:
+    rows = [{"payer": payer_id, "year": year, "threshold": float(amount)}
+            for payer_id, p in tables.payers.items() for year, amount in p.kx.thresholds.items()]
+    return pl.DataFrame(rows, schema={"payer": pl.String, "year": pl.Int32, "threshold": pl.Float64})
+
+
+def kx_position(tables: Tables) -> pl.DataFrame:
+    """Therapy lines of payers with a KX threshold for their year, with the patient's amount that year before the
+    claim (history ``allowed`` up to the date of service), this claim's estimate for the same bucket and the total."""
+    lines = (
+        lines_with_codes(tables)
+        .with_columns(
+            pl.coalesce(
+                therapy_bucket(),
+                pl.when(therapy_status() == "always").then(
+                    pl.col("provider_discipline").replace_strict({"OT": OT, "PT": PT_SLP, "SLP": PT_SLP},
+                                                                 default=None, return_dtype=pl.String)),
+            ).alias("bucket"),
+            pl.col("date").dt.year().cast(pl.Int32).alias("year"),
+        )
+        .filter(pl.col("bucket").is_not_null())
+        .join(_kx_thresholds(tables), on=["payer", "year"], how="inner")
+    )
+    if lines.is_empty():
+        return lines
+    claims = lines.group_by("encounter_id").agg(pl.col("patient_id").first(), pl.col("date").max().alias("claim_date"))
+    history = (
+        tables.history.drop("encounter_id")
+        .with_columns(therapy_bucket().alias("bucket"), pl.col("date").dt.year().cast(pl.Int32).alias("year"))
+        .join(claims, on="patient_id", how="inner")
+        .filter(pl.col("date") <= pl.col("claim_date"))
+    )
+    supplied = history.group_by("encounter_id").agg(pl.len().alias("history_rows"))
+    before = history.filter(pl.col("bucket").is_not_null()).group_by("encounter_id", "bucket", "year").agg(
+        pl.col("allowed").sum().alias("before"),
+        pl.col("allowed").is_null().sum().alias("history_unknown"),
+    )
+    lines = (
+        lines.join(before, on=["encounter_id", "bucket", "year"], how="left")
+        .join(supplied, on="encounter_id", how="left")
+        .with_columns(
+            pl.col("before").fill_null(0.0), pl.col("history_unknown").fill_null(0),
+            pl.col("history_rows").fill_null(0),
+        )
+    )
+    # Price only the claims whose finding depends on this claim's amount: history alone already over the threshold
+    # decides a missing KX, and an early KX is judged only where every amount is known.
+    history_known = (pl.col("history_unknown") == 0) & (pl.col("history_rows") > 0)
+    undecided = (
+        (~has("KX") & (pl.col("before") <= pl.col("threshold")))
+        | (has("KX") & history_known & (pl.col("before") < pl.col("threshold") * KX_EARLY_SHARE))
+    )
+    to_price = lines.filter(undecided).select("encounter_id").unique()
+    estimates = _line_estimates(lines.join(to_price, on="encounter_id", how="semi"))
+    lines = lines.join(estimates, on=["encounter_id", "line"], how="left").with_columns(
+        pl.col("encounter_id").is_in(to_price.get_column("encounter_id").implode()).alias("estimated"))
+    current = lines.group_by("encounter_id", "bucket", "year").agg(
+        pl.col("estimate").sum().alias("estimate"),
+        pl.col("estimate").is_null().sum().alias("unpriced"),
+        pl.len().alias("bucket_lines"),
+    )
+    return (
+        lines.drop("estimate")
+        .join(current, on=["encounter_id", "bucket", "year"], how="left")
+        .with_columns((pl.col("before") + pl.col("estimate")).alias("total"))
+    )
+
+
+def _kx_text(row: dict[str, Any]) -> str:
+    """The arithmetic behind a KX finding, in words: history before the claim, this claim's estimate, the total."""
+    before, estimate, total = row["before"], row["estimate"], row["total"]
+    unpriced, priced = row["unpriced"], row["bucket_lines"] - row["unpriced"]
+    text = f"{row['bucket']} therapy this year: {_money(before)} before this claim"
+    if not row["estimated"]:
+        text += " alone"  # already over on history: the claim was not priced
+    if row["history_unknown"]:
+        text += f" ({row['history_unknown']} earlier therapy line(s) have no allowed amount and are not counted)"
+    if not row["estimated"]:
+        return text
+    if unpriced == 0:
+        return text + f" + ~{_money(estimate)} = {_money(total)}"
+    if priced == 0:
+        return text + " (this claim's lines could not be priced: history alone)"
+    return text + (f" + ~{_money(estimate)} for the {priced} line(s) that could be priced ({unpriced} could not) "
+                   f"= at least {_money(total)}")
+
+
+@register
+class MissingKx(Rule):
+    """Therapy over the annual KX threshold without KX (and, as a warning, KX well under it).
+
+    What it checks:
+        The patient's therapy amounts for the calendar year: the `allowed` amounts of earlier lines in `history` up to
+        the date of service (PT and SLP together by GP/GN, OT apart by GO) plus this claim's lines in the same group,
+        estimated with `cleanclaim.pricing.price` (national Medicare amounts). When the total passes the payer
+        profile's KX threshold for the year, every therapy line of the group without KX is flagged. Lines that cannot
+        be priced count as unknown: the message says so and the history carries the decision. As a warning: KX
+        appended when every amount is known (history supplied with allowed amounts, every line priced) and the total
+        is under 80% of the threshold (a cleanclaim margin, not a CMS figure).
+
+    Why it matters:
+        Medicare denies therapy lines over the threshold that lack KX. KX attests that the services above the
+        threshold are medically necessary, so appending it long before the threshold is an attestation the record
+        does not need and invites review; above $3,000 claims are subject to targeted medical review.
+
+    Example:
+        history: [{date: 2026-02-20, code: "97110", modifiers: [GP], units: 2, allowed: 2470.00}]
+        lines: [{code: "97110", modifiers: [GP], units: 2}]
+
+    Use instead:
+        history: [{date: 2026-02-20, code: "97110", modifiers: [GP], units: 2, allowed: 2470.00}]
+        lines: [{code: "97110", modifiers: [GP, KX], units: 2}]
+
+    References:
+        BBA 2018 s50202; NGS Medicare KX threshold article (2024: $2,330); CY2025 $2,410 and CY2026 $2,480 from
+        secondary sources (prombs.com; postacutetools.com); coding-facts.md s7.
+    """
+
+    id = "CC411"
+    slug = "missing-kx"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = "{amounts}, over the {year} KX threshold of {threshold_text}; {code} has no KX"
+    fix = ("Add KX to {code} if the services are medically necessary and documented as such; "
+           "otherwise do not bill them as covered therapy (issue an ABN and use GA).")
+    references = ("BBA 2018 s50202", "NGS Medicare: therapy KX threshold (2024)",
+                  "CY2025/CY2026 KX thresholds (secondary sources)")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        position = kx_position(tables)
+        empty = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
+                                     "amounts": pl.String, "year": pl.Int32, "threshold_text": pl.String,
+                                     "severity": pl.String, "message": pl.String, "fix": pl.String})
+        if position.is_empty():
+            return empty
+        known = (pl.col("unpriced") == 0) & (pl.col("history_unknown") == 0) & (pl.col("history_rows") > 0)
+        over = pl.col("total") > pl.col("threshold")
+        early = known & (pl.col("total") < pl.col("threshold") * KX_EARLY_SHARE)
+        flagged = position.filter((over & ~has("KX")) | (early & has("KX"))).with_columns(
+            over.alias("over"))
+        rows: list[dict[str, Any]] = []
+        for row in flagged.sort("encounter_id", "line").iter_rows(named=True):
+            amounts, threshold = _kx_text(row), _whole_money(row["threshold"])
+            entry = {"encounter_id": row["encounter_id"], "line": row["line"], "code": row["code"],
+                     "amounts": amounts, "year": row["year"], "threshold_text": threshold,
+                     "severity": None, "message": None, "fix": None}
+            if not row["over"]:
+                entry["severity"] = Severity.WARNING.value
+                entry["message"] = (f"{amounts}, well under the {row['year']} KX threshold of {threshold}, "
+                                    f"but {row['code']} carries KX")
+                entry["fix"] = (f"Remove KX from {row['code']} until the {row['bucket']} amount for "
+                                f"{row['year']} passes {threshold}.")
+            rows.append(entry)
+        return pl.DataFrame(rows, schema=empty.schema) if rows else empty
+
+
+# ---- telehealth and 33 -----------------------------------------------------------------------------------------------
+@register
+class TelehealthPlaceMismatch(Rule):
+    """Telehealth modifier and place of service that disagree.
+
+    What it checks:
+        Lines carrying a telehealth modifier of the payer's profile (95 audio-video, 93 audio only) whose place of
+        service is not one of the profile's telehealth places (02, 10); and lines whose place of service is a
+        telehealth place but carry no telehealth modifier, for payers whose profile has `modifier_required: true`.
+        Commercial findings are warnings: contracts differ.
+
+    Why it matters:
+        A telehealth modifier with an in-person place of service (or the reverse) is paid at the wrong rate or
+        denied; Medicare professional claims identify telehealth by POS 02 or 10 since 2024, while most commercial
+        telehealth policies also require 95.
+
+    Example:
+        place_of_service: "11"
+        lines: [{code: "97110", modifiers: [GP, "95"], units: 2}]
+
+    Use instead:
+        place_of_service: "10"
+        lines: [{code: "97110", modifiers: [GP, "95"], units: 2}]
+
+    References:
+        First Coast: telehealth service modifiers; AAFP: Medicare telehealth 2025; CPT modifier 95; the payer
+        profile's telehealth reference.
+    """
+
+    id = "CC412"
+    slug = "telehealth-place-mismatch"
+    family = "modifiers"
+    severity = Severity.ERROR
+    message = ("{code} carries {telehealth_on_line} (telehealth), but the place of service is {place_of_service}, "
+               "not a telehealth place ({telehealth_places})")
+    fix = ("If the service was furnished by telehealth, use place of service {telehealth_places_or}; if it was in "
+           "person, remove {telehealth_on_line}.")
+    references = ("First Coast: telehealth service modifiers", "AAFP: Medicare telehealth 2025",
+                  "CPT modifier 95")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        on_line = pl.col("modifiers").list.set_intersection(pl.col("telehealth_modifiers"))
+        telehealth_place = pl.col("telehealth_pos").list.contains(pl.col("place_of_service")).fill_null(False)
+        with_modifier = on_line.list.len() > 0
+        missing = telehealth_place & ~with_modifier & pl.col("telehealth_modifier_required")
+        return (
+            _lines(tables)
+            .filter(pl.col("telehealth_modifiers").is_not_null() & pl.col("place_of_service").is_not_null())
+            .filter((with_modifier & ~telehealth_place) | missing)
+            .with_columns(
+                on_line.alias("telehealth_on_line"),
+                pl.col("telehealth_pos").list.join(", ").alias("telehealth_places"),
+                pl.col("telehealth_pos").list.join(" or ").alias("telehealth_places_or"),
+                pl.when(missing)
+                .then(pl.format("Place of service {} is a telehealth place, but {} carries no telehealth modifier "
+                                "({}), which {} requires", pl.col("place_of_service"), pl.col("code"),
+                                pl.col("telehealth_modifiers").list.join(" or "), pl.col("payer_name")))
+                .otherwise(None).alias("message"),
+                pl.when(missing)
+                .then(pl.format("Add 95 (audio-video) or 93 (audio only) to {}, or correct the place of service if "
+                                "the service was in person.", pl.col("code")))
+                .otherwise(None).alias("fix"),
+                pl.when(pl.col("payer_program") != "medicare").then(pl.lit(Severity.WARNING.value)).otherwise(None)
+                .alias("severity"),
+            )
+            .select(*_KEYS, "telehealth_on_line", "place_of_service", "telehealth_places", "telehealth_places_or",
+                    "message", "fix", "severity")
+        )
+
+
+@register
+class Modifier33Medicare(Rule):
+    """Modifier 33 on a claim to a payer that does not use it (Medicare).
+
+    What it checks:
+        Lines carrying 33 (ACA preventive service) when the payer profile says `modifier_33_allowed: false`.
+
+    Why it matters:
+        33 tells a commercial plan to waive cost sharing for a USPSTF A/B, ACIP or HRSA preventive service. Medicare
+        does not use it (with narrow exceptions): it waives cost sharing by code, for its own preventive G-codes, so
+        33 there is at best ignored and can get the line rejected.
+
+    Example:
+        payer: medicare
+        lines: [{code: "G0444", modifiers: ["33"], units: 1}]
+
+    Use instead:
+        payer: medicare
+        lines: [{code: "G0444", units: 1}]
+
+    References:
+        Medicaid.gov FAQ on ACA s4106 (modifier 33); AAPC: modifier 33 not for Medicare; the payer profile's
+        modifier_33_reference.
+    """
+
+    id = "CC413"
+    slug = "modifier-33-medicare"
+    family = "modifiers"
+    severity = Severity.WARNING
+    message = "{code} carries 33 (ACA preventive service), but {payer_name} does not use modifier 33"
+    fix = ("Remove 33 from {code}; for Medicare bill the preventive G-code, whose cost sharing is waived by code "
+           "({modifier_33_reference}).")
+    references = ("Medicaid.gov FAQ: ACA s4106 and modifier 33", "AAPC: modifier 33 not for Medicare")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return (
+            _lines(tables)
+            .filter(has("33") & (pl.col("modifier_33_allowed") == False))  # noqa: E712
+            .with_columns(pl.col("modifier_33_reference").replace("", "see the payer profile"))
+            .select(*_KEYS, "payer_name", "modifier_33_reference")
+        )
+
