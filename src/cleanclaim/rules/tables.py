@@ -211,6 +211,19 @@ def _minutes_by_code(encounter: Encounter) -> dict[str, int]:
     return documented
 
 
+def _patient_history(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """One patient's history, once: encounters of the same patient in a batch often repeat the same ``history:``,
+    so a row is kept as many times as the encounter that lists it most often lists it (two identical lines in one
+    history stay two)."""
+    frame = pl.DataFrame(rows, schema={"source": pl.String, **HISTORY_SCHEMA})
+    identity = [c for c in HISTORY_SCHEMA if c != "encounter_id"]
+    return (
+        frame.with_columns(pl.int_range(pl.len()).over("source", *identity).alias("occurrence"))
+        .unique(subset=[*identity, "occurrence"], keep="first", maintain_order=True)
+        .select(list(HISTORY_SCHEMA))
+    )
+
+
 def tables_from_encounters(
     encounters: Iterable[Encounter],
     payers: Mapping[str, PayerProfile],
@@ -290,6 +303,7 @@ def tables_from_encounters(
         })
         for past in encounter.history:
             history_rows.append({
+                "source": encounter.id,
                 "patient_id": encounter.patient.id,
                 "encounter_id": None,
                 "date": past.date,
@@ -303,7 +317,7 @@ def tables_from_encounters(
         lines=pl.DataFrame(line_rows, schema=LINE_SCHEMA),
         encounters=pl.DataFrame(encounter_rows, schema=ENCOUNTER_SCHEMA),
         services=pl.DataFrame(service_rows, schema=SERVICE_SCHEMA),
-        history=pl.DataFrame(history_rows, schema=HISTORY_SCHEMA).unique(),
+        history=_patient_history(history_rows),
         payers=payers,
         as_of=as_of,
         book=book or codebook(),
