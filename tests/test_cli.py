@@ -35,7 +35,7 @@ def test_code_json_follows_the_contract() -> None:
 
 
 def test_code_human_output_shows_lines_and_arithmetic() -> None:
-    status, output = run("code", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "2026-04-01")
+    _status, output = run("code", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "2026-04-01")
     assert "96158" in output
     assert "96159" in output
     assert "45 min" in output
@@ -43,7 +43,8 @@ def test_code_human_output_shows_lines_and_arithmetic() -> None:
 
 def test_code_exit_2_and_message_for_unreadable_input(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("encounters:\n  - id: E1\n    patient: {id: P1}\n    provider: {npi: \"1234567893\", discipline: PT}\n")
+    bad.write_text("encounters:\n  - id: E1\n    patient: {id: P1}\n"
+                   "    provider: {npi: \"1234567893\", discipline: PT}\n")
     status, output = run("code", str(bad))
     assert status == 2
     assert "bad.yaml:2" in output
@@ -76,7 +77,7 @@ def test_check_select_and_ignore() -> None:
     _, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--json", "--as-of",
                     "2026-04-01", "--select", "deleted-code")
     assert {f["rule"] for f in json.loads(output)["findings"]} == {"deleted-code"}
-    status, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--json", "--as-of",
+    _status, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--json", "--as-of",
                          "2026-04-01", "--ignore", "deleted-code")
     assert "deleted-code" not in {f["rule"] for f in json.loads(output)["findings"]}
 

@@ -1,0 +1,217 @@
+"""Documentation: does the note show what each billed service's documentation must show?
+
+The requirements live in ``documentation.yaml`` beside this module (with their sources), so a compliance team can
+change them without code. Matching is simple keyword/regex search over the encounter's note: a finding names the
+element that was not found, so a person can look for it and either add it or defend the claim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import polars as pl
+import yaml
+
+from cleanclaim.errors import DataError
+from cleanclaim.model import Severity
+from cleanclaim.rules.catalogue.time_units import _family_minutes
+from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.tables import Tables, lines_with_codes
+
+_DATA_FILE = "documentation.yaml"
+_CHECKS = ("minutes", "group_size", "note")
+_DISTINCT_GOALS = (r"(?i)\b(separate|distinct|different)\s+(and\s+(separate|distinct)\s+)?(\w+\s+){0,3}goals?\b"
+                   r"|\bgoals?\b[^.]{0,40}\b(separate|distinct)\b")
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """One documentation element a code's record must show."""
+
+    id: str
+    label: str
+    check: str
+    codes: tuple[str, ...]
+    time_rules: tuple[str, ...]
+    pattern: str | None
+
+
+@cache
+def requirements() -> tuple[tuple[Requirement, ...], str]:
+    """The requirements and the pattern that finds minutes in a note, read once from the package data file."""
+    where = f"cleanclaim/rules/catalogue/{_DATA_FILE}"
+    text = resources.files("cleanclaim.rules.catalogue").joinpath(_DATA_FILE).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not isinstance(data.get("requirements"), list):
+        raise DataError(f"{where}: expected a mapping with a `requirements` list")
+    parsed = tuple(_requirement(item, where, number) for number, item in enumerate(data["requirements"], start=1))
+    return parsed, str(data.get("minutes_pattern") or r"\b\d+\s*min")
+
+
+def _requirement(item: Any, where: str, number: int) -> Requirement:
+    if not isinstance(item, dict) or item.get("check") not in _CHECKS or not item.get("label"):
+        raise DataError(f"{where}: requirement {number} needs `id`, `label` and `check` (one of {', '.join(_CHECKS)})")
+    patterns = [str(p) for p in item.get("patterns") or []]
+    if item["check"] == "note" and not patterns:
+        raise DataError(f"{where}: requirement {item.get('id', number)} checks the note but lists no `patterns`")
+    return Requirement(
+        id=str(item.get("id", number)),
+        label=str(item["label"]),
+        check=str(item["check"]),
+        codes=tuple(str(c) for c in item.get("codes") or []),
+        time_rules=tuple(str(r) for r in item.get("time_rules") or []),
+        pattern="(?i)" + "|".join(f"(?:{p})" for p in patterns) if patterns else None,
+    )
+
+
+def _requirement_frame(tables: Tables) -> pl.DataFrame:
+    reqs, _ = requirements()
+    by_rule = tables.codes.select("code", "time_rule").unique()
+    rows: list[dict[str, Any]] = []
+    for order, req in enumerate(reqs):
+        codes = set(req.codes)
+        if req.time_rules:
+            codes |= set(by_rule.filter(pl.col("time_rule").is_in(req.time_rules)).get_column("code").to_list())
+        rows.extend({"order": order, "code": code, "label": req.label, "check": req.check, "pattern": req.pattern}
+                    for code in sorted(codes))
+    return pl.DataFrame(rows, schema={"order": pl.Int64, "code": pl.String, "label": pl.String, "check": pl.String,
+                                      "pattern": pl.String})
+
+
+@register
+class DocumentationMissingElement(Rule):
+    """The note does not show an element the billed code's documentation needs.
+
+    What it checks:
+        For each billed line, the elements listed for its code in the documentation requirements file: minutes for
+        timed codes (unless the line, the services or the note give them), for 97535 the functional goal, the
+        activity trained (ADL, meal preparation, safety, adaptive equipment ...) and direct one-on-one contact, the
+        group size for group codes (97150, 96164, 0593T, G0473, 97804, 98961/98962, G0109: `group_size` on the
+        service or a number in the note), the minutes of 0592T/0593T, and for HBAI the physical condition addressed.
+        Every missing element of a line is listed in one finding. Encounters without a note are not audited here (a
+        claim file alone carries no documentation).
+
+    Why it matters:
+        A reviewer pays what the record supports. A 97535 note that does not show the skilled, one-on-one training of
+        a named activity toward a functional goal, or a group code without the group's size, is denied on review.
+
+    Example:
+        note: "Pt tolerated treatment well."
+        lines: [{code: "97535", modifiers: [GP], units: 2, minutes: 30}]
+
+    Use instead:
+        note: "97535 30 min one-on-one: shower transfer and bathing safety training with grab bar; goal: bathe
+               independently within 4 weeks."
+
+    References:
+        CMS Pub 100-04 Ch.5 s20.2 (timed minutes); Billing and Coding article A57067; LCD language on 97535 (treatment
+        plan aimed at a specific outcome; coding-facts.md s2); APA HBAI guide 2020 (physical health problem).
+    """
+
+    id = "CC804"
+    slug = "documentation-missing-element"
+    family = "frequency and documentation"
+    severity = Severity.WARNING
+    message = "The note for {code} does not show {missing}"
+    fix = "Document {missing} for {code} (or correct the code if the service was different)."
+    references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067",
+                  "LCD language on 97535 (coding-facts.md s2)", "APA Services HBAI guide 2020")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        _, minutes_pattern = requirements()
+        group_sizes = tables.services.group_by("encounter_id", "code").agg(
+            pl.col("group_size").is_not_null().any().alias("has_group_size")
+        )
+        lines = (
+            _family_minutes(tables)
+            .join(tables.encounters.select("encounter_id", "note"), on="encounter_id", how="inner")
+            .filter(pl.col("note").fill_null("").str.strip_chars() != "")
+            .join(group_sizes, on=["encounter_id", "code"], how="left")
+            .join(_requirement_frame(tables), on="code", how="inner")
+        )
+        note_has = pl.col("note").str.contains(pl.col("pattern").fill_null("$^"))
+        present = (
+            pl.when(pl.col("check") == "minutes")
+            .then(pl.col("group_has_minutes") | pl.col("note").str.contains(minutes_pattern))
+            .when(pl.col("check") == "group_size")
+            .then(pl.col("has_group_size").fill_null(False) | note_has)
+            .otherwise(note_has)
+        )
+        return (
+            lines.filter(~present)
+            .sort("encounter_id", "line", "order")
+            .group_by("encounter_id", "line", "code", maintain_order=True)
+            .agg(pl.col("label").unique(maintain_order=True).str.join("; ").alias("missing"))
+            .select("encounter_id", "line", "code", "missing")
+        )
+
+
+def _distinct_goal_rules(tables: Tables) -> pl.DataFrame:
+    rows = [
+        {"payer": payer_id, "code": code, "with_code": other, "goal_severity": entry.severity.value,
+         "reason": entry.reason or "payer policy", "goal_reference": entry.reference or profile.name}
+        for payer_id, profile in tables.payers.items()
+        for entry in profile.distinct_goals
+        for code in entry.codes
+        for other in entry.with_codes
+    ]
+    return pl.DataFrame(rows, schema={"payer": pl.String, "code": pl.String, "with_code": pl.String,
+                                      "goal_severity": pl.String, "reason": pl.String, "goal_reference": pl.String})
+
+
+@register
+class DistinctGoalsRequired(Rule):
+    """Codes a payer wants documented with separate, distinct goals are billed together without them.
+
+    What it checks:
+        The payer profile's `distinct_goals` entries: when one of `codes` is billed on the same date for the patient as
+        one of `with` codes, the note must state separate or distinct goals for each. Shipped only as an example
+        (examples/payers/lcd-example.yaml: 97535 with 97116, 97760, 97761, 97763) because the LCD sentence behind it
+        was not found: UNCONFIRMED, a warning.
+
+    Why it matters:
+        Where a contractor requires distinct goals for services that overlap (self-care training beside gait,
+        orthotic or prosthetic training), a reviewer denies the second service when the record shows one goal for both.
+
+    Example:
+        payer: lcd-example
+        lines: [{code: "97535", units: 1}, {code: "97116", units: 1}]
+        note: "Gait and ADL training."
+
+    Use instead:
+        note: "Separate goals: 97535 - dress lower body independently; 97116 - walk 150 ft with cane."
+
+    References:
+        Payer profile distinct_goals (each names its source); coding-facts.md s2 and UNCONFIRMED item 3 (LCD language
+        on distinct goals for orthotic/prosthetic training and concurrent services).
+    """
+
+    id = "CC805"
+    slug = "distinct-goals-required"
+    family = "frequency and documentation"
+    severity = Severity.WARNING
+    message = ("{code} is billed with {with_text} on {date} and the note does not state separate, distinct goals for "
+               "each ({reason}; {goal_reference})")
+    fix = "State a separate, distinct goal for {code} and for {with_text} in the note."
+    references = ("Payer profile distinct_goals", "coding-facts.md s2, UNCONFIRMED item 3")
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        rules = _distinct_goal_rules(tables)
+        lines = lines_with_codes(tables).select("encounter_id", "line", "code", "patient_id", "date", "payer")
+        partners = lines.select("patient_id", "date", pl.col("code").alias("with_code")).unique()
+        notes = tables.encounters.select("encounter_id", pl.col("note").fill_null(""))
+        return (
+            lines.join(rules, on=["payer", "code"], how="inner")
+            .join(partners, on=["patient_id", "date", "with_code"], how="inner")
+            .join(notes, on="encounter_id", how="left")
+            .filter(~pl.col("note").str.contains(_DISTINCT_GOALS))
+            .group_by("encounter_id", "line", "code", maintain_order=True).agg(
+                pl.col("with_code").unique().sort().str.join(", ").alias("with_text"),
+                pl.col("date").first().cast(pl.String), pl.col("reason").first(), pl.col("goal_reference").first(),
+                pl.col("goal_severity").first().alias("severity"),
+            )
+            .sort("encounter_id", "line")
+        )

@@ -1,0 +1,290 @@
+"""Frequency: progress reports, plan-of-care recertification and visit limits over the patient's history.
+
+Every rule here reads the batch's lines together with the ``history`` table (earlier billed lines of the same
+patients), so one claim and a year of claims are checked the same way.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cleanclaim.model import Severity
+from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.tables import Tables, lines_with_codes
+
+_PT_EVALUATIONS = ["97161", "97162", "97163", "97164"]
+_OT_EVALUATIONS = ["97165", "97166", "97167", "97168"]
+_EVALUATIONS = ["97161", "97162", "97163", "97165", "97166", "97167"]
+_RE_EVALUATIONS = ["97164", "97168"]
+_PROGRESS_NOTE = r"(?i)\bprogress\s+(report|note)\b"
+_THERAPY_DOC_REF = "CMS Pub 100-02 Ch.15 s220.3 (documentation requirements for therapy services)"
+
+
+def _therapy_flags(codes: pl.DataFrame) -> pl.DataFrame:
+    return codes.group_by("code").agg((pl.col("therapy") == "always").any().alias("always_therapy"))
+
+
+def _plan_of(modifiers: pl.Expr, code: pl.Expr) -> pl.Expr:
+    """The discipline's plan a service belongs to: its GP/GO/GN modifier, else the evaluation family's."""
+    return pl.coalesce(
+        modifiers.list.eval(pl.element().filter(pl.element().is_in(["GP", "GO", "GN"]))).list.first(),
+        pl.when(code.is_in(_PT_EVALUATIONS)).then(pl.lit("GP")).when(code.is_in(_OT_EVALUATIONS)).then(pl.lit("GO")),
+    )
+
+
+def _patient_days(tables: Tables) -> pl.DataFrame:
+    """One row per patient, discipline plan (GP/GO/GN) and date with what happened that day: an always-therapy
+    service, an evaluation, a re-evaluation or progress report (history flag, 97164/97168, or a note that says it is a
+    progress report). Each discipline keeps its own reporting periods; an event without a therapy modifier counts for
+    every plan of the patient (or for one "therapy" plan when none is known)."""
+    history = tables.history.select(
+        "patient_id", "date", "code", "modifiers", pl.col("progress_report").fill_null(False).alias("report")
+    )
+    batch = tables.lines.select("patient_id", "date", "code", "modifiers", pl.lit(False).alias("report"))
+    noted = tables.encounters.filter(pl.col("note").fill_null("").str.contains(_PROGRESS_NOTE)).select(
+        "patient_id", "date", pl.lit(None, dtype=pl.String).alias("code"),
+        pl.lit([], dtype=pl.List(pl.String)).alias("modifiers"), pl.lit(True).alias("report"),
+    )
+    events = (
+        pl.concat([history, batch, noted], how="vertical_relaxed")
+        .join(_therapy_flags(tables.codes), on="code", how="left")
+        .with_columns(_plan_of(pl.col("modifiers"), pl.col("code")).alias("plan"))
+    )
+    plans = events.filter(pl.col("plan").is_not_null()).select("patient_id", "plan").unique()
+    unassigned = events.filter(pl.col("plan").is_null()).drop("plan").join(plans, on="patient_id", how="left")
+    events = pl.concat([events.filter(pl.col("plan").is_not_null()), unassigned.select(events.columns)]).with_columns(
+        pl.col("plan").fill_null("therapy")
+    )
+    period = ["patient_id", "plan"]
+    return (
+        events.group_by(*period, "date").agg(
+            pl.col("always_therapy").fill_null(False).any().alias("treatment"),
+            pl.col("code").is_in(_EVALUATIONS).any().alias("evaluation"),
+            (pl.col("report") | pl.col("code").is_in(_RE_EVALUATIONS).fill_null(False)).any().alias("report"),
+            pl.col("code").filter(pl.col("code").is_in(_EVALUATIONS)).first().alias("eval_code"),
+            pl.col("code").filter(pl.col("code").is_in(_RE_EVALUATIONS)).first().alias("reeval_code"),
+        )
+        .sort(*period, "date")
+        .with_columns(pl.col("treatment").cast(pl.Int64).cum_sum().over(period).alias("treatment_days"))
+        .with_columns(
+            # a report closes its period (the next one starts after it); an evaluation opens one and counts as day 1
+            pl.when(pl.col("report")).then(pl.col("treatment_days"))
+            .when(pl.col("evaluation")).then(pl.col("treatment_days") - pl.col("treatment").cast(pl.Int64))
+            .otherwise(None).alias("base"),
+            pl.when(pl.col("report")).then(
+                pl.format("{} on {}", pl.coalesce(pl.format("re-evaluation {}", pl.col("reeval_code")),
+                                                  pl.lit("progress report")), pl.col("date").cast(pl.String)))
+            .when(pl.col("evaluation")).then(pl.format("evaluation {} on {}", pl.col("eval_code"),
+                                                       pl.col("date").cast(pl.String)))
+            .otherwise(None).alias("last_text"),
+        )
+        .with_columns(
+            pl.col("base").forward_fill().over(period).fill_null(0),
+            pl.col("last_text").forward_fill().over(period).fill_null("none on file"),
+            pl.col("plan").replace_strict({"GP": "PT plan (GP)", "GO": "OT plan (GO)", "GN": "SLP plan (GN)"},
+                                          default="therapy plan").alias("plan_text"),
+        )
+        .with_columns((pl.col("treatment_days") - pl.col("base")).alias("count"))
+    )
+
+
+@register
+class ProgressReportDue(Rule):
+    """A therapy visit on or after the 10th treatment day since the evaluation or the last progress report.
+
+    What it checks:
+        For always-therapy services under a payer with a progress-report interval (Medicare: 10 treatment days),
+        counts, for each discipline's plan (GP, GO, GN) separately, the days with therapy since the evaluation
+        (97161-97163, 97165-97167; the evaluation day is day 1) or since the last progress report or re-evaluation (a
+        history line with `progress_report: true`, 97164/97168, or a note that says "progress report"), over the
+        history and the batch. The 10th treatment day and later need a progress report.
+
+    Why it matters:
+        Medicare requires a progress report by a clinician at least once every 10 treatment days; services in a
+        reporting period without one are not supported by the record and are denied on review.
+
+    Example:
+        history: 9 treatment days after the evaluation on 2026-02-02, no progress report
+        lines: [{code: "97110", modifiers: [GP], units: 2}]   # 10th treatment day
+
+    Use instead:
+        note: "Progress report: goals reviewed ..."   # or a 97164 re-evaluation when it is warranted
+
+    References:
+        CMS Pub 100-02 Ch.15 s220.3 (progress report at least once every 10 treatment days; the period begins on the
+        first day of the episode, whether that is an evaluation or a treatment).
+    """
+
+    id = "CC801"
+    slug = "progress-report-due"
+    family = "frequency and documentation"
+    severity = Severity.WARNING
+    message = ("{date} is treatment day {count} of the {plan_text} since the last report ({last_text}): a progress "
+               "report is due at least every {visits} treatment days")
+    fix = ("Write a progress report for the {plan_text} (by the therapist) on or before this visit and keep it with "
+           "the record.")
+    references = (_THERAPY_DOC_REF,)
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        therapy = lines_with_codes(tables).filter(pl.col("therapy") == "always").select("encounter_id").unique()
+        payers = tables.payer_frame().filter(pl.col("progress_report_visits").is_not_null()).select(
+            "payer", pl.col("progress_report_visits").alias("visits")
+        )
+        return (
+            tables.encounters.join(therapy, on="encounter_id", how="semi")
+            .join(payers, on="payer", how="inner")
+            .join(_patient_days(tables), on=["patient_id", "date"], how="inner")
+            .filter(~pl.col("report") & (pl.col("count") >= pl.col("visits")))
+            .with_columns(pl.lit(None, dtype=pl.Int32).alias("line"), pl.lit(None, dtype=pl.String).alias("code"),
+                          pl.col("date").cast(pl.String))
+            .select("encounter_id", "line", "code", "date", "count", "plan_text", "last_text", "visits")
+            .sort("encounter_id", "plan_text")
+        )
+
+
+@register
+class PlanOfCareRecertDue(Rule):
+    """A therapy visit after the plan of care's certification ends, or close to it.
+
+    What it checks:
+        The encounter's plan of care (`plan_of_care: {start, certified_through}`): the date of service against the
+        certified-through date and against the start plus the payer's recertification interval (Medicare: 90 days),
+        whichever comes first. After that deadline it is an error; within 7 days before it, a warning.
+
+    Why it matters:
+        Medicare pays outpatient therapy only under a certified plan of care; the physician or NPP must recertify at
+        least every 90 days. Visits outside a certified period are denied.
+
+    Example:
+        date: 2026-04-10
+        plan_of_care: {start: 2026-01-05, certified_through: 2026-04-04}
+
+    Use instead:
+        plan_of_care: {start: 2026-04-04, certified_through: 2026-07-02}   # recertified before the visit
+
+    References:
+        CMS Pub 100-02 Ch.15 s220 (certification and recertification of the plan of care, at least every 90 days;
+        as cited in the Medicare payer profile).
+    """
+
+    id = "CC802"
+    slug = "plan-of-care-recert-due"
+    family = "frequency and documentation"
+    severity = Severity.ERROR
+    message = "{date} is {when_text} the plan of care's certification ends ({deadline}: {deadline_text})"
+    fix = "{fix_text}"
+    references = ("CMS Pub 100-02 Ch.15 s220 (plan of care certification; recertification at least every 90 days)",)
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        payers = tables.payer_frame().select("payer", pl.col("plan_of_care_recert_days").alias("recert_days"))
+        frame = (
+            tables.encounters.filter(pl.col("plan_start").is_not_null())
+            .join(payers, on="payer", how="left")
+            .with_columns(
+                (pl.col("plan_start") + pl.duration(days=pl.col("recert_days"))).alias("recert_deadline"),
+            )
+            .with_columns(
+                pl.min_horizontal("plan_certified_through", "recert_deadline").alias("deadline_date"),
+                pl.when(pl.col("recert_deadline").is_null()
+                        | (pl.col("plan_certified_through").is_not_null()
+                           & (pl.col("plan_certified_through") <= pl.col("recert_deadline"))))
+                .then(pl.lit("certified through"))
+                .otherwise(pl.format("{} days after the plan's start on {}", pl.col("recert_days"),
+                                     pl.col("plan_start").cast(pl.String))).alias("deadline_text"),
+            )
+            .filter(pl.col("deadline_date").is_not_null())
+            .with_columns((pl.col("deadline_date") - pl.col("date")).dt.total_days().alias("days_left"))
+            .filter(pl.col("days_left") <= 7)
+        )
+        late = pl.col("days_left") < 0
+        return frame.with_columns(
+            pl.when(pl.col("days_left") == 0).then(pl.lit("the day"))
+            .otherwise(pl.format("{} day{} {}", pl.col("days_left").abs(),
+                                 pl.when(pl.col("days_left").abs() == 1).then(pl.lit("")).otherwise(pl.lit("s")),
+                                 pl.when(late).then(pl.lit("after")).otherwise(pl.lit("before"))))
+            .alias("when_text"),
+            pl.when(late).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit(Severity.WARNING.value))
+            .alias("severity"),
+            pl.when(late).then(pl.lit("Get the plan of care recertified (signed and dated by the physician or NPP) for "
+                                      "this date of service, or do not bill the visit under the expired plan."))
+            .otherwise(pl.format("Send the updated plan of care for recertification before {}.",
+                                 pl.col("deadline_date").cast(pl.String))).alias("fix_text"),
+            pl.col("deadline_date").cast(pl.String).alias("deadline"),
+            pl.col("date").cast(pl.String),
+            pl.lit(None, dtype=pl.Int32).alias("line"),
+            pl.lit(None, dtype=pl.String).alias("code"),
+        ).select("encounter_id", "line", "code", "date", "when_text", "deadline", "deadline_text", "severity",
+                 "fix_text")
+
+
+def _limits(tables: Tables) -> pl.DataFrame:
+    rows = [
+        {"payer": payer_id, "limit_no": number, "code": code, "max": limit.max, "days": limit.days,
+         "limit_severity": limit.severity.value, "reason": limit.reason or "payer frequency limit",
+         "limit_reference": limit.reference or profile.name, "codes_text": "/".join(limit.codes)}
+        for payer_id, profile in tables.payers.items()
+        for number, limit in enumerate(profile.frequency_limits)
+        for code in limit.codes
+    ]
+    return pl.DataFrame(rows, schema={"payer": pl.String, "limit_no": pl.Int64, "code": pl.String, "max": pl.Int64,
+                                      "days": pl.Int64, "limit_severity": pl.String, "reason": pl.String,
+                                      "limit_reference": pl.String, "codes_text": pl.String})
+
+
+@register
+class VisitFrequencyLimit(Rule):
+    """More dates of service with a code than the payer's frequency limit allows in its window.
+
+    What it checks:
+        The payer profile's `frequency_limits` (codes, max, days): the number of distinct dates with any of the codes
+        for the patient within the window of `days` days ending on the date of service, over the history and the
+        batch. More than `max` is flagged at the limit's severity (warnings by default).
+
+    Why it matters:
+        Payers deny services beyond their frequency limits (Medicare: two tobacco quit attempts of four sessions a
+        year, one alcohol screening a year ...); the patient may be liable only with a valid ABN.
+
+    Example:
+        history: 8 dates of 99406/99407 in the last 365 days
+        lines: [{code: "99406", units: 1}]   # the 9th
+
+    Use instead:
+        # check eligibility before the visit; bill only within the limit or with the payer's documented exception
+
+    References:
+        Payer profile frequency limits and the sources they name (NGS: counseling to prevent tobacco use; Noridian:
+        alcohol misuse screening; Palmetto/NGS: depression screening).
+    """
+
+    id = "CC803"
+    slug = "visit-frequency-limit"
+    family = "frequency and documentation"
+    severity = Severity.WARNING
+    message = ("{code}: {count} dates with {codes_text} in the {days} days ending {date}, above the limit of {max} "
+               "({reason}; {limit_reference})")
+    fix = "Check the patient's eligibility for {code} on {date}; bill it only within the limit of {max} in {days} days."
+    references = ("Payer profile frequency_limits (each names its source)",)
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        limits = _limits(tables)
+        events = pl.concat([
+            tables.history.select("patient_id", "date", "code"),
+            tables.lines.select("patient_id", "date", "code"),
+        ]).join(limits.select("limit_no", "payer", "code"), on="code", how="inner").select(
+            "patient_id", "payer", "limit_no", pl.col("date").alias("event_date")
+        ).unique()
+        flagged = tables.lines.join(limits, on=["payer", "code"], how="inner")
+        counted = (
+            flagged.join(events, on=["patient_id", "payer", "limit_no"], how="inner")
+            .filter((pl.col("event_date") <= pl.col("date"))
+                    & (pl.col("event_date") > pl.col("date") - pl.duration(days=pl.col("days"))))
+            .group_by("encounter_id", "line", "limit_no").agg(pl.col("event_date").n_unique().alias("count"))
+        )
+        return (
+            flagged.join(counted, on=["encounter_id", "line", "limit_no"], how="inner")
+            .filter(pl.col("count") > pl.col("max"))
+            .with_columns(pl.col("date").cast(pl.String), pl.col("limit_severity").alias("severity"))
+            .select("encounter_id", "line", "code", "count", "codes_text", "days", "date", "max", "reason",
+                    "limit_reference", "severity")
+            .sort("encounter_id", "line")
+        )

@@ -1,0 +1,111 @@
+"""The vectorised CMS allocation in the units rules must agree with timing.allocate_cms / allocate_per_code, so the
+coder (which uses timing.py) and the checker (which uses window functions) can never drift apart."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cleanclaim import timing
+from cleanclaim.model import Encounter
+from cleanclaim.payers import load_profile
+from cleanclaim.rules import run_rules, tables_from_encounters
+from cleanclaim.rules.catalogue.units import cms_unit_bounds, per_code_units
+from cleanclaim.rules.engine import RuleSelection
+
+CODES = ["97110", "97112", "97116", "97140", "97530", "97535"]
+
+days = st.lists(
+    st.dictionaries(st.sampled_from(CODES), st.integers(min_value=0, max_value=130), min_size=1, max_size=5),
+    min_size=1, max_size=6,
+)
+
+
+def _bounds(encounters: list[dict[str, int]]) -> pl.DataFrame:
+    rows = [{"day": i, "code": code, "minutes": minutes}
+            for i, minutes_by_code in enumerate(encounters) for code, minutes in minutes_by_code.items()]
+    return cms_unit_bounds(pl.DataFrame(rows, schema={"day": pl.Int64, "code": pl.String, "minutes": pl.Int64}),
+                           ["day"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(days)
+def test_vectorised_cms_bounds_agree_with_allocate_cms(encounters: list[dict[str, int]]) -> None:
+    bounds = _bounds(encounters)
+    for i, minutes_by_code in enumerate(encounters):
+        allocation = timing.allocate_cms(minutes_by_code)
+        day = {row["code"]: row for row in bounds.filter(pl.col("day") == i).iter_rows(named=True)}
+        assert {row["day_units"] for row in day.values()} == {allocation.total_units}
+        assert sum(row["min_units"] for row in day.values()) <= allocation.total_units
+        assert sum(row["max_units"] for row in day.values()) >= allocation.total_units
+        for code, units in allocation.units.items():
+            low, high = day[code]["min_units"], day[code]["max_units"]
+            assert low <= units <= high, (minutes_by_code, code, units, low, high)
+            if code not in allocation.clinician_choice:
+                assert low == high == units, (minutes_by_code, code, units, low, high)
+            else:
+                assert high == low + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(days)
+def test_per_code_units_agree_with_allocate_per_code(encounters: list[dict[str, int]]) -> None:
+    for minutes_by_code in encounters:
+        frame = pl.DataFrame({"code": list(minutes_by_code), "minutes": list(minutes_by_code.values())},
+                             schema={"code": pl.String, "minutes": pl.Int64})
+        got = dict(frame.select("code", per_code_units(pl.col("minutes"), pl.lit(15)).alias("u")).iter_rows())
+        assert got == timing.allocate_per_code(minutes_by_code).units
+
+
+@given(st.integers(min_value=0, max_value=200), st.sampled_from([15, 30, 60]))
+def test_per_code_units_match_the_midpoint_rule(minutes: int, unit_minutes: int) -> None:
+    frame = pl.DataFrame({"m": [minutes]})
+    got = frame.select(per_code_units(pl.col("m"), pl.lit(unit_minutes))).item()
+    assert got == timing.midpoint_units(minutes, unit_minutes)
+
+
+def test_documented_examples() -> None:
+    # coding-facts.md T1-T4, read from the source, not from the code under test
+    t1 = _bounds([{"97112": 24, "97110": 23}])
+    assert dict(t1.select("code", "min_units").iter_rows()) == {"97112": 2, "97110": 1}
+    t2 = _bounds([{"97112": 20, "97110": 20}])
+    assert dict(t2.select("code", "min_units").iter_rows()) == {"97112": 1, "97110": 1}
+    assert dict(t2.select("code", "max_units").iter_rows()) == {"97112": 2, "97110": 2}
+    t3 = _bounds([{"97110": 33, "97140": 7}])
+    assert dict(t3.select("code", "max_units").iter_rows()) == {"97110": 2, "97140": 1}
+    t4 = _bounds([{"97110": 18, "97140": 13, "97116": 10, "97035": 8}])
+    assert dict(t4.select("code", "max_units").iter_rows()) == {"97110": 1, "97140": 1, "97116": 1, "97035": 0}
+
+
+def _findings(minutes_by_code: dict[str, int], units: dict[str, int], payer: str = "medicare") -> list[str]:
+    encounter = Encounter.model_validate({
+        "id": "E1", "date": "2026-03-02", "payer": payer, "patient": {"id": "P1"},
+        "provider": {"npi": "1234567893", "discipline": "PT"}, "diagnoses": ["M62.81"],
+        "services": [{"code": c, "minutes": m} for c, m in minutes_by_code.items()],
+        "lines": [{"code": c, "modifiers": ["GP"], "units": u} for c, u in units.items() if u > 0],
+    })
+    tables = tables_from_encounters([encounter], {payer: load_profile(payer)}, as_of=dt.date(2026, 11, 23))
+    selection = RuleSelection(select=frozenset({"units-exceed-time", "units-below-time"}))
+    return [f.rule for f in run_rules(tables, selection)]
+
+
+one_day = st.dictionaries(st.sampled_from(CODES), st.integers(min_value=1, max_value=70), min_size=1, max_size=4)
+
+
+@settings(max_examples=60, deadline=None)
+@given(one_day, st.data())
+def test_rules_accept_what_timing_allocates_and_flag_one_unit_more_or_less(
+    minutes_by_code: dict[str, int], data: st.DataObject
+) -> None:
+    for payer, allocate in (("medicare", timing.allocate_cms), ("commercial", timing.allocate_per_code)):
+        units = dict(allocate(minutes_by_code).units)
+        assert _findings(minutes_by_code, units, payer) == []
+        code = data.draw(st.sampled_from(sorted(units)))
+        more = {**units, code: units[code] + 1}
+        assert "units-exceed-time" in _findings(minutes_by_code, more, payer)
+        if units[code] > 0:
+            fewer = {**units, code: units[code] - 1}
+            assert "units-below-time" in _findings(minutes_by_code, fewer, payer)
