@@ -188,9 +188,11 @@ def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: b
 
 
 def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Finding]:
-    # The coder's own decision already covers a rule for a code; the scrub adds everything else.
+    # The coder's own decision already covers a rule for a code; the scrub adds everything else except claim-file
+    # completeness, which the coder's charge-less lines would always fail.
     decided = {(f.rule, f.code) for f in coded.findings}
-    extra = [f for f in checked if f.encounter == coded.id and (f.rule, f.code) not in decided]
+    extra = [f for f in checked if f.encounter == coded.id and (f.rule, f.code) not in decided
+             and f.rule not in NOT_FOR_CODING]
     return [*coded.findings, *extra]
 
 
@@ -220,9 +222,7 @@ def code(
     if coded:
         tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}},
                                         as_of=as_of or dt.date.today())
-        selection = selection or RuleSelection()
-        checked = run_rules(tables, RuleSelection(select=selection.select, ignore=selection.ignore | NOT_FOR_CODING,
-                                                  severity=selection.severity))
+        checked = run_rules(tables, selection)
         for item in coded:
             item.findings = _merge_findings(item, checked)
     return CodeResult(coded, [*read.errors, *errors])

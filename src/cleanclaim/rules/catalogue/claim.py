@@ -346,7 +346,7 @@ class TimelyFiling(Rule):
 
     References:
         42 CFR 424.44; CMS Pub 100-04 Ch.1 s70 (one calendar year); First Coast and Palmetto GBA timely-filing pages
-        (February 29; weekend deadlines); payment-and-edits.md s10.
+        (February 29; weekend deadlines).
     """
 
     id = "CC604"

@@ -343,8 +343,7 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
 
     References:
         APA Services, "Health behavior assessment and intervention codes changing for 2020" (physical health problem,
-        not mental-health treatment); mrahis, "New codes for health behavior assessment and intervention for 2020";
-        coding-facts.md s4.
+        not mental-health treatment); mrahis, "New codes for health behavior assessment and intervention for 2020".
     """
 
     id = "CC205"
@@ -355,7 +354,7 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
                "(ICD-10-CM chapter {chapter})")
     fix = "{remedy}"
     references = ("APA Services: health behavior assessment and intervention codes changing for 2020",
-                  "mrahis blog: new HBAI codes for 2020", "coding-facts.md s4")
+                  "mrahis blog: new HBAI codes for 2020")
 
     def check(self, tables: Tables) -> pl.DataFrame:
         hbai = lines_with_codes(tables).filter(pl.col("family").str.starts_with("hbai-"))

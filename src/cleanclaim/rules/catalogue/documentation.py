@@ -118,7 +118,7 @@ class DocumentationMissingElement(Rule):
     message = "The note for {code} does not show {missing}"
     fix = "Document {missing} for {code} (or correct the code if the service was different)."
     references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067",
-                  "LCD language on 97535 (coding-facts.md s2)", "APA Services HBAI guide 2020")
+                  "LCD language on 97535 (codingahead 2012, quoting an LCD)", "APA Services HBAI guide 2020")
 
     def check(self, tables: Tables) -> pl.DataFrame:
         _, minutes_pattern = requirements()
@@ -196,7 +196,9 @@ class DistinctGoalsRequired(Rule):
     message = ("{code} is billed with {with_text} on {date} and the note does not state separate, distinct goals for "
                "each ({reason}; {goal_reference})")
     fix = "State a separate, distinct goal for {code} and for {with_text} in the note."
-    references = ("Payer profile distinct_goals", "coding-facts.md s2, UNCONFIRMED item 3")
+    references = ("Payer profile distinct_goals",
+                  "LCD orthotic/prosthetic paragraphs (medicarepaymentandreimbursement 2016); not confirmed "
+                  "in any readable LCD")
 
     def check(self, tables: Tables) -> pl.DataFrame:
         rules = _distinct_goal_rules(tables)

@@ -75,7 +75,7 @@ class ProviderNotEligible(Rule):
 
     References:
         cleanclaim code book (billers); APA Services HBAI guide 2020 and NASW CY2024 PFS highlights (HBAI billers);
-        NGS Medicare tobacco counseling (billers); coding-facts.md s4-s6 and UNCONFIRMED items 8-9.
+        NGS Medicare tobacco counseling (billers).
     """
 
     id = "CC701"
@@ -85,7 +85,7 @@ class ProviderNotEligible(Rule):
     message = "{code} ({summary}) is billed by a {discipline_name}, who {eligibility_text}"
     fix = "{remedy}"
     references = ("cleanclaim code book (billers)", "APA Services: HBAI codes 2020; NASW: CY2024 PFS highlights",
-                  "NGS Medicare: counseling to prevent tobacco use", "coding-facts.md s4-s6, UNCONFIRMED items 8-9")
+                  "NGS Medicare: counseling to prevent tobacco use")
 
     def check(self, tables: Tables) -> pl.DataFrame:
         lines = (

@@ -363,7 +363,7 @@ class Modifier22Misuse(Rule):
         lines: [{code: "97110", modifiers: [GP], units: 3}]
 
     References:
-        WPS Medicare: modifier 22 (2009); Regence modifier 22 policy; coding-facts.md s7.
+        WPS Medicare: modifier 22 (2009); Regence modifier 22 policy.
     """
 
     id = "CC405"
@@ -420,7 +420,7 @@ class Modifier52OnTimedCode(Rule):
         lines: [{code: "96158", units: 1}]
 
     References:
-        Premera: billing for time (52 not for reduced time); ChiroFree: the timed codes; coding-facts.md s7.
+        Premera: billing for time (52 not for reduced time); ChiroFree: the timed codes.
     """
 
     id = "CC406"
@@ -937,7 +937,7 @@ class MissingKx(Rule):
 
     References:
         BBA 2018 s50202; NGS Medicare KX threshold article (2024: $2,330); CY2025 $2,410 and CY2026 $2,480 from
-        secondary sources (prombs.com; postacutetools.com); coding-facts.md s7.
+        secondary sources (prombs.com; postacutetools.com).
     """
 
     id = "CC411"
