@@ -146,7 +146,7 @@ class DeletedCode(Rule):
     family = "code validity"
     severity = Severity.ERROR
     message = "{code} was deleted on {last_deleted}; it is not valid on the date of service {date}"
-    fix = "Report {replacements} instead ({replacement_summary})."
+    fix = "Report {replacements} instead ({replacement_summary}).{who_may_bill}"
     references = ("APA Services: health behavior codes changing for 2020",
                   "CARC 181 (invalid procedure code for the date)")
 
@@ -156,18 +156,32 @@ class DeletedCode(Rule):
             return deleted.select(_KEYS)
         summaries = tables.codes.group_by("code").agg(pl.col("summary").last())
         summary_of = dict(summaries.iter_rows())
+        billers_of = {code: set(billers) for code, billers in
+                      tables.codes.group_by("code").agg(pl.col("billers").last()).iter_rows()}
+
+        def who_may_bill(codes: list[str], discipline: str | None) -> str:
+            # The replacement of a deleted code is often not the biller's own code (a coach's 96150 -> 96156).
+            allowed = sorted(set().union(*(billers_of.get(c, set()) for c in codes))) if codes else []
+            if not allowed or "*" in allowed or (discipline or "").lower() in {a.lower() for a in allowed}:
+                return ""
+            text = f" Note: {' + '.join(codes)} may be billed only by {', '.join(allowed)}, not by a {discipline}"
+            return text + (": coaching is reported with 0591T-0593T." if discipline == "coach" else ".")
+
         rows = deleted.with_columns(
             pl.col("replacements").list.join(" + ").alias("replacements"),
             pl.col("replacements").map_elements(
                 lambda codes: "; ".join(f"{c}: {summary_of.get(c, 'see the current code book')}" for c in codes),
                 return_dtype=pl.String,
             ).alias("replacement_summary"),
+            pl.struct("replacements", "provider_discipline").map_elements(
+                lambda row: who_may_bill(row["replacements"], row["provider_discipline"]), return_dtype=pl.String,
+            ).alias("who_may_bill"),
         )
         return rows.with_columns(
             pl.when(pl.col("replacements") == "")
             .then(pl.lit("No direct replacement: choose the current code that describes the service."))
             .otherwise(pl.lit(None, dtype=pl.String)).alias("fix")
-        ).select(*_KEYS, "date", "last_deleted", "replacements", "replacement_summary", "fix")
+        ).select(*_KEYS, "date", "last_deleted", "replacements", "replacement_summary", "who_may_bill", "fix")
 
 
 @register
