@@ -29,7 +29,7 @@ run: $(STAMP)
 test: $(DEVSTAMP) lint typecheck unit
 
 lint: $(DEVSTAMP)
-	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff check src tests scripts $(wildcard bench)
 
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
