@@ -114,30 +114,45 @@ class Tables:
         return self._memo[key]
 
     def payer_frame(self) -> pl.DataFrame:
-        """One row per payer profile with the scalar settings rules join on."""
-        rows = [
-            {
-                "payer": payer_id,
-                "payer_program": p.program,
-                "time_rule": p.time_rule,
-                "therapy_modifiers_required": p.therapy_modifiers == "required",
-                "assistant_modifiers": p.assistant_modifiers,
-                "use_medicare_codes": p.use_medicare_codes,
-                "timely_filing_days": p.timely_filing_days,
-                "modifier_33_allowed": p.modifier_33_allowed,
-                "telehealth_modifier_required": p.telehealth.modifier_required,
-                "progress_report_visits": p.progress_report_visits,
-                "plan_of_care_recert_days": p.plan_of_care_recert_days,
-            }
-            for payer_id, p in self.payers.items()
-        ]
-        return pl.DataFrame(rows, schema={
-            "payer": pl.String, "payer_program": pl.String, "time_rule": pl.String,
-            "therapy_modifiers_required": pl.Boolean, "assistant_modifiers": pl.Boolean,
-            "use_medicare_codes": pl.Boolean, "timely_filing_days": pl.Int64, "modifier_33_allowed": pl.Boolean,
-            "telehealth_modifier_required": pl.Boolean, "progress_report_visits": pl.Int64,
-            "plan_of_care_recert_days": pl.Int64,
-        })
+        """One row per payer profile with every scalar setting (and the references messages quote); list settings
+        such as ``not_covered`` or ``frequency_limits`` are expanded by the rules that use them."""
+        return self.memo("payer_frame", _payer_frame)
+
+
+_PAYER_SCHEMA: dict[str, Any] = {
+    "payer": pl.String, "payer_name": pl.String, "payer_program": pl.String, "time_rule": pl.String,
+    "therapy_modifiers_required": pl.Boolean, "assistant_modifiers": pl.Boolean, "use_medicare_codes": pl.Boolean,
+    "timely_filing_days": pl.Int64, "timely_filing_reference": pl.String, "modifier_33_allowed": pl.Boolean,
+    "modifier_33_reference": pl.String, "telehealth_pos": pl.List(pl.String),
+    "telehealth_modifiers": pl.List(pl.String), "telehealth_modifier_required": pl.Boolean,
+    "telehealth_reference": pl.String, "progress_report_visits": pl.Int64, "plan_of_care_recert_days": pl.Int64,
+}
+
+
+def _payer_frame(tables: Tables) -> pl.DataFrame:
+    rows = [
+        {
+            "payer": payer_id,
+            "payer_name": p.name,
+            "payer_program": p.program,
+            "time_rule": p.time_rule,
+            "therapy_modifiers_required": p.therapy_modifiers == "required",
+            "assistant_modifiers": p.assistant_modifiers,
+            "use_medicare_codes": p.use_medicare_codes,
+            "timely_filing_days": p.timely_filing_days,
+            "timely_filing_reference": p.timely_filing_reference,
+            "modifier_33_allowed": p.modifier_33_allowed,
+            "modifier_33_reference": p.modifier_33_reference,
+            "telehealth_pos": list(p.telehealth.places_of_service),
+            "telehealth_modifiers": list(p.telehealth.modifiers),
+            "telehealth_modifier_required": p.telehealth.modifier_required,
+            "telehealth_reference": p.telehealth.reference,
+            "progress_report_visits": p.progress_report_visits,
+            "plan_of_care_recert_days": p.plan_of_care_recert_days,
+        }
+        for payer_id, p in tables.payers.items()
+    ]
+    return pl.DataFrame(rows, schema=_PAYER_SCHEMA)
 
 
 @cache

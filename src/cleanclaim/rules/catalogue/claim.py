@@ -359,11 +359,10 @@ class TimelyFiling(Rule):
                   "payer profile: timely_filing_days")
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        payers = pl.DataFrame(
-            [{"payer": pid, "payer_name": p.name, "program": p.program, "limit_days": p.timely_filing_days,
-              "limit_reference": p.timely_filing_reference} for pid, p in tables.payers.items()],
-            schema={"payer": pl.String, "payer_name": pl.String, "program": pl.String, "limit_days": pl.Int64,
-                    "limit_reference": pl.String},
+        payers = tables.payer_frame().select(
+            "payer", "payer_name", pl.col("payer_program").alias("program"),
+            pl.col("timely_filing_days").alias("limit_days"),
+            pl.col("timely_filing_reference").alias("limit_reference"),
         )
         lined = tables.lines.select(*_KEYS, "payer", "date")
         bare = tables.encounters.join(tables.lines.select("encounter_id").unique(), on="encounter_id", how="anti")

@@ -120,36 +120,9 @@ def modifier_list() -> pl.DataFrame:
                                       "source": pl.String})
 
 
-def _payer_settings(tables: Tables) -> pl.DataFrame:
-    """Payer settings beyond ``payer_frame``: names, telehealth lists and references the messages quote."""
-    rows = [
-        {
-            "payer": payer_id,
-            "payer_name": p.name,
-            "payer_program": p.program,
-            "therapy_modifiers_required": p.therapy_modifiers == "required",
-            "assistant_modifiers": p.assistant_modifiers,
-            "telehealth_pos": list(p.telehealth.places_of_service),
-            "telehealth_modifiers": list(p.telehealth.modifiers),
-            "telehealth_modifier_required": p.telehealth.modifier_required,
-            "telehealth_reference": p.telehealth.reference,
-            "modifier_33_allowed": p.modifier_33_allowed,
-            "modifier_33_reference": p.modifier_33_reference,
-        }
-        for payer_id, p in tables.payers.items()
-    ]
-    return pl.DataFrame(rows, schema={
-        "payer": pl.String, "payer_name": pl.String, "payer_program": pl.String,
-        "therapy_modifiers_required": pl.Boolean, "assistant_modifiers": pl.Boolean,
-        "telehealth_pos": pl.List(pl.String), "telehealth_modifiers": pl.List(pl.String),
-        "telehealth_modifier_required": pl.Boolean, "telehealth_reference": pl.String,
-        "modifier_33_allowed": pl.Boolean, "modifier_33_reference": pl.String,
-    })
-
-
 def _lines(tables: Tables) -> pl.DataFrame:
     """Lines with their code-book entry and their payer's settings."""
-    return lines_with_codes(tables).join(_payer_settings(tables), on="payer", how="left")
+    return lines_with_codes(tables).join(tables.payer_frame(), on="payer", how="left")
 
 
 # ---- simple code/modifier compatibility ------------------------------------------------------------------------------
@@ -759,7 +732,7 @@ class MissingAssistantModifier(Rule):
                   "BBA 2018 s53107", "CMS Pub 100-04 Ch.5 s20.1")
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        assistant_payers = _payer_settings(tables).filter(pl.col("assistant_modifiers")).get_column("payer")
+        assistant_payers = tables.payer_frame().filter(pl.col("assistant_modifiers")).get_column("payer")
         short = (
             assistant_split(tables)
             .filter(pl.col("needed").is_not_null() & pl.col("assistant_modifier").is_not_null()
