@@ -162,3 +162,11 @@ def test_export_without_charges_lists_what_is_missing_and_writes_nothing(tmp_pat
     assert status == 2
     assert "charge" in output
     assert not target.exists()
+
+
+@pytest.mark.parametrize("option", [["--select", "nonsense-rule"], ["--ignore", "deleted-cod"],
+                                    ["--severity", "CC999=info"]])
+def test_unknown_rule_names_are_input_errors_not_a_clean_report(option: list[str]) -> None:
+    status, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), *option)
+    assert status == 2
+    assert "unknown rule" in output

@@ -130,10 +130,13 @@ class _Coder:
                               f"{service.code} was deleted on {entry.deleted}; not valid on {date}{where}",
                               "Choose the current code that describes the service.")
                 return None
+            # A warning, not an error: the lines produced are valid; whether the provider may bill the replacement is
+            # the scrub's provider-not-eligible finding on those lines.
             self._finding("deleted-code", service.code,
                           f"{service.code} was deleted on {entry.deleted} and is not valid on {date}; "
                           f"its replacement is {replaced}{where}",
-                          f"Coded as {replacement.code} ({replacement.summary}). Check that the provider may bill it.")
+                          f"Coded as {replacement.code} ({replacement.summary}). Check that the provider may bill it.",
+                          Severity.WARNING)
             self.explanation.append(f"{service.code} was deleted on {entry.deleted}: coded as its replacement "
                                     f"{replaced} from the documented minutes.")
             entry = replacement

@@ -12,7 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
 
 class Severity(StrEnum):
@@ -189,6 +189,16 @@ class Service(_Model):
     modifiers: Modifiers = Field(default_factory=list)
     ndc: str | None = None
 
+    @model_validator(mode="after")
+    def _assistant_within_total(self) -> Service:
+        if self.assistant_minutes is not None:
+            if self.minutes is None:
+                raise ValueError("assistant_minutes needs the service's total minutes as well")
+            if self.assistant_minutes > self.minutes:
+                raise ValueError(f"assistant_minutes ({self.assistant_minutes}) cannot exceed the service's "
+                                 f"minutes ({self.minutes}): they are the part the assistant furnished alone")
+        return self
+
 
 class ClaimLine(_Model):
     """A billed line: the output of ``cleanclaim code`` and the input of ``cleanclaim check``.
@@ -215,6 +225,13 @@ class ClaimLine(_Model):
         if number < 0:
             raise ValueError(f"units must not be negative, got {value}")
         return number
+
+    @field_validator("charge")
+    @classmethod
+    def _charge_not_negative(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and value < 0:
+            raise ValueError(f"a charge cannot be negative, got {value}")
+        return value
 
     @field_validator("dx_pointers", mode="before")
     @classmethod
@@ -274,6 +291,15 @@ class Encounter(_Model):
         if isinstance(value, str) and value.isdigit() and len(value) == 1:
             return "0" + value
         return value
+
+    @model_validator(mode="after")
+    def _consistent_dates_and_amounts(self) -> Encounter:
+        if self.patient.birth_date is not None and self.patient.birth_date > self.date:
+            raise ValueError(f"the patient's birth date {self.patient.birth_date} is after the date of service "
+                             f"{self.date}")
+        if self.total_charge is not None and self.total_charge < 0:
+            raise ValueError(f"total_charge cannot be negative, got {self.total_charge}")
+        return self
 
     @field_validator("diagnoses", mode="before")
     @classmethod

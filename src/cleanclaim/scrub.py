@@ -19,7 +19,7 @@ from cleanclaim.coding import CodedEncounter, code_encounter
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
-from cleanclaim.model import Encounter, Finding, Severity
+from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
 from cleanclaim.payers import PayerProfile, load_profile
 from cleanclaim.rules.engine import RuleSelection, run_rules
 from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
@@ -87,9 +87,7 @@ class CodeResult:
         data: dict[str, Any] = {"encounters": [
             {
                 "id": coded.id,
-                "lines": [line.model_dump(mode="json", include={"code", "modifiers", "units", "minutes",
-                                                                 "dx_pointers", "charge"}, exclude_none=True)
-                          for line in coded.lines],
+                "lines": [_line_json(line) for line in coded.lines],
                 "findings": [f.model_dump(mode="json") for f in coded.findings],
                 "explanation": coded.explanation,
             }
@@ -98,6 +96,15 @@ class CodeResult:
         if self.errors:
             data["errors"] = [e.to_dict() for e in self.errors]
         return data
+
+
+def _line_json(line: ClaimLine) -> dict[str, Any]:
+    """A coded line in the contract's shape: minutes always present (null on add-on and CQ/CO split lines, whose
+    minutes are counted on the code's first line); charge only once a charge master has set it."""
+    data = line.model_dump(mode="json", include={"code", "modifiers", "units", "minutes", "dx_pointers", "charge"})
+    if data.get("charge") is None:
+        data.pop("charge", None)
+    return data
 
 
 @dataclass
@@ -267,7 +274,10 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         try:
             payers[payer_id] = profiles.get(payer_id)
         except InputError as exc:
-            errors.append(InputError(exc.message, file=str(path), field="payer"))
+            affected = lines.filter(pl.col("payer") == payer_id).get_column("encounter_id").unique(maintain_order=True)
+            shown = ", ".join(affected.head(10).to_list()) + (" …" if affected.len() > 10 else "")
+            errors.append(InputError(f"{exc.message}; the rows of encounter(s) {shown} were not checked",
+                                     file=str(path), field="payer"))
     rejected = 0
     if len(payers) < lines.get_column("payer").n_unique():
         unknown = lines.filter(~pl.col("payer").is_in(list(payers)))

@@ -80,3 +80,14 @@ def test_claim_level_columns_feed_the_completeness_rule_only_when_present(tmp_pa
     findings = cleanclaim.check(with_claims, selection=only).findings
     assert [(f.encounter, f.message) for f in findings] == [
         ("E2", "Encounter E2 lacks what a claim needs: claim id")]
+
+
+def test_a_row_with_too_many_fields_is_rejected_and_the_rest_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("encounter_id,date,code,units\nE1,2026-03-02,97110,1\nE2,2026-03-02,97110,1,extra\n"
+                    "E3,2026-03-02,97112,bad\nE4,2026-03-02,97112,1\n")
+    table = read_claim_table(path)
+    assert [(e.row, e.field) for e in table.errors] == [(3, None), (4, "units")]
+    assert table.errors[1].encounter == "E3"
+    assert table.lines.get_column("encounter_id").to_list() == ["E1", "E4"]
+    assert (table.rows_read, table.rows_rejected) == (4, 2)

@@ -97,3 +97,23 @@ def test_missing_file() -> None:
 def test_locations_point_at_service_fields() -> None:
     result = parse_encounters(GOOD, "one.yaml")
     assert result.line_of("E1", "services.0.minutes") == 7
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [(("    minutes: 24\n", "    minutes: 24\n    assistant_minutes: 40\n"), "cannot exceed"),
+     (("patient: {id: P1}", "patient: {id: P1, birth_date: 2030-01-01}"), "after the date of service"),
+     (("services:\n", "lines: [{code: \"97110\", charge: -5}]\nservices:\n"), "charge cannot be negative")],
+)
+def test_impossible_values_are_rejected(change: tuple[str, str], words: str) -> None:
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    assert result.encounters == []
+    assert any(words in e.message for e in result.errors), [str(e) for e in result.errors]
+
+
+def test_claim_files_in_an_encounter_folder_are_reported_not_skipped(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "lines.csv").write_text("encounter_id,date,code,units\n")
+    result = load_encounters(tmp_path)
+    assert [e.id for e in result.encounters] == ["E1"]
+    assert [e.file for e in result.errors] == [str(tmp_path / "lines.csv")]

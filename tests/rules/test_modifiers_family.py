@@ -8,6 +8,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
 from cleanclaim.model import Encounter, Finding
@@ -79,10 +80,11 @@ def test_fractional_units_get_no_assistant_arithmetic() -> None:
     assert _run("missing-assistant-modifier", encounter) == []
 
 
-def test_assistant_minutes_over_the_total_are_not_split() -> None:
-    encounter = _encounter(services=[{"code": "97110", "minutes": 20, "assistant_minutes": 25}],
-                           lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
-    assert _run("missing-assistant-modifier", encounter) == []
+def test_assistant_minutes_over_the_total_are_rejected_as_input() -> None:
+    # Impossible documentation never reaches the rules: the encounter model refuses it with the numbers.
+    with pytest.raises(ValidationError, match="cannot exceed"):
+        _encounter(services=[{"code": "97110", "minutes": 20, "assistant_minutes": 25}],
+                   lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
 
 
 def test_kx_uses_history_alone_when_pricing_fails(monkeypatch: pytest.MonkeyPatch) -> None:

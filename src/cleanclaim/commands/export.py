@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 
 from cleanclaim.commands.coding import PayerOption, PayersDirOption
-from cleanclaim.commands.output import console, print_errors
+from cleanclaim.commands.output import console, error_console, print_errors
 from cleanclaim.errors import InputError
 from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
+from cleanclaim.model import Severity
 from cleanclaim.pricing import load_charge_master
-from cleanclaim.scrub import billable_encounters
+from cleanclaim.scrub import billable_encounters, check
 
 __all__ = ["register"]
 
@@ -53,6 +54,13 @@ def _export(
         raise typer.Exit(2) from exc
     for path in written:
         console.print(f"wrote {path}")
+    # Writing is not checking: say when the claims written would fail the scrub, so nobody sends them unknowingly.
+    scrub = check(encounters)
+    scrub_errors = [f for f in scrub.findings if f.severity is Severity.ERROR]
+    if scrub_errors:
+        error_console.print(f"[yellow]warning: these claims have {len(scrub_errors)} error finding(s) "
+                            f"(first: {scrub_errors[0].rule} on {scrub_errors[0].encounter}); run "
+                            f"`cleanclaim check {file}` before sending them[/yellow]")
     raise typer.Exit(2 if errors else 0)
 
 

@@ -16,7 +16,7 @@ from cleanclaim.model import Finding, Severity
 __all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors", "print_finding", "print_json"]
 
 console = Console(highlight=False, soft_wrap=True)
-error_console = Console(stderr=True, highlight=False)
+error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
 
 

@@ -7,6 +7,7 @@ file, row and column; every other row is still checked, and rows read = rows che
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,11 +47,39 @@ class ClaimTable:
         return self.rows_read - self.rows_rejected
 
 
-def _read_raw(path: Path) -> tuple[pl.DataFrame, int]:
-    """The file as text columns, and the offset from a 0-based data index to the row number users see."""
+def _read_csv(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
+    """The CSV as text columns. Rows with the wrong number of fields are rejected one by one (with their row
+    number) on a second, slower pass that runs only when the fast reader refuses the file."""
+    try:
+        return pl.read_csv(path, infer_schema=False).with_columns(pl.all().fill_null("")), []
+    except pl.exceptions.ComputeError as exc:
+        if "fields" not in str(exc):
+            raise
+    with path.open(newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    header, body = rows[0], rows[1:]
+    errors: list[InputError] = []
+    good: list[list[str]] = []
+    keep: list[int] = []
+    for number, row in enumerate(body, start=2):
+        if len(row) != len(header):
+            errors.append(InputError(f"expected {len(header)} fields as in the header, got {len(row)}",
+                                     file=str(path), row=number))
+        else:
+            good.append(row)
+            keep.append(number)
+    frame = pl.DataFrame(good, schema=dict.fromkeys(header, pl.String), orient="row")
+    # Row numbers must stay those of the file, so the kept rows carry them.
+    return frame.with_columns(pl.Series(_ROW, keep, dtype=pl.UInt32)), errors
+
+
+def _read_raw(path: Path) -> tuple[pl.DataFrame, int, list[InputError]]:
+    """The file as text columns, the offset from a 0-based data index to the row number users see, and the rows
+    that could not even be split into columns."""
     try:
         if path.suffix.lower() == ".csv":
-            return pl.read_csv(path, infer_schema=False).with_columns(pl.all().fill_null("")), 2
+            frame, ragged = _read_csv(path)
+            return frame, 2, ragged
         frame = pl.read_parquet(path)
     except (pl.exceptions.ComputeError, OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(f"cannot read the table: {str(exc).splitlines()[0]}", file=str(path)) from exc
@@ -61,7 +90,7 @@ def _read_raw(path: Path) -> tuple[pl.DataFrame, int]:
     ).with_columns(
         *(pl.col(name).cast(pl.String) for name, dtype in frame.schema.items()
           if not isinstance(dtype, pl.List) and dtype != pl.String),
-    ).with_columns(pl.all().fill_null("")), 1
+    ).with_columns(pl.all().fill_null("")), 1, []
 
 
 def _problems(frame: pl.DataFrame) -> pl.DataFrame:
@@ -101,19 +130,23 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
     source = Path(path)
     if not source.exists():
         raise InputError("file not found", file=str(source))
-    raw, offset = _read_raw(source)
+    raw, offset, ragged = _read_raw(source)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(f"missing required column(s) {', '.join(missing)}; a claim-line table needs "
                          f"{', '.join(REQUIRED_COLUMNS)}", file=str(source), row=1 if offset == 2 else None)
     frame = raw.with_columns(
         *(pl.lit("").alias(c) for c in OPTIONAL_COLUMNS if c not in raw.columns),
-    ).with_row_index(_ROW, offset=offset)
+    )
+    if _ROW not in frame.columns:
+        frame = frame.with_row_index(_ROW, offset=offset)
     problems = _problems(frame)
-    errors = [
-        InputError(f"{expected}, got {value!r}" if value else expected, file=str(source), row=row, field=column)
+    encounter_of = dict(frame.select(_ROW, "encounter_id").iter_rows())
+    errors = [*ragged, *(
+        InputError(f"{expected}, got {value!r}" if value else expected, file=str(source), row=row, field=column,
+                   encounter=encounter_of.get(row) or None)
         for row, column, expected, value in problems.iter_rows()
-    ]
+    )]
     rejected = problems.get_column(_ROW).unique()
     good = frame.with_columns(
         pl.int_range(1, pl.len() + 1).over("encounter_id").cast(pl.Int32).alias("line")
@@ -155,8 +188,8 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
                                            and c not in claim_columns]),
         encounters=encounters,
         errors=errors,
-        rows_read=frame.height,
-        rows_rejected=rejected.len(),
+        rows_read=frame.height + len(ragged),
+        rows_rejected=rejected.len() + len(ragged),
         carried=frozenset(("encounter_id", *_LINE_LEVEL, *claim_columns)),
     )
 

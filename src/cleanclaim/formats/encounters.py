@@ -22,6 +22,7 @@ from cleanclaim.model import Encounter
 __all__ = ["ENCOUNTER_SUFFIXES", "EncounterFile", "load_encounters", "parse_encounters"]
 
 ENCOUNTER_SUFFIXES = (".yaml", ".yml", ".json")
+OTHER_CLAIM_FILES = (".csv", ".parquet", ".pq", ".837", ".837p", ".x12", ".edi", ".835")
 
 
 @dataclass
@@ -94,9 +95,10 @@ def _describe(error: Any) -> str:
         return "is required"
     if error["type"] == "extra_forbidden":
         return "is not a field of the encounter contract (check its spelling)"
+    message = message.removeprefix("Value error, ")
     text = message[0].lower() + message[1:] if message else message
     given = error.get("input")
-    if isinstance(given, str | int | float | bool) and not isinstance(given, dict):
+    if isinstance(given, str | int | float | bool) and str(given) not in text:
         return f"{text} (got {given!r})"
     return text
 
@@ -170,6 +172,11 @@ def load_encounters(path: str | Path) -> EncounterFile:
         if not files:
             raise InputError("no encounter files (*.yaml, *.yml, *.json) in this directory", file=str(target))
         combined = EncounterFile(sources=[])
+        # Nothing in the folder is skipped silently: claim tables and X12 files are read one file at a time.
+        for other in sorted(p for p in target.iterdir() if p.is_file() and p.suffix.lower() in OTHER_CLAIM_FILES):
+            combined.errors.append(InputError(
+                "not read with the folder's encounter files: check claim-line tables and X12 files one file at a "
+                f"time (cleanclaim check {other})", file=str(other)))
         for file in files:
             try:
                 combined.extend(load_encounters(file))

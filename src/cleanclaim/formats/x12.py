@@ -268,6 +268,8 @@ def _interchange_end(text: str, start: int, delimiters: Delimiters) -> int:
 def parse_envelope(text: str, *, file: str | None = None) -> X12Envelope:
     """Check ISA/GS/ST/SE/GE/IEA and return every transaction whose envelope is intact."""
     segments, errors = tokenize(text, file=file)
+    if not segments and not errors:
+        errors.append(InputError("no X12 interchange: the file is empty (an X12 file starts with ISA)", file=file))
     interchanges: list[Interchange] = []
     walker = _EnvelopeWalker(file, errors, interchanges)
     for segment in segments:

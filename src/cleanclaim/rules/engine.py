@@ -12,6 +12,7 @@ from typing import Any
 
 import polars as pl
 
+from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
 from cleanclaim.rules.registry import Rule, all_rules
 from cleanclaim.rules.tables import Tables
@@ -37,6 +38,15 @@ class RuleSelection:
             return False
         return not self._matches(rule, self.ignore)
 
+    def unknown_names(self) -> list[str]:
+        """Names in select, ignore or severity that match no rule, id or family: a typo must not silently turn
+        rules off (or leave them on)."""
+        known = {"ALL"}
+        for rule in all_rules():
+            known.update({rule.slug, rule.id, rule.family})
+        names = [*self.select, *self.ignore, *self.severity]
+        return sorted({n for n in names if n not in known and n.upper() not in known})
+
     def severity_of(self, rule: Rule) -> Severity | None:
         for key in (rule.slug, rule.id, rule.family):
             if key in self.severity:
@@ -48,7 +58,7 @@ def findings_from_rows(rule: Rule, rows: pl.DataFrame, override: Severity | None
     """One finding per flagged row: templates filled from the row, per-row overrides respected."""
     findings: list[Finding] = []
     for row in rows.iter_rows(named=True):
-        values: dict[str, Any] = {k: _display(v) for k, v in row.items()}
+        values: dict[str, Any] = {k: _display(v) for k, v in row.items() if k != "references"}
         row_severity = row.get("severity")
         severity = override or (Severity(row_severity) if row_severity else None)
         line = row.get("line")
@@ -61,6 +71,7 @@ def findings_from_rows(rule: Rule, rows: pl.DataFrame, override: Severity | None
                 severity=severity,
                 message=row.get("message") or None,
                 fix=row.get("fix") or None,
+                references=row.get("references") or None,
             )
         )
     return findings
@@ -69,6 +80,10 @@ def findings_from_rows(rule: Rule, rows: pl.DataFrame, override: Severity | None
 def run_rules(tables: Tables, selection: RuleSelection | None = None) -> list[Finding]:
     """Every enabled rule over the tables, findings ordered by encounter, line and rule id."""
     selection = selection or RuleSelection()
+    unknown = selection.unknown_names()
+    if unknown:
+        raise InputError(f"unknown rule(s) {', '.join(unknown)}: use a slug (deleted-code), an id (CC103) or a family "
+                         "(\"code validity\"); `cleanclaim rules` lists them", field="select/ignore/severity")
     findings: list[Finding] = []
     for rule in all_rules():
         if not selection.enabled(rule):

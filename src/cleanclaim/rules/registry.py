@@ -97,6 +97,7 @@ class Rule(ABC):
         severity: Severity | None = None,
         message: str | None = None,
         fix: str | None = None,
+        references: list[str] | None = None,
     ) -> Finding:
         """A finding from the rule's templates filled with ``values`` (or explicit message/fix texts)."""
         return Finding(
@@ -108,7 +109,7 @@ class Rule(ABC):
             code=code,
             message=message or cls.message.format_map(_Values(values)),
             fix=fix or cls.fix.format_map(_Values(values)),
-            references=list(cls.references),
+            references=list(references) if references else list(cls.references),
         )
 
 

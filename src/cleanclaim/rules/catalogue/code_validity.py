@@ -318,7 +318,7 @@ class MedicareUsesGCode(Rule):
     slug = "medicare-uses-g-code"
     family = "code validity"
     severity = Severity.ERROR
-    message = "{payer} does not pay {code}; it pays {medicare_code} for this service"
+    message = "{payer_name} does not pay {code}; it pays {medicare_code} for this service"
     fix = "Report {medicare_code} instead of {code} (same documentation; check the time range of {medicare_code})."
     references = ("SBIRT Oregon: billing codes (G0396/G0397 for Medicare)", "CMS HCPCS Level II G0283")
 
@@ -327,7 +327,14 @@ class MedicareUsesGCode(Rule):
             lines_with_codes(tables)
             .join(tables.payer_frame(), on="payer", how="inner")
             .filter(pl.col("use_medicare_codes") & pl.col("medicare_code").is_not_null())
-            .select(*_KEYS, "payer", "medicare_code")
+            .with_columns(
+                # cite the source of this code's Medicare equivalent, not every equivalent's
+                pl.when(pl.col("code").is_in(["99408", "99409"]))
+                .then(pl.lit(["SBIRT Oregon: billing codes (Medicare G0396/G0397)"]))
+                .otherwise(pl.concat_list(pl.format("CMS HCPCS Level II {}", pl.col("medicare_code"))))
+                .alias("references")
+            )
+            .select(*_KEYS, "payer_name", "medicare_code", "references")
         )
 
 

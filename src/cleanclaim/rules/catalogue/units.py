@@ -18,6 +18,9 @@ from cleanclaim.rules.tables import Tables, lines_with_codes
 __all__ = ["cms_unit_bounds", "per_code_units"]
 
 _DAY = ["patient_id", "date"]
+# The 8-minute pool: one patient, one date, one therapy discipline (see ``therapy_discipline``).
+_POOL = [*_DAY, "discipline"]
+_THERAPY_DISCIPLINES = ["PT", "OT", "SLP"]
 _OUT = ["encounter_id", "line", "code", "detail", "fix_text", "severity"]
 _CMS_REF = "CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule; First Coast rehabilitation services page)"
 
@@ -67,13 +70,35 @@ def per_code_units(minutes: pl.Expr, unit_minutes: pl.Expr) -> pl.Expr:
     return pl.when(minutes >= first).then((minutes - first) // unit_minutes + 1).otherwise(0)
 
 
+def therapy_discipline(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.Expr:
+    """The discipline whose plan of care a line belongs to, which is the pool its minutes count in.
+
+    The GP / GO / GN modifier says it (services under a PT / OT / SLP plan of care); a line without one falls back on
+    the rendering provider's discipline when that is PT, OT or SLP. Anything else (a physician billing 97110 without a
+    therapy modifier) is pooled on its own, apart from every therapy discipline, as ``"other"``.
+    """
+    return (
+        pl.when(modifiers.list.contains("GP")).then(pl.lit("PT"))
+        .when(modifiers.list.contains("GO")).then(pl.lit("OT"))
+        .when(modifiers.list.contains("GN")).then(pl.lit("SLP"))
+        .when(provider_discipline.is_in(_THERAPY_DISCIPLINES)).then(provider_discipline)
+        .otherwise(pl.lit("other"))
+    )
+
+
 def _timed_day_codes(tables: Tables) -> pl.DataFrame:
-    """One row per patient, date and 15-minute timed code: units billed, documented minutes, the payer's time rule and
-    the lines. A code documented in ``services`` but not billed takes part with 0 units (its minutes count toward the
-    day's total). Days where a timed code has no minutes, or a line has fractional units, are left out: those are the
-    missing-minutes and fractional-units rules' business."""
-    lines = lines_with_codes(tables).filter(pl.col("time_rule") == "timed15")
-    billed = lines.group_by(*_DAY, "code").agg(
+    """One row per patient, date, therapy discipline and 15-minute timed code: units billed, documented minutes, the
+    payer's time rule and the lines. A code documented in ``services`` but not billed takes part with 0 units (its
+    minutes count toward its discipline's total). Pools where a timed code has no minutes, or a line has fractional
+    units, are left out: those are the missing-minutes and fractional-units rules' business.
+
+    A documented service takes the discipline of the encounter's billed line of the same code (services carry no
+    modifiers), else the encounter provider's discipline.
+    """
+    lines = lines_with_codes(tables).filter(pl.col("time_rule") == "timed15").with_columns(
+        therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline")).alias("discipline")
+    )
+    billed = lines.group_by(*_POOL, "code").agg(
         pl.col("units").sum().alias("billed"),
         pl.col("minutes").sum().alias("line_minutes"),
         pl.col("minutes").is_not_null().any().alias("line_has_minutes"),
@@ -83,17 +108,24 @@ def _timed_day_codes(tables: Tables) -> pl.DataFrame:
         pl.struct("encounter_id", "line").alias("lines"),
     )
     timed_codes = tables.codes.filter(pl.col("time_rule") == "timed15").select("code").unique()
+    line_discipline = lines.group_by("encounter_id", "code").agg(pl.col("discipline").first().alias("line_discipline"))
     documented = (
         tables.services.filter(pl.col("minutes").is_not_null())
         .join(timed_codes, on="code", how="semi")
-        .join(tables.encounters.select("encounter_id", *_DAY, "payer"), on="encounter_id", how="inner")
-        .group_by(*_DAY, "code").agg(
+        .join(tables.encounters.select("encounter_id", *_DAY, "payer", "provider_discipline"), on="encounter_id",
+              how="inner")
+        .join(line_discipline, on=["encounter_id", "code"], how="left")
+        .with_columns(pl.coalesce(
+            "line_discipline",
+            therapy_discipline(pl.lit([], dtype=pl.List(pl.String)), pl.col("provider_discipline")),
+        ).alias("discipline"))
+        .group_by(*_POOL, "code").agg(
             pl.col("minutes").sum().alias("service_minutes"),
             pl.col("encounter_id").first().alias("service_encounter"),
             pl.col("payer").first().alias("service_payer"),
         )
     )
-    combined = billed.join(documented, on=[*_DAY, "code"], how="full", coalesce=True).with_columns(
+    combined = billed.join(documented, on=[*_POOL, "code"], how="full", coalesce=True).with_columns(
         pl.col("billed").fill_null(0.0),
         pl.col("whole").fill_null(True),
         pl.coalesce("first_encounter", "service_encounter").alias("first_encounter"),
@@ -102,7 +134,7 @@ def _timed_day_codes(tables: Tables) -> pl.DataFrame:
         .otherwise(pl.col("service_minutes")).alias("minutes"),
     )
     usable = combined.filter(
-        pl.col("minutes").is_not_null().all().over(_DAY) & pl.col("whole").all().over(_DAY)
+        pl.col("minutes").is_not_null().all().over(_POOL) & pl.col("whole").all().over(_POOL)
     ).with_columns(pl.col("billed").cast(pl.Int64))
     return usable.join(tables.payer_frame().select("payer", "time_rule"), on="payer", how="left")
 
@@ -125,19 +157,22 @@ def _flag_rows(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _cms_checks(days: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(units above what the time supports, units below it) under the CMS method."""
-    bounds = cms_unit_bounds(days.filter(pl.col("time_rule") == "cms"), _DAY).sort(*_DAY, "code")
-    bounds = bounds.with_columns(pl.col("billed").sum().over(_DAY).alias("day_billed"))
-    texts = bounds.group_by(_DAY).agg(
+    bounds = cms_unit_bounds(days.filter(pl.col("time_rule") == "cms"), _POOL).sort(*_POOL, "code")
+    bounds = bounds.with_columns(
+        pl.col("billed").sum().over(_POOL).alias("day_billed"),
+        pl.col("discipline").n_unique().over(_DAY).alias("_disciplines"),
+    )
+    texts = bounds.group_by(_POOL).agg(
         pl.format("{} {}", pl.col("code"), _units_text(pl.col("billed"))).str.join(" + ").alias("billed_text"),
         pl.format("{} {} min", pl.col("code"), pl.col("minutes")).str.join(", ").alias("minutes_text"),
     )
-    bounds = bounds.join(texts, on=_DAY, how="left").with_columns(
+    bounds = bounds.join(texts, on=_POOL, how="left").with_columns(
         ((pl.col("day_units") * 15 - 7).clip(lower_bound=0)).alias("band_low"),
         pl.when(pl.col("day_units") == 0).then(7).otherwise(pl.col("day_units") * 15 + 7).alias("band_high"),
         pl.when(pl.col("min_units") == pl.col("max_units")).then(_units_text(pl.col("min_units")))
         .otherwise(pl.format("{} or {} units (tie for the last unit: clinician's choice)", pl.col("min_units"),
                              pl.col("max_units"))).alias("allowed_text"),
-        pl.when(pl.col("code").count().over(_DAY) == 1).then(pl.col("billed_text"))
+        pl.when(pl.col("code").count().over(_POOL) == 1).then(pl.col("billed_text"))
         .otherwise(pl.format("{} = {}", pl.col("billed_text"), _units_text(pl.col("day_billed")))).alias("sum_text"),
     )
     day_text = pl.format(
@@ -160,6 +195,13 @@ def _cms_checks(days: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
                              pl.col("code"), pl.col("allowed_text"), pl.col("minutes"),
                              _units_text(pl.col("day_units"))))
     )
+    # When the patient had more than one discipline that day, say which pool the numbers are about.
+    pool_note = pl.when(pl.col("_disciplines") > 1).then(pl.format(
+        " ({} minutes only: each discipline's plan of care counts its own timed minutes)",
+        pl.when(pl.col("discipline") == "other").then(pl.lit("non-therapy")).otherwise(pl.col("discipline")),
+    )).otherwise(pl.lit(""))
+    day_text = day_text + pool_note
+    code_text = code_text + pool_note
     over_day = pl.col("day_billed") > pl.col("day_units")
     under_day = pl.col("day_billed") < pl.col("day_units")
     exceed = bounds.filter(
