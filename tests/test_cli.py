@@ -170,3 +170,15 @@ def test_unknown_rule_names_are_input_errors_not_a_clean_report(option: list[str
     status, output = run("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), *option)
     assert status == 2
     assert "unknown rule" in output
+
+
+def test_an_exported_837p_checks_clean_like_its_encounter(tmp_path: Path) -> None:
+    target = tmp_path / "pt.837"
+    status, output = run("export", str(EXAMPLES / "pt-visit-97535.yaml"), "-f", "837p", "-o", str(target),
+                         "--charge-master", str(EXAMPLES / "charge-master.csv"))
+    assert status == 0, output
+    status, output = run("check", str(target), "--json", "--as-of", "2026-04-01")
+    data = json.loads(output)
+    assert data["findings"] == []
+    assert data["summary"]["lines"] == 3
+    assert status == 0

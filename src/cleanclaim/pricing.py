@@ -5,12 +5,20 @@ with the facility or non-facility PE RVU chosen by the line's place of service (
 
 * **Therapy MPPR** (NGS, Novitas; 50% since 2013-04-01): among "always therapy" services of one patient on one day,
   the single unit with the highest PE gets its full PE; every other unit gets 50% of its PE. Work and MP are never
-  reduced. The code book's ``therapy == "always"`` says which codes are in scope.
+  reduced. The code book's ``therapy == "always"`` says which codes are in scope. When an always-therapy line of the
+  same day cannot be priced (no RVUs on file, carrier-priced, fractional units) its PE is unknown, so it is unknown
+  which unit is the highest: the priced lines are then priced as if none of their units were the highest (every unit
+  at 50% PE, the lowest amount they can get; the unpriced line may well carry the highest PE), their ``estimate``
+  flag is set, a step says why, and the claim carries a note.
 * **CQ/CO** (SSA 1834(v), from 2022-01-01): lines furnished in whole or part by a PTA/OTA are paid at 85%, applied
   after the MPPR (the order is not confirmed by CMS text; see payment-and-edits.md UNCONFIRMED 7).
 * **Cost sharing**: the Part B deductible (whatever the caller says remains) and 20% coinsurance, waived for the
   preventive codes listed in ``refdata/bundled/cost_sharing_waived.csv``; then the 2% sequestration on Medicare's
   share (CRS R45106: in force through FY2032).
+
+Amounts are Medicare PFS amounts whatever the encounter's payer: for an encounter whose payer profile is not a
+Medicare program (``commercial``, ``medicaid``, ``other``) the claim carries a note that these are not the payer's
+contract rates.
 
 Rounding: amounts are exact decimals until the line's allowed amount, which is rounded half up to the cent; the
 deductible, coinsurance and sequestration of a line are each rounded half up to the cent too, and claim totals are
@@ -34,7 +42,7 @@ from typing import Any
 import polars as pl
 
 from cleanclaim.codebook import codebook
-from cleanclaim.errors import InputError
+from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.model import ClaimLine, Encounter, HistoryLine
 from cleanclaim.refdata import (
     conversion_factor_entry,
@@ -125,6 +133,9 @@ class PricedLine:
     medicare_paid: Decimal | None = None
     patient_owes: Decimal | None = None
     steps: tuple[str, ...] = ()
+    estimate: bool = False
+    """The amounts rest on an assumption (the therapy MPPR order when an always-therapy line of the day is unpriced):
+    ``steps`` says which; they are the lowest the line can be paid, not the expected amount."""
 
     @property
     def priced(self) -> bool:
@@ -186,7 +197,8 @@ class PricedClaim:
         return _sum(line.charge for line in self.lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form: money as strings with two decimals, so no float rounding creeps in."""
+        """JSON-ready form: money as strings with two decimals, so no float rounding creeps in (the convention of
+        every money field here); ``units`` is a count, so it is a JSON number (an integer when whole)."""
 
         def plain(value: Any) -> Any:
             if isinstance(value, Decimal):
@@ -199,7 +211,7 @@ class PricedClaim:
                 return {k: plain(v) for k, v in value.items()}
             return value
 
-        lines = [plain(asdict(line)) for line in self.lines]
+        lines = [{**plain(asdict(line)), "units": _units_number(line.units)} for line in self.lines]
         totals = {name: str(getattr(self, name)) for name in (
             "charges", "allowed", "deductible", "coinsurance", "medicare_share", "sequestration", "medicare_paid",
             "patient_owes")}
@@ -207,6 +219,10 @@ class PricedClaim:
         return {"locality": self.locality, "qualifying_apm": self.qualifying_apm,
                 "sequestration_applied": self.sequestration_applied, "lines": lines, "totals": totals,
                 "unpriced_lines": len(self.unpriced), "notes": list(self.notes)}
+
+
+def _units_number(units: Decimal) -> int | float:
+    return int(units) if units == units.to_integral_value() else float(units)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -276,6 +292,7 @@ class _Work:
     status: LineStatus = LineStatus.PRICED
     reason: str = ""
     steps: list[str] = field(default_factory=list)
+    estimate: bool = False
 
 
 def _dec(value: Any) -> Decimal:
@@ -352,17 +369,34 @@ def _classify(item: _Work, frames: dict[int, pl.DataFrame]) -> None:
     item.unit_pe_share = [ONE] * int(line.units)
 
 
-def _apply_mppr(items: list[_Work]) -> None:
-    """Full PE for the one highest-PE unit of always-therapy services per patient and day; 50% for every other."""
+# Statuses whose PE is unknown rather than absent: such a line may be the day's highest-PE therapy unit.
+_UNKNOWN_PE = frozenset({LineStatus.UNPRICED, LineStatus.CARRIER_PRICED})
+
+
+def _apply_mppr(items: list[_Work]) -> list[str]:
+    """Full PE for the one highest-PE unit of always-therapy services per patient and day; 50% for every other.
+
+    Returns the claim notes for days where an unpriced always-therapy line leaves the MPPR order unknown.
+    """
     book = codebook()
     groups: dict[tuple[str, dt.date], list[_Work]] = {}
+    unknown: dict[tuple[str, dt.date], list[_Work]] = {}
     for item in items:
         entry = book.get(item.line.code, item.date_of_service)
-        if (item.status is LineStatus.PRICED and entry is not None and entry.always_therapy
-                and item.date_of_service >= MPPR_START and item.unit_pe_share):
-            groups.setdefault((item.patient or item.encounter or "", item.date_of_service), []).append(item)
-    for group in groups.values():
+        if entry is None or not entry.always_therapy or item.date_of_service < MPPR_START:
+            continue
+        key = (item.patient or item.encounter or "", item.date_of_service)
+        if item.status is LineStatus.PRICED and item.unit_pe_share:
+            groups.setdefault(key, []).append(item)
+        elif item.status in _UNKNOWN_PE:
+            unknown.setdefault(key, []).append(item)
+    notes: list[str] = []
+    for key, group in groups.items():
         units = sum(len(i.unit_pe_share) for i in group)
+        if key in unknown:
+            _reduce_all(group, unknown[key])
+            notes.append(_unknown_order_note(group, unknown[key]))
+            continue
         if units < 2:
             continue
         top = max(group, key=lambda i: i.pe_rvu)  # max keeps the first of equal PEs: billing order breaks ties
@@ -374,6 +408,30 @@ def _apply_mppr(items: list[_Work]) -> None:
             kept = "highest PE of the day: full PE on 1 unit; " if item is top else ""
             item.steps.append(f"therapy MPPR ({units} always-therapy units this day): {kept}{reduced} unit(s) at "
                               f"50% PE")
+    return notes
+
+
+def _line_names(items: list[_Work]) -> str:
+    return ", ".join(f"{i.encounter + ' ' if i.encounter else ''}line {i.number} {i.line.code}" for i in items)
+
+
+def _reduce_all(priced: list[_Work], unpriced: list[_Work]) -> None:
+    """Every priced unit at 50% PE: the unpriced line's PE is unknown, so any of its units may be the day's highest."""
+    names = _line_names(unpriced)
+    for item in priced:
+        item.unit_pe_share = [MPPR_PE_SHARE] * len(item.unit_pe_share)
+        item.estimate = True
+        item.steps.append(
+            f"therapy MPPR order unknown: {names} (always therapy, same patient and day) could not be priced, and "
+            f"its PE may be the day's highest, so all {len(item.unit_pe_share)} unit(s) of this line are taken at "
+            f"50% PE (the lowest this line can be paid): an estimate")
+
+
+def _unknown_order_note(priced: list[_Work], unpriced: list[_Work]) -> str:
+    day = priced[0].date_of_service.isoformat()
+    return (f"{day}: therapy MPPR order unknown because {_line_names(unpriced)} could not be priced; "
+            f"estimated with every unit at 50% PE: {_line_names(priced)} (the lowest they can be paid; if a "
+            f"priced unit has the day's highest PE it is paid its full PE)")
 
 
 def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLine], *, locality: str | None = None,
@@ -393,7 +451,7 @@ def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLi
     frames: dict[int, pl.DataFrame] = {}
     for item in items:
         _classify(item, frames)
-    _apply_mppr(items)
+    order_notes = _apply_mppr(items)
 
     remaining = Decimal(str(deductible_remaining))
     if remaining < 0:
@@ -404,12 +462,33 @@ def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLi
         notes.append("2% sequestration not applied (sequestration=False)")
     if not items:
         notes.append("no billed lines to price (an encounter's services become lines with `cleanclaim code`)")
+    notes.extend(order_notes)
+    notes.extend(_payer_notes(encounter_or_lines))
     results = []
     for item in items:
         results.append(_finish(item, place, qualifying_apm, sequestration, remaining, charge_master))
         remaining -= results[-1].deductible or Decimal(0)
     return PricedClaim(tuple(results), f"{place[0]}:{place[1]}" if place else "national", qualifying_apm,
                        sequestration, tuple(notes))
+
+
+def _payer_notes(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLine]) -> list[str]:
+    """A note per encounter payer that is not a Medicare program: the amounts are PFS amounts, not its rates."""
+    from cleanclaim.payers import load_profile  # the payer profiles are only read for encounters
+
+    encounters = ([encounter_or_lines] if isinstance(encounter_or_lines, Encounter)
+                  else [e for e in encounter_or_lines if isinstance(e, Encounter)])
+    notes: list[str] = []
+    for payer in sorted({e.payer for e in encounters}):
+        try:
+            program: str | None = load_profile(payer).program
+        except CleanclaimError:
+            program = None
+        if program == "medicare":
+            continue
+        label = f"is not a Medicare program (program: {program})" if program else "has no payer profile cleanclaim knows"
+        notes.append(f"payer {payer!r} {label}: these are Medicare PFS amounts, not that payer's contract rates")
+    return notes
 
 
 def _finish(item: _Work, place: tuple[str, str] | None, qualifying_apm: bool, sequestration: bool,
@@ -420,7 +499,7 @@ def _finish(item: _Work, place: tuple[str, str] | None, qualifying_apm: bool, se
     if charge_source and charge_source != "line":
         steps.append(f"charge filled from {charge_source} = {charge}")
     base: dict[str, Any] = {
-        "encounter": item.encounter, "line": item.number, "code": line.code, "modifiers": tuple(line.modifiers),
+        "estimate": item.estimate, "encounter": item.encounter, "line": item.number, "code": line.code, "modifiers": tuple(line.modifiers),
         "units": line.units, "date_of_service": item.date_of_service, "place_of_service": item.place_of_service,
         "charge": charge, "charge_source": charge_source,
     }

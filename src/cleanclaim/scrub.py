@@ -151,7 +151,8 @@ def _read_encounters(source: Source) -> EncounterFile:
             from cleanclaim.formats.x12_837p import read_837p
 
             read = read_837p(path)
-            return EncounterFile(sources=[str(path)], encounters=read.encounters, errors=list(read.errors))
+            return EncounterFile(sources=[str(path)], encounters=read.encounters, errors=list(read.errors),
+                                 minutes_carried=False)
         return load_encounters(path)
     return EncounterFile(sources=["<python>"], encounters=list(source))
 
@@ -251,7 +252,8 @@ def check(
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     coded, kept, errors = _code_all(read, profiles, only_without_lines=True)
-    tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of)
+    tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of,
+                                    minutes_carried=read.minutes_carried)
     findings = run_rules(tables, selection)
     coded_ids = {c.id for c in coded}
     merged = [f for f in findings if f.encounter not in coded_ids]
@@ -293,6 +295,7 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         as_of=as_of,
         book=codebook(),
         carried=table.carried,
+        minutes_carried=table.minutes_carried,
     )
     findings = run_rules(tables, selection)
     summary = _summary(findings, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)

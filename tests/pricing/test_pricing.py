@@ -226,3 +226,63 @@ def test_charge_master_path_is_accepted(tmp_path: Path) -> None:
     claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}]), charge_master=master)
     assert claim.lines[0].charge == D("50.25")
     assert claim.charges == D("50.25")
+
+
+# 97535 has no CY2026 RVUs in the bundled file (so it stays unpriced), but it is an always-therapy code: its PE may be
+# the day's highest, so the MPPR order of the priced lines is unknown.
+UNPRICED_THERAPY = {"code": "97535", "modifiers": ["GP"], "units": 2}
+
+
+def test_unpriced_therapy_line_makes_every_priced_therapy_unit_a_reduced_estimate() -> None:
+    claim = price(encounter([UNPRICED_THERAPY, {"code": "97110", "modifiers": ["GP"], "units": 1}]))
+    unpriced, priced = claim.lines
+    assert unpriced.status is LineStatus.UNPRICED
+    # one 97110 unit alone would be 29.06 with full PE; with the order unknown it is taken at 50% PE
+    assert cents(D("0.87") * CF_2026) == D("29.06")
+    assert priced.allowed == cents((D("0.45") + D("0.41") * D("0.5") + D("0.01")) * CF_2026) == D("22.21")
+    assert priced.estimate and not unpriced.estimate
+    assert any("MPPR order unknown" in step and "97535" in step for step in priced.steps)
+    assert any("MPPR order unknown" in note and "97535" in note for note in claim.notes)
+
+
+def test_unpriced_therapy_line_reduces_even_the_unit_that_would_be_highest() -> None:
+    # Without 97535, 97112 (PE 0.47) would keep its full PE; with it, none of the priced units can be sure to.
+    claim = price(encounter([*MPPR_EXAMPLE, UNPRICED_THERAPY]))
+    assert claim.lines[0].allowed == cents((D("0.50") + D("0.235") + D("0.01")) * CF_2026)
+    assert claim.lines[1].allowed == cents(2 * (D("0.45") + D("0.205") + D("0.01")) * CF_2026)
+    assert claim.lines[0].estimate and claim.lines[1].estimate
+
+
+def test_unpriced_non_therapy_line_or_other_day_leaves_the_mppr_exact() -> None:
+    # 99406 is unpriced here too, but it is not therapy; the other patient's unpriced 97535 is not the same day group
+    same_day = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}, {"code": "99406", "units": 1}])
+    other = encounter([UNPRICED_THERAPY], enc_id="X", patient="P2")
+    claim = price([same_day, other])
+    assert claim.lines[0].allowed == D("29.06")
+    assert not claim.lines[0].estimate
+    assert not any("MPPR order unknown" in note for note in claim.notes)
+
+
+def test_json_units_are_numbers_and_money_stays_text() -> None:
+    data = price(encounter(MPPR_EXAMPLE)).to_dict()
+    assert [line["units"] for line in data["lines"]] == [1, 2]
+    assert all(isinstance(line["units"], int) for line in data["lines"])
+    assert isinstance(data["lines"][1]["allowed"], str)
+    assert data["lines"][0]["estimate"] is False
+
+
+def test_json_fractional_units_stay_fractional() -> None:
+    data = price(encounter([{"code": "97110", "modifiers": ["GP"], "units": 1.5}])).to_dict()
+    assert data["lines"][0]["units"] == 1.5
+
+
+def test_non_medicare_payer_gets_a_contract_rate_note() -> None:
+    commercial = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}]).model_copy(
+        update={"payer": "commercial"})
+    medicare = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}], enc_id="E2")
+    assert medicare.payer == "medicare"
+    notes = price([commercial, medicare]).notes
+    assert [n for n in notes if "contract rates" in n] == [
+        "payer 'commercial' is not a Medicare program (program: commercial): these are Medicare PFS amounts, not "
+        "that payer's contract rates"]
+    assert not any("contract rates" in n for n in price(medicare).notes)

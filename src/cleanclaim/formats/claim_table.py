@@ -40,6 +40,7 @@ class ClaimTable:
     rows_read: int = 0
     rows_rejected: int = 0
     carried: frozenset[str] = frozenset()
+    minutes_carried: bool = True
     """Encounter columns the file actually supplies (the rest of the encounter table is null, not missing)."""
 
     @property
@@ -191,6 +192,7 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         rows_read=frame.height + len(ragged),
         rows_rejected=rejected.len() + len(ragged),
         carried=frozenset(("encounter_id", *_LINE_LEVEL, *claim_columns)),
+        minutes_carried="minutes" in raw.columns,
     )
 
 

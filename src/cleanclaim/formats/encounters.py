@@ -33,6 +33,8 @@ class EncounterFile:
     encounters: list[Encounter] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
     locations: dict[tuple[str, str], int] = field(default_factory=dict)
+    minutes_carried: bool = True
+    """False for claim files (837P) that have no place for documented minutes."""
     """(encounter id, dotted field path such as 'services.1.code') -> line number in the file."""
 
     def extend(self, other: EncounterFile) -> None:

@@ -97,6 +97,9 @@ class Tables:
     payers: Mapping[str, PayerProfile]
     as_of: dt.date
     book: CodeBook = field(default_factory=codebook)
+    minutes_carried: bool = True
+    """False when the input cannot carry documented minutes (an 837P, a claim table without a minutes column): the
+    absence of minutes then says nothing about the documentation."""
     carried: frozenset[str] | None = None
     """Encounter columns the input actually carries (None: all of them). A claim-line CSV has no billing provider
     or subscriber columns, so rules about claim-file completeness must not read their nulls as "missing"."""
@@ -245,6 +248,7 @@ def tables_from_encounters(
     *,
     as_of: dt.date,
     book: CodeBook | None = None,
+    minutes_carried: bool = True,
 ) -> Tables:
     """Build the rule tables from parsed encounters (their billed ``lines``).
 
@@ -336,4 +340,5 @@ def tables_from_encounters(
         payers=payers,
         as_of=as_of,
         book=book or codebook(),
+        minutes_carried=minutes_carried,
     )

@@ -58,6 +58,9 @@ class MissingMinutes(Rule):
     references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067 (timed-code minutes)")
 
     def check(self, tables: Tables) -> pl.DataFrame:
+        if not tables.minutes_carried:
+            return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
+                                        "time_text": pl.String})
         return (
             _family_minutes(tables)
             .filter(
