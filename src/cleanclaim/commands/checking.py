@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -104,8 +105,15 @@ def _rule(slug: Annotated[str, typer.Argument(help="Rule slug or id, e.g. delete
     for heading, body in doc.sections.items():
         fenced = heading in {"Example", "Use instead"}
         parts.append(f"## {heading}\n" + (f"```yaml\n{body}\n```" if fenced else body))
-    parts.append(f"## Message\n`{rule.message}`\n\n## Fix\n`{rule.fix}`")
+    parts.append(f"## Message\n{_placeholders(rule.message)}\n\n## Fix\n{_placeholders(rule.fix)}\n\n"
+                 "*Words in ‹angle quotes› are filled in from the flagged claim: its codes, minutes, units, dates "
+                 "and the payer's settings.*")
     console.print(Markdown("\n\n".join(parts)))
+
+
+def _placeholders(template: str) -> str:
+    # "{code} was deleted on {last_deleted}" -> "‹code› was deleted on ‹last deleted›"
+    return re.sub(r"\{(\w+)\}", lambda m: "‹" + m.group(1).replace("_", " ") + "›", template)
 
 
 def register(app: typer.Typer) -> None:
