@@ -228,6 +228,9 @@ class CodeBook:
     def __init__(self, entries: Iterable[CodeEntry], *, source: str = "codes.csv", release: str = "") -> None:
         self.source = source
         self.release = release
+        found = re.search(r"through (\d{4}-\d{2}-\d{2})", release)
+        self.covers_through: dt.date | None = dt.date.fromisoformat(found.group(1)) if found else None
+        """The last date of service the release was checked for: later codes may have changed unseen."""
         self._by_code: dict[str, list[CodeEntry]] = {}
         for entry in entries:
             self._by_code.setdefault(entry.code, []).append(entry)

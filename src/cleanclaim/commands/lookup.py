@@ -55,6 +55,9 @@ def _lookup(
         console.print(f"[red]--date expects YYYY-MM-DD, got {date!r}[/red]")
         raise typer.Exit(2) from exc
     book = codebook()
+    if book.covers_through and day > book.covers_through:
+        console.print(f"[yellow]note: cleanclaim's code book release {book.release.split(' (')[0]} was checked for "
+                      f"dates of service through {book.covers_through}; changes after that are unknown[/yellow]")
     found = book.lookup(code, day)
     if found.status is LookupStatus.INVALID_FORMAT:
         console.print(f"[red]{found.code} is not a valid code format[/red] (5 digits, 4 digits + F/T/U, or a letter "
