@@ -486,7 +486,8 @@ def _payer_notes(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[
             program = None
         if program == "medicare":
             continue
-        label = f"is not a Medicare program (program: {program})" if program else "has no payer profile cleanclaim knows"
+        label = (f"is not a Medicare program (program: {program})" if program
+                 else "has no payer profile cleanclaim knows")
         notes.append(f"payer {payer!r} {label}: these are Medicare PFS amounts, not that payer's contract rates")
     return notes
 
@@ -499,7 +500,8 @@ def _finish(item: _Work, place: tuple[str, str] | None, qualifying_apm: bool, se
     if charge_source and charge_source != "line":
         steps.append(f"charge filled from {charge_source} = {charge}")
     base: dict[str, Any] = {
-        "estimate": item.estimate, "encounter": item.encounter, "line": item.number, "code": line.code, "modifiers": tuple(line.modifiers),
+        "estimate": item.estimate, "encounter": item.encounter, "line": item.number, "code": line.code,
+        "modifiers": tuple(line.modifiers),
         "units": line.units, "date_of_service": item.date_of_service, "place_of_service": item.place_of_service,
         "charge": charge, "charge_source": charge_source,
     }

@@ -132,3 +132,67 @@ def test_telehealth_severity_follows_the_payer_program() -> None:
                             lines=[{"code": "97110", "modifiers": ["GP", "95"], "units": 2}])
     findings = _run("telehealth-place-mismatch", medicare, commercial)
     assert {(f.encounter, f.severity.value) for f in findings} == {("E1", "error"), ("E2", "warning")}
+
+
+def _visits(count: int, units: int = 3, **extra: Any) -> list[dict[str, Any]]:
+    """Earlier PT visits every other day from 2026-01-05, without ``allowed`` (a practice's own visit log)."""
+    start = dt.date(2026, 1, 5)
+    return [{"date": (start + dt.timedelta(days=2 * i)).isoformat(), "code": "97110", "modifiers": ["GP"],
+             "units": units, **extra} for i in range(count)]
+
+
+def test_kx_values_history_without_allowed_at_national_rates() -> None:
+    # Reviewer's case: 40 visits of 97110 x3. Per visit (CY2026 national, MPPR on units 2-3):
+    # (0.45 + 0.41 + 0.01) + 2 x (0.45 + 0.205 + 0.01) = 2.200 RVUs x 33.4009 = 73.48 -> 40 visits = 2,939.20
+    encounter = _encounter(date="2026-04-01", history=_visits(40),
+                           lines=[{"code": "97110", "modifiers": ["GP"], "units": 2}])
+    [finding] = _run("missing-kx", encounter)
+    assert "$2,939.20 before this claim" in finding.message
+    assert "valued at national Medicare rates: 40 earlier therapy line(s) without an allowed amount" in finding.message
+
+
+def test_kx_history_without_allowed_prices_each_patient_day_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim import pricing
+
+    real_price = pricing.price
+    days: list[set[Any]] = []
+
+    def recording_price(lines: Any, *args: Any, **kwargs: Any) -> Any:
+        days.append({line.date for line in lines})
+        return real_price(lines, *args, **kwargs)
+
+    monkeypatch.setattr("cleanclaim.pricing.price", recording_price)
+    history = [*_visits(3, units=1), {"date": "2026-01-05", "code": "97112", "modifiers": ["GP"], "units": 1}]
+    # two encounters of the same patient share the history: still one call per day
+    first = _encounter(id="E1", date="2026-03-02", history=history,
+                       lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
+    second = _encounter(id="E2", date="2026-03-09", history=history,
+                        lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
+    _run("missing-kx", first, second)
+    history_days = [d for d in days if d <= {dt.date(2026, 1, 5), dt.date(2026, 1, 7), dt.date(2026, 1, 9)}]
+    assert sorted(min(d) for d in history_days) == [dt.date(2026, 1, 5), dt.date(2026, 1, 7), dt.date(2026, 1, 9)]
+    assert all(len(d) == 1 for d in days)  # each call is one day
+    assert len(days) == len({frozenset(d) for d in days})  # no day priced twice
+
+
+def test_kx_history_day_is_priced_whole_so_the_mppr_applies() -> None:
+    # 97112 (PE 0.47) keeps full PE; 97110 x1 gets 50% PE on the same day, as on the original claim:
+    # 0.98 x 33.4009 = 32.73 (allowed given) + 0.665 x 33.4009 = 22.21 (estimated); not 29.06 at full PE
+    history = [{"date": "2026-01-05", "code": "97112", "modifiers": ["GP"], "units": 1, "allowed": 2440.00},
+               {"date": "2026-01-05", "code": "97110", "modifiers": ["GP"], "units": 1}]
+    encounter = _encounter(history=history, lines=[{"code": "97110", "modifiers": ["GP"], "units": 2}])
+    [finding] = _run("missing-kx", encounter)
+    assert "$2,462.21 before this claim" in finding.message
+
+
+def test_kx_earlier_batch_encounters_are_counted_per_payer() -> None:
+    early = _encounter(id="E0", date="2026-01-10", lines=[{"code": "97110", "modifiers": ["GP", "KX"], "units": 60}])
+    early_2 = _encounter(id="E0b", date="2026-01-12",
+                         lines=[{"code": "97110", "modifiers": ["GP", "KX"], "units": 60}])
+    claim = _encounter(id="E1", lines=[{"code": "97110", "modifiers": ["GP"], "units": 2}])
+    [finding] = _run("missing-kx", early, early_2, claim)
+    assert (finding.encounter, finding.line) == ("E1", 1)
+    assert "$2,679.08 before this claim" in finding.message
+    # the same visits billed to a commercial payer are not Medicare therapy dollars
+    commercial = [e.model_copy(update={"payer": "commercial"}) for e in (early, early_2)]
+    assert _run("missing-kx", *commercial, claim) == []

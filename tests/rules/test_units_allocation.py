@@ -13,7 +13,7 @@ from cleanclaim import timing
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
-from cleanclaim.rules.catalogue.units import cms_unit_bounds, per_code_units
+from cleanclaim.rules.catalogue.units import cms_unit_bounds, per_code_units, therapy_discipline
 from cleanclaim.rules.engine import RuleSelection
 
 CODES = ["97110", "97112", "97116", "97140", "97530", "97535"]
@@ -109,3 +109,41 @@ def test_rules_accept_what_timing_allocates_and_flag_one_unit_more_or_less(
         if units[code] > 0:
             fewer = {**units, code: units[code] - 1}
             assert "units-below-time" in _findings(minutes_by_code, fewer, payer)
+
+
+def test_discipline_comes_from_the_therapy_modifier_then_the_rendering_provider() -> None:
+    frame = pl.DataFrame({
+        "modifiers": [["GP"], ["GO", "59"], ["GN"], [], [], ["59"], ["GO"]],
+        "provider_discipline": ["OT", "PT", "PT", "SLP", "OT", "MD", None],
+    }, schema={"modifiers": pl.List(pl.String), "provider_discipline": pl.String})
+    got = frame.select(therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline"))).to_series().to_list()
+    assert got == ["PT", "OT", "SLP", "SLP", "OT", "other", "OT"]
+
+
+def _two_discipline_findings(pt: dict[str, int], ot: dict[str, int]) -> list[tuple[str, int | None]]:
+    def encounter(enc_id: str, discipline: str, modifier: str, minutes_by_code: dict[str, int]) -> Encounter:
+        units = timing.allocate_cms(minutes_by_code).units
+        return Encounter.model_validate({
+            "id": enc_id, "date": "2026-03-02", "payer": "medicare", "patient": {"id": "P1"},
+            "provider": {"npi": "1234567893", "discipline": discipline}, "diagnoses": ["M62.81"],
+            "services": [{"code": c, "minutes": m} for c, m in minutes_by_code.items()],
+            "lines": [{"code": c, "modifiers": [modifier], "units": u} for c, u in units.items() if u > 0],
+        })
+
+    encounters = [encounter("PT", "PT", "GP", pt), encounter("OT", "OT", "GO", ot)]
+    tables = tables_from_encounters(encounters, {"medicare": load_profile("medicare")}, as_of=dt.date(2026, 11, 23))
+    selection = RuleSelection(select=frozenset({"units-exceed-time", "units-below-time"}))
+    return [(f.encounter or "", f.line) for f in run_rules(tables, selection)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(one_day, one_day)
+def test_each_discipline_allocated_on_its_own_passes(pt: dict[str, int], ot: dict[str, int]) -> None:
+    # A PT and an OT plan of care the same day: each discipline's own CMS allocation is right, whatever the other did.
+    assert _two_discipline_findings(pt, ot) == []
+
+
+def test_pooling_the_two_disciplines_would_have_changed_the_units() -> None:
+    # The reviewer's case, checked against timing.py: pooled, 10 + 10 minutes are 1 unit; per discipline 1 + 1.
+    assert timing.allocate_cms({"97110": 10, "97535": 10}).total_units == 1
+    assert _two_discipline_findings({"97110": 10}, {"97535": 10}) == []

@@ -29,7 +29,8 @@ def _print(claim: PricedClaim, console: Console) -> None:
     for line in claim.lines:
         code = line.code + "".join("-" + m for m in line.modifiers)
         table.add_row(line.encounter or "", str(line.line), code, str(line.units), line.status.value,
-                      _money(line.charge), _money(line.allowed), _money(line.patient_owes),
+                      _money(line.charge), _money(line.allowed) + (" (est.)" if line.estimate else ""),
+                      _money(line.patient_owes),
                       _money(line.medicare_paid), "\n".join(line.steps))
     console.print(table)
     console.print(f"allowed {claim.allowed:.2f} | patient {claim.patient_owes:.2f} | Medicare share "

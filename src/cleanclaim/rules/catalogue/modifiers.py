@@ -772,27 +772,47 @@ def therapy_bucket() -> pl.Expr:
     )
 
 
-def _line_estimates(lines: pl.DataFrame) -> pl.DataFrame:
-    """Medicare allowed estimate of each line (``cleanclaim.pricing.price``, national amounts), per encounter; null
-    where the line cannot be priced. One call per encounter: its lines share the therapy MPPR."""
+_ESTIMATE_SCHEMA: dict[str, Any] = {"row_id": pl.Int64, "estimate": pl.Float64}
+
+
+def _line_estimates(rows: pl.DataFrame) -> pl.DataFrame:
+    """Medicare allowed estimate (``cleanclaim.pricing.price``, national amounts) of each row, keyed by ``row_id``;
+    null where the row cannot be priced.
+
+    ``rows`` has ``row_id``, ``patient_id``, ``date``, ``code``, ``modifiers``, ``units`` and ``place_of_service``
+    (null: office, non-facility). One pricing call per patient and date: the therapy MPPR reduces the PE of every
+    therapy unit of a patient's day but the highest, so the lines of one day must be priced together, as they were
+    on the original claims. The call is per group because the pricer is the one place the PFS arithmetic lives.
+    """
     from cleanclaim.pricing import price
 
-    rows: list[dict[str, Any]] = []
-    for (encounter_id,), group in lines.group_by("encounter_id", maintain_order=True):
-        claim_lines = [
-            ClaimLine(code=r["code"], modifiers=r["modifiers"], units=Decimal(str(r["units"])), date=r["date"])
-            for r in group.iter_rows(named=True)
-        ]
-        numbers = group.get_column("line").to_list()
-        place = group.get_column("place_of_service").first() or "11"
+    ids: list[int] = []
+    estimates: list[float | None] = []
+    for group in rows.partition_by("patient_id", "date", maintain_order=True):
+        numbers = group.get_column("row_id").to_list()
+        place = group.get_column("place_of_service").drop_nulls().first()
         try:
-            priced = price(claim_lines, place_of_service=str(place)).lines
+            claim_lines = [
+                ClaimLine(code=r["code"], modifiers=r["modifiers"] or [], units=Decimal(str(r["units"])),
+                          date=r["date"])
+                for r in group.iter_rows(named=True)
+            ]
+            priced = price(claim_lines, place_of_service=str(place or "11")).lines
             allowed = [float(p.allowed) if p.allowed is not None else None for p in priced]
         except (CleanclaimError, ValueError):
-            allowed = [None] * len(claim_lines)
-        rows.extend({"encounter_id": encounter_id, "line": n, "estimate": a} for n, a in zip(numbers, allowed,
-                                                                                                 strict=True))
-    return pl.DataFrame(rows, schema={"encounter_id": pl.String, "line": pl.Int32, "estimate": pl.Float64})
+            allowed = [None] * len(numbers)
+        ids.extend(numbers)
+        estimates.extend(allowed)
+    return pl.DataFrame({"row_id": ids, "estimate": estimates}, schema=_ESTIMATE_SCHEMA)
+
+
+def _price_days(rows: pl.DataFrame, wanted: pl.DataFrame, done: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Estimates for every row of the (patient, date) groups in ``wanted`` that ``done`` has not priced yet."""
+    days = wanted.select("patient_id", "date").unique()
+    if done is not None:
+        days = days.join(rows.join(done, on="row_id", how="semi").select("patient_id", "date").unique(),
+                         on=["patient_id", "date"], how="anti")
+    return _line_estimates(rows.join(days, on=["patient_id", "date"], how="semi"))
 
 
 def _kx_thresholds(tables: Tables) -> pl.DataFrame:
@@ -801,43 +821,92 @@ def _kx_thresholds(tables: Tables) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={"payer": pl.String, "year": pl.Int32, "threshold": pl.Float64})
 
 
+def _claim_bucket() -> pl.Expr:
+    """A claim line's KX bucket: its therapy modifier, else (always-therapy codes) the rendering discipline."""
+    return pl.coalesce(
+        therapy_bucket(),
+        pl.when(therapy_status() == "always").then(
+            pl.col("provider_discipline").replace_strict({"OT": OT, "PT": PT_SLP, "SLP": PT_SLP},
+                                                         default=None, return_dtype=pl.String)),
+    )
+
+
+def _valued_history(tables: Tables, patients: pl.DataFrame) -> pl.DataFrame:
+    """The ``history:`` rows of these patients with their bucket, year and ``estimate`` (national PFS amount) where
+    ``allowed`` is missing; a (patient, date) is priced whole, and only when one of its therapy rows lacks
+    ``allowed``."""
+    history = (
+        tables.history.join(patients, on="patient_id", how="semi")
+        .with_row_index("row_id").with_columns(
+            pl.col("row_id").cast(pl.Int64), therapy_bucket().alias("bucket"),
+            pl.col("date").dt.year().cast(pl.Int32).alias("year"),
+            pl.lit(None, dtype=pl.String).alias("place_of_service"),
+        )
+    )
+    missing = history.filter(pl.col("allowed").is_null() & pl.col("bucket").is_not_null())
+    estimates = _price_days(history, missing) if missing.height else pl.DataFrame(schema=_ESTIMATE_SCHEMA)
+    return history.join(estimates, on="row_id", how="left").with_columns(
+        pl.when(pl.col("allowed").is_null()).then(pl.col("estimate")).alias("estimate"))
+
+
 def kx_position(tables: Tables) -> pl.DataFrame:
     """Therapy lines of payers with a KX threshold for their year, with the patient's amount that year before the
-    claim (history ``allowed`` up to the date of service), this claim's estimate for the same bucket and the total."""
-    lines = (
+    claim, this claim's estimate for the same bucket and the total.
+
+    "Before the claim" is the patient's ``history`` up to the date of service (its ``allowed`` amounts, or the
+    national PFS estimate of a line without one) plus the same patient's earlier encounters in the batch (earlier
+    dates, same payer, same calendar year and bucket), valued at national PFS amounts the same way. A batch line that
+    is also in the history (same patient, date and code) counts once, from the history.
+    """
+    batch = (
         lines_with_codes(tables)
-        .with_columns(
-            pl.coalesce(
-                therapy_bucket(),
-                pl.when(therapy_status() == "always").then(
-                    pl.col("provider_discipline").replace_strict({"OT": OT, "PT": PT_SLP, "SLP": PT_SLP},
-                                                                 default=None, return_dtype=pl.String)),
-            ).alias("bucket"),
-            pl.col("date").dt.year().cast(pl.Int32).alias("year"),
-        )
+        .with_columns(_claim_bucket().alias("bucket"), pl.col("date").dt.year().cast(pl.Int32).alias("year"))
         .filter(pl.col("bucket").is_not_null())
         .join(_kx_thresholds(tables), on=["payer", "year"], how="inner")
+        .with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
     )
-    if lines.is_empty():
-        return lines
-    claims = lines.group_by("encounter_id").agg(pl.col("patient_id").first(), pl.col("date").max().alias("claim_date"))
-    history = (
-        tables.history.drop("encounter_id")
-        .with_columns(therapy_bucket().alias("bucket"), pl.col("date").dt.year().cast(pl.Int32).alias("year"))
-        .join(claims, on="patient_id", how="inner")
+    if batch.is_empty():
+        return batch
+    claims = batch.group_by("encounter_id").agg(
+        pl.col("patient_id").first(), pl.col("payer").first(),
+        pl.col("date").min().alias("claim_start"), pl.col("date").max().alias("claim_date"),
+    )
+    history = _valued_history(tables, claims.select("patient_id").unique())
+    earlier_history = (
+        history.drop("encounter_id")
+        .join(claims.select("encounter_id", "patient_id", "claim_date"), on="patient_id", how="inner")
         .filter(pl.col("date") <= pl.col("claim_date"))
+        .select("encounter_id", "bucket", "year", "allowed", "estimate", pl.lit("history").alias("source"))
     )
-    supplied = history.group_by("encounter_id").agg(pl.len().alias("history_rows"))
-    before = history.filter(pl.col("bucket").is_not_null()).group_by("encounter_id", "bucket", "year").agg(
-        pl.col("allowed").sum().alias("before"),
-        pl.col("allowed").is_null().sum().alias("history_unknown"),
+    earlier_batch = (
+        batch.select("row_id", "patient_id", "payer", "bucket", "year", "date", "code")
+        .join(history.select("patient_id", "date", "code").unique(), on=["patient_id", "date", "code"], how="anti")
+        .join(claims.select(pl.col("encounter_id").alias("claim"), "patient_id", "payer", "claim_start"),
+              on=["patient_id", "payer"], how="inner")
+        .filter(pl.col("date") < pl.col("claim_start"))
+    )
+    priced = _price_days(batch, earlier_batch)
+    earlier = pl.concat([
+        earlier_history,
+        earlier_batch.join(priced, on="row_id", how="left").select(
+            pl.col("claim").alias("encounter_id"), "bucket", "year", pl.lit(None, dtype=pl.Float64).alias("allowed"),
+            "estimate", pl.lit("batch").alias("source")),
+    ], how="vertical_relaxed")
+    supplied = earlier_history.group_by("encounter_id").agg(pl.len().alias("history_rows"))
+    unknown = pl.col("allowed").is_null() & pl.col("estimate").is_null()
+    before = earlier.filter(pl.col("bucket").is_not_null()).group_by("encounter_id", "bucket", "year").agg(
+        pl.coalesce("allowed", "estimate").sum().alias("before"),
+        unknown.sum().alias("history_unknown"),
+        ((pl.col("source") == "history") & pl.col("allowed").is_null() & ~unknown).sum().alias("history_estimated"),
+        ((pl.col("source") == "batch") & ~unknown).sum().alias("batch_counted"),
     )
     lines = (
-        lines.join(before, on=["encounter_id", "bucket", "year"], how="left")
+        batch.join(before, on=["encounter_id", "bucket", "year"], how="left")
         .join(supplied, on="encounter_id", how="left")
         .with_columns(
-            pl.col("before").fill_null(0.0), pl.col("history_unknown").fill_null(0),
-            pl.col("history_rows").fill_null(0),
+            pl.col("before").fill_null(0.0),
+            *(pl.col(c).fill_null(0) for c in ("history_unknown", "history_estimated", "batch_counted",
+                                                "history_rows")),
         )
     )
     # Price only the claims whose finding depends on this claim's amount: history alone already over the threshold
@@ -848,8 +917,10 @@ def kx_position(tables: Tables) -> pl.DataFrame:
         | (has("KX") & history_known & (pl.col("before") < pl.col("threshold") * KX_EARLY_SHARE))
     )
     to_price = lines.filter(undecided).select("encounter_id").unique()
-    estimates = _line_estimates(lines.join(to_price, on="encounter_id", how="semi"))
-    lines = lines.join(estimates, on=["encounter_id", "line"], how="left").with_columns(
+    own = batch.join(to_price, on="encounter_id", how="semi")
+    estimates = pl.concat([priced, _price_days(batch, own, done=priced)]).join(
+        own.select("row_id"), on="row_id", how="semi")
+    lines = lines.join(estimates, on="row_id", how="left").with_columns(
         pl.col("encounter_id").is_in(to_price.get_column("encounter_id").implode()).alias("estimated"))
     current = lines.group_by("encounter_id", "bucket", "year").agg(
         pl.col("estimate").sum().alias("estimate"),
@@ -857,7 +928,7 @@ def kx_position(tables: Tables) -> pl.DataFrame:
         pl.len().alias("bucket_lines"),
     )
     return (
-        lines.drop("estimate")
+        lines.drop("estimate", "row_id")
         .join(current, on=["encounter_id", "bucket", "year"], how="left")
         .with_columns((pl.col("before") + pl.col("estimate")).alias("total"))
     )
@@ -870,8 +941,16 @@ def _kx_text(row: dict[str, Any]) -> str:
     text = f"{row['bucket']} therapy this year: {_money(before)} before this claim"
     if not row["estimated"]:
         text += " alone"  # already over on history: the claim was not priced
+    valued = []
+    if row["history_estimated"]:
+        valued.append(f"{row['history_estimated']} earlier therapy line(s) without an allowed amount")
+    if row["batch_counted"]:
+        valued.append(f"{row['batch_counted']} line(s) of this patient's earlier encounters in this batch")
+    if valued:
+        text += f" (valued at national Medicare rates: {'; '.join(valued)})"
     if row["history_unknown"]:
-        text += f" ({row['history_unknown']} earlier therapy line(s) have no allowed amount and are not counted)"
+        text += (f" ({row['history_unknown']} earlier therapy line(s) have no allowed amount and could not be "
+                 f"priced: unknown, not counted)")
     if not row["estimated"]:
         return text
     if unpriced == 0:
@@ -888,12 +967,15 @@ class MissingKx(Rule):
 
     What it checks:
         The patient's therapy amounts for the calendar year: the `allowed` amounts of earlier lines in `history` up to
-        the date of service (PT and SLP together by GP/GN, OT apart by GO) plus this claim's lines in the same group,
-        estimated with `cleanclaim.pricing.price` (national Medicare amounts). When the total passes the payer
-        profile's KX threshold for the year, every therapy line of the group without KX is flagged. Lines that cannot
-        be priced count as unknown: the message says so and the history carries the decision. As a warning: KX
-        appended when every amount is known (history supplied with allowed amounts, every line priced) and the total
-        is under 80% of the threshold (a cleanclaim margin, not a CMS figure).
+        the date of service (PT and SLP together by GP/GN, OT apart by GO), with history lines that have no `allowed`
+        and the same patient's earlier encounters in the batch (earlier dates, same payer) valued at national
+        Medicare amounts (`cleanclaim.pricing.price`, each patient's day priced whole so the MPPR applies), plus this
+        claim's lines in the same group, estimated the same way. When the total passes the payer profile's KX
+        threshold for the year, every therapy line of the group without KX is flagged; the message says how many
+        lines were valued at national rates. Lines that cannot be priced count as unknown: the message says so. As
+        a warning: KX appended when every amount is known (history supplied, each of its lines allowed or priced,
+        every claim line priced) and the total is under 80% of the threshold (a cleanclaim margin, not a CMS
+        figure).
 
     Why it matters:
         Medicare denies therapy lines over the threshold that lack KX. KX attests that the services above the

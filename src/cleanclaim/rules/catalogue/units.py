@@ -1,9 +1,17 @@
 """Units against time: do the billed units match what the documented minutes support under the payer's time rule?
 
 The CMS 8-minute rule (Pub 100-04 Ch.5 s20.2 part C, as quoted by First Coast) is computed here over whole tables
-with window functions, one patient-day at a time: ``cms_unit_bounds`` is the vectorised twin of
-``timing.allocate_cms`` and a property test keeps the two in step. A tie for the last unit is the clinician's choice,
-so each code gets a range of acceptable units (``min_units`` to ``max_units``), not one number.
+with window functions, one pool at a time: ``cms_unit_bounds`` is the vectorised twin of ``timing.allocate_cms`` and a
+property test keeps the two in step. A tie for the last unit is the clinician's choice, so each code gets a range of
+acceptable units (``min_units`` to ``max_units``), not one number.
+
+A pool is one patient, one date and one therapy discipline. The s20.2 text (quoted by chirocode.com) speaks of "the
+total number of minutes of service" in "a single day" without naming disciplines; that the total is per discipline
+comes from secondary sources only: Legion Healthcare Solutions' 8-minute rule guide ("billed based on total timed
+minutes per discipline") and, as the reviewer reports (not seen in the stored material), Weissberg 2018 on
+physicaltherapy.com ("on a single date of service for a single discipline"). It fits the claim rules: GP / GO / GN
+mark services under a PT / OT / SLP plan of care (CR 10176), and each plan of care is its own course of treatment.
+A PT's 10 minutes and an OT's 10 minutes the same day are therefore 1 unit each, not 1 unit between them.
 """
 
 from __future__ import annotations
@@ -15,14 +23,15 @@ from cleanclaim.rules.catalogue.time_units import _family_minutes
 from cleanclaim.rules.registry import Rule, register
 from cleanclaim.rules.tables import Tables, lines_with_codes
 
-__all__ = ["cms_unit_bounds", "per_code_units"]
+__all__ = ["cms_unit_bounds", "per_code_units", "therapy_discipline"]
 
 _DAY = ["patient_id", "date"]
 # The 8-minute pool: one patient, one date, one therapy discipline (see ``therapy_discipline``).
 _POOL = [*_DAY, "discipline"]
 _THERAPY_DISCIPLINES = ["PT", "OT", "SLP"]
 _OUT = ["encounter_id", "line", "code", "detail", "fix_text", "severity"]
-_CMS_REF = "CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule; First Coast rehabilitation services page)"
+_CMS_REF = ("CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule; First Coast rehabilitation services page); minutes "
+            "totalled per discipline (secondary: Legion Healthcare Solutions 8-minute rule guide)")
 
 
 def _whole(units: pl.Expr) -> pl.Expr:
@@ -352,18 +361,20 @@ class UnitsExceedTime(Rule):
     """More units billed than the documented minutes support under the payer's time rule.
 
     What it checks:
-        15-minute timed codes (97110-97546, 97032-97036, 97750-97763) per patient and date: under the CMS 8-minute
-        rule the day's total timed minutes give the total units (floor((minutes + 7) / 15)), and each code gets its
-        full 15-minute blocks first, then the remaining units go to the largest leftover minutes (a tie is the
-        clinician's choice: either answer passes). Under a per-code payer each code is rounded on its own (8-22 minutes
-        = 1 unit). Per-unit codes (97802, 98960), typical-time codes (G0447), "at least" codes (0592T) and base +
-        add-on families (96158 + 96159: add-on units from 38, 53 ... minutes) are checked on their own time rule.
-        Lines without minutes are left to missing-minutes, lines under a code's minimum to below-minimum-time.
+        15-minute timed codes (97110-97546, 97032-97036, 97750-97763) per patient, date and therapy discipline (the
+        line's GP / GO / GN, else the rendering PT / OT / SLP; other lines pool apart): under the CMS 8-minute
+        rule the discipline's total timed minutes that day give the total units (floor((minutes + 7) / 15)), and
+        each code gets its full 15-minute blocks first, then the remaining units go to the largest leftover minutes
+        (a tie is the clinician's choice: either answer passes). Under a per-code payer each code is rounded on its
+        own (8-22 minutes = 1 unit). Per-unit codes (97802, 98960), typical-time codes (G0447), "at least" codes
+        (0592T) and base + add-on families (96158 + 96159: add-on units from 38, 53 ... minutes) are checked on
+        their own time rule. Lines without minutes are left to missing-minutes, lines under a code's minimum to
+        below-minimum-time.
 
     Why it matters:
         Units the record does not support are an overpayment: a reviewer recovers them, and a pattern of them is a
-        false-claims risk. Medicare pools the day's timed minutes, so two codes of 20 minutes each support 3 units,
-        not 4.
+        false-claims risk. Medicare pools one discipline's timed minutes of the day, so two codes of 20 minutes each
+        support 3 units, not 4.
 
     Example:
         services: [{code: "97110", minutes: 24}, {code: "97535", minutes: 23}]
@@ -373,8 +384,9 @@ class UnitsExceedTime(Rule):
         lines: [{code: "97110", units: 2}, {code: "97535", units: 1}]
 
     References:
-        CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule and its unit table, as quoted by First Coast); CPT time rule
-        (a unit is attained when its midpoint is passed; Palmetto GBA time tips); APA HBAI guide 2020 (96158/96159).
+        CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule and its unit table, as quoted by First Coast); total per
+        discipline: secondary sources only (Legion Healthcare Solutions 8-minute rule guide); CPT time rule (a unit
+        is attained when its midpoint is passed; Palmetto GBA time tips); APA HBAI guide 2020 (96158/96159).
     """
 
     id = "CC301"
@@ -394,10 +406,11 @@ class UnitsBelowTime(Rule):
     """Fewer units billed than the documented minutes support: money left on the table.
 
     What it checks:
-        The same arithmetic as units-exceed-time, the other way round: the day's timed minutes under the CMS 8-minute
-        rule (or each code's own minutes under a per-code payer) support more units than are billed, a documented
-        timed code gets no unit although the CMS allocation gives it one, a per-unit code is billed short, or a base
-        code's total time supports add-on units (96159 from 38 minutes) that are not billed.
+        The same arithmetic as units-exceed-time, the other way round: the day's timed minutes of one discipline
+        (PT, OT, SLP apart) under the CMS 8-minute rule (or each code's own minutes under a per-code payer) support
+        more units than are billed, a documented timed code gets no unit although the CMS allocation gives it one,
+        a per-unit code is billed short, or a base code's total time supports add-on units (96159 from 38 minutes)
+        that are not billed.
 
     Why it matters:
         Under-billing is lost revenue for work that was done and documented; it also often signals a coding slip
