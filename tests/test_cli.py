@@ -175,10 +175,19 @@ def test_unknown_rule_names_are_input_errors_not_a_clean_report(option: list[str
 def test_an_exported_837p_checks_clean_like_its_encounter(tmp_path: Path) -> None:
     target = tmp_path / "pt.837"
     status, output = run("export", str(EXAMPLES / "pt-visit-97535.yaml"), "-f", "837p", "-o", str(target),
-                         "--charge-master", str(EXAMPLES / "charge-master.csv"))
+                         "--charge-master", str(EXAMPLES / "practice" / "charge-master.csv"))
     assert status == 0, output
     status, output = run("check", str(target), "--json", "--as-of", "2026-04-01")
     data = json.loads(output)
     assert data["findings"] == []
     assert data["summary"]["lines"] == 3
     assert status == 0
+
+
+def test_the_examples_folder_reads_whole_and_shows_findings() -> None:
+    # `make run` relies on this: every example reads (no exit 2) and the seed-article mistakes are errors (exit 1).
+    status, output = run("check", str(EXAMPLES), "--json", "--as-of", "2026-04-01")
+    data = json.loads(output)
+    assert "errors" not in data
+    assert data["summary"]["encounters"] == 6
+    assert status == 1
