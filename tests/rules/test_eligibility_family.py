@@ -7,17 +7,17 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from cleanclaim.model import Discipline, Encounter, Severity
+from cleanclaim.model import Discipline, Encounter, Finding, Severity
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
-from cleanclaim.rules.catalogue.eligibility import unconfirmed_billers
+from cleanclaim.rules.catalogue.eligibility import biller_periods, unconfirmed_billers
 from cleanclaim.rules.engine import RuleSelection
 from cleanclaim.rules.tables import codes_frame
 
 
 def _pairs() -> list[tuple[str, str, str]]:
     codes = codes_frame().filter(pl.col("deleted").is_null())
-    pairs = []
+    pairs: list[tuple[str, str, str]] = []
     for prefix, discipline in unconfirmed_billers().select("family_prefix", "discipline").iter_rows():
         family_codes = codes.filter(pl.col("family").str.starts_with(prefix))["code"].to_list()
         assert family_codes, f"no code-book family starts with {prefix!r}"
@@ -41,3 +41,71 @@ def test_unconfirmed_pair_is_a_warning(prefix: str, discipline: str, code: str) 
     findings = run_rules(tables, RuleSelection(select=frozenset({"provider-not-eligible"})))
     assert [f.severity for f in findings] == [Severity.WARNING], (prefix, discipline, code)
     assert "unconfirmed" in findings[0].message
+    assert not any("coding-facts" in ref for ref in findings[0].references)
+
+
+def _eligibility(discipline: str, codes: list[str], date: str = "2026-03-02") -> list[Finding]:
+    encounter = Encounter.model_validate({
+        "id": "E1", "date": date, "patient": {"id": "P1"}, "diagnoses": ["E11.9"],
+        "provider": {"npi": "1234567893", "discipline": discipline},
+        "lines": [{"code": code, "units": 1, "minutes": 60, "dx_pointers": [1]} for code in codes],
+    })
+    tables = tables_from_encounters([encounter], {"medicare": load_profile("medicare")}, as_of=dt.date(2026, 4, 1))
+    return run_rules(tables, RuleSelection(select=frozenset({"provider-not-eligible"})))
+
+
+def _code_reference(code: str) -> str:
+    reference = codes_frame().filter(pl.col("code") == code)["code_reference"].to_list()[-1]
+    assert isinstance(reference, str)
+    return reference
+
+
+@pytest.mark.parametrize(("discipline", "code"), [("PT", "97165"), ("RD", "97110")])
+def test_family_without_own_source_cites_the_code_books_source(discipline: str, code: str) -> None:
+    (finding,) = _eligibility(discipline, [code])
+    assert finding.references == [_code_reference(code)]
+
+
+@pytest.mark.parametrize(("discipline", "code", "cited", "not_cited"), [
+    ("coach", "G0019", "Noridian", ("APA", "NASW", "NGS")),
+    ("coach", "96158", "APA", ("NASW", "NGS", "midpoint")),
+    ("coach", "99407", "NGS", ("APA", "NASW")),
+])
+def test_references_concern_the_codes_family(discipline: str, code: str, cited: str,
+                                             not_cited: tuple[str, ...]) -> None:
+    (finding,) = _eligibility(discipline, [code])
+    text = " | ".join(finding.references)
+    assert cited in text
+    assert not any(name in text for name in not_cited), text
+
+
+def test_social_worker_hbai_before_2024_cites_nasw_and_after_passes() -> None:
+    (finding,) = _eligibility("CSW", ["96158"], date="2023-06-01")
+    assert finding.severity == Severity.ERROR
+    assert any(ref.startswith("NASW") for ref in finding.references)
+    assert _eligibility("CSW", ["96158"], date="2024-01-02") == []
+
+
+def test_biller_periods_name_real_families_and_disciplines() -> None:
+    periods = biller_periods()
+    families = set(codes_frame()["family"].to_list())
+    assert set(periods["family"].to_list()) <= families
+    assert set(periods["discipline"].to_list()) <= {d.value for d in Discipline}
+    assert (periods["source"].str.len_chars() > 10).all()
+    hbai = codes_frame().filter(pl.col("family").is_in(periods["family"].to_list()))["code"].unique().sort()
+    assert hbai.to_list() == ["96156", "96158", "96159", "96164", "96165", "96167", "96168", "96170", "96171"]
+
+
+def test_unstated_discipline_is_one_info_per_encounter() -> None:
+    findings = _eligibility("other", ["96158", "97110", "99407"])
+    assert [(f.severity, f.line) for f in findings] == [(Severity.INFO, None)]
+    assert "96158, 97110, 99407" in findings[0].message
+
+
+def test_no_user_text_cites_internal_notes() -> None:
+    internal = ("coding-facts", ".md", "UNCONFIRMED item", "payer profile:")
+    assert not any(word in text for text in unconfirmed_billers()["reference"].to_list() for word in internal)
+    for discipline, code in [("MFT", "96158"), ("CSW", "G0019"), ("coach", "99407"), ("CSW", "96156")]:
+        for finding in _eligibility(discipline, [code], date="2023-06-01" if code == "96156" else "2026-03-02"):
+            texts = [finding.message, finding.fix, *finding.references]
+            assert not any(word in text for text in texts for word in internal), texts

@@ -89,6 +89,8 @@ class PayerProfile(_Settings):
     use_medicare_codes: bool
     timely_filing_days: int = Field(ge=1)
     timely_filing_reference: str = ""
+    # False unless the limit is sourced (law or the payer's contract): an assumed limit only warns (timely-filing)
+    timely_filing_confirmed: bool = False
     kx: KxSettings = Field(default_factory=KxSettings)
     telehealth: TelehealthSettings = Field(default_factory=TelehealthSettings)
     modifier_33_allowed: bool = True

@@ -3,6 +3,7 @@ time, the required fields present and a total that adds up."""
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache
 from importlib import resources
 
@@ -302,23 +303,104 @@ class InvalidPlaceOfService(Rule):
         return pl.concat([unknown, too_early, inpatient], how="vertical_relaxed")
 
 
-def _next_workday(date: pl.Expr) -> pl.Expr:
-    # A Saturday or Sunday deadline moves to Monday (First Coast; Palmetto GBA: the next workday counts).
-    weekday = date.dt.weekday()  # Monday 1 ... Sunday 7
-    return (pl.when(weekday == 6).then(date + pl.duration(days=2))
-            .when(weekday == 7).then(date + pl.duration(days=1))
-            .otherwise(date))
+def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> dt.date:
+    """The ``nth`` ``weekday`` (Monday 0) of a month; ``nth`` -1 is the last one."""
+    if nth > 0:
+        first = dt.date(year, month, 1)
+        return first + dt.timedelta(days=(weekday - first.weekday()) % 7 + 7 * (nth - 1))
+    last = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+    return last - dt.timedelta(days=(last.weekday() - weekday) % 7)
 
 
-def filing_deadline(date: pl.Expr, *, calendar_year: pl.Expr, limit_days: pl.Expr) -> pl.Expr:
-    """The last day a claim for ``date`` may be received: one calendar year later, moved off a weekend, where
-    ``calendar_year`` (Medicare's rule); else ``limit_days`` days later."""
+def _legal_holidays(year: int) -> dict[dt.date, str]:
+    """The legal public holidays of 5 U.S.C. 6103(a) on their own dates (before Saturday/Sunday observance)."""
+    days = {
+        dt.date(year, 1, 1): "New Year's Day",
+        _nth_weekday(year, 2, 0, 3): "Washington's Birthday (Presidents' Day)",
+        _nth_weekday(year, 5, 0, -1): "Memorial Day",
+        dt.date(year, 7, 4): "Independence Day",
+        _nth_weekday(year, 9, 0, 1): "Labor Day",
+        _nth_weekday(year, 10, 0, 2): "Columbus Day",
+        dt.date(year, 11, 11): "Veterans Day",
+        _nth_weekday(year, 11, 3, 4): "Thanksgiving Day",
+        dt.date(year, 12, 25): "Christmas Day",
+    }
+    if year >= 1986:  # Pub. L. 98-144: Martin Luther King Jr.'s Birthday, observed from 1986
+        days[_nth_weekday(year, 1, 0, 3)] = "Birthday of Martin Luther King, Jr."
+    if year >= 2021:  # Pub. L. 117-17 (June 17, 2021): Juneteenth National Independence Day
+        days[dt.date(year, 6, 19)] = "Juneteenth National Independence Day"
+    return days
+
+
+def federal_holidays(year: int) -> dict[dt.date, str]:
+    """The days federal offices are closed for a legal public holiday in ``year``, by the date observed.
+
+    5 U.S.C. 6103(a) names the holidays; 6103(b) and Executive Order 11582 (as OPM's holiday rules state them) move
+    one falling on a Saturday to the Friday before and one falling on a Sunday to the Monday after. So New Year's Day
+    on a Saturday is observed on December 31 of the year before, which is why the next year's is looked at too.
+    Inauguration Day (6103(c)) closes only offices in the Washington area and is left out.
+    """
+    observed: dict[dt.date, str] = {}
+    for source_year in (year, year + 1):
+        for day, name in _legal_holidays(source_year).items():
+            shift = {5: -1, 6: 1}.get(day.weekday(), 0)
+            moved = day + dt.timedelta(days=shift)
+            if moved.year == year:
+                observed[moved] = name if not shift else f"{name} (observed)"
+    return dict(sorted(observed.items()))
+
+
+def next_workday(day: dt.date) -> tuple[dt.date, str | None]:
+    """``day`` itself when it is a workday, else the first Monday-to-Friday day after it that is not a federal
+    holiday, with why it moved ("Saturday", "Christmas Day ..."): a deadline on a non-workday moves to the next
+    workday (First Coast; Palmetto GBA)."""
+    moved_from: str | None = None
+    while True:
+        holidays = federal_holidays(day.year)
+        if day.weekday() >= 5:
+            reason = day.strftime("%A")
+        elif day in holidays:
+            reason = holidays[day]
+        else:
+            return day, moved_from
+        moved_from = moved_from or f"{reason} {day.isoformat()}"
+        day += dt.timedelta(days=1)
+
+
+def nominal_deadline(date: pl.Expr, *, calendar_year: pl.Expr, limit_days: pl.Expr) -> pl.Expr:
+    """The deadline before non-workdays are skipped: one calendar year after ``date`` where ``calendar_year``
+    (Medicare's rule), else ``limit_days`` days after it."""
     # Medicare's 12 months is a calendar year, not 365 days; offset_by clamps Feb 29 to Feb 28.
-    return (pl.when(calendar_year).then(_next_workday(date.dt.offset_by("1y")))
+    return (pl.when(calendar_year).then(date.dt.offset_by("1y"))
             .otherwise(date + pl.duration(days=limit_days)))
 
 
+def workday_deadlines(deadlines: pl.Series) -> pl.DataFrame:
+    """Each distinct deadline with the workday it moves to (``workday``) and why (``moved_because``, null when it
+    stays): one calendar look-up per distinct date, not per claim line."""
+    days = deadlines.drop_nulls().unique().sort().to_list()
+    moved = [next_workday(day) for day in days]
+    return pl.DataFrame(
+        {"nominal": days, "workday": [m[0] for m in moved], "moved_because": [m[1] for m in moved]},
+        schema={"nominal": pl.Date, "workday": pl.Date, "moved_because": pl.String},
+    )
+
+
 _WARN_DAYS = 30
+_MEDICARE_FILING_REFERENCES = ["42 CFR 424.44", "CMS Pub 100-04 Ch.1 s70 (one calendar year)",
+                               "First Coast: timely filing (February 29; weekend or holiday deadlines)"]
+_CONTRACT_REFERENCE = "The payer contract or provider manual (timely-filing clause)"
+
+
+def _filing_settings(tables: Tables) -> pl.DataFrame:
+    """Per payer: its name, program, limit, whether the limit is confirmed and what to cite for it."""
+    return pl.DataFrame(
+        [{"payer": payer_id, "payer_name": profile.name, "program": profile.program,
+          "limit_days": profile.timely_filing_days, "limit_reference": profile.timely_filing_reference,
+          "confirmed": profile.timely_filing_confirmed} for payer_id, profile in tables.payers.items()],
+        schema={"payer": pl.String, "payer_name": pl.String, "program": pl.String, "limit_days": pl.Int64,
+                "limit_reference": pl.String, "confirmed": pl.Boolean},
+    )
 
 
 @register
@@ -328,9 +410,11 @@ class TimelyFiling(Rule):
     What it checks:
         Each line's date of service against the payer profile's timely-filing limit, as of the date the check runs
         (``--as-of``). A Medicare profile's 365 days means one calendar year after the date of service (a February 29
-        date of service is due February 28 of the next year), and a deadline on a Saturday or Sunday moves to the
-        Monday; federal holidays are not moved (the deadline shown may be a day early). Other limits: the profile's
-        number of days. Past the deadline is an error; within 30 days of it a warning.
+        date of service is due February 28 of the next year), and a deadline on a Saturday, Sunday or federal
+        holiday (5 U.S.C. 6103, observed dates) moves to the next workday. Other limits: the profile's number of
+        days. Past the deadline is an error; within 30 days of it a warning. A limit the profile does not mark
+        ``timely_filing_confirmed`` (the commercial profile's 180 days is an assumption, not a contract term) gives
+        warnings only, citing the profile's own reference.
 
     Why it matters:
         A claim received after the deadline is denied (CARC 29) and, for Medicare, the denial cannot be appealed: the
@@ -345,59 +429,87 @@ class TimelyFiling(Rule):
         # filed by 2026-03-03
 
     References:
-        42 CFR 424.44; CMS Pub 100-04 Ch.1 s70 (one calendar year); First Coast and Palmetto GBA timely-filing pages
-        (February 29; weekend deadlines).
+        Medicare: 42 CFR 424.44; CMS Pub 100-04 Ch.1 s70 (one calendar year); First Coast and Palmetto GBA
+        timely-filing pages (February 29; weekend and holiday deadlines); 5 U.S.C. 6103 and OPM's federal holiday
+        rules. Other payers: the reference in their profile (the contract's timely-filing clause).
     """
 
     id = "CC604"
     slug = "timely-filing"
     family = "claim"
     severity = Severity.ERROR
-    message = "{status}: {payer_name} must receive the claim for {date} by {deadline} ({limit_text}); {days_text}"
+    message = ("{status}: {payer_name} must receive the claim for {date} by {deadline}{moved_text} ({limit_text}); "
+               "{days_text}")
     fix = "{remedy}"
-    references = ("42 CFR 424.44", "CMS Pub 100-04 Ch.1 s70", "First Coast / Palmetto GBA: timely filing",
-                  "payer profile: timely_filing_days")
+    references = (*_MEDICARE_FILING_REFERENCES, _CONTRACT_REFERENCE)
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        payers = tables.payer_frame().select(
-            "payer", "payer_name", pl.col("payer_program").alias("program"),
-            pl.col("timely_filing_days").alias("limit_days"),
-            pl.col("timely_filing_reference").alias("limit_reference"),
-        )
+        payers = _filing_settings(tables)
         lined = tables.lines.select(*_KEYS, "payer", "date")
         bare = tables.encounters.join(tables.lines.select("encounter_id").unique(), on="encounter_id", how="anti")
         dated = pl.concat([lined, bare.select("encounter_id", _NO_LINE, _NO_CODE, "payer", "date")],
                           how="vertical_relaxed").join(payers, on="payer", how="inner")
         # A Medicare profile's 365 days is read as Medicare's rule, one calendar year; any other limit counts days.
         medicare = (pl.col("program") == "medicare") & (pl.col("limit_days") == 365)
+        confirmed = pl.col("confirmed")
         as_of = pl.lit(tables.as_of, dtype=pl.Date)
-        deadline = filing_deadline(pl.col("date"), calendar_year=medicare, limit_days=pl.col("limit_days"))
-        rows = dated.with_columns(deadline.alias("deadline")).with_columns(
-            (pl.col("deadline") - as_of).dt.total_days().alias("days_left"))
-        return rows.filter(pl.col("days_left") <= _WARN_DAYS).with_columns(
-            pl.when(pl.col("days_left") < 0).then(pl.lit("Past the timely-filing limit"))
-            .otherwise(pl.lit("Timely-filing deadline near")).alias("status"),
+        nominal = dated.with_columns(
+            nominal_deadline(pl.col("date"), calendar_year=medicare, limit_days=pl.col("limit_days")).alias("nominal"))
+        # The next-workday rule is the Medicare contractors'; a contract's day count is taken as written.
+        workdays = workday_deadlines(nominal.filter(medicare)["nominal"])
+        rows = (
+            nominal.join(workdays, on="nominal", how="left")
+            .with_columns(pl.when(medicare).then(pl.col("workday")).otherwise(pl.col("nominal")).alias("deadline"),
+                          pl.when(medicare).then(pl.col("moved_because")).alias("moved_because"))
+            .with_columns((pl.col("deadline") - as_of).dt.total_days().alias("days_left"))
+        )
+        limit = (
             pl.when(medicare).then(pl.lit("one calendar year after the date of service"))
-            .otherwise(pl.format("{} days after the date of service", pl.col("limit_days")))
-            .pipe(lambda text: pl.when(pl.col("limit_reference").fill_null("") != "")
-                  .then(pl.format("{}; {}", text, pl.col("limit_reference"))).otherwise(text))
-            .alias("limit_text"),
-            pl.when(pl.col("days_left") < 0)
+            .when(confirmed).then(pl.format("{} days after the date of service", pl.col("limit_days")))
+            .otherwise(pl.format("{} days after the date of service is the payer profile's assumed limit, not a "
+                                 "confirmed one: check the contract", pl.col("limit_days")))
+        )
+        late = pl.col("days_left") < 0
+        return rows.filter(pl.col("days_left") <= _WARN_DAYS).with_columns(
+            pl.when(late & confirmed).then(pl.lit("Past the timely-filing limit"))
+            .when(late).then(pl.lit("Past the assumed timely-filing limit"))
+            .otherwise(pl.lit("Timely-filing deadline near")).alias("status"),
+            pl.when(pl.col("moved_because").is_not_null())
+            .then(pl.format(" (moved from {}, not a workday)", pl.col("moved_because")))
+            .otherwise(pl.lit("")).alias("moved_text"),
+            # An assumed limit has no source to quote; the contract it points to is in the references.
+            pl.when(confirmed & (pl.col("limit_reference").fill_null("") != ""))
+            .then(pl.format("{}; {}", limit, pl.col("limit_reference"))).otherwise(limit).alias("limit_text"),
+            pl.when(late)
             .then(pl.format("as of {} it is {} day(s) late", as_of, -pl.col("days_left")))
             .when(pl.col("days_left") == 0).then(pl.format("as of {} today is the last day", as_of))
             .otherwise(pl.format("as of {} {} day(s) are left", as_of, pl.col("days_left"))).alias("days_text"),
-            pl.when((pl.col("days_left") < 0) & medicare)
+            pl.when(late & medicare)
             .then(pl.lit("Do not send it as a new claim; file only if an exception applies (administrative error, "
                          "retroactive entitlement) with proof, and do not bill the patient."))
-            .when(pl.col("days_left") < 0)
+            .when(late & confirmed)
             .then(pl.lit("Check the payer contract for late-filing exceptions (proof of earlier timely filing, "
                          "retroactive coverage); without one the payer will deny it, and the contract decides whether "
                          "the patient may be billed."))
-            .otherwise(pl.format("Send the claim by {} and keep the clearinghouse acceptance report: a rejected "
-                                 "claim does not count as filed.", pl.col("deadline"))).alias("remedy"),
-            pl.when(pl.col("days_left") >= 0).then(pl.lit(Severity.WARNING.value))
-            .otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
-        ).select(*_KEYS, "status", "payer_name", "date", "deadline", "limit_text", "days_text", "remedy", "severity")
+            .when(late)
+            .then(pl.format("Look up the timely-filing limit in the {} contract or provider manual: if it is longer "
+                            "than {} days, send the claim and set timely_filing_days (and timely_filing_confirmed: "
+                            "true) in the payer profile; if not, ask the payer about late-filing exceptions.",
+                            pl.col("payer_name"), pl.col("limit_days")))
+            .when(confirmed)
+            .then(pl.format("Send the claim by {} and keep the clearinghouse acceptance report: a rejected "
+                            "claim does not count as filed.", pl.col("deadline")))
+            .otherwise(pl.format("Send the claim by {} (the profile's assumed limit; the contract may allow less) "
+                                 "and keep the clearinghouse acceptance report.", pl.col("deadline")))
+            .alias("remedy"),
+            pl.when(late & confirmed).then(pl.lit(None, dtype=pl.String))
+            .otherwise(pl.lit(Severity.WARNING.value)).alias("severity"),
+            pl.when(medicare).then(pl.lit(_MEDICARE_FILING_REFERENCES, dtype=pl.List(pl.String)))
+            .when(pl.col("limit_reference").fill_null("").str.strip_chars() != "")
+            .then(pl.concat_list(pl.col("limit_reference")))
+            .otherwise(pl.lit([_CONTRACT_REFERENCE], dtype=pl.List(pl.String))).alias("references"),
+        ).select(*_KEYS, "status", "payer_name", "date", "deadline", "moved_text", "limit_text", "days_text", "remedy",
+                 "severity", "references")
 
 
 _REQUIRED_FIELDS = {
@@ -422,17 +534,21 @@ class MissingRequiredField(Rule):
     """What a claim file needs that the encounter does not have.
 
     What it checks:
-        One finding per encounter listing every missing field a professional claim needs: the billing provider (NPI,
-        tax id, address), the subscriber's member id, the payer's electronic id, the claim id (patient control
-        number), the patient's name, birth date and sex (where the input carries them) and a charge on every line.
-        A warning here: ``cleanclaim check`` can still judge the coding, and the 837P writer refuses the same gaps as
-        errors when the claim file is made.
+        Encounters that carry at least one claim-file field (billing provider NPI, subscriber member id, payer id or
+        claim id), and so are on their way to a claim file: one finding per encounter listing every missing field a
+        professional claim needs: the billing provider (NPI, tax id, address), the subscriber's member id, the
+        payer's electronic id, the claim id (patient control number), the patient's name, birth date and sex (where
+        the input carries them) and a charge on every line. An encounter with none of the four is documentation for
+        ``cleanclaim code`` or ``check`` (where they are optional) and gets no finding. A warning here: ``cleanclaim
+        check`` can still judge the coding, and the 837P writer refuses the same gaps as errors when the claim file
+        is made.
 
     Why it matters:
         A claim without these is rejected by the clearinghouse (837P required segments) or returned as unprocessable
         (CARC 16), and a rejected claim does not count as filed for timely filing.
 
     Example:
+        claim_id: CLM-0001
         lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1]}]   # no charge, no billing provider
 
     Use instead:
@@ -478,8 +594,12 @@ class MissingRequiredField(Rule):
         parts = [pl.when(missing).then(pl.lit(label)) for missing, label in checks]
         parts.append(pl.when(pl.col("lines_without_charge").is_not_null())
                      .then(pl.format("a charge on line {}", pl.col("lines_without_charge"))))
+        # Only an encounter on its way to a claim file is judged: `code` and `check` input may leave all of these out.
+        claim_bound = pl.any_horizontal(
+            [pl.col(column).is_not_null() for column in _REQUIRED_FIELDS if column in encounters.columns]
+            or [pl.lit(False)])
         return (
-            encounters.join(no_charge, on="encounter_id", how="left")
+            encounters.filter(claim_bound).join(no_charge, on="encounter_id", how="left")
             .with_columns(pl.concat_list(parts).list.drop_nulls().list.join(", ").alias("missing"))
             .filter(pl.col("missing") != "")
             .select("encounter_id", _NO_LINE, _NO_CODE, "missing")

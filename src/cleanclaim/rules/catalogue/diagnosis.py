@@ -65,12 +65,32 @@ def classified_diagnoses(tables: Tables) -> pl.DataFrame:
     return classify_diagnoses(encounter_diagnoses(tables), code="diagnosis", date="date")
 
 
-_NOT_COVERED_MESSAGE = pl.format(
-    "{}{}: could not be checked for its date of service. {} There it is {}.",
-    pl.col("where"), pl.col("pointed_text"), pl.col("dx_release_note"),
-    pl.col("dx_status").replace({"billable": "billable", "not_billable": "a header that needs more characters",
-                                 "unknown": "not a code"}),
-)
+def _fiscal_year(date: pl.Expr) -> pl.Expr:
+    """The federal fiscal year of a date (October 1 starts the next one), whose ICD-10-CM release applies."""
+    return date.dt.year() + (date.dt.month() >= 10).cast(pl.Int32)
+
+
+def release_gaps(rows: pl.DataFrame) -> pl.DataFrame:
+    """One row per encounter whose diagnoses are judged on a date no loaded ICD-10-CM release covers: the dates,
+    the release used instead (its coverage note) and the order files that would cover them."""
+    outside = rows.filter(pl.col("dx_covers_date").eq(False))
+    return (
+        outside.with_columns(pl.format("icd10cm_order_{}.txt", _fiscal_year(pl.col("date"))).alias("order_file"))
+        .sort("date")
+        .group_by("encounter_id", maintain_order=True)
+        .agg(pl.col("dx_release_note").unique(maintain_order=True).str.join(" ").alias("note"),
+             pl.col("order_file").unique(maintain_order=True).alias("order_files"))
+        .select(
+            "encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"), pl.lit(None, dtype=pl.String).alias("code"),
+            pl.format("{} The encounter's diagnoses are judged against that release meanwhile.", pl.col("note"))
+            .alias("message"),
+            pl.format("Download the ICD-10-CM order file for the date's fiscal year from CMS and import it: {}; "
+                      "then check again.",
+                      pl.col("order_files").list.eval(pl.format("cleanclaim data import {}", pl.element()))
+                      .list.join(", ")).alias("fix"),
+            pl.lit(Severity.WARNING.value).alias("severity"),
+        )
+    )
 
 
 @register
@@ -81,7 +101,8 @@ class InvalidDiagnosis(Rule):
         Every diagnosis of the encounter against the ICD-10-CM release in force on its date of service (the date of
         the first line that points at it, else the encounter's date): a value without ICD-10-CM's shape, or a code the
         release does not contain (a typo, a deleted code, a code that only exists in a later release). When no loaded
-        release covers the date of service, the nearest release answers and the finding is a warning that names it.
+        release covers the date of service, the encounter gets one warning naming the date and the nearest release,
+        which then judges its diagnoses as usual (an unknown code stays an error): never a silent pass.
 
     Why it matters:
         A claim with an invalid diagnosis is rejected before adjudication (CARC 16 with RARC M76, or the
@@ -114,27 +135,20 @@ class InvalidDiagnosis(Rule):
         rows = classified_diagnoses(tables)
         shape = pl.col("dx_status") == DiagnosisStatus.INVALID_FORMAT.value
         unknown = pl.col("dx_status") == DiagnosisStatus.UNKNOWN.value
-        unchecked = ~pl.col("dx_covers_date") & (pl.col("dx_status") != DiagnosisStatus.NOT_BILLABLE.value)
-        flagged = rows.filter(shape | (unknown & pl.col("dx_covers_date")) | (unchecked & ~shape))
-        return flagged.with_columns(
+        invalid = rows.filter(shape | unknown).with_columns(
             pl.when(shape)
             .then(pl.lit("not in ICD-10-CM's format (a letter, two characters, then up to four more after the "
                          "dot, e.g. M62.81)"))
-            .otherwise(pl.format("not a code in {} (the release for the date of service {})",
+            .when(pl.col("dx_covers_date"))
+            .then(pl.format("not a code in {} (the release for the date of service {})", pl.col("dx_release"),
+                            pl.col("date")))
+            .otherwise(pl.format("not a code in {} (the nearest loaded release; none covers the date of service {})",
                                  pl.col("dx_release"), pl.col("date")))
             .alias("problem"),
-            pl.when(~shape & ~pl.col("dx_covers_date")).then(pl.lit(Severity.WARNING.value))
-            .otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
-            pl.when(~shape & ~pl.col("dx_covers_date")).then(_NOT_COVERED_MESSAGE)
-            .otherwise(pl.lit(None, dtype=pl.String)).alias("message"),
-            pl.when(~shape & ~pl.col("dx_covers_date"))
-            .then(pl.lit("Import the ICD-10-CM order file for the date's fiscal year (cleanclaim data import) and "
-                         "check again; until then, confirm the code in the CMS release for that date."))
-            .otherwise(pl.lit(None, dtype=pl.String)).alias("fix"),
             pl.col("first_line").alias("line"),
             pl.lit(None, dtype=pl.String).alias("code"),
-        ).select(*_KEYS, "where", "pointed_text", "problem", "diagnosis", "dx_release", "severity", "message",
-                 "fix")
+        ).select(*_KEYS, "where", "pointed_text", "problem", "diagnosis", "dx_release")
+        return pl.concat([release_gaps(rows), invalid], how="diagonal_relaxed")
 
 
 @register
@@ -144,8 +158,8 @@ class NonBillableDiagnosis(Rule):
     What it checks:
         Diagnoses that exist in the ICD-10-CM release for the date of service but need more characters to be valid
         on a claim (M62 needs e.g. M62.81; E11 needs e.g. E11.9). The finding names one billable code under the
-        header and how many there are. When no loaded release covers the date of service it is a warning naming the
-        release used.
+        header and how many there are. When no loaded release covers the date of service the nearest release
+        judges (``invalid-diagnosis`` warns once per encounter about that) and a header is still an error.
 
     Why it matters:
         Only codes carried to the highest number of characters available are valid for HIPAA transactions; a header
@@ -181,14 +195,9 @@ class NonBillableDiagnosis(Rule):
         return flagged.with_columns(
             pl.Series("children", children, dtype=pl.Int64),
             pl.col("diagnosis").alias("display"),
-            pl.when(~pl.col("dx_covers_date")).then(pl.lit(Severity.WARNING.value))
-            .otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
-            pl.when(~pl.col("dx_covers_date")).then(_NOT_COVERED_MESSAGE)
-            .otherwise(pl.lit(None, dtype=pl.String)).alias("message"),
             pl.col("first_line").alias("line"),
             pl.lit(None, dtype=pl.String).alias("code"),
-        ).select(*_KEYS, "where", "pointed_text", "dx_release", "children", "dx_example_child", "display",
-                 "severity", "message")
+        ).select(*_KEYS, "where", "pointed_text", "dx_release", "children", "dx_example_child", "display")
 
 
 @register

@@ -38,6 +38,45 @@ def unconfirmed_billers() -> pl.DataFrame:
     }).with_columns(pl.col("discipline").str.to_lowercase().alias("discipline_key"))
 
 
+@cache
+def biller_periods() -> pl.DataFrame:
+    """One row per code family, discipline and payer program with the dates between which the discipline may bill
+    it (data file ``rules/data/biller_periods.csv``; ``valid_to`` null while still in force)."""
+    text = resources.files("cleanclaim.rules").joinpath("data", "biller_periods.csv").read_bytes()
+    return (
+        pl.read_csv(text, comment_prefix="#", schema={
+            "families": pl.String, "discipline": pl.String, "program": pl.String, "valid_from": pl.Date,
+            "valid_to": pl.Date, "source": pl.String,
+        })
+        .with_columns(pl.col("families").str.split(";").alias("family"),
+                      pl.col("discipline").str.to_lowercase().alias("discipline_key"))
+        .explode("family")
+        .with_columns(pl.col("family").str.strip_chars())
+        .drop("families")
+    )
+
+
+@cache
+def biller_sources() -> pl.DataFrame:
+    """Per code-family prefix, the public source on who may bill the family (data file
+    ``rules/data/biller_sources.csv``)."""
+    text = resources.files("cleanclaim.rules").joinpath("data", "biller_sources.csv").read_bytes()
+    return pl.read_csv(text, comment_prefix="#", schema={"family_prefix": pl.String, "reference": pl.String})
+
+
+def with_biller_source(lines: pl.DataFrame) -> pl.DataFrame:
+    """``lines`` with ``biller_source``: the source on who may bill the line's code family, else the code book's
+    source for the code."""
+    matched = (
+        lines.select("encounter_id", "line", "family").join(biller_sources(), how="cross")
+        .filter(pl.col("family").str.starts_with(pl.col("family_prefix")))
+        .group_by("encounter_id", "line").agg(pl.col("reference").first().alias("family_source"))
+    )
+    return (lines.join(matched, on=["encounter_id", "line"], how="left")
+            .with_columns(pl.coalesce("family_source", "code_reference").alias("biller_source"))
+            .drop("family_source"))
+
+
 def _discipline_name(column: str) -> pl.Expr:
     return pl.col(column).replace_strict(_DISCIPLINE_NAMES, default=pl.col(column), return_dtype=pl.String)
 
@@ -49,16 +88,35 @@ def _names(keys: pl.Expr) -> pl.Expr:
     ).list.join(", ")
 
 
+def _period_text() -> pl.Expr:
+    """"from 2024-01-01" or "from 2024-01-01 to 2025-12-31": when the discipline may bill the code."""
+    return (pl.when(pl.col("period_to").is_null()).then(pl.format("from {}", pl.col("period_from")))
+            .otherwise(pl.format("from {} to {}", pl.col("period_from"), pl.col("period_to"))))
+
+
+def _references(*columns: str) -> pl.Expr:
+    """The non-empty sources among ``columns``, each once, in order: the sources for this code and discipline."""
+    return pl.concat_list([pl.col(c) for c in columns]).list.drop_nulls().list.unique(maintain_order=True)
+
+
+_PROGRAM_NAMES = {"medicare": "Medicare", "medicaid": "Medicaid", "commercial": "this payer", "other": "this payer"}
+_FALLBACK_REFERENCE = "The payer's provider enrollment and coverage policy for the code"
+
+
 @register
 class ProviderNotEligible(Rule):
-    """A code billed by a discipline that may not bill it.
+    """A code billed by a discipline that may not bill it, or not on that date of service.
 
     What it checks:
         The rendering provider's discipline against the code book's ``billers`` for the line's code on its date of
         service: a health coach billing 96158 (HBAI) or 99407 (tobacco counseling), a registered dietitian billing
-        97110 (therapeutic exercise), a therapist billing an E/M visit. Pairs the domain facts mark UNCONFIRMED
-        (marriage and family therapists or mental health counselors billing HBAI; social workers, MFTs and MHCs
-        billing community health integration) are warnings, whatever the code book lists.
+        97110 (therapeutic exercise), a therapist billing an E/M visit. Some billing rights start (or end) on a date
+        (``rules/data/biller_periods.csv``): clinical social workers may bill HBAI 96156-96171 under Medicare only
+        from 2024-01-01, so a social worker's 96158 on 2023-06-01 is reported. Pairs the domain facts mark
+        UNCONFIRMED (marriage and family therapists or mental health counselors billing HBAI; social workers, MFTs
+        and MHCs billing community health integration) are warnings, whatever the code book lists. A provider whose
+        discipline is not stated (``other``, e.g. an 837P without a rendering taxonomy) gets one note per encounter
+        that eligibility was not checked, not a finding per line.
 
     Why it matters:
         A service billed under a provider type the payer does not recognise for the code is denied (CARC 185, or
@@ -74,8 +132,9 @@ class ProviderNotEligible(Rule):
         lines: [{code: "0592T", units: 1, minutes: 30, dx_pointers: [1]}]   # where the payer covers coaching
 
     References:
-        cleanclaim code book (billers); APA Services HBAI guide 2020 and NASW CY2024 PFS highlights (HBAI billers);
-        NGS Medicare tobacco counseling (billers).
+        Per finding, the sources for the code's family: e.g. APA Services HBAI guide 2020 and NASW CY2024 PFS
+        highlights (HBAI billers), NGS Medicare tobacco counseling, Noridian and AAFP community health integration,
+        CMS Pub 100-04 Ch.5 s20.2 (therapy); NBCC and RHIhub for the unconfirmed pairs.
     """
 
     id = "CC701"
@@ -84,13 +143,13 @@ class ProviderNotEligible(Rule):
     severity = Severity.ERROR
     message = "{code} ({summary}) is billed by a {discipline_name}, who {eligibility_text}"
     fix = "{remedy}"
-    references = ("cleanclaim code book (billers)", "APA Services: HBAI codes 2020; NASW: CY2024 PFS highlights",
-                  "NGS Medicare: counseling to prevent tobacco use")
+    references = (_FALLBACK_REFERENCE,)
 
     def check(self, tables: Tables) -> pl.DataFrame:
+        programs = tables.payer_frame().select("payer", pl.col("payer_program").alias("program"))
         lines = (
-            lines_with_codes(tables)
-            .filter(pl.col("billers").list.len() > 0)
+            with_biller_source(lines_with_codes(tables).filter(pl.col("billers").list.len() > 0))
+            .join(programs, on="payer", how="left")
             .with_columns(
                 pl.col("provider_discipline").str.to_lowercase().alias("discipline_key"),
                 pl.col("billers").list.eval(pl.element().str.to_lowercase()).alias("biller_keys"),
@@ -100,6 +159,12 @@ class ProviderNotEligible(Rule):
                  | pl.col("biller_keys").list.contains(pl.col("discipline_key"))).alias("listed"),
             )
         )
+        unstated = pl.col("discipline_key") == Discipline.OTHER.value
+        return pl.concat([self._judged(lines.filter(~unstated)), self._unstated(lines.filter(unstated))],
+                         how="diagonal_relaxed")
+
+    @staticmethod
+    def _judged(lines: pl.DataFrame) -> pl.DataFrame:
         family_pairs = (
             lines.select(*_KEYS, "family", pl.col("discipline_key").alias("line_discipline"))
             .join(unconfirmed_billers(), how="cross")
@@ -111,24 +176,46 @@ class ProviderNotEligible(Rule):
             pl.col("reference").filter(mine).first().alias("unconfirmed_reference"),
             pl.col("discipline_key").unique().alias("unconfirmed_keys"),
         )
-        judged = lines.join(unconfirmed, on=_KEYS, how="left").filter(
-            ~pl.col("listed") | pl.col("unconfirmed_reason").is_not_null())
-        coach = pl.col("discipline_key") == Discipline.COACH.value
+        periods = biller_periods().select(
+            "family", "discipline_key", "program", pl.col("valid_from").alias("period_from"),
+            pl.col("valid_to").alias("period_to"), pl.col("source").alias("period_source"))
+        within = (pl.col("date") >= pl.col("period_from")) & (
+            pl.col("period_to").is_null() | (pl.col("date") <= pl.col("period_to")))
+        dated = (
+            lines.select(*_KEYS, "date", "family", "discipline_key", "program")
+            .join(periods, on=["family", "discipline_key", "program"], how="inner")
+            .with_columns(within.alias("within"))
+            .sort("within", descending=True)
+            .group_by(_KEYS).first()  # a line inside any of its periods is eligible
+            .select(*_KEYS, "period_from", "period_to", "period_source",
+                    (~pl.col("within")).alias("outside_period"))
+        )
         is_unconfirmed = pl.col("unconfirmed_reason").is_not_null()
+        outside = pl.col("outside_period").fill_null(False)
+        judged = (
+            lines.join(unconfirmed, on=_KEYS, how="left").join(dated, on=_KEYS, how="left")
+            .filter(~pl.col("listed") | is_unconfirmed | outside)
+        )
+        coach = pl.col("discipline_key") == Discipline.COACH.value
+        program_name = pl.col("program").replace_strict(_PROGRAM_NAMES, default="this payer", return_dtype=pl.String)
         return judged.with_columns(
             _discipline_name("discipline_key").alias("discipline_name"),
             _names(pl.col("biller_keys")).alias("billers_text"),
-            _names(pl.col("biller_keys").list.set_difference(pl.col("unconfirmed_keys").fill_null([])))
+            _names(pl.col("biller_keys").list.set_difference(
+                pl.concat_list(pl.col("unconfirmed_keys").fill_null([]), pl.col("discipline_key"))))
             .alias("confirmed_text"),
         ).with_columns(
-            pl.when(is_unconfirmed)
-            .then(pl.format("may or may not bill it (unconfirmed): {} ({})", pl.col("unconfirmed_reason"),
-                            pl.col("unconfirmed_reference")))
-            .when(pl.col("discipline_key") == Discipline.OTHER.value)
-            .then(pl.format("cannot be checked against the code's billers ({})", pl.col("billers_text")))
+            pl.when(outside & pl.col("listed"))
+            .then(pl.format("may bill it under {} only for dates of service {}, not on {}", program_name,
+                            _period_text(), pl.col("date")))
+            .when(is_unconfirmed)
+            .then(pl.format("may or may not bill it (unconfirmed): {}", pl.col("unconfirmed_reason")))
             .otherwise(pl.format("is not among those who may bill it ({})", pl.col("billers_text")))
             .alias("eligibility_text"),
-            pl.when(is_unconfirmed)
+            pl.when(outside & pl.col("listed"))
+            .then(pl.format("Check the date of service; a service on {} must be furnished and billed by a provider "
+                            "who could bill {} then ({}).", pl.col("date"), pl.col("code"), pl.col("confirmed_text")))
+            .when(is_unconfirmed)
             .then(pl.format("Confirm with the payer that a {} may bill {} (keep the policy with the claim), or have "
                             "it furnished and billed by a provider whose eligibility is confirmed ({}).",
                             pl.col("discipline_name"), pl.col("code"), pl.col("confirmed_text")))
@@ -141,9 +228,27 @@ class ProviderNotEligible(Rule):
                                  "describes what a {} does.", pl.col("code"), pl.col("billers_text"),
                                  pl.col("discipline_name")))
             .alias("remedy"),
-            pl.when(is_unconfirmed | (pl.col("discipline_key") == Discipline.OTHER.value))
+            pl.when(is_unconfirmed & ~(outside & pl.col("listed")))
             .then(pl.lit(Severity.WARNING.value)).otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
-        ).select(*_KEYS, "summary", "discipline_name", "eligibility_text", "remedy", "severity")
+            _references("biller_source", "period_source", "unconfirmed_reference").alias("references"),
+        ).select(*_KEYS, "summary", "discipline_name", "eligibility_text", "remedy", "severity", "references")
+
+    @staticmethod
+    def _unstated(lines: pl.DataFrame) -> pl.DataFrame:
+        """One note per encounter whose provider's discipline is not stated, for the codes not everyone may bill."""
+        restricted = lines.filter(~pl.col("biller_keys").list.contains("*"))
+        return (
+            restricted.group_by("encounter_id", maintain_order=True)
+            .agg(pl.col("code").unique(maintain_order=True).str.join(", ").alias("codes"))
+            .select(
+                "encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"), pl.lit(None, dtype=pl.String).alias("code"),
+                pl.format("Discipline not stated: eligibility not checked for {} (the rendering provider's discipline "
+                          "is 'other')", pl.col("codes")).alias("message"),
+                pl.lit("Record the rendering provider's discipline (provider.discipline, or the taxonomy code on the "
+                       "837P's rendering provider) so who may bill each code can be checked.").alias("fix"),
+                pl.lit(Severity.INFO.value).alias("severity"),
+            )
+        )
 
 
 @register
@@ -179,7 +284,7 @@ class CodeNotCovered(Rule):
     message = "{payer_name} does not cover {code}: {reason} ({reference})"
     fix = ("Check the patient's {payer_name} coverage for {code}; if it is not covered, tell the patient in advance "
            "(ABN for Medicare) before billing them, or do not bill the payer for it.")
-    references = ("payer profile: not_covered", "CMS Pub 100-04 Ch.30 (ABN)")
+    references = ("The payer's coverage policy for the code", "CMS Pub 100-04 Ch.30 (ABN)")
 
     def check(self, tables: Tables) -> pl.DataFrame:
         entries = pl.DataFrame(
@@ -189,5 +294,8 @@ class CodeNotCovered(Rule):
             schema={"payer": pl.String, "payer_name": pl.String, "code": pl.String, "reason": pl.String,
                     "reference": pl.String, "severity": pl.String},
         ).unique(["payer", "code"], keep="first", maintain_order=True)
+        # Each entry's own source is cited for its lines; an entry without one falls back to the rule's references.
+        cited = pl.when(pl.col("reference") != "payer profile").then(
+            pl.concat_list(pl.col("reference"), pl.lit("CMS Pub 100-04 Ch.30 (ABN)")))
         return tables.lines.join(entries, on=["payer", "code"], how="inner").select(
-            *_KEYS, "payer_name", "reason", "reference", "severity")
+            *_KEYS, "payer_name", "reason", "reference", "severity", cited.alias("references"))

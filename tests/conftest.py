@@ -1,0 +1,16 @@
+"""Every test runs against the bundled data only: imported CMS files or payer profiles in the developer's own data
+directory must not change what a test sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path_factory.mktemp("cleanclaim-data")
+    monkeypatch.setenv("CLEANCLAIM_DATA_DIR", str(folder))
+    monkeypatch.delenv("CLEANCLAIM_PAYERS_DIR", raising=False)
+    return folder
