@@ -31,6 +31,7 @@ from fhir.resources.R4B.claim import Claim
 from cleanclaim.codebook import CodeKind, kind_from_format
 from cleanclaim.diagnoses import format_diagnosis
 from cleanclaim.errors import InputError
+from cleanclaim.formats.claim_requirements import claim_line_gaps
 from cleanclaim.model import Address, ClaimLine, Encounter, Provider
 
 __all__ = [
@@ -90,26 +91,9 @@ def missing_fields(encounter: Encounter) -> list[str]:
              if getattr(patient, name) is None]
     gaps += [name for name in ("billing_provider", "subscriber", "payer_id", "claim_id")
              if getattr(encounter, name) is None]
-    if not encounter.diagnoses:
-        gaps.append("diagnoses")
-    if not encounter.lines:
-        gaps.append("lines")
-    for number, line in enumerate(encounter.lines, start=1):
-        gaps += _line_gaps(number, line, len(encounter.diagnoses))
-    return gaps
-
-
-def _line_gaps(number: int, line: ClaimLine, diagnosis_count: int) -> list[str]:
-    gaps: list[str] = []
-    if procedure_system(line.code) is None:
-        gaps.append(f"lines[{number}].code ({line.code!r} is neither a CPT nor a HCPCS Level II code)")
-    if line.charge is None:
-        gaps.append(f"lines[{number}].charge")
-    if not line.dx_pointers:
-        gaps.append(f"lines[{number}].dx_pointers")
-    bad = [p for p in line.dx_pointers if not 1 <= p <= diagnosis_count]
-    if bad:
-        gaps.append(f"lines[{number}].dx_pointers ({', '.join(map(str, bad))} outside 1..{diagnosis_count})")
+    gaps += claim_line_gaps(encounter, max_pointers=None)
+    gaps += [f"lines[{number}].code ({line.code!r} is neither a CPT nor a HCPCS Level II code)"
+             for number, line in enumerate(encounter.lines, start=1) if procedure_system(line.code) is None]
     return gaps
 
 

@@ -25,7 +25,6 @@ __all__ = [
     "line_date",
     "money_text",
     "new_canvas",
-    "paper_line_gaps",
     "pointer_letters",
     "require",
     "units_text",
@@ -58,29 +57,6 @@ def units_text(units: Decimal) -> str:
 
 def line_date(line: ClaimLine, encounter: Encounter) -> dt.date:
     return line.date or encounter.date
-
-
-def paper_line_gaps(encounter: Encounter, *, max_pointers: int | None) -> list[str]:
-    """Gaps in the billed lines: charges, diagnosis pointers (that must point at a diagnosis A-L)."""
-    gaps: list[str] = []
-    if not encounter.diagnoses:
-        gaps.append("diagnoses")
-    if len(encounter.diagnoses) > len(DIAGNOSIS_LETTERS):
-        gaps.append(f"diagnoses ({len(encounter.diagnoses)} given, a claim holds at most 12, A-L)")
-    if not encounter.lines:
-        gaps.append("lines")
-    usable = min(len(encounter.diagnoses), len(DIAGNOSIS_LETTERS))
-    for number, line in enumerate(encounter.lines, start=1):
-        if line.charge is None:
-            gaps.append(f"lines[{number}].charge")
-        if not line.dx_pointers:
-            gaps.append(f"lines[{number}].dx_pointers")
-        outside = [p for p in line.dx_pointers if not 1 <= p <= usable]
-        if outside:
-            gaps.append(f"lines[{number}].dx_pointers ({', '.join(map(str, outside))} outside 1..{usable})")
-        if max_pointers is not None and len(line.dx_pointers) > max_pointers:
-            gaps.append(f"lines[{number}].dx_pointers ({len(line.dx_pointers)} given, the form holds {max_pointers})")
-    return gaps
 
 
 def require(encounter: Encounter, document: str, checks: Iterable[Callable[[Encounter], list[str]]]) -> None:

@@ -29,12 +29,12 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from cleanclaim.diagnoses import normalize_diagnosis
+from cleanclaim.formats.claim_requirements import claim_line_gaps
 from cleanclaim.formats.pdf import (
     Destination,
     line_date,
     money_text,
     new_canvas,
-    paper_line_gaps,
     pointer_letters,
     require,
     units_text,
@@ -254,7 +254,7 @@ def _gaps(encounter: Encounter) -> list[str]:
     if encounter.subscriber is not None and not _is_self(encounter):
         gaps += [f"subscriber.{name}" for name in ("last_name", "first_name")
                  if getattr(encounter.subscriber, name) is None]
-    gaps += paper_line_gaps(encounter, max_pointers=MAX_POINTERS)
+    gaps += claim_line_gaps(encounter, max_pointers=MAX_POINTERS)
     for number, line in enumerate(encounter.lines, start=1):
         if len(line.modifiers) > MAX_MODIFIERS:
             gaps.append(f"lines[{number}].modifiers ({len(line.modifiers)} given, item 24D holds {MAX_MODIFIERS})")

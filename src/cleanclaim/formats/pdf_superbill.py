@@ -24,12 +24,12 @@ from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, T
 from cleanclaim.codebook import codebook
 from cleanclaim.diagnoses import format_diagnosis, lookup_diagnosis
 from cleanclaim.errors import DataError
+from cleanclaim.formats.claim_requirements import claim_line_gaps
 from cleanclaim.formats.pdf import (
     Destination,
     diagnosis_letter,
     line_date,
     money_text,
-    paper_line_gaps,
     pointer_letters,
     require,
     units_text,
@@ -82,7 +82,7 @@ def _gaps(encounter: Encounter) -> list[str]:
     gaps = ["billing_provider"] if encounter.billing_provider is None else []
     gaps += [f"patient.{name}" for name in ("last_name", "first_name", "birth_date")
              if getattr(encounter.patient, name) is None]
-    return gaps + paper_line_gaps(encounter, max_pointers=None)
+    return gaps + claim_line_gaps(encounter, max_pointers=None)
 
 
 def _p(text: str, style: ParagraphStyle = _CELL) -> Paragraph:
