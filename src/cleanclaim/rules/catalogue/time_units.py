@@ -12,16 +12,17 @@ _KEYS = ["encounter_id", "line", "code"]
 
 
 def _family_minutes(tables: Tables) -> pl.DataFrame:
-    """Lines with their code-book entry and the minutes documented for their code family in the encounter (a base
-    code and its add-on share one pool of minutes; other codes count their own)."""
+    """Lines with their code-book entry and the minutes documented for their code family in the encounter on the
+    line's date of service (a base code and its add-on share one pool of minutes; other codes count their own; a
+    claim with several dates of service has one pool per date)."""
     lines = lines_with_codes(tables).with_columns(
         pl.coalesce(pl.col("base_code"), pl.col("code")).alias("time_group")
     )
-    pooled = lines.group_by("encounter_id", "time_group").agg(
+    pooled = lines.group_by("encounter_id", "date", "time_group").agg(
         pl.col("minutes").sum().alias("group_minutes"),
         pl.col("minutes").is_not_null().any().alias("group_has_minutes"),
     )
-    return lines.join(pooled, on=["encounter_id", "time_group"], how="left")
+    return lines.join(pooled, on=["encounter_id", "date", "time_group"], how="left")
 
 
 @register

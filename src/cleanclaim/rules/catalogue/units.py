@@ -256,7 +256,7 @@ def _other_time_rules(tables: Tables) -> tuple[pl.DataFrame, pl.DataFrame]:
     Lines under the code's minimum time are skipped: the below-minimum-time rule reports them.
     """
     lines = _family_minutes(tables).filter(pl.col("group_has_minutes"))
-    per_code = lines.group_by("encounter_id", "code").agg(
+    per_code = lines.group_by("encounter_id", "date", "code").agg(
         pl.col("units").sum().alias("billed"),
         _whole(pl.col("units")).all().alias("whole"),
         pl.col("line").alias("line_list"),
@@ -284,12 +284,12 @@ def _other_time_rules(tables: Tables) -> tuple[pl.DataFrame, pl.DataFrame]:
     addon_codes = tables.codes.filter(pl.col("time_rule") == "addon").select(
         pl.col("code").alias("addon_code"), pl.col("unit_minutes").alias("addon_unit_minutes")
     ).unique("addon_code")
-    addon_billed = per_code.select("encounter_id", pl.col("code").alias("addon_code"),
+    addon_billed = per_code.select("encounter_id", "date", pl.col("code").alias("addon_code"),
                                    pl.col("billed").alias("addon_billed"), pl.col("line_list").alias("addon_lines"))
     family = (
         per_code.filter((pl.col("time_rule") == "base") & (pl.col("minutes") >= pl.col("min_minutes")))
         .join(addon_codes, on="addon_code", how="inner")
-        .join(addon_billed, on=["encounter_id", "addon_code"], how="left")
+        .join(addon_billed, on=["encounter_id", "date", "addon_code"], how="left")
         .with_columns(
             pl.col("addon_billed").fill_null(0),
             per_code_units((pl.col("minutes") - pl.col("typical_minutes")).clip(lower_bound=0),
