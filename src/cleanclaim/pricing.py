@@ -36,6 +36,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,7 @@ import polars as pl
 from cleanclaim.codebook import codebook
 from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.model import ClaimLine, Encounter, HistoryLine
+from cleanclaim.paths import data_dir
 from cleanclaim.refdata import (
     conversion_factor_entry,
     cost_sharing_waived,
@@ -52,6 +54,8 @@ from cleanclaim.refdata import (
     place_of_service_setting,
     rvus,
 )
+from cleanclaim.refdata.cms_files import RefTable
+from cleanclaim.refdata.imported import import_signature
 
 __all__ = [
     "ChargeMaster",
@@ -303,16 +307,30 @@ def _gf(value: Decimal) -> str:
     return f"{value:.3f}"
 
 
-def _rvu_row(frame: pl.DataFrame, code: str, modifiers: Sequence[str]) -> dict[str, Any] | None:
-    rows = frame.filter(pl.col("code") == code)
-    if rows.is_empty():
-        return None
+RvuIndex = dict[tuple[str, str], dict[str, Any]]
+
+
+def _rvu_index(frame: pl.DataFrame) -> RvuIndex:
+    """The year's relative values keyed by (code, modifier), built once per pricing call: a line looks its row up in a
+    dictionary instead of filtering the table (the first row wins, as the table has one row per code and modifier)."""
+    index: RvuIndex = {}
+    for row in frame.iter_rows(named=True):
+        index.setdefault((row["code"], row["modifier"]), row)
+    return index
+
+
+@lru_cache(maxsize=8)
+def _year_index(year: int, data_folder: str, signature: tuple[tuple[str, int, int], ...]) -> RvuIndex:
+    # Keyed by what is imported, so a new import is seen at once; pricing many claims reuses one index per year.
+    return _rvu_index(rvus(year))
+
+
+def _rvu_row(index: RvuIndex, code: str, modifiers: Sequence[str]) -> dict[str, Any] | None:
     for modifier in modifiers:
-        match = rows.filter(pl.col("modifier") == modifier)
-        if match.height:
-            return match.row(0, named=True)
-    base = rows.filter(pl.col("modifier") == "")
-    return base.row(0, named=True) if base.height else None
+        match = index.get((code, modifier))
+        if match is not None:
+            return match
+    return index.get((code, ""))
 
 
 def _collect(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLine], date_of_service: dt.date | None,
@@ -336,13 +354,14 @@ def _collect(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[Clai
             for enc in encounters for number, line in enumerate(enc.lines, start=1)]
 
 
-def _classify(item: _Work, frames: dict[int, pl.DataFrame]) -> None:
+def _classify(item: _Work, frames: dict[int, RvuIndex]) -> None:
     line, year = item.line, item.date_of_service.year
     if line.units != line.units.to_integral_value():
         item.status, item.reason = LineStatus.UNPRICED, f"fractional units ({line.units}) cannot be priced"
         return
-    frame = frames.setdefault(year, rvus(year))
-    row = _rvu_row(frame, line.code, line.modifiers)
+    if year not in frames:
+        frames[year] = _year_index(year, str(data_dir()), import_signature(RefTable.RVU))
+    row = _rvu_row(frames[year], line.code, line.modifiers)
     if row is None:
         item.status = LineStatus.UNPRICED
         item.reason = (f"no CY{year} relative values on file for {line.code}: not estimated (import the CMS "
@@ -448,7 +467,7 @@ def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLi
     if isinstance(charge_master, str | Path):
         charge_master = load_charge_master(Path(charge_master))
     items = _collect(encounter_or_lines, date_of_service, place_of_service)
-    frames: dict[int, pl.DataFrame] = {}
+    frames: dict[int, RvuIndex] = {}
     for item in items:
         _classify(item, frames)
     order_notes = _apply_mppr(items)

@@ -105,14 +105,15 @@ def stored_tables() -> list[StoredTable]:
     return found
 
 
-def _signature(kind: RefTable) -> tuple[tuple[str, int, int], ...]:
+def import_signature(kind: RefTable) -> tuple[tuple[str, int, int], ...]:
+    """What is imported for a table (paths, modification times, sizes): a cache key that changes with any import."""
     return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
                  for p in sorted((_root() / kind.value).glob("*/*.parquet")))
 
 
 def imported_frame(kind: RefTable, date_of_service: dt.date) -> pl.DataFrame | None:
     """The imported rows of the periods that cover the date, or None when no import covers it."""
-    frame = _load(kind, _signature(kind))
+    frame = _load(kind, import_signature(kind))
     if frame is None:
         return None
     covering = [p for p in frame["period"].unique().to_list() if _covers(p, date_of_service)]
