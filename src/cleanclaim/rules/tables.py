@@ -10,13 +10,15 @@ import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
 from cleanclaim.codebook import CodeBook, codebook
 from cleanclaim.model import Encounter
 from cleanclaim.payers import PayerProfile
+
+T = TypeVar("T")
 
 __all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "Tables", "codes_frame", "lines_with_codes",
            "tables_from_encounters"]
@@ -103,18 +105,19 @@ class Tables:
     carried: frozenset[str] | None = None
     """Encounter columns the input actually carries (None: all of them). A claim-line CSV has no billing provider
     or subscriber columns, so rules about claim-file completeness must not read their nulls as "missing"."""
-    _memo: dict[str, pl.DataFrame] = field(default_factory=dict, repr=False)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def codes(self) -> pl.DataFrame:
         return codes_frame(self.book)
 
-    def memo(self, key: str, build: Callable[[Tables], pl.DataFrame]) -> pl.DataFrame:
+    def memo(self, key: str, build: Callable[[Tables], T]) -> T:
         """A derived table computed once per check run and shared by every rule that needs it (the tables do not
         change while rules run)."""
         if key not in self._memo:
             self._memo[key] = build(self)
-        return self._memo[key]
+        value: T = self._memo[key]
+        return value
 
     def payer_frame(self) -> pl.DataFrame:
         """One row per payer profile with every scalar setting (and the references messages quote); list settings

@@ -61,8 +61,10 @@ def encounter_diagnoses(tables: Tables) -> pl.DataFrame:
 
 
 def classified_diagnoses(tables: Tables) -> pl.DataFrame:
-    """Claim diagnoses with their ICD-10-CM status in the release for their date of service."""
-    return classify_diagnoses(encounter_diagnoses(tables), code="diagnosis", date="date")
+    """Claim diagnoses with their ICD-10-CM status in the release for their date of service (computed once per run:
+    both diagnosis-validity rules read it)."""
+    return tables.memo("classified_diagnoses",
+                       lambda t: classify_diagnoses(encounter_diagnoses(t), code="diagnosis", date="date"))
 
 
 def _fiscal_year(date: pl.Expr) -> pl.Expr:

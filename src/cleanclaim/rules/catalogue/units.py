@@ -398,7 +398,7 @@ class UnitsExceedTime(Rule):
     references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        return _checks(tables)[0]
+        return tables.memo("units_checks", _checks)[0]
 
 
 @register
@@ -436,7 +436,7 @@ class UnitsBelowTime(Rule):
     references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        return _checks(tables)[1]
+        return tables.memo("units_checks", _checks)[1]
 
 
 _DISTINCT_MODIFIERS = ["59", "XE", "XP", "XS", "XU", "76", "77"]
