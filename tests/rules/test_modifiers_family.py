@@ -162,7 +162,9 @@ def test_kx_history_without_allowed_prices_each_patient_day_once(monkeypatch: py
         return real_price(lines, *args, **kwargs)
 
     monkeypatch.setattr("cleanclaim.pricing.price", recording_price)
-    history = [*_visits(3, units=1), {"date": "2026-01-05", "code": "97112", "modifiers": ["GP"], "units": 1}]
+    history = [*_visits(3, units=1), {"date": "2026-01-05", "code": "97112", "modifiers": ["GP"], "units": 1},
+               # near the threshold, so the upper bound cannot settle the patient without pricing
+               {"date": "2026-01-02", "code": "97110", "modifiers": ["GP"], "units": 1, "allowed": 2440.00}]
     # two encounters of the same patient share the history: still one call per day
     first = _encounter(id="E1", date="2026-03-02", history=history,
                        lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
@@ -196,3 +198,17 @@ def test_kx_earlier_batch_encounters_are_counted_per_payer() -> None:
     # the same visits billed to a commercial payer are not Medicare therapy dollars
     commercial = [e.model_copy(update={"payer": "commercial"}) for e in (early, early_2)]
     assert _run("missing-kx", *commercial, claim) == []
+
+
+def test_kx_settles_patients_far_under_the_threshold_without_pricing(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def recording_price(lines: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(lines))
+        raise AssertionError("a patient far under the threshold must not be priced")
+
+    monkeypatch.setattr("cleanclaim.pricing.price", recording_price)
+    # 3 visits of 97110 x1 with no allowed amounts: at most ~$30 each, nowhere near $2,480
+    encounter = _encounter(history=_visits(3, units=1), lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
+    assert _run("missing-kx", encounter) == []
+    assert calls == []

@@ -8,6 +8,7 @@ threshold; 33 not for Medicare).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable
 from decimal import Decimal
@@ -849,6 +850,52 @@ def _valued_history(tables: Tables, patients: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("allowed").is_null()).then(pl.col("estimate")).alias("estimate"))
 
 
+def _upper_bound_rates(years: list[int]) -> pl.DataFrame:
+    """Per code and year, the most a unit can be allowed nationally: full (unreduced) PE, the larger of facility
+    and non-facility PE, and the year's larger conversion factor. It bounds the pricer's result from above, so a
+    patient whose bounded total stays under the threshold needs no line-by-line pricing."""
+    from cleanclaim.refdata import conversion_factor, rvus
+
+    frames = []
+    for year in years:
+        factors = [f for f in (conversion_factor(dt.date(year, 7, 1), qp) for qp in (False, True)) if f is not None]
+        if not factors:
+            continue
+        frames.append(rvus(year).group_by("code").agg(
+            (pl.col("work_rvu").fill_null(0) + pl.max_horizontal(pl.col("nf_pe_rvu").fill_null(0),
+                                                               pl.col("f_pe_rvu").fill_null(0))
+             + pl.col("mp_rvu").fill_null(0)).max().alias("unit_bound"),
+        ).with_columns((pl.col("unit_bound") * float(max(factors))).alias("unit_bound"),
+                       pl.lit(year, dtype=pl.Int32).alias("year")))
+    schema = {"code": pl.String, "unit_bound": pl.Float64, "year": pl.Int32}
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=schema)
+
+
+def _surely_under_threshold(batch: pl.DataFrame, tables: Tables) -> pl.DataFrame:
+    """(patient, payer, bucket, year) groups whose whole year of therapy, valued at the upper-bound rates (or at the
+    history's own ``allowed``), cannot reach the KX threshold: lines there without KX cannot be missing it."""
+    years = batch.get_column("year").unique().to_list()
+    rates = _upper_bound_rates(years)
+    claim_part = (
+        batch.join(rates, on=["code", "year"], how="left")
+        .select("patient_id", "payer", "bucket", "year", "threshold",
+                (pl.col("unit_bound").fill_null(0) * pl.col("units")).alias("bound"))
+    )
+    history = (
+        tables.history.join(batch.select("patient_id", "payer").unique(), on="patient_id", how="inner")
+        .with_columns(therapy_bucket().alias("bucket"), pl.col("date").dt.year().cast(pl.Int32).alias("year"))
+        .filter(pl.col("bucket").is_not_null())
+        .join(rates, on=["code", "year"], how="left")
+        .select("patient_id", "payer", "bucket", "year",
+                pl.coalesce("allowed", pl.col("unit_bound").fill_null(0) * pl.col("units")).alias("bound"))
+    )
+    totals = pl.concat([claim_part.drop("threshold"), history], how="vertical_relaxed").group_by(
+        "patient_id", "payer", "bucket", "year").agg(pl.col("bound").sum())
+    thresholds = claim_part.select("payer", "year", "threshold").unique()
+    return (totals.join(thresholds, on=["payer", "year"], how="inner")
+            .filter(pl.col("bound") <= pl.col("threshold")).select("patient_id", "payer", "bucket", "year"))
+
+
 def kx_position(tables: Tables) -> pl.DataFrame:
     """Therapy lines of payers with a KX threshold for their year, with the patient's amount that year before the
     claim, this claim's estimate for the same bucket and the total.
@@ -865,6 +912,14 @@ def kx_position(tables: Tables) -> pl.DataFrame:
         .join(_kx_thresholds(tables), on=["payer", "year"], how="inner")
         .with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
     )
+    if batch.is_empty():
+        return batch
+    # Patients far from the threshold are settled without pricing: only claims that carry KX (the early-KX
+    # warning needs their exact amounts) or could be over it go on to line-by-line estimates.
+    group = ["patient_id", "payer", "bucket", "year"]
+    with_kx = batch.filter(has("KX")).select(group).unique()
+    settled = _surely_under_threshold(batch, tables).join(with_kx, on=group, how="anti")
+    batch = batch.join(settled, on=group, how="anti")
     if batch.is_empty():
         return batch
     claims = batch.group_by("encounter_id").agg(
