@@ -120,9 +120,6 @@ class CodeEntry:
     def always_therapy(self) -> bool:
         return self.therapy == "always"
 
-    def may_be_billed_by(self, discipline: str) -> bool:
-        return "*" in self.billers or discipline.lower() in {b.lower() for b in self.billers}
-
     def minutes_text(self) -> str:
         """The time requirement in plain words, for explanations and `cleanclaim lookup`."""
         rule = self.time_rule
@@ -267,7 +264,8 @@ class CodeBook:
 
     def get(self, code: str, date_of_service: dt.date) -> CodeEntry | None:
         """The version in force on the date, or None."""
-        return self.lookup(code, date_of_service).entry if self.lookup(code, date_of_service).valid else None
+        found = self.lookup(code, date_of_service)
+        return found.entry if found.valid else None
 
     def family(self, name: str, date_of_service: dt.date) -> list[CodeEntry]:
         """The members of a family in force on the date, in code order."""

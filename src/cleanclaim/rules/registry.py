@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -159,10 +159,6 @@ def get_rule(slug_or_id: str) -> Rule:
         if rule.id == wanted.upper():
             return rule
     raise KeyError(wanted)
-
-
-def iter_rules() -> Iterator[Rule]:
-    yield from all_rules()
 
 
 def _load_catalogue() -> None:
