@@ -3,7 +3,7 @@
 The file is generated into a temporary directory (never committed) from the same seeded generator as the comparison,
 claims of 1, 3 and 10 lines in turn. The check runs in a child process so its peak resident memory is its own
 (``os.wait4`` reports the child's rusage), not the generator's. The per-rule table times each registered rule's
-``check(tables)`` and the conversion of its flagged rows into findings, the two things ``run_rules`` does per rule,
+``check(tables)`` and the conversion of its flagged rows into findings, the two things ``findings_table`` does per rule,
 over the same 1M-line tables and over single encounters, so whoever optimises knows which rule dominates.
 """
 
@@ -84,39 +84,44 @@ def check_file(path: Path) -> dict[str, Any]:
     start = time.perf_counter()
     result = scrub.check(path, as_of=AS_OF)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "summary": result.summary.to_dict(), "findings": len(result.findings),
+    return {"seconds": seconds, "summary": result.summary.to_dict(), "findings": result.table.height,
             "input_errors": len(result.errors), "peak_rss_mib": peak_rss_mib()}
 
 
 def captured_tables(source: Any) -> Any:
-    """The rule tables ``check(source)`` builds, taken at its call of ``run_rules`` (which is skipped), so the per-rule
-    timings see exactly what a real check sees, however ``check`` assembles them."""
+    """The rule tables ``check(source)`` builds, taken at its call of ``findings_table`` (which is skipped), so the
+    per-rule timings see exactly what a real check sees, however ``check`` assembles them."""
+    import polars as pl
+
     from cleanclaim import scrub
+    from cleanclaim.rules.engine import FINDING_SCHEMA
 
     captured: list[Any] = []
 
-    def capture(tables: Any, selection: Any = None) -> list[Any]:
+    def capture(tables: Any, selection: Any = None) -> pl.DataFrame:
         captured.append(tables)
-        return []
+        return pl.DataFrame(schema=FINDING_SCHEMA)
 
     namespace = vars(scrub)
-    original = namespace["run_rules"]
-    namespace["run_rules"] = capture
+    original = namespace["findings_table"]
+    namespace["findings_table"] = capture
     try:
         scrub.check(source, as_of=AS_OF)
     finally:
-        namespace["run_rules"] = original
+        namespace["findings_table"] = original
     if len(captured) != 1:
         raise SystemExit(f"batch: expected check() to run the rules once, it ran them {len(captured)} times")
     return captured[0]
 
 
 def rule_timings(make_tables: Callable[[], Any], repeats: int) -> list[dict[str, Any]]:
-    """Per rule: median seconds of ``check(tables)`` and of turning its rows into findings, and rows flagged.
+    """Per rule: median seconds of ``check(tables)`` collected on its own (the engine collects all rules in one call,
+    so these add up to more than a real run) and of turning its rows into the findings table, and rows flagged.
     Each repeat runs every rule in engine order on fresh tables, so a shared derived table (``Tables.memo``) is
     charged to the first rule that builds it, as in a real run."""
-    from cleanclaim.rules.engine import findings_from_rows
+    from cleanclaim.rules.engine import finding_frame
     from cleanclaim.rules.registry import all_rules
+    from cleanclaim.rules.tables import collect
 
     rules = all_rules()
     checks: dict[str, list[float]] = {r.id: [] for r in rules}
@@ -128,9 +133,9 @@ def rule_timings(make_tables: Callable[[], Any], repeats: int) -> list[dict[str,
         for rule in rules:
             peak = peak_rss_mib()
             start = time.perf_counter()
-            rows = rule.check(tables)
+            rows = rule.rows(tables)
             middle = time.perf_counter()
-            findings = findings_from_rows(rule, rows) if rows.height else []
+            findings = collect(finding_frame(rule, rows)) if rows.height else None
             checks[rule.id].append(middle - start)
             converts[rule.id].append(time.perf_counter() - middle)
             flagged[rule.id] = rows.height

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
 from cleanclaim.payers import PayerProfile, load_profile
-from cleanclaim.rules.engine import RuleSelection, run_rules
+from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection, findings_from_table, findings_table, run_rules
 from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
 
 __all__ = ["CheckResult", "CodeResult", "Summary", "billable_encounters", "check", "code"]
@@ -53,9 +54,10 @@ class Summary:
         return data
 
 
-def _summary(findings: list[Finding], encounters: int, lines: int, rows_read: int | None = None,
+def _summary(findings: pl.DataFrame, encounters: int, lines: int, rows_read: int | None = None,
              rows_rejected: int | None = None) -> Summary:
-    count = {s: sum(1 for f in findings if f.severity is s) for s in Severity}
+    severities = findings.get_column("severity")
+    count = {s: int((severities == s.value).sum()) for s in Severity}
     return Summary(encounters, lines, count[Severity.ERROR], count[Severity.WARNING], count[Severity.INFO],
                    rows_read, rows_rejected)
 
@@ -109,21 +111,28 @@ def _line_json(line: ClaimLine) -> dict[str, Any]:
 
 @dataclass
 class CheckResult:
-    findings: list[Finding]
+    table: pl.DataFrame
+    """The findings as one table (columns of the contract's finding object, ordered by encounter, line and rule id):
+    a batch audit's million findings stay columnar until something asks for objects."""
     summary: Summary
     errors: list[InputError] = field(default_factory=list)
     coded: list[CodedEncounter] = field(default_factory=list)
     """Encounters that had services but no billed lines: they were coded first, and these lines were checked."""
 
+    @cached_property
+    def findings(self) -> list[Finding]:
+        return findings_from_table(self.table)
+
     @property
     def exit_code(self) -> int:
         """0 no errors, 1 errors found, 2 some input could not be read (the rest was still checked)."""
-        return _exit_code(self.findings, self.errors)
+        if self.errors:
+            return 2
+        return 1 if self.summary.errors else 0
 
     def to_json(self) -> dict[str, Any]:
         """The `cleanclaim check --json` contract."""
-        data: dict[str, Any] = {"findings": [f.model_dump(mode="json") for f in self.findings],
-                                "summary": self.summary.to_dict()}
+        data: dict[str, Any] = {"findings": self.table.to_dicts(), "summary": self.summary.to_dict()}
         if self.errors:
             data["errors"] = [e.to_dict() for e in self.errors]
         return data
@@ -254,14 +263,26 @@ def check(
     coded, kept, errors = _code_all(read, profiles, only_without_lines=True)
     tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of,
                                     minutes_carried=read.minutes_carried)
-    findings = run_rules(tables, selection)
-    coded_ids = {c.id for c in coded}
-    merged = [f for f in findings if f.encounter not in coded_ids]
-    for item in coded:
-        merged.extend(_merge_findings(item, findings))
-    order = {e.id: i for i, e in enumerate(kept)}
-    merged.sort(key=lambda f: (order.get(f.encounter or "", len(order)), f.line or 0, f.id))
-    return CheckResult(merged, _summary(merged, len(kept), tables.lines.height), [*read.errors, *errors], coded)
+    table = findings_table(tables, selection)
+    if coded:
+        table = _with_coded(table, coded, [e.id for e in kept])
+    return CheckResult(table, _summary(table, len(kept), tables.lines.height), [*read.errors, *errors], coded)
+
+
+def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[str]) -> pl.DataFrame:
+    """The coder's findings take the place of the scrub's for the encounters it coded (see `_merge_findings`)."""
+    coded_ids = [c.id for c in coded]
+    checked = findings_from_table(table.filter(pl.col("encounter").is_in(coded_ids)))
+    merged = [f.model_dump(mode="json") for item in coded for f in _merge_findings(item, checked)]
+    position = {encounter: i for i, encounter in enumerate(order)}
+    return (
+        pl.concat([table.filter(~pl.col("encounter").is_in(coded_ids).fill_null(True)),
+                   pl.DataFrame(merged, schema=FINDING_SCHEMA)])
+        .with_columns(pl.col("encounter").replace_strict(position, default=len(order), return_dtype=pl.Int64)
+                      .alias("_order"))
+        .sort("_order", pl.col("line").fill_null(0), "id", maintain_order=True)
+        .drop("_order")
+    )
 
 
 def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: dt.date,
@@ -297,6 +318,6 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         carried=table.carried,
         minutes_carried=table.minutes_carried,
     )
-    findings = run_rules(tables, selection)
-    summary = _summary(findings, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)
-    return CheckResult(findings, summary, errors)
+    found = findings_table(tables, selection)
+    summary = _summary(found, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)
+    return CheckResult(found, summary, errors)

@@ -174,13 +174,13 @@ def _tables(**changes: pl.Expr) -> Tables:
 def test_duplicates_found_when_batch_modifiers_are_missing() -> None:
     # A Parquet batch may hold null instead of an empty modifier list; the duplicate must not slip through.
     tables = _tables(modifiers=pl.lit(None, dtype=pl.List(pl.String)))
-    rows = get_rule("duplicate-line").check(tables)
+    rows = get_rule("duplicate-line").rows(tables)
     assert rows["line"].to_list() == [2]
 
 
 def test_missing_pointer_found_when_batch_pointers_are_missing() -> None:
     tables = _tables(dx_pointers=pl.lit(None, dtype=pl.List(pl.Int64)))
-    rows = get_rule("missing-diagnosis").check(tables)
+    rows = get_rule("missing-diagnosis").rows(tables)
     assert rows["line"].to_list() == [1, 2]
 
 
@@ -191,7 +191,7 @@ def test_patient_fields_are_required_when_the_tables_carry_them() -> None:
         pl.lit(None, dtype=pl.String).alias("patient_last_name"),
         pl.lit(None, dtype=pl.Date).alias("patient_birth_date"), pl.lit("F").alias("patient_sex"),
     )
-    rows = get_rule("missing-required-field").check(tables)
+    rows = get_rule("missing-required-field").rows(tables)
     missing = rows["missing"].item()
     assert "patient last name" in missing and "patient birth date" in missing
     assert "patient first name" not in missing and "patient sex" not in missing

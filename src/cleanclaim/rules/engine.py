@@ -6,18 +6,22 @@ Which rules run, and at what severity, is the organisation's choice (``--select`
 
 from __future__ import annotations
 
+import string
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import polars as pl
+from polars._typing import PolarsDataType
 
 from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
 from cleanclaim.rules.registry import Rule, all_rules
-from cleanclaim.rules.tables import Tables
+from cleanclaim.rules.tables import Tables, collect_all
 
-__all__ = ["RuleSelection", "findings_from_rows", "run_rules"]
+__all__ = ["FINDING_SCHEMA", "RuleSelection", "finding_frame", "findings_from_table", "findings_table",
+           "run_rules"]
 
 
 @dataclass(frozen=True)
@@ -54,52 +58,137 @@ class RuleSelection:
         return None
 
 
-def findings_from_rows(rule: Rule, rows: pl.DataFrame, override: Severity | None = None) -> list[Finding]:
-    """One finding per flagged row: templates filled from the row, per-row overrides respected."""
-    findings: list[Finding] = []
-    for row in rows.iter_rows(named=True):
-        values: dict[str, Any] = {k: _display(v) for k, v in row.items() if k != "references"}
-        row_severity = row.get("severity")
-        severity = override or (Severity(row_severity) if row_severity else None)
-        line = row.get("line")
-        findings.append(
-            rule.finding(
-                values,
-                encounter=row.get("encounter_id"),
-                line=int(line) if line is not None else None,
-                code=row.get("code"),
-                severity=severity,
-                message=row.get("message") or None,
-                fix=row.get("fix") or None,
-                references=row.get("references") or None,
-            )
-        )
-    return findings
+FINDING_SCHEMA: dict[str, Any] = {
+    "rule": pl.String, "id": pl.String, "severity": pl.String, "encounter": pl.String, "line": pl.Int64,
+    "code": pl.String, "message": pl.String, "fix": pl.String, "references": pl.List(pl.String),
+}
+"""The findings of a run as one table, in the column order of the JSON contract's finding object."""
 
 
-def run_rules(tables: Tables, selection: RuleSelection | None = None) -> list[Finding]:
-    """Every enabled rule over the tables, findings ordered by encounter, line and rule id."""
+def _text(name: str, schema: pl.Schema) -> pl.Expr:
+    """A row value as the template shows it: lists as "GP, CQ", whole floats without ".0", missing values as
+    "None" (Python's own rendering, kept so the texts do not depend on which path built them)."""
+    if name not in schema:
+        return pl.lit("?")
+    return _display(pl.col(name), schema[name]).fill_null("None")
+
+
+def _display(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
+    if isinstance(dtype, pl.List):
+        return expr.list.eval(_display(pl.element(), dtype.inner).fill_null("None")).list.join(", ")
+    if dtype.is_float():
+        whole = expr.is_finite() & (expr == expr.floor())
+        return pl.when(whole).then(expr.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(expr.cast(pl.String))
+    if dtype == pl.Boolean:
+        return pl.when(expr).then(pl.lit("True")).when(~expr).then(pl.lit("False"))
+    if dtype == pl.Null:
+        return pl.lit(None, dtype=pl.String)
+    return expr.cast(pl.String)
+
+
+def _filled(template: str, schema: pl.Schema) -> pl.Expr:
+    parts: list[pl.Expr] = []
+    for literal, name, _, _ in string.Formatter().parse(template):
+        if literal:
+            parts.append(pl.lit(literal))
+        if name is not None:
+            parts.append(_text(name, schema))
+    return pl.concat_str(parts) if parts else pl.lit("")
+
+
+def _override(column: str, schema: pl.Schema, default: pl.Expr) -> pl.Expr:
+    # a per-row text replaces the template where the row sets one (an empty text means "use the template")
+    if column not in schema:
+        return default
+    value = pl.col(column)
+    return pl.when(value.is_not_null() & (value != "")).then(value).otherwise(default)
+
+
+def finding_frame(rule: Rule, rows: pl.DataFrame | pl.LazyFrame, override: Severity | None = None) -> pl.LazyFrame:
+    """A rule's flagged rows as findings (one per row): its templates filled from the row's columns, per-row
+    severity, message, fix and references respected. Kept as a table: turning a million flagged rows into objects
+    would cost more than finding them."""
+    frame = rows.lazy()
+    schema = frame.collect_schema()
+    built = _finding_columns(rule, override, tuple(schema.items()))
+    # with_columns, not select: literals must take the height of the flagged rows (none flagged, no findings)
+    return frame.with_columns(expr.alias(f"__finding_{name}") for name, expr in built.items()).select(
+        pl.col(f"__finding_{name}").alias(name) for name in built)
+
+
+@cache
+def _finding_columns(rule: Rule, override: Severity | None,
+                     items: tuple[tuple[str, PolarsDataType], ...]) -> dict[str, pl.Expr]:
+    # Built once per rule and shape of its rows: on a single claim, building these expressions costs about as much
+    # as running them.
+    schema = pl.Schema(items)
+
+    def column(name: str, dtype: PolarsDataType) -> pl.Expr:
+        return pl.col(name).cast(dtype) if name in schema else pl.lit(None, dtype=dtype)
+
+    if override is not None:
+        severity: pl.Expr = pl.lit(override.value)
+    else:
+        severity = _override("severity", schema, pl.lit(rule.severity.value))
+    references = pl.lit(list(rule.references), dtype=pl.List(pl.String))
+    if "references" in schema:
+        given = pl.col("references")
+        references = pl.when(given.is_not_null() & (given.list.len() > 0)).then(given).otherwise(references)
+    return {
+        "rule": pl.lit(rule.slug),
+        "id": pl.lit(rule.id),
+        "severity": severity,
+        "encounter": column("encounter_id", pl.String),
+        "line": column("line", pl.Int64),
+        "code": column("code", pl.String),
+        "message": _override("message", schema, _filled(rule.message, schema)),
+        "fix": _override("fix", schema, _filled(rule.fix, schema)),
+        "references": references,
+    }
+
+
+def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl.DataFrame:
+    """Every enabled rule over the tables, as one findings table ordered by encounter, line and rule id.
+
+    Every rule's plan, and the findings built from it, run in one ``collect_all``; rules that return a DataFrame
+    (those that need a value in Python mid-way) join the same call."""
     selection = selection or RuleSelection()
     unknown = selection.unknown_names()
     if unknown:
         raise InputError(f"unknown rule(s) {', '.join(unknown)}: use a slug (deleted-code), an id (CC103) or a family "
                          "(\"code validity\"); `cleanclaim rules` lists them", field="select/ignore/severity")
-    findings: list[Finding] = []
+    plans: list[pl.LazyFrame] = []
     for rule in all_rules():
         if not selection.enabled(rule):
             continue
         rows = rule.check(tables)
-        if rows.height:
-            findings.extend(findings_from_rows(rule, rows, selection.severity_of(rule)))
-    order = {e: i for i, e in enumerate(tables.encounters.get_column("encounter_id").to_list())}
-    findings.sort(key=lambda f: (order.get(f.encounter or "", len(order)), f.line or 0, f.id))
-    return findings
+        if isinstance(rows, pl.LazyFrame) or rows.height:
+            plans.append(finding_frame(rule, rows, selection.severity_of(rule)))
+    frames = [frame for frame in collect_all(plans) if frame.height]
+    if not frames:
+        return pl.DataFrame(schema=FINDING_SCHEMA)
+    order = tables.encounters.select(pl.col("encounter_id").alias("encounter"),
+                                     pl.int_range(pl.len(), dtype=pl.Int64).alias("_order"))
+    return (
+        pl.concat(frames, how="vertical")
+        .join(order, on="encounter", how="left", maintain_order="left")
+        .sort(pl.col("_order").fill_null(order.height), pl.col("line").fill_null(0), "id", maintain_order=True)
+        .drop("_order")
+    )
 
 
-def _display(value: Any) -> Any:
-    # Lists show as "GP, CQ"; floats that are whole numbers show without ".0" (units, minutes).
-    if isinstance(value, list):
-        return ", ".join(str(_display(v)) for v in value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
+def findings_from_table(table: pl.DataFrame) -> list[Finding]:
+    """Finding objects for the rows of a findings table (its columns are already the model's, so no validation)."""
+    return [
+        Finding.model_construct(
+            rule=row["rule"], id=row["id"], severity=Severity(row["severity"]), encounter=row["encounter"],
+            line=row["line"], code=row["code"], message=row["message"], fix=row["fix"],
+            references=row["references"] or [],
+        )
+        for row in table.iter_rows(named=True)
+    ]
+
+
+def run_rules(tables: Tables, selection: RuleSelection | None = None) -> list[Finding]:
+    """Every enabled rule over the tables, findings ordered by encounter, line and rule id."""
+    return findings_from_table(findings_table(tables, selection))

@@ -20,8 +20,19 @@ from cleanclaim.payers import PayerProfile
 
 T = TypeVar("T")
 
-__all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "Tables", "codes_frame", "lines_with_codes",
-           "tables_from_encounters"]
+__all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "Tables", "codes_frame", "collect", "collect_all",
+           "lines_with_codes", "tables_from_encounters"]
+
+
+def collect(frame: pl.LazyFrame) -> pl.DataFrame:
+    """Run a plan on Polars' in-memory engine: on the small tables of one claim it costs about half of what the
+    default engine choice does, and on a million lines it is as fast (every table here fits in memory)."""
+    return frame.collect(engine="in-memory")
+
+
+def collect_all(frames: list[pl.LazyFrame]) -> list[pl.DataFrame]:
+    """Several plans in one call, run in parallel, each on the in-memory engine."""
+    return pl.collect_all(frames, engine="in-memory") if frames else []
 
 LINE_SCHEMA: dict[str, Any] = {
     "encounter_id": pl.String,
