@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import polars as pl
 
+from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
 
 _FORMAT = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"
 _KEYS = ["encounter_id", "line", "code"]
@@ -21,17 +23,10 @@ def code_status(tables: Tables) -> pl.DataFrame:
 
 
 def _code_status(tables: Tables) -> pl.DataFrame:
-    versions = tables.codes.group_by("code").agg(
-        pl.col("effective").min().alias("first_effective"),
-        pl.col("deleted").max().alias("last_deleted"),
-        pl.col("deleted").is_null().any().alias("open_ended"),
-        pl.col("replaced_by").last().alias("replacements"),
-        pl.col("summary").last().alias("last_summary"),
-    )
-    valid = lines_with_codes(tables).select("encounter_id", "line", pl.col("kind").is_not_null().alias("in_force"))
-    return (
-        tables.lines.join(valid, on=["encounter_id", "line"], how="left")
-        .join(versions, on="code", how="left")
+    return collect(
+        lines_with_codes(tables).lazy()
+        .select(*tables.lines.columns, pl.col("kind").is_not_null().alias("in_force"))
+        .join(_versions(tables.book).lazy(), on="code", how="left")
         .with_columns(
             pl.when(~pl.col("code").str.contains(_FORMAT)).then(pl.lit("invalid-format"))
             .when(pl.col("in_force")).then(pl.lit("valid"))
@@ -42,6 +37,20 @@ def _code_status(tables: Tables) -> pl.DataFrame:
             .otherwise(pl.lit("deleted"))
             .alias("status")
         )
+    )
+
+
+@cache
+def _versions(book: CodeBook) -> pl.DataFrame:
+    """Per code: the first effective date, last deletion, whether a version is open-ended, the last replacements,
+    summary and billers (built once per code book)."""
+    return codes_frame(book).group_by("code").agg(
+        pl.col("effective").min().alias("first_effective"),
+        pl.col("deleted").max().alias("last_deleted"),
+        pl.col("deleted").is_null().any().alias("open_ended"),
+        pl.col("replaced_by").last().alias("replacements"),
+        pl.col("summary").last().alias("last_summary"),
+        pl.col("billers").last().alias("last_billers"),
     )
 
 
@@ -78,8 +87,8 @@ class InvalidCodeFormat(Rule):
            "HCPCS is a letter and 4 digits (G0447).")
     references = ("AMA CPT code-set structure", "CMS HCPCS Level II coding procedures")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return tables.lines.filter(~pl.col("code").str.contains(_FORMAT)).select(_KEYS)
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return tables.lines.lazy().filter(~pl.col("code").str.contains(_FORMAT)).select(_KEYS)
 
 
 @register
@@ -113,8 +122,8 @@ class UnknownCode(Rule):
            "or ignore this rule for it.")
     references = ("cleanclaim code book (codebook/codes.csv)",)
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return code_status(tables).filter(pl.col("status") == "unknown").select(*_KEYS, "date")
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return code_status(tables).lazy().filter(pl.col("status") == "unknown").select(*_KEYS, "date")
 
 
 @register
@@ -151,13 +160,13 @@ class DeletedCode(Rule):
                   "CARC 181 (invalid procedure code for the date)")
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        deleted = code_status(tables).filter(pl.col("status") == "deleted")
-        if not deleted.height:
-            return deleted.select(_KEYS)
-        summaries = tables.codes.group_by("code").agg(pl.col("summary").last())
-        summary_of = dict(summaries.iter_rows())
-        billers_of = {code: set(billers) for code, billers in
-                      tables.codes.group_by("code").agg(pl.col("billers").last()).iter_rows()}
+        status = code_status(tables)
+        if not (status.get_column("status") == "deleted").any():
+            return status.clear().select(_KEYS)
+        deleted = status.filter(pl.col("status") == "deleted")
+        versions = _versions(tables.book)
+        summary_of = dict(versions.select("code", "last_summary").iter_rows())
+        billers_of = {code: set(billers) for code, billers in versions.select("code", "last_billers").iter_rows()}
 
         def who_may_bill(codes: list[str], discipline: str | None) -> str:
             # The replacement of a deleted code is often not the biller's own code (a coach's 96150 -> 96156).
@@ -215,8 +224,8 @@ class CodeNotYetEffective(Rule):
     fix = "Check the date of service, or report the code that was in force on {date}."
     references = ("CPT annual release", "CARC 181 (invalid procedure code for the date)")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return (code_status(tables).filter(pl.col("status") == "not-yet-effective")
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return (code_status(tables).lazy().filter(pl.col("status") == "not-yet-effective")
                 .select(*_KEYS, "date", "first_effective"))
 
 
@@ -249,8 +258,8 @@ class CategoryIINotPayable(Rule):
     fix = "Report {code} with a $0.00 (or $0.01) charge, beside the payable service it tracks."
     references = ("AMA CPT Category II codes", "Columbia compliance newsletter: CMS does not reimburse Category II")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return tables.lines.filter(
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return tables.lines.lazy().filter(
             pl.col("code").str.contains(r"^\d{4}F$") & (pl.col("charge").fill_null(0) > 0.01)
         ).select(*_KEYS, pl.col("charge").round(2))
 
@@ -286,8 +295,8 @@ class CategoryIIICode(Rule):
     fix = "Confirm the payer covers {code} and keep its policy with the claim; expect to send documentation."
     references = ("AMA CPT Category III codes", "legalclarity: how payers determine the 0591T reimbursement rate")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return tables.lines.filter(pl.col("code").str.contains(r"^\d{4}T$")).select(_KEYS)
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return tables.lines.lazy().filter(pl.col("code").str.contains(r"^\d{4}T$")).select(_KEYS)
 
 
 @register
@@ -322,10 +331,10 @@ class MedicareUsesGCode(Rule):
     fix = "Report {medicare_code} instead of {code} (same documentation; check the time range of {medicare_code})."
     references = ("SBIRT Oregon: billing codes (G0396/G0397 for Medicare)", "CMS HCPCS Level II G0283")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            lines_with_codes(tables)
-            .join(tables.payer_frame(), on="payer", how="inner")
+            lines_with_codes(tables).lazy()
+            .join(tables.payer_frame().lazy(), on="payer", how="inner")
             .filter(pl.col("use_medicare_codes") & pl.col("medicare_code").is_not_null())
             .with_columns(
                 # cite the source of this code's Medicare equivalent, not every equivalent's
@@ -393,6 +402,9 @@ class InvalidNdc(Rule):
     references = ("FDA National Drug Code directory", "NUCC 1500 instructions, item 24 shaded area (N4 + 11-digit NDC)")
 
     def check(self, tables: Tables) -> pl.DataFrame:
+        # NDCs are normalised in Python (a handful of drug lines); most claims carry none, decided on the column.
+        if tables.lines.get_column("ndc").is_null().all():
+            return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
         with_ndc = tables.lines.filter(pl.col("ndc").is_not_null() & (pl.col("ndc").str.strip_chars() != ""))
         rows = []
         for row in with_ndc.select(*_KEYS, "ndc").iter_rows(named=True):

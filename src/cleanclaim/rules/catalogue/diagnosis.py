@@ -8,10 +8,10 @@ from importlib import resources
 
 import polars as pl
 
-from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, lookup_diagnosis, normalized_diagnosis_expr
+from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, normalized_diagnosis_expr
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _MAX_POINTERS = 4  # 837P SV107 / CMS-1500 item 24E carry at most four diagnosis pointers per line
@@ -27,11 +27,31 @@ def icd10cm_chapters() -> pl.DataFrame:
     })
 
 
-def encounter_diagnoses(tables: Tables) -> pl.DataFrame:
+@cache
+def _chapters_indexed() -> pl.DataFrame:
+    """The chapters sorted by first category, numbered, so a category finds its chapter by binary search."""
+    return icd10cm_chapters().sort("first").with_row_index("chapter_index").with_columns(
+        pl.col("chapter_index").cast(pl.Int64))
+
+
+def _chapter_index(category: pl.Expr) -> pl.Expr:
+    # The last chapter whose first category sorts at or before this one (a range join without a cross product: on a
+    # million diagnoses the cross join with ~22 chapters held over a GiB).
+    firsts = _chapters_indexed().get_column("first")
+    return (pl.lit(firsts).search_sorted(category, side="right").cast(pl.Int64) - 1)
+
+
+def encounter_diagnoses(tables: Tables, encounters: pl.LazyFrame | None = None) -> pl.LazyFrame:
     """One row per claim diagnosis: its position (the pointer number), the lines that point at it, and the date of
-    service it is judged on (the first pointing line's date, else the encounter's)."""
+    service it is judged on (the first pointing line's date, else the encounter's). ``encounters`` (ids) narrows it
+    to the encounters a rule is about."""
+    chosen = tables.encounters.lazy()
+    lines = tables.lines.lazy()
+    if encounters is not None:
+        chosen = chosen.join(encounters, on="encounter_id", how="semi")
+        lines = lines.join(encounters, on="encounter_id", how="semi")
     positions = (
-        tables.encounters.select("encounter_id", pl.col("date").alias("encounter_date"), "diagnoses")
+        chosen.select("encounter_id", pl.col("date").alias("encounter_date"), "diagnoses")
         .with_columns(pl.int_ranges(1, pl.col("diagnoses").list.len() + 1).alias("position"))
         .explode("diagnoses", "position")
         .filter(pl.col("diagnoses").is_not_null())
@@ -39,7 +59,7 @@ def encounter_diagnoses(tables: Tables) -> pl.DataFrame:
         .with_columns(pl.col("position").cast(pl.Int64))
     )
     pointing = (
-        tables.lines.select("encounter_id", "line", "date", pl.col("dx_pointers").alias("position"))
+        lines.select("encounter_id", "line", "date", pl.col("dx_pointers").alias("position"))
         .explode("position")
         .filter(pl.col("position").is_not_null())
         .sort("encounter_id", "line")
@@ -64,7 +84,7 @@ def classified_diagnoses(tables: Tables) -> pl.DataFrame:
     """Claim diagnoses with their ICD-10-CM status in the release for their date of service (computed once per run:
     both diagnosis-validity rules read it)."""
     return tables.memo("classified_diagnoses",
-                       lambda t: classify_diagnoses(encounter_diagnoses(t), code="diagnosis", date="date"))
+                       lambda t: classify_diagnoses(collect(encounter_diagnoses(t)), code="diagnosis", date="date"))
 
 
 def _fiscal_year(date: pl.Expr) -> pl.Expr:
@@ -72,7 +92,7 @@ def _fiscal_year(date: pl.Expr) -> pl.Expr:
     return date.dt.year() + (date.dt.month() >= 10).cast(pl.Int32)
 
 
-def release_gaps(rows: pl.DataFrame) -> pl.DataFrame:
+def release_gaps(rows: pl.LazyFrame) -> pl.LazyFrame:
     """One row per encounter whose diagnoses are judged on a date no loaded ICD-10-CM release covers: the dates,
     the release used instead (its coverage note) and the order files that would cover them."""
     outside = rows.filter(pl.col("dx_covers_date").eq(False))
@@ -133,8 +153,8 @@ class InvalidDiagnosis(Rule):
     references = ("ICD-10-CM Official Guidelines for Coding and Reporting, Section I.A-I.B",
                   "CMS/CDC ICD-10-CM release in force on the date of service", "CARC 16 / RARC M76")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        rows = classified_diagnoses(tables)
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        rows = classified_diagnoses(tables).lazy()
         shape = pl.col("dx_status") == DiagnosisStatus.INVALID_FORMAT.value
         unknown = pl.col("dx_status") == DiagnosisStatus.UNKNOWN.value
         invalid = rows.filter(shape | unknown).with_columns(
@@ -189,13 +209,11 @@ class NonBillableDiagnosis(Rule):
     references = ("ICD-10-CM Official Guidelines for Coding and Reporting, Section I.B.2",
                   "CMS ICD-10-CM order file (header flag)")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        flagged = classified_diagnoses(tables).filter(pl.col("dx_status") == DiagnosisStatus.NOT_BILLABLE.value)
-        # The child count needs the release's sorted code list: a lookup per flagged header (a handful of rows).
-        children = [lookup_diagnosis(code, date).billable_children
-                    for code, date in flagged.select("dx_code", "date").iter_rows()]
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        flagged = classified_diagnoses(tables).lazy().filter(
+            pl.col("dx_status") == DiagnosisStatus.NOT_BILLABLE.value)
         return flagged.with_columns(
-            pl.Series("children", children, dtype=pl.Int64),
+            pl.col("dx_billable_children").alias("children"),
             pl.col("diagnosis").alias("display"),
             pl.col("first_line").alias("line"),
             pl.lit(None, dtype=pl.String).alias("code"),
@@ -235,9 +253,9 @@ class MissingDiagnosis(Rule):
     fix = "{remedy}"
     references = ("NUCC 1500 instructions, items 21 and 24E", "X12 837P 005010X222A1 HI and SV107")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        counts = tables.encounters.select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
-        lines = tables.lines.join(counts, on="encounter_id", how="left").with_columns(
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
+        lines = tables.lines.lazy().join(counts, on="encounter_id", how="left").with_columns(
             pl.col("dx_count").fill_null(0))
         no_dx = (
             lines.filter(pl.col("dx_count") == 0)
@@ -295,9 +313,9 @@ class InvalidDxPointer(Rule):
            "(or add the missing diagnosis to the encounter).")
     references = ("X12 837P 005010X222A1 SV107", "NUCC 1500 instructions, item 24E")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        counts = tables.encounters.select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
-        lines = tables.lines.join(counts, on="encounter_id", how="inner").filter(
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
+        lines = tables.lines.lazy().join(counts, on="encounter_id", how="inner").filter(
             (pl.col("dx_count") > 0) & (pl.col("dx_pointers").list.len() > 0))
         pointers = lines.select(*_KEYS, "dx_count", pl.col("dx_pointers").alias("pointer")).explode("pointer")
         outside = (
@@ -367,16 +385,14 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
     references = ("APA Services: health behavior assessment and intervention codes changing for 2020",
                   "mrahis blog: new HBAI codes for 2020")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        hbai = lines_with_codes(tables).filter(pl.col("family").str.starts_with("hbai-"))
-        if not hbai.height:
-            return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
-        chapters = icd10cm_chapters()
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        hbai = lines_with_codes(tables).lazy().filter(pl.col("family").str.starts_with("hbai-"))
         dx = (
-            encounter_diagnoses(tables)
+            encounter_diagnoses(tables, hbai.select("encounter_id").unique())
             .with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
-            .join(chapters, how="cross")
-            .filter((pl.col("category") >= pl.col("first")) & (pl.col("category") <= pl.col("last")))
+            .with_columns(_chapter_index(pl.col("category")).alias("chapter_index"))
+            .join(_chapters_indexed().lazy(), on="chapter_index", how="inner")
+            .filter(pl.col("category") <= pl.col("last"))
             .select("encounter_id", "position", "diagnosis", "where", "chapter", "title", "health_kind")
         )
         has_physical = dx.group_by("encounter_id").agg(
