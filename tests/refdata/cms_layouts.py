@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import zipfile
 from pathlib import Path
@@ -69,6 +70,13 @@ MUE_NOTICE = [
     "",
     "HCPCS/CPT Code,Practitioner Services MUE Values,MUE Adjudication Indicator,MUE Rationale",
 ]
+
+
+def mue_row(code: str, value: str, indicator: str, rationale: str) -> str:
+    """One data row of the MUE CSV, quoted the way a CSV writer quotes cells that hold commas."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="").writerow([code, value, indicator, rationale])
+    return buffer.getvalue()
 
 
 def mue_csv(*rows: str) -> str:
