@@ -12,14 +12,14 @@ import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import polars as pl
 
 from cleanclaim.errors import DataError, InputError
 from cleanclaim.refdata.cms_files import RefTable
-from cleanclaim.refdata.imported import imported_frame, stored_tables
+from cleanclaim.refdata.imported import import_signature, imported_frame, stored_tables
 
 __all__ = [
     "ConversionFactor",
@@ -88,8 +88,14 @@ def ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
     """NCCI practitioner PTP edits in force on the date: effective on or before it and not yet deleted.
 
     A deletion date is the first date of service on which the edit no longer applies, so an edit deleted in 2025Q3
-    does not fire on a 2025Q4 claim.
+    does not fire on a 2025Q4 claim. Answers are kept per date until the imported files change (a claim of ten
+    visits asks for the same few dates again and again).
     """
+    return _ptp_edits(import_signature(RefTable.PTP), date_of_service)
+
+
+@lru_cache(maxsize=512)
+def _ptp_edits(signature: tuple[tuple[str, int, int], ...], date_of_service: dt.date) -> pl.DataFrame:
     imported = imported_frame(RefTable.PTP, date_of_service)
     if imported is not None:
         frame = imported.with_columns(pl.lit(True).alias("verified"), _imported_source().alias("source"))
@@ -102,7 +108,13 @@ def ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
 
 
 def mue_values(date_of_service: dt.date) -> pl.DataFrame:
-    """Practitioner MUE values for the date (code, mue, mai, rationale, source); a code not listed has none known."""
+    """Practitioner MUE values for the date (code, mue, mai, rationale, source); a code not listed has none known.
+    Kept per date until the imported files change, as PTP edits are."""
+    return _mue_values(import_signature(RefTable.MUE), date_of_service)
+
+
+@lru_cache(maxsize=512)
+def _mue_values(signature: tuple[tuple[str, int, int], ...], date_of_service: dt.date) -> pl.DataFrame:
     imported = imported_frame(RefTable.MUE, date_of_service)
     if imported is not None:
         return imported.with_columns(_imported_source().alias("source")).select(_MUE_COLUMNS)

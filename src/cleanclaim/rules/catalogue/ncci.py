@@ -17,7 +17,7 @@ import polars as pl
 from cleanclaim import refdata
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables
+from cleanclaim.rules.tables import Tables, collect, collect_all
 
 __all__ = ["NCCI_MODIFIERS", "mue_excess", "ptp_conflicts"]
 
@@ -47,30 +47,34 @@ def _number(units: pl.Expr) -> pl.Expr:
 
 def _by_date(lookup: Callable[[dt.date], pl.DataFrame], lines: pl.DataFrame, code_columns: tuple[str, ...],
              ) -> pl.DataFrame:
-    """The edit table for each date in the batch, cut down to the codes billed that day (a CMS quarter holds about a
-    million PTP rows; a day of claims needs a handful), stacked with a ``date`` column."""
-    frames = []
-    for day, codes in lines.group_by("date").agg(pl.col("code").unique()).drop_nulls("date").iter_rows():
+    """The edit table for each date in the batch, cut down to the codes billed in the batch (a CMS quarter holds
+    about a million PTP rows; a batch needs a few), stacked with a ``date`` column. Dates that share a quarter's
+    table are cut once: a month of claims costs one filter per quarter, not one per day."""
+    codes = lines.get_column("code").unique().implode()
+    by_table: dict[int, tuple[pl.DataFrame, list[dt.date]]] = {}
+    for day in lines.get_column("date").drop_nulls().unique().to_list():
         table = lookup(day)
-        wanted = pl.all_horizontal(pl.col(c).is_in(codes) for c in code_columns)
-        frames.append(table.filter(wanted).with_columns(pl.lit(day).alias("date")))
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+        by_table.setdefault(id(table), (table, []))[1].append(day)
+    frames = []
+    for table, days in by_table.values():
+        wanted = table.lazy().filter(pl.all_horizontal(pl.col(c).is_in(codes) for c in code_columns))
+        dates = pl.LazyFrame({"date": days}, schema={"date": pl.Date})
+        frames.append(wanted.join(dates, how="cross"))
+    return collect(pl.concat(frames, how="vertical_relaxed")) if frames else pl.DataFrame()
 
 
 def _bypass(modifiers: pl.Expr) -> pl.Expr:
     return modifiers.list.eval(pl.element().filter(pl.element().is_in(list(NCCI_MODIFIERS))))
 
 
-def _pairs(lines: pl.DataFrame, ptp: pl.DataFrame) -> pl.DataFrame:
+def _pairs(lines: pl.DataFrame, ptp: pl.DataFrame) -> pl.LazyFrame:
     """Column-2 lines billed with their column-1 code for the same patient, provider and date (one row per column-2
     line and column-1 code), with the NCCI-associated modifiers found on either line."""
-    if ptp.is_empty() or lines.is_empty():
-        return pl.DataFrame()
-    column2 = lines.select("encounter_id", "line", *_SAME_DAY, pl.col("code").alias("column2"),
+    column2 = lines.lazy().select("encounter_id", "line", *_SAME_DAY, pl.col("code").alias("column2"),
                            _bypass(pl.col("modifiers")).alias("bypass2"))
-    column1 = lines.select(*_SAME_DAY, pl.col("code").alias("column1"), pl.col("line").alias("line1"),
+    column1 = lines.lazy().select(*_SAME_DAY, pl.col("code").alias("column1"), pl.col("line").alias("line1"),
                            pl.col("encounter_id").alias("encounter1"), _bypass(pl.col("modifiers")).alias("bypass1"))
-    edits = ptp.filter(pl.col("modifier_indicator").is_in([0, 1])).select(
+    edits = ptp.lazy().filter(pl.col("modifier_indicator").is_in([0, 1])).select(
         "date", "column1", "column2", "modifier_indicator", "effective", "rationale", "verified", "source"
     )
     return (
@@ -82,7 +86,7 @@ def _pairs(lines: pl.DataFrame, ptp: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _pair_text(pairs: pl.DataFrame) -> pl.DataFrame:
+def _pair_text(pairs: pl.LazyFrame) -> pl.LazyFrame:
     return pairs.with_columns(
         pl.col("column2").alias("code"),
         pl.col("date").cast(pl.String).alias("date_text"),
@@ -101,10 +105,9 @@ def _pair_text(pairs: pl.DataFrame) -> pl.DataFrame:
 
 def ptp_conflicts(lines: pl.DataFrame, ptp: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(pairs the edit denies, indicator-0 pairs that carry a bypass modifier anyway)."""
-    pairs = _pairs(lines, ptp)
-    if pairs.is_empty():
+    if ptp.is_empty() or lines.is_empty():
         return pl.DataFrame(), pl.DataFrame()
-    pairs = _pair_text(pairs)
+    pairs = _pair_text(_pairs(lines, ptp))
     has_bypass = pl.col("bypass").list.len() > 0
     indicator = pl.col("modifier_indicator")
     denied = pairs.filter((indicator == 0) | ((indicator == 1) & ~has_bypass)).with_columns(
@@ -120,7 +123,14 @@ def ptp_conflicts(lines: pl.DataFrame, ptp: pl.DataFrame) -> tuple[pl.DataFrame,
         .alias("fix_text"),
     )
     misused = pairs.filter((indicator == 0) & has_bypass)
-    return denied, misused
+    denied_rows, misused_rows = collect_all([denied, misused])
+    return denied_rows, misused_rows
+
+
+def _ptp_results(tables: Tables) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both PTP rules read the same pairs: found once per run."""
+    return tables.memo("ncci_ptp", lambda t: ptp_conflicts(t.lines, _by_date(ptp_lookup, t.lines,
+                                                                               ("column1", "column2"))))
 
 
 def mue_excess(lines: pl.DataFrame, mue: pl.DataFrame) -> pl.DataFrame:
@@ -130,8 +140,9 @@ def mue_excess(lines: pl.DataFrame, mue: pl.DataFrame) -> pl.DataFrame:
     if mue.is_empty() or lines.is_empty():
         return pl.DataFrame()
     day = [*_SAME_DAY, "code"]
-    joined = lines.join(mue.select("date", "code", "mue", "mai", "rationale", "source"), on=["date", "code"],
-                        how="inner").with_columns(pl.col("units").sum().over(day).alias("day_units"))
+    joined = lines.lazy().join(mue.lazy().select("date", "code", "mue", "mai", "rationale", "source"),
+                               on=["date", "code"], how="inner").with_columns(
+        pl.col("units").sum().over(day).alias("day_units"))
     mai = pl.col("mai")
     line_over = pl.col("units") > pl.col("mue")
     day_over = pl.col("day_units") > pl.col("mue")
@@ -141,7 +152,7 @@ def mue_excess(lines: pl.DataFrame, mue: pl.DataFrame) -> pl.DataFrame:
     imported = pl.col("source").fill_null("").str.starts_with("imported")
     confirmed = imported & mai.is_not_null()
     per_day = mai.is_in([2, 3]) | (mai.is_null() & ~line_over)
-    return flagged.with_columns(
+    return collect(flagged.with_columns(
         pl.when(per_day)
         .then(pl.format("{} units of {} on {} (all its lines that day)", _number(pl.col("day_units")), pl.col("code"),
                         pl.col("date").cast(pl.String)))
@@ -161,7 +172,7 @@ def mue_excess(lines: pl.DataFrame, mue: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("rationale").fill_null("") == "").then(pl.lit("not given"))
         .otherwise(pl.col("rationale")).alias("rationale_text"),
         pl.col("date").cast(pl.String).alias("date_text"),
-    )
+    ))
 
 
 @register
@@ -204,7 +215,7 @@ class NcciPtpConflict(Rule):
                   "APTA: correct coding initiative (2020 therapy pairs)")
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        denied, _ = ptp_conflicts(tables.lines, _by_date(ptp_lookup, tables.lines, ("column1", "column2")))
+        denied, _ = _ptp_results(tables)
         if denied.is_empty():
             return denied
         return denied.select("encounter_id", "line", "code", "column1", "column2", "where1", "source",
@@ -248,7 +259,7 @@ class NcciPtpModifierNotAllowed(Rule):
     references = ("CMS MLN1783722 (modifier indicator 0)", _PTP_REF)
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        _, misused = ptp_conflicts(tables.lines, _by_date(ptp_lookup, tables.lines, ("column1", "column2")))
+        _, misused = _ptp_results(tables)
         if misused.is_empty():
             return misused
         return misused.select("encounter_id", "line", "code", "column1", "column2", "where1", "source",
