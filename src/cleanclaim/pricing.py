@@ -20,9 +20,14 @@ Amounts are Medicare PFS amounts whatever the encounter's payer: for an encounte
 Medicare program (``commercial``, ``medicaid``, ``other``) the claim carries a note that these are not the payer's
 contract rates.
 
-Rounding: amounts are exact decimals until the line's allowed amount, which is rounded half up to the cent; the
-deductible, coinsurance and sequestration of a line are each rounded half up to the cent too, and claim totals are
-sums of the rounded line amounts (what a remittance shows). ``allowed_exact`` keeps the unrounded figure.
+Rounding: CMS publishes the fee schedule amount of a service per unit, in dollars and cents (the carrier payment
+files, e.g. PFAL25A: 97110 Alabama non-facility 26.83, its 50% therapy reduction amount 20.79), and a line of several
+units is paid that per-unit amount for each unit. So each unit's amount (GPCIs, conversion factor, setting and MPPR
+applied) is computed exactly and rounded half up to the cent, and the line's fee schedule amount is the sum of its
+rounded units (97110 x2 alone in Alabama, CY2025: 26.83 + 20.79 = 47.62, not the 47.61 of rounding the exact sum).
+The CQ/CO 85% is then taken of that sum and rounded half up; the deductible, coinsurance and sequestration of a line
+are each rounded half up to the cent too, and claim totals are sums of the rounded line amounts (what a remittance
+shows). ``allowed_exact`` keeps the figure with no rounding at all (the exact units, x 85% for CQ/CO).
 
 A line is never priced as zero by accident: a code without RVUs is "unpriced", and bundled (B), carrier-priced (C),
 non-covered (N), not-valid (I) and excluded (E, X, P, M, J) codes are reported with the reason and no amount.
@@ -550,19 +555,29 @@ def _finish(item: _Work, place: tuple[str, str] | None, qualifying_apm: bool, se
 
     work_rvu, mp_rvu = _dec(item.rvu["work_rvu"]), _dec(item.rvu["mp_rvu"])
     exact = Decimal(0)
+    unit_amounts: list[Decimal] = []
     for index, share in enumerate(item.unit_pe_share, start=1):
-        unit = (work_rvu * work_g + item.pe_rvu * pe_g * share + mp_rvu * mp_g) * factor.amount
+        unit_exact = (work_rvu * work_g + item.pe_rvu * pe_g * share + mp_rvu * mp_g) * factor.amount
         pe_text = f"{item.pe_rvu} x {_gf(pe_g)}" + ("" if share == ONE else " x 50% (MPPR)")
+        # CMS publishes the fee schedule amount per unit in cents (PFAL25A): each unit is rounded before the sum.
+        unit_amounts.append(round_cents(unit_exact))
         steps.append(f"unit {index}: ({work_rvu} x {_gf(work_g)} + {pe_text} + {mp_rvu} x {_gf(mp_g)}) x "
-                     f"{factor.amount} = {unit.normalize():f} (rounded {round_cents(unit)})")
-        exact += unit
+                     f"{factor.amount} = {unit_exact.normalize():f}, rounded half up to {unit_amounts[-1]}")
+        exact += unit_exact
+    fee = sum(unit_amounts, Decimal("0.00"))
+    summed = f"{' + '.join(str(a) for a in unit_amounts)} = {fee}" if len(unit_amounts) > 1 else f"{fee}"
     if ASSISTANT_MODIFIERS & set(line.modifiers) and item.date_of_service >= ASSISTANT_START:
         modifier = sorted(ASSISTANT_MODIFIERS & set(line.modifiers))[0]
+        allowed = round_cents(fee * ASSISTANT_SHARE)
+        steps.append(f"fee schedule amount of the line: {summed}")
         steps.append(f"{modifier}: furnished in whole or part by an assistant, paid at 85% after the MPPR: "
-                     f"{exact.normalize():f} x 0.85 = {(exact * ASSISTANT_SHARE).normalize():f}")
+                     f"{fee} x 0.85 = {(fee * ASSISTANT_SHARE).normalize():f}, rounded half up to {allowed}")
         exact *= ASSISTANT_SHARE
-    allowed = round_cents(exact)
-    steps.append(f"allowed {allowed} ({exact.normalize():f} rounded half up to the cent)")
+        steps.append(f"allowed {allowed}")
+    else:
+        allowed = fee
+        steps.append(f"allowed {summed}" + (" (the sum of the units' rounded amounts)" if len(unit_amounts) > 1
+                                            else ""))
 
     waiver = cost_sharing_waived(line.code)
     if waiver:

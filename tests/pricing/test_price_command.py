@@ -69,3 +69,23 @@ def test_price_bad_input_exits_2(tmp_path: Path) -> None:
     bad_locality = CliRunner().invoke(_app(), ["price", str(tmp_path / "visit.yaml"), "--locality", "LA"])
     assert bad_locality.exit_code == 2
     assert "MAC:LOCALITY" in bad_locality.output
+
+
+def test_price_2026_with_a_locality_that_has_2026_gpcis(tmp_path: Path) -> None:
+    # Alabama 10112:00 has CY2026 GPCIs (1.000, 0.875, 0.566; bundled gpci.csv): 97112 30.63 + 97110 x2 at 50% PE
+    # 21.21 + 21.21 = 73.05 (arithmetic in test_pricing.py::test_2026_line_in_a_locality_with_2026_gpcis_is_priced);
+    # 0592T stays unpriced (no 2026 relative values).
+    result = CliRunner().invoke(_app(), ["price", str(tmp_path / "visit.yaml"), "--locality", "10112:00", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["locality"] == "10112:00"
+    assert [line["allowed"] for line in data["lines"][:2]] == ["30.63", "42.42"]
+    assert data["totals"]["allowed"] == "73.05"
+    assert data["unpriced_lines"] == 1
+    # Rest of California (01112:75) has no CY2026 GPCIs: every line unpriced, never priced as zero
+    other = CliRunner().invoke(_app(), ["price", str(tmp_path / "visit.yaml"), "--locality", "01112:75", "--json"])
+    assert other.exit_code == 0, other.output
+    other_data = json.loads(other.output)
+    assert [line["status"] for line in other_data["lines"]] == ["unpriced", "unpriced", "unpriced"]
+    assert all(line["allowed"] is None for line in other_data["lines"])
+    assert other_data["unpriced_lines"] == 3

@@ -1,7 +1,9 @@
 """Worked pricing examples, each amount computed by hand here from the RVUs, GPCIs and CFs of the source files.
 
-Rounding rule under test: exact decimals until a line's allowed amount, which is rounded half up to the cent; the
-line's deductible, coinsurance and sequestration are rounded half up too; claim totals add the rounded lines.
+Rounding rule under test: exact decimals through the formula of one unit, whose amount is rounded half up to the cent
+(CMS publishes the fee schedule amount per unit in cents, e.g. PFAL25A); a line's amount is the sum of its rounded
+units; the CQ/CO 85% is taken of that sum and rounded half up; the line's deductible, coinsurance and sequestration
+are rounded half up too; claim totals add the rounded lines.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ def test_mppr_worked_example_2026_national() -> None:
     assert cents(reduced_97110) == D("22.21")
     first, second = claim.lines
     assert first.allowed == D("32.73")
-    assert second.allowed == cents(2 * reduced_97110) == D("44.42")
+    assert second.allowed == 2 * cents(reduced_97110) == D("44.42")  # each unit 22.21, then summed
     assert claim.allowed == D("77.15")
     # The domain sheet's 77.16 adds the unrounded lines before rounding; the exact total is kept for that view.
     assert cents(claim.allowed_exact) == D("77.16")
@@ -68,7 +70,8 @@ def test_cq_line_is_paid_85_percent_after_the_mppr() -> None:
     claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1},
                              {"code": "97110", "modifiers": ["GP", "CQ"], "units": 1}]))
     reduced_97110 = (D("0.45") + D("0.41") * D("0.5") + D("0.01")) * CF_2026
-    assert claim.lines[1].allowed == cents(reduced_97110 * D("0.85")) == D("18.88")
+    # the unit rounded first (22.21), then 85% of it: 22.21 x 0.85 = 18.8785 -> 18.88
+    assert claim.lines[1].allowed == cents(cents(reduced_97110) * D("0.85")) == D("18.88")
     assert claim.lines[0].allowed == D("32.73")
 
 
@@ -85,7 +88,84 @@ def test_highest_pe_unit_keeps_full_pe_and_its_other_units_are_reduced() -> None
     other_97530 = (D("0.44") + D("0.31") + D("0.01")) * CF_2025
     reduced_97110 = (D("0.45") + D("0.215") + D("0.01")) * CF_2025
     assert claim.lines[0].allowed == cents(reduced_97110)
-    assert claim.lines[1].allowed == cents(first_97530 + other_97530)
+    # 1.07 x 32.3465 = 34.610755 -> 34.61; 0.76 x 32.3465 = 24.58334 -> 24.58; the line is their sum
+    assert claim.lines[1].allowed == cents(first_97530) + cents(other_97530) == D("59.19")
+
+
+# CMS's published per-unit amounts, Alabama (MAC 10112, locality 00), CY2025, non-facility: PFAL25A.TXT (CMS
+# carrier-specific PFS payment file, release A), as listed in published_amounts.csv with its source:
+# 97110 full 26.83 and 50% therapy reduction 20.79; 97112 full 29.85.
+PFAL25A_97110, PFAL25A_97110_MPPR, PFAL25A_97112 = D("26.83"), D("20.79"), D("29.85")
+ALABAMA = "10112:00"
+
+
+def test_units_are_rounded_to_the_published_amount_before_the_line_is_added() -> None:
+    claim = price(encounter([{"code": "97110", "modifiers": ["GP"], "units": 2}], date="2025-05-05"),
+                  locality=ALABAMA)
+    [line] = claim.lines
+    # unit 1 full PE: (0.45 x 1.000 + 0.43 x 0.869 + 0.01 x 0.575) x 32.3465 = 26.82883403 -> 26.83
+    # unit 2 50% PE: (0.45 x 1.000 + 0.215 x 0.869 + 0.01 x 0.575) x 32.3465 = 20.7853757025 -> 20.79
+    full = (D("0.45") * 1 + D("0.43") * D("0.869") + D("0.01") * D("0.575")) * CF_2025
+    reduced = (D("0.45") * 1 + D("0.43") * D("0.869") * D("0.5") + D("0.01") * D("0.575")) * CF_2025
+    assert (cents(full), cents(reduced)) == (PFAL25A_97110, PFAL25A_97110_MPPR)
+    assert line.allowed == PFAL25A_97110 + PFAL25A_97110_MPPR == D("47.62")
+    # rounding the exact sum instead would give 47.61, a cent under what the contractor pays
+    assert line.allowed_exact == full + reduced
+    assert cents(line.allowed_exact) == D("47.61")
+    assert any(step.endswith("rounded half up to 26.83") for step in line.steps)
+    assert any(step.endswith("rounded half up to 20.79") for step in line.steps)
+    assert "allowed 26.83 + 20.79 = 47.62 (the sum of the units' rounded amounts)" in line.steps
+    # coinsurance and sequestration round on the line as before: 47.62 x 0.2 = 9.524 -> 9.52; 38.10 x 0.02 = 0.762
+    assert (line.coinsurance, line.medicare_share, line.sequestration) == (D("9.52"), D("38.10"), D("0.76"))
+
+
+def test_every_reduced_unit_is_paid_the_published_reduction_amount() -> None:
+    claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1},
+                             {"code": "97110", "modifiers": ["GP"], "units": 2}], date="2025-05-05"),
+                  locality=ALABAMA)
+    first, second = claim.lines
+    # 97112 (PE 0.48) is the day's highest-PE unit: (0.50 + 0.48 x 0.869 + 0.01 x 0.575) x 32.3465 = 29.8516 -> 29.85
+    assert first.allowed == PFAL25A_97112
+    # both 97110 units at 50% PE, 20.79 each: 41.58 (41.57 if the exact 2 x 20.7853757025 were rounded once)
+    assert second.allowed == 2 * PFAL25A_97110_MPPR == D("41.58")
+    assert cents(second.allowed_exact or D(0)) == D("41.57")
+    assert claim.allowed == D("29.85") + D("41.58") == D("71.43")
+
+
+def test_cq_takes_85_percent_of_the_rounded_units() -> None:
+    claim = price(encounter([{"code": "97112", "modifiers": ["GP"], "units": 1},
+                             {"code": "97110", "modifiers": ["GP", "CQ"], "units": 2}], date="2025-05-05"),
+                  locality=ALABAMA)
+    line = claim.lines[1]
+    # (20.79 + 20.79) x 0.85 = 35.343 -> 35.34
+    assert line.allowed == cents(2 * PFAL25A_97110_MPPR * D("0.85")) == D("35.34")
+    assert "fee schedule amount of the line: 20.79 + 20.79 = 41.58" in line.steps
+    assert any("41.58 x 0.85 = 35.343, rounded half up to 35.34" in step for step in line.steps)
+    assert line.steps[line.steps.index("allowed 35.34") - 1].startswith("CQ:")
+
+
+# CY2026 GPCIs for Alabama (MAC 10112, locality 00): work 1.000, PE 0.875, MP 0.566 (bundled gpci.csv, GPCI2026 of
+# RVU26C); RVUs 97112 0.50/0.47/0.01 and 97110 0.45/0.41/0.01 (bundled rvu.csv, 2026); CF 33.4009.
+def test_2026_line_in_a_locality_with_2026_gpcis_is_priced() -> None:
+    claim = price(encounter(MPPR_EXAMPLE), locality=ALABAMA)
+    first, second = claim.lines
+    assert first.priced and second.priced
+    # 97112 full PE: (0.50 x 1.000 + 0.47 x 0.875 + 0.01 x 0.566) x 33.4009 = 0.91691 x 33.4009 = 30.6256... -> 30.63
+    full_97112 = (D("0.50") * D("1.000") + D("0.47") * D("0.875") + D("0.01") * D("0.566")) * CF_2026
+    # 97110 at 50% PE: (0.45 + 0.41 x 0.875 x 0.5 + 0.01 x 0.566) x 33.4009 = 0.635035 x 33.4009 = 21.2107... -> 21.21
+    reduced_97110 = (D("0.45") * D("1.000") + D("0.41") * D("0.875") * D("0.5") + D("0.01") * D("0.566")) * CF_2026
+    assert first.allowed == cents(full_97112) == D("30.63")
+    assert second.allowed == 2 * cents(reduced_97110) == D("42.42")
+    assert claim.allowed == D("73.05")
+    assert any("GPCI 10112:00 ALABAMA" in step and "GPCI2026" in step for step in first.steps)
+
+
+@pytest.mark.parametrize("locality", ["01112:75", "01182:18", "13202:01"])
+def test_2026_localities_without_2026_gpcis_stay_unpriced(locality: str) -> None:
+    # Rest of California (same MAC as the 2026 rows, another locality), Los Angeles, Manhattan: no CY2026 GPCIs
+    claim = price(encounter(MPPR_EXAMPLE), locality=locality)
+    assert [line.status for line in claim.lines] == [LineStatus.UNPRICED, LineStatus.UNPRICED]
+    assert all("no CY2026 GPCI" in line.reason for line in claim.lines)
 
 
 def test_mppr_spans_encounters_of_the_same_patient_and_day_only() -> None:
@@ -249,7 +329,7 @@ def test_unpriced_therapy_line_reduces_even_the_unit_that_would_be_highest() -> 
     # Without 97535, 97112 (PE 0.47) would keep its full PE; with it, none of the priced units can be sure to.
     claim = price(encounter([*MPPR_EXAMPLE, UNPRICED_THERAPY]))
     assert claim.lines[0].allowed == cents((D("0.50") + D("0.235") + D("0.01")) * CF_2026)
-    assert claim.lines[1].allowed == cents(2 * (D("0.45") + D("0.205") + D("0.01")) * CF_2026)
+    assert claim.lines[1].allowed == 2 * cents((D("0.45") + D("0.205") + D("0.01")) * CF_2026)
     assert claim.lines[0].estimate and claim.lines[1].estimate
 
 

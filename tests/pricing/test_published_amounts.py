@@ -14,13 +14,15 @@ Rounding rules, CMS's and ours:
   PIC 9(7).99 (CMS record layout of the annual payment amount file, PF26PA, read as a text conversion in stored
   material, find_string id 44224945602; it refers to the Federal Register final rule for the computation; the CY2025
   layout PF25PA.pdf ships beside the files used here). CMS does not state the rounding step in words.
-* cleanclaim keeps exact decimals through the whole formula and rounds the line's amount once, half up, to the cent
-  (``pricing.round_cents``; ``PricedLine.allowed_exact`` keeps the unrounded figure). Worked example, Alabama 97110
-  non-facility: (0.45 x 1.000 + 0.43 x 0.869 + 0.01 x 0.575) x 32.3465 = 0.82942 x 32.3465 = 26.828...,
-  rounded 26.83, which is the amount in PFAL25A.TXT.
-* Rounding once after the full formula is what the published amounts show: rounding the GPCI-adjusted RVUs, or each
-  component's dollars, before adding them gives a different cent for many rows of the file, so those orders fail
-  here. No row's exact amount falls on a half cent, so these rows do not tell half-up from half-even.
+* cleanclaim keeps exact decimals through the whole formula of one unit and rounds that unit's amount once, half
+  up, to the cent (``pricing.round_cents``; ``PricedLine.allowed_exact`` keeps the unrounded figure). Worked
+  example, Alabama 97110 non-facility: (0.45 x 1.000 + 0.43 x 0.869 + 0.01 x 0.575) x 32.3465 = 0.82942 x 32.3465
+  = 26.828..., rounded 26.83, which is the amount in PFAL25A.TXT.
+* Rounding once after the full formula of a unit is what the published amounts show: rounding the GPCI-adjusted
+  RVUs, or each component's dollars, before adding them gives a different cent for many rows of the file, so those
+  orders fail here. No row's exact amount falls on a half cent, so these rows do not tell half-up from half-even.
+* The amounts are per unit, so a line of several units is the sum of its rounded units (``test_pricing.py`` has the
+  worked examples: 97110 x2 in Alabama is 26.83 + 20.79 = 47.62); these one-unit rows test the unit amount itself.
 * The 50% therapy reduction amount is the same formula with the PE RVU x PE GPCI term halved, rounded once: it is
   checked on a second one-unit line of the same always-therapy code the same day, which cleanclaim's MPPR reduces
   (the first line keeps the full PE; billing order breaks the tie). Work and MP are never reduced.

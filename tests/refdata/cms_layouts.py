@@ -34,6 +34,37 @@ def pprrvu_csv(*rows: str) -> str:
     return "\n".join([*PPRRVU_HEADER, *rows, "," * 30]) + "\n"
 
 
+PPRRVU_2026_TITLE = "2026 National Physician Fee Schedule Relative Value File January Release"
+EXTRA_COLUMN_LABEL = ("SYNTHETIC", "EXTRA", "IND")
+"""Stacked label of the column added here; the name of CMS's new CY2026 column was not found in stored material."""
+
+
+def pprrvu_2026_csv(*rows: str, extra_at: int, extra_value: str = "9") -> str:
+    """A PPRRVU file in the CY2026 width: the CY2025 layout above with a 2026 title and one more column (32 to
+    CY2025's 31, as a description of the CY2026 files counts them: find_string id 66261301486, "The CY2025 file has
+    31 columns to CY2026's 32"). Where CMS put the new column is not confirmed (one stored copy of a 2026 sample
+    shows an indicator after TEAM SURG, position 23, but that copy is unreliable), so the caller says where:
+    ``extra_at`` is its 0-based position, its label is stacked in the last header rows and ``extra_value`` fills it
+    in every data row."""
+    text = pprrvu_csv(*rows).replace(
+        "2025 National Physician Fee Schedule Relative Value File January Release", PPRRVU_2026_TITLE).replace(
+        "RELEASED 12/23/2024", "RELEASED 12/29/2025")
+    table = list(csv.reader(io.StringIO(text)))
+    header_row = next(index for index, row in enumerate(table) if row[:1] == ["HCPCS"])
+    for index, row in enumerate(table):
+        below_header = header_row - index
+        if index > header_row:
+            cell = extra_value if any(row) else ""
+        elif below_header < len(EXTRA_COLUMN_LABEL):
+            cell = EXTRA_COLUMN_LABEL[len(EXTRA_COLUMN_LABEL) - 1 - below_header]
+        else:
+            cell = ""
+        row.insert(extra_at, cell)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(table)
+    return buffer.getvalue()
+
+
 GPCI_HEADER = [
     "ADDENDUM E. FINAL CY 2025 GEOGRAPHIC PRACTICE COST INDICES (GPCIs) BY STATE AND MEDICARE LOCALITY,,,,,,",
     ",,,,,,",

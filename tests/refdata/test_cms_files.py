@@ -9,10 +9,11 @@ import polars as pl
 import pytest
 
 from cleanclaim.errors import InputError
-from cleanclaim.refdata import RefTable, import_files, parse_path, period_bounds
+from cleanclaim.refdata import RefTable, conversion_factor_entry, import_files, parse_path, period_bounds, rvus
 from tests.refdata.cms_layouts import (
     gpci_csv,
     mue_csv,
+    pprrvu_2026_csv,
     pprrvu_csv,
     pprrvu_row,
     ptp_txt,
@@ -52,6 +53,43 @@ def test_one_row_header_reads_the_same(tmp_path: Path) -> None:
     assert table.frame.row(0, named=True)["nf_pe_rvu"] == 0.47
 
 
+# CY2026 files are one column wider than CY2025's (32 to 31); columns are found by their header names, so the values
+# read must not depend on where the extra column sits: before WORK RVU (every value column after it moves), after
+# TEAM SURG (where one stored 2026 sample has an extra indicator), or last.
+@pytest.mark.parametrize("extra_at", [4, 23, 31])
+def test_pprrvu_2026_layout_with_an_extra_column(tmp_path: Path, extra_at: int) -> None:
+    text = pprrvu_2026_csv(
+        pprrvu_row("97110", "A", "0.45", "0.41", "0.41", "0.01", cf="33.4009"),
+        pprrvu_row("97112", "A", "0.50", "0.47", "0.46", "0.02", cf="33.4009"),
+        pprrvu_row("0592T", "C", "0", "0", "0", "0", cf="33.4009"),
+        extra_at=extra_at, extra_value="7.77")
+    header = next(line for line in text.splitlines() if line.startswith("HCPCS,"))
+    assert len(header.split(",")) == 32
+    [table] = parse_path(write(tmp_path / "PPRRVU2026_Jan_nonQPP.csv", text))
+    assert (table.kind, table.period) == (RefTable.RVU, "2026")
+    rows = {row["code"]: row for row in table.frame.iter_rows(named=True)}
+    assert [(rows["97112"][k]) for k in ("status", "work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu")] == [
+        "A", 0.50, 0.47, 0.46, 0.02]
+    assert (rows["97112"]["global_days"], rows["97112"]["mult_proc"]) == ("XXX", "5")
+    assert rows["97110"]["conversion_factor"] == 33.4009
+    assert rows["0592T"]["status"] == "C"
+    assert not rows["97110"]["qualifying_apm"]
+    assert 7.77 not in [value for row in rows.values() for value in row.values()]
+
+
+def test_pprrvu_2026_layout_imports_and_prices_from_its_own_columns(tmp_path: Path) -> None:
+    path = write(tmp_path / "PPRRVU2026_Jan_nonQPP.csv", pprrvu_2026_csv(
+        pprrvu_row("97110", "A", "0.45", "0.41", "0.41", "0.01", cf="33.4009"), extra_at=23))
+    [result] = import_files([path])
+    assert (result.kind, result.period, result.rows) == (RefTable.RVU, "2026", 1)
+    [row] = rvus(2026).iter_rows(named=True)
+    assert (row["code"], row["nf_pe_rvu"], row["mp_rvu"]) == ("97110", 0.41, 0.01)
+    factor = conversion_factor_entry(dt.date(2026, 5, 1))
+    assert factor is not None
+    assert str(factor.amount) == "33.4009"
+    assert "PPRRVU2026_Jan_nonQPP.csv" in factor.source
+
+
 def test_bad_number_names_file_and_row(tmp_path: Path) -> None:
     path = write(tmp_path / "PPRRVU25_JAN.csv", pprrvu_csv(
         pprrvu_row("97110", "A", "0.45", "0.43", "0.43", "0.01"),
@@ -82,6 +120,23 @@ def test_gpci_prefers_the_floored_work_column(tmp_path: Path) -> None:
                  "10112,AL,00,ALABAMA,0.988,1.000,0.870,0.570\n")
     [table] = parse_path(path)
     assert table.frame.row(0, named=True)["work_gpci"] == 1.0
+
+
+def test_gpci_2026_header_with_footnote_marks(tmp_path: Path) -> None:
+    # From the CY2026 April release on, the floored work column is headed "2026 PW GPCI (with 1.0 Floor)***" and the
+    # unfloored one is gone (header as in the RVU26C GPCI2026.csv copy cited in bundled gpci.csv).
+    path = write(tmp_path / "GPCI2026.csv",
+                 "ADDENDUM E. FINAL CY 2026 GEOGRAPHIC PRACTICE COST INDICES (GPCIs) BY STATE AND MEDICARE "
+                 "LOCALITY,,,,,,\n"
+                 ",,,,,,\n"
+                 "Medicare Administrative Contractor (MAC),State,Locality Number,Locality Name,"
+                 "2026 PW GPCI (with 1.0 Floor)***,2026 PE GPCI,2026 MP GPCI\n"
+                 "10112,AL,00,ALABAMA,1.000,0.870,0.570\n")
+    [table] = parse_path(path)
+    assert table.period == "2026"
+    row = table.frame.row(0, named=True)
+    assert (row["mac"], row["locality"], row["work_gpci"], row["pe_gpci"], row["mp_gpci"]) == (
+        "10112", "00", 1.0, 0.87, 0.57)
 
 
 def test_gpci_xlsx_is_read_without_a_spreadsheet_library(tmp_path: Path) -> None:
@@ -125,6 +180,38 @@ def test_ptp_tab_delimited_with_notice_rows(tmp_path: Path) -> None:
     assert not first["prior_1996"]
     assert second["deleted"] == dt.date(2025, 7, 1)
     assert second["prior_1996"]
+
+
+def test_quarter_comes_from_the_file_name_not_its_folder(tmp_path: Path, data_dir: Path) -> None:
+    # Regression: the folder ncci-v313r0 (NCCI v31.3 = 2025Q4) set the quarter of the file inside it; the file is
+    # ccipra-v321r0 (v32.1: 1994 + 32 = 2026, quarter index 1 = April) and must be stored as 2026Q2.
+    folder = tmp_path / "ncci-v313r0"
+    folder.mkdir()
+    path = write(folder / "ccipra-v321r0-f1.TXT", ptp_txt(("97161", "97140", "", "20200101", "*", "1", "r")))
+    [table] = parse_path(path)
+    assert table.period == "2026Q2"
+    [result] = import_files([path])
+    assert result.period == "2026Q2"
+    assert result.path.is_relative_to(data_dir / "refdata" / "ptp" / "2026Q2")
+    # MUE: a folder named for the October 2025 file does not date the April 2026 file in it.
+    mue_folder = tmp_path / "MCR_MUE_PractitionerServices_Eff_10-01-2025"
+    mue_folder.mkdir()
+    [mue] = parse_path(write(mue_folder / "MCR_MUE_PractitionerServices_Eff_04-01-2026.csv",
+                             mue_csv("97110,6,3 Date of Service Edit: Clinical,x")))
+    assert mue.period == "2026Q2"
+
+
+def test_quarter_of_a_zip_member_comes_from_the_member_name(tmp_path: Path) -> None:
+    # "archive.zip:member": the archive's name (and a folder inside it) say 2025Q4, the member says 2026Q2.
+    archive = zip_of(tmp_path / "ncci-v313r0.zip", {
+        "ccipra-v321r0-f1.TXT": ptp_txt(("97161", "97140", "", "20200101", "*", "1", "r")),
+        "MCR_MUE_PractitionerServices_Eff_10-01-2025/MCR_MUE_PractitionerServices_Eff_04-01-2026.csv":
+            mue_csv("97110,6,3 Date of Service Edit: Clinical,x"),
+    })
+    tables = {table.kind: table for table in parse_path(archive)}
+    assert tables[RefTable.PTP].period == "2026Q2"
+    assert tables[RefTable.PTP].source_file.endswith("ncci-v313r0.zip:ccipra-v321r0-f1.TXT")
+    assert tables[RefTable.MUE].period == "2026Q2"
 
 
 def test_ptp_bad_date_names_row(tmp_path: Path) -> None:

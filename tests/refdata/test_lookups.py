@@ -20,6 +20,7 @@ from cleanclaim.refdata import (
     rvus,
     status,
 )
+from cleanclaim.refdata.lookups import bundled_table
 from tests.refdata.cms_layouts import gpci_csv, mue_csv, pprrvu_csv, pprrvu_row, ptp_txt, write, zip_of
 
 
@@ -109,6 +110,24 @@ def test_conversion_factors() -> None:
     assert conversion_factor(dt.date(2026, 12, 31)) == Decimal("33.4009")
     assert conversion_factor(dt.date(2026, 1, 1), qualifying_apm=True) == Decimal("33.5675")
     assert conversion_factor(dt.date(2027, 1, 1)) is None
+
+
+def test_bundled_2026_gpcis_cover_twenty_localities() -> None:
+    # GPCI2026 (RVU26C) rows as copied in bundled gpci.csv: AL, AK, AZ, AR and California MAC 01112 localities 05, 09
+    # and 51-64; no other 2026 locality is bundled.
+    rows = bundled_table("gpci.csv").filter(pl.col("year") == 2026)
+    assert rows.height == 20
+    assert set(rows.filter(pl.col("state") != "CA").select("mac", "locality").rows()) == {
+        ("10112", "00"), ("02102", "01"), ("03102", "00"), ("07102", "13")}
+    assert sorted(rows.filter(pl.col("state") == "CA")["locality"].to_list()) == [
+        "05", "09", *(str(n) for n in range(51, 65))]
+    assert set(rows.filter(pl.col("state") == "CA")["mac"].to_list()) == {"01112"}
+    alabama = gpci(2026, "10112:00").row(0, named=True)
+    assert (alabama["work_gpci"], alabama["pe_gpci"], alabama["mp_gpci"]) == (1.0, 0.875, 0.566)
+    assert "GPCI2026" in alabama["source"] and "prestigesf/medicare-Billrosetta-" in alabama["source"]
+    alaska = gpci(2026, "2102:1").row(0, named=True)
+    assert (alaska["work_gpci"], alaska["pe_gpci"], alaska["mp_gpci"]) == (1.5, 1.065, 0.551)
+    assert gpci(2026, "01112:75").is_empty()  # Rest of California: same MAC, no 2026 row
 
 
 def test_gpci_lookup_and_import(tmp_path: Path) -> None:

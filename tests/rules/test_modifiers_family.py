@@ -194,7 +194,8 @@ def test_kx_earlier_batch_encounters_are_counted_per_payer() -> None:
     claim = _encounter(id="E1", lines=[{"code": "97110", "modifiers": ["GP"], "units": 2}])
     [finding] = _run("missing-kx", early, early_2, claim)
     assert (finding.encounter, finding.line) == ("E1", 1)
-    assert "$2,679.08 before this claim" in finding.message
+    # 97110 x60 per visit, units rounded to the cent: 29.06 + 59 x 22.21 = 1,339.45; two visits 2,678.90
+    assert "$2,678.90 before this claim" in finding.message
     # the same visits billed to a commercial payer are not Medicare therapy dollars
     commercial = [e.model_copy(update={"payer": "commercial"}) for e in (early, early_2)]
     assert _run("missing-kx", *commercial, claim) == []

@@ -11,14 +11,20 @@ Layouts confirmed against real files (stored public copies), cited per table:
   SURG, TEAM SURG, ENDO BASE, CONV FACTOR, PHYSICIAN SUPERVISION OF DIAGNOSTIC PROCEDURES, CALCULATION FLAG,
   DIAGNOSTIC IMAGING FAMILY INDICATOR and three OPPS-cap columns. Source: CMS PPRRVU25_JAN.csv as kept in
   github.com/Gmills21/Agentic-Medical-Biller (PPRRVU25_JAN1.csv). The stacked header is joined column by column, so
-  a one-row header (``HCPCS,MOD,DESCRIPTION,STATUS CODE,WORK RVU,...``) reads the same. The fixed-width ``.txt``
-  version is not supported (its column positions are only in the release PDF): use the CSV or XLSX of the same zip.
-  The DESCRIPTION column is AMA text and is never read.
+  a one-row header (``HCPCS,MOD,DESCRIPTION,STATUS CODE,WORK RVU,...``) reads the same. CY2026 files
+  (``PPRRVU2026_Jan_nonQPP.csv``) have 32 columns, one more than CY2025, with the first 15 where they were (a
+  description of the CY2026 files, find_string id 66261301486; an importer checked against RVU26A, id
+  57166540614); which column is new was not found. Every column is found by its header name, never by position,
+  so an added column is ignored wherever it sits (tests/refdata/test_cms_files.py tries three positions). The
+  fixed-width ``.txt`` version is not supported (its column positions are only in the release PDF): use the CSV or
+  XLSX of the same zip. The DESCRIPTION column is AMA text and is never read.
 * **GPCI file** (``GPCIyyyy.csv``): title "ADDENDUM E. FINAL CY 2025 GEOGRAPHIC PRACTICE COST INDICES (GPCIs) BY
   STATE AND MEDICARE LOCALITY", a blank row, then ``Medicare Administrative Contractor (MAC), State, Locality
   Number, Locality Name, 2025 PW GPCI (with 1.0 Floor), 2025 PE GPCI, 2025 MP GPCI``, and footnote rows after the
   data. Source: GPCI2025.csv in the same repository; CY2026 adds "(without 1.0 Floor)" in some releases
-  (find_string hits of parsers quoting "2026 PW GPCI (with 1.0 Floor)"), so the floored column is preferred.
+  (find_string hits of parsers quoting "2026 PW GPCI (with 1.0 Floor)"), so the floored column is preferred; from
+  RVU26B on only the floored column remains, headed "2026 PW GPCI (with 1.0 Floor)***" (id 66261301486; the
+  RVU26C copy cited in bundled gpci.csv).
 * **Locality file** (``yyLOCCO.csv``): ``Medicare Adminstrative Contractor, Locality Number, State, Fee Schedule
   Area, Counties`` (CMS's spelling). Source: test fixture quoting 25LOCCO.csv (find_string id 16402248420).
 * **NCCI practitioner PTP tables** (``ccipra-vVVQrN-fK.TXT`` or ``.xlsx``, several files per quarter split by code
@@ -349,8 +355,15 @@ def _context(rows: Rows, kind: RefTable, file: str) -> _Context:
 # Period detection
 
 
+def _file_name(source: str) -> str:
+    """The file's own name, without its folders: for a zip member (``archive.zip:folder/member``, nested zips
+    adding more ``:``) the member's name. Periods are read from it alone, never from a folder or archive name, so
+    ``ncci-v313r0/ccipra-v321r0-f1.TXT`` is v32.1 (2026Q2), not the folder's v31.3."""
+    return Path(source.split(":")[-1]).name
+
+
 def _ncci_version_quarter(name: str) -> str | None:
-    match = re.search(r"v(\d{2})(\d)r\d", name, re.IGNORECASE)
+    match = re.search(r"v(\d{2})(\d)r\d", _file_name(name), re.IGNORECASE)
     if not match:
         return None
     quarter = int(match.group(2)) + 1
@@ -358,7 +371,7 @@ def _ncci_version_quarter(name: str) -> str | None:
 
 
 def _effective_quarter(name: str) -> str | None:
-    match = re.search(r"eff_(\d{2})-(\d{2})-(\d{4})", name, re.IGNORECASE)
+    match = re.search(r"eff_(\d{2})-(\d{2})-(\d{4})", _file_name(name), re.IGNORECASE)
     if not match:
         return None
     return f"{match.group(3)}Q{(int(match.group(1)) - 1) // 3 + 1}"
@@ -376,7 +389,7 @@ def _title_year(rows: Rows, header_row: int) -> str | None:
 
 def _file_year(name: str, prefix: str) -> str | None:
     """The year in a CMS file name: ``PPRRVU2026_Jan_nonQPP`` (2026+) or ``PPRRVU25_JAN`` / ``25LOCCO`` (earlier)."""
-    base = Path(name.split(":")[-1]).name
+    base = _file_name(name)
     four = re.search(rf"{prefix}(20\d\d)(?!\d)", base, re.IGNORECASE)
     if four:
         return four.group(1)
@@ -386,7 +399,7 @@ def _file_year(name: str, prefix: str) -> str | None:
 
 def _qualifying_apm_file(name: str) -> bool:
     """CMS ships CY2026+ PPRRVU twice: ``..._nonQPP`` and ``..._QPP`` (qualifying APM participants' CF)."""
-    base = Path(name.split(":")[-1]).name.upper()
+    base = _file_name(name).upper()
     return "QPP" in base and "NONQPP" not in base
 
 
