@@ -174,3 +174,53 @@ def test_telehealth_modifier_when_the_profile_requires_it() -> None:
     assert billed(result) == [("97110", ("GP", "95"), 1)]
     medicare = coded([{"code": "97110", "minutes": 15}], place_of_service="10")
     assert billed(medicare) == [("97110", ("GP",), 1)]
+
+
+# ---- same-day encounters of one patient (CMS counts the day's timed minutes per discipline) -----------------------
+
+def _day(*visits: dict[str, Any], payer: str = "medicare") -> list[CodedEncounter]:
+    from cleanclaim.coding import code_encounters
+
+    profile = load_profile(payer)
+    encounters = [Encounter.model_validate({**BASE, **visit}) for visit in visits]
+    return code_encounters([(encounter, profile, None) for encounter in encounters])
+
+
+def test_morning_and_afternoon_sessions_pool_their_timed_minutes_on_the_first() -> None:
+    # 22 + 22 = 44 min -> 3 units (38-52 min); coded apart they would be 1 + 1 = 2 units
+    am, pm = _day({"id": "AM", "services": [{"code": "97110", "minutes": 22}]},
+                  {"id": "PM", "services": [{"code": "97110", "minutes": 22}]})
+    assert billed(am) == [("97110", ("GP",), 3)]
+    assert am.lines[0].minutes == 44
+    assert pm.lines == []
+    assert any("encounter PM" in text and "97110 22 min" in text for text in am.explanation)
+    assert any("billed with encounter AM" in text for text in pm.explanation)
+
+
+def test_minutes_too_few_alone_are_billable_together() -> None:
+    # 7 min each is under 8 alone; 14 min in the day is one unit of the code with the most minutes (a tie here)
+    am, pm = _day({"id": "AM", "services": [{"code": "97110", "minutes": 7}]},
+                  {"id": "PM", "services": [{"code": "97530", "minutes": 7}]})
+    assert [units for _, _, units in billed(am)] == [1]
+    assert billed(pm) == []
+
+
+@pytest.mark.parametrize(("second", "payer"), [
+    ({"date": "2026-03-03"}, "medicare"),                               # another day
+    ({"provider": {"npi": "1234567893", "discipline": "OT"}}, "medicare"),  # another discipline (GO plan)
+    ({"patient": {"id": "P2"}}, "medicare"),                            # another patient
+    ({}, "commercial"),                                                 # per-code rule: each code on its own
+])
+def test_sessions_are_not_pooled_across_days_disciplines_patients_or_per_code_payers(
+        second: dict[str, Any], payer: str) -> None:
+    first, other = _day({"id": "AM", "services": [{"code": "97110", "minutes": 22}]},
+                        {"id": "PM", "services": [{"code": "97110", "minutes": 22}], **second}, payer=payer)
+    assert [units for _, _, units in billed(first)] == [1]
+    assert [units for _, _, units in billed(other)] == [1]
+
+
+def test_untimed_services_stay_on_their_own_encounter() -> None:
+    am, pm = _day({"id": "AM", "services": [{"code": "97110", "minutes": 22}]},
+                  {"id": "PM", "services": [{"code": "97162", "minutes": 45}, {"code": "97110", "minutes": 22}]})
+    assert billed(am) == [("97110", ("GP",), 3)]
+    assert billed(pm) == [("97162", ("GP",), 1)]

@@ -35,7 +35,7 @@ from cleanclaim.timing import (
     split_assistant_units,
 )
 
-__all__ = ["CodedEncounter", "code_encounter"]
+__all__ = ["CodedEncounter", "code_encounter", "code_encounters"]
 
 Locate = Callable[[str], str | None]
 MAX_POINTERS = 4  # CMS-1500 item 24E and 837P SV107 carry at most four diagnosis pointers per line
@@ -327,15 +327,17 @@ class _Coder:
         return result
 
     # ---- the whole encounter -------------------------------------------------------------------------------------
-    def run(self) -> CodedEncounter:
+    def plan(self) -> None:
+        """Resolve and group the services; untimed families get their units now, 15-minute timed codes wait in
+        ``timed_pool`` for the day's allocation (which may pool other same-day encounters, see `code_encounters`)."""
         resolved = [r for i, s in enumerate(self.encounter.services) if (r := self.resolve(i, s)) is not None]
         groups: dict[str, list[_Resolved]] = {}
         for item in resolved:
             groups.setdefault(item.group, []).append(item)
 
-        planned: list[tuple[CodeEntry, int, int | None, int, list[str]]] = []
-        timed_pool: dict[str, int] = {}
-        timed_members: dict[str, list[_Resolved]] = {}
+        self.planned: list[tuple[CodeEntry, int, int | None, int, list[str]]] = []
+        self.timed_pool: dict[str, int] = {}
+        self.timed_members: dict[str, list[_Resolved]] = {}
         for members in groups.values():
             documented = [m.service.minutes for m in members if m.service.minutes is not None]
             minutes = sum(documented) if documented else None
@@ -350,18 +352,37 @@ class _Coder:
                 if minutes is None:
                     self.units_for_group(members, None)
                     continue
-                timed_pool[entry.code] = minutes
-                timed_members[entry.code] = members
+                self.timed_pool[entry.code] = minutes
+                self.timed_members[entry.code] = members
                 continue
             for chosen, units in self.units_for_group(members, minutes):
                 is_base = chosen.code == entry.code or chosen.time_rule is not TimeRule.ADDON
-                planned.append((chosen, units, minutes if is_base else None, assistant if is_base else 0, extra))
-        if timed_pool:
-            allocation = self.allocate_timed(timed_pool)
+                self.planned.append((chosen, units, minutes if is_base else None, assistant if is_base else 0,
+                                     extra))
+
+    def take_timed(self, other: _Coder) -> None:
+        """Bill another same-day encounter's timed services on this one: CMS counts a patient's timed minutes per
+        day and discipline, and a code is billed once for the day with all its units."""
+        for code, minutes in other.timed_pool.items():
+            self.timed_pool[code] = self.timed_pool.get(code, 0) + minutes
+            self.timed_members.setdefault(code, []).extend(other.timed_members[code])
+        shown = ", ".join(f"{code} {minutes} min" for code, minutes in other.timed_pool.items())
+        self.explanation.append(
+            f"Same patient, date and discipline as encounter {other.encounter.id}: its timed minutes ({shown}) are "
+            f"added to this encounter's for the {self.profile.time_rule_label} and billed here.")
+        other.explanation.append(
+            f"Timed services ({shown}) are billed with encounter {self.encounter.id} (same patient, date and "
+            f"discipline: the {self.profile.time_rule_label} counts the day's timed minutes together).")
+        other.timed_pool, other.timed_members = {}, {}
+
+    def finish(self) -> CodedEncounter:
+        planned = list(self.planned)
+        if self.timed_pool:
+            allocation = self.allocate_timed(self.timed_pool)
             for code, units in allocation.units.items():
                 if units:
-                    members = timed_members[code]
-                    planned.append((members[0].entry, units, timed_pool[code],
+                    members = self.timed_members[code]
+                    planned.append((members[0].entry, units, self.timed_pool[code],
                                     sum(m.assistant_minutes for m in members),
                                     _union(m.service.modifiers for m in members)))
 
@@ -375,6 +396,19 @@ class _Coder:
                 + (f" (at most {MAX_POINTERS} per line)." if len(self.encounter.diagnoses) > MAX_POINTERS else "."))
         coded = self.encounter.model_copy(update={"lines": lines})
         return CodedEncounter(coded, lines, self.findings, self.explanation)
+
+    def run(self) -> CodedEncounter:
+        self.plan()
+        return self.finish()
+
+    @property
+    def day(self) -> tuple[str, object, str, str] | None:
+        """The patient-day whose timed minutes are counted together (CMS rule only; per-code payers count each
+        code on its own, so nothing is pooled)."""
+        if self.profile.time_rule != "cms" or not self.timed_pool:
+            return None
+        return (self.encounter.patient.id, self.encounter.date, self.encounter.provider.discipline.value,
+                self.encounter.payer)
 
 
 def _union(lists: Iterable[list[str]]) -> list[str]:
@@ -390,3 +424,24 @@ def code_encounter(encounter: Encounter, profile: PayerProfile, *, book: CodeBoo
                    locate: Locate | None = None) -> CodedEncounter:
     """Code one encounter's services into claim lines under the payer profile's rules."""
     return _Coder(encounter, profile, book or codebook(), locate or (lambda _path: None)).run()
+
+
+def code_encounters(items: Iterable[tuple[Encounter, PayerProfile, Locate | None]], *,
+                    book: CodeBook | None = None) -> list[CodedEncounter]:
+    """Code a batch. Under the CMS 8-minute rule, encounters of one patient on one date in one discipline (a morning
+    and an afternoon session) have their 15-minute timed minutes counted together and billed on the first of them,
+    as the scrub counts them (`units-exceed-time` pools the same way); everything else is coded per encounter."""
+    chosen = book or codebook()
+    coders = [_Coder(encounter, profile, chosen, locate or (lambda _path: None))
+              for encounter, profile, locate in items]
+    leads: dict[tuple[str, object, str, str], _Coder] = {}
+    for coder in coders:
+        coder.plan()
+        day = coder.day
+        if day is None:
+            continue
+        if day in leads:
+            leads[day].take_timed(coder)
+        else:
+            leads[day] = coder
+    return [coder.finish() for coder in coders]

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from cleanclaim.codebook import codebook
-from cleanclaim.coding import CodedEncounter, code_encounter
+from cleanclaim.coding import CodedEncounter, Locate, code_encounters
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
@@ -179,9 +179,9 @@ def _with_payer(encounters: list[Encounter], payer: str | None) -> list[Encounte
 
 def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: bool) -> tuple[
         list[CodedEncounter], list[Encounter], list[InputError]]:
-    coded: list[CodedEncounter] = []
-    kept: list[Encounter] = []
     errors: list[InputError] = []
+    # (encounter, its profile, where its fields are in the file; None: keep its billed lines as they are)
+    plan: list[tuple[Encounter, PayerProfile, Locate | None]] = []
     for encounter in read.encounters:
         try:
             profile = profiles.get(encounter.payer)
@@ -191,17 +191,26 @@ def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: b
                                      line=line, field="payer", encounter=encounter.id))
             continue
         if only_without_lines and (encounter.lines or not encounter.services):
-            kept.append(encounter)
+            plan.append((encounter, profile, None))
             continue
 
         def locate(path: str, _id: str = encounter.id) -> str | None:
             line = read.line_of(_id, path)
             return f"line {line}" if line is not None else None
 
-        result = code_encounter(encounter, profile, locate=locate)
-        coded.append(result)
-        kept.append(result.encounter)
-    return coded, kept, errors
+        plan.append((encounter, profile, locate))
+    # coded together: same-day encounters of one patient share the day's timed minutes
+    coded = iter(code_encounters([item for item in plan if item[2] is not None]))
+    results: list[CodedEncounter] = []
+    kept: list[Encounter] = []
+    for encounter, _, where in plan:
+        if where is None:
+            kept.append(encounter)
+        else:
+            result = next(coded)
+            results.append(result)
+            kept.append(result.encounter)
+    return results, kept, errors
 
 
 def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Finding]:
