@@ -4,14 +4,15 @@ time, the required fields present and a total that adds up."""
 from __future__ import annotations
 
 import datetime as dt
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import polars as pl
 
 from cleanclaim.model import Severity
+from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
@@ -38,6 +39,42 @@ def _shown_modifiers() -> pl.Expr:
     return (pl.when(pl.col("modifiers").list.len() > 0)
             .then(pl.format(" with {}", pl.col("modifiers").list.join(", ")))
             .otherwise(pl.lit(" without modifiers")))
+
+
+# The duplicate-line plan's expressions, built once (on one claim, building them costs about as much as running them).
+_FILLED_MODIFIERS = pl.col("modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+_NO_REPEAT_MODIFIER = ~pl.col("modifiers").list.eval(pl.element().is_in(_REPEAT_MODIFIERS)).list.any()
+_MODIFIER_KEY = _modifier_key().alias("modifier_key")
+_SHOWN_MODIFIERS = _shown_modifiers().alias("shown_modifiers")
+_FIRST_LINE = pl.col("line").min().over("encounter_id", "code", "modifier_key", "date", "units").alias("first_line")
+_NOT_FIRST_LINE = pl.col("line") != pl.col("first_line")
+_NO_SEVERITY = pl.lit(None, dtype=pl.String).alias("severity")
+_SAME_CLAIM_TEXTS = [
+    pl.format("({} unit(s)) repeats line {} exactly", _units_text(), pl.col("first_line")).alias("duplicate_of"),
+    pl.format("Delete line {}, or if the service was given twice, add the units to line {} "
+              "(timed codes) or mark the repeat with 76/59 and document both.", pl.col("line"),
+              pl.col("first_line")).alias("remedy"),
+    _NO_SEVERITY,
+]
+_MATCH = ["patient_id", "date", "code", "modifier_key"]
+_EARLIER_ENCOUNTER = pl.col("other_order") < pl.col("encounter_order")
+_IN_BATCH_TEXTS = [
+    pl.format("is also billed for patient {} in encounter {} of this batch", pl.col("patient_id"),
+              pl.col("other_encounter")).alias("duplicate_of"),
+    pl.format("Bill the service once: remove it from encounter {} or {}, or mark a separate session "
+              "with 76/59 and document both.", pl.col("other_encounter"), pl.col("encounter_id")).alias("remedy"),
+    _NO_SEVERITY,
+]
+_OTHER_HISTORY_ENCOUNTER = (pl.col("history_encounter").is_null()
+                            | (pl.col("history_encounter") != pl.col("encounter_id")))
+_BILLED_BEFORE_TEXTS = [
+    pl.format("was already billed for patient {} ({} unit(s) in the billing history)",
+              pl.col("patient_id"), _units_text("history_units")).alias("duplicate_of"),
+    pl.lit("If this corrects the earlier claim, send it as a replacement claim (frequency code 7) "
+           "instead of a new one; otherwise remove the line.").alias("remedy"),
+    pl.lit(Severity.WARNING.value).alias("severity"),
+]
+_DUPLICATE_COLUMNS = [*_KEYS, "date", "shown_modifiers", "duplicate_of", "remedy", "severity"]
 
 
 @register
@@ -76,79 +113,53 @@ class DuplicateLine(Rule):
     references = ("CARC 18 (duplicate claim/service)", "CMS Pub 100-04 Ch.5 s20.2",
                   "NCCI Policy Manual Ch.1 s E; CPT Appendix A (76, 77, 91)")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        order = tables.encounters.select("encounter_id").with_row_index("encounter_order")
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        order = tables.encounters.lazy().select("encounter_id").with_row_index("encounter_order")
         lines = (
-            tables.lines.with_columns(pl.col("modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String))))
-            .filter(~pl.col("modifiers").list.eval(pl.element().is_in(_REPEAT_MODIFIERS)).list.any())
-            .with_columns(_modifier_key().alias("modifier_key"), _shown_modifiers().alias("shown_modifiers"))
+            tables.lines.lazy().with_columns(_FILLED_MODIFIERS).filter(_NO_REPEAT_MODIFIER)
+            .with_columns(_MODIFIER_KEY, _SHOWN_MODIFIERS)
             .join(order, on="encounter_id", how="left")
         )
-        same_claim = (
-            lines.with_columns(pl.col("line").min().over("encounter_id", "code", "modifier_key", "date", "units")
-                               .alias("first_line"))
-            .filter(pl.col("line") != pl.col("first_line"))
-            .with_columns(
-                pl.format("({} unit(s)) repeats line {} exactly", _units_text(), pl.col("first_line"))
-                .alias("duplicate_of"),
-                pl.format("Delete line {}, or if the service was given twice, add the units to line {} "
-                          "(timed codes) or mark the repeat with 76/59 and document both.", pl.col("line"),
-                          pl.col("first_line")).alias("remedy"),
-                pl.lit(None, dtype=pl.String).alias("severity"),
-            )
-        )
-        match = ["patient_id", "date", "code", "modifier_key"]
-        others = lines.select(*match, pl.col("encounter_id").alias("other_encounter"),
+        same_claim = lines.with_columns(_FIRST_LINE).filter(_NOT_FIRST_LINE).with_columns(_SAME_CLAIM_TEXTS)
+        others = lines.select(*_MATCH, pl.col("encounter_id").alias("other_encounter"),
                               pl.col("encounter_order").alias("other_order"))
         in_batch = (
-            lines.join(others, on=match, how="inner")
-            .filter(pl.col("other_order") < pl.col("encounter_order"))
+            # in line order, each line's matches in encounter order: the earliest other encounter is quoted
+            lines.join(others, on=_MATCH, how="inner", maintain_order="left_right")
+            .filter(_EARLIER_ENCOUNTER)
             .group_by("encounter_id", "line", maintain_order=True).first()
-            .with_columns(
-                pl.format("is also billed for patient {} in encounter {} of this batch", pl.col("patient_id"),
-                          pl.col("other_encounter")).alias("duplicate_of"),
-                pl.format("Bill the service once: remove it from encounter {} or {}, or mark a separate session "
-                          "with 76/59 and document both.", pl.col("other_encounter"), pl.col("encounter_id"))
-                .alias("remedy"),
-                pl.lit(None, dtype=pl.String).alias("severity"),
-            )
+            .with_columns(_IN_BATCH_TEXTS)
         )
-        history = tables.history.with_columns(
-            pl.col("modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String)))
-        ).with_columns(_modifier_key().alias("modifier_key")).select(
-            *match, pl.col("encounter_id").alias("history_encounter"), pl.col("units").alias("history_units"))
+        history = tables.history.lazy().with_columns(_FILLED_MODIFIERS).with_columns(_MODIFIER_KEY).select(
+            *_MATCH, pl.col("encounter_id").alias("history_encounter"), pl.col("units").alias("history_units"))
         billed_before = (
-            lines.join(history, on=match, how="inner")
-            .filter(pl.col("history_encounter").is_null() | (pl.col("history_encounter") != pl.col("encounter_id")))
+            lines.join(history, on=_MATCH, how="inner", maintain_order="left_right")
+            .filter(_OTHER_HISTORY_ENCOUNTER)
             .group_by("encounter_id", "line", maintain_order=True).first()
-            .with_columns(
-                pl.format("was already billed for patient {} ({} unit(s) in the billing history)",
-                          pl.col("patient_id"), _units_text("history_units")).alias("duplicate_of"),
-                pl.lit("If this corrects the earlier claim, send it as a replacement claim (frequency code 7) "
-                       "instead of a new one; otherwise remove the line.").alias("remedy"),
-                pl.lit(Severity.WARNING.value).alias("severity"),
-            )
+            .with_columns(_BILLED_BEFORE_TEXTS)
         )
-        columns = [*_KEYS, "date", "shown_modifiers", "duplicate_of", "remedy", "severity"]
-        return (pl.concat([f.select(columns) for f in (same_claim, in_batch, billed_before)], how="vertical_relaxed")
+        return (pl.concat([f.select(_DUPLICATE_COLUMNS) for f in (same_claim, in_batch, billed_before)],
+                          how="vertical_relaxed")
                 .unique(["encounter_id", "line"], keep="first", maintain_order=True))
 
 
 def npi_check_digit(npi: pl.Expr) -> pl.Expr:
-    """The NPI check digit the first nine digits call for (Luhn over "80840" + the nine digits), as an expression.
+    """The NPI check digit the first nine digits call for (Luhn over "80840" + the nine digits), as an expression
+    (null when the first nine characters are not all digits).
 
     Doubling every other digit from the right of the nine (positions 1, 3, 5, 7, 9) and adding the constant 24
-    for the implied 80840 prefix is CMS's own shortcut for the prefixed Luhn sum.
+    for the implied 80840 prefix is CMS's own shortcut for the prefixed Luhn sum. A doubled digit d adds the digits
+    of 2d, which is 2d - 9 when d >= 5, i.e. 2d - 9 * ((d + 5) // 10). The nine digits are one list, so the sum is a
+    few list operations rather than one slice per digit (on a single claim each operation has a fixed cost).
     """
-    total = pl.lit(24, dtype=pl.Int64)
-    for position in range(9):
-        digit = npi.str.slice(position, 1).cast(pl.Int64, strict=False)
-        if position % 2 == 0:
-            doubled = digit * 2
-            total = total + doubled // 10 + doubled % 10
-        else:
-            total = total + digit
+    digits = (pl.when(npi.str.contains(r"^\d{9}")).then(npi.str.slice(0, 9))
+              .str.split("").cast(pl.List(pl.Int64)))
+    total = (digits * _LUHN_WEIGHTS - (digits + 5) // 10 * _LUHN_CARRIES).list.sum() + 24
     return (10 - total % 10) % 10
+
+
+_LUHN_WEIGHTS = pl.lit([2, 1, 2, 1, 2, 1, 2, 1, 2], dtype=pl.List(pl.Int64))
+_LUHN_CARRIES = pl.lit([9, 0, 9, 0, 9, 0, 9, 0, 9], dtype=pl.List(pl.Int64))
 
 
 @register
@@ -183,41 +194,48 @@ class InvalidNpi(Rule):
            "check digit.")
     references = ("CMS: Requirements for the NPI check digit (Luhn, prefix 80840)", "45 CFR 162.406")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        encounter_npis = tables.encounters.select("encounter_id", "provider_npi", "billing_npi")
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        encounter_npis = tables.encounters.lazy().select("encounter_id", "provider_npi", "billing_npi")
         line_npis = (
-            tables.lines.join(encounter_npis.select("encounter_id", pl.col("provider_npi").alias("encounter_npi")),
-                              on="encounter_id", how="left")
-            .filter(pl.col("provider_npi").is_not_null()
-                    & (pl.col("encounter_npi").is_null() | (pl.col("provider_npi") != pl.col("encounter_npi"))))
-            .select(*_KEYS, pl.col("provider_npi").alias("npi"),
-                    pl.lit("line's rendering provider").alias("role"))
+            tables.lines.lazy()
+            .join(encounter_npis.select("encounter_id", pl.col("provider_npi").alias("encounter_npi")),
+                  on="encounter_id", how="left")
+            .filter(_OWN_LINE_NPI)
+            .select(*_KEYS, pl.col("provider_npi").alias("npi"), _LINE_ROLE)
         )
         rendering = encounter_npis.select("encounter_id", _NO_LINE, _NO_CODE, pl.col("provider_npi").alias("npi"),
-                                          pl.lit("rendering provider").alias("role"))
+                                          _RENDERING_ROLE)
         billing = encounter_npis.select("encounter_id", _NO_LINE, _NO_CODE, pl.col("billing_npi").alias("npi"),
-                                        pl.lit("billing provider").alias("role"))
-        npis = (
+                                        _BILLING_ROLE)
+        return (
             pl.concat([rendering, billing, line_npis], how="vertical_relaxed")
             .filter(pl.col("npi").is_not_null())
             .group_by(*_KEYS, "npi", maintain_order=True).agg(pl.col("role").str.join(" and "))
             .with_columns(pl.col("npi").str.strip_chars().alias("digits"))
-        )
-        well_formed = pl.col("digits").str.contains(r"^\d{10}$")
-        expected = npi_check_digit(pl.col("digits"))
-        actual = pl.col("digits").str.slice(9, 1).cast(pl.Int64, strict=False)
-        return (
-            npis.with_columns(expected.alias("expected"), actual.alias("actual"))
-            .filter(~well_formed | (pl.col("expected") != pl.col("actual")))
-            .with_columns(
-                pl.when(~well_formed)
-                .then(pl.format("it has {} characters; an NPI is exactly ten digits", pl.col("digits").str.len_chars()))
-                .otherwise(pl.format("its check digit is {} but the first nine digits call for {}", pl.col("actual"),
-                                     pl.col("expected")))
-                .alias("reason")
-            )
+            .with_columns(_EXPECTED_DIGIT.alias("expected"), _ACTUAL_DIGIT.alias("actual"))
+            .filter(_NPI_INVALID)
+            .with_columns(_NPI_REASON)
             .select(*_KEYS, "role", "npi", "reason")
         )
+
+
+# The invalid-npi plan's expressions, built once: the Luhn check digit is one vectorised expression over the column.
+_OWN_LINE_NPI = pl.col("provider_npi").is_not_null() & (
+    pl.col("encounter_npi").is_null() | (pl.col("provider_npi") != pl.col("encounter_npi")))
+_LINE_ROLE = pl.lit("line's rendering provider").alias("role")
+_RENDERING_ROLE = pl.lit("rendering provider").alias("role")
+_BILLING_ROLE = pl.lit("billing provider").alias("role")
+_WELL_FORMED = pl.col("digits").str.contains(r"^\d{10}$")
+_EXPECTED_DIGIT = npi_check_digit(pl.col("digits"))
+_ACTUAL_DIGIT = pl.col("digits").str.slice(9, 1).cast(pl.Int64, strict=False)
+_NPI_INVALID = ~_WELL_FORMED | (pl.col("expected") != pl.col("actual"))
+_NPI_REASON = (
+    pl.when(~_WELL_FORMED)
+    .then(pl.format("it has {} characters; an NPI is exactly ten digits", pl.col("digits").str.len_chars()))
+    .otherwise(pl.format("its check digit is {} but the first nine digits call for {}", pl.col("actual"),
+                         pl.col("expected")))
+    .alias("reason")
+)
 
 
 @cache
@@ -266,41 +284,50 @@ class InvalidPlaceOfService(Rule):
     fix = "{remedy}"
     references = ("CMS Place of Service Code Set", "CMS Pub 100-04 Ch.26 s10.5", "CMS Pub 100-02 Ch.15 s220")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        pos = place_of_service_codes()
-        encounters = tables.encounters.select("encounter_id", "date", "place_of_service").join(
-            pos, left_on="place_of_service", right_on="code", how="left")
-        unknown = encounters.filter(pl.col("name").is_null()).select(
-            "encounter_id", _NO_LINE, _NO_CODE,
-            pl.format("Place of service {} is not in the CMS place-of-service code set", pl.col("place_of_service"))
-            .alias("problem"),
-            pl.lit("Report the two-digit CMS code for where the service was given: 11 office, 12 home, "
-                   "22 on-campus outpatient hospital, 10 telehealth at home ...").alias("remedy"),
-            pl.lit(None, dtype=pl.String).alias("severity"),
-        )
-        too_early = encounters.filter(pl.col("effective").is_not_null() & (pl.col("date") < pl.col("effective")))
-        too_early = too_early.select(
-            "encounter_id", _NO_LINE, _NO_CODE,
-            pl.format("Place of service {} ({}) takes effect on {}; it is not valid on the date of service {}",
-                      pl.col("place_of_service"), pl.col("name"), pl.col("effective"), pl.col("date"))
-            .alias("problem"),
-            pl.lit("Check the date of service, or report the place-of-service code in force on it.").alias("remedy"),
-            pl.lit(None, dtype=pl.String).alias("severity"),
-        )
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        encounters = tables.encounters.lazy().select("encounter_id", "date", "place_of_service").join(
+            place_of_service_codes().lazy(), left_on="place_of_service", right_on="code", how="left")
+        unknown = encounters.filter(pl.col("name").is_null()).select("encounter_id", _NO_LINE, _NO_CODE,
+                                                                     *_UNKNOWN_PLACE)
+        too_early = encounters.filter(_PLACE_NOT_YET_EFFECTIVE).select("encounter_id", _NO_LINE, _NO_CODE,
+                                                                       *_PLACE_TOO_EARLY)
         inpatient = (
-            lines_with_codes(tables).filter(pl.col("therapy").is_not_null() & (pl.col("therapy") != "not"))
-            .join(pos.filter(pl.col("inpatient")), left_on="place_of_service", right_on="code", how="inner")
-            .select(
-                *_KEYS,
-                pl.format("{} is an outpatient therapy code but the place of service is {} ({})", pl.col("code"),
-                          pl.col("place_of_service"), pl.col("name")).alias("problem"),
-                pl.lit("Therapy for a hospital or facility inpatient is covered by the facility's inpatient payment; "
-                       "if the patient was an outpatient, correct the place of service (e.g. 11 office, "
-                       "22 outpatient hospital).").alias("remedy"),
-                pl.lit(Severity.WARNING.value).alias("severity"),
-            )
+            lines_with_codes(tables).lazy().filter(_THERAPY_CODE)
+            .join(_inpatient_places().lazy(), left_on="place_of_service", right_on="code", how="inner")
+            .select(*_KEYS, *_THERAPY_INPATIENT)
         )
         return pl.concat([unknown, too_early, inpatient], how="vertical_relaxed")
+
+
+@cache
+def _inpatient_places() -> pl.DataFrame:
+    return place_of_service_codes().filter(pl.col("inpatient"))
+
+
+# The invalid-place-of-service plan's expressions, built once.
+_UNKNOWN_PLACE = [
+    pl.format("Place of service {} is not in the CMS place-of-service code set", pl.col("place_of_service"))
+    .alias("problem"),
+    pl.lit("Report the two-digit CMS code for where the service was given: 11 office, 12 home, "
+           "22 on-campus outpatient hospital, 10 telehealth at home ...").alias("remedy"),
+    pl.lit(None, dtype=pl.String).alias("severity"),
+]
+_PLACE_NOT_YET_EFFECTIVE = pl.col("effective").is_not_null() & (pl.col("date") < pl.col("effective"))
+_PLACE_TOO_EARLY = [
+    pl.format("Place of service {} ({}) takes effect on {}; it is not valid on the date of service {}",
+              pl.col("place_of_service"), pl.col("name"), pl.col("effective"), pl.col("date")).alias("problem"),
+    pl.lit("Check the date of service, or report the place-of-service code in force on it.").alias("remedy"),
+    pl.lit(None, dtype=pl.String).alias("severity"),
+]
+_THERAPY_CODE = pl.col("therapy").is_not_null() & (pl.col("therapy") != "not")
+_THERAPY_INPATIENT = [
+    pl.format("{} is an outpatient therapy code but the place of service is {} ({})", pl.col("code"),
+              pl.col("place_of_service"), pl.col("name")).alias("problem"),
+    pl.lit("Therapy for a hospital or facility inpatient is covered by the facility's inpatient payment; "
+           "if the patient was an outpatient, correct the place of service (e.g. 11 office, "
+           "22 outpatient hospital).").alias("remedy"),
+    pl.lit(Severity.WARNING.value).alias("severity"),
+]
 
 
 def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> dt.date:
@@ -377,13 +404,65 @@ def nominal_deadline(date: pl.Expr, *, calendar_year: pl.Expr, limit_days: pl.Ex
 
 def workday_deadlines(deadlines: pl.Series) -> pl.DataFrame:
     """Each distinct deadline with the workday it moves to (``workday``) and why (``moved_because``, null when it
-    stays): one calendar look-up per distinct date, not per claim line."""
-    days = deadlines.drop_nulls().unique().sort().to_list()
-    moved = [next_workday(day) for day in days]
-    return pl.DataFrame(
-        {"nominal": days, "workday": [m[0] for m in moved], "moved_because": [m[1] for m in moved]},
-        schema={"nominal": pl.Date, "workday": pl.Date, "moved_because": pl.String},
-    )
+    stays), from the same holiday calendar the timely-filing rule joins."""
+    days = deadlines.drop_nulls().unique().sort()
+    if days.is_empty():
+        return pl.DataFrame(schema={"nominal": pl.Date, "workday": pl.Date, "moved_because": pl.String})
+    years = days.dt.year()  # sorted with the days
+    calendar = _holiday_calendar(min(int(years[0]), _CALENDAR_FIRST), max(int(years[-1]), _CALENDAR_LAST))
+    frame = pl.LazyFrame({"nominal": days}, schema={"nominal": pl.Date})
+    return collect(with_workday(frame, calendar).select("nominal", "workday", "moved_because"))
+
+
+# The holiday calendar spans these years unless a date asks for more; building it (once) takes a few milliseconds.
+# A Medicare deadline before 1900 would only skip weekends, and one after the as-of year is never reported.
+_CALENDAR_FIRST = 1900
+_CALENDAR_LAST = 2100
+
+
+@lru_cache(maxsize=8)
+def _holiday_calendar(first_year: int, last_year: int) -> pl.DataFrame:
+    """Every federal holiday (as observed) from ``first_year`` to ``last_year`` + 1, with its name and the first
+    workday after it: what :func:`next_workday` answers for a deadline on a holiday, built once so a check only
+    joins it (weekends need no table: the first Monday after one is the day looked up here)."""
+    closed: dict[dt.date, str] = {}
+    for year in range(first_year, last_year + 3):
+        closed.update(federal_holidays(year))
+    holidays, names, after = [], [], []
+    for day, name in closed.items():
+        if day.year > last_year + 1:
+            continue
+        workday = day + dt.timedelta(days=1)
+        while workday.weekday() >= 5 or workday in closed:
+            workday += dt.timedelta(days=1)
+        holidays.append(day)
+        names.append(name)
+        after.append(workday)
+    return pl.DataFrame({"holiday": holidays, "holiday_name": names, "after_holiday": after},
+                        schema={"holiday": pl.Date, "holiday_name": pl.String, "after_holiday": pl.Date})
+
+
+_NOMINAL = pl.col("nominal")
+_NOMINAL_WEEKDAY = _NOMINAL.dt.weekday()  # ISO: Monday 1 ... Sunday 7
+_ON_WEEKEND = _NOMINAL_WEEKDAY >= 6
+# A weekend deadline moves to Monday, unless Monday is a holiday too: then to the workday after that holiday.
+_PROBE = (pl.when(_ON_WEEKEND).then(_NOMINAL + pl.duration(days=8 - _NOMINAL_WEEKDAY)).otherwise(_NOMINAL)
+          .alias("__probe"))
+_WORKDAY = [
+    pl.coalesce("after_holiday", "__probe").alias("workday"),
+    pl.when(_ON_WEEKEND).then(pl.format("{} {}", _NOMINAL.dt.strftime("%A"), _NOMINAL))
+    .when(pl.col("holiday_name").is_not_null()).then(pl.format("{} {}", pl.col("holiday_name"), _NOMINAL))
+    .alias("moved_because"),
+]
+
+
+def with_workday(frame: pl.LazyFrame, calendar: pl.DataFrame) -> pl.LazyFrame:
+    """``frame`` with the workday its ``nominal`` deadline moves to (``workday``) and why (``moved_because``, null
+    when it stays), as :func:`next_workday` says, by one join with the holiday calendar."""
+    return (frame.with_columns(_PROBE)
+            .join(calendar.lazy(), left_on="__probe", right_on="holiday", how="left", maintain_order="left")
+            .with_columns(_WORKDAY)
+            .drop("__probe", "holiday_name", "after_holiday"))
 
 
 _WARN_DAYS = 30
@@ -392,12 +471,13 @@ _MEDICARE_FILING_REFERENCES = ["42 CFR 424.44", "CMS Pub 100-04 Ch.1 s70 (one ca
 _CONTRACT_REFERENCE = "The payer contract or provider manual (timely-filing clause)"
 
 
-def _filing_settings(tables: Tables) -> pl.DataFrame:
+@lru_cache(maxsize=16)
+def _filing_settings(payers: ProfilesKey) -> pl.DataFrame:
     """Per payer: its name, program, limit, whether the limit is confirmed and what to cite for it."""
     return pl.DataFrame(
         [{"payer": payer_id, "payer_name": profile.name, "program": profile.program,
           "limit_days": profile.timely_filing_days, "limit_reference": profile.timely_filing_reference,
-          "confirmed": profile.timely_filing_confirmed} for payer_id, profile in tables.payers.items()],
+          "confirmed": profile.timely_filing_confirmed} for payer_id, profile in payers.items],
         schema={"payer": pl.String, "payer_name": pl.String, "program": pl.String, "limit_days": pl.Int64,
                 "limit_reference": pl.String, "confirmed": pl.Boolean},
     )
@@ -443,73 +523,91 @@ class TimelyFiling(Rule):
     fix = "{remedy}"
     references = (*_MEDICARE_FILING_REFERENCES, _CONTRACT_REFERENCE)
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        payers = _filing_settings(tables)
-        lined = tables.lines.select(*_KEYS, "payer", "date")
-        bare = tables.encounters.join(tables.lines.select("encounter_id").unique(), on="encounter_id", how="anti")
-        dated = pl.concat([lined, bare.select("encounter_id", _NO_LINE, _NO_CODE, "payer", "date")],
-                          how="vertical_relaxed").join(payers, on="payer", how="inner")
-        # A Medicare profile's 365 days is read as Medicare's rule, one calendar year; any other limit counts days.
-        medicare = (pl.col("program") == "medicare") & (pl.col("limit_days") == 365)
-        confirmed = pl.col("confirmed")
-        as_of = pl.lit(tables.as_of, dtype=pl.Date)
-        nominal = dated.with_columns(
-            nominal_deadline(pl.col("date"), calendar_year=medicare, limit_days=pl.col("limit_days")).alias("nominal"))
-        # The next-workday rule is the Medicare contractors'; a contract's day count is taken as written.
-        workdays = workday_deadlines(nominal.filter(medicare)["nominal"])
-        rows = (
-            nominal.join(workdays, on="nominal", how="left")
-            .with_columns(pl.when(medicare).then(pl.col("workday")).otherwise(pl.col("nominal")).alias("deadline"),
-                          pl.when(medicare).then(pl.col("moved_because")).alias("moved_because"))
-            .with_columns((pl.col("deadline") - as_of).dt.total_days().alias("days_left"))
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        days_left, texts = _filing_expressions(tables.as_of)
+        lines = tables.lines.lazy()
+        bare = tables.encounters.lazy().join(lines.select("encounter_id"), on="encounter_id", how="anti")
+        dated = pl.concat([lines.select(*_KEYS, "payer", "date"),
+                           bare.select("encounter_id", _NO_LINE, _NO_CODE, "payer", "date")],
+                          how="vertical_relaxed").join(_filing_settings(ProfilesKey(tables.payers)).lazy(),
+                                                       on="payer", how="inner")
+        # Only a deadline up to 30 days after the as-of date is reported, so the calendar need not go further.
+        calendar = _holiday_calendar(_CALENDAR_FIRST, max(_CALENDAR_LAST, tables.as_of.year + 1))
+        return (
+            with_workday(dated.with_columns(_FILING_NOMINAL), calendar)
+            .with_columns(_FILING_DEADLINE)
+            .with_columns(days_left)
+            .filter(pl.col("days_left") <= _WARN_DAYS)
+            .with_columns(texts)
+            .select(*_KEYS, "status", "payer_name", "date", "deadline", "moved_text", "limit_text", "days_text",
+                    "remedy", "severity", "references")
         )
-        limit = (
-            pl.when(medicare).then(pl.lit("one calendar year after the date of service"))
-            .when(confirmed).then(pl.format("{} days after the date of service", pl.col("limit_days")))
-            .otherwise(pl.format("{} days after the date of service is the payer profile's assumed limit, not a "
-                                 "confirmed one: check the contract", pl.col("limit_days")))
-        )
-        late = pl.col("days_left") < 0
-        return rows.filter(pl.col("days_left") <= _WARN_DAYS).with_columns(
-            pl.when(late & confirmed).then(pl.lit("Past the timely-filing limit"))
-            .when(late).then(pl.lit("Past the assumed timely-filing limit"))
-            .otherwise(pl.lit("Timely-filing deadline near")).alias("status"),
-            pl.when(pl.col("moved_because").is_not_null())
-            .then(pl.format(" (moved from {}, not a workday)", pl.col("moved_because")))
-            .otherwise(pl.lit("")).alias("moved_text"),
-            # An assumed limit has no source to quote; the contract it points to is in the references.
-            pl.when(confirmed & (pl.col("limit_reference").fill_null("") != ""))
-            .then(pl.format("{}; {}", limit, pl.col("limit_reference"))).otherwise(limit).alias("limit_text"),
-            pl.when(late)
-            .then(pl.format("as of {} it is {} day(s) late", as_of, -pl.col("days_left")))
-            .when(pl.col("days_left") == 0).then(pl.format("as of {} today is the last day", as_of))
-            .otherwise(pl.format("as of {} {} day(s) are left", as_of, pl.col("days_left"))).alias("days_text"),
-            pl.when(late & medicare)
-            .then(pl.lit("Do not send it as a new claim; file only if an exception applies (administrative error, "
-                         "retroactive entitlement) with proof, and do not bill the patient."))
-            .when(late & confirmed)
-            .then(pl.lit("Check the payer contract for late-filing exceptions (proof of earlier timely filing, "
-                         "retroactive coverage); without one the payer will deny it, and the contract decides whether "
-                         "the patient may be billed."))
-            .when(late)
-            .then(pl.format("Look up the timely-filing limit in the {} contract or provider manual: if it is longer "
-                            "than {} days, send the claim and set timely_filing_days (and timely_filing_confirmed: "
-                            "true) in the payer profile; if not, ask the payer about late-filing exceptions.",
-                            pl.col("payer_name"), pl.col("limit_days")))
-            .when(confirmed)
-            .then(pl.format("Send the claim by {} and keep the clearinghouse acceptance report: a rejected "
-                            "claim does not count as filed.", pl.col("deadline")))
-            .otherwise(pl.format("Send the claim by {} (the profile's assumed limit; the contract may allow less) "
-                                 "and keep the clearinghouse acceptance report.", pl.col("deadline")))
-            .alias("remedy"),
-            pl.when(late & confirmed).then(pl.lit(None, dtype=pl.String))
-            .otherwise(pl.lit(Severity.WARNING.value)).alias("severity"),
-            pl.when(medicare).then(pl.lit(_MEDICARE_FILING_REFERENCES, dtype=pl.List(pl.String)))
-            .when(pl.col("limit_reference").fill_null("").str.strip_chars() != "")
-            .then(pl.concat_list(pl.col("limit_reference")))
-            .otherwise(pl.lit([_CONTRACT_REFERENCE], dtype=pl.List(pl.String))).alias("references"),
-        ).select(*_KEYS, "status", "payer_name", "date", "deadline", "moved_text", "limit_text", "days_text", "remedy",
-                 "severity", "references")
+
+
+# The timely-filing plan's expressions, built once (those quoting the as-of date once per as-of date).
+# A Medicare profile's 365 days is read as Medicare's rule, one calendar year; any other limit counts days.
+_FILING_MEDICARE = (pl.col("program") == "medicare") & (pl.col("limit_days") == 365)
+_FILING_CONFIRMED = pl.col("confirmed")
+_FILING_NOMINAL = nominal_deadline(pl.col("date"), calendar_year=_FILING_MEDICARE,
+                                   limit_days=pl.col("limit_days")).alias("nominal")
+# The next-workday rule is the Medicare contractors'; a contract's day count is taken as written.
+_FILING_DEADLINE = [
+    pl.when(_FILING_MEDICARE).then(pl.col("workday")).otherwise(_NOMINAL).alias("deadline"),
+    pl.when(_FILING_MEDICARE).then(pl.col("moved_because")).alias("moved_because"),
+]
+
+
+@lru_cache(maxsize=8)
+def _filing_expressions(as_of_date: dt.date) -> tuple[pl.Expr, tuple[pl.Expr, ...]]:
+    """The days left before the deadline, and the finding's texts, severity and references."""
+    medicare, confirmed = _FILING_MEDICARE, _FILING_CONFIRMED
+    as_of = pl.lit(as_of_date, dtype=pl.Date)
+    limit = (
+        pl.when(medicare).then(pl.lit("one calendar year after the date of service"))
+        .when(confirmed).then(pl.format("{} days after the date of service", pl.col("limit_days")))
+        .otherwise(pl.format("{} days after the date of service is the payer profile's assumed limit, not a "
+                             "confirmed one: check the contract", pl.col("limit_days")))
+    )
+    late = pl.col("days_left") < 0
+    return (pl.col("deadline") - as_of).dt.total_days().alias("days_left"), (
+        pl.when(late & confirmed).then(pl.lit("Past the timely-filing limit"))
+        .when(late).then(pl.lit("Past the assumed timely-filing limit"))
+        .otherwise(pl.lit("Timely-filing deadline near")).alias("status"),
+        pl.when(pl.col("moved_because").is_not_null())
+        .then(pl.format(" (moved from {}, not a workday)", pl.col("moved_because")))
+        .otherwise(pl.lit("")).alias("moved_text"),
+        # An assumed limit has no source to quote; the contract it points to is in the references.
+        pl.when(confirmed & (pl.col("limit_reference").fill_null("") != ""))
+        .then(pl.format("{}; {}", limit, pl.col("limit_reference"))).otherwise(limit).alias("limit_text"),
+        pl.when(late)
+        .then(pl.format("as of {} it is {} day(s) late", as_of, -pl.col("days_left")))
+        .when(pl.col("days_left") == 0).then(pl.format("as of {} today is the last day", as_of))
+        .otherwise(pl.format("as of {} {} day(s) are left", as_of, pl.col("days_left"))).alias("days_text"),
+        pl.when(late & medicare)
+        .then(pl.lit("Do not send it as a new claim; file only if an exception applies (administrative error, "
+                     "retroactive entitlement) with proof, and do not bill the patient."))
+        .when(late & confirmed)
+        .then(pl.lit("Check the payer contract for late-filing exceptions (proof of earlier timely filing, "
+                     "retroactive coverage); without one the payer will deny it, and the contract decides whether "
+                     "the patient may be billed."))
+        .when(late)
+        .then(pl.format("Look up the timely-filing limit in the {} contract or provider manual: if it is longer "
+                        "than {} days, send the claim and set timely_filing_days (and timely_filing_confirmed: "
+                        "true) in the payer profile; if not, ask the payer about late-filing exceptions.",
+                        pl.col("payer_name"), pl.col("limit_days")))
+        .when(confirmed)
+        .then(pl.format("Send the claim by {} and keep the clearinghouse acceptance report: a rejected "
+                        "claim does not count as filed.", pl.col("deadline")))
+        .otherwise(pl.format("Send the claim by {} (the profile's assumed limit; the contract may allow less) "
+                             "and keep the clearinghouse acceptance report.", pl.col("deadline")))
+        .alias("remedy"),
+        pl.when(late & confirmed).then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.lit(Severity.WARNING.value)).alias("severity"),
+        pl.when(medicare).then(pl.lit(_MEDICARE_FILING_REFERENCES, dtype=pl.List(pl.String)))
+        .when(pl.col("limit_reference").fill_null("").str.strip_chars() != "")
+        .then(pl.concat_list(pl.col("limit_reference")))
+        .otherwise(pl.lit([_CONTRACT_REFERENCE], dtype=pl.List(pl.String))).alias("references"),
+    )
 
 
 _REQUIRED_FIELDS = {
@@ -573,37 +671,42 @@ class MissingRequiredField(Rule):
     references = ("X12 837P 005010X222A1 required loops 2010AA, 2010BA, 2010BB, 2300, 2400",
                   "NUCC 1500 Claim Form instructions", "CARC 16")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        encounters = tables.encounters
-
-        def blank(column: str) -> pl.Expr:
-            value = pl.col(column)
-            text = value.cast(pl.String).str.strip_chars()
-            return value.is_null() | (text == "")
-
-        carried = tables.carried if tables.carried is not None else frozenset(encounters.columns)
-        checks: list[tuple[pl.Expr, str]] = [
-            (blank(column), label) for column, label in (*_REQUIRED_FIELDS.items(), *_OPTIONAL_FIELDS.items())
-            if column in carried and column in encounters.columns
-        ]
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        columns = tables.encounters.columns
+        carried = tables.carried if tables.carried is not None else frozenset(columns)
+        claim_bound, missing = _missing_expressions(
+            tuple(c for c in (*_REQUIRED_FIELDS, *_OPTIONAL_FIELDS) if c in carried and c in columns),
+            tuple(c for c in _REQUIRED_FIELDS if c in columns))
         no_charge = (
-            tables.lines.filter(pl.col("charge").is_null())
+            tables.lines.lazy().filter(pl.col("charge").is_null())
             .group_by("encounter_id", maintain_order=True)
             .agg(pl.col("line").sort().cast(pl.String).str.join(", ").alias("lines_without_charge"))
         )
-        parts = [pl.when(missing).then(pl.lit(label)) for missing, label in checks]
-        parts.append(pl.when(pl.col("lines_without_charge").is_not_null())
-                     .then(pl.format("a charge on line {}", pl.col("lines_without_charge"))))
-        # Only an encounter on its way to a claim file is judged: `code` and `check` input may leave all of these out.
-        claim_bound = pl.any_horizontal(
-            [pl.col(column).is_not_null() for column in _REQUIRED_FIELDS if column in encounters.columns]
-            or [pl.lit(False)])
         return (
-            encounters.filter(claim_bound).join(no_charge, on="encounter_id", how="left")
-            .with_columns(pl.concat_list(parts).list.drop_nulls().list.join(", ").alias("missing"))
+            tables.encounters.lazy().filter(claim_bound).join(no_charge, on="encounter_id", how="left")
+            .with_columns(missing)
             .filter(pl.col("missing") != "")
             .select("encounter_id", _NO_LINE, _NO_CODE, "missing")
         )
+
+
+@lru_cache(maxsize=16)
+def _missing_expressions(checked: tuple[str, ...], claim_columns: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
+    """Whether an encounter is on its way to a claim file, and the list of what it lacks, for the fields the input
+    carries (built once per set of columns)."""
+    labels = {**_REQUIRED_FIELDS, **_OPTIONAL_FIELDS}
+
+    def blank(column: str) -> pl.Expr:
+        value = pl.col(column)
+        text = value.cast(pl.String).str.strip_chars()
+        return value.is_null() | (text == "")
+
+    parts = [pl.when(blank(column)).then(pl.lit(labels[column])) for column in checked]
+    parts.append(pl.when(pl.col("lines_without_charge").is_not_null())
+                 .then(pl.format("a charge on line {}", pl.col("lines_without_charge"))))
+    # Only an encounter on its way to a claim file is judged: `code` and `check` input may leave all of these out.
+    claim_bound = pl.any_horizontal([pl.col(column).is_not_null() for column in claim_columns] or [pl.lit(False)])
+    return claim_bound, pl.concat_list(parts).list.drop_nulls().list.join(", ").alias("missing")
 
 
 @register
@@ -638,32 +741,34 @@ class ChargeTotalMismatch(Rule):
     fix = "Set the total to ${line_total} (the sum of the lines), or correct the line charge that is wrong."
     references = ("X12 837P 005010X222A1 CLM02 and SV102", "NUCC 1500 instructions, item 28")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        # Compare whole cents, so 0.1 + 0.2 does not differ from 0.30.
-        cents = (
-            tables.lines.group_by("encounter_id")
-            .agg((pl.col("charge") * 100).round(0).cast(pl.Int64).sum().alias("line_cents"),
-                 pl.col("line").filter(pl.col("charge").is_null()).sort().cast(pl.String).str.join(", ")
-                 .alias("uncharged_lines"))
-        )
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        cents = tables.lines.lazy().group_by("encounter_id").agg(_LINE_CENTS)
         return (
-            tables.encounters.filter(pl.col("total_charge").is_not_null())
+            tables.encounters.lazy().filter(pl.col("total_charge").is_not_null())
             .join(cents, on="encounter_id", how="left")
-            .with_columns(pl.col("line_cents").fill_null(0),
-                          (pl.col("total_charge") * 100).round(0).cast(pl.Int64).alias("total_cents"))
+            .with_columns(_TOTAL_CENTS)
             .filter(pl.col("total_cents") != pl.col("line_cents"))
-            .select(
-                "encounter_id", _NO_LINE, _NO_CODE,
-                _money(pl.col("total_cents")).alias("total_charge"),
-                _money(pl.col("line_cents")).alias("line_total"),
-                _money((pl.col("total_cents") - pl.col("line_cents")).abs()).alias("difference"),
-                pl.when(pl.col("uncharged_lines").fill_null("") != "")
-                .then(pl.format(" (line {} has no charge)", pl.col("uncharged_lines")))
-                .otherwise(pl.lit("")).alias("uncharged"),
-            )
+            .select("encounter_id", _NO_LINE, _NO_CODE, *_CHARGE_TEXTS)
         )
 
 
 def _money(cents: pl.Expr) -> pl.Expr:
     """Cents as a dollar amount with two decimals ("90.00"), for messages."""
     return pl.format("{}.{}", cents // 100, (cents % 100).cast(pl.String).str.zfill(2))
+
+
+# The charge-total-mismatch plan's expressions, built once. Whole cents are compared, so 0.1 + 0.2 equals 0.30.
+_LINE_CENTS = [
+    (pl.col("charge") * 100).round(0).cast(pl.Int64).sum().alias("line_cents"),
+    pl.col("line").filter(pl.col("charge").is_null()).sort().cast(pl.String).str.join(", ").alias("uncharged_lines"),
+]
+_TOTAL_CENTS = [pl.col("line_cents").fill_null(0),
+                (pl.col("total_charge") * 100).round(0).cast(pl.Int64).alias("total_cents")]
+_CHARGE_TEXTS = [
+    _money(pl.col("total_cents")).alias("total_charge"),
+    _money(pl.col("line_cents")).alias("line_total"),
+    _money((pl.col("total_cents") - pl.col("line_cents")).abs()).alias("difference"),
+    pl.when(pl.col("uncharged_lines").fill_null("") != "")
+    .then(pl.format(" (line {} has no charge)", pl.col("uncharged_lines")))
+    .otherwise(pl.lit("")).alias("uncharged"),
+]

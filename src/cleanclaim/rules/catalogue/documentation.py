@@ -8,18 +8,20 @@ element that was not found, so a person can look for it and either add it or def
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 import polars as pl
 import yaml
 
+from cleanclaim.codebook import CodeBook
 from cleanclaim.errors import DataError
 from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import _family_minutes
+from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import Tables, codes_frame
 
 _DATA_FILE = "documentation.yaml"
 _CHECKS = ("minutes", "group_size", "note")
@@ -67,9 +69,12 @@ def _requirement(item: Any, where: str, number: int) -> Requirement:
     )
 
 
-def _requirement_frame(tables: Tables) -> pl.DataFrame:
+@cache
+def _requirement_frame(book: CodeBook) -> pl.DataFrame:
+    """One row per requirement and code it applies to (its listed codes and the codes of its time rules), built once
+    per code book."""
     reqs, _ = requirements()
-    by_rule = tables.codes.select("code", "time_rule").unique()
+    by_rule = codes_frame(book).select("code", "time_rule").unique()
     rows: list[dict[str, Any]] = []
     for order, req in enumerate(reqs):
         codes = set(req.codes)
@@ -79,6 +84,26 @@ def _requirement_frame(tables: Tables) -> pl.DataFrame:
                     for code in sorted(codes))
     return pl.DataFrame(rows, schema={"order": pl.Int64, "code": pl.String, "label": pl.String, "check": pl.String,
                                       "pattern": pl.String})
+
+
+@cache
+def _present() -> pl.Expr:
+    """Whether the record shows the requirement's element (built once: the minutes pattern comes from the data
+    file)."""
+    _, minutes_pattern = requirements()
+    note_has = pl.col("note").str.contains(pl.col("pattern").fill_null("$^"))
+    return (
+        pl.when(pl.col("check") == "minutes")
+        .then(pl.col("group_has_minutes") | pl.col("note").str.contains(minutes_pattern))
+        .when(pl.col("check") == "group_size")
+        .then(pl.col("has_group_size").fill_null(False) | note_has)
+        .otherwise(note_has)
+    )
+
+
+_HAS_GROUP_SIZE = pl.col("group_size").is_not_null().any().alias("has_group_size")
+_HAS_NOTE = pl.col("note").fill_null("").str.strip_chars() != ""
+_MISSING = pl.col("label").unique(maintain_order=True).str.join("; ").alias("missing")
 
 
 @register
@@ -120,40 +145,29 @@ class DocumentationMissingElement(Rule):
     references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067",
                   "LCD language on 97535 (codingahead 2012, quoting an LCD)", "APA Services HBAI guide 2020")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        _, minutes_pattern = requirements()
-        group_sizes = tables.services.group_by("encounter_id", "code").agg(
-            pl.col("group_size").is_not_null().any().alias("has_group_size")
-        )
-        lines = (
-            _family_minutes(tables)
-            .join(tables.encounters.select("encounter_id", "note"), on="encounter_id", how="inner")
-            .filter(pl.col("note").fill_null("").str.strip_chars() != "")
-            .join(group_sizes, on=["encounter_id", "code"], how="left")
-            .join(_requirement_frame(tables), on="code", how="inner")
-        )
-        note_has = pl.col("note").str.contains(pl.col("pattern").fill_null("$^"))
-        present = (
-            pl.when(pl.col("check") == "minutes")
-            .then(pl.col("group_has_minutes") | pl.col("note").str.contains(minutes_pattern))
-            .when(pl.col("check") == "group_size")
-            .then(pl.col("has_group_size").fill_null(False) | note_has)
-            .otherwise(note_has)
-        )
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        group_sizes = tables.services.lazy().group_by("encounter_id", "code").agg(_HAS_GROUP_SIZE)
         return (
-            lines.filter(~present)
+            _family_minutes(tables).lazy()
+            .join(tables.encounters.lazy().select("encounter_id", "note"), on="encounter_id", how="inner")
+            .filter(_HAS_NOTE)
+            .join(group_sizes, on=["encounter_id", "code"], how="left")
+            .join(_requirement_frame(tables.book).lazy(), on="code", how="inner")
+            .filter(~_present())
             .sort("encounter_id", "line", "order")
             .group_by("encounter_id", "line", "code", maintain_order=True)
-            .agg(pl.col("label").unique(maintain_order=True).str.join("; ").alias("missing"))
+            .agg(_MISSING)
             .select("encounter_id", "line", "code", "missing")
         )
 
 
-def _distinct_goal_rules(tables: Tables) -> pl.DataFrame:
+@lru_cache(maxsize=16)
+def _distinct_goal_rules(payers: ProfilesKey) -> pl.DataFrame:
+    """One row per payer distinct-goals entry, code and partner code."""
     rows = [
         {"payer": payer_id, "code": code, "with_code": other, "goal_severity": entry.severity.value,
          "reason": entry.reason or "payer policy", "goal_reference": entry.reference or profile.name}
-        for payer_id, profile in tables.payers.items()
+        for payer_id, profile in payers.items
         for entry in profile.distinct_goals
         for code in entry.codes
         for other in entry.with_codes
@@ -200,20 +214,23 @@ class DistinctGoalsRequired(Rule):
                   "LCD orthotic/prosthetic paragraphs (medicarepaymentandreimbursement 2016); not confirmed "
                   "in any readable LCD")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        rules = _distinct_goal_rules(tables)
-        lines = lines_with_codes(tables).select("encounter_id", "line", "code", "patient_id", "date", "payer")
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        lines = tables.lines.lazy().select("encounter_id", "line", "code", "patient_id", "date", "payer")
         partners = lines.select("patient_id", "date", pl.col("code").alias("with_code")).unique()
-        notes = tables.encounters.select("encounter_id", pl.col("note").fill_null(""))
+        notes = tables.encounters.lazy().select("encounter_id", pl.col("note").fill_null(""))
         return (
-            lines.join(rules, on=["payer", "code"], how="inner")
+            lines.join(_distinct_goal_rules(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"], how="inner")
             .join(partners, on=["patient_id", "date", "with_code"], how="inner")
             .join(notes, on="encounter_id", how="left")
-            .filter(~pl.col("note").str.contains(_DISTINCT_GOALS))
-            .group_by("encounter_id", "line", "code", maintain_order=True).agg(
-                pl.col("with_code").unique().sort().str.join(", ").alias("with_text"),
-                pl.col("date").first().cast(pl.String), pl.col("reason").first(), pl.col("goal_reference").first(),
-                pl.col("goal_severity").first().alias("severity"),
-            )
+            .filter(_NO_DISTINCT_GOALS)
+            .group_by("encounter_id", "line", "code", maintain_order=True).agg(_GOAL_TEXTS)
             .sort("encounter_id", "line")
         )
+
+
+_NO_DISTINCT_GOALS = ~pl.col("note").str.contains(_DISTINCT_GOALS)
+_GOAL_TEXTS = [
+    pl.col("with_code").unique().sort().str.join(", ").alias("with_text"),
+    pl.col("date").first().cast(pl.String), pl.col("reason").first(), pl.col("goal_reference").first(),
+    pl.col("goal_severity").first().alias("severity"),
+]

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import polars as pl
 
+from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Discipline, Severity
+from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 
@@ -64,17 +66,54 @@ def biller_sources() -> pl.DataFrame:
     return pl.read_csv(text, comment_prefix="#", schema={"family_prefix": pl.String, "reference": pl.String})
 
 
-def with_biller_source(lines: pl.DataFrame) -> pl.DataFrame:
+def with_biller_source(lines: pl.LazyFrame, book: CodeBook) -> pl.LazyFrame:
     """``lines`` with ``biller_source``: the source on who may bill the line's code family, else the code book's
     source for the code."""
-    matched = (
-        lines.select("encounter_id", "line", "family").join(biller_sources(), how="cross")
-        .filter(pl.col("family").str.starts_with(pl.col("family_prefix")))
-        .group_by("encounter_id", "line").agg(pl.col("reference").first().alias("family_source"))
-    )
-    return (lines.join(matched, on=["encounter_id", "line"], how="left")
+    return (lines.join(_family_sources(book).lazy(), on="family", how="left", maintain_order="left")
             .with_columns(pl.coalesce("family_source", "code_reference").alias("biller_source"))
             .drop("family_source"))
+
+
+@cache
+def _code_families(book: CodeBook) -> pl.DataFrame:
+    return codes_frame(book).select(pl.col("family").drop_nulls().unique(maintain_order=True))
+
+
+@cache
+def _family_sources(book: CodeBook) -> pl.DataFrame:
+    """Per code family of the code book, the first source (in file order) whose prefix the family starts with:
+    matched once per code book, not once per line."""
+    return (
+        _code_families(book).join(biller_sources().with_row_index("order"), how="cross")
+        .filter(pl.col("family").str.starts_with(pl.col("family_prefix")))
+        .sort("family", "order")
+        .group_by("family", maintain_order=True).agg(pl.col("reference").first().alias("family_source"))
+    )
+
+
+@cache
+def _unconfirmed_pairs(book: CodeBook) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The unconfirmed discipline pairs matched to the code book's families once (not once per line): per family,
+    the disciplines whose billing of it is unconfirmed (``unconfirmed_keys``); per family and discipline, the first
+    pair's reason and reference in file order."""
+    pairs = (
+        _code_families(book).join(unconfirmed_billers().with_row_index("order"), how="cross")
+        .filter(pl.col("family").str.starts_with(pl.col("family_prefix")))
+        .sort("family", "order")
+    )
+    keys = pairs.group_by("family", maintain_order=True).agg(pl.col("discipline_key").unique(maintain_order=True)
+                                                             .alias("unconfirmed_keys"))
+    reasons = pairs.group_by("family", "discipline_key", maintain_order=True).agg(
+        pl.col("reason").first().alias("unconfirmed_reason"),
+        pl.col("reference").first().alias("unconfirmed_reference"))
+    return keys, reasons
+
+
+@cache
+def _periods() -> pl.DataFrame:
+    return biller_periods().select(
+        "family", "discipline_key", "program", pl.col("valid_from").alias("period_from"),
+        pl.col("valid_to").alias("period_to"), pl.col("source").alias("period_source"))
 
 
 def _discipline_name(column: str) -> pl.Expr:
@@ -145,110 +184,103 @@ class ProviderNotEligible(Rule):
     fix = "{remedy}"
     references = (_FALLBACK_REFERENCE,)
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        programs = tables.payer_frame().select("payer", pl.col("payer_program").alias("program"))
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        programs = tables.payer_frame().lazy().select("payer", pl.col("payer_program").alias("program"))
         lines = (
-            with_biller_source(lines_with_codes(tables).filter(pl.col("billers").list.len() > 0))
+            with_biller_source(lines_with_codes(tables).lazy().filter(pl.col("billers").list.len() > 0), tables.book)
             .join(programs, on="payer", how="left")
-            .with_columns(
-                pl.col("provider_discipline").str.to_lowercase().alias("discipline_key"),
-                pl.col("billers").list.eval(pl.element().str.to_lowercase()).alias("biller_keys"),
-            )
-            .with_columns(
-                (pl.col("biller_keys").list.contains("*")
-                 | pl.col("biller_keys").list.contains(pl.col("discipline_key"))).alias("listed"),
-            )
+            .with_columns(_DISCIPLINE_KEY, _BILLER_KEYS, _LISTED)
         )
-        unstated = pl.col("discipline_key") == Discipline.OTHER.value
-        return pl.concat([self._judged(lines.filter(~unstated)), self._unstated(lines.filter(unstated))],
-                         how="diagonal_relaxed")
+        return pl.concat([self._judged(lines.filter(~_UNSTATED), tables.book),
+                          self._unstated(lines.filter(_UNSTATED))], how="diagonal_relaxed")
 
     @staticmethod
-    def _judged(lines: pl.DataFrame) -> pl.DataFrame:
-        family_pairs = (
-            lines.select(*_KEYS, "family", pl.col("discipline_key").alias("line_discipline"))
-            .join(unconfirmed_billers(), how="cross")
-            .filter(pl.col("family").str.starts_with(pl.col("family_prefix")))
-        )
-        mine = pl.col("discipline_key") == pl.col("line_discipline")
-        unconfirmed = family_pairs.group_by(_KEYS).agg(
-            pl.col("reason").filter(mine).first().alias("unconfirmed_reason"),
-            pl.col("reference").filter(mine).first().alias("unconfirmed_reference"),
-            pl.col("discipline_key").unique().alias("unconfirmed_keys"),
-        )
-        periods = biller_periods().select(
-            "family", "discipline_key", "program", pl.col("valid_from").alias("period_from"),
-            pl.col("valid_to").alias("period_to"), pl.col("source").alias("period_source"))
-        within = (pl.col("date") >= pl.col("period_from")) & (
-            pl.col("period_to").is_null() | (pl.col("date") <= pl.col("period_to")))
+    def _judged(lines: pl.LazyFrame, book: CodeBook) -> pl.LazyFrame:
+        keys, reasons = _unconfirmed_pairs(book)
         dated = (
             lines.select(*_KEYS, "date", "family", "discipline_key", "program")
-            .join(periods, on=["family", "discipline_key", "program"], how="inner")
-            .with_columns(within.alias("within"))
-            .sort("within", descending=True)
-            .group_by(_KEYS).first()  # a line inside any of its periods is eligible
-            .select(*_KEYS, "period_from", "period_to", "period_source",
-                    (~pl.col("within")).alias("outside_period"))
+            .join(_periods().lazy(), on=["family", "discipline_key", "program"], how="inner")
+            .with_columns(_WITHIN)
+            .sort("within", descending=True, maintain_order=True)
+            .unique(_KEYS, keep="first")  # a line inside any of its periods is eligible
+            .select(*_KEYS, "period_from", "period_to", "period_source", (~pl.col("within")).alias("outside_period"))
         )
-        is_unconfirmed = pl.col("unconfirmed_reason").is_not_null()
-        outside = pl.col("outside_period").fill_null(False)
-        judged = (
-            lines.join(unconfirmed, on=_KEYS, how="left").join(dated, on=_KEYS, how="left")
-            .filter(~pl.col("listed") | is_unconfirmed | outside)
+        return (
+            lines.join(keys.lazy(), on="family", how="left")
+            .join(reasons.lazy(), on=["family", "discipline_key"], how="left")
+            .join(dated, on=_KEYS, how="left")
+            .filter(~pl.col("listed") | _IS_UNCONFIRMED | _OUTSIDE)
+            .with_columns(_JUDGED_NAMES)
+            .with_columns(_JUDGED_TEXTS)
+            .select(*_KEYS, "summary", "discipline_name", "eligibility_text", "remedy", "severity", "references")
         )
-        coach = pl.col("discipline_key") == Discipline.COACH.value
-        program_name = pl.col("program").replace_strict(_PROGRAM_NAMES, default="this payer", return_dtype=pl.String)
-        return judged.with_columns(
-            _discipline_name("discipline_key").alias("discipline_name"),
-            _names(pl.col("biller_keys")).alias("billers_text"),
-            _names(pl.col("biller_keys").list.set_difference(
-                pl.concat_list(pl.col("unconfirmed_keys").fill_null([]), pl.col("discipline_key"))))
-            .alias("confirmed_text"),
-        ).with_columns(
-            pl.when(outside & pl.col("listed"))
-            .then(pl.format("may bill it under {} only for dates of service {}, not on {}", program_name,
-                            _period_text(), pl.col("date")))
-            .when(is_unconfirmed)
-            .then(pl.format("may or may not bill it (unconfirmed): {}", pl.col("unconfirmed_reason")))
-            .otherwise(pl.format("is not among those who may bill it ({})", pl.col("billers_text")))
-            .alias("eligibility_text"),
-            pl.when(outside & pl.col("listed"))
-            .then(pl.format("Check the date of service; a service on {} must be furnished and billed by a provider "
-                            "who could bill {} then ({}).", pl.col("date"), pl.col("code"), pl.col("confirmed_text")))
-            .when(is_unconfirmed)
-            .then(pl.format("Confirm with the payer that a {} may bill {} (keep the policy with the claim), or have "
-                            "it furnished and billed by a provider whose eligibility is confirmed ({}).",
-                            pl.col("discipline_name"), pl.col("code"), pl.col("confirmed_text")))
-            .when(coach)
-            .then(pl.format("A health coach cannot bill {}: bill the coaching codes 0591T-0593T where the payer covers "
-                            "them, or bill it incident-to a supervising physician or other practitioner who may bill "
-                            "{} ({}), under that practitioner's NPI and the payer's incident-to supervision rules.",
-                            pl.col("code"), pl.col("code"), pl.col("billers_text")))
-            .otherwise(pl.format("Have {} be billed by a provider who may bill it ({}), or bill the code that "
-                                 "describes what a {} does.", pl.col("code"), pl.col("billers_text"),
-                                 pl.col("discipline_name")))
-            .alias("remedy"),
-            pl.when(is_unconfirmed & ~(outside & pl.col("listed")))
-            .then(pl.lit(Severity.WARNING.value)).otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
-            _references("biller_source", "period_source", "unconfirmed_reference").alias("references"),
-        ).select(*_KEYS, "summary", "discipline_name", "eligibility_text", "remedy", "severity", "references")
 
     @staticmethod
-    def _unstated(lines: pl.DataFrame) -> pl.DataFrame:
+    def _unstated(lines: pl.LazyFrame) -> pl.LazyFrame:
         """One note per encounter whose provider's discipline is not stated, for the codes not everyone may bill."""
-        restricted = lines.filter(~pl.col("biller_keys").list.contains("*"))
         return (
-            restricted.group_by("encounter_id", maintain_order=True)
+            lines.filter(~pl.col("biller_keys").list.contains("*"))
+            .group_by("encounter_id", maintain_order=True)
             .agg(pl.col("code").unique(maintain_order=True).str.join(", ").alias("codes"))
-            .select(
-                "encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"), pl.lit(None, dtype=pl.String).alias("code"),
-                pl.format("Discipline not stated: eligibility not checked for {} (the rendering provider's discipline "
-                          "is 'other')", pl.col("codes")).alias("message"),
-                pl.lit("Record the rendering provider's discipline (provider.discipline, or the taxonomy code on the "
-                       "837P's rendering provider) so who may bill each code can be checked.").alias("fix"),
-                pl.lit(Severity.INFO.value).alias("severity"),
-            )
+            .select("encounter_id", *_UNSTATED_NOTE)
         )
+
+
+# The provider-not-eligible plan's expressions, built once (on one claim, building them costs about as much as
+# running them).
+_LOWER_DISCIPLINE = pl.col("provider_discipline").str.to_lowercase()
+_LOWER_BILLERS = pl.col("billers").list.eval(pl.element().str.to_lowercase())
+_DISCIPLINE_KEY = _LOWER_DISCIPLINE.alias("discipline_key")
+_BILLER_KEYS = _LOWER_BILLERS.alias("biller_keys")
+_LISTED = (_LOWER_BILLERS.list.contains("*") | _LOWER_BILLERS.list.contains(_LOWER_DISCIPLINE)).alias("listed")
+_UNSTATED = pl.col("discipline_key") == Discipline.OTHER.value
+_WITHIN = ((pl.col("date") >= pl.col("period_from"))
+           & (pl.col("period_to").is_null() | (pl.col("date") <= pl.col("period_to")))).alias("within")
+_IS_UNCONFIRMED = pl.col("unconfirmed_reason").is_not_null()
+_OUTSIDE = pl.col("outside_period").fill_null(False)
+_JUDGED_NAMES = [
+    _discipline_name("discipline_key").alias("discipline_name"),
+    _names(pl.col("biller_keys")).alias("billers_text"),
+    _names(pl.col("biller_keys").list.set_difference(
+        pl.concat_list(pl.col("unconfirmed_keys").fill_null([]), pl.col("discipline_key")))).alias("confirmed_text"),
+]
+_PROGRAM_NAME = pl.col("program").replace_strict(_PROGRAM_NAMES, default="this payer", return_dtype=pl.String)
+_JUDGED_TEXTS = [
+    pl.when(_OUTSIDE & pl.col("listed"))
+    .then(pl.format("may bill it under {} only for dates of service {}, not on {}", _PROGRAM_NAME,
+                    _period_text(), pl.col("date")))
+    .when(_IS_UNCONFIRMED)
+    .then(pl.format("may or may not bill it (unconfirmed): {}", pl.col("unconfirmed_reason")))
+    .otherwise(pl.format("is not among those who may bill it ({})", pl.col("billers_text")))
+    .alias("eligibility_text"),
+    pl.when(_OUTSIDE & pl.col("listed"))
+    .then(pl.format("Check the date of service; a service on {} must be furnished and billed by a provider "
+                    "who could bill {} then ({}).", pl.col("date"), pl.col("code"), pl.col("confirmed_text")))
+    .when(_IS_UNCONFIRMED)
+    .then(pl.format("Confirm with the payer that a {} may bill {} (keep the policy with the claim), or have "
+                    "it furnished and billed by a provider whose eligibility is confirmed ({}).",
+                    pl.col("discipline_name"), pl.col("code"), pl.col("confirmed_text")))
+    .when(pl.col("discipline_key") == Discipline.COACH.value)
+    .then(pl.format("A health coach cannot bill {}: bill the coaching codes 0591T-0593T where the payer covers "
+                    "them, or bill it incident-to a supervising physician or other practitioner who may bill "
+                    "{} ({}), under that practitioner's NPI and the payer's incident-to supervision rules.",
+                    pl.col("code"), pl.col("code"), pl.col("billers_text")))
+    .otherwise(pl.format("Have {} be billed by a provider who may bill it ({}), or bill the code that "
+                         "describes what a {} does.", pl.col("code"), pl.col("billers_text"),
+                         pl.col("discipline_name")))
+    .alias("remedy"),
+    pl.when(_IS_UNCONFIRMED & ~(_OUTSIDE & pl.col("listed")))
+    .then(pl.lit(Severity.WARNING.value)).otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
+    _references("biller_source", "period_source", "unconfirmed_reference").alias("references"),
+]
+_UNSTATED_NOTE = [
+    pl.lit(None, dtype=pl.Int32).alias("line"), pl.lit(None, dtype=pl.String).alias("code"),
+    pl.format("Discipline not stated: eligibility not checked for {} (the rendering provider's discipline "
+              "is 'other')", pl.col("codes")).alias("message"),
+    pl.lit("Record the rendering provider's discipline (provider.discipline, or the taxonomy code on the "
+           "837P's rendering provider) so who may bill each code can be checked.").alias("fix"),
+    pl.lit(Severity.INFO.value).alias("severity"),
+]
 
 
 @register
@@ -286,16 +318,24 @@ class CodeNotCovered(Rule):
            "(ABN for Medicare) before billing them, or do not bill the payer for it.")
     references = ("The payer's coverage policy for the code", "CMS Pub 100-04 Ch.30 (ABN)")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        entries = pl.DataFrame(
-            [{"payer": payer_id, "payer_name": profile.name, "code": code, "reason": entry.reason,
-              "reference": entry.reference or "payer profile", "severity": entry.severity.value}
-             for payer_id, profile in tables.payers.items() for entry in profile.not_covered for code in entry.codes],
-            schema={"payer": pl.String, "payer_name": pl.String, "code": pl.String, "reason": pl.String,
-                    "reference": pl.String, "severity": pl.String},
-        ).unique(["payer", "code"], keep="first", maintain_order=True)
-        # Each entry's own source is cited for its lines; an entry without one falls back to the rule's references.
-        cited = pl.when(pl.col("reference") != "payer profile").then(
-            pl.concat_list(pl.col("reference"), pl.lit("CMS Pub 100-04 Ch.30 (ABN)")))
-        return tables.lines.join(entries, on=["payer", "code"], how="inner").select(
-            *_KEYS, "payer_name", "reason", "reference", "severity", cited.alias("references"))
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return tables.lines.lazy().join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"],
+                                        how="inner").select(*_KEYS, "payer_name", "reason", "reference", "severity",
+                                                            _NOT_COVERED_REFERENCES)
+
+
+@lru_cache(maxsize=16)
+def _not_covered(payers: ProfilesKey) -> pl.DataFrame:
+    """Per payer and code, the profile's first not-covered entry for it."""
+    return pl.DataFrame(
+        [{"payer": payer_id, "payer_name": profile.name, "code": code, "reason": entry.reason,
+          "reference": entry.reference or "payer profile", "severity": entry.severity.value}
+         for payer_id, profile in payers.items for entry in profile.not_covered for code in entry.codes],
+        schema={"payer": pl.String, "payer_name": pl.String, "code": pl.String, "reason": pl.String,
+                "reference": pl.String, "severity": pl.String},
+    ).unique(["payer", "code"], keep="first", maintain_order=True)
+
+
+# Each entry's own source is cited for its lines; an entry without one falls back to the rule's references.
+_NOT_COVERED_REFERENCES = pl.when(pl.col("reference") != "payer profile").then(
+    pl.concat_list(pl.col("reference"), pl.lit("CMS Pub 100-04 Ch.30 (ABN)"))).alias("references")

@@ -6,11 +6,15 @@ patients), so one claim and a year of claims are checked the same way.
 
 from __future__ import annotations
 
+from functools import cache, lru_cache
+
 import polars as pl
 
+from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
+from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
 
 _PT_EVALUATIONS = ["97161", "97162", "97163", "97164"]
 _OT_EVALUATIONS = ["97165", "97166", "97167", "97168"]
@@ -18,10 +22,14 @@ _EVALUATIONS = ["97161", "97162", "97163", "97165", "97166", "97167"]
 _RE_EVALUATIONS = ["97164", "97168"]
 _PROGRESS_NOTE = r"(?i)\bprogress\s+(report|note)\b"
 _THERAPY_DOC_REF = "CMS Pub 100-02 Ch.15 s220.3 (documentation requirements for therapy services)"
+_NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
+_NO_CODE = pl.lit(None, dtype=pl.String).alias("code")
 
 
-def _therapy_flags(codes: pl.DataFrame) -> pl.DataFrame:
-    return codes.group_by("code").agg((pl.col("therapy") == "always").any().alias("always_therapy"))
+@cache
+def _therapy_flags(book: CodeBook) -> pl.DataFrame:
+    """Per code, whether any version of it is always therapy (built once per code book)."""
+    return codes_frame(book).group_by("code").agg((pl.col("therapy") == "always").any().alias("always_therapy"))
 
 
 def _plan_of(modifiers: pl.Expr, code: pl.Expr) -> pl.Expr:
@@ -32,60 +40,64 @@ def _plan_of(modifiers: pl.Expr, code: pl.Expr) -> pl.Expr:
     )
 
 
-def _patient_days(tables: Tables) -> pl.DataFrame:
+def _patient_days(tables: Tables) -> pl.LazyFrame:
     """One row per patient, discipline plan (GP/GO/GN) and date with what happened that day: an always-therapy
     service, an evaluation, a re-evaluation or progress report (history flag, 97164/97168, or a note that says it is a
     progress report). Each discipline keeps its own reporting periods; an event without a therapy modifier counts for
     every plan of the patient (or for one "therapy" plan when none is known)."""
-    history = tables.history.select(
-        "patient_id", "date", "code", "modifiers", pl.col("progress_report").fill_null(False).alias("report")
-    )
-    batch = tables.lines.select("patient_id", "date", "code", "modifiers", pl.lit(False).alias("report"))
-    noted = tables.encounters.filter(pl.col("note").fill_null("").str.contains(_PROGRESS_NOTE)).select(
-        "patient_id", "date", pl.lit(None, dtype=pl.String).alias("code"),
-        pl.lit([], dtype=pl.List(pl.String)).alias("modifiers"), pl.lit(True).alias("report"),
-    )
-    events = (
-        pl.concat([history, batch, noted], how="vertical_relaxed")
-        .join(_therapy_flags(tables.codes), on="code", how="left")
-        .with_columns(_plan_of(pl.col("modifiers"), pl.col("code")).alias("plan"))
-    )
-    plans = events.filter(pl.col("plan").is_not_null()).select("patient_id", "plan").unique()
-    unassigned = events.filter(pl.col("plan").is_null()).drop("plan").join(plans, on="patient_id", how="left")
-    events = pl.concat([events.filter(pl.col("plan").is_not_null()), unassigned.select(events.columns)]).with_columns(
-        pl.col("plan").fill_null("therapy")
-    )
+    history = tables.history.lazy().select("patient_id", "date", "code", "modifiers", _HISTORY_REPORT)
+    batch = tables.lines.lazy().select("patient_id", "date", "code", "modifiers", _NOT_A_REPORT)
+    noted = tables.encounters.lazy().filter(_NOTED_REPORT).select("patient_id", "date", *_NOTE_EVENT)
     period = ["patient_id", "plan"]
     return (
-        events.group_by(*period, "date").agg(
-            pl.col("always_therapy").fill_null(False).any().alias("treatment"),
-            pl.col("code").is_in(_EVALUATIONS).any().alias("evaluation"),
-            (pl.col("report") | pl.col("code").is_in(_RE_EVALUATIONS).fill_null(False)).any().alias("report"),
-            pl.col("code").filter(pl.col("code").is_in(_EVALUATIONS)).first().alias("eval_code"),
-            pl.col("code").filter(pl.col("code").is_in(_RE_EVALUATIONS)).first().alias("reeval_code"),
-        )
+        pl.concat([history, batch, noted], how="vertical_relaxed")
+        .join(_therapy_flags(tables.book).lazy(), on="code", how="left")
+        .with_columns(_PLAN)
+        .with_columns(_EVERY_PLAN)
+        .explode("plan")
+        .group_by("patient_id", pl.col("plan").fill_null("therapy"), "date").agg(_DAY_EVENTS)
         .sort(*period, "date")
         .with_columns(pl.col("treatment").cast(pl.Int64).cum_sum().over(period).alias("treatment_days"))
-        .with_columns(
-            # a report closes its period (the next one starts after it); an evaluation opens one and counts as day 1
-            pl.when(pl.col("report")).then(pl.col("treatment_days"))
-            .when(pl.col("evaluation")).then(pl.col("treatment_days") - pl.col("treatment").cast(pl.Int64))
-            .otherwise(None).alias("base"),
-            pl.when(pl.col("report")).then(
-                pl.format("{} on {}", pl.coalesce(pl.format("re-evaluation {}", pl.col("reeval_code")),
-                                                  pl.lit("progress report")), pl.col("date").cast(pl.String)))
-            .when(pl.col("evaluation")).then(pl.format("evaluation {} on {}", pl.col("eval_code"),
-                                                       pl.col("date").cast(pl.String)))
-            .otherwise(None).alias("last_text"),
-        )
-        .with_columns(
-            pl.col("base").forward_fill().over(period).fill_null(0),
-            pl.col("last_text").forward_fill().over(period).fill_null("none on file"),
-            pl.col("plan").replace_strict({"GP": "PT plan (GP)", "GO": "OT plan (GO)", "GN": "SLP plan (GN)"},
-                                          default="therapy plan").alias("plan_text"),
-        )
+        .with_columns(_PERIOD_START)
         .with_columns((pl.col("treatment_days") - pl.col("base")).alias("count"))
     )
+
+
+# The progress-report-due plan's expressions, built once (on one claim, building them costs about as much as
+# running them).
+_HISTORY_REPORT = pl.col("progress_report").fill_null(False).alias("report")
+_NOT_A_REPORT = pl.lit(False).alias("report")
+_NOTED_REPORT = pl.col("note").fill_null("").str.contains(_PROGRESS_NOTE)
+_NOTE_EVENT = [pl.lit(None, dtype=pl.String).alias("code"), pl.lit([], dtype=pl.List(pl.String)).alias("modifiers"),
+               pl.lit(True).alias("report")]
+_PLAN = _plan_of(pl.col("modifiers"), pl.col("code")).alias("plan")
+# An event without a plan of its own counts for each plan of the patient (an evaluation always has its own); with
+# none known, for one "therapy" plan (the empty list explodes to a null plan).
+_EVERY_PLAN = (pl.when(pl.col("plan").is_null())
+               .then(pl.col("plan").drop_nulls().unique(maintain_order=True).implode().over("patient_id"))
+               .otherwise(pl.concat_list("plan")).alias("plan"))
+_DAY_EVENTS = [
+    pl.col("always_therapy").fill_null(False).any().alias("treatment"),
+    pl.col("code").is_in(_EVALUATIONS).any().alias("evaluation"),
+    (pl.col("report") | pl.col("code").is_in(_RE_EVALUATIONS).fill_null(False)).any().alias("report"),
+    pl.col("code").filter(pl.col("code").is_in(_EVALUATIONS)).first().alias("eval_code"),
+    pl.col("code").filter(pl.col("code").is_in(_RE_EVALUATIONS)).first().alias("reeval_code"),
+]
+# A report closes its period (the next one starts after it); an evaluation opens one and counts as day 1. Each day
+# carries the start of its period and what opened it forward.
+_PERIOD_START = [
+    pl.when(pl.col("report")).then(pl.col("treatment_days"))
+    .when(pl.col("evaluation")).then(pl.col("treatment_days") - pl.col("treatment").cast(pl.Int64))
+    .otherwise(None).forward_fill().over("patient_id", "plan").fill_null(0).alias("base"),
+    pl.when(pl.col("report")).then(
+        pl.format("{} on {}", pl.coalesce(pl.format("re-evaluation {}", pl.col("reeval_code")),
+                                          pl.lit("progress report")), pl.col("date").cast(pl.String)))
+    .when(pl.col("evaluation")).then(pl.format("evaluation {} on {}", pl.col("eval_code"),
+                                               pl.col("date").cast(pl.String)))
+    .otherwise(None).forward_fill().over("patient_id", "plan").fill_null("none on file").alias("last_text"),
+    pl.col("plan").replace_strict({"GP": "PT plan (GP)", "GO": "OT plan (GO)", "GN": "SLP plan (GN)"},
+                                  default="therapy plan").alias("plan_text"),
+]
 
 
 @register
@@ -125,18 +137,16 @@ class ProgressReportDue(Rule):
            "the record.")
     references = (_THERAPY_DOC_REF,)
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        therapy = lines_with_codes(tables).filter(pl.col("therapy") == "always").select("encounter_id").unique()
-        payers = tables.payer_frame().filter(pl.col("progress_report_visits").is_not_null()).select(
-            "payer", pl.col("progress_report_visits").alias("visits")
-        )
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        therapy = lines_with_codes(tables).lazy().filter(pl.col("therapy") == "always")
+        payers = tables.payer_frame().lazy().filter(pl.col("progress_report_visits").is_not_null()).select(
+            "payer", pl.col("progress_report_visits").alias("visits"))
         return (
-            tables.encounters.join(therapy, on="encounter_id", how="semi")
+            tables.encounters.lazy().join(therapy, on="encounter_id", how="semi")
             .join(payers, on="payer", how="inner")
             .join(_patient_days(tables), on=["patient_id", "date"], how="inner")
             .filter(~pl.col("report") & (pl.col("count") >= pl.col("visits")))
-            .with_columns(pl.lit(None, dtype=pl.Int32).alias("line"), pl.lit(None, dtype=pl.String).alias("code"),
-                          pl.col("date").cast(pl.String))
+            .with_columns(_NO_LINE, _NO_CODE, pl.col("date").cast(pl.String))
             .select("encounter_id", "line", "code", "date", "count", "plan_text", "last_text", "visits")
             .sort("encounter_id", "plan_text")
         )
@@ -175,54 +185,62 @@ class PlanOfCareRecertDue(Rule):
     fix = "{fix_text}"
     references = ("CMS Pub 100-02 Ch.15 s220 (plan of care certification; recertification at least every 90 days)",)
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        payers = tables.payer_frame().select("payer", pl.col("plan_of_care_recert_days").alias("recert_days"))
-        frame = (
-            tables.encounters.filter(pl.col("plan_start").is_not_null())
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        payers = tables.payer_frame().lazy().select("payer", pl.col("plan_of_care_recert_days").alias("recert_days"))
+        return (
+            tables.encounters.lazy().filter(pl.col("plan_start").is_not_null())
             .join(payers, on="payer", how="left")
-            .with_columns(
-                (pl.col("plan_start") + pl.duration(days=pl.col("recert_days"))).alias("recert_deadline"),
-            )
-            .with_columns(
-                pl.min_horizontal("plan_certified_through", "recert_deadline").alias("deadline_date"),
-                pl.when(pl.col("recert_deadline").is_null()
-                        | (pl.col("plan_certified_through").is_not_null()
-                           & (pl.col("plan_certified_through") <= pl.col("recert_deadline"))))
-                .then(pl.lit("certified through"))
-                .otherwise(pl.format("{} days after the plan's start on {}", pl.col("recert_days"),
-                                     pl.col("plan_start").cast(pl.String))).alias("deadline_text"),
-            )
+            .with_columns(_RECERT_DEADLINE)
+            .with_columns(_RECERT_DEADLINE_DATE)
             .filter(pl.col("deadline_date").is_not_null())
-            .with_columns((pl.col("deadline_date") - pl.col("date")).dt.total_days().alias("days_left"))
+            .with_columns(_RECERT_DAYS_LEFT)
             .filter(pl.col("days_left") <= 7)
+            .with_columns(_RECERT_TEXTS)
+            .select("encounter_id", "line", "code", "date", "when_text", "deadline", "deadline_text", "severity",
+                    "fix_text")
         )
-        late = pl.col("days_left") < 0
-        return frame.with_columns(
-            pl.when(pl.col("days_left") == 0).then(pl.lit("the day"))
-            .otherwise(pl.format("{} day{} {}", pl.col("days_left").abs(),
-                                 pl.when(pl.col("days_left").abs() == 1).then(pl.lit("")).otherwise(pl.lit("s")),
-                                 pl.when(late).then(pl.lit("after")).otherwise(pl.lit("before"))))
-            .alias("when_text"),
-            pl.when(late).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit(Severity.WARNING.value))
-            .alias("severity"),
-            pl.when(late).then(pl.lit("Get the plan of care recertified (signed and dated by the physician or NPP) for "
+
+
+# The plan-of-care-recert-due plan's expressions, built once.
+_RECERT_DEADLINE = (pl.col("plan_start") + pl.duration(days=pl.col("recert_days"))).alias("recert_deadline")
+_RECERT_DEADLINE_DATE = [
+    pl.min_horizontal("plan_certified_through", "recert_deadline").alias("deadline_date"),
+    pl.when(pl.col("recert_deadline").is_null()
+            | (pl.col("plan_certified_through").is_not_null()
+               & (pl.col("plan_certified_through") <= pl.col("recert_deadline"))))
+    .then(pl.lit("certified through"))
+    .otherwise(pl.format("{} days after the plan's start on {}", pl.col("recert_days"),
+                         pl.col("plan_start").cast(pl.String))).alias("deadline_text"),
+]
+_RECERT_DAYS_LEFT = (pl.col("deadline_date") - pl.col("date")).dt.total_days().alias("days_left")
+_RECERT_LATE = pl.col("days_left") < 0
+_RECERT_TEXTS = [
+    pl.when(pl.col("days_left") == 0).then(pl.lit("the day"))
+    .otherwise(pl.format("{} day{} {}", pl.col("days_left").abs(),
+                         pl.when(pl.col("days_left").abs() == 1).then(pl.lit("")).otherwise(pl.lit("s")),
+                         pl.when(_RECERT_LATE).then(pl.lit("after")).otherwise(pl.lit("before"))))
+    .alias("when_text"),
+    pl.when(_RECERT_LATE).then(pl.lit(None, dtype=pl.String)).otherwise(pl.lit(Severity.WARNING.value))
+    .alias("severity"),
+    pl.when(_RECERT_LATE).then(pl.lit("Get the plan of care recertified (signed and dated by the physician or NPP) for "
                                       "this date of service, or do not bill the visit under the expired plan."))
-            .otherwise(pl.format("Send the updated plan of care for recertification before {}.",
-                                 pl.col("deadline_date").cast(pl.String))).alias("fix_text"),
-            pl.col("deadline_date").cast(pl.String).alias("deadline"),
-            pl.col("date").cast(pl.String),
-            pl.lit(None, dtype=pl.Int32).alias("line"),
-            pl.lit(None, dtype=pl.String).alias("code"),
-        ).select("encounter_id", "line", "code", "date", "when_text", "deadline", "deadline_text", "severity",
-                 "fix_text")
+    .otherwise(pl.format("Send the updated plan of care for recertification before {}.",
+                         pl.col("deadline_date").cast(pl.String))).alias("fix_text"),
+    pl.col("deadline_date").cast(pl.String).alias("deadline"),
+    pl.col("date").cast(pl.String),
+    _NO_LINE,
+    _NO_CODE,
+]
 
 
-def _limits(tables: Tables) -> pl.DataFrame:
+@lru_cache(maxsize=16)
+def _limits(payers: ProfilesKey) -> pl.DataFrame:
+    """One row per payer frequency limit and code it counts."""
     rows = [
         {"payer": payer_id, "limit_no": number, "code": code, "max": limit.max, "days": limit.days,
          "limit_severity": limit.severity.value, "reason": limit.reason or "payer frequency limit",
          "limit_reference": limit.reference or profile.name, "codes_text": "/".join(limit.codes)}
-        for payer_id, profile in tables.payers.items()
+        for payer_id, profile in payers.items
         for number, limit in enumerate(profile.frequency_limits)
         for code in limit.codes
     ]
@@ -265,19 +283,18 @@ class VisitFrequencyLimit(Rule):
     fix = "Check the patient's eligibility for {code} on {date}; bill it only within the limit of {max} in {days} days."
     references = ("Payer profile frequency_limits (each names its source)",)
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        limits = _limits(tables)
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        limits = _limits(ProfilesKey(tables.payers)).lazy()
         events = pl.concat([
-            tables.history.select("patient_id", "date", "code"),
-            tables.lines.select("patient_id", "date", "code"),
+            tables.history.lazy().select("patient_id", "date", "code"),
+            tables.lines.lazy().select("patient_id", "date", "code"),
         ]).join(limits.select("limit_no", "payer", "code"), on="code", how="inner").select(
             "patient_id", "payer", "limit_no", pl.col("date").alias("event_date")
         ).unique()
-        flagged = tables.lines.join(limits, on=["payer", "code"], how="inner")
+        flagged = tables.lines.lazy().join(limits, on=["payer", "code"], how="inner")
         counted = (
             flagged.join(events, on=["patient_id", "payer", "limit_no"], how="inner")
-            .filter((pl.col("event_date") <= pl.col("date"))
-                    & (pl.col("event_date") > pl.col("date") - pl.duration(days=pl.col("days"))))
+            .filter(_IN_WINDOW)
             .group_by("encounter_id", "line", "limit_no").agg(pl.col("event_date").n_unique().alias("count"))
         )
         return (
@@ -288,3 +305,7 @@ class VisitFrequencyLimit(Rule):
                     "limit_reference", "severity")
             .sort("encounter_id", "line")
         )
+
+
+_IN_WINDOW = ((pl.col("event_date") <= pl.col("date"))
+              & (pl.col("event_date") > pl.col("date") - pl.duration(days=pl.col("days"))))
