@@ -11,8 +11,9 @@ import csv
 import datetime as dt
 import io
 from collections.abc import Iterable
+from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache, partial
 from importlib import resources
 from typing import Any
 
@@ -21,8 +22,8 @@ import polars as pl
 from cleanclaim.errors import CleanclaimError, DataError
 from cleanclaim.model import THERAPY_MODIFIER_BY_DISCIPLINE, ClaimLine, Severity
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
-from cleanclaim.timing import split_assistant_units
+from cleanclaim.rules.tables import Tables, collect, lines_with_codes
+from cleanclaim.timing import DE_MINIMIS_SHARE
 
 __all__ = ["ASSISTANT_MODIFIERS", "DISTINCT_X_MODIFIERS", "THERAPY_MODIFIERS", "TIME_BASED_RULES",
            "assistant_split", "has", "has_any", "kx_position", "modifier_list", "present", "therapy_bucket"]
@@ -42,6 +43,9 @@ PT_SLP, OT = "PT+SLP", "OT"
 
 
 # ---- shared expressions ---------------------------------------------------------------------------------------------
+# Every rule returns a plan that the engine collects with every other rule's. The expressions a plan uses that do not
+# depend on the tables are built once, at import (the constants after each rule): on one claim, building them would
+# cost about as much as running them.
 def has(modifier: str) -> pl.Expr:
     """The line carries this modifier."""
     return pl.col("modifiers").list.contains(modifier)
@@ -74,8 +78,16 @@ def therapy_status() -> pl.Expr:
 
 def discipline_modifier() -> pl.Expr:
     """GP/GO/GN for a PT/OT/SLP rendering provider, else null."""
-    return pl.col("provider_discipline").replace_strict(DISCIPLINE_THERAPY_MODIFIER, default=None,
-                                                       return_dtype=pl.String)
+    return _mapped(pl.col("provider_discipline"), DISCIPLINE_THERAPY_MODIFIER)
+
+
+def _mapped(expr: pl.Expr, mapping: dict[str, str]) -> pl.Expr:
+    """``expr.replace_strict(mapping, default=None)`` for a mapping of a few strings, as a when/then chain: on the small
+    tables of one claim the chain costs a third of what building the lookup of ``replace_strict`` does."""
+    result = pl.lit(None, dtype=pl.String)
+    for key, value in reversed(mapping.items()):
+        result = pl.when(expr == key).then(pl.lit(value)).otherwise(result)
+    return result
 
 
 def _time_text() -> pl.Expr:
@@ -121,9 +133,17 @@ def modifier_list() -> pl.DataFrame:
                                       "source": pl.String})
 
 
-def _lines(tables: Tables) -> pl.DataFrame:
-    """Lines with their code-book entry and their payer's settings."""
-    return lines_with_codes(tables).join(tables.payer_frame(), on="payer", how="left")
+@cache
+def _unknown() -> pl.Expr:
+    """The (exploded) ``modifier`` is malformed or not in the modifier list. Built once: a check neither re-reads the
+    list nor turns it into a new literal."""
+    return ~pl.col("well_formed") | ~pl.col("modifier").is_in(modifier_list().get_column("modifier").implode())
+
+
+def _lines(tables: Tables) -> pl.LazyFrame:
+    """Lines with their code-book entry and their payer's settings, as a plan: each rule joins them inside its own
+    plan, which the engine collects with every other rule's."""
+    return lines_with_codes(tables).lazy().join(tables.payer_frame().lazy(), on="payer", how="left")
 
 
 # ---- simple code/modifier compatibility ------------------------------------------------------------------------------
@@ -161,31 +181,37 @@ class UnknownModifier(Rule):
     references = ("CPT Appendix A (modifiers)", "CMS HCPCS Level II modifiers",
                   "X12 837P SV101-3..6 (two-character procedure modifiers)")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        known = modifier_list().get_column("modifier").to_list()
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            tables.lines.select(*_KEYS, pl.col("modifiers").alias("modifier"))
+            tables.lines.lazy().select(*_KEYS, _MODIFIER)
             .explode("modifier")
-            .filter(pl.col("modifier").is_not_null())
-            .with_columns(pl.col("modifier").str.contains(_MODIFIER_FORMAT).alias("well_formed"))
-            .filter(~pl.col("well_formed") | ~pl.col("modifier").is_in(known))
-            .with_columns(
-                pl.when(pl.col("well_formed"))
-                .then(pl.lit("which is not in cleanclaim's list of CPT and HCPCS modifiers"))
-                .otherwise(pl.format("which is not two characters long (it has {}): a modifier is exactly two "
-                                     "letters or digits", pl.col("modifier").str.len_chars()))
-                .alias("problem"),
-                pl.when(pl.col("well_formed"))
-                .then(pl.format("Check {} against the current CPT Appendix A and HCPCS modifier list; if your payer "
-                                "accepts it, add it to your modifier list, otherwise correct or remove it.",
-                                pl.col("modifier")))
-                .otherwise(pl.format("Correct {} to the two-character modifier meant (e.g. 25, GP, XU) or remove "
-                                     "it; put each modifier in its own position.", pl.col("modifier")))
-                .alias("remedy"),
-                pl.when(pl.col("well_formed")).then(pl.lit(Severity.WARNING.value)).otherwise(None).alias("severity"),
-            )
+            .filter(_MODIFIER_GIVEN)
+            .with_columns(_MODIFIER_WELL_FORMED)
+            .filter(_unknown())
+            .with_columns(*_UNKNOWN_MODIFIER_COLUMNS)
             .select(*_KEYS, "modifier", "problem", "remedy", "severity")
         )
+
+
+_MODIFIER = pl.col("modifiers").alias("modifier")
+_MODIFIER_GIVEN = pl.col("modifier").is_not_null()
+_MODIFIER_WELL_FORMED = pl.col("modifier").str.contains(_MODIFIER_FORMAT).alias("well_formed")
+_WELL_FORMED = pl.col("well_formed")
+_UNKNOWN_MODIFIER_COLUMNS = (
+    pl.when(_WELL_FORMED)
+    .then(pl.lit("which is not in cleanclaim's list of CPT and HCPCS modifiers"))
+    .otherwise(pl.format("which is not two characters long (it has {}): a modifier is exactly two "
+                         "letters or digits", pl.col("modifier").str.len_chars()))
+    .alias("problem"),
+    pl.when(_WELL_FORMED)
+    .then(pl.format("Check {} against the current CPT Appendix A and HCPCS modifier list; if your payer "
+                    "accepts it, add it to your modifier list, otherwise correct or remove it.",
+                    pl.col("modifier")))
+    .otherwise(pl.format("Correct {} to the two-character modifier meant (e.g. 25, GP, XU) or remove "
+                         "it; put each modifier in its own position.", pl.col("modifier")))
+    .alias("remedy"),
+    pl.when(_WELL_FORMED).then(pl.lit(Severity.WARNING.value)).otherwise(None).alias("severity"),
+)
 
 
 @register
@@ -225,8 +251,11 @@ class Modifier25NonEm(Rule):
     references = ("AHIMA Code Write Sept 2016: modifier 25", "ACEP: behavior change intervention FAQ",
                   "HBMA: behavior change interventions")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return lines_with_codes(tables).filter(has("25") & (pl.col("em") == False)).select(_KEYS)  # noqa: E712
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return lines_with_codes(tables).lazy().filter(_MODIFIER_25_NON_EM).select(_KEYS)
+
+
+_MODIFIER_25_NON_EM = has("25") & (pl.col("em") == False)  # noqa: E712
 
 
 @register
@@ -265,14 +294,18 @@ class DistinctModifierOnEm(Rule):
     references = ("CPT modifier 59 guidance", "CMS CR 8863 (Transmittal 1422): XE, XP, XS, XU",
                   "IBX and HMSA modifier 59/X{EPSU} policies")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        distinct = ("59", *DISTINCT_X_MODIFIERS)
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            lines_with_codes(tables)
-            .filter(is_em() & has_any(distinct))
-            .with_columns(present(distinct).alias("distinct"))
+            lines_with_codes(tables).lazy()
+            .filter(_DISTINCT_ON_EM)
+            .with_columns(_DISTINCT_ON_LINE)
             .select(*_KEYS, "distinct")
         )
+
+
+_DISTINCT = ("59", *DISTINCT_X_MODIFIERS)
+_DISTINCT_ON_EM = is_em() & has_any(_DISTINCT)
+_DISTINCT_ON_LINE = present(_DISTINCT).alias("distinct")
 
 
 @register
@@ -306,12 +339,16 @@ class Modifier59WithX(Rule):
     references = ("CMS CR 8863 (Transmittal 1422)", "HMSA: modifier codes XE, XP, XS, XU and 59",
                   "IBX modifier 59 policy")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            tables.lines.filter(has("59") & has_any(DISTINCT_X_MODIFIERS))
-            .with_columns(present(DISTINCT_X_MODIFIERS).alias("x_modifiers"))
+            tables.lines.lazy().filter(_MODIFIER_59_WITH_X)
+            .with_columns(_X_ON_LINE)
             .select(*_KEYS, "x_modifiers")
         )
+
+
+_MODIFIER_59_WITH_X = has("59") & has_any(DISTINCT_X_MODIFIERS)
+_X_ON_LINE = present(DISTINCT_X_MODIFIERS).alias("x_modifiers")
 
 
 @register
@@ -348,27 +385,29 @@ class Modifier22Misuse(Rule):
     fix = "{remedy}"
     references = ("WPS Medicare: modifier 22 increased procedural services", "Regence: modifier 22 policy")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            lines_with_codes(tables)
-            .filter(has("22") & (is_em() | is_time_based()))
-            .with_columns(
-                pl.when(is_em()).then(pl.lit("an E/M code: 22 is never used on E/M"))
-                .when(pl.col("time_rule") == "range")
-                .then(pl.format("{}: more time is reported with the family's higher-time code, not 22",
-                                _time_text()))
-                .otherwise(pl.format("{}: extra time is reported with units or an add-on code, not 22",
-                                     _time_text()))
-                .alias("why"),
-                pl.when(is_em())
-                .then(pl.format("Remove 22 from {}; choose the E/M level (or a prolonged-service code) that the "
-                                "documented decision making or time supports.", pl.col("code")))
-                .otherwise(pl.format("Remove 22 from {} and bill the units or add-on code that the documented "
-                                     "minutes support.", pl.col("code")))
-                .alias("remedy"),
-            )
+            lines_with_codes(tables).lazy()
+            .filter(_MODIFIER_22_MISUSED)
+            .with_columns(*_MODIFIER_22_COLUMNS)
             .select(*_KEYS, "why", "remedy")
         )
+
+
+_MODIFIER_22_MISUSED = has("22") & (is_em() | is_time_based())
+_MODIFIER_22_COLUMNS = (
+    pl.when(is_em()).then(pl.lit("an E/M code: 22 is never used on E/M"))
+    .when(pl.col("time_rule") == "range")
+    .then(pl.format("{}: more time is reported with the family's higher-time code, not 22", _time_text()))
+    .otherwise(pl.format("{}: extra time is reported with units or an add-on code, not 22", _time_text()))
+    .alias("why"),
+    pl.when(is_em())
+    .then(pl.format("Remove 22 from {}; choose the E/M level (or a prolonged-service code) that the "
+                    "documented decision making or time supports.", pl.col("code")))
+    .otherwise(pl.format("Remove 22 from {} and bill the units or add-on code that the documented "
+                         "minutes support.", pl.col("code")))
+    .alias("remedy"),
+)
 
 
 @register
@@ -407,17 +446,21 @@ class Modifier52OnTimedCode(Rule):
            "support; if the time does not reach the code's minimum, do not bill it.")
     references = ("Premera: billing for time", "ChiroFree: the timed codes")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            lines_with_codes(tables)
-            .filter(has("52") & is_time_based() & ~pl.col("time_optional").fill_null(False))
-            .with_columns(
-                _time_text().alias("time_text"),
-                pl.when(pl.col("minutes").is_null()).then(pl.lit("no documented minutes"))
-                .otherwise(pl.format("{} documented minutes", pl.col("minutes"))).alias("minutes_text"),
-            )
+            lines_with_codes(tables).lazy()
+            .filter(_MODIFIER_52_ON_TIMED)
+            .with_columns(*_MODIFIER_52_COLUMNS)
             .select(*_KEYS, "units", "minutes_text", "time_text")
         )
+
+
+_MODIFIER_52_ON_TIMED = has("52") & is_time_based() & ~pl.col("time_optional").fill_null(False)
+_MODIFIER_52_COLUMNS = (
+    _time_text().alias("time_text"),
+    pl.when(pl.col("minutes").is_null()).then(pl.lit("no documented minutes"))
+    .otherwise(pl.format("{} documented minutes", pl.col("minutes"))).alias("minutes_text"),
+)
 
 
 # ---- therapy and assistant modifiers ---------------------------------------------------------------------------------
@@ -456,25 +499,35 @@ class MissingTherapyModifier(Rule):
     fix = "Add {expected} to {code} ({expected_reason})."
     references = ("CMS CR 10176 (Transmittal 3814)", "WPS: therapy modifiers GN, GO, GP", "Billing and Coding A57067")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        lines = _lines(tables).filter(
-            (therapy_status() == "always")
-            & pl.col("therapy_modifiers_required").fill_null(False)
-            & ~has_any(THERAPY_MODIFIERS)
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return (
+            _lines(tables).filter(_THERAPY_MODIFIER_MISSING)
+            .with_columns(_BY_DISCIPLINE)
+            .with_columns(*_MISSING_THERAPY_COLUMNS)
+            .select(*_KEYS, "expected", "expected_reason", "payer_name")
         )
-        allowed = pl.col("therapy_modifiers")
-        return lines.with_columns(discipline_modifier().alias("by_discipline")).with_columns(
-            pl.when(pl.col("by_discipline").is_not_null() & allowed.list.contains(pl.col("by_discipline")))
-            .then(pl.col("by_discipline"))
-            .when(allowed.list.len() == 1).then(allowed.list.first())
-            .otherwise(pl.format("the modifier of the plan of care ({})", allowed.list.join(", ")))
-            .alias("expected"),
-            pl.when(pl.col("by_discipline").is_not_null() & allowed.list.contains(pl.col("by_discipline")))
-            .then(pl.format("the rendering provider's discipline is {}", pl.col("provider_discipline")))
-            .when(allowed.list.len() == 1).then(pl.format("{} takes only {}", pl.col("code"), allowed.list.first()))
-            .otherwise(pl.lit("GP for a PT plan, GO for OT, GN for SLP"))
-            .alias("expected_reason"),
-        ).select(*_KEYS, "expected", "expected_reason", "payer_name")
+
+
+_THERAPY_MODIFIER_MISSING = (
+    (therapy_status() == "always")
+    & pl.col("therapy_modifiers_required").fill_null(False)
+    & ~has_any(THERAPY_MODIFIERS)
+)
+_BY_DISCIPLINE = discipline_modifier().alias("by_discipline")
+_TAKES = pl.col("therapy_modifiers")
+_BY_DISCIPLINE_FITS = pl.col("by_discipline").is_not_null() & _TAKES.list.contains(pl.col("by_discipline"))
+_MISSING_THERAPY_COLUMNS = (
+    pl.when(_BY_DISCIPLINE_FITS)
+    .then(pl.col("by_discipline"))
+    .when(_TAKES.list.len() == 1).then(_TAKES.list.first())
+    .otherwise(pl.format("the modifier of the plan of care ({})", _TAKES.list.join(", ")))
+    .alias("expected"),
+    pl.when(_BY_DISCIPLINE_FITS)
+    .then(pl.format("the rendering provider's discipline is {}", pl.col("provider_discipline")))
+    .when(_TAKES.list.len() == 1).then(pl.format("{} takes only {}", pl.col("code"), _TAKES.list.first()))
+    .otherwise(pl.lit("GP for a PT plan, GO for OT, GN for SLP"))
+    .alias("expected_reason"),
+)
 
 
 @register
@@ -512,108 +565,191 @@ class TherapyModifierMismatch(Rule):
     fix = "{remedy}"
     references = ("CMS CR 10176 (Transmittal 3814)", "WPS: therapy modifiers GN, GO, GP")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        on_line = present(THERAPY_MODIFIERS)
-        allowed = pl.col("therapy_modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String)))
-        not_allowed = on_line.list.set_difference(allowed)
-        expected = discipline_modifier()
-        several = on_line.list.len() > 1
-        never = therapy_status() == "not"
-        wrong_code = (allowed.list.len() > 0) & (not_allowed.list.len() > 0)
-        # only where the code takes the discipline's modifier: a PT billing an OT-only evaluation is a billing-
-        # eligibility problem, not a modifier one
-        wrong_discipline = (expected.is_not_null() & allowed.list.contains(expected)
-                            & ~on_line.list.contains(expected))
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            lines_with_codes(tables)
-            .filter(has_any(THERAPY_MODIFIERS) & (several | never | wrong_code | wrong_discipline))
-            .with_columns(
-                on_line.alias("therapy_modifiers_on_line"),
-                pl.when(several)
-                .then(pl.lit("a line is under one plan of care and takes one therapy modifier"))
-                .when(never)
-                .then(pl.lit("it is never a therapy service, so GP/GO/GN do not belong on it"))
-                .when(wrong_code)
-                .then(pl.format("{} takes {} only", pl.col("code"), allowed.list.join(" or ")))
-                .otherwise(pl.format("the rendering provider's discipline is {}, whose plan-of-care modifier is {}",
-                                     pl.col("provider_discipline"), expected))
-                .alias("problem"),
-                pl.when(never)
-                .then(pl.format("Remove {} from {}.", on_line.list.join(", "), pl.col("code")))
-                .when(wrong_code & (allowed.list.len() == 1))
-                .then(pl.format("Use {} on {}.", allowed.list.first(), pl.col("code")))
-                .when(several & expected.is_not_null())
-                .then(pl.format("Keep only {} (the {} plan of care), or correct the rendering provider if another "
-                                "discipline's plan covers this service.", expected, pl.col("provider_discipline")))
-                .when(several)
-                .then(pl.lit("Keep the one modifier of the plan of care the service is under (GP PT, GO OT, GN SLP)."))
-                .when(expected.is_not_null())
-                .then(pl.format("Use {} (the {} plan of care) instead of {}, or correct the rendering provider if "
-                                "another discipline's plan covers this service.", expected,
-                                pl.col("provider_discipline"), on_line.list.join(", ")))
-                .otherwise(pl.format("Use one of {} on {}.", allowed.list.join(", "), pl.col("code")))
-                .alias("remedy"),
-                pl.when(~several & ~never & ~wrong_code).then(pl.lit(Severity.WARNING.value)).otherwise(None)
-                .alias("severity"),
-            )
+            lines_with_codes(tables).lazy()
+            .filter(_HAS_THERAPY_MODIFIER)
+            .with_columns(*_THERAPY_PARTS)
+            .filter(_SEVERAL | _NEVER | _WRONG_CODE | _WRONG_DISCIPLINE)
+            .with_columns(*_THERAPY_MISMATCH_COLUMNS)
             .select(*_KEYS, "therapy_modifiers_on_line", "problem", "remedy", "severity")
         )
 
 
+# The pieces every test and text of therapy-modifier-mismatch reads, computed once per line as columns (a filter
+# does not share repeated sub-expressions, and on one claim each evaluation costs more than the data it reads).
+_HAS_THERAPY_MODIFIER = has_any(THERAPY_MODIFIERS)
+_THERAPY_PARTS = (
+    present(THERAPY_MODIFIERS).alias("therapy_modifiers_on_line"),
+    pl.col("therapy_modifiers").fill_null(pl.lit([], dtype=pl.List(pl.String))).alias("_allowed"),
+    discipline_modifier().alias("_expected"),
+)
+_ON_LINE, _ALLOWED, _EXPECTED = pl.col("therapy_modifiers_on_line"), pl.col("_allowed"), pl.col("_expected")
+_SEVERAL = _ON_LINE.list.len() > 1
+_NEVER = therapy_status() == "not"
+_WRONG_CODE = (_ALLOWED.list.len() > 0) & (_ON_LINE.list.set_difference(_ALLOWED).list.len() > 0)
+# only where the code takes the discipline's modifier: a PT billing an OT-only evaluation is a billing-eligibility
+# problem, not a modifier one
+_WRONG_DISCIPLINE = _EXPECTED.is_not_null() & _ALLOWED.list.contains(_EXPECTED) & ~_ON_LINE.list.contains(_EXPECTED)
+_THERAPY_MISMATCH_COLUMNS = (
+    pl.when(_SEVERAL)
+    .then(pl.lit("a line is under one plan of care and takes one therapy modifier"))
+    .when(_NEVER)
+    .then(pl.lit("it is never a therapy service, so GP/GO/GN do not belong on it"))
+    .when(_WRONG_CODE)
+    .then(pl.format("{} takes {} only", pl.col("code"), _ALLOWED.list.join(" or ")))
+    .otherwise(pl.format("the rendering provider's discipline is {}, whose plan-of-care modifier is {}",
+                         pl.col("provider_discipline"), _EXPECTED))
+    .alias("problem"),
+    pl.when(_NEVER)
+    .then(pl.format("Remove {} from {}.", _ON_LINE.list.join(", "), pl.col("code")))
+    .when(_WRONG_CODE & (_ALLOWED.list.len() == 1))
+    .then(pl.format("Use {} on {}.", _ALLOWED.list.first(), pl.col("code")))
+    .when(_SEVERAL & _EXPECTED.is_not_null())
+    .then(pl.format("Keep only {} (the {} plan of care), or correct the rendering provider if another "
+                    "discipline's plan covers this service.", _EXPECTED, pl.col("provider_discipline")))
+    .when(_SEVERAL)
+    .then(pl.lit("Keep the one modifier of the plan of care the service is under (GP PT, GO OT, GN SLP)."))
+    .when(_EXPECTED.is_not_null())
+    .then(pl.format("Use {} (the {} plan of care) instead of {}, or correct the rendering provider if "
+                    "another discipline's plan covers this service.", _EXPECTED,
+                    pl.col("provider_discipline"), _ON_LINE.list.join(", ")))
+    .otherwise(pl.format("Use one of {} on {}.", _ALLOWED.list.join(", "), pl.col("code")))
+    .alias("remedy"),
+    pl.when(~_SEVERAL & ~_NEVER & ~_WRONG_CODE).then(pl.lit(Severity.WARNING.value)).otherwise(None)
+    .alias("severity"),
+)
+
+
 def assistant_split(tables: Tables) -> pl.DataFrame:
     """Per encounter and therapy code: the billed units, the documented minutes and the assistant's own minutes (from
-    ``services``), how many units need CQ/CO (``cleanclaim.timing.split_assistant_units``) and how many carry it.
+    ``services``), how many units need CQ/CO (``needed``: the arithmetic of
+    ``cleanclaim.timing.split_assistant_units``, see `units_with_assistant`) and how many carry it.
 
     ``needed`` is null where the arithmetic cannot be done (no documented minutes, fractional units, assistant minutes
-    over the total). The split runs in Python on the few (encounter, code) rows with assistant minutes.
+    over the total). Shared by assistant-modifier-mismatch and missing-assistant-modifier, so it is built once per
+    check, as one plan collected once.
     """
-    lines = lines_with_codes(tables).filter(therapy_status().is_in(["always", "sometimes"]))
-    billed = lines.group_by("encounter_id", "code").agg(
-        pl.col("units").sum().alias("billed_units"),
-        pl.col("units").filter(has_any(ASSISTANT_MODIFIERS)).sum().alias("units_with_modifier"),
-        has("GO").any().alias("any_go"),
-        has("GP").any().alias("any_gp"),
-        has("GN").any().alias("any_gn"),
-        pl.col("provider_discipline").first(),
-        pl.col("time_rule").first(),
-        pl.col("unit_minutes").first(),
+    return tables.memo("assistant_split", _assistant_split)
+
+
+def _assistant_split(tables: Tables) -> pl.DataFrame:
+    lines = lines_with_codes(tables)
+    if not tables.services.height:
+        # No documented services (every claim-line table): the split is empty, and its empty table is built once
+        # per input schema instead of running the plan.
+        return _empty_split(tuple(lines.schema.items()), tuple(tables.services.schema.items()))
+    return collect(_assistant_split_plan(lines.lazy(), tables.services.lazy()))
+
+
+@cache
+def _empty_split(lines: tuple[tuple[str, Any], ...], services: tuple[tuple[str, Any], ...]) -> pl.DataFrame:
+    return collect(_assistant_split_plan(pl.LazyFrame(schema=dict(lines)), pl.LazyFrame(schema=dict(services))))
+
+
+def _assistant_split_plan(lines: pl.LazyFrame, services: pl.LazyFrame) -> pl.LazyFrame:
+    billed = lines.filter(_THERAPY_CODE).group_by("encounter_id", "code").agg(*_BILLED)
+    documented = services.group_by("encounter_id", "code").agg(*_DOCUMENTED)
+    joined = (
+        billed.join(documented, on=["encounter_id", "code"], how="inner")
+        .with_columns(*_SPLIT_SETTINGS)
+        .with_columns(*_SPLIT_INPUTS)
     )
-    documented = tables.services.group_by("encounter_id", "code").agg(
-        pl.col("minutes").sum().alias("service_minutes"),
-        pl.col("minutes").is_null().any().alias("minutes_missing"),
-        pl.col("assistant_minutes").fill_null(0).sum().alias("assistant_minutes"),
+    # ``needed``: null where the arithmetic cannot be done, else the units that need CQ/CO
+    return _staged(joined, _assistant_unit_stages("computable", "needed")).drop("computable")
+
+
+def units_with_assistant(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with ``units_with_assistant``: what ``split_assistant_units(billed_units, service_minutes,
+    assistant_minutes, unit_minutes=split_unit_minutes).units_with_assistant`` answers, over whole columns of whole
+    numbers (``split_unit_minutes`` null: an untimed service, judged as one).
+
+    The same CMS arithmetic as `cleanclaim.timing.split_assistant_units` (which also writes the explanation): full
+    units the therapist furnished alone need no modifier, full units the assistant furnished alone need it, the mixed
+    units need it when the assistant's own minutes are more than 10% of their minutes, and two mixed units of 9-14
+    minutes each split one with and one without (CY2022 PFS final rule). Done as expressions so that a batch with many
+    assistant services needs no Python call per row; tests/rules/test_assistant_units.py holds the two to the same
+    answers.
+    """
+    return _staged(frame, _assistant_unit_stages(None, "units_with_assistant"))
+
+
+def _staged(frame: pl.LazyFrame, stages: tuple[tuple[pl.Expr, ...], ...]) -> pl.LazyFrame:
+    for stage in stages:
+        frame = frame.with_columns(*stage)
+    return frame.drop(_SPLIT_TEMPORARIES)
+
+
+_SPLIT_TEMPORARIES = ("_therapist_full", "_assistant_full", "_mixed", "_left_therapist", "_left_assistant")
+
+
+@cache
+def _assistant_unit_stages(where: str | None, name: str) -> tuple[tuple[pl.Expr, ...], ...]:
+    """The arithmetic of `units_with_assistant` in steps, each reading the columns the one before computed (an
+    expression repeated inside one big expression would be evaluated again each time); null where the boolean
+    column ``where`` is false."""
+    units, minutes = pl.col("billed_units"), pl.col("service_minutes")
+    assistant, unit_minutes = pl.col("assistant_minutes"), pl.col("split_unit_minutes")
+    therapist_full, assistant_full = pl.col("_therapist_full"), pl.col("_assistant_full")
+    mixed, left_therapist, left_assistant = pl.col("_mixed"), pl.col("_left_therapist"), pl.col("_left_assistant")
+    pool = left_therapist + left_assistant
+    # the mixed units: none (mixed == 0 adds 0), one of two 9-14 minute units, or all when over 10%
+    timed = assistant_full + (
+        pl.when((mixed == 2) & left_therapist.is_between(9, 14) & left_assistant.is_between(9, 14)).then(1)
+        .when(pl.when(pool != 0).then(left_assistant / pool).otherwise(pl.lit(0.0)) > DE_MINIMIS_SHARE).then(mixed)
+        .otherwise(0)
     )
-    joined = billed.join(documented, on=["encounter_id", "code"], how="inner").with_columns(
-        pl.when(pl.col("any_go") | (~pl.col("any_gp") & (pl.col("provider_discipline") == "OT")))
-        .then(pl.lit("CO"))
-        .when(pl.col("any_gp") | (pl.col("provider_discipline") == "PT")).then(pl.lit("CQ"))
-        .when(pl.col("any_gn") | (pl.col("provider_discipline") == "SLP")).then(pl.lit(None, dtype=pl.String))
-        .otherwise(pl.lit("CQ or CO"))
-        .alias("assistant_modifier"),
-        pl.when(pl.col("time_rule") == "timed15").then(pl.lit(15, dtype=pl.Int64))
-        .when(pl.col("time_rule").is_in(["per_unit", "addon"])).then(pl.col("unit_minutes"))
-        .otherwise(None).alias("split_unit_minutes"),
+    untimed = (pl.when(pl.when(minutes != 0).then(assistant / minutes).otherwise(pl.lit(1.0)) > DE_MINIMIS_SHARE)
+               .then(units).otherwise(0))
+    answer = (pl.when((units == 0) | (assistant == 0)).then(pl.lit(0, dtype=pl.Int64))
+              .when(unit_minutes.is_null() | (minutes == 0)).then(untimed)
+              .otherwise(timed))
+    if where is not None:
+        answer = pl.when(pl.col(where)).then(answer)
+    return (
+        (pl.min_horizontal(units, (minutes - assistant) // unit_minutes).alias("_therapist_full"),),
+        (pl.min_horizontal(units - therapist_full, assistant // unit_minutes).alias("_assistant_full"),),
+        ((units - therapist_full - assistant_full).alias("_mixed"),
+         (minutes - assistant - therapist_full * unit_minutes).alias("_left_therapist"),
+         (assistant - assistant_full * unit_minutes).alias("_left_assistant")),
+        (answer.cast(pl.Int64).alias(name),),
     )
-    whole_units = pl.col("billed_units") == pl.col("billed_units").floor()
-    computable = whole_units & ~pl.col("minutes_missing") & (pl.col("assistant_minutes") <= pl.col("service_minutes"))
-    joined = joined.with_columns(
-        pl.when(whole_units).then(pl.col("billed_units").cast(pl.Int64)).otherwise(None).alias("billed_units"),
-        pl.col("units_with_modifier").round(0).cast(pl.Int64),
-        computable.alias("computable"),
-    )
-    splits = [
-        {"encounter_id": row["encounter_id"], "code": row["code"],
-         "split": split_assistant_units(row["billed_units"], row["service_minutes"], row["assistant_minutes"],
-                                        unit_minutes=row["split_unit_minutes"], code=row["code"],
-                                        modifier=row["assistant_modifier"] or "CQ").units_with_assistant}
-        for row in joined.filter(pl.col("computable") & (pl.col("assistant_minutes") > 0)).iter_rows(named=True)
-    ]
-    split_frame = pl.DataFrame(splits, schema={"encounter_id": pl.String, "code": pl.String, "split": pl.Int64})
-    return joined.join(split_frame, on=["encounter_id", "code"], how="left").with_columns(
-        pl.when(~pl.col("computable")).then(None)
-        .when(pl.col("assistant_minutes") == 0).then(pl.lit(0, dtype=pl.Int64))
-        .otherwise(pl.col("split")).alias("needed")
-    ).drop("split", "computable")
+
+
+_THERAPY_CODE = therapy_status().is_in(["always", "sometimes"])
+_BILLED = (
+    pl.col("units").sum().alias("billed_units"),
+    pl.col("units").filter(has_any(ASSISTANT_MODIFIERS)).sum().alias("units_with_modifier"),
+    has("GO").any().alias("any_go"),
+    has("GP").any().alias("any_gp"),
+    has("GN").any().alias("any_gn"),
+    pl.col("provider_discipline").first(),
+    pl.col("time_rule").first(),
+    pl.col("unit_minutes").first(),
+)
+_DOCUMENTED = (
+    pl.col("minutes").sum().alias("service_minutes"),
+    pl.col("minutes").is_null().any().alias("minutes_missing"),
+    pl.col("assistant_minutes").fill_null(0).sum().alias("assistant_minutes"),
+)
+_SPLIT_SETTINGS = (
+    pl.when(pl.col("any_go") | (~pl.col("any_gp") & (pl.col("provider_discipline") == "OT")))
+    .then(pl.lit("CO"))
+    .when(pl.col("any_gp") | (pl.col("provider_discipline") == "PT")).then(pl.lit("CQ"))
+    .when(pl.col("any_gn") | (pl.col("provider_discipline") == "SLP")).then(pl.lit(None, dtype=pl.String))
+    .otherwise(pl.lit("CQ or CO"))
+    .alias("assistant_modifier"),
+    pl.when(pl.col("time_rule") == "timed15").then(pl.lit(15, dtype=pl.Int64))
+    .when(pl.col("time_rule").is_in(["per_unit", "addon"])).then(pl.col("unit_minutes"))
+    .otherwise(None).alias("split_unit_minutes"),
+)
+_WHOLE_UNITS = pl.col("billed_units") == pl.col("billed_units").floor()
+_SPLIT_INPUTS = (
+    pl.when(_WHOLE_UNITS).then(pl.col("billed_units").cast(pl.Int64)).otherwise(None).alias("billed_units"),
+    pl.col("units_with_modifier").round(0).cast(pl.Int64),
+    (_WHOLE_UNITS & ~pl.col("minutes_missing") & (pl.col("assistant_minutes") <= pl.col("service_minutes")))
+    .alias("computable"),
+)
 
 
 @register
@@ -653,45 +789,57 @@ class AssistantModifierMismatch(Rule):
     references = ("CMS: billing examples using CQ/CO modifiers", "CY2020 PFS final rule, 84 FR 62702-07",
                   "CMS Pub 100-04 Ch.5 s20.1")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        split = assistant_split(tables).select(
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        split = assistant_split(tables).lazy().select(
             "encounter_id", "code", "service_minutes", "assistant_minutes", "needed")
-        gn_line = has("GN")
-        cq_alone = has("CQ") & ~has("GP")
-        co_alone = has("CO") & ~has("GO")
-        unsupported = pl.col("needed").is_not_null() & (pl.col("needed") == 0)
         return (
-            tables.lines.filter(has_any(ASSISTANT_MODIFIERS))
+            tables.lines.lazy().filter(_HAS_ASSISTANT_MODIFIER)
             .join(split, on=["encounter_id", "code"], how="left")
-            .filter(gn_line | cq_alone | co_alone | unsupported)
-            .with_columns(
-                present(ASSISTANT_MODIFIERS).alias("assistant_on_line"),
-                pl.when(gn_line)
-                .then(pl.lit("it is a speech-language pathology (GN) line, and there is no SLP-assistant modifier"))
-                .when(cq_alone).then(pl.lit("CQ marks a PT assistant's part in a PT-plan service and goes with GP"))
-                .when(co_alone).then(pl.lit("CO marks an OT assistant's part in an OT-plan service and goes with GO"))
-                .when(pl.col("assistant_minutes") == 0)
-                .then(pl.format("the documented services say the therapist furnished all {} minutes of {} (alone or "
-                                "together with the assistant), so no unit needs it",
-                                pl.col("service_minutes"), pl.col("code")))
-                .otherwise(pl.format("the assistant furnished {} of {} minutes of {} on their own, 10% of a unit or "
-                                     "less, so no unit needs it", pl.col("assistant_minutes"),
-                                     pl.col("service_minutes"), pl.col("code")))
-                .alias("problem"),
-                pl.when(gn_line).then(pl.lit("Remove CQ/CO from the GN line."))
-                .when(cq_alone)
-                .then(pl.lit("Add GP with CQ, or use CO with GO if an OT assistant furnished an OT-plan service."))
-                .when(co_alone)
-                .then(pl.lit("Add GO with CO, or use CQ with GP if a PT assistant furnished a PT-plan service."))
-                .otherwise(pl.format("Remove {} from {}, or correct the documented assistant minutes if the assistant "
-                                     "furnished part of the service alone.", present(ASSISTANT_MODIFIERS).list.join(
-                                         ", "), pl.col("code")))
-                .alias("remedy"),
-                pl.when(~gn_line & ~cq_alone & ~co_alone).then(pl.lit(Severity.WARNING.value)).otherwise(None)
-                .alias("severity"),
-            )
+            .with_columns(*_ASSISTANT_PARTS)
+            .filter(_ASSISTANT_MISMATCHED)
+            .with_columns(*_ASSISTANT_MISMATCH_COLUMNS)
             .select(*_KEYS, "assistant_on_line", "problem", "remedy", "severity")
         )
+
+
+_HAS_ASSISTANT_MODIFIER = has_any(ASSISTANT_MODIFIERS)
+# computed once per line as columns: the filter and the texts read them (each evaluation of an expression has a fixed
+# cost that, on one claim, outweighs the data it reads)
+_ASSISTANT_PARTS = (
+    present(ASSISTANT_MODIFIERS).alias("assistant_on_line"),
+    has("GN").alias("_gn_line"),
+    (has("CQ") & ~has("GP")).alias("_cq_alone"),
+    (has("CO") & ~has("GO")).alias("_co_alone"),
+)
+_GN_LINE, _CQ_ALONE, _CO_ALONE = pl.col("_gn_line"), pl.col("_cq_alone"), pl.col("_co_alone")
+_ASSISTANT_MISMATCHED = (
+    _GN_LINE | _CQ_ALONE | _CO_ALONE | (pl.col("needed").is_not_null() & (pl.col("needed") == 0))
+)
+_ASSISTANT_MISMATCH_COLUMNS = (
+    pl.when(_GN_LINE)
+    .then(pl.lit("it is a speech-language pathology (GN) line, and there is no SLP-assistant modifier"))
+    .when(_CQ_ALONE).then(pl.lit("CQ marks a PT assistant's part in a PT-plan service and goes with GP"))
+    .when(_CO_ALONE).then(pl.lit("CO marks an OT assistant's part in an OT-plan service and goes with GO"))
+    .when(pl.col("assistant_minutes") == 0)
+    .then(pl.format("the documented services say the therapist furnished all {} minutes of {} (alone or "
+                    "together with the assistant), so no unit needs it",
+                    pl.col("service_minutes"), pl.col("code")))
+    .otherwise(pl.format("the assistant furnished {} of {} minutes of {} on their own, 10% of a unit or "
+                         "less, so no unit needs it", pl.col("assistant_minutes"),
+                         pl.col("service_minutes"), pl.col("code")))
+    .alias("problem"),
+    pl.when(_GN_LINE).then(pl.lit("Remove CQ/CO from the GN line."))
+    .when(_CQ_ALONE)
+    .then(pl.lit("Add GP with CQ, or use CO with GO if an OT assistant furnished an OT-plan service."))
+    .when(_CO_ALONE)
+    .then(pl.lit("Add GO with CO, or use CQ with GP if a PT assistant furnished a PT-plan service."))
+    .otherwise(pl.format("Remove {} from {}, or correct the documented assistant minutes if the assistant "
+                         "furnished part of the service alone.", pl.col("assistant_on_line").list.join(", "),
+                         pl.col("code")))
+    .alias("remedy"),
+    pl.when(~_GN_LINE & ~_CQ_ALONE & ~_CO_ALONE).then(pl.lit(Severity.WARNING.value)).otherwise(None)
+    .alias("severity"),
+)
 
 
 @register
@@ -732,35 +880,43 @@ class MissingAssistantModifier(Rule):
     references = ("CMS: billing examples using CQ/CO modifiers", "CY2020 PFS final rule, 84 FR 62702-07",
                   "BBA 2018 s53107", "CMS Pub 100-04 Ch.5 s20.1")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        assistant_payers = tables.payer_frame().filter(pl.col("assistant_modifiers")).get_column("payer")
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        assistant_payers = tables.payer_frame().lazy().filter(_USES_ASSISTANT_MODIFIERS).select("payer")
         short = (
-            assistant_split(tables)
-            .filter(pl.col("needed").is_not_null() & pl.col("assistant_modifier").is_not_null()
-                    & (pl.col("needed") > pl.col("units_with_modifier")))
+            assistant_split(tables).lazy()
+            .filter(_SHORT_OF_MODIFIER)
             .select("encounter_id", "code", "service_minutes", "assistant_minutes", "needed", "billed_units",
                     "units_with_modifier", "assistant_modifier")
         )
         return (
-            tables.lines.filter(pl.col("payer").is_in(assistant_payers.implode()) & ~has_any(ASSISTANT_MODIFIERS))
+            tables.lines.lazy().filter(~_HAS_ASSISTANT_MODIFIER)
+            .join(assistant_payers, on="payer", how="semi")
             .join(short, on=["encounter_id", "code"], how="inner")
-            .with_columns(
-                pl.when(pl.col("needed") == 1).then(pl.lit("needs")).otherwise(pl.lit("need")).alias("need_word"),
-                pl.when(pl.col("units_with_modifier") == 0).then(pl.lit("none carries it"))
-                .otherwise(pl.format("only {} carry it", pl.col("units_with_modifier"))).alias("with_modifier"),
-                pl.when((pl.col("needed") >= pl.col("billed_units")) & (pl.col("billed_units") == 1))
-                .then(pl.format("Add {} to {}.", pl.col("assistant_modifier"), pl.col("code")))
-                .when(pl.col("needed") >= pl.col("billed_units"))
-                .then(pl.format("Add {} to {} (all {} units).", pl.col("assistant_modifier"), pl.col("code"),
-                                pl.col("billed_units")))
-                .otherwise(pl.format("Bill {} on two lines: {} unit(s) with {} and {} without.", pl.col("code"),
-                                     pl.col("needed"), pl.col("assistant_modifier"),
-                                     pl.col("billed_units") - pl.col("needed")))
-                .alias("remedy"),
-            )
+            .with_columns(*_MISSING_ASSISTANT_COLUMNS)
             .select(*_KEYS, "assistant_minutes", "service_minutes", "needed", "billed_units", "need_word",
                     "assistant_modifier", "with_modifier", "remedy")
         )
+
+
+_USES_ASSISTANT_MODIFIERS = pl.col("assistant_modifiers")
+_SHORT_OF_MODIFIER = (
+    pl.col("needed").is_not_null() & pl.col("assistant_modifier").is_not_null()
+    & (pl.col("needed") > pl.col("units_with_modifier"))
+)
+_MISSING_ASSISTANT_COLUMNS = (
+    pl.when(pl.col("needed") == 1).then(pl.lit("needs")).otherwise(pl.lit("need")).alias("need_word"),
+    pl.when(pl.col("units_with_modifier") == 0).then(pl.lit("none carries it"))
+    .otherwise(pl.format("only {} carry it", pl.col("units_with_modifier"))).alias("with_modifier"),
+    pl.when((pl.col("needed") >= pl.col("billed_units")) & (pl.col("billed_units") == 1))
+    .then(pl.format("Add {} to {}.", pl.col("assistant_modifier"), pl.col("code")))
+    .when(pl.col("needed") >= pl.col("billed_units"))
+    .then(pl.format("Add {} to {} (all {} units).", pl.col("assistant_modifier"), pl.col("code"),
+                    pl.col("billed_units")))
+    .otherwise(pl.format("Bill {} on two lines: {} unit(s) with {} and {} without.", pl.col("code"),
+                         pl.col("needed"), pl.col("assistant_modifier"),
+                         pl.col("billed_units") - pl.col("needed")))
+    .alias("remedy"),
+)
 
 
 # ---- KX -------------------------------------------------------------------------------------------------------------
@@ -816,10 +972,16 @@ def _price_days(rows: pl.DataFrame, wanted: pl.DataFrame, done: pl.DataFrame | N
     return _line_estimates(rows.join(days, on=["patient_id", "date"], how="semi"))
 
 
-def _kx_thresholds(tables: Tables) -> pl.DataFrame:
-    rows = [{"payer": payer_id, "year": year, "threshold": float(amount)}
-            for payer_id, p in tables.payers.items() for year, amount in p.kx.thresholds.items()]
-    return pl.DataFrame(rows, schema={"payer": pl.String, "year": pl.Int32, "threshold": pl.Float64})
+def _kx_threshold_items(tables: Tables) -> tuple[tuple[str, int, float], ...]:
+    return tuple((payer_id, year, float(amount))
+                 for payer_id, p in tables.payers.items() for year, amount in p.kx.thresholds.items())
+
+
+@cache
+def _threshold_frame(items: tuple[tuple[str, int, float], ...]) -> pl.DataFrame:
+    """The payers' KX thresholds as a table, built once per set of thresholds rather than on every check."""
+    return pl.DataFrame(list(items), schema={"payer": pl.String, "year": pl.Int32, "threshold": pl.Float64},
+                        orient="row")
 
 
 def _claim_bucket() -> pl.Expr:
@@ -827,9 +989,13 @@ def _claim_bucket() -> pl.Expr:
     return pl.coalesce(
         therapy_bucket(),
         pl.when(therapy_status() == "always").then(
-            pl.col("provider_discipline").replace_strict({"OT": OT, "PT": PT_SLP, "SLP": PT_SLP},
-                                                         default=None, return_dtype=pl.String)),
+            _mapped(pl.col("provider_discipline"), {"OT": OT, "PT": PT_SLP, "SLP": PT_SLP})),
     )
+
+
+_THERAPY_BUCKET = therapy_bucket()
+_CLAIM_BUCKET = _claim_bucket()
+_YEAR = pl.col("date").dt.year().cast(pl.Int32).alias("year")
 
 
 def _valued_history(tables: Tables, patients: pl.DataFrame) -> pl.DataFrame:
@@ -850,10 +1016,41 @@ def _valued_history(tables: Tables, patients: pl.DataFrame) -> pl.DataFrame:
         pl.when(pl.col("allowed").is_null()).then(pl.col("estimate")).alias("estimate"))
 
 
-def _upper_bound_rates(years: list[int]) -> pl.DataFrame:
+@dataclass(frozen=True)
+class _Bounds:
+    """Upper-bound rates (`_upper_bound_rates`) in the three shapes the KX rule reads them."""
+
+    rates: pl.DataFrame
+    """Per code and year: ``code``, ``unit_bound``, ``year``."""
+    by_code: pl.DataFrame
+    """Per code, the largest over the years: ``code``, ``unit_bound``."""
+    largest: float
+    """The largest of all (0 when no year has rates)."""
+
+
+def _upper_bound_rates(years: Iterable[int]) -> _Bounds:
     """Per code and year, the most a unit can be allowed nationally: full (unreduced) PE, the larger of facility
     and non-facility PE, and the year's larger conversion factor. It bounds the pricer's result from above, so a
-    patient whose bounded total stays under the threshold needs no line-by-line pricing."""
+    patient whose bounded total stays under the threshold needs no line-by-line pricing.
+
+    Computed once per set of years and state of the imported RVU files (an import changes the key), not per check.
+    """
+    from cleanclaim.refdata.cms_files import RefTable
+    from cleanclaim.refdata.imported import import_signature
+
+    return _upper_bounds_for(tuple(sorted(set(years))), import_signature(RefTable.RVU))
+
+
+@lru_cache(maxsize=16)
+def _upper_bounds_for(years: tuple[int, ...], rvu_imports: tuple[tuple[str, int, int], ...]) -> _Bounds:
+    # ``rvu_imports`` is only the cache key: rvus() and conversion_factor() read the imported files themselves
+    rates = _rates_of_years(years)
+    largest = rates.get_column("unit_bound").max()
+    return _Bounds(rates, rates.group_by("code").agg(pl.col("unit_bound").max()),
+                   float(largest) if isinstance(largest, int | float) else 0.0)
+
+
+def _rates_of_years(years: tuple[int, ...]) -> pl.DataFrame:
     from cleanclaim.refdata import conversion_factor, rvus
 
     frames = []
@@ -871,55 +1068,109 @@ def _upper_bound_rates(years: list[int]) -> pl.DataFrame:
     return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame(schema=schema)
 
 
-def _surely_under_threshold(batch: pl.DataFrame, tables: Tables) -> pl.DataFrame:
+_KX_GROUP = ["patient_id", "payer", "bucket", "year"]
+# Up to this many lines (a claim, or a few), the early exit of missing-kx also tries each line at its own code's rate.
+_KX_GLANCE_LINES = 1_000
+
+
+def _surely_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
     """(patient, payer, bucket, year) groups whose whole year of therapy, valued at the upper-bound rates (or at the
     history's own ``allowed``), cannot reach the KX threshold: lines there without KX cannot be missing it."""
-    years = batch.get_column("year").unique().to_list()
-    rates = _upper_bound_rates(years)
     claim_part = (
         batch.join(rates, on=["code", "year"], how="left")
         .select("patient_id", "payer", "bucket", "year", "threshold",
                 (pl.col("unit_bound").fill_null(0) * pl.col("units")).alias("bound"))
     )
-    history = (
-        tables.history.join(batch.select("patient_id", "payer").unique(), on="patient_id", how="inner")
-        .with_columns(therapy_bucket().alias("bucket"), pl.col("date").dt.year().cast(pl.Int32).alias("year"))
+    earlier = (
+        history.join(batch.select("patient_id", "payer").unique(), on="patient_id", how="inner")
+        .with_columns(_THERAPY_BUCKET.alias("bucket"), _YEAR)
         .filter(pl.col("bucket").is_not_null())
         .join(rates, on=["code", "year"], how="left")
         .select("patient_id", "payer", "bucket", "year",
                 pl.coalesce("allowed", pl.col("unit_bound").fill_null(0) * pl.col("units")).alias("bound"))
     )
-    totals = pl.concat([claim_part.drop("threshold"), history], how="vertical_relaxed").group_by(
-        "patient_id", "payer", "bucket", "year").agg(pl.col("bound").sum())
+    totals = pl.concat([claim_part.drop("threshold"), earlier], how="vertical_relaxed").group_by(
+        _KX_GROUP).agg(pl.col("bound").sum())
     thresholds = claim_part.select("payer", "year", "threshold").unique()
     return (totals.join(thresholds, on=["payer", "year"], how="inner")
-            .filter(pl.col("bound") <= pl.col("threshold")).select("patient_id", "payer", "bucket", "year"))
+            .filter(pl.col("bound") <= pl.col("threshold")).select(_KX_GROUP))
+
+
+def _far_under_every_threshold(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds: _Bounds) -> bool:
+    """The cheap early exit of missing-kx: True only when the rule surely finds nothing, tested without the list
+    operations and joins that cost most on a small claim.
+
+    Every line, therapy or not, valued at an upper-bound rate, plus every history amount (``allowed``, or an
+    upper-bound rate per unit where it is missing), stays under the smallest threshold of any payer and year. Then
+    each (patient, payer, bucket, year) total, a part of that sum, is under its threshold at upper-bound rates, so no
+    line can be over it (the pricer's estimate stays under the bound: see `_upper_bound_rates`). The early-KX
+    warning is the one finding below the threshold, and it needs history (``history_rows > 0``): with history, a
+    line carrying KX always takes the full path.
+
+    First every unit at the largest rate of any code (one select: settles a claim of a few units, and one with no
+    lines); then, if needed, each at its own code's largest rate (one small join, collected once).
+    """
+    if not items:
+        return True  # no payer has a KX threshold: there is nothing to compare
+    limit = min(threshold for _, _, threshold in items) - 1.0  # a dollar of margin for the order of additions
+    unit = pl.col("units").abs()
+    if not tables.history.height:
+        units, allowed, unpriced = tables.lines.select(unit.sum()).item(), 0.0, 0.0
+    else:
+        units, with_kx = tables.lines.select(unit.sum(), has("KX").any()).row(0)
+        if with_kx:
+            return False
+        allowed, unpriced = tables.history.select(
+            pl.col("allowed").abs().sum(), unit.filter(pl.col("allowed").is_null()).sum()).row(0)
+    if bounds.largest * (units + unpriced) + allowed < limit:  # NaN units fail both tests
+        return True
+    if tables.lines.height > _KX_GLANCE_LINES:
+        return False  # a batch of many patients: the sum of all of them says nothing, the plan decides
+    valued = [tables.lines.lazy().select("code", unit)]
+    if unpriced:
+        valued.append(tables.history.lazy().filter(pl.col("allowed").is_null()).select("code", unit))
+    total = collect(
+        pl.concat(valued).join(bounds.by_code.lazy(), on="code", how="left")
+        .select((pl.col("units") * pl.col("unit_bound").fill_null(0.0)).sum())
+    ).item()
+    return bool(total + allowed < limit)
+
+
+def _kx_batch(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds: _Bounds) -> pl.LazyFrame:
+    """Therapy lines of payers with a KX threshold for their year (with ``bucket``, ``year`` and ``threshold``),
+    less the patients settled without pricing: far from the threshold at upper-bound rates and carrying no KX (the
+    early-KX warning needs exact amounts). A plan, collected with every other rule's; nothing in it is priced."""
+    batch = (
+        lines_with_codes(tables).lazy()
+        .with_columns(_CLAIM_BUCKET.alias("bucket"), _YEAR)
+        .filter(pl.col("bucket").is_not_null())
+        .join(_threshold_frame(items).lazy(), on=["payer", "year"], how="inner")
+    )
+    with_kx = batch.filter(has("KX")).select(_KX_GROUP).unique()
+    settled = (_surely_under_threshold(batch, tables.history.lazy(), bounds.rates.lazy())
+               .join(with_kx, on=_KX_GROUP, how="anti"))
+    return batch.join(settled, on=_KX_GROUP, how="anti")
 
 
 def kx_position(tables: Tables) -> pl.DataFrame:
     """Therapy lines of payers with a KX threshold for their year, with the patient's amount that year before the
-    claim, this claim's estimate for the same bucket and the total.
+    claim, this claim's estimate for the same bucket and the total (patients settled far under the threshold without
+    pricing are left out).
 
     "Before the claim" is the patient's ``history`` up to the date of service (its ``allowed`` amounts, or the
     national PFS estimate of a line without one) plus the same patient's earlier encounters in the batch (earlier
     dates, same payer, same calendar year and bucket), valued at national PFS amounts the same way. A batch line that
     is also in the history (same patient, date and code) counts once, from the history.
     """
-    batch = (
-        lines_with_codes(tables)
-        .with_columns(_claim_bucket().alias("bucket"), pl.col("date").dt.year().cast(pl.Int32).alias("year"))
-        .filter(pl.col("bucket").is_not_null())
-        .join(_kx_thresholds(tables), on=["payer", "year"], how="inner")
-        .with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
-    )
-    if batch.is_empty():
-        return batch
-    # Patients far from the threshold are settled without pricing: only claims that carry KX (the early-KX
-    # warning needs their exact amounts) or could be over it go on to line-by-line estimates.
-    group = ["patient_id", "payer", "bucket", "year"]
-    with_kx = batch.filter(has("KX")).select(group).unique()
-    settled = _surely_under_threshold(batch, tables).join(with_kx, on=group, how="anti")
-    batch = batch.join(settled, on=group, how="anti")
+    items = _kx_threshold_items(tables)
+    bounds = _upper_bound_rates(year for _, year, _ in items)
+    return _kx_position(tables, collect(_kx_batch(tables, items, bounds)))
+
+
+def _kx_position(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
+    """`kx_position` of the unsettled lines ``batch`` (`_kx_batch` collected). Eager: the amounts come from the
+    Python pricer, and which claims to price depends on the amounts already known."""
+    batch = batch.sort("encounter_id", "line").with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
     if batch.is_empty():
         return batch
     claims = batch.group_by("encounter_id").agg(
@@ -1060,32 +1311,49 @@ class MissingKx(Rule):
     references = ("BBA 2018 s50202", "NGS Medicare: therapy KX threshold (2024)",
                   "CY2025/CY2026 KX thresholds (secondary sources)")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        position = kx_position(tables)
-        empty = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
-                                     "amounts": pl.String, "year": pl.Int32, "threshold_text": pl.String,
-                                     "severity": pl.String, "message": pl.String, "fix": pl.String})
-        if position.is_empty():
-            return empty
-        known = (pl.col("unpriced") == 0) & (pl.col("history_unknown") == 0) & (pl.col("history_rows") > 0)
-        over = pl.col("total") > pl.col("threshold")
-        early = known & (pl.col("total") < pl.col("threshold") * KX_EARLY_SHARE)
-        flagged = position.filter((over & ~has("KX")) | (early & has("KX"))).with_columns(
-            over.alias("over"))
-        rows: list[dict[str, Any]] = []
-        for row in flagged.sort("encounter_id", "line").iter_rows(named=True):
-            amounts, threshold = _kx_text(row), _whole_money(row["threshold"])
-            entry = {"encounter_id": row["encounter_id"], "line": row["line"], "code": row["code"],
-                     "amounts": amounts, "year": row["year"], "threshold_text": threshold,
-                     "severity": None, "message": None, "fix": None}
-            if not row["over"]:
-                entry["severity"] = Severity.WARNING.value
-                entry["message"] = (f"{amounts}, well under the {row['year']} KX threshold of {threshold}, "
-                                    f"but {row['code']} carries KX")
-                entry["fix"] = (f"Remove KX from {row['code']} until the {row['bucket']} amount for "
-                                f"{row['year']} passes {threshold}.")
-            rows.append(entry)
-        return pl.DataFrame(rows, schema=empty.schema) if rows else empty
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        # The one eager step, cheap: it decides that no claim here can be near a threshold (most claims: no therapy
+        # lines, or a few units), and the rule then costs nothing more.
+        items = _kx_threshold_items(tables)
+        bounds = _upper_bound_rates(year for _, year, _ in items)
+        if _far_under_every_threshold(tables, items, bounds):
+            return _NO_KX_ROWS.lazy()
+        # The amounts come from the Python pricer, so the lines the plan leaves undecided (see _kx_batch) are
+        # handed to it inside the plan; the engine collects the plan with every other rule's.
+        return _kx_batch(tables, items, bounds).map_batches(partial(_kx_findings, tables), schema=_KX_SCHEMA)
+
+
+_KX_SCHEMA = pl.Schema({"encounter_id": pl.String, "line": pl.Int32, "code": pl.String, "amounts": pl.String,
+                        "year": pl.Int32, "threshold_text": pl.String, "severity": pl.String, "message": pl.String,
+                        "fix": pl.String})
+_NO_KX_ROWS = pl.DataFrame(schema=_KX_SCHEMA)
+_KX_KNOWN = (pl.col("unpriced") == 0) & (pl.col("history_unknown") == 0) & (pl.col("history_rows") > 0)
+_KX_OVER = pl.col("total") > pl.col("threshold")
+_KX_EARLY = _KX_KNOWN & (pl.col("total") < pl.col("threshold") * KX_EARLY_SHARE)
+_KX_FLAGGED = (_KX_OVER & ~has("KX")) | (_KX_EARLY & has("KX"))
+
+
+def _kx_findings(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
+    """missing-kx's rows for the unsettled lines ``batch``: priced, then the flagged lines' arithmetic in words (a
+    few rows: only lines over the threshold without KX, or well under it with KX)."""
+    if batch.is_empty():
+        return _NO_KX_ROWS
+    position = _kx_position(tables, batch)
+    flagged = position.filter(_KX_FLAGGED).with_columns(_KX_OVER.alias("over"))
+    rows: list[dict[str, Any]] = []
+    for row in flagged.sort("encounter_id", "line").iter_rows(named=True):
+        amounts, threshold = _kx_text(row), _whole_money(row["threshold"])
+        entry = {"encounter_id": row["encounter_id"], "line": row["line"], "code": row["code"],
+                 "amounts": amounts, "year": row["year"], "threshold_text": threshold,
+                 "severity": None, "message": None, "fix": None}
+        if not row["over"]:
+            entry["severity"] = Severity.WARNING.value
+            entry["message"] = (f"{amounts}, well under the {row['year']} KX threshold of {threshold}, "
+                                f"but {row['code']} carries KX")
+            entry["fix"] = (f"Remove KX from {row['code']} until the {row['bucket']} amount for "
+                            f"{row['year']} passes {threshold}.")
+        rows.append(entry)
+    return pl.DataFrame(rows, schema=_KX_SCHEMA)
 
 
 # ---- telehealth and 33 -----------------------------------------------------------------------------------------------
@@ -1128,34 +1396,47 @@ class TelehealthPlaceMismatch(Rule):
     references = ("First Coast: telehealth service modifiers", "AAFP: Medicare telehealth 2025",
                   "CPT modifier 95")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        on_line = pl.col("modifiers").list.set_intersection(pl.col("telehealth_modifiers"))
-        telehealth_place = pl.col("telehealth_pos").list.contains(pl.col("place_of_service")).fill_null(False)
-        with_modifier = on_line.list.len() > 0
-        missing = telehealth_place & ~with_modifier & pl.col("telehealth_modifier_required")
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             _lines(tables)
-            .filter(pl.col("telehealth_modifiers").is_not_null() & pl.col("place_of_service").is_not_null())
-            .filter((with_modifier & ~telehealth_place) | missing)
-            .with_columns(
-                on_line.alias("telehealth_on_line"),
-                pl.col("telehealth_pos").list.join(", ").alias("telehealth_places"),
-                pl.col("telehealth_pos").list.join(" or ").alias("telehealth_places_or"),
-                pl.when(missing)
-                .then(pl.format("Place of service {} is a telehealth place, but {} carries no telehealth modifier "
-                                "({}), which {} requires", pl.col("place_of_service"), pl.col("code"),
-                                pl.col("telehealth_modifiers").list.join(" or "), pl.col("payer_name")))
-                .otherwise(None).alias("message"),
-                pl.when(missing)
-                .then(pl.format("Add 95 (audio-video) or 93 (audio only) to {}, or correct the place of service if "
-                                "the service was in person.", pl.col("code")))
-                .otherwise(None).alias("fix"),
-                pl.when(pl.col("payer_program") != "medicare").then(pl.lit(Severity.WARNING.value)).otherwise(None)
-                .alias("severity"),
-            )
+            .filter(_TELEHEALTH_SET)
+            .with_columns(*_TELEHEALTH_PARTS)
+            .filter(_TELEHEALTH_MISMATCHED)
+            .with_columns(*_TELEHEALTH_COLUMNS)
             .select(*_KEYS, "telehealth_on_line", "place_of_service", "telehealth_places", "telehealth_places_or",
                     "message", "fix", "severity")
         )
+
+
+_TELEHEALTH_SET = pl.col("telehealth_modifiers").is_not_null() & pl.col("place_of_service").is_not_null()
+# computed once per line as columns: the filter and the texts read them
+_TELEHEALTH_PARTS = (
+    pl.col("modifiers").list.set_intersection(pl.col("telehealth_modifiers")).alias("telehealth_on_line"),
+    pl.col("telehealth_pos").list.contains(pl.col("place_of_service")).fill_null(False).alias("_telehealth_place"),
+)
+_TELEHEALTH_ON_LINE = pl.col("telehealth_on_line")
+_TELEHEALTH_PLACE = pl.col("_telehealth_place")
+_TELEHEALTH_MODIFIER_MISSING = (
+    _TELEHEALTH_PLACE & ~(_TELEHEALTH_ON_LINE.list.len() > 0) & pl.col("telehealth_modifier_required")
+)
+_TELEHEALTH_MISMATCHED = (
+    ((_TELEHEALTH_ON_LINE.list.len() > 0) & ~_TELEHEALTH_PLACE) | _TELEHEALTH_MODIFIER_MISSING
+)
+_TELEHEALTH_COLUMNS = (
+    pl.col("telehealth_pos").list.join(", ").alias("telehealth_places"),
+    pl.col("telehealth_pos").list.join(" or ").alias("telehealth_places_or"),
+    pl.when(_TELEHEALTH_MODIFIER_MISSING)
+    .then(pl.format("Place of service {} is a telehealth place, but {} carries no telehealth modifier "
+                    "({}), which {} requires", pl.col("place_of_service"), pl.col("code"),
+                    pl.col("telehealth_modifiers").list.join(" or "), pl.col("payer_name")))
+    .otherwise(None).alias("message"),
+    pl.when(_TELEHEALTH_MODIFIER_MISSING)
+    .then(pl.format("Add 95 (audio-video) or 93 (audio only) to {}, or correct the place of service if "
+                    "the service was in person.", pl.col("code")))
+    .otherwise(None).alias("fix"),
+    pl.when(pl.col("payer_program") != "medicare").then(pl.lit(Severity.WARNING.value)).otherwise(None)
+    .alias("severity"),
+)
 
 
 @register
@@ -1192,11 +1473,15 @@ class Modifier33Medicare(Rule):
            "({modifier_33_reference}).")
     references = ("Medicaid.gov FAQ: ACA s4106 and modifier 33", "AAPC: modifier 33 not for Medicare")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             _lines(tables)
-            .filter(has("33") & (pl.col("modifier_33_allowed") == False))  # noqa: E712
-            .with_columns(pl.col("modifier_33_reference").replace("", "see the payer profile"))
+            .filter(_MODIFIER_33_NOT_USED)
+            .with_columns(_MODIFIER_33_REFERENCE)
             .select(*_KEYS, "payer_name", "modifier_33_reference")
         )
+
+
+_MODIFIER_33_NOT_USED = has("33") & (pl.col("modifier_33_allowed") == False)  # noqa: E712
+_MODIFIER_33_REFERENCE = pl.col("modifier_33_reference").replace("", "see the payer profile")
 
