@@ -772,3 +772,62 @@ _CHARGE_TEXTS = [
     .then(pl.format(" (line {} has no charge)", pl.col("uncharged_lines")))
     .otherwise(pl.lit("")).alias("uncharged"),
 ]
+
+
+# What one professional claim can carry: CMS-1500 item 21 (A-L) and 837P HI hold twelve diagnoses; item 24D and
+# 837P SV101-3..6 hold four modifiers per line. The export refuses more (formats/claim_requirements.py).
+_CLAIM_DIAGNOSES = 12
+_LINE_MODIFIERS = 4
+
+
+@register
+class ClaimFormCapacity(Rule):
+    """More diagnoses on a claim, or more modifiers on a line, than a professional claim can carry.
+
+    What it checks:
+        Encounters with more than 12 diagnoses, and lines with more than 4 modifiers.
+
+    Why it matters:
+        The CMS-1500 has twelve diagnosis slots (item 21, A-L) and four modifier slots per line (item 24D); the 837P
+        HI segment and SV101 have the same limits. What does not fit is dropped or the claim is rejected, and a
+        dropped diagnosis or pricing modifier (GP, KX, CQ) changes how the line pays. ``cleanclaim export`` refuses
+        such claims; this rule says so before export.
+
+    Example:
+        lines: [{code: "97110", modifiers: [GP, KX, CQ, "59", XU], units: 1}]
+
+    Use instead:
+        lines: [{code: "97110", modifiers: [GP, KX, CQ, XU], units: 1}]   # 59 and XU say the same: keep one
+
+    References:
+        NUCC 1500 Health Insurance Claim Form reference instruction manual, items 21 and 24D; ASC X12 837P
+        005010X222A1 HI (health care diagnosis code) and SV101 (procedure modifiers).
+    """
+
+    id = "CC608"
+    slug = "claim-form-capacity"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "{problem}"
+    fix = "{remedy}"
+    references = ("NUCC 1500 instructions, items 21 and 24D", "X12 837P 005010X222A1 HI and SV101")
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        count = pl.col("diagnoses").list.len()
+        diagnoses = tables.encounters.lazy().filter(count > _CLAIM_DIAGNOSES).select(
+            "encounter_id", _NO_LINE, _NO_CODE,
+            pl.format("The encounter lists {} diagnoses; a claim holds at most 12 (CMS-1500 item 21 A-L, 837P HI)",
+                      count).alias("problem"),
+            pl.format("Keep the 12 diagnoses the billed services treat, most relevant first (every line must point "
+                      "at one of them); drop the other {}.", count - _CLAIM_DIAGNOSES).alias("remedy"),
+        )
+        shown = pl.col("modifiers").list.join(", ")
+        modifiers = tables.lines.lazy().filter(pl.col("modifiers").list.len() > _LINE_MODIFIERS).select(
+            *_KEYS,
+            pl.format("Line {} ({}) carries {} modifiers ({}); a line holds at most 4 (CMS-1500 item 24D, 837P SV101)",
+                      pl.col("line"), pl.col("code"), pl.col("modifiers").list.len(), shown).alias("problem"),
+            pl.format("Keep the 4 modifiers that change payment or coverage first (GP/GO/GN, CQ/CO, KX, 59 or "
+                      "XE/XP/XS/XU, 95); drop informational ones or any that repeat another's meaning: {}.", shown)
+            .alias("remedy"),
+        )
+        return pl.concat([diagnoses, modifiers], how="vertical_relaxed")
