@@ -157,14 +157,21 @@ def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl
     if unknown:
         raise InputError(f"unknown rule(s) {', '.join(unknown)}: use a slug (deleted-code), an id (CC103) or a family "
                          "(\"code validity\"); `cleanclaim rules` lists them", field="select/ignore/severity")
-    plans: list[pl.LazyFrame] = []
+    # Two passes: every rule's plan in one collect_all, then findings for the rules that flagged something (on a
+    # clean claim, none): building the findings plan needs the rows' schema, which costs a plan resolution per rule.
+    eager: list[tuple[Rule, pl.DataFrame]] = []
+    pending: list[tuple[Rule, pl.LazyFrame]] = []
     for rule in all_rules():
-        if not selection.enabled(rule):
-            continue
-        rows = rule.check(tables)
-        if isinstance(rows, pl.LazyFrame) or rows.height:
-            plans.append(finding_frame(rule, rows, selection.severity_of(rule)))
-    frames = [frame for frame in collect_all(plans) if frame.height]
+        if selection.enabled(rule):
+            rows = rule.check(tables)
+            if isinstance(rows, pl.LazyFrame):
+                pending.append((rule, rows))
+            else:
+                eager.append((rule, rows))
+    collected = collect_all([rows for _, rows in pending])
+    done = [*eager, *zip((rule for rule, _ in pending), collected, strict=True)]
+    flagged = [(rule, rows) for rule, rows in done if rows.height]
+    frames = collect_all([finding_frame(rule, rows, selection.severity_of(rule)) for rule, rows in flagged])
     if not frames:
         return pl.DataFrame(schema=FINDING_SCHEMA)
     order = tables.encounters.select(pl.col("encounter_id").alias("encounter"),
