@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from functools import lru_cache
+
 import polars as pl
 
 from cleanclaim.model import Severity
@@ -42,24 +45,34 @@ class FutureDateOfService(Rule):
     fix = "{remedy}"
     references = ("42 CFR 424.32", "CMS Pub 100-04 Ch.1 s70")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        covers = tables.book.covers_through
-        after_today = pl.col("date") > pl.lit(tables.as_of)
-        beyond_book = pl.col("date") > pl.lit(covers) if covers else pl.lit(False)
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            tables.lines.filter(after_today | beyond_book)
-            .with_columns(
-                pl.when(after_today).then(pl.lit(f"the day this check runs ({tables.as_of})"))
-                .otherwise(pl.lit(f"the last date cleanclaim's code book release covers ({covers})"))
-                .alias("limit_text"),
-                pl.when(after_today)
-                .then(pl.lit("Correct the date of service (a service is billed after it is furnished), or run the "
-                             "check with --as-of set to the billing date."))
-                .otherwise(pl.lit("Check the codes against the current CPT/HCPCS release, or update cleanclaim to a "
-                                  "code book release that covers this date."))
-                .alias("remedy"),
-                pl.when(after_today).then(pl.lit(None, dtype=pl.String))
-                .otherwise(pl.lit(Severity.WARNING.value)).alias("severity"),
-            )
+            tables.lines.lazy().filter(pl.col("date") > _limit(tables.as_of, tables.book.covers_through))
+            .with_columns(*_texts(tables.as_of, tables.book.covers_through))
             .select("encounter_id", "line", "code", "date", "limit_text", "remedy", "severity")
         )
+
+
+def _limit(as_of: dt.date, covers: dt.date | None) -> pl.Expr:
+    """The latest date a line may carry without a finding: the run date, or the code book's last covered date if
+    that is earlier (a line after either is flagged)."""
+    return pl.lit(min(as_of, covers) if covers else as_of)
+
+
+@lru_cache(maxsize=64)
+def _texts(as_of: dt.date, covers: dt.date | None) -> tuple[pl.Expr, ...]:
+    """The per-row texts, built once per run date and code book (they only depend on the two dates)."""
+    after_today = pl.col("date") > pl.lit(as_of)
+    return (
+        pl.when(after_today).then(pl.lit(f"the day this check runs ({as_of})"))
+        .otherwise(pl.lit(f"the last date cleanclaim's code book release covers ({covers})"))
+        .alias("limit_text"),
+        pl.when(after_today)
+        .then(pl.lit("Correct the date of service (a service is billed after it is furnished), or run the "
+                     "check with --as-of set to the billing date."))
+        .otherwise(pl.lit("Check the codes against the current CPT/HCPCS release, or update cleanclaim to a "
+                          "code book release that covers this date."))
+        .alias("remedy"),
+        pl.when(after_today).then(pl.lit(None, dtype=pl.String))
+        .otherwise(pl.lit(Severity.WARNING.value)).alias("severity"),
+    )

@@ -16,12 +16,16 @@ A PT's 10 minutes and an OT's 10 minutes the same day are therefore 1 unit each,
 
 from __future__ import annotations
 
+from functools import cache
+from typing import TypeVar
+
 import polars as pl
 
+from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
-from cleanclaim.rules.catalogue.time_units import _family_minutes
+from cleanclaim.rules.catalogue.time_units import _family_minutes, _time_rules
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
 
 __all__ = ["cms_unit_bounds", "per_code_units", "therapy_discipline"]
 
@@ -29,48 +33,64 @@ _DAY = ["patient_id", "date"]
 # The 8-minute pool: one patient, one date, one therapy discipline (see ``therapy_discipline``).
 _POOL = [*_DAY, "discipline"]
 _THERAPY_DISCIPLINES = ["PT", "OT", "SLP"]
-_OUT = ["encounter_id", "line", "code", "detail", "fix_text", "severity"]
+# A flagged row of either units rule: ``above`` is True for units-exceed-time, False for units-below-time.
+_ROW_SCHEMA: dict[str, pl.DataType] = {"encounter_id": pl.String(), "line": pl.Int32(), "code": pl.String(),
+                                       "detail": pl.String(), "fix_text": pl.String(), "severity": pl.String(),
+                                       "above": pl.Boolean()}
 _CMS_REF = ("CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule; First Coast rehabilitation services page); minutes "
             "totalled per discipline (secondary: Legion Healthcare Solutions 8-minute rule guide)")
+
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
+
+# Performance notes. On one claim every Polars operation costs a roughly fixed 0.05-0.2 ms, so the plans below are
+# built from as few operations as the logic allows (several windows over the same keys in one ``with_columns``, no
+# join where a stacked ``group_by`` does, no branch that the claim cannot use, no subplan read twice: rule plans run
+# without common-subplan elimination), and every expression that does not depend on the tables is built once, at
+# import or per code book / pool key. On a batch the same plans stay vectorised, and texts are only built for the
+# rows flagged.
 
 
 def _whole(units: pl.Expr) -> pl.Expr:
     return units.is_not_null() & (units == units.floor())
 
 
-def cms_unit_bounds(day_codes: pl.DataFrame, day: list[str]) -> pl.DataFrame:
+@cache
+def _bound_stages(day: tuple[str, ...]) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
+    """The CMS allocation as two ``with_columns`` stages: the windows over the day, then the arithmetic on them."""
+    minutes = pl.col("minutes")
+    leftover = minutes % 15
+    windows = (
+        (minutes // 15).alias("full_units"),
+        leftover.alias("leftover"),
+        minutes.sum().over(day).alias("day_minutes"),
+        # rank "min" = 1 + codes with more leftover; rank "max" = codes with at least as much leftover
+        leftover.rank("min", descending=True).over(day).cast(pl.Int64).alias("_rank_min"),
+        leftover.rank("max", descending=True).over(day).cast(pl.Int64).alias("_rank_max"),
+        (minutes // 15).sum().over(day).alias("_day_full_units"),
+    )
+    day_units = (pl.col("day_minutes") + 7) // 15
+    remaining = day_units - pl.col("_day_full_units")
+    has_leftover = pl.col("leftover") > 0
+    units = (
+        day_units.alias("day_units"),
+        (pl.col("full_units") + (has_leftover & (pl.col("_rank_max") <= remaining)).cast(pl.Int64)).alias("min_units"),
+        (pl.col("full_units") + (has_leftover & (pl.col("_rank_min") - 1 < remaining)).cast(pl.Int64))
+        .alias("max_units"),
+    )
+    return windows, units
+
+
+def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
     """Acceptable units per code under the CMS method, for every day at once.
 
     ``day_codes`` has one row per day and code with ``minutes`` (that code's timed minutes that day); ``day`` names the
     columns that identify a day. Adds ``day_minutes``, ``day_units`` (floor((total + 7) / 15)), ``full_units`` (full
     15-minute blocks) and ``min_units``/``max_units``: a code surely gets the extra unit when every code with at least
     its leftover fits in the units still to assign, and may get it (clinician's choice) when the codes with strictly
-    more leftover do not use them all up.
+    more leftover do not use them all up. Works on a DataFrame or, inside a rule's plan, on a LazyFrame.
     """
-    leftover = pl.col("minutes") % 15
-    return (
-        day_codes.with_columns(
-            (pl.col("minutes") // 15).alias("full_units"),
-            leftover.alias("leftover"),
-            pl.col("minutes").sum().over(day).alias("day_minutes"),
-        )
-        .with_columns(
-            ((pl.col("day_minutes") + 7) // 15).alias("day_units"),
-            # rank "min" = 1 + codes with more leftover; rank "max" = codes with at least as much leftover
-            pl.col("leftover").rank("min", descending=True).over(day).cast(pl.Int64).alias("_rank_min"),
-            pl.col("leftover").rank("max", descending=True).over(day).cast(pl.Int64).alias("_rank_max"),
-        )
-        .with_columns((pl.col("day_units") - pl.col("full_units").sum().over(day)).alias("_remaining"))
-        .with_columns(
-            (pl.col("full_units")
-             + ((pl.col("leftover") > 0) & (pl.col("_rank_max") <= pl.col("_remaining"))).cast(pl.Int64))
-            .alias("min_units"),
-            (pl.col("full_units")
-             + ((pl.col("leftover") > 0) & (pl.col("_rank_min") - 1 < pl.col("_remaining"))).cast(pl.Int64))
-            .alias("max_units"),
-        )
-        .drop("_rank_min", "_rank_max", "_remaining")
-    )
+    windows, units = _bound_stages(tuple(day))
+    return day_codes.with_columns(*windows).with_columns(*units).drop("_rank_min", "_rank_max", "_day_full_units")
 
 
 def per_code_units(minutes: pl.Expr, unit_minutes: pl.Expr) -> pl.Expr:
@@ -95,7 +115,57 @@ def therapy_discipline(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.E
     )
 
 
-def _timed_day_codes(tables: Tables) -> pl.DataFrame:
+@cache
+def _is_timed(book: CodeBook) -> pl.Expr:
+    """Whether ``code`` is a 15-minute timed code of the book (built once per book: a constant list)."""
+    codes = codes_frame(book).filter(pl.col("time_rule") == "timed15").get_column("code").unique().sort().to_list()
+    return pl.col("code").is_in(codes)
+
+
+@cache
+def _addon_codes(book: CodeBook) -> pl.DataFrame:
+    """Each add-on code and the minutes of one of its units (a constant of the book, built once)."""
+    return codes_frame(book).filter(pl.col("time_rule") == "addon").select(
+        pl.col("code").alias("addon_code"), pl.col("unit_minutes").alias("addon_unit_minutes")
+    ).unique("addon_code")
+
+
+# ---- 15-minute timed codes: the pools ------------------------------------------------------------------------------
+_LINE_DISCIPLINE = therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline")).alias("discipline")
+_FROM_LINE = pl.col("_from_line").fill_null(False)
+_FROM_SERVICE = ~_FROM_LINE
+# A service takes the discipline of the encounter's first billed line of its code, else the provider's.
+_SERVICE_DISCIPLINE = pl.coalesce(
+    "discipline",
+    pl.col("discipline").drop_nulls().first().over("encounter_id", "code"),
+    therapy_discipline(pl.lit([], dtype=pl.List(pl.String)), pl.col("provider_discipline")),
+).alias("discipline")
+# Documented minutes: the lines' own when one carries minutes, else the services' documented minutes (null when the
+# code has no line minutes and no service).
+_LINES_ONLY_AGG = (
+    pl.col("units").sum().alias("billed"),
+    pl.struct("encounter_id", "line").alias("lines"),
+    _whole(pl.col("units")).all().alias("whole"),
+    pl.col("encounter_id").first().alias("first_encounter"),
+    pl.col("payer").first(),
+    pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum()).alias("minutes"),
+)
+_STACKED_AGG = (
+    pl.col("units").sum().alias("billed"),
+    pl.struct("encounter_id", "line").filter(_FROM_LINE).alias("lines"),
+    (_FROM_SERVICE | _whole(pl.col("units"))).all().alias("whole"),
+    pl.coalesce(pl.col("encounter_id").filter(_FROM_LINE).first(),
+                pl.col("encounter_id").filter(_FROM_SERVICE).first()).alias("first_encounter"),
+    pl.coalesce(pl.col("payer").filter(_FROM_LINE).first(), pl.col("payer").filter(_FROM_SERVICE).first())
+    .alias("payer"),
+    pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum())
+    .when(pl.col("service_minutes").is_not_null().any()).then(pl.col("service_minutes").sum())
+    .alias("minutes"),
+)
+_USABLE = pl.col("minutes").is_not_null().all().over(_POOL) & pl.col("whole").all().over(_POOL)
+
+
+def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
     """One row per patient, date, therapy discipline and 15-minute timed code: units billed, documented minutes, the
     payer's time rule and the lines. A code documented in ``services`` but not billed takes part with 0 units (its
     minutes count toward its discipline's total). Pools where a timed code has no minutes, or a line has fractional
@@ -103,106 +173,137 @@ def _timed_day_codes(tables: Tables) -> pl.DataFrame:
 
     A documented service takes the discipline of the encounter's billed line of the same code (services carry no
     modifiers), else the encounter provider's discipline.
+
+    Billed lines and documented services are stacked (lines first) and grouped once: the line-side values are the
+    first of the lines, the service-side ones the first of the services, as a join of two groupings would give, for a
+    fraction of its cost on one claim. A claim without documented services (an 837P, a claim-line table) skips the
+    services entirely.
     """
-    lines = lines_with_codes(tables).filter(pl.col("time_rule") == "timed15").with_columns(
-        therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline")).alias("discipline")
+    lines = lines_with_codes(tables).lazy().filter(pl.col("time_rule") == "timed15").select(
+        "encounter_id", "line", *_DAY, "payer", "code", "units", "minutes", _LINE_DISCIPLINE,
     )
-    billed = lines.group_by(*_POOL, "code").agg(
-        pl.col("units").sum().alias("billed"),
-        pl.col("minutes").sum().alias("line_minutes"),
-        pl.col("minutes").is_not_null().any().alias("line_has_minutes"),
-        _whole(pl.col("units")).all().alias("whole"),
-        pl.col("encounter_id").first().alias("first_encounter"),
-        pl.col("payer").first().alias("payer"),
-        pl.struct("encounter_id", "line").alias("lines"),
-    )
-    timed_codes = tables.codes.filter(pl.col("time_rule") == "timed15").select("code").unique()
-    line_discipline = lines.group_by("encounter_id", "code").agg(pl.col("discipline").first().alias("line_discipline"))
-    documented = (
-        tables.services.filter(pl.col("minutes").is_not_null())
-        .join(timed_codes, on="code", how="semi")
-        .join(tables.encounters.select("encounter_id", *_DAY, "payer", "provider_discipline"), on="encounter_id",
-              how="inner")
-        .join(line_discipline, on=["encounter_id", "code"], how="left")
-        .with_columns(pl.coalesce(
-            "line_discipline",
-            therapy_discipline(pl.lit([], dtype=pl.List(pl.String)), pl.col("provider_discipline")),
-        ).alias("discipline"))
-        .group_by(*_POOL, "code").agg(
-            pl.col("minutes").sum().alias("service_minutes"),
-            pl.col("encounter_id").first().alias("service_encounter"),
-            pl.col("payer").first().alias("service_payer"),
+    if tables.services.height == 0:  # a plain Python attribute: costs nothing, saves a join on most claims
+        grouped = lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
+    else:
+        lines = lines.with_columns(pl.lit(True).alias("_from_line"))
+        services = (
+            tables.services.lazy().filter(pl.col("minutes").is_not_null() & _is_timed(tables.book))
+            # in input order, so that "first" below is the first encounter that documents the code
+            .join(tables.encounters.lazy().select("encounter_id", *_DAY, "payer", "provider_discipline"),
+                  on="encounter_id", how="inner", maintain_order="left")
+            .select("encounter_id", *_DAY, "payer", "code", pl.col("minutes").alias("service_minutes"),
+                    "provider_discipline")
         )
+        grouped = (
+            pl.concat([lines, services], how="diagonal")
+            .with_columns(_SERVICE_DISCIPLINE)
+            .group_by(*_POOL, "code").agg(*_STACKED_AGG)
+        )
+    return (
+        grouped.filter(_USABLE)
+        .with_columns(pl.col("billed").cast(pl.Int64))
+        .join(tables.payer_frame().lazy().select("payer", "time_rule"), on="payer", how="left")
     )
-    combined = billed.join(documented, on=[*_POOL, "code"], how="full", coalesce=True).with_columns(
-        pl.col("billed").fill_null(0.0),
-        pl.col("whole").fill_null(True),
-        pl.coalesce("first_encounter", "service_encounter").alias("first_encounter"),
-        pl.coalesce("payer", "service_payer").alias("payer"),
-        pl.when(pl.col("line_has_minutes").fill_null(False)).then(pl.col("line_minutes"))
-        .otherwise(pl.col("service_minutes")).alias("minutes"),
-    )
-    usable = combined.filter(
-        pl.col("minutes").is_not_null().all().over(_POOL) & pl.col("whole").all().over(_POOL)
-    ).with_columns(pl.col("billed").cast(pl.Int64))
-    return usable.join(tables.payer_frame().select("payer", "time_rule"), on="payer", how="left")
 
 
 def _units_text(units: pl.Expr) -> pl.Expr:
     return pl.format("{} unit", units) + pl.when(units == 1).then(pl.lit("")).otherwise(pl.lit("s"))
 
 
-def _flag_rows(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per flagged line (a code documented but not billed gets a row without a line)."""
-    with_lines = frame.filter(pl.col("lines").list.len().fill_null(0) > 0).explode("lines").with_columns(
-        pl.col("lines").struct.field("encounter_id").alias("encounter_id"),
-        pl.col("lines").struct.field("line").alias("line"),
-    )
-    without = frame.filter(pl.col("lines").list.len().fill_null(0) == 0).with_columns(
-        pl.col("first_encounter").alias("encounter_id"), pl.lit(None, dtype=pl.Int32).alias("line")
-    )
-    return pl.concat([with_lines.select(_OUT), without.select(_OUT)], how="vertical_relaxed")
+# The CMS pools and the per-code payers in one pass: windows run per pool and time rule, so a CMS pool's numbers
+# are those of its own codes exactly as if the CMS rows were taken apart first.
+_RULE_POOL = ("patient_id", "date", "discipline", "time_rule")
+_CMS = pl.col("time_rule") == "cms"
 
 
-def _cms_checks(days: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(units above what the time supports, units below it) under the CMS method."""
-    bounds = cms_unit_bounds(days.filter(pl.col("time_rule") == "cms"), _POOL).sort(*_POOL, "code")
-    bounds = bounds.with_columns(
-        pl.col("billed").sum().over(_POOL).alias("day_billed"),
-        pl.col("discipline").n_unique().over(_DAY).alias("_disciplines"),
+def _pool_rows(tables: Tables) -> pl.LazyFrame:
+    """Units above (``above``) or below what the time supports for 15-minute codes: under the CMS method per
+    pool, or code by code under a per-code payer.
+
+    The numbers come first (windows over every code of the pool); the pool's list of codes is built only for the
+    pools with a flagged row, and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row
+    is never both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other.
+    """
+    windows, units = _bound_stages(_RULE_POOL)
+    return (
+        _timed_day_codes(tables).filter(pl.col("time_rule").is_in(["cms", "per_code"]))
+        .with_columns(*windows, *_POOL_NUMBERS)
+        .with_columns(*units)
+        .filter((_ABOVE | _BELOW).any().over(_RULE_POOL))
+        .with_columns(_ABOVE.alias("above"), _BELOW.alias("below"), *_CMS_POOL_TEXTS)
+        .filter(pl.col("above") | pl.col("below"))
+        .with_columns(*_POOL_DETAIL)
+        .explode("lines", empty_as_null=True)
+        .select(*_POOL_ROW)
     )
-    texts = bounds.group_by(_POOL).agg(
-        pl.format("{} {}", pl.col("code"), _units_text(pl.col("billed"))).str.join(" + ").alias("billed_text"),
-        pl.format("{} {} min", pl.col("code"), pl.col("minutes")).str.join(", ").alias("minutes_text"),
-    )
-    bounds = bounds.join(texts, on=_POOL, how="left").with_columns(
-        ((pl.col("day_units") * 15 - 7).clip(lower_bound=0)).alias("band_low"),
-        pl.when(pl.col("day_units") == 0).then(7).otherwise(pl.col("day_units") * 15 + 7).alias("band_high"),
+
+
+_POOL_NUMBERS = (
+    pl.col("billed").sum().over(_RULE_POOL).alias("day_billed"),
+    pl.col("discipline").n_unique().over("patient_id", "date", "time_rule").alias("_disciplines"),
+    pl.col("code").count().over(_RULE_POOL).alias("_codes"),
+    per_code_units(pl.col("minutes"), pl.lit(15)).alias("supported"),
+)
+_OVER_DAY = pl.col("day_billed") > pl.col("day_units")
+_UNDER_DAY = pl.col("day_billed") < pl.col("day_units")
+_ABOVE = (
+    pl.when(_CMS).then(
+        (_OVER_DAY & (pl.col("billed") > pl.col("min_units")))
+        | (~_OVER_DAY & (pl.col("billed") > pl.col("max_units")))
+    ).otherwise(pl.col("billed") > pl.col("supported"))
+)
+_BELOW = (
+    pl.when(_CMS).then(
+        (_UNDER_DAY & (pl.col("billed") < pl.col("max_units")))
+        | (~_UNDER_DAY & (pl.col("billed") < pl.col("min_units")))
+    ).otherwise(pl.col("billed") < pl.col("supported"))
+)
+# The pool's codes in code order, as the CMS message lists them.
+_CMS_POOL_TEXTS = (
+    pl.format("{} {}", pl.col("code"), _units_text(pl.col("billed"))).sort_by("code").str.join(" + ")
+    .over(_RULE_POOL).alias("billed_text"),
+    pl.format("{} {} min", pl.col("code"), pl.col("minutes")).sort_by("code").str.join(", ")
+    .over(_RULE_POOL).alias("minutes_text"),
+)
+# One row per flagged line; a code documented but not billed has no line and takes its first encounter.
+_POOL_ROW = (
+    pl.when(pl.col("_has_lines")).then(pl.col("lines").struct.field("encounter_id"))
+    .otherwise(pl.col("first_encounter")).alias("encounter_id"),
+    pl.when(pl.col("_has_lines")).then(pl.col("lines").struct.field("line")).otherwise(None).alias("line"),
+    "code", "detail", "fix_text", "severity", "above",
+)
+
+
+def _pool_detail() -> tuple[pl.Expr, ...]:
+    band_low = (pl.col("day_units") * 15 - 7).clip(lower_bound=0)
+    band_high = pl.when(pl.col("day_units") == 0).then(7).otherwise(pl.col("day_units") * 15 + 7)
+    allowed_text = (
         pl.when(pl.col("min_units") == pl.col("max_units")).then(_units_text(pl.col("min_units")))
         .otherwise(pl.format("{} or {} units (tie for the last unit: clinician's choice)", pl.col("min_units"),
-                             pl.col("max_units"))).alias("allowed_text"),
-        pl.when(pl.col("code").count().over(_POOL) == 1).then(pl.col("billed_text"))
-        .otherwise(pl.format("{} = {}", pl.col("billed_text"), _units_text(pl.col("day_billed")))).alias("sum_text"),
+                             pl.col("max_units")))
+    )
+    sum_text = (
+        pl.when(pl.col("_codes") == 1).then(pl.col("billed_text"))
+        .otherwise(pl.format("{} = {}", pl.col("billed_text"), _units_text(pl.col("day_billed"))))
     )
     day_text = pl.format(
         "{}, but {} total timed minutes ({}) support {} under the CMS 8-minute rule ({}-{} minutes)",
-        pl.col("sum_text"), pl.col("day_minutes"), pl.col("minutes_text"), _units_text(pl.col("day_units")),
-        pl.col("band_low"), pl.col("band_high"),
+        sum_text, pl.col("day_minutes"), pl.col("minutes_text"), _units_text(pl.col("day_units")),
+        band_low, band_high,
     )
     code_text = pl.format(
         "{} is billed {}, but under the CMS 8-minute rule it gets {} of the {} that {} total timed minutes support "
         "({}): each code first gets its full 15-minute blocks, then the remaining units go to the largest leftover "
         "minutes",
-        pl.col("code"), _units_text(pl.col("billed")), pl.col("allowed_text"), _units_text(pl.col("day_units")),
+        pl.col("code"), _units_text(pl.col("billed")), allowed_text, _units_text(pl.col("day_units")),
         pl.col("day_minutes"), pl.col("minutes_text"),
     )
-    fix_text = (
+    cms_fix = (
         pl.when(pl.col("max_units") == 0)
         .then(pl.format("Do not bill {}: its {} minutes get no unit; the day's timed minutes support {} in total.",
                         pl.col("code"), pl.col("minutes"), _units_text(pl.col("day_units"))))
         .otherwise(pl.format("Bill {} as {} (documented {} min); the day's timed minutes support {} in total.",
-                             pl.col("code"), pl.col("allowed_text"), pl.col("minutes"),
-                             _units_text(pl.col("day_units"))))
+                             pl.col("code"), allowed_text, pl.col("minutes"), _units_text(pl.col("day_units"))))
     )
     # When the patient had more than one discipline that day, say which pool the numbers are about.
     pool_note = pl.when(pl.col("_disciplines") > 1).then(pl.format(
@@ -211,149 +312,189 @@ def _cms_checks(days: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     )).otherwise(pl.lit(""))
     day_text = day_text + pool_note
     code_text = code_text + pool_note
-    over_day = pl.col("day_billed") > pl.col("day_units")
-    under_day = pl.col("day_billed") < pl.col("day_units")
-    exceed = bounds.filter(
-        (over_day & (pl.col("billed") > pl.col("min_units"))) | (~over_day & (pl.col("billed") > pl.col("max_units")))
-    ).with_columns(
-        pl.when(over_day).then(day_text).otherwise(code_text).alias("detail"),
-        fix_text.alias("fix_text"),
-        pl.lit(None, dtype=pl.String).alias("severity"),
+    # the whole day's numbers when the day's total is off in the row's direction, else the code's own share
+    above = pl.col("above").fill_null(False)
+    cms_detail = pl.when(pl.when(above).then(_OVER_DAY).otherwise(_UNDER_DAY)).then(day_text).otherwise(code_text)
+    per_code_detail = pl.format(
+        "{} is billed {}, but its {} minutes support {} under the per-code rule of eights (each code on its own: "
+        "8-22 minutes = 1 unit, 23-37 = 2, and so on; minutes are not pooled)",
+        pl.col("code"), _units_text(pl.col("billed")), pl.col("minutes"), _units_text(pl.col("supported")),
     )
-    below = bounds.filter(
-        (under_day & (pl.col("billed") < pl.col("max_units"))) | (~under_day & (pl.col("billed") < pl.col("min_units")))
-    ).with_columns(
-        pl.when(under_day).then(day_text).otherwise(code_text).alias("detail"),
-        fix_text.alias("fix_text"),
-        pl.lit(None, dtype=pl.String).alias("severity"),
-    )
-    return _flag_rows(exceed), _flag_rows(below)
-
-
-def _per_code_checks(days: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(above, below) for 15-minute codes under a payer that rounds each code on its own."""
-    frame = days.filter(pl.col("time_rule") == "per_code").with_columns(
-        per_code_units(pl.col("minutes"), pl.lit(15)).alias("supported")
-    ).with_columns(
-        pl.format("{} is billed {}, but its {} minutes support {} under the per-code rule of eights (each code on "
-                  "its own: 8-22 minutes = 1 unit, 23-37 = 2, and so on; minutes are not pooled)",
-                  pl.col("code"), _units_text(pl.col("billed")), pl.col("minutes"),
-                  _units_text(pl.col("supported"))).alias("detail"),
+    per_code_fix = (
         pl.when(pl.col("supported") == 0)
         .then(pl.format("Do not bill {}: {} minutes are under the 8 a unit needs when each code counts on its own.",
                         pl.col("code"), pl.col("minutes")))
         .otherwise(pl.format("Bill {} as {} for {} documented minutes.", pl.col("code"),
-                             _units_text(pl.col("supported")), pl.col("minutes"))).alias("fix_text"),
-        pl.lit(None, dtype=pl.String).alias("severity"),
+                             _units_text(pl.col("supported")), pl.col("minutes")))
     )
-    return (_flag_rows(frame.filter(pl.col("billed") > pl.col("supported"))),
-            _flag_rows(frame.filter(pl.col("billed") < pl.col("supported"))))
+    return (
+        pl.when(_CMS).then(cms_detail).otherwise(per_code_detail).alias("detail"),
+        pl.when(_CMS).then(cms_fix).otherwise(per_code_fix).alias("fix_text"),
+        pl.lit(None, dtype=pl.String).alias("severity"),
+        above.alias("above"),
+        (pl.col("lines").list.len().fill_null(0) > 0).alias("_has_lines"),
+    )
 
 
-def _other_time_rules(tables: Tables) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(above, below) for per-unit, typical-time, at-least and base + add-on codes, per encounter and code family.
+_POOL_DETAIL = _pool_detail()
+
+
+# ---- per-unit, typical-time, at-least and base + add-on codes ----------------------------------------------------
+_SIMPLE_RULES = ["per_unit", "typical", "at_least", "base"]
+
+
+def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
+    """Rows above or below for per-unit, typical-time, at-least and base + add-on codes, per encounter and code
+    family (only per-unit codes and add-on units are reported below). ``family``: whether a base code is billed,
+    without which the base + add-on branch (two joins) has nothing to do.
 
     Lines under the code's minimum time are skipped: the below-minimum-time rule reports them.
     """
-    lines = _family_minutes(tables).filter(pl.col("group_has_minutes"))
-    per_code = lines.group_by("encounter_id", "date", "code").agg(
-        pl.col("units").sum().alias("billed"),
-        _whole(pl.col("units")).all().alias("whole"),
-        pl.col("line").alias("line_list"),
-        pl.col("time_rule").first(), pl.col("unit_minutes").first(), pl.col("typical_minutes").first(),
-        pl.col("min_minutes").first(), pl.col("addon_code").first(), pl.col("group_minutes").first(),
-    ).filter(pl.col("whole")).with_columns(pl.col("billed").cast(pl.Int64), pl.col("group_minutes").alias("minutes"))
-
-    simple = per_code.filter(pl.col("time_rule").is_in(["per_unit", "typical", "at_least", "base"])).with_columns(
-        pl.when(pl.col("time_rule") == "per_unit").then(per_code_units(pl.col("minutes"), pl.col("unit_minutes")))
-        .when(pl.col("time_rule") == "typical").then(per_code_units(pl.col("minutes"), pl.col("typical_minutes")))
-        .otherwise(1).alias("supported"),
-        pl.when(pl.col("time_rule") == "per_unit")
-        .then(pl.format("one unit per {} minutes, each attained past its midpoint", pl.col("unit_minutes")))
-        .when(pl.col("time_rule") == "typical")
-        .then(pl.format("units of its {}-minute typical time, each attained past the midpoint",
-                        pl.col("typical_minutes")))
-        .when(pl.col("time_rule") == "at_least")
-        .then(pl.format("one unit for the session of at least {} minutes", pl.col("min_minutes")))
-        .otherwise(pl.format("one unit for the first {} minutes; more time goes to the add-on {}",
-                             pl.col("typical_minutes"), pl.col("addon_code"))).alias("rule_text"),
-        pl.when(pl.col("time_rule") == "per_unit").then(pl.col("unit_minutes") // 2 + 1)
-        .otherwise(pl.col("min_minutes")).alias("needed"),
-    ).filter(pl.col("minutes") >= pl.col("needed"))
-
-    addon_codes = tables.codes.filter(pl.col("time_rule") == "addon").select(
-        pl.col("code").alias("addon_code"), pl.col("unit_minutes").alias("addon_unit_minutes")
-    ).unique("addon_code")
-    addon_billed = per_code.select("encounter_id", "date", pl.col("code").alias("addon_code"),
-                                   pl.col("billed").alias("addon_billed"), pl.col("line_list").alias("addon_lines"))
-    family = (
-        per_code.filter((pl.col("time_rule") == "base") & (pl.col("minutes") >= pl.col("min_minutes")))
-        .join(addon_codes, on="addon_code", how="inner")
-        .join(addon_billed, on=["encounter_id", "date", "addon_code"], how="left")
-        .with_columns(
-            pl.col("addon_billed").fill_null(0),
-            per_code_units((pl.col("minutes") - pl.col("typical_minutes")).clip(lower_bound=0),
-                           pl.col("addon_unit_minutes")).alias("supported"),
-            pl.coalesce("addon_lines", "line_list").alias("flag_lines"),
-            (pl.col("typical_minutes") + pl.col("addon_unit_minutes") // 2 + 1).alias("first_addon"),
-        )
-        .with_columns(
-            pl.format("{} + {}: {} minutes in total support {} ×1 + {} ×{} (add-on units from {}, {} ... minutes: "
-                      "the base's {} minutes, then past the midpoint of each {}-minute add-on unit), "
-                      "but {} is billed {}",
-                      pl.col("code"), pl.col("addon_code"), pl.col("minutes"), pl.col("code"), pl.col("addon_code"),
-                      pl.col("supported"), pl.col("first_addon"),
-                      pl.col("first_addon") + pl.col("addon_unit_minutes"), pl.col("typical_minutes"),
-                      pl.col("addon_unit_minutes"), pl.col("addon_code"),
-                      _units_text(pl.col("addon_billed"))).alias("detail"),
-            pl.when(pl.col("supported") == 0)
-            .then(pl.format("Bill {} ×1 without {} for {} documented minutes (the first add-on unit needs {}).",
-                            pl.col("code"), pl.col("addon_code"), pl.col("minutes"), pl.col("first_addon")))
-            .otherwise(pl.format("Bill {} ×1 and {} ×{} for {} documented minutes.", pl.col("code"),
-                                 pl.col("addon_code"), pl.col("supported"), pl.col("minutes"))).alias("fix_text"),
-            pl.lit(None, dtype=pl.String).alias("severity"),
-            pl.col("addon_code").alias("flag_code"),
-        )
+    per_code = (
+        _family_minutes(tables).lazy().filter(pl.col("group_has_minutes"))
+        .group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
+        .filter(pl.col("whole"))
+        .with_columns(pl.col("billed").cast(pl.Int64))
     )
-    simple = simple.with_columns(
-        pl.format("{} is billed {}, but its {} documented minutes support {} ({})", pl.col("code"),
-                  _units_text(pl.col("billed")), pl.col("minutes"), _units_text(pl.col("supported")),
-                  pl.col("rule_text")).alias("detail"),
-        pl.format("Bill {} as {} for {} documented minutes.", pl.col("code"), _units_text(pl.col("supported")),
-                  pl.col("minutes")).alias("fix_text"),
-        pl.lit(None, dtype=pl.String).alias("severity"),
-        pl.col("line_list").alias("flag_lines"),
-        pl.col("code").alias("flag_code"),
+    if family:
+        # read three times below (the codes, the base codes, their add-ons): the rule plans run without
+        # common-subplan elimination, so it is computed once here rather than three times in the plan
+        per_code = collect(per_code).lazy()
+    simple = (
+        per_code.filter(pl.col("time_rule").is_in(_SIMPLE_RULES))
+        .with_columns(*_SIMPLE_SUPPORTED)
+        .filter((pl.col("minutes") >= pl.col("needed"))
+                & ((pl.col("billed") > pl.col("supported"))
+                   | ((pl.col("time_rule") == "per_unit") & (pl.col("billed") < pl.col("supported")))))
+        .with_columns(*_SIMPLE_TEXTS)
+    )
+    rows = [_other_flag_rows(simple)]
+    if family:
+        addon_billed = per_code.select("encounter_id", "date", pl.col("code").alias("addon_code"),
+                                       pl.col("billed").alias("addon_billed"),
+                                       pl.col("line_list").alias("addon_lines"))
+        base_addon = (
+            per_code.filter((pl.col("time_rule") == "base") & (pl.col("minutes") >= pl.col("min_minutes")))
+            .join(_addon_codes(tables.book).lazy(), on="addon_code", how="inner")
+            .join(addon_billed, on=["encounter_id", "date", "addon_code"], how="left")
+            .with_columns(*_FAMILY_SUPPORTED)
+            .filter(pl.col("addon_billed") != pl.col("supported"))
+            .with_columns(*_FAMILY_TEXTS)
+        )
+        rows.append(_other_flag_rows(base_addon))
+    return pl.concat(rows)
+
+
+def _other_flag_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.explode("flag_lines").select(
+        "encounter_id", pl.col("flag_lines").cast(pl.Int32).alias("line"), pl.col("flag_code").alias("code"),
+        "detail", "fix_text", "severity", "above",
     )
 
-    def rows(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.explode("flag_lines").select(
-            "encounter_id", pl.col("flag_lines").cast(pl.Int32).alias("line"), pl.col("flag_code").alias("code"),
-            "detail", "fix_text", "severity",
-        )
 
-    above = pl.concat([rows(simple.filter(pl.col("billed") > pl.col("supported"))),
-                       rows(family.filter(pl.col("addon_billed") > pl.col("supported")))])
-    below = pl.concat([
-        rows(simple.filter((pl.col("time_rule") == "per_unit") & (pl.col("billed") < pl.col("supported")))),
-        rows(family.filter(pl.col("addon_billed") < pl.col("supported"))),
-    ])
-    return above, below
+_PER_CODE_AGG = (
+    pl.col("units").sum().alias("billed"),
+    _whole(pl.col("units")).all().alias("whole"),
+    pl.col("line").alias("line_list"),
+    pl.col("time_rule").first(), pl.col("unit_minutes").first(), pl.col("typical_minutes").first(),
+    pl.col("min_minutes").first(), pl.col("addon_code").first(), pl.col("group_minutes").first().alias("minutes"),
+)
+_SIMPLE_SUPPORTED = (
+    pl.when(pl.col("time_rule") == "per_unit").then(per_code_units(pl.col("minutes"), pl.col("unit_minutes")))
+    .when(pl.col("time_rule") == "typical").then(per_code_units(pl.col("minutes"), pl.col("typical_minutes")))
+    .otherwise(1).alias("supported"),
+    pl.when(pl.col("time_rule") == "per_unit").then(pl.col("unit_minutes") // 2 + 1)
+    .otherwise(pl.col("min_minutes")).alias("needed"),
+)
+_SIMPLE_RULE_TEXT = (
+    pl.when(pl.col("time_rule") == "per_unit")
+    .then(pl.format("one unit per {} minutes, each attained past its midpoint", pl.col("unit_minutes")))
+    .when(pl.col("time_rule") == "typical")
+    .then(pl.format("units of its {}-minute typical time, each attained past the midpoint",
+                    pl.col("typical_minutes")))
+    .when(pl.col("time_rule") == "at_least")
+    .then(pl.format("one unit for the session of at least {} minutes", pl.col("min_minutes")))
+    .otherwise(pl.format("one unit for the first {} minutes; more time goes to the add-on {}",
+                         pl.col("typical_minutes"), pl.col("addon_code")))
+)
+_SIMPLE_TEXTS = (
+    pl.format("{} is billed {}, but its {} documented minutes support {} ({})", pl.col("code"),
+              _units_text(pl.col("billed")), pl.col("minutes"), _units_text(pl.col("supported")),
+              _SIMPLE_RULE_TEXT).alias("detail"),
+    pl.format("Bill {} as {} for {} documented minutes.", pl.col("code"), _units_text(pl.col("supported")),
+              pl.col("minutes")).alias("fix_text"),
+    pl.lit(None, dtype=pl.String).alias("severity"),
+    pl.col("line_list").alias("flag_lines"),
+    pl.col("code").alias("flag_code"),
+    (pl.col("billed") > pl.col("supported")).alias("above"),
+)
+_FAMILY_SUPPORTED = (
+    pl.col("addon_billed").fill_null(0),
+    per_code_units((pl.col("minutes") - pl.col("typical_minutes")).clip(lower_bound=0),
+                   pl.col("addon_unit_minutes")).alias("supported"),
+    pl.coalesce("addon_lines", "line_list").alias("flag_lines"),
+    (pl.col("typical_minutes") + pl.col("addon_unit_minutes") // 2 + 1).alias("first_addon"),
+)
+_FAMILY_TEXTS = (
+    pl.format("{} + {}: {} minutes in total support {} ×1 + {} ×{} (add-on units from {}, {} ... minutes: "
+              "the base's {} minutes, then past the midpoint of each {}-minute add-on unit), "
+              "but {} is billed {}",
+              pl.col("code"), pl.col("addon_code"), pl.col("minutes"), pl.col("code"), pl.col("addon_code"),
+              pl.col("supported"), pl.col("first_addon"),
+              pl.col("first_addon") + pl.col("addon_unit_minutes"), pl.col("typical_minutes"),
+              pl.col("addon_unit_minutes"), pl.col("addon_code"),
+              _units_text(pl.col("addon_billed"))).alias("detail"),
+    pl.when(pl.col("supported") == 0)
+    .then(pl.format("Bill {} ×1 without {} for {} documented minutes (the first add-on unit needs {}).",
+                    pl.col("code"), pl.col("addon_code"), pl.col("minutes"), pl.col("first_addon")))
+    .otherwise(pl.format("Bill {} ×1 and {} ×{} for {} documented minutes.", pl.col("code"),
+                         pl.col("addon_code"), pl.col("supported"), pl.col("minutes"))).alias("fix_text"),
+    pl.lit(None, dtype=pl.String).alias("severity"),
+    pl.col("addon_code").alias("flag_code"),
+    (pl.col("addon_billed") > pl.col("supported")).alias("above"),
+)
 
 
-def _checks(tables: Tables) -> tuple[pl.DataFrame, pl.DataFrame]:
-    days = _timed_day_codes(tables)
-    cms_above, cms_below = _cms_checks(days)
-    code_above, code_below = _per_code_checks(days)
-    other_above, other_below = _other_time_rules(tables)
-    schema = {"encounter_id": pl.String, "line": pl.Int32, "code": pl.String, "detail": pl.String,
-              "fix_text": pl.String, "severity": pl.String}
+# ---- both directions, once per run ------------------------------------------------------------------------------
+_ROW_CAST = tuple(pl.col(c).cast(t) for c, t in _ROW_SCHEMA.items())
+_NO_ROWS = pl.DataFrame(schema=_ROW_SCHEMA)
 
-    def stack(*frames: pl.DataFrame) -> pl.DataFrame:
-        cast = [f.select(pl.col(c).cast(t) for c, t in schema.items()) for f in frames]
-        return pl.concat(cast).unique(maintain_order=True).sort("encounter_id", "line", "code", nulls_last=True)
 
-    return stack(cms_above, code_above, other_above), stack(cms_below, code_below, other_below)
+def _checks(tables: Tables) -> pl.DataFrame:
+    """Every units finding of both directions (the CMS pools, the per-code payers and the other time rules), as one
+    plan collected once.
+
+    Which parts the plan holds is decided first, from the time rules billed in the run (memoised, see
+    ``_time_rules``): a therapy claim has no per-unit or base code, an HBAI or coaching claim no 15-minute code, and
+    each part left out saves a dozen operations on one claim. A batch holds all of them.
+    """
+    present = _time_rules(tables)
+    parts: list[pl.LazyFrame] = []
+    # services documented but not billed take part in the pools too
+    if "timed15" in present or tables.services.height:
+        parts.append(_pool_rows(tables))
+    if present.intersection(_SIMPLE_RULES):
+        parts.append(_other_time_rows(tables, family="base" in present))
+    if not parts:
+        return _NO_ROWS
+    return collect(
+        pl.concat([part.select(*_ROW_CAST) for part in parts])
+        .unique(maintain_order=True)
+        .sort("encounter_id", "line", "code", nulls_last=True, maintain_order=True)
+    )
+
+
+def _units_rows(tables: Tables, *, above: bool) -> pl.DataFrame | pl.LazyFrame:
+    """The units findings of one direction. Both directions are computed once per run and shared by
+    units-exceed-time and units-below-time, which each keep theirs lazily; when no units finding was made at all
+    (most claims), the empty table itself is returned, which costs the engine nothing."""
+    rows = tables.memo("units_checks", _checks)
+    if rows.height == 0:
+        return _NO_UNITS_ROWS
+    return rows.lazy().filter(pl.col("above") if above else ~pl.col("above")).drop("above")
+
+
+_NO_UNITS_ROWS = _NO_ROWS.drop("above")
 
 
 @register
@@ -397,8 +538,8 @@ class UnitsExceedTime(Rule):
     fix = "{fix_text}"
     references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return tables.memo("units_checks", _checks)[0]
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+        return _units_rows(tables, above=True)
 
 
 @register
@@ -435,8 +576,8 @@ class UnitsBelowTime(Rule):
     fix = "{fix_text}"
     references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        return tables.memo("units_checks", _checks)[1]
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+        return _units_rows(tables, above=False)
 
 
 _DISTINCT_MODIFIERS = ["59", "XE", "XP", "XS", "XU", "76", "77"]
@@ -475,21 +616,28 @@ class UntimedCodeMultipleUnits(Rule):
     fix = "Bill {code} as 1 unit on one line for {date}."
     references = ("CMS Pub 100-04 Ch.5 s20.2 (service-based codes)", "First Coast: rehabilitation services")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        lines = lines_with_codes(tables).filter(
-            pl.col("time_rule").is_in(["untimed", "range"]) & ~pl.col("lab").fill_null(False)
-        )
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+        if not _time_rules(tables).intersection(["untimed", "range"]):
+            return _NO_UNTIMED_ROWS
+        # the day's units first, the text only for the days flagged (the filter keeps or drops whole days)
         return (
-            lines.with_columns(
-                pl.col("units").sum().over(*_DAY, "code").alias("day_units"),
-                pl.format("{} line {}: {}", pl.col("encounter_id"), pl.col("line"),
-                          pl.col("units").round(2).cast(pl.String).str.replace(r"\.0$", ""))
-                .str.join("; ").over(*_DAY, "code").alias("lines_text"),
-            )
+            lines_with_codes(tables).lazy().filter(_UNTIMED)
+            .with_columns(pl.col("units").sum().over(_DAY_CODE).alias("day_units"))
             .filter(pl.col("day_units") > 1)
-            .with_columns(pl.col("date").cast(pl.String))
+            .with_columns(_LINES_TEXT, pl.col("date").cast(pl.String))
             .select("encounter_id", "line", "code", "day_units", "date", "lines_text")
         )
+
+
+_DAY_CODE = [*_DAY, "code"]
+_NO_UNTIMED_ROWS = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
+                                        "day_units": pl.Float64, "date": pl.String, "lines_text": pl.String})
+_UNTIMED = pl.col("time_rule").is_in(["untimed", "range"]) & ~pl.col("lab").fill_null(False)
+_LINES_TEXT = (
+    pl.format("{} line {}: {}", pl.col("encounter_id"), pl.col("line"),
+              pl.col("units").round(2).cast(pl.String).str.replace(r"\.0$", ""))
+    .str.join("; ").over(_DAY_CODE).alias("lines_text")
+)
 
 
 @register
@@ -526,23 +674,30 @@ class TimedCodeSplitLines(Rule):
     references = ("CMS Pub 100-04 Ch.5 s20.2 (one line per code per date, from 2021-04-19)",
                   "First Coast: rehabilitation services (0508065)")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
-        group = ["encounter_id", "date", "code", "assistant"]
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+        if not _time_rules(tables).intersection(["timed15", "per_unit"]):
+            return _NO_SPLIT_ROWS
+        # the count first, the texts only for the groups flagged (the filter keeps or drops whole groups)
         return (
-            lines_with_codes(tables)
-            .filter(pl.col("time_rule").is_in(["timed15", "per_unit"])
-                    & ~pl.col("modifiers").list.eval(pl.element().is_in(_DISTINCT_MODIFIERS)).list.any())
-            .with_columns(pl.col("modifiers").list.eval(pl.element().is_in(["CQ", "CO"])).list.any()
-                          .alias("assistant"))
+            lines_with_codes(tables).lazy()
+            .filter(_SPLIT_CANDIDATE)
+            .with_columns(_ASSISTANT)
+            .filter(pl.len().over(_SPLIT_GROUP) > 1)
             .with_columns(
-                pl.len().over(group).alias("n"),
-                pl.col("line").cast(pl.String).str.join(", ").over(group).alias("line_numbers"),
-                pl.col("units").sum().over(group).alias("total_units"),
+                pl.col("line").cast(pl.String).str.join(", ").over(_SPLIT_GROUP).alias("line_numbers"),
+                pl.col("units").sum().over(_SPLIT_GROUP).alias("total_units"),
+                pl.col("date").cast(pl.String),
             )
-            .filter(pl.col("n") > 1)
-            .with_columns(pl.col("date").cast(pl.String))
             .select("encounter_id", "line", "code", "line_numbers", "date", "total_units")
         )
+
+
+_SPLIT_GROUP = ["encounter_id", "date", "code", "assistant"]
+_NO_SPLIT_ROWS = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
+                                      "line_numbers": pl.String, "date": pl.String, "total_units": pl.Float64})
+_SPLIT_CANDIDATE = (pl.col("time_rule").is_in(["timed15", "per_unit"])
+                    & ~pl.col("modifiers").list.eval(pl.element().is_in(_DISTINCT_MODIFIERS)).list.any())
+_ASSISTANT = pl.col("modifiers").list.eval(pl.element().is_in(["CQ", "CO"])).list.any().alias("assistant")
 
 
 @register
@@ -574,13 +729,16 @@ class FractionalUnits(Rule):
     fix = "Bill a whole number of units for {code}: recount from the documented minutes ({minutes_text})."
     references = ("X12 837P SV104 (service unit count)", "CMS Pub 100-04 Ch.5 s20.2")
 
-    def check(self, tables: Tables) -> pl.DataFrame:
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            tables.lines.filter(pl.col("units").is_not_null() & (pl.col("units") != pl.col("units").floor()))
-            .with_columns(
-                pl.col("units").cast(pl.String).alias("units_text"),
-                pl.when(pl.col("minutes").is_null()).then(pl.lit("none documented"))
-                .otherwise(pl.format("{} minutes", pl.col("minutes"))).alias("minutes_text"),
-            )
+            tables.lines.lazy().filter(_FRACTIONAL).with_columns(*_FRACTION_TEXTS)
             .select("encounter_id", "line", "code", "units_text", "minutes_text")
         )
+
+
+_FRACTIONAL = pl.col("units").is_not_null() & (pl.col("units") != pl.col("units").floor())
+_FRACTION_TEXTS = (
+    pl.col("units").cast(pl.String).alias("units_text"),
+    pl.when(pl.col("minutes").is_null()).then(pl.lit("none documented"))
+    .otherwise(pl.format("{} minutes", pl.col("minutes"))).alias("minutes_text"),
+)
