@@ -110,3 +110,18 @@ def test_finding_objects_carry_the_table_values() -> None:
     assert (first.encounter, first.line, first.code) == ("E1", 2, "97110")
     assert first.model_dump(mode="json")["references"] == ["Sample manual, section 1"]
     assert (second.line, second.code) == (None, None)
+
+
+def test_json_findings_and_finding_objects_come_from_the_same_table() -> None:
+    import datetime as dt
+    from pathlib import Path
+
+    import cleanclaim
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    result = cleanclaim.check(examples, as_of=dt.date(2026, 4, 1))
+    assert result.table.height == len(result.findings) > 0
+    assert result.to_json()["findings"] == [f.model_dump(mode="json") for f in result.findings]
+    summary = result.summary
+    assert summary.errors + summary.warnings + summary.info == result.table.height
+    assert summary.errors == sum(f.severity is Severity.ERROR for f in result.findings)
