@@ -224,3 +224,19 @@ def test_untimed_services_stay_on_their_own_encounter() -> None:
                   {"id": "PM", "services": [{"code": "97162", "minutes": 45}, {"code": "97110", "minutes": 22}]})
     assert billed(am) == [("97110", ("GP",), 3)]
     assert billed(pm) == [("97162", ("GP",), 1)]
+
+
+def test_an_encounter_with_nothing_billable_gets_no_claim_level_findings() -> None:
+    import datetime as dt
+
+    import cleanclaim
+
+    # 5 minutes of 97110 bills nothing; the visit is also past Medicare's filing limit, which must not be reported
+    # for a claim that will not exist
+    late = Encounter.model_validate({**BASE, "date": "2024-03-02", "services": [{"code": "97110", "minutes": 5}]})
+    [result] = cleanclaim.code(late, as_of=dt.date(2026, 4, 1)).encounters
+    assert result.lines == []
+    assert rules(result) == ["below-minimum-time"]
+    billable = late.model_copy(update={"services": [late.services[0].model_copy(update={"minutes": 15})]})
+    [result] = cleanclaim.code(billable, as_of=dt.date(2026, 4, 1)).encounters
+    assert "timely-filing" in rules(result)

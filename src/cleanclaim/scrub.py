@@ -216,6 +216,9 @@ def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: b
 def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Finding]:
     # The coder's own decision already covers a rule for a code; the scrub adds everything else except claim-file
     # completeness, which the coder's charge-less lines would always fail.
+    if not coded.lines:
+        # nothing to bill, so no claim: filing deadlines and claim-file checks have nothing to say about it
+        return list(coded.findings)
     decided = {(f.rule, f.code) for f in coded.findings}
     extra = [f for f in checked if f.encounter == coded.id and (f.rule, f.code) not in decided
              and f.rule not in NOT_FOR_CODING]
