@@ -270,6 +270,9 @@ class Encounter(_Model):
     billing_provider: BillingProvider | None = None
     subscriber: Subscriber | None = None
     payer_id: str | None = None
+    payer_name: str | None = None
+    """The payer's name as claims print it (837P 2010BB, CMS-1500 carrier block and 11c, FHIR Organization);
+    without it the payer profile id stands in, which says "COMMERCIAL" rather than who pays."""
     claim_id: str | None = None
     services: list[Service] = Field(default_factory=list)
     lines: list[ClaimLine] = Field(default_factory=list)
@@ -277,6 +280,11 @@ class Encounter(_Model):
     note: str | None = None
     plan_of_care: PlanOfCare | None = None
     history: list[HistoryLine] = Field(default_factory=list)
+
+    @property
+    def payer_display(self) -> str:
+        """The payer as claim documents name it: ``payer_name``, else the profile id in capitals."""
+        return (self.payer_name or self.payer).strip().upper()
 
     @field_validator("id", "place_of_service", "claim_id", "payer_id", mode="before")
     @classmethod

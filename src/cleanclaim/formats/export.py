@@ -61,7 +61,7 @@ def export_encounters(encounters: Sequence[Encounter], fmt: ExportFormat, out: P
             encounters,
             sender_id=options.sender_id or (billing.npi if billing else ""),
             receiver_id=options.receiver_id or (first.payer_id if first and first.payer_id else ""),
-            receiver_name=options.receiver_name or (first.payer.upper() if first else ""),
+            receiver_name=options.receiver_name or (first.payer_display if first else ""),
             submitter=Submitter(
                 name=options.submitter_name or (billing.name if billing else ""),
                 contact_name=options.submitter_contact or (billing.name if billing else ""),

@@ -192,7 +192,7 @@ def _parts(encounter: Encounter) -> list[_Part]:
     parts.append(_Part(f"Organization/payer/{encounter.payer}/{encounter.payer_id}", "payer", {
         "resourceType": "Organization",
         "identifier": [{"type": {"text": "payer id"}, "value": encounter.payer_id}],
-        "name": encounter.payer,
+        "name": encounter.payer_name or encounter.payer,
     }))
     relationship = subscriber.relationship.strip().lower()
     coverage: dict[str, Any] = {

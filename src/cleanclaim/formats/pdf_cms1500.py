@@ -431,7 +431,7 @@ def _draw_header_values(canvas: Canvas, encounter: Encounter, page: int, pages: 
     canvas.setFont("Helvetica-Bold", 9)
     canvas.drawRightString(FORM_X + FORM_WIDTH, _y(16), f"PAGE {page} OF {pages}")
     carrier = LAYOUT["carrier"]
-    _value(canvas, carrier, encounter.payer.upper(), line=2)
+    _value(canvas, carrier, encounter.payer_display, line=2)
     if encounter.payer_id:
         _value(canvas, carrier, f"PAYER ID {encounter.payer_id}", line=1)
     _value(canvas, LAYOUT["1a"], subscriber.member_id.upper())
@@ -451,7 +451,7 @@ def _draw_header_values(canvas: Canvas, encounter: Encounter, page: int, pages: 
     if insured_birth is not None:
         _value(canvas, LAYOUT["11a"], insured_birth.strftime("%m %d %Y"))
     _sex_boxes(canvas, LAYOUT["11a"], patient.sex if insured_self else subscriber.sex)
-    _value(canvas, LAYOUT["11c"], encounter.payer.upper())
+    _value(canvas, LAYOUT["11c"], encounter.payer_display)
     _draw_diagnoses(canvas, encounter.diagnoses)
 
 

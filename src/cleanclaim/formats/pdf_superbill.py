@@ -130,7 +130,8 @@ def _people(encounter: Encounter) -> Table:
                      ("Date of birth", patient.birth_date.strftime("%m/%d/%Y"))]
     if patient.address is not None:
         patient_facts.append(("Address", ", ".join(_address_lines(patient.address))))
-    payer = encounter.payer + (f" (payer ID {encounter.payer_id})" if encounter.payer_id else "")
+    payer = encounter.payer_name or encounter.payer
+    payer += f" (payer ID {encounter.payer_id})" if encounter.payer_id else ""
     patient_facts.append(("Payer", payer))
     if subscriber is not None:
         patient_facts.append(("Member ID", subscriber.member_id))

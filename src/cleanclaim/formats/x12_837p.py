@@ -133,8 +133,9 @@ def write_837p(
 ) -> str:
     """One interchange with one 837P transaction holding every encounter's claim.
 
-    ``payer_names`` maps an encounter's payer profile id to the payer name written in 2010BB (default: the
-    profile id in capitals); ``claim_filing_codes`` overrides SBR09 per payer profile.
+    The payer name written in 2010BB is the encounter's ``payer_name``; without one, ``payer_names`` maps the payer
+    profile id to a name, else the profile id in capitals stands in. ``claim_filing_codes`` overrides SBR09 per
+    payer profile.
     """
     delimiters = delimiters or Delimiters()
     now = now or dt.datetime.now()
@@ -387,7 +388,8 @@ def _transaction_rows(
             else:
                 add(lead.id, _name_row("IL", "1", subscriber.last_name or "", subscriber.first_name, "MI",
                                        subscriber.member_id))
-            payer_name = payer_names.get(lead.payer, lead.payer.upper())
+            # the encounter's own payer name first, then the caller's name for its profile, then the profile id
+            payer_name = payer_names.get(lead.payer, lead.payer_display) if not lead.payer_name else lead.payer_display
             add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""))
             for claims in by_patient:
                 if not is_self:
@@ -419,7 +421,7 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
         billing_key = (billing.npi, billing.tax_id, billing.name, billing.taxonomy, billing.address.model_dump_json())
         is_self = subscriber.relationship.lower() == "self"
         subscriber_key = (subscriber.member_id, subscriber.first_name, subscriber.last_name,
-                          subscriber.group_number, encounter.payer, encounter.payer_id, is_self,
+                          subscriber.group_number, encounter.payer, encounter.payer_id, encounter.payer_name, is_self,
                           encounter.patient.id if is_self else None, subscriber.relationship.lower())
         by_patient = groups.setdefault(billing_key, {}).setdefault(subscriber_key, {})
         by_patient.setdefault(encounter.patient.id, []).append(encounter)
@@ -858,6 +860,7 @@ class _ClaimReader:
             date=min(dates),
             payer=payer,
             payer_id=payer_id or None,
+            payer_name=subscriber_level.payer.last or None,
             place_of_service=claim.place_of_service,
             patient=Patient(id=patient_id, birth_date=person.birth_date, sex=person.sex or None,
                             first_name=person.first or None, last_name=person.last or None,

@@ -208,3 +208,11 @@ def test_bundle_is_the_same_for_the_same_input() -> None:
     encounter = Encounter.model_validate(visit())
     once = to_fhir_bundle([encounter], created=CREATED).model_dump_json()
     assert to_fhir_bundle([encounter], created=CREATED).model_dump_json() == once
+
+
+def test_payer_organization_takes_the_payer_name_when_given() -> None:
+    unnamed = claim_dict(Encounter.model_validate(visit()))
+    assert contained(unnamed, unnamed["insurer"]["reference"])["name"] == visit()["payer"]
+    named = claim_dict(Encounter.model_validate({**visit(), "payer_name": "Example Health Plan"}))
+    insurer = contained(named, named["insurer"]["reference"])
+    assert (insurer["resourceType"], insurer["name"]) == ("Organization", "Example Health Plan")

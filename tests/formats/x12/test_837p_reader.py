@@ -263,3 +263,10 @@ def test_a_bad_birth_date_is_not_repeated_in_the_error() -> None:
     result = read_837p(HARBOR.read_text().replace("DMG*D8*20140815*F~", "DMG*D8*2014-08-15*F~"))
     assert "DMG02" in str(result.errors[0])
     assert "2014" not in str(result.errors[0])
+
+
+def test_payer_name_is_read_back_from_2010bb() -> None:
+    written = encounter(payer="commercial", payer_name="Example Health Plan")
+    [read] = read_837p(write_837p([written], **WRITER_OPTIONS)).encounters
+    assert read.payer_name == "EXAMPLE HEALTH PLAN"
+    assert read.payer_display == "EXAMPLE HEALTH PLAN"

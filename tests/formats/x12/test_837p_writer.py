@@ -188,3 +188,17 @@ def test_bad_interchange_ids_are_refused(pt_encounter: Encounter, sender_id: str
     with pytest.raises(ClaimFileError) as raised:
         write_837p([pt_encounter], **{**WRITER_OPTIONS, "sender_id": sender_id})
     assert any("sender_id" in p for p in raised.value.problems["(file)"])
+
+
+def test_payer_name_is_the_encounters_own_then_the_mapping_then_the_profile_id() -> None:
+    def payer_row(claim: Encounter, **options: object) -> list[str]:
+        text = write_837p([claim], **{**WRITER_OPTIONS, **options})  # type: ignore[arg-type]
+        return next(s for s in segments(text) if s[:2] == ["NM1", "PR"])
+
+    named = encounter(payer="commercial", payer_name="Example Health Plan")
+    assert payer_row(named)[3] == "EXAMPLE HEALTH PLAN"
+    assert payer_row(named, payer_names={"commercial": "Other Name"})[3] == "EXAMPLE HEALTH PLAN"
+    unnamed = encounter(payer="commercial")
+    assert payer_row(unnamed, payer_names={"commercial": "Mapped Plan"})[3] == "Mapped Plan"
+    assert payer_row(unnamed)[3] == "COMMERCIAL"
+    assert pyx12_errors(write_837p([named], **WRITER_OPTIONS)) == []  # type: ignore[arg-type]
