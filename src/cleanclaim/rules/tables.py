@@ -232,25 +232,21 @@ def lines_with_codes(tables: Tables) -> pl.DataFrame:
 
 
 def _lines_with_codes(tables: Tables) -> pl.DataFrame:
-    codes = tables.codes.lazy()
     in_force = (
         (pl.col("effective").is_null() | (pl.col("date") >= pl.col("effective")))
         & (pl.col("deleted").is_null() | (pl.col("date") < pl.col("deleted")))
     )
-    book_columns = [c for c in tables.codes.columns if c != "code"]
-    # One row per line: the version in force on its date, else the line with no code-book columns at all. The
-    # join gives a line one row per version of its code; the window keeps the one in force, or the first when none.
-    return collect(
-        tables.lines.lazy()
-        .with_row_index("__row")
-        .join(codes, on="code", how="left")
-        .with_columns(in_force.fill_null(False).alias("__in_force"))
-        .filter(pl.col("__in_force") | (~pl.col("__in_force").any().over("__row")
-                                        & (pl.int_range(pl.len()).over("__row") == 0)))
-        .with_columns(pl.when(pl.col("__in_force")).then(pl.col(book_columns)).otherwise(None))
-        .drop("__in_force", "__row")
-        .sort("encounter_id", "line")
+    lines = tables.lines.lazy()
+    # The version in force is decided once per distinct (code, date) of the batch (a month of claims has a few
+    # thousand), then joined to the lines: a line whose code has no version in force on its date keeps null
+    # code-book columns.
+    versions = (
+        lines.select("code", "date").unique()
+        .join(tables.codes.lazy(), on="code", how="inner")
+        .filter(in_force)
     )
+    return collect(lines.join(versions, on=["code", "date"], how="left", maintain_order="left")
+                   .sort("encounter_id", "line"))
 
 
 def _minutes_by_code(encounter: Encounter) -> dict[str, int]:

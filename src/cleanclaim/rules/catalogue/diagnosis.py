@@ -315,8 +315,12 @@ class InvalidDxPointer(Rule):
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
+        pointers_of = pl.col("dx_pointers")
         lines = tables.lines.lazy().join(counts, on="encounter_id", how="inner").filter(
-            (pl.col("dx_count") > 0) & (pl.col("dx_pointers").list.len() > 0))
+            (pl.col("dx_count") > 0) & (pointers_of.list.len() > 0)
+            # only lines with some problem go on to be exploded pointer by pointer (on a million lines, a few)
+            & ((pointers_of.list.min() < 1) | (pointers_of.list.max() > pl.col("dx_count"))
+               | (pointers_of.list.len() > _MAX_POINTERS) | (pointers_of.list.n_unique() < pointers_of.list.len())))
         pointers = lines.select(*_KEYS, "dx_count", pl.col("dx_pointers").alias("pointer")).explode("pointer")
         outside = (
             pointers.filter((pl.col("pointer") < 1) | (pl.col("pointer") > pl.col("dx_count")))
