@@ -113,9 +113,13 @@ class DuplicateLine(Rule):
     references = ("CARC 18 (duplicate claim/service)", "CMS Pub 100-04 Ch.5 s20.2",
                   "NCCI Policy Manual Ch.1 s E; CPT Appendix A (76, 77, 91)")
 
-    def check(self, tables: Tables) -> pl.LazyFrame:
-        order = tables.encounters.lazy().select("encounter_id").with_row_index("encounter_order")
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         day = ["patient_id", "date", "code"]
+        if tables.history.is_empty() and not tables.lines.select(pl.struct(day).is_duplicated().any()).item():
+            # no patient, date and code twice and no history: nothing can repeat (one cheap operation instead of
+            # the whole plan, ~2 ms on a claim)
+            return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
+        order = tables.encounters.lazy().select("encounter_id").with_row_index("encounter_order")
         billed_days = tables.history.lazy().select(*day).unique().with_columns(pl.lit(True).alias("_in_history"))
         lines = (
             tables.lines.lazy().with_columns(_FILLED_MODIFIERS).filter(_NO_REPEAT_MODIFIER)
