@@ -249,6 +249,33 @@ def _lines_with_codes(tables: Tables) -> pl.DataFrame:
                    .sort("encounter_id", "line"))
 
 
+_ARROW_TYPES: dict[Any, Any] = {}
+
+
+def _arrow_type(dtype: Any) -> Any:
+    import pyarrow as pa
+
+    if not _ARROW_TYPES:
+        _ARROW_TYPES.update({pl.String: pa.string(), pl.Int32: pa.int32(), pl.Int64: pa.int64(),
+                             pl.Float64: pa.float64(), pl.Date: pa.date32(), pl.Boolean: pa.bool_()})
+    if isinstance(dtype, pl.List):
+        return pa.list_(_arrow_type(dtype.inner))
+    return _ARROW_TYPES[dtype]
+
+
+def _frame(rows: list[dict[str, Any]], schema: Mapping[str, Any]) -> pl.DataFrame:
+    """Rows of Python values as a typed frame, built column by column through Arrow: Polars' own row constructor
+    builds one Series per list value (modifiers, pointers), which made this most of a batch check of Encounter
+    objects (0.4 s for 20,000 lines; through Arrow 0.04 s)."""
+    import pyarrow as pa
+
+    table = pa.table({name: pa.array([row[name] for row in rows], type=_arrow_type(dtype))
+                      for name, dtype in schema.items()})
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.cast(dict(schema))  # type: ignore[arg-type]
+
+
 def _minutes_by_code(encounter: Encounter) -> dict[str, int]:
     documented: dict[str, int] = {}
     for service in encounter.services:
@@ -361,9 +388,9 @@ def tables_from_encounters(
                 "progress_report": past.progress_report,
             })
     return Tables(
-        lines=pl.DataFrame(line_rows, schema=LINE_SCHEMA),
-        encounters=pl.DataFrame(encounter_rows, schema=ENCOUNTER_SCHEMA),
-        services=pl.DataFrame(service_rows, schema=SERVICE_SCHEMA),
+        lines=_frame(line_rows, LINE_SCHEMA),
+        encounters=_frame(encounter_rows, ENCOUNTER_SCHEMA),
+        services=_frame(service_rows, SERVICE_SCHEMA),
         history=_patient_history(history_rows),
         payers=payers,
         as_of=as_of,
