@@ -45,3 +45,27 @@ def test_lines_join_the_code_version_in_force() -> None:
     assert "social" in summaries[0]
     assert "physical activity" in summaries[1]
     assert summaries[2] is None
+
+
+def test_arrow_and_row_constructors_build_the_same_tables() -> None:
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from cleanclaim.rules import tables as module
+
+    encounters = [
+        Encounter.model_validate({
+            "id": f"E{i}", "date": "2026-03-02", "patient": {"id": f"P{i % 7}", "birth_date": "1950-01-01"},
+            "provider": {"npi": "1234567893", "discipline": "PT"}, "diagnoses": ["M62.81", "Z91.81"][: 1 + i % 2],
+            "services": [{"code": "97110", "minutes": 10 + i % 20, "assistant_minutes": i % 3}],
+            "lines": [{"code": "97110", "modifiers": ["GP", "CQ"][: i % 3], "units": 1 + i % 2,
+                       "dx_pointers": [1], "charge": 45.5 if i % 2 else None}],
+            "history": [{"date": "2026-02-27", "code": "97110", "modifiers": ["GP"], "units": 1}] if i % 5 else [],
+        })
+        for i in range(module.ARROW_FROM_ROWS + 50)
+    ]
+    profiles = {"medicare": load_profile("medicare")}
+    by_arrow = tables_from_encounters(encounters, profiles, as_of=dt.date(2026, 4, 1))
+    by_rows = [tables_from_encounters([e], profiles, as_of=dt.date(2026, 4, 1)) for e in encounters]
+    for name in ("lines", "encounters", "services"):
+        assert_frame_equal(getattr(by_arrow, name), pl.concat([getattr(t, name) for t in by_rows]))
