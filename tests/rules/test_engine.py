@@ -125,3 +125,23 @@ def test_json_findings_and_finding_objects_come_from_the_same_table() -> None:
     summary = result.summary
     assert summary.errors + summary.warnings + summary.info == result.table.height
     assert summary.errors == sum(f.severity is Severity.ERROR for f in result.findings)
+
+
+def test_an_encounter_id_given_twice_does_not_double_its_findings() -> None:
+    import datetime as dt
+
+    from cleanclaim.model import Encounter
+    from cleanclaim.payers import load_profile
+    from cleanclaim.rules.engine import findings_table
+    from cleanclaim.rules.tables import tables_from_encounters
+
+    visit = {"id": "E1", "date": "2026-03-02", "patient": {"id": "P1"}, "diagnoses": ["M62.81"],
+             "provider": {"npi": "1234567893", "discipline": "PT"},
+             "lines": [{"code": "96150", "units": 1, "dx_pointers": [1]}]}
+    once = tables_from_encounters([Encounter.model_validate(visit)], {"medicare": load_profile("medicare")},
+                                  as_of=dt.date(2026, 4, 1))
+    twice = tables_from_encounters([Encounter.model_validate(visit)] * 2, {"medicare": load_profile("medicare")},
+                                   as_of=dt.date(2026, 4, 1))
+    deleted_once = findings_table(once).filter(pl.col("rule") == "deleted-code").height
+    deleted_twice = findings_table(twice).filter(pl.col("rule") == "deleted-code").height
+    assert (deleted_once, deleted_twice) == (1, 2)  # one per billed line, never one per line and id match

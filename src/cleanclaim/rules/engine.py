@@ -150,8 +150,8 @@ def _finding_columns(rule: Rule, override: Severity | None,
 def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl.DataFrame:
     """Every enabled rule over the tables, as one findings table ordered by encounter, line and rule id.
 
-    Every rule's plan, and the findings built from it, run in one ``collect_all``; rules that return a DataFrame
-    (those that need a value in Python mid-way) join the same call."""
+    Every rule's plan runs in one ``collect_all``; rules that return a DataFrame (those that decided early, or need a
+    value in Python mid-way) are taken as they are."""
     selection = selection or RuleSelection()
     unknown = selection.unknown_names()
     if unknown:
@@ -174,8 +174,10 @@ def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl
     frames = collect_all([finding_frame(rule, rows, selection.severity_of(rule)) for rule, rows in flagged])
     if not frames:
         return pl.DataFrame(schema=FINDING_SCHEMA)
+    # an encounter id given twice keeps its first position (and its findings are not doubled by the join)
     order = tables.encounters.select(pl.col("encounter_id").alias("encounter"),
-                                     pl.int_range(pl.len(), dtype=pl.Int64).alias("_order"))
+                                     pl.int_range(pl.len(), dtype=pl.Int64).alias("_order")).unique(
+        "encounter", keep="first", maintain_order=True)
     return (
         pl.concat(frames, how="vertical")
         .join(order, on="encounter", how="left", maintain_order="left")
