@@ -728,6 +728,7 @@ def import_order_file(
             os.unlink(temporary)
     _imported_releases.cache_clear()
     _table.cache_clear()
+    _release_codes.cache_clear()
     _frame_for.cache_clear()
     release = _release_from_meta(meta, where=str(target), path=str(target), bundled=False)
     return replace(release, created=imported_at)

@@ -216,12 +216,11 @@ def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: b
 def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Finding]:
     # The coder's own decision already covers a rule for a code; the scrub adds everything else except claim-file
     # completeness, which the coder's charge-less lines would always fail.
-    if not coded.lines:
-        # nothing to bill, so no claim: filing deadlines and claim-file checks have nothing to say about it
-        return list(coded.findings)
+    # nothing to bill means no claim: its filing deadline says nothing (the NPI, the diagnoses still do)
+    skipped = NOT_FOR_CODING if coded.lines else NOT_FOR_CODING | {"timely-filing"}
     decided = {(f.rule, f.code) for f in coded.findings}
     extra = [f for f in checked if f.encounter == coded.id and (f.rule, f.code) not in decided
-             and f.rule not in NOT_FOR_CODING]
+             and f.rule not in skipped]
     return [*coded.findings, *extra]
 
 
@@ -286,7 +285,9 @@ def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[st
     coded_ids = [c.id for c in coded]
     checked = findings_from_table(table.filter(pl.col("encounter").is_in(coded_ids)))
     merged = [f.model_dump(mode="json") for item in coded for f in _merge_findings(item, checked)]
-    position = {encounter: i for i, encounter in enumerate(order)}
+    position: dict[str, int] = {}
+    for i, encounter in enumerate(order):
+        position.setdefault(encounter, i)  # an id given twice keeps its first place, as in findings_table
     return (
         pl.concat([table.filter(~pl.col("encounter").is_in(coded_ids).fill_null(True)),
                    pl.DataFrame(merged, schema=FINDING_SCHEMA)])

@@ -88,14 +88,21 @@ def ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
     """NCCI practitioner PTP edits in force on the date: effective on or before it and not yet deleted.
 
     A deletion date is the first date of service on which the edit no longer applies, so an edit deleted in 2025Q3
-    does not fire on a 2025Q4 claim. Answers are kept per date until the imported files change (a claim of ten
-    visits asks for the same few dates again and again).
+    does not fire on a 2025Q4 claim. With nothing imported, answers from the small bundled table are kept per date
+    (a claim of ten visits asks for the same few dates again and again); an imported quarter (a million rows) is
+    filtered per call, never kept once per date.
     """
-    return _ptp_edits(import_signature(RefTable.PTP), date_of_service)
+    if not import_signature(RefTable.PTP):
+        return _bundled_ptp_edits(date_of_service)
+    return _ptp_edits(date_of_service)
 
 
 @lru_cache(maxsize=512)
-def _ptp_edits(signature: tuple[tuple[str, int, int], ...], date_of_service: dt.date) -> pl.DataFrame:
+def _bundled_ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
+    return _ptp_edits(date_of_service)
+
+
+def _ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
     imported = imported_frame(RefTable.PTP, date_of_service)
     if imported is not None:
         frame = imported.with_columns(pl.lit(True).alias("verified"), _imported_source().alias("source"))
@@ -109,12 +116,18 @@ def _ptp_edits(signature: tuple[tuple[str, int, int], ...], date_of_service: dt.
 
 def mue_values(date_of_service: dt.date) -> pl.DataFrame:
     """Practitioner MUE values for the date (code, mue, mai, rationale, source); a code not listed has none known.
-    Kept per date until the imported files change, as PTP edits are."""
-    return _mue_values(import_signature(RefTable.MUE), date_of_service)
+    Bundled answers are kept per date, imported ones filtered per call, as PTP edits are."""
+    if not import_signature(RefTable.MUE):
+        return _bundled_mue_values(date_of_service)
+    return _mue_values(date_of_service)
 
 
 @lru_cache(maxsize=512)
-def _mue_values(signature: tuple[tuple[str, int, int], ...], date_of_service: dt.date) -> pl.DataFrame:
+def _bundled_mue_values(date_of_service: dt.date) -> pl.DataFrame:
+    return _mue_values(date_of_service)
+
+
+def _mue_values(date_of_service: dt.date) -> pl.DataFrame:
     imported = imported_frame(RefTable.MUE, date_of_service)
     if imported is not None:
         return imported.with_columns(_imported_source().alias("source")).select(_MUE_COLUMNS)

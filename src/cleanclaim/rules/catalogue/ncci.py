@@ -48,19 +48,20 @@ def _number(units: pl.Expr) -> pl.Expr:
 def _by_date(lookup: Callable[[dt.date], pl.DataFrame], lines: pl.DataFrame, code_columns: tuple[str, ...],
              ) -> pl.DataFrame:
     """The edit table for each date in the batch, cut down to the codes billed in the batch (a CMS quarter holds
-    about a million PTP rows; a batch needs a few), stacked with a ``date`` column. Dates that share a quarter's
-    table are cut once: a month of claims costs one filter per quarter, not one per day."""
+    about a million PTP rows; a batch needs a few), stacked with a ``date`` column. Each day's table is cut as soon
+    as it is looked up, so a year of dates never holds a full quarter per day."""
     codes = lines.get_column("code").unique().implode()
-    by_table: dict[int, tuple[pl.DataFrame, list[dt.date]]] = {}
+    wanted = pl.all_horizontal(pl.col(c).is_in(codes) for c in code_columns)
+    frames: list[pl.LazyFrame] = []
     for day in lines.get_column("date").drop_nulls().unique().to_list():
         table = lookup(day)
-        by_table.setdefault(id(table), (table, []))[1].append(day)
-    frames = []
-    for table, days in by_table.values():
-        wanted = table.lazy().filter(pl.all_horizontal(pl.col(c).is_in(codes) for c in code_columns))
-        dates = pl.LazyFrame({"date": days}, schema={"date": pl.Date})
-        frames.append(wanted.join(dates, how="cross"))
+        # a large (imported) table is cut at once; small ones join one plan (cheaper on a single claim)
+        cut = table.filter(wanted).lazy() if table.height > _CUT_AT_ONCE else table.lazy().filter(wanted)
+        frames.append(cut.with_columns(pl.lit(day, dtype=pl.Date).alias("date")))
     return collect(pl.concat(frames, how="vertical_relaxed")) if frames else pl.DataFrame()
+
+
+_CUT_AT_ONCE = 10_000
 
 
 def _bypass(modifiers: pl.Expr) -> pl.Expr:
