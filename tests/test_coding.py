@@ -193,8 +193,11 @@ def test_morning_and_afternoon_sessions_pool_their_timed_minutes_on_the_first() 
     assert billed(am) == [("97110", ("GP",), 3)]
     assert am.lines[0].minutes == 44
     assert pm.lines == []
-    assert any("encounter PM" in text and "97110 22 min" in text for text in am.explanation)
-    assert any("billed with encounter AM" in text for text in pm.explanation)
+    assert any("Encounter PM is the same patient" in text and "97110 22 min" in text for text in am.explanation)
+    assert any("counted with encounter AM" in text for text in pm.explanation)
+    # the documentation moves with the minutes, so the claim's services match its lines
+    assert [s.minutes for s in am.encounter.services] == [22, 22]
+    assert pm.encounter.services == []
 
 
 def test_minutes_too_few_alone_are_billable_together() -> None:
@@ -210,8 +213,14 @@ def test_minutes_too_few_alone_are_billable_together() -> None:
     ({"provider": {"npi": "1234567893", "discipline": "OT"}}, "medicare"),  # another discipline (GO plan)
     ({"patient": {"id": "P2"}}, "medicare"),                            # another patient
     ({}, "commercial"),                                                 # per-code rule: each code on its own
+    ({"provider": {"npi": "1245319599", "discipline": "PT"}}, "medicare"),  # another rendering therapist's claim
+    ({"place_of_service": "02"}, "medicare"),                            # a telehealth session
+    ({"diagnoses": ["M17.11"]}, "medicare"),                             # treated for something else
+    ({"billing_provider": {"name": "Other PT", "npi": "1245319599", "tax_id": "987654321",
+                           "address": {"line1": "2 Oak St", "city": "Springfield", "state": "IL",
+                                       "zip": "62701"}}}, "medicare"),   # another practice
 ])
-def test_sessions_are_not_pooled_across_days_disciplines_patients_or_per_code_payers(
+def test_sessions_are_not_pooled_across_days_disciplines_patients_claims_or_per_code_payers(
         second: dict[str, Any], payer: str) -> None:
     first, other = _day({"id": "AM", "services": [{"code": "97110", "minutes": 22}]},
                         {"id": "PM", "services": [{"code": "97110", "minutes": 22}], **second}, payer=payer)
@@ -226,7 +235,7 @@ def test_untimed_services_stay_on_their_own_encounter() -> None:
     assert billed(pm) == [("97162", ("GP",), 1)]
 
 
-def test_an_encounter_with_nothing_billable_gets_no_claim_level_findings() -> None:
+def test_an_encounter_with_nothing_billable_gets_no_filing_deadline() -> None:
     import datetime as dt
 
     import cleanclaim
@@ -236,7 +245,26 @@ def test_an_encounter_with_nothing_billable_gets_no_claim_level_findings() -> No
     late = Encounter.model_validate({**BASE, "date": "2024-03-02", "services": [{"code": "97110", "minutes": 5}]})
     [result] = cleanclaim.code(late, as_of=dt.date(2026, 4, 1)).encounters
     assert result.lines == []
-    assert rules(result) == ["below-minimum-time"]
+    assert "below-minimum-time" in rules(result)
+    assert "timely-filing" not in rules(result)
+    # what is wrong with the record itself is still said
+    bad_npi = late.model_copy(update={"provider": late.provider.model_copy(update={"npi": "1234567890"})})
+    [result] = cleanclaim.code(bad_npi, as_of=dt.date(2026, 4, 1)).encounters
+    assert "invalid-npi" in rules(result) and "timely-filing" not in rules(result)
     billable = late.model_copy(update={"services": [late.services[0].model_copy(update={"minutes": 15})]})
     [result] = cleanclaim.code(billable, as_of=dt.date(2026, 4, 1)).encounters
     assert "timely-filing" in rules(result)
+
+
+def test_pooled_assistant_minutes_are_documented_on_the_claim_that_bills_them() -> None:
+    import datetime as dt
+
+    import cleanclaim
+
+    visits = [Encounter.model_validate({**BASE, "id": "AM", "services": [{"code": "97110", "minutes": 10}]}),
+              Encounter.model_validate({**BASE, "id": "PM", "services": [
+                  {"code": "97110", "minutes": 10, "furnished_by": "assistant"}]})]
+    [am, pm] = cleanclaim.code(visits, as_of=dt.date(2026, 4, 1)).encounters
+    assert billed(am) == [("97110", ("GP", "CQ"), 1)]  # 20 min -> 1 unit, the assistant's 10 of 20 minutes > 10%
+    assert "assistant-modifier-mismatch" not in rules(am)
+    assert billed(pm) == []

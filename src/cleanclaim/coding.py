@@ -87,6 +87,8 @@ class _Coder:
         self.locate = locate
         self.findings: list[Finding] = []
         self.explanation: list[str] = []
+        self.services_added: list[Service] = []
+        self.services_moved: list[Service] = []
 
     # ---- findings ------------------------------------------------------------------------------------------------
     def _where(self, index: int, field_name: str = "code") -> str:
@@ -362,17 +364,24 @@ class _Coder:
 
     def take_timed(self, other: _Coder) -> None:
         """Bill another same-day encounter's timed services on this one: CMS counts a patient's timed minutes per
-        day and discipline, and a code is billed once for the day with all its units."""
+        day and discipline, and a code is billed once for the day with all its units. The services move with their
+        minutes, so the claim's documentation matches its lines."""
+        moved: list[Service] = []
         for code, minutes in other.timed_pool.items():
             self.timed_pool[code] = self.timed_pool.get(code, 0) + minutes
             self.timed_members.setdefault(code, []).extend(other.timed_members[code])
+            moved.extend(member.service for member in other.timed_members[code])
+        self.services_added.extend(moved)
+        other.services_moved.extend(moved)
         shown = ", ".join(f"{code} {minutes} min" for code, minutes in other.timed_pool.items())
         self.explanation.append(
-            f"Same patient, date and discipline as encounter {other.encounter.id}: its timed minutes ({shown}) are "
-            f"added to this encounter's for the {self.profile.time_rule_label} and billed here.")
+            f"Encounter {other.encounter.id} is the same patient, date, provider, place and diagnoses: its timed "
+            f"minutes ({shown}) are counted here too ({self.profile.time_rule_label}, one day's timed minutes "
+            f"together) and any units they support are billed on this claim.")
         other.explanation.append(
-            f"Timed services ({shown}) are billed with encounter {self.encounter.id} (same patient, date and "
-            f"discipline: the {self.profile.time_rule_label} counts the day's timed minutes together).")
+            f"Timed services ({shown}) are counted with encounter {self.encounter.id} (same patient, date, provider, "
+            f"place and diagnoses; the {self.profile.time_rule_label} counts one day's timed minutes together): "
+            f"any units they support are billed there, not here.")
         other.timed_pool, other.timed_members = {}, {}
 
     def finish(self) -> CodedEncounter:
@@ -394,7 +403,11 @@ class _Coder:
             self.explanation.append(
                 f"Diagnosis pointers 1–{count} in diagnosis order on every line"
                 + (f" (at most {MAX_POINTERS} per line)." if len(self.encounter.diagnoses) > MAX_POINTERS else "."))
-        coded = self.encounter.model_copy(update={"lines": lines})
+        update: dict[str, object] = {"lines": lines}
+        if self.services_added or self.services_moved:
+            kept = [s for s in self.encounter.services if not any(s is moved for moved in self.services_moved)]
+            update["services"] = [*kept, *self.services_added]
+        coded = self.encounter.model_copy(update=update)
         return CodedEncounter(coded, lines, self.findings, self.explanation)
 
     def run(self) -> CodedEncounter:
@@ -402,13 +415,17 @@ class _Coder:
         return self.finish()
 
     @property
-    def day(self) -> tuple[str, object, str, str] | None:
-        """The patient-day whose timed minutes are counted together (CMS rule only; per-code payers count each
-        code on its own, so nothing is pooled)."""
+    def day(self) -> tuple[object, ...] | None:
+        """What makes two encounters one billing day whose timed minutes are counted together (CMS rule only;
+        per-code payers count each code on its own): the patient, date, discipline and payer, and the same claim
+        around them (billing and rendering provider, place of service, diagnoses), so a service never moves onto
+        another practice's claim, another place or diagnoses it was not for."""
         if self.profile.time_rule != "cms" or not self.timed_pool:
             return None
-        return (self.encounter.patient.id, self.encounter.date, self.encounter.provider.discipline.value,
-                self.encounter.payer)
+        e = self.encounter
+        billing = e.billing_provider
+        return (e.patient.id, e.date, e.provider.discipline.value, e.payer, e.provider.npi, e.place_of_service,
+                tuple(e.diagnoses), billing.npi if billing else None, billing.tax_id if billing else None)
 
 
 def _union(lists: Iterable[list[str]]) -> list[str]:
@@ -434,7 +451,7 @@ def code_encounters(items: Iterable[tuple[Encounter, PayerProfile, Locate | None
     chosen = book or codebook()
     coders = [_Coder(encounter, profile, chosen, locate or (lambda _path: None))
               for encounter, profile, locate in items]
-    leads: dict[tuple[str, object, str, str], _Coder] = {}
+    leads: dict[tuple[object, ...], _Coder] = {}
     for coder in coders:
         coder.plan()
         day = coder.day
