@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import polars as pl
 from hypothesis import given
@@ -196,3 +197,25 @@ def test_patient_fields_are_required_when_the_tables_carry_them() -> None:
     assert "patient last name" in missing and "patient birth date" in missing
     assert "patient first name" not in missing and "patient sex" not in missing
     assert "charge" not in missing
+
+
+def test_claim_table_rows_with_odd_npi_digits_or_patient_spellings(tmp_path: Path) -> None:
+    import cleanclaim
+
+    # a full-width digit in an NPI is reported as not ten digits (it used to stop the whole check); three identical
+    # lines of one claim are duplicates however each row spells the patient id
+    table = tmp_path / "claims.csv"
+    table.write_text(
+        "encounter_id,date,patient_id,provider_npi,provider_discipline,code,modifiers,units,minutes,dx_pointers\n"
+        "E1,2026-03-02,P1,1234567893,PT,97110,GP,1,15,1\n"
+        "E1,2026-03-02,P1 ,1234567893,PT,97110,GP,1,,1\n"
+        "E1,2026-03-02,p1,1234567893,PT,97110,GP,1,,1\n"
+        "E2,2026-03-02,P2,12345678\uff193,PT,97110,GP,1,15,1\n",
+        encoding="utf-8",
+    )
+    result = cleanclaim.check(table, as_of=dt.date(2026, 4, 1))
+    assert result.errors == []
+    duplicates = sorted(f.line for f in result.findings if f.rule == "duplicate-line" and f.encounter == "E1")
+    assert duplicates == [2, 3]
+    [npi] = [f for f in result.findings if f.rule == "invalid-npi" and f.encounter == "E2"]
+    assert "12345678\uff193" in npi.message

@@ -115,7 +115,9 @@ class DuplicateLine(Rule):
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         day = ["patient_id", "date", "code"]
-        if tables.history.is_empty() and not tables.lines.select(pl.struct(day).is_duplicated().any()).item():
+        claim = ["encounter_id", "date", "code"]  # a claim-line table may spell one patient two ways in a claim
+        repeats = tables.lines.select(pl.struct(day).is_duplicated().any() | pl.struct(claim).is_duplicated().any())
+        if tables.history.is_empty() and not repeats.item():
             # no patient, date and code twice and no history: nothing can repeat (one cheap operation instead of
             # the whole plan, ~2 ms on a claim)
             return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
@@ -126,7 +128,7 @@ class DuplicateLine(Rule):
             # a duplicate needs the same patient, date and code twice (in the batch or in the history): only those
             # lines get the order-free modifier key, which costs a list sort per line (most of a million-line run)
             .join(billed_days, on=day, how="left")
-            .filter((pl.len().over(day) > 1) | pl.col("_in_history").fill_null(False))
+            .filter((pl.len().over(day) > 1) | (pl.len().over(claim) > 1) | pl.col("_in_history").fill_null(False))
             .with_columns(_MODIFIER_KEY, _SHOWN_MODIFIERS)
             .join(order, on="encounter_id", how="left")
         )
@@ -163,7 +165,7 @@ def npi_check_digit(npi: pl.Expr) -> pl.Expr:
     of 2d, which is 2d - 9 when d >= 5, i.e. 2d - 9 * ((d + 5) // 10). The nine digits are one list, so the sum is a
     few list operations rather than one slice per digit (on a single claim each operation has a fixed cost).
     """
-    digits = (pl.when(npi.str.contains(r"^\d{9}")).then(npi.str.slice(0, 9))
+    digits = (pl.when(npi.str.contains(r"^[0-9]{9}")).then(npi.str.slice(0, 9))
               .str.split("").cast(pl.List(pl.Int64)))
     total = (digits * _LUHN_WEIGHTS - (digits + 5) // 10 * _LUHN_CARRIES).list.sum() + 24
     return (10 - total % 10) % 10
@@ -236,7 +238,7 @@ _OWN_LINE_NPI = pl.col("provider_npi").is_not_null() & (
 _LINE_ROLE = pl.lit("line's rendering provider").alias("role")
 _RENDERING_ROLE = pl.lit("rendering provider").alias("role")
 _BILLING_ROLE = pl.lit("billing provider").alias("role")
-_WELL_FORMED = pl.col("digits").str.contains(r"^\d{10}$")
+_WELL_FORMED = pl.col("digits").str.contains(r"^[0-9]{10}$")
 _EXPECTED_DIGIT = npi_check_digit(pl.col("digits"))
 _ACTUAL_DIGIT = pl.col("digits").str.slice(9, 1).cast(pl.Int64, strict=False)
 _NPI_INVALID = ~_WELL_FORMED | (pl.col("expected") != pl.col("actual"))

@@ -399,7 +399,8 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
             encounter_diagnoses(tables, hbai.select("encounter_id").unique())
             .with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
             .with_columns(_chapter_index(pl.col("category")).alias("chapter_index"))
-            .join(_chapters_indexed().lazy(), on="chapter_index", how="inner")
+            # in diagnosis order: the first physical diagnosis listed is the one the fix points at
+            .join(_chapters_indexed().lazy(), on="chapter_index", how="inner", maintain_order="left")
             .filter(pl.col("category") <= pl.col("last"))
             .select("encounter_id", "position", "diagnosis", "where", "chapter", "title", "health_kind")
         )
