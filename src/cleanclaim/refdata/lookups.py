@@ -92,14 +92,18 @@ def ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
     (a claim of ten visits asks for the same few dates again and again); an imported quarter (a million rows) is
     filtered per call, never kept once per date.
     """
-    if not import_signature(RefTable.PTP):
-        return _bundled_ptp_edits(date_of_service)
-    return _ptp_edits(date_of_service)
+    return _answer(RefTable.PTP, date_of_service)
 
 
-@lru_cache(maxsize=512)
-def _bundled_ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
-    return _ptp_edits(date_of_service)
+def _answer(kind: RefTable, date_of_service: dt.date) -> pl.DataFrame:
+    if import_signature(kind):
+        return _COMPUTE[kind](date_of_service)
+    return _bundled_answer(kind, date_of_service)
+
+
+@lru_cache(maxsize=1024)
+def _bundled_answer(kind: RefTable, date_of_service: dt.date) -> pl.DataFrame:
+    return _COMPUTE[kind](date_of_service)
 
 
 def _ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
@@ -117,14 +121,7 @@ def _ptp_edits(date_of_service: dt.date) -> pl.DataFrame:
 def mue_values(date_of_service: dt.date) -> pl.DataFrame:
     """Practitioner MUE values for the date (code, mue, mai, rationale, source); a code not listed has none known.
     Bundled answers are kept per date, imported ones filtered per call, as PTP edits are."""
-    if not import_signature(RefTable.MUE):
-        return _bundled_mue_values(date_of_service)
-    return _mue_values(date_of_service)
-
-
-@lru_cache(maxsize=512)
-def _bundled_mue_values(date_of_service: dt.date) -> pl.DataFrame:
-    return _mue_values(date_of_service)
+    return _answer(RefTable.MUE, date_of_service)
 
 
 def _mue_values(date_of_service: dt.date) -> pl.DataFrame:
@@ -134,6 +131,9 @@ def _mue_values(date_of_service: dt.date) -> pl.DataFrame:
     return bundled_table("mue.csv").filter(
         (pl.col("first_date") <= date_of_service) & (pl.col("last_date") >= date_of_service)
     ).select(_MUE_COLUMNS)
+
+
+_COMPUTE: dict[RefTable, Callable[[dt.date], pl.DataFrame]] = {RefTable.PTP: _ptp_edits, RefTable.MUE: _mue_values}
 
 
 def by_date_of_service(lookup: Callable[[dt.date], pl.DataFrame], dates: Iterable[dt.date]) -> pl.DataFrame:
