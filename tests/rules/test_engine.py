@@ -145,3 +145,8 @@ def test_an_encounter_id_given_twice_does_not_double_its_findings() -> None:
     deleted_once = findings_table(once).filter(pl.col("rule") == "deleted-code").height
     deleted_twice = findings_table(twice).filter(pl.col("rule") == "deleted-code").height
     assert (deleted_once, deleted_twice) == (1, 2)  # one per billed line, never one per line and id match
+
+
+def test_huge_whole_numbers_are_shown_not_lost() -> None:
+    rows = ROWS.head(1).with_columns(pl.lit(1e20).alias("units"))
+    assert _findings(rows).get_column("fix").to_list() == [f"Bill {1e20} units."]

@@ -77,7 +77,8 @@ def _display(expr: pl.Expr, dtype: PolarsDataType) -> pl.Expr:
     if isinstance(dtype, pl.List):
         return expr.list.eval(_display(pl.element(), dtype.inner).fill_null("None")).list.join(", ")
     if dtype.is_float():
-        whole = expr.is_finite() & (expr == expr.floor())
+        # whole numbers show as integers (units 2, not 2.0) while they fit one; huge values keep the float form
+        whole = expr.is_finite() & (expr == expr.floor()) & (expr.abs() < 1e15)
         return pl.when(whole).then(expr.cast(pl.Int64, strict=False).cast(pl.String)).otherwise(expr.cast(pl.String))
     if dtype == pl.Boolean:
         return pl.when(expr).then(pl.lit("True")).when(~expr).then(pl.lit("False"))
