@@ -22,7 +22,14 @@ from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
 from cleanclaim.payers import PayerProfile, load_profile
-from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection, findings_from_table, findings_table, run_rules
+from cleanclaim.rules.engine import (
+    FINDING_SCHEMA,
+    RuleSelection,
+    findings_from_table,
+    findings_table,
+    in_encounter_order,
+    run_rules,
+)
 from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
 
 __all__ = ["CheckResult", "CodeResult", "Summary", "billable_encounters", "check", "code"]
@@ -285,17 +292,10 @@ def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[st
     coded_ids = [c.id for c in coded]
     checked = findings_from_table(table.filter(pl.col("encounter").is_in(coded_ids)))
     merged = [f.model_dump(mode="json") for item in coded for f in _merge_findings(item, checked)]
-    position: dict[str, int] = {}
-    for i, encounter in enumerate(order):
-        position.setdefault(encounter, i)  # an id given twice keeps its first place, as in findings_table
-    return (
+    return in_encounter_order(
         pl.concat([table.filter(~pl.col("encounter").is_in(coded_ids).fill_null(True)),
-                   pl.DataFrame(merged, schema=FINDING_SCHEMA)])
-        .with_columns(pl.col("encounter").replace_strict(position, default=len(order), return_dtype=pl.Int64)
-                      .alias("_order"))
-        .sort("_order", pl.col("line").fill_null(0), "id", maintain_order=True)
-        .drop("_order")
-    )
+                   pl.DataFrame(merged, schema=FINDING_SCHEMA)]),
+        pl.Series(order, dtype=pl.String))
 
 
 def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: dt.date,

@@ -21,7 +21,7 @@ from cleanclaim.rules.registry import Rule, all_rules
 from cleanclaim.rules.tables import Tables, collect_all
 
 __all__ = ["FINDING_SCHEMA", "RuleSelection", "finding_frame", "findings_from_table", "findings_table",
-           "run_rules"]
+           "in_encounter_order", "run_rules"]
 
 
 @dataclass(frozen=True)
@@ -175,14 +175,20 @@ def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl
     frames = collect_all([finding_frame(rule, rows, selection.severity_of(rule)) for rule, rows in flagged])
     if not frames:
         return pl.DataFrame(schema=FINDING_SCHEMA)
-    # an encounter id given twice keeps its first position (and its findings are not doubled by the join)
-    order = tables.encounters.select(pl.col("encounter_id").alias("encounter"),
-                                     pl.int_range(pl.len(), dtype=pl.Int64).alias("_order")).unique(
-        "encounter", keep="first", maintain_order=True)
+    return in_encounter_order(pl.concat(frames, how="vertical"), tables.encounters.get_column("encounter_id"))
+
+
+def in_encounter_order(findings: pl.DataFrame, encounter_ids: pl.Series) -> pl.DataFrame:
+    """Findings ordered as users read them: by the encounters' order in the input, then line (encounter-level
+    first), then rule id; rows that tie keep their order. An id given twice keeps its first place (and the join
+    does not double its findings); findings of an encounter not in the list come last."""
+    order = pl.DataFrame({"encounter": encounter_ids}).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("_order")).unique("encounter", keep="first",
+                                                                         maintain_order=True)
     return (
-        pl.concat(frames, how="vertical")
-        .join(order, on="encounter", how="left", maintain_order="left")
-        .sort(pl.col("_order").fill_null(order.height), pl.col("line").fill_null(0), "id", maintain_order=True)
+        findings.join(order, on="encounter", how="left", maintain_order="left")
+        .sort(pl.col("_order").fill_null(encounter_ids.len()), pl.col("line").fill_null(0), "id",
+              maintain_order=True)
         .drop("_order")
     )
 
