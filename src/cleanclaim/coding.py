@@ -97,7 +97,7 @@ class _Coder:
 
     def _finding(self, slug: str, code: str | None, message: str, fix: str,
                  severity: Severity | None = None) -> None:
-        self.findings.append(get_rule(slug).finding({}, encounter=self.encounter.id, code=code, message=message,
+        self.findings.append(get_rule(slug).finding(encounter=self.encounter.id, code=code, message=message,
                                                     fix=fix, severity=severity))
 
     # ---- step 1: resolve codes -----------------------------------------------------------------------------------

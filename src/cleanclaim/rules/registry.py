@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 import string
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import polars as pl
 
@@ -97,17 +96,17 @@ class Rule(ABC):
     @classmethod
     def finding(
         cls,
-        values: Mapping[str, Any],
         *,
         encounter: str | None,
+        message: str,
+        fix: str,
         line: int | None = None,
         code: str | None = None,
         severity: Severity | None = None,
-        message: str | None = None,
-        fix: str | None = None,
         references: list[str] | None = None,
     ) -> Finding:
-        """A finding from the rule's templates filled with ``values`` (or explicit message/fix texts)."""
+        """A finding under this rule with texts written by the caller (the coder explains its own decisions); the
+        rule's templates are filled from flagged rows by the engine (`engine.finding_frame`)."""
         return Finding(
             rule=cls.slug,
             id=cls.id,
@@ -115,21 +114,10 @@ class Rule(ABC):
             encounter=encounter,
             line=line,
             code=code,
-            message=message or cls.message.format_map(_Values(values)),
-            fix=fix or cls.fix.format_map(_Values(values)),
+            message=message,
+            fix=fix,
             references=list(references) if references else list(cls.references),
         )
-
-
-class _Values(dict[str, Any]):
-    """Template values; a missing one shows as '?' instead of raising, so a finding is never lost to a typo
-    (the rule-case test fails on any '?' left in a message)."""
-
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        super().__init__(values)
-
-    def __missing__(self, key: str) -> str:
-        return "?"
 
 
 _REGISTRY: dict[str, Rule] = {}
