@@ -69,10 +69,10 @@ def _summary(findings: pl.DataFrame, encounters: int, lines: int, rows_read: int
                    rows_read, rows_rejected)
 
 
-def _exit_code(findings: list[Finding], errors: list[InputError]) -> int:
+def _exit_code(error_findings: bool, errors: list[InputError]) -> int:
     if errors:
         return 2
-    return 1 if any(f.severity is Severity.ERROR for f in findings) else 0
+    return 1 if error_findings else 0
 
 
 @dataclass
@@ -89,7 +89,7 @@ class CodeResult:
     @property
     def exit_code(self) -> int:
         """0 nothing wrong, 1 error findings, 2 some input could not be read (the rest was still coded)."""
-        return _exit_code(self.findings, self.errors)
+        return _exit_code(any(f.severity is Severity.ERROR for f in self.findings), self.errors)
 
     def to_json(self) -> dict[str, Any]:
         """The `cleanclaim code --json` contract."""
@@ -133,9 +133,7 @@ class CheckResult:
     @property
     def exit_code(self) -> int:
         """0 no errors, 1 errors found, 2 some input could not be read (the rest was still checked)."""
-        if self.errors:
-            return 2
-        return 1 if self.summary.errors else 0
+        return _exit_code(self.summary.errors > 0, self.errors)
 
     def to_json(self) -> dict[str, Any]:
         """The `cleanclaim check --json` contract."""
