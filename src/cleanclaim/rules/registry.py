@@ -21,7 +21,7 @@ from cleanclaim.model import Finding, Severity
 if TYPE_CHECKING:
     from cleanclaim.rules.tables import Tables
 
-__all__ = ["DOC_HEADINGS", "Rule", "RuleDoc", "all_rules", "get_rule", "register"]
+__all__ = ["DOC_HEADINGS", "NO_ROWS", "Rule", "RuleDoc", "all_rules", "get_rule", "register"]
 
 DOC_HEADINGS = ("What it checks", "Why it matters", "Example", "Use instead", "References")
 _ID = re.compile(r"^CC\d{3}$")
@@ -119,6 +119,10 @@ class Rule(ABC):
             references=list(references) if references else list(cls.references),
         )
 
+
+NO_ROWS = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
+"""What a rule returns when a look at one column shows it cannot fire (microseconds, where its plan costs about a
+millisecond on every claim)."""
 
 _REGISTRY: dict[str, Rule] = {}
 

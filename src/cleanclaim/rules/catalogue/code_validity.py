@@ -9,7 +9,7 @@ import polars as pl
 
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import NO_ROWS, Rule, register
 from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
 
 _FORMAT = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"
@@ -404,7 +404,7 @@ class InvalidNdc(Rule):
     def check(self, tables: Tables) -> pl.DataFrame:
         # NDCs are normalised in Python (a handful of drug lines); most claims carry none, decided on the column.
         if tables.lines.get_column("ndc").is_null().all():
-            return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
+            return NO_ROWS
         with_ndc = tables.lines.filter(pl.col("ndc").is_not_null() & (pl.col("ndc").str.strip_chars() != ""))
         rows = []
         for row in with_ndc.select(*_KEYS, "ndc").iter_rows(named=True):

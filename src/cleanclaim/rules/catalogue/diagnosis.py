@@ -10,7 +10,7 @@ import polars as pl
 
 from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, normalized_diagnosis_expr
 from cleanclaim.model import Severity
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import NO_ROWS, Rule, register
 from cleanclaim.rules.tables import Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
@@ -393,7 +393,7 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
         with_codes = lines_with_codes(tables)
         if not with_codes.get_column("family").str.starts_with("hbai-").any():
             # no HBAI line: decided on the column (microseconds) instead of running the whole plan (~2 ms a claim)
-            return pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String})
+            return NO_ROWS
         hbai = with_codes.lazy().filter(pl.col("family").str.starts_with("hbai-"))
         dx = (
             encounter_diagnoses(tables, hbai.select("encounter_id").unique())
