@@ -249,19 +249,23 @@ def _lines_with_codes(tables: Tables) -> pl.DataFrame:
                    .sort("encounter_id", "line"))
 
 
-_ARROW_TYPES: dict[Any, Any] = {}
 ARROW_FROM_ROWS = 200
 
 
-def _arrow_type(dtype: Any) -> Any:
-    import pyarrow as pa
+@cache
+def _arrow_types() -> dict[Any, Any]:
+    import pyarrow as pa  # only batches of Encounter objects need it: kept off start-up
 
-    if not _ARROW_TYPES:
-        _ARROW_TYPES.update({pl.String: pa.string(), pl.Int32: pa.int32(), pl.Int64: pa.int64(),
-                             pl.Float64: pa.float64(), pl.Date: pa.date32(), pl.Boolean: pa.bool_()})
+    return {pl.String: pa.string(), pl.Int32: pa.int32(), pl.Int64: pa.int64(), pl.Float64: pa.float64(),
+            pl.Date: pa.date32(), pl.Boolean: pa.bool_()}
+
+
+def _arrow_type(dtype: Any) -> Any:
     if isinstance(dtype, pl.List):
+        import pyarrow as pa
+
         return pa.list_(_arrow_type(dtype.inner))
-    return _ARROW_TYPES[dtype]
+    return _arrow_types()[dtype]
 
 
 def _frame(rows: list[dict[str, Any]], schema: Mapping[str, Any]) -> pl.DataFrame:
