@@ -7,7 +7,7 @@ Which rules run, and at what severity, is the organisation's choice (``--select`
 from __future__ import annotations
 
 import string
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -17,11 +17,11 @@ from polars._typing import PolarsDataType
 
 from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
-from cleanclaim.rules.registry import Rule, all_rules
+from cleanclaim.rules.registry import Rule, Screen, all_rules
 from cleanclaim.rules.tables import Tables, collect_all
 
 __all__ = ["FINDING_SCHEMA", "RuleSelection", "finding_frame", "findings_from_table", "findings_table",
-           "in_encounter_order", "run_rules"]
+           "in_encounter_order", "run_rules", "screened"]
 
 
 @dataclass(frozen=True)
@@ -148,7 +148,7 @@ def _finding_columns(rule: Rule, override: Severity | None,
     }
 
 
-def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl.DataFrame:
+def findings_table(tables: Tables, selection: RuleSelection | None = None, *, screens: bool = True) -> pl.DataFrame:
     """Every enabled rule over the tables, as one findings table ordered by encounter, line and rule id.
 
     Every rule's plan runs in one ``collect_all``; rules that return a DataFrame (those that decided early, or need a
@@ -160,15 +160,16 @@ def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl
                          "(\"code validity\"); `cleanclaim rules` lists them", field="select/ignore/severity")
     # Two passes: every rule's plan in one collect_all, then findings for the rules that flagged something (on a
     # clean claim, none): building the findings plan needs the rows' schema, which costs a plan resolution per rule.
+    # ``screens=False`` runs every enabled rule whatever its screen says (the screens' own tests compare the two).
     eager: list[tuple[Rule, pl.DataFrame]] = []
     pending: list[tuple[Rule, pl.LazyFrame]] = []
-    for rule in all_rules():
-        if selection.enabled(rule):
-            rows = rule.check(tables)
-            if isinstance(rows, pl.LazyFrame):
-                pending.append((rule, rows))
-            else:
-                eager.append((rule, rows))
+    enabled = [rule for rule in all_rules() if selection.enabled(rule)]
+    for rule in screened(tables, enabled) if screens else enabled:
+        rows = rule.check(tables)
+        if isinstance(rows, pl.LazyFrame):
+            pending.append((rule, rows))
+        else:
+            eager.append((rule, rows))
     collected = collect_all([rows for _, rows in pending])
     done = [*eager, *zip((rule for rule, _ in pending), collected, strict=True)]
     flagged = [(rule, rows) for rule, rows in done if rows.height]
@@ -176,6 +177,26 @@ def findings_table(tables: Tables, selection: RuleSelection | None = None) -> pl
     if not frames:
         return pl.DataFrame(schema=FINDING_SCHEMA)
     return in_encounter_order(pl.concat(frames, how="vertical"), tables.encounters.get_column("encounter_id"))
+
+
+def screened(tables: Tables, rules: list[Rule]) -> list[Rule]:
+    """The rules whose screen says they may fire on these tables (and every rule without a screen), in order.
+
+    All line screens are evaluated in one ``select`` and all encounter screens in another."""
+    screens = {rule.slug: rule.screen_for(tables) for rule in rules}
+    on_lines = _any_true(tables.screen_lines, screens, "lines")
+    on_encounters = _any_true(tables.screen_encounters, screens, "encounters")
+    return [rule for rule in rules
+            if screens[rule.slug] is None or on_lines.get(rule.slug, False) or on_encounters.get(rule.slug, False)]
+
+
+def _any_true(frame: Callable[[], pl.DataFrame], screens: Mapping[str, Screen | None], side: str) -> dict[str, bool]:
+    expressions = {slug: getattr(screen, side) for slug, screen in screens.items() if screen is not None}
+    wanted = [expr.fill_null(True).any().alias(slug) for slug, expr in expressions.items() if expr is not None]
+    if not wanted:
+        return {}
+    row = frame().select(wanted).row(0, named=True)
+    return {slug: bool(value) for slug, value in row.items()}
 
 
 def in_encounter_order(findings: pl.DataFrame, encounter_ids: pl.Series) -> pl.DataFrame:

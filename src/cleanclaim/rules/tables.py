@@ -140,11 +140,39 @@ class Tables:
         value: T = self._memo[key]
         return value
 
+    def values(self, column: str) -> frozenset[Any]:
+        """The distinct values of a line column in this run (a list column's elements), nulls left out: screens ask
+        "is any 33 modifier / HBAI code / coach here?" in Python, for microseconds, before a rule builds a plan."""
+        def distinct(tables: Tables) -> frozenset[Any]:
+            series = tables.lines.get_column(column)
+            if series.len() <= _SMALL:  # a few Python objects cost less than a Polars unique (~0.1 ms)
+                items = series.to_list()
+                flat = [v for item in items if item for v in item] if isinstance(series.dtype, pl.List) else items
+                return frozenset(v for v in flat if v is not None)
+            if isinstance(series.dtype, pl.List):
+                series = series.explode()
+            return frozenset(series.drop_nulls().unique().to_list())
+
+        return self.memo(f"values:{column}", distinct)
+
+    def screen_lines(self) -> pl.DataFrame:
+        """The lines with their code-book entry and their payer's settings: what line screens and many line rules
+        read (one join per run instead of one per rule)."""
+        return self.memo("screen_lines", lambda t: lines_with_codes(t).join(t.payer_frame(), on="payer", how="left",
+                                                                            maintain_order="left"))
+
+    def screen_encounters(self) -> pl.DataFrame:
+        """The encounters with their payer's settings, for encounter screens."""
+        return self.memo("screen_encounters", lambda t: t.encounters.join(t.payer_frame(), on="payer", how="left",
+                                                                          maintain_order="left"))
+
     def payer_frame(self) -> pl.DataFrame:
         """One row per payer profile with every scalar setting (and the references messages quote); list settings
         such as ``not_covered`` or ``frequency_limits`` are expanded by the rules that use them."""
         return self.memo("payer_frame", _payer_frame)
 
+
+_SMALL = 1_000
 
 _PAYER_SCHEMA: dict[str, Any] = {
     "payer": pl.String, "payer_name": pl.String, "payer_program": pl.String, "time_rule": pl.String,

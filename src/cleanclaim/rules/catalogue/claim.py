@@ -11,7 +11,7 @@ import polars as pl
 
 from cleanclaim.model import Severity
 from cleanclaim.rules.profile_frames import ProfilesKey
-from cleanclaim.rules.registry import NO_ROWS, Rule, register
+from cleanclaim.rules.registry import NO_ROWS, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
@@ -175,6 +175,14 @@ _LUHN_WEIGHTS = pl.lit([2, 1, 2, 1, 2, 1, 2, 1, 2], dtype=pl.List(pl.Int64))
 _LUHN_CARRIES = pl.lit([9, 0, 9, 0, 9, 0, 9, 0, 9], dtype=pl.List(pl.Int64))
 
 
+def npi_invalid(npi: pl.Expr) -> pl.Expr:
+    """The NPI (surrounding blanks aside) is not ten digits, or its last digit is not the check digit: what
+    invalid-npi reports, as one expression (null for a missing NPI)."""
+    digits = npi.str.strip_chars()
+    return (~digits.str.contains(r"^[0-9]{10}$")
+            | (npi_check_digit(digits) != digits.str.slice(9, 1).cast(pl.Int64, strict=False)))
+
+
 @register
 class InvalidNpi(Rule):
     """A National Provider Identifier that cannot be real: not ten digits, or a check digit that does not match.
@@ -206,6 +214,11 @@ class InvalidNpi(Rule):
     fix = ("Copy the {role} NPI from NPPES (npiregistry.cms.hhs.gov); a valid NPI is ten digits ending in its "
            "check digit.")
     references = ("CMS: Requirements for the NPI check digit (Luhn, prefix 80840)", "45 CFR 162.406")
+    screen = Screen(
+        lines=npi_invalid(pl.col("provider_npi")).fill_null(False),
+        encounters=(npi_invalid(pl.col("provider_npi")).fill_null(False)
+                    | npi_invalid(pl.col("billing_npi")).fill_null(False)),
+    )
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         encounter_npis = tables.encounters.lazy().select("encounter_id", "provider_npi", "billing_npi")
