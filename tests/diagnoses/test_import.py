@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from cleanclaim import diagnoses
 from cleanclaim.diagnoses import (
     DiagnosisStatus,
     classify_diagnoses,
@@ -248,3 +249,27 @@ def test_classify_diagnoses_answers_like_lookup_for_every_row(tmp_path: Path) ->
     ]
     assert result["dx_status"].to_list()[6:] == [None, None]  # no code, no date: no guess
     assert result["dx_covers_date"].to_list()[4] is False
+
+
+def test_classify_diagnoses_row_path_equals_column_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small tables are answered row by row, large ones column-wise: the same table either way, on every kind of
+    # answer (billable, header, unknown, bad shape, lower case, spaces, no code, no date, a date no release covers,
+    # a date before an update takes effect) and with an imported release beside the bundled ones.
+    import_order_file(write_order_file(tmp_path))
+    given = ["m62.81", "M62", "I42.00", "I42.00", "Z71.3", "M6.281", None, "E11.9", " f17.210 ", "Z00.00", "M62.8",
+             "X", "ABC.DEF", "Z71.3", "U07.1", "M54.50"]
+    dates = [dt.date(2026, 5, 1), dt.date(2026, 11, 1), dt.date(2026, 5, 1), dt.date(2026, 11, 1),
+             dt.date(2027, 12, 1), dt.date(2026, 5, 1), dt.date(2026, 5, 1), None, dt.date(2025, 3, 3),
+             dt.date(2024, 6, 1), dt.date(2019, 1, 1), dt.date(2026, 2, 1), dt.date(2026, 2, 1),
+             dt.date(2026, 3, 31), dt.date(2026, 4, 1), dt.date(2025, 12, 31)]
+    lines = pl.DataFrame({"line": range(1, len(given) + 1), "diagnosis": given, "date": dates},
+                         schema={"line": pl.Int64, "diagnosis": pl.String, "date": pl.Date})
+    monkeypatch.setattr(diagnoses, "CLASSIFY_IN_PYTHON_UP_TO", 10_000)
+    by_rows = classify_diagnoses(lines)
+    monkeypatch.setattr(diagnoses, "CLASSIFY_IN_PYTHON_UP_TO", 0)
+    by_columns = classify_diagnoses(lines)
+    assert by_rows.columns == by_columns.columns
+    assert by_rows.schema == by_columns.schema
+    assert by_rows.equals(by_columns), (by_rows, by_columns)
+    assert set(by_rows["dx_status"].drop_nulls()) == {"billable", "not_billable", "unknown", "invalid_format"}
+    assert not by_rows["dx_covers_date"].drop_nulls().all()  # the 2019 and 2027 dates are outside every release
