@@ -142,7 +142,9 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
     if _ROW not in frame.columns:
         frame = frame.with_row_index(_ROW, offset=offset)
     problems = _problems(frame)
-    encounter_of = dict(frame.select(_ROW, "encounter_id").iter_rows())
+    # the encounter of each rejected row, for its message (only those rows: a million clean rows need no dict)
+    encounter_of = dict(frame.filter(pl.col(_ROW).is_in(problems.get_column(_ROW).implode()))
+                        .select(_ROW, "encounter_id").iter_rows()) if problems.height else {}
     errors = [*ragged, *(
         InputError(f"{expected}, got {value!r}" if value else expected, file=str(source), row=row, field=column,
                    encounter=encounter_of.get(row) or None)
