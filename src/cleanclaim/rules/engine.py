@@ -17,7 +17,7 @@ from polars._typing import PolarsDataType
 
 from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
-from cleanclaim.rules.registry import Rule, Screen, all_rules
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, all_rules
 from cleanclaim.rules.tables import Tables, collect_all
 
 __all__ = ["FINDING_SCHEMA", "RuleSelection", "finding_frame", "findings_from_table", "findings_table",
@@ -183,7 +183,10 @@ def screened(tables: Tables, rules: list[Rule]) -> list[Rule]:
     """The rules whose screen says they may fire on these tables (and every rule without a screen), in order.
 
     All line screens are evaluated in one ``select`` and all encounter screens in another."""
-    screens = {rule.slug: rule.screen_for(tables) for rule in rules}
+    every = {rule.slug: rule.screen_for(tables) for rule in rules}
+    # rules that decided in Python are settled here, without an expression in either select
+    screens = {slug: screen for slug, screen in every.items() if screen is not CANNOT_FIRE}
+    rules = [rule for rule in rules if rule.slug in screens]
     on_lines = _any_true(tables.screen_lines, screens, "lines")
     on_encounters = _any_true(tables.screen_encounters, screens, "encounters")
     return [rule for rule in rules
