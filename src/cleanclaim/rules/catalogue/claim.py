@@ -4,19 +4,42 @@ time, the required fields present and a total that adds up."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Iterable
 from functools import cache, lru_cache
 from importlib import resources
+from typing import Any
 
 import polars as pl
 
 from cleanclaim.model import Severity
 from cleanclaim.rules.profile_frames import ProfilesKey
-from cleanclaim.rules.registry import NO_ROWS, Rule, Screen, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
 _NO_CODE = pl.lit(None, dtype=pl.String).alias("code")
+
+# Up to this many rows, the screens below read columns as Python lists (a few microseconds on one claim, where any
+# Polars operation costs 0.1 ms or more); a batch takes the Polars route or simply runs the rule.
+_PYTHON_ROWS = 1_000
+
+
+def _column(frame: pl.DataFrame, name: str) -> list[Any]:
+    return frame.get_column(name).to_list()
+
+
+def _rows(frame: pl.DataFrame, *names: str) -> list[tuple[Any, ...]]:
+    return list(zip(*(_column(frame, name) for name in names), strict=True))
+
+
+def _distinct(frame: pl.DataFrame, name: str) -> frozenset[Any]:
+    """The distinct non-null values of a column (of any frame; ``Tables.values`` covers the lines only)."""
+    series = frame.get_column(name)
+    if series.len() <= _PYTHON_ROWS:
+        return frozenset(v for v in series.to_list() if v is not None)
+    return frozenset(series.drop_nulls().unique().to_list())
 
 # Modifiers that say a same-day repeat of a code is a separate service, not a duplicate: 76/77 repeat procedure,
 # 91 repeat lab test, 59 and X{EPSU} distinct procedural service (CPT Appendix A; NCCI Policy Manual Ch.1 s E).
@@ -75,6 +98,8 @@ _BILLED_BEFORE_TEXTS = [
     pl.lit(Severity.WARNING.value).alias("severity"),
 ]
 _DUPLICATE_COLUMNS = [*_KEYS, "date", "shown_modifiers", "duplicate_of", "remedy", "severity"]
+_DAY = ["patient_id", "date", "code"]
+_CLAIM_DAY = ["encounter_id", "date", "code"]  # a claim-line table may spell one patient two ways in a claim
 
 
 @register
@@ -113,22 +138,35 @@ class DuplicateLine(Rule):
     references = ("CARC 18 (duplicate claim/service)", "CMS Pub 100-04 Ch.5 s20.2",
                   "NCCI Policy Manual Ch.1 s E; CPT Appendix A (76, 77, 91)")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
-        day = ["patient_id", "date", "code"]
-        claim = ["encounter_id", "date", "code"]  # a claim-line table may spell one patient two ways in a claim
-        repeats = tables.lines.select(pl.struct(day).is_duplicated().any() | pl.struct(claim).is_duplicated().any())
-        if tables.history.is_empty() and not repeats.item():
-            # no patient, date and code twice and no history: nothing can repeat (one cheap operation instead of
-            # the whole plan, ~2 ms on a claim)
-            return NO_ROWS
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Every kind of duplicate needs one patient, date and code twice in the batch, one claim, date and code twice,
+        # or the patient, date and code in the history: without any of them nothing can repeat (Python tuples match
+        # nulls as equal, as the plan's windows do and its history join does not: never stricter than the plan).
+        lines, history = tables.lines, tables.history
+        if lines.height > _PYTHON_ROWS or history.height > _PYTHON_ROWS:
+            if history.height:
+                return None
+            repeats = lines.select(pl.struct(_DAY).is_duplicated().any() | pl.struct(_CLAIM_DAY).is_duplicated().any())
+            return None if repeats.item() else CANNOT_FIRE
+        days = _rows(lines, *_DAY)
+        claim_days = _rows(lines, *_CLAIM_DAY)
+        distinct_days = set(days)
+        if len(distinct_days) < len(days) or len(set(claim_days)) < len(claim_days):
+            return None
+        if history.height and not distinct_days.isdisjoint(_rows(history, *_DAY)):
+            return None
+        return CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
         order = tables.encounters.lazy().select("encounter_id").with_row_index("encounter_order")
-        billed_days = tables.history.lazy().select(*day).unique().with_columns(pl.lit(True).alias("_in_history"))
+        billed_days = tables.history.lazy().select(*_DAY).unique().with_columns(pl.lit(True).alias("_in_history"))
         lines = (
             tables.lines.lazy().with_columns(_FILLED_MODIFIERS).filter(_NO_REPEAT_MODIFIER)
             # a duplicate needs the same patient, date and code twice (in the batch or in the history): only those
             # lines get the order-free modifier key, which costs a list sort per line (most of a million-line run)
-            .join(billed_days, on=day, how="left")
-            .filter((pl.len().over(day) > 1) | (pl.len().over(claim) > 1) | pl.col("_in_history").fill_null(False))
+            .join(billed_days, on=_DAY, how="left")
+            .filter((pl.len().over(_DAY) > 1) | (pl.len().over(_CLAIM_DAY) > 1)
+                    | pl.col("_in_history").fill_null(False))
             .with_columns(_MODIFIER_KEY, _SHOWN_MODIFIERS)
             .join(order, on="encounter_id", how="left")
         )
@@ -175,12 +213,24 @@ _LUHN_WEIGHTS = pl.lit([2, 1, 2, 1, 2, 1, 2, 1, 2], dtype=pl.List(pl.Int64))
 _LUHN_CARRIES = pl.lit([9, 0, 9, 0, 9, 0, 9, 0, 9], dtype=pl.List(pl.Int64))
 
 
-def npi_invalid(npi: pl.Expr) -> pl.Expr:
-    """The NPI (surrounding blanks aside) is not ten digits, or its last digit is not the check digit: what
-    invalid-npi reports, as one expression (null for a missing NPI)."""
-    digits = npi.str.strip_chars()
-    return (~digits.str.contains(r"^[0-9]{10}$")
-            | (npi_check_digit(digits) != digits.str.slice(9, 1).cast(pl.Int64, strict=False)))
+# Blanks Python strips here, all of which Polars' strip_chars strips too: an NPI Python finds valid the plan does too.
+_ASCII_BLANKS = " \t\n\r\x0b\x0c"
+_DIGITS = frozenset("0123456789")
+
+
+@lru_cache(maxsize=4096)
+def npi_valid(npi: str) -> bool:
+    """Whether invalid-npi accepts the NPI: ten ASCII digits (ASCII blanks around them aside) ending in the Luhn check
+    digit over "80840" and the first nine (the same shortcut as :func:`npi_check_digit`). In Python, for screens: one
+    claim's two or three NPIs cost microseconds this way, the rule's plan about a millisecond."""
+    digits = npi.strip(_ASCII_BLANKS)
+    if len(digits) != 10 or not _DIGITS.issuperset(digits):
+        return False
+    total = 24
+    for index, char in enumerate(digits[:9]):
+        digit = int(char)
+        total += digit if index % 2 else 2 * digit - 9 * ((digit + 5) // 10)
+    return (10 - total % 10) % 10 == int(digits[9])
 
 
 @register
@@ -214,11 +264,13 @@ class InvalidNpi(Rule):
     fix = ("Copy the {role} NPI from NPPES (npiregistry.cms.hhs.gov); a valid NPI is ten digits ending in its "
            "check digit.")
     references = ("CMS: Requirements for the NPI check digit (Luhn, prefix 80840)", "45 CFR 162.406")
-    screen = Screen(
-        lines=npi_invalid(pl.col("provider_npi")).fill_null(False),
-        encounters=(npi_invalid(pl.col("provider_npi")).fill_null(False)
-                    | npi_invalid(pl.col("billing_npi")).fill_null(False)),
-    )
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Every NPI the plan judges is a non-null line, encounter or billing NPI: if Python accepts each of them, the
+        # plan flags none (Python's test is the plan's, or stricter on blanks).
+        npis = tables.values("provider_npi") | _distinct(tables.encounters, "provider_npi") | _distinct(
+            tables.encounters, "billing_npi")
+        return CANNOT_FIRE if all(npi_valid(npi) for npi in npis) else None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         encounter_npis = tables.encounters.lazy().select("encounter_id", "provider_npi", "billing_npi")
@@ -310,6 +362,25 @@ class InvalidPlaceOfService(Rule):
     fix = "{remedy}"
     references = ("CMS Place of Service Code Set", "CMS Pub 100-04 Ch.26 s10.5", "CMS Pub 100-02 Ch.15 s220")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags an encounter whose place is not in the code set (a null place included) or dated before the
+        # place took effect, and a line at an inpatient place: with none of those it has nothing to flag.
+        if not _inpatient_codes().isdisjoint(tables.values("place_of_service")):
+            return None
+        encounters = tables.encounters
+        if encounters.height <= _PYTHON_ROWS:
+            places: Iterable[tuple[Any, ...]] = _rows(encounters, "place_of_service", "date")
+        else:  # each place with its earliest date (a null date is never flagged as too early)
+            places = encounters.group_by("place_of_service").agg(pl.col("date").min()).rows()
+        effective = _place_effective()
+        for place, date in places:
+            if place not in effective:
+                return None
+            since = effective[place]
+            if since is not None and date is not None and date < since:
+                return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         encounters = tables.encounters.lazy().select("encounter_id", "date", "place_of_service").join(
             place_of_service_codes().lazy(), left_on="place_of_service", right_on="code", how="left")
@@ -328,6 +399,18 @@ class InvalidPlaceOfService(Rule):
 @cache
 def _inpatient_places() -> pl.DataFrame:
     return place_of_service_codes().filter(pl.col("inpatient"))
+
+
+@cache
+def _inpatient_codes() -> frozenset[str]:
+    return frozenset(_inpatient_places().get_column("code").to_list())
+
+
+@cache
+def _place_effective() -> dict[str, dt.date | None]:
+    """Each place-of-service code with the date it takes effect (None: in force for every date)."""
+    return {code: since for code, since in place_of_service_codes().select("code", "effective").iter_rows()
+            if code is not None}
 
 
 # The invalid-place-of-service plan's expressions, built once.
@@ -549,6 +632,22 @@ class TimelyFiling(Rule):
     fix = "{remedy}"
     references = (*_MEDICARE_FILING_REFERENCES, _CONTRACT_REFERENCE)
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A deadline is never earlier than the limit's days after the date of service (Medicare's calendar year is
+        # 365 or 366 days; moving to a workday only delays it), and only deadlines up to 30 days after the as-of date
+        # are reported: every date after as-of + 30 - the shortest limit is safe.
+        limits = [profile.timely_filing_days for profile in tables.payers.values()]
+        if not limits:
+            return CANNOT_FIRE  # the plan joins the dates to the payers' settings: no payer, no row
+        try:
+            latest = tables.as_of + dt.timedelta(days=_WARN_DAYS - min(limits))
+        except OverflowError:
+            return None
+        for first in (tables.lines.get_column("date").min(), tables.encounters.get_column("date").min()):
+            if first is not None and (type(first) is not dt.date or first <= latest):
+                return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         days_left, texts = _filing_expressions(tables.as_of)
         lines = tables.lines.lazy()
@@ -697,12 +796,24 @@ class MissingRequiredField(Rule):
     references = ("X12 837P 005010X222A1 required loops 2010AA, 2010BA, 2010BB, 2300, 2400",
                   "NUCC 1500 Claim Form instructions", "CARC 16")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags an encounter that carries one of the claim fields (claim-bound) and has a blank field or a
+        # line without a charge; Python's blank is the plan's or wider (str.strip strips all Polars strips, and
+        # more), and any line without a charge counts for every encounter.
+        encounters = tables.encounters
+        if encounters.height > _PYTHON_ROWS:
+            return None
+        checked, bound = _checked_fields(tables)
+        uncharged = tables.lines.get_column("charge").null_count() > 0
+        values = {name: _column(encounters, name) for name in {*checked, *bound}}
+        for row in range(encounters.height):
+            if any(values[name][row] is not None for name in bound) and (
+                    uncharged or any(_blank(values[name][row]) for name in checked)):
+                return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
-        columns = tables.encounters.columns
-        carried = tables.carried if tables.carried is not None else frozenset(columns)
-        claim_bound, missing = _missing_expressions(
-            tuple(c for c in (*_REQUIRED_FIELDS, *_OPTIONAL_FIELDS) if c in carried and c in columns),
-            tuple(c for c in _REQUIRED_FIELDS if c in columns))
+        claim_bound, missing = _missing_expressions(*_checked_fields(tables))
         no_charge = (
             tables.lines.lazy().filter(pl.col("charge").is_null())
             .group_by("encounter_id", maintain_order=True)
@@ -714,6 +825,24 @@ class MissingRequiredField(Rule):
             .filter(pl.col("missing") != "")
             .select("encounter_id", _NO_LINE, _NO_CODE, "missing")
         )
+
+
+def _checked_fields(tables: Tables) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fields checked for blanks (those the input carries), and those that make an encounter claim-bound."""
+    columns = tables.encounters.columns
+    carried = tables.carried if tables.carried is not None else frozenset(columns)
+    return (tuple(c for c in (*_REQUIRED_FIELDS, *_OPTIONAL_FIELDS) if c in carried and c in columns),
+            tuple(c for c in _REQUIRED_FIELDS if c in columns))
+
+
+def _blank(value: object) -> bool:
+    """Whether the plan may read the value as blank: null, a text of blanks, or any type but text and dates (their
+    text is never empty), to be safe."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    return not isinstance(value, dt.date)
 
 
 @lru_cache(maxsize=16)
@@ -767,6 +896,29 @@ class ChargeTotalMismatch(Rule):
     fix = "Set the total to ${line_total} (the sum of the lines), or correct the line charge that is wrong."
     references = ("X12 837P 005010X222A1 CLM02 and SV102", "NUCC 1500 instructions, item 28")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan's sums redone in Python: a null-id line joins no encounter and a null-id encounter's lines count
+        # as none, as in the plan; a value whose cents a rounding mode could decide (a tie) or that is not a finite
+        # number Python can hold exactly leaves the decision to the plan.
+        encounters, lines = tables.encounters, tables.lines
+        if encounters.height > _PYTHON_ROWS or lines.height > _PYTHON_ROWS:
+            return None
+        line_cents: dict[str, int] = {}
+        for encounter, charge in _rows(lines, "encounter_id", "charge"):
+            if encounter is None or charge is None:
+                continue
+            cents = _whole_cents(charge)
+            if cents is None:
+                return None
+            line_cents[encounter] = line_cents.get(encounter, 0) + cents
+        for encounter, total in _rows(encounters, "encounter_id", "total_charge"):
+            if total is None:
+                continue
+            cents = _whole_cents(total)
+            if cents is None or cents != (line_cents.get(encounter, 0) if encounter is not None else 0):
+                return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         cents = tables.lines.lazy().group_by("encounter_id").agg(_LINE_CENTS)
         return (
@@ -776,6 +928,19 @@ class ChargeTotalMismatch(Rule):
             .filter(pl.col("total_cents") != pl.col("line_cents"))
             .select("encounter_id", _NO_LINE, _NO_CODE, *_CHARGE_TEXTS)
         )
+
+
+# Below 2**52 a float's cents are exact integers, and a thousand of them sum far inside Int64.
+_EXACT_CENTS = 2.0**52
+
+
+def _whole_cents(amount: float) -> int | None:
+    """The amount in whole cents as the plan rounds it, or None where Python might round otherwise: a tie (the plan
+    rounds half to even as Python does, but a mode must not decide a screen), or a value too large or not finite."""
+    cents = amount * 100
+    if not math.isfinite(cents) or abs(cents) >= _EXACT_CENTS or cents % 1 == 0.5:
+        return None
+    return round(cents)
 
 
 def _money(cents: pl.Expr) -> pl.Expr:
@@ -838,6 +1003,13 @@ class ClaimFormCapacity(Rule):
     fix = "{remedy}"
     references = ("NUCC 1500 instructions, items 21 and 24D", "X12 837P 005010X222A1 HI and SV101")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags exactly the encounters with over 12 diagnoses and the lines with over 4 modifiers.
+        if (_longest(tables.encounters.get_column("diagnoses")) > _CLAIM_DIAGNOSES
+                or _longest(tables.lines.get_column("modifiers")) > _LINE_MODIFIERS):
+            return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         count = pl.col("diagnoses").list.len()
         diagnoses = tables.encounters.lazy().filter(count > _CLAIM_DIAGNOSES).select(
@@ -857,3 +1029,11 @@ class ClaimFormCapacity(Rule):
             .alias("remedy"),
         )
         return pl.concat([diagnoses, modifiers], how="vertical_relaxed")
+
+
+def _longest(lists: pl.Series) -> int:
+    """The length of the longest list in a list column (0 when there is none)."""
+    if lists.len() <= _PYTHON_ROWS:
+        return max((len(items) for items in lists.to_list() if items is not None), default=0)
+    longest = lists.list.len().max()
+    return int(longest) if isinstance(longest, int) else 0

@@ -8,7 +8,7 @@ from functools import lru_cache
 import polars as pl
 
 from cleanclaim.model import Severity
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables
 
 
@@ -45,18 +45,26 @@ class FutureDateOfService(Rule):
     fix = "{remedy}"
     references = ("42 CFR 424.32", "CMS Pub 100-04 Ch.1 s70")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags exactly the lines dated after the limit: none when the latest date is not.
+        latest = tables.lines.get_column("date").max()
+        limit = _last_date(tables.as_of, tables.book.covers_through)
+        if latest is None or (type(latest) is dt.date and latest <= limit):
+            return CANNOT_FIRE
+        return None
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            tables.lines.lazy().filter(pl.col("date") > _limit(tables.as_of, tables.book.covers_through))
+            tables.lines.lazy().filter(pl.col("date") > pl.lit(_last_date(tables.as_of, tables.book.covers_through)))
             .with_columns(*_texts(tables.as_of, tables.book.covers_through))
             .select("encounter_id", "line", "code", "date", "limit_text", "remedy", "severity")
         )
 
 
-def _limit(as_of: dt.date, covers: dt.date | None) -> pl.Expr:
+def _last_date(as_of: dt.date, covers: dt.date | None) -> dt.date:
     """The latest date a line may carry without a finding: the run date, or the code book's last covered date if
     that is earlier (a line after either is flagged)."""
-    return pl.lit(min(as_of, covers) if covers else as_of)
+    return min(as_of, covers) if covers else as_of
 
 
 @lru_cache(maxsize=64)

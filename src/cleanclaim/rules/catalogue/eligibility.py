@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from functools import cache, lru_cache
 from importlib import resources
 
 import polars as pl
 
-from cleanclaim.codebook import CodeBook
+from cleanclaim.codebook import CodeBook, CodeEntry
 from cleanclaim.model import Discipline, Severity
 from cleanclaim.rules.profile_frames import ProfilesKey
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
@@ -184,6 +185,31 @@ class ProviderNotEligible(Rule):
     fix = "{remedy}"
     references = (_FALLBACK_REFERENCE,)
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Every version of every code billed (a superset of the versions in force) against every stated discipline
+        # and every payer program of the run: the plan can flag a line only where one of these pairs is unstated and
+        # the code is not billable by all, not listed, unconfirmed, or has billing periods that do not span every
+        # date of service. Lower-casing is compared in ASCII only, where Python's and Polars' agree.
+        disciplines = tables.values("provider_discipline")
+        if not all(d.isascii() for d in disciplines):
+            return None
+        keys = {d.lower() for d in disciplines}
+        if not keys:
+            return CANNOT_FIRE  # a null discipline is neither judged nor unstated
+        dates = tables.lines.get_column("date")
+        first, last = dates.min(), dates.max()
+        span = (first, last) if type(first) is dt.date and type(last) is dt.date else None
+        programs: set[str] = {profile.program for profile in tables.payers.values()}
+        unconfirmed, periods = _screen_facts(tables.book)
+        for code in tables.values("code"):
+            for entry in tables.book.versions(code):
+                if span is not None and not _in_force_within(entry, span):
+                    continue  # in force on no date of the run (a deleted code): no line takes its billers
+                if entry.billers and _may_flag(entry.family, entry.billers, keys, programs, span, unconfirmed,
+                                               periods):
+                    return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         programs = tables.payer_frame().lazy().select("payer", pl.col("payer_program").alias("program"))
         lines = (
@@ -224,6 +250,50 @@ class ProviderNotEligible(Rule):
             .agg(pl.col("code").unique(maintain_order=True).str.join(", ").alias("codes"))
             .select("encounter_id", *_UNSTATED_NOTE)
         )
+
+
+_Periods = dict[tuple[str, str, str], list[tuple[dt.date | None, dt.date | None]]]
+
+
+def _in_force_within(entry: CodeEntry, span: tuple[dt.date, dt.date]) -> bool:
+    """Whether the code version is in force on some day from the first to the last date of the span."""
+    first, last = span
+    return (entry.effective is None or entry.effective <= last) and (entry.deleted is None or entry.deleted > first)
+
+
+def _may_flag(family: str, billers: tuple[str, ...], keys: set[str], programs: set[str],
+              span: tuple[dt.date, dt.date] | None, unconfirmed: frozenset[tuple[str, str]], periods: _Periods) -> bool:
+    """Whether the plan may flag a line of a code version with these billers for one of these disciplines."""
+    if not all(b.isascii() for b in billers):
+        return True
+    allowed = {b.lower() for b in billers}
+    for key in keys:
+        if key == Discipline.OTHER.value:
+            if "*" not in allowed:
+                return True
+            continue
+        if ("*" not in allowed and key not in allowed) or (family, key) in unconfirmed:
+            return True
+        for program in programs:
+            windows = periods.get((family, key, program))
+            if windows is not None and not (span is not None and any(
+                    start is not None and start <= span[0] and (end is None or span[1] <= end)
+                    for start, end in windows)):
+                return True
+    return False
+
+
+@cache
+def _screen_facts(book: CodeBook) -> tuple[frozenset[tuple[str, str]], _Periods]:
+    """The (family, discipline key) pairs whose billing is unconfirmed, and the billing periods by family,
+    discipline key and program: what the plan joins, as Python objects for the screen."""
+    _, reasons = _unconfirmed_pairs(book)
+    unconfirmed = frozenset(reasons.select("family", "discipline_key").iter_rows())
+    periods: _Periods = {}
+    for family, key, program, start, end in _periods().select(
+            "family", "discipline_key", "program", "period_from", "period_to").iter_rows():
+        periods.setdefault((family, key, program), []).append((start, end))
+    return unconfirmed, periods
 
 
 # The provider-not-eligible plan's expressions, built once (on one claim, building them costs about as much as
@@ -318,6 +388,15 @@ class CodeNotCovered(Rule):
            "(ABN for Medicare) before billing them, or do not bill the payer for it.")
     references = ("The payer's coverage policy for the code", "CMS Pub 100-04 Ch.30 (ABN)")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags a line whose (payer, code) a profile lists: none when no payer of the run lists a code of
+        # the run (exact for one payer, as on one claim).
+        codes = tables.values("code")
+        not_covered = _not_covered_codes(ProfilesKey(tables.payers))
+        if any(not codes.isdisjoint(not_covered.get(payer, ())) for payer in tables.values("payer")):
+            return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return tables.lines.lazy().join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"],
                                         how="inner").select(*_KEYS, "payer_name", "reason", "reference", "severity",
@@ -334,6 +413,13 @@ def _not_covered(payers: ProfilesKey) -> pl.DataFrame:
         schema={"payer": pl.String, "payer_name": pl.String, "code": pl.String, "reason": pl.String,
                 "reference": pl.String, "severity": pl.String},
     ).unique(["payer", "code"], keep="first", maintain_order=True)
+
+
+@lru_cache(maxsize=16)
+def _not_covered_codes(payers: ProfilesKey) -> dict[str, frozenset[str]]:
+    """Per payer, the codes its profile lists as not covered."""
+    return {payer_id: frozenset(code for entry in profile.not_covered for code in entry.codes)
+            for payer_id, profile in payers.items}
 
 
 # Each entry's own source is cited for its lines; an entry without one falls back to the rule's references.
