@@ -10,7 +10,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterable
+import re
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache, lru_cache, partial
@@ -21,7 +22,7 @@ import polars as pl
 
 from cleanclaim.errors import CleanclaimError, DataError
 from cleanclaim.model import THERAPY_MODIFIER_BY_DISCIPLINE, ClaimLine, Severity
-from cleanclaim.rules.registry import NO_ROWS, Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, collect, lines_with_codes
 from cleanclaim.timing import DE_MINIMIS_SHARE
 
@@ -29,7 +30,8 @@ __all__ = ["ASSISTANT_MODIFIERS", "DISTINCT_X_MODIFIERS", "THERAPY_MODIFIERS", "
            "assistant_split", "has", "has_any", "kx_position", "modifier_list", "present", "therapy_bucket"]
 
 _KEYS = ["encounter_id", "line", "code"]
-_MODIFIER_FORMAT = r"^[A-Z0-9]{2}$"
+_MODIFIER_SHAPE = re.compile(r"[A-Z0-9]{2}")
+_MODIFIER_FORMAT = rf"^{_MODIFIER_SHAPE.pattern}$"
 THERAPY_MODIFIERS = ("GP", "GO", "GN")
 ASSISTANT_MODIFIERS = ("CQ", "CO")
 DISTINCT_X_MODIFIERS = ("XE", "XP", "XS", "XU")
@@ -140,9 +142,31 @@ def _unknown() -> pl.Expr:
     return ~pl.col("well_formed") | ~pl.col("modifier").is_in(modifier_list().get_column("modifier").implode())
 
 
-def _any_modifier(tables: Tables, modifiers: Iterable[str]) -> bool:
-    wanted = list(modifiers)
-    return bool(wanted) and bool(tables.lines.get_column("modifiers").explode().is_in(wanted).any())
+@cache
+def _known_modifiers() -> frozenset[str]:
+    """The modifiers `_unknown` lets through: listed and matching ``_MODIFIER_FORMAT`` (``fullmatch`` is the Python
+    form of the anchored pattern)."""
+    return frozenset(m for m in modifier_list().get_column("modifier").to_list() if _MODIFIER_SHAPE.fullmatch(m))
+
+
+# ---- screens --------------------------------------------------------------------------------------------------------
+# Up to this many lines, a screen reads the few columns it needs as Python lists and decides in microseconds (a
+# Polars expression costs tens of microseconds per node on a claim); a larger batch is left to expressions.
+_PYTHON_LINES = 1_000
+
+
+def _screen_columns(tables: Tables, *names: str) -> list[list[Any]] | None:
+    """Columns of ``tables.screen_lines()`` (lines, code-book entry, payer settings) as Python lists, row-aligned;
+    None for a batch too large to read that way."""
+    frame = tables.screen_lines()
+    if frame.height > _PYTHON_LINES:
+        return None
+    return [frame.get_column(name).to_list() for name in names]
+
+
+def _carries_any(modifiers: list[str | None] | None, wanted: Collection[str]) -> bool:
+    """`has_any` of one line in Python (a null list carries nothing)."""
+    return modifiers is not None and any(m in wanted for m in modifiers)
 
 
 def _lines(tables: Tables) -> pl.LazyFrame:
@@ -185,6 +209,12 @@ class UnknownModifier(Rule):
     fix = "{remedy}"
     references = ("CPT Appendix A (modifiers)", "CMS HCPCS Level II modifiers",
                   "X12 837P SV101-3..6 (two-character procedure modifiers)")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Every non-null modifier of the run is well formed and listed: no exploded modifier passes _unknown().
+        if tables.values("modifiers") <= _known_modifiers():
+            return CANNOT_FIRE
+        return None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
@@ -256,11 +286,16 @@ class Modifier25NonEm(Rule):
     references = ("AHIMA Code Write Sept 2016: modifier 25", "ACEP: behavior change intervention FAQ",
                   "HBMA: behavior change interventions")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own filter, on the same lines and code-book columns; no 25 anywhere: it cannot hold
+        return _MODIFIER_25_SCREEN if "25" in tables.values("modifiers") else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return lines_with_codes(tables).lazy().filter(_MODIFIER_25_NON_EM).select(_KEYS)
 
 
 _MODIFIER_25_NON_EM = has("25") & (pl.col("em") == False)  # noqa: E712
+_MODIFIER_25_SCREEN = Screen(lines=_MODIFIER_25_NON_EM)
 
 
 @register
@@ -299,6 +334,10 @@ class DistinctModifierOnEm(Rule):
     references = ("CPT modifier 59 guidance", "CMS CR 8863 (Transmittal 1422): XE, XP, XS, XU",
                   "IBX and HMSA modifier 59/X{EPSU} policies")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own filter; none of 59/XE/XP/XS/XU anywhere: it cannot hold
+        return CANNOT_FIRE if tables.values("modifiers").isdisjoint(_DISTINCT) else _DISTINCT_SCREEN
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             lines_with_codes(tables).lazy()
@@ -311,6 +350,7 @@ class DistinctModifierOnEm(Rule):
 _DISTINCT = ("59", *DISTINCT_X_MODIFIERS)
 _DISTINCT_ON_EM = is_em() & has_any(_DISTINCT)
 _DISTINCT_ON_LINE = present(_DISTINCT).alias("distinct")
+_DISTINCT_SCREEN = Screen(lines=_DISTINCT_ON_EM)
 
 
 @register
@@ -344,6 +384,14 @@ class Modifier59WithX(Rule):
     references = ("CMS CR 8863 (Transmittal 1422)", "HMSA: modifier codes XE, XP, XS, XU and 59",
                   "IBX modifier 59 policy")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own filter (screen_lines has the same lines); a run without 59 or without any X{EPSU} cannot
+        # have a line with both
+        present_here = tables.values("modifiers")
+        if "59" not in present_here or present_here.isdisjoint(DISTINCT_X_MODIFIERS):
+            return CANNOT_FIRE
+        return _MODIFIER_59_WITH_X_SCREEN
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             tables.lines.lazy().filter(_MODIFIER_59_WITH_X)
@@ -354,6 +402,7 @@ class Modifier59WithX(Rule):
 
 _MODIFIER_59_WITH_X = has("59") & has_any(DISTINCT_X_MODIFIERS)
 _X_ON_LINE = present(DISTINCT_X_MODIFIERS).alias("x_modifiers")
+_MODIFIER_59_WITH_X_SCREEN = Screen(lines=_MODIFIER_59_WITH_X)
 
 
 @register
@@ -390,6 +439,10 @@ class Modifier22Misuse(Rule):
     fix = "{remedy}"
     references = ("WPS Medicare: modifier 22 increased procedural services", "Regence: modifier 22 policy")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own filter; no 22 anywhere: it cannot hold
+        return _MODIFIER_22_SCREEN if "22" in tables.values("modifiers") else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             lines_with_codes(tables).lazy()
@@ -400,6 +453,7 @@ class Modifier22Misuse(Rule):
 
 
 _MODIFIER_22_MISUSED = has("22") & (is_em() | is_time_based())
+_MODIFIER_22_SCREEN = Screen(lines=_MODIFIER_22_MISUSED)
 _MODIFIER_22_COLUMNS = (
     pl.when(is_em()).then(pl.lit("an E/M code: 22 is never used on E/M"))
     .when(pl.col("time_rule") == "range")
@@ -451,6 +505,10 @@ class Modifier52OnTimedCode(Rule):
            "support; if the time does not reach the code's minimum, do not bill it.")
     references = ("Premera: billing for time", "ChiroFree: the timed codes")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own filter; no 52 anywhere: it cannot hold
+        return _MODIFIER_52_SCREEN if "52" in tables.values("modifiers") else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             lines_with_codes(tables).lazy()
@@ -461,6 +519,7 @@ class Modifier52OnTimedCode(Rule):
 
 
 _MODIFIER_52_ON_TIMED = has("52") & is_time_based() & ~pl.col("time_optional").fill_null(False)
+_MODIFIER_52_SCREEN = Screen(lines=_MODIFIER_52_ON_TIMED)
 _MODIFIER_52_COLUMNS = (
     _time_text().alias("time_text"),
     pl.when(pl.col("minutes").is_null()).then(pl.lit("no documented minutes"))
@@ -504,6 +563,17 @@ class MissingTherapyModifier(Rule):
     fix = "Add {expected} to {code} ({expected_reason})."
     references = ("CMS CR 10176 (Transmittal 3814)", "WPS: therapy modifiers GN, GO, GP", "Billing and Coding A57067")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        if not any(p.therapy_modifiers == "required" for p in tables.payers.values()):
+            return CANNOT_FIRE  # the payer flag is false on every line (null, filled false, for an unknown payer)
+        columns = _screen_columns(tables, "therapy", "therapy_modifiers_required", "modifiers")
+        if columns is None:
+            return _MISSING_THERAPY_SCREEN
+        # _THERAPY_MODIFIER_MISSING line by line, on the same lines and columns
+        flagged = any(therapy == "always" and required and not _carries_any(modifiers, THERAPY_MODIFIERS)
+                      for therapy, required, modifiers in zip(*columns, strict=True))
+        return None if flagged else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             _lines(tables).filter(_THERAPY_MODIFIER_MISSING)
@@ -518,6 +588,8 @@ _THERAPY_MODIFIER_MISSING = (
     & pl.col("therapy_modifiers_required").fill_null(False)
     & ~has_any(THERAPY_MODIFIERS)
 )
+# a batch: the two comparisons of _THERAPY_MODIFIER_MISSING that need no list operation (a null counts as true)
+_MISSING_THERAPY_SCREEN = Screen(lines=(therapy_status() == "always") & pl.col("therapy_modifiers_required"))
 _BY_DISCIPLINE = discipline_modifier().alias("by_discipline")
 _TAKES = pl.col("therapy_modifiers")
 _BY_DISCIPLINE_FITS = pl.col("by_discipline").is_not_null() & _TAKES.list.contains(pl.col("by_discipline"))
@@ -569,6 +641,14 @@ class TherapyModifierMismatch(Rule):
     message = "{code} carries {therapy_modifiers_on_line}: {problem}"
     fix = "{remedy}"
     references = ("CMS CR 10176 (Transmittal 3814)", "WPS: therapy modifiers GN, GO, GP")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        if tables.values("modifiers").isdisjoint(THERAPY_MODIFIERS):
+            return CANNOT_FIRE  # only lines carrying GP/GO/GN are judged
+        columns = _screen_columns(tables, "modifiers", "therapy", "therapy_modifiers", "provider_discipline")
+        if columns is None:
+            return None
+        return None if any(_therapy_mismatch(*row) for row in zip(*columns, strict=True)) else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
@@ -624,6 +704,21 @@ _THERAPY_MISMATCH_COLUMNS = (
     pl.when(~_SEVERAL & ~_NEVER & ~_WRONG_CODE).then(pl.lit(Severity.WARNING.value)).otherwise(None)
     .alias("severity"),
 )
+
+
+def _therapy_mismatch(modifiers: list[str | None] | None, therapy: str | None, allowed: list[str] | None,
+                      discipline: str | None) -> bool:
+    """therapy-modifier-mismatch's filter for one line in Python (its screen on a claim): a line with GP/GO/GN
+    and several of them, or a never-therapy code, or one the code does not take, or a missing discipline modifier
+    the code takes. Where the expressions would give null (an unknown code), this errs towards True."""
+    on_line = [m for m in modifiers or () if m in THERAPY_MODIFIERS]
+    if not on_line:
+        return False
+    takes = allowed or []
+    expected = DISCIPLINE_THERAPY_MODIFIER.get(discipline) if discipline is not None else None
+    return (len(on_line) > 1 or therapy not in ("always", "sometimes")
+            or (bool(takes) and any(m not in takes for m in on_line))
+            or (expected is not None and expected in takes and expected not in on_line))
 
 
 def assistant_split(tables: Tables) -> pl.DataFrame:
@@ -794,9 +889,11 @@ class AssistantModifierMismatch(Rule):
     references = ("CMS: billing examples using CQ/CO modifiers", "CY2020 PFS final rule, 84 FR 62702-07",
                   "CMS Pub 100-04 Ch.5 s20.1")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
-        if not _any_modifier(tables, ASSISTANT_MODIFIERS):
-            return NO_ROWS  # only lines carrying CQ/CO are judged
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # only lines carrying CQ/CO are judged; with one, whether a unit needs it takes the split: the rule runs
+        return CANNOT_FIRE if tables.values("modifiers").isdisjoint(ASSISTANT_MODIFIERS) else None
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
         split = assistant_split(tables).lazy().select(
             "encounter_id", "code", "service_minutes", "assistant_minutes", "needed")
         return (
@@ -887,9 +984,25 @@ class MissingAssistantModifier(Rule):
     references = ("CMS: billing examples using CQ/CO modifiers", "CY2020 PFS final rule, 84 FR 62702-07",
                   "BBA 2018 s53107", "CMS Pub 100-04 Ch.5 s20.1")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
-        if not (tables.services.get_column("assistant_minutes").fill_null(0) > 0).any():
-            return NO_ROWS  # no assistant minutes documented: no unit needs CQ/CO
+    def screen_for(self, tables: Tables) -> Screen | None:
+        if not any(p.assistant_modifiers for p in tables.payers.values()):
+            return CANNOT_FIRE  # flagged lines are those of payers that use CQ/CO (the semi join)
+        # A flagged line's (encounter, code) needs a unit with CQ/CO: assistant minutes summing to non-zero there,
+        # so a service of that code with non-zero assistant minutes (and, as before, one with positive minutes).
+        assisted = _assisted_codes(tables)
+        if assisted is None or assisted.isdisjoint(tables.values("code")):
+            return CANNOT_FIRE
+        columns = _screen_columns(tables, "code", "assistant_modifiers", "modifiers", "therapy")
+        if columns is None:
+            return None
+        # the flagged line: its payer uses CQ/CO and it carries neither; a line of its code is a therapy code (the
+        # split counts only those)
+        rows = [row for row in zip(*columns, strict=True) if row[0] in assisted]
+        unmodified = any(uses and not _carries_any(modifiers, ASSISTANT_MODIFIERS) for _, uses, modifiers, _ in rows)
+        therapy = any(status in ("always", "sometimes") for *_, status in rows)
+        return None if unmodified and therapy else CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
         assistant_payers = tables.payer_frame().lazy().filter(_USES_ASSISTANT_MODIFIERS).select("payer")
         short = (
             assistant_split(tables).lazy()
@@ -926,6 +1039,20 @@ _MISSING_ASSISTANT_COLUMNS = (
                          pl.col("billed_units") - pl.col("needed")))
     .alias("remedy"),
 )
+
+
+def _assisted_codes(tables: Tables) -> frozenset[str] | None:
+    """The codes of services with non-zero assistant minutes; None when no service has positive ones (the rule's
+    former early exit, kept as it was)."""
+    services = tables.services
+    if services.height <= _PYTHON_LINES:
+        minutes = services.get_column("assistant_minutes").to_list()
+        if not any(m is not None and m > 0 for m in minutes):
+            return None
+        return frozenset(code for code, m in zip(services.get_column("code").to_list(), minutes, strict=True) if m)
+    if not (services.get_column("assistant_minutes") > 0).any():
+        return None
+    return frozenset(services.filter(pl.col("assistant_minutes") != 0).get_column("code").drop_nulls().to_list())
 
 
 # ---- KX -------------------------------------------------------------------------------------------------------------
@@ -1033,6 +1160,8 @@ class _Bounds:
     """Per code and year: ``code``, ``unit_bound``, ``year``."""
     by_code: pl.DataFrame
     """Per code, the largest over the years: ``code``, ``unit_bound``."""
+    of_code: dict[str, float]
+    """``by_code`` as a dict, for the Python arithmetic of `_far_under_every_threshold`."""
     largest: float
     """The largest of all (0 when no year has rates)."""
 
@@ -1055,7 +1184,8 @@ def _upper_bounds_for(years: tuple[int, ...], rvu_imports: tuple[tuple[str, int,
     # ``rvu_imports`` is only the cache key: rvus() and conversion_factor() read the imported files themselves
     rates = _rates_of_years(years)
     largest = rates.get_column("unit_bound").max()
-    return _Bounds(rates, rates.group_by("code").agg(pl.col("unit_bound").max()),
+    by_code = rates.group_by("code").agg(pl.col("unit_bound").max())
+    return _Bounds(rates, by_code, dict(by_code.iter_rows()),
                    float(largest) if isinstance(largest, int | float) else 0.0)
 
 
@@ -1106,8 +1236,8 @@ def _surely_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: p
 
 
 def _far_under_every_threshold(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds: _Bounds) -> bool:
-    """The cheap early exit of missing-kx: True only when the rule surely finds nothing, tested without the list
-    operations and joins that cost most on a small claim.
+    """missing-kx's screen: True only when the rule surely finds nothing, decided in Python on a claim or a few
+    (microseconds, where a plan costs a millisecond).
 
     Every line, therapy or not, valued at an upper-bound rate, plus every history amount (``allowed``, or an
     upper-bound rate per unit where it is missing), stays under the smallest threshold of any payer and year. Then
@@ -1116,32 +1246,31 @@ def _far_under_every_threshold(tables: Tables, items: tuple[tuple[str, int, floa
     warning is the one finding below the threshold, and it needs history (``history_rows > 0``): with history, a
     line carrying KX always takes the full path.
 
-    First every unit at the largest rate of any code (one select: settles a claim of a few units, and one with no
-    lines); then, if needed, each at its own code's largest rate (one small join, collected once).
+    First every unit at the largest rate of any code (settles a claim of a few units, and one with no lines); then
+    each at its own code's largest rate. Null units count as none, as in the plan's sums.
     """
     if not items:
         return True  # no payer has a KX threshold: there is nothing to compare
-    limit = min(threshold for _, _, threshold in items) - 1.0  # a dollar of margin for the order of additions
-    unit = pl.col("units").abs()
-    if not tables.history.height:
-        units, allowed, unpriced = tables.lines.select(unit.sum()).item(), 0.0, 0.0
-    else:
-        units, with_kx = tables.lines.select(unit.sum(), has("KX").any()).row(0)
-        if with_kx:
-            return False
-        allowed, unpriced = tables.history.select(
-            pl.col("allowed").abs().sum(), unit.filter(pl.col("allowed").is_null()).sum()).row(0)
-    if bounds.largest * (units + unpriced) + allowed < limit:  # NaN units fail both tests
-        return True
     if tables.lines.height > _KX_GLANCE_LINES:
         return False  # a batch of many patients: the sum of all of them says nothing, the plan decides
-    valued = [tables.lines.lazy().select("code", unit)]
-    if unpriced:
-        valued.append(tables.history.lazy().filter(pl.col("allowed").is_null()).select("code", unit))
-    total = collect(
-        pl.concat(valued).join(bounds.by_code.lazy(), on="code", how="left")
-        .select((pl.col("units") * pl.col("unit_bound").fill_null(0.0)).sum())
-    ).item()
+    limit = min(threshold for _, _, threshold in items) - 1.0  # a dollar of margin for the order of additions
+    lines = tables.lines
+    valued = [(code, abs(units)) for code, units in zip(lines.get_column("code").to_list(),
+                                                         lines.get_column("units").to_list(), strict=True)
+              if units is not None]
+    allowed = 0.0
+    history = tables.history
+    if history.height:
+        if "KX" in tables.values("modifiers"):
+            return False
+        amounts = history.get_column("allowed").to_list()
+        allowed = sum(abs(amount) for amount in amounts if amount is not None)
+        valued.extend((code, abs(units)) for code, units, amount in zip(
+            history.get_column("code").to_list(), history.get_column("units").to_list(), amounts, strict=True)
+            if amount is None and units is not None)
+    if bounds.largest * sum(units for _, units in valued) + allowed < limit:  # NaN units fail both tests
+        return True
+    total = sum(units * bounds.of_code.get(code, 0.0) for code, units in valued)
     return bool(total + allowed < limit)
 
 
@@ -1320,16 +1449,26 @@ class MissingKx(Rule):
     references = ("BBA 2018 s50202", "NGS Medicare: therapy KX threshold (2024)",
                   "CY2025/CY2026 KX thresholds (secondary sources)")
 
-    def check(self, tables: Tables) -> pl.LazyFrame:
-        # The one eager step, cheap: it decides that no claim here can be near a threshold (most claims: no therapy
-        # lines, or a few units), and the rule then costs nothing more.
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Cheap, in Python: no claim here can be near a threshold (most claims: no therapy lines, or a few units).
+        # Without a KX-threshold payer the plan's inner join to the thresholds keeps no line.
         items = _kx_threshold_items(tables)
-        bounds = _upper_bound_rates(year for _, year, _ in items)
-        if _far_under_every_threshold(tables, items, bounds):
-            return _NO_KX_ROWS.lazy()
+        if not items or _far_under_every_threshold(tables, items, _kx_bounds(tables, items)):
+            return CANNOT_FIRE
+        return None
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
         # The amounts come from the Python pricer, so the lines the plan leaves undecided (see _kx_batch) are
         # handed to it inside the plan; the engine collects the plan with every other rule's.
-        return _kx_batch(tables, items, bounds).map_batches(partial(_kx_findings, tables), schema=_KX_SCHEMA)
+        items = _kx_threshold_items(tables)
+        return (_kx_batch(tables, items, _kx_bounds(tables, items))
+                .map_batches(partial(_kx_findings, tables), schema=_KX_SCHEMA))
+
+
+def _kx_bounds(tables: Tables, items: tuple[tuple[str, int, float], ...]) -> _Bounds:
+    """The upper-bound rates of the years of ``items`` (`_kx_threshold_items` of these tables), looked up once per
+    run: the screen and the plan both read them, and the look-up checks the imported RVU files."""
+    return tables.memo("missing-kx:bounds", lambda _: _upper_bound_rates(year for _, year, _ in items))
 
 
 _KX_SCHEMA = pl.Schema({"encounter_id": pl.String, "line": pl.Int32, "code": pl.String, "amounts": pl.String,
@@ -1405,11 +1544,16 @@ class TelehealthPlaceMismatch(Rule):
     references = ("First Coast: telehealth service modifiers", "AAFP: Medicare telehealth 2025",
                   "CPT modifier 95")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line carries one of its payer's telehealth modifiers or has one of its payer's telehealth places
+        # (a line of a payer without a profile is not judged): none of any payer's on any line, nothing to flag.
         places = {pos for p in tables.payers.values() for pos in p.telehealth.places_of_service}
         modifiers = {m for p in tables.payers.values() for m in p.telehealth.modifiers}
-        if not (tables.lines.get_column("place_of_service").is_in(places).any() or _any_modifier(tables, modifiers)):
-            return NO_ROWS  # no telehealth place and no telehealth modifier on any line
+        if places.isdisjoint(tables.values("place_of_service")) and modifiers.isdisjoint(tables.values("modifiers")):
+            return CANNOT_FIRE
+        return None
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             _lines(tables)
             .filter(_TELEHEALTH_SET)
@@ -1486,6 +1630,12 @@ class Modifier33Medicare(Rule):
            "({modifier_33_reference}).")
     references = ("Medicaid.gov FAQ: ACA s4106 and modifier 33", "AAPC: modifier 33 not for Medicare")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own filter; without a 33, or a payer whose profile refuses it, it cannot hold
+        if "33" not in tables.values("modifiers") or all(p.modifier_33_allowed for p in tables.payers.values()):
+            return CANNOT_FIRE
+        return _MODIFIER_33_SCREEN
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
             _lines(tables)
@@ -1497,4 +1647,5 @@ class Modifier33Medicare(Rule):
 
 _MODIFIER_33_NOT_USED = has("33") & (pl.col("modifier_33_allowed") == False)  # noqa: E712
 _MODIFIER_33_REFERENCE = pl.col("modifier_33_reference").replace("", "see the payer profile")
+_MODIFIER_33_SCREEN = Screen(lines=_MODIFIER_33_NOT_USED)
 
