@@ -91,3 +91,36 @@ def test_a_row_with_too_many_fields_is_rejected_and_the_rest_is_read(tmp_path: P
     assert table.errors[1].encounter == "E3"
     assert table.lines.get_column("encounter_id").to_list() == ["E1", "E4"]
     assert (table.rows_read, table.rows_rejected) == (4, 2)
+
+
+def test_units_and_charges_that_are_not_finite_numbers_are_rejected(tmp_path: Path) -> None:
+    # "nan" and "inf" parse as floats; a unit count or a charge must still be a finite number
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,units,charge\n"
+                    "E1,2026-03-02,97110,nan,10\nE2,2026-03-02,97110,-inf,10\nE3,2026-03-02,97110,1e400,10\n"
+                    "E4,2026-03-02,97110,1,NaN\nE5,2026-03-02,97110,1,10\n")
+    table = read_claim_table(path)
+    assert {(e.row, e.field, e.message) for e in table.errors} == {
+        (2, "units", "expected a number of units, got 'nan'"), (3, "units", "expected a number of units, got '-inf'"),
+        (4, "units", "expected a number of units, got '1e400'"), (5, "charge", "expected a money amount, got 'NaN'")}
+    assert table.lines.get_column("encounter_id").to_list() == ["E5"]
+    assert table.rows_read == table.rows_checked + table.rows_rejected == 5
+
+
+def test_columns_left_out_are_not_given_rather_than_empty(tmp_path: Path) -> None:
+    # No patient, NPI or discipline columns: the ids are null (not "" shared by every row) and the discipline is
+    # unstated, so two claims of unknown patients are not called duplicates and no NPI of no digits is reported.
+    import datetime as dt
+
+    from cleanclaim import check
+
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,modifiers,units\nE1,2026-03-02,97110,GP,1\nE2,2026-03-02,97110,GP,1\n")
+    table = read_claim_table(path)
+    assert table.lines.get_column("patient_id").to_list() == [None, None]
+    assert table.lines.get_column("provider_npi").to_list() == [None, None]
+    assert table.lines.get_column("provider_discipline").to_list() == ["other", "other"]
+    rules = {f.rule for f in check(path, as_of=dt.date(2026, 4, 1)).findings}
+    assert "duplicate-line" not in rules
+    assert "invalid-npi" not in rules
+    assert "provider-not-eligible" in rules  # the note that eligibility was not checked

@@ -14,6 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from cleanclaim.errors import InputError
+from cleanclaim.model import Discipline
 from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA
 
 __all__ = ["REQUIRED_COLUMNS", "TABLE_SUFFIXES", "ClaimTable", "read_claim_table"]
@@ -104,13 +105,14 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
         ("date", (text["date"] != "") & text["date"].str.to_date("%Y-%m-%d", strict=False).is_null(),
          "expected a date as YYYY-MM-DD"),
         ("units", text["units"] == "", "a unit count is required"),
-        ("units", (text["units"] != "") & text["units"].cast(pl.Float64, strict=False).is_null(),
+        ("units", (text["units"] != "") & ~text["units"].cast(pl.Float64, strict=False).is_finite().fill_null(False),
          "expected a number of units"),
-        ("units", text["units"].cast(pl.Float64, strict=False) < 0, "units must not be negative"),
+        ("units", text["units"].cast(pl.Float64, strict=False).is_finite()
+         & (text["units"].cast(pl.Float64, strict=False) < 0), "units must not be negative"),
         ("minutes", (text["minutes"] != "") & text["minutes"].cast(pl.Int64, strict=False).is_null(),
          "expected whole minutes"),
         ("minutes", text["minutes"].cast(pl.Int64, strict=False) < 0, "minutes must not be negative"),
-        ("charge", (text["charge"] != "") & text["charge"].cast(pl.Float64, strict=False).is_null(),
+        ("charge", (text["charge"] != "") & ~text["charge"].cast(pl.Float64, strict=False).is_finite().fill_null(False),
          "expected a money amount"),
         ("dx_pointers", (text["dx_pointers"] != "")
          & ~text["dx_pointers"].str.contains(r"^\s*\d+\s*(;\s*\d+\s*)*$"),
@@ -162,9 +164,11 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         .otherwise(pl.col("payer").str.strip_chars().str.to_lowercase()).alias("payer"),
         pl.when(pl.col("place_of_service").str.strip_chars() == "").then(pl.lit("11"))
         .otherwise(pl.col("place_of_service").str.strip_chars().str.zfill(2)).alias("place_of_service"),
-        pl.col("patient_id").str.strip_chars(),
-        pl.col("provider_npi").str.strip_chars(),
-        pl.col("provider_discipline").str.strip_chars(),
+        # an empty id or NPI is not given (null), not a value of "" that would group unrelated rows or read as an
+        # NPI of no digits; an empty discipline is unstated, as in an 837P without a rendering taxonomy
+        pl.col("patient_id").str.strip_chars().replace("", None),
+        pl.col("provider_npi").str.strip_chars().replace("", None),
+        pl.col("provider_discipline").str.strip_chars().replace("", Discipline.OTHER.value),
         pl.col("code").str.strip_chars().str.to_uppercase(),
         _split("modifiers").list.eval(pl.element().str.to_uppercase()).alias("modifiers"),
         pl.col("units").str.strip_chars().cast(pl.Float64),

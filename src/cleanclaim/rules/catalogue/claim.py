@@ -80,7 +80,8 @@ _SAME_CLAIM_TEXTS = [
     _NO_SEVERITY,
 ]
 _MATCH = ["patient_id", "date", "code", "modifier_key"]
-_EARLIER_ENCOUNTER = pl.col("other_order") < pl.col("encounter_order")
+# across encounters only for a known patient: two claims whose patient is not given are not known to be one patient's
+_EARLIER_ENCOUNTER = (pl.col("other_order") < pl.col("encounter_order")) & pl.col("patient_id").is_not_null()
 _IN_BATCH_TEXTS = [
     pl.format("is also billed for patient {} in encounter {} of this batch", pl.col("patient_id"),
               pl.col("other_encounter")).alias("duplicate_of"),
