@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+from dataclasses import dataclass
 from functools import cache
 
 import polars as pl
 
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
-from cleanclaim.rules.registry import NO_ROWS, Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
 
 _FORMAT = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"
+_WELL_FORMED = re.compile(r"[0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4}")
+"""``_FORMAT`` for screens, in Python: ASCII digits only (Polars' ``\\d`` also takes other scripts' digits), so a code
+it accepts is one ``_FORMAT`` accepts too."""
 _KEYS = ["encounter_id", "line", "code"]
+_NOT_IN_FORCE = pl.col("kind").is_null()
+"""On the screen lines: no code-book version in force on the line's date (unknown, deleted or not yet effective)."""
 
 
 def code_status(tables: Tables) -> pl.DataFrame:
@@ -54,6 +61,35 @@ def _versions(book: CodeBook) -> pl.DataFrame:
     )
 
 
+@dataclass(frozen=True)
+class _BookFacts:
+    """What the code-validity screens ask of the code book about a billed code, built once per code book."""
+
+    ever_deleted: frozenset[str]
+    """Codes with a version that has a deletion date: only they can be out of force after their first date."""
+    first_effective: dict[str, dt.date]
+    """Each code's earliest effective date (codes whose versions all lack one are left out)."""
+    medicare_equivalent: frozenset[str]
+    """Codes with a version that names a Medicare code."""
+
+
+@cache
+def _book_facts(book: CodeBook) -> _BookFacts:
+    first: dict[str, dt.date] = {}
+    for entry in book:
+        if entry.effective is not None and (entry.code not in first or entry.effective < first[entry.code]):
+            first[entry.code] = entry.effective
+    return _BookFacts(
+        ever_deleted=frozenset(e.code for e in book if e.deleted is not None),
+        first_effective=first,
+        medicare_equivalent=frozenset(e.code for e in book if e.medicare_code is not None),
+    )
+
+
+def _has_nulls(tables: Tables, column: str) -> bool:
+    return tables.lines.get_column(column).null_count() > 0
+
+
 @register
 class InvalidCodeFormat(Rule):
     """A billed code whose shape fits no code set.
@@ -86,6 +122,12 @@ class InvalidCodeFormat(Rule):
     fix = ("Correct the code: CPT codes are 5 digits (97110), Category II/III end in F/T (1036F, 0592T), "
            "HCPCS is a letter and 4 digits (G0447).")
     references = ("AMA CPT code-set structure", "CMS HCPCS Level II coding procedures")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # a code _WELL_FORMED accepts, _FORMAT accepts; a null code is never flagged (its test is null)
+        if all(_WELL_FORMED.fullmatch(code) for code in tables.values("code")):
+            return CANNOT_FIRE
+        return None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return tables.lines.lazy().filter(~pl.col("code").str.contains(_FORMAT)).select(_KEYS)
@@ -121,6 +163,12 @@ class UnknownCode(Rule):
     fix = ("Check the code against the current CPT/HCPCS release; if it is right, add it to a local code book "
            "or ignore this rule for it.")
     references = ("cleanclaim code book (codebook/codes.csv)",)
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # "unknown" is a code with no version in the book at all (a null code, which joins nothing, included)
+        if not _has_nulls(tables, "code") and all(code in tables.book for code in tables.values("code")):
+            return CANNOT_FIRE
+        return None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return code_status(tables).lazy().filter(pl.col("status") == "unknown").select(*_KEYS, "date")
@@ -158,6 +206,14 @@ class DeletedCode(Rule):
     fix = "Report {replacements} instead ({replacement_summary}).{who_may_bill}"
     references = ("APA Services: health behavior codes changing for 2020",
                   "CARC 181 (invalid procedure code for the date)")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Versions without a deletion date stay in force from their first date on, so a code none of whose versions
+        # was deleted is out of force only before that date (not-yet-effective). A line without a date is in force
+        # nowhere and counts as deleted. Either way the line has no version in force.
+        if not _has_nulls(tables, "date") and not tables.values("code") & _book_facts(tables.book).ever_deleted:
+            return CANNOT_FIRE
+        return Screen(lines=_NOT_IN_FORCE)
 
     def check(self, tables: Tables) -> pl.DataFrame:
         status = code_status(tables)
@@ -224,6 +280,16 @@ class CodeNotYetEffective(Rule):
     fix = "Check the date of service, or report the code that was in force on {date}."
     references = ("CPT annual release", "CARC 181 (invalid procedure code for the date)")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # a line dated before its code's first effective date: at least the batch's earliest date is (null dates
+        # never compare as earlier), and the line has no version in force
+        dates = tables.values("date")
+        first = _book_facts(tables.book).first_effective
+        earliest = min(dates, default=None)
+        if earliest is None or not any(earliest < first[code] for code in tables.values("code") if code in first):
+            return CANNOT_FIRE
+        return Screen(lines=_NOT_IN_FORCE)
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (code_status(tables).lazy().filter(pl.col("status") == "not-yet-effective")
                 .select(*_KEYS, "date", "first_effective"))
@@ -257,6 +323,12 @@ class CategoryIINotPayable(Rule):
     message = "{code} is a Category II tracking code and is never paid, but carries a charge of ${charge}"
     fix = "Report {code} with a $0.00 (or $0.01) charge, beside the payable service it tracks."
     references = ("AMA CPT Category II codes", "Columbia compliance newsletter: CMS does not reimburse Category II")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # ^\d{4}F$ ends in F (``$`` is the end of the text in Polars); the charge test is the rule's own
+        if not any(code.endswith("F") for code in tables.values("code")):
+            return CANNOT_FIRE
+        return Screen(lines=pl.col("code").str.ends_with("F") & (pl.col("charge").fill_null(0) > 0.01))
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return tables.lines.lazy().filter(
@@ -295,6 +367,10 @@ class CategoryIIICode(Rule):
     fix = "Confirm the payer covers {code} and keep its policy with the claim; expect to send documentation."
     references = ("AMA CPT Category III codes", "legalclarity: how payers determine the 0591T reimbursement rate")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # ^\d{4}T$ ends in T
+        return None if any(code.endswith("T") for code in tables.values("code")) else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         return tables.lines.lazy().filter(pl.col("code").str.contains(r"^\d{4}T$")).select(_KEYS)
 
@@ -331,11 +407,20 @@ class MedicareUsesGCode(Rule):
     fix = "Report {medicare_code} instead of {code} (same documentation; check the time range of {medicare_code})."
     references = ("SBIRT Oregon: billing codes (G0396/G0397 for Medicare)", "CMS HCPCS Level II G0283")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # a payer that uses Medicare's codes and a billed code with a Medicare equivalent in some version; then the
+        # rule's own filter, on the same lines
+        if (not any(payer.use_medicare_codes for payer in tables.payers.values())
+                or not tables.values("code") & _book_facts(tables.book).medicare_equivalent):
+            return CANNOT_FIRE
+        return Screen(lines=_USES_MEDICARE_CODE.fill_null(False))
+
     def check(self, tables: Tables) -> pl.LazyFrame:
+        # the screen lines are the lines with their code-book version and payer settings, joined once per run; a
+        # line whose payer has no profile has a null setting and is left out, as an inner join would leave it
         return (
-            lines_with_codes(tables).lazy()
-            .join(tables.payer_frame().lazy(), on="payer", how="inner")
-            .filter(pl.col("use_medicare_codes") & pl.col("medicare_code").is_not_null())
+            tables.screen_lines().lazy()
+            .filter(_USES_MEDICARE_CODE)
             .with_columns(
                 # cite the source of this code's Medicare equivalent, not every equivalent's
                 pl.when(pl.col("code").is_in(["99408", "99409"]))
@@ -345,6 +430,9 @@ class MedicareUsesGCode(Rule):
             )
             .select(*_KEYS, "payer_name", "medicare_code", "references")
         )
+
+
+_USES_MEDICARE_CODE = pl.col("use_medicare_codes") & pl.col("medicare_code").is_not_null()
 
 
 def normalize_ndc(raw: str) -> tuple[str | None, str]:
@@ -401,20 +489,31 @@ class InvalidNdc(Rule):
     fix = "Report the 11-digit 5-4-2 NDC from the package label{normalized_hint}."
     references = ("FDA National Drug Code directory", "NUCC 1500 instructions, item 24 shaded area (N4 + 11-digit NDC)")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own test on each distinct NDC (most claims carry none); a blank NDC the rule skips may pass
+        if not any(_ndc_problem(ndc) for ndc in tables.values("ndc")):
+            return CANNOT_FIRE
+        return None
+
     def check(self, tables: Tables) -> pl.DataFrame:
-        # NDCs are normalised in Python (a handful of drug lines); most claims carry none, decided on the column.
-        if tables.lines.get_column("ndc").is_null().all():
-            return NO_ROWS
+        # NDCs are normalised in Python (a handful of drug lines)
         with_ndc = tables.lines.filter(pl.col("ndc").is_not_null() & (pl.col("ndc").str.strip_chars() != ""))
         rows = []
         for row in with_ndc.select(*_KEYS, "ndc").iter_rows(named=True):
-            normalized, reason = normalize_ndc(row["ndc"])
-            if normalized is None:
-                rows.append({**row, "reason": reason, "normalized_hint": "", "severity": None, "message": None})
-            elif len(re.sub(r"\D", "", row["ndc"].strip().upper().removeprefix("N4"))) != 11:
-                rows.append({**row, "reason": reason, "normalized_hint": f": {normalized}",
-                             "severity": Severity.WARNING.value,
-                             "message": f"NDC {row['ndc']} is a 10-digit form; claims need 11 digits: {normalized}"})
+            problem = _ndc_problem(row["ndc"])
+            if problem is not None:
+                rows.append({**row, **problem})
         return pl.DataFrame(rows, schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
                                           "ndc": pl.String, "reason": pl.String, "normalized_hint": pl.String,
                                           "severity": pl.String, "message": pl.String})
+
+
+def _ndc_problem(ndc: str) -> dict[str, str | None] | None:
+    """The finding's columns for an NDC that is invalid or in a 10-digit form, else None."""
+    normalized, reason = normalize_ndc(ndc)
+    if normalized is None:
+        return {"reason": reason, "normalized_hint": "", "severity": None, "message": None}
+    if len(re.sub(r"\D", "", ndc.strip().upper().removeprefix("N4"))) != 11:
+        return {"reason": reason, "normalized_hint": f": {normalized}", "severity": Severity.WARNING.value,
+                "message": f"NDC {ndc} is a 10-digit form; claims need 11 digits: {normalized}"}
+    return None

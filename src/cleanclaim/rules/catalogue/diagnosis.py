@@ -3,18 +3,28 @@ and does a health-behavior service rest on a physical health problem?"""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from collections import defaultdict
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 import polars as pl
 
-from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, normalized_diagnosis_expr
+from cleanclaim.codebook import CodeBook
+from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, lookup_diagnosis, normalized_diagnosis_expr
 from cleanclaim.model import Severity
-from cleanclaim.rules.registry import NO_ROWS, Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _MAX_POINTERS = 4  # 837P SV107 / CMS-1500 item 24E carry at most four diagnosis pointers per line
+_SCREEN_IN_PYTHON_UP_TO = 1_000
+"""Rows (lines or encounters) a screen walks in Python: a claim's few cost microseconds; a batch runs the rule."""
+_PLAIN = re.compile(r"[ -~\t\n\r\x0b\x0c]*")
+"""Printable ASCII and the whitespace Python's ``str.split`` and Polars' ``\\s`` both remove: on such a diagnosis
+``normalize_diagnosis`` and ``normalized_diagnosis_expr`` agree (elsewhere their whitespace differs)."""
 
 
 @cache
@@ -87,6 +97,56 @@ def classified_diagnoses(tables: Tables) -> pl.DataFrame:
                        lambda t: classify_diagnoses(collect(encounter_diagnoses(t)), code="diagnosis", date="date"))
 
 
+@dataclass(frozen=True)
+class _DiagnosisAnswers:
+    """What the diagnosis-validity screens need to know of the batch's ICD-10-CM answers."""
+
+    statuses: frozenset[DiagnosisStatus]
+    outside_releases: bool
+    """Some diagnosis is judged on a date no loaded release covers."""
+
+
+def _diagnosis_answers(tables: Tables) -> _DiagnosisAnswers | None:
+    """What ``classified_diagnoses`` would say of the batch's diagnoses, from a lookup per distinct diagnosis and
+    date (microseconds each, where the table costs milliseconds on one claim); None when the batch is large or the
+    answer could differ (a line number given twice makes "the first pointing line" ambiguous; a diagnosis with
+    other characters may normalise differently)."""
+    return tables.memo("diagnosis_answers", _look_diagnoses_up)
+
+
+def _look_diagnoses_up(tables: Tables) -> _DiagnosisAnswers | None:
+    lines, encounters = tables.lines, tables.encounters
+    if lines.height > _SCREEN_IN_PYTHON_UP_TO or encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+        return None
+    # encounter_diagnoses: a diagnosis is judged on the date of the lowest-numbered line pointing at it, else (no
+    # such line, or a line without a date) on the encounter's date
+    keys = list(zip(lines.get_column("encounter_id").to_list(), lines.get_column("line").to_list(), strict=True))
+    if len(set(keys)) != len(keys) or any(number is None for _, number in keys):
+        return None
+    first: dict[tuple[str, int], tuple[int, dt.date | None]] = {}
+    for (encounter, number), day, pointers in zip(keys, lines.get_column("date").to_list(),
+                                                  lines.get_column("dx_pointers").to_list(), strict=True):
+        for position in pointers or ():
+            if encounter is not None and position is not None:
+                known = first.get((encounter, position))
+                if known is None or number < known[0]:
+                    first[(encounter, position)] = (number, day)
+    pairs: set[tuple[str, dt.date]] = set()
+    for encounter, day, diagnoses in zip(*(encounters.get_column(c).to_list()
+                                           for c in ("encounter_id", "date", "diagnoses")), strict=True):
+        for position, diagnosis in enumerate(diagnoses or (), start=1):
+            if diagnosis is None:
+                continue
+            if not _PLAIN.fullmatch(diagnosis):
+                return None
+            pointed = first.get((encounter, position))
+            judged_on = pointed[1] if pointed is not None and pointed[1] is not None else day
+            if judged_on is not None:  # no date: no release, no status
+                pairs.add((diagnosis, judged_on))
+    answers = [lookup_diagnosis(diagnosis, day) for diagnosis, day in pairs]
+    return _DiagnosisAnswers(frozenset(a.status for a in answers), any(not a.covers_date for a in answers))
+
+
 def _fiscal_year(date: pl.Expr) -> pl.Expr:
     """The federal fiscal year of a date (October 1 starts the next one), whose ICD-10-CM release applies."""
     return date.dt.year() + (date.dt.month() >= 10).cast(pl.Int32)
@@ -153,6 +213,13 @@ class InvalidDiagnosis(Rule):
     references = ("ICD-10-CM Official Guidelines for Coding and Reporting, Section I.A-I.B",
                   "CMS/CDC ICD-10-CM release in force on the date of service", "CARC 16 / RARC M76")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule flags a diagnosis of invalid format or unknown, and an encounter judged outside every release
+        answers = _diagnosis_answers(tables)
+        if answers is None or answers.outside_releases or answers.statuses & _INVALID:
+            return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         rows = classified_diagnoses(tables).lazy()
         shape = pl.col("dx_status") == DiagnosisStatus.INVALID_FORMAT.value
@@ -209,6 +276,10 @@ class NonBillableDiagnosis(Rule):
     references = ("ICD-10-CM Official Guidelines for Coding and Reporting, Section I.B.2",
                   "CMS ICD-10-CM order file (header flag)")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        answers = _diagnosis_answers(tables)
+        return None if answers is None or DiagnosisStatus.NOT_BILLABLE in answers.statuses else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         flagged = classified_diagnoses(tables).lazy().filter(
             pl.col("dx_status") == DiagnosisStatus.NOT_BILLABLE.value)
@@ -252,6 +323,19 @@ class MissingDiagnosis(Rule):
     message = "{problem}"
     fix = "{remedy}"
     references = ("NUCC 1500 instructions, items 21 and 24E", "X12 837P 005010X222A1 HI and SV107")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # a line is flagged when it has no pointer, or (with the encounter-level row) when its encounter lists no
+        # diagnosis: a null or empty list, no encounter of that id, or a null id, which joins none
+        lines = tables.lines
+        if lines.height > _SCREEN_IN_PYTHON_UP_TO or tables.encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+            return None
+        counts = _diagnosis_counts(tables)
+        for encounter, pointers in zip(lines.get_column("encounter_id").to_list(),
+                                       lines.get_column("dx_pointers").to_list(), strict=True):
+            if not pointers or encounter is None or not counts.get(encounter) or 0 in counts[encounter]:
+                return None
+        return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
@@ -312,6 +396,26 @@ class InvalidDxPointer(Rule):
     fix = ("Point line {line} at up to four different diagnoses numbered 1-{dx_count}, most relevant first "
            "(or add the missing diagnosis to the encounter).")
     references = ("X12 837P 005010X222A1 SV107", "NUCC 1500 instructions, item 24E")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # the rule's own filter, line by line; a null pointer in a list may count as a repeat, so it may fire
+        lines = tables.lines
+        if lines.height > _SCREEN_IN_PYTHON_UP_TO or tables.encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+            return None
+        counts = _diagnosis_counts(tables)
+        for encounter, pointers in zip(lines.get_column("encounter_id").to_list(),
+                                       lines.get_column("dx_pointers").to_list(), strict=True):
+            if not pointers or encounter is None:
+                continue  # never checked: no pointer, or no encounter joined
+            for count in counts.get(encounter, ()):
+                if not count:
+                    continue
+                if None in pointers:
+                    return None
+                if (min(pointers) < 1 or max(pointers) > count or len(pointers) > _MAX_POINTERS
+                        or len(set(pointers)) < len(pointers)):
+                    return None
+        return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
@@ -389,12 +493,22 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
     references = ("APA Services: health behavior assessment and intervention codes changing for 2020",
                   "mrahis blog: new HBAI codes for 2020")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # An HBAI line (a code with an hbai-* version, that version in force) whose primary diagnosis falls in a
+        # chapter that is not physical. A diagnosis's chapter contains its first character after normalising, so
+        # one whose first character only physical chapters span cannot be it.
+        if not tables.values("code") & _hbai_codes(tables.book):
+            return CANNOT_FIRE
+        encounters = tables.encounters
+        if encounters.height <= _SCREEN_IN_PYTHON_UP_TO and all(
+            _surely_physical(diagnosis)
+            for diagnoses in encounters.get_column("diagnoses").to_list() for diagnosis in diagnoses or ()
+        ):
+            return CANNOT_FIRE
+        return Screen(lines=pl.col("family").str.starts_with("hbai-").fill_null(False))
+
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
-        with_codes = lines_with_codes(tables)
-        if not with_codes.get_column("family").str.starts_with("hbai-").any():
-            # no HBAI line: decided on the column (microseconds) instead of running the whole plan (~2 ms a claim)
-            return NO_ROWS
-        hbai = with_codes.lazy().filter(pl.col("family").str.starts_with("hbai-"))
+        hbai = lines_with_codes(tables).lazy().filter(pl.col("family").str.starts_with("hbai-"))
         dx = (
             encounter_diagnoses(tables, hbai.select("encounter_id").unique())
             .with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
@@ -436,3 +550,42 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
                                  pl.col("line"), pl.col("code")))
             .alias("remedy"),
         ).select(*_KEYS, "where", "kind_text", "chapter", "remedy", "severity")
+
+
+_INVALID = frozenset({DiagnosisStatus.INVALID_FORMAT, DiagnosisStatus.UNKNOWN})
+
+
+def _diagnosis_counts(tables: Tables) -> dict[str, list[int]]:
+    """Per encounter id, the number of diagnoses of each encounter of that id (a null list counts 0)."""
+    counts: defaultdict[str, list[int]] = defaultdict(list)
+    for encounter, diagnoses in zip(tables.encounters.get_column("encounter_id").to_list(),
+                                    tables.encounters.get_column("diagnoses").to_list(), strict=True):
+        if encounter is not None:
+            counts[encounter].append(len(diagnoses) if diagnoses is not None else 0)
+    return counts
+
+
+@cache
+def _hbai_codes(book: CodeBook) -> frozenset[str]:
+    """Codes with a health behavior assessment or intervention version (family ``hbai-*``)."""
+    return frozenset(entry.code for entry in book if entry.family.startswith("hbai-"))
+
+
+def _surely_physical(diagnosis: str | None) -> bool:
+    """True when the diagnosis cannot fall in a chapter that is not physical (a null one is no diagnosis)."""
+    if diagnosis is None:
+        return True
+    if not _PLAIN.fullmatch(diagnosis):
+        return False
+    compact = "".join(diagnosis.split()).upper()
+    return not compact or _only_physical_chapters(compact[0])
+
+
+@cache
+def _only_physical_chapters(character: str) -> bool:
+    """Whether every chapter whose range spans this first character is physical: a category within ``first`` and
+    ``last`` starts with a character between theirs."""
+    chapters = icd10cm_chapters()
+    return all(kind == "physical" for first, last, kind in zip(
+        chapters.get_column("first").to_list(), chapters.get_column("last").to_list(),
+        chapters.get_column("health_kind").to_list(), strict=True) if first[0] <= character <= last[0])

@@ -10,13 +10,16 @@ are tested with any table; the rules look the tables up for the dates in the bat
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from typing import Literal, TypeVar, cast
 
 import polars as pl
 
 from cleanclaim import refdata
 from cleanclaim.model import Severity
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, collect, collect_all
 
 __all__ = ["NCCI_MODIFIERS", "mue_excess", "ptp_conflicts"]
@@ -45,23 +48,122 @@ def _number(units: pl.Expr) -> pl.Expr:
     return units.cast(pl.String).str.replace(r"\.0$", "")
 
 
-def _by_date(lookup: Callable[[dt.date], pl.DataFrame], lines: pl.DataFrame, code_columns: tuple[str, ...],
-             ) -> pl.DataFrame:
-    """The edit table for each date in the batch, cut down to the codes billed in the batch (a CMS quarter holds
-    about a million PTP rows; a batch needs a few), stacked with a ``date`` column. Each day's table is cut as soon
-    as it is looked up, so a year of dates never holds a full quarter per day."""
+_Kind = Literal["ptp", "mue"]
+_CODE_COLUMNS: dict[_Kind, tuple[str, ...]] = {"ptp": ("column1", "column2"), "mue": ("code",)}
+
+
+def _wanted(lines: pl.DataFrame, kind: _Kind) -> pl.Expr:
     codes = lines.get_column("code").unique().implode()
-    wanted = pl.all_horizontal(pl.col(c).is_in(codes) for c in code_columns)
-    frames: list[pl.LazyFrame] = []
-    for day in lines.get_column("date").drop_nulls().unique().to_list():
-        table = lookup(day)
-        # a large (imported) table is cut at once; small ones join one plan (cheaper on a single claim)
-        cut = table.filter(wanted).lazy() if table.height > _CUT_AT_ONCE else table.lazy().filter(wanted)
-        frames.append(cut.with_columns(pl.lit(day, dtype=pl.Date).alias("date")))
+    return pl.all_horizontal(pl.col(c).is_in(codes) for c in _CODE_COLUMNS[kind])
+
+
+def _day_tables(tables: Tables, kind: _Kind) -> dict[dt.date, pl.DataFrame]:
+    """The edit table for each date of service in the batch, looked up once per run (the screens and the rules read
+    the same ones). A large (imported) table is cut down to the codes billed in the batch as soon as it is looked up
+    (a CMS quarter holds about a million PTP rows; a batch needs a few), so a year of dates never holds a full
+    quarter per day; a small one (the bundled subset, kept per date by refdata) is kept whole."""
+    def look_up(tables: Tables) -> dict[dt.date, pl.DataFrame]:
+        lookup = ptp_lookup if kind == "ptp" else mue_lookup
+        found: dict[dt.date, pl.DataFrame] = {}
+        wanted: pl.Expr | None = None  # built for the first large table only (a few hundred microseconds)
+        for day in sorted(tables.values("date")):
+            table = lookup(day)
+            if table.height > _KEEP_WHOLE_UP_TO:
+                wanted = _wanted(tables.lines, kind) if wanted is None else wanted
+                table = table.filter(wanted)
+            found[day] = table
+        return found
+
+    return tables.memo(f"ncci_tables:{kind}", look_up)
+
+
+_KEEP_WHOLE_UP_TO = 200
+"""Rows of an edit table kept whole rather than cut at once: the screens index it in Python (once per table object
+for the bundled tables, which refdata keeps per date), and a plan cuts it with the rest on one claim."""
+
+
+def _by_date(tables: Tables, kind: _Kind) -> pl.DataFrame:
+    """The edit tables of the batch's dates, cut down to the codes billed in the batch, stacked with a ``date``
+    column."""
+    wanted = _wanted(tables.lines, kind)
+    frames = [table.lazy().filter(wanted).with_columns(pl.lit(day, dtype=pl.Date).alias("date"))
+              for day, table in _day_tables(tables, kind).items()]
     return collect(pl.concat(frames, how="vertical_relaxed")) if frames else pl.DataFrame()
 
 
-_CUT_AT_ONCE = 10_000
+_SCREEN_IN_PYTHON_UP_TO = 1_000
+"""Lines the NCCI screens walk in Python: a claim's few lines cost microseconds; a batch runs the rules anyway."""
+
+_T = TypeVar("_T")
+_INDEXES: dict[tuple[int, str], tuple[pl.DataFrame, object]] = {}
+_INDEXES_KEPT = 256
+
+
+def _indexed(table: pl.DataFrame, kind: _Kind, build: Callable[[pl.DataFrame], _T]) -> _T:
+    """``build(table)``, once per table object: refdata keeps each date's bundled table, so a stream of single claims
+    indexes it once. The entry holds the table, so its id is not reused while the entry lives."""
+    key = (id(table), kind)
+    entry = _INDEXES.get(key)
+    if entry is not None and entry[0] is table:
+        return cast(_T, entry[1])
+    index = build(table)
+    if len(_INDEXES) >= _INDEXES_KEPT:
+        _INDEXES.clear()  # one atomic step (checks may run in threads); the live tables are indexed again
+    _INDEXES[key] = (table, index)
+    return index
+
+
+def _ptp_index(table: pl.DataFrame) -> Mapping[str, tuple[tuple[str, int], ...]]:
+    """Column-2 code -> (column-1 code, modifier indicator) of each edit the rules apply (indicator 0 or 1)."""
+    pairs: defaultdict[str, list[tuple[str, int]]] = defaultdict(list)
+    columns = (table.get_column(c).to_list() for c in ("column1", "column2", "modifier_indicator"))
+    for column1, column2, indicator in zip(*columns, strict=True):
+        if indicator in (0, 1):
+            pairs[column2].append((column1, indicator))
+    return {code: tuple(found) for code, found in pairs.items()}
+
+
+def _mue_index(table: pl.DataFrame) -> Mapping[str, tuple[int, float | None]]:
+    """Code -> (its rows in the table, its lowest MUE value; None when none can be exceeded)."""
+    rows: defaultdict[str, int] = defaultdict(int)
+    lowest: dict[str, float | None] = {}
+    for code, value in zip(table.get_column("code").to_list(), table.get_column("mue").to_list(), strict=True):
+        rows[code] += 1
+        # a null value is never exceeded, nor NaN (the largest value for Polars) by a number
+        usable = value is not None and not math.isnan(value)
+        least = lowest.get(code)
+        lowest[code] = (value if least is None or value < least else least) if usable else least
+    return {code: (count, lowest[code]) for code, count in rows.items()}
+
+
+def _billed_by_day(lines: pl.DataFrame) -> dict[tuple[object, ...], set[str]]:
+    """The codes of each patient, provider and date (lines with a null key or code join no other line)."""
+    days: defaultdict[tuple[object, ...], set[str]] = defaultdict(set)
+    keys = zip(*(lines.get_column(c).to_list() for c in _SAME_DAY), strict=True)
+    for key, code in zip(keys, lines.get_column("code").to_list(), strict=True):
+        if code is not None and None not in key:
+            days[key].add(code)
+    return days
+
+
+def _ptp_indicators(tables: Tables) -> frozenset[int] | None:
+    """The modifier indicators of the PTP edits (0 or 1) whose column-1 and column-2 codes are both billed for one
+    patient, provider and date in the batch; None for a batch too large to tell in Python."""
+    def find(tables: Tables) -> frozenset[int] | None:
+        if tables.lines.height > _SCREEN_IN_PYTHON_UP_TO:
+            return None
+        by_day = _day_tables(tables, "ptp")
+        found: set[int] = set()
+        for (_, _, day), codes in _billed_by_day(tables.lines).items():
+            index = _indexed(by_day[cast(dt.date, day)], "ptp", _ptp_index)
+            found.update(indicator for code in codes for column1, indicator in index.get(code, ())
+                         if column1 in codes)
+        return frozenset(found)
+
+    return tables.memo("ncci_ptp_screen", find)
+
+
+_NCCI_MODIFIER_SET = frozenset(NCCI_MODIFIERS)
 
 
 def _bypass(modifiers: pl.Expr) -> pl.Expr:
@@ -130,8 +232,7 @@ def ptp_conflicts(lines: pl.DataFrame, ptp: pl.DataFrame) -> tuple[pl.DataFrame,
 
 def _ptp_results(tables: Tables) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Both PTP rules read the same pairs: found once per run."""
-    return tables.memo("ncci_ptp", lambda t: ptp_conflicts(t.lines, _by_date(ptp_lookup, t.lines,
-                                                                               ("column1", "column2"))))
+    return tables.memo("ncci_ptp", lambda t: ptp_conflicts(t.lines, _by_date(t, "ptp")))
 
 
 def mue_excess(lines: pl.DataFrame, mue: pl.DataFrame) -> pl.DataFrame:
@@ -215,6 +316,11 @@ class NcciPtpConflict(Rule):
     references = (_PTP_REF, "CMS MLN1783722 (NCCI procedure-to-procedure edits; modifier indicators)",
                   "APTA: correct coding initiative (2020 therapy pairs)")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # a denied pair is a PTP edit of indicator 0 or 1 whose two codes are billed for one patient, provider and
+        # date (a code paired with itself, which no CMS table lists, would be one line: that is looked for too)
+        return CANNOT_FIRE if _ptp_indicators(tables) == frozenset() else None
+
     def check(self, tables: Tables) -> pl.DataFrame:
         denied, _ = _ptp_results(tables)
         if denied.is_empty():
@@ -259,6 +365,13 @@ class NcciPtpModifierNotAllowed(Rule):
            "provider and date.")
     references = ("CMS MLN1783722 (modifier indicator 0)", _PTP_REF)
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # an NCCI-associated modifier on a line of a billed indicator-0 pair
+        if not tables.values("modifiers") & _NCCI_MODIFIER_SET:
+            return CANNOT_FIRE
+        found = _ptp_indicators(tables)
+        return CANNOT_FIRE if found is not None and 0 not in found else None
+
     def check(self, tables: Tables) -> pl.DataFrame:
         _, misused = _ptp_results(tables)
         if misused.is_empty():
@@ -302,8 +415,31 @@ class MueExceeded(Rule):
            "exception (MAI 1: separate lines with the right modifier; MAI 3: appeal with documentation).")
     references = (_MUE_REF, "Noridian: medically unlikely edits", "NGS: medically unlikely edits")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A line is over when its units, or its patient, provider and date's units of the code, exceed one of the
+        # code's MUE values for the date; the join repeats each line once per value row, and a window groups null
+        # keys together. So the day's positive units times the rows bound both; NaN units (larger than any value for
+        # Polars) may exceed anything.
+        lines = tables.lines
+        if lines.height > _SCREEN_IN_PYTHON_UP_TO:
+            return None
+        units: defaultdict[tuple[object, ...], float] = defaultdict(float)
+        keys = zip(*(lines.get_column(c).to_list() for c in (*_SAME_DAY, "code")), strict=True)
+        for key, value in zip(keys, lines.get_column("units").to_list(), strict=True):
+            if value is not None and math.isnan(value):
+                return None
+            units[key] += max(value or 0.0, 0.0)
+        by_day = _day_tables(tables, "mue")
+        for (_, _, day, code), total in units.items():
+            if day is None or code is None:
+                continue  # joins no MUE row
+            rows, lowest = _indexed(by_day[cast(dt.date, day)], "mue", _mue_index).get(cast(str, code), (0, None))
+            if lowest is not None and rows * total > lowest:
+                return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.DataFrame:
-        excess = mue_excess(tables.lines, _by_date(mue_lookup, tables.lines, ("code",)))
+        excess = mue_excess(tables.lines, _by_date(tables, "mue"))
         if excess.is_empty():
             return excess
         return excess.select("encounter_id", "line", "code", "units_text", "mue", "mai_text", "source", "zero_text",
