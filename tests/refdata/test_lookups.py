@@ -183,3 +183,15 @@ def test_by_date_of_service_stacks_lookups_for_a_join() -> None:
     hits = lines.join(edits, left_on=["date_of_service", "code"], right_on=["date_of_service", "column1"])
     assert hits["date_of_service"].to_list() == [dt.date(2025, 11, 15)]
     assert by_date_of_service(mue_values, []).is_empty()
+
+
+def test_one_reading_lists_the_data_folder_once_and_takes_a_later_import_next_time(tmp_path: Path) -> None:
+    from cleanclaim.refdata.imported import one_reading
+
+    day = dt.date(2025, 11, 3)
+    with one_reading():
+        assert mue_values(day).is_empty()  # nothing imported for 2025Q4, and nothing bundled for it either
+        import_files([write(tmp_path / "MCR_MUE_PractitionerServices_Eff_10-01-2025.csv",
+                            mue_csv("97110,5,3 Date of Service Edit: Clinical,x"))])
+        assert mue_values(day).is_empty()  # the run keeps what it listed at its start
+    assert dict(mue_values(day).select("code", "mue").rows()) == {"97110": 5}

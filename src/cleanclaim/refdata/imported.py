@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +26,8 @@ from cleanclaim.errors import DataError, InputError
 from cleanclaim.paths import data_dir
 from cleanclaim.refdata.cms_files import ParsedTable, RefTable, parse_path, period_bounds
 
-__all__ = ["ImportResult", "StoredTable", "import_files", "imported_frame", "stored_tables"]
+__all__ = ["ImportResult", "StoredTable", "import_files", "import_signature", "imported_frame", "one_reading",
+           "stored_tables"]
 
 
 @dataclass(frozen=True)
@@ -105,10 +108,33 @@ def stored_tables() -> list[StoredTable]:
     return found
 
 
-def import_signature(kind: RefTable) -> tuple[tuple[str, int, int], ...]:
+_Signature = tuple[tuple[str, int, int], ...]
+_READING: ContextVar[dict[tuple[str, RefTable], _Signature] | None] = ContextVar("refdata_reading", default=None)
+
+
+@contextmanager
+def one_reading() -> Iterator[None]:
+    """Within the block, the data folder is listed once per table: a check run looks edits and rates up several
+    times per claim (each listing is a glob and a stat per file, ~30 us), and an import that lands mid-run is taken
+    by the next run, never half-way through one."""
+    token = _READING.set({})
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+
+
+def import_signature(kind: RefTable) -> _Signature:
     """What is imported for a table (paths, modification times, sizes): a cache key that changes with any import."""
-    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
-                 for p in sorted((_root() / kind.value).glob("*/*.parquet")))
+    reading = _READING.get()
+    key = (str(_root()), kind)
+    if reading is not None and key in reading:
+        return reading[key]
+    signature = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
+                      for p in sorted((_root() / kind.value).glob("*/*.parquet")))
+    if reading is not None:
+        reading[key] = signature
+    return signature
 
 
 def imported_frame(kind: RefTable, date_of_service: dt.date) -> pl.DataFrame | None:

@@ -17,6 +17,7 @@ from polars._typing import PolarsDataType
 
 from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
+from cleanclaim.refdata.imported import one_reading
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, all_rules
 from cleanclaim.rules.tables import Tables, collect_all
 
@@ -152,7 +153,12 @@ def findings_table(tables: Tables, selection: RuleSelection | None = None, *, sc
     """Every enabled rule over the tables, as one findings table ordered by encounter, line and rule id.
 
     Every rule's plan runs in one ``collect_all``; rules that return a DataFrame (those that decided early, or need a
-    value in Python mid-way) are taken as they are."""
+    value in Python mid-way) are taken as they are. Imported reference data is listed once for the run."""
+    with one_reading():
+        return _findings_table(tables, selection, screens=screens)
+
+
+def _findings_table(tables: Tables, selection: RuleSelection | None, *, screens: bool) -> pl.DataFrame:
     selection = selection or RuleSelection()
     unknown = selection.unknown_names()
     if unknown:
