@@ -20,7 +20,7 @@ from cleanclaim.errors import DataError
 from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import _family_minutes
 from cleanclaim.rules.profile_frames import ProfilesKey
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame
 
 _DATA_FILE = "documentation.yaml"
@@ -87,6 +87,18 @@ def _requirement_frame(book: CodeBook) -> pl.DataFrame:
 
 
 @cache
+def _requirement_codes(book: CodeBook) -> frozenset[str]:
+    """The codes some requirement applies to, built once per code book."""
+    return frozenset(_requirement_frame(book).get_column("code").to_list())
+
+
+# Whitespace both Python's ``str.strip`` and Polars' ``strip_chars`` remove: a note made of these alone is blank for
+# the plan too (each side strips a few characters the other keeps).
+_BLANK = " \t\n\r\x0b\x0c"
+_PY_NOTES = 1_000  # notes read in Python at most: a batch of claim lines carries none anyway
+
+
+@cache
 def _present() -> pl.Expr:
     """Whether the record shows the requirement's element (built once: the minutes pattern comes from the data
     file)."""
@@ -144,6 +156,17 @@ class DocumentationMissingElement(Rule):
     fix = "Document {missing} for {code} (or correct the code if the service was different)."
     references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067",
                   "LCD language on 97535 (codingahead 2012, quoting an LCD)", "APA Services HBAI guide 2020")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line bills a code with a documentation requirement, in an encounter whose note is not blank.
+        if _requirement_codes(tables.book).isdisjoint(tables.values("code")):
+            return CANNOT_FIRE
+        notes = tables.encounters.get_column("note")
+        if notes.null_count() == notes.len():
+            return CANNOT_FIRE
+        if notes.len() <= _PY_NOTES and not any(note is not None and note.strip(_BLANK) for note in notes.to_list()):
+            return CANNOT_FIRE
+        return None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         group_sizes = tables.services.lazy().group_by("encounter_id", "code").agg(_HAS_GROUP_SIZE)
@@ -213,6 +236,16 @@ class DistinctGoalsRequired(Rule):
     references = ("Payer profile distinct_goals",
                   "LCD orthotic/prosthetic paragraphs (medicarepaymentandreimbursement 2016); not confirmed "
                   "in any readable LCD")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line bills a code of one of its payer's distinct-goals entries beside one of the entry's partner
+        # codes, so the run bills both.
+        codes, payers = tables.values("code"), tables.values("payer")
+        for payer, profile in tables.payers.items():
+            if payer in payers and any(not codes.isdisjoint(entry.codes) and not codes.isdisjoint(entry.with_codes)
+                                       for entry in profile.distinct_goals):
+                return None
+        return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         lines = tables.lines.lazy().select("encounter_id", "line", "code", "patient_id", "date", "payer")

@@ -6,14 +6,18 @@ patients), so one claim and a year of claims are checked the same way.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Collection
 from functools import cache, lru_cache
+from typing import Any
 
 import polars as pl
 
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
+from cleanclaim.rules.catalogue.time_units import _versions
 from cleanclaim.rules.profile_frames import ProfilesKey
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
 
 _PT_EVALUATIONS = ["97161", "97162", "97163", "97164"]
@@ -24,6 +28,32 @@ _PROGRESS_NOTE = r"(?i)\bprogress\s+(report|note)\b"
 _THERAPY_DOC_REF = "CMS Pub 100-02 Ch.15 s220.3 (documentation requirements for therapy services)"
 _NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
 _NO_CODE = pl.lit(None, dtype=pl.String).alias("code")
+
+
+# Up to this many lines (and history lines), screens read the dates and codes as Python lists: microseconds, where a
+# rule's plan costs a millisecond or more on one claim. Above it they answer from the payer settings alone.
+_PY_EVENTS = 1_000
+
+
+def _event_dates(tables: Tables, codes: Collection[str]) -> set[dt.date | None] | None:
+    """The dates on which the batch or the history bills one of ``codes`` (every patient together), or None when the
+    run is too large to read in Python."""
+    dates: set[dt.date | None] = set()
+    for frame in (tables.lines, tables.history):
+        if frame.height > _PY_EVENTS:
+            return None
+        if frame.height:
+            dates.update(date for code, date in zip(frame.get_column("code").to_list(),
+                                                   frame.get_column("date").to_list(), strict=True)
+                         if code in codes)
+    return dates
+
+
+@cache
+def _always_therapy(book: CodeBook) -> frozenset[str]:
+    """Codes with a version that is always therapy (``_therapy_flags``), built once per code book."""
+    return frozenset(code for code, versions in _versions(book).items()
+                     if any(entry.therapy == "always" for entry in versions))
 
 
 @cache
@@ -137,6 +167,18 @@ class ProgressReportDue(Rule):
            "the record.")
     references = (_THERAPY_DOC_REF,)
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged visit is treatment day ``visits`` or later of a patient's plan, so at least that many dates bill an
+        # always-therapy code in the batch or the history (every patient together bounds each patient's count).
+        intervals = [p.progress_report_visits for p in tables.payers.values() if p.progress_report_visits is not None]
+        therapy = _always_therapy(tables.book)
+        if not intervals or therapy.isdisjoint(tables.values("code")):
+            return CANNOT_FIRE
+        dates = _event_dates(tables, therapy)
+        if dates is not None and len(dates) < min(intervals):
+            return CANNOT_FIRE
+        return None
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         therapy = lines_with_codes(tables).lazy().filter(pl.col("therapy") == "always")
         payers = tables.payer_frame().lazy().filter(pl.col("progress_report_visits").is_not_null()).select(
@@ -185,6 +227,17 @@ class PlanOfCareRecertDue(Rule):
     fix = "{fix_text}"
     references = ("CMS Pub 100-02 Ch.15 s220 (plan of care certification; recertification at least every 90 days)",)
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged encounter has a plan of care whose deadline (the earlier of certified-through and start plus the
+        # payer's interval) is at most 7 days after the date of service: worked out per encounter in Python.
+        encounters = tables.encounters
+        if encounters.get_column("plan_start").null_count() == encounters.height:
+            return CANNOT_FIRE
+        if encounters.height > _PY_EVENTS:
+            return None
+        rows = encounters.select("payer", "date", "plan_start", "plan_certified_through").rows()
+        return None if any(_recert_may_be_due(tables, *row) for row in rows) else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.LazyFrame:
         payers = tables.payer_frame().lazy().select("payer", pl.col("plan_of_care_recert_days").alias("recert_days"))
         return (
@@ -199,6 +252,22 @@ class PlanOfCareRecertDue(Rule):
             .select("encounter_id", "line", "code", "date", "when_text", "deadline", "deadline_text", "severity",
                     "fix_text")
         )
+
+
+def _recert_may_be_due(tables: Tables, payer: Any, date: dt.date | None, start: dt.date | None,
+                       certified_through: dt.date | None) -> bool:
+    """Whether the plan-of-care-recert-due plan could flag this encounter (True when in doubt)."""
+    if start is None or date is None:
+        return False
+    profile = tables.payers.get(payer) if payer is not None else None
+    days = profile.plan_of_care_recert_days if profile is not None else None
+    deadlines = [certified_through] if certified_through is not None else []
+    if days is not None:
+        try:
+            deadlines.append(start + dt.timedelta(days=days))
+        except OverflowError:
+            return True
+    return bool(deadlines) and (min(deadlines) - date).days <= 7
 
 
 # The plan-of-care-recert-due plan's expressions, built once.
@@ -282,6 +351,21 @@ class VisitFrequencyLimit(Rule):
                "({reason}; {limit_reference})")
     fix = "Check the patient's eligibility for {code} on {date}; bill it only within the limit of {max} in {days} days."
     references = ("Payer profile frequency_limits (each names its source)",)
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line bills a code of one of its payer's limits, and more than ``max`` distinct dates bill one of
+        # the limit's codes in its window: at most the dates that bill them anywhere in the batch or the history.
+        codes = tables.values("code")
+        payers = tables.values("payer")
+        limits = [limit for payer, profile in tables.payers.items() if payer in payers
+                  for limit in profile.frequency_limits if not codes.isdisjoint(limit.codes)]
+        if not limits:
+            return CANNOT_FIRE
+        for limit in limits:
+            dates = _event_dates(tables, frozenset(limit.codes))
+            if dates is None or len(dates) > limit.max:
+                return None
+        return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         limits = _limits(ProfilesKey(tables.payers)).lazy()

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
+from typing import Any
 
 import polars as pl
 
-from cleanclaim.codebook import CodeBook
+from cleanclaim.codebook import CodeBook, CodeEntry
 from cleanclaim.model import Severity
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 
-# Every check below returns a lazy plan that the engine runs with all other rules in one ``collect_all`` (or an
-# empty table when the run bills no code the rule looks at); the expressions that do not depend on the tables are
-# built once, here, since building them costs about as much as running them on one claim.
+# Every check below returns a lazy plan that the engine runs with all other rules in one ``collect_all`` (each rule's
+# screen first rules it out when the run bills no code it looks at); the expressions that do not depend on the tables
+# are built once, here, since building them costs about as much as running them on one claim.
 _FAMILY_POOL = ["encounter_id", "date", "time_group"]
 # A window over a null key would pool the lines whose key is null; the join this replaced matched none of them.
 _POOL_KEYED = pl.all_horizontal(pl.col(c).is_not_null() for c in _FAMILY_POOL)
@@ -38,9 +40,10 @@ def _family_minutes(tables: Tables) -> pl.DataFrame:
 def _time_rules(tables: Tables) -> frozenset[str]:
     """The time rules of the codes billed in the run (``timed15``, ``range`` ...), computed once per run.
 
-    Rules use it to return no rows straight away when the run bills no code they look at: a Python set lookup,
-    where even a plan that finds nothing costs the engine a tenth of a millisecond or more on one claim. The answer
-    is exact, since each such rule's plan starts by keeping only those codes."""
+    Screens use it to rule a rule out when the run bills no code it looks at, and the units plan to leave out the
+    parts the run has no code for: a Python set lookup, where even a plan that finds nothing costs the engine a tenth
+    of a millisecond or more on one claim. The answer is exact, since each such plan starts by keeping only those
+    codes."""
     return tables.memo("time_rules", _build_time_rules)
 
 
@@ -52,6 +55,64 @@ def _build_time_rules(tables: Tables) -> frozenset[str]:
 
 
 _SMALL = 10_000
+
+
+# ---- screens: the same questions asked in Python on a small run ----------------------------------------------------
+# Screens decide in Python, for microseconds, whether a rule's plan (0.2-3 ms on one claim) could find anything. Up
+# to ``_PY_ROWS`` lines they read the lines with their code-book columns as Python values; above it they answer from
+# whole-run facts only (the time rules billed), as a month of claims almost always has something to report.
+_PY_ROWS = 200
+
+
+def _py_lines(tables: Tables) -> list[dict[str, Any]] | None:
+    """The lines with their code-book version in force (``lines_with_codes``) as Python dicts, once per run, or
+    None when the run has more than ``_PY_ROWS`` lines."""
+    return tables.memo("py_lines", _build_py_lines)
+
+
+def _build_py_lines(tables: Tables) -> list[dict[str, Any]] | None:
+    lines = lines_with_codes(tables)
+    if lines.height > _PY_ROWS:
+        return None
+    columns = {name: lines.get_column(name).to_list() for name in _PY_COLUMNS}
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+_PY_COLUMNS = ("encounter_id", "line", "patient_id", "date", "payer", "code", "modifiers", "units", "minutes",
+               "provider_discipline", "time_rule", "unit_minutes", "typical_minutes", "min_minutes", "max_minutes",
+               "addon_code", "base_code", "time_optional", "lab")
+
+
+@cache
+def _versions(book: CodeBook) -> Mapping[str, tuple[CodeEntry, ...]]:
+    """Every version of each code, keyed by the code exactly as the book spells it (as the lines are joined to it)."""
+    found: dict[str, list[CodeEntry]] = {}
+    for entry in book:
+        found.setdefault(entry.code, []).append(entry)
+    return {code: tuple(versions) for code, versions in found.items()}
+
+
+def _family_pool_key(row: Mapping[str, Any]) -> tuple[Any, Any, Any] | None:
+    """The line's pool of family minutes (encounter, date, base code or own code), None when a key is missing: the
+    plan's windows leave such a line without pooled minutes (``_POOL_KEYED``)."""
+    group = row["base_code"] if row["base_code"] is not None else row["code"]
+    if row["encounter_id"] is None or row["date"] is None or group is None:
+        return None
+    return (row["encounter_id"], row["date"], group)
+
+
+def _family_pools(rows: list[dict[str, Any]]) -> dict[tuple[Any, Any, Any], int | None]:
+    """The pooled minutes of each family pool as ``_family_minutes`` sums them (None: no line of the pool documents
+    minutes, the plan's ``group_has_minutes`` false)."""
+    pools: dict[tuple[Any, Any, Any], int | None] = {}
+    for row in rows:
+        key = _family_pool_key(row)
+        if key is None:
+            continue
+        minutes = row["minutes"]
+        total = pools.get(key)
+        pools[key] = total if minutes is None else (total or 0) + minutes
+    return pools
 
 
 def _build_family_minutes(tables: Tables) -> pl.DataFrame:
@@ -106,10 +167,27 @@ class MissingMinutes(Rule):
     fix = "Document the direct one-on-one minutes of {code} in the note (and in `minutes:`), then recheck the units."
     references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067 (timed-code minutes)")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line bills a time-based code and its family pool documents no minutes, so its own minutes are
+        # missing; an input that cannot carry minutes is never flagged.
         if not tables.minutes_carried or not _time_rules(tables).intersection(_TIME_BASED):
-            # the input cannot carry minutes, or bills no time-based code: nothing to report, and an empty frame
-            # costs the engine nothing
+            return CANNOT_FIRE
+        if tables.lines.get_column("minutes").null_count() == 0:
+            return CANNOT_FIRE
+        rows = _py_lines(tables)
+        if rows is None:
+            return None
+        pools = _family_pools(rows)
+        for row in rows:
+            key = _family_pool_key(row)
+            if (row["time_rule"] in _TIME_BASED and not row["time_optional"] and key is not None
+                    and pools.get(key) is None):
+                return None
+        return CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+        if not tables.minutes_carried:
+            # part of the rule, not only a shortcut: when the input cannot carry minutes their absence says nothing
             return _NO_MISSING_MINUTES
         return _family_minutes(tables).lazy().filter(_MISSING).with_columns(_TIME_TEXT).select(*_KEYS, "time_text")
 
@@ -149,8 +227,6 @@ _MINIMUM_COLUMNS = (
     "encounter_id", "line", "code", "time_rule", "typical_minutes", "unit_minutes", "needed",
     pl.col("group_minutes").alias("minutes"),
 )
-_NO_MINIMUM_ROWS = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
-                                        "needed": pl.Int64, "rule_text": pl.String, "minutes": pl.Int64})
 _RULE_TEXT = (
     pl.when(pl.col("time_rule") == "at_least").then(pl.lit("the full stated time; no midpoint"))
     .when(pl.col("time_rule").is_in(["typical", "base"]))
@@ -199,10 +275,31 @@ class BelowMinimumTime(Rule):
     references = ("Palmetto GBA: E/M and time tips (at-least and midpoint rules)", "CPT time rule (midpoint)",
                   "APA Services HBAI guide 2020")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line's pooled minutes are under what its code needs: under the code's own minimum, or for a
+        # time-range code under its family's lowest range in force, which is at most the code's own lowest minutes.
+        if not _time_rules(tables).intersection(_HAS_MINIMUM):
+            return CANNOT_FIRE
+        rows = _py_lines(tables)
+        if rows is None:
+            return None
+        pools = _family_pools(rows)
+        for row in rows:
+            key = _family_pool_key(row)
+            if row["time_rule"] not in _HAS_MINIMUM or row["time_optional"] or key is None:
+                continue
+            minutes = pools.get(key)
+            if minutes is None:
+                continue
+            needed = row["min_minutes"]
+            if row["time_rule"] == "per_unit":
+                needed = None if row["unit_minutes"] is None else row["unit_minutes"] // 2 + 1
+            if needed is None or minutes < needed:  # a code-book gap: the plan decides
+                return None
+        return CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         present = _time_rules(tables)
-        if not present.intersection(_HAS_MINIMUM):
-            return _NO_MINIMUM_ROWS
         lines = _family_minutes(tables).lazy().filter(_MINIMUM_LINES)
         # a code with its own minimum, and (only when the run bills one) a time-range code, whose minimum is the
         # lowest range of its family in force on the date: two branches stacked, rather than a join back
@@ -257,9 +354,21 @@ class TimeRangeMismatch(Rule):
     references = ("NGS Medicare: counseling to prevent tobacco use", "SBIRT Oregon: billing codes",
                   "AAP Coding News: preventive medicine counseling", "CPT 2021 office E/M guidelines")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line is a time-range line whose own minutes fall outside its code's range (``_RANGE_OUTSIDE``).
         if "range" not in _time_rules(tables):
-            return _NO_RANGE_ROWS
+            return CANNOT_FIRE
+        rows = _py_lines(tables)
+        if rows is None:
+            return None
+        for row in rows:
+            minutes, low, high = row["minutes"], row["min_minutes"], row["max_minutes"]
+            if row["time_rule"] == "range" and minutes is not None and (
+                    (low is not None and minutes < low) or (high is not None and minutes > high)):
+                return None
+        return CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         outside = lines_with_codes(tables).lazy().filter(_RANGE_OUTSIDE)
         return (
             _members_in_force(outside, tables).filter(_MEMBER_HOLDS)
@@ -268,9 +377,6 @@ class TimeRangeMismatch(Rule):
         )
 
 
-_NO_RANGE_ROWS = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
-                                      "own_range": pl.String, "minutes": pl.Int64, "member_code": pl.String,
-                                      "severity": pl.String, "fix": pl.String})
 _RANGE_OUTSIDE = (
     (pl.col("time_rule") == "range") & pl.col("minutes").is_not_null()
     & ((pl.col("minutes") < pl.col("min_minutes"))

@@ -16,15 +16,25 @@ A PT's 10 minutes and an OT's 10 minutes the same day are therefore 1 unit each,
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import polars as pl
 
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
-from cleanclaim.rules.catalogue.time_units import _family_minutes, _time_rules
-from cleanclaim.rules.registry import Rule, register
+from cleanclaim.rules.catalogue.time_units import (
+    _family_minutes,
+    _family_pool_key,
+    _family_pools,
+    _py_lines,
+    _time_rules,
+    _versions,
+)
+from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
 
 __all__ = ["cms_unit_bounds", "per_code_units", "therapy_discipline"]
@@ -464,10 +474,13 @@ def _checks(tables: Tables) -> pl.DataFrame:
     """Every units finding of both directions (the CMS pools, the per-code payers and the other time rules), as one
     plan collected once.
 
-    Which parts the plan holds is decided first, from the time rules billed in the run (memoised, see
-    ``_time_rules``): a therapy claim has no per-unit or base code, an HBAI or coaching claim no 15-minute code, and
-    each part left out saves a dozen operations on one claim. A batch holds all of them.
+    A small run where ``_possible`` finds nothing needs no plan at all (most single claims). Otherwise which parts the
+    plan holds is decided first, from the time rules billed in the run (memoised, see ``_time_rules``): a therapy
+    claim has no per-unit or base code, an HBAI or coaching claim no 15-minute code, and each part left out saves a
+    dozen operations on one claim. A batch holds all of them.
     """
+    if not _possible(tables):
+        return _NO_ROWS
     present = _time_rules(tables)
     parts: list[pl.LazyFrame] = []
     # services documented but not billed take part in the pools too
@@ -482,6 +495,245 @@ def _checks(tables: Tables) -> pl.DataFrame:
         .unique(maintain_order=True)
         .sort("encounter_id", "line", "code", nulls_last=True, maintain_order=True)
     )
+
+
+# ---- the same arithmetic in Python, for a small run ----------------------------------------------------------------
+# On one claim the plan above costs about 3 ms whatever it finds; the same numbers in Python cost tens of
+# microseconds. Python only decides in which directions a row *could* be flagged: when it finds one (or meets anything
+# it does not model exactly: a value that is not a finite number, an encounter listed twice, a code-book gap), the
+# plan runs and writes the findings, so their texts have one source.
+_ABOVE_SIDE, _BELOW_SIDE = "above", "below"
+_EITHER = frozenset([_ABOVE_SIDE, _BELOW_SIDE])
+
+
+def _possible(tables: Tables) -> frozenset[str]:
+    """The directions (``above``: units-exceed-time, ``below``: units-below-time) in which a units row could be
+    flagged in this run: worked out in Python on a small run (``_py_lines``); both on a large one."""
+    return tables.memo("units_possible", _build_possible)
+
+
+def _build_possible(tables: Tables) -> frozenset[str]:
+    rows = _py_lines(tables)
+    if rows is None or tables.services.height > _PY_SERVICES:
+        return _EITHER
+    if any(row["units"] is not None and not (math.isfinite(row["units"]) and abs(row["units"]) < _HUGE)
+           for row in rows):
+        return _EITHER
+    present = {row["time_rule"] for row in rows}
+    found: set[str] = set()
+    if "timed15" in present or tables.services.height:
+        found.update(_pool_sides(tables, rows))
+    if present.intersection(_SIMPLE_RULES):
+        found.update(_other_sides(tables, rows))
+    return frozenset(found)
+
+
+_PY_SERVICES = 200  # documented services read in Python at most (a claim has a few)
+_HUGE = 1e12  # units beyond it might not sum exactly as floats: left to the plan
+
+
+def _whole_units(units: Any) -> bool:
+    return units is not None and units == math.floor(units)
+
+
+def _py_discipline(modifiers: list[Any] | None, provider_discipline: Any) -> str:
+    """``therapy_discipline`` for one line."""
+    for modifier, discipline in (("GP", "PT"), ("GO", "OT"), ("GN", "SLP")):
+        if modifiers and modifier in modifiers:
+            return discipline
+    return str(provider_discipline) if provider_discipline in _THERAPY_DISCIPLINES else "other"
+
+
+def _py_units(minutes: int, unit_minutes: int) -> int:
+    """``per_code_units`` for one code."""
+    first = unit_minutes // 2 + 1
+    return (minutes - first) // unit_minutes + 1 if minutes >= first else 0
+
+
+def _sides(billed: int, low: int, high: int) -> set[str]:
+    """The directions of a code billed ``billed`` units where ``low`` to ``high`` pass."""
+    return {_ABOVE_SIDE} if billed > high else {_BELOW_SIDE} if billed < low else set()
+
+
+@dataclass
+class _PoolCode:
+    """One patient, date, discipline and 15-minute code, as ``_timed_day_codes`` aggregates it."""
+
+    billed: float = 0.0
+    whole: bool = True
+    has_line: bool = False
+    line_payer: Any = None
+    service_payer: Any = None
+    has_service: bool = False
+    line_minutes: int | None = None
+    service_minutes: int | None = None
+
+    @property
+    def minutes(self) -> int | None:
+        return self.line_minutes if self.line_minutes is not None else self.service_minutes
+
+
+def _pool_sides(tables: Tables, rows: list[dict[str, Any]]) -> frozenset[str]:
+    """The directions ``_pool_rows`` could flag: its pools and their CMS / per-code numbers, in Python."""
+    codes: dict[tuple[Any, ...], _PoolCode] = {}
+    first_discipline: dict[tuple[Any, Any], str] = {}
+    for row in rows:
+        if row["time_rule"] != "timed15":
+            continue
+        discipline = _py_discipline(row["modifiers"], row["provider_discipline"])
+        first_discipline.setdefault((row["encounter_id"], row["code"]), discipline)
+        code = codes.setdefault((row["patient_id"], row["date"], discipline, row["code"]), _PoolCode())
+        if not code.has_line:
+            code.has_line, code.line_payer = True, row["payer"]
+        if row["units"] is not None:
+            code.billed += row["units"]
+        code.whole = code.whole and _whole_units(row["units"])
+        if row["minutes"] is not None:
+            code.line_minutes = (code.line_minutes or 0) + row["minutes"]
+    if tables.services.height and not _add_services(tables, codes, first_discipline):
+        return _EITHER
+    # a pool counts only when every code of it has minutes and whole units (``_USABLE``)
+    usable: dict[tuple[Any, ...], bool] = {}
+    for (patient, date, discipline, _), code in codes.items():
+        pool = (patient, date, discipline)
+        usable[pool] = usable.get(pool, True) and code.minutes is not None and code.whole
+    rule_pools: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
+    for (patient, date, discipline, _), code in codes.items():
+        payer = code.line_payer if code.line_payer is not None else code.service_payer
+        profile = tables.payers.get(payer) if payer is not None else None
+        minutes = code.minutes
+        if not usable[(patient, date, discipline)] or profile is None or minutes is None:
+            continue
+        if profile.time_rule in ("cms", "per_code"):
+            rule_pools.setdefault((patient, date, discipline, profile.time_rule), []).append(
+                (int(code.billed), minutes))
+    found: set[str] = set()
+    for (_, _, _, time_rule), billed_minutes in rule_pools.items():
+        if time_rule == "cms":
+            found.update(_cms_sides(billed_minutes))
+            continue
+        for billed, minutes in billed_minutes:  # per code: each code's own minutes, rounded on their own
+            supported = _py_units(minutes, 15)
+            found.update(_sides(billed, supported, supported))
+    return frozenset(found)
+
+
+def _add_services(tables: Tables, codes: dict[tuple[Any, ...], _PoolCode],
+                  first_discipline: Mapping[tuple[Any, Any], str]) -> bool:
+    """Adds the documented services to the pools as ``_timed_day_codes`` stacks them; False when the encounters do
+    not have one row each (the plan's join would repeat services)."""
+    encounter_ids = tables.encounters.get_column("encounter_id").to_list()
+    if len(set(encounter_ids)) != len(encounter_ids):
+        return False
+    encounters = dict(zip(encounter_ids, tables.encounters.select("patient_id", "date", "payer",
+                                                                  "provider_discipline").rows(), strict=True))
+    versions = _versions(tables.book)
+    services = tables.services
+    for encounter_id, code_text, minutes in zip(services.get_column("encounter_id").to_list(),
+                                                services.get_column("code").to_list(),
+                                                services.get_column("minutes").to_list(), strict=True):
+        if encounter_id is None or minutes is None or encounter_id not in encounters:
+            continue
+        if not any(entry.time_rule == "timed15" for entry in versions.get(code_text, ())):
+            continue
+        patient, date, payer, provider_discipline = encounters[encounter_id]
+        discipline = first_discipline.get((encounter_id, code_text)) or _py_discipline([], provider_discipline)
+        code = codes.setdefault((patient, date, discipline, code_text), _PoolCode())
+        if not code.has_service:
+            code.has_service, code.service_payer = True, payer
+        code.service_minutes = (code.service_minutes or 0) + minutes
+    return True
+
+
+def _cms_sides(pool: list[tuple[int, int]]) -> set[str]:
+    """The directions ``_ABOVE`` / ``_BELOW`` hold in for the codes of one CMS pool of (billed units, minutes)."""
+    day_units = (sum(minutes for _, minutes in pool) + 7) // 15
+    remaining = day_units - sum(minutes // 15 for _, minutes in pool)
+    day_billed = sum(billed for billed, _ in pool)
+    leftovers = [minutes % 15 for _, minutes in pool]
+    found: set[str] = set()
+    for billed, minutes in pool:
+        leftover = minutes % 15
+        rank_min = 1 + sum(other > leftover for other in leftovers)
+        rank_max = sum(other >= leftover for other in leftovers)
+        min_units = minutes // 15 + int(leftover > 0 and rank_max <= remaining)
+        max_units = minutes // 15 + int(leftover > 0 and rank_min - 1 < remaining)
+        if billed > (min_units if day_billed > day_units else max_units):
+            found.add(_ABOVE_SIDE)
+        if billed < (max_units if day_billed < day_units else min_units):
+            found.add(_BELOW_SIDE)
+    return found
+
+
+@dataclass
+class _FamilyCode:
+    """One encounter, date and code of ``_other_time_rows``' per-code table."""
+
+    row: dict[str, Any]
+    minutes: int
+    billed: float = 0.0
+    whole: bool = True
+
+
+def _other_sides(tables: Tables, rows: list[dict[str, Any]]) -> frozenset[str]:
+    """The directions ``_other_time_rows`` could flag (per-unit, typical-time, at-least and base + add-on codes).
+    A code-book value the arithmetic needs but lacks counts as either direction: the plan decides."""
+    pools = _family_pools(rows)
+    codes: dict[tuple[Any, Any, Any], _FamilyCode] = {}
+    for row in rows:
+        key = _family_pool_key(row)
+        minutes = pools.get(key) if key is not None else None
+        if minutes is None:
+            continue
+        code = codes.setdefault((row["encounter_id"], row["date"], row["code"]), _FamilyCode(row, minutes))
+        if row["units"] is not None:
+            code.billed += row["units"]
+        code.whole = code.whole and _whole_units(row["units"])
+    whole = {key: code for key, code in codes.items() if code.whole}
+    found: set[str] = set()
+    for (encounter_id, date, _), code in whole.items():
+        rule, minutes, billed = code.row["time_rule"], code.minutes, int(code.billed)
+        if rule not in _SIMPLE_RULES:
+            continue
+        unit, typical, least = code.row["unit_minutes"], code.row["typical_minutes"], code.row["min_minutes"]
+        if rule == "per_unit":
+            if unit is None or unit <= 0:
+                return _EITHER
+            supported, needed = _py_units(minutes, unit), unit // 2 + 1
+        elif rule == "typical":
+            if typical is None or typical <= 0 or least is None:
+                return _EITHER
+            supported, needed = _py_units(minutes, typical), least
+        elif least is None:
+            return _EITHER
+        else:
+            supported, needed = 1, least
+        if minutes < needed:
+            continue
+        # only per-unit codes are reported below what the time supports
+        found.update(_sides(billed, supported if rule == "per_unit" else -1, supported))
+        addon_code = code.row["addon_code"]
+        if rule == "base" and addon_code is not None:
+            addon_units = _addon_unit_minutes(tables.book).get(addon_code)
+            if addon_units is None:
+                continue  # not an add-on code of the book: the plan's inner join drops the row
+            if len(addon_units) != 1 or typical is None:
+                return _EITHER
+            (addon_unit,) = addon_units
+            if addon_unit is None or addon_unit <= 0:
+                return _EITHER
+            addon = whole.get((encounter_id, date, addon_code))
+            addon_supported = _py_units(max(minutes - typical, 0), addon_unit)
+            found.update(_sides(int(addon.billed) if addon else 0, addon_supported, addon_supported))
+    return frozenset(found)
+
+
+@cache
+def _addon_unit_minutes(book: CodeBook) -> Mapping[str, frozenset[int | None]]:
+    """Each add-on code's unit minutes over its versions (``_addon_codes`` keeps one of them)."""
+    return {code: frozenset(entry.unit_minutes for entry in versions if entry.time_rule == "addon")
+            for code, versions in _versions(book).items()
+            if any(entry.time_rule == "addon" for entry in versions)}
 
 
 def _units_rows(tables: Tables, *, above: bool) -> pl.DataFrame | pl.LazyFrame:
@@ -538,6 +790,11 @@ class UnitsExceedTime(Rule):
     fix = "{fix_text}"
     references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
 
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Python works out the plan's numbers on a small run; it rules the rule out only when no row could be
+        # flagged above what the time supports.
+        return None if _ABOVE_SIDE in _possible(tables) else CANNOT_FIRE
+
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         return _units_rows(tables, above=True)
 
@@ -575,6 +832,11 @@ class UnitsBelowTime(Rule):
     message = "{detail}"
     fix = "{fix_text}"
     references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # Python works out the plan's numbers on a small run; it rules the rule out only when no row could be
+        # flagged below what the time supports.
+        return None if _BELOW_SIDE in _possible(tables) else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         return _units_rows(tables, above=False)
@@ -616,9 +878,25 @@ class UntimedCodeMultipleUnits(Rule):
     fix = "Bill {code} as 1 unit on one line for {date}."
     references = ("CMS Pub 100-04 Ch.5 s20.2 (service-based codes)", "First Coast: rehabilitation services")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged day of an untimed (or time-range) code bills more than 1 unit: one line of more than 1 unit, or
+        # two lines or more of the code on the day.
         if not _time_rules(tables).intersection(["untimed", "range"]):
-            return _NO_UNTIMED_ROWS
+            return CANNOT_FIRE
+        rows = _py_lines(tables)
+        if rows is None:
+            return None
+        days: set[tuple[Any, Any, Any]] = set()
+        for row in rows:
+            if row["time_rule"] not in ("untimed", "range") or row["lab"]:
+                continue
+            day = (row["patient_id"], row["date"], row["code"])
+            if day in days or (row["units"] is not None and not row["units"] <= 1):  # NaN: let the plan decide
+                return None
+            days.add(day)
+        return CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         # the day's units first, the text only for the days flagged (the filter keeps or drops whole days)
         return (
             lines_with_codes(tables).lazy().filter(_UNTIMED)
@@ -630,8 +908,6 @@ class UntimedCodeMultipleUnits(Rule):
 
 
 _DAY_CODE = [*_DAY, "code"]
-_NO_UNTIMED_ROWS = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
-                                        "day_units": pl.Float64, "date": pl.String, "lines_text": pl.String})
 _UNTIMED = pl.col("time_rule").is_in(["untimed", "range"]) & ~pl.col("lab").fill_null(False)
 _LINES_TEXT = (
     pl.format("{} line {}: {}", pl.col("encounter_id"), pl.col("line"),
@@ -674,9 +950,25 @@ class TimedCodeSplitLines(Rule):
     references = ("CMS Pub 100-04 Ch.5 s20.2 (one line per code per date, from 2021-04-19)",
                   "First Coast: rehabilitation services (0508065)")
 
-    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line shares its encounter, date and 15-minute or per-unit code with another line (the modifiers
+        # that split the group further are left to the plan).
         if not _time_rules(tables).intersection(["timed15", "per_unit"]):
-            return _NO_SPLIT_ROWS
+            return CANNOT_FIRE
+        rows = _py_lines(tables)
+        if rows is None:
+            return None
+        groups: set[tuple[Any, Any, Any]] = set()
+        for row in rows:
+            if row["time_rule"] not in ("timed15", "per_unit"):
+                continue
+            group = (row["encounter_id"], row["date"], row["code"])
+            if group in groups:
+                return None
+            groups.add(group)
+        return CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         # the count first, the texts only for the groups flagged (the filter keeps or drops whole groups)
         return (
             lines_with_codes(tables).lazy()
@@ -693,8 +985,6 @@ class TimedCodeSplitLines(Rule):
 
 
 _SPLIT_GROUP = ["encounter_id", "date", "code", "assistant"]
-_NO_SPLIT_ROWS = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String,
-                                      "line_numbers": pl.String, "date": pl.String, "total_units": pl.Float64})
 _SPLIT_CANDIDATE = (pl.col("time_rule").is_in(["timed15", "per_unit"])
                     & ~pl.col("modifiers").list.eval(pl.element().is_in(_DISTINCT_MODIFIERS)).list.any())
 _ASSISTANT = pl.col("modifiers").list.eval(pl.element().is_in(["CQ", "CO"])).list.any().alias("assistant")
@@ -728,6 +1018,11 @@ class FractionalUnits(Rule):
     message = "{code} is billed with {units_text} units, which is not a whole number"
     fix = "Bill a whole number of units for {code}: recount from the documented minutes ({minutes_text})."
     references = ("X12 837P SV104 (service unit count)", "CMS Pub 100-04 Ch.5 s20.2")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # A flagged line's units are not a whole number (a NaN or infinite value is left to the plan).
+        whole = all(float(units).is_integer() for units in tables.values("units"))
+        return CANNOT_FIRE if whole else None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
