@@ -103,3 +103,22 @@ def test_screens_change_no_finding_on_the_examples() -> None:
     tables = tables_from_encounters(encounters, payers, as_of=dt.date(2026, 4, 1))
     assert with_screens.height
     assert with_screens.equals(findings_table(tables, screens=False))
+
+
+@pytest.mark.usefixtures("_imported_ncci")
+def test_screened_and_unscreened_runs_agree_on_small_batches_of_cases() -> None:
+    # Screens decide in Python on small runs (a claim or a few): batches of a few cases each take that path, and the
+    # findings must be exactly those of running every rule.
+    compared = 0
+    for as_of, encounters in _case_encounters().items():
+        payers: Mapping[str, Any] = {e.payer: load_profile(e.payer, [CASES / "payers"]) for e in encounters}
+        for start in range(0, len(encounters), CHUNK):
+            chunk = encounters[start:start + CHUNK]
+            screened = findings_table(tables_from_encounters(chunk, payers, as_of=as_of))
+            everything = findings_table(tables_from_encounters(chunk, payers, as_of=as_of), screens=False)
+            assert screened.equals(everything), (as_of, [e.id for e in chunk])
+            compared += everything.height
+    assert compared > 400  # the cases flag hundreds of rows between them
+
+
+CHUNK = 8
