@@ -15,6 +15,9 @@ from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
+_JUDGE_KEYS = ["code", "date", "provider_discipline", "payer"]
+_CODE_BOOK_COLUMNS = ["family", "summary", "billers", "code_reference"]
+_JUDGED_COLUMNS = ["summary", "discipline_name", "eligibility_text", "remedy", "severity", "references"]
 
 # Keyed by the lower-cased Discipline value, as the code book's billers ("PT", "psychologist", "coach") compare.
 _DISCIPLINE_NAMES: dict[str, str] = {key.lower(): name for key, name in {
@@ -212,33 +215,44 @@ class ProviderNotEligible(Rule):
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         programs = tables.payer_frame().lazy().select("payer", pl.col("payer_program").alias("program"))
-        lines = (
-            with_biller_source(lines_with_codes(tables).lazy().filter(pl.col("billers").list.len() > 0), tables.book)
+        billed = lines_with_codes(tables).lazy().filter(pl.col("billers").list.len() > 0)
+        # A line's eligibility depends only on its code (the version in force on its date), date, discipline and
+        # payer: judged once per distinct combination (a month of claims has a few thousand), then joined back to
+        # the lines it flags (on a million lines, a third of the time of judging every line).
+        combos = (
+            with_biller_source(billed.select(*_JUDGE_KEYS, *_CODE_BOOK_COLUMNS).unique(_JUDGE_KEYS, keep="any"),
+                               tables.book)
             .join(programs, on="payer", how="left")
             .with_columns(_DISCIPLINE_KEY, _BILLER_KEYS, _LISTED)
         )
-        return pl.concat([self._judged(lines.filter(~_UNSTATED), tables.book),
-                          self._unstated(lines.filter(_UNSTATED))], how="diagonal_relaxed")
+        judged = billed.select(*_KEYS, *_JUDGE_KEYS[1:]).join(
+            self._judged(combos.filter(~_UNSTATED), tables.book), on=_JUDGE_KEYS, how="inner", nulls_equal=True,
+            maintain_order="left")
+        unstated = billed.filter(_LOWER_DISCIPLINE.eq(Discipline.OTHER.value)).with_columns(_BILLER_KEYS)
+        return pl.concat([judged.select(*_KEYS, *_JUDGED_COLUMNS), self._unstated(unstated)],
+                         how="diagonal_relaxed")
 
     @staticmethod
-    def _judged(lines: pl.LazyFrame, book: CodeBook) -> pl.LazyFrame:
+    def _judged(combos: pl.LazyFrame, book: CodeBook) -> pl.LazyFrame:
+        """The (code, date, discipline, payer) combinations a provider may not bill, with their texts."""
         keys, reasons = _unconfirmed_pairs(book)
         dated = (
-            lines.select(*_KEYS, "date", "family", "discipline_key", "program")
+            combos.select(*_JUDGE_KEYS, "family", "discipline_key", "program")
             .join(_periods().lazy(), on=["family", "discipline_key", "program"], how="inner")
             .with_columns(_WITHIN)
             .sort("within", descending=True, maintain_order=True)
-            .unique(_KEYS, keep="first")  # a line inside any of its periods is eligible
-            .select(*_KEYS, "period_from", "period_to", "period_source", (~pl.col("within")).alias("outside_period"))
+            .unique(_JUDGE_KEYS, keep="first")  # a date inside any of its periods is eligible
+            .select(*_JUDGE_KEYS, "period_from", "period_to", "period_source",
+                    (~pl.col("within")).alias("outside_period"))
         )
         return (
-            lines.join(keys.lazy(), on="family", how="left")
+            combos.join(keys.lazy(), on="family", how="left")
             .join(reasons.lazy(), on=["family", "discipline_key"], how="left")
-            .join(dated, on=_KEYS, how="left")
+            .join(dated, on=_JUDGE_KEYS, how="left", nulls_equal=True)
             .filter(~pl.col("listed") | _IS_UNCONFIRMED | _OUTSIDE)
             .with_columns(_JUDGED_NAMES)
             .with_columns(_JUDGED_TEXTS)
-            .select(*_KEYS, "summary", "discipline_name", "eligibility_text", "remedy", "severity", "references")
+            .select(*_JUDGE_KEYS, *_JUDGED_COLUMNS)
         )
 
     @staticmethod
