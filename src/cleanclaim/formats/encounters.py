@@ -105,11 +105,16 @@ def _describe(error: Any) -> str:
     return text
 
 
+# libyaml's loader where PyYAML was built with it (the wheels are): the same safe subset of YAML, about five times
+# faster than the pure-Python loader, which was half of checking one encounter file.
+YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_encounters(text: str, source: str) -> EncounterFile:
     """Parse one YAML or JSON document in the contract's forms: ``encounters: [...]``, a list, or one encounter."""
     result = EncounterFile(sources=[source])
     try:
-        data = json.loads(text) if source.endswith(".json") else yaml.safe_load(text)
+        data = json.loads(text) if source.endswith(".json") else yaml.load(text, Loader=YAML_LOADER)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=source, line=exc.lineno) from exc
     except yaml.YAMLError as exc:
@@ -118,7 +123,7 @@ def parse_encounters(text: str, source: str) -> EncounterFile:
         raise InputError(f"not valid YAML: {problem}", file=source,
                          line=mark.line + 1 if mark is not None else None) from exc
     try:
-        root = _Located(yaml.compose(text))
+        root = _Located(yaml.compose(text, Loader=YAML_LOADER))
     except yaml.YAMLError:
         root = _Located(None)
 
