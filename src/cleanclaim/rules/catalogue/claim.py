@@ -659,8 +659,12 @@ class TimelyFiling(Rule):
                                                        on="payer", how="inner")
         # Only a deadline up to 30 days after the as-of date is reported, so the calendar need not go further.
         calendar = _holiday_calendar(_CALENDAR_FIRST, max(_CALENDAR_LAST, tables.as_of.year + 1))
+        # the screen's bound, row by row: a date after it cannot be within 30 days of its deadline, so a month of
+        # recent claims skips the calendar join
+        as_of = pl.lit(tables.as_of, dtype=pl.Date)
+        near = pl.col("date") <= as_of + pl.duration(days=_WARN_DAYS - pl.col("limit_days"))
         return (
-            with_workday(dated.with_columns(_FILING_NOMINAL), calendar)
+            with_workday(dated.filter(near).with_columns(_FILING_NOMINAL), calendar)
             .with_columns(_FILING_DEADLINE)
             .with_columns(days_left)
             .filter(pl.col("days_left") <= _WARN_DAYS)
