@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import combinations
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,6 +15,7 @@ from cleanclaim.timing import (
     base_addon_units,
     cms_minutes_for_units,
     cms_total_units,
+    cms_unit_range,
     midpoint_units,
     split_assistant_units,
 )
@@ -116,6 +119,39 @@ def test_per_code_is_each_code_on_its_own(minutes: dict[str, int]) -> None:
 @given(st.integers(min_value=0, max_value=300))
 def test_per_code_and_cms_agree_on_a_single_code(a: int) -> None:
     assert allocate_cms({"97110": a}).units == allocate_per_code({"97110": a}).units
+
+
+def test_cms_unit_range_of_the_worked_cases() -> None:
+    assert cms_unit_range({"97112": 24, "97110": 23}) == {"97112": (2, 2), "97110": (1, 1)}  # T1: no tie
+    assert cms_unit_range({"97112": 20, "97110": 20}) == {"97112": (1, 2), "97110": (1, 2)}  # T2: either gets it
+    assert cms_unit_range({"97110": 7, "97112": 7, "97140": 7}) == dict.fromkeys(("97110", "97112", "97140"), (0, 1))
+    # 97110 and 97112 both surely get their extra unit; 97140 and 97116 tie for the third, 97035 gets none
+    assert cms_unit_range({"97110": 14, "97112": 13, "97140": 10, "97116": 10, "97035": 3}) == {
+        "97110": (1, 1), "97112": (1, 1), "97140": (0, 1), "97116": (0, 1), "97035": (0, 0)}
+    assert cms_unit_range({"97110": 7}) == {"97110": (0, 0)}  # T5
+
+
+def _every_cms_allocation(minutes: dict[str, int]) -> list[dict[str, int]]:
+    """Every allocation the CMS steps allow, written from the steps themselves: full blocks, then the units left go
+    to codes with leftover minutes such that no code left out has more leftover than one given a unit."""
+    total = (sum(minutes.values()) + 7) // 15
+    full = {code: spent // 15 for code, spent in minutes.items()}
+    leftover = {code: spent % 15 for code, spent in minutes.items()}
+    remaining = total - sum(full.values())
+    allocations = []
+    for given_unit in combinations([code for code in minutes if leftover[code]], remaining):
+        left_out = [leftover[code] for code in minutes if leftover[code] and code not in given_unit]
+        if all(leftover[code] >= max(left_out, default=0) for code in given_unit):
+            allocations.append({code: full[code] + (code in given_unit) for code in minutes})
+    return allocations
+
+
+@given(st.dictionaries(st.sampled_from(CODES), st.integers(min_value=0, max_value=130), min_size=1, max_size=6))
+def test_cms_unit_range_spans_every_tie_break(minutes: dict[str, int]) -> None:
+    allocations = _every_cms_allocation(minutes)
+    assert allocate_cms(minutes).units in allocations
+    assert cms_unit_range(minutes) == {
+        code: (min(a[code] for a in allocations), max(a[code] for a in allocations)) for code in minutes}
 
 
 def test_cms_bands() -> None:

@@ -24,6 +24,7 @@ __all__ = [
     "base_addon_units",
     "cms_minutes_for_units",
     "cms_total_units",
+    "cms_unit_range",
     "midpoint_threshold",
     "midpoint_units",
     "split_assistant_units",
@@ -149,6 +150,25 @@ def allocate_cms(minutes_by_code: Mapping[str, int]) -> UnitAllocation:
     if unbilled and total_units > 0:
         lines.append(f"No unit for {', '.join(unbilled)}: its minutes still count toward the total.")
     return UnitAllocation("cms", total_minutes, total_units, units, tuple(lines), choice)
+
+
+def cms_unit_range(minutes_by_code: Mapping[str, int]) -> dict[str, tuple[int, int]]:
+    """(fewest, most) units each code can get under the CMS method, over every way a tie may be broken.
+
+    ``allocate_cms`` breaks a tie for the last unit(s) one way and names the tied codes (``clinician_choice``); the
+    clinician may break it any other way, so whoever checks billed units must accept all of them (T2: 20 + 20
+    minutes are 2 + 1 or 1 + 2). A tied code gets its full 15-minute blocks and maybe the tied unit; every other code
+    gets exactly what ``allocate_cms`` gave it.
+    """
+    allocation = allocate_cms(minutes_by_code)
+    ranges: dict[str, tuple[int, int]] = {}
+    for code, units in allocation.units.items():
+        if code in allocation.clinician_choice:
+            full = minutes_by_code[code] // CMS_UNIT_MINUTES
+            ranges[code] = (full, full + 1)
+        else:
+            ranges[code] = (units, units)
+    return ranges
 
 
 def allocate_per_code(minutes_by_code: Mapping[str, int]) -> UnitAllocation:

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from cleanclaim import timing
 from cleanclaim.codebook import CodeBook, CodeEntry
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
@@ -293,7 +294,7 @@ class BelowMinimumTime(Rule):
                 continue
             needed = row["min_minutes"]
             if row["time_rule"] == "per_unit":
-                needed = None if row["unit_minutes"] is None else row["unit_minutes"] // 2 + 1
+                needed = None if row["unit_minutes"] is None else timing.midpoint_threshold(row["unit_minutes"])
             if needed is None or minutes < needed:  # a code-book gap: the plan decides
                 return None
         return CANNOT_FIRE

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from cleanclaim import timing
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import (
@@ -474,13 +475,12 @@ def _checks(tables: Tables) -> pl.DataFrame:
     """Every units finding of both directions (the CMS pools, the per-code payers and the other time rules), as one
     plan collected once.
 
-    A small run where ``_possible`` finds nothing needs no plan at all (most single claims). Otherwise which parts the
-    plan holds is decided first, from the time rules billed in the run (memoised, see ``_time_rules``): a therapy
-    claim has no per-unit or base code, an HBAI or coaching claim no 15-minute code, and each part left out saves a
-    dozen operations on one claim. A batch holds all of them.
+    Which parts the plan holds is decided first, from the time rules billed in the run (memoised, see
+    ``_time_rules``): a therapy claim has no per-unit or base code, an HBAI or coaching claim no 15-minute code, and
+    each part left out saves a dozen operations on one claim. A batch holds all of them. The plan does not consult
+    ``_possible``: the rules' screens do, so a small run where it finds nothing never gets here, and a run with
+    ``screens=False`` gets the plan's own answer, against which the screen is tested.
     """
-    if not _possible(tables):
-        return _NO_ROWS
     present = _time_rules(tables)
     parts: list[pl.LazyFrame] = []
     # services documented but not billed take part in the pools too
@@ -497,11 +497,13 @@ def _checks(tables: Tables) -> pl.DataFrame:
     )
 
 
-# ---- the same arithmetic in Python, for a small run ----------------------------------------------------------------
+# ---- the same numbers in Python, for a small run --------------------------------------------------------------------
 # On one claim the plan above costs about 3 ms whatever it finds; the same numbers in Python cost tens of
 # microseconds. Python only decides in which directions a row *could* be flagged: when it finds one (or meets anything
-# it does not model exactly: a value that is not a finite number, an encounter listed twice, a code-book gap), the
-# plan runs and writes the findings, so their texts have one source.
+# it does not model exactly: a value that is not a finite number, an encounter listed twice, a code-book gap, minutes
+# ``timing`` does not take), the plan runs and writes the findings, so their texts have one source. The pools are
+# gathered here as the plan gathers them; minutes become units only through ``cleanclaim.timing``, the coder's
+# arithmetic, which the plan's vectorised twins are property-tested against.
 _ABOVE_SIDE, _BELOW_SIDE = "above", "below"
 _EITHER = frozenset([_ABOVE_SIDE, _BELOW_SIDE])
 
@@ -521,10 +523,13 @@ def _build_possible(tables: Tables) -> frozenset[str]:
         return _EITHER
     present = {row["time_rule"] for row in rows}
     found: set[str] = set()
-    if "timed15" in present or tables.services.height:
-        found.update(_pool_sides(tables, rows))
-    if present.intersection(_SIMPLE_RULES):
-        found.update(_other_sides(tables, rows))
+    try:
+        if "timed15" in present or tables.services.height:
+            found.update(_pool_sides(tables, rows))
+        if present.intersection(_SIMPLE_RULES):
+            found.update(_other_sides(tables, rows))
+    except ValueError:  # minutes ``timing`` refuses (below 0), which the plan still reads: the plan decides
+        return _EITHER
     return frozenset(found)
 
 
@@ -542,12 +547,6 @@ def _py_discipline(modifiers: list[Any] | None, provider_discipline: Any) -> str
         if modifiers and modifier in modifiers:
             return discipline
     return str(provider_discipline) if provider_discipline in _THERAPY_DISCIPLINES else "other"
-
-
-def _py_units(minutes: int, unit_minutes: int) -> int:
-    """``per_code_units`` for one code."""
-    first = unit_minutes // 2 + 1
-    return (minutes - first) // unit_minutes + 1 if minutes >= first else 0
 
 
 def _sides(billed: int, low: int, high: int) -> set[str]:
@@ -597,24 +596,19 @@ def _pool_sides(tables: Tables, rows: list[dict[str, Any]]) -> frozenset[str]:
     for (patient, date, discipline, _), code in codes.items():
         pool = (patient, date, discipline)
         usable[pool] = usable.get(pool, True) and code.minutes is not None and code.whole
-    rule_pools: dict[tuple[Any, ...], list[tuple[int, int]]] = {}
-    for (patient, date, discipline, _), code in codes.items():
+    rule_pools: dict[tuple[Any, ...], dict[str, tuple[int, int]]] = {}
+    for (patient, date, discipline, code_text), code in codes.items():
         payer = code.line_payer if code.line_payer is not None else code.service_payer
         profile = tables.payers.get(payer) if payer is not None else None
         minutes = code.minutes
         if not usable[(patient, date, discipline)] or profile is None or minutes is None:
             continue
         if profile.time_rule in ("cms", "per_code"):
-            rule_pools.setdefault((patient, date, discipline, profile.time_rule), []).append(
-                (int(code.billed), minutes))
+            rule_pools.setdefault((patient, date, discipline, profile.time_rule), {})[code_text] = (
+                int(code.billed), minutes)
     found: set[str] = set()
     for (_, _, _, time_rule), billed_minutes in rule_pools.items():
-        if time_rule == "cms":
-            found.update(_cms_sides(billed_minutes))
-            continue
-        for billed, minutes in billed_minutes:  # per code: each code's own minutes, rounded on their own
-            supported = _py_units(minutes, 15)
-            found.update(_sides(billed, supported, supported))
+        found.update(_cms_sides(billed_minutes) if time_rule == "cms" else _per_code_sides(billed_minutes))
     return frozenset(found)
 
 
@@ -645,23 +639,32 @@ def _add_services(tables: Tables, codes: dict[tuple[Any, ...], _PoolCode],
     return True
 
 
-def _cms_sides(pool: list[tuple[int, int]]) -> set[str]:
-    """The directions ``_ABOVE`` / ``_BELOW`` hold in for the codes of one CMS pool of (billed units, minutes)."""
-    day_units = (sum(minutes for _, minutes in pool) + 7) // 15
-    remaining = day_units - sum(minutes // 15 for _, minutes in pool)
-    day_billed = sum(billed for billed, _ in pool)
-    leftovers = [minutes % 15 for _, minutes in pool]
+def _cms_sides(pool: Mapping[str, tuple[int, int]]) -> set[str]:
+    """The directions ``_ABOVE`` / ``_BELOW`` hold in for the codes of one CMS pool, code -> (billed units, minutes).
+
+    ``timing.cms_unit_range`` gives each code's units over every tie-break, which ``min_units`` / ``max_units`` are
+    the vectorised form of; the day's billed total against its units picks which bound a code is held to."""
+    minutes_by_code = {code: minutes for code, (_, minutes) in pool.items()}
+    ranges = timing.cms_unit_range(minutes_by_code)
+    day_units = timing.cms_total_units(sum(minutes_by_code.values()))
+    day_billed = sum(billed for billed, _ in pool.values())
     found: set[str] = set()
-    for billed, minutes in pool:
-        leftover = minutes % 15
-        rank_min = 1 + sum(other > leftover for other in leftovers)
-        rank_max = sum(other >= leftover for other in leftovers)
-        min_units = minutes // 15 + int(leftover > 0 and rank_max <= remaining)
-        max_units = minutes // 15 + int(leftover > 0 and rank_min - 1 < remaining)
+    for code, (min_units, max_units) in ranges.items():
+        billed = pool[code][0]
         if billed > (min_units if day_billed > day_units else max_units):
             found.add(_ABOVE_SIDE)
         if billed < (max_units if day_billed < day_units else min_units):
             found.add(_BELOW_SIDE)
+    return found
+
+
+def _per_code_sides(pool: Mapping[str, tuple[int, int]]) -> set[str]:
+    """The directions a per-code payer's pool of code -> (billed units, minutes) is flagged in: each code's own
+    minutes, rounded on their own (``_ABOVE`` / ``_BELOW`` on ``supported``)."""
+    supported = timing.allocate_per_code({code: minutes for code, (_, minutes) in pool.items()}).units
+    found: set[str] = set()
+    for code, (billed, _) in pool.items():
+        found.update(_sides(billed, supported[code], supported[code]))
     return found
 
 
@@ -699,17 +702,19 @@ def _other_sides(tables: Tables, rows: list[dict[str, Any]]) -> frozenset[str]:
         if rule == "per_unit":
             if unit is None or unit <= 0:
                 return _EITHER
-            supported, needed = _py_units(minutes, unit), unit // 2 + 1
-        elif rule == "typical":
-            if typical is None or typical <= 0 or least is None:
-                return _EITHER
-            supported, needed = _py_units(minutes, typical), least
-        elif least is None:
+            needed = timing.midpoint_threshold(unit)
+        elif least is None or (rule == "typical" and (typical is None or typical <= 0)):
             return _EITHER
         else:
-            supported, needed = 1, least
+            needed = least
         if minutes < needed:
-            continue
+            continue  # below-minimum-time's business (the plan's ``needed`` filter)
+        if rule == "per_unit":
+            supported = timing.midpoint_units(minutes, unit)
+        elif rule == "typical":
+            supported = timing.midpoint_units(minutes, typical)
+        else:  # at least the stated time, or a base code's own minimum: one unit
+            supported = timing.at_least_units(minutes, least)
         # only per-unit codes are reported below what the time supports
         found.update(_sides(billed, supported if rule == "per_unit" else -1, supported))
         addon_code = code.row["addon_code"]
@@ -723,7 +728,7 @@ def _other_sides(tables: Tables, rows: list[dict[str, Any]]) -> frozenset[str]:
             if addon_unit is None or addon_unit <= 0:
                 return _EITHER
             addon = whole.get((encounter_id, date, addon_code))
-            addon_supported = _py_units(max(minutes - typical, 0), addon_unit)
+            _, addon_supported = timing.base_addon_units(minutes, typical, least, addon_unit)
             found.update(_sides(int(addon.billed) if addon else 0, addon_supported, addon_supported))
     return frozenset(found)
 
