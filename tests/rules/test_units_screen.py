@@ -1,11 +1,13 @@
 """The units screen (``units._possible``) against the plan it screens, on random small runs.
 
 On a small run the screen gathers the day's pools in Python and turns minutes into units with ``cleanclaim.timing``;
-the units rules' plan does the same with window functions. On every run the directions the plan flags (above: units
+the units rules' plan does the same with window functions, and does not consult the screen, so a run with
+``screens=False`` gives the plan's own answer. On every run the directions the plan flags (above: units
 exceed the time, below: units under it) must be among those the screen allows, or the screen would hide a finding.
 The runs built here give the screen no reason to fall back on "either direction" (few lines, one row per encounter,
 codes without code-book gaps) except minutes below 0, which ``timing`` refuses: without those the screen must name
-exactly the directions flagged, so an off-by-one is caught whichever way it errs, not only when it hides a finding.
+exactly the directions flagged, so an off-by-one is caught whichever way it errs, not only when it hides a finding
+(``EDGES`` pins the runs where each of the screen's numbers shows).
 And the time and units rules, whose screens all read these pools, must find the same screened as unscreened (the
 whole catalogue, at ten times the cost per run, is compared screened and unscreened on the rule cases in
 test_screens.py).
@@ -55,7 +57,7 @@ STEP = {"97804": (0, 30), "G0473": (0, 30), "96159": (30, 15), "G0022": (60, 30)
 
 def _minutes(code: str) -> st.SearchStrategy[int]:
     offset, step = STEP.get(code, (0, 15))
-    edge = st.builds(lambda units, rest: offset + step * units + rest, st.integers(min_value=0, max_value=3),
+    edge = st.builds(lambda blocks, rest: offset + step * blocks + rest, st.integers(min_value=0, max_value=3),
                      st.sampled_from([0, step // 2, step // 2 + 1, step - 1]))
     return st.one_of(edge, edge, st.integers(min_value=0, max_value=95))
 
