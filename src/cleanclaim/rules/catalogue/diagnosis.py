@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import polars as pl
 
@@ -327,12 +328,11 @@ class MissingDiagnosis(Rule):
     def screen_for(self, tables: Tables) -> Screen | None:
         # a line is flagged when it has no pointer, or (with the encounter-level row) when its encounter lists no
         # diagnosis: a null or empty list, no encounter of that id, or a null id, which joins none
-        lines = tables.lines
-        if lines.height > _SCREEN_IN_PYTHON_UP_TO or tables.encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+        pointed = _line_pointers(tables)
+        if pointed is None:
             return None
-        counts = _diagnosis_counts(tables)
-        for encounter, pointers in zip(lines.get_column("encounter_id").to_list(),
-                                       lines.get_column("dx_pointers").to_list(), strict=True):
+        rows, counts = pointed
+        for encounter, pointers in rows:
             if not pointers or encounter is None or not counts.get(encounter) or 0 in counts[encounter]:
                 return None
         return CANNOT_FIRE
@@ -399,12 +399,11 @@ class InvalidDxPointer(Rule):
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # the rule's own filter, line by line; a null pointer in a list may count as a repeat, so it may fire
-        lines = tables.lines
-        if lines.height > _SCREEN_IN_PYTHON_UP_TO or tables.encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+        pointed = _line_pointers(tables)
+        if pointed is None:
             return None
-        counts = _diagnosis_counts(tables)
-        for encounter, pointers in zip(lines.get_column("encounter_id").to_list(),
-                                       lines.get_column("dx_pointers").to_list(), strict=True):
+        rows, counts = pointed
+        for encounter, pointers in rows:
             if not pointers or encounter is None:
                 continue  # never checked: no pointer, or no encounter joined
             for count in counts.get(encounter, ()):
@@ -553,6 +552,20 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
 
 
 _INVALID = frozenset({DiagnosisStatus.INVALID_FORMAT, DiagnosisStatus.UNKNOWN})
+
+
+_PointerRows = list[tuple[str | None, list[Any] | None]]  # pointers as Polars gives them (a null may be among them)
+
+
+def _line_pointers(tables: Tables) -> tuple[_PointerRows, dict[str, list[int]]] | None:
+    """Each line's encounter id and pointers, and each encounter's diagnosis counts, as Python values for the pointer
+    screens of a small run (None on a large one: the rules run)."""
+    lines = tables.lines
+    if lines.height > _SCREEN_IN_PYTHON_UP_TO or tables.encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+        return None
+    rows = list(zip(lines.get_column("encounter_id").to_list(), lines.get_column("dx_pointers").to_list(),
+                    strict=True))
+    return rows, _diagnosis_counts(tables)
 
 
 def _diagnosis_counts(tables: Tables) -> dict[str, list[int]]:
