@@ -102,6 +102,17 @@ def _family_pool_key(row: Mapping[str, Any]) -> tuple[Any, Any, Any] | None:
     return (row["encounter_id"], row["date"], group)
 
 
+def _pooled_lines(tables: Tables) -> list[tuple[dict[str, Any], tuple[Any, Any, Any] | None, int | None]] | None:
+    """Each line of a small run (``_py_lines``) with its family-pool key and that pool's documented minutes (None for
+    a line without a key or a pool without minutes), for the time screens; None on a large run."""
+    rows = _py_lines(tables)
+    if rows is None:
+        return None
+    pools = _family_pools(rows)
+    keyed = [(row, _family_pool_key(row)) for row in rows]
+    return [(row, key, pools.get(key) if key is not None else None) for row, key in keyed]
+
+
 def _family_pools(rows: list[dict[str, Any]]) -> dict[tuple[Any, Any, Any], int | None]:
     """The pooled minutes of each family pool as ``_family_minutes`` sums them (None: no line of the pool documents
     minutes, the plan's ``group_has_minutes`` false)."""
@@ -175,14 +186,11 @@ class MissingMinutes(Rule):
             return CANNOT_FIRE
         if tables.lines.get_column("minutes").null_count() == 0:
             return CANNOT_FIRE
-        rows = _py_lines(tables)
-        if rows is None:
+        pooled = _pooled_lines(tables)
+        if pooled is None:
             return None
-        pools = _family_pools(rows)
-        for row in rows:
-            key = _family_pool_key(row)
-            if (row["time_rule"] in _TIME_BASED and not row["time_optional"] and key is not None
-                    and pools.get(key) is None):
+        for row, key, minutes in pooled:
+            if row["time_rule"] in _TIME_BASED and not row["time_optional"] and key is not None and minutes is None:
                 return None
         return CANNOT_FIRE
 
@@ -281,15 +289,12 @@ class BelowMinimumTime(Rule):
         # time-range code under its family's lowest range in force, which is at most the code's own lowest minutes.
         if not _time_rules(tables).intersection(_HAS_MINIMUM):
             return CANNOT_FIRE
-        rows = _py_lines(tables)
-        if rows is None:
+        pooled = _pooled_lines(tables)
+        if pooled is None:
             return None
-        pools = _family_pools(rows)
-        for row in rows:
-            key = _family_pool_key(row)
+        for row, key, minutes in pooled:
             if row["time_rule"] not in _HAS_MINIMUM or row["time_optional"] or key is None:
                 continue
-            minutes = pools.get(key)
             if minutes is None:
                 continue
             needed = row["min_minutes"]
