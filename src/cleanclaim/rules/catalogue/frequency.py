@@ -70,17 +70,28 @@ def _plan_of(modifiers: pl.Expr, code: pl.Expr) -> pl.Expr:
     )
 
 
-def _patient_days(tables: Tables) -> pl.LazyFrame:
+def _fewest_visits(tables: Tables) -> int:
+    """The smallest progress-report interval (treatment days) among the run's payers (0 when none sets one: the
+    payer join then leaves nothing to report)."""
+    visits = [p.progress_report_visits for p in tables.payers.values() if p.progress_report_visits is not None]
+    return min(visits, default=0)
+
+
+def _patient_days(tables: Tables, fewest: int) -> pl.LazyFrame:
     """One row per patient, discipline plan (GP/GO/GN) and date with what happened that day: an always-therapy
     service, an evaluation, a re-evaluation or progress report (history flag, 97164/97168, or a note that says it is a
     progress report). Each discipline keeps its own reporting periods; an event without a therapy modifier counts for
-    every plan of the patient (or for one "therapy" plan when none is known)."""
+    every plan of the patient (or for one "therapy" plan when none is known).
+
+    Only patients with at least ``fewest`` dates of anything are kept: a plan's treatment days are some of its
+    patient's dates, so a patient with fewer can reach no payer's count (a month of claims: most patients)."""
     history = tables.history.lazy().select("patient_id", "date", "code", "modifiers", _HISTORY_REPORT)
     batch = tables.lines.lazy().select("patient_id", "date", "code", "modifiers", _NOT_A_REPORT)
     noted = tables.encounters.lazy().filter(_NOTED_REPORT).select("patient_id", "date", *_NOTE_EVENT)
     period = ["patient_id", "plan"]
     return (
         pl.concat([history, batch, noted], how="vertical_relaxed")
+        .filter(pl.col("date").n_unique().over("patient_id") >= fewest)
         .join(_therapy_flags(tables.book).lazy(), on="code", how="left")
         .with_columns(_PLAN)
         .with_columns(_EVERY_PLAN)
@@ -186,7 +197,7 @@ class ProgressReportDue(Rule):
         return (
             tables.encounters.lazy().join(therapy, on="encounter_id", how="semi")
             .join(payers, on="payer", how="inner")
-            .join(_patient_days(tables), on=["patient_id", "date"], how="inner")
+            .join(_patient_days(tables, _fewest_visits(tables)), on=["patient_id", "date"], how="inner")
             .filter(~pl.col("report") & (pl.col("count") >= pl.col("visits")))
             .with_columns(_NO_LINE, _NO_CODE, pl.col("date").cast(pl.String))
             .select("encounter_id", "line", "code", "date", "count", "plan_text", "last_text", "visits")
