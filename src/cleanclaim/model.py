@@ -105,6 +105,22 @@ ProcedureCode = Annotated[str, BeforeValidator(_upper_code)]
 Modifiers = Annotated[list[str], BeforeValidator(_modifier_list)]
 Money = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
 UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
+
+
+def unit_count(value: Any) -> Decimal:
+    """A unit count as given (a fractional one is kept, to be reported), or a clear error: not a number, not finite
+    ("nan", ".inf" in YAML), or negative."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
+        raise ValueError("units must be a number")
+    try:
+        number = Decimal(str(value).strip())
+    except ArithmeticError:
+        raise ValueError(f"units must be a number, got {value!r}") from None
+    if not number.is_finite():
+        raise ValueError(f"units must be a finite number, got {value}")
+    if number < 0:
+        raise ValueError(f"units must not be negative, got {value}")
+    return number
 Minutes = Annotated[int, Field(ge=0, strict=True)]
 
 
@@ -219,12 +235,7 @@ class ClaimLine(_Model):
     @field_validator("units", mode="before")
     @classmethod
     def _units_number(cls, value: Any) -> Any:
-        if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-            raise ValueError("units must be a number")
-        number = Decimal(str(value))
-        if number < 0:
-            raise ValueError(f"units must not be negative, got {value}")
-        return number
+        return unit_count(value)
 
     @field_validator("charge")
     @classmethod
@@ -250,6 +261,11 @@ class HistoryLine(_Model):
     code: ProcedureCode
     modifiers: Modifiers = Field(default_factory=list)
     units: UnitCount = Decimal(1)
+
+    @field_validator("units", mode="before")
+    @classmethod
+    def _units_number(cls, value: Any) -> Any:
+        return unit_count(value)
     allowed: Money | None = None
     progress_report: bool = False
 

@@ -103,7 +103,13 @@ def test_locations_point_at_service_fields() -> None:
     ("change", "words"),
     [(("    minutes: 24\n", "    minutes: 24\n    assistant_minutes: 40\n"), "cannot exceed"),
      (("patient: {id: P1}", "patient: {id: P1, birth_date: 2030-01-01}"), "after the date of service"),
-     (("services:\n", "lines: [{code: \"97110\", charge: -5}]\nservices:\n"), "charge cannot be negative")],
+     (("services:\n", "lines: [{code: \"97110\", charge: -5}]\nservices:\n"), "charge cannot be negative"),
+     # a unit count that is not a finite, non-negative number: a clear error on the field, never a crash
+     (("services:\n", "lines: [{code: \"97110\", units: .nan}]\nservices:\n"), "units must be a finite number"),
+     (("services:\n", "lines: [{code: \"97110\", units: -.inf}]\nservices:\n"), "units must be a finite number"),
+     (("services:\n", "lines: [{code: \"97110\", units: two}]\nservices:\n"), "units must be a number, got 'two'"),
+     (("services:\n", "lines: [{code: \"97110\", units: 1}]\nhistory: [{date: 2026-02-02, code: \"97110\", "
+       "units: -1}]\nservices:\n"), "units must not be negative")],
 )
 def test_impossible_values_are_rejected(change: tuple[str, str], words: str) -> None:
     result = parse_encounters(GOOD.replace(*change), "e.yaml")
