@@ -356,6 +356,10 @@ def tables_from_encounters(
     for encounter in encounters:
         documented = _minutes_by_code(encounter)
         claimed_minutes: set[str] = set()
+        # the encounter's values, read once for all its lines (a batch of Encounter objects spends its time here)
+        encounter_id, encounter_date, payer = encounter.id, encounter.date, encounter.payer
+        place, patient_id = encounter.place_of_service, encounter.patient.id
+        npi, discipline = encounter.provider.npi, encounter.provider.discipline.value
         for number, line in enumerate(encounter.lines, start=1):
             minutes = line.minutes
             if minutes is None and line.code in documented and line.code not in claimed_minutes:
@@ -363,14 +367,14 @@ def tables_from_encounters(
             if minutes is not None:
                 claimed_minutes.add(line.code)
             line_rows.append({
-                "encounter_id": encounter.id,
+                "encounter_id": encounter_id,
                 "line": number,
-                "date": line.date or encounter.date,
-                "payer": encounter.payer,
-                "place_of_service": encounter.place_of_service,
-                "patient_id": encounter.patient.id,
-                "provider_npi": line.rendering_npi or encounter.provider.npi,
-                "provider_discipline": encounter.provider.discipline.value,
+                "date": line.date or encounter_date,
+                "payer": payer,
+                "place_of_service": place,
+                "patient_id": patient_id,
+                "provider_npi": line.rendering_npi or npi,
+                "provider_discipline": discipline,
                 "code": line.code,
                 "modifiers": list(line.modifiers),
                 "units": float(line.units),
