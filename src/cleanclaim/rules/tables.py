@@ -20,8 +20,8 @@ from cleanclaim.payers import PayerProfile
 
 T = TypeVar("T")
 
-__all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "Tables", "codes_frame", "collect", "collect_all",
-           "lines_with_codes", "tables_from_encounters"]
+__all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "SMALL_RUN", "Tables", "codes_frame", "collect",
+           "collect_all", "distinct_values", "lines_with_codes", "tables_from_encounters"]
 
 
 # The optimiser passes that pay for themselves on rule plans: pushing filters and column choices down and simplifying
@@ -143,17 +143,7 @@ class Tables:
     def values(self, column: str) -> frozenset[Any]:
         """The distinct values of a line column in this run (a list column's elements), nulls left out: screens ask
         "is any 33 modifier / HBAI code / coach here?" in Python, for microseconds, before a rule builds a plan."""
-        def distinct(tables: Tables) -> frozenset[Any]:
-            series = tables.lines.get_column(column)
-            if series.len() <= _SMALL:  # a few Python objects cost less than a Polars unique (~0.1 ms)
-                items = series.to_list()
-                flat = [v for item in items if item for v in item] if isinstance(series.dtype, pl.List) else items
-                return frozenset(v for v in flat if v is not None)
-            if isinstance(series.dtype, pl.List):
-                series = series.explode()
-            return frozenset(series.drop_nulls().unique().to_list())
-
-        return self.memo(f"values:{column}", distinct)
+        return self.memo(f"values:{column}", lambda tables: distinct_values(tables.lines.get_column(column)))
 
     def screen_lines(self) -> pl.DataFrame:
         """The lines with their code-book entry and their payer's settings: what line screens and many line rules
@@ -172,7 +162,23 @@ class Tables:
         return self.memo("payer_frame", _payer_frame)
 
 
-_SMALL = 1_000
+SMALL_RUN = 1_000
+"""Up to this many rows a screen reads a table's values as Python objects and decides in microseconds (a Polars
+expression costs tens of microseconds per node, whatever the rows); a larger run is left to expressions or to the
+rule itself. One bound for every screen."""
+
+
+def distinct_values(series: pl.Series) -> frozenset[Any]:
+    """The distinct non-null values of a column (a list column's elements): in Python for a small run, where a few
+    objects cost less than a Polars unique (~0.1 ms), with ``unique`` for a large one."""
+    nested = isinstance(series.dtype, pl.List)
+    if series.len() <= SMALL_RUN:
+        items = series.to_list()
+        flat = [v for item in items if item for v in item] if nested else items
+        return frozenset(v for v in flat if v is not None)
+    if nested:
+        series = series.explode()
+    return frozenset(series.drop_nulls().unique().to_list())
 
 _PAYER_SCHEMA: dict[str, Any] = {
     "payer": pl.String, "payer_name": pl.String, "payer_program": pl.String, "time_rule": pl.String,

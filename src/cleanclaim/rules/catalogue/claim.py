@@ -15,16 +15,11 @@ import polars as pl
 from cleanclaim.model import Severity
 from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, distinct_values, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
 _NO_CODE = pl.lit(None, dtype=pl.String).alias("code")
-
-# Up to this many rows, the screens below read columns as Python lists (a few microseconds on one claim, where any
-# Polars operation costs 0.1 ms or more); a batch takes the Polars route or simply runs the rule.
-_PYTHON_ROWS = 1_000
-
 
 def _column(frame: pl.DataFrame, name: str) -> list[Any]:
     return frame.get_column(name).to_list()
@@ -34,12 +29,6 @@ def _rows(frame: pl.DataFrame, *names: str) -> list[tuple[Any, ...]]:
     return list(zip(*(_column(frame, name) for name in names), strict=True))
 
 
-def _distinct(frame: pl.DataFrame, name: str) -> frozenset[Any]:
-    """The distinct non-null values of a column (of any frame; ``Tables.values`` covers the lines only)."""
-    series = frame.get_column(name)
-    if series.len() <= _PYTHON_ROWS:
-        return frozenset(v for v in series.to_list() if v is not None)
-    return frozenset(series.drop_nulls().unique().to_list())
 
 # Modifiers that say a same-day repeat of a code is a separate service, not a duplicate: 76/77 repeat procedure,
 # 91 repeat lab test, 59 and X{EPSU} distinct procedural service (CPT Appendix A; NCCI Policy Manual Ch.1 s E).
@@ -144,7 +133,7 @@ class DuplicateLine(Rule):
         # or the patient, date and code in the history: without any of them nothing can repeat (Python tuples match
         # nulls as equal, as the plan's windows do and its history join does not: never stricter than the plan).
         lines, history = tables.lines, tables.history
-        if lines.height > _PYTHON_ROWS or history.height > _PYTHON_ROWS:
+        if lines.height > SMALL_RUN or history.height > SMALL_RUN:
             if history.height:
                 return None
             repeats = lines.select(pl.struct(_DAY).is_duplicated().any() | pl.struct(_CLAIM_DAY).is_duplicated().any())
@@ -269,8 +258,9 @@ class InvalidNpi(Rule):
     def screen_for(self, tables: Tables) -> Screen | None:
         # Every NPI the plan judges is a non-null line, encounter or billing NPI: if Python accepts each of them, the
         # plan flags none (Python's test is the plan's, or stricter on blanks).
-        npis = tables.values("provider_npi") | _distinct(tables.encounters, "provider_npi") | _distinct(
-            tables.encounters, "billing_npi")
+        encounters = tables.encounters
+        npis = (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
+                | distinct_values(encounters.get_column("billing_npi")))
         return CANNOT_FIRE if all(npi_valid(npi) for npi in npis) else None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
@@ -369,7 +359,7 @@ class InvalidPlaceOfService(Rule):
         if not _inpatient_codes().isdisjoint(tables.values("place_of_service")):
             return None
         encounters = tables.encounters
-        if encounters.height <= _PYTHON_ROWS:
+        if encounters.height <= SMALL_RUN:
             places: Iterable[tuple[Any, ...]] = _rows(encounters, "place_of_service", "date")
         else:  # each place with its earliest date (a null date is never flagged as too early)
             places = encounters.group_by("place_of_service").agg(pl.col("date").min()).rows()
@@ -806,7 +796,7 @@ class MissingRequiredField(Rule):
         # line without a charge; Python's blank is the plan's or wider (str.strip strips all Polars strips, and
         # more), and any line without a charge counts for every encounter.
         encounters = tables.encounters
-        if encounters.height > _PYTHON_ROWS:
+        if encounters.height > SMALL_RUN:
             return None
         checked, bound = _checked_fields(tables)
         uncharged = tables.lines.get_column("charge").null_count() > 0
@@ -906,7 +896,7 @@ class ChargeTotalMismatch(Rule):
         # as none, as in the plan; a value whose cents a rounding mode could decide (a tie) or that is not a finite
         # number Python can hold exactly leaves the decision to the plan.
         encounters, lines = tables.encounters, tables.lines
-        if encounters.height > _PYTHON_ROWS or lines.height > _PYTHON_ROWS:
+        if encounters.height > SMALL_RUN or lines.height > SMALL_RUN:
             return None
         line_cents: dict[str, int] = {}
         for encounter, charge in _rows(lines, "encounter_id", "charge"):
@@ -1038,7 +1028,7 @@ class ClaimFormCapacity(Rule):
 
 def _longest(lists: pl.Series) -> int:
     """The length of the longest list in a list column (0 when there is none)."""
-    if lists.len() <= _PYTHON_ROWS:
+    if lists.len() <= SMALL_RUN:
         return max((len(items) for items in lists.to_list() if items is not None), default=0)
     longest = lists.list.len().max()
     return int(longest) if isinstance(longest, int) else 0

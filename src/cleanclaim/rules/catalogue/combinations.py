@@ -13,11 +13,10 @@ from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import _time_rules
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _DAY = ["patient_id", "date"]
-_SCREEN_IN_PYTHON_UP_TO = 1_000
 """Lines a screen walks in Python (a claim's few lines cost microseconds; a batch runs the rule anyway)."""
 
 
@@ -60,7 +59,7 @@ class AddonWithoutBase(Rule):
         if "addon" not in _time_rules(tables):
             return CANNOT_FIRE
         lines = tables.lines
-        if lines.height > _SCREEN_IN_PYTHON_UP_TO:
+        if lines.height > SMALL_RUN:
             return None
         bases = _addon_bases(tables.book)
         days = list(zip(*(lines.get_column(c).to_list() for c in _DAY), strict=True))

@@ -17,11 +17,10 @@ from cleanclaim.codebook import CodeBook
 from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, lookup_diagnosis, normalized_diagnosis_expr
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _MAX_POINTERS = 4  # 837P SV107 / CMS-1500 item 24E carry at most four diagnosis pointers per line
-_SCREEN_IN_PYTHON_UP_TO = 1_000
 """Rows (lines or encounters) a screen walks in Python: a claim's few cost microseconds; a batch runs the rule."""
 _PLAIN = re.compile(r"[ -~\t\n\r\x0b\x0c]*")
 """Printable ASCII and the whitespace Python's ``str.split`` and Polars' ``\\s`` both remove: on such a diagnosis
@@ -117,7 +116,7 @@ def _diagnosis_answers(tables: Tables) -> _DiagnosisAnswers | None:
 
 def _look_diagnoses_up(tables: Tables) -> _DiagnosisAnswers | None:
     lines, encounters = tables.lines, tables.encounters
-    if lines.height > _SCREEN_IN_PYTHON_UP_TO or encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+    if lines.height > SMALL_RUN or encounters.height > SMALL_RUN:
         return None
     # encounter_diagnoses: a diagnosis is judged on the date of the lowest-numbered line pointing at it, else (no
     # such line, or a line without a date) on the encounter's date
@@ -499,7 +498,7 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
         if not tables.values("code") & _hbai_codes(tables.book):
             return CANNOT_FIRE
         encounters = tables.encounters
-        if encounters.height <= _SCREEN_IN_PYTHON_UP_TO and all(
+        if encounters.height <= SMALL_RUN and all(
             _surely_physical(diagnosis)
             for diagnoses in encounters.get_column("diagnoses").to_list() for diagnosis in diagnoses or ()
         ):
@@ -561,7 +560,7 @@ def _line_pointers(tables: Tables) -> tuple[_PointerRows, dict[str, list[int]]] 
     """Each line's encounter id and pointers, and each encounter's diagnosis counts, as Python values for the pointer
     screens of a small run (None on a large one: the rules run)."""
     lines = tables.lines
-    if lines.height > _SCREEN_IN_PYTHON_UP_TO or tables.encounters.height > _SCREEN_IN_PYTHON_UP_TO:
+    if lines.height > SMALL_RUN or tables.encounters.height > SMALL_RUN:
         return None
     rows = list(zip(lines.get_column("encounter_id").to_list(), lines.get_column("dx_pointers").to_list(),
                     strict=True))

@@ -18,7 +18,7 @@ from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import _versions
 from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, lines_with_codes
 
 _PT_EVALUATIONS = ["97161", "97162", "97163", "97164"]
 _OT_EVALUATIONS = ["97165", "97166", "97167", "97168"]
@@ -30,9 +30,6 @@ _NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
 _NO_CODE = pl.lit(None, dtype=pl.String).alias("code")
 
 
-# Up to this many lines (and history lines), screens read the dates and codes as Python lists: microseconds, where a
-# rule's plan costs a millisecond or more on one claim. Above it they answer from the payer settings alone.
-_PY_EVENTS = 1_000
 
 
 def _event_dates(tables: Tables, codes: Collection[str]) -> set[dt.date | None] | None:
@@ -40,7 +37,7 @@ def _event_dates(tables: Tables, codes: Collection[str]) -> set[dt.date | None] 
     run is too large to read in Python."""
     dates: set[dt.date | None] = set()
     for frame in (tables.lines, tables.history):
-        if frame.height > _PY_EVENTS:
+        if frame.height > SMALL_RUN:
             return None
         if frame.height:
             dates.update(date for code, date in zip(frame.get_column("code").to_list(),
@@ -244,7 +241,7 @@ class PlanOfCareRecertDue(Rule):
         encounters = tables.encounters
         if encounters.get_column("plan_start").null_count() == encounters.height:
             return CANNOT_FIRE
-        if encounters.height > _PY_EVENTS:
+        if encounters.height > SMALL_RUN:
             return None
         rows = encounters.select("payer", "date", "plan_start", "plan_certified_through").rows()
         return None if any(_recert_may_be_due(tables, *row) for row in rows) else CANNOT_FIRE

@@ -23,7 +23,7 @@ import polars as pl
 from cleanclaim.errors import CleanclaimError, DataError
 from cleanclaim.model import THERAPY_MODIFIER_BY_DISCIPLINE, ClaimLine, Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
 from cleanclaim.timing import DE_MINIMIS_SHARE
 
 __all__ = ["ASSISTANT_MODIFIERS", "DISTINCT_X_MODIFIERS", "THERAPY_MODIFIERS", "TIME_BASED_RULES",
@@ -150,16 +150,12 @@ def _known_modifiers() -> frozenset[str]:
 
 
 # ---- screens --------------------------------------------------------------------------------------------------------
-# Up to this many lines, a screen reads the few columns it needs as Python lists and decides in microseconds (a
-# Polars expression costs tens of microseconds per node on a claim); a larger batch is left to expressions.
-_PYTHON_LINES = 1_000
-
 
 def _screen_columns(tables: Tables, *names: str) -> list[list[Any]] | None:
     """Columns of ``tables.screen_lines()`` (lines, code-book entry, payer settings) as Python lists, row-aligned;
     None for a batch too large to read that way."""
     frame = tables.screen_lines()
-    if frame.height > _PYTHON_LINES:
+    if frame.height > SMALL_RUN:
         return None
     return [frame.get_column(name).to_list() for name in names]
 
@@ -1045,7 +1041,7 @@ def _assisted_codes(tables: Tables) -> frozenset[str] | None:
     """The codes of services with non-zero assistant minutes; None when no service has positive ones (the rule's
     former early exit, kept as it was)."""
     services = tables.services
-    if services.height <= _PYTHON_LINES:
+    if services.height <= SMALL_RUN:
         minutes = services.get_column("assistant_minutes").to_list()
         if not any(m is not None and m > 0 for m in minutes):
             return None
@@ -1208,8 +1204,6 @@ def _rates_of_years(years: tuple[int, ...]) -> pl.DataFrame:
 
 
 _KX_GROUP = ["patient_id", "payer", "bucket", "year"]
-# Up to this many lines (a claim, or a few), the early exit of missing-kx also tries each line at its own code's rate.
-_KX_GLANCE_LINES = 1_000
 
 
 def _surely_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
@@ -1251,7 +1245,7 @@ def _far_under_every_threshold(tables: Tables, items: tuple[tuple[str, int, floa
     """
     if not items:
         return True  # no payer has a KX threshold: there is nothing to compare
-    if tables.lines.height > _KX_GLANCE_LINES:
+    if tables.lines.height > SMALL_RUN:
         return False  # a batch of many patients: the sum of all of them says nothing, the plan decides
     limit = min(threshold for _, _, threshold in items) - 1.0  # a dollar of margin for the order of additions
     lines = tables.lines

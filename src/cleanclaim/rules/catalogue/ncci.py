@@ -20,7 +20,7 @@ import polars as pl
 from cleanclaim import refdata
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, collect, collect_all
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, collect_all
 
 __all__ = ["NCCI_MODIFIERS", "mue_excess", "ptp_conflicts"]
 
@@ -91,9 +91,8 @@ def _by_date(tables: Tables, kind: _Kind) -> pl.DataFrame:
     return collect(pl.concat(frames, how="vertical_relaxed")) if frames else pl.DataFrame()
 
 
-_SCREEN_IN_PYTHON_UP_TO = 1_000
-"""Lines the NCCI screens walk in Python: a claim's few lines cost microseconds; a batch runs the rules anyway."""
-
+# The NCCI screens walk a small run's lines in Python (``SMALL_RUN``): a claim's few lines cost microseconds; a batch
+# runs the rules anyway.
 _T = TypeVar("_T")
 _INDEXES: dict[tuple[int, str], tuple[pl.DataFrame, object]] = {}
 _INDEXES_KEPT = 256
@@ -150,7 +149,7 @@ def _ptp_indicators(tables: Tables) -> frozenset[int] | None:
     """The modifier indicators of the PTP edits (0 or 1) whose column-1 and column-2 codes are both billed for one
     patient, provider and date in the batch; None for a batch too large to tell in Python."""
     def find(tables: Tables) -> frozenset[int] | None:
-        if tables.lines.height > _SCREEN_IN_PYTHON_UP_TO:
+        if tables.lines.height > SMALL_RUN:
             return None
         by_day = _day_tables(tables, "ptp")
         found: set[int] = set()
@@ -421,7 +420,7 @@ class MueExceeded(Rule):
         # keys together. So the day's positive units times the rows bound both; NaN units (larger than any value for
         # Polars) may exceed anything.
         lines = tables.lines
-        if lines.height > _SCREEN_IN_PYTHON_UP_TO:
+        if lines.height > SMALL_RUN:
             return None
         units: defaultdict[tuple[object, ...], float] = defaultdict(float)
         keys = zip(*(lines.get_column(c).to_list() for c in (*_SAME_DAY, "code")), strict=True)

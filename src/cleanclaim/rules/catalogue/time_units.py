@@ -12,7 +12,7 @@ from cleanclaim import timing
 from cleanclaim.codebook import CodeBook, CodeEntry
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
+from cleanclaim.rules.tables import Tables, codes_frame, collect, distinct_values, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 
@@ -49,13 +49,7 @@ def _time_rules(tables: Tables) -> frozenset[str]:
 
 
 def _build_time_rules(tables: Tables) -> frozenset[str]:
-    column = lines_with_codes(tables).get_column("time_rule")
-    # a few lines: a Python set of their values costs microseconds, a Polars unique tens of them; a batch: unique
-    values = column.to_list() if column.len() <= _SMALL else column.unique().to_list()
-    return frozenset(str(rule) for rule in values if rule is not None)
-
-
-_SMALL = 10_000
+    return frozenset(str(rule) for rule in distinct_values(lines_with_codes(tables).get_column("time_rule")))
 
 
 # ---- screens: the same questions asked in Python on a small run ----------------------------------------------------
