@@ -165,12 +165,6 @@ def _carries_any(modifiers: list[str | None] | None, wanted: Collection[str]) ->
     return modifiers is not None and any(m in wanted for m in modifiers)
 
 
-def _lines(tables: Tables) -> pl.LazyFrame:
-    """Lines with their code-book entry and their payer's settings, as a plan: each rule joins them inside its own
-    plan, which the engine collects with every other rule's."""
-    return lines_with_codes(tables).lazy().join(tables.payer_frame().lazy(), on="payer", how="left")
-
-
 # ---- simple code/modifier compatibility ------------------------------------------------------------------------------
 @register
 class UnknownModifier(Rule):
@@ -572,7 +566,7 @@ class MissingTherapyModifier(Rule):
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            _lines(tables).filter(_THERAPY_MODIFIER_MISSING)
+            tables.screen_lines().lazy().filter(_THERAPY_MODIFIER_MISSING)
             .with_columns(_BY_DISCIPLINE)
             .with_columns(*_MISSING_THERAPY_COLUMNS)
             .select(*_KEYS, "expected", "expected_reason", "payer_name")
@@ -1549,7 +1543,7 @@ class TelehealthPlaceMismatch(Rule):
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            _lines(tables)
+            tables.screen_lines().lazy()
             .filter(_TELEHEALTH_SET)
             .with_columns(*_TELEHEALTH_PARTS)
             .filter(_TELEHEALTH_MISMATCHED)
@@ -1632,7 +1626,7 @@ class Modifier33Medicare(Rule):
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            _lines(tables)
+            tables.screen_lines().lazy()
             .filter(_MODIFIER_33_NOT_USED)
             .with_columns(_MODIFIER_33_REFERENCE)
             .select(*_KEYS, "payer_name", "modifier_33_reference")
