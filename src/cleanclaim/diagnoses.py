@@ -401,15 +401,31 @@ def lookup_diagnosis(code: str, date_of_service: dt.date, *, data_dir: Path | No
             example_child=children[1] if header else None,
         )
 
+    status, entry, children = _classified(normal, release)
+    if status is DiagnosisStatus.INVALID_FORMAT:
+        return answer(status, code=code.strip())
+    if status is DiagnosisStatus.UNKNOWN:
+        return answer(status, extra=_found_elsewhere(normal, release, available))
+    return answer(status, entry=entry, children=children or (0, None))
+
+
+_Entry = tuple[bool, str | None, str]  # billable, short description, description
+_Children = tuple[int, str | None]  # how many billable codes start with a header, and the first of them (dotted)
+
+
+def _classified(normal: str, release: ReleaseInfo) -> tuple[DiagnosisStatus, _Entry | None, _Children | None]:
+    """One normalised code in one release: its status, its entry (None when it has none) and, for a header, how many
+    billable codes start with it and the first of them. The single answer behind :func:`lookup_diagnosis` and the
+    row path of :func:`classify_diagnoses`."""
     if not _SHAPE.match(normal):
-        return answer(DiagnosisStatus.INVALID_FORMAT, code=code.strip())
+        return DiagnosisStatus.INVALID_FORMAT, None, None
     table = _table(release)
     entry = table.by_code.get(normal)
     if entry is None:
-        return answer(DiagnosisStatus.UNKNOWN, extra=_found_elsewhere(normal, release, available))
+        return DiagnosisStatus.UNKNOWN, None, None
     if entry[0]:
-        return answer(DiagnosisStatus.BILLABLE, entry=entry)
-    return answer(DiagnosisStatus.NOT_BILLABLE, entry=entry, children=_children(table, normal))
+        return DiagnosisStatus.BILLABLE, entry, None
+    return DiagnosisStatus.NOT_BILLABLE, entry, _children(table, normal)
 
 
 def _join(*notes: str | None) -> str | None:
@@ -614,17 +630,11 @@ def _classify_rows(frame: pl.DataFrame, code: str, date: str, available: list[Re
 
 
 def _answer_row(normal: str, release: ReleaseInfo) -> tuple[str, str | None, str | None, int | None]:
-    """Status, description, example child and billable-children count of one normalised code in one release."""
-    if not _SHAPE.match(normal):
-        return DiagnosisStatus.INVALID_FORMAT.value, None, None, None
-    table = _table(release)
-    entry = table.by_code.get(normal)
-    if entry is None:
-        return DiagnosisStatus.UNKNOWN.value, None, None, None
-    if entry[0]:
-        return DiagnosisStatus.BILLABLE.value, entry[2], None, None
-    count, example = _children(table, normal)
-    return DiagnosisStatus.NOT_BILLABLE.value, entry[2], example, count
+    """Status, description, example child and billable-children count of one normalised code in one release, as the
+    columns of :func:`classify_diagnoses` hold them."""
+    status, entry, children = _classified(normal, release)
+    count, example = children if children is not None else (None, None)
+    return status.value, entry[2] if entry else None, example, count
 
 
 @cache
