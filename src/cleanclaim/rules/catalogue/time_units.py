@@ -12,7 +12,7 @@ from cleanclaim import timing
 from cleanclaim.codebook import CodeBook, CodeEntry
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, codes_frame, collect, distinct_values, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, distinct_values, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 
@@ -54,20 +54,19 @@ def _build_time_rules(tables: Tables) -> frozenset[str]:
 
 # ---- screens: the same questions asked in Python on a small run ----------------------------------------------------
 # Screens decide in Python, for microseconds, whether a rule's plan (0.2-3 ms on one claim) could find anything. Up
-# to ``_PY_ROWS`` lines they read the lines with their code-book columns as Python values; above it they answer from
+# to ``SMALL_RUN`` lines they read the lines with their code-book columns as Python values; above it they answer from
 # whole-run facts only (the time rules billed), as a month of claims almost always has something to report.
-_PY_ROWS = 200
 
 
 def _py_lines(tables: Tables) -> list[dict[str, Any]] | None:
     """The lines with their code-book version in force (``lines_with_codes``) as Python dicts, once per run, or
-    None when the run has more than ``_PY_ROWS`` lines."""
+    None when the run has more than ``SMALL_RUN`` lines."""
     return tables.memo("py_lines", _build_py_lines)
 
 
 def _build_py_lines(tables: Tables) -> list[dict[str, Any]] | None:
     lines = lines_with_codes(tables)
-    if lines.height > _PY_ROWS:
+    if lines.height > SMALL_RUN:
         return None
     columns = {name: lines.get_column(name).to_list() for name in _PY_COLUMNS}
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]

@@ -36,7 +36,7 @@ from cleanclaim.rules.catalogue.time_units import (
     _versions,
 )
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, lines_with_codes
 
 __all__ = ["cms_unit_bounds", "per_code_units", "therapy_discipline"]
 
@@ -516,7 +516,7 @@ def _possible(tables: Tables) -> frozenset[str]:
 
 def _build_possible(tables: Tables) -> frozenset[str]:
     rows = _py_lines(tables)
-    if rows is None or tables.services.height > _PY_SERVICES:
+    if rows is None or tables.services.height > SMALL_RUN:
         return _EITHER
     if any(row["units"] is not None and not (math.isfinite(row["units"]) and abs(row["units"]) < _HUGE)
            for row in rows):
@@ -533,7 +533,6 @@ def _build_possible(tables: Tables) -> frozenset[str]:
     return frozenset(found)
 
 
-_PY_SERVICES = 200  # documented services read in Python at most (a claim has a few)
 _HUGE = 1e12  # units beyond it might not sum exactly as floats: left to the plan
 
 
