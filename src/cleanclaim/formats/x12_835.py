@@ -19,8 +19,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from cleanclaim.errors import InputError
 from cleanclaim.formats.remittance_codes import RemittanceCodes, remittance_codes
 from cleanclaim.formats.x12 import Segment, Transaction, X12SegmentError, parse_envelope, read_x12_text
@@ -52,6 +50,15 @@ CLAIM_STATUS = {
 }
 GROUP_CODES = {"CO": "contractual obligation", "CR": "correction and reversal", "OA": "other adjustment",
                "PI": "payer-initiated reduction", "PR": "patient responsibility"}
+# SVC01-01 (and SVC06-01) Product or Service ID Qualifier, X12 element 235: every code 005010X221A1 allows in the
+# loop 2110 SVC segment (HC HCPCS/CPT, NU NUBC revenue code, N4 NDC 5-4-2, AD ADA dental, HP HIPPS, and the
+# others); the list matches pyx12's map of the TR3 (835.5010.X221.A1.xml, element SVC01-01).
+SVC_QUALIFIERS = frozenset({"AD", "ER", "HC", "HP", "IV", "N4", "N6", "NU", "UI", "WK"})
+# Maximum number of digits of an X12 decimal (R) element, leading sign and decimal point not counted (X12.6;
+# the 005010X221A1 element attributes): 782 Monetary Amount R1/18, 380 Quantity R1/15. Past these an element is
+# not X12, and numbers that long would overflow every fixed-width decimal type downstream.
+MONEY_DIGITS = 18
+QUANTITY_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -118,9 +125,13 @@ class RemittanceAdvice:
 
 @dataclass
 class Remittance:
+    """What an 835 file holds. ``errors``: what could not be read (and is missing from ``advices``);
+    ``warnings``: what was read but is wrong (a bad payment date, an adjustment that does not balance)."""
+
     advices: list[RemittanceAdvice]
     errors: list[InputError]
     file: str | None = None
+    warnings: list[InputError] = field(default_factory=list)
 
     @property
     def claims(self) -> list[RemitClaim]:
@@ -135,6 +146,7 @@ def read_835(text_or_path: str | Path) -> Remittance:
     text, file = read_x12_text(text_or_path)
     envelope = parse_envelope(text, file=file)
     errors: list[InputError] = list(envelope.errors)
+    warnings: list[InputError] = []
     advices = []
     for transaction in envelope.transactions():
         if transaction.kind != "835":
@@ -145,9 +157,10 @@ def read_835(text_or_path: str | Path) -> Remittance:
         reader = _RemitReader(file)
         advice = reader.read(transaction)
         errors += reader.errors
+        warnings += reader.warnings
         if advice is not None:
             advices.append(advice)
-    return Remittance(advices, errors, file)
+    return Remittance(advices, errors, file, warnings)
 
 
 class _ElementError(Exception):
@@ -161,6 +174,7 @@ class _RemitReader:
     def __init__(self, file: str | None) -> None:
         self.file = file
         self.errors: list[InputError] = []
+        self.warnings: list[InputError] = []
         self.advice: RemittanceAdvice | None = None
         self.claim: RemitClaim | None = None
         self.claim_damaged = False
@@ -175,6 +189,8 @@ class _RemitReader:
                     handler(segment)
             except _ElementError as problem:
                 self._problem(segment, problem.element, problem.message)
+            except Exception as exc:  # an unforeseen failure loses this claim only, and says where
+                self._problem(segment, None, f"the segment could not be read ({type(exc).__name__})")
         self._close_claim()
         if self.advice is None:
             self.errors.append(X12SegmentError(
@@ -199,10 +215,20 @@ class _RemitReader:
         amount = _amount(segment, 2)
         if amount is None:
             raise _ElementError("BPR02", "expected the total payment amount, got nothing")
+        payment_date = None
+        if segment.element(16):
+            try:
+                payment_date = _date(segment, 16)
+            except _ElementError as problem:
+                # the date a payment was issued does not change what it paid for: the claims are still read
+                self.warnings.append(X12SegmentError(
+                    f"{problem.message}; the payment date is left empty and the claims are read",
+                    segment_number=segment.number, segment_id=segment.id, loop=self.loop, element=problem.element,
+                    file=self.file))
         self.advice = RemittanceAdvice(
             payment_amount=amount if segment.element(3) != "D" else -amount, payment_method=segment.element(4),
-            payment_date=_date(segment, 16) if segment.element(16) else None, trace_number="", payer_name="",
-            payee_name="", payee_id="", segment_number=segment.number)
+            payment_date=payment_date, trace_number="", payer_name="", payee_name="", payee_id="",
+            segment_number=segment.number)
 
     def _on_trn(self, segment: Segment) -> None:
         if self.advice is not None:
@@ -296,8 +322,14 @@ class _RemitReader:
             raise _ElementError(None, "service payment (SVC) outside a claim")
         self.loop = "2110"
         procedure = segment.components(1)
-        if procedure[0] not in ("HC", "AD", "ER", "IV", "N4", "NU", "WK") or len(procedure) < 2:
-            raise _ElementError("SVC01", f"expected a qualified procedure code, got {segment.element(1)!r}")
+        if procedure[0] not in SVC_QUALIFIERS:
+            qualifiers = ", ".join(sorted(SVC_QUALIFIERS))
+            raise _ElementError("SVC01", f"expected a product or service id qualifier ({qualifiers}) and a code "
+                                         f"separated by {segment.delimiters.component!r} (ISA16), got "
+                                         f"{_shown(segment.element(1))}")
+        if len(procedure) < 2 or not procedure[1]:
+            raise _ElementError("SVC01", f"expected a procedure or service code after the qualifier "
+                                         f"{procedure[0]}, got nothing")
         charge, paid = _amount(segment, 2), _amount(segment, 3)
         if charge is None or paid is None:
             raise _ElementError("SVC02" if charge is None else "SVC03", "expected a money amount, got nothing")
@@ -323,12 +355,13 @@ class _RemitReader:
         claim, self.claim, self.line = self.claim, None, None
         if claim is None or self.advice is None:
             return
-        self.errors += _balance_problems(claim, self.file)
+        self.warnings += _balance_problems(claim, self.file)
         self.advice.claims.append(claim)
 
 
 def _balance_problems(claim: RemitClaim, file: str | None) -> list[InputError]:
-    """The 835 must balance: charge - adjustments = paid, per line and per claim (TR3 1.10.2)."""
+    """The 835 must balance: charge - adjustments = paid, per line and per claim (TR3 1.10.2). An 835 that does
+    not is the payer's error, read as it is and reported as a warning: its amounts are what was paid."""
     problems: list[InputError] = []
     for line in claim.lines:
         adjusted = line.charge - sum((a.amount for a in line.adjustments), Decimal(0))
@@ -347,24 +380,40 @@ def _balance_problems(claim: RemitClaim, file: str | None) -> list[InputError]:
     return problems
 
 
+_DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")  # [0-9], not \d: \d takes any Unicode digit
+
+
 def _amount(segment: Segment, position: int, *, what: str = "a money amount") -> Decimal | None:
+    """An X12 decimal element: ASCII digits, an optional sign and point, at most 18 digits (15 for a quantity)."""
     text = segment.element(position)
     if not text:
         return None
-    if not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)", text):
-        raise _ElementError(segment.name(position), f"expected {what}, got {text!r}")
+    if not _DECIMAL.fullmatch(text):
+        raise _ElementError(segment.name(position), f"expected {what}, got {_shown(text)}")
+    limit = QUANTITY_DIGITS if what != "a money amount" else MONEY_DIGITS
+    digits = sum(character.isdigit() for character in text)
+    if digits > limit:
+        raise _ElementError(segment.name(position), f"expected {what} of at most {limit} digits (X12 R1/{limit}), "
+                                                    f"got {digits} digits")
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise _ElementError(segment.name(position), f"expected {what}, got {text!r}") from None
+        raise _ElementError(segment.name(position), f"expected {what}, got {_shown(text)}") from None
 
 
 def _date(segment: Segment, position: int) -> dt.date:
     text = segment.element(position)
     try:
+        if not re.fullmatch(r"[0-9]{8}", text):  # strptime would take other scripts' digits and "2026 3 2"
+            raise ValueError(text)
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
-        raise _ElementError(segment.name(position), f"expected a date CCYYMMDD, got {text!r}") from None
+        raise _ElementError(segment.name(position), f"expected a date CCYYMMDD, got {_shown(text)}") from None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """An element's text for a message, cut short: a hostile file must not make a message megabytes long."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 # ---------------------------------------------------------------------------------------------------- claims
@@ -448,11 +497,12 @@ class DenialItem:
     advice: str
     segment_number: int
     billed: BilledLine | None = None
+    kind: str = "denial"
 
     def to_dict(self) -> dict[str, Any]:
         codes = remittance_codes()
         return {
-            "claim": self.patient_control_number, "payer_claim_number": self.payer_claim_number,
+            "claim": self.patient_control_number, "payer_claim_number": self.payer_claim_number, "kind": self.kind,
             "claim_status": self.claim_status, "line": self.line, "code": self.code, "modifiers": self.modifiers,
             "date": self.date.isoformat() if self.date else None, "line_charge": _number(self.line_charge),
             "line_paid": _number(self.line_paid), "group_code": self.group_code, "carc": self.carc,
@@ -498,6 +548,7 @@ class DenialWorklist:
     paid: Decimal
     errors: list[InputError]
     unmatched_claims: list[str] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)
 
     @property
     def denied(self) -> Decimal:
@@ -514,6 +565,7 @@ class DenialWorklist:
             "other_adjustments": [group.to_dict() for group in self.other_adjustments],
             "unmatched_claims": self.unmatched_claims,
             "errors": [error.to_dict() | {"text": str(error)} for error in self.errors],
+            "warnings": [warning.to_dict() | {"text": str(warning)} for warning in self.warnings],
         }
 
 
@@ -539,16 +591,28 @@ def denials(
     items = [item for claim in remittance.claims for item in _items(claim, codes, by_claim_id)]
     unmatched = sorted({claim.patient_control_number for claim in remittance.claims
                         if claim.patient_control_number not in by_claim_id}) if known else []
-    kinds = {item.carc: codes.reason(item.carc).kind for item in items}
     return DenialWorklist(
-        denials=_grouped([i for i in items if kinds[i.carc] == "denial"], codes),
-        other_adjustments=_grouped([i for i in items if kinds[i.carc] != "denial"], codes),
+        denials=_grouped([i for i in items if i.kind == "denial"], codes),
+        other_adjustments=_grouped([i for i in items if i.kind != "denial"], codes),
         claims=len(remittance.claims),
         charged=sum((claim.charge for claim in remittance.claims), Decimal(0)),
         paid=sum((claim.paid for claim in remittance.claims), Decimal(0)),
         errors=errors,
         unmatched_claims=unmatched,
+        warnings=list(remittance.warnings),
     )
+
+
+# The kind of an adjustment whose CARC is a denial reason but whose amount is $0.00 or negative (a reversal):
+# nothing was denied, so it is not worked, counted or summed as a denial.
+NOTHING_DENIED = "nothing-denied"
+
+
+def _kind(adjustment: Adjustment, codes: RemittanceCodes) -> str:
+    """What an adjustment is: its CARC's kind ("unknown" when the table lacks the code), except that a denial
+    reason with no positive amount denied nothing."""
+    kind: str = codes.reason(adjustment.reason).kind
+    return NOTHING_DENIED if kind == "denial" and adjustment.amount <= 0 else kind
 
 
 def _items(claim: RemitClaim, codes: RemittanceCodes,
@@ -561,7 +625,8 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
                 for adjustment in line.adjustments]
     for number, line, adjustment in located:
         remarks = (line.remarks if line else []) + claim.remarks
-        if codes.reason(adjustment.reason).kind == "denial":
+        kind = _kind(adjustment, codes)
+        if kind == "denial":
             slugs, preventable, advice = _rules_for(adjustment.reason, remarks, codes)
         else:  # a deductible or a contractual write-off is not something a scrubber prevents
             slugs, preventable, advice = [], None, ""
@@ -572,7 +637,7 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
             line_charge=line.charge if line else None, line_paid=line.paid if line else None,
             group_code=adjustment.group, carc=adjustment.reason, amount=adjustment.amount, rarcs=remarks,
             rule_slugs=slugs, preventable=preventable, advice=advice, segment_number=adjustment.segment_number,
-            billed=_billed_line(line, encounter, file) if line and encounter else None))
+            billed=_billed_line(line, encounter, file) if line and encounter else None, kind=kind))
     return items
 
 
@@ -591,45 +656,29 @@ def _rules_for(carc: str, rarcs: Sequence[str], codes: RemittanceCodes) -> tuple
 
 
 def _grouped(items: list[DenialItem], codes: RemittanceCodes) -> list[DenialGroup]:
-    if not items:
-        return []
-    # Decimal columns keep cents exact; the scale fits the most precise amount so nothing is rounded.
-    scale = max(max(-int(item.amount.as_tuple().exponent), 0) for item in items)
-    table = pl.DataFrame(
-        {
-            "carc": [item.carc for item in items],
-            "group_code": [item.group_code for item in items],
-            "amount": [item.amount for item in items],
-            "line_key": [f"{item.patient_control_number}\x1f{item.line}" for item in items],
-            "claim": [item.patient_control_number for item in items],
-        },
-        schema={"carc": pl.String, "group_code": pl.String, "amount": pl.Decimal(precision=38, scale=scale),
-                "line_key": pl.String, "claim": pl.String},
-    )
-    totals = (
-        table.group_by("carc")
-        .agg(
-            pl.col("amount").sum(),
-            pl.col("line_key").n_unique().alias("lines"),
-            pl.col("claim").n_unique().alias("claims"),
-            pl.col("group_code").unique().sort().alias("group_codes"),
-        )
-        .sort(["amount", "carc"], descending=[True, False])
-    )
+    """Items grouped by CARC and kind, largest amount first. Sums are Python decimals: exact at any size, where a
+    fixed-width column (Decimal128) would overflow or refuse a scale past 38 digits."""
+    members: dict[tuple[str, str], list[DenialItem]] = {}
+    for item in items:
+        members.setdefault((item.carc, item.kind), []).append(item)
     groups = []
-    for row in totals.iter_rows(named=True):
-        carc = row["carc"]
+    for (carc, kind), grouped in members.items():
         reason = codes.reason(carc)
-        rule = codes.carc_rules.get(carc)
-        members = [item for item in items if item.carc == carc]
+        rule = codes.carc_rules.get(carc) if kind == "denial" else None
         slugs: list[str] = []
-        for item in members:
+        for item in grouped:
             slugs += [slug for slug in item.rule_slugs if slug not in slugs]
+        description = reason.description
+        if kind == NOTHING_DENIED:
+            description += " (but the amount is $0.00 or a reversal: nothing was denied)"
         groups.append(DenialGroup(
-            carc=carc, description=reason.description, kind=reason.kind, group_codes=list(row["group_codes"]),
-            amount=Decimal(row["amount"]), lines=row["lines"], claims=row["claims"], rule_slugs=slugs,
-            preventable=rule.preventable if rule else None, advice=rule.advice if rule else "", items=members))
-    return groups
+            carc=carc, description=description, kind=kind,
+            group_codes=sorted({item.group_code for item in grouped}),
+            amount=sum((item.amount for item in grouped), Decimal(0)),
+            lines=len({(item.patient_control_number, item.line) for item in grouped}),
+            claims=len({item.patient_control_number for item in grouped}), rule_slugs=slugs,
+            preventable=rule.preventable if rule else None, advice=rule.advice if rule else "", items=grouped))
+    return sorted(groups, key=lambda group: (-group.amount, group.carc, group.kind))
 
 
 def _number(value: Decimal | None) -> float | int | None:
