@@ -451,6 +451,8 @@ def load_claims(paths: Iterable[str | Path]) -> tuple[list[tuple[Encounter, str]
             errors.append(exc)
         except OSError as exc:
             errors.append(InputError(f"cannot read the file: {exc.strerror}", file=str(path)))
+        except Exception as exc:  # a claim file that breaks its reader is reported; the worklist is still built
+            errors.append(InputError(f"the file could not be read ({type(exc).__name__})", file=str(path)))
     return encounters, errors
 
 

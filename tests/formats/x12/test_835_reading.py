@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from cleanclaim.commands.denials import register
+from cleanclaim.errors import InputError
 from cleanclaim.formats import x12_835
 from cleanclaim.formats.x12 import X12SegmentError
 from cleanclaim.formats.x12_835 import NOTHING_DENIED, SVC_QUALIFIERS, denials, read_835
@@ -266,3 +267,26 @@ def test_help_documents_the_exit_status() -> None:
     code, output = _run("--help")
     assert code == 0
     assert "0 everything was read and nothing was denied" in " ".join(output.split())
+
+
+def test_text_that_is_neither_x12_nor_a_file_name_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="cannot read the file"):
+        read_835("CLP*1\x00*4")  # one line, not starting with ISA: taken for a file name, which has a NUL
+
+
+def test_a_claim_file_that_breaks_its_reader_is_reported_and_the_worklist_still_built(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.formats import encounters
+
+    def broken(path: object) -> None:
+        raise RecursionError("a bug")
+
+    monkeypatch.setattr(encounters, "load_encounters", broken)
+    claims = tmp_path / "visits.yaml"
+    claims.write_text("encounters: []\n")
+    worklist = denials(FIXTURES / "remit_harbor.835", [claims])
+    (error,) = worklist.errors
+    assert (error.file, error.message) == (str(claims), "the file could not be read (RecursionError)")
+    assert worklist.denied == 330
+    code, _ = _run(str(FIXTURES / "remit_harbor.835"), "--claims", str(claims))
+    assert code == 2
