@@ -588,11 +588,12 @@ def denials(
         loaded, problems = load_claims(claims)
         known += loaded
         errors += problems
-    by_claim_id = {encounter.claim_id or encounter.id: (encounter, file) for encounter, file in known}
+    by_claim_id, duplicates = _claims_by_id(known)
     codes = remittance_codes()
     items = [item for claim in remittance.claims for item in _items(claim, codes, by_claim_id)]
     unmatched = sorted({claim.patient_control_number for claim in remittance.claims
-                        if claim.patient_control_number not in by_claim_id}) if known else []
+                        if claim.patient_control_number not in by_claim_id
+                        and claim.patient_control_number not in duplicates}) if known else []
     return DenialWorklist(
         denials=_grouped([i for i in items if i.kind == "denial"], codes),
         other_adjustments=_grouped([i for i in items if i.kind != "denial"], codes),
@@ -601,8 +602,24 @@ def denials(
         paid=sum((claim.paid for claim in remittance.claims), Decimal(0)),
         errors=errors,
         unmatched_claims=unmatched,
-        warnings=list(remittance.warnings),
+        warnings=list(remittance.warnings) + list(duplicates.values()),
     )
+
+
+def _claims_by_id(known: Sequence[tuple[Encounter, str | None]]) -> tuple[
+        dict[str, tuple[Encounter, str | None]], dict[str, InputError]]:
+    """Billed claims by patient control number (CLM01 = CLP01), and a warning for each id that more than one
+    claim carries: those are joined to none, since picking one would show a denial against the wrong claim."""
+    found: dict[str, list[tuple[Encounter, str | None]]] = {}
+    for encounter, file in known:
+        found.setdefault(encounter.claim_id or encounter.id, []).append((encounter, file))
+    duplicates = {
+        claim_id: InputError(
+            f"{len(claims)} claims in the claim files have this claim id ("
+            + ", ".join(f"encounter {e.id}" + (f" in {f}" if f else "") for e, f in claims)
+            + "); its denials are not joined to a billed line", encounter=claim_id)
+        for claim_id, claims in found.items() if len(claims) > 1}
+    return {claim_id: claims[0] for claim_id, claims in found.items() if len(claims) == 1}, duplicates
 
 
 # The kind of an adjustment whose CARC is a denial reason but whose amount is $0.00 or negative (a reversal):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import typer
+import yaml
 from typer.testing import CliRunner
 
 from cleanclaim.commands.denials import register
@@ -290,3 +291,27 @@ def test_a_claim_file_that_breaks_its_reader_is_reported_and_the_worklist_still_
     assert worklist.denied == 330
     code, _ = _run(str(FIXTURES / "remit_harbor.835"), "--claims", str(claims))
     assert code == 2
+
+
+def test_a_claim_id_billed_twice_is_reported_and_joined_to_neither(tmp_path: Path) -> None:
+    from .conftest import BASE_ENCOUNTER
+
+    def visit(encounter_id: str, claim_id: str) -> dict[str, object]:
+        return {**BASE_ENCOUNTER, "id": encounter_id, "claim_id": claim_id}
+
+    first, second = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    first.write_text(yaml.safe_dump({"encounters": [visit("E-1", "CLM-1001"), visit("E-2", "CLM-1002")]}))
+    second.write_text(yaml.safe_dump({"encounters": [visit("E-3", "CLM-1001")]}))
+    worklist = denials(FIXTURES / "remit_harbor.835", [first, second])
+    assert worklist.errors == []
+    (warning,) = worklist.warnings
+    assert warning.encounter == "CLM-1001"
+    assert f"encounter E-1 in {first}, encounter E-3 in {second}" in warning.message
+    items = [item for group in worklist.denials for item in group.items]
+    assert [i.billed is None for i in items if i.patient_control_number == "CLM-1001"] == [True, True]
+    assert worklist.unmatched_claims == ["CLM-1003", "CLM-1004"]  # ambiguous, not unmatched
+    # with one copy of CLM-1001 it is joined again
+    second.write_text(yaml.safe_dump({"encounters": [visit("E-3", "CLM-1003")]}))
+    joined = denials(FIXTURES / "remit_harbor.835", [first, second])
+    assert joined.warnings == []
+    assert next(g for g in joined.denials if g.carc == "50").items[0].billed is not None  # 97110 GP
