@@ -79,7 +79,7 @@ def _print_items(group: DenialGroup, console: Console) -> None:
 
 
 def _denials(
-    remit: Annotated[Path, typer.Argument(help="The 835 remittance file.")],
+    file: Annotated[Path, typer.Argument(help="The 835 remittance file.", metavar="FILE.835")],
     claims: Annotated[list[Path] | None, typer.Option(
         "--claims", help="837P or encounter files of the billed claims, to show each denied line as billed.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
@@ -89,11 +89,12 @@ def _denials(
     Exit status, as for `check`: 0 everything was read and nothing was denied; 1 everything was read and the
     remittance denies some amount (a denial is an error-level finding); 2 some input could not be read (the 835,
     one of its claims or transactions, or a --claims file): each such place is listed and the rest is still
-    shown. Warnings (a bad payment date, an 835 that does not balance), adjustments that are not denials
-    (deductible, contractual write-off, a $0.00 denial code) and unknown reason codes do not change the status.
+    shown; 3 cleanclaim itself failed (a bug). Warnings (a bad payment date, an 835 that does not balance),
+    adjustments that are not denials (deductible, contractual write-off, a $0.00 denial code) and unknown reason
+    codes do not change the status.
     """
     try:
-        worklist = denials(remit, claims or None)
+        worklist = denials(file, claims or None)
     except CleanclaimError as exc:
         typer.echo(f"input error: {exc}", err=True)
         raise typer.Exit(2) from exc
