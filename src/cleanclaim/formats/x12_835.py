@@ -590,7 +590,15 @@ def denials(
         errors += problems
     by_claim_id, duplicates = _claims_by_id(known)
     codes = remittance_codes()
-    items = [item for claim in remittance.claims for item in _items(claim, codes, by_claim_id)]
+    items: list[DenialItem] = []
+    for claim in remittance.claims:
+        try:
+            items += _items(claim, codes, by_claim_id)
+        except Exception as exc:  # an unforeseen failure on one claim: reported, the other claims still listed
+            errors.append(X12SegmentError(
+                f"the claim's adjustments could not be listed ({type(exc).__name__})",
+                segment_number=claim.segment_number, segment_id="CLP", loop="2100", file=remittance.file,
+                encounter=claim.patient_control_number))
     unmatched = sorted({claim.patient_control_number for claim in remittance.claims
                         if claim.patient_control_number not in by_claim_id
                         and claim.patient_control_number not in duplicates}) if known else []

@@ -315,3 +315,20 @@ def test_a_claim_id_billed_twice_is_reported_and_joined_to_neither(tmp_path: Pat
     joined = denials(FIXTURES / "remit_harbor.835", [first, second])
     assert joined.warnings == []
     assert next(g for g in joined.denials if g.carc == "50").items[0].billed is not None  # 97110 GP
+
+
+def test_an_unexpected_failure_joining_one_claim_loses_that_claim_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = x12_835._billed_line
+
+    def broken(line: x12_835.RemitLine, encounter: object, file: str | None) -> object:
+        if line.code == "97112":  # only in CLM-1002
+            raise KeyError("a bug")
+        return real(line, encounter, file)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(x12_835, "_billed_line", broken)
+    worklist = denials(FIXTURES / "remit_harbor.835", [FIXTURES / "harbor_pt_claims.837"])
+    (error,) = worklist.errors
+    assert isinstance(error, X12SegmentError)
+    assert (error.segment_id, error.encounter) == ("CLP", "CLM-1002")
+    assert "could not be listed (KeyError)" in error.message
+    assert [g.carc for g in worklist.denials] == ["204", "50", "97"]  # CO-16 was CLM-1002's
