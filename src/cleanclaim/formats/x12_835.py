@@ -112,7 +112,7 @@ class RemitClaim:
 class RemittanceAdvice:
     """One 835 transaction: one payment (check or EFT) and the claims it pays."""
 
-    payment_amount: Decimal
+    payment_amount: Decimal | None  # None when BPR02 could not be read (reported); the claims are still read
     payment_method: str
     payment_date: dt.date | None
     trace_number: str
@@ -212,9 +212,22 @@ class _RemitReader:
             self.line = None
 
     def _on_bpr(self, segment: Segment) -> None:
-        amount = _amount(segment, 2)
-        if amount is None:
-            raise _ElementError("BPR02", "expected the total payment amount, got nothing")
+        if self.advice is not None:  # replacing it would lose the claims already read into it
+            self.errors.append(X12SegmentError(
+                f"a second BPR segment in one 835 transaction (the first is segment {self.advice.segment_number}) "
+                "was not read", segment_number=segment.number, segment_id=segment.id, loop=self.loop,
+                file=self.file))
+            return
+        try:
+            amount = _amount(segment, 2)
+            if amount is None:
+                raise _ElementError("BPR02", "expected the total payment amount, got nothing")
+        except _ElementError as problem:
+            # the payment's total is not what its claims say: they are still read, and the total is reported
+            self._problem(segment, problem.element, f"{problem.message}; the claims of this payment are still read")
+            amount = None
+        if amount is not None and segment.element(3) == "D":
+            amount = -amount
         payment_date = None
         if segment.element(16):
             try:
@@ -226,7 +239,7 @@ class _RemitReader:
                     segment_number=segment.number, segment_id=segment.id, loop=self.loop, element=problem.element,
                     file=self.file))
         self.advice = RemittanceAdvice(
-            payment_amount=amount if segment.element(3) != "D" else -amount, payment_method=segment.element(4),
+            payment_amount=amount, payment_method=segment.element(4),
             payment_date=payment_date, trace_number="", payer_name="", payee_name="", payee_id="",
             segment_number=segment.number)
 

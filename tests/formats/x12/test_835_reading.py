@@ -332,3 +332,30 @@ def test_an_unexpected_failure_joining_one_claim_loses_that_claim_only(monkeypat
     assert (error.segment_id, error.encounter) == ("CLP", "CLM-1002")
     assert "could not be listed (KeyError)" in error.message
     assert [g.carc for g in worklist.denials] == ["204", "50", "97"]  # CO-16 was CLM-1002's
+
+
+@pytest.mark.parametrize(("bpr", "message"), [
+    ("BPR*I*14x.4*C*CHK", "expected a money amount, got '14x.4'"),
+    ("BPR*I**C*CHK", "expected the total payment amount, got nothing"),
+    ("BPR*I*" + "1" * 19 + "*C*CHK", "at most 18 digits"),
+])
+def test_an_unreadable_payment_total_is_reported_and_its_claims_still_read(bpr: str, message: str) -> None:
+    text = REMIT_TEXT.replace("BPR*I*142.4*C*CHK", bpr)
+    error = _only_error(text)
+    assert (error.segment_number, error.segment_id, error.element, error.encounter) == (4, "BPR", "BPR02", None)
+    assert message in error.message
+    remittance = read_835(text)
+    assert remittance.advices[0].payment_amount is None
+    assert remittance.advices[0].payment_date == dt.date(2026, 4, 15)
+    assert [c.patient_control_number for c in remittance.claims] == ALL_CLAIMS
+
+
+def test_a_second_bpr_in_a_transaction_is_reported_and_loses_no_claim() -> None:
+    text = REMIT_TEXT.replace("SVC*HC:97530:GP:59*", "BPR*I*1*C*CHK************20260101~\nSVC*HC:97530:GP:59*")
+    error = _only_error(text.replace("SE*40*", "SE*41*"))
+    assert (error.segment_id, error.segment_number) == ("BPR", _segment_number(text, "BPR*I*1*"))
+    assert "a second BPR segment" in error.message and "segment 4" in error.message
+    remittance = read_835(text.replace("SE*40*", "SE*41*"))
+    assert [c.patient_control_number for c in remittance.claims] == ALL_CLAIMS
+    assert remittance.advices[0].payment_amount == Decimal("142.4")
+    assert [line.code for line in remittance.claims[0].lines] == ["97161", "97110", "97530"]
