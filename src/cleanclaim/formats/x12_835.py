@@ -59,6 +59,7 @@ SVC_QUALIFIERS = frozenset({"AD", "ER", "HC", "HP", "IV", "N4", "N6", "NU", "UI"
 # not X12, and numbers that long would overflow every fixed-width decimal type downstream.
 MONEY_DIGITS = 18
 QUANTITY_DIGITS = 15
+CONTROL_NUMBER_LENGTH = 38  # CLP01, X12 element 1028 Claim Submitter's Identifier, AN 1/38
 
 
 @dataclass(frozen=True)
@@ -206,7 +207,7 @@ class _RemitReader:
         self.errors.append(X12SegmentError(
             message, segment_number=segment.number, segment_id=segment.id, loop=self.loop, element=element,
             file=self.file, encounter=self.claim.patient_control_number if self.claim else (
-                segment.element(1) if segment.id == "CLP" else None)))
+                _shown_id(segment.element(1)) if segment.id == "CLP" else None)))
         if in_claim:
             self.claim = None
             self.line = None
@@ -270,8 +271,11 @@ class _RemitReader:
             raise _ElementError(None, "claim payment (CLP) before the BPR segment")
         if not segment.element(1):
             raise _ElementError("CLP01", "expected the patient control number, got nothing")
+        if len(segment.element(1)) > CONTROL_NUMBER_LENGTH:
+            raise _ElementError("CLP01", f"expected a patient control number of at most {CONTROL_NUMBER_LENGTH} "
+                                         f"characters (X12 element 1028, AN 1/38), got {len(segment.element(1))}")
         if segment.element(2) not in CLAIM_STATUS:
-            raise _ElementError("CLP02", f"expected a claim status code, got {segment.element(2)!r}")
+            raise _ElementError("CLP02", f"expected a claim status code, got {_shown(segment.element(2))}")
         charge, paid = _amount(segment, 3), _amount(segment, 4)
         if charge is None or paid is None:
             raise _ElementError("CLP03" if charge is None else "CLP04", "expected a money amount, got nothing")
@@ -290,12 +294,22 @@ class _RemitReader:
             raise _ElementError(None, "adjustment (CAS) outside a claim")
         group = segment.element(1)
         if group not in GROUP_CODES:
-            raise _ElementError("CAS01", f"expected a group code CO, CR, OA, PI or PR, got {group!r}")
+            raise _ElementError("CAS01", f"expected a group code CO, CR, OA, PI or PR, got {_shown(group)}")
+        extra = [p for p in range(20, len(segment.elements)) if segment.element(p)]
+        if extra:  # an amount past CAS19 would otherwise be dropped without a word
+            raise _ElementError(segment.name(extra[0]), "a CAS segment has at most six reason/amount/quantity "
+                                                        "triplets (CAS02 to CAS19)")
         found = False
         for position in range(2, 20, 3):  # up to six reason/amount/quantity triplets
             reason = segment.element(position)
             if not reason:
+                if segment.element(position + 1) or segment.element(position + 2):
+                    raise _ElementError(segment.name(position), "expected the reason code (CARC) of the amount "
+                                                                f"in {segment.name(position + 1)}, got nothing")
                 continue
+            if len(reason) > 5:  # X12 element 1034, ID 1/5
+                raise _ElementError(segment.name(position), f"expected a reason code (CARC) of at most 5 "
+                                                            f"characters, got {_shown(reason)}")
             amount = _amount(segment, position + 1)
             if amount is None:
                 raise _ElementError(segment.name(position + 1), f"CARC {reason} has no amount")
@@ -422,6 +436,11 @@ def _date(segment: Segment, position: int) -> dt.date:
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
         raise _ElementError(segment.name(position), f"expected a date CCYYMMDD, got {_shown(text)}") from None
+
+
+def _shown_id(text: str) -> str:
+    """A claim id for a message: whole when it fits CLP01, else its start (an over-long id is itself the error)."""
+    return text if len(text) <= CONTROL_NUMBER_LENGTH else f"{text[:CONTROL_NUMBER_LENGTH]}..."
 
 
 def _shown(text: str, limit: int = 40) -> str:

@@ -359,3 +359,38 @@ def test_a_second_bpr_in_a_transaction_is_reported_and_loses_no_claim() -> None:
     assert [c.patient_control_number for c in remittance.claims] == ALL_CLAIMS
     assert remittance.advices[0].payment_amount == Decimal("142.4")
     assert [line.code for line in remittance.claims[0].lines] == ["97161", "97110", "97530"]
+
+
+@pytest.mark.parametrize(("cas", "element", "message"), [
+    ("CAS*CO**45~", "CAS02", "expected the reason code (CARC) of the amount in CAS03, got nothing"),
+    ("CAS*CO*45*25***1~", "CAS05", "expected the reason code (CARC) of the amount in CAS06"),
+    ("CAS*CO*" + "45*1**" * 6 + "97*45~", "CAS20", "at most six reason/amount/quantity triplets"),
+    ("CAS*CO*" + "Z" * 6 + "*45~", "CAS02", "at most 5 characters"),
+    ("CAS*" + "X" * 5000 + "*45*45~", "CAS01", "(5000 characters)"),
+])
+def test_a_cas_amount_without_its_reason_or_past_cas19_is_not_dropped(cas: str, element: str, message: str) -> None:
+    text = REMIT_TEXT.replace("CAS*CO*97*45~", cas)
+    error = _only_error(text)
+    assert (error.segment_id, error.element, error.encounter) == ("CAS", element, "CLM-1001")
+    assert message in error.message
+    assert len(str(error)) < 400
+
+
+def test_six_cas_triplets_and_trailing_empty_elements_are_read() -> None:
+    six = "CAS*CO*" + "*".join(f"{code}*7.5*" for code in ("97", "16", "50", "96", "4", "18")) + "****~"
+    remittance = read_835(REMIT_TEXT.replace("CAS*CO*97*45~", six))
+    assert remittance.errors == []
+    assert [(a.reason, a.amount) for a in remittance.claims[0].lines[2].adjustments] == [
+        (code, Decimal("7.5")) for code in ("97", "16", "50", "96", "4", "18")]
+
+
+def test_a_patient_control_number_past_38_characters_is_reported_cut_short() -> None:
+    fits, long = "C" * 38, "C" * 39 + "X" * 5000
+    assert read_835(REMIT_TEXT.replace("CLM-1001", fits)).claims[0].patient_control_number == fits
+    error = _only_error(REMIT_TEXT.replace("CLP*CLM-1001*", f"CLP*{long}*"))
+    assert (error.segment_id, error.element, error.encounter) == ("CLP", "CLP01", "C" * 38 + "...")
+    assert "at most 38 characters" in error.message
+    assert len(str(error)) < 300
+    error = _only_error(REMIT_TEXT.replace("CLP*CLM-1001*1*", "CLP*CLM-1001*" + "9" * 5000 + "*"))
+    assert (error.element, error.encounter) == ("CLP02", "CLM-1001")
+    assert len(str(error)) < 300
