@@ -407,6 +407,7 @@ def _balance_problems(claim: RemitClaim, file: str | None) -> list[InputError]:
     return problems
 
 
+_DATE = re.compile(r"[0-9]{8}")  # CCYYMMDD (X12 DT 8/8)
 _DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")  # [0-9], not \d: \d takes any Unicode digit
 
 
@@ -431,9 +432,9 @@ def _amount(segment: Segment, position: int, *, what: str = "a money amount") ->
 def _date(segment: Segment, position: int) -> dt.date:
     text = segment.element(position)
     try:
-        if not re.fullmatch(r"[0-9]{8}", text):  # strptime would take other scripts' digits and "2026 3 2"
+        if not _DATE.fullmatch(text):  # strptime would take other scripts' digits and "2026 3 2"
             raise ValueError(text)
-        return dt.datetime.strptime(text, "%Y%m%d").date()
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))  # a day that does not exist: ValueError
     except ValueError:
         raise _ElementError(segment.name(position), f"expected a date CCYYMMDD, got {_shown(text)}") from None
 
