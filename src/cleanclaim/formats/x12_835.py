@@ -313,7 +313,7 @@ class _RemitReader:
             amount = _amount(segment, position + 1)
             if amount is None:
                 raise _ElementError(segment.name(position + 1), f"CARC {reason} has no amount")
-            quantity = _amount(segment, position + 2, what="a quantity")
+            quantity = _amount(segment, position + 2, what="a quantity", digits=QUANTITY_DIGITS)
             target.adjustments.append(Adjustment(group, reason, amount, quantity, segment.number))
             found = True
         if not found:
@@ -360,7 +360,7 @@ class _RemitReader:
         charge, paid = _amount(segment, 2), _amount(segment, 3)
         if charge is None or paid is None:
             raise _ElementError("SVC02" if charge is None else "SVC03", "expected a money amount, got nothing")
-        units = _amount(segment, 5, what="a number of units")
+        units = _amount(segment, 5, what="a number of units", digits=QUANTITY_DIGITS)
         self.line = RemitLine(code=procedure[1], modifiers=[m for m in procedure[2:6] if m], charge=charge,
                               paid=paid, units=Decimal(1) if units is None else units,
                               segment_number=segment.number)
@@ -411,18 +411,18 @@ _DATE = re.compile(r"[0-9]{8}")  # CCYYMMDD (X12 DT 8/8)
 _DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")  # [0-9], not \d: \d takes any Unicode digit
 
 
-def _amount(segment: Segment, position: int, *, what: str = "a money amount") -> Decimal | None:
-    """An X12 decimal element: ASCII digits, an optional sign and point, at most 18 digits (15 for a quantity)."""
+def _amount(segment: Segment, position: int, *, what: str = "a money amount",
+            digits: int = MONEY_DIGITS) -> Decimal | None:
+    """An X12 decimal element: ASCII digits, an optional sign and point, at most ``digits`` digits."""
     text = segment.element(position)
     if not text:
         return None
     if not _DECIMAL.fullmatch(text):
         raise _ElementError(segment.name(position), f"expected {what}, got {_shown(text)}")
-    limit = QUANTITY_DIGITS if what != "a money amount" else MONEY_DIGITS
-    digits = sum(character.isdigit() for character in text)
-    if digits > limit:
-        raise _ElementError(segment.name(position), f"expected {what} of at most {limit} digits (X12 R1/{limit}), "
-                                                    f"got {digits} digits")
+    found = sum(character.isdigit() for character in text)
+    if found > digits:
+        raise _ElementError(segment.name(position), f"expected {what} of at most {digits} digits "
+                                                    f"(X12 R1/{digits}), got {found} digits")
     try:
         return Decimal(text)
     except InvalidOperation:
