@@ -15,8 +15,9 @@ from typer.testing import CliRunner
 
 from cleanclaim.cli import app
 from cleanclaim.errors import InputError
-from cleanclaim.formats import export as export_module
-from cleanclaim.formats.export import ExportFormat, export_encounters, pdf_file_names, write_file
+from cleanclaim.formats import files as files_module
+from cleanclaim.formats.export import ExportFormat, export_encounters, pdf_file_names
+from cleanclaim.formats.files import write_file
 from cleanclaim.model import Encounter
 from tests.formats.pdf.conftest import pt_visit_data
 
@@ -243,7 +244,7 @@ def _disk_fills_after_half(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Non
             return real_write(descriptor, bytes(data)[: len(data) // 2])
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(export_module.os, "write", write)
+    monkeypatch.setattr(files_module.os, "write", write)
 
 
 @pytest.mark.parametrize("fmt", ["837p", "fhir", "cms1500"])
@@ -277,7 +278,7 @@ def test_a_full_disk_midway_through_pdfs_keeps_the_whole_ones_and_reports_the_re
             written_files.append(name)
         return real_write(descriptor, data)
 
-    monkeypatch.setattr(export_module.os, "write", write)
+    monkeypatch.setattr(files_module.os, "write", write)
     result = export_encounters([encounter(1), encounter(2), encounter(3)], "superbill", out)
     assert [w.path.name for w in result.written] == ["CLM-0001-superbill.pdf"]
     assert [(e.encounter, e.file) for e in result.errors] == [

@@ -18,15 +18,13 @@ What reaches the disk follows three rules, the same for every format:
 from __future__ import annotations
 
 import datetime as dt
-import os
-import secrets
-import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from cleanclaim.errors import InputError
+from cleanclaim.formats.files import cannot_write, write_file
 from cleanclaim.model import Encounter
 from cleanclaim.pricing import ChargeMaster, line_charge
 
@@ -104,59 +102,15 @@ def pdf_file_names(encounters: Sequence[Encounter], fmt: str) -> list[str]:
     return names
 
 
-def _cannot_write(path: Path, why: str) -> InputError:
-    return InputError(f"cannot write here: {why}", file=str(path))
-
-
 def _check_file_target(path: Path, what: str) -> None:
     """Refuse a target that can never take a file before any claim is rendered."""
     if path.is_dir():
-        raise _cannot_write(path, f"it is a folder; give a file name for the {what}")
+        raise cannot_write(path, f"it is a folder; give a file name for the {what}")
     parent = path.parent
     if not parent.exists():
-        raise _cannot_write(path, f"the folder {parent} does not exist; create it first")
+        raise cannot_write(path, f"the folder {parent} does not exist; create it first")
     if not parent.is_dir():
-        raise _cannot_write(path, f"{parent} is not a folder")
-
-
-def write_file(path: Path, content: bytes) -> None:
-    """Write ``content`` to ``path`` whole or not at all; any failure is an :class:`InputError` naming the path.
-
-    A regular file is written beside the target under a temporary name and renamed over it (atomic on one file
-    system), and the temporary file is removed when writing fails. A target that exists and is not a regular file
-    (``/dev/stdout``, a named pipe) is written in place: renaming over it would replace the device with a file.
-    """
-    given, path = path, Path(os.path.realpath(path))  # a symlink's target is written, the link stays a link
-    try:
-        special = path.exists() and not stat.S_ISREG(path.stat().st_mode)
-        if special:
-            descriptor = os.open(path, os.O_WRONLY)
-            try:
-                _write_all(descriptor, content)
-            finally:
-                os.close(descriptor)
-            return
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-        # 0o666 and the user's umask, as for any new file; O_EXCL never reuses an existing file
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    except OSError as exc:
-        raise _cannot_write(given, exc.strerror or str(exc)) from exc
-    try:
-        try:
-            _write_all(descriptor, content)
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-        os.replace(temporary, path)
-    except OSError as exc:
-        temporary.unlink(missing_ok=True)
-        raise _cannot_write(given, exc.strerror or str(exc)) from exc
-
-
-def _write_all(descriptor: int, content: bytes) -> None:
-    view = memoryview(content)
-    while view:
-        view = view[os.write(descriptor, view):]
+        raise cannot_write(path, f"{parent} is not a folder")
 
 
 def export_encounters(encounters: Sequence[Encounter], fmt: ExportFormat, out: Path, *,
@@ -252,9 +206,9 @@ def _export_pdfs(encounters: Sequence[Encounter], fmt: Literal["cms1500", "super
     if one_file:
         _check_file_target(out, "PDF")
     elif out.exists() and not out.is_dir():
-        raise _cannot_write(out, "it is a file; several PDFs need a folder (or a name ending in .pdf for one claim)")
+        raise cannot_write(out, "it is a file; several PDFs need a folder (or a name ending in .pdf for one claim)")
     elif not out.parent.is_dir():
-        raise _cannot_write(out, f"the folder {out.parent} does not exist; create it first")
+        raise cannot_write(out, f"the folder {out.parent} does not exist; create it first")
     rendered: list[tuple[Encounter, bytes]] = []
     errors: list[InputError] = []
     for encounter in encounters:
@@ -269,14 +223,14 @@ def _export_pdfs(encounters: Sequence[Encounter], fmt: Literal["cms1500", "super
         raise _nothing_written(fmt, errors, out)
     if one_file:
         if len(rendered) > 1:
-            raise _cannot_write(out, f"{len(rendered)} claims need {len(rendered)} PDFs; give a folder instead of "
+            raise cannot_write(out, f"{len(rendered)} claims need {len(rendered)} PDFs; give a folder instead of "
                                      "a .pdf file name")
         write_file(out, rendered[0][1])
         return ExportResult([Written(out, (rendered[0][0],))], errors)
     try:
         out.mkdir(exist_ok=True)
     except OSError as exc:
-        raise _cannot_write(out, exc.strerror or str(exc)) from exc
+        raise cannot_write(out, exc.strerror or str(exc)) from exc
     written = []
     names = pdf_file_names([encounter for encounter, _ in rendered], fmt)
     for (encounter, content), name in zip(rendered, names, strict=True):
