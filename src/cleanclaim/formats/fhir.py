@@ -334,6 +334,17 @@ def to_fhir_bundle(encounters: Iterable[Encounter], *, created: dt.date | None =
     return bundle or Bundle.model_validate({"resourceType": "Bundle", "type": "collection"})
 
 
+def _describe(key: str) -> str:
+    """A resource named for a message by the identifiers the user gave, never a member id (PHI)."""
+    kind, _, identity = key.partition("/")
+    if kind == "Coverage":  # Coverage/<payer>/<member id>/<patient id>
+        payer, _, rest = identity.partition("/")
+        return f"Coverage ({payer}) of patient {rest.rpartition('/')[2]}"
+    if kind == "Organization" and identity.startswith("payer/"):
+        return f"payer Organization {identity.removeprefix('payer/')}"
+    return f"{kind} {identity}"
+
+
 def bundle_of_writable(encounters: Iterable[Encounter], *, created: dt.date | None = None,
                        ) -> tuple[Bundle | None, list[InputError]]:
     """The Bundle of every encounter that can be written, and one error per encounter that cannot.
@@ -365,9 +376,8 @@ def bundle_of_writable(encounters: Iterable[Encounter], *, created: dt.date | No
         resources = {part.key: {**part.resource, "id": _entry_uuid(part.key)} for part in parts}
         conflicts = [key for key, resource in resources.items() if key in entries and entries[key] != resource]
         if conflicts:
-            kind, _, identity = conflicts[0].partition("/")
             errors.append(InputError(
-                f"{kind} {identity} differs from the one in encounter {first_seen[conflicts[0]]}; "
+                f"{_describe(conflicts[0])} differs from the one in encounter {first_seen[conflicts[0]]}; "
                 "make them agree before writing one bundle",
                 encounter=encounter.id,
             ))

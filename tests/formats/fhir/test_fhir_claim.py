@@ -312,3 +312,13 @@ def test_no_writable_encounter_gives_no_bundle() -> None:
     assert bundle is None
     assert [e.encounter for e in errors] == ["E-FHIR-1"]
     assert bundle_of_writable([], created=CREATED) == (None, [])
+
+
+def test_a_coverage_conflict_names_the_patient_not_the_member_id() -> None:
+    first = Encounter.model_validate(visit())
+    other_group = visit(id="E-FHIR-2", claim_id="CLM-0043")
+    other_group["subscriber"]["group_number"] = "G-10"
+    _, errors = bundle_of_writable([first, Encounter.model_validate(other_group)], created=CREATED)
+    (error,) = errors
+    assert "Coverage (medicare) of patient P-2002 differs from the one in encounter E-FHIR-1" in str(error)
+    assert "1EG4TE5MK73" not in str(error)
