@@ -22,13 +22,29 @@ AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Run as of this 
 PayersDirOption = Annotated[Path | None, typer.Option("--payers-dir", help="Directory of your own payer profiles.")]
 
 
-def parse_as_of(value: str | None) -> dt.date:
-    if value is None:
-        return dt.date.today()
+FIRST_RUN_DATE = dt.date(1990, 1, 1)
+LAST_RUN_DATE = dt.date(2199, 12, 31)
+"""The dates a run (``--as-of``) or a code look-up (``--date``) may be as of. Not yearly data but a sanity bound: no
+electronic claim or code set cleanclaim knows is older, and the filing-deadline calendar is built from 1900 to the
+year after the run, so year 9999 crashed it; a date outside is a typo, reported as one."""
+
+
+def parse_date_option(value: str, option: str) -> dt.date:
+    """A date option as YYYY-MM-DD within the run-date bounds, or an input error naming the option."""
     try:
-        return dt.date.fromisoformat(value)
+        day = dt.date.fromisoformat(value.strip())
+        if len(value.strip()) != 10:  # fromisoformat also takes 20260302 and 2026-W10-1
+            raise ValueError
     except ValueError as exc:
-        raise InputError(f"--as-of expects a date as YYYY-MM-DD, got {value!r}", field="--as-of") from exc
+        raise InputError(f"{option} expects a date as YYYY-MM-DD, got {value!r}", field=option) from exc
+    if not FIRST_RUN_DATE <= day <= LAST_RUN_DATE:
+        raise InputError(f"{option} {day} is outside the dates cleanclaim can run as of ({FIRST_RUN_DATE} to "
+                         f"{LAST_RUN_DATE}); check the year", field=option)
+    return day
+
+
+def parse_as_of(value: str | None) -> dt.date:
+    return dt.date.today() if value is None else parse_date_option(value, "--as-of")
 
 
 def _print(result: CodeResult) -> None:
@@ -64,8 +80,8 @@ def _code(
     payers_dir: PayersDirOption = None,
 ) -> None:
     """Code what was documented into claim lines: codes, units, modifiers and diagnosis pointers."""
-    settings = find_settings()
     try:
+        settings = find_settings()
         result = code(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
                       payers_dir=payers_dir or settings.payers_dir, selection=settings.selection())
     except InputError as exc:

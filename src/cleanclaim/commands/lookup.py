@@ -9,7 +9,9 @@ import typer
 from rich.table import Table
 
 from cleanclaim.codebook import CodeEntry, LookupStatus, codebook
-from cleanclaim.commands.output import console
+from cleanclaim.commands.coding import parse_date_option
+from cleanclaim.commands.output import console, print_errors
+from cleanclaim.errors import InputError
 
 __all__ = ["register"]
 
@@ -50,9 +52,9 @@ def _lookup(
 ) -> None:
     """Show a code as of a date of service, including "deleted on …, use …"."""
     try:
-        day = dt.date.fromisoformat(date) if date else dt.date.today()
-    except ValueError as exc:
-        console.print(f"[red]--date expects YYYY-MM-DD, got {date!r}[/red]")
+        day = parse_date_option(date, "--date") if date is not None else dt.date.today()
+    except InputError as exc:
+        print_errors([exc])
         raise typer.Exit(2) from exc
     book = codebook()
     if book.covers_through and day > book.covers_through:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cleanclaim.errors import CleanclaimError
+from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.pricing import PricedClaim, load_charge_master, price
 from cleanclaim.scrub import billable_encounters
 
@@ -42,6 +42,27 @@ def _print(claim: PricedClaim, console: Console) -> None:
         console.print(note)
 
 
+DEDUCTIBLE_CEILING = Decimal(1_000_000)
+"""A sanity bound on --deductible, far above any Part B deductible, so a typo is refused rather than carried
+through the arithmetic."""
+
+
+def _deductible(value: str) -> Decimal:
+    """--deductible as dollars and cents: a typo such as ``abc``, ``1e9`` or ``NaN`` is an input error, never a
+    traceback or an amount silently rounded."""
+    try:
+        amount = Decimal(value.strip())
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise InputError(f"--deductible expects an amount in dollars and cents such as 257.00, got {value!r}",
+                         field="--deductible")
+    if not Decimal(0) <= amount < DEDUCTIBLE_CEILING:
+        raise InputError(f"--deductible must be from 0 to less than {DEDUCTIBLE_CEILING:,}, got {value!r}",
+                         field="--deductible")
+    return amount
+
+
 def _price(
     file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) with billed lines.")],
     locality: Annotated[str | None, typer.Option("--locality", help="MAC:LOCALITY, e.g. 01182:18.")] = None,
@@ -53,12 +74,13 @@ def _price(
 ) -> None:
     """Estimate Medicare's allowed amount and payment for every billed line."""
     try:
+        remaining = _deductible(deductible)
         encounters, errors = billable_encounters(file)
         for error in errors:
             typer.echo(f"input error: {error}", err=True)
         prices = load_charge_master(charge_master) if charge_master else None
         claim = price(list(encounters), locality=locality, qualifying_apm=qualifying_apm,
-                      sequestration=not no_sequestration, deductible_remaining=Decimal(deductible),
+                      sequestration=not no_sequestration, deductible_remaining=remaining,
                       charge_master=prices)
     except CleanclaimError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -67,6 +89,8 @@ def _price(
         typer.echo(json.dumps(claim.to_dict(), indent=2))
     else:
         _print(claim, Console())
+    # the contract's status: what could not be read was not priced, which an exit 0 would hide
+    raise typer.Exit(2 if errors else 0)
 
 
 def register(app: typer.Typer) -> None:
