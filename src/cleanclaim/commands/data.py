@@ -44,9 +44,10 @@ def _check_period(period: str) -> None:
     """--period within the years cleanclaim runs for: 9999Q4 ends in year 10000, which no date can hold."""
     try:
         first, last = period_bounds(period)
-    except ValueError:
-        first = last = None
-    if first is None or last is None or first < FIRST_RUN_DATE or last > LAST_RUN_DATE:
+        inside = first >= FIRST_RUN_DATE and last <= LAST_RUN_DATE
+    except ValueError:  # the day after the period's last is past year 9999
+        inside = False
+    if not inside:
         raise InputError(f"--period {period} is outside the years cleanclaim handles ({FIRST_RUN_DATE.year} to "
                          f"{LAST_RUN_DATE.year})", field="--period")
 
