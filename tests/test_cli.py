@@ -290,3 +290,17 @@ def test_price_with_an_unreadable_record_prices_the_rest_and_exits_2(tmp_path: P
     assert result.exit_code == 2
     assert "broken.yaml" in result.stderr
     assert json.loads(result.stdout)["lines"]
+
+
+@pytest.mark.parametrize("command", ["code", "check"])
+@pytest.mark.parametrize(("text", "words"), [("ignore = [\n", "not valid TOML"),
+                                             ('severity = "x"\n', "field severity"),
+                                             ("payer = []\n", "field payer"), ("select = 3\n", "field select")])
+def test_a_broken_settings_file_is_an_input_error_in_code_and_check(
+        command: str, text: str, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cleanclaim.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    status, output = run(command, str(EXAMPLES / "hbai-intervention.yaml"))
+    assert status == 2
+    assert "cleanclaim.toml" in output
+    assert words in output
