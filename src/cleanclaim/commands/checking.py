@@ -9,9 +9,10 @@ from typing import Annotated
 import typer
 from rich.markdown import Markdown
 from rich.table import Table
+from rich.text import Text
 
 from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of
-from cleanclaim.commands.output import SEVERITY_STYLE, console, finish, print_errors, print_finding
+from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import all_rules, get_rule
@@ -79,6 +80,8 @@ def _check(
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc
+    for note in result.notes:
+        error_console.print(Text(f"note: {note}", style="yellow"))
     finish(result, as_json=as_json, show=_print)
 
 
