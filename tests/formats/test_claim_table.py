@@ -306,3 +306,12 @@ def test_ten_thousand_rows_without_patient_ids_are_checked_per_encounter(tmp_pat
     result = check(path, as_of=dt.date(2026, 4, 1))
     assert result.summary.encounters == 10_000
     assert not {"duplicate-line", "units-exceed-time"} & {f.rule for f in result.findings}
+
+
+@pytest.mark.parametrize(("units", "ok"), [("9999", True), ("9999.5", False), ("10000", False), ("10000000", False),
+                                           ("1e15", False)])
+def test_units_past_the_ceiling_are_reported_on_their_row(tmp_path: Path, units: str, ok: bool) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text(f"encounter_id,date,code,units\nE1,2026-03-02,97110,{units}\n")
+    errors = read_claim_table(path).errors
+    assert [(e.row, e.field) for e in errors] == ([] if ok else [(2, "units")])

@@ -42,6 +42,10 @@ _PATIENT_FIELDS = frozenset({"patient_id", "subscriber_id", "patient_first_name"
 MAX_LINE_MINUTES = 1440
 """A line's documented minutes cannot exceed the minutes of a day; more is a typo (or an overflow) to report, not
 a number to carry into the time arithmetic."""
+MAX_LINE_UNITS = 9_999
+"""A sanity bound on a line's units, not a payer limit (the MUE and units rules judge plausible counts): four digits
+are more than any service in cleanclaim's scope bills on one line, and past it the rules' per-unit work grows with
+the count (100,000 units took seconds, 10,000,000 did not finish), so a typo is reported on its row instead."""
 NO_PATIENT_PREFIX = "(no patient id: encounter "
 """Prefix of the patient key of an encounter without a patient id: each such encounter is its own patient, so
 claims of unknown patients are never pooled into one same-day patient (false unit and duplicate errors, and a
@@ -197,6 +201,9 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
          "expected a number of units"),
         ("units", text["units"].cast(pl.Float64, strict=False).is_finite()
          & (text["units"].cast(pl.Float64, strict=False) < 0), "units must not be negative"),
+        ("units", text["units"].cast(pl.Float64, strict=False).is_finite()
+         & (text["units"].cast(pl.Float64, strict=False) > MAX_LINE_UNITS),
+         f"units above {MAX_LINE_UNITS:,} on one line are not a plausible count; check the row"),
         ("minutes", (text["minutes"] != "") & text["minutes"].cast(pl.Int64, strict=False).is_null(),
          "expected whole minutes"),
         ("minutes", text["minutes"].cast(pl.Int64, strict=False) < 0, "minutes must not be negative"),
