@@ -263,7 +263,12 @@ def test_the_console_script_keeps_the_command_status(monkeypatch: pytest.MonkeyP
      (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "abc"), "--deductible expects"),
      (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "NaN"), "--deductible expects"),
      (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "10.001"), "--deductible expects"),
-     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "1e9"), "--deductible must be"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "1e9"), "--deductible expects"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "1_000"), "--deductible expects"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "1000000"), "--deductible must be"),
+     (("check", str(EXAMPLES / "hbai-intervention.yaml"), "--payers-dir", "no-such-folder"), "--payers-dir"),
+     (("code", str(EXAMPLES / "hbai-intervention.yaml"), "--payers-dir", str(EXAMPLES / "hbai-intervention.yaml")),
+      "--payers-dir"),
      (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "-1"), "--deductible must be"),
      (("export", str(EXAMPLES / "hbai-intervention.yaml"), "-f", "837p", "-o", "x.837", "--control-number", "abc"),
       "--control-number"),
@@ -304,3 +309,23 @@ def test_a_broken_settings_file_is_an_input_error_in_code_and_check(
     assert status == 2
     assert "cleanclaim.toml" in output
     assert words in output
+
+
+def test_a_settings_payers_dir_that_is_not_a_folder_is_an_input_error(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cleanclaim.toml").write_text('payers_dir = "payers"\n')
+    monkeypatch.chdir(tmp_path)
+    for command in ("code", "check"):
+        status, output = run(command, str(EXAMPLES / "hbai-intervention.yaml"))
+        assert status == 2
+        assert "cleanclaim.toml: field payers_dir" in output
+    (tmp_path / "payers").mkdir()
+    assert run("check", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "2026-04-01")[0] == 0
+
+
+def test_a_charge_master_that_is_not_text_is_an_input_error(tmp_path: Path) -> None:
+    master = tmp_path / "charges.csv"
+    master.write_bytes(b"97110,\xff\xfe\n")
+    status, output = run("price", str(EXAMPLES / "hbai-intervention.yaml"), "--charge-master", str(master))
+    assert status == 2
+    assert "charges.csv: cannot read the charge master: expected UTF-8 text" in output

@@ -11,7 +11,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
-from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of
+from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of, payers_folder
 from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
@@ -76,7 +76,7 @@ def _check(
         selection = settings.selection(select=_split(select), ignore=_split(ignore),
                                        severity=_severity_overrides(severity or []))
         result = check(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
-                       payers_dir=payers_dir or settings.payers_dir, selection=selection)
+                       payers_dir=payers_folder(payers_dir, settings), selection=selection)
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc

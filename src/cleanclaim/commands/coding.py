@@ -13,13 +13,14 @@ from cleanclaim.codebook import codebook
 from cleanclaim.commands.output import console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.scrub import CodeResult, code
-from cleanclaim.settings import find_settings
+from cleanclaim.settings import Settings, find_settings
 
 __all__ = ["register"]
 
 PayerOption = Annotated[str | None, typer.Option("--payer", help="Payer profile id; overrides the encounters' payer.")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Run as of this date (YYYY-MM-DD); default today.")]
-PayersDirOption = Annotated[Path | None, typer.Option("--payers-dir", help="Directory of your own payer profiles.")]
+PayersDirOption = Annotated[Path | None, typer.Option(
+    "--payers-dir", exists=True, file_okay=False, help="Directory of your own payer profiles.")]
 
 
 FIRST_RUN_DATE = dt.date(1990, 1, 1)
@@ -41,6 +42,17 @@ def parse_date_option(value: str, option: str) -> dt.date:
         raise InputError(f"{option} {day} is outside the dates cleanclaim can run as of ({FIRST_RUN_DATE} to "
                          f"{LAST_RUN_DATE}); check the year", field=option)
     return day
+
+
+def payers_folder(given: Path | None, settings: Settings) -> Path | None:
+    """--payers-dir (typer checks it is a folder), else the settings file's ``payers_dir``, which must be one too: a
+    folder that is not there would leave the user's own profiles silently unused."""
+    if given is not None or settings.payers_dir is None:
+        return given
+    if not settings.payers_dir.is_dir():
+        raise InputError(f"payers_dir {settings.payers_dir} is not a folder", file=settings.source,
+                         field="payers_dir")
+    return settings.payers_dir
 
 
 def parse_as_of(value: str | None) -> dt.date:
@@ -83,7 +95,7 @@ def _code(
     try:
         settings = find_settings()
         result = code(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
-                      payers_dir=payers_dir or settings.payers_dir, selection=settings.selection())
+                      payers_dir=payers_folder(payers_dir, settings), selection=settings.selection())
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc

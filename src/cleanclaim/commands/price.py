@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -50,13 +51,11 @@ through the arithmetic."""
 def _deductible(value: str) -> Decimal:
     """--deductible as dollars and cents: a typo such as ``abc``, ``1e9`` or ``NaN`` is an input error, never a
     traceback or an amount silently rounded."""
-    try:
-        amount = Decimal(value.strip())
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount.as_tuple().exponent < -2:  # type: ignore[operator]
+    # plain digits with at most two decimals: Decimal alone would also take "1_000", "1e3" and "NaN"
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]{1,2})?", value.strip()):
         raise InputError(f"--deductible expects an amount in dollars and cents such as 257.00, got {value!r}",
                          field="--deductible")
+    amount = Decimal(value.strip())
     if not Decimal(0) <= amount < DEDUCTIBLE_CEILING:
         raise InputError(f"--deductible must be from 0 to less than {DEDUCTIBLE_CEILING:,}, got {value!r}",
                          field="--deductible")
