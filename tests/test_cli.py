@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cleanclaim.cli import app
+from cleanclaim.errors import InputError
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 runner = CliRunner()
@@ -329,3 +330,27 @@ def test_a_charge_master_that_is_not_text_is_an_input_error(tmp_path: Path) -> N
     status, output = run("price", str(EXAMPLES / "hbai-intervention.yaml"), "--charge-master", str(master))
     assert status == 2
     assert "charges.csv: cannot read the charge master: expected UTF-8 text" in output
+
+
+@pytest.mark.parametrize("command", ["code", "check", "price", "export"])
+def test_a_file_name_the_system_cannot_look_up_is_an_input_error(command: str) -> None:
+    name = "x" * 5000 + ".yaml"  # longer than any file system's name limit
+    extra = ["-f", "fhir", "-o", "out.json"] if command == "export" else []
+    status, output = run(command, name, *extra)
+    assert status == 2
+    assert "File name too long" in output
+
+
+def test_a_claim_table_name_too_long_is_an_input_error_in_the_api() -> None:
+    from cleanclaim.formats.claim_table import read_claim_table
+
+    with pytest.raises(InputError, match="cannot read the table"):
+        read_claim_table("x" * 5000 + ".csv")
+
+
+@pytest.mark.parametrize(("args", "status", "words"), [(("lookup", "[/]"), 1, "[/] is not a valid code format"),
+                                                       (("rule", "[/]x"), 2, "no rule '[/]x'")])
+def test_markup_in_a_command_line_value_is_printed_as_text(args: tuple[str, ...], status: int, words: str) -> None:
+    got, output = run(*args)
+    assert got == status
+    assert words in output

@@ -17,6 +17,19 @@ from cleanclaim.settings import Settings, find_settings
 
 __all__ = ["register"]
 
+def readable_path(path: Path) -> Path:
+    """A file argument the system can look up at all: a name too long or a folder without permission is refused
+    here, naming the path, rather than as an OSError from deep in a reader. A missing file is left to the reader,
+    which reports it in the same words for every format."""
+    try:
+        path.stat()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from exc
+    return path
+
+
 PayerOption = Annotated[str | None, typer.Option("--payer", help="Payer profile id; overrides the encounters' payer.")]
 AsOfOption = Annotated[str | None, typer.Option("--as-of", help="Run as of this date (YYYY-MM-DD); default today.")]
 PayersDirOption = Annotated[Path | None, typer.Option(
@@ -85,7 +98,8 @@ def _print(result: CodeResult) -> None:
 
 
 def _code(
-    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) or a folder of them.")],
+    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) or a folder of them.",
+                                         callback=readable_path)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of the interchange contract.")] = False,
     payer: PayerOption = None,
     as_of: AsOfOption = None,

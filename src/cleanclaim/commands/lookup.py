@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cleanclaim.codebook import CodeEntry, LookupStatus, codebook
@@ -62,11 +63,12 @@ def _lookup(
                       f"dates of service through {book.covers_through}; changes after that are unknown[/yellow]")
     found = book.lookup(code, day)
     if found.status is LookupStatus.INVALID_FORMAT:
-        console.print(f"[red]{found.code} is not a valid code format[/red] (5 digits, 4 digits + F/T/U, or a letter "
-                      "and 4 digits)")
+        console.print(f"[red]{escape(found.code)} is not a valid code format[/red] (5 digits, 4 digits + F/T/U, "
+                      "or a letter and 4 digits)")
         raise typer.Exit(1)
     if found.status is LookupStatus.UNKNOWN:
-        console.print(f"[yellow]{found.code} is not in cleanclaim's code book (release {book.release})[/yellow]")
+        console.print(f"[yellow]{escape(found.code)} is not in cleanclaim's code book "
+                      f"(release {book.release})[/yellow]")
         raise typer.Exit(1)
     assert found.entry is not None
     if found.status is LookupStatus.DELETED:

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cleanclaim.commands.coding import readable_path
 from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.pricing import PricedClaim, load_charge_master, price
 from cleanclaim.scrub import billable_encounters
@@ -63,7 +64,8 @@ def _deductible(value: str) -> Decimal:
 
 
 def _price(
-    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) with billed lines.")],
+    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) with billed lines.",
+                                         callback=readable_path)],
     locality: Annotated[str | None, typer.Option("--locality", help="MAC:LOCALITY, e.g. 01182:18.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     qualifying_apm: Annotated[bool, typer.Option("--qp", help="Use the qualifying APM participant CF.")] = False,

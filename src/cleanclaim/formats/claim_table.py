@@ -237,8 +237,12 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
 def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> ClaimTable:
     """Read a CSV or Parquet claim-line table into rule tables, rejecting (and reporting) bad rows."""
     source = Path(path)
-    if not source.exists():
-        raise InputError("file not found", file=str(source))
+    try:
+        source.stat()
+    except FileNotFoundError as exc:
+        raise InputError("file not found", file=str(source)) from exc
+    except OSError as exc:  # a name too long, a folder without permission
+        raise InputError(f"cannot read the table: {exc.strerror or type(exc).__name__}", file=str(source)) from exc
     raw, offset, ragged = _read_raw(source)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
