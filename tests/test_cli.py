@@ -354,3 +354,15 @@ def test_markup_in_a_command_line_value_is_printed_as_text(args: tuple[str, ...]
     got, output = run(*args)
     assert got == status
     assert words in output
+
+
+@pytest.mark.parametrize("command", ["code", "check", "price"])
+def test_markup_in_an_encounter_id_is_printed_as_text(command: str, tmp_path: Path) -> None:
+    source = (EXAMPLES / "coaching-with-deleted-codes.yaml").read_text()
+    assert source.count("- id: ") == 1
+    marked = tmp_path / "marked.yaml"
+    marked.write_text(source.replace("- id: ", "- id: '[/]x[bold]' # was ", 1))
+    args = [command, str(marked)] + (["--as-of", "2026-04-01"] if command != "price" else [])
+    status, output = run(*args)
+    assert status in (0, 1)
+    assert "[/]x[bold]" in output

@@ -53,7 +53,7 @@ def _print(result: CheckResult) -> None:
     for finding in result.findings:
         if finding.encounter != current:
             current = finding.encounter
-            console.print(f"\n[bold]Encounter {current}[/bold]")
+            console.print(f"\n[bold]Encounter {escape(str(current))}[/bold]")
         print_finding(finding)
     summary = result.summary
     console.print(

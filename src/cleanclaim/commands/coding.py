@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cleanclaim.codebook import codebook
@@ -76,22 +77,24 @@ def _print(result: CodeResult) -> None:
     book = codebook()
     for coded in result.encounters:
         encounter = coded.encounter
-        title = (f"Encounter {coded.id} · {encounter.date} · {encounter.payer} · "
-                 f"{encounter.provider.discipline.value} · POS {encounter.place_of_service}")
+        # ids and codes are the user's text: escaped, so "[/]" in an id prints instead of breaking rich markup
+        title = escape(f"Encounter {coded.id} · {encounter.date} · {encounter.payer} · "
+                       f"{encounter.provider.discipline.value} · POS {encounter.place_of_service}")
         table = Table(title=title, title_justify="left", show_edge=True)
         for column in ("#", "code", "modifiers", "units", "minutes", "dx", "what it is (our summary)"):
             table.add_column(column)
         for number, line in enumerate(coded.lines, start=1):
             entry = book.get(line.code, encounter.date)
-            table.add_row(str(number), line.code, " ".join(line.modifiers), str(line.units),
-                          "" if line.minutes is None else str(line.minutes),
-                          ",".join(str(p) for p in line.dx_pointers), entry.summary if entry else "")
+            table.add_row(*(escape(cell) for cell in (
+                str(number), line.code, " ".join(line.modifiers), str(line.units),
+                "" if line.minutes is None else str(line.minutes),
+                ",".join(str(p) for p in line.dx_pointers), entry.summary if entry else "")))
         if coded.lines:
             console.print(table)
         else:
             console.print(f"[bold]{title}[/bold]\n  nothing billable from the documented services")
         for step in coded.explanation:
-            console.print(f"  • {step}")
+            console.print(f"  • {escape(step)}")
         for finding in coded.findings:
             print_finding(finding)
         console.print()

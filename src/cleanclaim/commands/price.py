@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cleanclaim.commands.coding import readable_path
@@ -30,10 +31,11 @@ def _print(claim: PricedClaim, console: Console) -> None:
         table.add_column(column, overflow="fold")
     for line in claim.lines:
         code = line.code + "".join("-" + m for m in line.modifiers)
-        table.add_row(line.encounter or "", str(line.line), code, str(line.units), line.status.value,
-                      _money(line.charge), _money(line.allowed) + (" (est.)" if line.estimate else ""),
-                      _money(line.patient_owes),
-                      _money(line.medicare_paid), "\n".join(line.steps))
+        # the encounter id and codes are the user's text: escaped, so "[/]" prints instead of breaking rich markup
+        table.add_row(*(escape(cell) for cell in (
+            line.encounter or "", str(line.line), code, str(line.units), line.status.value,
+            _money(line.charge), _money(line.allowed) + (" (est.)" if line.estimate else ""),
+            _money(line.patient_owes), _money(line.medicare_paid), "\n".join(line.steps))))
     console.print(table)
     console.print(f"allowed {claim.allowed:.2f} | patient {claim.patient_owes:.2f} | Medicare share "
                   f"{claim.medicare_share:.2f} | sequestration {claim.sequestration:.2f} | Medicare pays "
@@ -41,7 +43,7 @@ def _print(claim: PricedClaim, console: Console) -> None:
     if claim.unpriced:
         console.print(f"{len(claim.unpriced)} line(s) not priced: see their status; they are not counted as 0.")
     for note in claim.notes:
-        console.print(note)
+        console.print(escape(note))
 
 
 DEDUCTIBLE_CEILING = Decimal(1_000_000)
