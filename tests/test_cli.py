@@ -366,3 +366,15 @@ def test_markup_in_an_encounter_id_is_printed_as_text(command: str, tmp_path: Pa
     status, output = run(*args)
     assert status in (0, 1)
     assert "[/]x[bold]" in output
+
+
+def test_a_table_without_patient_ids_is_noted_once_and_does_not_change_the_exit_status(tmp_path: Path) -> None:
+    table = tmp_path / "claims.csv"
+    table.write_text("encounter_id,date,code,modifiers,units,minutes,diagnoses,dx_pointers\n"
+                     + "".join(f"E{i},2026-03-02,97110,GP,1,8,M62.81,1\n" for i in range(3)))
+    result = runner.invoke(app, ["check", str(table), "--json", "--as-of", "2026-04-01"])
+    data = json.loads(result.stdout)
+    assert [note["field"] for note in data["notes"]] == ["patient_id"]
+    assert "errors" not in data
+    assert result.exit_code == (1 if data["summary"]["errors"] else 0)
+    assert result.stderr.count("no patient_id column") == 1
