@@ -315,3 +315,14 @@ def test_units_past_the_ceiling_are_reported_on_their_row(tmp_path: Path, units:
     path.write_text(f"encounter_id,date,code,units\nE1,2026-03-02,97110,{units}\n")
     errors = read_claim_table(path).errors
     assert [(e.row, e.field) for e in errors] == ([] if ok else [(2, "units")])
+
+
+@pytest.mark.parametrize(("charge", "ok"), [("9999999.99", True), ("10000000", False), ("1e23", False),
+                                            ("99999999999999999999999", False)])
+def test_charges_past_the_ceiling_are_reported_on_their_row(tmp_path: Path, charge: str, ok: bool) -> None:
+    from cleanclaim import check
+
+    path = tmp_path / "claims.csv"
+    path.write_text(f"encounter_id,date,code,units,charge\nE1,2026-03-02,97110,1,{charge}\nE2,2026-03-02,97110,1,50\n")
+    assert [(e.row, e.field) for e in read_claim_table(path).errors] == ([] if ok else [(2, "charge")])
+    assert check(path, as_of=dt.date(2026, 4, 1)).summary.lines == (2 if ok else 1)

@@ -46,6 +46,10 @@ MAX_LINE_UNITS = 9_999
 """A sanity bound on a line's units, not a payer limit (the MUE and units rules judge plausible counts): four digits
 are more than any service in cleanclaim's scope bills on one line, and past it the rules' per-unit work grows with
 the count (100,000 units took seconds, 10,000,000 did not finish), so a typo is reported on its row instead."""
+MAX_LINE_CHARGE = 10_000_000
+"""A sanity bound on a line's charge in dollars, not a fee rule: no service in cleanclaim's scope is charged ten
+million dollars on a line, the table's float keeps cents exact far beyond it, and the rules' sums in whole cents
+(Int64) stay in range for any table; 1e23 crashed them."""
 NO_PATIENT_PREFIX = "(no patient id: encounter "
 """Prefix of the patient key of an encounter without a patient id: each such encounter is its own patient, so
 claims of unknown patients are never pooled into one same-day patient (false unit and duplicate errors, and a
@@ -214,6 +218,9 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
         # the model's rule for a line's charge: a negative amount is not a charge (a refund is not billed on a claim)
         ("charge", text["charge"].cast(pl.Float64, strict=False).is_finite()
          & (text["charge"].cast(pl.Float64, strict=False) < 0), "a charge cannot be negative"),
+        ("charge", text["charge"].cast(pl.Float64, strict=False).is_finite()
+         & (text["charge"].cast(pl.Float64, strict=False) >= MAX_LINE_CHARGE),
+         f"a line's charge of {MAX_LINE_CHARGE:,} dollars or more is not a plausible amount; check the row"),
         # ASCII digits only ([0-9], not \d, which also matches other scripts' digits), few enough to be a pointer
         ("dx_pointers", (text["dx_pointers"] != "")
          & ~text["dx_pointers"].str.contains(r"^\s*[0-9]{1,9}\s*(;\s*[0-9]{1,9}\s*)*$"),
