@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.text import Text
 
-from cleanclaim.commands.coding import PayerOption, PayersDirOption
+from cleanclaim.commands.coding import PayerOption, PayersDirOption, readable_path
 from cleanclaim.commands.output import console, error_console, print_errors
 from cleanclaim.errors import InputError
 from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
@@ -20,7 +20,8 @@ __all__ = ["register"]
 
 
 def _export(
-    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) or a folder of them.")],
+    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) or a folder of them.",
+                                         callback=readable_path)],
     fmt: Annotated[str, typer.Option("--format", "-f", help="837p, fhir, cms1500 or superbill.")],
     out: Annotated[Path, typer.Option("--output", "-o", help=(
         "Output file, replaced if it exists; for PDFs a folder (created in an existing folder), one PDF per claim "
