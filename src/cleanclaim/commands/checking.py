@@ -44,7 +44,8 @@ def _print(result: CheckResult) -> None:
     for finding in result.findings:
         if finding.encounter != current:
             current = finding.encounter
-            console.print(f"\n[bold]Encounter {current}[/bold]")
+            console.print(f"\n[bold]Encounter {current}[/bold]" if current is not None
+                          else "\n[bold]The file[/bold]")
         print_finding(finding)
     summary = result.summary
     console.print(
