@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -416,17 +417,41 @@ def x12_findings_table(text: str, keep: Callable[[Finding], Severity | None]) ->
     return pl.DataFrame(rows, schema=FINDING_SCHEMA)
 
 
+_MAPS: dict[str, Any] = {}
+_SESSION = threading.Lock()
+
+
 @contextmanager
 def _quiet_pyx12() -> Iterator[None]:
-    # pyx12 logs every error it finds at ERROR level; with no handler configured Python would print them (and the
-    # values in them) on stderr. The findings say everything, so its logger is silenced while it runs.
-    logger = logging.getLogger("pyx12")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    """pyx12 set up for one validation, one at a time.
+
+    Its logger is silenced: pyx12 logs every error it finds at ERROR level, and with no handler configured Python
+    would print them (and the values in them) on stderr; the findings say everything.
+
+    Its maps are parsed once per process: ``x12n_document`` parses the control and 837P map XML on every call
+    (about 0.35 s, more than validating a small file), although a map is not changed by a validation (the walk
+    counts loops in its own counter). The cached loader is installed only while the lock is held."""
+    import pyx12.map_if
+
+    with _SESSION:
+        logger = logging.getLogger("pyx12")
+        level = logger.level
+        load = pyx12.map_if.load_map_file
+
+        def cached(map_file: str, param: Any, map_path: str | None = None) -> Any:
+            if map_path is not None:
+                return load(map_file, param, map_path)
+            if map_file not in _MAPS:
+                _MAPS[map_file] = load(map_file, param, map_path)
+            return _MAPS[map_file]
+
+        logger.setLevel(logging.CRITICAL + 1)
+        pyx12.map_if.load_map_file = cached
+        try:
+            yield
+        finally:
+            pyx12.map_if.load_map_file = load
+            logger.setLevel(level)
 
 
 def _not_validated(trace: _Trace, exception: Exception | None, *, unread: bool = False) -> _Problem:

@@ -169,6 +169,27 @@ def test_a_claim_element_error_points_at_the_claim_and_service_line_of_the_secon
     assert f"segment {segment_number(text, 'SV1*HC:0591T')} (SV1, loop 2400), element SV103" in finding.message
 
 
+def test_a_loop_over_its_maximum_use_is_reported_at_the_first_claim_past_it_and_counts_do_not_leak() -> None:
+    # loop 2300 repeats at most 100 times under one subscriber HL: the first patient's two claims + 99 copies of the
+    # second (the SE01 is corrected so that the count is the only problem)
+    text = HARBOR.read_text()
+    start, end = text.index("CLM*CLM-1002"), text.index("HL*3*1*22*1")
+    claim = text[start:end]
+    copies = "".join(claim.replace("CLM*CLM-1002*", f"CLM*CLM-{2000 + i}*") for i in range(1, 100))
+    text = text[:end] + copies + text[end:]
+    text = text.replace("SE*58*0001", f"SE*{58 + 99 * claim.count('~')}*0001")
+    first = x12_findings(text)
+    (finding,) = first
+    assert finding.rule == "x12-segment"
+    assert finding.encounter == "CLM-2099"  # the 101st claim of the HL
+    assert f"segment {segment_number(text, 'CLM*CLM-2099')} (CLM, loop 2300)" in finding.message
+    assert "999 IK304 code 4" in finding.message
+    assert "Found 101, should have 100" in finding.message
+    # pyx12's parsed maps are reused from one validation to the next: nothing of this file's counts may remain
+    assert x12_findings(text) == first
+    assert x12_findings(HARBOR.read_text()) == []
+
+
 def test_an_unknown_implementation_guide_is_reported_as_not_validated() -> None:
     text = mutate(HARBOR, ("*X*005010X222A1~\nST", "*X*005010X999A1~\nST"))
     (finding,) = x12_findings(text)
