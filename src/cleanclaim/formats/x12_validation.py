@@ -370,6 +370,8 @@ class _Problem:
     encounter: str | None = None
     line: int | None = None
     version: str = ""
+    number: int | None = None
+    """The segment it is about (or after), to list the findings in file order."""
 
     def finding(self) -> Finding:
         fields = {"where": self.where, "problem": self.problem, "remedy": self.remedy, "ack": self.ack}
@@ -400,6 +402,7 @@ def x12_findings(text: str) -> list[Finding]:
         return [_not_validated(trace, exc).finding()]
     if not valid and not problems:
         problems.append(_not_validated(trace, None))
+    problems.sort(key=lambda problem: (problem.number is None, problem.number or 0))
     return [problem.finding() for problem in problems]
 
 
@@ -534,7 +537,8 @@ def _envelope_problem(trace: _Trace, trailer_id: str, number: int | None, error:
     where = _place(trace, number, seg_id)
     ack = f"{code_name} code {code}: {codes.get(code, 'envelope error')}"
     problem, remedy = _envelope_texts(trailer_id, code, trailer)
-    return _Problem(X12Envelope, where=where, problem=problem, remedy=remedy, ack=ack, version=version)
+    return _Problem(X12Envelope, where=where, problem=problem, remedy=remedy, ack=ack, version=version,
+                    number=number)
 
 
 def _envelope_texts(trailer_id: str, code: str, trailer: _Trailer | None) -> tuple[str, str]:
@@ -556,7 +560,7 @@ def _envelope_texts(trailer_id: str, code: str, trailer: _Trailer | None) -> tup
                 f"Set {count[0]} to {trailer.counted} (one per {count[2]})")
     if (trailer_id, code) in missing:
         return (f"the {opener} has no {trailer_id} trailer before the file ends or the next envelope starts; "
-                f"expected a {trailer_id} closing it",
+                f"expected the {trailer_id} segment closing it",
                 f"Add the {trailer_id} segment that closes this {opener} (or send the file whole: it may be cut short)")
     if (trailer_id, code) in repeated:
         return (f"{control[1]} repeats the control number of an earlier {opener} of the file; expected a unique one",
@@ -588,7 +592,7 @@ def _segment_problems(trace: _Trace, segment: dict[str, Any], version: str) -> I
         else:
             ack = f"pyx12 check {code}; the 999 has no code of its own for it"
         yield _Problem(X12Segment, where=where, problem=problem, remedy=remedy, ack=ack, encounter=claim,
-                       line=line, version=version)
+                       line=line, version=version, number=context if isinstance(context, int) else None)
     for element in segment.get("elements", []):
         node, _, _ = trace.at(number)
         for error in element.get("errors", []):
@@ -669,7 +673,7 @@ def _element_problem(trace: _Trace, number: int | None, seg_id: str, node: Any, 
     if seg_id == "ISA":
         ack_code += "; a clearinghouse rejects the interchange with a TA1"
     return _Problem(X12Element, where=where, problem=problem, remedy=remedy, ack=ack_code, encounter=claim, line=line,
-                    version=version)
+                    version=version, number=number)
 
 
 def _element_ref(seg_id: str, node: Any, position: tuple[Any, Any] | None) -> str:

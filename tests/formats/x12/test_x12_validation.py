@@ -190,6 +190,22 @@ def test_a_loop_over_its_maximum_use_is_reported_at_the_first_claim_past_it_and_
     assert x12_findings(HARBOR.read_text()) == []
 
 
+def test_a_file_cut_short_reports_each_missing_trailer_at_the_envelope_it_leaves_open() -> None:
+    text = HARBOR.read_text()
+    findings = x12_findings(text[: text.index("SE*58*0001")])
+    assert [(f.rule, f.message.split(":")[0]) for f in findings] == [
+        ("x12-envelope", "segment 1 (ISA)"), ("x12-envelope", "segment 2 (GS)"), ("x12-envelope", "segment 3 (ST)")]
+    assert ["TA1 TA105 code 023" in findings[0].message, "999 AK905 code 3" in findings[1].message,
+            "999 IK502 code 2" in findings[2].message] == [True, True, True]
+
+
+def test_findings_come_in_file_order() -> None:
+    text = mutate(HARBOR, ("IEA*1*000000417", "IEA*1*000000418"), ("SE*58*0001", "SE*57*0001"),
+                  ("SV1*HC:97110:GP*90*UN*", "SV1*HC:97110:GP*90*UX*"))
+    places = [f.message.split(" (")[0] for f in x12_findings(text)]
+    assert places == ["segment 30", "segment 60", "segment 88"]
+
+
 def test_an_unknown_implementation_guide_is_reported_as_not_validated() -> None:
     text = mutate(HARBOR, ("*X*005010X222A1~\nST", "*X*005010X999A1~\nST"))
     (finding,) = x12_findings(text)
