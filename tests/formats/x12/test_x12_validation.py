@@ -7,6 +7,7 @@ These are the x12 rules' cases: they read files, not encounters, so they live he
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,6 +234,26 @@ def test_a_pyx12_failure_becomes_one_finding_without_its_text(monkeypatch: pytes
     assert finding.rule == "x12-not-validated"
     assert "RuntimeError" in finding.message
     assert "1EG4TE5MK73" not in finding.message + finding.fix
+
+
+def test_damaged_files_never_raise_and_every_finding_says_where() -> None:
+    # a few random damages of each fixture (pyx12 itself raises IndexError, AttributeError, X12Error on some)
+    rnd = random.Random(11)
+    slugs = {rule.slug for rule in X12_RULES}
+    for path in (HARBOR, LAKESIDE):
+        original = path.read_text()
+        for _ in range(20):
+            text = list(original)
+            for _ in range(rnd.randint(1, 3)):
+                at = rnd.randrange(len(text))
+                if rnd.random() < 0.5:
+                    text[at] = rnd.choice("*~:|>!{ \n0Z-\x00\u0663")
+                else:
+                    del text[at: at + rnd.randint(1, 30)]
+            for finding in x12_findings("".join(text)):
+                assert finding.rule in slugs
+                assert finding.message.startswith(("segment ", "after segment ", "the file")), finding.message
+                assert finding.fix
 
 
 # ---- through `check`: beside the rules, in the contract's shape, selected like the rules ---------------------------
