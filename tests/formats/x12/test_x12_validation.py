@@ -303,6 +303,18 @@ def test_x12_findings_are_selected_like_rules(tmp_path: Path) -> None:
     assert [f.rule for f in only.findings] == ["x12-element"]
 
 
+def test_ignoring_the_family_skips_the_validation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyx12 import x12n_document
+
+    def explode(*args: object, **kwargs: object) -> bool:
+        raise AssertionError("pyx12 ran although every x12 rule is ignored")
+
+    monkeypatch.setattr(x12n_document, "x12n_document", explode)
+    result = check(_write(tmp_path, HARBOR.read_text()), selection=RuleSelection(ignore=frozenset({"x12"})))
+    assert _x12(result.findings) == []
+    assert [f.rule for f in _x12(check(HARBOR).findings)] == ["x12-not-validated"]  # the stub is in place
+
+
 def test_check_still_runs_the_rules_when_validation_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pyx12 import x12n_document
 
