@@ -375,7 +375,8 @@ class _Problem:
 
     def finding(self) -> Finding:
         fields = {"where": self.where, "problem": self.problem, "remedy": self.remedy, "ack": self.ack}
-        tr3 = _TR3_BY_VERSION.get(self.version, TR3_837P)  # the guide of the file's own version (GS08)
+        # the guide of the file's own version (GS08): an 835 or a 4010 file is not judged by the 837P TR3
+        tr3 = _TR3_BY_VERSION.get(self.version) or (f"ASC X12 {self.version} TR3" if self.version else TR3_837P)
         references = [tr3 if reference == TR3_837P else reference for reference in self.rule.references]
         return self.rule.finding(encounter=self.encounter, line=self.line, message=self.rule.message.format(**fields),
                                  fix=self.rule.fix.format(**fields), references=references)

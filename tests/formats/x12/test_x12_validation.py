@@ -207,6 +207,17 @@ def test_findings_come_in_file_order() -> None:
     assert places == ["segment 30", "segment 60", "segment 88"]
 
 
+def test_a_remittance_is_judged_by_its_own_implementation_guide() -> None:
+    text = (FIXTURES / "remit_harbor.835").read_text()
+    se = text[text.index("SE*"):].split("~")[0]  # the first transaction's SE
+    count = int(se.split("*")[1])
+    (finding,) = x12_findings(text.replace(se, se.replace(f"SE*{count}*", f"SE*{count + 1}*"), 1))
+    assert finding.rule == "x12-envelope"
+    assert f"SE01 says {count + 1}" in finding.message
+    assert "ASC X12 005010X221A1 Health Care Claim Payment/Advice (835) TR3" in finding.references
+    assert not any("837" in reference for reference in finding.references)
+
+
 def test_an_unknown_implementation_guide_is_reported_as_not_validated() -> None:
     text = mutate(HARBOR, ("*X*005010X222A1~\nST", "*X*005010X999A1~\nST"))
     (finding,) = x12_findings(text)
