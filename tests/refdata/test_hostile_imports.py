@@ -123,6 +123,17 @@ def test_broken_workbooks(tmp_path: Path, data: bytes, expected: str) -> None:
     assert expected in str(error)
 
 
+def test_zip_needing_an_unknown_zip_version(tmp_path: Path) -> None:
+    data = bytearray(zip_of(tmp_path / "ok.zip", {"GPCI2025.csv": gpci_csv("10112,AL,0,ALABAMA,1,0.869,0.575")})
+                     .read_bytes())
+    central = data.index(b"PK\x01\x02")
+    data[central + 6:central + 8] = (99).to_bytes(2, "little")  # "version needed to extract" 9.9 (zipfile: 6.3)
+    path = tmp_path / "RVU25A.zip"
+    path.write_bytes(bytes(data))
+    error = _error(path)
+    assert error.file == str(path) and "zip file version" in error.message
+
+
 def test_truncated_workbook(tmp_path: Path) -> None:
     whole = _book("".join(f'<row r="{r}"><c r="A{r}"><v>{r}</v></c></row>' for r in range(1, 500)))
     path = tmp_path / "GPCI2025.xlsx"
