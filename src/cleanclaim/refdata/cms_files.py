@@ -87,6 +87,23 @@ class RefTable(StrEnum):
         }[self.value]
 
 
+TABLE_SCHEMAS: dict[RefTable, dict[str, pl.DataType]] = {
+    RefTable.RVU: {"year": pl.Int32(), "code": pl.String(), "modifier": pl.String(), "status": pl.String(),
+                   "global_days": pl.String(), "mult_proc": pl.String(), "qualifying_apm": pl.Boolean(),
+                   "work_rvu": pl.Float64(), "nf_pe_rvu": pl.Float64(), "f_pe_rvu": pl.Float64(),
+                   "mp_rvu": pl.Float64(), "conversion_factor": pl.Float64()},
+    RefTable.GPCI: {"year": pl.Int32(), "mac": pl.String(), "locality": pl.String(), "state": pl.String(),
+                    "locality_name": pl.String(), "work_gpci": pl.Float64(), "pe_gpci": pl.Float64(),
+                    "mp_gpci": pl.Float64()},
+    RefTable.LOCALITY: {"year": pl.Int32(), "mac": pl.String(), "locality": pl.String(), "state": pl.String(),
+                        "fee_schedule_area": pl.String(), "counties": pl.String()},
+    RefTable.PTP: {"column1": pl.String(), "column2": pl.String(), "prior_1996": pl.Boolean(), "effective": pl.Date(),
+                   "deleted": pl.Date(), "modifier_indicator": pl.Int8(), "rationale": pl.String()},
+    RefTable.MUE: {"code": pl.String(), "mue": pl.Int32(), "mai": pl.Int8(), "rationale": pl.String()},
+}
+"""The columns of each parsed table, as the parsers build them and as imported.py stores and checks them."""
+
+
 @dataclass(frozen=True)
 class ParsedTable:
     """One CMS table read from one file (or one member of a zip), ready to store."""
@@ -602,15 +619,11 @@ def _parse_rvu(ctx: _Context, period: str | None) -> ParsedTable:
         for field in ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "conversion_factor"):
             record[field] = _number(_cell(cells, columns[field]), ctx.file, number, field.upper())
         records.append(record)
-    frame = pl.DataFrame(records, schema=_RVU_SCHEMA, orient="row") if records else pl.DataFrame(schema=_RVU_SCHEMA)
+    schema = TABLE_SCHEMAS[RefTable.RVU]
+    frame = pl.DataFrame(records, schema=schema, orient="row") if records else pl.DataFrame(schema=schema)
     return ParsedTable(RefTable.RVU, year[:4], frame, ctx.file)
 
 
-_RVU_SCHEMA: dict[str, Any] = {
-    "year": pl.Int32, "code": pl.Utf8, "modifier": pl.Utf8, "status": pl.Utf8, "global_days": pl.Utf8,
-    "mult_proc": pl.Utf8, "qualifying_apm": pl.Boolean, "work_rvu": pl.Float64, "nf_pe_rvu": pl.Float64,
-    "f_pe_rvu": pl.Float64, "mp_rvu": pl.Float64, "conversion_factor": pl.Float64,
-}
 
 
 def _parse_gpci(ctx: _Context, period: str | None) -> ParsedTable:
@@ -646,9 +659,8 @@ def _parse_gpci(ctx: _Context, period: str | None) -> ParsedTable:
         records.append({"year": int(year[:4]), "mac": mac_text.zfill(5), "locality": loc_text.zfill(2),
                         "state": _cell(cells, state), "locality_name": _cell(cells, name),
                         "work_gpci": values[0], "pe_gpci": values[1], "mp_gpci": values[2]})
-    schema = {"year": pl.Int32, "mac": pl.Utf8, "locality": pl.Utf8, "state": pl.Utf8, "locality_name": pl.Utf8,
-              "work_gpci": pl.Float64, "pe_gpci": pl.Float64, "mp_gpci": pl.Float64}
-    return ParsedTable(RefTable.GPCI, year[:4], pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.GPCI, year[:4],
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.GPCI], orient="row"), ctx.file)
 
 
 def _parse_locality(ctx: _Context, period: str | None) -> ParsedTable:
@@ -672,9 +684,8 @@ def _parse_locality(ctx: _Context, period: str | None) -> ParsedTable:
         records.append({"year": int(year[:4]), "mac": mac_text.zfill(5), "locality": loc_text.zfill(2),
                         "state": current_state, "fee_schedule_area": _cell(cells, area),
                         "counties": _cell(cells, counties)})
-    schema = {"year": pl.Int32, "mac": pl.Utf8, "locality": pl.Utf8, "state": pl.Utf8, "fee_schedule_area": pl.Utf8,
-              "counties": pl.Utf8}
-    return ParsedTable(RefTable.LOCALITY, year[:4], pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.LOCALITY, year[:4],
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.LOCALITY], orient="row"), ctx.file)
 
 
 def _parse_ptp(ctx: _Context, period: str | None) -> ParsedTable:
@@ -705,9 +716,8 @@ def _parse_ptp(ctx: _Context, period: str | None) -> ParsedTable:
             "modifier_indicator": int(indicator),
             "rationale": _cell(cells, rationale),
         })
-    schema = {"column1": pl.Utf8, "column2": pl.Utf8, "prior_1996": pl.Boolean, "effective": pl.Date,
-              "deleted": pl.Date, "modifier_indicator": pl.Int8, "rationale": pl.Utf8}
-    return ParsedTable(RefTable.PTP, quarter, pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.PTP, quarter,
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.PTP], orient="row"), ctx.file)
 
 
 def _parse_mue(ctx: _Context, period: str | None) -> ParsedTable:
@@ -733,8 +743,8 @@ def _parse_mue(ctx: _Context, period: str | None) -> ParsedTable:
                              file=ctx.file, row=number, field="MUE Adjudication Indicator")
         records.append({"code": _code(_cell(cells, code), ctx.file, number, "HCPCS/CPT Code"), "mue": int(units),
                         "mai": int(indicator[0]), "rationale": _cell(cells, rationale)})
-    schema = {"code": pl.Utf8, "mue": pl.Int32, "mai": pl.Int8, "rationale": pl.Utf8}
-    return ParsedTable(RefTable.MUE, quarter, pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.MUE, quarter,
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.MUE], orient="row"), ctx.file)
 
 
 _PARSERS: dict[RefTable, Callable[[_Context, str | None], ParsedTable]] = {

@@ -19,7 +19,7 @@ import polars as pl
 
 from cleanclaim.errors import DataError, InputError
 from cleanclaim.refdata.cms_files import RefTable
-from cleanclaim.refdata.imported import import_signature, imported_frame, stored_tables
+from cleanclaim.refdata.imported import fix_for, import_signature, imported_frame, stored_tables
 
 __all__ = [
     "ConversionFactor",
@@ -264,6 +264,8 @@ class TableStatus:
     period: str
     rows: int
     source: str
+    problem: str | None = None
+    """For a damaged imported file: what is wrong and how to fix it (see imported.CorruptImportError)."""
 
 
 def status() -> list[TableStatus]:
@@ -279,6 +281,10 @@ def status() -> list[TableStatus]:
         for (year,), group in sorted(frame.group_by(["year"]), key=lambda g: int(str(g[0][0]))):
             found.append(TableStatus(table, "bundled", str(year), group.height, name))
     for stored in stored_tables():
+        if stored.problem is not None:
+            found.append(TableStatus(stored.kind.value, "imported", stored.period, 0, str(stored.path),
+                                     f"{stored.problem}. {fix_for(stored.path)}"))
+            continue
         found.append(TableStatus(stored.kind.value, "imported", stored.period, stored.rows,
                                  f"{stored.source_file} (imported {stored.imported_at})"))
     return found
