@@ -123,3 +123,17 @@ def test_commands(tmp_path: Path, data_dir: Path) -> None:
     ptp.unlink()
     assert runner.invoke(app, ["data", "status"]).exit_code == 0
     assert runner.invoke(app, ["check", str(EXAMPLE)]).exit_code in (0, 1)  # findings or none: it ran
+
+
+def test_damaged_icd10cm_import_is_listed_and_stops_check(data_dir: Path) -> None:
+    damaged = data_dir / "icd10cm" / "icd10cm_order_2027.parquet"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"junk")
+    runner = CliRunner()
+    listed = runner.invoke(app, ["data", "status", "--json"])
+    assert listed.exit_code == 1
+    [entry] = [t for t in json.loads(listed.output)["tables"] if t.get("problem")]
+    assert entry["table"] == "icd10cm" and entry["source"] == str(damaged)
+    checked = runner.invoke(app, ["check", str(EXAMPLE)])
+    assert checked.exit_code == 2 and isinstance(checked.exception, SystemExit)
+    assert str(damaged) in checked.output and "ICD-10-CM release file is damaged" in checked.output

@@ -14,7 +14,7 @@ from rich.table import Table
 from cleanclaim.diagnoses import import_order_file
 from cleanclaim.diagnoses import releases as icd10cm_releases
 from cleanclaim.errors import CleanclaimError
-from cleanclaim.refdata import RefTable, import_files, status
+from cleanclaim.refdata import CorruptImportError, RefTable, TableStatus, import_files, status
 
 __all__ = ["register"]
 
@@ -23,11 +23,15 @@ def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
     """Show the reference data available: the bundled subset and every imported CMS file, per table and period.
     A damaged imported file is listed with what is wrong and how to fix it, and the exit status is then 1."""
     entries = status()
-    diagnoses = [
-        {"table": "icd10cm", "origin": "bundled" if r.bundled else "imported",
-         "period": f"{r.name} ({r.valid_from} to {r.valid_to})", "rows": r.codes, "source": r.source_file}
-        for r in icd10cm_releases()
-    ]
+    try:
+        diagnoses: list[dict[str, object]] = [
+            {"table": "icd10cm", "origin": "bundled" if r.bundled else "imported",
+             "period": f"{r.name} ({r.valid_from} to {r.valid_to})", "rows": r.codes, "source": r.source_file}
+            for r in icd10cm_releases()
+        ]
+    except CorruptImportError as exc:
+        entries.append(TableStatus("icd10cm", "imported", "", 0, str(exc.path), exc.message))
+        diagnoses = []
     damaged = [e for e in entries if e.problem]
     if as_json:
         typer.echo(json.dumps({"tables": [vars(e) for e in entries] + diagnoses}, indent=2, default=str))

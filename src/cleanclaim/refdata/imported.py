@@ -41,11 +41,10 @@ __all__ = ["CorruptImportError", "ImportResult", "StoredTable", "import_files", 
 class CorruptImportError(InputError):
     """An imported table on disk that cannot be used: names the file, what is wrong and how to fix it."""
 
-    def __init__(self, path: Path, kind: RefTable, problem: str) -> None:
+    def __init__(self, path: Path, what: str, problem: str) -> None:
         self.path = path
-        self.kind = kind
         self.problem = problem
-        super().__init__(f"imported {kind.label} file is damaged: {problem}. {fix_for(path)} (`cleanclaim data "
+        super().__init__(f"imported {what} file is damaged: {problem}. {fix_for(path)} (`cleanclaim data "
                          "status` lists every imported file)", file=str(path))
 
 
@@ -216,7 +215,7 @@ def imported_frame(kind: RefTable, date_of_service: dt.date) -> pl.DataFrame | N
     frame, damaged = _load(kind, import_signature(kind))
     for path, period, problem in damaged:
         if period is None or _covers(period, date_of_service):
-            raise CorruptImportError(Path(path), kind, problem)
+            raise CorruptImportError(Path(path), kind.label, problem)
     if frame is None:
         return None
     covering = [p for p in frame["period"].unique().to_list() if _covers(p, date_of_service)]
