@@ -124,27 +124,45 @@ def unit_count(value: Any) -> Decimal:
 Minutes = Annotated[int, Field(ge=0, strict=True)]
 
 
+_ASCII_DIGITS = frozenset("0123456789")
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
+
+
+def _identifier_text(value: Any) -> Any:
+    # An identifier written as a YAML number (npi: 1234567893, zip: 62701) is the same identifier as text. Its format
+    # (ten digits, a check digit, nine digits...) is judged by a rule, not here.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+IdentifierText = Annotated[str, BeforeValidator(_identifier_text)]
+"""Claim data with a format a payer checks (NPI, tax id, ZIP, state, sex, phone, place of service): readable text that
+may be wrong. A wrong one is a finding (invalid-npi, invalid-claim-field...), so that the rest of the encounter is still
+checked; only what cannot be read at all (not text, a nested list...) is an input error."""
 
 
 class Address(_Model):
     line1: str
     line2: str | None = None
     city: str
-    state: str = Field(min_length=2, max_length=2)
-    zip: str = Field(pattern=r"^\d{5}(\d{4})?$")
+    state: IdentifierText
+    zip: IdentifierText
 
     @field_validator("zip", mode="before")
     @classmethod
     def _zip_text(cls, value: Any) -> Any:
-        return f"{value:05d}" if isinstance(value, int) else value
+        # a ZIP read as a YAML number lost its leading zero (01720 -> 1720): five digits put it back
+        return f"{value:05d}" if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else value
 
 
 class Patient(_Model):
     id: str
     birth_date: dt.date | None = None
-    sex: str | None = Field(default=None, pattern=r"^[MFU]$")
+    sex: IdentifierText | None = None
     first_name: str | None = None
     last_name: str | None = None
     address: Address | None = None
@@ -156,28 +174,41 @@ class Patient(_Model):
 
 
 class Provider(_Model):
-    """The rendering provider."""
+    """The rendering provider. Without an NPI the encounter is still coded and checked (missing-required-field says
+    what the claim lacks); a malformed NPI is reported by invalid-npi."""
 
-    npi: str = Field(pattern=r"^\d{10}$")
+    npi: IdentifierText | None = None
     discipline: Discipline
     first_name: str | None = None
     last_name: str | None = None
     taxonomy: str | None = None
 
+    @field_validator("npi", mode="after")
+    @classmethod
+    def _blank_npi_not_given(cls, value: str | None) -> str | None:
+        # a blank NPI is a missing one (missing-required-field), not an NPI of no digits
+        return value or None
+
 
 class BillingProvider(_Model):
     name: str
-    npi: str = Field(pattern=r"^\d{10}$")
-    tax_id: str = Field(pattern=r"^\d{9}$")
+    npi: IdentifierText
+    tax_id: IdentifierText
     taxonomy: str | None = None
     address: Address
-    phone: str | None = Field(default=None, pattern=r"^\d{10}$")
+    phone: IdentifierText | None = None
 
     @field_validator("phone", mode="before")
     @classmethod
     def _phone_digits(cls, value: Any) -> Any:
-        # "(217) 555-0100" and "217-555-0100" are the same number; the claim formats want the ten digits.
-        return "".join(ch for ch in value if ch.isdigit()) if isinstance(value, str) else value
+        # "(217) 555-0100" and "217-555-0100" are the same number; the claim formats want the ten digits. Only the
+        # punctuation of a phone number is dropped (ASCII digits kept): "²" or "٣" stay, for invalid-claim-field.
+        if isinstance(value, str):
+            return "".join(ch for ch in value if ch not in _PHONE_PUNCTUATION)
+        return value
+
+
+_PHONE_PUNCTUATION = frozenset(" ()-.+/")
 
 
 class Subscriber(_Model):
@@ -186,7 +217,7 @@ class Subscriber(_Model):
     last_name: str | None = None
     relationship: str = "self"
     birth_date: dt.date | None = None
-    sex: str | None = Field(default=None, pattern=r"^[MFU]$")
+    sex: IdentifierText | None = None
     group_number: str | None = None
 
 
@@ -279,7 +310,8 @@ class Encounter(_Model):
     id: str
     date: dt.date
     payer: str = "medicare"
-    place_of_service: str = Field(default="11", pattern=r"^\d{2}$")
+    place_of_service: str = Field(default="11", min_length=1)
+    """Any text: a code outside the CMS set ("ZZ", "30") is reported by invalid-place-of-service."""
     patient: Patient
     provider: Provider
     diagnoses: list[str] = Field(default_factory=list)
@@ -312,8 +344,11 @@ class Encounter(_Model):
     @field_validator("place_of_service", mode="before")
     @classmethod
     def _pos_two_digits(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.isdigit() and len(value) == 1:
-            return "0" + value
+        # "2" or an unquoted 2 is POS 02; only an ASCII digit is padded (an Arabic-Indic "٢" is left to the rule)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and len(value.strip()) == 1 and value.strip() in _ASCII_DIGITS:
+            return "0" + value.strip()
         return value
 
     @model_validator(mode="after")

@@ -151,11 +151,11 @@ class _Part:
 
 def _practitioners(encounter: Encounter) -> list[tuple[str, Provider | None]]:
     """The rendering NPIs in care-team order: the encounter's provider, then other NPIs named on lines."""
-    npis = [encounter.provider.npi]
+    npis = [encounter.provider.npi or ""]  # never blank here: _require_complete refused an encounter without it
     for line in encounter.lines:
         if line.rendering_npi and line.rendering_npi not in npis:
             npis.append(line.rendering_npi)
-    return [(npi, encounter.provider if npi == encounter.provider.npi else None) for npi in npis]
+    return [(npi, encounter.provider if npi == npis[0] else None) for npi in npis]
 
 
 def _parts(encounter: Encounter) -> list[_Part]:
@@ -222,7 +222,7 @@ def _item(sequence: int, line: ClaimLine, encounter: Encounter, care_team: dict[
     assert line.charge is not None, "checked by _require_complete"
     item: dict[str, Any] = {
         "sequence": sequence,
-        "careTeamSequence": [care_team[line.rendering_npi or encounter.provider.npi]],
+        "careTeamSequence": [care_team[line.rendering_npi or encounter.provider.npi or ""]],
         "diagnosisSequence": list(line.dx_pointers),
         "productOrService": _coding(system, line.code),
         "servicedDate": line.date or encounter.date,

@@ -500,7 +500,7 @@ def _draw_line(canvas: Canvas, encounter: Encounter, row: int, line: ClaimLine) 
     assert line.charge is not None, "checked by _gaps"
     _draw_amount(canvas, cell("24F"), line.charge)
     _value(canvas, cell("24G"), units_text(line.units), align="right")
-    _value(canvas, cell("24J"), line.rendering_npi or encounter.provider.npi)
+    _value(canvas, cell("24J"), line.rendering_npi or encounter.provider.npi or "")
     if line.ndc:  # supplemental information in the shaded band: N4 qualifier, then the NDC
         shaded = cell("24A_from")
         canvas.setFont(DATA_FONT, 7)

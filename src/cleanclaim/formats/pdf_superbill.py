@@ -141,7 +141,7 @@ def _people(encounter: Encounter) -> Table:
     visit_facts = [("Date(s) of service", _service_dates(encounter)),
                    ("Place of service", f"POS {encounter.place_of_service}"),
                    ("Rendering provider", f"{rendering}, {provider.discipline.value}".lstrip(", ")),
-                   ("Rendering NPI", provider.npi)]
+                   ("Rendering NPI", provider.npi or "")]
     left = Table(_facts(patient_facts), colWidths=[1.05 * inch, _WIDTH / 2 - 1.15 * inch])
     right = Table(_facts(visit_facts), colWidths=[1.15 * inch, _WIDTH / 2 - 1.25 * inch])
     for table in (left, right):

@@ -44,6 +44,7 @@ from cleanclaim.model import (
     Provider,
     Subscriber,
 )
+from cleanclaim.rules.catalogue.claim import claim_document_problems
 
 __all__ = [
     "IMPLEMENTATION_GUIDE",
@@ -204,7 +205,7 @@ def _envelope_problems(
 
 def _claim_problems(encounter: Encounter) -> list[str]:
     """Every field this encounter lacks for an 837P claim, in the order of the file."""
-    missing: list[str] = []
+    missing = claim_document_problems(encounter)
     billing = encounter.billing_provider
     if billing is None:
         missing += ["billing_provider.name", "billing_provider.npi", "billing_provider.tax_id",
@@ -244,7 +245,7 @@ def _claim_problems(encounter: Encounter) -> list[str]:
         missing.append("lines (at least one billed line)")
     for number, line in enumerate(encounter.lines, start=1):
         missing += [f"lines[{number}].{problem}" for problem in _line_problems(line, len(encounter.diagnoses),
-                                                                               encounter.provider.npi)]
+                                                                               encounter.provider.npi or "")]
     if encounter.total_charge is not None and all(line.charge is not None for line in encounter.lines):
         line_total = sum((line.charge for line in encounter.lines if line.charge is not None), Decimal(0))
         if line_total != encounter.total_charge:
@@ -440,7 +441,7 @@ def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]
     billing = encounter.billing_provider
     provider = encounter.provider
     if billing is not None and provider.npi != billing.npi:
-        rows.append(_name_row("82", "1", provider.last_name or "", provider.first_name, "XX", provider.npi))
+        rows.append(_name_row("82", "1", provider.last_name or "", provider.first_name, "XX", provider.npi or ""))
         if provider.taxonomy:
             rows.append(["PRV", "PE", "PXC", provider.taxonomy])
     for number, line in enumerate(encounter.lines, start=1):
