@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.formats.encounters import load_encounters, parse_encounters
 
 GOOD = """\
@@ -123,3 +123,63 @@ def test_claim_files_in_an_encounter_folder_are_reported_not_skipped(tmp_path: P
     result = load_encounters(tmp_path)
     assert [e.id for e in result.encounters] == ["E1"]
     assert [e.file for e in result.errors] == [str(tmp_path / "lines.csv")]
+
+
+# A patient's or subscriber's value (PHI) never appears in an input error, in its text or its JSON form; the field and
+# what was expected do. Each value below is distinctive, so finding it anywhere in the error is a leak.
+@pytest.mark.parametrize(
+    ("change", "field", "secret"),
+    [
+        (("patient: {id: P1}", "patient: {id: P1, birth_date: 19500231}"), "patient.birth_date", "19500231"),
+        (("patient: {id: P1}", "patient: {id: P1, birth_date: \"1950-02-31\"}"), "patient.birth_date", "1950-02-31"),
+        (("patient: {id: P1}", "patient: {id: 4417.25}"), "patient.id", "4417.25"),
+        (("patient: {id: P1}", "patient: {id: P1, sex: 7.5}"), "patient.sex", "7.5"),
+        (("patient: {id: P1}", "patient: {id: P1, first_name: 90210.5}"), "patient.first_name", "90210.5"),
+        (("patient: {id: P1}", "patient: {id: P1, address: {line1: 5 Elm, city: X, state: 61.5, zip: \"62704\"}}"),
+         "patient.address.state", "61.5"),
+        (("patient: {id: P1}", "patient: {id: P1}\nsubscriber: {member_id: 1234.5678}"), "subscriber.member_id",
+         "1234.5678"),
+        (("patient: {id: P1}", "patient: {id: P1}\nsubscriber: {member_id: M1, birth_date: 2031-13-01x}"),
+         "subscriber.birth_date", "2031-13-01x"),
+    ],
+)
+def test_input_errors_never_show_a_patient_value(change: tuple[str, str], field: str, secret: str) -> None:
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    assert result.encounters == []
+    (error,) = [e for e in result.errors if e.field == field]
+    assert error.line is not None
+    assert secret not in str(error)
+    assert secret not in str(error.to_dict())
+
+
+def test_a_birth_date_after_the_visit_names_the_field_not_the_date() -> None:
+    result = parse_encounters(GOOD.replace("patient: {id: P1}", "patient: {id: P1, birth_date: 2030-07-19}"), "e.yaml")
+    (error,) = result.errors
+    assert "patient.birth_date" in error.message and "after the date of service 2026-03-02" in error.message
+    assert "2030" not in str(error)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "shown"),
+    [
+        (("minutes: 24", "minutes: 24.5"), "services.0.minutes", "24.5"),
+        (("discipline: PT", "discipline: wizard"), "provider.discipline", "wizard"),
+        (("date: 2026-03-02", "date: \"2026-02-30\""), "date", "2026-02-30"),
+    ],
+)
+def test_input_errors_show_values_that_are_not_patient_data(change: tuple[str, str], field: str, shown: str) -> None:
+    # the pass side of the edge: a code, minutes or a date of service is shown, so the user can find it
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    (error,) = [e for e in result.errors if e.field == field]
+    assert shown in error.message
+
+
+@pytest.mark.parametrize(
+    ("field", "phi"),
+    [("patient.birth_date", True), ("patient.id", True), ("subscriber.member_id", True), ("patient_birth_date", True),
+     ("patient_sex", True), ("subscriber_id", True), ("billing_provider.address.zip", True),
+     ("patient.address.zip", True), ("lines.0.units", False), ("date", False), ("provider.npi", False),
+     ("place_of_service", False), ("claim_id", False), ("encounter_id", False), (None, False)],
+)
+def test_the_phi_field_list(field: str | None, phi: bool) -> None:
+    assert is_phi_field(field) is phi

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.model import Discipline
 from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA
 
@@ -148,7 +148,9 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
     encounter_of = dict(frame.filter(pl.col(_ROW).is_in(problems.get_column(_ROW).implode()))
                         .select(_ROW, "encounter_id").iter_rows()) if problems.height else {}
     errors = [*ragged, *(
-        InputError(f"{expected}, got {value!r}" if value else expected, file=str(source), row=row, field=column,
+        # a patient's value (birth date, sex, name, id) is PHI: the field and what was expected, never the value
+        InputError(f"{expected}, got {value!r}" if value and not is_phi_field(column) else expected, file=str(source),
+                   row=row, field=column,
                    encounter=encounter_of.get(row) or None)
         for row, column, expected, value in problems.iter_rows()
     )]

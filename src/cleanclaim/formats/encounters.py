@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.model import Encounter
 
 __all__ = ["ENCOUNTER_SUFFIXES", "EncounterFile", "load_encounters", "parse_encounters"]
@@ -91,7 +91,9 @@ class _Located:
                 yield from self.child(index).walk(f"{prefix}.{index}" if prefix else str(index))
 
 
-def _describe(error: Any) -> str:
+def _describe(error: Any, field: str) -> str:
+    """The pydantic error in the contract's words. The value given is shown to help find it, except in a patient's or
+    subscriber's field (PHI: `is_phi_field`), where only the field and what was expected are said."""
     message = str(error["msg"])
     if error["type"] == "missing":
         return "is required"
@@ -100,6 +102,9 @@ def _describe(error: Any) -> str:
     message = message.removeprefix("Value error, ")
     text = message[0].lower() + message[1:] if message else message
     given = error.get("input")
+    if is_phi_field(field):
+        shown = str(given) if isinstance(given, str | int | float | bool) else ""
+        return text.replace(shown, "(value not shown)") if len(shown) > 1 and shown in text else text
     if isinstance(given, str | int | float | bool) and str(given) not in text:
         return f"{text} (got {given!r})"
     return text
@@ -159,9 +164,10 @@ def parse_encounters(text: str, source: str) -> EncounterFile:
         except ValidationError as exc:
             for error in exc.errors():
                 path = [p for p in error["loc"] if isinstance(p, str | int)]
+                dotted = ".".join(str(p) for p in path)
                 result.errors.append(InputError(
-                    _describe(error), file=source, line=node.find(path),
-                    field=".".join(str(p) for p in path) or None, encounter=label,
+                    _describe(error, dotted), file=source, line=node.find(path), field=dotted or None,
+                    encounter=label,
                 ))
             continue
         seen.add(encounter.id)
