@@ -12,7 +12,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 
 class Severity(StrEnum):
@@ -101,10 +110,44 @@ def _serialize_decimal(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+# Bounds on the numbers of an encounter. They are not payer rules (those are findings): past them a value is no
+# quantity of one visit, and taking it would overflow or exhaust what reads it (64-bit tables, one pricing entry per
+# unit, float64 holding units and amounts exactly to about 15 significant digits). Each is reported at its field.
+MAX_MINUTES = 1440
+"""A day has 1,440 minutes: no service (or line) of one date of service lasts longer."""
+MAX_UNITS = Decimal(9999)
+"""The unit ceiling. Time-based units of the services cleanclaim codes stay below a day's 1,440 one-minute units;
+9,999 leaves room for supply and drug units while keeping pricing (one entry per unit) bounded."""
+MAX_UNIT_DECIMALS = 3
+"""A fractional unit (0.5) is kept and reported (fractional-units); more than three decimals is not a unit count but a
+float artefact, and ``2.00000000000000001`` must never be read as 2 (float64 would): refused, never rounded."""
+MAX_MONEY = Decimal("99999999.99")
+"""Under $100 million a line or claim: no professional claim comes near, and every amount stays exact in float64 and
+in the 64-bit cents and Decimal128 that pricing and the exports use (they overflow near 9.2e16)."""
+MAX_MONEY_DECIMALS = 2
+"""Amounts are in dollars and cents (837P SV102/CLM02, CMS-1500 24F/28): a fraction of a cent is refused, not
+rounded."""
+MAX_DX_POINTER = 99
+"""A claim holds 12 diagnoses; pointers up to 99 are read and reported by invalid-dx-pointer, and a number past that
+is no pointer at all (1e20 would overflow the 64-bit pointer column)."""
+MAX_GROUP_SIZE = 1000
+"""More people than any group session holds; past it the number is no group size."""
+
+
+def _money(value: Decimal) -> Decimal:
+    if abs(value) > MAX_MONEY:
+        raise ValueError(f"an amount must be at most {MAX_MONEY:,} (a bound of cleanclaim, see model.MAX_MONEY)")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_MONEY_DECIMALS and value != round(value, MAX_MONEY_DECIMALS):
+        raise ValueError(f"an amount has at most {MAX_MONEY_DECIMALS} decimal places (cents); {value} is not rounded")
+    return value
+
+
 ProcedureCode = Annotated[str, BeforeValidator(_upper_code)]
 Modifiers = Annotated[list[str], BeforeValidator(_modifier_list)]
-Money = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
+Money = Annotated[Decimal, AfterValidator(_money), PlainSerializer(_serialize_decimal, return_type=int | float)]
 UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
+DxPointer = Annotated[int, Field(ge=-MAX_DX_POINTER, le=MAX_DX_POINTER)]
 
 
 def unit_count(value: Any) -> Decimal:
@@ -120,8 +163,16 @@ def unit_count(value: Any) -> Decimal:
         raise ValueError(f"units must be a finite number, got {value}")
     if number < 0:
         raise ValueError(f"units must not be negative, got {value}")
+    if number > MAX_UNITS:
+        raise ValueError(f"units must be at most {MAX_UNITS} (the unit ceiling, model.MAX_UNITS), got {value}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_UNIT_DECIMALS and number != round(number, MAX_UNIT_DECIMALS):
+        raise ValueError(f"units carry at most {MAX_UNIT_DECIMALS} decimal places; {str(value).strip()} is not "
+                         "rounded (is it a whole number or a fraction such as 0.5?)")
     return number
-Minutes = Annotated[int, Field(ge=0, strict=True)]
+
+
+Minutes = Annotated[int, Field(ge=0, le=MAX_MINUTES, strict=True)]
 
 
 _ASCII_DIGITS = frozenset("0123456789")
@@ -232,7 +283,7 @@ class Service(_Model):
     minutes: Minutes | None = None
     furnished_by: FurnishedBy = FurnishedBy.THERAPIST
     assistant_minutes: Minutes | None = None
-    group_size: int | None = Field(default=None, ge=1, strict=True)
+    group_size: int | None = Field(default=None, ge=1, le=MAX_GROUP_SIZE, strict=True)
     modifiers: Modifiers = Field(default_factory=list)
     ndc: str | None = None
 
@@ -257,7 +308,7 @@ class ClaimLine(_Model):
     modifiers: Modifiers = Field(default_factory=list)
     units: UnitCount = Decimal(1)
     minutes: Minutes | None = None
-    dx_pointers: list[int] = Field(default_factory=list)
+    dx_pointers: list[DxPointer] = Field(default_factory=list)
     charge: Money | None = None
     date: dt.date | None = None
     ndc: str | None = None
@@ -279,7 +330,9 @@ class ClaimLine(_Model):
     @classmethod
     def _pointer_list(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [int(p) for p in value.replace(",", ";").split(";") if p.strip()]
+            # ASCII digits only ("١" is int() 1 in Python): anything else stays text, for the field to report
+            parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
+            return [int(p) if p.isascii() and p.lstrip("+-").isdecimal() and len(p) < 20 else p for p in parts]
         if isinstance(value, int):
             return [value]
         return value
