@@ -134,6 +134,13 @@ MAX_GROUP_SIZE = 1000
 """More people than any group session holds; past it the number is no group size."""
 
 
+def _ascii_number(value: Any) -> Any:
+    # pydantic's Decimal reads "٣٤.٥" as 34.5: an amount on a claim is written in ASCII digits
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("an amount must be a number in ASCII digits")
+    return value
+
+
 def _money(value: Decimal) -> Decimal:
     if abs(value) > MAX_MONEY:
         raise ValueError(f"an amount must be at most {MAX_MONEY:,} (a bound of cleanclaim, see model.MAX_MONEY)")
@@ -145,7 +152,8 @@ def _money(value: Decimal) -> Decimal:
 
 ProcedureCode = Annotated[str, BeforeValidator(_upper_code)]
 Modifiers = Annotated[list[str], BeforeValidator(_modifier_list)]
-Money = Annotated[Decimal, AfterValidator(_money), PlainSerializer(_serialize_decimal, return_type=int | float)]
+Money = Annotated[Decimal, BeforeValidator(_ascii_number), AfterValidator(_money),
+                  PlainSerializer(_serialize_decimal, return_type=int | float)]
 UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
 DxPointer = Annotated[int, Field(ge=-MAX_DX_POINTER, le=MAX_DX_POINTER)]
 
@@ -155,6 +163,8 @@ def unit_count(value: Any) -> Decimal:
     ("nan", ".inf" in YAML), or negative."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise ValueError("units must be a number")
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("units must be a number in ASCII digits (Decimal() would read other scripts' digits)")
     try:
         number = Decimal(str(value).strip())
     except ArithmeticError:

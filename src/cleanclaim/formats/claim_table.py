@@ -115,7 +115,7 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
         ("charge", (text["charge"] != "") & ~text["charge"].cast(pl.Float64, strict=False).is_finite().fill_null(False),
          "expected a money amount"),
         ("dx_pointers", (text["dx_pointers"] != "")
-         & ~text["dx_pointers"].str.contains(r"^\s*\d+\s*(;\s*\d+\s*)*$"),
+         & ~text["dx_pointers"].str.contains(r"^\s*[0-9]+\s*(;\s*[0-9]+\s*)*$"),  # ASCII digits (\d is Unicode)
          "expected diagnosis pointers as numbers separated by ';'"),
     ]
     found = [

@@ -80,7 +80,7 @@ def procedure_system(code: str) -> str | None:
 
 
 def modifier_system(modifier: str) -> str:
-    return CPT_SYSTEM if re.fullmatch(r"\d{2}", modifier) else HCPCS_SYSTEM
+    return CPT_SYSTEM if re.fullmatch(r"[0-9]{2}", modifier) else HCPCS_SYSTEM
 
 
 def missing_fields(encounter: Encounter) -> list[str]:

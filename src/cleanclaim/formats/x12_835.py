@@ -351,7 +351,7 @@ def _amount(segment: Segment, position: int, *, what: str = "a money amount") ->
     text = segment.element(position)
     if not text:
         return None
-    if not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)", text):
+    if not re.fullmatch(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)", text):  # ASCII: Decimal() takes any script's digits
         raise _ElementError(segment.name(position), f"expected {what}, got {text!r}")
     try:
         return Decimal(text)

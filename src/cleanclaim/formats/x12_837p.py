@@ -740,7 +740,7 @@ class _ClaimReader:
             raise _ElementError("CLM01", "expected the patient control number, got nothing")
         self.claim.total_charge = _amount(segment, 2)
         place = segment.components(5)
-        if not re.fullmatch(r"\d{2}", place[0]):
+        if not re.fullmatch(r"[0-9]{2}", place[0]):  # ASCII: \d takes Arabic-Indic digits
             raise _ElementError("CLM05", f"expected a 2-digit place of service code, got {place[0]!r}")
         self.claim.place_of_service = place[0]
 
@@ -782,7 +782,7 @@ class _ClaimReader:
                                          f"{self.claim.place_of_service!r}; cleanclaim keeps one per encounter")
         pointers = []
         for pointer in segment.components(7):
-            if not pointer.isdigit() or not 1 <= int(pointer) <= MAX_DIAGNOSES:
+            if not re.fullmatch(r"[0-9]{1,2}", pointer) or not 1 <= int(pointer) <= MAX_DIAGNOSES:  # not "²"
                 raise _ElementError("SV107", f"expected diagnosis pointers 1 to 12, got {segment.element(7)!r}")
             pointers.append(int(pointer))
         line = {"code": procedure[1], "modifiers": [m for m in procedure[2:6] if m], "units": units,
@@ -899,7 +899,7 @@ def _amount(segment: Segment, position: int, *, what: str = "a money amount") ->
     if not text:
         return None
     try:
-        if not re.fullmatch(r"-?\d*\.?\d+|-?\d+\.", text):
+        if not re.fullmatch(r"-?[0-9]*\.?[0-9]+|-?[0-9]+\.", text):  # ASCII: Decimal() takes any script's digits
             raise InvalidOperation
         return Decimal(text)
     except InvalidOperation:
