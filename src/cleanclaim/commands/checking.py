@@ -11,7 +11,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of
-from cleanclaim.commands.output import SEVERITY_STYLE, console, finish, print_errors, print_finding
+from cleanclaim.commands.output import SEVERITY_STYLE, console, finish, plain, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import all_rules, get_rule
@@ -44,7 +44,7 @@ def _print(result: CheckResult) -> None:
     for finding in result.findings:
         if finding.encounter != current:
             current = finding.encounter
-            console.print(f"\n[bold]Encounter {current}[/bold]")
+            console.print(f"\n[bold]Encounter {plain(current)}[/bold]")
         print_finding(finding)
     summary = result.summary
     console.print(
@@ -98,7 +98,7 @@ def _rule(slug: Annotated[str, typer.Argument(help="Rule slug or id, e.g. delete
     try:
         rule = get_rule(slug)
     except KeyError as exc:
-        console.print(f"[red]no rule {slug!r}; `cleanclaim rules` lists them[/red]")
+        console.print(f"[red]no rule {plain(repr(slug))}; `cleanclaim rules` lists them[/red]")
         raise typer.Exit(2) from exc
     doc = rule.doc()
     parts = [f"# {rule.id} {rule.slug}", f"*{rule.family}*, default severity **{rule.severity.value}**", doc.summary]

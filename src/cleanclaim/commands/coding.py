@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cleanclaim.codebook import codebook
-from cleanclaim.commands.output import console, finish, print_errors, print_finding
+from cleanclaim.commands.output import console, finish, plain, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.scrub import CodeResult, code
 from cleanclaim.settings import find_settings
@@ -35,22 +35,22 @@ def _print(result: CodeResult) -> None:
     book = codebook()
     for coded in result.encounters:
         encounter = coded.encounter
-        title = (f"Encounter {coded.id} · {encounter.date} · {encounter.payer} · "
-                 f"{encounter.provider.discipline.value} · POS {encounter.place_of_service}")
+        title = (f"Encounter {plain(coded.id)} · {encounter.date} · {plain(encounter.payer)} · "
+                 f"{encounter.provider.discipline.value} · POS {plain(encounter.place_of_service)}")
         table = Table(title=title, title_justify="left", show_edge=True)
         for column in ("#", "code", "modifiers", "units", "minutes", "dx", "what it is (our summary)"):
             table.add_column(column)
         for number, line in enumerate(coded.lines, start=1):
             entry = book.get(line.code, encounter.date)
-            table.add_row(str(number), line.code, " ".join(line.modifiers), str(line.units),
+            table.add_row(str(number), plain(line.code), plain(" ".join(line.modifiers)), str(line.units),
                           "" if line.minutes is None else str(line.minutes),
-                          ",".join(str(p) for p in line.dx_pointers), entry.summary if entry else "")
+                          ",".join(str(p) for p in line.dx_pointers), plain(entry.summary) if entry else "")
         if coded.lines:
             console.print(table)
         else:
             console.print(f"[bold]{title}[/bold]\n  nothing billable from the documented services")
         for step in coded.explanation:
-            console.print(f"  • {step}")
+            console.print(f"  • {plain(step)}")
         for finding in coded.findings:
             print_finding(finding)
         console.print()

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cleanclaim.commands.output import plain
 from cleanclaim.errors import CleanclaimError
 from cleanclaim.formats.x12_835 import DenialGroup, DenialWorklist, denials
 
@@ -34,8 +35,8 @@ def _print_worklist(worklist: DenialWorklist, console: Console) -> None:
         caught = "\n".join(group.rule_slugs) or "no cleanclaim rule"
         if group.preventable == "no":
             caught = "not preventable by a scrubber"
-        table.add_row(group.carc, group.description, ",".join(group.group_codes), str(group.lines),
-                      str(group.claims), _money(group.amount), caught)
+        table.add_row(*map(plain, (group.carc, group.description, ",".join(group.group_codes), str(group.lines),
+                                   str(group.claims), _money(group.amount), caught)))
     if worklist.denials:
         console.print(table)
     for group in worklist.denials:
@@ -45,15 +46,16 @@ def _print_worklist(worklist: DenialWorklist, console: Console) -> None:
         for column in ("CARC", "kind", "reason", "lines", "amount"):
             other.add_column(column, justify="right" if column in ("lines", "amount") else "left")
         for group in worklist.other_adjustments:
-            other.add_row(f"{','.join(group.group_codes)}-{group.carc}", group.kind, group.description,
-                          str(group.lines), _money(group.amount))
+            other.add_row(*map(plain, (f"{','.join(group.group_codes)}-{group.carc}", group.kind,
+                                       group.description, str(group.lines), _money(group.amount))))
         console.print(other)
     if worklist.unmatched_claims:
-        console.print(f"Claims in the remittance not found in the claim files: {', '.join(worklist.unmatched_claims)}")
+        console.print("Claims in the remittance not found in the claim files: "
+                      + plain(", ".join(worklist.unmatched_claims)))
 
 
 def _print_items(group: DenialGroup, console: Console) -> None:
-    table = Table(title=f"CARC {group.carc}: {group.description}", title_justify="left")
+    table = Table(title=plain(f"CARC {group.carc}: {group.description}"), title_justify="left")
     for column in ("claim", "line", "service", "date", "adj.", "amount", "remarks", "billed"):
         table.add_column(column, justify="right" if column in ("line", "amount") else "left", overflow="fold")
     for item in group.items:
@@ -64,12 +66,12 @@ def _print_items(group: DenialGroup, console: Console) -> None:
             billed = (f"{item.billed.encounter_id} line {item.billed.line_number}: "
                       f"{':'.join([line.code, *line.modifiers])} x{line.units} {_money(line.charge)} "
                       f"dx {','.join(map(str, line.dx_pointers))}")
-        table.add_row(item.patient_control_number, str(item.line or ""), service,
-                      item.date.isoformat() if item.date else "", f"{item.group_code}-{item.carc}",
-                      _money(item.amount), ",".join(item.rarcs), billed)
+        table.add_row(*map(plain, (item.patient_control_number, str(item.line or ""), service,
+                                   item.date.isoformat() if item.date else "", f"{item.group_code}-{item.carc}",
+                                   _money(item.amount), ",".join(item.rarcs), billed)))
     console.print(table)
     if group.advice:
-        console.print(f"  fix: {group.advice}")
+        console.print(f"  fix: {plain(group.advice)}")
 
 
 def _denials(

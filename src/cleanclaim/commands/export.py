@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from cleanclaim.commands.coding import PayerOption, PayersDirOption
-from cleanclaim.commands.output import console, error_console, print_errors
+from cleanclaim.commands.output import console, error_console, plain, print_errors
 from cleanclaim.errors import InputError
 from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
 from cleanclaim.model import Severity
@@ -53,14 +53,14 @@ def _export(
         print_errors([exc])
         raise typer.Exit(2) from exc
     for path in written:
-        console.print(f"wrote {path}")
+        console.print(f"wrote {plain(path)}")
     # Writing is not checking: say when the claims written would fail the scrub, so nobody sends them unknowingly.
     scrub = check(encounters)
     scrub_errors = [f for f in scrub.findings if f.severity is Severity.ERROR]
     if scrub_errors:
         error_console.print(f"[yellow]warning: these claims have {len(scrub_errors)} error finding(s) "
-                            f"(first: {scrub_errors[0].rule} on {scrub_errors[0].encounter}); run "
-                            f"`cleanclaim check {file}` before sending them[/yellow]")
+                            f"(first: {scrub_errors[0].rule} on {plain(scrub_errors[0].encounter)}); run "
+                            f"`cleanclaim check {plain(file)}` before sending them[/yellow]")
     raise typer.Exit(2 if errors else 0)
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cleanclaim.commands.output import plain
 from cleanclaim.errors import CleanclaimError
 from cleanclaim.pricing import PricedClaim, load_charge_master, price
 from cleanclaim.scrub import billable_encounters
@@ -23,15 +24,14 @@ def _money(value: Decimal | None) -> str:
 
 
 def _print(claim: PricedClaim, console: Console) -> None:
-    table = Table(title=f"Medicare PFS estimate ({claim.locality})", show_lines=True)
+    table = Table(title=plain(f"Medicare PFS estimate ({claim.locality})"), show_lines=True)
     for column in ("enc", "line", "code", "units", "status", "charge", "allowed", "patient", "Medicare pays", "how"):
         table.add_column(column, overflow="fold")
     for line in claim.lines:
         code = line.code + "".join("-" + m for m in line.modifiers)
-        table.add_row(line.encounter or "", str(line.line), code, str(line.units), line.status.value,
-                      _money(line.charge), _money(line.allowed) + (" (est.)" if line.estimate else ""),
-                      _money(line.patient_owes),
-                      _money(line.medicare_paid), "\n".join(line.steps))
+        table.add_row(*map(plain, (line.encounter or "", str(line.line), code, str(line.units), line.status.value,
+                                   _money(line.charge), _money(line.allowed) + (" (est.)" if line.estimate else ""),
+                                   _money(line.patient_owes), _money(line.medicare_paid), "\n".join(line.steps))))
     console.print(table)
     console.print(f"allowed {claim.allowed:.2f} | patient {claim.patient_owes:.2f} | Medicare share "
                   f"{claim.medicare_share:.2f} | sequestration {claim.sequestration:.2f} | Medicare pays "
@@ -39,7 +39,7 @@ def _print(claim: PricedClaim, console: Console) -> None:
     if claim.unpriced:
         console.print(f"{len(claim.unpriced)} line(s) not priced: see their status; they are not counted as 0.")
     for note in claim.notes:
-        console.print(note)
+        console.print(plain(note))
 
 
 def _price(
