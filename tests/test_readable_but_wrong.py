@@ -101,3 +101,31 @@ def test_claim_writers_refuse_what_the_rules_report(tmp_path: Path, change: tupl
     assert named in result.output
     # nothing written (the PDF formats write into a folder of that name)
     assert not target.exists() or (target.is_dir() and not any(target.iterdir()))
+
+
+def test_a_subscriber_without_a_member_id_is_a_finding_and_the_rest_is_checked(tmp_path: Path) -> None:
+    status, data = _check(tmp_path, ENCOUNTER + "subscriber: {first_name: Ann}\nclaim_id: C1\n")
+    assert "errors" not in data
+    findings = data["findings"]
+    assert isinstance(findings, list)
+    assert any(f["rule"] == "missing-required-field" and "subscriber member id" in f["message"] for f in findings)
+    assert any(f["rule"] == "deleted-code" for f in findings)
+    assert status == 1
+
+
+@pytest.mark.parametrize(("fmt", "refused"), [("837p", True), ("fhir", True), ("cms1500", True), ("superbill", False)])
+def test_claim_writers_refuse_a_subscriber_without_member_id_and_the_superbill_does_not_need_one(
+        tmp_path: Path, fmt: str, refused: bool) -> None:
+    source = (EXAMPLES / "pt-visit-97535.yaml").read_text()
+    assert "member_id: 1EG4TE5MK73" in source
+    path = tmp_path / "e.yaml"
+    path.write_text(source.replace("member_id: 1EG4TE5MK73", "group_number: G1"))
+    target = tmp_path / "out"
+    result = runner.invoke(app, ["export", str(path), "-f", fmt, "-o", str(target), "--charge-master",
+                                 str(EXAMPLES / "practice" / "charge-master.csv")], env={"COLUMNS": "300"})
+    if refused:
+        assert result.exit_code == 2, result.output
+        assert "subscriber.member_id" in result.output
+    else:
+        assert result.exit_code == 0, result.output
+        assert any(target.iterdir())

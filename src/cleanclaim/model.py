@@ -273,7 +273,8 @@ _PHONE_PUNCTUATION = frozenset(" ()-.+/")
 
 
 class Subscriber(_Model):
-    member_id: str
+    member_id: str | None = None
+    """Without it the encounter is still checked: missing-required-field reports it, and the claim writers refuse it."""
     first_name: str | None = None
     last_name: str | None = None
     relationship: str = "self"

@@ -91,6 +91,8 @@ def missing_fields(encounter: Encounter) -> list[str]:
              if getattr(patient, name) is None]
     gaps += [name for name in ("billing_provider", "subscriber", "payer_id", "claim_id")
              if getattr(encounter, name) is None]
+    if encounter.subscriber is not None and not encounter.subscriber.member_id:
+        gaps.append("subscriber.member_id")  # Coverage.subscriberId
     gaps += claim_line_gaps(encounter, max_pointers=None)
     gaps += [f"lines[{number}].code ({line.code!r} is neither a CPT nor a HCPCS Level II code)"
              for number, line in enumerate(encounter.lines, start=1) if procedure_system(line.code) is None]

@@ -133,7 +133,7 @@ def _people(encounter: Encounter) -> Table:
     payer = encounter.payer_name or encounter.payer
     payer += f" (payer ID {encounter.payer_id})" if encounter.payer_id else ""
     patient_facts.append(("Payer", payer))
-    if subscriber is not None:
+    if subscriber is not None and subscriber.member_id:
         patient_facts.append(("Member ID", subscriber.member_id))
         if subscriber.group_number:
             patient_facts.append(("Group no.", subscriber.group_number))

@@ -383,12 +383,12 @@ def _transaction_rows(
                 assert patient.birth_date is not None
                 assert patient.sex is not None
                 add(lead.id, _name_row("IL", "1", subscriber.last_name or patient.last_name or "",
-                                       subscriber.first_name or patient.first_name, "MI", subscriber.member_id),
+                                       subscriber.first_name or patient.first_name, "MI", subscriber.member_id or ""),
                     *_address_rows(patient.address),
                     ["DMG", "D8", _x12_date(patient.birth_date), patient.sex])
             else:
                 add(lead.id, _name_row("IL", "1", subscriber.last_name or "", subscriber.first_name, "MI",
-                                       subscriber.member_id))
+                                       subscriber.member_id or ""))
             # the encounter's own payer name first, then the caller's name for its profile, then the profile id
             payer_name = payer_names.get(lead.payer, lead.payer_display) if not lead.payer_name else lead.payer_display
             add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""))
