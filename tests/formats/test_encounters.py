@@ -350,3 +350,13 @@ def test_the_same_id_in_two_files_of_a_folder_is_reported_with_both_files_never_
     assert error.file == str(tmp_path / "b.yaml")
     assert str(tmp_path / "a.yaml") in error.message
     assert (error.field, error.line) == ("id", 1)
+
+
+def test_a_key_given_twice_in_one_encounter_of_a_one_line_json_file_rejects_that_encounter_only() -> None:
+    one = '{{"id": "{}", "date": "2026-03-02", "patient": {{"id": "P1"}}, "provider": {{"npi": "1234567893", ' \
+          '"discipline": "PT"}}{}}}'
+    text = '{"encounters": [' + one.format("E1", "") + ", " + one.format("E2", ', "date": "2026-03-03"') + "]}"
+    assert "\n" not in text
+    result = parse_encounters(text, "one-line.json")
+    assert [e.id for e in result.encounters] == ["E1"]
+    assert [(e.encounter, e.field, e.line) for e in result.errors] == [("E2", "date", 1)]

@@ -195,10 +195,14 @@ def _refuse_alias_bombs(text: str, source: str) -> None:
             open_nodes[-1][1] += size
 
 
-def _duplicate_keys(root: yaml.Node | None) -> list[tuple[str, int, int]]:
-    """Every key given twice in one mapping, as (key, line of the repeat, line of the first): YAML and JSON loaders
-    keep the last silently, so which value was meant cannot be known."""
-    found: list[tuple[str, int, int]] = []
+_Duplicate = tuple[str, int, int, tuple[int, int]]
+"""A key given twice: the key, the line of the repeat, the line of the first, and the repeat's (line, column) from 0."""
+
+
+def _duplicate_keys(root: yaml.Node | None) -> list[_Duplicate]:
+    """Every key given twice in one mapping: YAML and JSON loaders keep the last silently, so which value was meant
+    cannot be known."""
+    found: list[_Duplicate] = []
     seen_nodes: set[int] = set()
     pending = [root] if root is not None else []
     while pending:
@@ -210,9 +214,10 @@ def _duplicate_keys(root: yaml.Node | None) -> list[tuple[str, int, int]]:
             first: dict[str, int] = {}
             for key_node, value_node in node.value:
                 if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
-                    line = key_node.start_mark.line + 1
+                    mark = key_node.start_mark
+                    line = mark.line + 1
                     if key_node.value in first:
-                        found.append((str(key_node.value), line, first[key_node.value]))
+                        found.append((str(key_node.value), line, first[key_node.value], (mark.line, mark.column)))
                     else:
                         first[key_node.value] = line
                 pending.append(value_node)
@@ -262,9 +267,9 @@ def parse_encounters(text: str, source: str) -> EncounterFile:
         raise InputError("expected `encounters:` with a list of encounters, a list, or one encounter with an `id`",
                          file=source, line=1)
     item_nodes = list(_item_nodes(base, items, prefix, data)) if isinstance(items, list) else []
-    outside = [d for d in duplicates if not any(_within(node, d[1]) for node in item_nodes)]
+    outside = [d for d in duplicates if not any(_within(node, d[3]) for node in item_nodes)]
     if outside:  # a repeated key around the encounters: which list, or which shape, was meant is unknown
-        key, line, first = outside[0]
+        key, line, first, _ = outside[0]
         raise InputError(f"key {key!r} is given twice (first at line {first}); which one is meant cannot be known",
                          file=source, line=line, field=key)
     if not isinstance(items, list) or not items:
@@ -280,12 +285,12 @@ def parse_encounters(text: str, source: str) -> EncounterFile:
             result.errors.append(InputError("an encounter must be a mapping of fields", file=source,
                                             line=node.line(), encounter=label))
             continue
-        repeated = [d for d in duplicates if _within(node, d[1])]
+        repeated = [d for d in duplicates if _within(node, d[3])]
         if repeated:
             result.errors.extend(
                 InputError(f"key {key!r} is given twice in this encounter (first at line {first}); which one is "
                            "meant cannot be known", file=source, line=line, field=key, encounter=label)
-                for key, line, first in repeated)
+                for key, line, first, _ in repeated)
             continue
         if encounter_id is not None and encounter_id in seen:
             first_line = seen[encounter_id]
@@ -313,10 +318,10 @@ def parse_encounters(text: str, source: str) -> EncounterFile:
 
 
 def _id_text(value: Any) -> str | None:
-    if value is None or isinstance(value, bool):
-        return None if value is None else str(value)
-    text = str(value).strip() if isinstance(value, str | int) else None
-    return text or None
+    """An encounter id as the model will keep it (text, blanks around it stripped), to compare ids before validation."""
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value).strip() or None
+    return None
 
 
 def _item_nodes(base: _Located, items: list[Any], prefix: list[str | int], data: Any) -> Iterator[yaml.Node]:
@@ -326,14 +331,14 @@ def _item_nodes(base: _Located, items: list[Any], prefix: list[str | int], data:
             yield node
 
 
-def _within(node: _Located | yaml.Node, line: int) -> bool:
-    """Whether a line of the file lies in this node's lines."""
+def _within(node: _Located | yaml.Node, position: tuple[int, int]) -> bool:
+    """Whether a (line, column) of the file lies in this node (by line and column: a one-line JSON file holds every
+    encounter on line 1)."""
     target = node.node if isinstance(node, _Located) else node
     if target is None:
         return False
-    end = target.end_mark  # a block node ends at the start (column 0) of the line after its last
-    last = end.line + 1 if end.column > 0 else end.line
-    return bool(target.start_mark.line + 1 <= line <= max(last, target.start_mark.line + 1))
+    start, end = target.start_mark, target.end_mark
+    return (start.line, start.column) <= position < (end.line, end.column)
 
 
 def _refuse_json_duplicates(text: str, source: str) -> None:
@@ -384,8 +389,9 @@ def load_encounters(path: str | Path) -> EncounterFile:
                     continue
                 first_file[encounter.id] = str(file)
                 kept.append(encounter)
-            read.locations = {key: line for key, line in read.locations.items()
-                              if key[0] in {e.id for e in kept}}
+            if len(kept) < len(read.encounters):
+                kept_ids = {e.id for e in kept}
+                read.locations = {key: line for key, line in read.locations.items() if key[0] in kept_ids}
             read.encounters = kept
             combined.extend(read)
         return combined
