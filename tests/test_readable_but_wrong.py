@@ -45,6 +45,7 @@ def _check(tmp_path: Path, text: str) -> tuple[int, dict[str, object]]:
         (('place_of_service: "11"', 'place_of_service: "ZZ"'), "invalid-place-of-service", "ZZ is not in"),
         ((NPI, "provider: {discipline: PT}"), "missing-required-field", "rendering provider NPI"),
         ((NPI, 'provider: {npi: "", discipline: PT}'), "missing-required-field", "rendering provider NPI"),
+        (("birth_date: 1950-01-01", "birth_date: 2030-01-01"), "birth-date-after-service", "after the date of service"),
     ],
 )
 def test_wrong_claim_data_is_a_finding_and_the_rest_is_checked(tmp_path: Path, change: tuple[str, str], slug: str,
@@ -85,6 +86,7 @@ def test_what_cannot_be_read_is_still_an_input_error(tmp_path: Path) -> None:
         (('npi: "1987654328", discipline: PT', "discipline: PT"), "provider.npi"),
         (('place_of_service: "11"', 'place_of_service: "ZZ"'), "invalid-place-of-service"),
         (('tax_id: "371234567"', 'tax_id: "37-1234567"'), "billing provider tax id"),
+        (("birth_date: 1948-05-17", "birth_date: 2048-05-17"), "birth-date-after-service"),
     ],
 )
 @pytest.mark.parametrize("fmt", ["837p", "fhir", "cms1500", "superbill"])
@@ -99,6 +101,7 @@ def test_claim_writers_refuse_what_the_rules_report(tmp_path: Path, change: tupl
                                  str(EXAMPLES / "practice" / "charge-master.csv")], env={"COLUMNS": "300"})
     assert result.exit_code == 2, result.output
     assert named in result.output
+    assert "2048" not in result.output  # a birth date is PHI: named, never shown
     # nothing written (the PDF formats write into a folder of that name)
     assert not target.exists() or (target.is_dir() and not any(target.iterdir()))
 

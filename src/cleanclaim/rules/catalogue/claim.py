@@ -987,6 +987,63 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.ASCII)
 
 
+@register
+class BirthDateAfterService(Rule):
+    """A patient born after the date of service: one of the two dates is wrong.
+
+    What it checks:
+        The patient's birth date against the encounter's date of service (and each line's own date). The birth date
+        is PHI: the finding names the field and the date of service, never the birth date.
+
+    Why it matters:
+        The claim's DMG02 (birth date) and DTP*472 (service date) cannot both be right; front-end edits reject it as
+        a billing error (CARC 16), and a wrong birth date also fails eligibility matching. It used to stop the whole
+        encounter as unreadable input; it is readable, so the rest of the encounter is checked too.
+
+    Example:
+        date: 2026-03-02
+        patient: {id: P1, birth_date: 2036-01-01}
+
+    Use instead:
+        date: 2026-03-02
+        patient: {id: P1, birth_date: 1936-01-01}
+
+    References:
+        ASC X12 837P 005010X222A1: 2010BA/2010CA DMG02 (date of birth) and 2400 DTP*472 (service date); CARC 16 (claim
+        lacks information or has submission/billing error).
+    """
+
+    id = "CC616"
+    slug = "birth-date-after-service"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "The patient's birth date (patient.birth_date) is after the date of service {date}"
+    fix = ("Check the birth date against the patient's insurance card and the date of service against the note; "
+           "correct whichever is wrong.")
+    references = ("X12 837P 005010X222A1 2010BA/2010CA DMG02, 2400 DTP*472", "CARC 16")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags a line whose date is before its encounter's birth date: none when no birth date is after the
+        # earliest line date.
+        births = tables.encounters.get_column("patient_birth_date")
+        if births.null_count() == births.len():
+            return CANNOT_FIRE
+        latest_birth, earliest_service = births.max(), tables.lines.get_column("date").min()
+        if earliest_service is None or (isinstance(latest_birth, dt.date) and isinstance(earliest_service, dt.date)
+                                        and latest_birth <= earliest_service):
+            return CANNOT_FIRE
+        return None
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        births = tables.encounters.lazy().select("encounter_id", "patient_birth_date")
+        return (
+            tables.lines.lazy().join(births, on="encounter_id", how="inner")
+            .filter(pl.col("patient_birth_date") > pl.col("date"))
+            .group_by("encounter_id", "date", maintain_order=True).agg(pl.col("line").min())
+            .select("encounter_id", pl.col("line").cast(pl.Int32), _NO_CODE, "date")
+        )
+
+
 def claim_document_problems(encounter: Encounter) -> list[str]:
     """What the claim writers (837P, CMS-1500, superbill, FHIR) refuse that the model reads and the rules report: no
     rendering NPI, an invalid NPI, a place of service outside the CMS set, a fixed-format field in the wrong format.
@@ -1009,6 +1066,10 @@ def claim_document_problems(encounter: Encounter) -> list[str]:
     elif (effective := since[encounter.place_of_service]) is not None and encounter.date < effective:
         problems.append(f"place_of_service takes effect on {effective}, after the date of service "
                         "(invalid-place-of-service)")
+    birth = encounter.patient.birth_date
+    service_dates = [encounter.date, *(line.date for line in encounter.lines if line.date is not None)]
+    if birth is not None and birth > min(service_dates):
+        problems.append("patient.birth_date is after the date of service (birth-date-after-service)")
     row = formatted_claim_fields(encounter)
     problems += [f"{spec.label} must be {spec.expected} (invalid-claim-field)" for spec in _CLAIM_FIELD_FORMATS
                  if (value := row.get(spec.column)) is not None and not _compiled(spec.pattern).fullmatch(value)]
