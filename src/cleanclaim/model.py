@@ -146,7 +146,8 @@ def _money(value: Decimal) -> Decimal:
         raise ValueError(f"an amount must be at most {MAX_MONEY:,} (a bound of cleanclaim, see model.MAX_MONEY)")
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_MONEY_DECIMALS and value != round(value, MAX_MONEY_DECIMALS):
-        raise ValueError(f"an amount has at most {MAX_MONEY_DECIMALS} decimal places (cents); {value} is not rounded")
+        raise ValueError(f"an amount has at most {MAX_MONEY_DECIMALS} decimal places (cents); {_shown(value)} is not "
+                         "rounded")
     return value
 
 
@@ -156,6 +157,12 @@ Money = Annotated[Decimal, BeforeValidator(_ascii_number), AfterValidator(_money
                   PlainSerializer(_serialize_decimal, return_type=int | float)]
 UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
 DxPointer = Annotated[int, Field(ge=-MAX_DX_POINTER, le=MAX_DX_POINTER)]
+
+
+def _shown(value: Any) -> str:
+    # at most 40 characters of a value in a message (a 5,000-digit "units" would bury it)
+    text = str(value).strip() if not isinstance(value, int) or value.bit_length() < 160 else "a number too long to show"
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def unit_count(value: Any) -> Decimal:
@@ -168,16 +175,16 @@ def unit_count(value: Any) -> Decimal:
     try:
         number = Decimal(str(value).strip())
     except ArithmeticError:
-        raise ValueError(f"units must be a number, got {value!r}") from None
+        raise ValueError(f"units must be a number, got {_shown(value)!r}") from None
     if not number.is_finite():
-        raise ValueError(f"units must be a finite number, got {value}")
+        raise ValueError(f"units must be a finite number, got {_shown(value)}")
     if number < 0:
-        raise ValueError(f"units must not be negative, got {value}")
+        raise ValueError(f"units must not be negative, got {_shown(value)}")
     if number > MAX_UNITS:
-        raise ValueError(f"units must be at most {MAX_UNITS} (the unit ceiling, model.MAX_UNITS), got {value}")
+        raise ValueError(f"units must be at most {MAX_UNITS} (the unit ceiling, model.MAX_UNITS), got {_shown(value)}")
     exponent = number.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > MAX_UNIT_DECIMALS and number != round(number, MAX_UNIT_DECIMALS):
-        raise ValueError(f"units carry at most {MAX_UNIT_DECIMALS} decimal places; {str(value).strip()} is not "
+        raise ValueError(f"units carry at most {MAX_UNIT_DECIMALS} decimal places; {_shown(value)} is not "
                          "rounded (is it a whole number or a fraction such as 0.5?)")
     return number
 
@@ -201,9 +208,9 @@ def _identifier_text(value: Any) -> Any:
 
 
 IdentifierText = Annotated[str, BeforeValidator(_identifier_text)]
-"""Claim data with a format a payer checks (NPI, tax id, ZIP, state, sex, phone, place of service): readable text that
-may be wrong. A wrong one is a finding (invalid-npi, invalid-claim-field...), so that the rest of the encounter is still
-checked; only what cannot be read at all (not text, a nested list...) is an input error."""
+"""Claim data with a format a payer checks (NPI, tax id, ZIP, state, sex, phone): readable text that may be wrong. A
+wrong one is a finding (invalid-npi, invalid-claim-field), so that the rest of the encounter is still checked; only
+what cannot be read at all (not text, a nested list...) is an input error."""
 
 
 class Address(_Model):

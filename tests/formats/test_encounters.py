@@ -359,3 +359,11 @@ def test_a_key_given_twice_in_one_encounter_of_a_one_line_json_file_rejects_that
     result = parse_encounters(text, "one-line.json")
     assert [e.id for e in result.encounters] == ["E1"]
     assert [(e.encounter, e.field, e.line) for e in result.errors] == [("E2", "date", 1)]
+
+
+def test_a_unit_count_of_5000_digits_is_refused_in_a_short_message() -> None:
+    result = parse_encounters(GOOD.replace("services:\n", f"lines: [{{code: \"97110\", units: \"{'9' * 5000}\"}}]\n"
+                                                          "services:\n"), "e.yaml")
+    (error,) = result.errors
+    assert error.field == "lines.0.units" and "at most 9999" in error.message
+    assert len(error.message) < 300
