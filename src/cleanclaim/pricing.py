@@ -247,6 +247,9 @@ def load_charge_master(path: Path) -> dict[tuple[str, str], Decimal]:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read the charge master: {exc.strerror}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("cannot read the charge master: expected UTF-8 text (a CSV of code,charge[,modifier])",
+                         file=str(path)) from exc
     prices: dict[tuple[str, str], Decimal] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         cells = [c.strip() for c in row]

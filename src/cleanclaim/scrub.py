@@ -125,6 +125,8 @@ class CheckResult:
     errors: list[InputError] = field(default_factory=list)
     coded: list[CodedEncounter] = field(default_factory=list)
     """Encounters that had services but no billed lines: they were coded first, and these lines were checked."""
+    notes: list[InputError] = field(default_factory=list)
+    """What the reader assumed about readable input (e.g. a table without patient ids), said once; no exit status."""
 
     @cached_property
     def findings(self) -> list[Finding]:
@@ -140,6 +142,8 @@ class CheckResult:
         data: dict[str, Any] = {"findings": self.table.to_dicts(), "summary": self.summary.to_dict()}
         if self.errors:
             data["errors"] = [e.to_dict() for e in self.errors]
+        if self.notes:
+            data["notes"] = [n.to_dict() for n in self.notes]
         return data
 
 
@@ -331,4 +335,4 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
     )
     found = findings_table(tables, selection)
     summary = _summary(found, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)
-    return CheckResult(found, summary, errors)
+    return CheckResult(found, summary, errors, notes=list(table.notes))

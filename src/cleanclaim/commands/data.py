@@ -10,10 +10,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cleanclaim.commands.coding import FIRST_RUN_DATE, LAST_RUN_DATE
 from cleanclaim.diagnoses import import_order_file
 from cleanclaim.diagnoses import releases as icd10cm_releases
-from cleanclaim.errors import CleanclaimError
-from cleanclaim.refdata import RefTable, import_files, status
+from cleanclaim.errors import CleanclaimError, InputError
+from cleanclaim.refdata import RefTable, import_files, period_bounds, status
 
 __all__ = ["register"]
 
@@ -39,6 +40,18 @@ def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
     Console().print(table)
 
 
+def _check_period(period: str) -> None:
+    """--period within the years cleanclaim runs for: 9999Q4 ends in year 10000, which no date can hold."""
+    try:
+        first, last = period_bounds(period)
+        inside = first >= FIRST_RUN_DATE and last <= LAST_RUN_DATE
+    except ValueError:  # the day after the period's last is past year 9999
+        inside = False
+    if not inside:
+        raise InputError(f"--period {period} is outside the years cleanclaim handles ({FIRST_RUN_DATE.year} to "
+                         f"{LAST_RUN_DATE.year})", field="--period")
+
+
 def _import(
     files: Annotated[list[Path], typer.Argument(help="CMS files or zips (PPRRVU, GPCI, LOCCO, NCCI PTP, NCCI MUE).")],
     kind: Annotated[RefTable | None, typer.Option("--kind", help="Table type, when detection is not wanted.")] = None,
@@ -52,6 +65,8 @@ def _import(
     icd = [f for f in files if "icd10cm" in f.name.lower()]
     others = [f for f in files if f not in icd]
     try:
+        if period is not None:
+            _check_period(period)
         for path in icd:
             info = import_order_file(path, fiscal_year=fiscal_year)
             typer.echo(f"imported {info.name}: {info.codes} codes ({info.billable} billable) from {path}")

@@ -6,10 +6,13 @@ import datetime as dt
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cleanclaim.codebook import CodeEntry, LookupStatus, codebook
-from cleanclaim.commands.output import console, plain
+from cleanclaim.commands.coding import parse_date_option
+from cleanclaim.commands.output import console, print_errors
+from cleanclaim.errors import InputError
 
 __all__ = ["register"]
 
@@ -50,36 +53,36 @@ def _lookup(
 ) -> None:
     """Show a code as of a date of service, including "deleted on …, use …"."""
     try:
-        day = dt.date.fromisoformat(date) if date else dt.date.today()
-    except ValueError as exc:
-        console.print(f"[red]--date expects YYYY-MM-DD, got {plain(repr(date))}[/red]")
+        day = parse_date_option(date, "--date") if date is not None else dt.date.today()
+    except InputError as exc:
+        print_errors([exc])
         raise typer.Exit(2) from exc
     book = codebook()
     if book.covers_through and day > book.covers_through:
         console.print(f"[yellow]note: cleanclaim's code book release {book.release.split(' (')[0]} was checked for "
                       f"dates of service through {book.covers_through}; changes after that are unknown[/yellow]")
     found = book.lookup(code, day)
-    shown = plain(found.code)  # the code as typed: rich must not read "[/]" in it as markup
     if found.status is LookupStatus.INVALID_FORMAT:
-        console.print(f"[red]{shown} is not a valid code format[/red] (5 digits, 4 digits + F/T/U, or a letter "
-                      "and 4 digits)")
+        console.print(f"[red]{escape(found.code)} is not a valid code format[/red] (5 digits, 4 digits + F/T/U, "
+                      "or a letter and 4 digits)")
         raise typer.Exit(1)
     if found.status is LookupStatus.UNKNOWN:
-        console.print(f"[yellow]{shown} is not in cleanclaim's code book (release {book.release})[/yellow]")
+        console.print(f"[yellow]{escape(found.code)} is not in cleanclaim's code book "
+                      f"(release {book.release})[/yellow]")
         raise typer.Exit(1)
     assert found.entry is not None
     if found.status is LookupStatus.DELETED:
         replacement = ", ".join(found.entry.replaced_by) or "no direct replacement"
-        console.print(f"[bold red]{shown} was deleted on {found.entry.deleted}[/bold red]: not valid on {day}; "
-                      f"use {plain(replacement)}.")
+        console.print(f"[bold red]{found.code} was deleted on {found.entry.deleted}[/bold red]: not valid on {day}; "
+                      f"use {replacement}.")
     elif found.status is LookupStatus.NOT_YET_EFFECTIVE:
-        console.print(f"[bold red]{shown} takes effect on {found.entry.effective}[/bold red]: not valid on {day}.")
+        console.print(f"[bold red]{found.code} takes effect on {found.entry.effective}[/bold red]: not valid on {day}.")
     else:
-        console.print(f"[bold green]{shown} is valid on {day}[/bold green]")
+        console.print(f"[bold green]{found.code} is valid on {day}[/bold green]")
     console.print(_describe(found.entry))
     later = [v for v in book.versions(found.code) if v.effective and v.effective > day]
     for version in later:
-        console.print(f"[dim]From {version.effective}: {plain(version.summary)}[/dim]")
+        console.print(f"[dim]From {version.effective}: {version.summary}[/dim]")
     raise typer.Exit(0 if found.valid else 1)
 
 

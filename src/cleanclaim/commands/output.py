@@ -8,25 +8,16 @@ from typing import Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.text import Text
 
 from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
 
-__all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "plain", "print_errors", "print_finding",
-           "print_json"]
+__all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors", "print_finding", "print_json"]
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
 SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
-
-
-def plain(value: object) -> str:
-    """User text (an id, a code, a path, a message quoting them) made safe to put in rich markup: `[/]` or `[bold]`
-    in an encounter id would otherwise be read as a tag (and an unmatched closing tag raises MarkupError). Every
-    f-string and table cell that rich prints with user text goes through this; `Text` objects need not."""
-    return escape(str(value))
 
 
 def print_finding(finding: Finding, *, indent: str = "  ") -> None:

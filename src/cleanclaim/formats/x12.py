@@ -174,6 +174,8 @@ def read_x12_text(text_or_path: str | Path) -> tuple[str, str | None]:
         raise InputError(f"not a UTF-8 or ASCII text file ({exc.reason})", file=str(path)) from exc
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
+    except ValueError as exc:  # a name with a NUL character (or text that is not X12, taken for a name)
+        raise InputError(f"cannot read the file: {exc}", file=repr(str(path)[:80])) from exc
 
 
 _ISA_ELEMENT_LENGTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
