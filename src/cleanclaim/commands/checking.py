@@ -53,7 +53,8 @@ def _print(result: CheckResult) -> None:
     for finding in result.findings:
         if finding.encounter != current:
             current = finding.encounter
-            console.print(f"\n[bold]Encounter {escape(str(current))}[/bold]")
+            console.print(f"\n[bold]Encounter {escape(str(current))}[/bold]" if current is not None
+                          else "\n[bold]The file[/bold]")
         print_finding(finding)
     summary = result.summary
     console.print(
