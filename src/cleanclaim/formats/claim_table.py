@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.model import Discipline
 from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA
 
@@ -36,9 +36,6 @@ CLAIM_COLUMNS = ("billing_npi", "subscriber_id", "payer_id", "claim_id", "patien
 CONTRACT_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CLAIM_COLUMNS)
 _LIST_COLUMNS = frozenset({"modifiers", "dx_pointers", "diagnoses"})
 _DATE_COLUMNS = frozenset({"date", "patient_birth_date"})
-# Patient fields: an error names the field and what was expected, never the value (it is PHI).
-_PATIENT_FIELDS = frozenset({"patient_id", "subscriber_id", "patient_first_name", "patient_last_name",
-                             "patient_birth_date", "patient_sex"})
 MAX_LINE_MINUTES = 1440
 """A line's documented minutes cannot exceed the minutes of a day; more is a typo (or an overflow) to report, not
 a number to carry into the time arithmetic."""
@@ -234,7 +231,8 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
         frame.filter(condition.fill_null(False)).select(
             pl.col(_ROW), pl.lit(column).alias("column"),
             (pl.lit(expected) if isinstance(expected, str) else expected.cast(pl.String)).alias("expected"),
-            (pl.lit(None, dtype=pl.String) if column in _PATIENT_FIELDS else pl.col(column)).alias("value"),
+            # a patient field (errors.is_phi_field): the error names it and what was expected, never the value
+            (pl.lit(None, dtype=pl.String) if is_phi_field(column) else pl.col(column)).alias("value"),
         )
         for column, condition, expected in checks
     ]
