@@ -121,9 +121,11 @@ MAX_UNITS = Decimal(9999)
 MAX_UNIT_DECIMALS = 3
 """A fractional unit (0.5) is kept and reported (fractional-units); more than three decimals is not a unit count but a
 float artefact, and ``2.00000000000000001`` must never be read as 2 (float64 would): refused, never rounded."""
-MAX_MONEY = Decimal("99999999.99")
-"""Under $100 million a line or claim: no professional claim comes near, and every amount stays exact in float64 and
-in the 64-bit cents and Decimal128 that pricing and the exports use (they overflow near 9.2e16)."""
+MAX_MONEY = Decimal("9999999.99")
+"""Under ten million dollars an amount (a line's charge, a claim total, an allowed amount): no service in cleanclaim's
+scope comes near, amounts stay exact in float64, and the rules' sums in whole cents (Int64) and the Decimal128 of
+pricing and the exports stay in range for any batch (1e23 crashed them; 9.3e16 overflows Int64 cents). The claim-line
+tables take the same bound (formats/claim_table.py)."""
 MAX_MONEY_DECIMALS = 2
 """Amounts are in dollars and cents (837P SV102/CLM02, CMS-1500 24F/28): a fraction of a cent is refused, not
 rounded."""
