@@ -2,6 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
+__all__ = ["CleanclaimError", "DataError", "InputError", "UnknownPayerError", "is_phi_field"]
+
+# Where a patient's protected health information lives in the encounter contract and the claim-line tables: every
+# field of the patient and of the subscriber (ids, names, birth dates, sex, member id, address) and any address. A
+# message about one of these names the field and what was expected, never the value given (HIPAA minimum necessary:
+# error messages end up in logs, tickets and terminals). Codes, units, minutes, charges and dates of service are not
+# in this list: a message about them shows the value, which is what the user needs to find it.
+_PHI_ROOTS = frozenset({"patient", "subscriber"})
+_PHI_PARTS = frozenset({"address", "birth_date", "member_id"})
+_PHI_PREFIXES = ("patient_", "subscriber_")
+
+
+def is_phi_field(field: str | None) -> bool:
+    """Whether a field (a dotted path such as ``patient.address.zip`` or ``lines.0.units``, a table column such as
+    ``patient_birth_date``, or an X12 element's field name) holds a patient's data, whose value a message must not
+    show."""
+    if not field:
+        return False
+    parts = [part for part in re.split(r"[.\[\]]", field.strip().lower()) if part]
+    if not parts:
+        return False
+    return (parts[0] in _PHI_ROOTS or parts[0].startswith(_PHI_PREFIXES)
+            or any(part in _PHI_PARTS for part in parts))
+
 
 class CleanclaimError(Exception):
     """Base class of every error cleanclaim raises on purpose."""
@@ -10,7 +36,8 @@ class CleanclaimError(Exception):
 class InputError(CleanclaimError):
     """Input that cannot be read: names the file, the place in it (line, row or segment) and the field.
 
-    The message never carries patient data beyond the identifiers the user gave (encounter id, row number).
+    The message never carries patient data beyond the identifiers the user gave (encounter id, row number): for a
+    field where :func:`is_phi_field` holds, it says what was expected, not what was given.
     """
 
     def __init__(

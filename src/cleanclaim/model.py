@@ -12,7 +12,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
 
 class Severity(StrEnum):
@@ -101,10 +110,61 @@ def _serialize_decimal(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
+# Bounds on the numbers of an encounter. They are not payer rules (those are findings): past them a value is no
+# quantity of one visit, and taking it would overflow or exhaust what reads it (64-bit tables, one pricing entry per
+# unit, float64 holding units and amounts exactly to about 15 significant digits). Each is reported at its field.
+MAX_MINUTES = 1440
+"""A day has 1,440 minutes: no service (or line) of one date of service lasts longer."""
+MAX_UNITS = Decimal(9999)
+"""The unit ceiling. Time-based units of the services cleanclaim codes stay below a day's 1,440 one-minute units;
+9,999 leaves room for supply and drug units while keeping pricing (one entry per unit) bounded."""
+MAX_UNIT_DECIMALS = 3
+"""A fractional unit (0.5) is kept and reported (fractional-units); more than three decimals is not a unit count but a
+float artefact, and ``2.00000000000000001`` must never be read as 2 (float64 would): refused, never rounded."""
+MAX_MONEY = Decimal("9999999.99")
+"""Under ten million dollars an amount (a line's charge, a claim total, an allowed amount): no service in cleanclaim's
+scope comes near, amounts stay exact in float64, and the rules' sums in whole cents (Int64) and the Decimal128 of
+pricing and the exports stay in range for any batch (1e23 crashed them; 9.3e16 overflows Int64 cents). The claim-line
+tables take the same bound (formats/claim_table.py)."""
+MAX_MONEY_DECIMALS = 2
+"""Amounts are in dollars and cents (837P SV102/CLM02, CMS-1500 24F/28): a fraction of a cent is refused, not
+rounded."""
+MAX_DX_POINTER = 99
+"""A claim holds 12 diagnoses; pointers up to 99 are read and reported by invalid-dx-pointer, and a number past that
+is no pointer at all (1e20 would overflow the 64-bit pointer column)."""
+MAX_GROUP_SIZE = 1000
+"""More people than any group session holds; past it the number is no group size."""
+
+
+def _ascii_number(value: Any) -> Any:
+    # pydantic's Decimal reads "٣٤.٥" as 34.5: an amount on a claim is written in ASCII digits
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("an amount must be a number in ASCII digits")
+    return value
+
+
+def _money(value: Decimal) -> Decimal:
+    if abs(value) > MAX_MONEY:
+        raise ValueError(f"an amount must be at most {MAX_MONEY:,} (a bound of cleanclaim, see model.MAX_MONEY)")
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_MONEY_DECIMALS and value != round(value, MAX_MONEY_DECIMALS):
+        raise ValueError(f"an amount has at most {MAX_MONEY_DECIMALS} decimal places (cents); {_shown(value)} is not "
+                         "rounded")
+    return value
+
+
 ProcedureCode = Annotated[str, BeforeValidator(_upper_code)]
 Modifiers = Annotated[list[str], BeforeValidator(_modifier_list)]
-Money = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
+Money = Annotated[Decimal, BeforeValidator(_ascii_number), AfterValidator(_money),
+                  PlainSerializer(_serialize_decimal, return_type=int | float)]
 UnitCount = Annotated[Decimal, PlainSerializer(_serialize_decimal, return_type=int | float)]
+DxPointer = Annotated[int, Field(ge=-MAX_DX_POINTER, le=MAX_DX_POINTER)]
+
+
+def _shown(value: Any) -> str:
+    # at most 40 characters of a value in a message (a 5,000-digit "units" would bury it)
+    text = str(value).strip() if not isinstance(value, int) or value.bit_length() < 160 else "a number too long to show"
+    return text if len(text) <= 40 else f"{text[:40]}... ({len(text)} characters)"
 
 
 def unit_count(value: Any) -> Decimal:
@@ -112,39 +172,67 @@ def unit_count(value: Any) -> Decimal:
     ("nan", ".inf" in YAML), or negative."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
         raise ValueError("units must be a number")
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("units must be a number in ASCII digits (Decimal() would read other scripts' digits)")
     try:
         number = Decimal(str(value).strip())
     except ArithmeticError:
-        raise ValueError(f"units must be a number, got {value!r}") from None
+        raise ValueError(f"units must be a number, got {_shown(value)!r}") from None
     if not number.is_finite():
-        raise ValueError(f"units must be a finite number, got {value}")
+        raise ValueError(f"units must be a finite number, got {_shown(value)}")
     if number < 0:
-        raise ValueError(f"units must not be negative, got {value}")
+        raise ValueError(f"units must not be negative, got {_shown(value)}")
+    if number > MAX_UNITS:
+        raise ValueError(f"units must be at most {MAX_UNITS} (the unit ceiling, model.MAX_UNITS), got {_shown(value)}")
+    exponent = number.as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_UNIT_DECIMALS and number != round(number, MAX_UNIT_DECIMALS):
+        raise ValueError(f"units carry at most {MAX_UNIT_DECIMALS} decimal places; {_shown(value)} is not "
+                         "rounded (is it a whole number or a fraction such as 0.5?)")
     return number
-Minutes = Annotated[int, Field(ge=0, strict=True)]
+
+
+Minutes = Annotated[int, Field(ge=0, le=MAX_MINUTES, strict=True)]
+
+
+_ASCII_DIGITS = frozenset("0123456789")
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=False)
 
 
+def _identifier_text(value: Any) -> Any:
+    # An identifier written as a YAML number (npi: 1234567893, zip: 62701) is the same identifier as text. Its format
+    # (ten digits, a check digit, nine digits...) is judged by a rule, not here.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+IdentifierText = Annotated[str, BeforeValidator(_identifier_text)]
+"""Claim data with a format a payer checks (NPI, tax id, ZIP, state, sex, phone): readable text that may be wrong. A
+wrong one is a finding (invalid-npi, invalid-claim-field), so that the rest of the encounter is still checked; only
+what cannot be read at all (not text, a nested list...) is an input error."""
+
+
 class Address(_Model):
     line1: str
     line2: str | None = None
     city: str
-    state: str = Field(min_length=2, max_length=2)
-    zip: str = Field(pattern=r"^\d{5}(\d{4})?$")
+    state: IdentifierText
+    zip: IdentifierText
 
     @field_validator("zip", mode="before")
     @classmethod
     def _zip_text(cls, value: Any) -> Any:
-        return f"{value:05d}" if isinstance(value, int) else value
+        # a ZIP read as a YAML number lost its leading zero (01720 -> 1720): five digits put it back
+        return f"{value:05d}" if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else value
 
 
 class Patient(_Model):
     id: str
     birth_date: dt.date | None = None
-    sex: str | None = Field(default=None, pattern=r"^[MFU]$")
+    sex: IdentifierText | None = None
     first_name: str | None = None
     last_name: str | None = None
     address: Address | None = None
@@ -156,37 +244,51 @@ class Patient(_Model):
 
 
 class Provider(_Model):
-    """The rendering provider."""
+    """The rendering provider. Without an NPI the encounter is still coded and checked (missing-required-field says
+    what the claim lacks); a malformed NPI is reported by invalid-npi."""
 
-    npi: str = Field(pattern=r"^\d{10}$")
+    npi: IdentifierText | None = None
     discipline: Discipline
     first_name: str | None = None
     last_name: str | None = None
     taxonomy: str | None = None
 
+    @field_validator("npi", mode="after")
+    @classmethod
+    def _blank_npi_not_given(cls, value: str | None) -> str | None:
+        # a blank NPI is a missing one (missing-required-field), not an NPI of no digits
+        return value or None
+
 
 class BillingProvider(_Model):
     name: str
-    npi: str = Field(pattern=r"^\d{10}$")
-    tax_id: str = Field(pattern=r"^\d{9}$")
+    npi: IdentifierText
+    tax_id: IdentifierText
     taxonomy: str | None = None
     address: Address
-    phone: str | None = Field(default=None, pattern=r"^\d{10}$")
+    phone: IdentifierText | None = None
 
     @field_validator("phone", mode="before")
     @classmethod
     def _phone_digits(cls, value: Any) -> Any:
-        # "(217) 555-0100" and "217-555-0100" are the same number; the claim formats want the ten digits.
-        return "".join(ch for ch in value if ch.isdigit()) if isinstance(value, str) else value
+        # "(217) 555-0100" and "217-555-0100" are the same number; the claim formats want the ten digits. Only the
+        # punctuation of a phone number is dropped (ASCII digits kept): "²" or "٣" stay, for invalid-claim-field.
+        if isinstance(value, str):
+            return "".join(ch for ch in value if ch not in _PHONE_PUNCTUATION)
+        return value
+
+
+_PHONE_PUNCTUATION = frozenset(" ()-.+/")
 
 
 class Subscriber(_Model):
-    member_id: str
+    member_id: str | None = None
+    """Without it the encounter is still checked: missing-required-field reports it, and the claim writers refuse it."""
     first_name: str | None = None
     last_name: str | None = None
     relationship: str = "self"
     birth_date: dt.date | None = None
-    sex: str | None = Field(default=None, pattern=r"^[MFU]$")
+    sex: IdentifierText | None = None
     group_number: str | None = None
 
 
@@ -201,7 +303,7 @@ class Service(_Model):
     minutes: Minutes | None = None
     furnished_by: FurnishedBy = FurnishedBy.THERAPIST
     assistant_minutes: Minutes | None = None
-    group_size: int | None = Field(default=None, ge=1, strict=True)
+    group_size: int | None = Field(default=None, ge=1, le=MAX_GROUP_SIZE, strict=True)
     modifiers: Modifiers = Field(default_factory=list)
     ndc: str | None = None
 
@@ -226,7 +328,7 @@ class ClaimLine(_Model):
     modifiers: Modifiers = Field(default_factory=list)
     units: UnitCount = Decimal(1)
     minutes: Minutes | None = None
-    dx_pointers: list[int] = Field(default_factory=list)
+    dx_pointers: list[DxPointer] = Field(default_factory=list)
     charge: Money | None = None
     date: dt.date | None = None
     ndc: str | None = None
@@ -248,7 +350,9 @@ class ClaimLine(_Model):
     @classmethod
     def _pointer_list(cls, value: Any) -> Any:
         if isinstance(value, str):
-            return [int(p) for p in value.replace(",", ";").split(";") if p.strip()]
+            # ASCII digits only ("١" is int() 1 in Python): anything else stays text, for the field to report
+            parts = [p.strip() for p in value.replace(",", ";").split(";") if p.strip()]
+            return [int(p) if p.isascii() and p.lstrip("+-").isdecimal() and len(p) < 20 else p for p in parts]
         if isinstance(value, int):
             return [value]
         return value
@@ -279,7 +383,8 @@ class Encounter(_Model):
     id: str
     date: dt.date
     payer: str = "medicare"
-    place_of_service: str = Field(default="11", pattern=r"^\d{2}$")
+    place_of_service: str = Field(default="11", min_length=1)
+    """Any text: a code outside the CMS set ("ZZ", "30") is reported by invalid-place-of-service."""
     patient: Patient
     provider: Provider
     diagnoses: list[str] = Field(default_factory=list)
@@ -312,15 +417,16 @@ class Encounter(_Model):
     @field_validator("place_of_service", mode="before")
     @classmethod
     def _pos_two_digits(cls, value: Any) -> Any:
-        if isinstance(value, str) and value.isdigit() and len(value) == 1:
-            return "0" + value
+        # "2" or an unquoted 2 is POS 02; only an ASCII digit is padded (an Arabic-Indic "٢" is left to the rule)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str) and len(value.strip()) == 1 and value.strip() in _ASCII_DIGITS:
+            return "0" + value.strip()
         return value
 
     @model_validator(mode="after")
     def _consistent_dates_and_amounts(self) -> Encounter:
-        if self.patient.birth_date is not None and self.patient.birth_date > self.date:
-            raise ValueError(f"the patient's birth date {self.patient.birth_date} is after the date of service "
-                             f"{self.date}")
+        # a birth date after the date of service is readable but wrong: birth-date-after-service reports it
         if self.total_charge is not None and self.total_charge < 0:
             raise ValueError(f"total_charge cannot be negative, got {self.total_charge}")
         return self

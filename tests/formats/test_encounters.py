@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.formats.encounters import load_encounters, parse_encounters
 
 GOOD = """\
@@ -102,7 +102,6 @@ def test_locations_point_at_service_fields() -> None:
 @pytest.mark.parametrize(
     ("change", "words"),
     [(("    minutes: 24\n", "    minutes: 24\n    assistant_minutes: 40\n"), "cannot exceed"),
-     (("patient: {id: P1}", "patient: {id: P1, birth_date: 2030-01-01}"), "after the date of service"),
      (("services:\n", "lines: [{code: \"97110\", charge: -5}]\nservices:\n"), "charge cannot be negative"),
      # a unit count that is not a finite, non-negative number: a clear error on the field, never a crash
      (("services:\n", "lines: [{code: \"97110\", units: .nan}]\nservices:\n"), "units must be a finite number"),
@@ -123,3 +122,248 @@ def test_claim_files_in_an_encounter_folder_are_reported_not_skipped(tmp_path: P
     result = load_encounters(tmp_path)
     assert [e.id for e in result.encounters] == ["E1"]
     assert [e.file for e in result.errors] == [str(tmp_path / "lines.csv")]
+
+
+# A patient's or subscriber's value (PHI) never appears in an input error, in its text or its JSON form; the field and
+# what was expected do. Each value below is distinctive, so finding it anywhere in the error is a leak.
+@pytest.mark.parametrize(
+    ("change", "field", "secret"),
+    [
+        (("patient: {id: P1}", "patient: {id: P1, birth_date: 19500231}"), "patient.birth_date", "19500231"),
+        (("patient: {id: P1}", "patient: {id: P1, birth_date: \"1950-02-31\"}"), "patient.birth_date", "1950-02-31"),
+        (("patient: {id: P1}", "patient: {id: 4417.25}"), "patient.id", "4417.25"),
+        (("patient: {id: P1}", "patient: {id: P1, sex: 7.5}"), "patient.sex", "7.5"),
+        (("patient: {id: P1}", "patient: {id: P1, first_name: 90210.5}"), "patient.first_name", "90210.5"),
+        (("patient: {id: P1}", "patient: {id: P1, address: {line1: 5 Elm, city: X, state: 61.5, zip: \"62704\"}}"),
+         "patient.address.state", "61.5"),
+        (("patient: {id: P1}", "patient: {id: P1}\nsubscriber: {member_id: 1234.5678}"), "subscriber.member_id",
+         "1234.5678"),
+        (("patient: {id: P1}", "patient: {id: P1}\nsubscriber: {member_id: M1, birth_date: 2031-13-01x}"),
+         "subscriber.birth_date", "2031-13-01x"),
+    ],
+)
+def test_input_errors_never_show_a_patient_value(change: tuple[str, str], field: str, secret: str) -> None:
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    assert result.encounters == []
+    (error,) = [e for e in result.errors if e.field == field]
+    assert error.line is not None
+    assert secret not in str(error)
+    assert secret not in str(error.to_dict())
+
+
+def test_a_birth_date_after_the_visit_is_read_for_its_rule() -> None:
+    # readable but wrong: birth-date-after-service reports it (tests/rules/cases), the encounter is not refused
+    result = parse_encounters(GOOD.replace("patient: {id: P1}", "patient: {id: P1, birth_date: 2030-07-19}"), "e.yaml")
+    assert result.errors == []
+    assert [e.id for e in result.encounters] == ["E1"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "shown"),
+    [
+        (("minutes: 24", "minutes: 24.5"), "services.0.minutes", "24.5"),
+        (("discipline: PT", "discipline: wizard"), "provider.discipline", "wizard"),
+        (("date: 2026-03-02", "date: \"2026-02-30\""), "date", "2026-02-30"),
+    ],
+)
+def test_input_errors_show_values_that_are_not_patient_data(change: tuple[str, str], field: str, shown: str) -> None:
+    # the pass side of the edge: a code, minutes or a date of service is shown, so the user can find it
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    (error,) = [e for e in result.errors if e.field == field]
+    assert shown in error.message
+
+
+@pytest.mark.parametrize(
+    ("field", "phi"),
+    [("patient.birth_date", True), ("patient.id", True), ("subscriber.member_id", True), ("patient_birth_date", True),
+     ("patient_sex", True), ("subscriber_id", True), ("billing_provider.address.zip", True),
+     ("patient.address.zip", True), ("lines.0.units", False), ("date", False), ("provider.npi", False),
+     ("place_of_service", False), ("claim_id", False), ("encounter_id", False), (None, False)],
+)
+def test_the_phi_field_list(field: str | None, phi: bool) -> None:
+    assert is_phi_field(field) is phi
+
+
+def _two(second_change: tuple[str, str] = ("", "")) -> str:
+    """Two encounters, E1 and E2, under `encounters:`; the change applies to E2's text only."""
+    first = "  - " + GOOD.replace("\n", "\n    ").rstrip() + "\n"
+    second = "  - " + GOOD.replace("E1", "E2").replace(*second_change).replace("\n", "\n    ").rstrip() + "\n"
+    return "encounters:\n" + first + second
+
+
+def test_an_impossible_date_is_an_error_at_its_line_and_the_other_encounters_are_read() -> None:
+    result = parse_encounters(_two(("date: 2026-03-02", "date: 2026-02-30")), "visits.yaml")
+    assert [e.id for e in result.encounters] == ["E1"]
+    (error,) = result.errors
+    assert (error.line, error.field, error.encounter) == (10, "date", "E2")
+    assert "2026-02-30" in error.message
+
+
+def test_a_folder_with_an_impossible_date_in_one_file_reads_the_others(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD.replace("date: 2026-03-02", "date: 2026-02-29"))  # 2026 is no leap year
+    (tmp_path / "b.yaml").write_text(GOOD.replace("E1", "E2"))
+    result = load_encounters(tmp_path)
+    assert [e.id for e in result.encounters] == ["E2"]
+    assert [(e.file, e.field) for e in result.errors] == [(str(tmp_path / "a.yaml"), "date")]
+
+
+@pytest.mark.parametrize("source", ["e.yaml", "e.json"])
+def test_an_integer_past_pythons_4300_digits_is_an_error_at_its_field(source: str) -> None:
+    huge = "9" * 5000
+    if source.endswith(".json"):
+        text = ('{"id": "E1", "date": "2026-03-02", "patient": {"id": "P1"}, "provider": {"npi": "1234567893", '
+                f'"discipline": "PT"}}, "services": [{{"code": "97110", "minutes": {huge}}}]}}')
+    else:
+        text = GOOD.replace("minutes: 24", f"minutes: {huge}")
+    (error,) = parse_encounters(text, source).errors
+    assert error.field == "services.0.minutes"
+    assert len(str(error)) < 300  # the number is not repeated in full
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        (("minutes: 24", "minutes: 1441"), "services.0.minutes", "less than or equal to 1440"),
+        (("minutes: 24", f"minutes: {2**63}"), "services.0.minutes", "less than or equal to 1440"),
+        (("services:\n", "lines: [{code: \"97110\", units: 10000}]\nservices:\n"), "lines.0.units", "at most 9999"),
+        (("services:\n", "lines: [{code: \"97110\", units: 10000000}]\nservices:\n"), "lines.0.units", "at most 9999"),
+        (("services:\n", "lines: [{code: \"97110\", units: \"2.00000000000000001\"}]\nservices:\n"), "lines.0.units",
+         "2.00000000000000001 is not rounded"),
+        (("services:\n", "lines: [{code: \"97110\", units: 2.1255}]\nservices:\n"), "lines.0.units", "3 decimal"),
+        (("services:\n", "lines: [{code: \"97110\", charge: 10000000.00}]\nservices:\n"), "lines.0.charge",
+         "at most 9,999,999.99"),
+        (("services:\n", "lines: [{code: \"97110\", charge: 93000000000000000}]\nservices:\n"), "lines.0.charge",
+         "at most 9,999,999.99"),
+        (("services:\n", "lines: [{code: \"97110\", charge: 45.005}]\nservices:\n"), "lines.0.charge", "cents"),
+        (("services:\n", "total_charge: 1.0e+20\nservices:\n"), "total_charge", "at most 9,999,999.99"),
+        (("services:\n", "lines: [{code: \"97110\", dx_pointers: [100]}]\nservices:\n"), "lines.0.dx_pointers.0",
+         "less than or equal to 99"),
+        (("services:\n", "lines: [{code: \"97110\", dx_pointers: [1.0e+20]}]\nservices:\n"),
+         "lines.0.dx_pointers.0", "integer"),
+        # Arabic-Indic one: int("١") is 1 in Python, but it is no pointer in a claim
+        (("services:\n", "lines: [{code: \"97110\", dx_pointers: \"١\"}]\nservices:\n"), "lines.0.dx_pointers.0",
+         "valid integer"),
+        (("minutes: 24", "minutes: 24\n    group_size: 1001"), "services.0.group_size", "less than or equal to 1000"),
+    ],
+)
+def test_numbers_past_their_bounds_are_errors_at_their_field(change: tuple[str, str], field: str, words: str) -> None:
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    assert result.encounters == []
+    (error,) = result.errors
+    assert error.field == field
+    assert words in error.message
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("minutes: 24", "minutes: 1440"),
+        ("services:\n", "lines: [{code: \"97110\", units: 9999}]\nservices:\n"),
+        ("services:\n", "lines: [{code: \"97110\", units: 2.125}]\nservices:\n"),  # kept for fractional-units
+        ("services:\n", "lines: [{code: \"97110\", units: \"2.000\"}]\nservices:\n"),
+        ("services:\n", "lines: [{code: \"97110\", charge: 9999999.99}]\nservices:\n"),
+        ("services:\n", "lines: [{code: \"97110\", charge: 45.50}]\nservices:\n"),
+        ("services:\n", "lines: [{code: \"97110\", dx_pointers: \"1;99\"}]\nservices:\n"),  # 99: invalid-dx-pointer's
+    ],
+)
+def test_numbers_at_their_bounds_are_read(change: tuple[str, str]) -> None:
+    result = parse_encounters(GOOD.replace(*change), "e.yaml")
+    assert result.errors == []
+    assert [e.id for e in result.encounters] == ["E1"]
+
+
+def test_a_fractional_unit_within_the_decimals_is_kept_exactly() -> None:
+    (encounter,) = parse_encounters(GOOD.replace("services:\n", "lines: [{code: \"97110\", units: \"2.125\"}]\n"
+                                                 "services:\n"), "e.yaml").encounters
+    assert str(encounter.lines[0].units) == "2.125"
+
+
+@pytest.mark.parametrize(("source", "text"), [
+    ("deep.json", '{"id": "E1", "note": ' + "[" * 100_000 + "]" * 100_000 + "}"),
+    ("deep.yaml", "id: E1\nnote: " + "[" * 100_000 + "]" * 100_000 + "\n"),
+])
+def test_a_document_nested_100k_deep_is_an_input_error(source: str, text: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_encounters(text, source)
+    assert caught.value.file == source
+
+
+BILLION_LAUGHS = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True))
+
+
+def test_a_yaml_alias_bomb_is_refused_at_the_alias_that_crosses_the_bound() -> None:
+    assert len(BILLION_LAUGHS.encode()) < 400
+    with pytest.raises(InputError) as caught:
+        parse_encounters(GOOD + BILLION_LAUGHS, "bomb.yaml")
+    assert "aliases" in caught.value.message
+    assert caught.value.line is not None and caught.value.line > GOOD.count("\n")
+
+
+def test_an_anchor_shared_by_encounters_is_read() -> None:
+    text = ("encounters:\n"
+            "  - id: E1\n    date: 2026-03-02\n    patient: {id: P1}\n"
+            "    provider: &rendering {npi: \"1234567893\", discipline: PT}\n"
+            "  - id: E2\n    date: 2026-03-02\n    patient: {id: P2}\n    provider: *rendering\n")
+    result = parse_encounters(text, "shared.yaml")
+    assert result.errors == []
+    assert [e.provider.npi for e in result.encounters] == ["1234567893", "1234567893"]
+
+
+def test_a_key_given_twice_in_an_encounter_is_an_error_there_and_the_others_are_read() -> None:
+    result = parse_encounters(_two(("minutes: 24", "minutes: 24\n    minutes: 40")), "dup.yaml")
+    assert [e.id for e in result.encounters] == ["E1"]
+    (error,) = result.errors
+    assert (error.encounter, error.field, error.line) == ("E2", "minutes", 16)
+    assert "given twice" in error.message and "line 15" in error.message
+
+
+def test_a_key_given_twice_outside_the_encounters_refuses_the_file() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_encounters(_two() + "encounters: []\n", "dup.yaml")
+    assert (caught.value.field, caught.value.line) == ("encounters", 16)  # _two() is 15 lines
+
+
+def test_a_json_key_given_twice_is_an_error() -> None:
+    text = ('{"id": "E1", "date": "2026-03-02", "date": "2026-03-03", "patient": {"id": "P1"}, '
+            '"provider": {"npi": "1234567893", "discipline": "PT"}}')
+    result = parse_encounters(text, "dup.json")
+    assert result.encounters == []
+    assert [(e.field, e.line) for e in result.errors] == [("date", 1)]
+
+
+def test_ids_that_differ_only_by_blanks_are_one_id_reported_twice() -> None:
+    result = parse_encounters(_two().replace("id: E2", "id: \"E1 \""), "ws.yaml")
+    assert [e.id for e in result.encounters] == ["E1"]
+    (error,) = result.errors
+    assert "used twice" in error.message and error.line == 9
+
+
+def test_the_same_id_in_two_files_of_a_folder_is_reported_with_both_files_never_merged(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(GOOD)
+    (tmp_path / "b.yaml").write_text(GOOD.replace("minutes: 24", "minutes: 30"))
+    result = load_encounters(tmp_path)
+    assert [(e.id, e.services[0].minutes) for e in result.encounters] == [("E1", 24)]
+    (error,) = result.errors
+    assert error.file == str(tmp_path / "b.yaml")
+    assert str(tmp_path / "a.yaml") in error.message
+    assert (error.field, error.line) == ("id", 1)
+
+
+def test_a_key_given_twice_in_one_encounter_of_a_one_line_json_file_rejects_that_encounter_only() -> None:
+    one = '{{"id": "{}", "date": "2026-03-02", "patient": {{"id": "P1"}}, "provider": {{"npi": "1234567893", ' \
+          '"discipline": "PT"}}{}}}'
+    text = '{"encounters": [' + one.format("E1", "") + ", " + one.format("E2", ', "date": "2026-03-03"') + "]}"
+    assert "\n" not in text
+    result = parse_encounters(text, "one-line.json")
+    assert [e.id for e in result.encounters] == ["E1"]
+    assert [(e.encounter, e.field, e.line) for e in result.errors] == [("E2", "date", 1)]
+
+
+def test_a_unit_count_of_5000_digits_is_refused_in_a_short_message() -> None:
+    result = parse_encounters(GOOD.replace("services:\n", f"lines: [{{code: \"97110\", units: \"{'9' * 5000}\"}}]\n"
+                                                          "services:\n"), "e.yaml")
+    (error,) = result.errors
+    assert error.field == "lines.0.units" and "at most 9999" in error.message
+    assert len(error.message) < 300

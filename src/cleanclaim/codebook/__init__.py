@@ -61,12 +61,13 @@ class TimeRule(StrEnum):
 
 # Code formats (coding-facts.md s1): Cat I five digits; Cat II/III/PLA four digits and F/T/U; HCPCS II a letter and
 # four digits. The MAAA "M" suffix is unconfirmed, so it is not accepted.
+# ASCII digits only ([0-9], not \d, which takes Arabic-Indic and other digits) and the whole text (\Z, not $).
 _FORMATS: tuple[tuple[re.Pattern[str], CodeKind], ...] = (
-    (re.compile(r"^\d{5}$"), CodeKind.CPT1),
-    (re.compile(r"^\d{4}F$"), CodeKind.CPT2),
-    (re.compile(r"^\d{4}T$"), CodeKind.CPT3),
-    (re.compile(r"^\d{4}U$"), CodeKind.PLA),
-    (re.compile(r"^[A-V]\d{4}$"), CodeKind.HCPCS2),
+    (re.compile(r"^[0-9]{5}\Z"), CodeKind.CPT1),
+    (re.compile(r"^[0-9]{4}F\Z"), CodeKind.CPT2),
+    (re.compile(r"^[0-9]{4}T\Z"), CodeKind.CPT3),
+    (re.compile(r"^[0-9]{4}U\Z"), CodeKind.PLA),
+    (re.compile(r"^[A-V][0-9]{4}\Z"), CodeKind.HCPCS2),
 )
 
 

@@ -4,6 +4,7 @@ writer checks the same items in its own loop terms)."""
 from __future__ import annotations
 
 from cleanclaim.model import Encounter
+from cleanclaim.rules.catalogue.claim import claim_document_problems
 
 __all__ = ["MAX_DIAGNOSES", "claim_line_gaps"]
 
@@ -13,7 +14,7 @@ MAX_DIAGNOSES = 12  # CMS-1500 item 21 (A-L) and the 837P HI segment hold twelve
 def claim_line_gaps(encounter: Encounter, *, max_pointers: int | None) -> list[str]:
     """Gaps in the billed lines: diagnoses, charges and diagnosis pointers that must point at one of the first
     twelve diagnoses; ``max_pointers`` where the document holds only so many per line."""
-    gaps: list[str] = []
+    gaps = claim_document_problems(encounter)
     if not encounter.diagnoses:
         gaps.append("diagnoses")
     if len(encounter.diagnoses) > MAX_DIAGNOSES:

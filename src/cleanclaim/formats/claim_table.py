@@ -20,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from cleanclaim.errors import InputError
-from cleanclaim.model import Discipline
+from cleanclaim.errors import InputError, is_phi_field
+from cleanclaim.model import MAX_MINUTES, MAX_MONEY, MAX_UNITS, Discipline
 from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA
 
 __all__ = ["REQUIRED_COLUMNS", "TABLE_SUFFIXES", "ClaimTable", "read_claim_table"]
@@ -36,20 +36,17 @@ CLAIM_COLUMNS = ("billing_npi", "subscriber_id", "payer_id", "claim_id", "patien
 CONTRACT_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CLAIM_COLUMNS)
 _LIST_COLUMNS = frozenset({"modifiers", "dx_pointers", "diagnoses"})
 _DATE_COLUMNS = frozenset({"date", "patient_birth_date"})
-# Patient fields: an error names the field and what was expected, never the value (it is PHI).
-_PATIENT_FIELDS = frozenset({"patient_id", "subscriber_id", "patient_first_name", "patient_last_name",
-                             "patient_birth_date", "patient_sex"})
-MAX_LINE_MINUTES = 1440
+MAX_LINE_MINUTES = MAX_MINUTES
 """A line's documented minutes cannot exceed the minutes of a day; more is a typo (or an overflow) to report, not
-a number to carry into the time arithmetic."""
-MAX_LINE_UNITS = 9_999
+a number to carry into the time arithmetic (the encounter model's bound, model.MAX_MINUTES)."""
+MAX_LINE_UNITS = int(MAX_UNITS)
 """A sanity bound on a line's units, not a payer limit (the MUE and units rules judge plausible counts): four digits
 are more than any service in cleanclaim's scope bills on one line, and past it the rules' per-unit work grows with
-the count (100,000 units took seconds, 10,000,000 did not finish), so a typo is reported on its row instead."""
-MAX_LINE_CHARGE = 10_000_000
-"""A sanity bound on a line's charge in dollars, not a fee rule: no service in cleanclaim's scope is charged ten
-million dollars on a line, the table's float keeps cents exact far beyond it, and the rules' sums in whole cents
-(Int64) stay in range for any table; 1e23 crashed them."""
+the count (100,000 units took seconds, 10,000,000 did not finish), so a typo is reported on its row instead (the
+encounter model's ceiling, model.MAX_UNITS)."""
+MAX_LINE_CHARGE = int(MAX_MONEY) + 1  # 10,000,000: MAX_MONEY is 9,999,999.99
+"""A line's charge of this many dollars or more is refused: the encounter model's bound (model.MAX_MONEY, which says
+why), so a charge is judged alike in a claim table and an encounter file."""
 NO_PATIENT_PREFIX = "(no patient id: encounter "
 """Prefix of the patient key of an encounter without a patient id: each such encounter is its own patient, so
 claims of unknown patients are never pooled into one same-day patient (false unit and duplicate errors, and a
@@ -234,7 +231,8 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
         frame.filter(condition.fill_null(False)).select(
             pl.col(_ROW), pl.lit(column).alias("column"),
             (pl.lit(expected) if isinstance(expected, str) else expected.cast(pl.String)).alias("expected"),
-            (pl.lit(None, dtype=pl.String) if column in _PATIENT_FIELDS else pl.col(column)).alias("value"),
+            # a patient field (errors.is_phi_field): the error names it and what was expected, never the value
+            (pl.lit(None, dtype=pl.String) if is_phi_field(column) else pl.col(column)).alias("value"),
         )
         for column, condition, expected in checks
     ]

@@ -91,7 +91,7 @@ def procedure_system(code: str) -> str | None:
 
 
 def modifier_system(modifier: str) -> str:
-    return CPT_SYSTEM if re.fullmatch(r"\d{2}", modifier) else HCPCS_SYSTEM
+    return CPT_SYSTEM if re.fullmatch(r"[0-9]{2}", modifier) else HCPCS_SYSTEM
 
 
 def missing_fields(encounter: Encounter) -> list[str]:
@@ -102,6 +102,8 @@ def missing_fields(encounter: Encounter) -> list[str]:
              if getattr(patient, name) is None]
     gaps += [name for name in ("billing_provider", "subscriber", "payer_id", "claim_id")
              if getattr(encounter, name) is None]
+    if encounter.subscriber is not None and not encounter.subscriber.member_id:
+        gaps.append("subscriber.member_id")  # Coverage.subscriberId
     gaps += claim_line_gaps(encounter, max_pointers=None)
     gaps += [f"lines[{number}].code ({line.code!r} is neither a CPT nor a HCPCS Level II code)"
              for number, line in enumerate(encounter.lines, start=1) if procedure_system(line.code) is None]
@@ -162,11 +164,11 @@ class _Part:
 
 def _practitioners(encounter: Encounter) -> list[tuple[str, Provider | None]]:
     """The rendering NPIs in care-team order: the encounter's provider, then other NPIs named on lines."""
-    npis = [encounter.provider.npi]
+    npis = [encounter.provider.npi or ""]  # never blank here: _require_complete refused an encounter without it
     for line in encounter.lines:
         if line.rendering_npi and line.rendering_npi not in npis:
             npis.append(line.rendering_npi)
-    return [(npi, encounter.provider if npi == encounter.provider.npi else None) for npi in npis]
+    return [(npi, encounter.provider if npi == npis[0] else None) for npi in npis]
 
 
 def _parts(encounter: Encounter) -> list[_Part]:
@@ -241,7 +243,7 @@ def _item(sequence: int, line: ClaimLine, encounter: Encounter, care_team: dict[
     assert line.charge is not None, "checked by _require_complete"
     item: dict[str, Any] = {
         "sequence": sequence,
-        "careTeamSequence": [care_team[line.rendering_npi or encounter.provider.npi]],
+        "careTeamSequence": [care_team[line.rendering_npi or encounter.provider.npi or ""]],
         "diagnosisSequence": list(line.dx_pointers),
         "productOrService": _coding(system, line.code),
         "servicedDate": line.date or encounter.date,

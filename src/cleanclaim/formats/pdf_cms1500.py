@@ -248,6 +248,8 @@ def _is_self(encounter: Encounter) -> bool:
 
 def _gaps(encounter: Encounter) -> list[str]:
     gaps = [name for name in ("billing_provider", "subscriber", "claim_id") if getattr(encounter, name) is None]
+    if encounter.subscriber is not None and not encounter.subscriber.member_id:
+        gaps.append("subscriber.member_id")  # item 1a
     patient = encounter.patient
     gaps += [f"patient.{name}" for name in ("last_name", "first_name", "birth_date", "sex", "address")
              if getattr(patient, name) is None]
@@ -434,7 +436,7 @@ def _draw_header_values(canvas: Canvas, encounter: Encounter, page: int, pages: 
     _value(canvas, carrier, encounter.payer_display, line=2)
     if encounter.payer_id:
         _value(canvas, carrier, f"PAYER ID {encounter.payer_id}", line=1)
-    _value(canvas, LAYOUT["1a"], subscriber.member_id.upper())
+    _value(canvas, LAYOUT["1a"], (subscriber.member_id or "").upper())  # never blank: refused in _gaps
     _value(canvas, LAYOUT["2"], _person_name(patient.last_name, patient.first_name))
     _value(canvas, LAYOUT["3"], patient.birth_date.strftime("%m %d %Y"), dx=4)
     _sex_boxes(canvas, LAYOUT["3"], patient.sex)
@@ -500,7 +502,7 @@ def _draw_line(canvas: Canvas, encounter: Encounter, row: int, line: ClaimLine) 
     assert line.charge is not None, "checked by _gaps"
     _draw_amount(canvas, cell("24F"), line.charge)
     _value(canvas, cell("24G"), units_text(line.units), align="right")
-    _value(canvas, cell("24J"), line.rendering_npi or encounter.provider.npi)
+    _value(canvas, cell("24J"), line.rendering_npi or encounter.provider.npi or "")
     if line.ndc:  # supplemental information in the shaded band: N4 qualifier, then the NDC
         shaded = cell("24A_from")
         canvas.setFont(DATA_FONT, 7)

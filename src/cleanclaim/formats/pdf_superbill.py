@@ -133,7 +133,7 @@ def _people(encounter: Encounter) -> Table:
     payer = encounter.payer_name or encounter.payer
     payer += f" (payer ID {encounter.payer_id})" if encounter.payer_id else ""
     patient_facts.append(("Payer", payer))
-    if subscriber is not None:
+    if subscriber is not None and subscriber.member_id:
         patient_facts.append(("Member ID", subscriber.member_id))
         if subscriber.group_number:
             patient_facts.append(("Group no.", subscriber.group_number))
@@ -141,7 +141,7 @@ def _people(encounter: Encounter) -> Table:
     visit_facts = [("Date(s) of service", _service_dates(encounter)),
                    ("Place of service", f"POS {encounter.place_of_service}"),
                    ("Rendering provider", f"{rendering}, {provider.discipline.value}".lstrip(", ")),
-                   ("Rendering NPI", provider.npi)]
+                   ("Rendering NPI", provider.npi or "")]
     left = Table(_facts(patient_facts), colWidths=[1.05 * inch, _WIDTH / 2 - 1.15 * inch])
     right = Table(_facts(visit_facts), colWidths=[1.15 * inch, _WIDTH / 2 - 1.25 * inch])
     for table in (left, right):

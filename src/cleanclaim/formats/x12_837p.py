@@ -44,6 +44,7 @@ from cleanclaim.model import (
     Provider,
     Subscriber,
 )
+from cleanclaim.rules.catalogue.claim import claim_document_problems
 
 __all__ = [
     "IMPLEMENTATION_GUIDE",
@@ -204,7 +205,7 @@ def _envelope_problems(
 
 def _claim_problems(encounter: Encounter) -> list[str]:
     """Every field this encounter lacks for an 837P claim, in the order of the file."""
-    missing: list[str] = []
+    missing = claim_document_problems(encounter)
     billing = encounter.billing_provider
     if billing is None:
         missing += ["billing_provider.name", "billing_provider.npi", "billing_provider.tax_id",
@@ -244,7 +245,7 @@ def _claim_problems(encounter: Encounter) -> list[str]:
         missing.append("lines (at least one billed line)")
     for number, line in enumerate(encounter.lines, start=1):
         missing += [f"lines[{number}].{problem}" for problem in _line_problems(line, len(encounter.diagnoses),
-                                                                               encounter.provider.npi)]
+                                                                               encounter.provider.npi or "")]
     if encounter.total_charge is not None and all(line.charge is not None for line in encounter.lines):
         line_total = sum((line.charge for line in encounter.lines if line.charge is not None), Decimal(0))
         if line_total != encounter.total_charge:
@@ -382,12 +383,12 @@ def _transaction_rows(
                 assert patient.birth_date is not None
                 assert patient.sex is not None
                 add(lead.id, _name_row("IL", "1", subscriber.last_name or patient.last_name or "",
-                                       subscriber.first_name or patient.first_name, "MI", subscriber.member_id),
+                                       subscriber.first_name or patient.first_name, "MI", subscriber.member_id or ""),
                     *_address_rows(patient.address),
                     ["DMG", "D8", _x12_date(patient.birth_date), patient.sex])
             else:
                 add(lead.id, _name_row("IL", "1", subscriber.last_name or "", subscriber.first_name, "MI",
-                                       subscriber.member_id))
+                                       subscriber.member_id or ""))
             # the encounter's own payer name first, then the caller's name for its profile, then the profile id
             payer_name = payer_names.get(lead.payer, lead.payer_display) if not lead.payer_name else lead.payer_display
             add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""))
@@ -440,7 +441,7 @@ def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]
     billing = encounter.billing_provider
     provider = encounter.provider
     if billing is not None and provider.npi != billing.npi:
-        rows.append(_name_row("82", "1", provider.last_name or "", provider.first_name, "XX", provider.npi))
+        rows.append(_name_row("82", "1", provider.last_name or "", provider.first_name, "XX", provider.npi or ""))
         if provider.taxonomy:
             rows.append(["PRV", "PE", "PXC", provider.taxonomy])
     for number, line in enumerate(encounter.lines, start=1):
@@ -739,7 +740,7 @@ class _ClaimReader:
             raise _ElementError("CLM01", "expected the patient control number, got nothing")
         self.claim.total_charge = _amount(segment, 2)
         place = segment.components(5)
-        if not re.fullmatch(r"\d{2}", place[0]):
+        if not re.fullmatch(r"[0-9]{2}", place[0]):  # ASCII: \d takes Arabic-Indic digits
             raise _ElementError("CLM05", f"expected a 2-digit place of service code, got {place[0]!r}")
         self.claim.place_of_service = place[0]
 
@@ -781,7 +782,7 @@ class _ClaimReader:
                                          f"{self.claim.place_of_service!r}; cleanclaim keeps one per encounter")
         pointers = []
         for pointer in segment.components(7):
-            if not pointer.isdigit() or not 1 <= int(pointer) <= MAX_DIAGNOSES:
+            if not re.fullmatch(r"[0-9]{1,2}", pointer) or not 1 <= int(pointer) <= MAX_DIAGNOSES:  # not "²"
                 raise _ElementError("SV107", f"expected diagnosis pointers 1 to 12, got {segment.element(7)!r}")
             pointers.append(int(pointer))
         line = {"code": procedure[1], "modifiers": [m for m in procedure[2:6] if m], "units": units,
@@ -898,7 +899,7 @@ def _amount(segment: Segment, position: int, *, what: str = "a money amount") ->
     if not text:
         return None
     try:
-        if not re.fullmatch(r"-?\d*\.?\d+|-?\d+\.", text):
+        if not re.fullmatch(r"-?[0-9]*\.?[0-9]+|-?[0-9]+\.", text):  # ASCII: Decimal() takes any script's digits
             raise InvalidOperation
         return Decimal(text)
     except InvalidOperation:

@@ -85,6 +85,14 @@ ENCOUNTER_SCHEMA: dict[str, Any] = {
     "patient_last_name": pl.String,
     "patient_birth_date": pl.Date,
     "patient_sex": pl.String,
+    # claim fields with a fixed format, judged by invalid-claim-field (readable but wrong is a finding)
+    "patient_state": pl.String,
+    "patient_zip": pl.String,
+    "subscriber_sex": pl.String,
+    "billing_ein": pl.String,
+    "billing_state": pl.String,
+    "billing_zip": pl.String,
+    "billing_phone": pl.String,
 }
 
 # One row per documented service (what the note says was done), beside the billed lines.
@@ -342,6 +350,20 @@ def _patient_history(rows: list[dict[str, Any]]) -> pl.DataFrame:
     )
 
 
+def formatted_claim_fields(encounter: Encounter) -> dict[str, str | None]:
+    """The fixed-format claim fields of an encounter, as given (invalid-claim-field judges them)."""
+    address, billing = encounter.patient.address, encounter.billing_provider
+    return {
+        "patient_state": address.state if address else None,
+        "patient_zip": address.zip if address else None,
+        "subscriber_sex": encounter.subscriber.sex if encounter.subscriber else None,
+        "billing_ein": billing.tax_id if billing else None,
+        "billing_state": billing.address.state if billing else None,
+        "billing_zip": billing.address.zip if billing else None,
+        "billing_phone": billing.phone if billing else None,
+    }
+
+
 def tables_from_encounters(
     encounters: Iterable[Encounter],
     payers: Mapping[str, PayerProfile],
@@ -423,6 +445,7 @@ def tables_from_encounters(
             "patient_last_name": encounter.patient.last_name,
             "patient_birth_date": encounter.patient.birth_date,
             "patient_sex": encounter.patient.sex,
+            **formatted_claim_fields(encounter),
         })
         for past in encounter.history:
             history_rows.append({

@@ -138,12 +138,13 @@ def test_contained_parties_and_coverage() -> None:
 
 def test_a_line_rendered_by_another_practitioner_gets_its_own_care_team_member() -> None:
     data = visit()
-    data["lines"][1]["rendering_npi"] = "1987654321"
+    # a valid NPI (check digit 4): the writer refuses one invalid-npi would report
+    data["lines"][1]["rendering_npi"] = "1497758544"
     claim = claim_dict(Encounter.model_validate(data))
     assert [c["sequence"] for c in claim["careTeam"]] == [1, 2]
     assert claim["item"][1]["careTeamSequence"] == [2]
     second = contained(claim, claim["careTeam"][1]["provider"]["reference"])
-    assert second["identifier"][0]["value"] == "1987654321"
+    assert second["identifier"][0]["value"] == "1497758544"
 
 
 def test_a_unit_price_that_does_not_divide_exactly_is_left_out_not_rounded() -> None:

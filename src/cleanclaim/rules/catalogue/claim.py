@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
 import polars as pl
 
-from cleanclaim.model import Severity
+from cleanclaim.model import Encounter, Severity
 from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, distinct_values, lines_with_codes
+from cleanclaim.rules.tables import (
+    SMALL_RUN,
+    Tables,
+    collect,
+    distinct_values,
+    formatted_claim_fields,
+    lines_with_codes,
+)
 
 _KEYS = ["encounter_id", "line", "code"]
 _NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
@@ -736,6 +745,7 @@ _REQUIRED_FIELDS = {
     "payer_id": "payer id",
     "claim_id": "claim id",
 }
+_RENDERING_NPI = "rendering provider NPI (provider.npi)"
 # Optional encounter columns a claim needs; the rule checks them when the tables carry them.
 _OPTIONAL_FIELDS = {
     "patient_first_name": "patient first name",
@@ -759,7 +769,9 @@ class MissingRequiredField(Rule):
         the input carries them) and a charge on every line. An encounter with none of the four is documentation for
         ``cleanclaim code`` or ``check`` (where they are optional) and gets no finding. A warning here: ``cleanclaim
         check`` can still judge the coding, and the 837P writer refuses the same gaps as errors when the claim file
-        is made.
+        is made. Every encounter of an encounter file must also name its rendering provider's NPI (the contract's
+        ``provider.npi``): without it the finding is an error, since no claim can say who furnished the service.
+        (A claim-line table may leave ``provider_npi`` out: there it is not judged.)
 
     Why it matters:
         A claim without these is rejected by the clearinghouse (837P required segments) or returned as unprocessable
@@ -778,8 +790,9 @@ class MissingRequiredField(Rule):
         lines: [{code: "97110", modifiers: [GP], units: 1, dx_pointers: [1], charge: 45.00}]
 
     References:
-        ASC X12 837P 005010X222A1 (loops 2010AA billing provider, 2010BA subscriber, 2010BB payer, 2300 CLM01 and
-        2400 SV102); NUCC 1500 instructions (items 1a, 2, 3, 24F, 25, 33); CARC 16.
+        ASC X12 837P 005010X222A1 (loops 2010AA billing provider, 2010BA subscriber, 2010BB payer, 2300 CLM01,
+        2310B rendering provider NM109 and 2400 SV102); NUCC 1500 instructions (items 1a, 2, 3, 24F, 24J, 25, 33);
+        CARC 16.
     """
 
     id = "CC605"
@@ -798,6 +811,8 @@ class MissingRequiredField(Rule):
         encounters = tables.encounters
         if encounters.height > SMALL_RUN:
             return None
+        if _rendering_npi_judged(tables) and encounters.get_column("provider_npi").null_count() > 0:
+            return None
         checked, bound = _checked_fields(tables)
         uncharged = tables.lines.get_column("charge").null_count() > 0
         values = {name: _column(encounters, name) for name in {*checked, *bound}}
@@ -808,18 +823,27 @@ class MissingRequiredField(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        claim_bound, missing = _missing_expressions(*_checked_fields(tables))
+        rendering_judged = _rendering_npi_judged(tables)
+        claim_bound, missing = _missing_expressions(*_checked_fields(tables), rendering_judged)
         no_charge = (
             tables.lines.lazy().filter(pl.col("charge").is_null())
             .group_by("encounter_id", maintain_order=True)
             .agg(pl.col("line").sort().cast(pl.String).str.join(", ").alias("lines_without_charge"))
         )
+        no_rendering = pl.col("provider_npi").is_null() if rendering_judged else pl.lit(False)
         return (
-            tables.encounters.lazy().filter(claim_bound).join(no_charge, on="encounter_id", how="left")
+            tables.encounters.lazy().filter(claim_bound | no_rendering).join(no_charge, on="encounter_id", how="left")
             .with_columns(missing)
             .filter(pl.col("missing") != "")
-            .select("encounter_id", _NO_LINE, _NO_CODE, "missing")
+            .select("encounter_id", _NO_LINE, _NO_CODE, "missing",
+                    pl.when(no_rendering).then(pl.lit(Severity.ERROR.value)).alias("severity"))
         )
+
+
+def _rendering_npi_judged(tables: Tables) -> bool:
+    """Whether a missing rendering NPI is judged: for encounters (the contract requires ``provider.npi``), not for
+    claim-line tables, whose ``provider_npi`` column is optional."""
+    return tables.carried is None
 
 
 def _checked_fields(tables: Tables) -> tuple[tuple[str, ...], tuple[str, ...]]:
@@ -841,7 +865,8 @@ def _blank(value: object) -> bool:
 
 
 @lru_cache(maxsize=16)
-def _missing_expressions(checked: tuple[str, ...], claim_columns: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
+def _missing_expressions(checked: tuple[str, ...], claim_columns: tuple[str, ...],
+                         rendering_judged: bool) -> tuple[pl.Expr, pl.Expr]:
     """Whether an encounter is on its way to a claim file, and the list of what it lacks, for the fields the input
     carries (built once per set of columns)."""
     labels = {**_REQUIRED_FIELDS, **_OPTIONAL_FIELDS}
@@ -851,12 +876,204 @@ def _missing_expressions(checked: tuple[str, ...], claim_columns: tuple[str, ...
         text = value.cast(pl.String).str.strip_chars()
         return value.is_null() | (text == "")
 
-    parts = [pl.when(blank(column)).then(pl.lit(labels[column])) for column in checked]
-    parts.append(pl.when(pl.col("lines_without_charge").is_not_null())
-                 .then(pl.format("a charge on line {}", pl.col("lines_without_charge"))))
     # Only an encounter on its way to a claim file is judged: `code` and `check` input may leave all of these out.
     claim_bound = pl.any_horizontal([pl.col(column).is_not_null() for column in claim_columns] or [pl.lit(False)])
+    parts = [pl.when(pl.col("provider_npi").is_null()).then(pl.lit(_RENDERING_NPI))] if rendering_judged else []
+    parts += [pl.when(claim_bound & blank(column)).then(pl.lit(labels[column])) for column in checked]
+    parts.append(pl.when(claim_bound & pl.col("lines_without_charge").is_not_null())
+                 .then(pl.format("a charge on line {}", pl.col("lines_without_charge"))))
     return claim_bound, pl.concat_list(parts).list.drop_nulls().list.join(", ").alias("missing")
+
+
+@dataclass(frozen=True)
+class _ClaimFieldFormat:
+    """One fixed-format claim field: the encounter column, how a finding names it, the format (ASCII only: ``\\d``
+    would take Arabic-Indic or superscript digits), what is expected, whether its value may be shown (never for a
+    patient or subscriber field: PHI), and the element of the 837P that carries it."""
+
+    column: str
+    label: str
+    pattern: str
+    expected: str
+    shown: bool
+    element: str
+
+
+_CLAIM_FIELD_FORMATS = (
+    _ClaimFieldFormat("billing_ein", "billing provider tax id (billing_provider.tax_id)", r"^[0-9]{9}$",
+                      "the nine digits of the EIN, without a hyphen", True, "2010AA REF*EI REF02; NUCC item 25"),
+    _ClaimFieldFormat("billing_zip", "billing provider ZIP code (billing_provider.address.zip)",
+                      r"^[0-9]{5}([0-9]{4})?$", "five digits or nine (ZIP+4), without a hyphen", True,
+                      "2010AA N403; NUCC item 33"),
+    _ClaimFieldFormat("billing_state", "billing provider state (billing_provider.address.state)", r"^[A-Z]{2}$",
+                      "the two-letter USPS state code", True, "2010AA N402; NUCC item 33"),
+    _ClaimFieldFormat("billing_phone", "billing provider phone (billing_provider.phone)", r"^[0-9]{10}$",
+                      "ten digits (area code and number)", True, "2010AA PER04; NUCC item 33"),
+    _ClaimFieldFormat("patient_zip", "patient ZIP code (patient.address.zip)", r"^[0-9]{5}([0-9]{4})?$",
+                      "five digits or nine (ZIP+4), without a hyphen", False, "2010BA/2010CA N403; NUCC item 5"),
+    _ClaimFieldFormat("patient_state", "patient state (patient.address.state)", r"^[A-Z]{2}$",
+                      "the two-letter USPS state code", False, "2010BA/2010CA N402; NUCC item 5"),
+    _ClaimFieldFormat("patient_sex", "patient sex (patient.sex)", r"^[MFU]$", "M, F or U", False,
+                      "2010BA/2010CA DMG03; NUCC item 3"),
+    _ClaimFieldFormat("subscriber_sex", "subscriber sex (subscriber.sex)", r"^[MFU]$", "M, F or U", False,
+                      "2010BA DMG03; NUCC item 11a"),
+)
+
+
+@register
+class InvalidClaimField(Rule):
+    """A claim field with a fixed format that the value given does not have (tax id, ZIP code, state, sex, phone).
+
+    What it checks:
+        The billing provider's tax id (nine digits), ZIP code (five or nine digits), state (two capital letters) and
+        phone (ten digits), the patient's ZIP code and state, and the patient's and subscriber's sex (M, F or U),
+        where the encounter gives them. Only ASCII digits count as digits. A patient's or subscriber's value is never
+        repeated in the message (it is PHI); the billing provider's is.
+
+    Why it matters:
+        The clearinghouse validates these elements against the 837P implementation guide and rejects the claim
+        (999/277CA) before the payer sees it; a rejected claim does not count as filed. These values are readable,
+        so the rest of the encounter is still checked: the input is not refused.
+
+    Example:
+        billing_provider: {name: Harbor PT, npi: "1234567893", tax_id: "12-3456789",
+                           address: {line1: 1 Main St, city: Springfield, state: IL, zip: "62701"}}
+
+    Use instead:
+        billing_provider: {name: Harbor PT, npi: "1234567893", tax_id: "123456789",
+                           address: {line1: 1 Main St, city: Springfield, state: IL, zip: "62701"}}
+
+    References:
+        ASC X12 837P 005010X222A1: 2010AA REF*EI (tax id), N402/N403 (state and postal code), PER04 (telephone),
+        DMG03 (gender code F, M, U); NUCC 1500 Claim Form instructions (items 3, 5, 11a, 25, 33).
+    """
+
+    id = "CC615"
+    slug = "invalid-claim-field"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "The {field} {shown}is not in the claim's format: {expected}"
+    fix = "Correct the {field} to {expected} ({element})."
+    references = ("X12 837P 005010X222A1 2010AA/2010BA/2010CA (REF*EI, N4, PER, DMG)",
+                  "NUCC 1500 Claim Form instructions")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags a non-null value that its ASCII pattern does not match; Python's re with the same pattern
+        # (every class in it is ASCII), matched in full (its "$" would allow a trailing newline), is the same test.
+        encounters = tables.encounters
+        if encounters.height > SMALL_RUN:
+            return None
+        for spec in _CLAIM_FIELD_FORMATS:
+            matcher = _compiled(spec.pattern)
+            if any(value is not None and not matcher.fullmatch(value) for value in _column(encounters, spec.column)):
+                return None
+        return CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        encounters = tables.encounters.lazy()
+        parts = [
+            encounters.filter(pl.col(spec.column).is_not_null() & ~pl.col(spec.column).str.contains(spec.pattern))
+            .select("encounter_id", _NO_LINE, _NO_CODE, pl.lit(spec.label).alias("field"),
+                    (pl.format("'{}' ", pl.col(spec.column)) if spec.shown else pl.lit("")).alias("shown"),
+                    pl.lit(spec.expected).alias("expected"), pl.lit(spec.element).alias("element"))
+            for spec in _CLAIM_FIELD_FORMATS
+        ]
+        return pl.concat(parts, how="vertical_relaxed")
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    # [0-9] and [A-Z] are ASCII classes whatever the flags; re.ASCII keeps it so should a pattern gain \\d
+    return re.compile(pattern, re.ASCII)
+
+
+@register
+class BirthDateAfterService(Rule):
+    """A patient born after the date of service: one of the two dates is wrong.
+
+    What it checks:
+        The patient's birth date against the encounter's date of service (and each line's own date). The birth date
+        is PHI: the finding names the field and the date of service, never the birth date.
+
+    Why it matters:
+        The claim's DMG02 (birth date) and DTP*472 (service date) cannot both be right; front-end edits reject it as
+        a billing error (CARC 16), and a wrong birth date also fails eligibility matching. It used to stop the whole
+        encounter as unreadable input; it is readable, so the rest of the encounter is checked too.
+
+    Example:
+        date: 2026-03-02
+        patient: {id: P1, birth_date: 2036-01-01}
+
+    Use instead:
+        date: 2026-03-02
+        patient: {id: P1, birth_date: 1936-01-01}
+
+    References:
+        ASC X12 837P 005010X222A1: 2010BA/2010CA DMG02 (date of birth) and 2400 DTP*472 (service date); CARC 16 (claim
+        lacks information or has submission/billing error).
+    """
+
+    id = "CC616"
+    slug = "birth-date-after-service"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "The patient's birth date (patient.birth_date) is after the date of service {date}"
+    fix = ("Check the birth date against the patient's insurance card and the date of service against the note; "
+           "correct whichever is wrong.")
+    references = ("X12 837P 005010X222A1 2010BA/2010CA DMG02, 2400 DTP*472", "CARC 16")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags a line whose date is before its encounter's birth date: none when no birth date is after the
+        # earliest line date.
+        births = tables.encounters.get_column("patient_birth_date")
+        if births.null_count() == births.len():
+            return CANNOT_FIRE
+        latest_birth, earliest_service = births.max(), tables.lines.get_column("date").min()
+        if earliest_service is None or (isinstance(latest_birth, dt.date) and isinstance(earliest_service, dt.date)
+                                        and latest_birth <= earliest_service):
+            return CANNOT_FIRE
+        return None
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        births = tables.encounters.lazy().select("encounter_id", "patient_birth_date")
+        return (
+            tables.lines.lazy().join(births, on="encounter_id", how="inner")
+            .filter(pl.col("patient_birth_date") > pl.col("date"))
+            .group_by("encounter_id", "date", maintain_order=True).agg(pl.col("line").min())
+            .select("encounter_id", pl.col("line").cast(pl.Int32), _NO_CODE, "date")
+        )
+
+
+def claim_document_problems(encounter: Encounter) -> list[str]:
+    """What the claim writers (837P, CMS-1500, superbill, FHIR) refuse that the model reads and the rules report: no
+    rendering NPI, an invalid NPI, a place of service outside the CMS set, a fixed-format field in the wrong format.
+    The same tests as missing-required-field, invalid-npi, invalid-place-of-service and invalid-claim-field, so a
+    claim `check` passes is one `export` writes; never a patient's value in the text (PHI)."""
+    problems: list[str] = []
+    provider, billing = encounter.provider, encounter.billing_provider
+    if provider.npi is None:
+        problems.append("provider.npi (the rendering provider's NPI; missing-required-field)")
+    elif not npi_valid(provider.npi):
+        problems.append("provider.npi is not a valid NPI (invalid-npi)")
+    if billing is not None and not npi_valid(billing.npi):
+        problems.append("billing_provider.npi is not a valid NPI (invalid-npi)")
+    problems += [f"lines[{number}].rendering_npi is not a valid NPI (invalid-npi)"
+                 for number, line in enumerate(encounter.lines, start=1)
+                 if line.rendering_npi is not None and not npi_valid(line.rendering_npi)]
+    since = _place_effective()
+    if encounter.place_of_service not in since:
+        problems.append("place_of_service is not in the CMS place-of-service code set (invalid-place-of-service)")
+    elif (effective := since[encounter.place_of_service]) is not None and encounter.date < effective:
+        problems.append(f"place_of_service takes effect on {effective}, after the date of service "
+                        "(invalid-place-of-service)")
+    birth = encounter.patient.birth_date
+    service_dates = [encounter.date, *(line.date for line in encounter.lines if line.date is not None)]
+    if birth is not None and birth > min(service_dates):
+        problems.append("patient.birth_date is after the date of service (birth-date-after-service)")
+    row = formatted_claim_fields(encounter)
+    problems += [f"{spec.label} must be {spec.expected} (invalid-claim-field)" for spec in _CLAIM_FIELD_FORMATS
+                 if (value := row.get(spec.column)) is not None and not _compiled(spec.pattern).fullmatch(value)]
+    return problems
 
 
 @register

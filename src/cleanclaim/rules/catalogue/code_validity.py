@@ -14,10 +14,11 @@ from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
 
-_FORMAT = r"^(\d{5}|\d{4}[FTU]|[A-V]\d{4})$"
+_FORMAT = r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$"
+"""ASCII digits only: Polars' (Rust's) ``\\d`` and Python's take other scripts' digits (Arabic-Indic ٩٧١١٠), which no
+code set has."""
 _WELL_FORMED = re.compile(r"[0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4}")
-"""``_FORMAT`` for screens, in Python: ASCII digits only (Polars' ``\\d`` also takes other scripts' digits), so a code
-it accepts is one ``_FORMAT`` accepts too."""
+"""``_FORMAT`` for screens, in Python (the same ASCII classes), so a code it accepts is one ``_FORMAT`` accepts too."""
 _KEYS = ["encounter_id", "line", "code"]
 _NOT_IN_FORCE = pl.col("kind").is_null()
 """On the screen lines: no code-book version in force on the line's date (unknown, deleted or not yet effective)."""
@@ -325,14 +326,14 @@ class CategoryIINotPayable(Rule):
     references = ("AMA CPT Category II codes", "Columbia compliance newsletter: CMS does not reimburse Category II")
 
     def screen_for(self, tables: Tables) -> Screen | None:
-        # ^\d{4}F$ ends in F (``$`` is the end of the text in Polars); the charge test is the rule's own
+        # ^[0-9]{4}F$ ends in F (``$`` is the end of the text in Polars); the charge test is the rule's own
         if not any(code.endswith("F") for code in tables.values("code")):
             return CANNOT_FIRE
         return Screen(lines=pl.col("code").str.ends_with("F") & (pl.col("charge").fill_null(0) > 0.01))
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return tables.lines.lazy().filter(
-            pl.col("code").str.contains(r"^\d{4}F$") & (pl.col("charge").fill_null(0) > 0.01)
+            pl.col("code").str.contains(r"^[0-9]{4}F$") & (pl.col("charge").fill_null(0) > 0.01)
         ).select(*_KEYS, pl.col("charge").round(2))
 
 
@@ -368,11 +369,11 @@ class CategoryIIICode(Rule):
     references = ("AMA CPT Category III codes", "legalclarity: how payers determine the 0591T reimbursement rate")
 
     def screen_for(self, tables: Tables) -> Screen | None:
-        # ^\d{4}T$ ends in T
+        # ^[0-9]{4}T$ ends in T
         return None if any(code.endswith("T") for code in tables.values("code")) else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        return tables.lines.lazy().filter(pl.col("code").str.contains(r"^\d{4}T$")).select(_KEYS)
+        return tables.lines.lazy().filter(pl.col("code").str.contains(r"^[0-9]{4}T$")).select(_KEYS)
 
 
 @register
@@ -435,6 +436,11 @@ class MedicareUsesGCode(Rule):
 _USES_MEDICARE_CODE = pl.col("use_medicare_codes") & pl.col("medicare_code").is_not_null()
 
 
+def _ascii_digits(text: str) -> bool:
+    # str.isdigit() is true for "²" and "٣" too; an NDC is ASCII digits
+    return text.isascii() and text.isdigit()
+
+
 def normalize_ndc(raw: str) -> tuple[str | None, str]:
     """(11-digit 5-4-2 NDC, explanation), or (None, why not) for a value that cannot be normalised.
 
@@ -442,12 +448,12 @@ def normalize_ndc(raw: str) -> tuple[str | None, str]:
     segment; an 11-digit 5-4-2 value is already in billing form. Ten digits without hyphens are ambiguous.
     """
     text = raw.strip().upper().removeprefix("N4").strip()
-    if text.isdigit():
+    if _ascii_digits(text):
         if len(text) == 11:
             return text, "already 11 digits (5-4-2)"
         return None, f"{len(text)} digits without hyphens: cannot tell which segment needs the leading zero"
     parts = text.split("-")
-    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+    if len(parts) != 3 or not all(_ascii_digits(p) for p in parts):
         return None, "expected three hyphen-separated groups of digits (e.g. 12345-678-90)"
     shape = tuple(len(p) for p in parts)
     padded = {(5, 4, 2): parts, (4, 4, 2): ["0" + parts[0], parts[1], parts[2]],
