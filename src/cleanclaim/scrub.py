@@ -21,7 +21,7 @@ from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
-from cleanclaim.payers import PayerProfile, load_profile
+from cleanclaim.payers import PayerProfile, payer_id, profile_for
 from cleanclaim.rules.engine import (
     FINDING_SCHEMA,
     RuleSelection,
@@ -144,7 +144,9 @@ class CheckResult:
 
 
 class _Profiles:
-    """Payer profiles by id, loaded once; an unknown payer becomes an input error for its encounter."""
+    """Payer profiles by id, loaded once. A payer without a profile is checked under the fallback profile (the
+    ``unknown-payer-profile`` rule says so); an id that is not a plain name, or a broken profile file, becomes an
+    input error for its encounter."""
 
     def __init__(self, payers_dir: Path | None) -> None:
         self.extra = [payers_dir] if payers_dir else []
@@ -152,7 +154,7 @@ class _Profiles:
 
     def get(self, payer: str) -> PayerProfile:
         if payer not in self.cache:
-            self.cache[payer] = load_profile(payer, self.extra)
+            self.cache[payer] = profile_for(payer, self.extra)
         return self.cache[payer]
 
 
@@ -179,6 +181,8 @@ def _looks_like_x12(path: Path) -> bool:
 
 
 def _with_payer(encounters: list[Encounter], payer: str | None) -> list[Encounter]:
+    if payer:
+        payer_id(payer, field="--payer")  # a path given as --payer is refused once, before any encounter
     return [e.model_copy(update={"payer": payer}) for e in encounters] if payer else encounters
 
 
@@ -298,17 +302,20 @@ def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[st
 
 def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: dt.date,
                  selection: RuleSelection | None) -> CheckResult:
+    if payer:
+        payer_id(payer, field="--payer")
     table = read_claim_table(path, default_payer=payer or "medicare")
     lines, encounters, errors = table.lines, table.encounters, list(table.errors)
     if payer:
         lines = lines.with_columns(pl.lit(payer).alias("payer"))
         encounters = encounters.with_columns(pl.lit(payer).alias("payer"))
     payers: dict[str, PayerProfile] = {}
-    for payer_id in lines.get_column("payer").unique().to_list():
+    for payer_key in lines.get_column("payer").unique().to_list():
         try:
-            payers[payer_id] = profiles.get(payer_id)
+            payers[payer_key] = profiles.get(payer_key)
         except InputError as exc:
-            affected = lines.filter(pl.col("payer") == payer_id).get_column("encounter_id").unique(maintain_order=True)
+            affected = (lines.filter(pl.col("payer").eq_missing(payer_key)).get_column("encounter_id")
+                        .unique(maintain_order=True))
             shown = ", ".join(affected.head(10).to_list()) + (" …" if affected.len() > 10 else "")
             errors.append(InputError(f"{exc.message}; the rows of encounter(s) {shown} were not checked",
                                      file=str(path), field="payer"))

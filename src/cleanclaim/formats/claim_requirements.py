@@ -3,11 +3,25 @@ writer checks the same items in its own loop terms)."""
 
 from __future__ import annotations
 
+import re
+
 from cleanclaim.model import Encounter
 
-__all__ = ["MAX_DIAGNOSES", "claim_line_gaps"]
+__all__ = ["BILLING_ZIP_PATTERN", "BILLING_ZIP_REFERENCE", "MAX_DIAGNOSES", "billing_zip_gap", "claim_line_gaps"]
 
 MAX_DIAGNOSES = 12  # CMS-1500 item 21 (A-L) and the 837P HI segment hold twelve diagnoses
+
+# One requirement for the 837P writer (which refuses the claim) and the `billing-zip-plus-four` rule (which warns at
+# `check`): the TR3 requires the full ZIP+4 in the billing provider's N403; a paper CMS-1500 (item 33) takes 5 digits.
+BILLING_ZIP_PATTERN = r"^[0-9]{9}$"
+BILLING_ZIP_REFERENCE = "ASC X12 837P 005010X222A1 loop 2010AA N403 (billing provider ZIP code: the nine-digit ZIP+4)"
+
+
+def billing_zip_gap(zip_code: str) -> str | None:
+    """What is wrong with a billing provider's ZIP code for an 837P, or None when it is a full ZIP+4."""
+    if re.fullmatch(BILLING_ZIP_PATTERN, zip_code):
+        return None
+    return f"billing_provider.address.zip must be 9 digits (ZIP+4) in 2010AA N403, got {len(zip_code)} characters"
 
 
 def claim_line_gaps(encounter: Encounter, *, max_pointers: int | None) -> list[str]:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
+from cleanclaim.formats.claim_requirements import billing_zip_gap
 from cleanclaim.formats.x12 import (
     Delimiters,
     Segment,
@@ -209,8 +210,8 @@ def _claim_problems(encounter: Encounter) -> list[str]:
     if billing is None:
         missing += ["billing_provider.name", "billing_provider.npi", "billing_provider.tax_id",
                     "billing_provider.address"]
-    elif len(billing.address.zip) != 9:
-        missing.append("billing_provider.address.zip must be 9 digits (ZIP+4) in 2010AA")
+    elif (zip_gap := billing_zip_gap(billing.address.zip)) is not None:
+        missing.append(zip_gap)
     subscriber = encounter.subscriber
     if subscriber is None:
         missing.append("subscriber.member_id")

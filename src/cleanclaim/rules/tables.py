@@ -85,6 +85,7 @@ ENCOUNTER_SCHEMA: dict[str, Any] = {
     "patient_last_name": pl.String,
     "patient_birth_date": pl.Date,
     "patient_sex": pl.String,
+    "billing_zip": pl.String,
 }
 
 # One row per documented service (what the note says was done), beside the billed lines.
@@ -423,6 +424,7 @@ def tables_from_encounters(
             "patient_last_name": encounter.patient.last_name,
             "patient_birth_date": encounter.patient.birth_date,
             "patient_sex": encounter.patient.sex,
+            "billing_zip": encounter.billing_provider.address.zip if encounter.billing_provider else None,
         })
         for past in encounter.history:
             history_rows.append({
