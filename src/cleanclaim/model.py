@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator, model_validator
 
@@ -231,6 +231,19 @@ class ClaimLine(_Model):
     date: dt.date | None = None
     ndc: str | None = None
     rendering_npi: str | None = None
+    # Optional line data an 837P carries, kept so a claim read from one is checked and written back as billed:
+    # ``place_of_service`` when the line's (SV105) differs from the claim's; ``date_through`` the last day of a
+    # DTP*472 RD8 range (``date`` is its first); ``unit_code`` "MJ" when SV104 counted minutes, not units (then
+    # ``minutes`` holds them and ``units`` is 1: cleanclaim does not convert minutes into units).
+    place_of_service: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
+    date_through: dt.date | None = None
+    unit_code: Literal["MJ"] | None = None
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> ClaimLine:
+        if self.date_through is not None and (self.date is None or self.date_through < self.date):
+            raise ValueError("date_through needs a date on or before it (the first day of the range)")
+        return self
 
     @field_validator("units", mode="before")
     @classmethod

@@ -6,8 +6,10 @@ segment terminator is the character right after it. Everything else is read with
 errors are positions in the file (1 = the first ISA), which is what a person counting segments in an editor, or
 a clearinghouse's rejection report, points at.
 
-A damaged transaction (ST without SE, wrong SE count, bad control numbers) is reported and skipped; the other
-transactions in the file are still read (ASC X12 TR3 005010 envelope rules, ISA/GS/ST/SE/GE/IEA).
+A damaged transaction (ST without SE) is reported and skipped; the other transactions in the file are still read.
+Wrong counts and control numbers (GE01/GE02, IEA01/IEA02) are reported and drop nothing; a wrong SE01/SE02 drops its
+transaction unless the caller asks to keep it (``keep_miscounted``: the 837P reader does, since its claims are
+intact) (ASC X12 TR3 005010 envelope rules, ISA/GS/ST/SE/GE/IEA).
 """
 
 from __future__ import annotations
@@ -254,24 +256,29 @@ def tokenize(text: str, *, file: str | None = None) -> tuple[list[Segment], list
 
 
 def _interchange_end(text: str, start: int, delimiters: Delimiters) -> int:
-    """End of this interchange: just after its IEA segment, or the start of the next ISA, or the end of text."""
+    """End of this interchange: just after its IEA segment, or the start of the next ISA, or the end of text.
+
+    The IEA is looked for only up to the next ISA: searching to the end of the text for every interchange made a
+    file of many interchanges without IEA quadratic (each search scanned every later interchange)."""
+    following = re.compile(re.escape(delimiters.segment) + r"[\r\n\t ]*(ISA)" + re.escape(delimiters.element))
+    next_isa = following.search(text, start + ISA_LENGTH - 1)
+    limit = next_isa.start(1) if next_isa else len(text)
     iea = re.compile(r"(?:^|" + re.escape(delimiters.segment) + r")[\r\n\t ]*IEA" + re.escape(delimiters.element))
-    found = iea.search(text, start + ISA_LENGTH - 1)
+    found = iea.search(text, start + ISA_LENGTH - 1, limit)
     if found is None:
-        following = re.compile(re.escape(delimiters.segment) + r"[\r\n\t ]*(ISA)" + re.escape(delimiters.element))
-        next_isa = following.search(text, start + ISA_LENGTH - 1)
-        return next_isa.start(1) if next_isa else len(text)
-    terminator = text.find(delimiters.segment, found.end())
-    return len(text) if terminator < 0 else terminator + 1
+        return limit
+    terminator = text.find(delimiters.segment, found.end(), limit)
+    return limit if terminator < 0 else terminator + 1
 
 
-def parse_envelope(text: str, *, file: str | None = None) -> X12Envelope:
-    """Check ISA/GS/ST/SE/GE/IEA and return every transaction whose envelope is intact."""
+def parse_envelope(text: str, *, file: str | None = None, keep_miscounted: bool = False) -> X12Envelope:
+    """Check ISA/GS/ST/SE/GE/IEA and return every transaction whose envelope is intact (with ``keep_miscounted``,
+    also those whose SE01 count or SE02 control number is wrong: reported, and kept)."""
     segments, errors = tokenize(text, file=file)
     if not segments and not errors:
         errors.append(InputError("no X12 interchange: the file is empty (an X12 file starts with ISA)", file=file))
     interchanges: list[Interchange] = []
-    walker = _EnvelopeWalker(file, errors, interchanges)
+    walker = _EnvelopeWalker(file, errors, interchanges, keep_miscounted=keep_miscounted)
     for segment in segments:
         walker.feed(segment)
     walker.finish(segments[-1].number if segments else 0)
@@ -289,6 +296,7 @@ class _EnvelopeWalker:
     interchange_groups: int = 0
     transaction: Transaction | None = None
     transaction_damaged: bool = False
+    keep_miscounted: bool = False
 
     def error(self, segment: Segment, message: str, element: str | None = None) -> None:
         self.errors.append(X12SegmentError(
@@ -356,16 +364,20 @@ class _EnvelopeWalker:
         self.transaction = None
         counted = len(transaction.body) + 2
         problems = []
+        # With keep_miscounted, a wrong count or control number is an envelope error, not damage to the claims:
+        # every segment between ST and SE is there to read and each claim is still checked on its own (a receiver's
+        # 999 would reject the transaction, so the error is reported; dropping the claims would hide them).
+        outcome = ("its claims were read; correct it before sending" if self.keep_miscounted
+                   else "the transaction was not read")
         if segment.element(1) != str(counted):
             problems.append((f"SE01 says {segment.element(1)!r} segments but the transaction has {counted} "
-                             f"(ST to SE); segments are missing or extra, so the transaction was not read",
-                             "SE01"))
+                             f"(ST to SE); segments are missing or extra, {outcome}", "SE01"))
         if segment.element(2) != transaction.st.element(2):
             problems.append((f"SE02 {segment.element(2)!r} does not match ST02 {transaction.st.element(2)!r}; "
-                             "the transaction was not read", "SE02"))
+                             f"{outcome}", "SE02"))
         for message, element in problems:
             self.error(segment, message, element)
-        if problems:
+        if problems and not self.keep_miscounted:
             return
         assert self.interchange is not None
         self.interchange.transactions.append(transaction)

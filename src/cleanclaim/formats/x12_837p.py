@@ -17,7 +17,7 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -86,6 +86,10 @@ DISCIPLINE_BY_TAXONOMY_PREFIX: tuple[tuple[str, Discipline], ...] = (
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
 MAX_MODIFIERS = 4
+# Numbers read from a file: the TR3's maximum lengths leave room for values no claim has (CLM02 and SV102 are R 1/18),
+# and past 10 integer digits a dollar amount's cents overflow 64-bit arithmetic downstream; SV104 is R 1/15.
+MAX_AMOUNT_LENGTH = 12
+MAX_QUANTITY_LENGTH = 15
 _ICD10_NO_DOT = re.compile(r"^[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?$")
 
 
@@ -270,7 +274,9 @@ def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) ->
         problems.append("charge")
     elif line.charge < 0:
         problems.append(f"charge must not be negative, got {line.charge}")
-    if line.units <= 0:
+    if line.unit_code == "MJ" and not line.minutes:
+        problems.append("minutes (the line is billed in minutes, SV103 MJ, and has none)")
+    elif line.units <= 0:
         problems.append(f"units must be more than 0, got {line.units}")
     if len(line.modifiers) > MAX_MODIFIERS:
         problems.append(f"modifiers: at most {MAX_MODIFIERS} on a line, got {len(line.modifiers)}")
@@ -447,10 +453,19 @@ def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]
     for number, line in enumerate(encounter.lines, start=1):
         procedure = _composite(["HC", line.code, *line.modifiers], delimiters)
         pointers = _composite([str(p) for p in line.dx_pointers], delimiters)
+        # a line billed in minutes (read from an 837P with SV103 MJ) is written back in minutes, as it was billed
+        unit_code, quantity = ("MJ", Decimal(line.minutes or 0)) if line.unit_code == "MJ" else ("UN", line.units)
+        # SV105 only where the line's place of service differs from CLM05 (TR3 2400 SV105 situational rule)
+        place = line.place_of_service if line.place_of_service not in (None, encounter.place_of_service) else ""
+        first_day = line.date or encounter.date
+        date = (["DTP", "472", "RD8", f"{_x12_date(first_day)}-{_x12_date(line.date_through)}"]
+                if line.date_through is not None and line.date_through != first_day
+                else ["DTP", "472", "D8", _x12_date(first_day)])
         rows += [
             ["LX", str(number)],
-            ["SV1", procedure, format_amount(line.charge or 0), "UN", format_amount(line.units), "", "", pointers],
-            ["DTP", "472", "D8", _x12_date(line.date or encounter.date)],
+            ["SV1", procedure, format_amount(line.charge or 0), unit_code, format_amount(quantity), place or "", "",
+             pointers],
+            date,
         ]
     return rows
 
@@ -477,7 +492,7 @@ def read_837p(
     it would change what was billed); it is reported with its segment number and the other claims are read.
     """
     text, file = read_x12_text(text_or_path)
-    envelope = parse_envelope(text, file=file)
+    envelope = parse_envelope(text, file=file, keep_miscounted=True)
     errors = list(envelope.errors)
     encounters: list[Encounter] = []
     for transaction in envelope.transactions():
@@ -490,7 +505,26 @@ def read_837p(
         reader.read(transaction)
         encounters += reader.encounters
         errors += reader.errors
-    return X12Read837(encounters, errors, file)
+    return X12Read837(_distinct_ids(encounters), errors, file)
+
+
+def _distinct_ids(encounters: list[Encounter]) -> list[Encounter]:
+    """Two claims with one CLM01 stay two encounters: the second is ``CLM01#2`` (its ``claim_id`` stays CLM01, so
+    the ``duplicate-claim-id`` rule reports both) rather than merging with the first under one encounter id."""
+    seen: dict[str, int] = {}
+    taken = {e.id for e in encounters}
+    distinct = []
+    for encounter in encounters:
+        count = seen[encounter.id] = seen.get(encounter.id, 0) + 1
+        if count > 1:
+            number = count
+            while f"{encounter.id}#{number}" in taken:
+                number += 1
+            new_id = f"{encounter.id}#{number}"
+            taken.add(new_id)
+            encounter = encounter.model_copy(update={"id": new_id})
+        distinct.append(encounter)
+    return distinct
 
 
 @dataclass
@@ -586,6 +620,9 @@ class _ClaimReader:
             except _ElementError as problem:
                 self.skipping = segment.id == "CLM" and self.claim is None
                 self._problem(segment, problem.element, problem.message)
+            except Exception as exc:  # one unreadable segment costs its claim, never the file
+                self.skipping = segment.id == "CLM" and self.claim is None
+                self._problem(segment, None, f"the segment could not be read ({type(exc).__name__})")
         self._close_claim()
 
     def _problem(self, segment: Segment, element: str | None, message: str) -> None:
@@ -718,9 +755,28 @@ class _ClaimReader:
     def _on_ref(self, segment: Segment) -> None:
         qualifier = segment.element(1)
         if qualifier in ("EI", "SY") and self.loop == "2010AA" and self.billing is not None:
-            self.billing.tax_id = segment.element(2)
+            self.billing.tax_id = self._tax_id(segment)
         elif qualifier == "EA" and self.claim is not None and self.line is None and self.loop == "2300":
             self.claim.patient_id = segment.element(2)
+
+    def _tax_id(self, segment: Segment) -> str:
+        """REF02 of the billing provider: 9 digits. An EIN written 12-3456789 is read as its digits and reported
+        here, at the REF, so its claims are still read and checked; anything else damages the provider loop."""
+        value = segment.element(2)
+        if re.fullmatch(r"[0-9]{9}", value):
+            return value
+        kind = "EIN" if segment.element(1) == "EI" else "SSN"
+        shape = r"[0-9]{2}-[0-9]{7}" if kind == "EIN" else r"[0-9]{3}-[0-9]{2}-[0-9]{4}"
+        if re.fullmatch(shape, value):
+            self.errors.append(X12SegmentError(
+                f"the billing provider's {kind} is written with hyphens; the 837P takes its 9 digits without "
+                "punctuation (005010X222A1 2010AA REF02). Its claims were read with the 9 digits: correct the file "
+                "before sending it", segment_number=segment.number, segment_id="REF", loop="2010AA",
+                element="REF02", file=self.file))
+            return value.replace("-", "")
+        # the value is a tax identifier: its length is enough to find it in the file
+        raise _ElementError("REF02", f"expected the billing provider's {kind} as 9 digits, got {len(value)} "
+                                     "characters")
 
     # claim and lines -------------------------------------------------------------------------------------
     def _on_clm(self, segment: Segment) -> None:
@@ -770,23 +826,33 @@ class _ClaimReader:
         procedure = segment.components(1)
         if procedure[0] != "HC" or len(procedure) < 2 or not procedure[1]:
             raise _ElementError("SV101", f"expected HC:code[:modifiers], got {segment.element(1)!r}")
-        if segment.element(3) != "UN":
-            raise _ElementError("SV103", f"expected unit code UN, got {segment.element(3)!r}")
-        units = _amount(segment, 4, what="a number of units")
-        if units is None:
+        unit_code = segment.element(3)
+        if unit_code not in ("UN", "MJ"):
+            raise _ElementError("SV103", f"expected unit code UN (units) or MJ (minutes), got {unit_code!r}")
+        quantity = _amount(segment, 4, what="a number of units" if unit_code == "UN" else "a number of minutes",
+                           max_length=MAX_QUANTITY_LENGTH)
+        if quantity is None:
             raise _ElementError("SV104", "expected a number of units, got nothing")
         charge = _amount(segment, 2)
+        line: dict[str, Any] = {"code": procedure[1], "modifiers": [m for m in procedure[2:6] if m],
+                                "units": quantity, "charge": charge}
+        if unit_code == "MJ":
+            # minutes as billed; converting them into the code's units would be a guess about the payer's time rule
+            if quantity != quantity.to_integral_value() or quantity < 0:
+                raise _ElementError("SV104", f"expected whole minutes with SV103 MJ, got {segment.element(4)!r}")
+            line.update(units=Decimal(1), minutes=int(quantity), unit_code="MJ")
         place = segment.element(5)
         if place and place != self.claim.place_of_service:
-            raise _ElementError("SV105", f"line place of service {place!r} differs from the claim's "
-                                         f"{self.claim.place_of_service!r}; cleanclaim keeps one per encounter")
+            if not re.fullmatch(r"[0-9]{2}", place):
+                raise _ElementError("SV105", f"expected a 2-digit place of service code, got {place!r}")
+            line["place_of_service"] = place  # TR3: SV105 is sent exactly when it differs from CLM05
         pointers = []
         for pointer in segment.components(7):
-            if not pointer.isdigit() or not 1 <= int(pointer) <= MAX_DIAGNOSES:
+            # [0-9], not str.isdigit: "²" or Arabic-Indic digits are digits to Python but not X12 numerals
+            if not re.fullmatch(r"[0-9]{1,2}", pointer) or not 1 <= int(pointer) <= MAX_DIAGNOSES:
                 raise _ElementError("SV107", f"expected diagnosis pointers 1 to 12, got {segment.element(7)!r}")
             pointers.append(int(pointer))
-        line = {"code": procedure[1], "modifiers": [m for m in procedure[2:6] if m], "units": units,
-                "charge": charge, "dx_pointers": pointers}
+        line["dx_pointers"] = pointers
         self.line = _LineRead(segment, line)
         self.claim.lines.append(self.line)
 
@@ -794,12 +860,20 @@ class _ClaimReader:
         if segment.element(1) != "472" or self.line is None:
             return
         if segment.element(2) == "RD8":
-            start, _, end = segment.element(3).partition("-")
-            if start != end:
-                raise _ElementError("DTP03", f"a date range {segment.element(3)!r} is not one date of service")
-            self.line.date = _parse_date(start, "DTP03")
-        else:
+            # a range of days on one line (TR3 2400 DTP*472: RD8 is allowed); the line's date is its first day
+            start, dash, end = segment.element(3).partition("-")
+            if not dash:
+                raise _ElementError("DTP03", f"expected a date range CCYYMMDD-CCYYMMDD, got {segment.element(3)!r}")
+            first, last = _parse_date(start, "DTP03"), _parse_date(end, "DTP03")
+            if last < first:
+                raise _ElementError("DTP03", f"the range {segment.element(3)!r} ends before it starts")
+            self.line.date = first
+            if last != first:
+                self.line.line["date_through"] = last
+        elif segment.element(2) == "D8":
             self.line.date = _date(segment, 3)
+        else:
+            raise _ElementError("DTP02", f"expected date format D8 or RD8, got {segment.element(2)!r}")
 
     def _on_lin(self, segment: Segment) -> None:
         if self.line is not None:
@@ -832,7 +906,7 @@ class _ClaimReader:
             return
         try:
             self.encounters.append(self._encounter(claim))
-        except (ValidationError, ValueError) as exc:
+        except Exception as exc:  # a claim that cannot be built is reported, the others are read
             self.errors.append(X12SegmentError(
                 f"claim cannot be read: {_validation_summary(exc)}", segment_number=clm.number,
                 segment_id="CLM", loop="2300", file=self.file, encounter=claim_id))
@@ -894,20 +968,25 @@ def _missing(what: str) -> Address:
     raise ValueError(f"{what} missing")
 
 
-def _amount(segment: Segment, position: int, *, what: str = "a money amount") -> Decimal | None:
+def _amount(segment: Segment, position: int, *, what: str = "a money amount",
+            max_length: int = MAX_AMOUNT_LENGTH) -> Decimal | None:
     text = segment.element(position)
     if not text:
         return None
-    try:
-        if not re.fullmatch(r"-?\d*\.?\d+|-?\d+\.", text):
-            raise InvalidOperation
-        return Decimal(text)
-    except InvalidOperation:
-        raise _ElementError(segment.name(position), f"expected {what}, got {text!r}") from None
+    # [0-9], not \d: Python's \d and Decimal accept any Unicode digit ("²", Arabic-Indic); X12 numerals are ASCII
+    if not re.fullmatch(r"-?[0-9]*\.?[0-9]+|-?[0-9]+\.", text):
+        shown = text if len(text) <= 20 else f"{text[:20]}... ({len(text)} characters)"
+        raise _ElementError(segment.name(position), f"expected {what}, got {shown!r}")
+    digits = len(text.replace("-", "").replace(".", ""))
+    if digits > max_length:
+        raise _ElementError(segment.name(position), f"expected {what} of at most {max_length} digits, got {digits}")
+    return Decimal(text)
 
 
 def _parse_date(text: str, element: str) -> dt.date:
     try:
+        if not re.fullmatch(r"[0-9]{8}", text):  # strptime takes Unicode digits and single-digit months
+            raise ValueError(text)
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
         # a birth date is patient data: say what is wrong with it without repeating it
@@ -933,4 +1012,5 @@ def _discipline(taxonomy: str) -> Discipline:
 def _validation_summary(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-    return str(exc)
+    # our own ValueErrors name what is missing; anything else may carry a value from the file, so only its kind
+    return str(exc) if type(exc) is ValueError else type(exc).__name__

@@ -123,3 +123,54 @@ class BillingZipPlusFour(Rule):
             .filter(zip_code.is_not_null() & ~zip_code.str.contains(BILLING_ZIP_PATTERN))
             .select("encounter_id", _NO_LINE, _NO_CODE, zip_code.str.len_chars().alias("digits"))
         )
+
+
+@register
+class DuplicateClaimId(Rule):
+    """Two claims in one batch with the same claim id (patient control number, 837P CLM01).
+
+    What it checks:
+        Encounters of the batch whose ``claim_id`` is the same. Each is reported, naming the others. An 837P with
+        two CLM segments of one CLM01 is read as two encounters (the second as ``CLM01#2``), never merged into one.
+
+    Why it matters:
+        The payer returns the claim id on the remittance (835 CLP01) and the claim status (277CA) to say which
+        claim a payment or rejection is for; two claims with one id cannot be told apart there, and many payers
+        deny the second as a duplicate of the first.
+
+    Example:
+        encounters: [{id: E1, claim_id: CLM-0001, ...}, {id: E2, claim_id: CLM-0001, ...}]
+
+    Use instead:
+        encounters: [{id: E1, claim_id: CLM-0001, ...}, {id: E2, claim_id: CLM-0002, ...}]
+
+    References:
+        ASC X12 837P 005010X222A1 2300 CLM01 (patient control number, returned in 835 CLP01 and 277 TRN/REF*EJ).
+    """
+
+    id = "CC616"
+    slug = "duplicate-claim-id"
+    family = "claim"
+    severity = Severity.ERROR
+    message = "Claim id {claim_id} of encounter {encounter_id} is also the claim id of {others}"
+    fix = ("Give each claim its own claim id (patient control number), or drop the repeated claim if it was "
+           "entered twice.")
+    references = ("X12 837P 005010X222A1 2300 CLM01", "X12 835 005010X221A1 CLP01")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        # The plan flags exactly the non-null claim ids that occur more than once.
+        ids = tables.encounters.get_column("claim_id")
+        if ids.len() > SMALL_RUN:
+            return None
+        values = [value for value in ids.to_list() if value is not None]
+        return None if len(values) != len(set(values)) else CANNOT_FIRE
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        claims = tables.encounters.lazy().filter(pl.col("claim_id").is_not_null()).select("encounter_id", "claim_id")
+        pairs = claims.join(claims.rename({"encounter_id": "other"}), on="claim_id").filter(
+            pl.col("encounter_id") != pl.col("other"))
+        return (
+            pairs.group_by("encounter_id", "claim_id", maintain_order=True)
+            .agg(pl.format("encounter {}", pl.col("other")).str.join(", ").alias("others"))
+            .select("encounter_id", _NO_LINE, _NO_CODE, "claim_id", "others")
+        )
