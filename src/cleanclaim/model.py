@@ -8,6 +8,7 @@ the web API and a Python caller all build the same objects.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -172,6 +173,15 @@ class BillingProvider(_Model):
     taxonomy: str | None = None
     address: Address
     phone: str | None = Field(default=None, pattern=r"^\d{10}$")
+
+    @field_validator("tax_id", mode="before")
+    @classmethod
+    def _ein_digits(cls, value: Any) -> Any:
+        # An EIN is written 12-3456789 on IRS letters (and in some 837P files' REF*EI); it is the same nine digits,
+        # which is what the 837P (2010AA REF02) and the CMS-1500 (item 25) take. Only that exact shape is accepted.
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{2}-[0-9]{7}", value.strip()):
+            return value.strip().replace("-", "")
+        return value
 
     @field_validator("phone", mode="before")
     @classmethod

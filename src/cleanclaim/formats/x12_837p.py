@@ -91,6 +91,9 @@ MAX_MODIFIERS = 4
 MAX_AMOUNT_LENGTH = 12
 MAX_QUANTITY_LENGTH = 15
 _ICD10_NO_DOT = re.compile(r"^[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?$")
+# ICD-9-CM diagnosis codes without the dot: 3-5 digits, V and 2-4 digits, E and 3-4 digits; read with this prefix
+ICD9_PREFIX = "ICD9:"
+_ICD9_NO_DOT = re.compile(r"^(?:[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})$")
 
 
 @dataclass(frozen=True)
@@ -760,20 +763,14 @@ class _ClaimReader:
             self.claim.patient_id = segment.element(2)
 
     def _tax_id(self, segment: Segment) -> str:
-        """REF02 of the billing provider: 9 digits. An EIN written 12-3456789 is read as its digits and reported
-        here, at the REF, so its claims are still read and checked; anything else damages the provider loop."""
+        """REF02 of the billing provider: 9 digits, or an EIN written 12-3456789 (the model reads it as its nine
+        digits, as a phone number's punctuation is dropped). Anything else is reported here, at the REF, and its
+        claims are not read (they would have no billing provider), rather than as a pattern error at each CLM."""
         value = segment.element(2)
-        if re.fullmatch(r"[0-9]{9}", value):
+        if re.fullmatch(r"[0-9]{9}", value) or (segment.element(1) == "EI"
+                                                 and re.fullmatch(r"[0-9]{2}-[0-9]{7}", value)):
             return value
         kind = "EIN" if segment.element(1) == "EI" else "SSN"
-        shape = r"[0-9]{2}-[0-9]{7}" if kind == "EIN" else r"[0-9]{3}-[0-9]{2}-[0-9]{4}"
-        if re.fullmatch(shape, value):
-            self.errors.append(X12SegmentError(
-                f"the billing provider's {kind} is written with hyphens; the 837P takes its 9 digits without "
-                "punctuation (005010X222A1 2010AA REF02). Its claims were read with the 9 digits: correct the file "
-                "before sending it", segment_number=segment.number, segment_id="REF", loop="2010AA",
-                element="REF02", file=self.file))
-            return value.replace("-", "")
         # the value is a tax identifier: its length is enough to find it in the file
         raise _ElementError("REF02", f"expected the billing provider's {kind} as 9 digits, got {len(value)} "
                                      "characters")
@@ -807,7 +804,18 @@ class _ClaimReader:
             parts = segment.components(position)
             if parts[0] in ("ABK", "ABF", "BK", "BF"):
                 if parts[0] in ("BK", "BF"):
-                    raise _ElementError(segment.name(position), "ICD-9-CM diagnoses (BK/BF) are not read")
+                    # ICD-9-CM (valid qualifiers in 005010X222A1, for dates of service before 2015-10-01): read
+                    # as "ICD9:724.2" so the claim is checked, `invalid-diagnosis` reports a code that is not
+                    # ICD-10-CM, and an ICD-9 V or E code is never mistaken for the ICD-10-CM code of that shape
+                    # (the 837P writer refuses to send it again)
+                    if len(parts) < 2 or not _ICD9_NO_DOT.match(parts[1]):
+                        raise _ElementError(segment.name(position),
+                                            f"expected an ICD-9-CM code, got {':'.join(parts)!r}")
+                    code = parts[1]
+                    cut = 4 if code.startswith("E") else 3
+                    self.claim.diagnoses.append(
+                        f"{ICD9_PREFIX}{code[:cut]}.{code[cut:]}" if len(code) > cut else f"{ICD9_PREFIX}{code}")
+                    continue
                 if len(parts) < 2 or not _ICD10_NO_DOT.match(parts[1]):
                     raise _ElementError(segment.name(position),
                                         f"expected an ICD-10-CM code, got {':'.join(parts)!r}")

@@ -144,17 +144,25 @@ def test_sv105_place_of_service_that_differs_is_kept_on_the_line() -> None:
 # ---- REF*EI, billing ZIP ------------------------------------------------------------------------------------------
 
 
-def test_hyphenated_ein_is_reported_at_the_ref_and_the_claims_are_read() -> None:
-    text = harbor("REF*EI*123456789~", "REF*EI*12-3456789~")
-    result = read_837p(text)
+def test_hyphenated_ein_is_read_as_its_nine_digits_and_the_claims_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "claims.837"
+    path.write_text(harbor("REF*EI*123456789~", "REF*EI*12-3456789~"))
+    result = read_837p(path)
+    assert result.errors == []
     assert [e.id for e in result.encounters] == ALL_CLAIMS
     assert {e.billing_provider.tax_id for e in result.encounters if e.billing_provider} == {"123456789"}
-    (error,) = result.errors
-    assert isinstance(error, X12SegmentError)
-    assert (error.segment_number, error.segment_id, error.loop, error.element) == (
-        number_of(text, "REF*EI*12-"), "REF", "2010AA", "REF02")
-    assert "hyphens" in str(error)
-    assert "pattern" not in str(error)
+    checked = check(path, as_of=AS_OF)
+    assert checked.errors == []
+    assert checked.summary.encounters == 4
+    assert "REF*EI*123456789~" in write_837p(result.encounters, **WRITER_OPTIONS)
+
+
+def test_a_hyphenated_ssn_is_an_error_at_the_ref() -> None:
+    text = harbor("REF*EI*123456789~", "REF*SY*123-45-6789~")
+    result = read_837p(text)
+    assert [e.id for e in result.encounters] == ["CLM-1004"]
+    assert any(isinstance(e, X12SegmentError) and e.segment_id == "REF" and e.element == "REF02"
+               and "6789" not in str(e) for e in result.errors)
 
 
 def test_an_ein_of_the_wrong_length_is_an_error_at_the_ref_not_a_pattern_at_the_clm() -> None:
@@ -258,3 +266,45 @@ def test_minutes_ranges_and_line_places_are_written_as_valid_x12() -> None:
     assert "SV1*HC:97110:GP*90*MJ*38*02**1:2~" in written
     assert "DTP*472*RD8*20260302-20260303~" in written
     assert pyx12_errors(written) == []
+
+
+def test_icd9_diagnoses_are_read_as_given_and_reported_by_check(tmp_path: Path) -> None:
+    path = tmp_path / "claims.837"
+    path.write_text(harbor("HI*ABK:M6281*ABF:Z9181*ABF:R262~", "HI*BK:7242*BF:V5789*BF:E8889~"))
+    result = read_837p(path)
+    assert result.errors == []
+    assert result.encounters[0].diagnoses == ["ICD9:724.2", "ICD9:V57.89", "ICD9:E888.9"]
+    checked = check(path, as_of=AS_OF)
+    assert checked.errors == []
+    invalid = [f for f in checked.findings if f.rule == "invalid-diagnosis" and f.encounter == "CLM-1001"]
+    assert len(invalid) == 3
+    assert all("ICD9:" in f.message for f in invalid)
+    with pytest.raises(ClaimFileError, match="not an ICD-10-CM code"):
+        write_837p(result.encounters[:1], **WRITER_OPTIONS)
+
+
+def test_a_malformed_icd9_code_is_an_error_at_the_hi() -> None:
+    text = harbor("HI*ABK:M6281*ABF:Z9181*ABF:R262~", "HI*BK:72*BF:V5789~")
+    result = read_837p(text)
+    assert [getattr(e, "element", None) for e in result.errors] == ["HI01"]
+    assert [e.id for e in result.encounters] == ALL_CLAIMS[1:]
+
+
+@pytest.mark.parametrize(("written", "stored"), [("12-3456789", "123456789"), ("123456789", "123456789")])
+def test_an_ein_with_its_hyphen_is_the_same_nine_digits_in_any_input(written: str, stored: str) -> None:
+    from cleanclaim.model import BillingProvider
+
+    address = {"line1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "627011234"}
+    provider = BillingProvider(name="Harbor", npi="1234567893", tax_id=written, address=address)  # type: ignore[arg-type]
+    assert provider.tax_id == stored
+
+
+@pytest.mark.parametrize("written", ["123-456789", "12-345678", "1234-56789", "12–" + "3456789"])
+def test_other_tax_id_shapes_are_still_refused(written: str) -> None:
+    from pydantic import ValidationError
+
+    from cleanclaim.model import BillingProvider
+
+    address = {"line1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "627011234"}
+    with pytest.raises(ValidationError):
+        BillingProvider(name="Harbor", npi="1234567893", tax_id=written, address=address)  # type: ignore[arg-type]
