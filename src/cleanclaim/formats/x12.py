@@ -171,11 +171,27 @@ def read_x12_text(text_or_path: str | Path) -> tuple[str, str | None]:
         return text_or_path, None
     path = Path(text_or_path)
     try:
-        return path.read_text(encoding="utf-8-sig"), str(path)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 or ASCII text file ({exc.reason})", file=str(path)) from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
+    try:
+        return data.decode("utf-8-sig"), str(path)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(data, exc, str(path)) from exc
+
+
+def _undecodable(data: bytes, exc: UnicodeDecodeError, file: str) -> InputError:
+    """Where the first byte that is not UTF-8 is: its segment (counted with the terminator the ISA names, which
+    is ASCII in any readable file), its line and byte offset, so it can be found in an editor."""
+    start = exc.start
+    line = data.count(b"\n", 0, start) + 1
+    offset = data.find(b"ISA")
+    terminator = data[offset + ISA_LENGTH - 1 : offset + ISA_LENGTH] if offset >= 0 else b""
+    message = f"not a UTF-8 or ASCII text file ({exc.reason} at byte {start}, line {line})"
+    if terminator and terminator.isascii() and offset <= start:
+        segment = data.count(terminator, offset, start) + 1
+        return X12SegmentError(message, segment_number=segment, file=file)
+    return InputError(message, file=file, line=line)
 
 
 _ISA_ELEMENT_LENGTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,23 @@ def test_many_interchanges_without_iea_are_all_tokenized() -> None:
     one = ISA + "GS*HC*S*R*20260101*1200*1*X*005010X222A1~ST*837*0001~BHT*0019~SE*3*0001~GE*1*1~"
     envelope = parse_envelope(one * 2000)
     assert len(list(envelope.transactions())) == 2000
+
+
+def test_a_byte_that_is_not_utf8_is_placed_at_its_segment(tmp_path: Path) -> None:
+    from cleanclaim.errors import InputError
+    from cleanclaim.formats.x12 import read_x12_text
+
+    text = interchange("ST*837*0001~BHT*0019~NM1*85*2*AB~SE*4*0001~")
+    path = tmp_path / "bad.837"
+    path.write_bytes(text.replace("AB", "A\xff", 1).encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        read_x12_text(path)
+    assert isinstance(caught.value, X12SegmentError)
+    assert caught.value.segment_number == 5  # ISA GS ST BHT NM1
+    assert caught.value.file == str(path)
+    # no ISA: the line is given instead
+    plain = tmp_path / "plain.837"
+    plain.write_bytes(b"hello\n\xff\n")
+    with pytest.raises(InputError) as caught:
+        read_x12_text(plain)
+    assert caught.value.line == 2
