@@ -152,7 +152,8 @@ def write_837p(
     if not encounters:
         problems.setdefault("(file)", []).append("no encounters to write")
     for encounter in encounters:
-        missing = _claim_problems(encounter)
+        missing = [*_claim_problems(encounter), *_component_problems(encounter, delimiters),
+                   *_date_problems(encounter)]
         if missing:
             problems.setdefault(encounter.id, []).extend(missing)
     rows_preview = None if problems else _transaction_rows(
@@ -297,26 +298,67 @@ def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) ->
     return problems
 
 
+# Elements whose components the writer joins with the component separator; in every other element that separator
+# is data the receiver would split (a modifier "G:P" reads back as G and P).
+_COMPOSITES = {("CLM", 5), ("SV1", 1), ("SV1", 7), *(("HI", n) for n in range(1, 13))}
+# Maximum lengths of the elements the writer fills from encounter data (005010X222A1 element attributes).
+_MAX_LENGTHS: dict[tuple[str, int], int] = {
+    ("NM1", 3): 60, ("NM1", 4): 35, ("NM1", 9): 80, ("N3", 1): 55, ("N3", 2): 55, ("N4", 1): 30,
+    ("N4", 3): 15, ("REF", 2): 50, ("PER", 2): 60, ("PER", 4): 256, ("CLM", 1): 20, ("CLM", 2): 18,
+    ("SV1", 2): 18, ("SV1", 4): 15, ("SBR", 3): 50, ("DMG", 2): 35,
+}
+# X12 dates are CCYYMMDD: a year before 1900 is a data-entry slip (0001 for "unknown"), never a service or birth
+# date on a claim, and a year before 1000 does not fit four digits at all.
+_EARLIEST_DATE = dt.date(1900, 1, 1)
+
+
 def _separator_problems(rows: Iterable[tuple[str, list[str]]], delimiters: Delimiters) -> dict[str, list[str]]:
     """Values the file cannot carry as they are; refused rather than altered, so what is billed is what was given.
 
-    A separator inside a name or id would split the element when read. Messages name the element, never the
-    value: it may be a patient's name or address.
+    A separator inside a name, id or code would split the element when read; a value longer than its element's
+    maximum is truncated or rejected by the receiver. Messages name the element, never the value: it may be a
+    patient's name or address.
     """
     problems: dict[str, list[str]] = {}
     reserved = {delimiters.element, delimiters.repetition, delimiters.segment}
     for owner, row in rows:
         for position, value in enumerate(row[1:], start=1):
-            bad = sorted(reserved & set(value))
+            name = f"{row[0]}{position:02d}"
+            # a composite's own component separators are the writer's; its values are checked before joining
+            forbidden = reserved if (row[0], position) in _COMPOSITES else {*reserved, delimiters.component}
+            bad = sorted(forbidden & set(value))
             if bad:
-                problems.setdefault(owner, []).append(
-                    f"{row[0]}{position:02d} contains the separator(s) {''.join(bad)!r}")
+                problems.setdefault(owner, []).append(f"{name} contains the separator(s) {''.join(bad)!r}")
             # X12's extended character set is ASCII: a name with "é" must be spelled as the payer has it on file
             foreign = sorted({ch for ch in value if not (" " <= ch <= "~")})
             if foreign:
                 problems.setdefault(owner, []).append(
-                    f"{row[0]}{position:02d} has characters outside the X12 character set ({''.join(foreign)!r})")
+                    f"{name} has characters outside the X12 character set ({''.join(foreign)!r})")
+            limit = _MAX_LENGTHS.get((row[0], position))
+            if limit is not None and len(value) > limit:
+                problems.setdefault(owner, []).append(
+                    f"{name} is {len(value)} characters long; the 837P allows at most {limit}")
     return problems
+
+
+def _component_problems(encounter: Encounter, delimiters: Delimiters) -> list[str]:
+    """Values written as components of a composite (procedure code, modifiers): a separator in one would make
+    more components than were given, which `_separator_problems` cannot see once they are joined."""
+    problems = []
+    for number, line in enumerate(encounter.lines, start=1):
+        for name, value in (("code", line.code), *((f"modifiers[{n}]", m) for n, m in enumerate(line.modifiers, 1))):
+            bad = sorted(set(delimiters.all()) & set(value))
+            if bad:
+                problems.append(f"lines[{number}].{name} contains the separator(s) {''.join(bad)!r} (SV101)")
+    return problems
+
+
+def _date_problems(encounter: Encounter) -> list[str]:
+    dates = [("date", encounter.date), ("patient.birth_date", encounter.patient.birth_date)]
+    for number, line in enumerate(encounter.lines, start=1):
+        dates += [(f"lines[{number}].date", line.date), (f"lines[{number}].date_through", line.date_through)]
+    return [f"{name} is before {_EARLIEST_DATE.year} (an X12 date is CCYYMMDD; a year like 0001 is a placeholder, "
+            "not a date)" for name, value in dates if value is not None and value < _EARLIEST_DATE]
 
 
 def _x12_date(value: dt.date) -> str:
