@@ -43,6 +43,7 @@ from cleanclaim.model import (
     Encounter,
     Patient,
     Provider,
+    ReferringProvider,
     Subscriber,
 )
 
@@ -249,6 +250,11 @@ def _claim_problems(encounter: Encounter) -> list[str]:
     if billing is not None and encounter.provider.npi != billing.npi:
         missing += [f"provider.{name} (rendering provider differs from the billing provider)"
                     for name in ("last_name", "first_name") if not getattr(encounter.provider, name)]
+    if encounter.x12_not_carried:
+        missing.append("read from an 837P with data cleanclaim does not write, which a new file would lose: "
+                       + ", ".join(encounter.x12_not_carried))
+    if billing is not None and encounter.provider.npi == billing.npi and (encounter.references or {}).get("2310B"):
+        missing.append("references 2310B: the rendering provider is the billing provider, so no 2310B is written")
     if not encounter.lines:
         missing.append("lines (at least one billed line)")
     for number, line in enumerate(encounter.lines, start=1):
@@ -297,6 +303,14 @@ def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) ->
                         "name, which a line does not carry (split the claim by rendering provider)")
     return problems
 
+
+# NM1 entity codes of the 2310 and 2420 loops cleanclaim does not carry, for naming what a re-export would lose
+_CLAIM_PARTY_LOOPS = {"77": "2310C", "DQ": "2310D", "PW": "2310E", "45": "2310F", "P3": "2310A"}
+_LINE_PARTY_LOOPS = {"QB": "2420B", "77": "2420C", "DQ": "2420D", "DK": "2420E", "DN": "2420F", "P3": "2420F",
+                     "PW": "2420G", "45": "2420H"}
+
+# 2300 REF segments in the order of the 005010X222A1 TR3 (they share one position, told apart by qualifier).
+_CLAIM_REF_ORDER = ("4N", "F5", "EW", "9F", "G1", "F8", "X4", "9A", "9C", "LX", "D9", "EA", "P4", "1J")
 
 # Elements whose components the writer joins with the component separator; in every other element that separator
 # is data the receiver would split (a modifier "G:P" reads back as G and P).
@@ -424,7 +438,7 @@ def _transaction_rows(
             is_self = subscriber.relationship.lower() == "self"
             hl_number += 1
             subscriber_hl = hl_number
-            filing_code = filing_codes.get(lead.payer.lower(), DEFAULT_CLAIM_FILING_CODE)
+            filing_code = lead.claim_filing_code or filing_codes.get(lead.payer.lower(), DEFAULT_CLAIM_FILING_CODE)
             add(lead.id, ["HL", str(subscriber_hl), str(billing_hl), "22", "0" if is_self else "1"],
                 ["SBR", "P", "18" if is_self else "", subscriber.group_number or "", "", "", "", "", "",
                  filing_code])
@@ -442,7 +456,8 @@ def _transaction_rows(
                                        subscriber.member_id))
             # the encounter's own payer name first, then the caller's name for its profile, then the profile id
             payer_name = payer_names.get(lead.payer, lead.payer_display) if not lead.payer_name else lead.payer_display
-            add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""))
+            add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""),
+                *(["REF", q, v] for q, v in (lead.references or {}).get("2010BB", {}).items()))
             for claims in by_patient:
                 if not is_self:
                     hl_number += 1
@@ -474,6 +489,7 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
         is_self = subscriber.relationship.lower() == "self"
         subscriber_key = (subscriber.member_id, subscriber.first_name, subscriber.last_name,
                           subscriber.group_number, encounter.payer, encounter.payer_id, encounter.payer_name, is_self,
+                          encounter.claim_filing_code, tuple((encounter.references or {}).get("2010BB", {}).items()),
                           encounter.patient.id if is_self else None, subscriber.relationship.lower())
         by_patient = groups.setdefault(billing_key, {}).setdefault(subscriber_key, {})
         by_patient.setdefault(encounter.patient.id, []).append(encounter)
@@ -482,19 +498,34 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
 
 def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]:
     line_total = sum((line.charge for line in encounter.lines if line.charge is not None), Decimal(0))
+    kept = encounter.claim_elements or {}
     rows = [["CLM", encounter.claim_id or encounter.id, format_amount(line_total), "", "",
-             _composite([encounter.place_of_service, "B", "1"], delimiters), "Y", "A", "Y", "Y"]]
-    # 2300 REF*EA (medical record number) carries the patient id; 2300 REF segments come before HI.
-    rows.append(["REF", "EA", encounter.patient.id])
+             _composite([encounter.place_of_service, "B", kept.get("CLM05-3", "1")], delimiters),
+             *(kept.get(f"CLM{n:02d}", default) for n, default in ((6, "Y"), (7, "A"), (8, "Y"), (9, "Y"))),
+             *(kept.get(f"CLM{n:02d}", "") for n in range(10, 21))]]
+    # 2300 REF segments come before HI. A claim read from an 837P gets its own REFs back (REF*EA only if it had
+    # one); any other claim's patient id goes in REF*EA (medical record number).
+    if encounter.references is None:
+        rows.append(["REF", "EA", encounter.patient.id])
+    else:
+        claim_refs = encounter.references.get("2300", {})
+        order = {q: n for n, q in enumerate(_CLAIM_REF_ORDER)}
+        rows += [["REF", q, v] for q, v in sorted(claim_refs.items(), key=lambda item: order.get(item[0], 99))]
     diagnoses = [code.replace(".", "") for code in encounter.diagnoses]
     rows.append(["HI", *(_composite(["ABK" if n == 0 else "ABF", code], delimiters)
                          for n, code in enumerate(diagnoses))])
+    referring = encounter.referring_provider
+    if referring is not None:
+        rows.append(_name_row("DN", "1", referring.last_name, referring.first_name, "XX" if referring.npi else "",
+                              referring.npi or ""))
+        rows += [["REF", q, v] for q, v in (encounter.references or {}).get("2310A", {}).items()]
     billing = encounter.billing_provider
     provider = encounter.provider
     if billing is not None and provider.npi != billing.npi:
         rows.append(_name_row("82", "1", provider.last_name or "", provider.first_name, "XX", provider.npi))
         if provider.taxonomy:
             rows.append(["PRV", "PE", "PXC", provider.taxonomy])
+        rows += [["REF", q, v] for q, v in (encounter.references or {}).get("2310B", {}).items()]
     for number, line in enumerate(encounter.lines, start=1):
         procedure = _composite(["HC", line.code, *line.modifiers], delimiters)
         pointers = _composite([str(p) for p in line.dx_pointers], delimiters)
@@ -508,9 +539,11 @@ def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]
                 else ["DTP", "472", "D8", _x12_date(first_day)])
         rows += [
             ["LX", str(number)],
-            ["SV1", procedure, format_amount(line.charge or 0), unit_code, format_amount(quantity), place or "", "",
-             pointers],
+            ["SV1", procedure, format_amount(line.charge or 0), unit_code, format_amount(quantity), place or "",
+             (line.line_elements or {}).get("SV106", ""), pointers,
+             *((line.line_elements or {}).get(f"SV1{n:02d}", "") for n in range(8, 22))],
             date,
+            *(["REF", q, v] for q, v in (line.references or {}).items()),
         ]
     return rows
 
@@ -590,6 +623,8 @@ class _Party:
     tax_id: str = ""
     phone: str = ""
     damaged_at: int | None = None
+    id_qualifier: str = ""
+    not_carried: list[str] = field(default_factory=list)
 
     def address(self) -> Address | None:
         if not self.line1:
@@ -605,6 +640,8 @@ class _SubscriberLevel:
     group_number: str = ""
     filing_code: str = ""
     payer: _Party = field(default_factory=_Party)
+    references: dict[str, str] = field(default_factory=dict)
+    not_carried: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -613,6 +650,7 @@ class _PatientLevel:
     subscriber: _SubscriberLevel
     relationship_code: str
     hl_id: str = ""
+    not_carried: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -621,6 +659,7 @@ class _LineRead:
     line: dict[str, Any]
     date: dt.date | None = None
     rendering_npi: str = ""
+    references: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -634,6 +673,10 @@ class _ClaimRead:
     place_of_service: str = ""
     total_charge: Decimal | None = None
     lines: list[_LineRead] = field(default_factory=list)
+    referring: _Party | None = None
+    references: dict[str, dict[str, str]] = field(default_factory=dict)
+    elements: dict[str, str] = field(default_factory=dict)
+    not_carried: list[str] = field(default_factory=list)
 
 
 class _ClaimReader:
@@ -662,6 +705,8 @@ class _ClaimReader:
             self.skipping = False
             try:
                 self._segment(segment)
+                if not self._carried(segment):
+                    self._not_carried(segment)
             except _ElementError as problem:
                 self.skipping = segment.id == "CLM" and self.claim is None
                 self._problem(segment, problem.element, problem.message)
@@ -727,6 +772,9 @@ class _ClaimReader:
             self.subscriber.relationship_code = segment.element(2)
             self.subscriber.group_number = segment.element(3)
             self.subscriber.filing_code = segment.element(9)
+            if self.subscriber.filing_code and not re.fullmatch(r"[0-9A-Z]{1,2}", self.subscriber.filing_code):
+                raise _ElementError("SBR09", f"expected a claim filing indicator code, got "
+                                             f"{self.subscriber.filing_code!r}")
         elif self.claim is not None:
             self.loop = "2320"  # other subscriber information: not part of the encounter contract
 
@@ -763,6 +811,11 @@ class _ClaimReader:
             self.loop = "2010CA"
             self.patient.party = party
             self.party = party
+        elif entity == "DN" and self.claim is not None and self.line is None and self.loop not in ("2320", "2330"):
+            self.loop = "2310A"
+            party.id_qualifier = segment.element(8)
+            self.claim.referring = party
+            self.party = party
         elif entity == "82" and self.claim is not None and self.loop not in ("2320", "2330"):
             if self.line is not None:
                 self.loop = "2420A"
@@ -772,7 +825,9 @@ class _ClaimReader:
                 self.claim.rendering = party
                 self.party = party
         elif in_claim:
-            self.loop = "2420" if self.line is not None else "2330" if self.loop in ("2320", "2330") else "2310"
+            self.loop = ("2330" if self.loop in ("2320", "2330")
+                         else _LINE_PARTY_LOOPS.get(entity, "2420") if self.line is not None
+                         else _CLAIM_PARTY_LOOPS.get(entity, "2310"))
         elif self.loop.startswith(("1000", "HEADER")) or entity in ("41", "40"):
             self.loop = {"41": "1000A", "40": "1000B"}.get(entity, self.loop)
         else:
@@ -801,8 +856,14 @@ class _ClaimReader:
         qualifier = segment.element(1)
         if qualifier in ("EI", "SY") and self.loop == "2010AA" and self.billing is not None:
             self.billing.tax_id = self._tax_id(segment)
-        elif qualifier == "EA" and self.claim is not None and self.line is None and self.loop == "2300":
-            self.claim.patient_id = segment.element(2)
+        elif self.claim is None and self.loop == "2010BB" and self.subscriber is not None:
+            self.subscriber.references[qualifier] = segment.element(2)
+        elif self.claim is not None and self.line is not None and self.loop == "2400":
+            self.line.references[qualifier] = segment.element(2)
+        elif self.claim is not None and self.line is None and self.loop in ("2300", "2310A", "2310B"):
+            self.claim.references.setdefault(self.loop, {})[qualifier] = segment.element(2)
+            if qualifier == "EA" and self.loop == "2300":
+                self.claim.patient_id = segment.element(2)
 
     def _tax_id(self, segment: Segment) -> str:
         """REF02 of the billing provider: 9 digits, or an EIN written 12-3456789 (the model reads it as its nine
@@ -816,6 +877,61 @@ class _ClaimReader:
         # the value is a tax identifier: its length is enough to find it in the file
         raise _ElementError("REF02", f"expected the billing provider's {kind} as 9 digits, got {len(value)} "
                                      "characters")
+
+    # what an encounter carries -------------------------------------------------------------------------
+    def _carried(self, segment: Segment) -> bool:
+        """Whether the encounter keeps everything this segment says, so the writer can write it back. The header
+        (1000A/B, BHT) is the writer's own and always counts as carried."""
+        sid, loop, el = segment.id, self.loop, segment.element
+        if self.billing is None or sid in ("HL", "LX"):
+            return True
+        if loop in ("2320", "2330"):
+            return False
+        empty = not any(el(i) for i in range(1, len(segment.elements)))
+        if sid == "PRV":
+            return (loop, el(1)) in (("2000A", "BI"), ("2310B", "PE"))
+        if sid == "NM1":
+            if loop == "2310A":
+                return el(8) in ("XX", "")
+            return loop in ("2010AA", "2010BA", "2010BB", "2010CA", "2310B", "2420A")
+        if sid in ("N3", "N4"):
+            return loop in ("2010AA", "2010BA", "2010CA") and not any(el(i) for i in range(4, 8))
+        if sid == "DMG":
+            return loop in ("2010BA", "2010CA") and not any(el(i) for i in range(4, 11))
+        if sid == "REF":
+            return (loop == "2010AA" and el(1) in ("EI", "SY")) or loop in ("2010BB", "2300", "2310A", "2310B",
+                                                                             "2400")
+        if sid == "PER":
+            return loop == "2010AA" and {el(3), el(5), el(7)} <= {"TE", ""}
+        if sid == "SBR":
+            return loop == "2000B" and el(1) == "P" and not any(el(i) for i in range(4, 9))
+        if sid == "PAT":
+            return loop == "2000C" and not any(el(i) for i in range(2, 10))
+        if sid == "CLM":
+            # CLM05-3 and the simple elements are kept (claim_elements); CLM03/04 are unused, CLM11 is a composite
+            return segment.components(5)[1:2] in (["B"], []) and not any(el(i) for i in (3, 4, 11))
+        if sid == "HI":
+            return all(segment.components(i)[0] in ("ABK", "ABF", "BK", "BF") for i in range(1, len(segment.elements)))
+        if sid == "SV1":
+            return True  # SV106 and SV108-SV121 are kept (line_elements)
+        if sid == "DTP":
+            return loop == "2400" and el(1) == "472"
+        if sid == "LIN":
+            return True  # a drug line: the writer refuses it for its NDC, which says so
+        return empty
+
+    def _not_carried(self, segment: Segment) -> None:
+        qualified = segment.id in ("NM1", "REF", "DTP", "AMT", "QTY", "MEA", "NTE", "PWK", "K3", "CAS", "HI", "CRC")
+        first = segment.components(1)[0] if segment.id == "HI" else segment.element(1)
+        what = f"{self.loop} {segment.id}" + (f"*{first}" if qualified and first else "")
+        if segment.id == "CLM":
+            what = "2300 " + ", ".join(segment.name(n) for n in (3, 4, 11) if segment.element(n)) or what
+        scope = (self.claim.not_carried if self.claim is not None
+                 else self.patient.not_carried if self.patient is not None
+                 else self.subscriber.not_carried if self.subscriber is not None
+                 else self.billing.not_carried if self.billing is not None else None)
+        if scope is not None and what not in scope:
+            scope.append(what)
 
     # claim and lines -------------------------------------------------------------------------------------
     def _on_clm(self, segment: Segment) -> None:
@@ -838,6 +954,10 @@ class _ClaimReader:
         if not re.fullmatch(r"\d{2}", place[0]):
             raise _ElementError("CLM05", f"expected a 2-digit place of service code, got {place[0]!r}")
         self.claim.place_of_service = place[0]
+        if len(place) > 2 and place[2]:
+            self.claim.elements["CLM05-3"] = place[2]
+        self.claim.elements.update({segment.name(n): segment.element(n) for n in (*range(6, 11), *range(12, 21))
+                                    if segment.element(n)})
 
     def _on_hi(self, segment: Segment) -> None:
         if self.claim is None or self.line is not None:
@@ -903,6 +1023,9 @@ class _ClaimReader:
                 raise _ElementError("SV107", f"expected diagnosis pointers 1 to 12, got {segment.element(7)!r}")
             pointers.append(int(pointer))
         line["dx_pointers"] = pointers
+        extra = {segment.name(n): segment.element(n) for n in (6, *range(8, 22)) if segment.element(n)}
+        if extra:
+            line["line_elements"] = extra
         self.line = _LineRead(segment, line)
         self.claim.lines.append(self.line)
 
@@ -979,6 +1102,12 @@ class _ClaimReader:
         payer_id = subscriber_level.payer.ident
         payer = self.payer_profiles.get(payer_id) or PAYER_PROFILE_BY_FILING_CODE.get(
             subscriber_level.filing_code, DEFAULT_PAYER_PROFILE)
+        references = {loop: refs for loop, refs in (("2010BB", subscriber_level.references), *claim.references.items())
+                      if refs}
+        referring = claim.referring
+        not_carried = list(dict.fromkeys([*billing.not_carried, *subscriber_level.not_carried,
+                                          *patient_level.not_carried,
+                                          *claim.not_carried]))
         return Encounter(
             id=claim.clm.element(1),
             claim_id=claim.clm.element(1),
@@ -1002,8 +1131,16 @@ class _ClaimReader:
                                   last_name=member.last or None, relationship=relationship,
                                   group_number=subscriber_level.group_number or None),
             total_charge=claim.total_charge,
-            lines=[ClaimLine(**line.line, date=line.date, rendering_npi=line.rendering_npi or None)
+            lines=[ClaimLine(**line.line, date=line.date, rendering_npi=line.rendering_npi or None,
+                             references=line.references or None)
                    for line in claim.lines],
+            claim_filing_code=subscriber_level.filing_code or None,
+            referring_provider=ReferringProvider(
+                npi=referring.ident if referring.id_qualifier == "XX" and referring.ident else None,
+                last_name=referring.last, first_name=referring.first or None) if referring else None,
+            references=references,
+            claim_elements=claim.elements or None,
+            x12_not_carried=not_carried,
         )
 
 
