@@ -186,6 +186,16 @@ def test_payer_option_with_a_path_is_refused(tmp_path: Path) -> None:
     assert caught.value.field == "--payer"
 
 
+def test_payer_option_naming_no_profile_is_an_input_error_not_a_fallback(tmp_path: Path) -> None:
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump({"encounters": [_encounter()]}))
+    with pytest.raises(InputError, match="unknown payer profile 'medicar'") as caught:
+        check(path, payer="medicar", as_of=dt.date(2026, 4, 1))
+    assert caught.value.field == "--payer"
+    (tmp_path / "mine.yaml").write_text("extends: commercial\n")
+    assert check(path, payer="mine", payers_dir=tmp_path, as_of=dt.date(2026, 4, 1)).errors == []
+
+
 def test_csv_payer_column_path_is_an_error_and_unknown_payer_is_checked(tmp_path: Path) -> None:
     (tmp_path / "evil.yaml").write_text(_OUTSIDE)
     table = tmp_path / "claims.csv"

@@ -21,7 +21,7 @@ from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
-from cleanclaim.payers import PayerProfile, payer_id, profile_for
+from cleanclaim.payers import PayerProfile, load_profile, profile_for
 from cleanclaim.rules.engine import (
     FINDING_SCHEMA,
     RuleSelection,
@@ -180,9 +180,17 @@ def _looks_like_x12(path: Path) -> bool:
         return handle.read(3) == b"ISA"
 
 
-def _with_payer(encounters: list[Encounter], payer: str | None) -> list[Encounter]:
+def _payer_option(payer: str | None, payers_dir: Path | None) -> None:
+    """``--payer`` is the user's explicit choice, not claim data: a path or a profile that does not exist is an
+    input error for the whole run (a typo must not check every claim under the fallback profile)."""
     if payer:
-        payer_id(payer, field="--payer")  # a path given as --payer is refused once, before any encounter
+        try:
+            load_profile(payer, [payers_dir] if payers_dir else [])
+        except InputError as exc:
+            raise InputError(exc.message, file=exc.file, field="--payer") from None
+
+
+def _with_payer(encounters: list[Encounter], payer: str | None) -> list[Encounter]:
     return [e.model_copy(update={"payer": payer}) for e in encounters] if payer else encounters
 
 
@@ -237,6 +245,7 @@ def billable_encounters(source: Source, *, payer: str | None = None,
                         payers_dir: Path | None = None) -> tuple[list[Encounter], list[InputError]]:
     """Encounters ready for a claim: billed ``lines`` as given, or coded from ``services`` when there are none
     (for export and pricing)."""
+    _payer_option(payer, payers_dir)
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     _, kept, errors = _code_all(read, _Profiles(payers_dir), only_without_lines=True)
@@ -252,6 +261,7 @@ def code(
     selection: RuleSelection | None = None,
 ) -> CodeResult:
     """Code documented services into claim lines, then scrub the lines, so the result can be billed as it is."""
+    _payer_option(payer, payers_dir)
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     profiles = _Profiles(payers_dir)
@@ -275,6 +285,7 @@ def check(
 ) -> CheckResult:
     """Scrub claims: every enabled rule over every line. Encounters with services but no lines are coded first."""
     as_of = as_of or dt.date.today()
+    _payer_option(payer, payers_dir)
     profiles = _Profiles(payers_dir)
     if isinstance(source, str | Path) and Path(source).suffix.lower() in TABLE_SUFFIXES:
         return _check_table(Path(source), profiles, payer=payer, as_of=as_of, selection=selection)
@@ -302,8 +313,6 @@ def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[st
 
 def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: dt.date,
                  selection: RuleSelection | None) -> CheckResult:
-    if payer:
-        payer_id(payer, field="--payer")
     table = read_claim_table(path, default_payer=payer or "medicare")
     lines, encounters, errors = table.lines, table.encounters, list(table.errors)
     if payer:
