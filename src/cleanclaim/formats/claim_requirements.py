@@ -7,9 +7,12 @@ import re
 
 from cleanclaim.model import Encounter
 
-__all__ = ["BILLING_ZIP_PATTERN", "BILLING_ZIP_REFERENCE", "MAX_DIAGNOSES", "billing_zip_gap", "claim_line_gaps"]
+__all__ = ["BILLING_ZIP_PATTERN", "BILLING_ZIP_REFERENCE", "ICD9_PREFIX", "MAX_DIAGNOSES", "billing_zip_gap",
+           "claim_line_gaps"]
 
 MAX_DIAGNOSES = 12  # CMS-1500 item 21 (A-L) and the 837P HI segment hold twelve diagnoses
+# How the 837P reader keeps an ICD-9-CM diagnosis (HI BK/BF): "ICD9:724.2", never mistaken for an ICD-10-CM code
+ICD9_PREFIX = "ICD9:"
 
 # One requirement for the 837P writer (which refuses the claim) and the `billing-zip-plus-four` rule (which warns at
 # `check`): the TR3 requires the full ZIP+4 in the billing provider's N403; a paper CMS-1500 (item 33) takes 5 digits.
@@ -30,6 +33,9 @@ def claim_line_gaps(encounter: Encounter, *, max_pointers: int | None) -> list[s
     gaps: list[str] = []
     if not encounter.diagnoses:
         gaps.append("diagnoses")
+    # an ICD-9-CM code read from an old 837P (HI BK/BF) is kept so `check` can report it, never sent as ICD-10-CM
+    gaps += [f"diagnoses[{n}] is an ICD-9-CM code (claims take ICD-10-CM since 2015-10-01)"
+             for n, code in enumerate(encounter.diagnoses, start=1) if code.startswith(ICD9_PREFIX)]
     if len(encounter.diagnoses) > MAX_DIAGNOSES:
         gaps.append(f"diagnoses ({len(encounter.diagnoses)} given, a claim holds at most 12, A-L)")
     if not encounter.lines:

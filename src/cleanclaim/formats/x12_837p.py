@@ -7,8 +7,16 @@ damaged claim or transaction and reports where the damage is, by segment number,
 
 Loop and segment usage follows the 005010X222A1 TR3 as validated by pyx12's 837.5010.X222.A1 map: 1000A/1000B
 submitter and receiver, 2000A/2010AA billing provider, 2000B/2010BA/2010BB subscriber and payer, 2000C/2010CA
-patient when the patient is not the subscriber, 2300 claim (CLM, HI, REF*EA), 2310B rendering provider,
-2400 service line (LX, SV1, DTP*472).
+patient when the patient is not the subscriber, 2300 claim (CLM, HI, REF), 2310A referring and 2310B rendering
+provider, 2400 service line (LX, SV1, DTP*472, REF).
+
+What a valid file may hold is read, not refused: SV103 MJ (minutes: kept as ``minutes`` with ``units`` 1 and
+``unit_code`` MJ; the code's units are not derived from them, that would guess the payer's time rule), DTP*472 RD8
+ranges (``date`` .. ``date_through``), a line place of service (SV105) that differs from CLM05, ICD-9-CM (HI BK/BF,
+kept as "ICD9:code" for ``invalid-diagnosis`` to report), wrong SE/GE/IEA counts (reported, claims read), and two
+claims with one CLM01 (the second becomes ``CLM01#2``; ``duplicate-claim-id`` reports both). A claim read from a file
+is written back as billed; what the encounter cannot carry (2320/2330 other payers, 2310C facility, ...) is listed
+in ``x12_not_carried`` and the writer refuses that claim, naming it, rather than lose it.
 """
 
 from __future__ import annotations
@@ -24,7 +32,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
-from cleanclaim.formats.claim_requirements import billing_zip_gap
+from cleanclaim.formats.claim_requirements import ICD9_PREFIX, billing_zip_gap
 from cleanclaim.formats.x12 import (
     Delimiters,
     Segment,
@@ -92,8 +100,7 @@ MAX_MODIFIERS = 4
 MAX_AMOUNT_LENGTH = 12
 MAX_QUANTITY_LENGTH = 15
 _ICD10_NO_DOT = re.compile(r"^[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?$")
-# ICD-9-CM diagnosis codes without the dot: 3-5 digits, V and 2-4 digits, E and 3-4 digits; read with this prefix
-ICD9_PREFIX = "ICD9:"
+# ICD-9-CM diagnosis codes without the dot: 3-5 digits, V and 2-4 digits, E and 3-4 digits (read with ICD9_PREFIX)
 _ICD9_NO_DOT = re.compile(r"^(?:[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})$")
 
 
@@ -566,8 +573,10 @@ def read_837p(
     """Every claim of every 837P transaction in the file, as encounters with billed lines.
 
     ``payer_profiles`` maps a payer id (2010BB NM109) to a cleanclaim payer profile id; without it SBR09
-    decides (MB -> medicare, other -> commercial). A claim with a bad element is not returned (reading half of
-    it would change what was billed); it is reported with its segment number and the other claims are read.
+    decides (MB -> medicare, MC -> medicaid, CH -> tricare, other -> commercial; a mapped id without a profile is
+    checked under the fallback profile, see cleanclaim.payers). A claim with a bad element is not returned
+    (reading half of it would change what was billed); it is reported with its segment number, loop and element,
+    and the other claims are read. Any unexpected exception costs its claim only, reported the same way.
     """
     text, file = read_x12_text(text_or_path)
     envelope = parse_envelope(text, file=file, keep_miscounted=True)

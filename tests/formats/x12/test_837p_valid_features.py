@@ -308,3 +308,15 @@ def test_other_tax_id_shapes_are_still_refused(written: str) -> None:
     address = {"line1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "627011234"}
     with pytest.raises(ValidationError):
         BillingProvider(name="Harbor", npi="1234567893", tax_id=written, address=address)  # type: ignore[arg-type]
+
+
+def test_icd9_codes_are_refused_by_every_claim_document(tmp_path: Path) -> None:
+    from cleanclaim.formats.claim_requirements import claim_line_gaps
+
+    path = tmp_path / "claims.837"
+    path.write_text(harbor("HI*ABK:M6281*ABF:Z9181*ABF:R262~", "HI*ABK:M6281*BF:V5789~"))
+    first = read_837p(path).encounters[0]
+    assert first.diagnoses == ["M62.81", "ICD9:V57.89"]
+    gaps = claim_line_gaps(first, max_pointers=4)
+    assert any(g.startswith("diagnoses[2] is an ICD-9-CM code") for g in gaps), gaps
+    assert not any(g.startswith("diagnoses[1]") for g in gaps)
