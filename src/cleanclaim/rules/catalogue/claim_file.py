@@ -13,6 +13,7 @@ from cleanclaim.payers import FALLBACK_PROFILE
 from cleanclaim.rules.registry import CANNOT_FIRE, NO_ROWS, Rule, Screen, register
 from cleanclaim.rules.tables import SMALL_RUN, Tables
 
+_SHOWN = 5  # encounters a duplicate-claim-id finding names beside its own
 _NO_LINE = pl.lit(None, dtype=pl.Int32).alias("line")
 _NO_CODE = pl.lit(None, dtype=pl.String).alias("code")
 
@@ -166,11 +167,24 @@ class DuplicateClaimId(Rule):
         return None if len(values) != len(set(values)) else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        claims = tables.encounters.lazy().filter(pl.col("claim_id").is_not_null()).select("encounter_id", "claim_id")
-        pairs = claims.join(claims.rename({"encounter_id": "other"}), on="claim_id").filter(
-            pl.col("encounter_id") != pl.col("other"))
-        return (
-            pairs.group_by("encounter_id", "claim_id", maintain_order=True)
-            .agg(pl.format("encounter {}", pl.col("other")).str.join(", ").alias("others"))
-            .select("encounter_id", _NO_LINE, _NO_CODE, "claim_id", "others")
+        # No self-join: 10,000 encounters sharing one id would make 10^8 pairs. Each finding names at most five of
+        # the others (the first of its group) and counts the rest, so the work is linear in the encounters.
+        claims = (tables.encounters.lazy().filter(pl.col("claim_id").is_not_null())
+                  .select("encounter_id", "claim_id").with_row_index("row"))
+        groups = (claims.group_by("claim_id", maintain_order=True)
+                  .agg(pl.col("encounter_id").head(_SHOWN + 1).alias("other"), pl.len().alias("count"))
+                  .filter(pl.col("count") > 1))
+        named = (
+            claims.join(groups, on="claim_id", how="inner").explode("other")
+            .filter(pl.col("other") != pl.col("encounter_id"))
+            .group_by("row", "encounter_id", "claim_id", "count")
+            .agg(pl.format("encounter {}", pl.col("other")).head(_SHOWN).str.join(", ").alias("named"),
+                 pl.col("other").head(_SHOWN).len().alias("shown"))
+            .sort("row")
+        )
+        more = pl.col("count") - 1 - pl.col("shown")
+        return named.select(
+            "encounter_id", _NO_LINE, _NO_CODE, "claim_id",
+            pl.format("{}{}", pl.col("named"),
+                      pl.when(more > 0).then(pl.format(" and {} more", more)).otherwise(pl.lit(""))).alias("others"),
         )
