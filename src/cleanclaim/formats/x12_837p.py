@@ -960,7 +960,7 @@ class _ClaimReader:
             raise _ElementError("CLM01", "expected the patient control number, got nothing")
         self.claim.total_charge = _amount(segment, 2)
         place = segment.components(5)
-        if not re.fullmatch(r"\d{2}", place[0]):
+        if not re.fullmatch(r"[0-9]{2}", place[0]):
             raise _ElementError("CLM05", f"expected a 2-digit place of service code, got {place[0]!r}")
         self.claim.place_of_service = place[0]
         if len(place) > 2 and place[2]:

@@ -227,6 +227,7 @@ def test_two_claims_with_one_clm01_are_both_read_and_reported(tmp_path: Path) ->
     ("SV1*HC:97530:GP*97.5*UN*1.5***1~", "SV1*HC:97530:GP*97.5*UN*" + "9" * 4400 + "***1~", "SV104"),
     ("SV1*HC:97530:GP*97.5*UN*1.5***1~", "SV1*HC:97530:GP*97.5*UN*1." + "0" * 45 + "1***1~", "SV104"),
     ("CLM*CLM-1003*97.5***", "CLM*CLM-1003*" + "1" * 5000 + "***", "CLM02"),
+    ("CLM*CLM-1003*97.5***11:B:1", "CLM*CLM-1003*97.5***\u0661\u0661:B:1", "CLM05"),
     ("DMG*D8*20140815*F~", "DMG*D8*2014\u0660815*F~", "DMG02"),
 ])
 def test_hostile_numbers_are_errors_at_the_segment_and_the_rest_is_read(old: str, new: str, element: str) -> None:
