@@ -127,3 +127,18 @@ def test_segments_without_a_field_are_named_in_the_refusal(old: str, new: str, n
     assert named in first.x12_not_carried
     with pytest.raises(ClaimFileError, match=named.replace("*", r"\*")):
         write_837p([first], **WRITER_OPTIONS)
+
+
+def test_a_file_cleanclaim_wrote_reads_back_with_nothing_uncarried_and_writes_again() -> None:
+    from .conftest import multi_claim_encounters
+
+    first = write_837p(multi_claim_encounters(), **WRITER_OPTIONS)
+    read = read_837p(first)
+    assert read.errors == []
+    assert all(e.x12_not_carried == [] for e in read.encounters)
+    assert write_837p(read.encounters, **WRITER_OPTIONS) == first
+
+
+def test_the_hand_written_fixture_reads_with_nothing_uncarried() -> None:
+    read = read_837p(HARBOR)
+    assert [e.x12_not_carried for e in read.encounters] == [[], [], [], []]
