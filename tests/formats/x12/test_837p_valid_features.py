@@ -321,3 +321,13 @@ def test_icd9_codes_are_refused_by_every_claim_document(tmp_path: Path) -> None:
     gaps = claim_line_gaps(first, max_pointers=4)
     assert any(g.startswith("diagnoses[2] is an ICD-9-CM code") for g in gaps), gaps
     assert not any(g.startswith("diagnoses[1]") for g in gaps)
+
+
+@pytest.mark.parametrize(("sv105", "flagged"), [("02", False), ("", True)])
+def test_line_rules_judge_the_lines_own_place_of_service(sv105: str, flagged: bool, tmp_path: Path) -> None:
+    path = tmp_path / "claims.837"
+    path.write_text(harbor("SV1*HC:97161:GP*120*UN*1***1:3~", f"SV1*HC:97161:GP:95*120*UN*1*{sv105}**1:3~"))
+    checked = check(path, as_of=AS_OF)
+    assert checked.errors == []
+    lines = [(f.encounter, f.line) for f in checked.findings if f.rule == "telehealth-place-mismatch"]
+    assert (("CLM-1001", 1) in lines) is flagged, lines
