@@ -1,7 +1,8 @@
 """Render the README images of a synthetic outpatient PT visit (fictional patient and practice)."""
-import subprocess
 import tempfile
 from pathlib import Path
+
+import pypdfium2 as pdfium
 
 from cleanclaim.formats.pdf_cms1500 import render_cms1500
 from cleanclaim.formats.pdf_superbill import render_superbill
@@ -31,4 +32,6 @@ with tempfile.TemporaryDirectory() as tmp:
     for name, render in (("cms1500", render_cms1500), ("superbill", render_superbill)):
         pdf = Path(tmp) / f"{name}.pdf"
         render(visit, pdf)
-        subprocess.run(["pdftoppm", "-png", "-r", "110", "-singlefile", str(pdf), str(out / name)], check=True)
+        document = pdfium.PdfDocument(pdf)
+        document[0].render(scale=110 / 72).to_pil().save(out / f"{name}.png")  # 110 dpi, the first page
+        document.close()

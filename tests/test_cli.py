@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cleanclaim.cli import app
+from cleanclaim.errors import InputError
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 runner = CliRunner()
@@ -191,3 +192,189 @@ def test_the_examples_folder_reads_whole_and_shows_findings() -> None:
     assert "errors" not in data
     assert data["summary"]["encounters"] == 6
     assert status == 1
+
+
+# --- exit statuses: 0 clean, 1 error findings, 2 unreadable input, 3 a bug in cleanclaim (never 1) -------------------
+
+
+def _boom(*_args: object, **_kwargs: object) -> None:
+    # the text of an unexpected exception may quote input (here a birth date): it must never reach the user
+    raise ValueError("could not handle birth date 1950-01-01")
+
+
+@pytest.mark.parametrize(
+    ("args", "status"),
+    [(("check", str(EXAMPLES / "hbai-intervention.yaml")), 0),
+     (("check", str(EXAMPLES / "coaching-with-deleted-codes.yaml")), 1),
+     (("check", str(EXAMPLES / "no-such-file.yaml")), 2)],
+)
+def test_check_exit_status_follows_the_contract(args: tuple[str, ...], status: int) -> None:
+    assert run(*args, "--as-of", "2026-04-01")[0] == status
+
+
+@pytest.mark.parametrize(
+    ("command", "target"),
+    [("check", "cleanclaim.commands.checking.check"), ("code", "cleanclaim.commands.coding.code"),
+     ("price", "cleanclaim.commands.price.billable_encounters")],
+)
+def test_an_internal_failure_exits_3_with_one_line_naming_the_file(
+        command: str, target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(target, _boom)
+    file = str(EXAMPLES / "hbai-intervention.yaml")
+    status, output = run(command, file)
+    assert status == 3
+    (message,) = [line for line in output.splitlines() if line.strip()]
+    assert "bug in cleanclaim" in message
+    assert "ValueError" in message
+    assert file in message
+    assert "1950-01-01" not in output
+
+
+def test_the_console_script_exits_3_on_a_failure_outside_any_command(monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from cleanclaim import cli
+
+    monkeypatch.setattr(cli, "app", _boom)
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 3
+    assert "bug in cleanclaim" in capsys.readouterr().err
+
+
+def test_the_console_script_keeps_the_command_status(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim import cli
+
+    monkeypatch.setattr("sys.argv", ["cleanclaim", "check", str(EXAMPLES / "coaching-with-deleted-codes.yaml"),
+                                     "--as-of", "2026-04-01", "--json"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 1
+
+
+# --- option values: a typo is an input error (exit 2) that names the option, never a traceback ---------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [(("check", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "9999-12-01"), "--as-of 9999-12-01 is outside"),
+     (("check", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "1989-12-31"), "--as-of 1989-12-31 is outside"),
+     (("code", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "20260401"), "--as-of expects a date"),
+     (("code", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "2026-02-30"), "--as-of expects a date"),
+     (("lookup", "97110", "--date", "0001-01-01"), "--date 0001-01-01 is outside"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "abc"), "--deductible expects"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "NaN"), "--deductible expects"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "10.001"), "--deductible expects"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "1e9"), "--deductible expects"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "1_000"), "--deductible expects"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "1000000"), "--deductible must be"),
+     (("check", str(EXAMPLES / "hbai-intervention.yaml"), "--payers-dir", "no-such-folder"), "--payers-dir"),
+     (("code", str(EXAMPLES / "hbai-intervention.yaml"), "--payers-dir", str(EXAMPLES / "hbai-intervention.yaml")),
+      "--payers-dir"),
+     (("price", str(EXAMPLES / "hbai-intervention.yaml"), "--deductible", "-1"), "--deductible must be"),
+     (("export", str(EXAMPLES / "hbai-intervention.yaml"), "-f", "837p", "-o", "x.837", "--control-number", "abc"),
+      "--control-number"),
+     (("data", "import", "x.txt", "--fiscal-year", "1e3"), "--fiscal-year"),
+     (("data", "import", "x.txt", "--period", "9999Q4"), "--period 9999Q4")],
+)
+def test_bad_option_values_exit_2_with_the_option_named(args: tuple[str, ...], words: str) -> None:
+    status, output = run(*args)
+    assert status == 2, output
+    assert words in output
+
+
+def test_the_run_date_bounds_are_inclusive() -> None:
+    for day in ("1990-01-01", "2199-12-31"):
+        assert run("check", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", day, "--json")[0] in (0, 1)
+
+
+def test_price_with_an_unreadable_record_prices_the_rest_and_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / "visits"
+    folder.mkdir()
+    (folder / "good.yaml").write_text((EXAMPLES / "hbai-intervention.yaml").read_text())
+    (folder / "broken.yaml").write_text("id: E9\ndate: [unclosed\n")
+    result = runner.invoke(app, ["price", str(folder), "--json"])
+    assert result.exit_code == 2
+    assert "broken.yaml" in result.stderr
+    assert json.loads(result.stdout)["lines"]
+
+
+@pytest.mark.parametrize("command", ["code", "check"])
+@pytest.mark.parametrize(("text", "words"), [("ignore = [\n", "not valid TOML"),
+                                             ('severity = "x"\n', "field severity"),
+                                             ("payer = []\n", "field payer"), ("select = 3\n", "field select")])
+def test_a_broken_settings_file_is_an_input_error_in_code_and_check(
+        command: str, text: str, words: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cleanclaim.toml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    status, output = run(command, str(EXAMPLES / "hbai-intervention.yaml"))
+    assert status == 2
+    assert "cleanclaim.toml" in output
+    assert words in output
+
+
+def test_a_settings_payers_dir_that_is_not_a_folder_is_an_input_error(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "cleanclaim.toml").write_text('payers_dir = "payers"\n')
+    monkeypatch.chdir(tmp_path)
+    for command in ("code", "check"):
+        status, output = run(command, str(EXAMPLES / "hbai-intervention.yaml"))
+        assert status == 2
+        assert "cleanclaim.toml: field payers_dir" in output
+    (tmp_path / "payers").mkdir()
+    assert run("check", str(EXAMPLES / "hbai-intervention.yaml"), "--as-of", "2026-04-01")[0] == 0
+
+
+def test_a_charge_master_that_is_not_text_is_an_input_error(tmp_path: Path) -> None:
+    master = tmp_path / "charges.csv"
+    master.write_bytes(b"97110,\xff\xfe\n")
+    status, output = run("price", str(EXAMPLES / "hbai-intervention.yaml"), "--charge-master", str(master))
+    assert status == 2
+    assert "charges.csv: cannot read the charge master: expected UTF-8 text" in output
+
+
+@pytest.mark.parametrize("command", ["code", "check", "price", "export"])
+def test_a_file_name_the_system_cannot_look_up_is_an_input_error(command: str) -> None:
+    name = "x" * 5000 + ".yaml"  # longer than any file system's name limit
+    extra = ["-f", "fhir", "-o", "out.json"] if command == "export" else []
+    status, output = run(command, name, *extra)
+    assert status == 2
+    assert "File name too long" in output
+
+
+def test_a_claim_table_name_too_long_is_an_input_error_in_the_api() -> None:
+    from cleanclaim.formats.claim_table import read_claim_table
+
+    with pytest.raises(InputError, match="cannot read the table"):
+        read_claim_table("x" * 5000 + ".csv")
+
+
+@pytest.mark.parametrize(("args", "status", "words"), [(("lookup", "[/]"), 1, "[/] is not a valid code format"),
+                                                       (("rule", "[/]x"), 2, "no rule '[/]x'")])
+def test_markup_in_a_command_line_value_is_printed_as_text(args: tuple[str, ...], status: int, words: str) -> None:
+    got, output = run(*args)
+    assert got == status
+    assert words in output
+
+
+@pytest.mark.parametrize("command", ["code", "check", "price"])
+def test_markup_in_an_encounter_id_is_printed_as_text(command: str, tmp_path: Path) -> None:
+    source = (EXAMPLES / "coaching-with-deleted-codes.yaml").read_text()
+    assert source.count("- id: ") == 1
+    marked = tmp_path / "marked.yaml"
+    marked.write_text(source.replace("- id: ", "- id: '[/]x[bold]' # was ", 1))
+    args = [command, str(marked)] + (["--as-of", "2026-04-01"] if command != "price" else [])
+    status, output = run(*args)
+    assert status in (0, 1)
+    assert "[/]x[bold]" in output
+
+
+def test_a_table_without_patient_ids_is_noted_once_and_does_not_change_the_exit_status(tmp_path: Path) -> None:
+    table = tmp_path / "claims.csv"
+    table.write_text("encounter_id,date,code,modifiers,units,minutes,diagnoses,dx_pointers\n"
+                     + "".join(f"E{i},2026-03-02,97110,GP,1,8,M62.81,1\n" for i in range(3)))
+    result = runner.invoke(app, ["check", str(table), "--json", "--as-of", "2026-04-01"])
+    data = json.loads(result.stdout)
+    assert [note["field"] for note in data["notes"]] == ["patient_id"]
+    assert "errors" not in data
+    assert result.exit_code == (1 if data["summary"]["errors"] else 0)
+    assert result.stderr.count("no patient_id column") == 1

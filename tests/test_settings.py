@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,44 @@ def test_bad_settings_are_input_errors(tmp_path: Path, text: str, words: str) ->
 
 def test_no_settings_file_means_defaults(tmp_path: Path) -> None:
     assert find_settings(tmp_path).selection().enabled(get_rule("deleted-code"))
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "words"),
+    [("select = 3\n", "select", "a list of rule slugs, ids or families (strings), got an integer"),
+     ('select = ["deleted-code", 3]\n', "select", "got an array"),
+     ("payer = []\n", "payer", "a non-empty string, got an array"),
+     ('payer = ""\n', "payer", "a non-empty string, got a string"),
+     ("payers_dir = 1979-05-27\n", "payers_dir", "a non-empty string, got a date or time"),
+     ('severity = "x"\n', "severity", "must be a table"),
+     ("[severity]\ndeleted-code = 3\n", "severity.deleted-code", "error, warning or info"),
+     ("[severity]\ndeleted-code = [1]\n", "severity.deleted-code", "error, warning or info")],
+)
+def test_wrong_value_types_name_the_key_and_the_type_expected(tmp_path: Path, text: str, key: str,
+                                                              words: str) -> None:
+    path = tmp_path / "cleanclaim.toml"
+    path.write_text(text)
+    with pytest.raises(InputError, match=re.escape(words)) as raised:
+        load_settings(path)
+    assert raised.value.field == key
+    assert raised.value.file == str(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [('[tool]\ncleanclaim = 3\n', "tool.cleanclaim"), ('[tool.cleanclaim]\npayer = 7\n', "tool.cleanclaim.payer")],
+)
+def test_wrong_types_in_pyproject_name_the_key(tmp_path: Path, text: str, key: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(InputError) as raised:
+        find_settings(tmp_path)
+    assert raised.value.field == key
+
+
+def test_an_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
+    path = tmp_path / "cleanclaim.toml"
+    path.write_bytes(b'payer = "\xff"\n')
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_settings(path)
+    with pytest.raises(InputError, match="cannot read the settings file"):
+        load_settings(tmp_path / "missing.toml")

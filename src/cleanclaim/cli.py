@@ -1,20 +1,97 @@
-"""The `cleanclaim` command: a thin layer over the Python API; each command group lives in `cleanclaim.commands`."""
+"""The `cleanclaim` command: a thin layer over the Python API; each command group lives in `cleanclaim.commands`.
+
+Exit statuses, the same in every command: 0 nothing wrong, 1 error findings, 2 some input could not be read (the
+message names the file, place and field; everything readable was still processed), 3 cleanclaim itself failed (a
+bug: a crash must never pass for "errors found", which is what status 1 used to say when a command raised).
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
 
 import typer
+from rich.text import Text
+from typer.exceptions import TyperException
 
-__all__ = ["app", "main"]
+from cleanclaim.commands.output import error_console
+
+__all__ = ["INTERNAL_ERROR", "app", "main"]
+
+INTERNAL_ERROR = 3
+"""Exit status of an unexpected exception: neither 1 (findings) nor 2 (unreadable input), so scripts and CI that
+act on 1 never mistake a crash for a checked batch."""
 
 app = typer.Typer(
     name="cleanclaim",
-    help="Turn documented services into defensible claims, and check claims before the payer does.",
+    help="Turn documented services into defensible claims, and check claims before the payer does. "
+         "Exit status: 0 no errors, 1 error findings, 2 some input could not be read, 3 internal error (a bug in "
+         "cleanclaim; please report it).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _where(exc: BaseException) -> str:
+    """The innermost cleanclaim frame of the exception (module and line), for the bug report. Only the place, never
+    the exception's text, which may quote a patient value from the input."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}cleanclaim{os.sep}" in f.filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    parts = Path(frame.filename).parts
+    module = "/".join(parts[len(parts) - 1 - parts[::-1].index("cleanclaim"):])
+    return f" at {module}:{frame.lineno}"
+
+
+def _report(exc: BaseException, inputs: list[str]) -> None:
+    """Report an unexpected exception in one line. ``CLEANCLAIM_TRACEBACK=1`` re-raises it instead, for whoever
+    debugs it."""
+    if os.environ.get("CLEANCLAIM_TRACEBACK") == "1":
+        raise exc
+    subject = f" while processing {', '.join(inputs)}" if inputs else ""
+    error_console.print(Text(
+        f"internal error: a bug in cleanclaim, not a problem found in your claims: {type(exc).__name__}"
+        f"{_where(exc)}{subject}; its output is incomplete. Please report it (set CLEANCLAIM_TRACEBACK=1 "
+        f"for the traceback). Exit status {INTERNAL_ERROR}.", style="bold red"))
+
+
+def _inputs(kwargs: dict[str, Any]) -> list[str]:
+    """The file arguments of a command call, to name in an internal-error message."""
+    found: list[str] = []
+    for key in ("file", "files", "path", "paths"):
+        value = kwargs.get(key)
+        if isinstance(value, str | Path):
+            found.append(str(value))
+        elif isinstance(value, list | tuple):
+            found.extend(str(v) for v in value)
+    return found
+
+
+def guarded(command: F) -> F:
+    """The command with a safety net: any exception other than the CLI's own exits becomes exit status 3."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, TyperException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # the safety net is the point
+            _report(exc, _inputs(kwargs))
+            raise typer.Exit(INTERNAL_ERROR) from exc
+
+    return run  # type: ignore[return-value]
+
 
 # Order here is the order in `cleanclaim --help`.
 COMMAND_MODULES = ("coding", "checking", "lookup", "price", "export", "denials", "data")
@@ -29,5 +106,24 @@ for _name in COMMAND_MODULES:
     _module.register(app)
 
 
+def _guard_all(typer_app: typer.Typer) -> None:
+    for info in typer_app.registered_commands:
+        if info.callback is not None:
+            info.callback = guarded(info.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard_all(group.typer_instance)
+
+
+_guard_all(app)
+
+
 def main() -> None:
-    app()
+    """The console script. Exceptions outside a command (while parsing options, say) get the same exit status 3."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as exc:  # the last safety net
+        _report(exc, [])
+        sys.exit(INTERNAL_ERROR)

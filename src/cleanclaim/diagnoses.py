@@ -44,6 +44,7 @@ import pyarrow.parquet as pq
 
 from cleanclaim import paths
 from cleanclaim.errors import DataError, InputError
+from cleanclaim.refdata.imported import CorruptImportError
 
 __all__ = [
     "DiagnosisLookup",
@@ -237,14 +238,16 @@ def _imported_releases(folder: str) -> tuple[ReleaseInfo, ...]:
     for parquet in sorted(directory.glob("*.parquet")):
         try:
             raw = pq.read_schema(parquet).metadata or {}
-        except (OSError, pa.ArrowException) as exc:
-            raise DataError(f"{parquet}: not a readable ICD-10-CM release ({exc}); re-import it") from exc
-        meta = {
-            key.decode()[len(_META_PREFIX):]: value.decode()
-            for key, value in raw.items()
-            if key.decode().startswith(_META_PREFIX)
-        }
-        found.append(_release_from_meta(meta, where=str(parquet), path=str(parquet), bundled=False))
+            meta = {
+                key.decode()[len(_META_PREFIX):]: value.decode()
+                for key, value in raw.items()
+                if key.decode().startswith(_META_PREFIX)
+            }
+            found.append(_release_from_meta(meta, where=str(parquet), path=str(parquet), bundled=False))
+        except (OSError, pa.ArrowException, UnicodeDecodeError) as exc:
+            raise CorruptImportError(parquet, "ICD-10-CM release", f"not a readable Parquet file ({exc})") from exc
+        except DataError as exc:  # a damaged import is the user's to fix (exit 2), not a packaging problem
+            raise CorruptImportError(parquet, "ICD-10-CM release", str(exc).removeprefix(f"{parquet}: ")) from exc
     return tuple(found)
 
 
@@ -341,7 +344,8 @@ def _read_imported(release: ReleaseInfo) -> pl.DataFrame:
     try:
         return pl.read_parquet(release.path).select(list(_TABLE_SCHEMA))
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise DataError(f"{release.path}: not a readable ICD-10-CM release ({exc}); re-import it") from exc
+        raise CorruptImportError(Path(release.path), "ICD-10-CM release",
+                                 f"not a readable ICD-10-CM table ({exc})") from exc
 
 
 @cache

@@ -247,6 +247,9 @@ def load_charge_master(path: Path) -> dict[tuple[str, str], Decimal]:
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"cannot read the charge master: {exc.strerror}", file=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise InputError("cannot read the charge master: expected UTF-8 text (a CSV of code,charge[,modifier])",
+                         file=str(path)) from exc
     prices: dict[tuple[str, str], Decimal] = {}
     for number, row in enumerate(csv.reader(text.splitlines()), start=1):
         cells = [c.strip() for c in row]
@@ -439,9 +442,16 @@ def _line_names(items: list[_Work]) -> str:
     return ", ".join(f"{i.encounter + ' ' if i.encounter else ''}line {i.number} {i.line.code}" for i in items)
 
 
+UNPRICED_NAMED_PER_LINE = 5
+"""How many of a day's unpriced lines each priced line's MPPR step names (the day's claim note names them all): every
+step naming every one made a day of n lines n times n names long."""
+
+
 def _reduce_all(priced: list[_Work], unpriced: list[_Work]) -> None:
     """Every priced unit at 50% PE: the unpriced line's PE is unknown, so any of its units may be the day's highest."""
-    names = _line_names(unpriced)
+    names = _line_names(unpriced[:UNPRICED_NAMED_PER_LINE])
+    if len(unpriced) > UNPRICED_NAMED_PER_LINE:
+        names += f" and {len(unpriced) - UNPRICED_NAMED_PER_LINE} more line(s)"
     for item in priced:
         item.unit_pe_share = [MPPR_PE_SHARE] * len(item.unit_pe_share)
         item.estimate = True

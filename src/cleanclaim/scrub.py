@@ -125,6 +125,8 @@ class CheckResult:
     errors: list[InputError] = field(default_factory=list)
     coded: list[CodedEncounter] = field(default_factory=list)
     """Encounters that had services but no billed lines: they were coded first, and these lines were checked."""
+    notes: list[InputError] = field(default_factory=list)
+    """What the reader assumed about readable input (e.g. a table without patient ids), said once; no exit status."""
 
     @cached_property
     def findings(self) -> list[Finding]:
@@ -140,6 +142,8 @@ class CheckResult:
         data: dict[str, Any] = {"findings": self.table.to_dicts(), "summary": self.summary.to_dict()}
         if self.errors:
             data["errors"] = [e.to_dict() for e in self.errors]
+        if self.notes:
+            data["notes"] = [n.to_dict() for n in self.notes]
         return data
 
 
@@ -158,12 +162,20 @@ class _Profiles:
         return self.cache[payer]
 
 
+def _x12_path(source: Source) -> Path | None:
+    """The path of an X12 claim file (by its suffix, or a file starting with ISA), else None."""
+    if not isinstance(source, str | Path):
+        return None
+    path = Path(source)
+    return path if path.suffix.lower() in X12_SUFFIXES or (path.is_file() and _looks_like_x12(path)) else None
+
+
 def _read_encounters(source: Source) -> EncounterFile:
     if isinstance(source, Encounter):
         return EncounterFile(sources=["<python>"], encounters=[source])
     if isinstance(source, str | Path):
         path = Path(source)
-        if path.suffix.lower() in X12_SUFFIXES or (path.is_file() and _looks_like_x12(path)):
+        if _x12_path(path) is not None:
             from cleanclaim.formats.x12_837p import read_837p
 
             read = read_837p(path)
@@ -297,7 +309,34 @@ def check(
     table = findings_table(tables, selection)
     if coded:
         table = _with_coded(table, coded, [e.id for e in kept])
+    x12 = _x12_path(source)
+    if x12 is not None:
+        table = _with_x12(table, x12, selection, [e.id for e in kept])
     return CheckResult(table, _summary(table, len(kept), tables.lines.height), [*read.errors, *errors], coded)
+
+
+def _with_x12(table: pl.DataFrame, path: Path, selection: RuleSelection | None, order: list[str]) -> pl.DataFrame:
+    """An X12 file's syntax and TR3 errors (the `x12` family) beside the rules' findings, selected like them."""
+    from cleanclaim.formats.x12 import read_x12_text
+    from cleanclaim.formats.x12_validation import X12_RULES, x12_findings_table
+    from cleanclaim.rules.registry import get_rule
+
+    chosen = selection or RuleSelection()
+    if not any(chosen.enabled(get_rule(rule.slug)) for rule in X12_RULES):
+        return table  # validation costs 0.3-0.8 ms a segment: not run when its findings are not wanted
+    try:
+        text, _ = read_x12_text(path)
+    except InputError:  # the reader has reported why the file cannot be read
+        return table
+
+    def keep(finding: Finding) -> Severity | None:
+        rule = get_rule(finding.rule)
+        return (chosen.severity_of(rule) or finding.severity) if chosen.enabled(rule) else None
+
+    found = x12_findings_table(text, keep)
+    if not found.height:
+        return table
+    return in_encounter_order(pl.concat([table, found]), pl.Series(order, dtype=pl.String))
 
 
 def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[str]) -> pl.DataFrame:
@@ -347,4 +386,4 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
     )
     found = findings_table(tables, selection)
     summary = _summary(found, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)
-    return CheckResult(found, summary, errors)
+    return CheckResult(found, summary, errors, notes=list(table.notes))

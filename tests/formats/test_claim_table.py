@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import polars as pl
@@ -108,8 +109,9 @@ def test_units_and_charges_that_are_not_finite_numbers_are_rejected(tmp_path: Pa
 
 
 def test_columns_left_out_are_not_given_rather_than_empty(tmp_path: Path) -> None:
-    # No patient, NPI or discipline columns: the ids are null (not "" shared by every row) and the discipline is
-    # unstated, so two claims of unknown patients are not called duplicates and no NPI of no digits is reported.
+    # No patient, NPI or discipline columns: each encounter is its own patient (not one "" or null patient shared
+    # by every row) and the NPI is null, so two claims of unknown patients are not called duplicates and no NPI of
+    # no digits is reported.
     import datetime as dt
 
     from cleanclaim import check
@@ -117,10 +119,210 @@ def test_columns_left_out_are_not_given_rather_than_empty(tmp_path: Path) -> Non
     path = tmp_path / "claims.csv"
     path.write_text("encounter_id,date,code,modifiers,units\nE1,2026-03-02,97110,GP,1\nE2,2026-03-02,97110,GP,1\n")
     table = read_claim_table(path)
-    assert table.lines.get_column("patient_id").to_list() == [None, None]
+    assert table.lines.get_column("patient_id").to_list() == ["(no patient id: encounter E1)",
+                                                              "(no patient id: encounter E2)"]
     assert table.lines.get_column("provider_npi").to_list() == [None, None]
     assert table.lines.get_column("provider_discipline").to_list() == ["other", "other"]
     rules = {f.rule for f in check(path, as_of=dt.date(2026, 4, 1)).findings}
     assert "duplicate-line" not in rules
     assert "invalid-npi" not in rules
     assert "provider-not-eligible" in rules  # the note that eligibility was not checked
+
+
+# --- hostile tables (issue 11): typed Parquet columns, huge fields, repeated headers, bad values, grouping ----------
+
+
+def _parquet(tmp_path: Path, **extra: pl.Series) -> Path:
+    frame = pl.DataFrame({"encounter_id": ["E1", "E2"], "date": [dt.date(2026, 3, 2)] * 2,
+                          "code": ["97110", "97112"], "units": [1, 2]}).with_columns(**extra)
+    path = tmp_path / "claims.parquet"
+    frame.write_parquet(path)
+    return path
+
+
+EXOTIC = {
+    "tags": pl.Series([["a", "b"], []], dtype=pl.List(pl.String)),
+    "pair": pl.Series([[1, 2], [3, 4]], dtype=pl.Array(pl.Int64, 2)),
+    "took": pl.Series([dt.timedelta(minutes=5), None]),
+    "blob": pl.Series([b"\xff\xfe", b"\x00"], dtype=pl.Binary),
+    "nested": pl.Series([{"x": 1}, {"x": 2}]),
+    "clock": pl.Series([dt.time(9, 30), None]),
+}
+
+
+def test_extra_parquet_columns_of_any_type_are_kept_and_ignored(tmp_path: Path) -> None:
+    path = _parquet(tmp_path, **EXOTIC)
+    table = read_claim_table(path)
+    assert table.errors == []
+    assert table.lines.get_column("code").to_list() == ["97110", "97112"]
+    assert (table.rows_read, table.rows_rejected) == (2, 0)
+    from cleanclaim import check
+
+    result = check(path, as_of=dt.date(2026, 4, 1))
+    assert result.errors == []
+    assert result.summary.lines == 2
+
+
+@pytest.mark.parametrize(("column", "series", "expected"), [
+    ("code", pl.Series([["97110"], ["97112"]]), "text or a number"),
+    ("units", pl.Series([dt.timedelta(1), dt.timedelta(2)]), "text or a number"),
+    ("encounter_id", pl.Series([b"\xff", b"\xfe"], dtype=pl.Binary), "text or a number"),
+    ("date", pl.Series([dt.time(1), dt.time(2)]), "a date, or text as YYYY-MM-DD"),
+    ("modifiers", pl.Series([{"m": "GP"}, {"m": "GO"}]), "text separated by ';', or a list"),
+    ("charge", pl.Series([[1.0], [2.0]], dtype=pl.Array(pl.Float64, 1)), "text or a number"),
+])
+def test_a_contract_column_of_a_wrong_type_names_the_column_and_the_type_expected(
+        tmp_path: Path, column: str, series: pl.Series, expected: str) -> None:
+    path = _parquet(tmp_path, **{column: series})
+    with pytest.raises(InputError, match=f"column {column} is of type .*; expected {expected}") as raised:
+        read_claim_table(path)
+    assert raised.value.field == column
+    assert raised.value.file == str(path)
+
+
+def test_parquet_dates_arrays_and_midnight_timestamps_are_read(tmp_path: Path) -> None:
+    path = _parquet(tmp_path, date=pl.Series([dt.datetime(2026, 3, 2), dt.datetime(2026, 3, 2, 9, 30)]),
+                    modifiers=pl.Series([["GP", "59"], ["GP", "KX"]], dtype=pl.Array(pl.String, 2)),
+                    dx_pointers=pl.Series([[1, 2], [1]]), charge=pl.Series(["45.10", "90"]).cast(pl.Decimal(10, 2)))
+    table = read_claim_table(path)
+    # a timestamp at midnight is a date; 09:30 is not a date of service and is reported on its row (3 in a Parquet
+    # file counts from 1, so the second data row is row 2)
+    assert [(e.row, e.field) for e in table.errors] == [(2, "date")]
+    (line,) = table.lines.rows(named=True)
+    assert (line["date"], line["modifiers"], line["dx_pointers"], line["charge"]) == (
+        dt.date(2026, 3, 2), ["GP", "59"], [1, 2], 45.10)
+
+
+def test_a_field_over_the_csv_modules_limit_is_read_on_the_slow_path(tmp_path: Path) -> None:
+    # the ragged row sends the file to the csv module, whose default limit is 131,072 characters a field
+    import csv
+
+    long_note = "x" * (csv.field_size_limit() + 10)
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,units,note\n"
+                    f"E1,2026-03-02,97110,1,{long_note}\nE2,2026-03-02,97110,1,a,extra\n")
+    table = read_claim_table(path)
+    assert [(e.row, e.message) for e in table.errors] == [(3, "expected 5 fields as in the header, got 6")]
+    assert table.lines.get_column("encounter_id").to_list() == ["E1"]
+    # a contract field that long is read whole and reported by the rules, not cut
+    path.write_text(f"encounter_id,date,code,units\nE1,2026-03-02,{long_note},1\nE2,2026-03-02,97110,1,extra\n")
+    assert len(read_claim_table(path).lines.get_column("code").item()) == len(long_note)
+    assert csv.field_size_limit() == 131072  # the process-wide limit is restored
+
+
+def test_two_headers_with_one_contract_name_are_refused_naming_both(tmp_path: Path) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,code,date,code,units\nE1,97110,2026-03-02,97112,1\n")
+    with pytest.raises(InputError, match=r"2 columns named code \(columns 2, 4\)") as raised:
+        read_claim_table(path)
+    assert (raised.value.row, raised.value.field) == (1, "code")
+    # a repeated extra column is not read, so it is harmless
+    path.write_text("encounter_id,date,code,units,note,note\nE1,2026-03-02,97110,1,a,b\n")
+    assert read_claim_table(path).errors == []
+
+
+def test_a_bad_birth_date_is_reported_on_its_row_without_its_value(tmp_path: Path) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,units,patient_birth_date\n"
+                    "E1,2026-03-02,97110,1,1950-02-30\nE2,2026-03-02,97110,1,1950-02-28\nE3,2026-03-02,97110,1,\n")
+    table = read_claim_table(path)
+    (error,) = table.errors
+    assert (error.row, error.field, error.message) == (2, "patient_birth_date", "expected a date as YYYY-MM-DD")
+    assert "1950" not in str(error)
+    assert table.encounters.sort("encounter_id").get_column("patient_birth_date").to_list() == [
+        dt.date(1950, 2, 28), None]
+
+
+@pytest.mark.parametrize(("charge", "ok"), [("-0.01", False), ("-1e3", False), ("0", True), ("0.00", True),
+                                            ("-0", True)])
+def test_a_negative_charge_is_an_input_error_on_its_row(tmp_path: Path, charge: str, ok: bool) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text(f"encounter_id,date,code,units,charge\nE1,2026-03-02,97110,1,{charge}\n")
+    table = read_claim_table(path)
+    assert [(e.row, e.field, e.message) for e in table.errors] == (
+        [] if ok else [(2, "charge", f"a charge cannot be negative, got {charge!r}")])
+
+
+@pytest.mark.parametrize(("minutes", "ok"), [("1440", True), ("1441", False), (str(2**63), False),
+                                              (str(10**18), False)])
+def test_minutes_are_bounded_by_a_day(tmp_path: Path, minutes: str, ok: bool) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text(f"encounter_id,date,code,units,minutes\nE1,2026-03-02,97110,1,{minutes}\n")
+    assert (read_claim_table(path).errors == []) is ok
+
+
+@pytest.mark.parametrize("pointers", ["1;1" + "0" * 20, "\u0661", "1;\u0662"])
+def test_pointers_too_long_for_a_number_or_in_other_digits_are_row_errors(tmp_path: Path, pointers: str) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text(f"encounter_id,date,code,units,dx_pointers\nE1,2026-03-02,97110,1,{pointers}\n",
+                    encoding="utf-8")
+    assert [(e.row, e.field) for e in read_claim_table(path).errors] == [(2, "dx_pointers")]
+
+
+def test_ids_differing_only_by_spaces_are_reported_never_merged(tmp_path: Path) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,units\nE1,2026-03-02,97110,1\n E1,2026-03-02,97112,1\n"
+                    "E1 ,2026-03-02,97140,1\nE2 ,2026-03-02,97110,1\nE2 ,2026-03-02,97112,1\n")
+    table = read_claim_table(path)
+    assert [(e.row, e.field, e.encounter) for e in table.errors] == [(3, "encounter_id", " E1"),
+                                                                      (4, "encounter_id", "E1 ")]
+    assert "differs from the one on row 2 only by spaces" in table.errors[0].message
+    # E1 keeps only its own row; E2, spelt one way throughout, is one claim of two lines
+    assert table.lines.group_by("encounter_id").len().sort("encounter_id").rows() == [("E1", 1), ("E2", 2)]
+    assert (table.rows_read, table.rows_rejected) == (5, 2)
+
+
+def test_without_patient_ids_each_encounter_is_its_own_patient_and_it_is_said_once(tmp_path: Path) -> None:
+    # three claims of one day, 8 minutes and 1 unit each: pooled as one patient, 24 minutes allowed 2 units of 3
+    from cleanclaim import check
+
+    body = "".join(f"E{i},2026-03-02,97110,GP,1,8\n" for i in range(3))
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,modifiers,units,minutes\n" + body)
+    table = read_claim_table(path)
+    assert table.lines.get_column("patient_id").n_unique() == 3
+    (note,) = table.notes
+    assert (note.field, note.file) == ("patient_id", str(path))
+    assert note.message.startswith("no patient_id column: each encounter is checked as its own patient")
+    result = check(path, as_of=dt.date(2026, 4, 1))
+    assert result.errors == []
+    assert [n.message for n in result.notes] == [note.message]
+    assert not {"duplicate-line", "units-exceed-time"} & {f.rule for f in result.findings}
+    # the column given but empty for one encounter: that encounter is its own patient, another row of an
+    # encounter that names its patient takes that patient
+    path.write_text("encounter_id,date,code,units,patient_id\nE1,2026-03-02,97110,1,P1\nE1,2026-03-02,97112,1,\n"
+                    "E2,2026-03-02,97110,1,\n")
+    table = read_claim_table(path)
+    assert table.lines.get_column("patient_id").to_list() == ["P1", "P1", "(no patient id: encounter E2)"]
+    assert [n.message.split(":")[0] for n in table.notes] == ["1 encounter(s) have no patient id in any row"]
+
+
+def test_ten_thousand_rows_without_patient_ids_are_checked_per_encounter(tmp_path: Path) -> None:
+    from cleanclaim import check
+
+    body = "".join(f"E{i},2026-03-02,97110,GP,1,8\n" for i in range(10_000))
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,modifiers,units,minutes\n" + body)
+    result = check(path, as_of=dt.date(2026, 4, 1))
+    assert result.summary.encounters == 10_000
+    assert not {"duplicate-line", "units-exceed-time"} & {f.rule for f in result.findings}
+
+
+@pytest.mark.parametrize(("units", "ok"), [("9999", True), ("9999.5", False), ("10000", False), ("10000000", False),
+                                           ("1e15", False)])
+def test_units_past_the_ceiling_are_reported_on_their_row(tmp_path: Path, units: str, ok: bool) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text(f"encounter_id,date,code,units\nE1,2026-03-02,97110,{units}\n")
+    errors = read_claim_table(path).errors
+    assert [(e.row, e.field) for e in errors] == ([] if ok else [(2, "units")])
+
+
+@pytest.mark.parametrize(("charge", "ok"), [("9999999.99", True), ("10000000", False), ("1e23", False),
+                                            ("99999999999999999999999", False)])
+def test_charges_past_the_ceiling_are_reported_on_their_row(tmp_path: Path, charge: str, ok: bool) -> None:
+    from cleanclaim import check
+
+    path = tmp_path / "claims.csv"
+    path.write_text(f"encounter_id,date,code,units,charge\nE1,2026-03-02,97110,1,{charge}\nE2,2026-03-02,97110,1,50\n")
+    assert [(e.row, e.field) for e in read_claim_table(path).errors] == ([] if ok else [(2, "charge")])
+    assert check(path, as_of=dt.date(2026, 4, 1)).summary.lines == (2 if ok else 1)

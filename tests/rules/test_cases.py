@@ -93,6 +93,8 @@ def test_every_rule_has_two_fail_and_two_pass_cases() -> None:
         for case in spec["cases"]:
             counts.setdefault(spec["rule"], {"fail": 0, "pass": 0})[case["expect"]] += 1
     for rule in all_rules():
+        if not rule.reads_tables:  # its cases are its file format's tests (tests/formats/x12/test_x12_validation.py)
+            continue
         assert rule.slug in counts, f"rule {rule.slug} has no cases file"
         assert counts[rule.slug]["fail"] >= 2, (rule.slug, counts[rule.slug])
         assert counts[rule.slug]["pass"] >= 2, (rule.slug, counts[rule.slug])

@@ -8,10 +8,19 @@ from typing import Annotated
 
 import typer
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of
-from cleanclaim.commands.output import SEVERITY_STYLE, console, finish, print_errors, print_finding
+from cleanclaim.commands.coding import (
+    AsOfOption,
+    PayerOption,
+    PayersDirOption,
+    parse_as_of,
+    payers_folder,
+    readable_path,
+)
+from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import all_rules, get_rule
@@ -44,7 +53,8 @@ def _print(result: CheckResult) -> None:
     for finding in result.findings:
         if finding.encounter != current:
             current = finding.encounter
-            console.print(f"\n[bold]Encounter {current}[/bold]")
+            console.print(f"\n[bold]Encounter {escape(str(current))}[/bold]" if current is not None
+                          else "\n[bold]The file[/bold]")
         print_finding(finding)
     summary = result.summary
     console.print(
@@ -59,7 +69,7 @@ def _print(result: CheckResult) -> None:
 
 def _check(
     file: Annotated[Path, typer.Argument(
-        help="Encounter YAML/JSON (file or folder), claim-line CSV/Parquet, or 837P.")],
+        help="Encounter YAML/JSON (file or folder), claim-line CSV/Parquet, or 837P.", callback=readable_path)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of the interchange contract.")] = False,
     payer: PayerOption = None,
     as_of: AsOfOption = None,
@@ -75,10 +85,12 @@ def _check(
         selection = settings.selection(select=_split(select), ignore=_split(ignore),
                                        severity=_severity_overrides(severity or []))
         result = check(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
-                       payers_dir=payers_dir or settings.payers_dir, selection=selection)
+                       payers_dir=payers_folder(payers_dir, settings), selection=selection)
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc
+    for note in result.notes:
+        error_console.print(Text(f"note: {note}", style="yellow"))
     finish(result, as_json=as_json, show=_print)
 
 
@@ -98,7 +110,7 @@ def _rule(slug: Annotated[str, typer.Argument(help="Rule slug or id, e.g. delete
     try:
         rule = get_rule(slug)
     except KeyError as exc:
-        console.print(f"[red]no rule {slug!r}; `cleanclaim rules` lists them[/red]")
+        console.print(f"[red]no rule {escape(repr(slug))}; `cleanclaim rules` lists them[/red]")
         raise typer.Exit(2) from exc
     doc = rule.doc()
     parts = [f"# {rule.id} {rule.slug}", f"*{rule.family}*, default severity **{rule.severity.value}**", doc.summary]

@@ -13,7 +13,7 @@ from rich.table import Table
 from cleanclaim.errors import CleanclaimError
 from cleanclaim.formats.x12_835 import DenialGroup, DenialWorklist, denials
 
-__all__ = ["register"]
+__all__ = ["exit_status", "register"]
 
 
 def _money(value: object) -> str:
@@ -42,12 +42,18 @@ def _print_worklist(worklist: DenialWorklist, console: Console) -> None:
         _print_items(group, console)
     if worklist.other_adjustments:
         other = Table(title="Other adjustments (not denials)")
-        for column in ("CARC", "kind", "reason", "lines", "amount"):
+        for column in ("CARC", "kind", "reason", "lines", "amount"):  # "unknown" kind: a code not in our table
             other.add_column(column, justify="right" if column in ("lines", "amount") else "left")
         for group in worklist.other_adjustments:
             other.add_row(f"{','.join(group.group_codes)}-{group.carc}", group.kind, group.description,
                           str(group.lines), _money(group.amount))
         console.print(other)
+    unknown = [group for group in worklist.other_adjustments if group.kind == "unknown"]
+    if unknown:
+        console.print(
+            f"{sum(group.lines for group in unknown)} adjustment(s) of {_money(sum(g.amount for g in unknown))} "
+            f"carry a reason code cleanclaim does not know ({', '.join(group.carc for group in unknown)}): not "
+            "counted as denials; look them up in the X12 CARC list.")
     if worklist.unmatched_claims:
         console.print(f"Claims in the remittance not found in the claim files: {', '.join(worklist.unmatched_claims)}")
 
@@ -73,29 +79,43 @@ def _print_items(group: DenialGroup, console: Console) -> None:
 
 
 def _denials(
-    remit: Annotated[Path, typer.Argument(help="The 835 remittance file.")],
+    file: Annotated[Path, typer.Argument(help="The 835 remittance file.", metavar="FILE.835")],
     claims: Annotated[list[Path] | None, typer.Option(
         "--claims", help="837P or encounter files of the billed claims, to show each denied line as billed.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
 ) -> None:
     """Denials in an 835, grouped by reason with dollars, and the cleanclaim rule that would have caught each.
 
-    Exit status: 0 the file was read, 1 parts of it (or of the claim files) could not be read and are listed,
-    2 nothing could be read.
+    Exit status, as for `check`: 0 everything was read and nothing was denied; 1 everything was read and the
+    remittance denies some amount (a denial is an error-level finding); 2 some input could not be read (the 835,
+    one of its claims or transactions, or a --claims file): each such place is listed and the rest is still
+    shown; 3 cleanclaim itself failed (a bug). Warnings (a bad payment date, an 835 that does not balance),
+    adjustments that are not denials (deductible, contractual write-off, a $0.00 denial code) and unknown reason
+    codes do not change the status.
     """
     try:
-        worklist = denials(remit, claims or None)
+        worklist = denials(file, claims or None)
     except CleanclaimError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"input error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
         typer.echo(json.dumps(worklist.to_dict(), indent=2))
     else:
-        _print_worklist(worklist, Console())
+        # no markup: claim ids, codes and remarks come from the file, and "[/]" in one must print as it is
+        _print_worklist(worklist, Console(markup=False, highlight=False))
+    for warning in worklist.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     for error in worklist.errors:
-        typer.echo(f"error: {error}", err=True)
+        typer.echo(f"input error: {error}", err=True)
+    raise typer.Exit(exit_status(worklist))
+
+
+def exit_status(worklist: DenialWorklist) -> int:
+    """The contract's status (DESIGN.md): input errors first, since a claim that was not read may hide a
+    denial, then denials."""
     if worklist.errors:
-        raise typer.Exit(2 if worklist.claims == 0 else 1)
+        return 2
+    return 1 if worklist.denials else 0
 
 
 def register(app: typer.Typer) -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from cleanclaim.commands.coding import PayerOption, PayersDirOption
+from cleanclaim.commands.coding import PayerOption, PayersDirOption, readable_path
 from cleanclaim.commands.output import console, error_console, print_errors
 from cleanclaim.errors import InputError
 from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
@@ -19,9 +20,12 @@ __all__ = ["register"]
 
 
 def _export(
-    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) or a folder of them.")],
+    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) or a folder of them.",
+                                         callback=readable_path)],
     fmt: Annotated[str, typer.Option("--format", "-f", help="837p, fhir, cms1500 or superbill.")],
-    out: Annotated[Path, typer.Option("--output", "-o", help="Output file (a folder for several PDFs).")],
+    out: Annotated[Path, typer.Option("--output", "-o", help=(
+        "Output file, replaced if it exists; for PDFs a folder (created in an existing folder), one PDF per claim "
+        "named after its claim id, replacing a PDF of that name there, or a .pdf name for one claim."))],
     charge_master: Annotated[Path | None, typer.Option(
         "--charge-master", help="CSV code,charge[,modifier] per unit.")] = None,
     payer: PayerOption = None,
@@ -44,7 +48,7 @@ def _export(
         claims, errors = billable_encounters(file, payer=payer, payers_dir=payers_dir)
         print_errors(errors)
         encounters = [with_charges(encounter, prices) for encounter in claims]
-        written = export_encounters(
+        result = export_encounters(
             encounters, fmt, out,
             x12=X12Options(sender_id=sender_id, receiver_id=receiver_id, receiver_name=receiver_name,
                            submitter_phone=submitter_phone, control_number=control_number, production=production),
@@ -52,15 +56,22 @@ def _export(
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc
-    for path in written:
-        console.print(f"wrote {path}")
+    print_errors(result.errors)
+    errors += result.errors
+    for written in result.written:
+        console.print(Text(f"wrote {written.describe()}"))
+    if errors:
+        error_console.print(Text(f"{len(errors)} encounter(s) not written: see the input errors above",
+                                 style="yellow"))
+    encounters = [e for written in result.written for e in written.encounters]
     # Writing is not checking: say when the claims written would fail the scrub, so nobody sends them unknowingly.
     scrub = check(encounters)
     scrub_errors = [f for f in scrub.findings if f.severity is Severity.ERROR]
     if scrub_errors:
-        error_console.print(f"[yellow]warning: these claims have {len(scrub_errors)} error finding(s) "
-                            f"(first: {scrub_errors[0].rule} on {scrub_errors[0].encounter}); run "
-                            f"`cleanclaim check {file}` before sending them[/yellow]")
+        # Text, not markup: an encounter id or path may hold "[", which rich would read as a style tag
+        error_console.print(Text(f"warning: these claims have {len(scrub_errors)} error finding(s) "
+                                 f"(first: {scrub_errors[0].rule} on {scrub_errors[0].encounter}); run "
+                                 f"`cleanclaim check {file}` before sending them", style="yellow"))
     raise typer.Exit(2 if errors else 0)
 
 

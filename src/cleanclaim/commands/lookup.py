@@ -6,10 +6,13 @@ import datetime as dt
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from cleanclaim.codebook import CodeEntry, LookupStatus, codebook
-from cleanclaim.commands.output import console
+from cleanclaim.commands.coding import parse_date_option
+from cleanclaim.commands.output import console, print_errors
+from cleanclaim.errors import InputError
 
 __all__ = ["register"]
 
@@ -50,9 +53,9 @@ def _lookup(
 ) -> None:
     """Show a code as of a date of service, including "deleted on …, use …"."""
     try:
-        day = dt.date.fromisoformat(date) if date else dt.date.today()
-    except ValueError as exc:
-        console.print(f"[red]--date expects YYYY-MM-DD, got {date!r}[/red]")
+        day = parse_date_option(date, "--date") if date is not None else dt.date.today()
+    except InputError as exc:
+        print_errors([exc])
         raise typer.Exit(2) from exc
     book = codebook()
     if book.covers_through and day > book.covers_through:
@@ -60,11 +63,12 @@ def _lookup(
                       f"dates of service through {book.covers_through}; changes after that are unknown[/yellow]")
     found = book.lookup(code, day)
     if found.status is LookupStatus.INVALID_FORMAT:
-        console.print(f"[red]{found.code} is not a valid code format[/red] (5 digits, 4 digits + F/T/U, or a letter "
-                      "and 4 digits)")
+        console.print(f"[red]{escape(found.code)} is not a valid code format[/red] (5 digits, 4 digits + F/T/U, "
+                      "or a letter and 4 digits)")
         raise typer.Exit(1)
     if found.status is LookupStatus.UNKNOWN:
-        console.print(f"[yellow]{found.code} is not in cleanclaim's code book (release {book.release})[/yellow]")
+        console.print(f"[yellow]{escape(found.code)} is not in cleanclaim's code book "
+                      f"(release {book.release})[/yellow]")
         raise typer.Exit(1)
     assert found.entry is not None
     if found.status is LookupStatus.DELETED:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from cleanclaim.errors import CleanclaimError
+from cleanclaim.commands.coding import readable_path
+from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.pricing import PricedClaim, load_charge_master, price
 from cleanclaim.scrub import billable_encounters
 
@@ -28,10 +31,11 @@ def _print(claim: PricedClaim, console: Console) -> None:
         table.add_column(column, overflow="fold")
     for line in claim.lines:
         code = line.code + "".join("-" + m for m in line.modifiers)
-        table.add_row(line.encounter or "", str(line.line), code, str(line.units), line.status.value,
-                      _money(line.charge), _money(line.allowed) + (" (est.)" if line.estimate else ""),
-                      _money(line.patient_owes),
-                      _money(line.medicare_paid), "\n".join(line.steps))
+        # the encounter id and codes are the user's text: escaped, so "[/]" prints instead of breaking rich markup
+        table.add_row(*(escape(cell) for cell in (
+            line.encounter or "", str(line.line), code, str(line.units), line.status.value,
+            _money(line.charge), _money(line.allowed) + (" (est.)" if line.estimate else ""),
+            _money(line.patient_owes), _money(line.medicare_paid), "\n".join(line.steps))))
     console.print(table)
     console.print(f"allowed {claim.allowed:.2f} | patient {claim.patient_owes:.2f} | Medicare share "
                   f"{claim.medicare_share:.2f} | sequestration {claim.sequestration:.2f} | Medicare pays "
@@ -39,11 +43,31 @@ def _print(claim: PricedClaim, console: Console) -> None:
     if claim.unpriced:
         console.print(f"{len(claim.unpriced)} line(s) not priced: see their status; they are not counted as 0.")
     for note in claim.notes:
-        console.print(note)
+        console.print(escape(note))
+
+
+DEDUCTIBLE_CEILING = Decimal(1_000_000)
+"""A sanity bound on --deductible, far above any Part B deductible, so a typo is refused rather than carried
+through the arithmetic."""
+
+
+def _deductible(value: str) -> Decimal:
+    """--deductible as dollars and cents: a typo such as ``abc``, ``1e9`` or ``NaN`` is an input error, never a
+    traceback or an amount silently rounded."""
+    # plain digits with at most two decimals: Decimal alone would also take "1_000", "1e3" and "NaN"
+    if not re.fullmatch(r"-?[0-9]+(\.[0-9]{1,2})?", value.strip()):
+        raise InputError(f"--deductible expects an amount in dollars and cents such as 257.00, got {value!r}",
+                         field="--deductible")
+    amount = Decimal(value.strip())
+    if not Decimal(0) <= amount < DEDUCTIBLE_CEILING:
+        raise InputError(f"--deductible must be from 0 to less than {DEDUCTIBLE_CEILING:,}, got {value!r}",
+                         field="--deductible")
+    return amount
 
 
 def _price(
-    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) with billed lines.")],
+    file: Annotated[Path, typer.Argument(help="Encounter file (YAML/JSON) with billed lines.",
+                                         callback=readable_path)],
     locality: Annotated[str | None, typer.Option("--locality", help="MAC:LOCALITY, e.g. 01182:18.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     qualifying_apm: Annotated[bool, typer.Option("--qp", help="Use the qualifying APM participant CF.")] = False,
@@ -53,12 +77,13 @@ def _price(
 ) -> None:
     """Estimate Medicare's allowed amount and payment for every billed line."""
     try:
+        remaining = _deductible(deductible)
         encounters, errors = billable_encounters(file)
         for error in errors:
             typer.echo(f"input error: {error}", err=True)
         prices = load_charge_master(charge_master) if charge_master else None
         claim = price(list(encounters), locality=locality, qualifying_apm=qualifying_apm,
-                      sequestration=not no_sequestration, deductible_remaining=Decimal(deductible),
+                      sequestration=not no_sequestration, deductible_remaining=remaining,
                       charge_master=prices)
     except CleanclaimError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -67,6 +92,8 @@ def _price(
         typer.echo(json.dumps(claim.to_dict(), indent=2))
     else:
         _print(claim, Console())
+    # the contract's status: what could not be read was not priced, which an exit 0 would hide
+    raise typer.Exit(2 if errors else 0)
 
 
 def register(app: typer.Typer) -> None:

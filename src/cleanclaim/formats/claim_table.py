@@ -2,12 +2,19 @@
 ``encounter_id`` form one claim (columns in DESIGN.md, "Claim-line tables").
 
 Validation is columnar. A row with an unparsable date, a missing code or a negative unit count is rejected with its
-file, row and column; every other row is still checked, and rows read = rows checked + rows rejected.
+file, row and column; every other row is still checked, and rows read = rows checked + rows rejected. Only the
+contract's columns are read: an extra column of any type (a Parquet list, duration or binary column) is kept and
+ignored, while a contract column of a type that cannot hold its values is an input error naming it. Errors name the
+field but never echo the value of a patient field.
 """
 
 from __future__ import annotations
 
 import csv
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +33,27 @@ OPTIONAL_COLUMNS = ("payer", "place_of_service", "patient_id", "provider_npi", "
 # Claim-level columns a table may carry beyond the contract's; when present they feed the claim-completeness rules.
 CLAIM_COLUMNS = ("billing_npi", "subscriber_id", "payer_id", "claim_id", "patient_first_name", "patient_last_name",
                  "patient_birth_date", "patient_sex")
+CONTRACT_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CLAIM_COLUMNS)
+_LIST_COLUMNS = frozenset({"modifiers", "dx_pointers", "diagnoses"})
+_DATE_COLUMNS = frozenset({"date", "patient_birth_date"})
+# Patient fields: an error names the field and what was expected, never the value (it is PHI).
+_PATIENT_FIELDS = frozenset({"patient_id", "subscriber_id", "patient_first_name", "patient_last_name",
+                             "patient_birth_date", "patient_sex"})
+MAX_LINE_MINUTES = 1440
+"""A line's documented minutes cannot exceed the minutes of a day; more is a typo (or an overflow) to report, not
+a number to carry into the time arithmetic."""
+MAX_LINE_UNITS = 9_999
+"""A sanity bound on a line's units, not a payer limit (the MUE and units rules judge plausible counts): four digits
+are more than any service in cleanclaim's scope bills on one line, and past it the rules' per-unit work grows with
+the count (100,000 units took seconds, 10,000,000 did not finish), so a typo is reported on its row instead."""
+MAX_LINE_CHARGE = 10_000_000
+"""A sanity bound on a line's charge in dollars, not a fee rule: no service in cleanclaim's scope is charged ten
+million dollars on a line, the table's float keeps cents exact far beyond it, and the rules' sums in whole cents
+(Int64) stay in range for any table; 1e23 crashed them."""
+NO_PATIENT_PREFIX = "(no patient id: encounter "
+"""Prefix of the patient key of an encounter without a patient id: each such encounter is its own patient, so
+claims of unknown patients are never pooled into one same-day patient (false unit and duplicate errors, and a
+quadratic blow-up on a large table). The parentheses keep it apart from any real id."""
 _LINE_LEVEL = ("date", "payer", "place_of_service", "patient_id", "provider_npi", "provider_discipline", "diagnoses")
 _ROW = "__row"
 
@@ -43,21 +71,52 @@ class ClaimTable:
     carried: frozenset[str] = frozenset()
     minutes_carried: bool = True
     """Encounter columns the file actually supplies (the rest of the encounter table is null, not missing)."""
+    notes: list[InputError] = field(default_factory=list)
+    """What the reader had to assume about readable input (said once, not per row): not errors, no exit status."""
 
     @property
     def rows_checked(self) -> int:
         return self.rows_read - self.rows_rejected
 
 
+@contextmanager
+def _field_limit(size: int) -> Iterator[None]:
+    """The csv module refuses a field over 131,072 characters by default; polars reads such a field, so the slow
+    path must too (a field can be no longer than the file). The limit is process-wide, hence restored."""
+    previous = csv.field_size_limit()
+    csv.field_size_limit(min(max(previous, size + 1), sys.maxsize))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _csv_header(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8", errors="replace") as handle, _field_limit(path.stat().st_size):
+        return next(csv.reader(handle), [])
+
+
+def _repeated_columns(header: list[str], source: Path) -> None:
+    """Two headers with one contract name: polars renames the second (``code_duplicated_0``), so one column would
+    be read and the other silently ignored. Which one was meant cannot be told: the file is refused."""
+    counts = Counter(name.strip() for name in header)
+    for name in CONTRACT_COLUMNS:
+        if counts[name] > 1:
+            positions = [str(i) for i, h in enumerate(header, start=1) if h.strip() == name]
+            raise InputError(f"the header has {counts[name]} columns named {name} (columns {', '.join(positions)}); "
+                             "keep one: which one to read cannot be told", file=str(source), row=1, field=name)
+
+
 def _read_csv(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
     """The CSV as text columns. Rows with the wrong number of fields are rejected one by one (with their row
     number) on a second, slower pass that runs only when the fast reader refuses the file."""
+    _repeated_columns(_csv_header(path), path)
     try:
         return pl.read_csv(path, infer_schema=False).with_columns(pl.all().fill_null("")), []
     except pl.exceptions.ComputeError as exc:
         if "fields" not in str(exc):
             raise
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8") as handle, _field_limit(path.stat().st_size):
         rows = list(csv.reader(handle))
     header, body = rows[0], rows[1:]
     errors: list[InputError] = []
@@ -75,6 +134,32 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
     return frame.with_columns(pl.Series(_ROW, keep, dtype=pl.UInt32)), errors
 
 
+def _scalar(dtype: pl.DataType) -> bool:
+    return dtype.is_numeric() or isinstance(dtype, pl.String | pl.Categorical | pl.Enum | pl.Null)
+
+
+def _as_text(name: str, dtype: pl.DataType, source: Path) -> pl.Expr:
+    """A Parquet contract column in the CSV's text form, or an input error naming the column and the types it may
+    have (a list, duration or binary ``code`` column cannot hold a code)."""
+    column = pl.col(name)
+    if _scalar(dtype):
+        return column.cast(pl.String)
+    if name in _DATE_COLUMNS and isinstance(dtype, pl.Date):
+        return column.dt.strftime("%Y-%m-%d")
+    if name in _DATE_COLUMNS and isinstance(dtype, pl.Datetime):
+        # a timestamp at midnight is a date as a dataframe library writes it; any other time is reported per row
+        return (pl.when(column.dt.time() == pl.time(0)).then(column.dt.strftime("%Y-%m-%d"))
+                .otherwise(column.cast(pl.String)))
+    inner = dtype.inner if isinstance(dtype, pl.List | pl.Array) else None
+    if name in _LIST_COLUMNS and isinstance(inner, pl.DataType) and _scalar(inner):
+        listed = column.arr.to_list() if isinstance(dtype, pl.Array) else column
+        return listed.cast(pl.List(pl.String)).list.join(";")
+    expected = ("a date, or text as YYYY-MM-DD" if name in _DATE_COLUMNS
+                else "text separated by ';', or a list of text or numbers" if name in _LIST_COLUMNS
+                else "text or a number")
+    raise InputError(f"column {name} is of type {dtype}; expected {expected}", file=str(source), field=name)
+
+
 def _read_raw(path: Path) -> tuple[pl.DataFrame, int, list[InputError]]:
     """The file as text columns, the offset from a 0-based data index to the row number users see, and the rows
     that could not even be split into columns."""
@@ -83,23 +168,34 @@ def _read_raw(path: Path) -> tuple[pl.DataFrame, int, list[InputError]]:
             frame, ragged = _read_csv(path)
             return frame, 2, ragged
         frame = pl.read_parquet(path)
-    except (pl.exceptions.ComputeError, OSError, pl.exceptions.PolarsError) as exc:
-        raise InputError(f"cannot read the table: {str(exc).splitlines()[0]}", file=str(path)) from exc
-    # Parquet may carry real types and list columns; bring everything to the CSV text form, lists joined by ';'.
-    return frame.with_columns(
-        *(pl.col(name).cast(pl.List(pl.String)).list.join(";").alias(name)
-          for name, dtype in frame.schema.items() if isinstance(dtype, pl.List)),
-    ).with_columns(
-        *(pl.col(name).cast(pl.String) for name, dtype in frame.schema.items()
-          if not isinstance(dtype, pl.List) and dtype != pl.String),
-    ).with_columns(pl.all().fill_null("")), 1, []
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as exc:
+        raise InputError(f"cannot read the table: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                         file=str(path)) from exc
+    # Parquet may carry real types and list columns; the contract's columns are brought to the CSV text form
+    # (lists joined by ';'); every other column is kept as it is.
+    contract = [name for name in frame.columns if name in CONTRACT_COLUMNS]
+    texts = [_as_text(name, frame.schema[name], path).alias(name) for name in contract]
+    try:
+        frame = frame.with_columns(*texts).with_columns(pl.col(*contract).fill_null("")) if contract else frame
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"cannot read the table's columns: {str(exc).splitlines()[0]}", file=str(path)) from exc
+    return frame, 1, []
 
 
 def _problems(frame: pl.DataFrame) -> pl.DataFrame:
-    """One row per (row, column) problem: what was expected and what was found."""
-    text = {name: pl.col(name).str.strip_chars() for name in frame.columns if name != _ROW}
-    checks: list[tuple[str, pl.Expr, str]] = [
+    """One row per (row, column) problem: what was expected and what was found (null for a patient field, whose
+    value is never repeated)."""
+    text = {name: pl.col(name).str.strip_chars() for name in CONTRACT_COLUMNS if name in frame.columns}
+    raw_id = pl.col("encounter_id")
+    # of each id as stripped, its first spelling and row, taken over the whole file before any filter
+    frame = frame.with_columns(raw_id.first().over(text["encounter_id"]).alias("__first_spelling"),
+                               pl.col(_ROW).first().over(text["encounter_id"]).alias("__first_row"))
+    checks: list[tuple[str, pl.Expr, str | pl.Expr]] = [
         ("encounter_id", text["encounter_id"] == "", "an encounter id is required"),
+        # " E1" and "E1" would become one claim once stripped: which claim the row belongs to cannot be told
+        ("encounter_id", (text["encounter_id"] != "") & (raw_id != pl.col("__first_spelling")),
+         pl.format("encounter id differs from the one on row {} only by spaces around it; the rows were not merged: "
+                   "spell one claim's id one way", pl.col("__first_row"))),
         ("code", text["code"] == "", "a procedure code is required"),
         ("date", text["date"] == "", "a date of service is required"),
         ("date", (text["date"] != "") & text["date"].str.to_date("%Y-%m-%d", strict=False).is_null(),
@@ -109,19 +205,36 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
          "expected a number of units"),
         ("units", text["units"].cast(pl.Float64, strict=False).is_finite()
          & (text["units"].cast(pl.Float64, strict=False) < 0), "units must not be negative"),
+        ("units", text["units"].cast(pl.Float64, strict=False).is_finite()
+         & (text["units"].cast(pl.Float64, strict=False) > MAX_LINE_UNITS),
+         f"units above {MAX_LINE_UNITS:,} on one line are not a plausible count; check the row"),
         ("minutes", (text["minutes"] != "") & text["minutes"].cast(pl.Int64, strict=False).is_null(),
          "expected whole minutes"),
         ("minutes", text["minutes"].cast(pl.Int64, strict=False) < 0, "minutes must not be negative"),
+        ("minutes", text["minutes"].cast(pl.Int64, strict=False) > MAX_LINE_MINUTES,
+         f"a line's minutes cannot exceed the {MAX_LINE_MINUTES:,} minutes of a day"),
         ("charge", (text["charge"] != "") & ~text["charge"].cast(pl.Float64, strict=False).is_finite().fill_null(False),
          "expected a money amount"),
+        # the model's rule for a line's charge: a negative amount is not a charge (a refund is not billed on a claim)
+        ("charge", text["charge"].cast(pl.Float64, strict=False).is_finite()
+         & (text["charge"].cast(pl.Float64, strict=False) < 0), "a charge cannot be negative"),
+        ("charge", text["charge"].cast(pl.Float64, strict=False).is_finite()
+         & (text["charge"].cast(pl.Float64, strict=False) >= MAX_LINE_CHARGE),
+         f"a line's charge of {MAX_LINE_CHARGE:,} dollars or more is not a plausible amount; check the row"),
+        # ASCII digits only ([0-9], not \d, which also matches other scripts' digits), few enough to be a pointer
         ("dx_pointers", (text["dx_pointers"] != "")
-         & ~text["dx_pointers"].str.contains(r"^\s*\d+\s*(;\s*\d+\s*)*$"),
+         & ~text["dx_pointers"].str.contains(r"^\s*[0-9]{1,9}\s*(;\s*[0-9]{1,9}\s*)*$"),
          "expected diagnosis pointers as numbers separated by ';'"),
     ]
+    if "patient_birth_date" in text:
+        birth = text["patient_birth_date"]
+        checks.append(("patient_birth_date", (birth != "") & birth.str.to_date("%Y-%m-%d", strict=False).is_null(),
+                       "expected a date as YYYY-MM-DD"))
     found = [
         frame.filter(condition.fill_null(False)).select(
-            pl.col(_ROW), pl.lit(column).alias("column"), pl.lit(expected).alias("expected"),
-            pl.col(column).alias("value"),
+            pl.col(_ROW), pl.lit(column).alias("column"),
+            (pl.lit(expected) if isinstance(expected, str) else expected.cast(pl.String)).alias("expected"),
+            (pl.lit(None, dtype=pl.String) if column in _PATIENT_FIELDS else pl.col(column)).alias("value"),
         )
         for column, condition, expected in checks
     ]
@@ -131,8 +244,12 @@ def _problems(frame: pl.DataFrame) -> pl.DataFrame:
 def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> ClaimTable:
     """Read a CSV or Parquet claim-line table into rule tables, rejecting (and reporting) bad rows."""
     source = Path(path)
-    if not source.exists():
-        raise InputError("file not found", file=str(source))
+    try:
+        source.stat()
+    except FileNotFoundError as exc:
+        raise InputError("file not found", file=str(source)) from exc
+    except OSError as exc:  # a name too long, a folder without permission
+        raise InputError(f"cannot read the table: {exc.strerror or type(exc).__name__}", file=str(source)) from exc
     raw, offset, ragged = _read_raw(source)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
@@ -166,7 +283,7 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         .otherwise(pl.col("place_of_service").str.strip_chars().str.zfill(2)).alias("place_of_service"),
         # an empty id or NPI is not given (null), not a value of "" that would group unrelated rows or read as an
         # NPI of no digits; an empty discipline is unstated, as in an 837P without a rendering taxonomy
-        pl.col("patient_id").str.strip_chars().replace("", None),
+        _patient_key(),
         pl.col("provider_npi").str.strip_chars().replace("", None),
         pl.col("provider_discipline").str.strip_chars().replace("", Discipline.OTHER.value),
         pl.col("code").str.strip_chars().str.to_uppercase(),
@@ -180,6 +297,7 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         *(pl.col(c).str.strip_chars().replace("", None) for c in CLAIM_COLUMNS if c in raw.columns),
     )
     claim_columns = [c for c in CLAIM_COLUMNS if c in raw.columns]
+    notes = _patient_notes(source, raw, good)
     if "patient_birth_date" in claim_columns:
         lines = lines.with_columns(pl.col("patient_birth_date").str.to_date("%Y-%m-%d", strict=False))
     encounters = (
@@ -199,7 +317,32 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         rows_rejected=rejected.len() + len(ragged),
         carried=frozenset(("encounter_id", *_LINE_LEVEL, *claim_columns)),
         minutes_carried="minutes" in raw.columns,
+        notes=notes,
     )
+
+
+def _patient_key() -> pl.Expr:
+    """The patient a line belongs to: its patient id, or that of another row of its encounter (one claim is one
+    patient), or, when the encounter names none, the encounter itself (see ``NO_PATIENT_PREFIX``)."""
+    given = pl.col("patient_id").str.strip_chars().replace("", None)
+    own = given.fill_null(given.forward_fill().backward_fill().over(pl.col("encounter_id").str.strip_chars()))
+    return own.fill_null(pl.format(NO_PATIENT_PREFIX + "{})", pl.col("encounter_id").str.strip_chars())) \
+        .alias("patient_id")
+
+
+def _patient_notes(source: Path, raw: pl.DataFrame, good: pl.DataFrame) -> list[InputError]:
+    """Say once that patients are unknown, since the same-day and duplicate rules then look within each claim only."""
+    consequence = ("each encounter is checked as its own patient, so same-day limits, duplicates and frequency "
+                   "across claims of one patient are not checked")
+    if "patient_id" not in raw.columns:
+        return [InputError(f"no patient_id column: {consequence}", file=str(source), field="patient_id")]
+    unnamed = (good.group_by(pl.col("encounter_id").str.strip_chars())
+               .agg((pl.col("patient_id").str.strip_chars() != "").any().alias("named"))
+               .filter(~pl.col("named")).height)
+    if not unnamed:
+        return []
+    return [InputError(f"{unnamed} encounter(s) have no patient id in any row: {consequence}", file=str(source),
+                       field="patient_id")]
 
 
 def _split(column: str) -> pl.Expr:

@@ -6,23 +6,31 @@ collection Bundle (:func:`to_fhir_bundle`, where one patient or provider seen in
 once). Code systems follow the HL7 terminology and the CARIN Blue Button IG:
 
 - ICD-10-CM ``http://hl7.org/fhir/sid/icd-10-cm``, codes written with their dot, as HL7's code system writes them;
-- CPT ``http://www.ama-assn.org/go/cpt`` and HCPCS Level II ``https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets``,
-  chosen by the code's shape; modifiers from the same two systems, as in CARIN BB's value set
-  AMACPTCMSHCPCSModifiers (https://hl7.org/fhir/us/carin-bb/ValueSet-AMACPTCMSHCPCSModifiers.html):
+- CPT ``http://www.ama-assn.org/go/cpt`` and HCPCS Level II ``http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets``
+  (the canonical URL of HL7 THO's CodeSystem hcpcs-Level-II, https://terminology.hl7.org/CodeSystem-hcpcs-Level-II.html:
+  http, not https; a receiver matches systems character for character), chosen by the code's shape; modifiers
+  from the same two systems, as in CARIN BB's value set AMACPTCMSHCPCSModifiers (https://hl7.org/fhir/us/carin-bb/ValueSet-AMACPTCMSHCPCSModifiers.html):
   two-digit numeric modifiers (25, 59, 95) are CPT's, letter modifiers (GP, KX, CQ, XE) are HCPCS Level II;
 - NPI ``http://hl7.org/fhir/sid/us-npi``; tax id ``urn:oid:2.16.840.1.113883.4.4`` with identifier type TAX
   (CARIN BB example Organization-ProviderOrganization2);
 - CMS place of service https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set.
+
+Nothing is invented: every identifier is one the encounter gives (patient id, NPIs, tax id, member id, payer id,
+claim id), typed only as far as the encounter says what it is (the patient id is the practice's own id, not
+asserted to be a medical record number), and facts the encounter does not state (an organization being active)
+are left out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
@@ -42,17 +50,19 @@ __all__ = [
     "POS_SYSTEM",
     "TAX_ID_SYSTEM",
     "bundle_json",
+    "bundle_of_writable",
     "claim_json",
     "missing_fields",
     "modifier_system",
     "procedure_system",
     "to_fhir_bundle",
     "to_fhir_claim",
+    "unit_price",
 ]
 
 ICD10CM_SYSTEM = "http://hl7.org/fhir/sid/icd-10-cm"
 CPT_SYSTEM = "http://www.ama-assn.org/go/cpt"
-HCPCS_SYSTEM = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+HCPCS_SYSTEM = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 NPI_SYSTEM = "http://hl7.org/fhir/sid/us-npi"
 TAX_ID_SYSTEM = "urn:oid:2.16.840.1.113883.4.4"
 POS_SYSTEM = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
@@ -63,6 +73,7 @@ _RELATIONSHIP_SYSTEM = "http://terminology.hl7.org/CodeSystem/subscriber-relatio
 _COVERAGE_CLASS_SYSTEM = "http://terminology.hl7.org/CodeSystem/coverage-class"
 _IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
 _CURRENCY = "USD"
+_CENT = Decimal("0.01")
 # Bundle entries get name-based UUIDs so the same encounter always yields the same document.
 _UUID_NAMESPACE = uuid.UUID("5d1f3f0e-2b7c-4f5e-9a49-0c1e6b7a3c21")
 _GENDER = {"M": "male", "F": "female", "U": "unknown"}
@@ -166,7 +177,7 @@ def _parts(encounter: Encounter) -> list[_Part]:
     assert subscriber is not None, "checked by _require_complete"
     patient_resource: dict[str, Any] = {
         "resourceType": "Patient",
-        "identifier": [{"type": _coding(_IDENTIFIER_TYPE_SYSTEM, "MR"), "value": patient.id}],
+        "identifier": [{"type": {"text": "patient id"}, "value": patient.id}],
         "name": _name(patient.first_name, patient.last_name),
         "gender": _GENDER[patient.sex or "U"],
         "birthDate": patient.birth_date,
@@ -179,16 +190,18 @@ def _parts(encounter: Encounter) -> list[_Part]:
         if known is not None and (known.first_name or known.last_name):
             practitioner["name"] = _name(known.first_name, known.last_name)
         parts.append(_Part(f"Practitioner/{npi}", f"practitioner-{npi}", practitioner))
-    parts.append(_Part(f"Organization/{billing.npi}", "billing-provider", {
+    organization: dict[str, Any] = {
         "resourceType": "Organization",
         "identifier": [
             _npi(billing.npi),
             {"type": _coding(_IDENTIFIER_TYPE_SYSTEM, "TAX"), "system": TAX_ID_SYSTEM, "value": billing.tax_id},
         ],
-        "active": True,
         "name": billing.name,
         "address": [_address(billing.address, "work")],
-    }))
+    }
+    # One NPI may bill under different names, tax ids or addresses across encounters (a group's locations, or
+    # synthetic data reusing an NPI): each distinct description is its own Organization, identical ones are one.
+    parts.append(_Part(f"Organization/{billing.npi}/{_fingerprint(organization)}", "billing-provider", organization))
     parts.append(_Part(f"Organization/payer/{encounter.payer}/{encounter.payer_id}", "payer", {
         "resourceType": "Organization",
         "identifier": [{"type": {"text": "payer id"}, "value": encounter.payer_id}],
@@ -205,6 +218,12 @@ def _parts(encounter: Encounter) -> list[_Part]:
         coverage["class"] = [{"type": _coding(_COVERAGE_CLASS_SYSTEM, "group"), "value": subscriber.group_number}]
     parts.append(_Part(f"Coverage/{encounter.payer}/{subscriber.member_id}/{patient.id}", "coverage", coverage))
     return parts
+
+
+def _fingerprint(resource: dict[str, Any]) -> str:
+    """A short stable digest of a resource's content, to tell apart two descriptions under one identifier."""
+    text = json.dumps(resource, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _wire(parts: Sequence[_Part], ref: Callable[[str], str]) -> list[_Part]:
@@ -232,10 +251,26 @@ def _item(sequence: int, line: ClaimLine, encounter: Encounter, care_team: dict[
     }
     if line.modifiers:
         item["modifier"] = [_coding(modifier_system(m), m) for m in line.modifiers]
-    # net = quantity x unitPrice (FHIR Claim.item.net); a price that does not divide exactly is left out, not rounded.
-    if line.units > 0 and (line.charge / line.units) * line.units == line.charge:
-        item["unitPrice"] = _money(line.charge / line.units)
+    price = unit_price(line.charge, line.units)
+    if price is not None:
+        item["unitPrice"] = _money(price)
     return item
+
+
+def unit_price(charge: Decimal, units: Decimal) -> Decimal | None:
+    """The price of one unit in whole cents, or None when no such price times the units gives the charge.
+
+    FHIR defines Claim.item.net as quantity x unitPrice: a price rounded to cents that does not multiply back to
+    the charge would make the claim contradict itself, so it is left out (net carries the charge) rather than
+    rounded; a price with fractions of a cent is not a price a payer's system takes either.
+    """
+    if units <= 0:
+        return None
+    try:
+        cents = (charge / units).quantize(_CENT, rounding=ROUND_HALF_UP)
+    except InvalidOperation:  # more digits than a Decimal context holds: no price to state
+        return None
+    return cents if cents * units == charge else None
 
 
 def _claim(encounter: Encounter, created: dt.date, parts: Sequence[_Part], ref: Callable[[str], str]) -> dict[str, Any]:
@@ -293,11 +328,42 @@ def to_fhir_bundle(encounters: Iterable[Encounter], *, created: dt.date | None =
     Raises :class:`InputError` for the first encounter that lacks a field (listing all its gaps), and when two
     encounters describe the same patient, provider or coverage differently (which one is right is the user's call).
     """
+    bundle, errors = bundle_of_writable(encounters, created=created)
+    if errors:
+        raise errors[0]
+    return bundle or Bundle.model_validate({"resourceType": "Bundle", "type": "collection"})
+
+
+def _describe(key: str) -> str:
+    """A resource named for a message by the identifiers the user gave, never a member id (PHI)."""
+    kind, _, identity = key.partition("/")
+    if kind == "Coverage":  # Coverage/<payer>/<member id>/<patient id>
+        payer, _, rest = identity.partition("/")
+        return f"Coverage ({payer}) of patient {rest.rpartition('/')[2]}"
+    if kind == "Organization" and identity.startswith("payer/"):
+        return f"payer Organization {identity.removeprefix('payer/')}"
+    return f"{kind} {identity}"
+
+
+def bundle_of_writable(encounters: Iterable[Encounter], *, created: dt.date | None = None,
+                       ) -> tuple[Bundle | None, list[InputError]]:
+    """The Bundle of every encounter that can be written, and one error per encounter that cannot.
+
+    An encounter is left out whole (none of its resources enter the bundle) when it lacks a field or describes a
+    patient, practitioner or coverage already in the bundle differently; the others are still written, as a batch
+    with one bad record is. None instead of a Bundle when no encounter can be written: an empty Bundle would read
+    as "these claims were written".
+    """
     when = created or dt.date.today()
     entries: dict[str, dict[str, Any]] = {}
     first_seen: dict[str, str] = {}
+    errors: list[InputError] = []
     for encounter in encounters:
-        _require_complete(encounter)
+        try:
+            _require_complete(encounter)
+        except InputError as exc:
+            errors.append(exc)
+            continue
         raw = _parts(encounter)
         local_to_key = {part.local_id: part.key for part in raw}
 
@@ -307,22 +373,25 @@ def to_fhir_bundle(encounters: Iterable[Encounter], *, created: dt.date | None =
         parts = _wire(raw, ref)
         claim_key = f"Claim/{encounter.id}/{encounter.claim_id}"
         parts.append(_Part(claim_key, "claim", _claim(encounter, when, parts, ref)))
-        for part in parts:
-            resource = {**part.resource, "id": _entry_uuid(part.key)}
-            if part.key in entries and entries[part.key] != resource:
-                kind, _, identity = part.key.partition("/")
-                raise InputError(
-                    f"{kind} {identity} differs from the one in encounter {first_seen[part.key]}; "
-                    "make them agree before writing one bundle",
-                    encounter=encounter.id,
-                )
-            entries.setdefault(part.key, resource)
-            first_seen.setdefault(part.key, encounter.id)
+        resources = {part.key: {**part.resource, "id": _entry_uuid(part.key)} for part in parts}
+        conflicts = [key for key, resource in resources.items() if key in entries and entries[key] != resource]
+        if conflicts:
+            errors.append(InputError(
+                f"{_describe(conflicts[0])} differs from the one in encounter {first_seen[conflicts[0]]}; "
+                "make them agree before writing one bundle",
+                encounter=encounter.id,
+            ))
+            continue
+        for key, resource in resources.items():
+            entries.setdefault(key, resource)
+            first_seen.setdefault(key, encounter.id)
+    if not entries:
+        return None, errors
     return Bundle.model_validate({
         "resourceType": "Bundle",
         "type": "collection",
         "entry": [{"fullUrl": f"urn:uuid:{resource['id']}", "resource": resource} for resource in entries.values()],
-    })
+    }), errors
 
 
 def claim_json(encounter: Encounter, *, created: dt.date | None = None) -> str:

@@ -16,6 +16,7 @@ from typing import BinaryIO
 from reportlab.pdfgen.canvas import Canvas
 
 from cleanclaim.errors import InputError
+from cleanclaim.formats.files import write_file
 from cleanclaim.model import ClaimLine, Encounter
 
 __all__ = [
@@ -81,6 +82,6 @@ def new_canvas(buffer: io.BytesIO, title: str) -> Canvas:
 
 def write_pdf(content: bytes, destination: Destination) -> None:
     if isinstance(destination, str | Path):
-        Path(destination).write_bytes(content)
+        write_file(Path(destination), content)
     else:
         destination.write(content)

@@ -174,6 +174,8 @@ def read_x12_text(text_or_path: str | Path) -> tuple[str, str | None]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
+    except ValueError as exc:  # a name with a NUL character (or text that is not X12, taken for a name)
+        raise InputError(f"cannot read the file: {exc}", file=repr(str(path)[:80])) from exc
     try:
         return data.decode("utf-8-sig"), str(path)
     except UnicodeDecodeError as exc:

@@ -19,8 +19,6 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from cleanclaim.errors import InputError
 from cleanclaim.formats.remittance_codes import RemittanceCodes, remittance_codes
 from cleanclaim.formats.x12 import Segment, Transaction, X12SegmentError, parse_envelope, read_x12_text
@@ -52,6 +50,16 @@ CLAIM_STATUS = {
 }
 GROUP_CODES = {"CO": "contractual obligation", "CR": "correction and reversal", "OA": "other adjustment",
                "PI": "payer-initiated reduction", "PR": "patient responsibility"}
+# SVC01-01 (and SVC06-01) Product or Service ID Qualifier, X12 element 235: every code 005010X221A1 allows in the
+# loop 2110 SVC segment (HC HCPCS/CPT, NU NUBC revenue code, N4 NDC 5-4-2, AD ADA dental, HP HIPPS, and the
+# others); the list matches pyx12's map of the TR3 (835.5010.X221.A1.xml, element SVC01-01).
+SVC_QUALIFIERS = frozenset({"AD", "ER", "HC", "HP", "IV", "N4", "N6", "NU", "UI", "WK"})
+# Maximum number of digits of an X12 decimal (R) element, leading sign and decimal point not counted (X12.6;
+# the 005010X221A1 element attributes): 782 Monetary Amount R1/18, 380 Quantity R1/15. Past these an element is
+# not X12, and numbers that long would overflow every fixed-width decimal type downstream.
+MONEY_DIGITS = 18
+QUANTITY_DIGITS = 15
+CONTROL_NUMBER_LENGTH = 38  # CLP01, X12 element 1028 Claim Submitter's Identifier, AN 1/38
 
 
 @dataclass(frozen=True)
@@ -105,7 +113,7 @@ class RemitClaim:
 class RemittanceAdvice:
     """One 835 transaction: one payment (check or EFT) and the claims it pays."""
 
-    payment_amount: Decimal
+    payment_amount: Decimal | None  # None when BPR02 could not be read (reported); the claims are still read
     payment_method: str
     payment_date: dt.date | None
     trace_number: str
@@ -118,9 +126,13 @@ class RemittanceAdvice:
 
 @dataclass
 class Remittance:
+    """What an 835 file holds. ``errors``: what could not be read (and is missing from ``advices``);
+    ``warnings``: what was read but is wrong (a bad payment date, an adjustment that does not balance)."""
+
     advices: list[RemittanceAdvice]
     errors: list[InputError]
     file: str | None = None
+    warnings: list[InputError] = field(default_factory=list)
 
     @property
     def claims(self) -> list[RemitClaim]:
@@ -135,6 +147,7 @@ def read_835(text_or_path: str | Path) -> Remittance:
     text, file = read_x12_text(text_or_path)
     envelope = parse_envelope(text, file=file)
     errors: list[InputError] = list(envelope.errors)
+    warnings: list[InputError] = []
     advices = []
     for transaction in envelope.transactions():
         if transaction.kind != "835":
@@ -145,9 +158,10 @@ def read_835(text_or_path: str | Path) -> Remittance:
         reader = _RemitReader(file)
         advice = reader.read(transaction)
         errors += reader.errors
+        warnings += reader.warnings
         if advice is not None:
             advices.append(advice)
-    return Remittance(advices, errors, file)
+    return Remittance(advices, errors, file, warnings)
 
 
 class _ElementError(Exception):
@@ -161,6 +175,7 @@ class _RemitReader:
     def __init__(self, file: str | None) -> None:
         self.file = file
         self.errors: list[InputError] = []
+        self.warnings: list[InputError] = []
         self.advice: RemittanceAdvice | None = None
         self.claim: RemitClaim | None = None
         self.claim_damaged = False
@@ -175,6 +190,8 @@ class _RemitReader:
                     handler(segment)
             except _ElementError as problem:
                 self._problem(segment, problem.element, problem.message)
+            except Exception as exc:  # an unforeseen failure loses this claim only, and says where
+                self._problem(segment, None, f"the segment could not be read ({type(exc).__name__})")
         self._close_claim()
         if self.advice is None:
             self.errors.append(X12SegmentError(
@@ -190,19 +207,42 @@ class _RemitReader:
         self.errors.append(X12SegmentError(
             message, segment_number=segment.number, segment_id=segment.id, loop=self.loop, element=element,
             file=self.file, encounter=self.claim.patient_control_number if self.claim else (
-                segment.element(1) if segment.id == "CLP" else None)))
+                _shown_id(segment.element(1)) if segment.id == "CLP" else None)))
         if in_claim:
             self.claim = None
             self.line = None
 
     def _on_bpr(self, segment: Segment) -> None:
-        amount = _amount(segment, 2)
-        if amount is None:
-            raise _ElementError("BPR02", "expected the total payment amount, got nothing")
+        if self.advice is not None:  # replacing it would lose the claims already read into it
+            self.errors.append(X12SegmentError(
+                f"a second BPR segment in one 835 transaction (the first is segment {self.advice.segment_number}) "
+                "was not read", segment_number=segment.number, segment_id=segment.id, loop=self.loop,
+                file=self.file))
+            return
+        try:
+            amount = _amount(segment, 2)
+            if amount is None:
+                raise _ElementError("BPR02", "expected the total payment amount, got nothing")
+        except _ElementError as problem:
+            # the payment's total is not what its claims say: they are still read, and the total is reported
+            self._problem(segment, problem.element, f"{problem.message}; the claims of this payment are still read")
+            amount = None
+        if amount is not None and segment.element(3) == "D":
+            amount = -amount
+        payment_date = None
+        if segment.element(16):
+            try:
+                payment_date = _date(segment, 16)
+            except _ElementError as problem:
+                # the date a payment was issued does not change what it paid for: the claims are still read
+                self.warnings.append(X12SegmentError(
+                    f"{problem.message}; the payment date is left empty and the claims are read",
+                    segment_number=segment.number, segment_id=segment.id, loop=self.loop, element=problem.element,
+                    file=self.file))
         self.advice = RemittanceAdvice(
-            payment_amount=amount if segment.element(3) != "D" else -amount, payment_method=segment.element(4),
-            payment_date=_date(segment, 16) if segment.element(16) else None, trace_number="", payer_name="",
-            payee_name="", payee_id="", segment_number=segment.number)
+            payment_amount=amount, payment_method=segment.element(4),
+            payment_date=payment_date, trace_number="", payer_name="", payee_name="", payee_id="",
+            segment_number=segment.number)
 
     def _on_trn(self, segment: Segment) -> None:
         if self.advice is not None:
@@ -231,8 +271,11 @@ class _RemitReader:
             raise _ElementError(None, "claim payment (CLP) before the BPR segment")
         if not segment.element(1):
             raise _ElementError("CLP01", "expected the patient control number, got nothing")
+        if len(segment.element(1)) > CONTROL_NUMBER_LENGTH:
+            raise _ElementError("CLP01", f"expected a patient control number of at most {CONTROL_NUMBER_LENGTH} "
+                                         f"characters (X12 element 1028, AN 1/38), got {len(segment.element(1))}")
         if segment.element(2) not in CLAIM_STATUS:
-            raise _ElementError("CLP02", f"expected a claim status code, got {segment.element(2)!r}")
+            raise _ElementError("CLP02", f"expected a claim status code, got {_shown(segment.element(2))}")
         charge, paid = _amount(segment, 3), _amount(segment, 4)
         if charge is None or paid is None:
             raise _ElementError("CLP03" if charge is None else "CLP04", "expected a money amount, got nothing")
@@ -251,16 +294,26 @@ class _RemitReader:
             raise _ElementError(None, "adjustment (CAS) outside a claim")
         group = segment.element(1)
         if group not in GROUP_CODES:
-            raise _ElementError("CAS01", f"expected a group code CO, CR, OA, PI or PR, got {group!r}")
+            raise _ElementError("CAS01", f"expected a group code CO, CR, OA, PI or PR, got {_shown(group)}")
+        extra = [p for p in range(20, len(segment.elements)) if segment.element(p)]
+        if extra:  # an amount past CAS19 would otherwise be dropped without a word
+            raise _ElementError(segment.name(extra[0]), "a CAS segment has at most six reason/amount/quantity "
+                                                        "triplets (CAS02 to CAS19)")
         found = False
         for position in range(2, 20, 3):  # up to six reason/amount/quantity triplets
             reason = segment.element(position)
             if not reason:
+                if segment.element(position + 1) or segment.element(position + 2):
+                    raise _ElementError(segment.name(position), "expected the reason code (CARC) of the amount "
+                                                                f"in {segment.name(position + 1)}, got nothing")
                 continue
+            if len(reason) > 5:  # X12 element 1034, ID 1/5
+                raise _ElementError(segment.name(position), f"expected a reason code (CARC) of at most 5 "
+                                                            f"characters, got {_shown(reason)}")
             amount = _amount(segment, position + 1)
             if amount is None:
                 raise _ElementError(segment.name(position + 1), f"CARC {reason} has no amount")
-            quantity = _amount(segment, position + 2, what="a quantity")
+            quantity = _amount(segment, position + 2, what="a quantity", digits=QUANTITY_DIGITS)
             target.adjustments.append(Adjustment(group, reason, amount, quantity, segment.number))
             found = True
         if not found:
@@ -296,12 +349,18 @@ class _RemitReader:
             raise _ElementError(None, "service payment (SVC) outside a claim")
         self.loop = "2110"
         procedure = segment.components(1)
-        if procedure[0] not in ("HC", "AD", "ER", "IV", "N4", "NU", "WK") or len(procedure) < 2:
-            raise _ElementError("SVC01", f"expected a qualified procedure code, got {segment.element(1)!r}")
+        if procedure[0] not in SVC_QUALIFIERS:
+            qualifiers = ", ".join(sorted(SVC_QUALIFIERS))
+            raise _ElementError("SVC01", f"expected a product or service id qualifier ({qualifiers}) and a code "
+                                         f"separated by {segment.delimiters.component!r} (ISA16), got "
+                                         f"{_shown(segment.element(1))}")
+        if len(procedure) < 2 or not procedure[1]:
+            raise _ElementError("SVC01", f"expected a procedure or service code after the qualifier "
+                                         f"{procedure[0]}, got nothing")
         charge, paid = _amount(segment, 2), _amount(segment, 3)
         if charge is None or paid is None:
             raise _ElementError("SVC02" if charge is None else "SVC03", "expected a money amount, got nothing")
-        units = _amount(segment, 5, what="a number of units")
+        units = _amount(segment, 5, what="a number of units", digits=QUANTITY_DIGITS)
         self.line = RemitLine(code=procedure[1], modifiers=[m for m in procedure[2:6] if m], charge=charge,
                               paid=paid, units=Decimal(1) if units is None else units,
                               segment_number=segment.number)
@@ -323,12 +382,13 @@ class _RemitReader:
         claim, self.claim, self.line = self.claim, None, None
         if claim is None or self.advice is None:
             return
-        self.errors += _balance_problems(claim, self.file)
+        self.warnings += _balance_problems(claim, self.file)
         self.advice.claims.append(claim)
 
 
 def _balance_problems(claim: RemitClaim, file: str | None) -> list[InputError]:
-    """The 835 must balance: charge - adjustments = paid, per line and per claim (TR3 1.10.2)."""
+    """The 835 must balance: charge - adjustments = paid, per line and per claim (TR3 1.10.2). An 835 that does
+    not is the payer's error, read as it is and reported as a warning: its amounts are what was paid."""
     problems: list[InputError] = []
     for line in claim.lines:
         adjusted = line.charge - sum((a.amount for a in line.adjustments), Decimal(0))
@@ -347,24 +407,46 @@ def _balance_problems(claim: RemitClaim, file: str | None) -> list[InputError]:
     return problems
 
 
-def _amount(segment: Segment, position: int, *, what: str = "a money amount") -> Decimal | None:
+_DATE = re.compile(r"[0-9]{8}")  # CCYYMMDD (X12 DT 8/8)
+_DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)")  # [0-9], not \d: \d takes any Unicode digit
+
+
+def _amount(segment: Segment, position: int, *, what: str = "a money amount",
+            digits: int = MONEY_DIGITS) -> Decimal | None:
+    """An X12 decimal element: ASCII digits, an optional sign and point, at most ``digits`` digits."""
     text = segment.element(position)
     if not text:
         return None
-    if not re.fullmatch(r"-?(\d+\.?\d*|\.\d+)", text):
-        raise _ElementError(segment.name(position), f"expected {what}, got {text!r}")
+    if not _DECIMAL.fullmatch(text):
+        raise _ElementError(segment.name(position), f"expected {what}, got {_shown(text)}")
+    found = sum(character.isdigit() for character in text)
+    if found > digits:
+        raise _ElementError(segment.name(position), f"expected {what} of at most {digits} digits "
+                                                    f"(X12 R1/{digits}), got {found} digits")
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise _ElementError(segment.name(position), f"expected {what}, got {text!r}") from None
+        raise _ElementError(segment.name(position), f"expected {what}, got {_shown(text)}") from None
 
 
 def _date(segment: Segment, position: int) -> dt.date:
     text = segment.element(position)
     try:
-        return dt.datetime.strptime(text, "%Y%m%d").date()
+        if not _DATE.fullmatch(text):  # strptime would take other scripts' digits and "2026 3 2"
+            raise ValueError(text)
+        return dt.date(int(text[:4]), int(text[4:6]), int(text[6:]))  # a day that does not exist: ValueError
     except ValueError:
-        raise _ElementError(segment.name(position), f"expected a date CCYYMMDD, got {text!r}") from None
+        raise _ElementError(segment.name(position), f"expected a date CCYYMMDD, got {_shown(text)}") from None
+
+
+def _shown_id(text: str) -> str:
+    """A claim id for a message: whole when it fits CLP01, else its start (an over-long id is itself the error)."""
+    return text if len(text) <= CONTROL_NUMBER_LENGTH else f"{text[:CONTROL_NUMBER_LENGTH]}..."
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """An element's text for a message, cut short: a hostile file must not make a message megabytes long."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 # ---------------------------------------------------------------------------------------------------- claims
@@ -402,6 +484,8 @@ def load_claims(paths: Iterable[str | Path]) -> tuple[list[tuple[Encounter, str]
             errors.append(exc)
         except OSError as exc:
             errors.append(InputError(f"cannot read the file: {exc.strerror}", file=str(path)))
+        except Exception as exc:  # a claim file that breaks its reader is reported; the worklist is still built
+            errors.append(InputError(f"the file could not be read ({type(exc).__name__})", file=str(path)))
     return encounters, errors
 
 
@@ -448,11 +532,12 @@ class DenialItem:
     advice: str
     segment_number: int
     billed: BilledLine | None = None
+    kind: str = "denial"
 
     def to_dict(self) -> dict[str, Any]:
         codes = remittance_codes()
         return {
-            "claim": self.patient_control_number, "payer_claim_number": self.payer_claim_number,
+            "claim": self.patient_control_number, "payer_claim_number": self.payer_claim_number, "kind": self.kind,
             "claim_status": self.claim_status, "line": self.line, "code": self.code, "modifiers": self.modifiers,
             "date": self.date.isoformat() if self.date else None, "line_charge": _number(self.line_charge),
             "line_paid": _number(self.line_paid), "group_code": self.group_code, "carc": self.carc,
@@ -498,6 +583,7 @@ class DenialWorklist:
     paid: Decimal
     errors: list[InputError]
     unmatched_claims: list[str] = field(default_factory=list)
+    warnings: list[InputError] = field(default_factory=list)
 
     @property
     def denied(self) -> Decimal:
@@ -514,6 +600,7 @@ class DenialWorklist:
             "other_adjustments": [group.to_dict() for group in self.other_adjustments],
             "unmatched_claims": self.unmatched_claims,
             "errors": [error.to_dict() | {"text": str(error)} for error in self.errors],
+            "warnings": [warning.to_dict() | {"text": str(warning)} for warning in self.warnings],
         }
 
 
@@ -534,21 +621,58 @@ def denials(
         loaded, problems = load_claims(claims)
         known += loaded
         errors += problems
-    by_claim_id = {encounter.claim_id or encounter.id: (encounter, file) for encounter, file in known}
+    by_claim_id, duplicates = _claims_by_id(known)
     codes = remittance_codes()
-    items = [item for claim in remittance.claims for item in _items(claim, codes, by_claim_id)]
+    items: list[DenialItem] = []
+    for claim in remittance.claims:
+        try:
+            items += _items(claim, codes, by_claim_id)
+        except Exception as exc:  # an unforeseen failure on one claim: reported, the other claims still listed
+            errors.append(X12SegmentError(
+                f"the claim's adjustments could not be listed ({type(exc).__name__})",
+                segment_number=claim.segment_number, segment_id="CLP", loop="2100", file=remittance.file,
+                encounter=claim.patient_control_number))
     unmatched = sorted({claim.patient_control_number for claim in remittance.claims
-                        if claim.patient_control_number not in by_claim_id}) if known else []
-    kinds = {item.carc: codes.reason(item.carc).kind for item in items}
+                        if claim.patient_control_number not in by_claim_id
+                        and claim.patient_control_number not in duplicates}) if known else []
     return DenialWorklist(
-        denials=_grouped([i for i in items if kinds[i.carc] == "denial"], codes),
-        other_adjustments=_grouped([i for i in items if kinds[i.carc] != "denial"], codes),
+        denials=_grouped([i for i in items if i.kind == "denial"], codes),
+        other_adjustments=_grouped([i for i in items if i.kind != "denial"], codes),
         claims=len(remittance.claims),
         charged=sum((claim.charge for claim in remittance.claims), Decimal(0)),
         paid=sum((claim.paid for claim in remittance.claims), Decimal(0)),
         errors=errors,
         unmatched_claims=unmatched,
+        warnings=list(remittance.warnings) + list(duplicates.values()),
     )
+
+
+def _claims_by_id(known: Sequence[tuple[Encounter, str | None]]) -> tuple[
+        dict[str, tuple[Encounter, str | None]], dict[str, InputError]]:
+    """Billed claims by patient control number (CLM01 = CLP01), and a warning for each id that more than one
+    claim carries: those are joined to none, since picking one would show a denial against the wrong claim."""
+    found: dict[str, list[tuple[Encounter, str | None]]] = {}
+    for encounter, file in known:
+        found.setdefault(encounter.claim_id or encounter.id, []).append((encounter, file))
+    duplicates = {
+        claim_id: InputError(
+            f"{len(claims)} claims in the claim files have this claim id ("
+            + ", ".join(f"encounter {e.id}" + (f" in {f}" if f else "") for e, f in claims)
+            + "); its denials are not joined to a billed line", encounter=claim_id)
+        for claim_id, claims in found.items() if len(claims) > 1}
+    return {claim_id: claims[0] for claim_id, claims in found.items() if len(claims) == 1}, duplicates
+
+
+# The kind of an adjustment whose CARC is a denial reason but whose amount is $0.00 or negative (a reversal):
+# nothing was denied, so it is not worked, counted or summed as a denial.
+NOTHING_DENIED = "nothing-denied"
+
+
+def _kind(adjustment: Adjustment, codes: RemittanceCodes) -> str:
+    """What an adjustment is: its CARC's kind ("unknown" when the table lacks the code), except that a denial
+    reason with no positive amount denied nothing."""
+    kind: str = codes.reason(adjustment.reason).kind
+    return NOTHING_DENIED if kind == "denial" and adjustment.amount <= 0 else kind
 
 
 def _items(claim: RemitClaim, codes: RemittanceCodes,
@@ -561,7 +685,8 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
                 for adjustment in line.adjustments]
     for number, line, adjustment in located:
         remarks = (line.remarks if line else []) + claim.remarks
-        if codes.reason(adjustment.reason).kind == "denial":
+        kind = _kind(adjustment, codes)
+        if kind == "denial":
             slugs, preventable, advice = _rules_for(adjustment.reason, remarks, codes)
         else:  # a deductible or a contractual write-off is not something a scrubber prevents
             slugs, preventable, advice = [], None, ""
@@ -572,7 +697,7 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
             line_charge=line.charge if line else None, line_paid=line.paid if line else None,
             group_code=adjustment.group, carc=adjustment.reason, amount=adjustment.amount, rarcs=remarks,
             rule_slugs=slugs, preventable=preventable, advice=advice, segment_number=adjustment.segment_number,
-            billed=_billed_line(line, encounter, file) if line and encounter else None))
+            billed=_billed_line(line, encounter, file) if line and encounter else None, kind=kind))
     return items
 
 
@@ -591,45 +716,29 @@ def _rules_for(carc: str, rarcs: Sequence[str], codes: RemittanceCodes) -> tuple
 
 
 def _grouped(items: list[DenialItem], codes: RemittanceCodes) -> list[DenialGroup]:
-    if not items:
-        return []
-    # Decimal columns keep cents exact; the scale fits the most precise amount so nothing is rounded.
-    scale = max(max(-int(item.amount.as_tuple().exponent), 0) for item in items)
-    table = pl.DataFrame(
-        {
-            "carc": [item.carc for item in items],
-            "group_code": [item.group_code for item in items],
-            "amount": [item.amount for item in items],
-            "line_key": [f"{item.patient_control_number}\x1f{item.line}" for item in items],
-            "claim": [item.patient_control_number for item in items],
-        },
-        schema={"carc": pl.String, "group_code": pl.String, "amount": pl.Decimal(precision=38, scale=scale),
-                "line_key": pl.String, "claim": pl.String},
-    )
-    totals = (
-        table.group_by("carc")
-        .agg(
-            pl.col("amount").sum(),
-            pl.col("line_key").n_unique().alias("lines"),
-            pl.col("claim").n_unique().alias("claims"),
-            pl.col("group_code").unique().sort().alias("group_codes"),
-        )
-        .sort(["amount", "carc"], descending=[True, False])
-    )
+    """Items grouped by CARC and kind, largest amount first. Sums are Python decimals: exact at any size, where a
+    fixed-width column (Decimal128) would overflow or refuse a scale past 38 digits."""
+    members: dict[tuple[str, str], list[DenialItem]] = {}
+    for item in items:
+        members.setdefault((item.carc, item.kind), []).append(item)
     groups = []
-    for row in totals.iter_rows(named=True):
-        carc = row["carc"]
+    for (carc, kind), grouped in members.items():
         reason = codes.reason(carc)
-        rule = codes.carc_rules.get(carc)
-        members = [item for item in items if item.carc == carc]
+        rule = codes.carc_rules.get(carc) if kind == "denial" else None
         slugs: list[str] = []
-        for item in members:
+        for item in grouped:
             slugs += [slug for slug in item.rule_slugs if slug not in slugs]
+        description = reason.description
+        if kind == NOTHING_DENIED:
+            description += " (but the amount is $0.00 or a reversal: nothing was denied)"
         groups.append(DenialGroup(
-            carc=carc, description=reason.description, kind=reason.kind, group_codes=list(row["group_codes"]),
-            amount=Decimal(row["amount"]), lines=row["lines"], claims=row["claims"], rule_slugs=slugs,
-            preventable=rule.preventable if rule else None, advice=rule.advice if rule else "", items=members))
-    return groups
+            carc=carc, description=description, kind=kind,
+            group_codes=sorted({item.group_code for item in grouped}),
+            amount=sum((item.amount for item in grouped), Decimal(0)),
+            lines=len({(item.patient_control_number, item.line) for item in grouped}),
+            claims=len({item.patient_control_number for item in grouped}), rule_slugs=slugs,
+            preventable=rule.preventable if rule else None, advice=rule.advice if rule else "", items=grouped))
+    return sorted(groups, key=lambda group: (-group.amount, group.carc, group.kind))
 
 
 def _number(value: Decimal | None) -> float | int | None:

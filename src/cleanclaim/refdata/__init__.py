@@ -8,7 +8,7 @@ downloaded.
 from __future__ import annotations
 
 from cleanclaim.refdata.cms_files import ParsedTable, RefTable, parse_path, period_bounds
-from cleanclaim.refdata.imported import ImportResult, StoredTable, import_files, stored_tables
+from cleanclaim.refdata.imported import CorruptImportError, ImportResult, StoredTable, import_files, stored_tables
 from cleanclaim.refdata.lookups import (
     ConversionFactor,
     TableStatus,
@@ -27,6 +27,7 @@ from cleanclaim.refdata.lookups import (
 
 __all__ = [
     "ConversionFactor",
+    "CorruptImportError",
     "ImportResult",
     "ParsedTable",
     "RefTable",

@@ -39,7 +39,11 @@ Layouts confirmed against real files (stored public copies), cited per table:
   repository (file name, notice rows before the header).
 
 Every parser is all or nothing: a row that has data but does not parse raises :class:`InputError` naming the file
-and the row; blank rows and one-cell note rows (titles, footnotes) are skipped.
+and the row; blank rows and one-cell note rows (titles, footnotes) are skipped. Numbers are plain ASCII decimals
+within the range the table can hold (`NUMBER_RANGES`): ``NaN``, ``Infinity`` or a GPCI of 40 is refused at import,
+not left for the pricer. What a file may expand to is bounded (`MAX_ARCHIVE_MEMBERS`, `MAX_EXPANDED_BYTES`,
+`MAX_COMPRESSION_RATIO`, `MAX_ZIP_DEPTH`, and Excel's own sheet size for workbooks), so a small zip cannot make an
+import run for minutes or exhaust memory.
 """
 
 from __future__ import annotations
@@ -83,6 +87,23 @@ class RefTable(StrEnum):
         }[self.value]
 
 
+TABLE_SCHEMAS: dict[RefTable, dict[str, pl.DataType]] = {
+    RefTable.RVU: {"year": pl.Int32(), "code": pl.String(), "modifier": pl.String(), "status": pl.String(),
+                   "global_days": pl.String(), "mult_proc": pl.String(), "qualifying_apm": pl.Boolean(),
+                   "work_rvu": pl.Float64(), "nf_pe_rvu": pl.Float64(), "f_pe_rvu": pl.Float64(),
+                   "mp_rvu": pl.Float64(), "conversion_factor": pl.Float64()},
+    RefTable.GPCI: {"year": pl.Int32(), "mac": pl.String(), "locality": pl.String(), "state": pl.String(),
+                    "locality_name": pl.String(), "work_gpci": pl.Float64(), "pe_gpci": pl.Float64(),
+                    "mp_gpci": pl.Float64()},
+    RefTable.LOCALITY: {"year": pl.Int32(), "mac": pl.String(), "locality": pl.String(), "state": pl.String(),
+                        "fee_schedule_area": pl.String(), "counties": pl.String()},
+    RefTable.PTP: {"column1": pl.String(), "column2": pl.String(), "prior_1996": pl.Boolean(), "effective": pl.Date(),
+                   "deleted": pl.Date(), "modifier_indicator": pl.Int8(), "rationale": pl.String()},
+    RefTable.MUE: {"code": pl.String(), "mue": pl.Int32(), "mai": pl.Int8(), "rationale": pl.String()},
+}
+"""The columns of each parsed table, as the parsers build them and as imported.py stores and checks them."""
+
+
 @dataclass(frozen=True)
 class ParsedTable:
     """One CMS table read from one file (or one member of a zip), ready to store."""
@@ -95,8 +116,38 @@ class ParsedTable:
 
 
 Rows = list[list[str]]
+
+MAX_ARCHIVE_MEMBERS = 1_000
+"""Members a zip (or workbook) may hold. CMS zips hold a few to a few dozen (RVU25A: about ten)."""
+MAX_EXPANDED_BYTES = 512 * 1024 * 1024
+"""Bytes all members of one file given to ``data import`` may expand to, nested zips and workbooks included. The
+largest CMS table cleanclaim reads, one of the four practitioner PTP files of a quarter, is some tens of MB."""
+MAX_COMPRESSION_RATIO = 100
+"""Largest expanded/compressed ratio of a member over `RATIO_GRACE_BYTES`: text tables and workbook XML compress
+about 5-20 to 1; a zip bomb a thousand to one (a 146 KB zip that expanded to 150 MB). 100 is Apache POI's default
+(ZipSecureFile.MIN_INFLATE_RATIO = 0.01) for the same check on Office files."""
+RATIO_GRACE_BYTES = 1024 * 1024
+"""Members smaller than this are not held to `MAX_COMPRESSION_RATIO` (a blank sheet compresses very well)."""
+MAX_ZIP_DEPTH = 3
+"""Zips inside zips: CMS nests at most one level."""
+EXCEL_MAX_ROWS = 1_048_576
+EXCEL_MAX_COLUMNS = 16_384
+"""Excel's worksheet size (Microsoft, "Excel specifications and limits"); a cell reference beyond it is not from a
+real workbook."""
+NUMBER_RANGES: dict[str, tuple[float, float, bool]] = {
+    "WORK_RVU": (0.0, 10_000.0, True), "NF_PE_RVU": (0.0, 10_000.0, True), "F_PE_RVU": (0.0, 10_000.0, True),
+    "MP_RVU": (0.0, 10_000.0, True), "CONVERSION_FACTOR": (0.0, 1_000.0, True),
+    "PW GPCI": (0.0, 10.0, False), "PE GPCI": (0.0, 10.0, False), "MP GPCI": (0.0, 10.0, False),
+}
+"""Per column: (low, high, whether low itself is allowed). Far outside anything CMS publishes (RVUs are under a few
+hundred, the CF about 20-35 dollars, GPCIs about 0.5-2.0, never 0), so only a damaged or hand-made file trips them;
+the pricer multiplies these, so one wrong cell would misprice every claim of the period."""
+MAX_MUE = 1_000_000
+"""Largest MUE value accepted (practitioner MUEs are at most a few thousand units)."""
 _NOT_TABLES = {".pdf", ".doc", ".docx", ".rtf", ".htm", ".html", ".xml", ".jpg", ".png"}
 _CODE = re.compile(r"^[A-Z0-9]{5}$")
+_MAC = re.compile(r"[0-9]{1,5}")
+_LOCALITY = re.compile(r"[0-9]{1,2}")
 _PERIOD = re.compile(r"^(\d{4})(?:Q([1-4]))?$")
 
 
@@ -126,11 +177,16 @@ def _decode(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def _text_rows(data: bytes) -> Rows:
+def _text_rows(data: bytes, name: str) -> Rows:
     text = _decode(data)
     sample = text[:20000]
     delimiter = "\t" if sample.count("\t") > sample.count(",") else ","
-    return [list(row) for row in csv.reader(io.StringIO(text), delimiter=delimiter)]
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
+    try:
+        return [list(row) for row in reader]
+    except csv.Error as exc:
+        raise InputError(f"not a CMS table: {exc} (a quotation mark left open?)", file=name,
+                         line=reader.line_num) from exc
 
 
 _XLSX_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
@@ -145,50 +201,132 @@ def _column_index(ref: str) -> int:
     return index - 1
 
 
-def _xlsx_rows(data: bytes, name: str) -> Rows:
+def _xlsx_rows(data: bytes, name: str, budget: _Budget) -> Rows:
     """The first worksheet of an .xlsx, read with zipfile + XML because no spreadsheet library is a dependency."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as book:
-            names = book.namelist()
+        with _open_zip(data, name) as book:
+            infos = {info.filename: info for info in _members(book, name, budget)}
             shared: list[str] = []
-            if "xl/sharedStrings.xml" in names:
-                root = ElementTree.fromstring(book.read("xl/sharedStrings.xml"))
+            if "xl/sharedStrings.xml" in infos:
+                root = ElementTree.fromstring(_read_member(book, infos["xl/sharedStrings.xml"], name, budget))
                 shared = ["".join(t.text or "" for t in si.iter(f"{_XLSX_NS}t")) for si in root.iter(f"{_XLSX_NS}si")]
             sheets = sorted(
-                (n for n in names if re.match(r"^xl/worksheets/sheet\d+\.xml$", n)),
-                key=lambda n: int(re.sub(r"\D", "", n)),
+                (n for n in infos if re.fullmatch(r"xl/worksheets/sheet[0-9]{1,6}\.xml", n)),
+                key=lambda n: int(re.sub(r"[^0-9]", "", n)),
             )
             if not sheets:
-                raise InputError("the workbook has no worksheet", file=name)
-            sheet = ElementTree.fromstring(book.read(sheets[0]))
-    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, ValueError, zlib.error, EOFError) as exc:
-        raise InputError(f"cannot read the Excel workbook ({exc})", file=name) from exc
+                raise InputError("the workbook has no worksheet (xl/worksheets/sheet1.xml): not an Excel workbook "
+                                 "saved as .xlsx?", file=name)
+            sheet = ElementTree.fromstring(_read_member(book, infos[sheets[0]], name, budget))
+    except ElementTree.ParseError as exc:
+        raise InputError(f"cannot read the Excel workbook: its XML is damaged ({exc})", file=name) from exc
     rows: Rows = []
     for row in sheet.iter(f"{_XLSX_NS}row"):
-        number = int(row.get("r", str(len(rows) + 1)))
+        number = _sheet_row_number(row.get("r"), len(rows), name)
         while len(rows) < number - 1:
             rows.append([])
-        cells: list[str] = []
-        for cell in row.findall(f"{_XLSX_NS}c"):
-            column = _column_index(cell.get("r", "")) if cell.get("r") else len(cells)
-            kind = cell.get("t")
-            if kind == "inlineStr":
-                value = "".join(t.text or "" for t in cell.iter(f"{_XLSX_NS}t"))
-            else:
-                raw = cell.findtext(f"{_XLSX_NS}v") or ""
-                value = shared[int(raw)] if kind == "s" and raw else raw
-            while len(cells) < column:
-                cells.append("")
-            cells.append(value)
-        rows.append(cells)
+        rows.append(_sheet_cells(row, number, shared, name))
     return rows
+
+
+def _sheet_row_number(ref: str | None, previous: int, name: str) -> int:
+    """The row's number (its ``r``, else the next one), refused outside Excel's sheet or out of order."""
+    if ref is None:
+        number = previous + 1
+    elif re.fullmatch(r"[0-9]{1,12}", ref):
+        number = int(ref)
+    else:
+        raise InputError(f"worksheet row {previous + 1}: row reference {ref[:20]!r} is not a row number", file=name)
+    if not previous < number <= EXCEL_MAX_ROWS:
+        raise InputError(f"worksheet row {previous + 1}: row number {number} is out of order or past Excel's "
+                         f"{EXCEL_MAX_ROWS:,} rows", file=name)
+    return number
+
+
+def _sheet_cells(row: ElementTree.Element, number: int, shared: list[str], name: str) -> list[str]:
+    cells: list[str] = []
+    for cell in row.findall(f"{_XLSX_NS}c"):
+        ref = cell.get("r")
+        if ref is None:
+            column = len(cells)
+        elif re.fullmatch(r"[A-Z]{1,7}[0-9]{1,12}", ref):
+            column = _column_index(ref)
+        else:
+            raise InputError(f"cell reference {ref[:20]!r} is not a cell (A1 style)", file=name, row=number)
+        if not len(cells) <= column < EXCEL_MAX_COLUMNS:
+            raise InputError(f"cell {ref} is out of order or past Excel's {EXCEL_MAX_COLUMNS:,} columns",
+                             file=name, row=number)
+        kind = cell.get("t")
+        if kind == "inlineStr":
+            value = "".join(t.text or "" for t in cell.iter(f"{_XLSX_NS}t"))
+        else:
+            value = cell.findtext(f"{_XLSX_NS}v") or ""
+            if kind == "s" and value:
+                if not (re.fullmatch(r"[0-9]{1,9}", value) and int(value) < len(shared)):
+                    raise InputError(f"cell {ref or column + 1} refers to shared string {value[:20]!r}, which the "
+                                     f"workbook does not have ({len(shared)} strings)", file=name, row=number)
+                value = shared[int(value)]
+        while len(cells) < column:
+            cells.append("")
+        cells.append(value)
+    return cells
+
+
+@dataclass
+class _Budget:
+    """What one file given to ``data import`` has expanded to so far, across its members, nested zips and
+    workbooks."""
+
+    file: str
+    expanded: int = 0
+    members: int = 0
+
+
+def _open_zip(data: bytes, name: str) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise InputError(f"not a readable zip archive (truncated or damaged?): {exc}", file=name) from exc
+
+
+def _members(archive: zipfile.ZipFile, name: str, budget: _Budget) -> list[zipfile.ZipInfo]:
+    infos = archive.infolist()
+    budget.members += len(infos)
+    if budget.members > MAX_ARCHIVE_MEMBERS:
+        raise InputError(f"the archive holds more than {MAX_ARCHIVE_MEMBERS:,} members (MAX_ARCHIVE_MEMBERS); a CMS "
+                         "zip holds a few dozen at most", file=name)
+    return infos
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, budget: _Budget) -> bytes:
+    """A member's bytes, read in chunks and stopped as soon as it passes a bound: the sizes a zip declares can lie."""
+    allowed = MAX_EXPANDED_BYTES - budget.expanded
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+                if size > allowed:
+                    raise InputError(f"expands to more than {MAX_EXPANDED_BYTES // (1024 * 1024):,} MB "
+                                     f"(MAX_EXPANDED_BYTES, for everything in {budget.file}); CMS files are far "
+                                     "smaller: a damaged file or a zip bomb?", file=name)
+                if size > RATIO_GRACE_BYTES and size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1):
+                    raise InputError(f"expands more than {MAX_COMPRESSION_RATIO} times its compressed size "
+                                     f"({info.compress_size:,} bytes; MAX_COMPRESSION_RATIO): a zip bomb, not a CMS "
+                                     "file", file=name)
+                chunks.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as exc:
+        raise InputError(f"cannot unpack this member (truncated or damaged?): {exc}", file=name) from exc
+    budget.expanded += size
+    return b"".join(chunks)
 
 
 def _is_zip(data: bytes) -> bool:
     return data[:4] == b"PK\x03\x04" or data[:4] == b"PK\x05\x06"
 
 
-def _rows_of(name: str, data: bytes) -> Rows | None:
+def _rows_of(name: str, data: bytes, budget: _Budget) -> Rows | None:
     """Rows of a table file, or None when the file is not a table (a PDF in a CMS zip)."""
     suffix = Path(name).suffix.lower()
     if suffix in _NOT_TABLES:
@@ -197,27 +335,29 @@ def _rows_of(name: str, data: bytes) -> Rows | None:
         raise InputError("old-style Excel .xls cannot be read; use the .txt, .csv or .xlsx file from the same CMS zip",
                          file=name)
     if suffix == ".xlsx" or (_is_zip(data) and suffix != ".zip"):
-        return _xlsx_rows(data, name)
-    return _text_rows(data)
+        return _xlsx_rows(data, name, budget)
+    if not data.strip():
+        raise InputError("the file is empty", file=name)
+    return _text_rows(data, name)
 
 
-def _sources(path: Path, data: bytes, display: str) -> list[tuple[str, bytes]]:
+def _sources(path: Path, data: bytes, display: str, budget: _Budget, depth: int = 0) -> list[tuple[str, bytes]]:
     if not (_is_zip(data) or path.suffix.lower() == ".zip") or path.suffix.lower() == ".xlsx":
         return [(display, data)]
+    if depth >= MAX_ZIP_DEPTH:
+        raise InputError(f"zips nested more than {MAX_ZIP_DEPTH} deep (MAX_ZIP_DEPTH); CMS nests at most one",
+                         file=display)
     members: list[tuple[str, bytes]] = []
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            for info in archive.infolist():
-                if info.is_dir() or Path(info.filename).name.startswith((".", "__MACOSX")):
-                    continue
-                content = archive.read(info)
-                inner = f"{display}:{info.filename}"
-                if info.filename.lower().endswith(".zip"):
-                    members.extend(_sources(Path(info.filename), content, inner))
-                else:
-                    members.append((inner, content))
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
-        raise InputError(f"not a readable zip archive (truncated or damaged?): {exc}", file=display) from exc
+    with _open_zip(data, display) as archive:
+        for info in _members(archive, display, budget):
+            if info.is_dir() or Path(info.filename).name.startswith((".", "__MACOSX")):
+                continue
+            inner = f"{display}:{info.filename}"
+            content = _read_member(archive, info, inner, budget)
+            if info.filename.lower().endswith(".zip"):
+                members.extend(_sources(Path(info.filename), content, inner, budget, depth + 1))
+            else:
+                members.append((inner, content))
     return members
 
 
@@ -282,8 +422,11 @@ def _column(names: list[str], test: Callable[[str], bool], what: str, file: str,
         if test(name):
             return index
     if required:
-        raise InputError(f"the header has no {what} column (found: {', '.join(n for n in names if n)})",
-                         file=file, row=row)
+        found = ", ".join(n for n in names if n)
+        separator = next((c for c in (";", "|") if c in found), None)
+        hint = (f"; the header looks {separator!r}-separated, but CMS files are comma- or tab-separated (save it "
+                "as CSV with commas)" if separator else "")
+        raise InputError(f"the header has no {what} column (found: {found[:300]}){hint}", file=file, row=row)
     return None
 
 
@@ -308,13 +451,28 @@ def _code(text: str, file: str, row: int, field: str) -> str:
     return code
 
 
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?")
+
+
 def _number(text: str, file: str, row: int, field: str) -> float | None:
+    """A decimal number within `NUMBER_RANGES` for the column: ASCII digits only (``\\d`` and ``Decimal`` take
+    Arabic-Indic digits too), an exponent only as Excel writes small values, never NaN or Infinity."""
     if not text:
         return None
+    plain = text.replace(",", "")
+    if not _DECIMAL.fullmatch(plain):
+        raise InputError(f"{text[:40]!r} is not a decimal number", file=file, row=row, field=field)
     try:
-        return float(Decimal(text.replace(",", "")))
-    except InvalidOperation as exc:
-        raise InputError(f"{text!r} is not a number", file=file, row=row, field=field) from exc
+        value = Decimal(plain)
+    except InvalidOperation as exc:  # the pattern admits only what Decimal reads; kept for safety
+        raise InputError(f"{text[:40]!r} is not a decimal number", file=file, row=row, field=field) from exc
+    low, high, low_allowed = NUMBER_RANGES.get(field, (float("-inf"), float("inf"), True))
+    number = float(value)
+    if not (low <= number <= high) or (number == low and not low_allowed):
+        bound = f"{'at least' if low_allowed else 'above'} {low:g} and at most {high:g}"
+        raise InputError(f"{text[:40]} is out of range: a {field} must be {bound} (NUMBER_RANGES)", file=file,
+                         row=row, field=field)
+    return number
 
 
 def _date(text: str, file: str, row: int, field: str) -> dt.date:
@@ -461,15 +619,11 @@ def _parse_rvu(ctx: _Context, period: str | None) -> ParsedTable:
         for field in ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu", "conversion_factor"):
             record[field] = _number(_cell(cells, columns[field]), ctx.file, number, field.upper())
         records.append(record)
-    frame = pl.DataFrame(records, schema=_RVU_SCHEMA, orient="row") if records else pl.DataFrame(schema=_RVU_SCHEMA)
+    schema = TABLE_SCHEMAS[RefTable.RVU]
+    frame = pl.DataFrame(records, schema=schema, orient="row") if records else pl.DataFrame(schema=schema)
     return ParsedTable(RefTable.RVU, year[:4], frame, ctx.file)
 
 
-_RVU_SCHEMA: dict[str, Any] = {
-    "year": pl.Int32, "code": pl.Utf8, "modifier": pl.Utf8, "status": pl.Utf8, "global_days": pl.Utf8,
-    "mult_proc": pl.Utf8, "qualifying_apm": pl.Boolean, "work_rvu": pl.Float64, "nf_pe_rvu": pl.Float64,
-    "f_pe_rvu": pl.Float64, "mp_rvu": pl.Float64, "conversion_factor": pl.Float64,
-}
 
 
 def _parse_gpci(ctx: _Context, period: str | None) -> ParsedTable:
@@ -491,12 +645,13 @@ def _parse_gpci(ctx: _Context, period: str | None) -> ParsedTable:
     records = []
     for number, cells in ctx.data_rows():
         mac_text = _cell(cells, mac)
-        if not mac_text.isdigit():
-            raise InputError(f"{mac_text!r} is not a MAC (contractor) number", file=ctx.file, row=number, field="MAC")
+        if not _MAC.fullmatch(mac_text):
+            raise InputError(f"{mac_text[:40]!r} is not a MAC (contractor) number (up to 5 digits)", file=ctx.file,
+                             row=number, field="MAC")
         loc_text = _cell(cells, locality)
-        if not loc_text.isdigit():
-            raise InputError(f"{loc_text!r} is not a locality number", file=ctx.file, row=number,
-                             field="Locality Number")
+        if not _LOCALITY.fullmatch(loc_text):
+            raise InputError(f"{loc_text[:40]!r} is not a locality number (up to 2 digits)", file=ctx.file,
+                             row=number, field="Locality Number")
         values = [_number(_cell(cells, i), ctx.file, number, f) for i, f in ((work, "PW GPCI"), (pe, "PE GPCI"),
                                                                               (mp, "MP GPCI"))]
         if any(v is None for v in values):
@@ -504,9 +659,8 @@ def _parse_gpci(ctx: _Context, period: str | None) -> ParsedTable:
         records.append({"year": int(year[:4]), "mac": mac_text.zfill(5), "locality": loc_text.zfill(2),
                         "state": _cell(cells, state), "locality_name": _cell(cells, name),
                         "work_gpci": values[0], "pe_gpci": values[1], "mp_gpci": values[2]})
-    schema = {"year": pl.Int32, "mac": pl.Utf8, "locality": pl.Utf8, "state": pl.Utf8, "locality_name": pl.Utf8,
-              "work_gpci": pl.Float64, "pe_gpci": pl.Float64, "mp_gpci": pl.Float64}
-    return ParsedTable(RefTable.GPCI, year[:4], pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.GPCI, year[:4],
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.GPCI], orient="row"), ctx.file)
 
 
 def _parse_locality(ctx: _Context, period: str | None) -> ParsedTable:
@@ -522,17 +676,16 @@ def _parse_locality(ctx: _Context, period: str | None) -> ParsedTable:
     current_state = ""
     for number, cells in ctx.data_rows():
         mac_text, loc_text = _cell(cells, mac), _cell(cells, locality)
-        if not (mac_text.isdigit() and loc_text.isdigit()):
-            raise InputError(f"expected a MAC and locality number, got {mac_text!r} and {loc_text!r}",
-                             file=ctx.file, row=number)
+        if not (_MAC.fullmatch(mac_text) and _LOCALITY.fullmatch(loc_text)):
+            raise InputError(f"expected a MAC (up to 5 digits) and a locality number (up to 2 digits), got "
+                             f"{mac_text[:40]!r} and {loc_text[:40]!r}", file=ctx.file, row=number)
         # CMS prints a state's name once for all its localities.
         current_state = _cell(cells, state) or current_state
         records.append({"year": int(year[:4]), "mac": mac_text.zfill(5), "locality": loc_text.zfill(2),
                         "state": current_state, "fee_schedule_area": _cell(cells, area),
                         "counties": _cell(cells, counties)})
-    schema = {"year": pl.Int32, "mac": pl.Utf8, "locality": pl.Utf8, "state": pl.Utf8, "fee_schedule_area": pl.Utf8,
-              "counties": pl.Utf8}
-    return ParsedTable(RefTable.LOCALITY, year[:4], pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.LOCALITY, year[:4],
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.LOCALITY], orient="row"), ctx.file)
 
 
 def _parse_ptp(ctx: _Context, period: str | None) -> ParsedTable:
@@ -563,9 +716,8 @@ def _parse_ptp(ctx: _Context, period: str | None) -> ParsedTable:
             "modifier_indicator": int(indicator),
             "rationale": _cell(cells, rationale),
         })
-    schema = {"column1": pl.Utf8, "column2": pl.Utf8, "prior_1996": pl.Boolean, "effective": pl.Date,
-              "deleted": pl.Date, "modifier_indicator": pl.Int8, "rationale": pl.Utf8}
-    return ParsedTable(RefTable.PTP, quarter, pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.PTP, quarter,
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.PTP], orient="row"), ctx.file)
 
 
 def _parse_mue(ctx: _Context, period: str | None) -> ParsedTable:
@@ -579,17 +731,20 @@ def _parse_mue(ctx: _Context, period: str | None) -> ParsedTable:
     records = []
     for number, cells in ctx.data_rows():
         units = _cell(cells, value)
-        if not units.isdigit():
-            raise InputError(f"MUE value {units!r} is not a whole number", file=ctx.file, row=number,
+        if not re.fullmatch(r"[0-9]+", units):
+            raise InputError(f"MUE value {units[:40]!r} is not a whole number", file=ctx.file, row=number,
                              field="Practitioner Services MUE Values")
+        if len(units) > len(str(MAX_MUE)) or int(units) > MAX_MUE:
+            raise InputError(f"MUE value {units} is out of range: at most {MAX_MUE:,} units (MAX_MUE)",
+                             file=ctx.file, row=number, field="Practitioner Services MUE Values")
         indicator = _cell(cells, mai)
         if indicator[:1] not in ("1", "2", "3"):
             raise InputError(f"MUE adjudication indicator {indicator!r} does not start with 1, 2 or 3",
                              file=ctx.file, row=number, field="MUE Adjudication Indicator")
         records.append({"code": _code(_cell(cells, code), ctx.file, number, "HCPCS/CPT Code"), "mue": int(units),
                         "mai": int(indicator[0]), "rationale": _cell(cells, rationale)})
-    schema = {"code": pl.Utf8, "mue": pl.Int32, "mai": pl.Int8, "rationale": pl.Utf8}
-    return ParsedTable(RefTable.MUE, quarter, pl.DataFrame(records, schema=schema, orient="row"), ctx.file)
+    return ParsedTable(RefTable.MUE, quarter,
+                       pl.DataFrame(records, schema=TABLE_SCHEMAS[RefTable.MUE], orient="row"), ctx.file)
 
 
 _PARSERS: dict[RefTable, Callable[[_Context, str | None], ParsedTable]] = {
@@ -622,12 +777,13 @@ def parse_path(path: Path, *, kind: RefTable | None = None, period: str | None =
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
-    members = _sources(path, data, str(path))
+    budget = _Budget(str(path))
+    members = _sources(path, data, str(path), budget)
     single = len(members) == 1 and members[0][0] == str(path)
     tables: list[ParsedTable] = []
     seen: set[tuple[RefTable, str]] = set()
     for name, content in sorted(members, key=lambda m: _member_preference(m[0])):
-        rows = _rows_of(name, content)
+        rows = _rows_of(name, content, budget)
         if rows is None:
             continue
         if not single:

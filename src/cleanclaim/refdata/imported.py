@@ -6,6 +6,14 @@ tagged with the source file, period and import time so every lookup can say wher
 
 An import is all or nothing: every file is parsed before anything is written, each table goes to a temporary file
 first, and the temporaries are renamed into place only when all of them were written.
+
+A stored file can still be damaged later (a disk error, a copy cut short, a file put there by hand). ``data status``
+lists such a file as corrupt, with the reason and the fix. A run that needs the table for a date the damaged file's
+period covers (or for any date, when its folder does not name a period) stops with a :class:`CorruptImportError`
+(exit 2) instead of checking with what is left: the imported table replaced the bundled subset for its period, so
+checking without it would miss edits and report a batch clean that is not, which is worse for a biller than a clear
+stop with a one-command fix (re-import the CMS file, or delete the damaged one). Damaged files of other periods do
+not stop runs that do not need them.
 """
 
 from __future__ import annotations
@@ -24,10 +32,25 @@ import polars as pl
 
 from cleanclaim.errors import DataError, InputError
 from cleanclaim.paths import data_dir
-from cleanclaim.refdata.cms_files import ParsedTable, RefTable, parse_path, period_bounds
+from cleanclaim.refdata.cms_files import TABLE_SCHEMAS, ParsedTable, RefTable, parse_path, period_bounds
 
-__all__ = ["ImportResult", "StoredTable", "import_files", "import_signature", "imported_frame", "one_reading",
-           "stored_tables"]
+__all__ = ["CorruptImportError", "ImportResult", "StoredTable", "import_files", "import_signature", "imported_frame",
+           "one_reading", "stored_tables"]
+
+
+class CorruptImportError(InputError):
+    """An imported table on disk that cannot be used: names the file, what is wrong and how to fix it."""
+
+    def __init__(self, path: Path, what: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"imported {what} file is damaged: {problem}. {fix_for(path)} (`cleanclaim data "
+                         "status` lists every imported file)", file=str(path))
+
+
+def fix_for(path: Path) -> str:
+    """What to do about a damaged stored file."""
+    return f"Re-import the CMS file it came from (cleanclaim data import FILE), or delete {path}"
 
 
 @dataclass(frozen=True)
@@ -47,6 +70,8 @@ class StoredTable:
     source_file: str
     imported_at: str
     path: Path
+    problem: str | None = None
+    """Why the stored file cannot be used (`CorruptImportError`), None when it is sound."""
 
 
 def _root() -> Path:
@@ -97,15 +122,50 @@ def import_files(paths: Iterable[Path], *, kind: RefTable | None = None, period:
 
 
 def stored_tables() -> list[StoredTable]:
-    """What has been imported, one entry per stored file."""
+    """What has been imported, one entry per stored file; a damaged file is listed with its ``problem``."""
     found: list[StoredTable] = []
     for kind in RefTable:
-        for path in sorted((_root() / kind.value).glob("*/*.parquet")):
-            frame = pl.read_parquet(path, columns=["source_file", "imported_at"])
-            found.append(StoredTable(kind, path.parent.name, frame.height,
-                                     frame["source_file"][0] if frame.height else path.stem,
-                                     frame["imported_at"][0] if frame.height else "", path))
+        for path, _, _ in _files(kind):
+            frame, problem = _read_stored(kind, Path(path))
+            if frame is None:
+                found.append(StoredTable(kind, Path(path).parent.name, 0, Path(path).name, "", Path(path), problem))
+                continue
+            found.append(StoredTable(kind, Path(path).parent.name, frame.height, str(frame["source_file"][0]),
+                                     str(frame["imported_at"][0]), Path(path)))
     return found
+
+
+_TAGS: dict[str, pl.DataType] = {"source_file": pl.String(), "period": pl.String(), "imported_at": pl.String()}
+_ADDED_LATER = {"qualifying_apm"}
+"""Columns a file stored by an earlier version may lack; the lookups fill them in."""
+
+
+def _read_stored(kind: RefTable, path: Path) -> tuple[pl.DataFrame | None, str | None]:
+    """A stored table, or None and what is wrong with it: its folder must name a period, and the file must be
+    Parquet with the columns and types import writes, at least one row, and every row tagged with that period."""
+    period = path.parent.name
+    try:
+        period_bounds(period)
+    except InputError:
+        return None, f"its folder {period!r} is not a year (2025) or a quarter (2025Q4)"
+    try:
+        frame = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return None, f"not a readable Parquet file ({reason[:200]})"
+    expected = {**TABLE_SCHEMAS[kind], **_TAGS}
+    missing = [name for name in expected if name not in frame.schema and name not in _ADDED_LATER]
+    wrong = [name for name, dtype in expected.items() if name in frame.schema and frame.schema[name] != dtype]
+    if missing or wrong:
+        parts = ([f"missing column(s) {', '.join(missing)}"] if missing else []) + (
+            [f"wrong type in column(s) {', '.join(wrong)}"] if wrong else [])
+        return None, f"not a cleanclaim {kind.label} table: {'; '.join(parts)}"
+    if frame.is_empty():
+        return None, "it holds no rows (an import never writes an empty table)"
+    periods = frame["period"].unique().to_list()
+    if periods != [period]:
+        return None, f"its rows are tagged {', '.join(sorted(str(p) for p in periods))} but it is filed under {period}"
+    return frame, None
 
 
 _Signature = tuple[tuple[str, int, int], ...]
@@ -130,16 +190,32 @@ def import_signature(kind: RefTable) -> _Signature:
     key = (str(_root()), kind)
     if reading is not None and key in reading:
         return reading[key]
-    signature = tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size)
-                      for p in sorted((_root() / kind.value).glob("*/*.parquet")))
+    signature = _files(kind)
     if reading is not None:
         reading[key] = signature
     return signature
 
 
+def _files(kind: RefTable) -> _Signature:
+    found = []
+    for path in sorted((_root() / kind.value).glob("*/*.parquet")):
+        try:
+            stat = path.stat()
+        except OSError:  # removed since the listing: not there
+            continue
+        found.append((str(path), stat.st_mtime_ns, stat.st_size))
+    return tuple(found)
+
+
 def imported_frame(kind: RefTable, date_of_service: dt.date) -> pl.DataFrame | None:
-    """The imported rows of the periods that cover the date, or None when no import covers it."""
-    frame = _load(kind, import_signature(kind))
+    """The imported rows of the periods that cover the date, or None when no import covers it.
+
+    Raises :class:`CorruptImportError` when a damaged stored file of this table may cover the date (its period
+    covers it, or its folder names no period): the answer would be missing that file's rows."""
+    frame, damaged = _load(kind, import_signature(kind))
+    for path, period, problem in damaged:
+        if period is None or _covers(period, date_of_service):
+            raise CorruptImportError(Path(path), kind.label, problem)
     if frame is None:
         return None
     covering = [p for p in frame["period"].unique().to_list() if _covers(p, date_of_service)]
@@ -153,9 +229,29 @@ def _covers(period: str, date_of_service: dt.date) -> bool:
     return first <= date_of_service <= last
 
 
+_Damaged = tuple[tuple[str, str | None, str], ...]
+"""(path, period or None when the folder names none, problem) of each damaged stored file."""
+
+
 @lru_cache(maxsize=16)
-def _load(kind: RefTable, signature: tuple[tuple[str, int, int], ...]) -> pl.DataFrame | None:
-    if not signature:
-        return None
-    return pl.concat([pl.read_parquet(path) for path, _, _ in signature], how="diagonal_relaxed")
+def _load(kind: RefTable, signature: _Signature) -> tuple[pl.DataFrame | None, _Damaged]:
+    """The sound stored files of a table in one frame (None when there is none), and the damaged ones."""
+    frames: list[pl.DataFrame] = []
+    damaged: list[tuple[str, str | None, str]] = []
+    for path, _, _ in signature:
+        frame, problem = _read_stored(kind, Path(path))
+        if frame is None:
+            folder = Path(path).parent.name
+            damaged.append((path, folder if _is_period(folder) else None, problem or "unreadable"))
+        else:
+            frames.append(frame)
+    return (pl.concat(frames, how="diagonal_relaxed") if frames else None), tuple(damaged)
+
+
+def _is_period(text: str) -> bool:
+    try:
+        period_bounds(text)
+    except InputError:
+        return False
+    return True
 

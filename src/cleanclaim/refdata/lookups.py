@@ -19,7 +19,7 @@ import polars as pl
 
 from cleanclaim.errors import DataError, InputError
 from cleanclaim.refdata.cms_files import RefTable
-from cleanclaim.refdata.imported import import_signature, imported_frame, stored_tables
+from cleanclaim.refdata.imported import fix_for, import_signature, imported_frame, stored_tables
 
 __all__ = [
     "ConversionFactor",
@@ -202,8 +202,17 @@ class ConversionFactor:
 def conversion_factor_entry(date_of_service: dt.date, qualifying_apm: bool = False) -> ConversionFactor | None:
     """The CF for the date with where it came from. An imported PPRRVU's own CONV FACTOR column wins: the
     ``_nonQPP`` file (or a file of a year with one CF) for everyone, the ``_QPP`` file for qualifying APM
-    participants; otherwise the bundled table answers."""
-    year = date_of_service.year
+    participants; otherwise the bundled table answers.
+
+    Kept per year and state of the imported RVU files: the pricer asks once per line, and a filter of the imported
+    PPRRVU per line made pricing a day of thousands of lines take seconds."""
+    return _conversion_factor_of_year(date_of_service.year, qualifying_apm, import_signature(RefTable.RVU))
+
+
+@lru_cache(maxsize=64)
+def _conversion_factor_of_year(year: int, qualifying_apm: bool,
+                               rvu_imports: tuple[tuple[str, int, int], ...]) -> ConversionFactor | None:
+    # ``rvu_imports`` is only the cache key: imported_frame reads the files itself
     imported = imported_frame(RefTable.RVU, dt.date(year, 7, 1))
     if imported is not None:
         rows = _with_qp_flag(imported).filter(
@@ -230,14 +239,22 @@ def conversion_factor(date_of_service: dt.date, qualifying_apm: bool = False) ->
 
 def place_of_service_setting(place_of_service: str) -> str | None:
     """``facility`` or ``non-facility`` for a POS code, None when the POS is not in the list."""
-    match = bundled_table("facility_pos.csv").filter(pl.col("pos") == place_of_service.zfill(2))
-    return str(match["setting"][0]) if match.height else None
+    return _first_by_key("facility_pos.csv", "pos", "setting").get(place_of_service.zfill(2))
 
 
 def cost_sharing_waived(code: str) -> str | None:
     """The source that says Medicare waives deductible and coinsurance for the code, or None."""
-    match = bundled_table("cost_sharing_waived.csv").filter(pl.col("code") == code)
-    return str(match["source"][0]) if match.height else None
+    return _first_by_key("cost_sharing_waived.csv", "code", "source").get(code)
+
+
+@cache
+def _first_by_key(name: str, key: str, value: str) -> dict[str, str]:
+    """A bundled table as a dict (the first row of each key wins), built once: the pricer asks once per line, and a
+    table filter per line made pricing a day of thousands of lines take seconds."""
+    found: dict[str, str] = {}
+    for row_key, row_value in bundled_table(name).select(key, value).iter_rows():
+        found.setdefault(str(row_key), str(row_value))
+    return found
 
 
 @dataclass(frozen=True)
@@ -247,6 +264,8 @@ class TableStatus:
     period: str
     rows: int
     source: str
+    problem: str | None = None
+    """For a damaged imported file: what is wrong and how to fix it (see imported.CorruptImportError)."""
 
 
 def status() -> list[TableStatus]:
@@ -262,6 +281,10 @@ def status() -> list[TableStatus]:
         for (year,), group in sorted(frame.group_by(["year"]), key=lambda g: int(str(g[0][0]))):
             found.append(TableStatus(table, "bundled", str(year), group.height, name))
     for stored in stored_tables():
+        if stored.problem is not None:
+            found.append(TableStatus(stored.kind.value, "imported", stored.period, 0, str(stored.path),
+                                     f"{stored.problem}. {fix_for(stored.path)}"))
+            continue
         found.append(TableStatus(stored.kind.value, "imported", stored.period, stored.rows,
                                  f"{stored.source_file} (imported {stored.imported_at})"))
     return found

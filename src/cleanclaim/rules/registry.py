@@ -78,6 +78,9 @@ class Rule(ABC):
     references: ClassVar[tuple[str, ...]] = ()
     screen: ClassVar[Screen | None] = None
     """A cheap necessary condition for the rule to fire (see :class:`Screen`); None: the rule always runs."""
+    reads_tables: ClassVar[bool] = True
+    """False for a rule about the input file itself (its X12 syntax): it finds nothing in the tables, the file's
+    reader reports its findings, and its cases are that format's tests, not tests/rules/cases."""
 
     def screen_for(self, tables: Tables) -> Screen | None:
         """The rule's screen for these tables. Override when it depends on them (the as-of date, the payers'
@@ -193,7 +196,9 @@ def get_rule(slug_or_id: str) -> Rule:
 
 
 def _load_catalogue() -> None:
-    # Importing the catalogue package registers every rule family module.
+    # Importing the catalogue package registers every rule family module; the x12 family lives beside the X12
+    # reader it describes.
+    import cleanclaim.formats.x12_validation
     import cleanclaim.rules.catalogue  # noqa: F401
 
 

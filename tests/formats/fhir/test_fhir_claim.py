@@ -12,11 +12,12 @@ from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.claim import Claim
 
 from cleanclaim.errors import InputError
-from cleanclaim.formats.fhir import claim_json, to_fhir_bundle, to_fhir_claim
+from cleanclaim.formats.fhir import bundle_of_writable, claim_json, to_fhir_bundle, to_fhir_claim, unit_price
 from cleanclaim.model import Encounter
 
 CPT = "http://www.ama-assn.org/go/cpt"
-HCPCS = "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
+# HL7 THO CodeSystem hcpcs-Level-II, canonical URL (http, as THO publishes it; https would be another system)
+HCPCS = "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets"
 ICD10CM = "http://hl7.org/fhir/sid/icd-10-cm"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 POS = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set"
@@ -216,3 +217,108 @@ def test_payer_organization_takes_the_payer_name_when_given() -> None:
     named = claim_dict(Encounter.model_validate({**visit(), "payer_name": "Example Health Plan"}))
     insurer = contained(named, named["insurer"]["reference"])
     assert (insurer["resourceType"], insurer["name"]) == ("Organization", "Example Health Plan")
+
+
+@pytest.mark.parametrize(("charge", "units", "price"), [
+    ("90.00", "2", "45.00"),    # divides into cents
+    ("10.00", "4", "2.50"),
+    ("0.02", "2", "0.01"),      # the smallest price there is
+    ("0.01", "2", None),        # half a cent: no price in cents gives the charge
+    ("1.00", "8", None),        # 0.125: exact, but not in cents
+    ("100.00", "3", None),      # 33.33 x 3 = 99.99: a rounded price would contradict net
+    ("45.00", "1.5", "30.00"),  # fractional units divide too
+    ("5.00", "0", None),
+])
+def test_unit_price_is_in_cents_and_multiplies_back_to_the_charge(charge: str, units: str, price: str | None) -> None:
+    got = unit_price(Decimal(charge), Decimal(units))
+    assert got == (None if price is None else Decimal(price))
+    if got is not None:
+        assert got.as_tuple().exponent == -2
+        assert got * Decimal(units) == Decimal(charge)
+
+
+def test_a_sub_cent_unit_price_is_left_out_and_net_keeps_the_charge() -> None:
+    data = visit()
+    data["lines"][0]["units"] = 8
+    data["lines"][0]["charge"] = 1.00
+    item = claim_dict(Encounter.model_validate(data))["item"][0]
+    assert "unitPrice" not in item
+    assert Decimal(str(item["net"]["value"])) == Decimal("1")
+
+
+def test_identifiers_are_only_those_given_and_not_typed_beyond_what_is_known() -> None:
+    claim = claim_dict(Encounter.model_validate(visit()))
+    patient = contained(claim, claim["patient"]["reference"])
+    assert patient["identifier"] == [{"type": {"text": "patient id"}, "value": "P-2002"}]  # not an MRN (v2 MR)
+    billing = contained(claim, claim["provider"]["reference"])
+    assert "active" not in billing
+    values = {i["value"] for r in claim["contained"] for i in r.get("identifier", [])}
+    values |= {i["value"] for i in claim["identifier"]}
+    assert values == {"P-2002", "1245319599", "123456789", "1234567893", "12345", "CLM-0042"}
+
+
+def _billed_by(name: str, tax_id: str, **changes: Any) -> Encounter:
+    data = visit(**changes)
+    data["billing_provider"] = {**data["billing_provider"], "name": name, "tax_id": tax_id}
+    return Encounter.model_validate(data)
+
+
+def test_two_encounters_billed_under_one_npi_by_different_organizations_keep_their_own() -> None:
+    # examples/: Harbor Physical Therapy and Springfield Family Medicine share billing NPI 1234567893
+    first = _billed_by("Harbor Physical Therapy", "123456789")
+    second = _billed_by("Springfield Family Medicine", "371234567", id="E-FHIR-2", claim_id="CLM-0043")
+    same = _billed_by("Harbor Physical Therapy", "123456789", id="E-FHIR-3", claim_id="CLM-0044")
+    bundle, errors = bundle_of_writable([first, second, same], created=CREATED)
+    assert errors == []
+    assert bundle is not None
+    parsed = json.loads(bundle.model_dump_json(by_alias=True, exclude_none=True))
+    Bundle.model_validate(parsed)
+    by_url = {e["fullUrl"]: e["resource"] for e in parsed["entry"]}
+    claims = [r for r in by_url.values() if r["resourceType"] == "Claim"]
+    names = [by_url[c["provider"]["reference"]]["name"] for c in claims]
+    assert names == ["Harbor Physical Therapy", "Springfield Family Medicine", "Harbor Physical Therapy"]
+    assert claims[0]["provider"] == claims[2]["provider"]  # identical descriptions are one Organization
+    billing = [r for r in by_url.values() if r["resourceType"] == "Organization" and r.get("address")]
+    assert len(billing) == 2
+
+
+def test_bundle_leaves_out_an_incomplete_encounter_and_reports_it() -> None:
+    good = Encounter.model_validate(visit())
+    incomplete = Encounter.model_validate(visit(id="E-FHIR-2", claim_id="CLM-0043", payer_id=None))
+    bundle, errors = bundle_of_writable([incomplete, good], created=CREATED)
+    assert [(e.encounter, e.field) for e in errors] == [("E-FHIR-2", "payer_id")]
+    assert bundle is not None
+    claims = [e.resource for e in bundle.entry or [] if e.resource.get_resource_type() == "Claim"]
+    assert [c.identifier[0].value for c in claims] == ["CLM-0042"]
+
+
+def test_a_conflicting_encounter_adds_none_of_its_resources() -> None:
+    first = Encounter.model_validate(visit())
+    renamed = visit(id="E-FHIR-2", claim_id="CLM-0043", subscriber={"member_id": "OTHER-1", "relationship": "self"})
+    renamed["patient"]["first_name"] = "Samuel"
+    bundle, errors = bundle_of_writable([first, Encounter.model_validate(renamed)], created=CREATED)
+    assert len(errors) == 1
+    assert errors[0].encounter == "E-FHIR-2"
+    assert "differs from the one in encounter E-FHIR-1" in errors[0].message
+    assert bundle is not None
+    text = bundle.model_dump_json()
+    assert "OTHER-1" not in text  # its Coverage did not get in either
+    assert "CLM-0043" not in text
+
+
+def test_no_writable_encounter_gives_no_bundle() -> None:
+    incomplete = Encounter.model_validate(visit(payer_id=None))
+    bundle, errors = bundle_of_writable([incomplete], created=CREATED)
+    assert bundle is None
+    assert [e.encounter for e in errors] == ["E-FHIR-1"]
+    assert bundle_of_writable([], created=CREATED) == (None, [])
+
+
+def test_a_coverage_conflict_names_the_patient_not_the_member_id() -> None:
+    first = Encounter.model_validate(visit())
+    other_group = visit(id="E-FHIR-2", claim_id="CLM-0043")
+    other_group["subscriber"]["group_number"] = "G-10"
+    _, errors = bundle_of_writable([first, Encounter.model_validate(other_group)], created=CREATED)
+    (error,) = errors
+    assert "Coverage (medicare) of patient P-2002 differs from the one in encounter E-FHIR-1" in str(error)
+    assert "1EG4TE5MK73" not in str(error)

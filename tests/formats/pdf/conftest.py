@@ -1,4 +1,4 @@
-"""A synthetic outpatient PT visit and poppler-utils readers (pdftotext, pdftoppm) for the PDF tests.
+"""A synthetic outpatient PT visit and PDF readers (PDFium, through the pypdfium2 wheel) for the PDF tests.
 
 The tests read the PDFs the way a person would see them: text with its position on the page (points from the
 top-left corner, the same frame as the CMS-1500 layout) and rendered page images.
@@ -6,19 +6,16 @@ top-left corner, the same frame as the CMS-1500 layout) and rendered page images
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 import pytest
 
 from cleanclaim.model import Encounter
-
-_XHTML = "{http://www.w3.org/1999/xhtml}"
 
 
 def pt_visit_data(line_count: int = 3) -> dict[str, Any]:
@@ -79,39 +76,85 @@ class Word:
         return x <= self.x_min and self.x_max <= x + w and y <= self.y_min and self.y_max <= y + h
 
 
-def _require_poppler() -> None:
-    missing = [tool for tool in ("pdftotext", "pdftoppm") if shutil.which(tool) is None]
-    if missing:  # a hard failure, not a skip: these tests are how we know the PDFs are right
-        pytest.fail(f"poppler-utils is not installed ({', '.join(missing)} missing): apt-get install poppler-utils")
+def _page_words(textpage: pdfium.PdfTextPage, number: int) -> list[Word]:
+    """Group the page's characters into words the way a reader sees them.
 
+    A word ends at whitespace (written, or the space/line break PDFium infers between text runs), at a change of
+    line, or at a horizontal gap wider than a tenth of the font size (pdftotext's word-break threshold), so values
+    drawn separately in neighbouring boxes never fuse into one word. Boxes are PDFium's loose boxes (the font's
+    ascent to descent, the same for every glyph of a run, as pdftotext reports them), flipped to the top-left frame.
+    """
+    height = textpage.page.get_height()
+    found: list[Word] = []
+    text, box, size = "", (0.0, 0.0, 0.0, 0.0), 0.0
 
-def words(pdf: Path) -> list[Word]:
-    """Every word pdftotext finds, with its page (1-based) and box in points from the page's top-left."""
-    _require_poppler()
-    xhtml = subprocess.run(["pdftotext", "-bbox-layout", str(pdf), "-"], check=True, capture_output=True,
-                           text=True).stdout
-    root = ET.fromstring(xhtml)
-    found = []
-    for number, page in enumerate(root.iter(f"{_XHTML}page"), start=1):
-        for word in page.iter(f"{_XHTML}word"):
-            found.append(Word(word.text or "", number, float(word.attrib["xMin"]), float(word.attrib["yMin"]),
-                              float(word.attrib["xMax"]), float(word.attrib["yMax"])))
+    def close() -> None:
+        nonlocal text
+        if text:
+            found.append(Word(text, number, box[0], height - box[3], box[2], height - box[1]))
+        text = ""
+
+    for index in range(textpage.count_chars()):
+        char = chr(pdfium_c.FPDFText_GetUnicode(textpage, index))
+        if char.isspace() or not char.isprintable():
+            close()
+            continue
+        left, bottom, right, top = textpage.get_charbox(index, loose=True)
+        font_size = pdfium_c.FPDFText_GetFontSize(textpage, index)
+        same_line = text and abs(bottom - box[1]) < 0.5 * min(size, font_size)
+        if text and not (same_line and -0.5 < left - box[2] <= 0.1 * max(size, font_size)):
+            close()
+        box = (box[0], min(box[1], bottom), right, max(box[3], top)) if text else (left, bottom, right, top)
+        text += char
+        size = font_size
+    close()
     return found
 
 
+def words(pdf: Path) -> list[Word]:
+    """Every word on every page, with its page (1-based) and box in points from the page's top-left."""
+    document = pdfium.PdfDocument(pdf)
+    try:
+        return [word for number, page in enumerate(document, start=1)
+                for word in _page_words(page.get_textpage(), number)]
+    finally:
+        document.close()
+
+
 def layout_text(pdf: Path) -> list[str]:
-    """The text of each page as ``pdftotext -layout`` lays it out."""
-    _require_poppler()
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True, capture_output=True,
-                          text=True).stdout
-    return text.split("\f")[:-1]
+    """The text of each page laid out in lines: words whose boxes share a line, left to right, top to bottom.
+
+    Two words are on one line when their vertical centres lie within half a word height of each other, which
+    puts a form row's values (drawn in separate boxes) on one line as ``pdftotext -layout`` does.
+    """
+    found = words(pdf)
+    pages: list[str] = []
+    for number in range(1, max((w.page for w in found), default=0) + 1):
+        lines: list[list[Word]] = []
+        for word in sorted((w for w in found if w.page == number), key=lambda w: (w.y_min + w.y_max) / 2):
+            centre = (word.y_min + word.y_max) / 2
+            if lines:
+                last = lines[-1][0]
+                if abs(centre - (last.y_min + last.y_max) / 2) <= (last.y_max - last.y_min) / 2:
+                    lines[-1].append(word)
+                    continue
+            lines.append([word])
+        pages.append("\n".join(" ".join(w.text for w in sorted(line, key=lambda w: w.x_min)) for line in lines))
+    return pages
 
 
 def page_images(pdf: Path, directory: Path, dpi: int = 50) -> list[Path]:
-    """The pages rendered to PNG by pdftoppm, in page order."""
-    _require_poppler()
-    subprocess.run(["pdftoppm", "-png", "-r", str(dpi), str(pdf), str(directory / "page")], check=True)
-    return sorted(directory.glob("page*.png"))
+    """The pages rendered to PNG at ``dpi`` by PDFium, in page order."""
+    document = pdfium.PdfDocument(pdf)
+    paths = []
+    try:
+        for number, page in enumerate(document, start=1):
+            path = directory / f"page-{number}.png"
+            page.render(scale=dpi / 72).to_pil().save(path)
+            paths.append(path)
+    finally:
+        document.close()
+    return paths
 
 
 @pytest.fixture

@@ -213,3 +213,12 @@ def test_insurance_program_by_payer_and_group() -> None:
     assert insurance_program(Encounter.model_validate(data)) == "OTHER"
     data["subscriber"]["group_number"] = "G1"
     assert insurance_program(Encounter.model_validate(data)) == "GROUP HEALTH PLAN"
+
+
+def test_a_path_that_cannot_take_the_pdf_is_an_input_error_naming_it(tmp_path: Path, pt_visit: Encounter) -> None:
+    target = tmp_path / "missing" / "claim.pdf"
+    with pytest.raises(InputError) as caught:
+        render_cms1500(pt_visit, target)
+    assert caught.value.file == str(target)
+    assert "No such file or directory" in str(caught.value)
+    assert not (tmp_path / "missing").exists()

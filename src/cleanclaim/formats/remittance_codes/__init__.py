@@ -15,7 +15,8 @@ from cleanclaim.errors import DataError
 
 __all__ = ["AdjustmentReason", "DenialRule", "RemittanceCodes", "remittance_codes"]
 
-Kind = Literal["patient-share", "contractual", "reduction", "denial", "informational"]
+# "unknown" is never in carc.csv: it is the kind of a code the table lacks (see RemittanceCodes.reason).
+Kind = Literal["patient-share", "contractual", "reduction", "denial", "informational", "unknown"]
 _KINDS = ("patient-share", "contractual", "reduction", "denial", "informational")
 
 
@@ -43,9 +44,11 @@ class RemittanceCodes:
     rarc_rules: dict[str, DenialRule]
 
     def reason(self, carc: str) -> AdjustmentReason:
-        """The CARC's entry; a code missing from the table is treated as a denial, never dropped."""
+        """The CARC's entry. A code missing from the table is of kind "unknown": shown with its amount, never
+        dropped, and never counted as a denial, since the table cannot say whether it is one (a write-off or a
+        patient share counted as a denial would send a biller to appeal it)."""
         return self.carc.get(carc) or AdjustmentReason(
-            carc, "denial", f"CARC {carc} is not in cleanclaim's table; see the X12 CARC list")
+            carc, "unknown", f"unknown reason code: CARC {carc} is not in cleanclaim's table; see the X12 CARC list")
 
     def remark(self, rarc: str) -> str:
         return self.rarc.get(rarc, f"RARC {rarc} is not in cleanclaim's table; see the X12 RARC list")

@@ -1304,37 +1304,12 @@ def _kx_position(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
         pl.col("date").min().alias("claim_start"), pl.col("date").max().alias("claim_date"),
     )
     history = _valued_history(tables, claims.select("patient_id").unique())
-    earlier_history = (
-        history.drop("encounter_id")
-        .join(claims.select("encounter_id", "patient_id", "claim_date"), on="patient_id", how="inner")
-        .filter(pl.col("date") <= pl.col("claim_date"))
-        .select("encounter_id", "bucket", "year", "allowed", "estimate", pl.lit("history").alias("source"))
-    )
-    earlier_batch = (
-        batch.select("row_id", "patient_id", "payer", "bucket", "year", "date", "code")
-        .join(history.select("patient_id", "date", "code").unique(), on=["patient_id", "date", "code"], how="anti")
-        .join(claims.select(pl.col("encounter_id").alias("claim"), "patient_id", "payer", "claim_start"),
-              on=["patient_id", "payer"], how="inner")
-        .filter(pl.col("date") < pl.col("claim_start"))
-    )
+    earlier_batch = _earlier_batch_rows(batch, history, claims)
     priced = _price_days(batch, earlier_batch)
-    earlier = pl.concat([
-        earlier_history,
-        earlier_batch.join(priced, on="row_id", how="left").select(
-            pl.col("claim").alias("encounter_id"), "bucket", "year", pl.lit(None, dtype=pl.Float64).alias("allowed"),
-            "estimate", pl.lit("batch").alias("source")),
-    ], how="vertical_relaxed")
-    supplied = earlier_history.group_by("encounter_id").agg(pl.len().alias("history_rows"))
-    unknown = pl.col("allowed").is_null() & pl.col("estimate").is_null()
-    before = earlier.filter(pl.col("bucket").is_not_null()).group_by("encounter_id", "bucket", "year").agg(
-        pl.coalesce("allowed", "estimate").sum().alias("before"),
-        unknown.sum().alias("history_unknown"),
-        ((pl.col("source") == "history") & pl.col("allowed").is_null() & ~unknown).sum().alias("history_estimated"),
-        ((pl.col("source") == "batch") & ~unknown).sum().alias("batch_counted"),
-    )
     lines = (
-        batch.join(before, on=["encounter_id", "bucket", "year"], how="left")
-        .join(supplied, on="encounter_id", how="left")
+        batch.join(_amounts_before(batch, claims, history, earlier_batch.join(priced, on="row_id", how="left")),
+                   on=["encounter_id", "bucket", "year"], how="left")
+        .join(_history_rows(claims, history), on="encounter_id", how="left")
         .with_columns(
             pl.col("before").fill_null(0.0),
             *(pl.col(c).fill_null(0) for c in ("history_unknown", "history_estimated", "batch_counted",
@@ -1364,6 +1339,90 @@ def _kx_position(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
         .join(current, on=["encounter_id", "bucket", "year"], how="left")
         .with_columns((pl.col("before") + pl.col("estimate")).alias("total"))
     )
+
+
+def _earlier_batch_rows(batch: pl.DataFrame, history: pl.DataFrame, claims: pl.DataFrame) -> pl.DataFrame:
+    """Batch lines that count as "before" for some claim: a date before the first date of a claim of the same
+    patient and payer, i.e. before the latest such first date. A line the history also holds (same patient, date and
+    code) counts once, from the history. Keyed by patient and payer, never by claim: a join to every claim of the
+    patient grew with the square of the claims (20,000 same-day encounters of one patient ran out of memory)."""
+    latest = (claims.filter(pl.col("patient_id").is_not_null() & pl.col("payer").is_not_null())
+              .group_by("patient_id", "payer").agg(pl.col("claim_start").max().alias("latest_start")))
+    return (
+        batch.select("row_id", "patient_id", "payer", "bucket", "year", "date", "code")
+        .join(history.select("patient_id", "date", "code").unique(), on=["patient_id", "date", "code"], how="anti")
+        .join(latest, on=["patient_id", "payer"], how="inner")
+        .filter(pl.col("date") < pl.col("latest_start"))
+        .drop("latest_start")
+    )
+
+
+def _running_totals(events: pl.DataFrame, by: list[str], values: list[str]) -> pl.DataFrame:
+    """Per ``by`` group and date, the sums of ``values`` over the group's events on that date and before it, sorted
+    by date for `_totals_at`. Events with a null key or date never count (an inner join would not match them)."""
+    keyed = events.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in [*by, "date"]))
+    return (
+        keyed.group_by([*by, "date"]).agg(pl.col(v).sum() for v in values)
+        .sort("date")
+        .with_columns(pl.col(v).cum_sum().over(by) for v in values)
+    )
+
+
+def _totals_at(queries: pl.DataFrame, at: str, running: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Each query row with the running totals of its ``by`` group at the date in column ``at`` (the last event date
+    on or before it; null when there is none): an as-of join, linear where a join on the group and a date filter
+    is a cross product."""
+    joined = queries.sort(at).join_asof(running.rename({"date": "event_date"}), left_on=at, right_on="event_date",
+                                        by=by, strategy="backward", check_sortedness=False)
+    return joined.drop("event_date", strict=False)
+
+
+def _amounts_before(batch: pl.DataFrame, claims: pl.DataFrame, history: pl.DataFrame,
+                    earlier_batch: pl.DataFrame) -> pl.DataFrame:
+    """Per claim, bucket and year of its lines: the amounts before the claim (``before``) and how they were known.
+
+    History counts up to the claim's last date (same patient, any payer), earlier batch lines (``earlier_batch``,
+    with their ``estimate``) before its first date (same patient and payer). Unknown amounts (no allowed, no
+    estimate) of both are counted in ``history_unknown``."""
+    keys = batch.select("encounter_id", "bucket", "year").unique().join(
+        claims.select("encounter_id", "patient_id", "payer", "claim_start", "claim_date"), on="encounter_id")
+    history_by = ["patient_id", "bucket", "year"]
+    from_history = _running_totals(
+        history.filter(pl.col("bucket").is_not_null()).select(
+            *history_by, "date",
+            pl.coalesce("allowed", "estimate").alias("history_amount"),
+            (pl.col("allowed").is_null() & pl.col("estimate").is_null()).alias("history_unknown"),
+            (pl.col("allowed").is_null() & pl.col("estimate").is_not_null()).alias("history_estimated")),
+        history_by, ["history_amount", "history_unknown", "history_estimated"])
+    batch_by = ["patient_id", "payer", "bucket", "year"]
+    from_batch = _running_totals(
+        earlier_batch.select(
+            *batch_by, "date", pl.col("estimate").alias("batch_amount"),
+            pl.col("estimate").is_null().alias("batch_unknown"),
+            pl.col("estimate").is_not_null().alias("batch_counted")),
+        batch_by, ["batch_amount", "batch_unknown", "batch_counted"])
+    # "before the first date" is "on or before the day before it": dates are whole days
+    keys = keys.with_columns((pl.col("claim_start") - pl.duration(days=1)).alias("day_before_start"))
+    with_history = _totals_at(keys, "claim_date", from_history, history_by)
+    both = _totals_at(with_history, "day_before_start", from_batch, batch_by)
+    zero = {c: pl.col(c).fill_null(0) for c in ("history_amount", "batch_amount", "history_unknown",
+                                                "batch_unknown", "history_estimated", "batch_counted")}
+    return both.select(
+        "encounter_id", "bucket", "year",
+        (zero["history_amount"] + zero["batch_amount"]).alias("before"),
+        (zero["history_unknown"] + zero["batch_unknown"]).alias("history_unknown"),
+        zero["history_estimated"].alias("history_estimated"),
+        zero["batch_counted"].alias("batch_counted"),
+    )
+
+
+def _history_rows(claims: pl.DataFrame, history: pl.DataFrame) -> pl.DataFrame:
+    """Per claim, how many history rows of its patient (any bucket) are dated on or before its last date: whether
+    history was supplied at all, which the early-KX warning needs."""
+    counts = _running_totals(history.select("patient_id", "date", pl.lit(1, dtype=pl.UInt32).alias("history_rows")),
+                             ["patient_id"], ["history_rows"])
+    return _totals_at(claims.select("encounter_id", "patient_id", "claim_date"), "claim_date", counts,
+                      ["patient_id"]).select("encounter_id", "history_rows")
 
 
 def _kx_text(row: dict[str, Any]) -> str:

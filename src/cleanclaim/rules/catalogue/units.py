@@ -902,22 +902,42 @@ class UntimedCodeMultipleUnits(Rule):
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         # the day's units first, the text only for the days flagged (the filter keeps or drops whole days)
-        return (
+        # The day's list of lines is built once per day and joined back on the day's key: broadcast to every line of
+        # the day (``over``), n lines of one patient on one day made n texts of n entries each.
+        flagged = (
             lines_with_codes(tables).lazy().filter(_UNTIMED)
             .with_columns(pl.col("units").sum().over(_DAY_CODE).alias("day_units"))
             .filter(pl.col("day_units") > 1)
-            .with_columns(_LINES_TEXT, pl.col("date").cast(pl.String))
+        )
+        return (
+            flagged.join(_lines_texts(flagged), on=_DAY_CODE, how="left", nulls_equal=True)
+            .with_columns(pl.col("date").cast(pl.String))
             .select("encounter_id", "line", "code", "day_units", "date", "lines_text")
         )
 
 
 _DAY_CODE = [*_DAY, "code"]
 _UNTIMED = pl.col("time_rule").is_in(["untimed", "range"]) & ~pl.col("lab").fill_null(False)
-_LINES_TEXT = (
-    pl.format("{} line {}: {}", pl.col("encounter_id"), pl.col("line"),
-              pl.col("units").round(2).cast(pl.String).str.replace(r"\.0$", ""))
-    .str.join("; ").over(_DAY_CODE).alias("lines_text")
-)
+LINES_LISTED = 10
+"""How many lines of a flagged day untimed-code-multiple-units lists by name; the rest are counted ("and 3 more
+lines"). Every line of the day is flagged and each finding carries the day's list, so an unbounded list makes the
+findings of a day of n lines n times n entries long (20,000 same-day lines ran out of memory)."""
+
+
+def _lines_texts(flagged: pl.LazyFrame) -> pl.LazyFrame:
+    """Per patient, date and code: its first `LINES_LISTED` lines with their units, in line order, and a count of the
+    rest."""
+    entry = pl.format("{} line {}: {}", pl.col("encounter_id"), pl.col("line"),
+                      pl.col("units").round(2).cast(pl.String).str.replace(r"\.0$", ""))
+    rest = pl.col("count") - LINES_LISTED
+    return (
+        flagged.group_by(_DAY_CODE)
+        .agg(entry.head(LINES_LISTED).str.join("; ").alias("listed"), pl.len().alias("count"))
+        .select(*_DAY_CODE, pl.when(rest > 0)
+                .then(pl.format("{}; and {} more line{}", pl.col("listed"), rest,
+                                pl.when(rest == 1).then(pl.lit("")).otherwise(pl.lit("s"))))
+                .otherwise(pl.col("listed")).alias("lines_text"))
+    )
 
 
 @register
