@@ -310,9 +310,27 @@ def check(
     if coded:
         table = _with_coded(table, coded, [e.id for e in kept])
     x12 = _x12_path(source)
+    errors = [*read.errors, *errors]
+    notes: list[InputError] = []
     if x12 is not None:
         table = _with_x12(table, x12, selection, [e.id for e in kept])
-    return CheckResult(table, _summary(table, len(kept), tables.lines.height), [*read.errors, *errors], coded)
+        errors, notes = _envelope_controls(errors, selection)
+    return CheckResult(table, _summary(table, len(kept), tables.lines.height), errors, coded, notes=notes)
+
+
+def _envelope_controls(errors: list[InputError], selection: RuleSelection | None) -> tuple[
+        list[InputError], list[InputError]]:
+    """An 837P whose envelope counts or control numbers are wrong still has intact claims, which were read: that is
+    readable but wrong, a finding (x12-envelope), not an input error. With x12-envelope not selected, the reader's
+    message stays as a note (no exit status)."""
+    from cleanclaim.rules.registry import get_rule
+
+    controls = [e for e in errors if getattr(e, "envelope_control", False)]
+    if not controls:
+        return errors, []
+    rest = [e for e in errors if not getattr(e, "envelope_control", False)]
+    reported = (selection or RuleSelection()).enabled(get_rule("x12-envelope"))
+    return rest, [] if reported else controls
 
 
 def _with_x12(table: pl.DataFrame, path: Path, selection: RuleSelection | None, order: list[str]) -> pl.DataFrame:

@@ -56,6 +56,9 @@ class X12SegmentError(InputError):
     ) -> None:
         self.segment_number = segment_number
         self.segment_id = segment_id
+        # a count or control number that does not match (SE01/SE02 kept, GE01/GE02, IEA01/IEA02): what it encloses
+        # was read; `check` leaves the report to the x12-envelope finding rather than an input error
+        self.envelope_control = False
         self.loop = loop
         self.element = element
         where = ""
@@ -316,9 +319,11 @@ class _EnvelopeWalker:
     transaction_damaged: bool = False
     keep_miscounted: bool = False
 
-    def error(self, segment: Segment, message: str, element: str | None = None) -> None:
-        self.errors.append(X12SegmentError(
-            message, segment_number=segment.number, segment_id=segment.id, element=element, file=self.file))
+    def error(self, segment: Segment, message: str, element: str | None = None, *, control: bool = False) -> None:
+        error = X12SegmentError(
+            message, segment_number=segment.number, segment_id=segment.id, element=element, file=self.file)
+        error.envelope_control = control
+        self.errors.append(error)
 
     def feed(self, segment: Segment) -> None:
         handler = {"ISA": self._isa, "GS": self._gs, "ST": self._st, "SE": self._se, "GE": self._ge,
@@ -394,7 +399,7 @@ class _EnvelopeWalker:
             problems.append((f"SE02 {segment.element(2)!r} does not match ST02 {transaction.st.element(2)!r}; "
                              f"{outcome}", "SE02"))
         for message, element in problems:
-            self.error(segment, message, element)
+            self.error(segment, message, element, control=self.keep_miscounted)
         if problems and not self.keep_miscounted:
             return
         assert self.interchange is not None
@@ -408,9 +413,10 @@ class _EnvelopeWalker:
             return
         if segment.element(1) != str(self.group_transactions):
             self.error(segment, f"GE01 says {segment.element(1)!r} transactions but the group has "
-                                f"{self.group_transactions}", "GE01")
+                                f"{self.group_transactions}", "GE01", control=True)
         if segment.element(2) != self.gs.element(6):
-            self.error(segment, f"GE02 {segment.element(2)!r} does not match GS06 {self.gs.element(6)!r}", "GE02")
+            self.error(segment, f"GE02 {segment.element(2)!r} does not match GS06 {self.gs.element(6)!r}", "GE02",
+                       control=True)
         self.gs = None
 
     def _iea(self, segment: Segment) -> None:
@@ -421,10 +427,10 @@ class _EnvelopeWalker:
             return
         if segment.element(1) != str(self.interchange_groups):
             self.error(segment, f"IEA01 says {segment.element(1)!r} groups but the interchange has "
-                                f"{self.interchange_groups}", "IEA01")
+                                f"{self.interchange_groups}", "IEA01", control=True)
         if segment.element(2) != self.interchange.control_number:
             self.error(segment, f"IEA02 {segment.element(2)!r} does not match ISA13 "
-                                f"{self.interchange.control_number!r}", "IEA02")
+                                f"{self.interchange.control_number!r}", "IEA02", control=True)
         self.interchange = None
 
     def finish(self, last_number: int) -> None:

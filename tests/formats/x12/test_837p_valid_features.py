@@ -331,3 +331,24 @@ def test_line_rules_judge_the_lines_own_place_of_service(sv105: str, flagged: bo
     assert checked.errors == []
     lines = [(f.encounter, f.line) for f in checked.findings if f.rule == "telehealth-place-mismatch"]
     assert (("CLM-1001", 1) in lines) is flagged, lines
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("SE*58*0001~", "SE*59*0001~"),
+    ("GE*2*417~", "GE*3*417~"),
+    ("IEA*1*000000417~", "IEA*1*000000418~"),
+])
+def test_check_reports_wrong_envelope_counts_as_a_finding_not_an_input_error(old: str, new: str,
+                                                                              tmp_path: Path) -> None:
+    from cleanclaim.rules.engine import RuleSelection
+
+    path = tmp_path / "claims.837"
+    path.write_text(harbor(old, new))
+    checked = check(path, as_of=AS_OF)
+    assert checked.errors == []
+    assert checked.summary.encounters == 4
+    assert any(f.rule == "x12-envelope" for f in checked.findings)
+    # without the x12 family the reader's message is a note: still said, no exit status of its own
+    quiet = check(path, as_of=AS_OF, selection=RuleSelection(ignore=frozenset({"x12"})))
+    assert quiet.errors == []
+    assert [n.field for n in quiet.notes] == [new.split("*")[0] + ("01" if new.startswith(("SE", "GE")) else "02")]
