@@ -312,7 +312,7 @@ def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) ->
 
 
 # NM1 entity codes of the 2310 and 2420 loops cleanclaim does not carry, for naming what a re-export would lose
-_CLAIM_PARTY_LOOPS = {"77": "2310C", "DQ": "2310D", "PW": "2310E", "45": "2310F", "P3": "2310A"}
+_CLAIM_PARTY_LOOPS = {"77": "2310C", "DQ": "2310D", "PW": "2310E", "45": "2310F", "P3": "2310A (P3)"}
 _LINE_PARTY_LOOPS = {"QB": "2420B", "77": "2420C", "DQ": "2420D", "DK": "2420E", "DN": "2420F", "P3": "2420F",
                      "PW": "2420G", "45": "2420H"}
 
@@ -901,7 +901,7 @@ class _ClaimReader:
             return (loop, el(1)) in (("2000A", "BI"), ("2310B", "PE"))
         if sid == "NM1":
             if loop == "2310A":
-                return el(8) in ("XX", "")
+                return el(1) == "DN" and el(8) in ("XX", "")
             return loop in ("2010AA", "2010BA", "2010BB", "2010CA", "2310B", "2420A")
         if sid in ("N3", "N4"):
             return loop in ("2010AA", "2010BA", "2010CA") and not any(el(i) for i in range(4, 8))
