@@ -208,3 +208,14 @@ def test_csv_payer_column_path_is_an_error_and_unknown_payer_is_checked(tmp_path
     assert result.summary.encounters == 2
     unknown = [f.encounter for f in result.findings if f.rule == "unknown-payer-profile"]
     assert unknown == ["E2"]
+
+
+def test_837p_payer_mapping_to_a_path_is_an_error_for_those_claims_only(tmp_path: Path) -> None:
+    from cleanclaim.formats.x12_837p import read_837p
+
+    (tmp_path / "evil.yaml").write_text(_OUTSIDE)
+    fixture = Path(__file__).parent / "formats" / "x12" / "fixtures" / "harbor_pt_claims.837"
+    read = read_837p(fixture, payer_profiles={"12345": str(tmp_path / "evil")})
+    result = check(read.encounters, as_of=dt.date(2026, 4, 1))
+    assert [(e.encounter, e.field) for e in result.errors] == [("CLM-1001", "payer"), ("CLM-1002", "payer")]
+    assert result.summary.encounters == 2  # the claims of the other payer are checked
