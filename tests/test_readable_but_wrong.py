@@ -85,7 +85,7 @@ def test_what_cannot_be_read_is_still_an_input_error(tmp_path: Path) -> None:
         (('npi: "1987654328", discipline: PT', 'npi: "19876543", discipline: PT'), "provider.npi is not a valid NPI"),
         (('npi: "1987654328", discipline: PT', "discipline: PT"), "provider.npi"),
         (('place_of_service: "11"', 'place_of_service: "ZZ"'), "invalid-place-of-service"),
-        (('tax_id: "371234567"', 'tax_id: "37-1234567"'), "billing provider tax id"),
+        (('tax_id: "371234567"', 'tax_id: "371-234567"'), "billing provider tax id"),
         (("birth_date: 1948-05-17", "birth_date: 2048-05-17"), "birth-date-after-service"),
     ],
 )

@@ -8,9 +8,10 @@ the web API and a Python caller all build the same objects.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -268,6 +269,15 @@ class BillingProvider(_Model):
     address: Address
     phone: IdentifierText | None = None
 
+    @field_validator("tax_id", mode="before")
+    @classmethod
+    def _ein_digits(cls, value: Any) -> Any:
+        # An EIN is written 12-3456789 on IRS letters (and in some 837P files' REF*EI); it is the same nine digits,
+        # which is what the 837P (2010AA REF02) and the CMS-1500 (item 25) take. Only that exact shape is accepted.
+        if isinstance(value, str) and re.fullmatch(r"[0-9]{2}-[0-9]{7}", value.strip()):
+            return value.strip().replace("-", "")
+        return value
+
     @field_validator("phone", mode="before")
     @classmethod
     def _phone_digits(cls, value: Any) -> Any:
@@ -318,6 +328,14 @@ class Service(_Model):
         return self
 
 
+class ReferringProvider(_Model):
+    """Who referred the patient (837P 2310A, CMS-1500 item 17/17b)."""
+
+    npi: str | None = Field(default=None, pattern=r"^\d{10}$")
+    last_name: str
+    first_name: str | None = None
+
+
 class ClaimLine(_Model):
     """A billed line: the output of ``cleanclaim code`` and the input of ``cleanclaim check``.
 
@@ -333,6 +351,21 @@ class ClaimLine(_Model):
     date: dt.date | None = None
     ndc: str | None = None
     rendering_npi: str | None = None
+    # Optional line data an 837P carries, kept so a claim read from one is checked and written back as billed:
+    # ``place_of_service`` when the line's (SV105) differs from the claim's; ``date_through`` the last day of a
+    # DTP*472 RD8 range (``date`` is its first); ``unit_code`` "MJ" when SV104 counted minutes, not units (then
+    # ``minutes`` holds them and ``units`` is 1: cleanclaim does not convert minutes into units).
+    place_of_service: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
+    date_through: dt.date | None = None
+    unit_code: Literal["MJ"] | None = None
+    references: dict[str, str] | None = None  # 837P 2400 REF segments by qualifier (6R line item control number, ...)
+    line_elements: dict[str, str] | None = None  # 837P SV106, SV108-SV121 as read (SV109 emergency "Y", ...)
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> ClaimLine:
+        if self.date_through is not None and (self.date is None or self.date_through < self.date):
+            raise ValueError("date_through needs a date on or before it (the first day of the range)")
+        return self
 
     @field_validator("units", mode="before")
     @classmethod
@@ -401,6 +434,22 @@ class Encounter(_Model):
     note: str | None = None
     plan_of_care: PlanOfCare | None = None
     history: list[HistoryLine] = Field(default_factory=list)
+    # Optional claim data an 837P carries, kept so a claim read from one is written back as it was billed.
+    claim_filing_code: str | None = Field(default=None, pattern=r"^[0-9A-Z]{1,2}$")
+    """837P SBR09 claim filing indicator (MB, MC, CH, CI, HM, 12, ...); without it the writer derives it from the
+    payer profile (medicare MB, medicaid MC, tricare CH, else CI)."""
+    referring_provider: ReferringProvider | None = None
+    """The referring provider (837P loop 2310A NM1*DN; CMS-1500 item 17)."""
+    references: dict[str, dict[str, str]] | None = None
+    """837P REF segments as read, by loop (2010BB, 2300, 2310A, 2310B) and qualifier (D9, G2, EA, ...). None when
+    the claim did not come from an 837P: the writer then writes the patient id as the 2300 REF*EA."""
+    claim_elements: dict[str, str] | None = None
+    """837P CLM elements as read that the encounter has no field for: "CLM05-3" (claim frequency: 1 original,
+    7 replacement, 8 void) and the simple elements CLM06-CLM20 (CLM09 "I", CLM10 "P", ...); the writer writes them
+    in place of its defaults (CLM05-3 1, CLM06-09 Y, A, Y, Y)."""
+    x12_not_carried: list[str] = Field(default_factory=list)
+    """837P data of this claim the encounter cannot carry (e.g. "2320 SBR" other-payer loops, "2310C NM1*77"); the
+    837P writer refuses to write the claim again, naming them, rather than lose them."""
 
     @property
     def payer_display(self) -> str:

@@ -21,7 +21,7 @@ from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
-from cleanclaim.payers import PayerProfile, load_profile
+from cleanclaim.payers import PayerProfile, load_profile, profile_for
 from cleanclaim.rules.engine import (
     FINDING_SCHEMA,
     RuleSelection,
@@ -148,7 +148,9 @@ class CheckResult:
 
 
 class _Profiles:
-    """Payer profiles by id, loaded once; an unknown payer becomes an input error for its encounter."""
+    """Payer profiles by id, loaded once. A payer without a profile is checked under the fallback profile (the
+    ``unknown-payer-profile`` rule says so); an id that is not a plain name, or a broken profile file, becomes an
+    input error for its encounter."""
 
     def __init__(self, payers_dir: Path | None) -> None:
         self.extra = [payers_dir] if payers_dir else []
@@ -156,7 +158,7 @@ class _Profiles:
 
     def get(self, payer: str) -> PayerProfile:
         if payer not in self.cache:
-            self.cache[payer] = load_profile(payer, self.extra)
+            self.cache[payer] = profile_for(payer, self.extra)
         return self.cache[payer]
 
 
@@ -188,6 +190,16 @@ def _looks_like_x12(path: Path) -> bool:
         return False
     with path.open("rb") as handle:
         return handle.read(3) == b"ISA"
+
+
+def _payer_option(payer: str | None, payers_dir: Path | None) -> None:
+    """``--payer`` is the user's explicit choice, not claim data: a path or a profile that does not exist is an
+    input error for the whole run (a typo must not check every claim under the fallback profile)."""
+    if payer:
+        try:
+            load_profile(payer, [payers_dir] if payers_dir else [])
+        except InputError as exc:
+            raise InputError(exc.message, file=exc.file, field="--payer") from None
 
 
 def _with_payer(encounters: list[Encounter], payer: str | None) -> list[Encounter]:
@@ -245,6 +257,7 @@ def billable_encounters(source: Source, *, payer: str | None = None,
                         payers_dir: Path | None = None) -> tuple[list[Encounter], list[InputError]]:
     """Encounters ready for a claim: billed ``lines`` as given, or coded from ``services`` when there are none
     (for export and pricing)."""
+    _payer_option(payer, payers_dir)
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     _, kept, errors = _code_all(read, _Profiles(payers_dir), only_without_lines=True)
@@ -260,6 +273,7 @@ def code(
     selection: RuleSelection | None = None,
 ) -> CodeResult:
     """Code documented services into claim lines, then scrub the lines, so the result can be billed as it is."""
+    _payer_option(payer, payers_dir)
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     profiles = _Profiles(payers_dir)
@@ -283,6 +297,7 @@ def check(
 ) -> CheckResult:
     """Scrub claims: every enabled rule over every line. Encounters with services but no lines are coded first."""
     as_of = as_of or dt.date.today()
+    _payer_option(payer, payers_dir)
     profiles = _Profiles(payers_dir)
     if isinstance(source, str | Path) and Path(source).suffix.lower() in TABLE_SUFFIXES:
         return _check_table(Path(source), profiles, payer=payer, as_of=as_of, selection=selection)
@@ -295,9 +310,27 @@ def check(
     if coded:
         table = _with_coded(table, coded, [e.id for e in kept])
     x12 = _x12_path(source)
+    errors = [*read.errors, *errors]
+    notes: list[InputError] = []
     if x12 is not None:
         table = _with_x12(table, x12, selection, [e.id for e in kept])
-    return CheckResult(table, _summary(table, len(kept), tables.lines.height), [*read.errors, *errors], coded)
+        errors, notes = _envelope_controls(errors, selection)
+    return CheckResult(table, _summary(table, len(kept), tables.lines.height), errors, coded, notes=notes)
+
+
+def _envelope_controls(errors: list[InputError], selection: RuleSelection | None) -> tuple[
+        list[InputError], list[InputError]]:
+    """An 837P whose envelope counts or control numbers are wrong still has intact claims, which were read: that is
+    readable but wrong, a finding (x12-envelope), not an input error. With x12-envelope not selected, the reader's
+    message stays as a note (no exit status)."""
+    from cleanclaim.rules.registry import get_rule
+
+    controls = [e for e in errors if getattr(e, "envelope_control", False)]
+    if not controls:
+        return errors, []
+    rest = [e for e in errors if not getattr(e, "envelope_control", False)]
+    reported = (selection or RuleSelection()).enabled(get_rule("x12-envelope"))
+    return rest, [] if reported else controls
 
 
 def _with_x12(table: pl.DataFrame, path: Path, selection: RuleSelection | None, order: list[str]) -> pl.DataFrame:
@@ -343,11 +376,12 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         lines = lines.with_columns(pl.lit(payer).alias("payer"))
         encounters = encounters.with_columns(pl.lit(payer).alias("payer"))
     payers: dict[str, PayerProfile] = {}
-    for payer_id in lines.get_column("payer").unique().to_list():
+    for payer_key in lines.get_column("payer").unique().to_list():
         try:
-            payers[payer_id] = profiles.get(payer_id)
+            payers[payer_key] = profiles.get(payer_key)
         except InputError as exc:
-            affected = lines.filter(pl.col("payer") == payer_id).get_column("encounter_id").unique(maintain_order=True)
+            affected = (lines.filter(pl.col("payer").eq_missing(payer_key)).get_column("encounter_id")
+                        .unique(maintain_order=True))
             shown = ", ".join(affected.head(10).to_list()) + (" …" if affected.len() > 10 else "")
             errors.append(InputError(f"{exc.message}; the rows of encounter(s) {shown} were not checked",
                                      file=str(path), field="payer"))

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from cleanclaim.model import Encounter
-from cleanclaim.payers import load_profile, merge_settings
+from cleanclaim.payers import merge_settings, profile_for
 from cleanclaim.rules import all_rules, get_rule, run_rules, tables_from_encounters
 from cleanclaim.rules.engine import RuleSelection
 
@@ -65,7 +65,7 @@ def _encounters(defaults: Mapping[str, Any], case: Mapping[str, Any]) -> list[En
 def test_rule_case(slug: str, defaults: Mapping[str, Any], case: Mapping[str, Any]) -> None:
     rule = get_rule(slug)
     encounters = _encounters(defaults, case)
-    payers = {e.payer: load_profile(e.payer, [CASES / "payers"]) for e in encounters}
+    payers = {e.payer: profile_for(e.payer, [CASES / "payers"]) for e in encounters}
     as_of = dt.date.fromisoformat(str(case.get("as_of", "2026-11-23")))
     tables = tables_from_encounters(encounters, payers, as_of=as_of)
     findings = run_rules(tables, RuleSelection(select=frozenset({slug})))

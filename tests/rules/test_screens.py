@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from cleanclaim.model import Encounter
-from cleanclaim.payers import load_profile, merge_settings
+from cleanclaim.payers import merge_settings, profile_for
 from cleanclaim.rules import all_rules, tables_from_encounters
 from cleanclaim.rules.engine import findings_table
 from cleanclaim.rules.registry import CANNOT_FIRE, Screen
@@ -74,7 +74,7 @@ def _imported_ncci(monkeypatch: pytest.MonkeyPatch, ncci_data_dir: Path) -> None
 def test_no_rule_flags_a_case_its_screen_rules_out() -> None:
     checked = 0
     for as_of, encounters in _case_encounters().items():
-        payers: Mapping[str, Any] = {e.payer: load_profile(e.payer, [CASES / "payers"]) for e in encounters}
+        payers: Mapping[str, Any] = {e.payer: profile_for(e.payer, [CASES / "payers"]) for e in encounters}
         tables = tables_from_encounters(encounters, payers, as_of=as_of)
         found = findings_table(tables, screens=False).with_columns(_case_of("encounter"))
         for rule in all_rules():
@@ -97,7 +97,7 @@ def test_screens_change_no_finding_on_the_examples() -> None:
     examples = Path(__file__).parents[2] / "examples"
     read = _read_encounters(examples)
     encounters = [e for e in read.encounters if e.lines]
-    payers = {e.payer: load_profile(e.payer) for e in encounters}
+    payers = {e.payer: profile_for(e.payer) for e in encounters}
     tables = tables_from_encounters(encounters, payers, as_of=dt.date(2026, 4, 1))
     with_screens = findings_table(tables)
     tables = tables_from_encounters(encounters, payers, as_of=dt.date(2026, 4, 1))
@@ -111,7 +111,7 @@ def test_screened_and_unscreened_runs_agree_on_small_batches_of_cases() -> None:
     # findings must be exactly those of running every rule.
     compared = 0
     for as_of, encounters in _case_encounters().items():
-        payers: Mapping[str, Any] = {e.payer: load_profile(e.payer, [CASES / "payers"]) for e in encounters}
+        payers: Mapping[str, Any] = {e.payer: profile_for(e.payer, [CASES / "payers"]) for e in encounters}
         for start in range(0, len(encounters), CHUNK):
             chunk = encounters[start:start + CHUNK]
             screened = findings_table(tables_from_encounters(chunk, payers, as_of=as_of))

@@ -6,8 +6,10 @@ segment terminator is the character right after it. Everything else is read with
 errors are positions in the file (1 = the first ISA), which is what a person counting segments in an editor, or
 a clearinghouse's rejection report, points at.
 
-A damaged transaction (ST without SE, wrong SE count, bad control numbers) is reported and skipped; the other
-transactions in the file are still read (ASC X12 TR3 005010 envelope rules, ISA/GS/ST/SE/GE/IEA).
+A damaged transaction (ST without SE) is reported and skipped; the other transactions in the file are still read.
+Wrong counts and control numbers (GE01/GE02, IEA01/IEA02) are reported and drop nothing; a wrong SE01/SE02 drops its
+transaction unless the caller asks to keep it (``keep_miscounted``: the 837P reader does, since its claims are
+intact) (ASC X12 TR3 005010 envelope rules, ISA/GS/ST/SE/GE/IEA).
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ class X12SegmentError(InputError):
     ) -> None:
         self.segment_number = segment_number
         self.segment_id = segment_id
+        # a count or control number that does not match (SE01/SE02 kept, GE01/GE02, IEA01/IEA02): what it encloses
+        # was read; `check` leaves the report to the x12-envelope finding rather than an input error
+        self.envelope_control = False
         self.loop = loop
         self.element = element
         where = ""
@@ -169,13 +174,29 @@ def read_x12_text(text_or_path: str | Path) -> tuple[str, str | None]:
         return text_or_path, None
     path = Path(text_or_path)
     try:
-        return path.read_text(encoding="utf-8-sig"), str(path)
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 or ASCII text file ({exc.reason})", file=str(path)) from exc
+        data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror}", file=str(path)) from exc
     except ValueError as exc:  # a name with a NUL character (or text that is not X12, taken for a name)
         raise InputError(f"cannot read the file: {exc}", file=repr(str(path)[:80])) from exc
+    try:
+        return data.decode("utf-8-sig"), str(path)
+    except UnicodeDecodeError as exc:
+        raise _undecodable(data, exc, str(path)) from exc
+
+
+def _undecodable(data: bytes, exc: UnicodeDecodeError, file: str) -> InputError:
+    """Where the first byte that is not UTF-8 is: its segment (counted with the terminator the ISA names, which
+    is ASCII in any readable file), its line and byte offset, so it can be found in an editor."""
+    start = exc.start
+    line = data.count(b"\n", 0, start) + 1
+    offset = data.find(b"ISA")
+    terminator = data[offset + ISA_LENGTH - 1 : offset + ISA_LENGTH] if offset >= 0 else b""
+    message = f"not a UTF-8 or ASCII text file ({exc.reason} at byte {start}, line {line})"
+    if terminator and terminator.isascii() and offset <= start:
+        segment = data.count(terminator, offset, start) + 1
+        return X12SegmentError(message, segment_number=segment, file=file)
+    return InputError(message, file=file, line=line)
 
 
 _ISA_ELEMENT_LENGTHS = (2, 10, 2, 10, 2, 15, 2, 15, 6, 4, 1, 5, 9, 1, 1, 1)
@@ -256,24 +277,29 @@ def tokenize(text: str, *, file: str | None = None) -> tuple[list[Segment], list
 
 
 def _interchange_end(text: str, start: int, delimiters: Delimiters) -> int:
-    """End of this interchange: just after its IEA segment, or the start of the next ISA, or the end of text."""
+    """End of this interchange: just after its IEA segment, or the start of the next ISA, or the end of text.
+
+    The IEA is looked for only up to the next ISA: searching to the end of the text for every interchange made a
+    file of many interchanges without IEA quadratic (each search scanned every later interchange)."""
+    following = re.compile(re.escape(delimiters.segment) + r"[\r\n\t ]*(ISA)" + re.escape(delimiters.element))
+    next_isa = following.search(text, start + ISA_LENGTH - 1)
+    limit = next_isa.start(1) if next_isa else len(text)
     iea = re.compile(r"(?:^|" + re.escape(delimiters.segment) + r")[\r\n\t ]*IEA" + re.escape(delimiters.element))
-    found = iea.search(text, start + ISA_LENGTH - 1)
+    found = iea.search(text, start + ISA_LENGTH - 1, limit)
     if found is None:
-        following = re.compile(re.escape(delimiters.segment) + r"[\r\n\t ]*(ISA)" + re.escape(delimiters.element))
-        next_isa = following.search(text, start + ISA_LENGTH - 1)
-        return next_isa.start(1) if next_isa else len(text)
-    terminator = text.find(delimiters.segment, found.end())
-    return len(text) if terminator < 0 else terminator + 1
+        return limit
+    terminator = text.find(delimiters.segment, found.end(), limit)
+    return limit if terminator < 0 else terminator + 1
 
 
-def parse_envelope(text: str, *, file: str | None = None) -> X12Envelope:
-    """Check ISA/GS/ST/SE/GE/IEA and return every transaction whose envelope is intact."""
+def parse_envelope(text: str, *, file: str | None = None, keep_miscounted: bool = False) -> X12Envelope:
+    """Check ISA/GS/ST/SE/GE/IEA and return every transaction whose envelope is intact (with ``keep_miscounted``,
+    also those whose SE01 count or SE02 control number is wrong: reported, and kept)."""
     segments, errors = tokenize(text, file=file)
     if not segments and not errors:
         errors.append(InputError("no X12 interchange: the file is empty (an X12 file starts with ISA)", file=file))
     interchanges: list[Interchange] = []
-    walker = _EnvelopeWalker(file, errors, interchanges)
+    walker = _EnvelopeWalker(file, errors, interchanges, keep_miscounted=keep_miscounted)
     for segment in segments:
         walker.feed(segment)
     walker.finish(segments[-1].number if segments else 0)
@@ -291,10 +317,13 @@ class _EnvelopeWalker:
     interchange_groups: int = 0
     transaction: Transaction | None = None
     transaction_damaged: bool = False
+    keep_miscounted: bool = False
 
-    def error(self, segment: Segment, message: str, element: str | None = None) -> None:
-        self.errors.append(X12SegmentError(
-            message, segment_number=segment.number, segment_id=segment.id, element=element, file=self.file))
+    def error(self, segment: Segment, message: str, element: str | None = None, *, control: bool = False) -> None:
+        error = X12SegmentError(
+            message, segment_number=segment.number, segment_id=segment.id, element=element, file=self.file)
+        error.envelope_control = control
+        self.errors.append(error)
 
     def feed(self, segment: Segment) -> None:
         handler = {"ISA": self._isa, "GS": self._gs, "ST": self._st, "SE": self._se, "GE": self._ge,
@@ -358,16 +387,20 @@ class _EnvelopeWalker:
         self.transaction = None
         counted = len(transaction.body) + 2
         problems = []
+        # With keep_miscounted, a wrong count or control number is an envelope error, not damage to the claims:
+        # every segment between ST and SE is there to read and each claim is still checked on its own (a receiver's
+        # 999 would reject the transaction, so the error is reported; dropping the claims would hide them).
+        outcome = ("its claims were read; correct it before sending" if self.keep_miscounted
+                   else "the transaction was not read")
         if segment.element(1) != str(counted):
             problems.append((f"SE01 says {segment.element(1)!r} segments but the transaction has {counted} "
-                             f"(ST to SE); segments are missing or extra, so the transaction was not read",
-                             "SE01"))
+                             f"(ST to SE); segments are missing or extra, {outcome}", "SE01"))
         if segment.element(2) != transaction.st.element(2):
             problems.append((f"SE02 {segment.element(2)!r} does not match ST02 {transaction.st.element(2)!r}; "
-                             "the transaction was not read", "SE02"))
+                             f"{outcome}", "SE02"))
         for message, element in problems:
-            self.error(segment, message, element)
-        if problems:
+            self.error(segment, message, element, control=self.keep_miscounted)
+        if problems and not self.keep_miscounted:
             return
         assert self.interchange is not None
         self.interchange.transactions.append(transaction)
@@ -380,9 +413,10 @@ class _EnvelopeWalker:
             return
         if segment.element(1) != str(self.group_transactions):
             self.error(segment, f"GE01 says {segment.element(1)!r} transactions but the group has "
-                                f"{self.group_transactions}", "GE01")
+                                f"{self.group_transactions}", "GE01", control=True)
         if segment.element(2) != self.gs.element(6):
-            self.error(segment, f"GE02 {segment.element(2)!r} does not match GS06 {self.gs.element(6)!r}", "GE02")
+            self.error(segment, f"GE02 {segment.element(2)!r} does not match GS06 {self.gs.element(6)!r}", "GE02",
+                       control=True)
         self.gs = None
 
     def _iea(self, segment: Segment) -> None:
@@ -393,10 +427,10 @@ class _EnvelopeWalker:
             return
         if segment.element(1) != str(self.interchange_groups):
             self.error(segment, f"IEA01 says {segment.element(1)!r} groups but the interchange has "
-                                f"{self.interchange_groups}", "IEA01")
+                                f"{self.interchange_groups}", "IEA01", control=True)
         if segment.element(2) != self.interchange.control_number:
             self.error(segment, f"IEA02 {segment.element(2)!r} does not match ISA13 "
-                                f"{self.interchange.control_number!r}", "IEA02")
+                                f"{self.interchange.control_number!r}", "IEA02", control=True)
         self.interchange = None
 
     def finish(self, last_number: int) -> None:

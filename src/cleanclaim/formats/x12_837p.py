@@ -7,8 +7,16 @@ damaged claim or transaction and reports where the damage is, by segment number,
 
 Loop and segment usage follows the 005010X222A1 TR3 as validated by pyx12's 837.5010.X222.A1 map: 1000A/1000B
 submitter and receiver, 2000A/2010AA billing provider, 2000B/2010BA/2010BB subscriber and payer, 2000C/2010CA
-patient when the patient is not the subscriber, 2300 claim (CLM, HI, REF*EA), 2310B rendering provider,
-2400 service line (LX, SV1, DTP*472).
+patient when the patient is not the subscriber, 2300 claim (CLM, HI, REF), 2310A referring and 2310B rendering
+provider, 2400 service line (LX, SV1, DTP*472, REF).
+
+What a valid file may hold is read, not refused: SV103 MJ (minutes: kept as ``minutes`` with ``units`` 1 and
+``unit_code`` MJ; the code's units are not derived from them, that would guess the payer's time rule), DTP*472 RD8
+ranges (``date`` .. ``date_through``), a line place of service (SV105) that differs from CLM05, ICD-9-CM (HI BK/BF,
+kept as "ICD9:code" for ``invalid-diagnosis`` to report), wrong SE/GE/IEA counts (reported, claims read), and two
+claims with one CLM01 (the second becomes ``CLM01#2``; ``duplicate-claim-id`` reports both). A claim read from a file
+is written back as billed; what the encounter cannot carry (2320/2330 other payers, 2310C facility, ...) is listed
+in ``x12_not_carried`` and the writer refuses that claim, naming it, rather than lose it.
 """
 
 from __future__ import annotations
@@ -17,13 +25,14 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
+from cleanclaim.formats.claim_requirements import ICD9_PREFIX, billing_zip_gap
 from cleanclaim.formats.x12 import (
     Delimiters,
     Segment,
@@ -42,6 +51,7 @@ from cleanclaim.model import (
     Encounter,
     Patient,
     Provider,
+    ReferringProvider,
     Subscriber,
 )
 from cleanclaim.rules.catalogue.claim import claim_document_problems
@@ -86,7 +96,13 @@ DISCIPLINE_BY_TAXONOMY_PREFIX: tuple[tuple[str, Discipline], ...] = (
 MAX_DIAGNOSES = 12
 MAX_POINTERS = 4
 MAX_MODIFIERS = 4
+# Numbers read from a file: the TR3's maximum lengths leave room for values no claim has (CLM02 and SV102 are R 1/18),
+# and past 10 integer digits a dollar amount's cents overflow 64-bit arithmetic downstream; SV104 is R 1/15.
+MAX_AMOUNT_LENGTH = 12
+MAX_QUANTITY_LENGTH = 15
 _ICD10_NO_DOT = re.compile(r"^[A-Z][0-9][0-9A-Z]([0-9A-Z]{1,4})?$")
+# ICD-9-CM diagnosis codes without the dot: 3-5 digits, V and 2-4 digits, E and 3-4 digits (read with ICD9_PREFIX)
+_ICD9_NO_DOT = re.compile(r"^(?:[0-9]{3,5}|V[0-9]{2,4}|E[0-9]{3,4})$")
 
 
 @dataclass(frozen=True)
@@ -145,7 +161,8 @@ def write_837p(
     if not encounters:
         problems.setdefault("(file)", []).append("no encounters to write")
     for encounter in encounters:
-        missing = _claim_problems(encounter)
+        missing = [*_claim_problems(encounter), *_component_problems(encounter, delimiters),
+                   *_date_problems(encounter)]
         if missing:
             problems.setdefault(encounter.id, []).extend(missing)
     rows_preview = None if problems else _transaction_rows(
@@ -210,8 +227,8 @@ def _claim_problems(encounter: Encounter) -> list[str]:
     if billing is None:
         missing += ["billing_provider.name", "billing_provider.npi", "billing_provider.tax_id",
                     "billing_provider.address"]
-    elif len(billing.address.zip) != 9:
-        missing.append("billing_provider.address.zip must be 9 digits (ZIP+4) in 2010AA")
+    elif (zip_gap := billing_zip_gap(billing.address.zip)) is not None:
+        missing.append(zip_gap)
     subscriber = encounter.subscriber
     if subscriber is None:
         missing.append("subscriber.member_id")
@@ -241,6 +258,11 @@ def _claim_problems(encounter: Encounter) -> list[str]:
     if billing is not None and encounter.provider.npi != billing.npi:
         missing += [f"provider.{name} (rendering provider differs from the billing provider)"
                     for name in ("last_name", "first_name") if not getattr(encounter.provider, name)]
+    if encounter.x12_not_carried:
+        missing.append("read from an 837P with data cleanclaim does not write, which a new file would lose: "
+                       + ", ".join(encounter.x12_not_carried))
+    if billing is not None and encounter.provider.npi == billing.npi and (encounter.references or {}).get("2310B"):
+        missing.append("references 2310B: the rendering provider is the billing provider, so no 2310B is written")
     if not encounter.lines:
         missing.append("lines (at least one billed line)")
     for number, line in enumerate(encounter.lines, start=1):
@@ -270,7 +292,9 @@ def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) ->
         problems.append("charge")
     elif line.charge < 0:
         problems.append(f"charge must not be negative, got {line.charge}")
-    if line.units <= 0:
+    if line.unit_code == "MJ" and not line.minutes:
+        problems.append("minutes (the line is billed in minutes, SV103 MJ, and has none)")
+    elif line.units <= 0:
         problems.append(f"units must be more than 0, got {line.units}")
     if len(line.modifiers) > MAX_MODIFIERS:
         problems.append(f"modifiers: at most {MAX_MODIFIERS} on a line, got {len(line.modifiers)}")
@@ -288,26 +312,75 @@ def _line_problems(line: ClaimLine, diagnosis_count: int, rendering_npi: str) ->
     return problems
 
 
+# NM1 entity codes of the 2310 and 2420 loops cleanclaim does not carry, for naming what a re-export would lose
+_CLAIM_PARTY_LOOPS = {"77": "2310C", "DQ": "2310D", "PW": "2310E", "45": "2310F", "P3": "2310A (P3)"}
+_LINE_PARTY_LOOPS = {"QB": "2420B", "77": "2420C", "DQ": "2420D", "DK": "2420E", "DN": "2420F", "P3": "2420F",
+                     "PW": "2420G", "45": "2420H"}
+
+# 2300 REF segments in the order of the 005010X222A1 TR3 (they share one position, told apart by qualifier).
+_CLAIM_REF_ORDER = ("4N", "F5", "EW", "9F", "G1", "F8", "X4", "9A", "9C", "LX", "D9", "EA", "P4", "1J")
+
+# Elements whose components the writer joins with the component separator; in every other element that separator
+# is data the receiver would split (a modifier "G:P" reads back as G and P).
+_COMPOSITES = {("CLM", 5), ("SV1", 1), ("SV1", 7), *(("HI", n) for n in range(1, 13))}
+# Maximum lengths of the elements the writer fills from encounter data (005010X222A1 element attributes).
+_MAX_LENGTHS: dict[tuple[str, int], int] = {
+    ("NM1", 3): 60, ("NM1", 4): 35, ("NM1", 9): 80, ("N3", 1): 55, ("N3", 2): 55, ("N4", 1): 30,
+    ("N4", 3): 15, ("REF", 2): 50, ("PER", 2): 60, ("PER", 4): 256, ("CLM", 1): 20, ("CLM", 2): 18,
+    ("SV1", 2): 18, ("SV1", 4): 15, ("SBR", 3): 50, ("DMG", 2): 35,
+}
+# X12 dates are CCYYMMDD: a year before 1900 is a data-entry slip (0001 for "unknown"), never a service or birth
+# date on a claim, and a year before 1000 does not fit four digits at all.
+_EARLIEST_DATE = dt.date(1900, 1, 1)
+
+
 def _separator_problems(rows: Iterable[tuple[str, list[str]]], delimiters: Delimiters) -> dict[str, list[str]]:
     """Values the file cannot carry as they are; refused rather than altered, so what is billed is what was given.
 
-    A separator inside a name or id would split the element when read. Messages name the element, never the
-    value: it may be a patient's name or address.
+    A separator inside a name, id or code would split the element when read; a value longer than its element's
+    maximum is truncated or rejected by the receiver. Messages name the element, never the value: it may be a
+    patient's name or address.
     """
     problems: dict[str, list[str]] = {}
     reserved = {delimiters.element, delimiters.repetition, delimiters.segment}
     for owner, row in rows:
         for position, value in enumerate(row[1:], start=1):
-            bad = sorted(reserved & set(value))
+            name = f"{row[0]}{position:02d}"
+            # a composite's own component separators are the writer's; its values are checked before joining
+            forbidden = reserved if (row[0], position) in _COMPOSITES else {*reserved, delimiters.component}
+            bad = sorted(forbidden & set(value))
             if bad:
-                problems.setdefault(owner, []).append(
-                    f"{row[0]}{position:02d} contains the separator(s) {''.join(bad)!r}")
+                problems.setdefault(owner, []).append(f"{name} contains the separator(s) {''.join(bad)!r}")
             # X12's extended character set is ASCII: a name with "é" must be spelled as the payer has it on file
             foreign = sorted({ch for ch in value if not (" " <= ch <= "~")})
             if foreign:
                 problems.setdefault(owner, []).append(
-                    f"{row[0]}{position:02d} has characters outside the X12 character set ({''.join(foreign)!r})")
+                    f"{name} has characters outside the X12 character set ({''.join(foreign)!r})")
+            limit = _MAX_LENGTHS.get((row[0], position))
+            if limit is not None and len(value) > limit:
+                problems.setdefault(owner, []).append(
+                    f"{name} is {len(value)} characters long; the 837P allows at most {limit}")
     return problems
+
+
+def _component_problems(encounter: Encounter, delimiters: Delimiters) -> list[str]:
+    """Values written as components of a composite (procedure code, modifiers): a separator in one would make
+    more components than were given, which `_separator_problems` cannot see once they are joined."""
+    problems = []
+    for number, line in enumerate(encounter.lines, start=1):
+        for name, value in (("code", line.code), *((f"modifiers[{n}]", m) for n, m in enumerate(line.modifiers, 1))):
+            bad = sorted(set(delimiters.all()) & set(value))
+            if bad:
+                problems.append(f"lines[{number}].{name} contains the separator(s) {''.join(bad)!r} (SV101)")
+    return problems
+
+
+def _date_problems(encounter: Encounter) -> list[str]:
+    dates = [("date", encounter.date), ("patient.birth_date", encounter.patient.birth_date)]
+    for number, line in enumerate(encounter.lines, start=1):
+        dates += [(f"lines[{number}].date", line.date), (f"lines[{number}].date_through", line.date_through)]
+    return [f"{name} is before {_EARLIEST_DATE.year} (an X12 date is CCYYMMDD; a year like 0001 is a placeholder, "
+            "not a date)" for name, value in dates if value is not None and value < _EARLIEST_DATE]
 
 
 def _x12_date(value: dt.date) -> str:
@@ -373,7 +446,7 @@ def _transaction_rows(
             is_self = subscriber.relationship.lower() == "self"
             hl_number += 1
             subscriber_hl = hl_number
-            filing_code = filing_codes.get(lead.payer.lower(), DEFAULT_CLAIM_FILING_CODE)
+            filing_code = lead.claim_filing_code or filing_codes.get(lead.payer.lower(), DEFAULT_CLAIM_FILING_CODE)
             add(lead.id, ["HL", str(subscriber_hl), str(billing_hl), "22", "0" if is_self else "1"],
                 ["SBR", "P", "18" if is_self else "", subscriber.group_number or "", "", "", "", "", "",
                  filing_code])
@@ -391,7 +464,8 @@ def _transaction_rows(
                                        subscriber.member_id or ""))
             # the encounter's own payer name first, then the caller's name for its profile, then the profile id
             payer_name = payer_names.get(lead.payer, lead.payer_display) if not lead.payer_name else lead.payer_display
-            add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""))
+            add(lead.id, _name_row("PR", "2", payer_name, None, "PI", lead.payer_id or ""),
+                *(["REF", q, v] for q, v in (lead.references or {}).get("2010BB", {}).items()))
             for claims in by_patient:
                 if not is_self:
                     hl_number += 1
@@ -423,6 +497,7 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
         is_self = subscriber.relationship.lower() == "self"
         subscriber_key = (subscriber.member_id, subscriber.first_name, subscriber.last_name,
                           subscriber.group_number, encounter.payer, encounter.payer_id, encounter.payer_name, is_self,
+                          encounter.claim_filing_code, tuple((encounter.references or {}).get("2010BB", {}).items()),
                           encounter.patient.id if is_self else None, subscriber.relationship.lower())
         by_patient = groups.setdefault(billing_key, {}).setdefault(subscriber_key, {})
         by_patient.setdefault(encounter.patient.id, []).append(encounter)
@@ -431,26 +506,52 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
 
 def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]:
     line_total = sum((line.charge for line in encounter.lines if line.charge is not None), Decimal(0))
+    kept = encounter.claim_elements or {}
     rows = [["CLM", encounter.claim_id or encounter.id, format_amount(line_total), "", "",
-             _composite([encounter.place_of_service, "B", "1"], delimiters), "Y", "A", "Y", "Y"]]
-    # 2300 REF*EA (medical record number) carries the patient id; 2300 REF segments come before HI.
-    rows.append(["REF", "EA", encounter.patient.id])
+             _composite([encounter.place_of_service, "B", kept.get("CLM05-3", "1")], delimiters),
+             *(kept.get(f"CLM{n:02d}", default) for n, default in ((6, "Y"), (7, "A"), (8, "Y"), (9, "Y"))),
+             *(kept.get(f"CLM{n:02d}", "") for n in range(10, 21))]]
+    # 2300 REF segments come before HI. A claim read from an 837P gets its own REFs back (REF*EA only if it had
+    # one); any other claim's patient id goes in REF*EA (medical record number).
+    if encounter.references is None:
+        rows.append(["REF", "EA", encounter.patient.id])
+    else:
+        claim_refs = encounter.references.get("2300", {})
+        order = {q: n for n, q in enumerate(_CLAIM_REF_ORDER)}
+        rows += [["REF", q, v] for q, v in sorted(claim_refs.items(), key=lambda item: order.get(item[0], 99))]
     diagnoses = [code.replace(".", "") for code in encounter.diagnoses]
     rows.append(["HI", *(_composite(["ABK" if n == 0 else "ABF", code], delimiters)
                          for n, code in enumerate(diagnoses))])
+    referring = encounter.referring_provider
+    if referring is not None:
+        rows.append(_name_row("DN", "1", referring.last_name, referring.first_name, "XX" if referring.npi else "",
+                              referring.npi or ""))
+        rows += [["REF", q, v] for q, v in (encounter.references or {}).get("2310A", {}).items()]
     billing = encounter.billing_provider
     provider = encounter.provider
     if billing is not None and provider.npi != billing.npi:
         rows.append(_name_row("82", "1", provider.last_name or "", provider.first_name, "XX", provider.npi or ""))
         if provider.taxonomy:
             rows.append(["PRV", "PE", "PXC", provider.taxonomy])
+        rows += [["REF", q, v] for q, v in (encounter.references or {}).get("2310B", {}).items()]
     for number, line in enumerate(encounter.lines, start=1):
         procedure = _composite(["HC", line.code, *line.modifiers], delimiters)
         pointers = _composite([str(p) for p in line.dx_pointers], delimiters)
+        # a line billed in minutes (read from an 837P with SV103 MJ) is written back in minutes, as it was billed
+        unit_code, quantity = ("MJ", Decimal(line.minutes or 0)) if line.unit_code == "MJ" else ("UN", line.units)
+        # SV105 only where the line's place of service differs from CLM05 (TR3 2400 SV105 situational rule)
+        place = line.place_of_service if line.place_of_service not in (None, encounter.place_of_service) else ""
+        first_day = line.date or encounter.date
+        date = (["DTP", "472", "RD8", f"{_x12_date(first_day)}-{_x12_date(line.date_through)}"]
+                if line.date_through is not None and line.date_through != first_day
+                else ["DTP", "472", "D8", _x12_date(first_day)])
         rows += [
             ["LX", str(number)],
-            ["SV1", procedure, format_amount(line.charge or 0), "UN", format_amount(line.units), "", "", pointers],
-            ["DTP", "472", "D8", _x12_date(line.date or encounter.date)],
+            ["SV1", procedure, format_amount(line.charge or 0), unit_code, format_amount(quantity), place or "",
+             (line.line_elements or {}).get("SV106", ""), pointers,
+             *((line.line_elements or {}).get(f"SV1{n:02d}", "") for n in range(8, 22))],
+            date,
+            *(["REF", q, v] for q, v in (line.references or {}).items()),
         ]
     return rows
 
@@ -473,11 +574,13 @@ def read_837p(
     """Every claim of every 837P transaction in the file, as encounters with billed lines.
 
     ``payer_profiles`` maps a payer id (2010BB NM109) to a cleanclaim payer profile id; without it SBR09
-    decides (MB -> medicare, other -> commercial). A claim with a bad element is not returned (reading half of
-    it would change what was billed); it is reported with its segment number and the other claims are read.
+    decides (MB -> medicare, MC -> medicaid, CH -> tricare, other -> commercial; a mapped id without a profile is
+    checked under the fallback profile, see cleanclaim.payers). A claim with a bad element is not returned
+    (reading half of it would change what was billed); it is reported with its segment number, loop and element,
+    and the other claims are read. Any unexpected exception costs its claim only, reported the same way.
     """
     text, file = read_x12_text(text_or_path)
-    envelope = parse_envelope(text, file=file)
+    envelope = parse_envelope(text, file=file, keep_miscounted=True)
     errors = list(envelope.errors)
     encounters: list[Encounter] = []
     for transaction in envelope.transactions():
@@ -490,7 +593,26 @@ def read_837p(
         reader.read(transaction)
         encounters += reader.encounters
         errors += reader.errors
-    return X12Read837(encounters, errors, file)
+    return X12Read837(_distinct_ids(encounters), errors, file)
+
+
+def _distinct_ids(encounters: list[Encounter]) -> list[Encounter]:
+    """Two claims with one CLM01 stay two encounters: the second is ``CLM01#2`` (its ``claim_id`` stays CLM01, so
+    the ``duplicate-claim-id`` rule reports both) rather than merging with the first under one encounter id."""
+    seen: dict[str, int] = {}
+    taken = {e.id for e in encounters}
+    distinct = []
+    for encounter in encounters:
+        count = seen[encounter.id] = seen.get(encounter.id, 0) + 1
+        if count > 1:
+            number = count
+            while f"{encounter.id}#{number}" in taken:
+                number += 1
+            new_id = f"{encounter.id}#{number}"
+            taken.add(new_id)
+            encounter = encounter.model_copy(update={"id": new_id})
+        distinct.append(encounter)
+    return distinct
 
 
 @dataclass
@@ -511,6 +633,8 @@ class _Party:
     tax_id: str = ""
     phone: str = ""
     damaged_at: int | None = None
+    id_qualifier: str = ""
+    not_carried: list[str] = field(default_factory=list)
 
     def address(self) -> Address | None:
         if not self.line1:
@@ -526,6 +650,8 @@ class _SubscriberLevel:
     group_number: str = ""
     filing_code: str = ""
     payer: _Party = field(default_factory=_Party)
+    references: dict[str, str] = field(default_factory=dict)
+    not_carried: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -534,6 +660,7 @@ class _PatientLevel:
     subscriber: _SubscriberLevel
     relationship_code: str
     hl_id: str = ""
+    not_carried: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -542,6 +669,7 @@ class _LineRead:
     line: dict[str, Any]
     date: dt.date | None = None
     rendering_npi: str = ""
+    references: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -555,6 +683,10 @@ class _ClaimRead:
     place_of_service: str = ""
     total_charge: Decimal | None = None
     lines: list[_LineRead] = field(default_factory=list)
+    referring: _Party | None = None
+    references: dict[str, dict[str, str]] = field(default_factory=dict)
+    elements: dict[str, str] = field(default_factory=dict)
+    not_carried: list[str] = field(default_factory=list)
 
 
 class _ClaimReader:
@@ -583,9 +715,14 @@ class _ClaimReader:
             self.skipping = False
             try:
                 self._segment(segment)
+                if not self._carried(segment):
+                    self._not_carried(segment)
             except _ElementError as problem:
                 self.skipping = segment.id == "CLM" and self.claim is None
                 self._problem(segment, problem.element, problem.message)
+            except Exception as exc:  # one unreadable segment costs its claim, never the file
+                self.skipping = segment.id == "CLM" and self.claim is None
+                self._problem(segment, None, f"the segment could not be read ({type(exc).__name__})")
         self._close_claim()
 
     def _problem(self, segment: Segment, element: str | None, message: str) -> None:
@@ -645,6 +782,9 @@ class _ClaimReader:
             self.subscriber.relationship_code = segment.element(2)
             self.subscriber.group_number = segment.element(3)
             self.subscriber.filing_code = segment.element(9)
+            if self.subscriber.filing_code and not re.fullmatch(r"[0-9A-Z]{1,2}", self.subscriber.filing_code):
+                raise _ElementError("SBR09", f"expected a claim filing indicator code, got "
+                                             f"{self.subscriber.filing_code!r}")
         elif self.claim is not None:
             self.loop = "2320"  # other subscriber information: not part of the encounter contract
 
@@ -681,6 +821,11 @@ class _ClaimReader:
             self.loop = "2010CA"
             self.patient.party = party
             self.party = party
+        elif entity == "DN" and self.claim is not None and self.line is None and self.loop not in ("2320", "2330"):
+            self.loop = "2310A"
+            party.id_qualifier = segment.element(8)
+            self.claim.referring = party
+            self.party = party
         elif entity == "82" and self.claim is not None and self.loop not in ("2320", "2330"):
             if self.line is not None:
                 self.loop = "2420A"
@@ -690,7 +835,9 @@ class _ClaimReader:
                 self.claim.rendering = party
                 self.party = party
         elif in_claim:
-            self.loop = "2420" if self.line is not None else "2330" if self.loop in ("2320", "2330") else "2310"
+            self.loop = ("2330" if self.loop in ("2320", "2330")
+                         else _LINE_PARTY_LOOPS.get(entity, "2420") if self.line is not None
+                         else _CLAIM_PARTY_LOOPS.get(entity, "2310"))
         elif self.loop.startswith(("1000", "HEADER")) or entity in ("41", "40"):
             self.loop = {"41": "1000A", "40": "1000B"}.get(entity, self.loop)
         else:
@@ -718,9 +865,83 @@ class _ClaimReader:
     def _on_ref(self, segment: Segment) -> None:
         qualifier = segment.element(1)
         if qualifier in ("EI", "SY") and self.loop == "2010AA" and self.billing is not None:
-            self.billing.tax_id = segment.element(2)
-        elif qualifier == "EA" and self.claim is not None and self.line is None and self.loop == "2300":
-            self.claim.patient_id = segment.element(2)
+            self.billing.tax_id = self._tax_id(segment)
+        elif self.claim is None and self.loop == "2010BB" and self.subscriber is not None:
+            self.subscriber.references[qualifier] = segment.element(2)
+        elif self.claim is not None and self.line is not None and self.loop == "2400":
+            self.line.references[qualifier] = segment.element(2)
+        elif self.claim is not None and self.line is None and self.loop in ("2300", "2310A", "2310B"):
+            self.claim.references.setdefault(self.loop, {})[qualifier] = segment.element(2)
+            if qualifier == "EA" and self.loop == "2300":
+                self.claim.patient_id = segment.element(2)
+
+    def _tax_id(self, segment: Segment) -> str:
+        """REF02 of the billing provider: 9 digits, or an EIN written 12-3456789 (the model reads it as its nine
+        digits, as a phone number's punctuation is dropped). Anything else is reported here, at the REF, and its
+        claims are not read (they would have no billing provider), rather than as a pattern error at each CLM."""
+        value = segment.element(2)
+        if re.fullmatch(r"[0-9]{9}", value) or (segment.element(1) == "EI"
+                                                 and re.fullmatch(r"[0-9]{2}-[0-9]{7}", value)):
+            return value
+        kind = "EIN" if segment.element(1) == "EI" else "SSN"
+        # the value is a tax identifier: its length is enough to find it in the file
+        raise _ElementError("REF02", f"expected the billing provider's {kind} as 9 digits, got {len(value)} "
+                                     "characters")
+
+    # what an encounter carries -------------------------------------------------------------------------
+    def _carried(self, segment: Segment) -> bool:
+        """Whether the encounter keeps everything this segment says, so the writer can write it back. The header
+        (1000A/B, BHT) is the writer's own and always counts as carried."""
+        sid, loop, el = segment.id, self.loop, segment.element
+        if self.billing is None or sid in ("HL", "LX"):
+            return True
+        if loop in ("2320", "2330"):
+            return False
+        empty = not any(el(i) for i in range(1, len(segment.elements)))
+        if sid == "PRV":
+            return (loop, el(1)) in (("2000A", "BI"), ("2310B", "PE"))
+        if sid == "NM1":
+            if loop == "2310A":
+                return el(1) == "DN" and el(8) in ("XX", "")
+            return loop in ("2010AA", "2010BA", "2010BB", "2010CA", "2310B", "2420A")
+        if sid in ("N3", "N4"):
+            return loop in ("2010AA", "2010BA", "2010CA") and not any(el(i) for i in range(4, 8))
+        if sid == "DMG":
+            return loop in ("2010BA", "2010CA") and not any(el(i) for i in range(4, 11))
+        if sid == "REF":
+            return (loop == "2010AA" and el(1) in ("EI", "SY")) or loop in ("2010BB", "2300", "2310A", "2310B",
+                                                                             "2400")
+        if sid == "PER":
+            return loop == "2010AA" and {el(3), el(5), el(7)} <= {"TE", ""}
+        if sid == "SBR":
+            return loop == "2000B" and el(1) == "P" and not any(el(i) for i in range(4, 9))
+        if sid == "PAT":
+            return loop == "2000C" and not any(el(i) for i in range(2, 10))
+        if sid == "CLM":
+            # CLM05-3 and the simple elements are kept (claim_elements); CLM03/04 are unused, CLM11 is a composite
+            return segment.components(5)[1:2] in (["B"], []) and not any(el(i) for i in (3, 4, 11))
+        if sid == "HI":
+            return all(segment.components(i)[0] in ("ABK", "ABF", "BK", "BF") for i in range(1, len(segment.elements)))
+        if sid == "SV1":
+            return True  # SV106 and SV108-SV121 are kept (line_elements)
+        if sid == "DTP":
+            return loop == "2400" and el(1) == "472"
+        if sid == "LIN":
+            return True  # a drug line: the writer refuses it for its NDC, which says so
+        return empty
+
+    def _not_carried(self, segment: Segment) -> None:
+        qualified = segment.id in ("NM1", "REF", "DTP", "AMT", "QTY", "MEA", "NTE", "PWK", "K3", "CAS", "HI", "CRC")
+        first = segment.components(1)[0] if segment.id == "HI" else segment.element(1)
+        what = f"{self.loop} {segment.id}" + (f"*{first}" if qualified and first else "")
+        if segment.id == "CLM":
+            what = "2300 " + ", ".join(segment.name(n) for n in (3, 4, 11) if segment.element(n)) or what
+        scope = (self.claim.not_carried if self.claim is not None
+                 else self.patient.not_carried if self.patient is not None
+                 else self.subscriber.not_carried if self.subscriber is not None
+                 else self.billing.not_carried if self.billing is not None else None)
+        if scope is not None and what not in scope:
+            scope.append(what)
 
     # claim and lines -------------------------------------------------------------------------------------
     def _on_clm(self, segment: Segment) -> None:
@@ -740,9 +961,13 @@ class _ClaimReader:
             raise _ElementError("CLM01", "expected the patient control number, got nothing")
         self.claim.total_charge = _amount(segment, 2)
         place = segment.components(5)
-        if not re.fullmatch(r"[0-9]{2}", place[0]):  # ASCII: \d takes Arabic-Indic digits
+        if not re.fullmatch(r"[0-9]{2}", place[0]):
             raise _ElementError("CLM05", f"expected a 2-digit place of service code, got {place[0]!r}")
         self.claim.place_of_service = place[0]
+        if len(place) > 2 and place[2]:
+            self.claim.elements["CLM05-3"] = place[2]
+        self.claim.elements.update({segment.name(n): segment.element(n) for n in (*range(6, 11), *range(12, 21))
+                                    if segment.element(n)})
 
     def _on_hi(self, segment: Segment) -> None:
         if self.claim is None or self.line is not None:
@@ -751,7 +976,18 @@ class _ClaimReader:
             parts = segment.components(position)
             if parts[0] in ("ABK", "ABF", "BK", "BF"):
                 if parts[0] in ("BK", "BF"):
-                    raise _ElementError(segment.name(position), "ICD-9-CM diagnoses (BK/BF) are not read")
+                    # ICD-9-CM (valid qualifiers in 005010X222A1, for dates of service before 2015-10-01): read
+                    # as "ICD9:724.2" so the claim is checked, `invalid-diagnosis` reports a code that is not
+                    # ICD-10-CM, and an ICD-9 V or E code is never mistaken for the ICD-10-CM code of that shape
+                    # (the 837P writer refuses to send it again)
+                    if len(parts) < 2 or not _ICD9_NO_DOT.match(parts[1]):
+                        raise _ElementError(segment.name(position),
+                                            f"expected an ICD-9-CM code, got {':'.join(parts)!r}")
+                    code = parts[1]
+                    cut = 4 if code.startswith("E") else 3
+                    self.claim.diagnoses.append(
+                        f"{ICD9_PREFIX}{code[:cut]}.{code[cut:]}" if len(code) > cut else f"{ICD9_PREFIX}{code}")
+                    continue
                 if len(parts) < 2 or not _ICD10_NO_DOT.match(parts[1]):
                     raise _ElementError(segment.name(position),
                                         f"expected an ICD-10-CM code, got {':'.join(parts)!r}")
@@ -770,23 +1006,36 @@ class _ClaimReader:
         procedure = segment.components(1)
         if procedure[0] != "HC" or len(procedure) < 2 or not procedure[1]:
             raise _ElementError("SV101", f"expected HC:code[:modifiers], got {segment.element(1)!r}")
-        if segment.element(3) != "UN":
-            raise _ElementError("SV103", f"expected unit code UN, got {segment.element(3)!r}")
-        units = _amount(segment, 4, what="a number of units")
-        if units is None:
+        unit_code = segment.element(3)
+        if unit_code not in ("UN", "MJ"):
+            raise _ElementError("SV103", f"expected unit code UN (units) or MJ (minutes), got {unit_code!r}")
+        quantity = _amount(segment, 4, what="a number of units" if unit_code == "UN" else "a number of minutes",
+                           max_length=MAX_QUANTITY_LENGTH)
+        if quantity is None:
             raise _ElementError("SV104", "expected a number of units, got nothing")
         charge = _amount(segment, 2)
+        line: dict[str, Any] = {"code": procedure[1], "modifiers": [m for m in procedure[2:6] if m],
+                                "units": quantity, "charge": charge}
+        if unit_code == "MJ":
+            # minutes as billed; converting them into the code's units would be a guess about the payer's time rule
+            if quantity != quantity.to_integral_value() or quantity < 0:
+                raise _ElementError("SV104", f"expected whole minutes with SV103 MJ, got {segment.element(4)!r}")
+            line.update(units=Decimal(1), minutes=int(quantity), unit_code="MJ")
         place = segment.element(5)
         if place and place != self.claim.place_of_service:
-            raise _ElementError("SV105", f"line place of service {place!r} differs from the claim's "
-                                         f"{self.claim.place_of_service!r}; cleanclaim keeps one per encounter")
+            if not re.fullmatch(r"[0-9]{2}", place):
+                raise _ElementError("SV105", f"expected a 2-digit place of service code, got {place!r}")
+            line["place_of_service"] = place  # TR3: SV105 is sent exactly when it differs from CLM05
         pointers = []
         for pointer in segment.components(7):
-            if not re.fullmatch(r"[0-9]{1,2}", pointer) or not 1 <= int(pointer) <= MAX_DIAGNOSES:  # not "²"
+            # [0-9], not str.isdigit: "²" or Arabic-Indic digits are digits to Python but not X12 numerals
+            if not re.fullmatch(r"[0-9]{1,2}", pointer) or not 1 <= int(pointer) <= MAX_DIAGNOSES:
                 raise _ElementError("SV107", f"expected diagnosis pointers 1 to 12, got {segment.element(7)!r}")
             pointers.append(int(pointer))
-        line = {"code": procedure[1], "modifiers": [m for m in procedure[2:6] if m], "units": units,
-                "charge": charge, "dx_pointers": pointers}
+        line["dx_pointers"] = pointers
+        extra = {segment.name(n): segment.element(n) for n in (6, *range(8, 22)) if segment.element(n)}
+        if extra:
+            line["line_elements"] = extra
         self.line = _LineRead(segment, line)
         self.claim.lines.append(self.line)
 
@@ -794,12 +1043,20 @@ class _ClaimReader:
         if segment.element(1) != "472" or self.line is None:
             return
         if segment.element(2) == "RD8":
-            start, _, end = segment.element(3).partition("-")
-            if start != end:
-                raise _ElementError("DTP03", f"a date range {segment.element(3)!r} is not one date of service")
-            self.line.date = _parse_date(start, "DTP03")
-        else:
+            # a range of days on one line (TR3 2400 DTP*472: RD8 is allowed); the line's date is its first day
+            start, dash, end = segment.element(3).partition("-")
+            if not dash:
+                raise _ElementError("DTP03", f"expected a date range CCYYMMDD-CCYYMMDD, got {segment.element(3)!r}")
+            first, last = _parse_date(start, "DTP03"), _parse_date(end, "DTP03")
+            if last < first:
+                raise _ElementError("DTP03", f"the range {segment.element(3)!r} ends before it starts")
+            self.line.date = first
+            if last != first:
+                self.line.line["date_through"] = last
+        elif segment.element(2) == "D8":
             self.line.date = _date(segment, 3)
+        else:
+            raise _ElementError("DTP02", f"expected date format D8 or RD8, got {segment.element(2)!r}")
 
     def _on_lin(self, segment: Segment) -> None:
         if self.line is not None:
@@ -832,7 +1089,7 @@ class _ClaimReader:
             return
         try:
             self.encounters.append(self._encounter(claim))
-        except (ValidationError, ValueError) as exc:
+        except Exception as exc:  # a claim that cannot be built is reported, the others are read
             self.errors.append(X12SegmentError(
                 f"claim cannot be read: {_validation_summary(exc)}", segment_number=clm.number,
                 segment_id="CLM", loop="2300", file=self.file, encounter=claim_id))
@@ -855,6 +1112,12 @@ class _ClaimReader:
         payer_id = subscriber_level.payer.ident
         payer = self.payer_profiles.get(payer_id) or PAYER_PROFILE_BY_FILING_CODE.get(
             subscriber_level.filing_code, DEFAULT_PAYER_PROFILE)
+        references = {loop: refs for loop, refs in (("2010BB", subscriber_level.references), *claim.references.items())
+                      if refs}
+        referring = claim.referring
+        not_carried = list(dict.fromkeys([*billing.not_carried, *subscriber_level.not_carried,
+                                          *patient_level.not_carried,
+                                          *claim.not_carried]))
         return Encounter(
             id=claim.clm.element(1),
             claim_id=claim.clm.element(1),
@@ -878,8 +1141,16 @@ class _ClaimReader:
                                   last_name=member.last or None, relationship=relationship,
                                   group_number=subscriber_level.group_number or None),
             total_charge=claim.total_charge,
-            lines=[ClaimLine(**line.line, date=line.date, rendering_npi=line.rendering_npi or None)
+            lines=[ClaimLine(**line.line, date=line.date, rendering_npi=line.rendering_npi or None,
+                             references=line.references or None)
                    for line in claim.lines],
+            claim_filing_code=subscriber_level.filing_code or None,
+            referring_provider=ReferringProvider(
+                npi=referring.ident if referring.id_qualifier == "XX" and referring.ident else None,
+                last_name=referring.last, first_name=referring.first or None) if referring else None,
+            references=references,
+            claim_elements=claim.elements or None,
+            x12_not_carried=not_carried,
         )
 
 
@@ -894,20 +1165,25 @@ def _missing(what: str) -> Address:
     raise ValueError(f"{what} missing")
 
 
-def _amount(segment: Segment, position: int, *, what: str = "a money amount") -> Decimal | None:
+def _amount(segment: Segment, position: int, *, what: str = "a money amount",
+            max_length: int = MAX_AMOUNT_LENGTH) -> Decimal | None:
     text = segment.element(position)
     if not text:
         return None
-    try:
-        if not re.fullmatch(r"-?[0-9]*\.?[0-9]+|-?[0-9]+\.", text):  # ASCII: Decimal() takes any script's digits
-            raise InvalidOperation
-        return Decimal(text)
-    except InvalidOperation:
-        raise _ElementError(segment.name(position), f"expected {what}, got {text!r}") from None
+    # [0-9], not \d: Python's \d and Decimal accept any Unicode digit ("²", Arabic-Indic); X12 numerals are ASCII
+    if not re.fullmatch(r"-?[0-9]*\.?[0-9]+|-?[0-9]+\.", text):
+        shown = text if len(text) <= 20 else f"{text[:20]}... ({len(text)} characters)"
+        raise _ElementError(segment.name(position), f"expected {what}, got {shown!r}")
+    digits = len(text.replace("-", "").replace(".", ""))
+    if digits > max_length:
+        raise _ElementError(segment.name(position), f"expected {what} of at most {max_length} digits, got {digits}")
+    return Decimal(text)
 
 
 def _parse_date(text: str, element: str) -> dt.date:
     try:
+        if not re.fullmatch(r"[0-9]{8}", text):  # strptime takes Unicode digits and single-digit months
+            raise ValueError(text)
         return dt.datetime.strptime(text, "%Y%m%d").date()
     except ValueError:
         # a birth date is patient data: say what is wrong with it without repeating it
@@ -933,4 +1209,5 @@ def _discipline(taxonomy: str) -> Discipline:
 def _validation_summary(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-    return str(exc)
+    # our own ValueErrors name what is missing; anything else may carry a value from the file, so only its kind
+    return str(exc) if type(exc) is ValueError else type(exc).__name__

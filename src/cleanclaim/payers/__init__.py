@@ -4,11 +4,18 @@ Time rule, therapy and assistant modifiers, G-code equivalents, non-covered code
 telehealth and frequency limits differ by payer and change by year, so they live in YAML files. ``medicare`` and
 ``commercial`` are built in; a user adds profiles in a directory (``--payers-dir``, ``$CLEANCLAIM_PAYERS_DIR`` or
 ``<data dir>/payers``). A profile may ``extends:`` another and override only what differs.
+
+A profile id is a name, never a path: only ``[a-z0-9_-]+`` (after trimming and lower-casing) is looked up, so an
+encounter's ``payer: ../../etc/x`` or ``extends: /abs/evil`` cannot make cleanclaim read a YAML file elsewhere on
+disk (:func:`payer_id`). A claim whose payer has no profile is not dropped: :func:`profile_for` checks it under
+the ``commercial`` profile (:data:`FALLBACK_PROFILE`, the user's own ``commercial.yaml`` when there is one), marked
+with ``missing_profile`` so the ``unknown-payer-profile`` rule reports it once per claim.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from functools import cache
 from importlib import resources
@@ -30,10 +37,17 @@ __all__ = [
     "TelehealthSettings",
     "available_profiles",
     "load_profile",
+    "payer_id",
     "profile_dirs",
+    "profile_for",
 ]
 
-BUILT_IN = ("medicare", "commercial")
+BUILT_IN = ("medicare", "commercial", "medicaid", "tricare")
+# The profile a claim is checked under when its payer has none: the most general one (no Medicare-only codes, no
+# assumed program limits). Rules that depend on the payer then judge it as a typical commercial payer would.
+FALLBACK_PROFILE = "commercial"
+_PAYER_ID = re.compile(r"[a-z0-9_-]+")
+_PAYER_ID_MAX = 64
 
 
 class _Settings(BaseModel):
@@ -102,6 +116,9 @@ class PayerProfile(_Settings):
     frequency_limits: list[FrequencyLimit] = Field(default_factory=list)
     distinct_goals: list[DistinctGoals] = Field(default_factory=list)
     source: str = ""
+    # Set by cleanclaim, never by a profile file: the payer id that has no profile, when this is the fallback
+    # profile standing in for it (see ``profile_for``).
+    missing_profile: str | None = None
 
     @property
     def time_rule_label(self) -> str:
@@ -151,6 +168,16 @@ def merge_settings(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict
     return merged
 
 
+def payer_id(value: object, *, field: str = "payer") -> str:
+    """The profile id as cleanclaim looks it up (trimmed, lower case), or an :class:`InputError` for ``field`` when
+    it is not a plain name. The value is not echoed in full: it may be a path the user did not mean to show."""
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not _PAYER_ID.fullmatch(text) or len(text) > _PAYER_ID_MAX:
+        raise InputError(f"a payer profile id is 1 to {_PAYER_ID_MAX} of a-z, 0-9, '_' and '-' (a name, not a "
+                         "path)", field=field)
+    return text
+
+
 def _raw_profile(profile_id: str, dirs: tuple[Path, ...]) -> tuple[dict[str, Any], str]:
     for directory in dirs:
         for suffix in (".yaml", ".yml"):
@@ -170,9 +197,16 @@ def _resolve(profile_id: str, dirs: tuple[Path, ...], seen: tuple[str, ...] = ()
         raise InputError(f"payer profiles extend each other in a loop: {' -> '.join((*seen, profile_id))}",
                          field="extends")
     raw, source = _raw_profile(profile_id, dirs)
+    if "missing_profile" in raw:
+        raise InputError("missing_profile is set by cleanclaim, not in a profile file", file=source,
+                         field="missing_profile")
     parent = raw.pop("extends", None)
     if parent:
-        base, _ = _resolve(str(parent), dirs, (*seen, profile_id))
+        try:
+            parent_id = payer_id(parent, field="extends")
+        except InputError as exc:
+            raise InputError(exc.message, file=source, field="extends") from None
+        base, _ = _resolve(parent_id, dirs, (*seen, profile_id))
         raw = merge_settings(base, raw)
     raw.setdefault("id", profile_id)
     return raw, source
@@ -191,13 +225,31 @@ def _load(profile_id: str, dirs: tuple[Path, ...]) -> PayerProfile:
 
 
 def load_profile(profile_id: str, extra_dirs: Iterable[Path] = ()) -> PayerProfile:
-    """The profile with this id: a user's file of that name wins over the built-in one."""
-    return _load(profile_id.strip().lower(), tuple(profile_dirs(extra_dirs)))
+    """The profile with this id: a user's file of that name wins over the built-in one. An id that is not a plain
+    name is an :class:`InputError` (field ``payer``) before any file is looked at."""
+    return _load(payer_id(profile_id), tuple(profile_dirs(extra_dirs)))
+
+
+def profile_for(profile_id: str, extra_dirs: Iterable[Path] = ()) -> PayerProfile:
+    """The payer's profile, or the fallback profile marked with the missing id when the payer has none, so the
+    claim is still checked (and reported once by ``unknown-payer-profile``). A malformed id or a broken profile
+    file is still an :class:`InputError`: only a well-formed id without a file falls back."""
+    try:
+        return load_profile(profile_id, extra_dirs)
+    except UnknownPayerError:
+        return _fallback(payer_id(profile_id), tuple(profile_dirs(extra_dirs)))
+
+
+@cache
+def _fallback(missing: str, dirs: tuple[Path, ...]) -> PayerProfile:
+    # cached so one process hands out one object per missing id (profile frames are cached by object identity)
+    return _load(FALLBACK_PROFILE, dirs).model_copy(update={"missing_profile": missing})
 
 
 def available_profiles(dirs: Iterable[Path] = ()) -> set[str]:
     names = set(BUILT_IN)
     for directory in dirs:
         if directory.is_dir():
-            names.update(p.stem for p in directory.iterdir() if p.suffix in {".yaml", ".yml"})
+            names.update(p.stem for p in directory.iterdir()
+                         if p.suffix in {".yaml", ".yml"} and _PAYER_ID.fullmatch(p.stem))
     return names

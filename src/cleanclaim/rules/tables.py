@@ -399,7 +399,7 @@ def tables_from_encounters(
                 "line": number,
                 "date": line.date or encounter_date,
                 "payer": payer,
-                "place_of_service": place,
+                "place_of_service": line.place_of_service or place,  # an 837P line's SV105, else the claim's
                 "patient_id": patient_id,
                 "provider_npi": line.rendering_npi or npi,
                 "provider_discipline": discipline,

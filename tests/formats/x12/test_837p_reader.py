@@ -131,10 +131,10 @@ def test_damaged_elements_are_reported_with_their_place(old: str, new: str, elem
     assert any("CLM-1003" in str(error) for error in result.errors)
 
 
-def test_wrong_se_count_skips_that_transaction_only() -> None:
+def test_wrong_se_count_is_reported_and_every_claim_is_read() -> None:
     text = HARBOR.read_text().replace("SE*58*0001~", "SE*57*0001~")
     result = read_837p(text)
-    assert [e.id for e in result.encounters] == ["CLM-1004"]
+    assert [e.id for e in result.encounters] == ["CLM-1001", "CLM-1002", "CLM-1003", "CLM-1004"]
     (error,) = result.errors
     assert isinstance(error, X12SegmentError)
     assert error.segment_number == segment_number(text, "~", "SE*57")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +101,62 @@ def test_segments_outside_a_transaction_are_reported() -> None:
 )
 def test_amounts_are_written_without_trailing_zeros(value: Decimal, text: str) -> None:
     assert format_amount(value) == text
+
+
+@pytest.mark.parametrize(
+    ("body", "trailer", "element"),
+    [
+        ("ST*837*0001~BHT*0019~SE*4*0001~", "GE*1*1~IEA*1*000000001~", "SE01"),  # one too many
+        ("ST*837*0001~BHT*0019~SE*2*0001~", "GE*1*1~IEA*1*000000001~", "SE01"),  # one too few
+        ("ST*837*0001~BHT*0019~SE*3*0002~", "GE*1*1~IEA*1*000000001~", "SE02"),
+        ("ST*837*0001~BHT*0019~SE*3*0001~", "GE*2*1~IEA*1*000000001~", "GE01"),
+        ("ST*837*0001~BHT*0019~SE*3*0001~", "GE*1*1~IEA*2*000000001~", "IEA01"),
+        ("ST*837*0001~BHT*0019~SE*3*0001~", "GE*1*1~IEA*1*000000002~", "IEA02"),
+    ],
+)
+def test_keep_miscounted_reports_the_count_and_keeps_the_transaction(body: str, trailer: str, element: str) -> None:
+    envelope = parse_envelope(interchange(body, trailer=trailer), keep_miscounted=True)
+    assert [e.field for e in envelope.errors] == [element]
+    assert "were read" in str(envelope.errors[0]) or element not in ("SE01", "SE02")
+    assert [t.control_number for t in envelope.transactions()] == ["0001"]
+
+
+def test_the_iea_is_looked_for_only_up_to_the_next_isa() -> None:
+    # An interchange without IEA ends where the next one starts, not at the next one's IEA: searching past it made
+    # files of many such interchanges quadratic (4.7 MB: 38 s).
+    first = ISA + "GS*HC*S*R*20260101*1200*1*X*005010X222A1~ST*837*0001~BHT*0019~SE*3*0001~GE*1*1~"
+    second = interchange("ST*837*0002~BHT*0019~SE*3*0002~")
+    segments, errors = tokenize(first + second)
+    assert errors == []
+    assert [s.id for s in segments] == ["ISA", "GS", "ST", "BHT", "SE", "GE", "ISA", "GS", "ST", "BHT", "SE", "GE",
+                                        "IEA"]
+    envelope = parse_envelope(first + second)
+    assert [t.control_number for t in envelope.transactions()] == ["0001", "0002"]
+    assert [e.segment_number for e in envelope.errors if isinstance(e, X12SegmentError)] == [7]
+    assert "previous interchange's IEA" in str(envelope.errors[0])
+
+
+def test_many_interchanges_without_iea_are_all_tokenized() -> None:
+    one = ISA + "GS*HC*S*R*20260101*1200*1*X*005010X222A1~ST*837*0001~BHT*0019~SE*3*0001~GE*1*1~"
+    envelope = parse_envelope(one * 2000)
+    assert len(list(envelope.transactions())) == 2000
+
+
+def test_a_byte_that_is_not_utf8_is_placed_at_its_segment(tmp_path: Path) -> None:
+    from cleanclaim.errors import InputError
+    from cleanclaim.formats.x12 import read_x12_text
+
+    text = interchange("ST*837*0001~BHT*0019~NM1*85*2*AB~SE*4*0001~")
+    path = tmp_path / "bad.837"
+    path.write_bytes(text.replace("AB", "A\xff", 1).encode("latin-1"))
+    with pytest.raises(InputError) as caught:
+        read_x12_text(path)
+    assert isinstance(caught.value, X12SegmentError)
+    assert caught.value.segment_number == 5  # ISA GS ST BHT NM1
+    assert caught.value.file == str(path)
+    # no ISA: the line is given instead
+    plain = tmp_path / "plain.837"
+    plain.write_bytes(b"hello\n\xff\n")
+    with pytest.raises(InputError) as caught:
+        read_x12_text(plain)
+    assert caught.value.line == 2
