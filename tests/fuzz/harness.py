@@ -1,0 +1,292 @@
+"""The fuzz oracle: run one damaged input through a reader and say whether it failed the contract, and how.
+
+The contract (DESIGN.md, issue 11): whatever the input, a reader either returns a result whose errors are
+``InputError``s, or raises an ``InputError``; every one names the file and a place in it (line, row or segment).
+Anything else (another exception, a hang) is a crash. Crashes are grouped by class (reader, exception type, the
+deepest cleanclaim frame) so that one bug found a hundred times is reported once, with its smallest input.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import signal
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import yaml
+
+from cleanclaim.errors import InputError
+
+from . import mutators as m
+
+ROOT = Path(__file__).resolve().parents[2]
+X12_FIXTURES = ROOT / "tests" / "formats" / "x12" / "fixtures"
+HANG_SECONDS = 20.0
+"""A guard, not a performance assertion: an input still running after this long is reported as a hang instead
+of stalling the suite. Every seed input is read in well under a second."""
+
+
+class HangError(Exception):
+    """Raised by the guard's alarm inside an input that did not finish."""
+
+
+@contextmanager
+def hang_guard(seconds: float = HANG_SECONDS) -> Iterator[None]:
+    def alarm(signum: int, frame: FrameType | None) -> None:
+        raise HangError(f"still running after {seconds:g} s")
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+# ------------------------------------------------------------------------------------------------------ targets
+
+
+@dataclass(frozen=True)
+class Target:
+    """One reader: how its inputs are made (seeds, mutators, file suffix) and how it is called on a file."""
+
+    name: str
+    suffix: str
+    seeds: tuple[str, ...]
+    mutators: tuple[m.Mutator, ...]
+    run: Callable[[Path], list[InputError]]
+
+
+def _read_837p(path: Path) -> list[InputError]:
+    from cleanclaim.formats.x12_837p import read_837p
+    return list(read_837p(path).errors)
+
+
+def _read_835(path: Path) -> list[InputError]:
+    from cleanclaim.formats.x12_835 import read_835
+    return list(read_835(path).errors)
+
+
+def _load_encounters(path: Path) -> list[InputError]:
+    from cleanclaim.formats.encounters import load_encounters
+    return list(load_encounters(path).errors)
+
+
+def _read_claim_table(path: Path) -> list[InputError]:
+    from cleanclaim.formats.claim_table import read_claim_table
+    return list(read_claim_table(path).errors)
+
+
+def _check(path: Path) -> list[InputError]:
+    import datetime as dt
+
+    from cleanclaim import check
+    return list(check(path, as_of=dt.date(2026, 6, 1)).errors)
+
+
+def _text(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _seeds_837p() -> tuple[str, ...]:
+    public = X12_FIXTURES / "public" / "837p"
+    return (_text(X12_FIXTURES / "harbor_pt_claims.837"), _text(X12_FIXTURES / "lakeside_coaching_pipe.837"),
+            _text(public / "lfh__demo.cob.example3.B.837"), _text(public / "lfh__demo.drug.example10.2.837"))
+
+
+def _seeds_835() -> tuple[str, ...]:
+    public = X12_FIXTURES / "public" / "835"
+    return (_text(X12_FIXTURES / "remit_harbor.835"), _text(public / "edi835p__emedny_sample.835"),
+            _text(public / "pyx12__835_mult_loops.835"), _text(public / "lfh__managed-care.835"))
+
+
+def _seeds_yaml() -> tuple[str, ...]:
+    return tuple(_text(p) for p in sorted((ROOT / "examples").glob("*.yaml")))
+
+
+def _seeds_json() -> tuple[str, ...]:
+    return tuple(json.dumps(yaml.safe_load(text), default=str) for text in _seeds_yaml()[:3])
+
+
+CSV_SEED = (
+    "encounter_id,date,payer,place_of_service,patient_id,provider_npi,provider_discipline,diagnoses,code,"
+    "modifiers,units,minutes,dx_pointers,charge\n"
+    "E1,2026-03-02,medicare,11,P1,1234567893,PT,M62.81;Z91.81,97110,GP,2,24,1;2,90.00\n"
+    "E1,2026-03-02,medicare,11,P1,1234567893,PT,M62.81;Z91.81,97535,GP,2,23,1,90.00\n"
+    "E2,2026-03-03,commercial,02,P2,1234567893,coach,Z71.3,0591T,95,1,45,1,150\n"
+)
+
+
+def targets() -> dict[str, Target]:
+    x12 = m.X12 + m.GENERIC
+    yaml_mutators = m.STRUCTURED_YAML + m.GENERIC
+    return {
+        "837p": Target("837p", ".837", _seeds_837p(), x12, _read_837p),
+        "835": Target("835", ".835", _seeds_835(), x12, _read_835),
+        "yaml": Target("yaml", ".yaml", _seeds_yaml(), yaml_mutators, _load_encounters),
+        "json": Target("json", ".json", _seeds_json(), m.STRUCTURED_JSON + m.GENERIC, _load_encounters),
+        "csv": Target("csv", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _read_claim_table),
+        "check-yaml": Target("check-yaml", ".yaml", _seeds_yaml()[:2], yaml_mutators, _check),
+        "check-837p": Target("check-837p", ".837", _seeds_837p()[:2], x12, _check),
+        "check-csv": Target("check-csv", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _check),
+    }
+
+
+def case(target: Target, index: int) -> bytes:
+    """Input number ``index`` of a target: the same bytes on every run and machine (string seeds are stable)."""
+    rng = random.Random(f"cleanclaim-fuzz/{target.name}/{index}")
+    text = m.mutate(rng, rng.choice(target.seeds), target.mutators)
+    data = text.encode("utf-8")
+    if rng.random() < 0.03:  # a few files that are not UTF-8 at all (a Latin-1 export, a stray byte)
+        at = rng.randrange(len(data) + 1)
+        data = data[:at] + rng.choice([b"\xff", b"\xe9", b"\xc3", b"\x00\x00", b"\xef\xbb"]) + data[at:]
+    return data
+
+
+# ------------------------------------------------------------------------------------------------------ oracle
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One way an input broke the contract; ``key`` is the crash class used to group and to reduce."""
+
+    key: tuple[str, ...]
+    kind: str
+    detail: str
+    top_frame: str = ""
+
+
+def _frames(exc: BaseException) -> tuple[str, str]:
+    """The deepest frame, and the deepest frame in cleanclaim's own code (where the fix goes)."""
+    stack = traceback.extract_tb(exc.__traceback__)
+    top = stack[-1] if stack else None
+    ours = next((f for f in reversed(stack) if "/cleanclaim/" in f.filename and "/tests/" not in f.filename), None)
+
+    def show(frame: traceback.FrameSummary | None) -> str:
+        if frame is None:
+            return ""
+        short = frame.filename.split("/site-packages/")[-1].split("/src/")[-1]
+        return f"{short}:{frame.lineno} in {frame.name}"
+
+    return show(top), show(ours)
+
+
+def _where(frame: str) -> str:
+    """A frame without its line number, so a class survives unrelated edits to the file."""
+    return re.sub(r":\d+ in ", " in ", frame)
+
+
+def _shape(message: str) -> str:
+    """A message with its variable parts (numbers, quoted values) blanked, to group errors of one kind."""
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message)
+    return re.sub(r"\d+", "N", text)[:90]
+
+
+WHOLE_FILE = ("the file is empty",)
+"""Errors about the file as a whole, which have no line to name. Everything else does: a decoder knows the byte, a
+parser the line, a table the row."""
+
+
+def _placeless(error: InputError) -> bool:
+    if not error.file:
+        return True
+    return error.line is None and error.row is None and not error.segment and not any(
+        phrase in error.message for phrase in WHOLE_FILE)
+
+
+def judge(target: Target, path: Path, data: bytes) -> list[Failure]:
+    """Run the reader on ``data`` written to ``path``; the ways it broke the contract (none when it kept it)."""
+    path.write_bytes(data)
+    errors: list[InputError] = []
+    try:
+        with hang_guard():
+            errors = target.run(path)
+    except InputError as exc:
+        errors = [exc]
+    except HangError as exc:
+        top, ours = _frames(exc)
+        return [Failure((target.name, "hang", _where(ours)), "hang", str(exc), top)]
+    except RecursionError as exc:
+        top, ours = _frames(exc)
+        return [Failure((target.name, "RecursionError", _where(ours)), "exception", "RecursionError", top)]
+    except Exception as exc:  # the point of the oracle: anything but InputError is a crash
+        top, ours = _frames(exc)
+        return [Failure((target.name, type(exc).__name__, _where(ours)), "exception",
+                        f"{type(exc).__name__}: {str(exc)[:300]}", f"{top} (cleanclaim: {ours})")]
+    found: list[Failure] = []
+    for error in errors:
+        if not isinstance(error, InputError):
+            found.append(Failure((target.name, "not an InputError", type(error).__name__), "bad error",
+                                 repr(error)[:300]))
+        elif _placeless(error):
+            found.append(Failure((target.name, "InputError without a place", _shape(error.message)),
+                                 "no place", str(error)[:300]))
+    return found
+
+
+# ------------------------------------------------------------------------------------------------------ reducer
+
+
+def reduce(target: Target, path: Path, data: bytes, key: tuple[str, ...], *, budget: int = 300) -> bytes:
+    """A smaller input with the same crash class: drop chunks (halves, quarters, ... single bytes) while it stays."""
+    if key[1] == "hang":  # each try would take the whole guard time
+        return data
+    calls = 0
+
+    def same(candidate: bytes) -> bool:
+        nonlocal calls
+        calls += 1
+        return any(f.key == key for f in judge(target, path, candidate))
+
+    chunk = max(1, len(data) // 2)
+    while chunk >= 1 and calls < budget:
+        start, changed = 0, False
+        while start < len(data) and calls < budget:
+            candidate = data[:start] + data[start + chunk:]
+            if candidate and same(candidate):
+                data, changed = candidate, True
+            else:
+                start += chunk
+        if not changed:
+            chunk //= 2
+    return data
+
+
+@dataclass
+class Report:
+    """Distinct crash classes of one run, each with the index and the smallest input that showed it."""
+
+    inputs: int = 0
+    classes: dict[tuple[str, ...], tuple[Failure, int, bytes]] = field(default_factory=dict)
+    counts: dict[tuple[str, ...], int] = field(default_factory=dict)
+
+    def add(self, failure: Failure, index: int, data: bytes) -> None:
+        self.counts[failure.key] = self.counts.get(failure.key, 0) + 1
+        known = self.classes.get(failure.key)
+        if known is None or len(data) < len(known[2]):
+            self.classes[failure.key] = (failure, index, data)
+
+    def summary(self) -> str:
+        lines = [f"{len(self.classes)} crash class(es) in {self.inputs} inputs:"]
+        for key, (failure, index, data) in sorted(self.classes.items()):
+            lines.append(f"- {' | '.join(key)} x{self.counts[key]} (input #{index}, {len(data)} bytes): "
+                         f"{failure.detail[:200]} [{failure.top_frame}]")
+        return "\n".join(lines)
+
+
+def run(target: Target, indices: range, workdir: Path) -> Report:
+    report = Report()
+    path = workdir / f"input{target.suffix}"
+    for index in indices:
+        data = case(target, index)
+        report.inputs += 1
+        for failure in judge(target, path, data):
+            report.add(failure, index, data)
+    return report
