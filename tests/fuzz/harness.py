@@ -74,6 +74,14 @@ def _read_835(path: Path) -> list[InputError]:
     return list(read_835(path).errors)
 
 
+def _denials(path: Path) -> list[InputError]:
+    """The 835 as the `denials` command uses it: read, grouped by reason code and written as JSON."""
+    from cleanclaim.formats.x12_835 import denials
+    worklist = denials(path)
+    json.dumps(worklist.to_dict(), indent=2)  # as `denials --json` prints it
+    return list(worklist.errors)
+
+
 def _load_encounters(path: Path) -> list[InputError]:
     from cleanclaim.formats.encounters import load_encounters
     return list(load_encounters(path).errors)
@@ -130,6 +138,7 @@ def targets() -> dict[str, Target]:
     return {
         "837p": Target("837p", ".837", _seeds_837p(), x12, _read_837p),
         "835": Target("835", ".835", _seeds_835(), x12, _read_835),
+        "denials": Target("denials", ".835", _seeds_835(), x12, _denials),
         "yaml": Target("yaml", ".yaml", _seeds_yaml(), yaml_mutators, _load_encounters),
         "json": Target("json", ".json", _seeds_json(), m.STRUCTURED_JSON + m.GENERIC, _load_encounters),
         "csv": Target("csv", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _read_claim_table),
@@ -216,7 +225,10 @@ def judge(target: Target, path: Path, data: bytes) -> list[Failure]:
     except RecursionError as exc:
         top, ours = _frames(exc)
         return [Failure((target.name, "RecursionError", _where(ours)), "exception", "RecursionError", top)]
-    except Exception as exc:  # the point of the oracle: anything but InputError is a crash
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # the point of the oracle: anything but InputError is a crash; a Rust panic
+        # in polars arrives as pyo3's PanicException, a BaseException, and a stray sys.exit as SystemExit
         top, ours = _frames(exc)
         return [Failure((target.name, type(exc).__name__, _where(ours)), "exception",
                         f"{type(exc).__name__}: {str(exc)[:300]}", f"{top} (cleanclaim: {ours})")]

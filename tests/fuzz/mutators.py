@@ -217,6 +217,26 @@ def x12_hostile_element(rng: random.Random, text: str) -> str:
     return _element_edit(rng, text, hostile)
 
 
+MONEY_SEGMENTS = ("CLM", "SV1", "CLP", "SVC", "CAS", "BPR", "AMT", "PLB", "HCP", "QTY", "SBR", "CN1")
+
+
+def x12_hostile_amount(rng: random.Random, text: str) -> str:
+    """Put a hostile number in a numeric element of a money or quantity segment (charges, units, CAS amounts)."""
+    parts = _split(text)
+    if parts is None:
+        return text
+    segments, element, _, terminator = parts
+    numeric = [(i, j) for i, s in enumerate(segments) if s.strip().split(element)[0] in MONEY_SEGMENTS
+               for j, e in enumerate(s.split(element)) if j and e.replace(".", "", 1).lstrip("-").isdigit()]
+    if not numeric:
+        return text
+    i, j = rng.choice(numeric)
+    elements = segments[i].split(element)
+    elements[j] = rng.choice(NUMBERS)
+    segments[i] = element.join(elements)
+    return terminator.join(segments)
+
+
 def x12_hostile_component(rng: random.Random, text: str) -> str:
     """Damage one part of a composite (SV101, CLM05, HI01, SVC01): the code, a modifier, a pointer."""
     parts = _split(text)
@@ -287,6 +307,7 @@ def x12_repeat_claim(rng: random.Random, text: str) -> str:
 X12: tuple[Mutator, ...] = (
     x12_delete_segment, x12_duplicate_segment, x12_swap_segments, x12_delete_element, x12_empty_element,
     x12_duplicate_element, x12_hostile_element, x12_hostile_element, x12_hostile_component, x12_hostile_component,
+    x12_hostile_amount, x12_hostile_amount,
     x12_swap_delimiters, x12_truncate_segments, x12_repeat_claim,
 )
 
