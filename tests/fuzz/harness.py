@@ -12,6 +12,7 @@ import json
 import random
 import re
 import signal
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -246,15 +247,20 @@ def judge(target: Target, path: Path, data: bytes) -> list[Failure]:
 # ------------------------------------------------------------------------------------------------------ reducer
 
 
-def reduce(target: Target, path: Path, data: bytes, key: tuple[str, ...], *, budget: int = 300) -> bytes:
+def reduce(target: Target, path: Path, data: bytes, key: tuple[str, ...], *, budget: int = 300,
+           seconds: float = 30.0) -> bytes:
     """A smaller input with the same crash class: drop chunks (halves, quarters, ... single bytes) while it stays."""
-    if key[1] == "hang":  # each try would take the whole guard time
+    if key[1] in ("hang", "MemoryError"):  # each try would take the whole guard time or memory
         return data
     calls = 0
+    deadline = time.monotonic() + seconds
 
     def same(candidate: bytes) -> bool:
         nonlocal calls
         calls += 1
+        if time.monotonic() > deadline:  # a slow class keeps the input it has reached so far
+            calls = budget
+            return False
         return any(f.key == key for f in judge(target, path, candidate))
 
     chunk = max(1, len(data) // 2)

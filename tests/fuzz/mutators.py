@@ -11,6 +11,7 @@ import contextlib
 import json
 import random
 from collections.abc import Callable
+from typing import Any
 
 import yaml
 
@@ -198,7 +199,9 @@ def _element_edit(rng: random.Random, text: str, edit: Callable[[list[str], int]
 
 
 def x12_delete_element(rng: random.Random, text: str) -> str:
-    return _element_edit(rng, text, lambda elements, i: elements.pop(i))
+    def delete(elements: list[str], i: int) -> None:
+        del elements[i]
+    return _element_edit(rng, text, delete)
 
 
 def x12_empty_element(rng: random.Random, text: str) -> str:
@@ -323,18 +326,18 @@ def _leaves(data: object, path: tuple[object, ...] = ()) -> list[tuple[object, .
     return [path]
 
 
-def _set(data: object, path: tuple[object, ...], value: object) -> None:
+def _set(data: Any, path: tuple[Any, ...], value: object) -> None:
     target = data
     for key in path[:-1]:
-        target = target[key]  # type: ignore[index]
+        target = target[key]
     if isinstance(target, dict | list):
-        target[path[-1]] = value  # type: ignore[index]
+        target[path[-1]] = value
 
 
-def _delete(data: object, path: tuple[object, ...]) -> None:
+def _delete(data: Any, path: tuple[Any, ...]) -> None:
     target = data
     for key in path[:-1]:
-        target = target[key]  # type: ignore[index]
+        target = target[key]
     if isinstance(target, dict):
         target.pop(path[-1], None)
     elif isinstance(target, list) and isinstance(path[-1], int) and len(target) > 1:
@@ -355,10 +358,12 @@ def _structured(rng: random.Random, text: str, dump: Callable[[object], str]) ->
     path = rng.choice(paths)
     choice = rng.random()
     if choice < 0.55:
-        value: object = rng.choice(HOSTILE_VALUES)
-        if rng.random() < 0.4:
-            with contextlib.suppress(TypeError, ValueError):
-                value = int(value) if str(value).lstrip("-").isdigit() and len(str(value)) < 4000 else float(value)
+        text_value = rng.choice(HOSTILE_VALUES)
+        value: object = text_value
+        if rng.random() < 0.4:  # the same value as a YAML/JSON number rather than a string
+            with contextlib.suppress(ValueError):
+                value = int(text_value) if text_value.lstrip("-").isdigit() and len(text_value) < 4000 \
+                    else float(text_value)
         _set(data, path, value)
     elif choice < 0.7:
         _delete(data, path)
