@@ -211,6 +211,26 @@ def _placeless(error: InputError) -> bool:
         phrase in error.message for phrase in WHOLE_FILE)
 
 
+_PHI_KEYS = re.compile(r"\b(birth_date|first_name|last_name|member_id|line1|city|zip)\s*:\s*\"?([^,}\"\n]+)")
+
+
+def _phi_values(data: bytes) -> set[str]:
+    """The patient's values in the input (names, birth date, member id, street, city, ZIP), each at least four
+    characters and present once, so that finding one in a message means it was echoed, not coincidence."""
+    text = data.decode("utf-8", errors="replace")
+    values = {match.group(2).strip() for match in _PHI_KEYS.finditer(text)}
+    found = m._delimiters(text)
+    if found is not None:
+        element, _, terminator = found
+        for segment in text.split(terminator):
+            parts = segment.strip().split(element)
+            if parts[0] == "NM1" and len(parts) > 3 and parts[1] in ("IL", "QC"):
+                values.update(parts[i] for i in (3, 4, 9) if i < len(parts))
+            elif parts[0] == "DMG" and len(parts) > 2:
+                values.add(parts[2])
+    return {v for v in values if len(v) >= 4 and text.count(v) == 1}
+
+
 def judge(target: Target, path: Path, data: bytes) -> list[Failure]:
     """Run the reader on ``data`` written to ``path``; the ways it broke the contract (none when it kept it)."""
     path.write_bytes(data)
@@ -234,7 +254,12 @@ def judge(target: Target, path: Path, data: bytes) -> list[Failure]:
         return [Failure((target.name, type(exc).__name__, _where(ours)), "exception",
                         f"{type(exc).__name__}: {str(exc)[:300]}", f"{top} (cleanclaim: {ours})")]
     found: list[Failure] = []
+    phi = _phi_values(data)
     for error in errors:
+        shown = str(error)
+        if any(value in shown for value in phi):
+            found.append(Failure((target.name, "patient data in a message", _shape(error.message)[:60]), "phi",
+                                 shown[:300]))
         if not isinstance(error, InputError):
             found.append(Failure((target.name, "not an InputError", type(error).__name__), "bad error",
                                  repr(error)[:300]))
