@@ -324,6 +324,28 @@ class Report:
         return "\n".join(lines)
 
 
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def corpus(target: Target) -> list[Path]:
+    """Inputs kept because they once broke a reader (tests/fuzz/corpus/<target>/): each is run on every test run,
+    whatever the random budget reaches, so a fixed class stays fixed."""
+    folder = CORPUS / target.name
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def run_corpus(target: Target, workdir: Path) -> Report:
+    report = Report()
+    path = workdir / f"input{target.suffix}"
+    for number, file in enumerate(corpus(target)):
+        data = file.read_bytes()
+        report.inputs += 1
+        for failure in judge(target, path, data):
+            report.add(Failure(failure.key, failure.kind, f"{file.name}: {failure.detail}", failure.top_frame),
+                       number, data)
+    return report
+
+
 def run(target: Target, indices: range, workdir: Path) -> Report:
     report = Report()
     path = workdir / f"input{target.suffix}"

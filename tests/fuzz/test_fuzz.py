@@ -94,3 +94,15 @@ def test_fuzz(name: str, tmp_path: Path) -> None:
     report = harness.run(TARGETS[name], range(BUDGET[name]), tmp_path)
     if report.classes:
         pytest.fail(report.summary(), pytrace=False)
+
+
+@pytest.mark.parametrize("name", sorted(BUDGET))
+def test_corpus(name: str, tmp_path: Path) -> None:
+    """Every input that once broke this reader (tests/fuzz/corpus/<name>/) is now an input error or a result."""
+    report = harness.run_corpus(TARGETS[name], tmp_path)
+    if report.classes:
+        pytest.fail(report.summary(), pytrace=False)
+
+
+def test_the_corpus_folders_are_targets() -> None:
+    assert {folder.name for folder in harness.CORPUS.iterdir() if folder.is_dir()} <= set(TARGETS)
