@@ -18,8 +18,8 @@ from . import harness
 TARGETS = harness.targets()
 
 BUDGET = {
-    "837p": 2000,
-    "835": 1500,
+    "837p": 1600,
+    "835": 1200,
     "denials": 600,
     "yaml": 600,
     "json": 300,
