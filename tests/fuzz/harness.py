@@ -28,7 +28,7 @@ from . import mutators as m
 
 ROOT = Path(__file__).resolve().parents[2]
 X12_FIXTURES = ROOT / "tests" / "formats" / "x12" / "fixtures"
-HANG_SECONDS = 20.0
+HANG_SECONDS = 10.0
 """A guard, not a performance assertion: an input still running after this long is reported as a hang instead
 of stalling the suite. Every seed input is read in well under a second."""
 
