@@ -211,14 +211,37 @@ def _placeless(error: InputError) -> bool:
         phrase in error.message for phrase in WHOLE_FILE)
 
 
-_PHI_KEYS = re.compile(r"\b(birth_date|first_name|last_name|member_id|line1|city|zip)\s*:\s*\"?([^,}\"\n]+)")
+_PHI_KEYS = re.compile(r"\b(birth_date|first_name|last_name|member_id)\s*:\s*\"?([^,}\"\n]+)")
+_NOT_PHI = {"id", "relationship", "sex"}  # identifiers the user gave, and codes too short to tell apart
+
+
+def _patient_leaves(node: object, inside: bool = False, depth: int = 0) -> Iterator[str]:
+    """Scalar values under a ``patient`` or ``subscriber`` mapping (an address, a name). Lists are followed only
+    at the top (the encounters), so an alias expansion elsewhere in the file is not walked."""
+    if depth > 8:
+        return
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if inside and key in _NOT_PHI:
+                continue
+            yield from _patient_leaves(value, inside or key in ("patient", "subscriber"), depth + 1)
+    elif isinstance(node, list) and depth <= 1:
+        for value in node[:1000]:
+            yield from _patient_leaves(value, inside, depth + 1)
+    elif inside and node is not None and not isinstance(node, dict | list):
+        yield str(node)
 
 
 def _phi_values(data: bytes) -> set[str]:
-    """The patient's values in the input (names, birth date, member id, street, city, ZIP), each at least four
-    characters and present once, so that finding one in a message means it was echoed, not coincidence."""
+    """The patient's values in the input (names, birth date, member id, address), each at least four characters
+    and present once, so that finding one in a message means it was echoed, not coincidence. Billing and
+    rendering providers' values are not patient data and are not collected."""
     text = data.decode("utf-8", errors="replace")
-    values = {match.group(2).strip() for match in _PHI_KEYS.finditer(text)}
+    values: set[str] = set()
+    try:
+        values.update(_patient_leaves(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))))
+    except Exception:  # unparseable (then no field error can quote it), or a ValueError from a date: by key
+        values.update(match.group(2).strip() for match in _PHI_KEYS.finditer(text))
     found = m._delimiters(text)
     if found is not None:
         element, _, terminator = found
