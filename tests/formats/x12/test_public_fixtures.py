@@ -35,7 +35,7 @@ VALID_837P = {
 }
 VALID_835 = {
     "edi835p__emedny_sample.835", "edi835p__united_healthcare_legacy_sample.835", "lfh__demo.835",
-    "lfh__managed-care.835", "pyx12__835_mult_loops.835",
+    "lfh__managed-care.835", "mjkubba__edi835-demo-005010X221.835", "pyx12__835_mult_loops.835",
 }
 
 
