@@ -65,14 +65,58 @@ class Target:
     run: Callable[[Path], list[InputError]]
 
 
+class ClaimsLostError(Exception):
+    """Raised by a reader target when a claim of the file was neither read nor reported (see ``_accounted``)."""
+
+
+def _accounted(path: Path, claim_tag: str, line_tag: str, read_ids: list[str], errors: list[InputError]) -> None:
+    """Every claim the independent split finds is read or has an error in its transaction (or one about the
+    interchange): the issue's "never lose one", checked on every mutant. Claims are matched by id as a multiset
+    (a mutant may copy a claim into another transaction), preferring to count as read the copies that no error
+    covers, and nothing may be read that the file does not have."""
+    from collections import Counter
+
+    from tests.formats.x12.test_public_fixtures import split
+
+    expected = split(path, claim_tag, line_tag)
+    numbers = [getattr(e, "segment_number", None) for e in errors]
+    # An error about the interchange itself (no segment id, ISA/GS/GE/IEA, or outside every ST..SE) says that
+    # everything it encloses or follows was not read; it covers every claim.
+    envelope = any(
+        not isinstance(n, int) or getattr(e, "segment_id", None) in (None, "ISA", "GS", "GE", "IEA")
+        or not any(a <= n <= b for a, b in expected.transactions)
+        for e, n in zip(errors, numbers, strict=True))
+
+    def covered(first: int, last: int) -> bool:
+        return envelope or any(isinstance(n, int) and first <= n <= last for n in numbers)
+
+    # Ids compared without surrounding blanks: the reader trims elements, and that is not a lost claim.
+    read = Counter(claim_id.strip() for claim_id in read_ids)
+    in_file = Counter(claim.id.strip() for claim in expected.claims)
+    invented = read - in_file
+    if invented:
+        raise ClaimsLostError(f"claims read that the file does not have: {sorted(invented)}")
+    for claim_id in in_file:
+        copies = sorted((c for c in expected.claims if c.id.strip() == claim_id),
+                        key=lambda c: covered(*c.transaction))
+        for claim in copies[read[claim_id]:]:
+            if not covered(*claim.transaction):
+                raise ClaimsLostError(f"{claim_tag} {claim.id!r} at segment {claim.segment} neither read nor "
+                                      "reported")
+
+
 def _read_837p(path: Path) -> list[InputError]:
     from cleanclaim.formats.x12_837p import read_837p
-    return list(read_837p(path).errors)
+    result = read_837p(path)
+    _accounted(path, "CLM", "SV1", [e.claim_id or "" for e in result.encounters], result.errors)
+    return list(result.errors)
 
 
 def _read_835(path: Path) -> list[InputError]:
     from cleanclaim.formats.x12_835 import read_835
-    return list(read_835(path).errors)
+    result = read_835(path)
+    _accounted(path, "CLP", "SVC", [c.patient_control_number for c in result.claims], result.errors)
+    return list(result.errors)
 
 
 def _denials(path: Path) -> list[InputError]:

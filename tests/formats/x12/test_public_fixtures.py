@@ -79,7 +79,12 @@ def _segments(text: str) -> list[list[str]]:
 def split(path: Path, claim_id: str, line_id: str) -> Split:
     """Claims (``claim_id`` segments) with their ``line_id`` segments, and every ST..SE span, by segment number."""
     result = Split()
-    segments = _segments(path.read_text(encoding="latin-1"))
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    segments = _segments(text)
     st = 1
     ends: dict[int, int] = {}
     current: Claim | None = None
