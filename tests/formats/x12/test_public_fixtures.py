@@ -216,3 +216,14 @@ def test_check_reads_every_claim_of_a_valid_837p(name: str) -> None:
     summary = json.loads(result.stdout)["summary"]
     assert (summary["encounters"], summary["lines"]) == (
         len(expected.claims), sum(claim.lines for claim in expected.claims))
+
+
+@pytest.mark.parametrize("name", sorted(VALID_835))
+def test_denials_counts_every_claim_of_a_valid_835(name: str) -> None:
+    """`denials` is what a biller runs on an 835: its claim count and totals come from every CLP in the file."""
+    path = PUBLIC / "835" / name
+    expected = split(path, "CLP", "SVC")
+    result = CliRunner().invoke(app, ["denials", str(path), "--json"], env={"COLUMNS": "200"})
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    worklist = json.loads(result.stdout)
+    assert worklist["summary"]["claims"] == len(expected.claims), worklist.get("errors")
