@@ -63,6 +63,8 @@ class Target:
     seeds: tuple[str, ...]
     mutators: tuple[m.Mutator, ...]
     run: Callable[[Path], list[InputError]]
+    build: Callable[[random.Random, str], bytes] | None = None
+    """Makes the file from a seed when it is not text (Parquet); the text mutators are not used then."""
 
 
 class ClaimsLostError(Exception):
@@ -187,15 +189,23 @@ def targets() -> dict[str, Target]:
         "yaml": Target("yaml", ".yaml", _seeds_yaml(), yaml_mutators, _load_encounters),
         "json": Target("json", ".json", _seeds_json(), m.STRUCTURED_JSON + m.GENERIC, _load_encounters),
         "csv": Target("csv", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _read_claim_table),
+        "parquet": Target("parquet", ".parquet", (CSV_SEED,), (), _read_claim_table, m.parquet_table),
         "check-yaml": Target("check-yaml", ".yaml", _seeds_yaml()[:2], yaml_mutators, _check),
         "check-837p": Target("check-837p", ".837", _seeds_837p()[:2], x12, _check),
         "check-csv": Target("check-csv", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _check),
     }
 
 
+def seed_bytes(target: Target, seed: str) -> bytes:
+    """A seed as the reader's file, unmutated."""
+    return m.parquet_plain(seed) if target.build is not None else seed.encode("utf-8")
+
+
 def case(target: Target, index: int) -> bytes:
     """Input number ``index`` of a target: the same bytes on every run and machine (string seeds are stable)."""
     rng = random.Random(f"cleanclaim-fuzz/{target.name}/{index}")
+    if target.build is not None:
+        return target.build(rng, rng.choice(target.seeds))
     text = m.mutate(rng, rng.choice(target.seeds), target.mutators)
     data = text.encode("utf-8")
     if rng.random() < 0.03:  # a few files that are not UTF-8 at all (a Latin-1 export, a stray byte)

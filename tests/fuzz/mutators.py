@@ -508,3 +508,61 @@ def mutate(rng: random.Random, text: str, mutators: tuple[Mutator, ...], *, roun
     for _ in range(rng.randint(1, rounds)):
         text = rng.choice(mutators)(rng, text)
     return text
+
+
+# ------------------------------------------------------------------------------------------------------ Parquet
+
+
+def parquet_table(rng: random.Random, text: str) -> bytes:
+    """A claim table written as Parquet with real column types: a column retyped (list, array, struct, duration,
+    binary that is not UTF-8, null, huge integers, dates) or an extra column of such a type, after the CSV
+    mutations have damaged the values. Parquet carries types a CSV cannot, and the reader must refuse each
+    one it cannot read with the column named."""
+    import datetime as dt
+    import io
+
+    import polars as pl
+
+    if rng.random() < 0.5:
+        text = mutate(rng, text, CSV, rounds=2)
+    try:
+        frame = pl.read_csv(io.StringIO(text), infer_schema=False)
+    except Exception:  # a CSV mutation the reader of the seed cannot split: start from the seed
+        frame = pl.read_csv(io.StringIO(text.split("\n")[0] + "\n"), infer_schema=False)
+    height = frame.height
+    makers: list[Callable[[], pl.Series]] = [
+        lambda: pl.Series([["1", "2"]] * height, dtype=pl.List(pl.String)),
+        lambda: pl.Series([[1, 2]] * height, dtype=pl.Array(pl.Int64, 2)),
+        lambda: pl.Series([{"a": 1}] * height),
+        lambda: pl.Series([dt.timedelta(minutes=30)] * height, dtype=pl.Duration("us")),
+        lambda: pl.Series([b"\xff\xfe"] * height, dtype=pl.Binary),
+        lambda: pl.Series([None] * height, dtype=pl.Null),
+        lambda: pl.Series([2**63 - 1] * height, dtype=pl.Int64),
+        lambda: pl.Series([1e308] * height, dtype=pl.Float64),
+        lambda: pl.Series([float("nan")] * height, dtype=pl.Float64),
+        lambda: pl.Series([dt.date(1, 1, 1)] * height, dtype=pl.Date),
+        lambda: pl.Series([True] * height, dtype=pl.Boolean),
+        lambda: pl.Series([-5] * height, dtype=pl.Int8),
+        lambda: pl.Series(["x"] * height, dtype=pl.Categorical),
+    ]
+    for _ in range(rng.randint(1, 2)):
+        series = rng.choice(makers)()
+        if frame.width and rng.random() < 0.75:
+            name = rng.choice(frame.columns)
+            frame = frame.with_columns(series.alias(name))
+        else:
+            frame = frame.with_columns(series.alias(rng.choice(["extra", "notes", "units2"])))
+    out = io.BytesIO()
+    frame.write_parquet(out)
+    return out.getvalue()
+
+
+def parquet_plain(text: str) -> bytes:
+    """The seed CSV as a Parquet file of text columns, unmutated (what the seed test reads)."""
+    import io
+
+    import polars as pl
+
+    out = io.BytesIO()
+    pl.read_csv(io.StringIO(text), infer_schema=False).write_parquet(out)
+    return out.getvalue()

@@ -24,6 +24,7 @@ BUDGET = {
     "yaml": 600,
     "json": 300,
     "csv": 600,
+    "parquet": 300,
     "check-yaml": 100,
     "check-837p": 100,
     "check-csv": 100,
@@ -58,7 +59,7 @@ def test_every_target_has_a_budget_and_seeds_that_read_clean(tmp_path: Path) -> 
     for target in TARGETS.values():
         assert target.seeds
         for seed in target.seeds:
-            assert harness.judge(target, tmp_path / f"seed{target.suffix}", seed.encode("utf-8")) == []
+            assert harness.judge(target, tmp_path / f"seed{target.suffix}", harness.seed_bytes(target, seed)) == []
 
 
 def test_the_oracle_tells_a_crash_from_an_input_error(tmp_path: Path) -> None:
