@@ -1,9 +1,11 @@
 """The fuzz oracle: run one damaged input through a reader and say whether it failed the contract, and how.
 
 The contract (DESIGN.md, issue 11): whatever the input, a reader either returns a result whose errors are
-``InputError``s, or raises an ``InputError``; every one names the file and a place in it (line, row or segment).
-Anything else (another exception, a hang) is a crash. Crashes are grouped by class (reader, exception type, the
-deepest cleanclaim frame) so that one bug found a hundred times is reported once, with its smallest input.
+``InputError``s, or raises an ``InputError``; every one names the file and a place in it (line, row or segment)
+and repeats no patient value of the input; and an X12 reader reads or reports every CLM/CLP of the file.
+Anything else (another exception, a hang, a MemoryError under the test's address-space bound) is a crash.
+Crashes are grouped by class (reader, exception type, the deepest cleanclaim frame) so that one bug found a
+hundred times is reported once, with its smallest input.
 """
 
 from __future__ import annotations
