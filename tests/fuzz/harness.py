@@ -263,6 +263,10 @@ parser the line, a table the row."""
 def _placeless(error: InputError) -> bool:
     if not error.file:
         return True
+    if error.file.endswith((".parquet", ".pq")) and error.field:
+        # a Parquet file has no lines, and its rows are stored by column: a column of the wrong type or a missing
+        # column is placed by naming the column (a CSV's header has its line 1, so this does not apply there)
+        return False
     return error.line is None and error.row is None and not error.segment and not any(
         phrase in error.message for phrase in WHOLE_FILE)
 

@@ -252,7 +252,8 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(f"missing required column(s) {', '.join(missing)}; a claim-line table needs "
-                         f"{', '.join(REQUIRED_COLUMNS)}", file=str(source), row=1 if offset == 2 else None)
+                         f"{', '.join(REQUIRED_COLUMNS)}", file=str(source), row=1 if offset == 2 else None,
+                         field=", ".join(missing))
     frame = raw.with_columns(
         *(pl.lit("").alias(c) for c in OPTIONAL_COLUMNS if c not in raw.columns),
     )
