@@ -145,9 +145,12 @@ class Remittance:
 def read_835(text_or_path: str | Path) -> Remittance:
     """Every readable 835 transaction in the file; damaged claims and transactions are reported, not read."""
     text, file = read_x12_text(text_or_path)
-    envelope = parse_envelope(text, file=file)
-    errors: list[InputError] = list(envelope.errors)
-    warnings: list[InputError] = []
+    # A wrong count or control number (SE01/SE02, GE01/GE02, IEA01/IEA02) leaves every payment between the envelope
+    # segments readable: a warning naming the segment, and the claims are read (a remittance that was not read
+    # would leave its payments unposted and its denials unworked).
+    envelope = parse_envelope(text, file=file, keep_miscounted=True)
+    errors: list[InputError] = [e for e in envelope.errors if not getattr(e, "envelope_control", False)]
+    warnings: list[InputError] = [e for e in envelope.errors if getattr(e, "envelope_control", False)]
     advices = []
     for transaction in envelope.transactions():
         if transaction.kind != "835":

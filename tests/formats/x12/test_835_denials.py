@@ -150,16 +150,20 @@ def test_damaged_claim_is_reported_and_the_rest_still_worked() -> None:
     assert "expected a money amount, got '6x.4'" in str(error)
 
 
-def test_wrong_se_count_drops_that_payment_only(tmp_path: Path) -> None:
+def test_wrong_se_count_is_a_warning_and_that_payment_is_still_read(tmp_path: Path) -> None:
     path = tmp_path / "remit.835"
     path.write_text(REMIT.read_text().replace("SE*24*0002~", "SE*23*0002~"))
+    whole = denials(REMIT)
     worklist = denials(path)
-    assert worklist.claims == 2
-    assert [g.carc for g in worklist.denials] == ["50", "16", "97"]
-    (error,) = worklist.errors
-    assert isinstance(error, X12SegmentError)
-    assert error.element == "SE01"
-    assert str(error).startswith(str(path))
+    # every claim of both payments, the same denials as the intact file, and the count reported at SE01
+    assert worklist.claims == whole.claims == 4
+    assert [g.carc for g in worklist.denials] == [g.carc for g in whole.denials]
+    assert worklist.errors == []
+    (warning,) = worklist.warnings
+    assert isinstance(warning, X12SegmentError)
+    assert warning.element == "SE01"
+    assert "its claims were read" in str(warning)
+    assert str(warning).startswith(str(path))
 
 
 def test_out_of_balance_lines_are_reported() -> None:
@@ -195,11 +199,16 @@ def test_cli_table_and_exit_codes(tmp_path: Path) -> None:
     assert code == 1  # read in full, and it denies $330: error-level, as `check` exits on error findings
     assert "ncci-ptp-conflict" in output
     assert "not preventable by a scrubber" in output
-    damaged = tmp_path / "damaged.835"
-    damaged.write_text(REMIT.read_text().replace("SE*24*0002~", "SE*23*0002~"))
-    code, output = _run(str(damaged))
-    assert code == 2  # a transaction could not be read; the other one is still shown
+    miscounted = tmp_path / "miscounted.835"
+    miscounted.write_text(REMIT.read_text().replace("SE*24*0002~", "SE*23*0002~"))
+    code, output = _run(str(miscounted))
+    assert code == 1  # a wrong SE01 is a warning: every claim was read, and the denials decide the status
     assert "SE01" in output
+    damaged = tmp_path / "damaged.835"
+    damaged.write_text(REMIT.read_text().replace("CLP*CLM-1003*1*97.5*", "CLP*CLM-1003*1*9x.5*"))
+    code, output = _run(str(damaged))
+    assert code == 2  # a claim could not be read; the others are still shown
+    assert "element CLP03" in output  # CLP03: the total claim charge
     assert "CLM-1001" in output
     code, output = _run(str(tmp_path / "missing.835"))
     assert code == 2

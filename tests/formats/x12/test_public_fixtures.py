@@ -67,12 +67,15 @@ def _segments(text: str) -> list[list[str]]:
     """
     start = text.find("ISA")
     element, terminator = "*", "~"
-    if start >= 0:
-        element = text[start + 3]
+    if start >= 0 and len(text) > start + 3:
         position = start + 3
-        for _ in range(16):
-            position = text.index(element, position) + 1
-        terminator = text[position + 1]
+        for _ in range(16):  # an ISA cut short (a fuzzed mutant) keeps the common delimiters
+            position = text.find(text[start + 3], position) + 1
+            if position == 0:
+                break
+        else:
+            if len(text) > position + 1:
+                element, terminator = text[start + 3], text[position + 1]
     return [raw.strip("\r\n\t ").split(element) for raw in text.split(terminator) if raw.strip("\r\n\t ")]
 
 
