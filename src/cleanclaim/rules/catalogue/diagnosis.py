@@ -15,6 +15,7 @@ import polars as pl
 
 from cleanclaim.codebook import CodeBook
 from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, lookup_diagnosis, normalized_diagnosis_expr
+from cleanclaim.formats.claim_requirements import ICD9_PREFIX
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
@@ -225,7 +226,11 @@ class InvalidDiagnosis(Rule):
         shape = pl.col("dx_status") == DiagnosisStatus.INVALID_FORMAT.value
         unknown = pl.col("dx_status") == DiagnosisStatus.UNKNOWN.value
         invalid = rows.filter(shape | unknown).with_columns(
-            pl.when(shape)
+            pl.when(shape & pl.col("diagnosis").str.starts_with(ICD9_PREFIX))
+            .then(pl.lit("an ICD-9-CM code (837P HI qualifier BK/BF): HIPAA claims take ICD-10-CM for dates of "
+                         "service on or after 2015-10-01 (45 CFR 162.1002(b)-(c)), and cleanclaim checks "
+                         "ICD-10-CM only"))
+            .when(shape)
             .then(pl.lit("not in ICD-10-CM's format (a letter, two characters, then up to four more after the "
                          "dot, e.g. M62.81)"))
             .when(pl.col("dx_covers_date"))
