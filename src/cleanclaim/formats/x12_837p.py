@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_requirements import ICD9_PREFIX, billing_zip_gap
+from cleanclaim.formats.files import write_file
 from cleanclaim.formats.x12 import (
     Delimiters,
     Segment,
@@ -94,6 +95,10 @@ DISCIPLINE_BY_TAXONOMY_PREFIX: tuple[tuple[str, Discipline], ...] = (
 
 # HI can carry 12 diagnoses on a professional claim; SV107 points at up to 4 of them.
 MAX_DIAGNOSES = 12
+# Loop repeats of the 005010X222A1 TR3 (pyx12's 837.5010.X222.A1 map): loop 2400 at most 50 times per claim, loop
+# 2300 at most 100 times per subscriber (2000B) or patient (2000C) level. A receiver's 999 rejects more (IK3 code 4).
+MAX_LINES = 50
+MAX_CLAIMS_PER_HL = 100
 MAX_POINTERS = 4
 MAX_MODIFIERS = 4
 # Numbers read from a file: the TR3's maximum lengths leave room for values no claim has (CLM02 and SV102 are R 1/18),
@@ -187,10 +192,14 @@ def write_837p(
 
 
 def write_837p_file(path: str | Path, encounters: Sequence[Encounter], **options: Any) -> Path:
-    """Write the 837P to ``path`` only when every claim is complete; a failed check leaves no file behind."""
+    """Write the 837P to ``path`` only when every claim is complete, whole or not at all.
+
+    A failed check writes nothing; a failed write (full disk, missing folder) is an :class:`InputError` naming the
+    path and leaves any earlier file at ``path`` as it was, never half a file a clearinghouse would take.
+    """
     text = write_837p(encounters, **options)
     target = Path(path)
-    target.write_text(text, encoding="ascii", newline="")
+    write_file(target, text.encode("ascii"))
     return target
 
 
@@ -265,6 +274,10 @@ def _claim_problems(encounter: Encounter) -> list[str]:
         missing.append("references 2310B: the rendering provider is the billing provider, so no 2310B is written")
     if not encounter.lines:
         missing.append("lines (at least one billed line)")
+    elif len(encounter.lines) > MAX_LINES:
+        # splitting would make claims the user never made (and split the claim total): the user decides how
+        missing.append(f"lines: an 837P claim carries at most {MAX_LINES} service lines (loop 2400), got "
+                       f"{len(encounter.lines)}; bill them as several claims of at most {MAX_LINES} lines")
     for number, line in enumerate(encounter.lines, start=1):
         missing += [f"lines[{number}].{problem}" for problem in _line_problems(line, len(encounter.diagnoses),
                                                                                encounter.provider.npi or "")]
@@ -439,7 +452,7 @@ def _transaction_rows(
         if billing_provider.phone:
             # 2010AA PER: the practice's own number, where the payer calls about its claims
             add(first.id, ["PER", "IC", billing_provider.name, "TE", billing_provider.phone])
-        for by_patient in by_subscriber.values():
+        for by_patient in _subscriber_levels(by_subscriber.values()):
             lead = by_patient[0][0]
             subscriber = lead.subscriber
             assert subscriber is not None
@@ -502,6 +515,25 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
         by_patient = groups.setdefault(billing_key, {}).setdefault(subscriber_key, {})
         by_patient.setdefault(encounter.patient.id, []).append(encounter)
     return {key: {sub: list(patients.values()) for sub, patients in subs.items()} for key, subs in groups.items()}
+
+
+def _subscriber_levels(subscribers: Iterable[list[list[Encounter]]]) -> Iterator[list[list[Encounter]]]:
+    """Each subscriber's patients as 2000B levels whose claims fit the TR3's 100 loop-2300 repeats per HL.
+
+    A patient's claims go in runs of at most 100 (``MAX_CLAIMS_PER_HL``). Claims of a subscriber who is the patient
+    sit directly under 2000B, so each run of 100 starts a new 2000B for the same subscriber; a dependent's runs
+    become several 2000C levels under the one 2000B (2000C repeats without limit). Either way every claim keeps
+    its subscriber, patient and payer loops, and a reader sees the same people again.
+    """
+    for by_patient in subscribers:
+        runs = [claims[start:start + MAX_CLAIMS_PER_HL]
+                for claims in by_patient for start in range(0, len(claims), MAX_CLAIMS_PER_HL)]
+        subscriber = by_patient[0][0].subscriber
+        assert subscriber is not None
+        if subscriber.relationship.lower() == "self":
+            yield from ([run] for run in runs)
+        else:
+            yield runs
 
 
 def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]:
