@@ -272,6 +272,7 @@ def _claim_problems(encounter: Encounter) -> list[str]:
                        + ", ".join(encounter.x12_not_carried))
     if billing is not None and encounter.provider.npi == billing.npi and (encounter.references or {}).get("2310B"):
         missing.append("references 2310B: the rendering provider is the billing provider, so no 2310B is written")
+    missing += _reference_problems(encounter)
     if not encounter.lines:
         missing.append("lines (at least one billed line)")
     elif len(encounter.lines) > MAX_LINES:
@@ -287,6 +288,33 @@ def _claim_problems(encounter: Encounter) -> list[str]:
             missing.append(f"total_charge {encounter.total_charge} is not the sum of the line charges "
                            f"{line_total} (CLM02 must equal the sum of SV102)")
     return missing
+
+
+def _reference_problems(encounter: Encounter) -> list[str]:
+    """REF segments the file would carry where the TR3 has no place for them, or more than it allows.
+
+    Written as given they would make the receiver's 999 reject the file; dropped they would be lost silently.
+    """
+    problems = []
+    for loop, refs in (encounter.references or {}).items():
+        allowed = _REF_QUALIFIERS.get(loop)
+        if allowed is None:
+            problems.append(f"references {loop}: the writer writes REF segments in loops "
+                            f"{', '.join(_REF_QUALIFIERS)} only")
+            continue
+        if loop == "2310A" and refs and encounter.referring_provider is None:
+            problems.append("references 2310A: there is no referring_provider (NM1*DN) for them to follow")
+        problems += [f"references {loop} REF*{qualifier}: the 837P allows only {', '.join(allowed)} in loop {loop}"
+                     for qualifier in refs if qualifier not in allowed]
+        payer_refs = [qualifier for qualifier in refs if qualifier in _PAYER_SECONDARY_QUALIFIERS]
+        if loop == "2010BB" and len(payer_refs) > MAX_PAYER_SECONDARY_REFS:
+            problems.append(f"references 2010BB: at most {MAX_PAYER_SECONDARY_REFS} payer secondary ids "
+                            f"({', '.join(_PAYER_SECONDARY_QUALIFIERS)}), got {len(payer_refs)}")
+    for number, line in enumerate(encounter.lines, start=1):
+        problems += [f"lines[{number}].references REF*{qualifier}: the 837P allows only "
+                     f"{', '.join(_REF_QUALIFIERS['2400'])} in loop 2400"
+                     for qualifier in line.references or {} if qualifier not in _REF_QUALIFIERS["2400"]]
+    return problems
 
 
 def _diagnosis_problems(diagnoses: Sequence[str]) -> list[str]:
@@ -332,6 +360,18 @@ _LINE_PARTY_LOOPS = {"QB": "2420B", "77": "2420C", "DQ": "2420D", "DK": "2420E",
 
 # 2300 REF segments in the order of the 005010X222A1 TR3 (they share one position, told apart by qualifier).
 _CLAIM_REF_ORDER = ("4N", "F5", "EW", "9F", "G1", "F8", "X4", "9A", "9C", "LX", "D9", "EA", "P4", "1J")
+# The REF qualifiers the 005010X222A1 TR3 allows in each loop the writer writes REFs in (pyx12's map agrees). Any
+# other would be a segment the receiver does not expect (999 IK304 code 2); a qualifier appears once per loop here.
+_REF_QUALIFIERS: dict[str, tuple[str, ...]] = {
+    "2010BB": ("2U", "EI", "FY", "NF", "G2", "LU"),
+    "2300": _CLAIM_REF_ORDER,
+    "2310A": ("0B", "1G", "G2"),
+    "2310B": ("0B", "1G", "G2", "LU"),
+    "2400": ("9B", "9D", "G1", "6R", "EW", "X4", "F4", "BT", "9F"),
+}
+# 2010BB "Payer Secondary Identification" REF has four qualifiers and a maximum use of 3.
+_PAYER_SECONDARY_QUALIFIERS = ("2U", "EI", "FY", "NF")
+MAX_PAYER_SECONDARY_REFS = 3
 
 # Elements whose components the writer joins with the component separator; in every other element that separator
 # is data the receiver would split (a modifier "G:P" reads back as G and P).

@@ -140,6 +140,44 @@ def test_thirteen_diagnoses_are_refused() -> None:
     assert raised.value.problems["E1"] == ["diagnoses: an 837P claim carries at most 12, got 13"]
 
 
+def _problems(**overrides: Any) -> list[str]:
+    with pytest.raises(ClaimFileError) as raised:
+        write_837p([encounter(**overrides)], **WRITER_OPTIONS)
+    return raised.value.problems["E1"]
+
+
+def test_three_payer_secondary_ids_are_written_and_a_fourth_is_refused() -> None:
+    # 2010BB REF "Payer Secondary Identification": qualifiers 2U, EI, FY, NF, maximum use 3
+    three = {"2010BB": {"2U": "A1", "EI": "B2", "FY": "C3", "G2": "D4"}, "2300": {"EA": "P1"}}
+    text = write_837p([encounter(references=three)], **WRITER_OPTIONS)
+    assert pyx12_errors(text, acknowledgement=False) == []
+    four = {"2010BB": {"2U": "A1", "EI": "B2", "FY": "C3", "NF": "D4"}, "2300": {"EA": "P1"}}
+    assert _problems(references=four) == [
+        "references 2010BB: at most 3 payer secondary ids (2U, EI, FY, NF), got 4"]
+
+
+def test_a_ref_qualifier_the_loop_has_no_place_for_is_refused_not_written() -> None:
+    # written, pyx12 reports "Segment REF*ZZ not found" at the claim: the receiver's 999 would reject the file
+    assert _problems(references={"2300": {"ZZ": "X1"}}) == [
+        "references 2300 REF*ZZ: the 837P allows only 4N, F5, EW, 9F, G1, F8, X4, 9A, 9C, LX, D9, EA, P4, 1J in "
+        "loop 2300"]
+    assert _problems(references={"2420A": {"G2": "X1"}}) == [
+        "references 2420A: the writer writes REF segments in loops 2010BB, 2300, 2310A, 2310B, 2400 only"]
+    lines = [{"code": "97110", "units": 1, "dx_pointers": [1], "charge": 40, "references": {"6R": "L1", "EA": "X"}}]
+    assert _problems(lines=lines) == [
+        "lines[1].references REF*EA: the 837P allows only 9B, 9D, G1, 6R, EW, X4, F4, BT, 9F in loop 2400"]
+
+
+def test_referring_provider_refs_without_a_referring_provider_are_refused_not_dropped() -> None:
+    assert _problems(references={"2310A": {"G2": "R1"}}) == [
+        "references 2310A: there is no referring_provider (NM1*DN) for them to follow"]
+    text = write_837p([encounter(references={"2310A": {"G2": "R1"}},
+                                 referring_provider={"last_name": "Referrer", "npi": "1245319599"})],
+                      **WRITER_OPTIONS)
+    assert pyx12_errors(text, acknowledgement=False) == []
+    assert "NM1*DN*1*Referrer*****XX*1245319599~\nREF*G2*R1~" in text
+
+
 # ---------------------------------------------------------------------------------------- whole or nothing
 
 
