@@ -8,7 +8,9 @@ damaged claim or transaction and reports where the damage is, by segment number,
 Loop and segment usage follows the 005010X222A1 TR3 as validated by pyx12's 837.5010.X222.A1 map: 1000A/1000B
 submitter and receiver, 2000A/2010AA billing provider, 2000B/2010BA/2010BB subscriber and payer, 2000C/2010CA
 patient when the patient is not the subscriber, 2300 claim (CLM, HI, REF), 2310A referring and 2310B rendering
-provider, 2400 service line (LX, SV1, DTP*472, REF).
+provider, 2400 service line (LX, SV1, DTP*472, REF). The TR3's loop repeats hold: a patient's claims go at most 100
+to a 2000B/2000C level (the next 100 under a new level for the same people), and a claim of more than 50 lines,
+13 diagnoses, or a REF the loop has no place for is refused by name rather than written for the 999 to reject.
 
 What a valid file may hold is read, not refused: SV103 MJ (minutes: kept as ``minutes`` with ``units`` 1 and
 ``unit_code`` MJ; the code's units are not derived from them, that would guess the payer's time rule), DTP*472 RD8
