@@ -13,7 +13,11 @@ once). Code systems follow the HL7 terminology and the CARIN Blue Button IG:
   two-digit numeric modifiers (25, 59, 95) are CPT's, letter modifiers (GP, KX, CQ, XE) are HCPCS Level II;
 - NPI ``http://hl7.org/fhir/sid/us-npi``; tax id ``urn:oid:2.16.840.1.113883.4.4`` with identifier type TAX
   (CARIN BB example Organization-ProviderOrganization2);
-- CMS place of service https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set.
+- CMS place of service https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_of_Service_Code_Set;
+- the referring provider (837P 2310A, CMS-1500 item 17) is a Claim.careTeam member with CARIN BB's role
+  ``referring`` (CodeSystem C4BBClaimCareTeamRole, http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimCareTeamRole,
+  in the value set C4BBClaimProfessionalAndNonClinicianCareTeamRole), not Claim.referral: that element points at
+  a ServiceRequest, a referral order the encounter does not hold.
 
 Nothing is invented: every identifier is one the encounter gives (patient id, NPIs, tax id, member id, payer id,
 claim id), typed only as far as the encounter says what it is (the patient id is the practice's own id, not
@@ -69,6 +73,7 @@ POS_SYSTEM = "https://www.cms.gov/Medicare/Coding/place-of-service-codes/Place_o
 _CLAIM_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claim-type"
 _PRIORITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/processpriority"
 _CARE_TEAM_ROLE_SYSTEM = "http://terminology.hl7.org/CodeSystem/claimcareteamrole"
+_CARIN_CARE_TEAM_ROLE_SYSTEM = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimCareTeamRole"
 _RELATIONSHIP_SYSTEM = "http://terminology.hl7.org/CodeSystem/subscriber-relationship"
 _COVERAGE_CLASS_SYSTEM = "http://terminology.hl7.org/CodeSystem/coverage-class"
 _IDENTIFIER_TYPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v2-0203"
@@ -171,6 +176,16 @@ def _practitioners(encounter: Encounter) -> list[tuple[str, Provider | None]]:
     return [(npi, encounter.provider if npi == npis[0] else None) for npi in npis]
 
 
+def _referring_local_id(encounter: Encounter) -> str | None:
+    """Which part the referring provider's care-team entry points at: a rendering practitioner with the same NPI
+    (one NPI is one Practitioner), else a Practitioner of its own."""
+    referring = encounter.referring_provider
+    if referring is None:
+        return None
+    rendering = [npi for npi, _ in _practitioners(encounter)]
+    return f"practitioner-{referring.npi}" if referring.npi in rendering else "referring-provider"
+
+
 def _parts(encounter: Encounter) -> list[_Part]:
     patient = encounter.patient
     billing = encounter.billing_provider
@@ -192,6 +207,15 @@ def _parts(encounter: Encounter) -> list[_Part]:
         if known is not None and (known.first_name or known.last_name):
             practitioner["name"] = _name(known.first_name, known.last_name)
         parts.append(_Part(f"Practitioner/{npi}", f"practitioner-{npi}", practitioner))
+    referring = encounter.referring_provider
+    if referring is not None and _referring_local_id(encounter) == "referring-provider":
+        referrer: dict[str, Any] = {"resourceType": "Practitioner"}
+        if referring.npi:
+            referrer["identifier"] = [_npi(referring.npi)]
+        referrer["name"] = _name(referring.first_name, referring.last_name)
+        # without an NPI the referrer has no identifier to be found by: only the same name is the same resource
+        key = f"Practitioner/{referring.npi}" if referring.npi else f"Practitioner/referring/{_fingerprint(referrer)}"
+        parts.append(_Part(key, "referring-provider", referrer))
     organization: dict[str, Any] = {
         "resourceType": "Organization",
         "identifier": [
@@ -279,6 +303,15 @@ def _claim(encounter: Encounter, created: dt.date, parts: Sequence[_Part], ref: 
     care_team_npis = [p.local_id.removeprefix("practitioner-") for p in parts if p.local_id.startswith("practitioner-")]
     care_team = {npi: number for number, npi in enumerate(care_team_npis, start=1)}
     service_dates = [line.date or encounter.date for line in encounter.lines]
+    care_team_entries = [
+        {"sequence": number, "provider": {"reference": ref(f"practitioner-{npi}")},
+         "role": _coding(_CARE_TEAM_ROLE_SYSTEM, "primary" if number == 1 else "other")}
+        for npi, number in care_team.items()
+    ]
+    referring = _referring_local_id(encounter)
+    if referring is not None:
+        care_team_entries.append({"sequence": len(care_team_entries) + 1, "provider": {"reference": ref(referring)},
+                                  "role": _coding(_CARIN_CARE_TEAM_ROLE_SYSTEM, "referring")})
     charges = [line.charge for line in encounter.lines if line.charge is not None]
     return {
         "resourceType": "Claim",
@@ -292,11 +325,7 @@ def _claim(encounter: Encounter, created: dt.date, parts: Sequence[_Part], ref: 
         "insurer": {"reference": ref("payer")},
         "provider": {"reference": ref("billing-provider")},
         "priority": _coding(_PRIORITY_SYSTEM, "normal"),
-        "careTeam": [
-            {"sequence": number, "provider": {"reference": ref(f"practitioner-{npi}")},
-             "role": _coding(_CARE_TEAM_ROLE_SYSTEM, "primary" if number == 1 else "other")}
-            for npi, number in care_team.items()
-        ],
+        "careTeam": care_team_entries,
         "diagnosis": [
             {"sequence": number, "diagnosisCodeableConcept": _coding(ICD10CM_SYSTEM, format_diagnosis(code))}
             for number, code in enumerate(encounter.diagnoses, start=1)

@@ -14,6 +14,9 @@ How boxes are filled (sources):
   but the last, and the total of all pages on the last (HMSA "Multi-page Claims",
   https://prc.hmsa.com/articles/Knowledge/Multi-page-Claims; TMHP provider manual 5.4.1.4).
 - Item 33b: qualifier ZZ (provider taxonomy) followed by the billing provider's taxonomy code.
+- Items 17 and 17b: the referring provider, qualifier DN left of the name, the name first name first, and the NPI
+  in 17b (NUCC 1500 Claim Form Reference Instruction Manual 02/12, items 17 and 17b; CMS Pub 100-04 Ch.26
+  §10.2 items 17 and 17b). 17a (another id with its qualifier) stays blank: the encounter keeps none for the form.
 """
 
 from __future__ import annotations
@@ -174,8 +177,10 @@ def _physician_part() -> list[Box]:
                            ("16", "16. DATES PATIENT UNABLE TO WORK IN CURRENT OCCUPATION", _R, _END)])
     y += _ROW
     boxes += _row(y, _ROW, [("17", "17. NAME OF REFERRING PROVIDER OR OTHER SOURCE", _L, _M),
-                            ("17a", "17a.", _M, _R), ("18", "18. HOSPITALIZATION DATES RELATED TO CURRENT SERVICES",
-                                                      _R, _END)])
+                            ("18", "18. HOSPITALIZATION DATES RELATED TO CURRENT SERVICES", _R, _END)])
+    # 17a (other id) above 17b (NPI), each half the row, as on the form
+    boxes += _row(y, _ROW / 2, [("17a", "17a.", _M, _R)])
+    boxes += _row(y + _ROW / 2, _ROW / 2, [("17b", "17b. NPI", _M, _R)])
     y += _ROW
     boxes += _row(y, _ROW, [("19", "19. ADDITIONAL CLAIM INFORMATION (Designated by NUCC)", _L, _R),
                             ("20", "20. OUTSIDE LAB? $ CHARGES", _R, _END)])
@@ -454,6 +459,12 @@ def _draw_header_values(canvas: Canvas, encounter: Encounter, page: int, pages: 
         _value(canvas, LAYOUT["11a"], insured_birth.strftime("%m %d %Y"))
     _sex_boxes(canvas, LAYOUT["11a"], patient.sex if insured_self else subscriber.sex)
     _value(canvas, LAYOUT["11c"], encounter.payer_display)
+    referring = encounter.referring_provider
+    if referring is not None:
+        name = " ".join(part for part in (referring.first_name, referring.last_name) if part).upper()
+        _value(canvas, LAYOUT["17"], f"DN {name}")
+        if referring.npi:
+            _value(canvas, LAYOUT["17b"], referring.npi, dx=28)
     _draw_diagnoses(canvas, encounter.diagnoses)
 
 

@@ -8,7 +8,9 @@ damaged claim or transaction and reports where the damage is, by segment number,
 Loop and segment usage follows the 005010X222A1 TR3 as validated by pyx12's 837.5010.X222.A1 map: 1000A/1000B
 submitter and receiver, 2000A/2010AA billing provider, 2000B/2010BA/2010BB subscriber and payer, 2000C/2010CA
 patient when the patient is not the subscriber, 2300 claim (CLM, HI, REF), 2310A referring and 2310B rendering
-provider, 2400 service line (LX, SV1, DTP*472, REF).
+provider, 2400 service line (LX, SV1, DTP*472, REF). The TR3's loop repeats hold: a patient's claims go at most 100
+to a 2000B/2000C level (the next 100 under a new level for the same people), and a claim of more than 50 lines,
+13 diagnoses, or a REF the loop has no place for is refused by name rather than written for the 999 to reject.
 
 What a valid file may hold is read, not refused: SV103 MJ (minutes: kept as ``minutes`` with ``units`` 1 and
 ``unit_code`` MJ; the code's units are not derived from them, that would guess the payer's time rule), DTP*472 RD8
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -33,6 +35,7 @@ from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_requirements import ICD9_PREFIX, billing_zip_gap
+from cleanclaim.formats.files import write_file
 from cleanclaim.formats.x12 import (
     Delimiters,
     Segment,
@@ -94,6 +97,10 @@ DISCIPLINE_BY_TAXONOMY_PREFIX: tuple[tuple[str, Discipline], ...] = (
 
 # HI can carry 12 diagnoses on a professional claim; SV107 points at up to 4 of them.
 MAX_DIAGNOSES = 12
+# Loop repeats of the 005010X222A1 TR3 (pyx12's 837.5010.X222.A1 map): loop 2400 at most 50 times per claim, loop
+# 2300 at most 100 times per subscriber (2000B) or patient (2000C) level. A receiver's 999 rejects more (IK3 code 4).
+MAX_LINES = 50
+MAX_CLAIMS_PER_HL = 100
 MAX_POINTERS = 4
 MAX_MODIFIERS = 4
 # Numbers read from a file: the TR3's maximum lengths leave room for values no claim has (CLM02 and SV102 are R 1/18),
@@ -187,10 +194,14 @@ def write_837p(
 
 
 def write_837p_file(path: str | Path, encounters: Sequence[Encounter], **options: Any) -> Path:
-    """Write the 837P to ``path`` only when every claim is complete; a failed check leaves no file behind."""
+    """Write the 837P to ``path`` only when every claim is complete, whole or not at all.
+
+    A failed check writes nothing; a failed write (full disk, missing folder) is an :class:`InputError` naming the
+    path and leaves any earlier file at ``path`` as it was, never half a file a clearinghouse would take.
+    """
     text = write_837p(encounters, **options)
     target = Path(path)
-    target.write_text(text, encoding="ascii", newline="")
+    write_file(target, text.encode("ascii"))
     return target
 
 
@@ -263,8 +274,13 @@ def _claim_problems(encounter: Encounter) -> list[str]:
                        + ", ".join(encounter.x12_not_carried))
     if billing is not None and encounter.provider.npi == billing.npi and (encounter.references or {}).get("2310B"):
         missing.append("references 2310B: the rendering provider is the billing provider, so no 2310B is written")
+    missing += _reference_problems(encounter)
     if not encounter.lines:
         missing.append("lines (at least one billed line)")
+    elif len(encounter.lines) > MAX_LINES:
+        # splitting would make claims the user never made (and split the claim total): the user decides how
+        missing.append(f"lines: an 837P claim carries at most {MAX_LINES} service lines (loop 2400), got "
+                       f"{len(encounter.lines)}; bill them as several claims of at most {MAX_LINES} lines")
     for number, line in enumerate(encounter.lines, start=1):
         missing += [f"lines[{number}].{problem}" for problem in _line_problems(line, len(encounter.diagnoses),
                                                                                encounter.provider.npi or "")]
@@ -274,6 +290,33 @@ def _claim_problems(encounter: Encounter) -> list[str]:
             missing.append(f"total_charge {encounter.total_charge} is not the sum of the line charges "
                            f"{line_total} (CLM02 must equal the sum of SV102)")
     return missing
+
+
+def _reference_problems(encounter: Encounter) -> list[str]:
+    """REF segments the file would carry where the TR3 has no place for them, or more than it allows.
+
+    Written as given they would make the receiver's 999 reject the file; dropped they would be lost silently.
+    """
+    problems = []
+    for loop, refs in (encounter.references or {}).items():
+        allowed = _REF_QUALIFIERS.get(loop)
+        if allowed is None:
+            problems.append(f"references {loop}: the writer writes REF segments in loops "
+                            f"{', '.join(_REF_QUALIFIERS)} only")
+            continue
+        if loop == "2310A" and refs and encounter.referring_provider is None:
+            problems.append("references 2310A: there is no referring_provider (NM1*DN) for them to follow")
+        problems += [f"references {loop} REF*{qualifier}: the 837P allows only {', '.join(allowed)} in loop {loop}"
+                     for qualifier in refs if qualifier not in allowed]
+        payer_refs = [qualifier for qualifier in refs if qualifier in _PAYER_SECONDARY_QUALIFIERS]
+        if loop == "2010BB" and len(payer_refs) > MAX_PAYER_SECONDARY_REFS:
+            problems.append(f"references 2010BB: at most {MAX_PAYER_SECONDARY_REFS} payer secondary ids "
+                            f"({', '.join(_PAYER_SECONDARY_QUALIFIERS)}), got {len(payer_refs)}")
+    for number, line in enumerate(encounter.lines, start=1):
+        problems += [f"lines[{number}].references REF*{qualifier}: the 837P allows only "
+                     f"{', '.join(_REF_QUALIFIERS['2400'])} in loop 2400"
+                     for qualifier in line.references or {} if qualifier not in _REF_QUALIFIERS["2400"]]
+    return problems
 
 
 def _diagnosis_problems(diagnoses: Sequence[str]) -> list[str]:
@@ -319,6 +362,18 @@ _LINE_PARTY_LOOPS = {"QB": "2420B", "77": "2420C", "DQ": "2420D", "DK": "2420E",
 
 # 2300 REF segments in the order of the 005010X222A1 TR3 (they share one position, told apart by qualifier).
 _CLAIM_REF_ORDER = ("4N", "F5", "EW", "9F", "G1", "F8", "X4", "9A", "9C", "LX", "D9", "EA", "P4", "1J")
+# The REF qualifiers the 005010X222A1 TR3 allows in each loop the writer writes REFs in (pyx12's map agrees). Any
+# other would be a segment the receiver does not expect (999 IK304 code 2); a qualifier appears once per loop here.
+_REF_QUALIFIERS: dict[str, tuple[str, ...]] = {
+    "2010BB": ("2U", "EI", "FY", "NF", "G2", "LU"),
+    "2300": _CLAIM_REF_ORDER,
+    "2310A": ("0B", "1G", "G2"),
+    "2310B": ("0B", "1G", "G2", "LU"),
+    "2400": ("9B", "9D", "G1", "6R", "EW", "X4", "F4", "BT", "9F"),
+}
+# 2010BB "Payer Secondary Identification" REF has four qualifiers and a maximum use of 3.
+_PAYER_SECONDARY_QUALIFIERS = ("2U", "EI", "FY", "NF")
+MAX_PAYER_SECONDARY_REFS = 3
 
 # Elements whose components the writer joins with the component separator; in every other element that separator
 # is data the receiver would split (a modifier "G:P" reads back as G and P).
@@ -439,7 +494,7 @@ def _transaction_rows(
         if billing_provider.phone:
             # 2010AA PER: the practice's own number, where the payer calls about its claims
             add(first.id, ["PER", "IC", billing_provider.name, "TE", billing_provider.phone])
-        for by_patient in by_subscriber.values():
+        for by_patient in _subscriber_levels(by_subscriber.values()):
             lead = by_patient[0][0]
             subscriber = lead.subscriber
             assert subscriber is not None
@@ -502,6 +557,25 @@ def _grouped(encounters: Sequence[Encounter]) -> dict[tuple[Any, ...], dict[tupl
         by_patient = groups.setdefault(billing_key, {}).setdefault(subscriber_key, {})
         by_patient.setdefault(encounter.patient.id, []).append(encounter)
     return {key: {sub: list(patients.values()) for sub, patients in subs.items()} for key, subs in groups.items()}
+
+
+def _subscriber_levels(subscribers: Iterable[list[list[Encounter]]]) -> Iterator[list[list[Encounter]]]:
+    """Each subscriber's patients as 2000B levels whose claims fit the TR3's 100 loop-2300 repeats per HL.
+
+    A patient's claims go in runs of at most 100 (``MAX_CLAIMS_PER_HL``). Claims of a subscriber who is the patient
+    sit directly under 2000B, so each run of 100 starts a new 2000B for the same subscriber; a dependent's runs
+    become several 2000C levels under the one 2000B (2000C repeats without limit). Either way every claim keeps
+    its subscriber, patient and payer loops, and a reader sees the same people again.
+    """
+    for by_patient in subscribers:
+        runs = [claims[start:start + MAX_CLAIMS_PER_HL]
+                for claims in by_patient for start in range(0, len(claims), MAX_CLAIMS_PER_HL)]
+        subscriber = by_patient[0][0].subscriber
+        assert subscriber is not None
+        if subscriber.relationship.lower() == "self":
+            yield from ([run] for run in runs)
+        else:
+            yield runs
 
 
 def _claim_rows(encounter: Encounter, delimiters: Delimiters) -> list[list[str]]:
