@@ -1,0 +1,104 @@
+"""One record that makes cleanclaim crash must never cost the others their results.
+
+The coder and the rules run over a whole batch at once (that is what makes them fast). When the batch raises an
+exception that is not one of cleanclaim's own (a bug, not bad input), the batch is split in halves and each half run
+again, down to the smallest unit that can be run alone: a patient's day for the coder (same-day encounters share
+their timed minutes), a patient for the rules (history and day pools). The units that still fail become a `Failure`
+naming their encounters; everything else keeps its results. Nothing of this runs unless the batch raised, so a clean
+run costs what it did.
+
+A failure says only the exception's type and the innermost cleanclaim module and line: the exception's own text may
+quote a patient value from the input (no PHI in messages).
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from cleanclaim.errors import CleanclaimError
+
+__all__ = ["Failure", "bisect_failures", "describe", "unexpected", "where"]
+
+G = TypeVar("G")
+R = TypeVar("R")
+
+
+def where(exc: BaseException) -> str:
+    """The innermost cleanclaim frame of the exception as `` at cleanclaim/module.py:LINE`` (empty if none), for
+    the bug report. Only the place, never the exception's text."""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}cleanclaim{os.sep}" in f.filename]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    parts = Path(frame.filename).parts
+    module = "/".join(parts[len(parts) - 1 - parts[::-1].index("cleanclaim"):])
+    return f" at {module}:{frame.lineno}"
+
+
+def describe(exc: BaseException) -> str:
+    """``ZeroDivisionError at cleanclaim/rules/catalogue/x.py:123``: what a failure reports of its exception."""
+    return f"{type(exc).__name__}{where(exc)}"
+
+
+def unexpected(exc: Exception) -> bool:
+    """Whether an exception is a bug to isolate. cleanclaim's own errors (unreadable input, broken data files) keep
+    their meaning and propagate; ``CLEANCLAIM_TRACEBACK=1`` lets every exception through, for whoever debugs it."""
+    return not isinstance(exc, CleanclaimError) and os.environ.get("CLEANCLAIM_TRACEBACK") != "1"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Records cleanclaim could not process because of a bug in cleanclaim: the encounters whose results are
+    missing (or incomplete, for a rule), the stage that failed and where."""
+
+    encounters: tuple[str, ...]
+    error: str
+    stage: str
+    """``coding`` (the encounters were not coded, so not checked either) or ``rules`` (``rule`` did not run on
+    them; every other rule did)."""
+    rule: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"encounters": list(self.encounters), "stage": self.stage, "error": self.error}
+        if self.rule is not None:
+            data["rule"] = self.rule
+        return data
+
+    def __str__(self) -> str:
+        what = f"rule {self.rule} did not run on" if self.rule else "could not be processed:"
+        shown = ", ".join(self.encounters[:20]) + (f" … ({len(self.encounters)} in all)"
+                                                   if len(self.encounters) > 20 else "")
+        return (f"internal error ({self.stage}), a bug in cleanclaim, not a problem found in your claims: {what} "
+                f"encounter(s) {shown}: {self.error}; the other encounters were processed. Please report it "
+                "(set CLEANCLAIM_TRACEBACK=1 for the traceback).")
+
+
+def bisect_failures(groups: Sequence[G], run: Callable[[list[G]], R], first: Exception) -> tuple[
+        list[tuple[list[G], R]], list[tuple[G, Exception]]]:
+    """After ``run(groups)`` raised ``first``: run halves, and halves of the halves that raise, down to single
+    groups. Returns the parts that ran with their results (in input order) and each group that failed alone with its
+    exception. k failing groups among n cost about 2·k·log2(n) runs. cleanclaim's own errors propagate."""
+    done: list[tuple[list[G], R]] = []
+    failed: list[tuple[G, Exception]] = []
+    if len(groups) <= 1:
+        return done, [(group, first) for group in groups]
+    middle = len(groups) // 2
+    stack = [list(groups[middle:]), list(groups[:middle])]
+    while stack:
+        part = stack.pop()
+        try:
+            done.append((part, run(part)))
+        except Exception as exc:
+            if not unexpected(exc):
+                raise
+            if len(part) == 1:
+                failed.append((part[0], exc))
+            else:
+                middle = len(part) // 2
+                stack.extend([part[middle:], part[:middle]])
+    return done, failed
