@@ -334,3 +334,17 @@ def test_a_clean_batch_is_coded_and_checked_once(tmp_path: Path, monkeypatch: py
     result = scrub.code(_yaml(tmp_path, "all.yaml", lines=False), as_of=dt.date(2026, 4, 1))
     assert calls == {"code": 1, "rules": 1}
     assert not result.failures
+
+
+def test_the_fuzz_oracle_still_judges_an_isolated_crash_as_a_crash(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    # isolation keeps the other records; it must not hide the bug from the fuzzer, which judges `check`
+    from tests.fuzz.harness import judge, targets
+
+    target = targets()["check-csv"]
+    seed = target.seeds[0].encode("utf-8")
+    assert judge(target, tmp_path / "clean.csv", seed) == []
+    _break_rule(monkeypatch, "units-exceed-time", always=True)
+    (crash,) = judge(target, tmp_path / "input.csv", seed)
+    assert crash.kind == "exception"
+    assert crash.key[:2] == ("check-csv", "ZeroDivisionError")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,6 +62,8 @@ class Failure:
     """``coding`` (the encounters were not coded, so not checked either) or ``rules`` (``rule`` did not run on
     them; every other rule did)."""
     rule: str | None = None
+    exception: Exception | None = field(default=None, compare=False, repr=False)
+    """The exception itself (first of its kind), for a debugger or a test oracle to re-raise; never printed."""
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"encounters": list(self.encounters), "stage": self.stage, "error": self.error}

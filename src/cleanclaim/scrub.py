@@ -280,7 +280,7 @@ def _code_isolated(items: list[tuple[Encounter, PayerProfile, Locate | None]], i
     for part, results in done:
         for index, result in zip((index for day in part for index in day), results, strict=True):
             coded[id(items[index][0])] = result
-    failures = [Failure(tuple(items[index][0].id for index in day), describe(exc), "coding")
+    failures = [Failure(tuple(items[index][0].id for index in day), describe(exc), "coding", exception=exc)
                 for day, exc in sorted(failed, key=lambda pair: pair[0][0])]
     return coded, failures
 
@@ -320,13 +320,13 @@ def _rule_by_patient(tables: Tables, alone: RuleSelection, rule: Rule, first: Ex
         list[pl.DataFrame], list[Failure]]:
     patients = tables.encounters.get_column("patient_id").unique(maintain_order=True).to_list()
     done, failed = bisect_failures(patients, lambda part: findings_table(_for_patients(tables, part), alone), first)
-    by_error: dict[str, set[object]] = {}
+    by_error: dict[str, tuple[Exception, list[object]]] = {}
     for patient, exc in failed:
-        by_error.setdefault(describe(exc), set()).add(patient)
+        by_error.setdefault(describe(exc), (exc, []))[1].append(patient)
     failures = []
-    for error, missed in by_error.items():
-        encounters = tables.encounters.filter(_of_patients(list(missed))).get_column("encounter_id").to_list()
-        failures.append(Failure(tuple(encounters), error, "rules", rule.slug))
+    for error, (exc, missed) in by_error.items():
+        encounters = tables.encounters.filter(_of_patients(missed)).get_column("encounter_id").to_list()
+        failures.append(Failure(tuple(encounters), error, "rules", rule.slug, exception=exc))
     return [found for _, found in done], failures
 
 
