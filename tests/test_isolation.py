@@ -348,3 +348,29 @@ def test_the_fuzz_oracle_still_judges_an_isolated_crash_as_a_crash(tmp_path: Pat
     (crash,) = judge(target, tmp_path / "input.csv", seed)
     assert crash.kind == "exception"
     assert crash.key[:2] == ("check-csv", "ZeroDivisionError")
+
+
+def test_price_prices_every_other_patient_day_when_the_pricer_fails(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim import pricing
+
+    original = pricing._classify
+
+    def classify(item: Any, frames: Any) -> None:
+        if item.encounter == "E3":
+            raise ArithmeticError(SECRET)
+        original(item, frames)
+
+    monkeypatch.setattr(pricing, "_classify", classify)
+    file = _yaml(tmp_path, "all.yaml", lines=True)
+    clean = _yaml(tmp_path, "clean.yaml", lines=True, without=frozenset({"E3"}))
+    # a deductible makes the lines depend on each other: the rest must be priced exactly as a run without E3
+    status, data, stderr = run("price", str(file), "--deductible", "150.00")
+    clean_status, expected, _ = run("price", str(clean), "--deductible", "150.00")
+    assert (status, clean_status) == (3, 0)
+    (failure,) = data.pop("failures")
+    assert (failure["encounters"], failure["stage"]) == (["E3"], "pricing")
+    assert failure["error"].startswith("ArithmeticError at cleanclaim/pricing.py:")
+    assert data == expected
+    assert any(line["deductible"] not in (None, "0.00") for line in data["lines"])
+    assert SECRET not in stderr

@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from cleanclaim.errors import CleanclaimError
 
-__all__ = ["Failure", "bisect_failures", "describe", "unexpected", "where"]
+__all__ = ["Failure", "bisect_failures", "describe", "run_without_failing", "unexpected", "where"]
 
 G = TypeVar("G")
+T = TypeVar("T")
 R = TypeVar("R")
 
 
@@ -59,8 +60,8 @@ class Failure:
     encounters: tuple[str, ...]
     error: str
     stage: str
-    """``coding`` (the encounters were not coded, so not checked either) or ``rules`` (``rule`` did not run on
-    them; every other rule did)."""
+    """``coding`` (the encounters were not coded, so not checked or priced either), ``rules`` (``rule`` did not run
+    on them; every other rule did) or ``pricing`` (they were not priced)."""
     rule: str | None = None
     exception: Exception | None = field(default=None, compare=False, repr=False)
     """The exception itself (first of its kind), for a debugger or a test oracle to re-raise; never printed."""
@@ -104,3 +105,25 @@ def bisect_failures(groups: Sequence[G], run: Callable[[list[G]], R], first: Exc
                 middle = len(part) // 2
                 stack.extend([part[middle:], part[:middle]])
     return done, failed
+
+
+def run_without_failing(records: Sequence[T], run: Callable[[list[T]], R], *, unit: Callable[[T], Hashable],
+                        name: Callable[[T], str], stage: str) -> tuple[R, list[Failure]]:
+    """``run(records)``, or when that raises, ``run`` over the records without the units it fails on (found by
+    bisection over the units, in input order): the result is then exactly that of a run without them, for a stage
+    whose records interact across units (a running deductible over a claim's lines). The failing units become
+    failures named by ``name``; an exception that no unit explains alone propagates."""
+    try:
+        return run(list(records)), []
+    except Exception as exc:
+        if not unexpected(exc):
+            raise
+        first = exc
+    units: dict[Hashable, list[T]] = {}
+    for record in records:
+        units.setdefault(unit(record), []).append(record)
+    _, failed = bisect_failures(list(units.values()), lambda part: run([r for group in part for r in group]), first)
+    left_out = {id(record) for group, _ in failed for record in group}
+    result = run([record for record in records if id(record) not in left_out])
+    return result, [Failure(tuple(name(record) for record in group), describe(exc), stage, exception=exc)
+                    for group, exc in failed]

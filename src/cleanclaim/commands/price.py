@@ -16,7 +16,7 @@ from rich.table import Table
 from cleanclaim.commands.coding import readable_path
 from cleanclaim.commands.output import print_failures
 from cleanclaim.errors import CleanclaimError, InputError
-from cleanclaim.isolation import Failure
+from cleanclaim.isolation import Failure, run_without_failing
 from cleanclaim.pricing import PricedClaim, load_charge_master, price
 from cleanclaim.scrub import billable_encounters
 
@@ -85,9 +85,13 @@ def _price(
         for error in errors:
             typer.echo(f"input error: {error}", err=True)
         prices = load_charge_master(charge_master) if charge_master else None
-        claim = price(list(encounters), locality=locality, qualifying_apm=qualifying_apm,
-                      sequestration=not no_sequestration, deductible_remaining=remaining,
-                      charge_master=prices)
+        # a patient's day is priced together (therapy MPPR); a day the pricer fails on is left out and named
+        claim, unpriced = run_without_failing(
+            encounters, lambda part: price(part, locality=locality, qualifying_apm=qualifying_apm,
+                                           sequestration=not no_sequestration, deductible_remaining=remaining,
+                                           charge_master=prices),
+            unit=lambda e: (e.patient.id, e.date), name=lambda e: e.id, stage="pricing")
+        failures.extend(unpriced)
     except CleanclaimError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
