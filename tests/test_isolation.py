@@ -374,3 +374,17 @@ def test_price_prices_every_other_patient_day_when_the_pricer_fails(tmp_path: Pa
     assert data == expected
     assert any(line["deductible"] not in (None, "0.00") for line in data["lines"])
     assert SECRET not in stderr
+
+
+def test_export_does_not_pass_a_failed_check_for_all_clear(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # export checks what it wrote; if a rule failed on those claims, it says so and exits 3, not 0
+    example = Path(__file__).parent.parent / "examples" / "coaching-with-deleted-codes.yaml"
+    out = tmp_path / "claims.837"
+    args = ["export", str(example), "-f", "837p", "-o", str(out)]
+    assert runner.invoke(app, args).exit_code == 0
+    rule = _break_rule(monkeypatch, "timely-filing", always=True)
+    result = runner.invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 3
+    assert out.read_text().startswith("ISA")
+    assert f"rule {rule.slug} did not run on encounter(s)" in result.stderr
+    assert SECRET not in result.output
