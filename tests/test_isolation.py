@@ -92,13 +92,13 @@ def coder_fails_on_bad(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_Coder, "plan", plan)
 
 
-def _break_rule(monkeypatch: pytest.MonkeyPatch, slug: str, *, always: bool = False) -> Rule:
-    """Make a rule raise when encounter BAD is in its tables (or always); it runs whatever its screen says."""
+def _break_rule(monkeypatch: pytest.MonkeyPatch, slug: str, *, always: bool = False, bad: str = BAD) -> Rule:
+    """Make a rule raise when encounter ``bad`` is in its tables (or always); it runs whatever its screen says."""
     rule = get_rule(slug)
     original = type(rule).check
 
     def check(self: Rule, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
-        if always or BAD in tables.encounters.get_column("encounter_id").to_list():
+        if always or bad in tables.encounters.get_column("encounter_id").to_list():
             raise ZeroDivisionError(SECRET)
         return original(self, tables)
 
@@ -388,3 +388,46 @@ def test_export_does_not_pass_a_failed_check_for_all_clear(tmp_path: Path, monke
     assert out.read_text().startswith("ISA")
     assert f"rule {rule.slug} did not run on encounter(s)" in result.stderr
     assert SECRET not in result.output
+
+
+def test_a_rule_whose_plan_fails_while_polars_runs_it_is_isolated_too(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # the error comes out of collect_all, where every rule's plan runs at once, not out of the rule's own call
+    file = _yaml(tmp_path, "all.yaml", lines=True)
+    _, full, _ = run("check", str(file), "--as-of", AS_OF)
+    rule = get_rule("deleted-code")
+    original = type(rule).check
+
+    def explode(encounter: str) -> bool:
+        if encounter == BAD:
+            raise ZeroDivisionError(SECRET)
+        return True
+
+    def check(self: Rule, tables: Tables) -> pl.LazyFrame:
+        return original(self, tables).lazy().filter(
+            pl.col("encounter_id").map_elements(explode, return_dtype=pl.Boolean))
+
+    monkeypatch.setattr(type(rule), "check", check)
+    status, data, stderr = run("check", str(file), "--as-of", AS_OF)
+    assert status == 3
+    assert _by_encounter(data["findings"]) == {
+        e: found if e != BAD else [f for f in found if f["rule"] != rule.slug]
+        for e, found in _by_encounter(full["findings"]).items()}
+    assert [(f["encounters"], f["rule"]) for f in data["failures"]] == [([BAD], rule.slug)]
+    assert SECRET not in json.dumps(data) and SECRET not in stderr
+
+
+def test_check_837p_checks_every_other_claim_when_a_rule_fails_on_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    file = Path(__file__).parent / "formats" / "x12" / "fixtures" / "harbor_pt_claims.837"
+    _, full, _ = run("check", str(file), "--as-of", AS_OF)
+    claims = list(dict.fromkeys(f["encounter"] for f in full["findings"] if f["encounter"]))
+    assert len(claims) >= 2
+    rule = _break_rule(monkeypatch, "timely-filing", bad=claims[0])
+    status, data, _ = run("check", str(file), "--as-of", AS_OF)
+    assert status == 3
+    assert [f["rule"] for f in data["failures"]] == [rule.slug]
+    assert claims[0] in data["failures"][0]["encounters"]
+    missed = set(data["failures"][0]["encounters"])
+    assert set(claims) - missed  # other patients' claims were checked
+    assert [f for f in data["findings"] if f["encounter"] not in missed] == [
+        f for f in full["findings"] if f["encounter"] not in missed]
