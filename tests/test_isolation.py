@@ -431,3 +431,25 @@ def test_check_837p_checks_every_other_claim_when_a_rule_fails_on_one(monkeypatc
     assert set(claims) - missed  # other patients' claims were checked
     assert [f for f in data["findings"] if f["encounter"] not in missed] == [
         f for f in full["findings"] if f["encounter"] not in missed]
+
+
+def test_bisection_stops_after_its_retries_and_names_every_group_not_cleared() -> None:
+    calls: list[list[int]] = []
+
+    def run_part(part: list[int]) -> int:
+        calls.append(part)
+        if 5 in part or part[0] >= 50:  # every group from 50 on fails, and group 5
+            raise ValueError("a group failed")
+        return len(part)
+
+    groups = list(range(100))
+    done, failed = bisect_failures(groups, run_part, ValueError("the batch failed"), retries=12)
+    assert len(calls) == 12
+    cleared = [g for part, _ in done for g in part]
+    named = [g for g, _ in failed]
+    assert sorted(cleared + named) == groups  # every group either ran or is named
+    assert 5 in named and not set(range(50, 100)) & set(cleared)
+    assert named == sorted(named)
+    # with enough retries, exactly the failing groups
+    _, exact = bisect_failures(groups, run_part, ValueError("the batch failed"), retries=10_000)
+    assert [g for g, _ in exact] == [5, *range(50, 100)]
