@@ -453,3 +453,37 @@ def test_bisection_stops_after_its_retries_and_names_every_group_not_cleared() -
     # with enough retries, exactly the failing groups
     _, exact = bisect_failures(groups, run_part, ValueError("the batch failed"), retries=10_000)
     assert [g for g, _ in exact] == [5, *range(50, 100)]
+
+
+def test_check_837p_keeps_the_rules_findings_when_the_x12_syntax_check_fails(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.formats import x12_validation
+
+    file = Path(__file__).parent / "formats" / "x12" / "fixtures" / "harbor_pt_claims.837"
+    _, full, _ = run("check", str(file), "--as-of", AS_OF, "--ignore", "x12")
+
+    def broken(*_args: object) -> pl.DataFrame:
+        raise UnicodeError(SECRET)
+
+    monkeypatch.setattr(x12_validation, "x12_findings_table", broken)
+    status, data, stderr = run("check", str(file), "--as-of", AS_OF)
+    assert status == 3
+    assert data["findings"] == full["findings"]
+    (failure,) = data["failures"]
+    assert failure["stage"] == "x12 validation"
+    # every claim of the file: the syntax check is per file
+    assert len(failure["encounters"]) == full["summary"]["encounters"] == data["summary"]["encounters"]
+    assert {f["encounter"] for f in full["findings"] if f["encounter"]} <= set(failure["encounters"])
+    assert "X12 syntax was not checked" in stderr and SECRET not in stderr
+
+
+def test_check_text_output_shows_the_others_then_the_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = _yaml(tmp_path, "all.yaml", lines=True)
+    _break_rule(monkeypatch, "deleted-code")
+    result = runner.invoke(app, ["check", str(file), "--as-of", AS_OF], env={"COLUMNS": "200"})
+    assert result.exit_code == 3
+    for other in ("E1", "E3", "E4", "E5"):
+        assert f"Encounter {other}" in result.stdout
+    assert "5 encounter(s)" in result.stdout
+    assert "rule deleted-code did not run on encounter(s) E2" in result.stderr
+    assert SECRET not in result.output

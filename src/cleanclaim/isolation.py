@@ -61,7 +61,8 @@ class Failure:
     error: str
     stage: str
     """``coding`` (the encounters were not coded, so not checked or priced either), ``rules`` (``rule`` did not run
-    on them; every other rule did) or ``pricing`` (they were not priced)."""
+    on them; every other rule did), ``pricing`` (they were not priced) or ``x12 validation`` (the X12 file's syntax
+    was not checked; the rules were)."""
     rule: str | None = None
     exception: Exception | None = field(default=None, compare=False, repr=False)
     """The exception itself (first of its kind), for a debugger or a test oracle to re-raise; never printed."""
@@ -73,7 +74,9 @@ class Failure:
         return data
 
     def __str__(self) -> str:
-        what = f"rule {self.rule} did not run on" if self.rule else "could not be processed:"
+        what = (f"rule {self.rule} did not run on" if self.rule
+                else "the file's X12 syntax was not checked for" if self.stage == "x12 validation"
+                else "could not be processed:")
         shown = ", ".join(self.encounters[:20]) + (f" … ({len(self.encounters)} in all)"
                                                    if len(self.encounters) > 20 else "")
         return (f"internal error ({self.stage}), a bug in cleanclaim, not a problem found in your claims: {what} "

@@ -426,7 +426,12 @@ def check(
     errors = [*read.errors, *errors]
     notes: list[InputError] = []
     if x12 is not None:
-        table = _with_x12(table, x12, selection, [e.id for e in kept])
+        try:
+            table = _with_x12(table, x12, selection, [e.id for e in kept])
+        except Exception as exc:  # the rules' findings stand; the file's syntax check is what is missing
+            if not unexpected(exc):
+                raise
+            failures.append(Failure(tuple(e.id for e in kept), describe(exc), "x12 validation", exception=exc))
         errors, notes = _envelope_controls(errors, selection)
     return CheckResult(table, _summary(table, len(kept), tables.lines.height), errors, coded, notes=notes,
                        failures=failures)
