@@ -248,22 +248,25 @@ def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: b
     coded, failures = _code_isolated([item for item in plan if item[2] is not None], isolate)
     results: list[CodedEncounter] = []
     kept: list[Encounter] = []
+    position = 0  # in the coder's input
     for encounter, _, where in plan:
         if where is None:
             kept.append(encounter)
-        elif (result := coded.get(id(encounter))) is not None:
+            continue
+        if (result := coded.get(position)) is not None:
             results.append(result)
             kept.append(result.encounter)
+        position += 1
     return results, kept, errors, failures
 
 
 def _code_isolated(items: list[tuple[Encounter, PayerProfile, Locate | None]], isolate: bool) -> tuple[
         dict[int, CodedEncounter], list[Failure]]:
-    """The coded encounters (by the identity of their input) and the patient-days the coder failed on. A patient's
+    """The coded encounters (by their position in ``items``) and the patient-days the coder failed on. A patient's
     same-day encounters share their timed minutes, so a patient-day is coded whole or not at all: never half of it,
     which would bill its minutes differently."""
     try:
-        return {id(item[0]): result for item, result in zip(items, code_encounters(items), strict=True)}, []
+        return dict(enumerate(code_encounters(items))), []
     except Exception as exc:
         if not isolate or not unexpected(exc):
             raise
@@ -279,7 +282,7 @@ def _code_isolated(items: list[tuple[Encounter, PayerProfile, Locate | None]], i
     coded: dict[int, CodedEncounter] = {}
     for part, results in done:
         for index, result in zip((index for day in part for index in day), results, strict=True):
-            coded[id(items[index][0])] = result
+            coded[index] = result
     failures = [Failure(tuple(items[index][0].id for index in day), describe(exc), "coding", exception=exc)
                 for day, exc in sorted(failed, key=lambda pair: pair[0][0])]
     return coded, failures
