@@ -11,7 +11,6 @@ import functools
 import importlib
 import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +20,7 @@ from rich.text import Text
 from typer.exceptions import TyperException
 
 from cleanclaim.commands.output import error_console
+from cleanclaim.isolation import where as _where
 
 __all__ = ["INTERNAL_ERROR", "app", "main"]
 
@@ -39,18 +39,6 @@ app = typer.Typer(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _where(exc: BaseException) -> str:
-    """The innermost cleanclaim frame of the exception (module and line), for the bug report. Only the place, never
-    the exception's text, which may quote a patient value from the input."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f"{os.sep}cleanclaim{os.sep}" in f.filename]
-    if not frames:
-        return ""
-    frame = frames[-1]
-    parts = Path(frame.filename).parts
-    module = "/".join(parts[len(parts) - 1 - parts[::-1].index("cleanclaim"):])
-    return f" at {module}:{frame.lineno}"
 
 
 def _report(exc: BaseException, inputs: list[str]) -> None:

@@ -1,14 +1,15 @@
 """The two main jobs, as typed functions the CLI and the web app call: ``code`` (documented services to claim lines)
 and ``check`` (scrub billed lines against the rule catalogue). Both read the same inputs (Encounter objects, an
 encounter YAML/JSON file or folder; ``check`` also claim-line CSV/Parquet and 837P files) and never raise for a bad
-encounter or row: it is reported in ``errors`` and everything else is processed.
+encounter or row: it is reported in ``errors`` and everything else is processed. Nor does a bug that only some records
+trigger cost the others: the records it is isolated to are reported in ``failures`` (see `cleanclaim.isolation`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from cleanclaim.coding import CodedEncounter, Locate, code_encounters
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
+from cleanclaim.isolation import Failure, bisect_failures, describe, unexpected
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
 from cleanclaim.payers import PayerProfile, load_profile, profile_for
 from cleanclaim.rules.engine import (
@@ -28,11 +30,11 @@ from cleanclaim.rules.engine import (
     findings_from_table,
     findings_table,
     in_encounter_order,
-    run_rules,
 )
+from cleanclaim.rules.registry import Rule, all_rules
 from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
 
-__all__ = ["CheckResult", "CodeResult", "Summary", "billable_encounters", "check", "code"]
+__all__ = ["CheckResult", "CodeResult", "Failure", "Summary", "billable_encounters", "check", "code"]
 
 X12_SUFFIXES = (".837", ".x12", ".edi", ".837p")
 # Claim-file completeness (charges, ids) is checked by `check` and enforced by `export`; the coder's lines have no
@@ -69,7 +71,11 @@ def _summary(findings: pl.DataFrame, encounters: int, lines: int, rows_read: int
                    rows_read, rows_rejected)
 
 
-def _exit_code(error_findings: bool, errors: list[InputError]) -> int:
+def _exit_code(error_findings: bool, errors: list[InputError], failures: list[Failure]) -> int:
+    """The contract's status, the gravest first: 3 cleanclaim failed on some records, 2 some input could not be
+    read, 1 error findings."""
+    if failures:
+        return 3
     if errors:
         return 2
     return 1 if error_findings else 0
@@ -81,6 +87,8 @@ class CodeResult:
 
     encounters: list[CodedEncounter]
     errors: list[InputError] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    """Encounters a bug in cleanclaim kept from being coded, or a rule from checking (the rest were processed)."""
 
     @property
     def findings(self) -> list[Finding]:
@@ -88,8 +96,9 @@ class CodeResult:
 
     @property
     def exit_code(self) -> int:
-        """0 nothing wrong, 1 error findings, 2 some input could not be read (the rest was still coded)."""
-        return _exit_code(any(f.severity is Severity.ERROR for f in self.findings), self.errors)
+        """0 nothing wrong, 1 error findings, 2 some input could not be read (the rest was still coded), 3 cleanclaim
+        failed on some encounters (the rest was still coded)."""
+        return _exit_code(any(f.severity is Severity.ERROR for f in self.findings), self.errors, self.failures)
 
     def to_json(self) -> dict[str, Any]:
         """The `cleanclaim code --json` contract."""
@@ -104,6 +113,8 @@ class CodeResult:
         ]}
         if self.errors:
             data["errors"] = [e.to_dict() for e in self.errors]
+        if self.failures:
+            data["failures"] = [f.to_dict() for f in self.failures]
         return data
 
 
@@ -127,6 +138,8 @@ class CheckResult:
     """Encounters that had services but no billed lines: they were coded first, and these lines were checked."""
     notes: list[InputError] = field(default_factory=list)
     """What the reader assumed about readable input (e.g. a table without patient ids), said once; no exit status."""
+    failures: list[Failure] = field(default_factory=list)
+    """Encounters a bug in cleanclaim kept from being coded, or a rule from checking (the rest were checked)."""
 
     @cached_property
     def findings(self) -> list[Finding]:
@@ -134,8 +147,9 @@ class CheckResult:
 
     @property
     def exit_code(self) -> int:
-        """0 no errors, 1 errors found, 2 some input could not be read (the rest was still checked)."""
-        return _exit_code(self.summary.errors > 0, self.errors)
+        """0 no errors, 1 errors found, 2 some input could not be read, 3 cleanclaim failed on some encounters (in
+        both cases the rest was still checked)."""
+        return _exit_code(self.summary.errors > 0, self.errors, self.failures)
 
     def to_json(self) -> dict[str, Any]:
         """The `cleanclaim check --json` contract."""
@@ -144,6 +158,8 @@ class CheckResult:
             data["errors"] = [e.to_dict() for e in self.errors]
         if self.notes:
             data["notes"] = [n.to_dict() for n in self.notes]
+        if self.failures:
+            data["failures"] = [f.to_dict() for f in self.failures]
         return data
 
 
@@ -206,8 +222,8 @@ def _with_payer(encounters: list[Encounter], payer: str | None) -> list[Encounte
     return [e.model_copy(update={"payer": payer}) for e in encounters] if payer else encounters
 
 
-def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: bool) -> tuple[
-        list[CodedEncounter], list[Encounter], list[InputError]]:
+def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: bool, isolate: bool = True) -> tuple[
+        list[CodedEncounter], list[Encounter], list[InputError], list[Failure]]:
     errors: list[InputError] = []
     # (encounter, its profile, where its fields are in the file; None: keep its billed lines as they are)
     plan: list[tuple[Encounter, PayerProfile, Locate | None]] = []
@@ -229,17 +245,109 @@ def _code_all(read: EncounterFile, profiles: _Profiles, *, only_without_lines: b
 
         plan.append((encounter, profile, locate))
     # coded together: same-day encounters of one patient share the day's timed minutes
-    coded = iter(code_encounters([item for item in plan if item[2] is not None]))
+    coded, failures = _code_isolated([item for item in plan if item[2] is not None], isolate)
     results: list[CodedEncounter] = []
     kept: list[Encounter] = []
+    position = 0  # in the coder's input
     for encounter, _, where in plan:
         if where is None:
             kept.append(encounter)
-        else:
-            result = next(coded)
+            continue
+        if (result := coded.get(position)) is not None:
             results.append(result)
             kept.append(result.encounter)
-    return results, kept, errors
+        position += 1
+    return results, kept, errors, failures
+
+
+def _code_isolated(items: list[tuple[Encounter, PayerProfile, Locate | None]], isolate: bool) -> tuple[
+        dict[int, CodedEncounter], list[Failure]]:
+    """The coded encounters (by their position in ``items``) and the patient-days the coder failed on. A patient's
+    same-day encounters share their timed minutes, so a patient-day is coded whole or not at all: never half of it,
+    which would bill its minutes differently."""
+    try:
+        return dict(enumerate(code_encounters(items))), []
+    except Exception as exc:
+        if not isolate or not unexpected(exc):
+            raise
+        first = exc
+    days: dict[tuple[object, ...], list[int]] = {}
+    for index, (encounter, _, _) in enumerate(items):
+        days.setdefault((encounter.patient.id, encounter.date), []).append(index)
+
+    def code_days(part: list[list[int]]) -> list[CodedEncounter]:
+        return code_encounters([items[index] for day in part for index in day])
+
+    done, failed = bisect_failures(list(days.values()), code_days, first)
+    coded: dict[int, CodedEncounter] = {}
+    for part, results in done:
+        for index, result in zip((index for day in part for index in day), results, strict=True):
+            coded[index] = result
+    failures = [Failure(tuple(items[index][0].id for index in day), describe(exc), "coding", exception=exc)
+                for day, exc in sorted(failed, key=lambda pair: pair[0][0])]
+    return coded, failures
+
+
+def _findings_isolated(tables: Tables, selection: RuleSelection | None) -> tuple[pl.DataFrame, list[Failure]]:
+    """Every enabled rule over the tables (`findings_table`), and if that raises, every rule on its own: a rule that
+    raises is retried on halves of the patients (a patient's lines, history and days are the rules' unit) until the
+    patients it fails on are known. Each rule and error is one failure naming all the encounters it missed, so a
+    rule that crashes on everything is reported once; every other rule's findings, and the failing rule's on the
+    other patients, are kept."""
+    try:
+        return findings_table(tables, selection), []
+    except Exception as exc:
+        if not unexpected(exc):
+            raise
+    chosen = selection or RuleSelection()
+    frames: list[pl.DataFrame] = []
+    failures: list[Failure] = []
+    for rule in all_rules():
+        if not chosen.enabled(rule):
+            continue
+        alone = RuleSelection(select=frozenset({rule.slug}), severity=chosen.severity)
+        try:
+            frames.append(findings_table(tables, alone))
+        except Exception as exc:
+            if not unexpected(exc):
+                raise
+            found, failed = _rule_by_patient(tables, alone, rule, exc)
+            frames.extend(found)
+            failures.extend(failed)
+    order = tables.encounters.get_column("encounter_id")
+    table = pl.concat(frames) if frames else pl.DataFrame(schema=FINDING_SCHEMA)
+    return in_encounter_order(table, order), failures
+
+
+def _rule_by_patient(tables: Tables, alone: RuleSelection, rule: Rule, first: Exception) -> tuple[
+        list[pl.DataFrame], list[Failure]]:
+    patients = tables.encounters.get_column("patient_id").unique(maintain_order=True).to_list()
+    done, failed = bisect_failures(patients, lambda part: findings_table(_for_patients(tables, part), alone), first)
+    by_error: dict[str, tuple[Exception, list[object]]] = {}
+    for patient, exc in failed:
+        by_error.setdefault(describe(exc), (exc, []))[1].append(patient)
+    failures = []
+    for error, (exc, missed) in by_error.items():
+        encounters = tables.encounters.filter(_of_patients(missed)).get_column("encounter_id").to_list()
+        failures.append(Failure(tuple(encounters), error, "rules", rule.slug, exception=exc))
+    return [found for _, found in done], failures
+
+
+def _of_patients(patients: list[object]) -> pl.Expr:
+    """Rows of these patients; a missing patient id is a patient of its own here (the reader has said how it
+    groups such rows)."""
+    named = pl.col("patient_id").is_in([p for p in patients if p is not None])
+    return (named | pl.col("patient_id").is_null()) if None in patients else named.fill_null(False)
+
+
+def _for_patients(tables: Tables, patients: list[object]) -> Tables:
+    """The tables cut down to some patients: their lines, encounters, services and history, nothing else changed."""
+    encounters = tables.encounters.filter(_of_patients(patients))
+    ids = encounters.get_column("encounter_id")
+    return replace(
+        tables, lines=tables.lines.filter(_of_patients(patients)), encounters=encounters,
+        services=tables.services.filter(pl.col("encounter_id").is_in(ids.implode())),
+        history=tables.history.filter(_of_patients(patients)), _memo={})
 
 
 def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Finding]:
@@ -253,14 +361,19 @@ def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Findi
     return [*coded.findings, *extra]
 
 
-def billable_encounters(source: Source, *, payer: str | None = None,
-                        payers_dir: Path | None = None) -> tuple[list[Encounter], list[InputError]]:
+def billable_encounters(source: Source, *, payer: str | None = None, payers_dir: Path | None = None,
+                        failures: list[Failure] | None = None) -> tuple[list[Encounter], list[InputError]]:
     """Encounters ready for a claim: billed ``lines`` as given, or coded from ``services`` when there are none
-    (for export and pricing)."""
+    (for export and pricing). Encounters the coder fails on are added to ``failures`` and left out; a caller that
+    passes no list gets an exception instead, so no claim is ever dropped without a word."""
     _payer_option(payer, payers_dir)
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
-    _, kept, errors = _code_all(read, _Profiles(payers_dir), only_without_lines=True)
+    # a caller that cannot report failures gets the exception, as before, rather than claims lost without a word
+    _, kept, errors, found = _code_all(read, _Profiles(payers_dir), only_without_lines=True,
+                                       isolate=failures is not None)
+    if failures is not None:
+        failures.extend(found)
     return kept, [*read.errors, *errors]
 
 
@@ -277,14 +390,16 @@ def code(
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     profiles = _Profiles(payers_dir)
-    coded, kept, errors = _code_all(read, profiles, only_without_lines=False)
+    coded, kept, errors, failures = _code_all(read, profiles, only_without_lines=False)
     if coded:
         tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}},
                                         as_of=as_of or dt.date.today())
-        checked = run_rules(tables, selection)
+        found, rule_failures = _findings_isolated(tables, selection)
+        failures.extend(rule_failures)
+        checked = findings_from_table(found)
         for item in coded:
             item.findings = _merge_findings(item, checked)
-    return CodeResult(coded, [*read.errors, *errors])
+    return CodeResult(coded, [*read.errors, *errors], failures)
 
 
 def check(
@@ -303,19 +418,26 @@ def check(
         return _check_table(Path(source), profiles, payer=payer, as_of=as_of, selection=selection)
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
-    coded, kept, errors = _code_all(read, profiles, only_without_lines=True)
+    coded, kept, errors, failures = _code_all(read, profiles, only_without_lines=True)
     tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of,
                                     minutes_carried=read.minutes_carried)
-    table = findings_table(tables, selection)
+    table, rule_failures = _findings_isolated(tables, selection)
+    failures.extend(rule_failures)
     if coded:
         table = _with_coded(table, coded, [e.id for e in kept])
     x12 = _x12_path(source)
     errors = [*read.errors, *errors]
     notes: list[InputError] = []
     if x12 is not None:
-        table = _with_x12(table, x12, selection, [e.id for e in kept])
+        try:
+            table = _with_x12(table, x12, selection, [e.id for e in kept])
+        except Exception as exc:  # the rules' findings stand; the file's syntax check is what is missing
+            if not unexpected(exc):
+                raise
+            failures.append(Failure(tuple(e.id for e in kept), describe(exc), "x12 validation", exception=exc))
         errors, notes = _envelope_controls(errors, selection)
-    return CheckResult(table, _summary(table, len(kept), tables.lines.height), errors, coded, notes=notes)
+    return CheckResult(table, _summary(table, len(kept), tables.lines.height), errors, coded, notes=notes,
+                       failures=failures)
 
 
 def _envelope_controls(errors: list[InputError], selection: RuleSelection | None) -> tuple[
@@ -402,6 +524,6 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         carried=table.carried,
         minutes_carried=table.minutes_carried,
     )
-    found = findings_table(tables, selection)
+    found, failures = _findings_isolated(tables, selection)
     summary = _summary(found, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)
-    return CheckResult(found, summary, errors, notes=list(table.notes))
+    return CheckResult(found, summary, errors, notes=list(table.notes), failures=failures)

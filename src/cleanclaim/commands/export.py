@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from cleanclaim.commands.coding import PayerOption, PayersDirOption, readable_path
-from cleanclaim.commands.output import console, error_console, print_errors
+from cleanclaim.commands.output import console, error_console, print_errors, print_failures
 from cleanclaim.errors import InputError
 from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
 from cleanclaim.model import Severity
@@ -72,7 +72,9 @@ def _export(
         error_console.print(Text(f"warning: these claims have {len(scrub_errors)} error finding(s) "
                                  f"(first: {scrub_errors[0].rule} on {scrub_errors[0].encounter}); run "
                                  f"`cleanclaim check {file}` before sending them", style="yellow"))
-    raise typer.Exit(2 if errors else 0)
+    # the claims were written, but the check behind that warning failed on some: never "all clear" then
+    print_failures(scrub.failures)
+    raise typer.Exit(3 if scrub.failures else 2 if errors else 0)
 
 
 def register(app: typer.Typer) -> None:

@@ -11,9 +11,11 @@ from rich.console import Console
 from rich.text import Text
 
 from cleanclaim.errors import InputError
+from cleanclaim.isolation import Failure
 from cleanclaim.model import Finding, Severity
 
-__all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors", "print_finding", "print_json"]
+__all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors", "print_failures", "print_finding",
+           "print_json"]
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -41,6 +43,12 @@ def print_errors(errors: Iterable[InputError]) -> None:
         error_console.print(Text(f"input error: {error}", style="bold red"))
 
 
+def print_failures(failures: Iterable[Failure]) -> None:
+    """Records cleanclaim failed on, after everything it did process (exit status 3)."""
+    for failure in failures:
+        error_console.print(Text(str(failure), style="bold red"))
+
+
 def print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, default=str))
 
@@ -52,6 +60,9 @@ class Report(Protocol):
     def errors(self) -> list[InputError]: ...
 
     @property
+    def failures(self) -> list[Failure]: ...
+
+    @property
     def exit_code(self) -> int: ...
 
     def to_json(self) -> dict[str, Any]: ...
@@ -61,11 +72,12 @@ R = TypeVar("R", bound=Report)
 
 
 def finish(result: R, *, as_json: bool, show: Callable[[R], None]) -> NoReturn:
-    """Print the result (JSON on standard output, or the human form), the input errors on standard error, and
-    exit with the contract's status."""
+    """Print the result (JSON on standard output, or the human form), the input errors and the internal failures
+    on standard error, and exit with the contract's status."""
     if as_json:
         print_json(result.to_json())
     else:
         show(result)
     print_errors(result.errors)
+    print_failures(result.failures)
     raise typer.Exit(result.exit_code)

@@ -14,7 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from cleanclaim.commands.coding import readable_path
+from cleanclaim.commands.output import print_failures
 from cleanclaim.errors import CleanclaimError, InputError
+from cleanclaim.isolation import Failure, run_without_failing
 from cleanclaim.pricing import PricedClaim, load_charge_master, price
 from cleanclaim.scrub import billable_encounters
 
@@ -78,22 +80,32 @@ def _price(
     """Estimate Medicare's allowed amount and payment for every billed line."""
     try:
         remaining = _deductible(deductible)
-        encounters, errors = billable_encounters(file)
+        failures: list[Failure] = []
+        encounters, errors = billable_encounters(file, failures=failures)
         for error in errors:
             typer.echo(f"input error: {error}", err=True)
         prices = load_charge_master(charge_master) if charge_master else None
-        claim = price(list(encounters), locality=locality, qualifying_apm=qualifying_apm,
-                      sequestration=not no_sequestration, deductible_remaining=remaining,
-                      charge_master=prices)
+        # a patient's day is priced together (therapy MPPR); a day the pricer fails on is left out and named
+        claim, unpriced = run_without_failing(
+            encounters, lambda part: price(part, locality=locality, qualifying_apm=qualifying_apm,
+                                           sequestration=not no_sequestration, deductible_remaining=remaining,
+                                           charge_master=prices),
+            unit=lambda e: (e.patient.id, e.date), name=lambda e: e.id, stage="pricing")
+        failures.extend(unpriced)
     except CleanclaimError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     if as_json:
-        typer.echo(json.dumps(claim.to_dict(), indent=2))
+        data = claim.to_dict()
+        if failures:
+            data["failures"] = [failure.to_dict() for failure in failures]
+        typer.echo(json.dumps(data, indent=2))
     else:
         _print(claim, Console())
-    # the contract's status: what could not be read was not priced, which an exit 0 would hide
-    raise typer.Exit(2 if errors else 0)
+    print_failures(failures)
+    # the contract's status: what could not be read, or what cleanclaim failed on, was not priced, which an exit 0
+    # would hide
+    raise typer.Exit(3 if failures else 2 if errors else 0)
 
 
 def register(app: typer.Typer) -> None:
