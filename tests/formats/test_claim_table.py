@@ -466,3 +466,18 @@ def test_a_payer_id_that_is_not_a_name_names_its_rows(tmp_path: Path) -> None:
     assert result.errors[0].message.endswith("; not checked: row 3 and 1 other row(s), of encounter(s) E1, E2")
     assert result.errors[1].message.endswith("; not checked: row 6, of encounter(s) E4")
     assert (result.summary.lines, result.summary.rows_rejected) == (2, 3)
+
+
+@pytest.mark.parametrize(("row", "rejected"), [
+    ("E2,2026-03-02,97110,1\n", True),  # one field short: polars alone would pad it with an empty charge
+    ("E2,2026-03-02,97110,1,\n", False),  # the same row with the charge given empty
+    ('E2,2026-03-02,"97110,x",1,5\n', False),  # a comma inside quotes is not a separator
+    ('E2,2026-03-02,"97110,""x""",1\n', True),  # nor inside quotes with doubled quotes; one field short
+])
+def test_a_row_with_too_few_fields_is_rejected_not_padded(tmp_path: Path, row: str, rejected: bool) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,units,charge\nE1,2026-03-02,97110,1,45\n" + row)
+    table = read_claim_table(path)
+    assert [(e.row, e.line, e.message) for e in table.errors] == (
+        [(3, 3, "expected 5 fields as in the header, got 4")] if rejected else [])
+    assert table.lines.height == (1 if rejected else 2)

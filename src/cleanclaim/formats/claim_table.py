@@ -119,9 +119,10 @@ def _repeated_columns(header: list[str], source: Path) -> None:
 
 
 def _read_csv(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
-    """The CSV as text columns. polars reads a well-formed file; anything it refuses (a row with the wrong number
-    of fields, bytes that are not UTF-8, a stray quote, or a panic of its reader) sends the file to ``_read_rows``,
-    which reads it row by row and rejects each bad row with its row and line, so one bad row never costs the rest."""
+    """The CSV as text columns. polars reads a well-formed file; anything it refuses (a row with too many fields,
+    bytes that are not UTF-8, a stray quote, or a panic of its reader) or would pad (a row with too few fields)
+    sends the file to ``_read_rows``, which reads it row by row and rejects each bad row with its row and line, so
+    one bad row never costs the rest."""
     _repeated_columns(_csv_header(path), path)
     try:
         frame = pl.read_csv(path, infer_schema=False)
@@ -131,10 +132,29 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
     except (pl.exceptions.PolarsError, UnicodeDecodeError, pl.exceptions.PanicException):
         pass
     else:
-        # One chunk per column: a long field splits polars' parallel read into chunks, a filter can then leave an
-        # empty first chunk, and pl.format on such a column panics (polars 2.1; see the test of a 140 KB field).
-        return frame.rechunk().with_columns(pl.all().fill_null("")), []
+        if not _short_rows(path, frame.width):
+            # One chunk per column: a long field splits polars' parallel read into chunks, a filter can then leave
+            # an empty first chunk, and pl.format on such a column panics (polars 2.1; see the test of a 140 KB
+            # field).
+            return frame.rechunk().with_columns(pl.all().fill_null("")), []
     return _read_rows(path)
+
+
+_QUOTED = r'"(?:[^"]|"")*"'
+
+
+def _short_rows(path: Path, width: int) -> bool:
+    """Whether a row may have fewer fields than the header. polars pads such a row with empty values, so a missing
+    field would be read, silently, as not given; the row-by-row reader rejects the row instead. Judged on lines
+    (commas outside quotes), which are rows unless a quoted field spans lines: a line with an odd number of quotes
+    is left to the row-by-row reader as well."""
+    try:
+        lines = pl.read_lines(path).get_column("line").slice(1)
+    except pl.exceptions.PolarsError:
+        return True
+    quotes = lines.str.count_matches('"', literal=True)
+    fields = lines.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
+    return bool(((quotes % 2 == 1) | (fields < width)).any())
 
 
 def _read_rows(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
