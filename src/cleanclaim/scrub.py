@@ -498,15 +498,19 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         lines = lines.with_columns(pl.lit(payer).alias("payer"))
         encounters = encounters.with_columns(pl.lit(payer).alias("payer"))
     payers: dict[str, PayerProfile] = {}
-    for payer_key in lines.get_column("payer").unique().to_list():
+    for payer_key in lines.get_column("payer").unique(maintain_order=True).to_list():
         try:
             payers[payer_key] = profiles.get(payer_key)
         except InputError as exc:
-            affected = (lines.filter(pl.col("payer").eq_missing(payer_key)).get_column("encounter_id")
-                        .unique(maintain_order=True))
+            at = lines.get_column("payer").eq_missing(payer_key)
+            affected = lines.filter(at).get_column("encounter_id").unique(maintain_order=True)
             shown = ", ".join(affected.head(10).to_list()) + (" …" if affected.len() > 10 else "")
-            errors.append(InputError(f"{exc.message}; the rows of encounter(s) {shown} were not checked",
-                                     file=str(path), field="payer"))
+            rows = table.line_rows.filter(at)
+            first = int(rows.min())  # type: ignore[arg-type]  # a payer key comes from a line: never empty
+            others = f" and {rows.len() - 1} other row(s)" if rows.len() > 1 else ""
+            errors.append(InputError(f"{exc.message}; not checked: row {first}{others}, of encounter(s) {shown}",
+                                     file=str(path), row=first, field="payer",
+                                     encounter=affected.item() if affected.len() == 1 else None))
     rejected = 0
     if len(payers) < lines.get_column("payer").n_unique():
         unknown = lines.filter(~pl.col("payer").is_in(list(payers)))

@@ -326,3 +326,158 @@ def test_charges_past_the_ceiling_are_reported_on_their_row(tmp_path: Path, char
     path.write_text(f"encounter_id,date,code,units,charge\nE1,2026-03-02,97110,1,{charge}\nE2,2026-03-02,97110,1,50\n")
     assert [(e.row, e.field) for e in read_claim_table(path).errors] == ([] if ok else [(2, "charge")])
     assert check(path, as_of=dt.date(2026, 4, 1)).summary.lines == (2 if ok else 1)
+
+
+# --- what polars refuses is read row by row: every error names its row and line (issue 11, fuzz classes) -----------
+
+
+def test_a_row_that_is_not_utf8_is_rejected_on_its_line_and_the_rest_is_read(tmp_path: Path) -> None:
+    # Latin-1 "é" (one byte 0xe9) in row 3; UTF-8 "é" (0xc3 0xa9) in row 2 is text; 0xc3 before a comma (a cut
+    # character) in row 4
+    path = tmp_path / "claims.csv"
+    path.write_bytes(b"encounter_id,date,code,units,note\n"
+                     b"E1,2026-03-02,97110,1,caf\xc3\xa9\n"
+                     b"E2,2026-03-02,97110,1,caf\xe9\n"
+                     b"E3,2026-03-02,97110\xc3,1,x\n"
+                     b"E4,2026-03-02,97112,1,x\n")
+    table = read_claim_table(path)
+    assert [(e.row, e.line, e.field, e.encounter) for e in table.errors] == [
+        (3, 3, "note", "E2"), (4, 4, "code", "E3")]
+    assert all("not UTF-8 text" in e.message and "\ufffd" not in str(e) for e in table.errors)
+    assert table.lines.get_column("encounter_id").to_list() == ["E1", "E4"]
+    assert (table.rows_read, table.rows_rejected) == (4, 2)
+
+
+def test_lines_and_rows_differ_after_a_quoted_field_that_spans_lines(tmp_path: Path) -> None:
+    # row 2 spans lines 2-3; the bad byte of row 3 is on line 4, that of row 4 on the second line of its field
+    path = tmp_path / "claims.csv"
+    path.write_bytes(b'encounter_id,date,code,units,note\nE1,2026-03-02,97110,1,"two\nlines"\n'
+                     b"E2,2026-03-02,97110,1,\xff\n"
+                     b'E3,2026-03-02,97110,1,"ok\nnot \xff"\n')
+    table = read_claim_table(path)
+    assert [(e.row, e.line) for e in table.errors] == [(3, 4), (4, 6)]
+    assert table.lines.get_column("encounter_id").to_list() == ["E1"]
+
+
+def test_a_header_that_is_not_utf8_is_refused_at_line_1(tmp_path: Path) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_bytes(b"encounter_id,date,code,units,dx\xc3_pointers\nE1,2026-03-02,97110,1,1\n")
+    with pytest.raises(InputError, match="the header is not UTF-8 text") as raised:
+        read_claim_table(path)
+    assert (raised.value.line, raised.value.row) == (1, 1)
+
+
+def test_an_unclosed_quote_names_the_lines_its_field_swallowed(tmp_path: Path) -> None:
+    # the csv module reads an opened quote to the end of the file: rows 3.. become one field of row 3, which is then
+    # short; the error says which lines went into it, so nothing is lost without a word
+    path = tmp_path / "claims.csv"
+    path.write_text('encounter_id,date,code,units\nE1,2026-03-02,97110,1\nE2,2026-03-02,"97110,1\n'
+                    "E3,2026-03-02,97112,1\nE4,2026-03-02,97112,1\n")
+    table = read_claim_table(path)
+    (error,) = table.errors
+    assert (error.row, error.line) == (3, 3)
+    assert error.message == ("expected 4 fields as in the header, got 3; a quoted field runs from line 3 to line 5, "
+                             "check its quotes")
+    assert table.lines.get_column("encounter_id").to_list() == ["E1"]
+
+
+def test_a_stray_quote_inside_a_field_is_read_as_a_character(tmp_path: Path) -> None:
+    # polars refuses the file ("CSV malformed"); the csv module keeps the quote, and the value is judged as any
+    # other: a units value with a quote is a row error, a code with one is left to the code rules
+    path = tmp_path / "claims.csv"
+    path.write_text('encounter_id,date,code,units\nE1,2026-03-02,97110,1\nE2,2026-03-02,059"T,1\n'
+                    'E3,2026-03-02,97110,2"\n')
+    table = read_claim_table(path)
+    assert [(e.row, e.field) for e in table.errors] == [(4, "units")]
+    assert table.lines.get_column("code").to_list() == ["97110", '059"T']
+
+
+def test_rows_of_both_lengths_and_a_repeated_extra_header_on_the_slow_path(tmp_path: Path) -> None:
+    # a long row and then a short one (polars: "data does not match the number of columns" in some layouts); the
+    # repeated extra column is renamed as polars renames it, not a crash of the row-by-row reader
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,units,note,note\nE1,2026-03-02,97110,1,a,b,c\nE2,2026-03-02,97110\n"
+                    "E3,2026-03-02,97112,1,a,b\n")
+    table = read_claim_table(path)
+    assert [(e.row, e.line, e.message) for e in table.errors] == [
+        (2, 2, "expected 6 fields as in the header, got 7"), (3, 3, "expected 6 fields as in the header, got 3")]
+    assert table.lines.get_column("encounter_id").to_list() == ["E3"]
+
+
+def test_an_empty_file_is_said_to_be_empty(tmp_path: Path) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_bytes(b"")
+    with pytest.raises(InputError, match="the file is empty"):
+        read_claim_table(path)
+
+
+def _long_field_table(tmp_path: Path) -> Path:
+    """The shape of fuzz input #480 (csv): a rejected first row, then a 140,000-character field. polars reads it in
+    two chunks (the long line splits its parallel read); the filter of rejected rows leaves an empty first chunk,
+    and pl.format (the patient key) panicked on it: PanicException, a BaseException, out of read_claim_table."""
+    path = tmp_path / "claims.csv"
+    path.write_text(HEADER + ROWS[0].replace("90.00", "90.\u06f0\u06f0")
+                    + ROWS[1].replace("97535", "x" * 140_000) + ROWS[4], encoding="utf-8")
+    return path
+
+
+def test_a_long_field_after_a_rejected_row_is_read_without_a_panic(tmp_path: Path) -> None:
+    table = read_claim_table(_long_field_table(tmp_path))
+    assert [(e.row, e.field) for e in table.errors] == [(2, "charge")]
+    assert table.lines.get_column("patient_id").to_list() == ["P1", "P3"]
+    assert len(table.lines.get_column("code")[0]) == 140_000
+
+
+def test_a_parquet_file_of_many_row_groups_with_a_rejected_first_row(tmp_path: Path) -> None:
+    # several row groups are several chunks: the same empty-first-chunk panic as the long CSV field
+    path = tmp_path / "claims.parquet"
+    pl.DataFrame({"encounter_id": ["E1", "E2", "E3"], "date": ["2026-13-01", "2026-03-02", "2026-03-02"],
+                  "code": ["97110", "97112", "97110"], "units": ["1", "1", "1"]}).write_parquet(path, row_group_size=1)
+    table = read_claim_table(path)
+    assert [(e.row, e.field) for e in table.errors] == [(1, "date")]
+    assert table.lines.get_column("patient_id").to_list() == ["(no patient id: encounter E2)",
+                                                              "(no patient id: encounter E3)"]
+
+
+def test_a_panic_in_polars_leaves_as_an_ordinary_exception(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a panic is a BaseException: as such it would pass `except Exception` (the CLI's exit-3 net) as a traceback
+    from cleanclaim.formats import claim_table
+
+    def panic(source: Path, default_payer: str) -> None:
+        raise pl.exceptions.PanicException("assertion failed: i < self.len()")
+
+    monkeypatch.setattr(claim_table, "_read_table", panic)
+    path = tmp_path / "claims.csv"
+    path.write_text(HEADER + ROWS[0])
+    with pytest.raises(RuntimeError, match="polars panicked while reading") as raised:
+        read_claim_table(path)
+    assert isinstance(raised.value.__cause__, pl.exceptions.PanicException)
+
+
+def test_a_payer_id_that_is_not_a_name_names_its_rows(tmp_path: Path) -> None:
+    from cleanclaim import check
+
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,payer,code,modifiers,units\nE1,2026-03-02,medicare,97110,GP,1\n"
+                    "E1,2026-03-02,../evil,97112,GP,1\nE2,2026-03-02,../evil,97110,GP,1\n"
+                    "E3,2026-03-02,medicare,97110,GP,1\nE4,2026-03-02,Bad Payer,97110,GP,1\n")
+    result = check(path, as_of=dt.date(2026, 4, 1))
+    assert [(e.row, e.field, e.encounter) for e in result.errors] == [(3, "payer", None), (6, "payer", "E4")]
+    assert result.errors[0].message.endswith("; not checked: row 3 and 1 other row(s), of encounter(s) E1, E2")
+    assert result.errors[1].message.endswith("; not checked: row 6, of encounter(s) E4")
+    assert (result.summary.lines, result.summary.rows_rejected) == (2, 3)
+
+
+@pytest.mark.parametrize(("row", "rejected"), [
+    ("E2,2026-03-02,97110,1\n", True),  # one field short: polars alone would pad it with an empty charge
+    ("E2,2026-03-02,97110,1,\n", False),  # the same row with the charge given empty
+    ('E2,2026-03-02,"97110,x",1,5\n', False),  # a comma inside quotes is not a separator
+    ('E2,2026-03-02,"97110,""x""",1\n', True),  # nor inside quotes with doubled quotes; one field short
+])
+def test_a_row_with_too_few_fields_is_rejected_not_padded(tmp_path: Path, row: str, rejected: bool) -> None:
+    path = tmp_path / "claims.csv"
+    path.write_text("encounter_id,date,code,units,charge\nE1,2026-03-02,97110,1,45\n" + row)
+    table = read_claim_table(path)
+    assert [(e.row, e.line, e.message) for e in table.errors] == (
+        [(3, 3, "expected 5 fields as in the header, got 4")] if rejected else [])
+    assert table.lines.height == (1 if rejected else 2)

@@ -11,6 +11,8 @@ field but never echo the value of a patient field.
 from __future__ import annotations
 
 import csv
+import io
+import re
 import sys
 from collections import Counter
 from collections.abc import Iterator
@@ -70,6 +72,9 @@ class ClaimTable:
     """Encounter columns the file actually supplies (the rest of the encounter table is null, not missing)."""
     notes: list[InputError] = field(default_factory=list)
     """What the reader had to assume about readable input (said once, not per row): not errors, no exit status."""
+    line_rows: pl.Series = field(default_factory=lambda: pl.Series(_ROW, [], dtype=pl.UInt32))
+    """The file row of each line of ``lines`` (same order), so that what is found wrong with a line after reading
+    (a payer without a profile) is placed on its row."""
 
     @property
     def rows_checked(self) -> int:
@@ -89,8 +94,17 @@ def _field_limit(size: int) -> Iterator[None]:
 
 
 def _csv_header(path: Path) -> list[str]:
-    with path.open(newline="", encoding="utf-8", errors="replace") as handle, _field_limit(path.stat().st_size):
-        return next(csv.reader(handle), [])
+    """The header row, which must be UTF-8 text: polars reads an undecodable header byte as U+FFFD, so the column
+    would be silently renamed (and a contract column then missing or ignored)."""
+    with (path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as handle,
+          _field_limit(path.stat().st_size)):
+        reader = csv.reader(handle)
+        header = _next_record(reader, path) or []
+    bad = _undecodable(header)
+    if bad is not None:
+        raise InputError(f"the header is not UTF-8 text (line {1 + bad[1]}); save the file as UTF-8",
+                         file=str(path), line=1 + bad[1], row=1)
+    return header
 
 
 def _repeated_columns(header: list[str], source: Path) -> None:
@@ -105,30 +119,129 @@ def _repeated_columns(header: list[str], source: Path) -> None:
 
 
 def _read_csv(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
-    """The CSV as text columns. Rows with the wrong number of fields are rejected one by one (with their row
-    number) on a second, slower pass that runs only when the fast reader refuses the file."""
+    """The CSV as text columns. polars reads a well-formed file; anything it refuses (a row with too many fields,
+    bytes that are not UTF-8, a stray quote, or a panic of its reader) or would pad (a row with too few fields)
+    sends the file to ``_read_rows``, which reads it row by row and rejects each bad row with its row and line, so
+    one bad row never costs the rest."""
     _repeated_columns(_csv_header(path), path)
     try:
-        return pl.read_csv(path, infer_schema=False).with_columns(pl.all().fill_null("")), []
-    except pl.exceptions.ComputeError as exc:
-        if "fields" not in str(exc):
-            raise
-    with path.open(newline="", encoding="utf-8") as handle, _field_limit(path.stat().st_size):
-        rows = list(csv.reader(handle))
-    header, body = rows[0], rows[1:]
+        frame = pl.read_csv(path, infer_schema=False)
+    except pl.exceptions.NoDataError as exc:
+        if path.stat().st_size == 0:
+            raise InputError("the file is empty; a claim-line table needs a header row", file=str(path)) from exc
+    except (pl.exceptions.PolarsError, UnicodeDecodeError, pl.exceptions.PanicException):
+        pass
+    else:
+        if not _short_rows(path, frame.width):
+            # One chunk per column: a long field splits polars' parallel read into chunks, a filter can then leave
+            # an empty first chunk, and pl.format on such a column panics (polars 2.1; see the test of a 140 KB
+            # field).
+            return frame.rechunk().with_columns(pl.all().fill_null("")), []
+    return _read_rows(path)
+
+
+_QUOTED = r'"(?:[^"]|"")*"'
+
+
+def _short_rows(path: Path, width: int) -> bool:
+    """Whether a row may have fewer fields than the header. polars pads such a row with empty values, so a missing
+    field would be read, silently, as not given; the row-by-row reader rejects the row instead. Judged on lines
+    (commas outside quotes), which are rows unless a quoted field spans lines: a line with an odd number of quotes
+    is left to the row-by-row reader as well."""
+    try:
+        lines = pl.read_lines(path).get_column("line").slice(1)
+    except pl.exceptions.PolarsError:
+        return True
+    quotes = lines.str.count_matches('"', literal=True)
+    fields = lines.str.replace_all(_QUOTED, "").str.count_matches(",", literal=True) + 1
+    return bool(((quotes % 2 == 1) | (fields < width)).any())
+
+
+def _read_rows(path: Path) -> tuple[pl.DataFrame, list[InputError]]:
+    """The slow path: the csv module, one record at a time. Bytes that are not UTF-8 are kept as escapes while
+    splitting (the separators are ASCII, so the other rows split as the file means them) and reject their row; a row
+    with the wrong number of fields is rejected. Each error names the row (the record number, header = 1) and the
+    line where its fault is, which differ once a quoted field spans lines."""
+    data = path.read_bytes()
+    text = data.decode("utf-8", errors="surrogateescape").removeprefix("\ufeff")  # a BOM, as polars drops it
     errors: list[InputError] = []
     good: list[list[str]] = []
     keep: list[int] = []
-    for number, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            errors.append(InputError(f"expected {len(header)} fields as in the header, got {len(row)}",
-                                     file=str(path), row=number))
-        else:
-            good.append(row)
-            keep.append(number)
-    frame = pl.DataFrame(good, schema=dict.fromkeys(header, pl.String), orient="row")
+    with _field_limit(len(data)):
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = _next_record(reader, path) or []  # read and judged by _csv_header already
+        number = 1
+        first_line = reader.line_num + 1
+        while (row := _next_record(reader, path)) is not None:
+            number += 1
+            bad = _undecodable(row)
+            if bad is not None:
+                column = header[bad[0]] if bad[0] < len(header) else None
+                beyond = "" if column is not None else f" (field {bad[0] + 1}, past the header's {len(header)})"
+                errors.append(InputError(f"the row is not UTF-8 text: a byte{beyond} is not part of any UTF-8 "
+                                         "character; save the file as UTF-8", file=str(path),
+                                         line=first_line + bad[1], row=number, field=column,
+                                         encounter=_encounter(header, row)))
+            elif len(row) != len(header):
+                spans = (f"; a quoted field runs from line {first_line} to line {reader.line_num}, check its quotes"
+                         if reader.line_num > first_line else "")
+                errors.append(InputError(f"expected {len(header)} fields as in the header, got {len(row)}{spans}",
+                                         file=str(path), line=first_line, row=number))
+            else:
+                good.append(row)
+                keep.append(number)
+            first_line = reader.line_num + 1
+    frame = pl.DataFrame(good, schema=dict.fromkeys(_unique(header), pl.String), orient="row")
     # Row numbers must stay those of the file, so the kept rows carry them.
     return frame.with_columns(pl.Series(_ROW, keep, dtype=pl.UInt32)), errors
+
+
+def _next_record(reader: Iterator[list[str]], path: Path) -> list[str] | None:
+    try:
+        return next(reader, None)
+    except csv.Error as exc:  # the csv module's own refusal; its message quotes no value
+        line = getattr(reader, "line_num", 0)
+        raise InputError(f"cannot read the table: {exc}", file=str(path), line=line or 1) from exc
+
+
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable(row: list[str]) -> tuple[int, int] | None:
+    """Where the first byte that is not UTF-8 is in a record: its field index, and how many line breaks precede it
+    within the record (a quoted field may span lines)."""
+    breaks = 0
+    for index, value in enumerate(row):
+        found = _ESCAPED.search(value)
+        if found:
+            return index, breaks + value.count("\n", 0, found.start())
+        breaks += value.count("\n")
+    return None
+
+
+def _encounter(header: list[str], row: list[str]) -> str | None:
+    """The encounter id of a rejected row, for its message, when the row has one that is readable."""
+    at = header.index("encounter_id") if "encounter_id" in header else len(row)
+    value = row[at].strip() if at < len(row) else ""
+    return value if value and not _ESCAPED.search(value) else None
+
+
+def _unique(header: list[str]) -> list[str]:
+    """Column names made unique as polars makes them (``note``, ``note_duplicated_0``): a repeated extra column is
+    kept and ignored on both paths (a repeated contract column was refused before)."""
+    names: list[str] = []
+    used: set[str] = set()
+    taken = set(header)
+    for name in header:
+        if name in used:
+            suffix = 0
+            while f"{name}_duplicated_{suffix}" in taken:
+                suffix += 1
+            name = f"{name}_duplicated_{suffix}"
+            taken.add(name)
+        names.append(name)
+        used.add(name)
+    return names
 
 
 def _scalar(dtype: pl.DataType) -> bool:
@@ -176,7 +289,8 @@ def _read_raw(path: Path) -> tuple[pl.DataFrame, int, list[InputError]]:
         frame = frame.with_columns(*texts).with_columns(pl.col(*contract).fill_null("")) if contract else frame
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"cannot read the table's columns: {str(exc).splitlines()[0]}", file=str(path)) from exc
-    return frame, 1, []
+    # one chunk per column, as for a CSV (see _read_csv): a file of several row groups is read in several chunks
+    return frame.rechunk(), 1, []
 
 
 def _problems(frame: pl.DataFrame) -> pl.DataFrame:
@@ -248,6 +362,16 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         raise InputError("file not found", file=str(source)) from exc
     except OSError as exc:  # a name too long, a folder without permission
         raise InputError(f"cannot read the table: {exc.strerror or type(exc).__name__}", file=str(source)) from exc
+    try:
+        return _read_table(source, default_payer)
+    except pl.exceptions.PanicException as exc:
+        # A Rust panic is a BaseException, which would pass every `except Exception` up to the CLI's safety net as
+        # a traceback; as an ordinary exception it is reported as the internal error it is (exit 3). Its text may
+        # quote the input, so it is not repeated.
+        raise RuntimeError(f"polars panicked while reading {source} (a bug, not a problem of the file)") from exc
+
+
+def _read_table(source: Path, default_payer: str) -> ClaimTable:
     raw, offset, ragged = _read_raw(source)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
@@ -317,6 +441,7 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         carried=frozenset(("encounter_id", *_LINE_LEVEL, *claim_columns)),
         minutes_carried="minutes" in raw.columns,
         notes=notes,
+        line_rows=good.get_column(_ROW),
     )
 
 
