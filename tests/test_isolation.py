@@ -92,14 +92,15 @@ def coder_fails_on_bad(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_Coder, "plan", plan)
 
 
-def _break_rule(monkeypatch: pytest.MonkeyPatch, slug: str, *, always: bool = False, bad: str = BAD) -> Rule:
+def _break_rule(monkeypatch: pytest.MonkeyPatch, slug: str, *, always: bool = False, bad: str = BAD,
+                error: type[BaseException] = ZeroDivisionError) -> Rule:
     """Make a rule raise when encounter ``bad`` is in its tables (or always); it runs whatever its screen says."""
     rule = get_rule(slug)
     original = type(rule).check
 
     def check(self: Rule, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         if always or bad in tables.encounters.get_column("encounter_id").to_list():
-            raise ZeroDivisionError(SECRET)
+            raise error(SECRET)
         return original(self, tables)
 
     monkeypatch.setattr(type(rule), "check", check)
@@ -177,11 +178,14 @@ def test_code_keeps_the_coding_when_a_rule_fails_and_says_which_rule(tmp_path: P
 
 # ---- check: encounter YAML ----------------------------------------------------------------------------------------
 
+# a Rust panic in Polars arrives as pyo3's PanicException, a BaseException: isolated like any other bug
+@pytest.mark.parametrize("error", [ZeroDivisionError, pl.exceptions.PanicException])
 def test_check_yaml_checks_every_other_encounter_when_a_rule_fails_on_one(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          error: type[BaseException]) -> None:
     file = _yaml(tmp_path, "all.yaml", lines=True)
     _, full, _ = run("check", str(file), "--as-of", AS_OF)
-    rule = _break_rule(monkeypatch, "deleted-code")
+    rule = _break_rule(monkeypatch, "deleted-code", error=error)
     assert any(f["rule"] == rule.slug and f["encounter"] == BAD for f in full["findings"])  # it had something to find
     status, data, stderr = run("check", str(file), "--as-of", AS_OF)
     assert status == 3

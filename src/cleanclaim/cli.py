@@ -20,6 +20,7 @@ from rich.text import Text
 from typer.exceptions import TyperException
 
 from cleanclaim.commands.output import error_console
+from cleanclaim.errors import UNFORESEEN
 from cleanclaim.isolation import where as _where
 
 __all__ = ["INTERNAL_ERROR", "app", "main"]
@@ -74,7 +75,7 @@ def guarded(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, TyperException, KeyboardInterrupt):
             raise
-        except Exception as exc:  # the safety net is the point
+        except UNFORESEEN as exc:  # the safety net is the point
             _report(exc, _inputs(kwargs))
             raise typer.Exit(INTERNAL_ERROR) from exc
 
@@ -112,6 +113,6 @@ def main() -> None:
         app()
     except SystemExit:
         raise
-    except Exception as exc:  # the last safety net
+    except UNFORESEEN as exc:  # the last safety net
         _report(exc, [])
         sys.exit(INTERNAL_ERROR)

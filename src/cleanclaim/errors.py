@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["CleanclaimError", "DataError", "InputError", "UnknownPayerError", "is_phi_field"]
+from polars.exceptions import PanicException
+
+__all__ = ["UNFORESEEN", "CleanclaimError", "DataError", "InputError", "UnknownPayerError", "is_phi_field"]
+
+UNFORESEEN: tuple[type[BaseException], ...] = (Exception, PanicException)
+"""What a bug in cleanclaim can raise: any Exception, and a Rust panic inside Polars, which pyo3 raises as a
+``BaseException`` and so would pass every ``except Exception`` (the per-record catches and the CLI's exit-3 net) as a
+traceback. Every place that turns an unforeseen failure into a report catches this tuple."""
 
 # Where a patient's protected health information lives in the encounter contract and the claim-line tables: every
 # field of the patient and of the subscriber (ids, names, birth dates, sex, member id, address) and any address. A

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cleanclaim.errors import CleanclaimError
+from cleanclaim.errors import UNFORESEEN, CleanclaimError
 
 __all__ = ["RETRIES", "Failure", "bisect_failures", "describe", "run_without_failing", "unexpected", "where"]
 
@@ -46,7 +46,7 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}{where(exc)}"
 
 
-def unexpected(exc: Exception) -> bool:
+def unexpected(exc: BaseException) -> bool:
     """Whether an exception is a bug to isolate. cleanclaim's own errors (unreadable input, broken data files) keep
     their meaning and propagate; ``CLEANCLAIM_TRACEBACK=1`` lets every exception through, for whoever debugs it."""
     return not isinstance(exc, CleanclaimError) and os.environ.get("CLEANCLAIM_TRACEBACK") != "1"
@@ -64,7 +64,7 @@ class Failure:
     on them; every other rule did), ``pricing`` (they were not priced) or ``x12 validation`` (the X12 file's syntax
     was not checked; the rules were)."""
     rule: str | None = None
-    exception: Exception | None = field(default=None, compare=False, repr=False)
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
     """The exception itself (first of its kind), for a debugger or a test oracle to re-raise; never printed."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,15 +91,15 @@ milliseconds each) stops here and the units not yet cleared are reported as fail
 yearly but a bound on time."""
 
 
-def bisect_failures(groups: Sequence[G], run: Callable[[list[G]], R], first: Exception, *,
-                    retries: int = RETRIES) -> tuple[list[tuple[list[G], R]], list[tuple[G, Exception]]]:
+def bisect_failures(groups: Sequence[G], run: Callable[[list[G]], R], first: BaseException, *,
+                    retries: int = RETRIES) -> tuple[list[tuple[list[G], R]], list[tuple[G, BaseException]]]:
     """After ``run(groups)`` raised ``first``: run halves, and halves of the halves that raise, down to single
     groups. Returns the parts that ran with their results and the groups that failed with their exception, both in
     input order. After ``retries`` runs, every group not yet run successfully counts as failed, with the exception
     of the part it was in: named, never silently dropped. cleanclaim's own errors propagate."""
     done: list[tuple[int, list[G], R]] = []
-    failed: list[tuple[int, G, Exception]] = []
-    stack: list[tuple[int, int, Exception]] = [(0, len(groups), first)]
+    failed: list[tuple[int, G, BaseException]] = []
+    stack: list[tuple[int, int, BaseException]] = [(0, len(groups), first)]
     runs = 0
     while stack:
         start, end, exc = stack.pop()
@@ -115,7 +115,7 @@ def bisect_failures(groups: Sequence[G], run: Callable[[list[G]], R], first: Exc
             part = list(groups[low:high])
             try:
                 done.append((low, part, run(part)))
-            except Exception as error:
+            except UNFORESEEN as error:
                 if not unexpected(error):
                     raise
                 stack.append((low, high, error))
@@ -132,7 +132,7 @@ def run_without_failing(records: Sequence[T], run: Callable[[list[T]], R], *, un
     failures named by ``name``; an exception that no unit explains alone propagates."""
     try:
         return run(list(records)), []
-    except Exception as exc:
+    except UNFORESEEN as exc:
         if not unexpected(exc):
             raise
         first = exc

@@ -18,7 +18,7 @@ import polars as pl
 
 from cleanclaim.codebook import codebook
 from cleanclaim.coding import CodedEncounter, Locate, code_encounters
-from cleanclaim.errors import InputError
+from cleanclaim.errors import UNFORESEEN, InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
 from cleanclaim.isolation import Failure, bisect_failures, describe, unexpected
@@ -267,7 +267,7 @@ def _code_isolated(items: list[tuple[Encounter, PayerProfile, Locate | None]], i
     which would bill its minutes differently."""
     try:
         return dict(enumerate(code_encounters(items))), []
-    except Exception as exc:
+    except UNFORESEEN as exc:
         if not isolate or not unexpected(exc):
             raise
         first = exc
@@ -296,7 +296,7 @@ def _findings_isolated(tables: Tables, selection: RuleSelection | None) -> tuple
     other patients, are kept."""
     try:
         return findings_table(tables, selection), []
-    except Exception as exc:
+    except UNFORESEEN as exc:
         if not unexpected(exc):
             raise
     chosen = selection or RuleSelection()
@@ -308,7 +308,7 @@ def _findings_isolated(tables: Tables, selection: RuleSelection | None) -> tuple
         alone = RuleSelection(select=frozenset({rule.slug}), severity=chosen.severity)
         try:
             frames.append(findings_table(tables, alone))
-        except Exception as exc:
+        except UNFORESEEN as exc:
             if not unexpected(exc):
                 raise
             found, failed = _rule_by_patient(tables, alone, rule, exc)
@@ -319,11 +319,11 @@ def _findings_isolated(tables: Tables, selection: RuleSelection | None) -> tuple
     return in_encounter_order(table, order), failures
 
 
-def _rule_by_patient(tables: Tables, alone: RuleSelection, rule: Rule, first: Exception) -> tuple[
+def _rule_by_patient(tables: Tables, alone: RuleSelection, rule: Rule, first: BaseException) -> tuple[
         list[pl.DataFrame], list[Failure]]:
     patients = tables.encounters.get_column("patient_id").unique(maintain_order=True).to_list()
     done, failed = bisect_failures(patients, lambda part: findings_table(_for_patients(tables, part), alone), first)
-    by_error: dict[str, tuple[Exception, list[object]]] = {}
+    by_error: dict[str, tuple[BaseException, list[object]]] = {}
     for patient, exc in failed:
         by_error.setdefault(describe(exc), (exc, []))[1].append(patient)
     failures = []
@@ -431,7 +431,7 @@ def check(
     if x12 is not None:
         try:
             table = _with_x12(table, x12, selection, [e.id for e in kept])
-        except Exception as exc:  # the rules' findings stand; the file's syntax check is what is missing
+        except UNFORESEEN as exc:  # the rules' findings stand; the file's syntax check is what is missing
             if not unexpected(exc):
                 raise
             failures.append(Failure(tuple(e.id for e in kept), describe(exc), "x12 validation", exception=exc))

@@ -439,19 +439,25 @@ def test_a_parquet_file_of_many_row_groups_with_a_rejected_first_row(tmp_path: P
                                                               "(no patient id: encounter E3)"]
 
 
-def test_a_panic_in_polars_leaves_as_an_ordinary_exception(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # a panic is a BaseException: as such it would pass `except Exception` (the CLI's exit-3 net) as a traceback
+def test_a_panic_in_polars_is_an_internal_failure_exit_3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a panic is a BaseException: it would pass `except Exception` as a traceback; errors.UNFORESEEN names it, so
+    # the CLI reports the bug in one line without the panic's text and exits 3
+    from typer.testing import CliRunner
+
+    from cleanclaim.cli import app
     from cleanclaim.formats import claim_table
 
-    def panic(source: Path, default_payer: str) -> None:
-        raise pl.exceptions.PanicException("assertion failed: i < self.len()")
+    def panic(*_args: object, **_kwargs: object) -> None:
+        raise pl.exceptions.PanicException("assertion failed: i < self.len() for E1")
 
-    monkeypatch.setattr(claim_table, "_read_table", panic)
+    monkeypatch.setattr(claim_table, "_read_raw", panic)
     path = tmp_path / "claims.csv"
     path.write_text(HEADER + ROWS[0])
-    with pytest.raises(RuntimeError, match="polars panicked while reading") as raised:
-        read_claim_table(path)
-    assert isinstance(raised.value.__cause__, pl.exceptions.PanicException)
+    result = CliRunner().invoke(app, ["check", str(path), "--as-of", "2026-04-01"])
+    assert result.exit_code == 3
+    assert "bug in cleanclaim" in result.output
+    assert "PanicException" in result.output
+    assert "self.len()" not in result.output
 
 
 def test_a_payer_id_that_is_not_a_name_names_its_rows(tmp_path: Path) -> None:

@@ -362,16 +362,6 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
         raise InputError("file not found", file=str(source)) from exc
     except OSError as exc:  # a name too long, a folder without permission
         raise InputError(f"cannot read the table: {exc.strerror or type(exc).__name__}", file=str(source)) from exc
-    try:
-        return _read_table(source, default_payer)
-    except pl.exceptions.PanicException as exc:
-        # A Rust panic is a BaseException, which would pass every `except Exception` up to the CLI's safety net as
-        # a traceback; as an ordinary exception it is reported as the internal error it is (exit 3). Its text may
-        # quote the input, so it is not repeated.
-        raise RuntimeError(f"polars panicked while reading {source} (a bug, not a problem of the file)") from exc
-
-
-def _read_table(source: Path, default_payer: str) -> ClaimTable:
     raw, offset, ragged = _read_raw(source)
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:

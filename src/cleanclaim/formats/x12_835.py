@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import UNFORESEEN, InputError
 from cleanclaim.formats.remittance_codes import RemittanceCodes, remittance_codes
 from cleanclaim.formats.x12 import Segment, Transaction, X12SegmentError, parse_envelope, read_x12_text
 from cleanclaim.model import ClaimLine, Encounter
@@ -193,7 +193,7 @@ class _RemitReader:
                     handler(segment)
             except _ElementError as problem:
                 self._problem(segment, problem.element, problem.message)
-            except Exception as exc:  # an unforeseen failure loses this claim only, and says where
+            except UNFORESEEN as exc:  # an unforeseen failure loses this claim only, and says where
                 self._problem(segment, None, f"the segment could not be read ({type(exc).__name__})")
         self._close_claim()
         if self.advice is None:
@@ -487,7 +487,7 @@ def load_claims(paths: Iterable[str | Path]) -> tuple[list[tuple[Encounter, str]
             errors.append(exc)
         except OSError as exc:
             errors.append(InputError(f"cannot read the file: {exc.strerror}", file=str(path)))
-        except Exception as exc:  # a claim file that breaks its reader is reported; the worklist is still built
+        except UNFORESEEN as exc:  # a claim file that breaks its reader is reported; the worklist is still built
             errors.append(InputError(f"the file could not be read ({type(exc).__name__})", file=str(path)))
     return encounters, errors
 
@@ -630,7 +630,7 @@ def denials(
     for claim in remittance.claims:
         try:
             items += _items(claim, codes, by_claim_id)
-        except Exception as exc:  # an unforeseen failure on one claim: reported, the other claims still listed
+        except UNFORESEEN as exc:  # an unforeseen failure on one claim: reported, the other claims still listed
             errors.append(X12SegmentError(
                 f"the claim's adjustments could not be listed ({type(exc).__name__})",
                 segment_number=claim.segment_number, segment_id="CLP", loop="2100", file=remittance.file,

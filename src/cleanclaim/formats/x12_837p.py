@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import UNFORESEEN, InputError
 from cleanclaim.formats.claim_requirements import ICD9_PREFIX, billing_zip_gap
 from cleanclaim.formats.files import write_file
 from cleanclaim.formats.x12 import (
@@ -794,7 +794,7 @@ class _ClaimReader:
             except _ElementError as problem:
                 self.skipping = segment.id == "CLM" and self.claim is None
                 self._problem(segment, problem.element, problem.message)
-            except Exception as exc:  # one unreadable segment costs its claim, never the file
+            except UNFORESEEN as exc:  # one unreadable segment costs its claim, never the file
                 self.skipping = segment.id == "CLM" and self.claim is None
                 self._problem(segment, None, f"the segment could not be read ({type(exc).__name__})")
         self._close_claim()
@@ -1163,7 +1163,7 @@ class _ClaimReader:
             return
         try:
             self.encounters.append(self._encounter(claim))
-        except Exception as exc:  # a claim that cannot be built is reported, the others are read
+        except UNFORESEEN as exc:  # a claim that cannot be built is reported, the others are read
             self.errors.append(X12SegmentError(
                 f"claim cannot be read: {_validation_summary(exc)}", segment_number=clm.number,
                 segment_id="CLM", loop="2300", file=self.file, encounter=claim_id))
@@ -1280,7 +1280,7 @@ def _discipline(taxonomy: str) -> Discipline:
     return Discipline.OTHER
 
 
-def _validation_summary(exc: Exception) -> str:
+def _validation_summary(exc: BaseException) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
     # our own ValueErrors name what is missing; anything else may carry a value from the file, so only its kind
