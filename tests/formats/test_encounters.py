@@ -493,3 +493,40 @@ def test_json_is_located_as_the_yaml_reader_locates_the_same_text(example: Path,
     expected = nodes(yaml.compose(text, Loader=yaml.SafeLoader))
     assert len(expected) > 20
     assert nodes(_compose_json(text, "e.json")) == expected
+
+
+@pytest.mark.parametrize(("extra", "line"), [
+    ("diagnoses: &dx [F41.1, *dx]\n", 5),  # a list that holds itself: str() of it was one diagnosis, then a walk of
+    ("note: x\nprovider2: &p {a: [b, {c: *p}]}\n", 6),  # it recursed without end; deeper inside, the same
+])
+def test_a_yaml_alias_inside_what_it_names_is_refused_at_the_alias(extra: str, line: int) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_encounters(GOOD.replace("services:", extra.rstrip("\n") + "\nservices:"), "self.yaml")
+    assert caught.value.line == line
+    assert "inside the list or mapping it names" in caught.value.message
+
+
+def test_an_alias_after_its_anchor_is_complete_is_read() -> None:
+    result = parse_encounters(GOOD.replace("services:", "diagnoses: [&dx F41.1, *dx]\nservices:"), "ok.yaml")
+    assert result.errors == []
+    assert result.encounters[0].diagnoses == ["F41.1", "F41.1"]
+
+
+def test_an_anchor_given_twice_says_so_with_both_lines() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_encounters(GOOD.replace("patient: {id: P1}", "patient: &p {id: P1}\nnote: &p x"), "anchors.yaml")
+    assert caught.value.line == 4
+    assert caught.value.message == "not valid YAML: found duplicate anchor (first at line 3)"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (("services:", "diagnoses: [F41.1, [F32.0, F33.1]]\nservices:"), "diagnoses.1"),
+    (("services:", "diagnoses: [{code: F32.0}]\nservices:"), "diagnoses.0"),
+    (("minutes: 24", "minutes: 24\n    modifiers: [GP, [59]]"), "services.0.modifiers.1"),
+])
+def test_a_list_inside_a_list_of_codes_is_an_error_at_its_item(change: tuple[str, str], field: str) -> None:
+    # never one code spelt "['F32.0', 'F33.1']"
+    result = parse_encounters(GOOD.replace(*change), "nested.yaml")
+    assert result.encounters == []
+    (error,) = result.errors
+    assert error.field == field and "valid string" in error.message

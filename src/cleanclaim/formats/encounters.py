@@ -172,22 +172,35 @@ def _json_int(text: str) -> int | str:
 
 def _refuse_alias_bombs(text: str, source: str) -> None:
     """Count, on the parser's events (nothing is built), the nodes that aliases add; refuse the document past
-    MAX_ALIAS_NODES. Events are read only when the text can hold an alias at all (a `*`)."""
+    MAX_ALIAS_NODES, or at an alias inside the list or mapping it names (`&a [*a]`: a structure that contains itself
+    has no end, and every later walk of it would recurse until Python gives up). Events are read only when the text
+    can hold an alias at all (a `*`)."""
     if "*" not in text:
         return
     sizes: dict[str, int] = {}
     open_nodes: list[list[Any]] = []  # [anchor, nodes so far] of each collection being read
+    still_open: dict[str, int] = {}  # anchor -> the depth of the collection it names, while that is being read
     added = 0
     for event in yaml.parse(text, Loader=YAML_LOADER):
         size = 0
         if isinstance(event, yaml.CollectionStartEvent):
             open_nodes.append([event.anchor, 1])
+            if event.anchor is not None:
+                still_open[str(event.anchor)] = len(open_nodes)
             continue
         if isinstance(event, yaml.CollectionEndEvent):
+            if still_open.get(str(open_nodes[-1][0])) == len(open_nodes):
+                del still_open[str(open_nodes[-1][0])]
             anchor, size = open_nodes.pop()
         elif isinstance(event, yaml.ScalarEvent):
             anchor, size = event.anchor, 1
+            still_open.pop(str(anchor), None)  # the name now stands for this scalar
         elif isinstance(event, yaml.AliasEvent):
+            if str(event.anchor) in still_open:
+                mark = event.start_mark
+                raise InputError(f"YAML alias *{event.anchor} is inside the list or mapping it names, which would "
+                                 "then contain itself without end; write the repeated part out",
+                                 file=source, line=mark.line + 1 if mark is not None else None)
             anchor, size = None, sizes.get(str(event.anchor), 1)
             added += size
             if added > MAX_ALIAS_NODES:
@@ -347,6 +360,9 @@ def _load(text: str, source: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         if "nesting depth" in problem:  # libyaml's own bound (1,000 levels): named at ours, like a RecursionError
             raise _too_deep(source, _nesting_line(text, source)) from exc
+        context, first = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if problem == "second occurrence" and context and first is not None:  # "second occurrence" says nothing
+            problem = f"{context.removesuffix('; first occurrence')} (first at line {first.line + 1})"
         raise InputError(f"not valid YAML: {problem}", file=source,
                          line=mark.line + 1 if mark is not None else None) from exc
     except RecursionError as exc:
