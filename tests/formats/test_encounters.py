@@ -530,3 +530,12 @@ def test_a_list_inside_a_list_of_codes_is_an_error_at_its_item(change: tuple[str
     assert result.encounters == []
     (error,) = result.errors
     assert error.field == field and "valid string" in error.message
+
+
+def test_a_key_spelt_like_yamls_merge_key_is_still_a_key_that_cannot_be_given_twice() -> None:
+    for text, source in (('{"id": "E1",\n"<<": 1,\n"<<": 2}', "merge.json"),
+                         ('id: E1\n"<<": 1\n"<<": 2\n', "merge.yaml")):
+        (error,) = parse_encounters(text, source).errors
+        assert (error.field, error.line) == ("<<", 3) and "given twice" in error.message
+    merged = "id: E1\nbase: &b {x: 1}\nother: &o {y: 2}\npatient:\n  <<: *b\n  <<: *o\n"
+    assert not any("twice" in e.message for e in parse_encounters(merged, "merge.yaml").errors)

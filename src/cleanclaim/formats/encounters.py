@@ -236,7 +236,8 @@ def _duplicate_keys(root: yaml.Node | None, source: str) -> list[_Duplicate]:
         if isinstance(node, yaml.MappingNode):
             first: dict[str, int] = {}
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                # YAML's merge key `<<` may repeat; a JSON or a quoted "<<" is a key like any other
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
                     mark = key_node.start_mark
                     line = mark.line + 1
                     if key_node.value in first:
@@ -291,6 +292,7 @@ _JSON_TOKEN = re.compile(r'[{}\[\]]|"[^"\\]*(?:\\.[^"\\]*)*"|[^ \t\n\r,:\[\]{}"]
 lie between them. Applied only to text the JSON reader accepted (or to find the depth of text it could not)."""
 
 _MAP_TAG, _SEQ_TAG, _STR_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def _compose_json(text: str, source: str) -> yaml.Node | None:
