@@ -103,8 +103,16 @@ def _modifier_list(value: Any) -> Any:
     if isinstance(value, str):
         return [m for m in (p.strip().upper() for p in value.replace(",", ";").split(";")) if m]
     if isinstance(value, list | tuple):
-        return [str(m).strip().upper() for m in value if str(m).strip()]
+        return _item_texts(value)
     return value
+
+
+def _item_texts(items: list[Any] | tuple[Any, ...]) -> list[Any]:
+    """Each code of a list as upper-case text, blanks dropped. A list or mapping in the list stays as it is, for its
+    item to be reported as not text: str() would make one code of `[F41.1, F32.0]`, or `[[...]]` of a YAML list that
+    holds itself."""
+    return [item if isinstance(item, list | tuple | dict) else str(item).strip().upper()
+            for item in items if isinstance(item, list | tuple | dict) or str(item).strip()]
 
 
 def _serialize_decimal(value: Decimal) -> int | float:
@@ -486,7 +494,7 @@ class Encounter(_Model):
         if isinstance(value, str):
             value = value.replace(",", ";").split(";")
         if isinstance(value, list):
-            return [str(d).strip().upper() for d in value if str(d).strip()]
+            return _item_texts(value)
         return value
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from cleanclaim.errors import InputError, is_phi_field
-from cleanclaim.formats.encounters import load_encounters, parse_encounters
+from cleanclaim.formats.encounters import MAX_NESTING, YAML_LOADER, load_encounters, parse_encounters
 
 GOOD = """\
 id: E1
@@ -367,3 +370,173 @@ def test_a_unit_count_of_5000_digits_is_refused_in_a_short_message() -> None:
     (error,) = result.errors
     assert error.field == "lines.0.units" and "at most 9999" in error.message
     assert len(error.message) < 300
+
+
+
+# --- every error of a file names its line, even when the file cannot be read (fuzz classes of issue 11) ---
+
+@pytest.mark.parametrize(("data", "bad", "line"), [
+    (b"id: E1\r\ndate: 2026-03-02\r\n\xffpatient: {id: P1}\n", 26, 3),  # first byte of line 3, CRLF endings
+    (b"id: E1\rdate: 2026-03-02\r\xc3(\n", 24, 3),  # old Mac endings; \xc3 starts a sequence ( cannot continue
+    (b"id: E\xe9\n", 5, 1),
+    (b"\n\n\n\xa0", 3, 4),  # the last byte of the file, alone on its line
+])
+def test_a_byte_that_is_not_utf8_is_named_by_its_line_and_its_offset(tmp_path: Path, data: bytes, bad: int,
+                                                                      line: int) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        load_encounters(path)
+    assert (caught.value.line, caught.value.message) == (line, f"not a UTF-8 text file (byte {bad})")
+
+
+def test_crlf_and_cr_files_are_read_with_the_lines_a_text_editor_shows(tmp_path: Path) -> None:
+    for ending in ("\r\n", "\r"):
+        path = tmp_path / "e.yaml"
+        path.write_bytes(GOOD.replace("minutes: 24", "minutes: -1").replace("\n", ending).encode())
+        (error,) = load_encounters(path).errors
+        assert (error.field, error.line) == ("services.0.minutes", 7)
+
+
+@pytest.mark.parametrize(("character", "escaped"), [("\x00", "#x0000"), ("\x7f", "#x007f"), ("\x1b", "#x001b")])
+def test_a_character_yaml_refuses_is_named_by_its_line_and_column(character: str, escaped: str) -> None:
+    # non-ASCII text before it: libyaml counts its position in UTF-8 bytes, the file is read in characters
+    text = GOOD.replace("{id: P1}", "{id: P1, first_name: Zoë Ødegård}").replace('"97110"', f'"97{character}110"')
+    with pytest.raises(InputError) as caught:
+        parse_encounters(text, "e.yaml")
+    error = caught.value
+    assert error.line == 6
+    # libyaml says "control characters are not allowed", the pure-Python reader "special characters ..."
+    assert error.message.startswith(f"not valid YAML: unacceptable character {escaped}: ")
+    assert error.message.endswith("characters are not allowed (column 14)")
+
+
+def test_both_yaml_readers_place_a_refused_character_alike() -> None:
+    from yaml.reader import ReaderError
+
+    from cleanclaim.formats.encounters import _reader_error_place
+    text = "a: ü\u2028b: €\nc: \U0001f600 \x85d: \x7f\n"  # YAML breaks lines at U+2028 and U+0085 as well
+    places = set()
+    for loader in {yaml.SafeLoader, YAML_LOADER}:  # the pure-Python reader, and libyaml's where PyYAML has it
+        with pytest.raises(ReaderError) as caught:
+            yaml.load(text, Loader=loader)
+        places.add(_reader_error_place(text, caught.value))
+    assert places == {(4, 4)}
+
+
+def _deep_yaml(depth: int) -> str:
+    """An encounter whose `note` holds lists inside lists, one more on each line: line k opens level k."""
+    return "id: E1\nnote: [\n" + " [\n" * (depth - 2) + " " + \
+        "]" * (depth - 1) + "\n"
+
+
+def _deep_json(depth: int) -> str:
+    return '{"id": "E1", "note":\n' + "[\n" * (depth - 1) + "]" * (depth - 1) + "}\n"
+
+
+@pytest.mark.parametrize("deep", [_deep_yaml, _deep_json])
+def test_nesting_at_the_bound_is_read_and_past_it_is_refused_at_the_line_that_passes_it(deep: Any) -> None:
+    source = "deep.json" if deep is _deep_json else "deep.yaml"
+    result = parse_encounters(deep(MAX_NESTING), source)  # read: the encounter's own errors are reported
+    assert ("note", 2) in [(e.field, e.line) for e in result.errors]
+    # past our bound only; past Python's recursion limit (JSON) or libyaml's 1,000 levels (YAML)
+    for depth in (MAX_NESTING + 1, 1_000, 100_000):
+        with pytest.raises(InputError) as caught:
+            parse_encounters(deep(depth), source)
+        assert (caught.value.file, caught.value.line) == (source, MAX_NESTING + 1)
+        assert f"nested more than {MAX_NESTING} levels deep" in caught.value.message
+
+
+def test_a_json_file_yaml_cannot_read_has_every_error_at_its_line() -> None:
+    # a DEL in a string, a tab between tokens, escapes in keys: JSON, but not the YAML that PyYAML reads
+    text = ('{"encounters": [\n'
+            '\t{"id": "E1", "date": "2026-03-02", "patient": {"id": "P\x7f1"},\n'
+            '\t "provider": {"npi": "1234567893", "discipline": "PT"}},\n'
+            '\t{"id": "E2", "date": "2026-03-02", "patient": {"id": "P2",\n'
+            '\t  "a\\u0025dress": {}, "id": "P3"},\n'
+            '\t "provider": {"npi": "1234567893", "discipline": "PT"}, "services": [{"code": "97110",\n'
+            '\t  "minutes": -1, "m\\/x": 2}]}\n'
+            ']}\n')
+    with pytest.raises(yaml.YAMLError):
+        yaml.compose(text, Loader=YAML_LOADER)
+    result = parse_encounters(text, "tabs.json")
+    assert [e.id for e in result.encounters] == ["E1"]
+    assert result.line_of("E1", "provider.npi") == 3
+    (twice,) = result.errors  # a key given twice is found before the fields are checked
+    assert (twice.encounter, twice.field, twice.line) == ("E2", "id", 5)
+    fields = parse_encounters(text.replace('"id": "P3"', '"sex": "M"'), "tabs.json")
+    assert sorted((e.field, e.line) for e in fields.errors) == [
+        ("patient.a%dress", 5), ("services.0.m/x", 7), ("services.0.minutes", 7)]
+
+
+@pytest.mark.parametrize("example", sorted((Path(__file__).parents[2] / "examples").glob("*.yaml")),
+                         ids=lambda path: path.stem)
+@pytest.mark.parametrize("indent", [None, 2])
+def test_json_is_located_as_the_yaml_reader_locates_the_same_text(example: Path, indent: int | None) -> None:
+    """Where YAML can read a JSON text, both locators give every node the same line and column and every key the
+    same text."""
+    from cleanclaim.formats.encounters import _compose_json
+    text = json.dumps(yaml.safe_load(example.read_text()), default=str, indent=indent, ensure_ascii=False)
+
+    def nodes(root: yaml.Node | None) -> list[tuple[str, int, int, object]]:
+        found, pending = [], [root]
+        while pending:
+            node = pending.pop()
+            assert node is not None
+            value = node.value if isinstance(node, yaml.ScalarNode) else None
+            found.append((type(node).__name__, node.start_mark.line, node.start_mark.column, value))
+            if isinstance(node, yaml.MappingNode):
+                pending.extend(part for pair in reversed(node.value) for part in reversed(pair))
+            elif isinstance(node, yaml.SequenceNode):
+                pending.extend(reversed(node.value))
+        return found
+
+    expected = nodes(yaml.compose(text, Loader=yaml.SafeLoader))
+    assert len(expected) > 20
+    assert nodes(_compose_json(text, "e.json")) == expected
+
+
+@pytest.mark.parametrize(("extra", "line"), [
+    ("diagnoses: &dx [F41.1, *dx]\n", 5),  # a list that holds itself: str() of it was one diagnosis, then a walk of
+    ("note: x\nprovider2: &p {a: [b, {c: *p}]}\n", 6),  # it recursed without end; deeper inside, the same
+])
+def test_a_yaml_alias_inside_what_it_names_is_refused_at_the_alias(extra: str, line: int) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_encounters(GOOD.replace("services:", extra.rstrip("\n") + "\nservices:"), "self.yaml")
+    assert caught.value.line == line
+    assert "inside the list or mapping it names" in caught.value.message
+
+
+def test_an_alias_after_its_anchor_is_complete_is_read() -> None:
+    result = parse_encounters(GOOD.replace("services:", "diagnoses: [&dx F41.1, *dx]\nservices:"), "ok.yaml")
+    assert result.errors == []
+    assert result.encounters[0].diagnoses == ["F41.1", "F41.1"]
+
+
+def test_an_anchor_given_twice_says_so_with_both_lines() -> None:
+    with pytest.raises(InputError) as caught:
+        parse_encounters(GOOD.replace("patient: {id: P1}", "patient: &p {id: P1}\nnote: &p x"), "anchors.yaml")
+    assert caught.value.line == 4
+    assert caught.value.message == "not valid YAML: found duplicate anchor (first at line 3)"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    (("services:", "diagnoses: [F41.1, [F32.0, F33.1]]\nservices:"), "diagnoses.1"),
+    (("services:", "diagnoses: [{code: F32.0}]\nservices:"), "diagnoses.0"),
+    (("minutes: 24", "minutes: 24\n    modifiers: [GP, [59]]"), "services.0.modifiers.1"),
+])
+def test_a_list_inside_a_list_of_codes_is_an_error_at_its_item(change: tuple[str, str], field: str) -> None:
+    # never one code spelt "['F32.0', 'F33.1']"
+    result = parse_encounters(GOOD.replace(*change), "nested.yaml")
+    assert result.encounters == []
+    (error,) = result.errors
+    assert error.field == field and "valid string" in error.message
+
+
+def test_a_key_spelt_like_yamls_merge_key_is_still_a_key_that_cannot_be_given_twice() -> None:
+    for text, source in (('{"id": "E1",\n"<<": 1,\n"<<": 2}', "merge.json"),
+                         ('id: E1\n"<<": 1\n"<<": 2\n', "merge.yaml")):
+        (error,) = parse_encounters(text, source).errors
+        assert (error.field, error.line) == ("<<", 3) and "given twice" in error.message
+    merged = "id: E1\nbase: &b {x: 1}\nother: &o {y: 2}\npatient:\n  <<: *b\n  <<: *o\n"
+    assert not any("twice" in e.message for e in parse_encounters(merged, "merge.yaml").errors)

@@ -8,6 +8,7 @@ is not YAML/JSON at all, or has no encounters, raises.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from yaml.reader import ReaderError
 
 from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.model import Encounter
@@ -127,6 +129,12 @@ ten nodes in 10,000 encounters adds 100,000) is an honest use; a "billion laughs
 which every later step (validation, locations) would walk. Past this bound the file is refused at the alias that
 crosses it."""
 
+MAX_NESTING = 32
+"""How many mappings and lists may be open inside one another. An encounter file is at most six deep (encounters, the
+list, an encounter, its services, a service, its modifiers); past the bound the file is refused at the line where the
+bound is passed, the same whether or not Python's readers could have gone deeper (a 100,000-deep document makes them
+raise RecursionError, which has no place)."""
+
 MAX_SHOWN_CHARACTERS = 40
 """An error repeats at most this many characters of the value given (a 5,000-digit number would bury the message)."""
 
@@ -164,22 +172,35 @@ def _json_int(text: str) -> int | str:
 
 def _refuse_alias_bombs(text: str, source: str) -> None:
     """Count, on the parser's events (nothing is built), the nodes that aliases add; refuse the document past
-    MAX_ALIAS_NODES. Events are read only when the text can hold an alias at all (a `*`)."""
+    MAX_ALIAS_NODES, or at an alias inside the list or mapping it names (`&a [*a]`: a structure that contains itself
+    has no end, and every later walk of it would recurse until Python gives up). Events are read only when the text
+    can hold an alias at all (a `*`)."""
     if "*" not in text:
         return
     sizes: dict[str, int] = {}
     open_nodes: list[list[Any]] = []  # [anchor, nodes so far] of each collection being read
+    still_open: dict[str, int] = {}  # anchor -> the depth of the collection it names, while that is being read
     added = 0
     for event in yaml.parse(text, Loader=YAML_LOADER):
         size = 0
         if isinstance(event, yaml.CollectionStartEvent):
             open_nodes.append([event.anchor, 1])
+            if event.anchor is not None:
+                still_open[str(event.anchor)] = len(open_nodes)
             continue
         if isinstance(event, yaml.CollectionEndEvent):
+            if still_open.get(str(open_nodes[-1][0])) == len(open_nodes):
+                del still_open[str(open_nodes[-1][0])]
             anchor, size = open_nodes.pop()
         elif isinstance(event, yaml.ScalarEvent):
             anchor, size = event.anchor, 1
+            still_open.pop(str(anchor), None)  # the name now stands for this scalar
         elif isinstance(event, yaml.AliasEvent):
+            if str(event.anchor) in still_open:
+                mark = event.start_mark
+                raise InputError(f"YAML alias *{event.anchor} is inside the list or mapping it names, which would "
+                                 "then contain itself without end; write the repeated part out",
+                                 file=source, line=mark.line + 1 if mark is not None else None)
             anchor, size = None, sizes.get(str(event.anchor), 1)
             added += size
             if added > MAX_ALIAS_NODES:
@@ -199,31 +220,128 @@ _Duplicate = tuple[str, int, int, tuple[int, int]]
 """A key given twice: the key, the line of the repeat, the line of the first, and the repeat's (line, column) from 0."""
 
 
-def _duplicate_keys(root: yaml.Node | None) -> list[_Duplicate]:
+def _duplicate_keys(root: yaml.Node | None, source: str) -> list[_Duplicate]:
     """Every key given twice in one mapping: YAML and JSON loaders keep the last silently, so which value was meant
-    cannot be known."""
+    cannot be known. Walking every node, it also refuses a document nested past MAX_NESTING."""
     found: list[_Duplicate] = []
     seen_nodes: set[int] = set()
-    pending = [root] if root is not None else []
+    pending = [(root, 1)] if root is not None else []
     while pending:
-        node = pending.pop()
+        node, depth = pending.pop()
         if id(node) in seen_nodes:
             continue
         seen_nodes.add(id(node))
+        if isinstance(node, yaml.CollectionNode) and depth > MAX_NESTING:
+            raise _too_deep(source, node.start_mark.line + 1)
         if isinstance(node, yaml.MappingNode):
             first: dict[str, int] = {}
             for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                # YAML's merge key `<<` may repeat; a JSON or a quoted "<<" is a key like any other
+                if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _MERGE_TAG:
                     mark = key_node.start_mark
                     line = mark.line + 1
                     if key_node.value in first:
                         found.append((str(key_node.value), line, first[key_node.value], (mark.line, mark.column)))
                     else:
                         first[key_node.value] = line
-                pending.append(value_node)
+                pending.append((value_node, depth + 1))
         elif isinstance(node, yaml.SequenceNode):
-            pending.extend(node.value)
+            pending.extend((item, depth + 1) for item in node.value)
     return found
+
+
+def _too_deep(source: str, line: int) -> InputError:
+    return InputError(f"nested more than {MAX_NESTING} levels deep here (an encounter is a few levels deep): too deep "
+                      "to read", file=source, line=line)
+
+
+def _nesting_line(text: str, source: str) -> int:
+    """The line where the nesting passes MAX_NESTING, found after a reader ran out of recursion. Read again without
+    building anything (JSON tokens or YAML events); if the bound is never passed, the deepest point's line."""
+    depth, deepest, deepest_line = 0, 0, 1
+    if source.endswith(".json"):
+        deepest_at = 0
+        for token in _JSON_TOKEN.finditer(text):
+            bracket = token.group()
+            if bracket in "{[":
+                depth += 1
+                if depth > deepest:
+                    deepest, deepest_at = depth, token.start()
+                if depth > MAX_NESTING:
+                    break
+            elif bracket in "}]":
+                depth -= 1
+        return text.count("\n", 0, deepest_at) + 1
+    try:
+        for event in yaml.parse(text, Loader=YAML_LOADER):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > deepest and event.start_mark is not None:
+                    deepest, deepest_line = depth, event.start_mark.line + 1
+                if depth > MAX_NESTING:
+                    break
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:  # broken further on: the deepest point read so far
+        pass
+    return deepest_line
+
+
+_JSON_TOKEN = re.compile(r'[{}\[\]]|"[^"\\]*(?:\\.[^"\\]*)*"|[^ \t\n\r,:\[\]{}"]+')
+"""A JSON value's tokens: brackets, strings (escapes included), and numbers or literals; commas, colons and blanks
+lie between them. Applied only to text the JSON reader accepted (or to find the depth of text it could not)."""
+
+_MAP_TAG, _SEQ_TAG, _STR_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _compose_json(text: str, source: str) -> yaml.Node | None:
+    """The node tree of a JSON document, with the line and column of every value, as `yaml.compose` gives for YAML.
+    JSON is not a subset of the YAML that PyYAML reads (a DEL or C1 character in a string, a tab, some escapes), so
+    composing JSON as YAML can fail and leave every error of the file without a line. This walks the tokens
+    iteratively (no recursion) and refuses nesting past MAX_NESTING at its line."""
+    root: yaml.Node | None = None
+    open_nodes: list[yaml.CollectionNode] = []
+    keys: list[yaml.Node | None] = []  # for each open mapping, a key read whose value is not yet complete
+    line, line_start, position = 0, 0, 0  # counted forward token by token: no token holds a line break
+    for token in _JSON_TOKEN.finditer(text):
+        start, end = token.span()
+        if breaks := text.count("\n", position, start):
+            line += breaks
+            line_start = text.rfind("\n", position, start) + 1
+        position = end
+        word = token.group()
+        node: yaml.Node
+        if word in "{[":
+            mark = yaml.Mark(source, start, line, start - line_start, None, start)
+            opened = (yaml.MappingNode(_MAP_TAG, [], mark, mark, flow_style=True) if word == "{"
+                      else yaml.SequenceNode(_SEQ_TAG, [], mark, mark, flow_style=True))
+            open_nodes.append(opened)
+            keys.append(None)
+            if len(open_nodes) > MAX_NESTING:
+                raise _too_deep(source, line + 1)
+            continue
+        if word in "}]":
+            node = open_nodes.pop()
+            keys.pop()
+            node.end_mark = yaml.Mark(source, end, line, end - line_start, None, end)
+        else:
+            value = word
+            if word[0] == '"':
+                value = json.loads(word) if "\\" in word else word[1:-1]
+            # a scalar's end is not looked up (only a collection holds anything): its start stands for both
+            mark = yaml.Mark(source, start, line, start - line_start, None, start)
+            node = yaml.ScalarNode(_STR_TAG, value, mark, mark)
+        if not open_nodes:
+            root = node
+        elif isinstance(open_nodes[-1], yaml.SequenceNode):
+            open_nodes[-1].value.append(node)
+        elif keys[-1] is None:
+            keys[-1] = node
+        else:
+            open_nodes[-1].value.append((keys[-1], node))
+            keys[-1] = None
+    return root
 
 
 def _load(text: str, source: str) -> Any:
@@ -235,26 +353,65 @@ def _load(text: str, source: str) -> Any:
         return yaml.load(text, Loader=_EncounterLoader)  # a subclass of the safe loader
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON: {exc.msg}", file=source, line=exc.lineno) from exc
+    except ReaderError as exc:
+        line, column = _reader_error_place(text, exc)
+        raise InputError(f"not valid YAML: {_reader_problem(exc)} (column {column})", file=source,
+                         line=line) from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
+        if "nesting depth" in problem:  # libyaml's own bound (1,000 levels): named at ours, like a RecursionError
+            raise _too_deep(source, _nesting_line(text, source)) from exc
+        context, first = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if problem == "second occurrence" and context and first is not None:  # "second occurrence" says nothing
+            problem = f"{context.removesuffix('; first occurrence')} (first at line {first.line + 1})"
         raise InputError(f"not valid YAML: {problem}", file=source,
                          line=mark.line + 1 if mark is not None else None) from exc
     except RecursionError as exc:
-        raise InputError("nested too deeply to read (an encounter is a few levels deep)", file=source) from exc
+        raise _too_deep(source, _nesting_line(text, source)) from exc
+
+
+def _reader_problem(exc: ReaderError) -> str:
+    """The reader's complaint without its "in '<unicode string>', position N" tail (a place in the parser's buffer,
+    not in the file)."""
+    if isinstance(exc.character, int):
+        return f"unacceptable character #x{exc.character:04x}: {exc.reason}"
+    return str(exc.reason)
+
+
+def _reader_error_place(text: str, exc: ReaderError) -> tuple[int, int]:
+    """Line and column (from 1) of a character the YAML reader refused. The reader has no mark, only a position: a
+    character index with the pure-Python reader, but a byte offset into the UTF-8 encoding with libyaml's."""
+    position = exc.position
+    if exc.encoding != "unicode":  # libyaml reads the text as UTF-8 bytes
+        position = len(text.encode("utf-8")[:position].decode("utf-8", errors="ignore"))
+    return _yaml_line_column(text, position)
+
+
+_YAML_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""What YAML counts as a line break (YAML 1.1, 5.4), so a line named from a position matches the lines in the
+parser's own marks."""
+
+
+def _yaml_line_column(text: str, index: int) -> tuple[int, int]:
+    line_start, line = 0, 1
+    for found in _YAML_BREAK.finditer(text, 0, index):
+        line_start, line = found.end(), line + 1
+    return line, index - line_start + 1
 
 
 def parse_encounters(text: str, source: str) -> EncounterFile:
     """Parse one YAML or JSON document in the contract's forms: ``encounters: [...]``, a list, or one encounter."""
     result = EncounterFile(sources=[source])
     data = _load(text, source)
-    try:
-        root = _Located(yaml.compose(text, Loader=YAML_LOADER))
-    except (yaml.YAMLError, RecursionError):
-        root = _Located(None)
-    duplicates = _duplicate_keys(root.node)
-    if root.node is None and source.endswith(".json"):
-        _refuse_json_duplicates(text, source)
+    if source.endswith(".json"):
+        root = _Located(_compose_json(text, source))
+    else:
+        try:
+            root = _Located(yaml.compose(text, Loader=YAML_LOADER))
+        except (yaml.YAMLError, RecursionError):  # it was just loaded: not expected, and then errors have no line
+            root = _Located(None)
+    duplicates = _duplicate_keys(root.node, source)
 
     if isinstance(data, dict) and "encounters" in data:
         items, base = data["encounters"], root.child("encounters")
@@ -341,22 +498,6 @@ def _within(node: _Located | yaml.Node, position: tuple[int, int]) -> bool:
     return (start.line, start.column) <= position < (end.line, end.column)
 
 
-def _refuse_json_duplicates(text: str, source: str) -> None:
-    """Duplicate keys in a JSON document that the YAML composer could not read for line numbers (the JSON reader
-    keeps the last value of a repeated key silently)."""
-    repeated: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        keys = [key for key, _ in items]
-        repeated.extend(key for index, key in enumerate(keys) if key in keys[:index])
-        return dict(items)
-
-    json.loads(text, object_pairs_hook=pairs, parse_int=_json_int)
-    if repeated:
-        raise InputError(f"key {repeated[0]!r} is given twice in one object; which one is meant cannot be known",
-                         file=source, field=repeated[0])
-
-
 def load_encounters(path: str | Path) -> EncounterFile:
     """Read an encounter file, or every encounter file (``*.yaml``, ``*.yml``, ``*.json``) in a directory."""
     target = Path(path)
@@ -397,8 +538,17 @@ def load_encounters(path: str | Path) -> EncounterFile:
         return combined
     if not target.exists():
         raise InputError("file not found", file=str(target))
+    data = target.read_bytes()
     try:
-        text = target.read_text(encoding="utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file (byte {exc.start})", file=str(target)) from exc
-    return parse_encounters(text, str(target))
+        raise InputError(f"not a UTF-8 text file (byte {exc.start})", file=str(target),
+                         line=_line_of_byte(data, exc.start)) from exc
+    # the newlines a text-mode read would give (\r\n and \r are \n), so lines are counted as before
+    return parse_encounters(text.replace("\r\n", "\n").replace("\r", "\n"), str(target))
+
+
+def _line_of_byte(data: bytes, offset: int) -> int:
+    """The line (from 1) holding a byte of the file, with \n, \r\n or \r ending a line as a text read counts them."""
+    before = data[:offset]
+    return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
