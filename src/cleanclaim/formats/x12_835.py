@@ -34,6 +34,8 @@ __all__ = [
     "RemitLine",
     "Remittance",
     "RemittanceAdvice",
+    "adjustment_kind",
+    "billed_line",
     "denials",
     "load_claims",
     "read_835",
@@ -492,7 +494,7 @@ def load_claims(paths: Iterable[str | Path]) -> tuple[list[tuple[Encounter, str]
     return encounters, errors
 
 
-def _billed_line(remit_line: RemitLine, encounter: Encounter, file: str | None) -> BilledLine | None:
+def billed_line(remit_line: RemitLine, encounter: Encounter, file: str | None) -> BilledLine | None:
     """The billed line a payer's SVC answers: same code and modifiers (and date when known), else same code."""
     def same_date(line: ClaimLine) -> bool:
         return remit_line.date is None or (line.date or encounter.date) == remit_line.date
@@ -671,7 +673,7 @@ def _claims_by_id(known: Sequence[tuple[Encounter, str | None]]) -> tuple[
 NOTHING_DENIED = "nothing-denied"
 
 
-def _kind(adjustment: Adjustment, codes: RemittanceCodes) -> str:
+def adjustment_kind(adjustment: Adjustment, codes: RemittanceCodes) -> str:
     """What an adjustment is: its CARC's kind ("unknown" when the table lacks the code), except that a denial
     reason with no positive amount denied nothing."""
     kind: str = codes.reason(adjustment.reason).kind
@@ -688,7 +690,7 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
                 for adjustment in line.adjustments]
     for number, line, adjustment in located:
         remarks = (line.remarks if line else []) + claim.remarks
-        kind = _kind(adjustment, codes)
+        kind = adjustment_kind(adjustment, codes)
         if kind == "denial":
             slugs, preventable, advice = _rules_for(adjustment.reason, remarks, codes)
         else:  # a deductible or a contractual write-off is not something a scrubber prevents
@@ -700,7 +702,7 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
             line_charge=line.charge if line else None, line_paid=line.paid if line else None,
             group_code=adjustment.group, carc=adjustment.reason, amount=adjustment.amount, rarcs=remarks,
             rule_slugs=slugs, preventable=preventable, advice=advice, segment_number=adjustment.segment_number,
-            billed=_billed_line(line, encounter, file) if line and encounter else None, kind=kind))
+            billed=billed_line(line, encounter, file) if line and encounter else None, kind=kind))
     return items
 
 

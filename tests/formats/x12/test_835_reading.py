@@ -318,14 +318,14 @@ def test_a_claim_id_billed_twice_is_reported_and_joined_to_neither(tmp_path: Pat
 
 
 def test_an_unexpected_failure_joining_one_claim_loses_that_claim_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = x12_835._billed_line
+    real = x12_835.billed_line
 
     def broken(line: x12_835.RemitLine, encounter: object, file: str | None) -> object:
         if line.code == "97112":  # only in CLM-1002
             raise KeyError("a bug")
         return real(line, encounter, file)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(x12_835, "_billed_line", broken)
+    monkeypatch.setattr(x12_835, "billed_line", broken)
     worklist = denials(FIXTURES / "remit_harbor.835", [FIXTURES / "harbor_pt_claims.837"])
     (error,) = worklist.errors
     assert isinstance(error, X12SegmentError)
