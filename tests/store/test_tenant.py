@@ -101,3 +101,53 @@ def test_money_in_a_scoped_row_stays_decimal(engine: Engine, two: tuple[Graph, G
     with session_factory(engine)() as session:
         version = Tenant(session, a.id).get(m.ClaimVersion, a.version.id)
         assert version is not None and version.total_charge == Decimal("90.00")
+
+
+def test_a_session_holding_another_organisations_rows_cannot_be_bound(engine: Engine, two: tuple[Graph, Graph]) -> None:
+    a, b = two
+    with session_factory(engine)() as session:
+        foreign = session.get(m.Claim, b.claim.id)  # loaded unbound and held: in the identity map
+        assert foreign is not None
+        with pytest.raises(CrossTenantWriteError):
+            Tenant(session, a.id)
+        assert session.get(m.Claim, b.claim.id) is foreign  # why: get() would have answered without SQL
+
+
+@pytest.mark.filterwarnings("error")
+def test_children_added_through_relationships_take_the_parents_organisation(
+    engine: Engine, two: tuple[Graph, Graph]
+) -> None:
+    a, _ = two
+    with session_factory(engine)() as session:
+        tenant = Tenant(session, a.id)
+        version = tenant.get(m.ClaimVersion, a.version.id)
+        assert version is not None
+        version.lines.append(
+            m.ClaimLine(
+                line_number=1, code="97110", units=2, charge=Decimal("90.00"), service_date=a.encounter.date_of_service
+            )
+        )
+        remittance = tenant.add(
+            m.Remittance(trace_number="EFT9", payer_identifier="P", payment_amount=Decimal("58.10"), file_text="")
+        )
+        remitted = m.RemittanceClaim(
+            patient_control_number=version.patient_control_number,
+            status_code="1",
+            charge=Decimal("90.00"),
+            paid=Decimal("58.10"),
+            claim_version_id=version.id,
+        )
+        remittance.claims.append(remitted)
+        remitted.lines.append(m.RemittanceLine(code="97110", charge=Decimal("90.00"), paid=Decimal("58.10")))
+        remitted.adjustments.append(m.RemittanceAdjustment(group_code="CO", carc="45", amount=Decimal("31.90")))
+        session.commit()
+        ids = (version.lines[0].id, remitted.id, remitted.lines[0].id, remitted.adjustments[0].id)
+
+    with session_factory(engine)() as check:
+        rows = [
+            check.get(m.ClaimLine, ids[0]),
+            check.get(m.RemittanceClaim, ids[1]),
+            check.get(m.RemittanceLine, ids[2]),
+            check.get(m.RemittanceAdjustment, ids[3]),
+        ]
+        assert [row.organisation_id for row in rows if row is not None] == [a.id] * 4

@@ -35,7 +35,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from cleanclaim.model import Severity
 from cleanclaim.store.types import Money, UTCDateTime, utcnow
@@ -213,6 +213,8 @@ class Claim(TenantOwned, Base):
     encounter_id: Mapped[int] = mapped_column(index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    versions: Mapped[list[ClaimVersion]] = relationship(order_by="ClaimVersion.version")
+
 
 class ClaimVersion(TenantOwned, Base):
     """One version of a claim as billed. A correction adds version n+1 with frequency code 7; earlier ones stay.
@@ -263,6 +265,8 @@ class ClaimVersion(TenantOwned, Base):
     created_by_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.line_number", cascade="all, delete-orphan")
+
 
 class ClaimLine(TenantOwned, Base):
     """A service line of one claim version (2400 loop): what was billed, as the engine coded or the user edited."""
@@ -303,6 +307,8 @@ class ScrubRun(TenantOwned, Base):
     as_of: Mapped[date] = mapped_column(Date)
     ran_by_id: Mapped[int | None] = mapped_column()
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    findings: Mapped[list[FindingRecord]] = relationship(order_by="FindingRecord.id", cascade="all, delete-orphan")
 
 
 class FindingRecord(TenantOwned, Base):
@@ -388,6 +394,8 @@ class Remittance(TenantOwned, Base):
     posted_by_id: Mapped[int | None] = mapped_column()
     posted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    claims: Mapped[list[RemittanceClaim]] = relationship(order_by="RemittanceClaim.id", cascade="all, delete-orphan")
+
 
 class RemittanceClaim(TenantOwned, Base):
     """A CLP of an 835 and the claim version it was matched to by patient control number (None: unmatched)."""
@@ -407,6 +415,12 @@ class RemittanceClaim(TenantOwned, Base):
     patient_responsibility: Mapped[Decimal | None] = mapped_column()  # CLP05
     payer_claim_control_number: Mapped[str | None] = mapped_column(String(50))  # CLP07
     claim_version_id: Mapped[int | None] = mapped_column(index=True)
+
+    lines: Mapped[list[RemittanceLine]] = relationship(order_by="RemittanceLine.id", cascade="all, delete-orphan")
+    # claim-level and line-level CAS alike (a line's have remittance_line_id set)
+    adjustments: Mapped[list[RemittanceAdjustment]] = relationship(
+        order_by="RemittanceAdjustment.id", cascade="all, delete-orphan"
+    )
 
 
 class RemittanceLine(TenantOwned, Base):

@@ -36,6 +36,14 @@ class Tenant:
         bound = session.info.get(ORGANISATION_KEY)
         if bound is not None and bound != organisation_id:
             raise CrossTenantWriteError("this session is already bound to another organisation")
+        if bound is None:
+            # session.get answers from the identity map without SQL, so rows loaded before binding must be ours
+            for row in session.identity_map.values():
+                if (
+                    isinstance(row, TenantOwned)
+                    and row.__dict__.get("organisation_id", organisation_id) != organisation_id
+                ):
+                    raise CrossTenantWriteError("this session already holds rows of another organisation")
         session.info[ORGANISATION_KEY] = organisation_id
         self.session = session
         self.organisation_id = organisation_id
