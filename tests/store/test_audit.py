@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import Engine, delete, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cleanclaim.store import models as m
+from cleanclaim.store.audit import record, snapshot
+from cleanclaim.store.passwords import hash_password
 from tests.store.conftest import Graph
 
 
@@ -68,3 +72,45 @@ def test_truncate_is_refused_on_postgresql(engine: Engine) -> None:
         return
     with engine.connect() as connection, pytest.raises(DBAPIError, match="append-only"):
         connection.execute(text("TRUNCATE audit_events CASCADE"))
+
+
+def test_a_recorded_change_keeps_exact_money_and_no_secret(session: Session) -> None:
+    graph = Graph(session)
+    graph.user.password_hash = hash_password("a long synthetic passphrase")
+    session.commit()
+    before = snapshot(graph.version)
+    graph.version.total_charge = Decimal("120.10")
+    graph.version.state = "coded"
+    session.flush()
+    record(
+        session,
+        organisation_id=graph.id,
+        user_id=graph.user.id,
+        entity="claim_version",
+        entity_id=graph.version.id,
+        action="state",
+        before=before,
+        after=snapshot(graph.version),
+    )
+    user_change = record(
+        session,
+        organisation_id=graph.id,
+        user_id=graph.user.id,
+        entity="user",
+        entity_id=graph.user.id,
+        action="password",
+        after=snapshot(graph.user),
+    )
+    session.commit()
+    session.expunge_all()
+
+    stored = session.scalars(
+        select(m.AuditEvent).where(m.AuditEvent.organisation_id == graph.id).order_by(m.AuditEvent.id)
+    ).all()
+    state_change = stored[0]
+    assert state_change.before is not None and state_change.after is not None
+    assert (state_change.before["total_charge"], state_change.after["total_charge"]) == ("90.00", "120.10")
+    assert (state_change.before["state"], state_change.after["state"]) == ("draft", "coded")
+    assert stored[1].id == user_change.id
+    assert stored[1].after is not None and stored[1].after["password_hash"] == "(changed)"
+    assert "argon2" not in str(stored[1].after)
