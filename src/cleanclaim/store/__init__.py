@@ -1,0 +1,1 @@
+"""The billing workspace's database: models, migrations, connection and tenant scoping (issue 12)."""
