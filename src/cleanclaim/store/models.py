@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -37,6 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from cleanclaim.lifecycle import ClaimState, Role
 from cleanclaim.model import Severity
 from cleanclaim.store.types import Money, UTCDateTime, utcnow
 
@@ -50,30 +50,11 @@ NAMING_CONVENTION = {
 }
 
 
-class Role(StrEnum):
-    """What a user may do in their organisation (issue 12: admin, biller, clinician or coach, auditor)."""
-
-    ADMIN = "admin"
-    BILLER = "biller"
-    CLINICIAN = "clinician"
-    AUDITOR = "auditor"
-
-
-# The claim states of the lifecycle (issue 12, item 2). The coordinator's cleanclaim.lifecycle.ClaimState will
-# replace this tuple at merge; the values must stay identical.
-CLAIM_STATES: tuple[str, ...] = (
-    "draft",
-    "coded",
-    "scrubbed",
-    "ready",
-    "submitted",
-    "paid",
-    "partially_paid",
-    "denied",
-    "corrected",
-    "appealed",
-    "written_off",
-)
+# The claim states and the roles are the lifecycle's (cleanclaim.lifecycle): the database's CHECK constraints hold
+# the same values, so a state or role the lifecycle does not know cannot be stored. Changing either needs a
+# migration; tests/store checks every value is accepted.
+CLAIM_STATES: tuple[str, ...] = tuple(ClaimState)
+ROLES: tuple[str, ...] = tuple(Role)
 
 # CLM05-3 claim frequency type code: 1 original, 7 replacement of a prior claim, 8 void (005010X222A1 2300 CLM05-3).
 FREQUENCY_CODES: tuple[str, ...] = ("1", "7", "8")
@@ -128,7 +109,7 @@ class User(TenantOwned, Base):
     __tablename__ = "users"
     __table_args__ = (
         _tenant_key(),
-        _one_of("role", tuple(Role)),
+        _one_of("role", ROLES),
         # stored lower-case so Ann@x and ann@x cannot be two accounts
         CheckConstraint("email = lower(email)", name="email_lower_case"),
     )
