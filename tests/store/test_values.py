@@ -14,13 +14,13 @@ from cleanclaim.store import models as m
 from tests.store.conftest import Graph
 
 
-def _line(graph: Graph, number: int, charge: object) -> m.ClaimLine:
+def _line(graph: Graph, number: int, charge: object, units: object = 1) -> m.ClaimLine:
     return m.ClaimLine(
         organisation_id=graph.id,
         claim_version_id=graph.version.id,
         line_number=number,
         code="97110",
-        units=1,
+        units=units,
         charge=charge,
         service_date=graph.encounter.date_of_service,
     )
@@ -92,3 +92,27 @@ def test_a_naive_timestamp_is_refused(session: Session) -> None:
         session.flush()
     assert isinstance(raised.value.orig, ValueError)
     session.rollback()
+
+
+def test_units_are_stored_as_billed_fractions_included(session: Session) -> None:
+    # a claim with 1.5 units is readable but wrong (fractional-units reports it): the store keeps what was billed
+    graph = Graph(session)
+    units = [Decimal("1.5"), Decimal("0.125"), Decimal(9999), 0]
+    session.add_all(_line(graph, n, Decimal("10.00"), u) for n, u in enumerate(units, 1))
+    session.commit()
+    session.expunge_all()
+    stored = session.scalars(
+        select(m.ClaimLine.units).where(m.ClaimLine.claim_version_id == graph.version.id).order_by("line_number")
+    ).all()
+    assert [str(value) for value in stored] == ["1.500", "0.125", "9999.000", "0.000"]
+
+
+@pytest.mark.parametrize(("units", "error"), [(1.5, TypeError), (Decimal("1.0005"), ValueError),
+                                              (Decimal(10000), ValueError)])
+def test_units_that_cannot_be_stored_exactly_are_refused(session: Session, units: object,
+                                                         error: type[Exception]) -> None:
+    graph = Graph(session)
+    session.add(_line(graph, 1, Decimal("10.00"), units))
+    with pytest.raises(StatementError) as raised:
+        session.flush()
+    assert isinstance(raised.value.orig, error)

@@ -38,7 +38,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from cleanclaim.lifecycle import ClaimState, Role
 from cleanclaim.model import Severity
-from cleanclaim.store.types import Money, UTCDateTime, utcnow
+from cleanclaim.store.types import Money, Units, UTCDateTime, utcnow
 
 # Deterministic constraint names: migrations (and SQLite's batch mode) must be able to name what they drop.
 NAMING_CONVENTION = {
@@ -258,7 +258,7 @@ class ClaimLine(TenantOwned, Base):
         _same_tenant_fk("claim_version_id", "claim_versions", ondelete="CASCADE"),
         UniqueConstraint("claim_version_id", "line_number"),
         CheckConstraint("line_number >= 1", name="line_number_positive"),
-        CheckConstraint("units > 0", name="units_positive"),
+        CheckConstraint("units >= 0", name="units_not_negative"),
         CheckConstraint("minutes IS NULL OR minutes >= 0", name="minutes_not_negative"),
         CheckConstraint("charge >= 0", name="charge_not_negative"),
     )
@@ -267,7 +267,7 @@ class ClaimLine(TenantOwned, Base):
     line_number: Mapped[int] = mapped_column(Integer)
     code: Mapped[str] = mapped_column(String(5))
     modifiers: Mapped[list[Any]] = mapped_column(JSON, default=list)
-    units: Mapped[int] = mapped_column(Integer)
+    units: Mapped[Decimal] = mapped_column(Units())  # as billed: 1.5 is a finding, stored as it is
     minutes: Mapped[int | None] = mapped_column(Integer)
     dx_pointers: Mapped[list[Any]] = mapped_column(JSON, default=list)
     charge: Mapped[Decimal] = mapped_column()
@@ -419,7 +419,7 @@ class RemittanceLine(TenantOwned, Base):
     modifiers: Mapped[list[Any]] = mapped_column(JSON, default=list)
     charge: Mapped[Decimal] = mapped_column()  # SVC02
     paid: Mapped[Decimal] = mapped_column()  # SVC03
-    units: Mapped[int | None] = mapped_column(Integer)  # SVC05
+    units: Mapped[Decimal | None] = mapped_column(Units())  # SVC05
     service_date: Mapped[date | None] = mapped_column(Date)  # DTM*472
     claim_line_id: Mapped[int | None] = mapped_column(index=True)
 

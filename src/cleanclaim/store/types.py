@@ -16,38 +16,60 @@ from sqlalchemy.types import TypeDecorator
 
 MONEY_PRECISION = 12
 MONEY_SCALE = 2
-_CENT = Decimal(1).scaleb(-MONEY_SCALE)
+# Units as billed: the model's ceiling (9,999) with its three decimals, so a fractional unit on a claim (1.5, a
+# finding, not an input error) is stored as it was billed, never truncated to an integer.
+UNITS_PRECISION = 7
+UNITS_SCALE = 3
 
 
-class Money(TypeDecorator[Decimal]):
-    """``Numeric(12, 2)`` that accepts only ``Decimal`` (or ``int``) amounts with at most two decimal places.
+class _FixedPoint(TypeDecorator[Decimal]):
+    """A ``Numeric(precision, scale)`` that accepts only ``Decimal`` (or ``int``) values with at most ``scale``
+    decimal places, and reads them back as exact Decimals.
 
-    A float is refused because ``0.1 + 0.2`` is not ``0.3`` in binary; an amount with a third decimal is refused
-    because storing it would round it. On SQLite the value is held as a REAL, which represents every 12-digit,
-    2-decimal amount closely enough that reading it back at scale 2 gives the exact Decimal that was written.
+    A float is refused because ``0.1 + 0.2`` is not ``0.3`` in binary; a value with more decimals is refused because
+    storing it would round it. On SQLite the value is held as a REAL, which represents every value of these
+    precisions closely enough that reading it back at the scale gives the exact Decimal that was written.
     """
 
-    impl = Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True)
-    cache_ok = True
+    precision: int
+    scale: int
+    what: str
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, Decimal | int):
-            raise TypeError(f"money must be a Decimal, not {type(value).__name__}")
+            raise TypeError(f"{self.what} must be a Decimal, not {type(value).__name__}")
         amount = Decimal(value)
         if not amount.is_finite():
-            raise ValueError("money must be a finite amount")
-        if amount != amount.quantize(_CENT):
-            raise ValueError(f"money has at most {MONEY_SCALE} decimal places; refusing to round {amount}")
-        if abs(amount) >= Decimal(10) ** (MONEY_PRECISION - MONEY_SCALE):
-            raise ValueError(f"money is below 10^{MONEY_PRECISION - MONEY_SCALE}; got {amount}")
-        return amount.quantize(_CENT)
+            raise ValueError(f"{self.what} must be a finite amount")
+        step = Decimal(1).scaleb(-self.scale)
+        if amount != amount.quantize(step):
+            raise ValueError(f"{self.what} has at most {self.scale} decimal places; refusing to round {amount}")
+        if abs(amount) >= Decimal(10) ** (self.precision - self.scale):
+            raise ValueError(f"{self.what} is below 10^{self.precision - self.scale}; got {amount}")
+        return amount.quantize(step)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(value).quantize(_CENT)
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+
+
+class Money(_FixedPoint):
+    """``Numeric(12, 2)``: an amount in dollars and cents."""
+
+    impl = Numeric(MONEY_PRECISION, MONEY_SCALE, asdecimal=True)
+    precision, scale, what = MONEY_PRECISION, MONEY_SCALE, "money"
+    cache_ok = True  # SQLAlchemy reads it from each class's own namespace
+
+
+class Units(_FixedPoint):
+    """``Numeric(7, 3)``: a unit count as billed, fractional ones included."""
+
+    impl = Numeric(UNITS_PRECISION, UNITS_SCALE, asdecimal=True)
+    precision, scale, what = UNITS_PRECISION, UNITS_SCALE, "units"
+    cache_ok = True
 
 
 class UTCDateTime(TypeDecorator[datetime]):
