@@ -415,7 +415,8 @@ class RemittanceLine(TenantOwned, Base):
     )
 
     remittance_claim_id: Mapped[int] = mapped_column(index=True)
-    code: Mapped[str] = mapped_column(String(5))
+    # SVC01-2 is AN 1/48: an NDC (N4), a revenue code (NU) or a HIPPS code is not a 5-character HCPCS code
+    code: Mapped[str] = mapped_column(String(48))
     modifiers: Mapped[list[Any]] = mapped_column(JSON, default=list)
     charge: Mapped[Decimal] = mapped_column()  # SVC02
     paid: Mapped[Decimal] = mapped_column()  # SVC03

@@ -524,7 +524,7 @@ def upgrade() -> None:
     op.create_table(
         "remittance_lines",
         sa.Column("remittance_claim_id", sa.Integer(), nullable=False),
-        sa.Column("code", sa.String(length=5), nullable=False),
+        sa.Column("code", sa.String(length=48), nullable=False),
         sa.Column("modifiers", sa.JSON(), nullable=False),
         sa.Column("charge", sa.Numeric(precision=12, scale=2), nullable=False),
         sa.Column("paid", sa.Numeric(precision=12, scale=2), nullable=False),
