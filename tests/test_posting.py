@@ -32,6 +32,7 @@ def _plans(text: str = REMIT, claims: dict[str, Encounter] | None = None) -> lis
 def test_each_claim_gets_the_payers_decision() -> None:
     first, second = _plans()
     assert (first.trace_number, second.trace_number) == ("0012345678", "0099887766")
+    assert (first.payer_identifier, second.payer_identifier) == ("1512345678", "1870000001")  # TRN03
     outcomes = {p.claim_id: (p.outcome, p.denied) for plan in (first, second) for p in plan.posted}
     assert outcomes == {
         # paid $80 on 97161; 97110 denied CO-50 $90 and 97530 CO-97 $45

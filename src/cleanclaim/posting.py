@@ -71,7 +71,9 @@ class Unposted:
 @dataclass
 class PostingPlan:
     trace_number: str
-    """TRN02, the check or EFT trace number: with the payer it identifies the remittance (idempotency key)."""
+    """TRN02, the check or EFT trace number: with TRN03 it identifies the payment (the idempotency key)."""
+    payer_identifier: str
+    """TRN03, the payer's identifier."""
     payer_name: str
     posted: list[PostedClaim]
     unposted: list[Unposted]
@@ -134,4 +136,4 @@ def plan_posting(advice: RemittanceAdvice, claims: Mapping[str, Encounter]) -> P
             elif kind == NOTHING_DENIED and adjustment.amount < 0:
                 review.append(f"CARC {adjustment.reason} gives back ${-adjustment.amount}: a reversal within the claim")
         posted.append(PostedClaim(claim.patient_control_number, claim, outcome, denied, lines, review))
-    return PostingPlan(advice.trace_number, advice.payer_name, posted, unposted)
+    return PostingPlan(advice.trace_number, advice.payer_identifier, advice.payer_name, posted, unposted)

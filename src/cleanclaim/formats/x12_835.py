@@ -124,6 +124,9 @@ class RemittanceAdvice:
     payee_id: str
     segment_number: int
     claims: list[RemitClaim] = field(default_factory=list)
+    payer_identifier: str = ""
+    """TRN03, the payer's identifier (1 + its EIN, or another number it chose): with TRN02 it names the payment,
+    which is what makes posting the same remittance twice recognisable."""
 
 
 @dataclass
@@ -252,6 +255,7 @@ class _RemitReader:
     def _on_trn(self, segment: Segment) -> None:
         if self.advice is not None:
             self.advice.trace_number = segment.element(2)
+            self.advice.payer_identifier = segment.element(3)
 
     def _on_n1(self, segment: Segment) -> None:
         if self.advice is None:
