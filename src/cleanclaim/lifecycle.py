@@ -21,6 +21,7 @@ from cleanclaim.errors import CleanclaimError
 from cleanclaim.model import Severity
 
 __all__ = [
+    "ANSWERABLE",
     "TRANSITIONS",
     "Action",
     "ClaimState",

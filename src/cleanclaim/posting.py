@@ -18,6 +18,7 @@ from decimal import Decimal
 from cleanclaim.formats.remittance_codes import RemittanceCodes, remittance_codes
 from cleanclaim.formats.x12_835 import (
     NOTHING_DENIED,
+    BilledClaim,
     BilledLine,
     RemitClaim,
     RemitLine,
@@ -26,7 +27,6 @@ from cleanclaim.formats.x12_835 import (
     billed_line,
 )
 from cleanclaim.lifecycle import ClaimState
-from cleanclaim.model import Encounter
 
 __all__ = ["NOT_A_DECISION", "PostedClaim", "PostedLine", "PostingPlan", "Unposted", "decision", "plan_posting"]
 
@@ -100,11 +100,12 @@ def decision(claim: RemitClaim, codes: RemittanceCodes | None = None) -> tuple[C
     return ClaimState.PAID, denied
 
 
-def plan_posting(advice: RemittanceAdvice, claims: Mapping[str, Encounter]) -> PostingPlan:
+def plan_posting(advice: RemittanceAdvice, claims: Mapping[str, BilledClaim]) -> PostingPlan:
     """Match each CLP of one remittance (one BPR/TRN payment) to the submitted claim with its patient control
     number, and each SVC to the billed line it answers (code, modifiers and date, as the denial worklist does).
 
-    ``claims`` are the organisation's submitted claims by claim id (the current version of each).
+    ``claims`` are the organisation's submitted claims by claim id (the current version of each): encounters, or
+    the workspace's stored claim versions.
     """
     codes = remittance_codes()
     posted: list[PostedClaim] = []

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from cleanclaim.errors import UNFORESEEN, InputError
 from cleanclaim.formats.remittance_codes import RemittanceCodes, remittance_codes
@@ -26,6 +26,7 @@ from cleanclaim.model import ClaimLine, Encounter
 
 __all__ = [
     "Adjustment",
+    "BilledClaim",
     "BilledLine",
     "DenialGroup",
     "DenialItem",
@@ -498,7 +499,20 @@ def load_claims(paths: Iterable[str | Path]) -> tuple[list[tuple[Encounter, str]
     return encounters, errors
 
 
-def billed_line(remit_line: RemitLine, encounter: Encounter, file: str | None) -> BilledLine | None:
+class BilledClaim(Protocol):
+    """What the line matcher reads of a claim as billed: an Encounter, or a claim version the workspace stored."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def date(self) -> dt.date: ...
+
+    @property
+    def lines(self) -> Sequence[ClaimLine]: ...
+
+
+def billed_line(remit_line: RemitLine, encounter: BilledClaim, file: str | None) -> BilledLine | None:
     """The billed line a payer's SVC answers: same code and modifiers (and date when known), else same code."""
     def same_date(line: ClaimLine) -> bool:
         return remit_line.date is None or (line.date or encounter.date) == remit_line.date
