@@ -248,3 +248,42 @@ def test_the_accumulator_over_three_partitions_equals_the_one_shot_result() -> N
 def test_no_lines_gives_an_empty_table_in_the_schema() -> None:
     out = provider_outliers(LINES_SCHEMA.to_frame(), no_findings())
     assert out.schema == PROVIDERS_SCHEMA and out.height == 0
+
+
+def test_share_p_value_is_the_beta_binomial_with_the_peers_method_of_moments_spread() -> None:
+    """By hand: peers 10/100, 30/100, 20/100: pooled r = 0.2, S = sum n_j (r_j - r)^2 = 100 (0.01 + 0.01 + 0) = 2,
+    rho = (S / (r (1 - r)) - (m - 1)) / (N - m - sum n_j^2 / N + 1) = (12.5 - 2) / (300 - 3 - 100 + 1) = 10.5 / 198;
+    the test rate is Jeffreys' (60 + 1/2) / (300 + 1), the beta's a + b = 1 / rho - 1."""
+    rows: list[dict[str, Any]] = []
+    for npi, k in (("1000000010", 10), ("1000000030", 30), ("1000000020", 20), ("1000000040", 40)):
+        rows += provider(npi, 100, share59=k / 100)
+    hit = row(provider_outliers(lines_frame(rows), no_findings()), "1000000040", "modifier_59_x_share")
+    rho = 10.5 / 198
+    rate, precision = 60.5 / 301, 1 / rho - 1
+    expected = stats.betabinom.sf(40 - 1, 100, rate * precision, (1 - rate) * precision)
+    assert hit["peer_value"] == pytest.approx(0.2)
+    assert hit["p"] == pytest.approx(expected, rel=1e-9)
+    assert 1e-4 < expected < 0.2  # not the binomial's verdict (about 1e-6): the peers' own spread counts
+    assert stats.binom.sf(39, 100, rate) < 1e-5
+
+
+def test_robust_z_is_each_value_against_the_median_and_mad_of_the_others() -> None:
+    from cleanclaim.audit import providers
+
+    values = np.array([2.0, 2.5, 2.1, 1.9, 2.2, 4.0, 2.05])
+    peer, p = providers._robust_z(values)
+    for i in range(values.size):  # the definition, one value at a time
+        others = np.delete(values, i)
+        median = np.median(others)
+        scale = 1.4826 * np.median(np.abs(others - median))
+        assert peer[i] == pytest.approx(median)
+        assert p[i] == pytest.approx(stats.norm.sf((values[i] - median) / scale))
+    # most peers equal: the MAD is 0, so the mean absolute deviation (x 1.2533) is the yardstick
+    values = np.array([3.0, 3.0, 3.0, 3.0, 3.5, 3.4])
+    peer, p = providers._robust_z(values)
+    others = values[:5]
+    assert peer[5] == 3.0
+    assert p[5] == pytest.approx(stats.norm.sf(0.4 / (1.2533 * np.mean(np.abs(others - 3.0)))))
+    # two peers are not a distribution: median reported, nothing tested
+    peer, p = providers._robust_z(np.array([1.0, 2.0, 9.0]))
+    assert peer.tolist() == [5.5, 5.0, 1.5] and np.isnan(p).all()

@@ -90,6 +90,7 @@ _SCALE: Final = {"findings_per_100_lines": 100.0}
 _LINES_METRIC: Final = "modifier_59_x_share"  # its denominator is the provider's line count
 _MAD_TO_SD: Final = 1.4826
 _MEANAD_TO_SD: Final = 1.2533
+_CHUNK_CELLS: Final = 4_000_000
 
 KEY: Final = ["provider", "discipline", "payer"]
 PROVIDERS_SCHEMA: Final = pl.Schema({
@@ -185,39 +186,29 @@ def _partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Da
         # a line without a rendering provider cannot be attributed to anyone: it is outside these analytics
         .filter(pl.col("provider").is_not_null())
     )
-    base = _with_code_flags(base).with_columns(
-        pl.col("modifiers").list.eval(pl.element().is_in(DISTINCT_MODIFIERS)).list.any().fill_null(False)
-        .alias("m59"),
-        pl.col("modifiers").list.contains("22").fill_null(False).alias("m22"),
-        pl.col("modifiers").list.contains("25").fill_null(False).alias("m25"),
-        pl.col("modifiers").list.contains("KX").fill_null(False).alias("mkx"),
-    )
-    counts: list[pl.DataFrame] = []
-    drivers: list[pl.DataFrame] = []
-
-    def emit(frame: pl.DataFrame, metric: str, k: pl.Expr, n: pl.Expr, score: pl.Expr) -> None:
-        """Sum k and n per provider, and the score of each encounter (its drivers), from one row per line/visit."""
-        counts.append(frame.group_by(KEY).agg(k.cast(pl.Float64).alias("k"), n.cast(pl.Int64).alias("n"))
-                      .with_columns(pl.lit(metric).alias("metric")))
-        drivers.append(frame.group_by([*KEY, "encounter"]).agg(score.cast(pl.Float64).alias("score"))
-                       .filter(pl.col("score") > 0).with_columns(pl.lit(metric).alias("metric")))
-
-    emit(base, "modifier_59_x_share", pl.col("m59").sum(), pl.len(), pl.col("m59").sum())
-    emit(base, "modifier_22_share", pl.col("m22").sum(), pl.len(), pl.col("m22").sum())
-    emit(base, "modifier_kx_share", pl.col("mkx").sum(), pl.len(), pl.col("mkx").sum())
-    em = base.filter(pl.col("em"))
-    emit(em, "modifier_25_em_share", pl.col("m25").sum(), pl.len(), pl.col("m25").sum())
-
+    base = _with_code_flags(base)
+    modifiers = pl.col("modifiers")
+    # one pass over the lines down to one row per provider's encounter (a visit); everything else is built from it
     visits = base.group_by([*KEY, "encounter"]).agg(
+        pl.len().alias("lines"),
+        modifiers.list.eval(pl.element().is_in(DISTINCT_MODIFIERS)).list.any().sum().alias("m59"),
+        modifiers.list.contains("22").sum().alias("m22"),
+        modifiers.list.contains("KX").sum().alias("mkx"),
+        pl.col("em").sum().alias("em_lines"),
+        (pl.col("em") & modifiers.list.contains("25")).sum().alias("em25"),
         pl.col("units").filter(pl.col("timed")).sum().alias("timed_units"),
         pl.col("timed").any().alias("has_timed"),
-        (pl.col("code") == SELF_CARE_CODE).any().alias("has_self_care"),
+        (pl.col("code") == SELF_CARE_CODE).any().cast(pl.Int64).alias("self_care"),
     )
-    emit(visits, "visits_with_97535_share", pl.col("has_self_care").sum(), pl.len(),
-         pl.col("has_self_care").sum())
-    # units per visit over the visits that bill timed codes at all: an evaluation-only visit is not "fewer units"
-    timed_visits = visits.filter(pl.col("has_timed"))
-    emit(timed_visits, "timed_units_per_visit", pl.col("timed_units").sum(), pl.len(), pl.col("timed_units").sum())
+    # a finding belongs to its encounter's provider (the smallest key, should an encounter name two)
+    per_encounter = (findings.select(pl.col("encounter").cast(pl.String)).group_by("encounter")
+                     .agg(pl.len().alias("findings")))
+    owner_key = pl.concat_str(KEY, separator="\x1f", ignore_nulls=True)
+    visits = visits.join(per_encounter, on="encounter", how="left").with_columns(
+        pl.when(owner_key == owner_key.min().over("encounter")).then(pl.col("findings").fill_null(0)).otherwise(0)
+        .alias("findings"),
+        pl.when(pl.col("has_timed")).then(pl.col("timed_units")).otherwise(0.0).alias("timed_units"),
+    )
 
     # the CMS 8-minute day pool: all timed 15-minute lines of a patient's day with this provider. A day with a line
     # of undocumented minutes, or a fractional unit total, cannot be placed in the table and is left out.
@@ -225,7 +216,7 @@ def _partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Da
         base.filter(pl.col("timed"))
         .group_by([*KEY, "patient", "date"])
         .agg(pl.col("units").sum().alias("day_units"), pl.col("minutes").sum().alias("day_minutes"),
-             pl.col("minutes").null_count().alias("missing"))
+             pl.col("minutes").null_count().alias("missing"), pl.col("encounter").unique().alias("encounters"))
         .filter((pl.col("missing") == 0) & (pl.col("day_units") > 0)
                 & (pl.col("day_units") == pl.col("day_units").floor()))
     )
@@ -233,38 +224,53 @@ def _partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Da
     days = days.join(bands, on="day_units", how="left").with_columns(
         pl.col("day_minutes").is_between(pl.col("low"), pl.col("low") + BOUNDARY_WINDOW_MINUTES - 1)
         .alias("at_boundary"))
+    boundary = "timed_units_at_minimum_minutes_share"
+
+    per = visits.group_by(KEY).agg(
+        pl.col("lines", "m59", "m22", "mkx", "em_lines", "em25", "self_care", "timed_units", "findings").sum(),
+        pl.len().alias("visits"), pl.col("has_timed").sum().alias("timed_visits"),
+    )
+    spec = (  # metric, numerator, denominator
+        ("modifier_59_x_share", "m59", "lines"),
+        ("modifier_22_share", "m22", "lines"),
+        ("modifier_kx_share", "mkx", "lines"),
+        ("modifier_25_em_share", "em25", "em_lines"),
+        ("visits_with_97535_share", "self_care", "visits"),
+        # units per visit over the visits that bill timed codes at all: an evaluation-only visit is not "fewer units"
+        ("timed_units_per_visit", "timed_units", "timed_visits"),
+        ("findings_per_100_lines", "findings", "lines"),
+    )
+    counts = [per.select(*KEY, pl.lit(metric).alias("metric"), pl.col(k).alias("k"), pl.col(n).alias("n"))
+              for metric, k, n in spec]
     counts.append(days.group_by(KEY).agg(
-        pl.col("day_units").filter(pl.col("at_boundary")).sum().cast(pl.Float64).alias("k"),
-        pl.col("day_units").sum().cast(pl.Int64).alias("n"),
-    ).with_columns(pl.lit("timed_units_at_minimum_minutes_share").alias("metric")))
-    boundary_lines = base.filter(pl.col("timed")).join(
-        days.filter(pl.col("at_boundary")).select(*KEY, "patient", "date"), on=[*KEY, "patient", "date"],
-        how="semi", nulls_equal=True)
-    drivers.append(boundary_lines.group_by([*KEY, "encounter"]).agg(pl.col("units").sum().alias("score"))
-                   .with_columns(pl.lit("timed_units_at_minimum_minutes_share").alias("metric")))
-
-    # findings per 100 lines: a finding belongs to the provider of its encounter's lines
-    owner = base.group_by("encounter").agg(pl.col(k).first() for k in KEY)
-    per_encounter = (findings.select(pl.col("encounter").cast(pl.String)).group_by("encounter")
-                     .agg(pl.len().alias("findings")))
-    found = owner.join(per_encounter, on="encounter", how="left").with_columns(pl.col("findings").fill_null(0))
-    line_counts = base.group_by(KEY).agg(pl.len().alias("n"))
-    counts.append(found.group_by(KEY).agg(pl.col("findings").sum().cast(pl.Float64).alias("k"))
-                  .join(line_counts, on=KEY, how="left", nulls_equal=True)
-                  .with_columns(pl.col("n").cast(pl.Int64), pl.lit("findings_per_100_lines").alias("metric")))
-    drivers.append(found.filter(pl.col("findings") > 0)
-                   .select(*KEY, "encounter", pl.col("findings").cast(pl.Float64).alias("score"),
-                           pl.lit("findings_per_100_lines").alias("metric")))
-
+        pl.lit(boundary).alias("metric"),
+        pl.col("day_units").filter(pl.col("at_boundary")).sum().alias("k"),
+        pl.col("day_units").sum().alias("n"),
+    ))
+    scores = [(metric, visits, pl.col(k)) for metric, k, _ in spec]
+    boundary_visits = (days.filter(pl.col("at_boundary")).explode("encounters")
+                       .group_by([*KEY, pl.col("encounters").alias("encounter")])
+                       .agg(pl.col("day_units").sum().alias("score")))
+    scores.append((boundary, boundary_visits, pl.col("score")))
+    drivers = [
+        frame.select(*KEY, "encounter", score.cast(pl.Float64).alias("score")).filter(pl.col("score") > 0)
+        .group_by(KEY).agg(pl.lit(metric).alias("metric"), *_top("encounter", "score")).explode("encounter", "score")
+        for metric, frame, score in scores
+    ]
     return (pl.concat([c.select(_COUNTS_SCHEMA.names()).cast(_COUNTS_SCHEMA) for c in counts]),
             pl.concat([d.select(_DRIVERS_SCHEMA.names()).cast(_DRIVERS_SCHEMA) for d in drivers]))
 
 
+def _top(*columns: str) -> list[pl.Expr]:
+    """The MAX_CLAIMS rows of a group with the highest score, ties to the smallest encounter id (deterministic, so
+    per-partition tops merge into exactly the one-shot top)."""
+    return [pl.col(c).top_k_by(["score", "encounter"], k=MAX_CLAIMS, reverse=[False, True]) for c in columns]
+
+
 def _top_drivers(drivers: pl.DataFrame) -> pl.DataFrame:
-    """Per provider and metric, the MAX_CLAIMS encounters with the highest score (ties: smallest encounter id)."""
+    """Per provider and metric, the MAX_CLAIMS encounters with the highest score."""
     return (drivers.group_by([*KEY, "metric", "encounter"]).agg(pl.col("score").sum())
-            .sort(["score", "encounter"], descending=[True, False])
-            .group_by([*KEY, "metric"], maintain_order=True).head(MAX_CLAIMS))
+            .group_by([*KEY, "metric"]).agg(*_top("encounter", "score")).explode("encounter", "score"))
 
 
 # -- sufficient statistics -> tests --------------------------------------------------------------------------------
@@ -345,23 +351,33 @@ def _mean_tests(counts: pl.DataFrame, group: list[str]) -> pl.DataFrame:
 
 
 def _robust_z(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """(peer median, one-sided p) for each value against all the others: O(m^2) per group of m providers."""
+    """(peer median, one-sided p) for each value against all the others.
+
+    Leave-one-out without a Python loop: the others of the value at sorted rank r are the sorted values with index
+    r skipped, gathered as a matrix in row chunks that keep memory near _CHUNK_CELLS floats (O(m^2) work per group).
+    """
     m = values.size
     peer = np.full(m, np.nan)
-    p = np.full(m, np.nan)
-    for i in range(m):
-        others = np.delete(values, i)
-        if others.size == 0:
+    z = np.full(m, np.nan)
+    if m < 2:
+        return peer, z
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m)
+    columns = np.arange(m - 1)
+    step = max(1, _CHUNK_CELLS // m)
+    for start in range(0, m, step):
+        rows = np.arange(start, min(start + step, m))
+        others = ranked[columns[None, :] + (columns[None, :] >= rank[rows][:, None])]
+        median = np.median(others, axis=1)
+        peer[rows] = median
+        if m - 1 < MIN_PEERS_FOR_SPREAD:
             continue
-        median = float(np.median(others))
-        peer[i] = median
-        if others.size < MIN_PEERS_FOR_SPREAD:
-            continue
-        deviations = np.abs(others - median)
-        scale = _MAD_TO_SD * float(np.median(deviations))
-        if scale == 0.0:
-            scale = _MEANAD_TO_SD * float(np.mean(deviations))
-        if scale == 0.0:
-            continue
-        p[i] = float(stats.norm.sf((values[i] - median) / scale))
+        deviations = np.abs(others - median[:, None])
+        scale = _MAD_TO_SD * np.median(deviations, axis=1)
+        scale = np.where(scale == 0.0, _MEANAD_TO_SD * deviations.mean(axis=1), scale)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z[rows] = np.where(scale > 0.0, (values[rows] - median) / scale, np.nan)
+    p = np.where(np.isnan(z), np.nan, stats.norm.sf(np.nan_to_num(z)))
     return peer, p
