@@ -21,6 +21,9 @@ Statistics, and why:
   so one extreme peer does not widen the yardstick; p is the normal upper tail. With fewer than
   :data:`MIN_PEERS_FOR_SPREAD` peers, or peers that do not differ at all, there is no spread to measure: p is null
   and nothing is flagged.
+- A visit is an encounter of the provider; the 8-minute metric pools a patient's timed 15-minute lines of a day
+  with the provider (the CMS day pool), using the CMS table for every payer: peers share the payer, so a payer
+  that counts per code moves the provider and the peers alike.
 - Only upward deviations are tested: billing *more* of a modifier or of units than peers is the audit risk.
 - Benjamini-Hochberg over every eligible test of the input (all providers, all metrics) keeps the expected share
   of false flags at :data:`FDR_LEVEL`.
@@ -34,7 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Final
 
 import numpy as np
@@ -147,7 +150,7 @@ def benjamini_hochberg(p: Sequence[float] | npt.NDArray[np.float64]) -> npt.NDAr
 
 # -- one partition -> sufficient statistics ------------------------------------------------------------------------
 
-@cache
+@lru_cache(maxsize=1 << 16)  # (code, date) pairs: bounded, as a decade of dates times codes is not
 def _code_flags(code: str, date: object) -> tuple[bool, bool]:
     """(E/M, timed in 15-minute units) for the code's version in force on the date, from the code book."""
     entry = codebook().get(code, date) if isinstance(date, dt.date) else None
