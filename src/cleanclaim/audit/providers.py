@@ -1,0 +1,386 @@
+"""Provider outlier analytics for `cleanclaim audit` (issue 15 item 2): whose billing stands out from their peers.
+
+Each rendering provider is compared with the *other* providers of the same discipline and payer in the same input
+(peers never include the provider itself: a provider who dominates a small group would otherwise pull the peer
+rate toward their own and hide). The metrics are the patterns auditors look for first (OIG and MAC targeted-probe
+reviews of therapy billing): distinct-procedure modifiers (59/XE/XP/XS/XU, NCCI policy manual ch.1 s E), modifier
+22 on routine care, 25 on E/M lines, KX (the therapy threshold attestation, CMS Pub 100-04 ch.5 s10.3), timed units
+per visit, timed units billed at the fewest minutes that allow them under the CMS 8-minute rule (Pub 100-04 ch.5
+s20.2), visits with 97535, and findings per 100 lines.
+
+Statistics, and why:
+- Shares are tested with a **beta-binomial** one-sided upper-tail test, not a plain binomial. Providers differ
+  among themselves for legitimate reasons (case mix, setting), so the peer rates are overdispersed; a binomial
+  against the pooled peer rate treats that spread as zero and, at audit volumes (thousands of lines), flags almost
+  every provider a point above the mean. The beta's spread is estimated from the peers' own rates by the method of
+  moments (intra-class correlation rho, Kleinman 1973); when the peers show no extra spread (rho <= 0, or a single
+  peer) the test is the exact binomial, the beta-binomial's limit. The peer rate in the test is the Jeffreys
+  estimate (K + 1/2) / (N + 1), so peers who never used a modifier do not make a single use "impossible" (p = 0).
+- Means (timed units per visit, findings per 100 lines) use a **robust z** on the peers' median and MAD (x 1.4826,
+  the normal-consistent scale; the mean absolute deviation x 1.2533 when the MAD is 0 because most peers agree),
+  so one extreme peer does not widen the yardstick; p is the normal upper tail. With fewer than
+  :data:`MIN_PEERS_FOR_SPREAD` peers, or peers that do not differ at all, there is no spread to measure: p is null
+  and nothing is flagged.
+- A visit is an encounter of the provider; the 8-minute metric pools a patient's timed 15-minute lines of a day
+  with the provider (the CMS day pool), using the CMS table for every payer: peers share the payer, so a payer
+  that counts per code moves the provider and the peers alike.
+- Only upward deviations are tested: billing *more* of a modifier or of units than peers is the audit risk.
+- Benjamini-Hochberg over every eligible test of the input (all providers, all metrics) keeps the expected share
+  of false flags at :data:`FDR_LEVEL`.
+
+Memory: :class:`ProviderStats` keeps only per-provider sufficient statistics (sums and counts per metric, and the
+top :data:`MAX_CLAIMS` driving encounters), so it is bounded by providers, not lines. It assumes, as `audit`'s
+partitions guarantee, that an encounter and a patient's day are never split across two partitions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+from scipy import stats  # type: ignore[import-untyped]
+
+from cleanclaim.codebook import TimeRule, codebook
+from cleanclaim.timing import cms_minutes_for_units
+
+__all__ = [
+    "FDR_LEVEL",
+    "MAX_CLAIMS",
+    "METRICS",
+    "MIN_LINES",
+    "MIN_METRIC_N",
+    "MIN_PEERS_FOR_SPREAD",
+    "PROVIDERS_SCHEMA",
+    "ProviderStats",
+    "benjamini_hochberg",
+    "provider_outliers",
+]
+
+MIN_LINES: Final = 30
+"""A provider with fewer lines in the input is never flagged: below about 30 lines a share moves by 3+ points per
+line and describes a handful of visits, not a billing pattern, and a review could not be justified on it."""
+MIN_METRIC_N: Final = 10
+"""Nor on a metric whose own denominator (E/M lines, visits, timed units) is under 10, for the same reason."""
+MIN_PEERS_FOR_SPREAD: Final = 3
+"""A median and MAD of fewer than 3 peers is not a distribution: the mean metrics are not tested below it."""
+FDR_LEVEL: Final = 0.05
+"""Benjamini-Hochberg false discovery rate: a flag is raised when q <= this."""
+MAX_CLAIMS: Final = 10
+"""Encounter ids kept per provider and metric: the claims to pull first when reviewing the flag."""
+BOUNDARY_WINDOW_MINUTES: Final = 2
+"""'At the smallest minutes' means the lowest minute of the CMS band for the day's units or the one after
+(2 units at 23-24 minutes, 3 at 38-39): a day documented one minute over the threshold is the same pattern."""
+DISTINCT_MODIFIERS: Final = ("59", "XE", "XP", "XS", "XU")
+SELF_CARE_CODE: Final = "97535"
+"""Self-care / home management training: named by the metric itself (issue 15), a frequent target of MAC probes."""
+
+SHARE_METRICS: Final = (
+    "modifier_59_x_share",
+    "modifier_22_share",
+    "modifier_25_em_share",
+    "modifier_kx_share",
+    "timed_units_at_minimum_minutes_share",
+    "visits_with_97535_share",
+)
+MEAN_METRICS: Final = ("timed_units_per_visit", "findings_per_100_lines")
+METRICS: Final = SHARE_METRICS + MEAN_METRICS
+_SCALE: Final = {"findings_per_100_lines": 100.0}
+_LINES_METRIC: Final = "modifier_59_x_share"  # its denominator is the provider's line count
+_MAD_TO_SD: Final = 1.4826
+_MEANAD_TO_SD: Final = 1.2533
+_CHUNK_CELLS: Final = 4_000_000
+
+KEY: Final = ["provider", "discipline", "payer"]
+PROVIDERS_SCHEMA: Final = pl.Schema({
+    "provider": pl.String(), "discipline": pl.String(), "payer": pl.String(), "metric": pl.String(),
+    "value": pl.Float64(), "peer_value": pl.Float64(), "n": pl.Int64(), "p": pl.Float64(), "q": pl.Float64(),
+    "flagged": pl.Boolean(), "claims": pl.List(pl.String),
+})
+_COUNTS_SCHEMA: Final = pl.Schema({**dict.fromkeys(KEY, pl.String), "metric": pl.String, "k": pl.Float64,
+                                   "n": pl.Int64})
+_DRIVERS_SCHEMA: Final = pl.Schema({**dict.fromkeys(KEY, pl.String), "metric": pl.String, "encounter": pl.String,
+                                    "score": pl.Float64})
+
+
+class ProviderStats:
+    """Accumulates the providers' sufficient statistics partition by partition; :meth:`result` runs the tests."""
+
+    def __init__(self, *, min_lines: int = MIN_LINES) -> None:
+        self.min_lines = min_lines
+        self._counts = _COUNTS_SCHEMA.to_frame()
+        self._drivers = _DRIVERS_SCHEMA.to_frame()
+
+    def add(self, lines: pl.DataFrame, findings: pl.DataFrame) -> None:
+        """Fold in one partition: checked lines (claim-table columns) and the findings on them."""
+        counts, drivers = _partition_stats(lines, findings)
+        self._counts = (pl.concat([self._counts, counts])
+                        .group_by([*KEY, "metric"]).agg(pl.col("k").sum(), pl.col("n").sum()))
+        self._drivers = _top_drivers(pl.concat([self._drivers, drivers]))
+
+    def result(self) -> pl.DataFrame:
+        """One row per provider, discipline, payer and metric, in the providers.parquet schema."""
+        return _test(self._counts, self._drivers, self.min_lines)
+
+
+def provider_outliers(lines: pl.DataFrame, findings: pl.DataFrame, *, min_lines: int = MIN_LINES) -> pl.DataFrame:
+    """The whole input at once: :class:`ProviderStats` with a single partition."""
+    acc = ProviderStats(min_lines=min_lines)
+    acc.add(lines, findings)
+    return acc.result()
+
+
+def benjamini_hochberg(p: Sequence[float] | npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Benjamini-Hochberg adjusted p-values (q): q_(i) = min over j >= i of p_(j) * m / j, capped at 1."""
+    values = np.asarray(p, dtype=np.float64)
+    m = values.size
+    if m == 0:
+        return values.copy()
+    order = np.argsort(values, kind="stable")
+    scaled = values[order] * m / np.arange(1, m + 1)
+    adjusted = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    out = np.empty(m, dtype=np.float64)
+    out[order] = adjusted
+    return out
+
+
+# -- one partition -> sufficient statistics ------------------------------------------------------------------------
+
+@lru_cache(maxsize=1 << 16)  # (code, date) pairs: bounded, as a decade of dates times codes is not
+def _code_flags(code: str, date: object) -> tuple[bool, bool]:
+    """(E/M, timed in 15-minute units) for the code's version in force on the date, from the code book."""
+    entry = codebook().get(code, date) if isinstance(date, dt.date) else None
+    if entry is None:
+        return (False, False)
+    return (entry.em, entry.time_rule is TimeRule.TIMED15)
+
+
+def _with_code_flags(lines: pl.DataFrame) -> pl.DataFrame:
+    pairs = lines.select("code", "date").unique()
+    flags = [_code_flags(code, date) for code, date in pairs.iter_rows()]
+    table = pairs.with_columns(
+        pl.Series("em", [f[0] for f in flags], dtype=pl.Boolean),
+        pl.Series("timed", [f[1] for f in flags], dtype=pl.Boolean),
+    )
+    return lines.join(table, on=["code", "date"], how="left", nulls_equal=True)
+
+
+def _cms_band_low(units: pl.Series) -> pl.DataFrame:
+    """The lowest day total of timed minutes for each unit count, from cleanclaim.timing (not restated here)."""
+    unique = units.unique().drop_nulls().to_list()
+    return pl.DataFrame({"units": unique, "low": [cms_minutes_for_units(int(u))[0] for u in unique]},
+                        schema={"units": units.dtype, "low": pl.Int64})
+
+
+def _partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    base = (
+        lines.select(
+            pl.col("provider_npi").cast(pl.String).alias("provider"),
+            pl.col("provider_discipline").cast(pl.String).fill_null("").alias("discipline"),
+            pl.col("payer").cast(pl.String).fill_null("").alias("payer"),
+            pl.col("encounter_id").cast(pl.String).alias("encounter"),
+            pl.coalesce(pl.col("patient_id").cast(pl.String), pl.col("encounter_id").cast(pl.String)).alias("patient"),
+            "date", pl.col("code").cast(pl.String), "modifiers", "units", "minutes",
+        )
+        # a line without a rendering provider cannot be attributed to anyone: it is outside these analytics
+        .filter(pl.col("provider").is_not_null())
+    )
+    base = _with_code_flags(base)
+    modifiers = pl.col("modifiers")
+    # one pass over the lines down to one row per provider's encounter (a visit); everything else is built from it
+    visits = base.group_by([*KEY, "encounter"]).agg(
+        pl.len().alias("lines"),
+        modifiers.list.eval(pl.element().is_in(DISTINCT_MODIFIERS)).list.any().sum().alias("m59"),
+        modifiers.list.contains("22").sum().alias("m22"),
+        modifiers.list.contains("KX").sum().alias("mkx"),
+        pl.col("em").sum().alias("em_lines"),
+        (pl.col("em") & modifiers.list.contains("25")).sum().alias("em25"),
+        pl.col("units").filter(pl.col("timed")).sum().alias("timed_units"),
+        pl.col("timed").any().alias("has_timed"),
+        (pl.col("code") == SELF_CARE_CODE).any().cast(pl.Int64).alias("self_care"),
+    )
+    # a finding belongs to its encounter's provider (the smallest key, should an encounter name two)
+    per_encounter = (findings.select(pl.col("encounter").cast(pl.String)).group_by("encounter")
+                     .agg(pl.len().alias("findings")))
+    owner_key = pl.concat_str(KEY, separator="\x1f", ignore_nulls=True)
+    visits = visits.join(per_encounter, on="encounter", how="left").with_columns(
+        pl.when(owner_key == owner_key.min().over("encounter")).then(pl.col("findings").fill_null(0)).otherwise(0)
+        .alias("findings"),
+        pl.when(pl.col("has_timed")).then(pl.col("timed_units")).otherwise(0.0).alias("timed_units"),
+    )
+
+    # the CMS 8-minute day pool: all timed 15-minute lines of a patient's day with this provider. A day with a line
+    # of undocumented minutes, or a fractional unit total, cannot be placed in the table and is left out.
+    days = (
+        base.filter(pl.col("timed"))
+        .group_by([*KEY, "patient", "date"])
+        .agg(pl.col("units").sum().alias("day_units"), pl.col("minutes").sum().alias("day_minutes"),
+             pl.col("minutes").null_count().alias("missing"), pl.col("encounter").unique().alias("encounters"))
+        .filter((pl.col("missing") == 0) & (pl.col("day_units") > 0)
+                & (pl.col("day_units") == pl.col("day_units").floor()))
+    )
+    bands = _cms_band_low(days["day_units"]).rename({"units": "day_units"})
+    days = days.join(bands, on="day_units", how="left").with_columns(
+        pl.col("day_minutes").is_between(pl.col("low"), pl.col("low") + BOUNDARY_WINDOW_MINUTES - 1)
+        .alias("at_boundary"))
+    boundary = "timed_units_at_minimum_minutes_share"
+
+    per = visits.group_by(KEY).agg(
+        pl.col("lines", "m59", "m22", "mkx", "em_lines", "em25", "self_care", "timed_units", "findings").sum(),
+        pl.len().alias("visits"), pl.col("has_timed").sum().alias("timed_visits"),
+    )
+    spec = (  # metric, numerator, denominator
+        ("modifier_59_x_share", "m59", "lines"),
+        ("modifier_22_share", "m22", "lines"),
+        ("modifier_kx_share", "mkx", "lines"),
+        ("modifier_25_em_share", "em25", "em_lines"),
+        ("visits_with_97535_share", "self_care", "visits"),
+        # units per visit over the visits that bill timed codes at all: an evaluation-only visit is not "fewer units"
+        ("timed_units_per_visit", "timed_units", "timed_visits"),
+        ("findings_per_100_lines", "findings", "lines"),
+    )
+    counts = [per.select(*KEY, pl.lit(metric).alias("metric"), pl.col(k).alias("k"), pl.col(n).alias("n"))
+              for metric, k, n in spec]
+    counts.append(days.group_by(KEY).agg(
+        pl.lit(boundary).alias("metric"),
+        pl.col("day_units").filter(pl.col("at_boundary")).sum().alias("k"),
+        pl.col("day_units").sum().alias("n"),
+    ))
+    scores = [(metric, visits, pl.col(k)) for metric, k, _ in spec]
+    boundary_visits = (days.filter(pl.col("at_boundary")).explode("encounters")
+                       .group_by([*KEY, pl.col("encounters").alias("encounter")])
+                       .agg(pl.col("day_units").sum().alias("score")))
+    scores.append((boundary, boundary_visits, pl.col("score")))
+    drivers = [
+        frame.select(*KEY, "encounter", score.cast(pl.Float64).alias("score")).filter(pl.col("score") > 0)
+        .group_by(KEY).agg(pl.lit(metric).alias("metric"), *_top("encounter", "score")).explode("encounter", "score")
+        for metric, frame, score in scores
+    ]
+    return (pl.concat([c.select(_COUNTS_SCHEMA.names()).cast(_COUNTS_SCHEMA) for c in counts]),
+            pl.concat([d.select(_DRIVERS_SCHEMA.names()).cast(_DRIVERS_SCHEMA) for d in drivers]))
+
+
+def _top(*columns: str) -> list[pl.Expr]:
+    """The MAX_CLAIMS rows of a group with the highest score, ties to the smallest encounter id (deterministic, so
+    per-partition tops merge into exactly the one-shot top)."""
+    return [pl.col(c).top_k_by(["score", "encounter"], k=MAX_CLAIMS, reverse=[False, True]) for c in columns]
+
+
+def _top_drivers(drivers: pl.DataFrame) -> pl.DataFrame:
+    """Per provider and metric, the MAX_CLAIMS encounters with the highest score."""
+    return (drivers.group_by([*KEY, "metric", "encounter"]).agg(pl.col("score").sum())
+            .group_by([*KEY, "metric"]).agg(*_top("encounter", "score")).explode("encounter", "score"))
+
+
+# -- sufficient statistics -> tests --------------------------------------------------------------------------------
+
+def _test(counts: pl.DataFrame, drivers: pl.DataFrame, min_lines: int) -> pl.DataFrame:
+    counts = counts.filter(pl.col("n") > 0)
+    volume = counts.filter(pl.col("metric") == _LINES_METRIC).select(*KEY, pl.col("n").alias("lines"))
+    group = ["discipline", "payer", "metric"]
+    shares = _share_tests(counts.filter(pl.col("metric").is_in(SHARE_METRICS)), group)
+    means = _mean_tests(counts.filter(pl.col("metric").is_in(MEAN_METRICS)), group)
+    rows = pl.concat([shares, means]).join(volume, on=KEY, how="left", nulls_equal=True)
+    eligible = (pl.col("p").is_not_null() & (pl.col("lines").fill_null(0) >= min_lines)
+                & (pl.col("n") >= MIN_METRIC_N))
+    rows = rows.with_columns(eligible.alias("eligible"))
+    tested = rows.filter(pl.col("eligible"))
+    q = benjamini_hochberg(tested["p"].to_numpy())
+    tested = tested.with_columns(pl.Series("q", q, dtype=pl.Float64))
+    rows = pl.concat([tested, rows.filter(~pl.col("eligible")).with_columns(pl.lit(None, pl.Float64).alias("q"))])
+    claims = (drivers.sort(["score", "encounter"], descending=[True, False])
+              .group_by([*KEY, "metric"], maintain_order=True).agg(pl.col("encounter").head(MAX_CLAIMS)
+                                                                   .alias("claims")))
+    return (rows.join(claims, on=[*KEY, "metric"], how="left", nulls_equal=True)
+            .with_columns(pl.col("claims").fill_null(pl.lit([], pl.List(pl.String))),
+                          (pl.col("eligible") & (pl.col("q") <= FDR_LEVEL)).fill_null(False).alias("flagged"))
+            .select(PROVIDERS_SCHEMA.names()).cast(PROVIDERS_SCHEMA)
+            .sort(["discipline", "payer", "metric", "provider"]))
+
+
+def _share_tests(counts: pl.DataFrame, group: list[str]) -> pl.DataFrame:
+    """Leave-one-out peer sums by subtraction from the group's totals, then the beta-binomial upper tail."""
+    k, n = pl.col("k"), pl.col("n").cast(pl.Float64)
+    frame = counts.with_columns(
+        (k.sum().over(group) - k).alias("pk"),
+        (n.sum().over(group) - n).alias("pn"),
+        ((n * n).sum().over(group) - n * n).alias("pn2"),
+        ((k * k / n).sum().over(group) - k * k / n).alias("pq"),
+        (pl.len().over(group) - 1).alias("pm"),
+    )
+    pk, pn, pn2 = (frame[c].to_numpy().astype(np.float64) for c in ("pk", "pn", "pn2"))
+    pq, pm = frame["pq"].to_numpy().astype(np.float64), frame["pm"].to_numpy().astype(np.float64)
+    kk, nn = frame["k"].to_numpy().astype(np.float64), frame["n"].to_numpy().astype(np.int64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        has_peers = pn > 0
+        raw = np.where(has_peers, pk / pn, np.nan)
+        rate = (pk + 0.5) / (pn + 1.0)  # Jeffreys
+        spread = pq - pn * raw * raw  # sum over peers of n_j (r_j - r)^2
+        denominator = pn - pm - pn2 / pn + 1.0
+        rho = (spread / (raw * (1.0 - raw)) - (pm - 1.0)) / denominator
+    rho = np.where(has_peers & (pm >= 2) & (denominator > 0) & (raw > 0) & (raw < 1) & np.isfinite(rho), rho, 0.0)
+    rho = np.clip(rho, 0.0, 0.999)
+    p = np.full(kk.shape, np.nan)
+    binomial = has_peers & (rho == 0)
+    p[binomial] = stats.binom.sf(kk[binomial] - 1, nn[binomial], rate[binomial])
+    beta = has_peers & (rho > 0)
+    precision = 1.0 / rho[beta] - 1.0
+    p[beta] = stats.betabinom.sf(kk[beta] - 1, nn[beta], rate[beta] * precision, (1.0 - rate[beta]) * precision)
+    return frame.select(
+        *KEY, "metric", (k / n).alias("value"),
+        pl.Series("peer_value", raw, dtype=pl.Float64).fill_nan(None),
+        pl.col("n"), pl.Series("p", np.clip(p, 0.0, 1.0), dtype=pl.Float64).fill_nan(None))
+
+
+def _mean_tests(counts: pl.DataFrame, group: list[str]) -> pl.DataFrame:
+    """Robust z of each provider's mean against the median and MAD of the other providers of its group."""
+    frame = counts.with_columns(
+        (pl.col("k") / pl.col("n") * pl.col("metric").replace_strict(_SCALE, default=1.0, return_dtype=pl.Float64))
+        .alias("value"))
+    parts: list[pl.DataFrame] = []
+    for part in frame.partition_by(group, maintain_order=True):
+        values = part["value"].to_numpy().astype(np.float64)
+        peer, p = _robust_z(values)
+        parts.append(part.select(*KEY, "metric", "value", pl.Series("peer_value", peer, dtype=pl.Float64)
+                                 .fill_nan(None), "n", pl.Series("p", p, dtype=pl.Float64).fill_nan(None)))
+    if not parts:
+        return pl.DataFrame(schema={**dict.fromkeys([*KEY, "metric"], pl.String), "value": pl.Float64,
+                                    "peer_value": pl.Float64, "n": pl.Int64, "p": pl.Float64})
+    return pl.concat(parts)
+
+
+def _robust_z(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(peer median, one-sided p) for each value against all the others.
+
+    Leave-one-out without a Python loop: the others of the value at sorted rank r are the sorted values with index
+    r skipped, gathered as a matrix in row chunks that keep memory near _CHUNK_CELLS floats (O(m^2) work per group).
+    """
+    m = values.size
+    peer = np.full(m, np.nan)
+    z = np.full(m, np.nan)
+    if m < 2:
+        return peer, z
+    order = np.argsort(values, kind="stable")
+    ranked = values[order]
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m)
+    columns = np.arange(m - 1)
+    step = max(1, _CHUNK_CELLS // m)
+    for start in range(0, m, step):
+        rows = np.arange(start, min(start + step, m))
+        others = ranked[columns[None, :] + (columns[None, :] >= rank[rows][:, None])]
+        median = np.median(others, axis=1)
+        peer[rows] = median
+        if m - 1 < MIN_PEERS_FOR_SPREAD:
+            continue
+        deviations = np.abs(others - median[:, None])
+        scale = _MAD_TO_SD * np.median(deviations, axis=1)
+        scale = np.where(scale == 0.0, _MEANAD_TO_SD * deviations.mean(axis=1), scale)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z[rows] = np.where(scale > 0.0, (values[rows] - median) / scale, np.nan)
+    p = np.where(np.isnan(z), np.nan, stats.norm.sf(np.nan_to_num(z)))
+    return peer, p

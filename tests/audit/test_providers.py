@@ -1,0 +1,289 @@
+"""Provider outlier analytics (issue 15 item 2) on small synthetic populations built here, in the contract's schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from scipy import stats
+
+from cleanclaim.audit.providers import (
+    FDR_LEVEL,
+    MIN_LINES,
+    PROVIDERS_SCHEMA,
+    ProviderStats,
+    benjamini_hochberg,
+    provider_outliers,
+)
+
+DAY = dt.date(2026, 3, 2)
+FINDINGS_SCHEMA = pl.Schema({
+    "rule": pl.String(), "id": pl.String(), "severity": pl.String(), "encounter": pl.String(), "line": pl.Int32(),
+    "code": pl.String(), "message": pl.String(), "fix": pl.String(), "references": pl.List(pl.String),
+    "provider_npi": pl.String(), "payer": pl.String(), "date": pl.Date(), "allowed": pl.Decimal(12, 2),
+    "source_file": pl.String(),
+})
+LINES_SCHEMA = pl.Schema({
+    "encounter_id": pl.String(), "date": pl.Date(), "payer": pl.String(), "patient_id": pl.String(),
+    "provider_npi": pl.String(), "provider_discipline": pl.String(), "code": pl.String(),
+    "modifiers": pl.List(pl.String), "units": pl.Float64(), "minutes": pl.Int64(), "charge": pl.Float64(),
+})
+
+
+def line(npi: str, encounter: str, *, code: str = "97110", modifiers: tuple[str, ...] = ("GP",), units: float = 2.0,
+         minutes: int | None = 30, patient: str | None = None, date: dt.date = DAY, payer: str = "medicare",
+         discipline: str = "PT") -> dict[str, Any]:
+    return {"encounter_id": encounter, "date": date, "payer": payer, "patient_id": patient or f"pt-{encounter}",
+            "provider_npi": npi, "provider_discipline": discipline, "code": code, "modifiers": list(modifiers),
+            "units": units, "minutes": minutes, "charge": 90.0}
+
+
+def lines_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=LINES_SCHEMA)
+
+
+def findings_frame(encounters: list[str]) -> pl.DataFrame:
+    return pl.DataFrame([{"rule": "missing-kx", "id": "CC000", "severity": "error", "encounter": e, "line": 1,
+                          "code": "97110", "message": "m", "fix": "f", "references": ["CMS"],
+                          "provider_npi": None, "payer": "medicare", "date": DAY, "allowed": None,
+                          "source_file": "x.csv"} for e in encounters], schema=FINDINGS_SCHEMA)
+
+
+def no_findings() -> pl.DataFrame:
+    return FINDINGS_SCHEMA.to_frame()
+
+
+def provider(npi: str, n: int, *, share59: float = 0.05, prefix: str = "") -> list[dict[str, Any]]:
+    """n one-line visits, the first round(n * share59) of them with modifier 59."""
+    cut = round(n * share59)
+    return [line(npi, f"{prefix}{npi}-{i:04d}", modifiers=("GP", "59") if i < cut else ("GP",),
+                 date=DAY + dt.timedelta(days=i % 40)) for i in range(n)]
+
+
+def row(out: pl.DataFrame, npi: str, metric: str) -> dict[str, Any]:
+    found = out.filter((pl.col("provider") == npi) & (pl.col("metric") == metric))
+    assert found.height == 1, found
+    return found.row(0, named=True)
+
+
+def test_a_provider_billing_59_on_80_percent_against_peers_at_5_is_flagged() -> None:
+    rows = provider("1111111111", 200, share59=0.80)
+    for j in range(10):
+        rows += provider(f"22222222{j:02d}", 200, share59=0.05)
+    out = provider_outliers(lines_frame(rows), no_findings())
+    hit = row(out, "1111111111", "modifier_59_x_share")
+    assert hit["value"] == pytest.approx(0.80)
+    assert hit["peer_value"] == pytest.approx(0.05)  # the 10 peers only: the provider itself is not in it
+    assert hit["n"] == 200
+    assert hit["flagged"] and hit["q"] < 1e-20
+    assert hit["claims"] == [f"1111111111-{i:04d}" for i in range(10)]  # 10 encounters that carry the 59
+    flagged = out.filter(pl.col("flagged"))
+    assert flagged.select("provider", "metric").rows() == [("1111111111", "modifier_59_x_share")]
+
+
+def test_a_provider_under_the_minimum_volume_is_never_flagged() -> None:
+    small = MIN_LINES - 1
+    rows = provider("1111111111", small, share59=1.0)
+    for j in range(10):
+        rows += provider(f"22222222{j:02d}", 200, share59=0.05)
+    out = provider_outliers(lines_frame(rows), no_findings())
+    hit = row(out, "1111111111", "modifier_59_x_share")
+    assert hit["p"] < 1e-20  # the evidence is there ...
+    assert hit["q"] is None and not hit["flagged"]  # ... but the volume is not, so it is not even in the BH family
+    # the same provider at the minimum volume is flagged: the edge is exactly MIN_LINES
+    rows = provider("1111111111", MIN_LINES, share59=1.0)
+    for j in range(10):
+        rows += provider(f"22222222{j:02d}", 200, share59=0.05)
+    assert row(provider_outliers(lines_frame(rows), no_findings()), "1111111111", "modifier_59_x_share")["flagged"]
+
+
+def test_a_provider_identical_to_the_peers_is_not_flagged_on_any_metric() -> None:
+    rows: list[dict[str, Any]] = []
+    for j in range(8):
+        npi = f"33333333{j:02d}"
+        for i in range(60):
+            encounter = f"{npi}-{i:03d}"
+            rows.append(line(npi, encounter, modifiers=("GP", "59") if i % 10 == 0 else ("GP", "KX"), units=2,
+                             minutes=30 if i % 3 else 23))
+            if i % 4 == 0:
+                rows.append(line(npi, encounter, code="97535", units=1, minutes=15))
+            if i % 5 == 0:
+                rows.append(line(npi, encounter, code="99213", modifiers=("25",) if i % 10 == 0 else (),
+                                 units=1, minutes=None))
+    findings = findings_frame([f"33333333{j:02d}-{i:03d}" for j in range(8) for i in range(0, 60, 6)])
+    out = provider_outliers(lines_frame(rows), findings)
+    assert set(out["metric"]) == {
+        "modifier_59_x_share", "modifier_22_share", "modifier_25_em_share", "modifier_kx_share",
+        "timed_units_at_minimum_minutes_share", "visits_with_97535_share", "timed_units_per_visit",
+        "findings_per_100_lines"}
+    assert not out["flagged"].any()
+    shares = out.filter(pl.col("metric").str.ends_with("_share"))
+    assert (shares["value"] == shares["peer_value"]).all()
+    # identical peers have no spread: the robust z is undefined, so it is not tested rather than flagged
+    assert out.filter(pl.col("metric") == "timed_units_per_visit")["p"].is_null().all()
+
+
+def test_smallest_minutes_metric_on_hand_computed_days() -> None:
+    npi = "4444444444"
+    d = [DAY + dt.timedelta(days=i) for i in range(10)]
+    rows = [
+        line(npi, "e1", units=2, minutes=23, date=d[0]),  # 2 units, band 23-37: lowest minute -> 2 at boundary
+        line(npi, "e2", units=2, minutes=24, date=d[1]),  # one minute over -> 2 at boundary
+        line(npi, "e3", units=2, minutes=25, date=d[2]),  # two over: not the pattern -> 0 of 2
+        line(npi, "e4", units=3, minutes=38, date=d[3]),  # band 38-52 -> 3 at boundary
+        line(npi, "e5", units=1, minutes=8, date=d[4]),  # band 8-22 -> 1 at boundary
+        line(npi, "e6", units=1, minutes=10, date=d[5]),  # -> 0 of 1
+        line(npi, "e7", units=2, minutes=22, date=d[6]),  # units exceed the time (another rule's finding) -> 0 of 2
+        # the day pool: 12 + 11 = 23 minutes for 2 units across two codes -> 2 at boundary
+        line(npi, "e8", units=1, minutes=12, date=d[7]),
+        line(npi, "e8", code="97140", units=1, minutes=11, date=d[7]),
+        # a day with undocumented minutes cannot be placed in the table: left out of numerator and denominator
+        line(npi, "e9", units=2, minutes=None, date=d[8]),
+        # an untimed code is not a timed unit
+        line(npi, "e10", code="99213", modifiers=(), units=1, minutes=20, date=d[9]),
+    ]
+    out = provider_outliers(lines_frame(rows), no_findings())
+    hit = row(out, npi, "timed_units_at_minimum_minutes_share")
+    boundary, total = 2 + 2 + 3 + 1 + 2, 2 + 2 + 2 + 3 + 1 + 1 + 2 + 2
+    assert hit["n"] == total == 15
+    assert hit["value"] == pytest.approx(boundary / total)
+    assert hit["claims"] == ["e4", "e1", "e2", "e8", "e5"]  # most boundary units first, then encounter id
+    assert hit["peer_value"] is None and hit["p"] is None  # no peers: nothing to compare with
+
+
+def test_two_visits_of_one_patient_on_one_day_pool_their_minutes() -> None:
+    npi = "4444444444"
+    rows = [line(npi, "a", units=1, minutes=12, patient="p1"), line(npi, "b", units=1, minutes=11, patient="p1")]
+    hit = row(provider_outliers(lines_frame(rows), no_findings()), npi, "timed_units_at_minimum_minutes_share")
+    assert (hit["value"], hit["n"]) == (1.0, 2)  # 23 pooled minutes for 2 units, not 12 and 11 for one each
+
+
+def test_benjamini_hochberg_matches_scipy() -> None:
+    rng = np.random.default_rng(15)
+    p = np.concatenate([rng.uniform(size=40), rng.uniform(high=1e-3, size=10), [0.5, 0.5, 1.0, 0.0]])
+    np.testing.assert_allclose(benjamini_hochberg(p), stats.false_discovery_control(p, method="bh"), rtol=1e-12)
+    # by hand: p = (0.01, 0.04, 0.03), m = 3 -> sorted 0.01*3/1, 0.03*3/2, 0.04*3/3 = 0.03, 0.045, 0.04 -> the
+    # step-up minimum makes the middle one 0.04
+    np.testing.assert_allclose(benjamini_hochberg([0.01, 0.04, 0.03]), [0.03, 0.04, 0.04])
+    assert benjamini_hochberg([]).size == 0
+
+
+def test_overdispersed_peers_widen_the_share_test() -> None:
+    """Peers whose own rates spread from 2% to 30% make a provider at 35% unremarkable; a binomial would not."""
+    rows: list[dict[str, Any]] = []
+    peer_shares = [0.02, 0.05, 0.08, 0.11, 0.14, 0.17, 0.20, 0.23, 0.26, 0.30]
+    for j, share in enumerate(peer_shares):
+        rows += provider(f"55555555{j:02d}", 400, share59=share)
+    rows += provider("5555555599", 400, share59=0.35)
+    out = provider_outliers(lines_frame(rows), no_findings())
+    hit = row(out, "5555555599", "modifier_59_x_share")
+    pooled = sum(round(400 * s) for s in peer_shares) / 4000
+    assert hit["peer_value"] == pytest.approx(pooled)
+    assert stats.binom.sf(140 - 1, 400, pooled) < 1e-20  # what a plain binomial would say
+    assert hit["p"] > 0.01 and not hit["flagged"]
+
+
+def test_units_per_visit_robust_z_flags_four_units_every_visit() -> None:
+    rows: list[dict[str, Any]] = []
+    for j in range(9):
+        npi = f"66666666{j:02d}"
+        rows += [line(npi, f"{npi}-{i:03d}", units=2 + (i + j) % 3 // 2, minutes=38) for i in range(50)]
+    rows += [line("6666666699", f"x-{i:03d}", units=4, minutes=53) for i in range(50)]
+    out = provider_outliers(lines_frame(rows), no_findings())
+    hit = row(out, "6666666699", "timed_units_per_visit")
+    assert hit["value"] == 4.0 and hit["flagged"] and hit["q"] <= FDR_LEVEL
+    assert hit["n"] == 50 and len(hit["claims"]) == 10
+    assert not out.filter(pl.col("provider") != "6666666699")["flagged"].any()
+
+
+def test_findings_per_100_lines_counts_the_provider_encounters() -> None:
+    rows = [line("7777777777", f"f-{i}") for i in range(40)]
+    out = provider_outliers(lines_frame(rows), findings_frame(["f-1", "f-1", "f-2", "not-in-lines"]))
+    hit = row(out, "7777777777", "findings_per_100_lines")
+    assert hit["value"] == pytest.approx(100 * 3 / 40)
+    assert hit["claims"] == ["f-1", "f-2"]
+
+
+def test_peers_are_the_same_discipline_and_payer_only() -> None:
+    rows = provider("8888888801", 50, share59=0.5) + provider("8888888802", 50, share59=0.1)
+    rows += [line("8888888803", f"ot-{i}", modifiers=("59",), discipline="OT") for i in range(50)]
+    rows += [line("8888888804", f"co-{i}", modifiers=("59",), payer="commercial") for i in range(50)]
+    out = provider_outliers(lines_frame(rows), no_findings())
+    assert row(out, "8888888801", "modifier_59_x_share")["peer_value"] == pytest.approx(0.1)
+    assert row(out, "8888888802", "modifier_59_x_share")["peer_value"] == pytest.approx(0.5)
+    assert row(out, "8888888803", "modifier_59_x_share")["peer_value"] is None
+
+
+def test_the_accumulator_over_three_partitions_equals_the_one_shot_result() -> None:
+    rows: list[dict[str, Any]] = []
+    rng = np.random.default_rng(3)
+    for j in range(12):
+        npi = f"99999999{j:02d}"
+        for i in range(60):
+            encounter = f"{npi}-{i:03d}"
+            patient = f"p{j}-{i % 15}"
+            mods = ("GP", "59") if rng.uniform() < (0.6 if j == 0 else 0.08) else ("GP",)
+            rows.append(line(npi, encounter, modifiers=mods, units=int(rng.integers(1, 5)),
+                             minutes=int(rng.integers(8, 70)), patient=patient, date=DAY + dt.timedelta(days=i)))
+            if rng.uniform() < 0.3:
+                rows.append(line(npi, encounter, code="99213", modifiers=("25",) if j == 1 else (), units=1,
+                                 minutes=None, patient=patient, date=DAY + dt.timedelta(days=i)))
+    lines = lines_frame(rows)
+    findings = findings_frame([r["encounter_id"] for r in rows[::7]])
+    whole = provider_outliers(lines, findings)
+    acc = ProviderStats()
+    part_of = pl.col("patient_id").hash() % 3  # partitions keep each patient's lines together, as audit's do
+    for part in range(3):
+        chunk = lines.filter(part_of == part)
+        acc.add(chunk, findings.filter(pl.col("encounter").is_in(chunk["encounter_id"].implode())))
+    assert whole.schema == PROVIDERS_SCHEMA
+    assert whole["flagged"].any()  # the population has an outlier, so the comparison covers flags and q
+    assert_frame_equal(acc.result(), whole, check_exact=False, rel_tol=1e-9)
+
+
+def test_no_lines_gives_an_empty_table_in_the_schema() -> None:
+    out = provider_outliers(LINES_SCHEMA.to_frame(), no_findings())
+    assert out.schema == PROVIDERS_SCHEMA and out.height == 0
+
+
+def test_share_p_value_is_the_beta_binomial_with_the_peers_method_of_moments_spread() -> None:
+    """By hand: peers 10/100, 30/100, 20/100: pooled r = 0.2, S = sum n_j (r_j - r)^2 = 100 (0.01 + 0.01 + 0) = 2,
+    rho = (S / (r (1 - r)) - (m - 1)) / (N - m - sum n_j^2 / N + 1) = (12.5 - 2) / (300 - 3 - 100 + 1) = 10.5 / 198;
+    the test rate is Jeffreys' (60 + 1/2) / (300 + 1), the beta's a + b = 1 / rho - 1."""
+    rows: list[dict[str, Any]] = []
+    for npi, k in (("1000000010", 10), ("1000000030", 30), ("1000000020", 20), ("1000000040", 40)):
+        rows += provider(npi, 100, share59=k / 100)
+    hit = row(provider_outliers(lines_frame(rows), no_findings()), "1000000040", "modifier_59_x_share")
+    rho = 10.5 / 198
+    rate, precision = 60.5 / 301, 1 / rho - 1
+    expected = stats.betabinom.sf(40 - 1, 100, rate * precision, (1 - rate) * precision)
+    assert hit["peer_value"] == pytest.approx(0.2)
+    assert hit["p"] == pytest.approx(expected, rel=1e-9)
+    assert 1e-4 < expected < 0.2  # not the binomial's verdict (about 1e-6): the peers' own spread counts
+    assert stats.binom.sf(39, 100, rate) < 1e-5
+
+
+def test_robust_z_is_each_value_against_the_median_and_mad_of_the_others() -> None:
+    from cleanclaim.audit import providers
+
+    values = np.array([2.0, 2.5, 2.1, 1.9, 2.2, 4.0, 2.05])
+    peer, p = providers._robust_z(values)
+    for i in range(values.size):  # the definition, one value at a time
+        others = np.delete(values, i)
+        median = np.median(others)
+        scale = 1.4826 * np.median(np.abs(others - median))
+        assert peer[i] == pytest.approx(median)
+        assert p[i] == pytest.approx(stats.norm.sf((values[i] - median) / scale))
+    # most peers equal: the MAD is 0, so the mean absolute deviation (x 1.2533) is the yardstick
+    values = np.array([3.0, 3.0, 3.0, 3.0, 3.5, 3.4])
+    peer, p = providers._robust_z(values)
+    others = values[:5]
+    assert peer[5] == 3.0
+    assert p[5] == pytest.approx(stats.norm.sf(0.4 / (1.2533 * np.mean(np.abs(others - 3.0)))))
+    # two peers are not a distribution: median reported, nothing tested
+    peer, p = providers._robust_z(np.array([1.0, 2.0, 9.0]))
+    assert peer.tolist() == [5.5, 5.0, 1.5] and np.isnan(p).all()
