@@ -63,6 +63,12 @@ def test_dollars_at_risk_count_each_priced_error_line_once(tmp_path: Path) -> No
     write_audit_dir(tmp_path, findings, [], [], rows_checked=10, encounters=3, lines=10)
     page = _render(tmp_path)
     assert _totals(page)["dollars_at_risk"] == "$77.34"  # 50.00 + 12.34 + 7.00 + 8.00
+    # by rule, a line is at risk under each rule that found an error on it
+    by_rule = {row[0]: row[7] for row in page.by_id("rules-table").body_rows()}
+    assert by_rule == {"units-exceed-time": "$65.00", "mue-exceeded": "$50.00", "missing-kx": "$12.34",
+                       "missing-minutes": "$0.00"}
+    by_payer = page.by_id("payers-table").body_rows()
+    assert by_payer == [["medicare", "6", "1", "0", "7", "$77.34"]]
     top = page.by_id("top-claims-table").body_rows()
     assert [row[0] for row in top[:2]] == ["E-1", "E-3"]  # 3 errors, then 1 error with 8.00 at risk (third.csv)
     assert top[0][7] == "$62.34"
