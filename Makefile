@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ run: $(STAMP)
 	$(BIN)/cleanclaim check examples/ --as-of 2026-04-01 || test $$? -eq 1
 
 ## test: ruff, mypy --strict on src, and every test
-test: $(DEVSTAMP) lint typecheck unit
+test: $(DEVSTAMP) chromium lint typecheck unit
+
+## chromium: the audit report's browser test drives Debian's chromium (Playwright never downloads a browser here);
+## installed with apt-get where it is missing
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  echo "installing Debian's chromium for the browser test (apt-get)"; \
+	  SUDO=$$(test "$$(id -u)" -eq 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check src tests scripts $(wildcard bench)
@@ -34,7 +43,7 @@ lint: $(DEVSTAMP)
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
 
-unit: $(DEVSTAMP)
+unit: $(DEVSTAMP) chromium
 	$(BIN)/pytest -q
 
 ## bench: benchmarks on demand (never part of `make test`); claim-validator lives only in .venv-bench
