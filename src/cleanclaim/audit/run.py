@@ -99,15 +99,22 @@ class AuditResult:
         return 1 if self.summary["findings"]["by_severity"].get("error", 0) else 0
 
 
-def audit_inputs(paths: Sequence[Path]) -> tuple[list[Path], list[InputError]]:
+def audit_inputs(paths: Sequence[Path], out: Path | None = None) -> tuple[list[Path], list[InputError]]:
     """The files to audit: each path given, and in a folder every claim-line table and 837P file below it (sorted,
-    so a run is reproducible). A path that does not exist, or a folder with nothing to audit, is an input error."""
+    so a run is reproducible), except those in the output folder ``out`` (a second run over a folder that holds
+    the first run's findings.parquet must not audit it). A path that does not exist, or a folder with nothing to
+    audit, is an input error."""
     files: list[Path] = []
     errors: list[InputError] = []
+    skip = out.resolve() if out is not None else None
+
+    def wanted(p: Path) -> bool:
+        return (p.is_file() and p.suffix.lower() in (*TABLE_SUFFIXES, *X12_SUFFIXES)
+                and (skip is None or not p.resolve().is_relative_to(skip)))
+
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in (*TABLE_SUFFIXES,
-                                                                                              *X12_SUFFIXES))
+            found = sorted(p for p in path.rglob("*") if wanted(p))
             if not found:
                 errors.append(InputError("the folder has no claim-line table (.csv, .parquet) or 837P file",
                                          file=str(path)))
@@ -323,7 +330,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     out.mkdir(parents=True, exist_ok=True)
     _payer_option(payer, payers_dir)
     profiles = _Profiles(payers_dir)
-    files, errors = audit_inputs([Path(p) for p in paths])
+    files, errors = audit_inputs([Path(p) for p in paths], out)
     tables = [f for f in files if not _is_x12(f)]
     x12 = [f for f in files if _is_x12(f)]
     total = sum(_estimated_rows(f) for f in tables)
@@ -332,7 +339,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     pricer = _Pricer()
     providers_module = _optional("providers")
     stats = providers_module.ProviderStats() if providers_module is not None else None
-    rejected: list[pl.DataFrame] = []
+    rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
     notes: list[InputError] = []
     failures: list[Failure] = []
     payers: dict[str, PayerProfile] = {}
