@@ -59,13 +59,28 @@ def write_csv(path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
+def write_table(path: Path, rows: list[dict[str, object]]) -> Path:
+    """A CSV of text, or a Parquet file with the types and list columns a dataframe library writes."""
+    if path.suffix == ".csv":
+        return write_csv(path, rows)
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(HEADER, pl.String)).with_columns(
+        pl.col("date").str.to_date(strict=False), pl.col("units").cast(pl.Float64, strict=False),
+        pl.col("minutes").cast(pl.Int64, strict=False), pl.col("charge").cast(pl.Float64),
+        *(pl.col(name).str.split(";").list.filter(pl.element() != "") for name in ("modifiers", "diagnoses")))
+    frame.write_parquet(path)
+    return path
+
+
 def ordered(findings: pl.DataFrame) -> pl.DataFrame:
     return findings.select(COLUMNS).with_columns(pl.col("line").cast(pl.Int64)).sort(COLUMNS[:8])
 
 
-def test_partitions_of_patients_give_exactly_the_findings_of_check_on_the_whole_file(tmp_path: Path) -> None:
-    path = write_csv(tmp_path / "claims.csv", claim_rows(400))
-    rows = pl.read_csv(path).height
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_partitions_of_patients_give_exactly_the_findings_of_check_on_the_whole_file(tmp_path: Path,
+                                                                                     suffix: str) -> None:
+    # a Parquet file is also read in slices of whole encounters (8 of them here)
+    path = write_table(tmp_path / f"claims{suffix}", claim_rows(400))
+    rows = pl.read_csv(path).height if suffix == ".csv" else pl.read_parquet(path).height
     assert rows > 2000
     result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=rows // 7)  # 8 partitions
     audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
@@ -106,19 +121,27 @@ def test_a_patients_lines_in_two_files_are_audited_together(tmp_path: Path) -> N
     assert together.summary["files"] == [str(second), str(first)]  # a folder's files, sorted
 
 
-def test_bad_rows_are_rejected_with_file_row_and_column_and_the_rest_is_audited(tmp_path: Path) -> None:
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_bad_rows_are_rejected_with_file_row_and_column_and_the_rest_is_audited(tmp_path: Path, suffix: str) -> None:
     rows = claim_rows(30, seed=3)
-    rows[4] = {**rows[4], "date": "2026-13-45"}
     rows[9] = {**rows[9], "code": ""}
     rows[11] = {**rows[11], "units": "-2"}
-    rows[12] = {**rows[12], "units": "-1", "date": "yesterday"}  # one row, two columns: still one rejected row
-    path = write_csv(tmp_path / "claims.csv", rows)
+    if suffix == ".csv":  # a Parquet date column cannot hold an unparsable date: only a text file can
+        rows[4] = {**rows[4], "date": "2026-13-45"}
+        rows[12] = {**rows[12], "units": "-1", "date": "yesterday"}  # one row, two columns: still one rejected row
+    else:
+        rows[4] = {**rows[4], "units": "-0.5"}
+        rows[12] = {**rows[12], "units": "-1", "code": ""}
+    path = write_table(tmp_path / f"claims{suffix}", rows)
     result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=50)
     rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
     assert dict(rejected.schema) == REJECTED_SCHEMA
-    # file rows count the header as row 1
-    assert sorted(zip(rejected["row"], rejected["column"], strict=True)) == [
-        (6, "date"), (11, "code"), (13, "units"), (14, "date"), (14, "units")]
+    # CSV rows count the header as row 1, Parquet rows start at 1
+    shift = 1 if suffix == ".csv" else 0
+    second = "date" if suffix == ".csv" else "code"
+    assert sorted(zip(rejected["row"], rejected["column"], strict=True)) == sorted([
+        (5 + shift, "date" if suffix == ".csv" else "units"), (10 + shift, "code"), (12 + shift, "units"),
+        (13 + shift, second), (13 + shift, "units")])
     assert set(rejected["file"]) == {str(path)}
     summary = result.summary
     assert summary["rows_read"] == len(rows)

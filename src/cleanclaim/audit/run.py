@@ -5,14 +5,17 @@ Why partitions of patients: the rules that look beyond one line (duplicates, vis
 the 8-minute day pool) need all of a patient's lines, and nothing else. So the audit runs in two passes:
 
 1. each claim-line file is read and validated by the same reader as ``check`` (`read_claim_table`: a bad row is
-   rejected with its file, row and column, every other row kept), and its accepted lines and claims are written to
-   ``N`` partition files by a hash of the patient key, so all of a patient's lines, from every file, land in one
-   partition;
+   rejected with its file, row and column, every other row kept), a Parquet file in slices of whole encounters
+   (a lazy scan filtered by a hash of the encounter id, each row keeping its file row number), and its accepted
+   lines and claims are written to ``N`` partition files by a hash of the patient key, so all of a patient's lines,
+   from every file, land in one partition;
 2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), its findings are
    written out and the next partition is read.
 
-Memory is therefore bounded by one input file while it is read (pass 1) and by one partition while its rules run
-(pass 2), never by the whole input. 837P files are checked whole by ``check`` (one file is one transmission).
+Memory is therefore bounded by one slice while it is read (pass 1) and by one partition while its rules run
+(pass 2), never by the whole input. Two exceptions are read whole: a CSV file (the reader's row-by-row fallback for
+ragged rows needs the whole file; convert a very large CSV to Parquet), and an 837P file, checked by ``check`` (one
+file is one transmission, small beside a table).
 
 The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
 alone (`cleanclaim.pricing.price`: RVUs x conversion factor of its date of service, the therapy MPPR within the
@@ -30,7 +33,7 @@ import json
 import math
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -41,7 +44,15 @@ import polars as pl
 
 import cleanclaim
 from cleanclaim.errors import InputError
-from cleanclaim.formats.claim_table import TABLE_SUFFIXES, ClaimTable, read_claim_table
+from cleanclaim.formats.claim_table import (
+    _ROW,
+    CONTRACT_COLUMNS,
+    TABLE_SUFFIXES,
+    ClaimTable,
+    _as_text,
+    claim_table_from_raw,
+    read_claim_table,
+)
 from cleanclaim.isolation import Failure
 from cleanclaim.model import ClaimLine
 from cleanclaim.payers import PayerProfile
@@ -71,6 +82,7 @@ PROVIDER_LINE_COLUMNS = ("encounter_id", "date", "payer", "patient_id", "provide
                          "modifiers", "units", "minutes", "charge")
 _KEY = "__partition"
 _FILE = "source_file"
+_ORDER = ("__file_index", "__file_row")
 
 Progress = Callable[[int, int], None]
 """Called with (rows done, rows in all): the command draws its progress bar from it."""
@@ -150,23 +162,30 @@ class _Writer:
         self.partitions = partitions
         self.parts = 0
 
-    def spill(self, table: ClaimTable, source: str, index: int) -> None:
-        """A file's accepted lines and claims, split by the hash of the patient key."""
+    def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
+        """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
+        input (file, row), so that a partition is put back in input order: rules that tell a first occurrence from
+        a repeat (duplicate-line flags the later line) must see the lines in the order check sees them."""
         n = self.partitions
-        lines = table.lines.with_columns(pl.lit(source).alias(_FILE),
+        order = pl.lit(file_index, dtype=pl.Int64).alias(_ORDER[0])
+        lines = table.lines.with_columns(pl.lit(source).alias(_FILE), order,
+                                         table.line_rows.cast(pl.Int64).alias(_ORDER[1]),
                                          (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
-        encounters = table.encounters.with_columns((pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
+        first = lines.group_by("encounter_id").agg(pl.col(_ORDER[1]).min())
+        encounters = table.encounters.join(first, on="encounter_id", how="left", maintain_order="left") \
+            .with_columns(order, (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
         for kind, frame in (("lines", lines), ("encounters", encounters)):
             for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
                 folder = self.root / f"{kind}-{key}"
                 folder.mkdir(exist_ok=True)
-                part.write_parquet(folder / f"{index}.parquet")
+                part.write_parquet(folder / f"{name}.parquet")
 
     def read(self, kind: str, key: int) -> pl.DataFrame | None:
         folder = self.root / f"{kind}-{key}"
         if not folder.exists():
             return None
-        return pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
+        parts = pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
+        return parts.sort(*_ORDER).drop(*_ORDER)
 
     def findings_part(self, frame: pl.DataFrame) -> None:
         folder = self.root / "findings"
@@ -303,12 +322,46 @@ def _x12_lines(path: Path, payer: str | None) -> tuple[pl.DataFrame, pl.DataFram
     return pl.DataFrame(rows, schema=schema), pl.DataFrame(claims, schema=claim_schema)
 
 
+def _read_slices(path: Path, slices: int, default_payer: str) -> Iterator[ClaimTable]:
+    """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
+    of the encounter id as the reader strips it) so that only one slice is in memory: each row keeps its file row
+    number, and an encounter's rows, line numbers and patient are the same as in the whole file. A CSV, and a table
+    small enough for one slice, is read whole (the CSV reader's row-by-row fallback needs the whole file)."""
+    if slices == 1 or path.suffix.lower() == ".csv":
+        yield read_claim_table(path, default_payer=default_payer)
+        return
+    problem = "cannot read the table: {}"
+    try:
+        lazy = pl.scan_parquet(path)
+        schema = lazy.collect_schema()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
+    if "encounter_id" not in schema:
+        yield read_claim_table(path, default_payer=default_payer)  # the reader names the missing columns
+        return
+    contract = [name for name in schema.names() if name in CONTRACT_COLUMNS]
+    texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
+    lazy = (lazy.select(contract).with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
+            .with_row_index(_ROW, offset=1))
+    key = pl.col("encounter_id").str.strip_chars().hash(seed=15) % slices
+    for number in range(slices):
+        try:
+            raw = lazy.filter(key == number).collect()
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
+        yield claim_table_from_raw(raw, path, offset=1, default_payer=default_payer)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
 def _is_x12(path: Path) -> bool:
     return path.suffix.lower() in X12_SUFFIXES or (path.suffix.lower() not in TABLE_SUFFIXES and _looks_like_x12(path))
 
 
 def _resolve_payers(table: ClaimTable, profiles: _Profiles, payers: dict[str, PayerProfile],
-                    source: str) -> tuple[ClaimTable, list[InputError], int]:
+                    source: str) -> tuple[ClaimTable, list[InputError]]:
     """A payer id without a profile (not a plain name, a broken profile file) rejects its rows, as in check."""
     errors: list[InputError] = []
     bad: list[str] = []
@@ -320,14 +373,14 @@ def _resolve_payers(table: ClaimTable, profiles: _Profiles, payers: dict[str, Pa
             rows = table.line_rows.filter(table.lines.get_column("payer").eq_missing(key))
             errors.extend(InputError(exc.message, file=source, row=int(row), field="payer") for row in rows)
     if not bad:
-        return table, errors, 0
+        return table, errors
     keep = ~pl.col("payer").is_in(bad)
     kept_rows = table.line_rows.filter(table.lines.select(keep.fill_null(True)).to_series())
     table.rows_rejected += table.lines.height - kept_rows.len()
     table.lines = table.lines.filter(keep)
     table.encounters = table.encounters.filter(keep)
     table.line_rows = kept_rows
-    return table, errors, table.lines.height
+    return table, errors
 
 
 def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None = None, payer: str | None = None,
@@ -344,7 +397,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     files, errors = audit_inputs([Path(p) for p in paths], out)
     tables = [f for f in files if not _is_x12(f)]
     x12 = [f for f in files if _is_x12(f)]
-    total = sum(_estimated_rows(f) for f in tables)
+    sizes = [_estimated_rows(f) for f in tables]
+    total = sum(sizes)
     partitions = max(1, math.ceil(total / max(1, partition_rows)))
     writer = _Writer(out, partitions)
     pricer = _Pricer()
@@ -356,36 +410,41 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     payers: dict[str, PayerProfile] = {}
     counts = {"rows_read": 0, "rows_rejected": 0, "encounters": 0, "lines": 0}
     at_risk = Decimal(0)
-    carried: frozenset[str] = frozenset()
-    minutes_carried = True
+    carried: set[str] = set()
+    minutes_carried = [True]
     done = 0
+
+    def spill(table: ClaimTable, source: str, name: str, file_index: int) -> None:
+        nonlocal done
+        if payer:
+            table.lines = table.lines.with_columns(pl.lit(payer).alias("payer"))
+            table.encounters = table.encounters.with_columns(pl.lit(payer).alias("payer"))
+        table, payer_errors = _resolve_payers(table, profiles, payers, source)
+        row_errors = [*table.errors, *payer_errors]
+        errors.extend(row_errors)
+        rejected.append(_rejected_rows(row_errors, source))
+        notes.extend(table.notes)
+        counts["rows_read"] += table.rows_read
+        counts["rows_rejected"] += table.rows_rejected
+        carried.update(table.carried)
+        minutes_carried[0] = minutes_carried[0] and table.minutes_carried
+        writer.spill(table, source, name, file_index)
+        if progress is not None:
+            done += table.rows_read // 2
+            progress(min(done, total), total)
+
     try:
-        # pass 1: read and validate each table, spill its accepted lines into partitions of patients
+        # pass 1: read and validate each table (a slice of whole encounters at a time), spill its accepted lines
+        # into partitions of patients
         for index, path in enumerate(tables):
-            source = str(path)
+            slices = max(1, math.ceil(sizes[index] / max(1, partition_rows)))
             try:
-                table = read_claim_table(path, default_payer=payer or "medicare")
+                for part, table in enumerate(_read_slices(path, slices, payer or "medicare")):
+                    spill(table, str(path), f"{index}-{part}", index)
             except InputError as exc:  # the file is named in rejected.parquet; the other files are audited
                 errors.append(exc)
-                rejected.append(_rejected_rows([exc], source))
-                continue
-            if payer:
-                table.lines = table.lines.with_columns(pl.lit(payer).alias("payer"))
-                table.encounters = table.encounters.with_columns(pl.lit(payer).alias("payer"))
-            table, payer_errors, _ = _resolve_payers(table, profiles, payers, source)
-            row_errors = [*table.errors, *payer_errors]
-            errors.extend(row_errors)
-            rejected.append(_rejected_rows(row_errors, source))
-            notes.extend(table.notes)
-            counts["rows_read"] += table.rows_read
-            counts["rows_rejected"] += table.rows_rejected
-            carried |= table.carried
-            minutes_carried = minutes_carried and table.minutes_carried
-            writer.spill(table, source, index)
-            if progress is not None:
-                done += table.rows_read // 2
-                progress(done, total)
-            del table
+                rejected.append(_rejected_rows([exc], str(path)))
+        notes = list({str(note): note for note in notes}.values())  # a file's slices say one note once
         # pass 2: the rule engine of check over each partition
         for key in range(partitions):
             lines = writer.read("lines", key)
@@ -393,7 +452,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
             if lines is None or encounters is None:
                 continue
             found, failed = check_lines(lines.drop(_FILE), encounters, payers, as_of=as_of, selection=selection,
-                                        carried=carried, minutes_carried=minutes_carried)
+                                        carried=frozenset(carried), minutes_carried=minutes_carried[0])
             failures.extend(failed)
             enriched, risk = _enrich(found, lines, encounters, pricer)
             writer.findings_part(enriched)
