@@ -1,6 +1,7 @@
 """``cleanclaim audit`` on the synthetic 1M-line Parquet file: lines/s end to end (Parquet in, findings.parquet,
 summary.json, rejected.parquet, and providers.parquet / report.html when those modules are installed), its ratio to a
-bare ``pl.read_parquet`` + group-by of the same file, and peak RSS, each in a child process of its own.
+bare ``pl.read_parquet`` + group-by of the same file, ``check`` on the same file, and peak RSS, each in a child
+process of its own.
 
 The file comes from `batch.write_batch` (the same seeded claims of 1, 3 and 10 lines as bench/batch.py), written into
 a temporary directory that is removed afterwards. ``--partition-rows`` sets the audit's partition size (default: the
@@ -63,18 +64,30 @@ def run_baseline(path: Path) -> dict[str, Any]:
     return {"seconds": seconds, "groups": grouped.height, "peak_rss_mib": peak_rss_mib()}
 
 
+def run_check(path: Path) -> dict[str, Any]:
+    from cleanclaim.scrub import check
+
+    start = time.perf_counter()
+    result = check(path, as_of=AS_OF)
+    return {"seconds": time.perf_counter() - start, "findings": result.table.height, "peak_rss_mib": peak_rss_mib()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--lines", type=int, default=int(os.environ.get("BENCH_LINES", "1000000")))
     parser.add_argument("--partition-rows", type=int, default=None)
     parser.add_argument("--audit", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--check", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.audit:
         print(json.dumps(run_audit(args.audit[0], args.audit[1], args.partition_rows)))
         return
     if args.baseline:
         print(json.dumps(run_baseline(args.baseline)))
+        return
+    if args.check:
+        print(json.dumps(run_check(args.check)))
         return
     workdir = Path(tempfile.mkdtemp(prefix="cleanclaim-audit-bench-"))
     try:
@@ -93,6 +106,10 @@ def main() -> None:
         print(f"bare pl.read_parquet + group_by(patient_id): {base['seconds']:.2f} s "
               f"({rate(args.lines, base['seconds'])} lines/s), peak RSS {base_rss:,.0f} MiB; "
               f"audit / bare = {seconds / base['seconds']:,.0f}x")
+        checked, _, check_rss = _child(["--check", str(path)])
+        print(f"cleanclaim check on the same file (whole, in memory, findings not written): "
+              f"{rate(args.lines, checked['seconds'])} lines/s ({checked['seconds']:.1f} s), peak RSS "
+              f"{check_rss:,.0f} MiB; {checked['findings']:,} findings")
         print(f"audit summary: rows read {summary['rows_read']:,}, findings {summary['findings']['by_severity']}, "
               f"dollars at risk {summary['dollars_at_risk']}")
     finally:

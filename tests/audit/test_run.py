@@ -211,6 +211,7 @@ def test_the_command_writes_its_outputs_with_their_schemas(tmp_path: Path) -> No
     assert dict(pl.read_parquet(out / "rejected.parquet").schema) == REJECTED_SCHEMA
     assert result.exit_code == (1 if summary["findings"]["by_severity"]["error"] else 0)
     assert f"{summary['rows_read']} row(s) read" in result.output
+    assert "rows/s" not in result.output  # no progress bar when the output is not a terminal
     assert not list(out.glob(".audit-*"))  # the scratch partitions are gone
 
 
@@ -231,3 +232,12 @@ def test_check_ndjson_streams_the_json_findings_one_a_line(tmp_path: Path, extra
     assert lines
     assert [json.loads(line) for line in lines] == json.loads(as_json.stdout)["findings"]
     assert ndjson.exit_code == as_json.exit_code
+
+
+def test_quiet_prints_nothing_and_keeps_the_exit_status(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "claims.csv", claim_rows(5, seed=4))
+    result = CliRunner().invoke(app, ["audit", str(path), "--out", str(tmp_path / "out"), "--quiet",
+                                      "--as-of", "2026-09-30"])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert result.output == ""
+    assert result.exit_code == (1 if summary["findings"]["by_severity"]["error"] else 0)
