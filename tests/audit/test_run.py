@@ -8,6 +8,7 @@ import json
 import random
 from decimal import Decimal
 from pathlib import Path
+from typing import ClassVar
 
 import polars as pl
 import pytest
@@ -241,3 +242,63 @@ def test_quiet_prints_nothing_and_keeps_the_exit_status(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert result.output == ""
     assert result.exit_code == (1 if summary["findings"]["by_severity"]["error"] else 0)
+
+
+X12 = Path(__file__).parent.parent / "formats" / "x12" / "fixtures" / "harbor_pt_claims.837"
+
+
+def test_an_837p_file_is_audited_with_check_s_findings_beside_a_table(tmp_path: Path) -> None:
+    table = write_csv(tmp_path / "claims.csv", claim_rows(5, seed=9))
+    result = audit([X12, table], tmp_path / "out", as_of=AS_OF)
+    findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    from_x12 = findings.filter(pl.col("source_file") == str(X12))
+    expected = check(X12, as_of=AS_OF)
+    assert ordered(from_x12).equals(ordered(expected.table))
+    # the claim's provider, payer and date come with each of its findings
+    assert from_x12.filter(pl.col("encounter").is_not_null())["date"].null_count() == 0
+    assert result.summary["encounters"] == expected.summary.encounters + check(table, as_of=AS_OF).summary.encounters
+
+
+class _FakeStats:
+    """A stand-in for the provider analytics (helper "providers"), to check what the audit hands it."""
+
+    seen: ClassVar[list[tuple[pl.DataFrame, pl.DataFrame]]] = []
+
+    def add(self, lines: pl.DataFrame, findings: pl.DataFrame) -> None:
+        self.seen.append((lines, findings))
+
+    def result(self) -> pl.DataFrame:
+        npis = pl.concat([lines for lines, _ in self.seen]).get_column("provider_npi").unique().sort()
+        return pl.DataFrame({"provider": npis, "flagged": [i == 0 for i in range(npis.len())]})
+
+
+def test_the_provider_analytics_and_the_report_are_called_when_present(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from cleanclaim.audit import run
+
+    reports: list[Path] = []
+
+    def write_report(out: Path) -> Path:
+        reports.append(out)
+        (out / "report.html").write_text("<html></html>")
+        return out / "report.html"
+
+    modules = {"providers": types.SimpleNamespace(ProviderStats=_FakeStats),
+               "report": types.SimpleNamespace(write_report=write_report)}
+    monkeypatch.setattr(run, "_optional", modules.get)
+    _FakeStats.seen = []
+    path = write_csv(tmp_path / "claims.csv", claim_rows(60, seed=8))
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=100)
+    assert len(_FakeStats.seen) > 1  # one call per partition
+    lines = pl.concat([lines for lines, _ in _FakeStats.seen])
+    assert lines.columns == list(run.PROVIDER_LINE_COLUMNS)
+    assert lines.height == result.summary["lines"]
+    assert all(dict(found.schema) == FINDINGS_SCHEMA for _, found in _FakeStats.seen)
+    assert pl.read_parquet(tmp_path / "out" / "providers.parquet").height == lines["provider_npi"].n_unique()
+    assert result.summary["providers_flagged"] == 1
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["providers_flagged"] == 1
+    assert reports == [tmp_path / "out"]
+    assert {p.name for p in result.outputs} == {"findings.parquet", "summary.json", "rejected.parquet",
+                                                "providers.parquet", "report.html"}

@@ -502,6 +502,7 @@ def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path |
     counts["encounters"] += result.summary.encounters
     counts["lines"] += result.summary.lines
     enriched, risk = _enrich(result.table, lines, claims, pricer)
+    enriched = enriched.with_columns(pl.col(_FILE).fill_null(str(path)))  # the file's own (envelope) findings too
     writer.findings_part(enriched)
     if stats is not None:
         stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
