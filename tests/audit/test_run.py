@@ -302,3 +302,16 @@ def test_the_provider_analytics_and_the_report_are_called_when_present(tmp_path:
     assert reports == [tmp_path / "out"]
     assert {p.name for p in result.outputs} == {"findings.parquet", "summary.json", "rejected.parquet",
                                                 "providers.parquet", "report.html"}
+
+
+def test_an_unreadable_837p_claim_is_rejected_with_its_place_and_the_other_claims_are_audited(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.837"
+    broken.write_text(X12.read_text().replace("DTP*472*D8*", "DTP*472*D8*X", 1))  # CLM-1001's first line date
+    result = audit([broken], tmp_path / "out", as_of=AS_OF)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert set(rejected["file"]) == {str(broken)}
+    assert rejected["reason"].str.contains("segment 28").any()
+    assert result.exit_code == 2
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(check(broken, as_of=AS_OF).table))
+    assert result.summary["encounters"] == check(broken, as_of=AS_OF).summary.encounters > 0

@@ -83,6 +83,14 @@ PROVIDER_LINE_COLUMNS = ("encounter_id", "date", "payer", "patient_id", "provide
 _KEY = "__partition"
 _FILE = "source_file"
 _ORDER = ("__file_index", "__file_row")
+# an 837P's lines and claims in the claim-table shape (the columns the findings and the provider analytics use)
+_X12_LINES: dict[str, Any] = {
+    "encounter_id": pl.String, "line": pl.Int32, "date": pl.Date, "payer": pl.String, "place_of_service": pl.String,
+    "patient_id": pl.String, "provider_npi": pl.String, "provider_discipline": pl.String, "code": pl.String,
+    "modifiers": pl.List(pl.String), "units": pl.Float64, "minutes": pl.Int64, "charge": pl.Float64,
+    _FILE: pl.String}
+_X12_CLAIMS: dict[str, Any] = {"encounter_id": pl.String, "provider_npi": pl.String, "payer": pl.String,
+                               "date": pl.Date}
 
 Progress = Callable[[int, int], None]
 """Called with (rows done, rows in all): the command draws its progress bar from it."""
@@ -91,7 +99,12 @@ Progress = Callable[[int, int], None]
 @dataclass
 class AuditResult:
     """What an audit wrote and what it met: the files in ``out``, the summary as written, and the input errors and
-    internal failures (the command prints them and exits with check's status)."""
+    internal failures (the command prints them and exits with check's status).
+
+    ``rows_read`` counts the rows of the tables that could be read (a file that cannot be read at all has no rows to
+    count: it is named in rejected.parquet with no row) plus the service lines of the 837P files; ``rows_rejected``
+    the distinct table rows rejected, so rows_read = rows_checked + rows_rejected. An 837P claim its reader could
+    not read is in rejected.parquet with the reader's message and no row."""
 
     out: Path
     summary: dict[str, Any]
@@ -150,8 +163,19 @@ def _estimated_rows(path: Path) -> int:
 
 
 def _rejected_rows(errors: Iterable[InputError], fallback_file: str) -> pl.DataFrame:
-    rows = [{"file": e.file or fallback_file, "row": e.row, "column": e.field, "reason": e.message} for e in errors]
+    """One row per input error. A table's error has its row and column; any other (an 837P claim, a whole file)
+    keeps the reader's place in the reason (line, segment, encounter), since rejected.parquet has no column for it."""
+    rows = [{"file": e.file or fallback_file, "row": e.row, "column": e.field,
+             "reason": e.message if e.row is not None or not _place(e) else f"{e.message} ({_place(e)})"}
+            for e in errors]
     return pl.DataFrame(rows, schema=REJECTED_SCHEMA)
+
+
+def _place(error: InputError) -> str:
+    parts = [f"line {error.line}" if error.line is not None else "",
+             f"segment {error.segment}" if error.segment else "",
+             f"encounter {error.encounter}" if error.encounter else ""]
+    return ", ".join(p for p in parts if p)
 
 
 class _Writer:
@@ -313,13 +337,7 @@ def _x12_lines(path: Path, payer: str | None) -> tuple[pl.DataFrame, pl.DataFram
                          "provider_discipline": str(e.provider.discipline), "code": line.code,
                          "modifiers": list(line.modifiers), "units": float(line.units), "minutes": line.minutes,
                          "charge": float(line.charge) if line.charge is not None else None, _FILE: str(path)})
-    schema: dict[str, Any] = {"encounter_id": pl.String, "line": pl.Int32, "date": pl.Date, "payer": pl.String,
-              "place_of_service": pl.String, "patient_id": pl.String, "provider_npi": pl.String,
-              "provider_discipline": pl.String, "code": pl.String, "modifiers": pl.List(pl.String),
-              "units": pl.Float64, "minutes": pl.Int64, "charge": pl.Float64, _FILE: pl.String}
-    claim_schema: dict[str, Any] = {"encounter_id": pl.String, "provider_npi": pl.String, "payer": pl.String,
-                                    "date": pl.Date}
-    return pl.DataFrame(rows, schema=schema), pl.DataFrame(claims, schema=claim_schema)
+    return pl.DataFrame(rows, schema=_X12_LINES), pl.DataFrame(claims, schema=_X12_CLAIMS)
 
 
 def _read_slices(path: Path, slices: int, default_payer: str) -> Iterator[ClaimTable]:
@@ -510,14 +528,7 @@ def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path |
 
 
 def _x12_lines_empty() -> tuple[pl.DataFrame, pl.DataFrame]:
-    lines = pl.DataFrame(schema={"encounter_id": pl.String, "line": pl.Int32, "date": pl.Date, "payer": pl.String,
-                                 "place_of_service": pl.String, "patient_id": pl.String, "provider_npi": pl.String,
-                                 "provider_discipline": pl.String, "code": pl.String,
-                                 "modifiers": pl.List(pl.String), "units": pl.Float64, "minutes": pl.Int64,
-                                 "charge": pl.Float64, _FILE: pl.String})
-    claims = pl.DataFrame(schema={"encounter_id": pl.String, "provider_npi": pl.String, "payer": pl.String,
-                                  "date": pl.Date})
-    return lines, claims
+    return pl.DataFrame(schema=_X12_LINES), pl.DataFrame(schema=_X12_CLAIMS)
 
 
 def _write_outputs(out: Path, writer: _Writer, rejected: list[pl.DataFrame], counts: dict[str, int],
