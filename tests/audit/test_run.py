@@ -315,3 +315,22 @@ def test_an_unreadable_837p_claim_is_rejected_with_its_place_and_the_other_claim
     audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
     assert ordered(audited).equals(ordered(check(broken, as_of=AS_OF).table))
     assert result.summary["encounters"] == check(broken, as_of=AS_OF).summary.encounters > 0
+
+
+def test_one_encounter_id_in_two_files_audits_the_first_and_rejects_the_other_rows(tmp_path: Path) -> None:
+    line = {"payer": "medicare", "place_of_service": "11", "patient_id": "P1", "provider_npi": "1234567893",
+            "provider_discipline": "PT", "diagnoses": "M62.81", "modifiers": "GP", "units": "1", "minutes": "15",
+            "dx_pointers": "1", "charge": "40.00", "date": "2026-09-01", "encounter_id": "E1"}
+    first = write_csv(tmp_path / "a.csv", [{**line, "code": "97110"}])
+    second = write_csv(tmp_path / "b.csv", [{**line, "code": "97112"}, {**line, "code": "96150"},
+                                            {**line, "encounter_id": "E2", "code": "97140"}])
+    result = audit([first, second], tmp_path / "out", as_of=AS_OF)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert sorted(zip(rejected["file"], rejected["row"], rejected["column"], strict=True)) == [
+        (str(second), 2, "encounter_id"), (str(second), 3, "encounter_id")]
+    assert rejected["reason"].str.contains(str(first), literal=True).all()
+    summary = result.summary
+    assert (summary["rows_read"], summary["rows_rejected"], summary["lines"], summary["encounters"]) == (4, 2, 2, 2)
+    assert result.exit_code == 2
+    findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert "96150" not in set(findings["code"])  # the rejected rows' deleted code was not audited

@@ -209,7 +209,7 @@ class _Writer:
         if not folder.exists():
             return None
         parts = pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
-        return parts.sort(*_ORDER).drop(*_ORDER)
+        return parts.sort(*_ORDER)
 
     def findings_part(self, frame: pl.DataFrame) -> None:
         folder = self.root / "findings"
@@ -338,6 +338,27 @@ def _x12_lines(path: Path, payer: str | None) -> tuple[pl.DataFrame, pl.DataFram
                          "modifiers": list(line.modifiers), "units": float(line.units), "minutes": line.minutes,
                          "charge": float(line.charge) if line.charge is not None else None, _FILE: str(path)})
     return pl.DataFrame(rows, schema=_X12_LINES), pl.DataFrame(claims, schema=_X12_CLAIMS)
+
+
+def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
+        pl.DataFrame, pl.DataFrame, list[InputError]]:
+    """One encounter id in two files (two claims, or one claim sent twice) cannot be told apart in the findings, and
+    merged it would be one claim with two line 1s: the first file's claim is audited, and each row of the same id
+    in a later file is rejected naming the first file (all of a patient's lines are in one partition, so an id
+    used for one patient in two files is always seen here)."""
+    first = encounters.group_by("encounter_id").agg(pl.col(_ORDER[0]).min().alias("__first"))
+    later = lines.join(first, on="encounter_id").filter(pl.col(_ORDER[0]) > pl.col("__first"))
+    if not later.height:
+        return lines, encounters, []
+    source = dict(lines.select(_ORDER[0], _FILE).unique(_ORDER[0]).iter_rows())
+    errors = [InputError(f"encounter id also used in {source[first_file]}; one id for two claims cannot be told "
+                         "apart: give each claim its own id (only the first file's claim was audited)",
+                         file=file, row=row, field="encounter_id", encounter=encounter)
+              for encounter, file, row, first_file in later.select("encounter_id", _FILE, _ORDER[1], "__first")
+              .iter_rows()]
+    keep = first.rename({"__first": _ORDER[0]})
+    return (lines.join(keep, on=["encounter_id", _ORDER[0]], how="semi", maintain_order="left"),
+            encounters.join(keep, on=["encounter_id", _ORDER[0]], how="semi", maintain_order="left"), errors)
 
 
 def _read_slices(path: Path, slices: int, default_payer: str) -> Iterator[ClaimTable]:
@@ -469,6 +490,12 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
             encounters = writer.read("encounters", key)
             if lines is None or encounters is None:
                 continue
+            lines, encounters, clashes = _one_claim_per_id(lines, encounters)
+            if clashes:
+                errors.extend(clashes)
+                rejected.append(_rejected_rows(clashes, ""))
+                counts["rows_rejected"] += len(clashes)
+            lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
             found, failed = check_lines(lines.drop(_FILE), encounters, payers, as_of=as_of, selection=selection,
                                         carried=frozenset(carried), minutes_carried=minutes_carried[0])
             failures.extend(failed)
