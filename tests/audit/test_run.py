@@ -334,3 +334,12 @@ def test_one_encounter_id_in_two_files_audits_the_first_and_rejects_the_other_ro
     assert result.exit_code == 2
     findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
     assert "96150" not in set(findings["code"])  # the rejected rows' deleted code was not audited
+
+
+def test_nothing_readable_still_writes_every_output_and_exits_2(tmp_path: Path) -> None:
+    result = audit([tmp_path / "nope.csv"], tmp_path / "out", as_of=AS_OF)
+    assert result.exit_code == 2
+    assert result.summary["rows_read"] == 0
+    assert dict(pl.read_parquet(tmp_path / "out" / "findings.parquet").schema) == FINDINGS_SCHEMA
+    assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").to_dicts() == [
+        {"file": str(tmp_path / "nope.csv"), "row": None, "column": None, "reason": "file not found"}]
