@@ -343,3 +343,17 @@ def test_nothing_readable_still_writes_every_output_and_exits_2(tmp_path: Path) 
     assert dict(pl.read_parquet(tmp_path / "out" / "findings.parquet").schema) == FINDINGS_SCHEMA
     assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").to_dicts() == [
         {"file": str(tmp_path / "nope.csv"), "row": None, "column": None, "reason": "file not found"}]
+
+
+def test_no_scratch_folder_is_left_when_the_analytics_cannot_be_loaded(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.audit import run
+
+    def broken(module: str) -> None:
+        raise ModuleNotFoundError("No module named 'numpy'", name="numpy")  # a dependency of the analytics missing
+
+    monkeypatch.setattr(run, "_optional", broken)
+    path = write_csv(tmp_path / "claims.csv", claim_rows(3))
+    with pytest.raises(ModuleNotFoundError):
+        audit([path], tmp_path / "out", as_of=AS_OF)
+    assert not list((tmp_path / "out").glob(".audit-*"))

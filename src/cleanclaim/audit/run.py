@@ -439,10 +439,10 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     sizes = [_estimated_rows(f) for f in tables]
     total = sum(sizes)
     partitions = max(1, math.ceil(total / max(1, partition_rows)))
-    writer = _Writer(out, partitions)
-    pricer = _Pricer()
     providers_module = _optional("providers")
     stats = providers_module.ProviderStats() if providers_module is not None else None
+    pricer = _Pricer()
+    writer = _Writer(out, partitions)  # the scratch folder: from here on, removed whatever happens (below)
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
     notes: list[InputError] = []
     failures: list[Failure] = []
