@@ -357,3 +357,13 @@ def test_no_scratch_folder_is_left_when_the_analytics_cannot_be_loaded(tmp_path:
     with pytest.raises(ModuleNotFoundError):
         audit([path], tmp_path / "out", as_of=AS_OF)
     assert not list((tmp_path / "out").glob(".audit-*"))
+
+
+def test_the_command_prints_the_first_input_errors_and_points_to_rejected_parquet(tmp_path: Path) -> None:
+    rows = [{**row, "units": "-1"} for row in claim_rows(20, seed=6)]
+    path = write_csv(tmp_path / "claims.csv", rows)
+    result = CliRunner().invoke(app, ["audit", str(path), "--out", str(tmp_path / "out"), "--as-of", "2026-09-30"])
+    assert result.exit_code == 2
+    assert result.output.count("input error:") == 20
+    assert f"and {len(rows) - 20:,} more input error(s)" in result.output
+    assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").height == len(rows)

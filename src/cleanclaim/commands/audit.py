@@ -18,6 +18,9 @@ from cleanclaim.settings import find_settings, load_settings
 
 __all__ = ["register"]
 
+SHOWN_ERRORS = 20
+"""Input errors printed on the terminal; a batch's thousands of bad rows are all in rejected.parquet instead."""
+
 
 class _RowsPerSecond(TextColumn):
     """rows/s from rich's own speed estimate (None until it has two samples)."""
@@ -66,7 +69,10 @@ def _audit(
         raise typer.Exit(2) from exc
     for note in result.notes:
         error_console.print(Text(f"note: {note}", style="yellow"))
-    print_errors(result.errors)
+    print_errors(result.errors[:SHOWN_ERRORS])
+    if len(result.errors) > SHOWN_ERRORS:
+        error_console.print(Text(f"… and {len(result.errors) - SHOWN_ERRORS:,} more input error(s): every one is in "
+                                 f"{result.out / 'rejected.parquet'}", style="bold red"))
     print_failures(result.failures)
     if not quiet:
         s = result.summary
