@@ -367,3 +367,18 @@ def test_the_command_prints_the_first_input_errors_and_points_to_rejected_parque
     assert result.output.count("input error:") == 20
     assert f"and {len(rows) - 20:,} more input error(s)" in result.output
     assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").height == len(rows)
+
+
+def test_a_line_finding_names_its_own_lines_rendering_provider(tmp_path: Path) -> None:
+    base = {"encounter_id": "E1", "payer": "medicare", "place_of_service": "11", "patient_id": "P1",
+            "provider_discipline": "PT", "diagnoses": "M62.81", "modifiers": "GP", "dx_pointers": "1",
+            "charge": "40.00", "date": "2026-09-01", "minutes": "20"}
+    path = write_csv(tmp_path / "claims.csv", [
+        {**base, "provider_npi": "1234567893", "code": "97110", "units": "1"},
+        {**base, "provider_npi": "1245319599", "code": "97112", "units": "4"},  # units the minutes cannot support
+    ])
+    audit([path], tmp_path / "out", as_of=AS_OF)
+    findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    flagged = findings.filter((pl.col("rule") == "units-exceed-time") & (pl.col("line") == 2))
+    assert flagged.height == 1
+    assert flagged["provider_npi"].to_list() == ["1245319599"]

@@ -293,14 +293,19 @@ def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
                       .alias("any_priced"), pl.col(_FILE).first().alias("claim_file")))
     claim = encounters.select(pl.col("encounter_id").alias("encounter"), "provider_npi", "payer",
                               pl.col("date").alias("claim_date"))
-    line_dates = lines.select(pl.col("encounter_id").alias("encounter"), pl.col("line"), pl.col("date"))
+    # a line-level finding takes its own line's rendering NPI, payer and date; a claim-level one the claim's
+    at_line_info = lines.select(pl.col("encounter_id").alias("encounter"), "line", "date",
+                                pl.col("provider_npi").alias("line_npi"), pl.col("payer").alias("line_payer"))
     out = (found.with_columns(pl.col("line").cast(pl.Int32))
-           .join(claim, on="encounter", how="left")
-           .join(line_dates, on=["encounter", "line"], how="left")
-           .join(priced.rename({"encounter_id": "encounter"}), on=["encounter", "line"], how="left")
-           .join(per_claim.rename({"encounter_id": "encounter"}), on="encounter", how="left")
+           .join(claim, on="encounter", how="left", maintain_order="left")
+           .join(at_line_info, on=["encounter", "line"], how="left", maintain_order="left")
+           .join(priced.rename({"encounter_id": "encounter"}), on=["encounter", "line"], how="left",
+                 maintain_order="left")
+           .join(per_claim.rename({"encounter_id": "encounter"}), on="encounter", how="left", maintain_order="left")
            .with_columns(
                pl.col("date").fill_null(pl.col("claim_date")),
+               pl.coalesce("line_npi", "provider_npi").alias("provider_npi"),
+               pl.coalesce("line_payer", "payer").alias("payer"),
                pl.when(pl.col("line").is_null() & pl.col("any_priced")).then(pl.col("claim_allowed"))
                .otherwise(pl.col("allowed")).cast(pl.Decimal(12, 2)).alias("allowed"),
                pl.col(_FILE).fill_null(pl.col("claim_file")))
