@@ -382,3 +382,19 @@ def test_a_line_finding_names_its_own_lines_rendering_provider(tmp_path: Path) -
     flagged = findings.filter((pl.col("rule") == "units-exceed-time") & (pl.col("line") == 2))
     assert flagged.height == 1
     assert flagged["provider_npi"].to_list() == ["1245319599"]
+
+
+def test_parquet_slices_with_numeric_and_missing_encounter_ids_match_check(tmp_path: Path) -> None:
+    rows = claim_rows(60, seed=12)
+    frame = pl.read_parquet(write_table(tmp_path / "typed.parquet", rows)).with_columns(
+        pl.col("encounter_id").str.strip_prefix("E").cast(pl.Int64))
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("encounter_id"))
+                               .alias("encounter_id"))  # one row without an id: rejected, the rest audited
+    path = tmp_path / "claims.parquet"
+    frame.write_parquet(path)
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=40)
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(check(path, as_of=AS_OF).table))
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert rejected.select("row", "column").rows() == [(4, "encounter_id")]
+    assert result.summary["rows_rejected"] == 1

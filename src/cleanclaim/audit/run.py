@@ -385,12 +385,14 @@ def _read_slices(path: Path, slices: int, default_payer: str) -> Iterator[ClaimT
         return
     contract = [name for name in schema.names() if name in CONTRACT_COLUMNS]
     texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
-    lazy = (lazy.select(contract).with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
-            .with_row_index(_ROW, offset=1))
-    key = pl.col("encounter_id").str.strip_chars().hash(seed=15) % slices
+    # rows numbered over the whole file, then only the slice's rows are brought to text: each scan converts 1/slices
+    # of the file, so reading in slices costs one conversion of the file, not one per slice
+    lazy = lazy.select(contract).with_row_index(_ROW, offset=1)
+    key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
     for number in range(slices):
         try:
-            raw = lazy.filter(key == number).collect()
+            raw = lazy.filter(key == number).with_columns(*texts).with_columns(pl.col(*contract).fill_null("")) \
+                .collect()
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
         yield claim_table_from_raw(raw, path, offset=1, default_payer=default_payer)
