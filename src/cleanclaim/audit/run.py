@@ -6,9 +6,9 @@ the 8-minute day pool) need all of a patient's lines, and nothing else. So the a
 
 1. each claim-line file is read and validated by the same reader as ``check`` (`read_claim_table`: a bad row is
    rejected with its file, row and column, every other row kept), a Parquet file in slices of whole encounters
-   (a lazy scan filtered by a hash of the encounter id, each row keeping its file row number), and its accepted
-   lines and claims are written to ``N`` partition files by a hash of the patient key, so all of a patient's lines,
-   from every file, land in one partition;
+   (one streaming pass writes the rows by a hash of the encounter id, each keeping its file row number), and its
+   accepted lines and claims are written to ``N`` partition files by a hash of the patient key, so all of a
+   patient's lines, from every file, land in one partition;
 2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), its findings are
    written out and the next partition is read.
 
@@ -83,6 +83,7 @@ PROVIDER_LINE_COLUMNS = ("encounter_id", "date", "payer", "patient_id", "provide
 _KEY = "__partition"
 _FILE = "source_file"
 _ORDER = ("__file_index", "__file_row")
+_SLICE = "__slice"
 # an 837P's lines and claims in the claim-table shape (the columns the findings and the provider analytics use)
 _X12_LINES: dict[str, Any] = {
     "encounter_id": pl.String, "line": pl.Int32, "date": pl.Date, "payer": pl.String, "place_of_service": pl.String,
@@ -366,11 +367,12 @@ def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
             encounters.join(keep, on=["encounter_id", _ORDER[0]], how="semi", maintain_order="left"), errors)
 
 
-def _read_slices(path: Path, slices: int, default_payer: str) -> Iterator[ClaimTable]:
+def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
     """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
-    of the encounter id as the reader strips it) so that only one slice is in memory: each row keeps its file row
-    number, and an encounter's rows, line numbers and patient are the same as in the whole file. A CSV, and a table
-    small enough for one slice, is read whole (the CSV reader's row-by-row fallback needs the whole file)."""
+    of the encounter id as the reader strips it) so that only one slice is in memory: one streaming pass numbers the
+    file's rows and writes each slice's rows to ``scratch``, then each slice is brought to text and validated, so an
+    encounter's rows, line numbers and patient are the same as in the whole file. A CSV, and a table small enough
+    for one slice, is read whole (the CSV reader's row-by-row fallback needs the whole file)."""
     if slices == 1 or path.suffix.lower() == ".csv":
         yield read_claim_table(path, default_payer=default_payer)
         return
@@ -385,16 +387,20 @@ def _read_slices(path: Path, slices: int, default_payer: str) -> Iterator[ClaimT
         return
     contract = [name for name in schema.names() if name in CONTRACT_COLUMNS]
     texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
-    # rows numbered over the whole file, then only the slice's rows are brought to text: each scan converts 1/slices
-    # of the file, so reading in slices costs one conversion of the file, not one per slice
-    lazy = lazy.select(contract).with_row_index(_ROW, offset=1)
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
-    for number in range(slices):
+    target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
+    try:
+        lazy.select(contract).with_row_index(_ROW, offset=1).with_columns(key.alias(_SLICE)) \
+            .sink_parquet(pl.PartitionBy(target, key=_SLICE, include_key=False), mkdir=True)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
+    for folder in sorted(target.iterdir()):
         try:
-            raw = lazy.filter(key == number).with_columns(*texts).with_columns(pl.col(*contract).fill_null("")) \
-                .collect()
+            raw = pl.read_parquet(sorted(folder.glob("*.parquet")), hive_partitioning=False).sort(_ROW) \
+                .with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
+        shutil.rmtree(folder, ignore_errors=True)
         yield claim_table_from_raw(raw, path, offset=1, default_payer=default_payer)
 
 
@@ -485,7 +491,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         for index, path in enumerate(tables):
             slices = max(1, math.ceil(sizes[index] / max(1, partition_rows)))
             try:
-                for part, table in enumerate(_read_slices(path, slices, payer or "medicare")):
+                for part, table in enumerate(_read_slices(path, slices, payer or "medicare", writer.root)):
                     spill(table, str(path), f"{index}-{part}", index)
             except InputError as exc:  # the file is named in rejected.parquet; the other files are audited
                 errors.append(exc)
