@@ -6,9 +6,9 @@ the 8-minute day pool) need all of a patient's lines, and nothing else. So the a
 
 1. each claim-line file is read and validated by the same reader as ``check`` (`read_claim_table`: a bad row is
    rejected with its file, row and column, every other row kept), a Parquet file in slices of whole encounters
-   (one streaming pass writes the rows by a hash of the encounter id, each keeping its file row number), and its
-   accepted lines and claims are written to ``N`` partition files by a hash of the patient key, so all of a
-   patient's lines, from every file, land in one partition;
+   (one pass, a block of rows at a time, writes the rows by a hash of the encounter id, each keeping its file row
+   number), and its accepted lines and claims are written to ``N`` partition files by a hash of the patient key,
+   so all of a patient's lines, from every file, land in one partition;
 2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), its findings are
    written out and the next partition is read.
 
@@ -369,9 +369,10 @@ def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
 
 def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
     """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
-    of the encounter id as the reader strips it) so that only one slice is in memory: one streaming pass numbers the
-    file's rows and writes each slice's rows to ``scratch``, then each slice is brought to text and validated, so an
-    encounter's rows, line numbers and patient are the same as in the whole file. A CSV, and a table small enough
+    of the encounter id as the reader strips it) so that only one slice is in memory: one pass over the file, a
+    block of rows at a time, numbers the file's rows and writes each slice's rows to ``scratch``, then each slice is
+    brought to text and validated, so an encounter's rows, line numbers and patient are the same as in the whole
+    file. A CSV, and a table small enough
     for one slice, is read whole (the CSV reader's row-by-row fallback needs the whole file)."""
     if slices == 1 or path.suffix.lower() == ".csv":
         yield read_claim_table(path, default_payer=default_payer)
@@ -389,9 +390,18 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
     texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
     target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
+    numbered = lazy.select(contract).with_row_index(_ROW, offset=1).with_columns(key.alias(_SLICE))
+    # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file)
     try:
-        lazy.select(contract).with_row_index(_ROW, offset=1).with_columns(key.alias(_SLICE)) \
-            .sink_parquet(pl.PartitionBy(target, key=_SLICE, include_key=False), mkdir=True)
+        rows = int(lazy.select(pl.len()).collect().item())
+        block = max(1, math.ceil(rows / slices))
+        for offset in range(0, rows, block):
+            part = numbered.slice(offset, block).collect()
+            for (number,), frame in part.partition_by(_SLICE, as_dict=True, include_key=False).items():
+                folder = target / f"{number:06d}"
+                folder.mkdir(exist_ok=True)
+                frame.write_parquet(folder / f"{offset:012d}.parquet")
+            del part
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
     for folder in sorted(target.iterdir()):
