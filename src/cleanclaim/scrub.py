@@ -34,7 +34,7 @@ from cleanclaim.rules.engine import (
 from cleanclaim.rules.registry import Rule, all_rules
 from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
 
-__all__ = ["CheckResult", "CodeResult", "Failure", "Summary", "billable_encounters", "check", "code"]
+__all__ = ["CheckResult", "CodeResult", "Failure", "Summary", "billable_encounters", "check", "check_lines", "code"]
 
 X12_SUFFIXES = (".837", ".x12", ".edi", ".837p")
 # Claim-file completeness (charges, ids) is checked by `check` and enforced by `export`; the coder's lines have no
@@ -490,6 +490,25 @@ def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[st
         pl.Series(order, dtype=pl.String))
 
 
+def check_lines(lines: pl.DataFrame, encounters: pl.DataFrame, payers: dict[str, PayerProfile], *, as_of: dt.date,
+                selection: RuleSelection | None, carried: frozenset[str],
+                minutes_carried: bool) -> tuple[pl.DataFrame, list[Failure]]:
+    """Every enabled rule over claim-table lines and encounters (as `read_claim_table` makes them), failures
+    isolated: the one engine of ``check`` on a table, which a batch audit also runs on each partition of patients."""
+    tables = Tables(
+        lines=lines,
+        encounters=encounters,
+        services=pl.DataFrame(schema=SERVICE_SCHEMA),
+        history=pl.DataFrame(schema=HISTORY_SCHEMA),
+        payers=payers,
+        as_of=as_of,
+        book=codebook(),
+        carried=carried,
+        minutes_carried=minutes_carried,
+    )
+    return _findings_isolated(tables, selection)
+
+
 def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: dt.date,
                  selection: RuleSelection | None) -> CheckResult:
     table = read_claim_table(path, default_payer=payer or "medicare")
@@ -517,17 +536,7 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         rejected = unknown.height
         lines = lines.filter(pl.col("payer").is_in(list(payers)))
         encounters = encounters.filter(pl.col("payer").is_in(list(payers)))
-    tables = Tables(
-        lines=lines,
-        encounters=encounters,
-        services=pl.DataFrame(schema=SERVICE_SCHEMA),
-        history=pl.DataFrame(schema=HISTORY_SCHEMA),
-        payers=payers,
-        as_of=as_of,
-        book=codebook(),
-        carried=table.carried,
-        minutes_carried=table.minutes_carried,
-    )
-    found, failures = _findings_isolated(tables, selection)
+    found, failures = check_lines(lines, encounters, payers, as_of=as_of, selection=selection,
+                                  carried=table.carried, minutes_carried=table.minutes_carried)
     summary = _summary(found, encounters.height, lines.height, table.rows_read, table.rows_rejected + rejected)
     return CheckResult(found, summary, errors, notes=list(table.notes), failures=failures)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +31,12 @@ from cleanclaim.scrub import CheckResult, check
 from cleanclaim.settings import find_settings, load_settings
 
 __all__ = ["register"]
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    NDJSON = "ndjson"
 
 
 def _severity_overrides(values: list[str]) -> dict[str, Severity]:
@@ -71,6 +80,9 @@ def _check(
     file: Annotated[Path, typer.Argument(
         help="Encounter YAML/JSON (file or folder), claim-line CSV/Parquet, or 837P.", callback=readable_path)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON of the interchange contract.")] = False,
+    output_format: Annotated[OutputFormat, typer.Option(
+        "--format", help="text, json (same as --json) or ndjson: one finding a line, written as it is printed.")
+    ] = OutputFormat.TEXT,
     payer: PayerOption = None,
     as_of: AsOfOption = None,
     payers_dir: PayersDirOption = None,
@@ -91,7 +103,18 @@ def _check(
         raise typer.Exit(2) from exc
     for note in result.notes:
         error_console.print(Text(f"note: {note}", style="yellow"))
-    finish(result, as_json=as_json, show=_print)
+    if output_format is OutputFormat.NDJSON:
+        finish(result, as_json=False, show=_print_ndjson)
+    finish(result, as_json=as_json or output_format is OutputFormat.JSON, show=_print)
+
+
+def _print_ndjson(result: CheckResult) -> None:
+    """One finding (the contract's finding object) a line, written row by row from the findings table: a million
+    findings never become one JSON document in memory. Input errors still go to standard error."""
+    out = sys.stdout
+    for row in result.table.iter_rows(named=True):
+        out.write(json.dumps(row, default=str, separators=(",", ":")) + "\n")
+    out.flush()
 
 
 def _rules() -> None:

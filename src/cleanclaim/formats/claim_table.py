@@ -26,7 +26,7 @@ from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.model import MAX_MINUTES, MAX_MONEY, MAX_UNITS, Discipline
 from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA
 
-__all__ = ["REQUIRED_COLUMNS", "TABLE_SUFFIXES", "ClaimTable", "read_claim_table"]
+__all__ = ["REQUIRED_COLUMNS", "TABLE_SUFFIXES", "ClaimTable", "claim_table_from_raw", "read_claim_table"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 REQUIRED_COLUMNS = ("encounter_id", "date", "code", "units")
@@ -363,6 +363,15 @@ def read_claim_table(path: str | Path, *, default_payer: str = "medicare") -> Cl
     except OSError as exc:  # a name too long, a folder without permission
         raise InputError(f"cannot read the table: {exc.strerror or type(exc).__name__}", file=str(source)) from exc
     raw, offset, ragged = _read_raw(source)
+    return claim_table_from_raw(raw, source, offset=offset, ragged=ragged, default_payer=default_payer)
+
+
+def claim_table_from_raw(raw: pl.DataFrame, source: Path, *, offset: int, ragged: list[InputError] | None = None,
+                         default_payer: str = "medicare") -> ClaimTable:
+    """Validate and type a table already read as text columns (`read_claim_table`'s second half). A batch audit
+    hands it a file's rows a slice of whole encounters at a time, each row keeping its file row number in the
+    ``__row`` column, so a slice is judged exactly as the whole file would be."""
+    ragged = ragged or []
     missing = [c for c in REQUIRED_COLUMNS if c not in raw.columns]
     if missing:
         raise InputError(f"missing required column(s) {', '.join(missing)}; a claim-line table needs "

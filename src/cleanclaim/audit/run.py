@@ -1,0 +1,606 @@
+"""``cleanclaim audit``: months of claims checked at once, in partitions of patients, into files a person or a
+notebook can open (DESIGN.md, "Wave-2 outputs").
+
+Why partitions of patients: the rules that look beyond one line (duplicates, visit frequency, KX, progress reports,
+the 8-minute day pool) need all of a patient's lines, and nothing else. So the audit runs in two passes:
+
+1. each claim-line file is read and validated by the same reader as ``check`` (`read_claim_table`: a bad row is
+   rejected with its file, row and column, every other row kept), a Parquet file in slices of whole encounters
+   (one pass, a block of rows at a time, writes the rows by a hash of the encounter id, each keeping its file row
+   number), and its accepted lines and claims are written to ``N`` partition files by a hash of the patient key,
+   so all of a patient's lines, from every file, land in one partition;
+2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), its findings are
+   written out and the next partition is read.
+
+Memory is therefore bounded by one slice while it is read (pass 1) and by one partition while its rules run
+(pass 2), never by the whole input. Two exceptions are read whole: a CSV file (the reader's row-by-row fallback for
+ragged rows needs the whole file; convert a very large CSV to Parquet), and an 837P file, checked by ``check`` (one
+file is one transmission, small beside a table).
+
+The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
+alone (`cleanclaim.pricing.price`: RVUs x conversion factor of its date of service, the therapy MPPR within the
+line's own units), whatever the payer: an order of magnitude for ranking what is at risk, not the payer's contract
+rate. It is null where the line cannot be priced (no RVUs on file, carrier-priced, bundled, fractional units). A
+claim-level finding carries the sum of its claim's priced lines. ``dollars_at_risk`` is the sum over the lines with
+an error finding, each line once (all the lines of a claim with a claim-level error).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import math
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import polars as pl
+
+import cleanclaim
+from cleanclaim.errors import InputError
+from cleanclaim.formats.claim_table import (
+    _ROW,
+    CONTRACT_COLUMNS,
+    TABLE_SUFFIXES,
+    ClaimTable,
+    _as_text,
+    claim_table_from_raw,
+    read_claim_table,
+)
+from cleanclaim.isolation import Failure
+from cleanclaim.model import ClaimLine
+from cleanclaim.payers import PayerProfile
+from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection
+from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Profiles, check, check_lines
+
+__all__ = ["FINDINGS_SCHEMA", "REJECTED_SCHEMA", "AuditResult", "Progress", "audit", "audit_inputs"]
+
+PARTITION_ROWS = 250_000
+"""Lines per partition (about): large enough that the rules' per-call overhead is small, small enough that one
+partition's working set (its lines, findings and the rules' joins) stays far below a GiB."""
+
+FINDINGS_SCHEMA: dict[str, Any] = {
+    **{name: dtype for name, dtype in FINDING_SCHEMA.items() if name != "line"},
+    "line": pl.Int32,
+    "provider_npi": pl.String,
+    "payer": pl.String,
+    "date": pl.Date,
+    "allowed": pl.Decimal(12, 2),
+    "source_file": pl.String,
+}
+FINDINGS_ORDER = ("rule", "id", "severity", "encounter", "line", "code", "message", "fix", "references",
+                  "provider_npi", "payer", "date", "allowed", "source_file")
+REJECTED_SCHEMA: dict[str, Any] = {"file": pl.String, "row": pl.Int64, "column": pl.String, "reason": pl.String}
+# the claim-table columns handed to the provider analytics (audit-common.md)
+PROVIDER_LINE_COLUMNS = ("encounter_id", "date", "payer", "patient_id", "provider_npi", "provider_discipline", "code",
+                         "modifiers", "units", "minutes", "charge")
+_KEY = "__partition"
+_FILE = "source_file"
+_ORDER = ("__file_index", "__file_row")
+_SLICE = "__slice"
+# an 837P's lines and claims in the claim-table shape (the columns the findings and the provider analytics use)
+_X12_LINES: dict[str, Any] = {
+    "encounter_id": pl.String, "line": pl.Int32, "date": pl.Date, "payer": pl.String, "place_of_service": pl.String,
+    "patient_id": pl.String, "provider_npi": pl.String, "provider_discipline": pl.String, "code": pl.String,
+    "modifiers": pl.List(pl.String), "units": pl.Float64, "minutes": pl.Int64, "charge": pl.Float64,
+    _FILE: pl.String}
+_X12_CLAIMS: dict[str, Any] = {"encounter_id": pl.String, "provider_npi": pl.String, "payer": pl.String,
+                               "date": pl.Date}
+
+Progress = Callable[[int, int], None]
+"""Called with (rows done, rows in all): the command draws its progress bar from it."""
+
+
+@dataclass
+class AuditResult:
+    """What an audit wrote and what it met: the files in ``out``, the summary as written, and the input errors and
+    internal failures (the command prints them and exits with check's status).
+
+    ``rows_read`` counts the rows of the tables that could be read (a file that cannot be read at all has no rows to
+    count: it is named in rejected.parquet with no row) plus the service lines of the 837P files; ``rows_rejected``
+    the distinct table rows rejected, so rows_read = rows_checked + rows_rejected. An 837P claim its reader could
+    not read is in rejected.parquet with the reader's message and no row."""
+
+    out: Path
+    summary: dict[str, Any]
+    errors: list[InputError] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    notes: list[InputError] = field(default_factory=list)
+    outputs: list[Path] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """check's contract: 3 cleanclaim failed on some records, 2 some input could not be read, 1 error findings,
+        0 none (the rest was audited in every case)."""
+        if self.failures:
+            return 3
+        if self.errors:
+            return 2
+        return 1 if self.summary["findings"]["by_severity"].get("error", 0) else 0
+
+
+def audit_inputs(paths: Sequence[Path], out: Path | None = None) -> tuple[list[Path], list[InputError]]:
+    """The files to audit: each path given, and in a folder every claim-line table and 837P file below it (sorted,
+    so a run is reproducible), except those in the output folder ``out`` (a second run over a folder that holds
+    the first run's findings.parquet must not audit it). A path that does not exist, or a folder with nothing to
+    audit, is an input error."""
+    files: list[Path] = []
+    errors: list[InputError] = []
+    skip = out.resolve() if out is not None else None
+
+    def wanted(p: Path) -> bool:
+        return (p.is_file() and p.suffix.lower() in (*TABLE_SUFFIXES, *X12_SUFFIXES)
+                and (skip is None or not p.resolve().is_relative_to(skip)))
+
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if wanted(p))
+            if not found:
+                errors.append(InputError("the folder has no claim-line table (.csv, .parquet) or 837P file",
+                                         file=str(path)))
+            files.extend(found)
+        elif path.exists():
+            files.append(path)
+        else:
+            errors.append(InputError("file not found", file=str(path)))
+    return files, errors
+
+
+def _estimated_rows(path: Path) -> int:
+    """A cheap row count to size the partitions: Parquet's metadata, a CSV's newlines."""
+    try:
+        if path.suffix.lower() == ".csv":
+            with path.open("rb") as handle:
+                return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+        return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+    except (OSError, pl.exceptions.PolarsError):
+        return 0  # the reader will say what is wrong with the file
+
+
+def _rejected_rows(errors: Iterable[InputError], fallback_file: str) -> pl.DataFrame:
+    """One row per input error. A table's error has its row and column; any other (an 837P claim, a whole file)
+    keeps the reader's place in the reason (line, segment, encounter), since rejected.parquet has no column for it."""
+    rows = [{"file": e.file or fallback_file, "row": e.row, "column": e.field,
+             "reason": e.message if e.row is not None or not _place(e) else f"{e.message} ({_place(e)})"}
+            for e in errors]
+    return pl.DataFrame(rows, schema=REJECTED_SCHEMA)
+
+
+def _place(error: InputError) -> str:
+    parts = [f"line {error.line}" if error.line is not None else "",
+             f"segment {error.segment}" if error.segment else "",
+             f"encounter {error.encounter}" if error.encounter else ""]
+    return ", ".join(p for p in parts if p)
+
+
+class _Writer:
+    """The audit's scratch folder: partition files of pass 1 and finding parts of pass 2."""
+
+    def __init__(self, out: Path, partitions: int) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix=".audit-", dir=out))
+        self.partitions = partitions
+        self.parts = 0
+
+    def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
+        """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
+        input (file, row), so that a partition is put back in input order: rules that tell a first occurrence from
+        a repeat (duplicate-line flags the later line) must see the lines in the order check sees them."""
+        n = self.partitions
+        order = pl.lit(file_index, dtype=pl.Int64).alias(_ORDER[0])
+        lines = table.lines.with_columns(pl.lit(source).alias(_FILE), order,
+                                         table.line_rows.cast(pl.Int64).alias(_ORDER[1]),
+                                         (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
+        first = lines.group_by("encounter_id").agg(pl.col(_ORDER[1]).min())
+        encounters = table.encounters.join(first, on="encounter_id", how="left", maintain_order="left") \
+            .with_columns(order, (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
+        for kind, frame in (("lines", lines), ("encounters", encounters)):
+            for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
+                folder = self.root / f"{kind}-{key}"
+                folder.mkdir(exist_ok=True)
+                part.write_parquet(folder / f"{name}.parquet")
+
+    def read(self, kind: str, key: int) -> pl.DataFrame | None:
+        folder = self.root / f"{kind}-{key}"
+        if not folder.exists():
+            return None
+        parts = pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
+        return parts.sort(*_ORDER)
+
+    def findings_part(self, frame: pl.DataFrame) -> None:
+        folder = self.root / "findings"
+        folder.mkdir(exist_ok=True)
+        frame.write_parquet(folder / f"{self.parts:06d}.parquet")
+        self.parts += 1
+
+    def findings(self) -> pl.LazyFrame:
+        folder = self.root / "findings"
+        if not self.parts:
+            return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER)
+        return pl.scan_parquet(sorted(folder.iterdir()))
+
+
+class _Pricer:
+    """Each distinct (code, modifiers, units, date, place) priced once for the whole audit."""
+
+    def __init__(self) -> None:
+        from cleanclaim import pricing
+
+        self.pricing = pricing
+        self.cache: dict[tuple[Any, ...], Decimal | None] = {}
+
+    def allowed(self, lines: pl.DataFrame) -> pl.Series:
+        """The allowed amount of each line: the distinct keys are priced (once per audit), then joined back, so a
+        million lines cost a few thousand pricer calls, not a million dictionary look-ups in Python."""
+        key = ["code", "__modifiers", "units", "date", "place_of_service"]
+        keyed = lines.select(pl.col("code"), pl.col("modifiers").list.join(";").alias("__modifiers"), pl.col("units"),
+                             pl.col("date"), pl.col("place_of_service"))
+        distinct = keyed.unique()
+        values = [self._one(*row) for row in distinct.iter_rows()]
+        priced = distinct.with_columns(pl.Series("allowed", values, dtype=pl.Decimal(12, 2)))
+        return keyed.join(priced, on=key, how="left", nulls_equal=True, maintain_order="left").get_column("allowed")
+
+    def _one(self, code: str, modifiers: str, units: float, date: dt.date, place: str) -> Decimal | None:
+        key = (code, modifiers, units, date, place)
+        if key not in self.cache:
+            self.cache[key] = self._price(*key)
+        return self.cache[key]
+
+    def _price(self, code: str, modifiers: str, units: float, date: dt.date, place: str) -> Decimal | None:
+        if units is None or not float(units).is_integer() or units <= 0:
+            return None
+        try:
+            line = ClaimLine(code=code, modifiers=[m for m in modifiers.split(";") if m], units=Decimal(int(units)),
+                             date=date)
+            priced = self.pricing.price([line], place_of_service=place or "11").lines[0]
+        except (InputError, ValueError, KeyError, LookupError):  # a code the pricer cannot read is simply unpriced
+            return None
+        return priced.allowed if priced.priced else None
+
+
+def _optional(module: str) -> ModuleType | None:
+    """Integration point with the provider analytics and the report, written in parallel: used when present.
+    (The coordinator switches these to direct imports once both are merged.)"""
+    try:
+        return importlib.import_module(f"cleanclaim.audit.{module}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"cleanclaim.audit.{module}":
+            raise
+        return None
+
+
+def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
+            pricer: _Pricer) -> tuple[pl.DataFrame, Decimal]:
+    """The findings of a partition with their line's provider, payer, date, estimated allowed amount and file, and
+    the partition's dollars at risk."""
+    at_line = (lines.select("encounter_id", "line", "code", "modifiers", "units", "date", "place_of_service",
+                            _FILE)
+               .join(found.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32))
+                     .drop_nulls().unique(), on=["encounter_id", "line"], how="semi"))
+    claims_at_risk = found.filter(pl.col("line").is_null() & pl.col("encounter").is_not_null()) \
+        .get_column("encounter").unique()
+    claim_lines = lines.filter(pl.col("encounter_id").is_in(claims_at_risk.implode())) \
+        .select(at_line.columns)
+    priced = pl.concat([at_line, claim_lines]).unique(["encounter_id", "line"])
+    priced = priced.with_columns(pricer.allowed(priced)).select("encounter_id", "line", "allowed", _FILE)
+    risk = _at_risk(found, priced)
+    per_claim = (priced.group_by("encounter_id")
+                 .agg(pl.col("allowed").sum().alias("claim_allowed"), pl.col("allowed").is_not_null().any()
+                      .alias("any_priced"), pl.col(_FILE).first().alias("claim_file")))
+    claim = encounters.select(pl.col("encounter_id").alias("encounter"), "provider_npi", "payer",
+                              pl.col("date").alias("claim_date"))
+    # a line-level finding takes its own line's rendering NPI, payer and date; a claim-level one the claim's
+    at_line_info = lines.select(pl.col("encounter_id").alias("encounter"), "line", "date",
+                                pl.col("provider_npi").alias("line_npi"), pl.col("payer").alias("line_payer"))
+    out = (found.with_columns(pl.col("line").cast(pl.Int32))
+           .join(claim, on="encounter", how="left", maintain_order="left")
+           .join(at_line_info, on=["encounter", "line"], how="left", maintain_order="left")
+           .join(priced.rename({"encounter_id": "encounter"}), on=["encounter", "line"], how="left",
+                 maintain_order="left")
+           .join(per_claim.rename({"encounter_id": "encounter"}), on="encounter", how="left", maintain_order="left")
+           .with_columns(
+               pl.col("date").fill_null(pl.col("claim_date")),
+               pl.coalesce("line_npi", "provider_npi").alias("provider_npi"),
+               pl.coalesce("line_payer", "payer").alias("payer"),
+               pl.when(pl.col("line").is_null() & pl.col("any_priced")).then(pl.col("claim_allowed"))
+               .otherwise(pl.col("allowed")).cast(pl.Decimal(12, 2)).alias("allowed"),
+               pl.col(_FILE).fill_null(pl.col("claim_file")))
+           )
+    return out.select(FINDINGS_ORDER).cast(FINDINGS_SCHEMA), risk  # type: ignore[arg-type]
+
+
+def _at_risk(found: pl.DataFrame, priced: pl.DataFrame) -> Decimal:
+    """The estimated allowed amount of the lines with an error finding, each line once: a line-level error marks its
+    line, a claim-level error every line of its claim (``priced`` holds all those lines)."""
+    errors = found.filter(pl.col("severity") == "error")
+    claims = errors.filter(pl.col("line").is_null()).get_column("encounter").drop_nulls().unique()
+    marked = errors.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32)).drop_nulls()
+    risky = pl.concat([priced.filter(pl.col("encounter_id").is_in(claims.implode())),
+                       priced.join(marked.unique(), on=["encounter_id", "line"], how="semi")])
+    total = risky.unique(["encounter_id", "line"]).get_column("allowed").sum()
+    return Decimal(total or 0).quantize(Decimal("0.01"))
+
+
+def _x12_lines(path: Path, payer: str | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """An 837P's lines and claims in the claim-table shape, for the findings' provider, payer and date and for the
+    provider analytics (the file is read a second time: 837P files are small beside the tables)."""
+    from cleanclaim.formats.x12_837p import read_837p
+
+    rows: list[dict[str, Any]] = []
+    claims: list[dict[str, Any]] = []
+    for e in read_837p(path).encounters:
+        chosen = payer or e.payer
+        claims.append({"encounter_id": e.id, "provider_npi": e.provider.npi, "payer": chosen, "date": e.date})
+        for number, line in enumerate(e.lines, start=1):
+            rows.append({"encounter_id": e.id, "line": number, "date": line.date or e.date, "payer": chosen,
+                         "place_of_service": line.place_of_service or e.place_of_service, "patient_id": e.patient.id,
+                         "provider_npi": line.rendering_npi or e.provider.npi,
+                         "provider_discipline": str(e.provider.discipline), "code": line.code,
+                         "modifiers": list(line.modifiers), "units": float(line.units), "minutes": line.minutes,
+                         "charge": float(line.charge) if line.charge is not None else None, _FILE: str(path)})
+    return pl.DataFrame(rows, schema=_X12_LINES), pl.DataFrame(claims, schema=_X12_CLAIMS)
+
+
+def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
+        pl.DataFrame, pl.DataFrame, list[InputError]]:
+    """One encounter id in two files (two claims, or one claim sent twice) cannot be told apart in the findings, and
+    merged it would be one claim with two line 1s: the first file's claim is audited, and each row of the same id
+    in a later file is rejected naming the first file (all of a patient's lines are in one partition, so an id
+    used for one patient in two files is always seen here)."""
+    first = encounters.group_by("encounter_id").agg(pl.col(_ORDER[0]).min().alias("__first"))
+    later = lines.join(first, on="encounter_id").filter(pl.col(_ORDER[0]) > pl.col("__first"))
+    if not later.height:
+        return lines, encounters, []
+    source = dict(lines.select(_ORDER[0], _FILE).unique(_ORDER[0]).iter_rows())
+    errors = [InputError(f"encounter id also used in {source[first_file]}; one id for two claims cannot be told "
+                         "apart: give each claim its own id (only the first file's claim was audited)",
+                         file=file, row=row, field="encounter_id", encounter=encounter)
+              for encounter, file, row, first_file in later.select("encounter_id", _FILE, _ORDER[1], "__first")
+              .iter_rows()]
+    keep = first.rename({"__first": _ORDER[0]})
+    return (lines.join(keep, on=["encounter_id", _ORDER[0]], how="semi", maintain_order="left"),
+            encounters.join(keep, on=["encounter_id", _ORDER[0]], how="semi", maintain_order="left"), errors)
+
+
+def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
+    """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
+    of the encounter id as the reader strips it) so that only one slice is in memory: one pass over the file, a
+    block of rows at a time, numbers the file's rows and writes each slice's rows to ``scratch``, then each slice is
+    brought to text and validated, so an encounter's rows, line numbers and patient are the same as in the whole
+    file. A CSV, and a table small enough
+    for one slice, is read whole (the CSV reader's row-by-row fallback needs the whole file)."""
+    if slices == 1 or path.suffix.lower() == ".csv":
+        yield read_claim_table(path, default_payer=default_payer)
+        return
+    problem = "cannot read the table: {}"
+    try:
+        lazy = pl.scan_parquet(path)
+        schema = lazy.collect_schema()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
+    if "encounter_id" not in schema:
+        yield read_claim_table(path, default_payer=default_payer)  # the reader names the missing columns
+        return
+    contract = [name for name in schema.names() if name in CONTRACT_COLUMNS]
+    texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
+    key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
+    target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
+    numbered = lazy.select(contract).with_row_index(_ROW, offset=1).with_columns(key.alias(_SLICE))
+    # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file)
+    try:
+        rows = int(lazy.select(pl.len()).collect().item())
+        block = max(1, math.ceil(rows / slices))
+        for offset in range(0, rows, block):
+            part = numbered.slice(offset, block).collect()
+            for (number,), frame in part.partition_by(_SLICE, as_dict=True, include_key=False).items():
+                folder = target / f"{number:06d}"
+                folder.mkdir(exist_ok=True)
+                frame.write_parquet(folder / f"{offset:012d}.parquet")
+            del part
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
+    for folder in sorted(target.iterdir()):
+        try:
+            raw = pl.read_parquet(sorted(folder.glob("*.parquet")), hive_partitioning=False).sort(_ROW) \
+                .with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
+        except (OSError, pl.exceptions.PolarsError) as exc:
+            raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
+        shutil.rmtree(folder, ignore_errors=True)
+        yield claim_table_from_raw(raw, path, offset=1, default_payer=default_payer)
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _is_x12(path: Path) -> bool:
+    return path.suffix.lower() in X12_SUFFIXES or (path.suffix.lower() not in TABLE_SUFFIXES and _looks_like_x12(path))
+
+
+def _resolve_payers(table: ClaimTable, profiles: _Profiles, payers: dict[str, PayerProfile],
+                    source: str) -> tuple[ClaimTable, list[InputError]]:
+    """A payer id without a profile (not a plain name, a broken profile file) rejects its rows, as in check."""
+    errors: list[InputError] = []
+    bad: list[str] = []
+    for key in table.lines.get_column("payer").unique(maintain_order=True).to_list():
+        try:
+            payers[key] = profiles.get(key)
+        except InputError as exc:
+            bad.append(key)
+            rows = table.line_rows.filter(table.lines.get_column("payer").eq_missing(key))
+            errors.extend(InputError(exc.message, file=source, row=int(row), field="payer") for row in rows)
+    if not bad:
+        return table, errors
+    keep = ~pl.col("payer").is_in(bad)
+    kept_rows = table.line_rows.filter(table.lines.select(keep.fill_null(True)).to_series())
+    table.rows_rejected += table.lines.height - kept_rows.len()
+    table.lines = table.lines.filter(keep)
+    table.encounters = table.encounters.filter(keep)
+    table.line_rows = kept_rows
+    return table, errors
+
+
+def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None = None, payer: str | None = None,
+          payers_dir: Path | None = None, selection: RuleSelection | None = None, progress: Progress | None = None,
+          partition_rows: int = PARTITION_ROWS) -> AuditResult:
+    """Audit claim-line tables and 837P files into ``out`` (findings.parquet, summary.json, rejected.parquet, and
+    providers.parquet and report.html when those modules are installed). Never raises for bad input: unreadable
+    files and rejected rows are in ``errors`` and rejected.parquet, and everything else is audited."""
+    as_of = as_of or dt.date.today()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _payer_option(payer, payers_dir)
+    profiles = _Profiles(payers_dir)
+    files, errors = audit_inputs([Path(p) for p in paths], out)
+    tables = [f for f in files if not _is_x12(f)]
+    x12 = [f for f in files if _is_x12(f)]
+    sizes = [_estimated_rows(f) for f in tables]
+    total = sum(sizes)
+    partitions = max(1, math.ceil(total / max(1, partition_rows)))
+    providers_module = _optional("providers")
+    stats = providers_module.ProviderStats() if providers_module is not None else None
+    pricer = _Pricer()
+    writer = _Writer(out, partitions)  # the scratch folder: from here on, removed whatever happens (below)
+    rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
+    notes: list[InputError] = []
+    failures: list[Failure] = []
+    payers: dict[str, PayerProfile] = {}
+    counts = {"rows_read": 0, "rows_rejected": 0, "encounters": 0, "lines": 0}
+    at_risk = Decimal(0)
+    carried: set[str] = set()
+    minutes_carried = [True]
+    done = 0
+
+    def spill(table: ClaimTable, source: str, name: str, file_index: int) -> None:
+        nonlocal done
+        if payer:
+            table.lines = table.lines.with_columns(pl.lit(payer).alias("payer"))
+            table.encounters = table.encounters.with_columns(pl.lit(payer).alias("payer"))
+        table, payer_errors = _resolve_payers(table, profiles, payers, source)
+        row_errors = [*table.errors, *payer_errors]
+        errors.extend(row_errors)
+        rejected.append(_rejected_rows(row_errors, source))
+        notes.extend(table.notes)
+        counts["rows_read"] += table.rows_read
+        counts["rows_rejected"] += table.rows_rejected
+        carried.update(table.carried)
+        minutes_carried[0] = minutes_carried[0] and table.minutes_carried
+        writer.spill(table, source, name, file_index)
+        if progress is not None:
+            done += table.rows_read // 2
+            progress(min(done, total), total)
+
+    try:
+        # pass 1: read and validate each table (a slice of whole encounters at a time), spill its accepted lines
+        # into partitions of patients
+        for index, path in enumerate(tables):
+            slices = max(1, math.ceil(sizes[index] / max(1, partition_rows)))
+            try:
+                for part, table in enumerate(_read_slices(path, slices, payer or "medicare", writer.root)):
+                    spill(table, str(path), f"{index}-{part}", index)
+            except InputError as exc:  # the file is named in rejected.parquet; the other files are audited
+                errors.append(exc)
+                rejected.append(_rejected_rows([exc], str(path)))
+        notes = list({str(note): note for note in notes}.values())  # a file's slices say one note once
+        # pass 2: the rule engine of check over each partition
+        for key in range(partitions):
+            lines = writer.read("lines", key)
+            encounters = writer.read("encounters", key)
+            if lines is None or encounters is None:
+                continue
+            lines, encounters, clashes = _one_claim_per_id(lines, encounters)
+            if clashes:
+                errors.extend(clashes)
+                rejected.append(_rejected_rows(clashes, ""))
+                counts["rows_rejected"] += len(clashes)
+            lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
+            found, failed = check_lines(lines.drop(_FILE), encounters, payers, as_of=as_of, selection=selection,
+                                        carried=frozenset(carried), minutes_carried=minutes_carried[0])
+            failures.extend(failed)
+            enriched, risk = _enrich(found, lines, encounters, pricer)
+            writer.findings_part(enriched)
+            at_risk += risk
+            counts["encounters"] += encounters.height
+            counts["lines"] += lines.height
+            if stats is not None:
+                stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+            if progress is not None:
+                done += lines.height - lines.height // 2
+                progress(min(done, total), total)
+        for path in x12:
+            at_risk += _audit_x12(path, payer, as_of, payers_dir, selection, writer, pricer, stats, counts, errors,
+                                  rejected, failures)
+        result_summary = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
+        outputs = [out / "findings.parquet", out / "summary.json", out / "rejected.parquet"]
+        flagged = 0
+        if stats is not None:
+            providers = stats.result()
+            providers.write_parquet(out / "providers.parquet")
+            outputs.append(out / "providers.parquet")
+            flagged = int(providers.get_column("flagged").sum()) if "flagged" in providers.columns else 0
+        result_summary["providers_flagged"] = flagged
+        (out / "summary.json").write_text(json.dumps(result_summary, indent=2) + "\n", encoding="utf-8")
+        report_module = _optional("report")
+        if report_module is not None:
+            outputs.append(report_module.write_report(out))
+    finally:
+        shutil.rmtree(writer.root, ignore_errors=True)
+    return AuditResult(out, result_summary, errors, failures, notes, outputs)
+
+
+def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path | None,
+               selection: RuleSelection | None, writer: _Writer, pricer: _Pricer, stats: Any,
+               counts: dict[str, int], errors: list[InputError], rejected: list[pl.DataFrame],
+               failures: list[Failure]) -> Decimal:
+    """An 837P checked whole by ``check``; its unreadable claims are rejected with the file and the reader's place."""
+    result = check(path, payer=payer, as_of=as_of, payers_dir=payers_dir, selection=selection)
+    errors.extend(result.errors)
+    failures.extend(result.failures)
+    rejected.append(_rejected_rows(result.errors, str(path)))
+    try:
+        lines, claims = _x12_lines(path, payer)
+    except InputError:  # the file's errors are already reported by check
+        lines, claims = _x12_lines_empty()
+    counts["rows_read"] += lines.height
+    counts["encounters"] += result.summary.encounters
+    counts["lines"] += result.summary.lines
+    enriched, risk = _enrich(result.table, lines, claims, pricer)
+    enriched = enriched.with_columns(pl.col(_FILE).fill_null(str(path)))  # the file's own (envelope) findings too
+    writer.findings_part(enriched)
+    if stats is not None:
+        stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+    return risk
+
+
+def _x12_lines_empty() -> tuple[pl.DataFrame, pl.DataFrame]:
+    return pl.DataFrame(schema=_X12_LINES), pl.DataFrame(schema=_X12_CLAIMS)
+
+
+def _write_outputs(out: Path, writer: _Writer, rejected: list[pl.DataFrame], counts: dict[str, int],
+                   at_risk: Decimal, files: list[Path], as_of: dt.date) -> dict[str, Any]:
+    findings = writer.findings()
+    findings.sink_parquet(out / "findings.parquet")
+    table = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
+    table.sort("file", "row", "column", nulls_last=True).write_parquet(out / "rejected.parquet")
+    by = pl.scan_parquet(out / "findings.parquet")
+    by_rule = dict(by.group_by("rule").len().sort("rule").collect().iter_rows())
+    by_severity = {"error": 0, "warning": 0, "info": 0}
+    by_severity.update(dict(by.group_by("severity").len().collect().iter_rows()))
+    return {
+        "rows_read": counts["rows_read"],
+        "rows_checked": counts["rows_read"] - counts["rows_rejected"],
+        "rows_rejected": counts["rows_rejected"],
+        "encounters": counts["encounters"],
+        "lines": counts["lines"],
+        "findings": {"by_rule": by_rule, "by_severity": by_severity},
+        "dollars_at_risk": f"{at_risk:.2f}",
+        "providers_flagged": 0,
+        "files": [str(f) for f in files],
+        "as_of": as_of.isoformat(),
+        "cleanclaim_version": cleanclaim.__version__,
+    }

@@ -1,0 +1,90 @@
+"""``cleanclaim audit PATH… --out DIR``: a batch audit into files (findings, summary, rejected rows, provider
+outliers, report), thin over `cleanclaim.audit.run.audit`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.text import Text
+
+from cleanclaim.commands.checking import _severity_overrides, _split
+from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of, payers_folder
+from cleanclaim.commands.output import console, error_console, print_errors, print_failures
+from cleanclaim.errors import InputError
+from cleanclaim.settings import find_settings, load_settings
+
+__all__ = ["register"]
+
+SHOWN_ERRORS = 20
+"""Input errors printed on the terminal; a batch's thousands of bad rows are all in rejected.parquet instead."""
+
+
+class _RowsPerSecond(TextColumn):
+    """rows/s from rich's own speed estimate (None until it has two samples)."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+
+    def render(self, task: object) -> Text:
+        speed = getattr(task, "speed", None)
+        return Text(f"{speed:,.0f} rows/s" if speed else "… rows/s", style="cyan")
+
+
+def _audit(
+    paths: Annotated[list[Path], typer.Argument(help="Claim-line CSV/Parquet files, folders of them, 837P files.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write findings.parquet, summary.json, "
+                                                    "rejected.parquet, providers.parquet and report.html into.")],
+    payer: PayerOption = None,
+    as_of: AsOfOption = None,
+    payers_dir: PayersDirOption = None,
+    select: Annotated[list[str] | None, typer.Option("--select", help="Only these rules (slug, id or family).")] = None,
+    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules (slug, id or family).")] = None,
+    severity: Annotated[list[str] | None, typer.Option("--severity", help="Override: RULE=error|warning|info.")] = None,
+    config: Annotated[Path | None, typer.Option("--config", help="cleanclaim.toml to use.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")] = False,
+) -> None:
+    """Audit months of claims at once: every line through check's rules, in partitions of patients, into files."""
+    from cleanclaim.audit.run import audit
+
+    show = not quiet and error_console.is_terminal
+    bar = Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
+                   _RowsPerSecond(), TimeRemainingColumn(), console=error_console, disable=not show, transient=True)
+    try:
+        settings = load_settings(config) if config else find_settings()
+        selection = settings.selection(select=_split(select), ignore=_split(ignore),
+                                       severity=_severity_overrides(severity or []))
+        with bar:
+            task = bar.add_task("rows", total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total or None)
+
+            result = audit(paths, out, as_of=parse_as_of(as_of), payer=payer or settings.payer,
+                           payers_dir=payers_folder(payers_dir, settings), selection=selection, progress=progress)
+    except InputError as exc:
+        print_errors([exc])
+        raise typer.Exit(2) from exc
+    for note in result.notes:
+        error_console.print(Text(f"note: {note}", style="yellow"))
+    print_errors(result.errors[:SHOWN_ERRORS])
+    if len(result.errors) > SHOWN_ERRORS:
+        error_console.print(Text(f"… and {len(result.errors) - SHOWN_ERRORS:,} more input error(s): every one is in "
+                                 f"{result.out / 'rejected.parquet'}", style="bold red"))
+    print_failures(result.failures)
+    if not quiet:
+        s = result.summary
+        severities = s["findings"]["by_severity"]
+        console.print(Text(
+            f"{s['rows_read']} row(s) read, {s['rows_checked']} checked, {s['rows_rejected']} rejected; "
+            f"{severities['error']} error(s), {severities['warning']} warning(s), {severities['info']} info; "
+            f"dollars at risk {s['dollars_at_risk']}; written to {result.out}: "
+            + ", ".join(p.name for p in result.outputs)))
+    raise typer.Exit(result.exit_code)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``audit`` to the CLI."""
+    app.command("audit")(_audit)

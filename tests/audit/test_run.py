@@ -1,0 +1,400 @@
+"""`cleanclaim audit`: partitions of patients give exactly check's findings, bad rows are rejected with their file,
+row and column while the rest is audited, and the outputs follow the shared schemas (audit-common.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+from typing import ClassVar
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cleanclaim.audit.run import FINDINGS_SCHEMA, REJECTED_SCHEMA, audit
+from cleanclaim.cli import app
+from cleanclaim.rules.engine import FINDING_SCHEMA
+from cleanclaim.scrub import check
+
+AS_OF = dt.date(2026, 9, 30)
+HEADER = ("encounter_id", "date", "payer", "place_of_service", "patient_id", "provider_npi", "provider_discipline",
+          "diagnoses", "code", "modifiers", "units", "minutes", "dx_pointers", "charge")
+# timed therapy codes, untimed evaluations, HBAI, an E/M, a deleted code, a Category III coaching code
+CODES = ("97110", "97112", "97116", "97140", "97530", "97535", "97161", "97162", "96158", "99213", "96150", "0591T")
+MODIFIERS = ("GP", "GP", "GP;59", "GP;KX", "GO", "GP;CQ", "25", "")
+NPIS = ("1234567893", "1234567893", "1245319599", "1234567890")  # the last fails its check digit
+COLUMNS = list(FINDING_SCHEMA)
+
+
+def claim_rows(patients: int, seed: int = 15) -> list[dict[str, object]]:
+    """Synthetic claims, several per patient over two months with same-day claims and repeated lines, so the rules
+    that need a patient's whole history (duplicates, the day's 8-minute pool, frequency) have something to find."""
+    rng = random.Random(seed)
+    rows: list[dict[str, object]] = []
+    number = 0
+    for patient in range(patients):
+        days = sorted(rng.sample(range(60), rng.randint(2, 8)))
+        days += [days[0]] if rng.random() < 0.3 else []  # a second claim on one day
+        npi, payer = rng.choice(NPIS), rng.choice(("medicare", "medicare", "commercial"))
+        for day in days:
+            number += 1
+            date = (AS_OF - dt.timedelta(days=70 - day)).isoformat()
+            for _ in range(rng.randint(1, 4)):
+                code = rng.choice(CODES)
+                row = {"encounter_id": f"E{number:05d}", "date": date, "payer": payer, "place_of_service": "11",
+                       "patient_id": f"P{patient:04d}", "provider_npi": npi, "provider_discipline": "PT",
+                       "diagnoses": "M62.81;R26.89", "code": code, "modifiers": rng.choice(MODIFIERS),
+                       "units": str(rng.choice((1, 1, 2, 3, 4))), "minutes": str(rng.choice((8, 15, 23, 30, 38, 53))),
+                       "dx_pointers": "1", "charge": "95.00"}
+                rows.append(row)
+                if rng.random() < 0.05:
+                    rows.append(dict(row))  # the same line billed twice
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, object]]) -> Path:
+    pl.DataFrame(rows, schema=dict.fromkeys(HEADER, pl.String)).write_csv(path)
+    return path
+
+
+def write_table(path: Path, rows: list[dict[str, object]]) -> Path:
+    """A CSV of text, or a Parquet file with the types and list columns a dataframe library writes."""
+    if path.suffix == ".csv":
+        return write_csv(path, rows)
+    frame = pl.DataFrame(rows, schema=dict.fromkeys(HEADER, pl.String)).with_columns(
+        pl.col("date").str.to_date(strict=False), pl.col("units").cast(pl.Float64, strict=False),
+        pl.col("minutes").cast(pl.Int64, strict=False), pl.col("charge").cast(pl.Float64),
+        *(pl.col(name).str.split(";").list.filter(pl.element() != "") for name in ("modifiers", "diagnoses")))
+    frame.write_parquet(path)
+    return path
+
+
+def ordered(findings: pl.DataFrame) -> pl.DataFrame:
+    return findings.select(COLUMNS).with_columns(pl.col("line").cast(pl.Int64)).sort(COLUMNS[:8])
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_partitions_of_patients_give_exactly_the_findings_of_check_on_the_whole_file(tmp_path: Path,
+                                                                                     suffix: str) -> None:
+    # a Parquet file is also read in slices of whole encounters (8 of them here)
+    path = write_table(tmp_path / f"claims{suffix}", claim_rows(400))
+    rows = pl.read_csv(path).height if suffix == ".csv" else pl.read_parquet(path).height
+    assert rows > 2000
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=rows // 7)  # 8 partitions
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    whole = check(path, as_of=AS_OF).table
+    # the test means something only if the rules that see a patient's other claims found something
+    assert {"duplicate-line", "units-exceed-time", "deleted-code", "invalid-npi"} <= set(whole["rule"])
+    assert ordered(audited).equals(ordered(whole))
+    assert result.summary["rows_read"] == rows == result.summary["rows_checked"]
+    assert result.summary["findings"]["by_rule"] == dict(whole.group_by("rule").len().iter_rows())
+
+
+def test_one_partition_per_patient_still_gives_check_s_findings(tmp_path: Path) -> None:
+    # the edge: partitions so small that nearly every patient is alone in one
+    path = write_csv(tmp_path / "claims.csv", claim_rows(40, seed=7))
+    audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=1)
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(check(path, as_of=AS_OF).table))
+
+
+def test_a_patients_lines_in_two_files_are_audited_together(tmp_path: Path) -> None:
+    line = {"payer": "medicare", "place_of_service": "11", "patient_id": "P1", "provider_npi": "1234567893",
+            "provider_discipline": "PT", "diagnoses": "M62.81", "code": "97110", "modifiers": "GP", "units": "1",
+            "minutes": "15", "dx_pointers": "1", "charge": "40.00", "date": "2026-09-01"}
+    folder = tmp_path / "claims"
+    folder.mkdir()
+    first = write_csv(folder / "march.csv", [{**line, "encounter_id": "A1"}])
+    second = write_csv(folder / "april.csv", [{**line, "encounter_id": "B1"},
+                                              {**line, "encounter_id": "B2", "patient_id": "P2"}])
+    alone = [audit([f], tmp_path / f.stem, as_of=AS_OF) for f in (first, second)]
+    assert all(r.summary["findings"]["by_rule"].get("duplicate-line", 0) == 0 for r in alone)
+    # the output folder inside the input folder: a second run does not audit the first run's files
+    audit([folder], folder / "out", as_of=AS_OF)
+    together = audit([folder], folder / "out", as_of=AS_OF, partition_rows=1)
+    found = pl.read_parquet(folder / "out" / "findings.parquet").filter(pl.col("rule") == "duplicate-line")
+    assert set(found["encounter"]) <= {"A1", "B1"}
+    assert found.height >= 1
+    assert set(found["source_file"]) <= {str(first), str(second)}
+    assert together.summary["files"] == [str(second), str(first)]  # a folder's files, sorted
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_bad_rows_are_rejected_with_file_row_and_column_and_the_rest_is_audited(tmp_path: Path, suffix: str) -> None:
+    rows = claim_rows(30, seed=3)
+    rows[9] = {**rows[9], "code": ""}
+    rows[11] = {**rows[11], "units": "-2"}
+    if suffix == ".csv":  # a Parquet date column cannot hold an unparsable date: only a text file can
+        rows[4] = {**rows[4], "date": "2026-13-45"}
+        rows[12] = {**rows[12], "units": "-1", "date": "yesterday"}  # one row, two columns: still one rejected row
+    else:
+        rows[4] = {**rows[4], "units": "-0.5"}
+        rows[12] = {**rows[12], "units": "-1", "code": ""}
+    path = write_table(tmp_path / f"claims{suffix}", rows)
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=50)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert dict(rejected.schema) == REJECTED_SCHEMA
+    # CSV rows count the header as row 1, Parquet rows start at 1
+    shift = 1 if suffix == ".csv" else 0
+    second = "date" if suffix == ".csv" else "code"
+    assert sorted(zip(rejected["row"], rejected["column"], strict=True)) == sorted([
+        (5 + shift, "date" if suffix == ".csv" else "units"), (10 + shift, "code"), (12 + shift, "units"),
+        (13 + shift, second), (13 + shift, "units")])
+    assert set(rejected["file"]) == {str(path)}
+    summary = result.summary
+    assert summary["rows_read"] == len(rows)
+    assert summary["rows_rejected"] == 4
+    assert summary["rows_read"] == summary["rows_checked"] + summary["rows_rejected"]
+    assert result.exit_code == 2
+    # every other row was audited: its findings are check's on the same file (which rejects the same rows)
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(check(path, as_of=AS_OF).table))
+
+
+def test_an_unreadable_file_is_named_and_the_others_are_audited(tmp_path: Path) -> None:
+    good = write_csv(tmp_path / "good.csv", claim_rows(10, seed=5))
+    fake = tmp_path / "fake.parquet"
+    fake.write_text("encounter_id,date,code,units\nE1,2026-09-01,97110,1\n")  # CSV text under a Parquet name
+    result = audit([fake, good, tmp_path / "missing.csv"], tmp_path / "out", as_of=AS_OF)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert set(rejected["file"]) == {str(fake), str(tmp_path / "missing.csv")}
+    assert rejected["row"].is_null().all()
+    assert result.summary["rows_read"] == pl.read_csv(good).height
+    assert result.summary["lines"] == pl.read_csv(good).height
+    assert result.exit_code == 2
+
+
+def test_findings_carry_provider_payer_date_file_and_the_priced_allowed_amount(tmp_path: Path) -> None:
+    base = {"payer": "medicare", "place_of_service": "11", "patient_id": "P1", "provider_discipline": "PT",
+            "diagnoses": "M62.81", "modifiers": "GP", "dx_pointers": "1", "charge": "40.00", "date": "2026-09-01"}
+    path = write_csv(tmp_path / "claims.csv", [
+        # 3 units on 20 minutes: units-exceed-time (an error) on a line the fee schedule prices
+        {**base, "encounter_id": "E1", "provider_npi": "1234567893", "code": "97110", "units": "3", "minutes": "20"},
+        # an NPI failing its check digit: a claim-level error; its one line is unpriced (a deleted code)
+        {**base, "encounter_id": "E2", "provider_npi": "1234567890", "code": "96150", "units": "1", "minutes": "15",
+         "date": "2026-09-02"},
+    ])
+    result = audit([path], tmp_path / "out", as_of=AS_OF)
+    findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert dict(findings.schema) == FINDINGS_SCHEMA
+    over = findings.filter(pl.col("rule") == "units-exceed-time").row(0, named=True)
+    assert (over["encounter"], over["line"], over["provider_npi"], over["payer"], over["date"],
+            over["source_file"]) == ("E1", 1, "1234567893", "medicare", dt.date(2026, 9, 1), str(path))
+    from cleanclaim.model import ClaimLine
+    from cleanclaim.pricing import price
+
+    expected = price([ClaimLine(code="97110", modifiers=["GP"], units=Decimal(3), date=dt.date(2026, 9, 1))]).lines[0]
+    assert over["allowed"] == expected.allowed > 0
+    npi = findings.filter(pl.col("rule") == "invalid-npi").row(0, named=True)
+    assert (npi["encounter"], npi["provider_npi"], npi["date"]) == ("E2", "1234567890", dt.date(2026, 9, 2))
+    assert npi["allowed"] is None  # its only line cannot be priced
+    # at risk: the lines with an error finding, each once (E2's line has no price)
+    assert result.summary["dollars_at_risk"] == f"{expected.allowed:.2f}"
+
+
+def test_the_command_writes_its_outputs_with_their_schemas(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "claims.csv", claim_rows(20, seed=11))
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["audit", str(path), "--out", str(out), "--as-of", "2026-09-30",
+                                      "--ignore", "category-iii-code"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary) >= {"rows_read", "rows_checked", "rows_rejected", "encounters", "lines", "findings",
+                            "dollars_at_risk", "providers_flagged", "files", "as_of", "cleanclaim_version"}
+    assert set(summary["findings"]) == {"by_rule", "by_severity"}
+    assert set(summary["findings"]["by_severity"]) == {"error", "warning", "info"}
+    assert "category-iii-code" not in summary["findings"]["by_rule"]
+    Decimal(summary["dollars_at_risk"])  # a decimal string
+    assert summary["as_of"] == "2026-09-30"
+    assert dict(pl.read_parquet(out / "findings.parquet").schema) == FINDINGS_SCHEMA
+    assert dict(pl.read_parquet(out / "rejected.parquet").schema) == REJECTED_SCHEMA
+    assert result.exit_code == (1 if summary["findings"]["by_severity"]["error"] else 0)
+    assert f"{summary['rows_read']} row(s) read" in result.output
+    assert "rows/s" not in result.output  # no progress bar when the output is not a terminal
+    assert not list(out.glob(".audit-*"))  # the scratch partitions are gone
+
+
+def test_the_command_refuses_an_unknown_payer_option_with_status_2(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "claims.csv", claim_rows(2))
+    result = CliRunner().invoke(app, ["audit", str(path), "--out", str(tmp_path / "out"), "--payer", "no-such"])
+    assert result.exit_code == 2
+    assert "--payer" in result.output
+
+
+@pytest.mark.parametrize("extra", [[], ["--select", "invalid-npi"]])
+def test_check_ndjson_streams_the_json_findings_one_a_line(tmp_path: Path, extra: list[str]) -> None:
+    path = write_csv(tmp_path / "claims.csv", claim_rows(15, seed=2))
+    args = ["check", str(path), "--as-of", "2026-09-30", *extra]
+    as_json = CliRunner().invoke(app, [*args, "--json"])
+    ndjson = CliRunner().invoke(app, [*args, "--format", "ndjson"])
+    lines = ndjson.stdout.splitlines()
+    assert lines
+    assert [json.loads(line) for line in lines] == json.loads(as_json.stdout)["findings"]
+    assert ndjson.exit_code == as_json.exit_code
+
+
+def test_quiet_prints_nothing_and_keeps_the_exit_status(tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "claims.csv", claim_rows(5, seed=4))
+    result = CliRunner().invoke(app, ["audit", str(path), "--out", str(tmp_path / "out"), "--quiet",
+                                      "--as-of", "2026-09-30"])
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert result.output == ""
+    assert result.exit_code == (1 if summary["findings"]["by_severity"]["error"] else 0)
+
+
+X12 = Path(__file__).parent.parent / "formats" / "x12" / "fixtures" / "harbor_pt_claims.837"
+
+
+def test_an_837p_file_is_audited_with_check_s_findings_beside_a_table(tmp_path: Path) -> None:
+    table = write_csv(tmp_path / "claims.csv", claim_rows(5, seed=9))
+    result = audit([X12, table], tmp_path / "out", as_of=AS_OF)
+    findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    from_x12 = findings.filter(pl.col("source_file") == str(X12))
+    expected = check(X12, as_of=AS_OF)
+    assert ordered(from_x12).equals(ordered(expected.table))
+    # the claim's provider, payer and date come with each of its findings
+    assert from_x12.filter(pl.col("encounter").is_not_null())["date"].null_count() == 0
+    assert result.summary["encounters"] == expected.summary.encounters + check(table, as_of=AS_OF).summary.encounters
+
+
+class _FakeStats:
+    """A stand-in for the provider analytics (helper "providers"), to check what the audit hands it."""
+
+    seen: ClassVar[list[tuple[pl.DataFrame, pl.DataFrame]]] = []
+
+    def add(self, lines: pl.DataFrame, findings: pl.DataFrame) -> None:
+        self.seen.append((lines, findings))
+
+    def result(self) -> pl.DataFrame:
+        npis = pl.concat([lines for lines, _ in self.seen]).get_column("provider_npi").unique().sort()
+        return pl.DataFrame({"provider": npis, "flagged": [i == 0 for i in range(npis.len())]})
+
+
+def test_the_provider_analytics_and_the_report_are_called_when_present(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import types
+
+    from cleanclaim.audit import run
+
+    reports: list[Path] = []
+
+    def write_report(out: Path) -> Path:
+        reports.append(out)
+        (out / "report.html").write_text("<html></html>")
+        return out / "report.html"
+
+    modules = {"providers": types.SimpleNamespace(ProviderStats=_FakeStats),
+               "report": types.SimpleNamespace(write_report=write_report)}
+    monkeypatch.setattr(run, "_optional", modules.get)
+    _FakeStats.seen = []
+    path = write_csv(tmp_path / "claims.csv", claim_rows(60, seed=8))
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=100)
+    assert len(_FakeStats.seen) > 1  # one call per partition
+    lines = pl.concat([lines for lines, _ in _FakeStats.seen])
+    assert lines.columns == list(run.PROVIDER_LINE_COLUMNS)
+    assert lines.height == result.summary["lines"]
+    assert all(dict(found.schema) == FINDINGS_SCHEMA for _, found in _FakeStats.seen)
+    assert pl.read_parquet(tmp_path / "out" / "providers.parquet").height == lines["provider_npi"].n_unique()
+    assert result.summary["providers_flagged"] == 1
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["providers_flagged"] == 1
+    assert reports == [tmp_path / "out"]
+    assert {p.name for p in result.outputs} == {"findings.parquet", "summary.json", "rejected.parquet",
+                                                "providers.parquet", "report.html"}
+
+
+def test_an_unreadable_837p_claim_is_rejected_with_its_place_and_the_other_claims_are_audited(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.837"
+    broken.write_text(X12.read_text().replace("DTP*472*D8*", "DTP*472*D8*X", 1))  # CLM-1001's first line date
+    result = audit([broken], tmp_path / "out", as_of=AS_OF)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert set(rejected["file"]) == {str(broken)}
+    assert rejected["reason"].str.contains("segment 28").any()
+    assert result.exit_code == 2
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(check(broken, as_of=AS_OF).table))
+    assert result.summary["encounters"] == check(broken, as_of=AS_OF).summary.encounters > 0
+
+
+def test_one_encounter_id_in_two_files_audits_the_first_and_rejects_the_other_rows(tmp_path: Path) -> None:
+    line = {"payer": "medicare", "place_of_service": "11", "patient_id": "P1", "provider_npi": "1234567893",
+            "provider_discipline": "PT", "diagnoses": "M62.81", "modifiers": "GP", "units": "1", "minutes": "15",
+            "dx_pointers": "1", "charge": "40.00", "date": "2026-09-01", "encounter_id": "E1"}
+    first = write_csv(tmp_path / "a.csv", [{**line, "code": "97110"}])
+    second = write_csv(tmp_path / "b.csv", [{**line, "code": "97112"}, {**line, "code": "96150"},
+                                            {**line, "encounter_id": "E2", "code": "97140"}])
+    result = audit([first, second], tmp_path / "out", as_of=AS_OF)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert sorted(zip(rejected["file"], rejected["row"], rejected["column"], strict=True)) == [
+        (str(second), 2, "encounter_id"), (str(second), 3, "encounter_id")]
+    assert rejected["reason"].str.contains(str(first), literal=True).all()
+    summary = result.summary
+    assert (summary["rows_read"], summary["rows_rejected"], summary["lines"], summary["encounters"]) == (4, 2, 2, 2)
+    assert result.exit_code == 2
+    findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert "96150" not in set(findings["code"])  # the rejected rows' deleted code was not audited
+
+
+def test_nothing_readable_still_writes_every_output_and_exits_2(tmp_path: Path) -> None:
+    result = audit([tmp_path / "nope.csv"], tmp_path / "out", as_of=AS_OF)
+    assert result.exit_code == 2
+    assert result.summary["rows_read"] == 0
+    assert dict(pl.read_parquet(tmp_path / "out" / "findings.parquet").schema) == FINDINGS_SCHEMA
+    assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").to_dicts() == [
+        {"file": str(tmp_path / "nope.csv"), "row": None, "column": None, "reason": "file not found"}]
+
+
+def test_no_scratch_folder_is_left_when_the_analytics_cannot_be_loaded(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.audit import run
+
+    def broken(module: str) -> None:
+        raise ModuleNotFoundError("No module named 'numpy'", name="numpy")  # a dependency of the analytics missing
+
+    monkeypatch.setattr(run, "_optional", broken)
+    path = write_csv(tmp_path / "claims.csv", claim_rows(3))
+    with pytest.raises(ModuleNotFoundError):
+        audit([path], tmp_path / "out", as_of=AS_OF)
+    assert not list((tmp_path / "out").glob(".audit-*"))
+
+
+def test_the_command_prints_the_first_input_errors_and_points_to_rejected_parquet(tmp_path: Path) -> None:
+    rows = [{**row, "units": "-1"} for row in claim_rows(20, seed=6)]
+    path = write_csv(tmp_path / "claims.csv", rows)
+    result = CliRunner().invoke(app, ["audit", str(path), "--out", str(tmp_path / "out"), "--as-of", "2026-09-30"])
+    assert result.exit_code == 2
+    assert result.output.count("input error:") == 20
+    assert f"and {len(rows) - 20:,} more input error(s)" in result.output
+    assert pl.read_parquet(tmp_path / "out" / "rejected.parquet").height == len(rows)
+
+
+def test_a_line_finding_names_its_own_lines_rendering_provider(tmp_path: Path) -> None:
+    base = {"encounter_id": "E1", "payer": "medicare", "place_of_service": "11", "patient_id": "P1",
+            "provider_discipline": "PT", "diagnoses": "M62.81", "modifiers": "GP", "dx_pointers": "1",
+            "charge": "40.00", "date": "2026-09-01", "minutes": "20"}
+    path = write_csv(tmp_path / "claims.csv", [
+        {**base, "provider_npi": "1234567893", "code": "97110", "units": "1"},
+        {**base, "provider_npi": "1245319599", "code": "97112", "units": "4"},  # units the minutes cannot support
+    ])
+    audit([path], tmp_path / "out", as_of=AS_OF)
+    findings = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    flagged = findings.filter((pl.col("rule") == "units-exceed-time") & (pl.col("line") == 2))
+    assert flagged.height == 1
+    assert flagged["provider_npi"].to_list() == ["1245319599"]
+
+
+def test_parquet_slices_with_numeric_and_missing_encounter_ids_match_check(tmp_path: Path) -> None:
+    rows = claim_rows(60, seed=12)
+    frame = pl.read_parquet(write_table(tmp_path / "typed.parquet", rows)).with_columns(
+        pl.col("encounter_id").str.strip_prefix("E").cast(pl.Int64))
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 3).then(None).otherwise(pl.col("encounter_id"))
+                               .alias("encounter_id"))  # one row without an id: rejected, the rest audited
+    path = tmp_path / "claims.parquet"
+    frame.write_parquet(path)
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=40)
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(check(path, as_of=AS_OF).table))
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert rejected.select("row", "column").rows() == [(4, "encounter_id")]
+    assert result.summary["rows_rejected"] == 1
