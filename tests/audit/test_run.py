@@ -272,10 +272,8 @@ class _FakeStats:
         return pl.DataFrame({"provider": npis, "flagged": [i == 0 for i in range(npis.len())]})
 
 
-def test_the_provider_analytics_and_the_report_are_called_when_present(tmp_path: Path,
+def test_the_provider_analytics_run_per_partition_and_the_report_once(tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    import types
-
     from cleanclaim.audit import run
 
     reports: list[Path] = []
@@ -285,9 +283,8 @@ def test_the_provider_analytics_and_the_report_are_called_when_present(tmp_path:
         (out / "report.html").write_text("<html></html>")
         return out / "report.html"
 
-    modules = {"providers": types.SimpleNamespace(ProviderStats=_FakeStats),
-               "report": types.SimpleNamespace(write_report=write_report)}
-    monkeypatch.setattr(run, "_optional", modules.get)
+    monkeypatch.setattr(run, "ProviderStats", _FakeStats)
+    monkeypatch.setattr(run, "write_report", write_report)
     _FakeStats.seen = []
     path = write_csv(tmp_path / "claims.csv", claim_rows(60, seed=8))
     result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=100)
@@ -345,16 +342,16 @@ def test_nothing_readable_still_writes_every_output_and_exits_2(tmp_path: Path) 
         {"file": str(tmp_path / "nope.csv"), "row": None, "column": None, "reason": "file not found"}]
 
 
-def test_no_scratch_folder_is_left_when_the_analytics_cannot_be_loaded(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_scratch_folder_is_left_when_the_analytics_fail(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from cleanclaim.audit import run
 
-    def broken(module: str) -> None:
-        raise ModuleNotFoundError("No module named 'numpy'", name="numpy")  # a dependency of the analytics missing
+    class Broken(_FakeStats):
+        def result(self) -> pl.DataFrame:
+            raise MemoryError  # a failure after the partitions were written to the scratch folder
 
-    monkeypatch.setattr(run, "_optional", broken)
+    monkeypatch.setattr(run, "ProviderStats", Broken)
     path = write_csv(tmp_path / "claims.csv", claim_rows(3))
-    with pytest.raises(ModuleNotFoundError):
+    with pytest.raises(MemoryError):
         audit([path], tmp_path / "out", as_of=AS_OF)
     assert not list((tmp_path / "out").glob(".audit-*"))
 

@@ -28,7 +28,6 @@ an error finding, each line once (all the lines of a claim with a claim-level er
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import math
 import shutil
@@ -37,12 +36,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import polars as pl
 
 import cleanclaim
+from cleanclaim.audit.providers import ProviderStats
+from cleanclaim.audit.report import write_report
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import (
     _ROW,
@@ -263,17 +263,6 @@ class _Pricer:
         return priced.allowed if priced.priced else None
 
 
-def _optional(module: str) -> ModuleType | None:
-    """Integration point with the provider analytics and the report, written in parallel: used when present.
-    (The coordinator switches these to direct imports once both are merged.)"""
-    try:
-        return importlib.import_module(f"cleanclaim.audit.{module}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"cleanclaim.audit.{module}":
-            raise
-        return None
-
-
 def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
             pricer: _Pricer) -> tuple[pl.DataFrame, Decimal]:
     """The findings of a partition with their line's provider, payer, date, estimated allowed amount and file, and
@@ -462,8 +451,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     sizes = [_estimated_rows(f) for f in tables]
     total = sum(sizes)
     partitions = max(1, math.ceil(total / max(1, partition_rows)))
-    providers_module = _optional("providers")
-    stats = providers_module.ProviderStats() if providers_module is not None else None
+    stats = ProviderStats()
     pricer = _Pricer()
     writer = _Writer(out, partitions)  # the scratch folder: from here on, removed whatever happens (below)
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
@@ -527,8 +515,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
             at_risk += risk
             counts["encounters"] += encounters.height
             counts["lines"] += lines.height
-            if stats is not None:
-                stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+            stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
             if progress is not None:
                 done += lines.height - lines.height // 2
                 progress(min(done, total), total)
@@ -537,24 +524,21 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
                                   rejected, failures)
         result_summary = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
         outputs = [out / "findings.parquet", out / "summary.json", out / "rejected.parquet"]
-        flagged = 0
-        if stats is not None:
-            providers = stats.result()
-            providers.write_parquet(out / "providers.parquet")
-            outputs.append(out / "providers.parquet")
-            flagged = int(providers.get_column("flagged").sum()) if "flagged" in providers.columns else 0
-        result_summary["providers_flagged"] = flagged
+        providers = stats.result()
+        providers.write_parquet(out / "providers.parquet")
+        outputs.append(out / "providers.parquet")
+        # providers, not metrics: one provider flagged on three metrics is one provider to review (the report counts
+        # the same way and shows any disagreement)
+        result_summary["providers_flagged"] = providers.filter(pl.col("flagged")).get_column("provider").n_unique()
         (out / "summary.json").write_text(json.dumps(result_summary, indent=2) + "\n", encoding="utf-8")
-        report_module = _optional("report")
-        if report_module is not None:
-            outputs.append(report_module.write_report(out))
+        outputs.append(write_report(out))
     finally:
         shutil.rmtree(writer.root, ignore_errors=True)
     return AuditResult(out, result_summary, errors, failures, notes, outputs)
 
 
 def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path | None,
-               selection: RuleSelection | None, writer: _Writer, pricer: _Pricer, stats: Any,
+               selection: RuleSelection | None, writer: _Writer, pricer: _Pricer, stats: ProviderStats,
                counts: dict[str, int], errors: list[InputError], rejected: list[pl.DataFrame],
                failures: list[Failure]) -> Decimal:
     """An 837P checked whole by ``check``; its unreadable claims are rejected with the file and the reader's place."""
@@ -572,8 +556,7 @@ def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path |
     enriched, risk = _enrich(result.table, lines, claims, pricer)
     enriched = enriched.with_columns(pl.col(_FILE).fill_null(str(path)))  # the file's own (envelope) findings too
     writer.findings_part(enriched)
-    if stats is not None:
-        stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+    stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
     return risk
 
 
