@@ -10,11 +10,10 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
-from cleanclaim.commands.checking import _severity_overrides, _split
+from cleanclaim.commands.checking import ConfigOption, IgnoreOption, SelectOption, SeverityOption, rule_settings
 from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of, payers_folder
 from cleanclaim.commands.output import console, error_console, print_errors, print_failures
 from cleanclaim.errors import InputError
-from cleanclaim.settings import find_settings, load_settings
 
 __all__ = ["register"]
 
@@ -40,10 +39,10 @@ def _audit(
     payer: PayerOption = None,
     as_of: AsOfOption = None,
     payers_dir: PayersDirOption = None,
-    select: Annotated[list[str] | None, typer.Option("--select", help="Only these rules (slug, id or family).")] = None,
-    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules (slug, id or family).")] = None,
-    severity: Annotated[list[str] | None, typer.Option("--severity", help="Override: RULE=error|warning|info.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="cleanclaim.toml to use.")] = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
+    config: ConfigOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")] = False,
 ) -> None:
     """Audit months of claims at once: every line through check's rules, in partitions of patients, into files."""
@@ -53,9 +52,7 @@ def _audit(
     bar = Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
                    _RowsPerSecond(), TimeRemainingColumn(), console=error_console, disable=not show, transient=True)
     try:
-        settings = load_settings(config) if config else find_settings()
-        selection = settings.selection(select=_split(select), ignore=_split(ignore),
-                                       severity=_severity_overrides(severity or []))
+        settings, selection = rule_settings(config, select, ignore, severity)
         with bar:
             task = bar.add_task("rows", total=None)
 

@@ -26,11 +26,12 @@ from cleanclaim.commands.coding import (
 from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
+from cleanclaim.rules.engine import RuleSelection
 from cleanclaim.rules.registry import all_rules, get_rule
 from cleanclaim.scrub import CheckResult, check
-from cleanclaim.settings import find_settings, load_settings
+from cleanclaim.settings import Settings, find_settings, load_settings
 
-__all__ = ["register"]
+__all__ = ["ConfigOption", "IgnoreOption", "SelectOption", "SeverityOption", "register", "rule_settings"]
 
 
 class OutputFormat(StrEnum):
@@ -55,6 +56,21 @@ def _severity_overrides(values: list[str]) -> dict[str, Severity]:
 
 def _split(values: list[str] | None) -> list[str]:
     return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
+
+
+SelectOption = Annotated[list[str] | None, typer.Option("--select", help="Only these rules (slug, id or family).")]
+IgnoreOption = Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules (slug, id or family).")]
+SeverityOption = Annotated[list[str] | None, typer.Option("--severity", help="Override: RULE=error|warning|info.")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="cleanclaim.toml to use.")]
+
+
+def rule_settings(config: Path | None, select: list[str] | None, ignore: list[str] | None,
+                  severity: list[str] | None) -> tuple[Settings, RuleSelection]:
+    """The settings file (the one named, else the nearest) and the rules chosen by it and the command line, for
+    every command that runs the catalogue (`check`, `audit`)."""
+    settings = load_settings(config) if config else find_settings()
+    return settings, settings.selection(select=_split(select), ignore=_split(ignore),
+                                        severity=_severity_overrides(severity or []))
 
 
 def _print(result: CheckResult) -> None:
@@ -86,16 +102,14 @@ def _check(
     payer: PayerOption = None,
     as_of: AsOfOption = None,
     payers_dir: PayersDirOption = None,
-    select: Annotated[list[str] | None, typer.Option("--select", help="Only these rules (slug, id or family).")] = None,
-    ignore: Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules (slug, id or family).")] = None,
-    severity: Annotated[list[str] | None, typer.Option("--severity", help="Override: RULE=error|warning|info.")] = None,
-    config: Annotated[Path | None, typer.Option("--config", help="cleanclaim.toml to use.")] = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Check claims before the payer does: every finding says what is wrong, how to fix it and where the rule is."""
     try:
-        settings = load_settings(config) if config else find_settings()
-        selection = settings.selection(select=_split(select), ignore=_split(ignore),
-                                       severity=_severity_overrides(severity or []))
+        settings, selection = rule_settings(config, select, ignore, severity)
         result = check(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
                        payers_dir=payers_folder(payers_dir, settings), selection=selection)
     except InputError as exc:
