@@ -395,3 +395,16 @@ def test_parquet_slices_with_numeric_and_missing_encounter_ids_match_check(tmp_p
     rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
     assert rejected.select("row", "column").rows() == [(4, "encounter_id")]
     assert result.summary["rows_rejected"] == 1
+
+
+def test_the_example_claims_audit_into_outputs_whose_totals_reconcile(tmp_path: Path) -> None:
+    # examples/claims: 3,000 synthetic lines with invalid NPIs (claim-level errors, which put a whole claim at risk)
+    # beside line-level errors; the report recounts summary.json's totals from the other outputs and must agree
+    examples = Path(__file__).parents[2] / "examples" / "claims"
+    result = audit([examples], tmp_path / "out", as_of=AS_OF)
+    assert result.summary["rows_read"] == result.summary["rows_checked"] == 3000
+    assert result.summary["findings"]["by_rule"]["invalid-npi"] > 0
+    assert Decimal(result.summary["dollars_at_risk"]) > 0
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert "Totals reconcile" in page
+    assert "do not reconcile" not in page

@@ -286,10 +286,17 @@ _LINE = ["source_file", "encounter", "line"]
 
 def _error_lines(findings: pl.LazyFrame, *per: str) -> pl.LazyFrame:
     """The priced lines with at least one error finding, each once (once per ``per`` value: a line with errors from
-    two rules is at risk under both): the lines whose allowed amount is at risk."""
-    return (findings.filter((pl.col("severity") == "error") & pl.col("line").is_not_null()
-                            & pl.col("allowed").is_not_null())
-            .unique(subset=[*_LINE, *per], keep="first"))
+    two rules is at risk under both): the lines whose allowed amount is at risk. A claim-level error puts the whole
+    claim at risk: its finding carries the allowed amount of all the claim's priced lines (`audit.run`), so it
+    stands for them, and the claim's line-level errors are not counted a second time. This is how `audit` counts
+    summary.json's dollars at risk."""
+    errors = findings.filter((pl.col("severity") == "error") & pl.col("allowed").is_not_null())
+    claim_keys = ["source_file", "encounter", *per]
+    whole = errors.filter(pl.col("line").is_null()).unique(subset=[*_LINE, *per], keep="first")
+    lines = (errors.filter(pl.col("line").is_not_null())
+             .join(whole.select(claim_keys), on=claim_keys, how="anti", nulls_equal=True)
+             .unique(subset=[*_LINE, *per], keep="first"))
+    return pl.concat([whole, lines])
 
 
 def _by_key(findings: pl.LazyFrame, error_lines: pl.LazyFrame, key: str, *extra: pl.Expr) -> pl.LazyFrame:
