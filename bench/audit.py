@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,21 +24,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from batch import write_batch
-from measure import peak_rss_mib, rate
+from measure import child_run, peak_rss_mib, rate
 from synthetic import AS_OF
 
 
 def _child(args: list[str]) -> tuple[dict[str, Any], float, float]:
-    """This script in a child process: its JSON output, wall seconds and peak RSS in MiB (its own, via wait4)."""
-    start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"audit bench: child {' '.join(args)} failed with status {status}")
-    return json.loads(output.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+    return child_run(__file__, args, label="audit bench")
 
 
 def run_audit(path: Path, out: Path, partition_rows: int | None) -> dict[str, Any]:

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from measure import peak_rss_mib, rate
+from measure import child_run, peak_rss_mib, rate
 from synthetic import AS_OF, Claim, generate, table_columns, to_encounter_dict
 
 CHUNK_CLAIMS = 20_000
@@ -65,16 +64,7 @@ def write_batch(path: Path, lines: int) -> int:
 
 
 def _child(args: list[str]) -> tuple[dict[str, Any], float, float]:
-    """Run this script in a child process; its JSON output, wall seconds and peak RSS in MiB."""
-    start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    output = process.stdout.read()
-    _, status, usage = os.wait4(process.pid, 0)
-    wall = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"batch: child {' '.join(args)} failed with status {status}")
-    return json.loads(output.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
+    return child_run(__file__, args, label="batch")
 
 
 # ---- child modes --------------------------------------------------------------------------------------------------

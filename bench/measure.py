@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["median_seconds", "peak_rss_mib", "percentile", "rate"]
+__all__ = ["child_run", "median_seconds", "peak_rss_mib", "percentile", "rate"]
 
 
 def median_seconds(run: Callable[[], T], *, repeats: int, warmup: int = 1) -> tuple[float, list[float], T]:
@@ -42,3 +45,17 @@ def peak_rss_mib(children: bool = False) -> float:
     """Peak resident set size of this process (or of its waited-for children) in MiB; Linux reports KiB."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     return usage.ru_maxrss / (1024 * 1024) if sys.platform == "darwin" else usage.ru_maxrss / 1024
+
+
+def child_run(script: str, args: list[str], *, label: str) -> tuple[dict[str, Any], float, float]:
+    """``script`` run in a child process: the JSON on its last output line, wall seconds and the child's own peak
+    RSS in MiB (via wait4, so the parent's memory is not counted)."""
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, script, *args], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{label}: child {' '.join(args)} failed with status {status}")
+    return json.loads(output.strip().splitlines()[-1]), wall, usage.ru_maxrss / 1024
