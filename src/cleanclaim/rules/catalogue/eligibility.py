@@ -412,9 +412,14 @@ class CodeNotCovered(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        return tables.lines.lazy().join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"],
-                                        how="inner").select(*_KEYS, "payer_name", "reason", "reference", "severity",
-                                                            _NOT_COVERED_REFERENCES)
+        from cleanclaim.rules.catalogue.coverage import status_judged
+
+        # where the PFS file of the line's year gives its code a coverage status, pfs-status-coverage decides
+        # (and a GY there is not flagged again here); the profile's list answers for the other lines
+        lines = tables.lines.lazy().join(status_judged(tables).select("encounter_id", "line"),
+                                         on=["encounter_id", "line"], how="anti")
+        return lines.join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"], how="inner").select(
+            *_KEYS, "payer_name", "reason", "reference", "severity", _NOT_COVERED_REFERENCES)
 
 
 @lru_cache(maxsize=16)
