@@ -400,7 +400,9 @@ class CodeNotCovered(Rule):
     message = "{payer_name} does not cover {code}: {reason} ({reference})"
     fix = ("Check the patient's {payer_name} coverage for {code}; if it is not covered, tell the patient in advance "
            "(ABN for Medicare) before billing them, or do not bill the payer for it.")
-    references = ("The payer's coverage policy for the code", "CMS Pub 100-04 Ch.30 (ABN)")
+    references = ("The payer's coverage policy for the code (each profile entry names its source)",
+                  "42 CFR 411.15 (services excluded from Medicare coverage)",
+                  "CMS Pub. 100-04 Ch. 30 s40 (ABN) and s90 (GA, GX, GY, GZ)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # The plan flags a line whose (payer, code) a profile lists: none when no payer of the run lists a code of

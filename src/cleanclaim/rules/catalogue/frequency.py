@@ -233,7 +233,8 @@ class PlanOfCareRecertDue(Rule):
     severity = Severity.ERROR
     message = "{date} is {when_text} the plan of care's certification ends ({deadline}: {deadline_text})"
     fix = "{fix_text}"
-    references = ("CMS Pub 100-02 Ch.15 s220 (plan of care certification; recertification at least every 90 days)",)
+    references = ("42 CFR 424.24(c) (outpatient therapy plan certification and recertification)",
+                  "CMS Pub. 100-02 Ch. 15 s220.1.3 (recertification at least every 90 days)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged encounter has a plan of care whose deadline (the earlier of certified-through and start plus the
