@@ -378,3 +378,31 @@ def test_a_table_without_patient_ids_is_noted_once_and_does_not_change_the_exit_
     assert "errors" not in data
     assert result.exit_code == (1 if data["summary"]["errors"] else 0)
     assert result.stderr.count("no patient_id column") == 1
+
+
+SHORT_COUNSELING = ("id: E1\ndate: 2026-03-02\npayer: medicare\npatient: {id: P1, birth_date: 1950-01-01}\n"
+                    "provider: {npi: \"1234567893\", discipline: MD}\ndiagnoses: [F17.210]\n"
+                    "services:\n  - {code: \"99406\", minutes: 3}\n  - {code: \"99213\"}\n")
+
+
+@pytest.mark.parametrize("option", [["--ignore", "CC303"], ["--ignore", "below-minimum-time"],
+                                    ["--select", "deleted-code"]])
+def test_check_selection_applies_to_the_coders_findings(tmp_path: Path, option: list[str]) -> None:
+    # issue 14 item 12: the coder's own below-minimum-time finding (3 minutes of 99406) used to survive --ignore
+    visit = tmp_path / "v.yaml"
+    visit.write_text(SHORT_COUNSELING)
+    status, output = run("check", str(visit), "--json", "--as-of", "2026-04-01", *option)
+    rules = {f["rule"] for f in json.loads(output)["findings"]}
+    assert "below-minimum-time" not in rules
+    assert status == 0
+
+
+def test_check_severity_override_applies_to_the_coders_findings(tmp_path: Path) -> None:
+    visit = tmp_path / "v.yaml"
+    visit.write_text(SHORT_COUNSELING)
+    _, output = run("check", str(visit), "--json", "--as-of", "2026-04-01", "--severity", "CC303=error")
+    (finding,) = [f for f in json.loads(output)["findings"] if f["rule"] == "below-minimum-time"]
+    assert finding["severity"] == "error"
+    _, output = run("check", str(visit), "--json", "--as-of", "2026-04-01")
+    (finding,) = [f for f in json.loads(output)["findings"] if f["rule"] == "below-minimum-time"]
+    assert finding["severity"] == "info"  # nothing was billed for the 3 minutes: a notice, not an error

@@ -131,6 +131,26 @@ def test_sbi_uses_medicare_g_codes(payer: str, minutes: int, code: str) -> None:
     assert [line.code for line in result.lines] == [code]
 
 
+@pytest.mark.parametrize(
+    ("named", "minutes", "rule", "severity"),
+    [("99407", 8, "time-range-mismatch", "info"), ("99406", 11, "time-range-mismatch", "info"),
+     ("99406", 3, "below-minimum-time", "info"), ("96152", 40, "deleted-code", "info")],
+)
+def test_the_coders_notices_are_info(named: str, minutes: int, rule: str, severity: str) -> None:
+    # issue 14 item 12: "I changed the code you named" and "nothing billed for 3 minutes" leave a claim with no
+    # error on it; they were warnings and errors (an unbilled 3-minute counseling made `check` exit 1)
+    result = coded([{"code": named, "minutes": minutes}], provider={"npi": "1234567893", "discipline": "MD"})
+    (finding,) = result.findings
+    assert (finding.rule, finding.severity.value) == (rule, severity)
+
+
+@pytest.mark.parametrize(("code", "minutes"), [("97535", None), ("96152", None)])
+def test_what_the_coder_cannot_bill_for_want_of_documentation_stays_an_error(code: str, minutes: int | None) -> None:
+    service: dict[str, object] = {"code": code} if minutes is None else {"code": code, "minutes": minutes}
+    result = coded([service], provider={"npi": "1234567893", "discipline": "psychologist"})
+    assert any(f.severity.value == "error" for f in result.findings), result.findings
+
+
 @pytest.mark.parametrize(("minutes", "units"), [(29, 0), (30, 1)])
 def test_coaching_follow_up_needs_thirty_minutes(minutes: int, units: int) -> None:
     result = coded([{"code": "0592T", "minutes": minutes}], payer="commercial",

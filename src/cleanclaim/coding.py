@@ -132,13 +132,13 @@ class _Coder:
                               f"{service.code} was deleted on {entry.deleted}; not valid on {date}{where}",
                               "Choose the current code that describes the service.")
                 return None
-            # A warning, not an error: the lines produced are valid; whether the provider may bill the replacement is
-            # the scrub's provider-not-eligible finding on those lines.
+            # Info, not a warning: the coder changed the code it was given and the lines produced are valid; whether the
+            # provider may bill the replacement is the scrub's provider-not-eligible finding on those lines.
             self._finding("deleted-code", service.code,
                           f"{service.code} was deleted on {entry.deleted} and is not valid on {date}; "
                           f"its replacement is {replaced}{where}",
                           f"Coded as {replacement.code} ({replacement.summary}). Check that the provider may bill it.",
-                          Severity.WARNING)
+                          Severity.INFO)
             self.explanation.append(f"{service.code} was deleted on {entry.deleted}: coded as its replacement "
                                     f"{replaced} from the documented minutes.")
             entry = replacement
@@ -228,7 +228,8 @@ class _Coder:
         self._finding("below-minimum-time", entry.code,
                       f"{entry.code} needs at least {required} minutes; {minutes} minutes are documented "
                       f"(time rule: {entry.minutes_text()}){where}",
-                      f"Not billable as {entry.code}; bill it only if the record supports {required} minutes or more.")
+                      f"Not billable as {entry.code}; bill it only if the record supports {required} minutes or more.",
+                      Severity.INFO)  # nothing is billed for it, so the claim holds no error; the user learns why
         self.explanation.append(f"{entry.code}: {minutes} min is below its minimum of {required}: not billed.")
 
     def _pick_in_range(self, entry: CodeEntry, minutes: int, where: str) -> list[tuple[CodeEntry, int]]:
@@ -255,7 +256,7 @@ class _Coder:
                           f"{entry.code} was named, but {minutes} minutes fall in {chosen.code}'s range "
                           f"({chosen.minutes_text()}){where}",
                           f"Coded as {chosen.code}. Bill {entry.code} only if the record shows its time.",
-                          Severity.WARNING)
+                          Severity.INFO)  # the coder's notice that it changed the code named: the line is right
         self.explanation.append(f"{chosen.code}: {minutes} min → {chosen.code} × 1 ({ranges}).")
         return [(chosen, 1)]
 
@@ -268,7 +269,7 @@ class _Coder:
                               f"{code} for {minutes} minutes is under the 8 minutes a 15-minute unit needs "
                               f"({self.profile.time_rule_label})",
                               "Not billable; its minutes may count toward other timed codes on the same day.",
-                              Severity.WARNING)
+                              Severity.INFO)
         return allocation
 
     # ---- step 3: modifiers ---------------------------------------------------------------------------------------

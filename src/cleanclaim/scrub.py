@@ -31,7 +31,7 @@ from cleanclaim.rules.engine import (
     findings_table,
     in_encounter_order,
 )
-from cleanclaim.rules.registry import Rule, all_rules
+from cleanclaim.rules.registry import Rule, all_rules, get_rule
 from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
 
 __all__ = ["CheckResult", "CodeResult", "Failure", "Summary", "billable_encounters", "check", "check_lines", "code"]
@@ -350,15 +350,30 @@ def _for_patients(tables: Tables, patients: list[object]) -> Tables:
         history=tables.history.filter(_of_patients(patients)), _memo={})
 
 
-def _merge_findings(coded: CodedEncounter, checked: list[Finding]) -> list[Finding]:
+def _merge_findings(coded: CodedEncounter, checked: list[Finding],
+                    selection: RuleSelection | None = None) -> list[Finding]:
     # The coder's own decision already covers a rule for a code; the scrub adds everything else except claim-file
     # completeness, which the coder's charge-less lines would always fail.
     # nothing to bill means no claim: its filing deadline says nothing (the NPI, the diagnoses still do)
     skipped = NOT_FOR_CODING if coded.lines else NOT_FOR_CODING | {"timely-filing"}
-    decided = {(f.rule, f.code) for f in coded.findings}
+    own = _selected(coded.findings, selection or RuleSelection())
+    decided = {(f.rule, f.code) for f in own}
     extra = [f for f in checked if f.encounter == coded.id and (f.rule, f.code) not in decided
              and f.rule not in skipped]
-    return [*coded.findings, *extra]
+    return [*own, *extra]
+
+
+def _selected(findings: list[Finding], selection: RuleSelection) -> list[Finding]:
+    """The coder's findings under the user's rule selection, as the scrub's are: ``--ignore CC303`` must drop the
+    coder's CC303 too (and its exit status), and ``--severity`` must restate it."""
+    kept = []
+    for finding in findings:
+        rule = get_rule(finding.rule)
+        if not selection.enabled(rule):
+            continue
+        override = selection.severity_of(rule)
+        kept.append(finding.model_copy(update={"severity": override}) if override else finding)
+    return kept
 
 
 def billable_encounters(source: Source, *, payer: str | None = None, payers_dir: Path | None = None,
@@ -398,7 +413,7 @@ def code(
         failures.extend(rule_failures)
         checked = findings_from_table(found)
         for item in coded:
-            item.findings = _merge_findings(item, checked)
+            item.findings = _merge_findings(item, checked, selection)
     return CodeResult(coded, [*read.errors, *errors], failures)
 
 
@@ -424,7 +439,7 @@ def check(
     table, rule_failures = _findings_isolated(tables, selection)
     failures.extend(rule_failures)
     if coded:
-        table = _with_coded(table, coded, [e.id for e in kept])
+        table = _with_coded(table, coded, [e.id for e in kept], selection)
     x12 = _x12_path(source)
     errors = [*read.errors, *errors]
     notes: list[InputError] = []
@@ -479,11 +494,12 @@ def _with_x12(table: pl.DataFrame, path: Path, selection: RuleSelection | None, 
     return in_encounter_order(pl.concat([table, found]), pl.Series(order, dtype=pl.String))
 
 
-def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[str]) -> pl.DataFrame:
+def _with_coded(table: pl.DataFrame, coded: list[CodedEncounter], order: list[str],
+                selection: RuleSelection | None = None) -> pl.DataFrame:
     """The coder's findings take the place of the scrub's for the encounters it coded (see `_merge_findings`)."""
     coded_ids = [c.id for c in coded]
     checked = findings_from_table(table.filter(pl.col("encounter").is_in(coded_ids)))
-    merged = [f.model_dump(mode="json") for item in coded for f in _merge_findings(item, checked)]
+    merged = [f.model_dump(mode="json") for item in coded for f in _merge_findings(item, checked, selection)]
     return in_encounter_order(
         pl.concat([table.filter(~pl.col("encounter").is_in(coded_ids).fill_null(True)),
                    pl.DataFrame(merged, schema=FINDING_SCHEMA)]),

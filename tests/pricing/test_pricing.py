@@ -366,3 +366,20 @@ def test_non_medicare_payer_gets_a_contract_rate_note() -> None:
         "payer 'commercial' is not a Medicare program (program: commercial): these are Medicare PFS amounts, not "
         "that payer's contract rates"]
     assert not any("contract rates" in n for n in price(medicare).notes)
+
+
+@pytest.mark.parametrize("code", ["G0443", "G0444", "G0473", "97804", "G0270", "G0271"])
+def test_preventive_cost_sharing_waiver_covers_the_issue_14_codes(code: str) -> None:
+    # issue 14 item 12: these were priced with deductible and 20% coinsurance; 42 CFR 410.152(l) waives both
+    claim = price(encounter([{"code": code, "units": 1}], date="2025-06-01", discipline="MD"),
+                  deductible_remaining=100)
+    [line] = claim.lines
+    assert line.allowed is not None and line.allowed > 0
+    assert (line.deductible, line.coinsurance) == (D("0.00"), D("0.00"))
+
+
+def test_a_preventive_code_without_a_waiver_still_pays_cost_sharing() -> None:
+    claim = price(encounter([{"code": "G0108", "units": 1}], date="2025-06-01", discipline="MD"),
+                  deductible_remaining=0)
+    [line] = claim.lines
+    assert line.coinsurance is not None and line.coinsurance > 0  # DSMT: 20% coinsurance applies

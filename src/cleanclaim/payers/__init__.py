@@ -75,9 +75,19 @@ class CodeLimit(_Settings):
 
 
 class FrequencyLimit(_Settings):
+    """A payer's limit on how often (or how much of) a service it pays. ``window`` says how the period is counted:
+    ``days`` (the ``days`` days ending on the date of service), ``full_months`` (Medicare's "11 full months have
+    passed after the month of the last one": ``months`` calendar months including the date's own), or
+    ``calendar_year``. ``measure`` counts distinct ``dates`` or ``hours`` (units x the code book's unit minutes);
+    ``first_year_max`` is the larger limit of the first calendar year in which the patient had the service."""
+
     codes: list[str]
-    max: int = Field(ge=1)
-    days: int = Field(ge=1)
+    max: float = Field(gt=0)
+    days: int = Field(default=365, ge=1)
+    window: Literal["days", "full_months", "calendar_year"] = "days"
+    months: int = Field(default=12, ge=1)
+    measure: Literal["dates", "hours"] = "dates"
+    first_year_max: float | None = Field(default=None, gt=0)
     severity: Severity = Severity.WARNING
     reason: str = ""
     reference: str = ""

@@ -144,8 +144,9 @@ class DocumentationMissingElement(Rule):
                independently within 4 weeks."
 
     References:
-        CMS Pub 100-04 Ch.5 s20.2 (timed minutes); Billing and Coding article A57067; LCD language on 97535 (treatment
-        plan aimed at a specific outcome; coding-facts.md s2); APA HBAI guide 2020 (physical health problem).
+        CMS Pub. 100-04 Ch. 5 s20.2 (timed minutes); CMS Pub. 100-02 Ch. 15 s220.3.E (treatment notes: timed
+        minutes and total treatment time); Billing and Coding article A57067; CY2020 PFS final rule, 84 FR 62568
+        (HBAI: a physical health problem).
     """
 
     id = "CC804"
@@ -154,8 +155,9 @@ class DocumentationMissingElement(Rule):
     severity = Severity.WARNING
     message = "The note for {code} does not show {missing}"
     fix = "Document {missing} for {code} (or correct the code if the service was different)."
-    references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067",
-                  "LCD language on 97535 (codingahead 2012, quoting an LCD)", "APA Services HBAI guide 2020")
+    references = ("CMS Pub. 100-04 Ch. 5 s20.2 (timed codes: direct one-on-one minutes)",
+                  "CMS Pub. 100-02 Ch. 15 s220.3.E (treatment notes: timed minutes, total treatment time)",
+                  "Billing and Coding article A57067", "CY2020 PFS final rule, 84 FR 62568 (HBAI)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged line bills a code with a documentation requirement, in an encounter whose note is not blank.

@@ -400,7 +400,9 @@ class CodeNotCovered(Rule):
     message = "{payer_name} does not cover {code}: {reason} ({reference})"
     fix = ("Check the patient's {payer_name} coverage for {code}; if it is not covered, tell the patient in advance "
            "(ABN for Medicare) before billing them, or do not bill the payer for it.")
-    references = ("The payer's coverage policy for the code", "CMS Pub 100-04 Ch.30 (ABN)")
+    references = ("The payer's coverage policy for the code (each profile entry names its source)",
+                  "42 CFR 411.15 (services excluded from Medicare coverage)",
+                  "CMS Pub. 100-04 Ch. 30 s40 (ABN) and s90 (GA, GX, GY, GZ)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # The plan flags a line whose (payer, code) a profile lists: none when no payer of the run lists a code of
@@ -412,9 +414,14 @@ class CodeNotCovered(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        return tables.lines.lazy().join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"],
-                                        how="inner").select(*_KEYS, "payer_name", "reason", "reference", "severity",
-                                                            _NOT_COVERED_REFERENCES)
+        from cleanclaim.rules.catalogue.coverage import status_judged
+
+        # where the PFS file of the line's year gives its code a coverage status, pfs-status-coverage decides
+        # (and a GY there is not flagged again here); the profile's list answers for the other lines
+        lines = tables.lines.lazy().join(status_judged(tables).select("encounter_id", "line"),
+                                         on=["encounter_id", "line"], how="anti")
+        return lines.join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"], how="inner").select(
+            *_KEYS, "payer_name", "reason", "reference", "severity", _NOT_COVERED_REFERENCES)
 
 
 @lru_cache(maxsize=16)

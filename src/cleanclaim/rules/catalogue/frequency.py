@@ -233,7 +233,8 @@ class PlanOfCareRecertDue(Rule):
     severity = Severity.ERROR
     message = "{date} is {when_text} the plan of care's certification ends ({deadline}: {deadline_text})"
     fix = "{fix_text}"
-    references = ("CMS Pub 100-02 Ch.15 s220 (plan of care certification; recertification at least every 90 days)",)
+    references = ("42 CFR 424.24(c) (outpatient therapy plan certification and recertification)",
+                  "CMS Pub. 100-02 Ch. 15 s220.1.3 (recertification at least every 90 days)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged encounter has a plan of care whose deadline (the earlier of certified-through and start plus the
@@ -314,15 +315,19 @@ _RECERT_TEXTS = [
 def _limits(payers: ProfilesKey) -> pl.DataFrame:
     """One row per payer frequency limit and code it counts."""
     rows = [
-        {"payer": payer_id, "limit_no": number, "code": code, "max": limit.max, "days": limit.days,
+        {"payer": payer_id, "limit_no": number, "code": code, "max": float(limit.max), "days": limit.days,
+         "window": limit.window, "months": limit.months, "measure": limit.measure,
+         "first_year_max": limit.first_year_max,
          "limit_severity": limit.severity.value, "reason": limit.reason or "payer frequency limit",
          "limit_reference": limit.reference or profile.name, "codes_text": "/".join(limit.codes)}
         for payer_id, profile in payers.items
         for number, limit in enumerate(profile.frequency_limits)
         for code in limit.codes
     ]
-    return pl.DataFrame(rows, schema={"payer": pl.String, "limit_no": pl.Int64, "code": pl.String, "max": pl.Int64,
-                                      "days": pl.Int64, "limit_severity": pl.String, "reason": pl.String,
+    return pl.DataFrame(rows, schema={"payer": pl.String, "limit_no": pl.Int64, "code": pl.String,
+                                      "max": pl.Float64, "days": pl.Int64, "window": pl.String,
+                                      "months": pl.Int64, "measure": pl.String, "first_year_max": pl.Float64,
+                                      "limit_severity": pl.String, "reason": pl.String,
                                       "limit_reference": pl.String, "codes_text": pl.String})
 
 
@@ -355,9 +360,10 @@ class VisitFrequencyLimit(Rule):
     slug = "visit-frequency-limit"
     family = "frequency and documentation"
     severity = Severity.WARNING
-    message = ("{code}: {count} dates with {codes_text} in the {days} days ending {date}, above the limit of {max} "
+    message = ("{code}: {count_text} {what} {codes_text} in the {window_text} {date}, above the limit of {max_text} "
                "({reason}; {limit_reference})")
-    fix = "Check the patient's eligibility for {code} on {date}; bill it only within the limit of {max} in {days} days."
+    fix = ("Check the patient's eligibility for {code} on {date}; bill it only within the limit of {max_text} "
+           "({window_text} the date of service) or with the payer's documented exception.")
     references = ("Payer profile frequency_limits (each names its source)",)
 
     def screen_for(self, tables: Tables) -> Screen | None:
@@ -370,34 +376,80 @@ class VisitFrequencyLimit(Rule):
         if not limits:
             return CANNOT_FIRE
         for limit in limits:
+            if limit.measure == "hours":  # one date may hold more hours than the limit: no cheap bound
+                return None
             dates = _event_dates(tables, frozenset(limit.codes))
-            if dates is None or len(dates) > limit.max:
+            if dates is None or len(dates) > min(limit.max, limit.first_year_max or limit.max):
                 return None
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         limits = _limits(ProfilesKey(tables.payers)).lazy()
+        unit_minutes = codes_frame(tables.book).group_by("code").agg(pl.col("unit_minutes").max()).lazy()
+        # an event is a billed line (history or batch); the same line in both counts once
         events = pl.concat([
-            tables.history.lazy().select("patient_id", "date", "code"),
-            tables.lines.lazy().select("patient_id", "date", "code"),
-        ]).join(limits.select("limit_no", "payer", "code"), on="code", how="inner").select(
-            "patient_id", "payer", "limit_no", pl.col("date").alias("event_date")
-        ).unique()
+            tables.history.lazy().select("patient_id", "date", "code", "units"),
+            tables.lines.lazy().select("patient_id", "date", "code", "units"),
+        ]).unique().join(limits.select("limit_no", "payer", "code"), on="code", how="inner").join(
+            unit_minutes, on="code", how="left").select(
+            "patient_id", "payer", "limit_no", pl.col("date").alias("event_date"),
+            (pl.col("units").fill_null(1) * pl.col("unit_minutes").fill_null(0) / 60).alias("event_hours"),
+        )
         flagged = tables.lines.lazy().join(limits, on=["payer", "code"], how="inner")
+        paired = flagged.join(events, on=["patient_id", "payer", "limit_no"], how="inner")
         counted = (
-            flagged.join(events, on=["patient_id", "payer", "limit_no"], how="inner")
-            .filter(_IN_WINDOW)
-            .group_by("encounter_id", "line", "limit_no").agg(pl.col("event_date").n_unique().alias("count"))
+            paired.filter(_IN_WINDOW)
+            .group_by("encounter_id", "line", "limit_no")
+            .agg(pl.col("event_date").n_unique().cast(pl.Float64).alias("dates"), pl.col("event_hours").sum())
+        )
+        # the first calendar year of a first_year_max limit: no event of the limit in an earlier year
+        earlier_years = (
+            paired.filter(pl.col("event_date").dt.year() < pl.col("date").dt.year())
+            .select("encounter_id", "line", "limit_no").unique().with_columns(pl.lit(True).alias("seen_before"))
         )
         return (
             flagged.join(counted, on=["encounter_id", "line", "limit_no"], how="inner")
-            .filter(pl.col("count") > pl.col("max"))
-            .with_columns(pl.col("date").cast(pl.String), pl.col("limit_severity").alias("severity"))
-            .select("encounter_id", "line", "code", "count", "codes_text", "days", "date", "max", "reason",
-                    "limit_reference", "severity")
+            .join(earlier_years, on=["encounter_id", "line", "limit_no"], how="left")
+            .with_columns(
+                pl.when(pl.col("first_year_max").is_not_null() & pl.col("seen_before").is_null())
+                .then(pl.col("first_year_max")).otherwise(pl.col("max")).alias("allowed"),
+                pl.when(pl.col("measure") == "hours").then(pl.col("event_hours")).otherwise(pl.col("dates"))
+                .alias("count"),
+            )
+            .filter(pl.col("count") > pl.col("allowed") + 1e-9)
+            .with_columns(
+                pl.col("date").cast(pl.String), pl.col("limit_severity").alias("severity"),
+                _number_text("count").alias("count_text"), _number_text("allowed").alias("max_text"),
+                pl.when(pl.col("measure") == "hours").then(pl.lit("hours of")).otherwise(pl.lit("dates with"))
+                .alias("what"),
+                _WINDOW_TEXT.alias("window_text"),
+            )
+            .select("encounter_id", "line", "code", "count_text", "what", "codes_text", "window_text", "date",
+                    "max_text", "reason", "limit_reference", "severity")
             .sort("encounter_id", "line")
         )
 
 
-_IN_WINDOW = ((pl.col("event_date") <= pl.col("date"))
-              & (pl.col("event_date") > pl.col("date") - pl.duration(days=pl.col("days"))))
+def _number_text(column: str) -> pl.Expr:
+    value = pl.col(column).round(2)
+    return pl.when(value == value.floor()).then(value.cast(pl.Int64).cast(pl.String)).otherwise(value.cast(pl.String))
+
+
+_WINDOW_TEXT = (
+    pl.when(pl.col("window") == "full_months")
+    .then(pl.format("calendar months {} through the month of", pl.col("months")))
+    .when(pl.col("window") == "calendar_year").then(pl.lit("calendar year up to"))
+    .otherwise(pl.format("{} days ending", pl.col("days")))
+)
+
+_MONTH_INDEX = pl.col("date").dt.year() * 12 + pl.col("date").dt.month()
+_EVENT_MONTH_INDEX = pl.col("event_date").dt.year() * 12 + pl.col("event_date").dt.month()
+_IN_WINDOW = (pl.col("event_date") <= pl.col("date")) & (
+    pl.when(pl.col("window") == "full_months")
+    # "11 full months after the month of the last one": an event counts while fewer than `months` months separate
+    # the two months (January's screening blocks until the next January)
+    .then(pl.col("months") > _MONTH_INDEX - _EVENT_MONTH_INDEX)
+    .when(pl.col("window") == "calendar_year")
+    .then(pl.col("event_date").dt.year() == pl.col("date").dt.year())
+    .otherwise(pl.col("event_date") > pl.col("date") - pl.duration(days=pl.col("days")))
+)

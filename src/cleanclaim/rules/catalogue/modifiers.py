@@ -1482,8 +1482,8 @@ class MissingKx(Rule):
         lines: [{code: "97110", modifiers: [GP, KX], units: 2}]
 
     References:
-        BBA 2018 s50202; NGS Medicare KX threshold article (2024: $2,330); CY2025 $2,410 and CY2026 $2,480 from
-        secondary sources (prombs.com; postacutetools.com).
+        Social Security Act s1833(g)(7) (BBA 2018 s50202); CMS Pub. 100-04 Ch. 5 s10.3 (KX); CY2025 PFS final rule
+        CMS-1807-F ($2,410) and CY2026 PFS final rule CMS-1832-F ($2,480).
     """
 
     id = "CC411"
@@ -1493,8 +1493,9 @@ class MissingKx(Rule):
     message = "{amounts}, over the {year} KX threshold of {threshold_text}; {code} has no KX"
     fix = ("Add KX to {code} if the services are medically necessary and documented as such; "
            "otherwise do not bill them as covered therapy (issue an ABN and use GA).")
-    references = ("BBA 2018 s50202", "NGS Medicare: therapy KX threshold (2024)",
-                  "CY2025/CY2026 KX thresholds (secondary sources)")
+    references = ("Social Security Act s1833(g)(7) (BBA 2018 s50202: the KX threshold and its modifier)",
+                  "CMS Pub. 100-04 Ch. 5 s10.3 (KX modifier for therapy above the threshold)",
+                  "CY2025 PFS final rule CMS-1807-F ($2,410); CY2026 PFS final rule CMS-1832-F ($2,480)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # Cheap, in Python: no claim here can be near a threshold (most claims: no therapy lines, or a few units).

@@ -263,8 +263,9 @@ class BelowMinimumTime(Rule):
         lines: [{code: "0592T", units: 1}]
 
     References:
-        Palmetto GBA time tips ("at least" codes need the stated time; typical times need the midpoint); CPT time rule
-        (a unit is attained when the midpoint is passed); APA HBAI guide (do not report 96158 under 16 minutes).
+        CMS Pub. 100-04 Ch. 5 s20.2 (a 15-minute unit needs at least 8 minutes); NCD 210.4.1 (tobacco counseling
+        more than 3 minutes); CY2020 PFS final rule, 84 FR 62568 (HBAI 96156-96171); AMA CPT time rule (a unit is
+        attained when the midpoint is passed: 96158 needs 16 minutes).
     """
 
     id = "CC303"
@@ -274,8 +275,10 @@ class BelowMinimumTime(Rule):
     message = "{code} needs at least {needed} minutes ({rule_text}); {minutes} minutes are documented"
     fix = ("Do not bill {code} for {minutes} minutes, or document the time actually spent "
            "if it was {needed} minutes or more.")
-    references = ("Palmetto GBA: E/M and time tips (at-least and midpoint rules)", "CPT time rule (midpoint)",
-                  "APA Services HBAI guide 2020")
+    references = ("CMS Pub. 100-04 Ch. 5 s20.2 (a 15-minute unit needs at least 8 minutes)",
+                  "NCD 210.4.1 (tobacco cessation counseling: more than 3 minutes)",
+                  "CY2020 PFS final rule, 84 FR 62568 (HBAI 96156-96171 time thresholds)",
+                  "AMA CPT time rule (a unit of time is attained when the midpoint is passed)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged line's pooled minutes are under what its code needs: under the code's own minimum, or for a
@@ -340,8 +343,8 @@ class TimeRangeMismatch(Rule):
         lines: [{code: "99406", units: 1}]
 
     References:
-        NGS Medicare: counseling to prevent tobacco use (99406 3-10 minutes, 99407 over 10); SBIRT Oregon billing codes
-        (99408 15-30, 99409 over 30; G2011 5-14); AAP Coding News (99401-99404); CPT 2021 office E/M time thresholds.
+        NCD 210.4.1 (99406 3-10 minutes, 99407 over 10); CMS HCPCS Level II file (G0396 15-30 minutes, G0397 over
+        30, G2011 5-14); AMA CPT 99401-99404 time levels; CY2021 PFS final rule, 85 FR 84472 (office E/M times).
     """
 
     id = "CC307"
@@ -350,8 +353,10 @@ class TimeRangeMismatch(Rule):
     severity = Severity.ERROR
     message = "{code} covers {own_range} minutes, but {minutes} minutes are documented: that time is {member_code}"
     fix = "Bill {member_code} for {minutes} minutes, or correct the documented time."
-    references = ("NGS Medicare: counseling to prevent tobacco use", "SBIRT Oregon: billing codes",
-                  "AAP Coding News: preventive medicine counseling", "CPT 2021 office E/M guidelines")
+    references = ("NCD 210.4.1 (tobacco cessation counseling: intermediate 3-10 minutes, intensive over 10)",
+                  "CMS HCPCS Level II file: G0396 (15-30 minutes), G0397 (over 30 minutes)",
+                  "CY2021 PFS final rule, 85 FR 84472 (office/outpatient E/M times)",
+                  "AMA CPT 99401-99404 preventive counseling time levels")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged line is a time-range line whose own minutes fall outside its code's range (``_RANGE_OUTSIDE``).
