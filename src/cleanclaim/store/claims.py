@@ -609,10 +609,12 @@ def correct_claim(tenant: Tenant, actor: Actor, claim_id: int) -> m.ClaimVersion
             patient_control_number=old.patient_control_number, original_reference=reference,
             state=ClaimState.CODED.value, total_charge=old.total_charge, created_by_id=actor.id,
             explanation=old.explanation))
-        new.lines = [tenant.add(m.ClaimLine(
-            line_number=line.line_number, code=line.code, modifiers=list(line.modifiers), units=line.units,
-            minutes=line.minutes, dx_pointers=list(line.dx_pointers), charge=line.charge,
-            service_date=line.service_date, details=line.details)) for line in old.lines]
+        copies = [m.ClaimLine(
+            organisation_id=tenant.organisation_id, line_number=line.line_number, code=line.code,
+            modifiers=list(line.modifiers), units=line.units, minutes=line.minutes,
+            dx_pointers=list(line.dx_pointers), charge=line.charge, service_date=line.service_date,
+            details=line.details) for line in old.lines]
+        new.lines = copies
         tenant.session.flush()
         _audit(tenant, actor, "claim_version", old.id, "correct", before, snapshot(old))
         _audit(tenant, actor, "claim_version", new.id, "create_version", None,
