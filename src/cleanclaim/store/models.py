@@ -245,6 +245,8 @@ class ClaimVersion(TenantOwned, Base):
     total_charge: Mapped[Decimal] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the coder's arithmetic in plain words (minutes → units, pointers), shown beside the coded lines
+    explanation: Mapped[list[Any] | None] = mapped_column(JSON)
 
     lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.line_number", cascade="all, delete-orphan")
 
@@ -272,6 +274,9 @@ class ClaimLine(TenantOwned, Base):
     dx_pointers: Mapped[list[Any]] = mapped_column(JSON, default=list)
     charge: Mapped[Decimal] = mapped_column()
     service_date: Mapped[date] = mapped_column(Date)
+    # the line's data the columns above do not hold (NDC, rendering NPI, 837P references, a charge or date that was
+    # not given), so the interchange-contract line is rebuilt exactly (store.claims.encounter_of)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class ScrubRun(TenantOwned, Base):
@@ -482,6 +487,57 @@ class AuditEvent(TenantOwned, Base):
     action: Mapped[str] = mapped_column(String(60))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class SubmissionSettings(TenantOwned, Base):
+    """How the organisation's 837P files are addressed (ISA/GS sender and receiver, 1000A submitter, 1000B
+    receiver) and the next interchange control number, allocated by one row update so two submissions at the same
+    moment never share an ISA13."""
+
+    __tablename__ = "submission_settings"
+    __table_args__ = (
+        _tenant_key(),
+        UniqueConstraint("organisation_id"),
+        _one_of("usage", ("T", "P")),
+        # ISA13 is nine digits (X12 ISA13, 005010 interchange control number)
+        CheckConstraint("next_control_number BETWEEN 1 AND 999999999", name="control_number_nine_digits"),
+    )
+
+    sender_id: Mapped[str] = mapped_column(String(15))  # ISA06 / GS02
+    receiver_id: Mapped[str] = mapped_column(String(15))  # ISA08 / GS03
+    receiver_name: Mapped[str] = mapped_column(String(60))  # 1000B NM103
+    submitter_name: Mapped[str] = mapped_column(String(60))  # 1000A NM103
+    submitter_contact: Mapped[str] = mapped_column(String(60))  # 1000A PER02
+    submitter_phone: Mapped[str | None] = mapped_column(String(20))
+    submitter_email: Mapped[str | None] = mapped_column(String(80))
+    usage: Mapped[str] = mapped_column(String(1), default="T")  # ISA15: T test, P production
+    next_control_number: Mapped[int] = mapped_column(Integer, default=1)
+
+
+JOB_STATES: tuple[str, ...] = ("queued", "running", "done", "failed")
+
+
+class Job(TenantOwned, Base):
+    """Long work (a large import, a batch scrub) a page starts and then polls: how far it got and what came of it."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        _tenant_key(),
+        _same_tenant_fk("created_by_id", "users"),
+        _one_of("state", JOB_STATES),
+        CheckConstraint("done >= 0 AND total >= 0", name="progress_not_negative"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by_id: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
 
 
 TENANT_MODELS: tuple[type[TenantOwned], ...] = tuple(

@@ -1,0 +1,632 @@
+"""The claim services the web pages, the REST API and batch jobs all call: intake, coding, scrubbing, overrides,
+release, correction, appeal and write-off of stored claims.
+
+They stay thin over the engine: the coder (`cleanclaim.code`), the rule catalogue (`cleanclaim.check`) and the
+lifecycle (`lifecycle.transition`) decide; this module loads, writes and records. Three promises hold for every
+function here, because three callers with different habits will use them:
+
+* **One organisation.** Each takes a :class:`~cleanclaim.store.tenant.Tenant`; an id of another organisation is
+  :class:`NotFoundError`, exactly as an id that does not exist.
+* **Whole or nothing.** Each runs in a savepoint: a refusal or a failure part-way leaves the session as it was (the
+  caller commits, once per request or job step).
+* **A trail.** Every change writes an audit event (before/after) in the same transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from cleanclaim.errors import CleanclaimError, InputError
+from cleanclaim.formats.export import with_charges
+from cleanclaim.lifecycle import (
+    ENTERS_ENCOUNTERS,
+    Action,
+    ClaimState,
+    Role,
+    TransitionError,
+    check_override,
+    transition,
+)
+from cleanclaim.model import ClaimLine, Encounter, Severity
+from cleanclaim.pricing import ChargeMaster
+from cleanclaim.scrub import check, code
+from cleanclaim.store import models as m
+from cleanclaim.store.audit import record, snapshot
+from cleanclaim.store.tenant import Tenant
+from cleanclaim.store.types import utcnow
+
+__all__ = [
+    "Actor",
+    "ImportedClaim",
+    "NotFoundError",
+    "ScrubOutcome",
+    "appeal_claim",
+    "code_claim",
+    "correct_claim",
+    "current_version",
+    "edit_lines",
+    "encounter_of",
+    "import_encounters",
+    "latest_scrub",
+    "mark_ready",
+    "override_finding",
+    "scrub_claims",
+    "write_off_claim",
+]
+
+# The interchange line fields the claim_lines columns hold; every other field given goes to ``details``.
+_LINE_COLUMNS = ("code", "modifiers", "units", "minutes", "dx_pointers", "charge", "date")
+# SQLite allows 32,766 bound parameters in one statement; an IN list stays well below it.
+_IN_CHUNK = 5000
+
+
+class NotFoundError(CleanclaimError):
+    """No such object in this organisation (which is also what another organisation's id is: a 404, never data)."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the user's id (for the trail) and role (for the lifecycle's role checks)."""
+
+    id: int
+    role: Role
+
+    @classmethod
+    def of(cls, user: m.User) -> Actor:
+        return cls(user.id, Role(user.role))
+
+
+@dataclass(frozen=True)
+class ImportedClaim:
+    claim_id: int
+    version_id: int
+    patient_control_number: str
+    state: ClaimState
+
+
+@dataclass
+class ScrubOutcome:
+    """What one batch scrub did: per claim id its scrub run and the count of findings by severity."""
+
+    runs: dict[int, int]
+    """Claim id -> the new scrub run's id."""
+    counts: dict[int, dict[str, int]]
+    """Claim id -> {"error": n, "warning": n, "info": n}."""
+
+    @property
+    def findings(self) -> int:
+        return sum(sum(c.values()) for c in self.counts.values())
+
+
+@contextmanager
+def _whole(session: Session) -> Iterator[None]:
+    """A savepoint around one service call: any exception undoes what the call wrote, and is raised on."""
+    with session.begin_nested():
+        yield
+
+
+def _require(actor: Actor, roles: Iterable[Role], what: str) -> None:
+    allowed = frozenset(roles)
+    if actor.role not in allowed:
+        who = ", ".join(sorted(r.value for r in allowed))
+        raise TransitionError(f"a {actor.role.value} cannot {what}; that is for: {who}")
+
+
+def _audit(tenant: Tenant, actor: Actor | None, entity: str, entity_id: int | str, action: str,
+           before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
+    record(tenant.session, organisation_id=tenant.organisation_id, user_id=actor.id if actor else None,
+           entity=entity, entity_id=entity_id, action=action, before=before, after=after)
+
+
+# ------------------------------------------------------------------------------------------------ lines <-> rows
+
+
+def _line_row(line: ClaimLine, number: int, date_of_service: dt.date) -> m.ClaimLine:
+    given = line.model_dump(mode="json", exclude_defaults=True)
+    details = {key: value for key, value in given.items() if key not in _LINE_COLUMNS}
+    # a charge or date that was not given is kept as "not given", not as 0.00 or the encounter's date
+    if line.charge is None:
+        details["charge"] = None
+    if line.date is None:
+        details["date"] = None
+    return m.ClaimLine(line_number=number, code=line.code, modifiers=list(line.modifiers), units=line.units,
+                       minutes=line.minutes, dx_pointers=list(line.dx_pointers),
+                       charge=line.charge if line.charge is not None else Decimal(0),
+                       service_date=line.date or date_of_service, details=details or None)
+
+
+def _line_fields(code_: str, modifiers: list[Any], units: Decimal, minutes: int | None, dx_pointers: list[Any],
+                 charge: Decimal, service_date: dt.date, details: dict[str, Any] | None) -> dict[str, Any]:
+    data: dict[str, Any] = {"code": code_, "modifiers": modifiers, "units": units, "minutes": minutes,
+                            "dx_pointers": dx_pointers, "charge": charge, "date": service_date}
+    if details:
+        data.update(details)
+    return data
+
+
+def _line_model(row: m.ClaimLine) -> ClaimLine:
+    return ClaimLine.model_validate(_line_fields(row.code, list(row.modifiers), row.units, row.minutes,
+                                                 list(row.dx_pointers), row.charge, row.service_date, row.details))
+
+
+def _total(lines: Sequence[ClaimLine]) -> Decimal:
+    return sum((line.charge for line in lines if line.charge is not None), Decimal(0))
+
+
+def _billed_encounter(data: dict[str, Any], lines: list[dict[str, Any]] | list[ClaimLine], *, version: int,
+                      frequency_code: str, original_reference: str | None, key: str | None = None) -> Encounter:
+    """The encounter as this claim version bills it: the stored encounter with the version's lines, and for a
+    replacement (frequency 7/8) the CLM05-3 code and the payer's claim number it replaces (2300 REF*F8)."""
+    fields = {**data, "lines": lines}
+    if key is not None:
+        fields["id"] = key
+    if frequency_code != "1":
+        fields["claim_elements"] = {**(data.get("claim_elements") or {}), "CLM05-3": frequency_code}
+        if original_reference:
+            references = {loop: dict(refs) for loop, refs in (data.get("references") or {}).items()}
+            if data.get("references") is None:
+                references["2300"] = {"EA": str(data["patient"]["id"])}  # what the writer writes by default
+            references.setdefault("2300", {})["F8"] = original_reference
+            fields["references"] = references
+    return Encounter.model_validate(fields)
+
+
+# ------------------------------------------------------------------------------------------------------- lookups
+
+
+def current_version(tenant: Tenant, claim_id: int) -> m.ClaimVersion:
+    """The claim's current version, or NotFoundError (also for another organisation's claim id)."""
+    version = tenant.session.scalars(tenant.select(m.ClaimVersion, m.ClaimVersion.claim_id == claim_id,
+                                                   m.ClaimVersion.is_current.is_(True))).one_or_none()
+    if version is None:
+        raise NotFoundError(f"claim {claim_id} not found")
+    return version
+
+
+def _encounter_record(tenant: Tenant, claim_id: int) -> m.EncounterRecord:
+    record_ = tenant.session.scalars(tenant.select(m.EncounterRecord).join(
+        m.Claim, m.Claim.encounter_id == m.EncounterRecord.id).where(m.Claim.id == claim_id)).one_or_none()
+    if record_ is None:
+        raise NotFoundError(f"claim {claim_id} not found")
+    return record_
+
+
+def encounter_of(tenant: Tenant, claim_id: int) -> Encounter:
+    """The interchange-contract encounter of the claim's current version: the stored encounter with the version's
+    lines (exactly what was imported, when nothing was edited since)."""
+    version = current_version(tenant, claim_id)
+    data = _encounter_record(tenant, claim_id).data
+    return _billed_encounter(data, [_line_model(row) for row in version.lines], version=version.version,
+                             frequency_code=version.frequency_code, original_reference=version.original_reference)
+
+
+def latest_scrub(tenant: Tenant, version: m.ClaimVersion) -> m.ScrubRun | None:
+    """The version's most recent scrub run: the one whose findings decide whether it may be released."""
+    return tenant.session.scalars(tenant.select(m.ScrubRun, m.ScrubRun.claim_version_id == version.id)
+                                  .order_by(m.ScrubRun.id.desc()).limit(1)).one_or_none()
+
+
+# -------------------------------------------------------------------------------------------------------- intake
+
+
+def import_encounters(tenant: Tenant, actor: Actor, encounters: Sequence[Encounter]) -> list[ImportedClaim]:
+    """Store encounters (as the readers make them) as claims: patients, providers and payers are found by their
+    references or added, each encounter is kept whole, and its claim gets version 1 (frequency 1, patient control
+    number = the encounter's claim id, else its id), coded when it has billed lines, else a draft.
+
+    All or nothing: a claim id already used by a current claim of the organisation, or twice in the batch, refuses
+    the whole import, naming it.
+    """
+    _require(actor, ENTERS_ENCOUNTERS, "enter encounters")
+    session = tenant.session
+    numbers = [encounter.claim_id or encounter.id for encounter in encounters]
+    _check_numbers(tenant, encounters, numbers)
+    with _whole(session):
+        patients = _upsert_patients(tenant, encounters)
+        providers = _upsert_providers(tenant, encounters)
+        payers = _upsert_payers(tenant, encounters)
+        records = [tenant.add(m.EncounterRecord(
+            encounter_ref=encounter.id, date_of_service=encounter.date, patient_id=patients[encounter.patient.id].id,
+            provider_id=providers[str(encounter.provider.npi)].id,
+            payer_id=payers[encounter.payer_id].id if encounter.payer_id else None,
+            data=encounter.model_dump(mode="json"))) for encounter in encounters]
+        session.flush()
+        claims = [tenant.add(m.Claim(encounter_id=row.id)) for row in records]
+        session.flush()
+        versions = []
+        for encounter, claim, number in zip(encounters, claims, numbers, strict=True):
+            state = ClaimState.CODED if encounter.lines else ClaimState.DRAFT
+            version = tenant.add(m.ClaimVersion(
+                claim_id=claim.id, version=1, is_current=True, frequency_code="1", patient_control_number=number,
+                state=state.value, total_charge=_total(encounter.lines), created_by_id=actor.id))
+            version.lines = [tenant.add(_line_row(line, n, encounter.date))
+                             for n, line in enumerate(encounter.lines, start=1)]
+            versions.append(version)
+        session.flush()
+        imported = [ImportedClaim(claim.id, version.id, version.patient_control_number, ClaimState(version.state))
+                    for claim, version in zip(claims, versions, strict=True)]
+        session.execute(insert(m.AuditEvent), [
+            {"organisation_id": tenant.organisation_id, "user_id": actor.id, "entity": "claim",
+             "entity_id": str(item.claim_id), "action": "import", "before": None,
+             "after": {"encounter": encounter.id, "patient_control_number": item.patient_control_number,
+                       "version_id": item.version_id, "state": item.state.value, "lines": len(encounter.lines)}}
+            for item, encounter in zip(imported, encounters, strict=True)])
+    return imported
+
+
+def _check_numbers(tenant: Tenant, encounters: Sequence[Encounter], numbers: list[str]) -> None:
+    for encounter, number in zip(encounters, numbers, strict=True):
+        if len(number) > 38:
+            raise InputError(f"the claim id {number!r} is longer than the 38 characters CLM01 holds",
+                             encounter=encounter.id, field="claim_id")
+        npi = encounter.provider.npi
+        if npi is None or len(npi) != 10:
+            raise InputError("the workspace keeps a rendering provider by a 10-digit NPI; this encounter has none",
+                             encounter=encounter.id, field="provider.npi")
+    twice = [number for number, count in Counter(numbers).items() if count > 1]
+    if twice:
+        raise InputError(f"claim id(s) {', '.join(sorted(twice)[:10])} appear more than once in this import; each "
+                         "claim needs its own patient control number", field="claim_id")
+    taken: set[str] = set()
+    for start in range(0, len(numbers), _IN_CHUNK):
+        taken |= set(tenant.session.scalars(select(m.ClaimVersion.patient_control_number).where(
+            m.ClaimVersion.organisation_id == tenant.organisation_id, m.ClaimVersion.is_current.is_(True),
+            m.ClaimVersion.patient_control_number.in_(numbers[start:start + _IN_CHUNK]))))
+    if taken:
+        raise InputError(f"claim id(s) {', '.join(sorted(taken)[:10])} already belong to claims of this "
+                         "organisation; correct the existing claim instead, or give a new claim id",
+                         field="claim_id")
+
+
+def _upsert_patients(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Patient]:
+    refs = sorted({e.patient.id for e in encounters})
+    found = {row.patient_ref: row for start in range(0, len(refs), _IN_CHUNK) for row in tenant.session.scalars(
+        tenant.select(m.Patient, m.Patient.patient_ref.in_(refs[start:start + _IN_CHUNK])))}
+    for encounter in encounters:
+        given = encounter.patient
+        row = found.get(given.id)
+        if row is None:
+            row = found[given.id] = tenant.add(m.Patient(patient_ref=given.id))
+        # the latest encounter's demographics are the patient's (a name or birth date corrected at the front desk)
+        row.first_name, row.last_name = given.first_name, given.last_name
+        row.birth_date, row.sex = given.birth_date, given.sex
+    return found
+
+
+def _upsert_providers(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Provider]:
+    npis = sorted({str(e.provider.npi) for e in encounters})
+    found = {row.npi: row for row in tenant.session.scalars(tenant.select(m.Provider, m.Provider.npi.in_(npis)))}
+    for encounter in encounters:
+        given = encounter.provider
+        row = found.get(str(given.npi))
+        if row is None:
+            row = found[str(given.npi)] = tenant.add(m.Provider(npi=str(given.npi)))
+        row.discipline = given.discipline.value
+        row.first_name, row.last_name = given.first_name, given.last_name
+    return found
+
+
+def _upsert_payers(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Payer]:
+    ids = sorted({e.payer_id for e in encounters if e.payer_id})
+    found = {row.payer_id: row for row in tenant.session.scalars(tenant.select(m.Payer, m.Payer.payer_id.in_(ids)))}
+    for encounter in encounters:
+        if not encounter.payer_id:
+            continue
+        row = found.get(encounter.payer_id)
+        if row is None:
+            row = found[encounter.payer_id] = tenant.add(m.Payer(
+                payer_id=encounter.payer_id, profile_id=encounter.payer, name=encounter.payer_display))
+    return found
+
+
+# ------------------------------------------------------------------------------------------------ coding, editing
+
+
+def code_claim(tenant: Tenant, actor: Actor, claim_id: int, *,
+               charge_master: ChargeMaster | None = None) -> m.ClaimVersion:
+    """Code the stored encounter's documented services into the claim's lines (the engine's coder), keeping its
+    arithmetic in plain words; the claim becomes coded, and a scrub done before no longer applies."""
+    version = current_version(tenant, claim_id)
+    target = transition(version.state, Action.CODE, role=actor.role)
+    data = _encounter_record(tenant, claim_id).data
+    encounter = Encounter.model_validate({**data, "lines": []})
+    if not encounter.services:
+        raise InputError("the encounter documents no services to code; enter its billed lines instead",
+                         encounter=encounter.id, field="services")
+    result = code(encounter)
+    problems = [str(e) for e in result.errors] + [str(f.to_dict()) for f in result.failures]
+    if problems or not result.encounters:
+        raise CleanclaimError(f"claim {claim_id} could not be coded: {'; '.join(problems) or 'no result'}")
+    coded = result.encounters[0]
+    lines = with_charges(encounter.model_copy(update={"lines": coded.lines}), charge_master).lines
+    with _whole(tenant.session):
+        _replace_lines(tenant, actor, version, lines, target, "code", explanation=list(coded.explanation))
+    return version
+
+
+def edit_lines(tenant: Tenant, actor: Actor, claim_id: int, lines: Sequence[ClaimLine]) -> m.ClaimVersion:
+    """Replace the claim's billed lines by hand; it goes back to coded (its earlier scrub no longer applies)."""
+    version = current_version(tenant, claim_id)
+    target = transition(version.state, Action.CODE, role=actor.role)
+    if not lines:
+        raise InputError("a claim needs at least one billed line", field="lines")
+    with _whole(tenant.session):
+        _replace_lines(tenant, actor, version, list(lines), target, "edit_lines", explanation=None)
+    return version
+
+
+def _lines_snapshot(version: m.ClaimVersion) -> list[dict[str, Any]]:
+    return [snapshot(line) for line in version.lines]
+
+
+def _replace_lines(tenant: Tenant, actor: Actor, version: m.ClaimVersion, lines: list[ClaimLine],
+                   target: ClaimState, action: str, *, explanation: list[str] | None) -> None:
+    before = {**snapshot(version), "lines": _lines_snapshot(version)}
+    date_of_service = _encounter_date(tenant, version)
+    version.lines.clear()
+    tenant.session.flush()  # the old lines go before the new ones take their line numbers
+    version.lines = [tenant.add(_line_row(line, n, date_of_service)) for n, line in enumerate(lines, start=1)]
+    version.state = target.value
+    version.total_charge = _total(lines)
+    version.explanation = explanation
+    tenant.session.flush()
+    _audit(tenant, actor, "claim_version", version.id, action, before,
+           {**snapshot(version), "lines": _lines_snapshot(version)})
+
+
+def _encounter_date(tenant: Tenant, version: m.ClaimVersion) -> dt.date:
+    return _encounter_record(tenant, version.claim_id).date_of_service
+
+
+# -------------------------------------------------------------------------------------------------------- scrub
+
+
+@dataclass
+class _Loaded:
+    version_id: int
+    claim_id: int
+    state: str
+    version: int
+    frequency_code: str
+    original_reference: str | None
+    encounter_ref: str
+    data: dict[str, Any]
+
+
+def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start:start + _IN_CHUNK]
+
+
+def _load_current(tenant: Tenant, claim_ids: Sequence[int]) -> list[_Loaded]:
+    session = tenant.session
+    rows: list[_Loaded] = []
+    wanted = list(dict.fromkeys(claim_ids))
+    for chunk in _chunks(wanted):
+        rows += [_Loaded(*row) for row in session.execute(
+            select(m.ClaimVersion.id, m.ClaimVersion.claim_id, m.ClaimVersion.state, m.ClaimVersion.version,
+                   m.ClaimVersion.frequency_code, m.ClaimVersion.original_reference, m.EncounterRecord.encounter_ref,
+                   m.EncounterRecord.data)
+            .join(m.Claim, m.Claim.id == m.ClaimVersion.claim_id)
+            .join(m.EncounterRecord, m.EncounterRecord.id == m.Claim.encounter_id)
+            .where(m.ClaimVersion.organisation_id == tenant.organisation_id, m.ClaimVersion.is_current.is_(True),
+                   m.ClaimVersion.claim_id.in_(chunk)))]
+    missing = set(wanted) - {row.claim_id for row in rows}
+    if missing:
+        shown = ", ".join(str(i) for i in sorted(missing)[:10])
+        raise NotFoundError(f"claim(s) {shown} not found")
+    order = {claim_id: n for n, claim_id in enumerate(wanted)}
+    rows.sort(key=lambda row: order[row.claim_id])
+    return rows
+
+
+def _load_lines(tenant: Tenant, version_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    lines: dict[int, list[dict[str, Any]]] = {version_id: [] for version_id in version_ids}
+    for chunk in _chunks(version_ids):
+        for row in tenant.session.execute(
+                select(m.ClaimLine.claim_version_id, m.ClaimLine.code, m.ClaimLine.modifiers, m.ClaimLine.units,
+                       m.ClaimLine.minutes, m.ClaimLine.dx_pointers, m.ClaimLine.charge, m.ClaimLine.service_date,
+                       m.ClaimLine.details)
+                .where(m.ClaimLine.organisation_id == tenant.organisation_id,
+                       m.ClaimLine.claim_version_id.in_(chunk))
+                .order_by(m.ClaimLine.claim_version_id, m.ClaimLine.line_number)):
+            lines[row[0]].append(_line_fields(*row[1:]))
+    return lines
+
+
+def _keys(loaded: Sequence[_Loaded]) -> list[str]:
+    """The id each claim has in one engine run: its encounter id, unless two claims of the batch share it (then
+    the claim's id is added), because the rules group lines by encounter."""
+    seen = Counter(row.encounter_ref for row in loaded)
+    return [row.encounter_ref if seen[row.encounter_ref] == 1 else f"{row.encounter_ref}#claim{row.claim_id}"
+            for row in loaded]
+
+
+def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_of: dt.date | None = None,
+                 ) -> ScrubOutcome:
+    """Scrub claims as ONE batch through the rule catalogue: the current versions and their lines are loaded in a
+    few queries, checked in one engine run, and each claim gets a scrub run with its findings and becomes scrubbed.
+
+    Every claim must be scrubbable (coded, scrubbed or ready) by this user, or none is scrubbed: the message names
+    the ones that are not.
+    """
+    as_of = as_of or dt.date.today()
+    if not claim_ids:
+        return ScrubOutcome({}, {})
+    loaded = _load_current(tenant, claim_ids)
+    refused = []
+    for row in loaded:
+        try:
+            transition(row.state, Action.SCRUB, role=actor.role)
+        except TransitionError as error:
+            refused.append((row.claim_id, str(error)))
+    if refused:
+        shown = "; ".join(f"claim {claim_id}: {why}" for claim_id, why in refused[:5])
+        raise TransitionError(f"{len(refused)} claim(s) cannot be scrubbed, none was: {shown}")
+    lines = _load_lines(tenant, [row.version_id for row in loaded])
+    keys = _keys(loaded)
+    encounters = [_billed_encounter(row.data, lines[row.version_id], version=row.version,
+                                    frequency_code=row.frequency_code, original_reference=row.original_reference,
+                                    key=key) for row, key in zip(loaded, keys, strict=True)]
+    result = check(encounters, as_of=as_of)
+    if result.errors or result.failures:
+        problems = [str(e) for e in result.errors] + [str(f.to_dict()) for f in result.failures]
+        raise CleanclaimError(f"the scrub could not check every claim, none was stored: {'; '.join(problems[:5])}")
+    with _whole(tenant.session):
+        return _store_scrub(tenant, actor, loaded, keys, result.table, as_of)
+
+
+def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded], keys: list[str], table: pl.DataFrame,
+                 as_of: dt.date) -> ScrubOutcome:
+    session = tenant.session
+    organisation_id = tenant.organisation_id
+    ran_at = utcnow()
+    run_rows = session.execute(
+        insert(m.ScrubRun).returning(m.ScrubRun.id, sort_by_parameter_order=True),
+        [{"organisation_id": organisation_id, "claim_version_id": row.version_id, "as_of": as_of,
+          "ran_by_id": actor.id, "ran_at": ran_at} for row in loaded]).scalars().all()
+    run_of_key = dict(zip(keys, run_rows, strict=True))
+    claim_of_key = {key: row.claim_id for key, row in zip(keys, loaded, strict=True)}
+    findings = table.select("encounter", "rule", "id", "severity", "line", "code", "message", "fix", "references")
+    unknown = set(findings.get_column("encounter").unique().to_list()) - set(run_of_key)
+    if unknown:  # a finding the engine attached to no claim of the batch cannot be stored against one
+        raise CleanclaimError(f"the engine reported findings for unknown encounter(s): {sorted(map(str, unknown))}")
+    records = [{"organisation_id": organisation_id, "scrub_run_id": run_of_key[encounter], "rule": rule,
+                "rule_id": rule_id, "severity": severity, "line": line, "code": code_, "message": message, "fix": fix,
+                "references": list(references or [])}
+               for encounter, rule, rule_id, severity, line, code_, message, fix, references in findings.iter_rows()]
+    if records:
+        session.execute(insert(m.FindingRecord), records)
+    counts: dict[int, dict[str, int]] = {row.claim_id: {s.value: 0 for s in Severity} for row in loaded}
+    for (encounter, severity), n in Counter(zip(findings.get_column("encounter").to_list(),
+                                                 findings.get_column("severity").to_list(), strict=True)).items():
+        counts[claim_of_key[encounter]][severity] += n
+    for chunk in _chunks([row.version_id for row in loaded]):
+        session.execute(update(m.ClaimVersion).where(m.ClaimVersion.id.in_(chunk))
+                        .values(state=ClaimState.SCRUBBED.value).execution_options(synchronize_session="fetch"))
+    session.execute(insert(m.AuditEvent), [
+        {"organisation_id": organisation_id, "user_id": actor.id, "at": ran_at, "entity": "claim_version",
+         "entity_id": str(row.version_id), "action": "scrub", "before": {"state": row.state},
+         "after": {"state": ClaimState.SCRUBBED.value, "scrub_run_id": run_of_key[key], "as_of": as_of.isoformat(),
+                   **counts[row.claim_id]}}
+        for row, key in zip(loaded, keys, strict=True)])
+    return ScrubOutcome({claim_of_key[key]: run for key, run in run_of_key.items()}, counts)
+
+
+# -------------------------------------------------------------------------------------- override, ready, outcomes
+
+
+def override_finding(tenant: Tenant, actor: Actor, finding_id: int, reason: str | None) -> m.FindingRecord:
+    """Record a biller's override of a finding of the claim's latest scrub: who, why, when."""
+    finding = tenant.get(m.FindingRecord, finding_id)
+    if finding is None:
+        raise NotFoundError(f"finding {finding_id} not found")
+    text = check_override(actor.role, reason)
+    run = tenant.get(m.ScrubRun, finding.scrub_run_id)
+    version = tenant.get(m.ClaimVersion, run.claim_version_id) if run is not None else None
+    if run is None or version is None:
+        raise NotFoundError(f"finding {finding_id} not found")
+    latest = latest_scrub(tenant, version)
+    if not version.is_current or latest is None or latest.id != run.id:
+        raise TransitionError("this finding is from an earlier scrub or an earlier version of the claim; override "
+                              "the findings of its latest scrub")
+    if version.state != ClaimState.SCRUBBED:
+        raise TransitionError(f"a {version.state.replace('_', ' ')} claim's findings cannot be overridden; "
+                              "scrub it again first")
+    if finding.overridden_by_id is not None:
+        raise TransitionError(f"finding {finding_id} is already overridden ({finding.override_reason!r})")
+    with _whole(tenant.session):
+        before = snapshot(finding)
+        finding.overridden_by_id, finding.override_reason, finding.overridden_at = actor.id, text, utcnow()
+        tenant.session.flush()
+        _audit(tenant, actor, "finding", finding.id, "override", before, snapshot(finding))
+    return finding
+
+
+def _move(tenant: Tenant, actor: Actor, version: m.ClaimVersion, action: Action, *,
+          extra: dict[str, Any] | None = None, findings: Sequence[m.FindingRecord] = ()) -> m.ClaimVersion:
+    target = transition(version.state, action, role=actor.role, findings=findings)
+    with _whole(tenant.session):
+        before = snapshot(version)
+        version.state = target.value
+        tenant.session.flush()
+        _audit(tenant, actor, "claim_version", version.id, action.value, before, {**snapshot(version), **(extra or {})})
+    return version
+
+
+def mark_ready(tenant: Tenant, actor: Actor, claim_id: int) -> m.ClaimVersion:
+    """Release a scrubbed claim for submission: refused while an error finding of its latest scrub stands."""
+    version = current_version(tenant, claim_id)
+    run = latest_scrub(tenant, version)
+    findings = list(run.findings) if run is not None else []
+    return _move(tenant, actor, version, Action.MARK_READY, findings=findings,
+                 extra={"scrub_run_id": run.id if run is not None else None})
+
+
+def appeal_claim(tenant: Tenant, actor: Actor, claim_id: int, *, note: str | None = None) -> m.ClaimVersion:
+    """Appeal the payer's decision on a denied or partly paid claim."""
+    return _move(tenant, actor, current_version(tenant, claim_id), Action.APPEAL,
+                 extra={"note": (note or "").strip() or None})
+
+
+def write_off_claim(tenant: Tenant, actor: Actor, claim_id: int, reason: str | None) -> m.ClaimVersion:
+    """Write off what the payer did not pay; the reason is required and kept in the trail."""
+    version = current_version(tenant, claim_id)
+    text = (reason or "").strip()
+    transition(version.state, Action.WRITE_OFF, role=actor.role)  # the role and state first, then the reason
+    if not text:
+        raise InputError("a write-off needs a reason (why the balance will not be collected)", field="reason")
+    return _move(tenant, actor, version, Action.WRITE_OFF, extra={"reason": text})
+
+
+def correct_claim(tenant: Tenant, actor: Actor, claim_id: int) -> m.ClaimVersion:
+    """Replace a denied or partly paid claim: its version becomes corrected and is kept as it was; version n+1
+    (frequency 7, same patient control number, the lines copied) refers to the payer's claim control number of the
+    latest remittance (2300 REF*F8) and is coded, ready to be edited and scrubbed."""
+    old = current_version(tenant, claim_id)
+    target = transition(old.state, Action.CORRECT, role=actor.role)
+    reference = tenant.session.scalars(select(m.RemittanceClaim.payer_claim_control_number).join(
+        m.ClaimVersion, m.ClaimVersion.id == m.RemittanceClaim.claim_version_id).where(
+        m.RemittanceClaim.organisation_id == tenant.organisation_id, m.ClaimVersion.claim_id == claim_id,
+        m.RemittanceClaim.payer_claim_control_number.is_not(None))
+        .order_by(m.RemittanceClaim.id.desc()).limit(1)).first()
+    with _whole(tenant.session):
+        before = snapshot(old)
+        old.state, old.is_current = target.value, False
+        tenant.session.flush()  # one current version per claim: the old one steps down first
+        new = tenant.add(m.ClaimVersion(
+            claim_id=claim_id, version=old.version + 1, is_current=True, frequency_code="7",
+            patient_control_number=old.patient_control_number, original_reference=reference,
+            state=ClaimState.CODED.value, total_charge=old.total_charge, created_by_id=actor.id,
+            explanation=old.explanation))
+        copies = [m.ClaimLine(
+            organisation_id=tenant.organisation_id, line_number=line.line_number, code=line.code,
+            modifiers=list(line.modifiers), units=line.units, minutes=line.minutes,
+            dx_pointers=list(line.dx_pointers), charge=line.charge, service_date=line.service_date,
+            details=line.details) for line in old.lines]
+        new.lines = copies
+        tenant.session.flush()
+        _audit(tenant, actor, "claim_version", old.id, "correct", before, snapshot(old))
+        _audit(tenant, actor, "claim_version", new.id, "create_version", None,
+               {**snapshot(new), "replaces_version_id": old.id})
+    return new
+
+
+def claim_count(tenant: Tenant, state: ClaimState | None = None) -> int:
+    """How many current claims the organisation has (in a state): for progress totals and tests."""
+    criteria: list[ColumnElement[bool]] = [m.ClaimVersion.is_current.is_(True)]
+    if state is not None:
+        criteria.append(m.ClaimVersion.state == state.value)
+    return tenant.session.scalar(select(func.count()).select_from(m.ClaimVersion).where(
+        m.ClaimVersion.organisation_id == tenant.organisation_id, *criteria)) or 0
+

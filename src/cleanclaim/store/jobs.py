@@ -1,0 +1,103 @@
+"""Long work (a batch scrub, a large import) as a job row a page can poll, run in a thread so the request returns.
+
+The work runs in steps; each step is its own transaction and the job's progress (done of total, a message) is
+written after each in a separate short transaction, so a page sees it move and a failure part-way keeps the steps
+already done (each whole) and says where it stopped. The runner is in-process: a job does not survive a restart of
+the server (it is left ``running`` with its last progress; :func:`fail_abandoned` marks such jobs failed at start).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from cleanclaim.errors import UNFORESEEN, CleanclaimError
+from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
+from cleanclaim.store import models as m
+from cleanclaim.store.claims import Actor, NotFoundError, _require, scrub_claims
+from cleanclaim.store.tenant import Tenant
+from cleanclaim.store.types import utcnow
+
+__all__ = ["SCRUB_STEP", "fail_abandoned", "job_status", "start_scrub_job"]
+
+SCRUB_STEP = 2000
+"""Claims per step of a batch scrub: one engine run and one transaction each."""
+
+Step = Callable[[Tenant], dict[str, Any]]
+
+
+def _set(factory: sessionmaker[Session], job_id: int, **values: Any) -> None:
+    with factory() as session:
+        session.execute(update(m.Job).where(m.Job.id == job_id).values(**values))
+        session.commit()
+
+
+def _run(factory: sessionmaker[Session], organisation_id: int, job_id: int, steps: Sequence[tuple[int, Step]]) -> None:
+    done = 0
+    results: list[dict[str, Any]] = []
+    _set(factory, job_id, state="running", started_at=utcnow())
+    for size, step in steps:
+        try:
+            with factory() as session:
+                results.append(step(Tenant(session, organisation_id)))
+                session.commit()
+        except UNFORESEEN as error:
+            message = (str(error) if isinstance(error, CleanclaimError)
+                       else f"unexpected failure: {type(error).__name__}")
+            _set(factory, job_id, state="failed", finished_at=utcnow(),
+                 message=f"stopped after {done} of the job's items: {message}", result={"steps": results})
+            return
+        done += size
+        _set(factory, job_id, done=done, message=f"{done} done")
+    _set(factory, job_id, state="done", finished_at=utcnow(), message=f"{done} done", result={"steps": results})
+
+
+def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor: Actor, claim_ids: Sequence[int],
+                    *, wait: bool = False) -> int:
+    """Queue a scrub of these claims in steps of :data:`SCRUB_STEP` and start it in a thread; the job's id is
+    returned at once (``wait`` joins the thread, for tests and scripts)."""
+    _require(actor, ENTERS_ENCOUNTERS, "scrub claims")
+    ids = list(dict.fromkeys(claim_ids))
+    with factory() as session:
+        job = Tenant(session, organisation_id).add(m.Job(kind="scrub", state="queued", total=len(ids), done=0,
+                                                         created_by_id=actor.id))
+        session.commit()
+        job_id = job.id
+
+    def step_for(chunk: list[int]) -> Step:
+        def step(tenant: Tenant) -> dict[str, Any]:
+            outcome = scrub_claims(tenant, actor, chunk)
+            return {"claims": len(chunk), "findings": outcome.findings,
+                    "errors": sum(c["error"] for c in outcome.counts.values())}
+        return step
+
+    steps = [(len(ids[i:i + SCRUB_STEP]), step_for(ids[i:i + SCRUB_STEP])) for i in range(0, len(ids), SCRUB_STEP)]
+    thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps), daemon=True,
+                              name=f"cleanclaim-job-{job_id}")
+    thread.start()
+    if wait:
+        thread.join()
+    return job_id
+
+
+def job_status(tenant: Tenant, job_id: int) -> m.Job:
+    """The job as a page polls it (NotFoundError for another organisation's job)."""
+    job = tenant.get(m.Job, job_id)
+    if job is None:
+        raise NotFoundError(f"job {job_id} not found")
+    tenant.session.refresh(job)
+    return job
+
+
+def fail_abandoned(factory: sessionmaker[Session]) -> int:
+    """At server start: jobs left queued or running by a previous process will never finish; say so."""
+    with factory() as session:
+        result = session.execute(update(m.Job).where(m.Job.state.in_(("queued", "running"))).values(
+            state="failed", finished_at=utcnow(),
+            message="the server stopped before this job finished; start it again"))
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)
