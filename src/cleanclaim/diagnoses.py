@@ -283,9 +283,21 @@ def _distance(release: ReleaseInfo, date_of_service: dt.date) -> int:
 
 
 def _choose(candidates: Sequence[ReleaseInfo], date_of_service: dt.date) -> tuple[ReleaseInfo, bool]:
+    """The release that judges a date: the one covering it; else, for a date between two loaded releases (the
+    fiscal years no package ships, FY2022-FY2024), the next one after it; else the nearest.
+
+    Why the next one in a gap: the common stale-code error is a code that was deleted or split on some October 1
+    (M54.5 became a header on 2021-10-01) and billed after it; a deletion persists into every later release, so the
+    next release catches it, where the previous one would pass it. The cost is the reverse case (a code valid in the
+    gap year and deleted before the next release is reported), and the finding says no release covers the date.
+    """
     covering = [r for r in candidates if r.covers(date_of_service)]
     if covering:
         return max(covering, key=lambda r: _preference(r, date_of_service)), True
+    before = [r for r in candidates if r.valid_to < date_of_service]
+    after = [r for r in candidates if r.valid_from > date_of_service]
+    if before and after:
+        return min(after, key=lambda r: (r.valid_from, -r.data_effective.toordinal())), False
     nearest = min(candidates, key=lambda r: (_distance(r, date_of_service), -r.valid_to.toordinal()))
     return nearest, False
 

@@ -107,10 +107,15 @@ def test_each_date_is_judged_by_its_fiscal_year(code: str, date_of_service: dt.d
     assert (found.status, found.release, found.covers_date) == (status, release, True)
 
 
-def test_a_gap_year_says_no_release_covers_it() -> None:
-    found = lookup_diagnosis("M54.5", dt.date(2022, 5, 1))
-    assert not found.covers_date
-    assert found.note is not None and "fiscal year 2022" in found.note and "Import the FY2022" in found.note
+@pytest.mark.parametrize("date_of_service", [dt.date(2021, 10, 1), dt.date(2022, 5, 1), dt.date(2024, 9, 30)])
+def test_a_gap_year_is_judged_by_the_next_release_and_says_no_release_covers_it(date_of_service: dt.date) -> None:
+    """FY2022-FY2024 are not bundled: the next release (FY2025) judges, so M54.5, a header from 2021-10-01 on, is
+    not billable after October 1, 2021, and the note says the date's own release is missing."""
+    found = lookup_diagnosis("M54.5", date_of_service)
+    assert (found.status, found.release, found.covers_date) == (DiagnosisStatus.NOT_BILLABLE, "ICD-10-CM FY2025", False)
+    year = date_of_service.year + (1 if date_of_service.month >= 10 else 0)
+    assert found.note is not None and f"fiscal year {year}" in found.note and f"Import the FY{year}" in found.note
+    assert lookup_diagnosis("M54.5", dt.date(2021, 9, 30)).status is DiagnosisStatus.BILLABLE
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # simple-icd-10-cm uses importlib's legacy API
