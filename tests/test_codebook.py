@@ -81,7 +81,8 @@ def test_the_data_file_is_consistent() -> None:
         if entry.time_rule is TimeRule.BASE:
             addon = BOOK.versions(entry.addon_code or "")
             assert addon and addon[0].base_code == entry.code, entry.code
-            assert entry.min_minutes == (entry.typical_minutes or 0) // 2 + 1, entry.code
+            # the CPT midpoint, or the whole first period where the code's own rule asks for it (RTM 98980: 20 min)
+            assert entry.min_minutes in ((entry.typical_minutes or 0) // 2 + 1, entry.typical_minutes), entry.code
         if entry.time_rule is TimeRule.RANGE:
             assert entry.min_minutes is not None, entry.code
         for code in (*entry.replaced_by, *([entry.medicare_code] if entry.medicare_code else [])):
@@ -103,3 +104,49 @@ def test_range_families_do_not_overlap() -> None:
         for low, high in itertools.pairwise(members):
             assert low.max_minutes is not None and high.min_minutes is not None, family
             assert low.max_minutes < high.min_minutes, (low.code, high.code)
+
+
+# ---- issue 14 item 8: the code book's gaps (RTM, SLP, cognitive, work hardening, wound care, MNT/DSMT/IBT) ----------
+
+@pytest.mark.parametrize(("code", "valid_on", "not_valid_on"), [
+    ("98975", dt.date(2022, 1, 1), dt.date(2021, 12, 31)),
+    ("98978", dt.date(2023, 1, 1), dt.date(2022, 12, 31)),
+    ("98979", dt.date(2026, 1, 1), dt.date(2025, 12, 31)),  # CY2026 RTM codes (CMS CR 14250)
+    ("98984", dt.date(2026, 1, 1), dt.date(2025, 12, 31)),
+    ("98985", dt.date(2026, 1, 1), dt.date(2025, 12, 31)),
+    ("98986", dt.date(2026, 1, 1), dt.date(2025, 12, 31)),
+    ("92521", dt.date(2014, 1, 1), dt.date(2013, 12, 31)),
+    ("97129", dt.date(2020, 1, 1), dt.date(2019, 12, 31)),
+    ("97607", dt.date(2013, 1, 1), dt.date(2012, 12, 31)),
+    ("G0473", dt.date(2015, 1, 1), dt.date(2014, 12, 31)),
+])
+def test_added_codes_are_dated(code: str, valid_on: dt.date, not_valid_on: dt.date) -> None:
+    assert BOOK.get(code, valid_on) is not None
+    assert BOOK.get(code, not_valid_on) is None
+
+
+@pytest.mark.parametrize("code", ["98975", "98976", "98977", "98978", "98979", "98980", "98981", "98984", "98985",
+                                  "98986", "92507", "92508", "92521", "92522", "92523", "92524", "92526", "92610",
+                                  "97129", "97130", "97545", "97546", "97597", "97598", "97605", "97606", "97607",
+                                  "97608", "97802", "97803", "97804", "G0108", "G0109", "G0473"])
+def test_added_codes_say_who_may_bill_and_how_time_counts(code: str) -> None:
+    entry = BOOK.get(code, dt.date(2026, 3, 2))
+    assert entry is not None
+    assert entry.billers and entry.reference
+    assert entry.minutes_text()
+
+
+def test_rtm_management_needs_its_full_time_and_slp_codes_take_gn() -> None:
+    day = dt.date(2026, 3, 2)
+    rtm, first_ten = BOOK.get("98980", day), BOOK.get("98979", day)
+    assert rtm is not None and (rtm.time_rule, rtm.min_minutes, rtm.addon_code) == (TimeRule.BASE, 20, "98981")
+    assert first_ten is not None and (first_ten.time_rule, first_ten.min_minutes) == (TimeRule.AT_LEAST, 10)
+    assert rtm.therapy == "sometimes" and "PT" in rtm.billers  # PTs/OTs may bill RTM (CY2022 PFS final rule)
+    for code in ("92507", "92521", "92523"):
+        entry = BOOK.get(code, day)
+        assert entry is not None and entry.always_therapy and entry.therapy_modifiers == ("GN",)
+        assert not entry.timed  # untimed: one unit a session
+    swallowing = BOOK.get("92526", day)
+    assert swallowing is not None and set(swallowing.therapy_modifiers) == {"GN", "GO"}
+    cognitive = BOOK.get("97129", day)
+    assert cognitive is not None and (cognitive.time_rule, cognitive.min_minutes) == (TimeRule.BASE, 8)

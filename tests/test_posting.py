@@ -106,6 +106,14 @@ def _remit_claim(status: str, paid: str, adjustments: list[tuple[str, str, str]]
         ("1", "100", [("CO", "50", "0")], (ClaimState.PAID, Decimal("0"))),
         ("4", "0", [], (ClaimState.DENIED, Decimal("0"))),
         ("19", "60", [("CO", "45", "40")], (ClaimState.PAID, Decimal("0"))),
+        # the group code decides who is liable (issue 14 item 11): PR is the patient's, CR corrects an earlier payment
+        ("1", "0", [("PR", "204", "100")], (ClaimState.PAID, Decimal("0"))),
+        ("1", "40", [("PR", "96", "60")], (ClaimState.PAID, Decimal("0"))),
+        ("1", "100", [("CR", "50", "25")], (ClaimState.PAID, Decimal("0"))),
+        ("1", "0", [("CO", "204", "100")], (ClaimState.DENIED, Decimal("100"))),
+        ("1", "40", [("OA", "18", "60")], (ClaimState.PARTIALLY_PAID, Decimal("60"))),
+        # an unknown CARC is never counted as a denial, whatever its group
+        ("1", "40", [("CO", "9999", "60")], (ClaimState.PAID, Decimal("0"))),
     ],
 )
 def test_the_decision_at_its_edges(status: str, paid: str, adjustments: list[tuple[str, str, str]],

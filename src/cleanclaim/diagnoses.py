@@ -106,6 +106,9 @@ class ReleaseInfo:
     codes: int
     billable: int
     licence: str
+    base: str | None = None
+    """For a bundled delta release: the full table it is stored against (``path`` then holds only the codes
+    added, removed or changed relative to it, which keeps older fiscal years to a few KB each)."""
 
     def covers(self, date_of_service: dt.date) -> bool:
         return self.valid_from <= date_of_service <= self.valid_to
@@ -199,6 +202,7 @@ def _release_from_meta(meta: Mapping[str, object], *, where: str, path: str, bun
             codes=int(str(meta["codes"])),
             billable=int(str(meta["billable"])),
             licence=str(meta["licence"]),
+            base=str(meta["base"]) if meta.get("base") else None,
         )
     except (KeyError, ValueError) as exc:
         raise DataError(f"{where}: release metadata is incomplete or malformed ({exc})") from exc
@@ -217,8 +221,9 @@ def _bundled_releases() -> tuple[ReleaseInfo, ...]:
         except ValueError as exc:
             raise DataError(f"{where}: not valid JSON ({exc})") from exc
         data_file = str(meta.get("data_file", ""))
-        if not folder.joinpath(data_file).is_file():
-            raise DataError(f"{where}: names data file {data_file!r}, which is not in the package")
+        for key, name in (("data_file", data_file), ("base", str(meta.get("base") or ""))):
+            if (key == "data_file" or name) and not folder.joinpath(name).is_file():
+                raise DataError(f"{where}: names {key} {name!r}, which is not in the package")
         found.append(_release_from_meta(meta, where=where, path=data_file, bundled=True))
     if not found:
         raise DataError("no bundled ICD-10-CM release in cleanclaim/codebook/icd10cm (packaging problem)")
@@ -278,9 +283,21 @@ def _distance(release: ReleaseInfo, date_of_service: dt.date) -> int:
 
 
 def _choose(candidates: Sequence[ReleaseInfo], date_of_service: dt.date) -> tuple[ReleaseInfo, bool]:
+    """The release that judges a date: the one covering it; else, for a date between two loaded releases (the
+    fiscal years no package ships, FY2022-FY2024), the next one after it; else the nearest.
+
+    Why the next one in a gap: the common stale-code error is a code that was deleted or split on some October 1
+    (M54.5 became a header on 2021-10-01) and billed after it; a deletion persists into every later release, so the
+    next release catches it, where the previous one would pass it. The cost is the reverse case (a code valid in the
+    gap year and deleted before the next release is reported), and the finding says no release covers the date.
+    """
     covering = [r for r in candidates if r.covers(date_of_service)]
     if covering:
         return max(covering, key=lambda r: _preference(r, date_of_service)), True
+    before = [r for r in candidates if r.valid_to < date_of_service]
+    after = [r for r in candidates if r.valid_from > date_of_service]
+    if before and after:
+        return min(after, key=lambda r: (r.valid_from, -r.data_effective.toordinal())), False
     nearest = min(candidates, key=lambda r: (_distance(r, date_of_service), -r.valid_to.toordinal()))
     return nearest, False
 
@@ -321,17 +338,36 @@ class _Table:
     """Sorted, so the billable codes under a header are one contiguous slice."""
 
 
-def _read_bundled(release: ReleaseInfo) -> pl.DataFrame:
-    data = resources.files(_BUNDLED_PACKAGE).joinpath(_BUNDLED_FOLDER, release.path).read_bytes()
+def _read_tsv(name: str, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    data = resources.files(_BUNDLED_PACKAGE).joinpath(_BUNDLED_FOLDER, name).read_bytes()
     try:
-        frame = pl.read_csv(
-            data,
-            separator="\t",
-            quote_char=None,
-            schema={"code": pl.String, "billable": pl.Int8, "description": pl.String},
-        )
+        return pl.read_csv(data, separator="\t", quote_char=None, schema=schema)
     except pl.exceptions.PolarsError as exc:
-        raise DataError(f"cleanclaim/codebook/icd10cm/{release.path}: unreadable ({exc})") from exc
+        raise DataError(f"cleanclaim/codebook/icd10cm/{name}: unreadable ({exc})") from exc
+
+
+_FULL_SCHEMA: dict[str, pl.DataType] = {"code": pl.String(), "billable": pl.Int8(), "description": pl.String()}
+_DELTA_SCHEMA: dict[str, pl.DataType] = {"code": pl.String(), "change": pl.String(), "billable": pl.Int8(),
+                                         "description": pl.String()}
+_DELTA_CHANGES = ("added", "removed", "changed")
+
+
+def _read_bundled(release: ReleaseInfo) -> pl.DataFrame:
+    if release.base is None:
+        frame = _read_tsv(release.path, _FULL_SCHEMA)
+    else:
+        # A delta release: the base table less the codes the delta removes or changes, plus those it adds or
+        # changes (scripts/build_icd10cm_table.py writes it).
+        delta = _read_tsv(release.path, _DELTA_SCHEMA)
+        bad = delta.filter(~pl.col("change").is_in(_DELTA_CHANGES))
+        if bad.height:
+            raise DataError(f"cleanclaim/codebook/icd10cm/{release.path}: change {bad['change'][0]!r} for code "
+                            f"{bad['code'][0]} is not one of {', '.join(_DELTA_CHANGES)}")
+        base = _read_tsv(release.base, _FULL_SCHEMA)
+        frame = pl.concat([
+            base.filter(~pl.col("code").is_in(delta["code"].implode())),
+            delta.filter(pl.col("change") != "removed").drop("change"),
+        ])
     return frame.select(
         "code",
         pl.col("billable") == 1,

@@ -82,12 +82,12 @@ def test_each_date_uses_the_release_in_force(tmp_path: Path) -> None:
 
 
 def test_releases_lists_bundled_and_imported(tmp_path: Path) -> None:
-    assert [r.fiscal_year for r in releases()] == [2026]
+    assert [r.fiscal_year for r in releases()] == [2021, 2025, 2026]
     import_order_file(write_order_file(tmp_path))
     listed = releases()
-    assert [(r.fiscal_year, r.bundled) for r in listed] == [(2026, True), (2027, False)]
-    assert listed[1].source_file.endswith("icd10cm_order_2027.txt")
-    assert listed[1].created  # import time
+    assert [(r.fiscal_year, r.bundled) for r in listed] == [(2021, True), (2025, True), (2026, True), (2027, False)]
+    assert listed[-1].source_file.endswith("icd10cm_order_2027.txt")
+    assert listed[-1].created  # import time
 
 
 def test_fiscal_year_argument_when_the_name_has_none(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ def test_a_malformed_row_names_file_and_row_and_writes_nothing(
     assert "row 3" in str(raised.value)
     folder = data_dir / "icd10cm"
     assert not folder.exists() or not any(folder.iterdir())  # not even a temporary file
-    assert [r.fiscal_year for r in releases()] == [2026]
+    assert [r.fiscal_year for r in releases()] == [2021, 2025, 2026]  # the bundled ones only
 
 
 def test_a_failed_reimport_keeps_the_earlier_import(tmp_path: Path) -> None:

@@ -77,13 +77,19 @@ def test_invalid_shapes_are_not_looked_up(code: str) -> None:
     assert found.description is None
 
 
-@pytest.mark.parametrize("date_of_service", [dt.date(2026, 11, 1), dt.date(2025, 9, 30)])
-def test_a_date_outside_fy2026_is_answered_by_the_nearest_release_with_a_note(date_of_service: dt.date) -> None:
+@pytest.mark.parametrize(("date_of_service", "nearest"), [
+    (dt.date(2026, 11, 1), "ICD-10-CM FY2026 April update"),
+    (dt.date(2024, 9, 30), "ICD-10-CM FY2025"),  # FY2024 is not bundled
+    (dt.date(2020, 9, 30), "ICD-10-CM FY2021"),
+])
+def test_a_date_no_release_covers_is_answered_by_the_nearest_release_with_a_note(date_of_service: dt.date,
+                                                                                  nearest: str) -> None:
     found = lookup_diagnosis("M62.81", date_of_service)
     assert found.status is DiagnosisStatus.BILLABLE  # the nearest release still answers ...
     assert not found.covers_date  # ... but never silently
     assert found.note is not None
-    assert "ICD-10-CM FY2026 April update" in found.note
+    assert found.release == nearest
+    assert nearest in found.note
     assert str(date_of_service) in found.note
 
 

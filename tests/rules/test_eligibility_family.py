@@ -11,6 +11,7 @@ from cleanclaim.model import Discipline, Encounter, Finding, Severity
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
 from cleanclaim.rules.catalogue.eligibility import biller_periods, unconfirmed_billers
+from cleanclaim.rules.catalogue.telehealth import telehealth_practitioner_periods, telehealth_services
 from cleanclaim.rules.engine import RuleSelection
 from cleanclaim.rules.tables import codes_frame
 
@@ -109,3 +110,42 @@ def test_no_user_text_cites_internal_notes() -> None:
         for finding in _eligibility(discipline, [code], date="2023-06-01" if code == "96156" else "2026-03-02"):
             texts = [finding.message, finding.fix, *finding.references]
             assert not any(word in text for text in texts for word in internal), texts
+
+
+# ---- telehealth (issue 14 item 3) ------------------------------------------------------------------------------------
+
+def _telehealth_findings(date: str, discipline: str, place: str, code: str, modifiers: list[str]) -> list[Finding]:
+    encounter = Encounter.model_validate({
+        "id": "E1", "date": date, "payer": "medicare", "place_of_service": place,
+        "patient": {"id": "P1", "birth_date": "1950-01-01", "sex": "F"},
+        "provider": {"npi": "1234567893", "discipline": discipline}, "diagnoses": ["M62.81"],
+        "lines": [{"code": code, "modifiers": modifiers, "units": 1}]})
+    tables = tables_from_encounters([encounter], {"medicare": load_profile("medicare")}, as_of=dt.date(2028, 6, 1))
+    return run_rules(tables, RuleSelection(select=frozenset({"telehealth-practitioner-not-eligible",
+                                                              "telehealth-service-not-on-list"})))
+
+
+def test_an_unconfirmed_lapse_is_a_warning_and_outside_every_period_an_error() -> None:
+    (lapse,) = _telehealth_findings("2026-01-31", "PT", "10", "97110", ["GP"])
+    assert (lapse.rule, lapse.severity.value) == ("telehealth-practitioner-not-eligible", "warning")
+    (after,) = _telehealth_findings("2028-01-03", "SLP", "10", "92507", ["GN"])
+    assert (after.rule, after.severity.value) == ("telehealth-practitioner-not-eligible", "error")
+    assert "Consolidated Appropriations Act, 2026" in " ".join(after.references)
+
+
+def test_both_telehealth_rules_fire_on_a_therapist_code_off_the_list_outside_the_statute() -> None:
+    found = {f.rule for f in _telehealth_findings("2019-06-03", "PT", "02", "97140", ["GP", "95"])}
+    assert found == {"telehealth-practitioner-not-eligible", "telehealth-service-not-on-list"}
+
+
+def test_telehealth_data_files_are_dated_and_sourced() -> None:
+    services = telehealth_services()
+    assert services.filter(pl.col("source").is_null() | pl.col("valid_from").is_null()).height == 0
+    listed_2026 = set(services.filter(pl.col("listed") & pl.col("valid_to").is_null())["code"].to_list())
+    assert {"97110", "97112", "97116", "97530", "97535", "97150", "97161", "97162", "97163", "97164"} <= listed_2026
+    assert services.filter(pl.col("code") == "97140")["listed"].to_list() == [False]
+    periods = telehealth_practitioner_periods().filter(pl.col("discipline") == "pt").sort("valid_from")
+    # the periods tile the span from the PHE to the current end date, without gaps or overlaps
+    starts, ends = periods["valid_from"].to_list(), periods["valid_to"].to_list()
+    assert all(later == end + dt.timedelta(days=1) for end, later in zip(ends, starts[1:], strict=False))
+    assert (str(starts[0]), str(ends[-1])) == ("2020-03-01", "2027-12-31")

@@ -7,6 +7,7 @@ import datetime as dt
 from importlib import resources
 from typing import Any
 
+import polars as pl
 import pytest
 from pydantic import ValidationError
 
@@ -213,3 +214,16 @@ def test_kx_settles_patients_far_under_the_threshold_without_pricing(monkeypatch
     encounter = _encounter(history=_visits(3, units=1), lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
     assert _run("missing-kx", encounter) == []
     assert calls == []
+
+
+def test_the_modifier_list_carries_the_program_and_level_of_care_families_with_dates() -> None:
+    listed = modifiers.modifier_list()
+    codes = set(listed.get_column("modifier").to_list())
+    assert {f"H{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"} <= codes
+    assert {"U1", "U2", "U3", "U4", "U5", "U6", "U7", "U8", "U9", "UA", "UB", "UC", "UD"} <= codes
+    dated = {row["modifier"]: (row["effective"], row["terminated"])
+             for row in listed.filter(pl.col("effective").is_not_null() | pl.col("terminated").is_not_null())
+             .iter_rows(named=True)}
+    assert all(dated[x] == (dt.date(2015, 1, 1), None) for x in ("XE", "XP", "XS", "XU"))
+    assert dated["SG"] == (None, dt.date(2008, 1, 1))
+    assert listed.filter(pl.col("source").is_null() | (pl.col("source") == "")).height == 0

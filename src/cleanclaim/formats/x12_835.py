@@ -692,9 +692,10 @@ NOTHING_DENIED = "nothing-denied"
 
 
 def adjustment_kind(adjustment: Adjustment, codes: RemittanceCodes) -> str:
-    """What an adjustment is: its CARC's kind ("unknown" when the table lacks the code), except that a denial
+    """What an adjustment is: its group code and CARC decide (`RemittanceCodes.kind`: PR is the patient's share,
+    CR a correction, otherwise the CARC's kind, "unknown" when the table lacks the code), except that a denial
     reason with no positive amount denied nothing."""
-    kind: str = codes.reason(adjustment.reason).kind
+    kind: str = codes.kind(adjustment.group, adjustment.reason)
     return NOTHING_DENIED if kind == "denial" and adjustment.amount <= 0 else kind
 
 

@@ -266,3 +266,32 @@ def test_service_period_dates_and_claim_statement_dates() -> None:
     bad = read_835(text.replace("DTM*151*20260306~", "DTM*151*2026-03-06~"))
     assert [getattr(e, "element", None) for e in bad.errors] == ["DTM02"]
     assert "CLM-1003" not in [c.patient_control_number for c in bad.claims]
+
+
+@pytest.mark.parametrize(("group", "carc", "kind"), [
+    # CO, OA, PI: the CARC decides ...
+    ("CO", "50", "denial"),
+    ("CO", "45", "contractual"),
+    ("OA", "18", "denial"),
+    ("OA", "23", "contractual"),
+    ("PI", "50", "denial"),
+    # ... except a patient-share reason the provider may not bill the patient for
+    ("CO", "2", "contractual"),
+    ("PI", "1", "reduction"),
+    # PR: the patient's, whatever the reason; CR: a correction, never a denial
+    ("PR", "204", "patient-share"),
+    ("PR", "96", "patient-share"),
+    ("PR", "9999", "patient-share"),
+    ("CR", "50", "correction"),
+    ("CR", "45", "correction"),
+    # an unknown CARC under a group that leaves it to the CARC stays unknown (not a denial)
+    ("CO", "9999", "unknown"),
+])
+def test_the_group_code_decides_with_the_carc(group: str, carc: str, kind: str) -> None:
+    assert remittance_codes().kind(group, carc) == kind
+
+
+def test_group_code_table_matches_the_835_reader() -> None:
+    from cleanclaim.formats.x12_835 import GROUP_CODES
+
+    assert set(remittance_codes().groups) == set(GROUP_CODES)

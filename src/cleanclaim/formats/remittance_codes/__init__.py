@@ -13,11 +13,14 @@ from typing import Literal
 
 from cleanclaim.errors import DataError
 
-__all__ = ["AdjustmentReason", "DenialRule", "RemittanceCodes", "remittance_codes"]
+__all__ = ["AdjustmentReason", "DenialRule", "GroupCode", "RemittanceCodes", "remittance_codes"]
 
-# "unknown" is never in carc.csv: it is the kind of a code the table lacks (see RemittanceCodes.reason).
-Kind = Literal["patient-share", "contractual", "reduction", "denial", "informational", "unknown"]
+# "unknown" is never in carc.csv: it is the kind of a code the table lacks (see RemittanceCodes.reason); "correction"
+# is the kind the group code CR gives an adjustment whatever its CARC (see RemittanceCodes.kind).
+Kind = Literal["patient-share", "contractual", "reduction", "denial", "informational", "unknown", "correction"]
 _KINDS = ("patient-share", "contractual", "reduction", "denial", "informational")
+Effect = Literal["patient", "correction", "carc"]
+_EFFECTS = ("patient", "correction", "carc")
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,37 @@ class DenialRule:
 
 
 @dataclass(frozen=True)
+class GroupCode:
+    """A claim adjustment group code (CAS01) and what it makes of an adjustment (``group_codes.csv``)."""
+
+    group: str
+    meaning: str
+    effect: Effect
+
+
+@dataclass(frozen=True)
 class RemittanceCodes:
     carc: dict[str, AdjustmentReason]
     rarc: dict[str, str]
     carc_rules: dict[str, DenialRule]
     rarc_rules: dict[str, DenialRule]
+    groups: dict[str, GroupCode]
+
+    def kind(self, group: str, carc: str) -> Kind:
+        """What an adjustment with this group code and CARC is. The group says who is liable, so it decides first:
+        PR is the patient's share whatever the reason (PR-204, a non-covered service the patient is liable for, is
+        billed to the patient, not appealed), CR corrects an earlier payment; under CO, OA and PI the CARC decides,
+        except that a patient-share reason under CO or PI is the provider's to write off (contractual / reduction).
+        A group code missing from the table leaves the CARC to decide (the 835 reader reports the bad code)."""
+        reason = self.reason(carc).kind
+        entry = self.groups.get(group)
+        if entry is None or entry.effect == "carc":
+            if reason == "patient-share" and group == "CO":
+                return "contractual"
+            if reason == "patient-share" and group == "PI":
+                return "reduction"
+            return reason
+        return "patient-share" if entry.effect == "patient" else "correction"
 
     def reason(self, carc: str) -> AdjustmentReason:
         """The CARC's entry. A code missing from the table is of kind "unknown": shown with its amount, never
@@ -78,4 +107,10 @@ def remittance_codes() -> RemittanceCodes:
             raise DataError(f"denial_rules.csv: bad row for {row['type']} {row['code']}")
         slugs = tuple(slug for slug in row["rule_slugs"].split(";") if slug)
         rules[row["type"]][row["code"]] = DenialRule(slugs, row["preventable"], row["advice"])  # type: ignore[arg-type]
-    return RemittanceCodes(carc, rarc, rules["carc"], rules["rarc"])
+    groups: dict[str, GroupCode] = {}
+    for row in _rows("group_codes.csv"):
+        if row["effect"] not in _EFFECTS or len(row["group"]) != 2:
+            raise DataError(f"group_codes.csv: group {row['group']!r} has effect {row['effect']!r}; expected a "
+                            f"two-letter group and one of {', '.join(_EFFECTS)}")
+        groups[row["group"]] = GroupCode(row["group"], row["meaning"], row["effect"])  # type: ignore[arg-type]
+    return RemittanceCodes(carc, rarc, rules["carc"], rules["rarc"], groups)

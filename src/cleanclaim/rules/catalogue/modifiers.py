@@ -131,8 +131,14 @@ def modifier_list() -> pl.DataFrame:
         if modifier in seen:
             raise DataError(f"{name}: data row {number}: modifier {modifier} is listed twice")
         seen.add(modifier)
+        for column in ("effective", "terminated"):
+            try:
+                row[column] = dt.date.fromisoformat(row[column]) if row.get(column) else None
+            except ValueError as exc:
+                raise DataError(f"{name}: data row {number} ({modifier}): {column} {row[column]!r} is not a date "
+                                "(YYYY-MM-DD)") from exc
     return pl.DataFrame(rows, schema={"modifier": pl.String, "level": pl.String, "meaning": pl.String,
-                                      "source": pl.String})
+                                      "source": pl.String, "effective": pl.Date, "terminated": pl.Date})
 
 
 @cache
@@ -144,9 +150,18 @@ def _unknown() -> pl.Expr:
 
 @cache
 def _known_modifiers() -> frozenset[str]:
-    """The modifiers `_unknown` lets through: listed and matching ``_MODIFIER_FORMAT`` (``fullmatch`` is the Python
-    form of the anchored pattern)."""
-    return frozenset(m for m in modifier_list().get_column("modifier").to_list() if _MODIFIER_SHAPE.fullmatch(m))
+    """The modifiers `_unknown` lets through on every date: listed, undated and matching ``_MODIFIER_FORMAT``
+    (``fullmatch`` is the Python form of the anchored pattern). A dated modifier is left to the rule."""
+    undated = modifier_list().filter(pl.col("effective").is_null() & pl.col("terminated").is_null())
+    return frozenset(m for m in undated.get_column("modifier").to_list() if _MODIFIER_SHAPE.fullmatch(m))
+
+
+@cache
+def _modifier_dates() -> pl.DataFrame:
+    """The dated modifiers and their validity window, joined to the exploded line modifiers."""
+    return (modifier_list().filter(pl.col("effective").is_not_null() | pl.col("terminated").is_not_null())
+            .select("modifier", pl.col("effective").alias("modifier_effective"),
+                    pl.col("terminated").alias("modifier_terminated")))
 
 
 # ---- screens --------------------------------------------------------------------------------------------------------
@@ -174,7 +189,8 @@ class UnknownModifier(Rule):
         Every modifier on every line: it must be exactly two letters or digits (the claim format allows no other
         shape), and it should be one of the CPT or HCPCS Level II modifiers in cleanclaim's list
         (`rules/data/modifiers.csv`). A malformed modifier is an error; a well-formed one missing from the list is a
-        warning, because the list is a subset.
+        warning, because the list is a subset. A listed modifier used outside its dates (XE/XP/XS/XU before
+        2015-01-01, SG from 2008-01-01) is an error.
 
     Why it matters:
         A clearinghouse rejects a line whose modifier is not a real modifier, and a typo (G0 for GO, 5 for 25) drops the
@@ -208,11 +224,13 @@ class UnknownModifier(Rule):
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         return (
-            tables.lines.lazy().select(*_KEYS, _MODIFIER)
+            tables.lines.lazy().select(*_KEYS, "date", _MODIFIER)
             .explode("modifier")
             .filter(_MODIFIER_GIVEN)
             .with_columns(_MODIFIER_WELL_FORMED)
-            .filter(_unknown())
+            .join(_modifier_dates().lazy(), on="modifier", how="left")
+            .with_columns(_OUT_OF_DATES)
+            .filter(_unknown() | pl.col("out_of_dates"))
             .with_columns(*_UNKNOWN_MODIFIER_COLUMNS)
             .select(*_KEYS, "modifier", "problem", "remedy", "severity")
         )
@@ -222,20 +240,33 @@ _MODIFIER = pl.col("modifiers").alias("modifier")
 _MODIFIER_GIVEN = pl.col("modifier").is_not_null()
 _MODIFIER_WELL_FORMED = pl.col("modifier").str.contains(_MODIFIER_FORMAT).alias("well_formed")
 _WELL_FORMED = pl.col("well_formed")
+_BEFORE_EFFECTIVE = pl.col("modifier_effective").is_not_null() & (pl.col("date") < pl.col("modifier_effective"))
+_AFTER_TERMINATED = pl.col("modifier_terminated").is_not_null() & (pl.col("date") >= pl.col("modifier_terminated"))
+_OUT_OF_DATES = (_BEFORE_EFFECTIVE | _AFTER_TERMINATED).fill_null(False).alias("out_of_dates")
 _UNKNOWN_MODIFIER_COLUMNS = (
-    pl.when(_WELL_FORMED)
+    pl.when(_WELL_FORMED & _BEFORE_EFFECTIVE)
+    .then(pl.format("which is not valid on {}: it took effect on {}", pl.col("date").cast(pl.String),
+                    pl.col("modifier_effective").cast(pl.String)))
+    .when(_WELL_FORMED & _AFTER_TERMINATED)
+    .then(pl.format("which is not valid on {}: it was discontinued on {}", pl.col("date").cast(pl.String),
+                    pl.col("modifier_terminated").cast(pl.String)))
+    .when(_WELL_FORMED)
     .then(pl.lit("which is not in cleanclaim's list of CPT and HCPCS modifiers"))
     .otherwise(pl.format("which is not two characters long (it has {}): a modifier is exactly two "
                          "letters or digits", pl.col("modifier").str.len_chars()))
     .alias("problem"),
-    pl.when(_WELL_FORMED)
+    pl.when(_WELL_FORMED & pl.col("out_of_dates"))
+    .then(pl.format("Use the modifier in force on the date of service instead of {} (for 59-type distinctions "
+                    "before 2015, 59), or correct the date of service.", pl.col("modifier")))
+    .when(_WELL_FORMED)
     .then(pl.format("Check {} against the current CPT Appendix A and HCPCS modifier list; if your payer "
                     "accepts it, add it to your modifier list, otherwise correct or remove it.",
                     pl.col("modifier")))
     .otherwise(pl.format("Correct {} to the two-character modifier meant (e.g. 25, GP, XU) or remove "
                          "it; put each modifier in its own position.", pl.col("modifier")))
     .alias("remedy"),
-    pl.when(_WELL_FORMED).then(pl.lit(Severity.WARNING.value)).otherwise(None).alias("severity"),
+    pl.when(_WELL_FORMED & ~pl.col("out_of_dates")).then(pl.lit(Severity.WARNING.value)).otherwise(None)
+    .alias("severity"),
 )
 
 

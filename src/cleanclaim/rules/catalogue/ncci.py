@@ -443,3 +443,84 @@ class MueExceeded(Rule):
             return excess
         return excess.select("encounter_id", "line", "code", "units_text", "mue", "mai_text", "source", "zero_text",
                              "rationale_text", "unconfirmed", "severity", "date_text").sort("encounter_id", "line")
+
+
+_DISTINCT_MODIFIERS = ("59", "XE", "XP", "XS", "XU")
+
+
+def _distinct_without_pair(tables: Tables) -> pl.DataFrame:
+    """Lines carrying 59 or an X{EPSU} modifier whose code has no PTP edit (any indicator) with another code billed
+    for the same patient, provider and date, in either column."""
+    marked = tables.lines.lazy().select(
+        "encounter_id", "line", "code", *_SAME_DAY,
+        pl.col("modifiers").list.eval(pl.element().filter(pl.element().is_in(list(_DISTINCT_MODIFIERS))))
+        .alias("distinct"),
+    ).filter(pl.col("distinct").list.len() > 0)
+    ptp = _by_date(tables, "ptp")
+    if ptp.is_empty():
+        paired = marked.select("encounter_id", "line").head(0)
+    else:
+        edits = ptp.lazy().select("date", "column1", "column2")
+        day = tables.lines.lazy().select(*_SAME_DAY, pl.col("code").alias("other"),
+                                         pl.col("encounter_id").alias("other_encounter"),
+                                         pl.col("line").alias("other_line"))
+        as_column2 = (marked.join(edits, left_on=["date", "code"], right_on=["date", "column2"], how="inner")
+                      .join(day, left_on=[*_SAME_DAY, "column1"], right_on=[*_SAME_DAY, "other"], how="inner"))
+        as_column1 = (marked.join(edits, left_on=["date", "code"], right_on=["date", "column1"], how="inner")
+                      .join(day, left_on=[*_SAME_DAY, "column2"], right_on=[*_SAME_DAY, "other"], how="inner"))
+        another_line = (pl.col("other_encounter") != pl.col("encounter_id")) | (pl.col("other_line") != pl.col("line"))
+        paired = pl.concat([frame.filter(another_line).select("encounter_id", "line")
+                            for frame in (as_column2, as_column1)])
+    return collect(
+        marked.join(paired.unique(), on=["encounter_id", "line"], how="anti")
+        .with_columns(pl.col("distinct").list.join(", ").alias("distinct_text"),
+                      pl.col("date").cast(pl.String).alias("date_text"))
+        .select("encounter_id", "line", "code", "distinct_text", "date_text")
+        .sort("encounter_id", "line")
+    )
+
+
+@register
+class DistinctModifierWithoutPtpPair(Rule):
+    """59 or an X{EPSU} modifier on a line that no NCCI PTP edit pairs with another code billed that day (audit flag).
+
+    What it checks:
+        Lines carrying 59, XE, XP, XS or XU whose code has no NCCI practitioner PTP edit, in either column and of any
+        modifier indicator, with another code billed for the same patient, rendering provider and date, in the PTP
+        table in force on the date (bundled subset or an imported CMS quarter). An information finding, not an error.
+
+    Why it matters:
+        These modifiers exist to bypass a PTP edit for a distinct service. With no edit to bypass the modifier changes
+        nothing on the claim, but auditors (OIG, RACs, payers' special investigation units) count 59 and X modifiers
+        per provider: one appended by habit raises the provider's rate and invites a records request. With the bundled
+        subset the table may miss a real pair; import the CMS quarter (`cleanclaim data import`) to be sure.
+
+    Example:
+        lines: [{code: "97110", modifiers: [GP, "59"], units: 2}, {code: "97112", modifiers: [GP], units: 1}]
+
+    Use instead:
+        lines: [{code: "97110", modifiers: [GP], units: 2}, {code: "97112", modifiers: [GP], units: 1}]
+
+    References:
+        CMS MLN1783722 (proper use of modifiers 59, XE, XP, XS, XU: only to bypass an NCCI PTP edit when the services
+        are distinct); CMS CR 8863 (X{EPSU}, 2015-01-01); CMS NCCI Policy Manual for Medicare Services, ch. I s E.
+    """
+
+    id = "CC504"
+    slug = "distinct-modifier-without-ptp-pair"
+    family = "NCCI"
+    severity = Severity.INFO
+    message = ("{code} carries {distinct_text}, but no NCCI PTP edit in the table in use pairs {code} with another "
+               "code billed for the same patient, provider and date ({date_text}): there is no edit to bypass")
+    fix = ("Remove {distinct_text} from {code} unless a payer edit outside the NCCI table needs it; if it does, keep "
+           "the note that shows the service was distinct (separate session, structure, practitioner or time).")
+    references = ("CMS MLN1783722 (modifiers 59 and X{EPSU})", "CMS CR 8863 (Transmittal 1422)",
+                  "CMS NCCI Policy Manual for Medicare Services, ch. I")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        if tables.values("modifiers").isdisjoint(_DISTINCT_MODIFIERS):
+            return CANNOT_FIRE
+        return None
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        return tables.memo("ncci_distinct_without_pair", _distinct_without_pair)
