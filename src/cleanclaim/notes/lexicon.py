@@ -1,0 +1,115 @@
+"""The note reader's vocabulary, read once from ``lexicon.yaml`` beside this module: intervention names and
+abbreviations with the codes they name, and the credentials a signature may carry. A wrong or missing entry is a
+data fix, not a code change."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from cleanclaim.errors import DataError
+
+__all__ = ["Entry", "Lexicon", "lexicon"]
+
+_DATA_FILE = "lexicon.yaml"
+_WHERE = f"cleanclaim/notes/{_DATA_FILE}"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One way of naming an intervention in a note."""
+
+    codes: tuple[str, ...]
+    name: str
+    separate: bool
+    group: bool
+    source: str
+
+    @property
+    def code(self) -> str | None:
+        """The code reported for the intervention (a family's first member; the coder picks the member the
+        minutes support)."""
+        return self.codes[0] if self.codes else None
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    entries: tuple[Entry, ...]
+    folded: re.Pattern[str]
+    """Every case-insensitive pattern in one alternation; group ``e<n>`` is entry n."""
+    exact: re.Pattern[str]
+    """The abbreviations that are ordinary words in lower case ("TA", "MT"), matched as written."""
+    credentials: frozenset[str]
+    degrees: frozenset[str]
+    assistants: frozenset[str]
+    names_by_code: dict[str, str]
+
+
+def _alternation(items: list[tuple[int, str]], flags: int) -> re.Pattern[str]:
+    # Longer patterns first: at one position the alternation takes the first alternative that matches, and the
+    # longer name ("self-care/home management training") is the more specific one.
+    items = sorted(items, key=lambda item: -len(item[1]))
+    parts = [f"(?P<e{index}_{n}>{pattern})" for n, (index, pattern) in enumerate(items)]
+    body = "|".join(parts) if parts else "(?!)"
+    return re.compile(rf"(?<![A-Za-z0-9])(?:{body})(?![A-Za-z0-9])", flags)
+
+
+def _entry(item: Any, number: int) -> tuple[Entry, list[str], bool]:
+    if not isinstance(item, dict) or not item.get("name") or not isinstance(item.get("patterns"), list):
+        raise DataError(f"{_WHERE}: intervention {number} needs `name`, `codes` and a `patterns` list")
+    patterns = [str(p) for p in item["patterns"]]
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise DataError(f"{_WHERE}: intervention {number} ({item['name']}): bad pattern {pattern!r}: {exc}") \
+                from exc
+    entry = Entry(
+        codes=tuple(str(c) for c in item.get("codes") or []),
+        name=str(item["name"]),
+        separate=bool(item.get("separate", True)),
+        group=bool(item.get("group", False)),
+        source=str(item.get("source", "")),
+    )
+    return entry, patterns, item.get("case") == "exact"
+
+
+@cache
+def lexicon() -> Lexicon:
+    """The packaged lexicon, parsed and compiled once."""
+    text = resources.files("cleanclaim.notes").joinpath(_DATA_FILE).read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    if not isinstance(data, dict) or not isinstance(data.get("interventions"), list):
+        raise DataError(f"{_WHERE}: expected a mapping with an `interventions` list")
+    entries: list[Entry] = []
+    folded: list[tuple[int, str]] = []
+    exact: list[tuple[int, str]] = []
+    for number, item in enumerate(data["interventions"], start=1):
+        entry, patterns, is_exact = _entry(item, number)
+        index = len(entries)
+        entries.append(entry)
+        (exact if is_exact else folded).extend((index, p) for p in patterns)
+    names: dict[str, str] = {}
+    for entry in entries:
+        for code in entry.codes:
+            names.setdefault(code, entry.name)
+    return Lexicon(
+        entries=tuple(entries),
+        folded=_alternation(folded, re.IGNORECASE),
+        exact=_alternation(exact, 0),
+        credentials=frozenset(str(c) for c in data.get("credentials") or []),
+        degrees=frozenset(str(c) for c in data.get("degrees") or []),
+        assistants=frozenset(str(c) for c in data.get("assistants") or []),
+        names_by_code=names,
+    )
+
+
+def entry_of(match: re.Match[str]) -> int:
+    """The entry index of a match of one of the lexicon's alternations."""
+    group = match.lastgroup or ""
+    return int(group[1:].split("_", 1)[0])
