@@ -398,7 +398,7 @@ def _credentials(text: str, start: int, lex: Lexicon) -> tuple[tuple[str, ...], 
     return tuple(found), position
 
 
-_SIGN_LINE = re.compile(r"(?m)^[ \t]*(?:--?|—|–)?[ \t]*" + _NAME + r"(?=\s*,)")
+_SIGN_LINE = re.compile(r"(?m)(?:^|(?<=[.;]\s))[ \t]*(?:--?|—|–)?[ \t]*" + _NAME + r"(?=\s*,)")
 
 
 def _signature(text: str, lex: Lexicon) -> Signature | None:
