@@ -95,9 +95,14 @@ def lexicon() -> Lexicon:
         entries.append(entry)
         (exact if is_exact else folded).extend((index, p) for p in patterns)
     names: dict[str, str] = {}
-    for entry in entries:
+    for entry in list(entries):
         for code in entry.codes:
             names.setdefault(code, entry.name)
+    # a note may name the code itself ("97535 30 min"): each known code is a name of its own service
+    for code, name in sorted(names.items()):
+        folded.append((len(entries), re.escape(code)))
+        entries.append(Entry(codes=(code,), name=name, separate=True, group=False,
+                             source="the code as written in the note"))
     return Lexicon(
         entries=tuple(entries),
         folded=_alternation(folded, re.IGNORECASE),
