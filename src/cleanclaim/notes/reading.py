@@ -419,6 +419,11 @@ def _signature(text: str, lex: Lexicon) -> Signature | None:
         if credentials:
             best = Signature(text[match.start("name"):end], match.start("name"), end, match.group("name"),
                              credentials)
+    if best is None:
+        # a closing line that is only a name ("Taylor Brooks"): signed, without credentials
+        last = re.search(r"(?m)^[ \t]*(?:--?|—|–)?[ \t]*" + _NAME + r"[ \t]*\Z", text.rstrip())
+        if last:
+            best = Signature(last.group("name"), last.start("name"), last.end("name"), last.group("name"), ())
     return best
 
 
@@ -434,7 +439,8 @@ _PRE_NEGATION = re.compile(
 _WEAK_PRE = {"no", "not", "without"}
 _POST_NEGATION = re.compile(
     r"(?i)^[^.;\n]{0,40}?\b(?:declined|refused|deferred|held|omitted|not\s+(?:performed|done|completed|provided|"
-    r"tolerated|attempted|today)|was\s+not|were\s+not|d/c'?d|discontinued|cancel(?:l)?ed)\b")
+    r"tolerated|attempted|today|indicated|needed|warranted|necessary)|was\s+not|were\s+not|d/c'?d|discontinued|"
+    r"cancel(?:l)?ed)\b")
 _HYPOTHETICAL = re.compile(
     r"(?i)\b(?:will|plan(?:s|ned)?\s+to|to\s+(?:begin|start|initiate|progress|add|continue)|next\s+(?:visit|session|"
     r"time|week|tx)|consider|may\s+(?:add|benefit)|recommend(?:ed)?|should|would\s+benefit|upcoming|future)\b")
@@ -485,7 +491,7 @@ _ASSISTANT_CLAUSE = re.compile(
     rf"(?i)\b{_ASSISTANT_LABEL}\b\s*(?:[A-Z][a-z]+\s+)?(?:performed|provided|completed|led|did|delivered|"
     rf"instructed|treated|:|-)|\b(?:performed|provided|completed|delivered)\s+by\s+(?:the\s+)?{_ASSISTANT_LABEL}\b"
     rf"|^\s*{_ASSISTANT_LABEL}\b")
-_ASSISTANT_AFTER = re.compile(rf"(?i)^\s*\)?\s*(?:\(|,|-)?\s*(?:by|with|per|from|via)?\s*(?:the\s+)?{_ASSISTANT_LABEL}\b")
+_ASSISTANT_AFTER = re.compile(rf"(?i)\s*\)?\s*(?:\(|,|-)?\s*(?:by|with|per|from|via)?\s*(?:the\s+)?{_ASSISTANT_LABEL}\b")
 _GLUE_BEFORE = re.compile(r"(?i)^\s*(?:(?:of|for|on|in|doing|performing)\s+|[:\-–—]\s*|x\s*)?(?:the\s+)?$")
 _GLUE_AFTER = re.compile(r"(?i)^\s*(?:[:=\-–—(@]|x|for|for\s+a\s+total\s+of|total(?:ing)?|was|were|performed|"
                          r"completed|provided|done|given|training|trng|ex(?:ercises?)?|\w+)?\s*(?:x|for|:)?\s*$")
@@ -508,6 +514,18 @@ def _mentions(text: str, lex: Lexicon) -> list[_Mention]:
     for mention in found:
         if kept and mention.start < kept[-1].end:
             continue  # overlaps a longer or earlier name
+        kept.append(mention)
+    return kept
+
+
+def _same_service_once(mentions: list[_Mention], lex: Lexicon) -> list[_Mention]:
+    """A clause that names one service twice ("MT 1 unit (GH joint mobs)") documents it once: a later mention of
+    the same code without an amount of its own is the same service."""
+    kept: list[_Mention] = []
+    for mention in mentions:
+        code = lex.entries[mention.entry].code
+        if mention.amount is None and code is not None and any(lex.entries[k.entry].code == code for k in kept):
+            continue
         kept.append(mention)
     return kept
 
@@ -559,6 +577,7 @@ def read_note(text: str) -> NoteReading:
             continue
         amounts = [a for a in amounts_all if clause_start <= a.start < clause_end]
         _bind(body, (clause_start, clause_end), in_clause, amounts)
+        in_clause = _same_service_once(in_clause, lex)
         assistant_clause = bool(_ASSISTANT_CLAUSE.search(body, clause_start, clause_end))
         for mention in in_clause:
             _add(reading, text, body, lex, sections, mention, (clause_start, clause_end), assistant_clause)
