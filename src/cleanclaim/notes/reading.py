@@ -506,8 +506,20 @@ class _Mention:
     assistant: int = 0
 
 
+_WORD_START = re.compile(r"(?<![A-Za-z0-9])[A-Za-z0-9/]")
+
+
 def _mentions(text: str, lex: Lexicon) -> list[_Mention]:
-    found = [_Mention(entry_of(m), m.start(), m.end()) for m in lex.folded.finditer(text)]
+    found: list[_Mention] = []
+    end = 0
+    for word in _WORD_START.finditer(text):
+        if word.start() < end:
+            continue  # inside a name already found
+        pattern = lex.by_first.get(word.group(0).lower())
+        match = pattern.match(text, word.start()) if pattern is not None else None
+        if match:
+            found.append(_Mention(entry_of(match), match.start(), match.end()))
+            end = match.end()
     found += [_Mention(entry_of(m), m.start(), m.end()) for m in lex.exact.finditer(text)]
     found.sort(key=lambda m: (m.start, -(m.end - m.start)))
     kept: list[_Mention] = []
