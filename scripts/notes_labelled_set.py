@@ -28,7 +28,8 @@ NAMES: dict[str, list[str]] = {
               "home management training (meal prep)"],
 }
 FAMILIES: dict[str, dict[str, Any]] = {
-    "PT": {"codes": ["97110", "97112", "97116", "97140", "97530"], "signer": ["Dana Whitlock, PT", "Ravi Shah, PT, DPT"],
+    "PT": {"codes": ["97110", "97112", "97116", "97140", "97530"],
+           "signer": ["Dana Whitlock, PT", "Ravi Shah, PT, DPT"],
            "assistant": "PTA"},
     "OT": {"codes": ["97535", "97530", "97110", "97112"], "signer": ["Mia Torres, OTR/L", "Kim Park, OT"],
            "assistant": "COTA"},

@@ -42,10 +42,12 @@ def _print(result: NotesResult) -> None:
             console.print(table)
         else:
             console.print(f"[bold]{escape(f'Encounter {review.encounter.id}')}[/bold]: no services read from the note")
+        timed, treatment = reading.total_timed_minutes, reading.total_treatment_minutes
+        group = f" (group of {reading.group_size})" if reading.group_size else ""
         facts = [
-            f"total timed minutes: {reading.total_timed_minutes if reading.total_timed_minutes is not None else 'not stated'}",
-            f"total treatment time: {reading.total_treatment_minutes if reading.total_treatment_minutes is not None else 'not stated'}",
-            f"one-on-one: {_yes_no(reading.one_on_one)}" + (f" (group of {reading.group_size})" if reading.group_size else ""),
+            f"total timed minutes: {timed if timed is not None else 'not stated'}",
+            f"total treatment time: {treatment if treatment is not None else 'not stated'}",
+            f"one-on-one: {_yes_no(reading.one_on_one)}{group}",
             f"goals: {'; '.join(g.text for g in reading.goals) or 'none found'}",
             f"ADLs/skills trained: {', '.join(a.text for a in reading.adls) or 'none found'}",
             f"caregiver present: {_yes_no(reading.caregiver_present)}",

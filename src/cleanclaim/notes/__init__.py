@@ -13,5 +13,13 @@ from cleanclaim.notes.reading import (
     read_note,
 )
 
-__all__ = ["MAX_NOTE_CHARS", "Intervention", "NoteProblem", "NoteReading", "NotFurnished", "Signature", "Span",
-           "read_note"]
+__all__ = [
+    "MAX_NOTE_CHARS",
+    "Intervention",
+    "NotFurnished",
+    "NoteProblem",
+    "NoteReading",
+    "Signature",
+    "Span",
+    "read_note",
+]

@@ -13,7 +13,7 @@ from cleanclaim.notes.reading import NoteReading, read_note
 if TYPE_CHECKING:
     from cleanclaim.rules.tables import Tables
 
-__all__ = ["ITEM_SCHEMA", "FACT_SCHEMA", "note_facts", "note_items", "note_readings"]
+__all__ = ["FACT_SCHEMA", "ITEM_SCHEMA", "note_facts", "note_items", "note_readings"]
 
 ITEM_SCHEMA: dict[str, Any] = {
     "encounter_id": pl.String, "item_code": pl.String, "item_codes": pl.List(pl.String), "item_name": pl.String,

@@ -104,7 +104,7 @@ def _first_chars(pattern: str, flags: int) -> frozenset[str]:
 
     try:
         chars, empty = first(list(_parser.parse(pattern, flags)))
-    except Exception:  # noqa: BLE001  # an unusual construct: try the name everywhere
+    except Exception:  # an unusual construct: try the name everywhere
         return _ANY
     return _ANY if empty or "*" in chars else frozenset(chars)
 

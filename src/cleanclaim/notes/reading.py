@@ -19,8 +19,16 @@ from typing import Any
 
 from cleanclaim.notes.lexicon import Lexicon, entry_of, lexicon
 
-__all__ = ["MAX_NOTE_CHARS", "Intervention", "NoteProblem", "NoteReading", "NotFurnished", "Signature", "Span",
-           "read_note"]
+__all__ = [
+    "MAX_NOTE_CHARS",
+    "Intervention",
+    "NotFurnished",
+    "NoteProblem",
+    "NoteReading",
+    "Signature",
+    "Span",
+    "read_note",
+]
 
 MAX_NOTE_CHARS = 200_000
 """Characters of a note read at most. A therapy or counseling note is a few thousand characters; a longer one is
@@ -458,9 +466,7 @@ def _negated(text: str, clause_start: int, mention_start: int, mention_end: int,
             return False
         words = len(_WORD.findall(gap))
         weak = trigger.group(0).lower() in _WEAK_PRE
-        if words <= (1 if weak else 6):
-            return True
-        return False
+        return words <= (1 if weak else 6)
     after = text[mention_end:clause_end]
     cut = _TERMINATION.search(after)
     scope = after[:cut.start()] if cut else after
@@ -491,7 +497,8 @@ _ASSISTANT_CLAUSE = re.compile(
     rf"(?i)\b{_ASSISTANT_LABEL}\b\s*(?:[A-Z][a-z]+\s+)?(?:performed|provided|completed|led|did|delivered|"
     rf"instructed|treated|:|-)|\b(?:performed|provided|completed|delivered)\s+by\s+(?:the\s+)?{_ASSISTANT_LABEL}\b"
     rf"|^\s*{_ASSISTANT_LABEL}\b")
-_ASSISTANT_AFTER = re.compile(rf"(?i)\s*\)?\s*(?:\(|,|-)?\s*(?:by|with|per|from|via)?\s*(?:the\s+)?{_ASSISTANT_LABEL}\b")
+_ASSISTANT_AFTER = re.compile(
+    rf"(?i)\s*\)?\s*(?:\(|,|-)?\s*(?:by|with|per|from|via)?\s*(?:the\s+)?{_ASSISTANT_LABEL}\b")
 _GLUE_BEFORE = re.compile(r"(?i)^\s*(?:(?:of|for|on|in|doing|performing)\s+|[:\-–—]\s*|x\s*)?(?:the\s+)?$")
 _GLUE_AFTER = re.compile(r"(?i)^\s*(?:[:=\-–—(@]|x|for|for\s+a\s+total\s+of|total(?:ing)?|was|were|performed|"
                          r"completed|provided|done|given|training|trng|ex(?:ercises?)?|\w+)?\s*(?:x|for|:)?\s*$")
