@@ -434,6 +434,7 @@ def check(
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     coded, kept, errors, failures = _code_all(read, profiles, only_without_lines=True)
+    kept = [_with_note_services(encounter) for encounter in kept]
     tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of,
                                     minutes_carried=read.minutes_carried)
     table, rule_failures = _findings_isolated(tables, selection)
@@ -453,6 +454,31 @@ def check(
         errors, notes = _envelope_controls(errors, selection)
     return CheckResult(table, _summary(table, len(kept), tables.lines.height), errors, coded, notes=notes,
                        failures=failures)
+
+
+def _with_note_services(encounter: Encounter) -> Encounter:
+    """An encounter with billed lines and a note but no ``services``: the note's documented minutes become its
+    services, so the time and units rules judge the lines against what the note says (issue 13). A service the
+    note names by a family (tobacco counseling: 99406 or 99407) takes the family member that is billed."""
+    if not encounter.lines or encounter.services or not encounter.note:
+        return encounter
+    from cleanclaim.model import Service
+    from cleanclaim.notes import read_note
+
+    billed = {line.code for line in encounter.lines}
+    minutes: dict[str, int] = {}
+    assistant: dict[str, int] = {}
+    for item in read_note(encounter.note).interventions:
+        if item.minutes is None or item.code is None:
+            continue
+        code = next((c for c in item.codes if c in billed), item.code)
+        minutes[code] = minutes.get(code, 0) + item.minutes
+        assistant[code] = assistant.get(code, 0) + item.assistant_minutes
+    if not minutes:
+        return encounter
+    services = [Service(code=code, minutes=total, assistant_minutes=assistant[code] or None)
+                for code, total in minutes.items()]
+    return encounter.model_copy(update={"services": services})
 
 
 def _envelope_controls(errors: list[InputError], selection: RuleSelection | None) -> tuple[

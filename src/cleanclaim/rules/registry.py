@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["CANNOT_FIRE", "DOC_HEADINGS", "NO_ROWS", "Rule", "RuleDoc", "Screen", "all_rules", "get_rule", "register"]
 
 DOC_HEADINGS = ("What it checks", "Why it matters", "Example", "Use instead", "References")
-_ID = re.compile(r"^CC\d{3}$")
+_ID = re.compile(r"^CC\d{3,4}$")  # CC101-CC999, and four digits for the notes family (CC1001 ...)
 _SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -167,7 +167,7 @@ def register(cls: type[Rule]) -> type[Rule]:
         if not hasattr(cls, attribute):
             raise TypeError(f"rule {cls.__name__} does not set {attribute}")
     if not _ID.match(cls.id) or not _SLUG.match(cls.slug):
-        raise TypeError(f"rule {cls.__name__}: id must look like CC123 and slug like kebab-case")
+        raise TypeError(f"rule {cls.__name__}: id must look like CC123 or CC1001 and slug like kebab-case")
     for other in _REGISTRY.values():
         if other.id == cls.id or other.slug == cls.slug:
             raise TypeError(f"rule {cls.__name__} reuses id or slug of {type(other).__name__}")
@@ -181,7 +181,7 @@ def register(cls: type[Rule]) -> type[Rule]:
 def all_rules() -> list[Rule]:
     """Every registered rule, in id order."""
     _load_catalogue()
-    return sorted(_REGISTRY.values(), key=lambda r: r.id)
+    return sorted(_REGISTRY.values(), key=lambda r: (len(r.id), r.id))  # CC999 before CC1001
 
 
 def get_rule(slug_or_id: str) -> Rule:

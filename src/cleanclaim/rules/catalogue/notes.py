@@ -1,0 +1,378 @@
+"""Notes: what the clinical note says against what was billed (the "provider note audit").
+
+The note is read by `cleanclaim.notes.read_note` (lexicon, minutes, negation, signature); these rules join its
+readings to the claim lines. Encounters without a note are not audited here (a claim file alone carries no
+documentation). The 97535 functional goal and activity trained are documentation-missing-element's (CC804); an
+encounter whose lines carry no minutes takes the note's (``scrub.check``), so units-exceed-time judges them.
+Family ids CC1001-CC1006.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from cleanclaim.model import Severity
+from cleanclaim.notes.frames import note_facts, note_items, note_readings
+from cleanclaim.rules.registry import CANNOT_FIRE, NO_ROWS, Rule, Screen, register
+from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.timing import allocate_cms, allocate_per_code
+
+FAMILY = "notes"
+
+
+def _no_notes(tables: Tables) -> Screen | None:
+    notes = tables.encounters.get_column("note")
+    return CANNOT_FIRE if notes.null_count() == notes.len() else None
+
+
+def _readable_facts(tables: Tables) -> pl.LazyFrame:
+    return note_facts(tables).lazy().filter(pl.col("readable"))
+
+
+@register
+class UnitsNotSupportedByNote(Rule):
+    """Billed units of a timed code are more than the note's minutes support under the payer's time rule.
+
+    What it checks:
+        For each billed 15-minute timed code the note gives minutes for, the units those minutes support: the CMS
+        8-minute rule over the billed timed codes' note minutes for Medicare-style payers, each code on its own (rule
+        of eights) for the others. Lines whose own minutes are the note's are left to units-exceed-time, which
+        judges the same numbers; this rule catches lines whose minutes (or services) say more than the note.
+
+    Why it matters:
+        A reviewer pays what the record supports: units above the note's minutes are an overpayment on review and
+        are recouped (and extrapolated across a sample).
+
+    Example:
+        note: "TherEx 12 min. Signed Dana Whitlock, PT"
+        lines: [{code: "97110", modifiers: [GP], units: 2, minutes: 30}]
+
+    Use instead:
+        note: "TherEx 30 min. Signed Dana Whitlock, PT"
+        lines: [{code: "97110", modifiers: [GP], units: 2, minutes: 30}]
+
+    References:
+        CMS Pub 100-04 Ch.5 s20.2 (units from documented timed minutes; coding-facts.md s3a); AMA CPT time rule as
+        applied per code by commercial payers (coding-facts.md s3b).
+    """
+
+    id = "CC1001"
+    slug = "units-not-supported-by-note"
+    family = FAMILY
+    severity = Severity.ERROR
+    message = ("{code} is billed for {units} unit(s), but the note documents {note_minutes} minute(s) of it "
+               "(\"{note_text}\"), which support {supported} unit(s) under the {time_rule_label}")
+    fix = ("Bill {supported} unit(s) of {code}, or correct the note if more minutes were furnished and documented "
+           "at the time.")
+    references = ("CMS Pub 100-04 Ch.5 s20.2", "coding-facts.md s3a-s3b")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        return _no_notes(tables)
+
+    def check(self, tables: Tables) -> pl.DataFrame:
+        readings = note_readings(tables)
+        if not readings:
+            return NO_ROWS
+        lines = lines_with_codes(tables).filter(
+            pl.col("encounter_id").is_in(list(readings)) & (pl.col("time_rule") == "timed15"))
+        rows: list[dict[str, Any]] = []
+        for (encounter_id,), group in lines.group_by("encounter_id", maintain_order=True):
+            reading = readings[str(encounter_id)]
+            billed = set(group.get_column("code").to_list())
+            minutes: dict[str, int] = {}
+            texts: dict[str, list[str]] = {}
+            for item in reading.interventions:
+                code = next((c for c in item.codes if c in billed), None)
+                if code is None or item.minutes is None:
+                    continue
+                minutes[code] = minutes.get(code, 0) + item.minutes
+                texts.setdefault(code, []).append(item.text)
+            if not minutes:
+                continue
+            payer = group.get_column("payer")[0]
+            profile = tables.payers.get(payer)
+            cms = profile is None or profile.time_rule == "cms"
+            allocation = allocate_cms(minutes) if cms else allocate_per_code(minutes)
+            label = profile.time_rule_label if profile else "CMS 8-minute rule"
+            billed_units: dict[str, float] = {}
+            first_line: dict[str, int] = {}
+            same_minutes: set[str] = set()
+            for row in group.iter_rows(named=True):
+                code = row["code"]
+                billed_units[code] = billed_units.get(code, 0.0) + row["units"]
+                first_line.setdefault(code, row["line"])
+                if row["minutes"] is not None and row["minutes"] == minutes.get(code):
+                    same_minutes.add(code)
+            for code, units in billed_units.items():
+                if code not in minutes or code in same_minutes:
+                    continue
+                supported = allocation.units.get(code, 0)
+                if units > supported:
+                    rows.append({"encounter_id": encounter_id, "line": first_line[code], "code": code,
+                                 "units": f"{units:g}", "note_minutes": minutes[code],
+                                 "note_text": "; ".join(texts[code]), "supported": supported,
+                                 "time_rule_label": label})
+        if not rows:
+            return NO_ROWS
+        return pl.DataFrame(rows).with_columns(pl.col("line").cast(pl.Int32))
+
+
+_BILLED = ["encounter_id", "line", "code"]
+
+
+@register
+class BilledCodeNotInNote(Rule):
+    """A billed code the note never names as furnished (or says was not furnished).
+
+    What it checks:
+        Each billed line whose code the note reader knows (therapy, HBAI, counseling, coaching codes in
+        cleanclaim/notes/lexicon.yaml), against the services the note says were furnished: by name, abbreviation or
+        code. A code named only as declined, deferred, planned or as history is reported with what the note says.
+        Codes outside the lexicon (E/M, labs) are not judged. An unreadable note is note-unreadable's.
+
+    Why it matters:
+        A service the record does not show was furnished is denied on review and recouped; one the note says the
+        patient declined is a false claim if billed knowingly.
+
+    Example:
+        note: "TherEx 25 min. Pt declined gait training today. Dana Whitlock, PT"
+        lines: [{code: "97110", units: 2}, {code: "97116", units: 1}]
+
+    Use instead:
+        lines: [{code: "97110", units: 2}]
+
+    References:
+        CMS Pub 100-08 Ch.3 s3.3.2.1 (review of the medical record supports the service billed); CMS Pub 100-02 Ch.15
+        s220.3 (therapy documentation: the treatment note records each intervention).
+    """
+
+    id = "CC1002"
+    slug = "billed-code-not-in-note"
+    family = FAMILY
+    severity = Severity.WARNING
+    message = "{code} is billed but the note {what}"
+    fix = ("Remove the {code} line, or, if it was furnished, document it (what was done and for how long) in the "
+           "note at the time of service; a note cannot be amended to support a claim after the fact.")
+    references = ("CMS Pub 100-08 Ch.3 s3.3.2.1", "CMS Pub 100-02 Ch.15 s220.3")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        return _no_notes(tables)
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        from cleanclaim.notes.lexicon import lexicon
+
+        known = list(lexicon().names_by_code)
+        items = note_items(tables).lazy().explode("item_codes").rename({"item_codes": "code"})
+        furnished = items.filter(pl.col("furnished")).select("encounter_id", "code").unique()
+        negated = (items.filter(~pl.col("furnished") & (pl.col("reason") != "not-separate"))
+                   .group_by("encounter_id", "code").agg(pl.col("reason").first(), pl.col("item_text").first()))
+        lines = tables.lines.lazy().select(_BILLED).filter(pl.col("code").is_in(known))
+        return (
+            lines.join(_readable_facts(tables).select("encounter_id"), on="encounter_id", how="inner")
+            .join(furnished, on=["encounter_id", "code"], how="anti")
+            .join(negated, on=["encounter_id", "code"], how="left")
+            .with_columns(what=pl.when(pl.col("reason").is_not_null())
+                          .then(pl.format("says it was not furnished today ({}: \"{}\")", pl.col("reason"),
+                                          pl.col("item_text")))
+                          .otherwise(pl.lit("never names it as furnished")))
+            .select(*_BILLED, "what")
+            .sort("encounter_id", "line")
+        )
+
+
+@register
+class ServiceInNoteNotBilled(Rule):
+    """A service the note documents as furnished is not billed (a possible missed charge).
+
+    What it checks:
+        Each intervention the note says was furnished (not declined, planned, history, or part of another service
+        such as a home-program review) whose codes are not among the encounter's billed lines. Only encounters with
+        billed lines; informational.
+
+    Why it matters:
+        Unbilled documented services are lost revenue; when they are bundled or not covered, the finding shows the
+        biller checked them.
+
+    Example:
+        note: "TherEx 20 min, MT 10 min. Dana Whitlock, PT"
+        lines: [{code: "97110", units: 2}]
+
+    Use instead:
+        lines: [{code: "97110", units: 1}, {code: "97140", units: 1}]
+
+    References:
+        CMS Pub 100-04 Ch.5 s20.2 (every timed service's minutes count toward the day's units); the code's
+        lexicon entry (cleanclaim/notes/lexicon.yaml) names the source of the mapping.
+    """
+
+    id = "CC1003"
+    slug = "service-in-note-not-billed"
+    family = FAMILY
+    severity = Severity.INFO
+    message = "The note documents {item_name} (\"{item_text}\", {codes_text}) but no line bills it"
+    fix = "Bill {code} if it was a separate, covered service, or note why it is not billed."
+    references = ("CMS Pub 100-04 Ch.5 s20.2", "cleanclaim/notes/lexicon.yaml")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        return _no_notes(tables)
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        billed = tables.lines.lazy().group_by("encounter_id").agg(pl.col("code").unique().alias("billed"))
+        return (
+            note_items(tables).lazy().filter(pl.col("furnished") & pl.col("item_code").is_not_null())
+            .join(billed, on="encounter_id", how="inner")
+            .filter(pl.col("item_codes").list.set_intersection(pl.col("billed")).list.len() == 0)
+            .unique(subset=["encounter_id", "item_code"], keep="first", maintain_order=True)
+            .select("encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"), pl.col("item_code").alias("code"),
+                    "item_name", "item_text",
+                    pl.col("item_codes").list.join(" or ").alias("codes_text"))
+            .sort("encounter_id")
+        )
+
+
+@register
+class TimedMinutesExceedTreatmentTime(Rule):
+    """The note's total timed minutes (stated, or the sum of its services' minutes) are more than its total
+    treatment time.
+
+    What it checks:
+        Notes that state a total treatment time: the total timed minutes they state, else the sum of the minutes of
+        the services they document, must not be more (timed minutes are part of the treatment time).
+
+    Why it matters:
+        Contradictory totals discredit the note's minutes: a reviewer then pays from the smaller figure, or denies
+        the timed units outright.
+
+    Example:
+        note: "TherEx 25 min, GT 15 min. Total timed minutes: 40. Total treatment time: 30 min."
+
+    Use instead:
+        note: "TherEx 25 min, GT 15 min. Total timed minutes: 40. Total treatment time: 45 min."
+
+    References:
+        CMS Pub 100-04 Ch.5 s20.2 (record the total timed-code minutes and the total treatment time); Billing and
+        Coding article A57067.
+    """
+
+    id = "CC1004"
+    slug = "timed-minutes-exceed-treatment-time"
+    family = FAMILY
+    severity = Severity.WARNING
+    message = ("The note's {timed_source} ({timed} min) are more than its total treatment time "
+               "({total_treatment_minutes} min)")
+    fix = "Correct the note's totals so the timed minutes are part of the total treatment time."
+    references = ("CMS Pub 100-04 Ch.5 s20.2", "Billing and Coding article A57067")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        return _no_notes(tables)
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        stated = pl.col("total_timed_minutes").is_not_null()
+        return (
+            _readable_facts(tables)
+            .filter(pl.col("total_treatment_minutes").is_not_null())
+            .with_columns(timed=pl.coalesce("total_timed_minutes", "documented_minutes"),
+                          timed_source=pl.when(stated).then(pl.lit("total timed minutes"))
+                          .otherwise(pl.lit("services' documented minutes")))
+            .filter(pl.col("timed") > pl.col("total_treatment_minutes"))
+            .select("encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"),
+                    pl.lit(None, dtype=pl.String).alias("code"), "timed", "timed_source",
+                    "total_treatment_minutes")
+        )
+
+
+@register
+class NoteNotSigned(Rule):
+    """The note has no signature, or a signature without the professional credentials of the one who signed.
+
+    What it checks:
+        A readable note must carry a signature ("Signed by", "Electronically signed", "/s/", or a closing line of a
+        name and credentials) with a professional credential (PT, PTA, OTR/L, CCC-SLP, LCSW, NBC-HWC ... as listed
+        in cleanclaim/notes/lexicon.yaml). A degree alone (MS, MA) is not a professional identity.
+
+    Why it matters:
+        Medicare reviewers disregard an unsigned entry, and the services it documents are denied; the credential
+        shows who furnished the service (therapist or assistant: the CQ/CO payment reduction depends on it).
+
+    Example:
+        note: "TherEx 25 min."
+
+    Use instead:
+        note: "TherEx 25 min. Electronically signed by Dana Whitlock, PT, DPT 03/02/2026"
+
+    References:
+        CMS Pub 100-08 Ch.3 s3.3.2.4 (signature requirements); CMS Pub 100-02 Ch.15 s220.3 (therapy documentation
+        authenticated with the professional identity).
+    """
+
+    id = "CC1005"
+    slug = "note-not-signed"
+    family = FAMILY
+    severity = Severity.WARNING
+    message = "The note {what}"
+    fix = ("Sign the note with your name and professional credentials (e.g. \"Dana Whitlock, PT\"); a late "
+           "signature needs an attestation under the contractor's rules.")
+    references = ("CMS Pub 100-08 Ch.3 s3.3.2.4", "CMS Pub 100-02 Ch.15 s220.3")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        return _no_notes(tables)
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        what = (pl.when(~pl.col("signed")).then(pl.lit("is not signed"))
+                .when(pl.col("signed_by").is_null())
+                .then(pl.format("has a signature without a name (\"{}\")", pl.col("signature_text")))
+                .otherwise(pl.format("is signed by {} without a professional credential (PT, OTR/L, CCC-SLP, "
+                                     "LCSW, NBC-HWC ...)", pl.col("signed_by"))))
+        return (
+            _readable_facts(tables)
+            .filter(~pl.col("signed") | pl.col("signed_by").is_null() | ~pl.col("professional"))
+            .select("encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"),
+                    pl.lit(None, dtype=pl.String).alias("code"), what.alias("what"))
+        )
+
+
+@register
+class NoteUnreadable(Rule):
+    """The note could not be read, or not completely: empty, binary, too long, HTML or RTF pasted in, or written
+    in a language the reader does not know.
+
+    What it checks:
+        Each encounter's ``note:`` before the other note rules read it. An empty or binary note is not read at all
+        (the other note rules skip it); markup is skipped and the text read; a note past 200,000 characters is read
+        up to there.
+
+    Why it matters:
+        A note that cannot be read cannot support the claim: the reviewer sees what the reader sees. Markup and
+        pasted documents are also how cloned and boilerplate notes get in.
+
+    Example:
+        note: ""
+
+    Use instead:
+        note: "TherEx 25 min. Dana Whitlock, PT"
+
+    References:
+        CMS Pub 100-08 Ch.3 s3.3.2.4 and Pub 100-02 Ch.15 s220.3 (a legible, authenticated record of the services).
+    """
+
+    id = "CC1006"
+    slug = "note-unreadable"
+    family = FAMILY
+    severity = Severity.WARNING
+    message = "The note {problem_text}"
+    fix = ("Give the note as plain text in the language of the record: the treatment note itself, not a document "
+           "or web page pasted in.")
+    references = ("CMS Pub 100-08 Ch.3 s3.3.2.4", "CMS Pub 100-02 Ch.15 s220.3")
+
+    def screen_for(self, tables: Tables) -> Screen | None:
+        return _no_notes(tables)
+
+    def check(self, tables: Tables) -> pl.LazyFrame:
+        return (
+            note_facts(tables).lazy().filter(pl.col("problem").list.len() > 0)
+            .select("encounter_id", pl.lit(None, dtype=pl.Int32).alias("line"),
+                    pl.lit(None, dtype=pl.String).alias("code"),
+                    pl.col("problem").list.join("; ").str.replace(r"^the note ", "").alias("problem_text"))
+        )
