@@ -10,8 +10,9 @@ How (fast enough for 100,000 notes, and exact in what it reports):
    dates, clock times and numbers become ``<date>``, ``<time>``, ``<num>``; punctuation is dropped.
 2. Notes whose normalised text is identical form one group at once (a template pasted for 500 patients costs one
    dictionary entry, not 125,000 comparisons).
-3. The distinct normalised texts are cut into shingles (runs of ``shingle_words`` words); datasketch's MinHash and
-   LSH find candidate pairs whose estimated Jaccard similarity is near the threshold or above.
+3. The distinct normalised texts are cut into shingles (runs of ``shingle_words`` words, as 64-bit codes); MinHash
+   signatures (computed for thousands of notes at once in NumPy) go into datasketch's LSH index, which finds the
+   candidate pairs whose estimated Jaccard similarity is near the threshold or above.
 4. Each candidate pair is confirmed by the exact Jaccard similarity of the shingle sets (the reported figure, never
    the estimate), and kept only when the two notes are of the same provider (different patients) or of the same
    patient (different encounters).
@@ -29,24 +30,33 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from datasketch import MinHash, MinHashLSH
+import numpy as np
+from datasketch import LeanMinHash, MinHashLSH
 
 from cleanclaim.errors import DataError
 
-__all__ = ["CloneMatch", "CloneSettings", "NoteRecord", "clone_settings", "find_clones", "normalise", "shingles"]
+__all__ = ["CloneMatch", "CloneSettings", "NoteRecord", "clone_settings", "find_clones", "normalise", "shingle_codes"]
 
 _SETTINGS_FILE = "cloned_notes.toml"
 
-_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_DATE = re.compile(
-    r"\b\d{4}-\d{1,2}-\d{1,2}\b"                       # 2026-03-02
-    r"|\b\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?\b"        # 3/2, 03/02/2026, 3-2-26
-    rf"|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?"  # March 2, Mar 2nd 2026
-    rf"|\b\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?",       # 2 March 2026
-    re.IGNORECASE)
-_TIME = re.compile(r"\b\d{1,2}:\d{2}(?::\d{2})?(?:\s*[ap]\.?m\.?)?|\b\d{1,2}\s*[ap]\.?m\.?\b", re.IGNORECASE)
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+# One pass over the digits: a run like 03/02/2026, 2026-03-02, 10:05-10:30, 10am, 8-10 or 23 is one token, then
+# classed as a date, a time or a number (a callback per run is far cheaper than one regex per class).
+_NUMERIC = re.compile(r"\d+(?:[:/.,-]\d+)*(?:\s*[ap]\.?m\b\.?)?")
 _WORD = re.compile(r"<(?:name|date|time|num)>|[a-z]+")
+_MONTHS = frozenset({"january", "february", "march", "april", "june", "july", "august", "september", "october",
+                     "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct",
+                     "nov", "dec"})  # "may" is left out: it is far more often the verb
+_SHINGLE_MULTIPLIER = 0x9E3779B97F4A7C15  # 2^64 / golden ratio: spreads word ids over 64 bits
+_CHUNK_SHINGLES = 20_000  # shingles hashed at once (x num_perm x 8 bytes: 10 MB, cache-friendly)
+
+
+def _placeholder(match: re.Match[str]) -> str:
+    token = match.group()
+    if ":" in token or (token[-1] in "mM." and token.rstrip(".")[-1:] in ("m", "M")):
+        return " <time> "
+    if "/" in token or len(re.split(r"[-.]", token)) == 3:
+        return " <date> "
+    return " <num> "
 
 
 @dataclass(frozen=True)
@@ -104,20 +114,77 @@ class CloneMatch:
 
 
 def normalise(text: str, names: Iterable[str] = ()) -> list[str]:
-    """The note's words with names, dates, times and numbers replaced by placeholders."""
+    """The note's words with names, dates (numeric or month names), clock times and numbers replaced by
+    placeholders."""
     lowered = text.lower()
     for name in sorted({n.strip().lower() for n in names if n and len(n.strip()) >= 2}, key=len, reverse=True):
         lowered = re.sub(rf"\b{re.escape(name)}\b", " <name> ", lowered)
-    lowered = _DATE.sub(" <date> ", lowered)
-    lowered = _TIME.sub(" <time> ", lowered)
-    lowered = _NUMBER.sub(" <num> ", lowered)
-    return _WORD.findall(lowered)
+    words = _WORD.findall(_NUMERIC.sub(_placeholder, lowered))
+    return ["<date>" if word in _MONTHS else word for word in words]
 
 
-def shingles(words: Sequence[str], size: int) -> set[str]:
-    if len(words) <= size:
-        return {" ".join(words)} if words else set()
-    return {" ".join(words[i:i + size]) for i in range(len(words) - size + 1)}
+def shingle_codes(word_ids: Sequence[Sequence[int]], size: int) -> list[np.ndarray]:
+    """Each note's shingles (runs of ``size`` words) as sorted distinct 64-bit codes: a polynomial of the word ids
+    with 64-bit wrap-around, so two shingles share a code only if they are the same words (or, with odds of about
+    one in 2^64 per pair, by collision). All notes at once: a NumPy pass over the concatenated ids, not a loop per
+    note. A note shorter than ``size`` words is one shingle of all its words."""
+    lengths = np.fromiter((len(ids) for ids in word_ids), dtype=np.int64, count=len(word_ids))
+    if not len(word_ids):
+        return []
+    ids = np.fromiter((i for note in word_ids for i in note), dtype=np.uint64, count=int(lengths.sum()))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+    width = np.minimum(lengths, size)  # a short note's one shingle is all its words
+    owner = np.repeat(np.arange(len(word_ids)), lengths)
+    position = np.arange(ids.size) - starts[owner]
+    keep = position <= lengths[owner] - width[owner]
+    codes = np.zeros(ids.size, dtype=np.uint64)
+    multiplier = np.uint64(_SHINGLE_MULTIPLIER)
+    padded = np.concatenate((ids, np.zeros(size, dtype=np.uint64)))
+    with np.errstate(over="ignore"):
+        for offset in range(size):
+            used = (offset < width[owner]).astype(np.uint64)  # a short note stops adding at its last word
+            codes = codes * np.where(used == 1, multiplier, np.uint64(1)) + (padded[offset:offset + ids.size]
+                                                                               + np.uint64(1)) * used
+    codes, owner = codes[keep], owner[keep]
+    order = np.lexsort((codes, owner))
+    codes, owner = codes[order], owner[order]
+    first = np.ones(codes.size, dtype=bool)
+    first[1:] = (codes[1:] != codes[:-1]) | (owner[1:] != owner[:-1])
+    codes, owner = codes[first], owner[first]
+    return np.split(codes, np.searchsorted(owner, np.arange(1, len(word_ids))))
+
+
+def _signatures(code_sets: list[np.ndarray], num_perm: int) -> np.ndarray:
+    """MinHash signatures, one row per set: the minimum over the set of ``num_perm`` multiply-shift hashes
+    ((a * x + b) mod 2^64) >> 32 with random odd ``a`` (seeded: the same notes give the same candidates on every
+    run). Computed for many sets at once: datasketch's own per-set update costs a Python loop per shingle."""
+    rng = np.random.default_rng(20260101)
+    multipliers = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
+    offsets = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
+    signatures = np.empty((len(code_sets), num_perm), dtype=np.uint64)
+    shift = np.uint64(32)
+    start = 0
+    while start < len(code_sets):
+        stop, total = start, 0
+        while stop < len(code_sets) and (total == 0 or total + code_sets[stop].size <= _CHUNK_SHINGLES):
+            total += code_sets[stop].size
+            stop += 1
+        chunk = code_sets[start:stop]
+        hashed = np.empty((total, num_perm), dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            np.multiply(np.concatenate(chunk)[:, None], multipliers, out=hashed)
+            hashed += offsets
+            hashed >>= shift
+        bounds = np.cumsum([0] + [c.size for c in chunk[:-1]])
+        signatures[start:stop] = np.minimum.reduceat(hashed, bounds, axis=0)
+        start = stop
+    return signatures
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    shared = np.intersect1d(a, b, assume_unique=True).size
+    union = a.size + b.size - shared
+    return shared / union if union else 0.0
 
 
 def _related(a: NoteRecord, b: NoteRecord) -> str | None:
@@ -151,18 +218,20 @@ def find_clones(notes: Sequence[NoteRecord], settings: CloneSettings | None = No
     """For every note with a clone in ``notes``, its closest clone (highest similarity, then earliest date, then
     encounter id), in the order of ``notes``."""
     config = settings or clone_settings()
-    words = [normalise(note.text, note.patient_names) for note in notes]
+    vocabulary: dict[str, int] = {}
     by_text: dict[str, list[int]] = defaultdict(list)
-    for index, note_words in enumerate(words):
-        if len(note_words) >= config.min_words:
-            by_text[" ".join(note_words)].append(index)
+    for index, note in enumerate(notes):
+        words = normalise(note.text, note.patient_names)
+        if len(words) >= config.min_words:
+            by_text[" ".join(words)].append(index)
     texts = list(by_text)
-    text_shingles = [shingles(text.split(" "), config.shingle_words) for text in texts]
+    code_sets = shingle_codes([[vocabulary.setdefault(w, len(vocabulary)) for w in text.split(" ")]
+                               for text in texts], config.shingle_words)
     similar: dict[int, list[tuple[int, float]]] = defaultdict(list)  # distinct text -> (other text, similarity)
     if len(texts) > 1:
-        hashes = MinHash.bulk([[s.encode("utf-8") for s in group] for group in text_shingles],
-                              num_perm=config.num_perm)
+        signatures = _signatures(code_sets, config.num_perm)
         lsh = MinHashLSH(threshold=config.lsh_threshold, num_perm=config.num_perm)
+        hashes = [LeanMinHash(seed=1, hashvalues=row, scheme="affine32") for row in signatures]
         with lsh.insertion_session() as session:
             for key, signature in enumerate(hashes):
                 session.insert(key, signature, check_duplication=False)
@@ -170,8 +239,7 @@ def find_clones(notes: Sequence[NoteRecord], settings: CloneSettings | None = No
             for other in lsh.query(signature):
                 if other <= key:
                     continue
-                union = len(text_shingles[key] | text_shingles[other])
-                jaccard = len(text_shingles[key] & text_shingles[other]) / union if union else 0.0
+                jaccard = _jaccard(code_sets[key], code_sets[other])
                 if jaccard >= config.similarity_threshold:
                     similar[key].append((other, jaccard))
                     similar[other].append((key, jaccard))
