@@ -31,7 +31,6 @@ from functools import cache
 from importlib import resources
 
 import numpy as np
-from datasketch import LeanMinHash, MinHashLSH
 
 from cleanclaim.errors import DataError
 
@@ -229,6 +228,9 @@ def find_clones(notes: Sequence[NoteRecord], settings: CloneSettings | None = No
                                for text in texts], config.shingle_words)
     similar: dict[int, list[tuple[int, float]]] = defaultdict(list)  # distinct text -> (other text, similarity)
     if len(texts) > 1:
+        # imported here: datasketch (and the scipy it loads) costs seconds of start-up every other command would pay
+        from datasketch import LeanMinHash, MinHashLSH
+
         signatures = _signatures(code_sets, config.num_perm)
         lsh = MinHashLSH(threshold=config.lsh_threshold, num_perm=config.num_perm)
         hashes = [LeanMinHash(seed=1, hashvalues=row, scheme="affine32") for row in signatures]

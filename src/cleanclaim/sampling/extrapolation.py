@@ -31,8 +31,6 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 from typing import Any
 
-from scipy import stats  # type: ignore[import-untyped]
-
 from cleanclaim.errors import InputError
 from cleanclaim.sampling.frames import SampledResult, SamplingUnit
 
@@ -150,6 +148,8 @@ def extrapolate(results: list[SampledResult], *, results_file: str, population_s
                          "cannot be estimated", file=results_file, field="stratum")
     estimates = [_stratum(stratum, groups[stratum], sizes[stratum], paid[stratum], results_file)
                  for stratum in sorted(groups, key=lambda s: "" if s is None else s)]
+    from scipy import stats  # type: ignore[import-untyped]  # here: seconds of start-up for every other command
+
     with localcontext() as context:
         context.prec = 28
         point = sum((e.point_estimate for e in estimates), Decimal(0))
