@@ -10,7 +10,8 @@ Allocation of ``--size n`` to strata:
 - ``proportional`` (default): n_h = n * N_h / N, rounded by largest remainder (Hamilton) so the n_h add up to n; then
   every stratum gets at least min(2, N_h) claims (two are the fewest that estimate a stratum's variance; a stratum of
   one claim is taken whole), which may raise the total above n (the draw says so);
-- ``equal``: n // L per stratum, the remainder to the first strata, each capped at N_h.
+- ``equal``: n // L per stratum, the remainder to the first strata; a stratum smaller than its share is taken
+  whole and the rest goes to the others.
 A stratum whose n_h equals N_h is a certainty stratum: every claim in it is audited and it adds no sampling error.
 """
 
@@ -143,8 +144,16 @@ def _allocate(size: int, sizes: dict[str, int], allocation: Allocation) -> dict[
     total = sum(sizes.values())
     names = sorted(sizes)
     if allocation is Allocation.EQUAL:
-        base, extra = divmod(size, len(names))
-        return {name: min(sizes[name], base + (1 if i < extra else 0)) for i, name in enumerate(names)}
+        # one claim at a time to each stratum in turn that still has claims left: n // L each, the remainder to the
+        # first strata, and what a small stratum cannot take goes on to the others
+        shares = dict.fromkeys(names, 0)
+        given = 0
+        while given < size:
+            for name in names:
+                if given < size and shares[name] < sizes[name]:
+                    shares[name] += 1
+                    given += 1
+        return shares
     exact = {name: Decimal(size) * sizes[name] / total for name in names}
     shares = {name: math.floor(exact[name]) for name in names}
     left = size - sum(shares.values())
