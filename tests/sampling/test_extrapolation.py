@@ -192,3 +192,27 @@ def test_population_from_claim_lines_sums_each_claims_lines(tmp_path: Path) -> N
     frame = read_population(path)
     assert frame.amount_column == "charge"
     assert [(u.claim_id, u.paid) for u in frame.units] == [("E1", Decimal("135.50")), ("E2", Decimal("45"))]
+
+
+def test_overpayment_above_paid_is_computed_and_warned() -> None:
+    results = [SampledResult("A", Decimal("100"), Decimal("150"), None, 2),
+               SampledResult("B", Decimal("100"), Decimal("50"), None, 3)]
+    estimate = extrapolate(results, results_file="r.csv", population_size=4)
+    # (150 + 50) / 2 * 4 = 400: the amount is used as given, the row is named
+    assert estimate.to_json()["point_estimate"] == "400.00"
+    assert len(estimate.warnings) == 1
+    assert "row 2" in estimate.warnings[0]
+    assert "above its paid amount" in estimate.warnings[0]
+
+
+def test_paid_differing_from_the_population_is_warned() -> None:
+    population = [SamplingUnit("A", Decimal("100"), None, 2), SamplingUnit("B", Decimal("80"), None, 3),
+                  SamplingUnit("C", Decimal("70"), None, 4)]
+    results = [SampledResult("A", Decimal("100"), Decimal("0"), None, 2),
+               SampledResult("B", Decimal("90"), Decimal("10"), None, 3)]
+    estimate = extrapolate(results, results_file="r.csv", population=population)
+    assert [w for w in estimate.warnings if "in the population file" in w] == [
+        "r.csv, row 3: claim 'B' is paid 90 here but 80 in the population file"]
+    clean = extrapolate([*results[:1], SampledResult("C", Decimal("70"), Decimal("0"), None, 3)],
+                        results_file="r.csv", population=population)
+    assert clean.warnings == []

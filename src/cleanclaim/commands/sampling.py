@@ -157,6 +157,8 @@ def _extrapolate(
         print_json(estimate.to_json())
     else:
         _print_estimate(estimate)
+    for doubt in estimate.warnings:
+        error_console.print(Text(f"warning: {doubt}", style="yellow"))
     raise typer.Exit(0)
 
 

@@ -91,6 +91,9 @@ class Extrapolation:
     precision_percent: Decimal | None
     strata: list[StratumEstimate]
     stratified: bool
+    warnings: list[str]
+    """Readable but doubtful input, computed with as given (an overpayment above what was paid, a paid amount that
+    differs from the population's): shown on standard error, outside the JSON contract."""
 
     def to_json(self) -> dict[str, Any]:
         """The contract's keys (DESIGN.md, ``extrapolate --json``); money as decimal strings."""
@@ -163,7 +166,21 @@ def extrapolate(results: list[SampledResult], *, results_file: str, population_s
             n=len(results), population_size=sum(sizes.values()), point_estimate=point,
             standard_error=standard_error, degrees_of_freedom=df, degrees_of_freedom_method=method,
             t_value=t_value, lower_limit=point - margin, upper_limit=point + margin, precision_percent=precision,
-            strata=estimates, stratified=any(e.stratum != "" for e in estimates))
+            strata=estimates, stratified=any(e.stratum != "" for e in estimates),
+            warnings=_doubts(results, results_file, population))
+
+
+def _doubts(results: list[SampledResult], results_file: str, population: list[SamplingUnit] | None) -> list[str]:
+    paid = {unit.claim_id: unit.paid for unit in population or []}
+    doubts: list[str] = []
+    for result in results:
+        if result.overpayment > result.paid:
+            doubts.append(f"{results_file}, row {result.row}: claim {result.claim_id!r} has an overpayment "
+                          f"{result.overpayment} above its paid amount {result.paid}; check the audit worksheet")
+        if result.claim_id in paid and paid[result.claim_id] != result.paid:
+            doubts.append(f"{results_file}, row {result.row}: claim {result.claim_id!r} is paid {result.paid} here "
+                          f"but {paid[result.claim_id]} in the population file")
+    return doubts
 
 
 def _match(results: list[SampledResult], results_file: str, population: list[SamplingUnit], population_file: str,
