@@ -73,3 +73,13 @@ def test_a_template_pasted_for_many_patients_names_the_closest_and_counts_the_re
 def test_short_notes_are_skipped() -> None:
     assert clone_settings().min_words > 5
     assert find_clones([_note("E1", "Pt tolerated tx well.", "P1"), _note("E2", "Pt tolerated tx well.", "P2")]) == []
+
+
+def test_differences_never_quote_the_patients_name() -> None:
+    first = replace(_note("E1", "Ann Example " + BASE, "P1"), patient_names=("Ann", "Example"))
+    second = replace(_note("E2", "Ms. Example, " + BASE.replace("23 min", "28 min"), "P1"),
+                     patient_names=("Ann", "Example"))
+    (match, _) = find_clones([first, second])
+    assert "Ann" not in match.differences
+    assert "Example" not in match.differences
+    assert "'28' -> '23'" in match.differences

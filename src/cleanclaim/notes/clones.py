@@ -197,9 +197,17 @@ def _related(a: NoteRecord, b: NoteRecord) -> str | None:
     return None
 
 
-def _differences(a: str, b: str, limit: int = 5) -> str:
+def _masked(text: str, names: Iterable[str]) -> list[str]:
+    """The note's words with the patients' names (where the encounters give them) shown as <name>: a finding quotes
+    the words that differ, and a name is not the user's identifier to repeat."""
+    hidden = {n.strip().lower() for n in names if n and len(n.strip()) >= 2}
+    return ["<name>" if word.strip(".,;:!?()'\"").lower() in hidden else word for word in text.split()]
+
+
+def _differences(a: NoteRecord, b: NoteRecord, limit: int = 5) -> str:
     """What changed from note ``b`` to note ``a``, word by word, the first few changes."""
-    words_a, words_b = a.split(), b.split()
+    names = (*a.patient_names, *b.patient_names)
+    words_a, words_b = _masked(a.text, names), _masked(b.text, names)
     changes: list[str] = []
     matcher = difflib.SequenceMatcher(None, words_b, words_a, autojunk=False)
     for tag, b0, b1, a0, a1 in matcher.get_opcodes():
@@ -261,5 +269,5 @@ def find_clones(notes: Sequence[NoteRecord], settings: CloneSettings | None = No
             sim, other, scope = related[0]
             best[index] = (sim, other, scope, len(related) - 1)
     return [CloneMatch(notes[index].encounter_id, notes[other].encounter_id, sim, scope,
-                       _differences(notes[index].text, notes[other].text), more)
+                       _differences(notes[index], notes[other]), more)
             for index, (sim, other, scope, more) in sorted(best.items())]
