@@ -15,7 +15,8 @@ _FLAGGED_SCHEMA = {"encounter_id": pl.String, "line": pl.Int32, "code": pl.Strin
                    "more": pl.String}
 
 
-def _records(encounters: pl.DataFrame) -> list[NoteRecord]:
+def note_records(encounters: pl.DataFrame) -> list[NoteRecord]:
+    """The notes of an encounter table (the rules' ENCOUNTER_SCHEMA columns), for `find_clones`."""
     frame = encounters.select("encounter_id", "patient_id", "provider_npi", "note", "date", "patient_first_name",
                               "patient_last_name").filter(pl.col("note").is_not_null())
     return [NoteRecord(encounter_id=row["encounter_id"], patient_id=row["patient_id"],
@@ -75,9 +76,16 @@ class ClonedNote(Rule):
         return CANNOT_FIRE if notes.len() - notes.null_count() < 2 else None
 
     def check(self, tables: Tables) -> pl.DataFrame:
-        matches = find_clones(_records(tables.encounters), clone_settings())
-        return pl.DataFrame(
-            [{"encounter_id": m.encounter_id, "line": None, "code": None, "other_encounter": m.other_encounter_id,
-              "similarity_percent": int(m.similarity * 100), "scope": m.scope, "differences": m.differences,
-              "more": f" ({m.other_matches} more note(s) of this batch match too)" if m.other_matches else ""}
-             for m in matches], schema=_FLAGGED_SCHEMA)
+        return flagged_rows(note_records(tables.encounters))
+
+
+def flagged_rows(notes: list[NoteRecord]) -> pl.DataFrame:
+    """The rule's flagged rows for these notes (one per note with a clone), whatever batch they come from: `check`
+    passes one run's encounters, `audit` every partition's at once (a provider's patients are spread over the
+    partitions, which are cut by patient)."""
+    matches = find_clones(notes, clone_settings())
+    return pl.DataFrame(
+        [{"encounter_id": m.encounter_id, "line": None, "code": None, "other_encounter": m.other_encounter_id,
+          "similarity_percent": int(m.similarity * 100), "scope": m.scope, "differences": m.differences,
+          "more": f" ({m.other_matches} more note(s) of this batch match too)" if m.other_matches else ""}
+         for m in matches], schema=_FLAGGED_SCHEMA)
