@@ -217,7 +217,7 @@ def test_two_headers_with_one_contract_name_are_refused_naming_both(tmp_path: Pa
         read_claim_table(path)
     assert (raised.value.row, raised.value.field) == (1, "code")
     # a repeated extra column is not read, so it is harmless
-    path.write_text("encounter_id,date,code,units,note,note\nE1,2026-03-02,97110,1,a,b\n")
+    path.write_text("encounter_id,date,code,units,memo,memo\nE1,2026-03-02,97110,1,a,b\n")
     assert read_claim_table(path).errors == []
 
 
@@ -396,7 +396,7 @@ def test_rows_of_both_lengths_and_a_repeated_extra_header_on_the_slow_path(tmp_p
     # a long row and then a short one (polars: "data does not match the number of columns" in some layouts); the
     # repeated extra column is renamed as polars renames it, not a crash of the row-by-row reader
     path = tmp_path / "claims.csv"
-    path.write_text("encounter_id,date,code,units,note,note\nE1,2026-03-02,97110,1,a,b,c\nE2,2026-03-02,97110\n"
+    path.write_text("encounter_id,date,code,units,memo,memo\nE1,2026-03-02,97110,1,a,b,c\nE2,2026-03-02,97110\n"
                     "E3,2026-03-02,97112,1,a,b\n")
     table = read_claim_table(path)
     assert [(e.row, e.line, e.message) for e in table.errors] == [

@@ -33,7 +33,7 @@ import math
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,9 @@ from cleanclaim.formats.claim_table import (
 from cleanclaim.isolation import Failure
 from cleanclaim.model import ClaimLine
 from cleanclaim.payers import PayerProfile
-from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection
+from cleanclaim.rules.catalogue.cloned_notes import flagged_rows, note_records
+from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection, finding_frame
+from cleanclaim.rules.registry import get_rule
 from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Profiles, check, check_lines
 
 __all__ = ["FINDINGS_SCHEMA", "REJECTED_SCHEMA", "AuditResult", "Progress", "audit", "audit_inputs"]
@@ -453,6 +455,12 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     partitions = max(1, math.ceil(total / max(1, partition_rows)))
     stats = ProviderStats()
     pricer = _Pricer()
+    # cloned-note compares a provider's notes across patients, whom the partitions separate: it runs once over
+    # every partition's notes after pass 2 instead of inside each partition
+    chosen = selection or RuleSelection()
+    clones = get_rule("cloned-note")
+    compare_notes = chosen.enabled(clones)
+    selection = replace(chosen, ignore=chosen.ignore | {clones.slug})
     writer = _Writer(out, partitions)  # the scratch folder: from here on, removed whatever happens (below)
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
     notes: list[InputError] = []
@@ -519,6 +527,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
             if progress is not None:
                 done += lines.height - lines.height // 2
                 progress(min(done, total), total)
+        if compare_notes:
+            at_risk += _cloned_notes(writer, partitions, pricer, chosen)
         for path in x12:
             at_risk += _audit_x12(path, payer, as_of, payers_dir, selection, writer, pricer, stats, counts, errors,
                                   rejected, failures)
@@ -535,6 +545,28 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     finally:
         shutil.rmtree(writer.root, ignore_errors=True)
     return AuditResult(out, result_summary, errors, failures, notes, outputs)
+
+
+def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: RuleSelection) -> Decimal:
+    """cloned-note over the notes of every partition at once (a claim-line table carries them in its optional
+    ``note`` column), its findings enriched partition by partition as pass 2's are; the dollars they put at risk."""
+    frames = [frame for key in range(partitions) if (frame := writer.read("encounters", key)) is not None]
+    notes = [record for frame in frames for record in note_records(frame.filter(pl.col("note").is_not_null()))]
+    if len(notes) < 2:
+        return Decimal(0)
+    rule = get_rule("cloned-note")
+    found = finding_frame(rule, flagged_rows(notes), selection.severity_of(rule)).collect()
+    risk = Decimal(0)
+    for key in range(partitions):
+        lines, encounters = writer.read("lines", key), writer.read("encounters", key)
+        if lines is None or encounters is None:
+            continue
+        part = found.filter(pl.col("encounter").is_in(encounters.get_column("encounter_id").implode()))
+        if part.height:
+            enriched, part_risk = _enrich(part, lines.drop(*_ORDER), encounters.drop(*_ORDER), pricer)
+            writer.findings_part(enriched)
+            risk += part_risk
+    return risk
 
 
 def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path | None,

@@ -34,7 +34,9 @@ OPTIONAL_COLUMNS = ("payer", "place_of_service", "patient_id", "provider_npi", "
                     "modifiers", "minutes", "dx_pointers", "charge", "ndc")
 # Claim-level columns a table may carry beyond the contract's; when present they feed the claim-completeness rules.
 CLAIM_COLUMNS = ("billing_npi", "subscriber_id", "payer_id", "claim_id", "patient_first_name", "patient_last_name",
-                 "patient_birth_date", "patient_sex")
+                 "patient_birth_date", "patient_sex", "note")
+# ``note``: the visit's note, optional, on any line of the claim (the first non-empty one is the claim's), so a batch
+# audit can compare notes (cloned-note) as `check` does for encounter files
 CONTRACT_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, *CLAIM_COLUMNS)
 _LIST_COLUMNS = frozenset({"modifiers", "dx_pointers", "diagnoses"})
 _DATE_COLUMNS = frozenset({"date", "patient_birth_date"})
