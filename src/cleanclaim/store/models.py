@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -232,6 +233,23 @@ class ClaimVersion(TenantOwned, Base):
             sqlite_where=text("is_current"),
             postgresql_where=text("is_current"),
         ),
+        # the claim list (store.queries) reads current versions of one organisation, by state or not, newest
+        # state change first: these two partial indexes let it read a page in order instead of sorting them all
+        Index(
+            "ix_claim_versions_current_state",
+            "organisation_id",
+            "state",
+            "state_changed_at",
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
+        Index(
+            "ix_claim_versions_current_changed",
+            "organisation_id",
+            "state_changed_at",
+            sqlite_where=text("is_current"),
+            postgresql_where=text("is_current"),
+        ),
     )
 
     claim_id: Mapped[int] = mapped_column(index=True)
@@ -245,8 +263,19 @@ class ClaimVersion(TenantOwned, Base):
     total_charge: Mapped[Decimal] = mapped_column()
     created_by_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # when `state` last changed (kept by the attribute listener below): the claim list's "days in state" and its
+    # oldest-first sort. Nullable only because rows written before migration 0003 had none; 0003 fills them.
+    state_changed_at: Mapped[datetime | None] = mapped_column(default=utcnow)
 
     lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.line_number", cascade="all, delete-orphan")
+
+
+@event.listens_for(ClaimVersion.state, "set")
+def _state_changed(version: ClaimVersion, value: str, old: object, _initiator: object) -> None:
+    """Every ORM write of a new state stamps ``state_changed_at``, so no caller has to remember it (a Core
+    ``update()`` bypasses this and must set the column itself)."""
+    if value != old:
+        version.state_changed_at = utcnow()
 
 
 class ClaimLine(TenantOwned, Base):
@@ -282,6 +311,8 @@ class ScrubRun(TenantOwned, Base):
         _tenant_key(),
         _same_tenant_fk("claim_version_id", "claim_versions"),
         _same_tenant_fk("ran_by_id", "users"),
+        # a version's latest scrub is its highest id: one index probe per claim on the list (store.queries)
+        Index("ix_scrub_runs_claim_version_id_id", "claim_version_id", "id"),
     )
 
     claim_version_id: Mapped[int] = mapped_column(index=True)
@@ -301,6 +332,8 @@ class FindingRecord(TenantOwned, Base):
         _same_tenant_fk("scrub_run_id", "scrub_runs"),
         _same_tenant_fk("overridden_by_id", "users"),
         _one_of("severity", tuple(Severity)),
+        # the claim list's rule filter starts from the findings of one rule
+        Index("ix_findings_organisation_id_rule", "organisation_id", "rule", "scrub_run_id"),
         CheckConstraint(
             "(overridden_by_id IS NULL AND override_reason IS NULL AND overridden_at IS NULL)"
             " OR (overridden_by_id IS NOT NULL AND override_reason IS NOT NULL AND overridden_at IS NOT NULL"
