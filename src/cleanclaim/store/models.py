@@ -233,23 +233,14 @@ class ClaimVersion(TenantOwned, Base):
             sqlite_where=text("is_current"),
             postgresql_where=text("is_current"),
         ),
-        # the claim list (store.queries) reads current versions of one organisation, by state or not, newest
-        # state change first: these two partial indexes let it read a page in order instead of sorting them all
-        Index(
-            "ix_claim_versions_current_state",
-            "organisation_id",
-            "state",
-            "state_changed_at",
-            sqlite_where=text("is_current"),
-            postgresql_where=text("is_current"),
-        ),
-        Index(
-            "ix_claim_versions_current_changed",
-            "organisation_id",
-            "state_changed_at",
-            sqlite_where=text("is_current"),
-            postgresql_where=text("is_current"),
-        ),
+        # The claim list (store.queries) reads a page of one organisation's current versions in the order it shows
+        # them, instead of sorting them all: one index per sort it offers, each ending in the version id, the sort's
+        # tie-break. Plain, not partial, indexes: SQLite uses a partial index only when the query repeats
+        # its WHERE text exactly, and `is_current = 1` is not `is_current`.
+        Index("ix_claim_versions_list_changed", "organisation_id", "is_current", "state_changed_at", "id"),
+        Index("ix_claim_versions_list_state", "organisation_id", "is_current", "state", "state_changed_at", "id"),
+        Index("ix_claim_versions_list_charge", "organisation_id", "is_current", "total_charge", "id"),
+        Index("ix_claim_versions_list_pcn", "organisation_id", "is_current", "patient_control_number", "id"),
     )
 
     claim_id: Mapped[int] = mapped_column(index=True)
@@ -264,8 +255,8 @@ class ClaimVersion(TenantOwned, Base):
     created_by_id: Mapped[int | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # when `state` last changed (kept by the attribute listener below): the claim list's "days in state" and its
-    # oldest-first sort. Nullable only because rows written before migration 0003 had none; 0003 fills them.
-    state_changed_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    # oldest-first sort. Migration 0003 gives the rows that existed before it their creation time.
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.line_number", cascade="all, delete-orphan")
 
