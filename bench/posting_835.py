@@ -161,7 +161,7 @@ def bench(kind: str, text_835: str) -> dict[str, Any]:
                   f"{again_seconds:.2f} s, already posted: {[p.already_posted for p in again.payments]}; "
                   f"load average {os.getloadavg()[0]:.1f}")
             if profiler:
-                pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+                pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_POST_SORT", "tottime")).print_stats(30)
             return {"seconds": seconds, "cpu": cpu, "posted": posted}
         finally:
             engine.dispose()
