@@ -229,7 +229,7 @@ def _update_states(tenant: Tenant, states: dict[int, str]) -> None:
 def _insert_all(tenant: Tenant, model: type[m.TenantOwned], rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows of this organisation in one batched statement; their ids, in the order of ``rows``.
 
-    PostgreSQL returns the ids in parameter order from a batched INSERT ... RETURNING. SQLite cannot promise the
+    PostgreSQL: ids drawn from the table's sequence first, then one COPY (see `_copy_rows`). SQLite cannot promise the
     order of RETURNING rows, so SQLAlchemy would fall back to one INSERT per row; instead the rows go in one
     executemany, in order, while this transaction holds SQLite's only write lock (the remittance row was written
     first), and an INTEGER PRIMARY KEY takes max(id) + 1 for each: the ids are the next ``len(rows)`` numbers. That
@@ -240,6 +240,8 @@ def _insert_all(tenant: Tenant, model: type[m.TenantOwned], rows: list[dict[str,
     session = tenant.session
     for row in rows:
         row["organisation_id"] = tenant.organisation_id
+    if session.get_bind().dialect.name == "postgresql":
+        return _copy_rows(tenant, model, rows)
     if session.get_bind().dialect.name != "sqlite":
         return list(session.scalars(insert(model).returning(model.id, sort_by_parameter_order=True), rows))
     # Core statements on the session's connection: the whole table's ids (the tenant filter would hide others')
@@ -264,6 +266,31 @@ class _StoredClaim:
     id: str
     date: dt.date
     lines: list[ClaimLine]
+
+
+def _copy_rows(tenant: Tenant, model: type[m.TenantOwned], rows: list[dict[str, Any]]) -> list[int]:
+    """PostgreSQL: take ``len(rows)`` ids from the table's own sequence, then write the rows with those ids in one
+    COPY. A batched INSERT ... RETURNING costs psycopg a parse of a query with one placeholder per value (about 40%
+    of posting a 5,000-claim 835); COPY sends the values as data. Each value still goes through its column type's
+    bind processing (Money refuses a float or a sub-cent amount here as anywhere)."""
+    table = inspect(model).local_table
+    assert isinstance(table, Table)
+    connection = tenant.session.connection()
+    dialect = connection.dialect
+    ids = [int(value) for value in connection.execute(
+        select(func.nextval(func.pg_get_serial_sequence(table.name, "id"))).select_from(
+            func.generate_series(1, len(rows)))).scalars()]
+    columns = ["id", *rows[0]]
+    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
+    raw = connection.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:  # names from the model, not input
+        for row_id, row in zip(ids, rows, strict=True):
+            values = (row_id, *(row[name] for name in columns[1:]))
+            copy.write_row([value if process is None or value is None else process(value)
+                            for process, value in zip(processors, values, strict=True)])
+    return ids
 
 
 def _adjustments(claim_id: int, line_id: int | None, adjustments: Sequence[Adjustment],
