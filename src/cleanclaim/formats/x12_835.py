@@ -37,6 +37,7 @@ __all__ = [
     "RemittanceAdvice",
     "adjustment_kind",
     "billed_line",
+    "denial_rules_for",
     "denials",
     "load_claims",
     "read_835",
@@ -711,7 +712,7 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
         remarks = (line.remarks if line else []) + claim.remarks
         kind = adjustment_kind(adjustment, codes)
         if kind == "denial":
-            slugs, preventable, advice = _rules_for(adjustment.reason, remarks, codes)
+            slugs, preventable, advice = denial_rules_for(adjustment.reason, remarks, codes)
         else:  # a deductible or a contractual write-off is not something a scrubber prevents
             slugs, preventable, advice = [], None, ""
         items.append(DenialItem(
@@ -725,8 +726,11 @@ def _items(claim: RemitClaim, codes: RemittanceCodes,
     return items
 
 
-def _rules_for(carc: str, rarcs: Sequence[str], codes: RemittanceCodes) -> tuple[list[str], str | None, str]:
-    """RARC rules first (they say which field or edit), then the CARC's; preventability from the CARC."""
+def denial_rules_for(carc: str, rarcs: Sequence[str], codes: RemittanceCodes) -> tuple[list[str], str | None, str]:
+    """The cleanclaim rules that would have caught a denial for ``carc`` with these remarks, whether a scrubber can
+    prevent it, and the advice: RARC rules first (they say which field or edit), then the CARC's; preventability
+    from the CARC. Public because the workspace's denial worklist (store.queries) groups stored denials the same
+    way this file's worklist does."""
     carc_rule = codes.carc_rules.get(carc)
     slugs: list[str] = []
     for rarc in rarcs:

@@ -15,6 +15,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from cleanclaim.store.models import AuditEvent, TenantOwned
+from cleanclaim.store.types import utcnow
 
 # columns whose values never go into the trail (their change is still recorded, as changed)
 SECRET_COLUMNS = frozenset({"password_hash"})
@@ -43,6 +44,29 @@ def snapshot(row: TenantOwned) -> dict[str, Any]:
     return values
 
 
+def values(
+    *,
+    organisation_id: int,
+    user_id: int | None,
+    entity: str,
+    entity_id: str | int,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One audit event's column values, JSON-safe: what `record` adds, for writers that insert many at once."""
+    return {
+        "organisation_id": organisation_id,
+        "user_id": user_id,
+        "at": utcnow(),
+        "entity": entity,
+        "entity_id": str(entity_id),
+        "action": action,
+        "before": None if before is None else _json_value(before),
+        "after": None if after is None else _json_value(after),
+    }
+
+
 def record(
     session: Session,
     *,
@@ -55,14 +79,7 @@ def record(
     after: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one audit event to the session (it is written with the change, in the same transaction)."""
-    event = AuditEvent(
-        organisation_id=organisation_id,
-        user_id=user_id,
-        entity=entity,
-        entity_id=str(entity_id),
-        action=action,
-        before=None if before is None else _json_value(before),
-        after=None if after is None else _json_value(after),
-    )
+    event = AuditEvent(**values(organisation_id=organisation_id, user_id=user_id, entity=entity, entity_id=entity_id,
+                                action=action, before=before, after=after))
     session.add(event)
     return event

@@ -513,7 +513,8 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded], keys: 
         counts[claim_of_key[encounter]][severity] += n
     for chunk in _chunks([row.version_id for row in loaded]):
         session.execute(update(m.ClaimVersion).where(m.ClaimVersion.id.in_(chunk))
-                        .values(state=ClaimState.SCRUBBED.value).execution_options(synchronize_session="fetch"))
+                        .values(state=ClaimState.SCRUBBED.value, state_changed_at=utcnow())
+                        .execution_options(synchronize_session="fetch"))
     session.execute(insert(m.AuditEvent), [
         {"organisation_id": organisation_id, "user_id": actor.id, "at": ran_at, "entity": "claim_version",
          "entity_id": str(row.version_id), "action": "scrub", "before": {"state": row.state},

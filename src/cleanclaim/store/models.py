@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -232,6 +233,14 @@ class ClaimVersion(TenantOwned, Base):
             sqlite_where=text("is_current"),
             postgresql_where=text("is_current"),
         ),
+        # The claim list (store.queries) reads a page of one organisation's current versions in the order it shows
+        # them, instead of sorting them all: one index per sort it offers, each ending in the version id, the sort's
+        # tie-break. Plain, not partial, indexes: SQLite uses a partial index only when the query repeats
+        # its WHERE text exactly, and `is_current = 1` is not `is_current`.
+        Index("ix_claim_versions_list_changed", "organisation_id", "is_current", "state_changed_at", "id"),
+        Index("ix_claim_versions_list_state", "organisation_id", "is_current", "state", "state_changed_at", "id"),
+        Index("ix_claim_versions_list_charge", "organisation_id", "is_current", "total_charge", "id"),
+        Index("ix_claim_versions_list_pcn", "organisation_id", "is_current", "patient_control_number", "id"),
     )
 
     claim_id: Mapped[int] = mapped_column(index=True)
@@ -247,8 +256,19 @@ class ClaimVersion(TenantOwned, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # the coder's arithmetic in plain words (minutes → units, pointers), shown beside the coded lines
     explanation: Mapped[list[Any] | None] = mapped_column(JSON)
+    # when `state` last changed (kept by the attribute listener below): the claim list's "days in state" and its
+    # oldest-first sort. Migration 0003 gives the rows that existed before it their creation time.
+    state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.line_number", cascade="all, delete-orphan")
+
+
+@event.listens_for(ClaimVersion.state, "set")
+def _state_changed(version: ClaimVersion, value: str, old: object, _initiator: object) -> None:
+    """Every ORM write of a new state stamps ``state_changed_at``, so no caller has to remember it (a Core
+    ``update()`` bypasses this and must set the column itself)."""
+    if value != old:
+        version.state_changed_at = utcnow()
 
 
 class ClaimLine(TenantOwned, Base):
@@ -287,6 +307,8 @@ class ScrubRun(TenantOwned, Base):
         _tenant_key(),
         _same_tenant_fk("claim_version_id", "claim_versions"),
         _same_tenant_fk("ran_by_id", "users"),
+        # a version's latest scrub is its highest id: one index probe per claim on the list (store.queries)
+        Index("ix_scrub_runs_claim_version_id_id", "claim_version_id", "id"),
     )
 
     claim_version_id: Mapped[int] = mapped_column(index=True)
@@ -306,6 +328,8 @@ class FindingRecord(TenantOwned, Base):
         _same_tenant_fk("scrub_run_id", "scrub_runs"),
         _same_tenant_fk("overridden_by_id", "users"),
         _one_of("severity", tuple(Severity)),
+        # the claim list's rule filter starts from the findings of one rule
+        Index("ix_findings_organisation_id_rule", "organisation_id", "rule", "scrub_run_id"),
         CheckConstraint(
             "(overridden_by_id IS NULL AND override_reason IS NULL AND overridden_at IS NULL)"
             " OR (overridden_by_id IS NOT NULL AND override_reason IS NOT NULL AND overridden_at IS NOT NULL"

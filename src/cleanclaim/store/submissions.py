@@ -147,7 +147,8 @@ def submit_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *,
             {"organisation_id": tenant.organisation_id, "batch_id": batch.id, "claim_version_id": version_id}
             for version_id in version_ids])
         session.execute(update(m.ClaimVersion).where(m.ClaimVersion.id.in_(version_ids))
-                        .values(state=ClaimState.SUBMITTED.value).execution_options(synchronize_session="fetch"))
+                        .values(state=ClaimState.SUBMITTED.value, state_changed_at=utcnow())
+                        .execution_options(synchronize_session="fetch"))
         at = utcnow()
         session.execute(insert(m.AuditEvent), [
             {"organisation_id": tenant.organisation_id, "user_id": actor.id, "at": at, "entity": "claim_version",
