@@ -12,6 +12,7 @@ the two together.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,7 +23,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def _owned_by_user(table: str) -> list[sa.SchemaItem]:
+def _owned_by_user(table: str) -> list[Any]:
     """The columns and constraints every account table shares: its id, organisation and user (same organisation)."""
     return [
         sa.Column("id", sa.Integer(), nullable=False),
@@ -32,7 +33,9 @@ def _owned_by_user(table: str) -> list[sa.SchemaItem]:
             ["organisation_id"], ["organisations.id"], name=op.f(f"fk_{table}_organisation_id_organisations")
         ),
         sa.ForeignKeyConstraint(
-            ["user_id", "organisation_id"], ["users.id", "users.organisation_id"], name=op.f(f"fk_{table}_user_id_users")
+            ["user_id", "organisation_id"],
+            ["users.id", "users.organisation_id"],
+            name=op.f(f"fk_{table}_user_id_users"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{table}")),
         sa.UniqueConstraint("id", "organisation_id", name=op.f(f"uq_{table}_id_organisation_id")),
