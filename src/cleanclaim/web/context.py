@@ -38,6 +38,7 @@ __all__ = [
     "SESSION_COOKIE",
     "Context",
     "RequestContext",
+    "Who",
     "anonymous_csrf",
     "context",
     "database",
@@ -58,6 +59,18 @@ _bearer = HTTPBearer(auto_error=False, description="An API token (cc_…) made o
 
 
 @dataclass(frozen=True)
+class Who:
+    """Who is signed in, as plain values: what the layout shows, still readable after the request's transaction was
+    rolled back (an error page is rendered after that, when the ORM rows are expired)."""
+
+    user_id: int
+    email: str
+    role: Role
+    organisation_id: int
+    organisation_name: str
+
+
+@dataclass(frozen=True)
 class RequestContext:
     """Everything a route may use to answer: the tenant-bound session, who asks, for which organisation."""
 
@@ -69,6 +82,7 @@ class RequestContext:
     via: Literal["browser", "token"]
     csrf_token: str
     """The session's CSRF token for the page's forms ('' for an API request)."""
+    who: Who
 
 
 def settings_of(request: Request) -> WebSettings:
@@ -155,7 +169,8 @@ def signed_in(*, own_session: bool = False) -> Callable[..., RequestContext]:
         if role is Role.AUDITOR and request.method in UNSAFE_METHODS and not own_session:
             raise AppError(403, "An auditor reads everything and changes nothing: this needs a biller or an admin.")
         ctx = RequestContext(session=session, tenant=Tenant(session, organisation.id), user=user,
-                             organisation=organisation, role=role, via=via, csrf_token=csrf_token)
+                             organisation=organisation, role=role, via=via, csrf_token=csrf_token,
+                             who=Who(user.id, user.email, role, organisation.id, organisation.name))
         request.state.context = ctx
         return ctx
 
