@@ -21,7 +21,12 @@ from cleanclaim.store.accounts import create_api_token, create_organisation, cre
 from cleanclaim.store.database import session_factory
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.web import WebSettings, create_app
-from tests.store.conftest import empty_url, engine, postgres_databases  # noqa: F401  (fixtures)
+from tests.store import conftest as store_fixtures
+
+# the store tests' database fixtures, the same session-scoped databases (SQLite file and PostgreSQL)
+postgres_databases = store_fixtures.postgres_databases
+empty_url = store_fixtures.empty_url
+engine = store_fixtures.engine
 
 PASSWORD = "correct horse battery"  # 21 characters: meets the policy
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI, UploadFile
+from fastapi import UploadFile
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from starlette.types import Message

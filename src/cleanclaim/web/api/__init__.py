@@ -27,7 +27,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def create_api(state: dict[str, Any]) -> FastAPI:
     """The API app, sharing ``state`` (engine, session factory, settings) with the pages' app."""
     api = FastAPI(title="cleanclaim workspace API", version="1", docs_url=None, redoc_url=None,
-                  openapi_url="/openapi.json", responses=ERROR_RESPONSES,
+                  openapi_url="/openapi.json", responses=ERROR_RESPONSES, servers=[{"url": "/api/v1"}],
                   description="The billing workspace's REST API. Authenticate with an API token made on the Admin "
                               "page: `Authorization: Bearer cc_…`. Errors are `{\"error\": {\"code\", \"message\", "
                               "\"details\"}}`.")
