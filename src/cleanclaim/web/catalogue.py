@@ -89,9 +89,10 @@ def _paragraphs(body: str) -> list[str]:
 
 
 def _dedent_block(body: str) -> str:
-    lines = body.splitlines()
-    margin = min((len(line) - len(line.lstrip()) for line in lines if line.strip()), default=0)
-    return "\n".join(line[margin:] for line in lines).strip()
+    """An example's lines with the docstring's indent removed (its first line arrives already stripped)."""
+    first, *rest = body.splitlines() or [""]
+    margin = min((len(line) - len(line.lstrip()) for line in rest if line.strip()), default=0)
+    return "\n".join([first.strip(), *(line[margin:] for line in rest)]).strip()
 
 
 @cache
