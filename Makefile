@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench clean chromium
+.PHONY: run serve test lint typecheck unit bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ $(DEVSTAMP): $(BIN)/python pyproject.toml
 run: $(STAMP)
 	$(BIN)/cleanclaim code examples/ --as-of 2026-04-01 || test $$? -eq 1
 	$(BIN)/cleanclaim check examples/ --as-of 2026-04-01 || test $$? -eq 1
+
+## serve: the billing workspace at http://127.0.0.1:8000 (SQLite in the data directory unless
+## CLEANCLAIM_DATABASE_URL is set; an empty database is migrated and its first admin's sign-in printed once)
+serve: $(STAMP)
+	$(BIN)/cleanclaim serve --host 127.0.0.1 --port 8000
 
 ## test: ruff, mypy --strict on src, and every test
 test: $(DEVSTAMP) chromium lint typecheck unit

@@ -83,7 +83,8 @@ def guarded(command: F) -> F:
 
 
 # Order here is the order in `cleanclaim --help`.
-COMMAND_MODULES = ("coding", "checking", "notes", "audit", "sampling", "lookup", "price", "export", "denials", "data")
+COMMAND_MODULES = ("coding", "checking", "notes", "audit", "sampling", "lookup", "price", "export", "denials", "data",
+                   "serve")
 
 for _name in COMMAND_MODULES:
     try:

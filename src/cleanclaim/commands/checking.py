@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -27,7 +26,7 @@ from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, f
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
 from cleanclaim.rules.engine import RuleSelection
-from cleanclaim.rules.registry import all_rules, get_rule
+from cleanclaim.rules.registry import all_rules, get_rule, readable_template
 from cleanclaim.scrub import CheckResult, check
 from cleanclaim.settings import Settings, find_settings, load_settings
 
@@ -154,15 +153,10 @@ def _rule(slug: Annotated[str, typer.Argument(help="Rule slug or id, e.g. delete
     for heading, body in doc.sections.items():
         fenced = heading in {"Example", "Use instead"}
         parts.append(f"## {heading}\n" + (f"```yaml\n{body}\n```" if fenced else body))
-    parts.append(f"## Message\n{_placeholders(rule.message)}\n\n## Fix\n{_placeholders(rule.fix)}\n\n"
+    parts.append(f"## Message\n{readable_template(rule.message)}\n\n## Fix\n{readable_template(rule.fix)}\n\n"
                  "*Words in ‹angle quotes› are filled in from the flagged claim: its codes, minutes, units, dates "
                  "and the payer's settings.*")
     console.print(Markdown("\n\n".join(parts)))
-
-
-def _placeholders(template: str) -> str:
-    # "{code} was deleted on {last_deleted}" -> "‹code› was deleted on ‹last deleted›"
-    return re.sub(r"\{(\w+)\}", lambda m: "‹" + m.group(1).replace("_", " ") + "›", template)
 
 
 def register(app: typer.Typer) -> None:

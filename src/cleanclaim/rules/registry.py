@@ -21,7 +21,18 @@ from cleanclaim.model import Finding, Severity
 if TYPE_CHECKING:
     from cleanclaim.rules.tables import Tables
 
-__all__ = ["CANNOT_FIRE", "DOC_HEADINGS", "NO_ROWS", "Rule", "RuleDoc", "Screen", "all_rules", "get_rule", "register"]
+__all__ = [
+    "CANNOT_FIRE",
+    "DOC_HEADINGS",
+    "NO_ROWS",
+    "Rule",
+    "RuleDoc",
+    "Screen",
+    "all_rules",
+    "get_rule",
+    "readable_template",
+    "register",
+]
 
 DOC_HEADINGS = ("What it checks", "Why it matters", "Example", "Use instead", "References")
 _ID = re.compile(r"^CC\d{3,4}$")  # CC101-CC999, and four digits for the notes family (CC1001 ...)
@@ -200,6 +211,12 @@ def _load_catalogue() -> None:
     # reader it describes.
     import cleanclaim.formats.x12_validation
     import cleanclaim.rules.catalogue  # noqa: F401
+
+
+def readable_template(template: str) -> str:
+    """A message or fix template for people: ``{code} was deleted on {last_deleted}`` becomes ``‹code› was deleted
+    on ‹last deleted›`` (the words in angle quotes are filled in from the flagged claim)."""
+    return re.sub(r"\{(\w+)\}", lambda m: "‹" + m.group(1).replace("_", " ") + "›", template)
 
 
 def _dedent(text: str) -> str:

@@ -39,9 +39,10 @@ from cleanclaim.store.remittance_file import PaidClaim, PaidLine, remittance_tex
 from cleanclaim.store.submissions import SubmissionSettingsInput, save_submission_settings, submit_claims
 from cleanclaim.store.tenant import Tenant
 
-__all__ = ["DEMO_ORGANISATION", "SECOND_ORGANISATION", "DemoCredentials", "load_demo"]
+__all__ = ["DEMO_DOMAIN", "DEMO_ORGANISATION", "SECOND_ORGANISATION", "DemoCredentials", "load_demo"]
 
 DEMO_ORGANISATION = "Demo Rehab & Coaching"
+DEMO_DOMAIN = "demo.cleanclaim.test"
 SECOND_ORGANISATION = "Second Practice"
 EXAMPLES = Path(__file__).parents[3] / "examples"
 # denial reasons the demo's payer gives (CARC): 50 not medically necessary, 197 no precertification, 16 missing info
@@ -61,7 +62,7 @@ def _users(session: Session, organisation: m.Organisation, domain: str) -> tuple
     users: dict[Role, m.User] = {}
     for role in Role:
         email = f"{role.value}@{domain}"
-        password = secrets.token_urlsafe(12)
+        password = secrets.token_urlsafe(18)  # 24 characters, 144 bits
         users[role] = m.User(organisation_id=organisation.id, email=email, password_hash=hash_password(password),
                              role=role.value)
         passwords[email] = password
@@ -110,7 +111,7 @@ def load_demo(factory: sessionmaker[Session], *, seed: int = 2026, claims: int =
         if session.scalar(select(func.count()).select_from(m.Organisation)):
             raise CleanclaimError("the database already has organisations; demo data is only loaded into an empty one")
         organisation = _organisation(session, DEMO_ORGANISATION)
-        passwords, users = _users(session, organisation, "demo.cleanclaim.test")
+        passwords, users = _users(session, organisation, DEMO_DOMAIN)
         tenant = Tenant(session, organisation.id)
         admin, biller = Actor.of(users[Role.ADMIN]), Actor.of(users[Role.BILLER])
         _settings(tenant, admin, "DEMOREHAB")

@@ -563,6 +563,40 @@ class Job(TenantOwned, Base):
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
 
+class ApiToken(TenantOwned, Base):
+    """A bearer token for ``/api/v1``, issued to one user of one organisation.
+
+    Only the SHA-256 of the token is kept (a token is 256 bits of randomness, so a slow hash adds nothing, and a
+    database dump cannot be replayed); the token itself is shown once when it is created. ``prefix`` (``cc_`` and a
+    few characters) lets a person tell their tokens apart on the admin page.
+    """
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (_tenant_key(), _same_tenant_fk("user_id", "users"))
+
+    user_id: Mapped[int] = mapped_column(index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebSession(TenantOwned, Base):
+    """A signed-in browser. The cookie holds a random id; only its SHA-256 is stored, so signing out, deactivating
+    the user or expiry ends the session on the server (a signed cookie could not be taken back). Each session has
+    its own CSRF token, which every form and htmx request must send back."""
+
+    __tablename__ = "web_sessions"
+    __table_args__ = (_tenant_key(), _same_tenant_fk("user_id", "users"))
+
+    user_id: Mapped[int] = mapped_column(index=True)
+    id_hash: Mapped[str] = mapped_column(String(64), unique=True)  # hex SHA-256 of the cookie's value
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
 
 TENANT_MODELS: tuple[type[TenantOwned], ...] = tuple(
     mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, TenantOwned)

@@ -1,0 +1,10 @@
+"""The pages' routers, one module per resource, registered here in one place (``create_app`` includes them in
+this order). A new slice adds its module and its router to ``PAGE_ROUTERS``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from cleanclaim.web.routes import admin, auth, placeholders, rules
+
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, placeholders.router)
