@@ -52,9 +52,8 @@ def varied() -> list[Encounter]:
     """Claims that exercise every column: documented services and notes (the examples, coded), history, plans of
     care, line-level dates/places/NPIs/NDCs, charges not given, fractional units, payers with and without a
     profile, a shared encounter id, missing optional blocks and planted faults."""
-    examples = [path for path in sorted(EXAMPLES.glob("*.yaml"))]
     coded: list[Encounter] = []
-    for n, path in enumerate(examples):
+    for n, path in enumerate(sorted(EXAMPLES.glob("*.yaml"))):
         failures: list[Any] = []
         kept, errors = billable_encounters(path, failures=failures)
         assert not errors and not failures
@@ -69,9 +68,10 @@ def varied() -> list[Encounter]:
         _variant("V-HISTORY", history=history, plan_of_care={"start": "2026-01-05", "certified_through": "2026-02-20"},
                  services=services, note="Therex 30 min, manual 10 min by PTA, self-care 12 min.",
                  lines=_lines({"minutes": None}, {"minutes": None}, {"minutes": 9})),
-        _variant("V-LINES", lines=_lines({"date": "2026-03-03", "place_of_service": "02", "rendering_npi": "1555555550"},
-                                         {"charge": None, "ndc": "12345678901", "units": "1.5"},
-                                         {"minutes": 20, "modifiers": ["GP", "95"]})),
+        _variant("V-LINES", lines=_lines(
+            {"date": "2026-03-03", "place_of_service": "02", "rendering_npi": "1555555550"},
+            {"charge": None, "ndc": "12345678901", "units": "1.5"},
+            {"minutes": 20, "modifiers": ["GP", "95"]})),
         _variant("V-COMMERCIAL", payer="commercial", place_of_service="02"),
         _variant("V-TRICARE", payer="tricare", total_charge="999.99"),
         _variant("V-NOPROFILE", payer="acme-health"),

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
-from sqlalchemy import ColumnElement, Table, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cleanclaim.errors import CleanclaimError, InputError
@@ -68,6 +68,7 @@ __all__ = [
 
 # The interchange line fields the claim_lines columns hold; every other field given goes to ``details``.
 _LINE_COLUMNS = ("code", "modifiers", "units", "minutes", "dx_pointers", "charge", "date")
+_T = TypeVar("_T")
 # SQLite allows 32,766 bound parameters in one statement; an IN list stays well below it.
 _IN_CHUNK = 5000
 
@@ -133,7 +134,8 @@ def _audit(tenant: Tenant, actor: Actor | None, entity: str, entity_id: int | st
 # ------------------------------------------------------------------------------------------------ lines <-> rows
 
 
-def _line_row(line: ClaimLine, number: int, date_of_service: dt.date) -> m.ClaimLine:
+def _line_values(line: ClaimLine, number: int, date_of_service: dt.date) -> dict[str, Any]:
+    """The claim_lines column values of a billed line (what the columns do not hold goes to ``details``)."""
     given = line.model_dump(mode="json", exclude_defaults=True)
     details = {key: value for key, value in given.items() if key not in _LINE_COLUMNS}
     # a charge or date that was not given is kept as "not given", not as 0.00 or the encounter's date
@@ -141,10 +143,14 @@ def _line_row(line: ClaimLine, number: int, date_of_service: dt.date) -> m.Claim
         details["charge"] = None
     if line.date is None:
         details["date"] = None
-    return m.ClaimLine(line_number=number, code=line.code, modifiers=list(line.modifiers), units=line.units,
-                       minutes=line.minutes, dx_pointers=list(line.dx_pointers),
-                       charge=line.charge if line.charge is not None else Decimal(0),
-                       service_date=line.date or date_of_service, details=details or None)
+    return {"line_number": number, "code": line.code, "modifiers": list(line.modifiers), "units": line.units,
+            "minutes": line.minutes, "dx_pointers": list(line.dx_pointers),
+            "charge": line.charge if line.charge is not None else Decimal(0),
+            "service_date": line.date or date_of_service, "details": details or None}
+
+
+def _line_row(line: ClaimLine, number: int, date_of_service: dt.date) -> m.ClaimLine:
+    return m.ClaimLine(**_line_values(line, number, date_of_service))
 
 
 def _line_fields(code_: str, modifiers: list[Any], units: Decimal, minutes: int | None, dx_pointers: list[Any],
@@ -227,43 +233,69 @@ def import_encounters(tenant: Tenant, actor: Actor, encounters: Sequence[Encount
     number = the encounter's claim id, else its id), coded when it has billed lines, else a draft.
 
     All or nothing: a claim id already used by a current claim of the organisation, or twice in the batch, refuses
-    the whole import, naming it.
+    the whole import, naming it. Set-based (Core executemany per table, ids by RETURNING in parameter order), so
+    10,000 encounters import in seconds rather than the minutes ORM objects took.
     """
     _require(actor, ENTERS_ENCOUNTERS, "enter encounters")
     session = tenant.session
     numbers = [encounter.claim_id or encounter.id for encounter in encounters]
     _check_numbers(tenant, encounters, numbers)
+    if not encounters:
+        return []
+    organisation_id = tenant.organisation_id
     with _whole(session):
-        patients = _upsert_patients(tenant, encounters)
-        providers = _upsert_providers(tenant, encounters)
-        payers = _upsert_payers(tenant, encounters)
-        records = [tenant.add(m.EncounterRecord(
-            encounter_ref=encounter.id, date_of_service=encounter.date, patient_id=patients[encounter.patient.id].id,
-            provider_id=providers[str(encounter.provider.npi)].id,
-            payer_id=payers[encounter.payer_id].id if encounter.payer_id else None,
-            data=encounter.model_dump(mode="json"))) for encounter in encounters]
-        session.flush()
-        claims = [tenant.add(m.Claim(encounter_id=row.id)) for row in records]
-        session.flush()
-        versions = []
-        for encounter, claim, number in zip(encounters, claims, numbers, strict=True):
-            state = ClaimState.CODED if encounter.lines else ClaimState.DRAFT
-            version = tenant.add(m.ClaimVersion(
-                claim_id=claim.id, version=1, is_current=True, frequency_code="1", patient_control_number=number,
-                state=state.value, total_charge=_total(encounter.lines), created_by_id=actor.id))
-            version.lines = [tenant.add(_line_row(line, n, encounter.date))
-                             for n, line in enumerate(encounter.lines, start=1)]
-            versions.append(version)
-        session.flush()
-        imported = [ImportedClaim(claim.id, version.id, version.patient_control_number, ClaimState(version.state))
-                    for claim, version in zip(claims, versions, strict=True)]
-        session.execute(insert(m.AuditEvent), [
-            {"organisation_id": tenant.organisation_id, "user_id": actor.id, "entity": "claim",
+        connection = session.connection()
+        # the latest encounter's demographics are the patient's (a name or birth date corrected at the front desk)
+        patients = _upsert(tenant, m.Patient, "patient_ref", {e.patient.id: {
+            "first_name": e.patient.first_name, "last_name": e.patient.last_name,
+            "birth_date": e.patient.birth_date, "sex": e.patient.sex} for e in encounters}, refresh=True)
+        providers = _upsert(tenant, m.Provider, "npi", {str(e.provider.npi): {
+            "discipline": e.provider.discipline.value, "first_name": e.provider.first_name,
+            "last_name": e.provider.last_name} for e in encounters}, refresh=True)
+        payer_rows: dict[str, dict[str, Any]] = {}
+        for encounter in encounters:
+            if encounter.payer_id:  # a payer is added as first seen; an existing one is the admin's to edit
+                payer_rows.setdefault(encounter.payer_id, {"profile_id": encounter.payer,
+                                                           "name": encounter.payer_display})
+        payers = _upsert(tenant, m.Payer, "payer_id", payer_rows, refresh=False)
+        record_ids = _insert_ids(connection, _table(m.EncounterRecord), [
+            {"organisation_id": organisation_id, "encounter_ref": encounter.id,
+             "date_of_service": encounter.date, "patient_id": patients[encounter.patient.id],
+             "provider_id": providers[str(encounter.provider.npi)],
+             "payer_id": payers[encounter.payer_id] if encounter.payer_id else None,
+             "data": encounter.model_dump(mode="json"), "created_at": utcnow()} for encounter in encounters])
+        now = utcnow()
+        claim_ids = _insert_ids(connection, _table(m.Claim), [
+            {"organisation_id": organisation_id, "encounter_id": record_id, "created_at": now}
+            for record_id in record_ids])
+        states = [ClaimState.CODED if encounter.lines else ClaimState.DRAFT for encounter in encounters]
+        version_ids = _insert_ids(connection, _table(m.ClaimVersion), [
+            {"organisation_id": organisation_id, "claim_id": claim_id, "version": 1, "is_current": True,
+             "frequency_code": "1", "patient_control_number": number, "original_reference": None,
+             "state": state.value, "total_charge": _total(encounter.lines), "created_by_id": actor.id,
+             "created_at": now, "explanation": None}
+            for encounter, claim_id, number, state in zip(encounters, claim_ids, numbers, states, strict=True)])
+        lines = [{"organisation_id": organisation_id, "claim_version_id": version_id,
+                  **_line_values(line, n, encounter.date)}
+                 for encounter, version_id in zip(encounters, version_ids, strict=True)
+                 for n, line in enumerate(encounter.lines, start=1)]
+        if lines:
+            connection.execute(insert(_table(m.ClaimLine)), lines)
+        imported = [ImportedClaim(claim_id, version_id, number, state) for claim_id, version_id, number, state
+                    in zip(claim_ids, version_ids, numbers, states, strict=True)]
+        connection.execute(insert(_table(m.AuditEvent)), [
+            {"organisation_id": organisation_id, "user_id": actor.id, "at": now, "entity": "claim",
              "entity_id": str(item.claim_id), "action": "import", "before": None,
              "after": {"encounter": encounter.id, "patient_control_number": item.patient_control_number,
                        "version_id": item.version_id, "state": item.state.value, "lines": len(encounter.lines)}}
             for item, encounter in zip(imported, encounters, strict=True)])
     return imported
+
+
+def _insert_ids(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (executemany, batched by insertmanyvalues) and return their new ids in the rows' order."""
+    return list(connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+                .scalars().all())
 
 
 def _check_numbers(tenant: Tenant, encounters: Sequence[Encounter], numbers: list[str]) -> None:
@@ -290,45 +322,43 @@ def _check_numbers(tenant: Tenant, encounters: Sequence[Encounter], numbers: lis
                          field="claim_id")
 
 
-def _upsert_patients(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Patient]:
-    refs = sorted({e.patient.id for e in encounters})
-    found = {row.patient_ref: row for start in range(0, len(refs), _IN_CHUNK) for row in tenant.session.scalars(
-        tenant.select(m.Patient, m.Patient.patient_ref.in_(refs[start:start + _IN_CHUNK])))}
-    for encounter in encounters:
-        given = encounter.patient
-        row = found.get(given.id)
-        if row is None:
-            row = found[given.id] = tenant.add(m.Patient(patient_ref=given.id))
-        # the latest encounter's demographics are the patient's (a name or birth date corrected at the front desk)
-        row.first_name, row.last_name = given.first_name, given.last_name
-        row.birth_date, row.sex = given.birth_date, given.sex
-    return found
+def _upsert(tenant: Tenant, model: type[m.Base], key: str, given: dict[str, dict[str, Any]], *,
+            refresh: bool) -> dict[str, int]:
+    """The ids of the organisation's rows by ``key`` (a patient ref, an NPI, a payer id): the ones not there are
+    added with the given values; with ``refresh`` an existing row takes the given values where they differ (one
+    executemany UPDATE). A few set-based statements, whatever the number of encounters."""
+    if not given:
+        return {}
+    table = _table(model)
+    connection = tenant.session.connection()
+    organisation_id = tenant.organisation_id
+    names = list(next(iter(given.values())))
+    found: dict[str, tuple[int, tuple[Any, ...]]] = {}
+    for chunk in _chunks(sorted(given)):
+        for row in connection.execute(select(table.c.id, table.c[key], *(table.c[name] for name in names))
+                                      .where(table.c.organisation_id == organisation_id, table.c[key].in_(chunk))):
+            found[row[1]] = (row[0], tuple(row[2:]))
+    ids = {ref: found_id for ref, (found_id, _) in found.items()}
+    new = [ref for ref in given if ref not in found]
+    if new:
+        ids.update(zip(new, _insert_ids(connection, table, [
+            {"organisation_id": organisation_id, key: ref, **given[ref]} for ref in new]), strict=True))
+    if refresh:
+        changed = [{"row_id": found[ref][0], **{f"new_{name}": given[ref][name] for name in names}}
+                   for ref in found if found[ref][1] != tuple(given[ref][name] for name in names)]
+        if changed:
+            connection.execute(update(table).where(table.c.organisation_id == organisation_id,
+                                                   table.c.id == bindparam("row_id"))
+                               .values({name: bindparam(f"new_{name}") for name in names}), changed)
+            _expire(tenant.session, model, {row["row_id"] for row in changed})
+    return ids
 
 
-def _upsert_providers(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Provider]:
-    npis = sorted({str(e.provider.npi) for e in encounters})
-    found = {row.npi: row for row in tenant.session.scalars(tenant.select(m.Provider, m.Provider.npi.in_(npis)))}
-    for encounter in encounters:
-        given = encounter.provider
-        row = found.get(str(given.npi))
-        if row is None:
-            row = found[str(given.npi)] = tenant.add(m.Provider(npi=str(given.npi)))
-        row.discipline = given.discipline.value
-        row.first_name, row.last_name = given.first_name, given.last_name
-    return found
-
-
-def _upsert_payers(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Payer]:
-    ids = sorted({e.payer_id for e in encounters if e.payer_id})
-    found = {row.payer_id: row for row in tenant.session.scalars(tenant.select(m.Payer, m.Payer.payer_id.in_(ids)))}
-    for encounter in encounters:
-        if not encounter.payer_id:
-            continue
-        row = found.get(encounter.payer_id)
-        if row is None:
-            row = found[encounter.payer_id] = tenant.add(m.Payer(
-                payer_id=encounter.payer_id, profile_id=encounter.payer, name=encounter.payer_display))
-    return found
+def _expire(session: Session, model: type[m.Base], ids: set[int]) -> None:
+    """Rows this session already holds as objects were changed by a Core statement: read them again on access."""
+    for row in list(session.identity_map.values()):
+        if isinstance(row, model) and getattr(row, "id", None) in ids:
+            session.expire(row)
 
 
 # ------------------------------------------------------------------------------------------------ coding, editing
@@ -412,7 +442,7 @@ def _table(model: type[m.Base]) -> Table:
     return table
 
 
-def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start:start + _IN_CHUNK]
 
