@@ -133,3 +133,30 @@ def test_scrub_claims_stores_the_encounter_paths_findings(session: Session) -> N
     assert stored == expected.height
     errors = sum(outcome.counts[claim_id]["error"] for claim_id in ids)
     assert errors == expected.filter(pl.col("severity") == "error").height
+
+
+def test_a_later_import_updates_the_patients_and_providers_demographics(session: Session) -> None:
+    from sqlalchemy import select
+
+    from cleanclaim.store import models as m
+
+    office = Office(session, settings=False)
+    first = Encounter.model_validate(_variant("D-1"))
+    import_encounters(office.tenant, office.biller, [first])
+    patient = session.scalars(select(m.Patient).where(m.Patient.organisation_id == office.organisation.id)).one()
+    assert (patient.last_name, patient.sex) == ("Example", "F")
+    moved = _variant("D-2")
+    moved["patient"] = {**moved["patient"], "last_name": "Married", "birth_date": "1950-01-02"}
+    moved["provider"] = {**moved["provider"], "last_name": "Renamed"}
+    unchanged = _variant("D-3", patient={"id": "P-OTHER", "sex": "M"},
+                         provider={"npi": "1555555550", "discipline": "OT"})
+    import_encounters(office.tenant, office.biller, [Encounter.model_validate(moved),
+                                                     Encounter.model_validate(unchanged)])
+    # the object the session already held is read again: the latest encounter's demographics are the patient's
+    assert (patient.last_name, patient.birth_date) == ("Married", dt.date(1950, 1, 2))
+    rows = session.execute(select(m.Patient.patient_ref, m.Patient.sex).where(
+        m.Patient.organisation_id == office.organisation.id).order_by(m.Patient.patient_ref)).all()
+    assert [tuple(row) for row in rows] == [("P-OTHER", "M"), ("P1", "F")]
+    providers = session.execute(select(m.Provider.npi, m.Provider.last_name).where(
+        m.Provider.organisation_id == office.organisation.id).order_by(m.Provider.npi)).all()
+    assert [tuple(row) for row in providers] == [("1234567893", "Renamed"), ("1555555550", None)]
