@@ -34,7 +34,8 @@ from cleanclaim.rules.engine import (
 from cleanclaim.rules.registry import Rule, all_rules, get_rule
 from cleanclaim.rules.tables import HISTORY_SCHEMA, SERVICE_SCHEMA, Tables, tables_from_encounters
 
-__all__ = ["CheckResult", "CodeResult", "Failure", "Summary", "billable_encounters", "check", "check_lines", "code"]
+__all__ = ["CheckResult", "CodeResult", "Failure", "Summary", "billable_encounters", "check", "check_lines",
+           "check_tables", "code"]
 
 X12_SUFFIXES = (".837", ".x12", ".edi", ".837p")
 # Claim-file completeness (charges, ids) is checked by `check` and enforced by `export`; the coder's lines have no
@@ -548,6 +549,12 @@ def check_lines(lines: pl.DataFrame, encounters: pl.DataFrame, payers: dict[str,
         carried=carried,
         minutes_carried=minutes_carried,
     )
+    return _findings_isolated(tables, selection)
+
+
+def check_tables(tables: Tables, selection: RuleSelection | None = None) -> tuple[pl.DataFrame, list[Failure]]:
+    """Every enabled rule over tables the caller built (the workspace's stored claims, `tables_from_stored`),
+    failures isolated: the one engine of ``check``, for callers that already hold their claims as columns."""
     return _findings_isolated(tables, selection)
 
 

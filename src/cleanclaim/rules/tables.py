@@ -21,7 +21,8 @@ from cleanclaim.payers import PayerProfile
 T = TypeVar("T")
 
 __all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "SMALL_RUN", "Tables", "codes_frame", "collect",
-           "collect_all", "distinct_values", "lines_with_codes", "tables_from_encounters"]
+           "collect_all", "distinct_values", "lines_with_codes", "tables_from_encounters",
+           "tables_from_stored"]
 
 
 # The optimiser passes that pay for themselves on rule plans: pushing filters and column choices down and simplifying
@@ -468,4 +469,135 @@ def tables_from_encounters(
         as_of=as_of,
         book=book or codebook(),
         minutes_carried=minutes_carried,
+    )
+
+
+def _day(value: Any) -> dt.date | None:
+    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def _amount(value: Any) -> float | None:
+    return float(value) if value is not None else None
+
+
+def tables_from_stored(
+    claims: Iterable[tuple[str, Mapping[str, Any], Iterable[Mapping[str, Any]]]],
+    payers: Mapping[str, PayerProfile],
+    *,
+    as_of: dt.date,
+    book: CodeBook | None = None,
+) -> Tables:
+    """The rule tables of stored claims, built straight from what the store holds: each claim's encounter as its
+    interchange JSON (``Encounter.model_dump(mode="json")`` of an encounter validated on import) and its billed
+    lines as field dicts (the `ClaimLine` fields, dates and amounts as Python values), under the id the run gives
+    it.
+
+    It exists because rebuilding a pydantic `Encounter` per claim only to read it back into columns cost a batch
+    scrub of the workspace more than the rules did. The columns are exactly those of `tables_from_encounters` on the
+    validated encounters (tests/store/test_scrub_tables.py holds the two to it on varied claims): keep them in step.
+    """
+    line_rows: list[dict[str, Any]] = []
+    encounter_rows: list[dict[str, Any]] = []
+    service_rows: list[dict[str, Any]] = []
+    history_rows: list[dict[str, Any]] = []
+    for key, data, lines in claims:
+        services: list[Mapping[str, Any]] = data.get("services") or []
+        documented: dict[str, int] = {}
+        for service in services:
+            if service.get("minutes") is not None:
+                documented[service["code"]] = documented.get(service["code"], 0) + service["minutes"]
+        claimed_minutes: set[str] = set()
+        encounter_date = _day(data["date"])
+        payer, place = data.get("payer", "medicare"), data.get("place_of_service", "11")
+        patient, provider = data["patient"], data["provider"]
+        patient_id, npi, discipline = patient["id"], provider.get("npi"), provider["discipline"]
+        for number, line in enumerate(lines, start=1):
+            code = line["code"]
+            minutes = line.get("minutes")
+            if minutes is None and code in documented and code not in claimed_minutes:
+                minutes = documented[code]
+            if minutes is not None:
+                claimed_minutes.add(code)
+            line_rows.append({
+                "encounter_id": key,
+                "line": number,
+                "date": _day(line.get("date")) or encounter_date,
+                "payer": payer,
+                "place_of_service": line.get("place_of_service") or place,
+                "patient_id": patient_id,
+                "provider_npi": line.get("rendering_npi") or npi,
+                "provider_discipline": discipline,
+                "code": code,
+                "modifiers": list(line.get("modifiers") or []),
+                "units": float(line.get("units", 1)),
+                "minutes": minutes,
+                "dx_pointers": list(line.get("dx_pointers") or []),
+                "charge": _amount(line.get("charge")),
+                "ndc": line.get("ndc"),
+            })
+        for service in services:
+            furnished_by = service.get("furnished_by", "therapist")
+            assistant = service.get("assistant_minutes")
+            service_rows.append({
+                "encounter_id": key,
+                "code": service["code"],
+                "minutes": service.get("minutes"),
+                "assistant_minutes": assistant if assistant is not None
+                else (service.get("minutes") if furnished_by == "assistant" else 0),
+                "furnished_by": furnished_by,
+                "group_size": service.get("group_size"),
+            })
+        billing, subscriber = data.get("billing_provider"), data.get("subscriber")
+        plan, address = data.get("plan_of_care"), patient.get("address")
+        encounter_rows.append({
+            "encounter_id": key,
+            "date": encounter_date,
+            "payer": payer,
+            "place_of_service": place,
+            "patient_id": patient_id,
+            "provider_npi": npi,
+            "provider_discipline": discipline,
+            "diagnoses": list(data.get("diagnoses") or []),
+            "total_charge": _amount(data.get("total_charge")),
+            "billing_npi": billing["npi"] if billing else None,
+            "claim_id": data.get("claim_id"),
+            "subscriber_id": subscriber.get("member_id") if subscriber else None,
+            "payer_id": data.get("payer_id"),
+            "note": data.get("note"),
+            "plan_start": _day(plan["start"]) if plan else None,
+            "plan_certified_through": _day(plan.get("certified_through")) if plan else None,
+            "assistant_minutes": sum(s.get("assistant_minutes") or 0 for s in services) or None,
+            "services_minutes": sum(s.get("minutes") or 0 for s in services) or None,
+            "patient_first_name": patient.get("first_name"),
+            "patient_last_name": patient.get("last_name"),
+            "patient_birth_date": _day(patient.get("birth_date")),
+            "patient_sex": patient.get("sex"),
+            "patient_state": address["state"] if address else None,
+            "patient_zip": address["zip"] if address else None,
+            "subscriber_sex": subscriber.get("sex") if subscriber else None,
+            "billing_ein": billing["tax_id"] if billing else None,
+            "billing_state": billing["address"]["state"] if billing else None,
+            "billing_zip": billing["address"]["zip"] if billing else None,
+            "billing_phone": billing.get("phone") if billing else None,
+        })
+        for past in data.get("history") or []:
+            history_rows.append({
+                "source": key,
+                "patient_id": patient_id,
+                "encounter_id": None,
+                "date": _day(past["date"]),
+                "code": past["code"],
+                "modifiers": list(past.get("modifiers") or []),
+                "units": float(past.get("units", 1)),
+                "allowed": _amount(past.get("allowed")),
+                "progress_report": bool(past.get("progress_report", False)),
+            })
+    return Tables(
+        lines=_frame(line_rows, LINE_SCHEMA),
+        encounters=_frame(encounter_rows, ENCOUNTER_SCHEMA),
+        services=_frame(service_rows, SERVICE_SCHEMA),
+        history=_patient_history(history_rows),
+        payers=payers,
+        as_of=as_of,
+        book=book or codebook(),
     )

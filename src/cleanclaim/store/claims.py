@@ -20,10 +20,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
-from sqlalchemy import ColumnElement, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from cleanclaim.errors import CleanclaimError, InputError
@@ -38,8 +38,10 @@ from cleanclaim.lifecycle import (
     transition,
 )
 from cleanclaim.model import ClaimLine, Encounter, Severity
+from cleanclaim.payers import PayerProfile, profile_for
 from cleanclaim.pricing import ChargeMaster
-from cleanclaim.scrub import check, code
+from cleanclaim.rules.tables import tables_from_stored
+from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
 from cleanclaim.store.tenant import Tenant
@@ -66,6 +68,7 @@ __all__ = [
 
 # The interchange line fields the claim_lines columns hold; every other field given goes to ``details``.
 _LINE_COLUMNS = ("code", "modifiers", "units", "minutes", "dx_pointers", "charge", "date")
+_T = TypeVar("_T")
 # SQLite allows 32,766 bound parameters in one statement; an IN list stays well below it.
 _IN_CHUNK = 5000
 
@@ -131,7 +134,8 @@ def _audit(tenant: Tenant, actor: Actor | None, entity: str, entity_id: int | st
 # ------------------------------------------------------------------------------------------------ lines <-> rows
 
 
-def _line_row(line: ClaimLine, number: int, date_of_service: dt.date) -> m.ClaimLine:
+def _line_values(line: ClaimLine, number: int, date_of_service: dt.date) -> dict[str, Any]:
+    """The claim_lines column values of a billed line (what the columns do not hold goes to ``details``)."""
     given = line.model_dump(mode="json", exclude_defaults=True)
     details = {key: value for key, value in given.items() if key not in _LINE_COLUMNS}
     # a charge or date that was not given is kept as "not given", not as 0.00 or the encounter's date
@@ -139,10 +143,14 @@ def _line_row(line: ClaimLine, number: int, date_of_service: dt.date) -> m.Claim
         details["charge"] = None
     if line.date is None:
         details["date"] = None
-    return m.ClaimLine(line_number=number, code=line.code, modifiers=list(line.modifiers), units=line.units,
-                       minutes=line.minutes, dx_pointers=list(line.dx_pointers),
-                       charge=line.charge if line.charge is not None else Decimal(0),
-                       service_date=line.date or date_of_service, details=details or None)
+    return {"line_number": number, "code": line.code, "modifiers": list(line.modifiers), "units": line.units,
+            "minutes": line.minutes, "dx_pointers": list(line.dx_pointers),
+            "charge": line.charge if line.charge is not None else Decimal(0),
+            "service_date": line.date or date_of_service, "details": details or None}
+
+
+def _line_row(line: ClaimLine, number: int, date_of_service: dt.date) -> m.ClaimLine:
+    return m.ClaimLine(**_line_values(line, number, date_of_service))
 
 
 def _line_fields(code_: str, modifiers: list[Any], units: Decimal, minutes: int | None, dx_pointers: list[Any],
@@ -225,43 +233,69 @@ def import_encounters(tenant: Tenant, actor: Actor, encounters: Sequence[Encount
     number = the encounter's claim id, else its id), coded when it has billed lines, else a draft.
 
     All or nothing: a claim id already used by a current claim of the organisation, or twice in the batch, refuses
-    the whole import, naming it.
+    the whole import, naming it. Set-based (Core executemany per table, ids by RETURNING in parameter order), so
+    10,000 encounters import in seconds rather than the minutes ORM objects took.
     """
     _require(actor, ENTERS_ENCOUNTERS, "enter encounters")
     session = tenant.session
     numbers = [encounter.claim_id or encounter.id for encounter in encounters]
     _check_numbers(tenant, encounters, numbers)
+    if not encounters:
+        return []
+    organisation_id = tenant.organisation_id
     with _whole(session):
-        patients = _upsert_patients(tenant, encounters)
-        providers = _upsert_providers(tenant, encounters)
-        payers = _upsert_payers(tenant, encounters)
-        records = [tenant.add(m.EncounterRecord(
-            encounter_ref=encounter.id, date_of_service=encounter.date, patient_id=patients[encounter.patient.id].id,
-            provider_id=providers[str(encounter.provider.npi)].id,
-            payer_id=payers[encounter.payer_id].id if encounter.payer_id else None,
-            data=encounter.model_dump(mode="json"))) for encounter in encounters]
-        session.flush()
-        claims = [tenant.add(m.Claim(encounter_id=row.id)) for row in records]
-        session.flush()
-        versions = []
-        for encounter, claim, number in zip(encounters, claims, numbers, strict=True):
-            state = ClaimState.CODED if encounter.lines else ClaimState.DRAFT
-            version = tenant.add(m.ClaimVersion(
-                claim_id=claim.id, version=1, is_current=True, frequency_code="1", patient_control_number=number,
-                state=state.value, total_charge=_total(encounter.lines), created_by_id=actor.id))
-            version.lines = [tenant.add(_line_row(line, n, encounter.date))
-                             for n, line in enumerate(encounter.lines, start=1)]
-            versions.append(version)
-        session.flush()
-        imported = [ImportedClaim(claim.id, version.id, version.patient_control_number, ClaimState(version.state))
-                    for claim, version in zip(claims, versions, strict=True)]
-        session.execute(insert(m.AuditEvent), [
-            {"organisation_id": tenant.organisation_id, "user_id": actor.id, "entity": "claim",
+        connection = session.connection()
+        # the latest encounter's demographics are the patient's (a name or birth date corrected at the front desk)
+        patients = _upsert(tenant, m.Patient, "patient_ref", {e.patient.id: {
+            "first_name": e.patient.first_name, "last_name": e.patient.last_name,
+            "birth_date": e.patient.birth_date, "sex": e.patient.sex} for e in encounters}, refresh=True)
+        providers = _upsert(tenant, m.Provider, "npi", {str(e.provider.npi): {
+            "discipline": e.provider.discipline.value, "first_name": e.provider.first_name,
+            "last_name": e.provider.last_name} for e in encounters}, refresh=True)
+        payer_rows: dict[str, dict[str, Any]] = {}
+        for encounter in encounters:
+            if encounter.payer_id:  # a payer is added as first seen; an existing one is the admin's to edit
+                payer_rows.setdefault(encounter.payer_id, {"profile_id": encounter.payer,
+                                                           "name": encounter.payer_display})
+        payers = _upsert(tenant, m.Payer, "payer_id", payer_rows, refresh=False)
+        record_ids = _insert_ids(connection, _table(m.EncounterRecord), [
+            {"organisation_id": organisation_id, "encounter_ref": encounter.id,
+             "date_of_service": encounter.date, "patient_id": patients[encounter.patient.id],
+             "provider_id": providers[str(encounter.provider.npi)],
+             "payer_id": payers[encounter.payer_id] if encounter.payer_id else None,
+             "data": encounter.model_dump(mode="json"), "created_at": utcnow()} for encounter in encounters])
+        now = utcnow()
+        claim_ids = _insert_ids(connection, _table(m.Claim), [
+            {"organisation_id": organisation_id, "encounter_id": record_id, "created_at": now}
+            for record_id in record_ids])
+        states = [ClaimState.CODED if encounter.lines else ClaimState.DRAFT for encounter in encounters]
+        version_ids = _insert_ids(connection, _table(m.ClaimVersion), [
+            {"organisation_id": organisation_id, "claim_id": claim_id, "version": 1, "is_current": True,
+             "frequency_code": "1", "patient_control_number": number, "original_reference": None,
+             "state": state.value, "total_charge": _total(encounter.lines), "created_by_id": actor.id,
+             "created_at": now, "explanation": None}
+            for encounter, claim_id, number, state in zip(encounters, claim_ids, numbers, states, strict=True)])
+        lines = [{"organisation_id": organisation_id, "claim_version_id": version_id,
+                  **_line_values(line, n, encounter.date)}
+                 for encounter, version_id in zip(encounters, version_ids, strict=True)
+                 for n, line in enumerate(encounter.lines, start=1)]
+        if lines:
+            connection.execute(insert(_table(m.ClaimLine)), lines)
+        imported = [ImportedClaim(claim_id, version_id, number, state) for claim_id, version_id, number, state
+                    in zip(claim_ids, version_ids, numbers, states, strict=True)]
+        connection.execute(insert(_table(m.AuditEvent)), [
+            {"organisation_id": organisation_id, "user_id": actor.id, "at": now, "entity": "claim",
              "entity_id": str(item.claim_id), "action": "import", "before": None,
              "after": {"encounter": encounter.id, "patient_control_number": item.patient_control_number,
                        "version_id": item.version_id, "state": item.state.value, "lines": len(encounter.lines)}}
             for item, encounter in zip(imported, encounters, strict=True)])
     return imported
+
+
+def _insert_ids(connection: Connection, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (executemany, batched by insertmanyvalues) and return their new ids in the rows' order."""
+    return list(connection.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+                .scalars().all())
 
 
 def _check_numbers(tenant: Tenant, encounters: Sequence[Encounter], numbers: list[str]) -> None:
@@ -288,45 +322,43 @@ def _check_numbers(tenant: Tenant, encounters: Sequence[Encounter], numbers: lis
                          field="claim_id")
 
 
-def _upsert_patients(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Patient]:
-    refs = sorted({e.patient.id for e in encounters})
-    found = {row.patient_ref: row for start in range(0, len(refs), _IN_CHUNK) for row in tenant.session.scalars(
-        tenant.select(m.Patient, m.Patient.patient_ref.in_(refs[start:start + _IN_CHUNK])))}
-    for encounter in encounters:
-        given = encounter.patient
-        row = found.get(given.id)
-        if row is None:
-            row = found[given.id] = tenant.add(m.Patient(patient_ref=given.id))
-        # the latest encounter's demographics are the patient's (a name or birth date corrected at the front desk)
-        row.first_name, row.last_name = given.first_name, given.last_name
-        row.birth_date, row.sex = given.birth_date, given.sex
-    return found
+def _upsert(tenant: Tenant, model: type[m.Base], key: str, given: dict[str, dict[str, Any]], *,
+            refresh: bool) -> dict[str, int]:
+    """The ids of the organisation's rows by ``key`` (a patient ref, an NPI, a payer id): the ones not there are
+    added with the given values; with ``refresh`` an existing row takes the given values where they differ (one
+    executemany UPDATE). A few set-based statements, whatever the number of encounters."""
+    if not given:
+        return {}
+    table = _table(model)
+    connection = tenant.session.connection()
+    organisation_id = tenant.organisation_id
+    names = list(next(iter(given.values())))
+    found: dict[str, tuple[int, tuple[Any, ...]]] = {}
+    for chunk in _chunks(sorted(given)):
+        for row in connection.execute(select(table.c.id, table.c[key], *(table.c[name] for name in names))
+                                      .where(table.c.organisation_id == organisation_id, table.c[key].in_(chunk))):
+            found[row[1]] = (row[0], tuple(row[2:]))
+    ids = {ref: found_id for ref, (found_id, _) in found.items()}
+    new = [ref for ref in given if ref not in found]
+    if new:
+        ids.update(zip(new, _insert_ids(connection, table, [
+            {"organisation_id": organisation_id, key: ref, **given[ref]} for ref in new]), strict=True))
+    if refresh:
+        changed = [{"row_id": found[ref][0], **{f"new_{name}": given[ref][name] for name in names}}
+                   for ref in found if found[ref][1] != tuple(given[ref][name] for name in names)]
+        if changed:
+            connection.execute(update(table).where(table.c.organisation_id == organisation_id,
+                                                   table.c.id == bindparam("row_id"))
+                               .values({name: bindparam(f"new_{name}") for name in names}), changed)
+            _expire(tenant.session, model, {row["row_id"] for row in changed})
+    return ids
 
 
-def _upsert_providers(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Provider]:
-    npis = sorted({str(e.provider.npi) for e in encounters})
-    found = {row.npi: row for row in tenant.session.scalars(tenant.select(m.Provider, m.Provider.npi.in_(npis)))}
-    for encounter in encounters:
-        given = encounter.provider
-        row = found.get(str(given.npi))
-        if row is None:
-            row = found[str(given.npi)] = tenant.add(m.Provider(npi=str(given.npi)))
-        row.discipline = given.discipline.value
-        row.first_name, row.last_name = given.first_name, given.last_name
-    return found
-
-
-def _upsert_payers(tenant: Tenant, encounters: Sequence[Encounter]) -> dict[str, m.Payer]:
-    ids = sorted({e.payer_id for e in encounters if e.payer_id})
-    found = {row.payer_id: row for row in tenant.session.scalars(tenant.select(m.Payer, m.Payer.payer_id.in_(ids)))}
-    for encounter in encounters:
-        if not encounter.payer_id:
-            continue
-        row = found.get(encounter.payer_id)
-        if row is None:
-            row = found[encounter.payer_id] = tenant.add(m.Payer(
-                payer_id=encounter.payer_id, profile_id=encounter.payer, name=encounter.payer_display))
-    return found
+def _expire(session: Session, model: type[m.Base], ids: set[int]) -> None:
+    """Rows this session already holds as objects were changed by a Core statement: read them again on access."""
+    for row in list(session.identity_map.values()):
+        if isinstance(row, model) and getattr(row, "id", None) in ids:
+            session.expire(row)
 
 
 # ------------------------------------------------------------------------------------------------ coding, editing
@@ -403,24 +435,35 @@ class _Loaded:
     data: dict[str, Any]
 
 
-def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
+def _table(model: type[m.Base]) -> Table:
+    """A model's table, for Core statements: rows as tuples and executemany, without ORM objects or events."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
+def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start:start + _IN_CHUNK]
 
 
 def _load_current(tenant: Tenant, claim_ids: Sequence[int]) -> list[_Loaded]:
-    session = tenant.session
+    """The current versions of these claims with their encounters, in the order asked: one Core SELECT per 5,000
+    ids (rows as tuples, no ORM objects), scoped to the organisation; NotFoundError names ids it does not hold."""
+    connection = tenant.session.connection()
+    versions, claims, encounters = _table(m.ClaimVersion).c, _table(m.Claim), _table(m.EncounterRecord)
+    organisation_id = tenant.organisation_id
     rows: list[_Loaded] = []
     wanted = list(dict.fromkeys(claim_ids))
     for chunk in _chunks(wanted):
-        rows += [_Loaded(*row) for row in session.execute(
-            select(m.ClaimVersion.id, m.ClaimVersion.claim_id, m.ClaimVersion.state, m.ClaimVersion.version,
-                   m.ClaimVersion.frequency_code, m.ClaimVersion.original_reference, m.EncounterRecord.encounter_ref,
-                   m.EncounterRecord.data)
-            .join(m.Claim, m.Claim.id == m.ClaimVersion.claim_id)
-            .join(m.EncounterRecord, m.EncounterRecord.id == m.Claim.encounter_id)
-            .where(m.ClaimVersion.organisation_id == tenant.organisation_id, m.ClaimVersion.is_current.is_(True),
-                   m.ClaimVersion.claim_id.in_(chunk)))]
+        rows += [_Loaded(*row) for row in connection.execute(
+            select(versions.id, versions.claim_id, versions.state, versions.version, versions.frequency_code,
+                   versions.original_reference, encounters.c.encounter_ref, encounters.c.data)
+            .join(claims, (claims.c.id == versions.claim_id) & (claims.c.organisation_id == organisation_id))
+            .join(encounters, (encounters.c.id == claims.c.encounter_id)
+                  & (encounters.c.organisation_id == organisation_id))
+            .where(versions.organisation_id == organisation_id, versions.is_current.is_(True),
+                   versions.claim_id.in_(chunk)))]
     missing = set(wanted) - {row.claim_id for row in rows}
     if missing:
         shown = ", ".join(str(i) for i in sorted(missing)[:10])
@@ -431,15 +474,16 @@ def _load_current(tenant: Tenant, claim_ids: Sequence[int]) -> list[_Loaded]:
 
 
 def _load_lines(tenant: Tenant, version_ids: Sequence[int]) -> dict[int, list[dict[str, Any]]]:
+    """The billed lines of these versions as `ClaimLine` field dicts, in line order: one Core SELECT per 5,000."""
+    connection = tenant.session.connection()
+    c = _table(m.ClaimLine).c
     lines: dict[int, list[dict[str, Any]]] = {version_id: [] for version_id in version_ids}
     for chunk in _chunks(version_ids):
-        for row in tenant.session.execute(
-                select(m.ClaimLine.claim_version_id, m.ClaimLine.code, m.ClaimLine.modifiers, m.ClaimLine.units,
-                       m.ClaimLine.minutes, m.ClaimLine.dx_pointers, m.ClaimLine.charge, m.ClaimLine.service_date,
-                       m.ClaimLine.details)
-                .where(m.ClaimLine.organisation_id == tenant.organisation_id,
-                       m.ClaimLine.claim_version_id.in_(chunk))
-                .order_by(m.ClaimLine.claim_version_id, m.ClaimLine.line_number)):
+        for row in connection.execute(
+                select(c.claim_version_id, c.code, c.modifiers, c.units, c.minutes, c.dx_pointers, c.charge,
+                       c.service_date, c.details)
+                .where(c.organisation_id == tenant.organisation_id, c.claim_version_id.in_(chunk))
+                .order_by(c.claim_version_id, c.line_number)):
             lines[row[0]].append(_line_fields(*row[1:]))
     return lines
 
@@ -475,6 +519,38 @@ def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_o
         raise TransitionError(f"{len(refused)} claim(s) cannot be scrubbed, none was: {shown}")
     lines = _load_lines(tenant, [row.version_id for row in loaded])
     keys = _keys(loaded)
+    if all(lines[row.version_id] for row in loaded):
+        table = _check_stored(loaded, keys, lines, as_of)
+    else:
+        table = _check_encounters(loaded, keys, lines, as_of)
+    with _whole(tenant.session):
+        return _store_scrub(tenant, actor, loaded, keys, table, as_of)
+
+
+def _check_stored(loaded: Sequence[_Loaded], keys: list[str], lines: dict[int, list[dict[str, Any]]],
+                  as_of: dt.date) -> pl.DataFrame:
+    """The engine's rules over the stored claims as columns, built from the loaded rows without an `Encounter` per
+    claim (which cost a 10,000-claim scrub more than the rules did). Same findings as `_check_encounters` on
+    claims with billed lines (tests/store/test_scrub_tables.py proves it on varied claims)."""
+    payers: dict[str, PayerProfile] = {}
+    for payer in dict.fromkeys(row.data.get("payer", "medicare") for row in loaded):
+        try:
+            payers[payer] = profile_for(payer)
+        except InputError as error:
+            raise CleanclaimError(f"the scrub could not check every claim, none was stored: {error}") from None
+    tables = tables_from_stored(((key, row.data, lines[row.version_id]) for row, key in zip(loaded, keys, strict=True)),
+                                payers, as_of=as_of)
+    table, failures = check_tables(tables)
+    if failures:
+        problems = [str(f.to_dict()) for f in failures]
+        raise CleanclaimError(f"the scrub could not check every claim, none was stored: {'; '.join(problems[:5])}")
+    return table
+
+
+def _check_encounters(loaded: Sequence[_Loaded], keys: list[str], lines: dict[int, list[dict[str, Any]]],
+                      as_of: dt.date) -> pl.DataFrame:
+    """The batch through `check` as Encounter objects: for a batch with a claim without billed lines, which
+    `check` codes from its documented services first (the coder's findings then stand in for the rules')."""
     encounters = [_billed_encounter(row.data, lines[row.version_id], version=row.version,
                                     frequency_code=row.frequency_code, original_reference=row.original_reference,
                                     key=key) for row, key in zip(loaded, keys, strict=True)]
@@ -482,23 +558,27 @@ def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_o
     if result.errors or result.failures:
         problems = [str(e) for e in result.errors] + [str(f.to_dict()) for f in result.failures]
         raise CleanclaimError(f"the scrub could not check every claim, none was stored: {'; '.join(problems[:5])}")
-    with _whole(tenant.session):
-        return _store_scrub(tenant, actor, loaded, keys, result.table, as_of)
+    return result.table
 
 
 def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded], keys: list[str], table: pl.DataFrame,
                  as_of: dt.date) -> ScrubOutcome:
+    """Write the batch's scrub runs, findings, states and audit events with Core executemany statements (batched
+    by SQLAlchemy's insertmanyvalues), every one scoped to the organisation; the caller's savepoint makes it whole."""
     session = tenant.session
+    connection = session.connection()
     organisation_id = tenant.organisation_id
     ran_at = utcnow()
-    run_rows = session.execute(
-        insert(m.ScrubRun).returning(m.ScrubRun.id, sort_by_parameter_order=True),
+    runs_table = _table(m.ScrubRun)
+    run_rows = connection.execute(
+        insert(runs_table).returning(runs_table.c.id, sort_by_parameter_order=True),
         [{"organisation_id": organisation_id, "claim_version_id": row.version_id, "as_of": as_of,
           "ran_by_id": actor.id, "ran_at": ran_at} for row in loaded]).scalars().all()
     run_of_key = dict(zip(keys, run_rows, strict=True))
     claim_of_key = {key: row.claim_id for key, row in zip(keys, loaded, strict=True)}
     findings = table.select("encounter", "rule", "id", "severity", "line", "code", "message", "fix", "references")
-    unknown = set(findings.get_column("encounter").unique().to_list()) - set(run_of_key)
+    encounter_column = findings.get_column("encounter").to_list()
+    unknown = set(encounter_column) - set(run_of_key)
     if unknown:  # a finding the engine attached to no claim of the batch cannot be stored against one
         raise CleanclaimError(f"the engine reported findings for unknown encounter(s): {sorted(map(str, unknown))}")
     records = [{"organisation_id": organisation_id, "scrub_run_id": run_of_key[encounter], "rule": rule,
@@ -506,22 +586,33 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded], keys: 
                 "references": list(references or [])}
                for encounter, rule, rule_id, severity, line, code_, message, fix, references in findings.iter_rows()]
     if records:
-        session.execute(insert(m.FindingRecord), records)
+        connection.execute(insert(_table(m.FindingRecord)), records)
     counts: dict[int, dict[str, int]] = {row.claim_id: {s.value: 0 for s in Severity} for row in loaded}
-    for (encounter, severity), n in Counter(zip(findings.get_column("encounter").to_list(),
-                                                 findings.get_column("severity").to_list(), strict=True)).items():
+    for (encounter, severity), n in Counter(zip(encounter_column, findings.get_column("severity").to_list(),
+                                                 strict=True)).items():
         counts[claim_of_key[encounter]][severity] += n
-    for chunk in _chunks([row.version_id for row in loaded]):
-        session.execute(update(m.ClaimVersion).where(m.ClaimVersion.id.in_(chunk))
-                        .values(state=ClaimState.SCRUBBED.value, state_changed_at=utcnow())
-                        .execution_options(synchronize_session="fetch"))
-    session.execute(insert(m.AuditEvent), [
+    versions = _table(m.ClaimVersion)
+    version_ids = [row.version_id for row in loaded]
+    for chunk in _chunks(version_ids):
+        connection.execute(update(versions).where(versions.c.organisation_id == organisation_id,
+                                                  versions.c.id.in_(chunk))
+                           .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at))
+    _expire_states(session, set(version_ids))
+    connection.execute(insert(_table(m.AuditEvent)), [
         {"organisation_id": organisation_id, "user_id": actor.id, "at": ran_at, "entity": "claim_version",
          "entity_id": str(row.version_id), "action": "scrub", "before": {"state": row.state},
          "after": {"state": ClaimState.SCRUBBED.value, "scrub_run_id": run_of_key[key], "as_of": as_of.isoformat(),
                    **counts[row.claim_id]}}
         for row, key in zip(loaded, keys, strict=True)])
     return ScrubOutcome({claim_of_key[key]: run for key, run in run_of_key.items()}, counts)
+
+
+def _expire_states(session: Session, version_ids: set[int]) -> None:
+    """Versions this session already holds as objects were updated behind the ORM's back: their state is read
+    again on next access (what ``synchronize_session`` did for an ORM update, without its per-row cost)."""
+    for row in list(session.identity_map.values()):
+        if isinstance(row, m.ClaimVersion) and row.id in version_ids:
+            session.expire(row, ["state", "state_changed_at"])
 
 
 # -------------------------------------------------------------------------------------- override, ready, outcomes
