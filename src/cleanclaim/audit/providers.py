@@ -58,6 +58,7 @@ __all__ = [
     "PROVIDERS_SCHEMA",
     "ProviderStats",
     "benjamini_hochberg",
+    "partition_stats",
     "provider_outliers",
 ]
 
@@ -117,7 +118,10 @@ class ProviderStats:
 
     def add(self, lines: pl.DataFrame, findings: pl.DataFrame) -> None:
         """Fold in one partition: checked lines (claim-table columns) and the findings on them."""
-        counts, drivers = _partition_stats(lines, findings)
+        self.fold(*partition_stats(lines, findings))
+
+    def fold(self, counts: pl.DataFrame, drivers: pl.DataFrame) -> None:
+        """Fold in one partition's statistics as `partition_stats` made them (on a Spark executor, say)."""
         self._counts = (pl.concat([self._counts, counts])
                         .group_by([*KEY, "metric"]).agg(pl.col("k").sum(), pl.col("n").sum()))
         self._drivers = _top_drivers(pl.concat([self._drivers, drivers]))
@@ -176,7 +180,9 @@ def _cms_band_low(units: pl.Series) -> pl.DataFrame:
                         schema={"units": units.dtype, "low": pl.Int64})
 
 
-def _partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One partition's sufficient statistics (counts per provider and metric, and the claims driving them): small,
+    so a distributed engine computes them where the partition is and the driver only folds them."""
     base = (
         lines.select(
             pl.col("provider_npi").cast(pl.String).alias("provider"),

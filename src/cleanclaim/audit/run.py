@@ -41,7 +41,7 @@ from typing import Any
 import polars as pl
 
 import cleanclaim
-from cleanclaim.audit.providers import ProviderStats
+from cleanclaim.audit.providers import ProviderStats, partition_stats
 from cleanclaim.audit.report import write_report
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import (
@@ -59,7 +59,13 @@ from cleanclaim.payers import PayerProfile
 from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection
 from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Profiles, check, check_lines
 
-__all__ = ["FINDINGS_SCHEMA", "REJECTED_SCHEMA", "AuditResult", "Progress", "audit", "audit_inputs"]
+__all__ = ["ENGINES", "FINDINGS_SCHEMA", "REJECTED_SCHEMA", "AuditResult", "PartitionCheck", "PartitionChecked",
+           "Progress", "audit", "audit_inputs"]
+
+ENGINES = ("polars", "spark")
+"""Where pass 2 runs: in this process (Polars), or inside Spark partitions grouped by the same patient key
+(`cleanclaim.audit.spark`, docs/spark.md). Both run `PartitionCheck` on each partition: the same rules, the same
+pricing, the same provider statistics."""
 
 PARTITION_ROWS = 250_000
 """Lines per partition (about): large enough that the rules' per-call overhead is small, small enough that one
@@ -186,6 +192,8 @@ class _Writer:
         self.root = Path(tempfile.mkdtemp(prefix=".audit-", dir=out))
         self.partitions = partitions
         self.parts = 0
+        self.more: list[pl.LazyFrame] = []
+        """Findings written elsewhere (by Spark), scanned beside the parts."""
 
     def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
         """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
@@ -201,12 +209,16 @@ class _Writer:
             .with_columns(order, (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
         for kind, frame in (("lines", lines), ("encounters", encounters)):
             for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
-                folder = self.root / f"{kind}-{key}"
-                folder.mkdir(exist_ok=True)
+                folder = self.partition_folder(kind, key)
+                folder.mkdir(parents=True, exist_ok=True)
                 part.write_parquet(folder / f"{name}.parquet")
 
+    def partition_folder(self, kind: str, key: int) -> Path:
+        """``kind/p=KEY``: a partitioned dataset (Hive layout) that Spark reads with the key as column ``p``."""
+        return self.root / kind / f"p={key}"
+
     def read(self, kind: str, key: int) -> pl.DataFrame | None:
-        folder = self.root / f"{kind}-{key}"
+        folder = self.partition_folder(kind, key)
         if not folder.exists():
             return None
         parts = pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
@@ -220,9 +232,10 @@ class _Writer:
 
     def findings(self) -> pl.LazyFrame:
         folder = self.root / "findings"
-        if not self.parts:
+        scans = [*self.more, *([pl.scan_parquet(sorted(folder.iterdir()))] if self.parts else [])]
+        if not scans:
             return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER)
-        return pl.scan_parquet(sorted(folder.iterdir()))
+        return pl.concat(scans)
 
 
 class _Pricer:
@@ -335,6 +348,45 @@ def _x12_lines(path: Path, payer: str | None) -> tuple[pl.DataFrame, pl.DataFram
     return pl.DataFrame(rows, schema=_X12_LINES), pl.DataFrame(claims, schema=_X12_CLAIMS)
 
 
+@dataclass
+class PartitionChecked:
+    """What one partition of patients gives: its findings (findings.parquet rows), dollars at risk, the rows
+    rejected because their encounter id was used in an earlier file, rule failures, counts, and the provider
+    statistics to fold (small: per provider and metric)."""
+
+    findings: pl.DataFrame
+    risk: Decimal
+    clashes: list[InputError]
+    failures: list[Failure]
+    encounters: int
+    lines: int
+    counts: pl.DataFrame
+    drivers: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class PartitionCheck:
+    """Pass 2 on one partition of patients, whichever engine runs it: a picklable value (Spark ships it to its
+    executors) holding what pass 1 settled for the whole input (payer profiles, the columns the files carry)."""
+
+    payers: dict[str, PayerProfile]
+    as_of: dt.date
+    selection: RuleSelection | None
+    carried: frozenset[str]
+    minutes_carried: bool
+
+    def __call__(self, lines: pl.DataFrame, encounters: pl.DataFrame, pricer: _Pricer) -> PartitionChecked:
+        """``lines`` and ``encounters`` as spilled by pass 1 (with their file and place in it), in input order."""
+        lines, encounters, clashes = _one_claim_per_id(lines, encounters)
+        lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
+        found, failed = check_lines(lines.drop(_FILE), encounters, self.payers, as_of=self.as_of,
+                                    selection=self.selection, carried=self.carried,
+                                    minutes_carried=self.minutes_carried)
+        enriched, risk = _enrich(found, lines, encounters, pricer)
+        counts, drivers = partition_stats(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+        return PartitionChecked(enriched, risk, clashes, failed, encounters.height, lines.height, counts, drivers)
+
+
 def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
         pl.DataFrame, pl.DataFrame, list[InputError]]:
     """One encounter id in two files (two claims, or one claim sent twice) cannot be told apart in the findings, and
@@ -436,14 +488,22 @@ def _resolve_payers(table: ClaimTable, profiles: _Profiles, payers: dict[str, Pa
 
 def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None = None, payer: str | None = None,
           payers_dir: Path | None = None, selection: RuleSelection | None = None, progress: Progress | None = None,
-          partition_rows: int = PARTITION_ROWS) -> AuditResult:
-    """Audit claim-line tables and 837P files into ``out`` (findings.parquet, summary.json, rejected.parquet, and
-    providers.parquet and report.html when those modules are installed). Never raises for bad input: unreadable
-    files and rejected rows are in ``errors`` and rejected.parquet, and everything else is audited."""
+          partition_rows: int = PARTITION_ROWS, engine: str = "polars", master: str | None = None) -> AuditResult:
+    """Audit claim-line tables and 837P files into ``out`` (findings.parquet, summary.json, rejected.parquet,
+    providers.parquet and report.html). Never raises for bad input: unreadable files and rejected rows are in
+    ``errors`` and rejected.parquet, and everything else is audited. ``engine`` "spark" runs pass 2 in Spark
+    (``master``: a Spark master URL, default the session's own or local[*])."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", field="engine")
     as_of = as_of or dt.date.today()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _payer_option(payer, payers_dir)
+    spark = None
+    if engine == "spark":
+        from cleanclaim.audit import spark as spark_engine
+
+        spark = spark_engine.Engine(master)  # started first: a missing pyspark or Java fails before any work
     profiles = _Profiles(payers_dir)
     files, errors = audit_inputs([Path(p) for p in paths], out)
     tables = [f for f in files if not _is_x12(f)]
@@ -451,6 +511,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     sizes = [_estimated_rows(f) for f in tables]
     total = sum(sizes)
     partitions = max(1, math.ceil(total / max(1, partition_rows)))
+    if spark is not None:  # at least one partition per core, so that every core has a group to check
+        partitions = max(partitions, min(spark.parallelism, math.ceil(total / 1000)))
     stats = ProviderStats()
     pricer = _Pricer()
     writer = _Writer(out, partitions)  # the scratch folder: from here on, removed whatever happens (below)
@@ -463,6 +525,18 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     carried: set[str] = set()
     minutes_carried = [True]
     done = 0
+
+    def fold(checked: PartitionChecked) -> None:
+        nonlocal at_risk
+        if checked.clashes:
+            errors.extend(checked.clashes)
+            rejected.append(_rejected_rows(checked.clashes, ""))
+            counts["rows_rejected"] += len(checked.clashes)
+        failures.extend(checked.failures)
+        at_risk += checked.risk
+        counts["encounters"] += checked.encounters
+        counts["lines"] += checked.lines
+        stats.fold(checked.counts, checked.drivers)
 
     def spill(table: ClaimTable, source: str, name: str, file_index: int) -> None:
         nonlocal done
@@ -495,29 +569,25 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
                 errors.append(exc)
                 rejected.append(_rejected_rows([exc], str(path)))
         notes = list({str(note): note for note in notes}.values())  # a file's slices say one note once
-        # pass 2: the rule engine of check over each partition
-        for key in range(partitions):
+        # pass 2: the rule engine of check over each partition, here or in Spark
+        check_partition = PartitionCheck(payers, as_of, selection, frozenset(carried), minutes_carried[0])
+        if spark is not None:
+            findings, outcomes = spark.check_partitions(writer.root, check_partition)
+            writer.more.append(findings)
+            for checked in outcomes:
+                fold(checked)
+            if progress is not None:
+                progress(total, total)
+        for key in range(partitions if spark is None else 0):
             lines = writer.read("lines", key)
             encounters = writer.read("encounters", key)
             if lines is None or encounters is None:
                 continue
-            lines, encounters, clashes = _one_claim_per_id(lines, encounters)
-            if clashes:
-                errors.extend(clashes)
-                rejected.append(_rejected_rows(clashes, ""))
-                counts["rows_rejected"] += len(clashes)
-            lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
-            found, failed = check_lines(lines.drop(_FILE), encounters, payers, as_of=as_of, selection=selection,
-                                        carried=frozenset(carried), minutes_carried=minutes_carried[0])
-            failures.extend(failed)
-            enriched, risk = _enrich(found, lines, encounters, pricer)
-            writer.findings_part(enriched)
-            at_risk += risk
-            counts["encounters"] += encounters.height
-            counts["lines"] += lines.height
-            stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+            checked = check_partition(lines, encounters, pricer)
+            writer.findings_part(checked.findings)
+            fold(checked)
             if progress is not None:
-                done += lines.height - lines.height // 2
+                done += checked.lines - checked.lines // 2
                 progress(min(done, total), total)
         for path in x12:
             at_risk += _audit_x12(path, payer, as_of, payers_dir, selection, writer, pricer, stats, counts, errors,
@@ -533,6 +603,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         (out / "summary.json").write_text(json.dumps(result_summary, indent=2) + "\n", encoding="utf-8")
         outputs.append(write_report(out))
     finally:
+        if spark is not None:
+            spark.close()
         shutil.rmtree(writer.root, ignore_errors=True)
     return AuditResult(out, result_summary, errors, failures, notes, outputs)
 
