@@ -13,8 +13,9 @@ the 8-minute day pool) need all of a patient's lines, and nothing else. So the a
    written out and the next partition is read.
 
 Memory is therefore bounded by one slice while it is read (pass 1) and by one partition while its rules run
-(pass 2), never by the whole input. Two exceptions are read whole: a CSV file (the reader's row-by-row fallback for
-ragged rows needs the whole file; convert a very large CSV to Parquet), and an 837P file, checked by ``check`` (one
+(pass 2), never by the whole input. A well-formed CSV is first converted to Parquet text columns in one streaming
+pass, then sliced the same way. Two exceptions are read whole: a malformed CSV (a ragged or short row, bytes that
+are not UTF-8: the reader's row-by-row fallback needs the whole file), and an 837P file, checked by ``check`` (one
 file is one transmission, small beside a table).
 
 The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
@@ -50,8 +51,11 @@ from cleanclaim.formats.claim_table import (
     TABLE_SUFFIXES,
     ClaimTable,
     _as_text,
+    _csv_header,
+    _repeated_columns,
     claim_table_from_raw,
     read_claim_table,
+    short_row,
 )
 from cleanclaim.isolation import Failure
 from cleanclaim.model import ClaimLine
@@ -109,9 +113,10 @@ class AuditResult:
     internal failures (the command prints them and exits with check's status).
 
     ``rows_read`` counts the rows of the tables that could be read (a file that cannot be read at all has no rows to
-    count: it is named in rejected.parquet with no row) plus the service lines of the 837P files; ``rows_rejected``
-    the distinct table rows rejected, so rows_read = rows_checked + rows_rejected. An 837P claim its reader could
-    not read is in rejected.parquet with the reader's message and no row."""
+    count: it is named in rejected.parquet with no row) plus the service lines of the 837P files and one row per
+    837P claim (or skipped part) its reader rejected; ``rows_rejected`` the distinct table rows and 837P claims
+    rejected, so rows_read = rows_checked + rows_rejected. An 837P claim its reader could not read is in
+    rejected.parquet with the reader's message and no row."""
 
     out: Path
     summary: dict[str, Any]
@@ -408,19 +413,49 @@ def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
             encounters.join(keep, on=["encounter_id", _ORDER[0]], how="semi", maintain_order="left"), errors)
 
 
+def _csv_as_parquet(path: Path, scratch: Path) -> Path | None:
+    """A well-formed CSV as a Parquet file of text columns, written in one streaming pass (memory bounded by
+    Polars' streaming batches, not the file), for `_read_slices` to slice like any Parquet table; its rows keep
+    the CSV's numbering (header = row 1). None when the CSV reader would take its row-by-row path (a ragged or short
+    row, bytes that are not UTF-8, a stray quote): that path reads the file whole, as check does, so a malformed
+    file is judged exactly as check judges it."""
+    header = _csv_header(path)  # the reader's own header checks, raising its own errors
+    _repeated_columns(header, path)
+    target = Path(tempfile.mkdtemp(prefix="csv-", dir=scratch)) / "table.parquet"
+    try:
+        if path.stat().st_size == 0:
+            return None
+        short = (pl.scan_lines(path).slice(1).select(short_row(pl.col("line"), len(header)).any())
+                 .collect(engine="streaming").item())
+        if short:
+            return None
+        pl.scan_csv(path, infer_schema=False).sink_parquet(target)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return None
+    return target
+
+
 def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
     """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
     of the encounter id as the reader strips it) so that only one slice is in memory: one pass over the file, a
     block of rows at a time, numbers the file's rows and writes each slice's rows to ``scratch``, then each slice is
     brought to text and validated, so an encounter's rows, line numbers and patient are the same as in the whole
-    file. A CSV, and a table small enough
-    for one slice, is read whole (the CSV reader's row-by-row fallback needs the whole file)."""
-    if slices == 1 or path.suffix.lower() == ".csv":
+    file. A CSV is first converted to Parquet text columns in one streaming pass (`_csv_as_parquet`); a malformed
+    CSV, and a table small enough for one slice, is read whole (the CSV reader's row-by-row fallback for ragged
+    rows needs the whole file)."""
+    if slices == 1:
         yield read_claim_table(path, default_payer=default_payer)
         return
+    source, first_row = path, 1
+    if path.suffix.lower() == ".csv":
+        converted = _csv_as_parquet(path, scratch)
+        if converted is None:
+            yield read_claim_table(path, default_payer=default_payer)
+            return
+        source, first_row = converted, 2
     problem = "cannot read the table: {}"
     try:
-        lazy = pl.scan_parquet(path)
+        lazy = pl.scan_parquet(source)
         schema = lazy.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
@@ -431,7 +466,7 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
     texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
     target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
-    numbered = lazy.select(contract).with_row_index(_ROW, offset=1).with_columns(key.alias(_SLICE))
+    numbered = lazy.select(contract).with_row_index(_ROW, offset=first_row).with_columns(key.alias(_SLICE))
     # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file)
     try:
         rows = int(lazy.select(pl.len()).collect().item())
@@ -452,7 +487,9 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
         shutil.rmtree(folder, ignore_errors=True)
-        yield claim_table_from_raw(raw, path, offset=1, default_payer=default_payer)
+        yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
+    if source != path:
+        shutil.rmtree(source.parent, ignore_errors=True)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -622,7 +659,9 @@ def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path |
         lines, claims = _x12_lines(path, payer)
     except InputError:  # the file's errors are already reported by check
         lines, claims = _x12_lines_empty()
-    counts["rows_read"] += lines.height
+    unread = _x12_rejected(result.errors)
+    counts["rows_read"] += lines.height + unread
+    counts["rows_rejected"] += unread
     counts["encounters"] += result.summary.encounters
     counts["lines"] += result.summary.lines
     enriched, risk = _enrich(result.table, lines, claims, pricer)
@@ -630,6 +669,16 @@ def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path |
     writer.findings_part(enriched)
     stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
     return risk
+
+
+def _x12_rejected(errors: Iterable[InputError]) -> int:
+    """The rows an 837P's reader rejected, for rows read = rows checked + rows rejected: one per claim it could not
+    read (however many of its segments are wrong; its service lines cannot be counted, since the claim was not
+    read), and one per other part of the file it skipped (a damaged loop, a transaction that is not an 837P). A
+    file that cannot be read at all has no rows, as for a table."""
+    claims = {e.encounter for e in errors if e.encounter}
+    skipped = sum(1 for e in errors if not e.encounter and (e.segment or e.line is not None))
+    return len(claims) + skipped
 
 
 def _x12_lines_empty() -> tuple[pl.DataFrame, pl.DataFrame]:
