@@ -60,6 +60,7 @@ from cleanclaim.formats.claim_table import (
 from cleanclaim.isolation import Failure
 from cleanclaim.model import ClaimLine
 from cleanclaim.payers import PayerProfile
+from cleanclaim.refdata.imported import one_reading
 from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection
 from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Profiles, check, check_lines
 
@@ -259,7 +260,8 @@ class _Pricer:
         keyed = lines.select(pl.col("code"), pl.col("modifiers").list.join(";").alias("__modifiers"), pl.col("units"),
                              pl.col("date"), pl.col("place_of_service"))
         distinct = keyed.unique()
-        values = [self._one(*row) for row in distinct.iter_rows()]
+        with one_reading():  # the imported-data folder listed once, not once per key (a glob and a stat per file)
+            values = [self._one(*row) for row in distinct.iter_rows()]
         priced = distinct.with_columns(pl.Series("allowed", values, dtype=pl.Decimal(12, 2)))
         return keyed.join(priced, on=key, how="left", nulls_equal=True, maintain_order="left").get_column("allowed")
 
