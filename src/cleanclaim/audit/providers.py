@@ -374,15 +374,17 @@ def _robust_z(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
     ranked = values[order]
     rank = np.empty(m, dtype=np.int64)
     rank[order] = np.arange(m)
+    # the median of the others straight from the sorted values: the middle of m - 1 values, skipping rank r
+    low, high = (m - 2) // 2, (m - 1) // 2
+    peer[:] = (ranked[low + (low >= rank)] + ranked[high + (high >= rank)]) / 2
+    if m - 1 < MIN_PEERS_FOR_SPREAD:
+        return peer, z
     columns = np.arange(m - 1)
     step = max(1, _CHUNK_CELLS // m)
     for start in range(0, m, step):
         rows = np.arange(start, min(start + step, m))
         others = ranked[columns[None, :] + (columns[None, :] >= rank[rows][:, None])]
-        median = np.median(others, axis=1)
-        peer[rows] = median
-        if m - 1 < MIN_PEERS_FOR_SPREAD:
-            continue
+        median = peer[rows]
         deviations = np.abs(others - median[:, None])
         scale = _MAD_TO_SD * np.median(deviations, axis=1)
         scale = np.where(scale == 0.0, _MEANAD_TO_SD * deviations.mean(axis=1), scale)
