@@ -73,8 +73,11 @@ class Engine:
     spark-submit job), else one started here and stopped by :meth:`close`."""
 
     def __init__(self, master: str | None = None) -> None:
-        from pyspark.sql import SparkSession
-
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or "
+                             "later)", field="engine") from exc
         active = SparkSession.getActiveSession()
         self.owned = active is None
         self.session = active if active is not None else spark_session(master)
