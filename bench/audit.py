@@ -7,6 +7,10 @@ The file comes from `batch.write_batch` (the same seeded claims of 1, 3 and 10 l
 a temporary directory that is removed afterwards. ``--partition-rows`` sets the audit's partition size (default: the
 audit's own). Stage timings (pass 1: read and validate, spill; pass 2: the rules per partition) come from the audit's
 progress callback.
+
+``--spark`` also runs the same audit with ``--engine spark`` on local[2] (issue 15: Spark local[2] on the 1M-line
+file, identical findings, wall time against the Polars engine, aim <= 4x): both runs print their finding count and an
+order-free checksum of the finding rows (the sum of Polars row hashes), and the two wall times side by side.
 """
 
 from __future__ import annotations
@@ -32,16 +36,27 @@ def _child(args: list[str]) -> tuple[dict[str, Any], float, float]:
     return child_run(__file__, args, label="audit bench")
 
 
-def run_audit(path: Path, out: Path, partition_rows: int | None) -> dict[str, Any]:
+def findings_checksum(path: Path) -> tuple[int, int]:
+    """The finding count and a checksum of the finding rows that does not depend on their order: two engines that
+    write the same multiset of rows in different orders give the same figure."""
+    import polars as pl
+
+    frame = pl.read_parquet(path).with_columns(pl.col("references").list.join("\n"))
+    return frame.height, int((frame.hash_rows(seed=15) % (1 << 32)).cast(pl.Int64).sum())
+
+
+def run_audit(path: Path, out: Path, partition_rows: int | None, engine: str = "polars") -> dict[str, Any]:
     from cleanclaim.audit.run import PARTITION_ROWS, audit
 
     marks: list[tuple[float, int]] = []
     start = time.perf_counter()
     result = audit([path], out, as_of=AS_OF, partition_rows=partition_rows or PARTITION_ROWS,
-                   progress=lambda done, total: marks.append((time.perf_counter() - start, done)))
+                   progress=lambda done, total: marks.append((time.perf_counter() - start, done)),
+                   engine=engine, master="local[2]" if engine == "spark" else None)
     seconds = time.perf_counter() - start
+    count, checksum = findings_checksum(out / "findings.parquet")
     return {"seconds": seconds, "summary": result.summary, "outputs": [p.name for p in result.outputs],
-            "marks": marks, "peak_rss_mib": peak_rss_mib()}
+            "marks": marks, "peak_rss_mib": peak_rss_mib(), "findings": count, "checksum": checksum}
 
 
 def run_baseline(path: Path) -> dict[str, Any]:
@@ -68,12 +83,14 @@ def main() -> None:
     parser.add_argument("--partition-rows", type=int, default=None)
     parser.add_argument("--audit-only", action="store_true",
                         help="skip the bare read and check (both hold the whole file: ~6 GiB and ~20 GiB at 10M lines)")
+    parser.add_argument("--spark", action="store_true", help="also run the audit with --engine spark on local[2]")
+    parser.add_argument("--engine", default="polars", help=argparse.SUPPRESS)
     parser.add_argument("--audit", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--baseline", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--check", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.audit:
-        print(json.dumps(run_audit(args.audit[0], args.audit[1], args.partition_rows)))
+        print(json.dumps(run_audit(args.audit[0], args.audit[1], args.partition_rows, args.engine)))
         return
     if args.baseline:
         print(json.dumps(run_baseline(args.baseline)))
@@ -94,12 +111,29 @@ def main() -> None:
         print(f"cleanclaim audit: {rate(args.lines, seconds)} lines/s end to end ({seconds:.1f} s in-process, "
               f"{wall:.1f} s wall with imports; pass 1 read+validate+spill {pass1:.1f} s, pass 2 rules "
               f"{seconds - pass1:.1f} s), peak RSS {rss:,.0f} MiB; outputs {', '.join(result['outputs'])}")
+        print(f"cleanclaim audit findings: {result['findings']:,} rows, checksum {result['checksum']}")
+        if args.spark:
+            _spark(path, workdir, args.lines, result, wall, extra)
         if not args.audit_only:
             _compare(path, args.lines, seconds)
         print(f"audit summary: rows read {summary['rows_read']:,}, findings {summary['findings']['by_severity']}, "
               f"dollars at risk {summary['dollars_at_risk']}")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _spark(path: Path, workdir: Path, lines: int, polars: dict[str, Any], polars_wall: float,
+           extra: list[str]) -> None:
+    """The same audit on Spark local[2] (a child process of its own: JVM start-up and Python workers included in
+    its wall time)."""
+    spark, wall, _ = _child(["--audit", str(path), str(workdir / "out-spark"), "--engine", "spark", *extra])
+    same = (spark["findings"], spark["checksum"]) == (polars["findings"], polars["checksum"])
+    print(f"spark local[2] audit: {rate(lines, spark['seconds'])} lines/s ({spark['seconds']:.1f} s in-process, "
+          f"{wall:.1f} s wall with imports and JVM start); findings {spark['findings']:,} rows, checksum "
+          f"{spark['checksum']}: {'IDENTICAL to' if same else 'DIFFERENT from'} the Polars engine's")
+    print(f"polars vs spark local[2], wall: {polars_wall:.1f} s vs {wall:.1f} s = {wall / polars_wall:.1f}x "
+          f"(in-process {polars['seconds']:.1f} s vs {spark['seconds']:.1f} s = "
+          f"{spark['seconds'] / polars['seconds']:.1f}x); summaries equal: {spark['summary'] == polars['summary']}")
 
 
 def _compare(path: Path, lines: int, seconds: float) -> None:

@@ -287,3 +287,23 @@ def test_robust_z_is_each_value_against_the_median_and_mad_of_the_others() -> No
     # two peers are not a distribution: median reported, nothing tested
     peer, p = providers._robust_z(np.array([1.0, 2.0, 9.0]))
     assert peer.tolist() == [5.5, 5.0, 1.5] and np.isnan(p).all()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_robust_z_matches_the_one_value_at_a_time_definition_on_large_groups_with_ties(seed: int) -> None:
+    """The selection by binary search (no m x m matrix) against the definition, value by value, on groups large
+    and tied enough to reach every branch: even and odd counts, MADs of 0 and not, values at the median."""
+    from cleanclaim.audit import providers
+
+    rng = np.random.default_rng(seed)
+    for values in (rng.choice([1.0, 2.0, 2.0, 2.0, 3.0], size=60 + seed), np.round(rng.exponential(2, 201), 1),
+                   np.r_[np.full(40, 2.0), [1.0, 5.0, 2.5]], rng.normal(3, 1, 50 + seed)):
+        peer, p = providers._robust_z(values)
+        for i in range(values.size):
+            others = np.delete(values, i)
+            median = np.median(others)
+            deviations = np.abs(others - median)
+            scale = 1.4826 * np.median(deviations) or 1.2533 * np.mean(deviations)
+            assert peer[i] == pytest.approx(median, abs=1e-12)
+            expected = stats.norm.sf((values[i] - median) / scale) if scale > 0 else np.nan
+            assert p[i] == pytest.approx(expected, rel=1e-9, nan_ok=True)

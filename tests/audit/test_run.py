@@ -267,6 +267,15 @@ class _FakeStats:
     def add(self, lines: pl.DataFrame, findings: pl.DataFrame) -> None:
         self.seen.append((lines, findings))
 
+    @classmethod
+    def partition_stats(cls, lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Stands in for providers.partition_stats, which the partition check calls (in Spark too)."""
+        cls.seen.append((lines, findings))
+        return pl.DataFrame(), pl.DataFrame()
+
+    def fold(self, counts: pl.DataFrame, drivers: pl.DataFrame) -> None:
+        pass
+
     def result(self) -> pl.DataFrame:
         npis = pl.concat([lines for lines, _ in self.seen]).get_column("provider_npi").unique().sort()
         return pl.DataFrame({"provider": npis, "flagged": [i == 0 for i in range(npis.len())]})
@@ -284,6 +293,7 @@ def test_the_provider_analytics_run_per_partition_and_the_report_once(tmp_path: 
         return out / "report.html"
 
     monkeypatch.setattr(run, "ProviderStats", _FakeStats)
+    monkeypatch.setattr(run, "partition_stats", _FakeStats.partition_stats)
     monkeypatch.setattr(run, "write_report", write_report)
     _FakeStats.seen = []
     path = write_csv(tmp_path / "claims.csv", claim_rows(60, seed=8))
@@ -408,3 +418,67 @@ def test_the_example_claims_audit_into_outputs_whose_totals_reconcile(tmp_path: 
     page = (tmp_path / "out" / "report.html").read_text()
     assert "Totals reconcile" in page
     assert "do not reconcile" not in page
+
+
+def test_837p_claims_its_reader_rejects_are_counted_so_rows_read_reconcile(tmp_path: Path) -> None:
+    text = X12.read_text()
+    one = tmp_path / "one-bad-claim.837"
+    one.write_text(text.replace("DTP*472*D8*", "DTP*472*D8*X", 1))  # CLM-1001's first service date
+    two = tmp_path / "two-bad-claims.837"
+    # CLM-1001 twice broken (still one claim), CLM-1002's service date broken too
+    two.write_text(text.replace("DTP*472*D8*", "DTP*472*D8*X", 2).replace("DTP*472*D8*20260309", "DTP*472*D8*X0309"))
+    for path, bad in ((one, 1), (two, 2)):
+        result = audit([path], tmp_path / path.stem, as_of=AS_OF)
+        summary = result.summary
+        checked = check(path, as_of=AS_OF)
+        assert summary["rows_rejected"] == bad, path.name
+        assert summary["rows_checked"] == checked.summary.lines  # the lines of the claims that were read
+        assert summary["rows_read"] == summary["rows_checked"] + summary["rows_rejected"]
+        rejected = pl.read_parquet(tmp_path / path.stem / "rejected.parquet")
+        assert rejected.height >= bad
+
+
+@pytest.mark.parametrize("with_table", [False, True])
+def test_837p_and_tables_without_bad_claims_reject_nothing(tmp_path: Path, with_table: bool) -> None:
+    table = [write_csv(tmp_path / "t.csv", claim_rows(3, seed=2))] if with_table else []
+    result = audit([*table, X12], tmp_path / "out", as_of=AS_OF)
+    summary = result.summary
+    assert summary["rows_rejected"] == 0
+    assert summary["rows_read"] == summary["rows_checked"] == summary["lines"] > 0
+
+
+def test_a_large_csv_is_read_in_slices_that_together_are_the_whole_file(tmp_path: Path) -> None:
+    from cleanclaim.audit.run import _read_slices
+    from cleanclaim.formats.claim_table import read_claim_table
+
+    rows = claim_rows(40, seed=6)
+    rows[5] = {**rows[5], "units": "-1"}
+    path = write_csv(tmp_path / "claims.csv", rows)
+    slices = list(_read_slices(path, 4, "medicare", tmp_path))
+    whole = read_claim_table(path)
+    assert len(slices) == 4  # streamed: no slice is the whole file
+    assert all(0 < s.lines.height < whole.lines.height for s in slices)
+    assert sum(s.rows_read for s in slices) == whole.rows_read == len(rows)
+    assert sorted(e.row for s in slices for e in s.errors) == [e.row for e in whole.errors] == [7]
+    together = pl.concat([s.lines for s in slices]).sort("encounter_id", "line")
+    assert together.equals(whole.lines.sort("encounter_id", "line"))
+    assert sorted(int(r) for s in slices for r in s.line_rows) == sorted(int(r) for r in whole.line_rows)
+
+
+@pytest.mark.parametrize("damage", ["ragged", "short"])
+def test_a_malformed_csv_is_read_whole_and_its_bad_rows_rejected_as_check_does(tmp_path: Path, damage: str) -> None:
+    from cleanclaim.audit.run import _read_slices
+
+    rows = claim_rows(40, seed=7)
+    path = write_csv(tmp_path / "claims.csv", rows)
+    text = path.read_text().splitlines()
+    text[3] = text[3] + ",extra" if damage == "ragged" else text[3].rsplit(",", 1)[0]
+    path.write_text("\n".join(text) + "\n")
+    slices = list(_read_slices(path, 4, "medicare", tmp_path))
+    assert len(slices) == 1
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=40)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    assert rejected["row"].to_list() == [4]
+    assert result.summary["rows_read"] == len(rows)
+    assert ordered(pl.read_parquet(tmp_path / "out" / "findings.parquet")).equals(
+        ordered(check(path, as_of=AS_OF).table))

@@ -13,8 +13,9 @@ the 8-minute day pool) need all of a patient's lines, and nothing else. So the a
    written out and the next partition is read.
 
 Memory is therefore bounded by one slice while it is read (pass 1) and by one partition while its rules run
-(pass 2), never by the whole input. Two exceptions are read whole: a CSV file (the reader's row-by-row fallback for
-ragged rows needs the whole file; convert a very large CSV to Parquet), and an 837P file, checked by ``check`` (one
+(pass 2), never by the whole input. A well-formed CSV is first converted to Parquet text columns in one streaming
+pass, then sliced the same way. Two exceptions are read whole: a malformed CSV (a ragged or short row, bytes that
+are not UTF-8: the reader's row-by-row fallback needs the whole file), and an 837P file, checked by ``check`` (one
 file is one transmission, small beside a table).
 
 The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
@@ -41,7 +42,7 @@ from typing import Any
 import polars as pl
 
 import cleanclaim
-from cleanclaim.audit.providers import ProviderStats
+from cleanclaim.audit.providers import ProviderStats, partition_stats
 from cleanclaim.audit.report import write_report
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import (
@@ -50,18 +51,28 @@ from cleanclaim.formats.claim_table import (
     TABLE_SUFFIXES,
     ClaimTable,
     _as_text,
+    _csv_header,
+    _repeated_columns,
     claim_table_from_raw,
     read_claim_table,
+    short_row,
 )
 from cleanclaim.isolation import Failure
 from cleanclaim.model import ClaimLine
 from cleanclaim.payers import PayerProfile
+from cleanclaim.refdata.imported import one_reading
 from cleanclaim.rules.catalogue.cloned_notes import flagged_rows, note_records
 from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection, finding_frame
 from cleanclaim.rules.registry import get_rule
 from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Profiles, check, check_lines
 
-__all__ = ["FINDINGS_SCHEMA", "REJECTED_SCHEMA", "AuditResult", "Progress", "audit", "audit_inputs"]
+__all__ = ["ENGINES", "FINDINGS_SCHEMA", "REJECTED_SCHEMA", "AuditResult", "PartitionCheck", "PartitionChecked",
+           "Progress", "audit", "audit_inputs"]
+
+ENGINES = ("polars", "spark")
+"""Where pass 2 runs: in this process (Polars), or inside Spark partitions grouped by the same patient key
+(`cleanclaim.audit.spark`, docs/spark.md). Both run `PartitionCheck` on each partition: the same rules, the same
+pricing, the same provider statistics."""
 
 PARTITION_ROWS = 250_000
 """Lines per partition (about): large enough that the rules' per-call overhead is small, small enough that one
@@ -105,9 +116,10 @@ class AuditResult:
     internal failures (the command prints them and exits with check's status).
 
     ``rows_read`` counts the rows of the tables that could be read (a file that cannot be read at all has no rows to
-    count: it is named in rejected.parquet with no row) plus the service lines of the 837P files; ``rows_rejected``
-    the distinct table rows rejected, so rows_read = rows_checked + rows_rejected. An 837P claim its reader could
-    not read is in rejected.parquet with the reader's message and no row."""
+    count: it is named in rejected.parquet with no row) plus the service lines of the 837P files and one row per
+    837P claim (or skipped part) its reader rejected; ``rows_rejected`` the distinct table rows and 837P claims
+    rejected, so rows_read = rows_checked + rows_rejected. An 837P claim its reader could not read is in
+    rejected.parquet with the reader's message and no row."""
 
     out: Path
     summary: dict[str, Any]
@@ -188,6 +200,8 @@ class _Writer:
         self.root = Path(tempfile.mkdtemp(prefix=".audit-", dir=out))
         self.partitions = partitions
         self.parts = 0
+        self.more: list[pl.LazyFrame] = []
+        """Findings written elsewhere (by Spark), scanned beside the parts."""
 
     def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
         """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
@@ -203,12 +217,16 @@ class _Writer:
             .with_columns(order, (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
         for kind, frame in (("lines", lines), ("encounters", encounters)):
             for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
-                folder = self.root / f"{kind}-{key}"
-                folder.mkdir(exist_ok=True)
+                folder = self.partition_folder(kind, key)
+                folder.mkdir(parents=True, exist_ok=True)
                 part.write_parquet(folder / f"{name}.parquet")
 
+    def partition_folder(self, kind: str, key: int) -> Path:
+        """``kind/p=KEY``: a partitioned dataset (Hive layout) that Spark reads with the key as column ``p``."""
+        return self.root / kind / f"p={key}"
+
     def read(self, kind: str, key: int) -> pl.DataFrame | None:
-        folder = self.root / f"{kind}-{key}"
+        folder = self.partition_folder(kind, key)
         if not folder.exists():
             return None
         parts = pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
@@ -222,9 +240,10 @@ class _Writer:
 
     def findings(self) -> pl.LazyFrame:
         folder = self.root / "findings"
-        if not self.parts:
+        scans = [*self.more, *([pl.scan_parquet(sorted(folder.iterdir()))] if self.parts else [])]
+        if not scans:
             return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER)
-        return pl.scan_parquet(sorted(folder.iterdir()))
+        return pl.concat(scans)
 
 
 class _Pricer:
@@ -243,7 +262,8 @@ class _Pricer:
         keyed = lines.select(pl.col("code"), pl.col("modifiers").list.join(";").alias("__modifiers"), pl.col("units"),
                              pl.col("date"), pl.col("place_of_service"))
         distinct = keyed.unique()
-        values = [self._one(*row) for row in distinct.iter_rows()]
+        with one_reading():  # the imported-data folder listed once, not once per key (a glob and a stat per file)
+            values = [self._one(*row) for row in distinct.iter_rows()]
         priced = distinct.with_columns(pl.Series("allowed", values, dtype=pl.Decimal(12, 2)))
         return keyed.join(priced, on=key, how="left", nulls_equal=True, maintain_order="left").get_column("allowed")
 
@@ -337,6 +357,45 @@ def _x12_lines(path: Path, payer: str | None) -> tuple[pl.DataFrame, pl.DataFram
     return pl.DataFrame(rows, schema=_X12_LINES), pl.DataFrame(claims, schema=_X12_CLAIMS)
 
 
+@dataclass
+class PartitionChecked:
+    """What one partition of patients gives: its findings (findings.parquet rows), dollars at risk, the rows
+    rejected because their encounter id was used in an earlier file, rule failures, counts, and the provider
+    statistics to fold (small: per provider and metric)."""
+
+    findings: pl.DataFrame
+    risk: Decimal
+    clashes: list[InputError]
+    failures: list[Failure]
+    encounters: int
+    lines: int
+    counts: pl.DataFrame
+    drivers: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class PartitionCheck:
+    """Pass 2 on one partition of patients, whichever engine runs it: a picklable value (Spark ships it to its
+    executors) holding what pass 1 settled for the whole input (payer profiles, the columns the files carry)."""
+
+    payers: dict[str, PayerProfile]
+    as_of: dt.date
+    selection: RuleSelection | None
+    carried: frozenset[str]
+    minutes_carried: bool
+
+    def __call__(self, lines: pl.DataFrame, encounters: pl.DataFrame, pricer: _Pricer) -> PartitionChecked:
+        """``lines`` and ``encounters`` as spilled by pass 1 (with their file and place in it), in input order."""
+        lines, encounters, clashes = _one_claim_per_id(lines, encounters)
+        lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
+        found, failed = check_lines(lines.drop(_FILE), encounters, self.payers, as_of=self.as_of,
+                                    selection=self.selection, carried=self.carried,
+                                    minutes_carried=self.minutes_carried)
+        enriched, risk = _enrich(found, lines, encounters, pricer)
+        counts, drivers = partition_stats(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+        return PartitionChecked(enriched, risk, clashes, failed, encounters.height, lines.height, counts, drivers)
+
+
 def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
         pl.DataFrame, pl.DataFrame, list[InputError]]:
     """One encounter id in two files (two claims, or one claim sent twice) cannot be told apart in the findings, and
@@ -358,19 +417,49 @@ def _one_claim_per_id(lines: pl.DataFrame, encounters: pl.DataFrame) -> tuple[
             encounters.join(keep, on=["encounter_id", _ORDER[0]], how="semi", maintain_order="left"), errors)
 
 
+def _csv_as_parquet(path: Path, scratch: Path) -> Path | None:
+    """A well-formed CSV as a Parquet file of text columns, written in one streaming pass (memory bounded by
+    Polars' streaming batches, not the file), for `_read_slices` to slice like any Parquet table; its rows keep
+    the CSV's numbering (header = row 1). None when the CSV reader would take its row-by-row path (a ragged or short
+    row, bytes that are not UTF-8, a stray quote): that path reads the file whole, as check does, so a malformed
+    file is judged exactly as check judges it."""
+    header = _csv_header(path)  # the reader's own header checks, raising its own errors
+    _repeated_columns(header, path)
+    target = Path(tempfile.mkdtemp(prefix="csv-", dir=scratch)) / "table.parquet"
+    try:
+        if path.stat().st_size == 0:
+            return None
+        short = (pl.scan_lines(path).slice(1).select(short_row(pl.col("line"), len(header)).any())
+                 .collect(engine="streaming").item())
+        if short:
+            return None
+        pl.scan_csv(path, infer_schema=False).sink_parquet(target)
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pl.exceptions.PanicException):
+        return None
+    return target
+
+
 def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
     """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
     of the encounter id as the reader strips it) so that only one slice is in memory: one pass over the file, a
     block of rows at a time, numbers the file's rows and writes each slice's rows to ``scratch``, then each slice is
     brought to text and validated, so an encounter's rows, line numbers and patient are the same as in the whole
-    file. A CSV, and a table small enough
-    for one slice, is read whole (the CSV reader's row-by-row fallback needs the whole file)."""
-    if slices == 1 or path.suffix.lower() == ".csv":
+    file. A CSV is first converted to Parquet text columns in one streaming pass (`_csv_as_parquet`); a malformed
+    CSV, and a table small enough for one slice, is read whole (the CSV reader's row-by-row fallback for ragged
+    rows needs the whole file)."""
+    if slices == 1:
         yield read_claim_table(path, default_payer=default_payer)
         return
+    source, first_row = path, 1
+    if path.suffix.lower() == ".csv":
+        converted = _csv_as_parquet(path, scratch)
+        if converted is None:
+            yield read_claim_table(path, default_payer=default_payer)
+            return
+        source, first_row = converted, 2
     problem = "cannot read the table: {}"
     try:
-        lazy = pl.scan_parquet(path)
+        lazy = pl.scan_parquet(source)
         schema = lazy.collect_schema()
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
@@ -381,7 +470,7 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
     texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
     target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
-    numbered = lazy.select(contract).with_row_index(_ROW, offset=1).with_columns(key.alias(_SLICE))
+    numbered = lazy.select(contract).with_row_index(_ROW, offset=first_row).with_columns(key.alias(_SLICE))
     # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file)
     try:
         rows = int(lazy.select(pl.len()).collect().item())
@@ -402,7 +491,9 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
         shutil.rmtree(folder, ignore_errors=True)
-        yield claim_table_from_raw(raw, path, offset=1, default_payer=default_payer)
+        yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
+    if source != path:
+        shutil.rmtree(source.parent, ignore_errors=True)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -438,14 +529,22 @@ def _resolve_payers(table: ClaimTable, profiles: _Profiles, payers: dict[str, Pa
 
 def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None = None, payer: str | None = None,
           payers_dir: Path | None = None, selection: RuleSelection | None = None, progress: Progress | None = None,
-          partition_rows: int = PARTITION_ROWS) -> AuditResult:
-    """Audit claim-line tables and 837P files into ``out`` (findings.parquet, summary.json, rejected.parquet, and
-    providers.parquet and report.html when those modules are installed). Never raises for bad input: unreadable
-    files and rejected rows are in ``errors`` and rejected.parquet, and everything else is audited."""
+          partition_rows: int = PARTITION_ROWS, engine: str = "polars", master: str | None = None) -> AuditResult:
+    """Audit claim-line tables and 837P files into ``out`` (findings.parquet, summary.json, rejected.parquet,
+    providers.parquet and report.html). Never raises for bad input: unreadable files and rejected rows are in
+    ``errors`` and rejected.parquet, and everything else is audited. ``engine`` "spark" runs pass 2 in Spark
+    (``master``: a Spark master URL, default the session's own or local[*])."""
+    if engine not in ENGINES:
+        raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}", field="engine")
     as_of = as_of or dt.date.today()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _payer_option(payer, payers_dir)
+    spark = None
+    if engine == "spark":
+        from cleanclaim.audit import spark as spark_engine
+
+        spark = spark_engine.Engine(master)  # started first: a missing pyspark or Java fails before any work
     profiles = _Profiles(payers_dir)
     files, errors = audit_inputs([Path(p) for p in paths], out)
     tables = [f for f in files if not _is_x12(f)]
@@ -453,6 +552,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     sizes = [_estimated_rows(f) for f in tables]
     total = sum(sizes)
     partitions = max(1, math.ceil(total / max(1, partition_rows)))
+    if spark is not None:  # at least one partition per core, so that every core has a group to check
+        partitions = max(partitions, min(spark.parallelism, math.ceil(total / 1000)))
     stats = ProviderStats()
     pricer = _Pricer()
     # cloned-note compares a provider's notes across patients, whom the partitions separate: it runs once over
@@ -471,6 +572,18 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     carried: set[str] = set()
     minutes_carried = [True]
     done = 0
+
+    def fold(checked: PartitionChecked) -> None:
+        nonlocal at_risk
+        if checked.clashes:
+            errors.extend(checked.clashes)
+            rejected.append(_rejected_rows(checked.clashes, ""))
+            counts["rows_rejected"] += len(checked.clashes)
+        failures.extend(checked.failures)
+        at_risk += checked.risk
+        counts["encounters"] += checked.encounters
+        counts["lines"] += checked.lines
+        stats.fold(checked.counts, checked.drivers)
 
     def spill(table: ClaimTable, source: str, name: str, file_index: int) -> None:
         nonlocal done
@@ -503,29 +616,25 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
                 errors.append(exc)
                 rejected.append(_rejected_rows([exc], str(path)))
         notes = list({str(note): note for note in notes}.values())  # a file's slices say one note once
-        # pass 2: the rule engine of check over each partition
-        for key in range(partitions):
+        # pass 2: the rule engine of check over each partition, here or in Spark
+        check_partition = PartitionCheck(payers, as_of, selection, frozenset(carried), minutes_carried[0])
+        if spark is not None:
+            findings, outcomes = spark.check_partitions(writer.root, check_partition)
+            writer.more.append(findings)
+            for checked in outcomes:
+                fold(checked)
+            if progress is not None:
+                progress(total, total)
+        for key in range(partitions if spark is None else 0):
             lines = writer.read("lines", key)
             encounters = writer.read("encounters", key)
             if lines is None or encounters is None:
                 continue
-            lines, encounters, clashes = _one_claim_per_id(lines, encounters)
-            if clashes:
-                errors.extend(clashes)
-                rejected.append(_rejected_rows(clashes, ""))
-                counts["rows_rejected"] += len(clashes)
-            lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
-            found, failed = check_lines(lines.drop(_FILE), encounters, payers, as_of=as_of, selection=selection,
-                                        carried=frozenset(carried), minutes_carried=minutes_carried[0])
-            failures.extend(failed)
-            enriched, risk = _enrich(found, lines, encounters, pricer)
-            writer.findings_part(enriched)
-            at_risk += risk
-            counts["encounters"] += encounters.height
-            counts["lines"] += lines.height
-            stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
+            checked = check_partition(lines, encounters, pricer)
+            writer.findings_part(checked.findings)
+            fold(checked)
             if progress is not None:
-                done += lines.height - lines.height // 2
+                done += checked.lines - checked.lines // 2
                 progress(min(done, total), total)
         if compare_notes:
             at_risk += _cloned_notes(writer, partitions, pricer, chosen)
@@ -543,6 +652,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         (out / "summary.json").write_text(json.dumps(result_summary, indent=2) + "\n", encoding="utf-8")
         outputs.append(write_report(out))
     finally:
+        if spark is not None:
+            spark.close()
         shutil.rmtree(writer.root, ignore_errors=True)
     return AuditResult(out, result_summary, errors, failures, notes, outputs)
 
@@ -582,7 +693,9 @@ def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path |
         lines, claims = _x12_lines(path, payer)
     except InputError:  # the file's errors are already reported by check
         lines, claims = _x12_lines_empty()
-    counts["rows_read"] += lines.height
+    unread = _x12_rejected(result.errors)
+    counts["rows_read"] += lines.height + unread
+    counts["rows_rejected"] += unread
     counts["encounters"] += result.summary.encounters
     counts["lines"] += result.summary.lines
     enriched, risk = _enrich(result.table, lines, claims, pricer)
@@ -590,6 +703,16 @@ def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path |
     writer.findings_part(enriched)
     stats.add(lines.select(PROVIDER_LINE_COLUMNS), enriched)
     return risk
+
+
+def _x12_rejected(errors: Iterable[InputError]) -> int:
+    """The rows an 837P's reader rejected, for rows read = rows checked + rows rejected: one per claim it could not
+    read (however many of its segments are wrong; its service lines cannot be counted, since the claim was not
+    read), and one per other part of the file it skipped (a damaged loop, a transaction that is not an 837P). A
+    file that cannot be read at all has no rows, as for a table."""
+    claims = {e.encounter for e in errors if e.encounter}
+    skipped = sum(1 for e in errors if not e.encounter and (e.segment or e.line is not None))
+    return len(claims) + skipped
 
 
 def _x12_lines_empty() -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -44,6 +44,12 @@ def _audit(
     severity: SeverityOption = None,
     config: ConfigOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar and no summary line.")] = False,
+    engine: Annotated[str, typer.Option("--engine", help="Where the rules run: polars (this process) or spark "
+                                                         "(Spark partitions; needs cleanclaim[spark] and Java 17; "
+                                                         "docs/spark.md).")] = "polars",
+    master: Annotated[str | None, typer.Option("--master", help="Spark master URL for --engine spark, e.g. "
+                                                                "local[2] (default: spark-submit's, else local[*]).")]
+    = None,
 ) -> None:
     """Audit months of claims at once: every line through check's rules, in partitions of patients, into files."""
     from cleanclaim.audit.run import audit
@@ -60,7 +66,8 @@ def _audit(
                 bar.update(task, completed=done, total=total or None)
 
             result = audit(paths, out, as_of=parse_as_of(as_of), payer=payer or settings.payer,
-                           payers_dir=payers_folder(payers_dir, settings), selection=selection, progress=progress)
+                           payers_dir=payers_folder(payers_dir, settings), selection=selection, progress=progress,
+                           engine=engine, master=master)
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc

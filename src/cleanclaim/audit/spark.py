@@ -1,0 +1,171 @@
+"""Pass 2 of ``cleanclaim audit`` inside Apache Spark (``--engine spark``): the same partitions of patients, each
+through the same `cleanclaim.audit.run.PartitionCheck` (check's one rule engine, the pricing, the provider
+statistics), so that an audit too large for one machine runs on a Spark cluster without a second implementation of
+any rule (DESIGN.md, "One implementation per rule"; docs/spark.md says how to run it on a cluster).
+
+How: pass 1 (reading and validating the inputs, the same for both engines) spills each partition's lines and
+claims as a Hive-partitioned Parquet dataset (``lines/p=K``, ``encounters/p=K``). Spark reads both, cogroups them by
+``p`` and hands each group to `PartitionCheck` through ``applyInArrow`` (Arrow tables in and out, converted to
+Polars without a copy of the values through pandas). A group returns its findings rows plus one row carrying the
+rest of its outcome (dollars at risk, rejected rows, failures, provider statistics) pickled in a binary column, so
+one Spark job gives everything; Spark writes that table as Parquet, and the driver streams the findings rows into
+findings.parquet and folds the outcome rows (a few KiB per partition) into summary.json, providers.parquet and the
+report exactly as the Polars engine does.
+
+pyspark is an optional dependency (``cleanclaim[spark]``) and needs Java 17+; it is imported only here.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+import pyarrow as pa
+
+from cleanclaim.errors import InputError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from cleanclaim.audit.run import PartitionCheck, PartitionChecked
+
+__all__ = ["Engine", "spark_session"]
+
+OUTCOME = "__outcome"
+"""The binary column of a group's outcome row (null on finding rows)."""
+KEY = "p"
+"""The partition key column, as Spark discovers it from the ``p=K`` folders of pass 1."""
+
+
+def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audit") -> SparkSession:
+    """The active Spark session, or a new one on ``master`` (default: spark-submit's master, else local[*]).
+
+    The Python workers must run this interpreter (it has cleanclaim and its dependencies), hence PYSPARK_PYTHON,
+    unless the caller set it already (a cluster ships its own environment: docs/spark.md)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or later)",
+                         field="engine") from exc
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    if (master or "local").startswith("local"):
+        # one machine: no web UI to serve, and no console progress bar drawn over the audit's own
+        builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+    try:
+        session = builder.getOrCreate()
+    except Exception as exc:  # the JVM could not start (no Java, a bad master URL): say so, not a Py4J trace
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"cannot start Spark (master {master or 'default'}): {first}", field="master") from exc
+    return session
+
+
+class Engine:
+    """A Spark session for one audit: the active one when the caller has one (a notebook, a test module, a
+    spark-submit job), else one started here and stopped by :meth:`close`."""
+
+    def __init__(self, master: str | None = None) -> None:
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or "
+                             "later)", field="engine") from exc
+        active = SparkSession.getActiveSession()
+        self.owned = active is None
+        self.session = active if active is not None else spark_session(master)
+
+    @property
+    def parallelism(self) -> int:
+        return int(self.session.sparkContext.defaultParallelism)
+
+    def close(self) -> None:
+        if self.owned:
+            self.session.stop()
+
+    def check_partitions(self, root: Path, check: PartitionCheck) -> tuple[pl.LazyFrame, list[PartitionChecked]]:
+        """Every partition spilled under ``root`` through ``check`` in Spark: the findings (a scan of the Parquet
+        Spark wrote, in the findings.parquet schema) and each partition's outcome without its findings."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        from cleanclaim.audit.run import FINDINGS_ORDER, FINDINGS_SCHEMA
+
+        lines_path, encounters_path = root / "lines", root / "encounters"
+        written = root / "spark-findings"
+        output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(OUTCOME, pa.binary())])
+        if lines_path.exists():
+            # the Polars schemas of the spilled files, restored in the workers (Spark's own types may differ:
+            # an unsigned or a large string column comes back in Spark's nearest type)
+            schemas = (_schema_of(lines_path), _schema_of(encounters_path))
+            reader = self.session.read.option("basePath", str(lines_path))
+            lines = reader.parquet(str(lines_path))
+            encounters = self.session.read.option("basePath", str(encounters_path)).parquet(str(encounters_path))
+            self.session.conf.set("spark.sql.shuffle.partitions", str(max(1, len(list(lines_path.iterdir())))))
+            grouped = lines.groupBy(KEY).cogroup(encounters.groupBy(KEY))
+            result = grouped.applyInArrow(_group_function(check, schemas, output), from_arrow_schema(output))
+            result.write.mode("overwrite").parquet(str(written))
+        if not written.exists() or not any(written.glob("*.parquet")):
+            return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER), []
+        scan = pl.scan_parquet(written / "*.parquet")
+        outcomes = [pickle.loads(blob) for blob in  # written by this audit's own workers
+                    scan.filter(pl.col(OUTCOME).is_not_null()).select(OUTCOME).collect().get_column(OUTCOME)]
+        findings = (scan.filter(pl.col(OUTCOME).is_null()).select(FINDINGS_ORDER)
+                    .cast(FINDINGS_SCHEMA))  # type: ignore[arg-type]
+        return findings, outcomes
+
+
+def _schema_of(folder: Path) -> dict[str, Any]:
+    first = next(folder.rglob("*.parquet"))
+    return dict(pl.read_parquet_schema(first))
+
+
+def _arrow_fields(schema: dict[str, Any], order: tuple[str, ...]) -> list[pa.Field]:
+    """Arrow fields Spark reads back as the findings' types (plain strings and lists, not Polars' large ones)."""
+    empty = pl.DataFrame(schema=schema).select(order).to_arrow()
+    fields = []
+    for f in empty.schema:
+        kind = f.type
+        if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+            kind = pa.string()
+        elif pa.types.is_large_list(kind):
+            kind = pa.list_(pa.string())
+        fields.append(pa.field(f.name, kind))
+    return fields
+
+
+def _group_function(check: PartitionCheck, schemas: tuple[dict[str, Any], dict[str, Any]],
+                    output: pa.Schema) -> Any:
+    """The function Spark calls once per partition key with its lines and claims (runs in a Python worker)."""
+    line_schema, encounter_schema = schemas
+
+    def run(lines: pa.Table, encounters: pa.Table) -> pa.Table:
+        from cleanclaim.audit.run import _ORDER, _Pricer
+
+        if lines.num_rows == 0 or encounters.num_rows == 0:  # a key with claims but no lines cannot occur
+            return output.empty_table()
+        line_frame = _as_spilled(lines, line_schema).sort(*_ORDER)
+        encounter_frame = _as_spilled(encounters, encounter_schema).sort(*_ORDER)
+        checked = check(line_frame, encounter_frame, _Pricer())
+        outcome = replace(checked, findings=checked.findings.clear(),
+                          failures=[replace(f, exception=None) for f in checked.failures])
+        findings = checked.findings.to_arrow()
+        rows = pa.table({**{name: findings.column(name) for name in output.names if name != OUTCOME},
+                         OUTCOME: pa.nulls(findings.num_rows, pa.binary())})
+        outcome_row = pa.table({name: pa.nulls(1, output.field(name).type) for name in output.names
+                                if name != OUTCOME} | {OUTCOME: pa.array([pickle.dumps(outcome)], pa.binary())})
+        return pa.concat_tables([rows.cast(output), outcome_row.cast(output)])
+
+    return run
+
+
+def _as_spilled(table: pa.Table, schema: dict[str, Any]) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame.select(list(schema)).cast(schema)  # type: ignore[arg-type]
