@@ -1529,8 +1529,9 @@ class MissingKx(Rule):
         threshold for the year, every therapy line of the group without KX is flagged; the message says how many
         lines were valued at national rates. Lines that cannot be priced (no RVUs for the year, or PFS status C:
         contractor-priced) count as unknown, never as $0: over the threshold on the known amounts, the message says
-        so; under it, a warning "KX status unknown: N line(s) unpriced" names them, since the unknown amount may take
-        the year over. Bundled, non-covered and not-valid lines (status B, P, N, I, E) add $0. As
+        so; under it, where the year is tracked (history supplied, or the patient's earlier encounters in the
+        batch), a warning "KX status unknown: N line(s) unpriced" names them, since the unknown amount may take the
+        year over. Bundled, non-covered and not-valid lines (status B, P, N, I, E) add $0. As
         a warning: KX appended when every amount is known (history supplied, each of its lines allowed or priced,
         every claim line priced) and the total is under 80% of the threshold (a cleanclaim margin, not a CMS
         figure).
@@ -1596,7 +1597,10 @@ _KX_EARLY = _KX_KNOWN & (pl.col("total") < pl.col("threshold") * KX_EARLY_SHARE)
 _KX_FLAGGED = (_KX_OVER & ~has("KX")) | (_KX_EARLY & has("KX"))
 # Under the threshold on what is known, but some amount is not: the claim's unpriced lines (or, when they are all
 # priced, every line) of the group without KX say "KX status unknown" instead of counting the unknown as $0.
+# Only where the year is being tracked (history supplied, or earlier encounters of the patient in the batch): without
+# either, "before this claim" is already an assumption and the warning would sit on every claim of an unrated code.
 _KX_UNKNOWN = (pl.col("estimated") & ~_KX_OVER.fill_null(False) & ~has("KX")
+               & ((pl.col("history_rows") > 0) | (pl.col("batch_counted") > 0))
                & ((pl.col("unpriced") > 0) | (pl.col("history_unknown") > 0))
                & (pl.col("line_unpriced") | (pl.col("unpriced") == 0)))
 
