@@ -19,7 +19,8 @@ import yaml
 from cleanclaim.codebook import CodeBook
 from cleanclaim.errors import DataError
 from cleanclaim.model import Severity
-from cleanclaim.notes.reading import NoteReading, read_note
+from cleanclaim.notes.batch import read_notes
+from cleanclaim.notes.reading import NoteReading
 from cleanclaim.rules.catalogue.time_units import _family_minutes
 from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
@@ -221,7 +222,8 @@ def _readings_of(tables: Tables, encounter_ids: list[str]) -> dict[str, NoteRead
     if len(encounter_ids) * 4 >= tables.encounters.height or tables.has_memo("note_readings"):
         return note_readings(tables)
     frame = tables.encounters.filter(pl.col("encounter_id").is_in(encounter_ids)).select("encounter_id", "note")
-    return {eid: read_note(note) for eid, note in frame.iter_rows()}
+    ids, notes = frame.get_column("encounter_id").to_list(), frame.get_column("note").to_list()
+    return dict(zip(ids, read_notes(notes), strict=True))
 
 
 def one_on_one_shown(reading: NoteReading, note: str, code: str, patterns: list[str]) -> bool:
