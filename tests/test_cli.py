@@ -406,3 +406,31 @@ def test_check_severity_override_applies_to_the_coders_findings(tmp_path: Path) 
     _, output = run("check", str(visit), "--json", "--as-of", "2026-04-01")
     (finding,) = [f for f in json.loads(output)["findings"] if f["rule"] == "below-minimum-time"]
     assert finding["severity"] == "info"  # nothing was billed for the 3 minutes: a notice, not an error
+
+
+def _code_findings(*options: str) -> tuple[int, list[tuple[str, str]]]:
+    status, output = run("code", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--json", "--as-of",
+                         "2026-04-01", *options)
+    data = json.loads(output)
+    return status, [(f["rule"], f["severity"]) for e in data["encounters"] for f in e["findings"]]
+
+
+def test_code_takes_select_ignore_and_severity_like_check() -> None:
+    # issue 14 item 12: `code` runs the catalogue on the lines it coded; the rule options of `check` apply there too
+    status, findings = _code_findings()
+    assert ("provider-not-eligible", "error") in findings and status == 1
+    status, findings = _code_findings("--ignore", "provider-not-eligible")
+    assert "provider-not-eligible" not in {rule for rule, _ in findings}
+    assert ("note-not-signed", "warning") in findings
+    assert status == 0
+    status, findings = _code_findings("--severity", "provider-not-eligible=warning")
+    assert ("provider-not-eligible", "warning") in findings
+    assert "error" not in {severity for _, severity in findings} and status == 0
+    status, findings = _code_findings("--select", "note-not-signed")
+    assert {rule for rule, _ in findings} == {"note-not-signed"}
+
+
+def test_code_rejects_a_malformed_severity_like_check() -> None:
+    status, output = run("code", str(EXAMPLES / "coaching-with-deleted-codes.yaml"), "--severity", "CC103=loud")
+    assert status == 2
+    assert "--severity expects RULE=error|warning|info" in output

@@ -3,7 +3,8 @@
 The formula is CMS's: allowed = (work RVU x work GPCI + PE RVU x PE GPCI + MP RVU x MP GPCI) x conversion factor,
 with the facility or non-facility PE RVU chosen by the line's place of service (Pub 100-04 Ch 12 s20.4.2). On top:
 
-* **Therapy MPPR** (NGS, Novitas; 50% since 2013-04-01): among "always therapy" services of one patient on one day,
+* **Therapy MPPR** (NGS, Novitas; 50% since 2013-04-01): among "always therapy" services one provider (the billing
+  provider, else the rendering NPI) furnishes to one patient on one day,
   the single unit with the highest PE gets its full PE; every other unit gets 50% of its PE. Work and MP are never
   reduced. The code book's ``therapy == "always"`` says which codes are in scope. When an always-therapy line of the
   same day cannot be priced (no RVUs on file, carrier-priced, fractional units) its PE is unknown, so it is unknown
@@ -12,7 +13,8 @@ with the facility or non-facility PE RVU chosen by the line's place of service (
   flag is set, a step says why, and the claim carries a note.
 * **CQ/CO** (SSA 1834(v), from 2022-01-01): lines furnished in whole or part by a PTA/OTA are paid at 85%, applied
   after the MPPR (the order is not confirmed by CMS text; see payment-and-edits.md UNCONFIRMED 7).
-* **Cost sharing**: the Part B deductible (whatever the caller says remains) and 20% coinsurance, waived for the
+* **Cost sharing**: the Part B deductible (whatever the caller says remains, for each patient and calendar year)
+  and 20% coinsurance, waived for the
   preventive codes listed in ``refdata/bundled/cost_sharing_waived.csv``; then the 2% sequestration on Medicare's
   share (CRS R45106: in force through FY2032).
 
@@ -305,6 +307,8 @@ class _Work:
     reason: str = ""
     steps: list[str] = field(default_factory=list)
     estimate: bool = False
+    provider: str = ""
+    """Who bills the line (the billing provider's NPI, else the rendering NPI): the MPPR ranks one provider's units."""
 
 
 def _dec(value: Any) -> Decimal:
@@ -358,8 +362,17 @@ def _collect(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[Clai
                                  line=number, field="date")
             work.append(_Work(None, "", number, item, day, place_of_service))
         return work
-    return [_Work(enc.id, enc.patient.id, number, line, line.date or enc.date, enc.place_of_service)
+    return [_Work(enc.id, enc.patient.id, number, line, line.date or enc.date, enc.place_of_service,
+                  provider=_billed_by(enc))
             for enc in encounters for number, line in enumerate(enc.lines, start=1)]
+
+
+def _billed_by(encounter: Encounter) -> str:
+    """The provider the MPPR groups by: the billing provider (a group practice bills its PTs, OTs and SLPs under one
+    NPI, and the MPPR spans their disciplines), else the rendering provider; "" when neither is given."""
+    if encounter.billing_provider is not None:
+        return f"billing:{encounter.billing_provider.npi}"
+    return f"rendering:{encounter.provider.npi}" if encounter.provider.npi else ""
 
 
 def _classify(item: _Work, frames: dict[int, RvuIndex]) -> None:
@@ -401,18 +414,21 @@ _UNKNOWN_PE = frozenset({LineStatus.UNPRICED, LineStatus.CARRIER_PRICED})
 
 
 def _apply_mppr(items: list[_Work]) -> list[str]:
-    """Full PE for the one highest-PE unit of always-therapy services per patient and day; 50% for every other.
+    """Full PE for the one highest-PE unit of always-therapy services per provider, patient and day; 50% for every
+    other (NGS and Novitas, restating Pub. 100-04 ch. 5 s10.7: the units and procedures one provider, a group
+    practice across its disciplines, furnishes to one patient on one day; another provider's services that day are
+    ranked apart). Lines without a billing or rendering NPI are one provider.
 
     Returns the claim notes for days where an unpriced always-therapy line leaves the MPPR order unknown.
     """
     book = codebook()
-    groups: dict[tuple[str, dt.date], list[_Work]] = {}
-    unknown: dict[tuple[str, dt.date], list[_Work]] = {}
+    groups: dict[tuple[str, str, dt.date], list[_Work]] = {}
+    unknown: dict[tuple[str, str, dt.date], list[_Work]] = {}
     for item in items:
         entry = book.get(item.line.code, item.date_of_service)
         if entry is None or not entry.always_therapy or item.date_of_service < MPPR_START:
             continue
-        key = (item.patient or item.encounter or "", item.date_of_service)
+        key = (item.provider, item.patient or item.encounter or "", item.date_of_service)
         if item.status is LineStatus.PRICED and item.unit_pe_share:
             groups.setdefault(key, []).append(item)
         elif item.status in _UNKNOWN_PE:
@@ -487,9 +503,12 @@ def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLi
         _classify(item, frames)
     order_notes = _apply_mppr(items)
 
-    remaining = Decimal(str(deductible_remaining))
-    if remaining < 0:
+    given = Decimal(str(deductible_remaining))
+    if given < 0:
         raise InputError("deductible_remaining must not be negative", field="deductible_remaining")
+    # the Part B deductible is each beneficiary's, per calendar year (42 CFR 410.160): ``deductible_remaining`` is
+    # what each patient still has to meet in each year the lines fall in, never one amount shared by a whole run
+    remaining: dict[tuple[str, int], Decimal] = {}
     place = parse_locality(locality) if locality else None
     notes = [f"locality {place[0]}:{place[1]}" if place else "national amounts: all GPCIs 1.000 (no locality given)"]
     if not sequestration:
@@ -500,8 +519,10 @@ def price(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[ClaimLi
     notes.extend(_payer_notes(encounter_or_lines))
     results = []
     for item in items:
-        results.append(_finish(item, place, qualifying_apm, sequestration, remaining, charge_master))
-        remaining -= results[-1].deductible or Decimal(0)
+        key = (item.patient or item.encounter or "", item.date_of_service.year)
+        left = remaining.get(key, given)
+        results.append(_finish(item, place, qualifying_apm, sequestration, left, charge_master))
+        remaining[key] = left - (results[-1].deductible or Decimal(0))
     return PricedClaim(tuple(results), f"{place[0]}:{place[1]}" if place else "national", qualifying_apm,
                        sequestration, tuple(notes))
 

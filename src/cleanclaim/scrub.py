@@ -12,9 +12,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
+
+if TYPE_CHECKING:
+    from cleanclaim.notes.reading import NoteReading
 
 from cleanclaim.codebook import codebook
 from cleanclaim.coding import CodedEncounter, Locate, code_encounters
@@ -435,7 +438,7 @@ def check(
     read = _read_encounters(source)
     read.encounters = _with_payer(read.encounters, payer)
     coded, kept, errors, failures = _code_all(read, profiles, only_without_lines=True)
-    kept = [_with_note_services(encounter) for encounter in kept]
+    kept = _with_notes_services(kept)
     tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of,
                                     minutes_carried=read.minutes_carried)
     table, rule_failures = _findings_isolated(tables, selection)
@@ -457,19 +460,30 @@ def check(
                        failures=failures)
 
 
-def _with_note_services(encounter: Encounter) -> Encounter:
+def _takes_note_services(encounter: Encounter) -> bool:
+    return bool(encounter.lines) and not encounter.services and bool(encounter.note)
+
+
+def _with_notes_services(encounters: list[Encounter]) -> list[Encounter]:
+    """`_with_note_services` of each encounter, the notes read together (`read_notes`: in worker processes for a large
+    batch, and kept, so the notes rules' own reading of the same notes is a look-up)."""
+    from cleanclaim.notes.batch import read_notes
+
+    readings = read_notes([e.note if _takes_note_services(e) else None for e in encounters])
+    return [_with_note_services(e, reading) if _takes_note_services(e) else e
+            for e, reading in zip(encounters, readings, strict=True)]
+
+
+def _with_note_services(encounter: Encounter, reading: NoteReading) -> Encounter:
     """An encounter with billed lines and a note but no ``services``: the note's documented minutes become its
     services, so the time and units rules judge the lines against what the note says (issue 13). A service the
     note names by a family (tobacco counseling: 99406 or 99407) takes the family member that is billed."""
-    if not encounter.lines or encounter.services or not encounter.note:
-        return encounter
     from cleanclaim.model import Service
-    from cleanclaim.notes import read_note
 
     billed = {line.code for line in encounter.lines}
     minutes: dict[str, int] = {}
     assistant: dict[str, int] = {}
-    for item in read_note(encounter.note).interventions:
+    for item in reading.interventions:
         if item.minutes is None or item.code is None:
             continue
         code = next((c for c in item.codes if c in billed), item.code)

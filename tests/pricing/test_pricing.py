@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cleanclaim.errors import InputError
-from cleanclaim.model import ClaimLine, Encounter, HistoryLine
+from cleanclaim.model import BillingProvider, ClaimLine, Encounter, HistoryLine
 from cleanclaim.pricing import LineStatus, load_charge_master, price, round_cents, therapy_amounts_ytd
 
 D = Decimal
@@ -383,3 +383,41 @@ def test_a_preventive_code_without_a_waiver_still_pays_cost_sharing() -> None:
                   deductible_remaining=0)
     [line] = claim.lines
     assert line.coinsurance is not None and line.coinsurance > 0  # DSMT: 20% coinsurance applies
+
+
+def _with_billing(enc: Encounter, npi: str, tax_id: str = "123456789") -> Encounter:
+    return enc.model_copy(update={"billing_provider": BillingProvider.model_validate(
+        {"name": "Clinic", "npi": npi, "tax_id": tax_id,
+         "address": {"line1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "627011234"}})})
+
+
+def test_deductible_is_each_patients_own() -> None:
+    # issue 14 item 12: --deductible is what each patient still has to meet, not one amount shared by the whole run
+    first = encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}], patient="P1", enc_id="E1")
+    second = encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}], patient="P2", enc_id="E2")
+    claim = price([first, second], deductible_remaining=20)
+    assert [line.deductible for line in claim.lines] == [D("20.00"), D("20.00")]
+    # the same patient's second visit shares the first one's remaining deductible
+    again = encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}], patient="P1", enc_id="E3",
+                      date="2026-03-09")
+    claim = price([first, again], deductible_remaining=20)
+    assert [line.deductible for line in claim.lines] == [D("20.00"), D("0.00")]
+
+
+def test_deductible_restarts_each_calendar_year() -> None:
+    late = encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}], date="2025-12-29", enc_id="E1")
+    early = encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}], date="2026-01-05", enc_id="E2")
+    claim = price([late, early], deductible_remaining=20)
+    assert [line.deductible for line in claim.lines] == [D("20.00"), D("20.00")]
+
+
+def test_mppr_is_per_billing_provider_and_day() -> None:
+    # NGS / Novitas (Pub. 100-04 ch. 5 s10.7): the MPPR ranks the always-therapy units one provider (a group practice
+    # with its disciplines) furnishes to one patient on one day; another practice's visit that day is not reduced
+    own = encounter([{"code": "97112", "modifiers": ["GP"], "units": 1}], enc_id="E1")
+    other = encounter([{"code": "97112", "modifiers": ["GO"], "units": 1}], enc_id="E2", discipline="OT")
+    apart = price([_with_billing(own, "1234567893"), _with_billing(other, "1245319599", "987654321")])
+    assert [line.allowed for line in apart.lines] == [D("32.73"), D("32.73")]
+    together = price([_with_billing(own, "1234567893"), _with_billing(other, "1234567893")])
+    reduced = cents((D("0.50") + D("0.47") * D("0.5") + D("0.01")) * CF_2026)
+    assert [line.allowed for line in together.lines] == [D("32.73"), reduced]

@@ -12,7 +12,7 @@ import pytest
 from pydantic import ValidationError
 
 from cleanclaim.errors import InputError
-from cleanclaim.model import Encounter, Finding
+from cleanclaim.model import Encounter, Finding, Severity
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
 from cleanclaim.rules.catalogue import modifiers
@@ -96,8 +96,12 @@ def test_kx_uses_history_alone_when_pricing_fails(monkeypatch: pytest.MonkeyPatc
     near = _encounter(history=[{"date": "2026-02-20", "code": "97110", "modifiers": ["GP"], "units": 2,
                                 "allowed": 2479.00}],
                       lines=[{"code": "97110", "modifiers": ["GP"], "units": 2}])
-    # $2,479 is under $2,480 and this claim cannot be estimated: no finding, rather than a guess
-    assert _run("missing-kx", near) == []
+    # $2,479 is under $2,480 and this claim cannot be estimated: its status is unknown (a warning naming the
+    # unpriced line), neither silence (the unknown counted as $0) nor a guessed error
+    unknown = _run("missing-kx", near)
+    assert [(f.severity, f.line) for f in unknown] == [(Severity.WARNING, 1)]
+    assert "KX status unknown: 1 line(s) unpriced" in unknown[0].message
+    assert "$2,479.00 before this claim" in unknown[0].message
     over = _encounter(history=[{"date": "2026-02-20", "code": "97110", "modifiers": ["GP"], "units": 2,
                                 "allowed": 2481.00}],
                       lines=[{"code": "97110", "modifiers": ["GP"], "units": 2}])

@@ -23,12 +23,11 @@ from cleanclaim.commands.coding import (
     readable_path,
 )
 from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, finish, print_errors, print_finding
+from cleanclaim.commands.selection import ConfigOption, IgnoreOption, SelectOption, SeverityOption, rule_settings
 from cleanclaim.errors import InputError
 from cleanclaim.model import Severity
-from cleanclaim.rules.engine import RuleSelection
 from cleanclaim.rules.registry import all_rules, get_rule, readable_template
 from cleanclaim.scrub import CheckResult, check
-from cleanclaim.settings import Settings, find_settings, load_settings
 
 __all__ = ["ConfigOption", "IgnoreOption", "SelectOption", "SeverityOption", "register", "rule_settings"]
 
@@ -37,39 +36,6 @@ class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
     NDJSON = "ndjson"
-
-
-def _severity_overrides(values: list[str]) -> dict[str, Severity]:
-    overrides: dict[str, Severity] = {}
-    for value in values:
-        rule, sep, level = value.partition("=")
-        try:
-            if not sep:
-                raise ValueError
-            overrides[rule.strip()] = Severity(level.strip())
-        except ValueError as exc:
-            raise InputError(f"--severity expects RULE=error|warning|info, got {value!r}",
-                             field="--severity") from exc
-    return overrides
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [part.strip() for value in values or [] for part in value.split(",") if part.strip()]
-
-
-SelectOption = Annotated[list[str] | None, typer.Option("--select", help="Only these rules (slug, id or family).")]
-IgnoreOption = Annotated[list[str] | None, typer.Option("--ignore", help="Skip these rules (slug, id or family).")]
-SeverityOption = Annotated[list[str] | None, typer.Option("--severity", help="Override: RULE=error|warning|info.")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="cleanclaim.toml to use.")]
-
-
-def rule_settings(config: Path | None, select: list[str] | None, ignore: list[str] | None,
-                  severity: list[str] | None) -> tuple[Settings, RuleSelection]:
-    """The settings file (the one named, else the nearest) and the rules chosen by it and the command line, for
-    every command that runs the catalogue (`check`, `audit`)."""
-    settings = load_settings(config) if config else find_settings()
-    return settings, settings.selection(select=_split(select), ignore=_split(ignore),
-                                        severity=_severity_overrides(severity or []))
 
 
 def _print(result: CheckResult) -> None:

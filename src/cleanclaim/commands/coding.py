@@ -12,9 +12,10 @@ from rich.table import Table
 
 from cleanclaim.codebook import codebook
 from cleanclaim.commands.output import console, finish, print_errors, print_finding
+from cleanclaim.commands.selection import ConfigOption, IgnoreOption, SelectOption, SeverityOption, rule_settings
 from cleanclaim.errors import InputError
 from cleanclaim.scrub import CodeResult, code
-from cleanclaim.settings import Settings, find_settings
+from cleanclaim.settings import Settings
 
 __all__ = ["register"]
 
@@ -107,12 +108,17 @@ def _code(
     payer: PayerOption = None,
     as_of: AsOfOption = None,
     payers_dir: PayersDirOption = None,
+    select: SelectOption = None,
+    ignore: IgnoreOption = None,
+    severity: SeverityOption = None,
+    config: ConfigOption = None,
 ) -> None:
     """Code what was documented into claim lines: codes, units, modifiers and diagnosis pointers."""
     try:
-        settings = find_settings()
+        # the same selection as `check`: a rule ignored or re-graded there is ignored or re-graded here too
+        settings, selection = rule_settings(config, select, ignore, severity)
         result = code(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
-                      payers_dir=payers_folder(payers_dir, settings), selection=settings.selection())
+                      payers_dir=payers_folder(payers_dir, settings), selection=selection)
     except InputError as exc:
         print_errors([exc])
         raise typer.Exit(2) from exc

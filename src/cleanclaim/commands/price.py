@@ -75,7 +75,9 @@ def _price(
     qualifying_apm: Annotated[bool, typer.Option("--qp", help="Use the qualifying APM participant CF.")] = False,
     charge_master: Annotated[Path | None, typer.Option("--charge-master", help="CSV code,charge[,modifier].")] = None,
     no_sequestration: Annotated[bool, typer.Option("--no-sequestration", help="Leave out the 2% cut.")] = False,
-    deductible: Annotated[str, typer.Option("--deductible", help="Part B deductible still to meet.")] = "0",
+    deductible: Annotated[str, typer.Option(
+        "--deductible", help="Part B deductible each patient still has to meet (in each calendar year of the file).",
+    )] = "0",
 ) -> None:
     """Estimate Medicare's allowed amount and payment for every billed line."""
     try:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from cleanclaim.notes.reading import NoteReading, read_note
+from cleanclaim.notes.batch import read_notes
+from cleanclaim.notes.reading import NoteReading
 
 if TYPE_CHECKING:
     from cleanclaim.rules.tables import Tables
@@ -32,7 +33,8 @@ def note_readings(tables: Tables) -> dict[str, NoteReading]:
     """Each encounter's note, read (encounters without a note are left out)."""
     def build(t: Tables) -> dict[str, NoteReading]:
         frame = t.encounters.select("encounter_id", "note").filter(pl.col("note").is_not_null())
-        return {eid: read_note(note) for eid, note in frame.iter_rows()}
+        ids, notes = frame.get_column("encounter_id").to_list(), frame.get_column("note").to_list()
+        return dict(zip(ids, read_notes(notes), strict=True))
     return tables.memo("note_readings", build)
 
 

@@ -11,7 +11,8 @@ from typing import Any
 from cleanclaim.errors import InputError
 from cleanclaim.isolation import Failure
 from cleanclaim.model import Encounter, Finding, Severity
-from cleanclaim.notes.reading import NoteReading, read_note
+from cleanclaim.notes.batch import read_notes
+from cleanclaim.notes.reading import NoteReading
 from cleanclaim.rules.engine import RuleSelection
 
 __all__ = ["NOTE_RULES", "NoteReview", "NotesResult", "review_notes"]
@@ -68,6 +69,8 @@ def review_notes(source: str | Path, *, payer: str | None = None, as_of: dt.date
     by_encounter: dict[str | None, list[Finding]] = {}
     for finding in result.findings:
         by_encounter.setdefault(finding.encounter, []).append(finding)
-    reviews = [NoteReview(e, read_note(e.note) if e.note is not None else NoteReading(),
-                          by_encounter.get(e.id, [])) for e in read.encounters]
+    # the rules read these notes already: read_notes hands back their readings rather than reading them twice
+    readings = read_notes([e.note for e in read.encounters])
+    reviews = [NoteReview(e, reading, by_encounter.get(e.id, [])) for e, reading in zip(read.encounters, readings,
+                                                                                         strict=True)]
     return NotesResult(reviews, [*read.errors, *result.errors], list(result.failures))

@@ -149,6 +149,10 @@ class Tables:
         value: T = self._memo[key]
         return value
 
+    def has_memo(self, key: str) -> bool:
+        """Whether `memo` already built ``key``: a rule may then reuse it rather than compute a smaller part."""
+        return key in self._memo
+
     def values(self, column: str) -> frozenset[Any]:
         """The distinct values of a line column in this run (a list column's elements), nulls left out: screens ask
         "is any 33 modifier / HBAI code / coach here?" in Python, for microseconds, before a rule builds a plan."""

@@ -7,6 +7,7 @@ element that was not found, so a person can look for it and either add it or def
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
@@ -18,13 +19,15 @@ import yaml
 from cleanclaim.codebook import CodeBook
 from cleanclaim.errors import DataError
 from cleanclaim.model import Severity
+from cleanclaim.notes.batch import read_notes
+from cleanclaim.notes.reading import NoteReading
 from cleanclaim.rules.catalogue.time_units import _family_minutes
 from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, codes_frame
 
 _DATA_FILE = "documentation.yaml"
-_CHECKS = ("minutes", "group_size", "note")
+_CHECKS = ("minutes", "group_size", "note", "one_on_one")
 _DISTINCT_GOALS = (r"(?i)\b(separate|distinct|different)\s+(and\s+(separate|distinct)\s+)?(\w+\s+){0,3}goals?\b"
                    r"|\bgoals?\b[^.]{0,40}\b(separate|distinct)\b")
 
@@ -107,6 +110,8 @@ def _present() -> pl.Expr:
     return (
         pl.when(pl.col("check") == "minutes")
         .then(pl.col("group_has_minutes") | pl.col("note").str.contains(minutes_pattern))
+        .when(pl.col("check") == "one_on_one")
+        .then(pl.col("one_on_one_shown").fill_null(False))
         .when(pl.col("check") == "group_size")
         .then(pl.col("has_group_size").fill_null(False) | note_has)
         .otherwise(note_has)
@@ -125,7 +130,9 @@ class DocumentationMissingElement(Rule):
     What it checks:
         For each billed line, the elements listed for its code in the documentation requirements file: minutes for
         timed codes (unless the line, the services or the note give them), for 97535 the functional goal, the
-        activity trained (ADL, meal preparation, safety, adaptive equipment ...) and direct one-on-one contact, the
+        activity trained (ADL, meal preparation, safety, adaptive equipment ...) and direct one-on-one contact (as
+        `cleanclaim.notes.read_note` reads it: one-on-one in any words it knows, or 97535's own service documented
+        with its minutes in a note that is not a group's; never one literal phrase), the
         group size for group codes (97150, 96164, 0593T, G0473, 97804, 98961/98962, G0109: `group_size` on the
         service or a number in the note), the minutes of 0592T/0593T, and for HBAI the physical condition addressed.
         Every missing element of a line is listed in one finding. Encounters without a note are not audited here (a
@@ -177,6 +184,7 @@ class DocumentationMissingElement(Rule):
             .join(tables.encounters.lazy().select("encounter_id", "note"), on="encounter_id", how="inner")
             .filter(_HAS_NOTE)
             .join(group_sizes, on=["encounter_id", "code"], how="left")
+            .join(_one_on_one_shown(tables).lazy(), on=["encounter_id", "code"], how="left")
             .join(_requirement_frame(tables.book).lazy(), on="code", how="inner")
             .filter(~_present())
             .sort("encounter_id", "line", "order")
@@ -184,6 +192,53 @@ class DocumentationMissingElement(Rule):
             .agg(_MISSING)
             .select("encounter_id", "line", "code", "missing")
         )
+
+
+_ONE_ON_ONE_SCHEMA = {"encounter_id": pl.String, "code": pl.String, "one_on_one_shown": pl.Boolean}
+
+
+def _one_on_one_shown(tables: Tables) -> pl.DataFrame:
+    """Per encounter and billed code with a one-on-one requirement: whether the note shows direct one-on-one contact,
+    as the note reader reads it (words it knows, or the code's own timed service documented with its minutes and no
+    group), not as literal words. Only the notes of encounters billing such a code are read (and the readings are
+    shared with the notes rules through the tables' memo when those ran)."""
+    reqs, _ = requirements()
+    codes = {code for req in reqs if req.check == "one_on_one" for code in req.codes}
+    patterns = [req.pattern for req in reqs if req.check == "one_on_one" and req.pattern]
+    billed = (tables.lines.filter(pl.col("code").is_in(sorted(codes))).select("encounter_id", "code").unique()
+              .join(tables.encounters.select("encounter_id", "note").filter(_HAS_NOTE), on="encounter_id"))
+    if billed.is_empty():
+        return pl.DataFrame(schema=_ONE_ON_ONE_SCHEMA)
+    readings = _readings_of(tables, billed.get_column("encounter_id").unique().to_list())
+    rows = [{"encounter_id": eid, "code": code,
+             "one_on_one_shown": one_on_one_shown(readings[eid], note, code, patterns)}
+            for eid, code, note in billed.iter_rows()]
+    return pl.DataFrame(rows, schema=_ONE_ON_ONE_SCHEMA)
+
+
+def _readings_of(tables: Tables, encounter_ids: list[str]) -> dict[str, NoteReading]:
+    from cleanclaim.notes.frames import note_readings
+
+    if len(encounter_ids) * 4 >= tables.encounters.height or tables.has_memo("note_readings"):
+        return note_readings(tables)
+    frame = tables.encounters.filter(pl.col("encounter_id").is_in(encounter_ids)).select("encounter_id", "note")
+    ids, notes = frame.get_column("encounter_id").to_list(), frame.get_column("note").to_list()
+    return dict(zip(ids, read_notes(notes), strict=True))
+
+
+def one_on_one_shown(reading: NoteReading, note: str, code: str, patterns: list[str]) -> bool:
+    """Whether a note shows that ``code``'s service was direct one-on-one: the reader found the words (one_on_one
+    True); or, with nothing making the visit a group, the note says so in the data file's words or documents the
+    code's own service with its minutes (Pub. 100-02 ch. 15 s220.3.E asks for each intervention and its minutes, not
+    for a phrase). A group reading (group size, group code) needs both the words and the code's own timed service."""
+    timed_own = any(code in item.codes and item.minutes is not None and not item.group
+                    for item in reading.interventions)
+    said = any(re.search(pattern, note) for pattern in patterns)
+    if reading.one_on_one is True:
+        return True
+    if reading.one_on_one is False:
+        return said and timed_own
+    return said or timed_own
 
 
 @lru_cache(maxsize=16)

@@ -1089,6 +1089,17 @@ def therapy_bucket() -> pl.Expr:
 _ESTIMATE_SCHEMA: dict[str, Any] = {"row_id": pl.Int64, "estimate": pl.Float64}
 
 
+def _paid_nothing() -> frozenset[str]:
+    from cleanclaim.pricing import LineStatus
+
+    return frozenset({LineStatus.BUNDLED, LineStatus.NOT_COVERED, LineStatus.NOT_VALID, LineStatus.EXCLUDED})
+
+
+# Lines Medicare pays nothing for under the PFS (bundled, non-covered, not valid, excluded) add $0 to the year's
+# therapy amount; unpriced and contractor-priced (status C) lines have an amount nobody knows here: null, unknown.
+_PAID_NOTHING = _paid_nothing()
+
+
 def _line_estimates(rows: pl.DataFrame) -> pl.DataFrame:
     """Medicare allowed estimate (``cleanclaim.pricing.price``, national amounts) of each row, keyed by ``row_id``;
     null where the row cannot be priced.
@@ -1112,7 +1123,8 @@ def _line_estimates(rows: pl.DataFrame) -> pl.DataFrame:
                 for r in group.iter_rows(named=True)
             ]
             priced = price(claim_lines, place_of_service=str(place or "11")).lines
-            allowed = [float(p.allowed) if p.allowed is not None else None for p in priced]
+            allowed = [float(p.allowed) if p.allowed is not None
+                       else 0.0 if p.status in _PAID_NOTHING else None for p in priced]
         except (CleanclaimError, ValueError):
             allowed = [None] * len(numbers)
         ids.extend(numbers)
@@ -1185,6 +1197,8 @@ class _Bounds:
     """``by_code`` as a dict, for the Python arithmetic of `_far_under_every_threshold`."""
     largest: float
     """The largest of all (0 when no year has rates)."""
+    rated: frozenset[tuple[str, int]] = frozenset()
+    """The (code, year) pairs that have a rate: a line of any other pair cannot be priced, so cannot be bounded."""
 
 
 def _upper_bound_rates(years: Iterable[int]) -> _Bounds:
@@ -1206,8 +1220,9 @@ def _upper_bounds_for(years: tuple[int, ...], rvu_imports: tuple[tuple[str, int,
     rates = _rates_of_years(years)
     largest = rates.get_column("unit_bound").max()
     by_code = rates.group_by("code").agg(pl.col("unit_bound").max())
+    rated = frozenset((code, year) for code, bound, year in rates.iter_rows() if bound is not None)
     return _Bounds(rates, by_code, dict(by_code.iter_rows()),
-                   float(largest) if isinstance(largest, int | float) else 0.0)
+                   float(largest) if isinstance(largest, int | float) else 0.0, rated)
 
 
 def _rates_of_years(years: tuple[int, ...]) -> pl.DataFrame:
@@ -1218,7 +1233,8 @@ def _rates_of_years(years: tuple[int, ...]) -> pl.DataFrame:
         factors = [f for f in (conversion_factor(dt.date(year, 7, 1), qp) for qp in (False, True)) if f is not None]
         if not factors:
             continue
-        frames.append(rvus(year).group_by("code").agg(
+        # status C has no national amount (the contractor prices it): no rate, so no bound
+        frames.append(rvus(year).filter(pl.col("status").fill_null("") != "C").group_by("code").agg(
             (pl.col("work_rvu").fill_null(0) + pl.max_horizontal(pl.col("nf_pe_rvu").fill_null(0),
                                                                pl.col("f_pe_rvu").fill_null(0))
              + pl.col("mp_rvu").fill_null(0)).max().alias("unit_bound"),
@@ -1234,10 +1250,12 @@ _KX_GROUP = ["patient_id", "payer", "bucket", "year"]
 def _surely_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
     """(patient, payer, bucket, year) groups whose whole year of therapy, valued at the upper-bound rates (or at the
     history's own ``allowed``), cannot reach the KX threshold: lines there without KX cannot be missing it."""
+    # a code without a rate cannot be bounded: its null bound makes the group's sum null, never "surely under"
+    # (issue 14 item 4: an unpriced line used to count as $0 here and settle the group silently)
     claim_part = (
         batch.join(rates, on=["code", "year"], how="left")
         .select("patient_id", "payer", "bucket", "year", "threshold",
-                (pl.col("unit_bound").fill_null(0) * pl.col("units")).alias("bound"))
+                (pl.col("unit_bound") * pl.col("units").fill_null(0)).alias("bound"))
     )
     earlier = (
         history.join(batch.select("patient_id", "payer").unique(), on="patient_id", how="inner")
@@ -1245,13 +1263,25 @@ def _surely_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: p
         .filter(pl.col("bucket").is_not_null())
         .join(rates, on=["code", "year"], how="left")
         .select("patient_id", "payer", "bucket", "year",
-                pl.coalesce("allowed", pl.col("unit_bound").fill_null(0) * pl.col("units")).alias("bound"))
+                pl.coalesce("allowed", pl.col("unit_bound") * pl.col("units").fill_null(0)).alias("bound"))
     )
     totals = pl.concat([claim_part.drop("threshold"), earlier], how="vertical_relaxed").group_by(
-        _KX_GROUP).agg(pl.col("bound").sum())
+        _KX_GROUP).agg(pl.col("bound").sum(), pl.col("bound").is_null().any().alias("unbounded"))
     thresholds = claim_part.select("payer", "year", "threshold").unique()
     return (totals.join(thresholds, on=["payer", "year"], how="inner")
-            .filter(pl.col("bound") <= pl.col("threshold")).select(_KX_GROUP))
+            .filter(~pl.col("unbounded") & (pl.col("bound") <= pl.col("threshold"))).select(_KX_GROUP))
+
+
+def _unrated(tables: Tables, bounds: _Bounds) -> bool:
+    """Whether a claim line, or a history line without ``allowed``, has no rate for its code and year."""
+    frames = [tables.lines.select("code", "date")]
+    if tables.history.height:
+        frames.append(tables.history.filter(pl.col("allowed").is_null()).select("code", "date"))
+    for frame in frames:
+        for code, date in zip(frame.get_column("code").to_list(), frame.get_column("date").to_list(), strict=True):
+            if code is not None and date is not None and (code, date.year) not in bounds.rated:
+                return True
+    return False
 
 
 def _far_under_every_threshold(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds: _Bounds) -> bool:
@@ -1287,6 +1317,8 @@ def _far_under_every_threshold(tables: Tables, items: tuple[tuple[str, int, floa
         valued.extend((code, abs(units)) for code, units, amount in zip(
             history.get_column("code").to_list(), history.get_column("units").to_list(), amounts, strict=True)
             if amount is None and units is not None)
+    if _unrated(tables, bounds):
+        return False  # a line without a rate cannot be bounded: the plan says whether its KX status is unknown
     if bounds.largest * sum(units for _, units in valued) + allowed < limit:  # NaN units fail both tests
         return True
     total = sum(units * bounds.of_code.get(code, 0.0) for code, units in valued)
@@ -1360,6 +1392,7 @@ def _kx_position(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
         own.select("row_id"), on="row_id", how="semi")
     lines = lines.join(estimates, on="row_id", how="left").with_columns(
         pl.col("encounter_id").is_in(to_price.get_column("encounter_id").implode()).alias("estimated"))
+    lines = lines.with_columns((pl.col("estimated") & pl.col("estimate").is_null()).alias("line_unpriced"))
     current = lines.group_by("encounter_id", "bucket", "year").agg(
         pl.col("estimate").sum().alias("estimate"),
         pl.col("estimate").is_null().sum().alias("unpriced"),
@@ -1494,7 +1527,11 @@ class MissingKx(Rule):
         Medicare amounts (`cleanclaim.pricing.price`, each patient's day priced whole so the MPPR applies), plus this
         claim's lines in the same group, estimated the same way. When the total passes the payer profile's KX
         threshold for the year, every therapy line of the group without KX is flagged; the message says how many
-        lines were valued at national rates. Lines that cannot be priced count as unknown: the message says so. As
+        lines were valued at national rates. Lines that cannot be priced (no RVUs for the year, or PFS status C:
+        contractor-priced) count as unknown, never as $0: over the threshold on the known amounts, the message says
+        so; under it, where the year is tracked (history supplied, or the patient's earlier encounters in the
+        batch), a warning "KX status unknown: N line(s) unpriced" names them, since the unknown amount may take the
+        year over. Bundled, non-covered and not-valid lines (status B, P, N, I, E) add $0. As
         a warning: KX appended when every amount is known (history supplied, each of its lines allowed or priced,
         every claim line priced) and the total is under 80% of the threshold (a cleanclaim margin, not a CMS
         figure).
@@ -1558,6 +1595,14 @@ _KX_KNOWN = (pl.col("unpriced") == 0) & (pl.col("history_unknown") == 0) & (pl.c
 _KX_OVER = pl.col("total") > pl.col("threshold")
 _KX_EARLY = _KX_KNOWN & (pl.col("total") < pl.col("threshold") * KX_EARLY_SHARE)
 _KX_FLAGGED = (_KX_OVER & ~has("KX")) | (_KX_EARLY & has("KX"))
+# Under the threshold on what is known, but some amount is not: the claim's unpriced lines (or, when they are all
+# priced, every line) of the group without KX say "KX status unknown" instead of counting the unknown as $0.
+# Only where the year is being tracked (history supplied, or earlier encounters of the patient in the batch): without
+# either, "before this claim" is already an assumption and the warning would sit on every claim of an unrated code.
+_KX_UNKNOWN = (pl.col("estimated") & ~_KX_OVER.fill_null(False) & ~has("KX")
+               & ((pl.col("history_rows") > 0) | (pl.col("batch_counted") > 0))
+               & ((pl.col("unpriced") > 0) | (pl.col("history_unknown") > 0))
+               & (pl.col("line_unpriced") | (pl.col("unpriced") == 0)))
 
 
 def _kx_findings(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
@@ -1566,14 +1611,29 @@ def _kx_findings(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
     if batch.is_empty():
         return _NO_KX_ROWS
     position = _kx_position(tables, batch)
-    flagged = position.filter(_KX_FLAGGED).with_columns(_KX_OVER.alias("over"))
+    flagged = position.filter(_KX_FLAGGED | _KX_UNKNOWN).with_columns(_KX_OVER.alias("over"),
+                                                                      _KX_UNKNOWN.alias("unknown"))
+    unpriced_codes = dict(flagged.filter(pl.col("line_unpriced")).group_by("encounter_id", "bucket", "year").agg(
+        pl.col("code").unique(maintain_order=True).str.join(", ")).select(
+        pl.concat_str("encounter_id", "bucket", pl.col("year").cast(pl.String), separator="|"), "code").iter_rows())
     rows: list[dict[str, Any]] = []
     for row in flagged.sort("encounter_id", "line").iter_rows(named=True):
         amounts, threshold = _kx_text(row), _whole_money(row["threshold"])
         entry = {"encounter_id": row["encounter_id"], "line": row["line"], "code": row["code"],
                  "amounts": amounts, "year": row["year"], "threshold_text": threshold,
                  "severity": None, "message": None, "fix": None}
-        if not row["over"]:
+        if row["unknown"]:
+            unknown = row["unpriced"] + row["history_unknown"]
+            codes = unpriced_codes.get(f"{row['encounter_id']}|{row['bucket']}|{row['year']}")
+            what = f"import the {row['year']} PFS RVU file (cleanclaim data import) so {codes} can be valued" \
+                if codes else "give the earlier therapy lines their allowed amounts (history: allowed)"
+            entry["severity"] = Severity.WARNING.value
+            entry["message"] = (f"KX status unknown: {unknown} line(s) unpriced; {amounts}, under the {row['year']} "
+                                f"KX threshold of {threshold} on the amounts known, but the unpriced lines may "
+                                f"take it over; {row['code']} has no KX")
+            entry["fix"] = (f"To decide, {what}; if the patient's {row['bucket']} therapy for {row['year']} passes "
+                            f"{threshold}, add KX to {row['code']} (medically necessary and documented).")
+        elif not row["over"]:
             entry["severity"] = Severity.WARNING.value
             entry["message"] = (f"{amounts}, well under the {row['year']} KX threshold of {threshold}, "
                                 f"but {row['code']} carries KX")

@@ -1,0 +1,66 @@
+"""Reading many notes at once: `read_notes` spreads a large batch over worker processes (each note is read
+independently, and the reader is pure Python, so threads would not help), and keeps the recent readings so that a
+second pass over the same notes (``cleanclaim notes`` reads them for its output after the rules have read them for
+the findings) is a look-up, not a second read.
+
+Readings handed out are shared with the cache: callers read them, never change them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from cleanclaim.notes.reading import NoteReading, read_note
+
+__all__ = ["PARALLEL_FROM", "forget_readings", "read_notes"]
+
+PARALLEL_FROM = 2_000
+"""Notes to read before worker processes pay off: starting one (spawn: a fresh interpreter importing the reader)
+costs about the time of reading a few hundred notes."""
+_CHUNK = 250
+"""Notes per task: large enough that sending them is cheap beside reading them, small enough to balance 2-4 workers."""
+_CACHED_NOTES = 20_000
+"""Readings kept (then the cache starts over): one run's notes, not a server's lifetime."""
+_CACHED_LENGTH = 64_000
+"""Longer notes are not kept (a 5 MB paste would pin its text)."""
+_recent: dict[str, NoteReading] = {}
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def _read_chunk(texts: list[str]) -> list[NoteReading]:
+    return [read_note(text) for text in texts]
+
+
+def read_notes(texts: Sequence[str | None]) -> list[NoteReading]:
+    """Each note read (`read_note`); an empty reading for ``None``. Batches of `PARALLEL_FROM` notes or more not
+    read recently are read by worker processes (as many as this process may use, at most 4), in input order."""
+    wanted = [text for text in dict.fromkeys(t for t in texts if t is not None) if text not in _recent]
+    fresh: dict[str, NoteReading] = {}
+    workers = _workers()
+    if len(wanted) >= PARALLEL_FROM and workers > 1:
+        chunks = [wanted[start:start + _CHUNK] for start in range(0, len(wanted), _CHUNK)]
+        # spawn, not fork: the parent may hold Polars' thread pool, which a forked child inherits locked
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+            for chunk, readings in zip(chunks, pool.map(_read_chunk, chunks), strict=True):
+                fresh.update(zip(chunk, readings, strict=True))
+    else:
+        fresh = {text: read_note(text) for text in wanted}
+    if len(_recent) + len(fresh) > _CACHED_NOTES:
+        _recent.clear()
+    _recent.update((text, reading) for text, reading in fresh.items() if len(text) <= _CACHED_LENGTH)
+    return [NoteReading() if text is None else _recent.get(text) or fresh[text] for text in texts]
+
+
+def forget_readings() -> None:
+    """Drop the kept readings (a benchmark timing each pass, or a caller done with a large run)."""
+    _recent.clear()

@@ -1,0 +1,64 @@
+"""read_notes: the batch reader gives exactly read_note's readings, in worker processes or not (issue 13 speed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cleanclaim.notes import batch, read_note
+from cleanclaim.notes.batch import forget_readings, read_notes
+
+SET = Path(__file__).parent
+
+
+def _texts(count: int) -> list[str]:
+    notes = [item["note"] for path in sorted(SET.glob("*.yaml"))
+             for item in yaml.safe_load(path.read_text(encoding="utf-8"))["notes"]]
+    return [f"{notes[i % len(notes)]}\nRef {i}." for i in range(count)]
+
+
+def test_worker_processes_read_exactly_what_one_process_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    forget_readings()
+    monkeypatch.setattr(batch, "PARALLEL_FROM", 20)
+    monkeypatch.setattr(batch, "_CHUNK", 7)
+    monkeypatch.setattr(batch, "_workers", lambda: 2)
+    texts = _texts(45)
+    parallel = read_notes([*texts, None])
+    assert len(parallel) == 46
+    assert [r.to_json() for r in parallel[:-1]] == [read_note(t).to_json() for t in texts]
+    assert parallel[-1].interventions == [] and parallel[-1].signed_by is None
+    forget_readings()
+
+
+def test_a_note_read_again_is_the_kept_reading_and_repeats_are_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    forget_readings()
+    calls: list[str] = []
+
+    def counting(text: str) -> object:
+        calls.append(text)
+        return read_note(text)
+
+    monkeypatch.setattr(batch, "read_note", counting)
+    texts = _texts(3)
+    first = read_notes([texts[0], texts[1], texts[0]])
+    assert first[0] is first[2]
+    assert len(calls) == 2
+    again = read_notes([texts[1], texts[2]])
+    assert again[0] is first[1]
+    assert len(calls) == 3
+    forget_readings()
+    read_notes([texts[1]])
+    assert len(calls) == 4
+    forget_readings()
+
+
+def test_long_notes_are_read_but_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    forget_readings()
+    monkeypatch.setattr(batch, "_CACHED_LENGTH", 10)
+    long_note = "Therapeutic exercise 25 min. " * 3
+    [reading] = read_notes([long_note])
+    assert [(i.code, i.minutes) for i in reading.interventions] == [(i.code, i.minutes)
+                                                                    for i in read_note(long_note).interventions]
+    assert long_note not in batch._recent
