@@ -60,7 +60,8 @@ class EncounterOut(EncounterSummary):
 
 def _store(ctx: RequestContext, text: str, source: str) -> ImportOut:
     require_role(ctx, ENTERS_ENCOUNTERS, "Entering encounters")
-    read = parse_encounters(text, source)
+    with answering():  # a document that is not an encounter at all (a number, a list of strings) is refused whole
+        read = parse_encounters(text, source)
     if read.errors:
         raise AppError(422, f"{len(read.errors)} problem(s) in the encounters, nothing was stored: "
                             f"{read.errors[0]}", code="invalid_input",
