@@ -23,6 +23,7 @@ from cleanclaim.model import ClaimLine
 from cleanclaim.pricing import price
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import (
+    _load_current,
     appeal_claim,
     code_claim,
     correct_claim,
@@ -42,6 +43,7 @@ from cleanclaim.store.queries import (
     ClaimPage,
     ClaimSort,
     FindingView,
+    _finding_view,
     claim_audit_trail,
     claim_detail,
     claim_list,
@@ -170,10 +172,8 @@ def scrub_many(request: Request, ctx: Context, body: ScrubMany) -> JobStarted:
     organisation (else 404, and no job is started)."""
     require_role(ctx, ENTERS_ENCOUNTERS, "Scrubbing claims")
     ids = list(dict.fromkeys(body.claim_ids))
-    from cleanclaim.store.claims import _load_current  # the services' one loader of current versions
-
     with answering():
-        _load_current(ctx.tenant, ids)
+        _load_current(ctx.tenant, ids)  # the services' loader: NotFoundError naming ids not of this organisation
     # the job's thread writes with its own session: this request's transaction (which recorded the token's use)
     # ends first, or on SQLite the thread would wait for this request's write lock while the request waits for it
     ctx.session.commit()
@@ -188,8 +188,6 @@ def override(ctx: Context, finding_id: Id, body: Reason) -> FindingView:
     require_role(ctx, WORKS_CLAIMS, "Overriding a finding")
     with answering():
         row = override_finding(ctx.tenant, actor(ctx), finding_id, body.reason)
-    from cleanclaim.store.queries import _finding_view
-
     return _finding_view(row)
 
 
