@@ -1,5 +1,6 @@
 """Requests generated from /api/v1's OpenAPI document by schemathesis, with a valid token of a seeded organisation
-(claims in every early state, a batch, a posted 835 and its denial task): no request gets a 5xx.
+(claims in every early state, a batch, a posted 835 and its denial task): no request gets a 5xx, and every answer
+conforms to the document (a documented status, the documented content type, a body matching the schema).
 
 Bounded (``MAX_EXAMPLES`` per operation, no shrinking deadline) so the whole run stays within a couple of minutes
 per backend; it runs on SQLite and on PostgreSQL (the ``engine`` fixture's two backends).
@@ -14,6 +15,8 @@ import schemathesis
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
+from schemathesis.core.failures import Failure, FailureGroup
 from sqlalchemy import Engine
 
 from cleanclaim.lifecycle import Role
@@ -22,6 +25,7 @@ from tests.api.test_isolation import objects_of
 from tests.web.conftest import Org
 
 MAX_EXAMPLES = 30
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 _seeded: dict[int, tuple[FastAPI, Org]] = {}
 
@@ -58,6 +62,10 @@ def test_no_server_errors(seeded: tuple[FastAPI, Org]) -> None:
             if response.status_code >= 500:
                 failures.append((case.method, case.formatted_path, case.path_parameters, case.query,
                                  response.status_code, response.text[:300]))
+            try:  # and the answer is what the document says: its status, content type and body schema
+                case.validate_response(response, checks=CONFORMANCE)
+            except (Failure, FailureGroup) as failure:
+                failures.append((case.method, case.formatted_path, str(failure)[:600]))
 
         run()
     assert operations >= 30

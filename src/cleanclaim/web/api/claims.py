@@ -48,11 +48,11 @@ from cleanclaim.store.queries import (
     claim_detail,
     claim_list,
 )
-from cleanclaim.web.api.service import MAX_INT, Id, actor, answering, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, actor, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
-router = APIRouter(tags=["claims"])
+router = APIRouter(tags=["claims"], responses=documented(400, 409))
 
 MAX_BATCH = 100_000
 """The most claim ids one batch request may name (a batch scrub of 10,000 is the benchmark's size)."""

@@ -8,10 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from cleanclaim.store.metrics import Dashboard, dashboard
+from cleanclaim.web.api.service import documented
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
-router = APIRouter(tags=["dashboard"])
+router = APIRouter(tags=["dashboard"], responses=documented(400))
 
 
 @router.get("/dashboard", response_model=Dashboard)

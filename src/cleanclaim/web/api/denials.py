@@ -13,11 +13,11 @@ from cleanclaim.lifecycle import WORKS_CLAIMS
 from cleanclaim.store import denials
 from cleanclaim.store import models as m
 from cleanclaim.store.queries import DenialReasonGroup, DenialTaskView, _denial_tasks, denial_worklist
-from cleanclaim.web.api.service import MAX_INT, Id, actor, answering, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, actor, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
-router = APIRouter(tags=["denials"])
+router = APIRouter(tags=["denials"], responses=documented(409))
 
 
 class Worklist(BaseModel):

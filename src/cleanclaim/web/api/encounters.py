@@ -19,11 +19,11 @@ from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import import_encounters
 from cleanclaim.store.tenant import Tenant
-from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, actor, answering, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, actor, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
-router = APIRouter(tags=["encounters"])
+router = APIRouter(tags=["encounters"], responses=documented(415))
 
 MAX_PAGE = 500
 

@@ -20,11 +20,11 @@ from sqlalchemy import func, select
 from cleanclaim.lifecycle import WORKS_CLAIMS
 from cleanclaim.store import models as m
 from cleanclaim.store.posting import post_remittance
-from cleanclaim.web.api.service import MAX_INT, Id, Money, PageInfo, answering, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, Money, PageInfo, answering, documented, require_role
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
-router = APIRouter(tags=["remittances"])
+router = APIRouter(tags=["remittances"], responses=documented(415))
 
 MAX_PAGE = 500
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Path
 from pydantic import BaseModel, PlainSerializer
@@ -22,9 +22,9 @@ from cleanclaim.lifecycle import Role, TransitionError
 from cleanclaim.store.claims import Actor, NotFoundError
 from cleanclaim.store.queries import QueryError
 from cleanclaim.web.context import RequestContext
-from cleanclaim.web.errors import AppError
+from cleanclaim.web.errors import CODES, AppError
 
-__all__ = ["MAX_INT", "Id", "Money", "PageInfo", "actor", "answering", "require_role"]
+__all__ = ["MAX_INT", "Id", "Money", "PageInfo", "actor", "answering", "documented", "require_role"]
 
 MAX_INT = 2**31 - 1
 """The largest id or count a request may name: ids are 32-bit integer columns (PostgreSQL refuses larger)."""
@@ -32,6 +32,12 @@ Id = Annotated[int, Path(ge=1, le=MAX_INT, description="The object's id (another
 
 Money = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]
 """An amount as the CLI's JSON contract writes it: a string with two decimals, never a float."""
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a router's routes answer besides 401/403/404/413/422."""
+    return {status: {"description": CODES[status].replace("_", " "), "content": {"application/json": {
+        "example": {"error": {"code": CODES[status], "message": "…", "details": None}}}}} for status in statuses}
 
 
 def actor(ctx: RequestContext) -> Actor:

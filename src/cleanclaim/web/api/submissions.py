@@ -15,11 +15,11 @@ from cleanclaim.lifecycle import WORKS_CLAIMS
 from cleanclaim.store import models as m
 from cleanclaim.store.submissions import submit_claims
 from cleanclaim.store.tenant import Tenant
-from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, actor, answering, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, actor, answering, documented, require_role
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
-router = APIRouter(tags=["submissions"])
+router = APIRouter(tags=["submissions"], responses=documented(409))
 
 MAX_PAGE = 500
 
