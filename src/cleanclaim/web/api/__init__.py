@@ -13,9 +13,11 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from cleanclaim.web import errors
-from cleanclaim.web.api import me, rules
+from cleanclaim.web.api import claims, dashboard, denials, encounters, jobs, me, remittances, rules, submissions
 
-API_ROUTERS: tuple[APIRouter, ...] = (me.router, rules.router)
+API_ROUTERS: tuple[APIRouter, ...] = (
+    me.router, rules.router, encounters.router, claims.router, submissions.router, remittances.router,
+    denials.router, jobs.router, dashboard.router)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {"application/json": {"example": {"error": {
         "code": errors.CODES[status], "message": description, "details": None}}}}}

@@ -1,0 +1,145 @@
+"""``/api/v1/encounters``: enter encounters in the interchange contract (JSON body or a YAML/JSON file), read them
+back. Reading and validation are the contract's own reader (`formats.encounters.parse_encounters`), so an encounter
+the CLI accepts is accepted here with the same messages, and storing is `store.claims.import_encounters`: one claim
+per encounter, coded when it has billed lines, all or nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import PurePath
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, UploadFile
+from pydantic import BaseModel
+from sqlalchemy import func, select
+
+from cleanclaim.formats.encounters import ENCOUNTER_SUFFIXES, parse_encounters
+from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
+from cleanclaim.store import models as m
+from cleanclaim.store.claims import import_encounters
+from cleanclaim.store.tenant import Tenant
+from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, actor, answering, documented, require_role
+from cleanclaim.web.context import Context, RequestContext
+from cleanclaim.web.errors import AppError
+
+router = APIRouter(tags=["encounters"], responses=documented(415))
+
+MAX_PAGE = 500
+
+
+class ImportedClaimOut(BaseModel):
+    claim_id: int
+    version_id: int
+    patient_control_number: str
+    state: str
+
+
+class ImportOut(BaseModel):
+    claims: list[ImportedClaimOut]
+
+
+class EncounterSummary(BaseModel):
+    id: int
+    encounter_ref: str
+    date_of_service: dt.date
+    patient_ref: str
+    provider_npi: str
+    claim_ids: list[int]
+
+
+class EncounterList(BaseModel):
+    encounters: list[EncounterSummary]
+    page: PageInfo
+
+
+class EncounterOut(EncounterSummary):
+    data: dict[str, Any]
+    """The encounter as entered, in the interchange contract."""
+
+
+def _store(ctx: RequestContext, text: str, source: str) -> ImportOut:
+    require_role(ctx, ENTERS_ENCOUNTERS, "Entering encounters")
+    with answering():  # a document that is not an encounter at all (a number, a list of strings) is refused whole
+        read = parse_encounters(text, source)
+    if read.errors:
+        raise AppError(422, f"{len(read.errors)} problem(s) in the encounters, nothing was stored: "
+                            f"{read.errors[0]}", code="invalid_input",
+                       details=[{k: v for k, v in e.to_dict().items() if v is not None} for e in read.errors])
+    if not read.encounters:
+        raise AppError(422, "no encounter was given: send one encounter, a list, or {\"encounters\": [...]}",
+                       code="invalid_input")
+    with answering():
+        imported = import_encounters(ctx.tenant, actor(ctx), read.encounters)
+    return ImportOut(claims=[ImportedClaimOut(claim_id=i.claim_id, version_id=i.version_id,
+                                              patient_control_number=i.patient_control_number, state=i.state.value)
+                             for i in imported])
+
+
+@router.post("/encounters", response_model=ImportOut, status_code=201)
+def create_encounters(ctx: Context, payload: Annotated[dict[str, Any] | list[Any], Body(
+        description="One encounter of the interchange contract, a list of them, or {\"encounters\": [...]}")],
+                      ) -> ImportOut:
+    """Store encounters as claims (version 1 each): coded when they carry billed lines, else drafts to code."""
+    return _store(ctx, json.dumps(payload), "request.json")
+
+
+@router.post("/encounters/import", response_model=ImportOut, status_code=201)
+def import_file(ctx: Context, file: UploadFile) -> ImportOut:
+    """The same from a file of the contract (.yaml, .yml or .json, UTF-8), as `cleanclaim code` reads it."""
+    name = PurePath(file.filename or "upload").name or "upload"
+    if PurePath(name).suffix.lower() not in ENCOUNTER_SUFFIXES:
+        raise AppError(415, f"{name}: an encounter file is {', '.join(ENCOUNTER_SUFFIXES)}",
+                       details={"file": name})
+    try:
+        text = file.file.read().decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise AppError(415, f"{name}: not UTF-8 text (byte {error.start}); an encounter file is YAML or JSON",
+                       details={"file": name}) from error
+    return _store(ctx, text, name)
+
+
+def _claim_ids(tenant: Tenant, encounter_ids: list[int]) -> dict[int, list[int]]:
+    found: dict[int, list[int]] = {i: [] for i in encounter_ids}
+    for claim_id, encounter_id in tenant.session.execute(
+            select(m.Claim.id, m.Claim.encounter_id).where(m.Claim.organisation_id == tenant.organisation_id,
+                                                           m.Claim.encounter_id.in_(encounter_ids))
+            .order_by(m.Claim.id)):
+        found[encounter_id].append(claim_id)
+    return found
+
+
+def _rows(tenant: Tenant, *criteria: Any, limit: int = MAX_PAGE, offset: int = 0) -> list[tuple[Any, ...]]:
+    encounter = m.EncounterRecord
+    return [tuple(row) for row in tenant.session.execute(
+        select(encounter, m.Patient.patient_ref, m.Provider.npi)
+        .join(m.Patient, m.Patient.id == encounter.patient_id)
+        .join(m.Provider, m.Provider.id == encounter.provider_id)
+        .where(encounter.organisation_id == tenant.organisation_id, *criteria)
+        .order_by(encounter.id.desc()).limit(limit).offset(offset))]
+
+
+@router.get("/encounters", response_model=EncounterList)
+def list_encounters(ctx: Context, limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+                    offset: Annotated[int, Query(ge=0, le=MAX_INT)] = 0) -> EncounterList:
+    """The organisation's encounters, newest first."""
+    tenant = ctx.tenant
+    rows = _rows(tenant, limit=limit, offset=offset)
+    total = tenant.session.scalar(select(func.count()).select_from(m.EncounterRecord).where(
+        m.EncounterRecord.organisation_id == tenant.organisation_id)) or 0
+    claims = _claim_ids(tenant, [row[0].id for row in rows])
+    return EncounterList(encounters=[EncounterSummary(
+        id=e.id, encounter_ref=e.encounter_ref, date_of_service=e.date_of_service, patient_ref=patient,
+        provider_npi=npi, claim_ids=claims[e.id]) for e, patient, npi in rows],
+        page=PageInfo(total=total, limit=limit, offset=offset))
+
+
+@router.get("/encounters/{encounter_id}", response_model=EncounterOut)
+def get_encounter(ctx: Context, encounter_id: Id) -> EncounterOut:
+    rows = _rows(ctx.tenant, m.EncounterRecord.id == encounter_id, limit=1)
+    if not rows:
+        raise AppError(404, f"encounter {encounter_id} not found")
+    e, patient, npi = rows[0]
+    return EncounterOut(id=e.id, encounter_ref=e.encounter_ref, date_of_service=e.date_of_service,
+                        patient_ref=patient, provider_npi=npi, claim_ids=_claim_ids(ctx.tenant, [e.id])[e.id],
+                        data=e.data)

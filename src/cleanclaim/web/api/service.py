@@ -1,0 +1,78 @@
+"""What every resource route of ``/api/v1`` shares: who acts (:func:`actor`), how the store's refusals become the
+API's JSON errors (:func:`answering`), and the shapes of a page of results.
+
+The store services raise domain errors, not HTTP ones, because the pages, the API and the jobs all call them. The
+mapping is one table here so that the same refusal is the same status everywhere: not found (or of another
+organisation) 404, an illegal transition 409, input that cannot be used 422, a list request that cannot be
+answered as asked 400.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, PlainSerializer
+
+from cleanclaim.errors import CleanclaimError, InputError
+from cleanclaim.lifecycle import Role, TransitionError
+from cleanclaim.store.claims import Actor, NotFoundError
+from cleanclaim.store.queries import QueryError
+from cleanclaim.web.context import RequestContext
+from cleanclaim.web.errors import CODES, AppError
+
+__all__ = ["MAX_INT", "Id", "Money", "PageInfo", "actor", "answering", "documented", "require_role"]
+
+MAX_INT = 2**31 - 1
+"""The largest id or count a request may name: ids are 32-bit integer columns (PostgreSQL refuses larger)."""
+Id = Annotated[int, Path(ge=1, le=MAX_INT, description="The object's id (another organisation's id is a 404)")]
+
+Money = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]
+"""An amount as the CLI's JSON contract writes it: a string with two decimals, never a float."""
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the error statuses a router's routes answer besides 401/403/404/413/422."""
+    return {status: {"description": CODES[status].replace("_", " "), "content": {"application/json": {
+        "example": {"error": {"code": CODES[status], "message": "…", "details": None}}}}} for status in statuses}
+
+
+def actor(ctx: RequestContext) -> Actor:
+    return Actor(ctx.user.id, ctx.role)
+
+
+def require_role(ctx: RequestContext, roles: frozenset[Role], what: str) -> None:
+    """403 unless the token's user has one of ``roles`` (the same sets the lifecycle and the pages use)."""
+    if ctx.role not in roles:
+        names = " or ".join(sorted(role.value for role in roles))
+        raise AppError(403, f"{what} needs the role {names}; this token acts as a {ctx.role.value}.")
+
+
+def _input_details(error: InputError) -> dict[str, object]:
+    return {key: value for key, value in error.to_dict().items() if value is not None}
+
+
+@contextmanager
+def answering() -> Iterator[None]:
+    """Run a store call; its refusals become JSON errors (and the request's transaction is rolled back)."""
+    try:
+        yield
+    except NotFoundError as error:
+        raise AppError(404, str(error)) from error
+    except TransitionError as error:
+        raise AppError(409, str(error), code="illegal_transition") from error
+    except QueryError as error:
+        raise AppError(400, str(error)) from error
+    except InputError as error:
+        raise AppError(422, str(error), code="invalid_input", details=_input_details(error)) from error
+    except CleanclaimError as error:
+        raise AppError(422, str(error), code="cannot_process") from error
+
+
+class PageInfo(BaseModel):
+    total: int
+    limit: int
+    offset: int
