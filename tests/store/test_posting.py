@@ -9,9 +9,11 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from cleanclaim.errors import InputError
 from cleanclaim.formats.x12_837p import read_837p
 from cleanclaim.store import models as m
 from cleanclaim.store.database import session_factory
@@ -158,3 +160,17 @@ def test_a_claim_not_yet_submitted_is_not_moved(engine: Engine) -> None:
         session.commit()
         assert [number for number, _ in posting.payments[1].unposted] == ["CLM-1004"]
         assert _states(session, graph)["CLM-1004"] == "ready"
+
+
+def test_an_upload_that_names_a_file_on_the_server_is_refused_not_read(engine: Engine, tmp_path: Path) -> None:
+    """The X12 readers take a short one-line string for a path; an uploaded 835 is text and must never make the
+    server read one of its own files (here an 835 the server could read, which would otherwise be posted)."""
+    secret = tmp_path / "server-side.835"
+    secret.write_text(REMIT, encoding="utf-8")
+    with session_factory(engine)() as session:
+        graph = _submitted_claims(session)
+        with pytest.raises(InputError, match="starts with an ISA segment"):
+            post_remittance(session, graph.id, str(secret), user_id=graph.user.id, file="upload.835")
+        session.rollback()
+        assert session.scalar(select(func.count()).select_from(m.Remittance).where(
+            m.Remittance.organisation_id == graph.id)) == 0

@@ -67,6 +67,10 @@ def post_remittance(session: Session, organisation_id: int, text: str, *, user_i
                     role: Role | str = Role.BILLER, file: str | None = None) -> RemittancePosting:
     """Post every payment of an 835 for one organisation; commit is the caller's (one transaction per request)."""
     tenant = Tenant(session, organisation_id)
+    # the readers take a short one-line string for a file name; an upload is text, never a path on this server
+    if not text.lstrip("\ufeff \r\n\t").startswith("ISA"):
+        raise InputError("not an X12 835: an interchange starts with an ISA segment, and this file does not",
+                         file=file)
     remittance = read_835(text)
     payments = [_post_payment(tenant, advice, text, user_id=user_id, role=Role(role))
                 for advice in remittance.advices]
