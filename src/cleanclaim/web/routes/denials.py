@@ -34,7 +34,7 @@ NOT_FOUND = "There is no such denial task in your organisation."
 def _users(ctx: RequestContext) -> dict[int, str]:
     """The organisation's active users, who a task can be given to (id -> email)."""
     return dict(ctx.session.execute(select(User.id, User.email).where(
-        User.organisation_id == ctx.organisation.id, User.active.is_(True)).order_by(User.email)).tuples().all())
+        User.organisation_id == ctx.organisation.id, User.active.is_(True)).order_by(User.email)).all())
 
 
 def _date(value: str, field: str) -> dt.date | None:
@@ -68,7 +68,9 @@ def _act(request: Request, ctx: RequestContext, task_id: int, action: Callable[[
     try:
         action()
     except NotFoundError as error:
-        raise AppError(404, NOT_FOUND) from error
+        if denial_task(ctx.tenant, task_id) is None:
+            raise AppError(404, NOT_FOUND) from error
+        problem = f"{error}: choose a user of your organisation"  # the assignee, not the task
     except CleanclaimError as error:
         problem = str(error)
     view = denial_task(ctx.tenant, task_id)
