@@ -146,9 +146,14 @@ def test_submit_download_post_835_and_work_the_denial(served: Served, tmp_path: 
         task.locator("button", has_text="Assign").click()
         expect(group.locator("tbody.task td.assignee").first).to_have_text(served.org.email(Role.BILLER))
         task = group.locator("tbody.task").first
+        task.locator("button", has_text="Add note").click()  # an empty note: refused (422), shown in the row
+        expect(group.locator(".task-problem")).to_contain_text("the note is empty")
+        problems[:] = [p for p in problems if "status of 422" not in p]  # the browser logs the refused request
+        task = group.locator("tbody.task").first
         task.locator("input[name=note]").first.fill("Payer wants the referring provider; added and corrected")
         task.locator("button", has_text="Add note").click()
         expect(group.locator("pre.note").first).to_contain_text("referring provider")
+        expect(group.locator(".task-problem")).to_have_count(0)
         assert page.url == f"{base}/denials"  # swapped in place, no page load
         page.screenshot(path=shots / "5-denial-worklist.png", full_page=True)
 

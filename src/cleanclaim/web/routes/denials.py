@@ -55,6 +55,8 @@ def worklist(request: Request, ctx: Reader, assignee: str = "", due_by: str = ""
     except CleanclaimError as error:
         due, message = None, str(error)
     assignee_id = int(assignee) if assignee.isdigit() else None
+    if assignee not in ("", "nobody") and assignee_id is None:
+        message = "the assignee is chosen from the list (a user, or nobody); showing everyone's tasks"
     groups = denial_worklist(ctx.tenant, assignee_id=assignee_id, unassigned=assignee == "nobody", due_by=due,
                              overdue_on=today if overdue else None)
     values = {"groups": groups, "users": _users(ctx), "assignee": assignee, "due_by": due_by,
