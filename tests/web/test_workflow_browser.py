@@ -29,7 +29,7 @@ from cleanclaim.web import WebSettings, create_app
 from tests.audit.test_report_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.formats.x12.conftest import pyx12_errors
 from tests.web.conftest import PASSWORD, Org, make_org
-from tests.web.money import denial_835, ready
+from tests.web.money import denial_835, denied, ready
 from tests.web.test_browser import _free_port
 
 pytestmark = pytest.mark.browser
@@ -46,10 +46,13 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    """A fresh SQLite workspace with one organisation and one ready claim, on a real port."""
+    """A fresh SQLite workspace with one organisation, one ready claim and two earlier denials (other reasons, so
+    the worklist has more than one group), on a real port."""
     engine = make_engine(make_url(f"sqlite:///{tmp_path / 'workspace.db'}"))
     migrate(engine)
     org = make_org(engine)
+    denied(engine, org, "EARLIER-1", carc="197")
+    denied(engine, org, "EARLIER-2", carc="4")
     (claim_id,) = ready(engine, org, "FLOW-1")
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(engine, settings=WebSettings()), host="127.0.0.1", port=port,
@@ -111,7 +114,7 @@ def test_submit_download_post_835_and_work_the_denial(served: Served, tmp_path: 
         saved = tmp_path / download.suggested_filename
         download.save_as(saved)
         x12 = saved.read_text()
-        assert download.suggested_filename == "cleanclaim-837p-000000001.x12"
+        assert download.suggested_filename == "cleanclaim-837p-000000003.x12"  # after the two earlier batches
         assert "CLM*FLOW-1*" in x12
         assert pyx12_errors(x12) == []
 
@@ -164,8 +167,10 @@ def test_submit_download_post_835_and_work_the_denial(served: Served, tmp_path: 
         expect(group.locator("tbody.task .status").first).to_contain_text("resolved")
         page.screenshot(path=shots / "6-resolved.png", full_page=True)
         page.reload()
-        expect(page.locator("#no-denials")).to_be_visible()
-        page.screenshot(path=shots / "7-worklist-empty.png", full_page=True)
+        expect(page.locator("#carc-16")).to_have_count(0)
+        expect(page.locator("main")).not_to_contain_text("FLOW-1")
+        expect(page.locator("#carc-197")).to_contain_text("EARLIER-1")
+        page.screenshot(path=shots / "7-worklist-after.png", full_page=True)
 
         browser.close()
     keep = os.environ.get("CLEANCLAIM_SCREENSHOTS")
