@@ -206,7 +206,9 @@ def _apply(tenant: Tenant, remittance: m.Remittance, advice: RemittanceAdvice, r
     events.append(audit_values(
         organisation_id=organisation, user_id=user_id, entity="remittance", entity_id=remittance.id, action="post",
         after={"trace_number": advice.trace_number, "payer_identifier": advice.payer_identifier,
-               "claims_posted": len(plan.posted), "claims_unposted": len(plan.unposted)}))
+               "claims_posted": len(plan.posted), "claims_unposted": len(plan.unposted),
+               # why each CLP was not applied: the remittance page shows it (no column holds it)
+               "unposted": [[u.remit.patient_control_number, u.reason] for u in plan.unposted]}))
     _insert_all(tenant, m.DenialTask, tasks)
     _insert_all(tenant, m.AuditEvent, events)
 

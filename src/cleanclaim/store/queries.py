@@ -53,6 +53,7 @@ __all__ = [
     "claim_audit_trail",
     "claim_detail",
     "claim_list",
+    "denial_task",
     "denial_worklist",
 ]
 
@@ -683,10 +684,30 @@ def _denial_tasks(tenant: Tenant, criteria: list[ColumnElement[bool]], *,
     return views
 
 
-def denial_worklist(tenant: Tenant, *, assignee_id: int | None = None) -> list[DenialReasonGroup]:
+def denial_task(tenant: Tenant, task_id: int) -> DenialTaskView | None:
+    """One denial task, open or resolved, as the worklist shows it; None when it is not this organisation's."""
+    found = _denial_tasks(tenant, [m.DenialTask.id == task_id], include_resolved=True)
+    return found[0] if found else None
+
+
+def denial_worklist(tenant: Tenant, *, assignee_id: int | None = None, unassigned: bool = False,
+                    due_by: date | None = None, overdue_on: date | None = None) -> list[DenialReasonGroup]:
     """Open denial tasks grouped by CARC, the most dollars first, each with the cleanclaim rules that would have
-    caught it before submission (the mapping the ``denials`` command uses: formats/remittance_codes)."""
-    criteria = [] if assignee_id is None else [m.DenialTask.assignee_id == assignee_id]
+    caught it before submission (the mapping the ``denials`` command uses: formats/remittance_codes).
+
+    Narrowed to one assignee's tasks, or the tasks nobody has (``unassigned``); to tasks due on or before
+    ``due_by``; to tasks overdue on ``overdue_on`` (due strictly before it). A task without a due date is neither
+    due nor overdue."""
+    task = m.DenialTask
+    criteria: list[ColumnElement[bool]] = []
+    if assignee_id is not None:
+        criteria.append(task.assignee_id == assignee_id)
+    if unassigned:
+        criteria.append(task.assignee_id.is_(None))
+    if due_by is not None:
+        criteria.append(task.due_date <= due_by)
+    if overdue_on is not None:
+        criteria.append(task.due_date < overdue_on)
     codes = remittance_codes()
     grouped: dict[str, list[DenialTaskView]] = {}
     for view in _denial_tasks(tenant, criteria):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cleanclaim.web.routes import admin, auth, placeholders, rules
+from cleanclaim.web.routes import admin, auth, denials, placeholders, remittances, rules, submissions
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, placeholders.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, submissions.router,
+                                       remittances.router, denials.router, placeholders.router)
