@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cleanclaim.web.routes import admin, auth, placeholders, rules
+from cleanclaim.web.routes import admin, auth, claims, jobs, placeholders, rules
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, placeholders.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, claims.router, jobs.router,
+                                        placeholders.router)

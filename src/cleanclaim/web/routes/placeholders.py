@@ -14,7 +14,6 @@ router = APIRouter(tags=["coming next"])
 
 COMING_NEXT: dict[str, str] = {
     "/": "The dashboard: clean-claim rate, days to submission, A/R aging, denials by reason and provider.",
-    "/claims": "Claims with their findings, overrides, re-scrub, price estimate and exports.",
     "/encounters": "Enter or import encounters and see their coded lines with the arithmetic.",
     "/submissions": "Submission batches and their 837P files.",
     "/remittances": "Upload and post 835 remittances.",
