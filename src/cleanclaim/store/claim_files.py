@@ -50,7 +50,7 @@ def claim_file(tenant: Tenant, claim_id: int, fmt: str) -> ClaimFile:
     (naming what the format lacks) when the writer cannot write this claim."""
     if fmt not in FORMATS:
         raise InputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}", field="format")
-    chosen: ExportFormat = fmt  # type: ignore[assignment]  # checked against FORMATS just above
+    chosen: ExportFormat = fmt
     encounter = encounter_of(tenant, claim_id)
     if not encounter.lines:
         raise InputError("the claim has no billed lines yet; code it first", field="lines")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cleanclaim.web.routes import admin, auth, claims, dashboard, jobs, placeholders, rules
+from cleanclaim.web.routes import admin, auth, claims, dashboard, encounters, jobs, placeholders, rules
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, dashboard.router, claims.router, jobs.router,
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, dashboard.router, claims.router,
+                                        encounters.router, jobs.router,
                                         placeholders.router)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
+from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from cleanclaim.errors import CleanclaimError, InputError
@@ -36,7 +37,7 @@ from cleanclaim.store.claims import (
     write_off_claim,
 )
 from cleanclaim.store.jobs import start_scrub_job
-from cleanclaim.store.queries import ClaimFilter, ClaimSort, QueryError, claim_detail, claim_list
+from cleanclaim.store.queries import ClaimFilter, QueryError, claim_detail, claim_list
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 from cleanclaim.web.templating import render
@@ -46,7 +47,9 @@ router = APIRouter(tags=["claims"])
 PAGE_SIZE = 50
 NOTICES = {
     "scrubbed": "The claim was scrubbed; its findings are below.",
-    "coded": "The encounter's services were coded into billed lines.",
+    "coded": "The encounter's services were coded into billed lines; how is shown under the lines.",
+    "not-coded": "The encounter was stored as a draft: its services could not be coded (see the audit trail); "
+                 "code it again or enter its lines.",
     "ready": "The claim is ready for the next submission batch.",
     "overridden": "The finding was overridden; the reason is kept in the audit trail.",
     "corrected": "A corrected version (frequency code 7) was created; edit and scrub it before submitting.",
@@ -137,7 +140,8 @@ def bulk(request: Request, ctx: Context, action: Annotated[str, Form()] = "",
         raise AppError(422, "Choose at least one claim (tick its box) before choosing an action.")
     actor = Actor.of(ctx.user)
     if action == "scrub":
-        owned = set(ctx.session.scalars(ctx.tenant.select(m.Claim.id).where(m.Claim.id.in_(ids))))
+        owned = set(ctx.session.scalars(select(m.Claim.id).where(m.Claim.organisation_id == ctx.organisation.id,
+                                                                 m.Claim.id.in_(ids))))
         if owned != set(ids):
             raise AppError(404, "Some of the chosen claims are not in your organisation.")
         with refusals():

@@ -13,7 +13,6 @@ from cleanclaim.web.templating import NAVIGATION, render
 router = APIRouter(tags=["coming next"])
 
 COMING_NEXT: dict[str, str] = {
-    "/encounters": "Enter or import encounters and see their coded lines with the arithmetic.",
     "/submissions": "Submission batches and their 837P files.",
     "/remittances": "Upload and post 835 remittances.",
     "/denials": "The denial worklist, grouped by reason, with the rule that would have caught each denial.",
