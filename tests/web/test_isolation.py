@@ -46,7 +46,7 @@ def _walk(routes: list[Any], prefix: str, api: str) -> list[tuple[str, str, str]
     found: list[tuple[str, str, str]] = []
     for route in routes:
         if isinstance(route, APIRoute):
-            found += [(api, prefix + route.path, method) for method in sorted(route.methods)]
+            found += [(api, prefix + route.path, method) for method in sorted(route.methods or ())]
         elif isinstance(route, Mount) and isinstance(route.app, FastAPI):
             found += _walk(list(route.app.routes), "", route.path)
         elif hasattr(route, "original_router") and hasattr(route, "include_context"):
