@@ -33,7 +33,7 @@ def _by_state(ctx: RequestContext) -> dict[str, int]:
     rows = ctx.session.execute(
         select(version.state, func.count()).where(version.organisation_id == ctx.organisation.id,
                                                   version.is_current.is_(True)).group_by(version.state))
-    return {str(state): int(count) for state, count in rows.tuples()}
+    return {str(state): int(count) for state, count in rows}
 
 
 @router.get("/")
