@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 from sqlalchemy.orm import Session
@@ -73,7 +74,8 @@ def test_enter_codes_services_and_keeps_billed_lines(session: Session) -> None:
     coded, billed = (current_version(office.tenant, item.claim_id) for item in intake.claims)
     assert coded.state == billed.state == ClaimState.CODED
     assert [line.code for line in coded.lines][:1] and coded.explanation  # the coder's arithmetic is kept
-    assert [(line.code, line.units) for line in billed.lines] == [("97110", 2), ("97140", 1), ("97535", 1)]
+    assert [(line.code, line.units) for line in billed.lines] == [
+        ("97110", Decimal(2)), ("97140", Decimal(1)), ("97535", Decimal(1))]
     assert billed.explanation is None
 
 
