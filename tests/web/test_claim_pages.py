@@ -270,3 +270,14 @@ def test_bulk_scrub_of_another_organisations_claim_is_a_404(client: TestClient, 
                                                  "claim_ids": [str(ws.coded)]})
     assert response.status_code == 404
     assert _state(engine, ws.coded) == ClaimState.CODED
+
+
+def test_every_form_carries_the_sessions_csrf_token(client: TestClient, org: Org, ws: Workspace) -> None:
+    """The forms' own tokens (not the one a test would send): a form without it is refused in a real browser."""
+    csrf = sign_in(client, org.email(Role.BILLER))
+    for path in ("/claims", f"/claims/{ws.flagged}", f"/claims/{ws.denied}", "/encounters", "/encounters/new"):
+        html = client.get(path).text
+        forms = re.findall(r"<form[^>]*method=\"post\"[^>]*>(.*?)</form>", html, re.S)
+        assert forms, path
+        for form in forms:
+            assert f'name="csrf_token" value="{csrf}"' in form, path
