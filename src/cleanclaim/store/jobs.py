@@ -17,15 +17,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from cleanclaim.errors import UNFORESEEN, CleanclaimError
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
+from cleanclaim.model import Encounter
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import Actor, NotFoundError, _require, scrub_claims
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
 
-__all__ = ["SCRUB_STEP", "fail_abandoned", "job_status", "start_scrub_job"]
+__all__ = ["IMPORT_STEP", "SCRUB_STEP", "fail_abandoned", "job_status", "start_import_job", "start_scrub_job"]
 
 SCRUB_STEP = 2000
 """Claims per step of a batch scrub: one engine run and one transaction each."""
+
+IMPORT_STEP = 500
+"""Encounters per step of a large import: stored (and coded) in one transaction each."""
 
 Step = Callable[[Tenant], dict[str, Any]]
 
@@ -76,6 +80,37 @@ def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor:
         return step
 
     steps = [(len(ids[i:i + SCRUB_STEP]), step_for(ids[i:i + SCRUB_STEP])) for i in range(0, len(ids), SCRUB_STEP)]
+    thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps), daemon=True,
+                              name=f"cleanclaim-job-{job_id}")
+    thread.start()
+    if wait:
+        thread.join()
+    return job_id
+
+
+def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor: Actor,
+                     encounters: Sequence[Encounter], *, wait: bool = False) -> int:
+    """Store and code already-read encounters in steps of :data:`IMPORT_STEP`, in a thread; the job's id at once.
+    Each step is whole; a step refused (a claim id already used) stops the job, and its message says after how many
+    encounters, so the file can be fixed and the rest imported."""
+    from cleanclaim.store.intake import enter_encounters
+
+    _require(actor, ENTERS_ENCOUNTERS, "enter encounters")
+    items = list(encounters)
+    with factory() as session:
+        job = Tenant(session, organisation_id).add(m.Job(kind="import", state="queued", total=len(items), done=0,
+                                                         created_by_id=actor.id))
+        session.commit()
+        job_id = job.id
+
+    def step_for(chunk: list[Encounter]) -> Step:
+        def step(tenant: Tenant) -> dict[str, Any]:
+            intake = enter_encounters(tenant, actor, chunk)
+            return {"claims": len(intake.claims), "not_coded": len(intake.not_coded)}
+        return step
+
+    steps = [(len(items[i:i + IMPORT_STEP]), step_for(items[i:i + IMPORT_STEP]))
+             for i in range(0, len(items), IMPORT_STEP)]
     thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps), daemon=True,
                               name=f"cleanclaim-job-{job_id}")
     thread.start()

@@ -164,6 +164,8 @@ class VersionView:
     created_at: datetime
     state_changed_at: datetime
     lines: list[LineView]
+    explanation: list[str] = field(default_factory=list)
+    """The coder's arithmetic in plain words (empty when the lines were entered or edited by hand)."""
 
 
 @dataclass(frozen=True)
@@ -566,7 +568,8 @@ def claim_detail(tenant: Tenant, claim_id: int) -> ClaimDetail | None:
             [int(x) for x in line.dx_pointers], line.charge, line.service_date))
     version_views = [
         VersionView(v.id, v.version, v.is_current, v.frequency_code, v.patient_control_number, v.original_reference,
-                    v.state, v.total_charge, v.created_by_id, v.created_at, v.state_changed_at, lines[v.id])
+                    v.state, v.total_charge, v.created_by_id, v.created_at, v.state_changed_at, lines[v.id],
+                    [str(step) for step in v.explanation or []])
         for v in versions
     ]
     current = next(v for v in versions if v.is_current)

@@ -5,7 +5,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from cleanclaim.web.routes import admin, auth, denials, placeholders, remittances, rules, submissions
+from cleanclaim.web.routes import (
+    admin,
+    auth,
+    claims,
+    dashboard,
+    denials,
+    encounters,
+    jobs,
+    remittances,
+    rules,
+    submissions,
+)
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, submissions.router,
-                                       remittances.router, denials.router, placeholders.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, dashboard.router, claims.router,
+                                       encounters.router, jobs.router, submissions.router, remittances.router,
+                                       denials.router)

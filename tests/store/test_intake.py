@@ -1,0 +1,95 @@
+"""store.intake (the form and upload readers, entering and coding) and store.claim_files (downloads, estimate)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from sqlalchemy.orm import Session
+
+from cleanclaim.errors import InputError
+from cleanclaim.lifecycle import ClaimState
+from cleanclaim.store.claim_files import claim_file, claim_price
+from cleanclaim.store.claims import NotFoundError, current_version
+from cleanclaim.store.intake import FormProblemsError, encounter_from_form, enter_encounters, read_upload
+from tests.store.services import Office, encounter
+
+FORM = {"encounter_id": "F-1", "date": "2026-03-02", "patient_ref": "P-1", "provider_npi": "1987654328",
+        "discipline": "PT", "payer": "Medicare", "diagnoses": "r26.81; M62.81", "code_1": "97110", "minutes_1": "38",
+        "code_2": "97535", "minutes_2": ""}
+
+
+def test_form_becomes_the_contracts_encounter() -> None:
+    made = encounter_from_form(FORM)
+    assert (made.id, made.payer, made.diagnoses) == ("F-1", "medicare", ["R26.81", "M62.81"])
+    assert [(s.code, s.minutes) for s in made.services] == [("97110", 38), ("97535", None)]
+    assert made.claim_id is None and made.lines == []
+
+
+def test_form_optional_fields_are_kept() -> None:
+    made = encounter_from_form({**FORM, "claim_id": "CLM-9", "payer_id": "12345", "first_name": "Ann"})
+    assert (made.claim_id, made.payer_id, made.patient.first_name) == ("CLM-9", "12345", "Ann")
+
+
+def test_form_problems_name_every_field_at_once() -> None:
+    with pytest.raises(FormProblemsError) as raised:
+        encounter_from_form({**FORM, "encounter_id": " ", "discipline": "", "code_1": "", "minutes_1": "20",
+                             "minutes_2": "x"})
+    assert set(raised.value.problems) == {"encounter_id", "discipline", "code_1", "minutes_2"}
+
+
+def test_form_without_services_or_with_a_bad_date_is_refused() -> None:
+    with pytest.raises(FormProblemsError) as none:
+        encounter_from_form({**FORM, "code_1": "", "minutes_1": "", "code_2": ""})
+    assert "at least one service" in none.value.problems["code_1"]
+    with pytest.raises(FormProblemsError) as bad:
+        encounter_from_form({**FORM, "date": "2026-13-01"})
+    assert list(bad.value.problems) == ["date"]
+
+
+def test_upload_yaml_and_json_are_read() -> None:
+    one = encounter("U-1").model_dump(mode="json")
+    assert [e.id for e in read_upload("a.json", json.dumps([one]).encode())] == ["E-U-1"]
+    assert [e.id for e in read_upload("noext", json.dumps({"encounters": [one]}).encode())] == ["E-U-1"]
+    yaml_text = "encounters:\n" + "".join(f"  - {json.dumps(one)}\n" for _ in range(1))
+    assert [e.claim_id for e in read_upload("a.yaml", yaml_text.encode())] == ["U-1"]
+
+
+@pytest.mark.parametrize(("content", "expected"), [
+    (b"", "empty"), (b"\x00\x01", "not a text file"), (b"\xff\xfe{", "not UTF-8"),
+    (b"code,units\n97110,1\n", "claim-line table"), (b"encounters: [{id: 1}]\n", "nothing was imported"),
+])
+def test_upload_problems_name_the_file(content: bytes, expected: str) -> None:
+    with pytest.raises(InputError) as raised:
+        read_upload("upload.yaml", content)
+    assert expected in str(raised.value) and "upload.yaml" in str(raised.value)
+
+
+def test_enter_codes_services_and_keeps_billed_lines(session: Session) -> None:
+    office = Office(session)
+    intake = enter_encounters(office.tenant, office.biller, [encounter_from_form(FORM), encounter("LINES-1")])
+    session.commit()
+    assert intake.not_coded == {}
+    coded, billed = (current_version(office.tenant, item.claim_id) for item in intake.claims)
+    assert coded.state == billed.state == ClaimState.CODED
+    assert [line.code for line in coded.lines][:1] and coded.explanation  # the coder's arithmetic is kept
+    assert [(line.code, line.units) for line in billed.lines] == [
+        ("97110", Decimal(2)), ("97140", Decimal(1)), ("97535", Decimal(1))]
+    assert billed.explanation is None
+
+
+def test_claim_files_and_estimate(session: Session) -> None:
+    office = Office(session)
+    intake = enter_encounters(office.tenant, office.biller, [encounter("DL-1")])
+    claim_id = intake.claims[0].claim_id
+    x12 = claim_file(office.tenant, claim_id, "837p")
+    assert x12.name == "DL-1-837p.txt" and x12.content.startswith(b"ISA*") and b"CLM*DL-1*" in x12.content
+    assert b"*HARBORPT" in x12.content  # the organisation's envelope
+    assert claim_file(office.tenant, claim_id, "superbill").content.startswith(b"%PDF")
+    with pytest.raises(InputError, match="unknown export format"):
+        claim_file(office.tenant, claim_id, "docx")
+    with pytest.raises(NotFoundError):  # another organisation's id is the same (tests/web/test_isolation.py)
+        claim_file(office.tenant, claim_id + 1_000_000, "fhir")
+    estimate = claim_price(office.tenant, claim_id)
+    assert [line.code for line in estimate.lines] == ["97110", "97140", "97535"]

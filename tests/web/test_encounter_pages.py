@@ -1,0 +1,164 @@
+"""Entering and importing encounters: coded on save with the arithmetic shown, every bad input answered with a
+message naming the field or the file (and line), and nothing written then."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from cleanclaim.lifecycle import Role
+from cleanclaim.store import models as m
+from cleanclaim.store.database import session_factory
+from cleanclaim.web import WebSettings, create_app
+from tests.store.services import encounter
+from tests.web.conftest import Org, sign_in
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "pt-visit-97535.yaml"
+FORM = {"encounter_id": "WEB-1", "date": "2026-03-02", "patient_ref": "P-900", "first_name": "Test",
+        "last_name": "Person", "birth_date": "1950-01-01", "provider_npi": "1987654328", "discipline": "PT",
+        "payer": "medicare", "diagnoses": "R26.81, M62.81", "code_1": "97110", "minutes_1": "38"}
+
+
+def _encounters(engine: Engine, org: Org) -> int:
+    with session_factory(engine)() as session:
+        return session.scalar(select(func.count()).select_from(m.EncounterRecord).where(
+            m.EncounterRecord.organisation_id == org.id)) or 0
+
+
+def test_every_role_sees_the_encounters(client: TestClient, org: Org) -> None:
+    for role in Role:
+        sign_in(client, org.email(role))
+        page = client.get("/encounters")
+        assert page.status_code == 200
+        assert ('action="/encounters/import"' in page.text) is (role is not Role.AUDITOR)
+
+
+def test_entered_encounter_is_coded_with_its_arithmetic(client: TestClient, org: Org, engine: Engine) -> None:
+    csrf = sign_in(client, org.email(Role.CLINICIAN))
+    response = client.post("/encounters", data={"csrf_token": csrf, **FORM})
+    assert response.status_code == 303
+    assert re.fullmatch(r"/claims/\d+\?notice=coded", response.headers["location"])
+    page = client.get(response.headers["location"]).text
+    assert "How the lines were coded" in page
+    lines = page.split("Billed lines", 1)[1].split("</table>", 1)[0]
+    # 38 timed minutes: 2 full 15-minute units and 8 left over, which makes a third (CMS 8-minute rule)
+    assert re.search(r"97110</td>.*?<td class=\"right\">3</td>\s*<td class=\"right\">38</td>", lines, re.S)
+    assert "WEB-1" in client.get("/encounters").text
+
+
+def test_a_form_with_missing_fields_comes_back_and_writes_nothing(client: TestClient, org: Org,
+                                                                 engine: Engine) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    before = _encounters(engine, org)
+    missing = client.post("/encounters", data={"csrf_token": csrf, **FORM, "patient_ref": "", "date": "",
+                                               "code_1": "", "minutes_1": "12"})
+    assert missing.status_code == 422
+    for message in ("the patient reference is required", "the date of service is required",
+                    "service 1 has minutes but no code"):
+        assert message in missing.text
+    assert 'value="R26.81, M62.81"' in missing.text  # what was typed is kept
+    wrong = client.post("/encounters", data={"csrf_token": csrf, **FORM, "minutes_1": "ten"})
+    assert wrong.status_code == 422
+    assert "minutes must be a whole number" in wrong.text
+    # what the model refuses comes back next to its field; a patient value is not quoted back in the message
+    dates = client.post("/encounters", data={"csrf_token": csrf, **FORM, "date": "2026-02-30",
+                                             "birth_date": "1950-13-01"})
+    assert dates.status_code == 422
+    assert 'id="date-error"' in dates.text and 'id="birth_date-error"' in dates.text
+    assert "1950-13-01" not in dates.text.split('id="birth_date-error"')[1].split("</p>")[0]
+    assert _encounters(engine, org) == before
+
+
+def test_auditor_cannot_enter_or_import(client: TestClient, org: Org, engine: Engine) -> None:
+    csrf = sign_in(client, org.email(Role.AUDITOR))
+    assert client.post("/encounters", data={"csrf_token": csrf, **FORM}).status_code == 403
+    files = {"file": ("visit.yaml", EXAMPLE.read_bytes(), "application/yaml")}
+    assert client.post("/encounters/import", data={"csrf_token": csrf}, files=files).status_code == 403
+    assert _encounters(engine, org) == 0
+
+
+def test_import_a_yaml_file_then_the_same_again(client: TestClient, org: Org, engine: Engine) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    files = {"file": ("visit.yaml", EXAMPLE.read_bytes(), "application/yaml")}
+    first = client.post("/encounters/import", data={"csrf_token": csrf}, files=files)
+    assert first.status_code == 303 and first.headers["location"].startswith("/claims/")
+    page = client.get(first.headers["location"]).text
+    assert "CLM-0001" in page and "How the lines were coded" in page
+    again = client.post("/encounters/import", data={"csrf_token": csrf}, files=files)
+    assert again.status_code == 422
+    assert "CLM-0001" in again.text  # the claim id already used is named
+    assert _encounters(engine, org) == 1
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("broken.yaml", b"encounters:\n  - id: [unclosed\n    date: 2026-03-02\n", "broken.yaml"),
+    ("picture.yaml", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "not a text file"),
+    ("latin1.json", "{\"id\": \"caf\u00e9\"}".encode("latin-1"), "not UTF-8"),
+    ("lines.csv", b"encounter_id,date,code\nE1,2026-03-02,97110\n", "claim-line table"),
+    ("empty.yaml", b"  \n", "the file is empty"),
+    ("nothing.json", b"[]", "must be a non-empty list"),
+])
+def test_a_bad_file_is_refused_with_a_message(client: TestClient, org: Org, engine: Engine, name: str,
+                                              content: bytes, expected: str) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    response = client.post("/encounters/import", data={"csrf_token": csrf},
+                           files={"file": (name, content, "application/octet-stream")})
+    assert response.status_code == 422
+    assert expected in response.text
+    assert _encounters(engine, org) == 0
+
+
+def test_a_file_with_one_bad_encounter_imports_none_and_names_the_line(client: TestClient, org: Org,
+                                                                       engine: Engine) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    good = encounter("GOOD-1").model_dump(mode="json")
+    bad = {**encounter("BAD-1").model_dump(mode="json"), "date": "not a date"}
+    text = json.dumps({"encounters": [good, bad]}, indent=1)
+    response = client.post("/encounters/import", data={"csrf_token": csrf},
+                           files={"file": ("two.json", text.encode(), "application/json")})
+    assert response.status_code == 422
+    assert "two.json" in response.text and "line" in response.text and "nothing was imported" in response.text
+    assert _encounters(engine, org) == 0
+
+
+def test_no_file_chosen(client: TestClient, org: Org) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    response = client.post("/encounters/import", data={"csrf_token": csrf})
+    assert response.status_code == 422 and "Choose a file" in response.text
+
+
+def test_a_file_over_the_limit_is_refused(engine: Engine, org: Org) -> None:
+    app = create_app(engine, settings=WebSettings(max_upload_bytes=2000))
+    with TestClient(app, follow_redirects=False) as client:
+        csrf = sign_in(client, org.email(Role.BILLER))
+        response = client.post("/encounters/import", data={"csrf_token": csrf},
+                               files={"file": ("big.yaml", b"#" * 5000, "application/yaml")})
+    assert response.status_code == 413
+    assert _encounters(engine, org) == 0
+
+
+def test_a_large_import_runs_as_a_job(client: TestClient, org: Org, engine: Engine,
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.web.routes import encounters as encounter_routes
+
+    monkeypatch.setattr(encounter_routes, "IMPORT_JOB_THRESHOLD", 2)
+    csrf = sign_in(client, org.email(Role.BILLER))
+    items = [encounter(f"JOB-{n}").model_dump(mode="json") for n in range(3)]
+    response = client.post("/encounters/import", data={"csrf_token": csrf},
+                           files={"file": ("three.json", json.dumps(items).encode(), "application/json")})
+    assert response.status_code == 303 and re.fullmatch(r"/jobs/\d+", response.headers["location"])
+    deadline = time.monotonic() + 30
+    fragment = ""
+    while time.monotonic() < deadline:
+        fragment = client.get(response.headers["location"], headers={"HX-Request": "true"}).text
+        if "hx-trigger" not in fragment:
+            break
+        time.sleep(0.1)
+    assert "3 of 3" in fragment and "Finished" in fragment
+    assert _encounters(engine, org) == 3
