@@ -1,5 +1,6 @@
-"""Tenant isolation over the app's whole route table: for EVERY page route with an id path parameter, a user of organisation B gets 404 for organisation A's object, on every method the route has, and the
-answer shows none of A's claim numbers.
+"""Tenant isolation over the app's whole route table: for EVERY page route with an id path parameter, a user
+of organisation B gets 404 for organisation A's object, on every method the route has, and the answer shows none of
+A's claim numbers.
 
 The routes are read from the app, not listed here, so a route added later is covered automatically. A new id
 parameter name must be given an object of organisation A in ``_ids`` below: the test fails naming it until it is
