@@ -4,6 +4,7 @@ posted 835; generated passwords; a second load is refused; the second organisati
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -45,3 +46,16 @@ def test_demo_fills_an_empty_database_once(empty_url: URL) -> None:
             load_demo(factory, claims=5)
     finally:
         engine.dispose()
+
+
+def test_the_packaged_demo_seed_is_the_examples() -> None:
+    """The demo's seed ships in the package (store/demo_data) as copies of examples/: they must not drift apart."""
+    from cleanclaim.store.demo import EXAMPLES
+
+    root = Path(__file__).resolve().parents[2] / "examples"
+    pairs = [(path, EXAMPLES / path.name) for path in sorted(root.glob("*.yaml"))]
+    pairs.append((root / "practice" / "charge-master.csv", EXAMPLES / "charge-master.csv"))
+    assert len(pairs) >= 7
+    for source, copy in pairs:
+        assert copy.read_bytes() == source.read_bytes(), f"{copy} differs from {source}: copy it again"
+    assert sorted(p.name for p in EXAMPLES.glob("*.yaml")) == sorted(p.name for p, _ in pairs[:-1])

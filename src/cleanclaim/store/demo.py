@@ -44,7 +44,8 @@ __all__ = ["DEMO_DOMAIN", "DEMO_ORGANISATION", "SECOND_ORGANISATION", "DemoCrede
 DEMO_ORGANISATION = "Demo Rehab & Coaching"
 DEMO_DOMAIN = "demo.cleanclaim.test"
 SECOND_ORGANISATION = "Second Practice"
-EXAMPLES = Path(__file__).parents[3] / "examples"
+EXAMPLES = Path(__file__).parent / "demo_data"
+"""The examples/ encounters and charge master, shipped in the package (an installed wheel has no examples/)."""
 # denial reasons the demo's payer gives (CARC): 50 not medically necessary, 197 no precertification, 16 missing info
 DENIAL_REASONS = ("50", "197", "16")
 
@@ -105,7 +106,7 @@ def load_demo(factory: sessionmaker[Session], *, seed: int = 2026, claims: int =
     """Fill an EMPTY database with the demo organisations; refuses one that has any organisation."""
     today = today or dt.date.today()
     rng = random.Random(seed)
-    charges = load_charge_master(EXAMPLES / "practice" / "charge-master.csv")
+    charges = load_charge_master(EXAMPLES / "charge-master.csv")
     templates = [e for e in _example_encounters() if e.services and not e.lines]
     with factory() as session:
         if session.scalar(select(func.count()).select_from(m.Organisation)):
