@@ -34,6 +34,7 @@ __all__ = [
     "parse_envelope",
     "read_x12_text",
     "segments_text",
+    "starts_with_isa",
     "tokenize",
 ]
 
@@ -167,10 +168,16 @@ class X12Envelope:
                     yield transaction
 
 
+def starts_with_isa(text: str) -> bool:
+    """Whether ``text`` opens with an interchange's ISA segment (after a byte-order mark and blank space): what tells
+    X12 text from a file name, and an upload that could be an 835 from one that cannot."""
+    return text.lstrip("\ufeff \r\n\t").startswith("ISA")
+
+
 def read_x12_text(text_or_path: str | Path) -> tuple[str, str | None]:
     """Text and file name of an X12 input given as its text or as a path (a one-line string not starting ISA)."""
     if isinstance(text_or_path, str) and (
-            text_or_path.lstrip("\ufeff \r\n\t").startswith("ISA") or "\n" in text_or_path or len(text_or_path) > 1024):
+            starts_with_isa(text_or_path) or "\n" in text_or_path or len(text_or_path) > 1024):
         return text_or_path, None
     path = Path(text_or_path)
     try:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from cleanclaim.errors import InputError
 from cleanclaim.formats.remittance_codes import remittance_codes
+from cleanclaim.formats.x12 import starts_with_isa
 from cleanclaim.formats.x12_835 import (
     Adjustment,
     RemitClaim,
@@ -68,7 +69,7 @@ def post_remittance(session: Session, organisation_id: int, text: str, *, user_i
     """Post every payment of an 835 for one organisation; commit is the caller's (one transaction per request)."""
     tenant = Tenant(session, organisation_id)
     # the readers take a short one-line string for a file name; an upload is text, never a path on this server
-    if not text.lstrip("\ufeff \r\n\t").startswith("ISA"):
+    if not starts_with_isa(text):
         raise InputError("not an X12 835: an interchange starts with an ISA segment, and this file does not",
                          file=file)
     remittance = read_835(text)
