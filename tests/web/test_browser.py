@@ -10,10 +10,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import uvicorn
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
 from cleanclaim.store.database import make_engine, migrate, session_factory
@@ -31,14 +33,9 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """The app on a fresh SQLite file, first-started like `cleanclaim serve`, on a real port."""
-    url = make_url(f"sqlite:///{tmp_path / 'workspace.db'}")
-    engine = make_engine(url)
-    migrate(engine)
-    created = first_start(session_factory(engine), claims=10)
-    assert created is not None
+@contextmanager
+def live_server(engine: Engine) -> Iterator[str]:
+    """The app on ``engine`` served by uvicorn on a free port in a thread, for the browser; its base URL."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(engine, settings=WebSettings()), host="127.0.0.1", port=port,
                                            log_level="warning", access_log=False))
@@ -48,9 +45,23 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started
-    yield f"http://127.0.0.1:{port}", created.password
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """The app on a fresh SQLite file, first-started like `cleanclaim serve`, on a real port."""
+    url = make_url(f"sqlite:///{tmp_path / 'workspace.db'}")
+    engine = make_engine(url)
+    migrate(engine)
+    created = first_start(session_factory(engine), claims=10)
+    assert created is not None
+    with live_server(engine) as base:
+        yield base, created.password
     engine.dispose()
 
 

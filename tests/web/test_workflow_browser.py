@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
@@ -25,12 +22,11 @@ from cleanclaim.lifecycle import ClaimState, Role
 from cleanclaim.store.claims import current_version
 from cleanclaim.store.database import make_engine, migrate, session_factory
 from cleanclaim.store.tenant import Tenant
-from cleanclaim.web import WebSettings, create_app
 from tests.audit.test_report_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.formats.x12.conftest import pyx12_errors
 from tests.web.conftest import PASSWORD, Org, make_org
 from tests.web.money import denial_835, denied, ready
-from tests.web.test_browser import _free_port
+from tests.web.test_browser import live_server
 
 pytestmark = pytest.mark.browser
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -54,18 +50,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
     denied(engine, org, "EARLIER-1", carc="197")
     denied(engine, org, "EARLIER-2", carc="4")
     (claim_id,) = ready(engine, org, "FLOW-1")
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, settings=WebSettings()), host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield Served(f"http://127.0.0.1:{port}", engine, org, claim_id)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with live_server(engine) as base:
+        yield Served(base, engine, org, claim_id)
     engine.dispose()
 
 
