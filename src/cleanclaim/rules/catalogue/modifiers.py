@@ -513,7 +513,8 @@ class Modifier52OnTimedCode(Rule):
         lines: [{code: "96158", units: 1}]
 
     References:
-        Premera: billing for time (52 not for reduced time); ChiroFree: the timed codes.
+        Premera: billing for time (52 not for reduced time); CMS Pub. 100-04 Ch. 5 s20.2 (a timed code's units
+        follow the documented minutes).
     """
 
     id = "CC406"
@@ -524,7 +525,8 @@ class Modifier52OnTimedCode(Rule):
                "{time_text}: less time is billed with fewer units or the lower-time code, not 52")
     fix = ("Remove 52 from {code} and bill the units (or the code of the time range) that the documented minutes "
            "support; if the time does not reach the code's minimum, do not bill it.")
-    references = ("Premera: billing for time", "ChiroFree: the timed codes")
+    references = ("Premera: billing for time",
+                  "CMS Pub. 100-04 Ch. 5 s20.2 (a timed code's units follow the documented minutes)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # the rule's own filter; no 52 anywhere: it cannot hold
