@@ -10,13 +10,13 @@ import pytest
 from cleanclaim.rules import all_rules, get_rule
 from cleanclaim.rules.registry import Rule
 
-PRIMARY = ("CMS Pub. 100-", "NCD ", "CFR", "Social Security Act", "SSA s", "final rule", " FR ")
+PRIMARY = ("CMS Pub. 100-", "NCD ", "CFR", "Social Security Act", "SSA s", "final rule", " FR ", "NCCI Policy Manual")
 NOT_PRIMARY = ("Palmetto GBA: E/M", "SBIRT Oregon", "codingahead", "secondary sources", "prombs", "postacutetools",
                "APA Services HBAI guide")
 
 
 @pytest.mark.parametrize("slug", ["CC303", "CC307", "CC804", "CC702", "CC411", "CC802",
-                                  "CC206", "CC703", "CC704", "CC706"])
+                                  "CC206", "CC703", "CC704", "CC706", "CC711", "CC712", "CC504", "CC803"])
 def test_rule_cites_a_primary_document(slug: str) -> None:
     rule = get_rule(slug)
     cited = [*rule.references, rule.doc().sections["References"]]

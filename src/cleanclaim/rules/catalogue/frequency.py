@@ -336,9 +336,14 @@ class VisitFrequencyLimit(Rule):
     """More dates of service with a code than the payer's frequency limit allows in its window.
 
     What it checks:
-        The payer profile's `frequency_limits` (codes, max, days): the number of distinct dates with any of the codes
-        for the patient within the window of `days` days ending on the date of service, over the history and the
-        batch. More than `max` is flagged at the limit's severity (warnings by default).
+        The payer profile's `frequency_limits`, over the patient's history and the batch: the number of distinct dates
+        with any of the limit's codes (or, with `measure: hours`, the hours their units make) in the limit's window
+        ending on the date of service. Windows: `days` (the last N days, e.g. 22 IBT-for-obesity sessions in 365
+        days); `full_months` (CMS's "annual" claims edit: the service is allowed again once 11 full months have passed
+        after the month of the last one, so a January 2026 screening allows the next from January 2027, not 365 days
+        later); `calendar_year`, with `first_year_max` for the first calendar year the patient has the service (MNT:
+        3 hours, then 2; DSMT: 10 hours, then 2). More than the limit is flagged at the limit's severity (warnings
+        by default); the message names the limit's own source.
 
     Why it matters:
         Payers deny services beyond their frequency limits (Medicare: two tobacco quit attempts of four sessions a
@@ -352,8 +357,10 @@ class VisitFrequencyLimit(Rule):
         # check eligibility before the visit; bill only within the limit or with the payer's documented exception
 
     References:
-        Payer profile frequency limits and the sources they name (NGS: counseling to prevent tobacco use; Noridian:
-        alcohol misuse screening; Palmetto/NGS: depression screening).
+        Payer profile frequency limits and the sources they name: for Medicare NCD 210.4.1 (tobacco counseling),
+        NCD 210.8 and CMS CR 7633 (alcohol misuse screening, G0442/G0443), NCD 210.9 (depression screening),
+        NCD 210.11 (IBT for cardiovascular disease), NCD 210.12 (IBT for obesity, G0447/G0473), 42 CFR
+        410.132(b)(5) (MNT hours), 42 CFR 410.141(c) (DSMT hours).
     """
 
     id = "CC803"
@@ -364,7 +371,9 @@ class VisitFrequencyLimit(Rule):
                "({reason}; {limit_reference})")
     fix = ("Check the patient's eligibility for {code} on {date}; bill it only within the limit of {max_text} "
            "({window_text} the date of service) or with the payer's documented exception.")
-    references = ("Payer profile frequency_limits (each names its source)",)
+    references = ("Payer profile frequency_limits (each names its source)",
+                  "NCD 210.8, 210.9, 210.11, 210.12 (preventive counseling frequencies); 42 CFR 410.132(b)(5) (MNT); "
+                  "42 CFR 410.141(c) (DSMT)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged line bills a code of one of its payer's limits, and more than ``max`` distinct dates bill one of
