@@ -161,8 +161,9 @@ class ProgressReportDue(Rule):
         note: "Progress report: goals reviewed ..."   # or a 97164 re-evaluation when it is warranted
 
     References:
-        CMS Pub 100-02 Ch.15 s220.3 (progress report at least once every 10 treatment days; the period begins on the
-        first day of the episode, whether that is an evaluation or a treatment).
+        CMS Pub. 100-02 Ch. 15 s220.3.D (progress report: "at least once every 10 treatment days"; the first
+        reporting period begins on the first day of the episode, whether that is an evaluation, a re-evaluation or a
+        treatment).
     """
 
     id = "CC801"
@@ -173,7 +174,8 @@ class ProgressReportDue(Rule):
                "report is due at least every {visits} treatment days")
     fix = ("Write a progress report for the {plan_text} (by the therapist) on or before this visit and keep it with "
            "the record.")
-    references = (_THERAPY_DOC_REF,)
+    references = (_THERAPY_DOC_REF,
+                  "CMS Pub. 100-02 Ch. 15 s220.3.D (progress report at least every 10 treatment days)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged visit is treatment day ``visits`` or later of a patient's plan, so at least that many dates bill an
@@ -223,8 +225,8 @@ class PlanOfCareRecertDue(Rule):
         plan_of_care: {start: 2026-04-04, certified_through: 2026-07-02}   # recertified before the visit
 
     References:
-        CMS Pub 100-02 Ch.15 s220 (certification and recertification of the plan of care, at least every 90 days;
-        as cited in the Medicare payer profile).
+        42 CFR 424.24(c); CMS Pub. 100-02 Ch. 15 s220.1.3 (certification and recertification of the plan of care,
+        at least every 90 days).
     """
 
     id = "CC802"
