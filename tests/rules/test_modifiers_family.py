@@ -216,6 +216,13 @@ def test_kx_estimate_applies_the_mppr_per_billing_provider_like_the_pricer() -> 
     together = [e.model_copy(update={"billing_provider": apart[0].billing_provider}) for e in apart]
     [finding] = _run("missing-kx", *together)
     assert finding.encounter == "E1"
+    # without a billing provider the rendering NPI is the provider, as in the pricer: two therapists' own practices
+    rendering = [e.model_copy(update={"billing_provider": None,
+                                      "provider": e.provider.model_copy(update={"npi": npi})})
+                 for e, npi in zip(apart, ("1234567893", "1245319599"), strict=True)]
+    assert sorted(f.encounter for f in _run("missing-kx", *rendering)) == ["E1", "E2"]
+    same_therapist = [e.model_copy(update={"billing_provider": None}) for e in apart]
+    assert [f.encounter for f in _run("missing-kx", *same_therapist)] == ["E1"]
 
 
 def test_kx_earlier_encounters_of_two_practices_on_one_day_are_not_reduced_together() -> None:
