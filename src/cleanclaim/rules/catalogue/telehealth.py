@@ -182,10 +182,10 @@ class TelehealthPractitionerNotEligible(Rule):
 
     References:
         SSA s1834(m)(4)(E); CARES Act s3703 and CMS-1744-IFC; Consolidated Appropriations Act, 2023; American Relief
-        Act, 2025; Full-Year Continuing Appropriations and Extensions Act, 2025 (H.R. 1968); Continuing
-        Appropriations, Agriculture, Legislative Branch, Military Construction and Veterans Affairs, and Extensions
-        Act, 2026 (H.R. 5371, Division F s6208) and CMS CY2026 Telehealth FAQ; Consolidated Appropriations Act, 2026
-        (H.R. 7148: through 2027-12-31).
+        Act, 2025 (H.R. 10545, Division C s3207); Full-Year Continuing Appropriations and Extensions Act, 2025
+        (H.R. 1968, s2207); Continuing Appropriations, Agriculture, Legislative Branch, Military Construction and
+        Veterans Affairs, and Extensions Act, 2026 (H.R. 5371, Division F s6208) and CMS CY2026 Telehealth FAQ;
+        Consolidated Appropriations Act, 2026 (H.R. 7148: through 2027-12-31).
     """
 
     id = "CC712"
