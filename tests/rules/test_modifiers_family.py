@@ -192,6 +192,58 @@ def test_kx_history_day_is_priced_whole_so_the_mppr_applies() -> None:
     assert "$2,462.21 before this claim" in finding.message
 
 
+def _billed_by(npi: str, tax_id: str) -> dict[str, Any]:
+    return {"name": "Clinic", "npi": npi, "tax_id": tax_id,
+            "address": {"line1": "1 Main St", "city": "Springfield", "state": "IL", "zip": "627011234"}}
+
+
+_PRACTICE_A, _PRACTICE_B = _billed_by("1234567893", "123456789"), _billed_by("1245319599", "987654321")
+
+
+def test_kx_estimate_applies_the_mppr_per_billing_provider_like_the_pricer() -> None:
+    # The allowed amount after the MPPR counts toward the threshold, and the MPPR ranks one provider's units of a
+    # patient's day (the pricer's key): two practices' 97112 x1 on the same day are each paid full PE.
+    # 97112 CY2026 national: (0.50 + 0.47 + 0.01) x 33.4009 = 32.7329 -> 32.73 each, $2,450 + 32.73 = $2,482.73 over
+    # $2,480 on both claims. One practice billing both: the second 97112 at 50% PE, (0.50 + 0.235 + 0.01) x 33.4009
+    # = 24.8837 -> 24.88, $2,474.88 under, so only the first is over.
+    history = [{"date": "2026-02-20", "code": "97110", "modifiers": ["GP"], "units": 1, "allowed": 2450.00}]
+    apart = [_encounter(id=eid, billing_provider=practice, history=history,
+                        lines=[{"code": "97112", "modifiers": ["GP"], "units": 1}])
+             for eid, practice in (("E1", _PRACTICE_A), ("E2", _PRACTICE_B))]
+    findings = _run("missing-kx", *apart)
+    assert sorted(f.encounter for f in findings) == ["E1", "E2"]
+    assert all("$2,450.00 before this claim + ~$32.73 = $2,482.73" in f.message for f in findings)
+    together = [e.model_copy(update={"billing_provider": apart[0].billing_provider}) for e in apart]
+    [finding] = _run("missing-kx", *together)
+    assert finding.encounter == "E1"
+    # without a billing provider the rendering NPI is the provider, as in the pricer: two therapists' own practices
+    rendering = [e.model_copy(update={"billing_provider": None,
+                                      "provider": e.provider.model_copy(update={"npi": npi})})
+                 for e, npi in zip(apart, ("1234567893", "1245319599"), strict=True)]
+    assert sorted(f.encounter for f in _run("missing-kx", *rendering)) == ["E1", "E2"]
+    same_therapist = [e.model_copy(update={"billing_provider": None}) for e in apart]
+    assert [f.encounter for f in _run("missing-kx", *same_therapist)] == ["E1"]
+
+
+def test_kx_earlier_encounters_of_two_practices_on_one_day_are_not_reduced_together() -> None:
+    # Earlier encounters in the batch are valued the same way: 2026-01-10, 97112 x1 from each of two practices is
+    # 32.73 + 32.73 = 65.46 (not 32.73 + 24.88 = 57.61 as one provider's day), so $2,400 + 65.46 = $2,465.46 before.
+    history = [{"date": "2026-01-02", "code": "97110", "modifiers": ["GP"], "units": 1, "allowed": 2400.00}]
+    earlier = [_encounter(id=eid, date="2026-01-10", billing_provider=practice, history=history,
+                          lines=[{"code": "97112", "modifiers": ["GP"], "units": 1}])
+               for eid, practice in (("E0a", _PRACTICE_A), ("E0b", _PRACTICE_B))]
+    claim = _encounter(id="E1", billing_provider=_PRACTICE_A, history=history,
+                       lines=[{"code": "97110", "modifiers": ["GP"], "units": 2}])
+    [finding] = _run("missing-kx", *earlier, claim)
+    assert finding.encounter == "E1"
+    # 97110 x2: 0.87 x 33.4009 = 29.06 + 0.665 x 33.4009 = 22.21 -> 51.27; 2,465.46 + 51.27 = 2,516.73
+    assert "$2,465.46 before this claim" in finding.message
+    assert "+ ~$51.27 = $2,516.73" in finding.message
+    one_practice = [e.model_copy(update={"billing_provider": claim.billing_provider}) for e in earlier]
+    [finding] = _run("missing-kx", *one_practice, claim)
+    assert "$2,457.61 before this claim" in finding.message
+
+
 def test_kx_earlier_batch_encounters_are_counted_per_payer() -> None:
     early = _encounter(id="E0", date="2026-01-10", lines=[{"code": "97110", "modifiers": ["GP", "KX"], "units": 60}])
     early_2 = _encounter(id="E0b", date="2026-01-12",

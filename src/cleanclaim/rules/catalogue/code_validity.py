@@ -314,7 +314,8 @@ class CategoryIINotPayable(Rule):
         lines: [{code: "4004F", units: 1, charge: 0.00}]   # beside the payable service it tracks
 
     References:
-        AMA CPT Category II codes (performance measurement, not payable); CMS does not reimburse Category II codes.
+        AMA CPT Category II codes (performance measurement, not payable); CMS National Physician Fee Schedule Relative
+        Value File status code definitions (status M: measurement codes, used for reporting only, no payment).
     """
 
     id = "CC105"
@@ -323,7 +324,8 @@ class CategoryIINotPayable(Rule):
     severity = Severity.WARNING
     message = "{code} is a Category II tracking code and is never paid, but carries a charge of ${charge}"
     fix = "Report {code} with a $0.00 (or $0.01) charge, beside the payable service it tracks."
-    references = ("AMA CPT Category II codes", "Columbia compliance newsletter: CMS does not reimburse Category II")
+    references = ("AMA CPT Category II codes",
+                  "CMS PFS Relative Value File status M (measurement codes: reporting only, not paid)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # ^[0-9]{4}F$ ends in F (``$`` is the end of the text in Polars); the charge test is the rule's own
@@ -356,7 +358,8 @@ class CategoryIIICode(Rule):
         payer: commercial   # a payer whose policy covers 0592T; keep the policy with the claim file
 
     References:
-        AMA CPT Category III codes; legalclarity, "How payers determine the 0591T reimbursement rate".
+        AMA CPT Category III codes; CMS National Physician Fee Schedule Relative Value File (PPRRVU25_JAN): 0591T-0593T
+        have status C (contractor-priced: no national amount, the MAC prices each claim).
     """
 
     id = "CC106"
@@ -366,7 +369,8 @@ class CategoryIIICode(Rule):
     message = ("{code} is a Category III code: payment is decided by each payer "
                "(Medicare prices it claim by claim)")
     fix = "Confirm the payer covers {code} and keep its policy with the claim; expect to send documentation."
-    references = ("AMA CPT Category III codes", "legalclarity: how payers determine the 0591T reimbursement rate")
+    references = ("AMA CPT Category III codes",
+                  "CMS PFS Relative Value File PPRRVU25_JAN: 0591T-0593T status C (contractor-priced)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # ^[0-9]{4}T$ ends in T
@@ -397,7 +401,8 @@ class MedicareUsesGCode(Rule):
         lines: [{code: "G0396", units: 1}]
 
     References:
-        SBIRT Oregon billing codes (Medicare G0396/G0397); CMS HCPCS G0283.
+        CMS National Physician Fee Schedule Relative Value File (PPRRVU25_JAN): 99408 and 99409 status N (not
+        covered), G0396 and G0397 status A (active); CMS HCPCS Level II G0396, G0397, G0283.
     """
 
     id = "CC107"
@@ -406,7 +411,8 @@ class MedicareUsesGCode(Rule):
     severity = Severity.ERROR
     message = "{payer_name} does not pay {code}; it pays {medicare_code} for this service"
     fix = "Report {medicare_code} instead of {code} (same documentation; check the time range of {medicare_code})."
-    references = ("SBIRT Oregon: billing codes (G0396/G0397 for Medicare)", "CMS HCPCS Level II G0283")
+    references = ("CMS PFS Relative Value File PPRRVU25_JAN: 99408/99409 status N, G0396/G0397 status A",
+                  "CMS HCPCS Level II G0396, G0397, G0283")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # a payer that uses Medicare's codes and a billed code with a Medicare equivalent in some version; then the
@@ -425,7 +431,8 @@ class MedicareUsesGCode(Rule):
             .with_columns(
                 # cite the source of this code's Medicare equivalent, not every equivalent's
                 pl.when(pl.col("code").is_in(["99408", "99409"]))
-                .then(pl.lit(["SBIRT Oregon: billing codes (Medicare G0396/G0397)"]))
+                .then(pl.lit(["CMS PFS Relative Value File PPRRVU25_JAN: 99408/99409 status N, G0396/G0397 "
+                              "status A"]))
                 .otherwise(pl.concat_list(pl.format("CMS HCPCS Level II {}", pl.col("medicare_code"))))
                 .alias("references")
             )

@@ -101,8 +101,8 @@ def _base_times(book: CodeBook) -> pl.DataFrame:
     return codes_frame(book).select(pl.col("code").alias("base_code"), "typical_minutes").unique("base_code")
 
 
-# Services CPT keeps apart from health behavior assessment and intervention on the same day (healthcare-wiki summary
-# of the 2020 HBAI guidelines): psychiatric services 90785-90899 and adaptive behavior services 97151-97158.
+# Services CPT keeps apart from health behavior assessment and intervention on the same day (AMA CPT 2020 HBAI
+# guidelines): psychiatric services 90785-90899 and adaptive behavior services 97151-97158.
 _PSYCHIATRIC = (90785, 90899)
 _ADAPTIVE = (97151, 97158)
 
@@ -154,8 +154,9 @@ class HbaiSameDayConflict(Rule):
         lines: [{code: "90791", units: 1}]   # report the predominant service only
 
     References:
-        CPT 2020 HBAI guidelines as summarised by healthcare-wiki.com (HBAI with psychiatric and adaptive behavior
-        services; HBAI with 99401-99412 by the same provider); APA Services HBAI guide 2020.
+        AMA CPT 2020 health behavior assessment and intervention guidelines (HBAI not with psychiatric services
+        90785-90899 or adaptive behavior services 97151-97158 on the same day; not with 99401-99412 by the same
+        provider); APA Services HBAI guide 2020.
     """
 
     id = "CC705"
@@ -164,7 +165,7 @@ class HbaiSameDayConflict(Rule):
     severity = Severity.WARNING
     message = "{code} (health behavior) is billed on {date} with {other_code} ({other_kind}) for the same patient{who}"
     fix = "Report the predominant service only, or document why both were separate services on that day."
-    references = ("healthcare-wiki.com: HBAI assessment codes and rules (2020 CPT guidelines)",
+    references = ("AMA CPT 2020 health behavior assessment and intervention guidelines",
                   "APA Services: HBAI billing guide 2020")
 
     def screen_for(self, tables: Tables) -> Screen | None:

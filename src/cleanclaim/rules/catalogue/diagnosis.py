@@ -483,7 +483,8 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
 
     References:
         APA Services, "Health behavior assessment and intervention codes changing for 2020" (physical health problem,
-        not mental-health treatment); mrahis, "New codes for health behavior assessment and intervention for 2020".
+        not mental-health treatment); CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI codes 96156-96171;
+        AMA CPT 2020 health behavior assessment and intervention guidelines.
     """
 
     id = "CC205"
@@ -494,7 +495,7 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
                "(ICD-10-CM chapter {chapter})")
     fix = "{remedy}"
     references = ("APA Services: health behavior assessment and intervention codes changing for 2020",
-                  "mrahis blog: new HBAI codes for 2020")
+                  "CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI codes 96156-96171")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # An HBAI line (a code with an hbai-* version, that version in force) whose primary diagnosis falls in a

@@ -291,8 +291,8 @@ class DistinctGoalsRequired(Rule):
                "each ({reason}; {goal_reference})")
     fix = "State a separate, distinct goal for {code} and for {with_text} in the note."
     references = ("Payer profile distinct_goals",
-                  "LCD orthotic/prosthetic paragraphs (medicarepaymentandreimbursement 2016); not confirmed "
-                  "in any readable LCD")
+                  "coding-facts.md UNCONFIRMED item 3: the LCD orthotic/prosthetic distinct-goals language is "
+                  "not confirmed in any readable LCD")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged line bills a code of one of its payer's distinct-goals entries beside one of the entry's partner

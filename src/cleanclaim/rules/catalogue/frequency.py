@@ -161,8 +161,9 @@ class ProgressReportDue(Rule):
         note: "Progress report: goals reviewed ..."   # or a 97164 re-evaluation when it is warranted
 
     References:
-        CMS Pub 100-02 Ch.15 s220.3 (progress report at least once every 10 treatment days; the period begins on the
-        first day of the episode, whether that is an evaluation or a treatment).
+        CMS Pub. 100-02 Ch. 15 s220.3.D (progress report: "at least once every 10 treatment days"; the first
+        reporting period begins on the first day of the episode, whether that is an evaluation, a re-evaluation or a
+        treatment).
     """
 
     id = "CC801"
@@ -173,7 +174,8 @@ class ProgressReportDue(Rule):
                "report is due at least every {visits} treatment days")
     fix = ("Write a progress report for the {plan_text} (by the therapist) on or before this visit and keep it with "
            "the record.")
-    references = (_THERAPY_DOC_REF,)
+    references = (_THERAPY_DOC_REF,
+                  "CMS Pub. 100-02 Ch. 15 s220.3.D (progress report at least every 10 treatment days)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged visit is treatment day ``visits`` or later of a patient's plan, so at least that many dates bill an
@@ -223,8 +225,8 @@ class PlanOfCareRecertDue(Rule):
         plan_of_care: {start: 2026-04-04, certified_through: 2026-07-02}   # recertified before the visit
 
     References:
-        CMS Pub 100-02 Ch.15 s220 (certification and recertification of the plan of care, at least every 90 days;
-        as cited in the Medicare payer profile).
+        42 CFR 424.24(c); CMS Pub. 100-02 Ch. 15 s220.1.3 (certification and recertification of the plan of care,
+        at least every 90 days).
     """
 
     id = "CC802"
@@ -336,9 +338,14 @@ class VisitFrequencyLimit(Rule):
     """More dates of service with a code than the payer's frequency limit allows in its window.
 
     What it checks:
-        The payer profile's `frequency_limits` (codes, max, days): the number of distinct dates with any of the codes
-        for the patient within the window of `days` days ending on the date of service, over the history and the
-        batch. More than `max` is flagged at the limit's severity (warnings by default).
+        The payer profile's `frequency_limits`, over the patient's history and the batch: the number of distinct dates
+        with any of the limit's codes (or, with `measure: hours`, the hours their units make) in the limit's window
+        ending on the date of service. Windows: `days` (the last N days, e.g. 22 IBT-for-obesity sessions in 365
+        days); `full_months` (CMS's "annual" claims edit: the service is allowed again once 11 full months have passed
+        after the month of the last one, so a January 2026 screening allows the next from January 2027, not 365 days
+        later); `calendar_year`, with `first_year_max` for the first calendar year the patient has the service (MNT:
+        3 hours, then 2; DSMT: 10 hours, then 2). More than the limit is flagged at the limit's severity (warnings
+        by default); the message names the limit's own source.
 
     Why it matters:
         Payers deny services beyond their frequency limits (Medicare: two tobacco quit attempts of four sessions a
@@ -352,8 +359,10 @@ class VisitFrequencyLimit(Rule):
         # check eligibility before the visit; bill only within the limit or with the payer's documented exception
 
     References:
-        Payer profile frequency limits and the sources they name (NGS: counseling to prevent tobacco use; Noridian:
-        alcohol misuse screening; Palmetto/NGS: depression screening).
+        Payer profile frequency limits and the sources they name: for Medicare NCD 210.4.1 (tobacco counseling),
+        NCD 210.8 and CMS CR 7633 (alcohol misuse screening, G0442/G0443), NCD 210.9 (depression screening),
+        NCD 210.11 (IBT for cardiovascular disease), NCD 210.12 (IBT for obesity, G0447/G0473), 42 CFR
+        410.132(b)(5) (MNT hours), 42 CFR 410.141(c) (DSMT hours).
     """
 
     id = "CC803"
@@ -364,7 +373,9 @@ class VisitFrequencyLimit(Rule):
                "({reason}; {limit_reference})")
     fix = ("Check the patient's eligibility for {code} on {date}; bill it only within the limit of {max_text} "
            "({window_text} the date of service) or with the payer's documented exception.")
-    references = ("Payer profile frequency_limits (each names its source)",)
+    references = ("Payer profile frequency_limits (each names its source)",
+                  "NCD 210.8, 210.9, 210.11, 210.12 (preventive counseling frequencies); 42 CFR 410.132(b)(5) (MNT); "
+                  "42 CFR 410.141(c) (DSMT)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged line bills a code of one of its payer's limits, and more than ``max`` distinct dates bill one of

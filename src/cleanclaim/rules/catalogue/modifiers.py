@@ -513,7 +513,8 @@ class Modifier52OnTimedCode(Rule):
         lines: [{code: "96158", units: 1}]
 
     References:
-        Premera: billing for time (52 not for reduced time); ChiroFree: the timed codes.
+        Premera: billing for time (52 not for reduced time); CMS Pub. 100-04 Ch. 5 s20.2 (a timed code's units
+        follow the documented minutes).
     """
 
     id = "CC406"
@@ -524,7 +525,8 @@ class Modifier52OnTimedCode(Rule):
                "{time_text}: less time is billed with fewer units or the lower-time code, not 52")
     fix = ("Remove 52 from {code} and bill the units (or the code of the time range) that the documented minutes "
            "support; if the time does not reach the code's minimum, do not bill it.")
-    references = ("Premera: billing for time", "ChiroFree: the timed codes")
+    references = ("Premera: billing for time",
+                  "CMS Pub. 100-04 Ch. 5 s20.2 (a timed code's units follow the documented minutes)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # the rule's own filter; no 52 anywhere: it cannot hold
@@ -1105,15 +1107,20 @@ def _line_estimates(rows: pl.DataFrame) -> pl.DataFrame:
     null where the row cannot be priced.
 
     ``rows`` has ``row_id``, ``patient_id``, ``date``, ``code``, ``modifiers``, ``units`` and ``place_of_service``
-    (null: office, non-facility). One pricing call per patient and date: the therapy MPPR reduces the PE of every
-    therapy unit of a patient's day but the highest, so the lines of one day must be priced together, as they were
-    on the original claims. The call is per group because the pricer is the one place the PFS arithmetic lives.
+    (null: office, non-facility), and ``mppr_provider`` where the provider is known (`_with_mppr_provider`). One
+    pricing call per provider, patient and date, the key the pricer ranks a day's units by: the therapy MPPR reduces
+    the PE of every always-therapy unit one provider furnishes a patient in a day but the highest, and it is the
+    allowed amount after the MPPR that counts toward the threshold, so one provider's lines of a day are priced
+    together, as on the original claim, and another provider's apart. History rows carry no provider: a patient's
+    day of history is one provider. The call is per group because the pricer is the one place the PFS arithmetic
+    lives.
     """
     from cleanclaim.pricing import price
 
     ids: list[int] = []
     estimates: list[float | None] = []
-    for group in rows.partition_by("patient_id", "date", maintain_order=True):
+    keys = [*(["mppr_provider"] if "mppr_provider" in rows.columns else []), "patient_id", "date"]
+    for group in rows.partition_by(keys, maintain_order=True):
         numbers = group.get_column("row_id").to_list()
         place = group.get_column("place_of_service").drop_nulls().first()
         try:
@@ -1130,6 +1137,18 @@ def _line_estimates(rows: pl.DataFrame) -> pl.DataFrame:
         ids.extend(numbers)
         estimates.extend(allowed)
     return pl.DataFrame({"row_id": ids, "estimate": estimates}, schema=_ESTIMATE_SCHEMA)
+
+
+def _with_mppr_provider(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
+    """``batch`` with ``mppr_provider``: the provider the pricer's MPPR groups a claim's lines by
+    (`cleanclaim.pricing`, ``_billed_by``): the claim's billing NPI, else its rendering NPI, else one unnamed
+    provider."""
+    providers = tables.encounters.select(
+        "encounter_id",
+        pl.coalesce(pl.lit("billing:") + pl.col("billing_npi"), pl.lit("rendering:") + pl.col("provider_npi"),
+                    pl.lit("")).alias("mppr_provider"),
+    ).unique("encounter_id", keep="first")
+    return batch.join(providers, on="encounter_id", how="left")
 
 
 def _price_days(rows: pl.DataFrame, wanted: pl.DataFrame, done: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -1362,6 +1381,7 @@ def _kx_position(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
     batch = batch.sort("encounter_id", "line").with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
     if batch.is_empty():
         return batch
+    batch = _with_mppr_provider(tables, batch)
     claims = batch.group_by("encounter_id").agg(
         pl.col("patient_id").first(), pl.col("payer").first(),
         pl.col("date").min().alias("claim_start"), pl.col("date").max().alias("claim_date"),
@@ -1399,7 +1419,7 @@ def _kx_position(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
         pl.len().alias("bucket_lines"),
     )
     return (
-        lines.drop("estimate", "row_id")
+        lines.drop("estimate", "row_id", "mppr_provider")
         .join(current, on=["encounter_id", "bucket", "year"], how="left")
         .with_columns((pl.col("before") + pl.col("estimate")).alias("total"))
     )
@@ -1524,7 +1544,8 @@ class MissingKx(Rule):
         The patient's therapy amounts for the calendar year: the `allowed` amounts of earlier lines in `history` up to
         the date of service (PT and SLP together by GP/GN, OT apart by GO), with history lines that have no `allowed`
         and the same patient's earlier encounters in the batch (earlier dates, same payer) valued at national
-        Medicare amounts (`cleanclaim.pricing.price`, each patient's day priced whole so the MPPR applies), plus this
+        Medicare amounts (`cleanclaim.pricing.price`, each provider's day with the patient priced whole so the MPPR
+        applies as the pricer applies it: per billing provider, else rendering provider), plus this
         claim's lines in the same group, estimated the same way. When the total passes the payer profile's KX
         threshold for the year, every therapy line of the group without KX is flagged; the message says how many
         lines were valued at national rates. Lines that cannot be priced (no RVUs for the year, or PFS status C:

@@ -181,9 +181,11 @@ class TelehealthPractitionerNotEligible(Rule):
         lines: [{code: "97110", modifiers: [GP], units: 2}]
 
     References:
-        SSA s1834(m)(4)(E); CARES Act s3703 and CMS-1744-IFC; Consolidated Appropriations Act, 2023; Full-Year
-        Continuing Appropriations and Extensions Act, 2025; continuing appropriations act of 2025-11-12 and CMS CY2026
-        Telehealth FAQ; Consolidated Appropriations Act, 2026 (through 2027-12-31).
+        SSA s1834(m)(4)(E); CARES Act s3703 and CMS-1744-IFC; Consolidated Appropriations Act, 2023; American Relief
+        Act, 2025 (H.R. 10545, Division C s3207); Full-Year Continuing Appropriations and Extensions Act, 2025
+        (H.R. 1968, s2207); Continuing Appropriations, Agriculture, Legislative Branch, Military Construction and
+        Veterans Affairs, and Extensions Act, 2026 (H.R. 5371, Division F s6208) and CMS CY2026 Telehealth FAQ;
+        Consolidated Appropriations Act, 2026 (H.R. 7148: through 2027-12-31).
     """
 
     id = "CC712"
@@ -194,7 +196,7 @@ class TelehealthPractitionerNotEligible(Rule):
     fix = ("Bill the service only if it was furnished in person (and then with its in-person place of service); a "
            "telehealth session on this date is not payable by Medicare for a {discipline_name}{after}.")
     references = ("SSA s1834(m)(4)(E)", "CMS Telehealth FAQ CY2026",
-                  "Consolidated Appropriations Act, 2026 (telehealth extension through 2027-12-31)")
+                  "Consolidated Appropriations Act, 2026, H.R. 7148 (telehealth extension through 2027-12-31)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         disciplines = {str(d).lower() for d in tables.values("provider_discipline")}
