@@ -5,6 +5,7 @@ would have caught it. The codes come from the X12 external code lists; source an
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -15,8 +16,9 @@ from cleanclaim.errors import DataError
 
 __all__ = ["AdjustmentReason", "DenialRule", "GroupCode", "RemittanceCodes", "remittance_codes"]
 
-# "unknown" is never in carc.csv: it is the kind of a code the table lacks (see RemittanceCodes.reason); "correction"
-# is the kind the group code CR gives an adjustment whatever its CARC (see RemittanceCodes.kind).
+# "unknown" is never written in carc.csv: it is the kind of a code the table lacks or lists without classifying it (a
+# blank kind; see RemittanceCodes.reason); "correction" is the kind the group code CR gives an adjustment whatever its
+# CARC (see RemittanceCodes.kind).
 Kind = Literal["patient-share", "contractual", "reduction", "denial", "informational", "unknown", "correction"]
 _KINDS = ("patient-share", "contractual", "reduction", "denial", "informational")
 Effect = Literal["patient", "correction", "carc"]
@@ -28,6 +30,22 @@ class AdjustmentReason:
     code: str
     kind: Kind
     description: str
+    start: dt.date | None = None
+    """The day the code entered the X12 list (None: not in cleanclaim's copy of the list)."""
+    stop: dt.date | None = None
+    """The last day a payer may use the code in an original 835 (None: still active in cleanclaim's copy)."""
+
+    def out_of_dates(self, payment_date: dt.date) -> str | None:
+        """Why an original 835 dated ``payment_date`` may not carry this code, or None when it may (or when the
+        list does not date it). X12: a stopped code may still appear in a reversal or a secondary claim, so this is
+        a question for the payer, not a reason to drop the adjustment."""
+        if self.stop is not None and payment_date > self.stop:
+            return (f"CARC {self.code} was deactivated after {self.stop} (X12 list): an original 835 dated "
+                    f"{payment_date} should not use it; ask the payer which reason it means")
+        if self.start is not None and payment_date < self.start:
+            return (f"CARC {self.code} only entered the X12 list on {self.start}, after this 835's date "
+                    f"{payment_date}: check the payment date and the code")
+        return None
 
 
 @dataclass(frozen=True)
@@ -73,14 +91,25 @@ class RemittanceCodes:
         return "patient-share" if entry.effect == "patient" else "correction"
 
     def reason(self, carc: str) -> AdjustmentReason:
-        """The CARC's entry. A code missing from the table is of kind "unknown": shown with its amount, never
-        dropped, and never counted as a denial, since the table cannot say whether it is one (a write-off or a
-        patient share counted as a denial would send a biller to appeal it)."""
+        """The CARC's entry. A code missing from the table, or listed (a valid X12 code, with its dates) but not
+        classified, is of kind "unknown": shown with its amount, never dropped, and never counted as a denial, since
+        the table cannot say whether it is one (a write-off or a patient share counted as a denial would send a
+        biller to appeal it)."""
         return self.carc.get(carc) or AdjustmentReason(
             carc, "unknown", f"unknown reason code: CARC {carc} is not in cleanclaim's table; see the X12 CARC list")
 
     def remark(self, rarc: str) -> str:
         return self.rarc.get(rarc, f"RARC {rarc} is not in cleanclaim's table; see the X12 RARC list")
+
+
+def _date(text: str, number: int, code: str, column: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise DataError(f"carc.csv: data row {number}: CARC {code} {column} {text!r} is not a date (YYYY-MM-DD)") \
+            from exc
 
 
 def _rows(name: str) -> Iterator[dict[str, str]]:
@@ -95,11 +124,21 @@ def _rows(name: str) -> Iterator[dict[str, str]]:
 @cache
 def remittance_codes() -> RemittanceCodes:
     carc: dict[str, AdjustmentReason] = {}
-    for row in _rows("carc.csv"):
-        kind = row["kind"]
-        if kind not in _KINDS:
-            raise DataError(f"carc.csv: CARC {row['code']} has unknown kind {kind!r}")
-        carc[row["code"]] = AdjustmentReason(row["code"], kind, row["description"])  # type: ignore[arg-type]
+    for number, row in enumerate(_rows("carc.csv"), start=2):
+        code, kind = row["code"], row["kind"]
+        if kind and kind not in _KINDS:
+            raise DataError(f"carc.csv: data row {number}: CARC {code} has unknown kind {kind!r}; expected one of "
+                            f"{', '.join(_KINDS)} or blank")
+        if code in carc:
+            raise DataError(f"carc.csv: data row {number}: CARC {code} is listed twice")
+        start, stop = _date(row["start"], number, code, "start"), _date(row["stop"], number, code, "stop")
+        if kind:
+            description = row["description"]
+        else:
+            description = (f"CARC {code} is on the X12 list (from {start}"
+                           + (f", deactivated after {stop}" if stop else "")
+                           + ") but cleanclaim does not classify it; see the X12 CARC list")
+        carc[code] = AdjustmentReason(code, kind or "unknown", description, start, stop)  # type: ignore[arg-type]
     rarc = {row["code"]: row["description"] for row in _rows("rarc.csv")}
     rules: dict[str, dict[str, DenialRule]] = {"carc": {}, "rarc": {}}
     for row in _rows("denial_rules.csv"):
