@@ -326,3 +326,14 @@ def test_group_code_table_matches_the_835_reader() -> None:
     from cleanclaim.formats.x12_835 import GROUP_CODES
 
     assert set(remittance_codes().groups) == set(GROUP_CODES)
+
+
+def test_the_rarc_table_holds_the_whole_list_with_its_dates() -> None:
+    """The 2016-03-07 capture has M1-M144, MA01-MA134 and N1-N770 (1,048 codes); a code cleanclaim does not summarise
+    is still named as a real code with its dates, and one outside the list stays "not in cleanclaim's table"."""
+    codes = remittance_codes()
+    assert len(codes.rarc) == 1048
+    assert {f"N{n}" for n in range(1, 771)} | {f"MA{n:02d}" for n in range(1, 135)} <= set(codes.rarc)
+    assert codes.remark("N362") == "The days or units of service are more than the payer's acceptable maximum."
+    assert "on the X12 list (from 2001-09-14, deactivated after 2016-11-01)" in codes.remark("N100")
+    assert "not in cleanclaim's table" in codes.remark("N9999")

@@ -70,6 +70,7 @@ class GroupCode:
 class RemittanceCodes:
     carc: dict[str, AdjustmentReason]
     rarc: dict[str, str]
+    """Every RARC of the list: cleanclaim's summary, or a sentence naming its dates when there is none."""
     carc_rules: dict[str, DenialRule]
     rarc_rules: dict[str, DenialRule]
     groups: dict[str, GroupCode]
@@ -102,14 +103,13 @@ class RemittanceCodes:
         return self.rarc.get(rarc, f"RARC {rarc} is not in cleanclaim's table; see the X12 RARC list")
 
 
-def _date(text: str, number: int, code: str, column: str) -> dt.date | None:
+def _date(text: str, number: int, code: str, column: str, name: str = "carc.csv") -> dt.date | None:
     if not text:
         return None
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise DataError(f"carc.csv: data row {number}: CARC {code} {column} {text!r} is not a date (YYYY-MM-DD)") \
-            from exc
+        raise DataError(f"{name}: data row {number}: {code} {column} {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def _rows(name: str) -> Iterator[dict[str, str]]:
@@ -139,7 +139,16 @@ def remittance_codes() -> RemittanceCodes:
                            + (f", deactivated after {stop}" if stop else "")
                            + ") but cleanclaim does not classify it; see the X12 CARC list")
         carc[code] = AdjustmentReason(code, kind or "unknown", description, start, stop)  # type: ignore[arg-type]
-    rarc = {row["code"]: row["description"] for row in _rows("rarc.csv")}
+    rarc: dict[str, str] = {}
+    for number, row in enumerate(_rows("rarc.csv"), start=2):
+        code = row["code"]
+        if code in rarc:
+            raise DataError(f"rarc.csv: data row {number}: RARC {code} is listed twice")
+        start, stop = (_date(row["start"], number, code, "start", "rarc.csv"),
+                       _date(row["stop"], number, code, "stop", "rarc.csv"))
+        rarc[code] = row["description"] or (
+            f"RARC {code} is on the X12 list (from {start}" + (f", deactivated after {stop}" if stop else "")
+            + ") but cleanclaim has no summary of it; see the X12 RARC list")
     rules: dict[str, dict[str, DenialRule]] = {"carc": {}, "rarc": {}}
     for row in _rows("denial_rules.csv"):
         if row["type"] not in rules or row["preventable"] not in ("yes", "partly", "no"):
