@@ -152,3 +152,18 @@ def test_an_active_carc_on_its_dates_asks_for_no_review() -> None:
     (_, second) = _plans()
     clm1003 = next(p for p in second.posted if p.claim_id == "CLM-1003")
     assert not any("X12 list" in r for r in clm1003.review)
+
+
+@pytest.mark.parametrize(
+    ("payment_date", "flagged"),
+    # RARC N29 (X12 list): Stop 03/01/2016
+    [("20160301", False), ("20160302", True)],
+)
+def test_a_rarc_used_after_its_x12_stop_date_asks_for_a_review(payment_date: str, flagged: bool) -> None:
+    text = REMIT.replace("CAS*CO*204*150~\nLQ*HE*N130~", "CAS*CO*204*150~\nLQ*HE*N29~").replace(
+        "CHK************20260416~", f"CHK************{payment_date}~")
+    assert "LQ*HE*N29~" in text
+    (_, second) = _plans(text)
+    clm1004 = next(p for p in second.posted if p.claim_id == "CLM-1004")
+    stopped = [r for r in clm1004.review if r.startswith("RARC N29 was deactivated after 2016-03-01")]
+    assert bool(stopped) is flagged

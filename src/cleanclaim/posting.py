@@ -143,5 +143,9 @@ def plan_posting(advice: RemittanceAdvice, claims: Mapping[str, BilledClaim]) ->
             dated = reason.out_of_dates(advice.payment_date) if advice.payment_date is not None else None
             if dated is not None and dated not in review:
                 review.append(dated)
+        for rarc in [*claim.remarks, *(r for line in claim.lines for r in line.remarks)]:
+            dated = codes.remark_out_of_dates(rarc, advice.payment_date) if advice.payment_date is not None else None
+            if dated is not None and dated not in review:
+                review.append(dated)
         posted.append(PostedClaim(claim.patient_control_number, claim, outcome, denied, lines, review))
     return PostingPlan(advice.trace_number, advice.payer_identifier, advice.payer_name, posted, unposted)

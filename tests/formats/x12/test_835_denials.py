@@ -337,3 +337,18 @@ def test_the_rarc_table_holds_the_whole_list_with_its_dates() -> None:
     assert codes.remark("N362") == "The days or units of service are more than the payer's acceptable maximum."
     assert "on the X12 list (from 2001-09-14, deactivated after 2016-11-01)" in codes.remark("N100")
     assert "not in cleanclaim's table" in codes.remark("N9999")
+
+
+@pytest.mark.parametrize(
+    ("rarc", "payment_date", "problem"),
+    [
+        ("N29", dt.date(2016, 3, 1), None),  # its Stop date
+        ("N29", dt.date(2016, 3, 2), "RARC N29 was deactivated after 2016-03-01"),
+        ("N764", dt.date(2016, 2, 29), "RARC N764 only entered the X12 list on 2016-03-01"),
+        ("N764", dt.date(2016, 3, 1), None),
+        ("N9999", dt.date(2026, 4, 16), None),  # not listed: no dates to judge by
+    ],
+)
+def test_a_rarc_is_judged_by_its_x12_dates_at_the_edges(rarc: str, payment_date: dt.date, problem: str | None) -> None:
+    found = remittance_codes().remark_out_of_dates(rarc, payment_date)
+    assert (found is None) if problem is None else (found is not None and problem in found)

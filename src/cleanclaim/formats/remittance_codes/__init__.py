@@ -37,15 +37,21 @@ class AdjustmentReason:
 
     def out_of_dates(self, payment_date: dt.date) -> str | None:
         """Why an original 835 dated ``payment_date`` may not carry this code, or None when it may (or when the
-        list does not date it). X12: a stopped code may still appear in a reversal or a secondary claim, so this is
-        a question for the payer, not a reason to drop the adjustment."""
-        if self.stop is not None and payment_date > self.stop:
-            return (f"CARC {self.code} was deactivated after {self.stop} (X12 list): an original 835 dated "
-                    f"{payment_date} should not use it; ask the payer which reason it means")
-        if self.start is not None and payment_date < self.start:
-            return (f"CARC {self.code} only entered the X12 list on {self.start}, after this 835's date "
-                    f"{payment_date}: check the payment date and the code")
-        return None
+        list does not date it)."""
+        return _out_of_dates(f"CARC {self.code}", self.start, self.stop, payment_date, "reason")
+
+
+def _out_of_dates(name: str, start: dt.date | None, stop: dt.date | None, payment_date: dt.date,
+                  meaning: str) -> str | None:
+    """X12: a stopped code may still appear in a reversal or a secondary claim, so a code outside its dates is a
+    question for the payer, not a reason to drop the adjustment or the remark."""
+    if stop is not None and payment_date > stop:
+        return (f"{name} was deactivated after {stop} (X12 list): an original 835 dated {payment_date} should not "
+                f"use it; ask the payer which {meaning} it means")
+    if start is not None and payment_date < start:
+        return (f"{name} only entered the X12 list on {start}, after this 835's date {payment_date}: check the "
+                "payment date and the code")
+    return None
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class RemittanceCodes:
     carc_rules: dict[str, DenialRule]
     rarc_rules: dict[str, DenialRule]
     groups: dict[str, GroupCode]
+    rarc_dates: dict[str, tuple[dt.date | None, dt.date | None]]
+    """Each listed RARC's Start and Stop date (rarc.csv)."""
 
     def kind(self, group: str, carc: str) -> Kind:
         """What an adjustment with this group code and CARC is. The group says who is liable, so it decides first:
@@ -98,6 +106,11 @@ class RemittanceCodes:
         biller to appeal it)."""
         return self.carc.get(carc) or AdjustmentReason(
             carc, "unknown", f"unknown reason code: CARC {carc} is not in cleanclaim's table; see the X12 CARC list")
+
+    def remark_out_of_dates(self, rarc: str, payment_date: dt.date) -> str | None:
+        """Why an original 835 dated ``payment_date`` may not carry this remark (None: it may, or it is not listed)."""
+        start, stop = self.rarc_dates.get(rarc, (None, None))
+        return _out_of_dates(f"RARC {rarc}", start, stop, payment_date, "remark")
 
     def remark(self, rarc: str) -> str:
         return self.rarc.get(rarc, f"RARC {rarc} is not in cleanclaim's table; see the X12 RARC list")
@@ -140,12 +153,14 @@ def remittance_codes() -> RemittanceCodes:
                            + ") but cleanclaim does not classify it; see the X12 CARC list")
         carc[code] = AdjustmentReason(code, kind or "unknown", description, start, stop)  # type: ignore[arg-type]
     rarc: dict[str, str] = {}
+    rarc_dates: dict[str, tuple[dt.date | None, dt.date | None]] = {}
     for number, row in enumerate(_rows("rarc.csv"), start=2):
         code = row["code"]
         if code in rarc:
             raise DataError(f"rarc.csv: data row {number}: RARC {code} is listed twice")
         start, stop = (_date(row["start"], number, code, "start", "rarc.csv"),
                        _date(row["stop"], number, code, "stop", "rarc.csv"))
+        rarc_dates[code] = (start, stop)
         rarc[code] = row["description"] or (
             f"RARC {code} is on the X12 list (from {start}" + (f", deactivated after {stop}" if stop else "")
             + ") but cleanclaim has no summary of it; see the X12 RARC list")
@@ -161,4 +176,4 @@ def remittance_codes() -> RemittanceCodes:
             raise DataError(f"group_codes.csv: group {row['group']!r} has effect {row['effect']!r}; expected a "
                             f"two-letter group and one of {', '.join(_EFFECTS)}")
         groups[row["group"]] = GroupCode(row["group"], row["meaning"], row["effect"])  # type: ignore[arg-type]
-    return RemittanceCodes(carc, rarc, rules["carc"], rules["rarc"], groups)
+    return RemittanceCodes(carc, rarc, rules["carc"], rules["rarc"], groups, rarc_dates)
