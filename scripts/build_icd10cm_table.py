@@ -30,8 +30,9 @@ files from it (the library is never imported from those wheels, and nothing is i
 * FY2025: simple-icd-10-cm 1.4.0 ships ``data/code-list-April-2025.txt`` and
   ``data/icd10cm-tabular-April-2025.xml`` (the April 1, 2025 update); the installed 1.5 library reads them
   through its ``change_version`` function, exactly as it reads its own FY2026 files.
-* FY2022, FY2023, FY2024: no simple-icd-10-cm wheel ships them (1.0.x-1.2.0 carry FY2021, 1.3.0-1.4.0 FY2025,
-  1.5.0 FY2026), so they are not bundled; ``cleanclaim data import-icd10`` takes the CMS order file.
+* FY2022, FY2023, FY2024: no simple-icd-10-cm wheel ships them (checked 2026-12-07 for every version on PyPI:
+  1.0.1 and 1.0.4-1.2.0 carry FY2021, 1.0.0, 1.0.2 and 1.0.3 no data, 1.3.0-1.4.0 FY2025, 1.5.0 FY2026), so they are
+  not bundled; ``cleanclaim data import`` takes the CMS order file (src/cleanclaim/codebook/icd10cm/README.md).
 
 An older release is stored as a *delta* against the FY2026 table (codes added, removed or changed), which keeps
 the package small: the full table is ~700 KB gzipped, a delta a few tens of KB. For FY2021 a code whose billable

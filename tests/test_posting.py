@@ -114,8 +114,56 @@ def _remit_claim(status: str, paid: str, adjustments: list[tuple[str, str, str]]
         ("1", "40", [("OA", "18", "60")], (ClaimState.PARTIALLY_PAID, Decimal("60"))),
         # an unknown CARC is never counted as a denial, whatever its group
         ("1", "40", [("CO", "9999", "60")], (ClaimState.PAID, Decimal("0"))),
+        # nor is a valid X12 code cleanclaim lists but does not classify (66, blood deductible)
+        ("1", "40", [("CO", "66", "60")], (ClaimState.PAID, Decimal("0"))),
     ],
 )
 def test_the_decision_at_its_edges(status: str, paid: str, adjustments: list[tuple[str, str, str]],
                                    expected: tuple[ClaimState, Decimal]) -> None:
     assert decision(_remit_claim(status, paid, adjustments)) == expected
+
+
+def test_a_listed_but_unclassified_carc_asks_for_a_review_that_says_it_is_a_real_code() -> None:
+    text = REMIT.replace("CAS*CO*45*20~", "CAS*CO*66*20~")
+    assert text.count("CAS*CO*66*20~") == 1
+    (_, second) = _plans(text)
+    clm1003 = next(p for p in second.posted if p.claim_id == "CLM-1003")
+    assert clm1003.outcome is ClaimState.PAID
+    assert any("CARC 66 ($20) is on the X12 list but cleanclaim does not classify it" in r for r in clm1003.review)
+
+
+@pytest.mark.parametrize(
+    ("payment_date", "flagged"),
+    # CARC 17 (X12 list): Stop 07/01/2009, the last day an original 835 may use it
+    [("20090701", False), ("20090702", True), ("20260416", True)],
+)
+def test_a_carc_used_after_its_x12_stop_date_asks_for_a_review(payment_date: str, flagged: bool) -> None:
+    text = REMIT.replace("CAS*CO*45*20~", "CAS*CO*17*20~").replace("CHK************20260416~",
+                                                                   f"CHK************{payment_date}~")
+    (_, second) = _plans(text)
+    clm1003 = next(p for p in second.posted if p.claim_id == "CLM-1003")
+    stopped = [r for r in clm1003.review if "deactivated after 2009-07-01" in r]
+    assert bool(stopped) is flagged
+    if flagged:
+        assert f"an original 835 dated {payment_date[:4]}-{payment_date[4:6]}-{payment_date[6:]}" in stopped[0]
+
+
+def test_an_active_carc_on_its_dates_asks_for_no_review() -> None:
+    (_, second) = _plans()
+    clm1003 = next(p for p in second.posted if p.claim_id == "CLM-1003")
+    assert not any("X12 list" in r for r in clm1003.review)
+
+
+@pytest.mark.parametrize(
+    ("payment_date", "flagged"),
+    # RARC N29 (X12 list): Stop 03/01/2016
+    [("20160301", False), ("20160302", True)],
+)
+def test_a_rarc_used_after_its_x12_stop_date_asks_for_a_review(payment_date: str, flagged: bool) -> None:
+    text = REMIT.replace("CAS*CO*204*150~\nLQ*HE*N130~", "CAS*CO*204*150~\nLQ*HE*N29~").replace(
+        "CHK************20260416~", f"CHK************{payment_date}~")
+    assert "LQ*HE*N29~" in text
+    (_, second) = _plans(text)
+    clm1004 = next(p for p in second.posted if p.claim_id == "CLM-1004")
+    stopped = [r for r in clm1004.review if r.startswith("RARC N29 was deactivated after 2016-03-01")]
+    assert bool(stopped) is flagged

@@ -131,10 +131,21 @@ def plan_posting(advice: RemittanceAdvice, claims: Mapping[str, BilledClaim]) ->
                 (a.amount for a in line.adjustments if adjustment_kind(a, codes) == "denial"), Decimal(0))))
         for adjustment in [*claim.adjustments, *(a for line in claim.lines for a in line.adjustments)]:
             kind = adjustment_kind(adjustment, codes)
+            reason = codes.reason(adjustment.reason)
             if kind == "unknown" and adjustment.amount > 0:
-                review.append(f"CARC {adjustment.reason} (${adjustment.amount}) is not in cleanclaim's table: check "
-                              "whether it is a denial before working the claim")
+                where = ("is on the X12 list but cleanclaim does not classify it" if reason.start is not None
+                         else "is not in cleanclaim's table")
+                review.append(f"CARC {adjustment.reason} (${adjustment.amount}) {where}: check whether it is a denial "
+                              "before working the claim")
             elif kind == NOTHING_DENIED and adjustment.amount < 0:
                 review.append(f"CARC {adjustment.reason} gives back ${-adjustment.amount}: a reversal within the claim")
+            # Reversals (CLP02 22) may report a stopped code, but they are never posted here (NOT_A_DECISION).
+            dated = reason.out_of_dates(advice.payment_date) if advice.payment_date is not None else None
+            if dated is not None and dated not in review:
+                review.append(dated)
+        for rarc in [*claim.remarks, *(r for line in claim.lines for r in line.remarks)]:
+            dated = codes.remark_out_of_dates(rarc, advice.payment_date) if advice.payment_date is not None else None
+            if dated is not None and dated not in review:
+                review.append(dated)
         posted.append(PostedClaim(claim.patient_control_number, claim, outcome, denied, lines, review))
     return PostingPlan(advice.trace_number, advice.payer_identifier, advice.payer_name, posted, unposted)

@@ -273,3 +273,24 @@ def test_classify_diagnoses_row_path_equals_column_path(tmp_path: Path, monkeypa
     assert by_rows.equals(by_columns), (by_rows, by_columns)
     assert set(by_rows["dx_status"].drop_nulls()) == {"billable", "not_billable", "unknown", "invalid_format"}
     assert not by_rows["dx_covers_date"].drop_nulls().all()  # the 2019 and 2027 dates are outside every release
+
+
+def test_a_gap_year_order_file_replaces_the_next_release_for_its_dates(tmp_path: Path, data_dir: Path) -> None:
+    """F43.8 (other reactions to severe stress) was billable until FY2023 split it into F43.81/F43.89 on 2022-10-01.
+    FY2022 is not bundled, so a June 2022 date is judged by FY2025, where F43.8 is a header: wrongly not billable,
+    with a note saying no release covers the date. Importing the FY2022 order file (here a two-row stand-in with
+    the real FY2022 rows for F43 and F43.8) makes that date judged by its own year."""
+    before = lookup_diagnosis("F43.8", dt.date(2022, 6, 1))
+    assert (before.status, before.release, before.covers_date) == (
+        DiagnosisStatus.NOT_BILLABLE, "ICD-10-CM FY2025", False)
+    assert before.note is not None and "Import the FY2022 order file" in before.note
+
+    rows = [order_line(1, "F43", False, "Reaction to severe stress, and adjustment disorders",
+                       "Reaction to severe stress, and adjustment disorders"),
+            order_line(2, "F438", True, "Other reactions to severe stress", "Other reactions to severe stress")]
+    import_order_file(write_order_file(tmp_path, "icd10cm_order_2022.txt", rows))
+    after = lookup_diagnosis("F43.8", dt.date(2022, 6, 1))
+    assert (after.status, after.release, after.covers_date) == (DiagnosisStatus.BILLABLE, "ICD-10-CM FY2022", True)
+    # its last day, and the first day of FY2023 (not loaded: judged by the next release again)
+    assert lookup_diagnosis("F43.8", dt.date(2022, 9, 30)).status is DiagnosisStatus.BILLABLE
+    assert lookup_diagnosis("F43.8", dt.date(2022, 10, 1)).status is DiagnosisStatus.NOT_BILLABLE

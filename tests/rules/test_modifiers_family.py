@@ -281,5 +281,39 @@ def test_the_modifier_list_carries_the_program_and_level_of_care_families_with_d
              for row in listed.filter(pl.col("effective").is_not_null() | pl.col("terminated").is_not_null())
              .iter_rows(named=True)}
     assert all(dated[x] == (dt.date(2015, 1, 1), None) for x in ("XE", "XP", "XS", "XU"))
-    assert dated["SG"] == (None, dt.date(2008, 1, 1))
+    assert dated["SG"] == (dt.date(1992, 1, 1), None)  # not terminated in the CMS HCPCS file
+    assert dated["GD"] == (dt.date(2008, 1, 1), dt.date(2020, 1, 1))  # last valid day 2019-12-31
     assert listed.filter(pl.col("source").is_null() | (pl.col("source") == "")).height == 0
+
+
+def test_the_modifier_list_holds_every_modifier_of_the_cms_2020_hcpcs_file() -> None:
+    """The CMS 2020 annual HCPCS file has 369 modifier records (record id 7), counted by hand when the list was built;
+    every one is here, dated, with the file named as its source."""
+    from_file = modifiers.modifier_list().filter(pl.col("source").str.contains("CMS HCPCS 2020 file"))
+    assert from_file.height == 369
+    assert from_file.filter(pl.col("effective").is_null()).height == 0
+    assert from_file.filter(pl.col("level") != "hcpcs").height == 0
+
+
+# A real sample: the modifiers issue 14 names as wrongly "unknown", the ones on the example claims, and those a
+# behavioral-health, Medicaid and therapy biller sends every day (program, practitioner level, place, level of care).
+_SAMPLE = ("HF", "HO", "HQ", "HN", "U1", "U2", "U3", "U4", "U5", "U6", "U7", "U8", "U9", "UA", "UB", "UC", "UD",
+           "GP", "GO", "GN", "CQ", "CO", "KX", "GA", "GY", "GZ", "25", "59", "XU", "95", "GT", "HA", "HE", "HH", "TF",
+           "TG", "UK", "HR", "HS", "AH", "AJ", "SA", "TL", "TM", "EP")
+
+
+@pytest.mark.parametrize("date_of_service", ["2019-06-03", "2026-03-02"])
+def test_every_modifier_of_a_real_sample_is_known(date_of_service: str) -> None:
+    lines = [{"code": "96158", "modifiers": [modifier], "units": 1} for modifier in _SAMPLE]
+    encounter = _encounter(date=date_of_service, payer="medicaid", provider={"npi": "1234567893",
+                                                                             "discipline": "CSW"}, lines=lines)
+    assert _run("unknown-modifier", encounter) == []
+
+
+def test_a_run_spanning_a_termination_is_checked_line_by_line() -> None:
+    """The screen lets a run skip the rule only when every modifier is valid on every date of the run: a run with
+    GD on 2019-12-31 and on 2020-01-01 flags only the second."""
+    before = _encounter(id="E1", date="2019-12-31", lines=[{"code": "97110", "modifiers": ["GP", "GD"], "units": 5}])
+    after = _encounter(id="E2", date="2020-01-01", lines=[{"code": "97110", "modifiers": ["GP", "GD"], "units": 5}])
+    findings = _run("unknown-modifier", before, after)
+    assert [(f.encounter, f.line) for f in findings] == [("E2", 1)]

@@ -239,6 +239,37 @@ def test_code_tables_are_consistent() -> None:
     assert "mue-exceeded" in codes.rarc_rules["N362"].rule_slugs
 
 
+def test_the_carc_table_holds_the_whole_x12_list_with_its_dates() -> None:
+    """The 2016-03-07 capture of the X12 list has 367 codes (1-277, A0-A8, B1-B23, D1-D23, P1-P23, W1-W9, Y1-Y3),
+    106 of them deactivated; each row carries its Start date, and the stopped ones their Stop date."""
+    codes = remittance_codes()
+    assert len(codes.carc) == 367
+    assert all(reason.start is not None for reason in codes.carc.values())
+    assert sum(1 for reason in codes.carc.values() if reason.stop is not None) == 106
+    assert {f"{n}" for n in range(1, 278)} | {f"P{n}" for n in range(1, 24)} <= set(codes.carc)
+    seventeen = codes.reason("17")
+    assert (seventeen.start, seventeen.stop) == (dt.date(1995, 1, 1), dt.date(2009, 7, 1))
+    assert seventeen.kind == "unknown" and "on the X12 list" in seventeen.description
+    assert codes.reason("45").kind == "contractual" and codes.reason("45").stop is None
+    assert codes.reason("B5").stop == dt.date(2016, 5, 1)  # replaced by 272 and 273
+
+
+@pytest.mark.parametrize(
+    ("carc", "payment_date", "problem"),
+    [
+        ("17", dt.date(2009, 7, 1), None),  # its Stop date: the last day it may be used
+        ("17", dt.date(2009, 7, 2), "deactivated after 2009-07-01"),
+        ("277", dt.date(2015, 10, 31), "only entered the X12 list on 2015-11-01"),
+        ("277", dt.date(2015, 11, 1), None),
+        ("45", dt.date(2026, 4, 16), None),
+        ("9999", dt.date(2026, 4, 16), None),  # not in the table: no dates to judge by
+    ],
+)
+def test_a_carc_is_judged_by_its_x12_dates_at_the_edges(carc: str, payment_date: dt.date, problem: str | None) -> None:
+    found = remittance_codes().reason(carc).out_of_dates(payment_date)
+    assert (found is None) if problem is None else (found is not None and problem in found)
+
+
 @pytest.mark.parametrize("name", ["carc.csv", "rarc.csv", "denial_rules.csv"])
 def test_code_files_name_source_and_release(name: str) -> None:
     from importlib import resources
@@ -295,3 +326,29 @@ def test_group_code_table_matches_the_835_reader() -> None:
     from cleanclaim.formats.x12_835 import GROUP_CODES
 
     assert set(remittance_codes().groups) == set(GROUP_CODES)
+
+
+def test_the_rarc_table_holds_the_whole_list_with_its_dates() -> None:
+    """The 2016-03-07 capture has M1-M144, MA01-MA134 and N1-N770 (1,048 codes); a code cleanclaim does not summarise
+    is still named as a real code with its dates, and one outside the list stays "not in cleanclaim's table"."""
+    codes = remittance_codes()
+    assert len(codes.rarc) == 1048
+    assert {f"N{n}" for n in range(1, 771)} | {f"MA{n:02d}" for n in range(1, 135)} <= set(codes.rarc)
+    assert codes.remark("N362") == "The days or units of service are more than the payer's acceptable maximum."
+    assert "on the X12 list (from 2001-09-14, deactivated after 2016-11-01)" in codes.remark("N100")
+    assert "not in cleanclaim's table" in codes.remark("N9999")
+
+
+@pytest.mark.parametrize(
+    ("rarc", "payment_date", "problem"),
+    [
+        ("N29", dt.date(2016, 3, 1), None),  # its Stop date
+        ("N29", dt.date(2016, 3, 2), "RARC N29 was deactivated after 2016-03-01"),
+        ("N764", dt.date(2016, 2, 29), "RARC N764 only entered the X12 list on 2016-03-01"),
+        ("N764", dt.date(2016, 3, 1), None),
+        ("N9999", dt.date(2026, 4, 16), None),  # not listed: no dates to judge by
+    ],
+)
+def test_a_rarc_is_judged_by_its_x12_dates_at_the_edges(rarc: str, payment_date: dt.date, problem: str | None) -> None:
+    found = remittance_codes().remark_out_of_dates(rarc, payment_date)
+    assert (found is None) if problem is None else (found is not None and problem in found)

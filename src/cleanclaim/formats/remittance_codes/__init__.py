@@ -5,6 +5,7 @@ would have caught it. The codes come from the X12 external code lists; source an
 from __future__ import annotations
 
 import csv
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -15,8 +16,9 @@ from cleanclaim.errors import DataError
 
 __all__ = ["AdjustmentReason", "DenialRule", "GroupCode", "RemittanceCodes", "remittance_codes"]
 
-# "unknown" is never in carc.csv: it is the kind of a code the table lacks (see RemittanceCodes.reason); "correction"
-# is the kind the group code CR gives an adjustment whatever its CARC (see RemittanceCodes.kind).
+# "unknown" is never written in carc.csv: it is the kind of a code the table lacks or lists without classifying it (a
+# blank kind; see RemittanceCodes.reason); "correction" is the kind the group code CR gives an adjustment whatever its
+# CARC (see RemittanceCodes.kind).
 Kind = Literal["patient-share", "contractual", "reduction", "denial", "informational", "unknown", "correction"]
 _KINDS = ("patient-share", "contractual", "reduction", "denial", "informational")
 Effect = Literal["patient", "correction", "carc"]
@@ -28,6 +30,28 @@ class AdjustmentReason:
     code: str
     kind: Kind
     description: str
+    start: dt.date | None = None
+    """The day the code entered the X12 list (None: not in cleanclaim's copy of the list)."""
+    stop: dt.date | None = None
+    """The last day a payer may use the code in an original 835 (None: still active in cleanclaim's copy)."""
+
+    def out_of_dates(self, payment_date: dt.date) -> str | None:
+        """Why an original 835 dated ``payment_date`` may not carry this code, or None when it may (or when the
+        list does not date it)."""
+        return _out_of_dates(f"CARC {self.code}", self.start, self.stop, payment_date, "reason")
+
+
+def _out_of_dates(name: str, start: dt.date | None, stop: dt.date | None, payment_date: dt.date,
+                  meaning: str) -> str | None:
+    """X12: a stopped code may still appear in a reversal or a secondary claim, so a code outside its dates is a
+    question for the payer, not a reason to drop the adjustment or the remark."""
+    if stop is not None and payment_date > stop:
+        return (f"{name} was deactivated after {stop} (X12 list): an original 835 dated {payment_date} should not "
+                f"use it; ask the payer which {meaning} it means")
+    if start is not None and payment_date < start:
+        return (f"{name} only entered the X12 list on {start}, after this 835's date {payment_date}: check the "
+                "payment date and the code")
+    return None
 
 
 @dataclass(frozen=True)
@@ -52,9 +76,12 @@ class GroupCode:
 class RemittanceCodes:
     carc: dict[str, AdjustmentReason]
     rarc: dict[str, str]
+    """Every RARC of the list: cleanclaim's summary, or a sentence naming its dates when there is none."""
     carc_rules: dict[str, DenialRule]
     rarc_rules: dict[str, DenialRule]
     groups: dict[str, GroupCode]
+    rarc_dates: dict[str, tuple[dt.date | None, dt.date | None]]
+    """Each listed RARC's Start and Stop date (rarc.csv)."""
 
     def kind(self, group: str, carc: str) -> Kind:
         """What an adjustment with this group code and CARC is. The group says who is liable, so it decides first:
@@ -73,14 +100,29 @@ class RemittanceCodes:
         return "patient-share" if entry.effect == "patient" else "correction"
 
     def reason(self, carc: str) -> AdjustmentReason:
-        """The CARC's entry. A code missing from the table is of kind "unknown": shown with its amount, never
-        dropped, and never counted as a denial, since the table cannot say whether it is one (a write-off or a
-        patient share counted as a denial would send a biller to appeal it)."""
+        """The CARC's entry. A code missing from the table, or listed (a valid X12 code, with its dates) but not
+        classified, is of kind "unknown": shown with its amount, never dropped, and never counted as a denial, since
+        the table cannot say whether it is one (a write-off or a patient share counted as a denial would send a
+        biller to appeal it)."""
         return self.carc.get(carc) or AdjustmentReason(
             carc, "unknown", f"unknown reason code: CARC {carc} is not in cleanclaim's table; see the X12 CARC list")
 
+    def remark_out_of_dates(self, rarc: str, payment_date: dt.date) -> str | None:
+        """Why an original 835 dated ``payment_date`` may not carry this remark (None: it may, or it is not listed)."""
+        start, stop = self.rarc_dates.get(rarc, (None, None))
+        return _out_of_dates(f"RARC {rarc}", start, stop, payment_date, "remark")
+
     def remark(self, rarc: str) -> str:
         return self.rarc.get(rarc, f"RARC {rarc} is not in cleanclaim's table; see the X12 RARC list")
+
+
+def _date(text: str, number: int, code: str, column: str, name: str = "carc.csv") -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise DataError(f"{name}: data row {number}: {code} {column} {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
 def _rows(name: str) -> Iterator[dict[str, str]]:
@@ -95,12 +137,33 @@ def _rows(name: str) -> Iterator[dict[str, str]]:
 @cache
 def remittance_codes() -> RemittanceCodes:
     carc: dict[str, AdjustmentReason] = {}
-    for row in _rows("carc.csv"):
-        kind = row["kind"]
-        if kind not in _KINDS:
-            raise DataError(f"carc.csv: CARC {row['code']} has unknown kind {kind!r}")
-        carc[row["code"]] = AdjustmentReason(row["code"], kind, row["description"])  # type: ignore[arg-type]
-    rarc = {row["code"]: row["description"] for row in _rows("rarc.csv")}
+    for number, row in enumerate(_rows("carc.csv"), start=2):
+        code, kind = row["code"], row["kind"]
+        if kind and kind not in _KINDS:
+            raise DataError(f"carc.csv: data row {number}: CARC {code} has unknown kind {kind!r}; expected one of "
+                            f"{', '.join(_KINDS)} or blank")
+        if code in carc:
+            raise DataError(f"carc.csv: data row {number}: CARC {code} is listed twice")
+        start, stop = _date(row["start"], number, code, "start"), _date(row["stop"], number, code, "stop")
+        if kind:
+            description = row["description"]
+        else:
+            description = (f"CARC {code} is on the X12 list (from {start}"
+                           + (f", deactivated after {stop}" if stop else "")
+                           + ") but cleanclaim does not classify it; see the X12 CARC list")
+        carc[code] = AdjustmentReason(code, kind or "unknown", description, start, stop)  # type: ignore[arg-type]
+    rarc: dict[str, str] = {}
+    rarc_dates: dict[str, tuple[dt.date | None, dt.date | None]] = {}
+    for number, row in enumerate(_rows("rarc.csv"), start=2):
+        code = row["code"]
+        if code in rarc:
+            raise DataError(f"rarc.csv: data row {number}: RARC {code} is listed twice")
+        start, stop = (_date(row["start"], number, code, "start", "rarc.csv"),
+                       _date(row["stop"], number, code, "stop", "rarc.csv"))
+        rarc_dates[code] = (start, stop)
+        rarc[code] = row["description"] or (
+            f"RARC {code} is on the X12 list (from {start}" + (f", deactivated after {stop}" if stop else "")
+            + ") but cleanclaim has no summary of it; see the X12 RARC list")
     rules: dict[str, dict[str, DenialRule]] = {"carc": {}, "rarc": {}}
     for row in _rows("denial_rules.csv"):
         if row["type"] not in rules or row["preventable"] not in ("yes", "partly", "no"):
@@ -113,4 +176,4 @@ def remittance_codes() -> RemittanceCodes:
             raise DataError(f"group_codes.csv: group {row['group']!r} has effect {row['effect']!r}; expected a "
                             f"two-letter group and one of {', '.join(_EFFECTS)}")
         groups[row["group"]] = GroupCode(row["group"], row["meaning"], row["effect"])  # type: ignore[arg-type]
-    return RemittanceCodes(carc, rarc, rules["carc"], rules["rarc"], groups)
+    return RemittanceCodes(carc, rarc, rules["carc"], rules["rarc"], groups, rarc_dates)

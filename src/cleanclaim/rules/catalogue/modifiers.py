@@ -148,12 +148,16 @@ def _unknown() -> pl.Expr:
     return ~pl.col("well_formed") | ~pl.col("modifier").is_in(modifier_list().get_column("modifier").implode())
 
 
-@cache
-def _known_modifiers() -> frozenset[str]:
-    """The modifiers `_unknown` lets through on every date: listed, undated and matching ``_MODIFIER_FORMAT``
-    (``fullmatch`` is the Python form of the anchored pattern). A dated modifier is left to the rule."""
-    undated = modifier_list().filter(pl.col("effective").is_null() & pl.col("terminated").is_null())
-    return frozenset(m for m in undated.get_column("modifier").to_list() if _MODIFIER_SHAPE.fullmatch(m))
+@lru_cache(maxsize=64)
+def _known_modifiers(first: dt.date, last: dt.date) -> frozenset[str]:
+    """The modifiers the rule cannot flag on any date from ``first`` to ``last``: listed, valid on every one of those
+    dates and matching ``_MODIFIER_FORMAT`` (``fullmatch`` is the Python form of the anchored pattern). Nearly every
+    HCPCS modifier is dated (the CMS file's date added), so the window, not "undated", is what lets a run skip the
+    rule; a modifier whose dates fall inside the run's range is left to the rule."""
+    valid = modifier_list().filter(
+        (pl.col("effective").is_null() | (pl.col("effective") <= first))
+        & (pl.col("terminated").is_null() | (pl.col("terminated") > last)))
+    return frozenset(m for m in valid.get_column("modifier").to_list() if _MODIFIER_SHAPE.fullmatch(m))
 
 
 @cache
@@ -190,14 +194,14 @@ class UnknownModifier(Rule):
         shape), and it should be one of the CPT or HCPCS Level II modifiers in cleanclaim's list
         (`rules/data/modifiers.csv`). A malformed modifier is an error; a well-formed one missing from the list is a
         warning, because the list is a subset. A listed modifier used outside its dates (XE/XP/XS/XU before
-        2015-01-01, SG from 2008-01-01) is an error.
+        2015-01-01, GD from 2020-01-01; dates from CMS's HCPCS file) is an error.
 
     Why it matters:
-        A clearinghouse rejects a line whose modifier is not a real modifier, and a typo (G0 for GO, 5 for 25) drops the
+        A clearinghouse rejects a line whose modifier is not a real modifier, and a typo (OG for GO, 5 for 25) drops the
         modifier the payment depends on: the line is denied or paid as if the modifier were absent.
 
     Example:
-        lines: [{code: "97110", modifiers: [G0], units: 2}]
+        lines: [{code: "97110", modifiers: [OG], units: 2}]
 
     Use instead:
         lines: [{code: "97110", modifiers: [GO], units: 2}]
@@ -217,8 +221,13 @@ class UnknownModifier(Rule):
                   "X12 837P SV101-3..6 (two-character procedure modifiers)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
-        # Every non-null modifier of the run is well formed and listed: no exploded modifier passes _unknown().
-        if tables.values("modifiers") <= _known_modifiers():
+        # Every non-null modifier of the run is well formed, listed and valid on every date of the run: no exploded
+        # modifier passes _unknown() or is out of its dates.
+        modifiers = tables.values("modifiers")
+        if not modifiers:
+            return CANNOT_FIRE
+        dates = tables.values("date")
+        if dates and modifiers <= _known_modifiers(min(dates), max(dates)):
             return CANNOT_FIRE
         return None
 
