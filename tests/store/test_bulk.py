@@ -11,7 +11,7 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from cleanclaim.store import models as m
-from cleanclaim.store.bulk import append_rows
+from cleanclaim.store.bulk import among, append_rows
 from tests.store.conftest import Graph
 
 # what COPY's text format treats specially (tab, newline, backslash, "\N") and what JSON must escape
@@ -106,3 +106,17 @@ def test_rows_appended_in_a_savepoint_go_with_it(session: Session) -> None:
         append_then_fail()
     assert seen == [len(AWKWARD)]  # they were there inside the savepoint
     assert _findings(session, run_id) == []
+
+
+def test_among_takes_more_ids_than_sqlite_takes_parameters(session: Session) -> None:
+    graph, other = Graph(session), Graph(session, pcn="CLM-0002")
+    c = _table(m.ClaimVersion).c
+    connection = session.connection()
+
+    def found(ids: list[int]) -> list[int]:
+        return list(session.scalars(select(c.id).where(among(connection, c.id, ids)).order_by(c.id)))
+
+    many = [graph.version.id, *range(10**9, 10**9 + 40_000)]  # over SQLite's 32,766 bound parameters
+    assert found(many) == [graph.version.id]
+    assert found([other.version.id, graph.version.id]) == sorted([graph.version.id, other.version.id])
+    assert found([]) == []

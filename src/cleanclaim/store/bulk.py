@@ -13,12 +13,14 @@ The rows join the caller's transaction (the same connection), so a savepoint aro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import ColumnElement, Connection, Integer, String, Table, any_, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
 
-__all__ = ["append_rows"]
+__all__ = ["among", "append_rows"]
 
 _Processor = Callable[[Any], Any]
 
@@ -100,3 +102,18 @@ def _placeholder(connection: Connection, position: int) -> str:
     if style == "format":
         return "%s"
     raise NotImplementedError(f"bulk appends support qmark/numeric/format drivers, not {style!r}")
+
+
+def among(connection: Connection, column: ColumnElement[int], ids: Sequence[int]) -> ColumnElement[bool]:
+    """``column IN ids`` with the ids as ONE bound value: an array on PostgreSQL (``= ANY``), a JSON list read by
+    ``json_each`` on SQLite. SQLAlchemy's ``in_`` binds and names one parameter per id, which cost a 10,000-claim
+    scrub more than running its queries did (and SQLite allows 32,766 parameters a statement, so it also needed
+    chunks)."""
+    values = [int(value) for value in ids]
+    name = connection.dialect.name
+    if name == "postgresql":
+        return column == any_(literal(values, ARRAY(Integer)))
+    if name == "sqlite":
+        listed = func.json_each(literal(json.dumps(values), String)).table_valued("value")
+        return column.in_(select(listed.c.value))
+    return column.in_(values)

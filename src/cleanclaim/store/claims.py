@@ -57,7 +57,7 @@ from cleanclaim.rules.tables import STORED_LINE_SCHEMA, tables_from_stored
 from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
-from cleanclaim.store.bulk import append_rows
+from cleanclaim.store.bulk import among, append_rows
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
 
@@ -482,17 +482,15 @@ def _current(tenant: Tenant, claim_ids: Sequence[int], data: ColumnElement[_D]) 
     connection = tenant.session.connection()
     versions, claims, encounters = _table(m.ClaimVersion).c, _table(m.Claim), _table(m.EncounterRecord)
     organisation_id = tenant.organisation_id
-    rows: list[_Loaded[_D]] = []
     wanted = list(dict.fromkeys(claim_ids))
-    for chunk in _chunks(wanted):
-        rows += [_Loaded(*row) for row in connection.execute(
-            select(versions.id, versions.claim_id, versions.state, versions.version, versions.frequency_code,
-                   versions.original_reference, encounters.c.encounter_ref, data)
-            .join(claims, (claims.c.id == versions.claim_id) & (claims.c.organisation_id == organisation_id))
-            .join(encounters, (encounters.c.id == claims.c.encounter_id)
-                  & (encounters.c.organisation_id == organisation_id))
-            .where(versions.organisation_id == organisation_id, versions.is_current.is_(True),
-                   versions.claim_id.in_(chunk)))]
+    rows = [_Loaded(*row) for row in connection.execute(
+        select(versions.id, versions.claim_id, versions.state, versions.version, versions.frequency_code,
+               versions.original_reference, encounters.c.encounter_ref, data)
+        .join(claims, (claims.c.id == versions.claim_id) & (claims.c.organisation_id == organisation_id))
+        .join(encounters, (encounters.c.id == claims.c.encounter_id)
+              & (encounters.c.organisation_id == organisation_id))
+        .where(versions.organisation_id == organisation_id, versions.is_current.is_(True),
+               among(connection, versions.claim_id, wanted))).all()]
     missing = set(wanted) - {row.claim_id for row in rows}
     if missing:
         shown = ", ".join(str(i) for i in sorted(missing)[:10])
@@ -530,17 +528,20 @@ def _line_frame(tenant: Tenant, loaded: Sequence[_Loaded[Any]], keys: list[str])
     date that was not given, an NDC, a rendering NPI, a place: few lines)."""
     connection = tenant.session.connection()
     c = _table(m.ClaimLine).c
-    rows: list[Any] = []
-    for chunk in _chunks([row.version_id for row in loaded]):
-        rows += connection.execute(
-            select(c.claim_version_id, c.code, cast(c.modifiers, Text), cast(c.units, Float), c.minutes,
-                   cast(c.dx_pointers, Text), cast(c.charge, Float), c.service_date, cast(c.details, Text))
-            .where(c.organisation_id == tenant.organisation_id, c.claim_version_id.in_(chunk))
-            .order_by(c.claim_version_id, c.line_number)).all()
-    frame = pl.DataFrame(rows, schema=_LINE_FRAME_SCHEMA, orient="row")
+    rows = connection.execute(
+        select(c.claim_version_id, c.code, cast(c.modifiers, Text), cast(c.units, Float), c.minutes,
+               cast(c.dx_pointers, Text), cast(c.charge, Float), c.service_date, cast(c.details, Text))
+        .where(c.organisation_id == tenant.organisation_id,
+               among(connection, c.claim_version_id, [row.version_id for row in loaded]))
+        .order_by(c.claim_version_id, c.line_number)).all()
+    # column by column: Polars builds a frame from a few long tuples faster than from many short rows
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in _LINE_FRAME_SCHEMA]
+    frame = pl.DataFrame(dict(zip(_LINE_FRAME_SCHEMA, columns, strict=True)), schema=_LINE_FRAME_SCHEMA)
     extra: list[tuple[Any, ...]] = []
-    for text in frame.get_column("details").to_list():
-        given = (json.loads(text) if text else None) or {}  # SQL NULL, or JSON null: no details
+    nothing: dict[str, Any] = {}
+    for text in columns[-1]:
+        # SQL NULL or JSON null (what a line with nothing beyond its columns holds): no details, nothing to decode
+        given = json.loads(text) or nothing if text and text != "null" else nothing
         extra.append(("charge" in given and given["charge"] is None, "date" in given and given["date"] is None,
                       given.get("ndc"), given.get("rendering_npi"), given.get("place_of_service")))
     flags = pl.DataFrame(extra, schema={"no_charge": pl.Boolean, "no_date": pl.Boolean, "ndc": pl.String,
@@ -686,10 +687,9 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
         counts[claim_of_key[encounter]][severity] += n
     versions = _table(m.ClaimVersion)
     version_ids = [row.version_id for row in loaded]
-    for chunk in _chunks(version_ids):
-        connection.execute(update(versions).where(versions.c.organisation_id == organisation_id,
-                                                  versions.c.id.in_(chunk))
-                           .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at))
+    connection.execute(update(versions).where(versions.c.organisation_id == organisation_id,
+                                              among(connection, versions.c.id, version_ids))
+                       .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at))
     _expire_states(session, set(version_ids))
     scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
     before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
