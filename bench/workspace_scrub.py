@@ -3,11 +3,13 @@ store the scrub runs, findings, states and audit events), on SQLite and on Postg
 
 The claims are `synthetic.generate` 3-line claims (seed 2026, about 30% with one planted fault), imported through
 `store.claims.import_encounters` (not timed). The timed call is `store.claims.scrub_claims` over all of them plus
-the commit, three times. To show where the time goes, the same batch's phases are then timed one by one, as
-`scrub_claims` runs them: loading the versions and lines (`_load_current_text`, `_line_frame`), building the rule
-tables from them (`tables_from_stored`), the engine's rules (`check_tables`) and storing the runs, findings, states
-and audit events (`_store_scrub`, with the commit). Each figure is wall time and this process's CPU time (all its
-threads): on a shared machine the wall time moves with the other work, the CPU time much less.
+the commit, three times; then once more as the web's and the API's scrub job runs it (`store.jobs.start_scrub_job`:
+steps of `SCRUB_STEP` claims, each its own engine run and transaction, with the job's progress rows). To show where
+the time goes, the same batch's phases are then timed one by one, as `scrub_claims` runs them: loading the versions
+and lines (`_load_current_text`, `_line_frame`), building the rule tables from them (`tables_from_stored`), the
+engine's rules (`check_tables`; then again without `missing-kx`, to show its share) and storing the runs, findings,
+states and audit events (`_store_scrub`, with the commit). Each figure is wall time and this process's CPU time (all
+its threads): on a shared machine the wall time moves with the other work, the CPU time much less.
 
     .venv/bin/python bench/workspace_scrub.py [--claims 10000] [--postgres URL] [--only sqlite|postgresql]
 """
@@ -20,6 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +35,7 @@ import synthetic
 
 from cleanclaim.model import Encounter
 from cleanclaim.payers import profile_for
+from cleanclaim.rules.engine import RuleSelection
 from cleanclaim.rules.tables import tables_from_stored
 from cleanclaim.scrub import check_tables
 from cleanclaim.store import models as m
@@ -45,6 +49,7 @@ from cleanclaim.store.claims import (
     scrub_claims,
 )
 from cleanclaim.store.database import make_engine, migrate, session_factory
+from cleanclaim.store.jobs import SCRUB_STEP, job_status, start_scrub_job
 from cleanclaim.store.tenant import Tenant
 
 AS_OF = dt.date(2026, 9, 30)
@@ -96,6 +101,14 @@ def _measure(url: str, encounters: list[Encounter], label: str) -> None:
         print(f"{label}: scrub #{attempt} of {len(ids):,} stored claims end to end: {seconds:.2f} s "
               f"(CPU {cpu:.2f} s), {len(ids) / seconds:,.0f} claims/s ({outcome.findings:,} findings, "
               f"{errors:,} errors stored)")
+    clock = _Clock()
+    job_id = start_scrub_job(factory, organisation_id, actor, ids, wait=True)
+    seconds, cpu = clock.lap()
+    with factory() as session:
+        job = job_status(Tenant(session, organisation_id), job_id)
+        state, steps = job.state, len((job.result or {}).get("steps", []))
+    print(f"{label}: the same claims as the web's scrub job (start_scrub_job, {steps} steps of {SCRUB_STEP:,}, "
+          f"as of today): {seconds:.2f} s (CPU {cpu:.2f} s), {len(ids) / seconds:,.0f} claims/s, job {state}")
     with factory() as session:
         tenant = Tenant(session, organisation_id)
         clock = _Clock()
@@ -108,6 +121,8 @@ def _measure(url: str, encounters: list[Encounter], label: str) -> None:
         built = clock.lap()
         table, _ = check_tables(tables)
         checked = clock.lap()
+        check_tables(replace(tables, _memo={}), RuleSelection(ignore=frozenset({"missing-kx"})))
+        without_kx = clock.lap()
         with session.begin_nested():
             _store_scrub(tenant, actor, loaded, keys, table, AS_OF)
         session.commit()
@@ -115,6 +130,8 @@ def _measure(url: str, encounters: list[Encounter], label: str) -> None:
     print(f"{label}: phases (wall / CPU of this process, all threads): load versions+lines {_pair(queried)}, "
           f"build the rule tables {_pair(built)}, engine rules {_pair(checked)}, "
           f"store runs/findings/states/audit + commit {_pair(stored)}")
+    print(f"{label}: the engine's rules without missing-kx (which prices each unsettled therapy patient-day in "
+          f"Python): {_pair(without_kx)}")
     engine.dispose()
 
 
