@@ -503,15 +503,8 @@ STORED_ENCOUNTER_JSON = pl.Struct({
 })
 
 STORED_LINE_SCHEMA: dict[str, Any] = {
-    "encounter_id": pl.String,
-    "code": pl.String,
-    "modifiers": pl.List(pl.String),
-    "units": pl.Float64,
-    "minutes": pl.Int64,
-    "dx_pointers": pl.List(pl.Int64),
-    "charge": pl.Float64,
-    "date": pl.Date,
-    "ndc": pl.String,
+    **{name: LINE_SCHEMA[name] for name in ("encounter_id", "code", "modifiers", "units", "minutes", "dx_pointers",
+                                            "charge", "date", "ndc")},
     "rendering_npi": pl.String,
     "place_of_service": pl.String,
 }
