@@ -468,8 +468,9 @@ def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
 
 
 def _load_current(tenant: Tenant, claim_ids: Sequence[int]) -> list[_Loaded[dict[str, Any]]]:
-    """The current versions of these claims with their encounters, in the order asked: one Core SELECT per 5,000
-    ids (rows as tuples, no ORM objects), scoped to the organisation; NotFoundError names ids it does not hold."""
+    """The current versions of these claims with their encounters, in the order asked: one Core SELECT (rows as
+    tuples, no ORM objects, the ids as one bound value), scoped to the organisation; NotFoundError names ids it does
+    not hold."""
     return _current(tenant, claim_ids, _table(m.EncounterRecord).c.data)
 
 
@@ -523,9 +524,9 @@ _LINE_FRAME_SCHEMA: dict[str, Any] = {
 
 def _line_frame(tenant: Tenant, loaded: Sequence[_Loaded[Any]], keys: list[str]) -> pl.DataFrame:
     """The billed lines of the loaded versions as `tables.STORED_LINE_SCHEMA` columns, in the claims' order and
-    line order: one Core SELECT per 5,000 versions, the JSON columns read as text and decoded by Polars, amounts read
-    as floats (what the rule tables hold), ``details`` decoded in Python only where a line has any (a charge or a
-    date that was not given, an NDC, a rendering NPI, a place: few lines)."""
+    line order: one Core SELECT (the version ids as one bound value), the JSON columns read as text and decoded by
+    Polars, amounts read as floats (what the rule tables hold), ``details`` decoded in Python only where a line has
+    any (a charge or a date that was not given, an NDC, a rendering NPI, a place: few lines)."""
     connection = tenant.session.connection()
     c = _table(m.ClaimLine).c
     rows = connection.execute(
