@@ -21,7 +21,9 @@ from cleanclaim.store.claims import (
     _check_encounters,
     _check_stored,
     _keys,
+    _line_frame,
     _load_current,
+    _load_current_text,
     _load_lines,
     import_encounters,
     scrub_claims,
@@ -72,6 +74,14 @@ def varied() -> list[Encounter]:
             {"date": "2026-03-03", "place_of_service": "02", "rendering_npi": "1555555550"},
             {"charge": None, "ndc": "12345678901", "units": "1.5"},
             {"minutes": 20, "modifiers": ["GP", "95"]})),
+        # documented minutes go to the first line of a code only: a repeated code without minutes, and a code whose
+        # first line has minutes of its own, leave the later lines without
+        _variant("V-REPEAT", services=services, lines=[
+            *_lines({"minutes": None}, {"code": "97110", "minutes": None}, {"code": "97140", "minutes": None}),
+            {"code": "97110", "modifiers": ["GP"], "units": 1, "dx_pointers": [1]},
+            {"code": "97535", "modifiers": ["GP"], "minutes": 8, "dx_pointers": [1], "charge": 30,
+             "date": "2026-03-04"},  # everything in columns: no details at all
+            {"code": "97535", "modifiers": ["GP"], "dx_pointers": [1], "charge": 30}]),
         _variant("V-COMMERCIAL", payer="commercial", place_of_service="02"),
         _variant("V-TRICARE", payer="tricare", total_charge="999.99"),
         _variant("V-NOPROFILE", payer="acme-health"),
@@ -91,23 +101,29 @@ def _both(session: Session) -> tuple[Tables, Tables, pl.DataFrame, pl.DataFrame]
     imported = import_encounters(office.tenant, office.biller, varied())
     ids = [item.claim_id for item in imported]
     loaded = _load_current(office.tenant, ids)
+    as_text = _load_current_text(office.tenant, ids)
     lines = _load_lines(office.tenant, [row.version_id for row in loaded])
     keys = _keys(loaded)
     assert all(lines[row.version_id] for row in loaded)
+    frame = _line_frame(office.tenant, as_text, keys)
+    encounters = pl.DataFrame({"encounter_id": keys, "data": [row.data for row in as_text]})
+    stored = tables_from_stored(encounters, frame, profile_for, as_of=AS_OF)
     payers = {p: profile_for(p) for p in {row.data["payer"] for row in loaded}}
-    stored = tables_from_stored(((key, row.data, lines[row.version_id]) for row, key in zip(loaded, keys, strict=True)),
-                                payers, as_of=AS_OF)
     rebuilt = tables_from_encounters(
         [_billed_encounter(row.data, lines[row.version_id], version=row.version, frequency_code=row.frequency_code,
                            original_reference=row.original_reference, key=key)
          for row, key in zip(loaded, keys, strict=True)], payers, as_of=AS_OF)
-    return (stored, rebuilt, _check_stored(loaded, keys, lines, AS_OF),
+    return (stored, rebuilt, _check_stored(as_text, keys, frame, AS_OF),
             _check_encounters(loaded, keys, lines, AS_OF))
 
 
 def test_stored_rows_make_the_same_tables_as_rebuilt_encounters(session: Session) -> None:
     stored, rebuilt, _, _ = _both(session)
     assert stored.lines.height > 30 and stored.services.height >= 5 and stored.history.height >= 3
+    repeat = stored.lines.filter(pl.col("encounter_id") == "E-V-REPEAT")
+    assert repeat.select("code", "minutes").rows() == [
+        ("97110", 30), ("97110", None), ("97140", 10), ("97110", None), ("97535", 8), ("97535", None)]
+    assert stored.lines.filter(pl.col("charge").is_null()).height >= 2  # charges not given stay not given
     for name in ("lines", "encounters", "services", "history"):
         assert_frame_equal(getattr(stored, name), getattr(rebuilt, name))
 

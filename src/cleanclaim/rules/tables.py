@@ -20,9 +20,9 @@ from cleanclaim.payers import PayerProfile
 
 T = TypeVar("T")
 
-__all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "SMALL_RUN", "Tables", "codes_frame", "collect",
-           "collect_all", "distinct_values", "lines_with_codes", "tables_from_encounters",
-           "tables_from_stored"]
+__all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "SMALL_RUN", "STORED_ENCOUNTER_JSON",
+           "STORED_LINE_SCHEMA", "Tables", "codes_frame", "collect", "collect_all", "distinct_values",
+           "lines_with_codes", "tables_from_encounters", "tables_from_stored"]
 
 
 # The optimiser passes that pay for themselves on rule plans: pushing filters and column choices down and simplifying
@@ -346,7 +346,13 @@ def _patient_history(rows: list[dict[str, Any]]) -> pl.DataFrame:
     history stay two)."""
     if not rows:  # most claims come without history: skip the window and the unique (about 1 ms on one claim)
         return pl.DataFrame(schema=HISTORY_SCHEMA)
-    frame = pl.DataFrame(rows, schema={"source": pl.String, **HISTORY_SCHEMA})
+    return _history_once(pl.DataFrame(rows, schema={"source": pl.String, **HISTORY_SCHEMA}))
+
+
+def _history_once(frame: pl.DataFrame) -> pl.DataFrame:
+    """`_patient_history` of history rows as a frame (``source``, the encounter that listed the row, first)."""
+    if frame.is_empty():
+        return pl.DataFrame(schema=HISTORY_SCHEMA)
     identity = [c for c in HISTORY_SCHEMA if c != "encounter_id"]
     return (
         frame.with_columns(pl.int_range(pl.len()).over("source", *identity).alias("occurrence"))
@@ -476,131 +482,161 @@ def tables_from_encounters(
     )
 
 
-def _day(value: Any) -> dt.date | None:
-    return dt.date.fromisoformat(value) if isinstance(value, str) else value
+_S = pl.String
+_ADDRESS = pl.Struct({"state": _S, "zip": _S})
+# The parts of an encounter's interchange JSON (``Encounter.model_dump(mode="json")``) the rule tables read; the
+# decoder skips every other key (the encounter's own lines among them: the store keeps the billed lines apart).
+STORED_ENCOUNTER_JSON = pl.Struct({
+    "date": _S, "payer": _S, "place_of_service": _S,
+    "patient": pl.Struct({"id": _S, "birth_date": _S, "sex": _S, "first_name": _S, "last_name": _S,
+                          "address": _ADDRESS}),
+    "provider": pl.Struct({"npi": _S, "discipline": _S}),
+    "diagnoses": pl.List(_S),
+    "billing_provider": pl.Struct({"npi": _S, "tax_id": _S, "phone": _S, "address": _ADDRESS}),
+    "subscriber": pl.Struct({"member_id": _S, "sex": _S}),
+    "payer_id": _S, "claim_id": _S, "total_charge": pl.Float64, "note": _S,
+    "plan_of_care": pl.Struct({"start": _S, "certified_through": _S}),
+    "services": pl.List(pl.Struct({"code": _S, "minutes": pl.Int64, "furnished_by": _S,
+                                   "assistant_minutes": pl.Int64, "group_size": pl.Int64})),
+    "history": pl.List(pl.Struct({"date": _S, "code": _S, "modifiers": pl.List(_S), "units": pl.Float64,
+                                  "allowed": pl.Float64, "progress_report": pl.Boolean})),
+})
+
+STORED_LINE_SCHEMA: dict[str, Any] = {
+    **{name: LINE_SCHEMA[name] for name in ("encounter_id", "code", "modifiers", "units", "minutes", "dx_pointers",
+                                            "charge", "date", "ndc")},
+    "rendering_npi": pl.String,
+    "place_of_service": pl.String,
+}
+"""A stored claim's billed lines as `tables_from_stored` takes them: in line order within each encounter, ``charge``
+null where none was given, ``date`` null where the line has none of its own."""
 
 
-def _amount(value: Any) -> float | None:
-    return float(value) if value is not None else None
+def _given_or(column: str, default: str) -> pl.Expr:
+    """The line's own value unless it is missing or empty (``line.x or encounter_x``), else the encounter's."""
+    own = pl.col(column)
+    return pl.when(own.is_not_null() & (own != "")).then(own).otherwise(pl.col(default))
+
+
+def _date(expr: pl.Expr) -> pl.Expr:
+    return expr.str.to_date("%Y-%m-%d")
 
 
 def tables_from_stored(
-    claims: Iterable[tuple[str, Mapping[str, Any], Iterable[Mapping[str, Any]]]],
-    payers: Mapping[str, PayerProfile],
+    encounters: pl.DataFrame,
+    lines: pl.DataFrame,
+    profile: Callable[[str], PayerProfile],
     *,
     as_of: dt.date,
     book: CodeBook | None = None,
 ) -> Tables:
-    """The rule tables of stored claims, built straight from what the store holds: each claim's encounter as its
-    interchange JSON (``Encounter.model_dump(mode="json")`` of an encounter validated on import) and its billed
-    lines as field dicts (the `ClaimLine` fields, dates and amounts as Python values), under the id the run gives
-    it.
+    """The rule tables of stored claims, built as columns from what the store holds: ``encounters`` has the id each
+    claim has in this run (``encounter_id``) and its encounter's interchange JSON text (``data``, the
+    ``Encounter.model_dump(mode="json")`` of an encounter validated on import); ``lines`` has the claims' billed
+    lines (`STORED_LINE_SCHEMA`), in encounter order. ``profile`` gives each payer's profile.
 
-    It exists because rebuilding a pydantic `Encounter` per claim only to read it back into columns cost a batch
-    scrub of the workspace more than the rules did. The columns are exactly those of `tables_from_encounters` on the
-    validated encounters (tests/store/test_scrub_tables.py holds the two to it on varied claims): keep them in step.
+    It exists because a Python object per claim (a pydantic `Encounter`, then a dict per claim and line) cost a
+    batch scrub of the workspace more than the rules did: here the JSON is decoded by Polars, reading only the
+    fields the rules need. The columns are exactly those of `tables_from_encounters` on the validated encounters
+    (tests/store/test_scrub_tables.py holds the two to it on varied claims): keep them in step.
     """
-    line_rows: list[dict[str, Any]] = []
-    encounter_rows: list[dict[str, Any]] = []
-    service_rows: list[dict[str, Any]] = []
-    history_rows: list[dict[str, Any]] = []
-    for key, data, lines in claims:
-        services: list[Mapping[str, Any]] = data.get("services") or []
-        documented: dict[str, int] = {}
-        for service in services:
-            if service.get("minutes") is not None:
-                documented[service["code"]] = documented.get(service["code"], 0) + service["minutes"]
-        claimed_minutes: set[str] = set()
-        encounter_date = _day(data["date"])
-        payer, place = data.get("payer", "medicare"), data.get("place_of_service", "11")
-        patient, provider = data["patient"], data["provider"]
-        patient_id, npi, discipline = patient["id"], provider.get("npi"), provider["discipline"]
-        for number, line in enumerate(lines, start=1):
-            code = line["code"]
-            minutes = line.get("minutes")
-            if minutes is None and code in documented and code not in claimed_minutes:
-                minutes = documented[code]
-            if minutes is not None:
-                claimed_minutes.add(code)
-            line_rows.append({
-                "encounter_id": key,
-                "line": number,
-                "date": _day(line.get("date")) or encounter_date,
-                "payer": payer,
-                "place_of_service": line.get("place_of_service") or place,
-                "patient_id": patient_id,
-                "provider_npi": line.get("rendering_npi") or npi,
-                "provider_discipline": discipline,
-                "code": code,
-                "modifiers": list(line.get("modifiers") or []),
-                "units": float(line.get("units", 1)),
-                "minutes": minutes,
-                "dx_pointers": list(line.get("dx_pointers") or []),
-                "charge": _amount(line.get("charge")),
-                "ndc": line.get("ndc"),
-            })
-        for service in services:
-            furnished_by = service.get("furnished_by", "therapist")
-            assistant = service.get("assistant_minutes")
-            service_rows.append({
-                "encounter_id": key,
-                "code": service["code"],
-                "minutes": service.get("minutes"),
-                "assistant_minutes": assistant if assistant is not None
-                else (service.get("minutes") if furnished_by == "assistant" else 0),
-                "furnished_by": furnished_by,
-                "group_size": service.get("group_size"),
-            })
-        billing, subscriber = data.get("billing_provider"), data.get("subscriber")
-        plan, address = data.get("plan_of_care"), patient.get("address")
-        encounter_rows.append({
-            "encounter_id": key,
-            "date": encounter_date,
-            "payer": payer,
-            "place_of_service": place,
-            "patient_id": patient_id,
-            "provider_npi": npi,
-            "provider_discipline": discipline,
-            "diagnoses": list(data.get("diagnoses") or []),
-            "total_charge": _amount(data.get("total_charge")),
-            "billing_npi": billing["npi"] if billing else None,
-            "claim_id": data.get("claim_id"),
-            "subscriber_id": subscriber.get("member_id") if subscriber else None,
-            "payer_id": data.get("payer_id"),
-            "note": data.get("note"),
-            "plan_start": _day(plan["start"]) if plan else None,
-            "plan_certified_through": _day(plan.get("certified_through")) if plan else None,
-            "assistant_minutes": sum(s.get("assistant_minutes") or 0 for s in services) or None,
-            "services_minutes": sum(s.get("minutes") or 0 for s in services) or None,
-            "patient_first_name": patient.get("first_name"),
-            "patient_last_name": patient.get("last_name"),
-            "patient_birth_date": _day(patient.get("birth_date")),
-            "patient_sex": patient.get("sex"),
-            "patient_state": address["state"] if address else None,
-            "patient_zip": address["zip"] if address else None,
-            "subscriber_sex": subscriber.get("sex") if subscriber else None,
-            "billing_ein": billing["tax_id"] if billing else None,
-            "billing_state": billing["address"]["state"] if billing else None,
-            "billing_zip": billing["address"]["zip"] if billing else None,
-            "billing_phone": billing.get("phone") if billing else None,
-        })
-        for past in data.get("history") or []:
-            history_rows.append({
-                "source": key,
-                "patient_id": patient_id,
-                "encounter_id": None,
-                "date": _day(past["date"]),
-                "code": past["code"],
-                "modifiers": list(past.get("modifiers") or []),
-                "units": float(past.get("units", 1)),
-                "allowed": _amount(past.get("allowed")),
-                "progress_report": bool(past.get("progress_report", False)),
-            })
+    decoded = encounters.select(
+        "encounter_id", pl.col("data").str.json_decode(STORED_ENCOUNTER_JSON).alias("data")).unnest("data")
+    patient, provider = pl.col("patient").struct, pl.col("provider").struct
+    billing, subscriber = pl.col("billing_provider").struct, pl.col("subscriber").struct
+    plan, address = pl.col("plan_of_care").struct, pl.col("patient").struct.field("address").struct
+    decoded = decoded.with_columns(
+        _date(pl.col("date")),
+        pl.col("payer").fill_null("medicare"),
+        pl.col("place_of_service").fill_null("11"),
+        pl.col("diagnoses").fill_null([]),
+        patient.field("id").alias("patient_id"),
+        provider.field("npi").alias("provider_npi"),
+        provider.field("discipline").alias("provider_discipline"),
+    )
+    given = (decoded.select("encounter_id", pl.col("services")).explode("services", keep_nulls=False)
+             .unnest("services").with_columns(pl.col("furnished_by").fill_null("therapist")))
+    services = (
+        given.select(
+            "encounter_id", "code", "minutes",
+            pl.when(pl.col("assistant_minutes").is_not_null()).then(pl.col("assistant_minutes"))
+            .when(pl.col("furnished_by") == "assistant").then(pl.col("minutes"))
+            .otherwise(0).alias("assistant_minutes"),
+            "furnished_by", "group_size",
+        )
+    )
+    # A line without minutes takes the minutes documented for its code in the encounter's services, once per code:
+    # on the first line of that code (an earlier line of the code, with minutes of its own or given these, keeps
+    # them from any later one).
+    documented = (services.filter(pl.col("minutes").is_not_null())
+                  .group_by("encounter_id", "code").agg(pl.col("minutes").sum().alias("documented")))
+    claim = decoded.select("encounter_id", pl.col("date").alias("claim_date"), "payer",
+                           pl.col("place_of_service").alias("claim_place"), "patient_id",
+                           pl.col("provider_npi").alias("claim_npi"), "provider_discipline")
+    line_frame = (
+        lines.join(claim, on="encounter_id", how="left", maintain_order="left")
+        .join(documented, on=["encounter_id", "code"], how="left", maintain_order="left")
+        .with_columns(
+            (pl.int_range(pl.len(), dtype=pl.Int32).over("encounter_id") + 1).alias("line"),
+            pl.when(pl.col("minutes").is_null() & (pl.int_range(pl.len()).over("encounter_id", "code") == 0))
+            .then(pl.col("documented")).otherwise(pl.col("minutes")).alias("minutes"),
+            pl.coalesce("date", "claim_date").alias("date"),
+            _given_or("place_of_service", "claim_place").alias("place_of_service"),
+            _given_or("rendering_npi", "claim_npi").alias("provider_npi"),
+            pl.col("modifiers").fill_null([]),
+            pl.col("dx_pointers").fill_null([]),
+        )
+        .select(list(LINE_SCHEMA))
+        .cast(pl.Schema(LINE_SCHEMA))
+    )
+    service_minutes = given.group_by("encounter_id").agg(  # the minutes as given, before the assistant default
+        pl.col("assistant_minutes").fill_null(0).sum().alias("assistant_minutes"),
+        pl.col("minutes").fill_null(0).sum().alias("services_minutes"),
+    )
+    encounter_frame = (
+        decoded.join(service_minutes, on="encounter_id", how="left", maintain_order="left")
+        .with_columns(
+            billing.field("npi").alias("billing_npi"),
+            subscriber.field("member_id").alias("subscriber_id"),
+            _date(plan.field("start")).alias("plan_start"),
+            _date(plan.field("certified_through")).alias("plan_certified_through"),
+            # a sum of 0 is "none documented" (None), as in tables_from_encounters
+            pl.col("assistant_minutes").replace(0, None),
+            pl.col("services_minutes").replace(0, None),
+            patient.field("first_name").alias("patient_first_name"),
+            patient.field("last_name").alias("patient_last_name"),
+            _date(patient.field("birth_date")).alias("patient_birth_date"),
+            patient.field("sex").alias("patient_sex"),
+            address.field("state").alias("patient_state"),
+            address.field("zip").alias("patient_zip"),
+            subscriber.field("sex").alias("subscriber_sex"),
+            billing.field("tax_id").alias("billing_ein"),
+            billing.field("address").struct.field("state").alias("billing_state"),
+            billing.field("address").struct.field("zip").alias("billing_zip"),
+            billing.field("phone").alias("billing_phone"),
+        )
+        .select(list(ENCOUNTER_SCHEMA))
+        .cast(pl.Schema(ENCOUNTER_SCHEMA))
+    )
+    history = (
+        decoded.select(pl.col("encounter_id").alias("source"), "patient_id", "history")
+        .explode("history", keep_nulls=False).unnest("history")
+        .with_columns(
+            pl.lit(None, dtype=pl.String).alias("encounter_id"),
+            _date(pl.col("date")),
+            pl.col("modifiers").fill_null([]),
+            pl.col("units").fill_null(1.0),
+            pl.col("progress_report").fill_null(False),
+        )
+        .select("source", *HISTORY_SCHEMA)
+        .cast(pl.Schema({"source": pl.String, **HISTORY_SCHEMA}))
+    )
+    payers = {payer: profile(payer) for payer in decoded.get_column("payer").unique(maintain_order=True).to_list()}
     return Tables(
-        lines=_frame(line_rows, LINE_SCHEMA),
-        encounters=_frame(encounter_rows, ENCOUNTER_SCHEMA),
-        services=_frame(service_rows, SERVICE_SCHEMA),
-        history=_patient_history(history_rows),
+        lines=line_frame,
+        encounters=encounter_frame,
+        services=services.cast(pl.Schema(SERVICE_SCHEMA)),
+        history=_history_once(history),
         payers=payers,
         as_of=as_of,
         book=book or codebook(),

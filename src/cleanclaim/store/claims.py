@@ -15,15 +15,28 @@ function here, because three callers with different habits will use them:
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import polars as pl
-from sqlalchemy import ColumnElement, Connection, Table, bindparam, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Float,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from cleanclaim.errors import CleanclaimError, InputError
@@ -40,10 +53,11 @@ from cleanclaim.lifecycle import (
 from cleanclaim.model import ClaimLine, Encounter, Severity
 from cleanclaim.payers import PayerProfile, profile_for
 from cleanclaim.pricing import ChargeMaster
-from cleanclaim.rules.tables import tables_from_stored
+from cleanclaim.rules.tables import STORED_LINE_SCHEMA, tables_from_stored
 from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
+from cleanclaim.store.bulk import among, append_rows
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
 
@@ -423,8 +437,14 @@ def _encounter_date(tenant: Tenant, version: m.ClaimVersion) -> dt.date:
 # -------------------------------------------------------------------------------------------------------- scrub
 
 
+_D = TypeVar("_D")
+
+
 @dataclass
-class _Loaded:
+class _Loaded(Generic[_D]):
+    """A claim's current version and its encounter; ``data`` is the encounter's JSON, decoded (a dict) or as the
+    database's text (a str: for the batch scrub, which decodes every claim's at once in Polars)."""
+
     version_id: int
     claim_id: int
     state: str
@@ -432,7 +452,7 @@ class _Loaded:
     frequency_code: str
     original_reference: str | None
     encounter_ref: str
-    data: dict[str, Any]
+    data: _D
 
 
 def _table(model: type[m.Base]) -> Table:
@@ -447,23 +467,31 @@ def _chunks(values: Sequence[_T]) -> Iterator[Sequence[_T]]:
         yield values[start:start + _IN_CHUNK]
 
 
-def _load_current(tenant: Tenant, claim_ids: Sequence[int]) -> list[_Loaded]:
-    """The current versions of these claims with their encounters, in the order asked: one Core SELECT per 5,000
-    ids (rows as tuples, no ORM objects), scoped to the organisation; NotFoundError names ids it does not hold."""
+def _load_current(tenant: Tenant, claim_ids: Sequence[int]) -> list[_Loaded[dict[str, Any]]]:
+    """The current versions of these claims with their encounters, in the order asked: one Core SELECT (rows as
+    tuples, no ORM objects, the ids as one bound value), scoped to the organisation; NotFoundError names ids it does
+    not hold."""
+    return _current(tenant, claim_ids, _table(m.EncounterRecord).c.data)
+
+
+def _load_current_text(tenant: Tenant, claim_ids: Sequence[int]) -> list[_Loaded[str]]:
+    """`_load_current` with each encounter's JSON as the database's text, not decoded one claim at a time."""
+    return _current(tenant, claim_ids, cast(_table(m.EncounterRecord).c.data, Text))
+
+
+def _current(tenant: Tenant, claim_ids: Sequence[int], data: ColumnElement[_D]) -> list[_Loaded[_D]]:
     connection = tenant.session.connection()
     versions, claims, encounters = _table(m.ClaimVersion).c, _table(m.Claim), _table(m.EncounterRecord)
     organisation_id = tenant.organisation_id
-    rows: list[_Loaded] = []
     wanted = list(dict.fromkeys(claim_ids))
-    for chunk in _chunks(wanted):
-        rows += [_Loaded(*row) for row in connection.execute(
-            select(versions.id, versions.claim_id, versions.state, versions.version, versions.frequency_code,
-                   versions.original_reference, encounters.c.encounter_ref, encounters.c.data)
-            .join(claims, (claims.c.id == versions.claim_id) & (claims.c.organisation_id == organisation_id))
-            .join(encounters, (encounters.c.id == claims.c.encounter_id)
-                  & (encounters.c.organisation_id == organisation_id))
-            .where(versions.organisation_id == organisation_id, versions.is_current.is_(True),
-                   versions.claim_id.in_(chunk)))]
+    rows = [_Loaded(*row) for row in connection.execute(
+        select(versions.id, versions.claim_id, versions.state, versions.version, versions.frequency_code,
+               versions.original_reference, encounters.c.encounter_ref, data)
+        .join(claims, (claims.c.id == versions.claim_id) & (claims.c.organisation_id == organisation_id))
+        .join(encounters, (encounters.c.id == claims.c.encounter_id)
+              & (encounters.c.organisation_id == organisation_id))
+        .where(versions.organisation_id == organisation_id, versions.is_current.is_(True),
+               among(connection, versions.claim_id, wanted))).all()]
     missing = set(wanted) - {row.claim_id for row in rows}
     if missing:
         shown = ", ".join(str(i) for i in sorted(missing)[:10])
@@ -488,7 +516,58 @@ def _load_lines(tenant: Tenant, version_ids: Sequence[int]) -> dict[int, list[di
     return lines
 
 
-def _keys(loaded: Sequence[_Loaded]) -> list[str]:
+_LINE_FRAME_SCHEMA: dict[str, Any] = {
+    "version_id": pl.Int64, "code": pl.String, "modifiers": pl.String, "units": pl.Float64, "minutes": pl.Int64,
+    "dx_pointers": pl.String, "charge": pl.Float64, "service_date": pl.Date, "details": pl.String,
+}
+
+
+def _line_frame(tenant: Tenant, loaded: Sequence[_Loaded[Any]], keys: list[str]) -> pl.DataFrame:
+    """The billed lines of the loaded versions as `tables.STORED_LINE_SCHEMA` columns, in the claims' order and
+    line order: one Core SELECT (the version ids as one bound value), the JSON columns read as text and decoded by
+    Polars, amounts read as floats (what the rule tables hold), ``details`` decoded in Python only where a line has
+    any (a charge or a date that was not given, an NDC, a rendering NPI, a place: few lines)."""
+    connection = tenant.session.connection()
+    c = _table(m.ClaimLine).c
+    rows = connection.execute(
+        select(c.claim_version_id, c.code, cast(c.modifiers, Text), cast(c.units, Float), c.minutes,
+               cast(c.dx_pointers, Text), cast(c.charge, Float), c.service_date, cast(c.details, Text))
+        .where(c.organisation_id == tenant.organisation_id,
+               among(connection, c.claim_version_id, [row.version_id for row in loaded]))
+        .order_by(c.claim_version_id, c.line_number)).all()
+    # column by column: Polars builds a frame from a few long tuples faster than from many short rows
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in _LINE_FRAME_SCHEMA]
+    frame = pl.DataFrame(dict(zip(_LINE_FRAME_SCHEMA, columns, strict=True)), schema=_LINE_FRAME_SCHEMA)
+    extra: list[tuple[Any, ...]] = []
+    nothing: dict[str, Any] = {}
+    for text in columns[-1]:
+        # SQL NULL or JSON null (what a line with nothing beyond its columns holds): no details, nothing to decode
+        given = json.loads(text) or nothing if text and text != "null" else nothing
+        extra.append(("charge" in given and given["charge"] is None, "date" in given and given["date"] is None,
+                      given.get("ndc"), given.get("rendering_npi"), given.get("place_of_service")))
+    flags = pl.DataFrame(extra, schema={"no_charge": pl.Boolean, "no_date": pl.Boolean, "ndc": pl.String,
+                                        "rendering_npi": pl.String, "place_of_service": pl.String}, orient="row")
+    order = pl.DataFrame({"version_id": [row.version_id for row in loaded], "encounter_id": keys},
+                         schema={"version_id": pl.Int64, "encounter_id": pl.String}).with_row_index("claim_order")
+    return (
+        pl.concat([frame, flags], how="horizontal")
+        .with_row_index("stored_order")
+        .join(order, on="version_id", how="inner")
+        .sort("claim_order", "stored_order")
+        .select(
+            "encounter_id", "code",
+            pl.col("modifiers").str.json_decode(pl.List(pl.String)),
+            "units", "minutes",
+            pl.col("dx_pointers").str.json_decode(pl.List(pl.Int64)),
+            pl.when(~pl.col("no_charge")).then(pl.col("charge")).alias("charge"),
+            pl.when(~pl.col("no_date")).then(pl.col("service_date")).alias("date"),
+            "ndc", "rendering_npi", "place_of_service",
+        )
+        .cast(pl.Schema(STORED_LINE_SCHEMA))
+    )
+
+
+def _keys(loaded: Sequence[_Loaded[Any]]) -> list[str]:
     """The id each claim has in one engine run: its encounter id, unless two claims of the batch share it (then
     the claim's id is added), because the rules group lines by encounter."""
     seen = Counter(row.encounter_ref for row in loaded)
@@ -507,39 +586,51 @@ def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_o
     as_of = as_of or dt.date.today()
     if not claim_ids:
         return ScrubOutcome({}, {})
-    loaded = _load_current(tenant, claim_ids)
-    refused = []
-    for row in loaded:
+    loaded = _load_current_text(tenant, claim_ids)
+    refusal: dict[str, str | None] = {}
+    for state in {row.state for row in loaded}:  # a handful of states: the lifecycle is asked once for each
         try:
-            transition(row.state, Action.SCRUB, role=actor.role)
+            transition(state, Action.SCRUB, role=actor.role)
+            refusal[state] = None
         except TransitionError as error:
-            refused.append((row.claim_id, str(error)))
+            refusal[state] = str(error)
+    refused = [(row.claim_id, why) for row in loaded if (why := refusal[row.state]) is not None]
     if refused:
         shown = "; ".join(f"claim {claim_id}: {why}" for claim_id, why in refused[:5])
         raise TransitionError(f"{len(refused)} claim(s) cannot be scrubbed, none was: {shown}")
-    lines = _load_lines(tenant, [row.version_id for row in loaded])
     keys = _keys(loaded)
-    if all(lines[row.version_id] for row in loaded):
+    lines = _line_frame(tenant, loaded, keys)
+    if lines.get_column("encounter_id").n_unique() == len(keys):
         table = _check_stored(loaded, keys, lines, as_of)
     else:
-        table = _check_encounters(loaded, keys, lines, as_of)
+        decoded = [_Loaded(row.version_id, row.claim_id, row.state, row.version, row.frequency_code,
+                           row.original_reference, row.encounter_ref, _json_object(row.data)) for row in loaded]
+        table = _check_encounters(decoded, keys, _load_lines(tenant, [row.version_id for row in loaded]), as_of)
     with _whole(tenant.session):
         return _store_scrub(tenant, actor, loaded, keys, table, as_of)
 
 
-def _check_stored(loaded: Sequence[_Loaded], keys: list[str], lines: dict[int, list[dict[str, Any]]],
+def _json_object(text: str) -> dict[str, Any]:
+    value = json.loads(text)
+    assert isinstance(value, dict)
+    return value
+
+
+def _payer_profile(payer: str) -> PayerProfile:
+    try:
+        return profile_for(payer)
+    except InputError as error:
+        raise CleanclaimError(f"the scrub could not check every claim, none was stored: {error}") from None
+
+
+def _check_stored(loaded: Sequence[_Loaded[str]], keys: list[str], lines: pl.DataFrame,
                   as_of: dt.date) -> pl.DataFrame:
-    """The engine's rules over the stored claims as columns, built from the loaded rows without an `Encounter` per
-    claim (which cost a 10,000-claim scrub more than the rules did). Same findings as `_check_encounters` on
+    """The engine's rules over the stored claims as columns (`tables_from_stored`), built without a Python object
+    per claim (which cost a 10,000-claim scrub more than the rules did). Same findings as `_check_encounters` on
     claims with billed lines (tests/store/test_scrub_tables.py proves it on varied claims)."""
-    payers: dict[str, PayerProfile] = {}
-    for payer in dict.fromkeys(row.data.get("payer", "medicare") for row in loaded):
-        try:
-            payers[payer] = profile_for(payer)
-        except InputError as error:
-            raise CleanclaimError(f"the scrub could not check every claim, none was stored: {error}") from None
-    tables = tables_from_stored(((key, row.data, lines[row.version_id]) for row, key in zip(loaded, keys, strict=True)),
-                                payers, as_of=as_of)
+    encounters = pl.DataFrame({"encounter_id": keys, "data": [row.data for row in loaded]},
+                              schema={"encounter_id": pl.String, "data": pl.String})
+    tables = tables_from_stored(encounters, lines, _payer_profile, as_of=as_of)
     table, failures = check_tables(tables)
     if failures:
         problems = [str(f.to_dict()) for f in failures]
@@ -547,8 +638,8 @@ def _check_stored(loaded: Sequence[_Loaded], keys: list[str], lines: dict[int, l
     return table
 
 
-def _check_encounters(loaded: Sequence[_Loaded], keys: list[str], lines: dict[int, list[dict[str, Any]]],
-                      as_of: dt.date) -> pl.DataFrame:
+def _check_encounters(loaded: Sequence[_Loaded[dict[str, Any]]], keys: list[str],
+                      lines: dict[int, list[dict[str, Any]]], as_of: dt.date) -> pl.DataFrame:
     """The batch through `check` as Encounter objects: for a batch with a claim without billed lines, which
     `check` codes from its documented services first (the coder's findings then stand in for the rules')."""
     encounters = [_billed_encounter(row.data, lines[row.version_id], version=row.version,
@@ -561,49 +652,54 @@ def _check_encounters(loaded: Sequence[_Loaded], keys: list[str], lines: dict[in
     return result.table
 
 
-def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded], keys: list[str], table: pl.DataFrame,
+def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], keys: list[str], table: pl.DataFrame,
                  as_of: dt.date) -> ScrubOutcome:
-    """Write the batch's scrub runs, findings, states and audit events with Core executemany statements (batched
-    by SQLAlchemy's insertmanyvalues), every one scoped to the organisation; the caller's savepoint makes it whole."""
+    """Write the batch's scrub runs, findings, states and audit events, every one scoped to the organisation; the
+    caller's savepoint makes it whole. The runs come back with their ids from batched INSERT ... RETURNING (matched
+    by version: each claim of the batch has one current version); findings and audit events, the bulk of the rows,
+    go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
     session = tenant.session
     connection = session.connection()
     organisation_id = tenant.organisation_id
     ran_at = utcnow()
     runs_table = _table(m.ScrubRun)
-    run_rows = connection.execute(
-        insert(runs_table).returning(runs_table.c.id, sort_by_parameter_order=True),
+    # no sort_by_parameter_order: on SQLite that made SQLAlchemy insert the runs one statement at a time
+    run_of_version: dict[int, int] = dict(connection.execute(
+        insert(runs_table).returning(runs_table.c.claim_version_id, runs_table.c.id),
         [{"organisation_id": organisation_id, "claim_version_id": row.version_id, "as_of": as_of,
-          "ran_by_id": actor.id, "ran_at": ran_at} for row in loaded]).scalars().all()
-    run_of_key = dict(zip(keys, run_rows, strict=True))
+          "ran_by_id": actor.id, "ran_at": ran_at} for row in loaded]).all())
+    run_of_key = {key: run_of_version[row.version_id] for key, row in zip(keys, loaded, strict=True)}
     claim_of_key = {key: row.claim_id for key, row in zip(keys, loaded, strict=True)}
-    findings = table.select("encounter", "rule", "id", "severity", "line", "code", "message", "fix", "references")
-    encounter_column = findings.get_column("encounter").to_list()
+    encounter_column = table.get_column("encounter").to_list()
     unknown = set(encounter_column) - set(run_of_key)
     if unknown:  # a finding the engine attached to no claim of the batch cannot be stored against one
         raise CleanclaimError(f"the engine reported findings for unknown encounter(s): {sorted(map(str, unknown))}")
-    records = [{"organisation_id": organisation_id, "scrub_run_id": run_of_key[encounter], "rule": rule,
-                "rule_id": rule_id, "severity": severity, "line": line, "code": code_, "message": message, "fix": fix,
-                "references": list(references or [])}
-               for encounter, rule, rule_id, severity, line, code_, message, fix, references in findings.iter_rows()]
-    if records:
-        connection.execute(insert(_table(m.FindingRecord)), records)
+    runs = [run_of_key[encounter] for encounter in encounter_column]
+    # references as tuples: a rule's few distinct lists are turned into JSON once each, not once per finding
+    references = [tuple(value) if value else () for value in table.get_column("references").to_list()]
+    append_rows(connection, _table(m.FindingRecord),
+                ("scrub_run_id", "rule", "rule_id", "severity", "line", "code", "message", "fix", "references"),
+                zip(runs, *(table.get_column(name).to_list() for name in
+                            ("rule", "id", "severity", "line", "code", "message", "fix")), references, strict=True),
+                constants={"organisation_id": organisation_id})
     counts: dict[int, dict[str, int]] = {row.claim_id: {s.value: 0 for s in Severity} for row in loaded}
-    for (encounter, severity), n in Counter(zip(encounter_column, findings.get_column("severity").to_list(),
+    for (encounter, severity), n in Counter(zip(encounter_column, table.get_column("severity").to_list(),
                                                  strict=True)).items():
         counts[claim_of_key[encounter]][severity] += n
     versions = _table(m.ClaimVersion)
     version_ids = [row.version_id for row in loaded]
-    for chunk in _chunks(version_ids):
-        connection.execute(update(versions).where(versions.c.organisation_id == organisation_id,
-                                                  versions.c.id.in_(chunk))
-                           .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at))
+    connection.execute(update(versions).where(versions.c.organisation_id == organisation_id,
+                                              among(connection, versions.c.id, version_ids))
+                       .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at))
     _expire_states(session, set(version_ids))
-    connection.execute(insert(_table(m.AuditEvent)), [
-        {"organisation_id": organisation_id, "user_id": actor.id, "at": ran_at, "entity": "claim_version",
-         "entity_id": str(row.version_id), "action": "scrub", "before": {"state": row.state},
-         "after": {"state": ClaimState.SCRUBBED.value, "scrub_run_id": run_of_key[key], "as_of": as_of.isoformat(),
-                   **counts[row.claim_id]}}
-        for row, key in zip(loaded, keys, strict=True)])
+    scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
+    before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
+    append_rows(connection, _table(m.AuditEvent), ("entity_id", "before", "after"), (
+        (str(row.version_id), before[row.state],
+         {"state": scrubbed, "scrub_run_id": run_of_version[row.version_id], "as_of": day, **counts[row.claim_id]})
+        for row in loaded),
+        constants={"organisation_id": organisation_id, "user_id": actor.id, "at": ran_at, "entity": "claim_version",
+                   "action": "scrub"})
     return ScrubOutcome({claim_of_key[key]: run for key, run in run_of_key.items()}, counts)
 
 
