@@ -106,3 +106,13 @@ def test_code_book_references_cite_primary_documents() -> None:
 def test_no_payer_profile_cites_a_retired_source(profile: str) -> None:
     text = (files("cleanclaim.payers") / profile).read_text(encoding="utf-8")
     assert not [gone for gone in RETIRED_SOURCES if gone.lower() in text.lower()]
+
+
+def test_no_rule_data_file_cites_a_retired_source() -> None:
+    # the rules' data files (modifiers, biller sources and periods, same-day conflicts ...) name sources that reach
+    # findings: the same bar as the bundled data
+    data = files("cleanclaim.rules") / "data"
+    for entry in data.iterdir():
+        if entry.name.endswith((".csv", ".yaml", ".md")):
+            text = entry.read_text(encoding="utf-8").lower()
+            assert not [gone for gone in RETIRED_SOURCES if gone.lower() in text], entry.name
