@@ -3,8 +3,8 @@
 The formula is CMS's: allowed = (work RVU x work GPCI + PE RVU x PE GPCI + MP RVU x MP GPCI) x conversion factor,
 with the facility or non-facility PE RVU chosen by the line's place of service (Pub 100-04 Ch 12 s20.4.2). On top:
 
-* **Therapy MPPR** (NGS, Novitas; 50% since 2013-04-01): among "always therapy" services one provider (the billing
-  provider, else the rendering NPI) furnishes to one patient on one day,
+* **Therapy MPPR** (CR 7050 from 2011-01-01; 50% since 2013-04-01; NGS, Novitas): among "always therapy" services
+  one provider (the billing provider, else the rendering NPI) furnishes to one patient on one day,
   the single unit with the highest PE gets its full PE; every other unit gets 50% of its PE. Work and MP are never
   reduced. The code book's ``therapy == "always"`` says which codes are in scope. When an always-therapy line of the
   same day cannot be priced (no RVUs on file, carrier-priced, fractional units) its PE is unknown, so it is unknown
@@ -415,9 +415,12 @@ _UNKNOWN_PE = frozenset({LineStatus.UNPRICED, LineStatus.CARRIER_PRICED})
 
 def _apply_mppr(items: list[_Work]) -> list[str]:
     """Full PE for the one highest-PE unit of always-therapy services per provider, patient and day; 50% for every
-    other (NGS and Novitas, restating Pub. 100-04 ch. 5 s10.7: the units and procedures one provider, a group
-    practice across its disciplines, furnishes to one patient on one day; another provider's services that day are
-    ranked apart). Lines without a billing or rendering NPI are one provider.
+    other (NGS and Novitas, MACs, restating CMS's rule: the units and procedures one provider, a group practice
+    across its disciplines, furnishes to one patient on one day; another provider's services that day are ranked
+    apart). CMS's own documents: CR 7050 (Pub. 100-20 One-Time Notification, Transmittal 826, 2010-12-21, effective
+    2011-01-01: "MPPR for Selected Therapy Services", then 20% office / 25% institutional, read here); 50% from
+    2013-04-01 (American Taxpayer Relief Act of 2012 s633); the manual section, Pub. 100-04 ch. 5 s10.7, is not
+    verified here. Lines without a billing or rendering NPI are one provider.
 
     Returns the claim notes for days where an unpriced always-therapy line leaves the MPPR order unknown.
     """

@@ -112,6 +112,16 @@ def test_conversion_factors() -> None:
     assert conversion_factor(dt.date(2027, 1, 1)) is None
 
 
+def test_cy2024_conversion_factor_changes_on_2024_03_09() -> None:
+    # CY2024 PFS final rule (CMS-1784-F) set 32.7442 from 2024-01-01; the Consolidated Appropriations Act, 2024
+    # raised it to 33.2875 for services on or after 2024-03-09, not retroactively
+    assert conversion_factor(dt.date(2024, 1, 1)) == Decimal("32.7442")
+    assert conversion_factor(dt.date(2024, 3, 8)) == Decimal("32.7442")
+    assert conversion_factor(dt.date(2024, 3, 9)) == Decimal("33.2875")
+    assert conversion_factor(dt.date(2024, 12, 31), qualifying_apm=True) == Decimal("33.2875")
+    assert conversion_factor(dt.date(2023, 12, 31)) is None
+
+
 def test_bundled_2026_gpcis_cover_twenty_localities() -> None:
     # GPCI2026 (RVU26C) rows as copied in bundled gpci.csv: AL, AK, AZ, AR and California MAC 01112 localities 05, 09
     # and 51-64; no other 2026 locality is bundled.

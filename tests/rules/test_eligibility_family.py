@@ -69,7 +69,7 @@ def test_family_without_own_source_cites_the_code_books_source(discipline: str, 
 
 @pytest.mark.parametrize(("discipline", "code", "cited", "not_cited"), [
     ("coach", "G0019", "Noridian", ("APA", "NASW", "NGS")),
-    ("coach", "96158", "APA", ("NASW", "NGS", "midpoint")),
+    ("coach", "96158", "CMS-1715-F", ("NASW", "NGS", "midpoint")),
     ("coach", "99407", "NGS", ("APA", "NASW")),
 ])
 def test_references_concern_the_codes_family(discipline: str, code: str, cited: str,
@@ -80,10 +80,10 @@ def test_references_concern_the_codes_family(discipline: str, code: str, cited: 
     assert not any(name in text for name in not_cited), text
 
 
-def test_social_worker_hbai_before_2024_cites_nasw_and_after_passes() -> None:
+def test_social_worker_hbai_before_2024_cites_the_cy2024_rule_and_after_passes() -> None:
     (finding,) = _eligibility("CSW", ["96158"], date="2023-06-01")
     assert finding.severity == Severity.ERROR
-    assert any(ref.startswith("NASW") for ref in finding.references)
+    assert any(ref.startswith("CY2024 PFS final rule CMS-1784-F") for ref in finding.references)
     assert _eligibility("CSW", ["96158"], date="2024-01-02") == []
 
 

@@ -67,7 +67,7 @@ def bundled_table(name: str) -> pl.DataFrame:
         "rvu.csv": {"year": pl.Int32, "work_rvu": pl.Float64, "nf_pe_rvu": pl.Float64, "f_pe_rvu": pl.Float64,
                     "mp_rvu": pl.Float64},
         "gpci.csv": {"year": pl.Int32, "work_gpci": pl.Float64, "pe_gpci": pl.Float64, "mp_gpci": pl.Float64},
-        "conversion_factors.csv": {"year": pl.Int32},
+        "conversion_factors.csv": {"year": pl.Int32, "first_date": pl.Date},
     }
     frame = _read_bundled(name, schemas.get(name, {}))
     utf8 = [c for c, t in frame.schema.items() if t == pl.Utf8]
@@ -202,17 +202,22 @@ class ConversionFactor:
 def conversion_factor_entry(date_of_service: dt.date, qualifying_apm: bool = False) -> ConversionFactor | None:
     """The CF for the date with where it came from. An imported PPRRVU's own CONV FACTOR column wins: the
     ``_nonQPP`` file (or a file of a year with one CF) for everyone, the ``_QPP`` file for qualifying APM
-    participants; otherwise the bundled table answers.
+    participants; otherwise the bundled table answers, by the period of the year the date falls in (a year may
+    change factor mid-year: CY2024's rose from 2024-03-09 by statute).
 
     Kept per year and state of the imported RVU files: the pricer asks once per line, and a filter of the imported
     PPRRVU per line made pricing a day of thousands of lines take seconds."""
-    return _conversion_factor_of_year(date_of_service.year, qualifying_apm, import_signature(RefTable.RVU))
+    periods = _conversion_factors_of_year(date_of_service.year, qualifying_apm, import_signature(RefTable.RVU))
+    in_force = [entry for first, entry in periods if first <= date_of_service]
+    return in_force[-1] if in_force else None
 
 
 @lru_cache(maxsize=64)
-def _conversion_factor_of_year(year: int, qualifying_apm: bool,
-                               rvu_imports: tuple[tuple[str, int, int], ...]) -> ConversionFactor | None:
-    # ``rvu_imports`` is only the cache key: imported_frame reads the files itself
+def _conversion_factors_of_year(year: int, qualifying_apm: bool, rvu_imports: tuple[tuple[str, int, int], ...],
+                                ) -> tuple[tuple[dt.date, ConversionFactor], ...]:
+    # ``rvu_imports`` is only the cache key: imported_frame reads the files itself. Answers (first date, factor)
+    # pairs in date order.
+    january = dt.date(year, 1, 1)
     imported = imported_frame(RefTable.RVU, dt.date(year, 7, 1))
     if imported is not None:
         rows = _with_qp_flag(imported).filter(
@@ -221,18 +226,20 @@ def _conversion_factor_of_year(year: int, qualifying_apm: bool,
         if factors.len():
             value = factors.mode().sort()[0]
             files = ", ".join(sorted(set(rows["source_file"].to_list())))
-            return ConversionFactor(year, qualifying_apm, Decimal(str(value)), f"imported {files} CONV FACTOR")
+            return ((january, ConversionFactor(year, qualifying_apm, Decimal(str(value)),
+                                               f"imported {files} CONV FACTOR")),)
     table = bundled_table("conversion_factors.csv").filter(pl.col("year") == year)
     wanted = "yes" if qualifying_apm else "no"
-    for row in table.iter_rows(named=True):
-        if row["qualifying_apm"] in ("any", wanted):
-            return ConversionFactor(year, qualifying_apm, Decimal(row["conversion_factor"]),
-                                    f"bundled conversion_factors.csv: {row['source']}")
-    return None
+    periods = [(row["first_date"] or january,
+                ConversionFactor(year, qualifying_apm, Decimal(row["conversion_factor"]),
+                                 f"bundled conversion_factors.csv: {row['source']}"))
+               for row in table.iter_rows(named=True) if row["qualifying_apm"] in ("any", wanted)]
+    return tuple(sorted(periods, key=lambda period: period[0]))
 
 
 def conversion_factor(date_of_service: dt.date, qualifying_apm: bool = False) -> Decimal | None:
-    """Dollars per RVU for the date (CY2025 32.3465; CY2026 33.4009, or 33.5675 for qualifying APM participants)."""
+    """Dollars per RVU for the date (CY2024 32.7442, from 2024-03-09 33.2875; CY2025 32.3465; CY2026 33.4009, or
+    33.5675 for qualifying APM participants)."""
     entry = conversion_factor_entry(date_of_service, qualifying_apm)
     return entry.amount if entry else None
 

@@ -8,7 +8,9 @@ the population, n_h audited, overpayments y_hi:
     total  = sum(N_h * mean_h)                   var  = sum(N_h^2 * (1 - n_h / N_h) * s2_h / n_h)
     SE     = sqrt(var)                           t    = Student's t quantile 0.90 with df degrees of freedom
     lower  = total - t * SE   (the one-sided 90% lower limit: what a contractor demands, CMS Pub 100-08 ch. 8
-                               §8.4.5.1 recovers at the lower limit of a one-sided 90% confidence interval)
+                               §8.4.5.1 recovers at the lower limit of a one-sided 90% confidence interval;
+                               ch. 8 "Statistical Sampling for Overpayment Estimation", Rev. 10383, 2020-10-09,
+                               confirmed from its table of contents; the §8.4.5.1 number and text not verified here)
     upper  = total + t * SE   precision % = t * SE / total * 100 (undefined, null, when total is 0)
 
 Degrees of freedom: n - 1 for a simple sample. Stratified, ``n-minus-strata`` (default) uses n - L, L the number of

@@ -196,7 +196,8 @@ class DeletedCode(Rule):
         lines: [{code: "96158", units: 1}]   # by a clinical psychologist or CSW, for a physical health problem
 
     References:
-        APA Services, "Health behavior assessment and intervention codes changing for 2020"; CARC 181.
+        The AMA CPT code set of the year (deleted codes and their replacements); for HBAI, CY2020 PFS final rule,
+        CMS-1715-F (84 FR 62568): 96156-96171 replace 96150-96155 from 2020-01-01; CARC 181.
     """
 
     id = "CC103"
@@ -205,7 +206,8 @@ class DeletedCode(Rule):
     severity = Severity.ERROR
     message = "{code} was deleted on {last_deleted}; it is not valid on the date of service {date}"
     fix = "Report {replacements} instead ({replacement_summary}).{who_may_bill}"
-    references = ("APA Services: health behavior codes changing for 2020",
+    references = ("AMA CPT code set (deletions by year)",
+                  "CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI 96156-96171 replace 96150-96155",
                   "CARC 181 (invalid procedure code for the date)")
 
     def screen_for(self, tables: Tables) -> Screen | None:

@@ -40,7 +40,8 @@ class AddonWithoutBase(Rule):
         lines: [{code: "96158", units: 1, minutes: 45}, {code: "96159", units: 1}]
 
     References:
-        APA Services 2020 HBAI guide (96159 with 96158); AMA CPT add-on code convention; CARC 107.
+        AMA CPT add-on code convention; CY2020 PFS final rule, CMS-1715-F (84 FR 62568) (96159 is the add-on to
+        96158); CARC 107.
     """
 
     id = "CC309"
@@ -50,7 +51,8 @@ class AddonWithoutBase(Rule):
     message = "{code} is an add-on to {base_code}, but no {base_code} line is billed for this patient on {date}"
     fix = ("Bill {base_code} for the first {typical_minutes} minutes and {code} only for the time beyond it "
            "(or remove {code}).")
-    references = ("APA Services: HBAI billing guide 2020", "AMA CPT add-on codes", "CARC 107")
+    references = ("CY2020 PFS final rule, CMS-1715-F (84 FR 62568): 96159 add-on to 96158", "AMA CPT add-on codes",
+                  "CARC 107")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # only a line whose version in force is an add-on is looked at, and it is flagged only when its base code is
@@ -156,7 +158,7 @@ class HbaiSameDayConflict(Rule):
     References:
         AMA CPT 2020 health behavior assessment and intervention guidelines (HBAI not with psychiatric services
         90785-90899 or adaptive behavior services 97151-97158 on the same day; not with 99401-99412 by the same
-        provider); APA Services HBAI guide 2020.
+        provider); secondary: APA Services HBAI guide 2020.
     """
 
     id = "CC705"
@@ -166,7 +168,7 @@ class HbaiSameDayConflict(Rule):
     message = "{code} (health behavior) is billed on {date} with {other_code} ({other_kind}) for the same patient{who}"
     fix = "Report the predominant service only, or document why both were separate services on that day."
     references = ("AMA CPT 2020 health behavior assessment and intervention guidelines",
-                  "APA Services: HBAI billing guide 2020")
+                  "CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI codes 96156-96171")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # a conflict needs an HBAI code and a code of one of the kinds kept apart from it (the ranges do not

@@ -261,7 +261,7 @@ class SameDayFamilyConflict(Rule):
 
     References:
         CMS Pub. 100-02 Ch. 15 s220.3.C (evaluation and re-evaluation); NCD 210.4, 210.4.1 (tobacco counseling by
-        time); NCCI PTP practitioner edits; APA Services HBAI codes (96156 once a day); each row of the data file
+        time); NCCI PTP practitioner edits; AMA CPT 2020 HBAI guidelines (96156 once a day); each row of the data file
         names its source.
     """
 
@@ -272,7 +272,7 @@ class SameDayFamilyConflict(Rule):
     message = "{code} is billed for the patient on {date} with {other_text}: {reason}"
     fix = "{remedy}"
     references = ("CMS Pub. 100-02 Ch. 15 s220.3.C", "NCD 210.4 / 210.4.1", "NCCI PTP practitioner edits",
-                  "APA Services: HBAI codes (96156 once a day)")
+                  "AMA CPT 2020 HBAI guidelines (96156 once a day)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         codes = tables.values("code")

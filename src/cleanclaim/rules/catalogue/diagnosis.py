@@ -482,9 +482,9 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
         lines: [{code: "96158", units: 1, minutes: 30, dx_pointers: [1, 2]}]
 
     References:
-        APA Services, "Health behavior assessment and intervention codes changing for 2020" (physical health problem,
-        not mental-health treatment); CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI codes 96156-96171;
-        AMA CPT 2020 health behavior assessment and intervention guidelines.
+        CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI codes 96156-96171; AMA CPT 2020 health behavior
+        assessment and intervention guidelines (a physical health problem, not mental-health treatment); secondary:
+        APA Services, "Health behavior assessment and intervention codes changing for 2020".
     """
 
     id = "CC205"
@@ -494,8 +494,8 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
     message = ("{code} needs a physical health problem as its primary diagnosis, but {where} is {kind_text} "
                "(ICD-10-CM chapter {chapter})")
     fix = "{remedy}"
-    references = ("APA Services: health behavior assessment and intervention codes changing for 2020",
-                  "CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI codes 96156-96171")
+    references = ("CY2020 PFS final rule, CMS-1715-F (84 FR 62568): HBAI codes 96156-96171",
+                  "AMA CPT 2020 HBAI guidelines (physical health problem)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # An HBAI line (a code with an hbai-* version, that version in force) whose primary diagnosis falls in a

@@ -175,8 +175,9 @@ class ProviderNotEligible(Rule):
         lines: [{code: "0592T", units: 1, minutes: 30, dx_pointers: [1]}]   # where the payer covers coaching
 
     References:
-        Per finding, the sources for the code's family: e.g. APA Services HBAI guide 2020 and NASW CY2024 PFS
-        highlights (HBAI billers), NGS Medicare tobacco counseling, Noridian and AAFP community health integration,
+        Per finding, the sources for the code's family: e.g. the CY2020 and CY2024 PFS final rules (HBAI billers;
+        CSW from 2024-01-01), NCD 210.4 / 210.4.1 (tobacco counseling), the CY2024 PFS final rule (community health
+        integration and principal illness navigation),
         CMS Pub 100-04 Ch.5 s20.2 (therapy); NBCC and RHIhub for the unconfirmed pairs.
     """
 

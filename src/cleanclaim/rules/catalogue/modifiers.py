@@ -303,7 +303,9 @@ class Modifier25NonEm(Rule):
           - {code: "99406", units: 1}
 
     References:
-        CPT modifier 25 (AHIMA Code Write, Sept 2016); ACEP behavior-change intervention FAQ; HBMA coding corner.
+        AMA CPT code set, Appendix A, modifier 25 (a significant, separately identifiable E/M service); for
+        Medicare, CMS Pub. 100-04 ch. 12 s30.6.6 (modifier 25 on E/M services; section not verified here).
+        Secondary: AHIMA Code Write Sept 2016; ACEP and HBMA behavior-change intervention notes.
     """
 
     id = "CC402"
@@ -313,8 +315,9 @@ class Modifier25NonEm(Rule):
     message = "{code} carries modifier 25, but {code} is not an E/M code: 25 goes only on a separately identifiable E/M"
     fix = ("Remove 25 from {code}. If a significant, separate E/M visit was done the same day, bill the E/M code "
            "with 25 (e.g. 99213-25).")
-    references = ("AHIMA Code Write Sept 2016: modifier 25", "ACEP: behavior change intervention FAQ",
-                  "HBMA: behavior change interventions")
+    references = ("AMA CPT Appendix A: modifier 25 (E/M only)",
+                  "CMS Pub. 100-04 ch. 12 s30.6.6 (modifier 25; not verified here)",
+                  "secondary: AHIMA Code Write Sept 2016; ACEP and HBMA behavior-change intervention notes")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # the rule's own filter, on the same lines and code-book columns; no 25 anywhere: it cannot hold
@@ -1698,8 +1701,9 @@ class TelehealthPlaceMismatch(Rule):
         lines: [{code: "97110", modifiers: [GP, "95"], units: 2}]
 
     References:
-        First Coast: telehealth service modifiers; AAFP: Medicare telehealth 2025; CPT modifier 95; the payer
-        profile's telehealth reference.
+        CY2024 PFS final rule CMS-1784-F (FR Doc 2023-24184: Medicare telehealth claims use POS 02 or 10 from
+        2024-01-01); First Coast (a MAC): telehealth service modifiers; AMA CPT Appendix A modifier 95; the payer
+        profile's telehealth reference. Secondary: AAFP Medicare telehealth 2025.
     """
 
     id = "CC412"
@@ -1710,8 +1714,8 @@ class TelehealthPlaceMismatch(Rule):
                "not a telehealth place ({telehealth_places})")
     fix = ("If the service was furnished by telehealth, use place of service {telehealth_places_or}; if it was in "
            "person, remove {telehealth_on_line}.")
-    references = ("First Coast: telehealth service modifiers", "AAFP: Medicare telehealth 2025",
-                  "CPT modifier 95")
+    references = ("CY2024 PFS final rule CMS-1784-F (POS 02 / 10 for telehealth from 2024-01-01)",
+                  "First Coast (MAC): telehealth service modifiers", "AMA CPT Appendix A: modifier 95")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # A flagged line carries one of its payer's telehealth modifiers or has one of its payer's telehealth places
@@ -1786,8 +1790,9 @@ class Modifier33Medicare(Rule):
         lines: [{code: "G0444", units: 1}]
 
     References:
-        Medicaid.gov FAQ on ACA s4106 (modifier 33); AAPC: modifier 33 not for Medicare; the payer profile's
-        modifier_33_reference.
+        CMS (Medicaid.gov) FAQ on ACA s4106 (modifier 33 marks a preventive service for Medicaid cost sharing);
+        Medicare waives preventive cost sharing by code under 42 CFR 410.152(l), not by modifier; the payer
+        profile's modifier_33_reference. Secondary: AAPC note that Medicare does not use 33.
     """
 
     id = "CC413"
@@ -1797,7 +1802,8 @@ class Modifier33Medicare(Rule):
     message = "{code} carries 33 (ACA preventive service), but {payer_name} does not use modifier 33"
     fix = ("Remove 33 from {code}; for Medicare bill the preventive G-code, whose cost sharing is waived by code "
            "({modifier_33_reference}).")
-    references = ("Medicaid.gov FAQ: ACA s4106 and modifier 33", "AAPC: modifier 33 not for Medicare")
+    references = ("CMS Medicaid.gov FAQ: ACA s4106 and modifier 33",
+                  "42 CFR 410.152(l) (Medicare waives preventive cost sharing by code)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # the rule's own filter; without a 33, or a payer whose profile refuses it, it cannot hold

@@ -48,8 +48,9 @@ _THERAPY_DISCIPLINES = ["PT", "OT", "SLP"]
 _ROW_SCHEMA: dict[str, pl.DataType] = {"encounter_id": pl.String(), "line": pl.Int32(), "code": pl.String(),
                                        "detail": pl.String(), "fix_text": pl.String(), "severity": pl.String(),
                                        "above": pl.Boolean()}
-_CMS_REF = ("CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule; First Coast rehabilitation services page); minutes "
-            "totalled per discipline (secondary: Legion Healthcare Solutions 8-minute rule guide)")
+_CMS_REF = ("CMS Pub. 100-04 ch. 5 s20.2 part C (8-minute rule; text as quoted by First Coast, a MAC); minutes "
+            "totalled per discipline: cleanclaim's reading of separate PT/OT/SLP plans of care (CMS Pub. 100-02 "
+            "ch. 15 s220.1.2; CR 10176 GP/GO/GN), no CMS statement found (secondary: Legion Healthcare Solutions)")
 
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
@@ -781,9 +782,11 @@ class UnitsExceedTime(Rule):
         lines: [{code: "97110", units: 2}, {code: "97535", units: 1}]
 
     References:
-        CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule and its unit table, as quoted by First Coast); total per
-        discipline: secondary sources only (Legion Healthcare Solutions 8-minute rule guide); CPT time rule (a unit
-        is attained when its midpoint is passed; Palmetto GBA time tips); APA HBAI guide 2020 (96158/96159).
+        CMS Pub. 100-04 ch. 5 s20.2 part C (8-minute rule and its unit table, as quoted by First Coast, a MAC);
+        total per discipline: cleanclaim's reading of separate PT/OT/SLP plans of care (CMS Pub. 100-02 ch. 15
+        s220.1.2; CR 10176), no CMS statement found, secondary: Legion Healthcare Solutions 8-minute rule guide;
+        CPT time rule (AMA CPT code set: a unit is attained when its midpoint is passed; Palmetto GBA, a MAC, time
+        tips); 96158/96159 times: CY2020 PFS final rule CMS-1715-F (HBAI codes from 2020-01-01).
     """
 
     id = "CC301"
@@ -792,7 +795,8 @@ class UnitsExceedTime(Rule):
     severity = Severity.ERROR
     message = "{detail}"
     fix = "{fix_text}"
-    references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
+    references = (_CMS_REF, "CPT time rule (AMA CPT code set: midpoint); Palmetto GBA (MAC) time tips",
+                  "CY2020 PFS final rule CMS-1715-F (HBAI codes 96156-96171)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # Python works out the plan's numbers on a small run; it rules the rule out only when no row could be
@@ -826,7 +830,8 @@ class UnitsBelowTime(Rule):
         lines: [{code: "96158", units: 1}, {code: "96159", units: 1}]
 
     References:
-        CMS Pub 100-04 Ch.5 s20.2 part C (8-minute rule and its unit table); CPT time rule (midpoint); APA HBAI guide.
+        CMS Pub. 100-04 ch. 5 s20.2 part C (8-minute rule and its unit table); CPT time rule (AMA CPT code set:
+        midpoint); CY2020 PFS final rule CMS-1715-F (HBAI codes 96156-96171).
     """
 
     id = "CC302"
@@ -835,7 +840,8 @@ class UnitsBelowTime(Rule):
     severity = Severity.WARNING
     message = "{detail}"
     fix = "{fix_text}"
-    references = (_CMS_REF, "CPT time rule (midpoint); Palmetto GBA time tips", "APA Services HBAI guide 2020")
+    references = (_CMS_REF, "CPT time rule (AMA CPT code set: midpoint); Palmetto GBA (MAC) time tips",
+                  "CY2020 PFS final rule CMS-1715-F (HBAI codes 96156-96171)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # Python works out the plan's numbers on a small run; it rules the rule out only when no row could be
