@@ -24,6 +24,7 @@ from cleanclaim.coding import CodedEncounter, Locate, code_encounters
 from cleanclaim.errors import UNFORESEEN, InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
+from cleanclaim.gcpause import collector_paused
 from cleanclaim.isolation import Failure, bisect_failures, describe, unexpected
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
 from cleanclaim.payers import PayerProfile, load_profile, profile_for
@@ -396,6 +397,7 @@ def billable_encounters(source: Source, *, payer: str | None = None, payers_dir:
     return kept, [*read.errors, *errors]
 
 
+@collector_paused()
 def code(
     source: Source,
     *,
@@ -421,6 +423,7 @@ def code(
     return CodeResult(coded, [*read.errors, *errors], failures)
 
 
+@collector_paused()
 def check(
     source: Source,
     *,

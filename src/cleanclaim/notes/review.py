@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cleanclaim.errors import InputError
+from cleanclaim.gcpause import collector_paused
 from cleanclaim.isolation import Failure
 from cleanclaim.model import Encounter, Finding, Severity
 from cleanclaim.notes.batch import read_notes
@@ -56,6 +57,7 @@ class NotesResult:
         return data
 
 
+@collector_paused()
 def review_notes(source: str | Path, *, payer: str | None = None, as_of: dt.date | None = None,
                  payers_dir: Path | None = None) -> NotesResult:
     """Read every encounter's note in an encounter file (or folder) and check its lines against it. An encounter
