@@ -62,3 +62,27 @@ def test_long_notes_are_read_but_not_kept(monkeypatch: pytest.MonkeyPatch) -> No
     assert [(i.code, i.minutes) for i in reading.interventions] == [(i.code, i.minutes)
                                                                     for i in read_note(long_note).interventions]
     assert long_note not in batch._recent
+
+
+def test_workers_started_ahead_of_a_file_with_many_notes_do_the_reading(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    forget_readings()
+    monkeypatch.setattr(batch, "PARALLEL_FROM", 20)
+    monkeypatch.setattr(batch, "_CHUNK", 7)
+    monkeypatch.setattr(batch, "_workers", lambda: 2)
+    started: list[int] = []
+    real_pool = batch._pool
+    monkeypatch.setattr(batch, "_pool", lambda workers: started.append(workers) or real_pool(workers))
+    texts = _texts(30)
+    many, few = tmp_path / "many.yaml", tmp_path / "few.yaml"
+    many.write_text(yaml.safe_dump({"encounters": [{"id": f"E{i}", "note": t} for i, t in enumerate(texts)]}))
+    few.write_text(yaml.safe_dump({"encounters": [{"id": "E1", "note": texts[0]}]}))
+    with batch.workers_ahead(few):
+        assert batch._ahead is None and started == []
+    with batch.workers_ahead(many):
+        assert batch._ahead is not None and started == [2]
+        parallel = read_notes(texts)
+        assert started == [2]  # read by the workers started ahead, no second pool
+    assert batch._ahead is None
+    assert [r.to_json() for r in parallel] == [read_note(t).to_json() for t in texts]
+    forget_readings()

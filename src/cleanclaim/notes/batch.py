@@ -9,13 +9,16 @@ Readings handed out are shared with the cache: callers read them, never change t
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
+from pathlib import Path
 
+from cleanclaim.notes.lexicon import lexicon
 from cleanclaim.notes.reading import NoteReading, read_note
 
-__all__ = ["PARALLEL_FROM", "forget_readings", "read_notes"]
+__all__ = ["PARALLEL_FROM", "forget_readings", "read_notes", "workers_ahead"]
 
 PARALLEL_FROM = 2_000
 """Notes to read before worker processes pay off: starting one (spawn: a fresh interpreter importing the reader)
@@ -27,6 +30,8 @@ _CACHED_NOTES = 20_000
 _CACHED_LENGTH = 64_000
 """Longer notes are not kept (a 5 MB paste would pin its text)."""
 _recent: dict[str, NoteReading] = {}
+_ahead: ProcessPoolExecutor | None = None
+"""Worker processes started ahead of a large batch (`workers_ahead`), used by `read_notes` while they last."""
 
 
 def _workers() -> int:
@@ -41,6 +46,45 @@ def _read_chunk(texts: list[str]) -> list[NoteReading]:
     return [read_note(text) for text in texts]
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent may hold Polars' thread pool, which a forked child inherits locked
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
+def _ready() -> None:
+    lexicon()  # a worker's start-up: the reader imported, the lexicon compiled
+
+
+def _many_notes(path: Path) -> bool:
+    """Whether an encounter file likely holds `PARALLEL_FROM` notes or more (the word counted, not parsed: a note
+    that says "note" counts twice, which only starts the workers for a batch a little smaller)."""
+    try:
+        return path.is_file() and path.read_bytes().count(b"note") >= PARALLEL_FROM
+    except OSError:
+        return False  # the loader will say why it cannot be read
+
+
+@contextmanager
+def workers_ahead(source: object) -> Iterator[None]:
+    """For an encounter file with a large batch of notes, the worker processes started before the file is loaded:
+    a spawned worker takes about a second to import the reader, which then overlaps the loading (one process, on
+    one core) instead of following it. Stopped when the block ends; anything else does nothing."""
+    global _ahead
+    workers = _workers()
+    if _ahead is not None or workers < 2 or not isinstance(source, str | Path) or not _many_notes(Path(source)):
+        yield
+        return
+    pool = _pool(workers)
+    for _ in range(workers):  # one task each: the pool starts a process for each while none is idle
+        pool.submit(_ready)
+    _ahead = pool
+    try:
+        yield
+    finally:
+        _ahead = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def read_notes(texts: Sequence[str | None]) -> list[NoteReading]:
     """Each note read (`read_note`); an empty reading for ``None``. Batches of `PARALLEL_FROM` notes or more not
     read recently are read by worker processes (as many as this process may use, at most 4), in input order."""
@@ -49,10 +93,13 @@ def read_notes(texts: Sequence[str | None]) -> list[NoteReading]:
     workers = _workers()
     if len(wanted) >= PARALLEL_FROM and workers > 1:
         chunks = [wanted[start:start + _CHUNK] for start in range(0, len(wanted), _CHUNK)]
-        # spawn, not fork: the parent may hold Polars' thread pool, which a forked child inherits locked
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for chunk, readings in zip(chunks, pool.map(_read_chunk, chunks), strict=True):
+        if _ahead is not None:
+            for chunk, readings in zip(chunks, _ahead.map(_read_chunk, chunks), strict=True):
                 fresh.update(zip(chunk, readings, strict=True))
+        else:
+            with _pool(workers) as pool:
+                for chunk, readings in zip(chunks, pool.map(_read_chunk, chunks), strict=True):
+                    fresh.update(zip(chunk, readings, strict=True))
     else:
         fresh = {text: read_note(text) for text in wanted}
     if len(_recent) + len(fresh) > _CACHED_NOTES:
