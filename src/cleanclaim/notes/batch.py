@@ -8,6 +8,7 @@ Readings handed out are shared with the cache: callers read them, never change t
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -28,8 +29,8 @@ _CHUNK = 250
 _CACHED_NOTES = 20_000
 """Readings kept (then the cache starts over): one run's notes, not a server's lifetime."""
 _CACHED_LENGTH = 64_000
-"""Longer notes are not kept (a 5 MB paste would pin its text)."""
-_recent: dict[str, NoteReading] = {}
+"""Longer notes are kept under their SHA-256, not their text (a 5 MB paste would pin its text)."""
+_recent: dict[str | bytes, NoteReading] = {}
 _ahead: ProcessPoolExecutor | None = None
 """Worker processes started ahead of a large batch (`workers_ahead`), used by `read_notes` while they last."""
 
@@ -85,10 +86,20 @@ def workers_ahead(source: object) -> Iterator[None]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _key(text: str) -> str | bytes:
+    """A note's key among the kept readings: its text, or a long note's digest, so that a pasted 5 MB document is
+    read once in a run (the services, the rules and the output each ask for it), not three times, and yet its text
+    is not held by the cache after the run."""
+    if len(text) <= _CACHED_LENGTH:
+        return text
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
 def read_notes(texts: Sequence[str | None]) -> list[NoteReading]:
     """Each note read (`read_note`); an empty reading for ``None``. Batches of `PARALLEL_FROM` notes or more not
     read recently are read by worker processes (as many as this process may use, at most 4), in input order."""
-    wanted = [text for text in dict.fromkeys(t for t in texts if t is not None) if text not in _recent]
+    keys = {text: _key(text) for text in texts if text is not None}
+    wanted = [text for text, key in keys.items() if key not in _recent]
     fresh: dict[str, NoteReading] = {}
     workers = _workers()
     if len(wanted) >= PARALLEL_FROM and workers > 1:
@@ -104,8 +115,8 @@ def read_notes(texts: Sequence[str | None]) -> list[NoteReading]:
         fresh = {text: read_note(text) for text in wanted}
     if len(_recent) + len(fresh) > _CACHED_NOTES:
         _recent.clear()
-    _recent.update((text, reading) for text, reading in fresh.items() if len(text) <= _CACHED_LENGTH)
-    return [NoteReading() if text is None else _recent.get(text) or fresh[text] for text in texts]
+    _recent.update((keys[text], reading) for text, reading in fresh.items())
+    return [NoteReading() if text is None else _recent.get(keys[text]) or fresh[text] for text in texts]
 
 
 def forget_readings() -> None:
