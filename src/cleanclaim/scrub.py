@@ -24,6 +24,7 @@ from cleanclaim.coding import CodedEncounter, Locate, code_encounters
 from cleanclaim.errors import UNFORESEEN, InputError
 from cleanclaim.formats.claim_table import TABLE_SUFFIXES, read_claim_table
 from cleanclaim.formats.encounters import EncounterFile, load_encounters
+from cleanclaim.gcpause import collector_paused
 from cleanclaim.isolation import Failure, bisect_failures, describe, unexpected
 from cleanclaim.model import ClaimLine, Encounter, Finding, Severity
 from cleanclaim.payers import PayerProfile, load_profile, profile_for
@@ -396,6 +397,7 @@ def billable_encounters(source: Source, *, payer: str | None = None, payers_dir:
     return kept, [*read.errors, *errors]
 
 
+@collector_paused()
 def code(
     source: Source,
     *,
@@ -421,6 +423,7 @@ def code(
     return CodeResult(coded, [*read.errors, *errors], failures)
 
 
+@collector_paused()
 def check(
     source: Source,
     *,
@@ -435,13 +438,16 @@ def check(
     profiles = _Profiles(payers_dir)
     if isinstance(source, str | Path) and Path(source).suffix.lower() in TABLE_SUFFIXES:
         return _check_table(Path(source), profiles, payer=payer, as_of=as_of, selection=selection)
-    read = _read_encounters(source)
-    read.encounters = _with_payer(read.encounters, payer)
-    coded, kept, errors, failures = _code_all(read, profiles, only_without_lines=True)
-    kept = _with_notes_services(kept)
-    tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of,
-                                    minutes_carried=read.minutes_carried)
-    table, rule_failures = _findings_isolated(tables, selection)
+    from cleanclaim.notes.batch import workers_ahead
+
+    with workers_ahead(source):
+        read = _read_encounters(source)
+        read.encounters = _with_payer(read.encounters, payer)
+        coded, kept, errors, failures = _code_all(read, profiles, only_without_lines=True)
+        kept = _with_notes_services(kept)
+        tables = tables_from_encounters(kept, {p: profiles.get(p) for p in {e.payer for e in kept}}, as_of=as_of,
+                                        minutes_carried=read.minutes_carried)
+        table, rule_failures = _findings_isolated(tables, selection)
     failures.extend(rule_failures)
     if coded:
         table = _with_coded(table, coded, [e.id for e in kept], selection)

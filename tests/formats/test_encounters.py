@@ -540,3 +540,41 @@ def test_a_key_spelt_like_yamls_merge_key_is_still_a_key_that_cannot_be_given_tw
         assert (error.field, error.line) == ("<<", 3) and "given twice" in error.message
     merged = "id: E1\nbase: &b {x: 1}\nother: &o {y: 2}\npatient:\n  <<: *b\n  <<: *o\n"
     assert not any("twice" in e.message for e in parse_encounters(merged, "merge.yaml").errors)
+
+
+def test_a_merge_key_and_a_key_it_overrides_are_not_one_key_given_twice() -> None:
+    # the data is constructed from the nodes the lines are read from, and constructing a merge rewrites its mapping's
+    # node: the lines and the check for repeated keys must still see the file as written
+    text = ("defaults: &pt {id: P0, first_name: Ann}\n"
+            "encounters:\n"
+            "  - id: E1\n"
+            "    date: 2026-03-02\n"
+            "    patient:\n"
+            "      <<: *pt\n"
+            "      id: P1\n"
+            "    provider: {npi: '1234567893', discipline: PT}\n"
+            "    services: [{code: '97110', minutes: 'x'}]\n")
+    (error,) = parse_encounters(text, "merged.yaml").errors
+    assert (error.field, error.line) == ("services.0.minutes", 9) and "twice" not in error.message
+    fixed = parse_encounters(text.replace("'x'", "23"), "merged.yaml")
+    assert fixed.errors == [] and fixed.encounters[0].patient.id == "P1"
+    assert fixed.line_of("E1", "patient.id") == 7
+
+
+def test_lines_of_a_file_with_aliases_are_those_of_the_file_as_written() -> None:
+    text = ("encounters:\n"
+            "  - id: E1\n"
+            "    date: 2026-03-02\n"
+            "    patient: &p {id: P1}\n"
+            "    provider: &v {npi: '1234567893', discipline: PT}\n"
+            "  - id: E2\n"
+            "    date: 2026-03-03\n"
+            "    patient: *p\n"
+            "    provider: *v\n"
+            "    services:\n"
+            "      - code: '97110'\n"
+            "        minutes: 20\n")
+    read = parse_encounters(text, "aliases.yaml")
+    assert [e.id for e in read.encounters] == ["E1", "E2"] and read.encounters[1].patient.id == "P1"
+    # counted by hand from the text above
+    assert [read.line_of("E2", path) for path in ("id", "patient", "services.0.minutes")] == [6, 4, 12]

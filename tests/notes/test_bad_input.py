@@ -47,3 +47,25 @@ def test_every_encounter_is_reviewed_whatever_its_neighbours_note(tmp_path: Path
     assert [(i.code, i.minutes) for i in good.reading.interventions] == [("97110", 15)]
     assert not [f for f in good.findings if f.severity.value != "info"]
     assert result.exit_code == 0
+
+
+def test_a_5_mb_html_or_mixed_language_note_in_a_file_is_a_finding_on_its_encounter(tmp_path: Path) -> None:
+    # through the file and the command's whole path (load, read, rules), not only the reader
+    notes = {"BIG": "TherEx 15 min. " + "Pt tolerated treatment well. " * (5_000_000 // 29),
+             "HTML": "<html><body><p><b>TherEx</b> 15 min</p><p>Dana Whitlock, PT</p></body></html>",
+             "MIXED": "Paciente realizó ejercicios terapéuticos por veinte minutos con la terapeuta para la marcha. "
+                      "TherEx 15 min. Dana Whitlock, PT",
+             "GOOD": "TherEx 15 min. Dana Whitlock, PT"}
+    encounters = [{**BASE, "id": eid, "note": note} for eid, note in notes.items()]
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump({"encounters": encounters}, allow_unicode=True, width=10_000_000),
+                    encoding="utf-8")
+    result = review_notes(path, as_of=dt.date(2026, 3, 5))
+    assert result.errors == [] and result.failures == []
+    problems = {r.encounter.id: [p.kind for p in r.reading.problems] for r in result.encounters}
+    assert problems == {"BIG": ["too-long"], "HTML": ["html"], "MIXED": ["language"], "GOOD": []}
+    unreadable = {f.encounter for r in result.encounters for f in r.findings if f.rule == "note-unreadable"}
+    assert unreadable == {"BIG", "HTML", "MIXED"}
+    # the English that is there is still read, in every one of them
+    assert {r.encounter.id: [(i.code, i.minutes) for i in r.reading.interventions] for r in result.encounters} == {
+        eid: [("97110", 15)] for eid in notes}

@@ -54,11 +54,46 @@ def test_a_note_read_again_is_the_kept_reading_and_repeats_are_read_once(monkeyp
     forget_readings()
 
 
-def test_long_notes_are_read_but_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_long_note_is_read_once_and_its_text_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     forget_readings()
     monkeypatch.setattr(batch, "_CACHED_LENGTH", 10)
+    calls: list[str] = []
+
+    def counting(text: str) -> object:
+        calls.append(text)
+        return read_note(text)
+
+    monkeypatch.setattr(batch, "read_note", counting)
     long_note = "Therapeutic exercise 25 min. " * 3
     [reading] = read_notes([long_note])
     assert [(i.code, i.minutes) for i in reading.interventions] == [(i.code, i.minutes)
                                                                     for i in read_note(long_note).interventions]
-    assert long_note not in batch._recent
+    [again] = read_notes([long_note])
+    assert again is reading and len(calls) == 1  # the services, the rules and the output ask for it: read once
+    assert long_note not in batch._recent  # kept under its digest, not its text
+    assert read_notes([long_note + " "])[0] is not reading and len(calls) == 2
+    forget_readings()
+
+
+def test_workers_started_ahead_of_a_file_with_many_notes_do_the_reading(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    forget_readings()
+    monkeypatch.setattr(batch, "PARALLEL_FROM", 20)
+    monkeypatch.setattr(batch, "_CHUNK", 7)
+    monkeypatch.setattr(batch, "_workers", lambda: 2)
+    started: list[int] = []
+    real_pool = batch._pool
+    monkeypatch.setattr(batch, "_pool", lambda workers: started.append(workers) or real_pool(workers))
+    texts = _texts(30)
+    many, few = tmp_path / "many.yaml", tmp_path / "few.yaml"
+    many.write_text(yaml.safe_dump({"encounters": [{"id": f"E{i}", "note": t} for i, t in enumerate(texts)]}))
+    few.write_text(yaml.safe_dump({"encounters": [{"id": "E1", "note": texts[0]}]}))
+    with batch.workers_ahead(few):
+        assert batch._ahead is None and started == []
+    with batch.workers_ahead(many):
+        assert batch._ahead is not None and started == [2]
+        parallel = read_notes(texts)
+        assert started == [2]  # read by the workers started ahead, no second pool
+    assert batch._ahead is None
+    assert [r.to_json() for r in parallel] == [read_note(t).to_json() for t in texts]
+    forget_readings()

@@ -13,6 +13,7 @@ from rich.table import Table
 from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption, parse_as_of, readable_path
 from cleanclaim.commands.output import console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
+from cleanclaim.gcpause import collector_paused
 from cleanclaim.notes.review import NotesResult, review_notes
 
 __all__ = ["register"]
@@ -72,12 +73,14 @@ def _notes(
 ) -> None:
     """Read each encounter's clinical note: services furnished and their minutes (with the note text and span),
     totals, one-on-one or group, goals, ADLs, signature; and what the claim bills that the note does not support."""
-    try:
-        result = review_notes(file, payer=payer, as_of=parse_as_of(as_of), payers_dir=payers_dir)
-    except InputError as exc:
-        print_errors([exc])
-        raise typer.Exit(2) from exc
-    finish(result, as_json=as_json, show=_print)
+    # one batch to the end: the output of 10,000 encounters is built from objects that live until the process exits
+    with collector_paused():
+        try:
+            result = review_notes(file, payer=payer, as_of=parse_as_of(as_of), payers_dir=payers_dir)
+        except InputError as exc:
+            print_errors([exc])
+            raise typer.Exit(2) from exc
+        finish(result, as_json=as_json, show=_print)
 
 
 def register(app: typer.Typer) -> None:

@@ -8,14 +8,18 @@ Readings handed out are shared with the cache: callers read them, never change t
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
+from pathlib import Path
 
+from cleanclaim.notes.lexicon import lexicon
 from cleanclaim.notes.reading import NoteReading, read_note
 
-__all__ = ["PARALLEL_FROM", "forget_readings", "read_notes"]
+__all__ = ["PARALLEL_FROM", "forget_readings", "read_notes", "workers_ahead"]
 
 PARALLEL_FROM = 2_000
 """Notes to read before worker processes pay off: starting one (spawn: a fresh interpreter importing the reader)
@@ -25,8 +29,10 @@ _CHUNK = 250
 _CACHED_NOTES = 20_000
 """Readings kept (then the cache starts over): one run's notes, not a server's lifetime."""
 _CACHED_LENGTH = 64_000
-"""Longer notes are not kept (a 5 MB paste would pin its text)."""
-_recent: dict[str, NoteReading] = {}
+"""Longer notes are kept under their SHA-256, not their text (a 5 MB paste would pin its text)."""
+_recent: dict[str | bytes, NoteReading] = {}
+_ahead: ProcessPoolExecutor | None = None
+"""Worker processes started ahead of a large batch (`workers_ahead`), used by `read_notes` while they last."""
 
 
 def _workers() -> int:
@@ -41,24 +47,76 @@ def _read_chunk(texts: list[str]) -> list[NoteReading]:
     return [read_note(text) for text in texts]
 
 
+def _pool(workers: int) -> ProcessPoolExecutor:
+    # spawn, not fork: the parent may hold Polars' thread pool, which a forked child inherits locked
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
+def _ready() -> None:
+    lexicon()  # a worker's start-up: the reader imported, the lexicon compiled
+
+
+def _many_notes(path: Path) -> bool:
+    """Whether an encounter file likely holds `PARALLEL_FROM` notes or more (the word counted, not parsed: a note
+    that says "note" counts twice, which only starts the workers for a batch a little smaller)."""
+    try:
+        return path.is_file() and path.read_bytes().count(b"note") >= PARALLEL_FROM
+    except OSError:
+        return False  # the loader will say why it cannot be read
+
+
+@contextmanager
+def workers_ahead(source: object) -> Iterator[None]:
+    """For an encounter file with a large batch of notes, the worker processes started before the file is loaded:
+    a spawned worker takes about a second to import the reader, which then overlaps the loading (one process, on
+    one core) instead of following it. Stopped when the block ends; anything else does nothing."""
+    global _ahead
+    workers = _workers()
+    if _ahead is not None or workers < 2 or not isinstance(source, str | Path) or not _many_notes(Path(source)):
+        yield
+        return
+    pool = _pool(workers)
+    for _ in range(workers):  # one task each: the pool starts a process for each while none is idle
+        pool.submit(_ready)
+    _ahead = pool
+    try:
+        yield
+    finally:
+        _ahead = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _key(text: str) -> str | bytes:
+    """A note's key among the kept readings: its text, or a long note's digest, so that a pasted 5 MB document is
+    read once in a run (the services, the rules and the output each ask for it), not three times, and yet its text
+    is not held by the cache after the run."""
+    if len(text) <= _CACHED_LENGTH:
+        return text
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).digest()
+
+
 def read_notes(texts: Sequence[str | None]) -> list[NoteReading]:
     """Each note read (`read_note`); an empty reading for ``None``. Batches of `PARALLEL_FROM` notes or more not
     read recently are read by worker processes (as many as this process may use, at most 4), in input order."""
-    wanted = [text for text in dict.fromkeys(t for t in texts if t is not None) if text not in _recent]
+    keys = {text: _key(text) for text in texts if text is not None}
+    wanted = [text for text, key in keys.items() if key not in _recent]
     fresh: dict[str, NoteReading] = {}
     workers = _workers()
     if len(wanted) >= PARALLEL_FROM and workers > 1:
         chunks = [wanted[start:start + _CHUNK] for start in range(0, len(wanted), _CHUNK)]
-        # spawn, not fork: the parent may hold Polars' thread pool, which a forked child inherits locked
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
-            for chunk, readings in zip(chunks, pool.map(_read_chunk, chunks), strict=True):
+        if _ahead is not None:
+            for chunk, readings in zip(chunks, _ahead.map(_read_chunk, chunks), strict=True):
                 fresh.update(zip(chunk, readings, strict=True))
+        else:
+            with _pool(workers) as pool:
+                for chunk, readings in zip(chunks, pool.map(_read_chunk, chunks), strict=True):
+                    fresh.update(zip(chunk, readings, strict=True))
     else:
         fresh = {text: read_note(text) for text in wanted}
     if len(_recent) + len(fresh) > _CACHED_NOTES:
         _recent.clear()
-    _recent.update((text, reading) for text, reading in fresh.items() if len(text) <= _CACHED_LENGTH)
-    return [NoteReading() if text is None else _recent.get(text) or fresh[text] for text in texts]
+    _recent.update((keys[text], reading) for text, reading in fresh.items())
+    return [NoteReading() if text is None else _recent.get(keys[text]) or fresh[text] for text in texts]
 
 
 def forget_readings() -> None:

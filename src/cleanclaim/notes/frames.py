@@ -40,6 +40,8 @@ def note_readings(tables: Tables) -> dict[str, NoteReading]:
 
 def note_items(tables: Tables) -> pl.DataFrame:
     def build(t: Tables) -> pl.DataFrame:
+        from cleanclaim.rules.tables import frame_from_rows
+
         rows: list[dict[str, Any]] = []
         for eid, reading in note_readings(t).items():
             for item in reading.interventions:
@@ -52,13 +54,14 @@ def note_items(tables: Tables) -> pl.DataFrame:
                              "item_codes": [other.code] if other.code else [], "item_name": other.name,
                              "item_minutes": None, "item_assistant_minutes": None, "furnished": False,
                              "reason": other.reason, "item_text": other.text, "item_start": other.start})
-        return pl.DataFrame(rows, schema=ITEM_SCHEMA)
+        return frame_from_rows(rows, ITEM_SCHEMA)
     return tables.memo("note_items", build)
 
 
 def note_facts(tables: Tables) -> pl.DataFrame:
     def build(t: Tables) -> pl.DataFrame:
         from cleanclaim.notes.lexicon import lexicon
+        from cleanclaim.rules.tables import frame_from_rows
 
         professional = lexicon().credentials
         rows: list[dict[str, Any]] = []
@@ -79,5 +82,5 @@ def note_facts(tables: Tables) -> pl.DataFrame:
                 "professional": bool(signature and set(signature.credentials) & professional),
                 "intervention_count": len(reading.interventions),
             })
-        return pl.DataFrame(rows, schema=FACT_SCHEMA)
+        return frame_from_rows(rows, FACT_SCHEMA)
     return tables.memo("note_facts", build)

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from cleanclaim.errors import InputError
+from cleanclaim.gcpause import collector_paused
 from cleanclaim.isolation import Failure
 from cleanclaim.model import Encounter, Finding, Severity
-from cleanclaim.notes.batch import read_notes
+from cleanclaim.notes.batch import read_notes, workers_ahead
 from cleanclaim.notes.reading import NoteReading
 from cleanclaim.rules.engine import RuleSelection
 
@@ -56,6 +57,7 @@ class NotesResult:
         return data
 
 
+@collector_paused()
 def review_notes(source: str | Path, *, payer: str | None = None, as_of: dt.date | None = None,
                  payers_dir: Path | None = None) -> NotesResult:
     """Read every encounter's note in an encounter file (or folder) and check its lines against it. An encounter
@@ -63,9 +65,10 @@ def review_notes(source: str | Path, *, payer: str | None = None, as_of: dt.date
     from cleanclaim.formats.encounters import load_encounters
     from cleanclaim.scrub import check
 
-    read = load_encounters(Path(source))
-    result = check(read.encounters, payer=payer, as_of=as_of, payers_dir=payers_dir,
-                   selection=RuleSelection(select=NOTE_RULES))
+    with workers_ahead(source):
+        read = load_encounters(Path(source))
+        result = check(read.encounters, payer=payer, as_of=as_of, payers_dir=payers_dir,
+                       selection=RuleSelection(select=NOTE_RULES))
     by_encounter: dict[str | None, list[Finding]] = {}
     for finding in result.findings:
         by_encounter.setdefault(finding.encounter, []).append(finding)

@@ -77,10 +77,16 @@ class UnitsNotSupportedByNote(Rule):
             return NO_ROWS
         lines = lines_with_codes(tables).filter(
             pl.col("encounter_id").is_in(list(readings)) & (pl.col("time_rule") == "timed15"))
+        # each encounter's lines in their order, in one pass (a group_by iteration gathered a frame per encounter:
+        # a second for 10,000 notes)
+        groups: dict[str, list[tuple[str, float, int, int | None, str]]] = {}
+        for encounter_id, code, units, line, line_minutes, payer in lines.select(
+                "encounter_id", "code", "units", "line", "minutes", "payer").iter_rows():
+            groups.setdefault(encounter_id, []).append((code, units, line, line_minutes, payer))
         rows: list[dict[str, Any]] = []
-        for (encounter_id,), group in lines.group_by("encounter_id", maintain_order=True):
+        for encounter_id, group in groups.items():
             reading = readings[str(encounter_id)]
-            billed = set(group.get_column("code").to_list())
+            billed = {code for code, *_ in group}
             minutes: dict[str, int] = {}
             texts: dict[str, list[str]] = {}
             for item in reading.interventions:
@@ -91,7 +97,7 @@ class UnitsNotSupportedByNote(Rule):
                 texts.setdefault(code, []).append(item.text)
             if not minutes:
                 continue
-            payer = group.get_column("payer")[0]
+            payer = group[0][4]
             profile = tables.payers.get(payer)
             cms = profile is None or profile.time_rule == "cms"
             allocation = allocate_cms(minutes) if cms else allocate_per_code(minutes)
@@ -99,11 +105,10 @@ class UnitsNotSupportedByNote(Rule):
             billed_units: dict[str, float] = {}
             first_line: dict[str, int] = {}
             same_minutes: set[str] = set()
-            for row in group.iter_rows(named=True):
-                code = row["code"]
-                billed_units[code] = billed_units.get(code, 0.0) + row["units"]
-                first_line.setdefault(code, row["line"])
-                if row["minutes"] is not None and row["minutes"] == minutes.get(code):
+            for code, units, line, line_minutes, _ in group:
+                billed_units[code] = billed_units.get(code, 0.0) + units
+                first_line.setdefault(code, line)
+                if line_minutes is not None and line_minutes == minutes.get(code):
                     same_minutes.add(code)
             for code, units in billed_units.items():
                 if code not in minutes or code in same_minutes:
