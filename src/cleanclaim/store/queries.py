@@ -336,8 +336,10 @@ def _sort_column(sort: ClaimSort) -> Any:
     }[sort]
 
 
-def _filters(tenant: Tenant, wanted: ClaimFilter) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
-    """The WHERE terms of a filter: those on the claim version, and those on its encounter (which need it joined)."""
+def _filters(tenant: Tenant, wanted: ClaimFilter) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]],
+                                                           Select[Any] | None]:
+    """The WHERE terms of a filter: those on the claim version, those on its encounter (which need it joined), and
+    for a rule filter the runs with a finding of that rule (the version's latest scrub must be one of them)."""
     organisation = tenant.organisation_id
     terms: list[ColumnElement[bool]] = [_Version.organisation_id == organisation, _Version.is_current == true()]
     on_encounter: list[ColumnElement[bool]] = []
@@ -365,13 +367,11 @@ def _filters(tenant: Tenant, wanted: ClaimFilter) -> tuple[list[ColumnElement[bo
             terms.append(_Version.patient_control_number.like(pattern, escape="\\"))
         else:
             terms.append(_Version.patient_control_number.ilike(pattern, escape="\\"))
+    flagged = None
     if wanted.rule:
-        # the version's latest scrub (its pointer) among the runs with a finding of the rule: one semi-join, which
-        # PostgreSQL runs from the list's index when the rule is common and from the findings when it is rare
         flagged = select(m.FindingRecord.scrub_run_id).where(m.FindingRecord.organisation_id == organisation,
                                                               m.FindingRecord.rule == wanted.rule)
-        terms.append(_Version.latest_scrub_run_id.in_(flagged))
-    return terms, on_encounter
+    return terms, on_encounter, flagged
 
 
 def _encode_cursor(sort: ClaimSort, descending: bool, value: Any, version_id: int) -> str:
@@ -440,7 +440,7 @@ def claim_list(
     if after is not None and offset:
         raise QueryError("page by offset or by cursor (after), not both")
     session = tenant.session
-    terms, on_encounter = _filters(tenant, wanted)
+    terms, on_encounter, flagged = _filters(tenant, wanted)
 
     # count no further than the cap (one row past it tells "more"): the database stops reading there
     cap = max(COUNT_CAP, offset + limit)
@@ -449,7 +449,16 @@ def claim_list(
         matching = matching.join(m.Claim, m.Claim.id == _Version.claim_id).join(
             _Encounter, _Encounter.id == m.Claim.encounter_id)
     matching = matching.where(*terms, *on_encounter)
-    counted = session.scalar(select(func.count()).select_from(matching.limit(cap + 1).subquery())) or 0
+    if flagged is not None:
+        # the version's latest scrub (its pointer) among the runs with a finding of the rule: a semi-join that can
+        # start from the rule's findings, so a rare rule costs little
+        matching = matching.where(_Version.latest_scrub_run_id.in_(flagged))
+    matched: list[int] | None = None
+    if cap == COUNT_CAP:  # the matches' ids (at most 1,001 of them): their count, and on SQLite the page's candidates
+        matched = list(session.scalars(matching.limit(cap + 1)))
+        counted = len(matched)
+    else:
+        counted = session.scalar(select(func.count()).select_from(matching.limit(cap + 1).subquery())) or 0
     total, capped = min(counted, cap), counted > cap
 
     # Two steps: the page's version ids first, from claim_versions alone (and the encounter when a filter or the sort
@@ -463,16 +472,21 @@ def claim_list(
         # SQLite walks the sort's index and reads each version's row to test the filter until a page matches: for a
         # rare match (a claim number, a provider's month) that is every row. Few matches: take them by id from the
         # count's query (the PCN index for a search) and sort those.
-        ids = ids.where(_Version.organisation_id == tenant.organisation_id, _Version.id.in_(matching))
-    elif on_encounter and sort is not ClaimSort.DATE_OF_SERVICE:
-        # many matches: walk the sort's index and test each version's encounter, so the page stops after 50 (joined,
-        # SQLite starts from the encounters index instead and sorts every match of a payer to keep 50)
-        ids = ids.where(*terms, exists().where(
-            m.Claim.id == _Version.claim_id, m.Claim.organisation_id == tenant.organisation_id,
-            _Encounter.id == m.Claim.encounter_id, _Encounter.organisation_id == tenant.organisation_id,
-            *on_encounter))
+        ids = ids.where(_Version.organisation_id == tenant.organisation_id,
+                        _Version.id.in_(matched if matched is not None else matching))
     else:
-        ids = ids.where(*terms, *on_encounter)
+        ids = ids.where(*terms)
+        if on_encounter and sort is not ClaimSort.DATE_OF_SERVICE:
+            # many matches: walk the sort's index and test each version's encounter, so the page stops after 50
+            # (joined, SQLite starts from the encounters index instead and sorts every match of a payer to keep 50)
+            ids = ids.where(exists().where(
+                m.Claim.id == _Version.claim_id, m.Claim.organisation_id == tenant.organisation_id,
+                _Encounter.id == m.Claim.encounter_id, _Encounter.organisation_id == tenant.organisation_id,
+                *on_encounter))
+        elif on_encounter:
+            ids = ids.where(*on_encounter)
+        if flagged is not None:  # the same walk: each version's latest scrub probed for a finding of the rule
+            ids = ids.where(exists(flagged.where(m.FindingRecord.scrub_run_id == _Version.latest_scrub_run_id)))
     if after is not None:
         value, version_id = _decode_cursor(after, sort, descending)
         ids = ids.where(_after(column, descending, value, version_id))
