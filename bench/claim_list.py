@@ -146,7 +146,7 @@ def load(engine: Engine, claims: int, *, seed: int = 2026) -> dict[str, Any]:
                     "patient_control_number": f"CLM-{oid}-{claim:07d}" + ("" if current else f"-v{version_number}"),
                     "state": state.value if current else ClaimState.CORRECTED.value,
                     "total_charge": sum((charge for _, charge in lines), Decimal(0)), "created_at": now,
-                    "state_changed_at": min(changed, now)})
+                    "state_changed_at": min(changed, now), "latest_scrub_run_id": None})
                 rows[m.ClaimLine] += [{
                     "id": ids("claim_lines"), "organisation_id": oid, "claim_version_id": version,
                     "line_number": n, "code": code, "modifiers": ["GP"], "units": Decimal(1), "minutes": 15,
@@ -158,6 +158,7 @@ def load(engine: Engine, claims: int, *, seed: int = 2026) -> dict[str, Any]:
                     run = ids("scrub_runs")
                     rows[m.ScrubRun].append({"id": run, "organisation_id": oid, "claim_version_id": version,
                                              "as_of": dos, "ran_at": now})
+                    rows[m.ClaimVersion][-1]["latest_scrub_run_id"] = run  # as store.claims' scrub sets it
                     for _finding in range(rng.choice([0, 0, 0, 1, 2])):
                         slug, rule_id, severity = rng.choice(RULES)
                         rows[m.FindingRecord].append({

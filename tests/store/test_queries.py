@@ -13,8 +13,12 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from cleanclaim.lifecycle import ClaimState
+from cleanclaim.model import ClaimLine
 from cleanclaim.store import models as m
+from cleanclaim.store import queries
 from cleanclaim.store.audit import record
+from cleanclaim.store.claims import current_version, edit_lines, import_encounters, latest_scrub, scrub_claims
 from cleanclaim.store.database import session_factory
 from cleanclaim.store.queries import (
     ClaimFilter,
@@ -28,6 +32,7 @@ from cleanclaim.store.queries import (
 )
 from cleanclaim.store.tenant import Tenant
 from tests.store.practice import Made, Practice, at
+from tests.store.services import Office, encounter
 
 TODAY = date(2026, 4, 11)
 
@@ -97,6 +102,15 @@ def _pcns(page: ClaimPage) -> set[str]:
 ALL_A = {"CLM-1001", "CLM-1002", "CLM-2003", "Hb_2004", "HB%2005", "CLM-3006"}
 
 
+@pytest.fixture(params=["few: by id", "many: by index"])
+def page_strategy(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both ways the list finds a page on SQLite must give the same rows: few matches are read by id and sorted,
+    many are found by walking the sort's index (forced here by treating every count as many)."""
+    if request.param.startswith("many"):
+        monkeypatch.setattr(queries, "_FEW", -1)
+    return str(request.param)
+
+
 def test_no_filter_lists_every_current_version_of_the_organisation_only(engine: Engine, book: Book) -> None:
     page = _list(engine, book.a)
     assert _pcns(page) == ALL_A  # not CLM-3006-v1 (replaced), not B's CLM-1001
@@ -104,6 +118,7 @@ def test_no_filter_lists_every_current_version_of_the_organisation_only(engine: 
     assert _pcns(_list(engine, book.b)) == {"CLM-1001"}
 
 
+@pytest.mark.usefixtures("page_strategy")
 @pytest.mark.parametrize(("states", "expected"), [
     (("scrubbed",), {"CLM-1001", "HB%2005"}),
     (("submitted", "denied"), {"CLM-1002", "CLM-2003"}),
@@ -115,6 +130,7 @@ def test_state_filter(engine: Engine, book: Book, states: tuple[str, ...], expec
     assert page.total == len(expected)
 
 
+@pytest.mark.usefixtures("page_strategy")
 def test_payer_and_provider_filters(engine: Engine, book: Book) -> None:
     assert _pcns(_list(engine, book.a, ClaimFilter(payer_id=book.a_payers[1]))) == {"CLM-1002", "Hb_2004"}
     assert _pcns(_list(engine, book.a, ClaimFilter(payer_id=book.a_payers[0]))) == {
@@ -124,6 +140,7 @@ def test_payer_and_provider_filters(engine: Engine, book: Book) -> None:
     assert _pcns(both) == {"Hb_2004"} and both.total == 1
 
 
+@pytest.mark.usefixtures("page_strategy")
 def test_date_of_service_range_includes_both_ends(engine: Engine, book: Book) -> None:
     page = _list(engine, book.a, ClaimFilter(service_from=date(2026, 3, 10), service_to=date(2026, 4, 1)))
     assert _pcns(page) == {"CLM-1002", "CLM-2003", "Hb_2004"}
@@ -131,6 +148,7 @@ def test_date_of_service_range_includes_both_ends(engine: Engine, book: Book) ->
     assert _pcns(_list(engine, book.a, ClaimFilter(service_to=date(2026, 3, 2)))) == {"CLM-1001"}
 
 
+@pytest.mark.usefixtures("page_strategy")
 def test_rule_filter_reads_only_the_current_scrub_of_the_current_version(engine: Engine, book: Book) -> None:
     # CLM-1002's finding is overridden (still a finding of that rule); CLM-2003's latest scrub is clean; B's is B's
     assert _pcns(_list(engine, book.a, ClaimFilter(rule="deleted-code"))) == {"CLM-1001", "CLM-1002"}
@@ -141,6 +159,7 @@ def test_rule_filter_reads_only_the_current_scrub_of_the_current_version(engine:
     assert _pcns(combined) == {"CLM-1001"} and combined.total == 1
 
 
+@pytest.mark.usefixtures("page_strategy")
 @pytest.mark.parametrize(("text", "expected"), [
     ("hb", {"Hb_2004", "HB%2005"}),  # case ignored
     ("_", {"Hb_2004"}),  # LIKE's wildcards are matched literally
@@ -150,6 +169,73 @@ def test_rule_filter_reads_only_the_current_scrub_of_the_current_version(engine:
 ])
 def test_text_search_on_patient_control_number(engine: Engine, book: Book, text: str, expected: set[str]) -> None:
     assert _pcns(_list(engine, book.a, ClaimFilter(text=text))) == expected
+
+
+def test_the_count_stops_at_the_cap_and_says_so(engine: Engine, book: Book, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queries, "COUNT_CAP", 4)
+    page = _list(engine, book.a, limit=3)
+    assert (page.total, page.total_capped) == (4, True)  # "4+": at least four of the six
+    assert len(page.rows) == 3 and page.next_cursor is not None
+    scrubbed = _list(engine, book.a, ClaimFilter(states=("scrubbed",)), limit=3)
+    assert (scrubbed.total, scrubbed.total_capped) == (2, False)
+    # a page larger than the cap is counted to its end
+    assert (_list(engine, book.a).total, _list(engine, book.a).total_capped) == (6, False)
+    # a page that ends past the cap is counted to its end: 6 matches, counted to 4 (offset 2 + 2)
+    monkeypatch.setattr(queries, "COUNT_CAP", 2)
+    deeper = _list(engine, book.a, limit=2, offset=2)
+    assert (deeper.total, deeper.total_capped) == (4, True)
+    last = _list(engine, book.a, limit=2, offset=4)
+    assert (last.total, last.total_capped) == (6, False)
+    monkeypatch.setattr(queries, "COUNT_CAP", 6)  # exactly at the cap: the count is exact
+    exact = _list(engine, book.a, limit=2)
+    assert (exact.total, exact.total_capped) == (6, False)
+
+
+def test_rule_filter_follows_the_latest_batch_scrub(session: Session) -> None:
+    """The batch scrub (Core statements, not the ORM) moves each version's latest-scrub pointer: a claim fixed and
+    scrubbed again leaves the rule's list, and one that gained the fault joins it."""
+    office = Office(session)
+    fixed, broken = import_encounters(office.tenant, office.biller, [
+        encounter("RS-1", lines=[{"code": "96150", "units": 1, "dx_pointers": [1], "charge": 50}]),
+        encounter("RS-2")])
+    ids = [fixed.claim_id, broken.claim_id]
+
+    def flagged() -> set[int]:
+        return {row.claim_id for row in claim_list(office.tenant, ClaimFilter(rule="deleted-code")).rows}
+
+    first = scrub_claims(office.tenant, office.biller, ids, as_of=date(2026, 3, 20))
+    session.commit()
+    assert flagged() == {fixed.claim_id}
+    edit_lines(office.tenant, office.biller, fixed.claim_id, [
+        ClaimLine(code="97110", modifiers=["GP"], units=Decimal(1), dx_pointers=[1], charge=Decimal(45))])
+    edit_lines(office.tenant, office.biller, broken.claim_id, [
+        ClaimLine(code="96150", units=Decimal(1), dx_pointers=[1], charge=Decimal(50))])
+    second = scrub_claims(office.tenant, office.biller, ids, as_of=date(2026, 3, 20))
+    session.commit()
+    assert flagged() == {broken.claim_id}
+    for claim_id in ids:
+        version = current_version(office.tenant, claim_id)
+        assert version.state == ClaimState.SCRUBBED
+        assert version.latest_scrub_run_id == second.runs[claim_id] != first.runs[claim_id]
+        run = latest_scrub(office.tenant, version)
+        assert run is not None and run.id == second.runs[claim_id]
+    rows = {row.claim_id: row for row in claim_list(office.tenant).rows}
+    assert rows[broken.claim_id].errors >= 1 and rows[broken.claim_id].scrubbed
+
+
+def test_a_scrub_run_added_through_the_orm_becomes_its_versions_latest(session: Session) -> None:
+    practice = Practice(session, "Pointer PT")
+    made = practice.claim("PTR-1", state="scrubbed", scrubs=((("deleted-code", "error", False),),))
+    first = made.version.latest_scrub_run_id
+    assert first is not None
+    second = practice.scrub(made.version, (("invalid-npi", "error", False),))
+    assert made.version.latest_scrub_run_id == second.id > first  # the object in the session, without a reload
+    session.expire(made.version)
+    assert made.version.latest_scrub_run_id == second.id  # and the row
+    tenant = Tenant(session, practice.id)
+    assert {row.patient_control_number for row in claim_list(tenant, ClaimFilter(rule="invalid-npi")).rows} == {
+        "PTR-1"}
+    assert claim_list(tenant, ClaimFilter(rule="deleted-code")).rows == []
 
 
 def test_rows_carry_what_the_list_shows(engine: Engine, book: Book) -> None:
@@ -182,6 +268,7 @@ def test_sort_orders_with_the_version_id_breaking_ties(engine: Engine, book: Boo
         "CLM-3006", "HB%2005", "Hb_2004", "CLM-2003", "CLM-1002", "CLM-1001"]
 
 
+@pytest.mark.usefixtures("page_strategy")
 @pytest.mark.parametrize("sort", list(ClaimSort))
 @pytest.mark.parametrize("descending", [True, False])
 def test_offset_and_cursor_pages_cover_the_list_once_in_order(engine: Engine, book: Book, sort: ClaimSort,

@@ -228,6 +228,24 @@ def test_list_pages(client: TestClient, org: Org, ws: Workspace, engine: Engine,
     assert "page=2" in first.text and "page=2" not in second.text.split('class="pager"')[1].split("Previous")[1]
 
 
+def test_a_capped_count_reads_as_at_least_and_the_next_page_stays_reachable(
+        client: TestClient, org: Org, ws: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.store import queries
+    from cleanclaim.web.routes import claims as claim_routes
+
+    monkeypatch.setattr(claim_routes, "PAGE_SIZE", 1)
+    monkeypatch.setattr(queries, "COUNT_CAP", 2)  # three claims: counted to two, "2+"
+    sign_in(client, org.email(Role.BILLER))
+    first = client.get("/claims?sort=created&order=asc")
+    assert "2+ claims · page 1 of 2+" in first.text
+    second = client.get("/claims?sort=created&order=asc&page=2")
+    assert "2+ claims · page 2 of 2+" in second.text and "page=3" in second.text  # Next, past the counted pages
+    last = client.get("/claims?sort=created&order=asc&page=3")  # counted to the end of this page: exact
+    assert "3 claims · page 3 of 3<" in last.text and "page=4" not in last.text
+    assert _numbers_listed(first.text) | _numbers_listed(second.text) | _numbers_listed(last.text) == set(
+        ws.numbers.values())
+
+
 def test_bulk_mark_ready_is_all_or_nothing(client: TestClient, org: Org, ws: Workspace, engine: Engine) -> None:
     csrf = sign_in(client, org.email(Role.BILLER))
     response = client.post("/claims/bulk", data={"csrf_token": csrf, "action": "mark_ready",

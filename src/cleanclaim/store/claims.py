@@ -233,9 +233,12 @@ def encounter_of(tenant: Tenant, claim_id: int) -> Encounter:
 
 
 def latest_scrub(tenant: Tenant, version: m.ClaimVersion) -> m.ScrubRun | None:
-    """The version's most recent scrub run: the one whose findings decide whether it may be released."""
-    return tenant.session.scalars(tenant.select(m.ScrubRun, m.ScrubRun.claim_version_id == version.id)
-                                  .order_by(m.ScrubRun.id.desc()).limit(1)).one_or_none()
+    """The version's most recent scrub run: the one whose findings decide whether it may be released (the same run
+    the claim list counts and filters by: ``ClaimVersion.latest_scrub_run_id``)."""
+    if version.latest_scrub_run_id is None:
+        return None
+    run = tenant.get(m.ScrubRun, version.latest_scrub_run_id)
+    return run if run is not None and run.claim_version_id == version.id else None
 
 
 # -------------------------------------------------------------------------------------------------------- intake
@@ -688,9 +691,13 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
         counts[claim_of_key[encounter]][severity] += n
     versions = _table(m.ClaimVersion)
     version_ids = [row.version_id for row in loaded]
+    # the run just added is each version's latest: the claim list's rule filter and counts read this pointer
+    latest = (select(func.max(runs_table.c.id))
+              .where(runs_table.c.organisation_id == organisation_id, runs_table.c.claim_version_id == versions.c.id)
+              .scalar_subquery())
     connection.execute(update(versions).where(versions.c.organisation_id == organisation_id,
                                               among(connection, versions.c.id, version_ids))
-                       .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at))
+                       .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at, latest_scrub_run_id=latest))
     _expire_states(session, set(version_ids))
     scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
     before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
@@ -708,7 +715,7 @@ def _expire_states(session: Session, version_ids: set[int]) -> None:
     again on next access (what ``synchronize_session`` did for an ORM update, without its per-row cost)."""
     for row in list(session.identity_map.values()):
         if isinstance(row, m.ClaimVersion) and row.id in version_ids:
-            session.expire(row, ["state", "state_changed_at"])
+            session.expire(row, ["state", "state_changed_at", "latest_scrub_run_id"])
 
 
 # -------------------------------------------------------------------------------------- override, ready, outcomes

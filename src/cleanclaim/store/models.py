@@ -33,9 +33,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     event,
+    or_,
     text,
+    update,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, object_session, relationship
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from cleanclaim.lifecycle import ClaimState, Role
 from cleanclaim.model import Severity
@@ -175,6 +180,9 @@ class EncounterRecord(TenantOwned, Base):
         _same_tenant_fk("provider_id", "providers"),
         _same_tenant_fk("payer_id", "payers"),
         Index("ix_encounters_organisation_id_date_of_service", "organisation_id", "date_of_service"),
+        # the claim list's provider and payer filters, alone or with a range of service dates (migration 0005)
+        Index("ix_encounters_list_provider", "organisation_id", "provider_id", "date_of_service"),
+        Index("ix_encounters_list_payer", "organisation_id", "payer_id", "date_of_service"),
     )
 
     encounter_ref: Mapped[str] = mapped_column(String(80), index=True)
@@ -259,8 +267,30 @@ class ClaimVersion(TenantOwned, Base):
     # when `state` last changed (kept by the attribute listener below): the claim list's "days in state" and its
     # oldest-first sort. Migration 0003 gives the rows that existed before it their creation time.
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # the version's latest scrub run (its highest scrub_runs.id; None: never scrubbed), so "the current scrub has a
+    # finding of rule X" is one join on the claim list instead of a "max(id) per version" per flagged finding.
+    # Written in the transaction that adds the run: store.claims' scrub sets it in the UPDATE that moves the state,
+    # the listener on ScrubRun below does it for ORM inserts; migration 0005 filled it for existing versions.
+    # Not a foreign key: scrub_runs already references claim_versions, and SQLite cannot add the reverse reference
+    # to an existing table without rebuilding claim_versions (which would cascade into claim_lines). Every reader
+    # also matches the run's organisation, so a wrong value could hide a scrub but never show another tenant's.
+    latest_scrub_run_id: Mapped[int | None] = mapped_column(index=True)
 
     lines: Mapped[list[ClaimLine]] = relationship(order_by="ClaimLine.line_number", cascade="all, delete-orphan")
+
+
+PCN_TRIGRAM_INDEX = "ix_claim_versions_pcn_trgm"
+"""PostgreSQL only: a pg_trgm GIN index on the patient control number, so the claim list's "part of the claim
+number" search (ILIKE '%...%') is an index lookup. Migration 0005 creates it when the pg_trgm extension can be
+installed; SQLAlchemy has no dialect-neutral spelling of it and it may be absent, so it is not declared here."""
+
+MIGRATION_ONLY_INDEXES = frozenset({PCN_TRIGRAM_INDEX})
+
+
+def declared_in_models(_object: object, name: str | None, type_: str, reflected: bool, _compare_to: object) -> bool:
+    """Alembic's ``include_object`` for comparing the models with a database: leaves out the indexes above, which
+    only some databases have (so a migrated PostgreSQL database still matches the models)."""
+    return not (type_ == "index" and reflected and name in MIGRATION_ONLY_INDEXES)
 
 
 @event.listens_for(ClaimVersion.state, "set")
@@ -307,7 +337,7 @@ class ScrubRun(TenantOwned, Base):
         _tenant_key(),
         _same_tenant_fk("claim_version_id", "claim_versions"),
         _same_tenant_fk("ran_by_id", "users"),
-        # a version's latest scrub is its highest id: one index probe per claim on the list (store.queries)
+        # a version's latest scrub is its highest id: one index probe when a scrub sets ClaimVersion's pointer
         Index("ix_scrub_runs_claim_version_id_id", "claim_version_id", "id"),
     )
 
@@ -317,6 +347,22 @@ class ScrubRun(TenantOwned, Base):
     ran_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     findings: Mapped[list[FindingRecord]] = relationship(order_by="FindingRecord.id", cascade="all, delete-orphan")
+
+
+@event.listens_for(ScrubRun, "after_insert")
+def _point_at_latest_scrub(_mapper: Mapper[ScrubRun], connection: Connection, run: ScrubRun) -> None:
+    """An ORM insert of a scrub run makes it its version's latest (never moving the pointer back to an older run);
+    a version this session holds sees the new value without a reload. Core inserts (store.claims' batch scrub) set
+    ``ClaimVersion.latest_scrub_run_id`` themselves."""
+    connection.execute(
+        update(ClaimVersion)
+        .where(ClaimVersion.id == run.claim_version_id, ClaimVersion.organisation_id == run.organisation_id,
+               or_(ClaimVersion.latest_scrub_run_id.is_(None), ClaimVersion.latest_scrub_run_id < run.id))
+        .values(latest_scrub_run_id=run.id))
+    session = object_session(run)
+    held = session.identity_map.get(identity_key(ClaimVersion, run.claim_version_id)) if session is not None else None
+    if isinstance(held, ClaimVersion) and (held.latest_scrub_run_id or 0) < run.id:
+        set_committed_value(held, "latest_scrub_run_id", run.id)
 
 
 class FindingRecord(TenantOwned, Base):

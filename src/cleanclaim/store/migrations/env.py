@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from cleanclaim.store.models import Base
+from cleanclaim.store.models import Base, declared_in_models
 
 target_metadata = Base.metadata
 
@@ -17,6 +17,7 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things: later migrations rebuild tables in batch mode there
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=declared_in_models,
     )
     with context.begin_transaction():
         context.run_migrations()
