@@ -52,7 +52,6 @@ import polars as pl
 from cleanclaim.codebook import codebook
 from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.model import ClaimLine, Encounter, HistoryLine
-from cleanclaim.paths import data_dir
 from cleanclaim.refdata import (
     conversion_factor_entry,
     cost_sharing_waived,
@@ -332,8 +331,9 @@ def _rvu_index(frame: pl.DataFrame) -> RvuIndex:
 
 
 @lru_cache(maxsize=8)
-def _year_index(year: int, data_folder: str, signature: tuple[tuple[str, int, int], ...]) -> RvuIndex:
-    # Keyed by what is imported, so a new import is seen at once; pricing many claims reuses one index per year.
+def _year_index(year: int, signature: tuple[tuple[str, int, int], ...]) -> RvuIndex:
+    # Keyed by what is imported (the stored files' paths, times and sizes, so the data folder too), so a new import
+    # is seen at once; pricing many claims reuses one index per year. Nothing imported: the bundled table.
     return _rvu_index(rvus(year))
 
 
@@ -381,7 +381,7 @@ def _classify(item: _Work, frames: dict[int, RvuIndex]) -> None:
         item.status, item.reason = LineStatus.UNPRICED, f"fractional units ({line.units}) cannot be priced"
         return
     if year not in frames:
-        frames[year] = _year_index(year, str(data_dir()), import_signature(RefTable.RVU))
+        frames[year] = _year_index(year, import_signature(RefTable.RVU))
     row = _rvu_row(frames[year], line.code, line.modifiers)
     if row is None:
         item.status = LineStatus.UNPRICED
@@ -667,3 +667,95 @@ def therapy_amounts_ytd(history: Iterable[HistoryLine | ClaimLine], year: int) -
         else:
             pt_slp += allowed
     return TherapyAmounts(year, pt_slp, ot, missing)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Many lines at once: national amounts, each distinct group priced once
+
+
+NATIONAL_SCHEMA: dict[str, Any] = {"allowed": pl.Decimal(12, 2), "status": pl.String}
+_GROUP_MEMO_LIMIT = 200_000
+_group_memo: dict[tuple[Any, ...], tuple[tuple[Decimal | None, str | None], ...]] = {}
+"""Each distinct group's amounts and statuses (`national_allowed`), kept across calls: an audit prices the same
+days and lines in every partition."""
+
+
+def national_allowed(lines: pl.DataFrame, by: Sequence[str] = ()) -> pl.DataFrame:
+    """The national Medicare allowed amount and pricing status (a `LineStatus` value) of each row of ``lines``
+    (columns ``code``, ``modifiers``, ``units``, ``date``, ``place_of_service``), row for row: the rows of each
+    ``by`` group are priced together by `price` as bare lines (the therapy MPPR ranks a day's units together, so a
+    patient's day is one group); without ``by`` each row is priced alone. A group `price` cannot read (a line the
+    model refuses) has null amount and status. The group's place of service is its first non-null one ("11").
+
+    Why not `price` per group: a batch audit has tens of thousands of patient-days, but few distinct ones. A group's
+    amounts depend only on its lines' codes, modifiers and units, each line's year and position against the MPPR
+    and CQ/CO start dates, whether the code book has its code as always-therapy on its date, the group's setting
+    (facility or not) and the imported RVU files; a group is priced once per distinct value of all that (kept across
+    calls, keyed by the import too) and joined back, so a million lines cost a few thousand `price` calls."""
+    from cleanclaim.refdata.imported import one_reading
+
+    if lines.is_empty():
+        return pl.DataFrame(schema=NATIONAL_SCHEMA)
+    with one_reading():
+        return _national_allowed(lines, list(by))
+
+
+def _national_allowed(lines: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    book = codebook()
+    state = import_signature(RefTable.RVU)
+    rows = lines.select(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias("__row"),
+        pl.struct(by).rank("dense").alias("__group") if by else pl.int_range(pl.len(), dtype=pl.Int64).alias("__group"),
+        "code", "modifiers", "units", "date", "place_of_service")
+    # what each distinct (code, date) and place contributes to the key, decided once each in Python
+    code_days = rows.select("code", "date").unique()
+    always = [None if entry is None else entry.always_therapy
+              for entry in (book.get(code, day) if code is not None and day is not None else None
+                            for code, day in code_days.iter_rows())]
+    code_days = code_days.with_columns(
+        pl.Series("__always", always, dtype=pl.Boolean),
+        pl.col("date").dt.year().alias("__year"),
+        (pl.col("date") >= MPPR_START).alias("__mppr"), (pl.col("date") >= ASSISTANT_START).alias("__assistant"))
+    item = pl.concat_str(
+        [pl.col("code").fill_null("\x00"),
+         pl.col("modifiers").list.eval(pl.element().fill_null("\x00")).list.join(";").fill_null("\x00"),
+         pl.col("units").cast(pl.String).fill_null("\x00"), pl.col("__year").cast(pl.String).fill_null("\x00"),
+         pl.col("__always").cast(pl.String).fill_null("-"), pl.col("__mppr").cast(pl.String).fill_null("-"),
+         pl.col("__assistant").cast(pl.String).fill_null("-")], separator="|")
+    keyed = rows.join(code_days, on=["code", "date"], how="left", nulls_equal=True, maintain_order="left") \
+        .with_columns(item.alias("__item"))
+    groups = (keyed.group_by("__group", maintain_order=True)
+              .agg(pl.col("__row"), pl.col("__item").str.join("\x1e").alias("__items"),
+                   pl.col("place_of_service").drop_nulls().first().fill_null("11").alias("__place")))
+    places = groups.get_column("__place").unique()
+    settings = pl.DataFrame({"__place": places, "__setting": [
+        place_of_service_setting(str(p)) or "non-facility" for p in places.to_list()]})
+    groups = groups.join(settings, on="__place", how="left", maintain_order="left")
+    distinct = groups.unique(["__items", "__setting"], keep="first", maintain_order=True)
+    values = lines.select("code", "modifiers", "units", "date")
+    if len(_group_memo) > _GROUP_MEMO_LIMIT:
+        _group_memo.clear()
+    results: list[tuple[tuple[Decimal | None, str | None], ...]] = []
+    for numbers, items, place, setting in distinct.select("__row", "__items", "__place", "__setting").iter_rows():
+        key = (state, price, items, setting)  # `price` itself too: a stand-in (a test's) never reads its results
+        if key not in _group_memo:
+            _group_memo[key] = _price_group([values.row(n) for n in numbers], place)
+        results.append(_group_memo[key])
+    priced = distinct.select("__items", "__setting").with_columns(
+        pl.Series("allowed", [[a for a, _ in r] for r in results], dtype=pl.List(pl.Decimal(12, 2))),
+        pl.Series("status", [[s for _, s in r] for r in results], dtype=pl.List(pl.String)))
+    return (groups.select("__row", "__items", "__setting")
+            .join(priced, on=["__items", "__setting"], how="left", maintain_order="left")
+            .explode("__row", "allowed", "status")
+            .sort("__row").select("allowed", "status"))
+
+
+def _price_group(rows: list[tuple[Any, ...]], place: str) -> tuple[tuple[Decimal | None, str | None], ...]:
+    """One group's lines priced by `price`; a group it cannot read is unpriced (null amounts and status)."""
+    try:
+        claim_lines = [ClaimLine(code=code, modifiers=modifiers or [], units=Decimal(str(units)), date=day)
+                       for code, modifiers, units, day in rows]
+        priced = price(claim_lines, place_of_service=place).lines
+    except (CleanclaimError, ValueError, LookupError):
+        return tuple((None, None) for _ in rows)
+    return tuple((line.allowed if line.priced else None, line.status.value) for line in priced)

@@ -307,3 +307,16 @@ def test_robust_z_matches_the_one_value_at_a_time_definition_on_large_groups_wit
             assert peer[i] == pytest.approx(median, abs=1e-12)
             expected = stats.norm.sf((values[i] - median) / scale) if scale > 0 else np.nan
             assert p[i] == pytest.approx(expected, rel=1e-9, nan_ok=True)
+
+
+def test_robust_z_others_all_equal_leave_no_spread() -> None:
+    """The mean deviation comes from prefix sums: where every other value equals the median it must be exactly 0
+    (no test: p is null), not a rounding residue that would make any difference look infinitely significant."""
+    from cleanclaim.audit import providers
+
+    values = np.r_[np.full(10, 0.1), [0.7]]  # 0.1 is not exact in binary: sums of it leave residues
+    peer, p = providers._robust_z(values)
+    assert peer[10] == pytest.approx(0.1)
+    assert np.isnan(p[10])  # its ten others are all 0.1: no spread to measure against
+    # each 0.1 against nine 0.1s and the 0.7: median 0.1, MAD 0, mean deviation 0.6 / 10; z = 0, p = 1/2
+    assert p[0] == pytest.approx(0.5)

@@ -156,14 +156,14 @@ def test_kx_values_history_without_allowed_at_national_rates() -> None:
     assert "valued at national Medicare rates: 40 earlier therapy line(s) without an allowed amount" in finding.message
 
 
-def test_kx_history_without_allowed_prices_each_patient_day_once(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kx_history_without_allowed_prices_each_distinct_patient_day_once(monkeypatch: pytest.MonkeyPatch) -> None:
     from cleanclaim import pricing
 
     real_price = pricing.price
-    days: list[set[Any]] = []
+    days: list[list[tuple[dt.date, str, int]]] = []
 
     def recording_price(lines: Any, *args: Any, **kwargs: Any) -> Any:
-        days.append({line.date for line in lines})
+        days.append([(line.date, line.code, int(line.units)) for line in lines])
         return real_price(lines, *args, **kwargs)
 
     monkeypatch.setattr("cleanclaim.pricing.price", recording_price)
@@ -176,10 +176,13 @@ def test_kx_history_without_allowed_prices_each_patient_day_once(monkeypatch: py
     second = _encounter(id="E2", date="2026-03-09", history=history,
                         lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
     _run("missing-kx", first, second)
-    history_days = [d for d in days if d <= {dt.date(2026, 1, 5), dt.date(2026, 1, 7), dt.date(2026, 1, 9)}]
-    assert sorted(min(d) for d in history_days) == [dt.date(2026, 1, 5), dt.date(2026, 1, 7), dt.date(2026, 1, 9)]
-    assert all(len(d) == 1 for d in days)  # each call is one day
-    assert len(days) == len({frozenset(d) for d in days})  # no day priced twice
+    assert all(len({day for day, _, _ in call}) == 1 for call in days)  # each call is one day
+    history_calls = [call for call in days if call[0][0] < dt.date(2026, 3, 1)]
+    # 2026-01-05 (97110 + 97112) is priced whole, so the MPPR applies; 01-07 and 01-09 bill the same line in the
+    # same year, so one of them is priced and its amount serves both (the claims' own 97110 x1 is that line too)
+    assert sorted(sorted((code, units) for _, code, units in call) for call in history_calls) == [
+        [("97110", 1)], [("97110", 1), ("97112", 1)]]
+    assert len(days) == 2
 
 
 def test_kx_history_day_is_priced_whole_so_the_mppr_applies() -> None:
@@ -317,3 +320,27 @@ def test_a_run_spanning_a_termination_is_checked_line_by_line() -> None:
     after = _encounter(id="E2", date="2020-01-01", lines=[{"code": "97110", "modifiers": ["GP", "GD"], "units": 5}])
     findings = _run("unknown-modifier", before, after)
     assert [(f.encounter, f.line) for f in findings] == [("E2", 1)]
+
+
+def test_kx_untracked_claim_with_unrated_lines_is_settled_without_pricing(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def failing_price(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        raise AssertionError("priced")
+
+    # 97535 has no CY2026 RVUs (bundled file): the claim cannot be bounded by `_surely_under_threshold`, but it is
+    # the patient's only claim and there is no history, so nothing before it is tracked; 97110 x4 is at most
+    # 4 x (29.20 + 0.01) dollars, far under $2,480: no finding is possible, and nothing is priced
+    alone = _encounter(lines=[{"code": "97535", "modifiers": ["GP"], "units": 4},
+                              {"code": "97110", "modifiers": ["GP"], "units": 4}])
+    monkeypatch.setattr("cleanclaim.pricing.price", failing_price)
+    assert _run("missing-kx", alone) == []
+    assert calls == []
+    # a second claim of the same patient tracks the year: the later claim is priced (here: the pricer fails, so
+    # each line is unknown and the rule says so where the year is tracked)
+    earlier = _encounter(id="E0", date="2026-02-02", lines=[{"code": "97110", "modifiers": ["GP"], "units": 1}])
+    monkeypatch.undo()
+    tracked = _run("missing-kx", earlier, alone)
+    assert [(f.encounter, f.line, f.severity) for f in tracked] == [("E1", 1, Severity.WARNING)]
+    assert "KX status unknown: 1 line(s) unpriced" in tracked[0].message

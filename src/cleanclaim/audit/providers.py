@@ -94,8 +94,6 @@ _SCALE: Final = {"findings_per_100_lines": 100.0}
 _LINES_METRIC: Final = "modifier_59_x_share"  # its denominator is the provider's line count
 _MAD_TO_SD: Final = 1.4826
 _MEANAD_TO_SD: Final = 1.2533
-_CHUNK_CELLS: Final = 4_000_000
-
 KEY: Final = ["provider", "discipline", "payer"]
 PROVIDERS_SCHEMA: Final = pl.Schema({
     "provider": pl.String(), "discipline": pl.String(), "payer": pl.String(), "metric": pl.String(),
@@ -359,14 +357,31 @@ def _mean_tests(counts: pl.DataFrame, group: list[str]) -> pl.DataFrame:
     return pl.concat(parts)
 
 
+def _mean_deviation_of_others(ranked: npt.NDArray[np.float64], own: npt.NDArray[np.float64],
+                              centre: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """For each row, the mean of |x - centre| over the sorted values ``ranked`` less the row's own value ``own``:
+    from prefix sums (the values below the centre add centre - x, those above x - centre, those equal to it
+    nothing), O(log m) a row, where a matrix of each row's others was O(m) a row and m x m for a group. A row whose
+    others all equal its centre gets exactly 0 (no rounding left over from the sums), as the mean of zeros is."""
+    m = ranked.size
+    prefix = np.concatenate(([0.0], np.cumsum(ranked)))
+    low = np.searchsorted(ranked, centre, side="left")  # values below the centre
+    high = np.searchsorted(ranked, centre, side="right")  # values up to the centre
+    own_below, own_above = own < centre, own > centre
+    below = centre * low - prefix[low] - np.where(own_below, centre - own, 0.0)
+    above = prefix[m] - prefix[high] - centre * (m - high) - np.where(own_above, own - centre, 0.0)
+    spread = (low - own_below) + (m - high - own_above)  # others not equal to the centre
+    return np.where(spread > 0, np.maximum(below + above, 0.0) / (m - 1), 0.0)
+
+
 def _robust_z(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """(peer median, one-sided p) for each value against all the others.
 
     Leave-one-out without a matrix: the others of the value at sorted rank r are the sorted values with index r
     skipped, so their median is read off the sorted values, and their MAD is the middle of two sorted runs (the
     distances to the median of the others below it, and of those above it), selected by a vectorised binary search:
-    O(m log m) per group. Only the rows whose MAD is 0 fall back to the mean absolute deviation, computed on a
-    matrix of their others (in row chunks that keep memory near _CHUNK_CELLS floats).
+    O(m log m) per group. Only the rows whose MAD is 0 fall back to the mean absolute deviation of their others
+    (`_mean_deviation_of_others`, from prefix sums).
     """
     m = values.size
     peer = np.full(m, np.nan)
@@ -407,12 +422,8 @@ def _robust_z(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
     mad = (distance((n - 1) // 2) + distance(n // 2)) / 2
     scale = _MAD_TO_SD * mad
     flat = np.flatnonzero(scale == 0.0)
-    columns = np.arange(n)
-    step = max(1, _CHUNK_CELLS // m)
-    for start in range(0, flat.size, step):
-        rows = flat[start:start + step]
-        others = ranked[columns[None, :] + (columns[None, :] >= rank[rows][:, None])]
-        scale[rows] = _MEANAD_TO_SD * np.abs(others - peer[rows][:, None]).mean(axis=1)
+    if flat.size:
+        scale[flat] = _MEANAD_TO_SD * _mean_deviation_of_others(ranked, values[flat], peer[flat])
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(scale > 0.0, (values - peer) / scale, np.nan)
     p = np.where(np.isnan(z), np.nan, stats.norm.sf(np.nan_to_num(z)))

@@ -58,9 +58,7 @@ from cleanclaim.formats.claim_table import (
     short_row,
 )
 from cleanclaim.isolation import Failure
-from cleanclaim.model import ClaimLine
 from cleanclaim.payers import PayerProfile
-from cleanclaim.refdata.imported import one_reading
 from cleanclaim.rules.catalogue.cloned_notes import flagged_rows, note_records
 from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection, finding_frame
 from cleanclaim.rules.registry import get_rule
@@ -247,42 +245,20 @@ class _Writer:
 
 
 class _Pricer:
-    """Each distinct (code, modifiers, units, date, place) priced once for the whole audit."""
-
-    def __init__(self) -> None:
-        from cleanclaim import pricing
-
-        self.pricing = pricing
-        self.cache: dict[tuple[Any, ...], Decimal | None] = {}
+    """The estimated allowed amount of lines, each priced alone (`cleanclaim.pricing.national_allowed`: each
+    distinct line priced once, kept across the partitions of the audit)."""
 
     def allowed(self, lines: pl.DataFrame) -> pl.Series:
-        """The allowed amount of each line: the distinct keys are priced (once per audit), then joined back, so a
-        million lines cost a few thousand pricer calls, not a million dictionary look-ups in Python."""
-        key = ["code", "__modifiers", "units", "date", "place_of_service"]
-        keyed = lines.select(pl.col("code"), pl.col("modifiers").list.join(";").alias("__modifiers"), pl.col("units"),
-                             pl.col("date"), pl.col("place_of_service"))
-        distinct = keyed.unique()
-        with one_reading():  # the imported-data folder listed once, not once per key (a glob and a stat per file)
-            values = [self._one(*row) for row in distinct.iter_rows()]
-        priced = distinct.with_columns(pl.Series("allowed", values, dtype=pl.Decimal(12, 2)))
+        """The allowed amount of each line: the distinct keys are priced, then joined back, so a million lines cost
+        a few thousand pricer calls, not a million. Units that are not a positive whole number are not priced."""
+        from cleanclaim.pricing import national_allowed
+
+        key = ["code", "modifiers", "units", "date", "place_of_service"]
+        keyed = lines.select(key)
+        whole = (pl.col("units") > 0) & (pl.col("units") == pl.col("units").floor())
+        distinct = keyed.unique(maintain_order=True).filter(whole.fill_null(False))
+        priced = distinct.with_columns(national_allowed(distinct).get_column("allowed"))
         return keyed.join(priced, on=key, how="left", nulls_equal=True, maintain_order="left").get_column("allowed")
-
-    def _one(self, code: str, modifiers: str, units: float, date: dt.date, place: str) -> Decimal | None:
-        key = (code, modifiers, units, date, place)
-        if key not in self.cache:
-            self.cache[key] = self._price(*key)
-        return self.cache[key]
-
-    def _price(self, code: str, modifiers: str, units: float, date: dt.date, place: str) -> Decimal | None:
-        if units is None or not float(units).is_integer() or units <= 0:
-            return None
-        try:
-            line = ClaimLine(code=code, modifiers=[m for m in modifiers.split(";") if m], units=Decimal(int(units)),
-                             date=date)
-            priced = self.pricing.price([line], place_of_service=place or "11").lines[0]
-        except (InputError, ValueError, KeyError, LookupError):  # a code the pricer cannot read is simply unpriced
-            return None
-        return priced.allowed if priced.priced else None
 
 
 def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,

@@ -169,7 +169,8 @@ def _read_stored(kind: RefTable, path: Path) -> tuple[pl.DataFrame | None, str |
 
 
 _Signature = tuple[tuple[str, int, int], ...]
-_READING: ContextVar[dict[tuple[str, RefTable], _Signature] | None] = ContextVar("refdata_reading", default=None)
+_READING: ContextVar[dict[tuple[str | None, str | None, str | None, RefTable], _Signature] | None] = ContextVar(
+    "refdata_reading", default=None)
 
 
 @contextmanager
@@ -187,12 +188,15 @@ def one_reading() -> Iterator[None]:
 def import_signature(kind: RefTable) -> _Signature:
     """What is imported for a table (paths, modification times, sizes): a cache key that changes with any import."""
     reading = _READING.get()
-    key = (str(_root()), kind)
-    if reading is not None and key in reading:
+    if reading is None:
+        return _files(kind)
+    # keyed by what `paths.data_dir` reads (a run that changes them lists the new folder), not by the folder
+    # itself: building the path (Path.home() and all) cost more than the look-up it keyed
+    key = (os.environ.get("CLEANCLAIM_DATA_DIR"), os.environ.get("XDG_DATA_HOME"), os.environ.get("HOME"), kind)
+    if key in reading:
         return reading[key]
     signature = _files(kind)
-    if reading is not None:
-        reading[key] = signature
+    reading[key] = signature
     return signature
 
 

@@ -13,15 +13,14 @@ import io
 import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache, lru_cache, partial
 from importlib import resources
 from typing import Any
 
 import polars as pl
 
-from cleanclaim.errors import CleanclaimError, DataError
-from cleanclaim.model import THERAPY_MODIFIER_BY_DISCIPLINE, ClaimLine, Severity
+from cleanclaim.errors import DataError
+from cleanclaim.model import THERAPY_MODIFIER_BY_DISCIPLINE, Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
 from cleanclaim.timing import DE_MINIMIS_SHARE
@@ -1119,36 +1118,23 @@ def _line_estimates(rows: pl.DataFrame) -> pl.DataFrame:
     null where the row cannot be priced.
 
     ``rows`` has ``row_id``, ``patient_id``, ``date``, ``code``, ``modifiers``, ``units`` and ``place_of_service``
-    (null: office, non-facility), and ``mppr_provider`` where the provider is known (`_with_mppr_provider`). One
-    pricing call per provider, patient and date, the key the pricer ranks a day's units by: the therapy MPPR reduces
-    the PE of every always-therapy unit one provider furnishes a patient in a day but the highest, and it is the
-    allowed amount after the MPPR that counts toward the threshold, so one provider's lines of a day are priced
-    together, as on the original claim, and another provider's apart. History rows carry no provider: a patient's
-    day of history is one provider. The call is per group because the pricer is the one place the PFS arithmetic
-    lives.
+    (null: office, non-facility), and ``mppr_provider`` where the provider is known (`_with_mppr_provider`). The
+    lines of one provider, patient and date are priced together, the key the pricer ranks a day's units by: the
+    therapy MPPR reduces the PE of every always-therapy unit one provider furnishes a patient in a day but the
+    highest, and it is the allowed amount after the MPPR that counts toward the threshold, so one provider's lines of
+    a day are priced together, as on the original claim, and another provider's apart. History rows carry no
+    provider: a patient's day of history is one provider. The pricer is the one place the PFS arithmetic lives;
+    `national_allowed` calls it once per distinct group, not once per group.
     """
-    from cleanclaim.pricing import price
+    from cleanclaim.pricing import national_allowed
 
-    ids: list[int] = []
-    estimates: list[float | None] = []
     keys = [*(["mppr_provider"] if "mppr_provider" in rows.columns else []), "patient_id", "date"]
-    for group in rows.partition_by(keys, maintain_order=True):
-        numbers = group.get_column("row_id").to_list()
-        place = group.get_column("place_of_service").drop_nulls().first()
-        try:
-            claim_lines = [
-                ClaimLine(code=r["code"], modifiers=r["modifiers"] or [], units=Decimal(str(r["units"])),
-                          date=r["date"])
-                for r in group.iter_rows(named=True)
-            ]
-            priced = price(claim_lines, place_of_service=str(place or "11")).lines
-            allowed = [float(p.allowed) if p.allowed is not None
-                       else 0.0 if p.status in _PAID_NOTHING else None for p in priced]
-        except (CleanclaimError, ValueError):
-            allowed = [None] * len(numbers)
-        ids.extend(numbers)
-        estimates.extend(allowed)
-    return pl.DataFrame({"row_id": ids, "estimate": estimates}, schema=_ESTIMATE_SCHEMA)
+    priced = national_allowed(rows, by=keys)
+    paid_nothing = [str(status) for status in _PAID_NOTHING]
+    return pl.DataFrame({"row_id": rows.get_column("row_id")}).with_columns(
+        pl.when(priced.get_column("allowed").is_not_null()).then(priced.get_column("allowed").cast(pl.Float64))
+        .when(priced.get_column("status").is_in(paid_nothing)).then(pl.lit(0.0))
+        .alias("estimate")).cast(_ESTIMATE_SCHEMA)  # type: ignore[arg-type]
 
 
 def _with_mppr_provider(tables: Tables, batch: pl.DataFrame) -> pl.DataFrame:
@@ -1369,7 +1355,32 @@ def _kx_batch(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds:
     with_kx = batch.filter(has("KX")).select(_KX_GROUP).unique()
     settled = (_surely_under_threshold(batch, tables.history.lazy(), bounds.rates.lazy())
                .join(with_kx, on=_KX_GROUP, how="anti"))
-    return batch.join(settled, on=_KX_GROUP, how="anti")
+    alone = _untracked_under_threshold(batch, tables.history.lazy(), bounds.rates.lazy())
+    return batch.join(pl.concat([settled, alone]), on=_KX_GROUP, how="anti")
+
+
+def _untracked_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
+    """(patient, payer, bucket, year) groups of patients whose year is not tracked here (no history rows, and one
+    claim in the batch: nothing comes "before" its claim) and whose claim, its rated lines valued at the upper-bound
+    rates plus a cent a unit (the pricer rounds each unit half up), cannot reach the threshold: nothing in them can
+    be flagged, so they need no pricing.
+
+    Why this holds with unrated lines, which `_surely_under_threshold` never settles: the claim's total is the sum
+    of its priced lines (an unpriced line adds nothing and is "unknown"), which the bound of its rated lines caps, so
+    it is not over; KX well under the threshold is judged only with history; and "KX status unknown" is said only
+    where the year is tracked (history, or the patient's earlier claims in the batch), which it is not here. A batch
+    of one claim per patient for a year whose RVUs are not on file (every line unrated) priced every day before."""
+    claims = batch.group_by("patient_id").agg(pl.col("encounter_id").n_unique().alias("claims"))
+    untracked = (claims.filter((pl.col("claims") == 1) & pl.col("patient_id").is_not_null()).select("patient_id")
+                 .join(history.select("patient_id").unique(), on="patient_id", how="anti", nulls_equal=True))
+    return (
+        batch.join(untracked, on="patient_id", how="semi")
+        .join(rates, on=["code", "year"], how="left")
+        .group_by(_KX_GROUP).agg(
+            ((pl.col("unit_bound") + 0.01) * pl.col("units").fill_null(0).abs()).sum().alias("bound"),
+            pl.col("threshold").first())
+        .filter(pl.col("bound") <= pl.col("threshold")).select(_KX_GROUP)
+    )
 
 
 def kx_position(tables: Tables) -> pl.DataFrame:
