@@ -25,6 +25,7 @@ from cleanclaim.formats.encounters import parse_encounters
 from cleanclaim.lifecycle import ClaimState
 from cleanclaim.model import Encounter
 from cleanclaim.store import models as m
+from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.claims import Actor, ImportedClaim, code_claim, import_encounters
 from cleanclaim.store.tenant import Tenant
 
@@ -168,13 +169,15 @@ class Intake:
 
 
 def enter_encounters(tenant: Tenant, actor: Actor, encounters: Sequence[Encounter]) -> Intake:
-    """Store the encounters as claims (all or none) and code each one that documents services without lines."""
+    """Store the encounters as claims (all or none) and code each one that documents services without lines,
+    with the organisation's charge master."""
     imported = import_encounters(tenant, actor, encounters)
     not_coded: dict[int, str] = {}
+    charges = organisation_charge_master(tenant)  # read once for the whole file
     for item, encounter in zip(imported, encounters, strict=True):
         if item.state is ClaimState.DRAFT and encounter.services:
             try:
-                code_claim(tenant, actor, item.claim_id)
+                code_claim(tenant, actor, item.claim_id, charge_master=charges)
             except CleanclaimError as error:  # the savepoint undid the attempt; the claim stays a draft
                 not_coded[item.claim_id] = str(error)
     return Intake(imported, not_coded)
