@@ -88,7 +88,7 @@ def test_a_bad_row_is_named_and_nothing_changes(session: Session, content: bytes
 
 
 @pytest.mark.parametrize(("content", "expected"), [
-    (b"", "no charge rows"), (b"code,charge\n# nothing\n", "no charge rows"), (b"\x00\x01", "NUL bytes"),
+    (b"", "the file is empty"), (b"code,charge\n# nothing\n", "no charge rows"), (b"\x00\x01", "NUL bytes"),
     (b"\xff\xfe9", "not UTF-8"),
 ])
 def test_an_unusable_file_is_refused_whole(session: Session, content: bytes, expected: str) -> None:

@@ -25,6 +25,7 @@ from cleanclaim.store import models as m
 from cleanclaim.store.audit import record
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
+from cleanclaim.store.uploads import upload_text
 
 if TYPE_CHECKING:  # store.claims imports this module (coding reads the charge master)
     from cleanclaim.store.claims import Actor
@@ -65,19 +66,6 @@ def organisation_charge_master(tenant: Tenant) -> dict[tuple[str, str], Decimal]
     return {(entry.code, entry.modifier): entry.unit_charge for entry in charge_master_entries(tenant)}
 
 
-def _decoded(content: bytes | str, source: str) -> str:
-    if isinstance(content, str):
-        return content
-    if b"\x00" in content[:65536]:
-        raise InputError("this is not a text file (it has NUL bytes); upload a CSV of code,charge[,modifier]",
-                         file=source)
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"the file is not UTF-8 text (byte {error.start} cannot be read); save it as UTF-8 CSV",
-                         file=source) from error
-
-
 def _checked(rows: Sequence[ChargeMasterRow], source: str) -> dict[tuple[str, str], Decimal]:
     """The rows as entries, refusing what the table cannot hold as given and a code listed twice (which charge
     would be meant is not for the workspace to guess)."""
@@ -114,8 +102,9 @@ def replace_charge_master(tenant: Tenant, actor: Actor, content: bytes | str | S
     savepoint with their audit event."""
     if actor.role is not Role.ADMIN:
         raise TransitionError(f"a {actor.role.value} cannot change the charge master; that is for: admin")
-    rows = (charge_master_rows(_decoded(content, source), source) if isinstance(content, bytes | str)
-            else list(content))
+    if isinstance(content, bytes):
+        content = upload_text(source, content, expected="a CSV of code,charge[,modifier]")
+    rows = charge_master_rows(content, source) if isinstance(content, str) else list(content)
     wanted = _checked(rows, source)
     session = tenant.session
     existing = {(entry.code, entry.modifier): entry for entry in charge_master_entries(tenant)}
