@@ -86,12 +86,20 @@ def get_charge_master(ctx: Context, format: Annotated[Literal["json", "csv"], Qu
     return ChargeMasterOut(entries=entries)
 
 
+# written out rather than ChargeMasterIn.model_json_schema(): pydantic's "#/$defs/…" references do not resolve
+# inside the OpenAPI document, and the route reads the body itself (JSON or CSV) so FastAPI adds no component
+_ENTRY_SCHEMA: dict[str, Any] = {"type": "object", "required": ["code", "unit_charge"], "properties": {
+    "code": {"type": "string", "minLength": 1, "maxLength": 20},
+    "modifier": {"type": "string", "maxLength": 20, "default": ""},
+    "unit_charge": {"anyOf": [{"type": "number"}, {"type": "string"}], "description": "dollars and cents per unit"}}}
 _BODY: dict[str, Any] = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": ChargeMasterIn.model_json_schema()},
+    "application/json": {"schema": {"type": "object", "required": ["entries"], "properties": {
+        "entries": {"type": "array", "maxItems": MAX_ENTRIES, "items": _ENTRY_SCHEMA}}}},
     "text/csv": {"schema": {"type": "string", "description": "code,charge[,modifier] rows"}}}}}
 
 
-@router.put("/charge-master", response_model=ReplacedOut, openapi_extra=_BODY)
+@router.put("/charge-master", response_model=ReplacedOut, openapi_extra=_BODY, responses={
+    422: {"description": "A row or entry that cannot be used (named with its row); nothing was changed"}})
 async def put_charge_master(request: Request, ctx: Context) -> ReplacedOut:
     """Replace the whole charge master: JSON ``{"entries": [...]}`` or a CSV body (``Content-Type: text/csv``)."""
     require_role(ctx, ADMIN, "Changing the charge master")
