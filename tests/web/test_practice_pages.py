@@ -4,6 +4,7 @@ and coding again after the admin adds it gives the line its charge. Expected cha
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from cleanclaim.lifecycle import Role
 from cleanclaim.store import models as m
 from cleanclaim.store.database import session_factory
+from tests.api.conftest import encounter_json
 from tests.web.conftest import Org, sign_in
 
 CSV = b"code,charge,modifier\n97110,44\n97116,46\n"
@@ -146,3 +148,18 @@ def test_the_admin_pages_link_each_other(admin_client: tuple[TestClient, str]) -
         tabs = page.split('<nav class="tabs"', 1)[1].split("</nav>", 1)[0]
         assert all(f'href="{p}"' in tabs for p in ("/admin", "/admin/payers", "/admin/charge-master"))
         assert f'href="{path}" class="active"' in tabs
+
+
+def test_lines_imported_without_a_charge_are_shown_without_a_recode(client: TestClient, org: Org) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    data = encounter_json("NOCHARGE-1")
+    data.pop("total_charge", None)
+    for line in data["lines"]:
+        line.pop("charge", None)
+    response = client.post("/encounters/import", data={"csrf_token": csrf},
+                           files={"file": ("visit.json", json.dumps(data).encode(), "application/json")})
+    assert response.status_code == 303, response.text
+    page = client.get(response.headers["location"]).text
+    notice = " ".join(page.split('id="no-charge"', 1)[1].split("</div>", 1)[0].split())
+    assert "the billed lines were entered without one" in notice and "lines[1].charge, lines[2].charge" in notice
+    assert 'id="recode"' not in notice and "charge master" not in notice
