@@ -109,6 +109,12 @@ def test_the_whole_billing_flow_in_chromium(served: Served, tmp_path: Path) -> N
         expect(admin.locator("#charge-master-replaced")).to_contain_text("12 entries (12 added")
         expect(admin.locator("#charge-master")).to_contain_text("97535")
         shot(admin, "01-admin-charge-master")
+        admin.click("nav.tabs >> text=Payers")  # the payer the earlier claims were imported with, and its profile
+        admin.wait_for_url(f"{base}/admin/payers")
+        expect(admin.locator("#payers tbody tr")).to_have_count(1)
+        expect(admin.locator("#payers tbody tr select[name=profile_id]")).to_have_value("medicare")
+        shot(admin, "01b-admin-payers")
+        admin.click("nav.tabs >> text=Charge master")
 
         # 2. the biller signs in and imports the example encounter; the claim page shows the coded lines
         sign_in(page, Role.BILLER, "/encounters")

@@ -115,14 +115,14 @@ def test_the_admin_adds_and_edits_a_payer(admin_client: tuple[TestClient, str], 
                                                "profile_id": "commercial"})
     assert added.status_code == 303 and added.headers["location"] == "/admin/payers?notice=added"
     page = client.get("/admin/payers").text
-    row = page.split('class="mono">87726</td>', 1)[1].split("</tr>", 1)[0]
+    row = page.split('payer-id">87726</td>', 1)[1].split("</tr>", 1)[0]
     assert 'value="United Healthcare"' in row and '<option value="commercial" selected>' in row
     payer_row_id = re.search(r'action="/admin/payers/(\d+)"', row)
     assert payer_row_id is not None
     edited = client.post(f"/admin/payers/{payer_row_id.group(1)}", data={
         "csrf_token": csrf, "name": "UHC Community Plan", "profile_id": "medicaid"})
     assert edited.status_code == 303
-    row = client.get("/admin/payers").text.split('class="mono">87726</td>', 1)[1].split("</tr>", 1)[0]
+    row = client.get("/admin/payers").text.split('payer-id">87726</td>', 1)[1].split("</tr>", 1)[0]
     assert 'value="UHC Community Plan"' in row and '<option value="medicaid" selected>' in row
 
 
@@ -163,3 +163,9 @@ def test_lines_imported_without_a_charge_are_shown_without_a_recode(client: Test
     notice = " ".join(page.split('id="no-charge"', 1)[1].split("</div>", 1)[0].split())
     assert "the billed lines were entered without one" in notice and "lines[1].charge, lines[2].charge" in notice
     assert 'id="recode"' not in notice and "charge master" not in notice
+
+
+def test_the_users_tab_stays_active_after_a_form_on_it(admin_client: tuple[TestClient, str]) -> None:
+    client, csrf = admin_client
+    page = client.post("/admin/tokens", data={"csrf_token": csrf, "name": "sync", "user_id": "x"}).text
+    assert 'href="/admin" class="active"' in page.split('<nav class="tabs"', 1)[1].split("</nav>", 1)[0]
