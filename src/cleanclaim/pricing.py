@@ -65,10 +65,12 @@ from cleanclaim.refdata.imported import import_signature
 
 __all__ = [
     "ChargeMaster",
+    "ChargeMasterRow",
     "LineStatus",
     "PricedClaim",
     "PricedLine",
     "TherapyAmounts",
+    "charge_master_rows",
     "line_charge",
     "load_charge_master",
     "price",
@@ -242,6 +244,41 @@ def _units_number(units: Decimal) -> int | float:
 ChargeMaster = Mapping[tuple[str, str], Decimal]
 
 
+@dataclass(frozen=True)
+class ChargeMasterRow:
+    """One priced row of a charge master CSV, with the row number a message about it names."""
+
+    row: int
+    code: str
+    modifier: str
+    """'' when the charge applies whatever the modifiers."""
+    charge: Decimal
+
+
+def charge_master_rows(text: str, source: str) -> list[ChargeMasterRow]:
+    """The rows of a charge master CSV (``code,charge[,modifier]``, a ``code,charge,...`` header and ``#`` comment
+    lines allowed), in file order; InputError naming ``source`` and the row for one that is not of that shape."""
+    rows: list[ChargeMasterRow] = []
+    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
+        cells = [c.strip() for c in row]
+        if not any(cells) or cells[0].startswith("#") or (number == 1 and cells[0].lower() == "code"):
+            continue
+        if len(cells) < 2 or not cells[0]:
+            raise InputError("expected code,charge[,modifier]", file=source, row=number)
+        try:
+            charge = Decimal(cells[1].replace("$", "").replace(",", ""))
+        except ArithmeticError as exc:
+            raise InputError(f"charge {cells[1]!r} is not an amount", file=source, row=number,
+                             field="charge") from exc
+        if not charge.is_finite():
+            raise InputError(f"charge {cells[1]!r} is not an amount", file=source, row=number, field="charge")
+        if charge < 0:
+            raise InputError(f"charge {cells[1]} is negative", file=source, row=number, field="charge")
+        modifier = cells[2].upper() if len(cells) > 2 else ""
+        rows.append(ChargeMasterRow(number, cells[0].upper(), modifier, charge))
+    return rows
+
+
 def load_charge_master(path: Path) -> dict[tuple[str, str], Decimal]:
     """A practice's charge per unit: CSV rows ``code,charge[,modifier]`` (a ``code,charge,...`` header is allowed)."""
     try:
@@ -251,23 +288,7 @@ def load_charge_master(path: Path) -> dict[tuple[str, str], Decimal]:
     except UnicodeDecodeError as exc:
         raise InputError("cannot read the charge master: expected UTF-8 text (a CSV of code,charge[,modifier])",
                          file=str(path)) from exc
-    prices: dict[tuple[str, str], Decimal] = {}
-    for number, row in enumerate(csv.reader(text.splitlines()), start=1):
-        cells = [c.strip() for c in row]
-        if not any(cells) or cells[0].startswith("#") or (number == 1 and cells[0].lower() == "code"):
-            continue
-        if len(cells) < 2 or not cells[0]:
-            raise InputError("expected code,charge[,modifier]", file=str(path), row=number)
-        try:
-            charge = Decimal(cells[1].replace("$", "").replace(",", ""))
-        except ArithmeticError as exc:
-            raise InputError(f"charge {cells[1]!r} is not an amount", file=str(path), row=number,
-                             field="charge") from exc
-        if charge < 0:
-            raise InputError(f"charge {cells[1]} is negative", file=str(path), row=number, field="charge")
-        modifier = cells[2].upper() if len(cells) > 2 else ""
-        prices[(cells[0].upper(), modifier)] = charge
-    return prices
+    return {(row.code, row.modifier): row.charge for row in charge_master_rows(text, str(path))}
 
 
 def line_charge(line: ClaimLine, charge_master: ChargeMaster | None) -> tuple[Decimal | None, str | None]:

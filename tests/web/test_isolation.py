@@ -31,16 +31,18 @@ from tests.web.workspace import Workspace, build
 _PARAM = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)(?::[a-z]+)?}")
 OTHER_VALUES = {"fmt": "837p", "slug": "deleted-code"}
 """Path parameters that are not ids get a valid value, so the id is the only thing that can make the 404."""
-FORM = {"reason": "isolation test", "note": "isolation test", "assignee_id": "", "due_date": "2026-05-01"}
+FORM = {"reason": "isolation test", "note": "isolation test", "assignee_id": "", "due_date": "2026-05-01",
+        "name": "isolation test", "profile_id": "commercial"}
 
 
 def _ids(engine: Engine, org: Org, ws: Workspace) -> dict[str, int]:
     with session_factory(engine)() as session:
         token = session.scalars(select(m.ApiToken.id).where(m.ApiToken.organisation_id == org.id)).first()
-    assert token is not None
+        payer = session.scalars(select(m.Payer.id).where(m.Payer.organisation_id == org.id)).first()
+    assert token is not None and payer is not None
     return {"claim_id": ws.flagged, "finding_id": ws.finding, "job_id": ws.job, "batch_id": ws.batch,
             "submission_id": ws.batch, "remittance_id": ws.remittance, "task_id": ws.task,
-            "user_id": org.user_id(Role.BILLER), "token_id": token}
+            "user_id": org.user_id(Role.BILLER), "token_id": token, "payer_row_id": payer}
 
 
 def _walk(routes: list[Any], prefix: str, api: str) -> list[tuple[str, str, str]]:
@@ -97,7 +99,8 @@ def test_every_id_route_answers_404_for_another_organisations_object(
     # the table is read, not trusted: the routes of this slice must be among those checked
     for expected in (f"GET /claims/{ws.flagged}", f"POST /claims/{ws.flagged}/scrub",
                      f"POST /claims/{ws.flagged}/findings/{ws.finding}/override",
-                     f"GET /claims/{ws.flagged}/export/837p", f"GET /jobs/{ws.job}"):
+                     f"GET /claims/{ws.flagged}/export/837p", f"GET /jobs/{ws.job}",
+                     f"POST /admin/payers/{ids['payer_row_id']}"):
         assert expected in checked
     # and organisation A's own user still reaches the same objects (the 404s are isolation, not broken routes)
     with TestClient(app, follow_redirects=False) as own:

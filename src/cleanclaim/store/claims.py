@@ -58,6 +58,7 @@ from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
 from cleanclaim.store.bulk import among, append_rows
+from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
 
@@ -384,7 +385,11 @@ def _expire(session: Session, model: type[m.Base], ids: set[int]) -> None:
 def code_claim(tenant: Tenant, actor: Actor, claim_id: int, *,
                charge_master: ChargeMaster | None = None) -> m.ClaimVersion:
     """Code the stored encounter's documented services into the claim's lines (the engine's coder), keeping its
-    arithmetic in plain words; the claim becomes coded, and a scrub done before no longer applies."""
+    arithmetic in plain words; the claim becomes coded, and a scrub done before no longer applies.
+
+    Each line gets the organisation's charge master charge (unit charge x units); ``charge_master`` is that mapping
+    when the caller already has it (a batch reads it once). A code without an entry gets no charge, shown as such
+    on the claim page (the 837P writer refuses it until the charge master has the code)."""
     version = current_version(tenant, claim_id)
     target = transition(version.state, Action.CODE, role=actor.role)
     data = _encounter_record(tenant, claim_id).data
@@ -397,6 +402,8 @@ def code_claim(tenant: Tenant, actor: Actor, claim_id: int, *,
     if problems or not result.encounters:
         raise CleanclaimError(f"claim {claim_id} could not be coded: {'; '.join(problems) or 'no result'}")
     coded = result.encounters[0]
+    if charge_master is None:
+        charge_master = organisation_charge_master(tenant)
     lines = with_charges(encounter.model_copy(update={"lines": coded.lines}), charge_master).lines
     with _whole(tenant.session):
         _replace_lines(tenant, actor, version, lines, target, "code", explanation=list(coded.explanation))

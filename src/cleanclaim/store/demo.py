@@ -1,6 +1,7 @@
 """The demo workspace `cleanclaim serve` starts with: an organisation whose claims are spread over the lifecycle and
 the last 120 days, made by the same services a user's clicks call (import, code, scrub, ready, submit) and an 835
 posted through `store.posting`, so its denials and denial tasks are real. A second organisation shows isolation.
+Both have the demo charge master (`demo_data/charge-master.csv`), so lines coded in their pages get charges.
 
 Passwords are generated here with `secrets` and returned once (``serve`` prints them); none is in the code. The
 loader refuses a database that already has an organisation: demo data never mixes with real data.
@@ -23,8 +24,8 @@ from cleanclaim.errors import CleanclaimError
 from cleanclaim.formats.encounters import load_encounters
 from cleanclaim.lifecycle import ClaimState, Role
 from cleanclaim.model import Encounter, PlanOfCare
-from cleanclaim.pricing import load_charge_master
 from cleanclaim.store import models as m
+from cleanclaim.store.charges import replace_charge_master
 from cleanclaim.store.claims import (
     Actor,
     code_claim,
@@ -106,7 +107,7 @@ def load_demo(factory: sessionmaker[Session], *, seed: int = 2026, claims: int =
     """Fill an EMPTY database with the demo organisations; refuses one that has any organisation."""
     today = today or dt.date.today()
     rng = random.Random(seed)
-    charges = load_charge_master(EXAMPLES / "charge-master.csv")
+    charges = (EXAMPLES / "charge-master.csv").read_bytes()
     templates = [e for e in _example_encounters() if e.services and not e.lines]
     with factory() as session:
         if session.scalar(select(func.count()).select_from(m.Organisation)):
@@ -116,13 +117,14 @@ def load_demo(factory: sessionmaker[Session], *, seed: int = 2026, claims: int =
         tenant = Tenant(session, organisation.id)
         admin, biller = Actor.of(users[Role.ADMIN]), Actor.of(users[Role.BILLER])
         _settings(tenant, admin, "DEMOREHAB")
+        replace_charge_master(tenant, admin, charges, source="charge-master.csv")
         examples = import_encounters(tenant, biller, _example_encounters())
         variants = [_variant(templates[n % len(templates)], n, today - dt.timedelta(days=rng.randint(0, 120)), rng)
                     for n in range(claims)]
         imported = import_encounters(tenant, biller, variants)
         for item in [*examples, *imported]:
             if item.state == ClaimState.DRAFT:
-                code_claim(tenant, biller, item.claim_id, charge_master=charges)
+                code_claim(tenant, biller, item.claim_id)
         ids = [item.claim_id for item in imported]
         # about a tenth stay coded (not yet scrubbed); the rest are scrubbed against today
         coded_only = set(rng.sample(ids, k=len(ids) // 10))
@@ -146,12 +148,14 @@ def load_demo(factory: sessionmaker[Session], *, seed: int = 2026, claims: int =
         more, second_users = _users(session, second, "second.cleanclaim.test")
         passwords.update(more)
         tenant = Tenant(session, second.id)
-        _settings(tenant, Actor.of(second_users[Role.ADMIN]), "SECONDPT")
+        second_admin = Actor.of(second_users[Role.ADMIN])
+        _settings(tenant, second_admin, "SECONDPT")
+        replace_charge_master(tenant, second_admin, charges, source="charge-master.csv")
         second_biller = Actor.of(second_users[Role.BILLER])
         few = [_variant(templates[n % len(templates)], 9000 + n, today - dt.timedelta(days=rng.randint(0, 30)), rng)
                for n in range(5)]
         for item in import_encounters(tenant, second_biller, few):
-            code_claim(tenant, second_biller, item.claim_id, charge_master=charges)
+            code_claim(tenant, second_biller, item.claim_id)
         session.commit()
     return DemoCredentials(DEMO_ORGANISATION, passwords)
 

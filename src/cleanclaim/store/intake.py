@@ -25,8 +25,10 @@ from cleanclaim.formats.encounters import parse_encounters
 from cleanclaim.lifecycle import ClaimState
 from cleanclaim.model import Encounter
 from cleanclaim.store import models as m
+from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.claims import Actor, ImportedClaim, code_claim, import_encounters
 from cleanclaim.store.tenant import Tenant
+from cleanclaim.store.uploads import upload_text
 
 __all__ = ["SERVICE_ROWS", "EncounterRow", "FormProblemsError", "Intake", "encounter_from_form", "enter_encounters",
            "read_upload", "recent_encounters"]
@@ -115,23 +117,10 @@ def encounter_from_form(values: Mapping[str, str]) -> Encounter:
         raise FormProblemsError(found) from error
 
 
-def _text_of(name: str, content: bytes) -> str:
-    if not content.strip():
-        raise InputError("the file is empty", file=name)
-    if b"\x00" in content[:65536]:
-        raise InputError("this is not a text file (it has NUL bytes); upload encounter YAML/JSON or an 837P",
-                         file=name)
-    try:
-        return content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"the file is not UTF-8 text (byte {error.start} cannot be read); save it as UTF-8",
-                         file=name) from error
-
-
 def read_upload(name: str, content: bytes) -> list[Encounter]:
     """The encounters of an uploaded file, or InputError naming the file, and line/row where known, with every
     problem found (up to ten): all of a file is read or none of it."""
-    text = _text_of(name, content)
+    text = upload_text(name, content, expected="encounter YAML/JSON or an 837P")
     head = text.lstrip(" \t\r\n")
     if head.startswith("ISA"):
         from cleanclaim.formats.x12_837p import read_837p
@@ -168,13 +157,15 @@ class Intake:
 
 
 def enter_encounters(tenant: Tenant, actor: Actor, encounters: Sequence[Encounter]) -> Intake:
-    """Store the encounters as claims (all or none) and code each one that documents services without lines."""
+    """Store the encounters as claims (all or none) and code each one that documents services without lines,
+    with the organisation's charge master."""
     imported = import_encounters(tenant, actor, encounters)
     not_coded: dict[int, str] = {}
+    charges = organisation_charge_master(tenant)  # read once for the whole file
     for item, encounter in zip(imported, encounters, strict=True):
         if item.state is ClaimState.DRAFT and encounter.services:
             try:
-                code_claim(tenant, actor, item.claim_id)
+                code_claim(tenant, actor, item.claim_id, charge_master=charges)
             except CleanclaimError as error:  # the savepoint undid the attempt; the claim stays a draft
                 not_coded[item.claim_id] = str(error)
     return Intake(imported, not_coded)

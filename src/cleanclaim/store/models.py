@@ -167,6 +167,27 @@ class Payer(TenantOwned, Base):
     payer_id: Mapped[str] = mapped_column(String(80))
 
 
+class ChargeMasterEntry(TenantOwned, Base):
+    """The organisation's charge per unit of a code (its charge master), which the coder puts on each line it makes
+    (charge x units). ``modifier`` '' is the charge whatever the line's modifiers; a row with a modifier is preferred
+    for a line carrying it (``pricing.line_charge``). Replaced whole from a CSV by an admin (``store.charges``);
+    the audit trail keeps every earlier version."""
+
+    __tablename__ = "charge_master_entries"
+    __table_args__ = (
+        _tenant_key(),
+        _same_tenant_fk("updated_by_id", "users"),
+        UniqueConstraint("organisation_id", "code", "modifier"),
+        CheckConstraint("unit_charge >= 0", name="unit_charge_not_negative"),
+    )
+
+    code: Mapped[str] = mapped_column(String(5))  # a CPT/HCPCS code, as claim_lines.code
+    modifier: Mapped[str] = mapped_column(String(2), default="")
+    unit_charge: Mapped[Decimal] = mapped_column()
+    updated_by_id: Mapped[int | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class EncounterRecord(TenantOwned, Base):
     """One encounter of the interchange contract, kept whole as JSON so nothing the engine reads is lost.
 

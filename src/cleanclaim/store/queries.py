@@ -158,6 +158,9 @@ class LineView:
     dx_pointers: list[int]
     charge: Decimal
     service_date: date
+    charge_given: bool = True
+    """False when the line has no charge (coded without a charge master entry, or entered without one): ``charge``
+    is then 0.00 as stored, and the 837P writer refuses the claim until it is given."""
 
 
 @dataclass(frozen=True)
@@ -594,7 +597,8 @@ def claim_detail(tenant: Tenant, claim_id: int) -> ClaimDetail | None:
                                 .order_by(m.ClaimLine.claim_version_id, m.ClaimLine.line_number)):
         lines[line.claim_version_id].append(LineView(
             line.line_number, line.code, [str(x) for x in line.modifiers], line.units, line.minutes,
-            [int(x) for x in line.dx_pointers], line.charge, line.service_date))
+            [int(x) for x in line.dx_pointers], line.charge, line.service_date,
+            not (line.details and "charge" in line.details and line.details["charge"] is None)))
     version_views = [
         VersionView(v.id, v.version, v.is_current, v.frequency_code, v.patient_control_number, v.original_reference,
                     v.state, v.total_charge, v.created_by_id, v.created_at, v.state_changed_at, lines[v.id],

@@ -13,11 +13,23 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from cleanclaim.web import errors
-from cleanclaim.web.api import claims, dashboard, denials, encounters, jobs, me, remittances, rules, submissions
+from cleanclaim.web.api import (
+    charge_master,
+    claims,
+    dashboard,
+    denials,
+    encounters,
+    jobs,
+    me,
+    payers,
+    remittances,
+    rules,
+    submissions,
+)
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     me.router, rules.router, encounters.router, claims.router, submissions.router, remittances.router,
-    denials.router, jobs.router, dashboard.router)
+    denials.router, jobs.router, dashboard.router, charge_master.router, payers.router)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {"application/json": {"example": {"error": {
         "code": errors.CODES[status], "message": description, "details": None}}}}}

@@ -13,11 +13,12 @@ from cleanclaim.web.routes import (
     denials,
     encounters,
     jobs,
+    practice,
     remittances,
     rules,
     submissions,
 )
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, dashboard.router, claims.router,
-                                       encounters.router, jobs.router, submissions.router, remittances.router,
-                                       denials.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, practice.router, dashboard.router,
+                                       claims.router, encounters.router, jobs.router, submissions.router,
+                                       remittances.router, denials.router)

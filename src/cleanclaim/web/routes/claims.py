@@ -172,7 +172,12 @@ def _claim_values(ctx: RequestContext, claim_id: int, **extra: Any) -> dict[str,
             estimate_problem = str(error)
     actions = allowed_actions(current.state, ctx.role)
     can_override = ctx.role in WORKS_CLAIMS and current.state == ClaimState.SCRUBBED
-    return {"claim": detail, "current": current, "users": users, "estimate": estimate,
+    # a line without a charge offers "code again" (with the charge master) only when there are services to code
+    has_services = False
+    if not all(line.charge_given for line in current.lines):
+        record = ctx.tenant.get(m.EncounterRecord, detail.encounter_id)
+        has_services = bool(record is not None and record.data.get("services"))
+    return {"claim": detail, "current": current, "users": users, "estimate": estimate, "has_services": has_services,
             "estimate_problem": estimate_problem, "actions": [a.value for a in actions], "Action": Action,
             "can_override": can_override, "formats": FORMATS, "errors": {}, "notice": "", **extra}
 
