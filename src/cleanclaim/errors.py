@@ -6,7 +6,8 @@ import re
 
 from polars.exceptions import PanicException
 
-__all__ = ["UNFORESEEN", "CleanclaimError", "DataError", "InputError", "UnknownPayerError", "is_phi_field"]
+__all__ = ["UNFORESEEN", "CleanclaimError", "DataError", "InputError", "UnknownPayerError", "WrongKindOfFileError",
+           "is_phi_field"]
 
 UNFORESEEN: tuple[type[BaseException], ...] = (Exception, PanicException)
 """What a bug in cleanclaim can raise: any Exception, and a Rust panic inside Polars, which pyo3 raises as a
@@ -90,6 +91,12 @@ class InputError(CleanclaimError):
             "encounter": self.encounter,
             "message": self.message,
         }
+
+
+class WrongKindOfFileError(InputError):
+    """An upload that is not the kind of file asked for at all (binary, not UTF-8 text, not X12 where an 835 is
+    expected, a claim-line table where encounters are): nothing in it was read. The API answers it 415 and an
+    :class:`InputError` about the content of the right kind of file 422; a page shows both on its form."""
 
 
 class UnknownPayerError(InputError):

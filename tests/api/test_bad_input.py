@@ -130,6 +130,10 @@ def test_roles_and_illegal_transitions(client: TestClient, org: Org) -> None:
     assert "auditor" in _error(auditor, 403)["message"]
     clinician = client.post(f"/api/v1/claims/{claim_id}/ready", headers=bearer(org, Role.CLINICIAN))
     assert "biller" in _error(clinician, 403)["message"]
+    # a clinician codes the encounter; changing what is billed afterwards is the billing office's
+    lines = {"lines": [{"code": "97110", "units": 9, "dx_pointers": [1], "charge": "1.00"}]}
+    edit = client.put(f"/api/v1/claims/{claim_id}/lines", json=lines, headers=bearer(org, Role.CLINICIAN))
+    assert "Editing a claim's lines needs the role admin or biller" in _error(edit, 403)["message"]
     not_scrubbed = client.post(f"/api/v1/claims/{claim_id}/ready", headers=bearer(org))
     assert _error(not_scrubbed, 409)["code"] == "illegal_transition"
     not_ready = client.post("/api/v1/submissions", json={"claim_ids": [claim_id]}, headers=bearer(org))

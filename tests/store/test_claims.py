@@ -142,6 +142,20 @@ def test_editing_lines_returns_a_scrubbed_claim_to_coded(session: Session) -> No
         edit_lines(office.tenant, office.biller, item.claim_id, [])
 
 
+@pytest.mark.parametrize("role", [Role.CLINICIAN, Role.AUDITOR])
+def test_only_the_billing_office_edits_billed_lines(session: Session, role: Role) -> None:
+    office = Office(session)
+    (item,) = import_encounters(office.tenant, office.biller, [encounter("ED-ROLE")])
+    before = [line.code for line in current_version(office.tenant, item.claim_id).lines]
+    with pytest.raises(TransitionError, match=f"a {role.value} cannot edit a claim's billed lines"):
+        edit_lines(office.tenant, office.actor(role), item.claim_id,
+                   [ClaimLine(code="97530", units=Decimal(1), dx_pointers=[1], charge=Decimal(1))])
+    assert [line.code for line in current_version(office.tenant, item.claim_id).lines] == before
+    admin = edit_lines(office.tenant, office.actor(Role.ADMIN), item.claim_id,
+                       [ClaimLine(code="97530", units=Decimal(1), dx_pointers=[1], charge=Decimal(1))])
+    assert [line.code for line in admin.lines] == ["97530"]
+
+
 def test_scrub_stores_findings_per_claim_in_one_batch(session: Session) -> None:
     office = Office(session)
     clean = encounter("SC-1")

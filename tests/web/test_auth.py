@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from cleanclaim.lifecycle import Role
+from cleanclaim.web import create_app
 from tests.web.conftest import PASSWORD, Org, csrf_of, sign_in
 
 
@@ -129,3 +131,14 @@ def test_unsafe_requests_need_the_session_csrf_token(admin_client: tuple[TestCli
     assert "deactivated" not in page.text.split(org.email(Role.CLINICIAN))[1].split("</tr>")[0]
     # htmx sends the token in a header instead of a field
     assert client.post(target, headers={"X-CSRF-Token": csrf}).status_code == 303
+
+
+def test_the_limit_holds_across_two_app_processes(engine: Engine, org: Org) -> None:
+    """Two apps on one database stand for two uvicorn workers: failures through either count together."""
+    email = org.email(Role.AUDITOR)
+    with TestClient(create_app(engine), follow_redirects=False) as first, \
+            TestClient(create_app(engine), follow_redirects=False) as second:
+        for client in (first, first, first, second, second):
+            assert _post_sign_in(client, email, "wrong password 123").status_code == 400  # type: ignore[attr-defined]
+        for client in (first, second):
+            assert _post_sign_in(client, email, PASSWORD).status_code == 429  # type: ignore[attr-defined]

@@ -14,8 +14,12 @@ from sqlalchemy import Engine, func, select
 
 from cleanclaim.lifecycle import Role
 from cleanclaim.store import models as m
+from cleanclaim.store.claims import Actor
 from cleanclaim.store.database import session_factory
+from cleanclaim.store.submissions import SubmissionSettingsInput, save_submission_settings
+from cleanclaim.store.tenant import Tenant
 from cleanclaim.web import WebSettings, create_app
+from tests.formats.x12.conftest import pyx12_errors
 from tests.store.services import encounter
 from tests.web.conftest import Org, sign_in
 
@@ -162,3 +166,100 @@ def test_a_large_import_runs_as_a_job(client: TestClient, org: Org, engine: Engi
         time.sleep(0.1)
     assert "3 of 3" in fragment and "Finished" in fragment
     assert _encounters(engine, org) == 3
+
+
+BILLING = {"billing_name": "Harbor Physical Therapy", "billing_npi": "1234567893", "billing_tax_id": "12-3456789",
+           "billing_taxonomy": "225100000X", "billing_line1": "1 Main St", "billing_city": "Springfield",
+           "billing_state": "il", "billing_zip": "62701-1234"}
+INSURANCE = {"member_id": "1EG4TE5MK73", "relationship": "self", "payer_id": "12345", "payer_name": "Medicare Part B",
+             "sex": "F", "address_line1": "10 Elm St", "address_city": "Springfield", "address_state": "IL",
+             "address_zip": "62704", "provider_first_name": "Pat", "provider_last_name": "Therapist"}
+
+
+def _stored_encounter(engine: Engine, org: Org, ref: str) -> dict[str, object]:
+    with session_factory(engine)() as session:
+        data = session.scalars(select(m.EncounterRecord.data).where(
+            m.EncounterRecord.organisation_id == org.id, m.EncounterRecord.encounter_ref == ref)).one()
+        assert isinstance(data, dict)
+        return data
+
+
+def test_the_form_takes_billing_provider_and_insurance_and_the_claim_writes_as_837p(
+        client: TestClient, org: Org, engine: Engine) -> None:
+    with session_factory(engine)() as session, session.begin():  # the clearinghouse's ids: the admin's, once
+        save_submission_settings(Tenant(session, org.id), Actor(org.user_id(Role.ADMIN), Role.ADMIN),
+                                 SubmissionSettingsInput(
+            sender_id="HARBORPT", receiver_id="CLEARHOUSE", receiver_name="Example Clearinghouse",
+            submitter_name="Harbor PT Billing", submitter_contact="Jo Biller", submitter_phone="2175550100"))
+    csrf = sign_in(client, org.email(Role.BILLER))
+    response = client.post("/encounters", data={"csrf_token": csrf, **FORM, "encounter_id": "WEB-837",
+                                                **BILLING, **INSURANCE})
+    assert response.status_code == 303, response.text
+    stored = _stored_encounter(engine, org, "WEB-837")
+    # as the contract writes them: the EIN's dash and the ZIP+4's dash dropped, the state in capitals
+    assert stored["billing_provider"] == {
+        "name": "Harbor Physical Therapy", "npi": "1234567893", "tax_id": "123456789", "taxonomy": "225100000X",
+        "address": {"line1": "1 Main St", "line2": None, "city": "Springfield", "state": "IL", "zip": "627011234"},
+        "phone": None}
+    assert stored["subscriber"] == {"member_id": "1EG4TE5MK73", "first_name": None, "last_name": None,
+                                    "relationship": "self", "birth_date": None, "sex": None, "group_number": None}
+    assert stored["patient"]["address"]["zip"] == "62704"  # type: ignore[index]
+    claim = response.headers["location"].split("?")[0]
+    # coded without a charge master the line has no charge, which the 837P needs: the biller adds it by hand
+    editor = client.get(f"{claim}/lines")
+    assert editor.status_code == 200
+    saved = client.post(f"{claim}/lines", data={"csrf_token": csrf, "code_1": "97110", "modifiers_1": "GP",
+                                                 "units_1": "3", "minutes_1": "38", "dx_pointers_1": "1, 2",
+                                                 "charge_1": "135.00"})
+    assert saved.status_code == 303, saved.text
+    x12 = client.get(f"{claim}/export/837p")
+    assert x12.status_code == 200, x12.text
+    text = x12.text
+    assert pyx12_errors(text) == []
+    for segment in ("NM1*85*2*Harbor Physical Therapy*****XX*1234567893~", "N4*Springfield*IL*627011234~",
+                    "REF*EI*123456789~", "SBR*P*18*******MB~", "NM1*IL*1*Person*Test****MI*1EG4TE5MK73~",
+                    "N3*10 Elm St~", "NM1*PR*2*MEDICARE PART B*****PI*12345~",
+                    "NM1*82*1*Therapist*Pat****XX*1987654328~", "SV1*HC:97110:GP*135*UN*3***1:2~"):
+        assert segment in text.splitlines(), segment
+
+
+def test_the_billing_provider_of_the_last_encounter_fills_the_next_form(client: TestClient, org: Org) -> None:
+    csrf = sign_in(client, org.email(Role.CLINICIAN))
+    blank = client.get("/encounters/new").text
+    assert 'name="billing_name" type="text" value=""' in blank  # no encounter named one yet
+    assert client.post("/encounters", data={"csrf_token": csrf, **FORM, "encounter_id": "WEB-BP-1",
+                                            **BILLING}).status_code == 303
+    filled = client.get("/encounters/new").text
+    assert 'value="Harbor Physical Therapy"' in filled and 'value="627011234"' in filled
+    assert 'value="1EG4TE5MK73"' not in filled  # the subscriber is the patient's, never carried over
+
+
+def test_a_half_given_billing_provider_or_subscriber_comes_back_and_writes_nothing(
+        client: TestClient, org: Org, engine: Engine) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    before = _encounters(engine, org)
+    partial = {**BILLING, "billing_tax_id": "", "billing_zip": ""}
+    response = client.post("/encounters", data={"csrf_token": csrf, **FORM, **partial, "group_number": "G-1"})
+    assert response.status_code == 422
+    for message in ("the billing provider&#39;s tax id (EIN) is required once the billing provider is given",
+                    "the billing provider&#39;s ZIP+4 is required once the billing provider is given",
+                    "the subscriber&#39;s member id is required once the subscriber is given"):
+        assert message in response.text
+    assert 'id="billing_tax_id-error"' in response.text and 'id="member_id-error"' in response.text
+    assert 'value="Harbor Physical Therapy"' in response.text  # what was typed is kept
+    spouse = client.post("/encounters", data={"csrf_token": csrf, **FORM, "member_id": "W123",
+                                              "relationship": "spouse"})
+    assert spouse.status_code == 422
+    assert "required when the patient is not the subscriber" in spouse.text
+    address = client.post("/encounters", data={"csrf_token": csrf, **FORM, "address_city": "Springfield"})
+    assert address.status_code == 422
+    assert "the patient&#39;s street address is required once the patient&#39;s address is given" in address.text
+    assert _encounters(engine, org) == before
+
+
+def test_the_relationship_menu_alone_is_not_a_subscriber(client: TestClient, org: Org, engine: Engine) -> None:
+    csrf = sign_in(client, org.email(Role.BILLER))
+    response = client.post("/encounters", data={"csrf_token": csrf, **FORM, "encounter_id": "WEB-NOSUB",
+                                                "relationship": "self"})
+    assert response.status_code == 303
+    assert _stored_encounter(engine, org, "WEB-NOSUB")["subscriber"] is None

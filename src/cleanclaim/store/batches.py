@@ -6,6 +6,7 @@ every query names the organisation, so a batch id of another organisation reads 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -16,7 +17,8 @@ from cleanclaim.lifecycle import ClaimState
 from cleanclaim.store import models as m
 from cleanclaim.store.tenant import Tenant
 
-__all__ = ["BatchClaim", "BatchDetail", "BatchRow", "batch_detail", "batch_file", "batch_list", "ready_claims"]
+__all__ = ["BatchClaim", "BatchDetail", "BatchRow", "batch_claims", "batch_count", "batch_detail", "batch_file",
+           "batch_list", "ready_claims"]
 
 
 @dataclass(frozen=True)
@@ -24,8 +26,11 @@ class BatchRow:
     id: int
     created_at: datetime
     isa13: str
+    gs06: str
+    st02: str
     claims: int
     total_charge: Decimal
+    created_by_id: int | None
     created_by: str | None
     """The email of who submitted it (None: the system, or a user since removed)."""
 
@@ -48,12 +53,10 @@ class BatchClaim:
 @dataclass(frozen=True)
 class BatchDetail:
     row: BatchRow
-    gs06: str
-    st02: str
     claims: list[BatchClaim]
 
 
-def _rows(tenant: Tenant, *criteria: object) -> list[BatchRow]:
+def _rows(tenant: Tenant, *criteria: object, limit: int | None = None, offset: int = 0) -> list[BatchRow]:
     batch, link, version = m.SubmissionBatch, m.SubmissionClaim, m.ClaimVersion
     counted = (
         select(link.batch_id, func.count().label("claims"), func.coalesce(func.sum(version.total_charge), 0)
@@ -64,19 +67,47 @@ def _rows(tenant: Tenant, *criteria: object) -> list[BatchRow]:
         .subquery()
     )
     found = tenant.session.execute(
-        select(batch.id, batch.created_at, batch.isa13, counted.c.claims, counted.c.total, m.User.email)
+        select(batch.id, batch.created_at, batch.isa13, batch.gs06, batch.st02, counted.c.claims, counted.c.total,
+               batch.created_by_id, m.User.email)
         .outerjoin(counted, counted.c.batch_id == batch.id)
         .outerjoin(m.User, m.User.id == batch.created_by_id)
         .where(batch.organisation_id == tenant.organisation_id, *criteria)  # type: ignore[arg-type]
         .order_by(batch.created_at.desc(), batch.id.desc())
+        .limit(limit).offset(offset)
     ).all()
-    return [BatchRow(row.id, row.created_at, row.isa13, int(row.claims or 0), Decimal(row.total or 0), row.email)
-            for row in found]
+    return [BatchRow(row.id, row.created_at, row.isa13, row.gs06, row.st02, int(row.claims or 0),
+                     Decimal(row.total or 0), row.created_by_id, row.email) for row in found]
 
 
-def batch_list(tenant: Tenant) -> list[BatchRow]:
-    """The organisation's batches, newest first."""
-    return _rows(tenant)
+def batch_list(tenant: Tenant, *, limit: int | None = None, offset: int = 0) -> list[BatchRow]:
+    """The organisation's batches, newest first (a page of them with ``limit``/``offset``)."""
+    return _rows(tenant, limit=limit, offset=offset)
+
+
+def batch_count(tenant: Tenant) -> int:
+    return tenant.session.scalar(select(func.count()).select_from(m.SubmissionBatch).where(
+        m.SubmissionBatch.organisation_id == tenant.organisation_id)) or 0
+
+
+def batch_claims(tenant: Tenant, batch_ids: Sequence[int]) -> dict[int, list[BatchClaim]]:
+    """The claim versions each batch sent (one query for all the batches), by patient control number."""
+    found: dict[int, list[BatchClaim]] = {batch_id: [] for batch_id in batch_ids}
+    if not batch_ids:
+        return found
+    version, encounter = m.ClaimVersion, m.EncounterRecord
+    for row in tenant.session.execute(
+            select(m.SubmissionClaim.batch_id, version.claim_id, version.id, version.version,
+                   version.patient_control_number, encounter.date_of_service, m.Payer.name, version.total_charge,
+                   version.state)
+            .join(version, version.id == m.SubmissionClaim.claim_version_id)
+            .join(m.Claim, m.Claim.id == version.claim_id)
+            .join(encounter, encounter.id == m.Claim.encounter_id)
+            .outerjoin(m.Payer, m.Payer.id == encounter.payer_id)
+            .where(m.SubmissionClaim.organisation_id == tenant.organisation_id,
+                   m.SubmissionClaim.batch_id.in_(batch_ids))
+            .order_by(version.patient_control_number)):
+        found[row[0]].append(BatchClaim(*row[1:]))
+    return found
 
 
 def batch_detail(tenant: Tenant, batch_id: int) -> BatchDetail | None:
@@ -84,20 +115,7 @@ def batch_detail(tenant: Tenant, batch_id: int) -> BatchDetail | None:
     rows = _rows(tenant, m.SubmissionBatch.id == batch_id)
     if not rows:
         return None
-    batch = tenant.get(m.SubmissionBatch, batch_id)
-    assert batch is not None
-    version, encounter = m.ClaimVersion, m.EncounterRecord
-    claims = tenant.session.execute(
-        select(version.claim_id, version.id, version.version, version.patient_control_number,
-               encounter.date_of_service, m.Payer.name, version.total_charge, version.state)
-        .join(m.SubmissionClaim, m.SubmissionClaim.claim_version_id == version.id)
-        .join(m.Claim, m.Claim.id == version.claim_id)
-        .join(encounter, encounter.id == m.Claim.encounter_id)
-        .outerjoin(m.Payer, m.Payer.id == encounter.payer_id)
-        .where(m.SubmissionClaim.organisation_id == tenant.organisation_id, m.SubmissionClaim.batch_id == batch_id)
-        .order_by(version.patient_control_number)
-    ).all()
-    return BatchDetail(rows[0], batch.gs06, batch.st02, [BatchClaim(*row) for row in claims])
+    return BatchDetail(rows[0], batch_claims(tenant, [batch_id])[batch_id])
 
 
 def batch_file(tenant: Tenant, batch_id: int) -> tuple[str, str] | None:

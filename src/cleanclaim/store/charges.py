@@ -103,7 +103,7 @@ def replace_charge_master(tenant: Tenant, actor: Actor, content: bytes | str | S
     if actor.role is not Role.ADMIN:
         raise TransitionError(f"a {actor.role.value} cannot change the charge master; that is for: admin")
     if isinstance(content, bytes):
-        content = upload_text(source, content, expected="a CSV of code,charge[,modifier]")
+        content = upload_text(content, source, expected="upload a CSV of code,charge[,modifier]")
     rows = charge_master_rows(content, source) if isinstance(content, str) else list(content)
     wanted = _checked(rows, source)
     session = tenant.session

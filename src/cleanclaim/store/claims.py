@@ -43,6 +43,7 @@ from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.formats.export import with_charges
 from cleanclaim.lifecycle import (
     ENTERS_ENCOUNTERS,
+    WORKS_CLAIMS,
     Action,
     ClaimState,
     Role,
@@ -411,7 +412,11 @@ def code_claim(tenant: Tenant, actor: Actor, claim_id: int, *,
 
 
 def edit_lines(tenant: Tenant, actor: Actor, claim_id: int, lines: Sequence[ClaimLine]) -> m.ClaimVersion:
-    """Replace the claim's billed lines by hand; it goes back to coded (its earlier scrub no longer applies)."""
+    """Replace the claim's billed lines by hand; it goes back to coded (its earlier scrub no longer applies).
+
+    A biller's or admin's correction: a clinician enters encounters and codes them, but changing what is billed
+    after coding is the billing office's call (and an auditor changes nothing)."""
+    _require(actor, WORKS_CLAIMS, "edit a claim's billed lines by hand")
     version = current_version(tenant, claim_id)
     target = transition(version.state, Action.CODE, role=actor.role)
     if not lines:

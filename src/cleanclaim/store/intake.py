@@ -14,24 +14,27 @@ command that checks it. Nothing of a file is stored unless every encounter in it
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from cleanclaim.errors import CleanclaimError, InputError, is_phi_field
+from cleanclaim.errors import CleanclaimError, InputError, WrongKindOfFileError, is_phi_field
 from cleanclaim.formats.encounters import parse_encounters
+from cleanclaim.formats.x12 import starts_with_isa
 from cleanclaim.lifecycle import ClaimState
-from cleanclaim.model import Encounter
+from cleanclaim.model import ClaimLine, Encounter
 from cleanclaim.store import models as m
 from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.claims import Actor, ImportedClaim, code_claim, import_encounters
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.uploads import upload_text
 
-__all__ = ["SERVICE_ROWS", "EncounterRow", "FormProblemsError", "Intake", "encounter_from_form", "enter_encounters",
-           "read_upload", "recent_encounters"]
+__all__ = ["FORM_FIELDS", "FORM_PATHS", "LINE_FIELDS", "SERVICE_ROWS", "EncounterRow", "FormProblemsError", "Intake",
+           "billing_provider_defaults", "encounter_from_form", "enter_encounters", "lines_from_form", "read_upload",
+           "recent_encounters"]
 
 SERVICE_ROWS = 4
 """How many service rows the form offers (code + minutes each); a file takes any number."""
@@ -46,18 +49,95 @@ class FormProblemsError(CleanclaimError):
         self.problems = dict(problems)
 
 
+# Each form field and where it goes in the encounter contract (docs: DESIGN.md, "Encounter file"): one table, read
+# both ways, so the encounter is built from it and a model error is shown next to the field it came from.
+FORM_PATHS: dict[str, str] = {
+    "encounter_id": "id", "claim_id": "claim_id", "date": "date", "place_of_service": "place_of_service",
+    "patient_ref": "patient.id", "first_name": "patient.first_name", "last_name": "patient.last_name",
+    "birth_date": "patient.birth_date", "sex": "patient.sex",
+    "address_line1": "patient.address.line1", "address_city": "patient.address.city",
+    "address_state": "patient.address.state", "address_zip": "patient.address.zip",
+    "provider_npi": "provider.npi", "discipline": "provider.discipline",
+    "provider_first_name": "provider.first_name", "provider_last_name": "provider.last_name",
+    "payer": "payer", "payer_id": "payer_id", "payer_name": "payer_name",
+    "billing_name": "billing_provider.name", "billing_npi": "billing_provider.npi",
+    "billing_tax_id": "billing_provider.tax_id", "billing_taxonomy": "billing_provider.taxonomy",
+    "billing_line1": "billing_provider.address.line1", "billing_city": "billing_provider.address.city",
+    "billing_state": "billing_provider.address.state", "billing_zip": "billing_provider.address.zip",
+    "member_id": "subscriber.member_id", "relationship": "subscriber.relationship",
+    "subscriber_first_name": "subscriber.first_name", "subscriber_last_name": "subscriber.last_name",
+    "group_number": "subscriber.group_number", "diagnoses": "diagnoses",
+}
+FORM_FIELDS: tuple[str, ...] = (*FORM_PATHS, *(f"{kind}_{row}" for row in range(1, SERVICE_ROWS + 1)
+                                               for kind in ("code", "minutes")))
+"""Every field the encounter form posts."""
+_FIELD_OF_PATH = {path: name for name, path in FORM_PATHS.items()}
+_LABELS = {"encounter_id": "encounter id", "date": "date of service", "patient_ref": "patient reference",
+           "provider_npi": "rendering provider NPI", "discipline": "discipline", "payer": "payer",
+           "address_line1": "patient's street address", "address_city": "patient's city",
+           "address_state": "patient's state", "address_zip": "patient's ZIP code",
+           "billing_name": "billing provider's name", "billing_npi": "billing provider's NPI",
+           "billing_tax_id": "billing provider's tax id (EIN)", "billing_line1": "billing provider's street address",
+           "billing_city": "billing provider's city", "billing_state": "billing provider's state",
+           "billing_zip": "billing provider's ZIP+4", "member_id": "subscriber's member id",
+           "subscriber_last_name": "subscriber's last name"}
+_REQUIRED = ("encounter_id", "date", "patient_ref", "provider_npi", "discipline", "payer")
+# Optional parts of the contract that are all-or-nothing once started: what the 837P needs of each (2010CA N3/N4,
+# 2010AA NM1/REF*EI/N3/N4, 2010BA NM109); a half-given billing provider would be a claim no writer can send.
+_GROUPS: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = (
+    ("the patient's address", ("address_line1", "address_city", "address_state", "address_zip"), ()),
+    ("the billing provider", ("billing_name", "billing_npi", "billing_tax_id", "billing_line1", "billing_city",
+                              "billing_state", "billing_zip"), ("billing_taxonomy",)),
+    ("the subscriber", ("member_id",), ("subscriber_first_name", "subscriber_last_name", "group_number")),
+)
+DEFAULT_RELATIONSHIP = "self"
+
+
 def _form_field(location: Sequence[int | str]) -> str:
     """The form field a model error belongs to (``services.0.minutes`` -> ``minutes_1``)."""
     parts = [str(part) for part in location]
     if parts[:1] == ["services"] and len(parts) >= 2 and parts[1].isdigit():
         return f"{parts[2] if len(parts) > 2 else 'code'}_{int(parts[1]) + 1}"
-    mapping = {"id": "encounter_id", "date": "date", "diagnoses": "diagnoses", "payer": "payer",
-               "payer_id": "payer_id", "payer_name": "payer_name", "claim_id": "claim_id",
-               "patient.id": "patient_ref", "patient.first_name": "first_name", "patient.last_name": "last_name",
-               "patient.birth_date": "birth_date", "provider.npi": "provider_npi",
-               "provider.discipline": "discipline"}
-    dotted = ".".join(parts[:2])
-    return mapping.get(dotted, mapping.get(parts[0], dotted or "form"))
+    for size in range(len(parts), 0, -1):  # the longest known path: patient.address.zip before patient
+        found = _FIELD_OF_PATH.get(".".join(parts[:size]))
+        if found is not None:
+            return found
+    return "form"
+
+
+def _group_problems(given: Mapping[str, str]) -> dict[str, str]:
+    """The missing fields of each optional group that was started (nothing of a group given: none)."""
+    problems: dict[str, str] = {}
+    for what, required, optional in _GROUPS:
+        if not any(given.get(name) for name in (*required, *optional)):
+            continue
+        problems |= {name: f"the {_LABELS[name]} is required once {what} is given" for name in required
+                     if not given.get(name)}
+    relationship = given.get("relationship") or DEFAULT_RELATIONSHIP
+    if relationship.lower() != DEFAULT_RELATIONSHIP and not given.get("subscriber_last_name"):
+        problems["subscriber_last_name"] = (f"the {_LABELS['subscriber_last_name']} is required when the patient is "
+                                            "not the subscriber (837P 2010BA names the subscriber)")
+    return problems
+
+
+def _nested(given: Mapping[str, str]) -> dict[str, object]:
+    """The contract's nested fields from the given (non-blank) form fields; a group left empty is left out."""
+    data: dict[str, object] = {}
+    for name, path in FORM_PATHS.items():
+        value = given.get(name)
+        if not value:
+            continue
+        *parents, leaf = path.split(".")
+        target = data
+        for parent in parents:
+            child = target.setdefault(parent, {})
+            assert isinstance(child, dict)
+            target = child
+        target[leaf] = value
+    subscriber = data.get("subscriber")
+    if isinstance(subscriber, dict) and set(subscriber) == {"relationship"}:
+        del data["subscriber"]  # the menu's default alone is not a subscriber
+    return data
 
 
 def encounter_from_form(values: Mapping[str, str]) -> Encounter:
@@ -65,12 +145,9 @@ def encounter_from_form(values: Mapping[str, str]) -> Encounter:
     def given(name: str) -> str:
         return (values.get(name) or "").strip()
 
-    problems: dict[str, str] = {}
-    for name, label in (("encounter_id", "encounter id"), ("date", "date of service"),
-                        ("patient_ref", "patient reference"), ("provider_npi", "rendering provider NPI"),
-                        ("discipline", "discipline"), ("payer", "payer")):
-        if not given(name):
-            problems[name] = f"the {label} is required"
+    fields = {name: given(name) for name in FORM_PATHS}
+    problems: dict[str, str] = {name: f"the {_LABELS[name]} is required" for name in _REQUIRED if not fields[name]}
+    problems |= {name: message for name, message in _group_problems(fields).items() if name not in problems}
     services = []
     for row in range(1, SERVICE_ROWS + 1):
         code, minutes = given(f"code_{row}"), given(f"minutes_{row}")
@@ -90,20 +167,16 @@ def encounter_from_form(values: Mapping[str, str]) -> Encounter:
         problems["code_1"] = "enter at least one service (a code, and its minutes when it is timed)"
     if problems:
         raise FormProblemsError(problems)
-    patient: dict[str, object] = {"id": given("patient_ref")}
-    for name in ("first_name", "last_name", "birth_date", "sex"):
-        if given(name):
-            patient[name] = given(name)
-    data: dict[str, object] = {
-        "id": given("encounter_id"), "date": given("date"), "payer": given("payer").lower(), "patient": patient,
-        "provider": {"npi": given("provider_npi"), "discipline": given("discipline")},
-        "diagnoses": [code.strip().upper() for code in given("diagnoses").replace(";", ",").split(",")
-                      if code.strip()],
-        "services": services,
-    }
-    for name in ("claim_id", "payer_id", "payer_name"):
-        if given(name):
-            data[name] = given(name)
+    fields["payer"] = fields["payer"].lower()
+    for name in ("address_state", "billing_state"):
+        fields[name] = fields[name].upper()
+    for name in ("address_zip", "billing_zip"):  # 62701-1234 as typed is the ZIP+4 627011234 the claim formats take
+        if re.fullmatch(r"[0-9]{5}-[0-9]{4}", fields[name]):
+            fields[name] = fields[name].replace("-", "")
+    data = _nested(fields)
+    data["diagnoses"] = [code.strip().upper() for code in given("diagnoses").replace(";", ",").split(",")
+                         if code.strip()]
+    data["services"] = services
     try:
         return Encounter.model_validate(data)
     except ValidationError as error:
@@ -117,12 +190,33 @@ def encounter_from_form(values: Mapping[str, str]) -> Encounter:
         raise FormProblemsError(found) from error
 
 
+def billing_provider_defaults(tenant: Tenant, *, look_back: int = 20) -> dict[str, str]:
+    """The billing provider of the organisation's latest encounters that name one, as form values: a practice bills
+    under one or a few billing providers, so the form starts with the last one rather than seven empty fields."""
+    for data in tenant.session.scalars(select(m.EncounterRecord.data).where(
+            m.EncounterRecord.organisation_id == tenant.organisation_id)
+            .order_by(m.EncounterRecord.id.desc()).limit(look_back)):
+        billing = (data or {}).get("billing_provider")
+        if isinstance(billing, dict):
+            flat = {**billing, **{f"address.{key}": value for key, value in (billing.get("address") or {}).items()}}
+            return {name: str(flat[path.removeprefix("billing_provider.")])
+                    for name, path in FORM_PATHS.items() if path.startswith("billing_provider.")
+                    and flat.get(path.removeprefix("billing_provider.")) is not None}
+    return {}
+
+
+AN_ENCOUNTER_FILE = "upload encounter YAML/JSON or an 837P"
+# YAML and JSON allow no C0 control character but tab, line feed and carriage return (YAML 1.2 section 5.1); an 837P
+# may use some as delimiters, so only a file that is not X12 is held to it (a ZIP or .docx starts "PK\x03\x04")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def read_upload(name: str, content: bytes) -> list[Encounter]:
     """The encounters of an uploaded file, or InputError naming the file, and line/row where known, with every
     problem found (up to ten): all of a file is read or none of it."""
-    text = upload_text(name, content, expected="encounter YAML/JSON or an 837P")
+    text = upload_text(content, name, expected=AN_ENCOUNTER_FILE)
     head = text.lstrip(" \t\r\n")
-    if head.startswith("ISA"):
+    if starts_with_isa(head):
         from cleanclaim.formats.x12_837p import read_837p
 
         read = read_837p(text)
@@ -131,9 +225,13 @@ def read_upload(name: str, content: bytes) -> list[Encounter]:
         lowered = name.lower()
         first_line = head.split("\n", 1)[0]
         looks_tabular = not head.startswith(("{", "[")) and "," in first_line and ":" not in first_line
+        if _CONTROL.search(head, 0, 65536):
+            raise WrongKindOfFileError(f"this is not a text file (it has control bytes); {AN_ENCOUNTER_FILE}",
+                                       file=name)
         if lowered.endswith((".csv", ".tsv", ".parquet")) or looks_tabular:
-            raise InputError("a claim-line table (CSV) is not an encounter file: check it with `cleanclaim check "
-                             "FILE`; the workspace imports encounter YAML/JSON and 837P files", file=name)
+            raise WrongKindOfFileError("a claim-line table (CSV) is not an encounter file: check it with `cleanclaim "
+                                       "check FILE`; the workspace imports encounter YAML/JSON and 837P files",
+                                       file=name)
         source = name if lowered.endswith((".json", ".yaml", ".yml")) else (
             f"{name}.json" if head.startswith(("{", "[")) else name)
         parsed = parse_encounters(text, source)
@@ -202,3 +300,45 @@ def recent_encounters(tenant: Tenant, *, limit: int = 50, offset: int = 0) -> tu
         .order_by(record.id.desc()).limit(limit).offset(offset)
     ).all()
     return [EncounterRow(*row) for row in rows], total or 0
+
+
+LINE_FIELDS = ("code", "modifiers", "units", "minutes", "dx_pointers", "charge")
+"""What a biller corrects on a billed line by hand; a line's other data (NDC, rendering NPI, 837P elements) is kept."""
+
+
+def lines_from_form(current: Sequence[ClaimLine], values: Mapping[str, str], rows: int) -> list[ClaimLine]:
+    """The billed lines the line editor describes: row n (``code_n``, ``units_n``, ...) edits current line n, a row
+    past them adds a line, a row whose code is cleared removes its line. Every wrong field is named at once
+    (:class:`FormProblemsError`, keys ``units_2`` ...), so the page can show each message next to its input."""
+    problems: dict[str, str] = {}
+    lines: list[ClaimLine] = []
+    for row in range(1, rows + 1):
+        given = {name: (values.get(f"{name}_{row}") or "").strip() for name in LINE_FIELDS}
+        if not given["code"]:
+            if row > len(current) and any(given.values()):
+                problems[f"code_{row}"] = f"line {row} has no code; give one, or clear the row"
+            continue
+        base = current[row - 1].model_dump(exclude_none=True) if row <= len(current) else {}
+        edited: dict[str, object] = {
+            "code": given["code"].upper(),
+            "modifiers": [part.upper() for part in re.split(r"[\s,;]+", given["modifiers"]) if part],
+            "units": given["units"] or "1",
+            "dx_pointers": given["dx_pointers"],
+        }
+        if given["minutes"] and not given["minutes"].isdigit():
+            problems[f"minutes_{row}"] = f"line {row}'s minutes must be a whole number, not {given['minutes']!r}"
+            continue
+        edited["minutes"] = int(given["minutes"]) if given["minutes"] else None
+        edited["charge"] = given["charge"].replace(",", "") or None
+        try:
+            lines.append(ClaimLine.model_validate({**base, **edited}))
+        except ValidationError as error:
+            for item in error.errors():
+                field = str(item.get("loc", ("code",))[0]) if item.get("loc") else "code"
+                field = field if field in LINE_FIELDS else "code"
+                problems.setdefault(f"{field}_{row}", f"line {row} {field.replace('_', ' ')}: {item.get('msg')}")
+    if not lines and not problems:
+        problems["code_1"] = "a claim needs at least one billed line"
+    if problems:
+        raise FormProblemsError(problems)
+    return lines

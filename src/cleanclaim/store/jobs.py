@@ -66,11 +66,6 @@ def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor:
     returned at once (``wait`` joins the thread, for tests and scripts)."""
     _require(actor, ENTERS_ENCOUNTERS, "scrub claims")
     ids = list(dict.fromkeys(claim_ids))
-    with factory() as session:
-        job = Tenant(session, organisation_id).add(m.Job(kind="scrub", state="queued", total=len(ids), done=0,
-                                                         created_by_id=actor.id))
-        session.commit()
-        job_id = job.id
 
     def step_for(chunk: list[int]) -> Step:
         def step(tenant: Tenant) -> dict[str, Any]:
@@ -80,12 +75,7 @@ def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor:
         return step
 
     steps = [(len(ids[i:i + SCRUB_STEP]), step_for(ids[i:i + SCRUB_STEP])) for i in range(0, len(ids), SCRUB_STEP)]
-    thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps), daemon=True,
-                              name=f"cleanclaim-job-{job_id}")
-    thread.start()
-    if wait:
-        thread.join()
-    return job_id
+    return _start(factory, organisation_id, actor, "scrub", len(ids), steps, wait=wait)
 
 
 def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor: Actor,
@@ -97,11 +87,6 @@ def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor
 
     _require(actor, ENTERS_ENCOUNTERS, "enter encounters")
     items = list(encounters)
-    with factory() as session:
-        job = Tenant(session, organisation_id).add(m.Job(kind="import", state="queued", total=len(items), done=0,
-                                                         created_by_id=actor.id))
-        session.commit()
-        job_id = job.id
 
     def step_for(chunk: list[Encounter]) -> Step:
         def step(tenant: Tenant) -> dict[str, Any]:
@@ -111,6 +96,17 @@ def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor
 
     steps = [(len(items[i:i + IMPORT_STEP]), step_for(items[i:i + IMPORT_STEP]))
              for i in range(0, len(items), IMPORT_STEP)]
+    return _start(factory, organisation_id, actor, "import", len(items), steps, wait=wait)
+
+
+def _start(factory: sessionmaker[Session], organisation_id: int, actor: Actor, kind: str, total: int,
+           steps: list[tuple[int, Step]], *, wait: bool) -> int:
+    """Record the job as queued (committed, so the page can poll it at once) and run its steps in a thread."""
+    with factory() as session:
+        job = Tenant(session, organisation_id).add(m.Job(kind=kind, state="queued", total=total, done=0,
+                                                         created_by_id=actor.id))
+        session.commit()
+        job_id = job.id
     thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps), daemon=True,
                               name=f"cleanclaim-job-{job_id}")
     thread.start()

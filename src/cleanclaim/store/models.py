@@ -665,6 +665,20 @@ class WebSession(TenantOwned, Base):
     expires_at: Mapped[datetime] = mapped_column()
 
 
+class SignInFailure(Base):
+    """A failed sign-in, kept for the sign-in rate limit's window (``store.sign_in_limits``): in the database so
+    every worker process of the app counts the same failures. Not tenant-owned: a failure is before anyone is known
+    (the email may belong to no one). The email is kept only as its SHA-256; rows older than the window are deleted."""
+
+    __tablename__ = "sign_in_failures"
+    __table_args__ = (Index("ix_sign_in_failures_key", "email_hash", "client", "failed_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    client: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(index=True)
+
+
 TENANT_MODELS: tuple[type[TenantOwned], ...] = tuple(
     mapper.class_ for mapper in Base.registry.mappers if issubclass(mapper.class_, TenantOwned)
 )

@@ -50,6 +50,7 @@ __all__ = [
     "RemittanceView",
     "ScrubView",
     "VersionView",
+    "adjustment_view",
     "claim_audit_trail",
     "claim_detail",
     "claim_list",
@@ -564,7 +565,8 @@ def _finding_counts(tenant: Tenant, latest_runs: dict[int, int | None]) -> dict[
 # --- one claim ------------------------------------------------------------------------------------------------------
 
 
-def _adjustment_view(row: m.RemittanceAdjustment) -> AdjustmentView:
+def adjustment_view(row: m.RemittanceAdjustment) -> AdjustmentView:
+    """A stored CAS adjustment with its reason code's description and kind (the claim and remittance pages')."""
     reason = remittance_codes().reason(row.carc)
     return AdjustmentView(row.group_code, row.carc, reason.description, reason.kind, row.amount,
                           [str(rarc) for rarc in row.rarcs])
@@ -643,13 +645,13 @@ def _remittances(tenant: Tenant, version_ids: list[int]) -> list[RemittanceView]
         line_views = [
             RemitLineView(line.code, [str(x) for x in line.modifiers], line.charge, line.paid, line.units,
                           line.service_date, line.claim_line_id,
-                          [_adjustment_view(a) for a in adjustments if a.remittance_line_id == line.id])
+                          [adjustment_view(a) for a in adjustments if a.remittance_line_id == line.id])
             for line in remit_lines if line.remittance_claim_id == remit.id
         ]
         views.append(RemittanceView(
             remit.id, remit.remittance_id, trace_number, payer_identifier, posted_at, remit.claim_version_id,
             remit.status_code, remit.charge, remit.paid, remit.patient_responsibility, remit.payer_claim_control_number,
-            [_adjustment_view(a) for a in adjustments
+            [adjustment_view(a) for a in adjustments
              if a.remittance_claim_id == remit.id and a.remittance_line_id is None],
             line_views))
     return views

@@ -9,17 +9,19 @@ payment; otherwise the message says which of those failed, and nothing is writte
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from cleanclaim.errors import InputError
-from cleanclaim.formats.remittance_codes import remittance_codes
+from cleanclaim.errors import InputError, WrongKindOfFileError
+from cleanclaim.formats.x12 import starts_with_isa
 from cleanclaim.formats.x12_835 import read_835
 from cleanclaim.store import models as m
+from cleanclaim.store.queries import AdjustmentView, adjustment_view
 from cleanclaim.store.tenant import Tenant
+from cleanclaim.store.uploads import upload_text
 
 __all__ = [
     "RemittanceAdjustmentView",
@@ -28,26 +30,25 @@ __all__ = [
     "RemittanceRow",
     "find_remittance",
     "read_upload",
+    "remittance_count",
     "remittance_detail",
     "remittance_list",
 ]
 
 
+AN_835 = "an 835 is an X12 text file that starts with its ISA segment (ISA*00*…)"
+
+
 def read_upload(data: bytes, name: str) -> str:
-    """The text of an uploaded 835, or an InputError naming the file and what was expected."""
-    if not data.strip():
-        raise InputError("the file is empty; choose the 835 file your payer or clearinghouse sent", file=name)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise InputError(f"is not a text file (byte {error.start} is not UTF-8 or ASCII); an 835 is an X12 text "
-                         "file starting with ISA", file=name) from error
-    if not text.lstrip(" \r\n\t").startswith("ISA"):
-        raise InputError("is not an X12 file: an 835 starts with an ISA segment (ISA*00*…)", file=name)
+    """The text of an uploaded 835: :class:`WrongKindOfFileError` when it is not X12 text at all, InputError when it
+    is X12 without a readable 835 payment; both name the file and what was expected."""
+    text = upload_text(data, name, expected=AN_835)
+    if not starts_with_isa(text):
+        raise WrongKindOfFileError(f"this is not an X12 file; {AN_835}", file=name)
     read = read_835(text)
     if not read.advices:
         problems = "; ".join(str(error) for error in read.errors[:3]) or "it holds no 835 transaction (ST*835)"
-        raise InputError(f"holds no 835 payment that could be read, so nothing was posted: {problems}", file=name)
+        raise InputError(f"no payment could be read from this 835, so nothing was posted: {problems}", file=name)
     return text
 
 
@@ -61,17 +62,14 @@ class RemittanceRow:
     claims: int
     matched: int
     denials: int
+    posted_by_id: int | None
     posted_by: str | None
 
 
 @dataclass(frozen=True)
-class RemittanceAdjustmentView:
-    group_code: str
-    carc: str
-    description: str
-    kind: str
-    amount: Decimal
-    rarcs: list[str]
+class RemittanceAdjustmentView(AdjustmentView):
+    """An adjustment as the claim page shows it, and the line it is on."""
+
     line: str | None
     """The service line's code when the CAS is on a line (None: on the claim)."""
 
@@ -106,7 +104,7 @@ class RemittanceDetail:
         return [claim for claim in self.claims if claim.claim_id is not None]
 
 
-def _rows(tenant: Tenant, *criteria: object) -> list[RemittanceRow]:
+def _rows(tenant: Tenant, *criteria: object, limit: int | None = None, offset: int = 0) -> list[RemittanceRow]:
     remit, claim, task = m.Remittance, m.RemittanceClaim, m.DenialTask
     organisation = tenant.organisation_id
     counted = (
@@ -119,20 +117,27 @@ def _rows(tenant: Tenant, *criteria: object) -> list[RemittanceRow]:
         .group_by(claim.remittance_id).subquery())
     found = tenant.session.execute(
         select(remit.id, remit.posted_at, remit.trace_number, remit.payer_identifier, remit.payment_amount,
-               counted.c.claims, counted.c.matched, denials.c.denials, m.User.email)
+               counted.c.claims, counted.c.matched, denials.c.denials, remit.posted_by_id, m.User.email)
         .outerjoin(counted, counted.c.remittance_id == remit.id)
         .outerjoin(denials, denials.c.remittance_id == remit.id)
         .outerjoin(m.User, m.User.id == remit.posted_by_id)
         .where(remit.organisation_id == organisation, *criteria)  # type: ignore[arg-type]
         .order_by(remit.posted_at.desc(), remit.id.desc())
+        .limit(limit).offset(offset)
     ).all()
     return [RemittanceRow(r.id, r.posted_at, r.trace_number, r.payer_identifier, r.payment_amount,
-                          int(r.claims or 0), int(r.matched or 0), int(r.denials or 0), r.email) for r in found]
+                          int(r.claims or 0), int(r.matched or 0), int(r.denials or 0), r.posted_by_id, r.email)
+            for r in found]
 
 
-def remittance_list(tenant: Tenant) -> list[RemittanceRow]:
-    """The organisation's posted payments, newest first."""
-    return _rows(tenant)
+def remittance_list(tenant: Tenant, *, limit: int | None = None, offset: int = 0) -> list[RemittanceRow]:
+    """The organisation's posted payments, newest first (a page of them with ``limit``/``offset``)."""
+    return _rows(tenant, limit=limit, offset=offset)
+
+
+def remittance_count(tenant: Tenant) -> int:
+    return tenant.session.scalar(select(func.count()).select_from(m.Remittance).where(
+        m.Remittance.organisation_id == tenant.organisation_id)) or 0
 
 
 def find_remittance(tenant: Tenant, payer_identifier: str, trace_number: str) -> int | None:
@@ -170,15 +175,12 @@ def remittance_detail(tenant: Tenant, remittance_id: int) -> RemittanceDetail | 
     lines = {line.id: line.code for line in session.scalars(tenant.select(
         m.RemittanceLine, m.RemittanceLine.remittance_claim_id.in_(claim_ids)))}
     adjustments: dict[int, list[RemittanceAdjustmentView]] = {}
-    codes = remittance_codes()
     for adjustment in session.scalars(tenant.select(
             m.RemittanceAdjustment, m.RemittanceAdjustment.remittance_claim_id.in_(claim_ids))
             .order_by(m.RemittanceAdjustment.id)):
-        reason = codes.reason(adjustment.carc)
         adjustments.setdefault(adjustment.remittance_claim_id, []).append(RemittanceAdjustmentView(
-            adjustment.group_code, adjustment.carc, reason.description, reason.kind, adjustment.amount,
-            [str(rarc) for rarc in adjustment.rarcs],
-            lines.get(adjustment.remittance_line_id) if adjustment.remittance_line_id is not None else None))
+            **asdict(adjustment_view(adjustment)),
+            line=lines.get(adjustment.remittance_line_id) if adjustment.remittance_line_id is not None else None))
     tasks: dict[int, list[int]] = {}
     for task_id, remit_claim_id in session.execute(select(m.DenialTask.id, m.DenialTask.remittance_claim_id).where(
             m.DenialTask.organisation_id == organisation, m.DenialTask.remittance_claim_id.in_(claim_ids))):

@@ -1,26 +1,28 @@
-"""An uploaded file's text, checked by its content rather than its name: the pages and the API take encounter files
-and charge masters from a person's computer, and a spreadsheet saved as .xlsx or in another encoding must be
-refused with what was expected, never read as garbage."""
+"""An uploaded file as text: the one check every upload of the workspace (an encounter file, an 837P, an 835) passes
+before a reader sees it, on the pages and in the API alike.
+
+Checked by content, never by the file's name: empty, binary (a NUL byte in its first 64 KiB) and not-UTF-8 files are
+refused as :class:`~cleanclaim.errors.WrongKindOfFileError`, naming the file and saying what was expected.
+"""
 
 from __future__ import annotations
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import WrongKindOfFileError
 
 __all__ = ["upload_text"]
 
-_SNIFF = 65536
-"""How far into a file NUL bytes are looked for (a binary file shows them at once)."""
+_SNIFFED = 65536
 
 
-def upload_text(name: str, content: bytes, *, expected: str) -> str:
-    """The UTF-8 text of an upload (a BOM dropped), or an InputError naming the file and ``expected`` (what to
-    upload instead): an empty file, a binary one (NUL bytes), or one that is not UTF-8."""
+def upload_text(content: bytes, name: str, *, expected: str) -> str:
+    """The upload's text (a UTF-8 byte-order mark dropped); ``expected`` ends each refusal (what the file should be)."""
     if not content.strip():
-        raise InputError(f"the file is empty; upload {expected}", file=name)
-    if b"\x00" in content[:_SNIFF]:
-        raise InputError(f"this is not a text file (it has NUL bytes); upload {expected}", file=name)
+        raise WrongKindOfFileError(f"the file is empty; {expected}", file=name)
+    if b"\x00" in content[:_SNIFFED]:
+        raise WrongKindOfFileError(f"this is not a text file (it has NUL bytes: binary, or UTF-16 text, which is "
+                                   f"not UTF-8); {expected}", file=name)
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise InputError(f"the file is not UTF-8 text (byte {error.start} cannot be read); save it as UTF-8 "
-                         f"({expected})", file=name) from error
+        raise WrongKindOfFileError(f"the file is not UTF-8 text (byte {error.start} cannot be read); {expected}",
+                                   file=name) from error

@@ -16,13 +16,13 @@ from sqlalchemy.engine import URL
 from starlette.responses import JSONResponse
 
 from cleanclaim.store.database import make_engine, session_factory
+from cleanclaim.store.sign_in_limits import SignInLimit
 from cleanclaim.web import errors
 from cleanclaim.web.api import create_api
 from cleanclaim.web.routes import PAGE_ROUTERS
 from cleanclaim.web.security import SecurityHeaders, UploadLimit
 from cleanclaim.web.settings import WebSettings
 from cleanclaim.web.templating import STATIC_DIR
-from cleanclaim.web.throttle import LoginThrottle
 
 
 def create_app(database: Engine | URL | str, *, settings: WebSettings | None = None) -> FastAPI:
@@ -30,11 +30,12 @@ def create_app(database: Engine | URL | str, *, settings: WebSettings | None = N
     it on start): the app never changes the schema."""
     chosen = settings or WebSettings()
     engine = database if isinstance(database, Engine) else make_engine(database)
+    sessions = session_factory(engine)
     state: dict[str, Any] = {
         "engine": engine,
-        "session_factory": session_factory(engine),
+        "session_factory": sessions,
         "settings": chosen,
-        "throttle": LoginThrottle(max_failures=chosen.login_max_failures, window=chosen.login_window),
+        "throttle": SignInLimit(sessions, max_failures=chosen.login_max_failures, window=chosen.login_window),
     }
     app = FastAPI(title="cleanclaim workspace", openapi_url=None, docs_url=None, redoc_url=None)
     for key, value in state.items():

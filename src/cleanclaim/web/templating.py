@@ -8,6 +8,7 @@ Templates autoescape (``.html``); the base template (``base.html``) has the bloc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
+from cleanclaim.formats.x12_835 import CLAIM_STATUS
 from cleanclaim.lifecycle import Role
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -40,8 +42,27 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem("Admin", "/admin", frozenset({Role.ADMIN})),
 )
 
+
+
+def money(amount: Decimal | int | None) -> str:
+    """An amount as a biller reads it, with its unit: ``$1,234.50``, ``-$12.00``; a missing one is a dash, never
+    $0.00 (not priced is not free)."""
+    if amount is None:
+        return "—"
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
+
+
+def claim_status(code: str) -> str:
+    """An 835 CLP02 claim status code with its meaning (``1 · processed as primary``): the bare digit says nothing
+    to a biller."""
+    meaning = CLAIM_STATUS.get(code)
+    return f"{code} · {meaning}" if meaning else code
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["NAVIGATION"] = NAVIGATION
+templates.env.filters["money"] = money
+templates.env.filters["claim_status"] = claim_status
 
 
 def is_htmx(request: Request) -> bool:

@@ -8,20 +8,18 @@ same thing in both), `store.claims` changes (coding, scrubbing, overrides, relea
 from __future__ import annotations
 
 import datetime as dt
-import io
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
-from cleanclaim.errors import InputError
-from cleanclaim.formats.export import X12Options, _fhir_content, _x12_content
+from cleanclaim.formats.export import ExportFormat
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS, WORKS_CLAIMS
 from cleanclaim.model import ClaimLine
 from cleanclaim.pricing import price
-from cleanclaim.store import models as m
+from cleanclaim.store.claim_files import MEDIA_TYPES, claim_file
 from cleanclaim.store.claims import (
     _load_current,
     appeal_claim,
@@ -57,9 +55,6 @@ router = APIRouter(tags=["claims"], responses=documented(400, 409))
 MAX_BATCH = 100_000
 """The most claim ids one batch request may name (a batch scrub of 10,000 is the benchmark's size)."""
 
-ExportFormat = Literal["837p", "fhir", "cms1500", "superbill"]
-_MEDIA = {"837p": ("application/edi-x12", "837p.x12"), "fhir": ("application/fhir+json", "fhir.json"),
-          "cms1500": ("application/pdf", "cms1500.pdf"), "superbill": ("application/pdf", "superbill.pdf")}
 
 
 class ScrubOut(BaseModel):
@@ -148,8 +143,9 @@ def code(ctx: Context, claim_id: Id) -> ClaimDetail:
 
 @router.put("/claims/{claim_id}/lines", response_model=ClaimDetail)
 def replace_lines(ctx: Context, claim_id: Id, body: Lines) -> ClaimDetail:
-    """Replace the billed lines by hand; the claim goes back to coded (its scrub no longer applies)."""
-    require_role(ctx, ENTERS_ENCOUNTERS, "Editing a claim's lines")
+    """Replace the billed lines by hand (a biller or admin); the claim goes back to coded (its scrub no longer
+    applies) and the trail keeps the lines before and after."""
+    require_role(ctx, WORKS_CLAIMS, "Editing a claim's lines")
     with answering():
         edit_lines(ctx.tenant, actor(ctx), claim_id, body.lines)
     return _detail(ctx, claim_id)
@@ -239,40 +235,13 @@ def price_estimate(
 
 
 @router.get("/claims/{claim_id}/export/{format}", response_class=Response,
-            responses={200: {"content": {media: {} for media, _ in _MEDIA.values()},
+            responses={200: {"content": {media: {} for media, _ in MEDIA_TYPES.values()},
                              "description": "The claim in the format asked for"},
                        422: {"description": "The claim lacks what the format needs (named)"}})
 def export(ctx: Context, claim_id: Id, format: ExportFormat) -> Response:
     """The claim's current version as an 837P (a preview: not a submission, control number 1), a FHIR R4 Claim
-    bundle, a CMS-1500 or a superbill PDF."""
+    bundle, a CMS-1500 or a superbill PDF: the claim page's download (``store.claim_files.claim_file``)."""
     with answering():
-        encounter = encounter_of(ctx.tenant, claim_id)
-    content: bytes | None
-    errors: list[InputError] = []
-    if format == "837p":
-        settings = ctx.session.scalars(ctx.tenant.select(m.SubmissionSettings)).one_or_none()
-        options = X12Options() if settings is None else X12Options(
-            sender_id=settings.sender_id, receiver_id=settings.receiver_id, receiver_name=settings.receiver_name,
-            submitter_name=settings.submitter_name, submitter_contact=settings.submitter_contact,
-            submitter_phone=settings.submitter_phone)
-        with answering():
-            content, _used, errors = _x12_content([encounter], options, None)
-    elif format == "fhir":
-        content, _used, errors = _fhir_content([encounter])
-    else:
-        from cleanclaim.formats.pdf_cms1500 import render_cms1500
-        from cleanclaim.formats.pdf_superbill import render_superbill
-
-        buffer = io.BytesIO()
-        try:
-            (render_cms1500 if format == "cms1500" else render_superbill)(encounter, buffer)
-            content = buffer.getvalue()
-        except InputError as error:
-            content, errors = None, [error]
-    if content is None:
-        reasons = "; ".join(error.message for error in errors) or "nothing to write"
-        raise AppError(422, f"claim {claim_id} cannot be written as {format}: {reasons}", code="invalid_input",
-                       details=[{k: v for k, v in e.to_dict().items() if v is not None} for e in errors])
-    media, suffix = _MEDIA[format]
-    return Response(content, media_type=media,
-                    headers={"Content-Disposition": f'attachment; filename="claim-{claim_id}-{suffix}"'})
+        written = claim_file(ctx.tenant, claim_id, format)
+    return Response(written.content, media_type=written.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{written.name}"'})

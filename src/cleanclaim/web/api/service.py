@@ -3,8 +3,10 @@ API's JSON errors (:func:`answering`), and the shapes of a page of results.
 
 The store services raise domain errors, not HTTP ones, because the pages, the API and the jobs all call them. The
 mapping is one table here so that the same refusal is the same status everywhere: not found (or of another
-organisation) 404, an illegal transition 409, input that cannot be used 422, a list request that cannot be
-answered as asked 400.
+organisation) 404, an illegal transition 409, an upload that is not the kind of file asked for at all 415 (binary, not
+UTF-8, not X12 where an 835 is expected: nothing in it was read), input that cannot be used 422 (the right kind of
+file or body, with content that is wrong), a list request that cannot be answered as asked 400. The pages show both
+upload refusals on their form (422), because there the answer is the form again with its message.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import BaseModel, PlainSerializer
 
-from cleanclaim.errors import CleanclaimError, InputError
+from cleanclaim.errors import CleanclaimError, InputError, WrongKindOfFileError
 from cleanclaim.lifecycle import Role, TransitionError
 from cleanclaim.store.claims import Actor, NotFoundError
 from cleanclaim.store.queries import QueryError
@@ -66,6 +68,8 @@ def answering() -> Iterator[None]:
         raise AppError(409, str(error), code="illegal_transition") from error
     except QueryError as error:
         raise AppError(400, str(error)) from error
+    except WrongKindOfFileError as error:  # not the kind of file asked for: nothing in it was read
+        raise AppError(415, str(error), details={"file": error.file}) from error
     except InputError as error:
         raise AppError(422, str(error), code="invalid_input", details=_input_details(error)) from error
     except CleanclaimError as error:

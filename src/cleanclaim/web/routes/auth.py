@@ -2,7 +2,8 @@
 
 A failed sign-in says only that the email or password is not right (whether the email exists is not revealed, see
 ``store.accounts.authenticate``); five failures for one email from one client within 15 minutes make the form
-answer 429 until the window has passed (``web.throttle``).
+answer 429 until the window has passed (``store.sign_in_limits``, in the database so that every worker
+process counts the same failures).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from cleanclaim.store.accounts import authenticate, end_web_session, normalise_email, start_web_session
+from cleanclaim.store.sign_in_limits import SignInLimit
 from cleanclaim.web.context import (
     ANONYMOUS_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -26,7 +28,6 @@ from cleanclaim.web.context import (
 )
 from cleanclaim.web.forms import FormErrors
 from cleanclaim.web.templating import render
-from cleanclaim.web.throttle import LoginThrottle
 
 router = APIRouter(tags=["sign-in"])
 TEMPLATE = "sign_in.html"
@@ -63,10 +64,10 @@ def sign_in(request: Request, session: Database, email: Annotated[str, Form()] =
     errors.require(email=email, password=password)
     if errors:
         return _form(request, next_path=next_path, email=email, errors=errors)
-    throttle: LoginThrottle = request.app.state.throttle
+    throttle: SignInLimit = request.app.state.throttle
     address = normalise_email(email)
     client = request.client.host if request.client else "unknown"
-    wait = throttle.retry_after(address, client)
+    wait = throttle.retry_after(session, address, client)
     if wait is not None:
         minutes = (wait + 59) // 60
         response = _form(request, next_path=next_path, email=email, status_code=429,
@@ -80,7 +81,7 @@ def sign_in(request: Request, session: Database, email: Annotated[str, Form()] =
         throttle.failed(address, client)
         return _form(request, next_path=next_path, email=email, status_code=400,
                      message="The email or password is not right.")
-    throttle.succeeded(address, client)
+    throttle.succeeded(session, address, client)
     signed = start_web_session(session, user, lifetime=settings_of(request).session_lifetime)
     response = RedirectResponse(next_path, status_code=303)
     set_cookie(response, request, SESSION_COOKIE, signed.cookie_value,

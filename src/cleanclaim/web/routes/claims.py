@@ -31,15 +31,19 @@ from cleanclaim.store.claims import (
     appeal_claim,
     code_claim,
     correct_claim,
+    edit_lines,
+    encounter_of,
     mark_ready,
     override_finding,
     scrub_claims,
     write_off_claim,
 )
+from cleanclaim.store.intake import LINE_FIELDS, FormProblemsError, lines_from_form
 from cleanclaim.store.jobs import start_scrub_job
-from cleanclaim.store.queries import ClaimFilter, QueryError, claim_detail, claim_list
+from cleanclaim.store.queries import ClaimFilter, QueryError, VersionView, claim_detail, claim_list
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
+from cleanclaim.web.routes.money import Worker
 from cleanclaim.web.templating import render
 
 router = APIRouter(tags=["claims"])
@@ -52,6 +56,7 @@ NOTICES = {
                  "code it again or enter its lines.",
     "ready": "The claim is ready for the next submission batch.",
     "overridden": "The finding was overridden; the reason is kept in the audit trail.",
+    "edited": "The billed lines were changed (before and after are in the audit trail); scrub the claim again.",
     "corrected": "A corrected version (frequency code 7) was created; edit and scrub it before submitting.",
     "appealed": "The claim is marked as appealed.",
     "written_off": "The claim was written off; the reason is kept in the audit trail.",
@@ -177,9 +182,11 @@ def _claim_values(ctx: RequestContext, claim_id: int, **extra: Any) -> dict[str,
     if not all(line.charge_given for line in current.lines):
         record = ctx.tenant.get(m.EncounterRecord, detail.encounter_id)
         has_services = bool(record is not None and record.data.get("services"))
+    can_edit_lines = ctx.role in WORKS_CLAIMS and Action.CODE in actions
     return {"claim": detail, "current": current, "users": users, "estimate": estimate, "has_services": has_services,
             "estimate_problem": estimate_problem, "actions": [a.value for a in actions], "Action": Action,
-            "can_override": can_override, "formats": FORMATS, "errors": {}, "notice": "", **extra}
+            "can_override": can_override, "can_edit_lines": can_edit_lines, "formats": FORMATS, "errors": {},
+            "notice": "", **extra}
 
 
 @router.get("/claims/{claim_id}")
@@ -203,6 +210,63 @@ def code(ctx: Context, claim_id: int) -> Response:
     with refusals():
         code_claim(ctx.tenant, Actor.of(ctx.user), claim_id)
     return _done(claim_id, "coded")
+
+
+MAX_NEW_LINES = 3
+"""Empty rows the line editor offers for lines to add (more: save, and edit again)."""
+
+
+def _editor_values(ctx: RequestContext, claim_id: int, form: dict[str, str] | None = None,
+                   errors: dict[str, str] | None = None) -> dict[str, Any]:
+    """The editor's page values; without ``form``, its fields hold the current lines."""
+    detail = claim_detail(ctx.tenant, claim_id)
+    if detail is None:
+        raise AppError(404, "There is no such claim in your organisation.")
+    current = detail.current
+    if Action.CODE not in allowed_actions(current.state, ctx.role):
+        raise AppError(409, f"A {current.state.replace('_', ' ')} claim's lines cannot be edited; only a draft, "
+                            "coded, scrubbed or ready claim's (correct a denied claim to get a new version).")
+    rows = len(current.lines) + MAX_NEW_LINES
+    return {"claim": detail, "current": current, "form": _line_form(current) if form is None else form,
+            "errors": errors or {}, "rows": range(1, rows + 1), "existing": len(current.lines),
+            "diagnoses": encounter_of(ctx.tenant, claim_id).diagnoses}
+
+
+def _line_form(current: VersionView) -> dict[str, str]:
+    """The editor's fields filled with the current lines (a blank charge stays blank, not 0.00)."""
+    form: dict[str, str] = {}
+    for n, line in enumerate(current.lines, start=1):
+        form |= {f"code_{n}": line.code, f"modifiers_{n}": " ".join(line.modifiers),
+                 f"units_{n}": str(line.units.normalize()), f"minutes_{n}": "" if line.minutes is None else
+                 str(line.minutes), f"dx_pointers_{n}": ", ".join(map(str, line.dx_pointers)),
+                 f"charge_{n}": f"{line.charge:.2f}"}
+    return form
+
+
+@router.get("/claims/{claim_id}/lines")
+def lines_page(request: Request, ctx: Worker, claim_id: int) -> Response:
+    """The line editor: a biller corrects what was coded (code, modifiers, units, minutes, pointers, charge)."""
+    return render(request, "claims/lines.html", _editor_values(ctx, claim_id))
+
+
+@router.post("/claims/{claim_id}/lines")
+async def save_lines(request: Request, ctx: Worker, claim_id: int) -> Response:
+    """Replace the claim's lines with the edited ones (``store.claims.edit_lines``: audit event with before and
+    after, back to coded so it must be scrubbed again); a wrong field shows the editor again and writes nothing."""
+    _own(ctx, claim_id)
+    submitted = await request.form()
+    values = _editor_values(ctx, claim_id)
+    rows = len(values["rows"])
+    form = {f"{name}_{row}": str(submitted.get(f"{name}_{row}") or "") for row in range(1, rows + 1)
+            for name in LINE_FIELDS}
+    with refusals():
+        try:
+            lines = lines_from_form(encounter_of(ctx.tenant, claim_id).lines, form, rows)
+        except FormProblemsError as problems:
+            return render(request, "claims/lines.html", {**values, "form": form, "errors": problems.problems},
+                          status_code=422)
+        edit_lines(ctx.tenant, Actor.of(ctx.user), claim_id, lines)
+    return _done(claim_id, "edited")
 
 
 @router.post("/claims/{claim_id}/ready")

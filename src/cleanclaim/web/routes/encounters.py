@@ -14,11 +14,14 @@ from fastapi import APIRouter, File, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from cleanclaim.errors import CleanclaimError, InputError
+from cleanclaim.formats.x12_837p import RELATIONSHIP_CODES
 from cleanclaim.model import Discipline
 from cleanclaim.store.claims import Actor
 from cleanclaim.store.intake import (
+    FORM_FIELDS,
     SERVICE_ROWS,
     FormProblemsError,
+    billing_provider_defaults,
     encounter_from_form,
     enter_encounters,
     read_upload,
@@ -35,9 +38,6 @@ PAGE_SIZE = 50
 IMPORT_JOB_THRESHOLD = 200
 """Files with more encounters than this are imported as a job (the page returns at once and shows progress)."""
 PAYERS = ("medicare", "medicaid", "commercial", "tricare")
-FORM_FIELDS = ("encounter_id", "claim_id", "date", "patient_ref", "first_name", "last_name", "birth_date", "sex",
-               "provider_npi", "discipline", "payer", "payer_id", "payer_name", "diagnoses",
-               *(f"{kind}_{row}" for row in range(1, SERVICE_ROWS + 1) for kind in ("code", "minutes")))
 
 
 def _list_values(ctx: RequestContext, page: int, **extra: Any) -> dict[str, Any]:
@@ -56,12 +56,14 @@ def encounters_page(request: Request, ctx: Context, page: int = 1, imported: int
 
 def _form_values(form: dict[str, str], errors: dict[str, str]) -> dict[str, Any]:
     return {"form": form, "errors": errors, "rows": range(1, SERVICE_ROWS + 1), "payers": PAYERS,
-            "disciplines": [d.value for d in Discipline]}
+            "disciplines": [d.value for d in Discipline], "relationships": list(RELATIONSHIP_CODES)}
 
 
 @router.get("/encounters/new")
 def new_encounter(request: Request, ctx: Context) -> Response:
-    return render(request, "encounters/new.html", _form_values({"payer": "medicare"}, {}))
+    start = {"payer": "medicare", "place_of_service": "11", "relationship": "self",
+             **billing_provider_defaults(ctx.tenant)}
+    return render(request, "encounters/new.html", _form_values(start, {}))
 
 
 @router.post("/encounters")

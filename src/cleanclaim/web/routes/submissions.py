@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 
 from cleanclaim.errors import CleanclaimError
 from cleanclaim.store.batches import batch_detail, batch_file, batch_list, ready_claims
+from cleanclaim.store.claim_files import MEDIA_TYPES
 from cleanclaim.store.claims import Actor, NotFoundError
 from cleanclaim.store.submissions import submit_claims
 from cleanclaim.web.context import RequestContext
@@ -23,7 +24,7 @@ from cleanclaim.web.templating import render
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
 LIST = "submissions/list.html"
-X12_MEDIA_TYPE = "application/edi-x12"
+X12_MEDIA_TYPE = MEDIA_TYPES["837p"][0]
 
 
 def _values(ctx: RequestContext, **extra: Any) -> dict[str, Any]:
