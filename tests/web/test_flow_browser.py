@@ -124,9 +124,9 @@ def test_the_whole_billing_flow_in_chromium(served: Served, tmp_path: Path) -> N
         claim_id = int(page.url.rsplit("/", 1)[1].split("?", 1)[0])
         # 53 timed minutes -> 4 units (8-minute rule): 97535 (23 min) 2 x 48.00, 97116 (12) 1, 97110 (18) 1 x 44.00
         # (each line points at the visit's three diagnoses)
-        assert lines_of(page) == [["1", "97535", "GP", "2", "23", "1, 2, 3", "96.00"],
+        assert lines_of(page) == [["1", "97535", "GP", "2", "23", "1, 2, 3", "$96.00"],
                                   ["2", "97116", "GP", "1", "12", "1, 2, 3", "no charge"],
-                                  ["3", "97110", "GP", "1", "18", "1, 2, 3", "44.00"]]
+                                  ["3", "97110", "GP", "1", "18", "1, 2, 3", "$44.00"]]
         expect(page.locator("ol.arithmetic li").first).to_contain_text("53")
         expect(page.locator("#no-charge")).to_contain_text("lines[2].charge")
         shot(page, "02-coded-lines")
@@ -170,7 +170,7 @@ def test_the_whole_billing_flow_in_chromium(served: Served, tmp_path: Path) -> N
         page.goto(f"{base}/claims/{claim_id}")
         page.click("#recode")
         page.wait_for_url(f"{base}/claims/{claim_id}?notice=coded")
-        assert [row[-1] for row in lines_of(page)] == ["96.00", "46.00", "44.00"]
+        assert [row[-1] for row in lines_of(page)] == ["$96.00", "$46.00", "$44.00"]
         expect(page.locator("#no-charge")).to_have_count(0)
         page.click("button:text-is('Re-scrub')")
         page.wait_for_url(f"{base}/claims/{claim_id}?notice=scrubbed")

@@ -82,7 +82,7 @@ def test_entered_lines_get_charges_and_a_missing_code_is_shown(admin_client: tup
     lines = page.split("Billed lines", 1)[1].split("</table>", 1)[0]
     # 38 + 15 = 53 timed minutes -> 4 units (CMS 8-minute rule): 97110 38 min 3 units x 44.00 = 132.00; 97535
     # 15 min 1 unit, not in the charge master -> no charge
-    assert re.search(r"97110</td>.*?<td class=\"right\">3</td>.*?<td class=\"right\">132.00</td>", lines, re.S)
+    assert re.search(r"97110</td>.*?<td class=\"right\">3</td>.*?<td class=\"right\">\$132.00</td>", lines, re.S)
     assert re.search(r"97535</td>.*?no charge</span>", lines, re.S)
     notice = page.split('id="no-charge"', 1)[1].split("</div>", 1)[0]
     assert "Line 2 (<span class=\"mono\">97535</span>)" in notice and "lines[2].charge" in notice
@@ -94,8 +94,8 @@ def test_entered_lines_get_charges_and_a_missing_code_is_shown(admin_client: tup
     page = client.get(claim_url).text
     assert 'id="no-charge"' not in page
     lines = page.split("Billed lines", 1)[1].split("</table>", 1)[0]
-    assert re.search(r"97535</td>.*?<td class=\"right\">48.00</td>", lines, re.S)
-    assert "180.00" in page.split("Total charge", 1)[1][:80]
+    assert re.search(r"97535</td>.*?<td class=\"right\">\$48.00</td>", lines, re.S)
+    assert "$180.00" in page.split("Total charge", 1)[1][:80]
 
 
 def test_a_biller_is_told_to_ask_an_admin(client: TestClient, org: Org) -> None:
