@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Query, UploadFile
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from cleanclaim.errors import InputError
 from cleanclaim.formats.encounters import ENCOUNTER_SUFFIXES, parse_encounters
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
 from cleanclaim.store import models as m
@@ -100,7 +101,11 @@ def import_file(ctx: Context, file: UploadFile) -> ImportOut:
         require_role(ctx, ENTERS_ENCOUNTERS, "Entering encounters")
         with answering():
             upload = read_encounter_file(name, file.file.read())
-            imported = import_encounters(ctx.tenant, actor(ctx), upload.encounters)
+            try:
+                imported = import_encounters(ctx.tenant, actor(ctx), upload.encounters)
+            except InputError as error:  # a refusal of the whole import (a claim id already used): name the file
+                error.file = error.file or name
+                raise
         return ImportOut(claims=[ImportedClaimOut(
             claim_id=i.claim_id, version_id=i.version_id, patient_control_number=i.patient_control_number,
             state=i.state.value) for i in imported],
