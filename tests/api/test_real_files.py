@@ -34,6 +34,7 @@ from tests.formats.x12.test_public_fixtures import (
 )
 from tests.web.conftest import Org, sign_in
 
+PUBLIC_835 = Path(__file__).parents[1] / "formats" / "x12" / "fixtures" / "public" / "835"
 _TABLES = (m.EncounterRecord, m.Claim, m.ClaimVersion, m.ClaimLine, m.AuditEvent, m.Remittance, m.RemittanceClaim)
 
 
@@ -217,3 +218,19 @@ def test_every_clp_of_a_public_835_is_posted_or_reported(path: Path, with_claims
         assert after_first["remittance_claims"] - before["remittance_claims"] == len(read.claims)
     assert after_second == after_first  # posting twice changes nothing
     assert all(p.already_posted for p in second.payments if p.posted or p.already_posted)
+
+
+def test_an_835_repeating_a_patient_control_number_posts_on_the_page(client: TestClient, engine: Engine,
+                                                                    org: Org) -> None:
+    """edi835p emedny_sample: three CLPs with one patient control number. The first settles the claim; the later
+    two used to raise TransitionError out of the posting (a 500 on this page, a 409 refusing the whole payment on
+    the API). Now they are unmatched CLPs with their reason, and the payment is posted."""
+    path = PUBLIC_835 / "edi835p__emedny_sample.835"
+    _claims_for(engine, org, ["PATIENT ACCOUNT NUMBER"])
+    csrf = sign_in(client, org.email(Role.BILLER))
+    page = client.post("/remittances", data={"csrf_token": csrf},
+                       files={"file": (path.name, path.read_bytes(), "text/plain")})
+    assert page.status_code == 200, page.text[:500]
+    assert "already left the claim" in page.text or "PATIENT ACCOUNT NUMBER" in page.text
+    counts = row_counts(engine, org)
+    assert counts["remittances"] == 1 and counts["remittance_claims"] == 3
