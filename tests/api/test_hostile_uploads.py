@@ -191,3 +191,19 @@ def test_5000_claims_with_one_broken_store_4999_and_name_it(client: TestClient, 
     assert len(stored) == 4999 and "HB-1234" not in stored and {"HB-0", "HB-1233", "HB-1235", "HB-4999"} <= stored
     [problem] = body["problems"]
     assert problem["encounter"] == "HB-1234" and problem["field"] == "SV102" and "SV1" in problem["segment"]
+
+
+def test_an_835_with_a_nul_byte_is_a_4xx_on_postgresql_too(client: TestClient, engine: Engine, org: Org) -> None:
+    """Found by the property test on PostgreSQL (seed 150): a NUL inside an 835 reached the remittance's file_text
+    column, which PostgreSQL refuses (DataError, a 500). It is refused as not text, on both databases."""
+    text = SEEDS_835[0].replace("~", "\x00~", 3)
+    before = row_counts(engine, org)
+    response = client.post("/api/v1/remittances", headers=bearer(org),
+                           files={"file": ("nul.835", text.encode(), "text/plain")})
+    assert response.status_code == 422, response.text[:300]
+    assert "NUL" in response.json()["error"]["message"] and "nul.835" in response.json()["error"]["message"]
+    csrf = sign_in(client, org.email(Role.BILLER))
+    page = client.post("/remittances", data={"csrf_token": csrf},
+                       files={"file": ("nul.835", text.encode(), "text/plain")})
+    assert page.status_code < 500 and "NUL" in page.text
+    assert row_counts(engine, org) == before

@@ -72,6 +72,10 @@ def post_remittance(session: Session, organisation_id: int, text: str, *, user_i
     if not starts_with_isa(text):
         raise InputError("not an X12 835: an interchange starts with an ISA segment, and this file does not",
                          file=file)
+    if "\x00" in text:
+        # PostgreSQL cannot store a NUL character in text (the file is kept whole): a DataError, a 500, without this
+        raise InputError(f"this is not a text file: it has a NUL byte at character {text.index(chr(0)) + 1}; an 835 "
+                         "is an X12 text file", file=file)
     remittance = read_835(text)
     payments = [_post_payment(tenant, advice, text, user_id=user_id, role=Role(role))
                 for advice in remittance.advices]

@@ -44,6 +44,9 @@ def read_upload(data: bytes, name: str) -> str:
                          "file starting with ISA", file=name) from error
     if not text.lstrip(" \r\n\t").startswith("ISA"):
         raise InputError("is not an X12 file: an 835 starts with an ISA segment (ISA*00*…)", file=name)
+    if "\x00" in text:  # what post_remittance refuses (PostgreSQL stores no NUL): said here, before posting
+        raise InputError(f"is not a text file: it has a NUL byte at character {text.index(chr(0)) + 1}; an 835 is "
+                         "an X12 text file", file=name)
     read = read_835(text)
     if not read.advices:
         problems = "; ".join(str(error) for error in read.errors[:3]) or "it holds no 835 transaction (ST*835)"
