@@ -8,7 +8,13 @@ their refusals into messages that name the form field, or the file and the line/
 An upload is checked by its *content*, not its name: a file with NUL bytes or that is not UTF-8 text is refused, an
 837P is recognised by its ``ISA`` segment, anything else must parse as the encounter contract's YAML or JSON. A
 claim-line CSV table is not an encounter file (its rows are lines, not encounters), so it is refused with the
-command that checks it. Nothing of a file is stored unless every encounter in it is readable.
+command that checks it.
+
+What a file with a damaged part gives differs by kind, on purpose. An encounter YAML/JSON file is written by hand or
+by one export: nothing of it is stored unless every encounter is readable (fix the line named, upload again). An 837P
+is a batch of independent claims from a billing system: every claim the reader could read is stored, and each part
+it could not read (a claim, by its segment and claim id) or that is wrong but did not stop the reading (an SE01
+count) is reported beside what was imported, so one broken claim of 5,000 neither blocks nor hides the other 4,999.
 """
 
 from __future__ import annotations
@@ -33,8 +39,8 @@ from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.uploads import upload_text
 
 __all__ = ["FORM_FIELDS", "FORM_PATHS", "LINE_FIELDS", "SERVICE_ROWS", "EncounterRow", "FormProblemsError", "Intake",
-           "billing_provider_defaults", "encounter_from_form", "enter_encounters", "lines_from_form", "read_upload",
-           "recent_encounters"]
+           "Upload", "billing_provider_defaults", "encounter_from_form", "enter_encounters", "lines_from_form",
+           "read_encounter_file", "read_upload", "recent_encounters"]
 
 SERVICE_ROWS = 4
 """How many service rows the form offers (code + minutes each); a file takes any number."""
@@ -211,38 +217,69 @@ AN_ENCOUNTER_FILE = "upload encounter YAML/JSON or an 837P"
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def read_upload(name: str, content: bytes) -> list[Encounter]:
-    """The encounters of an uploaded file, or InputError naming the file, and line/row where known, with every
-    problem found (up to ten): all of a file is read or none of it."""
+# An X12 file whose ISA is missing starts at a later envelope or transaction segment (GS*, ST*, ...).
+# (A YAML key such as ``ST:`` is not one: a colon, dash or quote is not taken for an element separator.)
+_X12_WITHOUT_ISA = re.compile(r"(GS|ST|BHT|BPR|NM1|HL|CLM)[^A-Za-z0-9\s:\-_\"'#{\[]")
+
+
+@dataclass(frozen=True)
+class Upload:
+    """What an uploaded file holds: the encounters read, and (837P only, see the module docstring) each part of the
+    file that was not read or is wrong, with its segment; an empty ``problems`` means the file was read whole."""
+
+    encounters: list[Encounter]
+    problems: list[InputError]
+
+
+def _refusal(name: str, errors: Sequence[InputError]) -> InputError:
+    shown = "; ".join(str(error) for error in errors[:_SHOWN_PROBLEMS])
+    more = f" (and {len(errors) - _SHOWN_PROBLEMS} more)" if len(errors) > _SHOWN_PROBLEMS else ""
+    return InputError(f"{len(errors)} problem(s), nothing was imported: {shown}{more}", file=name)
+
+
+def read_encounter_file(name: str, content: bytes) -> Upload:
+    """The encounters of an uploaded file, or InputError naming the file, and line/row/segment where known, with
+    every problem found (up to ten) when nothing of it can be imported."""
     text = upload_text(content, name, expected=AN_ENCOUNTER_FILE)
     head = text.lstrip(" \t\r\n")
     if starts_with_isa(head):
         from cleanclaim.formats.x12_837p import read_837p
 
         read = read_837p(text)
-        encounters, errors = list(read.encounters), list(read.errors)
-    else:
-        lowered = name.lower()
-        first_line = head.split("\n", 1)[0]
-        looks_tabular = not head.startswith(("{", "[")) and "," in first_line and ":" not in first_line
-        if _CONTROL.search(head, 0, 65536):
-            raise WrongKindOfFileError(f"this is not a text file (it has control bytes); {AN_ENCOUNTER_FILE}",
-                                       file=name)
-        if lowered.endswith((".csv", ".tsv", ".parquet")) or looks_tabular:
-            raise WrongKindOfFileError("a claim-line table (CSV) is not an encounter file: check it with `cleanclaim "
-                                       "check FILE`; the workspace imports encounter YAML/JSON and 837P files",
-                                       file=name)
-        source = name if lowered.endswith((".json", ".yaml", ".yml")) else (
-            f"{name}.json" if head.startswith(("{", "[")) else name)
-        parsed = parse_encounters(text, source)
-        encounters, errors = list(parsed.encounters), list(parsed.errors)
-    if errors:
-        shown = "; ".join(str(error) for error in errors[:_SHOWN_PROBLEMS])
-        more = f" (and {len(errors) - _SHOWN_PROBLEMS} more)" if len(errors) > _SHOWN_PROBLEMS else ""
-        raise InputError(f"{len(errors)} problem(s), nothing was imported: {shown}{more}", file=name)
-    if not encounters:
+        if not read.encounters:
+            raise _refusal(name, read.errors) if read.errors else InputError(
+                "the 837P holds no claim (no CLM segment)", file=name)
+        return Upload(list(read.encounters), list(read.errors))
+    if _X12_WITHOUT_ISA.match(head):
+        raise InputError("this looks like an X12 file without its ISA segment: an 837P starts with ISA*00*...; "
+                         "export the whole interchange", file=name, line=1)
+    lowered = name.lower()
+    first_line = head.split("\n", 1)[0]
+    looks_tabular = not head.startswith(("{", "[")) and "," in first_line and ":" not in first_line
+    if _CONTROL.search(head, 0, 65536):
+        raise WrongKindOfFileError(f"this is not a text file (it has control bytes); {AN_ENCOUNTER_FILE}",
+                                   file=name)
+    if lowered.endswith((".csv", ".tsv", ".parquet")) or looks_tabular:
+        raise WrongKindOfFileError("a claim-line table (CSV) is not an encounter file: check it with `cleanclaim "
+                                   "check FILE`; the workspace imports encounter YAML/JSON and 837P files",
+                                   file=name)
+    source = name if lowered.endswith((".json", ".yaml", ".yml")) else (
+        f"{name}.json" if head.startswith(("{", "[")) else name)
+    parsed = parse_encounters(text, source)
+    if parsed.errors:
+        raise _refusal(name, parsed.errors)
+    if not parsed.encounters:
         raise InputError("the file holds no encounters", file=name)
-    return encounters
+    return Upload(list(parsed.encounters), [])
+
+
+def read_upload(name: str, content: bytes) -> list[Encounter]:
+    """The encounters of a file that reads whole, or InputError naming the file and every problem (up to ten): the
+    all-or-nothing reading, for callers that cannot report a partial import."""
+    upload = read_encounter_file(name, content)
+    if upload.problems:
+        raise _refusal(name, upload.problems)
+    return upload.encounters
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,11 @@ def _set(factory: sessionmaker[Session], job_id: int, **values: Any) -> None:
         session.commit()
 
 
-def _run(factory: sessionmaker[Session], organisation_id: int, job_id: int, steps: Sequence[tuple[int, Step]]) -> None:
+def _run(factory: sessionmaker[Session], organisation_id: int, job_id: int, steps: Sequence[tuple[int, Step]],
+         not_read: Sequence[str] = ()) -> None:
     done = 0
+    # parts of the input that were never items (an 837P claim that could not be read) stay in the final message
+    tail = f"; {len(not_read)} part(s) of the file not read: {'; '.join(not_read[:10])}" if not_read else ""
     results: list[dict[str, Any]] = []
     _set(factory, job_id, state="running", started_at=utcnow())
     for size, step in steps:
@@ -53,11 +56,13 @@ def _run(factory: sessionmaker[Session], organisation_id: int, job_id: int, step
             message = (str(error) if isinstance(error, CleanclaimError)
                        else f"unexpected failure: {type(error).__name__}")
             _set(factory, job_id, state="failed", finished_at=utcnow(),
-                 message=f"stopped after {done} of the job's items: {message}", result={"steps": results})
+                 message=f"stopped after {done} of the job's items: {message}{tail}",
+                 result={"steps": results, "not_read": list(not_read)})
             return
         done += size
         _set(factory, job_id, done=done, message=f"{done} done")
-    _set(factory, job_id, state="done", finished_at=utcnow(), message=f"{done} done", result={"steps": results})
+    _set(factory, job_id, state="done", finished_at=utcnow(), message=f"{done} done{tail}",
+         result={"steps": results, "not_read": list(not_read)})
 
 
 def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor: Actor, claim_ids: Sequence[int],
@@ -79,10 +84,11 @@ def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor:
 
 
 def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor: Actor,
-                     encounters: Sequence[Encounter], *, wait: bool = False) -> int:
+                     encounters: Sequence[Encounter], *, not_read: Sequence[str] = (), wait: bool = False) -> int:
     """Store and code already-read encounters in steps of :data:`IMPORT_STEP`, in a thread; the job's id at once.
     Each step is whole; a step refused (a claim id already used) stops the job, and its message says after how many
-    encounters, so the file can be fixed and the rest imported."""
+    encounters, so the file can be fixed and the rest imported. ``not_read`` (the reader's problems with the file,
+    as messages) is kept in the job's final message and result, so a partial import says what it left out."""
     from cleanclaim.store.intake import enter_encounters
 
     _require(actor, ENTERS_ENCOUNTERS, "enter encounters")
@@ -96,19 +102,19 @@ def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor
 
     steps = [(len(items[i:i + IMPORT_STEP]), step_for(items[i:i + IMPORT_STEP]))
              for i in range(0, len(items), IMPORT_STEP)]
-    return _start(factory, organisation_id, actor, "import", len(items), steps, wait=wait)
+    return _start(factory, organisation_id, actor, "import", len(items), steps, wait=wait, not_read=not_read)
 
 
 def _start(factory: sessionmaker[Session], organisation_id: int, actor: Actor, kind: str, total: int,
-           steps: list[tuple[int, Step]], *, wait: bool) -> int:
+           steps: list[tuple[int, Step]], *, wait: bool, not_read: Sequence[str] = ()) -> int:
     """Record the job as queued (committed, so the page can poll it at once) and run its steps in a thread."""
     with factory() as session:
         job = Tenant(session, organisation_id).add(m.Job(kind=kind, state="queued", total=total, done=0,
                                                          created_by_id=actor.id))
         session.commit()
         job_id = job.id
-    thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps), daemon=True,
-                              name=f"cleanclaim-job-{job_id}")
+    thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps, list(not_read)),
+                              daemon=True, name=f"cleanclaim-job-{job_id}")
     thread.start()
     if wait:
         thread.join()

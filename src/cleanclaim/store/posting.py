@@ -33,7 +33,7 @@ from cleanclaim.formats.x12_835 import (
     adjustment_kind,
     read_835,
 )
-from cleanclaim.lifecycle import ANSWERABLE, Action, Role, transition
+from cleanclaim.lifecycle import ANSWERABLE, Action, Role, TransitionError, transition
 from cleanclaim.model import ClaimLine
 from cleanclaim.posting import PostedClaim, plan_posting
 from cleanclaim.store import models as m
@@ -72,6 +72,10 @@ def post_remittance(session: Session, organisation_id: int, text: str, *, user_i
     if not starts_with_isa(text):
         raise InputError("not an X12 835: an interchange starts with an ISA segment, and this file does not",
                          file=file)
+    if "\x00" in text:
+        # PostgreSQL cannot store a NUL character in text (the file is kept whole): a DataError, a 500, without this
+        raise InputError(f"this is not a text file: it has a NUL byte at character {text.index(chr(0)) + 1}; an 835 "
+                         "is an X12 text file", file=file)
     remittance = read_835(text)
     payments = [_post_payment(tenant, advice, text, user_id=user_id, role=Role(role))
                 for advice in remittance.advices]
@@ -159,11 +163,21 @@ def _apply(tenant: Tenant, remittance: m.Remittance, advice: RemittanceAdvice, r
         claims.append((unposted.remit, None, None))
         result.unposted.append((unposted.remit.patient_control_number, unposted.reason))
     moves: list[tuple[PostedClaim, _Version, str, str]] = []
+    refused: list[tuple[str, str]] = []
     for posted in plan.posted:
         version = versions[posted.claim_id]
         before = version.state
         # two CLPs of one claim in a payment move it twice, as the ORM did: each from the state the last one left
-        version.state = transition(before, Action.POST, role=role, to=posted.outcome).value
+        try:
+            version.state = transition(before, Action.POST, role=role, to=posted.outcome).value
+        except TransitionError as error:
+            # a later CLP of a claim an earlier one already settled (a real 835 repeats a patient control number:
+            # emedny_sample's three CLPs): kept as an unmatched CLP with the reason, never a failed payment
+            reason = f"an earlier CLP of this payment already left the claim {before}: {error}"
+            claims.append((posted.remit, None, None))
+            result.unposted.append((posted.remit.patient_control_number, reason))
+            refused.append((posted.remit.patient_control_number, reason))
+            continue
         claims.append((posted.remit, version, posted))
         moves.append((posted, version, before, version.state))
         result.posted[posted.claim_id] = version.state
@@ -207,9 +221,10 @@ def _apply(tenant: Tenant, remittance: m.Remittance, advice: RemittanceAdvice, r
     events.append(audit_values(
         organisation_id=organisation, user_id=user_id, entity="remittance", entity_id=remittance.id, action="post",
         after={"trace_number": advice.trace_number, "payer_identifier": advice.payer_identifier,
-               "claims_posted": len(plan.posted), "claims_unposted": len(plan.unposted),
+               "claims_posted": len(moves), "claims_unposted": len(plan.unposted) + len(refused),
                # why each CLP was not applied: the remittance page shows it (no column holds it)
-               "unposted": [[u.remit.patient_control_number, u.reason] for u in plan.unposted]}))
+               "unposted": [[u.remit.patient_control_number, u.reason] for u in plan.unposted]
+               + [list(item) for item in refused]}))
     _insert_all(tenant, m.DenialTask, tasks)
     _insert_all(tenant, m.AuditEvent, events)
 

@@ -14,10 +14,12 @@ from fastapi import APIRouter, Body, Query, UploadFile
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
+from cleanclaim.errors import InputError
 from cleanclaim.formats.encounters import ENCOUNTER_SUFFIXES, parse_encounters
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import import_encounters
+from cleanclaim.store.intake import read_encounter_file
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, actor, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
@@ -26,6 +28,7 @@ from cleanclaim.web.errors import AppError
 router = APIRouter(tags=["encounters"], responses=documented(415))
 
 MAX_PAGE = 500
+X12_SUFFIXES = (".837", ".837p", ".x12", ".edi", ".txt")
 
 
 class ImportedClaimOut(BaseModel):
@@ -37,6 +40,9 @@ class ImportedClaimOut(BaseModel):
 
 class ImportOut(BaseModel):
     claims: list[ImportedClaimOut]
+    problems: list[dict[str, Any]] = []
+    """837P only: each part of the file not read (a claim, by segment and claim id), or wrong but read (an SE01
+    count); the claims listed were stored. Empty when the file was read whole."""
 
 
 class EncounterSummary(BaseModel):
@@ -86,10 +92,26 @@ def create_encounters(ctx: Context, payload: Annotated[dict[str, Any] | list[Any
 
 @router.post("/encounters/import", response_model=ImportOut, status_code=201)
 def import_file(ctx: Context, file: UploadFile) -> ImportOut:
-    """The same from a file of the contract (.yaml, .yml or .json, UTF-8), as `cleanclaim code` reads it."""
+    """The same from a file of the contract (.yaml, .yml or .json, UTF-8), as `cleanclaim code` reads it, or an
+    837P (.837, .837p, .x12, .edi, .txt), as the Encounters page imports it: every claim read is stored, and each
+    part of the file not read is listed in ``problems``."""
     name = PurePath(file.filename or "upload").name or "upload"
-    if PurePath(name).suffix.lower() not in ENCOUNTER_SUFFIXES:
-        raise AppError(415, f"{name}: an encounter file is {', '.join(ENCOUNTER_SUFFIXES)}",
+    suffix = PurePath(name).suffix.lower()
+    if suffix in X12_SUFFIXES:
+        require_role(ctx, ENTERS_ENCOUNTERS, "Entering encounters")
+        with answering():
+            upload = read_encounter_file(name, file.file.read())
+            try:
+                imported = import_encounters(ctx.tenant, actor(ctx), upload.encounters)
+            except InputError as error:  # a refusal of the whole import (a claim id already used): name the file
+                error.file = error.file or name
+                raise
+        return ImportOut(claims=[ImportedClaimOut(
+            claim_id=i.claim_id, version_id=i.version_id, patient_control_number=i.patient_control_number,
+            state=i.state.value) for i in imported],
+            problems=[{k: v for k, v in e.to_dict().items() if v is not None} for e in upload.problems])
+    if suffix not in ENCOUNTER_SUFFIXES:
+        raise AppError(415, f"{name}: an encounter file is {', '.join(ENCOUNTER_SUFFIXES + X12_SUFFIXES)}",
                        details={"file": name})
     try:
         text = file.file.read().decode("utf-8")

@@ -24,7 +24,7 @@ from cleanclaim.store.intake import (
     billing_provider_defaults,
     encounter_from_form,
     enter_encounters,
-    read_upload,
+    read_encounter_file,
     recent_encounters,
 )
 from cleanclaim.store.jobs import start_import_job
@@ -96,14 +96,22 @@ async def import_file(request: Request, ctx: Context,
         raise AppError(413, f"{name} is larger than the {limit // (1024 * 1024)} MB an upload may be; split it.")
     actor = Actor.of(ctx.user)
     try:
-        encounters = read_upload(name, content)
-        if len(encounters) > IMPORT_JOB_THRESHOLD:
-            job_id = start_import_job(request.app.state.session_factory, ctx.organisation.id, actor, encounters)
+        upload = read_encounter_file(name, content)
+        not_read = [str(problem) for problem in upload.problems]
+        if len(upload.encounters) > IMPORT_JOB_THRESHOLD:
+            job_id = start_import_job(request.app.state.session_factory, ctx.organisation.id, actor,
+                                      upload.encounters, not_read=not_read)
             return RedirectResponse(f"/jobs/{job_id}", status_code=303)
-        intake = enter_encounters(ctx.tenant, actor, encounters)
+        intake = enter_encounters(ctx.tenant, actor, upload.encounters)
     except CleanclaimError as error:
         return render(request, "encounters/list.html", _list_values(ctx, 1, import_error=str(error)),
                       status_code=422)
+    if not_read:  # a partial 837P import: say what was stored and name every part that was not
+        shown = "; ".join(not_read[:10]) + (f" (and {len(not_read) - 10} more)" if len(not_read) > 10 else "")
+        return render(request, "encounters/list.html", _list_values(
+            ctx, 1, notice=f"{len(intake.claims)} claim(s) of {name} imported and coded.",
+            import_error=f"{len(not_read)} problem(s) in {name}; a claim a problem names was not imported unless the "
+                         f"problem says its claims were read: {shown}"))
     if len(intake.claims) == 1:
         return RedirectResponse(f"/claims/{intake.claims[0].claim_id}?notice=coded", status_code=303)
     return RedirectResponse(f"/encounters?imported={len(intake.claims)}", status_code=303)
