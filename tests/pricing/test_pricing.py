@@ -201,10 +201,14 @@ def test_coaching_visit_is_contractor_priced_not_zero() -> None:
     assert line.medicare_paid is None
     assert "contractor" in line.reason
     assert claim.unpriced == (line,)
-    # No 2026 RVU row has a source: the 2026 visit is unpriced, with the reason, never 0.
+    # Still status C in PPRRVU2026_Jul: the 2026 visit is contractor-priced too, never 0.
     [line_2026] = price(encounter([{"code": "0592T", "units": 1}], discipline="coach")).lines
-    assert line_2026.status is LineStatus.UNPRICED
-    assert "no CY2026 relative values" in line_2026.reason
+    assert line_2026.status is LineStatus.CARRIER_PRICED
+    assert line_2026.allowed is None
+    # A code with no 2026 row at all (a lab code, not read) is unpriced with the reason.
+    [lab] = price(encounter([{"code": "85025", "units": 1}], discipline="MD")).lines
+    assert lab.status is LineStatus.UNPRICED
+    assert "no CY2026 relative values" in lab.reason
 
 
 def test_behavioral_health_visit_office_and_hospital_outpatient() -> None:
@@ -308,25 +312,25 @@ def test_charge_master_path_is_accepted(tmp_path: Path) -> None:
     assert claim.charges == D("50.25")
 
 
-# 97535 has no CY2026 RVUs in the bundled file (so it stays unpriced), but it is an always-therapy code: its PE may be
-# the day's highest, so the MPPR order of the priced lines is unknown.
-UNPRICED_THERAPY = {"code": "97535", "modifiers": ["GP"], "units": 2}
+# 97039 (unlisted modality) is status C, contractor-priced, in PPRRVU2026_Jul (so cleanclaim cannot price it), but it
+# is an always-therapy code: its PE may be the day's highest, so the MPPR order of the priced lines is unknown.
+UNPRICED_THERAPY = {"code": "97039", "modifiers": ["GP"], "units": 2}
 
 
 def test_unpriced_therapy_line_makes_every_priced_therapy_unit_a_reduced_estimate() -> None:
     claim = price(encounter([UNPRICED_THERAPY, {"code": "97110", "modifiers": ["GP"], "units": 1}]))
     unpriced, priced = claim.lines
-    assert unpriced.status is LineStatus.UNPRICED
+    assert unpriced.status is LineStatus.CARRIER_PRICED
     # one 97110 unit alone would be 29.06 with full PE; with the order unknown it is taken at 50% PE
     assert cents(D("0.87") * CF_2026) == D("29.06")
     assert priced.allowed == cents((D("0.45") + D("0.41") * D("0.5") + D("0.01")) * CF_2026) == D("22.21")
     assert priced.estimate and not unpriced.estimate
-    assert any("MPPR order unknown" in step and "97535" in step for step in priced.steps)
-    assert any("MPPR order unknown" in note and "97535" in note for note in claim.notes)
+    assert any("MPPR order unknown" in step and "97039" in step for step in priced.steps)
+    assert any("MPPR order unknown" in note and "97039" in note for note in claim.notes)
 
 
 def test_unpriced_therapy_line_reduces_even_the_unit_that_would_be_highest() -> None:
-    # Without 97535, 97112 (PE 0.47) would keep its full PE; with it, none of the priced units can be sure to.
+    # Without 97039, 97112 (PE 0.47) would keep its full PE; with it, none of the priced units can be sure to.
     claim = price(encounter([*MPPR_EXAMPLE, UNPRICED_THERAPY]))
     assert claim.lines[0].allowed == cents((D("0.50") + D("0.235") + D("0.01")) * CF_2026)
     assert claim.lines[1].allowed == 2 * cents((D("0.45") + D("0.205") + D("0.01")) * CF_2026)
@@ -334,8 +338,8 @@ def test_unpriced_therapy_line_reduces_even_the_unit_that_would_be_highest() -> 
 
 
 def test_unpriced_non_therapy_line_or_other_day_leaves_the_mppr_exact() -> None:
-    # 99406 is unpriced here too, but it is not therapy; the other patient's unpriced 97535 is not the same day group
-    same_day = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}, {"code": "99406", "units": 1}])
+    # 0592T is contractor-priced here too, but it is not therapy; the other patient's 97039 is not the same day group
+    same_day = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}, {"code": "0592T", "units": 1}])
     other = encounter([UNPRICED_THERAPY], enc_id="X", patient="P2")
     claim = price([same_day, other])
     assert claim.lines[0].allowed == D("29.06")
