@@ -425,3 +425,67 @@ def test_mppr_is_per_billing_provider_and_day() -> None:
     together = price([_with_billing(own, "1234567893"), _with_billing(other, "1234567893")])
     reduced = cents((D("0.50") + D("0.47") * D("0.5") + D("0.01")) * CF_2026)
     assert [line.allowed for line in together.lines] == [D("32.73"), reduced]
+
+
+# ---- CY2026 relative values from PPRRVU2026_Jul_nonQPP (RVU26C) ------------------------------------------------------
+# Rows of the CMS file used below (work, non-facility PE, facility PE, MP): 97530 0.44/0.60/0.60/0.01;
+# 92610 1.30/1.23/0.42/0.01; 99213 1.30/1.46/0.33/0.09. CY2025 (PPRRVU25_JAN) 97530: 0.44/0.62/0.62/0.01.
+
+
+def test_2026_national_amounts_from_the_cms_relative_values() -> None:
+    lines = [{"code": "97530", "modifiers": ["GP"], "units": 1}]
+    [activities] = price(encounter(lines)).lines
+    # (0.44 + 0.60 + 0.01) x 33.4009 = 1.05 x 33.4009 = 35.070945 -> 35.07
+    assert activities.allowed == cents(D("1.05") * CF_2026) == D("35.07")
+    [office_visit] = price(encounter([{"code": "99213", "units": 1}], discipline="MD")).lines
+    # (1.30 + 1.46 + 0.09) x 33.4009 = 2.85 x 33.4009 = 95.192565 -> 95.19
+    assert office_visit.allowed == cents(D("2.85") * CF_2026) == D("95.19")
+
+
+def test_2026_facility_rate_uses_the_facility_pe() -> None:
+    [swallow] = price(encounter([{"code": "92610", "modifiers": ["GN"], "units": 1}], pos="22",
+                                discipline="SLP")).lines
+    assert swallow.rate_setting == "facility"
+    # (1.30 + 0.42 + 0.01) x 33.4009 = 1.73 x 33.4009 = 57.783557 -> 57.78 (non-facility would be 2.54 x CF = 84.84)
+    assert swallow.allowed == cents(D("1.73") * CF_2026) == D("57.78")
+
+
+def test_2026_alabama_amounts_apply_the_2026_gpcis() -> None:
+    # Alabama CY2026 GPCIs work 1.000, PE 0.875, MP 0.566
+    [activities] = price(encounter([{"code": "97530", "modifiers": ["GP"], "units": 1}]), locality=ALABAMA).lines
+    # 0.44 x 1.000 + 0.60 x 0.875 + 0.01 x 0.566 = 0.44 + 0.525 + 0.00566 = 0.97066; x 33.4009 = 32.4209... -> 32.42
+    assert activities.allowed == cents(D("0.97066") * CF_2026) == D("32.42")
+    [office_visit] = price(encounter([{"code": "99213", "units": 1}], discipline="MD"), locality=ALABAMA).lines
+    # 1.30 + 1.46 x 0.875 + 0.09 x 0.566 = 1.30 + 1.2775 + 0.05094 = 2.62844; x 33.4009 = 87.7922... -> 87.79
+    assert office_visit.allowed == cents(D("2.62844") * CF_2026) == D("87.79")
+
+
+def test_year_boundary_switches_relative_values_and_conversion_factor() -> None:
+    lines = [{"code": "97530", "modifiers": ["GP"], "units": 1}]
+    [old_year] = price(encounter(lines, date="2025-12-31")).lines
+    [new_year] = price(encounter(lines, date="2026-01-01")).lines
+    # 2025-12-31: (0.44 + 0.62 + 0.01) x 32.3465 = 1.07 x 32.3465 = 34.610755 -> 34.61
+    assert old_year.allowed == cents(D("1.07") * CF_2025) == D("34.61")
+    # 2026-01-01: (0.44 + 0.60 + 0.01) x 33.4009 = 35.070945 -> 35.07
+    assert new_year.allowed == cents(D("1.05") * CF_2026) == D("35.07")
+    assert any("PPRRVU25_JAN" in step for step in old_year.steps)
+    assert any("PPRRVU2026_Jul_nonQPP" in step for step in new_year.steps)
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("96170", LineStatus.NOT_COVERED), ("96171", LineStatus.NOT_COVERED), ("99401", LineStatus.NOT_COVERED),
+    ("99404", LineStatus.NOT_COVERED), ("99408", LineStatus.NOT_COVERED), ("99411", LineStatus.NOT_COVERED),
+    ("99412", LineStatus.NOT_COVERED), ("97010", LineStatus.BUNDLED), ("98960", LineStatus.BUNDLED),
+    ("97014", LineStatus.NOT_VALID), ("97039", LineStatus.CARRIER_PRICED), ("98978", LineStatus.CARRIER_PRICED),
+])
+def test_2026_status_indicators_are_said_never_priced_as_zero(code: str, status: LineStatus) -> None:
+    [line] = price(encounter([{"code": code, "units": 1}], discipline="MD")).lines
+    assert line.status is status
+    assert line.allowed is None
+
+
+def test_2026_active_counseling_codes_are_priced() -> None:
+    # 99406 and 99407 are status A in CY2026 (unlike 99401-99412): 0.46 and 0.87 non-facility total RVUs
+    claim = price(encounter([{"code": "99406", "units": 1}, {"code": "99407", "units": 1}], discipline="MD"))
+    assert [line.allowed for line in claim.lines] == [cents(D("0.46") * CF_2026), cents(D("0.87") * CF_2026)]
+    assert [line.allowed for line in claim.lines] == [D("15.36"), D("29.06")]
