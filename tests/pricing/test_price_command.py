@@ -47,7 +47,8 @@ def test_price_json(tmp_path: Path) -> None:
     data = json.loads(result.output)
     assert data["totals"]["allowed"] == "77.15"
     assert data["unpriced_lines"] == 1
-    assert data["lines"][2]["status"] == "unpriced"
+    # 0592T is status C (contractor-priced) in PPRRVU2026_Jul: not priced, and said so, never 0
+    assert data["lines"][2]["status"] == "carrier-priced"
 
 
 def test_price_table_shows_the_arithmetic(tmp_path: Path) -> None:
@@ -74,7 +75,7 @@ def test_price_bad_input_exits_2(tmp_path: Path) -> None:
 def test_price_2026_with_a_locality_that_has_2026_gpcis(tmp_path: Path) -> None:
     # Alabama 10112:00 has CY2026 GPCIs (1.000, 0.875, 0.566; bundled gpci.csv): 97112 30.63 + 97110 x2 at 50% PE
     # 21.21 + 21.21 = 73.05 (arithmetic in test_pricing.py::test_2026_line_in_a_locality_with_2026_gpcis_is_priced);
-    # 0592T stays unpriced (no 2026 relative values).
+    # 0592T stays unpriced (status C, contractor-priced, in the CY2026 file).
     result = CliRunner().invoke(_app(), ["price", str(tmp_path / "visit.yaml"), "--locality", "10112:00", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
@@ -86,6 +87,7 @@ def test_price_2026_with_a_locality_that_has_2026_gpcis(tmp_path: Path) -> None:
     other = CliRunner().invoke(_app(), ["price", str(tmp_path / "visit.yaml"), "--locality", "01112:75", "--json"])
     assert other.exit_code == 0, other.output
     other_data = json.loads(other.output)
-    assert [line["status"] for line in other_data["lines"]] == ["unpriced", "unpriced", "unpriced"]
+    # (0592T keeps its status C reason: contractor-priced whatever the locality)
+    assert [line["status"] for line in other_data["lines"]] == ["unpriced", "unpriced", "carrier-priced"]
     assert all(line["allowed"] is None for line in other_data["lines"])
     assert other_data["unpriced_lines"] == 3

@@ -201,10 +201,14 @@ def test_coaching_visit_is_contractor_priced_not_zero() -> None:
     assert line.medicare_paid is None
     assert "contractor" in line.reason
     assert claim.unpriced == (line,)
-    # No 2026 RVU row has a source: the 2026 visit is unpriced, with the reason, never 0.
+    # Still status C in PPRRVU2026_Jul: the 2026 visit is contractor-priced too, never 0.
     [line_2026] = price(encounter([{"code": "0592T", "units": 1}], discipline="coach")).lines
-    assert line_2026.status is LineStatus.UNPRICED
-    assert "no CY2026 relative values" in line_2026.reason
+    assert line_2026.status is LineStatus.CARRIER_PRICED
+    assert line_2026.allowed is None
+    # A code with no 2026 row at all (a lab code, not read) is unpriced with the reason.
+    [lab] = price(encounter([{"code": "85025", "units": 1}], discipline="MD")).lines
+    assert lab.status is LineStatus.UNPRICED
+    assert "no CY2026 relative values" in lab.reason
 
 
 def test_behavioral_health_visit_office_and_hospital_outpatient() -> None:
@@ -308,25 +312,25 @@ def test_charge_master_path_is_accepted(tmp_path: Path) -> None:
     assert claim.charges == D("50.25")
 
 
-# 97535 has no CY2026 RVUs in the bundled file (so it stays unpriced), but it is an always-therapy code: its PE may be
-# the day's highest, so the MPPR order of the priced lines is unknown.
-UNPRICED_THERAPY = {"code": "97535", "modifiers": ["GP"], "units": 2}
+# 97039 (unlisted modality) is status C, contractor-priced, in PPRRVU2026_Jul (so cleanclaim cannot price it), but it
+# is an always-therapy code: its PE may be the day's highest, so the MPPR order of the priced lines is unknown.
+UNPRICED_THERAPY = {"code": "97039", "modifiers": ["GP"], "units": 2}
 
 
 def test_unpriced_therapy_line_makes_every_priced_therapy_unit_a_reduced_estimate() -> None:
     claim = price(encounter([UNPRICED_THERAPY, {"code": "97110", "modifiers": ["GP"], "units": 1}]))
     unpriced, priced = claim.lines
-    assert unpriced.status is LineStatus.UNPRICED
+    assert unpriced.status is LineStatus.CARRIER_PRICED
     # one 97110 unit alone would be 29.06 with full PE; with the order unknown it is taken at 50% PE
     assert cents(D("0.87") * CF_2026) == D("29.06")
     assert priced.allowed == cents((D("0.45") + D("0.41") * D("0.5") + D("0.01")) * CF_2026) == D("22.21")
     assert priced.estimate and not unpriced.estimate
-    assert any("MPPR order unknown" in step and "97535" in step for step in priced.steps)
-    assert any("MPPR order unknown" in note and "97535" in note for note in claim.notes)
+    assert any("MPPR order unknown" in step and "97039" in step for step in priced.steps)
+    assert any("MPPR order unknown" in note and "97039" in note for note in claim.notes)
 
 
 def test_unpriced_therapy_line_reduces_even_the_unit_that_would_be_highest() -> None:
-    # Without 97535, 97112 (PE 0.47) would keep its full PE; with it, none of the priced units can be sure to.
+    # Without 97039, 97112 (PE 0.47) would keep its full PE; with it, none of the priced units can be sure to.
     claim = price(encounter([*MPPR_EXAMPLE, UNPRICED_THERAPY]))
     assert claim.lines[0].allowed == cents((D("0.50") + D("0.235") + D("0.01")) * CF_2026)
     assert claim.lines[1].allowed == 2 * cents((D("0.45") + D("0.205") + D("0.01")) * CF_2026)
@@ -334,8 +338,8 @@ def test_unpriced_therapy_line_reduces_even_the_unit_that_would_be_highest() -> 
 
 
 def test_unpriced_non_therapy_line_or_other_day_leaves_the_mppr_exact() -> None:
-    # 99406 is unpriced here too, but it is not therapy; the other patient's unpriced 97535 is not the same day group
-    same_day = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}, {"code": "99406", "units": 1}])
+    # 0592T is contractor-priced here too, but it is not therapy; the other patient's 97039 is not the same day group
+    same_day = encounter([{"code": "97110", "modifiers": ["GP"], "units": 1}, {"code": "0592T", "units": 1}])
     other = encounter([UNPRICED_THERAPY], enc_id="X", patient="P2")
     claim = price([same_day, other])
     assert claim.lines[0].allowed == D("29.06")
@@ -421,3 +425,67 @@ def test_mppr_is_per_billing_provider_and_day() -> None:
     together = price([_with_billing(own, "1234567893"), _with_billing(other, "1234567893")])
     reduced = cents((D("0.50") + D("0.47") * D("0.5") + D("0.01")) * CF_2026)
     assert [line.allowed for line in together.lines] == [D("32.73"), reduced]
+
+
+# ---- CY2026 relative values from PPRRVU2026_Jul_nonQPP (RVU26C) ------------------------------------------------------
+# Rows of the CMS file used below (work, non-facility PE, facility PE, MP): 97530 0.44/0.60/0.60/0.01;
+# 92610 1.30/1.23/0.42/0.01; 99213 1.30/1.46/0.33/0.09. CY2025 (PPRRVU25_JAN) 97530: 0.44/0.62/0.62/0.01.
+
+
+def test_2026_national_amounts_from_the_cms_relative_values() -> None:
+    lines = [{"code": "97530", "modifiers": ["GP"], "units": 1}]
+    [activities] = price(encounter(lines)).lines
+    # (0.44 + 0.60 + 0.01) x 33.4009 = 1.05 x 33.4009 = 35.070945 -> 35.07
+    assert activities.allowed == cents(D("1.05") * CF_2026) == D("35.07")
+    [office_visit] = price(encounter([{"code": "99213", "units": 1}], discipline="MD")).lines
+    # (1.30 + 1.46 + 0.09) x 33.4009 = 2.85 x 33.4009 = 95.192565 -> 95.19
+    assert office_visit.allowed == cents(D("2.85") * CF_2026) == D("95.19")
+
+
+def test_2026_facility_rate_uses_the_facility_pe() -> None:
+    [swallow] = price(encounter([{"code": "92610", "modifiers": ["GN"], "units": 1}], pos="22",
+                                discipline="SLP")).lines
+    assert swallow.rate_setting == "facility"
+    # (1.30 + 0.42 + 0.01) x 33.4009 = 1.73 x 33.4009 = 57.783557 -> 57.78 (non-facility would be 2.54 x CF = 84.84)
+    assert swallow.allowed == cents(D("1.73") * CF_2026) == D("57.78")
+
+
+def test_2026_alabama_amounts_apply_the_2026_gpcis() -> None:
+    # Alabama CY2026 GPCIs work 1.000, PE 0.875, MP 0.566
+    [activities] = price(encounter([{"code": "97530", "modifiers": ["GP"], "units": 1}]), locality=ALABAMA).lines
+    # 0.44 x 1.000 + 0.60 x 0.875 + 0.01 x 0.566 = 0.44 + 0.525 + 0.00566 = 0.97066; x 33.4009 = 32.4209... -> 32.42
+    assert activities.allowed == cents(D("0.97066") * CF_2026) == D("32.42")
+    [office_visit] = price(encounter([{"code": "99213", "units": 1}], discipline="MD"), locality=ALABAMA).lines
+    # 1.30 + 1.46 x 0.875 + 0.09 x 0.566 = 1.30 + 1.2775 + 0.05094 = 2.62844; x 33.4009 = 87.7922... -> 87.79
+    assert office_visit.allowed == cents(D("2.62844") * CF_2026) == D("87.79")
+
+
+def test_year_boundary_switches_relative_values_and_conversion_factor() -> None:
+    lines = [{"code": "97530", "modifiers": ["GP"], "units": 1}]
+    [old_year] = price(encounter(lines, date="2025-12-31")).lines
+    [new_year] = price(encounter(lines, date="2026-01-01")).lines
+    # 2025-12-31: (0.44 + 0.62 + 0.01) x 32.3465 = 1.07 x 32.3465 = 34.610755 -> 34.61
+    assert old_year.allowed == cents(D("1.07") * CF_2025) == D("34.61")
+    # 2026-01-01: (0.44 + 0.60 + 0.01) x 33.4009 = 35.070945 -> 35.07
+    assert new_year.allowed == cents(D("1.05") * CF_2026) == D("35.07")
+    assert any("PPRRVU25_JAN" in step for step in old_year.steps)
+    assert any("PPRRVU2026_Jul_nonQPP" in step for step in new_year.steps)
+
+
+@pytest.mark.parametrize(("code", "status"), [
+    ("96170", LineStatus.NOT_COVERED), ("96171", LineStatus.NOT_COVERED), ("99401", LineStatus.NOT_COVERED),
+    ("99404", LineStatus.NOT_COVERED), ("99408", LineStatus.NOT_COVERED), ("99411", LineStatus.NOT_COVERED),
+    ("99412", LineStatus.NOT_COVERED), ("97010", LineStatus.BUNDLED), ("98960", LineStatus.BUNDLED),
+    ("97014", LineStatus.NOT_VALID), ("97039", LineStatus.CARRIER_PRICED), ("98978", LineStatus.CARRIER_PRICED),
+])
+def test_2026_status_indicators_are_said_never_priced_as_zero(code: str, status: LineStatus) -> None:
+    [line] = price(encounter([{"code": code, "units": 1}], discipline="MD")).lines
+    assert line.status is status
+    assert line.allowed is None
+
+
+def test_2026_active_counseling_codes_are_priced() -> None:
+    # 99406 and 99407 are status A in CY2026 (unlike 99401-99412): 0.46 and 0.87 non-facility total RVUs
+    claim = price(encounter([{"code": "99406", "units": 1}, {"code": "99407", "units": 1}], discipline="MD"))
+    assert [line.allowed for line in claim.lines] == [cents(D("0.46") * CF_2026), cents(D("0.87") * CF_2026)]
+    assert [line.allowed for line in claim.lines] == [D("15.36"), D("29.06")]

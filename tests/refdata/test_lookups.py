@@ -92,7 +92,12 @@ def test_mue_imported_then_bundled(tmp_path: Path) -> None:
 def test_rvus_by_year_and_imported_precedence(tmp_path: Path) -> None:
     assert rvus(dt.date(2025, 6, 1)).filter(pl.col("code") == "97110")["work_rvu"].to_list() == [0.45]
     assert rvus(dt.date(2026, 6, 1)).filter(pl.col("code") == "97110")["nf_pe_rvu"].to_list() == [0.41]
-    assert rvus(2026).filter(pl.col("code") == "96158").is_empty()  # no 2026 source: absent, not guessed
+    # PPRRVU2026_Jul: 96158 work 1.66, non-facility PE 0.54, facility PE 0.12, MP 0.01 (2025: PE 0.47 / 0.09)
+    row_96158 = rvus(2026).filter(pl.col("code") == "96158").row(0, named=True)
+    assert (row_96158["work_rvu"], row_96158["nf_pe_rvu"], row_96158["f_pe_rvu"], row_96158["mp_rvu"]) == (
+        1.66, 0.54, 0.12, 0.01)
+    assert row_96158["source"] == "bundled rvu.csv: PPRRVU2026_Jul_nonQPP"
+    assert rvus(2026).filter(pl.col("code") == "85025").is_empty()  # lab code, not read: absent, not guessed
     import_files([write(tmp_path / "PPRRVU25_JAN.csv", pprrvu_csv(
         pprrvu_row("97110", "A", "0.99", "0.43", "0.43", "0.01", cf="31.0000")))])
     imported = rvus(dt.date(2025, 6, 1))
