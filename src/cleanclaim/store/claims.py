@@ -703,13 +703,14 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
         counts[claim_of_key[encounter]][severity] += n
     versions = _table(m.ClaimVersion)
     version_ids = [row.version_id for row in loaded]
-    # the run just added is each version's latest: the claim list's rule filter and counts read this pointer
-    latest = (select(func.max(runs_table.c.id))
-              .where(runs_table.c.organisation_id == organisation_id, runs_table.c.claim_version_id == versions.c.id)
-              .scalar_subquery())
-    connection.execute(update(versions).where(versions.c.organisation_id == organisation_id,
-                                              among(connection, versions.c.id, version_ids))
-                       .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at, latest_scrub_run_id=latest))
+    # the run just added is each version's latest: the claim list's rule filter and counts read this pointer. Set
+    # from the ids RETURNING gave, by primary key: a correlated max() over scrub_runs made the planners walk the
+    # organisation's runs once per version (13 s for 10,000 claims on SQLite)
+    connection.execute(
+        update(versions)
+        .where(versions.c.organisation_id == organisation_id, versions.c.id == bindparam("b_version_id"))
+        .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at, latest_scrub_run_id=bindparam("b_run_id")),
+        [{"b_version_id": version, "b_run_id": run} for version, run in run_of_version.items()])
     _expire_states(session, set(version_ids))
     scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
     before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
