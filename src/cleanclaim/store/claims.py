@@ -25,15 +25,18 @@ from typing import Any, Generic, TypeVar
 
 import polars as pl
 from sqlalchemy import (
+    ARRAY,
     ColumnElement,
     Connection,
     Float,
+    Integer,
     Table,
     Text,
     bindparam,
     cast,
     func,
     insert,
+    literal,
     select,
     update,
 )
@@ -706,11 +709,20 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
     # the run just added is each version's latest: the claim list's rule filter and counts read this pointer. Set
     # from the ids RETURNING gave, by primary key: a correlated max() over scrub_runs made the planners walk the
     # organisation's runs once per version (13 s for 10,000 claims on SQLite)
-    connection.execute(
-        update(versions)
-        .where(versions.c.organisation_id == organisation_id, versions.c.id == bindparam("b_version_id"))
-        .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at, latest_scrub_run_id=bindparam("b_run_id")),
-        [{"b_version_id": version, "b_run_id": run} for version, run in run_of_version.items()])
+    if connection.dialect.name == "postgresql":  # one statement: executemany is a round trip a row there
+        pairs = select(func.unnest(literal(list(run_of_version), ARRAY(Integer))).label("version_id"),
+                       func.unnest(literal(list(run_of_version.values()), ARRAY(Integer))).label("run_id")).subquery()
+        connection.execute(
+            update(versions)
+            .where(versions.c.organisation_id == organisation_id, versions.c.id == pairs.c.version_id)
+            .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at, latest_scrub_run_id=pairs.c.run_id))
+    else:
+        connection.execute(
+            update(versions)
+            .where(versions.c.organisation_id == organisation_id, versions.c.id == bindparam("b_version_id"))
+            .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at,
+                    latest_scrub_run_id=bindparam("b_run_id")),
+            [{"b_version_id": version, "b_run_id": run} for version, run in run_of_version.items()])
     _expire_states(session, set(version_ids))
     scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
     before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
