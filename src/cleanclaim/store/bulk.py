@@ -17,10 +17,10 @@ import json
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, String, Table, any_, func, literal, select
+from sqlalchemy import ColumnElement, Connection, Integer, String, Table, any_, bindparam, func, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
-__all__ = ["among", "append_rows"]
+__all__ = ["among", "append_rows", "update_by_id"]
 
 _Processor = Callable[[Any], Any]
 
@@ -117,3 +117,21 @@ def among(connection: Connection, column: ColumnElement[int], ids: Sequence[int]
         listed = func.json_each(literal(json.dumps(values), String)).table_valued("value")
         return column.in_(select(listed.c.value))
     return column.in_(values)
+
+
+def update_by_id(connection: Connection, table: Table, column: str, by_id: Mapping[int, int], *,
+                 where: ColumnElement[bool], constants: Mapping[str, Any]) -> None:
+    """Set ``column`` of each row ``id`` to ``by_id[id]`` (and ``constants`` on every one), among the rows ``where``
+    allows: on PostgreSQL one ``UPDATE ... FROM unnest(ids, values)``, where executemany is a round trip a row; on
+    SQLite an executemany by primary key, which is cheap in process. Either way no subquery per row."""
+    if not by_id:
+        return
+    if connection.dialect.name == "postgresql":
+        pairs = select(func.unnest(literal(list(by_id), ARRAY(Integer))).label("b_id"),
+                       func.unnest(literal(list(by_id.values()), ARRAY(Integer))).label("b_value")).subquery()
+        connection.execute(update(table).where(where, table.c.id == pairs.c.b_id)
+                           .values({**constants, column: pairs.c.b_value}))
+        return
+    connection.execute(update(table).where(where, table.c.id == bindparam("b_id"))
+                       .values({**constants, column: bindparam("b_value")}),
+                       [{"b_id": key, "b_value": value} for key, value in by_id.items()])

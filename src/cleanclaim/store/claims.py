@@ -25,18 +25,15 @@ from typing import Any, Generic, TypeVar
 
 import polars as pl
 from sqlalchemy import (
-    ARRAY,
     ColumnElement,
     Connection,
     Float,
-    Integer,
     Table,
     Text,
     bindparam,
     cast,
     func,
     insert,
-    literal,
     select,
     update,
 )
@@ -61,7 +58,7 @@ from cleanclaim.rules.tables import STORED_LINE_SCHEMA, tables_from_stored
 from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
-from cleanclaim.store.bulk import among, append_rows
+from cleanclaim.store.bulk import among, append_rows, update_by_id
 from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
@@ -709,20 +706,9 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
     # the run just added is each version's latest: the claim list's rule filter and counts read this pointer. Set
     # from the ids RETURNING gave, by primary key: a correlated max() over scrub_runs made the planners walk the
     # organisation's runs once per version (13 s for 10,000 claims on SQLite)
-    if connection.dialect.name == "postgresql":  # one statement: executemany is a round trip a row there
-        pairs = select(func.unnest(literal(list(run_of_version), ARRAY(Integer))).label("version_id"),
-                       func.unnest(literal(list(run_of_version.values()), ARRAY(Integer))).label("run_id")).subquery()
-        connection.execute(
-            update(versions)
-            .where(versions.c.organisation_id == organisation_id, versions.c.id == pairs.c.version_id)
-            .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at, latest_scrub_run_id=pairs.c.run_id))
-    else:
-        connection.execute(
-            update(versions)
-            .where(versions.c.organisation_id == organisation_id, versions.c.id == bindparam("b_version_id"))
-            .values(state=ClaimState.SCRUBBED.value, state_changed_at=ran_at,
-                    latest_scrub_run_id=bindparam("b_run_id")),
-            [{"b_version_id": version, "b_run_id": run} for version, run in run_of_version.items()])
+    update_by_id(connection, versions, "latest_scrub_run_id", run_of_version,
+                 where=versions.c.organisation_id == organisation_id,
+                 constants={"state": ClaimState.SCRUBBED.value, "state_changed_at": ran_at})
     _expire_states(session, set(version_ids))
     scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
     before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
