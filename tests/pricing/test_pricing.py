@@ -507,7 +507,8 @@ def _tobacco(code: str, diagnoses: list[str], pointers: list[int] | None = None)
 def test_tobacco_counseling_is_waived_for_a_tobacco_user_with_or_without_related_disease(diagnoses: list[str]) -> None:
     [line] = price(_tobacco("99406", diagnoses), deductible_remaining=100).lines
     assert (line.deductible, line.coinsurance) == (D("0.00"), D("0.00"))
-    assert any(step.startswith("deductible and coinsurance waived: diagnosis") for step in line.steps)
+    shown = [step for step in line.steps if step.startswith("deductible and coinsurance waived: diagnosis")]
+    assert shown and shown[0].startswith(f"deductible and coinsurance waived: diagnosis {diagnoses[0]} ("), shown
 
 
 @pytest.mark.parametrize("diagnoses", [["J44.9"], ["I10", "Z71.6"], ["F17"]])

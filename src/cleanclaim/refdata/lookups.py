@@ -309,7 +309,8 @@ def cost_sharing_waiver(code: str, date_of_service: dt.date,
                                        f"given to show the preventive benefit's ({row.shown})")
     matching = [d for d in known if d.startswith(row.diagnoses)]
     if matching:
-        return CostSharingWaiver(True, f"deductible and coinsurance waived: diagnosis {matching[0]} ({row.source})")
+        shown = matching[0] if len(matching[0]) <= 3 else f"{matching[0][:3]}.{matching[0][3:]}"
+        return CostSharingWaiver(True, f"deductible and coinsurance waived: diagnosis {shown} ({row.source})")
     return CostSharingWaiver(False, f"deductible and coinsurance apply: {code} is waived only with a diagnosis of "
                                     f"{row.shown}, and the line has none ({row.source})")
 
