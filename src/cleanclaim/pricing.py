@@ -14,9 +14,9 @@ with the facility or non-facility PE RVU chosen by the line's place of service (
 * **CQ/CO** (SSA 1834(v), from 2022-01-01): lines furnished in whole or part by a PTA/OTA are paid at 85%, applied
   after the MPPR (the order is not confirmed by CMS text; see payment-and-edits.md UNCONFIRMED 7).
 * **Cost sharing**: the Part B deductible (whatever the caller says remains, for each patient and calendar year)
-  and 20% coinsurance, waived for the
-  preventive codes listed in ``refdata/bundled/cost_sharing_waived.csv``; then the 2% sequestration on Medicare's
-  share (CRS R45106: in force through FY2032).
+  and 20% coinsurance, waived for the preventive codes listed in ``refdata/bundled/cost_sharing_waived.csv`` on the
+  dates of service and, where a row names them, with the diagnoses it lists (99406/99407: from 2016-10-01, with a
+  diagnosis of tobacco use); then the 2% sequestration on Medicare's share (CRS R45106: in force through FY2032).
 
 Amounts are Medicare PFS amounts whatever the encounter's payer: for an encounter whose payer profile is not a
 Medicare program (``commercial``, ``medicaid``, ``other``) the claim carries a note that these are not the payer's
@@ -54,7 +54,7 @@ from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.model import ClaimLine, Encounter, HistoryLine
 from cleanclaim.refdata import (
     conversion_factor_entry,
-    cost_sharing_waived,
+    cost_sharing_waiver,
     gpci,
     parse_locality,
     place_of_service_setting,
@@ -329,6 +329,8 @@ class _Work:
     estimate: bool = False
     provider: str = ""
     """Who bills the line (the billing provider's NPI, else the rendering NPI): the MPPR ranks one provider's units."""
+    diagnoses: tuple[str, ...] = ()
+    """The line's diagnoses (its pointed ones, else every claim diagnosis); empty for a bare line: not known."""
 
 
 def _dec(value: Any) -> Decimal:
@@ -384,8 +386,15 @@ def _collect(encounter_or_lines: Encounter | Sequence[Encounter] | Sequence[Clai
             work.append(_Work(None, "", number, item, day, place_of_service))
         return work
     return [_Work(enc.id, enc.patient.id, number, line, line.date or enc.date, enc.place_of_service,
-                  provider=_billed_by(enc))
+                  provider=_billed_by(enc), diagnoses=_line_diagnoses(enc, line))
             for enc in encounters for number, line in enumerate(enc.lines, start=1)]
+
+
+def _line_diagnoses(encounter: Encounter, line: ClaimLine) -> tuple[str, ...]:
+    """The diagnoses the line points at; a line without a pointer that lands on one is judged by every claim
+    diagnosis (a coded encounter may not have its pointers yet)."""
+    pointed = tuple(encounter.diagnoses[p - 1] for p in line.dx_pointers if 0 < p <= len(encounter.diagnoses))
+    return pointed or tuple(encounter.diagnoses)
 
 
 def _billed_by(encounter: Encounter) -> str:
@@ -634,10 +643,11 @@ def _finish(item: _Work, place: tuple[str, str] | None, qualifying_apm: bool, se
         steps.append(f"allowed {summed}" + (" (the sum of the units' rounded amounts)" if len(unit_amounts) > 1
                                             else ""))
 
-    waiver = cost_sharing_waived(line.code)
-    if waiver:
+    waiver = cost_sharing_waiver(line.code, item.date_of_service, item.diagnoses)
+    if waiver is not None:
+        steps.append(waiver.reason)
+    if waiver is not None and waiver.waived:
         deductible = coinsurance = Decimal("0.00")
-        steps.append(f"deductible and coinsurance waived ({waiver})")
     else:
         deductible = min(deductible_remaining, allowed).quantize(CENT)
         coinsurance = round_cents((allowed - deductible) * COINSURANCE)

@@ -489,3 +489,73 @@ def test_2026_active_counseling_codes_are_priced() -> None:
     claim = price(encounter([{"code": "99406", "units": 1}, {"code": "99407", "units": 1}], discipline="MD"))
     assert [line.allowed for line in claim.lines] == [cents(D("0.46") * CF_2026), cents(D("0.87") * CF_2026)]
     assert [line.allowed for line in claim.lines] == [D("15.36"), D("29.06")]
+
+
+# Tobacco cessation counseling: whether the deductible and coinsurance are waived depends on the date and the diagnoses
+# (cost_sharing_waived.csv: NCD 210.4 symptomatic counseling kept cost sharing; NCD 210.4.1 counseling to prevent
+# tobacco use waives it, billed with G0436/G0437 from 2011-01-01 to 2016-09-30 and with 99406/99407 from 2016-10-01
+# for every tobacco user, with or without a tobacco-related disease).
+
+
+def _tobacco(code: str, diagnoses: list[str], pointers: list[int] | None = None) -> Encounter:
+    enc = encounter([{"code": code, "units": 1, **({"dx_pointers": pointers} if pointers else {})}],
+                    date="2025-06-01", discipline="MD")
+    return enc.model_copy(update={"diagnoses": diagnoses})
+
+
+@pytest.mark.parametrize("diagnoses", [["F17.210", "J44.9"], ["Z72.0"], ["Z87.891"], ["T65.211A"], ["F17.290"]])
+def test_tobacco_counseling_is_waived_for_a_tobacco_user_with_or_without_related_disease(diagnoses: list[str]) -> None:
+    [line] = price(_tobacco("99406", diagnoses), deductible_remaining=100).lines
+    assert (line.deductible, line.coinsurance) == (D("0.00"), D("0.00"))
+    shown = [step for step in line.steps if step.startswith("deductible and coinsurance waived: diagnosis")]
+    assert shown and shown[0].startswith(f"deductible and coinsurance waived: diagnosis {diagnoses[0]} ("), shown
+
+
+@pytest.mark.parametrize("diagnoses", [["J44.9"], ["I10", "Z71.6"], ["F17"]])
+def test_tobacco_counseling_without_a_tobacco_use_diagnosis_keeps_cost_sharing(diagnoses: list[str]) -> None:
+    # F17 alone is not a nicotine dependence code of F17.2; Z71.6 (tobacco abuse counseling) names the service, not
+    # the patient's tobacco use, and is not on CMS's list
+    [line] = price(_tobacco("99407", diagnoses), deductible_remaining=0).lines
+    assert line.allowed is not None and line.coinsurance == cents(line.allowed * D("0.2")) > 0
+    assert any("waived only with a diagnosis of F17.2" in step for step in line.steps)
+
+
+def test_tobacco_waiver_reads_the_pointed_diagnoses_else_all() -> None:
+    pointed_elsewhere = _tobacco("99406", ["J44.9", "F17.210"], pointers=[1])
+    [line] = price(pointed_elsewhere, deductible_remaining=0).lines
+    assert line.coinsurance is not None and line.coinsurance > 0
+    [line] = price(_tobacco("99406", ["J44.9", "F17.210"], pointers=[2]), deductible_remaining=0).lines
+    assert line.coinsurance == D("0.00")
+    [line] = price(_tobacco("99406", ["J44.9", "F17.210"]), deductible_remaining=0).lines  # no pointer: all
+    assert line.coinsurance == D("0.00")
+
+
+def test_tobacco_waiver_without_diagnoses_is_assumed_and_says_so() -> None:
+    [line] = price([ClaimLine(code="99406")], date_of_service=dt.date(2025, 6, 1), deductible_remaining=10).lines
+    assert (line.deductible, line.coinsurance) == (D("0.00"), D("0.00"))
+    assert any("assumed: no diagnoses given" in step for step in line.steps)
+
+
+@pytest.mark.parametrize(("code", "day", "waived"), [
+    ("99406", dt.date(2016, 9, 30), False),   # NCD 210.4 code then: symptomatic patient, cost sharing
+    ("99406", dt.date(2016, 10, 1), True),    # G0436/G0437 deleted: 99406 for every tobacco user, waived
+    ("99407", dt.date(2012, 5, 1), False),
+    ("G0436", dt.date(2010, 12, 31), False),  # before the G-codes
+    ("G0436", dt.date(2011, 1, 1), True),
+    ("G0437", dt.date(2016, 9, 30), True),
+    ("G0437", dt.date(2016, 10, 1), False),   # deleted
+])
+def test_tobacco_waiver_follows_the_dates_of_the_codes(code: str, day: dt.date, waived: bool) -> None:
+    from cleanclaim.refdata import cost_sharing_waiver
+
+    decision = cost_sharing_waiver(code, day, ["F17.210"])
+    assert decision is not None and decision.waived is waived, decision
+    if not waived:
+        assert "only for dates of service" in decision.reason
+
+
+def test_codes_without_a_waiver_row_answer_none() -> None:
+    from cleanclaim.refdata import cost_sharing_waiver
+
+    assert cost_sharing_waiver("97110", dt.date(2025, 6, 1), ["F17.210"]) is None
+    assert cost_sharing_waiver("G0447", dt.date(2025, 6, 1), ["E66.9"]) is not None

@@ -11,11 +11,13 @@ from cleanclaim.refdata.cms_files import ParsedTable, RefTable, parse_path, peri
 from cleanclaim.refdata.imported import CorruptImportError, ImportResult, StoredTable, import_files, stored_tables
 from cleanclaim.refdata.lookups import (
     ConversionFactor,
+    CostSharingWaiver,
     TableStatus,
     by_date_of_service,
     conversion_factor,
     conversion_factor_entry,
     cost_sharing_waived,
+    cost_sharing_waiver,
     gpci,
     mue_values,
     parse_locality,
@@ -28,6 +30,7 @@ from cleanclaim.refdata.lookups import (
 __all__ = [
     "ConversionFactor",
     "CorruptImportError",
+    "CostSharingWaiver",
     "ImportResult",
     "ParsedTable",
     "RefTable",
@@ -37,6 +40,7 @@ __all__ = [
     "conversion_factor",
     "conversion_factor_entry",
     "cost_sharing_waived",
+    "cost_sharing_waiver",
     "gpci",
     "import_files",
     "mue_values",

@@ -23,12 +23,14 @@ from cleanclaim.refdata.imported import fix_for, import_signature, imported_fram
 
 __all__ = [
     "ConversionFactor",
+    "CostSharingWaiver",
     "TableStatus",
     "bundled_table",
     "by_date_of_service",
     "conversion_factor",
     "conversion_factor_entry",
     "cost_sharing_waived",
+    "cost_sharing_waiver",
     "gpci",
     "mue_values",
     "parse_locality",
@@ -249,9 +251,79 @@ def place_of_service_setting(place_of_service: str) -> str | None:
     return _first_by_key("facility_pos.csv", "pos", "setting").get(place_of_service.zfill(2))
 
 
-def cost_sharing_waived(code: str) -> str | None:
-    """The source that says Medicare waives deductible and coinsurance for the code, or None."""
-    return _first_by_key("cost_sharing_waived.csv", "code", "source").get(code)
+@dataclass(frozen=True)
+class CostSharingWaiver:
+    """Whether Medicare waives the Part B deductible and coinsurance of one line, and why (``reason`` is a pricing
+    step: the row's source, or what kept the waiver from applying)."""
+
+    waived: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class _WaiverRow:
+    first_date: dt.date | None
+    last_date: dt.date | None
+    diagnoses: tuple[str, ...]
+    """ICD-10-CM prefixes without the dot; empty: any diagnosis."""
+    shown: str
+    """The prefixes as the data file prints them, for messages."""
+    source: str
+
+
+@cache
+def _waiver_rows() -> dict[str, tuple[_WaiverRow, ...]]:
+    rows: dict[str, list[_WaiverRow]] = {}
+    for row in bundled_table("cost_sharing_waived.csv").iter_rows(named=True):
+        first, last = (dt.date.fromisoformat(row[k]) if row[k] else None for k in ("first_date", "last_date"))
+        shown = [part.strip() for part in row["diagnoses"].split(";") if part.strip()]
+        prefixes = tuple(part.replace(".", "").upper() for part in shown)
+        rows.setdefault(row["code"], []).append(_WaiverRow(first, last, prefixes, ", ".join(shown), row["source"]))
+    return {code: tuple(found) for code, found in rows.items()}
+
+
+def cost_sharing_waiver(code: str, date_of_service: dt.date,
+                        diagnoses: Iterable[str] | None = None) -> CostSharingWaiver | None:
+    """Whether Medicare waives deductible and coinsurance for ``code`` on the date, given the line's diagnoses.
+
+    None when the code has no waiver row at all (the usual cost sharing, nothing to say). A row applies on the dates
+    of service its ``first_date``..``last_date`` covers; a row with ``diagnoses`` needs one of the line's diagnoses
+    to start with one of its prefixes (99406/99407: a diagnosis of tobacco use). ``diagnoses`` None or empty means
+    they are not known here: the waiver is assumed, and the reason says so.
+    """
+    found = _waiver_rows().get(code)
+    if not found:
+        return None
+    in_force = [row for row in found if (row.first_date is None or row.first_date <= date_of_service)
+                and (row.last_date is None or date_of_service <= row.last_date)]
+    if not in_force:
+        periods = "; ".join(f"{row.first_date or 'always'} to {row.last_date or 'today'}" for row in found)
+        return CostSharingWaiver(False, f"deductible and coinsurance apply: Medicare waives them for {code} only "
+                                        f"for dates of service {periods} ({found[0].source})")
+    row = in_force[0]
+    if not row.diagnoses:
+        return CostSharingWaiver(True, f"deductible and coinsurance waived ({row.source})")
+    known = [d.replace(".", "").upper() for d in diagnoses or () if d]
+    if not known:
+        return CostSharingWaiver(True, f"deductible and coinsurance waived ({row.source}); assumed: no diagnoses "
+                                       f"given to show the preventive benefit's ({row.shown})")
+    matching = [d for d in known if d.startswith(row.diagnoses)]
+    if matching:
+        shown = matching[0] if len(matching[0]) <= 3 else f"{matching[0][:3]}.{matching[0][3:]}"
+        return CostSharingWaiver(True, f"deductible and coinsurance waived: diagnosis {shown} ({row.source})")
+    return CostSharingWaiver(False, f"deductible and coinsurance apply: {code} is waived only with a diagnosis of "
+                                    f"{row.shown}, and the line has none ({row.source})")
+
+
+def cost_sharing_waived(code: str, date_of_service: dt.date | None = None,
+                        diagnoses: Iterable[str] | None = None) -> str | None:
+    """The source that says Medicare waives deductible and coinsurance for the code, or None. With a date (and the
+    line's diagnoses) the answer is `cost_sharing_waiver`'s; without one, any row of the code answers."""
+    if date_of_service is None:
+        rows = _waiver_rows().get(code)
+        return rows[0].source if rows else None
+    decision = cost_sharing_waiver(code, date_of_service, diagnoses)
+    return decision.reason if decision is not None and decision.waived else None
 
 
 @cache

@@ -343,17 +343,18 @@ class VisitFrequencyLimit(Rule):
         ending on the date of service. Windows: `days` (the last N days, e.g. 22 IBT-for-obesity sessions in 365
         days); `full_months` (CMS's "annual" claims edit: the service is allowed again once 11 full months have passed
         after the month of the last one, so a January 2026 screening allows the next from January 2027, not 365 days
-        later); `calendar_year`, with `first_year_max` for the first calendar year the patient has the service (MNT:
-        3 hours, then 2; DSMT: 10 hours, then 2). More than the limit is flagged at the limit's severity (warnings
-        by default); the message names the limit's own source.
+        later; Medicare's tobacco counseling counts its 8 sessions the same way); `calendar_year`, with
+        `first_year_max` for the first calendar year the patient has the service (MNT: 3 hours, then 2; DSMT: 10
+        hours, then 2). More than the limit is flagged at the limit's severity (warnings by default); the message
+        names the limit's own source.
 
     Why it matters:
         Payers deny services beyond their frequency limits (Medicare: two tobacco quit attempts of four sessions a
         year, one alcohol screening a year ...); the patient may be liable only with a valid ABN.
 
     Example:
-        history: 8 dates of 99406/99407 in the last 365 days
-        lines: [{code: "99406", units: 1}]   # the 9th
+        history: 8 dates of 99406/99407 from April 2025 (11 full months have not passed since the first)
+        lines: [{code: "99406", units: 1}]   # the 9th, on 2026-03-02
 
     Use instead:
         # check eligibility before the visit; bill only within the limit or with the payer's documented exception
