@@ -256,6 +256,9 @@ def test_the_carc_table_holds_the_whole_x12_list_with_its_dates() -> None:
     assert codes.reason("15").stop == dt.date(2018, 5, 1)
     assert (codes.reason("288").start, codes.reason("308").start) == (dt.date(2017, 11, 1), dt.date(2025, 11, 1))
     assert codes.reason("P32").start == dt.date(2022, 8, 1)
+    # the ones a biller works say what to do, and what no scrubber rule can catch
+    assert codes.carc_rules["288"].preventable == "no" and "referral" in codes.carc_rules["288"].advice
+    assert codes.carc_rules["299"].rule_slugs == ("provider-not-eligible",)
 
 
 @pytest.mark.parametrize(("group", "carc", "kind"), [
