@@ -360,11 +360,12 @@ def test_group_code_table_matches_the_835_reader() -> None:
 
 def test_the_rarc_table_holds_the_whole_list_with_its_dates() -> None:
     """The 2026-05-31 capture (X12's March 2026 update) has M1-M144, MA01-MA134 and N1-N922 but N813 and N814 (1,198
-    codes with M1, kept from the 2016 capture); a code cleanclaim does not summarise is still named as a real code
-    with its dates, and one outside the list stays "not in cleanclaim's table"."""
+    codes with M1, kept from the 2016 capture), and a 2026-08-17 copy adds N923-N940 (1,216); a code cleanclaim does
+    not summarise is still named as a real code with its dates, and one outside the list stays "not in cleanclaim's
+    table"."""
     codes = remittance_codes()
-    assert len(codes.rarc) == 1198
-    numbered = {f"N{n}" for n in range(1, 923)} - {"N813", "N814"}
+    assert len(codes.rarc) == 1216
+    numbered = {f"N{n}" for n in range(1, 941)} - {"N813", "N814"}
     assert numbered | {f"MA{n:02d}" for n in range(1, 135)} <= set(codes.rarc)
     assert "not in cleanclaim's table" in codes.remark("N813")
     assert {f"M{n}" for n in range(1, 145)} <= set(codes.rarc)
@@ -372,6 +373,10 @@ def test_the_rarc_table_holds_the_whole_list_with_its_dates() -> None:
     assert "on the X12 list (from 2001-09-14, deactivated after 2016-11-01)" in codes.remark("N100")
     assert "on the X12 list (from 2026-03-01)" in codes.remark("N922")
     assert codes.rarc_dates["N411"] == (dt.date(2007, 8, 1), None)  # stopped 2009, reactivated 2016-07-01
+    # N923-N940 come from a 2026-08-17 copy with no dates: listed, start unknown, never judged out of dates
+    assert codes.rarc_dates["N940"] == (None, None)
+    assert "on the X12 list (start date not in cleanclaim's copy)" in codes.remark("N940")
+    assert codes.remark_out_of_dates("N923", dt.date(2026, 1, 2)) is None
     assert "not in cleanclaim's table" in codes.remark("N9999")
 
 
