@@ -424,6 +424,13 @@ def _classify(item: _Work, frames: dict[int, RvuIndex]) -> None:
         item.status, item.reason = _STATUS_MEANING.get(
             status, (LineStatus.UNPRICED, f"PFS status {status}: not priced by cleanclaim"))
         return
+    if all(_dec(row[column]) == 0 for column in ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu")):
+        # A payable status with no relative values at all (97545/97546: status R, every RVU 0.00) has no national
+        # amount: pricing it would show $0.00 as if Medicare paid nothing.
+        item.status = LineStatus.UNPRICED
+        item.reason = (f"PFS status {status} but no CY{year} relative values for {line.code} ({row['source']}): "
+                       "there is no national amount, so cleanclaim does not estimate one")
+        return
     setting = place_of_service_setting(item.place_of_service)
     item.setting = setting or "non-facility"
     item.pe_rvu = _dec(row["f_pe_rvu"] if item.setting == "facility" else row["nf_pe_rvu"])

@@ -193,6 +193,21 @@ def test_locality_without_gpci_for_the_year_is_unpriced_not_zero() -> None:
     assert len(claim.unpriced) == 2
 
 
+@pytest.mark.parametrize("date", ["2025-06-02", "2026-06-01"])
+def test_work_hardening_has_no_relative_values_so_it_is_unpriced_not_zero(date: str) -> None:
+    # 97545/97546: status R in PPRRVU25_JAN and PPRRVU2026_Jul with every RVU 0.00 (CMS's carrier file PFAL25A.TXT
+    # has no amount for them); a payable status alone must not price the line at $0.00.
+    claim = price(encounter([{"code": "97545", "modifiers": ["GO"], "units": 1},
+                             {"code": "97546", "modifiers": ["GO"], "units": 1},
+                             {"code": "97530", "modifiers": ["GO"], "units": 1}], date=date, discipline="OT"))
+    hardening, extra_hour, activity = claim.lines
+    for line in (hardening, extra_hour):
+        assert line.status is LineStatus.UNPRICED and line.allowed is None, line
+        assert "PFS status R but no CY" in line.reason
+    assert activity.status is LineStatus.PRICED and activity.allowed is not None and activity.allowed > 0
+    assert len(claim.unpriced) == 2
+
+
 def test_coaching_visit_is_contractor_priced_not_zero() -> None:
     claim = price(encounter([{"code": "0592T", "units": 1}], date="2025-09-10", discipline="coach"))
     [line] = claim.lines

@@ -110,9 +110,11 @@ def test_the_published_amounts_file_is_well_formed() -> None:
 
 
 def test_every_code_the_bundled_table_prices_in_2025_has_a_published_amount() -> None:
-    """The Alabama rows were taken for every CY2025 code the bundled relative values price (status A, R or T), so a
-    code added to rvu.csv for 2025 needs its CMS amount here too before this passes."""
-    priced = {row["code"] for row in rvus(2025).iter_rows(named=True) if row["status"] in {"A", "R", "T"}}
+    """The Alabama rows were taken for every CY2025 code the bundled relative values price (status A, R or T with
+    relative values: 97545/97546 are status R with every RVU 0.00, and PFAL25A.TXT has no row for them), so a code
+    added to rvu.csv for 2025 needs its CMS amount here too before this passes."""
+    priced = {row["code"] for row in rvus(2025).iter_rows(named=True) if row["status"] in {"A", "R", "T"}
+              and any(row[c] for c in ("work_rvu", "nf_pe_rvu", "f_pe_rvu", "mp_rvu"))}
     alabama = {row.code for row in PUBLISHED if row.year == 2025 and row.locality == "10112:00"
                and row.setting == "non-facility"}
     assert priced, "no bundled CY2025 relative values"

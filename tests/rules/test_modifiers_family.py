@@ -298,6 +298,19 @@ def test_the_modifier_list_holds_every_modifier_of_the_cms_2020_hcpcs_file() -> 
     assert from_file.filter(pl.col("level") != "hcpcs").height == 0
 
 
+def test_the_modifier_list_holds_every_modifier_of_the_cms_2026_hcpcs_file() -> None:
+    """The CMS 2026 annual HCPCS file has 383 modifier records: the 2020 file's 369 and AB, FQ, FR, FS, FT, J5, JK,
+    JL, JZ, LU, N1-N3 and V4; JG, MA-MH and QQ end 2024-12-31."""
+    listed = modifiers.modifier_list().filter(pl.col("level") == "hcpcs")
+    assert listed.height == 383
+    assert listed.filter(pl.col("effective").is_null()).height == 0
+    dated = {row["modifier"]: (row["effective"], row["terminated"]) for row in listed.iter_rows(named=True)}
+    assert dated["FT"] == (dt.date(2022, 1, 1), None)
+    assert dated["JK"] == (dt.date(2023, 4, 1), None)
+    assert all(dated[m][1] == dt.date(2025, 1, 1) for m in ("JG", "MA", "MB", "MC", "MD", "ME", "MF", "MG", "MH", "QQ"))
+    assert dated["TB"] == (dt.date(2018, 1, 1), None)  # JG's 340B successor stays valid
+
+
 # A real sample: the modifiers issue 14 names as wrongly "unknown", the ones on the example claims, and those a
 # behavioral-health, Medicaid and therapy biller sends every day (program, practitioner level, place, level of care).
 _SAMPLE = ("HF", "HO", "HQ", "HN", "U1", "U2", "U3", "U4", "U5", "U6", "U7", "U8", "U9", "UA", "UB", "UC", "UD",

@@ -240,18 +240,44 @@ def test_code_tables_are_consistent() -> None:
 
 
 def test_the_carc_table_holds_the_whole_x12_list_with_its_dates() -> None:
-    """The 2016-03-07 capture of the X12 list has 367 codes (1-277, A0-A8, B1-B23, D1-D23, P1-P23, W1-W9, Y1-Y3),
-    106 of them deactivated; each row carries its Start date, and the stopped ones their Stop date."""
+    """X12's November 2025 list has 407 codes (1-308, A0-A8, B1-B23, D1-D23, P1-P32, W1-W9, Y1-Y3), 110 of them
+    deactivated; each row carries its Start date, and the stopped ones their Stop date."""
     codes = remittance_codes()
-    assert len(codes.carc) == 367
+    assert len(codes.carc) == 407
     assert all(reason.start is not None for reason in codes.carc.values())
-    assert sum(1 for reason in codes.carc.values() if reason.stop is not None) == 106
-    assert {f"{n}" for n in range(1, 278)} | {f"P{n}" for n in range(1, 24)} <= set(codes.carc)
+    assert sum(1 for reason in codes.carc.values() if reason.stop is not None) == 110
+    assert {f"{n}" for n in range(1, 309)} | {f"P{n}" for n in range(1, 33)} <= set(codes.carc)
     seventeen = codes.reason("17")
     assert (seventeen.start, seventeen.stop) == (dt.date(1995, 1, 1), dt.date(2009, 7, 1))
     assert seventeen.kind == "unknown" and "on the X12 list" in seventeen.description
     assert codes.reason("45").kind == "contractual" and codes.reason("45").stop is None
     assert codes.reason("B5").stop == dt.date(2016, 5, 1)  # replaced by 272 and 273
+    # stops set after the 2016 capture, and codes added since
+    assert codes.reason("15").stop == dt.date(2018, 5, 1)
+    assert (codes.reason("288").start, codes.reason("308").start) == (dt.date(2017, 11, 1), dt.date(2025, 11, 1))
+    assert codes.reason("P32").start == dt.date(2022, 8, 1)
+    # the ones a biller works say what to do, and what no scrubber rule can catch
+    assert codes.carc_rules["288"].preventable == "no" and "referral" in codes.carc_rules["288"].advice
+    assert codes.carc_rules["299"].rule_slugs == ("provider-not-eligible",)
+
+
+@pytest.mark.parametrize(("group", "carc", "kind"), [
+    # added after 2016 and classified: a missing referral or expired authorization is a denial to work ...
+    ("CO", "288", "denial"),
+    ("CO", "302", "denial"),
+    ("CO", "284", "denial"),
+    # ... a network or contract adjustment is a write-off, not a denial
+    ("CO", "P24", "contractual"),
+    ("CO", "281", "contractual"),
+    ("PR", "288", "patient-share"),
+    # added after 2016 and listed but not classified: never counted as a denial
+    ("CO", "292", "unknown"),
+    ("OA", "307", "unknown"),
+])
+def test_codes_added_after_2016_have_a_kind_or_stay_unknown(group: str, carc: str, kind: str) -> None:
+    assert remittance_codes().kind(group, carc) == kind
+    if kind == "unknown":
+        assert "on the X12 list (from 20" in remittance_codes().reason(carc).description
 
 
 @pytest.mark.parametrize(
@@ -262,6 +288,10 @@ def test_the_carc_table_holds_the_whole_x12_list_with_its_dates() -> None:
         ("277", dt.date(2015, 10, 31), "only entered the X12 list on 2015-11-01"),
         ("277", dt.date(2015, 11, 1), None),
         ("45", dt.date(2026, 4, 16), None),
+        ("15", dt.date(2018, 5, 1), None),  # stopped by X12 in 2018
+        ("15", dt.date(2018, 5, 2), "deactivated after 2018-05-01"),
+        ("308", dt.date(2025, 10, 31), "only entered the X12 list on 2025-11-01"),
+        ("308", dt.date(2025, 11, 1), None),
         ("9999", dt.date(2026, 4, 16), None),  # not in the table: no dates to judge by
     ],
 )
@@ -329,13 +359,24 @@ def test_group_code_table_matches_the_835_reader() -> None:
 
 
 def test_the_rarc_table_holds_the_whole_list_with_its_dates() -> None:
-    """The 2016-03-07 capture has M1-M144, MA01-MA134 and N1-N770 (1,048 codes); a code cleanclaim does not summarise
-    is still named as a real code with its dates, and one outside the list stays "not in cleanclaim's table"."""
+    """The 2026-05-31 capture (X12's March 2026 update) has M1-M144, MA01-MA134 and N1-N922 but N813 and N814 (1,198
+    codes with M1, kept from the 2016 capture), and a 2026-08-17 copy adds N923-N940 (1,216); a code cleanclaim does
+    not summarise is still named as a real code with its dates, and one outside the list stays "not in cleanclaim's
+    table"."""
     codes = remittance_codes()
-    assert len(codes.rarc) == 1048
-    assert {f"N{n}" for n in range(1, 771)} | {f"MA{n:02d}" for n in range(1, 135)} <= set(codes.rarc)
+    assert len(codes.rarc) == 1216
+    numbered = {f"N{n}" for n in range(1, 941)} - {"N813", "N814"}
+    assert numbered | {f"MA{n:02d}" for n in range(1, 135)} <= set(codes.rarc)
+    assert "not in cleanclaim's table" in codes.remark("N813")
+    assert {f"M{n}" for n in range(1, 145)} <= set(codes.rarc)
     assert codes.remark("N362") == "The days or units of service are more than the payer's acceptable maximum."
     assert "on the X12 list (from 2001-09-14, deactivated after 2016-11-01)" in codes.remark("N100")
+    assert "on the X12 list (from 2026-03-01)" in codes.remark("N922")
+    assert codes.rarc_dates["N411"] == (dt.date(2007, 8, 1), None)  # stopped 2009, reactivated 2016-07-01
+    # N923-N940 come from a 2026-08-17 copy with no dates: listed, start unknown, never judged out of dates
+    assert codes.rarc_dates["N940"] == (None, None)
+    assert "on the X12 list (start date not in cleanclaim's copy)" in codes.remark("N940")
+    assert codes.remark_out_of_dates("N923", dt.date(2026, 1, 2)) is None
     assert "not in cleanclaim's table" in codes.remark("N9999")
 
 
@@ -346,6 +387,9 @@ def test_the_rarc_table_holds_the_whole_list_with_its_dates() -> None:
         ("N29", dt.date(2016, 3, 2), "RARC N29 was deactivated after 2016-03-01"),
         ("N764", dt.date(2016, 2, 29), "RARC N764 only entered the X12 list on 2016-03-01"),
         ("N764", dt.date(2016, 3, 1), None),
+        ("N900", dt.date(2024, 6, 30), "RARC N900 only entered the X12 list on 2024-07-01"),
+        ("N900", dt.date(2024, 7, 1), None),
+        ("N411", dt.date(2026, 4, 16), None),  # reactivated: no longer stopped
         ("N9999", dt.date(2026, 4, 16), None),  # not listed: no dates to judge by
     ],
 )

@@ -125,6 +125,12 @@ def _date(text: str, number: int, code: str, column: str, name: str = "carc.csv"
         raise DataError(f"{name}: data row {number}: {code} {column} {text!r} is not a date (YYYY-MM-DD)") from exc
 
 
+def _listed_dates(start: dt.date | None, stop: dt.date | None) -> str:
+    """A listed code's dates in words; a code taken from a copy of the list that gave no dates has no start."""
+    listed = f"from {start}" if start else "start date not in cleanclaim's copy"
+    return listed + (f", deactivated after {stop}" if stop else "")
+
+
 def _rows(name: str) -> Iterator[dict[str, str]]:
     text = resources.files(__name__).joinpath(name).read_text(encoding="utf-8")
     data = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
@@ -148,9 +154,8 @@ def remittance_codes() -> RemittanceCodes:
         if kind:
             description = row["description"]
         else:
-            description = (f"CARC {code} is on the X12 list (from {start}"
-                           + (f", deactivated after {stop}" if stop else "")
-                           + ") but cleanclaim does not classify it; see the X12 CARC list")
+            description = (f"CARC {code} is on the X12 list ({_listed_dates(start, stop)}) but cleanclaim does not "
+                           "classify it; see the X12 CARC list")
         carc[code] = AdjustmentReason(code, kind or "unknown", description, start, stop)  # type: ignore[arg-type]
     rarc: dict[str, str] = {}
     rarc_dates: dict[str, tuple[dt.date | None, dt.date | None]] = {}
@@ -162,8 +167,8 @@ def remittance_codes() -> RemittanceCodes:
                        _date(row["stop"], number, code, "stop", "rarc.csv"))
         rarc_dates[code] = (start, stop)
         rarc[code] = row["description"] or (
-            f"RARC {code} is on the X12 list (from {start}" + (f", deactivated after {stop}" if stop else "")
-            + ") but cleanclaim has no summary of it; see the X12 RARC list")
+            f"RARC {code} is on the X12 list ({_listed_dates(start, stop)}) but cleanclaim has no summary of it; see "
+            "the X12 RARC list")
     rules: dict[str, dict[str, DenialRule]] = {"carc": {}, "rarc": {}}
     for row in _rows("denial_rules.csv"):
         if row["type"] not in rules or row["preventable"] not in ("yes", "partly", "no"):
