@@ -8,7 +8,9 @@ release covers that date instead of passing the code silently.
 Releases come from two places:
 
 * bundled: ``cleanclaim/codebook/icd10cm/*.tsv.gz`` with a ``.meta.json`` sidecar each, built by
-  ``scripts/build_icd10cm_table.py`` (currently FY2026, April 1, 2026 update, via simple-icd-10-cm 1.5.0);
+  ``scripts/build_icd10cm_table.py``: FY2026 (April 1, 2026 update, via simple-icd-10-cm 1.5.0) in full, and
+  FY2021-FY2025 as deltas against it (FY2021 and FY2025 from older simple-icd-10-cm wheels, FY2022-FY2024 from
+  CMS's order files), so every date of service from 2020-10-01 to 2026-09-30 has its own fiscal year's release;
 * imported: the order file CMS/CDC publish each year (``icd10cm_order_YYYY.txt``, or the zip holding it),
   turned by :func:`import_order_file` into Parquet under ``paths.data_dir()/icd10cm/``.
 
@@ -283,8 +285,9 @@ def _distance(release: ReleaseInfo, date_of_service: dt.date) -> int:
 
 
 def _choose(candidates: Sequence[ReleaseInfo], date_of_service: dt.date) -> tuple[ReleaseInfo, bool]:
-    """The release that judges a date: the one covering it; else, for a date between two loaded releases (the
-    fiscal years no package ships, FY2022-FY2024), the next one after it; else the nearest.
+    """The release that judges a date: the one covering it; else, for a date between two loaded releases (a fiscal
+    year missing between them: none is missing among the bundled FY2021-FY2026, but an imported release can stand
+    apart from them), the next one after it; else the nearest.
 
     Why the next one in a gap: the common stale-code error is a code that was deleted or split on some October 1
     (M54.5 became a header on 2021-10-01) and billed after it; a deletion persists into every later release, so the

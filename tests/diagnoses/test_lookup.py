@@ -79,7 +79,7 @@ def test_invalid_shapes_are_not_looked_up(code: str) -> None:
 
 @pytest.mark.parametrize(("date_of_service", "nearest"), [
     (dt.date(2026, 11, 1), "ICD-10-CM FY2026 April update"),
-    (dt.date(2024, 9, 30), "ICD-10-CM FY2025"),  # FY2024 is not bundled
+    (dt.date(2015, 10, 1), "ICD-10-CM FY2021"),  # ICD-10-CM's first day; FY2016-FY2020 are not bundled
     (dt.date(2020, 9, 30), "ICD-10-CM FY2021"),
 ])
 def test_a_date_no_release_covers_is_answered_by_the_nearest_release_with_a_note(date_of_service: dt.date,
