@@ -32,7 +32,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
@@ -476,13 +476,60 @@ def _join(*notes: str | None) -> str | None:
     return " ".join(present) if present else None
 
 
-def _found_elsewhere(code: str, used: ReleaseInfo, available: Iterable[ReleaseInfo]) -> str | None:
-    """Name the other releases that do have the code: a deleted or not-yet-valid code, not a typo."""
-    others = [r for r in available if r != used and code in _table(r).by_code]
-    if not others:
+def _found_elsewhere(code: str, used: ReleaseInfo, available: Sequence[ReleaseInfo]) -> str | None:
+    """Name the other releases that do have the code (a deleted or not-yet-valid code, not a typo), with the dates
+    of service each answers for. Releases next to each other in date order are named as one run ("ICD-10-CM FY2022
+    April update to ICD-10-CM FY2026 April update (2022-04-01 to 2026-09-30)"), since with every fiscal year bundled a
+    code is usually in a long row of them."""
+    spans: dict[ReleaseInfo, tuple[dt.date, dt.date]] = {}
+    order: list[ReleaseInfo] = []
+    for release, start, end in _segments(available):
+        if release not in spans:
+            order.append(release)
+        first, last = spans.get(release, (start, end))
+        spans[release] = (min(first, start), max(last, end))
+    # a release that answers for no date (an imported file shadowing a bundled one) is still named, with its window
+    order += [r for r in available if r not in spans]
+    runs: list[list[ReleaseInfo]] = []
+    previous: ReleaseInfo | None = None
+    for release in order:
+        if release != used and _has_code(release, code):
+            if runs and previous is runs[-1][-1]:
+                runs[-1].append(release)
+            else:
+                runs.append([release])
+        previous = release
+    if not runs:
         return None
-    names = ", ".join(f"{r.name} ({r.valid_from} to {r.valid_to})" for r in others)
-    return f"{format_diagnosis(code)} is not in {used.name} but is in {names}."
+
+    def named(run: list[ReleaseInfo]) -> str:
+        start = spans.get(run[0], (run[0].valid_from, run[0].valid_to))[0]
+        end = spans.get(run[-1], (run[-1].valid_from, run[-1].valid_to))[1]
+        names = run[0].name if len(run) == 1 else f"{run[0].name} to {run[-1].name}"
+        return f"{names} ({start} to {end})"
+
+    return f"{format_diagnosis(code)} is not in {used.name} but is in {', '.join(named(run) for run in runs)}."
+
+
+@cache
+def _delta_changes(name: str) -> dict[str, str]:
+    """A bundled delta's codes and their change (added, removed, changed): a few thousand rows, read without
+    building the release's whole table."""
+    delta = _read_tsv(name, _DELTA_SCHEMA)
+    return dict(zip(delta["code"].to_list(), delta["change"].to_list(), strict=True))
+
+
+def _has_code(release: ReleaseInfo, code: str) -> bool:
+    """Whether a release lists the code (billable or header). For a bundled delta this reads the delta and the base
+    table only, so naming the other releases that have an unknown code does not build every release's table."""
+    if release.bundled and release.base is not None:
+        change = _delta_changes(release.path).get(code)
+        if change is not None:
+            return change != "removed"
+        base = next((r for r in _bundled_releases() if r.base is None and r.path == release.base), None)
+        if base is not None:
+            return code in _table(base).by_code
+    return code in _table(release).by_code
 
 
 def _segments(available: Sequence[ReleaseInfo]) -> list[tuple[ReleaseInfo, dt.date, dt.date]]:

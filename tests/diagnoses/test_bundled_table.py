@@ -214,6 +214,37 @@ def test_an_april_update_answers_from_april_1_and_the_october_file_before(
         assert found.note is None
 
 
+@pytest.mark.parametrize(("code", "date_of_service", "note"), [
+    # new on 2024-10-01 (M51.36 split): unknown in FY2024, and the note names where it is
+    ("M51.360", dt.date(2024, 6, 1), "M51.360 is not in ICD-10-CM FY2024 but is in ICD-10-CM FY2025 to ICD-10-CM "
+                                     "FY2026 April update (2024-10-01 to 2026-09-30)."),
+    # new with the April 1, 2022 update: the run starts on the date that update took effect
+    ("Z28.310", dt.date(2022, 3, 31), "Z28.310 is not in ICD-10-CM FY2022 but is in ICD-10-CM FY2022 April update to "
+                                      "ICD-10-CM FY2026 April update (2022-04-01 to 2026-09-30)."),
+    # deleted on 2022-10-01 (O35.0 expanded in FY2023): the run ends when the last release that had it does
+    ("O35.0XX0", dt.date(2023, 6, 1), "O35.0XX0 is not in ICD-10-CM FY2023 April update but is in ICD-10-CM FY2021 to "
+                                      "ICD-10-CM FY2022 April update (2020-10-01 to 2022-09-30)."),
+])
+def test_an_unknown_code_names_the_releases_that_have_it(code: str, date_of_service: dt.date, note: str) -> None:
+    found = lookup_diagnosis(code, date_of_service)
+    assert (found.status, found.covers_date, found.note) == (DiagnosisStatus.UNKNOWN, True, note)
+
+
+def test_membership_read_from_a_delta_agrees_with_the_rebuilt_table() -> None:
+    """_has_code (used to name the releases that have an unknown code) reads a delta and the base table only; it must
+    answer as the whole rebuilt table does, for added, removed, changed and untouched codes."""
+    from cleanclaim.diagnoses import _delta_changes, _has_code, _table
+
+    base = next(r for r in releases() if r.base is None)
+    sample = [*random.Random(14).sample(sorted(_table(base).by_code), 300), "Z999", "U099", "M5450", "M545", "QA0"]
+    for release in releases():
+        if release.base is None:
+            continue
+        codes = [*sample, *sorted(_delta_changes(release.path))]
+        table = _table(release).by_code
+        assert [code for code in codes if _has_code(release, code) != (code in table)] == [], release.name
+
+
 def test_every_date_from_fy2021_to_fy2026_has_its_own_fiscal_year() -> None:
     """No gap is left between the bundled releases: every October 1 and September 30 from 2020-10-01 to
     2026-09-30 is covered by a release of that fiscal year."""

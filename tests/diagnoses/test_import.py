@@ -290,9 +290,21 @@ def test_a_gap_year_order_file_replaces_the_next_release_for_its_dates(tmp_path:
     assert (before.status, before.release, before.covers_date) == (
         DiagnosisStatus.BILLABLE, "ICD-10-CM FY2028", False)
     assert before.note is not None and "Import the FY2027 order file" in before.note
-    assert lookup_diagnosis("Z71.3", dt.date(2027, 6, 1)).status is DiagnosisStatus.UNKNOWN
+    deleted = lookup_diagnosis("Z71.3", dt.date(2027, 6, 1))
+    assert deleted.status is DiagnosisStatus.UNKNOWN
+    # the releases that do have it, as one run of consecutive releases with the dates they answer for
+    assert deleted.note is not None and deleted.note.endswith(
+        "Z71.3 is not in ICD-10-CM FY2028 but is in ICD-10-CM FY2021 to ICD-10-CM FY2026 April update "
+        "(2020-10-01 to 2026-09-30).")
 
     import_order_file(write_order_file(tmp_path))  # FY2027
+    # Z71.3 back in an FY2029 file: two runs, since FY2027 and FY2028 lack it
+    fy2029 = [*fy2028, order_line(9, "Z713", True, "Dietary counseling and surveillance",
+                                  "Dietary counseling and surveillance")]
+    import_order_file(write_order_file(tmp_path, "icd10cm_order_2029.txt", fy2029))
+    assert lookup_diagnosis("Z71.3", dt.date(2027, 6, 1)).note == (
+        "Z71.3 is not in ICD-10-CM FY2027 but is in ICD-10-CM FY2021 to ICD-10-CM FY2026 April update "
+        "(2020-10-01 to 2026-09-30), ICD-10-CM FY2029 (2028-10-01 to 2029-09-30).")
     after = lookup_diagnosis("M62.81", dt.date(2027, 6, 1))
     assert (after.status, after.release, after.covers_date) == (DiagnosisStatus.BILLABLE, "ICD-10-CM FY2027", True)
     # the first and last day of FY2027, and the first of FY2028
