@@ -97,8 +97,9 @@ def test_bundled_fiscal_years_and_their_windows() -> None:
 
 
 # The billable-code count each release's order addenda close with, and their "Codes: N additions, N deletions"
-# (CDC's addenda for the October files, CMS's for the April updates and FY2024; FY2024 -> FY2025 from CMS's FY2025
-# addenda, FY2025 -> FY2026 from CDC's FY2026 ones: the April 2025 and April 2026 updates changed no code).
+# (CDC's addenda for the October files, CMS's for the April updates and FY2024; FY2024 -> FY2025 and FY2025 -> FY2026
+# from CMS's October 2024 and October 2025 addenda: CDC's April 2025 addenda list no change, and the bundled April 2026
+# table matching the October 2025 counts shows April 2026 changed no billable code).
 CHAIN = [
     ("ICD-10-CM FY2021", 72_621, 0, 0),
     ("ICD-10-CM FY2022", 72_748, 159, 32),
