@@ -15,9 +15,10 @@ Which release simple-icd-10-cm 1.5.0 packages (checked, not assumed):
   2026 data came from https://www.cdc.gov/nchs/icd/icd-10-cm/files.html.
 
 So the table is ICD-10-CM FY2026 as updated on April 1, 2026. The fiscal year runs October 1, 2025 to
-September 30, 2026; the April 1 update replaces the October 1 files for the rest of that fiscal year, so a
-code added on April 1, 2026 would be accepted by this table for an earlier date. The sidecar records
-``data_effective`` = 2026-04-01 and cleanclaim's lookups say so in a note for dates before it.
+September 30, 2026; the April 1 update replaces the October 1 files for the rest of that fiscal year. It changed
+no code (see ``UPDATE_CHANGED_CODES``), so the sidecar records ``data_effective`` = 2026-04-01 with
+``update_changed_codes`` = false, and lookups for October 2025-March 2026 carry no "not told apart" note. A later
+update that does change codes must set it True.
 
 Older fiscal years (issue 14 item 10). The older simple-icd-10-cm wheels each carry one release in their data
 folder; the script fetches the wheel with ``pip download --no-deps`` into a temporary folder and reads the data
@@ -92,6 +93,11 @@ OUTPUT_DIR = Path(__file__).resolve().parents[1] / "src" / "cleanclaim" / "codeb
 EXPECTED_MAJOR_MINOR = "1.5"
 FISCAL_YEAR = 2026
 DATA_EFFECTIVE = dt.date(2026, 4, 1)
+# The April 1, 2026 update changed no code: this table's billable codes differ from FY2025's by exactly the 487
+# additions and 28 deletions of CMS's October 2025 order addenda (icd10cm_order_addenda_2026.txt in CMS's FY2026 zip,
+# read from the copy named at MEDICALCODER_REPO), and its 98,186 codes equal that October file's 74,719 codes and
+# 23,467 headers. So it answers for October 2025-March 2026 without the "not told apart" caveat.
+UPDATE_CHANGED_CODES = False
 CMS_RELEASE = "ICD-10-CM FY2026, April 1, 2026 update (CDC/NCHS tabular list icd10c-tabular-April-1-2026.xml)"
 STEM = "icd10cm_fy2026_april"
 
@@ -121,6 +127,8 @@ class OlderRelease:
     tabular: str
     keep_base_titles: bool
     """True when the source words titles differently (the order file): unchanged codes keep FY2026's title."""
+    update_changed_codes: bool
+    """Whether the mid-year update added, deleted or revised codes against the year's October 1 file."""
 
 
 OLDER = {
@@ -128,12 +136,16 @@ OLDER = {
         stem="icd10cm_fy2021_january", fiscal_year=2021, data_effective=dt.date(2021, 1, 1),
         update="January 1, 2021 update", wheel_version="1.2.0",
         order_file="simple_icd_10_cm/data/icd10cm-order-Jan-2021.txt", code_list=None,
-        tabular="simple_icd_10_cm/data/icd10cm_tabular_2021.xml", keep_base_titles=True),
+        tabular="simple_icd_10_cm/data/icd10cm_tabular_2021.xml", keep_base_titles=True,
+        update_changed_codes=True),  # January 2021: Z11.52, Z20.822, Z86.16, M35.81, M35.89, J12.82
     "fy2025": OlderRelease(
         stem="icd10cm_fy2025_april", fiscal_year=2025, data_effective=dt.date(2025, 4, 1),
         update="April 1, 2025 update", wheel_version="1.4.0", order_file=None,
         code_list="simple_icd_10_cm/data/code-list-April-2025.txt",
-        tabular="simple_icd_10_cm/data/icd10cm-tabular-April-2025.xml", keep_base_titles=False),
+        tabular="simple_icd_10_cm/data/icd10cm-tabular-April-2025.xml", keep_base_titles=False,
+        # CDC's icd10cm-order-addenda-April-2025.txt (2025-Update/Code-desciptions-April-2025.zip, read from the copy
+        # named at MEDICALCODER_REPO): 0 additions, 0 deletions, 0 revisions of codes and headers
+        update_changed_codes=False),
 }
 
 
@@ -304,8 +316,21 @@ def _sha256(payload: bytes) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+_ADDENDA_CHANGES = re.compile(r"^\s*(\d+) (additions|deletions|revisions)\s*$")
+
+
+def _stated_changes(addenda: str) -> int:
+    """How many additions, deletions and revisions (of headers and codes) an order addenda file counts."""
+    return sum(int(match.group(1)) for line in addenda.splitlines() if (match := _ADDENDA_CHANGES.match(line)))
+
+
 def _order_zip_rows(release: OrderFileRelease, folder: Path) -> list[Row]:
     """The order file's rows, after checking the zip's and the file's SHA-256 and the counts its addenda state."""
+    return _order_zip(release, folder)[0]
+
+
+def _order_zip(release: OrderFileRelease, folder: Path) -> tuple[list[Row], str]:
+    """The order file's rows and the addenda's text, after the checks of :func:`_order_zip_rows`."""
     path = folder / release.zip_name
     if not path.is_file():
         raise SystemExit(
@@ -328,7 +353,7 @@ def _order_zip_rows(release: OrderFileRelease, folder: Path) -> list[Row]:
         raise SystemExit(
             f"{path}:{release.order_file} has {counted}; its addenda {release.addenda_file} state {stated}"
         )
-    return rows
+    return rows, addenda
 
 
 def _wheel(version: str, folder: Path) -> Path:
@@ -412,10 +437,12 @@ def _meta(rows: list[Row], data_file: str, digest: str, version: str) -> dict[st
         "valid_to": f"{FISCAL_YEAR}-09-30",
         "data_effective": DATA_EFFECTIVE.isoformat(),
         "update": "April 1, 2026 update",
+        "update_changed_codes": UPDATE_CHANGED_CODES,
         "coverage_note": (
-            "the fiscal year runs October 1 to September 30; this file is the April 1, 2026 update, "
-            "which replaced the October 1, 2025 files for the rest of the year, so a code added on "
-            "April 1, 2026 is not told apart for earlier dates of service"
+            "the fiscal year runs October 1 to September 30; this file is the April 1, 2026 update, which "
+            "replaced the October 1, 2025 files for the rest of the year and changed no code (its billable "
+            "codes differ from FY2025's by exactly CMS's October 2025 order addenda), so it answers for the "
+            "whole year"
         ),
         "cms_release": CMS_RELEASE,
         "source": (
@@ -460,9 +487,13 @@ def _older_meta(release: OlderRelease, rows: list[Row], delta_rows: int, data_fi
         "valid_to": f"{year}-09-30",
         "data_effective": release.data_effective.isoformat(),
         "update": release.update,
+        "update_changed_codes": release.update_changed_codes,
         "coverage_note": (
             f"the fiscal year runs October 1, {year - 1} to September 30, {year}; this file is the "
             f"{release.update}, so a code it added is not told apart for earlier dates of service in the year"
+            if release.update_changed_codes else
+            f"the fiscal year runs October 1, {year - 1} to September 30, {year}; this file is the "
+            f"{release.update}, which changed no code, so it answers for the whole year"
         ),
         "cms_release": f"ICD-10-CM FY{year}, {release.update} (CDC/NCHS), as read from {read}",
         "source": (
@@ -492,9 +523,12 @@ def _older_meta(release: OlderRelease, rows: list[Row], delta_rows: int, data_fi
 
 
 def _order_zip_meta(release: OrderFileRelease, rows: list[Row], delta_rows: int, data_file: str,
-                    digest: str) -> dict[str, object]:
+                    digest: str, addenda: str) -> dict[str, object]:
     year = release.fiscal_year
     copy = f"{MEDICALCODER_REPO}/blob/{MEDICALCODER_COMMIT}/{release.copy_path}"
+    # a mid-year update's addenda are against the year's October file: any addition, deletion or revision counts
+    mid_year = release.data_effective != dt.date(year - 1, 10, 1)
+    changed = {"update_changed_codes": _stated_changes(addenda) > 0} if mid_year else {}
     return {
         "name": release.name,
         "fiscal_year": year,
@@ -502,6 +536,7 @@ def _order_zip_meta(release: OrderFileRelease, rows: list[Row], delta_rows: int,
         "valid_to": f"{year}-09-30",
         "data_effective": release.data_effective.isoformat(),
         "update": release.update,
+        **changed,
         "coverage_note": release.coverage_note,
         "cms_release": f"ICD-10-CM FY{year}, {release.update} ({release.publisher} order file {release.order_file})",
         "source": (
@@ -586,11 +621,11 @@ def main(argv: list[str] | None = None) -> None:
     for key, order in ORDER_FILES.items():
         if key not in wanted:
             continue
-        rows = _order_zip_rows(order, args.order_zips)
+        rows, addenda = _order_zip(order, args.order_zips)
         delta = _delta(rows, base, keep_base_titles=True)
         payload = _delta_tsv(delta)
         name = f"{order.stem}.tsv.gz"
-        _write(output_dir, name, payload, _order_zip_meta(order, rows, len(delta), name, _sha256(payload)))
+        _write(output_dir, name, payload, _order_zip_meta(order, rows, len(delta), name, _sha256(payload), addenda))
 
 
 if __name__ == "__main__":

@@ -111,6 +111,10 @@ class ReleaseInfo:
     base: str | None = None
     """For a bundled delta release: the full table it is stored against (``path`` then holds only the codes
     added, removed or changed relative to it, which keeps older fiscal years to a few KB each)."""
+    update_changed_codes: bool = True
+    """For a mid-year update: whether it added, deleted or revised any code against the year's October 1 file. When
+    it did not (CDC's April 2025 order addenda list no change), the file answers for the months before it took effect
+    without a caveat. Unknown (imported files, sidecars without the field) counts as True."""
 
     def covers(self, date_of_service: dt.date) -> bool:
         return self.valid_from <= date_of_service <= self.valid_to
@@ -205,6 +209,7 @@ def _release_from_meta(meta: Mapping[str, object], *, where: str, path: str, bun
             billable=int(str(meta["billable"])),
             licence=str(meta["licence"]),
             base=str(meta["base"]) if meta.get("base") else None,
+            update_changed_codes=meta.get("update_changed_codes", True) not in (False, "false"),
         )
     except (KeyError, ValueError) as exc:
         raise DataError(f"{where}: release metadata is incomplete or malformed ({exc})") from exc
@@ -313,7 +318,7 @@ def _coverage_note(release: ReleaseInfo, date_of_service: dt.date, covers: bool)
             f"{release.name} instead, which covers {release.valid_from} to {release.valid_to}. Import the "
             f"FY{year} order file from CMS to check this date properly."
         )
-    if date_of_service < release.data_effective:
+    if date_of_service < release.data_effective and release.update_changed_codes:
         return (
             f"{release.name} is the {release.update or 'update'} effective {release.data_effective}; a "
             f"code added on that date is not told apart for {date_of_service}."

@@ -75,6 +75,12 @@ def test_the_counts_are_this_files_not_the_previous_ones(script: ModuleType) -> 
     assert script._stated_counts(_addenda(headers=22776, codes=72748)) == {"headers": 22776, "codes": 72748}
 
 
+def test_an_addenda_with_any_addition_deletion_or_revision_says_codes_changed(script: ModuleType) -> None:
+    assert script._stated_changes(_addenda(headers=2, codes=2)) == 2  # "1 additions" under Headers and Codes
+    nothing = "Headers\r\n      0 additions\r\n      0 deletions\r\n      0 revisions\r\nCodes\r\n      0 additions\r\n"
+    assert script._stated_changes(nothing) == 0
+
+
 def test_refuses_a_zip_that_is_not_the_expected_one(script: ModuleType, tmp_path: Path) -> None:
     _, _, order_sha = _zip(tmp_path, _addenda(headers=2, codes=2))
     with pytest.raises(SystemExit, match="SHA-256"):

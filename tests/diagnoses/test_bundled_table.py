@@ -74,6 +74,11 @@ def test_bundled_fiscal_years_and_their_windows() -> None:
     for stem, meta in metas.items():
         year, effective, name = BUNDLED[stem]
         assert (meta["fiscal_year"], meta["data_effective"], meta["name"]) == (year, effective, name)
+        # a mid-year update says whether it changed codes (January 2021 did; April 2025 and April 2026 did not);
+        # an October file has nothing to say
+        changed = {"icd10cm_fy2021_january": True, "icd10cm_fy2022_april": True, "icd10cm_fy2023_april": True,
+                   "icd10cm_fy2025_april": False, "icd10cm_fy2026_april": False}
+        assert meta.get("update_changed_codes") == changed.get(stem), stem
         assert (meta["valid_from"], meta["valid_to"]) == (f"{year - 1}-10-01", f"{year}-09-30")
         assert "public domain" in str(meta["licence"])
     for stem in ("icd10cm_fy2021_january", "icd10cm_fy2025_april", "icd10cm_fy2026_april"):
