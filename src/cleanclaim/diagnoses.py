@@ -8,7 +8,9 @@ release covers that date instead of passing the code silently.
 Releases come from two places:
 
 * bundled: ``cleanclaim/codebook/icd10cm/*.tsv.gz`` with a ``.meta.json`` sidecar each, built by
-  ``scripts/build_icd10cm_table.py`` (currently FY2026, April 1, 2026 update, via simple-icd-10-cm 1.5.0);
+  ``scripts/build_icd10cm_table.py``: FY2026 (April 1, 2026 update, via simple-icd-10-cm 1.5.0) in full, and
+  FY2021-FY2025 as deltas against it (FY2021 and FY2025 from older simple-icd-10-cm wheels, FY2022-FY2024 from
+  CMS's order files), so every date of service from 2020-10-01 to 2026-09-30 has its own fiscal year's release;
 * imported: the order file CMS/CDC publish each year (``icd10cm_order_YYYY.txt``, or the zip holding it),
   turned by :func:`import_order_file` into Parquet under ``paths.data_dir()/icd10cm/``.
 
@@ -30,7 +32,7 @@ import os
 import re
 import tempfile
 import zipfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
@@ -109,6 +111,10 @@ class ReleaseInfo:
     base: str | None = None
     """For a bundled delta release: the full table it is stored against (``path`` then holds only the codes
     added, removed or changed relative to it, which keeps older fiscal years to a few KB each)."""
+    update_changed_codes: bool = True
+    """For a mid-year update: whether it added, deleted or revised any code against the year's October 1 file. When
+    it did not (CDC's April 2025 order addenda list no change), the file answers for the months before it took effect
+    without a caveat. Unknown (imported files, sidecars without the field) counts as True."""
 
     def covers(self, date_of_service: dt.date) -> bool:
         return self.valid_from <= date_of_service <= self.valid_to
@@ -203,6 +209,7 @@ def _release_from_meta(meta: Mapping[str, object], *, where: str, path: str, bun
             billable=int(str(meta["billable"])),
             licence=str(meta["licence"]),
             base=str(meta["base"]) if meta.get("base") else None,
+            update_changed_codes=meta.get("update_changed_codes", True) not in (False, "false"),
         )
     except (KeyError, ValueError) as exc:
         raise DataError(f"{where}: release metadata is incomplete or malformed ({exc})") from exc
@@ -283,8 +290,9 @@ def _distance(release: ReleaseInfo, date_of_service: dt.date) -> int:
 
 
 def _choose(candidates: Sequence[ReleaseInfo], date_of_service: dt.date) -> tuple[ReleaseInfo, bool]:
-    """The release that judges a date: the one covering it; else, for a date between two loaded releases (the
-    fiscal years no package ships, FY2022-FY2024), the next one after it; else the nearest.
+    """The release that judges a date: the one covering it; else, for a date between two loaded releases (a fiscal
+    year missing between them: none is missing among the bundled FY2021-FY2026, but an imported release can stand
+    apart from them), the next one after it; else the nearest.
 
     Why the next one in a gap: the common stale-code error is a code that was deleted or split on some October 1
     (M54.5 became a header on 2021-10-01) and billed after it; a deletion persists into every later release, so the
@@ -310,7 +318,7 @@ def _coverage_note(release: ReleaseInfo, date_of_service: dt.date, covers: bool)
             f"{release.name} instead, which covers {release.valid_from} to {release.valid_to}. Import the "
             f"FY{year} order file from CMS to check this date properly."
         )
-    if date_of_service < release.data_effective:
+    if date_of_service < release.data_effective and release.update_changed_codes:
         return (
             f"{release.name} is the {release.update or 'update'} effective {release.data_effective}; a "
             f"code added on that date is not told apart for {date_of_service}."
@@ -473,13 +481,60 @@ def _join(*notes: str | None) -> str | None:
     return " ".join(present) if present else None
 
 
-def _found_elsewhere(code: str, used: ReleaseInfo, available: Iterable[ReleaseInfo]) -> str | None:
-    """Name the other releases that do have the code: a deleted or not-yet-valid code, not a typo."""
-    others = [r for r in available if r != used and code in _table(r).by_code]
-    if not others:
+def _found_elsewhere(code: str, used: ReleaseInfo, available: Sequence[ReleaseInfo]) -> str | None:
+    """Name the other releases that do have the code (a deleted or not-yet-valid code, not a typo), with the dates
+    of service each answers for. Releases next to each other in date order are named as one run ("ICD-10-CM FY2022
+    April update to ICD-10-CM FY2026 April update (2022-04-01 to 2026-09-30)"), since with every fiscal year bundled a
+    code is usually in a long row of them."""
+    spans: dict[ReleaseInfo, tuple[dt.date, dt.date]] = {}
+    order: list[ReleaseInfo] = []
+    for release, start, end in _segments(available):
+        if release not in spans:
+            order.append(release)
+        first, last = spans.get(release, (start, end))
+        spans[release] = (min(first, start), max(last, end))
+    # a release that answers for no date (an imported file shadowing a bundled one) is still named, with its window
+    order += [r for r in available if r not in spans]
+    runs: list[list[ReleaseInfo]] = []
+    previous: ReleaseInfo | None = None
+    for release in order:
+        if release != used and _has_code(release, code):
+            if runs and previous is runs[-1][-1]:
+                runs[-1].append(release)
+            else:
+                runs.append([release])
+        previous = release
+    if not runs:
         return None
-    names = ", ".join(f"{r.name} ({r.valid_from} to {r.valid_to})" for r in others)
-    return f"{format_diagnosis(code)} is not in {used.name} but is in {names}."
+
+    def named(run: list[ReleaseInfo]) -> str:
+        start = spans.get(run[0], (run[0].valid_from, run[0].valid_to))[0]
+        end = spans.get(run[-1], (run[-1].valid_from, run[-1].valid_to))[1]
+        names = run[0].name if len(run) == 1 else f"{run[0].name} to {run[-1].name}"
+        return f"{names} ({start} to {end})"
+
+    return f"{format_diagnosis(code)} is not in {used.name} but is in {', '.join(named(run) for run in runs)}."
+
+
+@cache
+def _delta_changes(name: str) -> dict[str, str]:
+    """A bundled delta's codes and their change (added, removed, changed): a few thousand rows, read without
+    building the release's whole table."""
+    delta = _read_tsv(name, _DELTA_SCHEMA)
+    return dict(zip(delta["code"].to_list(), delta["change"].to_list(), strict=True))
+
+
+def _has_code(release: ReleaseInfo, code: str) -> bool:
+    """Whether a release lists the code (billable or header). For a bundled delta this reads the delta and the base
+    table only, so naming the other releases that have an unknown code does not build every release's table."""
+    if release.bundled and release.base is not None:
+        change = _delta_changes(release.path).get(code)
+        if change is not None:
+            return change != "removed"
+        base = next((r for r in _bundled_releases() if r.base is None and r.path == release.base), None)
+        if base is not None:
+            return code in _table(base).by_code
+    return code in _table(release).by_code
 
 
 def _segments(available: Sequence[ReleaseInfo]) -> list[tuple[ReleaseInfo, dt.date, dt.date]]:

@@ -37,6 +37,10 @@ FY2027_ROWS = [
 ]
 
 
+# The bundled releases' fiscal years, oldest first (FY2022 and FY2023: the October file and the April update).
+BUNDLED_YEARS = [2021, 2022, 2022, 2023, 2023, 2024, 2025, 2026]
+
+
 def write_order_file(folder: Path, name: str = "icd10cm_order_2027.txt", rows: list[str] | None = None) -> Path:
     lines = rows if rows is not None else [order_line(*row) for row in FY2027_ROWS]
     path = folder / name
@@ -82,10 +86,10 @@ def test_each_date_uses_the_release_in_force(tmp_path: Path) -> None:
 
 
 def test_releases_lists_bundled_and_imported(tmp_path: Path) -> None:
-    assert [r.fiscal_year for r in releases()] == [2021, 2025, 2026]
+    assert [r.fiscal_year for r in releases()] == BUNDLED_YEARS
     import_order_file(write_order_file(tmp_path))
     listed = releases()
-    assert [(r.fiscal_year, r.bundled) for r in listed] == [(2021, True), (2025, True), (2026, True), (2027, False)]
+    assert [(r.fiscal_year, r.bundled) for r in listed] == [(year, True) for year in BUNDLED_YEARS] + [(2027, False)]
     assert listed[-1].source_file.endswith("icd10cm_order_2027.txt")
     assert listed[-1].created  # import time
 
@@ -143,7 +147,7 @@ def test_a_malformed_row_names_file_and_row_and_writes_nothing(
     assert "row 3" in str(raised.value)
     folder = data_dir / "icd10cm"
     assert not folder.exists() or not any(folder.iterdir())  # not even a temporary file
-    assert [r.fiscal_year for r in releases()] == [2021, 2025, 2026]  # the bundled ones only
+    assert [r.fiscal_year for r in releases()] == BUNDLED_YEARS  # the bundled ones only
 
 
 def test_a_failed_reimport_keeps_the_earlier_import(tmp_path: Path) -> None:
@@ -276,21 +280,58 @@ def test_classify_diagnoses_row_path_equals_column_path(tmp_path: Path, monkeypa
 
 
 def test_a_gap_year_order_file_replaces_the_next_release_for_its_dates(tmp_path: Path, data_dir: Path) -> None:
-    """F43.8 (other reactions to severe stress) was billable until FY2023 split it into F43.81/F43.89 on 2022-10-01.
-    FY2022 is not bundled, so a June 2022 date is judged by FY2025, where F43.8 is a header: wrongly not billable,
-    with a note saying no release covers the date. Importing the FY2022 order file (here a two-row stand-in with
-    the real FY2022 rows for F43 and F43.8) makes that date judged by its own year."""
-    before = lookup_diagnosis("F43.8", dt.date(2022, 6, 1))
+    """FY2021-FY2026 are all bundled, so a gap only opens past them: with an FY2028 order file imported and none for
+    FY2027, a 2027 date is judged by the next release (FY2028), which catches a code deleted on 2026-10-01 (here
+    Z71.3, left out of both files), with a note that no release covers the date. Importing the FY2027 file then makes
+    that date judged by its own year."""
+    fy2028 = [order_line(*row) for row in FY2027_ROWS]
+    import_order_file(write_order_file(tmp_path, "icd10cm_order_2028.txt", fy2028))
+    before = lookup_diagnosis("M62.81", dt.date(2027, 6, 1))
     assert (before.status, before.release, before.covers_date) == (
-        DiagnosisStatus.NOT_BILLABLE, "ICD-10-CM FY2025", False)
-    assert before.note is not None and "Import the FY2022 order file" in before.note
+        DiagnosisStatus.BILLABLE, "ICD-10-CM FY2028", False)
+    assert before.note is not None and "Import the FY2027 order file" in before.note
+    deleted = lookup_diagnosis("Z71.3", dt.date(2027, 6, 1))
+    assert deleted.status is DiagnosisStatus.UNKNOWN
+    # the releases that do have it, as one run of consecutive releases with the dates they answer for
+    assert deleted.note is not None and deleted.note.endswith(
+        "Z71.3 is not in ICD-10-CM FY2028 but is in ICD-10-CM FY2021 to ICD-10-CM FY2026 April update "
+        "(2020-10-01 to 2026-09-30).")
 
+    import_order_file(write_order_file(tmp_path))  # FY2027
+    # Z71.3 back in an FY2029 file: two runs, since FY2027 and FY2028 lack it
+    fy2029 = [*fy2028, order_line(9, "Z713", True, "Dietary counseling and surveillance",
+                                  "Dietary counseling and surveillance")]
+    import_order_file(write_order_file(tmp_path, "icd10cm_order_2029.txt", fy2029))
+    assert lookup_diagnosis("Z71.3", dt.date(2027, 6, 1)).note == (
+        "Z71.3 is not in ICD-10-CM FY2027 but is in ICD-10-CM FY2021 to ICD-10-CM FY2026 April update "
+        "(2020-10-01 to 2026-09-30), ICD-10-CM FY2029 (2028-10-01 to 2029-09-30).")
+    after = lookup_diagnosis("M62.81", dt.date(2027, 6, 1))
+    assert (after.status, after.release, after.covers_date) == (DiagnosisStatus.BILLABLE, "ICD-10-CM FY2027", True)
+    # the first and last day of FY2027, and the first of FY2028
+    assert lookup_diagnosis("M62.81", dt.date(2026, 10, 1)).release == "ICD-10-CM FY2027"
+    assert lookup_diagnosis("M62.81", dt.date(2027, 9, 30)).release == "ICD-10-CM FY2027"
+    assert lookup_diagnosis("M62.81", dt.date(2027, 10, 1)).release == "ICD-10-CM FY2028"
+
+
+def test_an_imported_order_file_is_preferred_over_the_bundled_file_of_the_same_date(
+        tmp_path: Path, data_dir: Path) -> None:
+    """F43.8 is billable in FY2022. An imported FY2022 order file (here a two-row stand-in with the real FY2022 rows
+    for F43 and F43.8, as an organisation might load its own copy) takes effect on October 1 like the bundled October
+    file, and answers instead of it; from April 1, 2022 the bundled April update, a later file, answers."""
+    january, june = dt.date(2022, 1, 5), dt.date(2022, 6, 1)
+    assert (lookup_diagnosis("F43.8", january).release, lookup_diagnosis("F43.8", january).release_info.bundled) == (
+        "ICD-10-CM FY2022", True)
     rows = [order_line(1, "F43", False, "Reaction to severe stress, and adjustment disorders",
                        "Reaction to severe stress, and adjustment disorders"),
             order_line(2, "F438", True, "Other reactions to severe stress", "Other reactions to severe stress")]
     import_order_file(write_order_file(tmp_path, "icd10cm_order_2022.txt", rows))
-    after = lookup_diagnosis("F43.8", dt.date(2022, 6, 1))
+    after = lookup_diagnosis("F43.8", january)
     assert (after.status, after.release, after.covers_date) == (DiagnosisStatus.BILLABLE, "ICD-10-CM FY2022", True)
-    # its last day, and the first day of FY2023 (not loaded: judged by the next release again)
-    assert lookup_diagnosis("F43.8", dt.date(2022, 9, 30)).status is DiagnosisStatus.BILLABLE
-    assert lookup_diagnosis("F43.8", dt.date(2022, 10, 1)).status is DiagnosisStatus.NOT_BILLABLE
+    assert not after.release_info.bundled
+    # M62.81 is not in the two-row stand-in: the imported file answers for its dates, and says where the code is
+    missing = lookup_diagnosis("M62.81", january)
+    assert (missing.status, missing.release_info.bundled) == (DiagnosisStatus.UNKNOWN, False)
+    later = lookup_diagnosis("M62.81", june)
+    assert (later.status, later.release, later.release_info.bundled) == (
+        DiagnosisStatus.BILLABLE, "ICD-10-CM FY2022 April update", True)
+    assert lookup_diagnosis("F43.8", dt.date(2022, 10, 1)).status is DiagnosisStatus.NOT_BILLABLE  # bundled FY2023

@@ -79,7 +79,7 @@ def test_invalid_shapes_are_not_looked_up(code: str) -> None:
 
 @pytest.mark.parametrize(("date_of_service", "nearest"), [
     (dt.date(2026, 11, 1), "ICD-10-CM FY2026 April update"),
-    (dt.date(2024, 9, 30), "ICD-10-CM FY2025"),  # FY2024 is not bundled
+    (dt.date(2015, 10, 1), "ICD-10-CM FY2021"),  # ICD-10-CM's first day; FY2016-FY2020 are not bundled
     (dt.date(2020, 9, 30), "ICD-10-CM FY2021"),
 ])
 def test_a_date_no_release_covers_is_answered_by_the_nearest_release_with_a_note(date_of_service: dt.date,
@@ -98,10 +98,24 @@ def test_fy2026_runs_october_1_to_september_30(date_of_service: dt.date) -> None
     assert lookup_diagnosis("E11.9", date_of_service).covers_date
 
 
-def test_dates_before_the_april_update_are_covered_with_a_caveat() -> None:
-    before = lookup_diagnosis("E11.9", dt.date(2026, 1, 15))
-    after = lookup_diagnosis("E11.9", dt.date(2026, 4, 1))
+def test_dates_before_a_mid_year_update_that_changed_codes_are_covered_with_a_caveat() -> None:
+    """FY2021 is bundled as its January 1, 2021 update (which added Z11.52, J12.82 ...): a November 2020 date is
+    answered by it with a note; from January 1 there is none."""
+    before = lookup_diagnosis("E11.9", dt.date(2020, 11, 15))
+    after = lookup_diagnosis("E11.9", dt.date(2021, 1, 1))
     assert before.covers_date
     assert before.note is not None
-    assert "2026-04-01" in before.note
+    assert "2021-01-01" in before.note and "not told apart" in before.note
     assert after.note is None
+
+
+@pytest.mark.parametrize("date_of_service", [dt.date(2024, 10, 1), dt.date(2025, 3, 31), dt.date(2025, 10, 1),
+                                             dt.date(2026, 1, 15)])
+def test_an_april_update_that_changed_no_code_answers_the_whole_year_without_a_caveat(
+        date_of_service: dt.date) -> None:
+    """The April 2025 and April 2026 updates changed no code (CDC's April 2025 order addenda; the April 2026 table
+    matches CMS's October 2025 counts), so the bundled April files answer October-March without a note."""
+    found = lookup_diagnosis("E11.9", date_of_service)
+    assert found.covers_date
+    assert not found.release_info.update_changed_codes
+    assert found.note is None

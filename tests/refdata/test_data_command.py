@@ -34,6 +34,11 @@ def test_import_then_status(tmp_path: Path, data_dir: Path) -> None:
     assert {"table": "mue", "origin": "imported", "period": "2025Q4", "rows": 1}.items() <= next(
         t for t in tables if t["origin"] == "imported").items()
     assert any(t["table"] == "rvu" and t["origin"] == "bundled" and t["period"] == "2025" for t in tables)
+    # every bundled ICD-10-CM file, FY2021-FY2026; a mid-year update says from when it answers
+    icd = [t["period"] for t in tables if t["table"] == "icd10cm"]
+    assert len(icd) == 8
+    assert "ICD-10-CM FY2022 (2021-10-01 to 2022-09-30)" in icd
+    assert "ICD-10-CM FY2022 April update (2021-10-01 to 2022-09-30; file in effect from 2022-04-01)" in icd
     table_view = runner.invoke(_app(), ["data", "status"])
     assert table_view.exit_code == 0
     assert "bundled" in table_view.output

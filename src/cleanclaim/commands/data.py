@@ -20,6 +20,11 @@ from cleanclaim.refdata import CorruptImportError, RefTable, TableStatus, import
 __all__ = ["register"]
 
 
+def _effective(valid_from: object, data_effective: object) -> str:
+    """A mid-year update (January, April) answers from its own date when the year's October file is loaded too."""
+    return "" if data_effective == valid_from else f"; file in effect from {data_effective}"
+
+
 def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """Show the reference data available: the bundled subset and every imported CMS file, per table and period.
     A damaged imported file is listed with what is wrong and how to fix it, and the exit status is then 1."""
@@ -27,7 +32,8 @@ def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
     try:
         diagnoses: list[dict[str, object]] = [
             {"table": "icd10cm", "origin": "bundled" if r.bundled else "imported",
-             "period": f"{r.name} ({r.valid_from} to {r.valid_to})", "rows": r.codes, "source": r.source_file}
+             "period": f"{r.name} ({r.valid_from} to {r.valid_to}{_effective(r.valid_from, r.data_effective)})",
+             "rows": r.codes, "source": r.source_file}
             for r in icd10cm_releases()
         ]
     except CorruptImportError as exc:
