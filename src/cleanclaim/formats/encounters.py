@@ -19,11 +19,11 @@ import yaml
 from pydantic import ValidationError
 from yaml.reader import ReaderError
 
-from cleanclaim.errors import InputError, is_phi_field
+from cleanclaim.errors import InputError, UnreadableTextError, is_phi_field
 from cleanclaim.gcpause import collector_paused
 from cleanclaim.model import Encounter
 
-__all__ = ["ENCOUNTER_SUFFIXES", "EncounterFile", "load_encounters", "parse_encounters"]
+__all__ = ["ENCOUNTER_SUFFIXES", "EncounterFile", "load_encounters", "parse_encounters", "read_encounter_bytes"]
 
 ENCOUNTER_SUFFIXES = (".yaml", ".yml", ".json")
 OTHER_CLAIM_FILES = (".csv", ".parquet", ".pq", ".837", ".837p", ".x12", ".edi", ".835")
@@ -436,8 +436,10 @@ def parse_encounters(text: str, source: str, *, byte_offsets: Callable[[list[int
     spots = _unreadable_indexes(text, source)
     if not spots:
         return _parse(text, source, [])
-    blanked = "".join(_blank_unreadable(text, spots))
     try:
+        if len(spots) > MAX_UNREADABLE:
+            raise InputError("binary, not an encounter file")  # refused below, at its first unreadable character
+        blanked = "".join(_blank_unreadable(text, spots))
         return _parse(blanked, source, _locate(text, source, spots, byte_offsets or _utf8_offsets(text)))
     except InputError:
         # the file itself cannot be read: its first unreadable character is the first problem, named as before
@@ -611,8 +613,9 @@ def _parse(text: str, source: str, unreadable: list[tuple[tuple[int, int], int, 
         if index in held:
             spot = held[index]
             label = label if "\ufffd" not in label else f"#{index + 1}"
-            result.errors.append(InputError(spot.describe(), file=source, line=spot.position[0] + 1,
-                                            field=_field_at(node.node, spot.position) or None, encounter=label))
+            result.errors.append(UnreadableTextError(spot.describe(), file=source, line=spot.position[0] + 1,
+                                                     field=_field_at(node.node, spot.position) or None,
+                                                     encounter=label))
             continue
         if not isinstance(item, dict):
             result.errors.append(InputError("an encounter must be a mapping of fields", file=source,
@@ -715,15 +718,25 @@ def load_encounters(path: str | Path) -> EncounterFile:
         return combined
     if not target.exists():
         raise InputError("file not found", file=str(target))
-    data = target.read_bytes()
-    # bytes that are not UTF-8 are kept as surrogate escapes: parse_encounters names the encounter that holds them
-    raw = data.decode("utf-8", errors="surrogateescape")
+    return read_encounter_bytes(target.read_bytes(), str(target))
+
+
+def read_encounter_bytes(data: bytes, source: str) -> EncounterFile:
+    """An encounter file's bytes read as ``load_encounters`` reads a file (``source`` names it, and its suffix says
+    JSON or YAML). Bytes that are not UTF-8 are kept as surrogate escapes, so that ``parse_encounters`` names the
+    encounter that holds them and reads the others."""
+    bom = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0  # a BOM is not part of the text (and JSON refuses it)
+    raw = data[bom:].decode("utf-8", errors="surrogateescape")
     # the newlines a text-mode read would give (\r\n and \r are \n), so lines are counted as before
     text = raw.replace("\r\n", "\n").replace("\r", "\n")
 
     def byte_offsets(indexes: list[int]) -> list[int]:
         # an index in the text is one more in the file per \r\n before it (read as one \n)
         crlf = [match.start() - count for count, match in enumerate(re.finditer("\r\n", raw))]
-        return _byte_offsets(raw, [index + bisect.bisect_left(crlf, index) for index in indexes])
+        return [bom + offset for offset in _byte_offsets(raw, [index + bisect.bisect_left(crlf, index)
+                                                                 for index in indexes])]
 
-    return parse_encounters(text, str(target), byte_offsets=byte_offsets)
+    return parse_encounters(text, source, byte_offsets=byte_offsets)
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
