@@ -433,9 +433,17 @@ def parse_encounters(text: str, source: str, *, byte_offsets: Callable[[list[int
     error naming its line, field and byte, and every other encounter is read. Outside every encounter, or where
     the file cannot be read even with them set aside, they are the file's error, as before. ``byte_offsets`` turns
     indexes in ``text`` into byte offsets in the file (by default, in ``text`` encoded as UTF-8)."""
-    spots = _unreadable_indexes(text, source)
-    if not spots:
-        return _parse(text, source, [])
+    # the common case costs nothing more: the readers refuse these characters themselves, except surrogates (which
+    # only a file's bytes that are not UTF-8 give: JSON takes them, libyaml fails to encode them), so a text that may
+    # hold them, one that is not all ASCII, is looked at first
+    if text.isascii() or not _holds_surrogates(text):
+        try:
+            return _parse(text, source, [])
+        except InputError:
+            if (spots := _unreadable_indexes(text, source)) == []:
+                raise
+    else:
+        spots = _unreadable_indexes(text, source)
     try:
         if len(spots) > MAX_UNREADABLE:
             raise InputError("binary, not an encounter file")  # refused below, at its first unreadable character
@@ -459,6 +467,14 @@ _UNREADABLE_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\uff
 _UNREADABLE_JSON = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 """What a JSON file cannot hold raw: C0 control characters other than blanks (refused in strings, meaningless
 outside), and surrogates (in a file read from bytes, the bytes that were not UTF-8)."""
+
+def _holds_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # in C, ten times faster than a search for the surrogate range
+    except UnicodeEncodeError:
+        return True
+    return False
+
 
 MAX_UNREADABLE = 100_000
 """Unreadable characters past this many (a binary file, not a stray byte) are not attributed one by one: the file is
