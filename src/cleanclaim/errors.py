@@ -6,8 +6,8 @@ import re
 
 from polars.exceptions import PanicException
 
-__all__ = ["UNFORESEEN", "CleanclaimError", "DataError", "InputError", "UnknownPayerError", "WrongKindOfFileError",
-           "is_phi_field"]
+__all__ = ["UNFORESEEN", "CleanclaimError", "DataError", "InputError", "UnknownPayerError", "UnreadableTextError",
+           "WrongKindOfFileError", "is_phi_field"]
 
 UNFORESEEN: tuple[type[BaseException], ...] = (Exception, PanicException)
 """What a bug in cleanclaim can raise: any Exception, and a Rust panic inside Polars, which pyo3 raises as a
@@ -97,6 +97,11 @@ class WrongKindOfFileError(InputError):
     """An upload that is not the kind of file asked for at all (binary, not UTF-8 text, not X12 where an 835 is
     expected, a claim-line table where encounters are): nothing in it was read. The API answers it 415 and an
     :class:`InputError` about the content of the right kind of file 422; a page shows both on its form."""
+
+
+class UnreadableTextError(InputError):
+    """Characters in one encounter's part of a file that are not text (bytes that are not UTF-8, a NUL or another
+    control character: binary pasted into a note): that encounter cannot be read, the others of the file were."""
 
 
 class UnknownPayerError(InputError):

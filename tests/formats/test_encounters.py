@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.formats.encounters import MAX_NESTING, YAML_LOADER, load_encounters, parse_encounters
@@ -375,19 +377,28 @@ def test_a_unit_count_of_5000_digits_is_refused_in_a_short_message() -> None:
 
 # --- every error of a file names its line, even when the file cannot be read (fuzz classes of issue 11) ---
 
-@pytest.mark.parametrize(("data", "bad", "line"), [
-    (b"id: E1\r\ndate: 2026-03-02\r\n\xffpatient: {id: P1}\n", 26, 3),  # first byte of line 3, CRLF endings
-    (b"id: E1\rdate: 2026-03-02\r\xc3(\n", 24, 3),  # old Mac endings; \xc3 starts a sequence ( cannot continue
-    (b"id: E\xe9\n", 5, 1),
-    (b"\n\n\n\xa0", 3, 4),  # the last byte of the file, alone on its line
+@pytest.mark.parametrize(("data", "bad", "line", "encounter"), [
+    # first byte of line 3, CRLF endings: inside the one encounter, which is then the error, not the file
+    (b"id: E1\r\ndate: 2026-03-02\r\n\xffpatient: {id: P1}\n", 26, 3, "E1"),
+    # old Mac endings; \xc3 starts a sequence ( cannot continue: the file's structure breaks there
+    (b"id: E1\rdate: 2026-03-02\r\xc3(\n", 24, 3, None),
+    (b"id: E\xe9\n", 5, 1, "#1"),  # in the id itself: the encounter is named by its place
+    (b"\n\n\n\xa0", 3, 4, None),  # the last byte of the file, alone on its line
 ])
 def test_a_byte_that_is_not_utf8_is_named_by_its_line_and_its_offset(tmp_path: Path, data: bytes, bad: int,
-                                                                      line: int) -> None:
+                                                                      line: int, encounter: str | None) -> None:
     path = tmp_path / "bad.yaml"
     path.write_bytes(data)
-    with pytest.raises(InputError) as caught:
-        load_encounters(path)
-    assert (caught.value.line, caught.value.message) == (line, f"not a UTF-8 text file (byte {bad})")
+    if encounter is None:
+        with pytest.raises(InputError) as caught:
+            load_encounters(path)
+        assert (caught.value.line, caught.value.message) == (line, f"not a UTF-8 text file (byte {bad})")
+        return
+    read = load_encounters(path)
+    (error,) = read.errors
+    assert read.encounters == []
+    assert (error.line, error.encounter) == (line, encounter)
+    assert f"not UTF-8 text at byte {bad} of the file" in error.message
 
 
 def test_crlf_and_cr_files_are_read_with_the_lines_a_text_editor_shows(tmp_path: Path) -> None:
@@ -400,15 +411,31 @@ def test_crlf_and_cr_files_are_read_with_the_lines_a_text_editor_shows(tmp_path:
 
 @pytest.mark.parametrize(("character", "escaped"), [("\x00", "#x0000"), ("\x7f", "#x007f"), ("\x1b", "#x001b")])
 def test_a_character_yaml_refuses_is_named_by_its_line_and_column(character: str, escaped: str) -> None:
+    # outside every encounter (a comment above it), the file is refused at the reader's own place for it;
     # non-ASCII text before it: libyaml counts its position in UTF-8 bytes, the file is read in characters
-    text = GOOD.replace("{id: P1}", "{id: P1, first_name: Zoë Ødegård}").replace('"97110"', f'"97{character}110"')
+    text = f"# Zoë Ødegård {character}\n" + GOOD
     with pytest.raises(InputError) as caught:
         parse_encounters(text, "e.yaml")
     error = caught.value
-    assert error.line == 6
+    assert error.line == 1
     # libyaml says "control characters are not allowed", the pure-Python reader "special characters ..."
     assert error.message.startswith(f"not valid YAML: unacceptable character {escaped}: ")
-    assert error.message.endswith("characters are not allowed (column 14)")
+    assert error.message.endswith("characters are not allowed (column 15)")
+
+
+@pytest.mark.parametrize(("character", "said"), [("\x00", "a NUL character (0x00)"), ("\x7f", "control character 0x7f"),
+                                                 ("\x1b", "control character 0x1b")])
+def test_a_character_yaml_refuses_inside_an_encounter_costs_that_encounter_only(character: str, said: str) -> None:
+    text = GOOD.replace("{id: P1}", "{id: P1, first_name: Zoë Ødegård}").replace('"97110"', f'"97{character}110"')
+    listed = "encounters:\n" + "".join(
+        "  - " + part.replace("\n", "\n    ").rstrip() + "\n"
+        for part in (GOOD.replace("E1", "E0"), text, GOOD.replace("E1", "E2")))
+    read = parse_encounters(listed, "e.yaml")
+    assert [e.id for e in read.encounters] == ["E0", "E2"]
+    (error,) = read.errors
+    assert (error.encounter, error.field, error.line) == ("E1", "services.0.code", 14)
+    # the byte offset counts the two-byte UTF-8 letters before it
+    assert f"{said} at byte {listed.encode().index(character.encode())} of the file" in error.message
 
 
 def test_both_yaml_readers_place_a_refused_character_alike() -> None:
@@ -578,3 +605,79 @@ def test_lines_of_a_file_with_aliases_are_those_of_the_file_as_written() -> None
     assert [e.id for e in read.encounters] == ["E1", "E2"] and read.encounters[1].patient.id == "P1"
     # counted by hand from the text above
     assert [read.line_of("E2", path) for path in ("id", "patient", "services.0.minutes")] == [6, 4, 12]
+
+
+# --- binary pasted into one encounter costs that encounter only (issue 13, "Bad input") ---
+
+PASTED = b"TherEx 15 min \xff\xfe then \x00 more"
+"""Bytes that are not UTF-8 (a UTF-16 byte-order mark) and a NUL, as a copy from a binary document leaves them."""
+
+
+def _encounter_data(encounter_id: str, note: str) -> dict[str, Any]:
+    return {"id": encounter_id, "date": "2026-03-02", "patient": {"id": "P1"},
+            "provider": {"npi": "1234567893", "discipline": "PT"}, "note": note,
+            "services": [{"code": "97110", "minutes": 15}]}
+
+
+def _three_encounter_files() -> dict[str, bytes]:
+    """The same three encounters in each form the contract takes; the middle note holds PASTED."""
+    marker = "PASTE-HERE"
+    items = [_encounter_data("E1", "TherEx 15 min"), _encounter_data("E2", marker), _encounter_data("E3", "GT 8 min")]
+    block = yaml.safe_dump({"encounters": items}, sort_keys=False)
+    listed = yaml.safe_dump(items, sort_keys=False)
+    files = {"encounters.yaml": block, "list.yaml": listed,
+             "crlf.yaml": block.replace("\n", "\r\n"),
+             "pretty.json": json.dumps({"encounters": items}, indent=2),
+             "one-line.json": json.dumps(items)}
+    return {name: text.encode().replace(marker.encode(), PASTED) for name, text in files.items()}
+
+
+@pytest.mark.parametrize("name", list(_three_encounter_files()))
+def test_binary_in_one_note_names_that_encounter_and_the_others_are_read(tmp_path: Path, name: str) -> None:
+    data = _three_encounter_files()[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    read = load_encounters(path)
+    assert [e.id for e in read.encounters] == ["E1", "E3"]
+    (error,) = read.errors
+    bad = data.index(b"\xff")
+    # the line a text editor shows for the byte (\r\n, \r and \n each end a line)
+    line = data[:bad].replace(b"\r\n", b"\n").replace(b"\r", b"\n").count(b"\n") + 1
+    assert (error.file, error.encounter, error.field, error.line) == (str(path), "E2", "note", line)
+    assert f"byte 0xff is not UTF-8 text at byte {bad:,} of the file" in error.message
+    assert "and 2 more characters that cannot be read" in error.message  # 0xfe and the NUL
+    assert "\ufffd" not in str(error) and "\x00" not in str(error)  # nothing of the pasted bytes is repeated
+
+
+def test_binary_outside_every_encounter_refuses_the_file(tmp_path: Path) -> None:
+    data = b"# exported \xff\xfe\nencounters:\n" + yaml.safe_dump([_encounter_data("E1", "x")]).encode()
+    path = tmp_path / "e.yaml"
+    path.write_bytes(data)
+    with pytest.raises(InputError) as caught:
+        load_encounters(path)
+    assert (caught.value.line, caught.value.message) == (1, "not a UTF-8 text file (byte 11)")
+
+
+@settings(max_examples=25, derandomize=True, deadline=None, database=None)
+@given(data=st.binary(max_size=400), at=st.integers(min_value=0, max_value=2_000))
+def test_random_bytes_in_a_file_are_an_input_error_never_a_crash(tmp_path_factory: pytest.TempPathFactory,
+                                                                 data: bytes, at: int) -> None:
+    good = _three_encounter_files()["encounters.yaml"].replace(PASTED, b"x")
+    at = min(at, len(good))
+    for name, content in (("spliced.yaml", good[:at] + data + good[at:]), ("alone.yaml", data),
+                          ("spliced.json", _three_encounter_files()["pretty.json"].replace(PASTED, data))):
+        path = tmp_path_factory.mktemp("random") / name
+        path.write_bytes(content)
+        try:
+            read = load_encounters(path)
+        except InputError as error:
+            refused: InputError | None = error
+        else:
+            refused = None
+        if refused is not None:
+            assert refused.file == str(path)
+            continue
+        # whatever was read is text: no surrogate escape of a bad byte reaches an encounter
+        for encounter in read.encounters:
+            encounter.model_dump_json()
+        assert len(read.encounters) + len({e.encounter for e in read.errors}) >= 1

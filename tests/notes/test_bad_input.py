@@ -69,3 +69,27 @@ def test_a_5_mb_html_or_mixed_language_note_in_a_file_is_a_finding_on_its_encoun
     # the English that is there is still read, in every one of them
     assert {r.encounter.id: [(i.code, i.minutes) for i in r.reading.interventions] for r in result.encounters} == {
         eid: [("97110", 15)] for eid in notes}
+
+
+def test_binary_bytes_in_one_note_of_a_file_cost_only_that_encounter(tmp_path: Path) -> None:
+    # raw bytes in the file (not an escaped string): 0xff 0xfe (not UTF-8) and a NUL, in the middle encounter's note
+    from cleanclaim.scrub import check
+
+    encounters = [{**BASE, "id": eid, "note": "TherEx 15 min. Dana Whitlock, PT" if eid != "E2" else "PASTE"}
+                  for eid in ("E1", "E2", "E3")]
+    data = yaml.safe_dump({"encounters": encounters}).encode().replace(b"PASTE", b"TherEx \xff\xfe\x00 15 min")
+    path = tmp_path / "e.yaml"
+    path.write_bytes(data)
+    bad = data.index(b"\xff")
+    line = data[:bad].count(b"\n") + 1
+    result = review_notes(path, as_of=dt.date(2026, 3, 5))
+    assert [r.encounter.id for r in result.encounters] == ["E1", "E3"]
+    assert all([(i.code, i.minutes) for i in r.reading.interventions] == [("97110", 15)] for r in result.encounters)
+    (error,) = result.errors
+    assert (error.encounter, error.field, error.line) == ("E2", "note", line)
+    assert f"at byte {bad:,} of the file" in error.message
+    assert result.exit_code == 2  # some input could not be read; the rest was audited
+    assert result.to_json()["errors"][0]["encounter"] == "E2"
+    checked = check(path, as_of=dt.date(2026, 3, 5))
+    assert checked.summary.encounters == 2 and [e.encounter for e in checked.errors] == ["E2"]
+    assert checked.exit_code == 2

@@ -8,11 +8,17 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import InputError, UnreadableTextError, WrongKindOfFileError
 from cleanclaim.lifecycle import ClaimState
 from cleanclaim.store.claim_files import claim_file, claim_price
 from cleanclaim.store.claims import NotFoundError, current_version
-from cleanclaim.store.intake import FormProblemsError, encounter_from_form, enter_encounters, read_upload
+from cleanclaim.store.intake import (
+    FormProblemsError,
+    encounter_from_form,
+    enter_encounters,
+    read_encounter_file,
+    read_upload,
+)
 from tests.store.services import Office, encounter
 
 FORM = {"encounter_id": "F-1", "date": "2026-03-02", "patient_ref": "P-1", "provider_npi": "1987654328",
@@ -64,6 +70,36 @@ def test_upload_problems_name_the_file(content: bytes, expected: str) -> None:
     with pytest.raises(InputError) as raised:
         read_upload("upload.yaml", content)
     assert expected in str(raised.value) and "upload.yaml" in str(raised.value)
+
+
+def _three_with_binary_in_the_middle(second: dict[str, object] | None = None) -> bytes:
+    items = [{**encounter(f"B-{n}").model_dump(mode="json", exclude_none=True), "note": f"PASTE-{n}"}
+             for n in (1, 2, 3)]
+    if second is not None:
+        items[2].update(second)
+    text = "encounters:\n" + "".join(f"  - {json.dumps(item)}\n" for item in items)
+    return text.encode().replace(b"PASTE-2", b"TherEx \xff\xfe \x00 15 min")
+
+
+@pytest.mark.parametrize("name", ["visits.yaml", "visits"])
+def test_an_upload_with_binary_in_one_note_imports_the_others_and_names_that_one(name: str) -> None:
+    upload = read_encounter_file(name, _three_with_binary_in_the_middle())
+    assert [e.id for e in upload.encounters] == ["E-B-1", "E-B-3"]
+    (problem,) = upload.problems
+    assert isinstance(problem, UnreadableTextError)
+    assert (problem.file, problem.encounter, problem.field, problem.line) == (name, "E-B-2", "note", 3)
+    assert "not UTF-8 text at byte" in problem.message
+    with pytest.raises(InputError, match="nothing was imported"):  # the all-or-nothing reading still refuses it
+        read_upload(name, _three_with_binary_in_the_middle())
+
+
+def test_an_upload_with_binary_and_other_problems_is_refused_as_before() -> None:
+    with pytest.raises(WrongKindOfFileError, match="not UTF-8"):
+        read_encounter_file("visits.yaml", _three_with_binary_in_the_middle({"date": "2026-02-30"}))
+    # binary that is not an encounter file at all stays the wrong kind of file (the API's 415)
+    for content in (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "id: E1\n".encode("utf-16"), b"\xff\xfe{"):
+        with pytest.raises(WrongKindOfFileError):
+            read_encounter_file("visits.yaml", content)
 
 
 def test_enter_codes_services_and_keeps_billed_lines(session: Session) -> None:

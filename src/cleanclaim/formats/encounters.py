@@ -7,9 +7,10 @@ is not YAML/JSON at all, or has no encounters, raises.
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,11 @@ import yaml
 from pydantic import ValidationError
 from yaml.reader import ReaderError
 
-from cleanclaim.errors import InputError, is_phi_field
+from cleanclaim.errors import InputError, UnreadableTextError, is_phi_field
 from cleanclaim.gcpause import collector_paused
 from cleanclaim.model import Encounter
 
-__all__ = ["ENCOUNTER_SUFFIXES", "EncounterFile", "load_encounters", "parse_encounters"]
+__all__ = ["ENCOUNTER_SUFFIXES", "EncounterFile", "load_encounters", "parse_encounters", "read_encounter_bytes"]
 
 ENCOUNTER_SUFFIXES = (".yaml", ".yml", ".json")
 OTHER_CLAIM_FILES = (".csv", ".parquet", ".pq", ".837", ".837p", ".x12", ".edi", ".835")
@@ -423,8 +424,170 @@ def _yaml_line_column(text: str, index: int) -> tuple[int, int]:
 
 
 @collector_paused()
-def parse_encounters(text: str, source: str) -> EncounterFile:
-    """Parse one YAML or JSON document in the contract's forms: ``encounters: [...]``, a list, or one encounter."""
+def parse_encounters(text: str, source: str, *, byte_offsets: Callable[[list[int]], list[int]] | None = None,
+                     ) -> EncounterFile:
+    """Parse one YAML or JSON document in the contract's forms: ``encounters: [...]``, a list, or one encounter.
+
+    Characters the format cannot hold (bytes that were not UTF-8, kept by ``load_encounters`` as surrogate escapes; a
+    NUL or another control character, binary pasted into a note) cost only the encounter that holds them: it is an
+    error naming its line, field and byte, and every other encounter is read. Outside every encounter, or where
+    the file cannot be read even with them set aside, they are the file's error, as before. ``byte_offsets`` turns
+    indexes in ``text`` into byte offsets in the file (by default, in ``text`` encoded as UTF-8)."""
+    # the common case costs nothing more: the readers refuse these characters themselves, except surrogates (which
+    # only a file's bytes that are not UTF-8 give: JSON takes them, libyaml fails to encode them), so a text that may
+    # hold them, one that is not all ASCII, is looked at first
+    if text.isascii() or not _holds_surrogates(text):
+        try:
+            return _parse(text, source, [])
+        except InputError:
+            if (spots := _unreadable_indexes(text, source)) == []:
+                raise
+    else:
+        spots = _unreadable_indexes(text, source)
+    try:
+        if len(spots) > MAX_UNREADABLE:
+            raise InputError("binary, not an encounter file")  # refused below, at its first unreadable character
+        blanked = "".join(_blank_unreadable(text, spots))
+        return _parse(blanked, source, _locate(text, source, spots, byte_offsets or _utf8_offsets(text)))
+    except InputError:
+        # the file itself cannot be read: its first unreadable character is the first problem, named as before
+        first = spots[0]
+        if not _is_escaped_byte(text[first]):
+            # the reader's own error for the character, at its line and column (bytes not UTF-8 set aside after it)
+            _parse("".join(_blank_unreadable(text, [i for i in spots if _is_escaped_byte(text[i])])), source, [])
+        (offset,) = (byte_offsets or _utf8_offsets(text))([first])
+        what = "not a UTF-8 text file" if _is_escaped_byte(text[first]) else f"character 0x{ord(text[first]):02x}"
+        raise InputError(f"{what} (byte {offset})", file=source,
+                         line=_line_column(text, source, first)[0] + 1) from None
+
+
+_UNREADABLE_YAML = re.compile("[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+"""What the YAML readers refuse (YAML 1.1, 5.1: the printable characters are allowed), surrogate escapes included."""
+
+_UNREADABLE_JSON = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+"""What a JSON file cannot hold raw: C0 control characters other than blanks (refused in strings, meaningless
+outside), and surrogates (in a file read from bytes, the bytes that were not UTF-8)."""
+
+def _holds_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")  # in C, ten times faster than a search for the surrogate range
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+MAX_UNREADABLE = 100_000
+"""Unreadable characters past this many (a binary file, not a stray byte) are not attributed one by one: the file is
+refused at the first."""
+
+
+def _unreadable_indexes(text: str, source: str) -> list[int]:
+    pattern = _UNREADABLE_JSON if source.endswith(".json") else _UNREADABLE_YAML
+    if pattern.search(text) is None:  # the common case: one scan of the text, in C
+        return []
+    found = []
+    for match in pattern.finditer(text):
+        found.append(match.start())
+        if len(found) > MAX_UNREADABLE:
+            break
+    return found
+
+
+def _blank_unreadable(text: str, spots: list[int]) -> Iterator[str]:
+    """The text with each unreadable character replaced by U+FFFD: one character for one, so every line, column and
+    index of the rest stays where it was."""
+    previous = 0
+    for index in spots:
+        yield text[previous:index]
+        yield "\ufffd"
+        previous = index + 1
+    yield text[previous:]
+
+
+def _is_escaped_byte(character: str) -> bool:
+    return "\udc80" <= character <= "\udcff"
+
+
+def _utf8_offsets(text: str) -> Callable[[list[int]], list[int]]:
+    def offsets(indexes: list[int]) -> list[int]:
+        return _byte_offsets(text, indexes)
+    return offsets
+
+
+def _byte_offsets(text: str, indexes: list[int]) -> list[int]:
+    """The byte offset in ``text`` encoded as UTF-8 (surrogate escapes as the bytes they stand for) of each of the
+    sorted character indexes, in one pass."""
+    offsets, previous, total = [], 0, 0
+    for index in indexes:
+        total += len(text[previous:index].encode("utf-8", errors="surrogateescape"))
+        previous = index
+        offsets.append(total)
+    return offsets
+
+
+def _line_column(text: str, source: str, index: int) -> tuple[int, int]:
+    """Line and column, from 0, as the reader's marks count them (JSON: lines end at \\n; YAML: at its breaks)."""
+    if source.endswith(".json"):
+        return text.count("\n", 0, index), index - (text.rfind("\n", 0, index) + 1)
+    line, column = _yaml_line_column(text, index)
+    return line - 1, column - 1
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """Characters of the file that the format cannot hold, found in one encounter's part of it."""
+
+    position: tuple[int, int]
+    """(line, column) from 0 of the first."""
+    byte: int
+    """Its offset in the file."""
+    character: str
+    count: int = 1
+
+    def describe(self) -> str:
+        if _is_escaped_byte(self.character):
+            what = f"byte 0x{ord(self.character) - 0xDC00:02x} is not UTF-8 text"
+        elif self.character == "\x00":
+            what = "a NUL character (0x00)"
+        else:
+            what = f"control character 0x{ord(self.character):02x}"
+        more = (f" (and {self.count - 1:,} more characters that cannot be read in this encounter)"
+                if self.count > 1 else "")
+        return (f"cannot be read: {what} at byte {self.byte:,} of the file{more}; binary or a document's formatting "
+                "was pasted in? Keep the text only, saved as UTF-8; the other encounters were read")
+
+
+def _locate(text: str, source: str, spots: list[int],
+            byte_offsets: Callable[[list[int]], list[int]]) -> list[tuple[tuple[int, int], int, str]]:
+    """Each unreadable character's (line, column) from 0, its byte offset in the file, and the character."""
+    offsets = byte_offsets(spots)
+    return [(_line_column(text, source, index), offset, text[index]) for index, offset in zip(spots, offsets,
+                                                                                              strict=True)]
+
+
+def _field_at(node: yaml.Node | None, position: tuple[int, int]) -> str:
+    """The dotted path of the field of an encounter whose text holds a (line, column): the last entry starting at or
+    before it, descending while it is a mapping or list that holds it (JSON scalars know only their start)."""
+    path: list[str] = []
+    while isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        entries = ([(k.start_mark, str(k.value), v) for k, v in node.value] if isinstance(node, yaml.MappingNode)
+                   else [(v.start_mark, str(i), v) for i, v in enumerate(node.value)])
+        chosen = None
+        for mark, name, value in entries:
+            if (mark.line, mark.column) > position:
+                break
+            chosen = (name, value)
+        if chosen is None:
+            break
+        name, value = chosen
+        path.append(name)
+        if not (isinstance(value, yaml.CollectionNode) and _within(value, position)):
+            break
+        node = value
+    return ".".join(path)
+
+
+def _parse(text: str, source: str, unreadable: list[tuple[tuple[int, int], int, str]]) -> EncounterFile:
     result = EncounterFile(sources=[source])
     data, tree = _load(text, source)
     root = _Located(_compose_json(text, source) if source.endswith(".json") else tree)
@@ -448,6 +611,14 @@ def parse_encounters(text: str, source: str) -> EncounterFile:
                          file=source, line=line, field=key)
     if not isinstance(items, list) or not items:
         raise InputError("`encounters` must be a non-empty list", file=source, line=root.find(prefix))
+    held: dict[int, _Unreadable] = {}  # item index -> the unreadable characters in its part of the file
+    for position, byte, character in unreadable:
+        at = next((i for i, node in enumerate(item_nodes) if _within(node, position)), None)
+        if at is None:  # around the encounters: the file's structure cannot be trusted
+            raise InputError("cannot be read here, outside any encounter")
+        earlier = held.get(at)
+        held[at] = _Unreadable(position, byte, character) if earlier is None else _Unreadable(
+            earlier.position, earlier.byte, earlier.character, earlier.count + 1)
 
     seen: dict[str, int | None] = {}
     for index, item in enumerate(items):
@@ -455,6 +626,13 @@ def parse_encounters(text: str, source: str) -> EncounterFile:
         # ids are compared as the model keeps them (blanks around stripped): "E1 " and "E1" are one id, not two
         encounter_id = _id_text(item.get("id")) if isinstance(item, dict) else None
         label = encounter_id or f"#{index + 1}"
+        if index in held:
+            spot = held[index]
+            label = label if "\ufffd" not in label else f"#{index + 1}"
+            result.errors.append(UnreadableTextError(spot.describe(), file=source, line=spot.position[0] + 1,
+                                                     field=_field_at(node.node, spot.position) or None,
+                                                     encounter=label))
+            continue
         if not isinstance(item, dict):
             result.errors.append(InputError("an encounter must be a mapping of fields", file=source,
                                             line=node.line(), encounter=label))
@@ -556,17 +734,25 @@ def load_encounters(path: str | Path) -> EncounterFile:
         return combined
     if not target.exists():
         raise InputError("file not found", file=str(target))
-    data = target.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"not a UTF-8 text file (byte {exc.start})", file=str(target),
-                         line=_line_of_byte(data, exc.start)) from exc
+    return read_encounter_bytes(target.read_bytes(), str(target))
+
+
+def read_encounter_bytes(data: bytes, source: str) -> EncounterFile:
+    """An encounter file's bytes read as ``load_encounters`` reads a file (``source`` names it, and its suffix says
+    JSON or YAML). Bytes that are not UTF-8 are kept as surrogate escapes, so that ``parse_encounters`` names the
+    encounter that holds them and reads the others."""
+    bom = len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0  # a BOM is not part of the text (and JSON refuses it)
+    raw = data[bom:].decode("utf-8", errors="surrogateescape")
     # the newlines a text-mode read would give (\r\n and \r are \n), so lines are counted as before
-    return parse_encounters(text.replace("\r\n", "\n").replace("\r", "\n"), str(target))
+    text = raw.replace("\r\n", "\n").replace("\r", "\n")
+
+    def byte_offsets(indexes: list[int]) -> list[int]:
+        # an index in the text is one more in the file per \r\n before it (read as one \n)
+        crlf = [match.start() - count for count, match in enumerate(re.finditer("\r\n", raw))]
+        return [bom + offset for offset in _byte_offsets(raw, [index + bisect.bisect_left(crlf, index)
+                                                                 for index in indexes])]
+
+    return parse_encounters(text, source, byte_offsets=byte_offsets)
 
 
-def _line_of_byte(data: bytes, offset: int) -> int:
-    """The line (from 1) holding a byte of the file, with \n, \r\n or \r ending a line as a text read counts them."""
-    before = data[:offset]
-    return before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+_UTF8_BOM = b"\xef\xbb\xbf"

@@ -205,7 +205,7 @@ def _screen(text: str) -> tuple[str, list[NoteProblem], bool]:
         foreign = sum(1 for ch in letters if ord(ch) > 0x24F)  # beyond Latin: Cyrillic, CJK, Arabic ...
         spanish, english = len(_SPANISH.findall(sample)), len(_ENGLISH.findall(sample))
         if foreign / len(letters) > 0.3 or spanish > max(2, english):
-            problems.append(NoteProblem("language", "much of the note is not in English; cleanclaim's lexicon is "
+            problems.append(NoteProblem("language", "the note is largely not in English; cleanclaim's lexicon is "
                                                     "English, so services written in another language were not "
                                                     "read"))
     return text, problems, True

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
-from cleanclaim.errors import CleanclaimError, InputError, WrongKindOfFileError, is_phi_field
-from cleanclaim.formats.encounters import parse_encounters
+from cleanclaim.errors import CleanclaimError, InputError, UnreadableTextError, WrongKindOfFileError, is_phi_field
+from cleanclaim.formats.encounters import parse_encounters, read_encounter_bytes
 from cleanclaim.formats.x12 import starts_with_isa
 from cleanclaim.lifecycle import ClaimState
 from cleanclaim.model import ClaimLine, Encounter
@@ -224,8 +224,9 @@ _X12_WITHOUT_ISA = re.compile(r"(GS|ST|BHT|BPR|NM1|HL|CLM)[^A-Za-z0-9\s:\-_\"'#{
 
 @dataclass(frozen=True)
 class Upload:
-    """What an uploaded file holds: the encounters read, and (837P only, see the module docstring) each part of the
-    file that was not read or is wrong, with its segment; an empty ``problems`` means the file was read whole."""
+    """What an uploaded file holds: the encounters read, and each part of the file that was not read or is wrong (an
+    837P's claims, with their segment; an encounter file's encounters that hold bytes that are not text, with their
+    line); an empty ``problems`` means the file was read whole."""
 
     encounters: list[Encounter]
     problems: list[InputError]
@@ -240,7 +241,10 @@ def _refusal(name: str, errors: Sequence[InputError]) -> InputError:
 def read_encounter_file(name: str, content: bytes) -> Upload:
     """The encounters of an uploaded file, or InputError naming the file, and line/row/segment where known, with
     every problem found (up to ten) when nothing of it can be imported."""
-    text = upload_text(content, name, expected=AN_ENCOUNTER_FILE)
+    try:
+        text = upload_text(content, name, expected=AN_ENCOUNTER_FILE)
+    except WrongKindOfFileError as refused:
+        return _with_unreadable_encounters(name, content, refused)
     head = text.lstrip(" \t\r\n")
     if starts_with_isa(head):
         from cleanclaim.formats.x12_837p import read_837p
@@ -257,8 +261,8 @@ def read_encounter_file(name: str, content: bytes) -> Upload:
     first_line = head.split("\n", 1)[0]
     looks_tabular = not head.startswith(("{", "[")) and "," in first_line and ":" not in first_line
     if _CONTROL.search(head, 0, 65536):
-        raise WrongKindOfFileError(f"this is not a text file (it has control bytes); {AN_ENCOUNTER_FILE}",
-                                   file=name)
+        return _with_unreadable_encounters(name, content, WrongKindOfFileError(
+            f"this is not a text file (it has control bytes); {AN_ENCOUNTER_FILE}", file=name))
     if lowered.endswith((".csv", ".tsv", ".parquet")) or looks_tabular:
         raise WrongKindOfFileError("a claim-line table (CSV) is not an encounter file: check it with `cleanclaim "
                                    "check FILE`; the workspace imports encounter YAML/JSON and 837P files",
@@ -271,6 +275,26 @@ def read_encounter_file(name: str, content: bytes) -> Upload:
     if not parsed.encounters:
         raise InputError("the file holds no encounters", file=name)
     return Upload(list(parsed.encounters), [])
+
+
+def _with_unreadable_encounters(name: str, content: bytes, refusal: WrongKindOfFileError) -> Upload:
+    """An encounter file with bytes that are not text (not UTF-8, a NUL, a control character) in some encounters,
+    such as binary pasted into a note: the encounters around them are imported and each one holding them is a
+    problem naming its line and byte, as a partial 837P import lists its claims not read. A file that is not an
+    encounter file with such encounters (a picture, a ZIP, a UTF-16 export), or that has other problems too, is
+    refused as the kind of file it is not, as before (415)."""
+    head = content.lstrip(b" \t\r\n")
+    source = name if name.lower().endswith((".json", ".yaml", ".yml")) else (
+        f"{name}.json" if head.startswith((b"{", b"[")) else name)
+    try:
+        read = read_encounter_bytes(content, source)
+    except InputError:
+        raise refusal from None
+    if not read.encounters or not read.errors or not all(isinstance(e, UnreadableTextError) for e in read.errors):
+        raise refusal
+    for problem in read.errors:
+        problem.file = name
+    return Upload(list(read.encounters), list(read.errors))
 
 
 def read_upload(name: str, content: bytes) -> list[Encounter]:

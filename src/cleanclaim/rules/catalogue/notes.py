@@ -17,7 +17,7 @@ from cleanclaim.model import Severity
 from cleanclaim.notes.frames import note_facts, note_items, note_readings
 from cleanclaim.rules.registry import CANNOT_FIRE, NO_ROWS, Rule, Screen, register
 from cleanclaim.rules.tables import Tables, lines_with_codes
-from cleanclaim.timing import allocate_cms, allocate_per_code
+from cleanclaim.timing import allocate_cms, allocate_per_code, cms_total_units, cms_unit_range
 
 FAMILY = "notes"
 
@@ -36,36 +36,44 @@ class UnitsNotSupportedByNote(Rule):
     """Billed units of a timed code are more than the note's minutes support under the payer's time rule.
 
     What it checks:
-        For each billed 15-minute timed code the note gives minutes for, the units those minutes support: the CMS
-        8-minute rule over the billed timed codes' note minutes for Medicare-style payers, each code on its own (rule
-        of eights) for the others. Lines whose own minutes are the note's are left to units-exceed-time, which
-        judges the same numbers; this rule catches lines whose minutes (or services) say more than the note.
+        For each billed 15-minute timed code the note gives minutes for, the units those minutes support. Under the
+        CMS 8-minute rule (Medicare-style payers) the note's timed minutes of the day are pooled: their total decides
+        the total units, each code gets its full 15-minute blocks, and the units left go to the codes with the most
+        minutes left over (a tie is the clinician's choice: either answer passes). Timed services the note documents
+        but the claim does not bill count toward the total too, as CMS counts every timed service furnished. Under a
+        per-code payer (commercial, Medicaid, TRICARE profiles) each code is rounded on its own (rule of eights,
+        8-22 minutes = 1 unit). A patient's same-day encounters of one payer and discipline are one day: their notes'
+        minutes are pooled and held to the day's billed units (the coder bills the day's units on one of them); an
+        encounter whose note times nothing is left out. Where every billed timed line's own minutes are the note's,
+        units-exceed-time judges the same numbers and this rule stays silent; otherwise a line whose minutes (or
+        services) say more than the note, or whose unit the day's total does not reach, is flagged here.
 
     Why it matters:
         A reviewer pays what the record supports: units above the note's minutes are an overpayment on review and
-        are recouped (and extrapolated across a sample).
+        are recouped (and extrapolated across a sample). Two timed codes of 12 and 8 minutes are 20 minutes, one
+        unit under the CMS rule, not one unit each.
 
     Example:
-        note: "TherEx 12 min. Signed Dana Whitlock, PT"
-        lines: [{code: "97110", modifiers: [GP], units: 2, minutes: 30}]
+        note: "TherEx x 12'. NMR 8-10 min. Signed Dana Whitlock, PT"
+        lines: [{code: "97110", modifiers: [GP], units: 1, minutes: 12}, {code: "97112", modifiers: [GP], units: 1}]
 
     Use instead:
-        note: "TherEx 30 min. Signed Dana Whitlock, PT"
-        lines: [{code: "97110", modifiers: [GP], units: 2, minutes: 30}]
+        note: "TherEx x 12'. NMR 8-10 min. Signed Dana Whitlock, PT"
+        lines: [{code: "97110", modifiers: [GP], units: 1, minutes: 12}]
 
     References:
-        CMS Pub 100-04 Ch.5 s20.2 (units from documented timed minutes; coding-facts.md s3a); AMA CPT time rule as
-        applied per code by commercial payers (coding-facts.md s3b).
+        CMS Pub 100-04 Ch.5 s20.2 (total timed minutes decide total units; units go to the services with the most
+        minutes; coding-facts.md s3a); AMA CPT time rule as applied per code by commercial payers (coding-facts.md
+        s3b).
     """
 
     id = "CC1001"
     slug = "units-not-supported-by-note"
     family = FAMILY
     severity = Severity.ERROR
-    message = ("{code} is billed for {units} unit(s), but the note documents {note_minutes} minute(s) of it "
-               "(\"{note_text}\"), which support {supported} unit(s) under the {time_rule_label}")
-    fix = ("Bill {supported} unit(s) of {code}, or correct the note if more minutes were furnished and documented "
-           "at the time.")
+    message = ("{code} is billed for {units} unit(s), but {documented} {note_minutes} minute(s) of it "
+               "(\"{note_text}\"){support} under the {time_rule_label}")
+    fix = "{fix_text}"
     references = ("CMS Pub 100-04 Ch.5 s20.2", "coding-facts.md s3a-s3b")
 
     def screen_for(self, tables: Tables) -> Screen | None:
@@ -75,53 +83,102 @@ class UnitsNotSupportedByNote(Rule):
         readings = note_readings(tables)
         if not readings:
             return NO_ROWS
+        # only notes that time something are judged (one that gives no minutes, or cannot be read, says nothing
+        # about units: its lines are left to missing-minutes and note-unreadable, and do not join its day)
+        timing = {eid: reading for eid, reading in readings.items()
+                  if any(item.minutes is not None for item in reading.interventions)}
+        readings = timing
+        if not readings:
+            return NO_ROWS
         lines = lines_with_codes(tables).filter(
             pl.col("encounter_id").is_in(list(readings)) & (pl.col("time_rule") == "timed15"))
-        # each encounter's lines in their order, in one pass (a group_by iteration gathered a frame per encounter:
-        # a second for 10,000 notes)
-        groups: dict[str, list[tuple[str, float, int, int | None, str]]] = {}
+        # a patient's same-day encounters (one payer, one discipline) are one day of timed minutes: the coder puts
+        # the day's units on one of them, and CMS counts the day's total (Pub 100-04 ch.5 s20.2)
+        day_of = {str(eid): day for eid, *day in tables.encounters.filter(pl.col("encounter_id").is_in(
+            list(readings))).select("encounter_id", "patient_id", "date", "payer", "provider_discipline").iter_rows()}
+        notes_of: dict[tuple[Any, ...], list[str]] = {}
+        for eid in readings:
+            notes_of.setdefault(tuple(day_of.get(str(eid), [eid])), []).append(str(eid))
+        # each day's lines in their order, in one pass (a group_by iteration gathered a frame per encounter: a second
+        # for 10,000 notes)
+        groups: dict[tuple[Any, ...], list[tuple[str, float, int, int | None, str, str]]] = {}
         for encounter_id, code, units, line, line_minutes, payer in lines.select(
                 "encounter_id", "code", "units", "line", "minutes", "payer").iter_rows():
-            groups.setdefault(encounter_id, []).append((code, units, line, line_minutes, payer))
+            groups.setdefault(tuple(day_of.get(str(encounter_id), [encounter_id])), []).append(
+                (code, units, line, line_minutes, payer, encounter_id))
+        timed = _timed_codes(tables) if groups else frozenset()
         rows: list[dict[str, Any]] = []
-        for encounter_id, group in groups.items():
-            reading = readings[str(encounter_id)]
+        for day, group in groups.items():
+            day_notes = notes_of.get(day, [])
             billed = {code for code, *_ in group}
             minutes: dict[str, int] = {}
             texts: dict[str, list[str]] = {}
-            for item in reading.interventions:
-                code = next((c for c in item.codes if c in billed), None)
-                if code is None or item.minutes is None:
-                    continue
-                minutes[code] = minutes.get(code, 0) + item.minutes
-                texts.setdefault(code, []).append(item.text)
-            if not minutes:
+            for eid in day_notes:
+                for item in readings[eid].interventions:
+                    code = next((c for c in item.codes if c in billed), item.code)
+                    if code is None or item.minutes is None or (code not in billed and code not in timed):
+                        continue
+                    minutes[code] = minutes.get(code, 0) + item.minutes
+                    texts.setdefault(code, []).append(item.text if len(day_notes) == 1 else f"{eid}: {item.text}")
+            if not billed.intersection(minutes):
                 continue
-            payer = group[0][4]
-            profile = tables.payers.get(payer)
+            documented = ("the note documents" if len(day_notes) == 1
+                          else f"the patient's {len(day_notes)} notes of the day document")
+            profile = tables.payers.get(group[0][4])
             cms = profile is None or profile.time_rule == "cms"
-            allocation = allocate_cms(minutes) if cms else allocate_per_code(minutes)
             label = profile.time_rule_label if profile else "CMS 8-minute rule"
             billed_units: dict[str, float] = {}
-            first_line: dict[str, int] = {}
-            same_minutes: set[str] = set()
-            for code, units, line, line_minutes, _ in group:
+            first_line: dict[str, tuple[str, int]] = {}
+            line_minutes_of: dict[str, int | None] = {}
+            for code, units, line, line_minutes, _, encounter_id in group:
                 billed_units[code] = billed_units.get(code, 0.0) + units
-                first_line.setdefault(code, line)
-                if line_minutes is not None and line_minutes == minutes.get(code):
-                    same_minutes.add(code)
+                first_line.setdefault(code, (encounter_id, line))
+                line_minutes_of[code] = (line_minutes_of.get(code) or 0) + line_minutes if line_minutes is not None \
+                    else line_minutes_of.get(code)
+            # the lines' own minutes are the note's, code for code, and the note times nothing else: units-exceed-time
+            # judges these very numbers (a second finding would only repeat it)
+            if all(line_minutes_of.get(code) == total for code, total in minutes.items()):
+                continue
+            most = {code: high for code, (_, high) in cms_unit_range(minutes).items()} if cms \
+                else allocate_per_code(minutes).units
+            pooled = cms and len(minutes) > 1
+            total_minutes, total_units = sum(minutes.values()), cms_total_units(sum(minutes.values()))
             for code, units in billed_units.items():
-                if code not in minutes or code in same_minutes:
+                if code not in minutes:
+                    continue  # a billed code the note does not time: billed-code-not-in-note's
+                if not cms and line_minutes_of.get(code) == minutes[code]:
+                    continue  # per code, units-exceed-time judges this code's very minutes
+                supported = most.get(code, 0)
+                if units <= supported:
                     continue
-                supported = allocation.units.get(code, 0)
-                if units > supported:
-                    rows.append({"encounter_id": encounter_id, "line": first_line[code], "code": code,
-                                 "units": f"{units:g}", "note_minutes": minutes[code],
-                                 "note_text": "; ".join(texts[code]), "supported": supported,
-                                 "time_rule_label": label})
+                support = f", which support {supported} unit(s) of {code}"
+                correct = "correct the note if more minutes were furnished and documented at the time."
+                fix_text = f"Bill {supported} unit(s) of {code}, or {correct}"
+                if pooled:
+                    support = (f"; the timed minutes of the day total {total_minutes} ("
+                               + ", ".join(f"{c} {m} min" for c, m in minutes.items())
+                               + f"), {total_units} unit(s) in all, of which {supported} for {code}")
+                    if supported == 0:
+                        given = ", ".join(f"{c} ({minutes[c]} min)" for c, n in allocate_cms(minutes).units.items()
+                                          if n)
+                        to_whom = f": the day's {total_units} unit(s) go to {given}, the services with the most " \
+                                  "minutes," if given else ","
+                        fix_text = f"Remove the {code} line{to_whom} or {correct}"
+                elif supported == 0:
+                    fix_text = f"Remove the {code} line, or {correct}"
+                rows.append({"encounter_id": first_line[code][0], "line": first_line[code][1], "code": code,
+                             "units": f"{units:g}", "documented": documented, "note_minutes": minutes[code],
+                             "note_text": "; ".join(texts[code]), "support": support, "fix_text": fix_text,
+                             "time_rule_label": label})
         if not rows:
             return NO_ROWS
         return pl.DataFrame(rows).with_columns(pl.col("line").cast(pl.Int32))
+
+
+def _timed_codes(tables: Tables) -> frozenset[str]:
+    """The 15-minute timed codes of the run's code book (a note's unbilled timed service counts toward the total)."""
+    return tables.memo("timed15_codes", lambda t: frozenset(
+        t.codes.filter(pl.col("time_rule") == "timed15").get_column("code").unique().to_list()))
 
 
 _BILLED = ["encounter_id", "line", "code"]
