@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.text import Text
@@ -23,11 +23,14 @@ from cleanclaim.commands.output import error_console
 from cleanclaim.errors import UNFORESEEN
 from cleanclaim.isolation import where as _where
 
-__all__ = ["INTERNAL_ERROR", "app", "main"]
+__all__ = ["BROKEN_PIPE", "INTERNAL_ERROR", "app", "main"]
 
 INTERNAL_ERROR = 3
 """Exit status of an unexpected exception: neither 1 (findings) nor 2 (unreadable input), so scripts and CI that
 act on 1 never mistake a crash for a checked batch."""
+
+BROKEN_PIPE = 141
+"""Exit status when the reader of stdout closed the pipe early: 128 + SIGPIPE, what a shell shows for ``cat``."""
 
 app = typer.Typer(
     name="cleanclaim",
@@ -66,6 +69,15 @@ def _inputs(kwargs: dict[str, Any]) -> list[str]:
     return found
 
 
+def _reader_left() -> NoReturn:
+    """The reader of stdout went away (``cleanclaim extrapolate --json | head``): not a failure of ours, so no
+    "internal error" report. Exit as a shell reports a process stopped by SIGPIPE (128 + 13), the way ``cat`` does,
+    after pointing stdout at /dev/null so the interpreter's own flush at exit does not raise a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(BROKEN_PIPE)
+
+
 def guarded(command: F) -> F:
     """The command with a safety net: any exception other than the CLI's own exits becomes exit status 3."""
 
@@ -75,6 +87,8 @@ def guarded(command: F) -> F:
             return command(*args, **kwargs)
         except (typer.Exit, typer.Abort, TyperException, KeyboardInterrupt):
             raise
+        except BrokenPipeError:
+            _reader_left()
         except UNFORESEEN as exc:  # the safety net is the point
             _report(exc, _inputs(kwargs))
             raise typer.Exit(INTERNAL_ERROR) from exc
@@ -114,6 +128,8 @@ def main() -> None:
         app()
     except SystemExit:
         raise
+    except BrokenPipeError:
+        _reader_left()
     except UNFORESEEN as exc:  # the last safety net
         _report(exc, [])
         sys.exit(INTERNAL_ERROR)
