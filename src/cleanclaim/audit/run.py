@@ -446,13 +446,15 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
     texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
     target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
-    numbered = lazy.select(contract).with_row_index(_ROW, offset=first_row).with_columns(key.alias(_SLICE))
-    # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file)
+    # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file);
+    # each block is sliced before it is numbered: a slice of the numbered file read the file from its start for
+    # every block (0.83 s CPU against 0.26 s for 1M lines in 4 blocks, and growing with the square of the blocks)
     try:
         rows = int(lazy.select(pl.len()).collect().item())
         block = max(1, math.ceil(rows / slices))
         for offset in range(0, rows, block):
-            part = numbered.slice(offset, block).collect()
+            part = (lazy.slice(offset, block).select(contract).with_row_index(_ROW, offset=first_row + offset)
+                    .with_columns(key.alias(_SLICE)).collect())
             for (number,), frame in part.partition_by(_SLICE, as_dict=True, include_key=False).items():
                 folder = target / f"{number:06d}"
                 folder.mkdir(exist_ok=True)
@@ -462,8 +464,12 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
     for folder in sorted(target.iterdir()):
         try:
-            raw = pl.read_parquet(sorted(folder.glob("*.parquet")), hive_partitioning=False).sort(_ROW) \
-                .with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
+            raw = pl.read_parquet(sorted(folder.glob("*.parquet")), hive_partitioning=False)
+            # the blocks' files, read in the order of their offsets, are already in row order: the sort is a check.
+            # One chunk, as the sort made it: the reader's row checks ran ~0.8 s slower per 1M lines over the files'
+            # chunks.
+            raw = raw.rechunk() if raw.get_column(_ROW).is_sorted() else raw.sort(_ROW)
+            raw = raw.with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
         except (OSError, pl.exceptions.PolarsError) as exc:
             raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
         shutil.rmtree(folder, ignore_errors=True)

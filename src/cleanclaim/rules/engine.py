@@ -19,7 +19,7 @@ from cleanclaim.errors import InputError
 from cleanclaim.model import Finding, Severity
 from cleanclaim.refdata.imported import one_reading
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, all_rules
-from cleanclaim.rules.tables import Tables, collect_all
+from cleanclaim.rules.tables import Tables, collect_all, large_run
 
 __all__ = ["FINDING_SCHEMA", "RuleSelection", "finding_frame", "findings_from_table", "findings_table",
            "in_encounter_order", "run_rules", "screened"]
@@ -154,7 +154,7 @@ def findings_table(tables: Tables, selection: RuleSelection | None = None, *, sc
 
     Every rule's plan runs in one ``collect_all``; rules that return a DataFrame (those that decided early, or need a
     value in Python mid-way) are taken as they are. Imported reference data is listed once for the run."""
-    with one_reading():
+    with one_reading(), large_run(tables.lines.height + tables.encounters.height):
         return _findings_table(tables, selection, screens=screens)
 
 

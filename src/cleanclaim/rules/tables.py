@@ -7,7 +7,9 @@ builds, so every rule is written once, over whole columns.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, TypeVar
@@ -22,28 +24,55 @@ T = TypeVar("T")
 
 __all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "SMALL_RUN", "STORED_ENCOUNTER_JSON",
            "STORED_LINE_SCHEMA", "Tables", "codes_frame", "collect", "collect_all", "distinct_values",
-           "frame_from_rows", "lines_with_codes", "tables_from_encounters", "tables_from_stored"]
+           "frame_from_rows", "large_run", "lines_with_codes", "tables_from_encounters", "tables_from_stored"]
 
 
 # The optimiser passes that pay for themselves on rule plans: pushing filters and column choices down and simplifying
-# expressions. Common-subplan/subexpression elimination and the rest cost more than they save here (measured: a
-# third of a single-claim check), because the subplans rules share are memoised tables already.
+# expressions. Common-subplan/subexpression elimination and the rest cost more than they save on one claim (measured:
+# a third of a single-claim check), because the subplans rules share are memoised tables already.
 _OPTIMIZATIONS = pl.QueryOptFlags(
     predicate_pushdown=True, projection_pushdown=True, simplify_expression=True, slice_pushdown=True,
     comm_subplan_elim=False, comm_subexpr_elim=False, cluster_with_columns=False, check_order_observe=False,
     join_order=False, row_estimate=False,
 )
+# On a large run the balance turns: a rule plan that reads one derived frame several times (a claim's diagnoses
+# exploded and normalised, read by three branches of diagnosis-does-not-support-procedure) computes it once per read
+# without common-subplan elimination, and that recomputation costs more than the elimination's planning. Measured on
+# a 200,000-line partition: the rules' CPU time 2.62 s -> 2.11 s, identical findings (bench/README.md).
+_LARGE_RUN_OPTIMIZATIONS = pl.QueryOptFlags(
+    predicate_pushdown=True, projection_pushdown=True, simplify_expression=True, slice_pushdown=True,
+    comm_subplan_elim=True, comm_subexpr_elim=True, cluster_with_columns=False, check_order_observe=False,
+    join_order=False, row_estimate=False,
+)
+_LARGE: ContextVar[bool] = ContextVar("cleanclaim_large_run", default=False)
+
+
+@contextmanager
+def large_run(rows: int) -> Iterator[None]:
+    """Within the block, `collect` and `collect_all` use the large-run optimiser passes when ``rows`` (the run's
+    lines and encounters) exceeds `SMALL_RUN`. The passes change how a plan runs, never what it returns. A plan
+    collected on a thread that does not inherit the context (a ``map_batches`` callback) keeps the small-run
+    passes: slower, the same result."""
+    token = _LARGE.set(rows > SMALL_RUN)
+    try:
+        yield
+    finally:
+        _LARGE.reset(token)
+
+
+def _optimizations() -> pl.QueryOptFlags:
+    return _LARGE_RUN_OPTIMIZATIONS if _LARGE.get() else _OPTIMIZATIONS
 
 
 def collect(frame: pl.LazyFrame) -> pl.DataFrame:
     """Run a plan on Polars' in-memory engine: on the small tables of one claim it costs about half of what the
     default engine choice does, and on a million lines it is as fast (every table here fits in memory)."""
-    return frame.collect(engine="in-memory", optimizations=_OPTIMIZATIONS)
+    return frame.collect(engine="in-memory", optimizations=_optimizations())
 
 
 def collect_all(frames: list[pl.LazyFrame]) -> list[pl.DataFrame]:
     """Several plans in one call, run in parallel, each on the in-memory engine."""
-    return pl.collect_all(frames, engine="in-memory", optimizations=_OPTIMIZATIONS) if frames else []
+    return pl.collect_all(frames, engine="in-memory", optimizations=_optimizations()) if frames else []
 
 LINE_SCHEMA: dict[str, Any] = {
     "encounter_id": pl.String,
