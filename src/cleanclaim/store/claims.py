@@ -58,7 +58,7 @@ from cleanclaim.rules.tables import STORED_LINE_SCHEMA, tables_from_stored
 from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
-from cleanclaim.store.bulk import among, append_rows, update_by_id
+from cleanclaim.store.bulk import among, append_rows, insert_each, update_by_id
 from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
@@ -670,19 +670,17 @@ def _check_encounters(loaded: Sequence[_Loaded[dict[str, Any]]], keys: list[str]
 def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], keys: list[str], table: pl.DataFrame,
                  as_of: dt.date) -> ScrubOutcome:
     """Write the batch's scrub runs, findings, states and audit events, every one scoped to the organisation; the
-    caller's savepoint makes it whole. The runs come back with their ids from batched INSERT ... RETURNING (matched
-    by version: each claim of the batch has one current version); findings and audit events, the bulk of the rows,
-    go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
+    caller's savepoint makes it whole. The runs come back with their ids from one INSERT ... SELECT ... RETURNING
+    (`store.bulk.insert_each`, matched by version: each claim of the batch has one current version); findings and
+    audit events, the bulk of the rows, go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
     session = tenant.session
     connection = session.connection()
     organisation_id = tenant.organisation_id
     ran_at = utcnow()
-    runs_table = _table(m.ScrubRun)
-    # no sort_by_parameter_order: on SQLite that made SQLAlchemy insert the runs one statement at a time
-    run_of_version: dict[int, int] = dict(connection.execute(
-        insert(runs_table).returning(runs_table.c.claim_version_id, runs_table.c.id),
-        [{"organisation_id": organisation_id, "claim_version_id": row.version_id, "as_of": as_of,
-          "ran_by_id": actor.id, "ran_at": ran_at} for row in loaded]).all())
+    # one INSERT ... SELECT over the version ids, RETURNING each run's id with its version
+    run_of_version: dict[int, int] = dict(insert_each(
+        connection, _table(m.ScrubRun), "claim_version_id", [row.version_id for row in loaded],
+        constants={"organisation_id": organisation_id, "as_of": as_of, "ran_by_id": actor.id, "ran_at": ran_at}))
     run_of_key = {key: run_of_version[row.version_id] for key, row in zip(keys, loaded, strict=True)}
     claim_of_key = {key: row.claim_id for key, row in zip(keys, loaded, strict=True)}
     encounter_column = table.get_column("encounter").to_list()
