@@ -695,7 +695,8 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
                 zip(runs, *(table.get_column(name).to_list() for name in
                             ("rule", "id", "severity", "line", "code", "message", "fix")), references, strict=True),
                 constants={"organisation_id": organisation_id})
-    counts: dict[int, dict[str, int]] = {row.claim_id: {s.value: 0 for s in Severity} for row in loaded}
+    none = dict.fromkeys((s.value for s in Severity), 0)  # the enum read once, not once per claim
+    counts: dict[int, dict[str, int]] = {row.claim_id: none.copy() for row in loaded}
     for (encounter, severity), n in Counter(zip(encounter_column, table.get_column("severity").to_list(),
                                                  strict=True)).items():
         counts[claim_of_key[encounter]][severity] += n
