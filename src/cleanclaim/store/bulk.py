@@ -14,7 +14,7 @@ The rows join the caller's transaction (the same connection), so a savepoint aro
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -68,14 +68,17 @@ def _memoised(process: _Processor) -> _Processor:
     objects: dict[int, tuple[Any, Any]] = {}
 
     def run(value: Any) -> Any:
-        if not isinstance(value, Hashable):
-            if id(value) not in objects:
-                objects[id(value)] = (value, process(value))
-            return objects[id(value)][1]
         key = (type(value), value)  # 1 and True and 1.0 are equal keys, not equal values
-        if key not in seen:
-            seen[key] = process(value)
-        return seen[key]
+        try:
+            return seen[key]
+        except KeyError:
+            seen[key] = done = process(value)
+            return done
+        except TypeError:  # not hashable (a dict, a list): by object (asking isinstance(Hashable) cost more)
+            held = objects.get(id(value))
+            if held is None:
+                held = objects[id(value)] = (value, process(value))
+            return held[1]
 
     return run
 
@@ -148,7 +151,7 @@ def _int_array(values: Iterable[int]) -> ColumnElement[list[int]]:
     psycopg adapts a Python list element by element in Python, which cost a 10,000-claim scrub about 0.1 s of CPU
     per array. (The parameter itself is typed ``integer[]``; a text parameter CAST in SQL is not a constant to the
     planner and was parsed again for every row compared.)"""
-    return literal("{" + ",".join(str(int(value)) for value in values) + "}", _IntegerArrayText())
+    return literal("{" + ",".join(map(str, map(int, values))) + "}", _IntegerArrayText())
 
 
 def _listed(connection: Connection, ids: Sequence[int]) -> FromClause | None:
