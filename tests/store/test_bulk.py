@@ -1,5 +1,6 @@
 """`store.bulk.append_rows` (COPY on PostgreSQL, the driver's executemany on SQLite) writes exactly the rows a Core
-insert writes, on both databases: text that COPY's format must escape, nulls, JSON lists and objects, UTC times."""
+insert writes, on both databases: text that COPY's format must escape, nulls, JSON lists and objects, UTC times.
+`insert_each` (one INSERT ... SELECT ... RETURNING) and `update_by_id` write what they are given, where allowed."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from cleanclaim.store import models as m
-from cleanclaim.store.bulk import among, append_rows
-from tests.store.conftest import Graph
+from cleanclaim.store.bulk import among, append_rows, insert_each, update_by_id
+from tests.store.conftest import Graph, version
 
 # what COPY's text format treats specially (tab, newline, backslash, "\N") and what JSON must escape
 AWKWARD = ["plain", "tab\there", "new\nline", "back\\slash \\N", 'quote " and \u00e9\u4e2d', "", "\\."]
@@ -120,3 +121,41 @@ def test_among_takes_more_ids_than_sqlite_takes_parameters(session: Session) -> 
     assert found(many) == [graph.version.id]
     assert found([other.version.id, graph.version.id]) == sorted([graph.version.id, other.version.id])
     assert found([]) == []
+
+
+def test_insert_each_adds_a_row_per_id_with_the_constants_and_returns_each_new_id(session: Session) -> None:
+    graph = Graph(session)
+    replacement = version(session, graph.claim, "CLM-0001", number=2, frequency="7", current=False)
+    at = dt.datetime(2026, 6, 30, 14, 5, 6, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    table = _table(m.ScrubRun)
+    given = [replacement.id, graph.version.id]
+    pairs = insert_each(session.connection(), table, "claim_version_id", given,
+                        constants={"organisation_id": graph.id, "as_of": dt.date(2026, 6, 1),
+                                   "ran_by_id": graph.user.id, "ran_at": at})
+    assert sorted(version for version, _ in pairs) == sorted(given)
+    c = table.c
+    read = {row[0]: tuple(row[1:]) for row in session.execute(
+        select(c.id, c.claim_version_id, c.organisation_id, c.as_of, c.ran_by_id, c.ran_at)
+        .where(c.id.in_([run for _, run in pairs])))}
+    assert {run: read[run][0] for _, run in pairs} == {run: version for version, run in pairs}
+    assert {read[run][1:] for _, run in pairs} == {
+        (graph.id, dt.date(2026, 6, 1), graph.user.id, at.astimezone(dt.UTC))}
+    assert insert_each(session.connection(), table, "claim_version_id", [], constants={}) == []
+
+
+def test_update_by_id_sets_each_row_its_value_and_only_where_allowed(session: Session) -> None:
+    graph, second, foreign = Graph(session), Graph(session, pcn="CLM-0002"), Graph(session, pcn="CLM-0003")
+    made = {g.version.id: _run(session, g) for g in (graph, second, foreign)}  # the ORM event points at these
+    runs = {version_id: run + 10**6 for version_id, run in made.items()}  # values no row holds yet
+    table = _table(m.ClaimVersion)
+    at = dt.datetime(2026, 7, 1, 9, 30, tzinfo=dt.UTC)
+    # the foreign version's id is given too, but the where clause keeps it out (as the organisation scope does)
+    allowed = (table.c.organisation_id == graph.id) | (table.c.organisation_id == second.id)
+    update_by_id(session.connection(), table, "latest_scrub_run_id", runs, where=allowed,
+                 constants={"state": "scrubbed", "state_changed_at": at})
+    c = table.c
+    read = {row[0]: tuple(row[1:]) for row in session.execute(
+        select(c.id, c.latest_scrub_run_id, c.state, c.state_changed_at).where(c.id.in_(list(runs))))}
+    assert read[graph.version.id] == (runs[graph.version.id], "scrubbed", at)
+    assert read[second.version.id] == (runs[second.version.id], "scrubbed", at)
+    assert read[foreign.version.id][:2] == (made[foreign.version.id], "draft")

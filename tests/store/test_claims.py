@@ -174,6 +174,15 @@ def test_scrub_stores_findings_per_claim_in_one_batch(session: Session) -> None:
     assert "96150" in finding.message and finding.fix and finding.references
     assert {current_version(office.tenant, i.claim_id).state for i in items} == {ClaimState.SCRUBBED}
     assert _events(session, office, "scrub") == 2
+    # the trail: one event per claim version, who, before and after (the state, the run and its counts)
+    trail = session.scalars(select(m.AuditEvent).where(
+        m.AuditEvent.organisation_id == office.organisation.id, m.AuditEvent.action == "scrub")).all()
+    by_version = {event.entity_id: event for event in trail}
+    for item in items:
+        event = by_version[str(item.version_id)]
+        assert (event.entity, event.user_id, event.before) == ("claim_version", office.biller.id, {"state": "coded"})
+        assert event.after == {"state": "scrubbed", "scrub_run_id": outcome.runs[item.claim_id],
+                               "as_of": AS_OF.isoformat(), **outcome.counts[item.claim_id]}
 
 
 def test_scrub_refuses_the_whole_batch_when_one_claim_cannot_be_scrubbed(session: Session) -> None:

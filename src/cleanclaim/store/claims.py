@@ -58,7 +58,7 @@ from cleanclaim.rules.tables import STORED_LINE_SCHEMA, tables_from_stored
 from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
-from cleanclaim.store.bulk import among, append_rows, update_by_id
+from cleanclaim.store.bulk import among, append_rows, insert_each, update_by_id
 from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
@@ -553,13 +553,10 @@ def _line_frame(tenant: Tenant, loaded: Sequence[_Loaded[Any]], keys: list[str])
     # column by column: Polars builds a frame from a few long tuples faster than from many short rows
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in _LINE_FRAME_SCHEMA]
     frame = pl.DataFrame(dict(zip(_LINE_FRAME_SCHEMA, columns, strict=True)), schema=_LINE_FRAME_SCHEMA)
-    extra: list[tuple[Any, ...]] = []
-    nothing: dict[str, Any] = {}
-    for text in columns[-1]:
-        # SQL NULL or JSON null (what a line with nothing beyond its columns holds): no details, nothing to decode
-        given = json.loads(text) or nothing if text and text != "null" else nothing
-        extra.append(("charge" in given and given["charge"] is None, "date" in given and given["date"] is None,
-                      given.get("ndc"), given.get("rendering_npi"), given.get("place_of_service")))
+    # SQL NULL or JSON null (what a line with nothing beyond its columns holds): no details, nothing to decode,
+    # one shared row of flags (most lines; looking into an empty dict per line cost more than the query)
+    plain: tuple[Any, ...] = (False, False, None, None, None)
+    extra = [plain if not text or text == "null" else _detail_flags(json.loads(text) or {}) for text in columns[-1]]
     flags = pl.DataFrame(extra, schema={"no_charge": pl.Boolean, "no_date": pl.Boolean, "ndc": pl.String,
                                         "rendering_npi": pl.String, "place_of_service": pl.String}, orient="row")
     order = pl.DataFrame({"version_id": [row.version_id for row in loaded], "encounter_id": keys},
@@ -580,6 +577,13 @@ def _line_frame(tenant: Tenant, loaded: Sequence[_Loaded[Any]], keys: list[str])
         )
         .cast(pl.Schema(STORED_LINE_SCHEMA))
     )
+
+
+def _detail_flags(given: dict[str, Any]) -> tuple[Any, ...]:
+    """What a line's ``details`` tell the rule tables: a charge or date given as "not given", an NDC, a rendering
+    NPI, a place of service."""
+    return ("charge" in given and given["charge"] is None, "date" in given and given["date"] is None,
+            given.get("ndc"), given.get("rendering_npi"), given.get("place_of_service"))
 
 
 def _keys(loaded: Sequence[_Loaded[Any]]) -> list[str]:
@@ -670,19 +674,17 @@ def _check_encounters(loaded: Sequence[_Loaded[dict[str, Any]]], keys: list[str]
 def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], keys: list[str], table: pl.DataFrame,
                  as_of: dt.date) -> ScrubOutcome:
     """Write the batch's scrub runs, findings, states and audit events, every one scoped to the organisation; the
-    caller's savepoint makes it whole. The runs come back with their ids from batched INSERT ... RETURNING (matched
-    by version: each claim of the batch has one current version); findings and audit events, the bulk of the rows,
-    go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
+    caller's savepoint makes it whole. The runs come back with their ids from one INSERT ... SELECT ... RETURNING
+    (`store.bulk.insert_each`, matched by version: each claim of the batch has one current version); findings and
+    audit events, the bulk of the rows, go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
     session = tenant.session
     connection = session.connection()
     organisation_id = tenant.organisation_id
     ran_at = utcnow()
-    runs_table = _table(m.ScrubRun)
-    # no sort_by_parameter_order: on SQLite that made SQLAlchemy insert the runs one statement at a time
-    run_of_version: dict[int, int] = dict(connection.execute(
-        insert(runs_table).returning(runs_table.c.claim_version_id, runs_table.c.id),
-        [{"organisation_id": organisation_id, "claim_version_id": row.version_id, "as_of": as_of,
-          "ran_by_id": actor.id, "ran_at": ran_at} for row in loaded]).all())
+    # one INSERT ... SELECT over the version ids, RETURNING each run's id with its version
+    run_of_version: dict[int, int] = dict(insert_each(
+        connection, _table(m.ScrubRun), "claim_version_id", [row.version_id for row in loaded],
+        constants={"organisation_id": organisation_id, "as_of": as_of, "ran_by_id": actor.id, "ran_at": ran_at}))
     run_of_key = {key: run_of_version[row.version_id] for key, row in zip(keys, loaded, strict=True)}
     claim_of_key = {key: row.claim_id for key, row in zip(keys, loaded, strict=True)}
     encounter_column = table.get_column("encounter").to_list()
@@ -697,7 +699,8 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
                 zip(runs, *(table.get_column(name).to_list() for name in
                             ("rule", "id", "severity", "line", "code", "message", "fix")), references, strict=True),
                 constants={"organisation_id": organisation_id})
-    counts: dict[int, dict[str, int]] = {row.claim_id: {s.value: 0 for s in Severity} for row in loaded}
+    none = dict.fromkeys((s.value for s in Severity), 0)  # the enum read once, not once per claim
+    counts: dict[int, dict[str, int]] = {row.claim_id: none.copy() for row in loaded}
     for (encounter, severity), n in Counter(zip(encounter_column, table.get_column("severity").to_list(),
                                                  strict=True)).items():
         counts[claim_of_key[encounter]][severity] += n

@@ -25,8 +25,13 @@ from cleanclaim.store.types import utcnow
 
 __all__ = ["IMPORT_STEP", "SCRUB_STEP", "fail_abandoned", "job_status", "start_import_job", "start_scrub_job"]
 
-SCRUB_STEP = 2000
-"""Claims per step of a batch scrub: one engine run and one transaction each."""
+SCRUB_STEP = 5000
+"""Claims per step of a batch scrub: one engine run and one transaction each. Each engine run has a fixed cost
+(planning the rules, looking up the batch's distinct codes: about 0.1 s of CPU), so 10,000 claims in five steps of
+2,000 cost 0.4-0.9 s more CPU than in one (measured side by side, loaded machine: SQLite 2.9 / 2.2 / 1.9 s and
+PostgreSQL 1.8 / 1.5 / 1.4 s for steps of 2,000 / 5,000 / 10,000). 5,000 keeps most of that gain and still moves
+the page's progress about once a second; it also lets more of a patient's claims meet in one run (the rules that
+look across claims, such as duplicates and the therapy threshold, see one step at a time)."""
 
 IMPORT_STEP = 500
 """Encounters per step of a large import: stored (and coded) in one transaction each."""
