@@ -65,6 +65,7 @@ from cleanclaim.store.types import utcnow
 
 __all__ = [
     "Actor",
+    "ConflictError",
     "ImportedClaim",
     "NotFoundError",
     "ScrubOutcome",
@@ -91,6 +92,10 @@ _IN_CHUNK = 5000
 
 class NotFoundError(CleanclaimError):
     """No such object in this organisation (which is also what another organisation's id is: a 404, never data)."""
+
+
+class ConflictError(CleanclaimError):
+    """A change the stored records forbid (its message names them and what to do instead): the API's 409."""
 
 
 @dataclass(frozen=True)

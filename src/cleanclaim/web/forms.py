@@ -38,6 +38,8 @@ class FormErrors:
             if value is None or not str(value).strip():
                 self.add(field, f"{field.replace('_', ' ')} is required")
 
-    def render(self, request: Request, template: str, values: dict[str, Any]) -> HTMLResponse:
-        """The form's page again, status 422, with ``errors`` (field → message) for the template."""
-        return render(request, template, {**values, "errors": self.by_field}, status_code=422)
+    def render(self, request: Request, template: str, values: dict[str, Any], *,
+               status_code: int = 422) -> HTMLResponse:
+        """The form's page again, status 422 (or ``status_code``: 409 when stored records forbid the change), with
+        ``errors`` (field → message) for the template."""
+        return render(request, template, {**values, "errors": self.by_field}, status_code=status_code)

@@ -3,10 +3,11 @@ API's JSON errors (:func:`answering`), and the shapes of a page of results.
 
 The store services raise domain errors, not HTTP ones, because the pages, the API and the jobs all call them. The
 mapping is one table here so that the same refusal is the same status everywhere: not found (or of another
-organisation) 404, an illegal transition 409, an upload that is not the kind of file asked for at all 415 (binary, not
-UTF-8, not X12 where an 835 is expected: nothing in it was read), input that cannot be used 422 (the right kind of
-file or body, with content that is wrong), a list request that cannot be answered as asked 400. The pages show both
-upload refusals on their form (422), because there the answer is the form again with its message.
+organisation) 404, an illegal transition or a change the stored records forbid 409, an upload that is not the kind
+of file asked for at all 415 (binary, not UTF-8, not X12 where an 835 is expected: nothing in it was read), input
+that cannot be used 422 (the right kind of file or body, with content that is wrong), a list request that cannot be
+answered as asked 400. The pages show both upload refusals on their form (422), because there the answer is the
+form again with its message.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pydantic import BaseModel, PlainSerializer
 
 from cleanclaim.errors import CleanclaimError, InputError, WrongKindOfFileError
 from cleanclaim.lifecycle import Role, TransitionError
-from cleanclaim.store.claims import Actor, NotFoundError
+from cleanclaim.store.claims import Actor, ConflictError, NotFoundError
 from cleanclaim.store.queries import QueryError
 from cleanclaim.web.context import RequestContext
 from cleanclaim.web.errors import CODES, AppError
@@ -66,6 +67,8 @@ def answering() -> Iterator[None]:
         raise AppError(404, str(error)) from error
     except TransitionError as error:
         raise AppError(409, str(error), code="illegal_transition") from error
+    except ConflictError as error:
+        raise AppError(409, str(error)) from error
     except QueryError as error:
         raise AppError(400, str(error)) from error
     except WrongKindOfFileError as error:  # not the kind of file asked for: nothing in it was read
