@@ -10,10 +10,11 @@ from pydantic import BaseModel, Field
 from cleanclaim.lifecycle import Role
 from cleanclaim.store import models as m
 from cleanclaim.store.payers import add_payer, edit_payer, organisation_payers, payer_profiles
-from cleanclaim.web.api.service import Id, actor, answering, documented, require_role
+from cleanclaim.web.api.service import Id, act, documented
 from cleanclaim.web.context import Context
 
 router = APIRouter(tags=["payers"], responses=documented(409))
+ADMIN = frozenset({Role.ADMIN})
 
 
 class PayerOut(BaseModel):
@@ -49,11 +50,8 @@ def list_payers(ctx: Context) -> PayerList:
 @router.post("/payers", response_model=PayerOut, status_code=201)
 def create_payer(ctx: Context, payload: PayerIn) -> PayerOut:
     """Add a payer (admins only); its electronic payer id must be new to the organisation (else 422)."""
-    require_role(ctx, frozenset({Role.ADMIN}), "Adding a payer")
-    with answering():
-        payer = add_payer(ctx.tenant, actor(ctx), payer_id=payload.payer_id,
-                          name=payload.name, profile_id=payload.profile_id)
-    return _out(payer)
+    return _out(act(ctx, ADMIN, "Adding a payer", add_payer, payer_id=payload.payer_id, name=payload.name,
+                    profile_id=payload.profile_id))
 
 
 @router.put("/payers/{payer_row_id}", response_model=PayerOut)
@@ -62,8 +60,5 @@ def update_payer(ctx: Context, payer_row_id: Id, payload: PayerIn) -> PayerOut:
     applies to encounters entered from then on. The electronic id may change only while no stored encounter bills
     the payer: otherwise 409 naming the claims (their records and any 837P sent carry the old id; add the new id as
     a payer instead). Another payer of the organisation with the new id: 422."""
-    require_role(ctx, frozenset({Role.ADMIN}), "Changing a payer")
-    with answering():
-        payer = edit_payer(ctx.tenant, actor(ctx), payer_row_id, payer_id=payload.payer_id, name=payload.name,
-                           profile_id=payload.profile_id)
-    return _out(payer)
+    return _out(act(ctx, ADMIN, "Changing a payer", edit_payer, payer_row_id, payer_id=payload.payer_id,
+                    name=payload.name, profile_id=payload.profile_id))

@@ -14,10 +14,9 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from starlette.responses import RedirectResponse, Response
 
 from cleanclaim.errors import InputError
-from cleanclaim.lifecycle import Role
+from cleanclaim.store.accounts import user_emails
 from cleanclaim.store.charges import charge_master_entries, replace_charge_master
-from cleanclaim.store.claims import Actor, ConflictError, NotFoundError
-from cleanclaim.store.models import User
+from cleanclaim.store.claims import ConflictError, NotFoundError
 from cleanclaim.store.payers import (
     PAYER_NAME_MAX,
     add_payer,
@@ -26,19 +25,18 @@ from cleanclaim.store.payers import (
     organisation_payers,
     payer_profiles,
 )
-from cleanclaim.web.context import RequestContext, require
+from cleanclaim.web.context import Admin, RequestContext
 from cleanclaim.web.errors import AppError
 from cleanclaim.web.forms import FormErrors
 from cleanclaim.web.templating import render
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-Admin = Annotated[RequestContext, require(Role.ADMIN)]
 CHARGES = "admin/charge_master.html"
 PAYERS = "admin/payers.html"
 
 
 def _charge_values(ctx: RequestContext, **extra: Any) -> dict[str, Any]:
-    users = {user.id: user.email for user in ctx.session.scalars(ctx.tenant.select(User))}
+    users = user_emails(ctx.tenant)
     return {"entries": charge_master_entries(ctx.tenant), "users": users, "errors": {}, "change": None, **extra}
 
 
@@ -56,7 +54,7 @@ async def upload_charge_master(request: Request, ctx: Admin,
         return errors.render(request, CHARGES, _charge_values(ctx))
     name = file.filename.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     try:
-        change = replace_charge_master(ctx.tenant, Actor.of(ctx.user), await file.read(), source=name)
+        change = replace_charge_master(ctx.tenant, ctx.actor, await file.read(), source=name)
     except InputError as error:
         errors.add("file", str(error))
         return errors.render(request, CHARGES, _charge_values(ctx))
@@ -82,10 +80,8 @@ def add_payer_form(request: Request, ctx: Admin, payer_id: Annotated[str, Form()
     errors = FormErrors()
     errors.require(payer_id=payer_id, name=name, profile_id=profile_id)
     if not errors:
-        try:
-            add_payer(ctx.tenant, Actor.of(ctx.user), payer_id=payer_id, name=name, profile_id=profile_id)
-        except InputError as problem:
-            errors.add(problem.field or "form", problem.message)
+        with errors.collecting(InputError):
+            add_payer(ctx.tenant, ctx.actor, payer_id=payer_id, name=name, profile_id=profile_id)
     if errors:
         return errors.render(request, PAYERS, _payer_values(
             ctx, form={"payer_id": payer_id, "name": name, "profile_id": profile_id}))
@@ -99,14 +95,13 @@ def edit_payer_form(request: Request, ctx: Admin, payer_row_id: int, name: Annot
     """Save a payer's row; ``payer_id`` is on the row only while no encounter bills the payer (absent: kept)."""
     errors = FormErrors()
     try:
-        edit_payer(ctx.tenant, Actor.of(ctx.user), payer_row_id, name=name, profile_id=profile_id,
-                   payer_id=payer_id)
+        with errors.collecting(InputError, suffix=f"_{payer_row_id}"):
+            edit_payer(ctx.tenant, ctx.actor, payer_row_id, name=name, profile_id=profile_id, payer_id=payer_id)
     except NotFoundError as missing:
         raise AppError(404, "There is no such payer in your organisation.") from missing
-    except InputError as problem:
-        errors.add(f"{problem.field or 'form'}_{payer_row_id}", problem.message)
-        return errors.render(request, PAYERS, _payer_values(ctx))
-    except ConflictError as problem:
+    except ConflictError as problem:  # the id of a payer that encounters bill: shown in the id's place
         errors.add(f"payer_id_{payer_row_id}", str(problem))
         return errors.render(request, PAYERS, _payer_values(ctx), status_code=409)
+    if errors:
+        return errors.render(request, PAYERS, _payer_values(ctx))
     return RedirectResponse("/admin/payers?notice=edited", status_code=303)
