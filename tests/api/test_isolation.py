@@ -110,8 +110,10 @@ def objects_of(client: TestClient, org: Org) -> dict[str, int]:
     assert _wait(client, job["url"], headers)["state"] == "done"
     encounter_id = client.get("/api/v1/encounters", headers=headers).json()["encounters"][0]["id"]
     payer_row_id = client.get("/api/v1/payers", headers=headers).json()["payers"][0]["id"]
+    token_id = client.get("/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"][0]["id"]
     return {"claim_id": claim_id, "encounter_id": encounter_id, "finding_id": finding_id, "batch_id": batch["id"],
-            "remittance_id": remittance_id, "task_id": task_id, "job_id": job["job_id"], "payer_row_id": payer_row_id}
+            "remittance_id": remittance_id, "task_id": task_id, "job_id": job["job_id"], "payer_row_id": payer_row_id,
+            "token_id": token_id}
 
 
 def _url(path: str, ids: dict[str, int]) -> str:
@@ -126,7 +128,9 @@ def _snapshot(client: TestClient, org: Org, ids: dict[str, int]) -> list[Any]:
     return [client.get(f"/api/v1/claims/{ids['claim_id']}", headers=headers).json(),
             client.get(f"/api/v1/denials/{ids['task_id']}", headers=headers).json(),
             client.get("/api/v1/claims", headers=headers).json()["total"],
-            client.get("/api/v1/payers", headers=headers).json()["payers"]]
+            client.get("/api/v1/payers", headers=headers).json()["payers"],
+            [(token["id"], token["revoked_at"]) for token in client.get(  # last_used_at moves with every request
+                "/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"]]]
 
 
 def test_every_id_route_is_a_404_for_another_organisation(client: TestClient, org: Org, other_org: Org) -> None:

@@ -77,6 +77,7 @@ __all__ = [
     "encounter_of",
     "import_encounters",
     "latest_scrub",
+    "mark_all_ready",
     "mark_ready",
     "override_finding",
     "scrub_claims",
@@ -782,6 +783,13 @@ def mark_ready(tenant: Tenant, actor: Actor, claim_id: int) -> m.ClaimVersion:
     findings = list(run.findings) if run is not None else []
     return _move(tenant, actor, version, Action.MARK_READY, findings=findings,
                  extra={"scrub_run_id": run.id if run is not None else None})
+
+
+def mark_all_ready(tenant: Tenant, actor: Actor, claim_ids: Sequence[int]) -> list[m.ClaimVersion]:
+    """Release several claims (the claim list's bulk action), all or none: the first refusal (not scrubbed, an error
+    finding standing, not of this organisation) undoes the ones before it and is raised."""
+    with tenant.session.begin_nested():
+        return [mark_ready(tenant, actor, claim_id) for claim_id in dict.fromkeys(claim_ids)]
 
 
 def appeal_claim(tenant: Tenant, actor: Actor, claim_id: int, *, note: str | None = None) -> m.ClaimVersion:

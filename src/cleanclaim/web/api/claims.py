@@ -27,6 +27,7 @@ from cleanclaim.store.claims import (
     correct_claim,
     edit_lines,
     encounter_of,
+    mark_all_ready,
     mark_ready,
     override_finding,
     scrub_claims,
@@ -67,6 +68,15 @@ class ScrubOut(BaseModel):
 
 class ScrubMany(BaseModel):
     claim_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReadyMany(BaseModel):
+    claim_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReleasedOut(BaseModel):
+    claim_ids: list[int]
+    """The claims released, each now ready for the next submission batch."""
 
 
 class JobStarted(BaseModel):
@@ -183,6 +193,16 @@ def ready(ctx: Context, claim_id: Id) -> ClaimDetail:
     """Release a scrubbed claim for submission (refused while an error finding stands)."""
     act(ctx, WORKS_CLAIMS, "Marking a claim ready", mark_ready, claim_id)
     return _detail(ctx, claim_id)
+
+
+@router.post("/claims/ready", response_model=ReleasedOut)
+def ready_many(ctx: Context, body: ReadyMany) -> ReleasedOut:
+    """Release several scrubbed claims for submission, all or none (the claim list's bulk action): one that is not
+    scrubbed or has an error finding standing refuses the request (409), one not of the organisation too (404), and
+    none is released."""
+    ids = list(dict.fromkeys(body.claim_ids))
+    act(ctx, WORKS_CLAIMS, "Marking claims ready", mark_all_ready, ids)
+    return ReleasedOut(claim_ids=ids)
 
 
 @router.post("/claims/{claim_id}/correct", response_model=ClaimDetail)

@@ -23,6 +23,7 @@ from pydantic import BaseModel, PlainSerializer
 
 from cleanclaim.errors import CleanclaimError, InputError, WrongKindOfFileError
 from cleanclaim.lifecycle import Role, TransitionError
+from cleanclaim.store.accounts import AccountError
 from cleanclaim.store.claims import Actor, ConflictError, NotFoundError
 from cleanclaim.store.queries import QueryError
 from cleanclaim.store.tenant import Tenant
@@ -76,6 +77,9 @@ def answering() -> Iterator[None]:
         raise AppError(415, str(error), details={"file": error.file}) from error
     except InputError as error:
         raise AppError(422, str(error), code="invalid_input", details=_input_details(error)) from error
+    except AccountError as error:  # a token's name, a deactivated user: the field named, as for InputError
+        raise AppError(422, str(error), code="invalid_input",
+                       details={"field": error.field} if error.field else None) from error
     except CleanclaimError as error:
         raise AppError(422, str(error), code="cannot_process") from error
 

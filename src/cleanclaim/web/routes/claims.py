@@ -34,6 +34,7 @@ from cleanclaim.store.claims import (
     correct_claim,
     edit_lines,
     encounter_of,
+    mark_all_ready,
     mark_ready,
     override_finding,
     scrub_claims,
@@ -157,8 +158,7 @@ def bulk(request: Request, ctx: Context, action: Annotated[str, Form()] = "",
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     if action == "mark_ready":
         with refusals():
-            for claim_id in ids:
-                mark_ready(ctx.tenant, actor, claim_id)
+            mark_all_ready(ctx.tenant, actor, ids)
         return RedirectResponse("/claims?notice=marked-ready", status_code=303)
     raise AppError(422, f"Unknown bulk action {action!r}: choose scrub or mark ready.")
 
