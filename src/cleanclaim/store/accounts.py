@@ -197,9 +197,8 @@ def user_emails(tenant: Tenant, *, active_only: bool = False) -> dict[int, str]:
     """The organisation's users as id -> email, by email: who did what in a trail, or (``active_only``) who a task
     can be given to."""
     criteria = (User.active.is_(True),) if active_only else ()
-    return dict(tenant.session.execute(
-        select(User.id, User.email).where(User.organisation_id == tenant.organisation_id, *criteria)
-        .order_by(User.email)).tuples())
+    return dict(tenant.session.execute(select(User.id, User.email).where(
+        User.organisation_id == tenant.organisation_id, *criteria).order_by(User.email)).all())
 
 
 # ---- API tokens -----------------------------------------------------------------------------------------------------
