@@ -104,6 +104,17 @@ def test_full_lifecycle(client: TestClient, org: Org) -> None:
                        headers=headers).json()["assignee_id"] == org.user_id(Role.BILLER)
     assert client.post(f"{task_url}/due", json={"due_date": "2026-04-15"},
                        headers=headers).json()["due_date"] == "2026-04-15"
+    # the worklist page's filters: one assignee's, nobody's, due by a date, overdue (2026-04-15 is long past)
+    def listed(query: str) -> set[int]:
+        answer = client.get(f"/api/v1/denials?{query}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        return {item["id"] for group in answer.json()["groups"] for item in group["items"]}
+    assert task["id"] in listed(f"assignee_id={org.user_id(Role.BILLER)}") & listed("due_by=2026-04-15") & listed(
+        "overdue=true")
+    assert task["id"] not in listed("unassigned=true") | listed("due_by=2026-04-14") | listed(
+        f"assignee_id={org.user_id(Role.ADMIN)}")
+    both = client.get(f"/api/v1/denials?unassigned=true&assignee_id={org.user_id(Role.BILLER)}", headers=headers)
+    assert both.status_code == 400
     noted = client.post(f"{task_url}/note", json={"note": "asked the clinic for the plan of care"}, headers=headers)
     assert noted.json()["note"].endswith("asked the clinic for the plan of care")
     resolved = client.post(f"{task_url}/resolve", json={"note": "appealed with notes"}, headers=headers)

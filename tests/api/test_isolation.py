@@ -113,7 +113,7 @@ def objects_of(client: TestClient, org: Org) -> dict[str, int]:
     token_id = client.get("/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"][0]["id"]
     return {"claim_id": claim_id, "encounter_id": encounter_id, "finding_id": finding_id, "batch_id": batch["id"],
             "remittance_id": remittance_id, "task_id": task_id, "job_id": job["job_id"], "payer_row_id": payer_row_id,
-            "token_id": token_id}
+            "token_id": token_id, "user_id": org.user_id(Role.CLINICIAN)}
 
 
 def _url(path: str, ids: dict[str, int]) -> str:
@@ -130,7 +130,8 @@ def _snapshot(client: TestClient, org: Org, ids: dict[str, int]) -> list[Any]:
             client.get("/api/v1/claims", headers=headers).json()["total"],
             client.get("/api/v1/payers", headers=headers).json()["payers"],
             [(token["id"], token["revoked_at"]) for token in client.get(  # last_used_at moves with every request
-                "/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"]]]
+                "/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"]],
+            client.get("/api/v1/users", headers=bearer(org, Role.ADMIN)).json()["users"]]
 
 
 def test_every_id_route_is_a_404_for_another_organisation(client: TestClient, org: Org, other_org: Org) -> None:

@@ -33,6 +33,7 @@ from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
 
 __all__ = [
+    "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "TOKEN_PREFIX",
     "AccountError",

@@ -2,7 +2,8 @@
 
 Each route is one call of the store: `store.queries` reads (the same functions as the pages, so a filter means the
 same thing in both), `store.claims` changes (coding, scrubbing, overrides, release, correction, appeal, write-off),
-`pricing.price` estimates and the format writers export. Actions answer with the claim as it is afterwards.
+`store.claim_files` estimates the price (`pricing.price`) and exports, as the claim page does. Actions answer with
+the claim as it is afterwards.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ from starlette.responses import Response
 from cleanclaim.formats.export import ExportFormat
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS, WORKS_CLAIMS
 from cleanclaim.model import ClaimLine
-from cleanclaim.pricing import price
-from cleanclaim.store.claim_files import MEDIA_TYPES, claim_file
+from cleanclaim.store.claim_files import MEDIA_TYPES, claim_file, claim_price
 from cleanclaim.store.claims import (
     _load_current,
     appeal_claim,
     code_claim,
     correct_claim,
     edit_lines,
-    encounter_of,
     mark_all_ready,
     mark_ready,
     override_finding,
@@ -232,8 +231,8 @@ def price_estimate(
 ) -> dict[str, Any]:
     """Medicare's allowed amount, the patient's share and the payment per line (the `price` command's JSON)."""
     with answering():
-        estimate = price(encounter_of(ctx.tenant, claim_id), locality=locality or None,
-                         deductible_remaining=deductible_remaining)
+        estimate = claim_price(ctx.tenant, claim_id, locality=locality or None,
+                               deductible_remaining=deductible_remaining)
     return estimate.to_dict()
 
 

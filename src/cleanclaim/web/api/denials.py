@@ -49,9 +49,17 @@ def _view(ctx: RequestContext, task_id: int) -> DenialTaskView:
 
 
 @router.get("/denials", response_model=Worklist)
-def worklist(ctx: Context, assignee_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> Worklist:
-    """Open denial tasks grouped by reason (CARC), the most dollars first."""
-    return Worklist(groups=denial_worklist(ctx.tenant, assignee_id=assignee_id))
+def worklist(ctx: Context, assignee_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+             unassigned: Annotated[bool, Query(description="Only the tasks nobody has")] = False,
+             due_by: Annotated[dt.date | None, Query(description="Only tasks due on or before this date")] = None,
+             overdue: Annotated[bool, Query(description="Only tasks due before today")] = False) -> Worklist:
+    """Open denial tasks grouped by reason (CARC), the most dollars first; narrowed as the worklist page narrows
+    them (one assignee's or nobody's, due by a date, overdue). A task without a due date is neither due nor
+    overdue."""
+    if unassigned and assignee_id is not None:
+        raise AppError(400, "ask for one assignee's tasks (assignee_id) or for nobody's (unassigned), not both")
+    return Worklist(groups=denial_worklist(ctx.tenant, assignee_id=assignee_id, unassigned=unassigned,
+                                           due_by=due_by, overdue_on=dt.date.today() if overdue else None))
 
 
 @router.get("/denials/{task_id}", response_model=DenialTaskView)
