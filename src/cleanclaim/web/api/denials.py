@@ -48,7 +48,7 @@ def _view(ctx: RequestContext, task_id: int) -> DenialTaskView:
     return found[0]
 
 
-@router.get("/denials", response_model=Worklist)
+@router.get("/denials", response_model=Worklist, responses=documented(400))
 def worklist(ctx: Context, assignee_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
              unassigned: Annotated[bool, Query(description="Only the tasks nobody has")] = False,
              due_by: Annotated[dt.date | None, Query(description="Only tasks due on or before this date")] = None,
