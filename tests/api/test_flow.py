@@ -104,6 +104,17 @@ def test_full_lifecycle(client: TestClient, org: Org) -> None:
                        headers=headers).json()["assignee_id"] == org.user_id(Role.BILLER)
     assert client.post(f"{task_url}/due", json={"due_date": "2026-04-15"},
                        headers=headers).json()["due_date"] == "2026-04-15"
+    # the worklist page's filters: one assignee's, nobody's, due by a date, overdue (2026-04-15 is long past)
+    def listed(query: str) -> set[int]:
+        answer = client.get(f"/api/v1/denials?{query}", headers=headers)
+        assert answer.status_code == 200, answer.text
+        return {item["id"] for group in answer.json()["groups"] for item in group["items"]}
+    assert task["id"] in listed(f"assignee_id={org.user_id(Role.BILLER)}") & listed("due_by=2026-04-15") & listed(
+        "overdue=true")
+    assert task["id"] not in listed("unassigned=true") | listed("due_by=2026-04-14") | listed(
+        f"assignee_id={org.user_id(Role.ADMIN)}")
+    both = client.get(f"/api/v1/denials?unassigned=true&assignee_id={org.user_id(Role.BILLER)}", headers=headers)
+    assert both.status_code == 400
     noted = client.post(f"{task_url}/note", json={"note": "asked the clinic for the plan of care"}, headers=headers)
     assert noted.json()["note"].endswith("asked the clinic for the plan of care")
     resolved = client.post(f"{task_url}/resolve", json={"note": "appealed with notes"}, headers=headers)
@@ -165,6 +176,42 @@ def test_batch_scrub_is_a_job(client: TestClient, org: Org) -> None:
     assert job["done"] == job["total"] == 3
     for claim_id in ids:
         assert client.get(f"/api/v1/claims/{claim_id}", headers=headers).json()["versions"][0]["state"] == "scrubbed"
+
+
+def _state(client: TestClient, org: Org, claim_id: int) -> str:
+    state: str = client.get(f"/api/v1/claims/{claim_id}", headers=bearer(org)).json()["versions"][0]["state"]
+    return state
+
+
+def test_releasing_several_claims_is_all_or_none(client: TestClient, org: Org, other_org: Org) -> None:
+    headers = bearer(org)
+    clean, flagged = (create_claim(client, org)["claim_id"] for _ in range(2))
+    for claim_id in (clean, flagged):
+        assert client.post(f"/api/v1/claims/{claim_id}/scrub", headers=headers).status_code == 200
+    errors = {claim_id: [f["id"] for f in client.get(f"/api/v1/claims/{claim_id}", headers=headers).json()[
+        "current_scrub"]["findings"] if f["severity"] == "error"] for claim_id in (clean, flagged)}
+    for finding_id in errors[clean]:
+        client.post(f"/api/v1/findings/{finding_id}/override", json={"reason": "checked"}, headers=headers)
+    if not errors[flagged]:  # the encounter scrubs clean: give the second claim an error the scrub reports
+        flagged = create_claim(client, org, lines=[{"code": "96150", "units": 1, "dx_pointers": [1],
+                                                    "charge": 60}])["claim_id"]
+        client.post(f"/api/v1/claims/{flagged}/scrub", headers=headers)
+        errors[flagged] = [f["id"] for f in client.get(f"/api/v1/claims/{flagged}", headers=headers).json()[
+            "current_scrub"]["findings"] if f["severity"] == "error"]
+    assert errors[flagged]
+    refused = client.post("/api/v1/claims/ready", json={"claim_ids": [clean, flagged]}, headers=headers)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "illegal_transition"
+    assert _state(client, org, clean) == "scrubbed"  # none released: the clean one neither
+    theirs = create_claim(client, other_org)["claim_id"]
+    assert client.post("/api/v1/claims/ready", json={"claim_ids": [clean, theirs]}, headers=headers).status_code == 404
+    assert client.post("/api/v1/claims/ready", json={"claim_ids": [clean]},
+                       headers=bearer(org, Role.CLINICIAN)).status_code == 403
+    for finding_id in errors[flagged]:
+        client.post(f"/api/v1/findings/{finding_id}/override", json={"reason": "checked"}, headers=headers)
+    released = client.post("/api/v1/claims/ready", json={"claim_ids": [clean, flagged, clean]}, headers=headers)
+    assert released.status_code == 200, released.text
+    assert released.json() == {"claim_ids": [clean, flagged]}
+    assert [_state(client, org, claim_id) for claim_id in (clean, flagged)] == ["ready", "ready"]
 
 
 def test_exports(client: TestClient, org: Org) -> None:

@@ -31,6 +31,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/denials/{task_id}/note"): {"note": "x"},
     ("POST", "/denials/{task_id}/due"): {"due_date": "2030-01-01"},
     ("POST", "/denials/{task_id}/resolve"): {"note": "x"},
+    ("PUT", "/payers/{payer_row_id}"): {"payer_id": "99999", "name": "Stolen", "profile_id": "commercial"},
 }
 # path parameters that name no tenant object
 FIXED = {"format": "837p"}
@@ -108,8 +109,11 @@ def objects_of(client: TestClient, org: Org) -> dict[str, int]:
     job = client.post("/api/v1/claims/scrub", json={"claim_ids": [flagged["claim_id"]]}, headers=headers).json()
     assert _wait(client, job["url"], headers)["state"] == "done"
     encounter_id = client.get("/api/v1/encounters", headers=headers).json()["encounters"][0]["id"]
+    payer_row_id = client.get("/api/v1/payers", headers=headers).json()["payers"][0]["id"]
+    token_id = client.get("/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"][0]["id"]
     return {"claim_id": claim_id, "encounter_id": encounter_id, "finding_id": finding_id, "batch_id": batch["id"],
-            "remittance_id": remittance_id, "task_id": task_id, "job_id": job["job_id"]}
+            "remittance_id": remittance_id, "task_id": task_id, "job_id": job["job_id"], "payer_row_id": payer_row_id,
+            "token_id": token_id, "user_id": org.user_id(Role.CLINICIAN)}
 
 
 def _url(path: str, ids: dict[str, int]) -> str:
@@ -123,7 +127,11 @@ def _snapshot(client: TestClient, org: Org, ids: dict[str, int]) -> list[Any]:
     headers = bearer(org, Role.AUDITOR)
     return [client.get(f"/api/v1/claims/{ids['claim_id']}", headers=headers).json(),
             client.get(f"/api/v1/denials/{ids['task_id']}", headers=headers).json(),
-            client.get("/api/v1/claims", headers=headers).json()["total"]]
+            client.get("/api/v1/claims", headers=headers).json()["total"],
+            client.get("/api/v1/payers", headers=headers).json()["payers"],
+            [(token["id"], token["revoked_at"]) for token in client.get(  # last_used_at moves with every request
+                "/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"]],
+            client.get("/api/v1/users", headers=bearer(org, Role.ADMIN)).json()["users"]]
 
 
 def test_every_id_route_is_a_404_for_another_organisation(client: TestClient, org: Org, other_org: Org) -> None:

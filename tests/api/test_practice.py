@@ -1,5 +1,5 @@
 """``/api/v1/charge-master`` and ``/api/v1/payers``: read and replace the charge master as JSON or CSV (admins only,
-all or nothing, the row named), coding through the API with it, and the organisation's payers."""
+all or nothing, the row named), coding through the API with it, and the organisation's payers (list, add, change)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cleanclaim.lifecycle import Role
-from tests.api.conftest import bearer, encounter_json
+from tests.api.conftest import bearer, create_claim, encounter_json
 from tests.web.conftest import Org
 
 CSV = "code,charge,modifier\n97110,44\n97110,50.00,GP\n97140,45.50\n"
@@ -66,6 +66,12 @@ def test_only_an_admin_reads_or_changes_the_charge_master(client: TestClient, or
     added = client.post("/api/v1/payers", json={"payer_id": "87726", "name": "UHC", "profile_id": "commercial"},
                         headers=bearer(org, role))
     assert added.status_code == 403
+    create_claim(client, org)  # its encounter adds a payer, which nobody but an admin may change
+    (payer,) = client.get("/api/v1/payers", headers=bearer(org, role)).json()["payers"]
+    changed = client.put(f"/api/v1/payers/{payer['id']}", json={**payer, "name": "Renamed"},
+                         headers=bearer(org, role))
+    assert changed.status_code == 403
+    assert client.get("/api/v1/payers", headers=bearer(org, role)).json()["payers"] == [payer]
 
 
 def test_coding_through_the_api_uses_the_charge_master(client: TestClient, org: Org, other_org: Org) -> None:
@@ -99,3 +105,60 @@ def test_payers_list_and_add(client: TestClient, org: Org, other_org: Org) -> No
                         headers=bearer(org, Role.ADMIN))
     assert again.status_code == 422 and again.json()["error"]["details"]["field"] == "payer_id"
     assert client.get("/api/v1/payers", headers=bearer(other_org)).json()["payers"] == []
+
+
+def _payer_fields(payer: dict[str, object]) -> dict[str, object]:
+    return {key: value for key, value in payer.items() if key != "id"}
+
+
+def test_an_admin_changes_a_payer_and_corrects_an_unbilled_payers_id(client: TestClient, org: Org) -> None:
+    admin = bearer(org, Role.ADMIN)
+    added = client.post("/api/v1/payers", json={"payer_id": "87762", "name": "UHC", "profile_id": "commercial"},
+                        headers=admin).json()
+    # a typo in the electronic id, caught before any claim bills the payer: corrected in place
+    fixed = client.put(f"/api/v1/payers/{added['id']}", json={
+        "payer_id": "87726", "name": "UHC  Community Plan", "profile_id": "Medicaid"}, headers=admin)
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json() == {"id": added["id"], "payer_id": "87726", "name": "UHC Community Plan",
+                            "profile_id": "medicaid"}
+    assert client.get("/api/v1/payers", headers=bearer(org, Role.AUDITOR)).json()["payers"] == [fixed.json()]
+
+
+def test_a_billed_payers_id_is_refused_with_the_claims_named_and_its_name_still_changes(
+        client: TestClient, org: Org) -> None:
+    admin = bearer(org, Role.ADMIN)
+    claim = create_claim(client, org)
+    (payer,) = client.get("/api/v1/payers", headers=admin).json()["payers"]
+    refused = client.put(f"/api/v1/payers/{payer['id']}", json={**_payer_fields(payer), "payer_id": "NEWID99"},
+                         headers=admin)
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "conflict"
+    assert claim["patient_control_number"] in error["message"] and "add the new id as a payer" in error["message"]
+    assert client.get("/api/v1/payers", headers=admin).json()["payers"] == [payer]  # nothing changed
+    renamed = client.put(f"/api/v1/payers/{payer['id']}", json={**_payer_fields(payer), "name": "Medicare Part B"},
+                         headers=admin)
+    assert renamed.status_code == 200, renamed.text
+    assert renamed.json() == {**payer, "name": "Medicare Part B"}
+
+
+@pytest.mark.parametrize(("change", "status", "field"), [
+    ({"profile_id": "gold-plan"}, 422, "profile_id"),
+    ({"name": "   "}, 422, "name"),
+    ({"payer_id": "1"}, 422, "payer_id"),
+    ({"payer_id": "87726"}, 422, "payer_id"),  # the organisation's other payer has that id
+    ({"name": None}, 422, None),  # the body itself is wrong: FastAPI's validation error
+])
+def test_a_wrong_payer_change_is_a_4xx_naming_the_field_and_changes_nothing(
+        client: TestClient, org: Org, change: dict[str, object], status: int, field: str | None) -> None:
+    admin = bearer(org, Role.ADMIN)
+    client.post("/api/v1/payers", json={"payer_id": "87726", "name": "UHC", "profile_id": "commercial"},
+                headers=admin)
+    payer = client.post("/api/v1/payers", json={"payer_id": "12345", "name": "Aetna", "profile_id": "commercial"},
+                        headers=admin).json()
+    before = client.get("/api/v1/payers", headers=admin).json()
+    response = client.put(f"/api/v1/payers/{payer['id']}", json={**_payer_fields(payer), **change}, headers=admin)
+    assert response.status_code == status, response.text
+    if field is not None:
+        assert response.json()["error"]["details"]["field"] == field
+    assert client.get("/api/v1/payers", headers=admin).json() == before

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 from cleanclaim.errors import InputError
 from cleanclaim.lifecycle import Role, TransitionError
 from cleanclaim.store import models as m
-from cleanclaim.store.claims import NotFoundError, import_encounters
+from cleanclaim.store.claims import ConflictError, NotFoundError, import_encounters
 from cleanclaim.store.database import session_factory
-from cleanclaim.store.payers import add_payer, edit_payer, organisation_payers, payer_profiles
+from cleanclaim.store.payers import add_payer, billed_encounters, edit_payer, organisation_payers, payer_profiles
 from tests.store.services import Office, encounter
 
 
@@ -80,3 +80,49 @@ def test_another_organisations_payer_is_not_found(session: Session) -> None:
     office = Office(session)
     with pytest.raises(NotFoundError):
         edit_payer(office.tenant, office.actor(Role.ADMIN), theirs_id, name="Mine now", profile_id="commercial")
+
+
+def _trail(session: Session, office: Office) -> list[tuple[str, object, object]]:
+    events = session.scalars(select(m.AuditEvent).where(m.AuditEvent.organisation_id == office.organisation.id,
+                                                        m.AuditEvent.entity == "payer").order_by(m.AuditEvent.id))
+    return [(e.action, (e.before or {}).get("payer_id"), (e.after or {}).get("payer_id")) for e in events]
+
+
+def test_an_unbilled_payers_id_is_corrected_and_the_trail_keeps_both(session: Session) -> None:
+    office = Office(session)
+    admin = office.actor(Role.ADMIN)
+    payer = add_payer(office.tenant, admin, payer_id="87762", name="UHC", profile_id="commercial")
+    assert billed_encounters(office.tenant) == {}
+    edit_payer(office.tenant, admin, payer.id, payer_id=" 87726 ", name="UHC", profile_id="commercial")
+    assert [p.payer_id for p in organisation_payers(office.tenant)] == ["87726"]
+    assert _trail(session, office) == [("create", None, "87762"), ("edit", "87762", "87726")]
+
+
+def test_a_billed_payers_id_is_refused_naming_its_claims_but_its_name_changes(session: Session) -> None:
+    office = Office(session)
+    admin = office.actor(Role.ADMIN)
+    import_encounters(office.tenant, office.biller, [encounter(f"PAY-{n}") for n in range(7)])
+    (payer,) = organisation_payers(office.tenant)
+    billed_id = payer.payer_id
+    assert billed_encounters(office.tenant) == {payer.id: 7}
+    with pytest.raises(ConflictError) as refused:
+        edit_payer(office.tenant, admin, payer.id, payer_id="NEWID99", name=payer.name, profile_id="medicare")
+    message = str(refused.value)
+    # five claims named, then how many more: the admin can find them; the way out is said
+    assert "PAY-0, PAY-1, PAY-2, PAY-3, PAY-4 and 2 more" in message and "add the new id as a payer" in message
+    assert payer.payer_id == billed_id
+    assert _trail(session, office) == []
+    # the same id (as the form sends it back) with a new name is an ordinary edit
+    edit_payer(office.tenant, admin, payer.id, payer_id=billed_id, name="Medicare Part B", profile_id="medicare")
+    assert (payer.payer_id, payer.name) == (billed_id, "Medicare Part B")
+
+
+def test_a_payers_id_cannot_become_another_payers_id(session: Session) -> None:
+    office = Office(session)
+    admin = office.actor(Role.ADMIN)
+    add_payer(office.tenant, admin, payer_id="87726", name="UHC", profile_id="commercial")
+    aetna = add_payer(office.tenant, admin, payer_id="60054", name="Aetna", profile_id="commercial")
+    with pytest.raises(InputError, match="already one of this organisation's payers") as raised:
+        edit_payer(office.tenant, admin, aetna.id, payer_id="87726", name="Aetna", profile_id="commercial")
+    assert raised.value.field == "payer_id"
+    assert sorted(p.payer_id for p in organisation_payers(office.tenant)) == ["60054", "87726"]

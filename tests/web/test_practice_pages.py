@@ -169,3 +169,40 @@ def test_the_users_tab_stays_active_after_a_form_on_it(admin_client: tuple[TestC
     client, csrf = admin_client
     page = client.post("/admin/tokens", data={"csrf_token": csrf, "name": "sync", "user_id": "x"}).text
     assert 'href="/admin" class="active"' in page.split('<nav class="tabs"', 1)[1].split("</nav>", 1)[0]
+
+
+def _payer_row(page: str, payer_id: str) -> str:
+    return page.split(f'payer-id">{payer_id}</td>', 1)[1].split("</tr>", 1)[0]
+
+
+def test_the_admin_corrects_an_unbilled_payers_id_but_not_a_billed_ones(admin_client: tuple[TestClient, str],
+                                                                         org: Org) -> None:
+    client, csrf = admin_client
+    client.post("/admin/payers", data={"csrf_token": csrf, "payer_id": "87762", "name": "UHC",
+                                       "profile_id": "commercial"})
+    row = _payer_row(client.get("/admin/payers").text, "87762")
+    assert 'name="payer_id" value="87762"' in row  # nothing bills it yet: the id is a field of the row
+    found = re.search(r'action="/admin/payers/(\d+)"', row)
+    assert found is not None
+    fixed = client.post(f"/admin/payers/{found.group(1)}", data={
+        "csrf_token": csrf, "payer_id": "87726", "name": "UHC", "profile_id": "commercial"})
+    assert fixed.status_code == 303
+    assert 'payer-id">87762</td>' not in client.get("/admin/payers").text
+
+    claim = encounter_json("BILLED-1")
+    imported = client.post("/api/v1/encounters", json=claim,
+                           headers={"Authorization": f"Bearer {org.tokens[Role.BILLER]}"})
+    assert imported.status_code == 201, imported.text
+    page = client.get("/admin/payers").text
+    row = _payer_row(page, claim["payer_id"])
+    assert 'name="payer_id"' not in row and "billed on 1 encounter: the id stays" in " ".join(row.split())
+    billed = re.search(r'action="/admin/payers/(\d+)"', row)
+    assert billed is not None
+    refused = client.post(f"/admin/payers/{billed.group(1)}", data={
+        "csrf_token": csrf, "payer_id": "NEWID99", "name": "X", "profile_id": "medicare"})
+    assert refused.status_code == 409
+    assert "BILLED-1" in refused.text and "add the new id as a payer instead" in refused.text
+    assert _payer_row(client.get("/admin/payers").text, claim["payer_id"]) == row  # nothing changed
+    blank = client.post(f"/admin/payers/{found.group(1)}", data={
+        "csrf_token": csrf, "payer_id": " ", "name": "UHC", "profile_id": "commercial"})
+    assert blank.status_code == 422 and "2 to 80 letters and digits" in blank.text

@@ -33,6 +33,7 @@ from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
 
 __all__ = [
+    "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
     "TOKEN_PREFIX",
     "AccountError",
@@ -47,9 +48,12 @@ __all__ = [
     "end_web_session",
     "find_web_session",
     "normalise_email",
+    "organisation_tokens",
+    "organisation_users",
     "revoke_api_token",
     "sha256_hex",
     "start_web_session",
+    "user_emails",
 ]
 
 MIN_PASSWORD_LENGTH = 12
@@ -185,7 +189,26 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
     return user
 
 
+def organisation_users(tenant: Tenant) -> list[User]:
+    """The organisation's users, active or not, by email."""
+    return list(tenant.session.scalars(tenant.select(User).order_by(User.email)))
+
+
+def user_emails(tenant: Tenant, *, active_only: bool = False) -> dict[int, str]:
+    """The organisation's users as id -> email, by email: who did what in a trail, or (``active_only``) who a task
+    can be given to."""
+    criteria = (User.active.is_(True),) if active_only else ()
+    return dict(tenant.session.execute(select(User.id, User.email).where(
+        User.organisation_id == tenant.organisation_id, *criteria).order_by(User.email)).all())
+
+
 # ---- API tokens -----------------------------------------------------------------------------------------------------
+
+
+def organisation_tokens(tenant: Tenant) -> list[ApiToken]:
+    """The organisation's API tokens, revoked ones too, the newest first (their secrets are not stored)."""
+    return list(tenant.session.scalars(tenant.select(ApiToken).order_by(ApiToken.created_at.desc(),
+                                                                        ApiToken.id.desc())))
 
 
 def create_api_token(tenant: Tenant, *, user_id: int, name: str, actor_id: int) -> IssuedToken | None:

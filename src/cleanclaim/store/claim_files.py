@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import tempfile
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 from cleanclaim.errors import InputError
@@ -71,6 +72,8 @@ def claim_file(tenant: Tenant, claim_id: int, fmt: str) -> ClaimFile:
     return ClaimFile(f"{stem}-{ending}", media_type, content)
 
 
-def claim_price(tenant: Tenant, claim_id: int) -> PricedClaim:
-    """Medicare PFS estimate of the claim's current lines (national amounts: the workspace keeps no locality yet)."""
-    return price(encounter_of(tenant, claim_id))
+def claim_price(tenant: Tenant, claim_id: int, *, locality: str | None = None,
+                deductible_remaining: Decimal = Decimal(0)) -> PricedClaim:
+    """Medicare PFS estimate of the claim's current lines: national amounts unless ``locality`` (``MAC:LOCALITY``)
+    is given (the workspace keeps no locality of its own yet); the claim page's and the API's estimate."""
+    return price(encounter_of(tenant, claim_id), locality=locality, deductible_remaining=deductible_remaining)

@@ -65,6 +65,7 @@ from cleanclaim.store.types import utcnow
 
 __all__ = [
     "Actor",
+    "ConflictError",
     "ImportedClaim",
     "NotFoundError",
     "ScrubOutcome",
@@ -76,6 +77,7 @@ __all__ = [
     "encounter_of",
     "import_encounters",
     "latest_scrub",
+    "mark_all_ready",
     "mark_ready",
     "override_finding",
     "scrub_claims",
@@ -91,6 +93,10 @@ _IN_CHUNK = 5000
 
 class NotFoundError(CleanclaimError):
     """No such object in this organisation (which is also what another organisation's id is: a 404, never data)."""
+
+
+class ConflictError(CleanclaimError):
+    """A change the stored records forbid (its message names them and what to do instead): the API's 409."""
 
 
 @dataclass(frozen=True)
@@ -780,6 +786,13 @@ def mark_ready(tenant: Tenant, actor: Actor, claim_id: int) -> m.ClaimVersion:
     findings = list(run.findings) if run is not None else []
     return _move(tenant, actor, version, Action.MARK_READY, findings=findings,
                  extra={"scrub_run_id": run.id if run is not None else None})
+
+
+def mark_all_ready(tenant: Tenant, actor: Actor, claim_ids: Sequence[int]) -> list[m.ClaimVersion]:
+    """Release several claims (the claim list's bulk action), all or none: the first refusal (not scrubbed, an error
+    finding standing, not of this organisation) undoes the ones before it and is raised."""
+    with tenant.session.begin_nested():
+        return [mark_ready(tenant, actor, claim_id) for claim_id in dict.fromkeys(claim_ids)]
 
 
 def appeal_claim(tenant: Tenant, actor: Actor, claim_id: int, *, note: str | None = None) -> m.ClaimVersion:

@@ -25,6 +25,7 @@ from starlette.responses import Response
 
 from cleanclaim.lifecycle import Role
 from cleanclaim.store.accounts import authenticate_token, find_web_session
+from cleanclaim.store.claims import Actor
 from cleanclaim.store.models import Organisation, User
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.web.errors import AppError
@@ -36,6 +37,7 @@ __all__ = [
     "CSRF_FIELD",
     "CSRF_HEADER",
     "SESSION_COOKIE",
+    "Admin",
     "Context",
     "RequestContext",
     "Who",
@@ -83,6 +85,11 @@ class RequestContext:
     csrf_token: str
     """The session's CSRF token for the page's forms ('' for an API request)."""
     who: Who
+
+    @property
+    def actor(self) -> Actor:
+        """Who acts, as the store's services take it (their role checks and the audit trail's user)."""
+        return Actor(self.user.id, self.role)
 
 
 def settings_of(request: Request) -> WebSettings:
@@ -192,6 +199,10 @@ def require(*roles: Role) -> Any:
         return ctx
 
     return Depends(check)
+
+
+Admin = Annotated[RequestContext, require(Role.ADMIN)]
+"""The context of an admin's request (users, tokens, payers, charge master); 403 for every other role."""
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str, *, max_age: int | None,

@@ -6,6 +6,9 @@ template with status 422, the values typed so far and the messages next to their
 
     errors = FormErrors()
     errors.require(email=email, role=role)
+    if not errors:
+        with errors.collecting(AccountError):  # the service's refusal, on its field
+            create_user(ctx.tenant, email=email, role=role, ...)
     if errors:
         return errors.render(request, "admin/index.html", page_values)
 
@@ -14,11 +17,14 @@ The CSRF token is not a field a route declares: the context dependency checks it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.web.templating import render
 
 
@@ -38,6 +44,23 @@ class FormErrors:
             if value is None or not str(value).strip():
                 self.add(field, f"{field.replace('_', ' ')} is required")
 
-    def render(self, request: Request, template: str, values: dict[str, Any]) -> HTMLResponse:
-        """The form's page again, status 422, with ``errors`` (field → message) for the template."""
-        return render(request, template, {**values, "errors": self.by_field}, status_code=422)
+    @contextmanager
+    def collecting(self, *refusals: type[CleanclaimError], suffix: str = "") -> Iterator[None]:
+        """Run a store call; a refusal of one of the ``refusals`` kinds becomes the message of the field it names
+        (``form`` when it names none; ``suffix`` appended, for a page with one form per row) instead of an error
+        page, so the route shows the form again with it::
+
+            with errors.collecting(AccountError):
+                create_user(ctx.tenant, ...)
+        """
+        try:
+            yield
+        except refusals as problem:
+            field = getattr(problem, "field", None) or "form"
+            self.add(field + suffix, problem.message if isinstance(problem, InputError) else str(problem))
+
+    def render(self, request: Request, template: str, values: dict[str, Any], *,
+               status_code: int = 422) -> HTMLResponse:
+        """The form's page again, status 422 (or ``status_code``: 409 when stored records forbid the change), with
+        ``errors`` (field → message) for the template."""
+        return render(request, template, {**values, "errors": self.by_field}, status_code=status_code)

@@ -25,11 +25,14 @@ from cleanclaim.web.api import (
     remittances,
     rules,
     submissions,
+    tokens,
+    users,
 )
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     me.router, rules.router, encounters.router, claims.router, submissions.router, remittances.router,
-    denials.router, jobs.router, dashboard.router, charge_master.router, payers.router)
+    denials.router, jobs.router, dashboard.router, charge_master.router, payers.router, tokens.router,
+    users.router)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {"application/json": {"example": {"error": {
         "code": errors.CODES[status], "message": description, "details": None}}}}}

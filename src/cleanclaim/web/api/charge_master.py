@@ -21,7 +21,7 @@ from starlette.responses import Response
 from cleanclaim.lifecycle import Role
 from cleanclaim.pricing import ChargeMasterRow
 from cleanclaim.store.charges import charge_master_entries, replace_charge_master
-from cleanclaim.web.api.service import Money, actor, answering, documented, require_role
+from cleanclaim.web.api.service import Money, answering, documented, require_role
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
@@ -121,6 +121,6 @@ async def put_charge_master(request: Request, ctx: Context) -> ReplacedOut:
     else:
         raise AppError(415, "send the charge master as application/json ({\"entries\": [...]}) or text/csv")
     with answering():
-        change = replace_charge_master(ctx.tenant, actor(ctx), content, source=source)
+        change = replace_charge_master(ctx.tenant, ctx.actor, content, source=source)
     return ReplacedOut(entries=change.entries, added=change.added, changed=change.changed, removed=change.removed,
                        unchanged=change.unchanged)

@@ -2,7 +2,8 @@
 
 Each route is one call of the store: `store.queries` reads (the same functions as the pages, so a filter means the
 same thing in both), `store.claims` changes (coding, scrubbing, overrides, release, correction, appeal, write-off),
-`pricing.price` estimates and the format writers export. Actions answer with the claim as it is afterwards.
+`store.claim_files` estimates the price (`pricing.price`) and exports, as the claim page does. Actions answer with
+the claim as it is afterwards.
 """
 
 from __future__ import annotations
@@ -18,15 +19,14 @@ from starlette.responses import Response
 from cleanclaim.formats.export import ExportFormat
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS, WORKS_CLAIMS
 from cleanclaim.model import ClaimLine
-from cleanclaim.pricing import price
-from cleanclaim.store.claim_files import MEDIA_TYPES, claim_file
+from cleanclaim.store.claim_files import MEDIA_TYPES, claim_file, claim_price
 from cleanclaim.store.claims import (
     _load_current,
     appeal_claim,
     code_claim,
     correct_claim,
     edit_lines,
-    encounter_of,
+    mark_all_ready,
     mark_ready,
     override_finding,
     scrub_claims,
@@ -46,7 +46,7 @@ from cleanclaim.store.queries import (
     claim_detail,
     claim_list,
 )
-from cleanclaim.web.api.service import MAX_INT, Id, actor, answering, documented, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, act, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
@@ -67,6 +67,15 @@ class ScrubOut(BaseModel):
 
 class ScrubMany(BaseModel):
     claim_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReadyMany(BaseModel):
+    claim_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ReleasedOut(BaseModel):
+    claim_ids: list[int]
+    """The claims released, each now ready for the next submission batch."""
 
 
 class JobStarted(BaseModel):
@@ -135,9 +144,7 @@ def get_audit_trail(ctx: Context, claim_id: Id) -> list[AuditEntry]:
 @router.post("/claims/{claim_id}/code", response_model=ClaimDetail)
 def code(ctx: Context, claim_id: Id) -> ClaimDetail:
     """Code the encounter's documented services into billed lines (the engine's coder)."""
-    require_role(ctx, ENTERS_ENCOUNTERS, "Coding a claim")
-    with answering():
-        code_claim(ctx.tenant, actor(ctx), claim_id)
+    act(ctx, ENTERS_ENCOUNTERS, "Coding a claim", code_claim, claim_id)
     return _detail(ctx, claim_id)
 
 
@@ -145,18 +152,14 @@ def code(ctx: Context, claim_id: Id) -> ClaimDetail:
 def replace_lines(ctx: Context, claim_id: Id, body: Lines) -> ClaimDetail:
     """Replace the billed lines by hand (a biller or admin); the claim goes back to coded (its scrub no longer
     applies) and the trail keeps the lines before and after."""
-    require_role(ctx, WORKS_CLAIMS, "Editing a claim's lines")
-    with answering():
-        edit_lines(ctx.tenant, actor(ctx), claim_id, body.lines)
+    act(ctx, WORKS_CLAIMS, "Editing a claim's lines", edit_lines, claim_id, body.lines)
     return _detail(ctx, claim_id)
 
 
 @router.post("/claims/{claim_id}/scrub", response_model=ScrubOut)
 def scrub_one(ctx: Context, claim_id: Id) -> ScrubOut:
     """Scrub one claim now; its findings are on ``GET /claims/{claim_id}`` (current_scrub)."""
-    require_role(ctx, ENTERS_ENCOUNTERS, "Scrubbing claims")
-    with answering():
-        outcome = scrub_claims(ctx.tenant, actor(ctx), [claim_id])
+    outcome = act(ctx, ENTERS_ENCOUNTERS, "Scrubbing claims", scrub_claims, [claim_id])
     counts = outcome.counts[claim_id]
     return ScrubOut(claim_id=claim_id, scrub_run_id=outcome.runs[claim_id], errors=counts["error"],
                     warnings=counts["warning"], info=counts["info"])
@@ -174,50 +177,49 @@ def scrub_many(request: Request, ctx: Context, body: ScrubMany) -> JobStarted:
     # ends first, or on SQLite the thread would wait for this request's write lock while the request waits for it
     ctx.session.commit()
     with answering():
-        job_id = start_scrub_job(request.app.state.session_factory, ctx.organisation.id, actor(ctx), ids)
+        job_id = start_scrub_job(request.app.state.session_factory, ctx.organisation.id, ctx.actor, ids)
     return JobStarted(job_id=job_id, total=len(ids), url=f"/api/v1/jobs/{job_id}")
 
 
 @router.post("/findings/{finding_id}/override", response_model=FindingView)
 def override(ctx: Context, finding_id: Id, body: Reason) -> FindingView:
     """A biller's override of a finding of the claim's latest scrub, with the reason (kept in the trail)."""
-    require_role(ctx, WORKS_CLAIMS, "Overriding a finding")
-    with answering():
-        row = override_finding(ctx.tenant, actor(ctx), finding_id, body.reason)
-    return _finding_view(row)
+    return _finding_view(act(ctx, WORKS_CLAIMS, "Overriding a finding", override_finding, finding_id, body.reason))
 
 
 @router.post("/claims/{claim_id}/ready", response_model=ClaimDetail)
 def ready(ctx: Context, claim_id: Id) -> ClaimDetail:
     """Release a scrubbed claim for submission (refused while an error finding stands)."""
-    require_role(ctx, WORKS_CLAIMS, "Marking a claim ready")
-    with answering():
-        mark_ready(ctx.tenant, actor(ctx), claim_id)
+    act(ctx, WORKS_CLAIMS, "Marking a claim ready", mark_ready, claim_id)
     return _detail(ctx, claim_id)
+
+
+@router.post("/claims/ready", response_model=ReleasedOut)
+def ready_many(ctx: Context, body: ReadyMany) -> ReleasedOut:
+    """Release several scrubbed claims for submission, all or none (the claim list's bulk action): one that is not
+    scrubbed or has an error finding standing refuses the request (409), one not of the organisation too (404), and
+    none is released."""
+    ids = list(dict.fromkeys(body.claim_ids))
+    act(ctx, WORKS_CLAIMS, "Marking claims ready", mark_all_ready, ids)
+    return ReleasedOut(claim_ids=ids)
 
 
 @router.post("/claims/{claim_id}/correct", response_model=ClaimDetail)
 def correct(ctx: Context, claim_id: Id) -> ClaimDetail:
     """Replace a denied or partly paid claim by a new version (frequency 7); the old one is kept."""
-    require_role(ctx, WORKS_CLAIMS, "Correcting a claim")
-    with answering():
-        correct_claim(ctx.tenant, actor(ctx), claim_id)
+    act(ctx, WORKS_CLAIMS, "Correcting a claim", correct_claim, claim_id)
     return _detail(ctx, claim_id)
 
 
 @router.post("/claims/{claim_id}/appeal", response_model=ClaimDetail)
 def appeal(ctx: Context, claim_id: Id, body: Note) -> ClaimDetail:
-    require_role(ctx, WORKS_CLAIMS, "Appealing a claim")
-    with answering():
-        appeal_claim(ctx.tenant, actor(ctx), claim_id, note=body.note)
+    act(ctx, WORKS_CLAIMS, "Appealing a claim", appeal_claim, claim_id, note=body.note)
     return _detail(ctx, claim_id)
 
 
 @router.post("/claims/{claim_id}/write-off", response_model=ClaimDetail)
 def write_off(ctx: Context, claim_id: Id, body: Reason) -> ClaimDetail:
-    require_role(ctx, WORKS_CLAIMS, "Writing off a claim")
-    with answering():
-        write_off_claim(ctx.tenant, actor(ctx), claim_id, body.reason)
+    act(ctx, WORKS_CLAIMS, "Writing off a claim", write_off_claim, claim_id, body.reason)
     return _detail(ctx, claim_id)
 
 
@@ -229,8 +231,8 @@ def price_estimate(
 ) -> dict[str, Any]:
     """Medicare's allowed amount, the patient's share and the payment per line (the `price` command's JSON)."""
     with answering():
-        estimate = price(encounter_of(ctx.tenant, claim_id), locality=locality or None,
-                         deductible_remaining=deductible_remaining)
+        estimate = claim_price(ctx.tenant, claim_id, locality=locality or None,
+                               deductible_remaining=deductible_remaining)
     return estimate.to_dict()
 
 

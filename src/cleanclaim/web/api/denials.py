@@ -13,7 +13,7 @@ from cleanclaim.lifecycle import WORKS_CLAIMS
 from cleanclaim.store import denials
 from cleanclaim.store import models as m
 from cleanclaim.store.queries import DenialReasonGroup, DenialTaskView, _denial_tasks, denial_worklist
-from cleanclaim.web.api.service import MAX_INT, Id, actor, answering, documented, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, act, documented
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
@@ -48,10 +48,18 @@ def _view(ctx: RequestContext, task_id: int) -> DenialTaskView:
     return found[0]
 
 
-@router.get("/denials", response_model=Worklist)
-def worklist(ctx: Context, assignee_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None) -> Worklist:
-    """Open denial tasks grouped by reason (CARC), the most dollars first."""
-    return Worklist(groups=denial_worklist(ctx.tenant, assignee_id=assignee_id))
+@router.get("/denials", response_model=Worklist, responses=documented(400))
+def worklist(ctx: Context, assignee_id: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+             unassigned: Annotated[bool, Query(description="Only the tasks nobody has")] = False,
+             due_by: Annotated[dt.date | None, Query(description="Only tasks due on or before this date")] = None,
+             overdue: Annotated[bool, Query(description="Only tasks due before today")] = False) -> Worklist:
+    """Open denial tasks grouped by reason (CARC), the most dollars first; narrowed as the worklist page narrows
+    them (one assignee's or nobody's, due by a date, overdue). A task without a due date is neither due nor
+    overdue."""
+    if unassigned and assignee_id is not None:
+        raise AppError(400, "ask for one assignee's tasks (assignee_id) or for nobody's (unassigned), not both")
+    return Worklist(groups=denial_worklist(ctx.tenant, assignee_id=assignee_id, unassigned=unassigned,
+                                           due_by=due_by, overdue_on=dt.date.today() if overdue else None))
 
 
 @router.get("/denials/{task_id}", response_model=DenialTaskView)
@@ -61,31 +69,23 @@ def get_task(ctx: Context, task_id: Id) -> DenialTaskView:
 
 @router.post("/denials/{task_id}/assign", response_model=DenialTaskView)
 def assign(ctx: Context, task_id: Id, body: Assign) -> DenialTaskView:
-    require_role(ctx, WORKS_CLAIMS, "Assigning a denial task")
-    with answering():
-        denials.assign_task(ctx.tenant, actor(ctx), task_id, body.assignee_id)
+    act(ctx, WORKS_CLAIMS, "Assigning a denial task", denials.assign_task, task_id, body.assignee_id)
     return _view(ctx, task_id)
 
 
 @router.post("/denials/{task_id}/note", response_model=DenialTaskView)
 def note(ctx: Context, task_id: Id, body: Note) -> DenialTaskView:
-    require_role(ctx, WORKS_CLAIMS, "Noting a denial task")
-    with answering():
-        denials.note_task(ctx.tenant, actor(ctx), task_id, body.note)
+    act(ctx, WORKS_CLAIMS, "Noting a denial task", denials.note_task, task_id, body.note)
     return _view(ctx, task_id)
 
 
 @router.post("/denials/{task_id}/due", response_model=DenialTaskView)
 def due(ctx: Context, task_id: Id, body: Due) -> DenialTaskView:
-    require_role(ctx, WORKS_CLAIMS, "Setting a due date")
-    with answering():
-        denials.set_due_date(ctx.tenant, actor(ctx), task_id, body.due_date)
+    act(ctx, WORKS_CLAIMS, "Setting a due date", denials.set_due_date, task_id, body.due_date)
     return _view(ctx, task_id)
 
 
 @router.post("/denials/{task_id}/resolve", response_model=DenialTaskView)
 def resolve(ctx: Context, task_id: Id, body: Resolve) -> DenialTaskView:
-    require_role(ctx, WORKS_CLAIMS, "Resolving a denial task")
-    with answering():
-        denials.resolve_task(ctx.tenant, actor(ctx), task_id, body.note)
+    act(ctx, WORKS_CLAIMS, "Resolving a denial task", denials.resolve_task, task_id, body.note)
     return _view(ctx, task_id)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from pathlib import PurePath
 from typing import Annotated, Any
 
@@ -18,10 +19,10 @@ from cleanclaim.errors import InputError
 from cleanclaim.formats.encounters import ENCOUNTER_SUFFIXES, parse_encounters
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
 from cleanclaim.store import models as m
-from cleanclaim.store.claims import import_encounters
+from cleanclaim.store.claims import ImportedClaim, import_encounters
 from cleanclaim.store.intake import read_encounter_file
 from cleanclaim.store.tenant import Tenant
-from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, actor, answering, documented, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
@@ -76,10 +77,15 @@ def _store(ctx: RequestContext, text: str, source: str) -> ImportOut:
         raise AppError(422, "no encounter was given: send one encounter, a list, or {\"encounters\": [...]}",
                        code="invalid_input")
     with answering():
-        imported = import_encounters(ctx.tenant, actor(ctx), read.encounters)
+        imported = import_encounters(ctx.tenant, ctx.actor, read.encounters)
+    return _imported(imported)
+
+
+def _imported(imported: list[ImportedClaim], problems: Sequence[InputError] = ()) -> ImportOut:
     return ImportOut(claims=[ImportedClaimOut(claim_id=i.claim_id, version_id=i.version_id,
                                               patient_control_number=i.patient_control_number, state=i.state.value)
-                             for i in imported])
+                             for i in imported],
+                     problems=[{k: v for k, v in e.to_dict().items() if v is not None} for e in problems])
 
 
 @router.post("/encounters", response_model=ImportOut, status_code=201)
@@ -102,14 +108,11 @@ def import_file(ctx: Context, file: UploadFile) -> ImportOut:
         with answering():
             upload = read_encounter_file(name, file.file.read())
             try:
-                imported = import_encounters(ctx.tenant, actor(ctx), upload.encounters)
+                imported = import_encounters(ctx.tenant, ctx.actor, upload.encounters)
             except InputError as error:  # a refusal of the whole import (a claim id already used): name the file
                 error.file = error.file or name
                 raise
-        return ImportOut(claims=[ImportedClaimOut(
-            claim_id=i.claim_id, version_id=i.version_id, patient_control_number=i.patient_control_number,
-            state=i.state.value) for i in imported],
-            problems=[{k: v for k, v in e.to_dict().items() if v is not None} for e in upload.problems])
+        return _imported(imported, upload.problems)
     if suffix not in ENCOUNTER_SUFFIXES:
         raise AppError(415, f"{name}: an encounter file is {', '.join(ENCOUNTER_SUFFIXES + X12_SUFFIXES)}",
                        details={"file": name})

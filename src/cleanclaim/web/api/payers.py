@@ -1,5 +1,6 @@
-"""``/api/v1/payers``: the organisation's payers (electronic payer id, name, payer profile) and adding one (admins
-only), over ``store.payers``; the same rules as the Payers admin page."""
+"""``/api/v1/payers``: the organisation's payers (electronic payer id, name, payer profile), adding one and changing
+one (admins only), over ``store.payers``; the same rules as the Payers admin page. A payer's electronic id may be
+changed only while no stored encounter bills it (else 409 naming the claims: add the new id as a payer instead)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from cleanclaim.lifecycle import Role
-from cleanclaim.store.payers import add_payer, organisation_payers, payer_profiles
-from cleanclaim.web.api.service import actor, answering, documented, require_role
+from cleanclaim.store import models as m
+from cleanclaim.store.payers import add_payer, edit_payer, organisation_payers, payer_profiles
+from cleanclaim.web.api.service import Id, act, documented
 from cleanclaim.web.context import Context
 
 router = APIRouter(tags=["payers"], responses=documented(409))
+ADMIN = frozenset({Role.ADMIN})
 
 
 class PayerOut(BaseModel):
@@ -35,17 +38,27 @@ class PayerIn(BaseModel):
     profile_id: str = Field(min_length=1, max_length=80)
 
 
+def _out(payer: m.Payer) -> PayerOut:
+    return PayerOut(id=payer.id, payer_id=payer.payer_id, name=payer.name, profile_id=payer.profile_id)
+
+
 @router.get("/payers", response_model=PayerList)
 def list_payers(ctx: Context) -> PayerList:
-    return PayerList(payers=[PayerOut(id=p.id, payer_id=p.payer_id, name=p.name, profile_id=p.profile_id)
-                             for p in organisation_payers(ctx.tenant)], profiles=payer_profiles())
+    return PayerList(payers=[_out(payer) for payer in organisation_payers(ctx.tenant)], profiles=payer_profiles())
 
 
 @router.post("/payers", response_model=PayerOut, status_code=201)
 def create_payer(ctx: Context, payload: PayerIn) -> PayerOut:
     """Add a payer (admins only); its electronic payer id must be new to the organisation (else 422)."""
-    require_role(ctx, frozenset({Role.ADMIN}), "Adding a payer")
-    with answering():
-        payer = add_payer(ctx.tenant, actor(ctx), payer_id=payload.payer_id,
-                          name=payload.name, profile_id=payload.profile_id)
-    return PayerOut(id=payer.id, payer_id=payer.payer_id, name=payer.name, profile_id=payer.profile_id)
+    return _out(act(ctx, ADMIN, "Adding a payer", add_payer, payer_id=payload.payer_id, name=payload.name,
+                    profile_id=payload.profile_id))
+
+
+@router.put("/payers/{payer_row_id}", response_model=PayerOut)
+def update_payer(ctx: Context, payer_row_id: Id, payload: PayerIn) -> PayerOut:
+    """Change a payer's name, profile and electronic id (admins only; audited with before and after). The profile
+    applies to encounters entered from then on. The electronic id may change only while no stored encounter bills
+    the payer: otherwise 409 naming the claims (their records and any 837P sent carry the old id; add the new id as
+    a payer instead). Another payer of the organisation with the new id: 422."""
+    return _out(act(ctx, ADMIN, "Changing a payer", edit_payer, payer_row_id, payer_id=payload.payer_id,
+                    name=payload.name, profile_id=payload.profile_id))

@@ -25,7 +25,7 @@ from cleanclaim.store.batches import (
 from cleanclaim.store.claim_files import MEDIA_TYPES
 from cleanclaim.store.submissions import submit_claims
 from cleanclaim.store.tenant import Tenant
-from cleanclaim.web.api.service import MAX_INT, Id, Money, PageInfo, actor, answering, documented, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, Money, PageInfo, act, documented
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
@@ -85,9 +85,7 @@ def _detail(tenant: Tenant, batch_id: int) -> BatchOut:
 @router.post("/submissions", response_model=BatchOut, status_code=201)
 def create_batch(ctx: Context, body: SubmitClaims) -> BatchOut:
     """Submit ready claims as one batch; any claim that is not ready or cannot be written refuses the batch."""
-    require_role(ctx, WORKS_CLAIMS, "Submitting claims")
-    with answering():
-        batch = submit_claims(ctx.tenant, actor(ctx), list(dict.fromkeys(body.claim_ids)))
+    batch = act(ctx, WORKS_CLAIMS, "Submitting claims", submit_claims, list(dict.fromkeys(body.claim_ids)))
     return _detail(ctx.tenant, batch.id)
 
 

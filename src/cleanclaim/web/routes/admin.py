@@ -18,16 +18,16 @@ from cleanclaim.store.accounts import (
     create_api_token,
     create_user,
     deactivate_user,
+    organisation_tokens,
+    organisation_users,
     revoke_api_token,
 )
-from cleanclaim.store.models import ApiToken, User
-from cleanclaim.web.context import RequestContext, require
+from cleanclaim.web.context import Admin, RequestContext
 from cleanclaim.web.errors import AppError
 from cleanclaim.web.forms import FormErrors
 from cleanclaim.web.templating import render
 
 router = APIRouter(prefix="/admin", tags=["admin"])
-Admin = Annotated[RequestContext, require(Role.ADMIN)]
 TEMPLATE = "admin/index.html"
 NOTICES = {
     "user-created": "The user was created. Give them their password by a channel other than email.",
@@ -37,9 +37,9 @@ NOTICES = {
 
 
 def _values(ctx: RequestContext, **extra: Any) -> dict[str, Any]:
-    users = ctx.session.scalars(ctx.tenant.select(User).order_by(User.email)).all()
+    users = organisation_users(ctx.tenant)
     emails = {user.id: user.email for user in users}
-    tokens = ctx.session.scalars(ctx.tenant.select(ApiToken).order_by(ApiToken.created_at.desc())).all()
+    tokens = organisation_tokens(ctx.tenant)
     return {"users": users, "tokens": tokens, "emails": emails, "roles": [role.value for role in Role],
             "min_password_length": MIN_PASSWORD_LENGTH, "errors": {}, "form": {}, **extra}
 
@@ -55,10 +55,8 @@ def add_user(request: Request, ctx: Admin, email: Annotated[str, Form()] = "",
     errors = FormErrors()
     errors.require(email=email, password=password, role=role)
     if not errors:
-        try:
+        with errors.collecting(AccountError):
             create_user(ctx.tenant, email=email, password=password, role=role, actor_id=ctx.user.id)
-        except AccountError as problem:
-            errors.add(problem.field or "form", str(problem))
     if errors:
         return errors.render(request, TEMPLATE, _values(ctx, form={"email": email, "role": role}))
     return RedirectResponse("/admin?notice=user-created", status_code=303)
@@ -84,11 +82,8 @@ def add_token(request: Request, ctx: Admin, name: Annotated[str, Form()] = "",
         errors.add("user_id", "choose the user the token acts as")
     issued = None
     if not errors:
-        try:
+        with errors.collecting(AccountError):
             issued = create_api_token(ctx.tenant, user_id=int(user_id), name=name, actor_id=ctx.user.id)
-        except AccountError as problem:
-            errors.add(problem.field or "form", str(problem))
-        else:
             if issued is None:
                 raise AppError(404, "There is no such user in your organisation.")
     if errors or issued is None:

@@ -11,9 +11,9 @@ the request's one transaction is rolled back.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Concatenate, ParamSpec
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -24,6 +24,7 @@ from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.formats.export import FORMATS
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS, WORKS_CLAIMS, Action, ClaimState, TransitionError, allowed_actions
 from cleanclaim.store import models as m
+from cleanclaim.store.accounts import user_emails
 from cleanclaim.store.claim_files import claim_file, claim_price
 from cleanclaim.store.claims import (
     Actor,
@@ -33,6 +34,7 @@ from cleanclaim.store.claims import (
     correct_claim,
     edit_lines,
     encounter_of,
+    mark_all_ready,
     mark_ready,
     override_finding,
     scrub_claims,
@@ -41,12 +43,14 @@ from cleanclaim.store.claims import (
 from cleanclaim.store.intake import LINE_FIELDS, FormProblemsError, lines_from_form
 from cleanclaim.store.jobs import start_scrub_job
 from cleanclaim.store.queries import ClaimFilter, QueryError, VersionView, claim_detail, claim_list
+from cleanclaim.store.tenant import Tenant
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 from cleanclaim.web.routes.money import Worker
 from cleanclaim.web.templating import render
 
 router = APIRouter(tags=["claims"])
+_P = ParamSpec("_P")
 
 PAGE_SIZE = 50
 NOTICES = {
@@ -143,7 +147,7 @@ def bulk(request: Request, ctx: Context, action: Annotated[str, Form()] = "",
     ids = [int(value) for value in claim_ids if value.strip().isdigit()]
     if not ids or len(ids) != len(claim_ids):
         raise AppError(422, "Choose at least one claim (tick its box) before choosing an action.")
-    actor = Actor.of(ctx.user)
+    actor = ctx.actor
     if action == "scrub":
         owned = set(ctx.session.scalars(select(m.Claim.id).where(m.Claim.organisation_id == ctx.organisation.id,
                                                                  m.Claim.id.in_(ids))))
@@ -154,8 +158,7 @@ def bulk(request: Request, ctx: Context, action: Annotated[str, Form()] = "",
         return RedirectResponse(f"/jobs/{job_id}", status_code=303)
     if action == "mark_ready":
         with refusals():
-            for claim_id in ids:
-                mark_ready(ctx.tenant, actor, claim_id)
+            mark_all_ready(ctx.tenant, actor, ids)
         return RedirectResponse("/claims?notice=marked-ready", status_code=303)
     raise AppError(422, f"Unknown bulk action {action!r}: choose scrub or mark ready.")
 
@@ -168,7 +171,7 @@ def _claim_values(ctx: RequestContext, claim_id: int, **extra: Any) -> dict[str,
     if detail is None:
         raise AppError(404, "There is no such claim in your organisation.")
     current = detail.current
-    users = {user.id: user.email for user in ctx.session.scalars(ctx.tenant.select(m.User))}
+    users = user_emails(ctx.tenant)
     estimate, estimate_problem = None, ""
     if current.lines:
         try:
@@ -198,18 +201,24 @@ def _done(claim_id: int, notice: str) -> Response:
     return RedirectResponse(f"/claims/{claim_id}?notice={notice}", status_code=303)
 
 
+def _change(ctx: RequestContext, claim_id: int, notice: str, change: Callable[Concatenate[Tenant, Actor, _P], Any],
+            *args: _P.args, **kwargs: _P.kwargs) -> Response:
+    """A claim action as every button on the claim page makes it: the store service as the signed-in user in their
+    organisation (it checks the lifecycle and role, and audits), its refusal as the page's answer, then back to the
+    claim with ``notice``."""
+    with refusals():
+        change(ctx.tenant, ctx.actor, *args, **kwargs)
+    return _done(claim_id, notice)
+
+
 @router.post("/claims/{claim_id}/scrub")
 def rescrub(ctx: Context, claim_id: int) -> Response:
-    with refusals():
-        scrub_claims(ctx.tenant, Actor.of(ctx.user), [_own(ctx, claim_id)])
-    return _done(claim_id, "scrubbed")
+    return _change(ctx, claim_id, "scrubbed", scrub_claims, [_own(ctx, claim_id)])
 
 
 @router.post("/claims/{claim_id}/code")
 def code(ctx: Context, claim_id: int) -> Response:
-    with refusals():
-        code_claim(ctx.tenant, Actor.of(ctx.user), claim_id)
-    return _done(claim_id, "coded")
+    return _change(ctx, claim_id, "coded", code_claim, claim_id)
 
 
 MAX_NEW_LINES = 3
@@ -265,29 +274,23 @@ async def save_lines(request: Request, ctx: Worker, claim_id: int) -> Response:
         except FormProblemsError as problems:
             return render(request, "claims/lines.html", {**values, "form": form, "errors": problems.problems},
                           status_code=422)
-        edit_lines(ctx.tenant, Actor.of(ctx.user), claim_id, lines)
+        edit_lines(ctx.tenant, ctx.actor, claim_id, lines)
     return _done(claim_id, "edited")
 
 
 @router.post("/claims/{claim_id}/ready")
 def ready(ctx: Context, claim_id: int) -> Response:
-    with refusals():
-        mark_ready(ctx.tenant, Actor.of(ctx.user), claim_id)
-    return _done(claim_id, "ready")
+    return _change(ctx, claim_id, "ready", mark_ready, claim_id)
 
 
 @router.post("/claims/{claim_id}/correct")
 def correct(ctx: Context, claim_id: int) -> Response:
-    with refusals():
-        correct_claim(ctx.tenant, Actor.of(ctx.user), claim_id)
-    return _done(claim_id, "corrected")
+    return _change(ctx, claim_id, "corrected", correct_claim, claim_id)
 
 
 @router.post("/claims/{claim_id}/appeal")
 def appeal(ctx: Context, claim_id: int, note: Annotated[str, Form()] = "") -> Response:
-    with refusals():
-        appeal_claim(ctx.tenant, Actor.of(ctx.user), claim_id, note=note)
-    return _done(claim_id, "appealed")
+    return _change(ctx, claim_id, "appealed", appeal_claim, claim_id, note=note)
 
 
 @router.post("/claims/{claim_id}/write-off")
@@ -297,9 +300,7 @@ def write_off(request: Request, ctx: Context, claim_id: int, reason: Annotated[s
         return render(request, "claims/detail.html", _claim_values(
             ctx, claim_id, errors={"write_off": "a write-off needs a reason (why the balance will not be "
                                                 "collected)"}), status_code=422)
-    with refusals():
-        write_off_claim(ctx.tenant, Actor.of(ctx.user), claim_id, reason)
-    return _done(claim_id, "written_off")
+    return _change(ctx, claim_id, "written_off", write_off_claim, claim_id, reason)
 
 
 @router.post("/claims/{claim_id}/findings/{finding_id}/override")
@@ -315,9 +316,7 @@ def override(request: Request, ctx: Context, claim_id: int, finding_id: int,
         return render(request, "claims/detail.html", _claim_values(
             ctx, claim_id, errors={f"override_{finding_id}": "an override needs a reason (why the claim is right "
                                                              "as it is despite the finding)"}), status_code=422)
-    with refusals():
-        override_finding(ctx.tenant, Actor.of(ctx.user), finding_id, reason)
-    return _done(claim_id, "overridden")
+    return _change(ctx, claim_id, "overridden", override_finding, finding_id, reason)
 
 
 @router.get("/claims/{claim_id}/export/{fmt}")

@@ -13,13 +13,12 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from sqlalchemy import select
 from starlette.responses import RedirectResponse, Response
 
 from cleanclaim.errors import CleanclaimError
-from cleanclaim.store.claims import Actor, NotFoundError
+from cleanclaim.store.accounts import user_emails
+from cleanclaim.store.claims import NotFoundError
 from cleanclaim.store.denials import assign_task, note_task, resolve_task, set_due_date
-from cleanclaim.store.models import User
 from cleanclaim.store.queries import denial_task, denial_worklist
 from cleanclaim.web.context import RequestContext
 from cleanclaim.web.errors import AppError
@@ -33,8 +32,7 @@ NOT_FOUND = "There is no such denial task in your organisation."
 
 def _users(ctx: RequestContext) -> dict[int, str]:
     """The organisation's active users, who a task can be given to (id -> email)."""
-    return dict(ctx.session.execute(select(User.id, User.email).where(
-        User.organisation_id == ctx.organisation.id, User.active.is_(True)).order_by(User.email)).all())
+    return user_emails(ctx.tenant, active_only=True)
 
 
 def _date(value: str, field: str) -> dt.date | None:
@@ -92,21 +90,21 @@ def assign(request: Request, ctx: Worker, task_id: int, assignee_id: Annotated[s
         value = assignee_id.strip()
         if value and not value.isdigit():
             raise CleanclaimError("choose the user to give the task to")
-        assign_task(ctx.tenant, Actor.of(ctx.user), task_id, int(value) if value else None)
+        assign_task(ctx.tenant, ctx.actor, task_id, int(value) if value else None)
     return _act(request, ctx, task_id, run)
 
 
 @router.post("/{task_id}/note")
 def note(request: Request, ctx: Worker, task_id: int, note: Annotated[str, Form()] = "") -> Response:
-    return _act(request, ctx, task_id, lambda: note_task(ctx.tenant, Actor.of(ctx.user), task_id, note))
+    return _act(request, ctx, task_id, lambda: note_task(ctx.tenant, ctx.actor, task_id, note))
 
 
 @router.post("/{task_id}/due")
 def due(request: Request, ctx: Worker, task_id: int, due_date: Annotated[str, Form()] = "") -> Response:
-    return _act(request, ctx, task_id, lambda: set_due_date(ctx.tenant, Actor.of(ctx.user), task_id,
+    return _act(request, ctx, task_id, lambda: set_due_date(ctx.tenant, ctx.actor, task_id,
                                                             _date(due_date, "the due date")))
 
 
 @router.post("/{task_id}/resolve")
 def resolve(request: Request, ctx: Worker, task_id: int, note: Annotated[str, Form()] = "") -> Response:
-    return _act(request, ctx, task_id, lambda: resolve_task(ctx.tenant, Actor.of(ctx.user), task_id, note))
+    return _act(request, ctx, task_id, lambda: resolve_task(ctx.tenant, ctx.actor, task_id, note))

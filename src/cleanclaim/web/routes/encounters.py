@@ -16,7 +16,6 @@ from starlette.responses import RedirectResponse, Response
 from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.formats.x12_837p import RELATIONSHIP_CODES
 from cleanclaim.model import Discipline
-from cleanclaim.store.claims import Actor
 from cleanclaim.store.intake import (
     FORM_FIELDS,
     SERVICE_ROWS,
@@ -72,7 +71,7 @@ async def enter(request: Request, ctx: Context) -> Response:
     form = {name: str(submitted.get(name) or "") for name in FORM_FIELDS}
     try:
         encounter = encounter_from_form(form)
-        intake = enter_encounters(ctx.tenant, Actor.of(ctx.user), [encounter])
+        intake = enter_encounters(ctx.tenant, ctx.actor, [encounter])
     except FormProblemsError as problems:
         return render(request, "encounters/new.html", _form_values(form, problems.problems), status_code=422)
     except InputError as error:
@@ -94,7 +93,7 @@ async def import_file(request: Request, ctx: Context,
     content = await file.read(limit + 1)
     if len(content) > limit:
         raise AppError(413, f"{name} is larger than the {limit // (1024 * 1024)} MB an upload may be; split it.")
-    actor = Actor.of(ctx.user)
+    actor = ctx.actor
     try:
         upload = read_encounter_file(name, content)
         not_read = [str(problem) for problem in upload.problems]

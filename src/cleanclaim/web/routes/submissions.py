@@ -14,7 +14,7 @@ from starlette.responses import RedirectResponse, Response
 from cleanclaim.errors import CleanclaimError
 from cleanclaim.store.batches import batch_detail, batch_file, batch_list, ready_claims
 from cleanclaim.store.claim_files import MEDIA_TYPES
-from cleanclaim.store.claims import Actor, NotFoundError
+from cleanclaim.store.claims import NotFoundError
 from cleanclaim.store.submissions import submit_claims
 from cleanclaim.web.context import RequestContext
 from cleanclaim.web.errors import AppError
@@ -48,7 +48,7 @@ def create_batch(request: Request, ctx: Worker,
         errors.add("claim_id", "a claim is chosen by its number; reload the page and choose again")
     if not errors:
         try:
-            batch = submit_claims(ctx.tenant, Actor.of(ctx.user), [int(value) for value in chosen])
+            batch = submit_claims(ctx.tenant, ctx.actor, [int(value) for value in chosen])
         except NotFoundError as error:
             raise AppError(404, f"There is no such claim in your organisation ({error}).") from error
         except CleanclaimError as error:  # not ready, refused by the 837P writer, no submission settings
