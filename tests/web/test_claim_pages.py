@@ -79,6 +79,9 @@ def test_override_needs_a_reason_then_unblocks_mark_ready(client: TestClient, or
     url = f"/claims/{ws.flagged}/findings/{ws.finding}/override"
     refused = client.post(f"/claims/{ws.flagged}/ready", data={"csrf_token": csrf})
     assert refused.status_code == 409  # a standing error finding holds it back
+    # said on the claim's own page, above the findings and their override forms (not an error page)
+    assert "Not marked ready: " in refused.text and "error finding(s) still stand (" in refused.text
+    assert f'action="/claims/{ws.flagged}/findings/{ws.finding}/override"' in refused.text
     assert _state(engine, ws.flagged) == ClaimState.SCRUBBED
     missing = client.post(url, data={"csrf_token": csrf, "reason": "   "})
     assert missing.status_code == 422
