@@ -4,6 +4,7 @@ what is wrong, and nothing is half-written (the request's transaction is rolled 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import time
 from decimal import Decimal
 from typing import Any
@@ -70,6 +71,53 @@ def test_one_bad_encounter_refuses_the_whole_request(client: TestClient, org: Or
     twice = client.post("/api/v1/encounters", json=[good, good], headers=bearer(org))
     assert "used twice" in _error(twice, 422)["message"]
     assert _counts(client, org) == before
+
+
+def test_an_encounter_file_keeps_its_good_encounters_and_lists_the_bad_in_problems(client: TestClient,
+                                                                                    org: Org) -> None:
+    """Unlike one JSON request (one change, all or nothing), an uploaded file's encounters are independent: those
+    that read are stored and each that does not is in ``problems`` with its encounter id, field and line."""
+    before = _counts(client, org)
+    good, late = encounter_json(), encounter_json()
+    bad_date = encounter_json(date="2026-02-30")
+    bad_shape = encounter_json()
+    bad_shape["lines"][0]["place_of_service"] = "1A"  # a place-of-service code is two digits
+    text = json.dumps({"encounters": [good, bad_date, bad_shape, late]}, indent=1)
+    response = client.post("/api/v1/encounters/import", files={"file": ("four.json", text.encode())},
+                           headers=bearer(org))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert [c["patient_control_number"] for c in body["claims"]] == [good["claim_id"], late["claim_id"]]
+    lines = text.splitlines()
+    assert [(p["encounter"], p["field"], p["file"]) for p in body["problems"]] == [
+        (bad_date["id"], "date", "four.json"), (bad_shape["id"], "lines.0.place_of_service", "four.json")]
+    assert body["problems"][0]["line"] == next(n for n, line in enumerate(lines, 1) if "2026-02-30" in line)
+    assert body["problems"][1]["line"] == next(n for n, line in enumerate(lines, 1) if '"1A"' in line)
+    assert _counts(client, org) == (before[0] + 2, before[1] + 2, before[2])
+
+
+def test_a_nul_escaped_in_json_is_a_422_naming_the_encounter_and_field(client: TestClient, org: Org) -> None:
+    """"\\u0000" in a JSON string is a NUL that PostgreSQL's JSONB and text columns refuse (a 500 there before): the
+    body is refused whole with the encounter and field, a file keeps its other encounters, and nothing of the bad
+    encounter is stored on either database."""
+    before = _counts(client, org)
+    bad = encounter_json()
+    bad["patient"] = {**bad["patient"], "last_name": "Sam\x00ple"}
+    body = client.post("/api/v1/encounters", json={"encounters": [encounter_json(), bad]}, headers=bearer(org))
+    error = _error(body, 422)
+    assert error["code"] == "invalid_input" and "control character" in error["message"]
+    assert [(d["encounter"], d["field"]) for d in error["details"]] == [(bad["id"], "patient.last_name")]
+    assert "Sam" not in body.text
+    assert _counts(client, org) == before
+    alone = client.post("/api/v1/encounters/import", files={"file": ("nul.json", json.dumps([bad]).encode())},
+                        headers=bearer(org))
+    assert "nothing was imported" in _error(alone, 422)["message"]
+    assert _counts(client, org) == before
+    mixed = client.post("/api/v1/encounters/import", headers=bearer(org),
+                        files={"file": ("two.json", json.dumps([encounter_json(), bad]).encode())})
+    assert mixed.status_code == 201, mixed.text
+    assert [(p["encounter"], p["field"]) for p in mixed.json()["problems"]] == [(bad["id"], "patient.last_name")]
+    assert _counts(client, org) == (before[0] + 1, before[1] + 1, before[2])
 
 
 def test_an_835_for_unknown_claims_is_refused_and_nothing_is_stored(client: TestClient, org: Org) -> None:

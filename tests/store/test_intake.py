@@ -19,6 +19,7 @@ from cleanclaim.store.intake import (
     read_encounter_file,
     read_upload,
 )
+from cleanclaim.store.uploads import upload_text
 from tests.store.services import Office, encounter
 
 FORM = {"encounter_id": "F-1", "date": "2026-03-02", "patient_ref": "P-1", "provider_npi": "1987654328",
@@ -129,3 +130,87 @@ def test_claim_files_and_estimate(session: Session) -> None:
         claim_file(office.tenant, claim_id + 1_000_000, "fhir")
     estimate = claim_price(office.tenant, claim_id)
     assert [line.code for line in estimate.lines] == ["97110", "97140", "97535"]
+
+
+# --- an encounter file keeps what reads; control characters anywhere ------------------------------------------------
+
+_GOOD = """  - id: GOOD-1
+    date: 2026-03-02
+    payer: medicare
+    patient: {id: P-1, birth_date: 1950-01-01, sex: F}
+    provider: {npi: "1987654328", discipline: PT}
+    diagnoses: [R26.81]
+    services: [{code: "97110", minutes: 30}]
+"""
+
+
+def test_an_encounter_file_keeps_the_readable_encounters_and_names_each_bad_one() -> None:
+    """A missing field, a bad date and a code of the wrong shape each keep only their own encounter out, named by
+    its id (or its place in the list when it has none), field and line; the good ones are read."""
+    text = ("encounters:\n" + _GOOD                                                            # lines 2-8
+            + _GOOD.replace("GOOD-1", "NO-PROVIDER").replace('    provider: {npi: "1987654328", discipline: PT}\n',
+                                                             "")                               # lines 9-14
+            + _GOOD.replace("GOOD-1", "BAD-DATE").replace("2026-03-02", "2026-02-30")          # lines 15-21
+            + _GOOD.replace("  - id: GOOD-1\n", "  - claim_id: NO-ID\n")
+                   .replace('services: [{code: "97110", minutes: 30}]', "services: [{code: [97110], minutes: 30}]")
+            + _GOOD.replace("GOOD-1", "GOOD-2"))
+    upload = read_encounter_file("visits.yaml", text.encode())
+    assert [e.id for e in upload.encounters] == ["GOOD-1", "GOOD-2"]
+    named = {(p.encounter, p.field, p.line) for p in upload.problems}
+    assert named == {("NO-PROVIDER", "provider", 9), ("BAD-DATE", "date", 16), ("#4", "id", 22),
+                     ("#4", "services.0.code", 28)}
+    assert all(p.file == "visits.yaml" for p in upload.problems)
+    with pytest.raises(InputError, match="nothing was imported"):  # all-or-nothing callers are refused, named
+        read_upload("visits.yaml", text.encode())
+
+
+def test_a_file_with_no_readable_encounter_imports_nothing_and_names_every_problem() -> None:
+    text = "encounters:\n" + _GOOD.replace("2026-03-02", "2026-02-30") + _GOOD.replace("GOOD-1", "G2").replace(
+        "2026-03-02", "someday")
+    with pytest.raises(InputError) as raised:
+        read_encounter_file("bad.yaml", text.encode())
+    assert str(raised.value).startswith("bad.yaml: 2 problem(s), nothing was imported")
+    assert "encounter GOOD-1, field date" in str(raised.value) and "encounter G2, field date" in str(raised.value)
+
+
+@pytest.mark.parametrize("escape", ["\\u0000", "\\u001f", "\\b"])
+def test_a_control_character_escaped_in_a_json_string_is_named_by_encounter_and_field(escape: str) -> None:
+    """JSON's "\\u0000" makes a NUL without a NUL byte in the file; PostgreSQL's JSONB refuses it (a 500 before)."""
+    good = encounter("CC-1").model_dump(mode="json")
+    bad = encounter("CC-2").model_dump(mode="json")
+    bad["patient"]["last_name"] = "Sam@ple"
+    text = json.dumps({"encounters": [good, bad]}, indent=1).replace("Sam@ple", f"Sam{escape}ple")
+    upload = read_encounter_file("visits.json", text.encode())
+    assert [e.id for e in upload.encounters] == ["E-CC-1"]
+    [problem] = upload.problems
+    assert (problem.encounter, problem.field) == ("E-CC-2", "patient.last_name")
+    assert problem.line == text.splitlines().index(next(line for line in text.splitlines() if "Sam" in line)) + 1
+    assert "control character" in problem.message and "Sam" not in str(problem)  # the value is never quoted
+
+
+def test_a_yaml_escape_or_binary_value_with_a_control_character_is_named() -> None:
+    text = ("encounters:\n" + _GOOD + _GOOD.replace("GOOD-1", "ESC").replace("{id: P-1,", '{id: "P\\0-1",')
+            + _GOOD.replace("GOOD-1", "BIN").replace("{id: P-1,", "{id: !!binary AAE=,"))
+    upload = read_encounter_file("visits.yaml", text.encode())
+    assert [e.id for e in upload.encounters] == ["GOOD-1"]
+    assert {(p.encounter, p.field) for p in upload.problems} == {("ESC", "patient.id"), ("BIN", "patient.id")}
+
+
+def test_a_plain_backslash_is_not_a_control_character() -> None:
+    text = "encounters:\n" + _GOOD.replace("{id: P-1,", '{id: "P\\\\b-1",')  # the text P\b-1, escaped backslash
+    assert [e.patient.id for e in read_encounter_file("visits.yaml", text.encode()).encounters] == ["P\\b-1"]
+
+
+@pytest.mark.parametrize(("byte", "says"), [(b"\x00", "NUL bytes, the first at byte"),
+                                             (b"\x01", "control character, U+0001")])
+def test_nul_and_control_bytes_are_found_anywhere_in_the_file(byte: bytes, says: str) -> None:
+    """Past the first 64 KiB too (the check once sniffed only the head): every upload kind, the whole content."""
+    padding = b"# " + b"x" * 70_000 + b"\n"
+    content = b"encounters:\n" + padding + _GOOD.encode().replace(b"P-1", b"P" + byte + b"1")
+    with pytest.raises(WrongKindOfFileError) as raised:
+        read_encounter_file("late.yaml", content)
+    assert says in str(raised.value) and "late.yaml" in str(raised.value)
+    if byte != b"\x00":
+        assert raised.value.line == 6  # the patient line of the encounter after the 70 KB comment
+    with pytest.raises(WrongKindOfFileError, match="NUL bytes"):
+        upload_text(b"ISA*00*" + b"x" * 70_000 + b"\x00~", "late.835", expected="an 835")

@@ -16,15 +16,15 @@ def test_a_readable_835_is_its_text() -> None:
 
 
 def test_a_nul_byte_past_the_sniffed_head_is_refused_by_name() -> None:
-    """upload_text looks for NUL bytes in the first 64 KiB only; PostgreSQL cannot store one anywhere in the file's
-    text, so the 835 check looks at all of it."""
+    """upload_text once looked for NUL bytes in the first 64 KiB only; PostgreSQL cannot store one anywhere in the
+    file's text, so the one upload check looks at all of it and says where (the seed is ASCII: byte = character)."""
     padded = SEED.replace("~", "~" + " " * 70_000, 1)
     position = padded.rindex("~")
     text = padded[:position] + "\x00" + padded[position:]
     with pytest.raises(WrongKindOfFileError) as raised:
         read_upload(text.encode(), "late-nul.835")
     assert "late-nul.835" in str(raised.value) and "NUL" in str(raised.value)
-    assert f"character {position + 1}" in str(raised.value)
+    assert f"the first at byte {position + 1}" in str(raised.value)
 
 
 @pytest.mark.parametrize(("content", "kind"), [

@@ -79,6 +79,9 @@ def test_override_needs_a_reason_then_unblocks_mark_ready(client: TestClient, or
     url = f"/claims/{ws.flagged}/findings/{ws.finding}/override"
     refused = client.post(f"/claims/{ws.flagged}/ready", data={"csrf_token": csrf})
     assert refused.status_code == 409  # a standing error finding holds it back
+    # said on the claim's own page, above the findings and their override forms (not an error page)
+    assert "Not marked ready: " in refused.text and "error finding(s) still stand (" in refused.text
+    assert f'action="/claims/{ws.flagged}/findings/{ws.finding}/override"' in refused.text
     assert _state(engine, ws.flagged) == ClaimState.SCRUBBED
     missing = client.post(url, data={"csrf_token": csrf, "reason": "   "})
     assert missing.status_code == 422
@@ -101,6 +104,16 @@ def test_override_needs_a_reason_then_unblocks_mark_ready(client: TestClient, or
                            data={"csrf_token": csrf, "reason": "reviewed"}).status_code == 303
     assert client.post(f"/claims/{ws.flagged}/ready", data={"csrf_token": csrf}).status_code == 303
     assert _state(engine, ws.flagged) == ClaimState.READY
+
+
+def test_a_nul_in_a_form_field_is_a_422_not_a_500(client: TestClient, org: Org, ws: Workspace,
+                                                  engine: Engine) -> None:
+    """PostgreSQL stores no NUL in text: an override reason with one was a 500 there. Every form is checked."""
+    csrf = sign_in(client, org.email(Role.BILLER))
+    response = client.post(f"/claims/{ws.flagged}/findings/{ws.finding}/override",
+                           data={"csrf_token": csrf, "reason": "reviewed\x00 with the clinician"})
+    assert response.status_code == 422 and "NUL character" in response.text and "reason" in response.text
+    assert _finding(engine, ws.finding).override_reason is None
 
 
 def test_a_finding_of_another_claim_is_not_overridden_through_this_one(client: TestClient, org: Org,

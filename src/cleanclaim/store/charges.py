@@ -25,13 +25,14 @@ from cleanclaim.store import models as m
 from cleanclaim.store.audit import record
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
-from cleanclaim.store.uploads import upload_text
+from cleanclaim.store.uploads import refuse_control_characters, upload_text
 
 if TYPE_CHECKING:  # store.claims imports this module (coding reads the charge master)
     from cleanclaim.store.claims import Actor
 
 __all__ = ["ChargeMasterChange", "charge_master_entries", "organisation_charge_master", "replace_charge_master"]
 
+A_CHARGE_MASTER = "upload a CSV of code,charge[,modifier]"
 MAX_UNIT_CHARGE = Decimal("9999999999.99")
 """The largest amount ``Money`` (Numeric(12, 2)) holds."""
 
@@ -103,7 +104,8 @@ def replace_charge_master(tenant: Tenant, actor: Actor, content: bytes | str | S
     if actor.role is not Role.ADMIN:
         raise TransitionError(f"a {actor.role.value} cannot change the charge master; that is for: admin")
     if isinstance(content, bytes):
-        content = upload_text(content, source, expected="upload a CSV of code,charge[,modifier]")
+        content = upload_text(content, source, expected=A_CHARGE_MASTER)
+        refuse_control_characters(content, source, expected=A_CHARGE_MASTER)
     rows = charge_master_rows(content, source) if isinstance(content, str) else list(content)
     wanted = _checked(rows, source)
     session = tenant.session

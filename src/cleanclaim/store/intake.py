@@ -10,11 +10,14 @@ An upload is checked by its *content*, not its name: a file with NUL bytes or th
 claim-line CSV table is not an encounter file (its rows are lines, not encounters), so it is refused with the
 command that checks it.
 
-What a file with a damaged part gives differs by kind, on purpose. An encounter YAML/JSON file is written by hand or
-by one export: nothing of it is stored unless every encounter is readable (fix the line named, upload again). An 837P
-is a batch of independent claims from a billing system: every claim the reader could read is stored, and each part
-it could not read (a claim, by its segment and claim id) or that is wrong but did not stop the reading (an SE01
-count) is reported beside what was imported, so one broken claim of 5,000 neither blocks nor hides the other 4,999.
+A file with a damaged part keeps what is whole, whatever its kind. Encounters are independent of each other: an
+encounter YAML/JSON file's encounters that read are stored, and each that does not (a missing field, a bad date, a
+code of the wrong shape, a text value with a control character) is reported beside what was imported, by its
+encounter id (or its place in the list, ``#3``, when it has no id), field and line. An 837P is a batch of independent
+claims from a billing system: every claim the reader could read is stored, and each part it could not read (a claim,
+by its segment and claim id) or that is wrong but did not stop the reading (an SE01 count) is reported the same way,
+so one broken claim of 5,000 neither blocks nor hides the other 4,999. A file of which nothing can be read, or that
+is not the shape of the contract at all, stores nothing and names every problem (up to ten).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from cleanclaim.errors import CleanclaimError, InputError, UnreadableTextError, WrongKindOfFileError, is_phi_field
-from cleanclaim.formats.encounters import parse_encounters, read_encounter_bytes
+from cleanclaim.formats.encounters import EncounterFile, parse_encounters, read_encounter_bytes
 from cleanclaim.formats.x12 import starts_with_isa
 from cleanclaim.lifecycle import ClaimState
 from cleanclaim.model import ClaimLine, Encounter
@@ -36,11 +39,16 @@ from cleanclaim.store import models as m
 from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.claims import Actor, ImportedClaim, code_claim, import_encounters
 from cleanclaim.store.tenant import Tenant
-from cleanclaim.store.uploads import upload_text
+from cleanclaim.store.uploads import (
+    CONTROL_CHARACTERS,
+    control_character_fields,
+    refuse_control_characters,
+    upload_text,
+)
 
 __all__ = ["FORM_FIELDS", "FORM_PATHS", "LINE_FIELDS", "SERVICE_ROWS", "EncounterRow", "FormProblemsError", "Intake",
            "Upload", "billing_provider_defaults", "encounter_from_form", "enter_encounters", "lines_from_form",
-           "read_encounter_file", "read_upload", "recent_encounters"]
+           "read_encounter_file", "read_upload", "recent_encounters", "without_control_characters"]
 
 SERVICE_ROWS = 4
 """How many service rows the form offers (code + minutes each); a file takes any number."""
@@ -153,6 +161,8 @@ def encounter_from_form(values: Mapping[str, str]) -> Encounter:
 
     fields = {name: given(name) for name in FORM_PATHS}
     problems: dict[str, str] = {name: f"the {_LABELS[name]} is required" for name in _REQUIRED if not fields[name]}
+    problems |= {name: f"this field {_CONTROL_IN_VALUE}" for name in FORM_FIELDS
+                 if CONTROL_CHARACTERS.search(values.get(name) or "")}
     problems |= {name: message for name, message in _group_problems(fields).items() if name not in problems}
     services = []
     for row in range(1, SERVICE_ROWS + 1):
@@ -212,9 +222,12 @@ def billing_provider_defaults(tenant: Tenant, *, look_back: int = 20) -> dict[st
 
 
 AN_ENCOUNTER_FILE = "upload encounter YAML/JSON or an 837P"
-# YAML and JSON allow no C0 control character but tab, line feed and carriage return (YAML 1.2 section 5.1); an 837P
-# may use some as delimiters, so only a file that is not X12 is held to it (a ZIP or .docx starts "PK\x03\x04")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# What in a YAML or JSON text can make a control character without one being in the file: an escape in a quoted
+# string (JSON \u0000, \b, \f; YAML \0, \a, \e, \v, \x00, \U00000000) or YAML binary data given to a text field.
+# A file without any of these has none in its values, so only such a file's encounters are walked field by field.
+_MAY_ESCAPE_CONTROL = re.compile(r"\\(?:u00[01]|U0000000|U0000001|x[01]|[0abefv])|!!binary|yaml\.org,2002:binary")
+_CONTROL_IN_VALUE = ("holds a control character (such as NUL, U+0000); no claim format carries one and the database "
+                     "cannot store NUL: remove it")
 
 
 # An X12 file whose ISA is missing starts at a later envelope or transaction segment (GS*, ST*, ...).
@@ -260,9 +273,10 @@ def read_encounter_file(name: str, content: bytes) -> Upload:
     lowered = name.lower()
     first_line = head.split("\n", 1)[0]
     looks_tabular = not head.startswith(("{", "[")) and "," in first_line and ":" not in first_line
-    if _CONTROL.search(head, 0, 65536):
-        return _with_unreadable_encounters(name, content, WrongKindOfFileError(
-            f"this is not a text file (it has control bytes); {AN_ENCOUNTER_FILE}", file=name))
+    try:  # the whole file (a ZIP starts PK\x03\x04); binary inside some encounters costs only those
+        refuse_control_characters(text, name, expected=AN_ENCOUNTER_FILE)
+    except WrongKindOfFileError as refused:
+        return _with_unreadable_encounters(name, content, refused)
     if lowered.endswith((".csv", ".tsv", ".parquet")) or looks_tabular:
         raise WrongKindOfFileError("a claim-line table (CSV) is not an encounter file: check it with `cleanclaim "
                                    "check FILE`; the workspace imports encounter YAML/JSON and 837P files",
@@ -270,11 +284,35 @@ def read_encounter_file(name: str, content: bytes) -> Upload:
     source = name if lowered.endswith((".json", ".yaml", ".yml")) else (
         f"{name}.json" if head.startswith(("{", "[")) else name)
     parsed = parse_encounters(text, source)
-    if parsed.errors:
-        raise _refusal(name, parsed.errors)
-    if not parsed.encounters:
-        raise InputError("the file holds no encounters", file=name)
-    return Upload(list(parsed.encounters), [])
+    encounters, problems = without_control_characters(parsed, text)
+    problems = [*parsed.errors, *problems]
+    for problem in problems:
+        problem.file = name  # the name uploaded (a JSON file without its suffix was read as NAME.json)
+    if not encounters:
+        raise _refusal(name, problems) if problems else InputError("the file holds no encounters", file=name)
+    return Upload(encounters, problems)
+
+
+def without_control_characters(parsed: EncounterFile, text: str) -> tuple[list[Encounter], list[InputError]]:
+    """The encounters read from ``text`` but those with a text value holding a control character (a JSON
+    ``"\\u0000"`` would reach PostgreSQL's JSONB, which refuses it), and an InputError naming the encounter, the
+    field and its line for each such value (never the value: it may be a patient's)."""
+    if not _MAY_ESCAPE_CONTROL.search(text):
+        return list(parsed.encounters), []
+    kept: list[Encounter] = []
+    problems: list[InputError] = []
+    for encounter in parsed.encounters:
+        fields = control_character_fields(encounter.model_dump(mode="json"))
+        if not fields:
+            kept.append(encounter)
+            continue
+        for field in fields:
+            parts = field.split(".")
+            line = next((found for size in range(len(parts), -1, -1)
+                         if (found := parsed.line_of(encounter.id, ".".join(parts[:size]))) is not None), None)
+            problems.append(InputError(f"the text value {_CONTROL_IN_VALUE}", file=parsed.sources[0], line=line,
+                                       field=field, encounter=encounter.id))
+    return kept, problems
 
 
 def _with_unreadable_encounters(name: str, content: bytes, refusal: WrongKindOfFileError) -> Upload:

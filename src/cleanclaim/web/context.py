@@ -121,13 +121,19 @@ async def submitted_csrf(request: Request) -> str | None:
     if request.method not in UNSAFE_METHODS or request.app.state.is_api:
         return None
     header = request.headers.get(CSRF_HEADER)
-    if header:
-        return header
     content_type = request.headers.get("content-type", "")
     if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
-        value = (await request.form()).get(CSRF_FIELD)
-        return value if isinstance(value, str) else None
-    return None
+        form = await request.form()
+        # no field of any form may hold a NUL: PostgreSQL stores none (an override reason or a note with one was a
+        # 500 there); refused before any route reads the form (an uploaded file is checked by store.uploads)
+        for name, value in form.multi_items():
+            if isinstance(value, str) and "\x00" in value:
+                raise AppError(422, f"The form field {name[:40]!r} holds a NUL character, which no field may hold; "
+                                    "remove it and send the form again.")
+        if not header:
+            token = form.get(CSRF_FIELD)
+            return token if isinstance(token, str) else None
+    return header or None
 
 
 Submitted = Annotated[str | None, Depends(submitted_csrf)]

@@ -1,7 +1,8 @@
 """``/api/v1/encounters``: enter encounters in the interchange contract (JSON body or a YAML/JSON file), read them
 back. Reading and validation are the contract's own reader (`formats.encounters.parse_encounters`), so an encounter
 the CLI accepts is accepted here with the same messages, and storing is `store.claims.import_encounters`: one claim
-per encounter, coded when it has billed lines, all or nothing."""
+per encounter, coded when it has billed lines. A JSON body is one change, all or nothing; a file keeps the encounters
+that read and lists the others in ``problems`` (`store.intake.read_encounter_file`, as the Encounters page does)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from cleanclaim.formats.encounters import ENCOUNTER_SUFFIXES, parse_encounters
 from cleanclaim.lifecycle import ENTERS_ENCOUNTERS
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import ImportedClaim, import_encounters
-from cleanclaim.store.intake import read_encounter_file
+from cleanclaim.store.intake import read_encounter_file, without_control_characters
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.web.api.service import MAX_INT, Id, PageInfo, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
@@ -42,8 +43,9 @@ class ImportedClaimOut(BaseModel):
 class ImportOut(BaseModel):
     claims: list[ImportedClaimOut]
     problems: list[dict[str, Any]] = []
-    """837P only: each part of the file not read (a claim, by segment and claim id), or wrong but read (an SE01
-    count); the claims listed were stored. Empty when the file was read whole."""
+    """Each part of an imported file that was not stored (an encounter by its id, field and line; an 837P claim by
+    segment and claim id), or wrong but read (an SE01 count); the claims listed were stored. Empty when the file was
+    read whole."""
 
 
 class EncounterSummary(BaseModel):
@@ -69,15 +71,17 @@ def _store(ctx: RequestContext, text: str, source: str) -> ImportOut:
     require_role(ctx, ENTERS_ENCOUNTERS, "Entering encounters")
     with answering():  # a document that is not an encounter at all (a number, a list of strings) is refused whole
         read = parse_encounters(text, source)
-    if read.errors:
-        raise AppError(422, f"{len(read.errors)} problem(s) in the encounters, nothing was stored: "
-                            f"{read.errors[0]}", code="invalid_input",
-                       details=[{k: v for k, v in e.to_dict().items() if v is not None} for e in read.errors])
-    if not read.encounters:
+    encounters, unstorable = without_control_characters(read, text)
+    errors = [*read.errors, *unstorable]
+    if errors:  # one request is one change: all of it or nothing (a file upload keeps what reads, see import_file)
+        raise AppError(422, f"{len(errors)} problem(s) in the encounters, nothing was stored: "
+                            f"{errors[0]}", code="invalid_input",
+                       details=[{k: v for k, v in e.to_dict().items() if v is not None} for e in errors])
+    if not encounters:
         raise AppError(422, "no encounter was given: send one encounter, a list, or {\"encounters\": [...]}",
                        code="invalid_input")
     with answering():
-        imported = import_encounters(ctx.tenant, ctx.actor, read.encounters)
+        imported = import_encounters(ctx.tenant, ctx.actor, encounters)
     return _imported(imported)
 
 
@@ -99,29 +103,24 @@ def create_encounters(ctx: Context, payload: Annotated[dict[str, Any] | list[Any
 @router.post("/encounters/import", response_model=ImportOut, status_code=201)
 def import_file(ctx: Context, file: UploadFile) -> ImportOut:
     """The same from a file of the contract (.yaml, .yml or .json, UTF-8), as `cleanclaim code` reads it, or an
-    837P (.837, .837p, .x12, .edi, .txt), as the Encounters page imports it: every claim read is stored, and each
-    part of the file not read is listed in ``problems``."""
+    837P (.837, .837p, .x12, .edi, .txt), as the Encounters page imports it (`store.intake.read_encounter_file`):
+    every encounter or claim that reads is stored, and each one that does not (a missing field, a bad date, a code of
+    the wrong shape; a damaged 837P claim) is listed in ``problems`` by encounter id, field and line or segment. A
+    file of which nothing reads stores nothing: 422 naming every problem (up to ten)."""
     name = PurePath(file.filename or "upload").name or "upload"
     suffix = PurePath(name).suffix.lower()
-    if suffix in X12_SUFFIXES:
-        require_role(ctx, ENTERS_ENCOUNTERS, "Entering encounters")
-        with answering():
-            upload = read_encounter_file(name, file.file.read())
-            try:
-                imported = import_encounters(ctx.tenant, ctx.actor, upload.encounters)
-            except InputError as error:  # a refusal of the whole import (a claim id already used): name the file
-                error.file = error.file or name
-                raise
-        return _imported(imported, upload.problems)
-    if suffix not in ENCOUNTER_SUFFIXES:
+    if suffix not in ENCOUNTER_SUFFIXES + X12_SUFFIXES:
         raise AppError(415, f"{name}: an encounter file is {', '.join(ENCOUNTER_SUFFIXES + X12_SUFFIXES)}",
                        details={"file": name})
-    try:
-        text = file.file.read().decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise AppError(415, f"{name}: not UTF-8 text (byte {error.start}); an encounter file is YAML or JSON",
-                       details={"file": name}) from error
-    return _store(ctx, text, name)
+    require_role(ctx, ENTERS_ENCOUNTERS, "Entering encounters")
+    with answering():
+        upload = read_encounter_file(name, file.file.read())
+        try:
+            imported = import_encounters(ctx.tenant, ctx.actor, upload.encounters)
+        except InputError as error:  # a refusal of the whole import (a claim id already used): name the file
+            error.file = error.file or name
+            raise
+    return _imported(imported, upload.problems)
 
 
 def _claim_ids(tenant: Tenant, encounter_ids: list[int]) -> dict[int, list[int]]:

@@ -279,8 +279,17 @@ async def save_lines(request: Request, ctx: Worker, claim_id: int) -> Response:
 
 
 @router.post("/claims/{claim_id}/ready")
-def ready(ctx: Context, claim_id: int) -> Response:
-    return _change(ctx, claim_id, "ready", mark_ready, claim_id)
+def ready(request: Request, ctx: Context, claim_id: int) -> Response:
+    """Mark the claim ready; refused (409) while an error finding stands, on the claim's own page, so the biller
+    sees the message above the findings to fix or override instead of an error page."""
+    _own(ctx, claim_id)
+    with refusals():
+        try:
+            mark_ready(ctx.tenant, ctx.actor, claim_id)
+        except TransitionError as error:  # refused before anything was written
+            return render(request, "claims/detail.html", _claim_values(
+                ctx, claim_id, errors={"ready": f"Not marked ready: {error}"}), status_code=409)
+    return _done(claim_id, "ready")
 
 
 @router.post("/claims/{claim_id}/correct")

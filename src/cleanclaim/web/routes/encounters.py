@@ -105,12 +105,12 @@ async def import_file(request: Request, ctx: Context,
     except CleanclaimError as error:
         return render(request, "encounters/list.html", _list_values(ctx, 1, import_error=str(error)),
                       status_code=422)
-    if not_read:  # a partial 837P import: say what was stored and name every part that was not
+    if not_read:  # a partial import: say what was stored and name every part that was not
         shown = "; ".join(not_read[:10]) + (f" (and {len(not_read) - 10} more)" if len(not_read) > 10 else "")
         return render(request, "encounters/list.html", _list_values(
             ctx, 1, notice=f"{len(intake.claims)} claim(s) of {name} imported and coded.",
-            import_error=f"{len(not_read)} problem(s) in {name}; a claim a problem names was not imported unless the "
-                         f"problem says its claims were read: {shown}"))
+            import_error=f"{len(not_read)} problem(s) in {name}; the encounter or claim a problem names was not "
+                         f"imported (unless the problem says its claims were read): {shown}"))
     if len(intake.claims) == 1:
         return RedirectResponse(f"/claims/{intake.claims[0].claim_id}?notice=coded", status_code=303)
     return RedirectResponse(f"/encounters?imported={len(intake.claims)}", status_code=303)
