@@ -190,3 +190,27 @@ def test_roles_and_illegal_transitions(client: TestClient, org: Org) -> None:
     _error(no_reason, 422)
     state = client.get(f"/api/v1/claims/{claim_id}", headers=bearer(org)).json()["versions"][0]["state"]
     assert state == "coded"
+
+
+@pytest.mark.parametrize("where", ["query", "body"])
+def test_a_nul_in_any_parameter_or_body_is_a_422_naming_it_on_both_databases(client: TestClient, org: Org,
+                                                                            where: str) -> None:
+    """PostgreSQL compares and stores no text with a NUL (a claim search with ``q=%00`` and an override reason with
+    ``"\\u0000"`` were 500s there; SQLite would have kept the NUL): every query/path parameter and every JSON body
+    of the API is refused before the route runs, naming the parameter or field, and nothing is written."""
+    claim = create_claim(client, org)
+    headers = bearer(org)
+    if where == "query":
+        error = _error(client.get("/api/v1/claims", params={"q": "Sam\x00ple"}, headers=headers), 422)
+        assert "'q'" in error["message"] and "NUL" in error["message"]
+        assert client.get("/api/v1/claims", params={"q": "Sample"}, headers=headers).status_code == 200
+        return
+    reason = client.post("/api/v1/findings/1/override", json={"reason": "payer agreed\x00"}, headers=headers)
+    assert reason.status_code == 422 and "reason" in reason.text and "NUL" in reason.text  # before any lookup
+    admin = bearer(org, Role.ADMIN)
+    before = client.get("/api/v1/payers", headers=admin).json()
+    response = client.post("/api/v1/payers", json={"name": "Acme\x00 Health", "payer_id": "ACME1",
+                                                   "profile_id": "commercial"}, headers=admin)
+    assert response.status_code == 422, response.text
+    assert "name" in response.text and "NUL" in response.text
+    assert client.get("/api/v1/payers", headers=admin).json() == before

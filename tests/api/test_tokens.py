@@ -67,3 +67,20 @@ def test_only_an_admin_lists_makes_or_revokes_tokens(client: TestClient, org: Or
     token_id = client.get("/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"][0]["id"]
     assert client.post(f"/api/v1/tokens/{token_id}/revoke", headers=headers).status_code == 403
     assert client.get("/api/v1/tokens", headers=bearer(org, Role.ADMIN)).json()["tokens"][0]["revoked_at"] is None
+
+
+def test_the_token_of_the_request_cannot_revoke_itself(client: TestClient, org: Org) -> None:
+    """As an admin cannot deactivate themselves: the request's own token is a 409 and still works; another admin
+    token revokes it."""
+    admin = bearer(org, Role.ADMIN)
+    mine = next(t for t in client.get("/api/v1/tokens", headers=admin).json()["tokens"]
+                if t["user_id"] == org.user_id(Role.ADMIN) and t["revoked_at"] is None)
+    refused = client.post(f"/api/v1/tokens/{mine['id']}/revoke", headers=admin)
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "conflict"
+    assert "token of this request" in refused.json()["error"]["message"]
+    assert client.get("/api/v1/me", headers=admin).status_code == 200
+    other = client.post("/api/v1/tokens", json={"name": "rotation", "user_id": org.user_id(Role.ADMIN)},
+                        headers=admin).json()["secret"]
+    revoked = client.post(f"/api/v1/tokens/{mine['id']}/revoke", headers={"Authorization": f"Bearer {other}"})
+    assert revoked.status_code == 200 and revoked.json()["revoked_at"] is not None
+    assert client.get("/api/v1/me", headers=admin).status_code == 401

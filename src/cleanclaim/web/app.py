@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
@@ -19,6 +19,7 @@ from cleanclaim.store.database import make_engine, session_factory
 from cleanclaim.store.sign_in_limits import SignInLimit
 from cleanclaim.web import errors
 from cleanclaim.web.api import create_api
+from cleanclaim.web.context import refuse_nul_parameters
 from cleanclaim.web.routes import PAGE_ROUTERS
 from cleanclaim.web.security import SecurityHeaders, UploadLimit
 from cleanclaim.web.settings import WebSettings
@@ -37,7 +38,8 @@ def create_app(database: Engine | URL | str, *, settings: WebSettings | None = N
         "settings": chosen,
         "throttle": SignInLimit(sessions, max_failures=chosen.login_max_failures, window=chosen.login_window),
     }
-    app = FastAPI(title="cleanclaim workspace", openapi_url=None, docs_url=None, redoc_url=None)
+    app = FastAPI(title="cleanclaim workspace", openapi_url=None, docs_url=None, redoc_url=None,
+                  dependencies=[Depends(refuse_nul_parameters)])
     for key, value in state.items():
         setattr(app.state, key, value)
     app.state.is_api = False

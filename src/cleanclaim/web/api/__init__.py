@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 
 from cleanclaim.web import errors
 from cleanclaim.web.api import (
@@ -28,6 +28,7 @@ from cleanclaim.web.api import (
     tokens,
     users,
 )
+from cleanclaim.web.context import refuse_nul_parameters
 
 API_ROUTERS: tuple[APIRouter, ...] = (
     me.router, rules.router, encounters.router, claims.router, submissions.router, remittances.router,
@@ -44,6 +45,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def create_api(state: dict[str, Any]) -> FastAPI:
     """The API app, sharing ``state`` (engine, session factory, settings) with the pages' app."""
     api = FastAPI(title="cleanclaim workspace API", version="1", docs_url=None, redoc_url=None,
+                  dependencies=[Depends(refuse_nul_parameters)],
                   openapi_url="/openapi.json", responses=ERROR_RESPONSES, servers=[{"url": "/api/v1"}],
                   description="The billing workspace's REST API. Authenticate with an API token made on the Admin "
                               "page: `Authorization: Bearer cc_…`. Errors are `{\"error\": {\"code\", \"message\", "

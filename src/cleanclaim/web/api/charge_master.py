@@ -21,7 +21,7 @@ from starlette.responses import Response
 from cleanclaim.lifecycle import Role
 from cleanclaim.pricing import ChargeMasterRow
 from cleanclaim.store.charges import charge_master_entries, replace_charge_master
-from cleanclaim.web.api.service import Money, answering, documented, require_role
+from cleanclaim.web.api.service import Money, RequestBody, answering, documented, require_role
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
@@ -45,13 +45,13 @@ class ChargeMasterOut(BaseModel):
     entries: list[EntryOut]
 
 
-class EntryIn(BaseModel):
+class EntryIn(RequestBody):
     code: str = Field(min_length=1, max_length=20)
     modifier: str = Field(default="", max_length=20)
     unit_charge: Decimal = Field(description="Dollars and cents per unit, e.g. \"45.00\"")
 
 
-class ChargeMasterIn(BaseModel):
+class ChargeMasterIn(RequestBody):
     entries: list[EntryIn] = Field(max_length=MAX_ENTRIES)
 
 

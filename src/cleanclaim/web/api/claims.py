@@ -46,7 +46,7 @@ from cleanclaim.store.queries import (
     claim_detail,
     claim_list,
 )
-from cleanclaim.web.api.service import MAX_INT, Id, act, answering, documented, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, RequestBody, act, answering, documented, require_role
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
@@ -65,11 +65,11 @@ class ScrubOut(BaseModel):
     info: int
 
 
-class ScrubMany(BaseModel):
+class ScrubMany(RequestBody):
     claim_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
-class ReadyMany(BaseModel):
+class ReadyMany(RequestBody):
     claim_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=MAX_BATCH)
 
 
@@ -84,15 +84,15 @@ class JobStarted(BaseModel):
     url: str
 
 
-class Lines(BaseModel):
+class Lines(RequestBody):
     lines: list[ClaimLine] = Field(min_length=1, max_length=999)
 
 
-class Reason(BaseModel):
+class Reason(RequestBody):
     reason: str = Field(min_length=1, max_length=2000)
 
 
-class Note(BaseModel):
+class Note(RequestBody):
     note: str | None = Field(default=None, max_length=4000)
 
 

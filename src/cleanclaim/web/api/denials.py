@@ -13,7 +13,7 @@ from cleanclaim.lifecycle import WORKS_CLAIMS
 from cleanclaim.store import denials
 from cleanclaim.store import models as m
 from cleanclaim.store.queries import DenialReasonGroup, DenialTaskView, _denial_tasks, denial_worklist
-from cleanclaim.web.api.service import MAX_INT, Id, act, documented
+from cleanclaim.web.api.service import MAX_INT, Id, RequestBody, act, documented
 from cleanclaim.web.context import Context, RequestContext
 from cleanclaim.web.errors import AppError
 
@@ -24,20 +24,20 @@ class Worklist(BaseModel):
     groups: list[DenialReasonGroup]
 
 
-class Assign(BaseModel):
+class Assign(RequestBody):
     assignee_id: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
     """A user of the organisation; null: nobody has it."""
 
 
-class Note(BaseModel):
+class Note(RequestBody):
     note: str = Field(min_length=1, max_length=4000)
 
 
-class Due(BaseModel):
+class Due(RequestBody):
     due_date: dt.date | None = None
 
 
-class Resolve(BaseModel):
+class Resolve(RequestBody):
     note: str | None = Field(default=None, max_length=4000)
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from cleanclaim.lifecycle import Role
 from cleanclaim.store import models as m
 from cleanclaim.store.payers import add_payer, edit_payer, organisation_payers, payer_profiles
-from cleanclaim.web.api.service import Id, act, documented
+from cleanclaim.web.api.service import Id, RequestBody, act, documented
 from cleanclaim.web.context import Context
 
 router = APIRouter(tags=["payers"], responses=documented(409))
@@ -32,7 +32,7 @@ class PayerList(BaseModel):
     """The profiles a payer may be given."""
 
 
-class PayerIn(BaseModel):
+class PayerIn(RequestBody):
     payer_id: str = Field(min_length=1, max_length=80)
     name: str = Field(min_length=1, max_length=200)
     profile_id: str = Field(min_length=1, max_length=80)

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Concatenate, ParamSpec, TypeVar
 
 from fastapi import Path
-from pydantic import BaseModel, PlainSerializer
+from pydantic import BaseModel, PlainSerializer, model_validator
 
 from cleanclaim.errors import CleanclaimError, InputError, WrongKindOfFileError
 from cleanclaim.lifecycle import Role, TransitionError
@@ -30,7 +30,7 @@ from cleanclaim.store.tenant import Tenant
 from cleanclaim.web.context import RequestContext
 from cleanclaim.web.errors import CODES, AppError
 
-__all__ = ["MAX_INT", "Id", "Money", "PageInfo", "act", "answering", "documented", "require_role"]
+__all__ = ["MAX_INT", "Id", "Money", "PageInfo", "RequestBody", "act", "answering", "documented", "require_role"]
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -38,6 +38,37 @@ _T = TypeVar("_T")
 MAX_INT = 2**31 - 1
 """The largest id or count a request may name: ids are 32-bit integer columns (PostgreSQL refuses larger)."""
 Id = Annotated[int, Path(ge=1, le=MAX_INT, description="The object's id (another organisation's id is a 404)")]
+
+
+def nul_paths(data: object, path: str = "") -> list[str]:
+    """The dotted path of each text value or key in ``data`` that holds a NUL (JSON's ``"\\u0000"``)."""
+    if isinstance(data, str):
+        return [path or "(the body)"] if "\x00" in data else []
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            where = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and "\x00" in key:
+                found.append(path or "(a key)")
+            found.extend(nul_paths(value, where))
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            found.extend(nul_paths(value, f"{path}.{index}" if path else str(index)))
+    return found
+
+
+class RequestBody(BaseModel):
+    """A JSON request body of the API. No text in it may hold a NUL: PostgreSQL stores none (an override reason
+    with ``"\\u0000"`` was a 500 there, and SQLite would have kept it), so the body is a 422 naming the field, the
+    same answer on both databases, before any route sees it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul(cls, data: Any) -> Any:
+        found = nul_paths(data)
+        if found:
+            raise ValueError(f"{', '.join(found[:5])}: a NUL character, which no text may hold; remove it")
+        return data
 
 Money = Annotated[Decimal, PlainSerializer(lambda value: f"{value:.2f}", return_type=str, when_used="json")]
 """An amount as the CLI's JSON contract writes it: a string with two decimals, never a float."""

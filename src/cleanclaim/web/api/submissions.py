@@ -25,7 +25,7 @@ from cleanclaim.store.batches import (
 from cleanclaim.store.claim_files import MEDIA_TYPES
 from cleanclaim.store.submissions import submit_claims
 from cleanclaim.store.tenant import Tenant
-from cleanclaim.web.api.service import MAX_INT, Id, Money, PageInfo, act, documented
+from cleanclaim.web.api.service import MAX_INT, Id, Money, PageInfo, RequestBody, act, documented
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
@@ -35,7 +35,7 @@ MAX_PAGE = 500
 X12_MEDIA_TYPE = MEDIA_TYPES["837p"][0]
 
 
-class SubmitClaims(BaseModel):
+class SubmitClaims(RequestBody):
     claim_ids: list[Annotated[int, Field(ge=1, le=MAX_INT)]] = Field(min_length=1, max_length=50_000)
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from cleanclaim.lifecycle import Role
 from cleanclaim.store.accounts import create_api_token, organisation_tokens, revoke_api_token
 from cleanclaim.store.models import ApiToken
-from cleanclaim.web.api.service import MAX_INT, Id, act, require_role
+from cleanclaim.web.api.service import MAX_INT, Id, RequestBody, act, documented, require_role
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
@@ -37,7 +37,7 @@ class TokenList(BaseModel):
     tokens: list[TokenOut]
 
 
-class TokenIn(BaseModel):
+class TokenIn(RequestBody):
     name: str = Field(min_length=1, max_length=100, description="What the token is for, e.g. 'clearinghouse sync'")
     user_id: Annotated[int, Field(ge=1, le=MAX_INT)]
     """An active user of the organisation (another organisation's user: 404)."""
@@ -71,10 +71,15 @@ def create_token(ctx: Context, payload: TokenIn) -> IssuedTokenOut:
     return IssuedTokenOut(token=_out(issued.token), secret=issued.secret)
 
 
-@router.post("/tokens/{token_id}/revoke", response_model=TokenOut)
-def revoke_token(ctx: Context, token_id: Id) -> TokenOut:
+@router.post("/tokens/{token_id}/revoke", response_model=TokenOut, responses=documented(409))
+def revoke_token(request: Request, ctx: Context, token_id: Id) -> TokenOut:
     """Revoke a token (admins only): requests with it are refused from now on; revoking twice keeps the first
-    time."""
+    time. The token making the request cannot revoke itself (409, as an admin cannot deactivate themselves): a
+    script that rotates its token makes the new one first and revokes the old one with it, so it is never left
+    without a working token half-way."""
+    if getattr(request.state, "api_token_id", None) == token_id:
+        raise AppError(409, f"API token {token_id} is the token of this request: revoke it with another admin "
+                            "token or on the Admin page", code="conflict")
     token = act(ctx, ADMIN, "Revoking an API token", lambda tenant, who: revoke_api_token(
         tenant, token_id, actor_id=who.id))
     if token is None:

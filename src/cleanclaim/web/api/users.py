@@ -18,7 +18,7 @@ from cleanclaim.store.accounts import (
     organisation_users,
 )
 from cleanclaim.store.models import User
-from cleanclaim.web.api.service import Id, act, documented, require_role
+from cleanclaim.web.api.service import Id, RequestBody, act, documented, require_role
 from cleanclaim.web.context import Context
 from cleanclaim.web.errors import AppError
 
@@ -38,7 +38,7 @@ class UserList(BaseModel):
     users: list[UserOut]
 
 
-class UserIn(BaseModel):
+class UserIn(RequestBody):
     email: str = Field(min_length=1, max_length=320)
     password: str = Field(min_length=1, max_length=MAX_PASSWORD_LENGTH,
                           description="At least 12 characters; give it to the user by another channel than email")
