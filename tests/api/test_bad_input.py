@@ -198,7 +198,7 @@ def test_a_nul_in_any_parameter_or_body_is_a_422_naming_it_on_both_databases(cli
     """PostgreSQL compares and stores no text with a NUL (a claim search with ``q=%00`` and an override reason with
     ``"\\u0000"`` were 500s there; SQLite would have kept the NUL): every query/path parameter and every JSON body
     of the API is refused before the route runs, naming the parameter or field, and nothing is written."""
-    claim = create_claim(client, org)
+    create_claim(client, org)  # a claim the search would find, were the query usable
     headers = bearer(org)
     if where == "query":
         error = _error(client.get("/api/v1/claims", params={"q": "Sam\x00ple"}, headers=headers), 422)

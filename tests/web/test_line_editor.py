@@ -71,6 +71,8 @@ def test_a_biller_corrects_a_flagged_line_and_the_claim_needs_a_new_scrub(client
     assert [line["code"] for line in event.after["lines"]] == ["96156", "97110"]  # type: ignore[index]
     assert event.before["state"] == "scrubbed" and event.after["state"] == "coded"  # type: ignore[index]
     assert event.user_id == org.user_id(Role.BILLER)
+    # the claim's audit trail shows what changed in a line, modifiers and units too, not only the codes
+    assert "lines 96150 → 96156, 97110-GP-59 ×2" in claim_page.replace("&rarr;", "→")
 
 
 def test_clearing_a_code_removes_its_line_and_other_line_data_is_kept(client: TestClient, org: Org,

@@ -59,10 +59,23 @@ def claim_status(code: str) -> str:
     return f"{code} · {meaning}" if meaning else code
 
 
+def billed_lines(lines: list[dict[str, Any]] | None) -> str:
+    """A stored line snapshot as the audit trail shows it: code, modifiers and units (``97530-GP-KX ×2``), so an
+    edit that adds a modifier or changes units is visible, not ``97530 → 97530``; ``none`` for no lines."""
+    shown = []
+    for line in lines or []:
+        modifiers = "".join(f"-{modifier}" for modifier in line.get("modifiers") or [])
+        units = line.get("units")
+        count = f" ×{Decimal(str(units)).normalize():f}" if units is not None and Decimal(str(units)) != 1 else ""
+        shown.append(f"{line.get('code', '?')}{modifiers}{count}")
+    return ", ".join(shown) or "none"
+
+
 templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
 templates.env.globals["NAVIGATION"] = NAVIGATION
 templates.env.filters["money"] = money
 templates.env.filters["claim_status"] = claim_status
+templates.env.filters["billed_lines"] = billed_lines
 
 
 def is_htmx(request: Request) -> bool:
