@@ -48,8 +48,11 @@ lint: $(DEVSTAMP)
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
 
+## unit: every test, spread over TEST_WORKERS processes (pytest-xdist; auto: one per core); each worker has its own
+## temp dirs, PostgreSQL databases and session fixtures; Spark and browser tests share one worker (tests/conftest.py)
+TEST_WORKERS ?= auto
 unit: $(DEVSTAMP) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## bench: benchmarks on demand (never part of `make test`); claim-validator lives only in .venv-bench
 bench: $(STAMP)
