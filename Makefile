@@ -48,8 +48,12 @@ lint: $(DEVSTAMP)
 typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
 
+## unit: every test, spread over TEST_WORKERS processes (pytest-xdist; auto: one per core); each worker has its own
+## temp dirs, PostgreSQL databases and session fixtures, and runs whole modules (--dist loadfile), so a module-scoped
+## fixture such as the Spark session of tests/audit/test_spark.py is made once, not once per worker
+TEST_WORKERS ?= auto
 unit: $(DEVSTAMP) chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 ## bench: benchmarks on demand (never part of `make test`); claim-validator lives only in .venv-bench
 bench: $(STAMP)

@@ -10,6 +10,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import cache
 
 import pytest
 from fastapi import FastAPI
@@ -17,8 +18,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from cleanclaim.lifecycle import Role
+from cleanclaim.store import accounts
 from cleanclaim.store.accounts import create_api_token, create_organisation, create_user
 from cleanclaim.store.database import session_factory
+from cleanclaim.store.passwords import hash_password
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.web import WebSettings, create_app
 from tests.store import conftest as store_fixtures
@@ -48,9 +51,22 @@ class Org:
         return self.users[role][0]
 
 
+@cache
+def _fixture_password_hash(password: str) -> str:
+    """One real argon2id hash of the fixture password (today's parameters, random salt), made once per process."""
+    return hash_password(password)
+
+
 def make_org(engine: Engine) -> Org:
-    """An organisation with one user of each role and an API token for each."""
-    with session_factory(engine)() as session, session.begin():
+    """An organisation with one user of each role and an API token for each.
+
+    The users are made by ``create_user`` as always, but share one argon2id hash of ``PASSWORD``, made once: hashing
+    costs ~0.2 s of CPU by design, four per organisation, and several hundred tests make one or two organisations.
+    The stored hash is a genuine one with the production parameters, so signing in still verifies it for real;
+    hashing itself (salted, argon2id) is tested in tests/store/test_database.py and by every user a test creates
+    through a page or the API."""
+    with pytest.MonkeyPatch.context() as patch, session_factory(engine)() as session, session.begin():
+        patch.setattr(accounts, "hash_password", _fixture_password_hash)
         organisation = create_organisation(session, f"Harbor PT {uuid.uuid4().hex[:8]}")
         tenant = Tenant(session, organisation.id)
         org = Org(organisation.id, organisation.name)
