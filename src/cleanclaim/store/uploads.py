@@ -52,19 +52,21 @@ def refuse_control_characters(text: str, name: str, *, expected: str) -> None:
                                    f"which YAML, JSON and CSV text does not allow); {expected}", file=name, line=line)
 
 
-def control_character_fields(data: object, path: str = "") -> list[str]:
+def control_character_fields(data: object, path: str = "", *,
+                             pattern: re.Pattern[str] = CONTROL_CHARACTERS) -> list[str]:
     """The dotted path (``patient.last_name``, ``services.0.code``) of each text value, or mapping key, in ``data``
-    that holds a control character (see :data:`CONTROL_CHARACTERS`); empty when none does."""
+    that holds a control character (see :data:`CONTROL_CHARACTERS`; ``pattern`` narrows it, e.g. to NUL only); empty
+    when none does."""
     if isinstance(data, str):
-        return [path] if CONTROL_CHARACTERS.search(data) else []
+        return [path] if pattern.search(data) else []
     found: list[str] = []
     if isinstance(data, Mapping):
         for key, value in data.items():
             where = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and CONTROL_CHARACTERS.search(key):
+            if isinstance(key, str) and pattern.search(key):
                 found.append(path or "(a key)")
-            found.extend(control_character_fields(value, where))
+            found.extend(control_character_fields(value, where, pattern=pattern))
     elif isinstance(data, list | tuple):
         for index, value in enumerate(data):
-            found.extend(control_character_fields(value, f"{path}.{index}" if path else str(index)))
+            found.extend(control_character_fields(value, f"{path}.{index}" if path else str(index), pattern=pattern))
     return found

@@ -13,6 +13,7 @@ form again with its message.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -27,6 +28,7 @@ from cleanclaim.store.accounts import AccountError
 from cleanclaim.store.claims import Actor, ConflictError, NotFoundError
 from cleanclaim.store.queries import QueryError
 from cleanclaim.store.tenant import Tenant
+from cleanclaim.store.uploads import control_character_fields
 from cleanclaim.web.context import RequestContext
 from cleanclaim.web.errors import CODES, AppError
 
@@ -40,21 +42,8 @@ MAX_INT = 2**31 - 1
 Id = Annotated[int, Path(ge=1, le=MAX_INT, description="The object's id (another organisation's id is a 404)")]
 
 
-def nul_paths(data: object, path: str = "") -> list[str]:
-    """The dotted path of each text value or key in ``data`` that holds a NUL (JSON's ``"\\u0000"``)."""
-    if isinstance(data, str):
-        return [path or "(the body)"] if "\x00" in data else []
-    found: list[str] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            where = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and "\x00" in key:
-                found.append(path or "(a key)")
-            found.extend(nul_paths(value, where))
-    elif isinstance(data, list):
-        for index, value in enumerate(data):
-            found.extend(nul_paths(value, f"{path}.{index}" if path else str(index)))
-    return found
+NUL = re.compile("\x00")
+"""What no text of a request body may hold (the body's other control characters are the fields' own business)."""
 
 
 class RequestBody(BaseModel):
@@ -65,7 +54,7 @@ class RequestBody(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _no_nul(cls, data: Any) -> Any:
-        found = nul_paths(data)
+        found = [path or "(the body)" for path in control_character_fields(data, pattern=NUL)]
         if found:
             raise ValueError(f"{', '.join(found[:5])}: a NUL character, which no text may hold; remove it")
         return data
