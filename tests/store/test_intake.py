@@ -94,6 +94,17 @@ def test_an_upload_with_binary_in_one_note_imports_the_others_and_names_that_one
         read_upload(name, _three_with_binary_in_the_middle())
 
 
+def test_binary_in_one_encounter_and_an_escaped_nul_in_another_are_both_named() -> None:
+    """The encounters read around the binary pass the same control-character check as a clean file's: an escaped
+    NUL ("\\0" in YAML) would otherwise reach PostgreSQL, which refuses it."""
+    content = _three_with_binary_in_the_middle({"patient": {"id": "P-B-3", "last_name": "Sam\x00ple"}})
+    upload = read_encounter_file("visits.yaml", content)
+    assert [e.id for e in upload.encounters] == ["E-B-1"]
+    assert [(p.encounter, p.field) for p in upload.problems] == [("E-B-2", "note"), ("E-B-3", "patient.last_name")]
+    assert all(p.file == "visits.yaml" for p in upload.problems)
+    assert "Sam" not in " ".join(str(p) for p in upload.problems)
+
+
 def test_an_upload_with_binary_and_other_problems_is_refused_as_before() -> None:
     with pytest.raises(WrongKindOfFileError, match="not UTF-8"):
         read_encounter_file("visits.yaml", _three_with_binary_in_the_middle({"date": "2026-02-30"}))

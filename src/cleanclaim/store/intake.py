@@ -330,9 +330,14 @@ def _with_unreadable_encounters(name: str, content: bytes, refusal: WrongKindOfF
         raise refusal from None
     if not read.encounters or not read.errors or not all(isinstance(e, UnreadableTextError) for e in read.errors):
         raise refusal
-    for problem in read.errors:
+    # the encounters that read may still carry an escaped control character ("\u0000"), as in a clean file
+    encounters, escaped = without_control_characters(read, content.decode("utf-8", errors="replace"))
+    problems = [*read.errors, *escaped]
+    for problem in problems:
         problem.file = name
-    return Upload(list(read.encounters), list(read.errors))
+    if not encounters:
+        raise _refusal(name, problems)
+    return Upload(encounters, problems)
 
 
 def read_upload(name: str, content: bytes) -> list[Encounter]:
