@@ -716,15 +716,16 @@ def _in_order(check: Callable[[int], PartitionChecked | None], keys: range,
 
 def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: RuleSelection) -> Decimal:
     """cloned-note over the notes of every partition at once (a claim-line table carries them in its optional
-    ``note`` column), its findings enriched partition by partition as pass 2's are; the dollars they put at risk."""
-    frames = [frame for key in range(partitions) if (frame := writer.read("encounters", key)) is not None]
-    notes = [record for frame in frames for record in note_records(frame.filter(pl.col("note").is_not_null()))]
+    ``note`` column), its findings enriched partition by partition as pass 2's are; the dollars they put at risk.
+    Only the encounters with a note are read (a table without notes costs a look at the files' statistics), and the
+    partitions again only when a note was flagged."""
+    notes = [record for key in range(partitions) for record in note_records(_noted_encounters(writer, key))]
     if len(notes) < 2:
         return Decimal(0)
     rule = get_rule("cloned-note")
     found = finding_frame(rule, flagged_rows(notes), selection.severity_of(rule)).collect()
     risk = Decimal(0)
-    for key in range(partitions):
+    for key in range(partitions if found.height else 0):
         lines, encounters = writer.read("lines", key), writer.read("encounters", key)
         if lines is None or encounters is None:
             continue
@@ -734,6 +735,17 @@ def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: 
             writer.findings_part(enriched)
             risk += part_risk
     return risk
+
+
+def _noted_encounters(writer: _Writer, key: int) -> pl.DataFrame:
+    """The encounters of a partition that have a note, in input order, with the columns `note_records` reads."""
+    columns = ["encounter_id", "patient_id", "provider_npi", "note", "date", "patient_first_name", "patient_last_name"]
+    folder = writer.partition_folder("encounters", key)
+    if not folder.exists():
+        return pl.DataFrame(schema={name: pl.Date if name == "date" else pl.String for name in columns})
+    scans = [pl.scan_parquet(path) for path in sorted(folder.iterdir())]
+    return (pl.concat(scans, how="diagonal_relaxed").select(*columns, *_ORDER).filter(pl.col("note").is_not_null())
+            .sort(*_ORDER).drop(*_ORDER).collect())
 
 
 def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path | None,
