@@ -61,6 +61,24 @@ def test_no_more_than_the_partitions_at_once_are_in_flight() -> None:
     assert most == 2
 
 
+def test_a_slow_partition_does_not_hold_back_the_next_ones_nor_their_order() -> None:
+    finished: list[int] = []
+    lock = threading.Lock()
+    first_done = threading.Event()
+
+    def check(key: int) -> PartitionChecked:
+        if key == 0:
+            first_done.wait(5)  # partition 0 is slow: it ends only once partitions 1 and 2 have ended beside it
+        with lock:
+            finished.append(key)
+            if finished == [1, 2]:
+                first_done.set()
+        return _checked(key)
+
+    assert [c.lines for c in _in_order(check, range(5), 2)] == [0, 1, 2, 3, 4]
+    assert finished[:3] == [1, 2, 0]
+
+
 def test_a_partition_that_raises_stops_the_audit_after_the_partitions_before_it() -> None:
     def check(key: int) -> PartitionChecked:
         if key == 2:

@@ -36,7 +36,7 @@ import shutil
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -693,22 +693,30 @@ def _in_order(check: Callable[[int], PartitionChecked | None], keys: range,
               at_once: int) -> Iterator[PartitionChecked]:
     """Each key's result (those not None) in key order, up to ``at_once`` keys checked at the same time in threads:
     findings.parquet and the folded statistics are then the same rows in the same order as one partition at a time.
-    No more than ``at_once`` are in flight (each holds a partition's working set); while the caller writes one
-    result, the next key's rules run. Each runs in a copy of the caller's context variables, as in the caller's
-    thread."""
+
+    No more than ``at_once`` run at once (each holds a partition's working set). A key that finishes before an
+    earlier one is kept until that one is handed back, and the next key starts at once, so a slow partition does
+    not leave a core idle; at most ``at_once`` finished results wait like this (they are small beside a working
+    set). While the caller writes one result, the next keys' rules run. Each key runs in a copy of the caller's
+    context variables, as in the caller's thread."""
     if at_once <= 1 or len(keys) <= 1:
         yield from (checked for key in keys if (checked := check(key)) is not None)
         return
+    waiting = iter(keys)
     with ThreadPoolExecutor(at_once, thread_name_prefix="cleanclaim-partition") as pool:
-        pending: deque[Future[PartitionChecked | None]] = deque()
+        pending: deque[Future[PartitionChecked | None]] = deque()  # in key order
         try:
-            for key in keys:
-                pending.append(pool.submit(contextvars.copy_context().run, check, key))
-                if len(pending) == at_once and (checked := pending.popleft().result()) is not None:
-                    yield checked
-            while pending:
-                if (checked := pending.popleft().result()) is not None:
-                    yield checked
+            while True:
+                while (len(pending) < 2 * at_once and sum(not f.done() for f in pending) < at_once
+                       and (key := next(waiting, None)) is not None):
+                    pending.append(pool.submit(contextvars.copy_context().run, check, key))
+                if not pending:
+                    return
+                if pending[0].done():
+                    if (checked := pending.popleft().result()) is not None:
+                        yield checked
+                else:
+                    wait([f for f in pending if not f.done()], return_when=FIRST_COMPLETED)
         finally:  # a partition that raised (or a consumer that stopped): start no more
             for future in pending:
                 future.cancel()
