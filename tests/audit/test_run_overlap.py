@@ -79,6 +79,13 @@ def test_a_slow_partition_does_not_hold_back_the_next_ones_nor_their_order() -> 
     assert finished[:3] == [1, 2, 0]
 
 
+def test_one_core_checks_one_partition_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(run.os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert run._partitions_at_once() == 1
+    monkeypatch.setattr(run.os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert run._partitions_at_once() == run.PARTITIONS_AT_ONCE
+
+
 def test_a_partition_that_raises_stops_the_audit_after_the_partitions_before_it() -> None:
     def check(key: int) -> PartitionChecked:
         if key == 2:

@@ -32,6 +32,7 @@ import contextvars
 import datetime as dt
 import json
 import math
+import os
 import shutil
 import tempfile
 from collections import deque
@@ -624,7 +625,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
                 return None
             return check_partition(lines, encounters, pricer)
 
-        for checked in _in_order(check_key, range(partitions if spark is None else 0), PARTITIONS_AT_ONCE):
+        for checked in _in_order(check_key, range(partitions if spark is None else 0), _partitions_at_once()):
             writer.findings_part(checked.findings)
             fold(checked)
             if progress is not None:
@@ -687,6 +688,13 @@ def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
         while (item := ahead.result()) is not _END:
             ahead = pool.submit(step)
             yield cast(_T, item)
+
+
+def _partitions_at_once() -> int:
+    """`PARTITIONS_AT_ONCE`, but one on a single core (where a second partition would only hold memory): the cores
+    this process may run on (its affinity, as a container's cpuset or taskset sets it), not the machine's."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(PARTITIONS_AT_ONCE, cores))
 
 
 def _in_order(check: Callable[[int], PartitionChecked | None], keys: range,
