@@ -9,14 +9,16 @@ the 8-minute day pool) need all of a patient's lines, and nothing else. So the a
    (one pass, a block of rows at a time, writes the rows by a hash of the encounter id, each keeping its file row
    number), and its accepted lines and claims are written to ``N`` partition files by a hash of the patient key,
    so all of a patient's lines, from every file, land in one partition;
-2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), its findings are
-   written out and the next partition is read.
+2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), two at a time
+   in threads (`PARTITIONS_AT_ONCE`: Polars runs most of the rules with the GIL released, and a second partition
+   fills the cores while the first runs Python), and their findings are written out in partition order, so the
+   outputs are those of one partition at a time.
 
-Memory is therefore bounded by one slice while it is read (pass 1) and by one partition while its rules run
-(pass 2), never by the whole input. A well-formed CSV is first converted to Parquet text columns in one streaming
-pass, then sliced the same way. Two exceptions are read whole: a malformed CSV (a ragged or short row, bytes that
-are not UTF-8: the reader's row-by-row fallback needs the whole file), and an 837P file, checked by ``check`` (one
-file is one transmission, small beside a table).
+Memory is therefore bounded by two slices while they are read and spilled (pass 1 reads the next slice while it
+spills one) and by two partitions while their rules run (pass 2), never by the whole input. A well-formed CSV is
+first converted to Parquet text columns in one streaming pass, then sliced the same way. Two exceptions are read
+whole: a malformed CSV (a ragged or short row, bytes that are not UTF-8: the reader's row-by-row fallback needs the
+whole file), and an 837P file, checked by ``check`` (one file is one transmission, small beside a table).
 
 The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
 alone (`cleanclaim.pricing.price`: RVUs x conversion factor of its date of service, the therapy MPPR within the
