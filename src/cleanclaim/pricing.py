@@ -776,9 +776,10 @@ def _national_allowed(lines: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     results: list[tuple[tuple[Decimal | None, str | None], ...]] = []
     for numbers, items, place, setting in distinct.select("__row", "__items", "__place", "__setting").iter_rows():
         key = (state, price, items, setting)  # `price` itself too: a stand-in (a test's) never reads its results
-        if key not in _group_memo:
-            _group_memo[key] = _price_group([values.row(n) for n in numbers], place)
-        results.append(_group_memo[key])
+        # read once: another thread (an audit checks two partitions at once) may clear the memo between two reads
+        if (amounts := _group_memo.get(key)) is None:
+            amounts = _group_memo[key] = _price_group([values.row(n) for n in numbers], place)
+        results.append(amounts)
     priced = distinct.select("__items", "__setting").with_columns(
         pl.Series("allowed", [[a for a, _ in r] for r in results], dtype=pl.List(pl.Decimal(12, 2))),
         pl.Series("status", [[s for _, s in r] for r in results], dtype=pl.List(pl.String)))

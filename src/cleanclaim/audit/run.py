@@ -9,14 +9,16 @@ the 8-minute day pool) need all of a patient's lines, and nothing else. So the a
    (one pass, a block of rows at a time, writes the rows by a hash of the encounter id, each keeping its file row
    number), and its accepted lines and claims are written to ``N`` partition files by a hash of the patient key,
    so all of a patient's lines, from every file, land in one partition;
-2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), its findings are
-   written out and the next partition is read.
+2. each partition goes through the one rule engine of ``check`` (`cleanclaim.scrub.check_lines`), two at a time
+   in threads (`PARTITIONS_AT_ONCE`: Polars runs most of the rules with the GIL released, and a second partition
+   fills the cores while the first runs Python), and their findings are written out in partition order, so the
+   outputs are those of one partition at a time.
 
-Memory is therefore bounded by one slice while it is read (pass 1) and by one partition while its rules run
-(pass 2), never by the whole input. A well-formed CSV is first converted to Parquet text columns in one streaming
-pass, then sliced the same way. Two exceptions are read whole: a malformed CSV (a ragged or short row, bytes that
-are not UTF-8: the reader's row-by-row fallback needs the whole file), and an 837P file, checked by ``check`` (one
-file is one transmission, small beside a table).
+Memory is therefore bounded by two slices while they are read and spilled (pass 1 reads the next slice while it
+spills one) and by two partitions while their rules run (pass 2), never by the whole input. A well-formed CSV is
+first converted to Parquet text columns in one streaming pass, then sliced the same way. Two exceptions are read
+whole: a malformed CSV (a ragged or short row, bytes that are not UTF-8: the reader's row-by-row fallback needs the
+whole file), and an 837P file, checked by ``check`` (one file is one transmission, small beside a table).
 
 The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
 alone (`cleanclaim.pricing.price`: RVUs x conversion factor of its date of service, the therapy MPPR within the
@@ -28,16 +30,20 @@ an error finding, each line once (all the lines of a claim with a claim-level er
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import json
 import math
+import os
 import shutil
 import tempfile
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import polars as pl
 
@@ -75,6 +81,13 @@ pricing, the same provider statistics."""
 PARTITION_ROWS = 250_000
 """Lines per partition (about): large enough that the rules' per-call overhead is small, small enough that one
 partition's working set (its lines, findings and the rules' joins) stays far below a GiB."""
+
+PARTITIONS_AT_ONCE = 2
+"""Partitions checked at the same time, in threads. Polars runs most of a partition's rules on its own thread pool
+with the GIL released, but between its plans a partition's Python (the rules' screens and plan building, the
+small collects, reading its files) runs on one core, and on two cores that left about a third of the machine idle
+in pass 2; a second partition fills those gaps. Each partition in flight holds its working set, so memory grows
+with this, not with the input; two are enough to fill two cores."""
 
 FINDINGS_SCHEMA: dict[str, Any] = {
     **{name: dtype for name, dtype in FINDING_SCHEMA.items() if name != "line"},
@@ -588,15 +601,14 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
 
     try:
         # pass 1: read and validate each table (a slice of whole encounters at a time), spill its accepted lines
-        # into partitions of patients
-        for index, path in enumerate(tables):
-            slices = max(1, math.ceil(sizes[index] / max(1, partition_rows)))
-            try:
-                for part, table in enumerate(_read_slices(path, slices, payer or "medicare", writer.root)):
-                    spill(table, str(path), f"{index}-{part}", index)
-            except InputError as exc:  # the file is named in rejected.parquet; the other files are audited
-                errors.append(exc)
-                rejected.append(_rejected_rows([exc], str(path)))
+        # into partitions of patients; the next slice is read while one is spilled
+        slices = [max(1, math.ceil(size / max(1, partition_rows))) for size in sizes]
+        for index, path, part, table in _read_ahead(_tables_read(tables, slices, payer or "medicare", writer.root)):
+            if isinstance(table, InputError):  # the file is named in rejected.parquet; the other files are audited
+                errors.append(table)
+                rejected.append(_rejected_rows([table], str(path)))
+            else:
+                spill(table, str(path), f"{index}-{part}", index)
         notes = list({str(note): note for note in notes}.values())  # a file's slices say one note once
         # pass 2: the rule engine of check over each partition, here or in Spark
         check_partition = PartitionCheck(payers, as_of, selection, frozenset(carried), minutes_carried[0])
@@ -607,25 +619,33 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
                 fold(checked)
             if progress is not None:
                 progress(total, total)
-        for key in range(partitions if spark is None else 0):
+
+        def check_key(key: int) -> PartitionChecked | None:
             lines = writer.read("lines", key)
             encounters = writer.read("encounters", key)
             if lines is None or encounters is None:
-                continue
-            checked = check_partition(lines, encounters, pricer)
+                return None
+            return check_partition(lines, encounters, pricer)
+
+        for checked in _in_order(check_key, range(partitions if spark is None else 0), _partitions_at_once()):
             writer.findings_part(checked.findings)
             fold(checked)
             if progress is not None:
                 done += checked.lines - checked.lines // 2
                 progress(min(done, total), total)
-        if compare_notes:
-            at_risk += _cloned_notes(writer, partitions, pricer, chosen)
-        for path in x12:
-            at_risk += _audit_x12(path, payer, as_of, payers_dir, selection, writer, pricer, stats, counts, errors,
-                                  rejected, failures)
-        result_summary = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
+        # the provider tests (mostly Python) run beside the rest (mostly Polars), once the 837P files are counted
+        with ThreadPoolExecutor(1, thread_name_prefix="cleanclaim-providers") as pool:
+            tested = None if x12 else pool.submit(contextvars.copy_context().run, stats.result)
+            if compare_notes:
+                at_risk += _cloned_notes(writer, partitions, pricer, chosen)
+            for path in x12:
+                at_risk += _audit_x12(path, payer, as_of, payers_dir, selection, writer, pricer, stats, counts, errors,
+                                      rejected, failures)
+            if tested is None:
+                tested = pool.submit(contextvars.copy_context().run, stats.result)
+            result_summary = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
+            providers = tested.result()
         outputs = [out / "findings.parquet", out / "summary.json", out / "rejected.parquet"]
-        providers = stats.result()
         providers.write_parquet(out / "providers.parquet")
         outputs.append(out / "providers.parquet")
         # providers, not metrics: one provider flagged on three metrics is one provider to review (the report counts
@@ -640,17 +660,90 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     return AuditResult(out, result_summary, errors, failures, notes, outputs)
 
 
+def _tables_read(tables: Sequence[Path], slices: Sequence[int], default_payer: str,
+                 scratch: Path) -> Iterator[tuple[int, Path, int, ClaimTable | InputError]]:
+    """Each table's slices in turn as (file index, path, slice number, slice), and a table that cannot be read as
+    its error, after the slices it gave (one iterator over every file, for `_read_ahead`)."""
+    for index, path in enumerate(tables):
+        try:
+            for part, table in enumerate(_read_slices(path, slices[index], default_payer, scratch)):
+                yield index, path, part, table
+        except InputError as exc:
+            yield index, path, -1, exc
+
+
+_T = TypeVar("_T")
+_END = object()
+
+
+def _read_ahead(items: Iterator[_T]) -> Iterator[_T]:
+    """``items`` in order, each next one computed in a thread while the caller uses the one before: reading and
+    validating a slice (Polars, then the reader's Python) overlaps the spill of the one before it (Parquet writes).
+    At most two items are alive at once. The iterator runs in a copy of the caller's context variables."""
+    context = contextvars.copy_context()
+
+    def step() -> object:
+        return context.run(next, items, _END)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="cleanclaim-read") as pool:
+        ahead = pool.submit(step)
+        while (item := ahead.result()) is not _END:
+            ahead = pool.submit(step)
+            yield cast(_T, item)
+
+
+def _partitions_at_once() -> int:
+    """`PARTITIONS_AT_ONCE`, but one on a single core (where a second partition would only hold memory): the cores
+    this process may run on (its affinity, as a container's cpuset or taskset sets it), not the machine's."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(PARTITIONS_AT_ONCE, cores))
+
+
+def _in_order(check: Callable[[int], PartitionChecked | None], keys: range,
+              at_once: int) -> Iterator[PartitionChecked]:
+    """Each key's result (those not None) in key order, up to ``at_once`` keys checked at the same time in threads:
+    findings.parquet and the folded statistics are then the same rows in the same order as one partition at a time.
+
+    No more than ``at_once`` run at once (each holds a partition's working set). A key that finishes before an
+    earlier one is kept until that one is handed back, and the next key starts at once, so a slow partition does
+    not leave a core idle; at most ``at_once`` finished results wait like this (they are small beside a working
+    set). While the caller writes one result, the next keys' rules run. Each key runs in a copy of the caller's
+    context variables, as in the caller's thread."""
+    if at_once <= 1 or len(keys) <= 1:
+        yield from (checked for key in keys if (checked := check(key)) is not None)
+        return
+    waiting = iter(keys)
+    with ThreadPoolExecutor(at_once, thread_name_prefix="cleanclaim-partition") as pool:
+        pending: deque[Future[PartitionChecked | None]] = deque()  # in key order
+        try:
+            while True:
+                while (len(pending) < 2 * at_once and sum(not f.done() for f in pending) < at_once
+                       and (key := next(waiting, None)) is not None):
+                    pending.append(pool.submit(contextvars.copy_context().run, check, key))
+                if not pending:
+                    return
+                if pending[0].done():
+                    if (checked := pending.popleft().result()) is not None:
+                        yield checked
+                else:
+                    wait([f for f in pending if not f.done()], return_when=FIRST_COMPLETED)
+        finally:  # a partition that raised (or a consumer that stopped): start no more
+            for future in pending:
+                future.cancel()
+
+
 def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: RuleSelection) -> Decimal:
     """cloned-note over the notes of every partition at once (a claim-line table carries them in its optional
-    ``note`` column), its findings enriched partition by partition as pass 2's are; the dollars they put at risk."""
-    frames = [frame for key in range(partitions) if (frame := writer.read("encounters", key)) is not None]
-    notes = [record for frame in frames for record in note_records(frame.filter(pl.col("note").is_not_null()))]
+    ``note`` column), its findings enriched partition by partition as pass 2's are; the dollars they put at risk.
+    Only the encounters with a note are read (a table without notes costs a look at the files' statistics), and the
+    partitions again only when a note was flagged."""
+    notes = [record for key in range(partitions) for record in note_records(_noted_encounters(writer, key))]
     if len(notes) < 2:
         return Decimal(0)
     rule = get_rule("cloned-note")
     found = finding_frame(rule, flagged_rows(notes), selection.severity_of(rule)).collect()
     risk = Decimal(0)
-    for key in range(partitions):
+    for key in range(partitions if found.height else 0):
         lines, encounters = writer.read("lines", key), writer.read("encounters", key)
         if lines is None or encounters is None:
             continue
@@ -660,6 +753,17 @@ def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: 
             writer.findings_part(enriched)
             risk += part_risk
     return risk
+
+
+def _noted_encounters(writer: _Writer, key: int) -> pl.DataFrame:
+    """The encounters of a partition that have a note, in input order, with the columns `note_records` reads."""
+    columns = ["encounter_id", "patient_id", "provider_npi", "note", "date", "patient_first_name", "patient_last_name"]
+    folder = writer.partition_folder("encounters", key)
+    if not folder.exists():
+        return pl.DataFrame(schema={name: pl.Date if name == "date" else pl.String for name in columns})
+    scans = [pl.scan_parquet(path) for path in sorted(folder.iterdir())]
+    return (pl.concat(scans, how="diagonal_relaxed").select(*columns, *_ORDER).filter(pl.col("note").is_not_null())
+            .sort(*_ORDER).drop(*_ORDER).collect())
 
 
 def _audit_x12(path: Path, payer: str | None, as_of: dt.date, payers_dir: Path | None,
