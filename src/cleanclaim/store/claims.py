@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -625,14 +626,60 @@ def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_o
         raise TransitionError(f"{len(refused)} claim(s) cannot be scrubbed, none was: {shown}")
     keys = _keys(loaded)
     lines = _line_frame(tenant, loaded, keys)
-    if lines.get_column("encounter_id").n_unique() == len(keys):
-        table = _check_stored(loaded, keys, lines, as_of)
-    else:
+    stored_path = lines.get_column("encounter_id").n_unique() == len(keys)
+    billed = None if stored_path else _load_lines(tenant, [row.version_id for row in loaded])
+    ran_at = utcnow()
+
+    def check_batch() -> pl.DataFrame:
+        if billed is None:
+            return _check_stored(loaded, keys, lines, as_of)
         decoded = [_Loaded(row.version_id, row.claim_id, row.state, row.version, row.frequency_code,
                            row.original_reference, row.encounter_ref, _json_object(row.data)) for row in loaded]
-        table = _check_encounters(decoded, keys, _load_lines(tenant, [row.version_id for row in loaded]), as_of)
+        return _check_encounters(decoded, keys, billed, as_of)
+
     with _whole(tenant.session):
-        return _store_scrub(tenant, actor, loaded, keys, table, as_of)
+        # the runs and the new states need no finding: the server writes them while this process runs the rules
+        connection = tenant.session.connection()  # taken here: the other thread only uses it, never the session
+        run_of_version, table = _meanwhile(
+            lambda: _mark_scrubbed(connection, tenant.organisation_id, actor, loaded, as_of, ran_at), check_batch,
+            apart=len(loaded) >= OVERLAP_FROM)
+        _expire_states(tenant.session, {row.version_id for row in loaded})
+        return _store_findings(tenant, actor, loaded, keys, table, as_of, run_of_version, ran_at)
+
+
+OVERLAP_FROM = 500
+"""From this many claims a batch scrub writes its runs and states on a second thread while the rules run (see
+`_meanwhile`); a smaller batch (the claim page's one claim) does both in turn, without a thread to start."""
+
+
+def _meanwhile(write: Callable[[], _T], compute: Callable[[], _D], *, apart: bool) -> tuple[_T, _D]:
+    """``write`` (database statements on the session's connection) and ``compute`` (no database: the rules), on
+    two threads when ``apart``: the database server works while this process computes, so a batch scrub's wall
+    time is nearer the larger of the two than their sum (on PostgreSQL the runs and states cost the server about
+    as much as the rules cost this process). Only ``write`` touches the connection meanwhile, and it is joined
+    before a result or an error reaches the caller, whose savepoint then undoes everything written on an error. In
+    turn (not ``apart``) the rules go first, so a batch they refuse writes nothing."""
+    if not apart:
+        computed = compute()
+        return write(), computed
+    written: list[_T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            written.append(write())
+        except BaseException as error:  # raised again in the caller's thread below
+            failed.append(error)
+
+    thread = threading.Thread(target=run, name="cleanclaim-scrub-store")
+    thread.start()
+    try:
+        computed = compute()
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return written[0], computed
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -677,20 +724,34 @@ def _check_encounters(loaded: Sequence[_Loaded[dict[str, Any]]], keys: list[str]
     return result.table
 
 
-def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], keys: list[str], table: pl.DataFrame,
-                 as_of: dt.date) -> ScrubOutcome:
-    """Write the batch's scrub runs, findings, states and audit events, every one scoped to the organisation; the
-    caller's savepoint makes it whole. The runs come back with their ids from one INSERT ... SELECT ... RETURNING
-    (`store.bulk.insert_each`, matched by version: each claim of the batch has one current version); findings and
-    audit events, the bulk of the rows, go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
-    session = tenant.session
-    connection = session.connection()
-    organisation_id = tenant.organisation_id
-    ran_at = utcnow()
-    # one INSERT ... SELECT over the version ids, RETURNING each run's id with its version
+def _mark_scrubbed(connection: Connection, organisation_id: int, actor: Actor, loaded: Sequence[_Loaded[Any]],
+                   as_of: dt.date, ran_at: dt.datetime) -> dict[int, int]:
+    """Add each loaded version's scrub run and move the version to scrubbed with the run as its latest; returns
+    version id -> run id. Scoped to the organisation; the caller's savepoint makes it whole with the findings. The
+    runs come back with their ids from one INSERT ... SELECT ... RETURNING (`store.bulk.insert_each`, matched by
+    version: each claim of the batch has one current version). Touches only the connection (the session's, taken
+    by the caller), not the session or its objects (`_expire_states` is the caller's), so it may run on another
+    thread (`_meanwhile`)."""
     run_of_version: dict[int, int] = dict(insert_each(
         connection, _table(m.ScrubRun), "claim_version_id", [row.version_id for row in loaded],
         constants={"organisation_id": organisation_id, "as_of": as_of, "ran_by_id": actor.id, "ran_at": ran_at}))
+    versions = _table(m.ClaimVersion)
+    # the run just added is each version's latest: the claim list's rule filter and counts read this pointer. Set
+    # from the ids RETURNING gave, by primary key: a correlated max() over scrub_runs made the planners walk the
+    # organisation's runs once per version (13 s for 10,000 claims on SQLite)
+    update_by_id(connection, versions, "latest_scrub_run_id", run_of_version,
+                 where=versions.c.organisation_id == organisation_id,
+                 constants={"state": ClaimState.SCRUBBED.value, "state_changed_at": ran_at})
+    return run_of_version
+
+
+def _store_findings(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], keys: list[str],
+                    table: pl.DataFrame, as_of: dt.date, run_of_version: Mapping[int, int],
+                    ran_at: dt.datetime) -> ScrubOutcome:
+    """Write the batch's findings (under the runs `_mark_scrubbed` added) and one audit event per claim, every one
+    scoped to the organisation; both go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
+    connection = tenant.session.connection()
+    organisation_id = tenant.organisation_id
     run_of_key = {key: run_of_version[row.version_id] for key, row in zip(keys, loaded, strict=True)}
     claim_of_key = {key: row.claim_id for key, row in zip(keys, loaded, strict=True)}
     encounter_column = table.get_column("encounter").to_list()
@@ -710,15 +771,6 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
     for (encounter, severity), n in Counter(zip(encounter_column, table.get_column("severity").to_list(),
                                                  strict=True)).items():
         counts[claim_of_key[encounter]][severity] += n
-    versions = _table(m.ClaimVersion)
-    version_ids = [row.version_id for row in loaded]
-    # the run just added is each version's latest: the claim list's rule filter and counts read this pointer. Set
-    # from the ids RETURNING gave, by primary key: a correlated max() over scrub_runs made the planners walk the
-    # organisation's runs once per version (13 s for 10,000 claims on SQLite)
-    update_by_id(connection, versions, "latest_scrub_run_id", run_of_version,
-                 where=versions.c.organisation_id == organisation_id,
-                 constants={"state": ClaimState.SCRUBBED.value, "state_changed_at": ran_at})
-    _expire_states(session, set(version_ids))
     scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
     before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
     append_rows(connection, _table(m.AuditEvent), ("entity_id", "before", "after"), (
