@@ -59,7 +59,7 @@ from cleanclaim.rules.tables import STORED_LINE_SCHEMA, tables_from_stored
 from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
-from cleanclaim.store.bulk import among, append_rows, insert_each, update_by_id
+from cleanclaim.store.bulk import among, append_rows, insert_each, read_frame, update_by_id
 from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
@@ -546,24 +546,23 @@ _LINE_FRAME_SCHEMA: dict[str, Any] = {
 
 def _line_frame(tenant: Tenant, loaded: Sequence[_Loaded[Any]], keys: list[str]) -> pl.DataFrame:
     """The billed lines of the loaded versions as `tables.STORED_LINE_SCHEMA` columns, in the claims' order and
-    line order: one Core SELECT (the version ids as one bound value), the JSON columns read as text and decoded by
-    Polars, amounts read as floats (what the rule tables hold), ``details`` decoded in Python only where a line has
-    any (a charge or a date that was not given, an NDC, a rendering NPI, a place: few lines)."""
+    line order: one Core SELECT (the version ids as one bound value; on PostgreSQL read by COPY as CSV into Polars,
+    `store.bulk.read_frame`), the JSON columns read as text and decoded by Polars, amounts read as floats (what
+    the rule tables hold), ``details`` decoded in Python only where a line has any (a charge or a date that was not
+    given, an NDC, a rendering NPI, a place: few lines)."""
     connection = tenant.session.connection()
     c = _table(m.ClaimLine).c
-    rows = connection.execute(
-        select(c.claim_version_id, c.code, cast(c.modifiers, Text), cast(c.units, Float), c.minutes,
-               cast(c.dx_pointers, Text), cast(c.charge, Float), c.service_date, cast(c.details, Text))
+    frame = read_frame(connection, select(
+        c.claim_version_id, c.code, cast(c.modifiers, Text), cast(c.units, Float), c.minutes,
+        cast(c.dx_pointers, Text), cast(c.charge, Float), c.service_date, cast(c.details, Text))
         .where(c.organisation_id == tenant.organisation_id,
                among(connection, c.claim_version_id, [row.version_id for row in loaded]))
-        .order_by(c.claim_version_id, c.line_number)).all()
-    # column by column: Polars builds a frame from a few long tuples faster than from many short rows
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in _LINE_FRAME_SCHEMA]
-    frame = pl.DataFrame(dict(zip(_LINE_FRAME_SCHEMA, columns, strict=True)), schema=_LINE_FRAME_SCHEMA)
+        .order_by(c.claim_version_id, c.line_number), _LINE_FRAME_SCHEMA)
     # SQL NULL or JSON null (what a line with nothing beyond its columns holds): no details, nothing to decode,
     # one shared row of flags (most lines; looking into an empty dict per line cost more than the query)
     plain: tuple[Any, ...] = (False, False, None, None, None)
-    extra = [plain if not text or text == "null" else _detail_flags(json.loads(text) or {}) for text in columns[-1]]
+    extra = [plain if not text or text == "null" else _detail_flags(json.loads(text) or {})
+             for text in frame.get_column("details").to_list()]
     flags = pl.DataFrame(extra, schema={"no_charge": pl.Boolean, "no_date": pl.Boolean, "ndc": pl.String,
                                         "rendering_npi": pl.String, "place_of_service": pl.String}, orient="row")
     order = pl.DataFrame({"version_id": [row.version_id for row in loaded], "encounter_id": keys},
