@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from cleanclaim.lifecycle import ClaimState, Role, TransitionError
+from cleanclaim.store import claims as claims_module
 from cleanclaim.store import jobs
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import NotFoundError, current_version, import_encounters
@@ -60,7 +61,7 @@ def test_a_failing_step_stops_the_job_and_keeps_earlier_steps(engine: Engine, mo
 
 def test_steps_after_a_failed_one_are_not_kept_even_when_they_ran_beside_it(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    # on PostgreSQL two steps run side by side: the second is checked and stored while the first fails, and must
+    # two steps run side by side: the second is checked (and on PostgreSQL stored) while the first fails, and must
     # roll back, so the job's done steps stay the first ones (here none)
     monkeypatch.setattr(jobs, "SCRUB_STEP", 2)
     factory = session_factory(engine)
@@ -86,16 +87,18 @@ def test_side_by_side_steps_scrub_like_steps_in_turn(engine: Engine, monkeypatch
     monkeypatch.setattr(jobs, "SCRUB_STEP", 3)
     factory = session_factory(engine)
     outcomes = []
-    for at_once in (1, 2):
-        if engine.dialect.name != "postgresql" and at_once > 1:
-            continue
+    # in turn; side by side; side by side with each step's runs written beside its rules (on SQLite after the step
+    # before committed: the gate is then called on that thread)
+    for at_once, overlap_from in ((1, 500), (2, 500), (2, 1)):
         monkeypatch.setattr(jobs, "SCRUB_STEPS_AT_ONCE", {engine.dialect.name: at_once})
+        monkeypatch.setattr(claims_module, "OVERLAP_FROM", overlap_from)
         with factory() as session:
             office = Office(session)
             # every third claim bills a deleted code: findings to compare, errors among them
+            deleted = {"lines": [{"code": "96150", "units": 1, "dx_pointers": [1], "charge": 50}]}
             items = import_encounters(office.tenant, office.biller, [
-                encounter(f"JT-{at_once}-{n}", date=f"2026-03-{n + 2:02d}", **({} if n % 3 else {"lines": [
-                    {"code": "96150", "units": 1, "dx_pointers": [1], "charge": 50}]})) for n in range(8)])
+                encounter(f"JT-{at_once}-{overlap_from}-{n}", date=f"2026-03-{n + 2:02d}", **({} if n % 3 else deleted))
+                for n in range(8)])
             session.commit()
         job_id = jobs.start_scrub_job(factory, office.organisation.id, office.biller, [i.claim_id for i in items],
                                       wait=True)

@@ -601,12 +601,13 @@ def _keys(loaded: Sequence[_Loaded[Any]]) -> list[str]:
 
 
 def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_of: dt.date | None = None,
-                 ) -> ScrubOutcome:
+                 before_writing: Callable[[], None] | None = None) -> ScrubOutcome:
     """Scrub claims as ONE batch through the rule catalogue: the current versions and their lines are loaded in a
     few queries, checked in one engine run, and each claim gets a scrub run with its findings and becomes scrubbed.
 
     Every claim must be scrubbable (coded, scrubbed or ready) by this user, or none is scrubbed: the message names
-    the ones that are not.
+    the ones that are not. ``before_writing`` (a job's gate, `store.jobs`) is called after the claims are loaded and
+    before anything is written; it may wait, or raise to stop the scrub.
     """
     as_of = as_of or dt.date.today()
     if not claim_ids:
@@ -639,9 +640,13 @@ def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_o
     with _whole(tenant.session):
         # the runs and the new states need no finding: the server writes them while this process runs the rules
         connection = tenant.session.connection()  # taken here: the other thread only uses it, never the session
-        run_of_version, table = _meanwhile(
-            lambda: _mark_scrubbed(connection, tenant.organisation_id, actor, loaded, as_of, ran_at), check_batch,
-            apart=len(loaded) >= OVERLAP_FROM)
+
+        def mark() -> dict[int, int]:
+            if before_writing is not None:
+                before_writing()
+            return _mark_scrubbed(connection, tenant.organisation_id, actor, loaded, as_of, ran_at)
+
+        run_of_version, table = _meanwhile(mark, check_batch, apart=len(loaded) >= OVERLAP_FROM)
         _expire_states(tenant.session, {row.version_id for row in loaded})
         return _store_findings(tenant, actor, loaded, keys, table, as_of, run_of_version, ran_at)
 

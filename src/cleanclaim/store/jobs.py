@@ -34,17 +34,26 @@ PostgreSQL 1.8 / 1.5 / 1.4 s for steps of 2,000 / 5,000 / 10,000). 5,000 keeps m
 the page's progress about once a second; it also lets more of a patient's claims meet in one run (the rules that
 look across claims, such as duplicates and the therapy threshold, see one step at a time)."""
 
-SCRUB_STEPS_AT_ONCE = {"postgresql": 2}
+SCRUB_STEPS_AT_ONCE = {"postgresql": 2, "sqlite": 2}
 """Steps of a batch scrub run side by side, by database (see `_settled`); one at a time where not named. On
 PostgreSQL each step's transaction has its own server process, so one step's store and the next one's rules use
-the two cores at once. SQLite has one writer: a second step would only wait for the first one's write lock (and a
-read begun before the other's commit cannot become a write), so its steps go one after another. The claims of a
-job's steps are distinct, so steps side by side never touch the same rows."""
+the two cores at once. The claims of a job's steps are distinct, so steps side by side never touch the same rows."""
+
+WRITES_IN_TURN = frozenset({"sqlite"})
+"""Databases with one writer at a time (SQLite), where a step side by side with another loads and checks its claims
+at once but starts writing only when the step before it has committed: waiting for that one's write lock from
+inside a transaction that had read before its commit would fail ("database is locked"), not wait."""
 
 IMPORT_STEP = 500
 """Encounters per step of a large import: stored (and coded) in one transaction each."""
 
-Step = Callable[[Tenant], dict[str, Any]]
+Step = Callable[[Tenant, Callable[[], None]], dict[str, Any]]
+"""One step of a job, in its own transaction: given the organisation and a gate to call before its first write
+(it returns when the step may write, or raises the error that stopped the step before it)."""
+
+
+def _open() -> None:
+    """The gate of a step that may write at once."""
 
 
 def _set(factory: sessionmaker[Session], job_id: int, **values: Any) -> None:
@@ -54,13 +63,13 @@ def _set(factory: sessionmaker[Session], job_id: int, **values: Any) -> None:
 
 
 def _run(factory: sessionmaker[Session], organisation_id: int, job_id: int, steps: Sequence[tuple[int, Step]],
-         not_read: Sequence[str] = (), *, side_by_side: int = 1) -> None:
+         not_read: Sequence[str] = (), *, side_by_side: int = 1, writes_in_turn: bool = False) -> None:
     done = 0
     # parts of the input that were never items (an 837P claim that could not be read) stay in the final message
     tail = f"; {len(not_read)} part(s) of the file not read: {'; '.join(not_read[:10])}" if not_read else ""
     results: list[dict[str, Any]] = []
     _set(factory, job_id, state="running", started_at=utcnow())
-    for size, outcome in _settled(factory, organisation_id, steps, side_by_side):
+    for size, outcome in _settled(factory, organisation_id, steps, side_by_side, writes_in_turn=writes_in_turn):
         if not isinstance(outcome, dict):
             message = (str(outcome) if isinstance(outcome, CleanclaimError)
                        else f"unexpected failure: {type(outcome).__name__}")
@@ -76,19 +85,21 @@ def _run(factory: sessionmaker[Session], organisation_id: int, job_id: int, step
 
 
 def _settled(factory: sessionmaker[Session], organisation_id: int, steps: Sequence[tuple[int, Step]],
-             side_by_side: int) -> Iterator[tuple[int, dict[str, Any] | BaseException]]:
+             side_by_side: int, *, writes_in_turn: bool = False,
+             ) -> Iterator[tuple[int, dict[str, Any] | BaseException]]:
     """Run each step in its own session and transaction and yield, in the steps' order, its size and its result or
     the unforeseen error that stopped it (the last thing yielded; nothing after a failed step is committed).
 
     With ``side_by_side`` above one, that many steps run at once, each on its own thread and connection: while the
     database server stores one step's rows, this process loads and checks the next (on PostgreSQL the two then use
     both cores). A step commits only after the step before it has committed, and rolls back when that one failed,
-    so the steps done are always the first ones, each whole, as when they run one after another."""
+    so the steps done are always the first ones, each whole, as when they run one after another. With
+    ``writes_in_turn`` a step's gate also holds its first write until the step before it has committed."""
     if side_by_side <= 1:
         for size, step in steps:
             try:
                 with factory() as session:
-                    result = step(Tenant(session, organisation_id))
+                    result = step(Tenant(session, organisation_id), _open)
                     session.commit()
             except UNFORESEEN as error:
                 yield size, error
@@ -97,10 +108,13 @@ def _settled(factory: sessionmaker[Session], organisation_id: int, steps: Sequen
         return
 
     def in_order(step: Step, before: Future[dict[str, Any]] | None) -> dict[str, Any]:
-        with factory() as session:
-            result = step(Tenant(session, organisation_id))
+        def committed_before() -> None:
             if before is not None:
                 before.result()  # the step before failed: this one leaves with its error, rolled back
+
+        with factory() as session:
+            result = step(Tenant(session, organisation_id), committed_before if writes_in_turn else _open)
+            committed_before()
             session.commit()
         return result
 
@@ -127,8 +141,8 @@ def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor:
     ids = list(dict.fromkeys(claim_ids))
 
     def step_for(chunk: list[int]) -> Step:
-        def step(tenant: Tenant) -> dict[str, Any]:
-            outcome = scrub_claims(tenant, actor, chunk)
+        def step(tenant: Tenant, gate: Callable[[], None]) -> dict[str, Any]:
+            outcome = scrub_claims(tenant, actor, chunk, before_writing=gate)
             return {"claims": len(chunk), "findings": outcome.findings,
                     "errors": sum(c["error"] for c in outcome.counts.values())}
         return step
@@ -137,7 +151,7 @@ def start_scrub_job(factory: sessionmaker[Session], organisation_id: int, actor:
     with factory() as session:
         database = session.get_bind().dialect.name
     return _start(factory, organisation_id, actor, "scrub", len(ids), steps, wait=wait,
-                  side_by_side=SCRUB_STEPS_AT_ONCE.get(database, 1))
+                  side_by_side=SCRUB_STEPS_AT_ONCE.get(database, 1), writes_in_turn=database in WRITES_IN_TURN)
 
 
 def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor: Actor,
@@ -152,7 +166,7 @@ def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor
     items = list(encounters)
 
     def step_for(chunk: list[Encounter]) -> Step:
-        def step(tenant: Tenant) -> dict[str, Any]:
+        def step(tenant: Tenant, _gate: Callable[[], None]) -> dict[str, Any]:  # one step at a time
             intake = enter_encounters(tenant, actor, chunk)
             return {"claims": len(intake.claims), "not_coded": len(intake.not_coded)}
         return step
@@ -163,7 +177,8 @@ def start_import_job(factory: sessionmaker[Session], organisation_id: int, actor
 
 
 def _start(factory: sessionmaker[Session], organisation_id: int, actor: Actor, kind: str, total: int,
-           steps: list[tuple[int, Step]], *, wait: bool, not_read: Sequence[str] = (), side_by_side: int = 1) -> int:
+           steps: list[tuple[int, Step]], *, wait: bool, not_read: Sequence[str] = (), side_by_side: int = 1,
+           writes_in_turn: bool = False) -> int:
     """Record the job as queued (committed, so the page can poll it at once) and run its steps in a thread."""
     with factory() as session:
         job = Tenant(session, organisation_id).add(m.Job(kind=kind, state="queued", total=total, done=0,
@@ -171,7 +186,8 @@ def _start(factory: sessionmaker[Session], organisation_id: int, actor: Actor, k
         session.commit()
         job_id = job.id
     thread = threading.Thread(target=_run, args=(factory, organisation_id, job_id, steps, list(not_read)),
-                              kwargs={"side_by_side": side_by_side}, daemon=True, name=f"cleanclaim-job-{job_id}")
+                              kwargs={"side_by_side": side_by_side, "writes_in_turn": writes_in_turn}, daemon=True,
+                              name=f"cleanclaim-job-{job_id}")
     thread.start()
     if wait:
         thread.join()
