@@ -2,8 +2,10 @@
 
 The work runs in steps; each step is its own transaction and the job's progress (done of total, a message) is
 written after each in a separate short transaction, so a page sees it move and a failure part-way keeps the steps
-already done (each whole) and says where it stopped. The runner is in-process: a job does not survive a restart of
-the server (it is left ``running`` with its last progress; :func:`fail_abandoned` marks such jobs failed at start).
+already done (each whole) and says where it stopped. A scrub's steps run two at a time, committing in order
+(`_settled`), so the database stores one while this process checks the next. The runner is in-process: a job does
+not survive a restart of the server (it is left ``running`` with its last progress; :func:`fail_abandoned` marks
+such jobs failed at start).
 """
 
 from __future__ import annotations
