@@ -4,15 +4,15 @@ store the scrub runs, findings, states and audit events), on SQLite and on Postg
 The claims are `synthetic.generate` 3-line claims (seed 2026, about 30% with one planted fault), imported through
 `store.claims.import_encounters` (not timed). The timed call is `store.claims.scrub_claims` over all of them plus
 the commit, three times; then once more as the web's and the API's scrub job runs it (`store.jobs.start_scrub_job`:
-steps of `SCRUB_STEP` claims, each its own engine run and transaction, with the job's progress rows). To show where
-the time goes, the same batch's phases are then timed one by one, as `scrub_claims` runs them: loading the versions
-and lines (`_load_current_text`, `_line_frame`), building the rule tables from them (`tables_from_stored`), the
-engine's rules (`check_tables`; then again without `missing-kx`, to show its share), storing the runs and states
-(`_mark_scrubbed`: in a scrub it runs on a second thread while the rules run) and the findings and audit events
-(`_store_findings`, with the commit). Each figure is wall time and this process's CPU time (all
-its threads): on a shared machine the wall time moves with the other work, the CPU time much less. On PostgreSQL
-the end-to-end scrubs also print the CPU time of the session's server process (read from /proc when the server runs
-on this machine), which the process's own CPU time leaves out.
+steps of `SCRUB_STEP` claims, each its own engine run and transaction, two side by side, with the job's progress
+rows). To show where the time goes, the same batch's phases are then timed one by one, as `scrub_claims` runs
+them: loading the versions and lines (`_load_current_text`, `_line_frame`), building the rule tables from them
+(`tables_from_stored`), the engine's rules (`check_tables`; then again without `missing-kx`, to show its share),
+storing the runs and states (`_mark_scrubbed`: in a scrub it runs on a second thread while the rules run) and the
+findings and audit events (`_store_findings`, with the commit). Each figure is wall time and this process's CPU time
+(all its threads): on a shared machine the wall time moves with the other work, the CPU time much less. On
+PostgreSQL the end-to-end scrubs also print the CPU time of the session's server process (read from /proc when the
+server runs on this machine), which the process's own CPU time leaves out.
 
     .venv/bin/python bench/workspace_scrub.py [--claims 10000] [--postgres URL] [--only sqlite|postgresql]
 """
