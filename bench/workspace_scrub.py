@@ -4,14 +4,15 @@ store the scrub runs, findings, states and audit events), on SQLite and on Postg
 The claims are `synthetic.generate` 3-line claims (seed 2026, about 30% with one planted fault), imported through
 `store.claims.import_encounters` (not timed). The timed call is `store.claims.scrub_claims` over all of them plus
 the commit, three times; then once more as the web's and the API's scrub job runs it (`store.jobs.start_scrub_job`:
-steps of `SCRUB_STEP` claims, each its own engine run and transaction, with the job's progress rows). To show where
-the time goes, the same batch's phases are then timed one by one, as `scrub_claims` runs them: loading the versions
-and lines (`_load_current_text`, `_line_frame`), building the rule tables from them (`tables_from_stored`), the
-engine's rules (`check_tables`; then again without `missing-kx`, to show its share) and storing the runs, findings,
-states and audit events (`_store_scrub`, with the commit). Each figure is wall time and this process's CPU time (all
-its threads): on a shared machine the wall time moves with the other work, the CPU time much less. On PostgreSQL
-the end-to-end scrubs also print the CPU time of the session's server process (read from /proc when the server runs
-on this machine), which the process's own CPU time leaves out.
+steps of `SCRUB_STEP` claims, each its own engine run and transaction, two side by side, with the job's progress
+rows). To show where the time goes, the same batch's phases are then timed one by one, as `scrub_claims` runs
+them: loading the versions and lines (`_load_current_text`, `_line_frame`), building the rule tables from them
+(`tables_from_stored`), the engine's rules (`check_tables`; then again without `missing-kx`, to show its share),
+storing the runs and states (`_mark_scrubbed`: in a scrub it runs on a second thread while the rules run) and the
+findings and audit events (`_store_findings`, with the commit). Each figure is wall time and this process's CPU time
+(all its threads): on a shared machine the wall time moves with the other work, the CPU time much less. On
+PostgreSQL the end-to-end scrubs also print the CPU time of the session's server process (read from /proc when the
+server runs on this machine), which the process's own CPU time leaves out.
 
     .venv/bin/python bench/workspace_scrub.py [--claims 10000] [--postgres URL] [--only sqlite|postgresql]
 """
@@ -44,17 +45,20 @@ from cleanclaim.rules.tables import tables_from_stored
 from cleanclaim.scrub import check_tables
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import (
+    OVERLAP_FROM,
     Actor,
     _keys,
     _line_frame,
     _load_current_text,
-    _store_scrub,
+    _mark_scrubbed,
+    _store_findings,
     import_encounters,
     scrub_claims,
 )
 from cleanclaim.store.database import make_engine, migrate, session_factory
 from cleanclaim.store.jobs import SCRUB_STEP, job_status, start_scrub_job
 from cleanclaim.store.tenant import Tenant
+from cleanclaim.store.types import utcnow
 
 AS_OF = dt.date(2026, 9, 30)
 
@@ -152,12 +156,16 @@ def _measure(url: str, encounters: list[Encounter], label: str) -> None:
         check_tables(replace(tables, _memo={}), RuleSelection(ignore=frozenset({"missing-kx"})))
         without_kx = clock.lap()
         with session.begin_nested():
-            _store_scrub(tenant, actor, loaded, keys, table, AS_OF)
+            ran_at = utcnow()
+            runs = _mark_scrubbed(session.connection(), organisation_id, actor, loaded, AS_OF, ran_at)
+            marked = clock.lap()
+            _store_findings(tenant, actor, loaded, keys, table, AS_OF, runs, ran_at)
         session.commit()
         stored = clock.lap()
     print(f"{label}: phases (wall / CPU of this process, all threads): load versions+lines {_pair(queried)}, "
           f"build the rule tables {_pair(built)}, engine rules {_pair(checked)}, "
-          f"store runs/findings/states/audit + commit {_pair(stored)}")
+          f"store runs+states {_pair(marked)} (run beside the rules in a scrub of {OVERLAP_FROM:,} claims or more), "
+          f"findings+audit + commit {_pair(stored)}")
     print(f"{label}: the engine's rules without missing-kx (which prices each unsettled therapy patient-day in "
           f"Python): {_pair(without_kx)}")
     engine.dispose()

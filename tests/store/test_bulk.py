@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import polars as pl
 import pytest
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Float, Table, Text, cast, insert, select
 from sqlalchemy.orm import Session
 
 from cleanclaim.store import models as m
-from cleanclaim.store.bulk import among, append_rows, insert_each, update_by_id
+from cleanclaim.store.bulk import among, append_rows, insert_each, read_frame, update_by_id
 from tests.store.conftest import Graph, version
 
 # what COPY's text format treats specially (tab, newline, backslash, "\N") and what JSON must escape
@@ -159,3 +160,30 @@ def test_update_by_id_sets_each_row_its_value_and_only_where_allowed(session: Se
     assert read[graph.version.id] == (runs[graph.version.id], "scrubbed", at)
     assert read[second.version.id] == (runs[second.version.id], "scrubbed", at)
     assert read[foreign.version.id][:2] == (made[foreign.version.id], "draft")
+
+
+def test_read_frame_reads_what_the_driver_reads(session: Session) -> None:
+    # on PostgreSQL through COPY as CSV: awkward text (quotes, newlines, tabs, backslashes, non-ASCII), NULLs in
+    # text and integer columns, JSON as text, a date and a float, as the driver's rows give them
+    graph = Graph(session)
+    run_id = _run(session, graph)
+    connection = session.connection()
+    append_rows(connection, _table(m.FindingRecord), _FINDING_COLUMNS, _finding_rows(run_id),
+                constants={"organisation_id": graph.id})
+    c, run_table = _table(m.FindingRecord).c, _table(m.ScrubRun)
+    runs = run_table.c
+    statement = (select(c.id, c.rule, c.line, c.code, c.message, cast(c.references, Text), runs.as_of,
+                        cast(c.scrub_run_id, Float))
+                 .join(run_table, runs.id == c.scrub_run_id)
+                 .where(c.organisation_id == graph.id, among(connection, c.scrub_run_id, [run_id]))
+                 .order_by(c.id))
+    schema = {"id": pl.Int64, "rule": pl.String, "line": pl.Int64, "code": pl.String, "message": pl.String,
+              "references": pl.String, "as_of": pl.Date, "run": pl.Float64}
+    expected = [tuple(row) for row in session.execute(statement)]
+    frame = read_frame(connection, statement, schema)
+    assert frame.schema == pl.Schema(schema)
+    assert frame.rows() == expected and len(expected) == len(AWKWARD)
+    assert [row[4] for row in expected] == [f"message {text}" for text in AWKWARD]
+    assert {row[2] for row in expected} >= {None} and {row[3] for row in expected} >= {None, "97110"}
+    empty = read_frame(connection, statement.where(c.id < 0), schema)
+    assert empty.height == 0 and empty.schema == pl.Schema(schema)

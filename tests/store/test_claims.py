@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.formats.encounters import load_encounters
 from cleanclaim.lifecycle import ClaimState, Role, TransitionError
 from cleanclaim.model import ClaimLine
 from cleanclaim.pricing import load_charge_master
+from cleanclaim.store import claims as claims_module
 from cleanclaim.store import models as m
 from cleanclaim.store.claims import (
     NotFoundError,
@@ -156,7 +157,16 @@ def test_only_the_billing_office_edits_billed_lines(session: Session, role: Role
     assert [line.code for line in admin.lines] == ["97530"]
 
 
-def test_scrub_stores_findings_per_claim_in_one_batch(session: Session) -> None:
+@pytest.fixture(params=["in turn", "overlapped"])
+def overlap(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A batch scrub both ways: runs and states written before the rules run (small batches) and on a second
+    thread while they run (`OVERLAP_FROM` claims and more, here from one)."""
+    if request.param == "overlapped":
+        monkeypatch.setattr(claims_module, "OVERLAP_FROM", 1)
+    return str(request.param)
+
+
+def test_scrub_stores_findings_per_claim_in_one_batch(session: Session, overlap: str) -> None:
     office = Office(session)
     clean = encounter("SC-1")
     deleted = encounter("SC-2", lines=[{"code": "96150", "units": 1, "dx_pointers": [1], "charge": 50}])
@@ -199,7 +209,26 @@ def test_scrub_refuses_the_whole_batch_when_one_claim_cannot_be_scrubbed(session
         scrub_claims(office.tenant, office.actor(Role.AUDITOR), [coded.claim_id], as_of=AS_OF)
 
 
-def test_two_claims_sharing_an_encounter_id_are_scrubbed_apart(session: Session) -> None:
+def test_a_scrub_the_rules_fail_writes_nothing(session: Session, overlap: str,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    office = Office(session)
+    items = import_encounters(office.tenant, office.biller, [encounter("SF-1"), encounter("SF-2")])
+    session.commit()
+
+    def failing(*_: object) -> None:
+        raise CleanclaimError("the scrub could not check every claim, none was stored: boom")
+
+    monkeypatch.setattr(claims_module, "_check_stored", failing)
+    with pytest.raises(CleanclaimError, match="boom"):
+        scrub_claims(office.tenant, office.biller, [i.claim_id for i in items], as_of=AS_OF)
+    session.commit()
+    assert _count(session, m.ScrubRun, office) == 0
+    assert _events(session, office, "scrub") == 0
+    assert {current_version(office.tenant, i.claim_id).state for i in items} == {ClaimState.CODED}
+    assert {current_version(office.tenant, i.claim_id).latest_scrub_run_id for i in items} == {None}
+
+
+def test_two_claims_sharing_an_encounter_id_are_scrubbed_apart(session: Session, overlap: str) -> None:
     office = Office(session)
     first = encounter("SH-1")
     second = encounter("SH-2", lines=[{"code": "96150", "units": 1, "dx_pointers": [1], "charge": 50}])

@@ -17,12 +17,14 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import polars as pl
 from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
     FromClause,
     Integer,
+    Select,
     String,
     Table,
     Update,
@@ -37,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import UserDefinedType
 
-__all__ = ["among", "append_rows", "insert_each", "update_by_id"]
+__all__ = ["among", "append_rows", "insert_each", "read_frame", "update_by_id"]
 
 _Processor = Callable[[Any], Any]
 
@@ -255,3 +257,33 @@ def _executemany(connection: Connection, statement: Update, varying: Sequence[st
         cursor.executemany(str(compiled), [positional(row) for row in rows])
     finally:
         cursor.close()
+
+
+def read_frame(connection: Connection, statement: Select[Any], schema: Mapping[str, Any]) -> pl.DataFrame:
+    """The statement's rows as a Polars frame with ``schema`` (one entry per selected column, in order). On
+    PostgreSQL through ``COPY (statement) TO STDOUT`` as CSV, parsed by Polars: no Python object per value, where
+    fetching rows built one per value (about 0.15 s of CPU for a 10,000-claim scrub's 30,000 lines) and the columns
+    were then rebuilt from them. Elsewhere from the driver's rows, column by column (Polars builds a frame from a
+    few long tuples faster than from many short rows). The CSV keeps NULL apart from an empty text only by quoting,
+    which Polars does not read: use it for columns where an empty text is not a value (codes, JSON as text)."""
+    if connection.dialect.name != "postgresql":
+        rows = connection.execute(statement).all()
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+        return pl.DataFrame(dict(zip(schema, columns, strict=True)), schema=schema)
+    dialect = connection.dialect
+    compiled = statement.compile(dialect=dialect)
+    params = compiled.construct_params()
+    for name, bind in compiled.binds.items():  # each bound value through its type, as an execute would send it
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None and name in params:
+            params[name] = process(params[name])
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    text = bytearray()
+    # COPY takes no server-side parameters: psycopg binds them into the statement's text itself
+    with driver.cursor() as cursor, cursor.copy(f"COPY ({compiled}) TO STDOUT (FORMAT csv)", params) as copy:
+        for block in copy:
+            text += block
+    if not text:
+        return pl.DataFrame(schema=schema)
+    return pl.read_csv(bytes(text), has_header=False, new_columns=list(schema), schema=schema)

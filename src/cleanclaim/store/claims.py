@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -58,7 +59,7 @@ from cleanclaim.rules.tables import STORED_LINE_SCHEMA, tables_from_stored
 from cleanclaim.scrub import check, check_tables, code
 from cleanclaim.store import models as m
 from cleanclaim.store.audit import record, snapshot
-from cleanclaim.store.bulk import among, append_rows, insert_each, update_by_id
+from cleanclaim.store.bulk import among, append_rows, insert_each, read_frame, update_by_id
 from cleanclaim.store.charges import organisation_charge_master
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
@@ -545,24 +546,23 @@ _LINE_FRAME_SCHEMA: dict[str, Any] = {
 
 def _line_frame(tenant: Tenant, loaded: Sequence[_Loaded[Any]], keys: list[str]) -> pl.DataFrame:
     """The billed lines of the loaded versions as `tables.STORED_LINE_SCHEMA` columns, in the claims' order and
-    line order: one Core SELECT (the version ids as one bound value), the JSON columns read as text and decoded by
-    Polars, amounts read as floats (what the rule tables hold), ``details`` decoded in Python only where a line has
-    any (a charge or a date that was not given, an NDC, a rendering NPI, a place: few lines)."""
+    line order: one Core SELECT (the version ids as one bound value; on PostgreSQL read by COPY as CSV into Polars,
+    `store.bulk.read_frame`), the JSON columns read as text and decoded by Polars, amounts read as floats (what
+    the rule tables hold), ``details`` decoded in Python only where a line has any (a charge or a date that was not
+    given, an NDC, a rendering NPI, a place: few lines)."""
     connection = tenant.session.connection()
     c = _table(m.ClaimLine).c
-    rows = connection.execute(
-        select(c.claim_version_id, c.code, cast(c.modifiers, Text), cast(c.units, Float), c.minutes,
-               cast(c.dx_pointers, Text), cast(c.charge, Float), c.service_date, cast(c.details, Text))
+    frame = read_frame(connection, select(
+        c.claim_version_id, c.code, cast(c.modifiers, Text), cast(c.units, Float), c.minutes,
+        cast(c.dx_pointers, Text), cast(c.charge, Float), c.service_date, cast(c.details, Text))
         .where(c.organisation_id == tenant.organisation_id,
                among(connection, c.claim_version_id, [row.version_id for row in loaded]))
-        .order_by(c.claim_version_id, c.line_number)).all()
-    # column by column: Polars builds a frame from a few long tuples faster than from many short rows
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in _LINE_FRAME_SCHEMA]
-    frame = pl.DataFrame(dict(zip(_LINE_FRAME_SCHEMA, columns, strict=True)), schema=_LINE_FRAME_SCHEMA)
+        .order_by(c.claim_version_id, c.line_number), _LINE_FRAME_SCHEMA)
     # SQL NULL or JSON null (what a line with nothing beyond its columns holds): no details, nothing to decode,
     # one shared row of flags (most lines; looking into an empty dict per line cost more than the query)
     plain: tuple[Any, ...] = (False, False, None, None, None)
-    extra = [plain if not text or text == "null" else _detail_flags(json.loads(text) or {}) for text in columns[-1]]
+    extra = [plain if not text or text == "null" else _detail_flags(json.loads(text) or {})
+             for text in frame.get_column("details").to_list()]
     flags = pl.DataFrame(extra, schema={"no_charge": pl.Boolean, "no_date": pl.Boolean, "ndc": pl.String,
                                         "rendering_npi": pl.String, "place_of_service": pl.String}, orient="row")
     order = pl.DataFrame({"version_id": [row.version_id for row in loaded], "encounter_id": keys},
@@ -601,12 +601,13 @@ def _keys(loaded: Sequence[_Loaded[Any]]) -> list[str]:
 
 
 def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_of: dt.date | None = None,
-                 ) -> ScrubOutcome:
+                 before_writing: Callable[[], None] | None = None) -> ScrubOutcome:
     """Scrub claims as ONE batch through the rule catalogue: the current versions and their lines are loaded in a
     few queries, checked in one engine run, and each claim gets a scrub run with its findings and becomes scrubbed.
 
     Every claim must be scrubbable (coded, scrubbed or ready) by this user, or none is scrubbed: the message names
-    the ones that are not.
+    the ones that are not. ``before_writing`` (a job's gate, `store.jobs`) is called after the claims are loaded and
+    before anything is written; it may wait, or raise to stop the scrub.
     """
     as_of = as_of or dt.date.today()
     if not claim_ids:
@@ -625,14 +626,64 @@ def scrub_claims(tenant: Tenant, actor: Actor, claim_ids: Sequence[int], *, as_o
         raise TransitionError(f"{len(refused)} claim(s) cannot be scrubbed, none was: {shown}")
     keys = _keys(loaded)
     lines = _line_frame(tenant, loaded, keys)
-    if lines.get_column("encounter_id").n_unique() == len(keys):
-        table = _check_stored(loaded, keys, lines, as_of)
-    else:
+    stored_path = lines.get_column("encounter_id").n_unique() == len(keys)
+    billed = None if stored_path else _load_lines(tenant, [row.version_id for row in loaded])
+    ran_at = utcnow()
+
+    def check_batch() -> pl.DataFrame:
+        if billed is None:
+            return _check_stored(loaded, keys, lines, as_of)
         decoded = [_Loaded(row.version_id, row.claim_id, row.state, row.version, row.frequency_code,
                            row.original_reference, row.encounter_ref, _json_object(row.data)) for row in loaded]
-        table = _check_encounters(decoded, keys, _load_lines(tenant, [row.version_id for row in loaded]), as_of)
+        return _check_encounters(decoded, keys, billed, as_of)
+
     with _whole(tenant.session):
-        return _store_scrub(tenant, actor, loaded, keys, table, as_of)
+        # the runs and the new states need no finding: the server writes them while this process runs the rules
+        connection = tenant.session.connection()  # taken here: the other thread only uses it, never the session
+
+        def mark() -> dict[int, int]:
+            if before_writing is not None:
+                before_writing()
+            return _mark_scrubbed(connection, tenant.organisation_id, actor, loaded, as_of, ran_at)
+
+        run_of_version, table = _meanwhile(mark, check_batch, apart=len(loaded) >= OVERLAP_FROM)
+        _expire_states(tenant.session, {row.version_id for row in loaded})
+        return _store_findings(tenant, actor, loaded, keys, table, as_of, run_of_version, ran_at)
+
+
+OVERLAP_FROM = 500
+"""From this many claims a batch scrub writes its runs and states on a second thread while the rules run (see
+`_meanwhile`); a smaller batch (the claim page's one claim) does both in turn, without a thread to start."""
+
+
+def _meanwhile(write: Callable[[], _T], compute: Callable[[], _D], *, apart: bool) -> tuple[_T, _D]:
+    """``write`` (database statements on the session's connection) and ``compute`` (no database: the rules), on
+    two threads when ``apart``: the database server works while this process computes, so a batch scrub's wall
+    time is nearer the larger of the two than their sum (on PostgreSQL the runs and states cost the server about
+    as much as the rules cost this process). Only ``write`` touches the connection meanwhile, and it is joined
+    before a result or an error reaches the caller, whose savepoint then undoes everything written on an error. In
+    turn (not ``apart``) the rules go first, so a batch they refuse writes nothing."""
+    if not apart:
+        computed = compute()
+        return write(), computed
+    written: list[_T] = []
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            written.append(write())
+        except BaseException as error:  # raised again in the caller's thread below
+            failed.append(error)
+
+    thread = threading.Thread(target=run, name="cleanclaim-scrub-store")
+    thread.start()
+    try:
+        computed = compute()
+    finally:
+        thread.join()
+    if failed:
+        raise failed[0]
+    return written[0], computed
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -677,20 +728,34 @@ def _check_encounters(loaded: Sequence[_Loaded[dict[str, Any]]], keys: list[str]
     return result.table
 
 
-def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], keys: list[str], table: pl.DataFrame,
-                 as_of: dt.date) -> ScrubOutcome:
-    """Write the batch's scrub runs, findings, states and audit events, every one scoped to the organisation; the
-    caller's savepoint makes it whole. The runs come back with their ids from one INSERT ... SELECT ... RETURNING
-    (`store.bulk.insert_each`, matched by version: each claim of the batch has one current version); findings and
-    audit events, the bulk of the rows, go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
-    session = tenant.session
-    connection = session.connection()
-    organisation_id = tenant.organisation_id
-    ran_at = utcnow()
-    # one INSERT ... SELECT over the version ids, RETURNING each run's id with its version
+def _mark_scrubbed(connection: Connection, organisation_id: int, actor: Actor, loaded: Sequence[_Loaded[Any]],
+                   as_of: dt.date, ran_at: dt.datetime) -> dict[int, int]:
+    """Add each loaded version's scrub run and move the version to scrubbed with the run as its latest; returns
+    version id -> run id. Scoped to the organisation; the caller's savepoint makes it whole with the findings. The
+    runs come back with their ids from one INSERT ... SELECT ... RETURNING (`store.bulk.insert_each`, matched by
+    version: each claim of the batch has one current version). Touches only the connection (the session's, taken
+    by the caller), not the session or its objects (`_expire_states` is the caller's), so it may run on another
+    thread (`_meanwhile`)."""
     run_of_version: dict[int, int] = dict(insert_each(
         connection, _table(m.ScrubRun), "claim_version_id", [row.version_id for row in loaded],
         constants={"organisation_id": organisation_id, "as_of": as_of, "ran_by_id": actor.id, "ran_at": ran_at}))
+    versions = _table(m.ClaimVersion)
+    # the run just added is each version's latest: the claim list's rule filter and counts read this pointer. Set
+    # from the ids RETURNING gave, by primary key: a correlated max() over scrub_runs made the planners walk the
+    # organisation's runs once per version (13 s for 10,000 claims on SQLite)
+    update_by_id(connection, versions, "latest_scrub_run_id", run_of_version,
+                 where=versions.c.organisation_id == organisation_id,
+                 constants={"state": ClaimState.SCRUBBED.value, "state_changed_at": ran_at})
+    return run_of_version
+
+
+def _store_findings(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], keys: list[str],
+                    table: pl.DataFrame, as_of: dt.date, run_of_version: Mapping[int, int],
+                    ran_at: dt.datetime) -> ScrubOutcome:
+    """Write the batch's findings (under the runs `_mark_scrubbed` added) and one audit event per claim, every one
+    scoped to the organisation; both go through `store.bulk.append_rows` (COPY on PostgreSQL)."""
+    connection = tenant.session.connection()
+    organisation_id = tenant.organisation_id
     run_of_key = {key: run_of_version[row.version_id] for key, row in zip(keys, loaded, strict=True)}
     claim_of_key = {key: row.claim_id for key, row in zip(keys, loaded, strict=True)}
     encounter_column = table.get_column("encounter").to_list()
@@ -710,15 +775,6 @@ def _store_scrub(tenant: Tenant, actor: Actor, loaded: Sequence[_Loaded[Any]], k
     for (encounter, severity), n in Counter(zip(encounter_column, table.get_column("severity").to_list(),
                                                  strict=True)).items():
         counts[claim_of_key[encounter]][severity] += n
-    versions = _table(m.ClaimVersion)
-    version_ids = [row.version_id for row in loaded]
-    # the run just added is each version's latest: the claim list's rule filter and counts read this pointer. Set
-    # from the ids RETURNING gave, by primary key: a correlated max() over scrub_runs made the planners walk the
-    # organisation's runs once per version (13 s for 10,000 claims on SQLite)
-    update_by_id(connection, versions, "latest_scrub_run_id", run_of_version,
-                 where=versions.c.organisation_id == organisation_id,
-                 constants={"state": ClaimState.SCRUBBED.value, "state_changed_at": ran_at})
-    _expire_states(session, set(version_ids))
     scrubbed, day = ClaimState.SCRUBBED.value, as_of.isoformat()
     before = {state: {"state": state} for state in {row.state for row in loaded}}  # one object (and JSON) a state
     append_rows(connection, _table(m.AuditEvent), ("entity_id", "before", "after"), (
