@@ -362,7 +362,9 @@ class PartitionCheck:
 
     def __call__(self, lines: pl.DataFrame, encounters: pl.DataFrame, pricer: _Pricer) -> PartitionChecked:
         """``lines`` and ``encounters`` as spilled by pass 1 (with their file and place in it), in input order."""
-        lines, encounters, clashes = _one_claim_per_id(lines, encounters)
+        clashes: list[InputError] = []
+        if encounters.get_column(_ORDER[0]).n_unique() > 1:  # an id can only be in two files if there are two
+            lines, encounters, clashes = _one_claim_per_id(lines, encounters)
         lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
         found, failed = check_lines(lines.drop(_FILE), encounters, self.payers, as_of=self.as_of,
                                     selection=self.selection, carried=self.carried,
