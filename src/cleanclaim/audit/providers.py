@@ -74,8 +74,9 @@ FDR_LEVEL: Final = 0.05
 MAX_CLAIMS: Final = 10
 """Encounter ids kept per provider and metric: the claims to pull first when reviewing the flag."""
 ROWS_PENDING: Final = 2_000_000
-"""Count and driver rows that `ProviderStats.fold` keeps before merging them (sums per provider and metric, the top
-MAX_CLAIMS drivers): about 120 MiB; a 200,000-line partition of the bench file gives about 160,000 and 45,000."""
+"""Driver rows that `ProviderStats.fold` keeps before merging them into the top MAX_CLAIMS per provider and metric
+(about 45 MiB); a 250,000-line partition of the bench file gives about 56,000 (its 23,600 provider rows of counts
+are added to the sums at once)."""
 BOUNDARY_WINDOW_MINUTES: Final = 2
 """'At the smallest minutes' means the lowest minute of the CMS band for the day's units or the one after
 (2 units at 23-24 minutes, 3 at 38-39): a day documented one minute over the threshold is the same pattern."""
@@ -93,8 +94,24 @@ SHARE_METRICS: Final = (
 )
 MEAN_METRICS: Final = ("timed_units_per_visit", "findings_per_100_lines")
 METRICS: Final = SHARE_METRICS + MEAN_METRICS
+_SUMS: Final = ("lines", "visits", "timed_visits", "m59", "m22", "mkx", "em_lines", "em25", "self_care",
+               "timed_units", "findings", "boundary_units", "day_units")
+"""A provider's sufficient statistics, the columns of `partition_stats`'s counts: every metric is a ratio of two of
+them (`_RATIOS`), and sums of partitions are the sums of the whole."""
+_VISIT_SUMS: Final = ("lines", "m59", "m22", "mkx", "em_lines", "em25", "self_care", "timed_units", "findings")
+"""The sums that add up a provider's visits (the others count visits, and days of the 8-minute pool)."""
+_RATIOS: Final = {  # metric: (numerator, denominator); a visit's own numerator is its score as a driver
+    "modifier_59_x_share": ("m59", "lines"),
+    "modifier_22_share": ("m22", "lines"),
+    "modifier_25_em_share": ("em25", "em_lines"),
+    "modifier_kx_share": ("mkx", "lines"),
+    "timed_units_at_minimum_minutes_share": ("boundary_units", "day_units"),
+    "visits_with_97535_share": ("self_care", "visits"),
+    # units per visit over the visits that bill timed codes at all: an evaluation-only visit is not "fewer units"
+    "timed_units_per_visit": ("timed_units", "timed_visits"),
+    "findings_per_100_lines": ("findings", "lines"),
+}
 _SCALE: Final = {"findings_per_100_lines": 100.0}
-_LINES_METRIC: Final = "modifier_59_x_share"  # its denominator is the provider's line count
 _MAD_TO_SD: Final = 1.4826
 _MEANAD_TO_SD: Final = 1.2533
 KEY: Final = ["provider", "discipline", "payer"]
@@ -103,22 +120,32 @@ PROVIDERS_SCHEMA: Final = pl.Schema({
     "value": pl.Float64(), "peer_value": pl.Float64(), "n": pl.Int64(), "p": pl.Float64(), "q": pl.Float64(),
     "flagged": pl.Boolean(), "claims": pl.List(pl.String),
 })
-_COUNTS_SCHEMA: Final = pl.Schema({**dict.fromkeys(KEY, pl.String), "metric": pl.String, "k": pl.Float64,
-                                   "n": pl.Int64})
-_DRIVERS_SCHEMA: Final = pl.Schema({**dict.fromkeys(KEY, pl.String), "metric": pl.String, "encounter": pl.String,
-                                    "score": pl.Float64})
+_COUNTS_SCHEMA: Final = pl.Schema({**dict.fromkeys(KEY, pl.String), **dict.fromkeys(_SUMS, pl.Float64)})
+"""One row per provider, discipline and payer: its sums (whole numbers, but for units)."""
+_DRIVERS_SCHEMA: Final = pl.Schema({"key": pl.UInt32, "metric": pl.UInt8, "encounter": pl.String,
+                                   "score": pl.Float64})
+"""Per provider (``key``: the row of the partition's counts) and metric (its index in `METRICS`), the top
+MAX_CLAIMS encounters by score (the encounter's own numerator of the metric), in no particular order."""
+_SLOTS: Final = pl.Schema({"slot": pl.UInt64, "encounter": pl.String, "score": pl.Float64})
 
 
 class ProviderStats:
-    """Accumulates the providers' sufficient statistics partition by partition; :meth:`result` runs the tests."""
+    """Accumulates the providers' sufficient statistics partition by partition; :meth:`result` runs the tests.
+
+    A provider (with its discipline and payer) gets a number when first seen; its sums are a row of a matrix and
+    its drivers are kept under a "slot", provider number x metrics + metric: merging and ranking then group and
+    sort whole numbers, where text keys cost more than the partition's own statistics (the top-k per group of
+    five text keys was most of the analytics' CPU)."""
 
     def __init__(self, *, min_lines: int = MIN_LINES) -> None:
         self.min_lines = min_lines
-        self._counts = _COUNTS_SCHEMA.to_frame()
-        self._drivers = _DRIVERS_SCHEMA.to_frame()
-        self._pending: list[tuple[pl.DataFrame, pl.DataFrame]] = []
-        """Partitions' counts and drivers not yet merged into ``_counts`` and ``_drivers``: merged when they add up
-        to more than `ROWS_PENDING` rows, and in `result`."""
+        self._keys = pl.DataFrame(schema={**dict.fromkeys(KEY, pl.String), "number": pl.UInt32})
+        """Every provider (with discipline and payer) seen, by number: row i is number i."""
+        self._sums = np.zeros((0, len(_SUMS)), dtype=np.float64)
+        self._drivers = _SLOTS.to_frame()
+        self._pending: list[pl.DataFrame] = []
+        """Partitions' drivers not yet merged into ``_drivers``: merged when they add up to more than
+        `ROWS_PENDING` rows, and in `result`."""
         self._pending_rows = 0
 
     def add(self, lines: pl.DataFrame, findings: pl.DataFrame) -> None:
@@ -127,27 +154,42 @@ class ProviderStats:
 
     def fold(self, counts: pl.DataFrame, drivers: pl.DataFrame) -> None:
         """Fold in one partition's statistics as `partition_stats` made them (on a Spark executor, say)."""
-        # Merging is a group-by of every row kept so far on five or six text keys: done per partition it cost
-        # more than the partition's own statistics (2.4 s CPU of a 1M-line audit's 28 s in 4 partitions), so
-        # partitions' rows wait until they are many. Counts are sums (the same whenever they are added); a
-        # partition's drivers are already its top MAX_CLAIMS per provider and metric, and the top of the union of
-        # tops is the top of the whole (ties broken by encounter id either way).
-        self._pending.append((counts, drivers))
-        self._pending_rows += counts.height + drivers.height
+        known = counts.select(KEY).join(self._keys, on=KEY, how="left", maintain_order="left")
+        first_seen = known.get_column("number").is_null()
+        if first_seen.any():  # the next numbers, in the counts' order
+            number = pl.col("number")
+            known = known.with_columns(pl.coalesce(number, number.is_null().cum_sum() - 1 + self._keys.height)
+                                       .cast(pl.UInt32))
+            self._keys = pl.concat([self._keys, known.filter(first_seen)])
+        numbers = known.get_column("number")
+        if self._keys.height > self._sums.shape[0]:
+            grown = np.zeros((max(self._keys.height, 2 * self._sums.shape[0]), len(_SUMS)), dtype=np.float64)
+            grown[: self._sums.shape[0]] = self._sums
+            self._sums = grown
+        np.add.at(self._sums, numbers.to_numpy(), counts.select(_SUMS).to_numpy().astype(np.float64))
+        # Counts are sums (the same whenever they are added); a partition's drivers are already its top MAX_CLAIMS
+        # per provider and metric, and the top of the union of tops is the top of the whole (ties broken by
+        # encounter id either way), so they wait until they are many.
+        slots = (numbers.cast(pl.UInt64).gather(drivers.get_column("key")) * len(METRICS)
+                 + drivers.get_column("metric").cast(pl.UInt64))
+        self._pending.append(drivers.select(slots.alias("slot"), "encounter", "score"))
+        self._pending_rows += drivers.height
         if self._pending_rows > ROWS_PENDING:
             self._merge()
 
     def _merge(self) -> None:
         if self._pending:
-            self._counts = (pl.concat([self._counts, *(c for c, _ in self._pending)])
-                            .group_by([*KEY, "metric"]).agg(pl.col("k").sum(), pl.col("n").sum()))
-            self._drivers = _top_drivers(pl.concat([self._drivers, *(d for _, d in self._pending)]))
+            merged = pl.concat([self._drivers, *self._pending])
+            if merged.select(pl.struct("slot", "encounter").is_duplicated().any()).item():
+                # one encounter in two folds (an 837P's claim id also in a table): its scores add up
+                merged = merged.group_by("slot", "encounter").agg(pl.col("score").sum())
+            self._drivers = _top(merged, "slot")
             self._pending, self._pending_rows = [], 0
 
     def result(self) -> pl.DataFrame:
         """One row per provider, discipline, payer and metric, in the providers.parquet schema."""
         self._merge()
-        return _test(self._counts, self._drivers, self.min_lines)
+        return _test(self._keys.select(KEY), self._sums[: self._keys.height], self._drivers, self.min_lines)
 
 
 def provider_outliers(lines: pl.DataFrame, findings: pl.DataFrame, *, min_lines: int = MIN_LINES) -> pl.DataFrame:
@@ -200,8 +242,8 @@ def _cms_band_low(units: pl.Series) -> pl.DataFrame:
 
 
 def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One partition's sufficient statistics (counts per provider and metric, and the claims driving them): small,
-    so a distributed engine computes them where the partition is and the driver only folds them."""
+    """One partition's sufficient statistics (`_COUNTS_SCHEMA`, `_DRIVERS_SCHEMA`): small, so a distributed engine
+    computes them where the partition is and the driver only folds them."""
     base = (
         lines.select(
             pl.col("provider_npi").cast(pl.String).alias("provider"),
@@ -216,27 +258,37 @@ def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Dat
     )
     base = _with_code_flags(base)
     modifiers = pl.col("modifiers")
-    # one pass over the lines down to one row per provider's encounter (a visit); everything else is built from it
-    visits = base.group_by([*KEY, "encounter"]).agg(
+    # one pass over the lines down to one row per provider's encounter (a visit); everything else is built from it.
+    # The lines' flags first, so that the group-by only adds them up.
+    visits = base.with_columns(
+        modifiers.list.eval(pl.element().is_in(DISTINCT_MODIFIERS)).list.any().alias("m59"),
+        modifiers.list.contains("22").alias("m22"),
+        modifiers.list.contains("KX").alias("mkx"),
+        (pl.col("em") & modifiers.list.contains("25")).alias("em25"),
+        pl.when(pl.col("timed")).then(pl.col("units")).otherwise(0.0).alias("timed_units"),
+        (pl.col("code") == SELF_CARE_CODE).alias("self_care"),
+    ).group_by([*KEY, "encounter"]).agg(
         pl.len().alias("lines"),
-        modifiers.list.eval(pl.element().is_in(DISTINCT_MODIFIERS)).list.any().sum().alias("m59"),
-        modifiers.list.contains("22").sum().alias("m22"),
-        modifiers.list.contains("KX").sum().alias("mkx"),
+        pl.col("m59", "m22", "mkx", "em25").sum(),
         pl.col("em").sum().alias("em_lines"),
-        (pl.col("em") & modifiers.list.contains("25")).sum().alias("em25"),
-        pl.col("units").filter(pl.col("timed")).sum().alias("timed_units"),
+        pl.col("timed_units").sum(),
         pl.col("timed").any().alias("has_timed"),
-        (pl.col("code") == SELF_CARE_CODE).any().cast(pl.Int64).alias("self_care"),
+        pl.col("self_care").any().cast(pl.Int64),
     )
     # a finding belongs to its encounter's provider (the smallest key, should an encounter name two)
     per_encounter = (findings.select(pl.col("encounter").cast(pl.String)).group_by("encounter")
                      .agg(pl.len().alias("findings")))
-    owner_key = pl.concat_str(KEY, separator="\x1f", ignore_nulls=True)
     visits = visits.join(per_encounter, on="encounter", how="left").with_columns(
-        pl.when(owner_key == owner_key.min().over("encounter")).then(pl.col("findings").fill_null(0)).otherwise(0)
-        .alias("findings"),
+        pl.col("findings").fill_null(0),
         pl.when(pl.col("has_timed")).then(pl.col("timed_units")).otherwise(0.0).alias("timed_units"),
     )
+    if visits.height != visits.get_column("encounter").n_unique():  # an encounter with lines of two providers
+        owner_key = pl.concat_str(KEY, separator="\x1f", ignore_nulls=True)
+        visits = visits.with_columns(
+            pl.when(owner_key == owner_key.min().over("encounter")).then(pl.col("findings")).otherwise(0))
+    # the providers of the partition, numbered: the drivers below group and sort by the number, not the text
+    keys = visits.select(KEY).unique().with_row_index("key")
+    visits = visits.join(keys, on=KEY)
 
     # the CMS 8-minute day pool: all timed 15-minute lines of a patient's day with this provider. A day with a line
     # of undocumented minutes, or a fractional unit total, cannot be placed in the table and is left out.
@@ -247,99 +299,118 @@ def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Dat
              pl.col("minutes").null_count().alias("missing"), pl.col("encounter").unique().alias("encounters"))
         .filter((pl.col("missing") == 0) & (pl.col("day_units") > 0)
                 & (pl.col("day_units") == pl.col("day_units").floor()))
+        .join(keys, on=KEY)
     )
     bands = _cms_band_low(days["day_units"]).rename({"units": "day_units"})
     days = days.join(bands, on="day_units", how="left").with_columns(
         pl.col("day_minutes").is_between(pl.col("low"), pl.col("low") + BOUNDARY_WINDOW_MINUTES - 1)
         .alias("at_boundary"))
-    boundary = "timed_units_at_minimum_minutes_share"
 
-    per = visits.group_by(KEY).agg(
-        pl.col("lines", "m59", "m22", "mkx", "em_lines", "em25", "self_care", "timed_units", "findings").sum(),
-        pl.len().alias("visits"), pl.col("has_timed").sum().alias("timed_visits"),
+    # row i of the counts is provider number i: the drivers name their provider by it
+    counts = (
+        keys.join(visits.group_by("key").agg(pl.col(_VISIT_SUMS).sum(), pl.len().alias("visits"),
+                                             pl.col("has_timed").sum().alias("timed_visits")),
+                  on="key", how="left", maintain_order="left")
+        .join(days.group_by("key").agg(pl.col("day_units").filter(pl.col("at_boundary")).sum()
+                                       .alias("boundary_units"), pl.col("day_units").sum()),
+              on="key", how="left", maintain_order="left")
+        .select(*KEY, *(pl.col(name).cast(pl.Float64).fill_null(0.0) for name in _SUMS))
     )
-    spec = (  # metric, numerator, denominator
-        ("modifier_59_x_share", "m59", "lines"),
-        ("modifier_22_share", "m22", "lines"),
-        ("modifier_kx_share", "mkx", "lines"),
-        ("modifier_25_em_share", "em25", "em_lines"),
-        ("visits_with_97535_share", "self_care", "visits"),
-        # units per visit over the visits that bill timed codes at all: an evaluation-only visit is not "fewer units"
-        ("timed_units_per_visit", "timed_units", "timed_visits"),
-        ("findings_per_100_lines", "findings", "lines"),
-    )
-    counts = [per.select(*KEY, pl.lit(metric).alias("metric"), pl.col(k).alias("k"), pl.col(n).alias("n"))
-              for metric, k, n in spec]
-    counts.append(days.group_by(KEY).agg(
-        pl.lit(boundary).alias("metric"),
-        pl.col("day_units").filter(pl.col("at_boundary")).sum().alias("k"),
-        pl.col("day_units").sum().alias("n"),
-    ))
-    scores = [(metric, visits, pl.col(k)) for metric, k, _ in spec]
     boundary_visits = (days.filter(pl.col("at_boundary")).explode("encounters")
-                       .group_by([*KEY, pl.col("encounters").alias("encounter")])
-                       .agg(pl.col("day_units").sum().alias("score")))
-    scores.append((boundary, boundary_visits, pl.col("score")))
-    drivers = [
-        frame.select(*KEY, "encounter", score.cast(pl.Float64).alias("score")).filter(pl.col("score") > 0)
-        .group_by(KEY).agg(pl.lit(metric).alias("metric"), *_top("encounter", "score")).explode("encounter", "score")
-        for metric, frame, score in scores
-    ]
-    return (pl.concat([c.select(_COUNTS_SCHEMA.names()).cast(_COUNTS_SCHEMA) for c in counts]),
-            pl.concat([d.select(_DRIVERS_SCHEMA.names()).cast(_DRIVERS_SCHEMA) for d in drivers]))
+                       .group_by("key", pl.col("encounters").alias("encounter"))
+                       .agg(pl.col("day_units").sum().alias("boundary_units")))
+    drivers = pl.concat([
+        (boundary_visits if numerator == "boundary_units" else visits)
+        .select("key", pl.lit(metric, pl.UInt8).alias("metric"), "encounter",
+                pl.col(numerator).cast(pl.Float64).alias("score"))
+        .filter(pl.col("score") > 0)
+        for metric, numerator in enumerate(_RATIOS[name][0] for name in METRICS)
+    ])
+    return counts, _top(drivers, "key", "metric", ordered=False).select(_DRIVERS_SCHEMA.names()).cast(_DRIVERS_SCHEMA)
 
 
-def _top(*columns: str) -> list[pl.Expr]:
-    """The MAX_CLAIMS rows of a group with the highest score, ties to the smallest encounter id (deterministic, so
-    per-partition tops merge into exactly the one-shot top)."""
-    return [pl.col(c).top_k_by(["score", "encounter"], k=MAX_CLAIMS, reverse=[False, True]) for c in columns]
-
-
-def _top_drivers(drivers: pl.DataFrame) -> pl.DataFrame:
-    """Per provider and metric, the MAX_CLAIMS encounters with the highest score."""
-    return (drivers.group_by([*KEY, "metric", "encounter"]).agg(pl.col("score").sum())
-            .group_by([*KEY, "metric"]).agg(*_top("encounter", "score")).explode("encounter", "score"))
+def _top(drivers: pl.DataFrame, *group: str, ordered: bool = True) -> pl.DataFrame:
+    """Per ``group``, the MAX_CLAIMS rows with the highest score, ties to the smallest encounter id (deterministic,
+    so per-partition tops merge into exactly the one-shot top), best first unless not ``ordered``. A sort and a
+    run count: a top-k per group in a group-by cost about ten times as much. Unordered, only the groups with more
+    than MAX_CLAIMS rows are sorted (a partition has a few visits of most providers)."""
+    if not ordered:
+        crowded = pl.len().over(group) > MAX_CLAIMS
+        return pl.concat([drivers.filter(~crowded), _top(drivers.filter(crowded), *group)])
+    ranked = drivers.sort([*group, "score", "encounter"], descending=[False] * len(group) + [True, False],
+                          nulls_last=True)
+    runs = ranked.select(pl.struct(group).rle_id()).to_series().to_numpy()
+    first = np.searchsorted(runs, runs, side="left")  # run ids are sorted: each row's run's first row
+    return ranked.filter(pl.Series(np.arange(runs.size) - first < MAX_CLAIMS))
 
 
 # -- sufficient statistics -> tests --------------------------------------------------------------------------------
 
-def _test(counts: pl.DataFrame, drivers: pl.DataFrame, min_lines: int) -> pl.DataFrame:
-    counts = counts.filter(pl.col("n") > 0)
-    volume = counts.filter(pl.col("metric") == _LINES_METRIC).select(*KEY, pl.col("n").alias("lines"))
-    group = ["discipline", "payer", "metric"]
-    shares = _share_tests(counts.filter(pl.col("metric").is_in(SHARE_METRICS)), group)
-    means = _mean_tests(counts.filter(pl.col("metric").is_in(MEAN_METRICS)), group)
-    rows = pl.concat([shares, means]).join(volume, on=KEY, how="left", nulls_equal=True)
-    eligible = (pl.col("p").is_not_null() & (pl.col("lines").fill_null(0) >= min_lines)
-                & (pl.col("n") >= MIN_METRIC_N))
-    rows = rows.with_columns(eligible.alias("eligible"))
-    tested = rows.filter(pl.col("eligible"))
-    q = benjamini_hochberg(tested["p"].to_numpy())
-    tested = tested.with_columns(pl.Series("q", q, dtype=pl.Float64))
-    rows = pl.concat([tested, rows.filter(~pl.col("eligible")).with_columns(pl.lit(None, pl.Float64).alias("q"))])
-    claims = (drivers.sort(["score", "encounter"], descending=[True, False])
-              .group_by([*KEY, "metric"], maintain_order=True).agg(pl.col("encounter").head(MAX_CLAIMS)
-                                                                   .alias("claims")))
-    return (rows.join(claims, on=[*KEY, "metric"], how="left", nulls_equal=True)
-            .with_columns(pl.col("claims").fill_null(pl.lit([], pl.List(pl.String))),
-                          (pl.col("eligible") & (pl.col("q") <= FDR_LEVEL)).fill_null(False).alias("flagged"))
-            .select(PROVIDERS_SCHEMA.names()).cast(PROVIDERS_SCHEMA)
-            .sort(["discipline", "payer", "metric", "provider"]))
+def _test(keys: pl.DataFrame, sums: npt.NDArray[np.float64], drivers: pl.DataFrame, min_lines: int) -> pl.DataFrame:
+    """The providers.parquet rows from the providers (``keys``, by number), their sums and their drivers by slot.
 
-
-def _share_tests(counts: pl.DataFrame, group: list[str]) -> pl.DataFrame:
-    """Leave-one-out peer sums by subtraction from the group's totals, then the beta-binomial upper tail."""
-    k, n = pl.col("k"), pl.col("n").cast(pl.Float64)
-    frame = counts.with_columns(
-        (k.sum().over(group) - k).alias("pk"),
-        (n.sum().over(group) - n).alias("pn"),
-        ((n * n).sum().over(group) - n * n).alias("pn2"),
-        ((k * k / n).sum().over(group) - k * k / n).alias("pq"),
-        (pl.len().over(group) - 1).alias("pm"),
+    Every metric is tested over all providers at once, numbered in the output's order (discipline, payer, then
+    provider), so a peer group is a run of rows and the rows come out in order with a stable sort by group."""
+    if keys.height == 0:
+        return PROVIDERS_SCHEMA.to_frame()
+    order = keys.select(pl.arg_sort_by(["discipline", "payer", "provider"])).to_series().to_numpy()
+    ranked, sums = keys[order], sums[order]
+    peers = ranked.select(pl.struct("discipline", "payer").rle_id()).to_series().to_numpy().astype(np.int64)
+    lines = sums[:, _SUMS.index("lines")]
+    names = sorted(METRICS)
+    parts: list[tuple[npt.NDArray[np.int64], int, npt.NDArray[np.float64], npt.NDArray[np.float64],
+                      npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
+    for rank, name in enumerate(names):
+        numerator, denominator = _RATIOS[name]
+        n = sums[:, _SUMS.index(denominator)]
+        rows = np.flatnonzero(n > 0)
+        k, n, group = sums[rows, _SUMS.index(numerator)], n[rows], peers[rows]
+        if name in SHARE_METRICS:
+            value, peer_value, p = _share_tests(k, n, group)
+        else:
+            value, peer_value, p = _mean_tests(k / n * _SCALE.get(name, 1.0), group)
+        parts.append((rows, rank, value, peer_value, n, p))
+    rows = np.concatenate([part[0] for part in parts])
+    metric = np.concatenate([np.full(part[0].size, part[1]) for part in parts])
+    value, peer_value, n, p = (np.concatenate([part[i] for part in parts]) for i in range(2, 6))
+    # the output's order: peer group, metric, provider (rows are already by provider within each metric)
+    out = np.argsort(peers[rows], kind="stable")
+    rows, metric, value, peer_value, n, p = rows[out], metric[out], value[out], peer_value[out], n[out], p[out]
+    eligible = ~np.isnan(p) & (lines[rows] >= min_lines) & (n >= MIN_METRIC_N)
+    q = np.full(p.size, np.nan)
+    q[eligible] = benjamini_hochberg(p[eligible])
+    slots = order[rows].astype(np.uint64) * len(METRICS) + np.array([METRICS.index(m) for m in names])[metric]
+    claims = drivers.group_by("slot", maintain_order=True).agg(pl.col("encounter").alias("claims"))
+    table = ranked[rows].with_columns(
+        pl.Series("metric", names, dtype=pl.String).gather(metric),
+        pl.Series("value", value, dtype=pl.Float64),
+        pl.Series("peer_value", peer_value, dtype=pl.Float64).fill_nan(None),
+        pl.Series("n", n).cast(pl.Int64),
+        pl.Series("p", p, dtype=pl.Float64).fill_nan(None),
+        pl.Series("q", q, dtype=pl.Float64).fill_nan(None),
+        pl.Series("flagged", eligible & (q <= FDR_LEVEL)),
+        pl.Series("slot", slots, dtype=pl.UInt64),
     )
-    pk, pn, pn2 = (frame[c].to_numpy().astype(np.float64) for c in ("pk", "pn", "pn2"))
-    pq, pm = frame["pq"].to_numpy().astype(np.float64), frame["pm"].to_numpy().astype(np.float64)
-    kk, nn = frame["k"].to_numpy().astype(np.float64), frame["n"].to_numpy().astype(np.int64)
+    return (table.join(claims, on="slot", how="left", maintain_order="left")
+            .with_columns(pl.col("claims").fill_null(pl.lit([], pl.List(pl.String))))
+            .select(PROVIDERS_SCHEMA.names()).cast(PROVIDERS_SCHEMA))
+
+
+def _share_tests(k: npt.NDArray[np.float64], n: npt.NDArray[np.float64], group: npt.NDArray[np.int64]) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(value, peer value, p): leave-one-out peer sums by subtraction from the group's totals, then the
+    beta-binomial upper tail. The group totals are Polars window sums, as before providers were numbered: their
+    totals of k^2 / n did not move when the rows were shuffled (a running sum, such as a bincount, moves in the last
+    digit), and the rows' order here is not the order of the base's."""
+    frame = pl.DataFrame({"group": group, "k": k, "n": n})
+    ck, cn = pl.col("k"), pl.col("n")
+    pk, pn, pn2, pq, pm = (frame.select(
+        (ck.sum().over("group") - ck).alias("pk"),
+        (cn.sum().over("group") - cn).alias("pn"),
+        ((cn * cn).sum().over("group") - cn * cn).alias("pn2"),
+        ((ck * ck / cn).sum().over("group") - ck * ck / cn).alias("pq"),
+        (pl.len().over("group") - 1).cast(pl.Float64).alias("pm"),
+    ).to_numpy().T)
     with np.errstate(divide="ignore", invalid="ignore"):
         has_peers = pn > 0
         raw = np.where(has_peers, pk / pn, np.nan)
@@ -349,33 +420,25 @@ def _share_tests(counts: pl.DataFrame, group: list[str]) -> pl.DataFrame:
         rho = (spread / (raw * (1.0 - raw)) - (pm - 1.0)) / denominator
     rho = np.where(has_peers & (pm >= 2) & (denominator > 0) & (raw > 0) & (raw < 1) & np.isfinite(rho), rho, 0.0)
     rho = np.clip(rho, 0.0, 0.999)
-    p = np.full(kk.shape, np.nan)
+    nn = n.astype(np.int64)
+    p = np.full(k.shape, np.nan)
     binomial = has_peers & (rho == 0)
-    p[binomial] = stats.binom.sf(kk[binomial] - 1, nn[binomial], rate[binomial])
+    p[binomial] = stats.binom.sf(k[binomial] - 1, nn[binomial], rate[binomial])
     beta = has_peers & (rho > 0)
     precision = 1.0 / rho[beta] - 1.0
-    p[beta] = stats.betabinom.sf(kk[beta] - 1, nn[beta], rate[beta] * precision, (1.0 - rate[beta]) * precision)
-    return frame.select(
-        *KEY, "metric", (k / n).alias("value"),
-        pl.Series("peer_value", raw, dtype=pl.Float64).fill_nan(None),
-        pl.col("n"), pl.Series("p", np.clip(p, 0.0, 1.0), dtype=pl.Float64).fill_nan(None))
+    p[beta] = stats.betabinom.sf(k[beta] - 1, nn[beta], rate[beta] * precision, (1.0 - rate[beta]) * precision)
+    return k / n, raw, np.clip(p, 0.0, 1.0)
 
 
-def _mean_tests(counts: pl.DataFrame, group: list[str]) -> pl.DataFrame:
-    """Robust z of each provider's mean against the median and MAD of the other providers of its group."""
-    frame = counts.with_columns(
-        (pl.col("k") / pl.col("n") * pl.col("metric").replace_strict(_SCALE, default=1.0, return_dtype=pl.Float64))
-        .alias("value"))
-    parts: list[pl.DataFrame] = []
-    for part in frame.partition_by(group, maintain_order=True):
-        values = part["value"].to_numpy().astype(np.float64)
-        peer, p = _robust_z(values)
-        parts.append(part.select(*KEY, "metric", "value", pl.Series("peer_value", peer, dtype=pl.Float64)
-                                 .fill_nan(None), "n", pl.Series("p", p, dtype=pl.Float64).fill_nan(None)))
-    if not parts:
-        return pl.DataFrame(schema={**dict.fromkeys([*KEY, "metric"], pl.String), "value": pl.Float64,
-                                    "peer_value": pl.Float64, "n": pl.Int64, "p": pl.Float64})
-    return pl.concat(parts)
+def _mean_tests(value: npt.NDArray[np.float64], group: npt.NDArray[np.int64]) -> tuple[
+        npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """(value, peer value, p): the robust z of each provider's mean against the median and MAD of the other
+    providers of its group (a run of rows: ``group`` is sorted)."""
+    peer, p = np.full(value.size, np.nan), np.full(value.size, np.nan)
+    bounds = np.flatnonzero(np.diff(group)) + 1
+    for start, stop in zip(np.r_[0, bounds], np.r_[bounds, value.size], strict=True):
+        peer[start:stop], p[start:stop] = _robust_z(value[start:stop])
+    return value, peer, p
 
 
 def _mean_deviation_of_others(ranked: npt.NDArray[np.float64], own: npt.NDArray[np.float64],

@@ -278,8 +278,11 @@ def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
             pricer: _Pricer) -> tuple[pl.DataFrame, Decimal]:
     """The findings of a partition with their line's provider, payer, date, estimated allowed amount and file, and
     the partition's dollars at risk."""
+    # the lines with a finding and all the lines of a claim with a claim-level finding: priced, and (a line-level
+    # finding takes its own line's rendering NPI, payer and date; a claim-level one the claim's) where a line's
+    # NPI, payer and date come from, so that the findings meet one table of these few lines, not every line
     at_line = (lines.select("encounter_id", "line", "code", "modifiers", "units", "date", "place_of_service",
-                            _FILE)
+                            "provider_npi", "payer", _FILE)
                .join(found.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32))
                      .drop_nulls().unique(), on=["encounter_id", "line"], how="semi"))
     claims_at_risk = found.filter(pl.col("line").is_null() & pl.col("encounter").is_not_null()) \
@@ -287,22 +290,19 @@ def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
     claim_lines = lines.filter(pl.col("encounter_id").is_in(claims_at_risk.implode())) \
         .select(at_line.columns)
     priced = pl.concat([at_line, claim_lines]).unique(["encounter_id", "line"])
-    priced = priced.with_columns(pricer.allowed(priced)).select("encounter_id", "line", "allowed", _FILE)
-    risk = _at_risk(found, priced)
-    per_claim = (priced.group_by("encounter_id")
+    priced = priced.with_columns(pricer.allowed(priced)).select(
+        pl.col("encounter_id").alias("encounter"), "line", "allowed", _FILE, "date",
+        pl.col("provider_npi").alias("line_npi"), pl.col("payer").alias("line_payer"))
+    risk = _at_risk(found, priced.rename({"encounter": "encounter_id"}))
+    per_claim = (priced.group_by("encounter")
                  .agg(pl.col("allowed").sum().alias("claim_allowed"), pl.col("allowed").is_not_null().any()
                       .alias("any_priced"), pl.col(_FILE).first().alias("claim_file")))
     claim = encounters.select(pl.col("encounter_id").alias("encounter"), "provider_npi", "payer",
                               pl.col("date").alias("claim_date"))
-    # a line-level finding takes its own line's rendering NPI, payer and date; a claim-level one the claim's
-    at_line_info = lines.select(pl.col("encounter_id").alias("encounter"), "line", "date",
-                                pl.col("provider_npi").alias("line_npi"), pl.col("payer").alias("line_payer"))
     out = (found.with_columns(pl.col("line").cast(pl.Int32))
            .join(claim, on="encounter", how="left", maintain_order="left")
-           .join(at_line_info, on=["encounter", "line"], how="left", maintain_order="left")
-           .join(priced.rename({"encounter_id": "encounter"}), on=["encounter", "line"], how="left",
-                 maintain_order="left")
-           .join(per_claim.rename({"encounter_id": "encounter"}), on="encounter", how="left", maintain_order="left")
+           .join(priced, on=["encounter", "line"], how="left", maintain_order="left")
+           .join(per_claim, on="encounter", how="left", maintain_order="left")
            .with_columns(
                pl.col("date").fill_null(pl.col("claim_date")),
                pl.coalesce("line_npi", "provider_npi").alias("provider_npi"),
@@ -375,7 +375,9 @@ class PartitionCheck:
 
     def __call__(self, lines: pl.DataFrame, encounters: pl.DataFrame, pricer: _Pricer) -> PartitionChecked:
         """``lines`` and ``encounters`` as spilled by pass 1 (with their file and place in it), in input order."""
-        lines, encounters, clashes = _one_claim_per_id(lines, encounters)
+        clashes: list[InputError] = []
+        if encounters.get_column(_ORDER[0]).n_unique() > 1:  # an id can only be in two files if there are two
+            lines, encounters, clashes = _one_claim_per_id(lines, encounters)
         lines, encounters = lines.drop(*_ORDER), encounters.drop(*_ORDER)
         found, failed = check_lines(lines.drop(_FILE), encounters, self.payers, as_of=self.as_of,
                                     selection=self.selection, carried=self.carried,
