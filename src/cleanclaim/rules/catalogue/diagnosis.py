@@ -14,7 +14,13 @@ from typing import Any
 import polars as pl
 
 from cleanclaim.codebook import CodeBook
-from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, lookup_diagnosis, normalized_diagnosis_expr
+from cleanclaim.diagnoses import (
+    DiagnosisStatus,
+    classify_diagnoses,
+    lookup_diagnosis,
+    normalized_diagnosis_expr,
+    release_for,
+)
 from cleanclaim.formats.claim_requirements import ICD9_PREFIX
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
@@ -93,9 +99,46 @@ def encounter_diagnoses(tables: Tables, encounters: pl.LazyFrame | None = None) 
 
 def classified_diagnoses(tables: Tables) -> pl.DataFrame:
     """Claim diagnoses with their ICD-10-CM status in the release for their date of service (computed once per run:
-    both diagnosis-validity rules read it)."""
-    return tables.memo("classified_diagnoses",
-                       lambda t: classify_diagnoses(collect(encounter_diagnoses(t)), code="diagnosis", date="date"))
+    both diagnosis-validity rules read it). On a large run only the encounters `questionable_encounters` names are
+    classified: every other diagnosis is billable in a release that covers its date, which neither rule flags."""
+    return tables.memo("classified_diagnoses", _classified_diagnoses)
+
+
+def _classified_diagnoses(tables: Tables) -> pl.DataFrame:
+    encounters = questionable_encounters(tables)
+    return classify_diagnoses(collect(encounter_diagnoses(tables, None if encounters is None else encounters.lazy())),
+                              code="diagnosis", date="date")
+
+
+def questionable_encounters(tables: Tables) -> pl.DataFrame | None:
+    """The ids of the encounters that may hold a diagnosis the validity rules flag (None on a small run: all).
+
+    A diagnosis is judged on its encounter's date or one of its lines' dates, and its status depends only on the
+    release that date picks: so a diagnosis billable in every release the batch's dates pick, on an encounter none
+    of whose dates falls outside the loaded releases, cannot be flagged. Deciding that per distinct diagnosis and
+    release (a month of claims has a few hundred diagnoses and one or two releases) spares pointing every line at
+    its diagnoses, which cost most of the diagnosis rules' time on a million lines."""
+    lines, encounters = tables.lines, tables.encounters
+    small = lines.height <= SMALL_RUN and encounters.height <= SMALL_RUN
+    if small or encounters.get_column("encounter_id").has_nulls():
+        return None  # a null id joins no narrowed list: such a batch is judged the whole way
+    dates = pl.concat([lines.get_column("date"), encounters.get_column("date")]).drop_nulls().unique().to_list()
+    picks = {day: release_for(day) for day in dates}
+    uncovered = [day for day, (_, covers) in picks.items() if not covers]
+    # one date of each release the batch's dates pick stands for all of its dates (the status is the release's)
+    standing = list({release: day for day, (release, _) in picks.items()}.values())
+    diagnoses = encounters.get_column("diagnoses").explode().drop_nulls().unique()
+    judged = classify_diagnoses(
+        pl.DataFrame({"diagnosis": diagnoses}).join(pl.DataFrame({"date": standing}, schema={"date": pl.Date}),
+                                                    how="cross"),
+        code="diagnosis", date="date")
+    flagged = judged.filter(pl.col("dx_status").is_in([s.value for s in _FLAGGED])).get_column("diagnosis").unique()
+    questionable = pl.concat([
+        encounters.filter(pl.col("diagnoses").list.eval(pl.element().is_in(flagged.implode())).list.any()
+                          | pl.col("date").is_in(uncovered)).select("encounter_id"),
+        lines.filter(pl.col("date").is_in(uncovered)).select("encounter_id"),
+    ]) if flagged.len() or uncovered else encounters.clear().select("encounter_id")
+    return questionable.unique()
 
 
 @dataclass(frozen=True)
@@ -557,6 +600,8 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
 
 
 _INVALID = frozenset({DiagnosisStatus.INVALID_FORMAT, DiagnosisStatus.UNKNOWN})
+_FLAGGED = _INVALID | {DiagnosisStatus.NOT_BILLABLE}
+"""The statuses invalid-diagnosis and non-billable-diagnosis flag."""
 
 
 _PointerRows = list[tuple[str | None, list[Any] | None]]  # pointers as Polars gives them (a null may be among them)

@@ -1,0 +1,91 @@
+"""On a large run some rules judge only the encounters that could break them (decided per distinct diagnosis, code
+or date first); their findings must be exactly those of the same rules judging every encounter.
+
+The batch mixes, over more than SMALL_RUN lines, the claims each rule flags (an invalid, unknown or header diagnosis,
+a date no loaded release covers, claims whose lines carry different dates and point at different diagnoses, Z-code
+only therapy, an initial-encounter injury, obesity counseling without a BMI) among many clean ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from cleanclaim.model import Encounter
+from cleanclaim.payers import load_profile
+from cleanclaim.rules.catalogue import diagnosis
+from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
+
+_DIAGNOSES = [
+    ["M62.81"], ["M62.81", "Z91.81"], ["M62.8X"], ["m62.81 ", "M62"], ["E11.9", "E66.01", "Z71.3"], ["Z71.89"],
+    ["Z71.89", "Z00.00"], ["S83.511A"], ["S83.511D", "S83.511A"], ["Q99.9X"], ["62.81"], ["J44.9", "M54.5"], [],
+]
+_DATES = ["2026-07-01", "2026-08-14", "2026-09-30", "2026-10-02", "2025-09-30", "2025-10-01"]
+
+
+def _encounter(number: int) -> Encounter:
+    diagnoses = _DIAGNOSES[number % len(_DIAGNOSES)]
+    date = _DATES[number % len(_DATES)]
+    count = max(len(diagnoses), 1)
+    lines: list[dict[str, Any]] = [
+        {"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15,
+         "dx_pointers": [(number + i) % count + 1 for i in range(min(count, 1 + number % 3))]},
+        # a later visit on the claim, on another date (possibly of another fiscal year), pointing elsewhere
+        {"code": "97530", "modifiers": ["GP"], "units": 1, "minutes": 15,
+         "date": _DATES[(number // 7) % len(_DATES)], "dx_pointers": [count - (number % count)]},
+    ]
+    if number % 5 == 0:
+        lines.append({"code": "G0447", "units": 1, "dx_pointers": [1]})
+    if number % 11 == 0:
+        lines.append({"code": "96158", "units": 1, "minutes": 30, "dx_pointers": []})
+    return Encounter.model_validate({
+        "id": f"E{number:05d}", "date": date, "payer": "medicare" if number % 4 else "commercial",
+        "patient": {"id": f"P{number % 300}"}, "diagnoses": diagnoses,
+        "provider": {"npi": "1234567893", "discipline": "PT" if number % 11 else "psychologist"}, "lines": lines,
+    })
+
+
+def _tables() -> Tables:
+    encounters = [_encounter(number) for number in range(SMALL_RUN)]
+    payers = {name: load_profile(name) for name in ("medicare", "commercial")}
+    return tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1))
+
+
+_DIAGNOSIS_RULES = frozenset({"invalid-diagnosis", "non-billable-diagnosis"})
+
+
+def _findings(rules: frozenset[str]) -> pl.DataFrame:
+    tables = _tables()
+    assert tables.lines.height > SMALL_RUN
+    return findings_table(tables, RuleSelection(select=rules))
+
+
+def test_diagnosis_validity_on_the_questionable_encounters_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    narrowed = _findings(_DIAGNOSIS_RULES)
+    questionable = diagnosis.questionable_encounters(_tables())
+    assert questionable is not None and 0 < questionable.height < SMALL_RUN
+    monkeypatch.setattr(diagnosis, "questionable_encounters", lambda tables: None)
+    whole = _findings(_DIAGNOSIS_RULES)
+    assert narrowed.equals(whole)
+    counts = dict(whole.group_by("rule", "severity").len().select(
+        pl.concat_str("rule", "severity", separator="/"), "len").iter_rows())
+    # every kind of finding is there: unknown and malformed codes, headers, the uncovered dates' warnings
+    assert set(counts) == {"invalid-diagnosis/error", "invalid-diagnosis/warning", "non-billable-diagnosis/error"}
+
+
+def test_a_clean_large_batch_questions_no_encounter() -> None:
+    encounters = [Encounter.model_validate({
+        "id": f"E{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"},
+        "diagnoses": ["M62.81", "Z91.81"], "provider": {"npi": "1234567893", "discipline": "PT"},
+        "lines": [{"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": [2, 1]},
+                  {"code": "97530", "modifiers": ["GP"], "units": 1, "minutes": 15, "date": "2026-07-02"}],
+    }) for number in range(SMALL_RUN)]
+    tables = tables_from_encounters(encounters, {"medicare": load_profile("medicare")}, as_of=dt.date(2026, 12, 1))
+    found = diagnosis.questionable_encounters(tables)
+    assert found is not None
+    assert found.height == 0
+    assert findings_table(tables, RuleSelection(select=_DIAGNOSIS_RULES)).height == 0
