@@ -40,19 +40,23 @@ def _encounter(number: int) -> Encounter:
     ]
     if number % 5 == 0:
         lines.append({"code": "G0447", "units": 1, "dx_pointers": [1]})
+    for every, pointers in ((13, [0, 5]), (17, [1, 1]), (19, [1, 2, 3, 4, 1]), (23, [2])):
+        if number % every == 0:
+            lines.append({"code": "97112", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": pointers})
     if number % 11 == 0:
         lines.append({"code": "96158", "units": 1, "minutes": 30, "dx_pointers": []})
     return Encounter.model_validate({
         "id": f"E{number:05d}", "date": date, "payer": "medicare" if number % 4 else "commercial",
-        "patient": {"id": f"P{number % 300}"}, "diagnoses": diagnoses,
+        "patient": {"id": f"P{number // 4}"}, "diagnoses": diagnoses,
         "provider": {"npi": "1234567893", "discipline": "PT" if number % 11 else "psychologist"}, "lines": lines,
     })
 
 
-def _tables() -> Tables:
-    encounters = [_encounter(number) for number in range(SMALL_RUN)]
-    payers = {name: load_profile(name) for name in ("medicare", "commercial")}
-    return tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1))
+_PAYERS = {name: load_profile(name) for name in ("medicare", "commercial")}
+
+
+def _tables(numbers: range = range(SMALL_RUN)) -> Tables:
+    return tables_from_encounters([_encounter(number) for number in numbers], _PAYERS, as_of=dt.date(2026, 12, 1))
 
 
 _DIAGNOSIS_RULES = frozenset({"invalid-diagnosis", "non-billable-diagnosis"})
@@ -75,6 +79,22 @@ def test_diagnosis_validity_on_the_questionable_encounters_only(monkeypatch: pyt
         pl.concat_str("rule", "severity", separator="/"), "len").iter_rows())
     # every kind of finding is there: unknown and malformed codes, headers, the uncovered dates' warnings
     assert set(counts) == {"invalid-diagnosis/error", "invalid-diagnosis/warning", "non-billable-diagnosis/error"}
+
+
+_CHUNK = 200
+"""Encounters of a small run: 50 patients' claims, under SMALL_RUN lines."""
+
+
+@pytest.mark.parametrize("rules", [
+    _DIAGNOSIS_RULES, frozenset({"invalid-dx-pointer", "missing-diagnosis", "hbai-needs-physical-diagnosis"}),
+])
+def test_a_large_run_finds_what_small_runs_of_the_same_patients_find(rules: frozenset[str]) -> None:
+    # a patient's claims are consecutive, so cutting the batch between patients keeps every finding and its order
+    large = _findings(rules)
+    small = pl.concat([findings_table(_tables(range(start, start + _CHUNK)), RuleSelection(select=rules))
+                       for start in range(0, SMALL_RUN, _CHUNK)])
+    assert large.equals(small)
+    assert set(large.get_column("rule")) == rules
 
 
 def test_a_clean_large_batch_questions_no_encounter() -> None:

@@ -466,11 +466,19 @@ class InvalidDxPointer(Rule):
     def check(self, tables: Tables) -> pl.LazyFrame:
         counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
         pointers_of = pl.col("dx_pointers")
-        lines = tables.lines.lazy().join(counts, on="encounter_id", how="inner").filter(
+        # A pointer past the diagnoses needs a pointer above 1 (an encounter without diagnoses is not judged): the
+        # other lines cannot break the rule whatever their encounter, and are not joined to it.
+        possible = (pointers_of.list.len() > 0) & (
+            (pointers_of.list.min() < 1) | (pointers_of.list.max() > 1) | (pointers_of.list.len() > _MAX_POINTERS)
+            | (pointers_of.list.n_unique() < pointers_of.list.len()))
+        lines = tables.lines.lazy().select(*_KEYS, "dx_pointers").filter(possible).join(
+            counts, on="encounter_id", how="inner").filter(
             (pl.col("dx_count") > 0) & (pointers_of.list.len() > 0)
             # only lines with some problem go on to be exploded pointer by pointer (on a million lines, a few)
             & ((pointers_of.list.min() < 1) | (pointers_of.list.max() > pl.col("dx_count"))
                | (pointers_of.list.len() > _MAX_POINTERS) | (pointers_of.list.n_unique() < pointers_of.list.len())))
+        if tables.lines.height > SMALL_RUN:
+            lines = collect(lines).lazy()  # read by three branches, which the optimiser would each join anew
         pointers = lines.select(*_KEYS, "dx_count", pl.col("dx_pointers").alias("pointer")).explode("pointer")
         outside = (
             pointers.filter((pl.col("pointer") < 1) | (pl.col("pointer") > pl.col("dx_count")))
