@@ -87,6 +87,7 @@ _CHUNK = 200
 
 @pytest.mark.parametrize("rules", [
     _DIAGNOSIS_RULES, frozenset({"invalid-dx-pointer", "missing-diagnosis", "hbai-needs-physical-diagnosis"}),
+    frozenset({"diagnosis-does-not-support-procedure"}),
 ])
 def test_a_large_run_finds_what_small_runs_of_the_same_patients_find(rules: frozenset[str]) -> None:
     # a patient's claims are consecutive, so cutting the batch between patients keeps every finding and its order
