@@ -40,6 +40,9 @@ def _encounter(number: int) -> Encounter:
     ]
     if number % 5 == 0:
         lines.append({"code": "G0447", "units": 1, "dx_pointers": [1]})
+    if number % 8 < 2:  # two claims of one patient with the same day's services in each
+        lines.append({"code": "96156", "units": 1 + number % 3 // 2, "date": _DATES[0], "dx_pointers": [1]})
+        lines.append({"code": ("99406", "99407")[number % 2], "units": 1, "date": _DATES[0], "dx_pointers": [1]})
     for every, pointers in ((13, [0, 5]), (17, [1, 1]), (19, [1, 2, 3, 4, 1]), (23, [2])):
         if number % every == 0:
             lines.append({"code": "97112", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": pointers})
@@ -87,7 +90,7 @@ _CHUNK = 200
 
 @pytest.mark.parametrize("rules", [
     _DIAGNOSIS_RULES, frozenset({"invalid-dx-pointer", "missing-diagnosis", "hbai-needs-physical-diagnosis"}),
-    frozenset({"diagnosis-does-not-support-procedure"}),
+    frozenset({"diagnosis-does-not-support-procedure"}), frozenset({"same-day-family-conflict"}),
 ])
 def test_a_large_run_finds_what_small_runs_of_the_same_patients_find(rules: frozenset[str]) -> None:
     # a patient's claims are consecutive, so cutting the batch between patients keeps every finding and its order

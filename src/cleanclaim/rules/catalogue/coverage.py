@@ -290,13 +290,19 @@ class SameDayFamilyConflict(Rule):
         def within(first: str, last: str, column: str = "code") -> pl.Expr:
             return (pl.col(column) >= pl.col(first)) & (pl.col(column) <= pl.col(last))
 
+        def in_range(kind: pl.LazyFrame, first: str, last: str) -> pl.LazyFrame:
+            # lines.join(kind, how="cross").filter(within(first, last)), row for row and in its order (each line,
+            # then its rows by number), with the ranges compared once per distinct code instead of once per line
+            member = lines.select("code").unique().join(kind, how="cross").filter(within(first, last))
+            return lines.join(member.sort("row_no"), on="code", how="inner", maintain_order="left_right")
+
         pairs = rows.filter(pl.col("kind") == "pair")
-        a_side = (lines.join(pairs, how="cross").filter(within("first_a", "last_a"))
+        a_side = (in_range(pairs, "first_a", "last_a")
                   .select(*_DAY, "row_no", pl.col("encounter_id").alias("a_encounter"), pl.col("line").alias("a_line"),
                           pl.col("code").alias("other_code")))
         same_range = (pl.col("first_a") == pl.col("first_b")) & (pl.col("last_a") == pl.col("last_b"))
         paired = (
-            lines.join(pairs, how="cross").filter(within("first_b", "last_b"))
+            in_range(pairs, "first_b", "last_b")
             .join(a_side, on=[*_DAY, "row_no"], how="inner")
             .filter(~((pl.col("a_encounter") == pl.col("encounter_id")) & (pl.col("a_line") == pl.col("line"))))
             # within one range, flag the later of two different codes once
@@ -314,7 +320,7 @@ class SameDayFamilyConflict(Rule):
         )
         once = rows.filter(pl.col("kind") == "once_per_day")
         day_units = (
-            lines.join(once, how="cross").filter(within("first_a", "last_a"))
+            in_range(once, "first_a", "last_a")
             .with_columns(pl.col("units").sum().over(*_DAY, "row_no").alias("day_units"),
                           pl.len().over(*_DAY, "row_no").alias("day_lines"),
                           pl.int_range(pl.len()).over(*_DAY, "row_no", order_by=["encounter_id", "line"])
