@@ -63,28 +63,34 @@ def status_judged(tables: Tables) -> pl.LazyFrame:
     return tables.memo("pfs-status-judged", _status_judged)
 
 
+_JUDGED_COLUMNS = ["encounter_id", "line", "code", "year", "status", "meaning", "coverage", "severity",
+                   "acknowledged", "gz"]
+"""What status_judged keeps of a line: what its two rules read."""
+
+
 def _status_judged(tables: Tables) -> pl.LazyFrame:
     medicare = _medicare_payers(tables)
-    lines = tables.lines.filter(pl.col("payer").is_in(medicare) & pl.col("date").is_not_null())
-    if lines.is_empty():
-        return lines.lazy().with_columns(
-            pl.lit(None, dtype=pl.String).alias(column) for column in ("status", "meaning", "coverage", "severity")
-        ).with_columns(pl.lit(None, dtype=pl.Int64).alias("year"), pl.lit(False).alias("acknowledged"),
-                       pl.lit(False).alias("gz"))
-    years = sorted({day.year for day in lines.get_column("date").to_list()})
-    statuses = pl.concat([
+    lines = tables.lines.lazy().filter(pl.col("payer").is_in(medicare) & pl.col("date").is_not_null()).with_columns(
+        pl.col("date").dt.year().cast(pl.Int64).alias("year"))
+    years = collect(lines.select(pl.col("year").unique().sort())).get_column("year").to_list()
+    if not years:
+        return pl.LazyFrame(schema={**tables.lines.select("encounter_id", "line", "code").schema, "year": pl.Int64,
+                                    **dict.fromkeys(("status", "meaning", "coverage", "severity"), pl.String),
+                                    "acknowledged": pl.Boolean, "gz": pl.Boolean})
+    # the (code, year) pairs whose status decides coverage: a few rows, joined to the lines once
+    deciding = pl.concat([
         rvus(year).filter(pl.col("modifier").fill_null("") == "").select("code", "status")
         .with_columns(pl.lit(year, dtype=pl.Int64).alias("year"))
         for year in years
-    ], how="vertical_relaxed").unique(subset=["code", "year"], keep="first")
+    ], how="vertical_relaxed").unique(subset=["code", "year"], keep="first").join(
+        pfs_status_coverage(), on="status", how="inner")
     return (
-        lines.lazy().with_columns(pl.col("date").dt.year().cast(pl.Int64).alias("year"))
-        .join(statuses.lazy(), on=["code", "year"], how="inner")
-        .join(pfs_status_coverage().lazy(), on="status", how="inner")
+        lines.join(deciding.lazy(), on=["code", "year"], how="inner", maintain_order="left")
         .with_columns(
             pl.col("modifiers").list.set_intersection(pl.col("accepted")).list.len().gt(0).alias("acknowledged"),
             pl.col("modifiers").list.contains("GZ").alias("gz"),
         )
+        .select(_JUDGED_COLUMNS)
         .pipe(collect)
         .lazy()
     )
