@@ -44,7 +44,7 @@ def _encounter(number: int) -> Encounter:
         lines.append({"code": "96156", "units": 1 + number % 3 // 2, "date": _DATES[0], "dx_pointers": [1]})
         lines.append({"code": ("99406", "99407")[number % 2], "units": 1, "date": _DATES[0], "dx_pointers": [1]})
     for every, code, day in ((37, "96150", None), (41, "99201", None), (43, "97531", None), (53, "9711", None),
-                             (47, "0591T", "2019-06-03")):
+                             (47, "0591T", "2019-06-03"), (61, "99401", None), (67, "97010", None)):
         if number % every == 0:
             lines.append({"code": code, "units": 1, "date": day, "dx_pointers": [1]})
     for every, pointers in ((13, [0, 5]), (17, [1, 1]), (19, [1, 2, 3, 4, 1]), (23, [2])):
@@ -52,10 +52,11 @@ def _encounter(number: int) -> Encounter:
             lines.append({"code": "97112", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": pointers})
     if number % 11 == 0:
         lines.append({"code": "96158", "units": 1, "minutes": 30, "dx_pointers": []})
+    discipline = "other" if number % 59 == 0 else "PT" if number % 11 else "psychologist"
     return Encounter.model_validate({
         "id": f"E{number:05d}", "date": date, "payer": "medicare" if number % 4 else "commercial",
         "patient": {"id": f"P{number // 4}"}, "diagnoses": diagnoses,
-        "provider": {"npi": "1234567893", "discipline": "PT" if number % 11 else "psychologist"}, "lines": lines,
+        "provider": {"npi": "1234567893", "discipline": discipline}, "lines": lines,
     })
 
 
@@ -96,6 +97,7 @@ _CHUNK = 200
     _DIAGNOSIS_RULES, frozenset({"invalid-dx-pointer", "missing-diagnosis", "hbai-needs-physical-diagnosis"}),
     frozenset({"diagnosis-does-not-support-procedure"}), frozenset({"same-day-family-conflict"}),
     frozenset({"deleted-code", "unknown-code", "invalid-code-format", "code-not-yet-effective"}),
+    frozenset({"provider-not-eligible", "code-not-covered", "pfs-status-coverage"}),
 ])
 def test_a_large_run_finds_what_small_runs_of_the_same_patients_find(rules: frozenset[str]) -> None:
     # a patient's claims are consecutive, so cutting the batch between patients keeps every finding and its order
