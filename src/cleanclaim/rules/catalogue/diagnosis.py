@@ -564,13 +564,12 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         hbai = lines_with_codes(tables).lazy().filter(pl.col("family").str.starts_with("hbai-"))
+        if tables.lines.height > SMALL_RUN or tables.encounters.height > SMALL_RUN:
+            questionable = collect(_questionable_hbai(tables, hbai))
+            hbai = (hbai.join(questionable.lazy(), on="encounter_id", how="semi") if questionable.height
+                    else hbai.clear())
         dx = (
-            encounter_diagnoses(tables, hbai.select("encounter_id").unique())
-            .with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
-            .with_columns(_chapter_index(pl.col("category")).alias("chapter_index"))
-            # in diagnosis order: the first physical diagnosis listed is the one the fix points at
-            .join(_chapters_indexed().lazy(), on="chapter_index", how="inner", maintain_order="left")
-            .filter(pl.col("category") <= pl.col("last"))
+            _with_chapters(encounter_diagnoses(tables, hbai.select("encounter_id").unique()))
             .select("encounter_id", "position", "diagnosis", "where", "chapter", "title", "health_kind")
         )
         has_physical = dx.group_by("encounter_id").agg(
@@ -605,6 +604,34 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
                                  pl.col("line"), pl.col("code")))
             .alias("remedy"),
         ).select(*_KEYS, "where", "kind_text", "chapter", "remedy", "severity")
+
+
+def _with_chapters(diagnoses: pl.LazyFrame) -> pl.LazyFrame:
+    """Diagnoses (column ``diagnosis``) with their ICD-10-CM chapter, in their order; one in no chapter is dropped."""
+    return (
+        diagnoses.with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
+        .with_columns(_chapter_index(pl.col("category")).alias("chapter_index"))
+        # in diagnosis order: the first physical diagnosis listed is the one the fix points at
+        .join(_chapters_indexed().lazy(), on="chapter_index", how="inner", maintain_order="left")
+        .filter(pl.col("category") <= pl.col("last"))
+    )
+
+
+def _questionable_hbai(tables: Tables, hbai: pl.LazyFrame) -> pl.LazyFrame:
+    """The encounters with an HBAI line whose primary diagnosis (first pointer, else the first diagnosis) lies in a
+    chapter that is not physical: the only ones hbai-needs-physical-diagnosis can flag. The chapter is looked up once
+    per distinct diagnosis, and the primary one taken from the claim's list, so the other encounters' diagnoses are
+    never spread out and pointed at."""
+    distinct = pl.LazyFrame({"diagnosis": tables.encounters.get_column("diagnoses").explode().drop_nulls().unique()})
+    not_physical = _with_chapters(distinct).filter(pl.col("health_kind") != "physical").select("diagnosis")
+    position = pl.col("dx_pointers").list.first().fill_null(1)
+    primary = (
+        hbai.select("encounter_id", position.alias("position"))
+        .join(tables.encounters.lazy().select("encounter_id", "diagnoses"), on="encounter_id", how="inner")
+        .filter((pl.col("position") >= 1) & (pl.col("position") <= pl.col("diagnoses").list.len()))
+        .select("encounter_id", pl.col("diagnoses").list.get(pl.col("position") - 1).alias("diagnosis"))
+    )
+    return primary.join(not_physical, on="diagnosis", how="semi").select("encounter_id").unique()
 
 
 _INVALID = frozenset({DiagnosisStatus.INVALID_FORMAT, DiagnosisStatus.UNKNOWN})
