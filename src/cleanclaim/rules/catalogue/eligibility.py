@@ -426,9 +426,11 @@ class CodeNotCovered(Rule):
 
         # where the PFS file of the line's year gives its code a coverage status, pfs-status-coverage decides
         # (and a GY there is not flagged again here); the profile's list answers for the other lines
-        lines = tables.lines.lazy().join(status_judged(tables).select("encounter_id", "line"),
-                                         on=["encounter_id", "line"], how="anti")
-        return lines.join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"], how="inner").select(
+        # the lines of a listed (payer, code) first (a few), then those status_judged leaves to the PFS file
+        listed = tables.lines.lazy().join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"],
+                                          how="inner", maintain_order="left")
+        return listed.join(status_judged(tables).select("encounter_id", "line"), on=["encounter_id", "line"],
+                           how="anti").select(
             *_KEYS, "payer_name", "reason", "reference", "severity", _NOT_COVERED_REFERENCES)
 
 
