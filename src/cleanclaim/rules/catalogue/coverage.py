@@ -327,11 +327,11 @@ class SameDayFamilyConflict(Rule):
         once = rows.filter(pl.col("kind") == "once_per_day")
         day_units = (
             in_range(once, "first_a", "last_a")
-            .with_columns(pl.col("units").sum().over(*_DAY, "row_no").alias("day_units"),
-                          pl.len().over(*_DAY, "row_no").alias("day_lines"),
-                          pl.int_range(pl.len()).over(*_DAY, "row_no", order_by=["encounter_id", "line"])
-                          .alias("order"))
+            .with_columns(pl.col("units").sum().over(*_DAY, "row_no").alias("day_units"))
             .filter(pl.col("day_units") > 1)
+            # numbered within the days kept (whole days: the filter is per day), not within every day
+            .with_columns(pl.int_range(pl.len()).over(*_DAY, "row_no", order_by=["encounter_id", "line"])
+                          .alias("order"))
             # flag each line after the first, or the single line that carries more than one unit
             .filter((pl.col("order") > 0) | (pl.col("units") > 1))
             .select(*_KEYS, "date", "severity", "reason", "source",
