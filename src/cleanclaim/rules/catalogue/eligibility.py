@@ -425,8 +425,8 @@ class CodeNotCovered(Rule):
         from cleanclaim.rules.catalogue.coverage import status_judged
 
         # where the PFS file of the line's year gives its code a coverage status, pfs-status-coverage decides
-        # (and a GY there is not flagged again here); the profile's list answers for the other lines
-        # the lines of a listed (payer, code) first (a few), then those status_judged leaves to the PFS file
+        # (and a GY there is not flagged again here); the profile's list answers for the other lines. The lines of
+        # a listed (payer, code) are found first (a few), then those of a PFS status left out.
         listed = tables.lines.lazy().join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"],
                                           how="inner", maintain_order="left")
         return listed.join(status_judged(tables).select("encounter_id", "line"), on=["encounter_id", "line"],
