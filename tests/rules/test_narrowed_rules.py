@@ -120,3 +120,24 @@ def test_a_clean_large_batch_questions_no_encounter() -> None:
     assert found is not None
     assert found.height == 0
     assert findings_table(tables, RuleSelection(select=_DIAGNOSIS_RULES)).height == 0
+
+
+def test_many_deleted_lines_read_their_texts_per_code_and_discipline() -> None:
+    # more deleted lines than SMALL_RUN: deleted-code writes each code and discipline's texts once and joins them
+    def claim(number: int) -> Encounter:
+        return Encounter.model_validate({
+            "id": f"D{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "provider": {"npi": "1234567893", "discipline": ("psychologist", "coach", "PT")[number % 3]},
+            "lines": [{"code": ("96150", "96152", "G0436")[number % 4 % 3], "units": 1, "dx_pointers": [1]}],
+        })
+
+    def found(numbers: range) -> pl.DataFrame:
+        tables = tables_from_encounters([claim(n) for n in numbers], _PAYERS, as_of=dt.date(2026, 12, 1))
+        return findings_table(tables, RuleSelection(select=frozenset({"deleted-code"})))
+
+    large = found(range(SMALL_RUN + 200))
+    assert large.height == SMALL_RUN + 200
+    small = pl.concat([found(range(start, min(start + _CHUNK, SMALL_RUN + 200)))
+                       for start in range(0, SMALL_RUN + 200, _CHUNK)])
+    assert large.equals(small)
+    assert large.get_column("fix").n_unique() > 3

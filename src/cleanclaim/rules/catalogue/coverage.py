@@ -12,7 +12,7 @@ import polars as pl
 from cleanclaim.model import Severity
 from cleanclaim.refdata import rvus
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _DAY = ["patient_id", "date"]
@@ -72,7 +72,9 @@ def _status_judged(tables: Tables) -> pl.LazyFrame:
     medicare = _medicare_payers(tables)
     lines = tables.lines.lazy().filter(pl.col("payer").is_in(medicare) & pl.col("date").is_not_null()).with_columns(
         pl.col("date").dt.year().cast(pl.Int64).alias("year"))
-    years = collect(lines.select(pl.col("year").unique().sort())).get_column("year").to_list()
+    # the years on Series (no plan to build: on one claim a plan costs more than the lines)
+    dates = tables.lines.get_column("date").filter(tables.lines.get_column("payer").is_in(medicare))
+    years = sorted(dates.drop_nulls().dt.year().unique().to_list())
     if not years:
         return pl.LazyFrame(schema={**tables.lines.select("encounter_id", "line", "code").schema, "year": pl.Int64,
                                     **dict.fromkeys(("status", "meaning", "coverage", "severity"), pl.String),
@@ -297,8 +299,10 @@ class SameDayFamilyConflict(Rule):
             return (pl.col(column) >= pl.col(first)) & (pl.col(column) <= pl.col(last))
 
         def in_range(kind: pl.LazyFrame, first: str, last: str) -> pl.LazyFrame:
-            # lines.join(kind, how="cross").filter(within(first, last)), row for row and in its order (each line,
-            # then its rows by number), with the ranges compared once per distinct code instead of once per line
+            # each line with the rows whose range holds its code (each line, then its rows by number); on a large
+            # run the ranges are compared once per distinct code instead of once per line, the same rows in order
+            if tables.lines.height <= SMALL_RUN:
+                return lines.join(kind, how="cross").filter(within(first, last))
             member = lines.select("code").unique().join(kind, how="cross").filter(within(first, last))
             return lines.join(member.sort("row_no"), on="code", how="inner", maintain_order="left_right")
 
