@@ -233,8 +233,10 @@ class ProviderNotEligible(Rule):
             flagged = collect(flagged).lazy()
             lines = lines.filter(pl.col("code").is_in(flagged.select("code").collect().to_series().implode()))
         judged = lines.join(flagged, on=_JUDGE_KEYS, how="inner", nulls_equal=True, maintain_order="left")
-        # the lines of an unstated discipline, when the run has any (its distinct disciplines say)
-        stated = not any(value.lower() == Discipline.OTHER.value for value in tables.values("provider_discipline"))
+        # the lines of an unstated discipline, when the run may have any (its distinct disciplines say; lower-cased
+        # in ASCII only, where Python's and Polars' agree)
+        stated = all(value.isascii() and value.lower() != Discipline.OTHER.value
+                     for value in tables.values("provider_discipline"))
         unstated = (billed.clear() if stated else billed).filter(
             _LOWER_DISCIPLINE.eq(Discipline.OTHER.value)).with_columns(_BILLER_KEYS)
         return pl.concat([judged.select(*_KEYS, *_JUDGED_COLUMNS), self._unstated(unstated)],
