@@ -61,6 +61,7 @@ __all__ = [
     "lookup_diagnosis",
     "normalize_diagnosis",
     "normalized_diagnosis_expr",
+    "release_for",
     "releases",
 ]
 
@@ -308,6 +309,12 @@ def _choose(candidates: Sequence[ReleaseInfo], date_of_service: dt.date) -> tupl
         return min(after, key=lambda r: (r.valid_from, -r.data_effective.toordinal())), False
     nearest = min(candidates, key=lambda r: (_distance(r, date_of_service), -r.valid_to.toordinal()))
     return nearest, False
+
+
+def release_for(date_of_service: dt.date, data_dir: Path | None = None) -> tuple[ReleaseInfo, bool]:
+    """The release that judges a date of service, and whether it covers the date (else it is the nearest): the
+    choice every lookup and :func:`classify_diagnoses` make."""
+    return _choose(releases(data_dir), date_of_service)
 
 
 def _coverage_note(release: ReleaseInfo, date_of_service: dt.date, covers: bool) -> str | None:

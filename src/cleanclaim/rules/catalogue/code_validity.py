@@ -12,7 +12,7 @@ import polars as pl
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, codes_frame, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, lines_with_codes
 
 _FORMAT = r"^([0-9]{5}|[0-9]{4}[FTU]|[A-V][0-9]{4})$"
 """ASCII digits only: Polars' (Rust's) ``\\d`` and Python's take other scripts' digits (Arabic-Indic ٩٧١١٠), which no
@@ -25,15 +25,20 @@ _NOT_IN_FORCE = pl.col("kind").is_null()
 
 
 def code_status(tables: Tables) -> pl.DataFrame:
-    """Per line: ``status`` valid / deleted / not-yet-effective / unknown / invalid-format, with the deleted or
-    future version's dates and replacements, computed over whole columns."""
+    """The lines whose code is not valid on their date, with ``status`` deleted / not-yet-effective / unknown /
+    invalid-format and the deleted or future version's dates and replacements, computed over whole columns."""
     return tables.memo("code_status", _code_status)
 
 
 def _code_status(tables: Tables) -> pl.DataFrame:
-    return collect(
-        lines_with_codes(tables).lazy()
-        .select(*tables.lines.columns, pl.col("kind").is_not_null().alias("in_force"))
+    lines = lines_with_codes(tables).lazy().select(*tables.lines.columns,
+                                                   pl.col("kind").is_not_null().alias("in_force"))
+    # A line's status depends only on its code, date and whether a version is in force then: on a large run judged
+    # once per distinct combination (a month of claims has a few thousand), and only the lines of an invalid one
+    # kept; a claim's few lines are judged as they are.
+    large = tables.lines.height > SMALL_RUN
+    judged = (
+        (lines.select("code", "date", "in_force").unique() if large else lines)
         .join(_versions(tables.book).lazy(), on="code", how="left")
         .with_columns(
             pl.when(~pl.col("code").str.contains(_FORMAT)).then(pl.lit("invalid-format"))
@@ -45,7 +50,12 @@ def _code_status(tables: Tables) -> pl.DataFrame:
             .otherwise(pl.lit("deleted"))
             .alias("status")
         )
+        .filter(pl.col("status") != "valid")
     )
+    if not large:
+        return collect(judged)
+    return collect(lines.join(judged, on=["code", "date", "in_force"], how="inner", nulls_equal=True,
+                              maintain_order="left"))
 
 
 @cache
@@ -235,8 +245,12 @@ class DeletedCode(Rule):
             text = f" Note: {' + '.join(codes)} may be billed only by {', '.join(allowed)}, not by a {discipline}"
             return text + (": coaching is reported with 0591T-0593T." if discipline == "coach" else ".")
 
-        rows = deleted.with_columns(
-            pl.col("replacements").list.join(" + ").alias("replacements"),
+        # the replacements are the code's (its last version's), so on many lines the texts are written once per
+        # code and discipline, not once per line
+        by = ["code", "provider_discipline"]
+        many = deleted.height > SMALL_RUN
+        texts = (deleted.select(*by, "replacements").unique(subset=by, keep="first") if many else deleted).select(
+            *by,
             pl.col("replacements").map_elements(
                 lambda codes: "; ".join(f"{c}: {summary_of.get(c, 'see the current code book')}" for c in codes),
                 return_dtype=pl.String,
@@ -245,6 +259,9 @@ class DeletedCode(Rule):
                 lambda row: who_may_bill(row["replacements"], row["provider_discipline"]), return_dtype=pl.String,
             ).alias("who_may_bill"),
         )
+        rows = deleted.with_columns(pl.col("replacements").list.join(" + ").alias("replacements"))
+        rows = (rows.join(texts, on=by, how="left", nulls_equal=True, maintain_order="left") if many
+                else rows.hstack(texts.drop(by)))
         return rows.with_columns(
             pl.when(pl.col("replacements") == "")
             .then(pl.lit("No direct replacement: choose the current code that describes the service."))

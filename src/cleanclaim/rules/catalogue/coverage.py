@@ -12,7 +12,7 @@ import polars as pl
 from cleanclaim.model import Severity
 from cleanclaim.refdata import rvus
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _DAY = ["patient_id", "date"]
@@ -63,28 +63,36 @@ def status_judged(tables: Tables) -> pl.LazyFrame:
     return tables.memo("pfs-status-judged", _status_judged)
 
 
+_JUDGED_COLUMNS = ["encounter_id", "line", "code", "year", "status", "meaning", "coverage", "severity",
+                   "acknowledged", "gz"]
+"""What status_judged keeps of a line: what its two rules read."""
+
+
 def _status_judged(tables: Tables) -> pl.LazyFrame:
     medicare = _medicare_payers(tables)
-    lines = tables.lines.filter(pl.col("payer").is_in(medicare) & pl.col("date").is_not_null())
-    if lines.is_empty():
-        return lines.lazy().with_columns(
-            pl.lit(None, dtype=pl.String).alias(column) for column in ("status", "meaning", "coverage", "severity")
-        ).with_columns(pl.lit(None, dtype=pl.Int64).alias("year"), pl.lit(False).alias("acknowledged"),
-                       pl.lit(False).alias("gz"))
-    years = sorted({day.year for day in lines.get_column("date").to_list()})
-    statuses = pl.concat([
+    lines = tables.lines.lazy().filter(pl.col("payer").is_in(medicare) & pl.col("date").is_not_null()).with_columns(
+        pl.col("date").dt.year().cast(pl.Int64).alias("year"))
+    # the years on Series (no plan to build: on one claim a plan costs more than the lines)
+    dates = tables.lines.get_column("date").filter(tables.lines.get_column("payer").is_in(medicare))
+    years = sorted(dates.drop_nulls().dt.year().unique().to_list())
+    if not years:
+        return pl.LazyFrame(schema={**tables.lines.select("encounter_id", "line", "code").schema, "year": pl.Int64,
+                                    **dict.fromkeys(("status", "meaning", "coverage", "severity"), pl.String),
+                                    "acknowledged": pl.Boolean, "gz": pl.Boolean})
+    # the (code, year) pairs whose status decides coverage: a few rows, joined to the lines once
+    deciding = pl.concat([
         rvus(year).filter(pl.col("modifier").fill_null("") == "").select("code", "status")
         .with_columns(pl.lit(year, dtype=pl.Int64).alias("year"))
         for year in years
-    ], how="vertical_relaxed").unique(subset=["code", "year"], keep="first")
+    ], how="vertical_relaxed").unique(subset=["code", "year"], keep="first").join(
+        pfs_status_coverage(), on="status", how="inner")
     return (
-        lines.lazy().with_columns(pl.col("date").dt.year().cast(pl.Int64).alias("year"))
-        .join(statuses.lazy(), on=["code", "year"], how="inner")
-        .join(pfs_status_coverage().lazy(), on="status", how="inner")
+        lines.join(deciding.lazy(), on=["code", "year"], how="inner", maintain_order="left")
         .with_columns(
             pl.col("modifiers").list.set_intersection(pl.col("accepted")).list.len().gt(0).alias("acknowledged"),
             pl.col("modifiers").list.contains("GZ").alias("gz"),
         )
+        .select(_JUDGED_COLUMNS)
         .pipe(collect)
         .lazy()
     )
@@ -290,13 +298,21 @@ class SameDayFamilyConflict(Rule):
         def within(first: str, last: str, column: str = "code") -> pl.Expr:
             return (pl.col(column) >= pl.col(first)) & (pl.col(column) <= pl.col(last))
 
+        def in_range(kind: pl.LazyFrame, first: str, last: str) -> pl.LazyFrame:
+            # each line with the rows whose range holds its code (each line, then its rows by number); on a large
+            # run the ranges are compared once per distinct code instead of once per line, the same rows in order
+            if tables.lines.height <= SMALL_RUN:
+                return lines.join(kind, how="cross").filter(within(first, last))
+            member = lines.select("code").unique().join(kind, how="cross").filter(within(first, last))
+            return lines.join(member.sort("row_no"), on="code", how="inner", maintain_order="left_right")
+
         pairs = rows.filter(pl.col("kind") == "pair")
-        a_side = (lines.join(pairs, how="cross").filter(within("first_a", "last_a"))
+        a_side = (in_range(pairs, "first_a", "last_a")
                   .select(*_DAY, "row_no", pl.col("encounter_id").alias("a_encounter"), pl.col("line").alias("a_line"),
                           pl.col("code").alias("other_code")))
         same_range = (pl.col("first_a") == pl.col("first_b")) & (pl.col("last_a") == pl.col("last_b"))
         paired = (
-            lines.join(pairs, how="cross").filter(within("first_b", "last_b"))
+            in_range(pairs, "first_b", "last_b")
             .join(a_side, on=[*_DAY, "row_no"], how="inner")
             .filter(~((pl.col("a_encounter") == pl.col("encounter_id")) & (pl.col("a_line") == pl.col("line"))))
             # within one range, flag the later of two different codes once
@@ -314,12 +330,12 @@ class SameDayFamilyConflict(Rule):
         )
         once = rows.filter(pl.col("kind") == "once_per_day")
         day_units = (
-            lines.join(once, how="cross").filter(within("first_a", "last_a"))
-            .with_columns(pl.col("units").sum().over(*_DAY, "row_no").alias("day_units"),
-                          pl.len().over(*_DAY, "row_no").alias("day_lines"),
-                          pl.int_range(pl.len()).over(*_DAY, "row_no", order_by=["encounter_id", "line"])
-                          .alias("order"))
+            in_range(once, "first_a", "last_a")
+            .with_columns(pl.col("units").sum().over(*_DAY, "row_no").alias("day_units"))
             .filter(pl.col("day_units") > 1)
+            # numbered within the days kept (whole days: the filter is per day), not within every day
+            .with_columns(pl.int_range(pl.len()).over(*_DAY, "row_no", order_by=["encounter_id", "line"])
+                          .alias("order"))
             # flag each line after the first, or the single line that carries more than one unit
             .filter((pl.col("order") > 0) | (pl.col("units") > 1))
             .select(*_KEYS, "date", "severity", "reason", "source",

@@ -14,7 +14,13 @@ from typing import Any
 import polars as pl
 
 from cleanclaim.codebook import CodeBook
-from cleanclaim.diagnoses import DiagnosisStatus, classify_diagnoses, lookup_diagnosis, normalized_diagnosis_expr
+from cleanclaim.diagnoses import (
+    DiagnosisStatus,
+    classify_diagnoses,
+    lookup_diagnosis,
+    normalized_diagnosis_expr,
+    release_for,
+)
 from cleanclaim.formats.claim_requirements import ICD9_PREFIX
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
@@ -93,9 +99,46 @@ def encounter_diagnoses(tables: Tables, encounters: pl.LazyFrame | None = None) 
 
 def classified_diagnoses(tables: Tables) -> pl.DataFrame:
     """Claim diagnoses with their ICD-10-CM status in the release for their date of service (computed once per run:
-    both diagnosis-validity rules read it)."""
-    return tables.memo("classified_diagnoses",
-                       lambda t: classify_diagnoses(collect(encounter_diagnoses(t)), code="diagnosis", date="date"))
+    both diagnosis-validity rules read it). On a large run only the encounters `questionable_encounters` names are
+    classified: every other diagnosis is billable in a release that covers its date, which neither rule flags."""
+    return tables.memo("classified_diagnoses", _classified_diagnoses)
+
+
+def _classified_diagnoses(tables: Tables) -> pl.DataFrame:
+    encounters = questionable_encounters(tables)
+    return classify_diagnoses(collect(encounter_diagnoses(tables, None if encounters is None else encounters.lazy())),
+                              code="diagnosis", date="date")
+
+
+def questionable_encounters(tables: Tables) -> pl.DataFrame | None:
+    """The ids of the encounters that may hold a diagnosis the validity rules flag (None on a small run: all).
+
+    A diagnosis is judged on its encounter's date or one of its lines' dates, and its status depends only on the
+    release that date picks: so a diagnosis billable in every release the batch's dates pick, on an encounter none
+    of whose dates falls outside the loaded releases, cannot be flagged. Deciding that per distinct diagnosis and
+    release (a month of claims has a few hundred diagnoses and one or two releases) spares pointing every line at
+    its diagnoses, which cost most of the diagnosis rules' time on a million lines."""
+    lines, encounters = tables.lines, tables.encounters
+    small = lines.height <= SMALL_RUN and encounters.height <= SMALL_RUN
+    if small or encounters.get_column("encounter_id").has_nulls():
+        return None  # a null id joins no narrowed list: such a batch is judged the whole way
+    dates = pl.concat([lines.get_column("date"), encounters.get_column("date")]).drop_nulls().unique().to_list()
+    picks = {day: release_for(day) for day in dates}
+    uncovered = [day for day, (_, covers) in picks.items() if not covers]
+    # one date of each release the batch's dates pick stands for all of its dates (the status is the release's)
+    standing = list({release: day for day, (release, _) in picks.items()}.values())
+    diagnoses = encounters.get_column("diagnoses").explode().drop_nulls().unique()
+    judged = classify_diagnoses(
+        pl.DataFrame({"diagnosis": diagnoses}).join(pl.DataFrame({"date": standing}, schema={"date": pl.Date}),
+                                                    how="cross"),
+        code="diagnosis", date="date")
+    flagged = judged.filter(pl.col("dx_status").is_in([s.value for s in _FLAGGED])).get_column("diagnosis").unique()
+    questionable = pl.concat([
+        encounters.filter(pl.col("diagnoses").list.eval(pl.element().is_in(flagged.implode())).list.any()
+                          | pl.col("date").is_in(uncovered)).select("encounter_id"),
+        lines.filter(pl.col("date").is_in(uncovered)).select("encounter_id"),
+    ]) if flagged.len() or uncovered else encounters.clear().select("encounter_id")
+    return questionable.unique()
 
 
 @dataclass(frozen=True)
@@ -423,11 +466,19 @@ class InvalidDxPointer(Rule):
     def check(self, tables: Tables) -> pl.LazyFrame:
         counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
         pointers_of = pl.col("dx_pointers")
-        lines = tables.lines.lazy().join(counts, on="encounter_id", how="inner").filter(
+        # A pointer past the diagnoses needs a pointer above 1 (an encounter without diagnoses is not judged): the
+        # other lines cannot break the rule whatever their encounter, and are not joined to it.
+        possible = (pointers_of.list.len() > 0) & (
+            (pointers_of.list.min() < 1) | (pointers_of.list.max() > 1) | (pointers_of.list.len() > _MAX_POINTERS)
+            | (pointers_of.list.n_unique() < pointers_of.list.len()))
+        lines = tables.lines.lazy().select(*_KEYS, "dx_pointers").filter(possible).join(
+            counts, on="encounter_id", how="inner").filter(
             (pl.col("dx_count") > 0) & (pointers_of.list.len() > 0)
             # only lines with some problem go on to be exploded pointer by pointer (on a million lines, a few)
             & ((pointers_of.list.min() < 1) | (pointers_of.list.max() > pl.col("dx_count"))
                | (pointers_of.list.len() > _MAX_POINTERS) | (pointers_of.list.n_unique() < pointers_of.list.len())))
+        if tables.lines.height > SMALL_RUN:
+            lines = collect(lines).lazy()  # read by three branches, which the optimiser would each join anew
         pointers = lines.select(*_KEYS, "dx_count", pl.col("dx_pointers").alias("pointer")).explode("pointer")
         outside = (
             pointers.filter((pl.col("pointer") < 1) | (pl.col("pointer") > pl.col("dx_count")))
@@ -513,13 +564,12 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         hbai = lines_with_codes(tables).lazy().filter(pl.col("family").str.starts_with("hbai-"))
+        if tables.lines.height > SMALL_RUN or tables.encounters.height > SMALL_RUN:
+            questionable = collect(_questionable_hbai(tables, hbai))
+            hbai = (hbai.join(questionable.lazy(), on="encounter_id", how="semi") if questionable.height
+                    else hbai.clear())
         dx = (
-            encounter_diagnoses(tables, hbai.select("encounter_id").unique())
-            .with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
-            .with_columns(_chapter_index(pl.col("category")).alias("chapter_index"))
-            # in diagnosis order: the first physical diagnosis listed is the one the fix points at
-            .join(_chapters_indexed().lazy(), on="chapter_index", how="inner", maintain_order="left")
-            .filter(pl.col("category") <= pl.col("last"))
+            _with_chapters(encounter_diagnoses(tables, hbai.select("encounter_id").unique()))
             .select("encounter_id", "position", "diagnosis", "where", "chapter", "title", "health_kind")
         )
         has_physical = dx.group_by("encounter_id").agg(
@@ -556,7 +606,37 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
         ).select(*_KEYS, "where", "kind_text", "chapter", "remedy", "severity")
 
 
+def _with_chapters(diagnoses: pl.LazyFrame) -> pl.LazyFrame:
+    """Diagnoses (column ``diagnosis``) with their ICD-10-CM chapter, in their order; one in no chapter is dropped."""
+    return (
+        diagnoses.with_columns(normalized_diagnosis_expr("diagnosis").str.slice(0, 3).alias("category"))
+        .with_columns(_chapter_index(pl.col("category")).alias("chapter_index"))
+        # in diagnosis order: the first physical diagnosis listed is the one the fix points at
+        .join(_chapters_indexed().lazy(), on="chapter_index", how="inner", maintain_order="left")
+        .filter(pl.col("category") <= pl.col("last"))
+    )
+
+
+def _questionable_hbai(tables: Tables, hbai: pl.LazyFrame) -> pl.LazyFrame:
+    """The encounters with an HBAI line whose primary diagnosis (first pointer, else the first diagnosis) lies in a
+    chapter that is not physical: the only ones hbai-needs-physical-diagnosis can flag. The chapter is looked up once
+    per distinct diagnosis, and the primary one taken from the claim's list, so the other encounters' diagnoses are
+    never spread out and pointed at."""
+    distinct = pl.LazyFrame({"diagnosis": tables.encounters.get_column("diagnoses").explode().drop_nulls().unique()})
+    not_physical = _with_chapters(distinct).filter(pl.col("health_kind") != "physical").select("diagnosis")
+    position = pl.col("dx_pointers").list.first().fill_null(1)
+    primary = (
+        hbai.select("encounter_id", position.alias("position"))
+        .join(tables.encounters.lazy().select("encounter_id", "diagnoses"), on="encounter_id", how="inner")
+        .filter((pl.col("position") >= 1) & (pl.col("position") <= pl.col("diagnoses").list.len()))
+        .select("encounter_id", pl.col("diagnoses").list.get(pl.col("position") - 1).alias("diagnosis"))
+    )
+    return primary.join(not_physical, on="diagnosis", how="semi").select("encounter_id").unique()
+
+
 _INVALID = frozenset({DiagnosisStatus.INVALID_FORMAT, DiagnosisStatus.UNKNOWN})
+_FLAGGED = _INVALID | {DiagnosisStatus.NOT_BILLABLE}
+"""The statuses invalid-diagnosis and non-billable-diagnosis flag."""
 
 
 _PointerRows = list[tuple[str | None, list[Any] | None]]  # pointers as Polars gives them (a null may be among them)

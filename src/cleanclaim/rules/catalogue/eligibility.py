@@ -12,7 +12,7 @@ from cleanclaim.codebook import CodeBook, CodeEntry
 from cleanclaim.model import Discipline, Severity
 from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import Tables, codes_frame, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _JUDGE_KEYS = ["code", "date", "provider_discipline", "payer"]
@@ -226,10 +226,19 @@ class ProviderNotEligible(Rule):
             .join(programs, on="payer", how="left")
             .with_columns(_DISCIPLINE_KEY, _BILLER_KEYS, _LISTED)
         )
-        judged = billed.select(*_KEYS, *_JUDGE_KEYS[1:]).join(
-            self._judged(combos.filter(~_UNSTATED), tables.book), on=_JUDGE_KEYS, how="inner", nulls_equal=True,
-            maintain_order="left")
-        unstated = billed.filter(_LOWER_DISCIPLINE.eq(Discipline.OTHER.value)).with_columns(_BILLER_KEYS)
+        flagged = self._judged(combos.filter(~_UNSTATED), tables.book)
+        lines = billed.select(*_KEYS, *_JUDGE_KEYS[1:])
+        if tables.lines.height > SMALL_RUN:
+            # judged first (a few rows), so only the lines of a flagged code are joined back to them
+            flagged = collect(flagged).lazy()
+            lines = lines.filter(pl.col("code").is_in(flagged.select("code").collect().to_series().implode()))
+        judged = lines.join(flagged, on=_JUDGE_KEYS, how="inner", nulls_equal=True, maintain_order="left")
+        # the lines of an unstated discipline, when the run may have any (its distinct disciplines say; lower-cased
+        # in ASCII only, where Python's and Polars' agree)
+        stated = all(value.isascii() and value.lower() != Discipline.OTHER.value
+                     for value in tables.values("provider_discipline"))
+        unstated = (billed.clear() if stated else billed).filter(
+            _LOWER_DISCIPLINE.eq(Discipline.OTHER.value)).with_columns(_BILLER_KEYS)
         return pl.concat([judged.select(*_KEYS, *_JUDGED_COLUMNS), self._unstated(unstated)],
                          how="diagonal_relaxed")
 
@@ -418,10 +427,12 @@ class CodeNotCovered(Rule):
         from cleanclaim.rules.catalogue.coverage import status_judged
 
         # where the PFS file of the line's year gives its code a coverage status, pfs-status-coverage decides
-        # (and a GY there is not flagged again here); the profile's list answers for the other lines
-        lines = tables.lines.lazy().join(status_judged(tables).select("encounter_id", "line"),
-                                         on=["encounter_id", "line"], how="anti")
-        return lines.join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"], how="inner").select(
+        # (and a GY there is not flagged again here); the profile's list answers for the other lines. The lines of
+        # a listed (payer, code) are found first (a few), then those of a PFS status left out.
+        listed = tables.lines.lazy().join(_not_covered(ProfilesKey(tables.payers)).lazy(), on=["payer", "code"],
+                                          how="inner", maintain_order="left")
+        return listed.join(status_judged(tables).select("encounter_id", "line"), on=["encounter_id", "line"],
+                           how="anti").select(
             *_KEYS, "payer_name", "reason", "reference", "severity", _NOT_COVERED_REFERENCES)
 
 

@@ -11,7 +11,7 @@ import polars as pl
 from cleanclaim.diagnoses import normalized_diagnosis_expr
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import Tables, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect_all, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _THERAPY_MODIFIERS = ["GP", "GO", "GN"]
@@ -41,6 +41,9 @@ _IS_THERAPY = (
     | ((pl.col("therapy") == "sometimes")
        & pl.col("modifiers").list.eval(pl.element().is_in(_THERAPY_MODIFIERS)).list.any())
 ).fill_null(False)
+
+_INJURY = pl.col("dx_code").str.contains(r"^(S|T[0-7][0-9]|T8[0-8])") & (pl.col("dx_code").str.len_chars() == 7)
+"""Chapter 19 (S00-T88) codes of seven characters once the dot is gone: those a 7th character can mark initial."""
 
 _NO_CONDITION_REFS = ["ICD-10-CM Official Guidelines FY2026 s I.C.21.c (Z code categories)",
                       "CMS Pub. 100-02 Ch. 15 s220.1.2, s220.2 (therapy reasonable and necessary for a condition)",
@@ -95,10 +98,15 @@ class DiagnosisDoesNotSupportProcedure(Rule):
                   "NCD 210.12", "CMS Pub. 100-04 Ch. 18 s200", "CARC 11")
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
-        lines = lines_with_codes(tables).lazy().select(
-            *_KEYS, "payer", "date", "modifiers", "dx_pointers", _IS_THERAPY.alias("is_therapy"))
+        lines = lines_with_codes(tables).lazy()
+        encounters = tables.encounters.lazy()
+        questionable = _questionable_encounters(tables)
+        if questionable is not None:
+            lines = lines.join(questionable.lazy(), on="encounter_id", how="semi")
+            encounters = encounters.join(questionable.lazy(), on="encounter_id", how="semi")
+        lines = lines.select(*_KEYS, "payer", "date", "modifiers", "dx_pointers", _IS_THERAPY.alias("is_therapy"))
         dx = (
-            tables.encounters.lazy().select("encounter_id", "diagnoses")
+            encounters.select("encounter_id", "diagnoses")
             .with_columns(pl.int_ranges(1, pl.col("diagnoses").list.len() + 1).alias("position"))
             .explode("diagnoses", "position")
             .filter(pl.col("diagnoses").is_not_null())
@@ -107,7 +115,37 @@ class DiagnosisDoesNotSupportProcedure(Rule):
             .rename({"diagnoses": "diagnosis"})
         )
         return pl.concat([_no_condition(lines, dx), _initial_encounter(lines, dx), _bmi_missing(lines, dx)],
-                         how="vertical_relaxed").sort("encounter_id", "line")
+                         how="vertical_relaxed").sort("encounter_id", "line", maintain_order=True)
+
+
+def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
+    """The ids of the encounters the rule may flag on a large run (None on a small one: all of them), decided per
+    distinct diagnosis rather than per line: those whose every diagnosis names an encounter reason (any payer, any
+    date), those with an injury diagnosis whose 7th character some list row names, and those billing a code that
+    needs a BMI. A real month has a few hundred distinct diagnoses; joining each line to each of its claim's
+    diagnoses cost most of the rule's time."""
+    lines, encounters = tables.lines, tables.encounters
+    small = lines.height <= SMALL_RUN and encounters.height <= SMALL_RUN
+    if small or encounters.get_column("encounter_id").has_nulls():
+        return None  # a null id joins no narrowed list: such a batch is judged the whole way
+    distinct = pl.LazyFrame({"diagnosis": encounters.get_column("diagnoses").explode().drop_nulls().unique()}
+                            ).with_columns(normalized_diagnosis_expr("diagnosis").alias("dx_code"))
+    sevenths = _rows("initial_encounter").select(pl.col("first").alias("seventh"))
+    reasons, injuries = collect_all([
+        _listed(distinct, "no_condition").select("diagnosis").unique(),
+        distinct.filter(_INJURY).join(sevenths, left_on=pl.col("dx_code").str.slice(6, 1), right_on="seventh",
+                                      how="semi").select("diagnosis"),
+    ])
+    needs_bmi = _rows("bmi_30_plus").select(pl.col("procedures").explode()).collect().to_series()
+    diagnoses = pl.col("diagnoses")
+    return pl.concat([
+        encounters.filter(
+            (diagnoses.list.eval(pl.element().is_null() | pl.element().is_in(reasons.to_series().implode()))
+             .list.all() & (diagnoses.list.drop_nulls().list.len() > 0))
+            | diagnoses.list.eval(pl.element().is_in(injuries.to_series().implode())).list.any()
+        ).select("encounter_id"),
+        lines.filter(pl.col("code").is_in(needs_bmi.implode())).select("encounter_id"),
+    ]).unique()
 
 
 def _listed(dx: pl.LazyFrame, name: str) -> pl.LazyFrame:
@@ -155,8 +193,7 @@ def _initial_encounter(lines: pl.LazyFrame, dx: pl.LazyFrame) -> pl.LazyFrame:
                       .otherwise(pl.lit([1], dtype=pl.List(pl.Int64))).alias("position"))
         .explode("position")
         .join(dx, on=["encounter_id", "position"], how="inner")
-        # chapter 19: S00-T88, seven characters once the dot is gone
-        .filter(pl.col("dx_code").str.contains(r"^(S|T[0-7][0-9]|T8[0-8])") & (pl.col("dx_code").str.len_chars() == 7))
+        .filter(_INJURY)
         .with_columns(pl.col("dx_code").str.slice(6, 1).alias("seventh"))
         .join(characters, on="seventh", how="inner")
         .filter(_APPLIES)

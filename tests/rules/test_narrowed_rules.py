@@ -1,0 +1,143 @@
+"""On a large run some rules judge only the encounters that could break them (decided per distinct diagnosis, code
+or date first); their findings must be exactly those of the same rules judging every encounter.
+
+The batch mixes, over more than SMALL_RUN lines, the claims each rule flags (an invalid, unknown or header diagnosis,
+a date no loaded release covers, claims whose lines carry different dates and point at different diagnoses, Z-code
+only therapy, an initial-encounter injury, obesity counseling without a BMI) among many clean ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from cleanclaim.model import Encounter
+from cleanclaim.payers import load_profile
+from cleanclaim.rules.catalogue import diagnosis
+from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
+
+_DIAGNOSES = [
+    ["M62.81"], ["M62.81", "Z91.81"], ["M62.8X"], ["m62.81 ", "M62"], ["E11.9", "E66.01", "Z71.3"], ["Z71.89"],
+    ["Z71.89", "Z00.00"], ["S83.511A"], ["S83.511D", "S83.511A"], ["Q99.9X"], ["62.81"], ["J44.9", "M54.5"], [],
+]
+_DATES = ["2026-07-01", "2026-08-14", "2026-09-30", "2026-10-02", "2025-09-30", "2025-10-01"]
+
+
+def _encounter(number: int) -> Encounter:
+    diagnoses = _DIAGNOSES[number % len(_DIAGNOSES)]
+    date = _DATES[number % len(_DATES)]
+    count = max(len(diagnoses), 1)
+    lines: list[dict[str, Any]] = [
+        {"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15,
+         "dx_pointers": [(number + i) % count + 1 for i in range(min(count, 1 + number % 3))]},
+        # a later visit on the claim, on another date (possibly of another fiscal year), pointing elsewhere
+        {"code": "97530", "modifiers": ["GP"], "units": 1, "minutes": 15,
+         "date": _DATES[(number // 7) % len(_DATES)], "dx_pointers": [count - (number % count)]},
+    ]
+    if number % 5 == 0:
+        lines.append({"code": "G0447", "units": 1, "dx_pointers": [1]})
+    if number % 8 < 2:  # two claims of one patient with the same day's services in each
+        lines.append({"code": "96156", "units": 1 + number % 3 // 2, "date": _DATES[0], "dx_pointers": [1]})
+        lines.append({"code": ("99406", "99407")[number % 2], "units": 1, "date": _DATES[0], "dx_pointers": [1]})
+    for every, code, day in ((37, "96150", None), (41, "99201", None), (43, "97531", None), (53, "9711", None),
+                             (47, "0591T", "2019-06-03"), (61, "99401", None), (67, "97010", None)):
+        if number % every == 0:
+            lines.append({"code": code, "units": 1, "date": day, "dx_pointers": [1]})
+    for every, pointers in ((13, [0, 5]), (17, [1, 1]), (19, [1, 2, 3, 4, 1]), (23, [2])):
+        if number % every == 0:
+            lines.append({"code": "97112", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": pointers})
+    if number % 11 == 0:
+        lines.append({"code": "96158", "units": 1, "minutes": 30, "dx_pointers": []})
+    discipline = "other" if number % 59 == 0 else "PT" if number % 11 else "psychologist"
+    return Encounter.model_validate({
+        "id": f"E{number:05d}", "date": date, "payer": "medicare" if number % 4 else "commercial",
+        "patient": {"id": f"P{number // 4}"}, "diagnoses": diagnoses,
+        "provider": {"npi": "1234567893", "discipline": discipline}, "lines": lines,
+    })
+
+
+_PAYERS = {name: load_profile(name) for name in ("medicare", "commercial")}
+
+
+def _tables(numbers: range = range(SMALL_RUN)) -> Tables:
+    return tables_from_encounters([_encounter(number) for number in numbers], _PAYERS, as_of=dt.date(2026, 12, 1))
+
+
+_DIAGNOSIS_RULES = frozenset({"invalid-diagnosis", "non-billable-diagnosis"})
+
+
+def _findings(rules: frozenset[str]) -> pl.DataFrame:
+    tables = _tables()
+    assert tables.lines.height > SMALL_RUN
+    return findings_table(tables, RuleSelection(select=rules))
+
+
+def test_diagnosis_validity_on_the_questionable_encounters_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    narrowed = _findings(_DIAGNOSIS_RULES)
+    questionable = diagnosis.questionable_encounters(_tables())
+    assert questionable is not None and 0 < questionable.height < SMALL_RUN
+    monkeypatch.setattr(diagnosis, "questionable_encounters", lambda tables: None)
+    whole = _findings(_DIAGNOSIS_RULES)
+    assert narrowed.equals(whole)
+    counts = dict(whole.group_by("rule", "severity").len().select(
+        pl.concat_str("rule", "severity", separator="/"), "len").iter_rows())
+    # every kind of finding is there: unknown and malformed codes, headers, the uncovered dates' warnings
+    assert set(counts) == {"invalid-diagnosis/error", "invalid-diagnosis/warning", "non-billable-diagnosis/error"}
+
+
+_CHUNK = 200
+"""Encounters of a small run: 50 patients' claims, under SMALL_RUN lines."""
+
+
+@pytest.mark.parametrize("rules", [
+    _DIAGNOSIS_RULES, frozenset({"invalid-dx-pointer", "missing-diagnosis", "hbai-needs-physical-diagnosis"}),
+    frozenset({"diagnosis-does-not-support-procedure"}), frozenset({"same-day-family-conflict"}),
+    frozenset({"deleted-code", "unknown-code", "invalid-code-format", "code-not-yet-effective"}),
+    frozenset({"provider-not-eligible", "code-not-covered", "pfs-status-coverage"}),
+])
+def test_a_large_run_finds_what_small_runs_of_the_same_patients_find(rules: frozenset[str]) -> None:
+    # a patient's claims are consecutive, so cutting the batch between patients keeps every finding and its order
+    large = _findings(rules)
+    small = pl.concat([findings_table(_tables(range(start, start + _CHUNK)), RuleSelection(select=rules))
+                       for start in range(0, SMALL_RUN, _CHUNK)])
+    assert large.equals(small)
+    assert set(large.get_column("rule")) == rules
+
+
+def test_a_clean_large_batch_questions_no_encounter() -> None:
+    encounters = [Encounter.model_validate({
+        "id": f"E{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"},
+        "diagnoses": ["M62.81", "Z91.81"], "provider": {"npi": "1234567893", "discipline": "PT"},
+        "lines": [{"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": [2, 1]},
+                  {"code": "97530", "modifiers": ["GP"], "units": 1, "minutes": 15, "date": "2026-07-02"}],
+    }) for number in range(SMALL_RUN)]
+    tables = tables_from_encounters(encounters, {"medicare": load_profile("medicare")}, as_of=dt.date(2026, 12, 1))
+    found = diagnosis.questionable_encounters(tables)
+    assert found is not None
+    assert found.height == 0
+    assert findings_table(tables, RuleSelection(select=_DIAGNOSIS_RULES)).height == 0
+
+
+def test_many_deleted_lines_read_their_texts_per_code_and_discipline() -> None:
+    # more deleted lines than SMALL_RUN: deleted-code writes each code and discipline's texts once and joins them
+    def claim(number: int) -> Encounter:
+        return Encounter.model_validate({
+            "id": f"D{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "provider": {"npi": "1234567893", "discipline": ("psychologist", "coach", "PT")[number % 3]},
+            "lines": [{"code": ("96150", "96152", "G0436")[number % 4 % 3], "units": 1, "dx_pointers": [1]}],
+        })
+
+    def found(numbers: range) -> pl.DataFrame:
+        tables = tables_from_encounters([claim(n) for n in numbers], _PAYERS, as_of=dt.date(2026, 12, 1))
+        return findings_table(tables, RuleSelection(select=frozenset({"deleted-code"})))
+
+    large = found(range(SMALL_RUN + 200))
+    assert large.height == SMALL_RUN + 200
+    small = pl.concat([found(range(start, min(start + _CHUNK, SMALL_RUN + 200)))
+                       for start in range(0, SMALL_RUN + 200, _CHUNK)])
+    assert large.equals(small)
+    assert large.get_column("fix").n_unique() > 3
