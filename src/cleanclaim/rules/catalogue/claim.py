@@ -267,24 +267,25 @@ class InvalidNpi(Rule):
     def screen_for(self, tables: Tables) -> Screen | None:
         # Every NPI the plan judges is a non-null line, encounter or billing NPI: if Python accepts each of them, the
         # plan flags none (Python's test is the plan's, or stricter on blanks).
-        encounters = tables.encounters
-        npis = (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
-                | distinct_values(encounters.get_column("billing_npi")))
-        return CANNOT_FIRE if all(npi_valid(npi) for npi in npis) else None
+        return CANNOT_FIRE if not _suspect_npis(tables) else None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        encounter_npis = tables.encounters.lazy().select("encounter_id", "provider_npi", "billing_npi")
+        # Only rows whose NPI Python rejects can be flagged (the plan's test is Python's, or laxer on blanks): a run
+        # has a few thousand distinct NPIs and most are valid, so the Luhn expressions, the line-to-encounter join
+        # and the grouping below see those rows only, not every line and encounter.
+        suspect = pl.lit(pl.Series(sorted(_suspect_npis(tables)), dtype=pl.String))
+        encounters = tables.encounters.lazy().select("encounter_id", "provider_npi", "billing_npi")
         line_npis = (
-            tables.lines.lazy()
-            .join(encounter_npis.select("encounter_id", pl.col("provider_npi").alias("encounter_npi")),
+            tables.lines.lazy().filter(pl.col("provider_npi").is_in(suspect))
+            .join(encounters.select("encounter_id", pl.col("provider_npi").alias("encounter_npi")),
                   on="encounter_id", how="left")
             .filter(_OWN_LINE_NPI)
             .select(*_KEYS, pl.col("provider_npi").alias("npi"), _LINE_ROLE)
         )
-        rendering = encounter_npis.select("encounter_id", _NO_LINE, _NO_CODE, pl.col("provider_npi").alias("npi"),
-                                          _RENDERING_ROLE)
-        billing = encounter_npis.select("encounter_id", _NO_LINE, _NO_CODE, pl.col("billing_npi").alias("npi"),
-                                        _BILLING_ROLE)
+        rendering = encounters.filter(pl.col("provider_npi").is_in(suspect)).select(
+            "encounter_id", _NO_LINE, _NO_CODE, pl.col("provider_npi").alias("npi"), _RENDERING_ROLE)
+        billing = encounters.filter(pl.col("billing_npi").is_in(suspect)).select(
+            "encounter_id", _NO_LINE, _NO_CODE, pl.col("billing_npi").alias("npi"), _BILLING_ROLE)
         return (
             pl.concat([rendering, billing, line_npis], how="vertical_relaxed")
             .filter(pl.col("npi").is_not_null())
@@ -295,6 +296,18 @@ class InvalidNpi(Rule):
             .with_columns(_NPI_REASON)
             .select(*_KEYS, "role", "npi", "reason")
         )
+
+
+def _suspect_npis(tables: Tables) -> frozenset[str]:
+    """The run's line, encounter and billing NPIs that `npi_valid` rejects: every NPI the plan flags is one of them
+    (the screen's test and the plan's prefilter)."""
+    def build(tables: Tables) -> frozenset[str]:
+        encounters = tables.encounters
+        npis = (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
+                | distinct_values(encounters.get_column("billing_npi")))
+        return frozenset(npi for npi in npis if not npi_valid(npi))
+
+    return tables.memo("invalid-npi:suspect", build)
 
 
 # The invalid-npi plan's expressions, built once: the Luhn check digit is one vectorised expression over the column.
@@ -1113,6 +1126,8 @@ class ChargeTotalMismatch(Rule):
         # as none, as in the plan; a value whose cents a rounding mode could decide (a tie) or that is not a finite
         # number Python can hold exactly leaves the decision to the plan.
         encounters, lines = tables.encounters, tables.lines
+        if encounters.get_column("total_charge").null_count() == encounters.height:
+            return CANNOT_FIRE  # the plan compares only the totals given (a claim-line table rarely carries one)
         if encounters.height > SMALL_RUN or lines.height > SMALL_RUN:
             return None
         line_cents: dict[str, int] = {}
@@ -1132,12 +1147,20 @@ class ChargeTotalMismatch(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        cents = tables.lines.lazy().group_by("encounter_id").agg(_LINE_CENTS)
-        return (
+        lines = tables.lines.lazy()
+        cents = lines.group_by("encounter_id").agg(_LINE_CENTS)
+        mismatched = (
             tables.encounters.lazy().filter(pl.col("total_charge").is_not_null())
             .join(cents, on="encounter_id", how="left")
             .with_columns(_TOTAL_CENTS)
             .filter(pl.col("total_cents") != pl.col("line_cents"))
+        )
+        # the lines without a charge are listed for the mismatched claims only: joining their numbers into a text
+        # for every claim cost four times the sums
+        uncharged = (lines.join(mismatched.select("encounter_id"), on="encounter_id", how="semi")
+                     .group_by("encounter_id").agg(_UNCHARGED_LINES))
+        return (
+            mismatched.join(uncharged, on="encounter_id", how="left", maintain_order="left")
             .select("encounter_id", _NO_LINE, _NO_CODE, *_CHARGE_TEXTS)
         )
 
@@ -1161,10 +1184,9 @@ def _money(cents: pl.Expr) -> pl.Expr:
 
 
 # The charge-total-mismatch plan's expressions, built once. Whole cents are compared, so 0.1 + 0.2 equals 0.30.
-_LINE_CENTS = [
-    (pl.col("charge") * 100).round(0).cast(pl.Int64).sum().alias("line_cents"),
-    pl.col("line").filter(pl.col("charge").is_null()).sort().cast(pl.String).str.join(", ").alias("uncharged_lines"),
-]
+_LINE_CENTS = (pl.col("charge") * 100).round(0).cast(pl.Int64).sum().alias("line_cents")
+_UNCHARGED_LINES = (pl.col("line").filter(pl.col("charge").is_null()).sort().cast(pl.String).str.join(", ")
+                    .alias("uncharged_lines"))
 _TOTAL_CENTS = [pl.col("line_cents").fill_null(0),
                 (pl.col("total_charge") * 100).round(0).cast(pl.Int64).alias("total_cents")]
 _CHARGE_TEXTS = [
