@@ -396,18 +396,21 @@ class VisitFrequencyLimit(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        limits = _limits(ProfilesKey(tables.payers)).lazy()
+        limit_frame = _limits(ProfilesKey(tables.payers))
+        limits = limit_frame.lazy()
         unit_minutes = codes_frame(tables.book).group_by("code").agg(pl.col("unit_minutes").max()).lazy()
+        # only lines of a limit's codes take part: kept before anything else, they are a few of a run's lines
+        limited = pl.col("code").is_in(pl.lit(limit_frame.get_column("code").unique()))
         # an event is a billed line (history or batch); the same line in both counts once
         events = pl.concat([
-            tables.history.lazy().select("patient_id", "date", "code", "units"),
-            tables.lines.lazy().select("patient_id", "date", "code", "units"),
+            tables.history.lazy().filter(limited).select("patient_id", "date", "code", "units"),
+            tables.lines.lazy().filter(limited).select("patient_id", "date", "code", "units"),
         ]).unique().join(limits.select("limit_no", "payer", "code"), on="code", how="inner").join(
             unit_minutes, on="code", how="left").select(
             "patient_id", "payer", "limit_no", pl.col("date").alias("event_date"),
             (pl.col("units").fill_null(1) * pl.col("unit_minutes").fill_null(0) / 60).alias("event_hours"),
         )
-        flagged = tables.lines.lazy().join(limits, on=["payer", "code"], how="inner")
+        flagged = tables.lines.lazy().filter(limited).join(limits, on=["payer", "code"], how="inner")
         paired = flagged.join(events, on=["patient_id", "payer", "limit_no"], how="inner")
         counted = (
             paired.filter(_IN_WINDOW)

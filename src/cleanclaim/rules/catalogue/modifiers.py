@@ -1262,6 +1262,8 @@ def _rates_of_years(years: tuple[int, ...]) -> pl.DataFrame:
 
 
 _KX_GROUP = ["patient_id", "payer", "bucket", "year"]
+_KX_LINE_COLUMNS = ["encounter_id", "line", "date", "payer", "place_of_service", "patient_id", "code", "modifiers",
+                    "units"]
 
 
 def _surely_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
@@ -1347,8 +1349,9 @@ def _kx_batch(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds:
     less the patients settled without pricing: far from the threshold at upper-bound rates and carrying no KX (the
     early-KX warning needs exact amounts). A plan, collected with every other rule's; nothing in it is priced."""
     batch = (
-        lines_with_codes(tables).lazy()
-        .with_columns(_CLAIM_BUCKET.alias("bucket"), _YEAR)
+        # the columns the pricing and the findings read, chosen first: the plan ends in a Python callback, which the
+        # optimiser cannot see into, and filtering all of the lines' forty columns cost more than the rest
+        lines_with_codes(tables).lazy().select(*_KX_LINE_COLUMNS, _CLAIM_BUCKET.alias("bucket"), _YEAR)
         .filter(pl.col("bucket").is_not_null())
         .join(_threshold_frame(items).lazy(), on=["payer", "year"], how="inner")
     )
