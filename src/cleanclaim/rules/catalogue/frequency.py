@@ -80,16 +80,22 @@ def _patient_days(tables: Tables, fewest: int) -> pl.LazyFrame:
     progress report). Each discipline keeps its own reporting periods; an event without a therapy modifier counts for
     every plan of the patient (or for one "therapy" plan when none is known).
 
-    Only patients with at least ``fewest`` dates of anything are kept: a plan's treatment days are some of its
-    patient's dates, so a patient with fewer can reach no payer's count (a month of claims: most patients)."""
+    Only patients with at least ``fewest`` dates of an always-therapy service are kept: a plan's treatment days are
+    some of them, so a patient with fewer can reach no payer's count (a month of claims: most patients). Every
+    window and group below is per patient, so leaving a whole patient out changes nothing for the others."""
     history = tables.history.lazy().select("patient_id", "date", "code", "modifiers", _HISTORY_REPORT)
     batch = tables.lines.lazy().select("patient_id", "date", "code", "modifiers", _NOT_A_REPORT)
     noted = tables.encounters.lazy().filter(_NOTED_REPORT).select("patient_id", "date", *_NOTE_EVENT)
     period = ["patient_id", "plan"]
+    events = pl.concat([history, batch, noted], how="vertical_relaxed")
+    flags = _therapy_flags(tables.book)
+    always = pl.lit(flags.filter(pl.col("always_therapy")).get_column("code"))
+    # a group-by of the therapy rows and a semi-join: a third of a window over every line
+    enough = (events.filter(pl.col("code").is_in(always)).group_by("patient_id")
+              .agg(pl.col("date").n_unique().alias("dates")).filter(pl.col("dates") >= fewest).select("patient_id"))
     return (
-        pl.concat([history, batch, noted], how="vertical_relaxed")
-        .filter(pl.col("date").n_unique().over("patient_id") >= fewest)
-        .join(_therapy_flags(tables.book).lazy(), on="code", how="left")
+        events.join(enough, on="patient_id", how="semi", maintain_order="left")
+        .join(flags.lazy(), on="code", how="left")
         .with_columns(_PLAN)
         .with_columns(_EVERY_PLAN)
         .explode("plan")
