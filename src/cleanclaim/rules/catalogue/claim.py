@@ -269,13 +269,14 @@ class InvalidNpi(Rule):
     def screen_for(self, tables: Tables) -> Screen | None:
         # Every NPI the plan judges is a non-null line, encounter or billing NPI: if Python accepts each of them, the
         # plan flags none (Python's test is the plan's, or stricter on blanks).
-        return CANNOT_FIRE if not _suspect_npis(tables) else None
+        return CANNOT_FIRE if all(npi_valid(npi) for npi in _run_npis(tables)) else None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        # Only rows whose NPI Python rejects can be flagged (the plan's test is Python's, or laxer on blanks): a run
-        # has a few thousand distinct NPIs and most are valid, so the Luhn expressions, the line-to-encounter join
-        # and the grouping below see those rows only, not every line and encounter.
-        suspect = pl.lit(pl.Series(sorted(_suspect_npis(tables)), dtype=pl.String))
+        # The NPIs the plan's own test rejects, found among the run's distinct NPIs (a few thousand, most of them
+        # valid): the line-to-encounter join, the grouping and the texts below see their rows only, not every line
+        # and encounter.
+        distinct = pl.DataFrame({"npi": sorted(_run_npis(tables))}, schema={"npi": pl.String})
+        suspect = pl.lit(collect(_invalid(distinct.lazy())).get_column("npi"))
         encounters = tables.encounters.lazy().select("encounter_id", "provider_npi", "billing_npi")
         line_npis = (
             tables.lines.lazy().filter(pl.col("provider_npi").is_in(suspect))
@@ -292,24 +293,25 @@ class InvalidNpi(Rule):
             pl.concat([rendering, billing, line_npis], how="vertical_relaxed")
             .filter(pl.col("npi").is_not_null())
             .group_by(*_KEYS, "npi", maintain_order=True).agg(pl.col("role").str.join(" and "))
-            .with_columns(pl.col("npi").str.strip_chars().alias("digits"))
-            .with_columns(_EXPECTED_DIGIT.alias("expected"), _ACTUAL_DIGIT.alias("actual"))
-            .filter(_NPI_INVALID)
+            .pipe(_invalid)
             .with_columns(_NPI_REASON)
             .select(*_KEYS, "role", "npi", "reason")
         )
 
 
-def _suspect_npis(tables: Tables) -> frozenset[str]:
-    """The run's line, encounter and billing NPIs that `npi_valid` rejects: every NPI the plan flags is one of them
-    (the screen's test and the plan's prefilter)."""
-    def build(tables: Tables) -> frozenset[str]:
-        encounters = tables.encounters
-        npis = (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
-                | distinct_values(encounters.get_column("billing_npi")))
-        return frozenset(npi for npi in npis if not npi_valid(npi))
+def _run_npis(tables: Tables) -> frozenset[str]:
+    """The run's distinct line, encounter and billing NPIs (nulls left out: the plan judges none)."""
+    encounters = tables.encounters
+    return (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
+            | distinct_values(encounters.get_column("billing_npi")))
 
-    return tables.memo("invalid-npi:suspect", build)
+
+def _invalid(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The rows of ``frame`` whose ``npi`` is not valid, with its ``digits`` and its ``expected`` and ``actual``
+    check digits."""
+    return (frame.with_columns(pl.col("npi").str.strip_chars().alias("digits"))
+            .with_columns(_EXPECTED_DIGIT.alias("expected"), _ACTUAL_DIGIT.alias("actual"))
+            .filter(_NPI_INVALID))
 
 
 # The invalid-npi plan's expressions, built once: the Luhn check digit is one vectorised expression over the column.
