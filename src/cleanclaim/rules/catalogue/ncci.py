@@ -245,20 +245,15 @@ def mue_excess(lines: pl.DataFrame, mue: pl.DataFrame) -> pl.DataFrame:
     if mue.is_empty() or lines.is_empty():
         return pl.DataFrame()
     day = [*_SAME_DAY, "code"]
-    edits = ["mue", "mai", "rationale", "source"]
-    numbered = lines.lazy().with_row_index("__row")
-    # the edits are joined to the columns the test reads, and the flagged rows (a few) take the line's other columns
-    # afterwards: most lines have an MUE, and joining all their columns cost as much as the rest of the rule
-    joined = numbered.select("__row", *day, "units").join(
-        mue.lazy().select("date", "code", *edits), on=["date", "code"], how="inner").with_columns(
+    joined = lines.lazy().join(mue.lazy().select("date", "code", "mue", "mai", "rationale", "source"),
+                               on=["date", "code"], how="inner").with_columns(
         pl.col("units").sum().over(day).alias("day_units"))
     mai = pl.col("mai")
     line_over = pl.col("units") > pl.col("mue")
     day_over = pl.col("day_units") > pl.col("mue")
     flagged = joined.filter(
         ((mai == 1) & line_over) | (mai.is_in([2, 3]) & day_over) | (mai.is_null() & (line_over | day_over))
-    ).select("__row", *edits, "day_units").join(numbered, on="__row", how="left", maintain_order="left").select(
-        *lines.columns, *edits, "day_units")
+    )
     imported = pl.col("source").fill_null("").str.starts_with("imported")
     confirmed = imported & mai.is_not_null()
     per_day = mai.is_in([2, 3]) | (mai.is_null() & ~line_over)
