@@ -343,8 +343,8 @@ def test_kx_untracked_claim_with_unrated_lines_is_settled_without_pricing(monkey
         raise AssertionError("priced")
 
     # 97039 is contractor-priced in CY2026 (status C, no national RVUs in the bundled file): the claim cannot be
-    # bounded by `_surely_under_threshold`, but it is the patient's only claim and there is no history, so nothing
-    # before it is tracked; 97110 x4 is at most
+    # bounded as surely under the threshold (`_settled_groups`), but it is the patient's only claim and there is no
+    # history, so nothing before it is tracked; 97110 x4 is at most
     # 4 x (29.20 + 0.01) dollars, far under $2,480: no finding is possible, and nothing is priced
     alone = _encounter(lines=[{"code": "97039", "modifiers": ["GP"], "units": 4},
                               {"code": "97110", "modifiers": ["GP"], "units": 4}])

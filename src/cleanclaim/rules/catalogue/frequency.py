@@ -80,16 +80,26 @@ def _patient_days(tables: Tables, fewest: int) -> pl.LazyFrame:
     progress report). Each discipline keeps its own reporting periods; an event without a therapy modifier counts for
     every plan of the patient (or for one "therapy" plan when none is known).
 
-    Only patients with at least ``fewest`` dates of anything are kept: a plan's treatment days are some of its
-    patient's dates, so a patient with fewer can reach no payer's count (a month of claims: most patients)."""
+    On a large run only patients with at least ``fewest`` dates of an always-therapy service are kept: a plan's
+    treatment days are some of them, so a patient with fewer can reach no payer's count (a month of claims: most
+    patients). Every window and group below is per patient, so leaving a whole patient out changes nothing for the
+    others."""
     history = tables.history.lazy().select("patient_id", "date", "code", "modifiers", _HISTORY_REPORT)
     batch = tables.lines.lazy().select("patient_id", "date", "code", "modifiers", _NOT_A_REPORT)
     noted = tables.encounters.lazy().filter(_NOTED_REPORT).select("patient_id", "date", *_NOTE_EVENT)
     period = ["patient_id", "plan"]
+    events = pl.concat([history, batch, noted], how="vertical_relaxed")
+    flags = _therapy_flags(tables.book)
+    if tables.lines.height + tables.history.height > SMALL_RUN:  # on a claim the pruning costs more than it saves
+        always = pl.lit(flags.filter(pl.col("always_therapy")).get_column("code"))
+        # a group-by of the therapy rows and a semi-join: a third of a window over every line
+        enough = (events.filter(pl.col("code").is_in(always)).group_by("patient_id")
+                  .agg(pl.col("date").n_unique().alias("dates")).filter(pl.col("dates") >= fewest)
+                  .select("patient_id"))
+        events = events.join(enough, on="patient_id", how="semi", maintain_order="left")
     return (
-        pl.concat([history, batch, noted], how="vertical_relaxed")
-        .filter(pl.col("date").n_unique().over("patient_id") >= fewest)
-        .join(_therapy_flags(tables.book).lazy(), on="code", how="left")
+        events
+        .join(flags.lazy(), on="code", how="left")
         .with_columns(_PLAN)
         .with_columns(_EVERY_PLAN)
         .explode("plan")
@@ -396,18 +406,23 @@ class VisitFrequencyLimit(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        limits = _limits(ProfilesKey(tables.payers)).lazy()
+        limit_frame = _limits(ProfilesKey(tables.payers))
+        limits = limit_frame.lazy()
         unit_minutes = codes_frame(tables.book).group_by("code").agg(pl.col("unit_minutes").max()).lazy()
+        # only lines of a limit's codes take part: kept before anything else, they are a few of a run's lines (on a
+        # claim the filter costs more than it saves)
+        limited = (pl.col("code").is_in(pl.lit(limit_frame.get_column("code").unique()))
+                   if tables.lines.height + tables.history.height > SMALL_RUN else pl.lit(True))
         # an event is a billed line (history or batch); the same line in both counts once
         events = pl.concat([
-            tables.history.lazy().select("patient_id", "date", "code", "units"),
-            tables.lines.lazy().select("patient_id", "date", "code", "units"),
+            tables.history.lazy().filter(limited).select("patient_id", "date", "code", "units"),
+            tables.lines.lazy().filter(limited).select("patient_id", "date", "code", "units"),
         ]).unique().join(limits.select("limit_no", "payer", "code"), on="code", how="inner").join(
             unit_minutes, on="code", how="left").select(
             "patient_id", "payer", "limit_no", pl.col("date").alias("event_date"),
             (pl.col("units").fill_null(1) * pl.col("unit_minutes").fill_null(0) / 60).alias("event_hours"),
         )
-        flagged = tables.lines.lazy().join(limits, on=["payer", "code"], how="inner")
+        flagged = tables.lines.lazy().filter(limited).join(limits, on=["payer", "code"], how="inner")
         paired = flagged.join(events, on=["patient_id", "payer", "limit_no"], how="inner")
         counted = (
             paired.filter(_IN_WINDOW)

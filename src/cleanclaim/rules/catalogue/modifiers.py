@@ -1262,31 +1262,54 @@ def _rates_of_years(years: tuple[int, ...]) -> pl.DataFrame:
 
 
 _KX_GROUP = ["patient_id", "payer", "bucket", "year"]
+_KX_LINE_COLUMNS = ["encounter_id", "line", "date", "payer", "place_of_service", "patient_id", "code", "modifiers",
+                    "units"]
 
 
-def _surely_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
-    """(patient, payer, bucket, year) groups whose whole year of therapy, valued at the upper-bound rates (or at the
-    history's own ``allowed``), cannot reach the KX threshold: lines there without KX cannot be missing it."""
-    # a code without a rate cannot be bounded: its null bound makes the group's sum null, never "surely under"
-    # (issue 14 item 4: an unpriced line used to count as $0 here and settle the group silently)
-    claim_part = (
-        batch.join(rates, on=["code", "year"], how="left")
-        .select("patient_id", "payer", "bucket", "year", "threshold",
-                (pl.col("unit_bound") * pl.col("units").fill_null(0)).alias("bound"))
-    )
+def _settled_groups(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
+    """(patient, payer, bucket, year) groups of ``batch`` in which nothing can be flagged, so none of their lines need
+    pricing. One group-by of the claim lines (and the patients' history) answers both tests:
+
+    Surely under the threshold: the group's whole year of therapy, valued at the upper-bound rates (or at the
+    history's own ``allowed``), cannot reach it, and no line of the group carries KX (the early-KX warning needs
+    exact amounts). A code without a rate cannot be bounded: its null bound makes the group "unbounded", never surely
+    under (issue 14 item 4: an unpriced line used to count as $0 here and settle the group silently).
+
+    Untracked and under: the patient's year is not tracked here (no history rows, and one claim in the batch: nothing
+    comes "before" its claim) and the claim, its rated lines valued at the upper-bound rates plus a cent a unit (the
+    pricer rounds each unit half up), cannot reach the threshold. Why this holds with unrated lines: the claim's
+    total is the sum of its priced lines (an unpriced line adds nothing and is "unknown"), which the bound of its
+    rated lines caps, so it is not over; KX well under the threshold is judged only with history; and "KX status
+    unknown" is said only where the year is tracked (history, or the patient's earlier claims in the batch), which it
+    is not here. A batch of one claim per patient for a year whose RVUs are not on file (every line unrated) priced
+    every day before this test.
+
+    Groups with a null key are never settled (the caller's anti-join matches no null)."""
+    unit_bound, units = pl.col("unit_bound"), pl.col("units").fill_null(0)
+    claim_rows = batch.join(rates, on=["code", "year"], how="left").select(
+        *_KX_GROUP, (unit_bound * units).alias("bound"), ((unit_bound + 0.01) * units.abs()).alias("alone_bound"),
+        "threshold", has("KX").alias("kx"), "encounter_id", pl.lit(True).alias("claim_row"))
     earlier = (
         history.join(batch.select("patient_id", "payer").unique(), on="patient_id", how="inner")
         .with_columns(_THERAPY_BUCKET.alias("bucket"), _YEAR)
         .filter(pl.col("bucket").is_not_null())
         .join(rates, on=["code", "year"], how="left")
-        .select("patient_id", "payer", "bucket", "year",
-                pl.coalesce("allowed", pl.col("unit_bound") * pl.col("units").fill_null(0)).alias("bound"))
+        .select(*_KX_GROUP, pl.coalesce("allowed", unit_bound * units).alias("bound"),
+                pl.lit(False).alias("claim_row"))
     )
-    totals = pl.concat([claim_part.drop("threshold"), earlier], how="vertical_relaxed").group_by(
-        _KX_GROUP).agg(pl.col("bound").sum(), pl.col("bound").is_null().any().alias("unbounded"))
-    thresholds = claim_part.select("payer", "year", "threshold").unique()
-    return (totals.join(thresholds, on=["payer", "year"], how="inner")
-            .filter(~pl.col("unbounded") & (pl.col("bound") <= pl.col("threshold"))).select(_KX_GROUP))
+    claims = pl.col("encounter_id").filter(pl.col("claim_row"))
+    groups = pl.concat([claim_rows, earlier], how="diagonal_relaxed").group_by(_KX_GROUP).agg(
+        pl.col("bound").sum(), pl.col("bound").is_null().any().alias("unbounded"),
+        pl.col("alone_bound").sum(), pl.col("threshold").drop_nulls().first(), pl.col("kx").any(),
+        claims.n_unique().alias("claims"), claims.first().alias("claim"),
+    ).join(history.select("patient_id").unique().with_columns(pl.lit(True).alias("tracked")), on="patient_id",
+           how="left")
+    surely = ~pl.col("unbounded") & (pl.col("bound") <= pl.col("threshold")) & ~pl.col("kx")
+    # the patient's claim lines are of one claim (every group of the patient has one, the same), and no history row
+    one_claim = ((pl.col("claims") == 1).all().over("patient_id") & (pl.col("claim").n_unique().over("patient_id") == 1)
+                 & pl.col("patient_id").is_not_null() & pl.col("tracked").is_null())
+    untracked = one_claim & (pl.col("alone_bound") <= pl.col("threshold"))
+    return groups.filter(surely | untracked).select(_KX_GROUP)
 
 
 def _unrated(tables: Tables, bounds: _Bounds) -> bool:
@@ -1347,40 +1370,13 @@ def _kx_batch(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds:
     less the patients settled without pricing: far from the threshold at upper-bound rates and carrying no KX (the
     early-KX warning needs exact amounts). A plan, collected with every other rule's; nothing in it is priced."""
     batch = (
-        lines_with_codes(tables).lazy()
-        .with_columns(_CLAIM_BUCKET.alias("bucket"), _YEAR)
+        # the columns the pricing and the findings read, chosen first: the plan ends in a Python callback, which the
+        # optimiser cannot see into, and filtering all of the lines' forty columns cost more than the rest
+        lines_with_codes(tables).lazy().select(*_KX_LINE_COLUMNS, _CLAIM_BUCKET.alias("bucket"), _YEAR)
         .filter(pl.col("bucket").is_not_null())
         .join(_threshold_frame(items).lazy(), on=["payer", "year"], how="inner")
     )
-    with_kx = batch.filter(has("KX")).select(_KX_GROUP).unique()
-    settled = (_surely_under_threshold(batch, tables.history.lazy(), bounds.rates.lazy())
-               .join(with_kx, on=_KX_GROUP, how="anti"))
-    alone = _untracked_under_threshold(batch, tables.history.lazy(), bounds.rates.lazy())
-    return batch.join(pl.concat([settled, alone]), on=_KX_GROUP, how="anti")
-
-
-def _untracked_under_threshold(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
-    """(patient, payer, bucket, year) groups of patients whose year is not tracked here (no history rows, and one
-    claim in the batch: nothing comes "before" its claim) and whose claim, its rated lines valued at the upper-bound
-    rates plus a cent a unit (the pricer rounds each unit half up), cannot reach the threshold: nothing in them can
-    be flagged, so they need no pricing.
-
-    Why this holds with unrated lines, which `_surely_under_threshold` never settles: the claim's total is the sum
-    of its priced lines (an unpriced line adds nothing and is "unknown"), which the bound of its rated lines caps, so
-    it is not over; KX well under the threshold is judged only with history; and "KX status unknown" is said only
-    where the year is tracked (history, or the patient's earlier claims in the batch), which it is not here. A batch
-    of one claim per patient for a year whose RVUs are not on file (every line unrated) priced every day before."""
-    claims = batch.group_by("patient_id").agg(pl.col("encounter_id").n_unique().alias("claims"))
-    untracked = (claims.filter((pl.col("claims") == 1) & pl.col("patient_id").is_not_null()).select("patient_id")
-                 .join(history.select("patient_id").unique(), on="patient_id", how="anti", nulls_equal=True))
-    return (
-        batch.join(untracked, on="patient_id", how="semi")
-        .join(rates, on=["code", "year"], how="left")
-        .group_by(_KX_GROUP).agg(
-            ((pl.col("unit_bound") + 0.01) * pl.col("units").fill_null(0).abs()).sum().alias("bound"),
-            pl.col("threshold").first())
-        .filter(pl.col("bound") <= pl.col("threshold")).select(_KX_GROUP)
-    )
+    return batch.join(_settled_groups(batch, tables.history.lazy(), bounds.rates.lazy()), on=_KX_GROUP, how="anti")
 
 
 def kx_position(tables: Tables) -> pl.DataFrame:

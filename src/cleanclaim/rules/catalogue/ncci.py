@@ -52,8 +52,9 @@ _Kind = Literal["ptp", "mue"]
 _CODE_COLUMNS: dict[_Kind, tuple[str, ...]] = {"ptp": ("column1", "column2"), "mue": ("code",)}
 
 
-def _wanted(lines: pl.DataFrame, kind: _Kind) -> pl.Expr:
-    codes = lines.get_column("code").unique().implode()
+def _wanted(tables: Tables, kind: _Kind) -> pl.Expr:
+    # the run's distinct codes, which the screens have already listed
+    codes = pl.lit(pl.Series(sorted(tables.values("code")), dtype=pl.String)).implode()
     return pl.all_horizontal(pl.col(c).is_in(codes) for c in _CODE_COLUMNS[kind])
 
 
@@ -69,7 +70,7 @@ def _day_tables(tables: Tables, kind: _Kind) -> dict[dt.date, pl.DataFrame]:
         for day in sorted(tables.values("date")):
             table = lookup(day)
             if table.height > _KEEP_WHOLE_UP_TO:
-                wanted = _wanted(tables.lines, kind) if wanted is None else wanted
+                wanted = _wanted(tables, kind) if wanted is None else wanted
                 table = table.filter(wanted)
             found[day] = table
         return found
@@ -85,10 +86,13 @@ for the bundled tables, which refdata keeps per date), and a plan cuts it with t
 def _by_date(tables: Tables, kind: _Kind) -> pl.DataFrame:
     """The edit tables of the batch's dates, cut down to the codes billed in the batch, stacked with a ``date``
     column."""
-    wanted = _wanted(tables.lines, kind)
-    frames = [table.lazy().filter(wanted).with_columns(pl.lit(day, dtype=pl.Date).alias("date"))
+    frames = [table.with_columns(pl.lit(day, dtype=pl.Date).alias("date"))
               for day, table in _day_tables(tables, kind).items()]
-    return collect(pl.concat(frames, how="vertical_relaxed")) if frames else pl.DataFrame()
+    if not frames:
+        return pl.DataFrame()
+    # stacked, then cut once: a month of dates is sixty tables of a few rows each, and a plan per table cost more
+    # than the rows
+    return pl.concat(frames, how="vertical_relaxed").filter(_wanted(tables, kind))
 
 
 # The NCCI screens walk a small run's lines in Python (``SMALL_RUN``): a claim's few lines cost microseconds; a batch
