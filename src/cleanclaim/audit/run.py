@@ -76,6 +76,11 @@ PARTITION_ROWS = 250_000
 """Lines per partition (about): large enough that the rules' per-call overhead is small, small enough that one
 partition's working set (its lines, findings and the rules' joins) stays far below a GiB."""
 
+IN_MEMORY_ROWS = 2_000_000
+"""Inputs of up to this many rows (about) are sliced and partitioned in memory, larger ones through scratch files:
+a million lines held twice (the file's rows, then the partitions' lines) stay within a few hundred MiB beside the
+~1 GiB of a partition's rules, while ten million would not (the memory bound of issue 15 is 3 GiB at 10M lines)."""
+
 FINDINGS_SCHEMA: dict[str, Any] = {
     **{name: dtype for name, dtype in FINDING_SCHEMA.items() if name != "line"},
     "line": pl.Int32,
@@ -192,14 +197,21 @@ def _place(error: InputError) -> str:
 
 
 class _Writer:
-    """The audit's scratch folder: partition files of pass 1 and finding parts of pass 2."""
+    """The audit's scratch: partition files of pass 1 and finding parts of pass 2 (in a scratch folder), or, for an
+    input small enough to hold (``in_memory``), pass 1's partitions kept as frames: writing a million lines to disk
+    and reading them back cost more CPU than the rules of a partition's screens."""
 
-    def __init__(self, out: Path, partitions: int) -> None:
+    def __init__(self, out: Path, partitions: int, *, in_memory: bool = False, spark: bool = False) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=".audit-", dir=out))
         self.partitions = partitions
         self.parts = 0
         self.more: list[pl.LazyFrame] = []
         """Findings written elsewhere (by Spark), scanned beside the parts."""
+        self.in_memory = in_memory and not spark
+        self.spark = spark
+        """Spark reads the partitions as a Parquet dataset; this process reads them as Arrow IPC files, which are
+        written and read back at memory speed (uncompressed: they live for one audit)."""
+        self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
 
     def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
         """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
@@ -215,19 +227,30 @@ class _Writer:
             .with_columns(order, (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
         for kind, frame in (("lines", lines), ("encounters", encounters)):
             for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
+                if self.in_memory:
+                    self.held.setdefault((kind, key), []).append(part)
+                    continue
                 folder = self.partition_folder(kind, key)
                 folder.mkdir(parents=True, exist_ok=True)
-                part.write_parquet(folder / f"{name}.parquet")
+                if self.spark:
+                    part.write_parquet(folder / f"{name}.parquet")
+                else:
+                    part.write_ipc(folder / f"{name}.arrow", compression="uncompressed")
 
     def partition_folder(self, kind: str, key: int) -> Path:
         """``kind/p=KEY``: a partitioned dataset (Hive layout) that Spark reads with the key as column ``p``."""
         return self.root / kind / f"p={key}"
 
     def read(self, kind: str, key: int) -> pl.DataFrame | None:
-        folder = self.partition_folder(kind, key)
-        if not folder.exists():
+        if self.in_memory:
+            frames = self.held.get((kind, key))
+        else:
+            folder = self.partition_folder(kind, key)
+            frames = ([pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_ipc(p)
+                       for p in sorted(folder.iterdir())] if folder.exists() else None)
+        if not frames:
             return None
-        parts = pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
+        parts = pl.concat(frames, how="diagonal_relaxed")
         return parts.sort(*_ORDER)
 
     def findings_part(self, frame: pl.DataFrame) -> None:
@@ -415,14 +438,52 @@ def _csv_as_parquet(path: Path, scratch: Path) -> Path | None:
     return target
 
 
-def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
+def _slices_held(lazy: pl.LazyFrame, contract: list[str], key: pl.Expr, first_row: int) -> Iterator[pl.DataFrame]:
+    """The file's rows, numbered, split in memory into slices (each in row order, one chunk a column)."""
+    whole = lazy.select(contract).with_row_index(_ROW, offset=first_row).with_columns(key.alias(_SLICE)).collect()
+    held = {number: frame for (number,), frame in whole.partition_by(_SLICE, as_dict=True, include_key=False).items()}
+    del whole
+    for number in sorted(held):
+        yield held.pop(number).rechunk()
+
+
+def _slices_spilled(lazy: pl.LazyFrame, contract: list[str], key: pl.Expr, first_row: int, slices: int,
+                    scratch: Path) -> Iterator[pl.DataFrame]:
+    """The file's rows, numbered, written to one folder per slice (Arrow IPC files, uncompressed: they live for one
+    audit; one file per block of rows, named so that their order is the rows' order), then read back a slice at a
+    time. One pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole
+    file); each block is sliced before it is numbered: a slice of the numbered file read the file from its start
+    for every block (0.83 s CPU against 0.26 s for 1M lines in 4 blocks, and growing with the square of the
+    blocks)."""
+    target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
+    rows = int(lazy.select(pl.len()).collect().item())
+    block = max(1, math.ceil(rows / slices))
+    for offset in range(0, rows, block):
+        part = (lazy.slice(offset, block).select(contract).with_row_index(_ROW, offset=first_row + offset)
+                .with_columns(key.alias(_SLICE)).collect())
+        for (number,), frame in part.partition_by(_SLICE, as_dict=True, include_key=False).items():
+            folder = target / f"{number:06d}"
+            folder.mkdir(exist_ok=True)
+            frame.write_ipc(folder / f"{offset:012d}.arrow", compression="uncompressed")
+        del part
+    for folder in sorted(target.iterdir()):
+        raw = pl.concat([pl.read_ipc(p) for p in sorted(folder.glob("*.arrow"))])
+        shutil.rmtree(folder, ignore_errors=True)
+        # the blocks' files, read in the order of their offsets, are already in row order: the sort is a check. One
+        # chunk, as the sort made it: the reader's row checks ran ~0.8 s slower per 1M lines over the files' chunks.
+        yield raw.rechunk() if raw.get_column(_ROW).is_sorted() else raw.sort(_ROW)
+
+
+def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path, *,
+                 in_memory: bool = False) -> Iterator[ClaimTable]:
     """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
     of the encounter id as the reader strips it) so that only one slice is in memory: one pass over the file, a
     block of rows at a time, numbers the file's rows and writes each slice's rows to ``scratch``, then each slice is
     brought to text and validated, so an encounter's rows, line numbers and patient are the same as in the whole
     file. A CSV is first converted to Parquet text columns in one streaming pass (`_csv_as_parquet`); a malformed
     CSV, and a table small enough for one slice, is read whole (the CSV reader's row-by-row fallback for ragged
-    rows needs the whole file)."""
+    rows needs the whole file). ``in_memory``: the file is small enough to hold, so its rows are split into slices
+    in memory instead of through ``scratch``."""
     if slices == 1:
         yield read_claim_table(path, default_payer=default_payer)
         return
@@ -445,35 +506,14 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
     contract = [name for name in schema.names() if name in CONTRACT_COLUMNS]
     texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
-    target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
-    # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file);
-    # each block is sliced before it is numbered: a slice of the numbered file read the file from its start for
-    # every block (0.83 s CPU against 0.26 s for 1M lines in 4 blocks, and growing with the square of the blocks)
     try:
-        rows = int(lazy.select(pl.len()).collect().item())
-        block = max(1, math.ceil(rows / slices))
-        for offset in range(0, rows, block):
-            part = (lazy.slice(offset, block).select(contract).with_row_index(_ROW, offset=first_row + offset)
-                    .with_columns(key.alias(_SLICE)).collect())
-            for (number,), frame in part.partition_by(_SLICE, as_dict=True, include_key=False).items():
-                folder = target / f"{number:06d}"
-                folder.mkdir(exist_ok=True)
-                frame.write_parquet(folder / f"{offset:012d}.parquet")
-            del part
+        frames = (_slices_held(lazy, contract, key, first_row) if in_memory
+                  else _slices_spilled(lazy, contract, key, first_row, slices, scratch))
+        for frame in frames:
+            raw = frame.with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
+            yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
-    for folder in sorted(target.iterdir()):
-        try:
-            raw = pl.read_parquet(sorted(folder.glob("*.parquet")), hive_partitioning=False)
-            # the blocks' files, read in the order of their offsets, are already in row order: the sort is a check.
-            # One chunk, as the sort made it: the reader's row checks ran ~0.8 s slower per 1M lines over the files'
-            # chunks.
-            raw = raw.rechunk() if raw.get_column(_ROW).is_sorted() else raw.sort(_ROW)
-            raw = raw.with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
-        shutil.rmtree(folder, ignore_errors=True)
-        yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
     if source != path:
         shutil.rmtree(source.parent, ignore_errors=True)
 
@@ -544,7 +584,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     clones = get_rule("cloned-note")
     compare_notes = chosen.enabled(clones)
     selection = replace(chosen, ignore=chosen.ignore | {clones.slug})
-    writer = _Writer(out, partitions)  # the scratch folder: from here on, removed whatever happens (below)
+    writer = _Writer(out, partitions, in_memory=total <= IN_MEMORY_ROWS,
+                     spark=spark is not None)  # the scratch folder: from here on, removed whatever happens (below)
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
     notes: list[InputError] = []
     failures: list[Failure] = []
@@ -592,7 +633,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         for index, path in enumerate(tables):
             slices = max(1, math.ceil(sizes[index] / max(1, partition_rows)))
             try:
-                for part, table in enumerate(_read_slices(path, slices, payer or "medicare", writer.root)):
+                for part, table in enumerate(_read_slices(path, slices, payer or "medicare", writer.root,
+                                                             in_memory=total <= IN_MEMORY_ROWS)):
                     spill(table, str(path), f"{index}-{part}", index)
             except InputError as exc:  # the file is named in rejected.parquet; the other files are audited
                 errors.append(exc)
