@@ -50,9 +50,9 @@ from cleanclaim.formats.claim_table import (
     CONTRACT_COLUMNS,
     TABLE_SUFFIXES,
     ClaimTable,
-    _as_text,
     _csv_header,
     _repeated_columns,
+    as_read,
     claim_table_from_raw,
     read_claim_table,
     short_row,
@@ -504,13 +504,13 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path, *,
         yield read_claim_table(path, default_payer=default_payer)  # the reader names the missing columns
         return
     contract = [name for name in schema.names() if name in CONTRACT_COLUMNS]
-    texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
+    texts = as_read(schema, path)
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
     try:
         frames = (_slices_held(lazy, contract, key, first_row) if in_memory
                   else _slices_spilled(lazy, contract, key, first_row, slices, scratch))
         for frame in frames:
-            raw = frame.with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
+            raw = frame.with_columns(*texts)
             yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
