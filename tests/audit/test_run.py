@@ -77,10 +77,13 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
     return findings.select(COLUMNS).with_columns(pl.col("line").cast(pl.Int64)).sort(COLUMNS[:8])
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_partitions_of_patients_give_exactly_the_findings_of_check_on_the_whole_file(tmp_path: Path,
-                                                                                     suffix: str) -> None:
-    # a Parquet file is also read in slices of whole encounters (8 of them here)
+def test_partitions_of_patients_give_exactly_the_findings_of_check_on_the_whole_file(
+        tmp_path: Path, suffix: str, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an input too large to hold is also read in slices of whole encounters (8 of them here)
+    if not held:
+        monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)
     path = write_table(tmp_path / f"claims{suffix}", claim_rows(400))
     rows = pl.read_csv(path).height if suffix == ".csv" else pl.read_parquet(path).height
     assert rows > 2000
@@ -392,7 +395,9 @@ def test_a_line_finding_names_its_own_lines_rendering_provider(tmp_path: Path) -
     assert flagged["provider_npi"].to_list() == ["1245319599"]
 
 
-def test_parquet_slices_with_numeric_and_missing_encounter_ids_match_check(tmp_path: Path) -> None:
+def test_parquet_slices_with_numeric_and_missing_encounter_ids_match_check(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)  # read in slices, as a large file is
     rows = claim_rows(60, seed=12)
     frame = pl.read_parquet(write_table(tmp_path / "typed.parquet", rows)).with_columns(
         pl.col("encounter_id").str.strip_prefix("E").cast(pl.Int64))

@@ -502,6 +502,10 @@ def _typed_edge_table(dtypes: dict[str, pl.DataType], ordered: bool) -> pl.DataF
         "minutes": [30, -1, None, 2000, 15, 8, 23, 38, 53, 15, 15, 60],
         "charge": [94, -1, None, 10**7, 45, 0, 12, 13, 14, 15, 16, 17],
         "dx_pointers": [[1], [1, None, 2], [None], [], None, [-1], [10**10], [2, 1], [1], [1], [3], [1, 2, 3]],
+        "modifiers": [["gp"], ["GP", None, " 59 "], [""], [], None, [" "], ["kx", "gp"], ["GP"], [None], ["go"],
+                      ["GP", "gp"], ["cq"]],
+        "diagnoses": [["m62.81"], [" M62.81 ", "z91.81"], [], None, ["M62.81"], [None, "R26.89"], ["M62.81"],
+                      ["M62.81;Z91.81"], ["M62.81"], [""], ["M62.81"], ["Z71.3"]],
     }
     floats = {"units": [2.0, float("nan"), float("inf"), -0.5, 1e20, None, 1.5, 0.0, 2.0, 1.0, 3.0, 4.0],
               "charge": [94.5, float("nan"), -1.0, 1e7, None, 0.1, 1e-7, 12.25, 13.0, 1.0, 2.0, 3.0]}
@@ -517,15 +521,20 @@ def _typed_edge_table(dtypes: dict[str, pl.DataType], ordered: bool) -> pl.DataF
     })
     for name, dtype in dtypes.items():
         given = floats[name] if dtype == pl.Float64 else values[name]
+        if name == "diagnoses" and dtypes["units"] == pl.Int64:  # no element with a ';' of its own
+            given = [[c for c in codes if c is None or ";" not in c] if codes else codes for codes in given]
         frame = frame.with_columns(pl.Series(name, given, dtype=dtype, strict=False))
     return frame
 
 
 @pytest.mark.parametrize("ordered", [True, False])
 @pytest.mark.parametrize("dtypes", [
-    {"units": pl.Int64(), "minutes": pl.Int64(), "charge": pl.Float64(), "dx_pointers": pl.List(pl.Int64())},
-    {"units": pl.Float64(), "minutes": pl.UInt64(), "charge": pl.Int32(), "dx_pointers": pl.List(pl.UInt32())},
-    {"units": pl.Float32(), "minutes": pl.Int16(), "charge": pl.Float64(), "dx_pointers": pl.List(pl.Int8())},
+    {"units": pl.Int64(), "minutes": pl.Int64(), "charge": pl.Float64(), "dx_pointers": pl.List(pl.Int64()),
+     "modifiers": pl.List(pl.String()), "diagnoses": pl.List(pl.String())},
+    {"units": pl.Float64(), "minutes": pl.UInt64(), "charge": pl.Int32(), "dx_pointers": pl.List(pl.UInt32()),
+     "modifiers": pl.List(pl.String()), "diagnoses": pl.List(pl.Categorical())},
+    {"units": pl.Float32(), "minutes": pl.Int16(), "charge": pl.Float64(), "dx_pointers": pl.List(pl.Int8()),
+     "modifiers": pl.List(pl.String()), "diagnoses": pl.List(pl.Utf8())},
 ], ids=["int64", "other-widths", "float32"])
 def test_typed_parquet_columns_are_judged_as_their_text_would_be(tmp_path: Path, dtypes: dict[str, pl.DataType],
                                                                  ordered: bool) -> None:

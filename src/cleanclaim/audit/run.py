@@ -77,9 +77,11 @@ PARTITION_ROWS = 250_000
 partition's working set (its lines, findings and the rules' joins) stays far below a GiB."""
 
 IN_MEMORY_ROWS = 2_000_000
-"""Inputs of up to this many rows (about) are sliced and partitioned in memory, larger ones through scratch files:
-a million lines held twice (the file's rows, then the partitions' lines) stay within a few hundred MiB beside the
-~1 GiB of a partition's rules, while ten million would not (the memory bound of issue 15 is 3 GiB at 10M lines)."""
+"""Inputs of up to this many rows (about) are read a whole file at a time and their partitions held in memory;
+larger ones are read in slices and partitioned through scratch files. A million lines read whole, then held as
+partitions, take a few hundred MiB beside the ~1 GiB of a partition's rules, while ten million would not (issue
+15's memory bound is 3 GiB at 10M lines); and the slices and partition files through disk cost more CPU than most
+rules (1M lines: ~2 s of 5 in pass 1)."""
 
 FINDINGS_SCHEMA: dict[str, Any] = {
     **{name: dtype for name, dtype in FINDING_SCHEMA.items() if name != "line"},
@@ -251,7 +253,10 @@ class _Writer:
         if not frames:
             return None
         parts = pl.concat(frames, how="diagonal_relaxed")
-        return parts.sort(*_ORDER)
+        # a file read whole gives each partition its rows in input order already (no sort: it moved every column)
+        file, row = pl.col(_ORDER[0]), pl.col(_ORDER[1])
+        ordered = (file.shift(1) < file) | ((file.shift(1) == file) & (row.shift(1) < row))
+        return parts if parts.select(row.is_not_null().all() & ordered.all()).item() else parts.sort(*_ORDER)
 
     def findings_part(self, frame: pl.DataFrame) -> None:
         folder = self.root / "findings"
@@ -438,15 +443,6 @@ def _csv_as_parquet(path: Path, scratch: Path) -> Path | None:
     return target
 
 
-def _slices_held(lazy: pl.LazyFrame, contract: list[str], key: pl.Expr, first_row: int) -> Iterator[pl.DataFrame]:
-    """The file's rows, numbered, split in memory into slices (each in row order, one chunk a column)."""
-    whole = lazy.select(contract).with_row_index(_ROW, offset=first_row).with_columns(key.alias(_SLICE)).collect()
-    held = {number: frame for (number,), frame in whole.partition_by(_SLICE, as_dict=True, include_key=False).items()}
-    del whole
-    for number in sorted(held):
-        yield held.pop(number).rechunk()
-
-
 def _slices_spilled(lazy: pl.LazyFrame, contract: list[str], key: pl.Expr, first_row: int, slices: int,
                     scratch: Path) -> Iterator[pl.DataFrame]:
     """The file's rows, numbered, written to one folder per slice (Arrow IPC files, uncompressed: they live for one
@@ -474,16 +470,14 @@ def _slices_spilled(lazy: pl.LazyFrame, contract: list[str], key: pl.Expr, first
         yield raw.rechunk() if raw.get_column(_ROW).is_sorted() else raw.sort(_ROW)
 
 
-def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path, *,
-                 in_memory: bool = False) -> Iterator[ClaimTable]:
+def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
     """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
     of the encounter id as the reader strips it) so that only one slice is in memory: one pass over the file, a
     block of rows at a time, numbers the file's rows and writes each slice's rows to ``scratch``, then each slice is
     brought to text and validated, so an encounter's rows, line numbers and patient are the same as in the whole
     file. A CSV is first converted to Parquet text columns in one streaming pass (`_csv_as_parquet`); a malformed
     CSV, and a table small enough for one slice, is read whole (the CSV reader's row-by-row fallback for ragged
-    rows needs the whole file). ``in_memory``: the file is small enough to hold, so its rows are split into slices
-    in memory instead of through ``scratch``."""
+    rows needs the whole file)."""
     if slices == 1:
         yield read_claim_table(path, default_payer=default_payer)
         return
@@ -507,9 +501,7 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path, *,
     texts = as_read(schema, path)
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
     try:
-        frames = (_slices_held(lazy, contract, key, first_row) if in_memory
-                  else _slices_spilled(lazy, contract, key, first_row, slices, scratch))
-        for frame in frames:
+        for frame in _slices_spilled(lazy, contract, key, first_row, slices, scratch):
             raw = frame.with_columns(*texts)
             yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
     except (OSError, pl.exceptions.PolarsError) as exc:
@@ -584,8 +576,9 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     clones = get_rule("cloned-note")
     compare_notes = chosen.enabled(clones)
     selection = replace(chosen, ignore=chosen.ignore | {clones.slug})
-    writer = _Writer(out, partitions, in_memory=total <= IN_MEMORY_ROWS,
-                     spark=spark is not None)  # the scratch folder: from here on, removed whatever happens (below)
+    held = total <= IN_MEMORY_ROWS
+    # the scratch folder: from here on, removed whatever happens (below)
+    writer = _Writer(out, partitions, in_memory=held, spark=spark is not None)
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
     notes: list[InputError] = []
     failures: list[Failure] = []
@@ -631,10 +624,10 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         # pass 1: read and validate each table (a slice of whole encounters at a time), spill its accepted lines
         # into partitions of patients
         for index, path in enumerate(tables):
-            slices = max(1, math.ceil(sizes[index] / max(1, partition_rows)))
+            # an input small enough to hold is read whole, a file at a time (one slice: no slicing through disk)
+            slices = 1 if held else max(1, math.ceil(sizes[index] / max(1, partition_rows)))
             try:
-                for part, table in enumerate(_read_slices(path, slices, payer or "medicare", writer.root,
-                                                             in_memory=total <= IN_MEMORY_ROWS)):
+                for part, table in enumerate(_read_slices(path, slices, payer or "medicare", writer.root)):
                     spill(table, str(path), f"{index}-{part}", index)
             except InputError as exc:  # the file is named in rejected.parquet; the other files are audited
                 errors.append(exc)
