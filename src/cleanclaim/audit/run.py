@@ -214,6 +214,7 @@ class _Writer:
         """Spark reads the partitions as a Parquet dataset; this process reads them as Arrow IPC files, which are
         written and read back at memory speed (uncompressed: they live for one audit)."""
         self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
+        self.found: list[pl.DataFrame] = []
 
     def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
         """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
@@ -259,6 +260,9 @@ class _Writer:
         return parts if parts.select(row.is_not_null().all() & ordered.all()).item() else parts.sort(*_ORDER)
 
     def findings_part(self, frame: pl.DataFrame) -> None:
+        if self.in_memory:  # a held input's findings are a fraction of its lines
+            self.found.append(frame)
+            return
         folder = self.root / "findings"
         folder.mkdir(exist_ok=True)
         frame.write_parquet(folder / f"{self.parts:06d}.parquet")
@@ -266,7 +270,8 @@ class _Writer:
 
     def findings(self) -> pl.LazyFrame:
         folder = self.root / "findings"
-        scans = [*self.more, *([pl.scan_parquet(sorted(folder.iterdir()))] if self.parts else [])]
+        scans = [*self.more, *([pl.scan_parquet(sorted(folder.iterdir()))] if self.parts else []),
+                 *(frame.lazy() for frame in self.found)]
         if not scans:
             return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER)
         return pl.concat(scans)

@@ -470,7 +470,8 @@ def claim_table_from_raw(raw: pl.DataFrame, source: Path, *, offset: int, ragged
         for row, column, expected, value in problems.iter_rows()
     )]
     rejected = problems.get_column(_ROW).unique()
-    good = frame.with_columns(_line_numbers(frame).cast(pl.Int32).alias("line"))
+    runs = _contiguous(frame)
+    good = frame.with_columns(_line_numbers(runs).cast(pl.Int32).alias("line"))
     if rejected.len():
         good = good.filter(~pl.col(_ROW).is_in(rejected.implode()))
     # a row without a patient id takes its encounter's (a window over the encounters: only when some row needs it)
@@ -502,7 +503,7 @@ def claim_table_from_raw(raw: pl.DataFrame, source: Path, *, offset: int, ragged
     claim_columns = [c for c in CLAIM_COLUMNS if c in raw.columns]
     notes = _patient_notes(source, raw, good) if anonymous else []
     encounters = (
-        _first_rows(lines, claim_columns)
+        _first_rows(lines, claim_columns, runs)
         .with_columns(*(pl.lit(None, dtype=dtype).alias(name) for name, dtype in ENCOUNTER_SCHEMA.items()
                         if name not in {"encounter_id", *_LINE_LEVEL, *claim_columns}))
         .select(list(ENCOUNTER_SCHEMA))
@@ -529,23 +530,25 @@ def _contiguous(frame: pl.DataFrame) -> bool:
     return bool(frame.select(claim.rle_id().max().fill_null(0) + 1 == claim.n_unique()).item())
 
 
-def _line_numbers(frame: pl.DataFrame) -> pl.Expr:
+def _line_numbers(runs: bool) -> pl.Expr:
     """Each row's line number in its claim (rows with the same ``encounter_id``, in file order). Where each claim's
-    rows are one run, each run is numbered from its first row (0.1 s per 1M rows with the check against 0.23 s for
-    the window over the ids, which any other order needs)."""
+    rows are one run (``runs``), each run is numbered from its first row (0.1 s per 1M rows with the check against
+    0.23 s for the window over the ids, which any other order needs)."""
     claim = pl.col("encounter_id")
-    if _contiguous(frame):
+    if runs:
         index = pl.int_range(pl.len())
         return index - pl.when((claim != claim.shift(1)).fill_null(True)).then(index).forward_fill() + 1
     return pl.int_range(1, pl.len() + 1).over(claim)
 
 
-def _first_rows(lines: pl.DataFrame, claim_columns: list[str]) -> pl.DataFrame:
+def _first_rows(lines: pl.DataFrame, claim_columns: list[str], runs: bool) -> pl.DataFrame:
     """The claim-level columns of each encounter: its first line's, encounters in the order of their first lines.
-    Where each claim's lines are one run, they are the first line of each run, found without grouping."""
+    Where each claim's rows were one run in the file (``runs``), its lines are one run too (the rows left out take
+    none apart: a row whose id is spelled otherwise than the claim's first row is rejected), so they are the first
+    line of each run, found without grouping."""
     claim = pl.col("encounter_id")
     columns = pl.col(*_LINE_LEVEL, *claim_columns)
-    if _contiguous(lines):
+    if runs:
         return lines.filter((claim != claim.shift(1)).fill_null(True)).select("encounter_id", columns)
     return lines.group_by("encounter_id", maintain_order=True).agg(columns.first())
 
