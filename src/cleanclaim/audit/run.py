@@ -16,7 +16,9 @@ Memory is therefore bounded by one slice while it is read (pass 1) and by one pa
 (pass 2), never by the whole input. A well-formed CSV is first converted to Parquet text columns in one streaming
 pass, then sliced the same way. Two exceptions are read whole: a malformed CSV (a ragged or short row, bytes that
 are not UTF-8: the reader's row-by-row fallback needs the whole file), and an 837P file, checked by ``check`` (one
-file is one transmission, small beside a table).
+file is one transmission, small beside a table). An input of up to `IN_MEMORY_ROWS` rows is small enough to hold:
+each file is read whole (one slice) and the partitions and findings are kept in memory instead of scratch files,
+with the same outputs.
 
 The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
 alone (`cleanclaim.pricing.price`: RVUs x conversion factor of its date of service, the therapy MPPR within the
