@@ -536,10 +536,14 @@ def _typed_edge_table(dtypes: dict[str, pl.DataType], ordered: bool) -> pl.DataF
     {"units": pl.Float32(), "minutes": pl.Int16(), "charge": pl.Float64(), "dx_pointers": pl.List(pl.Int8()),
      "modifiers": pl.List(pl.String()), "diagnoses": pl.List(pl.Utf8())},
 ], ids=["int64", "other-widths", "float32"])
+@pytest.mark.parametrize("large", [True, False], ids=["as-a-large-table", "as-a-small-table"])
 def test_typed_parquet_columns_are_judged_as_their_text_would_be(tmp_path: Path, dtypes: dict[str, pl.DataType],
-                                                                 ordered: bool) -> None:
+                                                                 ordered: bool, large: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     from cleanclaim.formats.claim_table import CONTRACT_COLUMNS, _as_text, claim_table_from_raw
 
+    if large:  # the shortcuts a large table takes (claims in runs, no row without a patient id, ...)
+        monkeypatch.setattr("cleanclaim.formats.claim_table.SMALL_RUN", 0)
     frame = _typed_edge_table(dtypes, ordered)
     path = tmp_path / "typed.parquet"
     frame.write_parquet(path)

@@ -24,7 +24,7 @@ import polars as pl
 
 from cleanclaim.errors import InputError, is_phi_field
 from cleanclaim.model import MAX_MINUTES, MAX_MONEY, MAX_UNITS, Discipline
-from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA
+from cleanclaim.rules.tables import ENCOUNTER_SCHEMA, LINE_SCHEMA, SMALL_RUN
 
 __all__ = ["REQUIRED_COLUMNS", "TABLE_SUFFIXES", "ClaimTable", "claim_table_from_raw", "read_claim_table"]
 
@@ -356,7 +356,7 @@ def _readings(frame: pl.DataFrame) -> list[pl.Expr]:
         # drop_nulls costs ~0.25 s per 1M lists, so only when some list has a null element (an exploded null or
         # empty list is one null as well)
         unlisted = pointers.list.len().fill_null(0) == 0
-        holes = frame.select(pointers.explode().null_count() - unlisted.sum()).item()
+        holes = frame.height <= SMALL_RUN or frame.select(pointers.explode().null_count() - unlisted.sum()).item()
         given = (pointers.list.drop_nulls() if holes else pointers).fill_null([])
         out += [(given.list.len() == 0).alias("__blank_dx_pointers"),
                 ((given.list.min() >= 0) & (given.list.max() <= _POINTER_MAX)).fill_null(True).alias("__dx_ok"),
@@ -379,8 +379,9 @@ def _problems(frame: pl.DataFrame, source: Path) -> pl.DataFrame:
     value = {name: pl.col(f"__{name}") for name in ("date", "units", "minutes", "charge", "patient_birth_date")}
     raw_id, stripped = pl.col("encounter_id"), pl.col("__id")
     # of each id as stripped, its first spelling and row, taken over the whole file before any filter (needed only
-    # where some id has spaces around it: otherwise every spelling of an id is the id)
-    if frame.select((raw_id != stripped).any()).item():
+    # where some id has spaces around it: otherwise every spelling of an id is the id). A small table takes the
+    # general path of this shortcut and the others below: asking first costs more than it saves there.
+    if frame.height <= SMALL_RUN or frame.select((raw_id != stripped).any()).item():
         frame = frame.with_columns(raw_id.first().over(stripped).alias("__first_spelling"),
                                    pl.col(_ROW).first().over(stripped).alias("__first_row"))
     else:
@@ -470,12 +471,13 @@ def claim_table_from_raw(raw: pl.DataFrame, source: Path, *, offset: int, ragged
         for row, column, expected, value in problems.iter_rows()
     )]
     rejected = problems.get_column(_ROW).unique()
-    runs = _contiguous(frame)
+    runs = frame.height > SMALL_RUN and _contiguous(frame)
     good = frame.with_columns(_line_numbers(runs).cast(pl.Int32).alias("line"))
     if rejected.len():
         good = good.filter(~pl.col(_ROW).is_in(rejected.implode()))
     # a row without a patient id takes its encounter's (a window over the encounters: only when some row needs it)
-    anonymous = bool(good.select((pl.col("patient_id").str.strip_chars() == "").any()).item())
+    anonymous = good.height <= SMALL_RUN or bool(good.select((pl.col("patient_id").str.strip_chars() == "").any())
+                                                  .item())
     lines = good.select(
         pl.col("__id").alias("encounter_id"),
         pl.col("line"),
@@ -586,7 +588,8 @@ def _codes(frame: pl.DataFrame, name: str) -> pl.Expr:
     out, then split) without the text, unless an element holds a ';' itself."""
     column = pl.col(name)
     listed = frame.schema[name]
-    if _typed(name, listed) and not frame.select(column.explode().str.contains(";", literal=True).any()).item():
+    if (_typed(name, listed) and frame.height > SMALL_RUN
+            and not frame.select(column.explode().str.contains(";", literal=True).any()).item()):
         codes = column.fill_null([]).list.eval(pl.element().str.strip_chars()).list.filter(pl.element() != "")
     else:
         codes = _split(column.list.join(";").fill_null("") if _typed(name, listed) else column)
