@@ -12,6 +12,7 @@ from typing import ClassVar
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from cleanclaim.audit.run import FINDINGS_SCHEMA, REJECTED_SCHEMA, audit
@@ -76,10 +77,13 @@ def ordered(findings: pl.DataFrame) -> pl.DataFrame:
     return findings.select(COLUMNS).with_columns(pl.col("line").cast(pl.Int64)).sort(COLUMNS[:8])
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_partitions_of_patients_give_exactly_the_findings_of_check_on_the_whole_file(tmp_path: Path,
-                                                                                     suffix: str) -> None:
-    # a Parquet file is also read in slices of whole encounters (8 of them here)
+def test_partitions_of_patients_give_exactly_the_findings_of_check_on_the_whole_file(
+        tmp_path: Path, suffix: str, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # an input too large to hold is also read in slices of whole encounters (8 of them here)
+    if not held:
+        monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)
     path = write_table(tmp_path / f"claims{suffix}", claim_rows(400))
     rows = pl.read_csv(path).height if suffix == ".csv" else pl.read_parquet(path).height
     assert rows > 2000
@@ -391,7 +395,9 @@ def test_a_line_finding_names_its_own_lines_rendering_provider(tmp_path: Path) -
     assert flagged["provider_npi"].to_list() == ["1245319599"]
 
 
-def test_parquet_slices_with_numeric_and_missing_encounter_ids_match_check(tmp_path: Path) -> None:
+def test_parquet_slices_with_numeric_and_missing_encounter_ids_match_check(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)  # read in slices, as a large file is
     rows = claim_rows(60, seed=12)
     frame = pl.read_parquet(write_table(tmp_path / "typed.parquet", rows)).with_columns(
         pl.col("encounter_id").str.strip_prefix("E").cast(pl.Int64))
@@ -482,3 +488,25 @@ def test_a_malformed_csv_is_read_whole_and_its_bad_rows_rejected_as_check_does(t
     assert result.summary["rows_read"] == len(rows)
     assert ordered(pl.read_parquet(tmp_path / "out" / "findings.parquet")).equals(
         ordered(check(path, as_of=AS_OF).table))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_an_input_too_large_to_hold_goes_through_scratch_files_with_the_same_outputs(
+        tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.audit import run
+
+    rows = claim_rows(120, seed=21)
+    rows[7] = {**rows[7], "units": "-1"}
+    rows[30] = {**rows[30], "code": ""}
+    path = write_table(tmp_path / f"claims{suffix}", rows)
+    held = audit([path], tmp_path / "held", as_of=AS_OF, partition_rows=len(rows) // 3)
+    monkeypatch.setattr(run, "IN_MEMORY_ROWS", 0)  # slices and partitions through the scratch folder
+    spilled = audit([path], tmp_path / "spilled", as_of=AS_OF, partition_rows=len(rows) // 3)
+    for name in ("findings.parquet", "rejected.parquet"):
+        assert pl.read_parquet(tmp_path / "spilled" / name).equals(pl.read_parquet(tmp_path / "held" / name)), name
+    # the providers' p and q may differ in the last bits between any two runs (a parallel floating-point sum)
+    assert_frame_equal(pl.read_parquet(tmp_path / "spilled" / "providers.parquet"),
+                       pl.read_parquet(tmp_path / "held" / "providers.parquet"), check_exact=False)
+    assert spilled.summary == held.summary
+    assert held.summary["rows_rejected"] == 2
+    assert held.summary["findings"]["by_rule"]

@@ -76,7 +76,10 @@ def test_a_slow_partition_does_not_hold_back_the_next_ones_nor_their_order() -> 
         return _checked(key)
 
     assert [c.lines for c in _in_order(check, range(5), 2)] == [0, 1, 2, 3, 4]
-    assert finished[:3] == [1, 2, 0]
+    # 1 and 2 ended while 0 was still running (had 2 waited for 0, 0 would have timed out first); 3 may end
+    # before 0 takes the lock once the event is set, so only 0's place after 1 and 2 is asserted
+    assert finished[:2] == [1, 2]
+    assert finished.index(0) > 1
 
 
 def test_one_core_checks_one_partition_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:

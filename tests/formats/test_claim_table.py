@@ -487,3 +487,78 @@ def test_a_row_with_too_few_fields_is_rejected_not_padded(tmp_path: Path, row: s
     assert [(e.row, e.line, e.message) for e in table.errors] == (
         [(3, 3, "expected 5 fields as in the header, got 4")] if rejected else [])
     assert table.lines.height == (1 if rejected else 2)
+
+
+def _typed_edge_table(dtypes: dict[str, pl.DataType], ordered: bool) -> pl.DataFrame:
+    """Parquet columns in their own types with the values that are wrong or odd in them (negative, NaN, infinite,
+    null, beyond the bounds, null list elements), claims split over runs or not, a spelling of an id with spaces,
+    rows without a patient id."""
+    ids = ["E1", "E1", "E2", " E2", "E3", "E3", "E4", "E5", "E5", "E6", "E7", "E8"]
+    if not ordered:
+        ids = ["E1", "E2", "E1", " E2", "E3", "E4", "E3", "E5", "E6", "E5", "E7", "E8"]
+    n = len(ids)
+    values = {
+        "units": [1, -2, None, 10**6, 0, 2, 3, 1, 1, 2, 1, 4],
+        "minutes": [30, -1, None, 2000, 15, 8, 23, 38, 53, 15, 15, 60],
+        "charge": [94, -1, None, 10**7, 45, 0, 12, 13, 14, 15, 16, 17],
+        "dx_pointers": [[1], [1, None, 2], [None], [], None, [-1], [10**10], [2, 1], [1], [1], [3], [1, 2, 3]],
+        "modifiers": [["gp"], ["GP", None, " 59 "], [""], [], None, [" "], ["kx", "gp"], ["GP"], [None], ["go"],
+                      ["GP", "gp"], ["cq"]],
+        "diagnoses": [["m62.81"], [" M62.81 ", "z91.81"], [], None, ["M62.81"], [None, "R26.89"], ["M62.81"],
+                      ["M62.81;Z91.81"], ["M62.81"], [""], ["M62.81"], ["Z71.3"]],
+    }
+    floats = {"units": [2.0, float("nan"), float("inf"), -0.5, 1e20, None, 1.5, 0.0, 2.0, 1.0, 3.0, 4.0],
+              "charge": [94.5, float("nan"), -1.0, 1e7, None, 0.1, 1e-7, 12.25, 13.0, 1.0, 2.0, 3.0]}
+    frame = pl.DataFrame({
+        "encounter_id": ids,
+        "date": [dt.date(2026, 3, 2) if i != 5 else None for i in range(n)],
+        "payer": ["medicare"] * n,
+        "patient_id": [f"P{i % 3}" if i not in (6, 10) else None for i in range(n)],
+        "provider_npi": ["1234567893"] * n,
+        "provider_discipline": ["PT"] * n,
+        "code": ["97110"] * n,
+        "patient_birth_date": [dt.date(1950, 1, 1) if i != 3 else None for i in range(n)],
+    })
+    for name, dtype in dtypes.items():
+        given = floats[name] if dtype == pl.Float64 else values[name]
+        if name == "diagnoses" and dtypes["units"] == pl.Int64:  # no element with a ';' of its own
+            given = [[c for c in codes if c is None or ";" not in c] if codes else codes for codes in given]
+        frame = frame.with_columns(pl.Series(name, given, dtype=dtype, strict=False))
+    return frame
+
+
+@pytest.mark.parametrize("ordered", [True, False])
+@pytest.mark.parametrize("dtypes", [
+    {"units": pl.Int64(), "minutes": pl.Int64(), "charge": pl.Float64(), "dx_pointers": pl.List(pl.Int64()),
+     "modifiers": pl.List(pl.String()), "diagnoses": pl.List(pl.String())},
+    {"units": pl.Float64(), "minutes": pl.UInt64(), "charge": pl.Int32(), "dx_pointers": pl.List(pl.UInt32()),
+     "modifiers": pl.List(pl.String()), "diagnoses": pl.List(pl.Categorical())},
+    {"units": pl.Float32(), "minutes": pl.Int16(), "charge": pl.Float64(), "dx_pointers": pl.List(pl.Int8()),
+     "modifiers": pl.List(pl.String()), "diagnoses": pl.List(pl.Utf8())},
+], ids=["int64", "other-widths", "float32"])
+@pytest.mark.parametrize("large", [True, False], ids=["as-a-large-table", "as-a-small-table"])
+def test_typed_parquet_columns_are_judged_as_their_text_would_be(tmp_path: Path, dtypes: dict[str, pl.DataType],
+                                                                 ordered: bool, large: bool,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.formats.claim_table import CONTRACT_COLUMNS, _as_text, claim_table_from_raw
+
+    if large:  # the shortcuts a large table takes (claims in runs, no row without a patient id, ...)
+        monkeypatch.setattr("cleanclaim.formats.claim_table.SMALL_RUN", 0)
+    frame = _typed_edge_table(dtypes, ordered)
+    path = tmp_path / "typed.parquet"
+    frame.write_parquet(path)
+    typed = read_claim_table(path)
+    # the oracle: every contract column first written as its text, as a CSV would give it
+    text = frame.with_columns(_as_text(name, frame.schema[name], path).fill_null("").alias(name)
+                              for name in frame.columns if name in CONTRACT_COLUMNS)
+    judged = claim_table_from_raw(text, path, offset=1)
+    assert typed.rows_rejected == judged.rows_rejected > 0
+    assert [(e.row, e.field, e.message, e.encounter) for e in typed.errors] == \
+        [(e.row, e.field, e.message, e.encounter) for e in judged.errors]
+    assert typed.lines.equals(judged.lines)
+    assert typed.encounters.equals(judged.encounters)
+    assert typed.line_rows.equals(judged.line_rows)
+    assert [str(n) for n in typed.notes] == [str(n) for n in judged.notes]
+    # a claim's lines are numbered in file order whether its rows are one run or not; one encounter row per claim
+    assert typed.lines.filter(pl.col("encounter_id") == "E5").get_column("line").to_list() == [1, 2]
+    assert typed.encounters.get_column("encounter_id").is_unique().all()

@@ -18,7 +18,9 @@ Memory is therefore bounded by two slices while they are read and spilled (pass 
 spills one) and by two partitions while their rules run (pass 2), never by the whole input. A well-formed CSV is
 first converted to Parquet text columns in one streaming pass, then sliced the same way. Two exceptions are read
 whole: a malformed CSV (a ragged or short row, bytes that are not UTF-8: the reader's row-by-row fallback needs the
-whole file), and an 837P file, checked by ``check`` (one file is one transmission, small beside a table).
+whole file), and an 837P file, checked by ``check`` (one file is one transmission, small beside a table). An input
+of up to `IN_MEMORY_ROWS` rows is small enough to hold: each file is read whole (one slice) and the partitions and
+findings are kept in memory instead of scratch files, with the same outputs.
 
 The estimated allowed amount of a line is the Medicare Physician Fee Schedule national amount of the line priced
 alone (`cleanclaim.pricing.price`: RVUs x conversion factor of its date of service, the therapy MPPR within the
@@ -56,9 +58,9 @@ from cleanclaim.formats.claim_table import (
     CONTRACT_COLUMNS,
     TABLE_SUFFIXES,
     ClaimTable,
-    _as_text,
     _csv_header,
     _repeated_columns,
+    as_read,
     claim_table_from_raw,
     read_claim_table,
     short_row,
@@ -88,6 +90,13 @@ with the GIL released, but between its plans a partition's Python (the rules' sc
 small collects, reading its files) runs on one core, and on two cores that left about a third of the machine idle
 in pass 2; a second partition fills those gaps. Each partition in flight holds its working set, so memory grows
 with this, not with the input; two are enough to fill two cores."""
+
+IN_MEMORY_ROWS = 2_000_000
+"""Inputs of up to this many rows (about) are read a whole file at a time and their partitions held in memory;
+larger ones are read in slices and partitioned through scratch files. A million lines read whole, then held as
+partitions, take a few hundred MiB beside the ~1 GiB of a partition's rules, while ten million would not (issue
+15's memory bound is 3 GiB at 10M lines); and the slices and partition files through disk cost more CPU than most
+rules (1M lines: ~2 s of 5 in pass 1)."""
 
 FINDINGS_SCHEMA: dict[str, Any] = {
     **{name: dtype for name, dtype in FINDING_SCHEMA.items() if name != "line"},
@@ -205,14 +214,22 @@ def _place(error: InputError) -> str:
 
 
 class _Writer:
-    """The audit's scratch folder: partition files of pass 1 and finding parts of pass 2."""
+    """The audit's scratch: partition files of pass 1 and finding parts of pass 2 (in a scratch folder), or, for an
+    input small enough to hold (``in_memory``), pass 1's partitions kept as frames: writing a million lines to disk
+    and reading them back cost more CPU than the rules of a partition's screens."""
 
-    def __init__(self, out: Path, partitions: int) -> None:
+    def __init__(self, out: Path, partitions: int, *, in_memory: bool = False, spark: bool = False) -> None:
         self.root = Path(tempfile.mkdtemp(prefix=".audit-", dir=out))
         self.partitions = partitions
         self.parts = 0
         self.more: list[pl.LazyFrame] = []
         """Findings written elsewhere (by Spark), scanned beside the parts."""
+        self.in_memory = in_memory and not spark
+        self.spark = spark
+        """Spark reads the partitions as a Parquet dataset; this process reads them as Arrow IPC files, which are
+        written and read back at memory speed (uncompressed: they live for one audit)."""
+        self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
+        self.found: list[pl.DataFrame] = []
 
     def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
         """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
@@ -228,22 +245,49 @@ class _Writer:
             .with_columns(order, (pl.col("patient_id").hash(seed=15) % n).alias(_KEY))
         for kind, frame in (("lines", lines), ("encounters", encounters)):
             for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
+                if self.in_memory:
+                    self.held.setdefault((kind, key), []).append(part)
+                    continue
                 folder = self.partition_folder(kind, key)
                 folder.mkdir(parents=True, exist_ok=True)
-                part.write_parquet(folder / f"{name}.parquet")
+                if self.spark:
+                    part.write_parquet(folder / f"{name}.parquet")
+                else:
+                    part.write_ipc(folder / f"{name}.arrow", compression="uncompressed")
 
     def partition_folder(self, kind: str, key: int) -> Path:
         """``kind/p=KEY``: a partitioned dataset (Hive layout) that Spark reads with the key as column ``p``."""
         return self.root / kind / f"p={key}"
 
-    def read(self, kind: str, key: int) -> pl.DataFrame | None:
+    def scans(self, kind: str, key: int) -> list[pl.LazyFrame]:
+        """A partition's parts as lazy frames, wherever they are kept (held in memory, Arrow IPC or Parquet files),
+        so that a reader of a few columns or rows (`_noted_encounters`) lets the scan skip the rest."""
+        if self.in_memory:
+            return [frame.lazy() for frame in self.held.get((kind, key), [])]
         folder = self.partition_folder(kind, key)
         if not folder.exists():
+            return []
+        return [pl.scan_parquet(p) if p.suffix == ".parquet" else pl.scan_ipc(p) for p in sorted(folder.iterdir())]
+
+    def read(self, kind: str, key: int) -> pl.DataFrame | None:
+        if self.in_memory:
+            frames = self.held.get((kind, key))
+        else:
+            folder = self.partition_folder(kind, key)
+            frames = ([pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_ipc(p)
+                       for p in sorted(folder.iterdir())] if folder.exists() else None)
+        if not frames:
             return None
-        parts = pl.concat([pl.read_parquet(p) for p in sorted(folder.iterdir())], how="diagonal_relaxed")
-        return parts.sort(*_ORDER)
+        parts = pl.concat(frames, how="diagonal_relaxed")
+        # a file read whole gives each partition its rows in input order already (no sort: it moved every column)
+        file, row = pl.col(_ORDER[0]), pl.col(_ORDER[1])
+        ordered = (file.shift(1) < file) | ((file.shift(1) == file) & (row.shift(1) < row))
+        return parts if parts.select(row.is_not_null().all() & ordered.all()).item() else parts.sort(*_ORDER)
 
     def findings_part(self, frame: pl.DataFrame) -> None:
+        if self.in_memory:  # a held input's findings are a fraction of its lines
+            self.found.append(frame)
+            return
         folder = self.root / "findings"
         folder.mkdir(exist_ok=True)
         frame.write_parquet(folder / f"{self.parts:06d}.parquet")
@@ -251,7 +295,8 @@ class _Writer:
 
     def findings(self) -> pl.LazyFrame:
         folder = self.root / "findings"
-        scans = [*self.more, *([pl.scan_parquet(sorted(folder.iterdir()))] if self.parts else [])]
+        scans = [*self.more, *([pl.scan_parquet(sorted(folder.iterdir()))] if self.parts else []),
+                 *(frame.lazy() for frame in self.found)]
         if not scans:
             return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER)
         return pl.concat(scans)
@@ -430,6 +475,33 @@ def _csv_as_parquet(path: Path, scratch: Path) -> Path | None:
     return target
 
 
+def _slices_spilled(lazy: pl.LazyFrame, contract: list[str], key: pl.Expr, first_row: int, slices: int,
+                    scratch: Path) -> Iterator[pl.DataFrame]:
+    """The file's rows, numbered, written to one folder per slice (Arrow IPC files, uncompressed: they live for one
+    audit; one file per block of rows, named so that their order is the rows' order), then read back a slice at a
+    time. One pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole
+    file); each block is sliced before it is numbered: a slice of the numbered file read the file from its start
+    for every block (0.83 s CPU against 0.26 s for 1M lines in 4 blocks, and growing with the square of the
+    blocks)."""
+    target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
+    rows = int(lazy.select(pl.len()).collect().item())
+    block = max(1, math.ceil(rows / slices))
+    for offset in range(0, rows, block):
+        part = (lazy.slice(offset, block).select(contract).with_row_index(_ROW, offset=first_row + offset)
+                .with_columns(key.alias(_SLICE)).collect())
+        for (number,), frame in part.partition_by(_SLICE, as_dict=True, include_key=False).items():
+            folder = target / f"{number:06d}"
+            folder.mkdir(exist_ok=True)
+            frame.write_ipc(folder / f"{offset:012d}.arrow", compression="uncompressed")
+        del part
+    for folder in sorted(target.iterdir()):
+        raw = pl.concat([pl.read_ipc(p) for p in sorted(folder.glob("*.arrow"))])
+        shutil.rmtree(folder, ignore_errors=True)
+        # the blocks' files, read in the order of their offsets, are already in row order: the sort is a check. One
+        # chunk, as the sort made it: the reader's row checks ran ~0.8 s slower per 1M lines over the files' chunks.
+        yield raw.rechunk() if raw.get_column(_ROW).is_sorted() else raw.sort(_ROW)
+
+
 def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> Iterator[ClaimTable]:
     """A claim-line table read and validated by check's reader, in ``slices`` slices of whole encounters (by a hash
     of the encounter id as the reader strips it) so that only one slice is in memory: one pass over the file, a
@@ -458,37 +530,14 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
         yield read_claim_table(path, default_payer=default_payer)  # the reader names the missing columns
         return
     contract = [name for name in schema.names() if name in CONTRACT_COLUMNS]
-    texts = [_as_text(name, schema[name], path).alias(name) for name in contract]
+    texts = as_read(schema, path)
     key = pl.col("encounter_id").cast(pl.String).fill_null("").str.strip_chars().hash(seed=15) % slices
-    target = Path(tempfile.mkdtemp(prefix="slices-", dir=scratch))
-    # one pass over the file a block of rows at a time (a streaming sink partitioned by key buffered the whole file);
-    # each block is sliced before it is numbered: a slice of the numbered file read the file from its start for
-    # every block (0.83 s CPU against 0.26 s for 1M lines in 4 blocks, and growing with the square of the blocks)
     try:
-        rows = int(lazy.select(pl.len()).collect().item())
-        block = max(1, math.ceil(rows / slices))
-        for offset in range(0, rows, block):
-            part = (lazy.slice(offset, block).select(contract).with_row_index(_ROW, offset=first_row + offset)
-                    .with_columns(key.alias(_SLICE)).collect())
-            for (number,), frame in part.partition_by(_SLICE, as_dict=True, include_key=False).items():
-                folder = target / f"{number:06d}"
-                folder.mkdir(exist_ok=True)
-                frame.write_parquet(folder / f"{offset:012d}.parquet")
-            del part
+        for frame in _slices_spilled(lazy, contract, key, first_row, slices, scratch):
+            raw = frame.with_columns(*texts)
+            yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
-    for folder in sorted(target.iterdir()):
-        try:
-            raw = pl.read_parquet(sorted(folder.glob("*.parquet")), hive_partitioning=False)
-            # the blocks' files, read in the order of their offsets, are already in row order: the sort is a check.
-            # One chunk, as the sort made it: the reader's row checks ran ~0.8 s slower per 1M lines over the files'
-            # chunks.
-            raw = raw.rechunk() if raw.get_column(_ROW).is_sorted() else raw.sort(_ROW)
-            raw = raw.with_columns(*texts).with_columns(pl.col(*contract).fill_null(""))
-        except (OSError, pl.exceptions.PolarsError) as exc:
-            raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
-        shutil.rmtree(folder, ignore_errors=True)
-        yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
     if source != path:
         shutil.rmtree(source.parent, ignore_errors=True)
 
@@ -559,7 +608,9 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     clones = get_rule("cloned-note")
     compare_notes = chosen.enabled(clones)
     selection = replace(chosen, ignore=chosen.ignore | {clones.slug})
-    writer = _Writer(out, partitions)  # the scratch folder: from here on, removed whatever happens (below)
+    held = total <= IN_MEMORY_ROWS
+    # the scratch folder: from here on, removed whatever happens (below)
+    writer = _Writer(out, partitions, in_memory=held, spark=spark is not None)
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
     notes: list[InputError] = []
     failures: list[Failure] = []
@@ -603,8 +654,9 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
 
     try:
         # pass 1: read and validate each table (a slice of whole encounters at a time), spill its accepted lines
-        # into partitions of patients; the next slice is read while one is spilled
-        slices = [max(1, math.ceil(size / max(1, partition_rows))) for size in sizes]
+        # into partitions of patients; the next slice (or file) is read while one is spilled. An input small enough
+        # to hold is read whole, a file at a time (one slice: no slicing through disk)
+        slices = [1 if held else max(1, math.ceil(size / max(1, partition_rows))) for size in sizes]
         for index, path, part, table in _read_ahead(_tables_read(tables, slices, payer or "medicare", writer.root)):
             if isinstance(table, InputError):  # the file is named in rejected.parquet; the other files are audited
                 errors.append(table)
@@ -760,10 +812,9 @@ def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: 
 def _noted_encounters(writer: _Writer, key: int) -> pl.DataFrame:
     """The encounters of a partition that have a note, in input order, with the columns `note_records` reads."""
     columns = ["encounter_id", "patient_id", "provider_npi", "note", "date", "patient_first_name", "patient_last_name"]
-    folder = writer.partition_folder("encounters", key)
-    if not folder.exists():
+    scans = writer.scans("encounters", key)
+    if not scans:
         return pl.DataFrame(schema={name: pl.Date if name == "date" else pl.String for name in columns})
-    scans = [pl.scan_parquet(path) for path in sorted(folder.iterdir())]
     return (pl.concat(scans, how="diagonal_relaxed").select(*columns, *_ORDER).filter(pl.col("note").is_not_null())
             .sort(*_ORDER).drop(*_ORDER).collect())
 
