@@ -17,7 +17,7 @@ A PT's 10 minutes and an OT's 10 minutes the same day are therefore 1 unit each,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -66,30 +66,64 @@ def _whole(units: pl.Expr) -> pl.Expr:
     return units.is_not_null() & (units == units.floor())
 
 
-@cache
-def _bound_stages(day: tuple[str, ...]) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
-    """The CMS allocation as two ``with_columns`` stages: the windows over the day, then the arithmetic on them."""
-    minutes = pl.col("minutes")
-    leftover = minutes % 15
-    windows = (
-        (minutes // 15).alias("full_units"),
-        leftover.alias("leftover"),
-        minutes.sum().over(day).alias("day_minutes"),
-        # rank "min" = 1 + codes with more leftover; rank "max" = codes with at least as much leftover
-        leftover.rank("min", descending=True).over(day).cast(pl.Int64).alias("_rank_min"),
-        leftover.rank("max", descending=True).over(day).cast(pl.Int64).alias("_rank_max"),
-        (minutes // 15).sum().over(day).alias("_day_full_units"),
+def _edge(keys: Sequence[str], step: int) -> pl.Expr:
+    """On a frame sorted by ``keys``: True on the first (``step`` 1) or last (``step`` -1) row of each run of equal
+    keys (nulls equal to nulls, as a window's partition has them)."""
+    edge = pl.int_range(pl.len()) == (0 if step == 1 else pl.len() - 1)
+    return pl.any_horizontal(edge, *(pl.col(key).ne_missing(pl.col(key).shift(step)) for key in keys))
+
+
+_LEFTOVER = (pl.col("minutes") % 15).alias("leftover")
+_ROW = pl.int_range(pl.len(), dtype=pl.Int64)
+
+
+def _ranked(frame: Frame, day: Sequence[str], *numbers: pl.Expr) -> Frame:
+    """The CMS allocation's numbers on ``frame`` sorted by the ``day`` columns, then by ``leftover`` largest first
+    (nulls last): ``_day`` numbers the days in order, ``full_units``, ``day_minutes``, ``_day_full_units`` and the
+    leftover ranks, then ``day_units``, ``min_units`` and ``max_units``. ``numbers`` are more columns of the same
+    stage (they may read ``_day``, ``_day_start``, ``_day_end``).
+
+    With the codes of a day in leftover order the ranks are positions: a code's rank "min" (1 + the codes with more
+    leftover) is where its run of equal leftovers starts within the day, its rank "max" (the codes with at least as
+    much) where that run ends. Windows over the text keys of the day and a rank per day cost several times that
+    (bench/README.md, h/units)."""
+    leftover = pl.col("leftover")
+    tie = leftover.ne_missing(leftover.shift(1)), leftover.ne_missing(leftover.shift(-1))
+    day_first = pl.when(pl.col("_day_start")).then(_ROW).forward_fill()
+    tie_first = pl.when(pl.col("_day_start") | tie[0]).then(_ROW).forward_fill()
+    tie_last = pl.when(pl.col("_day_end") | tie[1]).then(_ROW).backward_fill()
+    ranked = leftover.is_not_null()  # as ``rank``: a null has no rank and does not count in the others'
+    return (
+        frame.with_columns(_edge(day, 1).alias("_day_start"), _edge(day, -1).alias("_day_end"))
+        .with_columns(
+            pl.col("_day_start").cum_sum().set_sorted().alias("_day"),
+            pl.when(ranked).then(tie_first - day_first + 1).alias("_rank_min"),
+            pl.when(ranked).then(tie_last - day_first + 1).alias("_rank_max"),
+        )
+        .with_columns(
+            (pl.col("minutes") // 15).alias("full_units"),
+            pl.col("minutes").sum().over("_day").alias("day_minutes"),
+            (pl.col("minutes") // 15).sum().over("_day").alias("_day_full_units"),
+            *numbers,
+        )
+        .with_columns(*_BOUNDS)
     )
+
+
+def _bounds() -> tuple[pl.Expr, ...]:
     day_units = (pl.col("day_minutes") + 7) // 15
     remaining = day_units - pl.col("_day_full_units")
     has_leftover = pl.col("leftover") > 0
-    units = (
+    return (
         day_units.alias("day_units"),
         (pl.col("full_units") + (has_leftover & (pl.col("_rank_max") <= remaining)).cast(pl.Int64)).alias("min_units"),
         (pl.col("full_units") + (has_leftover & (pl.col("_rank_min") - 1 < remaining)).cast(pl.Int64))
         .alias("max_units"),
     )
-    return windows, units
+
+
+_BOUNDS = _bounds()
+_RANK_COLUMNS = ("_day_start", "_day_end", "_day", "_rank_min", "_rank_max", "_day_full_units")
 
 
 def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
@@ -97,12 +131,14 @@ def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
 
     ``day_codes`` has one row per day and code with ``minutes`` (that code's timed minutes that day); ``day`` names the
     columns that identify a day. Adds ``day_minutes``, ``day_units`` (floor((total + 7) / 15)), ``full_units`` (full
-    15-minute blocks) and ``min_units``/``max_units``: a code surely gets the extra unit when every code with at least
-    its leftover fits in the units still to assign, and may get it (clinician's choice) when the codes with strictly
-    more leftover do not use them all up. Works on a DataFrame or, inside a rule's plan, on a LazyFrame.
+    15-minute blocks), ``leftover`` (minutes past them) and ``min_units``/``max_units``: a code surely gets the extra
+    unit when every code with at least its leftover fits in the units still to assign, and may get it (clinician's
+    choice) when the codes with strictly more leftover do not use them all up. Works on a DataFrame or, inside a
+    rule's plan, on a LazyFrame; the rows keep their order.
     """
-    windows, units = _bound_stages(tuple(day))
-    return day_codes.with_columns(*windows).with_columns(*units).drop("_rank_min", "_rank_max", "_day_full_units")
+    ordered = (day_codes.with_columns(_LEFTOVER, _ROW.alias("_input_row"))
+               .sort(*day, "leftover", descending=[False] * len(day) + [True], nulls_last=True))
+    return _ranked(ordered, day).sort("_input_row").drop("_input_row", *_RANK_COLUMNS)
 
 
 def per_code_units(minutes: pl.Expr, unit_minutes: pl.Expr) -> pl.Expr:
@@ -174,14 +210,13 @@ _STACKED_AGG = (
     .when(pl.col("service_minutes").is_not_null().any()).then(pl.col("service_minutes").sum())
     .alias("minutes"),
 )
-_USABLE = pl.col("minutes").is_not_null().all().over(_POOL) & pl.col("whole").all().over(_POOL)
 
 
 def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
     """One row per patient, date, therapy discipline and 15-minute timed code: units billed, documented minutes, the
     payer's time rule and the lines. A code documented in ``services`` but not billed takes part with 0 units (its
-    minutes count toward its discipline's total). Pools where a timed code has no minutes, or a line has fractional
-    units, are left out: those are the missing-minutes and fractional-units rules' business.
+    minutes count toward its discipline's total). ``_pool_rows`` leaves out the pools where a timed code has no
+    minutes, or a line has fractional units: those are the missing-minutes and fractional-units rules' business.
 
     A documented service takes the discipline of the encounter's billed line of the same code (services carry no
     modifiers), else the encounter provider's discipline.
@@ -212,8 +247,7 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
             .group_by(*_POOL, "code").agg(*_STACKED_AGG)
         )
     return (
-        grouped.filter(_USABLE)
-        .with_columns(pl.col("billed").cast(pl.Int64))
+        grouped.with_columns(pl.col("billed").cast(pl.Int64))
         .join(tables.payer_frame().lazy().select("payer", "time_rule"), on="payer", how="left")
     )
 
@@ -222,26 +256,38 @@ def _units_text(units: pl.Expr) -> pl.Expr:
     return pl.format("{} unit", units) + pl.when(units == 1).then(pl.lit("")).otherwise(pl.lit("s"))
 
 
-# The CMS pools and the per-code payers in one pass: windows run per pool and time rule, so a CMS pool's numbers
+# The CMS pools and the per-code payers in one pass: the numbers run per pool and time rule, so a CMS pool's numbers
 # are those of its own codes exactly as if the CMS rows were taken apart first.
 _RULE_POOL = ("patient_id", "date", "discipline", "time_rule")
 _CMS = pl.col("time_rule") == "cms"
+# A pool counts only when every code of it has minutes and whole units. The same window numbers the pools exactly
+# (each by its first row), which with the time rule and the leftover minutes makes one integer to sort by: every
+# pool and time rule a run of rows, leftover largest first (``_ranked``), for a tenth of the cost of sorting by
+# the text keys. Leftovers are 0-14 (a floor modulo) once the pool has minutes; time rules cms and per_code only.
+_POOL_NUMBERING = (
+    (pl.col("minutes").is_not_null() & pl.col("whole")).all().over(_POOL).alias("_usable"),
+    pl.col("_row").first().over(_POOL).alias("_pool"),
+)
+_POOL_ORDER = pl.col("_pool") * 32 + pl.when(_CMS).then(0).otherwise(16) + 14 - pl.col("leftover")
 
 
 def _pool_rows(tables: Tables) -> pl.LazyFrame:
     """Units above (``above``) or below what the time supports for 15-minute codes: under the CMS method per
     pool, or code by code under a per-code payer.
 
-    The numbers come first (windows over every code of the pool); the pool's list of codes is built only for the
-    pools with a flagged row, and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row
-    is never both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other.
+    The numbers come first (over every code of the pool); the pool's list of codes is built only for the pools with
+    a flagged row, and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row is never
+    both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other.
     """
-    windows, units = _bound_stages(_RULE_POOL)
+    ordered = (
+        _timed_day_codes(tables).with_columns(_ROW.alias("_row")).with_columns(*_POOL_NUMBERING)
+        .filter(pl.col("_usable") & pl.col("time_rule").is_in(["cms", "per_code"]))
+        .with_columns(_LEFTOVER)
+        .sort(_POOL_ORDER)
+    )
     return (
-        _timed_day_codes(tables).filter(pl.col("time_rule").is_in(["cms", "per_code"]))
-        .with_columns(*windows, *_POOL_NUMBERS)
-        .with_columns(*units)
-        .filter((_ABOVE | _BELOW).any().over(_RULE_POOL))
+        _ranked(ordered, _RULE_POOL, *_POOL_NUMBERS)
+        .filter((_ABOVE | _BELOW).any().over("_day"))
         .with_columns(_ABOVE.alias("above"), _BELOW.alias("below"), *_CMS_POOL_TEXTS)
         .filter(pl.col("above") | pl.col("below"))
         .with_columns(*_POOL_DETAIL)
@@ -250,10 +296,12 @@ def _pool_rows(tables: Tables) -> pl.LazyFrame:
     )
 
 
+# ``_day`` is the pool (``_ranked``'s runs of ``_RULE_POOL``); the disciplines of the patient's day under one time
+# rule are its pools (one per discipline) of that rule.
 _POOL_NUMBERS = (
-    pl.col("billed").sum().over(_RULE_POOL).alias("day_billed"),
-    pl.col("discipline").n_unique().over("patient_id", "date", "time_rule").alias("_disciplines"),
-    pl.col("code").count().over(_RULE_POOL).alias("_codes"),
+    pl.col("billed").sum().over("_day").alias("day_billed"),
+    pl.col("_day_start").sum().over("patient_id", "date", "time_rule").alias("_disciplines"),
+    pl.col("code").count().over("_day").alias("_codes"),
     per_code_units(pl.col("minutes"), pl.lit(15)).alias("supported"),
 )
 _OVER_DAY = pl.col("day_billed") > pl.col("day_units")
@@ -273,9 +321,9 @@ _BELOW = (
 # The pool's codes in code order, as the CMS message lists them.
 _CMS_POOL_TEXTS = (
     pl.format("{} {}", pl.col("code"), _units_text(pl.col("billed"))).sort_by("code").str.join(" + ")
-    .over(_RULE_POOL).alias("billed_text"),
+    .over("_day").alias("billed_text"),
     pl.format("{} {} min", pl.col("code"), pl.col("minutes")).sort_by("code").str.join(", ")
-    .over(_RULE_POOL).alias("minutes_text"),
+    .over("_day").alias("minutes_text"),
 )
 # One row per flagged line; a code documented but not billed has no line and takes its first encounter.
 _POOL_ROW = (
@@ -363,7 +411,9 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
     Lines under the code's minimum time are skipped: the below-minimum-time rule reports them.
     """
     per_code = (
-        _family_minutes(tables).lazy().filter(pl.col("group_has_minutes"))
+        # only the codes this reads (a code's every line, so each group below is whole): on a batch most lines are
+        # 15-minute, untimed or time-range codes, which would be grouped for nothing
+        _family_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
         .group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
         .filter(pl.col("whole"))
         .with_columns(pl.col("billed").cast(pl.Int64))
@@ -395,6 +445,15 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
         )
         rows.append(_other_flag_rows(base_addon))
     return pl.concat(rows)
+
+
+@cache
+def _other_time_code(book: CodeBook) -> pl.Expr:
+    """Whether ``code`` has a version under one of ``_SIMPLE_RULES`` or is an add-on (whose billed units a base code's
+    row reads): the codes ``_other_time_rows`` groups (built once per book: a constant list)."""
+    codes = (codes_frame(book).filter(pl.col("time_rule").is_in([*_SIMPLE_RULES, "addon"]))
+             .get_column("code").unique().sort().to_list())
+    return pl.col("code").is_in(codes)
 
 
 def _other_flag_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
