@@ -17,7 +17,7 @@ A PT's 10 minutes and an OT's 10 minutes the same day are therefore 1 unit each,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -66,47 +66,28 @@ def _whole(units: pl.Expr) -> pl.Expr:
     return units.is_not_null() & (units == units.floor())
 
 
-def _edge(keys: Sequence[str], step: int) -> pl.Expr:
-    """On a frame sorted by ``keys``: True on the first (``step`` 1) or last (``step`` -1) row of each run of equal
-    keys (nulls equal to nulls, as a window's partition has them)."""
-    edge = pl.int_range(pl.len()) == (0 if step == 1 else pl.len() - 1)
-    return pl.any_horizontal(edge, *(pl.col(key).ne_missing(pl.col(key).shift(step)) for key in keys))
-
-
 _LEFTOVER = (pl.col("minutes") % 15).alias("leftover")
-_ROW = pl.int_range(pl.len(), dtype=pl.Int64)
 
 
-def _ranked(frame: Frame, day: Sequence[str], *numbers: pl.Expr) -> Frame:
-    """The CMS allocation's numbers on ``frame`` sorted by the ``day`` columns, then by ``leftover`` largest first
-    (nulls last): ``_day`` numbers the days in order, ``full_units``, ``day_minutes``, ``_day_full_units`` and the
-    leftover ranks, then ``day_units``, ``min_units`` and ``max_units``. ``numbers`` are more columns of the same
-    stage (they may read ``_day``, ``_day_start``, ``_day_end``).
+def _rank_stage(day: pl.Expr) -> tuple[pl.Expr, ...]:
+    """The CMS allocation's day numbers, where ``day`` is an exact integer per day (any numbering): ``full_units``,
+    ``day_minutes``, ``_day_full_units`` and the leftover ranks ``_rank_min`` / ``_rank_max`` within the day.
 
-    With the codes of a day in leftover order the ranks are positions: a code's rank "min" (1 + the codes with more
-    leftover) is where its run of equal leftovers starts within the day, its rank "max" (the codes with at least as
-    much) where that run ends. Windows over the text keys of the day and a rank per day cost several times that
-    (bench/README.md, h/units)."""
+    The ranks are taken once over the whole table rather than per day (a rank per window group costs several times
+    more on a batch): ordered by day, then by leftover largest first, a code's rank "min" within its day (1 + the
+    codes with more leftover) is its rank "min" in the whole table less the rows of the days before it, and its rank
+    "max" (the codes with at least as much) likewise. A null leftover has no rank and does not count in the others',
+    as with ``rank`` over the day."""
     leftover = pl.col("leftover")
-    tie = leftover.ne_missing(leftover.shift(1)), leftover.ne_missing(leftover.shift(-1))
-    day_first = pl.when(pl.col("_day_start")).then(_ROW).forward_fill()
-    tie_first = pl.when(pl.col("_day_start") | tie[0]).then(_ROW).forward_fill()
-    tie_last = pl.when(pl.col("_day_end") | tie[1]).then(_ROW).backward_fill()
-    ranked = leftover.is_not_null()  # as ``rank``: a null has no rank and does not count in the others'
+    # day, then leftover largest first, as one number: leftovers are in [0, 15), so the days' ranges do not overlap
+    order = day * 16 + 14 - leftover
+    before = pl.when(leftover.is_not_null()).then(day).rank("min").cast(pl.Int64)  # 1 + rows of earlier days
     return (
-        frame.with_columns(_edge(day, 1).alias("_day_start"), _edge(day, -1).alias("_day_end"))
-        .with_columns(
-            pl.col("_day_start").cum_sum().set_sorted().alias("_day"),
-            pl.when(ranked).then(tie_first - day_first + 1).alias("_rank_min"),
-            pl.when(ranked).then(tie_last - day_first + 1).alias("_rank_max"),
-        )
-        .with_columns(
-            (pl.col("minutes") // 15).alias("full_units"),
-            pl.col("minutes").sum().over("_day").alias("day_minutes"),
-            (pl.col("minutes") // 15).sum().over("_day").alias("_day_full_units"),
-            *numbers,
-        )
-        .with_columns(*_BOUNDS)
+        (pl.col("minutes") // 15).alias("full_units"),
+        pl.col("minutes").sum().over(day).alias("day_minutes"),
+        (pl.col("minutes") // 15).sum().over(day).alias("_day_full_units"),
+        (order.rank("min").cast(pl.Int64) - before + 1).alias("_rank_min"),
+        (order.rank("max").cast(pl.Int64) - before + 1).alias("_rank_max"),
     )
 
 
@@ -123,7 +104,7 @@ def _bounds() -> tuple[pl.Expr, ...]:
 
 
 _BOUNDS = _bounds()
-_RANK_COLUMNS = ("_day_start", "_day_end", "_day", "_rank_min", "_rank_max", "_day_full_units")
+_DAY_RANKS = _rank_stage(pl.col("_day"))
 
 
 def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
@@ -134,11 +115,13 @@ def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
     15-minute blocks), ``leftover`` (minutes past them) and ``min_units``/``max_units``: a code surely gets the extra
     unit when every code with at least its leftover fits in the units still to assign, and may get it (clinician's
     choice) when the codes with strictly more leftover do not use them all up. Works on a DataFrame or, inside a
-    rule's plan, on a LazyFrame; the rows keep their order.
+    rule's plan, on a LazyFrame.
     """
-    ordered = (day_codes.with_columns(_LEFTOVER, _ROW.alias("_input_row"))
-               .sort(*day, "leftover", descending=[False] * len(day) + [True], nulls_last=True))
-    return _ranked(ordered, day).sort("_input_row").drop("_input_row", *_RANK_COLUMNS)
+    return (
+        day_codes.with_columns(_LEFTOVER, pl.struct(day).rank("dense").cast(pl.Int64).alias("_day"))
+        .with_columns(*_DAY_RANKS).with_columns(*_BOUNDS)
+        .drop("_day", "_rank_min", "_rank_max", "_day_full_units")
+    )
 
 
 def per_code_units(minutes: pl.Expr, unit_minutes: pl.Expr) -> pl.Expr:
@@ -197,6 +180,7 @@ _LINES_ONLY_AGG = (
     pl.col("encounter_id").first().alias("first_encounter"),
     pl.col("payer").first(),
     pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum()).alias("minutes"),
+    pl.col("_src_row").min(),
 )
 _STACKED_AGG = (
     pl.col("units").sum().alias("billed"),
@@ -209,7 +193,21 @@ _STACKED_AGG = (
     pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum())
     .when(pl.col("service_minutes").is_not_null().any()).then(pl.col("service_minutes").sum())
     .alias("minutes"),
+    pl.col("_src_row").min(),
 )
+
+
+_CMS = pl.col("time_rule") == "cms"
+# A pool counts only when every code of it has minutes and whole units (``_usable``). Windows run over one integer
+# per pool and time rule rather than four text keys, which is also the order ``_rank_stage`` ranks by.
+# ``_rule_pool`` numbers each pool and time rule exactly: the pool by the first row of its rows as grouped (each
+# pool and code keeps its first row's number, ``_src_row``), the time rule cms, per_code or none.
+_POOL_NUMBERING = (
+    (pl.col("minutes").is_not_null() & pl.col("whole")).all().over(_POOL).alias("_usable"),
+    (pl.col("_src_row").min().over(_POOL) * 3 + pl.when(_CMS).then(0).when(pl.col("time_rule") == "per_code")
+     .then(1).otherwise(2)).alias("_rule_pool"),
+)
+_SRC_ROW = pl.int_range(pl.len(), dtype=pl.Int64).alias("_src_row")
 
 
 def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
@@ -227,7 +225,7 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
     services entirely.
     """
     lines = lines_with_codes(tables).lazy().filter(pl.col("time_rule") == "timed15").select(
-        "encounter_id", "line", *_DAY, "payer", "code", "units", "minutes", _LINE_DISCIPLINE,
+        "encounter_id", "line", *_DAY, "payer", "code", "units", "minutes", _LINE_DISCIPLINE, _SRC_ROW,
     )
     if tables.services.height == 0:  # a plain Python attribute: costs nothing, saves a join on most claims
         grouped = lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
@@ -243,12 +241,12 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
         )
         grouped = (
             pl.concat([lines, services], how="diagonal")
-            .with_columns(_SERVICE_DISCIPLINE)
+            .with_columns(_SERVICE_DISCIPLINE, _SRC_ROW)
             .group_by(*_POOL, "code").agg(*_STACKED_AGG)
         )
     return (
-        grouped.with_columns(pl.col("billed").cast(pl.Int64))
-        .join(tables.payer_frame().lazy().select("payer", "time_rule"), on="payer", how="left")
+        grouped.join(tables.payer_frame().lazy().select("payer", "time_rule"), on="payer", how="left")
+        .with_columns(pl.col("billed").cast(pl.Int64), _LEFTOVER, *_POOL_NUMBERING)
     )
 
 
@@ -258,17 +256,9 @@ def _units_text(units: pl.Expr) -> pl.Expr:
 
 # The CMS pools and the per-code payers in one pass: the numbers run per pool and time rule, so a CMS pool's numbers
 # are those of its own codes exactly as if the CMS rows were taken apart first.
-_RULE_POOL = ("patient_id", "date", "discipline", "time_rule")
-_CMS = pl.col("time_rule") == "cms"
-# A pool counts only when every code of it has minutes and whole units. The same window numbers the pools exactly
-# (each by its first row), which with the time rule and the leftover minutes makes one integer to sort by: every
-# pool and time rule a run of rows, leftover largest first (``_ranked``), for a tenth of the cost of sorting by
-# the text keys. Leftovers are 0-14 (a floor modulo) once the pool has minutes; time rules cms and per_code only.
-_POOL_NUMBERING = (
-    (pl.col("minutes").is_not_null() & pl.col("whole")).all().over(_POOL).alias("_usable"),
-    pl.col("_row").first().over(_POOL).alias("_pool"),
-)
-_POOL_ORDER = pl.col("_pool") * 32 + pl.when(_CMS).then(0).otherwise(16) + 14 - pl.col("leftover")
+_RULE_POOL_ID = pl.col("_rule_pool")
+_CHECKED = pl.col("_usable") & pl.col("time_rule").is_in(["cms", "per_code"])
+_POOL_RANKS = _rank_stage(_RULE_POOL_ID)
 
 
 def _pool_rows(tables: Tables) -> pl.LazyFrame:
@@ -277,17 +267,14 @@ def _pool_rows(tables: Tables) -> pl.LazyFrame:
 
     The numbers come first (over every code of the pool); the pool's list of codes is built only for the pools with
     a flagged row, and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row is never
-    both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other.
+    both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other. Pools left out
+    (``_CHECKED``) are dropped with the pools that pass rather than first: they share no window with the others.
     """
-    ordered = (
-        _timed_day_codes(tables).with_columns(_ROW.alias("_row")).with_columns(*_POOL_NUMBERING)
-        .filter(pl.col("_usable") & pl.col("time_rule").is_in(["cms", "per_code"]))
-        .with_columns(_LEFTOVER)
-        .sort(_POOL_ORDER)
-    )
     return (
-        _ranked(ordered, _RULE_POOL, *_POOL_NUMBERS)
-        .filter((_ABOVE | _BELOW).any().over("_day"))
+        _timed_day_codes(tables)
+        .with_columns(*_POOL_RANKS, *_POOL_NUMBERS)
+        .with_columns(*_BOUNDS)
+        .filter(_CHECKED & (_ABOVE | _BELOW).any().over(_RULE_POOL_ID))
         .with_columns(_ABOVE.alias("above"), _BELOW.alias("below"), *_CMS_POOL_TEXTS)
         .filter(pl.col("above") | pl.col("below"))
         .with_columns(*_POOL_DETAIL)
@@ -296,12 +283,13 @@ def _pool_rows(tables: Tables) -> pl.LazyFrame:
     )
 
 
-# ``_day`` is the pool (``_ranked``'s runs of ``_RULE_POOL``); the disciplines of the patient's day under one time
-# rule are its pools (one per discipline) of that rule.
+# ``_other_disciplines``: the patient's day has a pool of another discipline under the same time rule (its checked
+# rows outnumber this pool's).
 _POOL_NUMBERS = (
-    pl.col("billed").sum().over("_day").alias("day_billed"),
-    pl.col("_day_start").sum().over("patient_id", "date", "time_rule").alias("_disciplines"),
-    pl.col("code").count().over("_day").alias("_codes"),
+    pl.col("billed").sum().over(_RULE_POOL_ID).alias("day_billed"),
+    (pl.col("_usable").sum().over("patient_id", "date", "time_rule") > pl.len().over(_RULE_POOL_ID))
+    .alias("_other_disciplines"),
+    pl.col("code").count().over(_RULE_POOL_ID).alias("_codes"),
     per_code_units(pl.col("minutes"), pl.lit(15)).alias("supported"),
 )
 _OVER_DAY = pl.col("day_billed") > pl.col("day_units")
@@ -321,9 +309,9 @@ _BELOW = (
 # The pool's codes in code order, as the CMS message lists them.
 _CMS_POOL_TEXTS = (
     pl.format("{} {}", pl.col("code"), _units_text(pl.col("billed"))).sort_by("code").str.join(" + ")
-    .over("_day").alias("billed_text"),
+    .over(_RULE_POOL_ID).alias("billed_text"),
     pl.format("{} {} min", pl.col("code"), pl.col("minutes")).sort_by("code").str.join(", ")
-    .over("_day").alias("minutes_text"),
+    .over(_RULE_POOL_ID).alias("minutes_text"),
 )
 # One row per flagged line; a code documented but not billed has no line and takes its first encounter.
 _POOL_ROW = (
@@ -366,7 +354,7 @@ def _pool_detail() -> tuple[pl.Expr, ...]:
                              pl.col("code"), allowed_text, pl.col("minutes"), _units_text(pl.col("day_units"))))
     )
     # When the patient had more than one discipline that day, say which pool the numbers are about.
-    pool_note = pl.when(pl.col("_disciplines") > 1).then(pl.format(
+    pool_note = pl.when(pl.col("_other_disciplines")).then(pl.format(
         " ({} minutes only: each discipline's plan of care counts its own timed minutes)",
         pl.when(pl.col("discipline") == "other").then(pl.lit("non-therapy")).otherwise(pl.col("discipline")),
     )).otherwise(pl.lit(""))
