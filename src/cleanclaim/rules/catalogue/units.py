@@ -66,30 +66,45 @@ def _whole(units: pl.Expr) -> pl.Expr:
     return units.is_not_null() & (units == units.floor())
 
 
-@cache
-def _bound_stages(day: tuple[str, ...]) -> tuple[tuple[pl.Expr, ...], tuple[pl.Expr, ...]]:
-    """The CMS allocation as two ``with_columns`` stages: the windows over the day, then the arithmetic on them."""
-    minutes = pl.col("minutes")
-    leftover = minutes % 15
-    windows = (
-        (minutes // 15).alias("full_units"),
-        leftover.alias("leftover"),
-        minutes.sum().over(day).alias("day_minutes"),
-        # rank "min" = 1 + codes with more leftover; rank "max" = codes with at least as much leftover
-        leftover.rank("min", descending=True).over(day).cast(pl.Int64).alias("_rank_min"),
-        leftover.rank("max", descending=True).over(day).cast(pl.Int64).alias("_rank_max"),
-        (minutes // 15).sum().over(day).alias("_day_full_units"),
+_LEFTOVER = (pl.col("minutes") % 15).alias("leftover")
+
+
+def _rank_stage(day: pl.Expr) -> tuple[pl.Expr, ...]:
+    """The CMS allocation's day numbers, where ``day`` is an exact integer per day (any numbering): ``full_units``,
+    ``day_minutes``, ``_day_full_units`` and the leftover ranks ``_rank_min`` / ``_rank_max`` within the day.
+
+    The ranks are taken once over the whole table rather than per day (a rank per window group costs several times
+    more on a batch): ordered by day, then by leftover largest first, a code's rank "min" within its day (1 + the
+    codes with more leftover) is its rank "min" in the whole table less the rows of the days before it, and its rank
+    "max" (the codes with at least as much) likewise. A null leftover has no rank and does not count in the others',
+    as with ``rank`` over the day."""
+    leftover = pl.col("leftover")
+    # day, then leftover largest first, as one number: leftovers are in [0, 15), so the days' ranges do not overlap
+    order = day * 16 + 14 - leftover
+    before = pl.when(leftover.is_not_null()).then(day).rank("min").cast(pl.Int64)  # 1 + rows of earlier days
+    return (
+        (pl.col("minutes") // 15).alias("full_units"),
+        pl.col("minutes").sum().over(day).alias("day_minutes"),
+        (pl.col("minutes") // 15).sum().over(day).alias("_day_full_units"),
+        (order.rank("min").cast(pl.Int64) - before + 1).alias("_rank_min"),
+        (order.rank("max").cast(pl.Int64) - before + 1).alias("_rank_max"),
     )
+
+
+def _bounds() -> tuple[pl.Expr, ...]:
     day_units = (pl.col("day_minutes") + 7) // 15
     remaining = day_units - pl.col("_day_full_units")
     has_leftover = pl.col("leftover") > 0
-    units = (
+    return (
         day_units.alias("day_units"),
         (pl.col("full_units") + (has_leftover & (pl.col("_rank_max") <= remaining)).cast(pl.Int64)).alias("min_units"),
         (pl.col("full_units") + (has_leftover & (pl.col("_rank_min") - 1 < remaining)).cast(pl.Int64))
         .alias("max_units"),
     )
-    return windows, units
+
+
+_BOUNDS = _bounds()
+_DAY_RANKS = _rank_stage(pl.col("_day"))
 
 
 def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
@@ -97,12 +112,16 @@ def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
 
     ``day_codes`` has one row per day and code with ``minutes`` (that code's timed minutes that day); ``day`` names the
     columns that identify a day. Adds ``day_minutes``, ``day_units`` (floor((total + 7) / 15)), ``full_units`` (full
-    15-minute blocks) and ``min_units``/``max_units``: a code surely gets the extra unit when every code with at least
-    its leftover fits in the units still to assign, and may get it (clinician's choice) when the codes with strictly
-    more leftover do not use them all up. Works on a DataFrame or, inside a rule's plan, on a LazyFrame.
+    15-minute blocks), ``leftover`` (minutes past them) and ``min_units``/``max_units``: a code surely gets the extra
+    unit when every code with at least its leftover fits in the units still to assign, and may get it (clinician's
+    choice) when the codes with strictly more leftover do not use them all up. Works on a DataFrame or, inside a
+    rule's plan, on a LazyFrame.
     """
-    windows, units = _bound_stages(tuple(day))
-    return day_codes.with_columns(*windows).with_columns(*units).drop("_rank_min", "_rank_max", "_day_full_units")
+    return (
+        day_codes.with_columns(_LEFTOVER, pl.struct(day).rank("dense").cast(pl.Int64).alias("_day"))
+        .with_columns(*_DAY_RANKS).with_columns(*_BOUNDS)
+        .drop("_day", "_rank_min", "_rank_max", "_day_full_units")
+    )
 
 
 def per_code_units(minutes: pl.Expr, unit_minutes: pl.Expr) -> pl.Expr:
@@ -161,6 +180,7 @@ _LINES_ONLY_AGG = (
     pl.col("encounter_id").first().alias("first_encounter"),
     pl.col("payer").first(),
     pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum()).alias("minutes"),
+    pl.col("_src_row").min(),
 )
 _STACKED_AGG = (
     pl.col("units").sum().alias("billed"),
@@ -173,15 +193,28 @@ _STACKED_AGG = (
     pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum())
     .when(pl.col("service_minutes").is_not_null().any()).then(pl.col("service_minutes").sum())
     .alias("minutes"),
+    pl.col("_src_row").min(),
 )
-_USABLE = pl.col("minutes").is_not_null().all().over(_POOL) & pl.col("whole").all().over(_POOL)
+
+
+_CMS = pl.col("time_rule") == "cms"
+# A pool counts only when every code of it has minutes and whole units (``_usable``). Windows run over one integer
+# per pool and time rule rather than four text keys, which is also the order ``_rank_stage`` ranks by.
+# ``_rule_pool`` numbers each pool and time rule exactly: the pool by the first row of its rows as grouped (each
+# pool and code keeps its first row's number, ``_src_row``), the time rule cms, per_code or none.
+_POOL_NUMBERING = (
+    (pl.col("minutes").is_not_null() & pl.col("whole")).all().over(_POOL).alias("_usable"),
+    (pl.col("_src_row").min().over(_POOL) * 3 + pl.when(_CMS).then(0).when(pl.col("time_rule") == "per_code")
+     .then(1).otherwise(2)).alias("_rule_pool"),
+)
+_SRC_ROW = pl.int_range(pl.len(), dtype=pl.Int64).alias("_src_row")
 
 
 def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
     """One row per patient, date, therapy discipline and 15-minute timed code: units billed, documented minutes, the
     payer's time rule and the lines. A code documented in ``services`` but not billed takes part with 0 units (its
-    minutes count toward its discipline's total). Pools where a timed code has no minutes, or a line has fractional
-    units, are left out: those are the missing-minutes and fractional-units rules' business.
+    minutes count toward its discipline's total). ``_pool_rows`` leaves out the pools where a timed code has no
+    minutes, or a line has fractional units: those are the missing-minutes and fractional-units rules' business.
 
     A documented service takes the discipline of the encounter's billed line of the same code (services carry no
     modifiers), else the encounter provider's discipline.
@@ -192,7 +225,7 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
     services entirely.
     """
     lines = lines_with_codes(tables).lazy().filter(pl.col("time_rule") == "timed15").select(
-        "encounter_id", "line", *_DAY, "payer", "code", "units", "minutes", _LINE_DISCIPLINE,
+        "encounter_id", "line", *_DAY, "payer", "code", "units", "minutes", _LINE_DISCIPLINE, _SRC_ROW,
     )
     if tables.services.height == 0:  # a plain Python attribute: costs nothing, saves a join on most claims
         grouped = lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
@@ -208,13 +241,12 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
         )
         grouped = (
             pl.concat([lines, services], how="diagonal")
-            .with_columns(_SERVICE_DISCIPLINE)
+            .with_columns(_SERVICE_DISCIPLINE, _SRC_ROW)
             .group_by(*_POOL, "code").agg(*_STACKED_AGG)
         )
     return (
-        grouped.filter(_USABLE)
-        .with_columns(pl.col("billed").cast(pl.Int64))
-        .join(tables.payer_frame().lazy().select("payer", "time_rule"), on="payer", how="left")
+        grouped.join(tables.payer_frame().lazy().select("payer", "time_rule"), on="payer", how="left")
+        .with_columns(pl.col("billed").cast(pl.Int64), _LEFTOVER, *_POOL_NUMBERING)
     )
 
 
@@ -222,26 +254,27 @@ def _units_text(units: pl.Expr) -> pl.Expr:
     return pl.format("{} unit", units) + pl.when(units == 1).then(pl.lit("")).otherwise(pl.lit("s"))
 
 
-# The CMS pools and the per-code payers in one pass: windows run per pool and time rule, so a CMS pool's numbers
+# The CMS pools and the per-code payers in one pass: the numbers run per pool and time rule, so a CMS pool's numbers
 # are those of its own codes exactly as if the CMS rows were taken apart first.
-_RULE_POOL = ("patient_id", "date", "discipline", "time_rule")
-_CMS = pl.col("time_rule") == "cms"
+_RULE_POOL_ID = pl.col("_rule_pool")
+_CHECKED = pl.col("_usable") & pl.col("time_rule").is_in(["cms", "per_code"])
+_POOL_RANKS = _rank_stage(_RULE_POOL_ID)
 
 
 def _pool_rows(tables: Tables) -> pl.LazyFrame:
     """Units above (``above``) or below what the time supports for 15-minute codes: under the CMS method per
     pool, or code by code under a per-code payer.
 
-    The numbers come first (windows over every code of the pool); the pool's list of codes is built only for the
-    pools with a flagged row, and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row
-    is never both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other.
+    The numbers come first (over every code of the pool); the pool's list of codes is built only for the pools with
+    a flagged row, and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row is never
+    both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other. Pools left out
+    (``_CHECKED``) are dropped with the pools that pass rather than first: they share no window with the others.
     """
-    windows, units = _bound_stages(_RULE_POOL)
     return (
-        _timed_day_codes(tables).filter(pl.col("time_rule").is_in(["cms", "per_code"]))
-        .with_columns(*windows, *_POOL_NUMBERS)
-        .with_columns(*units)
-        .filter((_ABOVE | _BELOW).any().over(_RULE_POOL))
+        _timed_day_codes(tables)
+        .with_columns(*_POOL_RANKS, *_POOL_NUMBERS)
+        .with_columns(*_BOUNDS)
+        .filter(_CHECKED & (_ABOVE | _BELOW).any().over(_RULE_POOL_ID))
         .with_columns(_ABOVE.alias("above"), _BELOW.alias("below"), *_CMS_POOL_TEXTS)
         .filter(pl.col("above") | pl.col("below"))
         .with_columns(*_POOL_DETAIL)
@@ -250,10 +283,13 @@ def _pool_rows(tables: Tables) -> pl.LazyFrame:
     )
 
 
+# ``_other_disciplines``: the patient's day has a pool of another discipline under the same time rule (its checked
+# rows outnumber this pool's).
 _POOL_NUMBERS = (
-    pl.col("billed").sum().over(_RULE_POOL).alias("day_billed"),
-    pl.col("discipline").n_unique().over("patient_id", "date", "time_rule").alias("_disciplines"),
-    pl.col("code").count().over(_RULE_POOL).alias("_codes"),
+    pl.col("billed").sum().over(_RULE_POOL_ID).alias("day_billed"),
+    (pl.col("_usable").sum().over("patient_id", "date", "time_rule") > pl.len().over(_RULE_POOL_ID))
+    .alias("_other_disciplines"),
+    pl.col("code").count().over(_RULE_POOL_ID).alias("_codes"),
     per_code_units(pl.col("minutes"), pl.lit(15)).alias("supported"),
 )
 _OVER_DAY = pl.col("day_billed") > pl.col("day_units")
@@ -273,9 +309,9 @@ _BELOW = (
 # The pool's codes in code order, as the CMS message lists them.
 _CMS_POOL_TEXTS = (
     pl.format("{} {}", pl.col("code"), _units_text(pl.col("billed"))).sort_by("code").str.join(" + ")
-    .over(_RULE_POOL).alias("billed_text"),
+    .over(_RULE_POOL_ID).alias("billed_text"),
     pl.format("{} {} min", pl.col("code"), pl.col("minutes")).sort_by("code").str.join(", ")
-    .over(_RULE_POOL).alias("minutes_text"),
+    .over(_RULE_POOL_ID).alias("minutes_text"),
 )
 # One row per flagged line; a code documented but not billed has no line and takes its first encounter.
 _POOL_ROW = (
@@ -318,7 +354,7 @@ def _pool_detail() -> tuple[pl.Expr, ...]:
                              pl.col("code"), allowed_text, pl.col("minutes"), _units_text(pl.col("day_units"))))
     )
     # When the patient had more than one discipline that day, say which pool the numbers are about.
-    pool_note = pl.when(pl.col("_disciplines") > 1).then(pl.format(
+    pool_note = pl.when(pl.col("_other_disciplines")).then(pl.format(
         " ({} minutes only: each discipline's plan of care counts its own timed minutes)",
         pl.when(pl.col("discipline") == "other").then(pl.lit("non-therapy")).otherwise(pl.col("discipline")),
     )).otherwise(pl.lit(""))
@@ -363,7 +399,9 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
     Lines under the code's minimum time are skipped: the below-minimum-time rule reports them.
     """
     per_code = (
-        _family_minutes(tables).lazy().filter(pl.col("group_has_minutes"))
+        # only the codes this reads (a code's every line, so each group below is whole): on a batch most lines are
+        # 15-minute, untimed or time-range codes, which would be grouped for nothing
+        _family_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
         .group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
         .filter(pl.col("whole"))
         .with_columns(pl.col("billed").cast(pl.Int64))
@@ -395,6 +433,15 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
         )
         rows.append(_other_flag_rows(base_addon))
     return pl.concat(rows)
+
+
+@cache
+def _other_time_code(book: CodeBook) -> pl.Expr:
+    """Whether ``code`` has a version under one of ``_SIMPLE_RULES`` or is an add-on (whose billed units a base code's
+    row reads): the codes ``_other_time_rows`` groups (built once per book: a constant list)."""
+    codes = (codes_frame(book).filter(pl.col("time_rule").is_in([*_SIMPLE_RULES, "addon"]))
+             .get_column("code").unique().sort().to_list())
+    return pl.col("code").is_in(codes)
 
 
 def _other_flag_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
