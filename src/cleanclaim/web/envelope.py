@@ -1,0 +1,47 @@
+"""What the Submission settings page and ``/api/v1/submission-settings`` share about the organisation's 837P
+envelope: each field's stored length (read from the model's columns, so the form, the API and the table agree) and
+how a submitted form or body becomes the store's :class:`SubmissionSettingsInput`.
+
+The rules of the envelope (required fields, a phone or an email) are the store's own
+(``store.submissions.save_submission_settings``); only the lengths are checked here, because PostgreSQL refuses a
+value longer than its column where SQLite would keep it, and the answer must be a message on the field on both.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import String
+
+from cleanclaim.store import models as m
+from cleanclaim.store.submissions import SubmissionSettingsInput
+
+__all__ = ["TEXT_FIELDS", "max_length", "settings_input", "too_long"]
+
+TEXT_FIELDS: tuple[str, ...] = ("sender_id", "receiver_id", "receiver_name", "submitter_name", "submitter_contact",
+                                "submitter_phone", "submitter_email")
+
+
+def max_length(field: str) -> int:
+    """The stored length of one text field of the envelope (ISA06/ISA08 are 15 characters by X12)."""
+    column_type = m.SubmissionSettings.__table__.c[field].type
+    assert isinstance(column_type, String) and column_type.length is not None
+    return column_type.length
+
+
+def too_long(values: dict[str, str | None]) -> dict[str, str]:
+    """field -> message for each value longer than its column (stripped, as the store stores it)."""
+    return {field: f"{field.replace('_', ' ')} is at most {max_length(field)} characters"
+            for field, value in values.items() if value is not None and len(value.strip()) > max_length(field)}
+
+
+def settings_input(values: dict[str, str | None], *, production: bool) -> SubmissionSettingsInput:
+    """The store's input from a form or a body: a blank phone or email is no phone or email (the store then asks
+    for one of them)."""
+    def optional(field: str) -> str | None:
+        value = (values.get(field) or "").strip()
+        return value or None
+
+    return SubmissionSettingsInput(
+        sender_id=values.get("sender_id") or "", receiver_id=values.get("receiver_id") or "",
+        receiver_name=values.get("receiver_name") or "", submitter_name=values.get("submitter_name") or "",
+        submitter_contact=values.get("submitter_contact") or "", submitter_phone=optional("submitter_phone"),
+        submitter_email=optional("submitter_email"), production=production)
