@@ -23,6 +23,13 @@ from cleanclaim.web.templating import render
 router = APIRouter(prefix="/admin", tags=["admin"])
 PAGE = "admin/submission_settings.html"
 NOTICES = {"saved": "The submission settings were saved: the next batch's 837P carries them."}
+LABELS = {"sender_id": "Sender id (ISA06 / GS02)", "receiver_id": "Receiver id (ISA08 / GS03)",
+          "receiver_name": "Receiver name (1000B)", "submitter_name": "Submitter name (1000A)",
+          "submitter_contact": "Submitter contact person", "submitter_phone": "Contact phone",
+          "submitter_email": "Contact email", "usage": "Usage (ISA15)"}
+PLACEHOLDERS = {"sender_id": "HARBORPT", "receiver_id": "CLEARHOUSE", "receiver_name": "Example Clearinghouse",
+                "submitter_name": "Harbor PT Billing", "submitter_contact": "Jo Biller",
+                "submitter_phone": "2175550100", "submitter_email": "billing@example.test"}
 
 
 def _values(ctx: RequestContext, **extra: Any) -> dict[str, Any]:
@@ -31,7 +38,8 @@ def _values(ctx: RequestContext, **extra: Any) -> dict[str, Any]:
     if settings is not None:
         form["production"] = settings.usage == "P"
     return {"settings": settings, "form": form, "errors": {}, "notice": "",
-            "lengths": {field: max_length(field) for field in TEXT_FIELDS}, **extra}
+            "lengths": {field: max_length(field) for field in TEXT_FIELDS}, "labels": LABELS,
+            "placeholders": PLACEHOLDERS, **extra}
 
 
 @router.get("/submission-settings")
@@ -55,8 +63,11 @@ def save_settings(request: Request, ctx: Admin, sender_id: Annotated[str, Form()
     if usage not in ("T", "P"):
         errors.add("usage", "choose test or production")
     if not errors:
-        with errors.collecting(InputError):
+        try:
             save_submission_settings(ctx.tenant, ctx.actor, settings_input(values, production=usage == "P"))
+        except InputError as refused:  # the store's rule, on its field, named (the form's summary lists it too)
+            field = refused.field or "form"
+            errors.add(field, f"{LABELS[field]}: {refused.message}" if field in LABELS else refused.message)
     if errors:
         return errors.render(request, PAGE, _values(ctx, form={**values, "production": usage == "P"}))
     return RedirectResponse("/admin/submission-settings?notice=saved", status_code=303)
