@@ -99,6 +99,8 @@ def test_only_an_admin_reaches_the_page(client: TestClient, org: Org, engine: En
     ({"submitter_phone": "", "submitter_email": " "}, "submitter_phone", "needs a phone or an email"),
     ({"sender_id": "S" * 16}, "sender_id", "at most 15 characters"),
     ({"usage": "X"}, "usage", "choose test or production"),
+    ({"sender_id": "HARBOR/PT"}, "sender_id", "letters, digits, spaces"),  # the 837P writer's ISA06 rule
+    ({"receiver_id": "CLEAR*HOUSE"}, "receiver_id", "letters, digits, spaces"),
 ])
 def test_a_bad_form_names_the_field_and_writes_nothing(admin_client: tuple[TestClient, str], org: Org,
                                                         engine: Engine, change: dict[str, str], field: str,

@@ -3,18 +3,21 @@ envelope: each field's stored length (read from the model's columns, so the form
 how a submitted form or body becomes the store's :class:`SubmissionSettingsInput`.
 
 The rules of the envelope (required fields, a phone or an email) are the store's own
-(``store.submissions.save_submission_settings``); only the lengths are checked here, because PostgreSQL refuses a
-value longer than its column where SQLite would keep it, and the answer must be a message on the field on both.
+(``store.submissions.save_submission_settings``). Checked here besides: the lengths, because PostgreSQL refuses a
+value longer than its column where SQLite would keep it, and the answer must be a message on the field on both; and
+the ids by the 837P writer's own envelope rule (ISA06/ISA08: letters, digits, space, '.', '_', '-'), so an id the
+writer would refuse at every submission is refused when it is typed, not when a biller submits.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import String
 
+from cleanclaim.formats.x12_837p import Submitter, _envelope_problems
 from cleanclaim.store import models as m
 from cleanclaim.store.submissions import SubmissionSettingsInput
 
-__all__ = ["TEXT_FIELDS", "max_length", "settings_input", "too_long"]
+__all__ = ["TEXT_FIELDS", "max_length", "settings_input", "too_long", "unwritable_ids"]
 
 TEXT_FIELDS: tuple[str, ...] = ("sender_id", "receiver_id", "receiver_name", "submitter_name", "submitter_contact",
                                 "submitter_phone", "submitter_email")
@@ -45,3 +48,15 @@ def settings_input(values: dict[str, str | None], *, production: bool) -> Submis
         receiver_name=values.get("receiver_name") or "", submitter_name=values.get("submitter_name") or "",
         submitter_contact=values.get("submitter_contact") or "", submitter_phone=optional("submitter_phone"),
         submitter_email=optional("submitter_email"), production=production)
+
+
+def unwritable_ids(given: SubmissionSettingsInput) -> dict[str, str]:
+    """field -> the 837P writer's message for a sender or receiver id it would refuse: the writer's rule, asked with
+    the envelope as given; only the ids' messages are taken (a blank id is the store's "is required")."""
+    ids = {"sender_id": given.sender_id.strip(), "receiver_id": given.receiver_id.strip()}
+    problems = _envelope_problems(ids["sender_id"], ids["receiver_id"],
+                                  Submitter(given.submitter_name, given.submitter_contact,
+                                            phone=given.submitter_phone, email=given.submitter_email),
+                                  given.receiver_name, "P" if given.production else "T", 1, 1)
+    return {field: message for message in problems.get("(file)", []) for field, value in ids.items()
+            if value and message.startswith(f"{field} ")}

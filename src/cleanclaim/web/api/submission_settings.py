@@ -13,9 +13,9 @@ from pydantic import BaseModel, Field
 from cleanclaim.lifecycle import Role
 from cleanclaim.store import models as m
 from cleanclaim.store.submissions import save_submission_settings, submission_settings
-from cleanclaim.web.api.service import RequestBody, act
+from cleanclaim.web.api.service import RequestBody, act, require_role
 from cleanclaim.web.context import Context
-from cleanclaim.web.envelope import max_length, settings_input
+from cleanclaim.web.envelope import max_length, settings_input, unwritable_ids
 from cleanclaim.web.errors import AppError
 
 router = APIRouter(tags=["submission settings"])
@@ -78,6 +78,12 @@ def get_settings(ctx: Context) -> SubmissionSettingsOut:
 @router.put("/submission-settings", response_model=SubmissionSettingsOut)
 def put_settings(ctx: Context, payload: SubmissionSettingsIn) -> SubmissionSettingsOut:
     """Set the 837P envelope (admins only; audited with before and after). The control number counter is kept;
-    the next batch's 837P carries the new envelope."""
+    the next batch's 837P carries the new envelope. A sender or receiver id the 837P writer would refuse (ISA06/
+    ISA08: letters, digits, space, '.', '_', '-') is a 422 naming the field, as is a missing phone and email."""
     given = settings_input(payload.model_dump(exclude={"usage"}), production=payload.usage == "P")
+    require_role(ctx, ADMIN, "Changing the submission settings")
+    unwritable = unwritable_ids(given)
+    if unwritable:
+        field, message = next(iter(unwritable.items()))
+        raise AppError(422, message, code="invalid_input", details={"field": field})
     return _out(act(ctx, ADMIN, "Changing the submission settings", save_submission_settings, given))

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from cleanclaim.errors import InputError
 from cleanclaim.store.submissions import save_submission_settings, submission_settings
 from cleanclaim.web.context import Admin, RequestContext
-from cleanclaim.web.envelope import TEXT_FIELDS, max_length, settings_input, too_long
+from cleanclaim.web.envelope import TEXT_FIELDS, max_length, settings_input, too_long, unwritable_ids
 from cleanclaim.web.forms import FormErrors
 from cleanclaim.web.templating import render
 
@@ -62,9 +62,12 @@ def save_settings(request: Request, ctx: Admin, sender_id: Annotated[str, Form()
         errors.add(field, message)
     if usage not in ("T", "P"):
         errors.add("usage", "choose test or production")
+    given = settings_input(values, production=usage == "P")
+    for field, message in unwritable_ids(given).items():
+        errors.add(field, f"{LABELS[field]}: {message}")
     if not errors:
         try:
-            save_submission_settings(ctx.tenant, ctx.actor, settings_input(values, production=usage == "P"))
+            save_submission_settings(ctx.tenant, ctx.actor, given)
         except InputError as refused:  # the store's rule, on its field, named (the form's summary lists it too)
             field = refused.field or "form"
             errors.add(field, f"{LABELS[field]}: {refused.message}" if field in LABELS else refused.message)
