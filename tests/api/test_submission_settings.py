@@ -100,6 +100,8 @@ def test_only_an_admin_sets_it(client: TestClient, bare_org: Org, engine: Engine
     ({"receiver_name": None}, "receiver_name"),
     ({"sender_id": "HARBOR/PT"}, "sender_id"),  # the 837P writer's ISA06 rule
     ({"receiver_id": "A~B"}, "receiver_id"),
+    ({"submitter_email": "billing~x@example.test"}, "submitter_email"),  # the writer's separators and ASCII
+    ({"receiver_name": "Clearinghouse é"}, "receiver_name"),
 ])
 def test_a_bad_body_is_a_422_naming_the_field_and_nothing_is_written(client: TestClient, bare_org: Org,
                                                                      engine: Engine, change: dict[str, Any],

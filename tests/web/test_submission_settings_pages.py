@@ -101,6 +101,9 @@ def test_only_an_admin_reaches_the_page(client: TestClient, org: Org, engine: En
     ({"usage": "X"}, "usage", "choose test or production"),
     ({"sender_id": "HARBOR/PT"}, "sender_id", "letters, digits, spaces"),  # the 837P writer's ISA06 rule
     ({"receiver_id": "CLEAR*HOUSE"}, "receiver_id", "letters, digits, spaces"),
+    ({"receiver_name": "Acme*Clearinghouse"}, "receiver_name", "NM103 contains the separator(s) &#39;*&#39;"),
+    ({"submitter_name": "Müller Billing"}, "submitter_name", "outside the X12 character set"),
+    ({"submitter_contact": "Jo:Biller"}, "submitter_contact", "PER02 contains the separator"),
 ])
 def test_a_bad_form_names_the_field_and_writes_nothing(admin_client: tuple[TestClient, str], org: Org,
                                                         engine: Engine, change: dict[str, str], field: str,
@@ -110,7 +113,7 @@ def test_a_bad_form_names_the_field_and_writes_nothing(admin_client: tuple[TestC
     assert refused.status_code == 422
     found = re.search(rf'id="{field}-error">([^<]*)<', refused.text)
     assert found and message in found.group(1)
-    assert 'value="Acme Clearinghouse"' in refused.text or field == "receiver_name"  # what was typed is kept
+    assert f'value="{FORM["sender_id"]}"' in refused.text or field == "sender_id"  # what was typed is kept
     assert _settings(engine, org) is None and _events(engine, org) == []
 
 

@@ -15,7 +15,7 @@ from cleanclaim.store import models as m
 from cleanclaim.store.submissions import save_submission_settings, submission_settings
 from cleanclaim.web.api.service import RequestBody, act, require_role
 from cleanclaim.web.context import Context
-from cleanclaim.web.envelope import max_length, settings_input, unwritable_ids
+from cleanclaim.web.envelope import max_length, settings_input, unwritable
 from cleanclaim.web.errors import AppError
 
 router = APIRouter(tags=["submission settings"])
@@ -78,12 +78,13 @@ def get_settings(ctx: Context) -> SubmissionSettingsOut:
 @router.put("/submission-settings", response_model=SubmissionSettingsOut)
 def put_settings(ctx: Context, payload: SubmissionSettingsIn) -> SubmissionSettingsOut:
     """Set the 837P envelope (admins only; audited with before and after). The control number counter is kept;
-    the next batch's 837P carries the new envelope. A sender or receiver id the 837P writer would refuse (ISA06/
-    ISA08: letters, digits, space, '.', '_', '-') is a 422 naming the field, as is a missing phone and email."""
+    the next batch's 837P carries the new envelope. A value the 837P writer would refuse (an ISA06/ISA08 id not of
+    letters, digits, space, '.', '_', '-'; an X12 separator or non-ASCII character in a name, contact or email) is
+    a 422 naming the field, as is a missing phone and email."""
     given = settings_input(payload.model_dump(exclude={"usage"}), production=payload.usage == "P")
     require_role(ctx, ADMIN, "Changing the submission settings")
-    unwritable = unwritable_ids(given)
-    if unwritable:
-        field, message = next(iter(unwritable.items()))
-        raise AppError(422, message, code="invalid_input", details={"field": field})
+    refused = unwritable(given)
+    if refused:
+        raise AppError(422, "; ".join(f"{name}: {problem}" for name, problem in refused.items()),
+                       code="invalid_input", details={"field": next(iter(refused))})
     return _out(act(ctx, ADMIN, "Changing the submission settings", save_submission_settings, given))

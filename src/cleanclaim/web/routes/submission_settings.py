@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from cleanclaim.errors import InputError
 from cleanclaim.store.submissions import save_submission_settings, submission_settings
 from cleanclaim.web.context import Admin, RequestContext
-from cleanclaim.web.envelope import TEXT_FIELDS, max_length, settings_input, too_long, unwritable_ids
+from cleanclaim.web.envelope import TEXT_FIELDS, max_length, settings_input, too_long, unwritable
 from cleanclaim.web.forms import FormErrors
 from cleanclaim.web.templating import render
 
@@ -63,7 +63,7 @@ def save_settings(request: Request, ctx: Admin, sender_id: Annotated[str, Form()
     if usage not in ("T", "P"):
         errors.add("usage", "choose test or production")
     given = settings_input(values, production=usage == "P")
-    for field, message in unwritable_ids(given).items():
+    for field, message in unwritable(given).items():
         errors.add(field, f"{LABELS[field]}: {message}")
     if not errors:
         try:
