@@ -34,7 +34,7 @@ from cleanclaim.store.claims import (
 from cleanclaim.store.tenant import Tenant
 from cleanclaim.store.types import utcnow
 
-__all__ = ["SubmissionSettingsInput", "save_submission_settings", "submit_claims"]
+__all__ = ["SubmissionSettingsInput", "save_submission_settings", "submission_settings", "submit_claims"]
 
 _ST02 = re.compile(r"(?:^|~)\s*ST\*837\*([0-9]{4,9})\*")
 
@@ -53,6 +53,11 @@ class SubmissionSettingsInput:
     production: bool = False
 
 
+def submission_settings(tenant: Tenant) -> m.SubmissionSettings | None:
+    """The organisation's 837P envelope, or None while an admin has not set it (no batch can be submitted then)."""
+    return tenant.session.scalars(tenant.select(m.SubmissionSettings)).one_or_none()
+
+
 def save_submission_settings(tenant: Tenant, actor: Actor, given: SubmissionSettingsInput) -> m.SubmissionSettings:
     """Set the organisation's 837P envelope (admin only); the control number counter is kept."""
     from cleanclaim.lifecycle import Role
@@ -63,7 +68,7 @@ def save_submission_settings(tenant: Tenant, actor: Actor, given: SubmissionSett
             raise InputError("is required for the 837P envelope", field=name)
     if not (given.submitter_phone or given.submitter_email):
         raise InputError("the 1000A submitter contact needs a phone or an email", field="submitter_phone")
-    settings = tenant.session.scalars(tenant.select(m.SubmissionSettings)).one_or_none()
+    settings = submission_settings(tenant)
     with _whole(tenant.session):
         before = snapshot(settings) if settings is not None else None
         if settings is None:

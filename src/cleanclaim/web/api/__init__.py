@@ -24,6 +24,7 @@ from cleanclaim.web.api import (
     payers,
     remittances,
     rules,
+    submission_settings,
     submissions,
     tokens,
     users,
@@ -33,7 +34,7 @@ from cleanclaim.web.context import refuse_nul_parameters
 API_ROUTERS: tuple[APIRouter, ...] = (
     me.router, rules.router, encounters.router, claims.router, submissions.router, remittances.router,
     denials.router, jobs.router, dashboard.router, charge_master.router, payers.router, tokens.router,
-    users.router)
+    users.router, submission_settings.router)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"description": description, "content": {"application/json": {"example": {"error": {
         "code": errors.CODES[status], "message": description, "details": None}}}}}

@@ -16,9 +16,11 @@ from cleanclaim.web.routes import (
     practice,
     remittances,
     rules,
+    submission_settings,
     submissions,
 )
 
-PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, practice.router, dashboard.router,
-                                       claims.router, encounters.router, jobs.router, submissions.router,
-                                       remittances.router, denials.router)
+PAGE_ROUTERS: tuple[APIRouter, ...] = (auth.router, rules.router, admin.router, practice.router,
+                                       submission_settings.router, dashboard.router, claims.router,
+                                       encounters.router, jobs.router, submissions.router, remittances.router,
+                                       denials.router)

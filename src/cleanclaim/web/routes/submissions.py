@@ -15,7 +15,7 @@ from cleanclaim.errors import CleanclaimError
 from cleanclaim.store.batches import batch_detail, batch_file, batch_list, ready_claims
 from cleanclaim.store.claim_files import MEDIA_TYPES
 from cleanclaim.store.claims import NotFoundError
-from cleanclaim.store.submissions import submit_claims
+from cleanclaim.store.submissions import submission_settings, submit_claims
 from cleanclaim.web.context import RequestContext
 from cleanclaim.web.errors import AppError
 from cleanclaim.web.forms import FormErrors
@@ -29,7 +29,7 @@ X12_MEDIA_TYPE = MEDIA_TYPES["837p"][0]
 
 def _values(ctx: RequestContext, **extra: Any) -> dict[str, Any]:
     return {"batches": batch_list(ctx.tenant), "ready": ready_claims(ctx.tenant), "chosen": [], "errors": {},
-            **extra}
+            "has_settings": submission_settings(ctx.tenant) is not None, **extra}
 
 
 @router.get("")
