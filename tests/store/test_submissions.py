@@ -19,7 +19,7 @@ from cleanclaim.store.database import session_factory
 from cleanclaim.store.denials import assign_task, note_task, resolve_task, set_due_date
 from cleanclaim.store.posting import post_remittance
 from cleanclaim.store.remittance_file import PaidClaim, PaidLine, remittance_text
-from cleanclaim.store.submissions import submit_claims
+from cleanclaim.store.submissions import SubmissionSettingsInput, save_submission_settings, submit_claims
 from cleanclaim.store.tenant import Tenant
 from tests.formats.x12.conftest import pyx12_errors
 from tests.store.services import Office, encounter
@@ -86,6 +86,29 @@ def test_submit_refuses_an_organisation_without_settings(session: Session) -> No
     with pytest.raises(CleanclaimError, match="no submission settings"):
         submit_claims(bare.tenant, bare.biller, ids)
     assert current_version(bare.tenant, ids[0]).state == ClaimState.READY
+
+
+@pytest.mark.parametrize(("changes", "field", "message"), [
+    ({"sender_id": "HARBOR/PT"}, "sender_id", "sender_id"),
+    ({"submitter_name": "Harbor*PT"}, "submitter_name", r"\*"),
+    ({"receiver_name": "R" * 61}, "receiver_name", "at most 60"),
+])
+def test_the_store_refuses_an_envelope_the_837p_writer_or_its_column_would_refuse(
+        session: Session, changes: dict[str, str], field: str, message: str) -> None:
+    """Whoever saves the settings (page, API, demo loader, a script), a value every later submission would fail on
+    is refused when it is saved, on its field, and the saved envelope is kept."""
+    office = Office(session)
+    given = {"sender_id": "HARBORPT", "receiver_id": "CLEARHOUSE", "receiver_name": "Example Clearinghouse",
+             "submitter_name": "Harbor PT Billing", "submitter_contact": "Jo Biller", "submitter_phone": "2175550100"}
+    with pytest.raises(InputError, match=message) as refused:
+        save_submission_settings(office.tenant, office.actor(Role.ADMIN),
+                                 SubmissionSettingsInput(**{**given, **changes}))  # type: ignore[arg-type]
+    assert refused.value.field == field
+    session.rollback()
+    kept = session.scalars(select(m.SubmissionSettings).where(
+        m.SubmissionSettings.organisation_id == office.organisation.id)).one()
+    assert (kept.sender_id, kept.submitter_name, kept.receiver_name) == (
+        "HARBORPT", "Harbor PT Billing", "Example Clearinghouse")
 
 
 def test_two_concurrent_submissions_get_distinct_control_numbers(engine: Engine) -> None:

@@ -58,6 +58,11 @@ def submission_settings(tenant: Tenant) -> m.SubmissionSettings | None:
     return tenant.session.scalars(tenant.select(m.SubmissionSettings)).one_or_none()
 
 
+TEXT_FIELDS: tuple[str, ...] = ("sender_id", "receiver_id", "receiver_name", "submitter_name", "submitter_contact",
+                                "submitter_phone", "submitter_email")
+"""The envelope's text fields (the page's and the API's too)."""
+
+
 def save_submission_settings(tenant: Tenant, actor: Actor, given: SubmissionSettingsInput) -> m.SubmissionSettings:
     """Set the organisation's 837P envelope (admin only); the control number counter is kept."""
     from cleanclaim.lifecycle import Role
@@ -68,6 +73,13 @@ def save_submission_settings(tenant: Tenant, actor: Actor, given: SubmissionSett
             raise InputError("is required for the 837P envelope", field=name)
     if not (given.submitter_phone or given.submitter_email):
         raise InputError("the 1000A submitter contact needs a phone or an email", field="submitter_phone")
+    # a value longer than its column (PostgreSQL refuses it, SQLite would keep it) or one the 837P writer would
+    # refuse at every submission is refused now, whoever saves it (the page and the API show every field's at once)
+    from cleanclaim.store.envelope import too_long, unwritable
+
+    values = {name: getattr(given, name) for name in TEXT_FIELDS}
+    for name, message in {**too_long(values), **unwritable(given)}.items():
+        raise InputError(message, field=name)
     settings = submission_settings(tenant)
     with _whole(tenant.session):
         before = snapshot(settings) if settings is not None else None

@@ -12,10 +12,10 @@ from pydantic import BaseModel, Field
 
 from cleanclaim.lifecycle import Role
 from cleanclaim.store import models as m
+from cleanclaim.store.envelope import max_length, settings_input, unwritable
 from cleanclaim.store.submissions import save_submission_settings, submission_settings
 from cleanclaim.web.api.service import RequestBody, act, require_role
 from cleanclaim.web.context import Context
-from cleanclaim.web.envelope import max_length, settings_input, unwritable
 from cleanclaim.web.errors import AppError
 
 router = APIRouter(tags=["submission settings"])

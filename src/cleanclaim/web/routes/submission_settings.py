@@ -14,9 +14,9 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from cleanclaim.errors import InputError
+from cleanclaim.store.envelope import TEXT_FIELDS, max_length, settings_input, too_long, unwritable
 from cleanclaim.store.submissions import save_submission_settings, submission_settings
 from cleanclaim.web.context import Admin, RequestContext
-from cleanclaim.web.envelope import TEXT_FIELDS, max_length, settings_input, too_long, unwritable
 from cleanclaim.web.forms import FormErrors
 from cleanclaim.web.templating import render
 

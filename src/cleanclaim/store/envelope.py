@@ -1,13 +1,14 @@
-"""What the Submission settings page and ``/api/v1/submission-settings`` share about the organisation's 837P
-envelope: each field's stored length (read from the model's columns, so the form, the API and the table agree) and
-how a submitted form or body becomes the store's :class:`SubmissionSettingsInput`.
+"""The organisation's 837P envelope checked as the store saves it and as the Submission settings page and
+``/api/v1/submission-settings`` show it (every field's problem at once): each field's stored length, read from the
+model's columns so that the form, the API and the table agree, and how a submitted form or body becomes the store's
+:class:`SubmissionSettingsInput`.
 
-The rules of the envelope (required fields, a phone or an email) are the store's own
-(``store.submissions.save_submission_settings``). Checked here besides: the lengths, because PostgreSQL refuses a
-value longer than its column where SQLite would keep it, and the answer must be a message on the field on both; and
-the envelope by the 837P writer's own rules (ISA06/ISA08 ids of letters, digits, space, '.', '_', '-'; no X12
-separator or non-ASCII character in a name, contact or email), so a value the writer would refuse at every
-submission is refused when it is typed, not when a biller submits.
+The rules of the envelope (required fields, a phone or an email) are in ``store.submissions.
+save_submission_settings``, which also refuses what this module finds, whoever calls it. Found here: a value longer
+than its column, because PostgreSQL refuses it where SQLite would keep it, and the answer must be a message on the
+field on both; and a value the 837P writer's own rules refuse (ISA06/ISA08 ids of letters, digits, space, '.', '_',
+'-'; no X12 separator or non-ASCII character in a name, contact or email), so that such a value is refused when it
+is typed, not at every submission.
 """
 
 from __future__ import annotations
@@ -19,12 +20,9 @@ from sqlalchemy import String
 from cleanclaim.formats.x12 import Delimiters
 from cleanclaim.formats.x12_837p import Submitter, _envelope_problems, _separator_problems, _transaction_rows
 from cleanclaim.store import models as m
-from cleanclaim.store.submissions import SubmissionSettingsInput
+from cleanclaim.store.submissions import TEXT_FIELDS, SubmissionSettingsInput
 
 __all__ = ["TEXT_FIELDS", "max_length", "settings_input", "too_long", "unwritable"]
-
-TEXT_FIELDS: tuple[str, ...] = ("sender_id", "receiver_id", "receiver_name", "submitter_name", "submitter_contact",
-                                "submitter_phone", "submitter_email")
 
 
 def max_length(field: str) -> int:
