@@ -270,12 +270,7 @@ class _Writer:
         return [pl.scan_parquet(p) if p.suffix == ".parquet" else pl.scan_ipc(p) for p in sorted(folder.iterdir())]
 
     def read(self, kind: str, key: int) -> pl.DataFrame | None:
-        if self.in_memory:
-            frames = self.held.get((kind, key))
-        else:
-            folder = self.partition_folder(kind, key)
-            frames = ([pl.read_parquet(p) if p.suffix == ".parquet" else pl.read_ipc(p)
-                       for p in sorted(folder.iterdir())] if folder.exists() else None)
+        frames = [scan.collect() for scan in self.scans(kind, key)]
         if not frames:
             return None
         parts = pl.concat(frames, how="diagonal_relaxed")
