@@ -170,6 +170,13 @@ class Tables:
     def codes(self) -> pl.DataFrame:
         return codes_frame(self.book)
 
+    @property
+    def small(self) -> bool:
+        """Whether the lines and the encounters are both within `SMALL_RUN` (a claim or a few): a rule then runs its
+        plain plan or its Python screen; on a larger run it may first narrow to the rows that can fire, which costs
+        more than it saves on a claim."""
+        return self.lines.height <= SMALL_RUN and self.encounters.height <= SMALL_RUN
+
     def memo(self, key: str, build: Callable[[Tables], T]) -> T:
         """A derived table computed once per check run and shared by every rule that needs it (the tables do not
         change while rules run)."""

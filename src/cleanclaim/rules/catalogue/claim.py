@@ -307,7 +307,7 @@ def _npi_prefilter(tables: Tables) -> Callable[[str], pl.Expr]:
     NPIs the plan's own test rejects, found among the run's distinct NPIs (a few thousand, most of them valid): the
     line-to-encounter join, the grouping and the texts then see their rows only, not every line and encounter. On a
     claim, every row (finding the NPIs first would cost more than the plan)."""
-    if tables.lines.height <= SMALL_RUN and tables.encounters.height <= SMALL_RUN:
+    if tables.small:
         return lambda _: pl.lit(True)
     distinct = pl.DataFrame({"npi": sorted(_run_npis(tables))}, schema={"npi": pl.String})
     rejected = pl.lit(collect(_invalid(distinct.lazy())).get_column("npi"))

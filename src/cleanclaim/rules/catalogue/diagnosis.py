@@ -119,8 +119,7 @@ def questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     release (a month of claims has a few hundred diagnoses and one or two releases) spares pointing every line at
     its diagnoses, which cost most of the diagnosis rules' time on a million lines."""
     lines, encounters = tables.lines, tables.encounters
-    small = lines.height <= SMALL_RUN and encounters.height <= SMALL_RUN
-    if small or encounters.get_column("encounter_id").has_nulls():
+    if tables.small or encounters.get_column("encounter_id").has_nulls():
         return None  # a null id joins no narrowed list: such a batch is judged the whole way
     dates = pl.concat([lines.get_column("date"), encounters.get_column("date")]).drop_nulls().unique().to_list()
     picks = {day: release_for(day) for day in dates}
@@ -160,7 +159,7 @@ def _diagnosis_answers(tables: Tables) -> _DiagnosisAnswers | None:
 
 def _look_diagnoses_up(tables: Tables) -> _DiagnosisAnswers | None:
     lines, encounters = tables.lines, tables.encounters
-    if lines.height > SMALL_RUN or encounters.height > SMALL_RUN:
+    if not tables.small:
         return None
     # encounter_diagnoses: a diagnosis is judged on the date of the lowest-numbered line pointing at it, else (no
     # such line, or a line without a date) on the encounter's date
@@ -564,7 +563,7 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         hbai = lines_with_codes(tables).lazy().filter(pl.col("family").str.starts_with("hbai-"))
-        if tables.lines.height > SMALL_RUN or tables.encounters.height > SMALL_RUN:
+        if not tables.small:
             questionable = collect(_questionable_hbai(tables, hbai))
             hbai = (hbai.join(questionable.lazy(), on="encounter_id", how="semi") if questionable.height
                     else hbai.clear())
@@ -646,7 +645,7 @@ def _line_pointers(tables: Tables) -> tuple[_PointerRows, dict[str, list[int]]] 
     """Each line's encounter id and pointers, and each encounter's diagnosis counts, as Python values for the pointer
     screens of a small run (None on a large one: the rules run)."""
     lines = tables.lines
-    if lines.height > SMALL_RUN or tables.encounters.height > SMALL_RUN:
+    if not tables.small:
         return None
     rows = list(zip(lines.get_column("encounter_id").to_list(), lines.get_column("dx_pointers").to_list(),
                     strict=True))

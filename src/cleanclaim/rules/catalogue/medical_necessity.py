@@ -11,7 +11,7 @@ import polars as pl
 from cleanclaim.diagnoses import normalized_diagnosis_expr
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import Rule, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, collect_all, lines_with_codes
+from cleanclaim.rules.tables import Tables, collect_all, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _THERAPY_MODIFIERS = ["GP", "GO", "GN"]
@@ -125,8 +125,7 @@ def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     needs a BMI. A real month has a few hundred distinct diagnoses; joining each line to each of its claim's
     diagnoses cost most of the rule's time."""
     lines, encounters = tables.lines, tables.encounters
-    small = lines.height <= SMALL_RUN and encounters.height <= SMALL_RUN
-    if small or encounters.get_column("encounter_id").has_nulls():
+    if tables.small or encounters.get_column("encounter_id").has_nulls():
         return None  # a null id joins no narrowed list: such a batch is judged the whole way
     distinct = pl.LazyFrame({"diagnosis": encounters.get_column("diagnoses").explode().drop_nulls().unique()}
                             ).with_columns(normalized_diagnosis_expr("diagnosis").alias("dx_code"))
