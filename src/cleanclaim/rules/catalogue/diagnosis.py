@@ -465,17 +465,22 @@ class InvalidDxPointer(Rule):
     def check(self, tables: Tables) -> pl.LazyFrame:
         counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
         pointers_of = pl.col("dx_pointers")
-        # A pointer past the diagnoses needs a pointer above 1 (an encounter without diagnoses is not judged): the
-        # other lines cannot break the rule whatever their encounter, and are not joined to it.
-        possible = (pointers_of.list.len() > 0) & (
-            (pointers_of.list.min() < 1) | (pointers_of.list.max() > 1) | (pointers_of.list.len() > _MAX_POINTERS)
-            | (pointers_of.list.n_unique() < pointers_of.list.len()))
-        lines = tables.lines.lazy().select(*_KEYS, "dx_pointers").filter(possible).join(
-            counts, on="encounter_id", how="inner").filter(
-            (pl.col("dx_count") > 0) & (pointers_of.list.len() > 0)
+        # A pointer past the diagnoses needs a pointer above 1 (an encounter without diagnoses is not judged), and a
+        # pointer below 1, a fifth or a repeat a list other than [1]: so lines pointing at [1] alone (on a real batch
+        # most of them) cannot break the rule whatever their encounter, and are left out by two cheap list reads
+        # (the first element and the length) before the list's minimum, maximum and distinct count are taken.
+        alone = (pointers_of.list.len() == 1) & (pointers_of.list.first() == 1)
+        lines = (
+            tables.lines.lazy().select(*_KEYS, "dx_pointers").filter((pointers_of.list.len() > 0) & ~alone)
+            .with_columns(pointers_of.list.len().alias("__count"), pointers_of.list.min().alias("__lowest"),
+                          pointers_of.list.max().alias("__highest"), pointers_of.list.n_unique().alias("__distinct"))
+            .join(counts, on="encounter_id", how="inner")
             # only lines with some problem go on to be exploded pointer by pointer (on a million lines, a few)
-            & ((pointers_of.list.min() < 1) | (pointers_of.list.max() > pl.col("dx_count"))
-               | (pointers_of.list.len() > _MAX_POINTERS) | (pointers_of.list.n_unique() < pointers_of.list.len())))
+            .filter((pl.col("dx_count") > 0) & (pl.col("__count") > 0)
+                    & ((pl.col("__lowest") < 1) | (pl.col("__highest") > pl.col("dx_count"))
+                       | (pl.col("__count") > _MAX_POINTERS) | (pl.col("__distinct") < pl.col("__count"))))
+            .select(*_KEYS, "dx_pointers", "dx_count")
+        )
         if tables.lines.height > SMALL_RUN:
             lines = collect(lines).lazy()  # read by three branches, which the optimiser would each join anew
         pointers = lines.select(*_KEYS, "dx_count", pl.col("dx_pointers").alias("pointer")).explode("pointer")
