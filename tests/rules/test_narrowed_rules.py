@@ -141,3 +141,28 @@ def test_many_deleted_lines_read_their_texts_per_code_and_discipline() -> None:
                        for start in range(0, SMALL_RUN + 200, _CHUNK)])
     assert large.equals(small)
     assert large.get_column("fix").n_unique() > 3
+
+
+def _with_null_diagnoses(tables: Tables, first: int) -> Tables:
+    """The claims' diagnoses with nulls among them (a Parquet input can hold them; a validated claim cannot): a null
+    list, a list of a null, a null beside an encounter reason, beside a condition, and beside an initial injury."""
+    kinds: list[list[str | None] | None] = [None, [None], [None, "Z71.89"], ["Z71.89", None, "Z00.00"],
+                                            [None, "M62.81"], ["S83.511A", None]]
+    ids = tables.encounters.get_column("encounter_id").to_list()
+    given = tables.encounters.get_column("diagnoses").to_list()
+    chosen = [kinds[(first + i) // 3 % len(kinds)] if (first + i) % 3 == 0 else given[i] for i in range(len(ids))]
+    tables.encounters = tables.encounters.with_columns(pl.Series("diagnoses", chosen, dtype=pl.List(pl.String)))
+    return tables
+
+
+def test_null_diagnoses_narrow_as_small_runs_judge_them() -> None:
+    # the large run first picks the encounters whose every diagnosis that is not null is an encounter reason (and
+    # that have one), or that have an initial-encounter injury; small runs judge every encounter
+    rules = RuleSelection(select=frozenset({"diagnosis-does-not-support-procedure"}))
+    large = findings_table(_with_null_diagnoses(_tables(), 0), rules)
+    small = pl.concat([findings_table(_with_null_diagnoses(_tables(range(start, start + _CHUNK)), start), rules)
+                       for start in range(0, SMALL_RUN, _CHUNK)])
+    assert large.equals(small)
+    flagged = set(large.filter(pl.col("message").str.contains("every diagnosis")).get_column("encounter"))
+    assert {"E00006", "E00009"} <= flagged  # [None, "Z71.89"] and ["Z71.89", None, "Z00.00"] are reasons only
+    assert not {"E00000", "E00003"} & flagged  # a null list, a list of a null

@@ -137,10 +137,12 @@ def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     ])
     needs_bmi = _rows("bmi_30_plus").select(pl.col("procedures").explode()).collect().to_series()
     diagnoses = pl.col("diagnoses")
+    # "some diagnosis is not null" asked element-wise: list.drop_nulls().list.len() builds a copy of every list
+    # (~15 ms on 43,000 encounters, against ~1 ms)
     return pl.concat([
         encounters.filter(
             (diagnoses.list.eval(pl.element().is_null() | pl.element().is_in(reasons.to_series().implode()))
-             .list.all() & (diagnoses.list.drop_nulls().list.len() > 0))
+             .list.all() & diagnoses.list.eval(pl.element().is_not_null()).list.any())
             | diagnoses.list.eval(pl.element().is_in(injuries.to_series().implode())).list.any()
         ).select("encounter_id"),
         lines.filter(pl.col("code").is_in(needs_bmi.implode())).select("encounter_id"),
