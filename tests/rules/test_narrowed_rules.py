@@ -18,6 +18,7 @@ from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
 from cleanclaim.rules.catalogue import diagnosis
 from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.registry import all_rules
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
 _DIAGNOSES = [
@@ -166,3 +167,24 @@ def test_null_diagnoses_narrow_as_small_runs_judge_them() -> None:
     flagged = set(large.filter(pl.col("message").str.contains("every diagnosis")).get_column("encounter"))
     assert {"E00006", "E00009"} <= flagged  # [None, "Z71.89"] and ["Z71.89", None, "Z00.00"] are reasons only
     assert not {"E00000", "E00003"} & flagged  # a null list, a list of a null
+
+
+def _hbai_rows(diagnoses: list[str]) -> pl.DataFrame:
+    rule = next(r for r in all_rules() if r.slug == "hbai-needs-physical-diagnosis")
+    encounters = [Encounter.model_validate({
+        "id": f"H{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": diagnoses,
+        "provider": {"npi": "1234567893", "discipline": "psychologist"},
+        "lines": [{"code": "96158", "units": 1, "minutes": 30, "dx_pointers": [1]}],
+    }) for number in range(SMALL_RUN + 1)]
+    tables = tables_from_encounters(encounters, _PAYERS, as_of=dt.date(2026, 12, 1))
+    assert not tables.small
+    return rule.rows(tables)
+
+
+def test_hbai_on_a_large_run_with_nothing_to_question_gives_the_plans_columns() -> None:
+    # every HBAI line leads with a physical diagnosis: the rule answers without building its plan, in its columns
+    clean = _hbai_rows(["E11.9", "F41.1"])
+    flagged = _hbai_rows(["F41.1", "E11.9"])
+    assert clean.height == 0
+    assert flagged.height == SMALL_RUN + 1
+    assert clean.schema == flagged.schema
