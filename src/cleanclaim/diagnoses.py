@@ -33,7 +33,7 @@ import re
 import tempfile
 import threading
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
@@ -64,6 +64,7 @@ __all__ = [
     "normalized_diagnosis_expr",
     "release_for",
     "releases",
+    "releases_for",
 ]
 
 _BUNDLED_PACKAGE = "cleanclaim.codebook"
@@ -316,6 +317,13 @@ def release_for(date_of_service: dt.date, data_dir: Path | None = None) -> tuple
     """The release that judges a date of service, and whether it covers the date (else it is the nearest): the
     choice every lookup and :func:`classify_diagnoses` make."""
     return _choose(releases(data_dir), date_of_service)
+
+
+def releases_for(dates: Iterable[dt.date], data_dir: Path | None = None) -> dict[dt.date, tuple[ReleaseInfo, bool]]:
+    """:func:`release_for` of many dates, the releases listed once (a batch's few dozen dates each listed and sorted
+    them again: ~4 ms per 200,000 lines)."""
+    available = releases(data_dir)
+    return {day: _choose(available, day) for day in dates}
 
 
 def _coverage_note(release: ReleaseInfo, date_of_service: dt.date, covers: bool) -> str | None:

@@ -188,3 +188,18 @@ def test_hbai_on_a_large_run_with_nothing_to_question_gives_the_plans_columns() 
     assert clean.height == 0
     assert flagged.height == SMALL_RUN + 1
     assert clean.schema == flagged.schema
+
+
+def test_a_clean_large_batch_classifies_nothing_in_the_same_columns() -> None:
+    # with no encounter to question, the classified diagnoses come from the plan over empty tables
+    clean = [Encounter.model_validate({
+        "id": f"C{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+        "provider": {"npi": "1234567893", "discipline": "PT"},
+        "lines": [{"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": [1]}],
+    }) for number in range(SMALL_RUN + 1)]
+    tables = tables_from_encounters(clean, _PAYERS, as_of=dt.date(2026, 12, 1))
+    questioned = _tables()
+    assert diagnosis.questionable_encounters(tables) is not None
+    assert diagnosis.classified_diagnoses(tables).height == 0
+    assert diagnosis.classified_diagnoses(questioned).height > 0
+    assert diagnosis.classified_diagnoses(tables).schema == diagnosis.classified_diagnoses(questioned).schema

@@ -10,6 +10,7 @@ import polars as pl
 
 from cleanclaim.diagnoses import normalized_diagnosis_expr
 from cleanclaim.model import Severity
+from cleanclaim.rules.catalogue.diagnosis import distinct_diagnoses
 from cleanclaim.rules.registry import Rule, register
 from cleanclaim.rules.tables import Tables, collect_all, lines_with_codes
 
@@ -127,8 +128,8 @@ def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     lines, encounters = tables.lines, tables.encounters
     if tables.small or encounters.get_column("encounter_id").has_nulls():
         return None  # a null id joins no narrowed list: such a batch is judged the whole way
-    distinct = pl.LazyFrame({"diagnosis": encounters.get_column("diagnoses").explode().drop_nulls().unique()}
-                            ).with_columns(normalized_diagnosis_expr("diagnosis").alias("dx_code"))
+    distinct = pl.LazyFrame({"diagnosis": distinct_diagnoses(tables)}).with_columns(
+        normalized_diagnosis_expr("diagnosis").alias("dx_code"))
     sevenths = _rows("initial_encounter").select(pl.col("first").alias("seventh"))
     reasons, injuries = collect_all([
         _listed(distinct, "no_condition").select("diagnosis").unique(),
