@@ -24,7 +24,7 @@ from cleanclaim.diagnoses import (
 from cleanclaim.formats.claim_requirements import ICD9_PREFIX
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, distinct_values, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _MAX_POINTERS = 4  # 837P SV107 / CMS-1500 item 24E carry at most four diagnosis pointers per line
@@ -136,8 +136,8 @@ def questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     lines, encounters = tables.lines, tables.encounters
     if tables.small or encounters.get_column("encounter_id").has_nulls():
         return None  # a null id joins no narrowed list: such a batch is judged the whole way
-    dates = pl.concat([lines.get_column("date"), encounters.get_column("date")]).drop_nulls().unique().to_list()
-    picks = releases_for(dates)
+    # the lines' distinct dates are the screens' (Tables.values), found once per run
+    picks = releases_for(tables.values("date") | distinct_values(encounters.get_column("date")))
     uncovered = [day for day, (_, covers) in picks.items() if not covers]
     # one date of each release the batch's dates pick stands for all of its dates (the status is the release's)
     standing = list({release: day for day, (release, _) in picks.items()}.values())

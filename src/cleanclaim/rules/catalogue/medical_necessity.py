@@ -137,6 +137,9 @@ def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
                                       how="semi").select("diagnosis"),
     ])
     needs_bmi = _rows("bmi_30_plus").select(pl.col("procedures").explode()).collect().to_series()
+    # the lines are read for such a code only when the batch bills one (its distinct codes are the screens')
+    billed = ([lines.filter(pl.col("code").is_in(needs_bmi.implode())).select("encounter_id")]
+              if tables.values("code") & set(needs_bmi.to_list()) else [])
     diagnoses = pl.col("diagnoses")
     # "some diagnosis is not null" asked element-wise: list.drop_nulls().list.len() builds a copy of every list
     # (~15 ms on 43,000 encounters, against ~1 ms)
@@ -146,7 +149,7 @@ def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
              .list.all() & diagnoses.list.eval(pl.element().is_not_null()).list.any())
             | diagnoses.list.eval(pl.element().is_in(injuries.to_series().implode())).list.any()
         ).select("encounter_id"),
-        lines.filter(pl.col("code").is_in(needs_bmi.implode())).select("encounter_id"),
+        *billed,
     ]).unique()
 
 
