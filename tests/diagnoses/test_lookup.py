@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from cleanclaim.diagnoses import DiagnosisStatus, lookup_diagnosis
+from cleanclaim.diagnoses import DiagnosisStatus, lookup_diagnosis, release_for, releases_for
 
 IN_FY2026 = dt.date(2026, 5, 4)
 
@@ -119,3 +119,12 @@ def test_an_april_update_that_changed_no_code_answers_the_whole_year_without_a_c
     assert found.covers_date
     assert not found.release_info.update_changed_codes
     assert found.note is None
+
+
+def test_releases_for_many_dates_choose_as_one_date_does() -> None:
+    dates = [dt.date(2019, 5, 1), dt.date(2020, 10, 1), dt.date(2022, 3, 31), dt.date(2022, 4, 1), IN_FY2026,
+             dt.date(2026, 9, 30), dt.date(2026, 10, 1), dt.date(2031, 1, 1)]
+    chosen = releases_for(dates)
+    assert chosen == {day: release_for(day) for day in dates}
+    assert not chosen[dt.date(2031, 1, 1)][1]  # no release covers it: the nearest answers
+    assert chosen[IN_FY2026][1]

@@ -18,6 +18,7 @@ from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
 from cleanclaim.rules.catalogue import diagnosis
 from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.registry import all_rules
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
 _DIAGNOSES = [
@@ -141,3 +142,64 @@ def test_many_deleted_lines_read_their_texts_per_code_and_discipline() -> None:
                        for start in range(0, SMALL_RUN + 200, _CHUNK)])
     assert large.equals(small)
     assert large.get_column("fix").n_unique() > 3
+
+
+def _with_null_diagnoses(tables: Tables, first: int) -> Tables:
+    """The claims' diagnoses with nulls among them (a Parquet input can hold them; a validated claim cannot): a null
+    list, a list of a null, a null beside an encounter reason, beside a condition, and beside an initial injury."""
+    kinds: list[list[str | None] | None] = [None, [None], [None, "Z71.89"], ["Z71.89", None, "Z00.00"],
+                                            [None, "M62.81"], ["S83.511A", None]]
+    ids = tables.encounters.get_column("encounter_id").to_list()
+    given = tables.encounters.get_column("diagnoses").to_list()
+    chosen = [kinds[(first + i) // 3 % len(kinds)] if (first + i) % 3 == 0 else given[i] for i in range(len(ids))]
+    tables.encounters = tables.encounters.with_columns(pl.Series("diagnoses", chosen, dtype=pl.List(pl.String)))
+    return tables
+
+
+def test_null_diagnoses_narrow_as_small_runs_judge_them() -> None:
+    # the large run first picks the encounters whose every diagnosis that is not null is an encounter reason (and
+    # that have one), or that have an initial-encounter injury; small runs judge every encounter
+    rules = RuleSelection(select=frozenset({"diagnosis-does-not-support-procedure"}))
+    large = findings_table(_with_null_diagnoses(_tables(), 0), rules)
+    small = pl.concat([findings_table(_with_null_diagnoses(_tables(range(start, start + _CHUNK)), start), rules)
+                       for start in range(0, SMALL_RUN, _CHUNK)])
+    assert large.equals(small)
+    flagged = set(large.filter(pl.col("message").str.contains("every diagnosis")).get_column("encounter"))
+    assert {"E00006", "E00009"} <= flagged  # [None, "Z71.89"] and ["Z71.89", None, "Z00.00"] are reasons only
+    assert not {"E00000", "E00003"} & flagged  # a null list, a list of a null
+
+
+def _hbai_rows(diagnoses: list[str]) -> pl.DataFrame:
+    rule = next(r for r in all_rules() if r.slug == "hbai-needs-physical-diagnosis")
+    encounters = [Encounter.model_validate({
+        "id": f"H{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": diagnoses,
+        "provider": {"npi": "1234567893", "discipline": "psychologist"},
+        "lines": [{"code": "96158", "units": 1, "minutes": 30, "dx_pointers": [1]}],
+    }) for number in range(SMALL_RUN + 1)]
+    tables = tables_from_encounters(encounters, _PAYERS, as_of=dt.date(2026, 12, 1))
+    assert not tables.small
+    return rule.rows(tables)
+
+
+def test_hbai_on_a_large_run_with_nothing_to_question_gives_the_plans_columns() -> None:
+    # every HBAI line leads with a physical diagnosis: the rule answers without building its plan, in its columns
+    clean = _hbai_rows(["E11.9", "F41.1"])
+    flagged = _hbai_rows(["F41.1", "E11.9"])
+    assert clean.height == 0
+    assert flagged.height == SMALL_RUN + 1
+    assert clean.schema == flagged.schema
+
+
+def test_a_clean_large_batch_classifies_nothing_in_the_same_columns() -> None:
+    # with no encounter to question, the classified diagnoses come from the plan over empty tables
+    clean = [Encounter.model_validate({
+        "id": f"C{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+        "provider": {"npi": "1234567893", "discipline": "PT"},
+        "lines": [{"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": [1]}],
+    }) for number in range(SMALL_RUN + 1)]
+    tables = tables_from_encounters(clean, _PAYERS, as_of=dt.date(2026, 12, 1))
+    questioned = _tables()
+    assert diagnosis.questionable_encounters(tables) is not None
+    assert diagnosis.classified_diagnoses(tables).height == 0
+    assert diagnosis.classified_diagnoses(questioned).height > 0
+    assert diagnosis.classified_diagnoses(tables).schema == diagnosis.classified_diagnoses(questioned).schema

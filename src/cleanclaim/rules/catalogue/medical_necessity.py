@@ -10,6 +10,7 @@ import polars as pl
 
 from cleanclaim.diagnoses import normalized_diagnosis_expr
 from cleanclaim.model import Severity
+from cleanclaim.rules.catalogue.diagnosis import distinct_diagnoses
 from cleanclaim.rules.registry import Rule, register
 from cleanclaim.rules.tables import Tables, collect_all, lines_with_codes
 
@@ -127,8 +128,8 @@ def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     lines, encounters = tables.lines, tables.encounters
     if tables.small or encounters.get_column("encounter_id").has_nulls():
         return None  # a null id joins no narrowed list: such a batch is judged the whole way
-    distinct = pl.LazyFrame({"diagnosis": encounters.get_column("diagnoses").explode().drop_nulls().unique()}
-                            ).with_columns(normalized_diagnosis_expr("diagnosis").alias("dx_code"))
+    distinct = pl.LazyFrame({"diagnosis": distinct_diagnoses(tables)}).with_columns(
+        normalized_diagnosis_expr("diagnosis").alias("dx_code"))
     sevenths = _rows("initial_encounter").select(pl.col("first").alias("seventh"))
     reasons, injuries = collect_all([
         _listed(distinct, "no_condition").select("diagnosis").unique(),
@@ -136,14 +137,19 @@ def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
                                       how="semi").select("diagnosis"),
     ])
     needs_bmi = _rows("bmi_30_plus").select(pl.col("procedures").explode()).collect().to_series()
+    # the lines are read for such a code only when the batch bills one (its distinct codes are the screens')
+    billed = ([lines.filter(pl.col("code").is_in(needs_bmi.implode())).select("encounter_id")]
+              if tables.values("code") & set(needs_bmi.to_list()) else [])
     diagnoses = pl.col("diagnoses")
+    # "some diagnosis is not null" asked element-wise: list.drop_nulls().list.len() builds a copy of every list
+    # (~15 ms on 43,000 encounters, against ~1 ms)
     return pl.concat([
         encounters.filter(
             (diagnoses.list.eval(pl.element().is_null() | pl.element().is_in(reasons.to_series().implode()))
-             .list.all() & (diagnoses.list.drop_nulls().list.len() > 0))
+             .list.all() & diagnoses.list.eval(pl.element().is_not_null()).list.any())
             | diagnoses.list.eval(pl.element().is_in(injuries.to_series().implode())).list.any()
         ).select("encounter_id"),
-        lines.filter(pl.col("code").is_in(needs_bmi.implode())).select("encounter_id"),
+        *billed,
     ]).unique()
 
 
