@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from cleanclaim.errors import InputError
-from cleanclaim.isolation import Failure
-from cleanclaim.model import Finding, Severity
+from cleanclaim.model import Severity
+
+if TYPE_CHECKING:
+    from cleanclaim.errors import InputError
+    from cleanclaim.isolation import Failure
+    from cleanclaim.model import Finding
 
 __all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors", "print_failures", "print_finding",
            "print_json"]
