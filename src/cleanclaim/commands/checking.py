@@ -24,7 +24,6 @@ from cleanclaim.commands.coding import (
 from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, finish, print_errors, print_finding
 from cleanclaim.commands.selection import ConfigOption, IgnoreOption, SelectOption, SeverityOption, rule_settings
 from cleanclaim.errors import InputError
-from cleanclaim.model import Severity
 
 if TYPE_CHECKING:
     from cleanclaim.scrub import CheckResult
@@ -39,6 +38,8 @@ class OutputFormat(StrEnum):
 
 
 def _print(result: CheckResult) -> None:
+    from cleanclaim.model import Severity
+
     current: str | None = None
     for finding in result.findings:
         if finding.encounter != current:

@@ -11,7 +11,6 @@ from rich.text import Text
 from cleanclaim.commands.coding import PayerOption, PayersDirOption, readable_path
 from cleanclaim.commands.output import console, error_console, print_errors, print_failures
 from cleanclaim.errors import InputError
-from cleanclaim.model import Severity
 
 __all__ = ["register"]
 
@@ -38,6 +37,7 @@ def _export(
 
     Encounters with services but no billed lines are coded first; --charge-master fills missing charges."""
     from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
+    from cleanclaim.model import Severity
     from cleanclaim.pricing import load_charge_master
     from cleanclaim.scrub import billable_encounters, check
 

@@ -10,8 +10,6 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from cleanclaim.model import Severity
-
 if TYPE_CHECKING:
     from cleanclaim.errors import InputError
     from cleanclaim.isolation import Failure
@@ -22,7 +20,9 @@ __all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
-SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+SEVERITY_STYLE: dict[str, str] = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+"""The style of each severity, keyed by `Severity`'s values: a `Severity` (a StrEnum, equal to its value) finds its
+style here, and the CLI's start-up does not import the pydantic model for three names."""
 
 
 def print_finding(finding: Finding, *, indent: str = "  ") -> None:

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cleanclaim.errors import InputError
-from cleanclaim.model import Severity
 
 if TYPE_CHECKING:
+    from cleanclaim.model import Severity
     from cleanclaim.rules.engine import RuleSelection
     from cleanclaim.settings import Settings
 
@@ -19,6 +19,8 @@ __all__ = ["ConfigOption", "IgnoreOption", "SelectOption", "SeverityOption", "ru
 
 
 def _severity_overrides(values: list[str]) -> dict[str, Severity]:
+    from cleanclaim.model import Severity
+
     overrides: dict[str, Severity] = {}
     for value in values:
         rule, sep, level = value.partition("=")
