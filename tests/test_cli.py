@@ -214,8 +214,8 @@ def test_check_exit_status_follows_the_contract(args: tuple[str, ...], status: i
 
 @pytest.mark.parametrize(
     ("command", "target"),
-    [("check", "cleanclaim.commands.checking.check"), ("code", "cleanclaim.commands.coding.code"),
-     ("price", "cleanclaim.commands.price.billable_encounters")],
+    [("check", "cleanclaim.scrub.check"), ("code", "cleanclaim.scrub.code"),
+     ("price", "cleanclaim.scrub.billable_encounters")],
 )
 def test_an_internal_failure_exits_3_with_one_line_naming_the_file(
         command: str, target: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,9 +19,8 @@ import typer
 from rich.text import Text
 from typer.exceptions import TyperException
 
+from cleanclaim import errors
 from cleanclaim.commands.output import error_console
-from cleanclaim.errors import UNFORESEEN
-from cleanclaim.isolation import where as _where
 
 __all__ = ["BROKEN_PIPE", "INTERNAL_ERROR", "app", "main"]
 
@@ -50,6 +49,8 @@ def _report(exc: BaseException, inputs: list[str]) -> None:
     debugs it."""
     if os.environ.get("CLEANCLAIM_TRACEBACK") == "1":
         raise exc
+    from cleanclaim.isolation import where as _where
+
     subject = f" while processing {', '.join(inputs)}" if inputs else ""
     error_console.print(Text(
         f"internal error: a bug in cleanclaim, not a problem found in your claims: {type(exc).__name__}"
@@ -89,7 +90,8 @@ def guarded(command: F) -> F:
             raise
         except BrokenPipeError:
             _reader_left()
-        except UNFORESEEN as exc:  # the safety net is the point
+        # errors.UNFORESEEN is looked up only when an exception got this far: building it imports Polars
+        except errors.UNFORESEEN as exc:  # the safety net is the point
             _report(exc, _inputs(kwargs))
             raise typer.Exit(INTERNAL_ERROR) from exc
 
@@ -130,6 +132,6 @@ def main() -> None:
         raise
     except BrokenPipeError:
         _reader_left()
-    except UNFORESEEN as exc:  # the last safety net
+    except errors.UNFORESEEN as exc:  # the last safety net
         _report(exc, [])
         sys.exit(INTERNAL_ERROR)

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import re
 
-from polars.exceptions import PanicException
-
 __all__ = ["UNFORESEEN", "CleanclaimError", "DataError", "InputError", "UnknownPayerError", "UnreadableTextError",
            "WrongKindOfFileError", "is_phi_field"]
 
-UNFORESEEN: tuple[type[BaseException], ...] = (Exception, PanicException)
+UNFORESEEN: tuple[type[BaseException], ...]
 """What a bug in cleanclaim can raise: any Exception, and a Rust panic inside Polars, which pyo3 raises as a
 ``BaseException`` and so would pass every ``except Exception`` (the per-record catches and the CLI's exit-3 net) as a
-traceback. Every place that turns an unforeseen failure into a report catches this tuple."""
+traceback. Every place that turns an unforeseen failure into a report catches this tuple. Built on first use by
+:func:`__getattr__`: naming the panic imports Polars, which `cleanclaim --help` and the commands that never touch a
+table should not pay for."""
+
+
+def __getattr__(name: str) -> tuple[type[BaseException], ...]:
+    """``UNFORESEEN``, made the first time it is asked for (PEP 562) and kept in the module after."""
+    if name != "UNFORESEEN":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from polars.exceptions import PanicException
+
+    unforeseen: tuple[type[BaseException], ...] = (Exception, PanicException)
+    globals()["UNFORESEEN"] = unforeseen
+    return unforeseen
 
 # Where a patient's protected health information lives in the encounter contract and the claim-line tables: every
 # field of the patient and of the subscriber (ids, names, birth dates, sex, member id, address) and any address. A

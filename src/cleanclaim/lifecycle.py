@@ -15,10 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cleanclaim.errors import CleanclaimError
-from cleanclaim.model import Severity
+
+if TYPE_CHECKING:
+    from cleanclaim.model import Severity
 
 __all__ = [
     "ANSWERABLE",
@@ -130,6 +132,8 @@ class ScrubFinding(Protocol):
 def blocking_findings(findings: Iterable[ScrubFinding]) -> list[ScrubFinding]:
     """The error findings that still stand: an error holds a claim back until it is fixed (a new scrub no longer
     finds it) or a biller overrides it with a reason; warnings and info never hold a claim back."""
+    from cleanclaim.model import Severity  # here, not at the top: `cleanclaim user create --role` needs Role only
+
     return [f for f in findings if Severity(f.severity) is Severity.ERROR and not (f.override_reason or "").strip()]
 
 

@@ -6,10 +6,9 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.markdown import Markdown
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
@@ -25,9 +24,9 @@ from cleanclaim.commands.coding import (
 from cleanclaim.commands.output import SEVERITY_STYLE, console, error_console, finish, print_errors, print_finding
 from cleanclaim.commands.selection import ConfigOption, IgnoreOption, SelectOption, SeverityOption, rule_settings
 from cleanclaim.errors import InputError
-from cleanclaim.model import Severity
-from cleanclaim.rules.registry import all_rules, get_rule, readable_template
-from cleanclaim.scrub import CheckResult, check
+
+if TYPE_CHECKING:
+    from cleanclaim.scrub import CheckResult
 
 __all__ = ["ConfigOption", "IgnoreOption", "SelectOption", "SeverityOption", "register", "rule_settings"]
 
@@ -39,6 +38,8 @@ class OutputFormat(StrEnum):
 
 
 def _print(result: CheckResult) -> None:
+    from cleanclaim.model import Severity
+
     current: str | None = None
     for finding in result.findings:
         if finding.encounter != current:
@@ -73,6 +74,8 @@ def _check(
     config: ConfigOption = None,
 ) -> None:
     """Check claims before the payer does: every finding says what is wrong, how to fix it and where the rule is."""
+    from cleanclaim.scrub import check
+
     try:
         settings, selection = rule_settings(config, select, ignore, severity)
         result = check(file, payer=payer or settings.payer, as_of=parse_as_of(as_of),
@@ -98,6 +101,8 @@ def _print_ndjson(result: CheckResult) -> None:
 
 def _rules() -> None:
     """List every rule: id, slug, family, default severity and what it checks."""
+    from cleanclaim.rules.registry import all_rules
+
     table = Table(show_edge=False)
     for column in ("id", "slug", "family", "severity", "summary"):
         table.add_column(column)
@@ -109,6 +114,10 @@ def _rules() -> None:
 
 def _rule(slug: Annotated[str, typer.Argument(help="Rule slug or id, e.g. deleted-code or CC103.")]) -> None:
     """Print one rule's documentation."""
+    from rich.markdown import Markdown
+
+    from cleanclaim.rules.registry import get_rule, readable_template
+
     try:
         rule = get_rule(slug)
     except KeyError as exc:

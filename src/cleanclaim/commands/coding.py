@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cleanclaim.codebook import codebook
 from cleanclaim.commands.output import console, finish, print_errors, print_finding
 from cleanclaim.commands.selection import ConfigOption, IgnoreOption, SelectOption, SeverityOption, rule_settings
 from cleanclaim.errors import InputError
-from cleanclaim.scrub import CodeResult, code
-from cleanclaim.settings import Settings
+
+if TYPE_CHECKING:
+    from cleanclaim.scrub import CodeResult
+    from cleanclaim.settings import Settings
 
 __all__ = ["register"]
 
@@ -75,6 +76,8 @@ def parse_as_of(value: str | None) -> dt.date:
 
 
 def _print(result: CodeResult) -> None:
+    from cleanclaim.codebook import codebook
+
     book = codebook()
     for coded in result.encounters:
         encounter = coded.encounter
@@ -114,6 +117,8 @@ def _code(
     config: ConfigOption = None,
 ) -> None:
     """Code what was documented into claim lines: codes, units, modifiers and diagnosis pointers."""
+    from cleanclaim.scrub import code
+
     try:
         # the same selection as `check`: a rule ignored or re-graded there is ignored or re-graded here too
         settings, selection = rule_settings(config, select, ignore, severity)

@@ -12,8 +12,6 @@ from rich.markup import escape
 from rich.table import Table
 
 from cleanclaim.commands.coding import FIRST_RUN_DATE, LAST_RUN_DATE
-from cleanclaim.diagnoses import import_order_file
-from cleanclaim.diagnoses import releases as icd10cm_releases
 from cleanclaim.errors import CleanclaimError, InputError
 from cleanclaim.refdata import CorruptImportError, RefTable, TableStatus, import_files, period_bounds, status
 
@@ -28,6 +26,8 @@ def _effective(valid_from: object, data_effective: object) -> str:
 def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """Show the reference data available: the bundled subset and every imported CMS file, per table and period.
     A damaged imported file is listed with what is wrong and how to fix it, and the exit status is then 1."""
+    from cleanclaim.diagnoses import releases as icd10cm_releases
+
     entries = status()
     try:
         diagnoses: list[dict[str, object]] = [
@@ -84,6 +84,8 @@ def _import(
 ) -> None:
     """Import official CMS reference files (PFS, GPCI, NCCI PTP and MUE, ICD-10-CM order files); all or nothing
     per file: on any error nothing of that file is written."""
+    from cleanclaim.diagnoses import import_order_file
+
     icd = [f for f in files if "icd10cm" in f.name.lower()]
     others = [f for f in files if f not in icd]
     try:

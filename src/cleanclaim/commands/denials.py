@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from cleanclaim.errors import CleanclaimError
-from cleanclaim.formats.x12_835 import DenialGroup, DenialWorklist, denials
+
+if TYPE_CHECKING:
+    from cleanclaim.formats.x12_835 import DenialGroup, DenialWorklist
 
 __all__ = ["exit_status", "register"]
 
@@ -93,6 +95,8 @@ def _denials(
     adjustments that are not denials (deductible, contractual write-off, a $0.00 denial code) and unknown reason
     codes do not change the status.
     """
+    from cleanclaim.formats.x12_835 import denials
+
     try:
         worklist = denials(file, claims or None)
     except CleanclaimError as exc:

@@ -11,10 +11,6 @@ from rich.text import Text
 from cleanclaim.commands.coding import PayerOption, PayersDirOption, readable_path
 from cleanclaim.commands.output import console, error_console, print_errors, print_failures
 from cleanclaim.errors import InputError
-from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
-from cleanclaim.model import Severity
-from cleanclaim.pricing import load_charge_master
-from cleanclaim.scrub import billable_encounters, check
 
 __all__ = ["register"]
 
@@ -40,6 +36,11 @@ def _export(
     """Write claims as an X12 837P, a FHIR R4 Claim bundle, CMS-1500 PDFs or superbill PDFs.
 
     Encounters with services but no billed lines are coded first; --charge-master fills missing charges."""
+    from cleanclaim.formats.export import FORMATS, X12Options, export_encounters, with_charges
+    from cleanclaim.model import Severity
+    from cleanclaim.pricing import load_charge_master
+    from cleanclaim.scrub import billable_encounters, check
+
     if fmt not in FORMATS:
         console.print(f"[red]--format must be one of {', '.join(FORMATS)}[/red]")
         raise typer.Exit(2)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from cleanclaim.codebook import CodeEntry, LookupStatus, codebook
 from cleanclaim.commands.coding import parse_date_option
 from cleanclaim.commands.output import console, print_errors
 from cleanclaim.errors import InputError
+
+if TYPE_CHECKING:
+    from cleanclaim.codebook import CodeEntry
 
 __all__ = ["register"]
 
@@ -52,6 +54,8 @@ def _lookup(
     date: Annotated[str | None, typer.Option("--date", help="Date of service (YYYY-MM-DD); default today.")] = None,
 ) -> None:
     """Show a code as of a date of service, including "deleted on …, use …"."""
+    from cleanclaim.codebook import LookupStatus, codebook
+
     try:
         day = parse_date_option(date, "--date") if date is not None else dt.date.today()
     except InputError as exc:

@@ -4,7 +4,7 @@ rules that hold the claim to it."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -14,7 +14,9 @@ from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption,
 from cleanclaim.commands.output import console, finish, print_errors, print_finding
 from cleanclaim.errors import InputError
 from cleanclaim.gcpause import collector_paused
-from cleanclaim.notes.review import NotesResult, review_notes
+
+if TYPE_CHECKING:
+    from cleanclaim.notes.review import NotesResult
 
 __all__ = ["register"]
 
@@ -73,6 +75,8 @@ def _notes(
 ) -> None:
     """Read each encounter's clinical note: services furnished and their minutes (with the note text and span),
     totals, one-on-one or group, goals, ADLs, signature; and what the claim bills that the note does not support."""
+    from cleanclaim.notes.review import review_notes
+
     # one batch to the end: the output of 10,000 encounters is built from objects that live until the process exits
     with collector_paused():
         try:

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
-from cleanclaim.errors import InputError
-from cleanclaim.isolation import Failure
-from cleanclaim.model import Finding, Severity
+if TYPE_CHECKING:
+    from cleanclaim.errors import InputError
+    from cleanclaim.isolation import Failure
+    from cleanclaim.model import Finding
 
 __all__ = ["SEVERITY_STYLE", "console", "error_console", "finish", "print_errors", "print_failures", "print_finding",
            "print_json"]
 
 console = Console(highlight=False, soft_wrap=True)
 error_console = Console(stderr=True, highlight=False, soft_wrap=True)
-SEVERITY_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "cyan"}
+SEVERITY_STYLE: dict[str, str] = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+"""The style of each severity, keyed by `Severity`'s values: a `Severity` (a StrEnum, equal to its value) finds its
+style here, and the CLI's start-up does not import the pydantic model for three names."""
 
 
 def print_finding(finding: Finding, *, indent: str = "  ") -> None:

@@ -6,7 +6,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -16,9 +16,10 @@ from rich.table import Table
 from cleanclaim.commands.coding import readable_path
 from cleanclaim.commands.output import print_failures
 from cleanclaim.errors import CleanclaimError, InputError
-from cleanclaim.isolation import Failure, run_without_failing
-from cleanclaim.pricing import PricedClaim, load_charge_master, price
-from cleanclaim.scrub import billable_encounters
+
+if TYPE_CHECKING:
+    from cleanclaim.isolation import Failure
+    from cleanclaim.pricing import PricedClaim
 
 __all__ = ["register"]
 
@@ -80,6 +81,10 @@ def _price(
     )] = "0",
 ) -> None:
     """Estimate Medicare's allowed amount and payment for every billed line."""
+    from cleanclaim.isolation import run_without_failing
+    from cleanclaim.pricing import load_charge_master, price
+    from cleanclaim.scrub import billable_encounters
+
     try:
         remaining = _deductible(deductible)
         failures: list[Failure] = []

@@ -4,19 +4,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from cleanclaim.errors import InputError
-from cleanclaim.model import Severity
-from cleanclaim.rules.engine import RuleSelection
-from cleanclaim.settings import Settings, find_settings, load_settings
+
+if TYPE_CHECKING:
+    from cleanclaim.model import Severity
+    from cleanclaim.rules.engine import RuleSelection
+    from cleanclaim.settings import Settings
 
 __all__ = ["ConfigOption", "IgnoreOption", "SelectOption", "SeverityOption", "rule_settings"]
 
 
 def _severity_overrides(values: list[str]) -> dict[str, Severity]:
+    from cleanclaim.model import Severity
+
     overrides: dict[str, Severity] = {}
     for value in values:
         rule, sep, level = value.partition("=")
@@ -44,6 +48,8 @@ def rule_settings(config: Path | None, select: list[str] | None, ignore: list[st
                   severity: list[str] | None) -> tuple[Settings, RuleSelection]:
     """The settings file (the one named, else the nearest) and the rules chosen by it and the command line, for
     every command that runs the catalogue (`check`, `audit`)."""
+    from cleanclaim.settings import find_settings, load_settings
+
     settings = load_settings(config) if config else find_settings()
     return settings, settings.selection(select=_split(select), ignore=_split(ignore),
                                         severity=_severity_overrides(severity or []))

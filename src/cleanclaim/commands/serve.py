@@ -12,14 +12,9 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from sqlalchemy import select
 
 from cleanclaim.commands.output import console, error_console
 from cleanclaim.lifecycle import Role
-from cleanclaim.store.accounts import AccountError, create_organisation, create_user
-from cleanclaim.store.database import database_url, make_engine, migrate, session_factory
-from cleanclaim.store.models import Organisation
-from cleanclaim.store.tenant import Tenant
 
 __all__ = ["register"]
 
@@ -35,6 +30,7 @@ def _serve(
     printed once."""
     import uvicorn
 
+    from cleanclaim.store.database import database_url, make_engine, migrate, session_factory
     from cleanclaim.web import WebSettings, create_app
     from cleanclaim.web.start import first_start
 
@@ -71,6 +67,13 @@ def _create_user(
         "--password-file", help="Read the password from this file (first line) instead of a prompt.")] = None,
 ) -> None:
     """Create a user of an organisation (the first admin of a new one, typically)."""
+    from sqlalchemy import select
+
+    from cleanclaim.store.accounts import AccountError, create_organisation, create_user
+    from cleanclaim.store.database import make_engine, migrate, session_factory
+    from cleanclaim.store.models import Organisation
+    from cleanclaim.store.tenant import Tenant
+
     password = _read_password(password_file)
     engine = make_engine()
     try:
