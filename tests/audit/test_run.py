@@ -291,7 +291,7 @@ def test_the_provider_analytics_run_per_partition_and_the_report_once(tmp_path: 
 
     reports: list[Path] = []
 
-    def write_report(out: Path) -> Path:
+    def write_report(out: Path, **_: object) -> Path:
         reports.append(out)
         (out / "report.html").write_text("<html></html>")
         return out / "report.html"
@@ -510,3 +510,27 @@ def test_an_input_too_large_to_hold_goes_through_scratch_files_with_the_same_out
     assert spilled.summary == held.summary
     assert held.summary["rows_rejected"] == 2
     assert held.summary["findings"]["by_rule"]
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
+def test_the_report_from_the_tables_held_is_the_report_from_the_files_written(
+        tmp_path: Path, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit counts the report's totals from the findings and rejected rows it holds, and passes its provider
+    tests, instead of reading back the files it wrote: the page must be the one the files give, byte for byte, and
+    summary.json's counts those of findings.parquet."""
+    from cleanclaim.audit import run
+    from cleanclaim.audit.report import render_report
+
+    rows = claim_rows(90, seed=5)
+    rows[3] = {**rows[3], "units": "-1"}
+    rows[20] = {**rows[20], "code": ""}
+    path = write_csv(tmp_path / "claims.csv", rows)
+    if not held:
+        monkeypatch.setattr(run, "IN_MEMORY_ROWS", 0)
+    out = tmp_path / "out"
+    result = audit([path], out, as_of=AS_OF, partition_rows=len(rows) // 3)
+    assert result.summary["rows_rejected"] == 2 and result.summary["findings"]["by_severity"]["error"]
+    assert (out / "report.html").read_text(encoding="utf-8") == render_report(out)
+    found = pl.read_parquet(out / "findings.parquet")
+    assert result.summary["findings"]["by_rule"] == dict(found.group_by("rule").len().sort("rule").iter_rows())
+    assert sum(result.summary["findings"]["by_severity"].values()) == found.height

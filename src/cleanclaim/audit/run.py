@@ -51,7 +51,7 @@ import polars as pl
 
 import cleanclaim
 from cleanclaim.audit.providers import ProviderStats, partition_stats
-from cleanclaim.audit.report import write_report
+from cleanclaim.audit.report import Tally, tally, template, write_report
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import (
     _ROW,
@@ -682,9 +682,12 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
             if progress is not None:
                 done += checked.lines - checked.lines // 2
                 progress(min(done, total), total)
-        # the provider tests (mostly Python) run beside the rest (mostly Polars), once the 837P files are counted
-        with ThreadPoolExecutor(1, thread_name_prefix="cleanclaim-providers") as pool:
+        # the provider tests (mostly Python) run beside the rest (mostly Polars), once the 837P files are counted;
+        # the report's template is compiled beside them, and its counts of the findings are taken from the tables
+        # as held (`_write_outputs`) while the tests run
+        with ThreadPoolExecutor(2, thread_name_prefix="cleanclaim-providers") as pool:
             tested = None if x12 else pool.submit(contextvars.copy_context().run, stats.result)
+            pool.submit(template)
             if compare_notes:
                 at_risk += _cloned_notes(writer, partitions, pricer, chosen)
             for path in x12:
@@ -692,7 +695,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
                                       rejected, failures)
             if tested is None:
                 tested = pool.submit(contextvars.copy_context().run, stats.result)
-            result_summary = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
+            result_summary, counted = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
             providers = tested.result()
         outputs = [out / "findings.parquet", out / "summary.json", out / "rejected.parquet"]
         providers.write_parquet(out / "providers.parquet")
@@ -701,7 +704,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         # the same way and shows any disagreement)
         result_summary["providers_flagged"] = providers.filter(pl.col("flagged")).get_column("provider").n_unique()
         (out / "summary.json").write_text(json.dumps(result_summary, indent=2) + "\n", encoding="utf-8")
-        outputs.append(write_report(out))
+        outputs.append(write_report(out, counted=counted, providers=providers))
     finally:
         if spark is not None:
             spark.close()
@@ -854,16 +857,20 @@ def _x12_lines_empty() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _write_outputs(out: Path, writer: _Writer, rejected: list[pl.DataFrame], counts: dict[str, int],
-                   at_risk: Decimal, files: list[Path], as_of: dt.date) -> dict[str, Any]:
+                   at_risk: Decimal, files: list[Path], as_of: dt.date) -> tuple[dict[str, Any], Tally]:
+    """findings.parquet and rejected.parquet, the summary (its findings counted from the findings as held, not read
+    back from the file just written), and the report's tally of the same tables (`cleanclaim.audit.report.tally`)."""
     findings = writer.findings()
     findings.sink_parquet(out / "findings.parquet")
     table = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
-    table.sort("file", "row", "column", nulls_last=True).write_parquet(out / "rejected.parquet")
-    by = pl.scan_parquet(out / "findings.parquet")
-    by_rule = dict(by.group_by("rule").len().sort("rule").collect().iter_rows())
+    table = table.sort("file", "row", "column", nulls_last=True)
+    table.write_parquet(out / "rejected.parquet")
+    by_rule_table, by_severity_table = pl.collect_all([findings.group_by("rule").len().sort("rule"),
+                                                       findings.group_by("severity").len()])
+    by_rule = dict(by_rule_table.iter_rows())
     by_severity = {"error": 0, "warning": 0, "info": 0}
-    by_severity.update(dict(by.group_by("severity").len().collect().iter_rows()))
-    return {
+    by_severity.update(dict(by_severity_table.iter_rows()))
+    summary = {
         "rows_read": counts["rows_read"],
         "rows_checked": counts["rows_read"] - counts["rows_rejected"],
         "rows_rejected": counts["rows_rejected"],
@@ -876,3 +883,4 @@ def _write_outputs(out: Path, writer: _Writer, rejected: list[pl.DataFrame], cou
         "as_of": as_of.isoformat(),
         "cleanclaim_version": cleanclaim.__version__,
     }
+    return summary, tally(findings, table.lazy())
