@@ -318,31 +318,38 @@ def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
             pricer: _Pricer) -> tuple[pl.DataFrame, Decimal]:
     """The findings of a partition with their line's provider, payer, date, estimated allowed amount and file, and
     the partition's dollars at risk."""
+    # a line is named by one whole number, its claim's number among the partition's encounter ids and its line
+    # (`_LINE_KEY`): the text ids are hashed twice (the lines', the findings') and every join and group below is on
+    # whole numbers, where each on (encounter, line) hashed the text again (the joins were most of this function)
+    ids = lines.select(pl.col("encounter_id").unique()).with_row_index("claim")
+    numbered = lines.select("encounter_id").join(ids, on="encounter_id", how="left", maintain_order="left")
+    at = found.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32)) \
+        .join(ids, on="encounter_id", how="left", maintain_order="left") \
+        .select("claim", "line", _LINE_KEY.alias("key"))
     # the lines with a finding and all the lines of a claim with a claim-level finding: priced, and (a line-level
     # finding takes its own line's rendering NPI, payer and date; a claim-level one the claim's) where a line's
     # NPI, payer and date come from, so that the findings meet one table of these few lines, not every line
-    at_line = (lines.select("encounter_id", "line", "code", "modifiers", "units", "date", "place_of_service",
-                            "provider_npi", "payer", _FILE)
-               .join(found.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32))
-                     .drop_nulls().unique(), on=["encounter_id", "line"], how="semi"))
-    claims_at_risk = found.filter(pl.col("line").is_null() & pl.col("encounter").is_not_null()) \
-        .get_column("encounter").unique()
-    claim_lines = lines.filter(pl.col("encounter_id").is_in(claims_at_risk.implode())) \
-        .select(at_line.columns)
-    priced = pl.concat([at_line, claim_lines]).unique(["encounter_id", "line"])
+    claims_at_risk = at.filter(pl.col("line").is_null()).get_column("claim").drop_nulls().unique()
+    keyed = lines.select("line", numbered.get_column("claim")).select("claim", _LINE_KEY.alias("key"))
+    wanted = (keyed.get_column("key").is_in(at.get_column("key").drop_nulls().unique().implode())
+              | keyed.get_column("claim").is_in(claims_at_risk.implode()))
+    priced = (pl.concat([lines.select("code", "modifiers", "units", "date", "place_of_service", "provider_npi",
+                                      "payer", _FILE), keyed], how="horizontal")
+              .filter(wanted.fill_null(False)).unique("key", keep="first", maintain_order=True))
     priced = priced.with_columns(pricer.allowed(priced)).select(
-        pl.col("encounter_id").alias("encounter"), "line", "allowed", _FILE, "date",
-        pl.col("provider_npi").alias("line_npi"), pl.col("payer").alias("line_payer"))
-    risk = _at_risk(found, priced.rename({"encounter": "encounter_id"}))
-    per_claim = (priced.group_by("encounter")
+        "claim", "key", "allowed", _FILE, "date", pl.col("provider_npi").alias("line_npi"),
+        pl.col("payer").alias("line_payer"))
+    risk = _at_risk(found, at, priced)
+    per_claim = (priced.group_by("claim")
                  .agg(pl.col("allowed").sum().alias("claim_allowed"), pl.col("allowed").is_not_null().any()
                       .alias("any_priced"), pl.col(_FILE).first().alias("claim_file")))
     claim = encounters.select(pl.col("encounter_id").alias("encounter"), "provider_npi", "payer",
                               pl.col("date").alias("claim_date"))
-    out = (found.with_columns(pl.col("line").cast(pl.Int32))
+    out = (pl.concat([found.with_columns(pl.col("line").cast(pl.Int32)), at.select("claim", "key")],
+                     how="horizontal")
            .join(claim, on="encounter", how="left", maintain_order="left")
-           .join(priced, on=["encounter", "line"], how="left", maintain_order="left")
-           .join(per_claim, on="encounter", how="left", maintain_order="left")
+           .join(priced.drop("claim"), on="key", how="left", maintain_order="left")
+           .join(per_claim, on="claim", how="left", maintain_order="left")
            .with_columns(
                pl.col("date").fill_null(pl.col("claim_date")),
                pl.coalesce("line_npi", "provider_npi").alias("provider_npi"),
@@ -354,15 +361,20 @@ def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
     return out.select(FINDINGS_ORDER).cast(FINDINGS_SCHEMA), risk  # type: ignore[arg-type]
 
 
-def _at_risk(found: pl.DataFrame, priced: pl.DataFrame) -> Decimal:
+_LINE_KEY = pl.col("claim").cast(pl.Int64) * (1 << 32) + pl.col("line").cast(pl.Int64)
+"""A line's (claim number, line) as one whole number: distinct lines of Int32 numbers never share it, and it is null
+when either is (a finding without a line, an encounter id no line has)."""
+
+
+def _at_risk(found: pl.DataFrame, at: pl.DataFrame, priced: pl.DataFrame) -> Decimal:
     """The estimated allowed amount of the lines with an error finding, each line once: a line-level error marks its
-    line, a claim-level error every line of its claim (``priced`` holds all those lines)."""
-    errors = found.filter(pl.col("severity") == "error")
-    claims = errors.filter(pl.col("line").is_null()).get_column("encounter").drop_nulls().unique()
-    marked = errors.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32)).drop_nulls()
-    risky = pl.concat([priced.filter(pl.col("encounter_id").is_in(claims.implode())),
-                       priced.join(marked.unique(), on=["encounter_id", "line"], how="semi")])
-    total = risky.unique(["encounter_id", "line"]).get_column("allowed").sum()
+    line, a claim-level error every line of its claim (``priced`` holds all those lines, once each; ``at`` is the
+    findings' claim, line and key, row for row)."""
+    errors = at.filter(found.get_column("severity") == "error")
+    claims = errors.filter(pl.col("line").is_null()).get_column("claim").drop_nulls().unique()
+    marked = errors.get_column("key").drop_nulls().unique()
+    risky = priced.filter(pl.col("claim").is_in(claims.implode()) | pl.col("key").is_in(marked.implode()))
+    total = risky.get_column("allowed").sum()
     return Decimal(total or 0).quantize(Decimal("0.01"))
 
 
