@@ -320,3 +320,20 @@ def test_robust_z_others_all_equal_leave_no_spread() -> None:
     assert np.isnan(p[10])  # its ten others are all 0.1: no spread to measure against
     # each 0.1 against nine 0.1s and the 0.7: median 0.1, MAD 0, mean deviation 0.6 / 10; z = 0, p = 1/2
     assert p[0] == pytest.approx(0.5)
+
+
+def test_top_drivers_best_first_ties_to_the_smallest_encounter_and_nulls_last() -> None:
+    """`_top` asks Polars to place nulls only when there are some: both sorts must give the same ranking."""
+    from cleanclaim.audit.providers import MAX_CLAIMS, _top
+
+    rows = [(slot, f"E{e:02d}", float(score)) for slot, e, score in
+            [(1, 5, 2), (1, 3, 2), (1, 9, 7), (2, 1, 1), (1, 4, 1), *((3, e, e % 3) for e in range(14))]]
+    frame = pl.DataFrame(rows, schema={"slot": pl.UInt64, "encounter": pl.String, "score": pl.Float64}, orient="row")
+    expected = sorted(rows, key=lambda r: (r[0], -r[2], r[1]))
+    expected = [r for r in expected if sum(1 for s in expected[: expected.index(r)] if s[0] == r[0]) < MAX_CLAIMS]
+    assert _top(frame.reverse(), "slot").rows() == expected
+    with_nulls = pl.concat([frame, pl.DataFrame([(1, None, 9.0), (1, None, 2.0), (1, "E00", None)],
+                                                schema=frame.schema, orient="row")])
+    assert _top(with_nulls.reverse(), "slot").filter(pl.col("slot") == 1).rows() == [
+        (1, None, 9.0), (1, "E09", 7.0), (1, "E03", 2.0), (1, "E05", 2.0), (1, None, 2.0), (1, "E04", 1.0),
+        (1, "E00", None)]

@@ -243,3 +243,15 @@ def test_a_summary_field_of_the_wrong_kind_is_named(tmp_path: Path, key: str, va
     with pytest.raises(InputError) as caught:
         write_report(tmp_path)
     assert caught.value.field is not None and caught.value.field.startswith(key)
+
+
+def test_tables_passed_in_memory_give_the_page_of_the_files(tmp_path: Path) -> None:
+    demo_audit_dir(tmp_path)
+    from_files = write_report(tmp_path).read_text(encoding="utf-8")
+    counted = report.tally(pl.scan_parquet(tmp_path / report.FINDINGS), pl.scan_parquet(tmp_path / report.REJECTED))
+    providers = pl.read_parquet(tmp_path / report.PROVIDERS)
+    (tmp_path / report.FINDINGS).unlink()  # nothing is read back but summary.json
+    (tmp_path / report.PROVIDERS).unlink()
+    (tmp_path / report.REJECTED).unlink()
+    assert write_report(tmp_path, counted=counted, providers=providers).read_text(encoding="utf-8") == from_files
+    assert "flagged" in from_files and "march/claims-b.csv" in from_files

@@ -291,7 +291,7 @@ def test_the_provider_analytics_run_per_partition_and_the_report_once(tmp_path: 
 
     reports: list[Path] = []
 
-    def write_report(out: Path) -> Path:
+    def write_report(out: Path, **_: object) -> Path:
         reports.append(out)
         (out / "report.html").write_text("<html></html>")
         return out / "report.html"
@@ -510,3 +510,69 @@ def test_an_input_too_large_to_hold_goes_through_scratch_files_with_the_same_out
     assert spilled.summary == held.summary
     assert held.summary["rows_rejected"] == 2
     assert held.summary["findings"]["by_rule"]
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
+def test_the_report_from_the_tables_held_is_the_report_from_the_files_written(
+        tmp_path: Path, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit counts the report's totals from the findings and rejected rows it holds, and passes its provider
+    tests, instead of reading back the files it wrote: the page must be the one the files give, byte for byte, and
+    summary.json's counts those of findings.parquet."""
+    from cleanclaim.audit import run
+    from cleanclaim.audit.report import render_report
+
+    rows = claim_rows(90, seed=5)
+    rows[3] = {**rows[3], "units": "-1"}
+    rows[20] = {**rows[20], "code": ""}
+    path = write_csv(tmp_path / "claims.csv", rows)
+    if not held:
+        monkeypatch.setattr(run, "IN_MEMORY_ROWS", 0)
+    out = tmp_path / "out"
+    result = audit([path], out, as_of=AS_OF, partition_rows=len(rows) // 3)
+    assert result.summary["rows_rejected"] == 2 and result.summary["findings"]["by_severity"]["error"]
+    assert (out / "report.html").read_text(encoding="utf-8") == render_report(out)
+    found = pl.read_parquet(out / "findings.parquet")
+    assert result.summary["findings"]["by_rule"] == dict(found.group_by("rule").len().sort("rule").iter_rows())
+    assert sum(result.summary["findings"]["by_severity"].values()) == found.height
+
+
+def test_enrich_gives_each_finding_its_line_or_its_claim_and_counts_each_line_at_risk_once() -> None:
+    """Findings on a line, on a claim, on the file and on an encounter with no lines, with repeats: each takes its
+    own line's NPI, payer, date, file and allowed amount, or its claim's (the sum of the claim's priced lines), or
+    none; the dollars at risk count each line with an error once, whichever findings mark it."""
+    from cleanclaim.audit.run import _enrich, _Pricer
+
+    day = dt.date(2026, 8, 3)
+    lines = pl.DataFrame([
+        {"encounter_id": e, "line": n, "code": code, "modifiers": ["GP"], "units": units, "date": day,
+         "place_of_service": "11", "provider_npi": npi, "payer": "medicare", "source_file": "a.csv"}
+        for e, n, code, units, npi in [("E1", 1, "97110", 2.0, "1111111111"), ("E1", 2, "97140", 1.5, "2222222222"),
+                                       ("E2", 1, "97110", 1.0, "3333333333"), ("E2", 2, "97530", 1.0, "3333333333"),
+                                       ("E3", 1, "97110", 1.0, "3333333333")]],
+        schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String, "modifiers": pl.List(pl.String),
+                "units": pl.Float64, "date": pl.Date, "place_of_service": pl.String, "provider_npi": pl.String,
+                "payer": pl.String, "source_file": pl.String})
+    encounters = pl.DataFrame({"encounter_id": ["E1", "E2", "E3"], "provider_npi": ["9999999999"] * 3,
+                               "payer": ["medicare"] * 3, "date": [day] * 3})
+    found = pl.DataFrame([
+        {"rule": rule, "id": "X", "severity": severity, "encounter": encounter, "line": line, "code": None,
+         "message": "m", "fix": "f", "references": []}
+        for rule, severity, encounter, line in [("a", "error", "E1", 1), ("b", "error", "E1", 1),
+                                                ("c", "warning", "E1", 2), ("d", "error", "E2", None),
+                                                ("e", "error", "E2", 1), ("f", "info", None, None),
+                                                ("g", "error", "E9", 1), ("h", "warning", "E3", None)]],
+        schema=FINDING_SCHEMA)
+    pricer = _Pricer()
+    allowed = dict(zip(zip(lines["encounter_id"], lines["line"], strict=True), pricer.allowed(lines), strict=True))
+    assert allowed[("E1", 1)] is not None and allowed[("E1", 2)] is None  # 1.5 units are not priced
+    out, risk = _enrich(found, lines, encounters, pricer)
+    assert dict(out.schema) == FINDINGS_SCHEMA
+    assert out["rule"].to_list() == list("abcdefgh")  # the findings' own order
+    assert out["provider_npi"].to_list() == ["1111111111", "1111111111", "2222222222", "9999999999",
+                                             "3333333333", None, None, "9999999999"]
+    e2 = allowed[("E2", 1)] + allowed[("E2", 2)]
+    assert out["allowed"].to_list() == [allowed[("E1", 1)], allowed[("E1", 1)], None, e2, allowed[("E2", 1)], None,
+                                        None, allowed[("E3", 1)]]
+    assert out["source_file"].to_list() == ["a.csv"] * 5 + [None, None, "a.csv"]
+    assert out["date"].to_list() == [day] * 5 + [None, None, day]
+    assert risk == allowed[("E1", 1)] + e2  # E1 line 1 once, E2's lines once each; E3's warning is not at risk

@@ -337,8 +337,11 @@ def _top(drivers: pl.DataFrame, *group: str, ordered: bool = True) -> pl.DataFra
     if not ordered:
         crowded = pl.len().over(group) > MAX_CLAIMS
         return pl.concat([drivers.filter(~crowded), _top(drivers.filter(crowded), *group)])
-    ranked = drivers.sort([*group, "score", "encounter"], descending=[False] * len(group) + [True, False],
-                          nulls_last=True)
+    columns = [*group, "score", "encounter"]
+    # nulls last only when there are nulls: the same order without them, and Polars' multi-column sort took twice
+    # as long when asked to place nulls (0.14 s against 0.07 for the 225,000 driver rows of a 1M-line audit)
+    ranked = drivers.sort(columns, descending=[False] * len(group) + [True, False],
+                          nulls_last=bool(drivers.select(pl.any_horizontal(pl.col(columns).has_nulls())).item()))
     runs = ranked.select(pl.struct(group).rle_id()).to_series().to_numpy()
     first = np.searchsorted(runs, runs, side="left")  # run ids are sorted: each row's run's first row
     return ranked.filter(pl.Series(np.arange(runs.size) - first < MAX_CLAIMS))

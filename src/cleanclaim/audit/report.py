@@ -5,8 +5,9 @@ with no network), so ``report.html`` carries its CSS and its charts inline (SVG 
 web fonts) and a Content-Security-Policy that forbids the browser any fetch at all.
 
 The report reads only what ``cleanclaim audit`` wrote (``summary.json``, ``findings.parquet``, ``providers.parquet``,
-``rejected.parquet``; DESIGN.md "Wave-2 outputs"): it recomputes the totals from the tables and shows, at the top,
-every place where they do not reconcile with ``summary.json``, rather than trusting either one silently. The findings
+``rejected.parquet``; DESIGN.md "Wave-2 outputs"), or the same tables as the audit still holds them in memory: it
+recomputes the totals from the tables and shows, at the top, every place where they do not reconcile with
+``summary.json``, rather than trusting either one silently. The findings
 table may hold millions of rows: only the ten columns the report needs are read, once, with the repeated strings as
 categoricals, and every aggregate is a plan over that one frame, run together (1M findings: about 1.5 s and 0.5 GB on
 the 2-core machine).
@@ -17,6 +18,7 @@ Every value from the input (file names, encounter ids, payer names, rule message
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,7 +32,8 @@ import polars as pl
 
 from cleanclaim.errors import InputError
 
-__all__ = ["FINDINGS", "PROVIDERS", "REJECTED", "REPORT", "SUMMARY", "render_report", "write_report"]
+__all__ = ["FINDINGS", "PROVIDERS", "REJECTED", "REPORT", "SUMMARY", "Tally", "render_report", "tally", "template",
+           "write_report"]
 
 SUMMARY = "summary.json"
 FINDINGS = "findings.parquet"
@@ -325,43 +328,79 @@ def _severity_bars(ident: str, title: str, rows: list[dict[str, Any]], descripti
                                     for row in rows], description)
 
 
-def _build_context(out_dir: Path) -> dict[str, Any]:
-    summary = _read_summary(out_dir / SUMMARY)
+@dataclass(frozen=True)
+class Tally:
+    """What the report counts in the findings and rejected tables: every total and ranking but the provider tests'
+    and summary.json's. Apart from them so that an audit counts the tables it holds in memory while its provider
+    tests run (`cleanclaim.audit.run`), instead of reading back the files it has just written once both are done;
+    `write_report` on an output folder counts the files the same way."""
+
+    severity_counts: dict[str, int]
+    rules: pl.DataFrame
+    payers: pl.DataFrame
+    providers: pl.DataFrame
+    at_risk: Decimal
+    top_claims: list[dict[str, Any]]
+    rejected_count: int
+    rejected_first: list[dict[str, Any]]
+    rejected_by_column: list[dict[str, Any]]
+
+
+def tally(findings: pl.LazyFrame, rejected: pl.LazyFrame) -> Tally:
+    """The report's counts of ``findings`` (findings.parquet's rows, in its order) and ``rejected``
+    (rejected.parquet's)."""
     # one read of the columns the report needs; every aggregate below is a plan over it, run together
-    findings = (_scan(out_dir / FINDINGS, _FINDINGS_COLUMNS)
-                .with_columns(pl.col("allowed").cast(pl.Decimal(38, 2)),
-                              pl.col("rule", "id", "severity", "payer", "source_file", "provider_npi")
-                              .cast(pl.Categorical))
-                .collect().lazy())
-    providers = _scan(out_dir / PROVIDERS, _PROVIDERS_COLUMNS).collect()
-    rejected = _scan(out_dir / REJECTED, _REJECTED_COLUMNS)
-    error_lines = _error_lines(findings).collect().lazy()
+    held = (findings.select(_FINDINGS_COLUMNS)
+            .with_columns(pl.col("allowed").cast(pl.Decimal(38, 2)),
+                          pl.col("rule", "id", "severity", "payer", "source_file", "provider_npi")
+                          .cast(pl.Categorical))
+            .collect().lazy())
+    rejected = rejected.select(_REJECTED_COLUMNS)
+    error_lines = _error_lines(held).collect().lazy()
 
     (severity_table, rules_table, payers_table, providers_table, at_risk_table, claims_table, rejected_count_table,
      rejected_first, rejected_by_column) = pl.collect_all([
-        findings.group_by("severity").agg(pl.len()),
-        _by_key(findings, _error_lines(findings, "rule"), "rule", pl.col("id").first(),
+        held.group_by("severity").agg(pl.len()),
+        _by_key(held, _error_lines(held, "rule"), "rule", pl.col("id").first(),
                 pl.struct("source_file", "encounter").filter(pl.col("encounter").is_not_null()).n_unique()
                 .alias("encounters")),
-        _by_key(findings, error_lines, "payer"),
-        _by_key(findings, error_lines, "provider_npi"),
+        _by_key(held, error_lines, "payer"),
+        _by_key(held, error_lines, "provider_npi"),
         error_lines.select(pl.col("allowed").sum()),
-        _claims(findings, error_lines),
+        _claims(held, error_lines),
         rejected.select(pl.len()),
         rejected.head(FIRST_REJECTED),
         rejected.group_by("column").agg(pl.len().alias("n"))
         .sort(["n", "column"], descending=[True, False], nulls_last=True).head(FIRST_REJECTED),
     ])
-
-    # totals, each recounted from the tables
     severity_counts = dict.fromkeys(SEVERITIES, 0)
     for severity, n in severity_table.iter_rows():
         severity_counts[str(severity)] = int(n)
-    rule_rows = _rows(rules_table, "rule")
+    return Tally(severity_counts=severity_counts, rules=rules_table, payers=payers_table, providers=providers_table,
+                 at_risk=_money(at_risk_table.item()), top_claims=_top_claims(held, claims_table),
+                 rejected_count=int(rejected_count_table.item()),
+                 rejected_first=rejected_first.to_dicts(), rejected_by_column=rejected_by_column.to_dicts())
+
+
+def _build_context(out_dir: Path, counted: Tally | None = None,
+                   providers: pl.DataFrame | None = None) -> dict[str, Any]:
+    summary = _read_summary(out_dir / SUMMARY)
+    if counted is None:
+        findings = _scan(out_dir / FINDINGS, _FINDINGS_COLUMNS)
+        if providers is None:
+            providers = _scan(out_dir / PROVIDERS, _PROVIDERS_COLUMNS).collect()
+        counted = tally(findings, _scan(out_dir / REJECTED, _REJECTED_COLUMNS))
+    elif providers is None:
+        providers = _scan(out_dir / PROVIDERS, _PROVIDERS_COLUMNS).collect()
+    providers = providers.select(_PROVIDERS_COLUMNS)
+
+    # totals, each recounted from the tables
+    severity_counts = counted.severity_counts
+    rule_rows = _rows(counted.rules, "rule")
     for row in rule_rows:
         row["id"] = row["id"] or ""
-    rejected_count = int(rejected_count_table.item())
-    at_risk = _money(at_risk_table.item())
+    rejected_count = counted.rejected_count
+    at_risk = counted.at_risk
     flagged = providers.filter(pl.col("flagged").fill_null(False))
     flagged_providers = flagged.select(pl.col("provider").n_unique()).item()
 
@@ -382,8 +421,9 @@ def _build_context(out_dir: Path) -> dict[str, Any]:
     check.add(f"providers flagged (summary.json against {PROVIDERS})", summary["providers_flagged"],
               flagged_providers)
 
-    payer_rows, payer_total = _rows(payers_table, "payer"), payers_table.height
-    provider_rows, provider_total = _rows(providers_table, "provider_npi", TOP_PROVIDERS), providers_table.height
+    payer_rows, payer_total = _rows(counted.payers, "payer"), counted.payers.height
+    provider_rows, provider_total = (_rows(counted.providers, "provider_npi", TOP_PROVIDERS),
+                                     counted.providers.height)
 
     return {
         "summary": summary,
@@ -402,10 +442,10 @@ def _build_context(out_dir: Path) -> dict[str, Any]:
         "provider_chart": _severity_bars("chart-providers", "Findings by rendering provider", provider_rows,
                                          f"The {len(provider_rows)} providers with the most error findings."),
         "flagged": _flagged(providers, flagged),
-        "top_claims": _top_claims(findings, claims_table),
+        "top_claims": counted.top_claims,
         "rejected_count": rejected_count,
-        "rejected_first": rejected_first.to_dicts(),
-        "rejected_by_column": rejected_by_column.to_dicts(),
+        "rejected_first": counted.rejected_first,
+        "rejected_by_column": counted.rejected_by_column,
         "fmt_money": fmt_money,
         "fmt_number": fmt_number,
         "fmt_p": fmt_p,
@@ -480,29 +520,35 @@ def _top_claims(findings: pl.LazyFrame, top: pl.DataFrame) -> list[dict[str, Any
 
 # --------------------------------------------------------------------------------------------------------- writing
 
-def _environment() -> jinja2.Environment:
-    return jinja2.Environment(
+@functools.cache
+def template() -> jinja2.Template:
+    """The report's template, compiled once per process (about 70 ms of Python): an audit compiles it beside its
+    provider tests, before the report is due."""
+    environment = jinja2.Environment(
         loader=jinja2.PackageLoader("cleanclaim.audit", "templates"),
         autoescape=True,  # every value in the report comes from input files: escape all of it, always
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    return environment.get_template("report.html")
 
 
-def render_report(out_dir: Path) -> str:
-    """The report's HTML, from the audit outputs in ``out_dir``."""
-    return _environment().get_template("report.html").render(**_build_context(out_dir))
+def render_report(out_dir: Path, *, counted: Tally | None = None, providers: pl.DataFrame | None = None) -> str:
+    """The report's HTML, from the audit outputs in ``out_dir``; ``counted`` and ``providers``, when given, are
+    findings, rejected and providers tables already in memory (those the files in ``out_dir`` were written from)."""
+    return template().render(**_build_context(out_dir, counted, providers))
 
 
-def write_report(out_dir: Path) -> Path:
-    """Write ``out_dir/report.html`` from the other audit outputs there; returns its path.
+def write_report(out_dir: Path, *, counted: Tally | None = None, providers: pl.DataFrame | None = None) -> Path:
+    """Write ``out_dir/report.html`` from the other audit outputs there; returns its path. An audit that holds the
+    tables it wrote passes them (``counted``: their `tally`, ``providers``) so they are not read back.
 
     Raises :class:`InputError` naming the file (and the field or column) when an output is missing or not in the
     contract's shape; totals that disagree are not an error but are shown at the top of the report.
     """
     out_dir = Path(out_dir)
-    html = render_report(out_dir)
+    html = render_report(out_dir, counted=counted, providers=providers)
     target = out_dir / REPORT
     partial = target.with_suffix(".html.partial")
     partial.write_text(html, encoding="utf-8")

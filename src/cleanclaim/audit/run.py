@@ -51,7 +51,7 @@ import polars as pl
 
 import cleanclaim
 from cleanclaim.audit.providers import ProviderStats, partition_stats
-from cleanclaim.audit.report import write_report
+from cleanclaim.audit.report import Tally, tally, template, write_report
 from cleanclaim.errors import InputError
 from cleanclaim.formats.claim_table import (
     _ROW,
@@ -318,31 +318,38 @@ def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
             pricer: _Pricer) -> tuple[pl.DataFrame, Decimal]:
     """The findings of a partition with their line's provider, payer, date, estimated allowed amount and file, and
     the partition's dollars at risk."""
+    # a line is named by one whole number, its claim's number among the partition's encounter ids and its line
+    # (`_LINE_KEY`): the text ids are hashed twice (the lines', the findings') and every join and group below is on
+    # whole numbers, where each on (encounter, line) hashed the text again (the joins were most of this function)
+    ids = lines.select(pl.col("encounter_id").unique()).with_row_index("claim")
+    numbered = lines.select("encounter_id").join(ids, on="encounter_id", how="left", maintain_order="left")
+    at = found.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32)) \
+        .join(ids, on="encounter_id", how="left", maintain_order="left") \
+        .select("claim", "line", _LINE_KEY.alias("key"))
     # the lines with a finding and all the lines of a claim with a claim-level finding: priced, and (a line-level
     # finding takes its own line's rendering NPI, payer and date; a claim-level one the claim's) where a line's
     # NPI, payer and date come from, so that the findings meet one table of these few lines, not every line
-    at_line = (lines.select("encounter_id", "line", "code", "modifiers", "units", "date", "place_of_service",
-                            "provider_npi", "payer", _FILE)
-               .join(found.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32))
-                     .drop_nulls().unique(), on=["encounter_id", "line"], how="semi"))
-    claims_at_risk = found.filter(pl.col("line").is_null() & pl.col("encounter").is_not_null()) \
-        .get_column("encounter").unique()
-    claim_lines = lines.filter(pl.col("encounter_id").is_in(claims_at_risk.implode())) \
-        .select(at_line.columns)
-    priced = pl.concat([at_line, claim_lines]).unique(["encounter_id", "line"])
+    claims_at_risk = at.filter(pl.col("line").is_null()).get_column("claim").drop_nulls().unique()
+    keyed = lines.select("line", numbered.get_column("claim")).select("claim", _LINE_KEY.alias("key"))
+    wanted = (keyed.get_column("key").is_in(at.get_column("key").drop_nulls().unique().implode())
+              | keyed.get_column("claim").is_in(claims_at_risk.implode()))
+    priced = (pl.concat([lines.select("code", "modifiers", "units", "date", "place_of_service", "provider_npi",
+                                      "payer", _FILE), keyed], how="horizontal")
+              .filter(wanted.fill_null(False)).unique("key", keep="first", maintain_order=True))
     priced = priced.with_columns(pricer.allowed(priced)).select(
-        pl.col("encounter_id").alias("encounter"), "line", "allowed", _FILE, "date",
-        pl.col("provider_npi").alias("line_npi"), pl.col("payer").alias("line_payer"))
-    risk = _at_risk(found, priced.rename({"encounter": "encounter_id"}))
-    per_claim = (priced.group_by("encounter")
+        "claim", "key", "allowed", _FILE, "date", pl.col("provider_npi").alias("line_npi"),
+        pl.col("payer").alias("line_payer"))
+    risk = _at_risk(found, at, priced)
+    per_claim = (priced.group_by("claim")
                  .agg(pl.col("allowed").sum().alias("claim_allowed"), pl.col("allowed").is_not_null().any()
                       .alias("any_priced"), pl.col(_FILE).first().alias("claim_file")))
     claim = encounters.select(pl.col("encounter_id").alias("encounter"), "provider_npi", "payer",
                               pl.col("date").alias("claim_date"))
-    out = (found.with_columns(pl.col("line").cast(pl.Int32))
+    out = (pl.concat([found.with_columns(pl.col("line").cast(pl.Int32)), at.select("claim", "key")],
+                     how="horizontal")
            .join(claim, on="encounter", how="left", maintain_order="left")
-           .join(priced, on=["encounter", "line"], how="left", maintain_order="left")
-           .join(per_claim, on="encounter", how="left", maintain_order="left")
+           .join(priced.drop("claim"), on="key", how="left", maintain_order="left")
+           .join(per_claim, on="claim", how="left", maintain_order="left")
            .with_columns(
                pl.col("date").fill_null(pl.col("claim_date")),
                pl.coalesce("line_npi", "provider_npi").alias("provider_npi"),
@@ -354,15 +361,20 @@ def _enrich(found: pl.DataFrame, lines: pl.DataFrame, encounters: pl.DataFrame,
     return out.select(FINDINGS_ORDER).cast(FINDINGS_SCHEMA), risk  # type: ignore[arg-type]
 
 
-def _at_risk(found: pl.DataFrame, priced: pl.DataFrame) -> Decimal:
+_LINE_KEY = pl.col("claim").cast(pl.Int64) * (1 << 32) + pl.col("line").cast(pl.Int64)
+"""A line's (claim number, line) as one whole number: distinct lines of Int32 numbers never share it, and it is null
+when either is (a finding without a line, an encounter id no line has)."""
+
+
+def _at_risk(found: pl.DataFrame, at: pl.DataFrame, priced: pl.DataFrame) -> Decimal:
     """The estimated allowed amount of the lines with an error finding, each line once: a line-level error marks its
-    line, a claim-level error every line of its claim (``priced`` holds all those lines)."""
-    errors = found.filter(pl.col("severity") == "error")
-    claims = errors.filter(pl.col("line").is_null()).get_column("encounter").drop_nulls().unique()
-    marked = errors.select(pl.col("encounter").alias("encounter_id"), pl.col("line").cast(pl.Int32)).drop_nulls()
-    risky = pl.concat([priced.filter(pl.col("encounter_id").is_in(claims.implode())),
-                       priced.join(marked.unique(), on=["encounter_id", "line"], how="semi")])
-    total = risky.unique(["encounter_id", "line"]).get_column("allowed").sum()
+    line, a claim-level error every line of its claim (``priced`` holds all those lines, once each; ``at`` is the
+    findings' claim, line and key, row for row)."""
+    errors = at.filter(found.get_column("severity") == "error")
+    claims = errors.filter(pl.col("line").is_null()).get_column("claim").drop_nulls().unique()
+    marked = errors.get_column("key").drop_nulls().unique()
+    risky = priced.filter(pl.col("claim").is_in(claims.implode()) | pl.col("key").is_in(marked.implode()))
+    total = risky.get_column("allowed").sum()
     return Decimal(total or 0).quantize(Decimal("0.01"))
 
 
@@ -682,9 +694,12 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
             if progress is not None:
                 done += checked.lines - checked.lines // 2
                 progress(min(done, total), total)
-        # the provider tests (mostly Python) run beside the rest (mostly Polars), once the 837P files are counted
-        with ThreadPoolExecutor(1, thread_name_prefix="cleanclaim-providers") as pool:
+        # the provider tests (mostly Python) run beside the rest (mostly Polars), once the 837P files are counted;
+        # the report's template is compiled beside them, and its counts of the findings are taken from the tables
+        # as held (`_write_outputs`) while the tests run
+        with ThreadPoolExecutor(2, thread_name_prefix="cleanclaim-providers") as pool:
             tested = None if x12 else pool.submit(contextvars.copy_context().run, stats.result)
+            pool.submit(template)
             if compare_notes:
                 at_risk += _cloned_notes(writer, partitions, pricer, chosen)
             for path in x12:
@@ -692,7 +707,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
                                       rejected, failures)
             if tested is None:
                 tested = pool.submit(contextvars.copy_context().run, stats.result)
-            result_summary = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
+            result_summary, counted = _write_outputs(out, writer, rejected, counts, at_risk, files, as_of)
             providers = tested.result()
         outputs = [out / "findings.parquet", out / "summary.json", out / "rejected.parquet"]
         providers.write_parquet(out / "providers.parquet")
@@ -701,7 +716,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         # the same way and shows any disagreement)
         result_summary["providers_flagged"] = providers.filter(pl.col("flagged")).get_column("provider").n_unique()
         (out / "summary.json").write_text(json.dumps(result_summary, indent=2) + "\n", encoding="utf-8")
-        outputs.append(write_report(out))
+        outputs.append(write_report(out, counted=counted, providers=providers))
     finally:
         if spark is not None:
             spark.close()
@@ -854,16 +869,20 @@ def _x12_lines_empty() -> tuple[pl.DataFrame, pl.DataFrame]:
 
 
 def _write_outputs(out: Path, writer: _Writer, rejected: list[pl.DataFrame], counts: dict[str, int],
-                   at_risk: Decimal, files: list[Path], as_of: dt.date) -> dict[str, Any]:
+                   at_risk: Decimal, files: list[Path], as_of: dt.date) -> tuple[dict[str, Any], Tally]:
+    """findings.parquet and rejected.parquet, the summary (its findings counted from the findings as held, not read
+    back from the file just written), and the report's tally of the same tables (`cleanclaim.audit.report.tally`)."""
     findings = writer.findings()
     findings.sink_parquet(out / "findings.parquet")
     table = pl.concat(rejected) if rejected else pl.DataFrame(schema=REJECTED_SCHEMA)
-    table.sort("file", "row", "column", nulls_last=True).write_parquet(out / "rejected.parquet")
-    by = pl.scan_parquet(out / "findings.parquet")
-    by_rule = dict(by.group_by("rule").len().sort("rule").collect().iter_rows())
+    table = table.sort("file", "row", "column", nulls_last=True)
+    table.write_parquet(out / "rejected.parquet")
+    by_rule_table, by_severity_table = pl.collect_all([findings.group_by("rule").len().sort("rule"),
+                                                       findings.group_by("severity").len()])
+    by_rule = dict(by_rule_table.iter_rows())
     by_severity = {"error": 0, "warning": 0, "info": 0}
-    by_severity.update(dict(by.group_by("severity").len().collect().iter_rows()))
-    return {
+    by_severity.update(dict(by_severity_table.iter_rows()))
+    summary = {
         "rows_read": counts["rows_read"],
         "rows_checked": counts["rows_read"] - counts["rows_rejected"],
         "rows_rejected": counts["rows_rejected"],
@@ -876,3 +895,4 @@ def _write_outputs(out: Path, writer: _Writer, rejected: list[pl.DataFrame], cou
         "as_of": as_of.isoformat(),
         "cleanclaim_version": cleanclaim.__version__,
     }
+    return summary, tally(findings, table.lazy())
