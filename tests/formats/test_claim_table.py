@@ -572,7 +572,8 @@ def test_typed_parquet_columns_are_judged_as_their_text_would_be(tmp_path: Path,
 def _text_columns_table(tidy: bool) -> pl.DataFrame:
     """A large table whose payer, place of service, discipline and code columns hold few distinct values, either
     tidy (cleaning leaves each as it is) or not (spaces, case, empty values, which take the defaults), with list
-    columns of codes tidy or not in the same way, and some rows rejected."""
+    columns of codes tidy or not in the same way, diagnosis pointers all within their bounds (with null elements
+    or not), and some rows rejected."""
     n = 120
     payers = ["medicare", "commercial"] if tidy else [" Medicare", "", "COMMERCIAL ", "medicare"]
     places = ["11"] if tidy else ["", " 2", "11", "02"]
@@ -580,6 +581,7 @@ def _text_columns_table(tidy: bool) -> pl.DataFrame:
     codes = ["97110", "G0283", "97530"] if tidy else [" 97110", "g0283 ", "", "97530"]
     modifiers = [["GP"], ["GP", "59"], []] if tidy else [["gp"], [" 59 ", None], [""], None]
     diagnoses = [["M62.81"], ["M62.81", "Z91.81"]] if tidy else [["m62.81 "], ["", "Z91.81"], None]
+    pointers = [[1], [1, 2], []] if tidy else [[1, None], [0], None, [2, 999_999_999]]  # all within the bounds
     return pl.DataFrame({
         "encounter_id": [f"E{i // 3}" for i in range(n)],
         "date": [dt.date(2026, 3, 2) if i % 41 else None for i in range(n)],
@@ -592,7 +594,9 @@ def _text_columns_table(tidy: bool) -> pl.DataFrame:
         "code": [codes[i % len(codes)] for i in range(n)],
         "modifiers": [modifiers[i % len(modifiers)] for i in range(n)],
         "units": [1 + i % 2 for i in range(n)],
-    }, schema_overrides={"modifiers": pl.List(pl.String), "diagnoses": pl.List(pl.String)})
+        "dx_pointers": [pointers[i % len(pointers)] for i in range(n)],
+    }, schema_overrides={"modifiers": pl.List(pl.String), "diagnoses": pl.List(pl.String),
+                         "dx_pointers": pl.List(pl.Int64)})
 
 
 @pytest.mark.parametrize("few", [True, False], ids=["few-values", "many-values"])
@@ -600,7 +604,8 @@ def _text_columns_table(tidy: bool) -> pl.DataFrame:
 def test_text_cleaned_per_distinct_value_as_row_by_row(tmp_path: Path, tidy: bool, few: bool,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     # a large table cleans its payers, places, disciplines, codes and list codes once per distinct value (or keeps
-    # the column when cleaning changes nothing); the oracle is a small table's row-by-row cleaning of the same rows
+    # the column when cleaning changes nothing) and bounds its pointers once for the column; the oracle is a small
+    # table's row-by-row reading of the same rows
     from cleanclaim.formats import claim_table
 
     path = tmp_path / "text.parquet"

@@ -383,10 +383,18 @@ def _readings(frame: pl.DataFrame) -> list[pl.Expr]:
         # drop_nulls costs ~0.25 s per 1M lists, so only when some list has a null element (an exploded null or
         # empty list is one null as well)
         unlisted = pointers.list.len().fill_null(0) == 0
-        holes = frame.height <= SMALL_RUN or frame.select(pointers.explode().null_count() - unlisted.sum()).item()
+        elements = pointers.explode()
+        holes, in_range = True, False
+        if frame.height > SMALL_RUN:
+            # and when every pointer of the column is within the bounds, every row is (a min and max per list cost
+            # ~0.05 s per 1M lists, of the column ~0.005 s)
+            holes, low, high = frame.select((elements.null_count() - unlisted.sum()).alias("holes"),
+                                            elements.min().alias("low"), elements.max().alias("high")).row(0)
+            in_range = low is None or (low >= 0 and high <= _POINTER_MAX)
         given = (pointers.list.drop_nulls() if holes else pointers).fill_null([])
-        out += [(given.list.len() == 0).alias("__blank_dx_pointers"),
-                ((given.list.min() >= 0) & (given.list.max() <= _POINTER_MAX)).fill_null(True).alias("__dx_ok"),
+        ok = pl.lit(True) if in_range else \
+            ((given.list.min() >= 0) & (given.list.max() <= _POINTER_MAX)).fill_null(True)
+        out += [(given.list.len() == 0).alias("__blank_dx_pointers"), ok.alias("__dx_ok"),
                 given.cast(pl.List(pl.Int64), strict=False).alias("__dx_pointers")]
     else:
         text = pointers.str.strip_chars()
