@@ -347,6 +347,36 @@ def test_one_encounter_id_in_two_files_audits_the_first_and_rejects_the_other_ro
     assert "96150" not in set(findings["code"])  # the rejected rows' deleted code was not audited
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
+def test_rows_of_a_payer_without_a_profile_are_rejected_and_the_rest_audited_as_check_does(
+        tmp_path: Path, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a payer id that is not a name on every line of some claims, on a first line only (the claim's payer) and on a
+    # later line only: its rows are rejected, the claims and lines left are put back in input order and audited
+    if not held:
+        monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)
+    rows = claim_rows(80, seed=5)
+    claims = sorted({str(r["encounter_id"]) for r in rows})
+    whole, first, later = set(claims[::9]), set(claims[4::9]), set(claims[7::9])
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        claim = str(row["encounter_id"])
+        at_first = claim not in seen
+        seen.add(claim)
+        if claim in whole or (claim in first and at_first) or (claim in later and not at_first):
+            rows[i] = {**row, "payer": "../evil"}
+    path = write_csv(tmp_path / "claims.csv", rows)
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=100)
+    rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
+    bad_rows = [i + 2 for i, row in enumerate(rows) if row["payer"] == "../evil"]
+    assert rejected.get_column("row").to_list() == bad_rows
+    assert set(rejected["column"]) == {"payer"}
+    checked = check(path, as_of=AS_OF)
+    assert (result.summary["rows_rejected"], result.summary["encounters"], result.summary["lines"]) == (
+        len(bad_rows), checked.summary.encounters, checked.summary.lines)
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(checked.table))
+
+
 def test_nothing_readable_still_writes_every_output_and_exits_2(tmp_path: Path) -> None:
     result = audit([tmp_path / "nope.csv"], tmp_path / "out", as_of=AS_OF)
     assert result.exit_code == 2

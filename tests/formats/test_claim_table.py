@@ -558,7 +558,75 @@ def test_typed_parquet_columns_are_judged_as_their_text_would_be(tmp_path: Path,
     assert typed.lines.equals(judged.lines)
     assert typed.encounters.equals(judged.encounters)
     assert typed.line_rows.equals(judged.line_rows)
+    assert typed.encounter_rows.equals(judged.encounter_rows)
     assert [str(n) for n in typed.notes] == [str(n) for n in judged.notes]
+    # each encounter starts on the file row of its first accepted line
+    first = typed.lines.with_columns(typed.line_rows).group_by("encounter_id", maintain_order=True).agg(
+        pl.col(typed.line_rows.name).min())
+    assert typed.encounter_rows.to_list() == first.get_column(typed.line_rows.name).to_list()
     # a claim's lines are numbered in file order whether its rows are one run or not; one encounter row per claim
     assert typed.lines.filter(pl.col("encounter_id") == "E5").get_column("line").to_list() == [1, 2]
     assert typed.encounters.get_column("encounter_id").is_unique().all()
+
+
+def _text_columns_table(tidy: bool) -> pl.DataFrame:
+    """A large table whose payer, place of service, discipline and code columns hold few distinct values, either
+    tidy (cleaning leaves each as it is) or not (spaces, case, empty values, which take the defaults), with list
+    columns of codes tidy or not in the same way, diagnosis pointers all within their bounds (with null elements
+    or not), and some rows rejected."""
+    n = 120
+    payers = ["medicare", "commercial"] if tidy else [" Medicare", "", "COMMERCIAL ", "medicare"]
+    places = ["11"] if tidy else ["", " 2", "11", "02"]
+    disciplines = ["PT", "OT"] if tidy else ["", " PT", "OT "]
+    codes = ["97110", "G0283", "97530"] if tidy else [" 97110", "g0283 ", "", "97530"]
+    modifiers = [["GP"], ["GP", "59"], []] if tidy else [["gp"], [" 59 ", None], [""], None]
+    diagnoses = [["M62.81"], ["M62.81", "Z91.81"]] if tidy else [["m62.81 "], ["", "Z91.81"], None]
+    pointers = [[1], [1, 2], []] if tidy else [[1, None], [0], None, [2, 999_999_999]]  # all within the bounds
+    return pl.DataFrame({
+        "encounter_id": [f"E{i // 3}" for i in range(n)],
+        "date": [dt.date(2026, 3, 2) if i % 41 else None for i in range(n)],
+        "payer": [payers[i // 3 % len(payers)] for i in range(n)],
+        "place_of_service": [places[i % len(places)] for i in range(n)],
+        "patient_id": [f"P{i // 6}" for i in range(n)],
+        "provider_npi": ["1234567893"] * n,
+        "provider_discipline": [disciplines[i // 3 % len(disciplines)] for i in range(n)],
+        "diagnoses": [diagnoses[i // 3 % len(diagnoses)] for i in range(n)],
+        "code": [codes[i % len(codes)] for i in range(n)],
+        "modifiers": [modifiers[i % len(modifiers)] for i in range(n)],
+        "units": [1 + i % 2 for i in range(n)],
+        "dx_pointers": [pointers[i % len(pointers)] for i in range(n)],
+    }, schema_overrides={"modifiers": pl.List(pl.String), "diagnoses": pl.List(pl.String),
+                         "dx_pointers": pl.List(pl.Int64)})
+
+
+@pytest.mark.parametrize("few", [True, False], ids=["few-values", "many-values"])
+@pytest.mark.parametrize("tidy", [True, False], ids=["tidy", "untidy"])
+def test_text_cleaned_per_distinct_value_as_row_by_row(tmp_path: Path, tidy: bool, few: bool,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large table cleans its payers, places, disciplines, codes and list codes once per distinct value (or keeps
+    # the column when cleaning changes nothing) and bounds its pointers once for the column; the oracle is a small
+    # table's row-by-row reading of the same rows
+    from cleanclaim.formats import claim_table
+
+    path = tmp_path / "text.parquet"
+    _text_columns_table(tidy).write_parquet(path)
+    monkeypatch.setattr(claim_table, "SMALL_RUN", 10**9)
+    by_row = read_claim_table(path)
+    monkeypatch.setattr(claim_table, "SMALL_RUN", 0)
+    if not few:  # more distinct values than the bound: row by row again
+        monkeypatch.setattr(claim_table, "_FEW_VALUES", 1)
+    by_value = read_claim_table(path)
+    assert by_value.rows_rejected == by_row.rows_rejected > 0
+    assert [(e.row, e.field, e.message) for e in by_value.errors] == [(e.row, e.field, e.message)
+                                                                      for e in by_row.errors]
+    assert by_value.lines.schema == by_row.lines.schema
+    assert by_value.lines.equals(by_row.lines)
+    assert by_value.encounters.equals(by_row.encounters)
+    assert by_value.line_rows.equals(by_row.line_rows)
+    if not tidy:  # what the cleaning does, so the comparison is not of two equally wrong tables
+        lines = by_value.lines
+        assert set(lines.get_column("payer")) == {"medicare", "commercial"}
+        assert set(lines.get_column("place_of_service")) == {"11", "02"}
+        assert set(lines.get_column("provider_discipline")) == {"other", "PT", "OT"}
+        assert set(lines.get_column("code")) == {"97110", "G0283", "97530"}
+        assert set(lines.get_column("modifiers").explode().drop_nulls()) == {"GP", "59"}
