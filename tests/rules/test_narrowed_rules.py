@@ -16,7 +16,7 @@ import pytest
 
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
-from cleanclaim.rules.catalogue import diagnosis
+from cleanclaim.rules.catalogue import diagnosis, eligibility
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
@@ -87,6 +87,52 @@ def test_diagnosis_validity_on_the_questionable_encounters_only(monkeypatch: pyt
         pl.concat_str("rule", "severity", separator="/"), "len").iter_rows())
     # every kind of finding is there: unknown and malformed codes, headers, the uncovered dates' warnings
     assert set(counts) == {"invalid-diagnosis/error", "invalid-diagnosis/warning", "non-billable-diagnosis/error"}
+
+
+def test_provider_eligibility_judges_the_questioned_code_and_discipline_pairs_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = frozenset({"provider-not-eligible"})
+    narrowed = _findings(rules)
+    tables = _tables()
+    pairs = eligibility._questioned_pairs(tables)
+    billed = tables.lines.select("code", "provider_discipline").unique()
+    # some pairs billed are questioned (a therapist's HBAI and tobacco lines, every code of an unstated discipline),
+    # not all (a therapist's exercise lines)
+    assert pairs is not None and 0 < pairs.height < billed.height
+    monkeypatch.setattr(eligibility, "_questioned_pairs", lambda tables: None)
+    whole = _findings(rules)
+    assert narrowed.equals(whole)
+    # the lines flagged and the unstated disciplines' notes
+    assert set(whole.get_column("severity")) == {"error", "info"}
+
+
+def test_a_large_batch_of_eligible_pairs_skips_provider_eligibility() -> None:
+    # each discipline bills codes it may bill, while the run's codes taken together have a discipline that may not
+    # bill each of them: no pair is questioned, the rule is screened out, and run anyway it finds nothing
+    def claim(number: int) -> Encounter:
+        discipline, code = (("PT", "97110"), ("psychologist", "96158"), ("coach", "0591T"))[number % 3]
+        return Encounter.model_validate({
+            "id": f"Q{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "provider": {"npi": "1234567893", "discipline": discipline},
+            "lines": [{"code": code, "units": 1, "minutes": 30, "dx_pointers": [1]}],
+        })
+
+    tables = tables_from_encounters([claim(n) for n in range(SMALL_RUN + 30)], _PAYERS, as_of=dt.date(2026, 12, 1))
+    pairs = eligibility._questioned_pairs(tables)
+    assert pairs is not None and pairs.height == 0
+    selection = RuleSelection(select=frozenset({"provider-not-eligible"}))
+    assert findings_table(tables, selection).height == 0
+    assert findings_table(tables, selection, screens=False).height == 0
+    # a coach's 97110 among them is questioned, and flagged
+    flagged = tables_from_encounters([claim(n) for n in range(SMALL_RUN + 30)] + [Encounter.model_validate({
+        "id": "Q99999", "date": "2026-07-01", "patient": {"id": "P99999"}, "diagnoses": ["M62.81"],
+        "provider": {"npi": "1234567893", "discipline": "coach"},
+        "lines": [{"code": "97110", "units": 1, "minutes": 15, "dx_pointers": [1]}],
+    })], _PAYERS, as_of=dt.date(2026, 12, 1))
+    questioned = eligibility._questioned_pairs(flagged)
+    assert questioned is not None and questioned.rows() == [("97110", "coach")]
+    found = findings_table(flagged, selection)
+    assert found.select("encounter", "line", "code").rows() == [("Q99999", 1, "97110")]
 
 
 _CHUNK = 200
