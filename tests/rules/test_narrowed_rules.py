@@ -16,7 +16,7 @@ import pytest
 
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
-from cleanclaim.rules.catalogue import diagnosis, eligibility
+from cleanclaim.rules.catalogue import coverage, diagnosis, eligibility
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
@@ -133,6 +133,21 @@ def test_a_large_batch_of_eligible_pairs_skips_provider_eligibility() -> None:
     assert questioned is not None and questioned.rows() == [("97110", "coach")]
     found = findings_table(flagged, selection)
     assert found.select("encounter", "line", "code").rows() == [("Q99999", 1, "97110")]
+
+
+def test_same_day_conflicts_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large run keeps the lines of a listed code first and compares each distinct code with the ranges once
+    rules = frozenset({"same-day-family-conflict"})
+    narrowed = _findings(rules)
+    monkeypatch.setattr(coverage, "SMALL_RUN", 10**9)  # every line crossed with every row, as on one claim
+    whole = _findings(rules)
+    assert narrowed.equals(whole)
+    messages = whole.get_column("message").to_list()
+    # both kinds of row: a pair (99406 with 99407) and a code once a day (96156, one line of 2 units)
+    assert any("99406" in m and "99407" in m for m in messages)
+    assert any("unit(s) of 96156" in m for m in messages)
+    assert coverage._ranged_codes(frozenset({"97110", "96156", "97162", "97168", "0592T", "99405"})).to_list() == [
+        "0592T", "96156", "97162", "97168"]
 
 
 _CHUNK = 200

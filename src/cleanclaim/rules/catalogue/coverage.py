@@ -247,6 +247,17 @@ class PlaceOfServiceNotCovered(Rule):
 
 
 # ---- same-day conflicts -----------------------------------------------------------------------------------------
+def _ranged_codes(codes: frozenset[str]) -> pl.Series:
+    """The codes among ``codes`` that some row of ``same_day_conflicts.csv`` names (in either of its ranges)."""
+    rows = same_day_conflicts()
+    bounds = [(first, last) for side in ("a", "b")
+              for first, last in zip(rows.get_column(f"first_{side}").to_list(),
+                                     rows.get_column(f"last_{side}").to_list(), strict=True)
+              if first is not None and last is not None]
+    return pl.Series("code", sorted(code for code in codes if any(first <= code <= last for first, last in bounds)),
+                     dtype=pl.String)
+
+
 @register
 class SameDayFamilyConflict(Rule):
     """Two codes of one family billed for a patient on one day where only one belongs.
@@ -294,16 +305,22 @@ class SameDayFamilyConflict(Rule):
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         rows = same_day_conflicts().with_row_index("row_no").lazy()
         lines = tables.lines.lazy().select(*_KEYS, *_DAY, "units")
+        large = tables.lines.height > SMALL_RUN
+        if large:
+            # only the lines of a code in some row's range take part: kept first, so the joins below see them only
+            lines = lines.filter(pl.col("code").is_in(pl.lit(_ranged_codes(tables.values("code")))))
 
         def within(first: str, last: str, column: str = "code") -> pl.Expr:
             return (pl.col(column) >= pl.col(first)) & (pl.col(column) <= pl.col(last))
 
         def in_range(kind: pl.LazyFrame, first: str, last: str) -> pl.LazyFrame:
             # each line with the rows whose range holds its code (each line, then its rows by number); on a large
-            # run the ranges are compared once per distinct code instead of once per line, the same rows in order
-            if tables.lines.height <= SMALL_RUN:
+            # run the ranges are compared once per distinct code of the run instead of once per line (Python's
+            # string order is Polars': code points, as UTF-8 bytes compare), the same rows in order
+            if not large:
                 return lines.join(kind, how="cross").filter(within(first, last))
-            member = lines.select("code").unique().join(kind, how="cross").filter(within(first, last))
+            codes = pl.LazyFrame({"code": sorted(tables.values("code"))}, schema={"code": pl.String})
+            member = codes.join(kind, how="cross").filter(within(first, last))
             return lines.join(member.sort("row_no"), on="code", how="inner", maintain_order="left_right")
 
         pairs = rows.filter(pl.col("kind") == "pair")
