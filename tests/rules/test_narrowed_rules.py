@@ -16,7 +16,7 @@ import pytest
 
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
-from cleanclaim.rules.catalogue import coverage, diagnosis, eligibility
+from cleanclaim.rules.catalogue import combinations, coverage, diagnosis, eligibility
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
@@ -148,6 +148,40 @@ def test_same_day_conflicts_of_a_large_run_are_those_of_the_plain_plan(monkeypat
     assert any("unit(s) of 96156" in m for m in messages)
     assert coverage._ranged_codes(frozenset({"97110", "96156", "97162", "97168", "0592T", "99405"})).to_list() == [
         "0592T", "96156", "97162", "97168"]
+
+
+def _hbai_encounter(number: int) -> Encounter:
+    # HBAI (96158, or 0096158: the same number) on a patient's day with a psychiatric, adaptive behavior or
+    # preventive counseling service by the same provider or another, with services kept apart from none, or alone
+    hbai = ("96158", "0096158", "96156")[number % 3]
+    other = ("90791", "97153", "99401", "97110", "G0447", "99412", "+90785")[number % 7]
+    return Encounter.model_validate({
+        "id": f"H{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number // 2}"},
+        "diagnoses": ["E11.9"], "provider": {"npi": "1234567893", "discipline": "psychologist"},
+        "lines": [{"code": hbai if number % 2 else other, "units": 1, "dx_pointers": [1],
+                   "rendering_npi": None if number % 5 else "1245319599"}],
+    })
+
+
+def test_hbai_conflicts_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large run reads each distinct code once and pairs the HBAI lines with the lines of a kept-apart code only
+    tables = tables_from_encounters([_hbai_encounter(n) for n in range(SMALL_RUN + 100)], _PAYERS,
+                                    as_of=dt.date(2026, 12, 1))
+    selection = RuleSelection(select=frozenset({"hbai-same-day-conflict"}))
+    # the reading is Polars' lenient integer cast: a sign and leading zeros are read, a letter is no number, and an
+    # unforeseen shape turns the narrowing off
+    assert combinations._codes_within(frozenset({"+90785", "0096158", "9015T", "97153", "99413"}),
+                                      combinations._KEPT_APART).to_list() == ["+90785", "97153"]
+    assert combinations._codes_within(frozenset({"96158", " 90791"}), combinations._KEPT_APART) is None
+    narrowed = findings_table(tables, selection)
+    monkeypatch.setattr(combinations, "_codes_within", lambda codes, ranges: None)
+    whole = findings_table(tables, selection)
+    assert narrowed.equals(whole)
+    messages = " ".join(whole.get_column("message").to_list())
+    for kind in ("a psychiatric service", "an adaptive behavior service", "preventive medicine counseling"):
+        assert kind in messages
+    assert set(whole.get_column("code")) == {"96158", "0096158", "96156"}
+    assert 0 < whole.height < SMALL_RUN
 
 
 _CHUNK = 200

@@ -308,7 +308,7 @@ class SameDayFamilyConflict(Rule):
         large = tables.lines.height > SMALL_RUN
         if large:
             # only the lines of a code in some row's range take part: kept first, so the joins below see them only
-            lines = lines.filter(pl.col("code").is_in(pl.lit(_ranged_codes(tables.values("code")))))
+            lines = lines.filter(pl.col("code").is_in(pl.lit(_ranged_codes(tables.values("code"))).implode()))
 
         def within(first: str, last: str, column: str = "code") -> pl.Expr:
             return (pl.col(column) >= pl.col(first)) & (pl.col(column) <= pl.col(last))
