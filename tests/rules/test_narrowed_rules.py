@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from cleanclaim.model import Encounter
-from cleanclaim.payers import load_profile
+from cleanclaim.payers import CodeLimit, load_profile
 from cleanclaim.rules.catalogue import combinations, coverage, diagnosis, eligibility
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
@@ -182,6 +182,32 @@ def test_hbai_conflicts_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: 
         assert kind in messages
     assert set(whole.get_column("code")) == {"96158", "0096158", "96156"}
     assert 0 < whole.height < SMALL_RUN
+
+
+@pytest.mark.parametrize("payer", ["medicare", "strict"])
+def test_code_not_covered_is_screened_per_billed_payer_and_code(payer: str) -> None:
+    # a commercial plan ("strict") lists 97010 as not covered; the large run has strict lines and 97010 lines, but
+    # only the lines of one payer bill 97010: under Medicare (where the PFS status decides 97010) nothing can be
+    # flagged, under the strict plan each 97010 line is
+    strict = load_profile("commercial").model_copy(update={"not_covered": [
+        CodeLimit(codes=["97010"], reason="hot or cold packs are not paid", reference="strict plan policy")]})
+    payers = {**_PAYERS, "strict": strict}
+
+    def claim(number: int) -> Encounter:
+        code = "97010" if number % 2 else "97110"
+        return Encounter.model_validate({
+            "id": f"N{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "payer": payer if code == "97010" else ("strict", "medicare")[number % 4 // 2],
+            "provider": {"npi": "1234567893", "discipline": "PT"},
+            "lines": [{"code": code, "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": [1]}],
+        })
+
+    tables = tables_from_encounters([claim(n) for n in range(SMALL_RUN + 20)], payers, as_of=dt.date(2026, 12, 1))
+    assert {"medicare", "strict"} <= set(tables.lines.get_column("payer"))
+    selection = RuleSelection(select=frozenset({"code-not-covered"}))
+    screened = findings_table(tables, selection)
+    assert screened.equals(findings_table(tables, selection, screens=False))
+    assert screened.height == (0 if payer == "medicare" else (SMALL_RUN + 20) // 2)
 
 
 _CHUNK = 200

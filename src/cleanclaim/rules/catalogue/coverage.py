@@ -75,10 +75,11 @@ def _status_judged(tables: Tables) -> pl.LazyFrame:
     # the years on Series (no plan to build: on one claim a plan costs more than the lines)
     dates = tables.lines.get_column("date").filter(tables.lines.get_column("payer").is_in(medicare))
     years = sorted(dates.drop_nulls().dt.year().unique().to_list())
+    none = pl.LazyFrame(schema={**tables.lines.select("encounter_id", "line", "code").schema, "year": pl.Int64,
+                                **dict.fromkeys(("status", "meaning", "coverage", "severity"), pl.String),
+                                "acknowledged": pl.Boolean, "gz": pl.Boolean})
     if not years:
-        return pl.LazyFrame(schema={**tables.lines.select("encounter_id", "line", "code").schema, "year": pl.Int64,
-                                    **dict.fromkeys(("status", "meaning", "coverage", "severity"), pl.String),
-                                    "acknowledged": pl.Boolean, "gz": pl.Boolean})
+        return none
     # the (code, year) pairs whose status decides coverage: a few rows, joined to the lines once
     deciding = pl.concat([
         rvus(year).filter(pl.col("modifier").fill_null("") == "").select("code", "status")
@@ -86,6 +87,12 @@ def _status_judged(tables: Tables) -> pl.LazyFrame:
         for year in years
     ], how="vertical_relaxed").unique(subset=["code", "year"], keep="first").join(
         pfs_status_coverage(), on="status", how="inner")
+    if tables.lines.height > SMALL_RUN:
+        # on a large run, the lines of a code some year's file decides only (often none: a run of covered codes)
+        billed = sorted(set(deciding.get_column("code").drop_nulls().to_list()) & tables.values("code"))
+        if not billed:
+            return none
+        lines = lines.filter(pl.col("code").is_in(pl.lit(pl.Series(billed, dtype=pl.String)).implode()))
     return (
         lines.join(deciding.lazy(), on=["code", "year"], how="inner", maintain_order="left")
         .with_columns(

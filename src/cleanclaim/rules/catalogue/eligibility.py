@@ -265,6 +265,21 @@ class ProviderNotEligible(Rule):
 _Periods = dict[tuple[str, str, str], list[tuple[dt.date | None, dt.date | None]]]
 
 
+def _billed_combinations(tables: Tables) -> frozenset[tuple[str | None, str | None, str | None]]:
+    """The run's distinct (code, provider_discipline, payer) of its lines: the eligibility screens decide per
+    combination actually billed (a run's codes, disciplines and payers taken apart always have one that fails)."""
+    def find(tables: Tables) -> frozenset[tuple[str | None, str | None, str | None]]:
+        lines = tables.lines
+        if lines.height <= SMALL_RUN:
+            return frozenset(zip(*(lines.get_column(c).to_list() for c in _BILLED), strict=True))
+        return frozenset(lines.select(_BILLED).unique().iter_rows())
+
+    return tables.memo("eligibility_billed", find)
+
+
+_BILLED = ["code", "provider_discipline", "payer"]
+
+
 def _questioned_pairs(tables: Tables) -> pl.DataFrame | None:
     """The run's distinct (code, provider_discipline) pairs whose lines provider-not-eligible's plan may flag (a
     superset: judged per code version in force within the run's dates, against every payer program of the run), or
@@ -281,9 +296,7 @@ def _find_questioned_pairs(tables: Tables) -> pl.DataFrame | None:
     if not all(d.isascii() for d in disciplines):
         return None
     lines = tables.lines
-    billed = (set(zip(lines.get_column("code").to_list(), lines.get_column("provider_discipline").to_list(),
-                      strict=True))
-              if lines.height <= SMALL_RUN else lines.select("code", "provider_discipline").unique().rows())
+    billed = {(code, discipline) for code, discipline, _ in _billed_combinations(tables)}
     dates = lines.get_column("date")
     first, last = dates.min(), dates.max()
     span = (first, last) if type(first) is dt.date and type(last) is dt.date else None
@@ -439,11 +452,12 @@ class CodeNotCovered(Rule):
                   "CMS Pub. 100-04 Ch. 30 s40 (ABN) and s90 (GA, GX, GY, GZ)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
-        # The plan flags a line whose (payer, code) a profile lists: none when no payer of the run lists a code of
-        # the run (exact for one payer, as on one claim).
-        codes = tables.values("code")
+        # The plan flags a line whose (payer, code) a profile lists: none when no line's payer lists its code.
         not_covered = _not_covered_codes(ProfilesKey(tables.payers))
-        if any(not codes.isdisjoint(not_covered.get(payer, ())) for payer in tables.values("payer")):
+        if not any(not_covered.values()):
+            return CANNOT_FIRE
+        if any(payer is not None and code in not_covered.get(payer, ())
+               for code, _, payer in _billed_combinations(tables)):
             return None
         return CANNOT_FIRE
 
