@@ -16,7 +16,7 @@ import pytest
 
 from cleanclaim.model import Encounter
 from cleanclaim.payers import CodeLimit, load_profile
-from cleanclaim.rules.catalogue import combinations, coverage, diagnosis, eligibility
+from cleanclaim.rules.catalogue import code_validity, combinations, coverage, diagnosis, eligibility
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
@@ -208,6 +208,26 @@ def test_code_not_covered_is_screened_per_billed_payer_and_code(payer: str) -> N
     screened = findings_table(tables, selection)
     assert screened.equals(findings_table(tables, selection, screens=False))
     assert screened.height == (0 if payer == "medicare" else (SMALL_RUN + 20) // 2)
+
+
+def test_code_status_of_a_large_run_is_that_of_every_line_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large run judges each distinct code and date, then joins back only the lines of a code judged not valid
+    # (and of a null code, which the join matches as a value): the rows, columns and order of judging every line
+    base = _tables()
+    lines = base.lines.with_columns(
+        pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("code")).alias("code"),
+        pl.when(pl.int_range(pl.len()) % 89 == 7).then(None).otherwise(pl.col("date")).alias("date"))
+
+    def status() -> pl.DataFrame:
+        return code_validity.code_status(Tables(lines=lines, encounters=base.encounters, services=base.services,
+                                                history=base.history, payers=base.payers, as_of=base.as_of))
+
+    narrowed = status()
+    monkeypatch.setattr(code_validity, "SMALL_RUN", 10**9)
+    whole = status()
+    assert narrowed.equals(whole)
+    assert set(whole.get_column("status")) == {"deleted", "unknown", "invalid-format", "not-yet-effective"}
+    assert whole.get_column("code").null_count() > 0 and whole.get_column("date").null_count() > 0
 
 
 _CHUNK = 200
