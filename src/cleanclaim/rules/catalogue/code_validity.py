@@ -54,12 +54,8 @@ def _code_status(tables: Tables) -> pl.DataFrame:
     )
     if not large:
         return collect(judged)
-    # judged first (a few rows), so only the lines of a code judged not valid somewhere are joined back to them
-    invalid = collect(judged)
-    codes = pl.lit(invalid.get_column("code").drop_nulls().unique()).implode()
-    return collect(lines.filter(pl.col("code").is_in(codes) | pl.col("code").is_null())
-                   .join(invalid.lazy(), on=["code", "date", "in_force"], how="inner", nulls_equal=True,
-                         maintain_order="left"))
+    return collect(lines.join(judged, on=["code", "date", "in_force"], how="inner", nulls_equal=True,
+                              maintain_order="left"))
 
 
 @cache
