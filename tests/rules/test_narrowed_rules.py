@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 from cleanclaim.model import Encounter
-from cleanclaim.payers import load_profile
-from cleanclaim.rules.catalogue import diagnosis
+from cleanclaim.payers import CodeLimit, load_profile
+from cleanclaim.rules.catalogue import code_validity, combinations, coverage, diagnosis, eligibility
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.registry import all_rules
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
@@ -88,6 +88,147 @@ def test_diagnosis_validity_on_the_questionable_encounters_only(monkeypatch: pyt
         pl.concat_str("rule", "severity", separator="/"), "len").iter_rows())
     # every kind of finding is there: unknown and malformed codes, headers, the uncovered dates' warnings
     assert set(counts) == {"invalid-diagnosis/error", "invalid-diagnosis/warning", "non-billable-diagnosis/error"}
+
+
+def test_provider_eligibility_judges_the_questioned_code_and_discipline_pairs_only(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    rules = frozenset({"provider-not-eligible"})
+    narrowed = _findings(rules)
+    tables = _tables()
+    pairs = eligibility._questioned_pairs(tables)
+    billed = tables.lines.select("code", "provider_discipline").unique()
+    # some pairs billed are questioned (a therapist's HBAI and tobacco lines, every code of an unstated discipline),
+    # not all (a therapist's exercise lines)
+    assert pairs is not None and 0 < pairs.height < billed.height
+    monkeypatch.setattr(eligibility, "_questioned_pairs", lambda tables: None)
+    whole = _findings(rules)
+    assert narrowed.equals(whole)
+    # the lines flagged and the unstated disciplines' notes
+    assert set(whole.get_column("severity")) == {"error", "info"}
+
+
+def test_a_large_batch_of_eligible_pairs_skips_provider_eligibility() -> None:
+    # each discipline bills codes it may bill, while the run's codes taken together have a discipline that may not
+    # bill each of them: no pair is questioned, the rule is screened out, and run anyway it finds nothing
+    def claim(number: int) -> Encounter:
+        discipline, code = (("PT", "97110"), ("psychologist", "96158"), ("coach", "0591T"))[number % 3]
+        return Encounter.model_validate({
+            "id": f"Q{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "provider": {"npi": "1234567893", "discipline": discipline},
+            "lines": [{"code": code, "units": 1, "minutes": 30, "dx_pointers": [1]}],
+        })
+
+    tables = tables_from_encounters([claim(n) for n in range(SMALL_RUN + 30)], _PAYERS, as_of=dt.date(2026, 12, 1))
+    pairs = eligibility._questioned_pairs(tables)
+    assert pairs is not None and pairs.height == 0
+    selection = RuleSelection(select=frozenset({"provider-not-eligible"}))
+    assert findings_table(tables, selection).height == 0
+    assert findings_table(tables, selection, screens=False).height == 0
+    # a coach's 97110 among them is questioned, and flagged
+    flagged = tables_from_encounters([claim(n) for n in range(SMALL_RUN + 30)] + [Encounter.model_validate({
+        "id": "Q99999", "date": "2026-07-01", "patient": {"id": "P99999"}, "diagnoses": ["M62.81"],
+        "provider": {"npi": "1234567893", "discipline": "coach"},
+        "lines": [{"code": "97110", "units": 1, "minutes": 15, "dx_pointers": [1]}],
+    })], _PAYERS, as_of=dt.date(2026, 12, 1))
+    questioned = eligibility._questioned_pairs(flagged)
+    assert questioned is not None and questioned.rows() == [("97110", "coach")]
+    found = findings_table(flagged, selection)
+    assert found.select("encounter", "line", "code").rows() == [("Q99999", 1, "97110")]
+
+
+def test_same_day_conflicts_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large run keeps the lines of a listed code first and compares each distinct code with the ranges once
+    rules = frozenset({"same-day-family-conflict"})
+    narrowed = _findings(rules)
+    monkeypatch.setattr(coverage, "SMALL_RUN", 10**9)  # every line crossed with every row, as on one claim
+    whole = _findings(rules)
+    assert narrowed.equals(whole)
+    messages = whole.get_column("message").to_list()
+    # both kinds of row: a pair (99406 with 99407) and a code once a day (96156, one line of 2 units)
+    assert any("99406" in m and "99407" in m for m in messages)
+    assert any("unit(s) of 96156" in m for m in messages)
+    assert coverage._ranged_codes(frozenset({"97110", "96156", "97162", "97168", "0592T", "99405"})).to_list() == [
+        "0592T", "96156", "97162", "97168"]
+
+
+def _hbai_encounter(number: int) -> Encounter:
+    # HBAI (96158, or 0096158: the same number) on a patient's day with a psychiatric, adaptive behavior or
+    # preventive counseling service by the same provider or another, with services kept apart from none, or alone
+    hbai = ("96158", "0096158", "96156")[number % 3]
+    other = ("90791", "97153", "99401", "97110", "G0447", "99412", "+90785")[number % 7]
+    return Encounter.model_validate({
+        "id": f"H{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number // 2}"},
+        "diagnoses": ["E11.9"], "provider": {"npi": "1234567893", "discipline": "psychologist"},
+        "lines": [{"code": hbai if number % 2 else other, "units": 1, "dx_pointers": [1],
+                   "rendering_npi": None if number % 5 else "1245319599"}],
+    })
+
+
+def test_hbai_conflicts_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large run reads each distinct code once and pairs the HBAI lines with the lines of a kept-apart code only
+    tables = tables_from_encounters([_hbai_encounter(n) for n in range(SMALL_RUN + 100)], _PAYERS,
+                                    as_of=dt.date(2026, 12, 1))
+    selection = RuleSelection(select=frozenset({"hbai-same-day-conflict"}))
+    # the reading is Polars' lenient integer cast: a sign and leading zeros are read, a letter is no number, and an
+    # unforeseen shape turns the narrowing off
+    assert combinations._codes_within(frozenset({"+90785", "0096158", "9015T", "97153", "99413"}),
+                                      combinations._KEPT_APART).to_list() == ["+90785", "97153"]
+    assert combinations._codes_within(frozenset({"96158", " 90791"}), combinations._KEPT_APART) is None
+    narrowed = findings_table(tables, selection)
+    monkeypatch.setattr(combinations, "_codes_within", lambda codes, ranges: None)
+    whole = findings_table(tables, selection)
+    assert narrowed.equals(whole)
+    messages = " ".join(whole.get_column("message").to_list())
+    for kind in ("a psychiatric service", "an adaptive behavior service", "preventive medicine counseling"):
+        assert kind in messages
+    assert set(whole.get_column("code")) == {"96158", "0096158", "96156"}
+    assert 0 < whole.height < SMALL_RUN
+
+
+@pytest.mark.parametrize("payer", ["medicare", "strict"])
+def test_code_not_covered_is_screened_per_billed_payer_and_code(payer: str) -> None:
+    # a commercial plan ("strict") lists 97010 as not covered; the large run has strict lines and 97010 lines, but
+    # only the lines of one payer bill 97010: under Medicare (where the PFS status decides 97010) nothing can be
+    # flagged, under the strict plan each 97010 line is
+    strict = load_profile("commercial").model_copy(update={"not_covered": [
+        CodeLimit(codes=["97010"], reason="hot or cold packs are not paid", reference="strict plan policy")]})
+    payers = {**_PAYERS, "strict": strict}
+
+    def claim(number: int) -> Encounter:
+        code = "97010" if number % 2 else "97110"
+        return Encounter.model_validate({
+            "id": f"N{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "payer": payer if code == "97010" else ("strict", "medicare")[number % 4 // 2],
+            "provider": {"npi": "1234567893", "discipline": "PT"},
+            "lines": [{"code": code, "modifiers": ["GP"], "units": 1, "minutes": 15, "dx_pointers": [1]}],
+        })
+
+    tables = tables_from_encounters([claim(n) for n in range(SMALL_RUN + 20)], payers, as_of=dt.date(2026, 12, 1))
+    assert {"medicare", "strict"} <= set(tables.lines.get_column("payer"))
+    selection = RuleSelection(select=frozenset({"code-not-covered"}))
+    screened = findings_table(tables, selection)
+    assert screened.equals(findings_table(tables, selection, screens=False))
+    assert screened.height == (0 if payer == "medicare" else (SMALL_RUN + 20) // 2)
+
+
+def test_code_status_of_a_large_run_is_that_of_every_line_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large run judges each distinct code and date, then joins back only the lines of a code judged not valid
+    # (and of a null code, which the join matches as a value): the rows, columns and order of judging every line
+    base = _tables()
+    lines = base.lines.with_columns(
+        pl.when(pl.int_range(pl.len()) % 97 == 5).then(None).otherwise(pl.col("code")).alias("code"),
+        pl.when(pl.int_range(pl.len()) % 89 == 7).then(None).otherwise(pl.col("date")).alias("date"))
+
+    def status() -> pl.DataFrame:
+        return code_validity.code_status(Tables(lines=lines, encounters=base.encounters, services=base.services,
+                                                history=base.history, payers=base.payers, as_of=base.as_of))
+
+    narrowed = status()
+    monkeypatch.setattr(code_validity, "SMALL_RUN", 10**9)
+    whole = status()
+    assert narrowed.equals(whole)
+    assert set(whole.get_column("status")) == {"deleted", "unknown", "invalid-format", "not-yet-effective"}
+    assert whole.get_column("code").null_count() > 0 and whole.get_column("date").null_count() > 0
 
 
 _CHUNK = 200

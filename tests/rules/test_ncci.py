@@ -7,9 +7,11 @@ import datetime as dt
 from typing import Any
 
 import polars as pl
+import pytest
 
+from cleanclaim.rules.catalogue import ncci
 from cleanclaim.rules.catalogue.ncci import mue_excess, ptp_conflicts
-from cleanclaim.rules.tables import LINE_SCHEMA
+from cleanclaim.rules.tables import LINE_SCHEMA, Tables
 
 DAY = dt.date(2026, 3, 2)
 
@@ -71,3 +73,26 @@ def test_mue_from_secondary_source_or_unknown_mai_is_a_warning() -> None:
     assert mue_excess(over, _mue(3, None)).get_column("severity").to_list() == ["warning"]
     assert mue_excess(over, _mue(3, 1, "payerready (secondary)")).get_column("severity").to_list() == ["warning"]
     assert mue_excess(_lines({"code": "CCCC3", "units": 3.0}), _mue(3, 1)).is_empty()
+
+
+def test_the_edit_tables_of_a_runs_dates_are_stacked_each_row_with_its_date(monkeypatch: pytest.MonkeyPatch) -> None:
+    # one table per date of service, some empty, some of several rows: every row keeps its own date, in date order,
+    # cut to the codes billed in the run
+    days = [DAY + dt.timedelta(days=n) for n in range(5)]
+    per_day = {day: pl.DataFrame({"code": ["CCCC3", "DDDD4", "ZZZZ9"][: n % 4], "mue": list(range(n % 4)),
+                                  "mai": [1] * (n % 4), "rationale": [""] * (n % 4), "source": ["t"] * (n % 4)},
+                                 schema={"code": pl.String, "mue": pl.Int32, "mai": pl.Int8, "rationale": pl.String,
+                                         "source": pl.String})
+               for n, day in enumerate(days)}
+    monkeypatch.setattr(ncci, "mue_lookup", per_day.__getitem__)
+    lines = pl.concat([_lines({"code": code, "date": day}) for day in days for code in ("CCCC3", "DDDD4")])
+    tables = Tables(lines=lines, encounters=pl.DataFrame(), services=pl.DataFrame(), history=pl.DataFrame(),
+                    payers={}, as_of=DAY)
+    expected = pl.concat([table.with_columns(pl.lit(day, dtype=pl.Date).alias("date"))
+                          for day, table in per_day.items()]).filter(pl.col("code") != "ZZZZ9")
+    stacked = ncci._by_date(tables, "mue")
+    assert stacked.equals(expected)
+    assert stacked.select("code", "date").rows() == [
+        ("CCCC3", days[1]), ("CCCC3", days[2]), ("DDDD4", days[2]), ("CCCC3", days[3]), ("DDDD4", days[3])]
+    assert ncci._by_date(Tables(lines=lines.head(0), encounters=pl.DataFrame(), services=pl.DataFrame(),
+                                history=pl.DataFrame(), payers={}, as_of=DAY), "mue").is_empty()

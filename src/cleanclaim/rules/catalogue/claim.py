@@ -296,10 +296,14 @@ class InvalidNpi(Rule):
 
 
 def _run_npis(tables: Tables) -> frozenset[str]:
-    """The run's distinct line, encounter and billing NPIs (nulls left out: the plan judges none)."""
-    encounters = tables.encounters
-    return (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
-            | distinct_values(encounters.get_column("billing_npi")))
+    """The run's distinct line, encounter and billing NPIs (nulls left out: the plan judges none), found once per
+    run (the screen and the large run's prefilter both read them)."""
+    def find(tables: Tables) -> frozenset[str]:
+        encounters = tables.encounters
+        return (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
+                | distinct_values(encounters.get_column("billing_npi")))
+
+    return tables.memo("run_npis", find)
 
 
 def _npi_prefilter(tables: Tables) -> Callable[[str], pl.Expr]:
@@ -309,7 +313,7 @@ def _npi_prefilter(tables: Tables) -> Callable[[str], pl.Expr]:
     claim, every row (finding the NPIs first would cost more than the plan)."""
     if tables.small:
         return lambda _: pl.lit(True)
-    distinct = pl.DataFrame({"npi": sorted(_run_npis(tables))}, schema={"npi": pl.String})
+    distinct = pl.DataFrame({"npi": list(_run_npis(tables))}, schema={"npi": pl.String})  # any order: a set
     rejected = pl.lit(collect(_invalid(distinct.lazy())).get_column("npi"))
     return lambda column: pl.col(column).is_in(rejected)
 

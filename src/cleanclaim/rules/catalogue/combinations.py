@@ -135,6 +135,19 @@ def _within(numbers: list[int], bounds: tuple[int, int]) -> bool:
     return any(bounds[0] <= number <= bounds[1] for number in numbers)
 
 
+def _codes_within(codes: frozenset[str], ranges: Iterable[tuple[int, int]]) -> pl.Series | None:
+    """The codes among ``codes`` within one of ``ranges`` as ``_in_range`` reads them, or None when a code has a
+    shape whose reading `_numbers` does not foresee."""
+    kept = []
+    for code in sorted(codes):
+        numbers = _numbers([code])
+        if numbers is None:
+            return None
+        if any(_within(numbers, bounds) for bounds in ranges):
+            kept.append(code)
+    return pl.Series("code", kept, dtype=pl.String)
+
+
 @register
 class HbaiSameDayConflict(Rule):
     """Health behavior assessment or intervention on the same day as a service CPT keeps apart from it.
@@ -185,8 +198,16 @@ class HbaiSameDayConflict(Rule):
         # every line of the day is paired (filtering the conflicting codes first costs more than it saves on one
         # claim); the pairs that are not a conflict get no kind and are dropped
         others = lines.select(*_DAY, pl.col("provider_npi").alias("other_npi"), pl.col("code").alias("other_code"))
+        hbai = lines.filter(_HBAI)
+        codes = tables.values("code")
+        kept_apart = None if tables.small else _codes_within(codes, _KEPT_APART)
+        if kept_apart is not None:
+            # on a large run, the run's codes are read once each, not once per line: the HBAI lines, paired with the
+            # lines of a kept-apart code only (the rest would be paired and dropped)
+            hbai = lines.filter(pl.col("code").is_in(pl.lit(_codes_within(codes, (_HBAI_BOUNDS,))).implode()))
+            others = others.filter(pl.col("other_code").is_in(pl.lit(kept_apart).implode()))
         return (
-            lines.filter(_HBAI).join(others, on=_DAY, how="inner")
+            hbai.join(others, on=_DAY, how="inner")
             .with_columns(_OTHER_KIND)
             .filter(pl.col("other_kind").is_not_null())
             .with_columns(_WHO)

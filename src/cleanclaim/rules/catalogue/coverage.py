@@ -75,10 +75,11 @@ def _status_judged(tables: Tables) -> pl.LazyFrame:
     # the years on Series (no plan to build: on one claim a plan costs more than the lines)
     dates = tables.lines.get_column("date").filter(tables.lines.get_column("payer").is_in(medicare))
     years = sorted(dates.drop_nulls().dt.year().unique().to_list())
+    none = pl.LazyFrame(schema={**tables.lines.select("encounter_id", "line", "code").schema, "year": pl.Int64,
+                                **dict.fromkeys(("status", "meaning", "coverage", "severity"), pl.String),
+                                "acknowledged": pl.Boolean, "gz": pl.Boolean})
     if not years:
-        return pl.LazyFrame(schema={**tables.lines.select("encounter_id", "line", "code").schema, "year": pl.Int64,
-                                    **dict.fromkeys(("status", "meaning", "coverage", "severity"), pl.String),
-                                    "acknowledged": pl.Boolean, "gz": pl.Boolean})
+        return none
     # the (code, year) pairs whose status decides coverage: a few rows, joined to the lines once
     deciding = pl.concat([
         rvus(year).filter(pl.col("modifier").fill_null("") == "").select("code", "status")
@@ -86,6 +87,12 @@ def _status_judged(tables: Tables) -> pl.LazyFrame:
         for year in years
     ], how="vertical_relaxed").unique(subset=["code", "year"], keep="first").join(
         pfs_status_coverage(), on="status", how="inner")
+    if tables.lines.height > SMALL_RUN:
+        # on a large run, the lines of a code some year's file decides only (often none: a run of covered codes)
+        billed = sorted(set(deciding.get_column("code").drop_nulls().to_list()) & tables.values("code"))
+        if not billed:
+            return none
+        lines = lines.filter(pl.col("code").is_in(pl.lit(pl.Series(billed, dtype=pl.String)).implode()))
     return (
         lines.join(deciding.lazy(), on=["code", "year"], how="inner", maintain_order="left")
         .with_columns(
@@ -247,6 +254,17 @@ class PlaceOfServiceNotCovered(Rule):
 
 
 # ---- same-day conflicts -----------------------------------------------------------------------------------------
+def _ranged_codes(codes: frozenset[str]) -> pl.Series:
+    """The codes among ``codes`` that some row of ``same_day_conflicts.csv`` names (in either of its ranges)."""
+    rows = same_day_conflicts()
+    bounds = [(first, last) for side in ("a", "b")
+              for first, last in zip(rows.get_column(f"first_{side}").to_list(),
+                                     rows.get_column(f"last_{side}").to_list(), strict=True)
+              if first is not None and last is not None]
+    return pl.Series("code", sorted(code for code in codes if any(first <= code <= last for first, last in bounds)),
+                     dtype=pl.String)
+
+
 @register
 class SameDayFamilyConflict(Rule):
     """Two codes of one family billed for a patient on one day where only one belongs.
@@ -294,16 +312,22 @@ class SameDayFamilyConflict(Rule):
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         rows = same_day_conflicts().with_row_index("row_no").lazy()
         lines = tables.lines.lazy().select(*_KEYS, *_DAY, "units")
+        large = tables.lines.height > SMALL_RUN
+        if large:
+            # only the lines of a code in some row's range take part: kept first, so the joins below see them only
+            lines = lines.filter(pl.col("code").is_in(pl.lit(_ranged_codes(tables.values("code"))).implode()))
 
         def within(first: str, last: str, column: str = "code") -> pl.Expr:
             return (pl.col(column) >= pl.col(first)) & (pl.col(column) <= pl.col(last))
 
         def in_range(kind: pl.LazyFrame, first: str, last: str) -> pl.LazyFrame:
             # each line with the rows whose range holds its code (each line, then its rows by number); on a large
-            # run the ranges are compared once per distinct code instead of once per line, the same rows in order
-            if tables.lines.height <= SMALL_RUN:
+            # run the ranges are compared once per distinct code of the run instead of once per line (Python's
+            # string order is Polars': code points, as UTF-8 bytes compare), the same rows in order
+            if not large:
                 return lines.join(kind, how="cross").filter(within(first, last))
-            member = lines.select("code").unique().join(kind, how="cross").filter(within(first, last))
+            codes = pl.LazyFrame({"code": sorted(tables.values("code"))}, schema={"code": pl.String})
+            member = codes.join(kind, how="cross").filter(within(first, last))
             return lines.join(member.sort("row_no"), on="code", how="inner", maintain_order="left_right")
 
         pairs = rows.filter(pl.col("kind") == "pair")

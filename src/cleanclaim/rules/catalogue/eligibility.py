@@ -190,33 +190,19 @@ class ProviderNotEligible(Rule):
     references = (_FALLBACK_REFERENCE,)
 
     def screen_for(self, tables: Tables) -> Screen | None:
-        # Every version of every code billed (a superset of the versions in force) against every stated discipline
-        # and every payer program of the run: the plan can flag a line only where one of these pairs is unstated and
-        # the code is not billable by all, not listed, unconfirmed, or has billing periods that do not span every
-        # date of service. Lower-casing is compared in ASCII only, where Python's and Polars' agree.
-        disciplines = tables.values("provider_discipline")
-        if not all(d.isascii() for d in disciplines):
-            return None
-        keys = {d.lower() for d in disciplines}
-        if not keys:
-            return CANNOT_FIRE  # a null discipline is neither judged nor unstated
-        dates = tables.lines.get_column("date")
-        first, last = dates.min(), dates.max()
-        span = (first, last) if type(first) is dt.date and type(last) is dt.date else None
-        programs: set[str] = {profile.program for profile in tables.payers.values()}
-        unconfirmed, periods = _screen_facts(tables.book)
-        for code in tables.values("code"):
-            for entry in tables.book.versions(code):
-                if span is not None and not _in_force_within(entry, span):
-                    continue  # in force on no date of the run (a deleted code): no line takes its billers
-                if entry.billers and _may_flag(entry.family, entry.billers, keys, programs, span, unconfirmed,
-                                               periods):
-                    return None
-        return CANNOT_FIRE
+        # The plan can flag a line only where its code and discipline are one of `_questioned_pairs` (decided per
+        # distinct pair of the run, in Python).
+        pairs = _questioned_pairs(tables)
+        return None if pairs is None or pairs.height else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         programs = tables.payer_frame().lazy().select("payer", pl.col("payer_program").alias("program"))
         billed = lines_with_codes(tables).lazy().filter(pl.col("billers").list.len() > 0)
+        pairs = None if tables.small else _questioned_pairs(tables)
+        if pairs is not None:
+            # on a large run, only the lines of a code and discipline that may be flagged (most lines are billed by
+            # someone who may bill them): the distinct combinations and the join back then see those lines only
+            billed = billed.join(pairs.lazy(), on=["code", "provider_discipline"], how="semi", maintain_order="left")
         # A line's eligibility depends only on its code (the version in force on its date), date, discipline and
         # payer: judged once per distinct combination (a month of claims has a few thousand), then joined back to
         # the lines it flags (on a million lines, a third of the time of judging every line).
@@ -277,6 +263,57 @@ class ProviderNotEligible(Rule):
 
 
 _Periods = dict[tuple[str, str, str], list[tuple[dt.date | None, dt.date | None]]]
+
+
+def _billed_combinations(tables: Tables) -> frozenset[tuple[str | None, str | None, str | None]]:
+    """The run's distinct (code, provider_discipline, payer) of its lines: the eligibility screens decide per
+    combination actually billed (a run's codes, disciplines and payers taken apart always have one that fails)."""
+    def find(tables: Tables) -> frozenset[tuple[str | None, str | None, str | None]]:
+        lines = tables.lines
+        if lines.height <= SMALL_RUN:
+            return frozenset(zip(*(lines.get_column(c).to_list() for c in _BILLED), strict=True))
+        return frozenset(lines.select(_BILLED).unique().iter_rows())
+
+    return tables.memo("eligibility_billed", find)
+
+
+_BILLED = ["code", "provider_discipline", "payer"]
+
+
+def _questioned_pairs(tables: Tables) -> pl.DataFrame | None:
+    """The run's distinct (code, provider_discipline) pairs whose lines provider-not-eligible's plan may flag (a
+    superset: judged per code version in force within the run's dates, against every payer program of the run), or
+    None when a discipline is not ASCII (lower-casing is compared in ASCII only, where Python's and Polars' agree).
+
+    It exists because a run's codes and disciplines alone say little (a health coach's coaching codes and a
+    therapist's exercise codes: each code has a discipline that may not bill it), while the pairs actually billed
+    are usually all eligible: the rule is then skipped, or judges only the lines of a questionable pair."""
+    return tables.memo("eligibility_pairs", _find_questioned_pairs)
+
+
+def _find_questioned_pairs(tables: Tables) -> pl.DataFrame | None:
+    disciplines = tables.values("provider_discipline")
+    if not all(d.isascii() for d in disciplines):
+        return None
+    lines = tables.lines
+    billed = {(code, discipline) for code, discipline, _ in _billed_combinations(tables)}
+    dates = lines.get_column("date")
+    first, last = dates.min(), dates.max()
+    span = (first, last) if type(first) is dt.date and type(last) is dt.date else None
+    programs: set[str] = {profile.program for profile in tables.payers.values()}
+    unconfirmed, periods = _screen_facts(tables.book)
+    questioned = [
+        (code, discipline) for code, discipline in billed
+        # a null code takes no code-book version, and a null discipline is neither judged nor unstated
+        if code is not None and discipline is not None and any(
+            entry.billers and _may_flag(entry.family, entry.billers, {discipline.lower()}, programs, span,
+                                        unconfirmed, periods)
+            for entry in tables.book.versions(code)
+            # in force on no date of the run (a deleted code): no line takes its billers
+            if span is None or _in_force_within(entry, span))
+    ]
+    return pl.DataFrame(sorted(questioned), schema={"code": pl.String, "provider_discipline": pl.String},
+                        orient="row")
 
 
 def _in_force_within(entry: CodeEntry, span: tuple[dt.date, dt.date]) -> bool:
@@ -415,11 +452,12 @@ class CodeNotCovered(Rule):
                   "CMS Pub. 100-04 Ch. 30 s40 (ABN) and s90 (GA, GX, GY, GZ)")
 
     def screen_for(self, tables: Tables) -> Screen | None:
-        # The plan flags a line whose (payer, code) a profile lists: none when no payer of the run lists a code of
-        # the run (exact for one payer, as on one claim).
-        codes = tables.values("code")
+        # The plan flags a line whose (payer, code) a profile lists: none when no line's payer lists its code.
         not_covered = _not_covered_codes(ProfilesKey(tables.payers))
-        if any(not codes.isdisjoint(not_covered.get(payer, ())) for payer in tables.values("payer")):
+        if not any(not_covered.values()):
+            return CANNOT_FIRE
+        if any(payer is not None and code in not_covered.get(payer, ())
+               for code, _, payer in _billed_combinations(tables)):
             return None
         return CANNOT_FIRE
 

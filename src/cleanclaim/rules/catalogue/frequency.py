@@ -18,7 +18,7 @@ from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import _versions
 from cleanclaim.rules.profile_frames import ProfilesKey
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, lines_with_codes
 
 _PT_EVALUATIONS = ["97161", "97162", "97163", "97164"]
 _OT_EVALUATIONS = ["97165", "97166", "97167", "97168"]
@@ -44,6 +44,31 @@ def _event_dates(tables: Tables, codes: Collection[str]) -> set[dt.date | None] 
                                                    frame.get_column("date").to_list(), strict=True)
                          if code in codes)
     return dates
+
+
+def _most_dates(tables: Tables, codes: Collection[str], payer: str | None = None) -> int:
+    """The most distinct dates on which one patient's lines and history bill one of ``codes`` (a null patient or
+    date counted as one), among the patients with a line of ``payer`` and one of ``codes`` when it is given: on a
+    large run, where `_event_dates` is not read in Python, a bound on any patient's count of treatment days or of a
+    limit's dates. Memoised per codes and payer (the screens of a run ask for the same ones)."""
+    wanted = frozenset(codes)
+
+    def count(tables: Tables) -> int:
+        of_payer = pl.lit(True) if payer is None else pl.col("payer").eq(payer)
+        frames = [frame.lazy().select("patient_id", "date", "code", counted.alias("of_payer"))
+                  for frame, counted in ((tables.lines, of_payer), (tables.history, pl.lit(payer is None)))
+                  if frame.height]
+        if not frames:
+            return 0
+        most = collect(
+            pl.concat(frames, how="vertical_relaxed")
+            .filter(pl.col("code").is_in(pl.lit(pl.Series(sorted(wanted), dtype=pl.String)).implode()))
+            .group_by("patient_id").agg(pl.col("date").n_unique(), pl.col("of_payer").any())
+            .filter(pl.col("of_payer")).select(pl.col("date").max())
+        ).item()
+        return int(most or 0)
+
+    return tables.memo(f"frequency_most_dates:{payer}:{sorted(wanted)}", count)
 
 
 @cache
@@ -197,6 +222,8 @@ class ProgressReportDue(Rule):
         dates = _event_dates(tables, therapy)
         if dates is not None and len(dates) < min(intervals):
             return CANNOT_FIRE
+        if dates is None and _most_dates(tables, therapy) < min(intervals):
+            return CANNOT_FIRE  # on a large run, each patient's own dates bound their count
         return None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
@@ -393,15 +420,18 @@ class VisitFrequencyLimit(Rule):
         # the limit's codes in its window: at most the dates that bill them anywhere in the batch or the history.
         codes = tables.values("code")
         payers = tables.values("payer")
-        limits = [limit for payer, profile in tables.payers.items() if payer in payers
+        limits = [(payer, limit) for payer, profile in tables.payers.items() if payer in payers
                   for limit in profile.frequency_limits if not codes.isdisjoint(limit.codes)]
         if not limits:
             return CANNOT_FIRE
-        for limit in limits:
+        for payer, limit in limits:
             if limit.measure == "hours":  # one date may hold more hours than the limit: no cheap bound
                 return None
+            allowed = min(limit.max, limit.first_year_max or limit.max)
             dates = _event_dates(tables, frozenset(limit.codes))
-            if dates is None or len(dates) > min(limit.max, limit.first_year_max or limit.max):
+            # on a large run, the dates of each patient who has a line the limit applies to (its payer's, of one of
+            # its codes) bound the count of each of their lines
+            if (len(dates) if dates is not None else _most_dates(tables, limit.codes, payer)) > allowed:
                 return None
         return CANNOT_FIRE
 

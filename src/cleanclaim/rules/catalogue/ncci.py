@@ -86,13 +86,15 @@ for the bundled tables, which refdata keeps per date), and a plan cuts it with t
 def _by_date(tables: Tables, kind: _Kind) -> pl.DataFrame:
     """The edit tables of the batch's dates, cut down to the codes billed in the batch, stacked with a ``date``
     column."""
-    frames = [table.with_columns(pl.lit(day, dtype=pl.Date).alias("date"))
-              for day, table in _day_tables(tables, kind).items()]
-    if not frames:
+    days = _day_tables(tables, kind)
+    if not days:
         return pl.DataFrame()
-    # stacked, then cut once: a month of dates is sixty tables of a few rows each, and a plan per table cost more
-    # than the rows
-    return pl.concat(frames, how="vertical_relaxed").filter(_wanted(tables, kind))
+    # stacked, then dated and cut once: a month of dates is sixty tables of a few rows each, and a plan per table
+    # (to add its date, to cut it) cost more than the rows
+    counts = pl.DataFrame({"date": list(days), "rows": [table.height for table in days.values()]},
+                          schema={"date": pl.Date, "rows": pl.Int64})
+    dates = counts.filter(pl.col("rows") > 0).select(pl.col("date").repeat_by("rows").explode()).to_series()
+    return pl.concat(list(days.values()), how="vertical_relaxed").with_columns(dates).filter(_wanted(tables, kind))
 
 
 # The NCCI screens walk a small run's lines in Python (``SMALL_RUN``): a claim's few lines cost microseconds; a batch
@@ -245,7 +247,9 @@ def mue_excess(lines: pl.DataFrame, mue: pl.DataFrame) -> pl.DataFrame:
     if mue.is_empty() or lines.is_empty():
         return pl.DataFrame()
     day = [*_SAME_DAY, "code"]
-    joined = lines.lazy().join(mue.lazy().select("date", "code", "mue", "mai", "rationale", "source"),
+    # the lines' columns the texts read, chosen before the join (it copies what it keeps of every matched line)
+    joined = lines.lazy().select("encounter_id", "line", *day, "units").join(
+        mue.lazy().select("date", "code", "mue", "mai", "rationale", "source"),
                                on=["date", "code"], how="inner").with_columns(
         pl.col("units").sum().over(day).alias("day_units"))
     mai = pl.col("mai")
