@@ -28,9 +28,9 @@ from cleanclaim import timing
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import (
-    _family_minutes,
     _family_pool_key,
     _family_pools,
+    _own_rule_minutes,
     _py_lines,
     _time_rules,
     _versions,
@@ -438,7 +438,7 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
     per_code = (
         # only the codes this reads (a code's every line, so each group below is whole): on a batch most lines are
         # 15-minute, untimed or time-range codes, which would be grouped for nothing
-        _family_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
+        _own_rule_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
         .group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
         .filter(pl.col("whole"))
         .with_columns(pl.col("billed").cast(pl.Int64))
