@@ -4,6 +4,7 @@ coder (which uses timing.py) and the checker (which uses window functions) can n
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 from hypothesis import given, settings
@@ -14,7 +15,7 @@ from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
 from cleanclaim.rules.catalogue.units import cms_unit_bounds, per_code_units, therapy_discipline
-from cleanclaim.rules.engine import RuleSelection
+from cleanclaim.rules.engine import RuleSelection, findings_table
 
 CODES = ["97110", "97112", "97116", "97140", "97530", "97535"]
 
@@ -147,3 +148,53 @@ def test_pooling_the_two_disciplines_would_have_changed_the_units() -> None:
     # The reviewer's case, checked against timing.py: pooled, 10 + 10 minutes are 1 unit; per discipline 1 + 1.
     assert timing.allocate_cms({"97110": 10, "97535": 10}).total_units == 1
     assert _two_discipline_findings({"97110": 10}, {"97535": 10}) == []
+
+
+_MODIFIERS = [["GP"], ["GO"], ["GN"], []]
+_PROVIDERS = ["PT", "OT", "MD"]
+claims = st.lists(st.tuples(
+    st.integers(min_value=0, max_value=2),  # patient
+    st.sampled_from(["2026-03-02", "2026-03-03"]),
+    st.integers(min_value=0, max_value=len(_MODIFIERS) - 1),
+    st.sampled_from(_PROVIDERS),
+    st.sampled_from(["medicare", "commercial"]),
+    one_day,
+    st.lists(st.integers(min_value=-1, max_value=1), min_size=4, max_size=4),  # units off the allocation
+), min_size=1, max_size=14)
+
+
+def _batch(drawn: list[tuple[Any, ...]], services: bool) -> list[Encounter]:
+    encounters = []
+    for number, (patient, date, modifier, provider, payer, minutes_by_code, deltas) in enumerate(drawn):
+        units = timing.allocate_cms(minutes_by_code).units
+        billed = {code: max(units[code] + delta, 0) for code, delta in zip(sorted(units), deltas, strict=False)}
+        lines = [{"code": code, "modifiers": _MODIFIERS[modifier], "units": count,
+                  **({} if services else {"minutes": minutes_by_code[code]})}
+                 for code, count in billed.items() if count > 0 or not services]
+        encounters.append(Encounter.model_validate({
+            "id": f"E{number:02d}", "date": date, "payer": payer, "patient": {"id": f"P{patient}"},
+            "provider": {"npi": "1234567893", "discipline": provider}, "diagnoses": ["M62.81"],
+            "services": [{"code": c, "minutes": m} for c, m in minutes_by_code.items()] if services else [],
+            "lines": lines,
+        }))
+    return encounters
+
+
+@settings(max_examples=40, deadline=None)
+@given(claims, st.booleans())
+def test_a_batch_finds_what_each_patient_alone_finds(drawn: list[tuple[Any, ...]], services: bool) -> None:
+    # The pools of a batch are numbered, sorted and windowed together: many patients, days, disciplines and payers in
+    # one table must find exactly what each patient's claims find alone (a patient's claims are consecutive here, so
+    # the findings' order is the same).
+    drawn = sorted(drawn, key=lambda claim: claim[0])
+    encounters = _batch(drawn, services)
+    payers = {name: load_profile(name) for name in ("medicare", "commercial")}
+    selection = RuleSelection(select=frozenset({"units-exceed-time", "units-below-time"}))
+
+    def found(chosen: list[Encounter]) -> pl.DataFrame:
+        return findings_table(tables_from_encounters(chosen, payers, as_of=dt.date(2026, 11, 23)), selection,
+                              screens=False)
+
+    alone = [found([e for e in encounters if e.patient.id == patient])
+             for patient in dict.fromkeys(e.patient.id for e in encounters)]
+    assert found(encounters).equals(pl.concat(alone))

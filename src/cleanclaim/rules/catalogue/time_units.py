@@ -122,12 +122,53 @@ def _family_pools(rows: list[dict[str, Any]]) -> dict[tuple[Any, Any, Any], int 
     return pools
 
 
+_TIME_GROUP = pl.coalesce(pl.col("base_code"), pl.col("code")).alias("time_group")
+
+
 def _build_family_minutes(tables: Tables) -> pl.DataFrame:
+    return collect(lines_with_codes(tables).lazy().with_columns(_TIME_GROUP).with_columns(*_FAMILY_COLUMNS))
+
+
+# ---- the family pools of the codes timed by their own rule ---------------------------------------------------------
+_OWN_TIME_RULES = ("per_unit", "typical", "base", "addon", "at_least", "range")
+# The columns below-minimum-time and the units plan read from `_own_rule_minutes`.
+_OWN_RULE_COLUMNS = ("encounter_id", "line", "date", "code", "units", "minutes", "time_rule", "unit_minutes",
+                     "typical_minutes", "min_minutes", "time_optional", "family", "addon_code", "time_group")
+
+
+def _own_rule_minutes(tables: Tables) -> pl.DataFrame:
+    """`_family_minutes` for the lines of every code with a per-unit, typical-time, base, add-on, at-least or
+    time-range version (`_own_rule_groups`), which are all that below-minimum-time and the units plan's
+    ``_other_time_rows`` read: at least those lines, with at least the columns they read.
+
+    On a large run the pools are summed over those lines alone: a family pool is one encounter, date and
+    ``time_group``, so keeping the lines whose ``time_group`` is one of those codes' keeps whole pools, and their
+    sums are those of the whole table. The 15-minute and untimed lines left out are most of a batch (60% of the
+    1M-line synthetic file), and the pools' windows over text keys cost ~60 ms per 250,000 lines. A small run, or a
+    run that has built `_family_minutes` already (missing-minutes reads every time-based line), reads that table."""
+    if tables.small or tables.has_memo("family_minutes"):
+        return _family_minutes(tables)
+    return tables.memo("own_rule_minutes", _build_own_rule_minutes)
+
+
+def _build_own_rule_minutes(tables: Tables) -> pl.DataFrame:
     return collect(
-        lines_with_codes(tables).lazy()
-        .with_columns(pl.coalesce(pl.col("base_code"), pl.col("code")).alias("time_group"))
-        .with_columns(*_FAMILY_COLUMNS)
+        lines_with_codes(tables).lazy().with_columns(_TIME_GROUP)
+        .filter(pl.col("time_group").is_in(_own_rule_groups(tables.book)))
+        .select(*_OWN_RULE_COLUMNS).with_columns(*_FAMILY_COLUMNS)
     )
+
+
+@cache
+def _own_rule_groups(book: CodeBook) -> list[str]:
+    """The family pools (``time_group``) a line of a code with a version under `_OWN_TIME_RULES` can fall in,
+    whichever version is in force on its date: each version's base code, else its code, and the code itself (a line
+    whose code has no version in force has no base code). A constant of the book, built once."""
+    codes = codes_frame(book)
+    own = codes.filter(pl.col("time_rule").is_in(_OWN_TIME_RULES)).get_column("code").unique()
+    versions = codes.filter(pl.col("code").is_in(own.implode()))
+    groups = versions.select(pl.coalesce("base_code", "code")).to_series().to_list()
+    return sorted({group for group in [*groups, *own.to_list()] if group is not None})
 
 
 _TIME_BASED = ["timed15", "per_unit", "typical", "base", "addon", "at_least", "range"]
@@ -304,7 +345,7 @@ class BelowMinimumTime(Rule):
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         present = _time_rules(tables)
-        lines = _family_minutes(tables).lazy().filter(_MINIMUM_LINES)
+        lines = _own_rule_minutes(tables).lazy().filter(_MINIMUM_LINES)
         # a code with its own minimum, and (only when the run bills one) a time-range code, whose minimum is the
         # lowest range of its family in force on the date: two branches stacked, rather than a join back
         parts = [lines.filter(pl.col("time_rule").is_in(_OWN_MINIMUM)).with_columns(_OWN_NEEDED)]

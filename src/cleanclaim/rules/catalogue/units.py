@@ -28,9 +28,9 @@ from cleanclaim import timing
 from cleanclaim.codebook import CodeBook
 from cleanclaim.model import Severity
 from cleanclaim.rules.catalogue.time_units import (
-    _family_minutes,
     _family_pool_key,
     _family_pools,
+    _own_rule_minutes,
     _py_lines,
     _time_rules,
     _versions,
@@ -69,26 +69,41 @@ def _whole(units: pl.Expr) -> pl.Expr:
 _LEFTOVER = (pl.col("minutes") % 15).alias("leftover")
 
 
-def _rank_stage(day: pl.Expr) -> tuple[pl.Expr, ...]:
-    """The CMS allocation's day numbers, where ``day`` is an exact integer per day (any numbering): ``full_units``,
+def _order(day: str) -> pl.Expr:
+    """``_order``: the day, then the leftover largest first, as one number (leftovers are in [0, 15), so the days'
+    ranges do not overlap), where ``day`` names an exact integer column per day (any numbering)."""
+    return (pl.col(day) * 16 + 14 - pl.col("leftover")).alias("_order")
+
+
+def _rank_steps(day: str) -> tuple[tuple[pl.Expr, ...], ...]:
+    """The CMS allocation's day numbers, in three steps over a table with ``_order`` (`_order`): ``full_units``,
     ``day_minutes``, ``_day_full_units`` and the leftover ranks ``_rank_min`` / ``_rank_max`` within the day.
 
     The ranks are taken once over the whole table rather than per day (a rank per window group costs several times
-    more on a batch): ordered by day, then by leftover largest first, a code's rank "min" within its day (1 + the
-    codes with more leftover) is its rank "min" in the whole table less the rows of the days before it, and its rank
+    more on a batch): a code's rank "min" within its day (1 + the codes with more leftover) is its rank "min" in the
+    whole table less the rows of the days before it, which is the day's lowest rank "min" less one, and its rank
     "max" (the codes with at least as much) likewise. A null leftover has no rank and does not count in the others',
-    as with ``rank`` over the day."""
-    leftover = pl.col("leftover")
-    # day, then leftover largest first, as one number: leftovers are in [0, 15), so the days' ranges do not overlap
-    order = day * 16 + 14 - leftover
-    before = pl.when(leftover.is_not_null()).then(day).rank("min").cast(pl.Int64)  # 1 + rows of earlier days
-    return (
+    as with ``rank`` over the day. On rows sorted by ``_order`` each rank is one pass over them: Polars ranks a
+    column it knows to be sorted without sorting it. (The rows before are a column of their own: a window written
+    twice in one step is computed twice.)"""
+    global_ranks = (
         (pl.col("minutes") // 15).alias("full_units"),
         pl.col("minutes").sum().over(day).alias("day_minutes"),
         (pl.col("minutes") // 15).sum().over(day).alias("_day_full_units"),
-        (order.rank("min").cast(pl.Int64) - before + 1).alias("_rank_min"),
-        (order.rank("max").cast(pl.Int64) - before + 1).alias("_rank_max"),
+        pl.col("_order").rank("min").cast(pl.Int64).alias("_rank_min"),
+        pl.col("_order").rank("max").cast(pl.Int64).alias("_rank_max"),
     )
+    before = (pl.col("_rank_min").min().over(day) - 1).alias("_before")  # the rows of earlier days
+    within = ((pl.col("_rank_min") - pl.col("_before")).alias("_rank_min"),
+              (pl.col("_rank_max") - pl.col("_before")).alias("_rank_max"))
+    return global_ranks, (before,), within
+
+
+def _in_steps(frame: Frame, steps: tuple[tuple[pl.Expr, ...], ...]) -> Frame:
+    """``frame`` with each step's columns added in turn (a step reads the columns of the steps before it)."""
+    for step in steps:
+        frame = frame.with_columns(*step)
+    return frame
 
 
 def _bounds() -> tuple[pl.Expr, ...]:
@@ -104,7 +119,7 @@ def _bounds() -> tuple[pl.Expr, ...]:
 
 
 _BOUNDS = _bounds()
-_DAY_RANKS = _rank_stage(pl.col("_day"))
+_DAY_RANKS = _rank_steps("_day")
 
 
 def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
@@ -117,10 +132,10 @@ def cms_unit_bounds(day_codes: Frame, day: list[str]) -> Frame:
     choice) when the codes with strictly more leftover do not use them all up. Works on a DataFrame or, inside a
     rule's plan, on a LazyFrame.
     """
+    numbered = day_codes.with_columns(_LEFTOVER, pl.struct(day).rank("dense").cast(pl.Int64).alias("_day"))
     return (
-        day_codes.with_columns(_LEFTOVER, pl.struct(day).rank("dense").cast(pl.Int64).alias("_day"))
-        .with_columns(*_DAY_RANKS).with_columns(*_BOUNDS)
-        .drop("_day", "_rank_min", "_rank_max", "_day_full_units")
+        _in_steps(numbered.with_columns(_order("_day")), _DAY_RANKS).with_columns(*_BOUNDS)
+        .drop("_day", "_order", "_rank_min", "_rank_max", "_before", "_day_full_units")
     )
 
 
@@ -198,15 +213,24 @@ _STACKED_AGG = (
 
 
 _CMS = pl.col("time_rule") == "cms"
-# A pool counts only when every code of it has minutes and whole units (``_usable``). Windows run over one integer
-# per pool and time rule rather than four text keys, which is also the order ``_rank_stage`` ranks by.
-# ``_rule_pool`` numbers each pool and time rule exactly: the pool by the first row of its rows as grouped (each
-# pool and code keeps its first row's number, ``_src_row``), the time rule cms, per_code or none.
-_POOL_NUMBERING = (
-    (pl.col("minutes").is_not_null() & pl.col("whole")).all().over(_POOL).alias("_usable"),
-    (pl.col("_src_row").min().over(_POOL) * 3 + pl.when(_CMS).then(0).when(pl.col("time_rule") == "per_code")
-     .then(1).otherwise(2)).alias("_rule_pool"),
+# Each pool, and each pool and time rule, is numbered by an exact integer so that the windows below run over one
+# integer key rather than four text keys (text keys cost several times more on a batch): ``_day`` numbers the
+# patient's day by the first row of its rows as grouped (each pool and code keeps its first row's number,
+# ``_src_row``), which is the only window over text; the discipline and the time rule (cms, per_code or none) are
+# small numbers folded in. ``_rule_pool`` puts the day and time rule first, so that the pools of one patient's day
+# and time rule sort together (``_other_disciplines`` reads them as one run).
+_DISCIPLINE_NUMBER = pl.col("discipline").replace_strict({"PT": 0, "OT": 1, "SLP": 2, "other": 3},
+                                                         return_dtype=pl.Int64)
+_RULE_NUMBER = pl.when(_CMS).then(0).when(pl.col("time_rule") == "per_code").then(1).otherwise(2)
+_DAY_NUMBER = pl.col("_src_row").min().over(_DAY).alias("_day")
+_POOL_NUMBERS_OF_DAY = (
+    (pl.col("_day") * 4 + _DISCIPLINE_NUMBER).alias("_pool"),
+    ((pl.col("_day") * 3 + _RULE_NUMBER) * 4 + _DISCIPLINE_NUMBER).alias("_rule_pool"),
 )
+# A pool counts only when every code of it has minutes and whole units: the pools with a code that does not are
+# listed once and looked up (a boolean window costs several times more).
+_UNUSABLE = pl.col("minutes").is_null() | ~pl.col("whole")
+_USABLE = (~pl.col("_pool").is_in(pl.col("_pool").filter(_UNUSABLE).implode())).alias("_usable")
 _SRC_ROW = pl.int_range(pl.len(), dtype=pl.Int64).alias("_src_row")
 
 
@@ -246,7 +270,9 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
         )
     return (
         grouped.join(tables.payer_frame().lazy().select("payer", "time_rule"), on="payer", how="left")
-        .with_columns(pl.col("billed").cast(pl.Int64), _LEFTOVER, *_POOL_NUMBERING)
+        .with_columns(pl.col("billed").cast(pl.Int64), _LEFTOVER, _DAY_NUMBER)
+        .with_columns(*_POOL_NUMBERS_OF_DAY)
+        .with_columns(_USABLE)
     )
 
 
@@ -258,23 +284,34 @@ def _units_text(units: pl.Expr) -> pl.Expr:
 # are those of its own codes exactly as if the CMS rows were taken apart first.
 _RULE_POOL_ID = pl.col("_rule_pool")
 _CHECKED = pl.col("_usable") & pl.col("time_rule").is_in(["cms", "per_code"])
-_POOL_RANKS = _rank_stage(_RULE_POOL_ID)
+_POOL_RANKS = _rank_steps("_rule_pool")
 
 
 def _pool_rows(tables: Tables) -> pl.LazyFrame:
     """Units above (``above``) or below what the time supports for 15-minute codes: under the CMS method per
     pool, or code by code under a per-code payer.
 
-    The numbers come first (over every code of the pool); the pool's list of codes is built only for the pools with
-    a flagged row, and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row is never
-    both above and below: ``min_units <= max_units``, so each pair of conditions excludes the other. Pools left out
-    (``_CHECKED``) are dropped with the pools that pass rather than first: they share no window with the others.
+    The pools left out (``_CHECKED``) are dropped first: a pool's numbers read only its own rows, and
+    ``_other_disciplines`` only checked ones. The rows are then sorted by pool and leftover (``_order``), which turns
+    the ranks into passes over sorted values and lets the pool windows take Polars' sorted path. The numbers come
+    first (over every code of the pool); the pool's list of codes is built only for the pools with a flagged row,
+    and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row is never both above and
+    below: ``min_units <= max_units``, so each pair of conditions excludes the other.
     """
-    return (
+    ordered = (
         _timed_day_codes(tables)
-        .with_columns(*_POOL_RANKS, *_POOL_NUMBERS)
+        .filter(_CHECKED)
+        .with_columns(_order("_rule_pool"))
+        .sort("_order")
+        # sorted with ``_order``, whose leading part they are: told so, the windows over them take the sorted path
+        .with_columns(_RULE_POOL_ID.set_sorted(), (_RULE_POOL_ID // 4).set_sorted().alias("_day_rule"))
+        .with_columns(*_POOL_NUMBERS)
+    )
+    return (
+        _in_steps(ordered, _POOL_RANKS)
         .with_columns(*_BOUNDS)
-        .filter(_CHECKED & (_ABOVE | _BELOW).any().over(_RULE_POOL_ID))
+        # the pools with a flagged row, listed once and looked up (a boolean window costs several times more)
+        .filter(_RULE_POOL_ID.is_in(_RULE_POOL_ID.filter(_ABOVE | _BELOW).implode()))
         .with_columns(_ABOVE.alias("above"), _BELOW.alias("below"), *_CMS_POOL_TEXTS)
         .filter(pl.col("above") | pl.col("below"))
         .with_columns(*_POOL_DETAIL)
@@ -283,13 +320,13 @@ def _pool_rows(tables: Tables) -> pl.LazyFrame:
     )
 
 
-# ``_other_disciplines``: the patient's day has a pool of another discipline under the same time rule (its checked
-# rows outnumber this pool's).
+# ``_other_disciplines``: the patient's day has a pool of another discipline under the same time rule (``_day_rule``:
+# the day and time rule part of ``_rule_pool``; its checked rows outnumber this pool's). ``_codes``: the pool's
+# codes (a pool's rows are one code each, never null).
 _POOL_NUMBERS = (
     pl.col("billed").sum().over(_RULE_POOL_ID).alias("day_billed"),
-    (pl.col("_usable").sum().over("patient_id", "date", "time_rule") > pl.len().over(_RULE_POOL_ID))
-    .alias("_other_disciplines"),
-    pl.col("code").count().over(_RULE_POOL_ID).alias("_codes"),
+    (pl.len().over("_day_rule") > pl.len().over(_RULE_POOL_ID)).alias("_other_disciplines"),
+    pl.len().over(_RULE_POOL_ID).alias("_codes"),
     per_code_units(pl.col("minutes"), pl.lit(15)).alias("supported"),
 )
 _OVER_DAY = pl.col("day_billed") > pl.col("day_units")
@@ -401,7 +438,7 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
     per_code = (
         # only the codes this reads (a code's every line, so each group below is whole): on a batch most lines are
         # 15-minute, untimed or time-range codes, which would be grouped for nothing
-        _family_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
+        _own_rule_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
         .group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
         .filter(pl.col("whole"))
         .with_columns(pl.col("billed").cast(pl.Int64))

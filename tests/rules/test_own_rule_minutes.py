@@ -1,0 +1,79 @@
+"""`time_units._own_rule_minutes`: on a large run below-minimum-time and the units plan read the family pools of the
+codes timed by their own rule (per-unit, typical, base + add-on, at-least, time-range), summed over those codes'
+lines alone; their findings must be exactly those read from every line's pools (`_family_minutes`).
+
+The batch mixes, over more than SMALL_RUN lines, those codes under and over their minimum times, add-ons with and
+without their base code, lines with and without minutes, beside the 15-minute and untimed lines of the same claims.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from cleanclaim.model import Encounter
+from cleanclaim.payers import load_profile
+from cleanclaim.rules.catalogue import time_units
+from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
+
+_OWN = [("96158", 30), ("96159", 15), ("97802", 15), ("98960", 30), ("G0447", 15), ("0592T", 30), ("99406", 3),
+        ("99407", 10), ("97550", 30), ("97551", 15), ("99213", 20), ("G0136", 5), ("96150", 15)]
+_RULES = frozenset({"below-minimum-time", "units-exceed-time", "units-below-time"})
+
+
+def _encounter(number: int) -> Encounter:
+    code, minutes = _OWN[number % len(_OWN)]
+    # under, at and over the code's time, or none documented; units 1 to 3
+    documented = [None, minutes // 2, minutes, minutes * 2 + 7][number // len(_OWN) % 4]
+    lines: list[dict[str, Any]] = [
+        {"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15},
+        {"code": code, "units": 1 + number % 3, "minutes": documented},
+        {"code": "97161", "modifiers": ["GP"], "units": 1, "minutes": 40},
+    ]
+    if number % 6 == 0:  # a base code's add-on on the same claim (its minutes pool with the base's)
+        lines.append({"code": "96159", "units": 1 + number % 4 // 2, "minutes": 20 if number % 12 else None})
+    if number % 7 == 0:  # the same code on a second line, another date
+        lines.append({"code": code, "units": 1, "minutes": minutes + 1, "date": "2026-07-03"})
+    return Encounter.model_validate({
+        "id": f"E{number:05d}", "date": "2026-07-01", "payer": "medicare" if number % 3 else "commercial",
+        "patient": {"id": f"P{number // 2}"}, "diagnoses": ["M62.81"],
+        "provider": {"npi": "1234567893", "discipline": "PT"}, "lines": lines,
+    })
+
+
+_PAYERS = {name: load_profile(name) for name in ("medicare", "commercial")}
+
+
+def _tables(numbers: range = range(SMALL_RUN // 2)) -> Tables:
+    return tables_from_encounters([_encounter(number) for number in numbers], _PAYERS, as_of=dt.date(2026, 12, 1))
+
+
+def test_the_pools_of_the_own_rule_codes_are_those_of_every_line() -> None:
+    tables = _tables()
+    assert not tables.small
+    narrow = time_units._own_rule_minutes(tables)
+    assert not tables.has_memo("family_minutes")  # summed over the own-rule codes' lines alone
+    whole = time_units._family_minutes(tables)
+    kept = whole.filter(pl.col("time_group").is_in(time_units._own_rule_groups(tables.book))).select(narrow.columns)
+    assert narrow.equals(kept)
+    assert 0 < narrow.height < whole.height
+    assert narrow.get_column("group_has_minutes").n_unique() == 2
+
+
+def test_a_large_run_finds_what_every_lines_pools_find(monkeypatch: pytest.MonkeyPatch) -> None:
+    found = findings_table(_tables(), RuleSelection(select=_RULES))
+    assert set(found.get_column("rule")) == _RULES
+    monkeypatch.setattr(time_units, "_build_own_rule_minutes", time_units._family_minutes)
+    assert found.equals(findings_table(_tables(), RuleSelection(select=_RULES)))
+
+
+def test_a_large_run_finds_what_small_runs_of_the_same_patients_find() -> None:
+    # a patient's claims are consecutive, so cutting the batch between patients keeps every finding and its order
+    large = findings_table(_tables(), RuleSelection(select=_RULES))
+    small = pl.concat([findings_table(_tables(range(start, start + 100)), RuleSelection(select=_RULES))
+                       for start in range(0, SMALL_RUN // 2, 100)])
+    assert large.equals(small)
