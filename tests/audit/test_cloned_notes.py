@@ -8,6 +8,7 @@ import random
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from cleanclaim.audit.run import audit
 from cleanclaim.rules.engine import RuleSelection
@@ -39,9 +40,17 @@ def _rows() -> list[dict[str, str]]:
     return rows
 
 
-def test_audit_compares_notes_across_partitions_as_check_does(tmp_path: Path) -> None:
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
+def test_audit_compares_notes_across_partitions_as_check_does(tmp_path: Path, held: bool,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    if not held:  # partitions in scratch files, of which only those with a note are read for the notes
+        monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)
+    rows = _rows()
+    # patients without a note: partitions with no note beside those with one
+    rows += [{**rows[0], "encounter_id": f"N{number:02d}", "patient_id": f"Q{number:02d}", "note": ""}
+             for number in range(12)]
     table = tmp_path / "claims.csv"
-    pl.DataFrame(_rows()).write_csv(table)
+    pl.DataFrame(rows).write_csv(table)
     whole = check(table, as_of=AS_OF)
     flagged_by_check = sorted(f.encounter for f in whole.findings if f.rule == "cloned-note")
     assert flagged_by_check == ["E02", "E07", "E11"]
@@ -51,7 +60,7 @@ def test_audit_compares_notes_across_partitions_as_check_does(tmp_path: Path) ->
     assert sorted(findings.get_column("encounter").to_list()) == flagged_by_check
     assert findings.get_column("provider_npi").unique().to_list() == ["1234567893"]
     assert all("same provider" in message for message in findings.get_column("message").to_list())
-    assert result.summary["rows_read"] == 12
+    assert result.summary["rows_read"] == 24
 
 
 def test_audit_without_notes_or_with_the_rule_ignored_has_no_cloned_note(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import random
 from decimal import Decimal
+from itertools import zip_longest
 from pathlib import Path
 from typing import ClassVar
 
@@ -501,6 +502,50 @@ def test_a_large_csv_is_read_in_slices_that_together_are_the_whole_file(tmp_path
     assert sorted(int(r) for s in slices for r in s.line_rows) == sorted(int(r) for r in whole.line_rows)
 
 
+def interleaved(rows: list[dict[str, object]]) -> list[dict[str, object]]:
+    """The same rows with each pair of neighbouring claims' rows taken in turn: a claim of more than one line is
+    not one run of rows."""
+    claims: dict[object, list[dict[str, object]]] = {}
+    for row in rows:
+        claims.setdefault(row["encounter_id"], []).append(row)
+    runs = list(claims.values())
+    return [row for first, second in zip_longest(runs[::2], runs[1::2], fillvalue=[])
+            for pair in zip_longest(first, second) for row in pair if row is not None]
+
+
+@pytest.mark.parametrize("order", ["claim-by-claim", "interleaved"])
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_large_table_is_read_in_slices_of_whole_encounters_in_either_row_order(
+        tmp_path: Path, suffix: str, order: str) -> None:
+    # a file written claim by claim is cut into blocks of rows at claim boundaries, read straight from the file;
+    # one whose claims' rows are interleaved is sliced by a hash of the id through scratch files: either way each
+    # encounter is whole in one slice and the slices together are the file as the reader reads it whole
+    from cleanclaim.audit.run import _read_slices
+    from cleanclaim.formats.claim_table import read_claim_table
+
+    rows = claim_rows(60, seed=9)
+    rows = interleaved(rows) if order == "interleaved" else rows
+    rows[11] = {**rows[11], "encounter_id": f" {rows[11]['encounter_id']} "}  # the same id as the reader strips it
+    rows[20] = {**rows[20], "units": "-1"}
+    path = write_table(tmp_path / f"claims{suffix}", rows)
+    whole = read_claim_table(path)
+    slices = list(_read_slices(path, 5, "medicare", tmp_path))
+    assert len(slices) > 1
+    ids = [set(s.lines.get_column("encounter_id")) for s in slices]
+    assert sum(len(i) for i in ids) == len(set().union(*ids)) == whole.encounters.height  # each in one slice
+    together = pl.concat([s.lines for s in slices])
+    assert together.sort("encounter_id", "line").equals(whole.lines.sort("encounter_id", "line"))
+    assert pl.concat([s.encounters for s in slices]).sort("encounter_id").equals(
+        whole.encounters.sort("encounter_id"))
+    # the spaced id is rejected beside its claim's rows as in the whole file (in the same slice: the id as stripped)
+    header = suffix == ".csv"
+    assert sorted(e.row for s in slices for e in s.errors) == [e.row for e in whole.errors] == [12 + header,
+                                                                                               21 + header]
+    rows_in_order = [int(r) for s in slices for r in s.line_rows]
+    # blocks of a file written claim by claim come in input order (no partition has to be sorted back)
+    assert (rows_in_order == sorted(rows_in_order)) == (order == "claim-by-claim")
+
+
 @pytest.mark.parametrize("damage", ["ragged", "short"])
 def test_a_malformed_csv_is_read_whole_and_its_bad_rows_rejected_as_check_does(tmp_path: Path, damage: str) -> None:
     from cleanclaim.audit.run import _read_slices
@@ -520,12 +565,16 @@ def test_a_malformed_csv_is_read_whole_and_its_bad_rows_rejected_as_check_does(t
         ordered(check(path, as_of=AS_OF).table))
 
 
+@pytest.mark.parametrize("order", ["claim-by-claim", "interleaved"])
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_an_input_too_large_to_hold_goes_through_scratch_files_with_the_same_outputs(
-        tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, suffix: str, order: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # claim by claim: blocks of rows straight from the file; interleaved: slices by the id's hash through scratch
+    # files, each partition sorted back into input order
     from cleanclaim.audit import run
 
     rows = claim_rows(120, seed=21)
+    rows = interleaved(rows) if order == "interleaved" else rows
     rows[7] = {**rows[7], "units": "-1"}
     rows[30] = {**rows[30], "code": ""}
     path = write_table(tmp_path / f"claims{suffix}", rows)
