@@ -337,3 +337,42 @@ def test_top_drivers_best_first_ties_to_the_smallest_encounter_and_nulls_last() 
     assert _top(with_nulls.reverse(), "slot").filter(pl.col("slot") == 1).rows() == [
         (1, None, 9.0), (1, "E09", 7.0), (1, "E03", 2.0), (1, "E05", 2.0), (1, None, 2.0), (1, "E04", 1.0),
         (1, "E00", None)]
+
+
+def _fold_drivers(acc: ProviderStats, drivers: list[tuple[str, float]]) -> None:
+    """Fold one partition of one provider (every count 20) whose modifier-59 drivers are ``drivers``."""
+    from cleanclaim.audit.providers import _COUNTS_SCHEMA, _DRIVERS_SCHEMA, KEY
+
+    counts = pl.DataFrame([{**dict.fromkeys(_COUNTS_SCHEMA.names(), 20.0), **dict(zip(KEY, ("1", "PT", "medicare"),
+                                                                                       strict=True))}],
+                          schema=_COUNTS_SCHEMA)
+    acc.fold(counts, pl.DataFrame([(0, 0, encounter, score) for encounter, score in drivers], schema=_DRIVERS_SCHEMA,
+                                  orient="row"))
+
+
+def test_an_encounter_in_two_folds_is_one_driver_with_its_scores_added() -> None:
+    acc = ProviderStats()
+    _fold_drivers(acc, [("A", 2.0), ("B", 3.0)])
+    _fold_drivers(acc, [("A", 2.0), ("C", 1.0)])
+    assert row(acc.result(), "1", "modifier_59_x_share")["claims"] == ["A", "B", "C"]
+
+
+def test_a_false_repeat_of_the_drivers_screen_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The repeat screen is a hash: when it says "may" of distinct pairs, the sum must leave the result as it is."""
+    from cleanclaim.audit import providers
+
+    def accumulated() -> pl.DataFrame:
+        acc = ProviderStats()
+        for part in range(3):
+            _fold_drivers(acc, [(f"E{part}-{i:02d}", float(i % 4 + 1)) for i in range(8)])
+        return acc.result()
+
+    screened = accumulated()
+    assert row(screened, "1", "modifier_59_x_share")["claims"] == [
+        "E0-03", "E0-07", "E1-03", "E1-07", "E2-03", "E2-07", "E0-02", "E0-06", "E1-02", "E1-06"]
+    assert not providers._may_repeat(pl.DataFrame({"slot": [1, 1, 2]}, schema={"slot": pl.UInt64})
+                                     .with_columns(encounter=pl.Series(["A", "B", "A"])))
+    assert providers._may_repeat(pl.DataFrame({"slot": [1, 2, 1]}, schema={"slot": pl.UInt64})
+                                 .with_columns(encounter=pl.Series(["A", "A", "A"])))
+    monkeypatch.setattr(providers, "_may_repeat", lambda drivers: True)
+    assert_frame_equal(accumulated(), screened)

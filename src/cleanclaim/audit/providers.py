@@ -180,8 +180,7 @@ class ProviderStats:
     def _merge(self) -> None:
         if self._pending:
             merged = pl.concat([self._drivers, *self._pending])
-            if merged.select(pl.struct("slot", "encounter").is_duplicated().any()).item():
-                # one encounter in two folds (an 837P's claim id also in a table): its scores add up
+            if _may_repeat(merged):  # one encounter in two folds (an 837P claim id also in a table): scores add up
                 merged = merged.group_by("slot", "encounter").agg(pl.col("score").sum())
             self._drivers = _top(merged, "slot")
             self._pending, self._pending_rows = [], 0
@@ -327,6 +326,14 @@ def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Dat
         for metric, numerator in enumerate(_RATIOS[name][0] for name in METRICS)
     ])
     return counts, _top(drivers, "key", "metric", ordered=False).select(_DRIVERS_SCHEMA.names()).cast(_DRIVERS_SCHEMA)
+
+
+def _may_repeat(drivers: pl.DataFrame) -> bool:
+    """Whether an encounter may be in a slot twice, so that its scores must be added up: screened on a hash of the
+    pair, about half the CPU of comparing the pairs themselves (11 ms against 26 for the 225,000 driver rows of a
+    1M-line audit, serial after pass 2). A collision only says "may" of distinct pairs, and summing them leaves
+    them as they are (`_top` then orders the rows completely, so the order they come out in does not matter)."""
+    return bool(drivers.select(pl.struct("slot", "encounter").hash().n_unique()).item() < drivers.height)
 
 
 def _top(drivers: pl.DataFrame, *group: str, ordered: bool = True) -> pl.DataFrame:
