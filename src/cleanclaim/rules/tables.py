@@ -325,7 +325,7 @@ def encounter_rows(tables: Tables) -> pl.Series | None:
 
 def _encounter_rows(tables: Tables) -> pl.Series | None:
     ids, line_ids = tables.encounters.get_column("encounter_id"), tables.lines.get_column("encounter_id")
-    if tables.small or not ids.is_unique().all():
+    if tables.small or ids.n_unique() < ids.len():  # n_unique costs a third of is_unique().all()
         return None
     if not ids.null_count() and not line_ids.null_count():
         # Lines as a store or an audit partition holds them: each encounter's lines together, encounters in their
