@@ -314,6 +314,31 @@ def lines_with_codes(tables: Tables) -> pl.DataFrame:
     return tables.memo("lines_with_codes", _lines_with_codes)
 
 
+def encounter_rows(tables: Tables) -> pl.Series | None:
+    """Each line's row in ``tables.encounters`` (null for a line whose encounter is not there), so a rule reads an
+    encounter column onto the lines with a gather instead of a join on the text id: rules that each hashed the
+    200,000 ids of a partition to join their encounter columns (8-14 ms each) share one lookup. None on a small run
+    (a join of one claim costs less than the lookup's steps) and when an encounter id repeats, where a join gives a
+    line once per encounter row and a row number cannot: the rule then joins as it always did."""
+    return tables.memo("encounter_rows", _encounter_rows)
+
+
+def _encounter_rows(tables: Tables) -> pl.Series | None:
+    ids, line_ids = tables.encounters.get_column("encounter_id"), tables.lines.get_column("encounter_id")
+    if tables.small or ids.n_unique() < ids.len():  # n_unique costs a third of is_unique().all()
+        return None
+    if not ids.null_count() and not line_ids.null_count():
+        # Lines as a store or an audit partition holds them: each encounter's lines together, encounters in their
+        # table's order, none without lines. The line's run of its encounter id is then its encounter's row (1 ms
+        # on 200,000 lines, where the join costs 14).
+        starts = line_ids.filter((line_ids != line_ids.shift(1)).fill_null(True))
+        if starts.equals(ids):
+            return line_ids.rle_id().alias("encounter_row")
+    rows = tables.encounters.select("encounter_id").with_row_index("encounter_row")
+    return (tables.lines.select("encounter_id").join(rows, on="encounter_id", how="left", maintain_order="left")
+            .get_column("encounter_row"))
+
+
 def _lines_with_codes(tables: Tables) -> pl.DataFrame:
     in_force = (
         (pl.col("effective").is_null() | (pl.col("date") >= pl.col("effective")))

@@ -9,7 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -24,7 +24,7 @@ from cleanclaim.diagnoses import (
 from cleanclaim.formats.claim_requirements import ICD9_PREFIX
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, distinct_values, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, distinct_values, encounter_rows, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _MAX_POINTERS = 4  # 837P SV107 / CMS-1500 item 24E carry at most four diagnosis pointers per line
@@ -399,9 +399,7 @@ class MissingDiagnosis(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
-        lines = tables.lines.lazy().join(counts, on="encounter_id", how="left").with_columns(
-            pl.col("dx_count").fill_null(0))
+        lines = _with_dx_count(tables, tables.lines, how="left").with_columns(pl.col("dx_count").fill_null(0))
         no_dx = (
             lines.filter(pl.col("dx_count") == 0)
             .group_by("encounter_id", maintain_order=True).agg(pl.len().alias("line_count"))
@@ -478,7 +476,6 @@ class InvalidDxPointer(Rule):
         return CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
-        counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
         pointers_of = pl.col("dx_pointers")
         # A pointer past the diagnoses needs a pointer above 1 (an encounter without diagnoses is not judged), and a
         # pointer below 1, a fifth or a repeat a list other than [1]: so lines pointing at [1] alone (on a real batch
@@ -486,10 +483,10 @@ class InvalidDxPointer(Rule):
         # (the first element and the length) before the list's minimum, maximum and distinct count are taken.
         alone = (pointers_of.list.len() == 1) & (pointers_of.list.first() == 1)
         lines = (
-            tables.lines.lazy().select(*_KEYS, "dx_pointers").filter((pointers_of.list.len() > 0) & ~alone)
+            _with_dx_count(tables, tables.lines.select(*_KEYS, "dx_pointers"), how="inner")
+            .filter((pointers_of.list.len() > 0) & ~alone)
             .with_columns(pointers_of.list.len().alias("__count"), pointers_of.list.min().alias("__lowest"),
                           pointers_of.list.max().alias("__highest"), pointers_of.list.n_unique().alias("__distinct"))
-            .join(counts, on="encounter_id", how="inner")
             # only lines with some problem go on to be exploded pointer by pointer (on a million lines, a few)
             .filter((pl.col("dx_count") > 0) & (pl.col("__count") > 0)
                     & ((pl.col("__lowest") < 1) | (pl.col("__highest") > pl.col("dx_count"))
@@ -667,6 +664,21 @@ _FLAGGED = _INVALID | {DiagnosisStatus.NOT_BILLABLE}
 
 
 _PointerRows = list[tuple[str | None, list[Any] | None]]  # pointers as Polars gives them (a null may be among them)
+
+
+def _with_dx_count(tables: Tables, lines: pl.DataFrame, how: Literal["left", "inner"]) -> pl.LazyFrame:
+    """``lines`` (columns of ``tables.lines``, row for row) with their encounter's number of diagnoses as
+    ``dx_count``: by each line's encounter row where `encounter_rows` has it, else by the join on the encounter id.
+    A line without an encounter gets a null count (``how="left"``) or is left out (``"inner"``), as in the join."""
+    rows = encounter_rows(tables)
+    if rows is None:
+        counts = tables.encounters.lazy().select("encounter_id", pl.col("diagnoses").list.len().alias("dx_count"))
+        return lines.lazy().join(counts, on="encounter_id", how=how)
+    counts_by_row = tables.encounters.get_column("diagnoses").list.len().alias("dx_count")
+    with_count = lines.with_columns(counts_by_row.gather(rows))
+    if how == "inner" and rows.null_count():
+        with_count = with_count.filter(rows.is_not_null())
+    return with_count.lazy()
 
 
 def _line_pointers(tables: Tables) -> tuple[_PointerRows, dict[str, list[int]]] | None:
