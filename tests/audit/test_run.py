@@ -655,3 +655,47 @@ def test_enrich_gives_each_finding_its_line_or_its_claim_and_counts_each_line_at
     assert out["source_file"].to_list() == ["a.csv"] * 5 + [None, None, "a.csv"]
     assert out["date"].to_list() == [day] * 5 + [None, None, day]
     assert risk == allowed[("E1", 1)] + e2  # E1 line 1 once, E2's lines once each; E3's warning is not at risk
+
+
+def test_a_partitions_scratch_file_holds_its_blocks_in_order_as_the_parts_held_do(tmp_path: Path) -> None:
+    """Pass 1 appends each block's part to one open file per partition and kind; a block whose columns are typed
+    otherwise (a column all null in it) starts a new file. Read back, a partition is the parts held in memory,
+    reconciled and in input order, and the patients of each partition are those the held writer gives."""
+    from cleanclaim.audit.run import _ORDER, _Writer
+    from cleanclaim.formats.claim_table import ClaimTable
+
+    def block(first: int, patients: list[str], minutes: list[int | None]) -> ClaimTable:
+        ids = [f"E{first + i}" for i in range(len(patients))]
+        encounters = pl.DataFrame({"encounter_id": ids, "patient_id": patients,
+                                   "note": [None] * len(ids)}, schema={"encounter_id": pl.String,
+                                                                       "patient_id": pl.String, "note": pl.String})
+        # the second block's minutes are all null and typed Null, as a reader may give them
+        minute = pl.Series("minutes", minutes, dtype=pl.Null if all(m is None for m in minutes) else pl.Int64)
+        lines = pl.DataFrame({"encounter_id": ids, "patient_id": patients, "line": [1] * len(ids)}) \
+            .with_columns(minute)
+        rows = pl.Series(range(first, first + len(ids)), dtype=pl.UInt32)
+        return ClaimTable("claims.parquet", lines, encounters, line_rows=rows, encounter_rows=rows)
+
+    blocks = [block(0, ["P1", "P4", "P3", "P1"], [10, 20, 30, 40]), block(4, ["P4", "P1", "P6"], [None] * 3),
+              block(7, ["P6", "P1", "P3", "P4"], [5, 6, 7, 8])]
+    held, spilled = _Writer(tmp_path, 2, in_memory=True), _Writer(tmp_path, 2)
+    for index, table in enumerate(blocks):
+        for writer in (held, spilled):
+            writer.spill(table, "claims.parquet", f"000000-{index:06d}", 0)
+    spilled.close()
+    for kind in ("lines", "encounters"):
+        for key in range(2):
+            expected, got = held.read(kind, key), spilled.read(kind, key)
+            assert expected is not None and got is not None
+            assert got.equals(expected), (kind, key)
+            assert got.get_column(_ORDER[1]).is_sorted() and got.get_column(_ORDER[1]).n_unique() == got.height
+    lines = pl.concat([spilled.read("lines", key) for key in range(2)], how="diagonal_relaxed")  # type: ignore[misc]
+    assert sorted(lines.get_column("encounter_id")) == sorted(f"E{i}" for i in range(11))
+    assert lines.schema["minutes"] == pl.Int64
+    # encounters: one file per partition (one schema); lines: a partition with a block typed otherwise starts a new
+    # file at that block and again at the next, so a file never mixes schemas
+    files = {kind: sorted(path.name for path in (spilled.root / kind).rglob("*.arrow"))
+             for kind in ("lines", "encounters")}
+    partitions = [folder.name for folder in (spilled.root / "encounters").iterdir()]
+    assert len(partitions) == 2 and len(files["encounters"]) == 2
+    assert len(files["lines"]) > len(files["encounters"])
