@@ -11,8 +11,9 @@ UNFORESEEN: tuple[type[BaseException], ...]
 """What a bug in cleanclaim can raise: any Exception, and a Rust panic inside Polars, which pyo3 raises as a
 ``BaseException`` and so would pass every ``except Exception`` (the per-record catches and the CLI's exit-3 net) as a
 traceback. Every place that turns an unforeseen failure into a report catches this tuple. Built on first use by
-:func:`__getattr__`: naming the panic imports Polars, which `cleanclaim --help` and the commands that never touch a
-table should not pay for."""
+:func:`__getattr__`: naming the panic imports Polars, which a module that only raises these errors should not pay
+for. (`cleanclaim --help` still loads Polars today, through the option types typer needs from
+`cleanclaim.refdata` and `cleanclaim.sampling`.)"""
 
 
 def __getattr__(name: str) -> tuple[type[BaseException], ...]:
