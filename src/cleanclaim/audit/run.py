@@ -62,6 +62,7 @@ from cleanclaim.formats.claim_table import (
     ClaimTable,
     _csv_header,
     _repeated_columns,
+    _run_starts,
     as_read,
     claim_table_from_raw,
     read_claim_table,
@@ -527,11 +528,11 @@ def _claim_runs(lazy: pl.LazyFrame, key: pl.Expr, slices: int) -> list[int] | No
     it). None when some encounter's rows are in two runs: only the slices by a hash of the id keep it whole then.
     One column is read (1M lines: ~0.1 s CPU, against ~2 s to write the whole file to scratch slices and read it
     back)."""
-    ids = lazy.select(key.alias("id")).collect()
+    ids = lazy.select(key.alias("encounter_id")).collect()
     rows = ids.height
-    starts = ids.with_row_index("row").filter((pl.col("id") != pl.col("id").shift(1)).fill_null(True))
+    starts = ids.with_row_index("row").filter(_run_starts())
     del ids
-    if not starts.get_column("id").is_unique().all():
+    if not starts.get_column("encounter_id").is_unique().all():
         return None
     first = starts.get_column("row").cast(pl.Int64)
     block = max(1, math.ceil(rows / slices))
@@ -775,7 +776,7 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
             tested = None if x12 else pool.submit(contextvars.copy_context().run, stats.result)
             pool.submit(template)
             if compare_notes:
-                at_risk += _cloned_notes(writer, partitions, pricer, chosen)
+                at_risk += _cloned_notes(writer, pricer, chosen)
             for path in x12:
                 at_risk += _audit_x12(path, payer, as_of, payers_dir, selection, writer, pricer, stats, counts, errors,
                                       rejected, failures)
@@ -871,18 +872,19 @@ def _in_order(check: Callable[[int], PartitionChecked | None], keys: range,
                 future.cancel()
 
 
-def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: RuleSelection) -> Decimal:
+def _cloned_notes(writer: _Writer, pricer: _Pricer, selection: RuleSelection) -> Decimal:
     """cloned-note over the notes of every partition at once (a claim-line table carries them in its optional
     ``note`` column), its findings enriched partition by partition as pass 2's are; the dollars they put at risk.
-    Only the encounters with a note are read (a table without notes costs a look at the files' statistics), and the
-    partitions again only when a note was flagged."""
-    notes = [record for key in range(partitions) for record in note_records(_noted_encounters(writer, key))]
+    Only the partitions with a note are read (`_Writer.noted`), their encounters with a note, and those partitions
+    again only when a note was flagged."""
+    noted = sorted(writer.noted)  # in partition order, as pass 2 writes its findings
+    notes = [record for key in noted for record in note_records(_noted_encounters(writer, key))]
     if len(notes) < 2:
         return Decimal(0)
     rule = get_rule("cloned-note")
     found = finding_frame(rule, flagged_rows(notes), selection.severity_of(rule)).collect()
     risk = Decimal(0)
-    for key in range(partitions if found.height else 0):
+    for key in noted if found.height else []:
         lines, encounters = writer.read("lines", key), writer.read("encounters", key)
         if lines is None or encounters is None:
             continue
@@ -897,7 +899,7 @@ def _cloned_notes(writer: _Writer, partitions: int, pricer: _Pricer, selection: 
 def _noted_encounters(writer: _Writer, key: int) -> pl.DataFrame:
     """The encounters of a partition that have a note, in input order, with the columns `note_records` reads."""
     columns = ["encounter_id", "patient_id", "provider_npi", "note", "date", "patient_first_name", "patient_last_name"]
-    scans = writer.scans("encounters", key) if key in writer.noted else []
+    scans = writer.scans("encounters", key)
     if not scans:
         return pl.DataFrame(schema={name: pl.Date if name == "date" else pl.String for name in columns})
     return (pl.concat(scans, how="diagonal_relaxed").select(*columns, *_ORDER).filter(pl.col("note").is_not_null())
