@@ -198,10 +198,11 @@ class HbaiSameDayConflict(Rule):
         # every line of the day is paired (filtering the conflicting codes first costs more than it saves on one
         # claim); the pairs that are not a conflict get no kind and are dropped
         others = lines.select(*_DAY, pl.col("provider_npi").alias("other_npi"), pl.col("code").alias("other_code"))
-        hbai = lines.filter(_HBAI)
         codes = tables.values("code")
         kept_apart = None if tables.small else _codes_within(codes, _KEPT_APART)
-        if kept_apart is not None:
+        if kept_apart is None:
+            hbai = lines.filter(_HBAI)
+        else:
             # on a large run, the run's codes are read once each, not once per line: the HBAI lines, paired with the
             # lines of a kept-apart code only (the rest would be paired and dropped)
             hbai = lines.filter(pl.col("code").is_in(pl.lit(_codes_within(codes, (_HBAI_BOUNDS,))).implode()))

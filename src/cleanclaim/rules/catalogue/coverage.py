@@ -315,7 +315,9 @@ class SameDayFamilyConflict(Rule):
         large = tables.lines.height > SMALL_RUN
         if large:
             # only the lines of a code in some row's range take part: kept first, so the joins below see them only
-            lines = lines.filter(pl.col("code").is_in(pl.lit(_ranged_codes(tables.values("code"))).implode()))
+            ranged = _ranged_codes(tables.values("code"))
+            lines = lines.filter(pl.col("code").is_in(pl.lit(ranged).implode()))
+            codes = pl.LazyFrame({"code": ranged}, schema={"code": pl.String})
 
         def within(first: str, last: str, column: str = "code") -> pl.Expr:
             return (pl.col(column) >= pl.col(first)) & (pl.col(column) <= pl.col(last))
@@ -326,7 +328,6 @@ class SameDayFamilyConflict(Rule):
             # string order is Polars': code points, as UTF-8 bytes compare), the same rows in order
             if not large:
                 return lines.join(kind, how="cross").filter(within(first, last))
-            codes = pl.LazyFrame({"code": sorted(tables.values("code"))}, schema={"code": pl.String})
             member = codes.join(kind, how="cross").filter(within(first, last))
             return lines.join(member.sort("row_no"), on="code", how="inner", maintain_order="left_right")
 

@@ -171,7 +171,7 @@ def _own_rule_groups(book: CodeBook) -> list[str]:
     return sorted({group for group in [*groups, *own.to_list()] if group is not None})
 
 
-_TIME_BASED = ["timed15", "per_unit", "typical", "base", "addon", "at_least", "range"]
+_TIME_BASED = ["timed15", *_OWN_TIME_RULES]  # the 15-minute rule and those that time a code by its own rule
 _MISSING = pl.col("time_rule").is_in(_TIME_BASED) & ~pl.col("time_optional") & ~pl.col("group_has_minutes")
 _TIME_TEXT = (
     pl.when(pl.col("time_rule") == "timed15").then(pl.lit("15-minute units"))
