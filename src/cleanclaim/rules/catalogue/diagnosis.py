@@ -583,51 +583,52 @@ class HbaiNeedsPhysicalDiagnosis(Rule):
         if not tables.small:
             questionable = collect(_questionable_hbai(tables, hbai))
             if not questionable.height:
-                # no HBAI line leads with a diagnosis outside the physical chapters: nothing to flag, and no plan
-                # (over an empty line set the plan still spread every claim's diagnoses: ~10 ms on 200,000 lines)
-                return pl.DataFrame(schema=_HBAI_ROWS)
+                # no HBAI line leads with a diagnosis outside the physical chapters: nothing to flag, and no plan run
+                # (over an empty line set the plan still spread every claim's diagnoses: ~10 ms on 200,000 lines);
+                # its schema, resolved without running it, gives the columns
+                return pl.DataFrame(schema=_hbai_rows(tables, hbai).collect_schema())
             hbai = hbai.join(questionable.lazy(), on="encounter_id", how="semi")
-        dx = (
-            _with_chapters(encounter_diagnoses(tables, hbai.select("encounter_id").unique()))
-            .select("encounter_id", "position", "diagnosis", "where", "chapter", "title", "health_kind")
-        )
-        has_physical = dx.group_by("encounter_id").agg(
-            (pl.col("health_kind") == "physical").any().alias("has_physical"),
-            pl.col("diagnosis").filter(pl.col("health_kind") == "physical").first().alias("physical_dx"),
-            pl.col("position").filter(pl.col("health_kind") == "physical").first().alias("physical_position"),
-        )
-        primary = hbai.select(
-            *_KEYS, pl.col("dx_pointers").list.first().fill_null(1).alias("position"))
-        judged = (
-            primary.join(dx, on=["encounter_id", "position"], how="inner")
-            .join(has_physical, on="encounter_id", how="left")
-            .filter(pl.col("health_kind") != "physical")
-        )
-        return judged.with_columns(
-            pl.when(pl.col("health_kind") == "mental_behavioral")
-            .then(pl.lit("a mental or behavioral disorder"))
-            .when(pl.col("health_kind") == "health_factor")
-            .then(pl.lit("a factor influencing health status (Z code), not a health problem"))
-            .otherwise(pl.lit("an external-cause code, which is never a primary diagnosis")).alias("kind_text"),
-            pl.when((pl.col("health_kind") != "mental_behavioral") & pl.col("has_physical"))
-            .then(pl.lit(Severity.WARNING.value)).otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
-            pl.when(pl.col("has_physical"))
-            .then(pl.format("Point line {} at diagnosis {} ({}) first: the physical condition the behavior affects "
-                            "must lead.", pl.col("line"), pl.col("physical_position"), pl.col("physical_dx")))
-            .when(pl.col("health_kind") == "mental_behavioral")
-            .then(pl.format("If the service treated {} itself, it is mental-health treatment (psychiatric services "
-                            "90785-90899), not {}; if it addressed a physical condition, list that condition first.",
-                            pl.col("diagnosis"), pl.col("code")))
-            .otherwise(pl.format("Add the physical health problem the service addressed (e.g. E11.9, I10, M54.50) "
-                                 "and point line {} at it first; with only Z codes, {} is not billable.",
-                                 pl.col("line"), pl.col("code")))
-            .alias("remedy"),
-        ).select(*_KEYS, "where", "kind_text", "chapter", "remedy", "severity")
+        return _hbai_rows(tables, hbai)
 
 
-_HBAI_ROWS = pl.Schema({"encounter_id": pl.String, "line": pl.Int32, "code": pl.String, "where": pl.String,
-                        "kind_text": pl.String, "chapter": pl.Int64, "remedy": pl.String, "severity": pl.String})
-"""The columns of hbai-needs-physical-diagnosis's rows (its plan's; a test holds the two together)."""
+def _hbai_rows(tables: Tables, hbai: pl.LazyFrame) -> pl.LazyFrame:
+    """hbai-needs-physical-diagnosis's rows for the HBAI lines ``hbai``."""
+    dx = (
+        _with_chapters(encounter_diagnoses(tables, hbai.select("encounter_id").unique()))
+        .select("encounter_id", "position", "diagnosis", "where", "chapter", "title", "health_kind")
+    )
+    has_physical = dx.group_by("encounter_id").agg(
+        (pl.col("health_kind") == "physical").any().alias("has_physical"),
+        pl.col("diagnosis").filter(pl.col("health_kind") == "physical").first().alias("physical_dx"),
+        pl.col("position").filter(pl.col("health_kind") == "physical").first().alias("physical_position"),
+    )
+    primary = hbai.select(
+        *_KEYS, pl.col("dx_pointers").list.first().fill_null(1).alias("position"))
+    judged = (
+        primary.join(dx, on=["encounter_id", "position"], how="inner")
+        .join(has_physical, on="encounter_id", how="left")
+        .filter(pl.col("health_kind") != "physical")
+    )
+    return judged.with_columns(
+        pl.when(pl.col("health_kind") == "mental_behavioral")
+        .then(pl.lit("a mental or behavioral disorder"))
+        .when(pl.col("health_kind") == "health_factor")
+        .then(pl.lit("a factor influencing health status (Z code), not a health problem"))
+        .otherwise(pl.lit("an external-cause code, which is never a primary diagnosis")).alias("kind_text"),
+        pl.when((pl.col("health_kind") != "mental_behavioral") & pl.col("has_physical"))
+        .then(pl.lit(Severity.WARNING.value)).otherwise(pl.lit(None, dtype=pl.String)).alias("severity"),
+        pl.when(pl.col("has_physical"))
+        .then(pl.format("Point line {} at diagnosis {} ({}) first: the physical condition the behavior affects "
+                        "must lead.", pl.col("line"), pl.col("physical_position"), pl.col("physical_dx")))
+        .when(pl.col("health_kind") == "mental_behavioral")
+        .then(pl.format("If the service treated {} itself, it is mental-health treatment (psychiatric services "
+                        "90785-90899), not {}; if it addressed a physical condition, list that condition first.",
+                        pl.col("diagnosis"), pl.col("code")))
+        .otherwise(pl.format("Add the physical health problem the service addressed (e.g. E11.9, I10, M54.50) "
+                             "and point line {} at it first; with only Z codes, {} is not billable.",
+                             pl.col("line"), pl.col("code")))
+        .alias("remedy"),
+    ).select(*_KEYS, "where", "kind_text", "chapter", "remedy", "severity")
 
 
 def _with_chapters(diagnoses: pl.LazyFrame) -> pl.LazyFrame:
