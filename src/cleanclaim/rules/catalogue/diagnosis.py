@@ -482,8 +482,11 @@ class InvalidDxPointer(Rule):
         # most of them) cannot break the rule whatever their encounter, and are left out by two cheap list reads
         # (the first element and the length) before the list's minimum, maximum and distinct count are taken.
         alone = (pointers_of.list.len() == 1) & (pointers_of.list.first() == 1)
+        counted = _with_dx_count(tables, tables.lines.select(*_KEYS, "dx_pointers"), how="inner")
+        if not tables.small:
+            counted = _suspect_pointer_lines(collect(counted)).lazy()
         lines = (
-            _with_dx_count(tables, tables.lines.select(*_KEYS, "dx_pointers"), how="inner")
+            counted
             .filter((pointers_of.list.len() > 0) & ~alone)
             .with_columns(pointers_of.list.len().alias("__count"), pointers_of.list.min().alias("__lowest"),
                           pointers_of.list.max().alias("__highest"), pointers_of.list.n_unique().alias("__distinct"))
@@ -681,6 +684,28 @@ def _with_dx_count(tables: Tables, lines: pl.DataFrame, how: Literal["left", "in
         with_count = with_count.filter(rows.is_not_null())
     return with_count.lazy()
 
+
+def _suspect_pointer_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    """The lines (columns ``dx_pointers`` and ``dx_count``) whose pointers invalid-dx-pointer may flag: a superset,
+    which the rule's own filter then judges.
+
+    A line of an encounter with diagnoses whose pointers are at most four, none null, each within 1 to the count and
+    each greater than the one before cannot break the rule (rising numbers are distinct). That is read on the
+    pointers laid out flat, element beside element, where the rule's per-list minimum, maximum and distinct count
+    cost ~12 ms on 250,000 lines (each list walked on its own) and this ~4 ms; a list out of order is only a suspect,
+    judged by the rule's filter like any other."""
+    pointer, row = pl.col("pointer"), pl.col("row")
+    flat = lines.lazy().select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), "dx_count",
+                               pl.col("dx_pointers").alias("pointer")).explode("pointer")
+    # a null list (and, in some Polars versions, an empty one) explodes to a null pointer: a suspect, which the
+    # rule's filter drops
+    suspects = collect(flat.filter(
+        (pl.col("dx_count") > 0)
+        & (pointer.is_null() | (pointer < 1) | (pointer > pl.col("dx_count"))
+           | ((row == row.shift(1)) & (pointer <= pointer.shift(1))))
+    ).select("row")).get_column("row")
+    return lines.filter(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(suspects.implode())
+                        | (pl.col("dx_pointers").list.len() > _MAX_POINTERS))
 
 def _line_pointers(tables: Tables) -> tuple[_PointerRows, dict[str, list[int]]] | None:
     """Each line's encounter id and pointers, and each encounter's diagnosis counts, as Python values for the pointer
