@@ -126,13 +126,18 @@ def distinct_diagnoses(tables: Tables) -> pl.Series:
 
 
 def questionable_encounters(tables: Tables) -> pl.DataFrame | None:
-    """The ids of the encounters that may hold a diagnosis the validity rules flag (None on a small run: all).
+    """The ids of the encounters that may hold a diagnosis the validity rules flag (None on a small run: all), once
+    per run: the validity rules' screens read it too (none questionable: neither rule can fire).
 
     A diagnosis is judged on its encounter's date or one of its lines' dates, and its status depends only on the
     release that date picks: so a diagnosis billable in every release the batch's dates pick, on an encounter none
     of whose dates falls outside the loaded releases, cannot be flagged. Deciding that per distinct diagnosis and
     release (a month of claims has a few hundred diagnoses and one or two releases) spares pointing every line at
     its diagnoses, which cost most of the diagnosis rules' time on a million lines."""
+    return tables.memo("questionable_encounters", _questionable_encounters)
+
+
+def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     lines, encounters = tables.lines, tables.encounters
     if tables.small or encounters.get_column("encounter_id").has_nulls():
         return None  # a null id joins no narrowed list: such a batch is judged the whole way
@@ -154,6 +159,12 @@ def questionable_encounters(tables: Tables) -> pl.DataFrame | None:
     ]) if flagged.len() or uncovered else encounters.clear().select("encounter_id")
     return questionable.unique()
 
+
+def _none_questionable(tables: Tables) -> bool:
+    """Whether a large run has no encounter the diagnosis-validity rules could flag: their classified diagnoses are
+    then empty, and the rules need not build their plans over them."""
+    questionable = questionable_encounters(tables)
+    return questionable is not None and not questionable.height
 
 @dataclass(frozen=True)
 class _DiagnosisAnswers:
@@ -274,7 +285,9 @@ class InvalidDiagnosis(Rule):
     def screen_for(self, tables: Tables) -> Screen | None:
         # the rule flags a diagnosis of invalid format or unknown, and an encounter judged outside every release
         answers = _diagnosis_answers(tables)
-        if answers is None or answers.outside_releases or answers.statuses & _INVALID:
+        if answers is None:
+            return CANNOT_FIRE if _none_questionable(tables) else None
+        if answers.outside_releases or answers.statuses & _INVALID:
             return None
         return CANNOT_FIRE
 
@@ -340,7 +353,9 @@ class NonBillableDiagnosis(Rule):
 
     def screen_for(self, tables: Tables) -> Screen | None:
         answers = _diagnosis_answers(tables)
-        return None if answers is None or DiagnosisStatus.NOT_BILLABLE in answers.statuses else CANNOT_FIRE
+        if answers is None:
+            return CANNOT_FIRE if _none_questionable(tables) else None
+        return None if DiagnosisStatus.NOT_BILLABLE in answers.statuses else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
         flagged = classified_diagnoses(tables).lazy().filter(

@@ -1,7 +1,12 @@
-"""missing-diagnosis's screen on a large run (a line without a pointer, an encounter without a diagnosis): a clean
-batch skips the rule, and each kind of fault alone in an otherwise clean batch keeps it, with the findings of the
-rule run unscreened. A line whose encounter is not in the encounters (or whose id is null) runs the rule whatever
-the screen would say."""
+"""The diagnosis rules' screens on a large run.
+
+missing-diagnosis (a line without a pointer, an encounter without a diagnosis): a clean batch skips the rule, and each
+kind of fault alone in an otherwise clean batch keeps it, with the findings of the rule run unscreened. A line whose
+encounter is not in the encounters (or whose id is null) runs the rule whatever the screen would say.
+
+invalid-diagnosis and non-billable-diagnosis: with no questionable encounter (every diagnosis billable in a release
+that covers its dates) both are skipped; one bad diagnosis, or one date no release covers, keeps them, with the
+findings of the rules run unscreened."""
 
 from __future__ import annotations
 
@@ -48,8 +53,8 @@ def _encounter(column: str, row: int, value: object) -> Callable[[Tables], Table
     return lambda t: dataclasses.replace(t, encounters=_set(t.encounters, column, row, value), _memo={})
 
 
-def _runs(tables: Tables) -> bool:
-    return any(rule.slug == "missing-diagnosis" for rule in screened(tables, [get_rule("missing-diagnosis")]))
+def _runs(tables: Tables, slug: str = "missing-diagnosis") -> bool:
+    return any(rule.slug == slug for rule in screened(tables, [get_rule(slug)]))
 
 
 def test_a_clean_large_batch_skips_the_rule() -> None:
@@ -72,3 +77,27 @@ def test_each_fault_alone_keeps_the_rule_and_its_findings(fault: Callable[[Table
     screened_findings = findings_table(tables, _RULE)
     assert screened_findings.height > 0
     assert screened_findings.equals(findings_table(dataclasses.replace(tables, _memo={}), _RULE, screens=False))
+
+
+_VALIDITY = RuleSelection(select=frozenset({"invalid-diagnosis", "non-billable-diagnosis"}))
+
+
+def test_a_large_batch_of_valid_diagnoses_skips_the_validity_rules() -> None:
+    tables = _clean()
+    assert not _runs(tables, "invalid-diagnosis")
+    assert not _runs(tables, "non-billable-diagnosis")
+    assert findings_table(tables, _VALIDITY, screens=False).height == 0
+
+
+@pytest.mark.parametrize(("fault", "rule"), [
+    (_encounter("diagnoses", 5, ["M62.8X"]), "invalid-diagnosis"),  # not a code
+    (_encounter("diagnoses", 5, ["M62"]), "non-billable-diagnosis"),  # a header
+    (_line("date", 9, dt.date(2015, 11, 2)), "invalid-diagnosis"),  # judged on a date no loaded release covers
+], ids=["unknown", "header", "uncovered-date"])
+def test_a_questionable_encounter_keeps_the_validity_rules(fault: Callable[[Tables], Tables], rule: str) -> None:
+    tables = fault(_clean())
+    assert _runs(tables, "invalid-diagnosis")
+    assert _runs(tables, "non-billable-diagnosis")
+    found = findings_table(tables, _VALIDITY)
+    assert set(found.get_column("rule")) == {rule}
+    assert found.equals(findings_table(dataclasses.replace(tables, _memo={}), _VALIDITY, screens=False))
