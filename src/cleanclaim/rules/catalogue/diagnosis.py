@@ -166,6 +166,7 @@ def _none_questionable(tables: Tables) -> bool:
     questionable = questionable_encounters(tables)
     return questionable is not None and not questionable.height
 
+
 @dataclass(frozen=True)
 class _DiagnosisAnswers:
     """What the diagnosis-validity screens need to know of the batch's ICD-10-CM answers."""
