@@ -31,7 +31,6 @@ import json
 import os
 import re
 import tempfile
-import threading
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -46,6 +45,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cleanclaim import paths
+from cleanclaim.caching import cache_built_once
 from cleanclaim.errors import DataError, InputError
 from cleanclaim.refdata.imported import CorruptImportError
 
@@ -408,20 +408,10 @@ def _read_imported(release: ReleaseInfo) -> pl.DataFrame:
                                  f"not a readable ICD-10-CM table ({exc})") from exc
 
 
-_LOADING = threading.Lock()
-"""Held while a release's table is built: an audit checks partitions in threads, and two of them reaching their first
-diagnosis at once each built the same table (a cache without a lock computes a missing entry in every thread that
-asks: ~0.1 s of CPU, twice, on the first partitions' path)."""
-
-
+@cache_built_once
 def _table(release: ReleaseInfo) -> _Table:
-    """A release's table, built once per process whichever thread asks first (the others wait for it)."""
-    with _LOADING:
-        return _loaded_table(release)
-
-
-@cache
-def _loaded_table(release: ReleaseInfo) -> _Table:
+    """A release's table, built once per process whichever thread asks first (an audit checks partitions in threads,
+    and two of them reaching their first diagnosis at once each built the same table: ~0.1 s of CPU, twice)."""
     frame = _read_bundled(release) if release.bundled else _read_imported(release)
     codes = frame["code"].to_list()
     rows = zip(
@@ -595,7 +585,7 @@ def diagnosis_frame(data_dir: Path | None = None) -> pl.DataFrame:
     return _frame_for(tuple(releases(data_dir)))
 
 
-@cache
+@cache_built_once
 def _frame_for(available: tuple[ReleaseInfo, ...]) -> pl.DataFrame:
     parts = [
         _table(release).frame.select(
@@ -760,16 +750,11 @@ def _answer_row(normal: str, release: ReleaseInfo) -> tuple[str, str | None, str
     return status.value, entry[2] if entry else None, example, count
 
 
+@cache_built_once
 def _release_codes(release: ReleaseInfo) -> pl.DataFrame:
-    """A release's codes, billable flags and descriptions sorted by code (once per release, under the table's lock
-    for the same reason), for binary search."""
-    with _LOADING:
-        return _sorted_codes(release)
-
-
-@cache
-def _sorted_codes(release: ReleaseInfo) -> pl.DataFrame:
-    return _loaded_table(release).frame.select("code", "billable", "description").sort("code")
+    """A release's codes, billable flags and descriptions sorted by code (once per release, whichever thread asks
+    first), for binary search."""
+    return _table(release).frame.select("code", "billable", "description").sort("code")
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -928,8 +913,8 @@ def import_order_file(
         if os.path.exists(temporary):
             os.unlink(temporary)
     _imported_releases.cache_clear()
-    _loaded_table.cache_clear()
-    _sorted_codes.cache_clear()
+    _table.cache_clear()
+    _release_codes.cache_clear()
     _frame_for.cache_clear()
     release = _release_from_meta(meta, where=str(target), path=str(target), bundled=False)
     return replace(release, created=imported_at)

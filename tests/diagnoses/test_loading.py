@@ -19,8 +19,7 @@ IN_FY2026 = dt.date(2026, 5, 4)
 @pytest.fixture
 def counted_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Empty caches, and every bundled table read recorded (slowed, so that threads overlap inside the read)."""
-    diagnoses._loaded_table.cache_clear()
-    diagnoses._sorted_codes.cache_clear()
+    _clear_caches()
     reads: list[str] = []
     read = diagnoses._read_bundled
 
@@ -31,8 +30,13 @@ def counted_reads(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     monkeypatch.setattr(diagnoses, "_read_bundled", slow_read)
     yield reads
-    diagnoses._loaded_table.cache_clear()  # the next test reads the real, unslowed table
-    diagnoses._sorted_codes.cache_clear()
+    _clear_caches()  # the next test reads the real, unslowed table
+
+
+def _clear_caches() -> None:
+    diagnoses._table.cache_clear()
+    diagnoses._release_codes.cache_clear()
+    diagnoses._frame_for.cache_clear()
 
 
 def _at_once(work: list[threading.Thread]) -> None:
@@ -57,7 +61,7 @@ def test_threads_asking_for_one_release_read_it_once(counted_reads: list[str]) -
 
 
 def test_column_wise_classification_in_threads_reads_each_release_once(counted_reads: list[str]) -> None:
-    # more rows than the row-by-row path takes, so the sorted code table is built too (under the same lock)
+    # more rows than the row-by-row path takes, so the sorted code table is built too (once as well)
     frame = pl.DataFrame({"diagnosis": ["M62.81", "M62", "Q99.XX", "12.3"] * 200,
                           "date": [IN_FY2026] * 800})
     assert frame.height > diagnoses.CLASSIFY_IN_PYTHON_UP_TO
@@ -75,3 +79,19 @@ def test_column_wise_classification_in_threads_reads_each_release_once(counted_r
         "billable", "not_billable", "unknown", "invalid_format"]
     release, _ = release_for(IN_FY2026)
     assert counted_reads.count(release.name) == 1
+
+
+def test_threads_asking_for_the_diagnosis_frame_build_it_once(counted_reads: list[str]) -> None:
+    # the frame spans every loaded release: each release's table is read once, and every thread gets the same frame
+    start = threading.Barrier(3)
+    frames: list[pl.DataFrame] = []
+
+    def frame() -> None:
+        start.wait()
+        frames.append(diagnoses.diagnosis_frame())
+
+    _at_once([threading.Thread(target=frame) for _ in range(3)])
+    assert len(frames) == 3
+    assert all(built is frames[0] for built in frames)
+    assert sorted(counted_reads) == sorted(set(counted_reads))
+    assert counted_reads

@@ -13,6 +13,7 @@ import pytest
 
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
+from cleanclaim.rules.catalogue import diagnosis
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
@@ -102,3 +103,24 @@ def _sliced(start: int, chunk: int) -> Tables:
     tables.encounters = tables.encounters.filter(pl.col("encounter_id").is_in(ids))
     assert tables.small
     return tables
+
+
+def test_the_large_run_narrowing_keeps_every_line_the_rule_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the same large run with the suspects' narrowing turned off (every line judged by the rule's own filter)
+    tables = _tables(SMALL_RUN)
+    narrowed = findings_table(tables, _RULE)
+    monkeypatch.setattr(diagnosis, "_suspect_pointer_lines", lambda lines: lines)
+    assert findings_table(_tables(SMALL_RUN), _RULE).equals(narrowed)
+
+
+def test_suspects_are_the_lists_that_are_not_rising_within_the_diagnoses() -> None:
+    # [1], [1, 2] and [2] on two diagnoses are clean and left out, and so is an empty list (nothing to judge); out of
+    # order, repeated, null, out of range and five-long lists are suspects; lines of an encounter without diagnoses
+    # are not judged
+    lists: list[list[int | None] | None] = [[1], [1, 2], [2], [2, 1], [1, 1], [1, None], [None], [], None, [0],
+                                            [3], [1, 2, 1], [1, 2, 3, 4, 5], [1, 2], [2, 1]]
+    counts = [2] * 13 + [0, 0]
+    lines = pl.DataFrame({"dx_pointers": lists, "dx_count": counts},
+                         schema={"dx_pointers": pl.List(pl.Int64), "dx_count": pl.Int64})
+    suspects = diagnosis._suspect_pointer_lines(lines).get_column("dx_pointers").to_list()
+    assert suspects == [[2, 1], [1, 1], [1, None], [None], None, [0], [3], [1, 2, 1], [1, 2, 3, 4, 5]]

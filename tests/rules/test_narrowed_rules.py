@@ -323,7 +323,7 @@ def _hbai_rows(diagnoses: list[str]) -> pl.DataFrame:
 
 
 def test_hbai_on_a_large_run_with_nothing_to_question_gives_the_plans_columns() -> None:
-    # every HBAI line leads with a physical diagnosis: the rule answers without building its plan, in its columns
+    # every HBAI line leads with a physical diagnosis: the rule answers without running its plan, in its columns
     clean = _hbai_rows(["E11.9", "F41.1"])
     flagged = _hbai_rows(["F41.1", "E11.9"])
     assert clean.height == 0
