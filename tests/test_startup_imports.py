@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,23 @@ def test_every_severity_has_its_style() -> None:
 
     assert set(SEVERITY_STYLE) == {severity.value for severity in Severity}
     assert SEVERITY_STYLE[Severity.ERROR] == "bold red"
+
+
+def test_an_audit_runs_its_provider_tests_without_scipy_stats(tmp_path: Path) -> None:
+    """The provider tests' tails come from scipy.special (audit.providers): importing scipy.stats cost about a
+    second of every `cleanclaim audit`, for three functions. A whole audit, providers.parquet included, in a fresh
+    interpreter, must not bring it back (nor must `import cleanclaim.audit.providers` alone)."""
+    claims = Path(__file__).resolve().parents[1] / "examples" / "claims" / "synthetic-claims-q3-2026.csv"
+    out = tmp_path / "out"
+    loaded = _loaded_after(f"""
+        import sys
+        from cleanclaim import cli
+        sys.argv = ["cleanclaim", "audit", {str(claims)!r}, "--out", {str(out)!r}, "--quiet"]
+        try:
+            cli.main()
+        except SystemExit as exit:
+            assert exit.code in (0, 1), exit.code
+    """)
+    assert "cleanclaim.audit.providers" in loaded and (out / "providers.parquet").is_file()
+    assert _heavy(loaded, ("scipy.stats",)) == []
+    assert _heavy(_loaded_after("import cleanclaim.audit.providers"), ("scipy.stats",)) == []

@@ -376,3 +376,106 @@ def test_a_false_repeat_of_the_drivers_screen_changes_nothing(monkeypatch: pytes
                                  .with_columns(encounter=pl.Series(["A", "A", "A"])))
     monkeypatch.setattr(providers, "_may_repeat", lambda drivers: True)
     assert_frame_equal(accumulated(), screened)
+
+
+# -- the tails of scipy.stats, from scipy.special: equal to scipy.stats to the last bit ----------------------------
+
+def _assert_same_bits(got: np.ndarray, want: np.ndarray) -> None:
+    """Bit for bit, NaN where NaN: p and q are written to providers.parquet, whose bytes must not move."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert got.shape == want.shape
+    assert (np.isnan(got) == np.isnan(want)).all()
+    same = got.view(np.int64) == want.view(np.int64)
+    assert (same | np.isnan(want)).all(), list(zip(got[~same], want[~same], strict=True))[:5]
+
+
+def _grid(rng: np.random.Generator, top: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(k, n): every count from below the support (-1, -0.5) to past it (n, n + 1), fractional k included
+    (sf floors it), n from 0 (no trials) up."""
+    n = rng.integers(0, top, size).astype(np.int64)
+    k = np.floor(rng.random(size) * (n + 3)) - 1.0
+    k[::7] += 0.5
+    return k, n
+
+
+def test_binom_sf_is_scipys_binom_sf_bit_for_bit() -> None:
+    from cleanclaim.audit import providers
+
+    rng = np.random.default_rng(15)
+    for top, size in ((40, 40_000), (3_000, 20_000)):
+        k, n = _grid(rng, top, size)
+        p = rng.random(size) ** rng.integers(1, 6, size)  # down to about 1e-10 and up toward 1
+        p[::11], p[5::11] = 0.0, 1.0
+        p[3::13] = (rng.integers(0, 50, p[3::13].size) + 0.5) / 101  # Jeffreys rates, as `_share_tests` passes
+        _assert_same_bits(providers._binom_sf(k, n, p), stats.binom.sf(k, n, p))
+    # outside the parameters scipy answers NaN; nothing here passes them, but the two must not part there either
+    k, n, p = np.array([1.0, 1.0, 1.0, np.nan]), np.array([-1, 4, 4, 4]), np.array([0.5, 1.5, -0.1, 0.5])
+    _assert_same_bits(providers._binom_sf(k, n, p), stats.binom.sf(k, n, p))
+    _assert_same_bits(providers._binom_sf(k[:1], np.array([4.5]), p[:1]), stats.binom.sf(k[:1], 4.5, p[:1]))
+
+
+@pytest.mark.parametrize("chunk", [None, 64])
+def test_betabinom_sf_is_scipys_betabinom_sf_bit_for_bit(chunk: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Up to about 3,000 terms: the sums of over 128 terms are where numpy's pairwise reduction recurses, and it
+    must recurse the same way along a row of the matrix as along scipy's one-value array. Also in chunks of a few
+    rows (``chunk`` terms at once), as a large input's providers who share a count are taken."""
+    from cleanclaim.audit import providers
+
+    if chunk is not None:
+        monkeypatch.setattr(providers, "_BETABINOM_TERMS", chunk)
+    rng = np.random.default_rng(16)
+    for top, size in ((30, 12_000), (300, 3_000), (3_000, 200)):
+        k, n = _grid(rng, top, size)
+        rate = rng.random(size)
+        precision = 10.0 ** rng.uniform(-3, 3, size)  # rho from near 0 to near 1, as the peers' spread allows
+        a, b = rate * precision, (1.0 - rate) * precision
+        _assert_same_bits(providers._betabinom_sf(k, n, a, b), stats.betabinom.sf(k, n, a, b))
+    k, n = np.array([1.0, 1.0, 1.0, np.nan, 2.0]), np.array([4, 4, -1, 4, 4])
+    a, b = np.array([0.0, 1.0, 1.0, 1.0, 1.0]), np.array([1.0, -1.0, 1.0, 1.0, 1.0])
+    _assert_same_bits(providers._betabinom_sf(k, n, a, b), stats.betabinom.sf(k, n, a, b))
+    empty = np.array([], dtype=np.float64)
+    assert providers._betabinom_sf(empty, empty, empty, empty).shape == (0,)
+
+
+def test_norm_sf_is_scipys_norm_sf_bit_for_bit() -> None:
+    from cleanclaim.audit import providers
+
+    z = np.r_[np.random.default_rng(17).normal(0, 4, 50_000), [0.0, -0.0, 38.5, -38.5, 1e308, -1e308, np.inf,
+                                                                 -np.inf, np.nan]]
+    _assert_same_bits(providers._norm_sf(z), stats.norm.sf(z))
+
+
+def test_the_provider_tests_are_scipy_stats_tests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The whole table with scipy.stats' own tails put back: the same bytes, on peer groups that take the
+    beta-binomial (peers that differ), the exact binomial (peers that agree) and the robust z, flagged or not."""
+    from cleanclaim.audit import providers
+
+    rows: list[dict[str, Any]] = []
+    for j, share in enumerate((0.05, 0.08, 0.02, 0.12, 0.06, 0.70, 0.10, 0.04)):  # spread peers: beta-binomial
+        rows += provider(f"44444444{j:02d}", 80 + 20 * j, share59=share)
+    for j, share in enumerate((0.10, 0.10, 0.10, 0.10, 0.35, 0.12)):  # peers alike: the binomial
+        rows += provider(f"55555555{j:02d}", 100, share59=share, prefix="b")
+    rows = [{**r, "payer": "aetna"} if r["provider_npi"].startswith("5") else r for r in rows]
+    lines = lines_frame(rows)
+    findings = findings_frame([r["encounter_id"] for r in rows[::9]])
+    inside: dict[str, int] = {}  # per tail, how many of its values were inside the support (not 1 at k = 0)
+
+    def spy(name: str) -> Any:
+        tail = getattr(providers, name)
+
+        def counted(k: np.ndarray, *args: np.ndarray) -> np.ndarray:
+            inside[name] = inside.get(name, 0) + int((k >= 0).sum())
+            return tail(k, *args)  # type: ignore[no-any-return]
+        return counted
+
+    for name in ("_binom_sf", "_betabinom_sf"):
+        monkeypatch.setattr(providers, name, spy(name))
+    fast = provider_outliers(lines, findings)
+    assert inside["_binom_sf"] > 0 and inside["_betabinom_sf"] > 0, inside
+    monkeypatch.setattr(providers, "_binom_sf", stats.binom.sf)
+    monkeypatch.setattr(providers, "_betabinom_sf", stats.betabinom.sf)
+    monkeypatch.setattr(providers, "_norm_sf", stats.norm.sf)
+    assert_frame_equal(fast, provider_outliers(lines, findings), check_exact=True)
+    assert fast["flagged"].any() and not fast["flagged"].all()
+    assert fast.filter(pl.col("flagged")).select("provider").to_series().str.head(1).unique().sort().to_list() == \
+        ["4", "5"]

@@ -43,7 +43,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import stats  # type: ignore[import-untyped]
+from scipy import special  # type: ignore[import-untyped]  # not scipy.stats: see _binom_sf and after
 
 from cleanclaim.codebook import TimeRule, codebook
 from cleanclaim.timing import cms_minutes_for_units
@@ -433,10 +433,10 @@ def _share_tests(k: npt.NDArray[np.float64], n: npt.NDArray[np.float64], group: 
     nn = n.astype(np.int64)
     p = np.full(k.shape, np.nan)
     binomial = has_peers & (rho == 0)
-    p[binomial] = stats.binom.sf(k[binomial] - 1, nn[binomial], rate[binomial])
+    p[binomial] = _binom_sf(k[binomial] - 1, nn[binomial], rate[binomial])
     beta = has_peers & (rho > 0)
     precision = 1.0 / rho[beta] - 1.0
-    p[beta] = stats.betabinom.sf(k[beta] - 1, nn[beta], rate[beta] * precision, (1.0 - rate[beta]) * precision)
+    p[beta] = _betabinom_sf(k[beta] - 1, nn[beta], rate[beta] * precision, (1.0 - rate[beta]) * precision)
     return k / n, raw, np.clip(p, 0.0, 1.0)
 
 
@@ -520,5 +520,67 @@ def _robust_z(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
         scale[flat] = _MEANAD_TO_SD * _mean_deviation_of_others(ranked, values[flat], peer[flat])
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(scale > 0.0, (values - peer) / scale, np.nan)
-    p = np.where(np.isnan(z), np.nan, stats.norm.sf(np.nan_to_num(z)))
+    p = np.where(np.isnan(z), np.nan, _norm_sf(np.nan_to_num(z)))
     return peer, p
+
+
+# -- the tails of scipy.stats, from scipy.special ------------------------------------------------------------------
+# Importing scipy.stats cost every `cleanclaim audit` (and every Spark worker, which imports audit.run) about 0.6 s of
+# CPU and 46 MiB more than scipy.special alone, for the three tails below. These are scipy.stats' own values, bit for
+# bit, so providers.parquet does not move (held against scipy.stats in tests/audit/test_providers.py).
+
+_BETABINOM_TERMS: Final = 1 << 20
+"""Terms of the beta-binomial's pmf computed at once (8 MiB a temporary): rows of one length are taken in chunks of
+about this many terms, so that providers who share a large count do not make one matrix of all of them."""
+
+
+def _binom_sf(k: npt.NDArray[np.float64], n: npt.NDArray[np.float64] | npt.NDArray[np.int64],
+              p: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``scipy.stats.binom.sf(k, n, p)`` bit for bit: scipy's binomial tail is Boost's, the regularised incomplete
+    beta I_p(k + 1, n - k) inside the support, and `rv_discrete.sf` makes it 1 below the support, 0 from n on and
+    NaN for invalid parameters. (``special.bdtrc`` is Cephes': on a random grid it differs in about half the values,
+    by more than 1e-12 relative in one in ten, and by up to 69% below 1e-290, so it would move p and q in
+    providers.parquet.)"""
+    kk, nn, pp = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(k, n, p))
+    valid = (nn >= 0) & (nn == np.round(nn)) & (pp >= 0) & (pp <= 1)
+    out = np.where(valid & (kk < 0), 1.0, 0.0)
+    out[~valid | np.isnan(kk)] = np.nan
+    inside = valid & (kk >= 0) & (kk < nn)
+    below = np.floor(kk[inside])
+    out[inside] = np.clip(special.betainc(below + 1.0, nn[inside] - below, pp[inside]), 0.0, 1.0)
+    return out
+
+
+def _betabinom_sf(k: npt.NDArray[np.float64], n: npt.NDArray[np.float64] | npt.NDArray[np.int64],
+                  a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``scipy.stats.betabinom.sf(k, n, a, b)`` bit for bit. scipy has no closed form for it: `rv_discrete` sums
+    the pmf over 0..k in one Python call per value and returns 1 minus the sum. The same terms here (the same
+    betaln expression of the pmf), summed with np.sum along rows of equal length: numpy reduces each row of a
+    C-contiguous matrix pairwise exactly as it reduces the row alone, so the sums are scipy's to the last bit
+    (held against scipy.stats on a grid in the tests), at one vectorised step per distinct k instead of a Python
+    call per provider."""
+    kk, nn, aa, bb = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(k, n, a, b))
+    valid = (nn >= 0) & (nn == np.round(nn)) & (aa > 0) & (bb > 0)
+    out = np.where(valid & (kk < 0), 1.0, 0.0)
+    out[~valid | np.isnan(kk)] = np.nan
+    inside = np.flatnonzero(valid & (kk >= 0) & (kk < nn))
+    terms = np.floor(kk[inside]).astype(np.int64) + 1
+    order = np.argsort(terms, kind="stable")
+    inside, terms = inside[order], terms[order]
+    lengths, starts, counts = np.unique(terms, return_index=True, return_counts=True)
+    for length, start, count in zip(lengths, starts, counts, strict=True):
+        m = np.arange(length, dtype=np.float64)
+        step = max(1, _BETABINOM_TERMS // int(length))
+        for first in range(start, start + count, step):
+            rows = inside[first:min(first + step, start + count)]
+            rn, ra, rb = nn[rows, None], aa[rows, None], bb[rows, None]
+            # scipy's betabinom._logpmf, operation for operation (its order of additions fixes the last bit)
+            log_pmf = ((-np.log(rn + 1) - special.betaln(rn - m + 1, m + 1)) + special.betaln(m + ra, rn - m + rb)
+                       - special.betaln(ra, rb))
+            out[rows] = np.clip(1.0 - np.sum(np.exp(log_pmf), axis=1), 0.0, 1.0)
+    return out
+
+
+def _norm_sf(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``scipy.stats.norm.sf(z)`` bit for bit: scipy computes it as the normal CDF of -z."""
+    return np.asarray(special.ndtr(-np.asarray(z, dtype=np.float64)), dtype=np.float64)
