@@ -8,6 +8,8 @@ on the modules loaded, never on times.
 
 from __future__ import annotations
 
+import importlib
+import io
 import json
 import subprocess
 import sys
@@ -17,6 +19,10 @@ from pathlib import Path
 import pytest
 
 import cleanclaim
+from cleanclaim.refdata import RefTable
+from cleanclaim.sampling import Allocation, DegreesOfFreedom
+
+CLAIMS = Path(__file__).resolve().parent.parent / "examples" / "claims" / "synthetic-claims-q3-2026.csv"
 
 HELP_DOES_NOT_NEED = (
     # the database layer and the web workspace: `serve` and `user create` only
@@ -27,6 +33,12 @@ HELP_DOES_NOT_NEED = (
     "cleanclaim.formats.x12_835", "pyarrow", "numpy", "scipy", "jinja2", "yaml",
     # the pydantic models of the contract: what a command reads or prints, not how it is called
     "pydantic", "cleanclaim.model",
+    # the claim tables: typer needs only the option enums of `data import`, `sample` and `extrapolate`, which live
+    # in Polars-free modules (refdata.kinds, sampling.methods); the readers and parsers load when a command runs
+    "polars", "cleanclaim.refdata.cms_files", "cleanclaim.refdata.lookups", "cleanclaim.refdata.imported",
+    "cleanclaim.sampling.frames", "cleanclaim.sampling.draw", "cleanclaim.sampling.extrapolation",
+    # the audit's progress bar: only on a terminal, only while an audit runs
+    "rich.progress",
 )
 
 CLI_DOES_NOT_NEED = (
@@ -35,7 +47,7 @@ CLI_DOES_NOT_NEED = (
     "markdown_it",
 )
 
-PACKAGE_DOES_NOT_NEED = (*HELP_DOES_NOT_NEED, "polars", "cleanclaim.errors", "typer", "rich")
+PACKAGE_DOES_NOT_NEED = (*HELP_DOES_NOT_NEED, "cleanclaim.errors", "typer", "rich")
 
 
 def _loaded_after(code: str) -> set[str]:
@@ -77,7 +89,7 @@ def test_help_lists_every_command_without_importing_their_engines() -> None:
 def test_importing_the_package_or_its_errors_imports_no_engine() -> None:
     assert _heavy(_loaded_after("import cleanclaim"), PACKAGE_DOES_NOT_NEED) == []
     # every command's `except InputError` needs this module: it must not bring Polars for a Rust panic's class
-    assert _heavy(_loaded_after("import cleanclaim.errors"), (*HELP_DOES_NOT_NEED, "polars")) == []
+    assert _heavy(_loaded_after("import cleanclaim.errors"), HELP_DOES_NOT_NEED) == []
 
 
 def test_a_command_still_imports_what_it_runs() -> None:
@@ -98,12 +110,114 @@ def test_a_command_still_imports_what_it_runs() -> None:
 
 @pytest.mark.parametrize("name", cleanclaim.__all__)
 def test_every_public_name_is_the_object_of_its_home_module(name: str) -> None:
-    import importlib
-
     value = getattr(cleanclaim, name)
     home = importlib.import_module(value.__module__)
     assert getattr(home, name) is value
     assert name in dir(cleanclaim)
+
+
+LAZY_PACKAGES = ("cleanclaim.refdata", "cleanclaim.sampling")
+"""Packages that export their API on first use (PEP 562), as `cleanclaim` does, so the CLI's option enums come
+without the Polars code beside them."""
+
+
+@pytest.mark.parametrize(("package", "name"), [
+    (package, name) for package in LAZY_PACKAGES for name in importlib.import_module(package).__all__])
+def test_every_public_name_of_a_lazy_package_is_the_object_of_its_home_module(package: str, name: str) -> None:
+    module = importlib.import_module(package)
+    value = getattr(module, name)
+    assert getattr(importlib.import_module(value.__module__), name) is value
+    assert name in dir(module)
+
+
+@pytest.mark.parametrize("package", LAZY_PACKAGES)
+def test_a_lazy_package_still_exports_every_name_and_submodule(package: str) -> None:
+    module = importlib.import_module(package)
+    assert sorted(vars(module)["_HOMES"]) == sorted(module.__all__)
+    with pytest.raises(AttributeError, match="no_such_name"):
+        module.no_such_name  # noqa: B018
+    # a star import and a submodule import, in an interpreter where nothing was loaded before
+    loaded = _loaded_after(f"""
+        from {package} import *
+        missing = [name for name in {module.__all__!r} if name not in globals()]
+        assert not missing, missing
+        from {package} import {"cms_files" if package.endswith("refdata") else "frames"}
+    """)
+    assert "polars" in loaded  # the names came from their real homes, Polars and all
+
+
+def test_the_option_enums_come_without_polars() -> None:
+    """What typer needs to build `data import --kind`, `sample --allocation` and `extrapolate --df`, and they are the
+    very classes the engines use."""
+    assert _heavy(_loaded_after("""
+        from cleanclaim.refdata import RefTable
+        from cleanclaim.sampling import Allocation, DegreesOfFreedom
+        assert RefTable("ptp").label and Allocation("equal") and DegreesOfFreedom("satterthwaite")
+    """), HELP_DOES_NOT_NEED) == []
+    from cleanclaim.refdata import RefTable, cms_files
+    from cleanclaim.sampling import Allocation, DegreesOfFreedom, draw, extrapolation
+
+    assert cms_files.RefTable is RefTable
+    assert draw.Allocation is Allocation
+    assert extrapolation.DegreesOfFreedom is DegreesOfFreedom
+
+
+@pytest.mark.parametrize(("command", "choices"), [
+    (["data", "import"], [kind.value for kind in RefTable]),
+    (["sample"], [choice.value for choice in Allocation]),
+    (["extrapolate"], [choice.value for choice in DegreesOfFreedom]),
+])
+def test_a_command_help_still_offers_its_choices_without_polars(command: list[str], choices: list[str]) -> None:
+    loaded = _loaded_after(f"""
+        import contextlib, io, os, sys
+        from cleanclaim import cli
+        os.environ["COLUMNS"] = "200"  # a choice is not wrapped over two lines
+        sys.argv = ["cleanclaim", *{command!r}, "--help"]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                cli.main()
+            except SystemExit as exit:
+                assert exit.code == 0, exit.code
+        missing = [choice for choice in {choices!r} if choice not in out.getvalue()]
+        assert not missing, missing
+    """)
+    # typer 0.29 builds a subcommand's parameters with pydantic, so only the engines are held to it here
+    assert _heavy(loaded, tuple(name for name in HELP_DOES_NOT_NEED if name != "pydantic")) == []
+
+
+def test_a_quiet_audit_loads_no_progress_bar(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    loaded = _loaded_after(f"""
+        import sys
+        from cleanclaim import cli
+        sys.argv = ["cleanclaim", "audit", {str(CLAIMS)!r}, "--out", {str(out)!r}, "--as-of", "2026-09-30",
+                    "--quiet"]
+        try:
+            cli.main()
+        except SystemExit as exit:
+            assert exit.code in (0, 1), exit.code
+    """)
+    assert (out / "report.html").exists()
+    assert "cleanclaim.audit.run" in loaded
+    assert _heavy(loaded, ("rich.progress", "fastapi", "sqlalchemy", "cleanclaim.web", "cleanclaim.store")) == []
+
+
+def test_the_audit_draws_its_progress_bar_on_a_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The other side of loading rich.progress on a terminal only: there, the bar (rows, rows/s) is drawn."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from cleanclaim.cli import app
+    from cleanclaim.commands import audit as audit_command
+
+    screen = io.StringIO()
+    monkeypatch.setattr(audit_command, "error_console", Console(file=screen, force_terminal=True, width=120))
+    result = CliRunner().invoke(app, ["audit", str(CLAIMS), "--out", str(tmp_path / "out"), "--as-of",
+                                      "2026-09-30"])
+    assert result.exit_code in (0, 1), result.output
+    assert "auditing" in screen.getvalue()
+    assert "rows/s" in screen.getvalue()
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

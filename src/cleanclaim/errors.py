@@ -12,8 +12,8 @@ UNFORESEEN: tuple[type[BaseException], ...]
 ``BaseException`` and so would pass every ``except Exception`` (the per-record catches and the CLI's exit-3 net) as a
 traceback. Every place that turns an unforeseen failure into a report catches this tuple. Built on first use by
 :func:`__getattr__`: naming the panic imports Polars, which a module that only raises these errors should not pay
-for. (`cleanclaim --help` still loads Polars today, through the option types typer needs from
-`cleanclaim.refdata` and `cleanclaim.sampling`.)"""
+for: `cleanclaim --help` does not load Polars at all (the option types typer needs from `cleanclaim.refdata` and
+`cleanclaim.sampling` live in Polars-free modules), so it must not come in through this tuple either."""
 
 
 def __getattr__(name: str) -> tuple[type[BaseException], ...]:

@@ -3,11 +3,11 @@ outliers, report), thin over `cleanclaim.audit.run.audit`."""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from cleanclaim.commands.checking import ConfigOption, IgnoreOption, SelectOption, SeverityOption, rule_settings
@@ -15,21 +15,44 @@ from cleanclaim.commands.coding import AsOfOption, PayerOption, PayersDirOption,
 from cleanclaim.commands.output import console, error_console, print_errors, print_failures
 from cleanclaim.errors import InputError
 
+if TYPE_CHECKING:
+    from cleanclaim.audit.run import Progress
+
 __all__ = ["register"]
 
 SHOWN_ERRORS = 20
 """Input errors printed on the terminal; a batch's thousands of bad rows are all in rejected.parquet instead."""
 
 
-class _RowsPerSecond(TextColumn):
-    """rows/s from rich's own speed estimate (None until it has two samples)."""
+def _progress_bar() -> tuple[AbstractContextManager[object], Progress]:
+    """The terminal's progress bar (rows, rows/s, ETA) and the callback that moves it. rich.progress is imported
+    here, on a terminal only: `--quiet`, a pipe, CI and `--help` do not load it."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        ProgressColumn,
+        Task,
+        TaskProgressColumn,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as Bar
 
-    def __init__(self) -> None:
-        super().__init__("")
+    class RowsPerSecond(ProgressColumn):
+        """rows/s from rich's own speed estimate (None until it has two samples)."""
 
-    def render(self, task: object) -> Text:
-        speed = getattr(task, "speed", None)
-        return Text(f"{speed:,.0f} rows/s" if speed else "… rows/s", style="cyan")
+        def render(self, task: Task) -> Text:
+            speed = task.speed
+            return Text(f"{speed:,.0f} rows/s" if speed else "… rows/s", style="cyan")
+
+    bar = Bar(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(), RowsPerSecond(),
+              TimeRemainingColumn(), console=error_console, transient=True)
+    task = bar.add_task("rows", total=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total or None)
+
+    return bar, progress
 
 
 def _audit(
@@ -54,17 +77,13 @@ def _audit(
     """Audit months of claims at once: every line through check's rules, in partitions of patients, into files."""
     from cleanclaim.audit.run import audit
 
-    show = not quiet and error_console.is_terminal
-    bar = Progress(TextColumn("auditing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-                   _RowsPerSecond(), TimeRemainingColumn(), console=error_console, disable=not show, transient=True)
+    bar: AbstractContextManager[object] = nullcontext()
+    progress: Progress | None = None
+    if not quiet and error_console.is_terminal:
+        bar, progress = _progress_bar()
     try:
         settings, selection = rule_settings(config, select, ignore, severity)
         with bar:
-            task = bar.add_task("rows", total=None)
-
-            def progress(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total or None)
-
             result = audit(paths, out, as_of=parse_as_of(as_of), payer=payer or settings.payer,
                            payers_dir=payers_folder(payers_dir, settings), selection=selection, progress=progress,
                            engine=engine, master=master)

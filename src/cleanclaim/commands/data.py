@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cleanclaim.commands.coding import FIRST_RUN_DATE, LAST_RUN_DATE
 from cleanclaim.errors import CleanclaimError, InputError
-from cleanclaim.refdata import CorruptImportError, RefTable, TableStatus, import_files, period_bounds, status
+from cleanclaim.refdata.kinds import RefTable
 
 __all__ = ["register"]
 
@@ -27,6 +27,7 @@ def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
     """Show the reference data available: the bundled subset and every imported CMS file, per table and period.
     A damaged imported file is listed with what is wrong and how to fix it, and the exit status is then 1."""
     from cleanclaim.diagnoses import releases as icd10cm_releases
+    from cleanclaim.refdata import CorruptImportError, TableStatus, status
 
     entries = status()
     try:
@@ -64,6 +65,8 @@ def _status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON ins
 
 def _check_period(period: str) -> None:
     """--period within the years cleanclaim runs for: 9999Q4 ends in year 10000, which no date can hold."""
+    from cleanclaim.refdata import period_bounds
+
     try:
         first, last = period_bounds(period)
         inside = first >= FIRST_RUN_DATE and last <= LAST_RUN_DATE
@@ -85,6 +88,7 @@ def _import(
     """Import official CMS reference files (PFS, GPCI, NCCI PTP and MUE, ICD-10-CM order files); all or nothing
     per file: on any error nothing of that file is written."""
     from cleanclaim.diagnoses import import_order_file
+    from cleanclaim.refdata import import_files
 
     icd = [f for f in files if "icd10cm" in f.name.lower()]
     others = [f for f in files if f not in icd]

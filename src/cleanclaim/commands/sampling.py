@@ -7,7 +7,7 @@ import csv
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 from rich.table import Table
@@ -16,10 +16,11 @@ from rich.text import Text
 from cleanclaim.commands.coding import readable_path
 from cleanclaim.commands.output import console, error_console, print_json
 from cleanclaim.errors import CleanclaimError
-from cleanclaim.sampling.draw import Allocation, SampleDraw, draw_sample, parse_strata
-from cleanclaim.sampling.extrapolation import DegreesOfFreedom, Extrapolation, extrapolate, money
-from cleanclaim.sampling.frames import read_population, read_results
-from cleanclaim.sampling.wichmann_hill import parse_seed
+from cleanclaim.sampling.methods import Allocation, DegreesOfFreedom
+
+if TYPE_CHECKING:
+    from cleanclaim.sampling.draw import SampleDraw
+    from cleanclaim.sampling.extrapolation import Extrapolation
 
 __all__ = ["companion_paths", "register", "write_sample"]
 
@@ -77,6 +78,12 @@ def _sample(
 ) -> None:
     """Draw a reproducible simple or stratified random sample of claims (Wichmann-Hill AS 183), with the random
     numbers used."""
+    # the sampling engine is imported when the command runs: its frames reader brings Polars, which `--help` and
+    # every other command's start-up would otherwise load
+    from cleanclaim.sampling.draw import draw_sample, parse_strata
+    from cleanclaim.sampling.frames import read_population
+    from cleanclaim.sampling.wichmann_hill import parse_seed
+
     try:
         generator = parse_seed(seed)
         spec = parse_strata(strata)
@@ -108,6 +115,8 @@ def _sample(
 
 
 def _print_estimate(result: Extrapolation) -> None:
+    from cleanclaim.sampling.extrapolation import money
+
     if result.stratified:
         table = Table(title="by stratum")
         for column in ("stratum", "N", "n", "overpaid in sample", "mean", "estimate", "SE"):
@@ -144,6 +153,9 @@ def _extrapolate(
 ) -> None:
     """Project the sample's audited overpayments onto the population: point estimate, standard error and the
     one-sided 90% confidence limits (mean per unit, finite population correction, Student's t)."""
+    from cleanclaim.sampling.extrapolation import extrapolate
+    from cleanclaim.sampling.frames import read_population, read_results
+
     try:
         results = read_results(file)
         units = read_population(population).units if population is not None else None

@@ -6,7 +6,6 @@ history): ``user create`` prompts for it, or reads it from ``--password-file``.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -28,6 +27,8 @@ def _serve(
     """Start the billing workspace (web pages and /api/v1). The database is $CLEANCLAIM_DATABASE_URL, else a SQLite
     file in the data directory; it is migrated on start, and an empty one gets a first admin whose sign-in is
     printed once."""
+    import logging
+
     import uvicorn
 
     from cleanclaim.store.database import database_url, make_engine, migrate, session_factory

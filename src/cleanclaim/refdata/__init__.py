@@ -7,25 +7,36 @@ downloaded.
 
 from __future__ import annotations
 
-from cleanclaim.refdata.cms_files import ParsedTable, RefTable, parse_path, period_bounds
-from cleanclaim.refdata.imported import CorruptImportError, ImportResult, StoredTable, import_files, stored_tables
-from cleanclaim.refdata.lookups import (
-    ConversionFactor,
-    CostSharingWaiver,
-    TableStatus,
-    by_date_of_service,
-    conversion_factor,
-    conversion_factor_entry,
-    cost_sharing_waived,
-    cost_sharing_waiver,
-    gpci,
-    mue_values,
-    parse_locality,
-    place_of_service_setting,
-    ptp_edits,
-    rvus,
-    status,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from cleanclaim.refdata.cms_files import ParsedTable, parse_path, period_bounds
+    from cleanclaim.refdata.imported import (
+        CorruptImportError,
+        ImportResult,
+        StoredTable,
+        import_files,
+        stored_tables,
+    )
+    from cleanclaim.refdata.kinds import RefTable
+    from cleanclaim.refdata.lookups import (
+        ConversionFactor,
+        CostSharingWaiver,
+        TableStatus,
+        by_date_of_service,
+        conversion_factor,
+        conversion_factor_entry,
+        cost_sharing_waived,
+        cost_sharing_waiver,
+        gpci,
+        mue_values,
+        parse_locality,
+        place_of_service_setting,
+        ptp_edits,
+        rvus,
+        status,
+    )
 
 __all__ = [
     "ConversionFactor",
@@ -53,3 +64,38 @@ __all__ = [
     "status",
     "stored_tables",
 ]
+
+# Where each public name lives. The CLI imports this package for `data import --kind` (a RefTable) while it builds
+# its options, before any command runs; the parsers and lookups import Polars, so they load on first use (PEP 562),
+# as in `cleanclaim/__init__`, and `cleanclaim --help` does not wait for them.
+_HOMES = {
+    "RefTable": "cleanclaim.refdata.kinds",
+    "ParsedTable": "cleanclaim.refdata.cms_files",
+    "parse_path": "cleanclaim.refdata.cms_files",
+    "period_bounds": "cleanclaim.refdata.cms_files",
+    "CorruptImportError": "cleanclaim.refdata.imported",
+    "ImportResult": "cleanclaim.refdata.imported",
+    "StoredTable": "cleanclaim.refdata.imported",
+    "import_files": "cleanclaim.refdata.imported",
+    "stored_tables": "cleanclaim.refdata.imported",
+    **dict.fromkeys(
+        ("ConversionFactor", "CostSharingWaiver", "TableStatus", "by_date_of_service", "conversion_factor",
+         "conversion_factor_entry", "cost_sharing_waived", "cost_sharing_waiver", "gpci", "mue_values",
+         "parse_locality", "place_of_service_setting", "ptp_edits", "rvus", "status"),
+        "cleanclaim.refdata.lookups"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module the first time it is asked for."""
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The module's names with the public ones not imported yet, so ``dir()`` and completion list them."""
+    return sorted({*globals(), *__all__})

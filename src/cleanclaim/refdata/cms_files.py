@@ -57,7 +57,6 @@ import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -65,27 +64,9 @@ from xml.etree import ElementTree
 import polars as pl
 
 from cleanclaim.errors import InputError
+from cleanclaim.refdata.kinds import RefTable
 
 __all__ = ["ParsedTable", "RefTable", "parse_path", "period_bounds"]
-
-
-class RefTable(StrEnum):
-    PTP = "ptp"
-    MUE = "mue"
-    RVU = "rvu"
-    GPCI = "gpci"
-    LOCALITY = "locality"
-
-    @property
-    def label(self) -> str:
-        return {
-            "ptp": "NCCI PTP edits (practitioner)",
-            "mue": "NCCI MUE values (practitioner)",
-            "rvu": "PFS relative values (PPRRVU)",
-            "gpci": "GPCIs",
-            "locality": "Medicare localities (LOCCO)",
-        }[self.value]
-
 
 TABLE_SCHEMAS: dict[RefTable, dict[str, pl.DataType]] = {
     RefTable.RVU: {"year": pl.Int32(), "code": pl.String(), "modifier": pl.String(), "status": pl.String(),

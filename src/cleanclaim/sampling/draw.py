@@ -20,20 +20,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 
 from cleanclaim.errors import InputError
 from cleanclaim.sampling.frames import Frame, SamplingUnit
+from cleanclaim.sampling.methods import Allocation
 from cleanclaim.sampling.wichmann_hill import WichmannHill
 
 __all__ = ["Allocation", "DrawnClaim", "SampleDraw", "StrataSpec", "StratumDraw", "draw_sample", "parse_strata"]
 
 MIN_PER_STRATUM = 2
-
-
-class Allocation(StrEnum):
-    PROPORTIONAL = "proportional"
-    EQUAL = "equal"
 
 
 @dataclass(frozen=True)

@@ -30,11 +30,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from enum import StrEnum
 from typing import Any
 
 from cleanclaim.errors import InputError
 from cleanclaim.sampling.frames import SampledResult, SamplingUnit
+from cleanclaim.sampling.methods import DegreesOfFreedom
 
 __all__ = ["CONFIDENCE", "DegreesOfFreedom", "Extrapolation", "StratumEstimate", "extrapolate", "money"]
 
@@ -43,11 +43,6 @@ CONFIDENCE = 0.90
 interval)."""
 
 _CENT = Decimal("0.01")
-
-
-class DegreesOfFreedom(StrEnum):
-    N_MINUS_STRATA = "n-minus-strata"
-    SATTERTHWAITE = "satterthwaite"
 
 
 def money(value: Decimal) -> str:
