@@ -31,7 +31,7 @@ COMMANDS = {
     "cleanclaim audit --help": [CLEANCLAIM, "audit", "--help"],
     "cleanclaim check examples/ --as-of 2026-04-01": [CLEANCLAIM, "check", "examples/", "--as-of", "2026-04-01"],
 }
-AUDIT_IMPORTS = ("cleanclaim.cli", "polars", "pyarrow.parquet", "scipy.stats", "pydantic", "jinja2",
+AUDIT_IMPORTS = ("cleanclaim.cli", "polars", "pyarrow.parquet", "scipy.special", "pydantic", "jinja2",
                  "cleanclaim.model", "cleanclaim.rules.catalogue", "cleanclaim.audit.run")
 """What `cleanclaim audit` imports, heaviest pieces first named on their own; the last step is the rest."""
 
