@@ -265,6 +265,14 @@ def _ranged_codes(codes: frozenset[str]) -> pl.Series:
                      dtype=pl.String)
 
 
+_MAY_CONFLICT = pl.struct(_DAY).hash().is_duplicated() | (pl.col("units") > 1)
+"""Among the lines of a listed code, those that can take part in a finding: a pair needs two of them on one patient's
+day, and a code once a day either a second line that day or more than one unit on its one line. Whole days are kept
+(the day's unit total and line order are the plain plan's). On a large run most days have one listed line of one
+unit, and every join after this saw them all; the day is compared by its hash (a collision only keeps a day the
+joins then judge)."""
+
+
 @register
 class SameDayFamilyConflict(Rule):
     """Two codes of one family billed for a patient on one day where only one belongs.
@@ -316,7 +324,7 @@ class SameDayFamilyConflict(Rule):
         if large:
             # only the lines of a code in some row's range take part: kept first, so the joins below see them only
             ranged = _ranged_codes(tables.values("code"))
-            lines = lines.filter(pl.col("code").is_in(pl.lit(ranged).implode()))
+            lines = lines.filter(pl.col("code").is_in(pl.lit(ranged).implode())).filter(_MAY_CONFLICT)
             codes = pl.LazyFrame({"code": ranged}, schema={"code": pl.String})
 
         def within(first: str, last: str, column: str = "code") -> pl.Expr:
