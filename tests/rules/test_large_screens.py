@@ -19,7 +19,7 @@ import pytest
 from cleanclaim.model import Encounter
 from cleanclaim.payers import profile_for
 from cleanclaim.rules import all_rules, tables_from_encounters
-from cleanclaim.rules.engine import findings_table
+from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.registry import CANNOT_FIRE
 from cleanclaim.rules.tables import SMALL_RUN, Tables
 from tests.rules.test_cases import CASES
@@ -79,3 +79,44 @@ def test_a_large_batch_of_cases_flags_what_the_cases_flag_each_copy_alike() -> N
                 .sort(pl.all()) for copy in range(_COPIES)]
     assert per_copy[0].height
     assert all(frame.equals(per_copy[0]) for frame in per_copy[1:])
+
+
+def _status_batch(medicare_codes: list[str]) -> Tables:
+    """Over SMALL_RUN lines: Medicare claims of ``medicare_codes`` and covered therapy, commercial claims of codes
+    whose PFS status decides coverage (0591T C; 99401 N only on Medicare lines) that no Medicare line bills unless
+    listed."""
+    def claim(number: int) -> Encounter:
+        commercial = number % 2 == 1
+        codes = ["97010", "0591T"] if commercial else ["97110", *medicare_codes]
+        code = codes[number // 2 % len(codes)]
+        return Encounter.model_validate({
+            "id": f"S{number:05d}", "date": "2025-06-02", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "payer": "commercial" if commercial else "medicare",
+            "provider": {"npi": "1234567893", "discipline": "PT"},
+            "lines": [{"code": code, "modifiers": ["GP"] if code == "97110" else [], "units": 1, "minutes": 15,
+                       "dx_pointers": [1]}],
+        })
+
+    payers = {name: profile_for(name) for name in ("medicare", "commercial")}
+    return tables_from_encounters([claim(n) for n in range(SMALL_RUN + 40)], payers, as_of=dt.date(2025, 12, 1))
+
+
+@pytest.mark.parametrize("medicare_codes", [[], ["99401"], ["99401", "0591T"]])
+def test_pfs_status_reads_the_billed_payer_and_code_pairs_when_the_screens_listed_them(
+        medicare_codes: list[str]) -> None:
+    # the codes a status decides are billed in the run, but only those a Medicare line bills are judged: the same
+    # lines whether the run's (code, discipline, payer) are already listed or only its codes are read
+    from cleanclaim.rules.catalogue import coverage, eligibility
+
+    plain = _status_batch(medicare_codes)
+    assert not plain.small
+    listed = _status_batch(medicare_codes)
+    eligibility.billed_combinations(listed)
+    assert listed.has_memo(eligibility.BILLED_COMBINATIONS) and not plain.has_memo(eligibility.BILLED_COMBINATIONS)
+    judged = coverage.status_judged(plain).collect()
+    assert judged.equals(coverage.status_judged(listed).collect())
+    assert sorted(set(judged.get_column("code"))) == sorted(medicare_codes)
+    selection = RuleSelection(select=frozenset({"pfs-status-coverage", "provider-not-eligible"}))
+    found = findings_table(_status_batch(medicare_codes), selection)
+    assert found.equals(findings_table(_status_batch(medicare_codes), selection, screens=False))
+    assert set(found.filter(pl.col("rule") == "pfs-status-coverage").get_column("code")) == set(medicare_codes)
