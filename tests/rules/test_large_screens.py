@@ -120,3 +120,31 @@ def test_pfs_status_reads_the_billed_payer_and_code_pairs_when_the_screens_liste
     found = findings_table(_status_batch(medicare_codes), selection)
     assert found.equals(findings_table(_status_batch(medicare_codes), selection, screens=False))
     assert set(found.filter(pl.col("rule") == "pfs-status-coverage").get_column("code")) == set(medicare_codes)
+
+
+@pytest.mark.parametrize(("discipline", "modifiers", "fires"), [
+    ("PT", ["GP"], False), ("OT", ["GO"], False), ("OT", ["GP"], True), ("PT", ["GP", "GO"], True),
+    ("PT", ["GN"], True), ("psychologist", ["GP"], False)])
+def test_therapy_modifier_mismatch_of_a_large_run_is_screened_per_distinct_combination(
+        discipline: str, modifiers: list[str], fires: bool) -> None:
+    # a large run of clean therapy lines, and one last claim whose line fits the screen's verdict
+    def claim(number: int, discipline: str, modifiers: list[str], code: str) -> Encounter:
+        return Encounter.model_validate({
+            "id": f"T{number:05d}", "date": "2026-07-01", "patient": {"id": f"P{number}"}, "diagnoses": ["M62.81"],
+            "provider": {"npi": "1234567893", "discipline": discipline},
+            "lines": [{"code": code, "modifiers": modifiers, "units": 1, "minutes": 15, "dx_pointers": [1]}],
+        })
+
+    clean = [claim(n, ("PT", "OT")[n % 2], (["GP"], ["GO"])[n % 2], ("97110", "97530")[n // 2 % 2])
+             for n in range(SMALL_RUN + 10)]
+    encounters = [*clean, claim(99999, discipline, modifiers, "97110")]
+    payers = {"medicare": profile_for("medicare")}
+    tables = tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1))
+    rule = next(rule for rule in all_rules() if rule.slug == "therapy-modifier-mismatch")
+    assert not tables.small
+    assert (rule.screen_for(tables) is not CANNOT_FIRE) is fires
+    selection = RuleSelection(select=frozenset({rule.slug}))
+    found = findings_table(tables, selection)
+    assert found.equals(findings_table(tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1)),
+                                       selection, screens=False))
+    assert found.get_column("encounter").to_list() == (["T99999"] if fires else [])

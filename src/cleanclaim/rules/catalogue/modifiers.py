@@ -679,9 +679,14 @@ class TherapyModifierMismatch(Rule):
     def screen_for(self, tables: Tables) -> Screen | None:
         if tables.values("modifiers").isdisjoint(THERAPY_MODIFIERS):
             return CANNOT_FIRE  # only lines carrying GP/GO/GN are judged
-        columns = _screen_columns(tables, "modifiers", "therapy", "therapy_modifiers", "provider_discipline")
+        names = ("modifiers", "therapy", "therapy_modifiers", "provider_discipline")
+        columns = _screen_columns(tables, *names)
         if columns is None:
-            return None
+            # a large run: the filter reads only these four columns, so it is asked once per distinct combination of
+            # them (a dozen on a partition of a quarter of a million lines, where the plan's list operations ran
+            # on every line carrying GP/GO/GN)
+            combinations = tables.screen_lines().select(names).unique()
+            columns = [combinations.get_column(name).to_list() for name in names]
         return None if any(_therapy_mismatch(*row) for row in zip(*columns, strict=True)) else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
