@@ -19,6 +19,7 @@ from cleanclaim.payers import load_profile
 from cleanclaim.rules import tables_from_encounters
 from cleanclaim.rules.catalogue import modifiers
 from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.tables import SMALL_RUN, collect
 
 CODES = ["97110", "97112", "97530", "97140", "97161", "G0283", "99213", "97750"]
 MODIFIERS = [["GP"], ["GO"], ["GN"], [], ["GP", "KX"], ["GO", "KX"]]
@@ -63,3 +64,60 @@ def test_settling_groups_without_pricing_changes_no_finding(seed: int, monkeypat
 
     monkeypatch.setattr(modifiers, "_settled_groups", nothing_settled)
     assert settled.equals(_kx_findings(encounters))
+
+
+def _large_batch(seed: int) -> list[Encounter]:
+    """Over SMALL_RUN lines: many patients, most with a few small lines (settled whole as patients), some with
+    history, KX, an unrated code or many units (left to the groups' test and the pricer)."""
+    rnd = random.Random(seed)
+    encounters: list[dict[str, Any]] = []
+    for number in range(520):
+        day = dt.date(2026, 1, 5) + dt.timedelta(days=rnd.randint(0, 300))
+        busy = rnd.random() < 0.1
+        history = [{"date": (day - dt.timedelta(days=rnd.randint(1, 200))).isoformat(), "code": rnd.choice(CODES),
+                    "modifiers": rnd.choice(MODIFIERS), "units": rnd.randint(1, 4),
+                    **({"allowed": float(rnd.randint(1, 2600))} if rnd.random() < 0.6 else {})}
+                   for _ in range(rnd.randint(1, 3))] if rnd.random() < 0.05 else []
+        lines = [{"code": rnd.choice(CODES if rnd.random() < 0.1 else CODES[:5]),
+                  "modifiers": rnd.choice(MODIFIERS if rnd.random() < 0.1 else MODIFIERS[:3]),
+                  "units": rnd.choice([20, 60] if busy else [1, 2])}
+                 for _ in range(rnd.randint(1, 3))]
+        encounters.append({
+            "id": f"E{number:03d}", "date": day.isoformat(),
+            "payer": rnd.choice(["medicare", "medicare", "commercial"]), "place_of_service": "11",
+            "patient": {"id": f"P{rnd.randint(1, 200)}", "birth_date": "1950-01-01", "sex": "F"},
+            "provider": {"npi": "1234567893", "discipline": rnd.choice(["PT", "OT", "SLP"])},
+            "diagnoses": ["M62.81"], "history": history, "lines": lines})
+    return [Encounter.model_validate(e) for e in encounters]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_settling_whole_patients_of_a_large_run_changes_nothing(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the patient-level test settles only groups the groups' test settles too: the findings, texts included, are
+    # those of settling by groups alone
+    encounters = _large_batch(seed)
+    payers = {p: load_profile(p) for p in ("medicare", "commercial")}
+    tables = tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1))
+    assert tables.lines.height > SMALL_RUN
+    selection = RuleSelection(select=frozenset({"missing-kx"}))
+    items = modifiers._kx_threshold_items(tables)
+    batch = collect(modifiers._kx_batch(tables, items, modifiers._kx_bounds(tables, items)))
+    settled = findings_table(tables, selection)
+    calls: list[int] = []
+    settle_patients = modifiers._settled_patients
+
+    def counted(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
+        found = collect(settle_patients(batch, history, rates))
+        calls.append(found.height)
+        return found.lazy()
+
+    monkeypatch.setattr(modifiers, "_settled_patients", counted)
+    assert settled.equals(findings_table(tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1)),
+                                         selection))
+    assert calls and calls[0] > 50  # most patients were settled whole
+    monkeypatch.setattr(modifiers, "_settled_patients",
+                        lambda batch, history, rates: batch.select("patient_id").head(0))
+    assert settled.equals(findings_table(tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1)),
+                                         selection))
+    assert settled.height and batch.height  # some lines are flagged, some are left to price
+    assert {"error"} <= set(settled.get_column("severity"))

@@ -268,7 +268,11 @@ class InvalidNpi(Rule):
 
     def screen_for(self, tables: Tables) -> Screen | None:
         # Every NPI the plan judges is a non-null line, encounter or billing NPI: if Python accepts each of them, the
-        # plan flags none (Python's test is the plan's, or stricter on blanks).
+        # plan flags none (Python's test is the plan's, or stricter on blanks). On a large run the plan's own test
+        # over the run's distinct NPIs decides instead (thousands of them, each a Python call), and the plan's
+        # prefilter reuses its answer.
+        if not tables.small:
+            return CANNOT_FIRE if _rejected_npis(tables).is_empty() else None
         return CANNOT_FIRE if all(npi_valid(npi) for npi in _run_npis(tables)) else None
 
     def check(self, tables: Tables) -> pl.LazyFrame:
@@ -296,8 +300,8 @@ class InvalidNpi(Rule):
 
 
 def _run_npis(tables: Tables) -> frozenset[str]:
-    """The run's distinct line, encounter and billing NPIs (nulls left out: the plan judges none), found once per
-    run (the screen and the large run's prefilter both read them)."""
+    """The run's distinct line, encounter and billing NPIs (nulls left out: the plan judges none), for the screen of
+    a small run."""
     def find(tables: Tables) -> frozenset[str]:
         encounters = tables.encounters
         return (tables.values("provider_npi") | distinct_values(encounters.get_column("provider_npi"))
@@ -313,9 +317,20 @@ def _npi_prefilter(tables: Tables) -> Callable[[str], pl.Expr]:
     claim, every row (finding the NPIs first would cost more than the plan)."""
     if tables.small:
         return lambda _: pl.lit(True)
-    distinct = pl.DataFrame({"npi": list(_run_npis(tables))}, schema={"npi": pl.String})  # any order: a set
-    rejected = pl.lit(collect(_invalid(distinct.lazy())).get_column("npi"))
+    rejected = pl.lit(_rejected_npis(tables)).implode()
     return lambda column: pl.col(column).is_in(rejected)
+
+
+def _rejected_npis(tables: Tables) -> pl.Series:
+    """The run's distinct line, encounter and billing NPIs that the plan's own test rejects (`_invalid`), found once
+    per large run: its screen and its prefilter both read them."""
+    def find(tables: Tables) -> pl.Series:
+        encounters = tables.encounters
+        distinct = pl.concat([tables.lines.get_column("provider_npi"), encounters.get_column("provider_npi"),
+                              encounters.get_column("billing_npi")]).drop_nulls().unique().alias("npi")
+        return collect(_invalid(distinct.to_frame().lazy())).get_column("npi")
+
+    return tables.memo("rejected_npis", find)
 
 
 def _invalid(frame: pl.LazyFrame) -> pl.LazyFrame:

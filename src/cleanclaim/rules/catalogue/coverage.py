@@ -11,6 +11,7 @@ import polars as pl
 
 from cleanclaim.model import Severity
 from cleanclaim.refdata import rvus
+from cleanclaim.rules.catalogue.eligibility import BILLED_COMBINATIONS, billed_combinations
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
 from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
 
@@ -88,8 +89,15 @@ def _status_judged(tables: Tables) -> pl.LazyFrame:
     ], how="vertical_relaxed").unique(subset=["code", "year"], keep="first").join(
         pfs_status_coverage(), on="status", how="inner")
     if tables.lines.height > SMALL_RUN:
-        # on a large run, the lines of a code some year's file decides only (often none: a run of covered codes)
-        billed = sorted(set(deciding.get_column("code").drop_nulls().to_list()) & tables.values("code"))
+        # on a large run, the lines of a code some year's file decides only (often none: a run of covered codes);
+        # where the eligibility screens have listed the run's billed (code, discipline, payer), only the codes a
+        # Medicare payer's lines bill (none, when those codes are all billed to other payers)
+        deciding_codes = set(deciding.get_column("code").drop_nulls().to_list())
+        if tables.has_memo(BILLED_COMBINATIONS):
+            billed = sorted({code for code, _, payer in billed_combinations(tables)
+                             if code is not None and payer in medicare and code in deciding_codes})
+        else:
+            billed = sorted(deciding_codes & tables.values("code"))
         if not billed:
             return none
         lines = lines.filter(pl.col("code").is_in(pl.lit(pl.Series(billed, dtype=pl.String)).implode()))
@@ -265,6 +273,14 @@ def _ranged_codes(codes: frozenset[str]) -> pl.Series:
                      dtype=pl.String)
 
 
+_MAY_CONFLICT = pl.struct(_DAY).hash().is_duplicated() | (pl.col("units") > 1)
+"""Among the lines of a listed code, those that can take part in a finding: a pair needs two of them on one patient's
+day, and a code once a day either a second line that day or more than one unit on its one line. Whole days are kept
+(the day's unit total and line order are the plain plan's). On a large run most days have one listed line of one
+unit, and every join after this saw them all; the day is compared by its hash (a collision only keeps a day the
+joins then judge)."""
+
+
 @register
 class SameDayFamilyConflict(Rule):
     """Two codes of one family billed for a patient on one day where only one belongs.
@@ -316,7 +332,7 @@ class SameDayFamilyConflict(Rule):
         if large:
             # only the lines of a code in some row's range take part: kept first, so the joins below see them only
             ranged = _ranged_codes(tables.values("code"))
-            lines = lines.filter(pl.col("code").is_in(pl.lit(ranged).implode()))
+            lines = lines.filter(pl.col("code").is_in(pl.lit(ranged).implode())).filter(_MAY_CONFLICT)
             codes = pl.LazyFrame({"code": ranged}, schema={"code": pl.String})
 
         def within(first: str, last: str, column: str = "code") -> pl.Expr:

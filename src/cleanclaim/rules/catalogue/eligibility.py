@@ -265,19 +265,21 @@ class ProviderNotEligible(Rule):
 _Periods = dict[tuple[str, str, str], list[tuple[dt.date | None, dt.date | None]]]
 
 
-def _billed_combinations(tables: Tables) -> frozenset[tuple[str | None, str | None, str | None]]:
+def billed_combinations(tables: Tables) -> frozenset[tuple[str | None, str | None, str | None]]:
     """The run's distinct (code, provider_discipline, payer) of its lines: the eligibility screens decide per
-    combination actually billed (a run's codes, disciplines and payers taken apart always have one that fails)."""
+    combination actually billed (a run's codes, disciplines and payers taken apart always have one that fails).
+    Memoised as `BILLED_COMBINATIONS`: another rule may read them once they are built (``tables.has_memo``)."""
     def find(tables: Tables) -> frozenset[tuple[str | None, str | None, str | None]]:
         lines = tables.lines
         if lines.height <= SMALL_RUN:
             return frozenset(zip(*(lines.get_column(c).to_list() for c in _BILLED), strict=True))
         return frozenset(lines.select(_BILLED).unique().iter_rows())
 
-    return tables.memo("eligibility_billed", find)
+    return tables.memo(BILLED_COMBINATIONS, find)
 
 
 _BILLED = ["code", "provider_discipline", "payer"]
+BILLED_COMBINATIONS = "eligibility_billed"
 
 
 def _questioned_pairs(tables: Tables) -> pl.DataFrame | None:
@@ -296,7 +298,7 @@ def _find_questioned_pairs(tables: Tables) -> pl.DataFrame | None:
     if not all(d.isascii() for d in disciplines):
         return None
     lines = tables.lines
-    billed = {(code, discipline) for code, discipline, _ in _billed_combinations(tables)}
+    billed = {(code, discipline) for code, discipline, _ in billed_combinations(tables)}
     dates = lines.get_column("date")
     first, last = dates.min(), dates.max()
     span = (first, last) if type(first) is dt.date and type(last) is dt.date else None
@@ -457,7 +459,7 @@ class CodeNotCovered(Rule):
         if not any(not_covered.values()):
             return CANNOT_FIRE
         if any(payer is not None and code in not_covered.get(payer, ())
-               for code, _, payer in _billed_combinations(tables)):
+               for code, _, payer in billed_combinations(tables)):
             return None
         return CANNOT_FIRE
 

@@ -103,9 +103,12 @@ class DiagnosisDoesNotSupportProcedure(Rule):
         encounters = tables.encounters.lazy()
         questionable = _questionable_encounters(tables)
         if questionable is not None:
-            lines = lines.join(questionable.lazy(), on="encounter_id", how="semi")
-            encounters = encounters.join(questionable.lazy(), on="encounter_id", how="semi")
-        lines = lines.select(*_KEYS, "payer", "date", "modifiers", "dx_pointers", _IS_THERAPY.alias("is_therapy"))
+            # the few questionable encounters' rows, taken once: each of the three checks below reads them again
+            lines, encounters = (frame.lazy() for frame in collect_all([
+                lines.join(questionable.lazy(), on="encounter_id", how="semi").select(_LINE_COLUMNS),
+                encounters.join(questionable.lazy(), on="encounter_id", how="semi")]))
+        else:
+            lines = lines.select(_LINE_COLUMNS)
         dx = (
             encounters.select("encounter_id", "diagnoses")
             .with_columns(pl.int_ranges(1, pl.col("diagnoses").list.len() + 1).alias("position"))
@@ -117,6 +120,9 @@ class DiagnosisDoesNotSupportProcedure(Rule):
         )
         return pl.concat([_no_condition(lines, dx), _initial_encounter(lines, dx), _bmi_missing(lines, dx)],
                          how="vertical_relaxed").sort("encounter_id", "line", maintain_order=True)
+
+
+_LINE_COLUMNS = [*_KEYS, "payer", "date", "modifiers", "dx_pointers", _IS_THERAPY.alias("is_therapy")]
 
 
 def _questionable_encounters(tables: Tables) -> pl.DataFrame | None:

@@ -679,9 +679,14 @@ class TherapyModifierMismatch(Rule):
     def screen_for(self, tables: Tables) -> Screen | None:
         if tables.values("modifiers").isdisjoint(THERAPY_MODIFIERS):
             return CANNOT_FIRE  # only lines carrying GP/GO/GN are judged
-        columns = _screen_columns(tables, "modifiers", "therapy", "therapy_modifiers", "provider_discipline")
+        names = ("modifiers", "therapy", "therapy_modifiers", "provider_discipline")
+        columns = _screen_columns(tables, *names)
         if columns is None:
-            return None
+            # a large run: the filter reads only these four columns, so it is asked once per distinct combination of
+            # them (a dozen on a partition of a quarter of a million lines, where the plan's list operations ran
+            # on every line carrying GP/GO/GN)
+            combinations = tables.screen_lines().select(names).unique()
+            columns = [combinations.get_column(name).to_list() for name in names]
         return None if any(_therapy_mismatch(*row) for row in zip(*columns, strict=True)) else CANNOT_FIRE
 
     def check(self, tables: Tables) -> pl.LazyFrame:
@@ -1376,7 +1381,35 @@ def _kx_batch(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds:
         .filter(pl.col("bucket").is_not_null())
         .join(_threshold_frame(items).lazy(), on=["payer", "year"], how="inner")
     )
+    if not tables.small:
+        # Most patients of a large run are settled whole by one group-by on the patient alone; the groups of the
+        # others are then settled as before (patients are taken away whole: what is left settles alike). The lines
+        # are collected first: the plans below read them several times.
+        lines = collect(batch)
+        settled = collect(_settled_patients(lines.lazy(), tables.history.lazy(), bounds.rates.lazy()))
+        batch = lines.join(settled, on="patient_id", how="anti").lazy()
     return batch.join(_settled_groups(batch, tables.history.lazy(), bounds.rates.lazy()), on=_KX_GROUP, how="anti")
+
+
+def _settled_patients(batch: pl.LazyFrame, history: pl.LazyFrame, rates: pl.LazyFrame) -> pl.LazyFrame:
+    """Patients of ``batch`` every group of whom `_settled_groups` settles as surely under its threshold, found with
+    one group-by on the patient rather than on (patient, payer, bucket, year): no history (the patient's year is
+    all in the batch), no line with KX, every line rated, and the sum over all the patient's lines of their
+    upper-bound amounts, taken as absolute values, a dollar under the smallest threshold of the patient's lines (the
+    margin covers the order of the additions). Each group of the patient sums part of those lines, so its own bound
+    is at most that sum and its threshold at least that smallest one: the group is surely under. A null patient is
+    never settled here (nor by the groups' test)."""
+    amount = (pl.col("unit_bound") * pl.col("units").fill_null(0)).abs()
+    return (
+        batch.join(rates, on=["code", "year"], how="left")
+        .group_by("patient_id").agg(
+            amount.sum().alias("bound"), pl.col("unit_bound").is_null().any().alias("unbounded"),
+            has("KX").any().alias("kx"), pl.col("threshold").min())
+        .filter(pl.col("patient_id").is_not_null() & ~pl.col("unbounded") & ~pl.col("kx")
+                & (pl.col("bound") <= pl.col("threshold") - 1.0))
+        .join(history.select("patient_id"), on="patient_id", how="anti")
+        .select("patient_id")
+    )
 
 
 def kx_position(tables: Tables) -> pl.DataFrame:
