@@ -107,3 +107,21 @@ def test_spark_gives_the_same_provider_analytics(outputs: tuple[Path, Path, int]
 def test_an_unknown_engine_is_an_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="unknown engine 'dask'"):
         audit([EXAMPLES], tmp_path, as_of=AS_OF, engine="dask")
+
+
+def test_relabelled_partitions_are_one_group_per_spark_task(spark: Any) -> None:
+    """`spark_partition` is Spark's own shuffle placement of an int key (tested against Spark), so each relabelled
+    partition of patients is the one group of its task; the plain keys 0..3 of 4 partitions were not."""
+    from pyspark.sql import functions as sf
+
+    from cleanclaim.audit.spark import _labels, spark_partition
+
+    values = [*range(-3, 300), 2**31 - 1, -(2**31)]
+    hashed = spark.createDataFrame([(v,) for v in values], "v int").select("v", sf.hash("v").alias("h")).collect()
+    assert all(spark_partition(row.v, 1000) == row.h % 1000 for row in hashed)
+    assert len({spark_partition(key, 4) for key in range(4)}) < 4  # why the keys are relabelled
+    for tasks in (1, 4, 9):
+        labels = _labels(tasks)
+        placed = (spark.createDataFrame([(label,) for label in labels], "p int").repartition(tasks, "p")
+                  .select(sf.spark_partition_id().alias("task")).collect())
+        assert sorted(row.task for row in placed) == list(range(tasks))
