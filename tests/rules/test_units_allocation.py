@@ -14,7 +14,13 @@ from cleanclaim import timing
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
-from cleanclaim.rules.catalogue.units import cms_unit_bounds, per_code_units, therapy_discipline
+from cleanclaim.rules.catalogue.units import (
+    _DISCIPLINE_NAME,
+    _discipline_number,
+    cms_unit_bounds,
+    per_code_units,
+    therapy_discipline,
+)
 from cleanclaim.rules.engine import RuleSelection, findings_table
 
 CODES = ["97110", "97112", "97116", "97140", "97530", "97535"]
@@ -119,6 +125,22 @@ def test_discipline_comes_from_the_therapy_modifier_then_the_rendering_provider(
     }, schema={"modifiers": pl.List(pl.String), "provider_discipline": pl.String})
     got = frame.select(therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline"))).to_series().to_list()
     assert got == ["PT", "OT", "SLP", "SLP", "OT", "other", "OT"]
+
+
+_MODIFIER_LISTS = st.one_of(st.none(), st.lists(st.one_of(st.none(), st.sampled_from(["GP", "GO", "GN", "59", "CQ"])),
+                                                 max_size=3))
+_PROVIDER_DISCIPLINES = st.one_of(st.none(), st.sampled_from(["PT", "OT", "SLP", "other", "MD", "coach", "pt", ""]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_MODIFIER_LISTS, _PROVIDER_DISCIPLINES), min_size=1, max_size=20))
+def test_the_pools_discipline_number_names_the_therapy_discipline(rows: list[tuple[Any, Any]]) -> None:
+    # the pools are grouped by the number and their texts name it back: the two must say the same discipline
+    frame = pl.DataFrame({"modifiers": [m for m, _ in rows], "provider_discipline": [p for _, p in rows]},
+                         schema={"modifiers": pl.List(pl.String), "provider_discipline": pl.String})
+    named = frame.select(therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline"))).to_series()
+    numbered = frame.select(_discipline_number(pl.col("modifiers"), pl.col("provider_discipline")).alias("_disc"))
+    assert numbered.select(_DISCIPLINE_NAME).to_series().to_list() == named.to_list()
 
 
 def _two_discipline_findings(pt: dict[str, int], ot: dict[str, int]) -> list[tuple[str, int | None]]:

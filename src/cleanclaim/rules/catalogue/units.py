@@ -41,8 +41,8 @@ from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, lin
 __all__ = ["cms_unit_bounds", "per_code_units", "therapy_discipline"]
 
 _DAY = ["patient_id", "date"]
-# The 8-minute pool: one patient, one date, one therapy discipline (see ``therapy_discipline``).
-_POOL = [*_DAY, "discipline"]
+# The 8-minute pool: one patient, one date, one therapy discipline (``_disc``: `therapy_discipline` as a number).
+_POOL = [*_DAY, "_disc"]
 _THERAPY_DISCIPLINES = ["PT", "OT", "SLP"]
 # A flagged row of either units rule: ``above`` is True for units-exceed-time, False for units-below-time.
 _ROW_SCHEMA: dict[str, pl.DataType] = {"encounter_id": pl.String(), "line": pl.Int32(), "code": pl.String(),
@@ -161,6 +161,28 @@ def therapy_discipline(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.E
     )
 
 
+# ``therapy_discipline`` as a number, which the pools are grouped and numbered by: the text of the discipline is read
+# only for the rows flagged (on a batch the pools are about 100,000 rows per 250,000 lines, and a text key or a text
+# lookup on each costs several times what a small integer does).
+_DISCIPLINES = [*_THERAPY_DISCIPLINES, "other"]
+_DISCIPLINE_NUMBERS = {name: number for number, name in enumerate(_DISCIPLINES)}
+
+
+def _discipline_number(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.Expr:
+    """``therapy_discipline`` as its index in ``_DISCIPLINES``."""
+    by_provider = provider_discipline.replace_strict(_DISCIPLINE_NUMBERS, default=_DISCIPLINE_NUMBERS["other"],
+                                                     return_dtype=pl.Int64)
+    return (
+        pl.when(modifiers.list.contains("GP")).then(pl.lit(_DISCIPLINE_NUMBERS["PT"], dtype=pl.Int64))
+        .when(modifiers.list.contains("GO")).then(pl.lit(_DISCIPLINE_NUMBERS["OT"], dtype=pl.Int64))
+        .when(modifiers.list.contains("GN")).then(pl.lit(_DISCIPLINE_NUMBERS["SLP"], dtype=pl.Int64))
+        .otherwise(by_provider)
+    )
+
+
+_DISCIPLINE_NAME = pl.col("_disc").replace_strict(dict(enumerate(_DISCIPLINES)), return_dtype=pl.String)
+
+
 @cache
 def _is_timed(book: CodeBook) -> pl.Expr:
     """Whether ``code`` is a 15-minute timed code of the book (built once per book: a constant list)."""
@@ -177,15 +199,15 @@ def _addon_codes(book: CodeBook) -> pl.DataFrame:
 
 
 # ---- 15-minute timed codes: the pools ------------------------------------------------------------------------------
-_LINE_DISCIPLINE = therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline")).alias("discipline")
+_LINE_DISCIPLINE = _discipline_number(pl.col("modifiers"), pl.col("provider_discipline")).alias("_disc")
 _FROM_LINE = pl.col("_from_line").fill_null(False)
 _FROM_SERVICE = ~_FROM_LINE
 # A service takes the discipline of the encounter's first billed line of its code, else the provider's.
 _SERVICE_DISCIPLINE = pl.coalesce(
-    "discipline",
-    pl.col("discipline").drop_nulls().first().over("encounter_id", "code"),
-    therapy_discipline(pl.lit([], dtype=pl.List(pl.String)), pl.col("provider_discipline")),
-).alias("discipline")
+    "_disc",
+    pl.col("_disc").drop_nulls().first().over("encounter_id", "code"),
+    _discipline_number(pl.lit([], dtype=pl.List(pl.String)), pl.col("provider_discipline")),
+).alias("_disc")
 # Documented minutes: the lines' own when one carries minutes, else the services' documented minutes (null when the
 # code has no line minutes and no service).
 _LINES_ONLY_AGG = (
@@ -216,11 +238,12 @@ _CMS = pl.col("time_rule") == "cms"
 # Each pool, and each pool and time rule, is numbered by an exact integer so that the windows below run over one
 # integer key rather than four text keys (text keys cost several times more on a batch): ``_day`` numbers the
 # patient's day by the first row of its rows as grouped (each pool and code keeps its first row's number,
-# ``_src_row``), which is the only window over text; the discipline and the time rule (cms, per_code or none) are
-# small numbers folded in. ``_rule_pool`` puts the day and time rule first, so that the pools of one patient's day
-# and time rule sort together (``_other_disciplines`` reads them as one run).
-_DISCIPLINE_NUMBER = pl.col("discipline").replace_strict({"PT": 0, "OT": 1, "SLP": 2, "other": 3},
-                                                         return_dtype=pl.Int64)
+# ``_src_row``), which is the only window over text. (A dense rank of the patient ids instead costs a sort of the
+# texts, in the grouped rows' hashed order: five times the window on a 250,000-line partition.) The discipline
+# (``_disc``) and the time rule (cms, per_code or none) are small numbers folded in. ``_rule_pool`` puts the day and
+# time rule first, so that the pools of one patient's day and time rule sort together (``_other_disciplines`` reads
+# them as one run).
+_DISCIPLINE_NUMBER = pl.col("_disc")
 _RULE_NUMBER = pl.when(_CMS).then(0).when(pl.col("time_rule") == "per_code").then(1).otherwise(2)
 _DAY_NUMBER = pl.col("_src_row").min().over(_DAY).alias("_day")
 _POOL_NUMBERS_OF_DAY = (
@@ -393,7 +416,8 @@ def _pool_detail() -> tuple[pl.Expr, ...]:
     # When the patient had more than one discipline that day, say which pool the numbers are about.
     pool_note = pl.when(pl.col("_other_disciplines")).then(pl.format(
         " ({} minutes only: each discipline's plan of care counts its own timed minutes)",
-        pl.when(pl.col("discipline") == "other").then(pl.lit("non-therapy")).otherwise(pl.col("discipline")),
+        pl.when(pl.col("_disc") == _DISCIPLINE_NUMBERS["other"]).then(pl.lit("non-therapy"))
+        .otherwise(_DISCIPLINE_NAME),
     )).otherwise(pl.lit(""))
     day_text = day_text + pool_note
     code_text = code_text + pool_note
