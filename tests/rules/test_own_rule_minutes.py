@@ -77,3 +77,18 @@ def test_a_large_run_finds_what_small_runs_of_the_same_patients_find() -> None:
     small = pl.concat([findings_table(_tables(range(start, start + 100)), RuleSelection(select=_RULES))
                        for start in range(0, SMALL_RUN // 2, 100)])
     assert large.equals(small)
+
+
+def test_below_minimum_time_crosses_only_the_range_lines_that_may_fall_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    # a large run crosses with their family's members only the time-range lines under their own least time; the
+    # findings must be those of crossing every time-range line, as a small run does
+    selection = RuleSelection(select=frozenset({"below-minimum-time"}))
+    narrowed = findings_table(_tables(), selection)
+    ranged = narrowed.filter(pl.col("code").is_in(["99406", "99407"]))
+    assert 0 < ranged.height < narrowed.height  # range lines and lines of a code's own minimum flagged
+    tables = _tables()
+    own = time_units._own_rule_minutes(tables).filter(pl.col("time_rule") == "range")
+    may = own.filter(time_units._RANGE_MAY_FALL_SHORT)
+    assert 0 < may.height < own.height  # the narrowing keeps some time-range lines and leaves others out
+    monkeypatch.setattr(time_units, "SMALL_RUN", 10**9)  # every time-range line crossed, as on one claim
+    assert narrowed.equals(findings_table(_tables(), selection))
