@@ -16,7 +16,7 @@ import pytest
 
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
-from cleanclaim.rules.catalogue import time_units
+from cleanclaim.rules.catalogue import time_units, units
 from cleanclaim.rules.engine import RuleSelection, findings_table
 from cleanclaim.rules.tables import SMALL_RUN, Tables, tables_from_encounters
 
@@ -91,4 +91,14 @@ def test_below_minimum_time_crosses_only_the_range_lines_that_may_fall_short(mon
     may = own.filter(time_units._RANGE_MAY_FALL_SHORT)
     assert 0 < may.height < own.height  # the narrowing keeps some time-range lines and leaves others out
     monkeypatch.setattr(time_units, "SMALL_RUN", 10**9)  # every time-range line crossed, as on one claim
+    assert narrowed.equals(findings_table(_tables(), selection))
+
+
+def test_base_codes_read_their_add_ons_billed_as_from_every_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the base + add-on branch joins the add-on codes' rows only; with every code's rows in the join's table (what
+    # it read before) the units findings must be the same, add-ons billed over, under and at what the time supports
+    selection = RuleSelection(select=frozenset({"units-exceed-time", "units-below-time"}))
+    narrowed = findings_table(_tables(), selection)
+    assert {"96159"} <= set(narrowed.get_column("code"))
+    monkeypatch.setattr(units, "_is_addon", lambda book: pl.lit(True))
     assert narrowed.equals(findings_table(_tables(), selection))

@@ -481,9 +481,11 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
     )
     rows = [_other_flag_rows(simple)]
     if family:
-        addon_billed = per_code.select("encounter_id", "date", pl.col("code").alias("addon_code"),
-                                       pl.col("billed").alias("addon_billed"),
-                                       pl.col("line_list").alias("addon_lines"))
+        # only the add-on codes' rows can match a base code's ``addon_code`` (the inner join below keeps the add-ons
+        # of the book): the others (most of a batch's rows here) are left out of the join's table
+        addon_billed = per_code.filter(_is_addon(tables.book)).select(
+            "encounter_id", "date", pl.col("code").alias("addon_code"), pl.col("billed").alias("addon_billed"),
+            pl.col("line_list").alias("addon_lines"))
         base_addon = (
             per_code.filter((pl.col("time_rule") == "base") & (pl.col("minutes") >= pl.col("min_minutes")))
             .join(_addon_codes(tables.book).lazy(), on="addon_code", how="inner")
@@ -503,6 +505,12 @@ def _other_time_code(book: CodeBook) -> pl.Expr:
     codes = (codes_frame(book).filter(pl.col("time_rule").is_in([*_SIMPLE_RULES, "addon"]))
              .get_column("code").unique().sort().to_list())
     return pl.col("code").is_in(codes)
+
+
+@cache
+def _is_addon(book: CodeBook) -> pl.Expr:
+    """Whether ``code`` is one of ``_addon_codes`` (built once per book: a constant list)."""
+    return pl.col("code").is_in(_addon_codes(book).get_column("addon_code").drop_nulls().sort().to_list())
 
 
 def _other_flag_rows(frame: pl.LazyFrame) -> pl.LazyFrame:
