@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,14 +15,17 @@ from cleanclaim import timing
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
+from cleanclaim.rules.catalogue import units as units_module
 from cleanclaim.rules.catalogue.units import (
     _DISCIPLINE_NAME,
+    _POOL_CODE_REPEATS,
     _discipline_number,
     cms_unit_bounds,
     per_code_units,
     therapy_discipline,
 )
 from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.tables import SMALL_RUN, lines_with_codes
 
 CODES = ["97110", "97112", "97116", "97140", "97530", "97535"]
 
@@ -220,3 +224,47 @@ def test_a_batch_finds_what_each_patient_alone_finds(drawn: list[tuple[Any, ...]
     alone = [found([e for e in encounters if e.patient.id == patient])
              for patient in dict.fromkeys(e.patient.id for e in encounters)]
     assert found(encounters).equals(pl.concat(alone))
+
+
+def _one_line_pools(repeats: bool) -> list[Encounter]:
+    # over SMALL_RUN lines, billed from the claim lines' own minutes (no documented services): units at, over and
+    # under the allocation, fractional or no minutes, three disciplines and a non-therapy provider, two payers; with
+    # ``repeats`` some claims bill a code twice on one day (two lines of one pool and code)
+    encounters = []
+    for number in range(400):
+        minutes_by_code = {CODES[(number + i) % len(CODES)]: 5 + (number * 7 + i * 11) % 40 for i in range(3)}
+        units = timing.allocate_cms(minutes_by_code).units
+        lines: list[dict[str, Any]] = [
+            {"code": code, "modifiers": _MODIFIERS[(number + i) % len(_MODIFIERS)],
+             "units": max(units[code] + (number + i) % 3 - 1, 0) + (0.5 if number % 29 == 0 else 0),
+             "minutes": None if number % 31 == 0 else minutes}
+            for i, (code, minutes) in enumerate(minutes_by_code.items())]
+        if repeats and number % 9 == 0:
+            lines.append({**lines[0], "units": 1, "minutes": 8})
+        encounters.append(Encounter.model_validate({
+            "id": f"E{number:03d}", "date": ("2026-03-02", "2026-03-03")[number % 2],
+            "payer": ("medicare", "commercial")[number % 5 == 0], "patient": {"id": f"P{number // 2}"},
+            "provider": {"npi": "1234567893", "discipline": _PROVIDERS[number % 3]}, "diagnoses": ["M62.81"],
+            "lines": lines,
+        }))
+    return encounters
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_pools_of_one_line_each_find_what_the_grouping_finds(repeats: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a large run whose lines never share a pool and a code, each line is its own group without the grouping
+    payers = {name: load_profile(name) for name in ("medicare", "commercial")}
+    selection = RuleSelection(select=frozenset({"units-exceed-time", "units-below-time"}))
+
+    def found() -> pl.DataFrame:
+        tables = tables_from_encounters(_one_line_pools(repeats), payers, as_of=dt.date(2026, 11, 23))
+        assert tables.lines.height > SMALL_RUN and tables.services.height == 0
+        timed = lines_with_codes(tables).filter(pl.col("time_rule") == "timed15").with_columns(
+            _discipline_number(pl.col("modifiers"), pl.col("provider_discipline")).alias("_disc"))
+        assert timed.select(_POOL_CODE_REPEATS).item() == repeats  # which path the large run takes
+        return findings_table(tables, selection, screens=False)
+
+    large = found()
+    assert set(large.get_column("rule")) == {"units-exceed-time", "units-below-time"}
+    monkeypatch.setattr(units_module, "SMALL_RUN", 10**9)  # every run grouped, as a claim is
+    assert large.equals(found())

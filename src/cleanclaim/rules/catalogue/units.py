@@ -275,7 +275,7 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
         "encounter_id", "line", *_DAY, "payer", "code", "units", "minutes", _LINE_DISCIPLINE, _SRC_ROW,
     )
     if tables.services.height == 0:  # a plain Python attribute: costs nothing, saves a join on most claims
-        grouped = lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
+        grouped = _lines_grouped(lines, large=tables.lines.height > SMALL_RUN)
     else:
         lines = lines.with_columns(pl.lit(True).alias("_from_line"))
         services = (
@@ -297,6 +297,35 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
         .with_columns(*_POOL_NUMBERS_OF_DAY)
         .with_columns(_USABLE)
     )
+
+
+# ``_LINES_ONLY_AGG`` over a group of one line, in the same columns: its units (a null one sums to 0), its one
+# line, whether its units are whole, its encounter and payer, its minutes.
+_ONE_LINE = (
+    pl.col("units").fill_null(0).alias("billed"),
+    pl.concat_list(pl.struct("encounter_id", "line")).alias("lines"),
+    _whole(pl.col("units")).alias("whole"),
+    pl.col("encounter_id").alias("first_encounter"),
+    "payer",
+    "minutes",
+    "_src_row",
+)
+# Whether two lines may share a pool and code: equal keys hash alike, so no repeated hash means no repeated key (a
+# repeat may also be two keys' hashes colliding, which only sends the lines to the grouping).
+_POOL_CODE_REPEATS = pl.struct(*_POOL, "code").hash().is_duplicated().any()
+
+
+def _lines_grouped(lines: pl.LazyFrame, *, large: bool) -> pl.LazyFrame:
+    """``_LINES_ONLY_AGG`` per pool and code of the 15-minute lines. On a large run where no two lines share a pool
+    and a code (a clean batch: one line per timed code and day), each line is its own group: its columns are the
+    group's values as they are, for a fifth of the grouping's cost (a 250,000-line partition of the 1M-line synthetic
+    file: 5 ms against 17, on one thread). The groups' order is not the grouping's; nothing after depends on it."""
+    if not large:  # on a claim the look for repeats would cost about what the grouping does
+        return lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
+    timed = collect(lines)
+    if timed.select(_POOL_CODE_REPEATS).item():
+        return timed.lazy().group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
+    return timed.lazy().select(*_POOL, "code", *_ONE_LINE)
 
 
 def _units_text(units: pl.Expr) -> pl.Expr:
