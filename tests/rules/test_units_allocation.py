@@ -268,3 +268,37 @@ def test_pools_of_one_line_each_find_what_the_grouping_finds(repeats: bool, monk
     assert set(large.get_column("rule")) == {"units-exceed-time", "units-below-time"}
     monkeypatch.setattr(units_module, "SMALL_RUN", 10**9)  # every run grouped, as a claim is
     assert large.equals(found())
+
+
+def _repeated_codes(number: int) -> Encounter:
+    # a timed code split over two lines (with and without CQ or 59 on the second), an untimed code billed on two
+    # claims of one patient's day or as 2 units on one line, beside claims that bill each code once
+    lines: list[dict[str, Any]] = [{"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15},
+                                   {"code": ("96156", "97161", "99406")[number % 3], "units": 1 + (number % 11 == 0),
+                                    "minutes": 20}]
+    if number % 7 == 0:
+        lines.append({"code": "97110", "modifiers": [["GP"], ["GP", "CQ"], ["GP", "59"]][number % 3], "units": 1,
+                      "minutes": 10})
+    return Encounter.model_validate({
+        "id": f"E{number:05d}", "date": "2026-07-01", "payer": "medicare", "patient": {"id": f"P{number // 2}"},
+        "diagnoses": ["M62.81"], "provider": {"npi": "1234567893", "discipline": "PT"}, "lines": lines,
+    })
+
+
+def test_repeated_code_rules_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a large run the windows over text keys see only the lines whose key's hash repeats (or, for a day of
+    # untimed units, whose line alone bills more than 1): the findings must be those of the windows over every line
+    rules = frozenset({"timed-code-split-lines", "untimed-code-multiple-units"})
+    payers = {"medicare": load_profile("medicare")}
+
+    def found() -> pl.DataFrame:
+        tables = tables_from_encounters([_repeated_codes(n) for n in range(SMALL_RUN // 2)], payers,
+                                        as_of=dt.date(2026, 11, 23))
+        assert tables.lines.height > SMALL_RUN
+        return findings_table(tables, RuleSelection(select=rules), screens=False)
+
+    narrowed = found()
+    assert set(narrowed.get_column("rule")) == rules
+    assert 0 < narrowed.height < SMALL_RUN
+    monkeypatch.setattr(units_module, "SMALL_RUN", 10**9)  # every line windowed, as on one claim
+    assert narrowed.equals(found())

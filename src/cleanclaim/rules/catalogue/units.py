@@ -1055,9 +1055,11 @@ class UntimedCodeMultipleUnits(Rule):
         # the day's units first, the text only for the days flagged (the filter keeps or drops whole days)
         # The day's list of lines is built once per day and joined back on the day's key: broadcast to every line of
         # the day (``over``), n lines of one patient on one day made n texts of n entries each.
+        untimed = lines_with_codes(tables).lazy().filter(_UNTIMED)
+        if tables.lines.height > SMALL_RUN:
+            untimed = untimed.filter(_MAY_ADD_UP)
         flagged = (
-            lines_with_codes(tables).lazy().filter(_UNTIMED)
-            .with_columns(pl.col("units").sum().over(_DAY_CODE).alias("day_units"))
+            untimed.with_columns(pl.col("units").sum().over(_DAY_CODE).alias("day_units"))
             .filter(pl.col("day_units") > 1)
         )
         return (
@@ -1068,6 +1070,12 @@ class UntimedCodeMultipleUnits(Rule):
 
 
 _DAY_CODE = [*_DAY, "code"]
+# On a large run the windows over text keys (untimed-code-multiple-units' day, timed-code-split-lines' group) run on
+# the lines that may be flagged only: equal keys hash alike, so a window over the key's hash (one integer column,
+# for about half the cost) keeps every line whose key repeats (and a few whose hash collides, which the exact window
+# then drops). A day of one line adds up to more than 1 unit only when that line does (or its units are NaN, which
+# the exact sum decides); whole days or groups are kept or left out, so the exact windows see whole groups.
+_MAY_ADD_UP = (pl.len().over(pl.struct(*_DAY_CODE).hash()) > 1) | ~(pl.col("units") <= 1).fill_null(False)
 _UNTIMED = pl.col("time_rule").is_in(["untimed", "range"]) & ~pl.col("lab").fill_null(False)
 LINES_LISTED = 10
 """How many lines of a flagged day untimed-code-multiple-units lists by name; the rest are counted ("and 3 more
@@ -1145,10 +1153,11 @@ class TimedCodeSplitLines(Rule):
 
     def check(self, tables: Tables) -> pl.DataFrame | pl.LazyFrame:
         # the count first, the texts only for the groups flagged (the filter keeps or drops whole groups)
+        candidates = lines_with_codes(tables).lazy().filter(_SPLIT_CANDIDATE).with_columns(_ASSISTANT)
+        if tables.lines.height > SMALL_RUN:
+            candidates = candidates.filter(_SPLIT_MAY_REPEAT)
         return (
-            lines_with_codes(tables).lazy()
-            .filter(_SPLIT_CANDIDATE)
-            .with_columns(_ASSISTANT)
+            candidates
             .filter(pl.len().over(_SPLIT_GROUP) > 1)
             .with_columns(
                 pl.col("line").cast(pl.String).str.join(", ").over(_SPLIT_GROUP).alias("line_numbers"),
@@ -1160,6 +1169,7 @@ class TimedCodeSplitLines(Rule):
 
 
 _SPLIT_GROUP = ["encounter_id", "date", "code", "assistant"]
+_SPLIT_MAY_REPEAT = pl.len().over(pl.struct(*_SPLIT_GROUP).hash()) > 1  # see ``_MAY_ADD_UP``
 _SPLIT_CANDIDATE = (pl.col("time_rule").is_in(["timed15", "per_unit"])
                     & ~pl.col("modifiers").list.eval(pl.element().is_in(_DISTINCT_MODIFIERS)).list.any())
 _ASSISTANT = pl.col("modifiers").list.eval(pl.element().is_in(["CQ", "CO"])).list.any().alias("assistant")
