@@ -96,3 +96,29 @@ def test_the_edit_tables_of_a_runs_dates_are_stacked_each_row_with_its_date(monk
         ("CCCC3", days[1]), ("CCCC3", days[2]), ("DDDD4", days[2]), ("CCCC3", days[3]), ("DDDD4", days[3])]
     assert ncci._by_date(Tables(lines=lines.head(0), encounters=pl.DataFrame(), services=pl.DataFrame(),
                                 history=pl.DataFrame(), payers={}, as_of=DAY), "mue").is_empty()
+
+
+def test_mue_excess_of_a_batch_is_that_of_every_line_joined_to_the_table() -> None:
+    # mue_excess probes only the lines of a code the table has an edit for; the lines of other codes (and null
+    # codes) never join it, so the findings must be those of the join over every line, flagged and not
+    rows: list[dict[str, Any]] = []
+    for number in range(600):
+        code = ("CCCC3", "DDDD4", "EEEE5", None, "CCCC3")[number % 5]
+        rows.append({"code": code, "units": float(1 + number % 4), "encounter_id": f"E{number // 3}",
+                     "patient_id": f"P{number // 6}", "date": DAY + dt.timedelta(days=number % 2)})
+    lines = _lines(*rows)
+    table = pl.concat([_mue(3, 2), _mue(2, 1).with_columns(pl.lit("DDDD4").alias("code")),
+                       _mue(3, None).with_columns(pl.lit(DAY + dt.timedelta(days=1)).alias("date"))])
+    day = ["patient_id", "provider_npi", "date", "code"]
+    every_line = (
+        lines.join(table, on=["date", "code"], how="inner")
+        .with_columns(pl.col("units").sum().over(day).alias("day_units"))
+        .filter(((pl.col("mai") == 1) & (pl.col("units") > pl.col("mue")))
+                | (pl.col("mai").is_in([2, 3]) & (pl.col("day_units") > pl.col("mue")))
+                | (pl.col("mai").is_null() & ((pl.col("units") > pl.col("mue"))
+                                              | (pl.col("day_units") > pl.col("mue")))))
+    )
+    found = mue_excess(lines, table)
+    key = ["encounter_id", "line", "mue"]
+    assert 0 < found.height < lines.height
+    assert found.select(key).sort(key).equals(every_line.select(key).sort(key))

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,8 +15,17 @@ from cleanclaim import timing
 from cleanclaim.model import Encounter
 from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
-from cleanclaim.rules.catalogue.units import cms_unit_bounds, per_code_units, therapy_discipline
+from cleanclaim.rules.catalogue import units as units_module
+from cleanclaim.rules.catalogue.units import (
+    _DISCIPLINE_NAME,
+    _POOL_CODE_REPEATS,
+    _discipline_number,
+    cms_unit_bounds,
+    per_code_units,
+    therapy_discipline,
+)
 from cleanclaim.rules.engine import RuleSelection, findings_table
+from cleanclaim.rules.tables import SMALL_RUN, lines_with_codes
 
 CODES = ["97110", "97112", "97116", "97140", "97530", "97535"]
 
@@ -121,6 +131,22 @@ def test_discipline_comes_from_the_therapy_modifier_then_the_rendering_provider(
     assert got == ["PT", "OT", "SLP", "SLP", "OT", "other", "OT"]
 
 
+_MODIFIER_LISTS = st.one_of(st.none(), st.lists(st.one_of(st.none(), st.sampled_from(["GP", "GO", "GN", "59", "CQ"])),
+                                                 max_size=3))
+_PROVIDER_DISCIPLINES = st.one_of(st.none(), st.sampled_from(["PT", "OT", "SLP", "other", "MD", "coach", "pt", ""]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_MODIFIER_LISTS, _PROVIDER_DISCIPLINES), min_size=1, max_size=20))
+def test_the_pools_discipline_number_names_the_therapy_discipline(rows: list[tuple[Any, Any]]) -> None:
+    # the pools are grouped by the number and their texts name it back: the two must say the same discipline
+    frame = pl.DataFrame({"modifiers": [m for m, _ in rows], "provider_discipline": [p for _, p in rows]},
+                         schema={"modifiers": pl.List(pl.String), "provider_discipline": pl.String})
+    named = frame.select(therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline"))).to_series()
+    numbered = frame.select(_discipline_number(pl.col("modifiers"), pl.col("provider_discipline")).alias("_disc"))
+    assert numbered.select(_DISCIPLINE_NAME).to_series().to_list() == named.to_list()
+
+
 def _two_discipline_findings(pt: dict[str, int], ot: dict[str, int]) -> list[tuple[str, int | None]]:
     def encounter(enc_id: str, discipline: str, modifier: str, minutes_by_code: dict[str, int]) -> Encounter:
         units = timing.allocate_cms(minutes_by_code).units
@@ -198,3 +224,81 @@ def test_a_batch_finds_what_each_patient_alone_finds(drawn: list[tuple[Any, ...]
     alone = [found([e for e in encounters if e.patient.id == patient])
              for patient in dict.fromkeys(e.patient.id for e in encounters)]
     assert found(encounters).equals(pl.concat(alone))
+
+
+def _one_line_pools(repeats: bool) -> list[Encounter]:
+    # over SMALL_RUN lines, billed from the claim lines' own minutes (no documented services): units at, over and
+    # under the allocation, fractional or no minutes, three disciplines and a non-therapy provider, two payers; with
+    # ``repeats`` some claims bill a code twice on one day (two lines of one pool and code)
+    encounters = []
+    for number in range(400):
+        minutes_by_code = {CODES[(number + i) % len(CODES)]: 5 + (number * 7 + i * 11) % 40 for i in range(3)}
+        units = timing.allocate_cms(minutes_by_code).units
+        lines: list[dict[str, Any]] = [
+            {"code": code, "modifiers": _MODIFIERS[(number + i) % len(_MODIFIERS)],
+             "units": max(units[code] + (number + i) % 3 - 1, 0) + (0.5 if number % 29 == 0 else 0),
+             "minutes": None if number % 31 == 0 else minutes}
+            for i, (code, minutes) in enumerate(minutes_by_code.items())]
+        if repeats and number % 9 == 0:
+            lines.append({**lines[0], "units": 1, "minutes": 8})
+        encounters.append(Encounter.model_validate({
+            "id": f"E{number:03d}", "date": ("2026-03-02", "2026-03-03")[number % 2],
+            "payer": ("medicare", "commercial")[number % 5 == 0], "patient": {"id": f"P{number // 2}"},
+            "provider": {"npi": "1234567893", "discipline": _PROVIDERS[number % 3]}, "diagnoses": ["M62.81"],
+            "lines": lines,
+        }))
+    return encounters
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_pools_of_one_line_each_find_what_the_grouping_finds(repeats: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a large run whose lines never share a pool and a code, each line is its own group without the grouping
+    payers = {name: load_profile(name) for name in ("medicare", "commercial")}
+    selection = RuleSelection(select=frozenset({"units-exceed-time", "units-below-time"}))
+
+    def found() -> pl.DataFrame:
+        tables = tables_from_encounters(_one_line_pools(repeats), payers, as_of=dt.date(2026, 11, 23))
+        assert tables.lines.height > SMALL_RUN and tables.services.height == 0
+        timed = lines_with_codes(tables).filter(pl.col("time_rule") == "timed15").with_columns(
+            _discipline_number(pl.col("modifiers"), pl.col("provider_discipline")).alias("_disc"))
+        assert timed.select(_POOL_CODE_REPEATS).item() == repeats  # which path the large run takes
+        return findings_table(tables, selection, screens=False)
+
+    large = found()
+    assert set(large.get_column("rule")) == {"units-exceed-time", "units-below-time"}
+    monkeypatch.setattr(units_module, "SMALL_RUN", 10**9)  # every run grouped, as a claim is
+    assert large.equals(found())
+
+
+def _repeated_codes(number: int) -> Encounter:
+    # a timed code split over two lines (with and without CQ or 59 on the second), an untimed code billed on two
+    # claims of one patient's day or as 2 units on one line, beside claims that bill each code once
+    lines: list[dict[str, Any]] = [{"code": "97110", "modifiers": ["GP"], "units": 1, "minutes": 15},
+                                   {"code": ("96156", "97161", "99406")[number % 3], "units": 1 + (number % 11 == 0),
+                                    "minutes": 20}]
+    if number % 7 == 0:
+        lines.append({"code": "97110", "modifiers": [["GP"], ["GP", "CQ"], ["GP", "59"]][number % 3], "units": 1,
+                      "minutes": 10})
+    return Encounter.model_validate({
+        "id": f"E{number:05d}", "date": "2026-07-01", "payer": "medicare", "patient": {"id": f"P{number // 2}"},
+        "diagnoses": ["M62.81"], "provider": {"npi": "1234567893", "discipline": "PT"}, "lines": lines,
+    })
+
+
+def test_repeated_code_rules_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a large run the windows over text keys see only the lines whose key's hash repeats (or, for a day of
+    # untimed units, whose line alone bills more than 1): the findings must be those of the windows over every line
+    rules = frozenset({"timed-code-split-lines", "untimed-code-multiple-units"})
+    payers = {"medicare": load_profile("medicare")}
+
+    def found() -> pl.DataFrame:
+        tables = tables_from_encounters([_repeated_codes(n) for n in range(SMALL_RUN // 2)], payers,
+                                        as_of=dt.date(2026, 11, 23))
+        assert tables.lines.height > SMALL_RUN
+        return findings_table(tables, RuleSelection(select=rules), screens=False)
+
+    narrowed = found()
+    assert set(narrowed.get_column("rule")) == rules
+    assert 0 < narrowed.height < SMALL_RUN
+    monkeypatch.setattr(units_module, "SMALL_RUN", 10**9)  # every line windowed, as on one claim
+    assert narrowed.equals(found())
