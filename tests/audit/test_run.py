@@ -706,6 +706,17 @@ def test_enrich_is_the_same_whatever_the_order_of_the_lines_and_claims(seed: int
             assert at_risk == risk
             kept.KEPT_LINES = 3  # from here on, each new line starts the kept amounts over
     assert_frame_equal(kept.allowed(shuffled).to_frame(), run._Pricer().allowed(shuffled).to_frame())
+    # an id on two claims (two 837P claims may share one): each finding on it once per claim, whichever the order
+    busiest = (found.filter(pl.col("encounter").is_in(encounters.get_column("encounter_id").implode()))
+               .get_column("encounter").mode().sort().item(0))
+    twice = pl.concat([encounters, encounters.filter(pl.col("encounter_id") == busiest)
+                       .with_columns(pl.lit("8888888888").alias("provider_npi"))])
+    out, _ = run._enrich(found, lines, twice, kept)
+    assert out.height == found.height + found.filter(pl.col("encounter") == busiest).height > found.height
+    other = run._enrich(found, shuffled, twice.reverse(), run._Pricer())[0]  # the findings' order, not the claims'
+    columns = [c for c in out.columns if c != "references"]
+    assert_frame_equal(out.sort(columns, nulls_last=True), other.sort(columns, nulls_last=True))
+    assert out.get_column("rule").to_list() == other.get_column("rule").to_list()
 
 
 def test_a_partitions_scratch_file_holds_its_blocks_in_order_as_the_parts_held_do(tmp_path: Path) -> None:
