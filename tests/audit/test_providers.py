@@ -160,6 +160,49 @@ def test_two_visits_of_one_patient_on_one_day_pool_their_minutes() -> None:
     rows = [line(npi, "a", units=1, minutes=12, patient="p1"), line(npi, "b", units=1, minutes=11, patient="p1")]
     hit = row(provider_outliers(lines_frame(rows), no_findings()), npi, "timed_units_at_minimum_minutes_share")
     assert (hit["value"], hit["n"]) == (1.0, 2)  # 23 pooled minutes for 2 units, not 12 and 11 for one each
+    assert hit["claims"] == ["a", "b"]  # each encounter of the day drives it with the day's units
+
+
+def test_a_days_drivers_are_each_of_its_encounters_once_beside_days_of_one_encounter() -> None:
+    """A day's encounters are found from its smallest and largest id, and again from the lines only for a day with
+    several: each such encounter once (a visit of two lines is one driver), beside days of a single encounter."""
+    npi = "4444444444"
+    later = DAY + dt.timedelta(days=1)
+    rows = [line(npi, "b", units=1, minutes=12, patient="p1"), line(npi, "b", code="97140", units=1, minutes=6,
+                                                                     patient="p1"),
+            line(npi, "a", units=1, minutes=5, patient="p1"), line(npi, "c", units=1, minutes=8, patient="p2"),
+            line(npi, "d", units=2, minutes=23, patient="p1", date=later)]
+    hit = row(provider_outliers(lines_frame(rows), no_findings()), npi, "timed_units_at_minimum_minutes_share")
+    # p1's first day: 23 minutes, 3 units -> not at 38; p2's: 8 minutes, 1 unit -> at; p1's later day: 23, 2 -> at
+    assert (hit["value"], hit["n"]) == (3 / 6, 6)
+    rows[2] = line(npi, "a", units=0, minutes=5, patient="p1")  # p1's first day: 23 minutes, 2 units -> at
+    hit = row(provider_outliers(lines_frame(rows), no_findings()), npi, "timed_units_at_minimum_minutes_share")
+    assert (hit["value"], hit["n"]) == (1.0, 5)
+    assert hit["claims"] == ["a", "b", "d", "c"]  # a and b: 2 units of their shared day; d 2; c 1
+
+
+def test_code_flags_by_spans_are_the_code_books_on_every_date() -> None:
+    """`_with_code_flags` (membership tests over spans of dates) gives each line `_code_flags` of its code and date:
+    codes whose version starts or ends, on the day before, of and after each cut, unknown and malformed codes and a
+    line without a date."""
+    from cleanclaim.audit.providers import _code_flags, _with_code_flags
+    from cleanclaim.codebook import codebook
+
+    changing = [e for e in codebook() if e.effective is not None or e.deleted is not None]
+    em = [e.code for e in changing if e.em][:3]
+    timed = [e.code for e in changing if e.timed][:3]
+    assert em and timed
+    cuts = {day for e in codebook() if e.code in {*em, *timed} for day in (e.effective, e.deleted) if day is not None}
+    dates = sorted({c + dt.timedelta(days=k) for c in cuts for k in (-1, 0, 1)} | {DAY})
+    codes = [*em, *timed, "97110", "99213", "97535", "ZZZZZ", "bad code"]
+    rows = [line("1111111111", f"e{i}", code=code, date=day) for i, (code, day) in
+            enumerate((code, day) for code in codes for day in dates)]
+    rows.append({**line("1111111111", "undated", code=em[0]), "date": None})
+    frame = _with_code_flags(lines_frame(rows))
+    expected = [_code_flags(code, day) for code, day in frame.select("code", "date").iter_rows()]
+    assert list(frame.select("em", "timed").iter_rows()) == expected
+    assert any(flags[0] for flags in expected) and any(flags[1] for flags in expected)
+    assert any(not flags[0] for flags in expected[: len(dates)])  # an E/M code outside its span is not E/M
 
 
 def test_benjamini_hochberg_matches_scipy() -> None:

@@ -657,6 +657,68 @@ def test_enrich_gives_each_finding_its_line_or_its_claim_and_counts_each_line_at
     assert risk == allowed[("E1", 1)] + e2  # E1 line 1 once, E2's lines once each; E3's warning is not at risk
 
 
+def _enrich_case(seed: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """A partition's lines (claims of one to four lines, some units not priceable), its encounters (one without
+    lines) and findings on lines, on claims, on the file and on unknown encounters, in a random order."""
+    rng = random.Random(seed)
+    day = dt.date(2026, 8, 3)
+    codes = ["97110", "97140", "97530", "97112", "99213"]
+    lines = pl.DataFrame([
+        {"encounter_id": f"E{e}", "line": n, "code": rng.choice(codes), "modifiers": rng.choice([["GP"], ["GP", "59"]]),
+         "units": rng.choice([1.0, 2.0, 1.5]), "date": day + dt.timedelta(days=e % 3), "place_of_service": "11",
+         "provider_npi": rng.choice(["1111111111", None]), "payer": rng.choice(["medicare", None]),
+         "source_file": f"f{e % 2}.csv"}
+        for e in range(40) for n in range(1, rng.randint(1, 4) + 1)],
+        schema={"encounter_id": pl.String, "line": pl.Int32, "code": pl.String, "modifiers": pl.List(pl.String),
+                "units": pl.Float64, "date": pl.Date, "place_of_service": pl.String, "provider_npi": pl.String,
+                "payer": pl.String, "source_file": pl.String})
+    encounters = pl.DataFrame({"encounter_id": [f"E{e}" for e in range(41)], "provider_npi": ["9999999999"] * 41,
+                               "payer": ["medicare"] * 41, "date": [day] * 41})
+    found = pl.DataFrame([
+        {"rule": f"r{i}", "id": "X", "severity": rng.choice(["error", "warning", "info"]),
+         "encounter": rng.choice([f"E{rng.randrange(43)}", None]), "line": rng.choice([None, 1, 2, 3, 9]),
+         "code": None, "message": "m", "fix": "f", "references": []} for i in range(120)], schema=FINDING_SCHEMA)
+    return found, lines, encounters
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_enrich_is_the_same_whatever_the_order_of_the_lines_and_claims(seed: int) -> None:
+    """`_enrich` numbers claims by their runs of lines when each claim's lines are one run, and gathers a claim's
+    NPI, payer and date by that number when the encounters are in the runs' order; lines in any other order and
+    encounters in another order take the joins. All four give the same findings and dollars at risk, and a pricer
+    that keeps what it priced gives the same amounts as a new one, before and after it starts over."""
+    from cleanclaim.audit import run
+    from cleanclaim.formats.claim_table import _contiguous
+
+    found, lines, encounters = _enrich_case(seed)
+    shuffled = lines.sample(fraction=1.0, shuffle=True, seed=seed)
+    assert _contiguous(lines) and not _contiguous(shuffled)
+    kept = run._Pricer()
+    for claims in (encounters.head(40), encounters):  # the claims of the lines; and one more, without lines
+        # both joins (the lines out of their runs, the claims out of order) against the runs and the gather
+        expected, risk = run._enrich(found, shuffled, claims.sample(fraction=1.0, shuffle=True, seed=seed),
+                                     run._Pricer())
+        assert expected.get_column("allowed").drop_nulls().len() and risk > 0
+        assert expected.get_column("provider_npi").drop_nulls().len() < expected.height
+        for order in (lines, shuffled):
+            out, at_risk = run._enrich(found, order, claims, kept)
+            assert_frame_equal(out, expected)
+            assert at_risk == risk
+            kept.KEPT_LINES = 3  # from here on, each new line starts the kept amounts over
+    assert_frame_equal(kept.allowed(shuffled).to_frame(), run._Pricer().allowed(shuffled).to_frame())
+    # an id on two claims (two 837P claims may share one): each finding on it once per claim, whichever the order
+    busiest = (found.filter(pl.col("encounter").is_in(encounters.get_column("encounter_id").implode()))
+               .get_column("encounter").mode().sort().item(0))
+    twice = pl.concat([encounters, encounters.filter(pl.col("encounter_id") == busiest)
+                       .with_columns(pl.lit("8888888888").alias("provider_npi"))])
+    out, _ = run._enrich(found, lines, twice, kept)
+    assert out.height == found.height + found.filter(pl.col("encounter") == busiest).height > found.height
+    other = run._enrich(found, shuffled, twice.reverse(), run._Pricer())[0]  # the findings' order, not the claims'
+    columns = [c for c in out.columns if c != "references"]
+    assert_frame_equal(out.sort(columns, nulls_last=True), other.sort(columns, nulls_last=True))
+    assert out.get_column("rule").to_list() == other.get_column("rule").to_list()
+
+
 def test_a_partitions_scratch_file_holds_its_blocks_in_order_as_the_parts_held_do(tmp_path: Path) -> None:
     """Pass 1 appends each block's part to one open file per partition and kind; a block whose columns are typed
     otherwise (a column all null in it) starts a new file. Read back, a partition is the parts held in memory,
