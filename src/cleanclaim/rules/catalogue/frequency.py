@@ -441,7 +441,7 @@ class VisitFrequencyLimit(Rule):
         unit_minutes = codes_frame(tables.book).group_by("code").agg(pl.col("unit_minutes").max()).lazy()
         # only lines of a limit's codes take part: kept before anything else, they are a few of a run's lines (on a
         # claim the filter costs more than it saves)
-        limited = (pl.col("code").is_in(pl.lit(limit_frame.get_column("code").unique()))
+        limited = (pl.col("code").is_in(limit_frame.get_column("code").unique().implode())
                    if tables.lines.height + tables.history.height > SMALL_RUN else pl.lit(True))
         # an event is a billed line (history or batch); the same line in both counts once
         events = pl.concat([
