@@ -219,20 +219,6 @@ def _place(error: InputError) -> str:
     return ", ".join(p for p in parts if p)
 
 
-@dataclass(frozen=True)
-class _Shape:
-    """What a scratch file of partition parts leaves out, to be put back as it is read: the columns all null in the
-    block its parts came from (with their types), and a line's file (``source_file``, which the file index gives).
-    The synthetic 1M lines' claims have 21 columns of 29 all null, and a line's file is the same long text on every
-    line: written out they were a quarter of the scratch bytes, and a column per part costs its conversion, write
-    and read at every one of the blocks x partitions parts (1,600 per kind at 10M lines)."""
-
-    columns: tuple[str, ...]
-    """The parts' columns in their order (without the partition key)."""
-    nulls: tuple[tuple[str, pl.DataType], ...]
-    source: bool
-
-
 class _Writer:
     """The audit's scratch: partition files of pass 1 and finding parts of pass 2 (in a scratch folder), or, for an
     input small enough to hold (``in_memory``), pass 1's partitions kept as frames: writing a million lines to disk
@@ -253,21 +239,11 @@ class _Writer:
         self.noted: set[int] = set()
         """The partitions with an encounter that has a note: cloned-note reads only those (most tables have no note
         column, and scanning every partition's files for none cost ~0.4 s per 1M lines through scratch files)."""
-        self.open: dict[tuple[str, int], tuple[pa.ipc.RecordBatchFileWriter, pa.Schema, _Shape]] = {}
+        self.open: dict[tuple[str, int], tuple[pa.ipc.RecordBatchFileWriter, pa.Schema]] = {}
         """Each partition's scratch file, open through pass 1: a block's part is appended to it as record batches
         (10M lines make 40 blocks x 40 partitions x 2 kinds: 3,200 small files, which cost ~8.6 s CPU to write and
         read back where 80 files of those parts cost ~3.2 s). At most one handle per partition and kind is open (80
         at 10M lines: far below any limit)."""
-        self.shapes: dict[Path, _Shape] = {}
-        """What each scratch file leaves out (`_Shape`)."""
-        self.sources: dict[int, str] = {}
-        """Each input file's path by its index, for the lines' ``source_file`` left out of the scratch files."""
-        self.known: dict[tuple[object, ...], _Shape] = {}
-        """Each shape once (by its columns and their types' names), so that a part's shape is its file's when it
-        is the same object: comparing the types of two shapes for each of a block's parts cost more than the
-        parts' writes."""
-        self.puts: dict[int, list[pl.Expr]] = {}
-        """What a shape puts back (`_restored`), by its id, built once."""
 
     def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
         """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
@@ -282,54 +258,37 @@ class _Writer:
                                                    partition)
         if encounters.get_column("note").null_count() < encounters.height:
             self.noted.update(encounters.filter(pl.col("note").is_not_null()).get_column(_KEY).unique().to_list())
-        self.sources[file_index] = source
         for kind, frame in (("lines", lines), ("encounters", encounters)):
-            if self.in_memory:
-                for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
-                    self.held.setdefault((kind, key), []).append(part)
-                continue
-            shape = None  # Spark reads every column from its Parquet parts
-            if not self.spark:
-                frame, shape = self._slim(frame)
             for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
+                if self.in_memory:
+                    self.held.setdefault((kind, key), []).append(part)
+                    continue
                 folder = self.partition_folder(kind, key)
                 folder.mkdir(parents=True, exist_ok=True)
-                if shape is None:
+                if self.spark:
                     part.write_parquet(folder / f"{name}.parquet")
                 else:
-                    self.append(kind, key, part, folder / f"{name}.arrow", shape)
+                    self.append(kind, key, part, folder / f"{name}.arrow")
 
-    def _slim(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, _Shape]:
-        """A block without what its scratch files leave out (`_Shape`)."""
-        height = frame.height
-        nulls = tuple((name, dtype) for name, dtype in frame.schema.items()
-                      if name not in (_KEY, *_ORDER) and frame.get_column(name).null_count() == height)
-        source = _FILE in frame.columns
-        columns = tuple(name for name in frame.columns if name != _KEY)
-        shape = self.known.setdefault((columns, tuple((name, str(dtype)) for name, dtype in nulls), source),
-                                      _Shape(columns, nulls, source))
-        return frame.drop(*(name for name, _ in nulls), *([_FILE] if source else [])), shape
-
-    def append(self, kind: str, key: int, part: pl.DataFrame, path: Path, shape: _Shape) -> None:
-        """A block's part at the end of its partition's open file; a part whose schema or shape differs from the
-        file's (a column all null in one block) starts a new file, named for the part, so that the files' names
-        keep the input order and `read` reconciles them as it did the parts."""
+    def append(self, kind: str, key: int, part: pl.DataFrame, path: Path) -> None:
+        """A block's part at the end of its partition's open file; a part whose schema differs from the file's (a
+        column all null in one block) starts a new file, named for the part, so that the files' names keep the
+        input order and `read` reconciles them as it did the parts."""
         import pyarrow as pa  # only the scratch path writes with it: kept off start-up
 
         batches = part.to_arrow()
-        stream, schema, written = self.open.get((kind, key), (None, batches.schema, shape))
-        if stream is not None and (written is not shape or not schema.equals(batches.schema)):
+        stream, schema = self.open.get((kind, key), (None, batches.schema))
+        if stream is not None and not schema.equals(batches.schema):
             stream.close()
             stream = None
         if stream is None:
             stream = pa.ipc.new_file(str(path), batches.schema)
-            self.open[(kind, key)] = (stream, batches.schema, shape)
-            self.shapes[path] = shape
+            self.open[(kind, key)] = (stream, batches.schema)
         stream.write_table(batches)
 
     def close(self) -> None:
         """The end of pass 1: every partition's file is closed (its footer written), so it can be read."""
-        for stream, _, _ in self.open.values():
+        for stream, _ in self.open.values():
             stream.close()
         self.open.clear()
 
@@ -345,21 +304,7 @@ class _Writer:
         folder = self.partition_folder(kind, key)
         if not folder.exists():
             return []
-        return [pl.scan_parquet(p) if p.suffix == ".parquet" else self._restored(pl.scan_ipc(p), self.shapes[p])
-                for p in sorted(folder.iterdir())]
-
-    def _restored(self, scan: pl.LazyFrame, shape: _Shape) -> pl.LazyFrame:
-        """A scratch file's parts with what it left out put back (`_Shape`), in their columns' order (once pass 1
-        has named every input file)."""
-        put = self.puts.get(id(shape))
-        if put is None:
-            put = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in shape.nulls]
-            if shape.source:
-                files = pl.Series(_ORDER[0], list(self.sources), dtype=pl.Int64)
-                names = pl.Series(_FILE, list(self.sources.values()), dtype=pl.String)
-                put.append(pl.col(_ORDER[0]).replace_strict(files, names, return_dtype=pl.String).alias(_FILE))
-            self.puts[id(shape)] = put
-        return scan.with_columns(put).select(shape.columns) if put else scan
+        return [pl.scan_parquet(p) if p.suffix == ".parquet" else pl.scan_ipc(p) for p in sorted(folder.iterdir())]
 
     def read(self, kind: str, key: int) -> pl.DataFrame | None:
         frames = [scan.collect() for scan in self.scans(kind, key)]
