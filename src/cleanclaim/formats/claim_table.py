@@ -359,11 +359,11 @@ def _per_value(frame: pl.DataFrame, clean: pl.Expr) -> pl.Expr:
 def _readings(frame: pl.DataFrame) -> list[pl.Expr]:
     """Each checked column read once, for the row checks and the rule tables alike: ``__blank_X`` (the row gives
     no value) and ``__X`` (the value in its type, null where its text does not parse), from text or, for a column
-    validated in its own type (`_typed`), from the column itself."""
+    validated in its own type (`_typed`), from the column itself. The code's blank is not among them: it is
+    ``__code`` empty (`_problems`), which the same expression here would clean a second time."""
     schema = frame.schema
     code = _per_value(frame, pl.col("code").str.strip_chars().str.to_uppercase())
-    out = [pl.col("encounter_id").str.strip_chars().alias("__id"), code.alias("__code"),
-           (code == "").alias("__blank_code")]
+    out = [pl.col("encounter_id").str.strip_chars().alias("__id"), code.alias("__code")]
     parse: dict[str, pl.DataType] = {"date": pl.Date(), "units": pl.Float64(), "minutes": pl.Int64(),
                                      "charge": pl.Float64()}
     if "patient_birth_date" in schema:
@@ -409,8 +409,9 @@ def _problems(frame: pl.DataFrame, source: Path) -> pl.DataFrame:
     """One row per (row, column) problem: what was expected and what was found (null for a patient field, whose
     value is never repeated). ``frame`` carries `_readings`; the checks are judged on all rows at once, and the
     problems spelled out on the rows that have one."""
-    blank = {name: pl.col(f"__blank_{name}") for name in ("code", "date", "units", "minutes", "charge",
-                                                          "dx_pointers", "patient_birth_date")}
+    blank = {name: pl.col(f"__blank_{name}") for name in ("date", "units", "minutes", "charge", "dx_pointers",
+                                                          "patient_birth_date")}
+    blank["code"] = pl.col("__code") == ""
     value = {name: pl.col(f"__{name}") for name in ("date", "units", "minutes", "charge", "patient_birth_date")}
     raw_id, stripped = pl.col("encounter_id"), pl.col("__id")
     # of each id as stripped, its first spelling and row, taken over the whole file before any filter (needed only
@@ -637,21 +638,26 @@ def _codes(frame: pl.DataFrame, name: str) -> pl.Expr:
     # own codes (list.eval over a million lists cost ~0.15 s per 1M lines, the distinct codes ~0.04 s)
     distinct = (frame.get_column(name).explode(empty_as_null=False, keep_nulls=False).unique()
                 if _typed(name, listed) and frame.height > SMALL_RUN else None)
-    if distinct is not None and not distinct.null_count() and _tidy_codes(distinct):
+    semicolon, tidy = _judge_codes(distinct) if distinct is not None else (True, False)
+    if tidy:
         return column.fill_null([]).alias(name)
-    if distinct is not None and not distinct.str.contains(";", literal=True).any():
+    if not semicolon:
         codes = column.fill_null([]).list.eval(pl.element().str.strip_chars()).list.filter(pl.element() != "")
     else:
         codes = _split(column.list.join(";").fill_null("") if _typed(name, listed) else column)
     return codes.list.eval(pl.element().str.to_uppercase()).alias(name)
 
 
-def _tidy_codes(codes: pl.Series) -> bool:
-    """Whether each code is as `_codes` would leave it: not empty, no ';' (which would split it), no spaces around
-    it, upper case."""
+def _judge_codes(codes: pl.Series) -> tuple[bool, bool]:
+    """Whether some code holds a ';' (its text would split it), and whether each code is as `_codes` would leave it
+    (not null, not empty, no ';', no spaces around it, upper case): both from one test for ';' per code (an eager
+    select would run an expression used twice twice)."""
+    semicolon = codes.str.contains(";", literal=True)
     code = pl.col(codes.name)
-    tidy = (code != "") & ~code.str.contains(";", literal=True) & (code.str.strip_chars().str.to_uppercase() == code)
-    return bool(codes.to_frame().select(tidy.all()).item())
+    tidy = code.is_not_null() & (code != "") & ~pl.col("__semicolon") & (code.str.strip_chars().str.to_uppercase()
+                                                                         == code)
+    every = codes.to_frame().with_columns(semicolon.alias("__semicolon")).select(tidy.all()).item()
+    return bool(semicolon.any()), bool(every)
 
 
 def _split(column: str | pl.Expr) -> pl.Expr:
