@@ -109,19 +109,36 @@ def test_an_unknown_engine_is_an_input_error(tmp_path: Path) -> None:
         audit([EXAMPLES], tmp_path, as_of=AS_OF, engine="dask")
 
 
-def test_relabelled_partitions_are_one_group_per_spark_task(spark: Any) -> None:
-    """`spark_partition` is Spark's own shuffle placement of an int key (tested against Spark), so each relabelled
-    partition of patients is the one group of its task; the plain keys 0..3 of 4 partitions were not."""
+def test_each_partition_of_patients_is_one_group_of_its_own_spark_task(spark: Any) -> None:
+    """`spark_partition` is Spark's own shuffle placement of an int key (tested against Spark), so grouped by
+    `_task_column` each partition of patients is the one group of its task; the plain keys 0..3 of 4 partitions
+    were not."""
     from pyspark.sql import functions as sf
 
-    from cleanclaim.audit.spark import _labels, spark_partition
+    from cleanclaim.audit.spark import KEY, TASK, _task_column, spark_partition
 
     values = [*range(-3, 300), 2**31 - 1, -(2**31)]
     hashed = spark.createDataFrame([(v,) for v in values], "v int").select("v", sf.hash("v").alias("h")).collect()
     assert all(spark_partition(row.v, 1000) == row.h % 1000 for row in hashed)
-    assert len({spark_partition(key, 4) for key in range(4)}) < 4  # why the keys are relabelled
+    assert len({spark_partition(key, 4) for key in range(4)}) < 4  # why the partitions are grouped by label
     for tasks in (1, 4, 9):
-        labels = _labels(tasks)
-        placed = (spark.createDataFrame([(label,) for label in labels], "p int").repartition(tasks, "p")
-                  .select(sf.spark_partition_id().alias("task")).collect())
-        assert sorted(row.task for row in placed) == list(range(tasks))
+        keyed = spark.createDataFrame([(key,) for key in range(tasks)], f"{KEY} int")
+        placed = (keyed.withColumn(TASK, _task_column(tasks)).repartition(tasks, TASK)
+                  .select(KEY, sf.spark_partition_id().alias("task")).collect())
+        assert sorted((row[KEY], row.task) for row in placed) == [(key, key) for key in range(tasks)]
+
+
+def test_spark_compares_notes_across_partitions_as_the_polars_engine_does(spark: Any, tmp_path: Path) -> None:
+    """cloned-note reads pass 1's partition folders after Spark has checked them: each patient in a partition of
+    their own, the Spark engine finds the clones the Polars engine finds (a folder renamed for Spark's sake once
+    hid every partition but one)."""
+    from tests.audit.test_cloned_notes import _rows
+
+    table = tmp_path / "claims.csv"
+    pl.DataFrame(_rows()).write_csv(table)
+    found = {}
+    for engine in ("polars", "spark"):
+        audit([table], tmp_path / engine, as_of=AS_OF, partition_rows=1, engine=engine)
+        flagged = pl.read_parquet(tmp_path / engine / "findings.parquet").filter(pl.col("rule") == "cloned-note")
+        found[engine] = sorted(flagged.get_column("encounter").to_list())
+    assert found["spark"] == found["polars"] == ["E02", "E07", "E11"]

@@ -42,6 +42,8 @@ OUTCOME = "__outcome"
 """The binary column of a group's outcome row (null on finding rows)."""
 KEY = "p"
 """The partition key column, as Spark discovers it from the ``p=K`` folders of pass 1."""
+TASK = "__task"
+"""The column Spark groups by: the partition's label (`_task_column`)."""
 _MASK = 0xFFFFFFFF
 
 
@@ -110,11 +112,13 @@ class Engine:
             # the Polars schemas of the spilled files, restored in the workers (Spark's own types may differ:
             # an unsigned or a large string column comes back in Spark's nearest type)
             schemas = (_schema_of(lines_path), _schema_of(encounters_path))
-            tasks = _relabel(root, [lines_path, encounters_path])
+            tasks = max(_keys(lines_path), default=0) + 1
+            task = _task_column(tasks)
             reader = self.session.read.option("basePath", str(lines_path))
-            lines = reader.parquet(str(lines_path))
-            encounters = self.session.read.option("basePath", str(encounters_path)).parquet(str(encounters_path))
-            grouped = lines.groupBy(KEY).cogroup(encounters.groupBy(KEY))
+            lines = reader.parquet(str(lines_path)).withColumn(TASK, task)
+            encounters = (self.session.read.option("basePath", str(encounters_path)).parquet(str(encounters_path))
+                          .withColumn(TASK, task))
+            grouped = lines.groupBy(TASK).cogroup(encounters.groupBy(TASK))
             result = grouped.applyInArrow(_group_function(check, schemas, output), from_arrow_schema(output))
             with _one_group_per_task(self.session, tasks):
                 result.write.mode("overwrite").parquet(str(written))
@@ -128,24 +132,24 @@ class Engine:
         return findings, outcomes
 
 
-def _relabel(root: Path, kinds: list[Path]) -> int:
-    """Renames pass 1's ``p=K`` folders to ``p=L`` with `spark_partition` (L) == K, and gives the number of
-    partitions: Spark's shuffle puts a group in task ``pmod(murmur3(key), tasks)``, which sent keys 0, 1 and 3 of
-    1M lines' 4 partitions of 250,000 lines to task 3 and none to tasks 0 and 1 (one core idle for most of pass
-    2). Relabelled, each partition is the one group of its own task."""
-    keys = sorted(int(folder.name.removeprefix(f"{KEY}="))
-                  for kind in kinds if kind.exists() for folder in kind.iterdir())
-    tasks = max(keys, default=0) + 1
-    labels = _labels(tasks)
-    for kind in kinds:
-        if not kind.exists():
-            continue
-        # first aside, then to the labels: a label may be another partition's current name
-        moved = [(folder.rename(kind / f".{folder.name}"), int(folder.name.removeprefix(f"{KEY}=")))
-                 for folder in kind.iterdir()]
-        for folder, key in moved:
-            folder.rename(kind / f"{KEY}={labels[key]}")
-    return tasks
+def _keys(folder: Path) -> list[int]:
+    """The partition keys of pass 1's ``p=K`` folders under ``folder``."""
+    prefix = f"{KEY}="
+    return [int(entry.name.removeprefix(prefix)) for entry in folder.iterdir()
+            if entry.is_dir() and entry.name.startswith(prefix)]
+
+
+def _task_column(tasks: int) -> Any:
+    """The group of each row: a label that Spark's shuffle sends to task K for the rows of partition K.
+
+    Spark puts a group in task ``pmod(murmur3(key), tasks)``, which sent keys 0, 1 and 3 of 1M lines' 4 partitions
+    of 250,000 lines to task 3 and none to tasks 0 and 1 (one core idle for most of pass 2). Grouped by
+    `_labels` instead, each partition is the one group of its own task. The labels are a column, not renamed
+    folders: the folders keep the names the rest of the audit reads them by (cloned-note reads them afterwards)."""
+    from pyspark.sql import functions as sf
+
+    labels = sf.array(*[sf.lit(label) for label in _labels(tasks)])
+    return sf.element_at(labels, sf.col(KEY) + 1)
 
 
 def _labels(tasks: int) -> list[int]:
@@ -182,7 +186,7 @@ def spark_partition(value: int, tasks: int) -> int:
 
 @contextmanager
 def _one_group_per_task(session: SparkSession, tasks: int) -> Iterator[None]:
-    """As many shuffle partitions as partitions of patients (`_relabel`: one group each), none merged by adaptive
+    """As many shuffle partitions as partitions of patients (`_task_column`: one group each), none merged by adaptive
     execution (it merges small shuffle partitions, which would put two groups in one task again); the session's
     own settings are put back afterwards."""
     wanted = {"spark.sql.shuffle.partitions": str(tasks), "spark.sql.adaptive.coalescePartitions.enabled": "false"}
