@@ -111,3 +111,16 @@ def test_the_wrapper_keeps_the_functions_name_and_docstring() -> None:
 
     assert named.__name__ == "named"
     assert named.__doc__ == "Why it is cached."
+
+
+def test_keyword_arguments_do_not_share_an_entry_with_positional_ones_that_look_alike() -> None:
+    built: list[tuple[object, ...]] = []
+
+    @cache_built_once
+    def value(*args: object, **kwargs: object) -> tuple[object, ...]:
+        built.append((args, kwargs))
+        return (args, tuple(sorted(kwargs.items())))
+
+    assert value(1, b=2) == ((1,), (("b", 2),))
+    assert value((1,), (("b", 2),)) == (((1,), (("b", 2),)), ())
+    assert len(built) == 2

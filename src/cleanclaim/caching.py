@@ -18,6 +18,8 @@ __all__ = ["BuiltOnce", "cache_built_once"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+_KEYWORDS = object()
+"""Separates positional from keyword arguments in a cache key."""
 
 
 class BuiltOnce(Generic[P, R]):
@@ -31,7 +33,8 @@ class BuiltOnce(Generic[P, R]):
         update_wrapper(self, build)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        key: Hashable = (args, tuple(sorted(kwargs.items()))) if kwargs else args
+        # a marker between the two parts, as functools does: f(1, b=2) and f((1,), (("b", 2),)) are two entries
+        key: Hashable = (*args, _KEYWORDS, *sorted(kwargs.items())) if kwargs else args
         try:
             return self._values[key]  # a hit: no lock (a dict read is atomic)
         except KeyError:

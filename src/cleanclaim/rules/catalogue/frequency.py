@@ -116,7 +116,7 @@ def _patient_days(tables: Tables, fewest: int) -> pl.LazyFrame:
     events = pl.concat([history, batch, noted], how="vertical_relaxed")
     flags = _therapy_flags(tables.book)
     if tables.lines.height + tables.history.height > SMALL_RUN:  # on a claim the pruning costs more than it saves
-        always = pl.lit(flags.filter(pl.col("always_therapy")).get_column("code"))
+        always = flags.filter(pl.col("always_therapy")).get_column("code").implode()
         # a group-by of the therapy rows and a semi-join: a third of a window over every line
         enough = (events.filter(pl.col("code").is_in(always)).group_by("patient_id")
                   .agg(pl.col("date").n_unique().alias("dates")).filter(pl.col("dates") >= fewest)
