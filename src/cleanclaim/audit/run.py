@@ -312,15 +312,17 @@ class _Writer:
         frames = [scan.collect() for scan in self.scans(kind, key)]
         if not frames:
             return None
-        # one chunk per column: a partition's file holds a batch of each slice spilled into it, and Polars groups
-        # and joins over chunked columns at up to twice the cost (the provider statistics' group-bys of a
-        # 250,000-line partition in two chunks: 30 ms against 15, where the copy costs 6). Copied here, so that the
-        # chunked frames are gone before the partition is checked
-        parts = pl.concat(frames, how="diagonal_relaxed").rechunk()
+        parts = pl.concat(frames, how="diagonal_relaxed")
+        del frames
         # a file read whole gives each partition its rows in input order already (no sort: it moved every column)
         file, row = pl.col(_ORDER[0]), pl.col(_ORDER[1])
         ordered = (file.shift(1) < file) | ((file.shift(1) == file) & (row.shift(1) < row))
-        return parts if parts.select(row.is_not_null().all() & ordered.all()).item() else parts.sort(*_ORDER)
+        if not parts.select(row.is_not_null().all() & ordered.all()).item():
+            return parts.sort(*_ORDER)  # the sort's output is one chunk already
+        # one chunk per column: a partition's file holds a batch of each slice spilled into it, and Polars groups
+        # and joins over chunked columns at up to twice the cost (the provider statistics' group-bys of a
+        # 250,000-line partition in two chunks: 30 ms against 15, where the copy costs 6)
+        return parts.rechunk() if parts.n_chunks() > 1 else parts
 
     def findings_part(self, frame: pl.DataFrame) -> None:
         if self.in_memory:  # a held input's findings are a fraction of its lines
@@ -378,8 +380,9 @@ class _Pricer:
             if new.height:
                 with self._lock:  # the other partition may have kept some of them meanwhile
                     kept = self._known
+                    # kept in one chunk: it is joined against every partition
                     self._known = priced if kept is None or kept.height + priced.height > self.KEPT_LINES else \
-                        pl.concat([kept, priced.join(kept, on=key, how="anti", nulls_equal=True)])
+                        pl.concat([kept, priced.join(kept, on=key, how="anti", nulls_equal=True)], rechunk=True)
         return keyed.join(known, on=key, how="left", nulls_equal=True, maintain_order="left").get_column("allowed")
 
 
