@@ -721,8 +721,8 @@ def _suspect_pointer_lines(lines: pl.DataFrame) -> pl.DataFrame:
     pointer, row = pl.col("pointer"), pl.col("row")
     flat = lines.lazy().select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), "dx_count",
                                pl.col("dx_pointers").alias("pointer")).explode("pointer")
-    # a null list (and, in some Polars versions, an empty one) explodes to a null pointer: a suspect, which the
-    # rule's filter drops
+    # a null list explodes to a null pointer: a suspect, which the rule's filter drops; an empty list gives no row
+    # (Polars 2 explodes it to nothing) and is no suspect, which the rule's filter would drop as well
     suspects = collect(flat.filter(
         (pl.col("dx_count") > 0)
         & (pointer.is_null() | (pointer < 1) | (pointer > pl.col("dx_count"))
