@@ -97,6 +97,16 @@ def test_the_data_file_is_consistent() -> None:
         assert len(in_force) <= 1, code
 
 
+def test_a_codes_versions_do_not_overlap() -> None:
+    """One version of a code in force on any date: lines_with_codes joins a line to one version, and
+    below-minimum-time's large-run narrowing relies on it (a line joined to two versions could be half dropped)."""
+    for code in {e.code for e in BOOK}:
+        versions = sorted(BOOK.versions(code), key=lambda v: v.effective or dt.date.min)
+        for before, after in itertools.pairwise(versions):
+            assert before.deleted is not None and after.effective is not None, code
+            assert before.deleted <= after.effective, (code, before.deleted, after.effective)
+
+
 def test_range_families_do_not_overlap() -> None:
     day = dt.date(2026, 3, 2)
     for family in {e.family for e in BOOK if e.time_rule is TimeRule.RANGE}:
