@@ -121,3 +121,27 @@ def test_settling_whole_patients_of_a_large_run_changes_nothing(seed: int, monke
                                          selection))
     assert settled.height and batch.height  # some lines are flagged, some are left to price
     assert {"error"} <= set(settled.get_column("severity"))
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_thresholds_looked_up_by_a_chain_are_those_of_the_join(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    # a few (payer, year) thresholds are looked up by comparisons instead of the inner join: the same lines (a
+    # commercial line, a line of a year without a threshold, a line without a bucket: none), the same findings
+    encounters = [*_large_batch(seed), *(e.model_copy(update={"id": f"Y{e.id}", "date": dt.date(2019, 3, 4)})
+                                         for e in _batch(seed))]
+    payers = {p: load_profile(p) for p in ("medicare", "commercial")}
+    selection = RuleSelection(select=frozenset({"missing-kx"}))
+
+    def found() -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        tables = tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1))
+        items = modifiers._kx_threshold_items(tables)
+        batch = collect(modifiers._kx_batch(tables, items, modifiers._kx_bounds(tables, items)))
+        return batch.sort("encounter_id", "line"), findings_table(tables, selection), len(items)
+
+    chain_batch, chain_found, thresholds = found()
+    assert 0 < thresholds <= modifiers._THRESHOLD_CHAIN_MAX
+    monkeypatch.setattr(modifiers, "_THRESHOLD_CHAIN_MAX", 0)  # joined
+    join_batch, join_found, _ = found()
+    assert chain_batch.equals(join_batch)
+    assert chain_found.equals(join_found)
+    assert chain_batch.height and {"error"} <= set(chain_found.get_column("severity"))

@@ -185,6 +185,34 @@ def test_hbai_conflicts_of_a_large_run_are_those_of_the_plain_plan(monkeypatch: 
     assert 0 < whole.height < SMALL_RUN
 
 
+def _hbai_day(number: int) -> Encounter:
+    # one claim per patient: HBAI beside two kept-apart services (two findings on one line, in the join's order),
+    # beside one, beside services kept apart from none, or kept-apart services without HBAI
+    lines = [("96158", "90791", "99401"), ("96156", "97153"), ("96158", "97110", "G0447"), ("90791", "99406"),
+             ("96159", "90832", "97151", "99412")][number % 5]
+    return Encounter.model_validate({
+        "id": f"D{number:05d}", "date": "2026-07-01", "patient": {"id": f"Q{number}"},
+        "diagnoses": ["E11.9"], "provider": {"npi": "1234567893", "discipline": "psychologist"},
+        "lines": [{"code": code, "units": 1, "dx_pointers": [1]} for code in lines],
+    })
+
+
+def test_hbai_conflicts_of_a_large_run_narrowed_to_patients_keep_each_pair_and_its_order(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the HBAI lines are narrowed to the patients with a kept-apart line before the join: the pairs and their order
+    # are those of the plain plan, also where one HBAI line pairs with several services
+    tables = tables_from_encounters([_hbai_day(n) for n in range(SMALL_RUN + 100)], _PAYERS,
+                                    as_of=dt.date(2026, 12, 1))
+    selection = RuleSelection(select=frozenset({"hbai-same-day-conflict"}))
+    narrowed = findings_table(tables, selection)
+    monkeypatch.setattr(combinations, "_codes_within", lambda codes, ranges: None)
+    whole = findings_table(tables, selection)
+    assert narrowed.equals(whole)
+    assert whole.height > SMALL_RUN // 2
+    assert whole.select(pl.struct("encounter", "line").is_duplicated().any()).item()
+    assert set(whole.get_column("encounter").str.slice(1).cast(pl.Int64) % 5) == {0, 1, 4}
+
+
 @pytest.mark.parametrize("payer", ["medicare", "strict"])
 def test_code_not_covered_is_screened_per_billed_payer_and_code(payer: str) -> None:
     # a commercial plan ("strict") lists 97010 as not covered; the large run has strict lines and 97010 lines, but

@@ -17,6 +17,7 @@ from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
 from cleanclaim.rules.catalogue import units as units_module
 from cleanclaim.rules.catalogue.units import (
+    _CODE_DAY_REPEATS,
     _DISCIPLINE_NAME,
     _POOL_CODE_REPEATS,
     _discipline_number,
@@ -302,3 +303,48 @@ def test_repeated_code_rules_of_a_large_run_are_those_of_the_plain_plan(monkeypa
     assert 0 < narrowed.height < SMALL_RUN
     monkeypatch.setattr(units_module, "SMALL_RUN", 10**9)  # every line windowed, as on one claim
     assert narrowed.equals(found())
+
+
+# per-unit, typical-time, at-least, and base codes with their add-ons (the other time rules' codes)
+_OTHER_TIME_CODES = ["96155", "G0109", "G0446", "98979", "96167", "96168", "97129", "97130"]
+
+
+def _other_time_lines(repeats: bool) -> list[Encounter]:
+    # over SMALL_RUN lines of the other time rules' codes, units at, over and under what the minutes support (and
+    # under the minimum time, and fractional); with ``repeats`` some claims bill a code on two lines
+    encounters = []
+    for number in range(400):
+        codes = [_OTHER_TIME_CODES[(number + i) % len(_OTHER_TIME_CODES)] for i in range(3)]
+        lines: list[dict[str, Any]] = [
+            {"code": code, "units": 1 + (number + i) % 4 + (0.5 if number % 23 == 0 else 0),
+             "minutes": 5 + (number * 13 + i * 17) % 90}
+            for i, code in enumerate(dict.fromkeys(codes))]
+        if repeats and number % 9 == 0:
+            lines.append({**lines[0], "units": 1, "minutes": 20})
+        encounters.append(Encounter.model_validate({
+            "id": f"E{number:03d}", "date": ("2026-03-02", "2026-03-03")[number % 2], "payer": "medicare",
+            "patient": {"id": f"P{number // 2}"}, "provider": {"npi": "1234567893", "discipline": "PT"},
+            "diagnoses": ["M62.81"], "lines": lines,
+        }))
+    return encounters
+
+
+@pytest.mark.parametrize("repeats", [False, True])
+def test_other_time_lines_of_one_line_each_find_what_the_grouping_finds(
+        repeats: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # on a large run whose lines never share an encounter, date and code, each line is its own group
+    payers = {"medicare": load_profile("medicare")}
+    selection = RuleSelection(select=frozenset({"units-exceed-time", "units-below-time"}))
+
+    def found() -> pl.DataFrame:
+        tables = tables_from_encounters(_other_time_lines(repeats), payers, as_of=dt.date(2026, 11, 23))
+        assert tables.lines.height > SMALL_RUN
+        codes = lines_with_codes(tables).filter(pl.col("code").is_in(_OTHER_TIME_CODES))
+        assert codes.select(_CODE_DAY_REPEATS).item() == repeats  # which path the large run takes
+        return findings_table(tables, selection, screens=False)
+
+    large = found()
+    assert set(large.get_column("rule")) == {"units-exceed-time", "units-below-time"}
+    assert large.height > 50
+    monkeypatch.setattr(units_module, "SMALL_RUN", 10**9)  # every run grouped, as a claim is
+    assert large.equals(found())

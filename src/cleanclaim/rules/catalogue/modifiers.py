@@ -1175,6 +1175,23 @@ def _threshold_frame(items: tuple[tuple[str, int, float], ...]) -> pl.DataFrame:
                         orient="row")
 
 
+# Up to this many (payer, year) thresholds are looked up by a chain of comparisons rather than joined: the join
+# cost ~6 ms on the ~99,000 therapy lines of a 250,000-line partition of the 1M-line synthetic file, the chain of
+# its 3 thresholds ~3 ms; a long chain would cost more than the join.
+_THRESHOLD_CHAIN_MAX = 8
+
+
+@cache
+def _threshold_chain(items: tuple[tuple[str, int, float], ...]) -> pl.Expr:
+    """``threshold``: the KX threshold of the line's payer and year, null when there is none (the rows the inner join
+    to `_threshold_frame` drops); ``items`` has one amount per payer and year (`_kx_threshold_items`)."""
+    threshold = pl.lit(None, dtype=pl.Float64)
+    for payer, year, amount in reversed(items):
+        threshold = (pl.when((pl.col("payer") == payer) & (pl.col("year") == year))
+                     .then(pl.lit(amount, dtype=pl.Float64)).otherwise(threshold))
+    return threshold.alias("threshold")
+
+
 def _claim_bucket() -> pl.Expr:
     """A claim line's KX bucket: its therapy modifier, else (always-therapy codes) the rendering discipline."""
     return pl.coalesce(
@@ -1374,13 +1391,15 @@ def _kx_batch(tables: Tables, items: tuple[tuple[str, int, float], ...], bounds:
     """Therapy lines of payers with a KX threshold for their year (with ``bucket``, ``year`` and ``threshold``),
     less the patients settled without pricing: far from the threshold at upper-bound rates and carrying no KX (the
     early-KX warning needs exact amounts). A plan, collected with every other rule's; nothing in it is priced."""
-    batch = (
-        # the columns the pricing and the findings read, chosen first: the plan ends in a Python callback, which the
-        # optimiser cannot see into, and filtering all of the lines' forty columns cost more than the rest
-        lines_with_codes(tables).lazy().select(*_KX_LINE_COLUMNS, _CLAIM_BUCKET.alias("bucket"), _YEAR)
-        .filter(pl.col("bucket").is_not_null())
-        .join(_threshold_frame(items).lazy(), on=["payer", "year"], how="inner")
-    )
+    # the columns the pricing and the findings read, chosen first: the plan ends in a Python callback, which the
+    # optimiser cannot see into, and filtering all of the lines' forty columns cost more than the rest
+    therapy = lines_with_codes(tables).lazy().select(*_KX_LINE_COLUMNS, _CLAIM_BUCKET.alias("bucket"), _YEAR)
+    if len(items) <= _THRESHOLD_CHAIN_MAX:
+        batch = (therapy.with_columns(_threshold_chain(items))
+                 .filter(pl.col("bucket").is_not_null() & pl.col("threshold").is_not_null()))
+    else:
+        batch = (therapy.filter(pl.col("bucket").is_not_null())
+                 .join(_threshold_frame(items).lazy(), on=["payer", "year"], how="inner"))
     if not tables.small:
         # Most patients of a large run are settled whole by one group-by on the patient alone; the groups of the
         # others are then settled as before (patients are taken away whole: what is left settles alike). The lines

@@ -233,6 +233,11 @@ _STACKED_AGG = (
     pl.col("_src_row").min(),
 )
 
+# On a large run of lines only, a pool and code's lines are carried as their row numbers in the collected timed
+# lines (``_src_row``), not as (encounter, line) structs: a struct per line was built, sorted and carried through
+# every pool, and only the flagged rows' are read (`_line_keys` looks them up at the end).
+_LINES_ONLY_ROWS_AGG = (_LINES_ONLY_AGG[0], pl.col("_src_row").alias("lines"), *_LINES_ONLY_AGG[2:])
+
 
 _CMS = pl.col("time_rule") == "cms"
 # Each pool, and each pool and time rule, is numbered by an exact integer so that the windows below run over one
@@ -257,7 +262,7 @@ _USABLE = (~pl.col("_pool").is_in(pl.col("_pool").filter(_UNUSABLE).implode())).
 _SRC_ROW = pl.int_range(pl.len(), dtype=pl.Int64).alias("_src_row")
 
 
-def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
+def _timed_day_codes(tables: Tables) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
     """One row per patient, date, therapy discipline and 15-minute timed code: units billed, documented minutes, the
     payer's time rule and the lines. A code documented in ``services`` but not billed takes part with 0 units (its
     minutes count toward its discipline's total). ``_pool_rows`` leaves out the pools where a timed code has no
@@ -270,13 +275,17 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
     first of the lines, the service-side ones the first of the services, as a join of two groupings would give, for a
     fraction of its cost on one claim. A claim without documented services (an 837P, a claim-line table) skips the
     services entirely.
+
+    Also returns the timed lines when ``lines`` holds row numbers into them (`_lines_grouped`), else None (``lines``
+    holds (encounter, line) structs).
     """
     lines = lines_with_codes(tables).lazy().filter(pl.col("time_rule") == "timed15").select(
         "encounter_id", "line", *_DAY, "payer", "code", "units", "minutes", _LINE_DISCIPLINE, _SRC_ROW,
     )
     if tables.services.height == 0:  # a plain Python attribute: costs nothing, saves a join on most claims
-        grouped = _lines_grouped(lines, large=tables.lines.height > SMALL_RUN)
+        grouped, timed = _lines_grouped(lines, large=tables.lines.height > SMALL_RUN)
     else:
+        timed = None
         lines = lines.with_columns(pl.lit(True).alias("_from_line"))
         services = (
             tables.services.lazy().filter(pl.col("minutes").is_not_null() & _is_timed(tables.book))
@@ -296,14 +305,14 @@ def _timed_day_codes(tables: Tables) -> pl.LazyFrame:
         .with_columns(pl.col("billed").cast(pl.Int64), _LEFTOVER, _DAY_NUMBER)
         .with_columns(*_POOL_NUMBERS_OF_DAY)
         .with_columns(_USABLE)
-    )
+    ), timed
 
 
-# ``_LINES_ONLY_AGG`` over a group of one line, in the same columns: its units (a null one sums to 0), its one
-# line, whether its units are whole, its encounter and payer, its minutes.
+# ``_LINES_ONLY_ROWS_AGG`` over a group of one line, in the same columns: its units (a null one sums to 0), its one
+# line's row number, whether its units are whole, its encounter and payer, its minutes.
 _ONE_LINE = (
     pl.col("units").fill_null(0).alias("billed"),
-    pl.concat_list(pl.struct("encounter_id", "line")).alias("lines"),
+    pl.concat_list("_src_row").alias("lines"),
     _whole(pl.col("units")).alias("whole"),
     pl.col("encounter_id").alias("first_encounter"),
     "payer",
@@ -315,17 +324,20 @@ _ONE_LINE = (
 _POOL_CODE_REPEATS = pl.struct(*_POOL, "code").hash().is_duplicated().any()
 
 
-def _lines_grouped(lines: pl.LazyFrame, *, large: bool) -> pl.LazyFrame:
+def _lines_grouped(lines: pl.LazyFrame, *, large: bool) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
     """``_LINES_ONLY_AGG`` per pool and code of the 15-minute lines. On a large run where no two lines share a pool
     and a code (a clean batch: one line per timed code and day), each line is its own group: its columns are the
     group's values as they are, for a fifth of the grouping's cost (a 250,000-line partition of the 1M-line synthetic
-    file: 5 ms against 17, on one thread). The groups' order is not the grouping's; nothing after depends on it."""
+    file: 5 ms against 17, on one thread). The groups' order is not the grouping's; nothing after depends on it.
+
+    On a large run the lines are row numbers into the collected timed lines, returned beside (see
+    `_timed_day_codes`); on a claim, (encounter, line) structs and None."""
     if not large:  # on a claim the look for repeats would cost about what the grouping does
-        return lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
+        return lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG), None
     timed = collect(lines)
     if timed.select(_POOL_CODE_REPEATS).item():
-        return timed.lazy().group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG)
-    return timed.lazy().select(*_POOL, "code", *_ONE_LINE)
+        return timed.lazy().group_by(*_POOL, "code").agg(*_LINES_ONLY_ROWS_AGG), timed
+    return timed.lazy().select(*_POOL, "code", *_ONE_LINE), timed
 
 
 def _units_text(units: pl.Expr) -> pl.Expr:
@@ -350,8 +362,9 @@ def _pool_rows(tables: Tables) -> pl.LazyFrame:
     and the texts only for the flagged rows: on a batch almost every pool passes. A CMS row is never both above and
     below: ``min_units <= max_units``, so each pair of conditions excludes the other.
     """
+    day_codes, timed = _timed_day_codes(tables)
     ordered = (
-        _timed_day_codes(tables)
+        day_codes
         .filter(_CHECKED)
         .with_columns(_order("_rule_pool"))
         .sort("_order")
@@ -368,7 +381,20 @@ def _pool_rows(tables: Tables) -> pl.LazyFrame:
         .filter(pl.col("above") | pl.col("below"))
         .with_columns(*_POOL_DETAIL)
         .explode("lines", empty_as_null=True)
-        .select(*_POOL_ROW)
+        .select(*(_POOL_ROW if timed is None else _line_keys(timed)))
+    )
+
+
+def _line_keys(timed: pl.DataFrame) -> tuple[pl.Expr | str, ...]:
+    """``_POOL_ROW`` where ``lines`` is a row number into the timed lines ``timed``: its encounter and line, gathered
+    for the flagged rows only."""
+    row = pl.col("lines")
+    return (
+        pl.when(pl.col("_has_lines")).then(pl.lit(timed.get_column("encounter_id")).gather(row))
+        .otherwise(pl.col("first_encounter")).alias("encounter_id"),
+        pl.when(pl.col("_has_lines")).then(pl.lit(timed.get_column("line")).gather(row)).otherwise(None)
+        .alias("line"),
+        *_POOL_ROW[2:],
     )
 
 
@@ -488,11 +514,11 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
 
     Lines under the code's minimum time are skipped: the below-minimum-time rule reports them.
     """
+    # only the codes this reads (a code's every line, so each group below is whole): on a batch most lines are
+    # 15-minute, untimed or time-range codes, which would be grouped for nothing
+    code_lines = _own_rule_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
     per_code = (
-        # only the codes this reads (a code's every line, so each group below is whole): on a batch most lines are
-        # 15-minute, untimed or time-range codes, which would be grouped for nothing
-        _own_rule_minutes(tables).lazy().filter(pl.col("group_has_minutes") & _other_time_code(tables.book))
-        .group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
+        _per_code_grouped(code_lines, large=tables.lines.height > SMALL_RUN)
         .filter(pl.col("whole"))
         .with_columns(pl.col("billed").cast(pl.Int64))
     )
@@ -525,6 +551,32 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
         )
         rows.append(_other_flag_rows(base_addon))
     return pl.concat(rows)
+
+
+# ``_PER_CODE_AGG`` over a group of one line, in the same columns (a null unit sums to 0).
+_ONE_CODE_LINE = (
+    pl.col("units").fill_null(0).alias("billed"),
+    _whole(pl.col("units")).alias("whole"),
+    pl.concat_list("line").alias("line_list"),
+    "time_rule", "unit_minutes", "typical_minutes", "min_minutes", "addon_code",
+    pl.col("group_minutes").alias("minutes"),
+)
+# Whether two lines may share an encounter, date and code (a repeated hash may also be two keys colliding, which only
+# sends the lines to the grouping).
+_CODE_DAY_REPEATS = pl.struct("encounter_id", "date", "code").hash().is_duplicated().any()
+
+
+def _per_code_grouped(code_lines: pl.LazyFrame, *, large: bool) -> pl.LazyFrame:
+    """``_PER_CODE_AGG`` per encounter, date and code of ``code_lines``. On a large run where no two lines share
+    them (a batch bills each of these codes once a claim), each line is its own group, without the grouping: the look
+    for repeats costs about a third of it (a 250,000-line partition of the 1M-line synthetic file: ~2 ms against 6,
+    on one thread). The groups' order is not the grouping's; the findings are sorted after."""
+    if not large:  # on a claim the look for repeats would cost about what the grouping does
+        return code_lines.group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
+    lines = collect(code_lines)
+    if lines.select(_CODE_DAY_REPEATS).item():
+        return lines.lazy().group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
+    return lines.lazy().select("encounter_id", "date", "code", *_ONE_CODE_LINE)
 
 
 @cache
