@@ -21,6 +21,7 @@ from cleanclaim.rules.catalogue.units import (
     _DISCIPLINE_NAME,
     _POOL_CODE_REPEATS,
     _discipline_number,
+    _py_discipline,
     cms_unit_bounds,
     per_code_units,
     therapy_discipline,
@@ -140,12 +141,14 @@ _PROVIDER_DISCIPLINES = st.one_of(st.none(), st.sampled_from(["PT", "OT", "SLP",
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(_MODIFIER_LISTS, _PROVIDER_DISCIPLINES), min_size=1, max_size=20))
 def test_the_pools_discipline_number_names_the_therapy_discipline(rows: list[tuple[Any, Any]]) -> None:
-    # the pools are grouped by the number and their texts name it back: the two must say the same discipline
+    # the pools are grouped by the number and their texts name it back; the exact path judges one line at a time
+    # in Python: all three must say the same discipline
     frame = pl.DataFrame({"modifiers": [m for m, _ in rows], "provider_discipline": [p for _, p in rows]},
                          schema={"modifiers": pl.List(pl.String), "provider_discipline": pl.String})
     named = frame.select(therapy_discipline(pl.col("modifiers"), pl.col("provider_discipline"))).to_series()
     numbered = frame.select(_discipline_number(pl.col("modifiers"), pl.col("provider_discipline")).alias("_disc"))
-    assert numbered.select(_DISCIPLINE_NAME).to_series().to_list() == named.to_list()
+    one_by_one = [_py_discipline(modifiers, provider) for modifiers, provider in rows]
+    assert numbered.select(_DISCIPLINE_NAME).to_series().to_list() == named.to_list() == one_by_one
 
 
 def _two_discipline_findings(pt: dict[str, int], ot: dict[str, int]) -> list[tuple[str, int | None]]:

@@ -145,6 +145,26 @@ def per_code_units(minutes: pl.Expr, unit_minutes: pl.Expr) -> pl.Expr:
     return pl.when(minutes >= first).then((minutes - first) // unit_minutes + 1).otherwise(0)
 
 
+_MODIFIER_DISCIPLINES = (("GP", "PT"), ("GO", "OT"), ("GN", "SLP"))
+"""The therapy modifier of each plan of care, in the order they are tried (a line with two takes the first)."""
+# The pools are grouped and numbered by the discipline as a number: its text is read only for the rows flagged (on a
+# batch the pools are about 100,000 rows per 250,000 lines, and a text key or a text lookup on each costs several
+# times what a small integer does).
+_DISCIPLINES = [*_THERAPY_DISCIPLINES, "other"]
+_DISCIPLINE_NUMBERS = {name: number for number, name in enumerate(_DISCIPLINES)}
+
+
+def _discipline_number(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.Expr:
+    """`therapy_discipline` as its index in ``_DISCIPLINES``."""
+    chosen: Any = pl
+    for modifier, discipline in _MODIFIER_DISCIPLINES:
+        chosen = chosen.when(modifiers.list.contains(modifier)).then(
+            pl.lit(_DISCIPLINE_NUMBERS[discipline], dtype=pl.Int64))
+    number: pl.Expr = chosen.otherwise(provider_discipline.replace_strict(
+        _DISCIPLINE_NUMBERS, default=_DISCIPLINE_NUMBERS["other"], return_dtype=pl.Int64))
+    return number
+
+
 def therapy_discipline(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.Expr:
     """The discipline whose plan of care a line belongs to, which is the pool its minutes count in.
 
@@ -152,32 +172,8 @@ def therapy_discipline(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.E
     the rendering provider's discipline when that is PT, OT or SLP. Anything else (a physician billing 97110 without a
     therapy modifier) is pooled on its own, apart from every therapy discipline, as ``"other"``.
     """
-    return (
-        pl.when(modifiers.list.contains("GP")).then(pl.lit("PT"))
-        .when(modifiers.list.contains("GO")).then(pl.lit("OT"))
-        .when(modifiers.list.contains("GN")).then(pl.lit("SLP"))
-        .when(provider_discipline.is_in(_THERAPY_DISCIPLINES)).then(provider_discipline)
-        .otherwise(pl.lit("other"))
-    )
-
-
-# ``therapy_discipline`` as a number, which the pools are grouped and numbered by: the text of the discipline is read
-# only for the rows flagged (on a batch the pools are about 100,000 rows per 250,000 lines, and a text key or a text
-# lookup on each costs several times what a small integer does).
-_DISCIPLINES = [*_THERAPY_DISCIPLINES, "other"]
-_DISCIPLINE_NUMBERS = {name: number for number, name in enumerate(_DISCIPLINES)}
-
-
-def _discipline_number(modifiers: pl.Expr, provider_discipline: pl.Expr) -> pl.Expr:
-    """``therapy_discipline`` as its index in ``_DISCIPLINES``."""
-    by_provider = provider_discipline.replace_strict(_DISCIPLINE_NUMBERS, default=_DISCIPLINE_NUMBERS["other"],
-                                                     return_dtype=pl.Int64)
-    return (
-        pl.when(modifiers.list.contains("GP")).then(pl.lit(_DISCIPLINE_NUMBERS["PT"], dtype=pl.Int64))
-        .when(modifiers.list.contains("GO")).then(pl.lit(_DISCIPLINE_NUMBERS["OT"], dtype=pl.Int64))
-        .when(modifiers.list.contains("GN")).then(pl.lit(_DISCIPLINE_NUMBERS["SLP"], dtype=pl.Int64))
-        .otherwise(by_provider)
-    )
+    return _discipline_number(modifiers, provider_discipline).replace_strict(
+        dict(enumerate(_DISCIPLINES)), return_dtype=pl.String)
 
 
 _DISCIPLINE_NAME = pl.col("_disc").replace_strict(dict(enumerate(_DISCIPLINES)), return_dtype=pl.String)
@@ -248,12 +244,11 @@ _CMS = pl.col("time_rule") == "cms"
 # (``_disc``) and the time rule (cms, per_code or none) are small numbers folded in. ``_rule_pool`` puts the day and
 # time rule first, so that the pools of one patient's day and time rule sort together (``_other_disciplines`` reads
 # them as one run).
-_DISCIPLINE_NUMBER = pl.col("_disc")
 _RULE_NUMBER = pl.when(_CMS).then(0).when(pl.col("time_rule") == "per_code").then(1).otherwise(2)
 _DAY_NUMBER = pl.col("_src_row").min().over(_DAY).alias("_day")
 _POOL_NUMBERS_OF_DAY = (
-    (pl.col("_day") * 4 + _DISCIPLINE_NUMBER).alias("_pool"),
-    ((pl.col("_day") * 3 + _RULE_NUMBER) * 4 + _DISCIPLINE_NUMBER).alias("_rule_pool"),
+    (pl.col("_day") * 4 + pl.col("_disc")).alias("_pool"),
+    ((pl.col("_day") * 3 + _RULE_NUMBER) * 4 + pl.col("_disc")).alias("_rule_pool"),
 )
 # A pool counts only when every code of it has minutes and whole units: the pools with a code that does not are
 # listed once and looked up (a boolean window costs several times more).
@@ -740,7 +735,7 @@ def _whole_units(units: Any) -> bool:
 
 def _py_discipline(modifiers: list[Any] | None, provider_discipline: Any) -> str:
     """``therapy_discipline`` for one line."""
-    for modifier, discipline in (("GP", "PT"), ("GO", "OT"), ("GN", "SLP")):
+    for modifier, discipline in _MODIFIER_DISCIPLINES:
         if modifiers and modifier in modifiers:
             return discipline
     return str(provider_discipline) if provider_discipline in _THERAPY_DISCIPLINES else "other"
