@@ -290,6 +290,49 @@ def test_the_audit_draws_its_progress_bar_on_a_terminal(tmp_path: Path, monkeypa
     assert "rows/s" in screen.getvalue()
 
 
+def test_the_rows_per_second_column_stays_on_one_line_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich wraps a column's text unless it is told not to: "123,456 rows/s" went over two lines at 50 columns."""
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+
+    from cleanclaim.commands import audit as audit_command
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=50, color_system=None)
+    monkeypatch.setattr(audit_command, "error_console", terminal)
+    bar, progress = audit_command._progress_bar()
+    assert isinstance(bar, RichProgress)
+    clock = iter((0.0, 1.0, 2.0))
+    bar.get_time = lambda: next(clock)  # two samples a second apart: a speed
+    for done in (0, 123_456, 246_912):
+        progress(done, 1_000_000)
+    terminal.print(bar.make_tasks_table(bar.tasks))
+    assert "123,456 rows/s" in screen.getvalue()
+    assert screen.getvalue().count("\n") == 1, screen.getvalue()
+
+
+def test_a_quiet_audit_on_a_terminal_draws_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--quiet` wins over the terminal: the progress bar is never built, and no summary line is printed."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from cleanclaim.cli import app
+    from cleanclaim.commands import audit as audit_command
+
+    def _no_bar() -> None:
+        raise AssertionError("the progress bar was built under --quiet")
+
+    screen = io.StringIO()
+    monkeypatch.setattr(audit_command, "error_console", Console(file=screen, force_terminal=True, width=120))
+    monkeypatch.setattr(audit_command, "_progress_bar", _no_bar)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["audit", str(CLAIMS), "--out", str(out), "--as-of", "2026-09-30", "--quiet"])
+    assert result.exit_code in (0, 1), result.output
+    assert (out / "report.html").exists()
+    assert screen.getvalue() == ""  # no bar (nor a note or an error: the example has none)
+    assert "row(s) read" not in result.output
+
+
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no_such_name"):
         cleanclaim.no_such_name  # type: ignore[attr-defined]  # noqa: B018
