@@ -8,6 +8,7 @@ on the modules loaded, never on times.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import io
 import json
@@ -130,10 +131,79 @@ def test_every_public_name_of_a_lazy_package_is_the_object_of_its_home_module(pa
     assert name in dir(module)
 
 
+SUBMODULES = {
+    "cleanclaim.refdata": ("cms_files", "imported", "kinds", "lookups"),
+    "cleanclaim.sampling": ("draw", "extrapolation", "frames", "methods", "wichmann_hill"),
+}
+"""The submodules each lazy package had as attributes while its __init__ imported them eagerly (bdf9a91)."""
+
+
+def _type_checking_imports(package: str) -> dict[str, list[str]]:
+    """The names the package's ``if TYPE_CHECKING:`` block imports, by module, read from its source."""
+    source = Path(importlib.import_module(package).__file__ or "").read_text(encoding="utf-8")
+    blocks = [node for node in ast.parse(source).body
+              if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"]
+    assert len(blocks) == 1, package
+    imports = [node for node in blocks[0].body if isinstance(node, ast.ImportFrom)]
+    assert len(imports) == len(blocks[0].body), "only `from X import names` in the TYPE_CHECKING block"
+    return {node.module or "": sorted(alias.name for alias in node.names) for node in imports}
+
+
+@pytest.mark.parametrize("package", ["cleanclaim", *LAZY_PACKAGES])
+def test_the_type_checking_imports_all_and_the_homes_agree(package: str) -> None:
+    """Each lazy package names its API three ways: the TYPE_CHECKING imports (what mypy sees), ``__all__`` (what
+    mypy re-exports and a star import takes) and ``_HOMES`` (what ``__getattr__`` imports). A name in one and not
+    the others is an Any, an AttributeError or a name mypy rejects."""
+    module = importlib.import_module(package)
+    imported = _type_checking_imports(package)
+    homes = {home: sorted(names) for home, names in vars(module)["_HOMES"].items()}
+    assert imported == homes
+    assert sorted(name for names in imported.values() for name in names) == sorted(module.__all__)
+    assert len(set(module.__all__)) == len(module.__all__)
+
+
+@pytest.mark.parametrize("package", ["cleanclaim", *LAZY_PACKAGES, "cleanclaim.errors"])
+def test_mypy_never_sees_a_module_getattr(package: str) -> None:
+    """A module-level ``__getattr__`` returning Any makes mypy accept every misspelled name from the package
+    (``cleanclaim.refdata.ptp_edit``): it is bound only under ``if not TYPE_CHECKING:``, which mypy skips."""
+    source = Path(importlib.import_module(package).__file__ or "").read_text(encoding="utf-8")
+    body = ast.parse(source).body
+    hidden = [node for node in body
+              if isinstance(node, ast.If) and isinstance(node.test, ast.UnaryOp)
+              and isinstance(node.test.op, ast.Not) and isinstance(node.test.operand, ast.Name)
+              and node.test.operand.id == "TYPE_CHECKING"]
+
+    def binds_getattr(node: ast.stmt) -> bool:
+        if isinstance(node, ast.FunctionDef):
+            return node.name == "__getattr__"
+        return isinstance(node, ast.Assign) and any("__getattr__" in ast.unparse(t) for t in node.targets)
+
+    assert [ast.unparse(node) for node in body if node not in hidden and binds_getattr(node)] == []
+    assert any(binds_getattr(node) for block in hidden for node in block.body)
+
+
+@pytest.mark.parametrize(("package", "submodule"), [
+    (package, submodule) for package, submodules in SUBMODULES.items() for submodule in submodules])
+def test_a_lazy_package_gives_its_submodules_as_attributes(package: str, submodule: str) -> None:
+    """``import cleanclaim.refdata as r; r.lookups`` worked while the __init__ imported everything; the lazy one
+    imports the submodule when it is asked for. In a fresh interpreter: here every submodule is already loaded."""
+    _loaded_after(f"""
+        import importlib
+        package = importlib.import_module({package!r})
+        assert {submodule!r} in dir(package), dir(package)
+        value = getattr(package, {submodule!r})
+        assert value is importlib.import_module({package + "." + submodule!r}), value
+    """)
+
+
+def test_the_package_lists_every_lazy_submodule() -> None:
+    for package, submodules in SUBMODULES.items():
+        assert tuple(vars(importlib.import_module(package))["_SUBMODULES"]) == submodules
+
+
 @pytest.mark.parametrize("package", LAZY_PACKAGES)
 def test_a_lazy_package_still_exports_every_name_and_submodule(package: str) -> None:
     module = importlib.import_module(package)
-    assert sorted(vars(module)["_HOMES"]) == sorted(module.__all__)
     with pytest.raises(AttributeError, match="no_such_name"):
         module.no_such_name  # noqa: B018
     # a star import and a submodule import, in an interpreter where nothing was loaded before
@@ -218,6 +288,49 @@ def test_the_audit_draws_its_progress_bar_on_a_terminal(tmp_path: Path, monkeypa
     assert result.exit_code in (0, 1), result.output
     assert "auditing" in screen.getvalue()
     assert "rows/s" in screen.getvalue()
+
+
+def test_the_rows_per_second_column_stays_on_one_line_on_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """rich wraps a column's text unless it is told not to: "123,456 rows/s" went over two lines at 50 columns."""
+    from rich.console import Console
+    from rich.progress import Progress as RichProgress
+
+    from cleanclaim.commands import audit as audit_command
+
+    screen = io.StringIO()
+    terminal = Console(file=screen, force_terminal=True, width=50, color_system=None)
+    monkeypatch.setattr(audit_command, "error_console", terminal)
+    bar, progress = audit_command._progress_bar()
+    assert isinstance(bar, RichProgress)
+    clock = iter((0.0, 1.0, 2.0))
+    bar.get_time = lambda: next(clock)  # two samples a second apart: a speed
+    for done in (0, 123_456, 246_912):
+        progress(done, 1_000_000)
+    terminal.print(bar.make_tasks_table(bar.tasks))
+    assert "123,456 rows/s" in screen.getvalue()
+    assert screen.getvalue().count("\n") == 1, screen.getvalue()
+
+
+def test_a_quiet_audit_on_a_terminal_draws_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--quiet` wins over the terminal: the progress bar is never built, and no summary line is printed."""
+    from rich.console import Console
+    from typer.testing import CliRunner
+
+    from cleanclaim.cli import app
+    from cleanclaim.commands import audit as audit_command
+
+    def _no_bar() -> None:
+        raise AssertionError("the progress bar was built under --quiet")
+
+    screen = io.StringIO()
+    monkeypatch.setattr(audit_command, "error_console", Console(file=screen, force_terminal=True, width=120))
+    monkeypatch.setattr(audit_command, "_progress_bar", _no_bar)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["audit", str(CLAIMS), "--out", str(out), "--as-of", "2026-09-30", "--quiet"])
+    assert result.exit_code in (0, 1), result.output
+    assert (out / "report.html").exists()
+    assert screen.getvalue() == ""  # no bar (nor a note or an error: the example has none)
+    assert "row(s) read" not in result.output
 
 
 def test_an_unknown_name_is_an_attribute_error() -> None:

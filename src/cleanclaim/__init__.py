@@ -12,8 +12,9 @@ Nothing here is legal or billing advice, and no AMA CPT descriptor text is shipp
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cleanclaim.exports import lazy_exports
 
 if TYPE_CHECKING:
     from cleanclaim.errors import CleanclaimError, DataError, InputError, UnknownPayerError
@@ -43,36 +44,14 @@ __version__ = "0.1.0"
 
 # Where each public name lives. Importing ``cleanclaim.<anything>`` runs this file first, so an eager import of the
 # rule engine here made every submodule (the CLI's ``--help``, ``cleanclaim.errors``) pay for scrub, pricing,
-# pydantic and Polars; the names are imported on first use instead (PEP 562), and stay in the module after.
+# pydantic and Polars; the names are imported on first use instead (`cleanclaim.exports`), and stay in the module
+# after. The same modules and names as the TYPE_CHECKING imports above (tests/test_startup_imports.py holds them so).
 _HOMES = {
-    "CleanclaimError": "cleanclaim.errors",
-    "DataError": "cleanclaim.errors",
-    "InputError": "cleanclaim.errors",
-    "UnknownPayerError": "cleanclaim.errors",
-    "ClaimLine": "cleanclaim.model",
-    "Encounter": "cleanclaim.model",
-    "Finding": "cleanclaim.model",
-    "Service": "cleanclaim.model",
-    "Severity": "cleanclaim.model",
-    "PricedClaim": "cleanclaim.pricing",
-    "price": "cleanclaim.pricing",
-    "CheckResult": "cleanclaim.scrub",
-    "CodeResult": "cleanclaim.scrub",
-    "check": "cleanclaim.scrub",
-    "code": "cleanclaim.scrub",
+    "cleanclaim.errors": ("CleanclaimError", "DataError", "InputError", "UnknownPayerError"),
+    "cleanclaim.model": ("ClaimLine", "Encounter", "Finding", "Service", "Severity"),
+    "cleanclaim.pricing": ("PricedClaim", "price"),
+    "cleanclaim.scrub": ("CheckResult", "CodeResult", "check", "code"),
 }
 
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module the first time it is asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's names with the public ones not imported yet, so ``dir(cleanclaim)`` and completion list them."""
-    return sorted({*globals(), *__all__})
+if not TYPE_CHECKING:  # mypy reads the imports above; a `__getattr__` it saw would make every misspelling `Any`
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 __all__ = ["UNFORESEEN", "CleanclaimError", "DataError", "InputError", "UnknownPayerError", "UnreadableTextError",
            "WrongKindOfFileError", "is_phi_field"]
@@ -16,15 +17,18 @@ for: `cleanclaim --help` does not load Polars at all (the option types typer nee
 `cleanclaim.sampling` live in Polars-free modules), so it must not come in through this tuple either."""
 
 
-def __getattr__(name: str) -> tuple[type[BaseException], ...]:
-    """``UNFORESEEN``, made the first time it is asked for (PEP 562) and kept in the module after."""
-    if name != "UNFORESEEN":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from polars.exceptions import PanicException
+if not TYPE_CHECKING:  # mypy knows UNFORESEEN from its annotation; a `__getattr__` it saw would type every
+    # misspelled name of this module as the tuple instead of reporting it
 
-    unforeseen: tuple[type[BaseException], ...] = (Exception, PanicException)
-    globals()["UNFORESEEN"] = unforeseen
-    return unforeseen
+    def __getattr__(name: str) -> tuple[type[BaseException], ...]:
+        """``UNFORESEEN``, made the first time it is asked for (PEP 562) and kept in the module after."""
+        if name != "UNFORESEEN":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        from polars.exceptions import PanicException
+
+        unforeseen: tuple[type[BaseException], ...] = (Exception, PanicException)
+        globals()["UNFORESEEN"] = unforeseen
+        return unforeseen
 
 # Where a patient's protected health information lives in the encounter contract and the claim-line tables: every
 # field of the patient and of the subscriber (ids, names, birth dates, sex, member id, address) and any address. A

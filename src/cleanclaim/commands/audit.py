@@ -37,9 +37,14 @@ def _progress_bar() -> tuple[AbstractContextManager[object], Progress]:
         TimeRemainingColumn,
     )
     from rich.progress import Progress as Bar
+    from rich.table import Column
 
     class RowsPerSecond(ProgressColumn):
-        """rows/s from rich's own speed estimate (None until it has two samples)."""
+        """rows/s from rich's own speed estimate (None until it has two samples). Its column does not wrap: on a
+        narrow terminal rich would break "12,345 rows/s" over two lines and the bar would jump each refresh."""
+
+        def __init__(self) -> None:
+            super().__init__(table_column=Column(no_wrap=True))
 
         def render(self, task: Task) -> Text:
             speed = task.speed

@@ -7,8 +7,9 @@ downloaded.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cleanclaim.exports import lazy_exports
 
 if TYPE_CHECKING:
     from cleanclaim.refdata.cms_files import ParsedTable, parse_path, period_bounds
@@ -65,37 +66,23 @@ __all__ = [
     "stored_tables",
 ]
 
-# Where each public name lives. The CLI imports this package for `data import --kind` (a RefTable) while it builds
-# its options, before any command runs; the parsers and lookups import Polars, so they load on first use (PEP 562),
-# as in `cleanclaim/__init__`, and `cleanclaim --help` does not wait for them.
+# Where each public name lives. Importing any submodule (`cleanclaim.refdata.kinds` for the CLI's `data import --kind`,
+# while typer builds its options) runs this file first; the parsers and lookups import Polars, so they load on first
+# use (`cleanclaim.exports`) and `cleanclaim --help` does not wait for them. The same modules and names as the
+# TYPE_CHECKING imports above (tests/test_startup_imports.py holds them so).
 _HOMES = {
-    "RefTable": "cleanclaim.refdata.kinds",
-    "ParsedTable": "cleanclaim.refdata.cms_files",
-    "parse_path": "cleanclaim.refdata.cms_files",
-    "period_bounds": "cleanclaim.refdata.cms_files",
-    "CorruptImportError": "cleanclaim.refdata.imported",
-    "ImportResult": "cleanclaim.refdata.imported",
-    "StoredTable": "cleanclaim.refdata.imported",
-    "import_files": "cleanclaim.refdata.imported",
-    "stored_tables": "cleanclaim.refdata.imported",
-    **dict.fromkeys(
-        ("ConversionFactor", "CostSharingWaiver", "TableStatus", "by_date_of_service", "conversion_factor",
-         "conversion_factor_entry", "cost_sharing_waived", "cost_sharing_waiver", "gpci", "mue_values",
-         "parse_locality", "place_of_service_setting", "ptp_edits", "rvus", "status"),
-        "cleanclaim.refdata.lookups"),
+    "cleanclaim.refdata.kinds": ("RefTable",),
+    "cleanclaim.refdata.cms_files": ("ParsedTable", "parse_path", "period_bounds"),
+    "cleanclaim.refdata.imported": ("CorruptImportError", "ImportResult", "StoredTable", "import_files",
+                                    "stored_tables"),
+    "cleanclaim.refdata.lookups": ("ConversionFactor", "CostSharingWaiver", "TableStatus", "by_date_of_service",
+                                   "conversion_factor", "conversion_factor_entry", "cost_sharing_waived",
+                                   "cost_sharing_waiver", "gpci", "mue_values", "parse_locality",
+                                   "place_of_service_setting", "ptp_edits", "rvus", "status"),
 }
+_SUBMODULES = ("cms_files", "imported", "kinds", "lookups")
+"""Attributes of the package while its __init__ imported them; `r.lookups` after `import cleanclaim.refdata as r`
+still works."""
 
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module the first time it is asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's names with the public ones not imported yet, so ``dir()`` and completion list them."""
-    return sorted({*globals(), *__all__})
+if not TYPE_CHECKING:  # mypy reads the imports above; a `__getattr__` it saw would make every misspelling `Any`
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES, _SUBMODULES)

@@ -4,8 +4,9 @@ audit it, then project the sample's overpayments onto the population with a one-
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from cleanclaim.exports import lazy_exports
 
 if TYPE_CHECKING:
     from cleanclaim.sampling.draw import SampleDraw, StrataSpec, draw_sample, parse_strata
@@ -18,36 +19,20 @@ __all__ = ["Allocation", "DegreesOfFreedom", "Extrapolation", "SampleDraw", "Sam
            "StrataSpec", "WichmannHill", "draw_sample", "extrapolate", "parse_strata", "read_population",
            "read_results"]
 
-# Where each public name lives. The CLI's `sample` and `extrapolate` options need the two enums while typer builds
-# them at start-up; the frames reader imports Polars, so the rest loads on first use (PEP 562), as in
-# `cleanclaim/__init__`, and `cleanclaim --help` does not wait for it.
+# Where each public name lives. Importing any submodule (`cleanclaim.sampling.methods` for the enums of the CLI's
+# `sample` and `extrapolate` options, while typer builds them) runs this file first; the frames reader imports Polars,
+# so the names load on first use (`cleanclaim.exports`) and `cleanclaim --help` does not wait for it. The same modules
+# and names as the TYPE_CHECKING imports above (tests/test_startup_imports.py holds them so).
 _HOMES = {
-    "Allocation": "cleanclaim.sampling.methods",
-    "DegreesOfFreedom": "cleanclaim.sampling.methods",
-    "SampleDraw": "cleanclaim.sampling.draw",
-    "StrataSpec": "cleanclaim.sampling.draw",
-    "draw_sample": "cleanclaim.sampling.draw",
-    "parse_strata": "cleanclaim.sampling.draw",
-    "Extrapolation": "cleanclaim.sampling.extrapolation",
-    "extrapolate": "cleanclaim.sampling.extrapolation",
-    "SampledResult": "cleanclaim.sampling.frames",
-    "SamplingUnit": "cleanclaim.sampling.frames",
-    "read_population": "cleanclaim.sampling.frames",
-    "read_results": "cleanclaim.sampling.frames",
-    "WichmannHill": "cleanclaim.sampling.wichmann_hill",
+    "cleanclaim.sampling.draw": ("SampleDraw", "StrataSpec", "draw_sample", "parse_strata"),
+    "cleanclaim.sampling.extrapolation": ("Extrapolation", "extrapolate"),
+    "cleanclaim.sampling.frames": ("SampledResult", "SamplingUnit", "read_population", "read_results"),
+    "cleanclaim.sampling.methods": ("Allocation", "DegreesOfFreedom"),
+    "cleanclaim.sampling.wichmann_hill": ("WichmannHill",),
 }
+_SUBMODULES = ("draw", "extrapolation", "frames", "methods", "wichmann_hill")
+"""Attributes of the package while its __init__ imported them; `s.frames` after `import cleanclaim.sampling as s`
+still works."""
 
-
-def __getattr__(name: str) -> Any:
-    """A public name, imported from its module the first time it is asked for."""
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The module's names with the public ones not imported yet, so ``dir()`` and completion list them."""
-    return sorted({*globals(), *__all__})
+if not TYPE_CHECKING:  # mypy reads the imports above; a `__getattr__` it saw would make every misspelling `Any`
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES, _SUBMODULES)
