@@ -7,7 +7,9 @@ bug: a crash must never pass for "errors found", which is what status 1 used to 
 
 from __future__ import annotations
 
+import atexit
 import functools
+import gc
 import importlib
 import os
 import sys
@@ -124,8 +126,24 @@ def _guard_all(typer_app: typer.Typer) -> None:
 _guard_all(app)
 
 
+def _skip_collection_at_exit() -> None:
+    """Have the interpreter's shutdown leave the objects alive now to reference counting alone.
+
+    Why: at exit CPython runs its cyclic collector over every object still tracked (modules, the rule catalogue,
+    reference tables, caches), more than once, to find cycles it is about to discard with the process anyway: after a
+    1M-line audit that was ~0.2 s CPU, about two thirds of the time from the command's last line to the process end
+    (0.3-1 s wall on a busy machine). `gc.freeze` moves them to the permanent generation, which those collections
+    skip. Run as an exit handler, after the command has written and closed its outputs: the other exit handlers and
+    the flush of stdout/stderr still run, and so does the teardown of modules; only cycles alive at exit are left for
+    the operating system to reclaim. In a process that calls `main` and goes on (the tests), nothing changes until
+    that process itself exits."""
+    atexit.unregister(gc.freeze)  # once, however many times main runs in one process
+    atexit.register(gc.freeze)
+
+
 def main() -> None:
     """The console script. Exceptions outside a command (while parsing options, say) get the same exit status 3."""
+    _skip_collection_at_exit()
     try:
         app()
     except SystemExit:
