@@ -134,9 +134,10 @@ def _skip_collection_at_exit() -> None:
     1M-line audit that was ~0.2 s CPU, about two thirds of the time from the command's last line to the process end
     (0.3-1 s wall on a busy machine). `gc.freeze` moves them to the permanent generation, which those collections
     skip. Run as an exit handler, after the command has written and closed its outputs: the other exit handlers and
-    the flush of stdout/stderr still run, and so does the teardown of modules; only cycles alive at exit are left for
-    the operating system to reclaim. In a process that calls `main` and goes on (the tests), nothing changes until
-    that process itself exits."""
+    the flush of stdout/stderr still run, and so does the teardown of modules. Cycles left at exit, garbage included,
+    are left to the operating system and their finalisers do not run: every command closes what it writes
+    explicitly (outputs, scratch folders, the Spark session, the database engine of ``serve``). In a
+    process that calls `main` and goes on (the tests), nothing changes until that process itself exits."""
     atexit.unregister(gc.freeze)  # once, however many times main runs in one process
     atexit.register(gc.freeze)
 

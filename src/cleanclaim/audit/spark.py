@@ -112,7 +112,7 @@ class Engine:
             # the Polars schemas of the spilled files, restored in the workers (Spark's own types may differ:
             # an unsigned or a large string column comes back in Spark's nearest type)
             schemas = (_schema_of(lines_path), _schema_of(encounters_path))
-            tasks = max(_keys(lines_path), default=0) + 1
+            tasks = max([*_keys(lines_path), *_keys(encounters_path)], default=0) + 1
             task = _task_column(tasks)
             reader = self.session.read.option("basePath", str(lines_path))
             lines = reader.parquet(str(lines_path)).withColumn(TASK, task)
@@ -135,6 +135,8 @@ class Engine:
 def _keys(folder: Path) -> list[int]:
     """The partition keys of pass 1's ``p=K`` folders under ``folder``."""
     prefix = f"{KEY}="
+    if not folder.exists():
+        return []
     return [int(entry.name.removeprefix(prefix)) for entry in folder.iterdir()
             if entry.is_dir() and entry.name.startswith(prefix)]
 

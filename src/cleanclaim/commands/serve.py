@@ -45,7 +45,10 @@ def _serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # uvicorn's access log would print query strings (a search may hold a patient's name): the app logs requests
     # itself, with the request id and user id only
-    uvicorn.run(create_app(engine, settings=WebSettings.from_env()), host=host, port=port, access_log=False)
+    try:
+        uvicorn.run(create_app(engine, settings=WebSettings.from_env()), host=host, port=port, access_log=False)
+    finally:  # close the pool's connections cleanly (the exit handler's gc.freeze finalises no garbage)
+        engine.dispose()
 
 
 def _read_password(password_file: Path | None) -> str:
