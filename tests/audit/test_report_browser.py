@@ -50,6 +50,15 @@ def test_report_renders_offline_in_chromium(tmp_path: Path) -> None:
             assert bars.count() > 0
             box = bars.first.bounding_box()
             assert box is not None and box["width"] > 1 and box["height"] > 1
+            # every text of a chart is drawn inside its chart: a value label running past the right edge is cut off
+            overflowing = page.evaluate("""() => [...document.querySelectorAll('svg')].flatMap(svg => {
+                const width = svg.viewBox.baseVal.width || svg.getBBox().width;
+                return [...svg.querySelectorAll('text')].filter(t => {
+                    const box = t.getBBox();
+                    return box.x < 0 || box.x + box.width > width;
+                }).map(t => t.textContent);
+            })""")
+            assert overflowing == []
             screenshot = tmp_path / "report.png"
             page.screenshot(path=str(screenshot), full_page=True)
             assert screenshot.stat().st_size > 50_000  # a full page of text and charts, not a blank

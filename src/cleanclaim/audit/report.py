@@ -71,6 +71,7 @@ _LABEL_CHARS = 28
 _CHART_WIDTH = 720
 _LABEL_WIDTH = 200
 _VALUE_WIDTH = 110
+_VALUE_CHAR_WIDTH = 7  # px per character of a value label, a little over a 12 px digit's width
 _BAR_HEIGHT = 18
 _BAR_GAP = 6
 _TOP = 8
@@ -140,7 +141,10 @@ def _truncate(text: str, limit: int = _LABEL_CHARS) -> str:
 def bar_chart(ident: str, title: str, rows: Sequence[tuple[str, float, str, str]], description: str) -> BarChart:
     """Rows are (label, value, value label, css class); bars scale to the largest value."""
     largest = max((value for _, value, _, _ in rows), default=0.0)
-    area = _CHART_WIDTH - _LABEL_WIDTH - _VALUE_WIDTH
+    # the value label is drawn right of its bar: room for the longest one, or the largest bar's label runs off the
+    # chart ("192,531 (0 errors)" needs ~130 px at 12 px type, more than the 110 reserved before)
+    longest = max((len(value_label) for _, _, value_label, _ in rows), default=0)
+    area = _CHART_WIDTH - _LABEL_WIDTH - max(_VALUE_WIDTH, longest * _VALUE_CHAR_WIDTH + 12)
     bars = [Bar(label=_truncate(label), full_label=label, value_label=value_label,
                 y=_TOP + i * (_BAR_HEIGHT + _BAR_GAP),
                 width=(max(value, 0.0) / largest * area) if largest > 0 else 0.0, css=css)
