@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 
 import pytest
 
-from cleanclaim.codebook import CodeKind, LookupStatus, TimeRule, codebook, kind_from_format
+from cleanclaim.codebook import CodeBook, CodeKind, LookupStatus, TimeRule, codebook, kind_from_format
+from cleanclaim.errors import DataError
 
 BOOK = codebook()
 REQUIRED = (
@@ -105,6 +107,22 @@ def test_a_codes_versions_do_not_overlap() -> None:
         for before, after in itertools.pairwise(versions):
             assert before.deleted is not None and after.effective is not None, code
             assert before.deleted <= after.effective, (code, before.deleted, after.effective)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ((None, None), (dt.date(2026, 1, 1), None)),  # the first never ends
+    ((dt.date(2020, 1, 1), dt.date(2026, 6, 1)), (dt.date(2026, 1, 1), None)),  # ends after the next one starts
+])
+def test_a_code_book_with_overlapping_versions_is_a_data_error(first: tuple[dt.date | None, dt.date | None],
+                                                               second: tuple[dt.date | None, dt.date | None]) -> None:
+    entry = BOOK.versions("97110")[0]
+    versions = [dataclasses.replace(entry, effective=first[0], deleted=first[1]),
+                dataclasses.replace(entry, effective=second[0], deleted=second[1])]
+    with pytest.raises(DataError, match=r"my-codes\.csv: code 97110 has versions in force on the same dates"):
+        CodeBook(versions, source="my-codes.csv")
+    # ending on the day the next one starts is no overlap (a version ends the day before its deleted date)
+    CodeBook([dataclasses.replace(entry, effective=None, deleted=dt.date(2026, 1, 1)),
+              dataclasses.replace(entry, effective=dt.date(2026, 1, 1), deleted=None)])
 
 
 def test_range_families_do_not_overlap() -> None:

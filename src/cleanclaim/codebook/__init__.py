@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -232,8 +233,16 @@ class CodeBook:
         self._by_code: dict[str, list[CodeEntry]] = {}
         for entry in entries:
             self._by_code.setdefault(entry.code, []).append(entry)
-        for versions in self._by_code.values():
+        for code, versions in self._by_code.items():
             versions.sort(key=lambda e: e.effective or dt.date.min)
+            # one version in force per date: a line is joined to the version of its date (rules.tables), and a code
+            # with two would be judged twice, by two summaries of the same code
+            for before, after in itertools.pairwise(versions):
+                if before.deleted is None or after.effective is None or before.deleted > after.effective:
+                    raise DataError(f"{source}: code {code} has versions in force on the same dates (one from "
+                                    f"{before.effective or 'the start'} to {before.deleted or 'no end'}, the next "
+                                    f"from {after.effective or 'the start'}); expected each version to end by the "
+                                    "next one's effective date")
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
