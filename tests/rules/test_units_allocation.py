@@ -17,11 +17,12 @@ from cleanclaim.payers import load_profile
 from cleanclaim.rules import run_rules, tables_from_encounters
 from cleanclaim.rules.catalogue import units as units_module
 from cleanclaim.rules.catalogue.units import (
-    _CODE_DAY_REPEATS,
+    _CODE_DAY,
     _DISCIPLINE_NAME,
-    _POOL_CODE_REPEATS,
+    _POOL,
     _discipline_number,
     _py_discipline,
+    _repeats,
     cms_unit_bounds,
     per_code_units,
     therapy_discipline,
@@ -266,7 +267,7 @@ def test_pools_of_one_line_each_find_what_the_grouping_finds(repeats: bool, monk
         assert tables.lines.height > SMALL_RUN and tables.services.height == 0
         timed = lines_with_codes(tables).filter(pl.col("time_rule") == "timed15").with_columns(
             _discipline_number(pl.col("modifiers"), pl.col("provider_discipline")).alias("_disc"))
-        assert timed.select(_POOL_CODE_REPEATS).item() == repeats  # which path the large run takes
+        assert timed.select(_repeats([*_POOL, "code"])).item() == repeats  # which path the large run takes
         return findings_table(tables, selection, screens=False)
 
     large = found()
@@ -344,7 +345,7 @@ def test_other_time_lines_of_one_line_each_find_what_the_grouping_finds(
         tables = tables_from_encounters(_other_time_lines(repeats), payers, as_of=dt.date(2026, 11, 23))
         assert tables.lines.height > SMALL_RUN
         codes = lines_with_codes(tables).filter(pl.col("code").is_in(_OTHER_TIME_CODES))
-        assert codes.select(_CODE_DAY_REPEATS).item() == repeats  # which path the large run takes
+        assert codes.select(_repeats(_CODE_DAY)).item() == repeats  # which path the large run takes
         return findings_table(tables, selection, screens=False)
 
     large = found()

@@ -17,7 +17,7 @@ A PT's 10 minutes and an OT's 10 minutes the same day are therefore 1 unit each,
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, TypeVar
@@ -206,15 +206,22 @@ _SERVICE_DISCIPLINE = pl.coalesce(
 ).alias("_disc")
 # Documented minutes: the lines' own when one carries minutes, else the services' documented minutes (null when the
 # code has no line minutes and no service).
-_LINES_ONLY_AGG = (
-    pl.col("units").sum().alias("billed"),
-    pl.struct("encounter_id", "line").alias("lines"),
-    _whole(pl.col("units")).all().alias("whole"),
-    pl.col("encounter_id").first().alias("first_encounter"),
-    pl.col("payer").first(),
-    pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum()).alias("minutes"),
-    pl.col("_src_row").min(),
-)
+
+
+def _lines_only_agg(lines: pl.Expr) -> tuple[pl.Expr, ...]:
+    """A pool and code's columns from its lines alone, its lines listed as ``lines`` gives each."""
+    return (
+        pl.col("units").sum().alias("billed"),
+        lines.alias("lines"),
+        _whole(pl.col("units")).all().alias("whole"),
+        pl.col("encounter_id").first().alias("first_encounter"),
+        pl.col("payer").first(),
+        pl.when(pl.col("minutes").is_not_null().any()).then(pl.col("minutes").sum()).alias("minutes"),
+        pl.col("_src_row").min(),
+    )
+
+
+_LINES_ONLY_AGG = _lines_only_agg(pl.struct("encounter_id", "line"))
 _STACKED_AGG = (
     pl.col("units").sum().alias("billed"),
     pl.struct("encounter_id", "line").filter(_FROM_LINE).alias("lines"),
@@ -232,7 +239,7 @@ _STACKED_AGG = (
 # On a large run of lines only, a pool and code's lines are carried as their row numbers in the collected timed
 # lines (``_src_row``), not as (encounter, line) structs: a struct per line was built, sorted and carried through
 # every pool, and only the flagged rows' are read (`_line_keys` looks them up at the end).
-_LINES_ONLY_ROWS_AGG = (_LINES_ONLY_AGG[0], pl.col("_src_row").alias("lines"), *_LINES_ONLY_AGG[2:])
+_LINES_ONLY_ROWS_AGG = _lines_only_agg(pl.col("_src_row"))
 
 
 _CMS = pl.col("time_rule") == "cms"
@@ -314,9 +321,22 @@ _ONE_LINE = (
     "minutes",
     "_src_row",
 )
-# Whether two lines may share a pool and code: equal keys hash alike, so no repeated hash means no repeated key (a
-# repeat may also be two keys' hashes colliding, which only sends the lines to the grouping).
-_POOL_CODE_REPEATS = pl.struct(*_POOL, "code").hash().is_duplicated().any()
+
+
+def _repeats(keys: list[str]) -> pl.Expr:
+    """Whether two rows may share ``keys``: equal keys hash alike, so no repeated hash means no repeated key (a repeat
+    may also be two keys' hashes colliding, which only sends the rows to the grouping)."""
+    return pl.struct(*keys).hash().is_duplicated().any()
+
+
+def _grouped(rows: pl.DataFrame, keys: list[str], agg: Sequence[pl.Expr],
+             one_row: Sequence[pl.Expr | str]) -> pl.LazyFrame:
+    """``agg`` per ``keys`` of ``rows``; where no two rows share the keys (a clean batch), each row is its own group and
+    ``one_row`` gives that group's columns as they are, without the grouping. The groups' order is not the
+    grouping's; nothing after depends on it."""
+    if rows.select(_repeats(keys)).item():
+        return rows.lazy().group_by(*keys).agg(*agg)
+    return rows.lazy().select(*keys, *one_row)
 
 
 def _lines_grouped(lines: pl.LazyFrame, *, large: bool) -> tuple[pl.LazyFrame, pl.DataFrame | None]:
@@ -330,9 +350,7 @@ def _lines_grouped(lines: pl.LazyFrame, *, large: bool) -> tuple[pl.LazyFrame, p
     if not large:  # on a claim the look for repeats would cost about what the grouping does
         return lines.group_by(*_POOL, "code").agg(*_LINES_ONLY_AGG), None
     timed = collect(lines)
-    if timed.select(_POOL_CODE_REPEATS).item():
-        return timed.lazy().group_by(*_POOL, "code").agg(*_LINES_ONLY_ROWS_AGG), timed
-    return timed.lazy().select(*_POOL, "code", *_ONE_LINE), timed
+    return _grouped(timed, [*_POOL, "code"], _LINES_ONLY_ROWS_AGG, _ONE_LINE), timed
 
 
 def _units_text(units: pl.Expr) -> pl.Expr:
@@ -548,6 +566,7 @@ def _other_time_rows(tables: Tables, *, family: bool) -> pl.LazyFrame:
     return pl.concat(rows)
 
 
+_CODE_DAY = ["encounter_id", "date", "code"]
 # ``_PER_CODE_AGG`` over a group of one line, in the same columns (a null unit sums to 0).
 _ONE_CODE_LINE = (
     pl.col("units").fill_null(0).alias("billed"),
@@ -556,9 +575,6 @@ _ONE_CODE_LINE = (
     "time_rule", "unit_minutes", "typical_minutes", "min_minutes", "addon_code",
     pl.col("group_minutes").alias("minutes"),
 )
-# Whether two lines may share an encounter, date and code (a repeated hash may also be two keys colliding, which only
-# sends the lines to the grouping).
-_CODE_DAY_REPEATS = pl.struct("encounter_id", "date", "code").hash().is_duplicated().any()
 
 
 def _per_code_grouped(code_lines: pl.LazyFrame, *, large: bool) -> pl.LazyFrame:
@@ -567,11 +583,8 @@ def _per_code_grouped(code_lines: pl.LazyFrame, *, large: bool) -> pl.LazyFrame:
     for repeats costs about a third of it (a 250,000-line partition of the 1M-line synthetic file: ~2 ms against 6,
     on one thread). The groups' order is not the grouping's; the findings are sorted after."""
     if not large:  # on a claim the look for repeats would cost about what the grouping does
-        return code_lines.group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
-    lines = collect(code_lines)
-    if lines.select(_CODE_DAY_REPEATS).item():
-        return lines.lazy().group_by("encounter_id", "date", "code").agg(*_PER_CODE_AGG)
-    return lines.lazy().select("encounter_id", "date", "code", *_ONE_CODE_LINE)
+        return code_lines.group_by(*_CODE_DAY).agg(*_PER_CODE_AGG)
+    return _grouped(collect(code_lines), _CODE_DAY, _PER_CODE_AGG, _ONE_CODE_LINE)
 
 
 @cache
