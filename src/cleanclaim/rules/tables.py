@@ -7,7 +7,7 @@ builds, so every rule is written once, over whole columns.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 __all__ = ["ENCOUNTER_SCHEMA", "HISTORY_SCHEMA", "LINE_SCHEMA", "SMALL_RUN", "STORED_ENCOUNTER_JSON",
            "STORED_LINE_SCHEMA", "Tables", "codes_frame", "collect", "collect_all", "distinct_values",
-           "frame_from_rows", "large_run", "lines_with_codes", "tables_from_encounters", "tables_from_stored"]
+           "frame_from_rows", "key_may_repeat", "large_run", "lines_with_codes", "tables_from_encounters",
+           "tables_from_stored"]
 
 
 # The optimiser passes that pay for themselves on rule plans: pushing filters and column choices down and simplifying
@@ -73,6 +74,13 @@ def collect(frame: pl.LazyFrame) -> pl.DataFrame:
 def collect_all(frames: list[pl.LazyFrame]) -> list[pl.DataFrame]:
     """Several plans in one call, run in parallel, each on the in-memory engine."""
     return pl.collect_all(frames, engine="in-memory", optimizations=_optimizations()) if frames else []
+
+
+def key_may_repeat(keys: Sequence[str]) -> pl.Expr:
+    """Whether a row's ``keys`` may be another row's too, for the fast paths of a large run that skip a grouping or a
+    window where no key repeats: equal keys hash alike, so a hash seen once is a key seen once, and a repeated hash
+    is a repeated key or two keys' hashes colliding, which only sends the rows down the exact path."""
+    return pl.struct(*keys).hash().is_duplicated()
 
 LINE_SCHEMA: dict[str, Any] = {
     "encounter_id": pl.String,

@@ -13,7 +13,7 @@ from cleanclaim.model import Severity
 from cleanclaim.refdata import rvus
 from cleanclaim.rules.catalogue.eligibility import BILLED_COMBINATIONS, billed_combinations
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, collect, key_may_repeat, lines_with_codes
 
 _KEYS = ["encounter_id", "line", "code"]
 _DAY = ["patient_id", "date"]
@@ -273,7 +273,7 @@ def _ranged_codes(codes: frozenset[str]) -> pl.Series:
                      dtype=pl.String)
 
 
-_MAY_CONFLICT = pl.struct(_DAY).hash().is_duplicated() | (pl.col("units") > 1)
+_MAY_CONFLICT = key_may_repeat(_DAY) | (pl.col("units") > 1)
 """Among the lines of a listed code, those that can take part in a finding: a pair needs two of them on one patient's
 day, and a code once a day either a second line that day or more than one unit on its one line. Whole days are kept
 (the day's unit total and line order are the plain plan's). On a large run most days have one listed line of one

@@ -731,6 +731,7 @@ def _suspect_pointer_lines(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.filter(pl.int_range(pl.len(), dtype=pl.UInt32).is_in(suspects.implode())
                         | (pl.col("dx_pointers").list.len() > _MAX_POINTERS))
 
+
 def _line_pointers(tables: Tables) -> tuple[_PointerRows, dict[str, list[int]]] | None:
     """Each line's encounter id and pointers, and each encounter's diagnosis counts, as Python values for the pointer
     screens of a small run (None on a large one: the rules run)."""

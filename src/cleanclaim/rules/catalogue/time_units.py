@@ -12,7 +12,15 @@ from cleanclaim import timing
 from cleanclaim.codebook import CodeBook, CodeEntry
 from cleanclaim.model import Severity
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, distinct_values, lines_with_codes
+from cleanclaim.rules.tables import (
+    SMALL_RUN,
+    Tables,
+    codes_frame,
+    collect,
+    distinct_values,
+    key_may_repeat,
+    lines_with_codes,
+)
 
 _KEYS = ["encounter_id", "line", "code"]
 
@@ -166,9 +174,8 @@ def _build_own_rule_minutes(tables: Tables) -> pl.DataFrame:
     return lines.with_columns(*_ONE_LINE_POOLS)
 
 
-# Whether two lines may share a family pool: equal keys hash alike, so no repeated hash means no repeated key (a
-# repeat may also be two keys' hashes colliding, which only sends the lines to the windows).
-_FAMILY_POOL_REPEATS = pl.struct(*_FAMILY_POOL).hash().is_duplicated().any()
+# Whether two lines may share a family pool (`key_may_repeat`: a collision only sends the lines to the windows).
+_FAMILY_POOL_REPEATS = key_may_repeat(_FAMILY_POOL).any()
 # ``_FAMILY_COLUMNS`` over pools of one line each
 _ONE_LINE_POOLS = (
     pl.when(_POOL_KEYED).then(pl.col("minutes").fill_null(0)).alias("group_minutes"),

@@ -36,7 +36,7 @@ from cleanclaim.rules.catalogue.time_units import (
     _versions,
 )
 from cleanclaim.rules.registry import CANNOT_FIRE, Rule, Screen, register
-from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, lines_with_codes
+from cleanclaim.rules.tables import SMALL_RUN, Tables, codes_frame, collect, key_may_repeat, lines_with_codes
 
 __all__ = ["cms_unit_bounds", "per_code_units", "therapy_discipline"]
 
@@ -324,9 +324,8 @@ _ONE_LINE = (
 
 
 def _repeats(keys: list[str]) -> pl.Expr:
-    """Whether two rows may share ``keys``: equal keys hash alike, so no repeated hash means no repeated key (a repeat
-    may also be two keys' hashes colliding, which only sends the rows to the grouping)."""
-    return pl.struct(*keys).hash().is_duplicated().any()
+    """Whether two rows may share ``keys`` (`key_may_repeat`)."""
+    return key_may_repeat(keys).any()
 
 
 def _grouped(rows: pl.DataFrame, keys: list[str], agg: Sequence[pl.Expr],
