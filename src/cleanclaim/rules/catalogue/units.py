@@ -1130,11 +1130,11 @@ class UntimedCodeMultipleUnits(Rule):
 
 _DAY_CODE = [*_DAY, "code"]
 # On a large run the windows over text keys (untimed-code-multiple-units' day, timed-code-split-lines' group) run on
-# the lines that may be flagged only: equal keys hash alike, so a window over the key's hash (one integer column,
-# for about half the cost) keeps every line whose key repeats (and a few whose hash collides, which the exact window
-# then drops). A day of one line adds up to more than 1 unit only when that line does (or its units are NaN, which
+# the lines that may be flagged only: `key_may_repeat` (the key's hash, one integer column, for about half the cost)
+# keeps every line whose key repeats (and a few whose hash collides, which the exact window then drops). A day of one
+# line adds up to more than 1 unit only when that line does (or its units are NaN, which
 # the exact sum decides); whole days or groups are kept or left out, so the exact windows see whole groups.
-_MAY_ADD_UP = (pl.len().over(pl.struct(*_DAY_CODE).hash()) > 1) | ~(pl.col("units") <= 1).fill_null(False)
+_MAY_ADD_UP = key_may_repeat(_DAY_CODE) | ~(pl.col("units") <= 1).fill_null(False)
 _UNTIMED = pl.col("time_rule").is_in(["untimed", "range"]) & ~pl.col("lab").fill_null(False)
 LINES_LISTED = 10
 """How many lines of a flagged day untimed-code-multiple-units lists by name; the rest are counted ("and 3 more
@@ -1228,7 +1228,7 @@ class TimedCodeSplitLines(Rule):
 
 
 _SPLIT_GROUP = ["encounter_id", "date", "code", "assistant"]
-_SPLIT_MAY_REPEAT = pl.len().over(pl.struct(*_SPLIT_GROUP).hash()) > 1  # see ``_MAY_ADD_UP``
+_SPLIT_MAY_REPEAT = key_may_repeat(_SPLIT_GROUP)  # see ``_MAY_ADD_UP``
 _SPLIT_CANDIDATE = (pl.col("time_rule").is_in(["timed15", "per_unit"])
                     & ~pl.col("modifiers").list.eval(pl.element().is_in(_DISTINCT_MODIFIERS)).list.any())
 _ASSISTANT = pl.col("modifiers").list.eval(pl.element().is_in(["CQ", "CO"])).list.any().alias("assistant")
