@@ -52,8 +52,6 @@ _HOMES = {
     "cleanclaim.pricing": ("PricedClaim", "price"),
     "cleanclaim.scrub": ("CheckResult", "CodeResult", "check", "code"),
 }
-_SUBMODULES = ("errors", "model", "pricing", "scrub")
-"""The home modules, attributes of the package while it imported them eagerly (``cleanclaim.scrub.check``)."""
 
 if not TYPE_CHECKING:  # mypy reads the imports above; a `__getattr__` it saw would make every misspelling `Any`
-    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES, _SUBMODULES)
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)

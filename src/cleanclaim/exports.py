@@ -19,17 +19,18 @@ from typing import Any
 __all__ = ["lazy_exports"]
 
 
-def lazy_exports(package: str, namespace: MutableMapping[str, Any], homes: Mapping[str, Iterable[str]],
-                 submodules: Iterable[str] = ()) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_exports(package: str, namespace: MutableMapping[str, Any],
+                 homes: Mapping[str, Iterable[str]]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for ``package``, whose module dict is ``namespace``.
 
-    ``homes`` maps each home module to the public names it holds; ``submodules`` are the package's own modules,
-    which an eager ``__init__`` made attributes of the package as a side effect (``import cleanclaim.refdata as r;
-    r.lookups``) and a lazy one must import when asked, or that code breaks. A name, once imported, is stored in the
-    namespace, so ``__getattr__`` runs once per name.
+    ``homes`` maps each home module to the public names it holds. The homes that are the package's own modules are
+    given as attributes too: an eager ``__init__`` made them attributes of the package as a side effect (``import
+    cleanclaim.refdata as r; r.lookups``), and a lazy one must import them when asked, or that code breaks. A name,
+    once imported, is stored in the namespace, so ``__getattr__`` runs once per name.
     """
     home_of = {name: home for home, names in homes.items() for name in names}
-    own = frozenset(submodules)
+    own = frozenset(home.removeprefix(f"{package}.") for home in homes
+                    if home.startswith(f"{package}.") and "." not in home.removeprefix(f"{package}."))
 
     def __getattr__(name: str) -> Any:  # noqa: N807 (the module hook's own name)
         """A public name or submodule, imported the first time it is asked for."""

@@ -80,9 +80,6 @@ _HOMES = {
                                    "cost_sharing_waiver", "gpci", "mue_values", "parse_locality",
                                    "place_of_service_setting", "ptp_edits", "rvus", "status"),
 }
-_SUBMODULES = ("cms_files", "imported", "kinds", "lookups")
-"""Attributes of the package while its __init__ imported them; `r.lookups` after `import cleanclaim.refdata as r`
-still works."""
 
 if not TYPE_CHECKING:  # mypy reads the imports above; a `__getattr__` it saw would make every misspelling `Any`
-    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES, _SUBMODULES)
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)

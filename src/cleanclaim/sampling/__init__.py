@@ -30,9 +30,6 @@ _HOMES = {
     "cleanclaim.sampling.methods": ("Allocation", "DegreesOfFreedom"),
     "cleanclaim.sampling.wichmann_hill": ("WichmannHill",),
 }
-_SUBMODULES = ("draw", "extrapolation", "frames", "methods", "wichmann_hill")
-"""Attributes of the package while its __init__ imported them; `s.frames` after `import cleanclaim.sampling as s`
-still works."""
 
 if not TYPE_CHECKING:  # mypy reads the imports above; a `__getattr__` it saw would make every misspelling `Any`
-    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES, _SUBMODULES)
+    __getattr__, __dir__ = lazy_exports(__name__, globals(), _HOMES)
