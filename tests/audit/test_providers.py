@@ -13,10 +13,12 @@ from scipy import stats
 
 from cleanclaim.audit.providers import (
     FDR_LEVEL,
+    METRICS,
     MIN_LINES,
     PROVIDERS_SCHEMA,
     ProviderStats,
     benjamini_hochberg,
+    partition_stats,
     provider_outliers,
 )
 
@@ -179,6 +181,38 @@ def test_a_days_drivers_are_each_of_its_encounters_once_beside_days_of_one_encou
     hit = row(provider_outliers(lines_frame(rows), no_findings()), npi, "timed_units_at_minimum_minutes_share")
     assert (hit["value"], hit["n"]) == (1.0, 5)
     assert hit["claims"] == ["a", "b", "d", "c"]  # a and b: 2 units of their shared day; d 2; c 1
+
+
+def _named_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`partition_stats` with the drivers' provider numbers read as the providers themselves, both sorted: the
+    numbering (and so the rows' order) depends on the lines' order, the statistics must not."""
+    counts, drivers = partition_stats(lines, findings)
+    named = drivers.join(counts.select("provider", "discipline", "payer").with_row_index("key"), on="key").drop("key")
+    return counts.sort(pl.all()), named.sort(pl.all())
+
+
+def test_an_encounter_whose_lines_alternate_providers_is_one_visit_of_each_in_any_line_order() -> None:
+    """A visit is summed over a run of neighbouring lines (a partition keeps an encounter's lines together); an
+    encounter whose lines go to two providers in turn is in several runs, and is still one visit of each provider,
+    with the same day pools and drivers whatever the lines' order."""
+    a, b = "1111111111", "2222222222"
+    rows = [line(a, "e1", patient="p1"), line(b, "e1", code="97140", units=1, minutes=10, patient="p1"),
+            line(a, "e1", code="97530", modifiers=("GP", "59"), units=1, minutes=9, patient="p1"),
+            line(a, "e2", units=1, minutes=14, patient="p1"), line(b, "e3", units=1, minutes=8, patient="p2")]
+    findings = findings_frame(["e1", "e1", "e3"])
+    counts, drivers = _named_stats(lines_frame(rows), findings)
+    by = {r["provider"]: r for r in counts.iter_rows(named=True)}
+    assert (by[a]["visits"], by[a]["lines"], by[a]["m59"], by[a]["timed_units"]) == (2, 3, 1, 4)
+    assert (by[b]["visits"], by[b]["lines"]) == (2, 2)
+    assert (by[a]["findings"], by[b]["findings"]) == (2, 1)  # e1's findings go to its smaller provider key
+    # a's day with p1: e1 and e2, 4 units in 53 minutes (the band's lowest is 53: at the boundary)
+    assert (by[a]["day_units"], by[a]["boundary_units"]) == (4, 4)
+    assert drivers.filter(pl.col("provider") == a, pl.col("metric") == METRICS.index("modifier_59_x_share")) \
+        .get_column("encounter").to_list() == ["e1"]
+    for order in ([4, 3, 2, 1, 0], [1, 0, 3, 2, 4], [0, 2, 1, 3, 4]):
+        again = _named_stats(lines_frame([rows[i] for i in order]), findings)
+        assert_frame_equal(again[0], counts)
+        assert_frame_equal(again[1], drivers)
 
 
 def test_code_flags_by_spans_are_the_code_books_on_every_date() -> None:

@@ -286,21 +286,25 @@ def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Dat
     modifiers = pl.col("modifiers")
     # one pass over the lines down to one row per provider's encounter (a visit); everything else is built from it.
     # The lines' flags first, so that the group-by only adds them up.
-    visits = base.with_columns(
+    lined = base.with_columns(
         modifiers.list.eval(pl.element().is_in(DISTINCT_MODIFIERS)).list.any().alias("m59"),
         modifiers.list.contains("22").alias("m22"),
         modifiers.list.contains("KX").alias("mkx"),
         (pl.col("em") & modifiers.list.contains("25")).alias("em25"),
         pl.when(pl.col("timed")).then(pl.col("units")).otherwise(0.0).alias("timed_units"),
         (pl.col("code") == SELF_CARE_CODE).alias("self_care"),
-    ).group_by([*KEY, "encounter"]).agg(
-        pl.len().alias("lines"),
-        pl.col("m59", "m22", "mkx", "em25").sum(),
-        pl.col("em").sum().alias("em_lines"),
-        pl.col("timed_units").sum(),
-        pl.col("timed").any().alias("has_timed"),
-        pl.col("self_care").any().cast(pl.Int64),
+        _RUN,
     )
+    runs = lined.group_by("run", maintain_order=True).agg(pl.col(*KEY, "encounter", "patient").first(),
+                                                          *_LINES_TO_VISIT)
+    # the providers of the partition, numbered over the runs (a row each, not a line each): the drivers below group
+    # and sort by the number, not the text
+    keys = runs.select(KEY).unique().with_row_index("key")
+    runs = runs.join(keys, on=KEY, how="left", maintain_order="left")
+    if runs.height == runs.get_column("encounter").n_unique():  # each encounter one run: a run is a visit
+        visits = runs
+    else:  # an encounter in several runs (its lines of two providers in turn): its visits summed from its lines
+        visits = lined.group_by([*KEY, "encounter"]).agg(*_LINES_TO_VISIT).join(keys, on=KEY)
     # a finding belongs to its encounter's provider (the smallest key, should an encounter name two)
     per_encounter = (findings.select(pl.col("encounter").cast(pl.String)).group_by("encounter")
                      .agg(pl.len().alias("findings")))
@@ -312,24 +316,21 @@ def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Dat
         owner_key = pl.concat_str(KEY, separator="\x1f", ignore_nulls=True)
         visits = visits.with_columns(
             pl.when(owner_key == owner_key.min().over("encounter")).then(pl.col("findings")).otherwise(0))
-    # the providers of the partition, numbered: the drivers below group and sort by the number, not the text
-    keys = visits.select(KEY).unique().with_row_index("key")
-    visits = visits.join(keys, on=KEY)
 
     # the CMS 8-minute day pool: all timed 15-minute lines of a patient's day with this provider. A day with a line
     # of undocumented minutes, or a fractional unit total, cannot be placed in the table and is left out.
-    # A day's encounters are its smallest and largest id: one encounter when they agree (nearly every day), and
-    # only the days with more are looked up again below (a list of each day's ids cost a third of this group-by)
-    timed = base.filter(pl.col("timed"))
-    day = [*KEY, "patient", "date"]
+    # A day's runs are its smallest and largest: one visit when they agree (nearly every day), and only the days of
+    # more runs are looked up again below. Each timed line reads its provider's number and patient from its run
+    timed = lined.lazy().filter(pl.col("timed")).select("run", "encounter", "date", "units", "minutes").collect()
+    timed = timed.with_columns(runs.select(pl.col("key", "patient").gather(timed.get_column("run"))))
+    day = ["key", "patient", "date"]
     days = (
         timed.group_by(day)
         .agg(pl.col("units").sum().alias("day_units"), pl.col("minutes").sum().alias("day_minutes"),
-             pl.col("minutes").null_count().alias("missing"), pl.col("encounter").min().alias("first"),
-             pl.col("encounter").max().alias("last"))
+             pl.col("minutes").null_count().alias("missing"), pl.col("run").min().alias("first"),
+             pl.col("run").max().alias("last"))
         .filter((pl.col("missing") == 0) & (pl.col("day_units") > 0)
                 & (pl.col("day_units") == pl.col("day_units").floor()))
-        .join(keys, on=KEY)
     )
     bands = _cms_band_low(days["day_units"]).rename({"units": "day_units"})
     days = days.join(bands, on="day_units", how="left").with_columns(
@@ -347,11 +348,11 @@ def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Dat
         .select(*KEY, *(pl.col(name).cast(pl.Float64).fill_null(0.0) for name in _SUMS))
     )
     at_boundary = days.filter(pl.col("at_boundary"))
+    one = at_boundary.filter(pl.col("first") == pl.col("last"))
     several = at_boundary.filter(pl.col("first") != pl.col("last"))
     boundary_visits = pl.concat([
-        at_boundary.filter(pl.col("first") == pl.col("last")).select("key", pl.col("first").alias("encounter"),
-                                                                      "day_units"),
-        timed.join(several.select(*day, "key", "day_units"), on=day, nulls_equal=True)
+        one.select("key", runs.get_column("encounter").gather(one.get_column("first")), "day_units"),
+        timed.join(several.select(*day, "day_units"), on=day, nulls_equal=True)
         .unique([*day, "encounter"]).select("key", "encounter", "day_units"),
     ]).group_by("key", "encounter").agg(pl.col("day_units").sum().alias("boundary_units"))
     drivers = pl.concat([
@@ -362,6 +363,25 @@ def partition_stats(lines: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.Dat
         for metric, numerator in enumerate(_RATIOS[name][0] for name in METRICS)
     ])
     return counts, _top(drivers, "key", "metric", ordered=False).select(_DRIVERS_SCHEMA.names()).cast(_DRIVERS_SCHEMA)
+
+
+_RUN = pl.struct("encounter", *KEY, "patient").rle_id().alias("run")
+"""Each line's run: the number of the run of neighbouring lines with its encounter, provider (with discipline and
+payer) and patient. A partition keeps each encounter's lines together, and they name one provider and patient on
+nearly every claim, so a run is a visit: the visits are grouped by this whole number, found by comparing each line
+with the one before it, and the providers are numbered over the runs, where the group-bys on four and five text
+columns built hash tables of every line's text (the 1M-line bench file's four partitions: partition_stats 440-480
+-> 340-350 ms CPU)."""
+_LINES_TO_VISIT: Final = (
+    pl.len().alias("lines"),
+    pl.col("m59", "m22", "mkx", "em25").sum(),
+    pl.col("em").sum().alias("em_lines"),
+    pl.col("timed_units").sum(),
+    pl.col("timed").any().alias("has_timed"),
+    pl.col("self_care").any().cast(pl.Int64),
+)
+"""A visit's sums of its lines' flags (a run's, or an encounter's with one provider when its lines are in several
+runs)."""
 
 
 def _may_repeat(drivers: pl.DataFrame) -> bool:

@@ -453,9 +453,11 @@ def _claim_numbers(lines: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
     """The partition's encounter ids numbered (``encounter_id``, ``claim``) and each line's claim number. Where each
     claim's lines are one run (as pass 1 spills a file written claim by claim), a claim is numbered by its run:
     neighbours are compared and only the runs' first ids hashed, where numbering any other order hashes every
-    line's id twice (unique, then a join back: about 25 ms of a 250,000-line partition against 7)."""
+    line's id twice (unique, then a join back: about 25 ms of a 250,000-line partition against 7). The runs' first ids
+    are taken from the id column alone: filtering the lines, then choosing the column, copied every column of the
+    first rows (4.1 ms of a 250,000-line partition against 0.5)."""
     if _contiguous(lines):
-        ids = lines.filter(_run_starts()).select("encounter_id").with_row_index("claim")
+        ids = lines.select(pl.col("encounter_id").filter(_run_starts())).with_row_index("claim")
         return ids, lines.select(pl.col("encounter_id").rle_id().alias("claim")).to_series()
     ids = lines.select(pl.col("encounter_id").unique()).with_row_index("claim")
     return ids, lines.select("encounter_id").join(ids, on="encounter_id", how="left",
