@@ -155,14 +155,15 @@ def test_partitions_sharing_a_task_give_the_polars_engine_s_findings_in_order(
 
 
 def test_a_partition_split_over_two_tasks_fails_the_audit_clearly(
-        spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Files split into byte ranges (a partition's lines in one task, its claims in another) would check halves of
-    partitions: the driver sees the rows each task was given and fails the audit instead of writing findings."""
+        spark: Any, inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files split into byte ranges (three input files: a row group each in every partition's file, read by
+    different tasks) would check parts of partitions: the driver sees the rows each task was given and fails the
+    audit instead of writing findings."""
     from cleanclaim.audit import spark as spark_engine
     from cleanclaim.errors import CleanclaimError
 
     monkeypatch.setattr(spark_engine, "_SETTINGS", {"spark.sql.files.maxPartitionBytes": "4096",
                                                     "spark.sql.files.openCostInBytes": "0"})
     with pytest.raises(CleanclaimError, match="did not check each partition of patients once, whole: partition"):
-        audit([EXAMPLES], tmp_path, as_of=AS_OF, partition_rows=1000, engine="spark")
+        audit([inputs], tmp_path, as_of=AS_OF, partition_rows=1000, engine="spark")
     assert not (tmp_path / "findings.parquet").exists()

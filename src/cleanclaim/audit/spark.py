@@ -47,8 +47,6 @@ OUTCOME = "__outcome"
 """The binary column of a partition's outcome row (null on finding rows)."""
 KEY = "__p"
 """The partition of patients a spilled row (and a finding row of Spark's output) belongs to."""
-KIND = "__kind"
-"""Which table a spilled row is from: its index in `KINDS`."""
 KINDS = ("lines", "encounters")
 ONE_FILE = str(1 << 40)
 """``spark.sql.files.maxPartitionBytes`` and ``openCostInBytes`` while Spark reads the spilled files (1 TiB): a file
@@ -132,7 +130,7 @@ class Engine:
 @dataclass
 class _File:
     """One partition's Parquet file being written: its open writer (``None`` once closed), its Arrow schema, and the
-    segments a part that did not fit the schema started (merged into one file by `SpilledPartitions.close`)."""
+    segments a block that did not fit the schema started (merged into one file by `SpilledPartitions.close`)."""
 
     schema: pa.Schema
     writer: pq.ParquetWriter | None
@@ -140,14 +138,18 @@ class _File:
 
 
 class SpilledPartitions:
-    """Pass 1's partitions of patients for Spark: one Parquet file per partition holding its lines and its claims
-    (``__kind`` 0 and 1), so that Spark reads a partition as one task with no shuffle.
+    """Pass 1's partitions of patients for Spark: one Parquet file per partition, a row per claim with its columns
+    and its lines as a list of structs (`LINES`), so that Spark reads a partition as one task with no shuffle.
 
-    A block of pass 1 is appended to its partition's open file as row groups (10M lines spill 40 blocks per
+    Nested, not a union of both tables' columns: Spark's cost of turning Parquet into Arrow for ``mapInArrow`` goes
+    with the values it converts, null or not, and a union's rows carry the other table's columns as nulls (1M
+    lines: 2.2 s of JVM CPU per 250,000-line partition as a union, 1.4 s nested).
+
+    A block of pass 1 is appended to its partition's open file as a row group (10M lines spill 40 blocks per
     partition: one file each, not 40). Every block after the first is cast to the file's schema; a block that cannot
     be (a column the file has not got, or of another type, as two input files with different extra columns give)
     starts a segment, and `close` merges a partition's segments into its one file as the Polars engine's reader
-    reconciles parts (``diagonal_relaxed``). `close` also rewrites a file whose column types differ from the other
+    reconciles parts (``diagonal_relaxed``). `close` also rewrites a file whose schema differs from the other
     files' (Spark reads every file with one schema). Both are rare and cost a rewrite of that partition only.
 
     The rows each partition received are counted here, so the driver can tell that every partition was checked
@@ -169,36 +171,37 @@ class SpilledPartitions:
 
     def add(self, key: int, lines: pl.DataFrame | None, encounters: pl.DataFrame | None) -> None:
         """A block's rows of partition ``key`` at the end of its file."""
-        tables = []
+        parts: list[pl.DataFrame | None] = []
         for index, (kind, part) in enumerate(zip(KINDS, (lines, encounters), strict=True)):
             if part is None or part.height == 0:
+                parts.append(None)
                 continue
             known = self.columns[kind]
             self.columns[kind] = (dict(pl.concat([pl.DataFrame(schema=known), part.clear()],
                                                  how="diagonal_relaxed").schema) if known else dict(part.schema))
             self.rows.setdefault(key, [0, 0])[index] += part.height
-            tables.append(part.with_columns(pl.lit(index, pl.Int8).alias(KIND), pl.lit(key, pl.Int32).alias(KEY))
-                          .select(KIND, KEY, *part.columns).to_arrow())
-        if not tables:
+            # a column of nulls (Polars' Null type) in the type the others gave it: the file's, not a new segment
+            parts.append(part.cast({name: self.columns[kind][name] for name, dtype in part.schema.items()
+                                    if dtype == pl.Null}))
+        if all(part is None for part in parts):
             return
+        table = _nested(key, parts[0], parts[1]).to_arrow()
         file = self.open.get(key)
-        fitted = None if file is None else [_fitted(table, file.schema, self.columns) for table in tables]
-        if file is None or fitted is None or any(table is None for table in fitted):
+        fitted = None if file is None else _fitted(table, file.schema)
+        if file is None or fitted is None:
             if file is not None and file.writer is not None:
                 file.writer.close()
-            schema = pa.unify_schemas([table.schema for table in tables], promote_options="permissive")
             segment = self.path(key, len(file.segments) if file else 0)
             segments = [*(file.segments if file else []), segment]
-            file = self.open[key] = _File(schema, pq.ParquetWriter(segment, schema, compression="none"), segments)
-            fitted = [_fitted(table, schema, self.columns) for table in tables]
+            file = self.open[key] = _File(table.schema, pq.ParquetWriter(segment, table.schema, compression="none"),
+                                          segments)
+            fitted = table
         assert file.writer is not None
-        for table in fitted:
-            assert table is not None
-            file.writer.write_table(table)
+        file.writer.write_table(fitted)
 
     def close(self) -> None:
         """The end of pass 1: every file closed (its footer written); a partition's segments merged into one file,
-        and a file whose column types differ from the audit's (`schema`) rewritten in them."""
+        and a file whose schema differs from the audit's (`schema`) rewritten in it."""
         if self.closed:
             return
         self.closed = True
@@ -208,28 +211,23 @@ class SpilledPartitions:
                 file.writer = None
         target = self._polars_schema()
         for key, file in self.open.items():
-            own = pl.read_parquet_schema(file.segments[0]) if len(file.segments) == 1 else {}
-            if len(file.segments) == 1 and all(target[name] == kind for name, kind in own.items()):
+            if len(file.segments) == 1 and dict(pl.read_parquet_schema(file.segments[0])) == target:
                 continue
-            frame = pl.concat([pl.read_parquet(segment) for segment in file.segments], how="diagonal_relaxed")
+            kinds = [pl.concat([_unnested(pl.scan_parquet(segment), kind, None).collect()
+                                for segment in file.segments], how="diagonal_relaxed") for kind in KINDS]
             for segment in file.segments:
                 segment.unlink()
-            kind = pl.col(KIND)
-            lists = [name for name in frame.columns if isinstance(target[name], pl.List)]
-            frame = frame.select([name for name in target if name in frame.columns]).cast(
-                {name: target[name] for name in frame.columns}).with_columns(
-                pl.when(kind.is_in([index for index, own in enumerate(KINDS) if name in self.columns[own]]))
-                .then(pl.col(name)).otherwise(pl.col(name).fill_null(pl.lit([], target[name]))) for name in lists)
-            frame.write_parquet(self.path(key), compression="uncompressed")
+            lines, encounters = (frame.select(list(self.columns[kind])).cast(self.columns[kind])  # type: ignore[arg-type]
+                                 for frame, kind in zip(kinds, KINDS, strict=True))
+            _nested(key, lines, encounters).write_parquet(self.path(key), compression="uncompressed")
             file.segments = [self.path(key)]
 
     def _polars_schema(self) -> dict[str, Any]:
         lines, encounters = (pl.DataFrame(schema=self.columns[kind]) for kind in KINDS)
-        both = pl.concat([lines, encounters], how="diagonal_relaxed") if encounters.width else lines
-        return {KIND: pl.Int8, KEY: pl.Int32, **dict(both.schema)}
+        return dict(_nested(0, lines, encounters).schema)
 
     def schema(self) -> pa.Schema:
-        """The schema Spark reads every file with: both kinds' columns (a file lacking one reads it as nulls)."""
+        """The schema Spark reads every file with."""
         return pl.DataFrame(schema=self._polars_schema()).to_arrow().schema
 
     def kind_schemas(self) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -249,50 +247,65 @@ class SpilledPartitions:
         file = self.open.get(key)
         if file is None or self.rows[key][KINDS.index(kind)] == 0:
             return []
-        present = [name for name in self.columns[kind] if name in file.schema.names]
-        return [pl.scan_parquet(path).filter(pl.col(KIND) == KINDS.index(kind)).select(present)
-                for path in file.segments]
+        return [_unnested(pl.scan_parquet(path), kind, self.columns[kind]) for path in file.segments]
 
 
-def _fitted(table: pa.Table, schema: pa.Schema, columns_of: dict[str, dict[str, Any]]) -> pa.Table | None:
-    """``table`` with ``schema``'s columns, or None if a column of it is not in the schema or has another type (a
-    column of nulls takes the file's type).
+CLAIM = "__claim"
+"""Whether a spilled row has a claim: a block's lines whose claim is not in the block (none, as pass 1 reads whole
+claims) would have a row of their own, with this false."""
+LINES = "__lines"
+"""The list of a claim's lines (structs of the line columns but ``encounter_id``)."""
 
-    A column it lacks is nulls, but a list column of the other kind is empty lists: Spark turns a long run of null
-    lists into Arrow for ``mapInArrow`` very slowly (1M lines: 8.5 s of JVM CPU per 250,000 lines for the claims'
-    ``diagnoses`` null on every line, 0.1 s as empty lists). The other kind's columns are dropped in the task, so
-    what fills them is never read."""
-    own = columns_of[KINDS[table.column(KIND)[0].as_py()]] if table.num_rows else {}
+
+_CLAIM_KEYS = ("encounter_id", "__file_index")
+"""What ties a line to its claim: an encounter id can be in two files (the later file's claim is rejected by the
+check, `run._one_claim_per_id`, which must see both)."""
+
+
+def _nested(key: int, lines: pl.DataFrame | None, encounters: pl.DataFrame | None) -> pl.DataFrame:
+    """A partition's rows as spilled: a row per claim, with its lines in `LINES` in their order."""
+    if lines is None:
+        lines = pl.DataFrame(schema={"encounter_id": pl.String, "__file_index": pl.Int64})
+    if encounters is None:
+        encounters = pl.DataFrame(schema={"encounter_id": pl.String, "__file_index": pl.Int64})
+    keys = [name for name in _CLAIM_KEYS if name in lines.columns and name in encounters.columns]
+    inner = [name for name in lines.columns if name not in keys]
+    nested = lines.group_by(keys, maintain_order=True).agg(
+        pl.struct(inner).alias(LINES) if inner else pl.lit(None).alias(LINES))
+    return (encounters.with_columns(pl.lit(True).alias(CLAIM))
+            .join(nested, on=keys, how="full", coalesce=True, maintain_order="left_right")
+            .select(pl.lit(key, pl.Int32).alias(KEY), pl.col(CLAIM).fill_null(False), pl.exclude(CLAIM)))
+
+
+def _unnested(frame: pl.LazyFrame, kind: str, columns: dict[str, Any] | None) -> pl.LazyFrame:
+    """A kind's rows out of spilled rows (`_nested`), with ``columns`` (those the rows have), or all of them."""
+    names = frame.collect_schema().names()
+    if kind == "encounters":
+        rows = frame.filter(pl.col(CLAIM)).drop(KEY, CLAIM, LINES, strict=False)
+    else:
+        keys = [name for name in _CLAIM_KEYS if name in names]
+        rows = (frame.select(*keys, LINES).filter(pl.col(LINES).is_not_null()).explode(LINES).unnest(LINES)
+                if LINES in names else pl.LazyFrame(schema=dict.fromkeys(keys, pl.String)))
+    if columns is None:
+        return rows
+    present = rows.collect_schema().names()
+    return rows.select([name for name in columns if name in present])
+
+
+def _fitted(table: pa.Table, schema: pa.Schema) -> pa.Table | None:
+    """``table`` with ``schema``'s columns, or None if their names or types differ (a column of nulls takes the
+    file's type)."""
+    if table.schema.names != schema.names:
+        return None
     columns = []
-    for target in schema:
-        index = table.schema.get_field_index(target.name)
-        if index < 0:
-            rows, kind = table.num_rows, target.type
-            other = _is_list(kind) and target.name not in own
-            columns.append(_empty_lists(rows, kind) if other else pa.nulls(rows, kind))
-            continue
-        column = table.column(index)
+    for column, target in zip(table.columns, schema, strict=True):
         if column.type == target.type:
             columns.append(column)
         elif pa.types.is_null(column.type):
             columns.append(pa.nulls(table.num_rows, target.type))
         else:
             return None
-    if any(name not in schema.names for name in table.schema.names):
-        return None
     return pa.table(columns, schema=schema)
-
-
-def _is_list(kind: pa.DataType) -> bool:
-    return bool(pa.types.is_list(kind) or pa.types.is_large_list(kind))
-
-
-def _empty_lists(rows: int, kind: pa.DataType) -> pa.Array:
-    offsets = pa.nulls(rows + 1, pa.int64() if pa.types.is_large_list(kind) else pa.int32()).fill_null(0)
-    values = pa.array([], kind.value_type)
-    if pa.types.is_large_list(kind):
-        return pa.LargeListArray.from_arrays(offsets, values, type=kind)
-    return pa.ListArray.from_arrays(offsets, values, type=kind)
 
 
 def _plain_schema(schema: pa.Schema) -> pa.Schema:
@@ -305,6 +318,8 @@ def _plain(kind: pa.DataType) -> pa.DataType:
         return pa.string()
     if pa.types.is_large_list(kind) or pa.types.is_list(kind) or pa.types.is_list_view(kind):
         return pa.list_(_plain(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _plain(f.type)) for f in kind])
     return kind
 
 
@@ -358,9 +373,9 @@ def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], di
         del frame
         pricer = _Pricer()
         for key in keys:
-            part = parts.pop(key)
-            kind = part.get_column(KIND)
-            lines, encounters = part.filter(kind == 0), part.filter(kind == 1)
+            part = parts.pop(key).lazy()
+            lines = _unnested(part, "lines", line_schema).collect()
+            encounters = _unnested(part, "encounters", encounter_schema).collect()
             outcome = None
             findings = output.empty_table()
             if lines.height and encounters.height:
