@@ -236,7 +236,7 @@ class _Writer:
         """Findings written elsewhere (by Spark), scanned beside the parts."""
         self.in_memory = in_memory and not spark
         self.spilled: SpilledPartitions | None = None
-        """Spark's partitions: a Parquet file each, holding both kinds, which Spark reads a file per task
+        """Spark's partitions: a Parquet file each, its claims with their lines nested, read a file per task
         (`cleanclaim.audit.spark.SpilledPartitions`). This process reads its own as Arrow IPC files, which are
         written and read back at memory speed (uncompressed: they live for one audit)."""
         if spark:
