@@ -109,25 +109,6 @@ def test_an_unknown_engine_is_an_input_error(tmp_path: Path) -> None:
         audit([EXAMPLES], tmp_path, as_of=AS_OF, engine="dask")
 
 
-def test_each_partition_of_patients_is_one_group_of_its_own_spark_task(spark: Any) -> None:
-    """`spark_partition` is Spark's own shuffle placement of an int key (tested against Spark), so grouped by
-    `_task_column` each partition of patients is the one group of its task; the plain keys 0..3 of 4 partitions
-    were not."""
-    from pyspark.sql import functions as sf
-
-    from cleanclaim.audit.spark import KEY, TASK, _task_column, spark_partition
-
-    values = [*range(-3, 300), 2**31 - 1, -(2**31)]
-    hashed = spark.createDataFrame([(v,) for v in values], "v int").select("v", sf.hash("v").alias("h")).collect()
-    assert all(spark_partition(row.v, 1000) == row.h % 1000 for row in hashed)
-    assert len({spark_partition(key, 4) for key in range(4)}) < 4  # why the partitions are grouped by label
-    for tasks in (1, 4, 9):
-        keyed = spark.createDataFrame([(key,) for key in range(tasks)], f"{KEY} int")
-        placed = (keyed.withColumn(TASK, _task_column(tasks)).repartition(tasks, TASK)
-                  .select(KEY, sf.spark_partition_id().alias("task")).collect())
-        assert sorted((row[KEY], row.task) for row in placed) == [(key, key) for key in range(tasks)]
-
-
 def test_spark_compares_notes_across_partitions_as_the_polars_engine_does(spark: Any, tmp_path: Path) -> None:
     """cloned-note reads pass 1's partition folders after Spark has checked them: each patient in a partition of
     their own, the Spark engine finds the clones the Polars engine finds (a folder renamed for Spark's sake once
@@ -142,3 +123,47 @@ def test_spark_compares_notes_across_partitions_as_the_polars_engine_does(spark:
         flagged = pl.read_parquet(tmp_path / engine / "findings.parquet").filter(pl.col("rule") == "cloned-note")
         found[engine] = sorted(flagged.get_column("encounter").to_list())
     assert found["spark"] == found["polars"] == ["E02", "E07", "E11"]
+
+
+def test_partitions_sharing_a_task_give_the_polars_engine_s_findings_in_order(
+        spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Spark packing every spilled file into one task (no open cost counted: the files fill one split) still checks
+    each partition of patients alone: the same findings as the Polars engine, row for row and in order."""
+    from cleanclaim.audit import spark as spark_engine
+
+    monkeypatch.setattr(spark_engine, "_SETTINGS", {"spark.sql.files.maxPartitionBytes": spark_engine.ONE_FILE,
+                                                    "spark.sql.files.openCostInBytes": "0",
+                                                    "spark.sql.files.minPartitionNum": "1"})
+    keys_per_task = []
+    real = spark_engine._gathered
+
+    def gathered(written: Path, *args: Any) -> Any:
+        outcomes = (pl.scan_parquet(written / "*.parquet", include_file_paths="file")
+                    .filter(pl.col(spark_engine.OUTCOME).is_not_null()).group_by("file").agg(pl.len()).collect())
+        keys_per_task.extend(outcomes.get_column("len").to_list())
+        return real(written, *args)
+
+    monkeypatch.setattr(spark_engine, "_gathered", gathered)
+    for engine in ("polars", "spark"):
+        audit([EXAMPLES], tmp_path / engine, as_of=AS_OF, partition_rows=600, engine=engine)
+    expected, found = (pl.read_parquet(tmp_path / engine / "findings.parquet") for engine in ("polars", "spark"))
+    assert keys_per_task == [6]  # the 3,000 lines' 6 partitions in one task
+    assert expected.height > 900
+    assert found.equals(expected)
+    assert json.loads((tmp_path / "spark" / "summary.json").read_text())["findings"] == json.loads(
+        (tmp_path / "polars" / "summary.json").read_text())["findings"]
+
+
+def test_a_partition_split_over_two_tasks_fails_the_audit_clearly(
+        spark: Any, inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files split into byte ranges (three input files: a row group each in every partition's file, read by
+    different tasks) would check parts of partitions: the driver sees the rows each task was given and fails the
+    audit instead of writing findings."""
+    from cleanclaim.audit import spark as spark_engine
+    from cleanclaim.errors import CleanclaimError
+
+    monkeypatch.setattr(spark_engine, "_SETTINGS", {"spark.sql.files.maxPartitionBytes": "4096",
+                                                    "spark.sql.files.openCostInBytes": "0"})
+    with pytest.raises(CleanclaimError, match="did not check each partition of patients once, whole: partition"):
+        audit([inputs], tmp_path, as_of=AS_OF, partition_rows=1000, engine="spark")
+    assert not (tmp_path / "findings.parquet").exists()

@@ -80,6 +80,8 @@ from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Prof
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from cleanclaim.audit.spark import SpilledPartitions
+
 __all__ = ["ENGINES", "FINDINGS_SCHEMA", "REJECTED_SCHEMA", "AuditResult", "PartitionCheck", "PartitionChecked",
            "Progress", "audit", "audit_inputs"]
 
@@ -233,9 +235,14 @@ class _Writer:
         self.more: list[pl.LazyFrame] = []
         """Findings written elsewhere (by Spark), scanned beside the parts."""
         self.in_memory = in_memory and not spark
-        self.spark = spark
-        """Spark reads the partitions as a Parquet dataset; this process reads them as Arrow IPC files, which are
+        self.spilled: SpilledPartitions | None = None
+        """Spark's partitions: a Parquet file each, its claims with their lines nested, read a file per task
+        (`cleanclaim.audit.spark.SpilledPartitions`). This process reads its own as Arrow IPC files, which are
         written and read back at memory speed (uncompressed: they live for one audit)."""
+        if spark:
+            from cleanclaim.audit.spark import SpilledPartitions
+
+            self.spilled = SpilledPartitions(self.root)
         self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
         self.found: list[pl.DataFrame] = []
         self.noted: set[int] = set()
@@ -260,6 +267,13 @@ class _Writer:
                                                    partition)
         if encounters.get_column("note").null_count() < encounters.height:
             self.noted.update(encounters.filter(pl.col("note").is_not_null()).get_column(_KEY).unique().to_list())
+        if self.spilled is not None:  # one file per partition holding both kinds (`spark.SpilledPartitions`)
+            lines_by_key, encounters_by_key = (
+                {key: part for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items()}
+                for frame in (lines, encounters))
+            for key in sorted(lines_by_key.keys() | encounters_by_key.keys()):
+                self.spilled.add(key, lines_by_key.get(key), encounters_by_key.get(key))
+            return
         for kind, frame in (("lines", lines), ("encounters", encounters)):
             for (key,), part in frame.partition_by(_KEY, as_dict=True, include_key=False).items():
                 if self.in_memory:
@@ -267,10 +281,7 @@ class _Writer:
                     continue
                 folder = self.partition_folder(kind, key)
                 folder.mkdir(parents=True, exist_ok=True)
-                if self.spark:
-                    part.write_parquet(folder / f"{name}.parquet")
-                else:
-                    self.append(kind, key, part, folder / f"{name}.arrow")
+                self.append(kind, key, part, folder / f"{name}.arrow")
 
     def append(self, kind: str, key: int, part: pl.DataFrame, path: Path) -> None:
         """A block's part at the end of its partition's open file; a part whose schema differs from the file's (a
@@ -293,6 +304,8 @@ class _Writer:
         for stream, _ in self.open.values():
             stream.close()
         self.open.clear()
+        if self.spilled is not None:
+            self.spilled.close()
 
     def partition_folder(self, kind: str, key: int) -> Path:
         """``kind/p=KEY``: a partitioned dataset (Hive layout) that Spark reads with the key as column ``p``."""
@@ -303,6 +316,8 @@ class _Writer:
         so that a reader of a few columns or rows (`_noted_encounters`) lets the scan skip the rest."""
         if self.in_memory:
             return [frame.lazy() for frame in self.held.get((kind, key), [])]
+        if self.spilled is not None:
+            return self.spilled.scans(kind, key)
         folder = self.partition_folder(kind, key)
         if not folder.exists():
             return []
@@ -812,8 +827,8 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
         notes = list({str(note): note for note in notes}.values())  # a file's slices say one note once
         # pass 2: the rule engine of check over each partition, here or in Spark
         check_partition = PartitionCheck(payers, as_of, selection, frozenset(carried), minutes_carried[0])
-        if spark is not None:
-            findings, outcomes = spark.check_partitions(writer.root, check_partition)
+        if spark is not None and writer.spilled is not None:
+            findings, outcomes = spark.check_partitions(writer.spilled, check_partition)
             writer.more.append(findings)
             for checked in outcomes:
                 fold(checked)

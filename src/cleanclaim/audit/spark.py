@@ -3,14 +3,17 @@ through the same `cleanclaim.audit.run.PartitionCheck` (check's one rule engine,
 statistics), so that an audit too large for one machine runs on a Spark cluster without a second implementation of
 any rule (DESIGN.md, "One implementation per rule"; docs/spark.md says how to run it on a cluster).
 
-How: pass 1 (reading and validating the inputs, the same for both engines) spills each partition's lines and
-claims as a Hive-partitioned Parquet dataset (``lines/p=K``, ``encounters/p=K``). Spark reads both, cogroups them by
-``p`` and hands each group to `PartitionCheck` through ``applyInArrow`` (Arrow tables in and out, converted to
-Polars without a copy of the values through pandas). A group returns its findings rows plus one row carrying the
-rest of its outcome (dollars at risk, rejected rows, failures, provider statistics) pickled in a binary column, so
-one Spark job gives everything; Spark writes that table as Parquet, and the driver streams the findings rows into
-findings.parquet and folds the outcome rows (a few KiB per partition) into summary.json, providers.parquet and the
-report exactly as the Polars engine does.
+How: pass 1 (reading and validating the inputs, the same for both engines) spills each partition of patients into
+one Parquet file (`SpilledPartitions`): a row per claim, with the claim's lines nested in it as a list of structs.
+Spark reads the files with the schema given (no inference job), one file per task (`_one_file_per_task`), and
+hands each task's Arrow batches to `PartitionCheck` through ``mapInArrow``: no shuffle, no sort and no cogroup in
+the JVM (1M lines: the job's tasks spend ~8.2 s of JVM CPU, where the cogroup's three stages spent ~10.7 s and the
+schema inference 0.5 s more). A task returns its findings rows plus one row per partition carrying the rest of its
+outcome (dollars at risk, rejected rows, failures, provider statistics) pickled in a binary column, with the line
+and claim counts it received; Spark writes that table as Parquet. The driver checks that each partition's outcome
+arrived exactly once with the counts pass 1 spilled (else the audit fails, rather than report wrong findings),
+streams the findings rows into findings.parquet in partition order and folds the outcome rows (a few KiB per
+partition) into summary.json, providers.parquet and the report exactly as the Polars engine does.
 
 pyspark is an optional dependency (``cleanclaim[spark]``) and needs Java 17+; it is imported only here.
 """
@@ -22,29 +25,31 @@ import pickle
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from cleanclaim.errors import InputError
+from cleanclaim.errors import CleanclaimError, InputError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from cleanclaim.audit.run import PartitionCheck, PartitionChecked
 
-__all__ = ["Engine", "spark_partition", "spark_session"]
+__all__ = ["Engine", "SpilledPartitions", "spark_session"]
 
 OUTCOME = "__outcome"
-"""The binary column of a group's outcome row (null on finding rows)."""
-KEY = "p"
-"""The partition key column, as Spark discovers it from the ``p=K`` folders of pass 1."""
-TASK = "__task"
-"""The column Spark groups by: the partition's label (`_task_column`)."""
-_MASK = 0xFFFFFFFF
+"""The binary column of a partition's outcome row (null on finding rows)."""
+KEY = "__p"
+"""The partition of patients a spilled row (and a finding row of Spark's output) belongs to."""
+KINDS = ("lines", "encounters")
+ONE_FILE = str(1 << 40)
+"""``spark.sql.files.maxPartitionBytes`` and ``openCostInBytes`` while Spark reads the spilled files (1 TiB): a file
+is never split, and a file counted as costing 1 TiB to open fills a task's split alone."""
 
 
 def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audit") -> SparkSession:
@@ -98,100 +103,235 @@ class Engine:
         if self.owned:
             self.session.stop()
 
-    def check_partitions(self, root: Path, check: PartitionCheck) -> tuple[pl.LazyFrame, list[PartitionChecked]]:
-        """Every partition spilled under ``root`` through ``check`` in Spark: the findings (a scan of the Parquet
-        Spark wrote, in the findings.parquet schema) and each partition's outcome without its findings."""
+    def check_partitions(self, spilled: SpilledPartitions,
+                         check: PartitionCheck) -> tuple[pl.LazyFrame, list[PartitionChecked]]:
+        """Every partition ``spilled`` through ``check`` in Spark: the findings (a scan of the Parquet Spark wrote,
+        in the findings.parquet schema, in partition order) and each partition's outcome without its findings."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
         from cleanclaim.audit.run import FINDINGS_ORDER, FINDINGS_SCHEMA
 
-        lines_path, encounters_path = root / "lines", root / "encounters"
-        written = root / "spark-findings"
-        output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(OUTCOME, pa.binary())])
-        if lines_path.exists():
-            # the Polars schemas of the spilled files, restored in the workers (Spark's own types may differ:
-            # an unsigned or a large string column comes back in Spark's nearest type)
-            schemas = (_schema_of(lines_path), _schema_of(encounters_path))
-            tasks = max([*_keys(lines_path), *_keys(encounters_path)], default=0) + 1
-            task = _task_column(tasks)
-            reader = self.session.read.option("basePath", str(lines_path))
-            lines = reader.parquet(str(lines_path)).withColumn(TASK, task)
-            encounters = (self.session.read.option("basePath", str(encounters_path)).parquet(str(encounters_path))
-                          .withColumn(TASK, task))
-            grouped = lines.groupBy(TASK).cogroup(encounters.groupBy(TASK))
-            result = grouped.applyInArrow(_group_function(check, schemas, output), from_arrow_schema(output))
-            with _one_group_per_task(self.session, tasks):
-                result.write.mode("overwrite").parquet(str(written))
-        if not written.exists() or not any(written.glob("*.parquet")):
+        written = spilled.root.parent / "spark-findings"
+        expected = spilled.expected()
+        if not expected:
             return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER), []
-        scan = pl.scan_parquet(written / "*.parquet")
-        outcomes = [pickle.loads(blob) for blob in  # written by this audit's own workers
-                    scan.filter(pl.col(OUTCOME).is_not_null()).select(OUTCOME).collect().get_column(OUTCOME)]
-        findings = (scan.filter(pl.col(OUTCOME).is_null()).select(FINDINGS_ORDER)
-                    .cast(FINDINGS_SCHEMA))  # type: ignore[arg-type]
-        return findings, outcomes
+        output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(KEY, pa.int32()),
+                            pa.field(OUTCOME, pa.binary())])
+        schema = from_arrow_schema(_plain_schema(spilled.schema()))
+        with _one_file_per_task(self.session):
+            data = self.session.read.schema(schema).parquet(*[str(path) for path in spilled.files()])
+            result = data.mapInArrow(_partition_function(check, spilled.kind_schemas(), output),
+                                     from_arrow_schema(output))
+            result.write.mode("overwrite").parquet(str(written))
+        return _gathered(written, expected, FINDINGS_ORDER, FINDINGS_SCHEMA)
 
 
-def _keys(folder: Path) -> list[int]:
-    """The partition keys of pass 1's ``p=K`` folders under ``folder``."""
-    prefix = f"{KEY}="
-    if not folder.exists():
-        return []
-    return [int(entry.name.removeprefix(prefix)) for entry in folder.iterdir()
-            if entry.is_dir() and entry.name.startswith(prefix)]
+@dataclass
+class _File:
+    """One partition's Parquet file being written: its open writer (``None`` once closed), its Arrow schema, and the
+    segments a block that did not fit the schema started (merged into one file by `SpilledPartitions.close`)."""
+
+    schema: pa.Schema
+    writer: pq.ParquetWriter | None
+    segments: list[Path] = field(default_factory=list)
 
 
-def _task_column(tasks: int) -> Any:
-    """The group of each row: a label that Spark's shuffle sends to task K for the rows of partition K.
+class SpilledPartitions:
+    """Pass 1's partitions of patients for Spark: one Parquet file per partition, a row per claim with its columns
+    and its lines as a list of structs (`LINES`), so that Spark reads a partition as one task with no shuffle.
 
-    Spark puts a group in task ``pmod(murmur3(key), tasks)``, which sent keys 0, 1 and 3 of 1M lines' 4 partitions
-    of 250,000 lines to task 3 and none to tasks 0 and 1 (one core idle for most of pass 2). Grouped by
-    `_labels` instead, each partition is the one group of its own task. The labels are a column, not renamed
-    folders: the folders keep the names the rest of the audit reads them by (cloned-note reads them afterwards)."""
-    from pyspark.sql import functions as sf
+    Nested, not a union of both tables' columns: Spark's cost of turning Parquet into Arrow for ``mapInArrow`` goes
+    with the values it converts, null or not, and a union's rows carry the other table's columns as nulls (1M
+    lines: 2.2 s of JVM CPU per 250,000-line partition as a union, 1.4 s nested).
 
-    labels = sf.array(*[sf.lit(label) for label in _labels(tasks)])
-    return sf.element_at(labels, sf.col(KEY) + 1)
+    A block of pass 1 is appended to its partition's open file as a row group (10M lines spill 40 blocks per
+    partition: one file each, not 40). Every block after the first is cast to the file's schema; a block that cannot
+    be (a column the file has not got, or of another type, as two input files with different extra columns give)
+    starts a segment, and `close` merges a partition's segments into its one file as the Polars engine's reader
+    reconciles parts (``diagonal_relaxed``). `close` also rewrites a file whose schema differs from the other
+    files' (Spark reads every file with one schema). Both are rare and cost a rewrite of that partition only.
+
+    The rows each partition received are counted here, so the driver can tell that every partition was checked
+    once, whole."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root / "partitions"
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.columns: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
+        """Each kind's columns and Polars types, in the order first spilled (the order the Polars engine's reader
+        gives them), each type the supertype of those spilled."""
+        self.rows: dict[int, list[int]] = {}
+        """The lines and claims spilled into each partition."""
+        self.open: dict[int, _File] = {}
+        self.closed = False
+
+    def path(self, key: int, segment: int = 0) -> Path:
+        return self.root / (f"{KEY}={key}.parquet" if segment == 0 else f"{KEY}={key}.{segment}.parquet")
+
+    def add(self, key: int, lines: pl.DataFrame | None, encounters: pl.DataFrame | None) -> None:
+        """A block's rows of partition ``key`` at the end of its file."""
+        parts: list[pl.DataFrame | None] = []
+        for index, (kind, part) in enumerate(zip(KINDS, (lines, encounters), strict=True)):
+            if part is None or part.height == 0:
+                parts.append(None)
+                continue
+            known = self.columns[kind]
+            self.columns[kind] = (dict(pl.concat([pl.DataFrame(schema=known), part.clear()],
+                                                 how="diagonal_relaxed").schema) if known else dict(part.schema))
+            self.rows.setdefault(key, [0, 0])[index] += part.height
+            # a column of nulls (Polars' Null type) in the type the others gave it: the file's, not a new segment
+            parts.append(part.cast({name: self.columns[kind][name] for name, dtype in part.schema.items()
+                                    if dtype == pl.Null}))
+        if all(part is None for part in parts):
+            return
+        table = _nested(key, parts[0], parts[1]).to_arrow()
+        file = self.open.get(key)
+        fitted = None if file is None else _fitted(table, file.schema)
+        if file is None or fitted is None:
+            if file is not None and file.writer is not None:
+                file.writer.close()
+            segment = self.path(key, len(file.segments) if file else 0)
+            segments = [*(file.segments if file else []), segment]
+            file = self.open[key] = _File(table.schema, pq.ParquetWriter(segment, table.schema, compression="none"),
+                                          segments)
+            fitted = table
+        assert file.writer is not None
+        file.writer.write_table(fitted)
+
+    def close(self) -> None:
+        """The end of pass 1: every file closed (its footer written); a partition's segments merged into one file,
+        and a file whose schema differs from the audit's (`schema`) rewritten in it."""
+        if self.closed:
+            return
+        self.closed = True
+        for file in self.open.values():
+            if file.writer is not None:
+                file.writer.close()
+                file.writer = None
+        target = self._polars_schema()
+        for key, file in self.open.items():
+            if len(file.segments) == 1 and dict(pl.read_parquet_schema(file.segments[0])) == target:
+                continue
+            kinds = [pl.concat([_unnested(pl.scan_parquet(segment), kind, None).collect()
+                                for segment in file.segments], how="diagonal_relaxed") for kind in KINDS]
+            for segment in file.segments:
+                segment.unlink()
+            lines, encounters = (frame.select(list(self.columns[kind])).cast(self.columns[kind])  # type: ignore[arg-type]
+                                 for frame, kind in zip(kinds, KINDS, strict=True))
+            _nested(key, lines, encounters).write_parquet(self.path(key), compression="uncompressed")
+            file.segments = [self.path(key)]
+
+    def _polars_schema(self) -> dict[str, Any]:
+        lines, encounters = (pl.DataFrame(schema=self.columns[kind]) for kind in KINDS)
+        return dict(_nested(0, lines, encounters).schema)
+
+    def schema(self) -> pa.Schema:
+        """The schema Spark reads every file with."""
+        return pl.DataFrame(schema=self._polars_schema()).to_arrow().schema
+
+    def kind_schemas(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        lines, encounters = (self.columns[kind] for kind in KINDS)
+        return lines, encounters
+
+    def files(self) -> list[Path]:
+        return [file.segments[0] for _, file in sorted(self.open.items())]
+
+    def expected(self) -> dict[int, tuple[int, int]]:
+        """The partitions pass 2 checks (those with lines and claims, as the Polars engine) and their counts."""
+        return {key: (lines, encounters) for key, (lines, encounters) in sorted(self.rows.items())
+                if lines and encounters}
+
+    def scans(self, kind: str, key: int) -> list[pl.LazyFrame]:
+        """A partition's rows of one kind, with that kind's columns (those its file has)."""
+        file = self.open.get(key)
+        if file is None or self.rows[key][KINDS.index(kind)] == 0:
+            return []
+        return [_unnested(pl.scan_parquet(path), kind, self.columns[kind]) for path in file.segments]
 
 
-def _labels(tasks: int) -> list[int]:
-    """The smallest non-negative ints whose Spark shuffle partition among ``tasks`` is 0, 1, ... ``tasks - 1``."""
-    labels: list[int | None] = [None] * tasks
-    missing, value = tasks, 0
-    while missing:
-        slot = spark_partition(value, tasks)
-        if labels[slot] is None:
-            labels[slot] = value
-            missing -= 1
-        value += 1
-    return [label for label in labels if label is not None]
+CLAIM = "__claim"
+"""Whether a spilled row has a claim: a block's lines whose claim is not in the block (none, as pass 1 reads whole
+claims) would have a row of their own, with this false."""
+LINES = "__lines"
+"""The list of a claim's lines (structs of the line columns but ``encounter_id``)."""
 
 
-def spark_partition(value: int, tasks: int) -> int:
-    """The shuffle partition Spark gives an int key among ``tasks`` (HashPartitioning: pmod of Murmur3Hash, seed
-    42, of the int, as ``org.apache.spark.unsafe.hash.Murmur3_x86_32.hashInt``)."""
+_CLAIM_KEYS = ("encounter_id", "__file_index")
+"""What ties a line to its claim: an encounter id can be in two files (the later file's claim is rejected by the
+check, `run._one_claim_per_id`, which must see both)."""
 
-    def rotl(x: int, r: int) -> int:
-        return ((x << r) | (x >> (32 - r))) & _MASK
 
-    k1 = rotl((value & _MASK) * 0xCC9E2D51 & _MASK, 15) * 0x1B873593 & _MASK
-    h1 = (rotl(42 ^ k1, 13) * 5 + 0xE6546B64) & _MASK
-    h1 ^= 4
-    h1 ^= h1 >> 16
-    h1 = h1 * 0x85EBCA6B & _MASK
-    h1 ^= h1 >> 13
-    h1 = h1 * 0xC2B2AE35 & _MASK
-    h1 ^= h1 >> 16
-    signed = h1 - (1 << 32) if h1 & 0x80000000 else h1
-    return signed % tasks
+def _nested(key: int, lines: pl.DataFrame | None, encounters: pl.DataFrame | None) -> pl.DataFrame:
+    """A partition's rows as spilled: a row per claim, with its lines in `LINES` in their order."""
+    if lines is None:
+        lines = pl.DataFrame(schema={"encounter_id": pl.String, "__file_index": pl.Int64})
+    if encounters is None:
+        encounters = pl.DataFrame(schema={"encounter_id": pl.String, "__file_index": pl.Int64})
+    keys = [name for name in _CLAIM_KEYS if name in lines.columns and name in encounters.columns]
+    inner = [name for name in lines.columns if name not in keys]
+    nested = lines.group_by(keys, maintain_order=True).agg(
+        pl.struct(inner).alias(LINES) if inner else pl.lit(None).alias(LINES))
+    return (encounters.with_columns(pl.lit(True).alias(CLAIM))
+            .join(nested, on=keys, how="full", coalesce=True, maintain_order="left_right")
+            .select(pl.lit(key, pl.Int32).alias(KEY), pl.col(CLAIM).fill_null(False), pl.exclude(CLAIM)))
+
+
+def _unnested(frame: pl.LazyFrame, kind: str, columns: dict[str, Any] | None) -> pl.LazyFrame:
+    """A kind's rows out of spilled rows (`_nested`), with ``columns`` (those the rows have), or all of them."""
+    names = frame.collect_schema().names()
+    if kind == "encounters":
+        rows = frame.filter(pl.col(CLAIM)).drop(KEY, CLAIM, LINES, strict=False)
+    else:
+        keys = [name for name in _CLAIM_KEYS if name in names]
+        rows = (frame.select(*keys, LINES).filter(pl.col(LINES).is_not_null()).explode(LINES).unnest(LINES)
+                if LINES in names else pl.LazyFrame(schema=dict.fromkeys(keys, pl.String)))
+    if columns is None:
+        return rows
+    present = rows.collect_schema().names()
+    return rows.select([name for name in columns if name in present])
+
+
+def _fitted(table: pa.Table, schema: pa.Schema) -> pa.Table | None:
+    """``table`` with ``schema``'s columns, or None if their names or types differ (a column of nulls takes the
+    file's type)."""
+    if table.schema.names != schema.names:
+        return None
+    columns = []
+    for column, target in zip(table.columns, schema, strict=True):
+        if column.type == target.type:
+            columns.append(column)
+        elif pa.types.is_null(column.type):
+            columns.append(pa.nulls(table.num_rows, target.type))
+        else:
+            return None
+    return pa.table(columns, schema=schema)
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with Polars' large and view strings and lists as the plain types Spark's converters take."""
+    return pa.schema([pa.field(f.name, _plain(f.type)) for f in schema])
+
+
+def _plain(kind: pa.DataType) -> pa.DataType:
+    if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
+        return pa.string()
+    if pa.types.is_large_list(kind) or pa.types.is_list(kind) or pa.types.is_list_view(kind):
+        return pa.list_(_plain(kind.value_type))
+    if pa.types.is_struct(kind):
+        return pa.struct([pa.field(f.name, _plain(f.type)) for f in kind])
+    return kind
+
+
+_SETTINGS = {"spark.sql.files.maxPartitionBytes": ONE_FILE, "spark.sql.files.openCostInBytes": ONE_FILE}
+"""The session settings of pass 2's one Spark job (`_one_file_per_task`)."""
 
 
 @contextmanager
-def _one_group_per_task(session: SparkSession, tasks: int) -> Iterator[None]:
-    """As many shuffle partitions as partitions of patients (`_task_column`: one group each), none merged by adaptive
-    execution (it merges small shuffle partitions, which would put two groups in one task again); the session's
-    own settings are put back afterwards."""
-    wanted = {"spark.sql.shuffle.partitions": str(tasks), "spark.sql.adaptive.coalescePartitions.enabled": "false"}
+def _one_file_per_task(session: SparkSession) -> Iterator[None]:
+    """Each spilled file read whole by a task of its own (`ONE_FILE`); the session's own settings are put back
+    afterwards. Not relied on alone: a task checks each partition it was given separately, and the driver fails the
+    audit if a partition was split over tasks (`_gathered`)."""
+    wanted = dict(_SETTINGS)
     before = {name: session.conf.get(name, None) for name in wanted}
     for name, value in wanted.items():
         session.conf.set(name, value)
@@ -205,51 +345,94 @@ def _one_group_per_task(session: SparkSession, tasks: int) -> Iterator[None]:
                 session.conf.set(name, old)
 
 
-def _schema_of(folder: Path) -> dict[str, Any]:
-    first = next(folder.rglob("*.parquet"))
-    return dict(pl.read_parquet_schema(first))
-
-
 def _arrow_fields(schema: dict[str, Any], order: tuple[str, ...]) -> list[pa.Field]:
     """Arrow fields Spark reads back as the findings' types (plain strings and lists, not Polars' large ones)."""
     empty = pl.DataFrame(schema=schema).select(order).to_arrow()
-    fields = []
-    for f in empty.schema:
-        kind = f.type
-        if pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
-            kind = pa.string()
-        elif pa.types.is_large_list(kind):
-            kind = pa.list_(pa.string())
-        fields.append(pa.field(f.name, kind))
-    return fields
+    return [pa.field(f.name, _plain(f.type)) for f in empty.schema]
 
 
-def _group_function(check: PartitionCheck, schemas: tuple[dict[str, Any], dict[str, Any]],
-                    output: pa.Schema) -> Any:
-    """The function Spark calls once per partition key with its lines and claims (runs in a Python worker)."""
+def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], dict[str, Any]],
+                        output: pa.Schema) -> Any:
+    """The function Spark calls once per task with its rows (in a Python worker): each partition among them checked
+    alone, in key order; its findings rows, then its outcome row with the rows it was given."""
     line_schema, encounter_schema = schemas
 
-    def run(lines: pa.Table, encounters: pa.Table) -> pa.Table:
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from cleanclaim.audit.run import _ORDER, _Pricer
 
-        if lines.num_rows == 0 or encounters.num_rows == 0:  # a key with claims but no lines cannot occur
-            return output.empty_table()
-        line_frame = _as_spilled(lines, line_schema).sort(*_ORDER)
-        encounter_frame = _as_spilled(encounters, encounter_schema).sort(*_ORDER)
-        checked = check(line_frame, encounter_frame, _Pricer())
-        outcome = replace(checked, findings=checked.findings.clear(),
-                          failures=[replace(f, exception=None) for f in checked.failures])
-        findings = checked.findings.to_arrow()
-        rows = pa.table({**{name: findings.column(name) for name in output.names if name != OUTCOME},
-                         OUTCOME: pa.nulls(findings.num_rows, pa.binary())})
-        outcome_row = pa.table({name: pa.nulls(1, output.field(name).type) for name in output.names
-                                if name != OUTCOME} | {OUTCOME: pa.array([pickle.dumps(outcome)], pa.binary())})
-        return pa.concat_tables([rows.cast(output), outcome_row.cast(output)])
+        received = list(batches)
+        if not received or not any(batch.num_rows for batch in received):
+            return
+        frame = pl.from_arrow(pa.Table.from_batches(received))
+        del received
+        assert isinstance(frame, pl.DataFrame)
+        keys = frame.get_column(KEY).unique().sort().to_list()
+        parts = ({keys[0]: frame} if len(keys) == 1 else  # two files in one task: each partition checked alone
+                 {group[0]: rows for group, rows in frame.partition_by(KEY, as_dict=True).items()})
+        del frame
+        pricer = _Pricer()
+        for key in keys:
+            part = parts.pop(key).lazy()
+            lines = _unnested(part, "lines", line_schema).collect()
+            encounters = _unnested(part, "encounters", encounter_schema).collect()
+            outcome = None
+            findings = output.empty_table()
+            if lines.height and encounters.height:
+                checked = check(_as_spilled(lines, line_schema).sort(*_ORDER),
+                                _as_spilled(encounters, encounter_schema).sort(*_ORDER), pricer)
+                outcome = replace(checked, findings=checked.findings.clear(),
+                                  failures=[replace(f, exception=None) for f in checked.failures])
+                found = checked.findings.to_arrow()
+                findings = pa.table({**{name: found.column(name) for name in output.names[:-2]},
+                                     KEY: pa.array([key] * found.num_rows, pa.int32()),
+                                     OUTCOME: pa.nulls(found.num_rows, pa.binary())}).cast(output)
+            blob = pickle.dumps((key, lines.height, encounters.height, outcome))
+            row = pa.table({name: pa.nulls(1, output.field(name).type) for name in output.names[:-2]}
+                           | {KEY: pa.array([key], pa.int32()), OUTCOME: pa.array([blob], pa.binary())})
+            yield from findings.to_batches()
+            yield from row.cast(output).to_batches()
 
     return run
 
 
-def _as_spilled(table: pa.Table, schema: dict[str, Any]) -> pl.DataFrame:
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
+def _as_spilled(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
     return frame.select(list(schema)).cast(schema)  # type: ignore[arg-type]
+
+
+def _gathered(written: Path, expected: dict[int, tuple[int, int]], order: tuple[str, ...],
+              schema: dict[str, Any]) -> tuple[pl.LazyFrame, list[PartitionChecked]]:
+    """The findings Spark wrote, in partition order, and the partitions' outcomes, once each partition is known to
+    have been checked once, whole (the rows pass 1 spilled into it): a partition split over two tasks would give
+    each half's findings, wrong ones, so it fails the audit instead."""
+    files = sorted(written.glob("*.parquet"))
+    rows = (pl.scan_parquet(files, include_file_paths="__file").filter(pl.col(OUTCOME).is_not_null())
+            .select(OUTCOME, "__file").collect()) if files else pl.DataFrame(schema={OUTCOME: pl.Binary,
+                                                                                     "__file": pl.String})
+    got: dict[int, tuple[int, int]] = {}
+    outcomes: dict[int, PartitionChecked] = {}
+    where: dict[str, list[int]] = {}
+    problems = []
+    for blob, path in rows.iter_rows():
+        key, lines, encounters, outcome = pickle.loads(blob)  # written by this audit's own workers
+        if key in got:
+            problems.append(f"partition {key} was checked in more than one task")
+        got[key] = (lines, encounters)
+        where.setdefault(path, []).append(key)
+        if outcome is not None:
+            outcomes[key] = outcome
+    problems += [f"partition {key} was given {got.get(key, (0, 0))[0]} of its {lines} lines and "
+                 f"{got.get(key, (0, 0))[1]} of its {encounters} claims"
+                 for key, (lines, encounters) in expected.items() if got.get(key) != (lines, encounters)]
+    problems += [f"partition {key} was not spilled by pass 1" for key in got if key not in expected]
+    if problems:
+        raise CleanclaimError("the Spark engine did not check each partition of patients once, whole: "
+                              + "; ".join(problems[:5]))
+    # each task's output holds its partitions in key order: files in the order of their first key are in key
+    # order unless a task held keys around another task's (never with one file per task), then sorted
+    ranked = sorted(where.items(), key=lambda item: item[1][0])
+    keys = [key for _, held in ranked for key in held]
+    findings = pl.scan_parquet([path for path, _ in ranked]) if ranked else pl.LazyFrame(schema=schema)
+    if keys != sorted(keys):
+        findings = findings.sort(KEY, maintain_order=True)
+    findings = findings.filter(pl.col(OUTCOME).is_null()).select(order).cast(schema)  # type: ignore[arg-type]
+    return findings, [outcomes[key] for key in sorted(outcomes)]

@@ -1,0 +1,90 @@
+"""Pass 1's spill for the Spark engine (`cleanclaim.audit.spark.SpilledPartitions`): one Parquet file per partition
+of patients, whatever the number of blocks spilled into it, with one schema, so that Spark reads each partition as
+one task with one schema; the rows read back per kind are the rows spilled. No Spark needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+from polars.testing import assert_frame_equal
+
+from cleanclaim.audit.spark import LINES, SpilledPartitions
+
+ORDER = {"__file_index": pl.Int64, "__file_row": pl.Int64}
+
+
+def lines(file: int, rows: range, extra: dict[str, pl.Series] | None = None) -> pl.DataFrame:
+    return pl.DataFrame({
+        "encounter_id": [f"E{row // 2}" for row in rows],
+        "code": ["97110"] * len(rows),
+        "modifiers": [["GP"] if row % 3 else None for row in rows],
+        "units": [1.0] * len(rows),
+        "__file_index": [file] * len(rows),
+        "__file_row": list(rows),
+    }, schema={"encounter_id": pl.String, "code": pl.String, "modifiers": pl.List(pl.String), "units": pl.Float64,
+               **ORDER}).with_columns(**(extra or {}))
+
+
+def encounters(file: int, rows: range) -> pl.DataFrame:
+    return pl.DataFrame({
+        "encounter_id": [f"E{row // 2}" for row in rows],
+        "diagnoses": [["M54.50"]] * len(rows),
+        "note": [None] * len(rows),
+        "__file_index": [file] * len(rows),
+        "__file_row": list(rows),
+    }, schema={"encounter_id": pl.String, "diagnoses": pl.List(pl.String), "note": pl.String, **ORDER})
+
+
+def read(spilled: SpilledPartitions, kind: str, key: int) -> pl.DataFrame:
+    return pl.concat([scan.collect() for scan in spilled.scans(kind, key)], how="diagonal_relaxed")
+
+
+def test_a_two_block_spill_gives_one_file_per_partition_with_one_schema(tmp_path: Path) -> None:
+    """The second block's extra column is all null (Polars' Null type there): cast to the file's type, not a second
+    file."""
+    spilled = SpilledPartitions(tmp_path)
+    blocks = []
+    for block, extra in enumerate(({"payer_ref": pl.Series(["A1", None] * 3)},
+                                   {"payer_ref": pl.Series([None] * 6)})):
+        for key in (0, 1):
+            rows = range(100 * block + 10 * key, 100 * block + 10 * key + 6)
+            blocks.append((key, lines(0, rows, extra), encounters(0, rows[::2])))
+            spilled.add(key, blocks[-1][1], blocks[-1][2])
+    assert spilled.columns["lines"]["payer_ref"] == pl.String
+    spilled.close()
+    files = sorted(spilled.root.iterdir())
+    assert files == spilled.files() and len(files) == 2  # one per partition, not one per block
+    assert len({pq.read_schema(file).remove_metadata() for file in files}) == 1
+    assert all(pq.ParquetFile(file).metadata.num_row_groups == 2 for file in files)  # a row group per block
+    for key in (0, 1):
+        assert_frame_equal(read(spilled, "lines", key),
+                           pl.concat([b[1] for b in blocks if b[0] == key], how="diagonal_relaxed"))
+        assert_frame_equal(read(spilled, "encounters", key), pl.concat([b[2] for b in blocks if b[0] == key]))
+    assert spilled.expected() == {0: (12, 6), 1: (12, 6)}
+    # a row per claim, its lines nested in it: no column of one table held as nulls in the other's rows
+    stored = pl.read_parquet(files[0])
+    assert stored.height == 6 and stored.get_column(LINES).list.len().to_list() == [2] * 6
+
+
+def test_a_block_with_a_new_column_is_merged_into_the_partition_s_one_file(tmp_path: Path) -> None:
+    """A second input file with a column the first lacked, and a third with it in another type: still one file per
+    partition (the segments merged as the Polars engine's reader concatenates parts), and one type per column in
+    every file (Spark reads them all with one schema)."""
+    spilled = SpilledPartitions(tmp_path)
+    first = (lines(0, range(4)), encounters(0, range(0, 4, 2)))
+    second = (lines(1, range(4), {"room": pl.Series([1, 2, 3, 4])}), encounters(1, range(0, 4, 2)))
+    third = (lines(2, range(4), {"room": pl.Series(["A", "B", None, "D"])}), encounters(2, range(0, 4, 2)))
+    spilled.add(0, *first)
+    spilled.add(0, *second)
+    spilled.add(1, *third)
+    spilled.close()
+    files = sorted(spilled.root.iterdir())
+    assert files == spilled.files() and len(files) == 2
+    assert len({pq.read_schema(file).remove_metadata() for file in files}) == 1
+    assert spilled.columns["lines"]["room"] == pl.String
+    assert_frame_equal(read(spilled, "lines", 0), pl.concat([first[0], second[0]], how="diagonal_relaxed")
+                       .with_columns(pl.col("room").cast(pl.String)))
+    assert_frame_equal(read(spilled, "encounters", 0), pl.concat([first[1], second[1]]))
+    assert_frame_equal(read(spilled, "lines", 1), third[0])
