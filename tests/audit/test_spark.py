@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -142,3 +143,74 @@ def test_spark_compares_notes_across_partitions_as_the_polars_engine_does(spark:
         flagged = pl.read_parquet(tmp_path / engine / "findings.parquet").filter(pl.col("rule") == "cloned-note")
         found[engine] = sorted(flagged.get_column("encounter").to_list())
     assert found["spark"] == found["polars"] == ["E02", "E07", "E11"]
+
+
+def test_the_task_slots_of_a_local_master_are_known_before_its_session_starts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pass 1 partitions the input by the session's parallelism before the session it starts is up: for a local
+    master it is the master's own count (Spark's local backend), for any other the session must say."""
+    from cleanclaim.audit.spark import _local_cores
+
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert [_local_cores(m) for m in ("local", "local[2]", "local[*]", "local[3,2]", "local[*, 4]")] == [
+        1, 2, cores, 3, cores]
+    assert [_local_cores(m) for m in (None, "yarn", "spark://host:7077", "local[x]", "k8s://local[2]")] == [None] * 5
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--conf spark.default.parallelism=8 pyspark-shell")
+    assert _local_cores("local[2]") is None  # set where this process sees it: only the session knows
+
+
+class _Session:
+    """A stand-in for a SparkSession started by `spark_session`: records its stop."""
+
+    stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_the_session_starts_while_pass_1_runs_and_is_stopped_when_pass_1_fails(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The session's start waits (in its thread) until pass 1 has begun: a start made before pass 1, in the audit's
+    own thread, would find pass 1 not begun. Pass 1 then fails, and the audit stops the session it started (after
+    waiting for the start to end: a JVM is never left running)."""
+    import threading
+
+    from pyspark.sql import SparkSession
+
+    import cleanclaim.audit.run as run
+    import cleanclaim.audit.spark as spark_engine
+
+    pass_1_began, seen = threading.Event(), []
+    session = _Session()
+
+    def start(master: str | None = None) -> _Session:
+        seen.append(pass_1_began.wait(timeout=30))
+        return session
+
+    def failing_pass_1(*args: Any) -> Iterator[Any]:
+        pass_1_began.set()
+        raise RuntimeError("pass 1 failed")
+        yield  # a generator, as `_tables_read` is
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
+    monkeypatch.setattr(spark_engine, "spark_session", start)
+    monkeypatch.setattr(run, "_tables_read", failing_pass_1)
+    with pytest.raises(RuntimeError, match="pass 1 failed"):
+        audit([EXAMPLES], tmp_path, as_of=AS_OF, engine="spark", master="local[2]")
+    assert seen == [True]
+    assert session.stopped
+
+
+def test_a_session_that_cannot_start_is_the_same_input_error_after_pass_1(tmp_path: Path) -> None:
+    """No Java where JAVA_HOME says: the background start's error is the command's input error (exit 2), as when
+    the session started first. A fresh interpreter: this one may hold the module's session."""
+    script = "from cleanclaim.cli import app; app()"
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+    env.pop("PYSPARK_SUBMIT_ARGS", None)
+    done = subprocess.run([sys.executable, "-c", script, "audit", str(EXAMPLES), "--out", str(tmp_path / "out"),
+                           "--engine", "spark", "--master", "local[2]", "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "input error: field master: cannot start Spark (master local[2]): " in " ".join(done.stderr.split())
+    assert not (tmp_path / "out" / "findings.parquet").exists()

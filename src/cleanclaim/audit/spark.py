@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import sys
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -78,7 +81,12 @@ def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audi
 
 class Engine:
     """A Spark session for one audit: the active one when the caller has one (a notebook, a test module, a
-    spark-submit job), else one started here and stopped by :meth:`close`."""
+    spark-submit job), else one started here and stopped by :meth:`close`.
+
+    A session started here starts in a background thread while pass 1 (Polars, in this process) reads the inputs:
+    starting the JVM is seconds of mostly JVM work, and pass 1 does not need it. pyspark's import is checked here,
+    synchronously, so a missing pyspark fails before any work; a JVM that cannot start raises its `InputError` where
+    the session is first needed (`session`)."""
 
     def __init__(self, master: str | None = None) -> None:
         try:
@@ -86,17 +94,40 @@ class Engine:
         except ImportError as exc:
             raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or "
                              "later)", field="engine") from exc
+        self.master = master
         active = SparkSession.getActiveSession()
         self.owned = active is None
-        self.session = active if active is not None else spark_session(master)
+        self._started: Future[SparkSession] = Future()
+        if active is not None:
+            self._started.set_result(active)
+        else:
+            threading.Thread(target=self._start, name="cleanclaim-spark-start", daemon=True).start()
+
+    def _start(self) -> None:
+        try:
+            self._started.set_result(spark_session(self.master))
+        except BaseException as exc:  # handed to the thread that needs the session (`session`)
+            self._started.set_exception(exc)
+
+    @property
+    def session(self) -> SparkSession:
+        """The session, once started (waiting for it); the start's error (`spark_session`'s `InputError`) if it
+        could not start."""
+        return self._started.result()
 
     @property
     def parallelism(self) -> int:
-        return int(self.session.sparkContext.defaultParallelism)
+        """Spark's default parallelism, which pass 1 needs before the session it starts is up: a local master's
+        task slots (`_local_cores`, what Spark's local backend reports), else the session's own (waiting for it).
+        Always the former for a local session started here, so the partitions never depend on which came first."""
+        cores = _local_cores(self.master) if self.owned else None
+        return cores if cores is not None else int(self.session.sparkContext.defaultParallelism)
 
     def close(self) -> None:
-        if self.owned:
-            self.session.stop()
+        """Stops a session started here, once it has started (a JVM is never left running); one that could not
+        start has nothing to stop."""
+        if self.owned and self._started.exception() is None:
+            self._started.result().stop()
 
     def check_partitions(self, root: Path, check: PartitionCheck) -> tuple[pl.LazyFrame, list[PartitionChecked]]:
         """Every partition spilled under ``root`` through ``check`` in Spark: the findings (a scan of the Parquet
@@ -105,6 +136,7 @@ class Engine:
 
         from cleanclaim.audit.run import FINDINGS_ORDER, FINDINGS_SCHEMA
 
+        self.session  # noqa: B018  # waits for the start (pyspark's functions need its context), or raises its error
         lines_path, encounters_path = root / "lines", root / "encounters"
         written = root / "spark-findings"
         output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(OUTCOME, pa.binary())])
@@ -130,6 +162,24 @@ class Engine:
         findings = (scan.filter(pl.col(OUTCOME).is_null()).select(FINDINGS_ORDER)
                     .cast(FINDINGS_SCHEMA))  # type: ignore[arg-type]
         return findings, outcomes
+
+
+_LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
+
+
+def _local_cores(master: str | None) -> int | None:
+    """The task slots of a local master URL (``local``, ``local[N]``, ``local[*]``, ``local[N,F]``), as Spark's
+    local backend counts them (``*``: the cores this process may run on, as the JVM's availableProcessors sees
+    them); None for any other master, or when spark.default.parallelism is set where this process can see it (then
+    only the session knows)."""
+    match = _LOCAL.fullmatch(master.strip()) if master else None
+    if match is None or "spark.default.parallelism" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
+        return None
+    if match.group(1) in (None, "*"):
+        if match.group(1) is None:
+            return 1
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return int(match.group(1))
 
 
 def _keys(folder: Path) -> list[int]:
