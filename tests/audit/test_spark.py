@@ -214,3 +214,52 @@ def test_a_session_that_cannot_start_is_the_same_input_error_after_pass_1(tmp_pa
     assert done.returncode == 2, done.stderr
     assert "input error: field master: cannot start Spark (master local[2]): " in " ".join(done.stderr.split())
     assert not (tmp_path / "out" / "findings.parquet").exists()
+
+
+def _spilled_examples(tmp_path: Path) -> tuple[Any, Path]:
+    """The example claims through pass 1 as the Spark engine spills them (one partition), and their check."""
+    from cleanclaim.audit.run import PartitionCheck, _resolve_payers, _Writer
+    from cleanclaim.formats.claim_table import read_claim_table
+    from cleanclaim.scrub import _Profiles
+
+    table = read_claim_table(EXAMPLES)
+    payers: dict[str, Any] = {}
+    table, _ = _resolve_payers(table, _Profiles(None), payers, str(EXAMPLES))
+    writer = _Writer(tmp_path, 1, spark=True)
+    writer.spill(table, str(EXAMPLES), "000000-000000", 0)
+    check = PartitionCheck(payers, AS_OF, None, frozenset(table.carried), table.minutes_carried)
+    return check, writer.root
+
+
+def test_a_python_worker_checks_a_partition_without_importing_pandas(tmp_path: Path) -> None:
+    """The group function in a fresh interpreter, as in a Python worker: its Arrow tables in and out are made
+    without pandas (pyarrow imports it to convert Python objects; in a worker that import was most of the first
+    partition's extra cost)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark import cloudpickle  # what pyspark ships a function to its workers with
+
+    from cleanclaim.audit.run import FINDINGS_ORDER, FINDINGS_SCHEMA
+    from cleanclaim.audit.spark import OUTCOME, _arrow_fields, _group_function, _schema_of
+
+    check, root = _spilled_examples(tmp_path)
+    output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(OUTCOME, pa.binary())])
+    function = _group_function(check, (_schema_of(root / "lines"), _schema_of(root / "encounters")), output)
+    (tmp_path / "function.pickle").write_bytes(cloudpickle.dumps(function))
+    for kind in ("lines", "encounters"):  # Arrow IPC, as Spark streams a group to its worker
+        table = pq.read_table(next((root / kind).rglob("*.parquet")))
+        with pa.ipc.new_file(str(tmp_path / f"{kind}.arrow"), table.schema) as sink:
+            sink.write_table(table)
+    script = f"""
+import pickle, sys
+import pyarrow as pa
+function = pickle.loads(open({str(tmp_path / "function.pickle")!r}, "rb").read())
+lines, encounters = (pa.ipc.open_file({str(tmp_path)!r} + f"/{{kind}}.arrow").read_all()
+                     for kind in ("lines", "encounters"))
+found = function(lines, encounters)
+print(found.num_rows, "pandas" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    rows, pandas = done.stdout.split()
+    assert int(rows) > 900  # the examples' findings and the outcome row: the partition was checked
+    assert pandas == "False"
