@@ -175,11 +175,10 @@ def _local_cores(master: str | None) -> int | None:
     match = _LOCAL.fullmatch(master.strip()) if master else None
     if match is None or "spark.default.parallelism" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
         return None
-    if match.group(1) in (None, "*"):
-        if match.group(1) is None:
-            return 1
+    slots = match.group(1)
+    if slots == "*":
         return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return int(match.group(1))
+    return 1 if slots is None else int(slots)
 
 
 def _keys(folder: Path) -> list[int]:
