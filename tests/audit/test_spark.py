@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,123 @@ def test_a_partition_split_over_two_tasks_fails_the_audit_clearly(
     with pytest.raises(CleanclaimError, match="did not check each partition of patients once, whole: partition"):
         audit([inputs], tmp_path, as_of=AS_OF, partition_rows=1000, engine="spark")
     assert not (tmp_path / "findings.parquet").exists()
+
+
+def test_the_task_slots_of_a_local_master_are_known_before_its_session_starts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pass 1 partitions the input by the session's parallelism before the session it starts is up: for a local
+    master it is the master's own count (Spark's local backend), for any other the session must say."""
+    from cleanclaim.audit.spark import _local_cores
+
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)
+    cores = len(os.sched_getaffinity(0))
+    assert [_local_cores(m) for m in ("local", "local[2]", "local[*]", "local[3,2]", "local[*, 4]")] == [
+        1, 2, cores, 3, cores]
+    assert [_local_cores(m) for m in (None, "yarn", "spark://host:7077", "local[x]", "k8s://local[2]")] == [None] * 5
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--conf spark.default.parallelism=8 pyspark-shell")
+    assert _local_cores("local[2]") is None  # set where this process sees it: only the session knows
+
+
+class _Session:
+    """A stand-in for a SparkSession started by `spark_session`: records its stop."""
+
+    stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def test_the_session_starts_while_pass_1_runs_and_is_stopped_when_pass_1_fails(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The session's start waits (in its thread) until pass 1 has begun: a start made before pass 1, in the audit's
+    own thread, would find pass 1 not begun. Pass 1 then fails, and the audit stops the session it started (after
+    waiting for the start to end: a JVM is never left running)."""
+    import threading
+
+    from pyspark.sql import SparkSession
+
+    import cleanclaim.audit.run as run
+    import cleanclaim.audit.spark as spark_engine
+
+    pass_1_began, seen = threading.Event(), []
+    session = _Session()
+
+    def start(master: str | None = None) -> _Session:
+        seen.append(pass_1_began.wait(timeout=30))
+        return session
+
+    def failing_pass_1(*args: Any) -> Iterator[Any]:
+        pass_1_began.set()
+        raise RuntimeError("pass 1 failed")
+        yield  # a generator, as `_tables_read` is
+
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
+    monkeypatch.setattr(spark_engine, "spark_session", start)
+    monkeypatch.setattr(run, "_tables_read", failing_pass_1)
+    with pytest.raises(RuntimeError, match="pass 1 failed"):
+        audit([EXAMPLES], tmp_path, as_of=AS_OF, engine="spark", master="local[2]")
+    assert seen == [True]
+    assert session.stopped
+
+
+def test_a_session_that_cannot_start_is_the_same_input_error_after_pass_1(tmp_path: Path) -> None:
+    """No Java where JAVA_HOME says: the background start's error is the command's input error (exit 2), as when
+    the session started first. A fresh interpreter: this one may hold the module's session."""
+    script = "from cleanclaim.cli import app; app()"
+    env = {**os.environ, "JAVA_HOME": str(tmp_path / "no-java")}
+    env.pop("PYSPARK_SUBMIT_ARGS", None)
+    done = subprocess.run([sys.executable, "-c", script, "audit", str(EXAMPLES), "--out", str(tmp_path / "out"),
+                           "--engine", "spark", "--master", "local[2]", "--quiet"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "input error: field master: cannot start Spark (master local[2]): " in " ".join(done.stderr.split())
+    assert not (tmp_path / "out" / "findings.parquet").exists()
+
+
+def _spilled_examples(tmp_path: Path) -> tuple[Any, Any]:
+    """The example claims through pass 1 as the Spark engine spills them (one partition), and their check."""
+    from cleanclaim.audit.run import PartitionCheck, _resolve_payers, _Writer
+    from cleanclaim.formats.claim_table import read_claim_table
+    from cleanclaim.scrub import _Profiles
+
+    table = read_claim_table(EXAMPLES)
+    payers: dict[str, Any] = {}
+    table, _ = _resolve_payers(table, _Profiles(None), payers, str(EXAMPLES))
+    writer = _Writer(tmp_path, 1, spark=True)
+    writer.spill(table, str(EXAMPLES), "000000-000000", 0)
+    writer.close()
+    check = PartitionCheck(payers, AS_OF, None, frozenset(table.carried), table.minutes_carried)
+    assert writer.spilled is not None
+    return check, writer.spilled
+
+
+def test_a_python_worker_checks_a_partition_without_importing_pandas(tmp_path: Path) -> None:
+    """The partition function in a fresh interpreter, as in a Python worker: its Arrow batches in and out are made
+    without pandas (pyarrow imports it to convert Python objects; in a worker that import was most of the first
+    partition's extra cost)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from pyspark import cloudpickle  # what pyspark ships a function to its workers with
+
+    from cleanclaim.audit.run import FINDINGS_ORDER, FINDINGS_SCHEMA
+    from cleanclaim.audit.spark import KEY, OUTCOME, _arrow_fields, _partition_function
+
+    check, spilled = _spilled_examples(tmp_path)
+    output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(KEY, pa.int32()),
+                        pa.field(OUTCOME, pa.binary())])
+    function = _partition_function(check, spilled.kind_schemas(), output)
+    (tmp_path / "function.pickle").write_bytes(cloudpickle.dumps(function))
+    table = pq.read_table(spilled.files()[0])
+    with pa.ipc.new_file(str(tmp_path / "partition.arrow"), table.schema) as sink:  # as Spark streams it to a worker
+        sink.write_table(table)
+    script = f"""
+import pickle, sys
+import pyarrow as pa
+function = pickle.loads(open({str(tmp_path / "function.pickle")!r}, "rb").read())
+batches = pa.ipc.open_file({str(tmp_path / "partition.arrow")!r}).read_all().to_batches()
+print(sum(batch.num_rows for batch in function(iter(batches))), "pandas" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    rows, pandas = done.stdout.split()
+    assert int(rows) > 900  # the examples' findings and the outcome row: the partition was checked
+    assert pandas == "False"

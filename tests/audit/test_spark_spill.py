@@ -88,3 +88,12 @@ def test_a_block_with_a_new_column_is_merged_into_the_partition_s_one_file(tmp_p
                        .with_columns(pl.col("room").cast(pl.String)))
     assert_frame_equal(read(spilled, "encounters", 0), pl.concat([first[1], second[1]]))
     assert_frame_equal(read(spilled, "lines", 1), third[0])
+
+
+def test_a_spill_with_nothing_in_it_closes_with_nothing_to_check(tmp_path: Path) -> None:
+    """Every row rejected, or pass 1 failing before its first block: closing the spill (the audit's ``finally``)
+    must not raise over the error that got there, and leaves no partition to check."""
+    spilled = SpilledPartitions(tmp_path)
+    spilled.close()
+    assert spilled.files() == []
+    assert spilled.expected() == {}

@@ -38,12 +38,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import special  # type: ignore[import-untyped]  # not scipy.stats: see _binom_sf and after
 
 from cleanclaim.codebook import TimeRule, codebook
 from cleanclaim.timing import cms_minutes_for_units
@@ -585,6 +584,16 @@ def _robust_z(values: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64],
 # CPU and 46 MiB more than scipy.special alone, for the three tails below. These are scipy.stats' own values, bit for
 # bit, so providers.parquet does not move (held against scipy.stats in tests/audit/test_providers.py).
 
+
+
+def _special() -> Any:
+    """scipy.special (not scipy.stats: see above), imported by the tests that need it: a Spark worker imports this
+    module for `partition_stats` and never tests a provider (scipy cost each worker ~0.1 s of CPU and 66 modules)."""
+    from scipy import special  # type: ignore[import-untyped]
+
+    return special
+
+
 _BETABINOM_TERMS: Final = 1 << 20
 """Terms of the beta-binomial's pmf computed at once (8 MiB a temporary): rows of one length are taken in chunks of
 about this many terms, so that providers who share a large count do not make one matrix of all of them."""
@@ -603,7 +612,7 @@ def _binom_sf(k: npt.NDArray[np.float64], n: npt.NDArray[np.float64] | npt.NDArr
     out[~valid | np.isnan(kk)] = np.nan
     inside = valid & (kk >= 0) & (kk < nn)
     below = np.floor(kk[inside])
-    out[inside] = np.clip(special.betainc(below + 1.0, nn[inside] - below, pp[inside]), 0.0, 1.0)
+    out[inside] = np.clip(_special().betainc(below + 1.0, nn[inside] - below, pp[inside]), 0.0, 1.0)
     return out
 
 
@@ -615,6 +624,7 @@ def _betabinom_sf(k: npt.NDArray[np.float64], n: npt.NDArray[np.float64] | npt.N
     C-contiguous matrix pairwise exactly as it reduces the row alone, so the sums are scipy's to the last bit
     (held against scipy.stats on a grid in the tests), at one vectorised step per distinct k instead of a Python
     call per provider."""
+    special = _special()
     kk, nn, aa, bb = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(k, n, a, b))
     valid = (nn >= 0) & (nn == np.round(nn)) & (aa > 0) & (bb > 0)
     out = np.where(valid & (kk < 0), 1.0, 0.0)
@@ -639,4 +649,4 @@ def _betabinom_sf(k: npt.NDArray[np.float64], n: npt.NDArray[np.float64] | npt.N
 
 def _norm_sf(z: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """``scipy.stats.norm.sf(z)`` bit for bit: scipy computes it as the normal CDF of -z."""
-    return np.asarray(special.ndtr(-np.asarray(z, dtype=np.float64)), dtype=np.float64)
+    return np.asarray(_special().ndtr(-np.asarray(z, dtype=np.float64)), dtype=np.float64)

@@ -25,12 +25,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jinja2
 import polars as pl
 
 from cleanclaim.errors import InputError
+
+if TYPE_CHECKING:
+    import jinja2
 
 __all__ = ["FINDINGS", "PROVIDERS", "REJECTED", "REPORT", "SUMMARY", "Tally", "render_report", "tally", "template",
            "write_report"]
@@ -527,7 +529,10 @@ def _top_claims(findings: pl.LazyFrame, top: pl.DataFrame) -> list[dict[str, Any
 @functools.cache
 def template() -> jinja2.Template:
     """The report's template, compiled once per process (about 70 ms of Python): an audit compiles it beside its
-    provider tests, before the report is due."""
+    provider tests, before the report is due. jinja2 is imported here: a Spark worker imports this module (through
+    the audit's run) and never renders a report."""
+    import jinja2
+
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("cleanclaim.audit", "templates"),
         autoescape=True,  # every value in the report comes from input files: escape all of it, always

@@ -746,11 +746,6 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _payer_option(payer, payers_dir)
-    spark = None
-    if engine == "spark":
-        from cleanclaim.audit import spark as spark_engine
-
-        spark = spark_engine.Engine(master)  # started first: a missing pyspark or Java fails before any work
     profiles = _Profiles(payers_dir)
     files, errors = audit_inputs([Path(p) for p in paths], out)
     tables = [f for f in files if not _is_x12(f)]
@@ -758,8 +753,6 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     sizes = [_estimated_rows(f) for f in tables]
     total = sum(sizes)
     partitions = max(1, math.ceil(total / max(1, partition_rows)))
-    if spark is not None:  # at least one partition per core, so that every core has a group to check
-        partitions = max(partitions, min(spark.parallelism, math.ceil(total / 1000)))
     stats = ProviderStats()
     pricer = _Pricer()
     # cloned-note compares a provider's notes across patients, whom the partitions separate: it runs once over
@@ -769,6 +762,16 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
     compare_notes = chosen.enabled(clones)
     selection = replace(chosen, ignore=chosen.ignore | {clones.slug})
     held = total <= IN_MEMORY_ROWS
+    spark = None
+    if engine == "spark":
+        from cleanclaim.audit import spark as spark_engine
+
+        # before any work (the inputs were only listed and their sizes read): a missing pyspark fails here. The
+        # session starts in the background while pass 1 runs; a JVM that cannot start raises its error where pass 2
+        # needs the session (or `parallelism` does, for a master that is not local), and the finally stops it
+        spark = spark_engine.Engine(master)
+        # at least one partition per core, so that every core has a group to check
+        partitions = max(partitions, min(spark.parallelism, math.ceil(total / 1000)))
     # the scratch folder: from here on, removed whatever happens (below)
     writer = _Writer(out, partitions, in_memory=held, spark=spark is not None)
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
