@@ -176,6 +176,7 @@ def launches(monkeypatch: pytest.MonkeyPatch, machine: dict[str, Any]) -> Launch
     from cleanclaim.audit import spark
 
     monkeypatch.setattr(SparkContext, "_gateway", None)  # as in a process that has not launched a JVM yet
+    monkeypatch.setattr(SparkContext, "_jvm", SparkContext._jvm)  # put back: a test's session may use it
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
     monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
     for name, value in machine["env"].items():
@@ -208,6 +209,34 @@ def test_a_jvm_that_does_not_start_with_the_archive_is_started_without_it(launch
     (first, _), (second, _) = launches.calls
     assert first is not None and first.archive == path
     assert second == JavaOptions(BASE_OPTIONS) and not path.exists()  # not tried again by the next audit
+
+
+def test_a_jvm_that_died_with_the_archive_is_not_pyspark_s_gateway_for_the_retry(
+        launches: Launches, machine: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyspark import SparkContext
+
+    from cleanclaim.audit import spark
+
+    class Exited:
+        def poll(self) -> int:
+            return 134  # the JVM died (SIGABRT) after pyspark had connected to it
+
+    class Gateway:
+        proc = Exited()
+
+    gateways: list[Any] = []
+
+    def launch(builder: Any, java: JavaOptions | None) -> Any:
+        gateways.append(SparkContext._gateway)
+        if len(gateways) == 1:
+            SparkContext._gateway = Gateway()
+            raise RuntimeError("Connection refused")
+        return "session"
+
+    archive(machine)
+    monkeypatch.setattr(spark, "_started", launch)
+    assert spark.spark_session("local[2]") == "session"
+    assert gateways == [None, None]  # the retry launches a JVM of its own
 
 
 @pytest.mark.spark

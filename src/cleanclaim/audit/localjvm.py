@@ -190,7 +190,8 @@ def _archive(folder: Path, key: str) -> Path | None:
         size = path.name.removeprefix(f"{key}-").removesuffix(".jsa")
         if size.isdigit() and _complete(path, int(size)):
             if time.time() - path.stat().st_mtime > 86400:
-                os.utime(path)  # in use: not another key's stale archive for `_tidy`
+                with contextlib.suppress(OSError):  # another user's archive in a shared cache: used all the same
+                    os.utime(path)  # in use: not another key's stale archive for `_tidy`
             return path
         with contextlib.suppress(OSError):
             path.unlink()

@@ -80,12 +80,23 @@ def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audi
             if java.archive is None and java.dumping is None:
                 raise
             localjvm.discard(java)  # whatever broke the start, it will not be the archive again
+            _forget_dead_gateway(SparkContext)
             with _local_address(local and launching):
                 session = _started(builder, localjvm.JavaOptions(localjvm.BASE_OPTIONS))
     except Exception as exc:  # the JVM could not start (no Java, a bad master URL): say so, not a Py4J trace
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot start Spark (master {master or 'default'}): {first}", field="master") from exc
     return session
+
+
+def _forget_dead_gateway(context: Any) -> None:
+    """A JVM that died after pyspark connected to it stays pyspark's gateway for the process, and every later
+    session would be tried on it: forgotten, the next session launches a JVM of its own."""
+    gateway = context._gateway
+    proc = getattr(gateway, "proc", None) if gateway is not None else None
+    if proc is not None and proc.poll() is not None:
+        context._gateway = None
+        context._jvm = None
 
 
 def _started(builder: Any, java: localjvm.JavaOptions | None) -> SparkSession:
