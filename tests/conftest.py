@@ -1,5 +1,6 @@
 """Every test runs against the bundled data only: imported CMS files or payer profiles in the developer's own data
-directory must not change what a test sees."""
+directory must not change what a test sees; and no test reads or writes the developer's cache (a Spark session
+started by a test makes its class-data archive in a temporary folder)."""
 
 from __future__ import annotations
 
@@ -19,4 +20,5 @@ def _isolated_data_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     folder = tmp_path_factory.mktemp("cleanclaim-data")
     monkeypatch.setenv("CLEANCLAIM_DATA_DIR", str(folder))
     monkeypatch.delenv("CLEANCLAIM_PAYERS_DIR", raising=False)
+    monkeypatch.setenv("CLEANCLAIM_CACHE_DIR", str(tmp_path_factory.mktemp("cleanclaim-cache")))
     return folder

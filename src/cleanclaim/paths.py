@@ -1,11 +1,13 @@
-"""Where cleanclaim keeps data a user imports (official CMS files, later ICD-10-CM releases).
+"""Where cleanclaim keeps data a user imports (official CMS files, later ICD-10-CM releases), and its caches.
 
-Nothing is ever downloaded: this directory holds only what ``cleanclaim data import`` was given.
+Nothing is ever downloaded: the data directory holds only what ``cleanclaim data import`` was given, the cache
+directory only what cleanclaim derived from files the machine already has (deleting it loses nothing but time).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 
@@ -15,4 +17,15 @@ def data_dir() -> Path:
     if explicit:
         return Path(explicit)
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "cleanclaim"
+
+
+def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$CLEANCLAIM_CACHE_DIR``, else ``$XDG_CACHE_HOME/cleanclaim``, else ``~/.cache/cleanclaim`` (in ``environ``,
+    default ``os.environ``)."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("CLEANCLAIM_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "cleanclaim"

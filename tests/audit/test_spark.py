@@ -227,6 +227,37 @@ def test_the_session_starts_while_pass_1_runs_and_is_stopped_when_pass_1_fails(
     assert session.stopped
 
 
+def test_the_launch_environment_is_set_before_the_start_thread_and_removed_in_the_audit_s_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The variables a local JVM's launch needs are set by the audit's own thread before the start thread runs
+    (putenv racing Polars' getenv in pass 1 is a data race in the C library), and SPARK_LOCAL_IP is removed once the
+    session is there, so a cluster session started later in the process does not bind to loopback."""
+    import threading
+
+    from pyspark.sql import SparkSession
+
+    import cleanclaim.audit.spark as spark_engine
+
+    seen = []
+
+    def start(master: str | None = None) -> _Session:
+        seen.append((threading.current_thread().name, os.environ.get("SPARK_LOCAL_IP")))
+        return _Session()
+
+    monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
+    monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
+    monkeypatch.setattr(spark_engine, "spark_session", start)
+    engine = spark_engine.Engine("local[2]")
+    engine.session  # noqa: B018
+    assert seen == [("cleanclaim-spark-start", "127.0.0.1")]
+    assert "SPARK_LOCAL_IP" not in os.environ
+    engine.close()
+    seen.clear()
+    cluster = spark_engine.Engine("spark://host:7077")
+    cluster.session  # noqa: B018
+    assert seen == [("cleanclaim-spark-start", None)]
+
+
 def test_a_session_that_cannot_start_is_the_same_input_error_after_pass_1(tmp_path: Path) -> None:
     """No Java where JAVA_HOME says: the background start's error is the command's input error (exit 2), as when
     the session started first. A fresh interpreter: this one may hold the module's session."""

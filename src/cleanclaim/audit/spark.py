@@ -36,6 +36,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from cleanclaim.audit import localjvm
 from cleanclaim.errors import CleanclaimError, InputError
 
 if TYPE_CHECKING:
@@ -59,8 +60,10 @@ def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audi
     """The active Spark session, or a new one on ``master`` (default: spark-submit's master, else local[*]).
 
     The Python workers must run this interpreter (it has cleanclaim and its dependencies), hence PYSPARK_PYTHON,
-    unless the caller set it already (a cluster ships its own environment: docs/spark.md)."""
+    unless the caller set it already (a cluster ships its own environment: docs/spark.md). A local master's JVM
+    gets the options of `localjvm` (a faster start); a cluster's JVM options are the user's."""
     try:
+        from pyspark import SparkContext
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or later)",
@@ -70,18 +73,74 @@ def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audi
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
-    if (master or "local").startswith("local"):
+    local = (master or "local").startswith("local")
+    # pyspark launches one JVM per process, the first time: later sessions (and spark-submit's) reuse it
+    launching = SparkContext._gateway is None and "PYSPARK_GATEWAY_PORT" not in os.environ
+    java = localjvm.local_java_options() if local and launching else localjvm.JavaOptions(localjvm.BASE_OPTIONS)
+    if local:
         # one machine: no web UI to serve, and no console progress bar drawn over the audit's own
         builder = builder.config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-        # the JVM of a local session lives for one audit: its optimising (C2) compiler spent more CPU than it
-        # saved (session start on 2 cores: ~10.5 s of JVM CPU with C2, ~5.8 s with C1 alone)
-        builder = builder.config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1")
     try:
-        session = builder.getOrCreate()
+        try:
+            with _local_address(local and launching):
+                session = _started(builder, java if local else None)
+        except Exception:
+            if java.archive is None and java.dumping is None:
+                raise
+            localjvm.discard(java)  # whatever broke the start, it will not be the archive again
+            _forget_dead_gateway(SparkContext)
+            with _local_address(local and launching):
+                session = _started(builder, localjvm.JavaOptions(localjvm.BASE_OPTIONS))
     except Exception as exc:  # the JVM could not start (no Java, a bad master URL): say so, not a Py4J trace
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"cannot start Spark (master {master or 'default'}): {first}", field="master") from exc
     return session
+
+
+def _forget_dead_gateway(context: Any) -> None:
+    """A JVM that died after pyspark connected to it stays pyspark's gateway for the process, and every later
+    session would be tried on it: forgotten, the next session launches a JVM of its own."""
+    gateway = context._gateway
+    proc = getattr(gateway, "proc", None) if gateway is not None else None
+    if proc is not None and proc.poll() is not None:
+        context._gateway = None
+        context._jvm = None
+
+
+def _started(builder: Any, java: localjvm.JavaOptions | None) -> SparkSession:
+    if java is not None:
+        builder = builder.config("spark.driver.extraJavaOptions", java.text)
+    session: SparkSession = builder.getOrCreate()
+    return session
+
+
+@contextmanager
+def _local_address(local: bool) -> Iterator[None]:
+    """While a local session's JVM is launched, SPARK_LOCAL_IP=127.0.0.1 unless set: a local driver's RPC has no
+    other host to reach, and Spark would otherwise resolve the machine's name and list its interfaces (warning,
+    on most machines, that the name resolves to a loopback address). Put back afterwards: a cluster session
+    started later in this process must not bind to loopback."""
+    if not local or "SPARK_LOCAL_IP" in os.environ:
+        yield
+        return
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    try:
+        yield
+    finally:
+        os.environ.pop("SPARK_LOCAL_IP", None)
+
+
+def _launch_environ(master: str | None) -> list[str]:
+    """The environment `spark_session` gives a local JVM's launch, set here, before the launch thread starts: setting
+    a variable (putenv) while pass 1's Polars threads read theirs (getenv) is a data race in the C library, where
+    Python's and Rust's environment locks do not see each other. Returns the variables to remove once the launch
+    is over (`_local_address`'s SPARK_LOCAL_IP); PYSPARK_PYTHON stays, as `spark_session` leaves it."""
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    if not (master or "local").startswith("local") or "SPARK_LOCAL_IP" in os.environ:
+        return []
+    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    return ["SPARK_LOCAL_IP"]
 
 
 class Engine:
@@ -103,9 +162,11 @@ class Engine:
         active = SparkSession.getActiveSession()
         self.owned = active is None
         self._started: Future[SparkSession] = Future()
+        self._launch_environ: list[str] = []
         if active is not None:
             self._started.set_result(active)
         else:
+            self._launch_environ = _launch_environ(master)
             threading.Thread(target=self._start, name="cleanclaim-spark-start", daemon=True).start()
 
     def _start(self) -> None:
@@ -118,7 +179,16 @@ class Engine:
     def session(self) -> SparkSession:
         """The session, once started (waiting for it); the start's error (`spark_session`'s `InputError`) if it
         could not start."""
-        return self._started.result()
+        try:
+            return self._started.result()
+        finally:
+            self._restore_environ()
+
+    def _restore_environ(self) -> None:
+        """Removes what `_launch_environ` set, once the launch is over, from the audit's own thread."""
+        for name in self._launch_environ:
+            os.environ.pop(name, None)
+        self._launch_environ = []
 
     @property
     def parallelism(self) -> int:
@@ -133,6 +203,7 @@ class Engine:
         start has nothing to stop."""
         if self.owned and self._started.exception() is None:
             self._started.result().stop()
+        self._restore_environ()
 
     def check_partitions(self, spilled: SpilledPartitions,
                          check: PartitionCheck) -> tuple[pl.LazyFrame, list[PartitionChecked]]:

@@ -1,0 +1,223 @@
+"""The JVM options of a local Spark session (``--master local[...]``), whose JVM lives for one audit, so that its
+start costs less: C1 alone instead of C1 and C2, and a class-data sharing (CDS) archive of Spark's classes.
+
+Why CDS: a Spark driver loads and verifies ~10,000 classes from ~280 jars at every start. A JDK dynamic archive of
+the classes one session loaded (``-XX:ArchiveClassesAtExit``) maps them ready-made into the next ones
+(``-XX:SharedArchiveFile``): on 2 cores the session start fell from ~4.6-4.8 s to ~2.8-2.9 s of CPU (the whole
+process tree of a local[2] session started and stopped, medians of 3). The archive is a local cache of classes the
+machine already has: nothing is downloaded. It lives in ``paths.cache_dir()/spark-cds`` and
+``CLEANCLAIM_SPARK_CDS=0`` turns it off (docs/spark.md).
+
+When it is written: the JVM dumps the archive when it exits, which for pyspark's gateway JVM is after the Python
+process ended (it exits on its stdin closing), so the audit that creates it does not wait for it; the dump costs
+~9 s of CPU (~5-6 s wall) once, in the background. The first session also starts slower while it records.
+
+What may never happen is an audit broken by the cache, hence:
+
+* the key (`archive_key`) names what makes an archive valid: the Java (its home's files and release), Spark's jars
+  and the options; another Java on the PATH or another pyspark gets an archive of its own;
+* the JVM writes to a unique ``.part`` name and only a complete one is renamed into place (`_adopt`): the JVM writes
+  an archive's header last, so a ``.part`` with the archive's magic number is complete; a killed dump has none. The
+  size goes into the final name and is checked before each use, since the JVM crashes (SIGBUS) on a truncated
+  archive instead of ignoring it; ``-XX:+VerifySharedSpaces`` makes it check the contents' CRCs and ignore a
+  damaged archive (without it, a few flipped bytes crashed the JVM);
+* an unwritable cache folder, a path the JVM option syntax cannot carry, or no Java: no archive, same audit;
+* `spark_session` retries once without the archive (and deletes it) if the JVM does not start with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from cleanclaim import paths
+
+__all__ = ["BASE_OPTIONS", "CDS_SWITCH", "JavaOptions", "archive_key", "discard", "local_java_options"]
+
+BASE_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseParallelGC")
+"""For every local session. C1 alone: the optimising (C2) compiler spent more CPU than it saved (session start on 2
+cores: ~10.5 s of JVM CPU with C2, ~5.8 s with C1 alone). The throughput collector rather than G1 (the default on
+2 cores): a local audit is one batch job with no pause target, and G1's concurrent work cost CPU (1M lines on
+local[2], whole tree, medians of 3 alternated: 26.7 s with G1, 25.0 s Parallel, 25.7 s Serial)."""
+CDS_SWITCH = "CLEANCLAIM_SPARK_CDS"
+"""``0`` (or ``false``, ``no``, ``off``) turns the archive off."""
+FOLDER = "spark-cds"
+QUIET = ("-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+"""The JVM's CDS warnings (classes it cannot archive, an archive it rejects) would be printed on the audit's
+terminal, some of them after the audit ended."""
+USE = ("-XX:+VerifySharedSpaces", *QUIET)
+DYNAMIC_MAGIC = 0xF00BABA8
+"""The first four bytes (little-endian) of a JDK dynamic archive (``CDS_DYNAMIC_ARCHIVE_MAGIC``, JDK 13 to 21)."""
+PART_AGE = 2 * 86400
+"""A ``.part`` older than this (seconds) is a dump that never completed."""
+ARCHIVE_AGE = 30 * 86400
+"""Another key's archive unused for this long (seconds) belongs to a Java or a pyspark no longer used."""
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9_./+@%=-]+")
+"""What a path may hold to go into ``spark.driver.extraJavaOptions`` unquoted (split on spaces, and ``:`` separates
+two archives in ``-XX:SharedArchiveFile``)."""
+
+
+@dataclass(frozen=True)
+class JavaOptions:
+    """The options of one local session's JVM, with the archive it uses or the ``.part`` it will write at exit."""
+
+    options: tuple[str, ...]
+    archive: Path | None = None
+    dumping: Path | None = None
+
+    @property
+    def text(self) -> str:
+        """As ``spark.driver.extraJavaOptions`` wants them."""
+        return " ".join(self.options)
+
+
+def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: Path | None = None) -> JavaOptions:
+    """The options for a local session's JVM about to be launched, with the archive when there is (or can be) one."""
+    env = os.environ if environ is None else environ
+    plain = JavaOptions(BASE_OPTIONS)
+    if env.get(CDS_SWITCH, "1").strip().lower() in {"0", "false", "no", "off"}:
+        return plain
+    java = java_executable(env)
+    home = spark_home if spark_home is not None else _spark_home()
+    if java is None or home is None:
+        return plain
+    folder = cache_folder(env)
+    if not _PLAIN_PATH.fullmatch(str(folder)):
+        return plain
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        key = archive_key(java, home, BASE_OPTIONS, env)
+        _tidy(folder, key)
+        archive = _archive(folder, key) or _adopt(folder, key)
+        if archive is not None:
+            return JavaOptions((*BASE_OPTIONS, f"-XX:SharedArchiveFile={archive}", *USE), archive=archive)
+        part = folder / f"{key}.{os.getpid()}-{secrets.token_hex(4)}.part"
+        # made here, so that an unwritable folder is known now; the JVM replaces it when it dumps
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except OSError:
+        return plain
+    return JavaOptions((*BASE_OPTIONS, f"-XX:ArchiveClassesAtExit={part}", *QUIET), dumping=part)
+
+
+def cache_folder(environ: Mapping[str, str] | None = None) -> Path:
+    return paths.cache_dir(environ) / FOLDER
+
+
+def discard(options: JavaOptions) -> None:
+    """Forget the archive (or the ``.part``) of a session whose JVM did not start with it."""
+    for path in (options.archive, options.dumping):
+        if path is not None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+
+def java_executable(environ: Mapping[str, str]) -> Path | None:
+    """The java that Spark's launcher runs (bin/spark-class: ``$JAVA_HOME/bin/java``, else ``java`` on the PATH)."""
+    home = environ.get("JAVA_HOME")
+    found = str(Path(home) / "bin" / "java") if home else shutil.which("java", path=environ.get("PATH"))
+    if not found or not os.path.isfile(found):
+        return None
+    return Path(os.path.realpath(found))
+
+
+def archive_key(java: Path, spark_home: Path, options: tuple[str, ...], environ: Mapping[str, str]) -> str:
+    """What an archive is valid for, hashed: the Java (its files and release, which an update in place changes),
+    Spark's jars (the classpath the archive's classes came from) and the JVM options."""
+    java_home = java.parent.parent
+    jars = spark_home / "jars"
+    described = {
+        "java": [str(java), *(_stat(java_home / name) for name in
+                             ("bin/java", "lib/modules", "lib/server/libjvm.so", "lib/server/classes.jsa"))],
+        "release": _text(java_home / "release"),
+        "spark": str(spark_home.resolve()),
+        "jars": sorted(_stat(jar) for jar in jars.glob("*.jar")) if jars.is_dir() else [],
+        "classpath": [environ.get(name, "") for name in ("SPARK_DIST_CLASSPATH", "SPARK_CONF_DIR",
+                                                         "SPARK_PREPEND_CLASSES", "HADOOP_CONF_DIR")],
+        "options": list(options),
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:24]
+
+
+def _spark_home() -> Path | None:
+    try:
+        from pyspark.find_spark_home import _find_spark_home
+    except ImportError:
+        return None
+    try:
+        return Path(_find_spark_home())
+    except SystemExit:  # it exits when it finds no Spark
+        return None
+
+
+def _stat(path: Path) -> str:
+    try:
+        st = path.stat()
+    except OSError:
+        return f"{path.name}:-"
+    return f"{path.name}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _text(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+def _complete(path: Path, size: int | None = None) -> bool:
+    """Whether ``path`` is a whole archive: the magic number the JVM writes last, and the size it had then."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+            length = os.fstat(f.fileno()).st_size
+    except OSError:
+        return False
+    return int.from_bytes(head, "little") == DYNAMIC_MAGIC and (size is None or length == size)
+
+
+def _archive(folder: Path, key: str) -> Path | None:
+    """The key's archive (``KEY-SIZE.jsa``) when it is whole; a damaged one is deleted (a new one will be made)."""
+    for path in folder.glob(f"{key}-*.jsa"):
+        size = path.name.removeprefix(f"{key}-").removesuffix(".jsa")
+        if size.isdigit() and _complete(path, int(size)):
+            if time.time() - path.stat().st_mtime > 86400:
+                with contextlib.suppress(OSError):  # another user's archive in a shared cache: used all the same
+                    os.utime(path)  # in use: not another key's stale archive for `_tidy`
+            return path
+        with contextlib.suppress(OSError):
+            path.unlink()
+    return None
+
+
+def _adopt(folder: Path, key: str) -> Path | None:
+    """A complete ``.part`` of the key, renamed to its archive name (another audit may do it first)."""
+    for part in folder.glob(f"{key}.*.part"):
+        if _complete(part):
+            archive = folder / f"{key}-{part.stat().st_size}.jsa"
+            with contextlib.suppress(OSError):
+                os.replace(part, archive)
+            return _archive(folder, key)
+    return None
+
+
+def _tidy(folder: Path, key: str) -> None:
+    """Delete dumps that never completed and other keys' archives long unused."""
+    now = time.time()
+    for path in folder.iterdir():
+        try:
+            age = now - path.stat().st_mtime
+            stale = ((path.suffix == ".part" and age > PART_AGE)
+                     or (path.suffix == ".jsa" and not path.name.startswith(key) and age > ARCHIVE_AGE))
+            if stale:
+                path.unlink()
+        except OSError:
+            continue

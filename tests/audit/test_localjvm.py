@@ -1,0 +1,273 @@
+"""`localjvm`: the JVM options of a local Spark session, and the class-data sharing archive cache behind them.
+
+All but the last test run without a JVM: a fake Java home and Spark home in a temporary folder stand for the
+machine's, and `spark_session`'s launch is replaced by a recorder. The last one (``spark``) starts one local session in
+a child process (a fresh JVM: pyspark launches one per process) with a damaged archive in place, and reads the JVM's
+own arguments.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import cleanclaim
+from cleanclaim.audit import localjvm
+from cleanclaim.audit.localjvm import BASE_OPTIONS, DYNAMIC_MAGIC, JavaOptions, archive_key, local_java_options
+
+MAGIC = DYNAMIC_MAGIC.to_bytes(4, "little")
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> dict[str, Any]:
+    """A Java home, a Spark home with two jars and an environment naming them and a cache folder."""
+    java_home, spark_home = tmp_path / "jdk", tmp_path / "spark"
+    (java_home / "bin").mkdir(parents=True)
+    (java_home / "lib" / "server").mkdir(parents=True)
+    (java_home / "bin" / "java").write_text("#!/bin/sh\n")
+    (java_home / "lib" / "modules").write_bytes(b"modules")
+    (java_home / "release").write_text('JAVA_VERSION="17.0.15"\n')
+    (spark_home / "jars").mkdir(parents=True)
+    for name in ("spark-core.jar", "slf4j-api.jar"):
+        (spark_home / "jars" / name).write_bytes(name.encode())
+    env = {"JAVA_HOME": str(java_home), "CLEANCLAIM_CACHE_DIR": str(tmp_path / "cache"), "PATH": ""}
+    return {"java": java_home / "bin" / "java", "spark": spark_home, "env": env,
+            "folder": tmp_path / "cache" / localjvm.FOLDER}
+
+
+def options(machine: dict[str, Any], **env: str) -> JavaOptions:
+    return local_java_options({**machine["env"], **env}, spark_home=machine["spark"])
+
+
+def key(machine: dict[str, Any]) -> str:
+    return archive_key(localjvm.java_executable(machine["env"]) or Path(), machine["spark"], BASE_OPTIONS,
+                       machine["env"])
+
+
+def archive(machine: dict[str, Any], body: bytes = b"\0" * 100, *, size: int | None = None) -> Path:
+    """A complete archive in place (the magic number, and the size in its name)."""
+    content = MAGIC + body
+    path = machine["folder"] / f"{key(machine)}-{len(content) if size is None else size}.jsa"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def test_the_key_changes_with_the_java_the_jars_and_the_options(machine: dict[str, Any]) -> None:
+    java, spark, env = localjvm.java_executable(machine["env"]), machine["spark"], machine["env"]
+    assert java is not None
+    first = archive_key(java, spark, BASE_OPTIONS, env)
+    assert archive_key(java, spark, BASE_OPTIONS, env) == first  # the same machine: the same archive
+    assert archive_key(java, spark, (*BASE_OPTIONS, "-XX:+UseSerialGC"), env) != first
+    assert archive_key(java, spark, BASE_OPTIONS, {**env, "SPARK_DIST_CLASSPATH": "/opt/x.jar"}) != first
+    (java.parent.parent / "release").write_text('JAVA_VERSION="17.0.16"\n')  # a Java updated in place
+    updated = archive_key(java, spark, BASE_OPTIONS, env)
+    assert updated != first
+    (spark / "jars" / "spark-core.jar").write_bytes(b"spark-core 4.3.1")  # another pyspark's jar
+    assert archive_key(java, spark, BASE_OPTIONS, env) != updated
+
+
+def test_with_no_archive_the_jvm_writes_one_at_exit_under_a_unique_name(machine: dict[str, Any]) -> None:
+    first, second = options(machine), options(machine)
+    for chosen in (first, second):
+        assert chosen.options[: len(BASE_OPTIONS)] == BASE_OPTIONS
+        assert chosen.archive is None and chosen.dumping is not None
+        assert f"-XX:ArchiveClassesAtExit={chosen.dumping}" in chosen.options
+        assert "-Xlog:cds=off" in chosen.options  # the JVM's CDS warnings stay off the audit's terminal
+        assert chosen.dumping.parent == machine["folder"] and chosen.dumping.exists()  # made: the folder is writable
+    assert first.dumping != second.dumping  # two audits at once never write the same file
+
+
+def test_a_whole_archive_is_used_and_checked(machine: dict[str, Any]) -> None:
+    path = archive(machine)
+    chosen = options(machine)
+    assert chosen.archive == path and chosen.dumping is None
+    assert chosen.options == (*BASE_OPTIONS, f"-XX:SharedArchiveFile={path}", "-XX:+VerifySharedSpaces",
+                              "-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+
+
+def test_a_completed_dump_is_renamed_into_place_and_an_unfinished_one_is_not(machine: dict[str, Any]) -> None:
+    folder = machine["folder"]
+    folder.mkdir(parents=True)
+    unfinished = folder / f"{key(machine)}.11-aa.part"
+    unfinished.write_bytes(b"\0" * 104)  # a dump in progress or killed: the header (written last) is not there
+    assert options(machine).archive is None
+    done = folder / f"{key(machine)}.12-bb.part"
+    done.write_bytes(MAGIC + b"\0" * 100)
+    chosen = options(machine)
+    assert chosen.archive == folder / f"{key(machine)}-104.jsa" and chosen.archive.exists()
+    assert not done.exists() and unfinished.exists()
+
+
+def test_a_truncated_or_foreign_archive_is_deleted_and_made_again(machine: dict[str, Any]) -> None:
+    truncated = archive(machine, size=4096)  # the JVM crashes (SIGBUS) on an archive shorter than it was written
+    chosen = options(machine)
+    assert chosen.archive is None and chosen.dumping is not None and not truncated.exists()
+    foreign = archive(machine)
+    foreign.write_bytes(b"\xca\xfe\xba\xbe" + b"\0" * 100)  # same size, not a dynamic archive
+    assert options(machine).archive is None and not foreign.exists()
+
+
+def test_another_key_s_old_archive_and_stale_dumps_are_deleted(machine: dict[str, Any]) -> None:
+    folder = machine["folder"]
+    folder.mkdir(parents=True)
+    old, recent = folder / "0000-104.jsa", folder / "1111-104.jsa"
+    stale_part, live_part = folder / "2222.1-aa.part", folder / "3333.1-aa.part"
+    for path in (old, recent, stale_part, live_part):
+        path.write_bytes(MAGIC)
+    long_ago = time.time() - localjvm.ARCHIVE_AGE - 60
+    os.utime(old, (long_ago, long_ago))
+    os.utime(stale_part, (long_ago, long_ago))
+    options(machine)
+    assert not old.exists() and not stale_part.exists()
+    assert recent.exists() and live_part.exists()  # another Java's archive in use; another audit's dump
+
+
+@pytest.mark.parametrize("case", ["turned off", "unwritable", "no java", "a space in the path"])
+def test_no_archive_when_it_cannot_or_must_not_be_used(machine: dict[str, Any], tmp_path: Path, case: str) -> None:
+    env: dict[str, str] = {}
+    if case == "turned off":
+        archive(machine)
+        env = {localjvm.CDS_SWITCH: "0"}
+    elif case == "unwritable":
+        blocker = tmp_path / "a-file"
+        blocker.write_text("")
+        env = {"CLEANCLAIM_CACHE_DIR": str(blocker / "cache")}  # no folder can be made under a file
+    elif case == "no java":
+        env = {"JAVA_HOME": str(tmp_path / "no-such-jdk")}
+    else:
+        env = {"CLEANCLAIM_CACHE_DIR": str(tmp_path / "my cache")}  # the options string is split on spaces
+    assert options(machine, **env) == JavaOptions(BASE_OPTIONS)
+
+
+def test_the_cache_follows_xdg_cache_home(machine: dict[str, Any], tmp_path: Path) -> None:
+    env = {key: value for key, value in machine["env"].items() if key != "CLEANCLAIM_CACHE_DIR"}
+    chosen = local_java_options({**env, "XDG_CACHE_HOME": str(tmp_path / "xdg")}, spark_home=machine["spark"])
+    assert chosen.dumping is not None and chosen.dumping.parent == tmp_path / "xdg" / "cleanclaim" / "spark-cds"
+
+
+class Launches:
+    """`spark.spark_session`'s launches, recorded instead of started: the options each got and SPARK_LOCAL_IP then."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.calls: list[tuple[JavaOptions | None, str | None]] = []
+        self.fail_first = fail_first
+
+    def __call__(self, builder: Any, java: JavaOptions | None) -> Any:
+        self.calls.append((java, os.environ.get("SPARK_LOCAL_IP")))
+        if self.fail_first and len(self.calls) == 1:
+            raise RuntimeError("Java gateway process exited before sending its port number")
+        return "session"
+
+
+@pytest.fixture
+def launches(monkeypatch: pytest.MonkeyPatch, machine: dict[str, Any]) -> Launches:
+    pytest.importorskip("pyspark", reason="the dev extra installs pyspark")
+    from pyspark import SparkContext
+
+    from cleanclaim.audit import spark
+
+    monkeypatch.setattr(SparkContext, "_gateway", None)  # as in a process that has not launched a JVM yet
+    monkeypatch.setattr(SparkContext, "_jvm", SparkContext._jvm)  # put back: a test's session may use it
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
+    for name, value in machine["env"].items():
+        if name != "PATH":
+            monkeypatch.setenv(name, value)
+    monkeypatch.setattr(localjvm, "_spark_home", lambda: machine["spark"])
+    recorder = Launches()
+    monkeypatch.setattr(spark, "_started", recorder)
+    return recorder
+
+
+def test_a_local_session_gets_the_options_and_a_cluster_s_are_the_user_s(launches: Launches) -> None:
+    from cleanclaim.audit.spark import spark_session
+
+    spark_session("local[2]")
+    spark_session("spark://cluster:7077")
+    (local, local_ip), (cluster, cluster_ip) = launches.calls
+    assert local is not None and local.dumping is not None and set(BASE_OPTIONS) <= set(local.options)
+    assert local_ip == "127.0.0.1" and "SPARK_LOCAL_IP" not in os.environ  # for the launch only
+    assert cluster is None and cluster_ip is None
+
+
+def test_a_jvm_that_does_not_start_with_the_archive_is_started_without_it(launches: Launches,
+                                                                         machine: dict[str, Any]) -> None:
+    from cleanclaim.audit.spark import spark_session
+
+    path = archive(machine)
+    launches.fail_first = True
+    assert spark_session("local[2]") == "session"
+    (first, _), (second, _) = launches.calls
+    assert first is not None and first.archive == path
+    assert second == JavaOptions(BASE_OPTIONS) and not path.exists()  # not tried again by the next audit
+
+
+def test_a_jvm_that_died_with_the_archive_is_not_pyspark_s_gateway_for_the_retry(
+        launches: Launches, machine: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from pyspark import SparkContext
+
+    from cleanclaim.audit import spark
+
+    class Exited:
+        def poll(self) -> int:
+            return 134  # the JVM died (SIGABRT) after pyspark had connected to it
+
+    class Gateway:
+        proc = Exited()
+
+    gateways: list[Any] = []
+
+    def launch(builder: Any, java: JavaOptions | None) -> Any:
+        gateways.append(SparkContext._gateway)
+        if len(gateways) == 1:
+            SparkContext._gateway = Gateway()
+            raise RuntimeError("Connection refused")
+        return "session"
+
+    archive(machine)
+    monkeypatch.setattr(spark, "_started", launch)
+    assert spark.spark_session("local[2]") == "session"
+    assert gateways == [None, None]  # the retry launches a JVM of its own
+
+
+@pytest.mark.spark
+def test_a_local_session_s_jvm_runs_with_the_options_and_survives_a_damaged_archive(tmp_path: Path) -> None:
+    """One JVM: a damaged archive in place (whole by its magic and size, garbage inside), which the JVM must
+    ignore (-XX:+VerifySharedSpaces) while the session starts and runs a job."""
+    pytest.importorskip("pyspark", reason="the dev extra installs pyspark")
+    env = {**os.environ, "CLEANCLAIM_CACHE_DIR": str(tmp_path / "cache"),
+           "PYTHONPATH": str(Path(cleanclaim.__file__).parents[1])}
+    env.pop("SPARK_LOCAL_IP", None)
+    chosen = local_java_options(env)
+    assert chosen.dumping is not None
+    chosen.dumping.unlink()
+    damaged = chosen.dumping.parent / f"{chosen.dumping.name.split('.')[0]}-{1 << 20}.jsa"
+    damaged.write_bytes(MAGIC + os.urandom((1 << 20) - 4))
+    script = textwrap.dedent("""
+        import json
+        from cleanclaim.audit.spark import spark_session
+        session = spark_session("local[1]")
+        jvm = session.sparkContext._jvm
+        arguments = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+        total = session.range(100).selectExpr("sum(id)").collect()[0][0]
+        print(json.dumps({"arguments": arguments, "total": total, "host": session.conf.get("spark.driver.host")}))
+        session.stop()
+    """)
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen["total"] == 4950
+    assert set(BASE_OPTIONS) <= set(seen["arguments"])  # C1 alone, the throughput collector
+    assert f"-XX:SharedArchiveFile={damaged}" in seen["arguments"]
+    assert "-XX:+VerifySharedSpaces" in seen["arguments"]
+    assert seen["host"] in {"127.0.0.1", "localhost"}  # SPARK_LOCAL_IP: the loopback, not the machine's address
+    assert "resolves to a loopback address" not in run.stderr
