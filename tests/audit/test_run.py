@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import random
+import subprocess
+import sys
 from decimal import Decimal
 from itertools import zip_longest
 from pathlib import Path
@@ -719,10 +721,13 @@ def test_enrich_is_the_same_whatever_the_order_of_the_lines_and_claims(seed: int
     assert out.get_column("rule").to_list() == other.get_column("rule").to_list()
 
 
-def test_a_partitions_scratch_file_holds_its_blocks_in_order_as_the_parts_held_do(tmp_path: Path) -> None:
+@pytest.mark.parametrize("max_open", [None, 1], ids=["a-file-per-partition", "one-file-open"])
+def test_a_partitions_scratch_file_holds_its_blocks_in_order_as_the_parts_held_do(
+        tmp_path: Path, max_open: int | None) -> None:
     """Pass 1 appends each block's part to one open file per partition and kind; a block whose columns are typed
-    otherwise (a column all null in it) starts a new file. Read back, a partition is the parts held in memory,
-    reconciled and in input order, and the patients of each partition are those the held writer gives."""
+    otherwise (a column all null in it) starts a new file, and so does a partition whose file was closed for
+    another's (a process allowed fewer open files than partitions). Read back, a partition is the parts held in
+    memory, reconciled and in input order, and the patients of each partition are those the held writer gives."""
     from cleanclaim.audit.run import _ORDER, _Writer
     from cleanclaim.formats.claim_table import ClaimTable
 
@@ -741,9 +746,11 @@ def test_a_partitions_scratch_file_holds_its_blocks_in_order_as_the_parts_held_d
     blocks = [block(0, ["P1", "P4", "P3", "P1"], [10, 20, 30, 40]), block(4, ["P4", "P1", "P6"], [None] * 3),
               block(7, ["P6", "P1", "P3", "P4"], [5, 6, 7, 8])]
     held, spilled = _Writer(tmp_path, 2, in_memory=True), _Writer(tmp_path, 2)
+    spilled.max_open = max_open or spilled.max_open
     for index, table in enumerate(blocks):
         for writer in (held, spilled):
             writer.spill(table, "claims.parquet", f"000000-{index:06d}", 0)
+            assert len(spilled.open) <= spilled.max_open
     spilled.close()
     for kind in ("lines", "encounters"):
         for key in range(2):
@@ -759,5 +766,29 @@ def test_a_partitions_scratch_file_holds_its_blocks_in_order_as_the_parts_held_d
     files = {kind: sorted(path.name for path in (spilled.root / kind).rglob("*.arrow"))
              for kind in ("lines", "encounters")}
     partitions = [folder.name for folder in (spilled.root / "encounters").iterdir()]
-    assert len(partitions) == 2 and len(files["encounters"]) == 2
-    assert len(files["lines"]) > len(files["encounters"])
+    assert len(partitions) == 2
+    if max_open is None:
+        assert len(files["encounters"]) == 2
+        assert len(files["lines"]) > len(files["encounters"])
+    else:  # a file per block and partition that reopened it
+        assert len(files["encounters"]) > 2
+
+
+def test_pass_1_raises_its_soft_limit_of_open_files_to_keep_a_file_per_partition_or_works_within_it() -> None:
+    """A soft limit of 300 open files and 1,000 partition files wanted: raised towards the hard limit when that
+    allows (all 1,000 kept open); where the hard limit is 300 too, what it leaves after the files reserved for the
+    rest. A fresh interpreter: the limit is the process's."""
+    script = """
+import resource
+from cleanclaim.audit.run import _FILES_RESERVED, _open_file_budget
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+assert hard == resource.RLIM_INFINITY or hard >= 1300, hard
+resource.setrlimit(resource.RLIMIT_NOFILE, (300, hard))
+print(_open_file_budget(1000), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+resource.setrlimit(resource.RLIMIT_NOFILE, (300, 300))
+print(_open_file_budget(1000), resource.getrlimit(resource.RLIMIT_NOFILE)[0], 300 - _FILES_RESERVED)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    raised, capped = (line.split() for line in done.stdout.splitlines())
+    assert raised == ["1000", "1256"]
+    assert capped[0] == capped[2] and capped[1] == "300"

@@ -97,3 +97,23 @@ def test_a_spill_with_nothing_in_it_closes_with_nothing_to_check(tmp_path: Path)
     spilled.close()
     assert spilled.files() == []
     assert spilled.expected() == {}
+
+
+def test_a_spill_allowed_fewer_open_files_than_partitions_gives_the_same_partitions(tmp_path: Path) -> None:
+    """Three partitions, one file open at a time (a process that may not open one per partition): each block after
+    the first reopens its partition in a new segment, and `close` merges them, so each partition is still one file
+    with its rows in order."""
+    spilled = SpilledPartitions(tmp_path, max_open=1)
+    blocks = []
+    for block in range(3):
+        for key in (0, 1, 2):
+            rows = range(100 * block + 10 * key, 100 * block + 10 * key + 4)
+            blocks.append((key, lines(block, rows), encounters(block, rows[::2])))
+            spilled.add(key, blocks[-1][1], blocks[-1][2])
+            assert sum(file.writer is not None for file in spilled.open.values()) == 1
+    spilled.close()
+    files = sorted(spilled.root.iterdir())
+    assert files == spilled.files() and len(files) == 3
+    for key in (0, 1, 2):
+        assert_frame_equal(read(spilled, "lines", key), pl.concat([b[1] for b in blocks if b[0] == key]))
+        assert_frame_equal(read(spilled, "encounters", key), pl.concat([b[2] for b in blocks if b[0] == key]))

@@ -196,6 +196,35 @@ def audit_inputs(paths: Sequence[Path], out: Path | None = None) -> tuple[list[P
     return files, errors
 
 
+_FILES_RESERVED = 256
+"""Open files left for everything but pass 1's partition files: the inputs being read, Polars' and pyarrow's own,
+the report's, a Spark driver's sockets."""
+
+
+def _open_file_budget(wanted: int) -> int:
+    """How many partition files pass 1 may keep open: ``wanted`` (one per partition and kind) when the process may
+    open that many, after raising its soft limit of open files towards the hard one (a soft limit of 1,024 is
+    common, and 100M lines make 400 partitions x 2 kinds), else what the limit leaves. Raising a soft limit is
+    what the limit is for, and it stays raised for the process (lowering it again could strand files opened since).
+    Fewer files open than partitions is slower (a partition's parts go into several files), never wrong."""
+    try:
+        import resource
+    except ImportError:  # not a POSIX system: no limit to read
+        return max(1, wanted)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = wanted + _FILES_RESERVED
+    if soft != resource.RLIM_INFINITY and soft < need:
+        raised = need if hard == resource.RLIM_INFINITY else min(need, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        except (ValueError, OSError):  # a limit this process may not change: work within it
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return max(1, wanted)
+    return max(1, min(wanted, soft - _FILES_RESERVED))
+
+
 def _estimated_rows(path: Path) -> int:
     """A cheap row count to size the partitions: Parquet's metadata, a CSV's newlines."""
     try:
@@ -239,10 +268,13 @@ class _Writer:
         """Spark's partitions: a Parquet file each, its claims with their lines nested, read a file per task
         (`cleanclaim.audit.spark.SpilledPartitions`). This process reads its own as Arrow IPC files, which are
         written and read back at memory speed (uncompressed: they live for one audit)."""
+        self.max_open = 0 if self.in_memory else _open_file_budget(partitions if spark else 2 * partitions)
+        """How many partition files pass 1 keeps open at once: one per partition (and kind) unless the process may
+        not open that many (`_open_file_budget`); then the oldest is closed and its partition goes on in a new file."""
         if spark:
             from cleanclaim.audit.spark import SpilledPartitions
 
-            self.spilled = SpilledPartitions(self.root)
+            self.spilled = SpilledPartitions(self.root, max_open=self.max_open)
         self.held: dict[tuple[str, int], list[pl.DataFrame]] = {}
         self.found: list[pl.DataFrame] = []
         self.noted: set[int] = set()
@@ -252,7 +284,7 @@ class _Writer:
         """Each partition's scratch file, open through pass 1: a block's part is appended to it as record batches
         (10M lines make 40 blocks x 40 partitions x 2 kinds: 3,200 small files, which cost ~8.6 s CPU to write and
         read back where 80 files of those parts cost ~3.2 s). At most one handle per partition and kind is open (80
-        at 10M lines: far below any limit)."""
+        at 10M lines; 800 at 100M lines, near the common soft limit of 1,024: `max_open`)."""
 
     def spill(self, table: ClaimTable, source: str, name: str, file_index: int) -> None:
         """A file's accepted lines and claims, split by the hash of the patient key, each with its place in the
@@ -292,9 +324,12 @@ class _Writer:
         batches = part.to_arrow()
         stream, schema = self.open.get((kind, key), (None, batches.schema))
         if stream is not None and not schema.equals(batches.schema):
+            self.open.pop((kind, key))
             stream.close()
             stream = None
         if stream is None:
+            if len(self.open) >= self.max_open:  # the oldest file closed; its partition's next part starts another
+                self.open.pop(next(iter(self.open)))[0].close()
             stream = pa.ipc.new_file(str(path), batches.schema)
             self.open[(kind, key)] = (stream, batches.schema)
         stream.write_table(batches)

@@ -274,7 +274,7 @@ class SpilledPartitions:
     The rows each partition received are counted here, so the driver can tell that every partition was checked
     once, whole."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, max_open: int = 1 << 30) -> None:
         self.root = root / "partitions"
         self.root.mkdir(parents=True, exist_ok=True)
         self.columns: dict[str, dict[str, Any]] = {kind: {} for kind in KINDS}
@@ -283,6 +283,11 @@ class SpilledPartitions:
         self.rows: dict[int, list[int]] = {}
         """The lines and claims spilled into each partition."""
         self.open: dict[int, _File] = {}
+        self.max_open = max_open
+        self.writing: dict[int, None] = {}
+        """The partitions whose file is open for writing, oldest first: at ``max_open`` the oldest is closed, and its
+        partition's next block starts a segment (merged by `close`), so pass 1 never holds more files than the
+        process may open (`cleanclaim.audit.run._open_file_budget`)."""
         self.closed = False
 
     def path(self, key: int, segment: int = 0) -> Path:
@@ -306,14 +311,22 @@ class SpilledPartitions:
             return
         table = _nested(key, parts[0], parts[1]).to_arrow()
         file = self.open.get(key)
-        fitted = None if file is None else _fitted(table, file.schema)
+        fitted = None if file is None or file.writer is None else _fitted(table, file.schema)
         if file is None or fitted is None:
             if file is not None and file.writer is not None:
                 file.writer.close()
+            self.writing.pop(key, None)
+            if len(self.writing) >= self.max_open:
+                oldest = self.open[next(iter(self.writing))]
+                assert oldest.writer is not None
+                oldest.writer.close()
+                oldest.writer = None
+                del self.writing[next(iter(self.writing))]
             segment = self.path(key, len(file.segments) if file else 0)
             segments = [*(file.segments if file else []), segment]
             file = self.open[key] = _File(table.schema, pq.ParquetWriter(segment, table.schema, compression="none"),
                                           segments)
+            self.writing[key] = None
             fitted = table
         assert file.writer is not None
         file.writer.write_table(fitted)
