@@ -75,7 +75,15 @@ from cleanclaim.payers import PayerProfile
 from cleanclaim.rules.catalogue.cloned_notes import flagged_rows, note_records
 from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection, finding_frame
 from cleanclaim.rules.registry import get_rule
-from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Profiles, check, check_lines
+from cleanclaim.scrub import (
+    X12_SUFFIXES,
+    _looks_like_x12,
+    _payer_option,
+    _Profiles,
+    check,
+    check_lines,
+    payer_rows,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -699,19 +707,24 @@ def _resolve_payers(table: ClaimTable, profiles: _Profiles, payers: dict[str, Pa
     """A payer id without a profile (not a plain name, a broken profile file) rejects its rows, as in check."""
     errors: list[InputError] = []
     bad: list[str] = []
+    unchecked = pl.repeat(False, table.lines.height, eager=True)
     for key in table.lines.get_column("payer").unique(maintain_order=True).to_list():
         try:
             payers[key] = profiles.get(key)
         except InputError as exc:
             bad.append(key)
-            rows = table.line_rows.filter(table.lines.get_column("payer").eq_missing(key))
-            errors.extend(InputError(exc.message, file=source, row=int(row), field="payer") for row in rows)
+            at = payer_rows(table.lines, table.encounters, key) & ~unchecked  # each row rejected once
+            unchecked = unchecked | at
+            own = table.lines.get_column("payer").eq_missing(key)
+            for row, its_own in zip(table.line_rows.filter(at), own.filter(at), strict=True):
+                reason = exc.message if its_own else f"its claim's payer (on the claim's first row): {exc.message}"
+                errors.append(InputError(reason, file=source, row=int(row), field="payer"))
     if not bad:
         return table, errors
     keep = ~pl.col("payer").is_in(bad)
-    kept_rows = table.line_rows.filter(table.lines.select(keep.fill_null(True)).to_series())
-    table.rows_rejected += table.lines.height - kept_rows.len()
-    table.lines = table.lines.filter(keep)
+    kept_rows = table.line_rows.filter(~unchecked)
+    table.lines = table.lines.filter(~unchecked)
+    table.rows_rejected += int(unchecked.sum())
     table.encounter_rows = table.encounter_rows.filter(table.encounters.select(keep.fill_null(False)).to_series())
     table.encounters = table.encounters.filter(keep)
     table.line_rows = kept_rows
