@@ -387,6 +387,28 @@ def test_rows_of_a_payer_without_a_profile_are_rejected_and_the_rest_audited_as_
     assert ordered(audited).equals(ordered(checked.table))
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
+def test_a_claim_whose_rows_name_two_patients_is_audited_whole_as_check_does(
+        tmp_path: Path, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reader keeps such a claim (its patient is its first row's); partitioned by each row's own patient, a row
+    # landed in a partition without its claim and was counted as checked but checked by no rule (fuzz, issue 15)
+    if not held:
+        monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)
+    rows = claim_rows(30, seed=7)
+    claims = [c for c in sorted({str(r["encounter_id"]) for r in rows})
+              if sum(r["encounter_id"] == c for r in rows) > 1]
+    for claim, patient in zip(claims[::4], ("X1", "X2", "X3", "X4", "X5", "X6"), strict=False):
+        last = max(i for i, row in enumerate(rows) if row["encounter_id"] == claim)
+        rows[last] = {**rows[last], "patient_id": patient}  # a patient seen on this row only
+    path = write_csv(tmp_path / "claims.csv", rows)
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=1)
+    checked = check(path, as_of=AS_OF)
+    assert result.summary["lines"] == result.summary["rows_checked"] == checked.summary.lines == len(rows)
+    assert result.summary["encounters"] == checked.summary.encounters
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(checked.table))
+
+
 def test_nothing_readable_still_writes_every_output_and_exits_2(tmp_path: Path) -> None:
     result = audit([tmp_path / "nope.csv"], tmp_path / "out", as_of=AS_OF)
     assert result.exit_code == 2

@@ -229,6 +229,17 @@ def _place(error: InputError) -> str:
     return ", ".join(p for p in parts if p)
 
 
+def _patients_split(lines: pl.DataFrame) -> bool:
+    """Whether some claim's rows name more than one patient (the reader keeps them: a claim's patient is its first
+    row's). In a file written claim by claim, neighbouring rows are compared (a few ms per 1M lines); in any other
+    order, each claim's patients are counted."""
+    claim, patient = pl.col("encounter_id"), pl.col("patient_id")
+    if _contiguous(lines):
+        return bool(lines.select(((claim == claim.shift(1)) & patient.ne_missing(patient.shift(1))).any()).item())
+    return bool(lines.group_by("encounter_id").agg(patient.n_unique()).select(pl.col("patient_id").max() > 1)
+                .item())
+
+
 class _Writer:
     """The audit's scratch: partition files of pass 1 and finding parts of pass 2 (in a scratch folder), or, for an
     input small enough to hold (``in_memory``), pass 1's partitions kept as frames: writing a million lines to disk
@@ -266,6 +277,12 @@ class _Writer:
                                          table.line_rows.cast(pl.Int64).alias(_ORDER[1]), partition)
         encounters = table.encounters.with_columns(order, table.encounter_rows.cast(pl.Int64).alias(_ORDER[1]),
                                                    partition)
+        if _patients_split(table.lines):
+            # a claim whose rows name two patients goes whole to its encounter's partition (its first row's
+            # patient): by each row's own patient, a row landed where its claim is not, and was checked by no rule
+            claim = encounters.select("encounter_id", pl.col(_KEY).alias("__claim_key")).unique("encounter_id")
+            lines = (lines.join(claim, on="encounter_id", how="left", maintain_order="left")
+                     .with_columns(pl.coalesce("__claim_key", _KEY).alias(_KEY)).drop("__claim_key"))
         if encounters.get_column("note").null_count() < encounters.height:
             self.noted.update(encounters.filter(pl.col("note").is_not_null()).get_column(_KEY).unique().to_list())
         for kind, frame in (("lines", lines), ("encounters", encounters)):
