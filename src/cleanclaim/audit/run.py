@@ -209,7 +209,7 @@ def _estimated_rows(path: Path) -> int:
             with path.open("rb") as handle:
                 return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
         return int(pl.scan_parquet(path).select(pl.len()).collect().item())
-    except (OSError, pl.exceptions.PolarsError):
+    except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException):  # a footer polars panics on
         return 0  # the reader will say what is wrong with the file
 
 
@@ -690,7 +690,7 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
     try:
         lazy = pl.scan_parquet(source)
         schema = lazy.collect_schema()
-    except (OSError, pl.exceptions.PolarsError) as exc:
+    except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # a footer polars panics on
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
     if "encounter_id" not in schema:
         yield read_claim_table(path, default_payer=default_payer)  # the reader names the missing columns
@@ -705,7 +705,7 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
         for frame in frames:
             raw = frame.with_columns(*texts)
             yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
-    except (OSError, pl.exceptions.PolarsError) as exc:
+    except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
     if source != path:
         shutil.rmtree(source.parent, ignore_errors=True)
