@@ -578,6 +578,14 @@ def check_tables(tables: Tables, selection: RuleSelection | None = None) -> tupl
     return _findings_isolated(tables, selection)
 
 
+def payer_rows(lines: pl.DataFrame, encounters: pl.DataFrame, payer: str) -> pl.Series:
+    """The lines a payer id without a profile leaves unchecked: its own lines, and every line of a claim whose payer
+    it is (a claim's payer is its first line's, so a later line naming a good payer would otherwise be kept
+    without its claim: counted as checked, and checked by no rule)."""
+    claims = encounters.filter(pl.col("payer").eq_missing(payer)).get_column("encounter_id")
+    return lines.get_column("payer").eq_missing(payer) | lines.get_column("encounter_id").is_in(claims.implode())
+
+
 def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: dt.date,
                  selection: RuleSelection | None) -> CheckResult:
     table = read_claim_table(path, default_payer=payer or "medicare")
@@ -586,24 +594,26 @@ def _check_table(path: Path, profiles: _Profiles, *, payer: str | None, as_of: d
         lines = lines.with_columns(pl.lit(payer).alias("payer"))
         encounters = encounters.with_columns(pl.lit(payer).alias("payer"))
     payers: dict[str, PayerProfile] = {}
+    unchecked = pl.repeat(False, lines.height, eager=True)
     for payer_key in lines.get_column("payer").unique(maintain_order=True).to_list():
         try:
             payers[payer_key] = profiles.get(payer_key)
         except InputError as exc:
-            at = lines.get_column("payer").eq_missing(payer_key)
+            at = payer_rows(lines, encounters, payer_key) & ~unchecked  # each row counted once
+            if not at.any():  # its rows are all of claims another payer id left unchecked: said there
+                continue
+            unchecked = unchecked | at
             affected = lines.filter(at).get_column("encounter_id").unique(maintain_order=True)
             shown = ", ".join(affected.head(10).to_list()) + (" …" if affected.len() > 10 else "")
             rows = table.line_rows.filter(at)
-            first = int(rows.min())  # type: ignore[arg-type]  # a payer key comes from a line: never empty
+            first = int(rows.min())  # type: ignore[arg-type]  # not empty (above)
             others = f" and {rows.len() - 1} other row(s)" if rows.len() > 1 else ""
             errors.append(InputError(f"{exc.message}; not checked: row {first}{others}, of encounter(s) {shown}",
                                      file=str(path), row=first, field="payer",
                                      encounter=affected.item() if affected.len() == 1 else None))
-    rejected = 0
-    if len(payers) < lines.get_column("payer").n_unique():
-        unknown = lines.filter(~pl.col("payer").is_in(list(payers)))
-        rejected = unknown.height
-        lines = lines.filter(pl.col("payer").is_in(list(payers)))
+    rejected = int(unchecked.sum())
+    if rejected:
+        lines = lines.filter(~unchecked)
         encounters = encounters.filter(pl.col("payer").is_in(list(payers)))
     found, failures = check_lines(lines, encounters, payers, as_of=as_of, selection=selection,
                                   carried=table.carried, minutes_carried=table.minutes_carried)

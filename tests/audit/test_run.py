@@ -354,7 +354,9 @@ def test_one_encounter_id_in_two_files_audits_the_first_and_rejects_the_other_ro
 def test_rows_of_a_payer_without_a_profile_are_rejected_and_the_rest_audited_as_check_does(
         tmp_path: Path, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     # a payer id that is not a name on every line of some claims, on a first line only (the claim's payer) and on a
-    # later line only: its rows are rejected, the claims and lines left are put back in input order and audited
+    # later line only: its rows are rejected, and every row of a claim whose payer (its first row's) it is (kept,
+    # such a row was counted as checked and checked by no rule); the claims and lines left are put back in input
+    # order and audited
     if not held:
         monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)
     rows = claim_rows(80, seed=5)
@@ -370,12 +372,41 @@ def test_rows_of_a_payer_without_a_profile_are_rejected_and_the_rest_audited_as_
     path = write_csv(tmp_path / "claims.csv", rows)
     result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=100)
     rejected = pl.read_parquet(tmp_path / "out" / "rejected.parquet")
-    bad_rows = [i + 2 for i, row in enumerate(rows) if row["payer"] == "../evil"]
+    claim_payer: dict[str, object] = {}
+    for row in rows:
+        claim_payer.setdefault(str(row["encounter_id"]), row["payer"])
+    bad_rows = [i + 2 for i, row in enumerate(rows)
+                if "../evil" in (row["payer"], claim_payer[str(row["encounter_id"])])]
+    assert len(bad_rows) > sum(row["payer"] == "../evil" for row in rows)  # some claims' later rows among them
     assert rejected.get_column("row").to_list() == bad_rows
     assert set(rejected["column"]) == {"payer"}
     checked = check(path, as_of=AS_OF)
     assert (result.summary["rows_rejected"], result.summary["encounters"], result.summary["lines"]) == (
         len(bad_rows), checked.summary.encounters, checked.summary.lines)
+    assert checked.summary.rows_rejected == len(bad_rows)
+    assert result.summary["rows_checked"] == result.summary["lines"]
+    audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
+    assert ordered(audited).equals(ordered(checked.table))
+
+
+@pytest.mark.parametrize("held", [True, False], ids=["held", "through-scratch-files"])
+def test_a_claim_whose_rows_name_two_patients_is_audited_whole_as_check_does(
+        tmp_path: Path, held: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the reader keeps such a claim (its patient is its first row's); partitioned by each row's own patient, a row
+    # landed in a partition without its claim and was counted as checked but checked by no rule (fuzz, issue 15)
+    if not held:
+        monkeypatch.setattr("cleanclaim.audit.run.IN_MEMORY_ROWS", 0)
+    rows = claim_rows(30, seed=7)
+    claims = [c for c in sorted({str(r["encounter_id"]) for r in rows})
+              if sum(r["encounter_id"] == c for r in rows) > 1]
+    for claim, patient in zip(claims[::4], ("X1", "X2", "X3", "X4", "X5", "X6"), strict=False):
+        last = max(i for i, row in enumerate(rows) if row["encounter_id"] == claim)
+        rows[last] = {**rows[last], "patient_id": patient}  # a patient seen on this row only
+    path = write_csv(tmp_path / "claims.csv", rows)
+    result = audit([path], tmp_path / "out", as_of=AS_OF, partition_rows=1)
+    checked = check(path, as_of=AS_OF)
+    assert result.summary["lines"] == result.summary["rows_checked"] == checked.summary.lines == len(rows)
+    assert result.summary["encounters"] == checked.summary.encounters
     audited = pl.read_parquet(tmp_path / "out" / "findings.parquet")
     assert ordered(audited).equals(ordered(checked.table))
 

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import yaml
 
@@ -199,6 +200,17 @@ def targets() -> dict[str, Target]:
         "check-yaml": Target("check-yaml", ".yaml", _seeds_yaml()[:2], yaml_mutators, _check),
         "check-837p": Target("check-837p", ".837", _seeds_837p()[:2], x12, _check),
         "check-csv": Target("check-csv", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _check),
+        "audit-csv": Target("audit-csv", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _audit_target(False, True)),
+        "audit-csv-scratch": Target("audit-csv-scratch", ".csv", (CSV_SEED,), m.CSV + m.GENERIC,
+                                    _audit_target(True, True)),
+        "audit-parquet": Target("audit-parquet", ".parquet", (CSV_SEED,), (), _audit_target(False, True),
+                                m.parquet_damaged),
+        "audit-parquet-scratch": Target("audit-parquet-scratch", ".parquet", (CSV_SEED,), (),
+                                        _audit_target(True, True), m.parquet_damaged),
+        "audit-837p": Target("audit-837p", ".837", _seeds_837p()[:2], x12, _audit_target(False, False)),
+        "audit-pair": Target("audit-pair", ".csv", (CSV_SEED,), m.CSV + m.GENERIC, _audit_pair(False)),
+        "audit-pair-scratch": Target("audit-pair-scratch", ".parquet", (CSV_SEED,), (), _audit_pair(True),
+                                     m.parquet_damaged),
     }
 
 
@@ -259,9 +271,10 @@ def _shape(message: str) -> str:
     return re.sub(r"\d+", "N", text)[:90]
 
 
-WHOLE_FILE = ("the file is empty",)
-"""Errors about the file as a whole, which have no line to name. Everything else does: a decoder knows the byte, a
-parser the line, a table the row."""
+WHOLE_FILE = ("the file is empty", "cannot read the table:")
+"""Errors about the file as a whole, which have no line to name (an empty file; a Parquet file whose footer or
+metadata cannot be read, so it has no rows at all). Everything else does: a decoder knows the byte, a parser the
+line, a table the row."""
 
 
 def _placeless(error: InputError) -> bool:
@@ -338,7 +351,8 @@ def judge(target: Target, path: Path, data: bytes) -> list[Failure]:
     except BaseException as exc:  # the point of the oracle: anything but InputError is a crash; a Rust panic
         # in polars arrives as pyo3's PanicException, a BaseException, and a stray sys.exit as SystemExit
         top, ours = _frames(exc)
-        return [Failure((target.name, type(exc).__name__, _where(ours)), "exception",
+        where = exc.invariant if isinstance(exc, AuditContractError) else _where(ours)
+        return [Failure((target.name, type(exc).__name__, where), "exception",
                         f"{type(exc).__name__}: {str(exc)[:300]}", f"{top} (cleanclaim: {ours})")]
     found: list[Failure] = []
     phi = _phi_values(data)
@@ -442,3 +456,142 @@ def run(target: Target, indices: range, workdir: Path) -> Report:
         for failure in judge(target, path, data):
             report.add(failure, index, data)
     return report
+
+
+# ------------------------------------------------------------------------------------------------------ audit
+
+AUDIT_OUTPUTS = ("findings.parquet", "summary.json", "rejected.parquet", "providers.parquet", "report.html")
+
+GOOD_CSV = (
+    "encounter_id,date,payer,place_of_service,patient_id,provider_npi,provider_discipline,diagnoses,code,"
+    "modifiers,units,minutes,dx_pointers,charge\n"
+    "G1,2026-03-04,medicare,11,Q7,1245319599,PT,M62.81,97110,GP,3,38,1,120.00\n"
+    "G1,2026-03-04,medicare,11,Q7,1245319599,PT,M62.81,97110,GP,3,38,1,120.00\n"
+    "G2,2026-03-05,medicare,11,Q8,1245319599,PT,M62.81,97140,GP;59,1,8,1,45.00\n"
+)
+"""The good file of the multi-file targets: its own patients and claims (no id or patient a mutant of the seeds
+can reach), with findings of its own (a duplicate line, units past the minutes), so that "the good file's findings
+are those it gives alone" compares something."""
+
+
+class AuditContractError(Exception):
+    """An audit broke issue 15's bad-input contract without raising: ``invariant`` names which (the crash class)."""
+
+    def __init__(self, invariant: str, detail: str) -> None:
+        super().__init__(f"{invariant}: {detail}")
+        self.invariant = invariant
+
+
+@contextmanager
+def _scratch_path(on: bool) -> Iterator[None]:
+    """The scratch-file path of a large input (slices and partitions through files), as the audit tests force it."""
+    from cleanclaim.audit import run
+
+    held = run.IN_MEMORY_ROWS
+    run.IN_MEMORY_ROWS = 0 if on else held
+    try:
+        yield
+    finally:
+        run.IN_MEMORY_ROWS = held
+
+
+def _audited(paths: list[Path], out: Path, *, scratch: bool) -> Any:
+    """``audit`` of ``paths`` into ``out`` (emptied first), judged against the invariants every run keeps."""
+    import datetime as dt
+    import shutil
+
+    import polars as pl
+
+    from cleanclaim.audit.run import audit
+
+    shutil.rmtree(out, ignore_errors=True)
+    with _scratch_path(scratch):
+        # one line a partition and a slice per line on the scratch path: every cut of the slicing is exercised
+        result = audit(paths, out, as_of=dt.date(2026, 6, 1), partition_rows=1 if scratch else 250_000)
+    for failure in result.failures:  # a crash isolated to some records is still a crash
+        if failure.exception is not None:
+            raise failure.exception
+    missing = [name for name in AUDIT_OUTPUTS if not (out / name).is_file()]
+    if missing:
+        raise AuditContractError("output missing", ", ".join(missing))
+    left = [p.name for p in out.iterdir() if p.name.startswith(".audit-")]
+    if left:
+        raise AuditContractError("scratch folder left", ", ".join(left))
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    if summary != result.summary:
+        raise AuditContractError("summary.json differs from the result", "")
+    read, checked, rejected = summary["rows_read"], summary["rows_checked"], summary["rows_rejected"]
+    if read != checked + rejected or min(read, checked, rejected) < 0:
+        raise AuditContractError("rows read != checked + rejected", f"{read} != {checked} + {rejected}")
+    if checked != summary["lines"]:
+        raise AuditContractError("rows checked != lines checked", f"{checked} != {summary['lines']}")
+    table = pl.read_parquet(out / "rejected.parquet")
+    unnamed = table.filter(pl.col("file").is_null() | (pl.col("file") == ""))
+    if unnamed.height:
+        raise AuditContractError("rejected row without a file", str(unnamed.row(0)))
+    findings = pl.read_parquet(out / "findings.parquet")
+    named = {str(p) for p in paths}
+    strays = findings.filter(~pl.col("source_file").is_in(sorted(named)) | pl.col("source_file").is_null())
+    if strays.height:
+        raise AuditContractError("finding without its file", str(strays.select("rule", "source_file").row(0)))
+    return result
+
+
+def _table_rows_rejected(path: Path, out: Path, result: Any) -> None:
+    """A table's rejected rows are distinct (file, row) pairs of rejected.parquet, one for each row counted. A
+    file with no row read was refused as a whole (its header: a CSV's row 1), and has no rows to count."""
+    import polars as pl
+
+    if result.summary["rows_read"] == 0:
+        if result.summary["rows_rejected"]:
+            raise AuditContractError("rows rejected of a file not read", str(result.summary["rows_rejected"]))
+        return
+    table = pl.read_parquet(out / "rejected.parquet").filter(pl.col("row").is_not_null())
+    rows = table.select("file", "row").unique().height
+    if rows != result.summary["rows_rejected"]:
+        raise AuditContractError("rows rejected != distinct rejected rows",
+                                 f"{result.summary['rows_rejected']} != {rows}")
+
+
+def _audit_target(scratch: bool, table: bool) -> Callable[[Path], list[InputError]]:
+    def audit_one(path: Path) -> list[InputError]:
+        out = path.parent / "audit-out"
+        result = _audited([path], out, scratch=scratch)
+        if table:
+            _table_rows_rejected(path, out, result)
+        return list(result.errors)
+    return audit_one
+
+
+def _good_findings(good: Path, out: Path) -> Any:
+    import polars as pl
+
+    found = pl.read_parquet(out / "findings.parquet").filter(pl.col("source_file") == str(good))
+    return found.sort([name for name, dtype in found.schema.items() if not dtype.is_nested()], nulls_last=True)
+
+
+def _audit_pair(scratch: bool) -> Callable[[Path], list[InputError]]:
+    """A damaged file and a good one beside it (the damaged first, so its ids and patients come first): every
+    finding of the good file is the one it gives alone, row for row, and none of its rows is rejected."""
+    def audit_pair(path: Path) -> list[InputError]:
+        from polars.testing import assert_frame_equal
+
+        good = path.parent / "good" / "claims.csv"
+        alone = path.parent / f"good-alone-{'scratch' if scratch else 'held'}"
+        if not alone.is_dir():  # the good file's own audit, once per work folder
+            good.parent.mkdir(exist_ok=True)
+            good.write_text(GOOD_CSV, encoding="utf-8")
+            _audited([good], alone, scratch=scratch)
+        out = path.parent / "audit-out"
+        result = _audited([path, good], out, scratch=scratch)
+        try:  # as multisets: the order of the partitions depends on how many there are, so on the other file
+            assert_frame_equal(_good_findings(good, out), _good_findings(good, alone))
+        except AssertionError as exc:
+            raise AuditContractError("the good file's findings changed", str(exc)[:200]) from None
+        import polars as pl
+
+        beside = pl.read_parquet(out / "rejected.parquet").filter(pl.col("file") == str(good))
+        if beside.height:
+            raise AuditContractError("a good file's row rejected", str(beside.row(0)))
+        return [e for e in result.errors if e.file != str(good)]
+    return audit_pair

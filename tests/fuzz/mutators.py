@@ -566,3 +566,22 @@ def parquet_plain(text: str) -> bytes:
     out = io.BytesIO()
     pl.read_csv(io.StringIO(text), infer_schema=False).write_parquet(out)
     return out.getvalue()
+
+
+def parquet_damaged(rng: random.Random, text: str) -> bytes:
+    """A ``.parquet`` file as a batch audit meets it: mostly a retyped table (`parquet_table`), sometimes a file
+    that is not what its extension says (truncated in a copy, bytes flipped, a CSV or an 837P renamed, empty)."""
+    data = parquet_table(rng, text)
+    choice = rng.random()
+    if choice < 0.6:
+        return data
+    if choice < 0.72:
+        return data[: rng.randrange(len(data))]
+    if choice < 0.84:
+        damaged = bytearray(data)
+        for _ in range(rng.randint(1, 4)):
+            damaged[rng.randrange(len(damaged))] = rng.randrange(256)
+        return bytes(damaged)
+    if choice < 0.92:
+        return rng.choice([text.encode("utf-8"), b"", b"PAR1", b"ISA*00*", data + data[-64:]])
+    return data[:4] + b"\x00" * rng.randint(1, 64) + data[4:]

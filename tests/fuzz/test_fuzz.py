@@ -28,6 +28,13 @@ BUDGET = {
     "check-yaml": 100,
     "check-837p": 100,
     "check-csv": 100,
+    "audit-csv": 60,
+    "audit-csv-scratch": 30,
+    "audit-parquet": 40,
+    "audit-parquet-scratch": 20,
+    "audit-837p": 30,
+    "audit-pair": 20,
+    "audit-pair-scratch": 15,
 }
 
 

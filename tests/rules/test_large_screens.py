@@ -148,3 +148,13 @@ def test_therapy_modifier_mismatch_of_a_large_run_is_screened_per_distinct_combi
     assert found.equals(findings_table(tables_from_encounters(encounters, payers, as_of=dt.date(2026, 12, 1)),
                                        selection, screens=False))
     assert found.get_column("encounter").to_list() == (["T99999"] if fires else [])
+
+
+def test_code_numbers_are_read_as_the_lenient_int64_cast_reads_them() -> None:
+    """A code of thousands of digits (fuzz, issue 15) is no number, as the cast that `_in_range` uses reads it: int()
+    raised past 4,300 digits, and the check of the file was lost."""
+    from cleanclaim.rules.catalogue.combinations import _numbers
+
+    codes = ["1" * 4400, "9" * 20, "0" * 30 + "97151", "-96156", "97110"]
+    cast = pl.Series(codes).cast(pl.Int64, strict=False).drop_nulls().to_list()
+    assert _numbers(codes) == cast == [97151, -96156, 97110]

@@ -75,7 +75,15 @@ from cleanclaim.payers import PayerProfile
 from cleanclaim.rules.catalogue.cloned_notes import flagged_rows, note_records
 from cleanclaim.rules.engine import FINDING_SCHEMA, RuleSelection, finding_frame
 from cleanclaim.rules.registry import get_rule
-from cleanclaim.scrub import X12_SUFFIXES, _looks_like_x12, _payer_option, _Profiles, check, check_lines
+from cleanclaim.scrub import (
+    X12_SUFFIXES,
+    _looks_like_x12,
+    _payer_option,
+    _Profiles,
+    check,
+    check_lines,
+    payer_rows,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -232,7 +240,7 @@ def _estimated_rows(path: Path) -> int:
             with path.open("rb") as handle:
                 return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
         return int(pl.scan_parquet(path).select(pl.len()).collect().item())
-    except (OSError, pl.exceptions.PolarsError):
+    except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException):  # a footer polars panics on
         return 0  # the reader will say what is wrong with the file
 
 
@@ -250,6 +258,17 @@ def _place(error: InputError) -> str:
              f"segment {error.segment}" if error.segment else "",
              f"encounter {error.encounter}" if error.encounter else ""]
     return ", ".join(p for p in parts if p)
+
+
+def _patients_split(lines: pl.DataFrame) -> bool:
+    """Whether some claim's rows name more than one patient (the reader keeps them: a claim's patient is its first
+    row's). In a file written claim by claim, neighbouring rows are compared (a few ms per 1M lines); in any other
+    order, each claim's patients are counted."""
+    claim, patient = pl.col("encounter_id"), pl.col("patient_id")
+    if _contiguous(lines):
+        return bool(lines.select(((claim == claim.shift(1)) & patient.ne_missing(patient.shift(1))).any()).item())
+    return bool(lines.group_by("encounter_id").agg(patient.n_unique()).select(pl.col("patient_id").max() > 1)
+                .item())
 
 
 class _Writer:
@@ -297,6 +316,12 @@ class _Writer:
                                          table.line_rows.cast(pl.Int64).alias(_ORDER[1]), partition)
         encounters = table.encounters.with_columns(order, table.encounter_rows.cast(pl.Int64).alias(_ORDER[1]),
                                                    partition)
+        if _patients_split(table.lines):
+            # a claim whose rows name two patients goes whole to its encounter's partition (its first row's
+            # patient): by each row's own patient, a row landed where its claim is not, and was checked by no rule
+            claim = encounters.select("encounter_id", pl.col(_KEY).alias("__claim_key")).unique("encounter_id")
+            lines = (lines.join(claim, on="encounter_id", how="left", maintain_order="left")
+                     .with_columns(pl.coalesce("__claim_key", _KEY).alias(_KEY)).drop("__claim_key"))
         if encounters.get_column("note").null_count() < encounters.height:
             self.noted.update(encounters.filter(pl.col("note").is_not_null()).get_column(_KEY).unique().to_list())
         if self.spilled is not None:  # one file per partition holding both kinds (`spark.SpilledPartitions`)
@@ -715,7 +740,7 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
     try:
         lazy = pl.scan_parquet(source)
         schema = lazy.collect_schema()
-    except (OSError, pl.exceptions.PolarsError) as exc:
+    except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:  # a footer polars panics on
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
     if "encounter_id" not in schema:
         yield read_claim_table(path, default_payer=default_payer)  # the reader names the missing columns
@@ -730,7 +755,7 @@ def _read_slices(path: Path, slices: int, default_payer: str, scratch: Path) -> 
         for frame in frames:
             raw = frame.with_columns(*texts)
             yield claim_table_from_raw(raw, path, offset=first_row, default_payer=default_payer)
-    except (OSError, pl.exceptions.PolarsError) as exc:
+    except (OSError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
         raise InputError(problem.format(_first_line(exc)), file=str(path)) from exc
     if source != path:
         shutil.rmtree(source.parent, ignore_errors=True)
@@ -749,19 +774,24 @@ def _resolve_payers(table: ClaimTable, profiles: _Profiles, payers: dict[str, Pa
     """A payer id without a profile (not a plain name, a broken profile file) rejects its rows, as in check."""
     errors: list[InputError] = []
     bad: list[str] = []
+    unchecked = pl.repeat(False, table.lines.height, eager=True)
     for key in table.lines.get_column("payer").unique(maintain_order=True).to_list():
         try:
             payers[key] = profiles.get(key)
         except InputError as exc:
             bad.append(key)
-            rows = table.line_rows.filter(table.lines.get_column("payer").eq_missing(key))
-            errors.extend(InputError(exc.message, file=source, row=int(row), field="payer") for row in rows)
+            at = payer_rows(table.lines, table.encounters, key) & ~unchecked  # each row rejected once
+            unchecked = unchecked | at
+            own = table.lines.get_column("payer").eq_missing(key)
+            for row, its_own in zip(table.line_rows.filter(at), own.filter(at), strict=True):
+                reason = exc.message if its_own else f"its claim's payer (on the claim's first row): {exc.message}"
+                errors.append(InputError(reason, file=source, row=int(row), field="payer"))
     if not bad:
         return table, errors
     keep = ~pl.col("payer").is_in(bad)
-    kept_rows = table.line_rows.filter(table.lines.select(keep.fill_null(True)).to_series())
-    table.rows_rejected += table.lines.height - kept_rows.len()
-    table.lines = table.lines.filter(keep)
+    kept_rows = table.line_rows.filter(~unchecked)
+    table.lines = table.lines.filter(~unchecked)
+    table.rows_rejected += int(unchecked.sum())
     table.encounter_rows = table.encounter_rows.filter(table.encounters.select(keep.fill_null(False)).to_series())
     table.encounters = table.encounters.filter(keep)
     table.line_rows = kept_rows

@@ -319,7 +319,8 @@ def _read_raw(path: Path) -> tuple[pl.DataFrame, int, list[InputError]]:
             frame, ragged = _read_csv(path)
             return frame, 2, ragged
         frame = pl.read_parquet(path)
-    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError) as exc:
+    # a damaged footer polars panics on (a Rust panic arrives as PanicException, a BaseException) is unreadable too
+    except (OSError, UnicodeDecodeError, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
         raise InputError(f"cannot read the table: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                          file=str(path)) from exc
     # Parquet may carry real types and list columns; the contract's columns are brought to the CSV text form

@@ -125,7 +125,8 @@ def _numbers(codes: Iterable[str]) -> list[int] | None:
     numbers = []
     for code in codes:
         if _INTEGER.fullmatch(code):
-            numbers.append(int(code))
+            if len(code.lstrip("+-").lstrip("0")) <= 19:  # past Int64 the cast gives null, int() a 4,300-digit error
+                numbers.append(int(code))
         elif not _LETTERS_AND_DIGITS.fullmatch(code):
             return None
     return numbers
