@@ -117,3 +117,19 @@ def test_a_spill_allowed_fewer_open_files_than_partitions_gives_the_same_partiti
     for key in (0, 1, 2):
         assert_frame_equal(read(spilled, "lines", key), pl.concat([b[1] for b in blocks if b[0] == key]))
         assert_frame_equal(read(spilled, "encounters", key), pl.concat([b[2] for b in blocks if b[0] == key]))
+
+
+def test_a_partition_with_lines_and_no_claims_is_spilled_and_expected_with_its_counts(tmp_path: Path) -> None:
+    """Lines whose claim was not spilled (a reader that dropped the claim but kept its lines) alone in a partition:
+    the partition's file is still rewritten into the audit's schema (it lacked every claim column, and `close`
+    raised), and the partition is expected back from Spark with the rows it holds (the driver failed the audit
+    with 'not spilled by pass 1' when the task said what it had been given)."""
+    spilled = SpilledPartitions(tmp_path)
+    spilled.add(0, lines(0, range(4)), encounters(0, range(0, 4, 2)))
+    spilled.add(1, lines(0, range(10, 13)), None)
+    spilled.close()
+    assert len(spilled.files()) == 2
+    assert len({pq.read_schema(file).remove_metadata() for file in spilled.files()}) == 1
+    assert_frame_equal(read(spilled, "lines", 1), lines(0, range(10, 13)))
+    assert spilled.scans("encounters", 1) == []
+    assert spilled.expected() == {0: (4, 2), 1: (3, 0)}

@@ -833,12 +833,16 @@ def audit(paths: Sequence[str | Path], out: str | Path, *, as_of: dt.date | None
 
         # before any work (the inputs were only listed and their sizes read): a missing pyspark fails here. The
         # session starts in the background while pass 1 runs; a JVM that cannot start raises its error where pass 2
-        # needs the session (or `parallelism` does, for a master that is not local), and the finally stops it
+        # needs the session, and the finally stops it. The partitions are the Polars engine's, not one per core at
+        # least: findings.parquet is written partition by partition, so another count would order it otherwise
         spark = spark_engine.Engine(master)
-        # at least one partition per core, so that every core has a group to check
-        partitions = max(partitions, min(spark.parallelism, math.ceil(total / 1000)))
     # the scratch folder: from here on, removed whatever happens (below)
-    writer = _Writer(out, partitions, in_memory=held, spark=spark is not None)
+    try:
+        writer = _Writer(out, partitions, in_memory=held, spark=spark is not None)
+    except BaseException:  # no scratch folder (out not writable): the session starting in the background is stopped
+        if spark is not None:
+            spark.close()
+        raise
     rejected: list[pl.DataFrame] = [_rejected_rows(errors, "")]  # paths not found, folders with nothing to audit
     notes: list[InputError] = []
     failures: list[Failure] = []

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -158,8 +157,13 @@ class Engine:
         except ImportError as exc:
             raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or "
                              "later)", field="engine") from exc
+        from pyspark import SparkContext
+
         self.master = master
         active = SparkSession.getActiveSession()
+        if active is None and SparkContext._active_spark_context is not None:
+            # the caller's context, started in another thread (a session is active per thread): theirs to stop
+            active = SparkSession.builder.getOrCreate()
         self.owned = active is None
         self._started: Future[SparkSession] = Future()
         self._launch_environ: list[str] = []
@@ -189,14 +193,6 @@ class Engine:
         for name in self._launch_environ:
             os.environ.pop(name, None)
         self._launch_environ = []
-
-    @property
-    def parallelism(self) -> int:
-        """Spark's default parallelism, which pass 1 needs before the session it starts is up: a local master's
-        task slots (`_local_cores`, what Spark's local backend reports), else the session's own (waiting for it).
-        Always the former for a local session started here, so the partitions never depend on which came first."""
-        cores = _local_cores(self.master) if self.owned else None
-        return cores if cores is not None else int(self.session.sparkContext.defaultParallelism)
 
     def close(self) -> None:
         """Stops a session started here, once it has started (a JVM is never left running); one that could not
@@ -237,23 +233,6 @@ class _File:
     schema: pa.Schema
     writer: pq.ParquetWriter | None
     segments: list[Path] = field(default_factory=list)
-
-
-_LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
-
-
-def _local_cores(master: str | None) -> int | None:
-    """The task slots of a local master URL (``local``, ``local[N]``, ``local[*]``, ``local[N,F]``), as Spark's
-    local backend counts them (``*``: the cores this process may run on, as the JVM's availableProcessors sees
-    them); None for any other master, or when spark.default.parallelism is set where this process can see it (then
-    only the session knows)."""
-    match = _LOCAL.fullmatch(master.strip()) if master else None
-    if match is None or "spark.default.parallelism" in os.environ.get("PYSPARK_SUBMIT_ARGS", ""):
-        return None
-    slots = match.group(1)
-    if slots == "*":
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 1 if slots is None else int(slots)
 
 
 class SpilledPartitions:
@@ -351,7 +330,9 @@ class SpilledPartitions:
                                 for segment in file.segments], how="diagonal_relaxed") for kind in KINDS]
             for segment in file.segments:
                 segment.unlink()
-            lines, encounters = (frame.select(list(self.columns[kind])).cast(self.columns[kind])  # type: ignore[arg-type]
+            # a kind a partition has no rows of (lines whose claim was not spilled) has none of its columns either
+            lines, encounters = (pl.concat([pl.DataFrame(schema=self.columns[kind]), frame], how="diagonal_relaxed")
+                                 .select(list(self.columns[kind])).cast(self.columns[kind])  # type: ignore[arg-type]
                                  for frame, kind in zip(kinds, KINDS, strict=True))
             _nested(key, lines, encounters).write_parquet(self.path(key), compression="uncompressed")
             file.segments = [self.path(key)]
@@ -372,9 +353,9 @@ class SpilledPartitions:
         return [file.segments[0] for _, file in sorted(self.open.items())]
 
     def expected(self) -> dict[int, tuple[int, int]]:
-        """The partitions pass 2 checks (those with lines and claims, as the Polars engine) and their counts."""
-        return {key: (lines, encounters) for key, (lines, encounters) in sorted(self.rows.items())
-                if lines and encounters}
+        """Every partition spilled and its counts: each comes back from Spark with the rows it was given, and one
+        without lines or without claims is then left unchecked, as the Polars engine leaves it."""
+        return dict(sorted((key, (lines, encounters)) for key, (lines, encounters) in self.rows.items()))
 
     def scans(self, kind: str, key: int) -> list[pl.LazyFrame]:
         """A partition's rows of one kind, with that kind's columns (those its file has)."""
