@@ -117,3 +117,23 @@ def test_a_spill_allowed_fewer_open_files_than_partitions_gives_the_same_partiti
     for key in (0, 1, 2):
         assert_frame_equal(read(spilled, "lines", key), pl.concat([b[1] for b in blocks if b[0] == key]))
         assert_frame_equal(read(spilled, "encounters", key), pl.concat([b[2] for b in blocks if b[0] == key]))
+
+
+def test_spark_is_not_asked_to_read_a_column_null_in_every_row_spilled(tmp_path: Path) -> None:
+    """A claim column (``note``) and a line field (``payer_ref``) null in every row of every file are left out of
+    the schema Spark reads with; a column null in one file but not another (``room``) and what ties and orders the
+    rows are read. The kinds' schemas (what the check gets) keep them all."""
+    spilled = SpilledPartitions(tmp_path)
+    nothing = {"payer_ref": pl.Series([None] * 4, dtype=pl.String)}
+    spilled.add(0, lines(0, range(4), {**nothing, "room": pl.Series([None] * 4, dtype=pl.Int64)}),
+                encounters(0, range(0, 4, 2)))
+    spilled.add(1, lines(1, range(4), {**nothing, "room": pl.Series([None, 2, None, None])}),
+                encounters(1, range(0, 4, 2)))
+    spilled.close()
+    read_schema = spilled.read_schema()
+    line_fields = {f.name for f in read_schema.field(LINES).type.value_type}
+    assert "note" not in read_schema.names and "payer_ref" not in line_fields
+    assert {"room", "code", "modifiers", "units", "__file_row"} <= line_fields
+    assert {"encounter_id", "__file_index", "__file_row", "diagnoses", "__p", "__claim"} <= set(read_schema.names)
+    lines_schema, encounters_schema = spilled.kind_schemas()
+    assert lines_schema["payer_ref"] == pl.String and encounters_schema["note"] == pl.String

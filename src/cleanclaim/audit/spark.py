@@ -220,7 +220,7 @@ class Engine:
             return pl.LazyFrame(schema=FINDINGS_SCHEMA).select(FINDINGS_ORDER), []
         output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(KEY, pa.int32()),
                             pa.field(OUTCOME, pa.binary())])
-        schema = from_arrow_schema(_plain_schema(spilled.schema()))
+        schema = from_arrow_schema(_plain_schema(spilled.read_schema()))
         with _one_file_per_task(self.session):
             data = self.session.read.schema(schema).parquet(*[str(path) for path in spilled.files()])
             result = data.mapInArrow(_partition_function(check, spilled.kind_schemas(), output),
@@ -282,6 +282,8 @@ class SpilledPartitions:
         gives them), each type the supertype of those spilled."""
         self.rows: dict[int, list[int]] = {}
         """The lines and claims spilled into each partition."""
+        self.filled: dict[str, set[str]] = {kind: set() for kind in KINDS}
+        """Each kind's columns with a value in some row: the others Spark is not asked to read (`read_schema`)."""
         self.open: dict[int, _File] = {}
         self.max_open = max_open
         self.writing: dict[int, None] = {}
@@ -307,6 +309,8 @@ class SpilledPartitions:
             # a column of nulls (Polars' Null type) in the type the others gave it: the file's, not a new segment
             parts.append(part.cast({name: self.columns[kind][name] for name, dtype in part.schema.items()
                                     if dtype == pl.Null}))
+            self.filled[kind].update(name for name, nulls in zip(part.columns, part.null_count().row(0), strict=True)
+                                     if nulls < part.height)
         if all(part is None for part in parts):
             return
         table = _nested(key, parts[0], parts[1]).to_arrow()
@@ -363,6 +367,27 @@ class SpilledPartitions:
     def schema(self) -> pa.Schema:
         """The schema Spark reads every file with."""
         return pl.DataFrame(schema=self._polars_schema()).to_arrow().schema
+
+    def read_schema(self) -> pa.Schema:
+        """`schema` without the columns null in every row spilled, claim columns and line fields alike: Spark's
+        Parquet reader reads only the columns (and the struct fields) asked for, and its cost of turning Parquet
+        into Arrow for ``mapInArrow`` goes with the values it converts, nulls included. The partition function puts
+        them back as typed nulls (`_as_spilled`), so the check gets every column."""
+        schema = self.schema()
+        kept = {KEY, CLAIM, LINES, *_CLAIM_KEYS, "__file_row"}  # what ties and orders the rows: always read
+        fields = []
+        for column in schema:
+            if column.name == LINES:
+                inner = column.type.value_type if pa.types.is_list(column.type) or pa.types.is_large_list(
+                    column.type) else None
+                if inner is not None and pa.types.is_struct(inner):
+                    struct = pa.struct([f for f in inner if f.name in kept or f.name in self.filled["lines"]])
+                    column = pa.field(column.name, pa.large_list(struct) if pa.types.is_large_list(column.type)
+                                      else pa.list_(struct))
+                fields.append(column)
+            elif column.name in kept or column.name in self.filled["encounters"]:
+                fields.append(column)
+        return pa.schema(fields)
 
     def kind_schemas(self) -> tuple[dict[str, Any], dict[str, Any]]:
         lines, encounters = (self.columns[kind] for kind in KINDS)
@@ -544,7 +569,10 @@ def _int32(value: int, rows: int) -> pa.Array:
 
 
 def _as_spilled(frame: pl.DataFrame, schema: dict[str, Any]) -> pl.DataFrame:
-    return frame.select(list(schema)).cast(schema)  # type: ignore[arg-type]
+    """``frame`` with ``schema``'s columns in its order and types; those Spark did not read (null in every row
+    spilled, `SpilledPartitions.read_schema`) as nulls."""
+    missing = [pl.lit(None, dtype).alias(name) for name, dtype in schema.items() if name not in frame.columns]
+    return frame.with_columns(missing).select(list(schema)).cast(schema)  # type: ignore[arg-type]
 
 
 def _gathered(written: Path, expected: dict[int, tuple[int, int]], order: tuple[str, ...],
