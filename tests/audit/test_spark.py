@@ -323,8 +323,9 @@ print(sum(batch.num_rows for batch in function(iter(batches))), "pandas" in sys.
 
 def test_a_partition_read_without_its_null_columns_reaches_the_check_whole(spark: Any, tmp_path: Path) -> None:
     """Spark reads a spilled file with `SpilledPartitions.read_schema` (the example claims' columns null in every
-    row left out, claim columns and line struct fields alike), and the partition function gives the check the same
-    lines and claims, every column typed and in order, as when it is given the whole file."""
+    row left out, claim columns and line struct fields alike, and the line fields equal to their claim's on every
+    line), and the partition function gives the check the same lines and claims, every column typed and in order,
+    as when it is given the whole file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from polars.testing import assert_frame_equal
@@ -337,6 +338,9 @@ def test_a_partition_read_without_its_null_columns_reaches_the_check_whole(spark
     whole, read = spilled.schema(), spilled.read_schema()
     assert {"note", "claim_id", "total_charge"} <= set(whole.names) - set(read.names)
     assert "ndc" not in {f.name for f in read.field(LINES).type.value_type}
+    assert {"payer", "patient_id", "provider_npi"} <= set(spilled.from_claim())
+    line_fields = {f.name for f in read.field(LINES).type.value_type}
+    assert "code" in line_fields and not {"payer", "patient_id", "provider_npi"} & line_fields
     file = pq.read_table(spilled.files()[0])
     pruned = spark.read.schema(from_arrow_schema(_plain_schema(read))).parquet(str(spilled.files()[0])).toArrow()
     assert pruned.schema.names == read.names and pruned.num_rows == file.num_rows
@@ -349,8 +353,8 @@ def test_a_partition_read_without_its_null_columns_reaches_the_check_whole(spark
 
     output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(KEY, pa.int32()),
                         pa.field(OUTCOME, pa.binary())])
-    for table in (pruned, file):
-        list(_partition_function(recording, spilled.kind_schemas(), output)(iter(table.to_batches())))
+    for table, from_claim in ((pruned, spilled.from_claim()), (file, ())):
+        list(_partition_function(recording, spilled.kind_schemas(), output, from_claim)(iter(table.to_batches())))
     (pruned_lines, pruned_claims), (lines, claims) = given
     assert pruned_lines["ndc"].null_count() == pruned_lines.height and pruned_claims["note"].dtype == pl.String
     assert_frame_equal(pruned_lines, lines)

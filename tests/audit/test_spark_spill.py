@@ -137,3 +137,29 @@ def test_spark_is_not_asked_to_read_a_column_null_in_every_row_spilled(tmp_path:
     assert {"encounter_id", "__file_index", "__file_row", "diagnoses", "__p", "__claim"} <= set(read_schema.names)
     lines_schema, encounters_schema = spilled.kind_schemas()
     assert lines_schema["payer_ref"] == pl.String and encounters_schema["note"] == pl.String
+
+
+def test_a_line_column_equal_to_its_claim_s_on_every_line_is_read_from_the_claim_only(tmp_path: Path) -> None:
+    """``payer`` on every line equal to its claim's: read from the claim only, and put back on each line by
+    `_unnested`; ``room`` equal to its claim's in one partition but not on one line of another: read from the lines;
+    so is a line column its claim has not got (``code``)."""
+    from cleanclaim.audit.spark import _unnested
+
+    spilled = SpilledPartitions(tmp_path)
+    blocks = []
+    for key in (0, 1):
+        rows = range(10 * key, 10 * key + 6)
+        claims = encounters(0, rows[::2]).with_columns(payer=pl.lit(f"P{key}"), room=pl.Series([1, 2, 3]))
+        room = [1, 1, 2, 2, 3, 3] if key == 0 else [1, 1, 2, 9, 3, 3]
+        blocks.append((key, lines(0, rows, {"payer": pl.Series([f"P{key}"] * 6), "room": pl.Series(room)}), claims))
+        spilled.add(*blocks[-1])
+    spilled.close()
+    assert spilled.from_claim() == ("payer",)
+    line_fields = {f.name for f in spilled.read_schema().field(LINES).type.value_type}
+    assert "payer" not in line_fields and {"room", "code"} <= line_fields
+    columns = spilled.kind_schemas()[0]
+    for key, (_, spilled_lines, _) in enumerate(blocks):
+        frame = pl.read_parquet(spilled.files()[key]).with_columns(
+            pl.col(LINES).list.eval(pl.element().struct.field(*sorted(line_fields)).pipe(pl.struct)))
+        assert "payer" not in [f.name for f in frame.schema[LINES].inner.fields]  # type: ignore[attr-defined]
+        assert_frame_equal(_unnested(frame.lazy(), "lines", columns, spilled.from_claim()).collect(), spilled_lines)

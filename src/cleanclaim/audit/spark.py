@@ -223,7 +223,8 @@ class Engine:
         schema = from_arrow_schema(_plain_schema(spilled.read_schema()))
         with _one_file_per_task(self.session):
             data = self.session.read.schema(schema).parquet(*[str(path) for path in spilled.files()])
-            result = data.mapInArrow(_partition_function(check, spilled.kind_schemas(), output),
+            result = data.mapInArrow(_partition_function(check, spilled.kind_schemas(), output,
+                                                         spilled.from_claim()),
                                      from_arrow_schema(output))
             result.write.mode("overwrite").parquet(str(written))
         return _gathered(written, expected, FINDINGS_ORDER, FINDINGS_SCHEMA)
@@ -284,6 +285,9 @@ class SpilledPartitions:
         """The lines and claims spilled into each partition."""
         self.filled: dict[str, set[str]] = {kind: set() for kind in KINDS}
         """Each kind's columns with a value in some row: the others Spark is not asked to read (`read_schema`)."""
+        self.unlike_claim: set[str] = set()
+        """The line columns seen differing from their claim's column of the same name (or with none to compare
+        with): the others are read from the claim only (`from_claim`)."""
         self.open: dict[int, _File] = {}
         self.max_open = max_open
         self.writing: dict[int, None] = {}
@@ -313,7 +317,9 @@ class SpilledPartitions:
                                      if nulls < part.height)
         if all(part is None for part in parts):
             return
-        table = _nested(key, parts[0], parts[1]).to_arrow()
+        nested = _nested(key, parts[0], parts[1])
+        self._compare_with_claims(nested, parts[0])
+        table = nested.to_arrow()
         file = self.open.get(key)
         fitted = None if file is None or file.writer is None else _fitted(table, file.schema)
         if file is None or fitted is None:
@@ -360,6 +366,32 @@ class SpilledPartitions:
             _nested(key, lines, encounters).write_parquet(self.path(key), compression="uncompressed")
             file.segments = [self.path(key)]
 
+    def _compare_with_claims(self, nested: pl.DataFrame, lines: pl.DataFrame | None) -> None:
+        """Adds to `unlike_claim` the line columns of a block with a line whose value is not its claim's (the
+        claim in its nested row; a line without a claim compares with nulls)."""
+        if lines is None:
+            return
+        kind = nested.schema.get(LINES)
+        inner = kind.inner if isinstance(kind, pl.List) else None
+        fields = {f.name: f.dtype for f in inner.fields} if isinstance(inner, pl.Struct) else {}
+        candidates = [name for name, dtype in fields.items() if name not in self.unlike_claim
+                      and nested.schema.get(name) == dtype]
+        self.unlike_claim.update(name for name in lines.columns if name not in candidates)
+        if not candidates:
+            return
+        exploded = nested.select(*candidates, pl.col(LINES).alias("__line")).explode("__line")
+        same = exploded.select(pl.col(name).eq_missing(pl.col("__line").struct.field(name)).all()
+                               for name in candidates).row(0)
+        self.unlike_claim.update(name for name, alike in zip(candidates, same, strict=True) if not alike)
+
+    def from_claim(self) -> tuple[str, ...]:
+        """The line columns Spark reads from each line's claim only: equal to the claim's column of the same name
+        on every line spilled (a claim's payer, place of service, patient and provider repeated on its lines), so
+        the partition function puts them back from the claim (`_unnested`)."""
+        return tuple(name for name in self.columns["lines"] if name not in self.unlike_claim
+                     and name not in {*_CLAIM_KEYS, "__file_row"} and name in self.filled["lines"]
+                     and name in self.filled["encounters"])
+
     def _polars_schema(self) -> dict[str, Any]:
         lines, encounters = (pl.DataFrame(schema=self.columns[kind]) for kind in KINDS)
         return dict(_nested(0, lines, encounters).schema)
@@ -375,13 +407,15 @@ class SpilledPartitions:
         them back as typed nulls (`_as_spilled`), so the check gets every column."""
         schema = self.schema()
         kept = {KEY, CLAIM, LINES, *_CLAIM_KEYS, "__file_row"}  # what ties and orders the rows: always read
+        from_claim = set(self.from_claim())
         fields = []
         for column in schema:
             if column.name == LINES:
                 inner = column.type.value_type if pa.types.is_list(column.type) or pa.types.is_large_list(
                     column.type) else None
                 if inner is not None and pa.types.is_struct(inner):
-                    struct = pa.struct([f for f in inner if f.name in kept or f.name in self.filled["lines"]])
+                    struct = pa.struct([f for f in inner if f.name in kept or (f.name in self.filled["lines"]
+                                        and f.name not in from_claim)])
                     column = pa.field(column.name, pa.large_list(struct) if pa.types.is_large_list(column.type)
                                       else pa.list_(struct))
                 fields.append(column)
@@ -436,14 +470,16 @@ def _nested(key: int, lines: pl.DataFrame | None, encounters: pl.DataFrame | Non
             .select(pl.lit(key, pl.Int32).alias(KEY), pl.col(CLAIM).fill_null(False), pl.exclude(CLAIM)))
 
 
-def _unnested(frame: pl.LazyFrame, kind: str, columns: dict[str, Any] | None) -> pl.LazyFrame:
-    """A kind's rows out of spilled rows (`_nested`), with ``columns`` (those the rows have), or all of them."""
+def _unnested(frame: pl.LazyFrame, kind: str, columns: dict[str, Any] | None,
+              from_claim: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """A kind's rows out of spilled rows (`_nested`), with ``columns`` (those the rows have), or all of them; the
+    line columns ``from_claim`` (not in the rows' lines: `SpilledPartitions.from_claim`) taken from their claims."""
     names = frame.collect_schema().names()
     if kind == "encounters":
         rows = frame.filter(pl.col(CLAIM)).drop(KEY, CLAIM, LINES, strict=False)
     else:
         keys = [name for name in _CLAIM_KEYS if name in names]
-        rows = (frame.select(*keys, LINES).filter(pl.col(LINES).is_not_null()).explode(LINES).unnest(LINES)
+        rows = (frame.select(*keys, *from_claim, LINES).filter(pl.col(LINES).is_not_null()).explode(LINES).unnest(LINES)
                 if LINES in names else pl.LazyFrame(schema=dict.fromkeys(keys, pl.String)))
     if columns is None:
         return rows
@@ -512,7 +548,7 @@ def _arrow_fields(schema: dict[str, Any], order: tuple[str, ...]) -> list[pa.Fie
 
 
 def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], dict[str, Any]],
-                        output: pa.Schema) -> Any:
+                        output: pa.Schema, from_claim: tuple[str, ...] = ()) -> Any:
     """The function Spark calls once per task with its rows (in a Python worker): each partition among them checked
     alone, in key order; its findings rows, then its outcome row with the rows it was given."""
     line_schema, encounter_schema = schemas
@@ -533,7 +569,7 @@ def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], di
         pricer = _Pricer()
         for key in keys:
             part = parts.pop(key).lazy()
-            lines = _unnested(part, "lines", line_schema).collect()
+            lines = _unnested(part, "lines", line_schema, from_claim).collect()
             encounters = _unnested(part, "encounters", encounter_schema).collect()
             outcome = None
             findings = pa.Table.from_arrays([pa.nulls(0, kind) for kind in output.types], schema=output)
