@@ -163,3 +163,26 @@ def test_a_line_column_equal_to_its_claim_s_on_every_line_is_read_from_the_claim
             pl.col(LINES).list.eval(pl.element().struct.field(*sorted(line_fields)).pipe(pl.struct)))
         assert "payer" not in [f.name for f in frame.schema[LINES].inner.fields]  # type: ignore[attr-defined]
         assert_frame_equal(_unnested(frame.lazy(), "lines", columns, spilled.from_claim()).collect(), spilled_lines)
+
+
+def test_the_input_file_s_path_is_read_from_a_table_by_file_index_not_from_each_line(tmp_path: Path) -> None:
+    """``source_file``, one path per input file, is left out of Spark's read schema and put back from the file
+    index (`_with_sources`); a file whose lines name two paths leaves it read from every line."""
+    from cleanclaim.audit.spark import _with_sources
+
+    spilled = SpilledPartitions(tmp_path)
+    for key, file in ((0, 0), (1, 1), (1, 0)):
+        rows = range(10 * key + 100 * file, 10 * key + 100 * file + 4)
+        spilled.add(key, lines(file, rows, {"source_file": pl.lit(f"/in/{file}.csv")}), encounters(file, rows[::2]))
+    spilled.close()
+    assert spilled.file_sources() == {0: "/in/0.csv", 1: "/in/1.csv"}
+    assert "source_file" not in {f.name for f in spilled.read_schema().field(LINES).type.value_type}
+    read_back = read(spilled, "lines", 1)
+    assert_frame_equal(_with_sources(read_back.drop("source_file"), spilled.file_sources()).select(read_back.columns),
+                       read_back)
+    twice = SpilledPartitions(tmp_path / "twice")
+    twice.add(0, lines(0, range(4), {"source_file": pl.Series(["/a", "/a", "/b", "/b"])}),
+              encounters(0, range(0, 4, 2)))
+    twice.close()
+    assert twice.file_sources() is None
+    assert "source_file" in {f.name for f in twice.read_schema().field(LINES).type.value_type}

@@ -224,7 +224,7 @@ class Engine:
         with _one_file_per_task(self.session):
             data = self.session.read.schema(schema).parquet(*[str(path) for path in spilled.files()])
             result = data.mapInArrow(_partition_function(check, spilled.kind_schemas(), output,
-                                                         spilled.from_claim()),
+                                                         spilled.from_claim(), spilled.file_sources()),
                                      from_arrow_schema(output))
             result.write.mode("overwrite").parquet(str(written))
         return _gathered(written, expected, FINDINGS_ORDER, FINDINGS_SCHEMA)
@@ -288,6 +288,9 @@ class SpilledPartitions:
         self.unlike_claim: set[str] = set()
         """The line columns seen differing from their claim's column of the same name (or with none to compare
         with): the others are read from the claim only (`from_claim`)."""
+        self.sources: dict[int, str] | None = {}
+        """Each input file's path (`SOURCE`, the same on every line of a file) by its index, or None once a file's
+        lines were seen with two: Spark then reads it from each line (`file_sources`)."""
         self.open: dict[int, _File] = {}
         self.max_open = max_open
         self.writing: dict[int, None] = {}
@@ -317,6 +320,8 @@ class SpilledPartitions:
                                      if nulls < part.height)
         if all(part is None for part in parts):
             return
+        if parts[0] is not None:
+            self._note_sources(parts[0])
         nested = _nested(key, parts[0], parts[1])
         self._compare_with_claims(nested, parts[0])
         table = nested.to_arrow()
@@ -384,6 +389,22 @@ class SpilledPartitions:
                                for name in candidates).row(0)
         self.unlike_claim.update(name for name, alike in zip(candidates, same, strict=True) if not alike)
 
+    def _note_sources(self, lines: pl.DataFrame) -> None:
+        if self.sources is None or SOURCE not in lines.columns or lines.schema[SOURCE] != pl.String:
+            self.sources = None
+            return
+        pairs = lines.select("__file_index", SOURCE).unique()
+        for index, source in pairs.iter_rows():
+            if self.sources.setdefault(index, source) != source or source is None:
+                self.sources = None
+                return
+
+    def file_sources(self) -> dict[int, str] | None:
+        """Each input file's path by its index when `SOURCE` is one path per input file (as pass 1 writes it):
+        Spark then does not read it from every line, and the partition function puts it back from this table
+        (`_with_sources`)."""
+        return self.sources if self.sources and self.columns["lines"].get(SOURCE) == pl.String else None
+
     def from_claim(self) -> tuple[str, ...]:
         """The line columns Spark reads from each line's claim only: equal to the claim's column of the same name
         on every line spilled (a claim's payer, place of service, patient and provider repeated on its lines), so
@@ -407,7 +428,7 @@ class SpilledPartitions:
         them back as typed nulls (`_as_spilled`), so the check gets every column."""
         schema = self.schema()
         kept = {KEY, CLAIM, LINES, *_CLAIM_KEYS, "__file_row"}  # what ties and orders the rows: always read
-        from_claim = set(self.from_claim())
+        from_claim = set(self.from_claim()) | ({SOURCE} if self.file_sources() is not None else set())
         fields = []
         for column in schema:
             if column.name == LINES:
@@ -450,6 +471,8 @@ LINES = "__lines"
 """The list of a claim's lines (structs of the line columns but ``encounter_id``)."""
 
 
+SOURCE = "source_file"
+"""The line column naming the input file a line came from."""
 _CLAIM_KEYS = ("encounter_id", "__file_index")
 """What ties a line to its claim: an encounter id can be in two files (the later file's claim is rejected by the
 check, `run._one_claim_per_id`, which must see both)."""
@@ -548,7 +571,8 @@ def _arrow_fields(schema: dict[str, Any], order: tuple[str, ...]) -> list[pa.Fie
 
 
 def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], dict[str, Any]],
-                        output: pa.Schema, from_claim: tuple[str, ...] = ()) -> Any:
+                        output: pa.Schema, from_claim: tuple[str, ...] = (),
+                        sources: dict[int, str] | None = None) -> Any:
     """The function Spark calls once per task with its rows (in a Python worker): each partition among them checked
     alone, in key order; its findings rows, then its outcome row with the rows it was given."""
     line_schema, encounter_schema = schemas
@@ -569,7 +593,7 @@ def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], di
         pricer = _Pricer()
         for key in keys:
             part = parts.pop(key).lazy()
-            lines = _unnested(part, "lines", line_schema, from_claim).collect()
+            lines = _with_sources(_unnested(part, "lines", line_schema, from_claim).collect(), sources)
             encounters = _unnested(part, "encounters", encounter_schema).collect()
             outcome = None
             findings = pa.Table.from_arrays([pa.nulls(0, kind) for kind in output.types], schema=output)
@@ -589,6 +613,14 @@ def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], di
             yield from row.cast(output).to_batches()
 
     return run
+
+
+def _with_sources(lines: pl.DataFrame, sources: dict[int, str] | None) -> pl.DataFrame:
+    """``lines`` with `SOURCE` from the input files' paths by index (`SpilledPartitions.file_sources`), when Spark
+    did not read it."""
+    if sources is None or SOURCE in lines.columns:
+        return lines
+    return lines.with_columns(pl.col("__file_index").replace_strict(sources, return_dtype=pl.String).alias(SOURCE))
 
 
 def _binary(value: bytes) -> pa.Array:
