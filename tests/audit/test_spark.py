@@ -324,8 +324,8 @@ print(sum(batch.num_rows for batch in function(iter(batches))), "pandas" in sys.
 def test_a_partition_read_without_its_null_columns_reaches_the_check_whole(spark: Any, tmp_path: Path) -> None:
     """Spark reads a spilled file with `SpilledPartitions.read_schema` (the example claims' columns null in every
     row left out, claim columns and line struct fields alike, the line fields equal to their claim's on every line,
-    the input file's path, and the line's number and file row), and the partition function gives the check the
-    same lines and claims, every column typed and in order, as when it is given the whole file."""
+    and the input file's path), and the partition function gives the check the same lines and claims, every column
+    typed and in order, as when it is given the whole file."""
     import pyarrow as pa
     import pyarrow.parquet as pq
     from polars.testing import assert_frame_equal
@@ -354,11 +354,8 @@ def test_a_partition_read_without_its_null_columns_reaches_the_check_whole(spark
     output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(KEY, pa.int32()),
                         pa.field(OUTCOME, pa.binary())])
     assert spilled.file_sources() == {0: str(EXAMPLES)} and "source_file" not in line_fields
-    assert spilled.by_position() == ("line", "__file_row") and not {"line", "__file_row"} & line_fields
-    for table, whole_file in ((pruned, False), (file, True)):
-        function = (_partition_function(recording, spilled.kind_schemas(), output) if whole_file else
-                    _partition_function(recording, spilled.kind_schemas(), output, spilled.from_claim(),
-                                        spilled.file_sources(), spilled.by_position()))
+    for table, from_claim, sources in ((pruned, spilled.from_claim(), spilled.file_sources()), (file, (), None)):
+        function = _partition_function(recording, spilled.kind_schemas(), output, from_claim, sources)
         list(function(iter(table.to_batches())))
     (pruned_lines, pruned_claims), (lines, claims) = given
     assert pruned_lines["ndc"].null_count() == pruned_lines.height and pruned_claims["note"].dtype == pl.String

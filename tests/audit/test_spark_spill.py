@@ -133,7 +133,7 @@ def test_spark_is_not_asked_to_read_a_column_null_in_every_row_spilled(tmp_path:
     read_schema = spilled.read_schema()
     line_fields = {f.name for f in read_schema.field(LINES).type.value_type}
     assert "note" not in read_schema.names and "payer_ref" not in line_fields
-    assert {"room", "code", "modifiers", "units"} <= line_fields
+    assert {"room", "code", "modifiers", "units", "__file_row"} <= line_fields
     assert {"encounter_id", "__file_index", "__file_row", "diagnoses", "__p", "__claim"} <= set(read_schema.names)
     lines_schema, encounters_schema = spilled.kind_schemas()
     assert lines_schema["payer_ref"] == pl.String and encounters_schema["note"] == pl.String
@@ -162,8 +162,7 @@ def test_a_line_column_equal_to_its_claim_s_on_every_line_is_read_from_the_claim
         frame = pl.read_parquet(spilled.files()[key]).with_columns(
             pl.col(LINES).list.eval(pl.element().struct.field(*sorted(line_fields)).pipe(pl.struct)))
         assert "payer" not in [f.name for f in frame.schema[LINES].inner.fields]  # type: ignore[attr-defined]
-        assert_frame_equal(_unnested(frame.lazy(), "lines", columns, spilled.from_claim(), spilled.by_position())
-                           .collect(), spilled_lines)
+        assert_frame_equal(_unnested(frame.lazy(), "lines", columns, spilled.from_claim()).collect(), spilled_lines)
 
 
 def test_the_input_file_s_path_is_read_from_a_table_by_file_index_not_from_each_line(tmp_path: Path) -> None:
@@ -187,27 +186,3 @@ def test_the_input_file_s_path_is_read_from_a_table_by_file_index_not_from_each_
     twice.close()
     assert twice.file_sources() is None
     assert "source_file" in {f.name for f in twice.read_schema().field(LINES).type.value_type}
-
-
-def test_a_line_s_file_row_and_number_are_read_from_its_place_in_its_claim(tmp_path: Path) -> None:
-    """A claim's lines one after another in its file, numbered from 1: ``__file_row`` and ``line`` are not read by
-    Spark and follow from each line's place in its claim; a claim whose lines are not one after another in its file
-    (another partition's) leaves ``__file_row`` read from every line."""
-    from cleanclaim.audit.spark import _unnested
-
-    def numbered(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.with_columns(line=(pl.int_range(pl.len()).over("encounter_id") + 1).cast(pl.Int32))
-
-    spilled = SpilledPartitions(tmp_path)
-    spilled.add(0, numbered(lines(0, range(6))), encounters(0, range(0, 6, 2)))
-    assert spilled.by_position() == ("line", "__file_row")
-    assert not {"line", "__file_row"} & {f.name for f in spilled.read_schema().field(LINES).type.value_type}
-    spilled.close()
-    fields = [f.name for f in spilled.read_schema().field(LINES).type.value_type]
-    frame = pl.read_parquet(spilled.files()[0]).with_columns(
-        pl.col(LINES).list.eval(pl.struct(pl.element().struct.field(*fields))))
-    assert_frame_equal(_unnested(frame.lazy(), "lines", spilled.kind_schemas()[0], (), spilled.by_position())
-                       .collect(), numbered(lines(0, range(6))))
-    gaps = SpilledPartitions(tmp_path / "gaps")
-    gaps.add(0, numbered(lines(0, range(0, 12, 2))), encounters(0, range(0, 12, 4)))
-    assert gaps.by_position() == ("line",)

@@ -15,10 +15,6 @@ arrived exactly once with the counts pass 1 spilled (else the audit fails, rathe
 streams the findings rows into findings.parquet in partition order and folds the outcome rows (a few KiB per
 partition) into summary.json, providers.parquet and the report exactly as the Polars engine does.
 
-Spark's conversion for ``mapInArrow`` costs per value read, nulls included, so it is not asked to read what the
-worker can put back (`SpilledPartitions.read_schema`): columns null in every row, line columns equal to their claim's
-on every line, and the input file's path (1M lines: the job's JVM CPU ~8.1 -> ~5.6 s).
-
 pyspark is an optional dependency (``cleanclaim[spark]``) and needs Java 17+; it is imported only here.
 """
 
@@ -228,8 +224,7 @@ class Engine:
         with _one_file_per_task(self.session):
             data = self.session.read.schema(schema).parquet(*[str(path) for path in spilled.files()])
             result = data.mapInArrow(_partition_function(check, spilled.kind_schemas(), output,
-                                                         spilled.from_claim(), spilled.file_sources(),
-                                                         spilled.by_position()),
+                                                         spilled.from_claim(), spilled.file_sources()),
                                      from_arrow_schema(output))
             result.write.mode("overwrite").parquet(str(written))
         return _gathered(written, expected, FINDINGS_ORDER, FINDINGS_SCHEMA)
@@ -293,8 +288,6 @@ class SpilledPartitions:
         self.unlike_claim: set[str] = set()
         """The line columns seen differing from their claim's column of the same name (or with none to compare
         with): the others are read from the claim only (`from_claim`)."""
-        self.unlike_position: set[str] = set()
-        """The `POSITIONAL` line columns seen not following from a line's place in its claim."""
         self.sources: dict[int, str] | None = {}
         """Each input file's path (`SOURCE`, the same on every line of a file) by its index, or None once a file's
         lines were seen with two: Spark then reads it from each line (`file_sources`)."""
@@ -395,31 +388,6 @@ class SpilledPartitions:
         same = exploded.select(pl.col(name).eq_missing(pl.col("__line").struct.field(name)).all()
                                for name in candidates).row(0)
         self.unlike_claim.update(name for name, alike in zip(candidates, same, strict=True) if not alike)
-        self._compare_with_positions(nested, fields)
-
-    def _compare_with_positions(self, nested: pl.DataFrame, fields: dict[str, Any]) -> None:
-        """Adds to `unlike_position` the `POSITIONAL` line columns of a block that do not follow from each line's
-        place in its claim (as when a claim's rows are not one after another in its file)."""
-        if "__file_row" not in nested.columns:
-            self.unlike_position.add("__file_row")
-        wanted = [name for name in POSITIONAL if name in fields and name not in self.unlike_position
-                  and fields[name].is_integer()]
-        self.unlike_position.update(name for name in POSITIONAL if name not in wanted)
-        if not wanted:
-            return
-        exploded = (nested.filter(pl.col(LINES).is_not_null())
-                    .select(pl.col("__file_row").alias("__claim_row"), pl.col(LINES).alias("__line"),
-                            pl.int_ranges(0, pl.col(LINES).list.len()).alias("__pos"))
-                    .explode("__line", "__pos"))
-        same = exploded.select(pl.col("__line").struct.field(name).eq_missing(_positional(name)).all()
-                               for name in wanted).row(0)
-        self.unlike_position.update(name for name, alike in zip(wanted, same, strict=True) if not alike)
-
-    def by_position(self) -> tuple[str, ...]:
-        """The `POSITIONAL` line columns Spark does not read: each line's value follows from its place in its claim
-        (`_unnested` puts it back)."""
-        return tuple(name for name in POSITIONAL if name in self.columns["lines"] and name in self.filled["lines"]
-                     and name not in self.unlike_position)
 
     def _note_sources(self, lines: pl.DataFrame) -> None:
         if self.sources is None or SOURCE not in lines.columns or lines.schema[SOURCE] != pl.String:
@@ -459,8 +427,8 @@ class SpilledPartitions:
         into Arrow for ``mapInArrow`` goes with the values it converts, nulls included. The partition function puts
         them back as typed nulls (`_as_spilled`), so the check gets every column."""
         schema = self.schema()
-        kept = {KEY, CLAIM, LINES, *_CLAIM_KEYS}  # what ties the rows: always read
-        from_claim = {*self.from_claim(), *self.by_position(), *([SOURCE] if self.file_sources() is not None else [])}
+        kept = {KEY, CLAIM, LINES, *_CLAIM_KEYS, "__file_row"}  # what ties and orders the rows: always read
+        from_claim = set(self.from_claim()) | ({SOURCE} if self.file_sources() is not None else set())
         fields = []
         for column in schema:
             if column.name == LINES:
@@ -504,15 +472,6 @@ LINES = "__lines"
 
 
 SOURCE = "source_file"
-POSITIONAL = ("line", "__file_row")
-"""Line columns that can follow from a line's place in its claim's list of lines: its number in the claim
-(``line``, from 1) and its row in the file (``__file_row``: the claim's row and one more per line before it)."""
-
-
-def _positional(name: str) -> pl.Expr:
-    """A `POSITIONAL` column from a line's place in its claim (``__pos``, from 0) and its claim's ``__claim_row``."""
-    return pl.col("__claim_row") + pl.col("__pos") if name == "__file_row" else pl.col("__pos") + 1
-
 """The line column naming the input file a line came from."""
 _CLAIM_KEYS = ("encounter_id", "__file_index")
 """What ties a line to its claim: an encounter id can be in two files (the later file's claim is rejected by the
@@ -535,7 +494,7 @@ def _nested(key: int, lines: pl.DataFrame | None, encounters: pl.DataFrame | Non
 
 
 def _unnested(frame: pl.LazyFrame, kind: str, columns: dict[str, Any] | None,
-              from_claim: tuple[str, ...] = (), by_position: tuple[str, ...] = ()) -> pl.LazyFrame:
+              from_claim: tuple[str, ...] = ()) -> pl.LazyFrame:
     """A kind's rows out of spilled rows (`_nested`), with ``columns`` (those the rows have), or all of them; the
     line columns ``from_claim`` (not in the rows' lines: `SpilledPartitions.from_claim`) taken from their claims."""
     names = frame.collect_schema().names()
@@ -543,18 +502,8 @@ def _unnested(frame: pl.LazyFrame, kind: str, columns: dict[str, Any] | None,
         rows = frame.filter(pl.col(CLAIM)).drop(KEY, CLAIM, LINES, strict=False)
     else:
         keys = [name for name in _CLAIM_KEYS if name in names]
-        if LINES not in names:
-            rows = pl.LazyFrame(schema=dict.fromkeys(keys, pl.String))
-        elif by_position:  # `SpilledPartitions.by_position`
-            rows = (frame.filter(pl.col(LINES).is_not_null())
-                    .select(*keys, *from_claim, pl.col("__file_row").alias("__claim_row"), LINES,
-                            pl.int_ranges(0, pl.col(LINES).list.len()).alias("__pos"))
-                    .explode(LINES, "__pos").unnest(LINES)
-                    .with_columns((_positional(name).cast(columns[name]) if columns and name in columns
-                                   else _positional(name)).alias(name) for name in by_position))
-        else:
-            rows = (frame.select(*keys, *from_claim, LINES).filter(pl.col(LINES).is_not_null()).explode(LINES)
-                    .unnest(LINES))
+        rows = (frame.select(*keys, *from_claim, LINES).filter(pl.col(LINES).is_not_null()).explode(LINES).unnest(LINES)
+                if LINES in names else pl.LazyFrame(schema=dict.fromkeys(keys, pl.String)))
     if columns is None:
         return rows
     present = rows.collect_schema().names()
@@ -623,7 +572,7 @@ def _arrow_fields(schema: dict[str, Any], order: tuple[str, ...]) -> list[pa.Fie
 
 def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], dict[str, Any]],
                         output: pa.Schema, from_claim: tuple[str, ...] = (),
-                        sources: dict[int, str] | None = None, by_position: tuple[str, ...] = ()) -> Any:
+                        sources: dict[int, str] | None = None) -> Any:
     """The function Spark calls once per task with its rows (in a Python worker): each partition among them checked
     alone, in key order; its findings rows, then its outcome row with the rows it was given."""
     line_schema, encounter_schema = schemas
@@ -644,7 +593,7 @@ def _partition_function(check: PartitionCheck, schemas: tuple[dict[str, Any], di
         pricer = _Pricer()
         for key in keys:
             part = parts.pop(key).lazy()
-            lines = _with_sources(_unnested(part, "lines", line_schema, from_claim, by_position).collect(), sources)
+            lines = _with_sources(_unnested(part, "lines", line_schema, from_claim).collect(), sources)
             encounters = _unnested(part, "encounters", encounter_schema).collect()
             outcome = None
             findings = pa.Table.from_arrays([pa.nulls(0, kind) for kind in output.types], schema=output)
