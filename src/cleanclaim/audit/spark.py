@@ -15,6 +15,10 @@ arrived exactly once with the counts pass 1 spilled (else the audit fails, rathe
 streams the findings rows into findings.parquet in partition order and folds the outcome rows (a few KiB per
 partition) into summary.json, providers.parquet and the report exactly as the Polars engine does.
 
+Spark's conversion for ``mapInArrow`` costs per value read, nulls included, so it is not asked to read what the
+worker can put back (`SpilledPartitions.read_schema`): columns null in every row, line columns equal to their claim's
+on every line, and the input file's path (1M lines: the job's JVM CPU ~8.1 -> ~5.1 s).
+
 pyspark is an optional dependency (``cleanclaim[spark]``) and needs Java 17+; it is imported only here.
 """
 
