@@ -354,3 +354,45 @@ print(sum(batch.num_rows for batch in function(iter(batches))), "pandas" in sys.
     rows, pandas = done.stdout.split()
     assert int(rows) > 900  # the examples' findings and the outcome row: the partition was checked
     assert pandas == "False"
+
+
+def test_a_partition_read_without_its_null_columns_reaches_the_check_whole(spark: Any, tmp_path: Path) -> None:
+    """Spark reads a spilled file with `SpilledPartitions.read_schema` (the example claims' columns null in every
+    row left out, claim columns and line struct fields alike, the line fields equal to their claim's on every line,
+    and the input file's path), and the partition function gives the check the same lines and claims, every column
+    typed and in order, as when it is given the whole file."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from polars.testing import assert_frame_equal
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    from cleanclaim.audit.run import FINDINGS_ORDER, FINDINGS_SCHEMA
+    from cleanclaim.audit.spark import KEY, LINES, OUTCOME, _arrow_fields, _partition_function, _plain_schema
+
+    check, spilled = _spilled_examples(tmp_path)
+    whole, read = spilled.schema(), spilled.read_schema()
+    assert {"note", "claim_id", "total_charge"} <= set(whole.names) - set(read.names)
+    assert "ndc" not in {f.name for f in read.field(LINES).type.value_type}
+    assert {"payer", "patient_id", "provider_npi"} <= set(spilled.from_claim())
+    line_fields = {f.name for f in read.field(LINES).type.value_type}
+    assert "code" in line_fields and not {"payer", "patient_id", "provider_npi"} & line_fields
+    file = pq.read_table(spilled.files()[0])
+    pruned = spark.read.schema(from_arrow_schema(_plain_schema(read))).parquet(str(spilled.files()[0])).toArrow()
+    assert pruned.schema.names == read.names and pruned.num_rows == file.num_rows
+    assert "ndc" not in {f.name for f in pruned.schema.field(LINES).type.value_type}
+    given: list[tuple[pl.DataFrame, pl.DataFrame]] = []
+
+    def recording(lines: pl.DataFrame, encounters: pl.DataFrame, pricer: Any) -> Any:
+        given.append((lines, encounters))
+        return check(lines, encounters, pricer)
+
+    output = pa.schema([*_arrow_fields(FINDINGS_SCHEMA, FINDINGS_ORDER), pa.field(KEY, pa.int32()),
+                        pa.field(OUTCOME, pa.binary())])
+    assert spilled.file_sources() == {0: str(EXAMPLES)} and "source_file" not in line_fields
+    for table, from_claim, sources in ((pruned, spilled.from_claim(), spilled.file_sources()), (file, (), None)):
+        function = _partition_function(recording, spilled.kind_schemas(), output, from_claim, sources)
+        list(function(iter(table.to_batches())))
+    (pruned_lines, pruned_claims), (lines, claims) = given
+    assert pruned_lines["ndc"].null_count() == pruned_lines.height and pruned_claims["note"].dtype == pl.String
+    assert_frame_equal(pruned_lines, lines)
+    assert_frame_equal(pruned_claims, claims)

@@ -133,3 +133,72 @@ def test_a_partition_with_lines_and_no_claims_is_spilled_and_expected_with_its_c
     assert_frame_equal(read(spilled, "lines", 1), lines(0, range(10, 13)))
     assert spilled.scans("encounters", 1) == []
     assert spilled.expected() == {0: (4, 2), 1: (3, 0)}
+
+
+def test_spark_is_not_asked_to_read_a_column_null_in_every_row_spilled(tmp_path: Path) -> None:
+    """A claim column (``note``) and a line field (``payer_ref``) null in every row of every file are left out of
+    the schema Spark reads with; a column null in one file but not another (``room``) and what ties and orders the
+    rows are read. The kinds' schemas (what the check gets) keep them all."""
+    spilled = SpilledPartitions(tmp_path)
+    nothing = {"payer_ref": pl.Series([None] * 4, dtype=pl.String)}
+    spilled.add(0, lines(0, range(4), {**nothing, "room": pl.Series([None] * 4, dtype=pl.Int64)}),
+                encounters(0, range(0, 4, 2)))
+    spilled.add(1, lines(1, range(4), {**nothing, "room": pl.Series([None, 2, None, None])}),
+                encounters(1, range(0, 4, 2)))
+    spilled.close()
+    read_schema = spilled.read_schema()
+    line_fields = {f.name for f in read_schema.field(LINES).type.value_type}
+    assert "note" not in read_schema.names and "payer_ref" not in line_fields
+    assert {"room", "code", "modifiers", "units", "__file_row"} <= line_fields
+    assert {"encounter_id", "__file_index", "__file_row", "diagnoses", "__p", "__claim"} <= set(read_schema.names)
+    lines_schema, encounters_schema = spilled.kind_schemas()
+    assert lines_schema["payer_ref"] == pl.String and encounters_schema["note"] == pl.String
+
+
+def test_a_line_column_equal_to_its_claim_s_on_every_line_is_read_from_the_claim_only(tmp_path: Path) -> None:
+    """``payer`` on every line equal to its claim's: read from the claim only, and put back on each line by
+    `_unnested`; ``room`` equal to its claim's in one partition but not on one line of another: read from the lines;
+    so is a line column its claim has not got (``code``)."""
+    from cleanclaim.audit.spark import _unnested
+
+    spilled = SpilledPartitions(tmp_path)
+    blocks = []
+    for key in (0, 1):
+        rows = range(10 * key, 10 * key + 6)
+        claims = encounters(0, rows[::2]).with_columns(payer=pl.lit(f"P{key}"), room=pl.Series([1, 2, 3]))
+        room = [1, 1, 2, 2, 3, 3] if key == 0 else [1, 1, 2, 9, 3, 3]
+        blocks.append((key, lines(0, rows, {"payer": pl.Series([f"P{key}"] * 6), "room": pl.Series(room)}), claims))
+        spilled.add(*blocks[-1])
+    spilled.close()
+    assert spilled.from_claim() == ("payer",)
+    line_fields = {f.name for f in spilled.read_schema().field(LINES).type.value_type}
+    assert "payer" not in line_fields and {"room", "code"} <= line_fields
+    columns = spilled.kind_schemas()[0]
+    for key, (_, spilled_lines, _) in enumerate(blocks):
+        frame = pl.read_parquet(spilled.files()[key]).with_columns(
+            pl.col(LINES).list.eval(pl.element().struct.field(*sorted(line_fields)).pipe(pl.struct)))
+        assert "payer" not in [f.name for f in frame.schema[LINES].inner.fields]  # type: ignore[attr-defined]
+        assert_frame_equal(_unnested(frame.lazy(), "lines", columns, spilled.from_claim()).collect(), spilled_lines)
+
+
+def test_the_input_file_s_path_is_read_from_a_table_by_file_index_not_from_each_line(tmp_path: Path) -> None:
+    """``source_file``, one path per input file, is left out of Spark's read schema and put back from the file
+    index (`_with_sources`); a file whose lines name two paths leaves it read from every line."""
+    from cleanclaim.audit.spark import _with_sources
+
+    spilled = SpilledPartitions(tmp_path)
+    for key, file in ((0, 0), (1, 1), (1, 0)):
+        rows = range(10 * key + 100 * file, 10 * key + 100 * file + 4)
+        spilled.add(key, lines(file, rows, {"source_file": pl.lit(f"/in/{file}.csv")}), encounters(file, rows[::2]))
+    spilled.close()
+    assert spilled.file_sources() == {0: "/in/0.csv", 1: "/in/1.csv"}
+    assert "source_file" not in {f.name for f in spilled.read_schema().field(LINES).type.value_type}
+    read_back = read(spilled, "lines", 1)
+    assert_frame_equal(_with_sources(read_back.drop("source_file"), spilled.file_sources()).select(read_back.columns),
+                       read_back)
+    twice = SpilledPartitions(tmp_path / "twice")
+    twice.add(0, lines(0, range(4), {"source_file": pl.Series(["/a", "/a", "/b", "/b"])}),
+              encounters(0, range(0, 4, 2)))
+    twice.close()
+    assert twice.file_sources() is None
+    assert "source_file" in {f.name for f in twice.read_schema().field(LINES).type.value_type}
