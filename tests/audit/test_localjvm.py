@@ -178,7 +178,8 @@ def launches(monkeypatch: pytest.MonkeyPatch, machine: dict[str, Any]) -> Launch
     monkeypatch.setattr(SparkContext, "_gateway", None)  # as in a process that has not launched a JVM yet
     monkeypatch.setattr(SparkContext, "_jvm", SparkContext._jvm)  # put back: a test's session may use it
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
-    monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
+    for name in ("SPARK_LOCAL_IP", "PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "SPARK_HOME", "MASTER"):
+        monkeypatch.delenv(name, raising=False)
     for name, value in machine["env"].items():
         if name != "PATH":
             monkeypatch.setenv(name, value)
@@ -197,6 +198,56 @@ def test_a_local_session_gets_the_options_and_a_cluster_s_are_the_user_s(launche
     assert local is not None and local.dumping is not None and set(BASE_OPTIONS) <= set(local.options)
     assert local_ip == "127.0.0.1" and "SPARK_LOCAL_IP" not in os.environ  # for the launch only
     assert cluster is None and cluster_ip is None
+
+
+@pytest.mark.parametrize("where", ["spark-defaults.conf", "PYSPARK_SUBMIT_ARGS --master", "PYSPARK_SUBMIT_ARGS --conf"])
+def test_with_no_master_given_a_cluster_master_named_elsewhere_gets_no_local_settings(
+        launches: Launches, machine: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        where: str) -> None:
+    """spark-submit's master comes from PYSPARK_SUBMIT_ARGS or spark-defaults.conf: a driver on a cluster must not
+    bind to loopback nor advertise localhost, nor get the local JVM options or record an archive."""
+    from cleanclaim.audit import spark
+
+    if where == "spark-defaults.conf":
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        (conf / "spark-defaults.conf").write_text("# a cluster\nspark.master   spark://192.0.2.2:17077\n")
+        monkeypatch.setenv("SPARK_CONF_DIR", str(conf))
+    elif where == "PYSPARK_SUBMIT_ARGS --master":
+        monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master spark://10.0.0.5:7077 pyspark-shell")
+    else:
+        monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--conf spark.master=yarn pyspark-shell")
+    assert spark._launch_environ(None) == [] and "SPARK_LOCAL_IP" not in os.environ
+    spark.spark_session()
+    assert launches.calls == [(None, None)]
+    assert not machine["folder"].exists() or not list(machine["folder"].iterdir())  # nothing recorded
+
+
+def test_with_no_master_anywhere_or_a_local_one_named_elsewhere_the_session_is_local(
+        launches: Launches, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.audit import spark
+
+    spark.spark_session()
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master=local[2] --name x pyspark-shell")
+    spark.spark_session()
+    assert [(java is not None, ip) for java, ip in launches.calls] == [(True, "127.0.0.1")] * 2
+
+
+def test_the_settings_spark_submit_sees_are_read_as_it_reads_them(tmp_path: Path) -> None:
+    home = tmp_path / "spark"
+    (home / "conf").mkdir(parents=True)
+    (home / "conf" / "spark-defaults.conf").write_text(
+        "spark.master=spark://a:7077\nspark.driver.extraJavaOptions -Dx=1 -Dy=2\n")
+    other = tmp_path / "other.conf"
+    other.write_text("spark.driver.extraClassPath: /opt/classes\n")
+    env = {"SPARK_HOME": str(home)}
+    assert localjvm.submitted(env) == localjvm.Submitted("spark://a:7077", "-Dx=1 -Dy=2", None, home / "conf")
+    env["PYSPARK_SUBMIT_ARGS"] = ("--master local[1] --driver-java-options '-Da=1 -Db=2' --properties-file "
+                                  f"{other} pyspark-shell")
+    assert localjvm.submitted(env) == localjvm.Submitted("local[1]", "-Da=1 -Db=2", "/opt/classes", home / "conf")
+    assert localjvm.submitted({"MASTER": "yarn", "SPARK_CONF_DIR": str(tmp_path)}).master == "yarn"
+    assert localjvm.Submitted().local(None) and localjvm.Submitted("spark://a:7077").local("local[2]")
+    assert not localjvm.Submitted("yarn").local(None) and not localjvm.Submitted().local("k8s://h")
 
 
 def test_a_jvm_that_does_not_start_with_the_archive_is_started_without_it(launches: Launches,

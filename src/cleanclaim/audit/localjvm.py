@@ -33,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import shlex
 import shutil
 import time
 from collections.abc import Mapping
@@ -41,7 +42,8 @@ from pathlib import Path
 
 from cleanclaim import paths
 
-__all__ = ["BASE_OPTIONS", "CDS_SWITCH", "JavaOptions", "archive_key", "discard", "local_java_options"]
+__all__ = ["BASE_OPTIONS", "CDS_SWITCH", "JavaOptions", "Submitted", "archive_key", "discard", "local_java_options",
+           "submitted"]
 
 BASE_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseParallelGC")
 """For every local session. C1 alone: the optimising (C2) compiler spent more CPU than it saved (session start on 2
@@ -78,6 +80,90 @@ class JavaOptions:
     def text(self) -> str:
         """As ``spark.driver.extraJavaOptions`` wants them."""
         return " ".join(self.options)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """What spark-submit will give the session besides cleanclaim's own settings: from ``PYSPARK_SUBMIT_ARGS`` (which
+    pyspark passes after the builder's options, so they win), else the properties file (``--properties-file``, else
+    ``spark-defaults.conf`` in ``$SPARK_CONF_DIR``, else in ``$SPARK_HOME/conf``), else ``$MASTER`` for the master."""
+
+    master: str | None = None
+    java_options: str | None = None
+    """``spark.driver.extraJavaOptions`` (``--driver-java-options``)."""
+    class_path: str | None = None
+    """``spark.driver.extraClassPath`` (``--driver-class-path``), which goes before Spark's jars."""
+    conf_dir: Path | None = None
+    """The folder spark-class puts first on the JVM's class path."""
+
+    def local(self, master: str | None) -> bool:
+        """Whether a session on ``master`` (None: spark-submit's) is known to run on this machine alone: only then do
+        cleanclaim's local-only settings (SPARK_LOCAL_IP, the JVM options, the archive, no web UI) apply."""
+        chosen = master or self.master
+        return chosen is None or chosen.strip().startswith("local")
+
+
+_KEYS = {"--master": "spark.master", "--driver-java-options": "spark.driver.extraJavaOptions",
+         "--driver-class-path": "spark.driver.extraClassPath", "--properties-file": "--properties-file"}
+
+
+def submitted(environ: Mapping[str, str] | None = None, *, spark_home: Path | None = None) -> Submitted:
+    """The settings spark-submit will see (`Submitted`), read as spark-submit reads them."""
+    env = os.environ if environ is None else environ
+    given = _submit_args(env.get("PYSPARK_SUBMIT_ARGS", ""))
+    home = Path(env["SPARK_HOME"]) if env.get("SPARK_HOME") else spark_home or _spark_home()
+    conf_dir = Path(env["SPARK_CONF_DIR"]) if env.get("SPARK_CONF_DIR") else home / "conf" if home else None
+    properties = given.pop("--properties-file", None)
+    defaults = _properties(Path(properties) if properties else conf_dir / "spark-defaults.conf" if conf_dir
+                           else None)
+    settings = {**defaults, **given}
+    return Submitted(master=settings.get("spark.master") or env.get("MASTER") or None,
+                     java_options=settings.get("spark.driver.extraJavaOptions"),
+                     class_path=settings.get("spark.driver.extraClassPath"), conf_dir=conf_dir)
+
+
+def _submit_args(text: str) -> dict[str, str]:
+    """The settings ``PYSPARK_SUBMIT_ARGS`` gives (``--master X``, ``--conf k=v``, ``--opt=X``...), the last winning."""
+    try:
+        words = shlex.split(text)
+    except ValueError:
+        words = text.split()
+    found: dict[str, str] = {}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        name, equals, value = word.partition("=")
+        if name in (*_KEYS, "--conf", "-c"):
+            if not equals:
+                index += 1
+                value = words[index] if index < len(words) else ""
+            if name in {"--conf", "-c"}:
+                conf, _, conf_value = value.partition("=")
+                found[conf.strip()] = conf_value
+            else:
+                found[_KEYS[name]] = value
+        index += 1
+    return found
+
+
+def _properties(path: Path | None) -> dict[str, str]:
+    """A Spark properties file's settings (``key value`` or ``key=value``, ``#`` comments), as far as they matter
+    here (no continuation lines or escapes)."""
+    if path is None:
+        return {}
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return {}
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line[0] in "#!":
+            continue
+        match = re.match(r"([^\s=:]+)\s*[=:\s]\s*(.*)", line)
+        if match:
+            found[match.group(1)] = match.group(2).strip()
+    return found
 
 
 def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: Path | None = None) -> JavaOptions:
