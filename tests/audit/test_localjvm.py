@@ -322,3 +322,52 @@ def test_a_local_session_s_jvm_runs_with_the_options_and_survives_a_damaged_arch
     assert "-XX:+VerifySharedSpaces" in seen["arguments"]
     assert seen["host"] in {"127.0.0.1", "localhost"}  # SPARK_LOCAL_IP: the loopback, not the machine's address
     assert "resolves to a loopback address" not in run.stderr
+
+
+@pytest.mark.parametrize("where", ["SPARK_CONF_DIR", "SPARK_HOME/conf", "--driver-class-path"])
+def test_no_recording_when_a_non_empty_folder_comes_before_the_jars(machine: dict[str, Any], tmp_path: Path,
+                                                                      where: str) -> None:
+    """JDK 17 refuses to dump an archive then ("Cannot have non-empty directory in paths", printed after the
+    audit): nothing is recorded, and an empty folder changes nothing."""
+    folder = machine["spark"] / "conf" if where == "SPARK_HOME/conf" else tmp_path / "extra"
+    folder.mkdir()
+    env = {"SPARK_CONF_DIR": str(folder)} if where == "SPARK_CONF_DIR" else {
+        "PYSPARK_SUBMIT_ARGS": f"--driver-class-path {folder} pyspark-shell"} if where == "--driver-class-path" else {}
+    assert options(machine, **env).dumping is not None  # empty: recorded
+    for part in machine["folder"].glob("*.part"):
+        part.unlink()
+    (folder / "log4j2.properties").write_text("")
+    assert options(machine, **env) == JavaOptions(BASE_OPTIONS)
+    assert not list(machine["folder"].glob("*.part"))
+
+
+def test_a_failed_dump_stops_the_key_s_recording_for_a_while(machine: dict[str, Any]) -> None:
+    """A ``.part`` still empty long after its audit ended: the JVM could not write it. The key is not recorded
+    again for NODUMP_AGE, then it is."""
+    folder = machine["folder"]
+    folder.mkdir(parents=True)
+    failed = folder / f"{key(machine)}.4194305-aa.part"  # above Linux's largest pid: an audit long gone
+    failed.write_bytes(b"")
+    long_ago = time.time() - localjvm.DUMP_WAIT - 60
+    os.utime(failed, (long_ago, long_ago))
+    ongoing = folder / f"{key(machine)}.{os.getpid()}-bb.part"  # an audit still running: its JVM dumps later
+    ongoing.write_bytes(b"")
+    os.utime(ongoing, (long_ago, long_ago))
+    assert options(machine) == JavaOptions(BASE_OPTIONS)
+    marker = folder / f"{key(machine)}.nodump"
+    assert marker.exists() and not failed.exists() and ongoing.exists()
+    assert options(machine) == JavaOptions(BASE_OPTIONS)  # still not
+    old = time.time() - localjvm.NODUMP_AGE - 60
+    os.utime(marker, (old, old))
+    assert options(machine).dumping is not None and not marker.exists()
+
+
+def test_no_recording_on_a_disk_short_of_space(machine: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=localjvm.FREE_NEEDED - 1))
+    assert options(machine) == JavaOptions(BASE_OPTIONS)
+    assert not list(machine["folder"].glob("*.part"))  # not even the placeholder
+    path = archive(machine)
+    assert options(machine).archive == path  # an archive made already is still used

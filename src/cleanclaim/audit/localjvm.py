@@ -59,6 +59,14 @@ terminal, some of them after the audit ended."""
 USE = ("-XX:+VerifySharedSpaces", *QUIET)
 DYNAMIC_MAGIC = 0xF00BABA8
 """The first four bytes (little-endian) of a JDK dynamic archive (``CDS_DYNAMIC_ARCHIVE_MAGIC``, JDK 13 to 21)."""
+FREE_NEEDED = 400 << 20
+"""The free space (bytes) the cache's disk must have for a recording: twice the largest archive seen (~200 MB). A
+JVM that cannot write its archive prints an error on the audit's terminal after the audit."""
+DUMP_WAIT = 600
+"""Seconds after which an empty ``.part`` whose audit has ended is a dump that failed: the JVM dumps within a minute
+of the audit's end, and a dump that began has written more than nothing."""
+NODUMP_AGE = 86400
+"""Seconds during which a key whose dump failed (``KEY.nodump``) is not recorded again."""
 PART_AGE = 2 * 86400
 """A ``.part`` older than this (seconds) is a dump that never completed."""
 ARCHIVE_AGE = 30 * 86400
@@ -179,6 +187,7 @@ def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: 
     folder = cache_folder(env)
     if not _PLAIN_PATH.fullmatch(str(folder)):
         return plain
+    given = submitted(env, spark_home=home)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         key = archive_key(java, home, BASE_OPTIONS, env)
@@ -186,12 +195,68 @@ def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: 
         archive = _archive(folder, key) or _adopt(folder, key)
         if archive is not None:
             return JavaOptions((*BASE_OPTIONS, f"-XX:SharedArchiveFile={archive}", *USE), archive=archive)
+        if not _recordable(folder, key, given, env):
+            return plain
         part = folder / f"{key}.{os.getpid()}-{secrets.token_hex(4)}.part"
         # made here, so that an unwritable folder is known now; the JVM replaces it when it dumps
         os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
     except OSError:
         return plain
     return JavaOptions((*BASE_OPTIONS, f"-XX:ArchiveClassesAtExit={part}", *QUIET), dumping=part)
+
+
+def _recordable(folder: Path, key: str, given: Submitted, environ: Mapping[str, str]) -> bool:
+    """Whether the JVM can write the key's archive at exit. When it cannot, it says so on the audit's terminal after
+    the audit ("Error occurred during initialization of VM"), and every later audit would try again: so not when a
+    non-empty folder comes before Spark's jars on the class path (JDK 17 refuses to dump then), nor on a disk short
+    of space, nor for a while after a dump of the key failed."""
+    if _nonempty_folder_first(given, environ):
+        return False
+    marker = folder / f"{key}.nodump"
+    now = time.time()
+    for part in folder.glob(f"{key}.*.part"):
+        writer = part.name.removeprefix(f"{key}.").split("-")[0]
+        with contextlib.suppress(OSError):
+            st = part.stat()
+            if st.st_size == 0 and now - st.st_mtime > DUMP_WAIT and writer.isdigit() and not _alive(int(writer)):
+                marker.touch()  # the audit ended long ago and its JVM wrote nothing: the dump failed
+                part.unlink()
+    with contextlib.suppress(OSError):
+        if now - marker.stat().st_mtime < NODUMP_AGE:
+            return False
+        marker.unlink()
+    try:
+        return shutil.disk_usage(folder).free >= FREE_NEEDED
+    except OSError:
+        return False
+
+
+def _nonempty_folder_first(given: Submitted, environ: Mapping[str, str]) -> bool:
+    """Whether a non-empty folder comes before (or among) the jars the JVM loads classes from: spark-class's class
+    path is the driver class path, the conf folder, SPARK_PREPEND_CLASSES's build folders, Spark's jars, then the
+    Hadoop and YARN conf folders when SPARK_DIST_CLASSPATH adds jars after them."""
+    if environ.get("SPARK_PREPEND_CLASSES"):
+        return True
+    folders = [*(given.class_path or "").split(os.pathsep), str(given.conf_dir or "")]
+    if environ.get("SPARK_DIST_CLASSPATH"):
+        folders += [environ.get("HADOOP_CONF_DIR", ""), environ.get("YARN_CONF_DIR", "")]
+    for entry in folders:
+        try:
+            if entry and os.path.isdir(entry) and os.listdir(entry):
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process
+        return True
+    return True
 
 
 def cache_folder(environ: Mapping[str, str] | None = None) -> Path:
