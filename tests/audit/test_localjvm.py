@@ -371,3 +371,43 @@ def test_no_recording_on_a_disk_short_of_space(machine: dict[str, Any], monkeypa
     assert not list(machine["folder"].glob("*.part"))  # not even the placeholder
     path = archive(machine)
     assert options(machine).archive == path  # an archive made already is still used
+
+
+@pytest.mark.parametrize("where", ["PYSPARK_SUBMIT_ARGS --conf", "PYSPARK_SUBMIT_ARGS --driver-java-options",
+                                   "spark-defaults.conf"])
+def test_the_caller_s_driver_java_options_are_left_alone(machine: dict[str, Any], tmp_path: Path,
+                                                          where: str) -> None:
+    """Given in PYSPARK_SUBMIT_ARGS they replace any the builder sets (SparkConf would report cleanclaim's while the
+    JVM ran the caller's, leaving an empty .part each audit); in spark-defaults.conf cleanclaim's would replace
+    them. cleanclaim sets none, and records nothing."""
+    if where == "spark-defaults.conf":
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        (conf / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Xss4m\n")
+        env = {"SPARK_CONF_DIR": str(conf)}
+    elif where.endswith("--conf"):
+        env = {"PYSPARK_SUBMIT_ARGS": "--conf 'spark.driver.extraJavaOptions=-Xss4m -Dx=1' pyspark-shell"}
+    else:
+        env = {"PYSPARK_SUBMIT_ARGS": "--driver-java-options -Xss4m pyspark-shell"}
+    assert options(machine, **env) == JavaOptions(())
+    assert not machine["folder"].exists() or not list(machine["folder"].iterdir())
+
+
+def test_a_session_sets_no_driver_java_options_when_the_caller_has() -> None:
+    pytest.importorskip("pyspark", reason="the dev extra installs pyspark")
+    from cleanclaim.audit import spark
+
+    class Builder:
+        def __init__(self) -> None:
+            self.conf: dict[str, str] = {}
+
+        def config(self, name: str, value: str) -> Builder:
+            self.conf[name] = value
+            return self
+
+        def getOrCreate(self) -> dict[str, str]:  # noqa: N802
+            return self.conf
+
+    assert spark._started(Builder(), JavaOptions(())) == {}
+    assert spark._started(Builder(), JavaOptions(BASE_OPTIONS)) == {
+        "spark.driver.extraJavaOptions": " ".join(BASE_OPTIONS)}

@@ -177,17 +177,22 @@ def _properties(path: Path | None) -> dict[str, str]:
 def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: Path | None = None) -> JavaOptions:
     """The options for a local session's JVM about to be launched, with the archive when there is (or can be) one."""
     env = os.environ if environ is None else environ
+    home = spark_home if spark_home is not None else _spark_home()
+    given = submitted(env, spark_home=home)
+    if given.java_options is not None:
+        # the caller's spark.driver.extraJavaOptions: in PYSPARK_SUBMIT_ARGS it replaces whatever the builder sets
+        # (pyspark puts it after), so cleanclaim's would be reported by SparkConf and not run; in a properties file,
+        # cleanclaim's would replace the caller's. Either way the JVM options stay the caller's, with no archive.
+        return JavaOptions(())
     plain = JavaOptions(BASE_OPTIONS)
     if env.get(CDS_SWITCH, "1").strip().lower() in {"0", "false", "no", "off"}:
         return plain
     java = java_executable(env)
-    home = spark_home if spark_home is not None else _spark_home()
     if java is None or home is None:
         return plain
     folder = cache_folder(env)
     if not _PLAIN_PATH.fullmatch(str(folder)):
         return plain
-    given = submitted(env, spark_home=home)
     try:
         folder.mkdir(parents=True, exist_ok=True)
         key = archive_key(java, home, BASE_OPTIONS, env)

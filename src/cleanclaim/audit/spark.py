@@ -110,7 +110,7 @@ def _forget_dead_gateway(context: Any) -> None:
 
 
 def _started(builder: Any, java: localjvm.JavaOptions | None) -> SparkSession:
-    if java is not None:
+    if java is not None and java.options:  # none: the caller's own (`localjvm.local_java_options`)
         builder = builder.config("spark.driver.extraJavaOptions", java.text)
     session: SparkSession = builder.getOrCreate()
     return session
