@@ -82,6 +82,7 @@ def test_with_no_archive_the_jvm_writes_one_at_exit_under_a_unique_name(machine:
         assert chosen.archive is None and chosen.dumping is not None
         assert f"-XX:ArchiveClassesAtExit={chosen.dumping}" in chosen.options
         assert "-Xlog:cds=off" in chosen.options  # the JVM's CDS warnings stay off the audit's terminal
+        assert f"-XX:ErrorFile={machine['folder']}/hs_err_pid%p.log" in chosen.options
         assert chosen.dumping.parent == machine["folder"] and chosen.dumping.exists()  # made: the folder is writable
     assert first.dumping != second.dumping  # two audits at once never write the same file
 
@@ -91,7 +92,8 @@ def test_a_whole_archive_is_used_and_checked(machine: dict[str, Any]) -> None:
     chosen = options(machine)
     assert chosen.archive == path and chosen.dumping is None
     assert chosen.options == (*BASE_OPTIONS, f"-XX:SharedArchiveFile={path}", "-XX:+VerifySharedSpaces",
-                              "-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+                              "-Xlog:cds=off", "-Xlog:cds+dynamic=off",
+                              f"-XX:ErrorFile={machine['folder']}/hs_err_pid%p.log")  # not the audit's folder
 
 
 def test_a_completed_dump_is_renamed_into_place_and_an_unfinished_one_is_not(machine: dict[str, Any]) -> None:
@@ -411,3 +413,19 @@ def test_a_session_sets_no_driver_java_options_when_the_caller_has() -> None:
     assert spark._started(Builder(), JavaOptions(())) == {}
     assert spark._started(Builder(), JavaOptions(BASE_OPTIONS)) == {
         "spark.driver.extraJavaOptions": " ".join(BASE_OPTIONS)}
+
+
+def test_of_two_dumps_recorded_at_once_one_archive_is_kept(machine: dict[str, Any]) -> None:
+    """Two first audits at once both record; two audits adopting at once may each rename one. One archive is kept
+    (the same one by every audit), the other copies (150-200 MB each) deleted."""
+    folder = machine["folder"]
+    folder.mkdir(parents=True)
+    parts = [folder / f"{key(machine)}.{n}-aa.part" for n in (11, 12)]
+    for index, part in enumerate(parts):
+        part.write_bytes(MAGIC + b"\0" * (100 + index))
+    chosen = options(machine)
+    assert chosen.archive is not None and sorted(folder.iterdir()) == [chosen.archive]
+    other = archive(machine, b"\0" * 200)  # another audit's adoption at the same time
+    assert sorted(folder.iterdir()) == sorted([chosen.archive, other])
+    kept = options(machine).archive
+    assert kept is not None and sorted(folder.iterdir()) == [kept] and kept == options(machine).archive

@@ -199,7 +199,8 @@ def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: 
         _tidy(folder, key)
         archive = _archive(folder, key) or _adopt(folder, key)
         if archive is not None:
-            return JavaOptions((*BASE_OPTIONS, f"-XX:SharedArchiveFile={archive}", *USE), archive=archive)
+            return JavaOptions((*BASE_OPTIONS, f"-XX:SharedArchiveFile={archive}", *USE, _error_file(folder)),
+                               archive=archive)
         if not _recordable(folder, key, given, env):
             return plain
         part = folder / f"{key}.{os.getpid()}-{secrets.token_hex(4)}.part"
@@ -207,7 +208,14 @@ def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: 
         os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
     except OSError:
         return plain
-    return JavaOptions((*BASE_OPTIONS, f"-XX:ArchiveClassesAtExit={part}", *QUIET), dumping=part)
+    return JavaOptions((*BASE_OPTIONS, f"-XX:ArchiveClassesAtExit={part}", *QUIET, _error_file(folder)),
+                       dumping=part)
+
+
+def _error_file(folder: Path) -> str:
+    """Where the JVM writes its crash log (``hs_err_pid*.log``): in the cache folder, not the audit's working folder
+    (a JVM crashing on a damaged archive is started again without it, and the audit succeeds)."""
+    return f"-XX:ErrorFile={folder}/hs_err_pid%p.log"
 
 
 def _recordable(folder: Path, key: str, given: Submitted, environ: Mapping[str, str]) -> bool:
@@ -341,28 +349,37 @@ def _complete(path: Path, size: int | None = None) -> bool:
 
 
 def _archive(folder: Path, key: str) -> Path | None:
-    """The key's archive (``KEY-SIZE.jsa``) when it is whole; a damaged one is deleted (a new one will be made)."""
-    for path in folder.glob(f"{key}-*.jsa"):
+    """The key's archive (``KEY-SIZE.jsa``) when it is whole; a damaged one is deleted (a new one will be made). Of
+    two whole ones (two audits that recorded at once, adopted at once) the first by name is kept, the same for every
+    audit, and the other deleted: 150-200 MB each."""
+    found = None
+    for path in sorted(folder.glob(f"{key}-*.jsa")):
         size = path.name.removeprefix(f"{key}-").removesuffix(".jsa")
-        if size.isdigit() and _complete(path, int(size)):
-            if time.time() - path.stat().st_mtime > 86400:
-                with contextlib.suppress(OSError):  # another user's archive in a shared cache: used all the same
-                    os.utime(path)  # in use: not another key's stale archive for `_tidy`
-            return path
+        if found is None and size.isdigit() and _complete(path, int(size)):
+            found = path
+            with contextlib.suppress(OSError):
+                if time.time() - path.stat().st_mtime > 86400:
+                    os.utime(path)  # in use: not another key's stale archive for `_tidy` (another user's: all the same)
+            continue
         with contextlib.suppress(OSError):
             path.unlink()
-    return None
+    return found
 
 
 def _adopt(folder: Path, key: str) -> Path | None:
-    """A complete ``.part`` of the key, renamed to its archive name (another audit may do it first)."""
-    for part in folder.glob(f"{key}.*.part"):
-        if _complete(part):
-            archive = folder / f"{key}-{part.stat().st_size}.jsa"
-            with contextlib.suppress(OSError):
-                os.replace(part, archive)
-            return _archive(folder, key)
-    return None
+    """A complete ``.part`` of the key, renamed to its archive name (another audit may do it first); the key's other
+    complete ``.part`` files (audits that recorded at the same time) are deleted, as one archive is enough."""
+    found = False
+    for part in sorted(folder.glob(f"{key}.*.part")):
+        if not _complete(part):
+            continue
+        with contextlib.suppress(OSError):  # gone: another audit adopted it first
+            if found:
+                part.unlink()
+            else:
+                os.replace(part, folder / f"{key}-{part.stat().st_size}.jsa")
+        found = True
+    return _archive(folder, key) if found else None
 
 
 def _tidy(folder: Path, key: str) -> None:
