@@ -429,3 +429,13 @@ def test_of_two_dumps_recorded_at_once_one_archive_is_kept(machine: dict[str, An
     assert sorted(folder.iterdir()) == sorted([chosen.archive, other])
     kept = options(machine).archive
     assert kept is not None and sorted(folder.iterdir()) == [kept] and kept == options(machine).archive
+
+
+def test_a_home_folder_that_does_not_exist_is_not_made(machine: dict[str, Any], tmp_path: Path) -> None:
+    env = {name: value for name, value in machine["env"].items() if name != "CLEANCLAIM_CACHE_DIR"}
+    missing = tmp_path / "home" / "svc"
+    chosen = local_java_options({**env, "HOME": str(missing)}, spark_home=machine["spark"])
+    assert chosen == JavaOptions(BASE_OPTIONS) and not missing.exists() and not (tmp_path / "home").exists()
+    missing.mkdir(parents=True)  # an existing home gets its .cache/cleanclaim
+    chosen = local_java_options({**env, "HOME": str(missing)}, spark_home=machine["spark"])
+    assert chosen.dumping is not None and chosen.dumping.parent == missing / ".cache" / "cleanclaim" / "spark-cds"

@@ -191,7 +191,7 @@ def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: 
     if java is None or home is None:
         return plain
     folder = cache_folder(env)
-    if not _PLAIN_PATH.fullmatch(str(folder)):
+    if not _PLAIN_PATH.fullmatch(str(folder)) or not paths.cache_dir_may_be_made(env):
         return plain
     try:
         folder.mkdir(parents=True, exist_ok=True)
