@@ -2,7 +2,7 @@
 
 All but the last test run without a JVM: a fake Java home and Spark home in a temporary folder stand for the
 machine's, and `spark_session`'s launch is replaced by a recorder. The last one (``spark``) starts one local session in
-a child process (a fresh JVM: pyspark launches one per process) with a damaged archive in place, and reads the JVM's
+a child process (a fresh JVM: pyspark launches one per process) with a garbage archive in place, and reads the JVM's
 own arguments.
 """
 
@@ -294,8 +294,10 @@ def test_a_jvm_that_died_with_the_archive_is_not_pyspark_s_gateway_for_the_retry
 
 @pytest.mark.spark
 def test_a_local_session_s_jvm_runs_with_the_options_and_survives_a_damaged_archive(tmp_path: Path) -> None:
-    """One JVM: a damaged archive in place (whole by its magic and size, garbage inside), which the JVM must
-    ignore (-XX:+VerifySharedSpaces) while the session starts and runs a job."""
+    """One JVM with cleanclaim's options and a garbage archive in place (whole by its magic and size, random
+    inside), which the JVM must ignore while the session starts and runs a job. The JVM rejects this one by its
+    header; a damaged region of a real archive, which -XX:+VerifySharedSpaces catches, would need a recording
+    (20-30 s) first and is not tested here."""
     pytest.importorskip("pyspark", reason="the dev extra installs pyspark")
     env = {**os.environ, "CLEANCLAIM_CACHE_DIR": str(tmp_path / "cache"),
            "PYTHONPATH": str(Path(cleanclaim.__file__).parents[1])}
@@ -322,6 +324,7 @@ def test_a_local_session_s_jvm_runs_with_the_options_and_survives_a_damaged_arch
     assert set(BASE_OPTIONS) <= set(seen["arguments"])  # C1 alone, the throughput collector
     assert f"-XX:SharedArchiveFile={damaged}" in seen["arguments"]
     assert "-XX:+VerifySharedSpaces" in seen["arguments"]
+    assert f"-XX:ErrorFile={damaged.parent}/hs_err_pid%p.log" in seen["arguments"]
     assert seen["host"] in {"127.0.0.1", "localhost"}  # SPARK_LOCAL_IP: the loopback, not the machine's address
     assert "resolves to a loopback address" not in run.stderr
 
@@ -439,3 +442,16 @@ def test_a_home_folder_that_does_not_exist_is_not_made(machine: dict[str, Any], 
     missing.mkdir(parents=True)  # an existing home gets its .cache/cleanclaim
     chosen = local_java_options({**env, "HOME": str(missing)}, spark_home=machine["spark"])
     assert chosen.dumping is not None and chosen.dumping.parent == missing / ".cache" / "cleanclaim" / "spark-cds"
+
+
+@pytest.fixture(scope="module")
+def module_environ() -> dict[str, str | None]:
+    """What a module-scoped fixture (a test module's Spark session) sees of the folders conftest isolates."""
+    return {name: os.environ.get(name) for name in ("CLEANCLAIM_DATA_DIR", "CLEANCLAIM_CACHE_DIR")}
+
+
+def test_module_fixtures_see_the_test_folders_not_the_developer_s(module_environ: dict[str, str | None],
+                                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    base = tmp_path_factory.getbasetemp()
+    for name, value in module_environ.items():
+        assert value is not None and Path(value).is_relative_to(base), name

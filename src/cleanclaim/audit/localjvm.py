@@ -10,7 +10,8 @@ machine already has: nothing is downloaded. It lives in ``paths.cache_dir()/spar
 
 When it is written: the JVM dumps the archive when it exits, which for pyspark's gateway JVM is after the Python
 process ended (it exits on its stdin closing), so the audit that creates it does not wait for it; the dump costs
-~9 s of CPU (~5-6 s wall) once, in the background. The first session also starts slower while it records.
+~9 s of CPU (~5-6 s wall idle, 24-26 s at a load of 6-11) once, in the background. The first session also starts
+slower while it records.
 
 What may never happen is an audit broken by the cache, hence:
 
