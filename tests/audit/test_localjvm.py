@@ -455,3 +455,14 @@ def test_module_fixtures_see_the_test_folders_not_the_developer_s(module_environ
     base = tmp_path_factory.getbasetemp()
     for name, value in module_environ.items():
         assert value is not None and Path(value).is_relative_to(base), name
+
+
+def test_another_driver_class_path_gets_an_archive_of_its_own(machine: dict[str, Any], tmp_path: Path) -> None:
+    """The JVM rejects an archive recorded with another class path before Spark's jars (and it would be kept and
+    never recorded again): the driver class path is in the key."""
+    path = archive(machine)
+    extra = tmp_path / "extra.jar"
+    extra.write_bytes(b"jar")
+    assert options(machine).archive == path
+    chosen = options(machine, PYSPARK_SUBMIT_ARGS=f"--driver-class-path {extra} pyspark-shell")
+    assert chosen.archive is None and chosen.dumping is not None and path.exists()

@@ -196,7 +196,7 @@ def local_java_options(environ: Mapping[str, str] | None = None, *, spark_home: 
         return plain
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        key = archive_key(java, home, BASE_OPTIONS, env)
+        key = archive_key(java, home, BASE_OPTIONS, env, given.class_path)
         _tidy(folder, key)
         archive = _archive(folder, key) or _adopt(folder, key)
         if archive is not None:
@@ -294,9 +294,11 @@ def java_executable(environ: Mapping[str, str]) -> Path | None:
     return Path(os.path.realpath(found))
 
 
-def archive_key(java: Path, spark_home: Path, options: tuple[str, ...], environ: Mapping[str, str]) -> str:
+def archive_key(java: Path, spark_home: Path, options: tuple[str, ...], environ: Mapping[str, str],
+                class_path: str | None = None) -> str:
     """What an archive is valid for, hashed: the Java (its files and release, which an update in place changes),
-    Spark's jars (the classpath the archive's classes came from) and the JVM options."""
+    Spark's jars and the driver class path before them (the classpath the archive's classes came from: the JVM
+    rejects an archive recorded with another) and the JVM options."""
     java_home = java.parent.parent
     jars = spark_home / "jars"
     described = {
@@ -306,7 +308,8 @@ def archive_key(java: Path, spark_home: Path, options: tuple[str, ...], environ:
         "spark": str(spark_home.resolve()),
         "jars": sorted(_stat(jar) for jar in jars.glob("*.jar")) if jars.is_dir() else [],
         "classpath": [environ.get(name, "") for name in ("SPARK_DIST_CLASSPATH", "SPARK_CONF_DIR",
-                                                         "SPARK_PREPEND_CLASSES", "HADOOP_CONF_DIR")],
+                                                         "SPARK_PREPEND_CLASSES", "HADOOP_CONF_DIR")]
+        + ([class_path] if class_path else []),
         "options": list(options),
     }
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:24]
