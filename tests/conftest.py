@@ -4,6 +4,8 @@ started by a test makes its class-data archive in a temporary folder)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,26 @@ from hypothesis import settings
 # that fails on a loaded two-core machine (it did, in test_claim_calendar). Benchmarks live in bench/.
 settings.register_profile("cleanclaim", deadline=None)
 settings.load_profile("cleanclaim")
+
+
+ISOLATED = ("CLEANCLAIM_DATA_DIR", "CLEANCLAIM_CACHE_DIR", "CLEANCLAIM_PAYERS_DIR")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _isolated_session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The same folders for module- and class-scoped fixtures (a module's Spark session, whose JVM records its class
+    archive in the cache folder), which pytest sets up before any per-test fixture: a session-scoped autouse
+    fixture comes before them all."""
+    saved = {name: os.environ.get(name) for name in ISOLATED}
+    os.environ["CLEANCLAIM_DATA_DIR"] = str(tmp_path_factory.mktemp("cleanclaim-session-data"))
+    os.environ["CLEANCLAIM_CACHE_DIR"] = str(tmp_path_factory.mktemp("cleanclaim-session-cache"))
+    os.environ.pop("CLEANCLAIM_PAYERS_DIR", None)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(autouse=True)

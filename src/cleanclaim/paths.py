@@ -27,5 +27,17 @@ def cache_dir(environ: Mapping[str, str] | None = None) -> Path:
     explicit = env.get("CLEANCLAIM_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = env.get("XDG_CACHE_HOME") or str(_home(env) / ".cache")
     return Path(base) / "cleanclaim"
+
+
+def cache_dir_may_be_made(environ: Mapping[str, str] | None = None) -> bool:
+    """Whether `cache_dir` may be created (with its parents): a folder the user named, always; the default one only
+    under a home folder that exists (a service account's home that was never made is not made by cleanclaim)."""
+    env = os.environ if environ is None else environ
+    return bool(env.get("CLEANCLAIM_CACHE_DIR") or env.get("XDG_CACHE_HOME")) or _home(env).is_dir()
+
+
+def _home(environ: Mapping[str, str]) -> Path:
+    home = environ.get("HOME")
+    return Path(home) if home else Path.home()

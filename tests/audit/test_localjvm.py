@@ -2,7 +2,7 @@
 
 All but the last test run without a JVM: a fake Java home and Spark home in a temporary folder stand for the
 machine's, and `spark_session`'s launch is replaced by a recorder. The last one (``spark``) starts one local session in
-a child process (a fresh JVM: pyspark launches one per process) with a damaged archive in place, and reads the JVM's
+a child process (a fresh JVM: pyspark launches one per process) with a garbage archive in place, and reads the JVM's
 own arguments.
 """
 
@@ -82,6 +82,7 @@ def test_with_no_archive_the_jvm_writes_one_at_exit_under_a_unique_name(machine:
         assert chosen.archive is None and chosen.dumping is not None
         assert f"-XX:ArchiveClassesAtExit={chosen.dumping}" in chosen.options
         assert "-Xlog:cds=off" in chosen.options  # the JVM's CDS warnings stay off the audit's terminal
+        assert f"-XX:ErrorFile={machine['folder']}/hs_err_pid%p.log" in chosen.options
         assert chosen.dumping.parent == machine["folder"] and chosen.dumping.exists()  # made: the folder is writable
     assert first.dumping != second.dumping  # two audits at once never write the same file
 
@@ -91,7 +92,8 @@ def test_a_whole_archive_is_used_and_checked(machine: dict[str, Any]) -> None:
     chosen = options(machine)
     assert chosen.archive == path and chosen.dumping is None
     assert chosen.options == (*BASE_OPTIONS, f"-XX:SharedArchiveFile={path}", "-XX:+VerifySharedSpaces",
-                              "-Xlog:cds=off", "-Xlog:cds+dynamic=off")
+                              "-Xlog:cds=off", "-Xlog:cds+dynamic=off",
+                              f"-XX:ErrorFile={machine['folder']}/hs_err_pid%p.log")  # not the audit's folder
 
 
 def test_a_completed_dump_is_renamed_into_place_and_an_unfinished_one_is_not(machine: dict[str, Any]) -> None:
@@ -178,7 +180,8 @@ def launches(monkeypatch: pytest.MonkeyPatch, machine: dict[str, Any]) -> Launch
     monkeypatch.setattr(SparkContext, "_gateway", None)  # as in a process that has not launched a JVM yet
     monkeypatch.setattr(SparkContext, "_jvm", SparkContext._jvm)  # put back: a test's session may use it
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
-    monkeypatch.delenv("SPARK_LOCAL_IP", raising=False)
+    for name in ("SPARK_LOCAL_IP", "PYSPARK_SUBMIT_ARGS", "SPARK_CONF_DIR", "SPARK_HOME", "MASTER"):
+        monkeypatch.delenv(name, raising=False)
     for name, value in machine["env"].items():
         if name != "PATH":
             monkeypatch.setenv(name, value)
@@ -197,6 +200,56 @@ def test_a_local_session_gets_the_options_and_a_cluster_s_are_the_user_s(launche
     assert local is not None and local.dumping is not None and set(BASE_OPTIONS) <= set(local.options)
     assert local_ip == "127.0.0.1" and "SPARK_LOCAL_IP" not in os.environ  # for the launch only
     assert cluster is None and cluster_ip is None
+
+
+@pytest.mark.parametrize("where", ["spark-defaults.conf", "PYSPARK_SUBMIT_ARGS --master", "PYSPARK_SUBMIT_ARGS --conf"])
+def test_with_no_master_given_a_cluster_master_named_elsewhere_gets_no_local_settings(
+        launches: Launches, machine: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        where: str) -> None:
+    """spark-submit's master comes from PYSPARK_SUBMIT_ARGS or spark-defaults.conf: a driver on a cluster must not
+    bind to loopback nor advertise localhost, nor get the local JVM options or record an archive."""
+    from cleanclaim.audit import spark
+
+    if where == "spark-defaults.conf":
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        (conf / "spark-defaults.conf").write_text("# a cluster\nspark.master   spark://192.0.2.2:17077\n")
+        monkeypatch.setenv("SPARK_CONF_DIR", str(conf))
+    elif where == "PYSPARK_SUBMIT_ARGS --master":
+        monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master spark://10.0.0.5:7077 pyspark-shell")
+    else:
+        monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--conf spark.master=yarn pyspark-shell")
+    assert spark._launch_environ(None) == [] and "SPARK_LOCAL_IP" not in os.environ
+    spark.spark_session()
+    assert launches.calls == [(None, None)]
+    assert not machine["folder"].exists() or not list(machine["folder"].iterdir())  # nothing recorded
+
+
+def test_with_no_master_anywhere_or_a_local_one_named_elsewhere_the_session_is_local(
+        launches: Launches, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cleanclaim.audit import spark
+
+    spark.spark_session()
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--master=local[2] --name x pyspark-shell")
+    spark.spark_session()
+    assert [(java is not None, ip) for java, ip in launches.calls] == [(True, "127.0.0.1")] * 2
+
+
+def test_the_settings_spark_submit_sees_are_read_as_it_reads_them(tmp_path: Path) -> None:
+    home = tmp_path / "spark"
+    (home / "conf").mkdir(parents=True)
+    (home / "conf" / "spark-defaults.conf").write_text(
+        "spark.master=spark://a:7077\nspark.driver.extraJavaOptions -Dx=1 -Dy=2\n")
+    other = tmp_path / "other.conf"
+    other.write_text("spark.driver.extraClassPath: /opt/classes\n")
+    env = {"SPARK_HOME": str(home)}
+    assert localjvm.submitted(env) == localjvm.Submitted("spark://a:7077", "-Dx=1 -Dy=2", None, home / "conf")
+    env["PYSPARK_SUBMIT_ARGS"] = ("--master local[1] --driver-java-options '-Da=1 -Db=2' --properties-file "
+                                  f"{other} pyspark-shell")
+    assert localjvm.submitted(env) == localjvm.Submitted("local[1]", "-Da=1 -Db=2", "/opt/classes", home / "conf")
+    assert localjvm.submitted({"MASTER": "yarn", "SPARK_CONF_DIR": str(tmp_path)}).master == "yarn"
+    assert localjvm.Submitted().local(None) and localjvm.Submitted("spark://a:7077").local("local[2]")
+    assert not localjvm.Submitted("yarn").local(None) and not localjvm.Submitted().local("k8s://h")
 
 
 def test_a_jvm_that_does_not_start_with_the_archive_is_started_without_it(launches: Launches,
@@ -241,8 +294,10 @@ def test_a_jvm_that_died_with_the_archive_is_not_pyspark_s_gateway_for_the_retry
 
 @pytest.mark.spark
 def test_a_local_session_s_jvm_runs_with_the_options_and_survives_a_damaged_archive(tmp_path: Path) -> None:
-    """One JVM: a damaged archive in place (whole by its magic and size, garbage inside), which the JVM must
-    ignore (-XX:+VerifySharedSpaces) while the session starts and runs a job."""
+    """One JVM with cleanclaim's options and a garbage archive in place (whole by its magic and size, random
+    inside), which the JVM must ignore while the session starts and runs a job. The JVM rejects this one by its
+    header; a damaged region of a real archive, which -XX:+VerifySharedSpaces catches, would need a recording
+    (20-30 s) first and is not tested here."""
     pytest.importorskip("pyspark", reason="the dev extra installs pyspark")
     env = {**os.environ, "CLEANCLAIM_CACHE_DIR": str(tmp_path / "cache"),
            "PYTHONPATH": str(Path(cleanclaim.__file__).parents[1])}
@@ -269,5 +324,145 @@ def test_a_local_session_s_jvm_runs_with_the_options_and_survives_a_damaged_arch
     assert set(BASE_OPTIONS) <= set(seen["arguments"])  # C1 alone, the throughput collector
     assert f"-XX:SharedArchiveFile={damaged}" in seen["arguments"]
     assert "-XX:+VerifySharedSpaces" in seen["arguments"]
+    assert f"-XX:ErrorFile={damaged.parent}/hs_err_pid%p.log" in seen["arguments"]
     assert seen["host"] in {"127.0.0.1", "localhost"}  # SPARK_LOCAL_IP: the loopback, not the machine's address
     assert "resolves to a loopback address" not in run.stderr
+
+
+@pytest.mark.parametrize("where", ["SPARK_CONF_DIR", "SPARK_HOME/conf", "--driver-class-path"])
+def test_no_recording_when_a_non_empty_folder_comes_before_the_jars(machine: dict[str, Any], tmp_path: Path,
+                                                                      where: str) -> None:
+    """JDK 17 refuses to dump an archive then ("Cannot have non-empty directory in paths", printed after the
+    audit): nothing is recorded, and an empty folder changes nothing."""
+    folder = machine["spark"] / "conf" if where == "SPARK_HOME/conf" else tmp_path / "extra"
+    folder.mkdir()
+    env = {"SPARK_CONF_DIR": str(folder)} if where == "SPARK_CONF_DIR" else {
+        "PYSPARK_SUBMIT_ARGS": f"--driver-class-path {folder} pyspark-shell"} if where == "--driver-class-path" else {}
+    assert options(machine, **env).dumping is not None  # empty: recorded
+    for part in machine["folder"].glob("*.part"):
+        part.unlink()
+    (folder / "log4j2.properties").write_text("")
+    assert options(machine, **env) == JavaOptions(BASE_OPTIONS)
+    assert not list(machine["folder"].glob("*.part"))
+
+
+def test_a_failed_dump_stops_the_key_s_recording_for_a_while(machine: dict[str, Any]) -> None:
+    """A ``.part`` still empty long after its audit ended: the JVM could not write it. The key is not recorded
+    again for NODUMP_AGE, then it is."""
+    folder = machine["folder"]
+    folder.mkdir(parents=True)
+    failed = folder / f"{key(machine)}.4194305-aa.part"  # above Linux's largest pid: an audit long gone
+    failed.write_bytes(b"")
+    long_ago = time.time() - localjvm.DUMP_WAIT - 60
+    os.utime(failed, (long_ago, long_ago))
+    ongoing = folder / f"{key(machine)}.{os.getpid()}-bb.part"  # an audit still running: its JVM dumps later
+    ongoing.write_bytes(b"")
+    os.utime(ongoing, (long_ago, long_ago))
+    assert options(machine) == JavaOptions(BASE_OPTIONS)
+    marker = folder / f"{key(machine)}.nodump"
+    assert marker.exists() and not failed.exists() and ongoing.exists()
+    assert options(machine) == JavaOptions(BASE_OPTIONS)  # still not
+    old = time.time() - localjvm.NODUMP_AGE - 60
+    os.utime(marker, (old, old))
+    assert options(machine).dumping is not None and not marker.exists()
+
+
+def test_no_recording_on_a_disk_short_of_space(machine: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    real = shutil.disk_usage
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: real(path)._replace(free=localjvm.FREE_NEEDED - 1))
+    assert options(machine) == JavaOptions(BASE_OPTIONS)
+    assert not list(machine["folder"].glob("*.part"))  # not even the placeholder
+    path = archive(machine)
+    assert options(machine).archive == path  # an archive made already is still used
+
+
+@pytest.mark.parametrize("where", ["PYSPARK_SUBMIT_ARGS --conf", "PYSPARK_SUBMIT_ARGS --driver-java-options",
+                                   "spark-defaults.conf"])
+def test_the_caller_s_driver_java_options_are_left_alone(machine: dict[str, Any], tmp_path: Path,
+                                                          where: str) -> None:
+    """Given in PYSPARK_SUBMIT_ARGS they replace any the builder sets (SparkConf would report cleanclaim's while the
+    JVM ran the caller's, leaving an empty .part each audit); in spark-defaults.conf cleanclaim's would replace
+    them. cleanclaim sets none, and records nothing."""
+    if where == "spark-defaults.conf":
+        conf = tmp_path / "conf"
+        conf.mkdir()
+        (conf / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Xss4m\n")
+        env = {"SPARK_CONF_DIR": str(conf)}
+    elif where.endswith("--conf"):
+        env = {"PYSPARK_SUBMIT_ARGS": "--conf 'spark.driver.extraJavaOptions=-Xss4m -Dx=1' pyspark-shell"}
+    else:
+        env = {"PYSPARK_SUBMIT_ARGS": "--driver-java-options -Xss4m pyspark-shell"}
+    assert options(machine, **env) == JavaOptions(())
+    assert not machine["folder"].exists() or not list(machine["folder"].iterdir())
+
+
+def test_a_session_sets_no_driver_java_options_when_the_caller_has() -> None:
+    pytest.importorskip("pyspark", reason="the dev extra installs pyspark")
+    from cleanclaim.audit import spark
+
+    class Builder:
+        def __init__(self) -> None:
+            self.conf: dict[str, str] = {}
+
+        def config(self, name: str, value: str) -> Builder:
+            self.conf[name] = value
+            return self
+
+        def getOrCreate(self) -> dict[str, str]:  # noqa: N802
+            return self.conf
+
+    assert spark._started(Builder(), JavaOptions(())) == {}
+    assert spark._started(Builder(), JavaOptions(BASE_OPTIONS)) == {
+        "spark.driver.extraJavaOptions": " ".join(BASE_OPTIONS)}
+
+
+def test_of_two_dumps_recorded_at_once_one_archive_is_kept(machine: dict[str, Any]) -> None:
+    """Two first audits at once both record; two audits adopting at once may each rename one. One archive is kept
+    (the same one by every audit), the other copies (150-200 MB each) deleted."""
+    folder = machine["folder"]
+    folder.mkdir(parents=True)
+    parts = [folder / f"{key(machine)}.{n}-aa.part" for n in (11, 12)]
+    for index, part in enumerate(parts):
+        part.write_bytes(MAGIC + b"\0" * (100 + index))
+    chosen = options(machine)
+    assert chosen.archive is not None and sorted(folder.iterdir()) == [chosen.archive]
+    other = archive(machine, b"\0" * 200)  # another audit's adoption at the same time
+    assert sorted(folder.iterdir()) == sorted([chosen.archive, other])
+    kept = options(machine).archive
+    assert kept is not None and sorted(folder.iterdir()) == [kept] and kept == options(machine).archive
+
+
+def test_a_home_folder_that_does_not_exist_is_not_made(machine: dict[str, Any], tmp_path: Path) -> None:
+    env = {name: value for name, value in machine["env"].items() if name != "CLEANCLAIM_CACHE_DIR"}
+    missing = tmp_path / "home" / "svc"
+    chosen = local_java_options({**env, "HOME": str(missing)}, spark_home=machine["spark"])
+    assert chosen == JavaOptions(BASE_OPTIONS) and not missing.exists() and not (tmp_path / "home").exists()
+    missing.mkdir(parents=True)  # an existing home gets its .cache/cleanclaim
+    chosen = local_java_options({**env, "HOME": str(missing)}, spark_home=machine["spark"])
+    assert chosen.dumping is not None and chosen.dumping.parent == missing / ".cache" / "cleanclaim" / "spark-cds"
+
+
+@pytest.fixture(scope="module")
+def module_environ() -> dict[str, str | None]:
+    """What a module-scoped fixture (a test module's Spark session) sees of the folders conftest isolates."""
+    return {name: os.environ.get(name) for name in ("CLEANCLAIM_DATA_DIR", "CLEANCLAIM_CACHE_DIR")}
+
+
+def test_module_fixtures_see_the_test_folders_not_the_developer_s(module_environ: dict[str, str | None],
+                                                                  tmp_path_factory: pytest.TempPathFactory) -> None:
+    base = tmp_path_factory.getbasetemp()
+    for name, value in module_environ.items():
+        assert value is not None and Path(value).is_relative_to(base), name
+
+
+def test_another_driver_class_path_gets_an_archive_of_its_own(machine: dict[str, Any], tmp_path: Path) -> None:
+    """The JVM rejects an archive recorded with another class path before Spark's jars (and it would be kept and
+    never recorded again): the driver class path is in the key."""
+    path = archive(machine)
+    extra = tmp_path / "extra.jar"
+    extra.write_bytes(b"jar")
+    assert options(machine).archive == path
+    chosen = options(machine, PYSPARK_SUBMIT_ARGS=f"--driver-class-path {extra} pyspark-shell")
+    assert chosen.archive is None and chosen.dumping is not None and path.exists()

@@ -64,7 +64,9 @@ def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audi
 
     The Python workers must run this interpreter (it has cleanclaim and its dependencies), hence PYSPARK_PYTHON,
     unless the caller set it already (a cluster ships its own environment: docs/spark.md). A local master's JVM
-    gets the options of `localjvm` (a faster start); a cluster's JVM options are the user's."""
+    gets the options of `localjvm` (a faster start); a cluster's JVM options are the user's. With no ``master``, the
+session is local only if spark-submit finds no master either (`localjvm.submitted`): a driver on a cluster given
+SPARK_LOCAL_IP=127.0.0.1 would bind to loopback and tell the cluster its host is localhost."""
     try:
         from pyspark import SparkContext
         from pyspark.sql import SparkSession
@@ -76,7 +78,7 @@ def spark_session(master: str | None = None, *, app_name: str = "cleanclaim audi
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
-    local = (master or "local").startswith("local")
+    local = localjvm.submitted().local(master)
     # pyspark launches one JVM per process, the first time: later sessions (and spark-submit's) reuse it
     launching = SparkContext._gateway is None and "PYSPARK_GATEWAY_PORT" not in os.environ
     java = localjvm.local_java_options() if local and launching else localjvm.JavaOptions(localjvm.BASE_OPTIONS)
@@ -111,7 +113,7 @@ def _forget_dead_gateway(context: Any) -> None:
 
 
 def _started(builder: Any, java: localjvm.JavaOptions | None) -> SparkSession:
-    if java is not None:
+    if java is not None and java.options:  # none: the caller's own (`localjvm.local_java_options`)
         builder = builder.config("spark.driver.extraJavaOptions", java.text)
     session: SparkSession = builder.getOrCreate()
     return session
@@ -140,7 +142,7 @@ def _launch_environ(master: str | None) -> list[str]:
     is over (`_local_address`'s SPARK_LOCAL_IP); PYSPARK_PYTHON stays, as `spark_session` leaves it."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    if not (master or "local").startswith("local") or "SPARK_LOCAL_IP" in os.environ:
+    if "SPARK_LOCAL_IP" in os.environ or not localjvm.submitted().local(master):
         return []
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     return ["SPARK_LOCAL_IP"]
