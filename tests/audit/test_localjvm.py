@@ -123,14 +123,19 @@ def test_another_key_s_old_archive_and_stale_dumps_are_deleted(machine: dict[str
     folder.mkdir(parents=True)
     old, recent = folder / "0000-104.jsa", folder / "1111-104.jsa"
     stale_part, live_part = folder / "2222.1-aa.part", folder / "3333.1-aa.part"
+    old_marker, recent_marker = folder / "4444.nodump", folder / "5555.nodump"
     for path in (old, recent, stale_part, live_part):
         path.write_bytes(MAGIC)
+    old_marker.touch()
+    recent_marker.touch()
     long_ago = time.time() - localjvm.ARCHIVE_AGE - 60
     os.utime(old, (long_ago, long_ago))
     os.utime(stale_part, (long_ago, long_ago))
+    os.utime(old_marker, (long_ago, long_ago))
     options(machine)
-    assert not old.exists() and not stale_part.exists()
+    assert not old.exists() and not stale_part.exists() and not old_marker.exists()
     assert recent.exists() and live_part.exists()  # another Java's archive in use; another audit's dump
+    assert recent_marker.exists()  # a failed dump of another key, still in its time
 
 
 @pytest.mark.parametrize("case", ["turned off", "unwritable", "no java", "a space in the path"])

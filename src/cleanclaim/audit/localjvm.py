@@ -387,13 +387,15 @@ def _adopt(folder: Path, key: str) -> Path | None:
 
 
 def _tidy(folder: Path, key: str) -> None:
-    """Delete dumps that never completed and other keys' archives long unused."""
+    """Delete dumps that never completed, other keys' archives long unused, and failed-dump markers past their
+    time (`_recordable` removes its own key's; a key never used again would keep its empty marker forever)."""
     now = time.time()
     for path in folder.iterdir():
         try:
             age = now - path.stat().st_mtime
             stale = ((path.suffix == ".part" and age > PART_AGE)
-                     or (path.suffix == ".jsa" and not path.name.startswith(key) and age > ARCHIVE_AGE))
+                     or (path.suffix == ".jsa" and not path.name.startswith(key) and age > ARCHIVE_AGE)
+                     or (path.suffix == ".nodump" and age > NODUMP_AGE))
             if stale:
                 path.unlink()
         except OSError:
