@@ -73,8 +73,6 @@ SPARK_LOCAL_IP=127.0.0.1 would bind to loopback and tell the cluster its host is
     except ImportError as exc:
         raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or later)",
                          field="engine") from exc
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
@@ -125,24 +123,23 @@ def _local_address(local: bool) -> Iterator[None]:
     other host to reach, and Spark would otherwise resolve the machine's name and list its interfaces (warning,
     on most machines, that the name resolves to a loopback address). Put back afterwards: a cluster session
     started later in this process must not bind to loopback."""
-    if not local or "SPARK_LOCAL_IP" in os.environ:
-        yield
-        return
-    os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
+    added = _launch_environ(local)
     try:
         yield
     finally:
-        os.environ.pop("SPARK_LOCAL_IP", None)
+        for name in added:
+            os.environ.pop(name, None)
 
 
-def _launch_environ(master: str | None) -> list[str]:
-    """The environment `spark_session` gives a local JVM's launch, set here, before the launch thread starts: setting
-    a variable (putenv) while pass 1's Polars threads read theirs (getenv) is a data race in the C library, where
-    Python's and Rust's environment locks do not see each other. Returns the variables to remove once the launch
-    is over (`_local_address`'s SPARK_LOCAL_IP); PYSPARK_PYTHON stays, as `spark_session` leaves it."""
+def _launch_environ(local: bool) -> list[str]:
+    """The environment a JVM's launch is given (PYSPARK_PYTHON, and SPARK_LOCAL_IP for a ``local`` one), for
+    `_local_address` and for `Engine`, which sets it before its launch thread starts: setting a variable (putenv)
+    while pass 1's Polars threads read theirs (getenv) is a data race in the C library, where Python's and Rust's
+    environment locks do not see each other. Returns the variables to remove once the launch is over
+    (SPARK_LOCAL_IP); PYSPARK_PYTHON stays."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    if "SPARK_LOCAL_IP" in os.environ or not localjvm.submitted().local(master):
+    if not local or "SPARK_LOCAL_IP" in os.environ:
         return []
     os.environ["SPARK_LOCAL_IP"] = "127.0.0.1"
     return ["SPARK_LOCAL_IP"]
@@ -176,7 +173,7 @@ class Engine:
         if active is not None:
             self._started.set_result(active)
         else:
-            self._launch_environ = _launch_environ(master)
+            self._launch_environ = _launch_environ(localjvm.submitted().local(master))
             threading.Thread(target=self._start, name="cleanclaim-spark-start", daemon=True).start()
 
     def _start(self) -> None:
@@ -317,11 +314,12 @@ class SpilledPartitions:
                 file.writer.close()
             self.writing.pop(key, None)
             if len(self.writing) >= self.max_open:
-                oldest = self.open[next(iter(self.writing))]
-                assert oldest.writer is not None
-                oldest.writer.close()
-                oldest.writer = None
-                del self.writing[next(iter(self.writing))]
+                oldest = next(iter(self.writing))
+                writer = self.open[oldest].writer
+                assert writer is not None
+                writer.close()
+                self.open[oldest].writer = None
+                del self.writing[oldest]
             segment = self.path(key, len(file.segments) if file else 0)
             segments = [*(file.segments if file else []), segment]
             file = self.open[key] = _File(table.schema, pq.ParquetWriter(segment, table.schema, compression="none"),
