@@ -54,6 +54,8 @@ OUTCOME = "__outcome"
 KEY = "__p"
 """The partition of patients a spilled row (and a finding row of Spark's output) belongs to."""
 KINDS = ("lines", "encounters")
+NO_PYSPARK = "the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or later)"
+"""The input error of an audit on Spark where pyspark is not installed (`spark_session` and `Engine` import it)."""
 ONE_FILE = str(1 << 40)
 """``spark.sql.files.maxPartitionBytes`` and ``openCostInBytes`` while Spark reads the spilled files (1 TiB): a file
 is never split, and a file counted as costing 1 TiB to open fills a task's split alone."""
@@ -71,8 +73,7 @@ SPARK_LOCAL_IP=127.0.0.1 would bind to loopback and tell the cluster its host is
         from pyspark import SparkContext
         from pyspark.sql import SparkSession
     except ImportError as exc:
-        raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or later)",
-                         field="engine") from exc
+        raise InputError(NO_PYSPARK, field="engine") from exc
     builder = SparkSession.builder.appName(app_name)
     if master:
         builder = builder.master(master)
@@ -158,8 +159,7 @@ class Engine:
         try:
             from pyspark.sql import SparkSession
         except ImportError as exc:
-            raise InputError("the Spark engine needs pyspark: pip install 'cleanclaim[spark]' (and Java 17 or "
-                             "later)", field="engine") from exc
+            raise InputError(NO_PYSPARK, field="engine") from exc
         from pyspark import SparkContext
 
         self.master = master
